@@ -1,0 +1,1 @@
+"""The gRPC API: request validation, protobuf conversion, servicers and error mapping."""

@@ -1,0 +1,224 @@
+"""What the RPCs do, independent of gRPC: resolve versions, validate input, submit,
+wait for outcomes and follow event logs. Servicers only translate to and from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+import jsonschema
+
+from jobsvc.domain.errors import FieldViolation, InvalidArgument, NotFound
+from jobsvc.domain.jobs import HandlerSpec, Job, JobEvent, JobSpec, NewJob
+from jobsvc.domain.versions import InvalidVersion, Version, VersionSelector
+from jobsvc.store.notify import Listener
+from jobsvc.store.port import JobStore
+
+log = logging.getLogger("jobsvc.app")
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Limits and timings of the request paths."""
+
+    # Re-read the registry at most this often unless a lookup misses.
+    registry_ttl: float = 2.0
+    # A waiter re-reads the store this often even without a notification.
+    wait_poll_interval: float = 5.0
+    max_batch: int = 10_000
+    event_page: int = 500
+
+
+class _Registry:
+    """Handler versions from the store, cached briefly; a miss forces a re-read so a
+    version registered by another replica a moment ago is found."""
+
+    def __init__(self, store: JobStore, ttl: float) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._loaded_at = float("-inf")
+        self._by_name: dict[str, dict[Version, HandlerSpec]] = {}
+        self._validators: dict[tuple[str, Version], jsonschema.protocols.Validator] = {}
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self, force: bool) -> None:
+        async with self._lock:
+            if not force and time.monotonic() - self._loaded_at < self._ttl:
+                return
+            by_name: dict[str, dict[Version, HandlerSpec]] = {}
+            for spec in await self._store.handler_list(None):
+                with contextlib.suppress(InvalidVersion):
+                    by_name.setdefault(spec.name, {})[Version.parse(spec.version)] = spec
+            self._by_name = by_name
+            self._validators.clear()
+            self._loaded_at = time.monotonic()
+
+    async def resolve(self, name: str, selector: VersionSelector, field: str) -> HandlerSpec:
+        await self._refresh(force=False)
+        found = self._match(name, selector)
+        if found is None:
+            await self._refresh(force=True)
+            found = self._match(name, selector)
+        if found is not None:
+            return found
+        versions = sorted(self._by_name.get(name, {}), reverse=True)
+        if not versions:
+            raise NotFound(f"no handler named {name!r} is registered", reason="HANDLER_NOT_FOUND",
+                           resource_type="handler", resource_name=name,
+                           metadata={"handler": name, "field": f"{field}.handler"})
+        listed = ", ".join(str(v) for v in versions)
+        raise NotFound(
+            f"handler {name!r} has no version matching {str(selector) or 'latest'!r}; versions: {listed}",
+            reason="HANDLER_VERSION_NOT_FOUND", resource_type="handler", resource_name=name,
+            metadata={"handler": name, "version_selector": str(selector), "available_versions": listed,
+                      "field": f"{field}.version"},
+        )
+
+    def _match(self, name: str, selector: VersionSelector) -> HandlerSpec | None:
+        versions = self._by_name.get(name, {})
+        best = selector.best(versions)
+        return None if best is None else versions[best]
+
+    def validator(self, spec: HandlerSpec) -> jsonschema.protocols.Validator | None:
+        if spec.input_schema is None:
+            return None
+        key = (spec.name, Version.parse(spec.version))
+        validator = self._validators.get(key)
+        if validator is None:
+            cls = jsonschema.validators.validator_for(spec.input_schema)
+            validator = self._validators[key] = cls(spec.input_schema)
+        return validator
+
+    async def all(self, name: str | None) -> list[HandlerSpec]:
+        await self._refresh(force=True)
+        names = [name] if name else sorted(self._by_name)
+        return [
+            self._by_name[n][v]
+            for n in names if n in self._by_name
+            for v in sorted(self._by_name[n], reverse=True)
+        ]
+
+
+class _Waker:
+    """Coalesces 'new jobs are due' signals to other replicas: at most one NOTIFY in
+    flight, and one more after it if submits arrived meanwhile. A NOTIFY inside each
+    submit transaction would serialise commits on PostgreSQL's notify lock."""
+
+    def __init__(self, store: JobStore, local: Callable[[], None]) -> None:
+        self._store = store
+        self._local = local
+        self._pending = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._local()
+        self._pending = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._send(), name="jobsvc-wake")
+
+    async def _send(self) -> None:
+        while self._pending:
+            self._pending = False
+            try:
+                await self._store.job_executors_wake()
+            except Exception as exc:  # the executors' poll picks the jobs up anyway
+                log.warning("could not notify executors: %s", exc)
+                return
+
+
+class JobsApp:
+    """The operations behind Submit, Call, Stream and the job service."""
+
+    def __init__(
+        self, store: JobStore, listener: Listener, *, wake_local: Callable[[], None] = lambda: None,
+        config: AppConfig | None = None,
+    ) -> None:
+        self.store = store
+        self._listener = listener
+        self.config = config or AppConfig()
+        self._registry = _Registry(store, self.config.registry_ttl)
+        self._waker = _Waker(store, wake_local)
+
+    async def submit(self, specs: Sequence[tuple[JobSpec, str]]) -> list[tuple[Job, bool]]:
+        """Resolve, validate and insert (spec, field path) pairs in one transaction."""
+        new_jobs = [await self._prepare(spec, path) for spec, path in specs]
+        results = await self.store.job_insert_many(new_jobs)
+        if any(created for _, created in results):
+            self._waker.wake()
+        return results
+
+    async def _prepare(self, spec: JobSpec, path: str) -> NewJob:
+        selector = VersionSelector.parse(spec.version_selector)
+        handler = await self._registry.resolve(spec.handler, selector, path)
+        self._validate_input(handler, spec, path)
+        return NewJob(spec, handler.version)
+
+    def _validate_input(self, handler: HandlerSpec, spec: JobSpec, path: str) -> None:
+        where = f"{handler.name}@{handler.version}"
+        if handler.input_type:
+            if spec.input.type_name != handler.input_type:
+                got = spec.input.type_name or "JSON"
+                raise InvalidArgument(f"{where} takes a {handler.input_type} message, got {got}",
+                                      [FieldViolation(f"{path}.input", f"expected {handler.input_type}")],
+                                      reason="INPUT_TYPE_MISMATCH")
+            return
+        if spec.input.is_proto:
+            raise InvalidArgument(f"{where} takes JSON input, got {spec.input.type_name}",
+                                  [FieldViolation(f"{path}.input", "expected a JSON value")],
+                                  reason="INPUT_TYPE_MISMATCH")
+        validator = self._registry.validator(handler)
+        if validator is None:
+            return
+        errors = sorted(validator.iter_errors(spec.input.json), key=lambda e: list(e.absolute_path))
+        if errors:
+            violations = [
+                FieldViolation(".".join([f"{path}.input", *(str(p) for p in e.absolute_path)]), e.message)
+                for e in errors[:20]
+            ]
+            raise InvalidArgument(f"input does not match the schema of {where}: {errors[0].message}",
+                                  violations, reason="INPUT_SCHEMA_MISMATCH")
+
+    async def get(self, job_id: str) -> Job:
+        """A job, or NotFound."""
+        job = await self.store.job_get(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} does not exist", reason="JOB_NOT_FOUND",
+                           resource_type="job", resource_name=job_id)
+        return job
+
+    async def wait_finished(self, job_id: str) -> Job:
+        """Wait until the job is terminal; the caller's deadline bounds the wait."""
+        with self._listener.subscribe(job_id) as changed:
+            while True:
+                changed.clear()
+                job = await self.get(job_id)
+                if job.state.terminal:
+                    return job
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), self.config.wait_poll_interval)
+
+    async def events(self, job_id: str, after_seq: int) -> AsyncIterator[JobEvent]:
+        """Every event after `after_seq`, in order, ending with the terminal one."""
+        with self._listener.subscribe(job_id) as changed:
+            await self.get(job_id)
+            while True:
+                changed.clear()
+                batch = await self.store.job_event_list(job_id, after_seq, self.config.event_page)
+                for event in batch:
+                    yield event
+                    after_seq = event.seq
+                    if event.kind.terminal:
+                        return
+                if len(batch) == self.config.event_page:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), self.config.wait_poll_interval)
+
+    async def handlers(self, name: str | None) -> list[HandlerSpec]:
+        """Registered versions, by name then newest first."""
+        return await self._registry.all(name)

@@ -1,0 +1,278 @@
+"""The one place that converts between protobuf messages and domain objects.
+
+Incoming messages are validated here, field by field, so that every bad request
+is answered with the path of each bad field (`jobs[3].input`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2
+from google.protobuf.any_pb2 import Any as AnyMessage
+
+from jobsvc.domain.errors import FieldViolation, InvalidArgument
+from jobsvc.domain.handlers import NAME_PATTERN
+from jobsvc.domain.jobs import (
+    EventKind,
+    HandlerSpec,
+    Job,
+    JobError,
+    JobEvent,
+    JobSpec,
+    JobState,
+    JsonValue,
+    Payload,
+    integral_numbers_as_int,
+)
+from jobsvc.domain.versions import InvalidVersionSelector, VersionSelector
+from jobsvc.v1 import job_pb2
+
+MAX_IDEMPOTENCY_KEY = 256
+MAX_LABELS = 32
+MAX_LABEL_BYTES = 256
+MAX_PRIORITY = 1000
+
+_STATE_TO_PROTO = {
+    JobState.QUEUED: job_pb2.JOB_STATE_QUEUED,
+    JobState.RUNNING: job_pb2.JOB_STATE_RUNNING,
+    JobState.SUCCEEDED: job_pb2.JOB_STATE_SUCCEEDED,
+    JobState.FAILED: job_pb2.JOB_STATE_FAILED,
+    JobState.CANCELLED: job_pb2.JOB_STATE_CANCELLED,
+}
+_STATE_FROM_PROTO = {v: k for k, v in _STATE_TO_PROTO.items()}
+_HANDLER_NAME = re.compile(NAME_PATTERN)
+
+
+class _Violations:
+    """Collects every problem of a request before failing, so callers fix them all at once."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldViolation] = []
+
+    def add(self, field: str, description: str) -> None:
+        self.items.append(FieldViolation(field, description))
+
+    def raise_if_any(self, what: str) -> None:
+        if self.items:
+            first = self.items[0]
+            more = f" (and {len(self.items) - 1} more)" if len(self.items) > 1 else ""
+            raise InvalidArgument(f"invalid {what}: {first.field}: {first.description}{more}", self.items)
+
+
+# -- requests -> domain ---------------------------------------------------------
+
+
+def payload_from_proto(message: job_pb2.Payload) -> Payload:
+    """A request payload; an unset payload is JSON null."""
+    kind = message.WhichOneof("kind")
+    if kind == "proto":
+        return Payload(type_url=message.proto.type_url, data=message.proto.value)
+    if kind == "json":
+        return Payload(json=_json_from_value(message.json))
+    return Payload(json=None)
+
+
+def _json_from_value(value: struct_pb2.Value) -> JsonValue:
+    plain: JsonValue = json_format.MessageToDict(value)
+    return integral_numbers_as_int(plain)
+
+
+def job_spec_from_proto(message: job_pb2.JobSpec, path: str, now: datetime | None = None) -> JobSpec:
+    """Validate and convert one JobSpec; `path` prefixes field names in errors."""
+    problems = _Violations()
+    _check_spec_fields(message, path, problems)
+    run_at = _run_at(message, path, problems, now or datetime.now(UTC))
+    problems.raise_if_any("job")
+    return JobSpec(
+        handler=message.handler,
+        version_selector=message.version.strip(),
+        input=payload_from_proto(message.input),
+        priority=message.priority,
+        idempotency_key=message.idempotency_key or None,
+        labels=dict(message.labels),
+        run_at=run_at,
+    )
+
+
+def _check_spec_fields(message: job_pb2.JobSpec, path: str, problems: _Violations) -> None:
+    if not message.handler:
+        problems.add(f"{path}.handler", "required")
+    elif not _HANDLER_NAME.match(message.handler):
+        problems.add(f"{path}.handler", f"must match {NAME_PATTERN}")
+    try:
+        VersionSelector.parse(message.version)
+    except InvalidVersionSelector as exc:
+        problems.add(f"{path}.version", str(exc))
+    if message.input.WhichOneof("kind") == "proto" and not message.input.proto.type_url:
+        problems.add(f"{path}.input.proto.type_url", "required for a protobuf payload")
+    if abs(message.priority) > MAX_PRIORITY:
+        problems.add(f"{path}.priority", f"must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")
+    if len(message.idempotency_key.encode()) > MAX_IDEMPOTENCY_KEY:
+        problems.add(f"{path}.idempotency_key", f"at most {MAX_IDEMPOTENCY_KEY} bytes")
+    if len(message.labels) > MAX_LABELS:
+        problems.add(f"{path}.labels", f"at most {MAX_LABELS} labels")
+    for key, value in message.labels.items():
+        if not key or len(key.encode()) > MAX_LABEL_BYTES or len(value.encode()) > MAX_LABEL_BYTES:
+            problems.add(f"{path}.labels[{key!r}]", f"keys must be non-empty; keys and values at most "
+                                                    f"{MAX_LABEL_BYTES} bytes")
+
+
+def _run_at(message: job_pb2.JobSpec, path: str, problems: _Violations, now: datetime) -> datetime | None:
+    has_run_at, has_delay = message.HasField("run_at"), message.HasField("delay")
+    if has_run_at and has_delay:
+        problems.add(f"{path}.delay", "set run_at or delay, not both")
+        return None
+    if has_delay:
+        delay = message.delay.ToTimedelta()
+        if delay < timedelta(0):
+            problems.add(f"{path}.delay", "must not be negative")
+            return None
+        return now + delay
+    if has_run_at:
+        try:
+            return message.run_at.ToDatetime(tzinfo=UTC)
+        except (ValueError, OverflowError) as exc:
+            problems.add(f"{path}.run_at", f"not a valid timestamp: {exc}")
+    return None
+
+
+def job_id_from_request(value: str, field: str) -> str:
+    """A job id as the store expects it (canonical UUID text)."""
+    if not value:
+        raise InvalidArgument(f"{field} is required", [FieldViolation(field, "required")])
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidArgument(
+            f"{field} {value!r} is not a job id", [FieldViolation(field, "must be a UUID")]
+        ) from None
+
+
+def states_from_proto(values: Any, field: str) -> list[JobState]:
+    """Job states of a list filter."""
+    states: list[JobState] = []
+    for index, value in enumerate(values):
+        state = _STATE_FROM_PROTO.get(value)
+        if state is None:
+            raise InvalidArgument(
+                f"{field}[{index}] is not a job state", [FieldViolation(f"{field}[{index}]", "unknown state")]
+            )
+        states.append(state)
+    return states
+
+
+def encode_page_token(cursor: tuple[datetime, str]) -> str:
+    """Opaque keyset cursor for ListJobs."""
+    raw = f"{cursor[0].isoformat()}|{cursor[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_page_token(token: str, field: str) -> tuple[datetime, str] | None:
+    """Inverse of encode_page_token; INVALID_ARGUMENT for anything we did not issue."""
+    if not token:
+        return None
+    try:
+        created, job_id = base64.urlsafe_b64decode(token.encode()).decode().split("|")
+        return datetime.fromisoformat(created), str(uuid.UUID(job_id))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidArgument("page_token is not one this server issued",
+                              [FieldViolation(field, "malformed page token")]) from None
+
+
+# -- domain -> responses --------------------------------------------------------
+
+
+def payload_to_proto(payload: Payload) -> job_pb2.Payload:
+    """A stored payload as a message."""
+    if payload.is_proto:
+        return job_pb2.Payload(proto=AnyMessage(type_url=payload.type_url or "", value=payload.data or b""))
+    value = struct_pb2.Value()
+    json_format.ParseDict(payload.json, value)
+    return job_pb2.Payload(json=value)
+
+
+def _timestamp(message: Any, value: datetime | None) -> None:
+    if value is not None:
+        message.FromDatetime(value)
+
+
+def error_to_proto(error: JobError) -> job_pb2.JobError:
+    """A handler's error as a message."""
+    return job_pb2.JobError(type=error.type, message=error.message, traceback=error.traceback,
+                            attempt=error.attempt)
+
+
+def job_to_proto(job: Job) -> job_pb2.Job:
+    """A stored job as a message."""
+    message = job_pb2.Job(
+        id=job.id, handler=job.handler, version_selector=job.version_selector, version=job.version,
+        state=_STATE_TO_PROTO[job.state], input=payload_to_proto(job.input), attempt=job.attempt,
+        priority=job.priority, idempotency_key=job.idempotency_key or "", labels=job.labels,
+        cancel_requested=job.cancel_requested, last_sequence=job.last_seq,
+    )
+    if job.result is not None:
+        message.result.CopyFrom(payload_to_proto(job.result))
+    if job.error is not None:
+        message.error.CopyFrom(error_to_proto(job.error))
+    if job.progress_percent is not None:
+        message.progress.percent = job.progress_percent
+        message.progress.message = job.progress_message or ""
+    _timestamp(message.create_time, job.created_at)
+    _timestamp(message.run_at, job.run_at)
+    _timestamp(message.start_time, job.started_at)
+    _timestamp(message.finish_time, job.finished_at)
+    return message
+
+
+def event_to_proto(event: JobEvent) -> job_pb2.JobEvent:
+    """One log entry as a message."""
+    message = job_pb2.JobEvent(job_id=event.job_id, sequence=event.seq)
+    message.time.FromDatetime(event.time)
+    data = event.data
+    match event.kind:
+        case EventKind.QUEUED:
+            message.queued.handler = str(data.get("handler", ""))
+            message.queued.version = str(data.get("version", ""))
+        case EventKind.STARTED:
+            message.started.attempt = _int(data.get("attempt"))
+            message.started.executor = str(data.get("executor", ""))
+        case EventKind.PROGRESS:
+            percent = data.get("percent")
+            message.progress.percent = float(percent) if isinstance(percent, int | float) else 0.0
+            message.progress.message = str(data.get("message", ""))
+        case EventKind.PARTIAL_OUTPUT:
+            message.partial_output.output.CopyFrom(payload_to_proto(event.payload or Payload()))
+        case EventKind.SUCCEEDED:
+            message.succeeded.result.CopyFrom(payload_to_proto(event.payload or Payload()))
+        case EventKind.FAILED:
+            error = data.get("error")
+            if isinstance(error, dict):
+                message.failed.error.CopyFrom(error_to_proto(JobError.from_json(error)))
+        case EventKind.CANCELLED:
+            message.cancelled.reason = str(data.get("reason", ""))
+        case EventKind.REQUEUED:
+            message.requeued.reason = str(data.get("reason", ""))
+    return message
+
+
+def _int(value: JsonValue) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def handler_to_proto(spec: HandlerSpec) -> job_pb2.HandlerInfo:
+    """A registry entry as a message."""
+    message = job_pb2.HandlerInfo(
+        name=spec.name, version=spec.version, description=spec.description,
+        input_type=spec.input_type, output_type=spec.output_type, online=spec.online,
+    )
+    if spec.input_schema is not None:
+        json_format.ParseDict(spec.input_schema, message.input_schema)
+    if spec.output_schema is not None:
+        json_format.ParseDict(spec.output_schema, message.output_schema)
+    return message

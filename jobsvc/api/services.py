@@ -1,0 +1,160 @@
+"""The gRPC servicers: translate requests with jobsvc.api.convert, call JobsApp,
+and let jobsvc.api.status map every error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from jobsvc.api import convert
+from jobsvc.api.app import JobsApp
+from jobsvc.api.status import server_streaming, unary
+from jobsvc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from jobsvc.v1 import (
+    call_service_pb2,
+    call_service_pb2_grpc,
+    job_service_pb2,
+    job_service_pb2_grpc,
+    stream_service_pb2,
+    stream_service_pb2_grpc,
+    submit_service_pb2,
+    submit_service_pb2_grpc,
+)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+JOB_ID_METADATA = "jobsvc-job-id"
+
+
+class SubmitService(submit_service_pb2_grpc.SubmitServiceServicer):
+    """Enqueue jobs."""
+
+    def __init__(self, app: JobsApp) -> None:
+        self._app = app
+
+    @unary
+    async def Submit(  # noqa: N802 - gRPC method names are PascalCase
+        self, request: submit_service_pb2.SubmitRequest, context: Context,
+    ) -> submit_service_pb2.SubmitResponse:
+        spec = convert.job_spec_from_proto(request.job, "job")
+        [(job, created)] = await self._app.submit([(spec, "job")])
+        return submit_service_pb2.SubmitResponse(job=convert.job_to_proto(job), created=created)
+
+    @unary
+    async def SubmitBatch(  # noqa: N802
+        self, request: submit_service_pb2.SubmitBatchRequest, context: Context,
+    ) -> submit_service_pb2.SubmitBatchResponse:
+        limit = self._app.config.max_batch
+        if not request.jobs:
+            raise InvalidArgument("jobs must not be empty", [FieldViolation("jobs", "at least one job")])
+        if len(request.jobs) > limit:
+            raise ResourceExhausted(f"a batch holds at most {limit} jobs, got {len(request.jobs)}",
+                                    metadata={"field": "jobs", "limit": str(limit)})
+        specs = _specs(request.jobs)
+        results = await self._app.submit(specs)
+        return submit_service_pb2.SubmitBatchResponse(jobs=[convert.job_to_proto(j) for j, _ in results])
+
+
+def _specs(messages: Any) -> list[tuple[Any, str]]:
+    """Convert every JobSpec of a batch, reporting the bad fields of all of them."""
+    specs, violations = [], []
+    for index, message in enumerate(messages):
+        path = f"jobs[{index}]"
+        try:
+            specs.append((convert.job_spec_from_proto(message, path), path))
+        except InvalidArgument as exc:
+            violations.extend(exc.violations)
+    if violations:
+        raise InvalidArgument(f"invalid batch: {violations[0].field}: {violations[0].description}", violations)
+    return specs
+
+
+class CallService(call_service_pb2_grpc.CallServiceServicer):
+    """Submit and wait."""
+
+    def __init__(self, app: JobsApp) -> None:
+        self._app = app
+
+    @unary
+    async def Call(  # noqa: N802
+        self, request: call_service_pb2.CallRequest, context: Context,
+    ) -> call_service_pb2.CallResponse:
+        spec = convert.job_spec_from_proto(request.job, "job")
+        [(job, _)] = await self._app.submit([(spec, "job")])
+        # The id goes out before the wait, so a caller whose deadline passes can
+        # still fetch the result later.
+        await context.send_initial_metadata(((JOB_ID_METADATA, job.id),))
+        if not job.state.terminal:
+            job = await self._app.wait_finished(job.id)
+        return call_service_pb2.CallResponse(job=convert.job_to_proto(job))
+
+
+class StreamService(stream_service_pb2_grpc.StreamServiceServicer):
+    """Follow a job's events."""
+
+    def __init__(self, app: JobsApp) -> None:
+        self._app = app
+
+    @server_streaming
+    async def Stream(  # noqa: N802
+        self, request: stream_service_pb2.StreamRequest, context: Context,
+    ) -> AsyncIterator[stream_service_pb2.StreamResponse]:
+        target = request.WhichOneof("target")
+        if request.after_sequence < 0:
+            raise InvalidArgument("after_sequence must not be negative",
+                                  [FieldViolation("after_sequence", "must be >= 0")])
+        if target == "submit":
+            spec = convert.job_spec_from_proto(request.submit, "submit")
+            [(job, _)] = await self._app.submit([(spec, "submit")])
+            job_id = job.id
+        elif target == "job_id":
+            job_id = convert.job_id_from_request(request.job_id, "job_id")
+        else:
+            raise InvalidArgument("set submit or job_id", [FieldViolation("target", "submit or job_id")])
+        await context.send_initial_metadata(((JOB_ID_METADATA, job_id),))
+        async for event in self._app.events(job_id, request.after_sequence):
+            yield stream_service_pb2.StreamResponse(event=convert.event_to_proto(event))
+
+
+class JobService(job_service_pb2_grpc.JobServiceServicer):
+    """Inspect and manage jobs; discover handlers."""
+
+    def __init__(self, app: JobsApp) -> None:
+        self._app = app
+
+    @unary
+    async def GetJob(  # noqa: N802
+        self, request: job_service_pb2.GetJobRequest, context: Context,
+    ) -> job_service_pb2.GetJobResponse:
+        job = await self._app.get(convert.job_id_from_request(request.id, "id"))
+        return job_service_pb2.GetJobResponse(job=convert.job_to_proto(job))
+
+    @unary
+    async def ListJobs(  # noqa: N802
+        self, request: job_service_pb2.ListJobsRequest, context: Context,
+    ) -> job_service_pb2.ListJobsResponse:
+        if not 0 <= request.page_size <= 1000:
+            raise InvalidArgument("page_size must be 0..1000", [FieldViolation("page_size", "0..1000")])
+        states = convert.states_from_proto(request.states, "states")
+        cursor = convert.decode_page_token(request.page_token, "page_token")
+        page = await self._app.store.job_list(states, request.handler or None, request.page_size or 100, cursor)
+        return job_service_pb2.ListJobsResponse(
+            jobs=[convert.job_to_proto(j) for j in page.jobs],
+            next_page_token=convert.encode_page_token(page.next_cursor) if page.next_cursor else "",
+        )
+
+    @unary
+    async def CancelJob(  # noqa: N802
+        self, request: job_service_pb2.CancelJobRequest, context: Context,
+    ) -> job_service_pb2.CancelJobResponse:
+        job_id = convert.job_id_from_request(request.id, "id")
+        job = await self._app.store.job_cancel(job_id, request.reason or "cancelled by request")
+        return job_service_pb2.CancelJobResponse(job=convert.job_to_proto(job))
+
+    @unary
+    async def ListHandlers(  # noqa: N802
+        self, request: job_service_pb2.ListHandlersRequest, context: Context,
+    ) -> job_service_pb2.ListHandlersResponse:
+        specs = await self._app.handlers(request.name or None)
+        return job_service_pb2.ListHandlersResponse(handlers=[convert.handler_to_proto(s) for s in specs])

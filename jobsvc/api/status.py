@@ -1,0 +1,126 @@
+"""The one mapper from domain errors to gRPC statuses with google.rpc details.
+
+Every servicer method runs inside `rpc_errors`, so a caller never sees UNKNOWN:
+a JobsvcError becomes its status code with ErrorInfo (and BadRequest or
+ResourceInfo), and anything unexpected becomes INTERNAL and is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from jobsvc.domain.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    JobsvcError,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
+
+log = logging.getLogger("jobsvc.api")
+
+ERROR_DOMAIN = "jobsvc.v1"
+
+_CODES: list[tuple[type[JobsvcError], int]] = [
+    (InvalidArgument, code_pb2.INVALID_ARGUMENT),
+    (NotFound, code_pb2.NOT_FOUND),
+    (AlreadyExists, code_pb2.ALREADY_EXISTS),
+    (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
+    (ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
+    (Unavailable, code_pb2.UNAVAILABLE),
+]
+
+
+def _packed(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def status_for(error: JobsvcError) -> status_pb2.Status:
+    """The google.rpc.Status a domain error is answered with."""
+    code = next((c for cls, c in _CODES if isinstance(error, cls)), code_pb2.INTERNAL)
+    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN,
+                                                   metadata=error.metadata))]
+    if isinstance(error, InvalidArgument):
+        details.append(_packed(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in error.violations
+        ])))
+    elif isinstance(error, NotFound):
+        details.append(_packed(error_details_pb2.ResourceInfo(
+            resource_type=error.resource_type, resource_name=error.resource_name, description=error.message,
+        )))
+    return status_pb2.Status(code=code, message=error.message, details=details)
+
+
+def internal_status(method: str) -> status_pb2.Status:
+    """What a caller sees for a bug: INTERNAL, never UNKNOWN, with nothing leaked."""
+    return status_pb2.Status(code=code_pb2.INTERNAL, message=f"internal error in {method}; see server log",
+                             details=[_packed(error_details_pb2.ErrorInfo(reason="INTERNAL",
+                                                                         domain=ERROR_DOMAIN))])
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status) -> NoReturn:
+    """End the RPC with a rich status."""
+    await context.abort_with_status(rpc_status.to_status(status))
+    raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+Servicer = TypeVar("Servicer")
+
+
+def unary(
+    method: Callable[[Servicer, Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]],
+) -> Callable[[Servicer, Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]]:
+    """Wrap a unary servicer method with the error mapping."""
+
+    async def wrapped(self: Servicer, request: Req, context: grpc.aio.ServicerContext[Req, Resp]) -> Resp:
+        try:
+            return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except JobsvcError as exc:
+            await abort(context, status_for(exc))
+        except Exception:
+            log.exception("unexpected error in %s", method.__qualname__)
+            await abort(context, internal_status(method.__qualname__))
+
+    wrapped.__name__ = method.__name__
+    wrapped.__doc__ = method.__doc__
+    return wrapped
+
+
+def server_streaming(
+    method: Callable[[Servicer, Req, grpc.aio.ServicerContext[Req, Resp]], AsyncIterator[Resp]],
+) -> Callable[[Servicer, Req, grpc.aio.ServicerContext[Req, Resp]], AsyncIterator[Resp]]:
+    """Wrap a server-streaming servicer method with the error mapping."""
+
+    async def wrapped(
+        self: Servicer, request: Req, context: grpc.aio.ServicerContext[Req, Resp],
+    ) -> AsyncIterator[Resp]:
+        try:
+            async for item in method(self, request, context):
+                yield item
+        except grpc.aio.AbortError:
+            raise
+        except JobsvcError as exc:
+            await abort(context, status_for(exc))
+        except Exception:
+            log.exception("unexpected error in %s", method.__qualname__)
+            await abort(context, internal_status(method.__qualname__))
+
+    wrapped.__name__ = method.__name__
+    wrapped.__doc__ = method.__doc__
+    return wrapped

@@ -1,0 +1,230 @@
+"""A thin asyncio client for jobsvc.
+
+    async with Client("127.0.0.1:50051") as client:
+        job = await client.call("resize_image", {"url": "..."}, version="^2", timeout=30)
+        print(job.state, payload_value(job.result))
+
+Methods return the protobuf messages of jobsvc.v1 (Job, JobEvent, HandlerInfo);
+`payload_value` turns a Payload into a Python value. Errors are grpc.aio.AioRpcError
+with google.rpc details, which `error_details` reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import grpc
+from google.protobuf import json_format, struct_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from jobsvc.domain.jobs import integral_numbers_as_int
+from jobsvc.v1 import (
+    call_service_pb2,
+    call_service_pb2_grpc,
+    job_pb2,
+    job_service_pb2,
+    job_service_pb2_grpc,
+    stream_service_pb2,
+    stream_service_pb2_grpc,
+    submit_service_pb2,
+    submit_service_pb2_grpc,
+)
+
+JOB_ID_METADATA = "jobsvc-job-id"
+RESUMABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.CANCELLED)
+
+
+def to_payload(value: Any) -> job_pb2.Payload:
+    """A Python value (JSON-like) or a protobuf message as a Payload."""
+    if isinstance(value, job_pb2.Payload):
+        return value
+    if isinstance(value, Message):
+        payload = job_pb2.Payload()
+        payload.proto.Pack(value)
+        return payload
+    json_value = struct_pb2.Value()
+    json_format.ParseDict(value, json_value)
+    return job_pb2.Payload(json=json_value)
+
+
+def payload_value(payload: job_pb2.Payload) -> Any:
+    """The Python value of a JSON payload, or the google.protobuf.Any of a typed one."""
+    kind = payload.WhichOneof("kind")
+    if kind == "json":
+        return integral_numbers_as_int(json_format.MessageToDict(payload.json))
+    if kind == "proto":
+        return payload.proto
+    return None
+
+
+def job_spec(
+    handler: str, input: Any = None, *, version: str = "", priority: int = 0,
+    idempotency_key: str = "", labels: Mapping[str, str] | None = None,
+    delay: float | timedelta | None = None, run_at: datetime | None = None,
+) -> job_pb2.JobSpec:
+    """Build a JobSpec."""
+    spec = job_pb2.JobSpec(handler=handler, version=version, input=to_payload(input), priority=priority,
+                           idempotency_key=idempotency_key, labels=dict(labels or {}))
+    if delay is not None:
+        spec.delay.FromTimedelta(delay if isinstance(delay, timedelta) else timedelta(seconds=delay))
+    if run_at is not None:
+        spec.run_at.FromDatetime(run_at)
+    return spec
+
+
+@dataclass(frozen=True)
+class ErrorDetails:
+    """The google.rpc details of a failed RPC."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    metadata: dict[str, str]
+    field_violations: list[tuple[str, str]]
+
+
+def error_details(error: grpc.aio.AioRpcError) -> ErrorDetails:
+    """Read ErrorInfo and BadRequest from a failed RPC."""
+    reason, metadata, violations = "", {}, []
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    for detail in status.details if status is not None else []:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason, metadata = info.reason, dict(info.metadata)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations = [(v.field, v.description) for v in bad.field_violations]
+    return ErrorDetails(error.code(), error.details() or "", reason, metadata, violations)
+
+
+class JobFailed(Exception):
+    """Raised by Client.run when the job ended FAILED or CANCELLED."""
+
+    def __init__(self, job: job_pb2.Job) -> None:
+        state = job_pb2.JobState.Name(job.state)
+        super().__init__(f"job {job.id} {state}: {job.error.type}: {job.error.message}")
+        self.job = job
+
+
+class Client:
+    """One channel to a jobsvc server (or a balancer in front of several)."""
+
+    def __init__(self, target: str, *, channel: grpc.aio.Channel | None = None,
+                 metadata: Sequence[tuple[str, str]] = ()) -> None:
+        self._channel = channel or grpc.aio.insecure_channel(target)
+        self._metadata = tuple(metadata)
+        self._submit = submit_service_pb2_grpc.SubmitServiceStub(self._channel)
+        self._call = call_service_pb2_grpc.CallServiceStub(self._channel)
+        self._stream = stream_service_pb2_grpc.StreamServiceStub(self._channel)
+        self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the channel."""
+        await self._channel.close()
+
+    async def submit(self, handler: str, input: Any = None, *, timeout: float | None = None,
+                     **options: Any) -> job_pb2.Job:
+        """Enqueue one job; returns it once durable."""
+        request = submit_service_pb2.SubmitRequest(job=job_spec(handler, input, **options))
+        response = await self._submit.Submit(request, timeout=timeout, metadata=self._metadata)
+        return response.job
+
+    async def submit_batch(self, specs: Sequence[job_pb2.JobSpec], *,
+                           timeout: float | None = None) -> list[job_pb2.Job]:
+        """Enqueue many jobs in one transaction."""
+        request = submit_service_pb2.SubmitBatchRequest(jobs=list(specs))
+        response = await self._submit.SubmitBatch(request, timeout=timeout, metadata=self._metadata)
+        return list(response.jobs)
+
+    async def call(self, handler: str, input: Any = None, *, timeout: float | None = None,
+                   **options: Any) -> job_pb2.Job:
+        """Submit and wait; the job comes back SUCCEEDED, FAILED or CANCELLED."""
+        request = call_service_pb2.CallRequest(job=job_spec(handler, input, **options))
+        response = await self._call.Call(request, timeout=timeout, metadata=self._metadata)
+        return response.job
+
+    async def run(self, handler: str, input: Any = None, **options: Any) -> Any:
+        """Call and return the result's value; JobFailed if the job did not succeed."""
+        job = await self.call(handler, input, **options)
+        if job.state != job_pb2.JOB_STATE_SUCCEEDED:
+            raise JobFailed(job)
+        return payload_value(job.result)
+
+    async def stream(
+        self, job_id: str | None = None, *, submit: job_pb2.JobSpec | None = None, after_sequence: int = 0,
+        max_reconnects: int = 10, reconnect_delay: float = 0.2,
+    ) -> AsyncIterator[job_pb2.JobEvent]:
+        """Events of a job (attach by id, or submit and stream), ending with the terminal one.
+
+        A dropped connection is resumed from the last sequence seen: no gap, no duplicate.
+        """
+        if (job_id is None) == (submit is None):
+            raise ValueError("give job_id or submit")
+        request = (stream_service_pb2.StreamRequest(submit=submit, after_sequence=after_sequence)
+                   if submit is not None else
+                   stream_service_pb2.StreamRequest(job_id=job_id, after_sequence=after_sequence))
+        reconnects = 0
+        while True:
+            call = self._stream.Stream(request, metadata=self._metadata)
+            try:
+                async for response in call:
+                    event = response.event
+                    request = stream_service_pb2.StreamRequest(job_id=event.job_id, after_sequence=event.sequence)
+                    yield event
+                    if event.WhichOneof("kind") in ("succeeded", "failed", "cancelled"):
+                        return
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RESUMABLE or reconnects >= max_reconnects:
+                    raise
+                if request.WhichOneof("target") == "submit":
+                    # Nothing arrived yet; only a known job id can be resumed safely.
+                    job_id_sent = dict(await call.initial_metadata() or ()).get(JOB_ID_METADATA)
+                    if not job_id_sent:
+                        raise
+                    request = stream_service_pb2.StreamRequest(job_id=str(job_id_sent), after_sequence=0)
+                reconnects += 1
+                await asyncio.sleep(reconnect_delay * reconnects)
+            finally:
+                call.cancel()
+
+    async def get(self, job_id: str, *, timeout: float | None = None) -> job_pb2.Job:
+        """One job."""
+        response = await self._jobs.GetJob(job_service_pb2.GetJobRequest(id=job_id), timeout=timeout,
+                                           metadata=self._metadata)
+        return response.job
+
+    async def list(self, *, states: Sequence[int] = (), handler: str = "", page_size: int = 0,
+                   page_token: str = "", timeout: float | None = None) -> job_service_pb2.ListJobsResponse:
+        """One page of jobs, newest first."""
+        request = job_service_pb2.ListJobsRequest(states=list(states), handler=handler, page_size=page_size,
+                                                  page_token=page_token)
+        response: job_service_pb2.ListJobsResponse = await self._jobs.ListJobs(
+            request, timeout=timeout, metadata=self._metadata)
+        return response
+
+    async def cancel(self, job_id: str, reason: str = "", *, timeout: float | None = None) -> job_pb2.Job:
+        """Cancel a job."""
+        response = await self._jobs.CancelJob(job_service_pb2.CancelJobRequest(id=job_id, reason=reason),
+                                              timeout=timeout, metadata=self._metadata)
+        return response.job
+
+    async def handlers(self, name: str = "", *, timeout: float | None = None) -> list[job_pb2.HandlerInfo]:
+        """Handler versions the service knows."""
+        response = await self._jobs.ListHandlers(job_service_pb2.ListHandlersRequest(name=name),
+                                                 timeout=timeout, metadata=self._metadata)
+        return list(response.handlers)

@@ -1,0 +1,193 @@
+"""How a user writes a handler: the @handler decorator, the JobContext it receives,
+and the loader that finds handlers in a module.
+
+    from jobsvc import handler, JobContext
+
+    @handler("resize_image", "2.0.0", input_schema={"type": "object", "required": ["url"]})
+    async def resize(ctx: JobContext, request: dict) -> dict:
+        ctx.progress(50, "downloaded")
+        return {"url": request["url"], "width": 128}
+
+A handler may be `async def` (runs on the event loop), a plain `def` (runs in a
+thread pool, so blocking calls are fine), or a generator of either kind: each
+yielded value is streamed to watchers as partial output, and the result is the
+list of everything yielded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import threading
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from jobsvc.domain.jobs import HandlerSpec, JsonValue
+from jobsvc.domain.versions import Version
+
+HANDLER_ATTRIBUTE = "__jobsvc_handler__"
+LIFESPAN_ATTRIBUTE = "lifespan"
+
+
+class EventSink(Protocol):
+    """Where a JobContext sends what the handler reports; implemented by executors."""
+
+    def progress(self, percent: float, message: str) -> None:
+        """Record progress (thread-safe, non-blocking)."""
+
+    def partial_output(self, output: Any) -> None:
+        """Record one chunk of partial output (thread-safe, non-blocking)."""
+
+
+class JobContext:
+    """What a running handler can see and do besides its input."""
+
+    def __init__(
+        self, *, job_id: str, handler: str, version: str, attempt: int, labels: Mapping[str, str],
+        resources: Mapping[str, Any], sink: EventSink, cancelled: threading.Event,
+    ) -> None:
+        self.job_id = job_id
+        self.handler = handler
+        self.version = version
+        self.attempt = attempt
+        self.labels = labels
+        self.resources = resources
+        self._sink = sink
+        self._cancelled = cancelled
+
+    @property
+    def cancelled(self) -> bool:
+        """True once a cancel was asked for; blocking handlers should poll it and return."""
+        return self._cancelled.is_set()
+
+    def progress(self, percent: float, message: str = "") -> None:
+        """Report progress (0..100). Callable from async and blocking handlers alike."""
+        self._sink.progress(max(0.0, min(100.0, float(percent))), message)
+
+    def partial_output(self, output: Any) -> None:
+        """Stream one chunk of output to watchers before the handler returns."""
+        self._sink.partial_output(output)
+
+
+@dataclass(frozen=True)
+class HandlerDefinition:
+    """A handler function registered under a name and an exact version."""
+
+    name: str
+    version: Version
+    func: Callable[..., Any]
+    description: str = ""
+    input_schema: dict[str, JsonValue] | None = None
+    output_schema: dict[str, JsonValue] | None = None
+    # Protobuf message classes for typed payloads; None for JSON.
+    input_type: type[Any] | None = None
+    output_type: type[Any] | None = None
+    module: str = field(default="")
+
+    @property
+    def key(self) -> str:
+        """'name@version': how executors advertise what they serve."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def is_async(self) -> bool:
+        """Runs on the event loop (async def or async generator)."""
+        return inspect.iscoroutinefunction(self.func) or inspect.isasyncgenfunction(self.func)
+
+    def spec(self) -> HandlerSpec:
+        """What the store's registry keeps of this handler."""
+        return HandlerSpec(
+            name=self.name, version=str(self.version), description=self.description,
+            input_schema=self.input_schema, output_schema=self.output_schema,
+            input_type=_type_name(self.input_type), output_type=_type_name(self.output_type),
+        )
+
+
+def _type_name(message_type: type[Any] | None) -> str:
+    return "" if message_type is None else str(message_type.DESCRIPTOR.full_name)
+
+
+NAME_PATTERN = r"^[a-z][a-z0-9_.\-]{0,127}$"
+
+
+def handler(
+    name: str, version: str, *, description: str | None = None,
+    input_schema: dict[str, JsonValue] | None = None, output_schema: dict[str, JsonValue] | None = None,
+    input_type: type[Any] | None = None, output_type: type[Any] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated function as handler `name` at exact semantic `version`."""
+    import re
+
+    if not re.match(NAME_PATTERN, name):
+        raise ValueError(f"handler name {name!r} must match {NAME_PATTERN}")
+    parsed = Version.parse(version)
+
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        definition = HandlerDefinition(
+            name=name, version=parsed, func=func,
+            description=description if description is not None else inspect.getdoc(func) or "",
+            input_schema=input_schema, output_schema=output_schema,
+            input_type=input_type, output_type=output_type, module=func.__module__,
+        )
+        setattr(func, HANDLER_ATTRIBUTE, definition)
+        return func
+
+    return register
+
+
+Lifespan = Callable[[], AbstractAsyncContextManager[Mapping[str, Any]]]
+
+
+@dataclass(frozen=True)
+class HandlerModule:
+    """What a handler module provides: its handlers and an optional resource lifespan."""
+
+    name: str
+    handlers: list[HandlerDefinition]
+    lifespan: Lifespan | None
+
+
+def load_module(module_name: str) -> HandlerModule:
+    """Import a module and collect its @handler functions and its `lifespan`, if any.
+
+    `lifespan` is an async context manager factory yielding a mapping of shared
+    resources (a database pool, an HTTP client) that every JobContext receives.
+    """
+    module = importlib.import_module(module_name)
+    found = [
+        getattr(value, HANDLER_ATTRIBUTE)
+        for value in vars(module).values()
+        if callable(value) and hasattr(value, HANDLER_ATTRIBUTE)
+    ]
+    if not found:
+        raise ValueError(f"module {module_name!r} defines no @handler functions")
+    lifespan = getattr(module, LIFESPAN_ATTRIBUTE, None)
+    return HandlerModule(module_name, found, lifespan if callable(lifespan) else None)
+
+
+class HandlerTable:
+    """The handler versions one process serves, by 'name@version'."""
+
+    def __init__(self, definitions: list[HandlerDefinition]) -> None:
+        self._by_key: dict[str, HandlerDefinition] = {}
+        for definition in definitions:
+            if definition.key in self._by_key:
+                raise ValueError(f"handler {definition.key} is defined twice")
+            self._by_key[definition.key] = definition
+
+    def get(self, name: str, version: str) -> HandlerDefinition | None:
+        """The definition serving exactly this version."""
+        return self._by_key.get(f"{name}@{version}")
+
+    @property
+    def keys(self) -> list[str]:
+        """Every 'name@version' served."""
+        return list(self._by_key)
+
+    def __iter__(self) -> Any:
+        return iter(self._by_key.values())
+
+    def __len__(self) -> int:
+        return len(self._by_key)

@@ -1,0 +1,47 @@
+"""Between handler values and stored payloads: JSON values pass through, protobuf
+messages travel as (type URL, bytes) so the store never needs their classes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.protobuf.message import DecodeError, Message
+
+from jobsvc.domain.handlers import HandlerDefinition
+from jobsvc.domain.jobs import JsonValue, Payload
+
+TYPE_URL_PREFIX = "type.googleapis.com/"
+
+
+class PayloadError(Exception):
+    """A value that cannot cross the handler boundary (not JSON, wrong message type)."""
+
+
+def decode_input(definition: HandlerDefinition, payload: Payload) -> Any:
+    """The value a handler receives: a parsed message for typed handlers, else JSON."""
+    if definition.input_type is None:
+        if payload.is_proto:
+            raise PayloadError(f"handler {definition.key} takes JSON input, got {payload.type_name}")
+        return payload.json
+    if not payload.is_proto:
+        raise PayloadError(f"handler {definition.key} takes {definition.input_type.DESCRIPTOR.full_name}")
+    message: Message = definition.input_type()
+    try:
+        message.ParseFromString(payload.data or b"")
+    except DecodeError as exc:
+        raise PayloadError(f"input is not a valid {message.DESCRIPTOR.full_name}: {exc}") from exc
+    return message
+
+
+def encode_value(value: Any) -> Payload:
+    """A handler's result or partial output as a payload."""
+    if isinstance(value, Message):
+        return Payload(type_url=TYPE_URL_PREFIX + value.DESCRIPTOR.full_name, data=value.SerializeToString())
+    try:
+        # Round-trip so that tuples, numpy-ish scalars etc. fail here, in the job,
+        # rather than later in the store where the error would be far from its cause.
+        plain: JsonValue = json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"value is not JSON-serializable: {exc}") from exc
+    return Payload(json=plain)

@@ -1,0 +1,340 @@
+"""The in-process executor: claims due jobs for the handler versions this process
+serves, runs them with bounded concurrency, and writes their events and outcome.
+
+Lifecycle (owned by jobsvc.server): start() -> [claim loop, heartbeat loop,
+rescue loop] -> stop(grace): stop claiming, let running jobs finish within the
+grace period, then cancel the rest and give them back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import threading
+import traceback
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from jobsvc.domain.errors import Unavailable
+from jobsvc.domain.handlers import HandlerDefinition, HandlerTable, JobContext
+from jobsvc.domain.jobs import Claim, EventKind, JobError, JobState, JsonValue, Payload
+from jobsvc.executor.payloads import PayloadError, decode_input, encode_value
+from jobsvc.store.notify import Listener
+from jobsvc.store.port import JobStore
+
+log = logging.getLogger("jobsvc.executor")
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """Tuning knobs; the defaults suit a small service."""
+
+    concurrency: int = 16
+    claim_batch: int = 32
+    lease_seconds: float = 30.0
+    # A lost NOTIFY delays a due job by at most this long.
+    poll_interval: float = 5.0
+    rescue_interval: float = 10.0
+
+
+class _StopReason:
+    CANCELLED = "cancelled"
+    SHUTDOWN = "shutdown"
+    LEASE_LOST = "lease lost"
+
+
+class _EventWriter:
+    """Writes a job's progress and partial output in the order the handler reported
+    them. Handlers call it from the event loop or from worker threads."""
+
+    def __init__(self, store: JobStore, claim: Claim, loop: asyncio.AbstractEventLoop) -> None:
+        self._store = store
+        self._claim = claim
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._queue: asyncio.Queue[tuple[EventKind, dict[str, JsonValue], Payload | None] | None] = (
+            asyncio.Queue()
+        )
+        self._task = loop.create_task(self._drain(), name=f"jobsvc-events-{claim.job.id}")
+
+    def progress(self, percent: float, message: str) -> None:
+        self._put((EventKind.PROGRESS, {"percent": percent, "message": message}, None))
+
+    def partial_output(self, output: Any) -> None:
+        self._put((EventKind.PARTIAL_OUTPUT, {}, encode_value(output)))
+
+    def _put(self, item: tuple[EventKind, dict[str, JsonValue], Payload | None] | None) -> None:
+        if threading.get_ident() == self._loop_thread:
+            self._queue.put_nowait(item)
+        else:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    async def _drain(self) -> None:
+        job_id, token = self._claim.job.id, self._claim.attempt_token
+        while (item := await self._queue.get()) is not None:
+            kind, data, payload = item
+            try:
+                if await self._store.job_event_append(job_id, token, kind, data, payload) is None:
+                    log.info("job %s: event dropped, attempt no longer current", job_id)
+            except Unavailable as exc:
+                log.warning("job %s: %s event lost: %s", job_id, kind.value, exc)
+
+    async def close(self) -> None:
+        """Flush everything reported so far."""
+        self._put(None)
+        await self._task
+
+
+@dataclass
+class _Running:
+    claim: Claim
+    task: asyncio.Task[None] | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str | None = None
+
+
+class Executor:
+    """Runs the handlers of one HandlerTable on jobs leased from the store."""
+
+    def __init__(
+        self, store: JobStore, listener: Listener, table: HandlerTable, *, owner: str,
+        resources: Mapping[str, Any] | None = None, config: ExecutorConfig | None = None,
+    ) -> None:
+        self._store = store
+        self._listener = listener
+        self._table = table
+        self._owner = owner
+        self._resources = dict(resources or {})
+        self.config = config or ExecutorConfig()
+        self._running: dict[str, _Running] = {}
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._loops: list[asyncio.Task[None]] = []
+        self._threads = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="jobsvc-handler")
+        self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        listener.on_cancel(self._on_cancel_request)
+
+    @property
+    def running_count(self) -> int:
+        """Jobs running in this process now."""
+        return len(self._running)
+
+    def wake(self) -> None:
+        """New jobs may be due: look now rather than at the next poll."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        """Start the claim, heartbeat and rescue loops."""
+        if not len(self._table):
+            return
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="jobsvc-claim"),
+            asyncio.create_task(self._heartbeat_loop(), name="jobsvc-heartbeat"),
+            asyncio.create_task(self._rescue_loop(), name="jobsvc-rescue"),
+        ]
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming; give running jobs `grace` seconds, then requeue the rest."""
+        self._stopping = True
+        claim_loop = self._loops[0] if self._loops else None
+        if claim_loop is not None:
+            claim_loop.cancel()
+        pending = [r.task for r in self._running.values() if r.task is not None]
+        if pending:
+            log.info("draining %d running job(s) for up to %.1fs", len(pending), grace)
+            await asyncio.wait(pending, timeout=grace)
+        for running in list(self._running.values()):
+            self._stop_job(running, _StopReason.SHUTDOWN)
+        leftovers = [r.task for r in self._running.values() if r.task is not None]
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=5)
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    # -- loops ---------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            # Clear before claiming: a wake-up that arrives during the claim is kept.
+            self._wakeup.clear()
+            self._listener.jobs_due.clear()
+            free = self.config.concurrency - len(self._running)
+            claimed = 0
+            if free > 0:
+                want = min(free, self.config.claim_batch)
+                try:
+                    claims = await self._store.job_claim(
+                        self._table.keys, self._owner, want, self.config.lease_seconds)
+                except Unavailable as exc:
+                    log.warning("claim failed: %s", exc)
+                    await asyncio.sleep(1)
+                    continue
+                for claim in claims:
+                    self._launch(claim)
+                claimed = len(claims)
+                if claimed == want:
+                    continue  # there may be more due right now
+            await _wait_any((self._wakeup, self._listener.jobs_due), self.config.poll_interval)
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.config.lease_seconds / 3
+        served = [(d.name, str(d.version)) for d in self._table]
+        touched_at = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if loop.time() - touched_at > 10:
+                    await self._store.handler_touch(served)
+                    touched_at = loop.time()
+                ids = list(self._running)
+                held = await self._store.job_lease_extend(ids, self._owner, self.config.lease_seconds)
+            except Unavailable as exc:
+                log.warning("heartbeat failed: %s", exc)
+                continue
+            for job_id in ids:
+                running = self._running.get(job_id)
+                if running is None:
+                    continue
+                if job_id not in held:
+                    self._stop_job(running, _StopReason.LEASE_LOST)
+                elif held[job_id]:
+                    # A cancel whose NOTIFY we missed.
+                    self._stop_job(running, _StopReason.CANCELLED)
+
+    async def _rescue_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.rescue_interval)
+            try:
+                rescued = await self._store.job_rescue_expired(100)
+            except Unavailable as exc:
+                log.warning("lease rescue failed: %s", exc)
+                continue
+            if rescued:
+                log.warning("rescued %d job(s) whose lease expired: %s", len(rescued), rescued[:10])
+                self.wake()
+
+    # -- one job -------------------------------------------------------------
+
+    def _launch(self, claim: Claim) -> None:
+        running = _Running(claim)
+        self._running[claim.job.id] = running
+        running.task = asyncio.create_task(self._run(running), name=f"jobsvc-job-{claim.job.id}")
+
+    def _on_cancel_request(self, job_id: str) -> None:
+        running = self._running.get(job_id)
+        if running is not None:
+            self._stop_job(running, _StopReason.CANCELLED)
+
+    def _stop_job(self, running: _Running, reason: str) -> None:
+        if running.stop_reason is not None:
+            return
+        running.stop_reason = reason
+        running.cancelled.set()
+        if running.task is not None:
+            running.task.cancel()
+
+    async def _run(self, running: _Running) -> None:
+        claim = running.claim
+        job = claim.job
+        definition = self._table.get(job.handler, job.version)
+        assert definition is not None, "claimed a job of a version this executor does not serve"
+        writer = _EventWriter(self._store, claim, asyncio.get_running_loop())
+        ctx = JobContext(
+            job_id=job.id, handler=job.handler, version=job.version, attempt=job.attempt,
+            labels=job.labels, resources=self._resources, sink=writer, cancelled=running.cancelled,
+        )
+        state, result, error = JobState.FAILED, None, None
+        try:
+            value = await self._invoke(definition, ctx, decode_input(definition, job.input))
+            result = encode_value(value)
+            self._check_output(definition, result)
+            state = JobState.SUCCEEDED
+        except asyncio.CancelledError:
+            state = JobState.CANCELLED
+        except (Exception, SystemExit) as exc:  # a handler's failure is the job's result
+            error = JobError(
+                type=_error_type(exc), message=str(exc), traceback=traceback.format_exc(), attempt=job.attempt,
+            )
+        try:
+            await writer.close()
+            await self._record_outcome(running, state, result, error)
+        except Unavailable as exc:
+            # The lease will expire and another replica's rescuer requeues the job.
+            log.error("job %s: outcome not recorded (%s); it will be retried after its lease", job.id, exc)
+        finally:
+            del self._running[job.id]
+            self.wake()
+
+    async def _record_outcome(
+        self, running: _Running, state: JobState, result: Payload | None, error: JobError | None,
+    ) -> None:
+        job, token = running.claim.job, running.claim.attempt_token
+        if state is JobState.CANCELLED and running.stop_reason in (_StopReason.SHUTDOWN, None):
+            await self._store.job_requeue(job.id, token, "executor shutting down")
+            return
+        if running.stop_reason == _StopReason.LEASE_LOST:
+            return  # someone else owns the job now; our write would be refused anyway
+        if running.stop_reason == _StopReason.CANCELLED:
+            state, result, error = JobState.CANCELLED, None, None
+        if not await self._store.job_finish(job.id, token, state, result, error):
+            log.info("job %s: outcome refused, attempt %d is no longer current", job.id, job.attempt)
+
+    async def _invoke(self, definition: HandlerDefinition, ctx: JobContext, value: Any) -> Any:
+        func = definition.func
+        if inspect.isasyncgenfunction(func):
+            chunks = []
+            async for chunk in func(ctx, value):
+                ctx.partial_output(chunk)
+                chunks.append(chunk)
+            return chunks
+        if inspect.iscoroutinefunction(func):
+            return await func(ctx, value)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, _call_blocking, func, ctx, value)
+
+    def _check_output(self, definition: HandlerDefinition, result: Payload) -> None:
+        if definition.output_schema is None or result.is_proto:
+            return
+        validator = self._validators.get(definition.key)
+        if validator is None:
+            cls = jsonschema.validators.validator_for(definition.output_schema)
+            validator = self._validators[definition.key] = cls(definition.output_schema)
+        problem = jsonschema.exceptions.best_match(validator.iter_errors(result.json))
+        if problem is not None:
+            raise PayloadError(f"result does not match the output schema: {problem.message}")
+
+
+def _call_blocking(func: Any, ctx: JobContext, value: Any) -> Any:
+    """Run a blocking handler in a worker thread; generators stream their chunks."""
+    outcome = func(ctx, value)
+    if inspect.isgenerator(outcome):
+        chunks = []
+        for chunk in outcome:
+            ctx.partial_output(chunk)
+            chunks.append(chunk)
+        return chunks
+    return outcome
+
+
+def _error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+async def _wait_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,1 @@
+"""Persistence: PostgreSQL access, SQL and migrations."""

@@ -1,0 +1,123 @@
+"""One LISTEN connection per process, fanned out to every local waiter.
+
+Waiters (Call, Stream) subscribe to a job id and are woken when a NOTIFY names it;
+they then re-read the job's events from the table, so a notification carries no
+data and a lost one costs at most a poll interval. When the connection drops,
+every waiter is woken (it may have missed notifications) and we reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+
+import asyncpg
+
+from jobsvc.store.postgres import CONNECTION_ERRORS
+
+log = logging.getLogger("jobsvc.notify")
+
+EVENTS_CHANNEL = "jobsvc_events"
+JOBS_CHANNEL = "jobsvc_jobs"
+CANCEL_CHANNEL = "jobsvc_cancel"
+
+
+class Listener:
+    """Owns the LISTEN connection and routes notifications to local subscribers."""
+
+    def __init__(self, dsn: str, *, reconnect_delay: float = 0.5) -> None:
+        self._dsn = dsn
+        self._reconnect_delay = reconnect_delay
+        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._cancel_callbacks: list[Callable[[str], None]] = []
+        self.jobs_due = asyncio.Event()
+        self.connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @contextlib.contextmanager
+    def subscribe(self, job_id: str) -> Iterator[asyncio.Event]:
+        """An event set whenever job_id may have new events; clear it before re-reading."""
+        event = asyncio.Event()
+        self._waiters.setdefault(job_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            waiters = self._waiters.get(job_id)
+            if waiters is not None:
+                waiters.discard(event)
+                if not waiters:
+                    del self._waiters[job_id]
+
+    def on_cancel(self, callback: Callable[[str], None]) -> None:
+        """Call callback(job_id) when any replica asks to cancel a running job."""
+        self._cancel_callbacks.append(callback)
+
+    def notify_local(self, job_id: str) -> None:
+        """Wake local waiters of job_id without a database round trip."""
+        for event in self._waiters.get(job_id, ()):
+            event.set()
+
+    @property
+    def waiter_count(self) -> int:
+        """Number of jobs with at least one local waiter."""
+        return len(self._waiters)
+
+    async def start(self) -> None:
+        """Connect and start listening; returns once the first LISTEN is in place."""
+        self._task = asyncio.create_task(self._run(), name="jobsvc-listener")
+        connected = asyncio.create_task(self.connected.wait())
+        done, _ = await asyncio.wait({self._task, connected}, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            connected.cancel()
+            self._task.result()
+
+    async def close(self) -> None:
+        """Stop listening."""
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def _dispatch(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
+        if channel == EVENTS_CHANNEL:
+            for job_id in payload.split(","):
+                self.notify_local(job_id)
+        elif channel == JOBS_CHANNEL:
+            self.jobs_due.set()
+        elif channel == CANCEL_CHANNEL:
+            for callback in self._cancel_callbacks:
+                callback(payload)
+
+    def _wake_everyone(self) -> None:
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
+        self.jobs_due.set()
+
+    async def _run(self) -> None:
+        while not self._closing:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn, server_settings={"application_name": "jobsvc-listen"})
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c: lost.set())
+                for channel in (EVENTS_CHANNEL, JOBS_CHANNEL, CANCEL_CHANNEL):
+                    await conn.add_listener(channel, self._dispatch)
+                self.connected.set()
+                # Anything that happened while we were not listening is re-read now.
+                self._wake_everyone()
+                await lost.wait()
+                log.warning("LISTEN connection lost; reconnecting")
+            except CONNECTION_ERRORS as exc:
+                log.warning("LISTEN connection failed: %s", exc)
+            finally:
+                self.connected.clear()
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.close(), 2)
+            self._wake_everyone()
+            await asyncio.sleep(self._reconnect_delay)

@@ -1,0 +1,115 @@
+"""The storage port: everything the API and executors need from the store, and nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from jobsvc.domain.jobs import (
+    Claim,
+    EventKind,
+    HandlerSpec,
+    Job,
+    JobError,
+    JobEvent,
+    JobPage,
+    JobState,
+    JsonValue,
+    NewJob,
+    Payload,
+)
+
+
+class JobStore(Protocol):
+    """Durable jobs, their event logs and the handler registry.
+
+    Every write that belongs to an attempt carries that attempt's token and is
+    refused (returns None/False, changes nothing) when the token is stale.
+    """
+
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations; returns the versions applied now."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise Unavailable when the database cannot be reached."""
+        ...
+
+    async def handler_register(self, specs: Sequence[HandlerSpec]) -> None:
+        """Insert or refresh handler versions (and mark them seen now)."""
+        ...
+
+    async def handler_touch(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Mark (name, version) pairs as served right now."""
+        ...
+
+    async def handler_list(self, name: str | None) -> list[HandlerSpec]:
+        """Registered handler versions, optionally of one name."""
+        ...
+
+    async def job_insert_many(self, jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
+        """Insert jobs in one transaction; (job, created) in request order.
+
+        A job whose idempotency key already exists with the same content gives the
+        existing job and created=False; with different content, AlreadyExists and
+        nothing of the batch is inserted.
+        """
+        ...
+
+    async def job_get(self, job_id: str) -> Job | None:
+        """One job, or None."""
+        ...
+
+    async def job_list(
+        self, states: Sequence[JobState], handler: str | None, limit: int,
+        cursor: tuple[datetime, str] | None,
+    ) -> JobPage:
+        """Newest first, keyset-paginated."""
+        ...
+
+    async def job_cancel(self, job_id: str, reason: str) -> Job:
+        """Cancel a queued job or flag a running one; NotFound / FailedPrecondition otherwise."""
+        ...
+
+    async def job_claim(
+        self, served: Sequence[str], owner: str, limit: int, lease_seconds: float,
+    ) -> list[Claim]:
+        """Lease up to `limit` due jobs whose 'name@version' is in `served`."""
+        ...
+
+    async def job_lease_extend(
+        self, job_ids: Sequence[str], owner: str, lease_seconds: float,
+    ) -> dict[str, bool]:
+        """Extend the leases an owner still holds: {job id: cancel requested}."""
+        ...
+
+    async def job_event_append(
+        self, job_id: str, token: str, kind: EventKind, data: dict[str, JsonValue],
+        payload: Payload | None = None,
+    ) -> int | None:
+        """Append a non-terminal event; its sequence number, or None for a stale token."""
+        ...
+
+    async def job_finish(
+        self, job_id: str, token: str, state: JobState, result: Payload | None = None,
+        error: JobError | None = None,
+    ) -> bool:
+        """End the attempt in a terminal state; False for a stale token."""
+        ...
+
+    async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
+        """Give a running attempt back to the queue; False for a stale token."""
+        ...
+
+    async def job_rescue_expired(self, limit: int) -> list[str]:
+        """Requeue running jobs whose lease has expired; the ids rescued."""
+        ...
+
+    async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> list[JobEvent]:
+        """A job's events with seq > after_seq, in order."""
+        ...
+
+    async def job_executors_wake(self) -> None:
+        """Tell every replica's executors that new jobs are due."""
+        ...

@@ -1,0 +1,66 @@
+"""Loads the named SQL blocks of queries.sql once, and the numbered migrations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+# The columns every job-returning query selects, in the order rows.py reads them.
+# Substituted into the blocks at load time as {job_columns} (and {job_columns_j},
+# qualified with `j.` for UPDATE ... FROM); nothing else is ever templated.
+JOB_COLUMNS = (
+    "id", "handler", "version_selector", "version", "state", "priority",
+    "input", "input_type_url", "input_data", "result", "result_type_url", "result_data",
+    "error", "attempt", "idempotency_key", "labels", "created_at", "run_at", "started_at",
+    "finished_at", "cancel_requested", "last_seq", "progress_percent", "progress_message",
+)
+
+_NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+_MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
+
+
+@cache
+def queries() -> dict[str, str]:
+    """All named queries, keyed by name."""
+    text = resources.files("jobsvc.store").joinpath("sql/queries.sql").read_text("utf-8")
+    text = text.replace("{job_columns_j}", ", ".join(f"j.{c}" for c in JOB_COLUMNS))
+    text = text.replace("{job_columns}", ", ".join(JOB_COLUMNS))
+    parts = _NAME_LINE.split(text)
+    named: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in named:
+            raise ValueError(f"query {name!r} is defined twice in queries.sql")
+        named[name] = body.strip()
+    return named
+
+
+def query(name: str) -> str:
+    """One named query; KeyError names the missing block."""
+    return queries()[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered, append-only schema change."""
+
+    version: int
+    name: str
+    sql: str
+
+
+@cache
+def migrations() -> tuple[Migration, ...]:
+    """The migrations in the order they apply."""
+    folder = resources.files("jobsvc.store").joinpath("migrations")
+    found: list[Migration] = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_FILE.match(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise ValueError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return tuple(found)

@@ -1,0 +1,94 @@
+"""Handlers the test suite serves (also a worked example of writing handlers)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from jobsvc import JobContext, handler
+
+
+@asynccontextmanager
+async def lifespan() -> AsyncIterator[Mapping[str, Any]]:
+    """Shared resources: set up once per process, given to every job."""
+    yield {"greeting": "hello"}
+
+
+@handler("echo", "1.0.0")
+async def echo(ctx: JobContext, value: Any) -> Any:
+    """Returns its input."""
+    return value
+
+
+@handler("greet", "1.0.0", input_schema={
+    "type": "object", "properties": {"name": {"type": "string", "minLength": 1}},
+    "required": ["name"], "additionalProperties": False,
+})
+async def greet(ctx: JobContext, value: dict[str, str]) -> str:
+    """Uses a lifespan resource."""
+    return f"{ctx.resources['greeting']}, {value['name']}"
+
+
+@handler("resize_image", "1.4.0")
+async def resize_v1(ctx: JobContext, value: dict[str, Any]) -> dict[str, Any]:
+    """Old API: width only."""
+    return {"version": ctx.version, "width": value.get("width", 0)}
+
+
+@handler("resize_image", "2.0.0")
+async def resize_v2(ctx: JobContext, value: dict[str, Any]) -> dict[str, Any]:
+    """New API."""
+    return {"version": ctx.version, "size": [value.get("width", 0), value.get("height", 0)]}
+
+
+@handler("resize_image", "2.1.0")
+def resize_v21(ctx: JobContext, value: dict[str, Any]) -> dict[str, Any]:
+    """A blocking handler (runs in a thread)."""
+    return {"version": ctx.version, "size": [value.get("width", 0), value.get("height", 0)]}
+
+
+@handler("fail", "1.0.0")
+async def fail(ctx: JobContext, value: Any) -> None:
+    """Always raises."""
+    raise ValueError(f"bad value: {value!r}")
+
+
+@handler("block", "1.0.0")
+def block(ctx: JobContext, value: dict[str, float]) -> str:
+    """Blocks its thread (as CPU-bound or legacy code would)."""
+    time.sleep(value.get("seconds", 1.0))
+    return "unblocked"
+
+
+@handler("steps", "1.0.0")
+async def steps(ctx: JobContext, value: dict[str, Any]) -> dict[str, int]:
+    """Reports progress and partial output, pausing between steps."""
+    count, pause = int(value.get("count", 3)), float(value.get("pause", 0.0))
+    for index in range(count):
+        ctx.progress(100 * (index + 1) / count, f"step {index + 1}/{count}")
+        ctx.partial_output({"step": index + 1})
+        await asyncio.sleep(pause)
+    return {"steps": count}
+
+
+@handler("chunks", "1.0.0")
+async def chunks(ctx: JobContext, value: dict[str, int]) -> AsyncIterator[str]:
+    """A generator: each chunk streams as partial output."""
+    for index in range(value.get("count", 3)):
+        yield f"chunk-{index}"
+
+
+@handler("sync_chunks", "1.0.0")
+def sync_chunks(ctx: JobContext, value: dict[str, int]) -> Iterator[int]:
+    """A blocking generator."""
+    yield from range(value.get("count", 3))
+
+
+@handler("wait_cancel", "1.0.0")
+async def wait_cancel(ctx: JobContext, value: Any) -> str:
+    """Runs until cancelled."""
+    await asyncio.sleep(3600)
+    return "never"
