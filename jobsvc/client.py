@@ -64,13 +64,25 @@ def payload_value(payload: job_pb2.Payload) -> Any:
 
 
 def job_spec(
-    handler: str, input: Any = None, *, version: str = "", priority: int = 0,
-    idempotency_key: str = "", labels: Mapping[str, str] | None = None,
-    delay: float | timedelta | None = None, run_at: datetime | None = None,
+    handler: str,
+    input: Any = None,
+    *,
+    version: str = "",
+    priority: int = 0,
+    idempotency_key: str = "",
+    labels: Mapping[str, str] | None = None,
+    delay: float | timedelta | None = None,
+    run_at: datetime | None = None,
 ) -> job_pb2.JobSpec:
     """Build a JobSpec."""
-    spec = job_pb2.JobSpec(handler=handler, version=version, input=to_payload(input), priority=priority,
-                           idempotency_key=idempotency_key, labels=dict(labels or {}))
+    spec = job_pb2.JobSpec(
+        handler=handler,
+        version=version,
+        input=to_payload(input),
+        priority=priority,
+        idempotency_key=idempotency_key,
+        labels=dict(labels or {}),
+    )
     if delay is not None:
         spec.delay.FromTimedelta(delay if isinstance(delay, timedelta) else timedelta(seconds=delay))
     if run_at is not None:
@@ -92,7 +104,7 @@ class ErrorDetails:
 def error_details(error: grpc.aio.AioRpcError) -> ErrorDetails:
     """Read ErrorInfo and BadRequest from a failed RPC."""
     reason, metadata, violations = "", {}, []
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     for detail in status.details if status is not None else []:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
@@ -117,8 +129,9 @@ class JobFailed(Exception):
 class Client:
     """One channel to a jobsvc server (or a balancer in front of several)."""
 
-    def __init__(self, target: str, *, channel: grpc.aio.Channel | None = None,
-                 metadata: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self, target: str, *, channel: grpc.aio.Channel | None = None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self._channel = channel or grpc.aio.insecure_channel(target)
         self._metadata = tuple(metadata)
         self._submit = submit_service_pb2_grpc.SubmitServiceStub(self._channel)
@@ -136,22 +149,25 @@ class Client:
         """Close the channel."""
         await self._channel.close()
 
-    async def submit(self, handler: str, input: Any = None, *, timeout: float | None = None,
-                     **options: Any) -> job_pb2.Job:
+    async def submit(
+        self, handler: str, input: Any = None, *, timeout: float | None = None, **options: Any
+    ) -> job_pb2.Job:
         """Enqueue one job; returns it once durable."""
         request = submit_service_pb2.SubmitRequest(job=job_spec(handler, input, **options))
         response = await self._submit.Submit(request, timeout=timeout, metadata=self._metadata)
         return response.job
 
-    async def submit_batch(self, specs: Sequence[job_pb2.JobSpec], *,
-                           timeout: float | None = None) -> list[job_pb2.Job]:
+    async def submit_batch(
+        self, specs: Sequence[job_pb2.JobSpec], *, timeout: float | None = None
+    ) -> list[job_pb2.Job]:
         """Enqueue many jobs in one transaction."""
         request = submit_service_pb2.SubmitBatchRequest(jobs=list(specs))
         response = await self._submit.SubmitBatch(request, timeout=timeout, metadata=self._metadata)
         return list(response.jobs)
 
-    async def call(self, handler: str, input: Any = None, *, timeout: float | None = None,
-                   **options: Any) -> job_pb2.Job:
+    async def call(
+        self, handler: str, input: Any = None, *, timeout: float | None = None, **options: Any
+    ) -> job_pb2.Job:
         """Submit and wait; the job comes back SUCCEEDED, FAILED or CANCELLED."""
         request = call_service_pb2.CallRequest(job=job_spec(handler, input, **options))
         response = await self._call.Call(request, timeout=timeout, metadata=self._metadata)
@@ -165,8 +181,13 @@ class Client:
         return payload_value(job.result)
 
     async def stream(
-        self, job_id: str | None = None, *, submit: job_pb2.JobSpec | None = None, after_sequence: int = 0,
-        max_reconnects: int = 10, reconnect_delay: float = 0.2,
+        self,
+        job_id: str | None = None,
+        *,
+        submit: job_pb2.JobSpec | None = None,
+        after_sequence: int = 0,
+        max_reconnects: int = 10,
+        reconnect_delay: float = 0.2,
     ) -> AsyncIterator[job_pb2.JobEvent]:
         """Events of a job (attach by id, or submit and stream), ending with the terminal one.
 
@@ -174,9 +195,11 @@ class Client:
         """
         if (job_id is None) == (submit is None):
             raise ValueError("give job_id or submit")
-        request = (stream_service_pb2.StreamRequest(submit=submit, after_sequence=after_sequence)
-                   if submit is not None else
-                   stream_service_pb2.StreamRequest(job_id=job_id, after_sequence=after_sequence))
+        request = (
+            stream_service_pb2.StreamRequest(submit=submit, after_sequence=after_sequence)
+            if submit is not None
+            else stream_service_pb2.StreamRequest(job_id=job_id or "", after_sequence=after_sequence)
+        )
         reconnects = 0
         while True:
             call = self._stream.Stream(request, metadata=self._metadata)
@@ -204,27 +227,39 @@ class Client:
 
     async def get(self, job_id: str, *, timeout: float | None = None) -> job_pb2.Job:
         """One job."""
-        response = await self._jobs.GetJob(job_service_pb2.GetJobRequest(id=job_id), timeout=timeout,
-                                           metadata=self._metadata)
+        response = await self._jobs.GetJob(
+            job_service_pb2.GetJobRequest(id=job_id), timeout=timeout, metadata=self._metadata
+        )
         return response.job
 
-    async def list(self, *, states: Sequence[int] = (), handler: str = "", page_size: int = 0,
-                   page_token: str = "", timeout: float | None = None) -> job_service_pb2.ListJobsResponse:
+    async def list_jobs(
+        self,
+        *,
+        states: Sequence[job_pb2.JobState.ValueType] = (),
+        handler: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
+    ) -> job_service_pb2.ListJobsResponse:
         """One page of jobs, newest first."""
-        request = job_service_pb2.ListJobsRequest(states=list(states), handler=handler, page_size=page_size,
-                                                  page_token=page_token)
+        request = job_service_pb2.ListJobsRequest(
+            states=list(states), handler=handler, page_size=page_size, page_token=page_token
+        )
         response: job_service_pb2.ListJobsResponse = await self._jobs.ListJobs(
-            request, timeout=timeout, metadata=self._metadata)
+            request, timeout=timeout, metadata=self._metadata
+        )
         return response
 
     async def cancel(self, job_id: str, reason: str = "", *, timeout: float | None = None) -> job_pb2.Job:
         """Cancel a job."""
-        response = await self._jobs.CancelJob(job_service_pb2.CancelJobRequest(id=job_id, reason=reason),
-                                              timeout=timeout, metadata=self._metadata)
+        response = await self._jobs.CancelJob(
+            job_service_pb2.CancelJobRequest(id=job_id, reason=reason), timeout=timeout, metadata=self._metadata
+        )
         return response.job
 
     async def handlers(self, name: str = "", *, timeout: float | None = None) -> list[job_pb2.HandlerInfo]:
         """Handler versions the service knows."""
-        response = await self._jobs.ListHandlers(job_service_pb2.ListHandlersRequest(name=name),
-                                                 timeout=timeout, metadata=self._metadata)
+        response = await self._jobs.ListHandlers(
+            job_service_pb2.ListHandlersRequest(name=name), timeout=timeout, metadata=self._metadata
+        )
         return list(response.handlers)

@@ -29,22 +29,14 @@ from grpc_reflection.v1alpha import reflection
 
 from jobsvc.api import services
 from jobsvc.api.app import AppConfig, JobsApp
+from jobsvc.api.status import add_service
 from jobsvc.domain.errors import Unavailable
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.executor import Executor, ExecutorConfig
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.notify import Listener
 from jobsvc.store.postgres import PgStore, create_pool
-from jobsvc.v1 import (
-    call_service_pb2,
-    call_service_pb2_grpc,
-    job_service_pb2,
-    job_service_pb2_grpc,
-    stream_service_pb2,
-    stream_service_pb2_grpc,
-    submit_service_pb2,
-    submit_service_pb2_grpc,
-)
+from jobsvc.v1 import call_service_pb2, job_service_pb2, stream_service_pb2, submit_service_pb2
 
 log = logging.getLogger("jobsvc.server")
 
@@ -128,8 +120,7 @@ class JobsvcServer:
         await listener.start()
         self._stack.push_async_callback(listener.close)
         resources = await self._enter_lifespans(modules)
-        self._executor = Executor(store, listener, self.table, owner=cfg.name, resources=resources,
-                                  config=cfg.executor)
+        self._executor = Executor(store, listener, self.table, owner=cfg.name, resources=resources, config=cfg.executor)
         app = JobsApp(store, listener, wake_local=self._executor.wake, config=cfg.app)
         await self._start_grpc(app)
         await self._executor.start()
@@ -138,9 +129,10 @@ class JobsvcServer:
 
     async def _start_embedded(self, data_dir: Path) -> str:
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._embedded = EmbeddedPostgres(data_dir)
+        self._embedded = EmbeddedPostgres(data_dir, adopt=True)
+        # Registered before start: a start that fails half-way is cleaned up too.
+        self._stack.callback(self._embedded.stop)
         dsn = await asyncio.to_thread(self._embedded.start)
-        self._stack.push_callback(self._embedded.stop)
         log.info("embedded PostgreSQL running in %s", data_dir)
         return dsn
 
@@ -154,18 +146,22 @@ class JobsvcServer:
 
     async def _start_grpc(self, app: JobsApp) -> None:
         limit = self.config.max_message_bytes
-        server = grpc.aio.server(options=[
-            ("grpc.max_receive_message_length", limit),
-            ("grpc.max_send_message_length", limit),
-            ("grpc.so_reuseport", 1),
-        ])
-        submit_service_pb2_grpc.add_SubmitServiceServicer_to_server(services.SubmitService(app), server)
-        call_service_pb2_grpc.add_CallServiceServicer_to_server(services.CallService(app), server)
-        stream_service_pb2_grpc.add_StreamServiceServicer_to_server(services.StreamService(app), server)
-        job_service_pb2_grpc.add_JobServiceServicer_to_server(services.JobService(app), server)
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+                ("grpc.so_reuseport", 1),
+            ]
+        )
+        for servicer, module in (
+            (services.SubmitService(app), submit_service_pb2),
+            (services.CallService(app), call_service_pb2),
+            (services.StreamService(app), stream_service_pb2),
+            (services.JobService(app), job_service_pb2),
+        ):
+            add_service(server, servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__])
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
         self.port = server.add_insecure_port(f"{_bind_host(self.config.host)}:{self.config.port}")
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
@@ -188,10 +184,12 @@ class JobsvcServer:
                 ok = False
             if ok != serving and not self._draining:
                 serving = ok
-                log.warning("database %s; health %s", "reachable" if ok else "unreachable",
-                            "SERVING" if ok else "NOT_SERVING")
-                await self._set_health(health_pb2.HealthCheckResponse.SERVING if ok
-                                       else health_pb2.HealthCheckResponse.NOT_SERVING)
+                log.warning(
+                    "database %s; health %s", "reachable" if ok else "unreachable", "SERVING" if ok else "NOT_SERVING"
+                )
+                await self._set_health(
+                    health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
 
     async def stop(self, grace: float | None = None) -> None:
         """Drain and stop in the documented order; safe to call twice."""

@@ -74,8 +74,12 @@ async def start_server(database_url: str) -> AsyncIterator[StartServer]:
 
     async def start(**overrides: Any) -> JobsvcServer:
         options: dict[str, Any] = {
-            "host": "127.0.0.1", "port": 0, "database_url": database_url,
-            "handler_modules": ["tests.handlers"], "executor": FAST_EXECUTOR, "shutdown_grace": 2.0,
+            "host": "127.0.0.1",
+            "port": 0,
+            "database_url": database_url,
+            "handler_modules": ["tests.handlers"],
+            "executor": FAST_EXECUTOR,
+            "shutdown_grace": 2.0,
             "health_interval": 0.5,
         }
         options.update(overrides)

@@ -23,10 +23,16 @@ async def echo(ctx: JobContext, value: Any) -> Any:
     return value
 
 
-@handler("greet", "1.0.0", input_schema={
-    "type": "object", "properties": {"name": {"type": "string", "minLength": 1}},
-    "required": ["name"], "additionalProperties": False,
-})
+@handler(
+    "greet",
+    "1.0.0",
+    input_schema={
+        "type": "object",
+        "properties": {"name": {"type": "string", "minLength": 1}},
+        "required": ["name"],
+        "additionalProperties": False,
+    },
+)
 async def greet(ctx: JobContext, value: dict[str, str]) -> str:
     """Uses a lifespan resource."""
     return f"{ctx.resources['greeting']}, {value['name']}"

@@ -51,7 +51,7 @@ async def test_call_deadline_leaves_the_job_running(client: Client) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await client.call("block", {"seconds": 1.0}, timeout=0.3)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    [job] = (await client.list(handler="block")).jobs
+    [job] = (await client.list_jobs(handler="block")).jobs
     done = await wait_state(client, job.id, SUCCEEDED)
     assert payload_value(done.result) == "unblocked"
 
@@ -67,7 +67,7 @@ async def test_submit_batch_is_one_transaction(client: Client) -> None:
         await client.submit_batch(bad)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_details(caught.value).field_violations[0][0] == "jobs[1].input.name"
-    assert len((await client.list(handler="echo", page_size=1000)).jobs) == 50  # nothing of the bad batch
+    assert len((await client.list_jobs(handler="echo", page_size=1000)).jobs) == 50  # nothing of the bad batch
 
 
 def kinds(events: list[job_pb2.JobEvent]) -> list[str]:
@@ -137,13 +137,13 @@ async def test_list_filters_and_paginates(client: Client) -> None:
     seen: list[str] = []
     token = ""
     for _ in range(10):
-        page = await client.list(handler="echo", page_size=3, page_token=token)
+        page = await client.list_jobs(handler="echo", page_size=3, page_token=token)
         seen += [j.id for j in page.jobs]
         token = page.next_page_token
         if not token:
             break
     assert sorted(seen) == sorted(j.id for j in jobs) and len(seen) == 7
-    queued = await client.list(states=[job_pb2.JOB_STATE_QUEUED], page_size=100)
+    queued = await client.list_jobs(states=[job_pb2.JOB_STATE_QUEUED], page_size=100)
     assert len(queued.jobs) == 8
 
 

@@ -215,9 +215,7 @@ def test_root_creates_service_user_when_postgres_missing(monkeypatch: pytest.Mon
         assert embedded._service_account() == (990, 990)
     finally:
         embedded._service_account.cache_clear()  # the real account must be looked up again
-    assert commands == [
-        ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "jobsvc-pg"]
-    ]
+    assert commands == [["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "jobsvc-pg"]]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root has to hand the data dir to another account")

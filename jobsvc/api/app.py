@@ -68,15 +68,25 @@ class _Registry:
             return found
         versions = sorted(self._by_name.get(name, {}), reverse=True)
         if not versions:
-            raise NotFound(f"no handler named {name!r} is registered", reason="HANDLER_NOT_FOUND",
-                           resource_type="handler", resource_name=name,
-                           metadata={"handler": name, "field": f"{field}.handler"})
+            raise NotFound(
+                f"no handler named {name!r} is registered",
+                reason="HANDLER_NOT_FOUND",
+                resource_type="handler",
+                resource_name=name,
+                metadata={"handler": name, "field": f"{field}.handler"},
+            )
         listed = ", ".join(str(v) for v in versions)
         raise NotFound(
             f"handler {name!r} has no version matching {str(selector) or 'latest'!r}; versions: {listed}",
-            reason="HANDLER_VERSION_NOT_FOUND", resource_type="handler", resource_name=name,
-            metadata={"handler": name, "version_selector": str(selector), "available_versions": listed,
-                      "field": f"{field}.version"},
+            reason="HANDLER_VERSION_NOT_FOUND",
+            resource_type="handler",
+            resource_name=name,
+            metadata={
+                "handler": name,
+                "version_selector": str(selector),
+                "available_versions": listed,
+                "field": f"{field}.version",
+            },
         )
 
     def _match(self, name: str, selector: VersionSelector) -> HandlerSpec | None:
@@ -98,9 +108,7 @@ class _Registry:
         await self._refresh(force=True)
         names = [name] if name else sorted(self._by_name)
         return [
-            self._by_name[n][v]
-            for n in names if n in self._by_name
-            for v in sorted(self._by_name[n], reverse=True)
+            self._by_name[n][v] for n in names if n in self._by_name for v in sorted(self._by_name[n], reverse=True)
         ]
 
 
@@ -135,7 +143,11 @@ class JobsApp:
     """The operations behind Submit, Call, Stream and the job service."""
 
     def __init__(
-        self, store: JobStore, listener: Listener, *, wake_local: Callable[[], None] = lambda: None,
+        self,
+        store: JobStore,
+        listener: Listener,
+        *,
+        wake_local: Callable[[], None] = lambda: None,
         config: AppConfig | None = None,
     ) -> None:
         self.store = store
@@ -163,14 +175,18 @@ class JobsApp:
         if handler.input_type:
             if spec.input.type_name != handler.input_type:
                 got = spec.input.type_name or "JSON"
-                raise InvalidArgument(f"{where} takes a {handler.input_type} message, got {got}",
-                                      [FieldViolation(f"{path}.input", f"expected {handler.input_type}")],
-                                      reason="INPUT_TYPE_MISMATCH")
+                raise InvalidArgument(
+                    f"{where} takes a {handler.input_type} message, got {got}",
+                    [FieldViolation(f"{path}.input", f"expected {handler.input_type}")],
+                    reason="INPUT_TYPE_MISMATCH",
+                )
             return
         if spec.input.is_proto:
-            raise InvalidArgument(f"{where} takes JSON input, got {spec.input.type_name}",
-                                  [FieldViolation(f"{path}.input", "expected a JSON value")],
-                                  reason="INPUT_TYPE_MISMATCH")
+            raise InvalidArgument(
+                f"{where} takes JSON input, got {spec.input.type_name}",
+                [FieldViolation(f"{path}.input", "expected a JSON value")],
+                reason="INPUT_TYPE_MISMATCH",
+            )
         validator = self._registry.validator(handler)
         if validator is None:
             return
@@ -180,15 +196,19 @@ class JobsApp:
                 FieldViolation(".".join([f"{path}.input", *(str(p) for p in e.absolute_path)]), e.message)
                 for e in errors[:20]
             ]
-            raise InvalidArgument(f"input does not match the schema of {where}: {errors[0].message}",
-                                  violations, reason="INPUT_SCHEMA_MISMATCH")
+            raise InvalidArgument(
+                f"input does not match the schema of {where}: {errors[0].message}",
+                violations,
+                reason="INPUT_SCHEMA_MISMATCH",
+            )
 
     async def get(self, job_id: str) -> Job:
         """A job, or NotFound."""
         job = await self.store.job_get(job_id)
         if job is None:
-            raise NotFound(f"job {job_id} does not exist", reason="JOB_NOT_FOUND",
-                           resource_type="job", resource_name=job_id)
+            raise NotFound(
+                f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job", resource_name=job_id
+            )
         return job
 
     async def wait_finished(self, job_id: str) -> Job:

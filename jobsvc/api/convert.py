@@ -11,7 +11,7 @@ import binascii
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf import json_format, struct_pb2
 from google.protobuf.any_pb2 import Any as AnyMessage
@@ -119,8 +119,9 @@ def _check_spec_fields(message: job_pb2.JobSpec, path: str, problems: _Violation
         problems.add(f"{path}.labels", f"at most {MAX_LABELS} labels")
     for key, value in message.labels.items():
         if not key or len(key.encode()) > MAX_LABEL_BYTES or len(value.encode()) > MAX_LABEL_BYTES:
-            problems.add(f"{path}.labels[{key!r}]", f"keys must be non-empty; keys and values at most "
-                                                    f"{MAX_LABEL_BYTES} bytes")
+            problems.add(
+                f"{path}.labels[{key!r}]", f"keys must be non-empty; keys and values at most {MAX_LABEL_BYTES} bytes"
+            )
 
 
 def _run_at(message: job_pb2.JobSpec, path: str, problems: _Violations, now: datetime) -> datetime | None:
@@ -149,9 +150,7 @@ def job_id_from_request(value: str, field: str) -> str:
     try:
         return str(uuid.UUID(value))
     except ValueError:
-        raise InvalidArgument(
-            f"{field} {value!r} is not a job id", [FieldViolation(field, "must be a UUID")]
-        ) from None
+        raise InvalidArgument(f"{field} {value!r} is not a job id", [FieldViolation(field, "must be a UUID")]) from None
 
 
 def states_from_proto(values: Any, field: str) -> list[JobState]:
@@ -181,8 +180,9 @@ def decode_page_token(token: str, field: str) -> tuple[datetime, str] | None:
         created, job_id = base64.urlsafe_b64decode(token.encode()).decode().split("|")
         return datetime.fromisoformat(created), str(uuid.UUID(job_id))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument("page_token is not one this server issued",
-                              [FieldViolation(field, "malformed page token")]) from None
+        raise InvalidArgument(
+            "page_token is not one this server issued", [FieldViolation(field, "malformed page token")]
+        ) from None
 
 
 # -- domain -> responses --------------------------------------------------------
@@ -193,7 +193,8 @@ def payload_to_proto(payload: Payload) -> job_pb2.Payload:
     if payload.is_proto:
         return job_pb2.Payload(proto=AnyMessage(type_url=payload.type_url or "", value=payload.data or b""))
     value = struct_pb2.Value()
-    json_format.ParseDict(payload.json, value)
+    # ParseDict fills a Value from any JSON value, though its stubs say dict.
+    json_format.ParseDict(cast(Any, payload.json), value)
     return job_pb2.Payload(json=value)
 
 
@@ -204,17 +205,24 @@ def _timestamp(message: Any, value: datetime | None) -> None:
 
 def error_to_proto(error: JobError) -> job_pb2.JobError:
     """A handler's error as a message."""
-    return job_pb2.JobError(type=error.type, message=error.message, traceback=error.traceback,
-                            attempt=error.attempt)
+    return job_pb2.JobError(type=error.type, message=error.message, traceback=error.traceback, attempt=error.attempt)
 
 
 def job_to_proto(job: Job) -> job_pb2.Job:
     """A stored job as a message."""
     message = job_pb2.Job(
-        id=job.id, handler=job.handler, version_selector=job.version_selector, version=job.version,
-        state=_STATE_TO_PROTO[job.state], input=payload_to_proto(job.input), attempt=job.attempt,
-        priority=job.priority, idempotency_key=job.idempotency_key or "", labels=job.labels,
-        cancel_requested=job.cancel_requested, last_sequence=job.last_seq,
+        id=job.id,
+        handler=job.handler,
+        version_selector=job.version_selector,
+        version=job.version,
+        state=_STATE_TO_PROTO[job.state],
+        input=payload_to_proto(job.input),
+        attempt=job.attempt,
+        priority=job.priority,
+        idempotency_key=job.idempotency_key or "",
+        labels=job.labels,
+        cancel_requested=job.cancel_requested,
+        last_sequence=job.last_seq,
     )
     if job.result is not None:
         message.result.CopyFrom(payload_to_proto(job.result))
@@ -268,8 +276,12 @@ def _int(value: JsonValue) -> int:
 def handler_to_proto(spec: HandlerSpec) -> job_pb2.HandlerInfo:
     """A registry entry as a message."""
     message = job_pb2.HandlerInfo(
-        name=spec.name, version=spec.version, description=spec.description,
-        input_type=spec.input_type, output_type=spec.output_type, online=spec.online,
+        name=spec.name,
+        version=spec.version,
+        description=spec.description,
+        input_type=spec.input_type,
+        output_type=spec.output_type,
+        online=spec.online,
     )
     if spec.input_schema is not None:
         json_format.ParseDict(spec.input_schema, message.input_schema)

@@ -34,23 +34,29 @@ class SubmitService(submit_service_pb2_grpc.SubmitServiceServicer):
         self._app = app
 
     @unary
-    async def Submit(  # noqa: N802 - gRPC method names are PascalCase
-        self, request: submit_service_pb2.SubmitRequest, context: Context,
+    async def Submit(
+        self,
+        request: submit_service_pb2.SubmitRequest,
+        context: Context,
     ) -> submit_service_pb2.SubmitResponse:
         spec = convert.job_spec_from_proto(request.job, "job")
         [(job, created)] = await self._app.submit([(spec, "job")])
         return submit_service_pb2.SubmitResponse(job=convert.job_to_proto(job), created=created)
 
     @unary
-    async def SubmitBatch(  # noqa: N802
-        self, request: submit_service_pb2.SubmitBatchRequest, context: Context,
+    async def SubmitBatch(
+        self,
+        request: submit_service_pb2.SubmitBatchRequest,
+        context: Context,
     ) -> submit_service_pb2.SubmitBatchResponse:
         limit = self._app.config.max_batch
         if not request.jobs:
             raise InvalidArgument("jobs must not be empty", [FieldViolation("jobs", "at least one job")])
         if len(request.jobs) > limit:
-            raise ResourceExhausted(f"a batch holds at most {limit} jobs, got {len(request.jobs)}",
-                                    metadata={"field": "jobs", "limit": str(limit)})
+            raise ResourceExhausted(
+                f"a batch holds at most {limit} jobs, got {len(request.jobs)}",
+                metadata={"field": "jobs", "limit": str(limit)},
+            )
         specs = _specs(request.jobs)
         results = await self._app.submit(specs)
         return submit_service_pb2.SubmitBatchResponse(jobs=[convert.job_to_proto(j) for j, _ in results])
@@ -77,8 +83,10 @@ class CallService(call_service_pb2_grpc.CallServiceServicer):
         self._app = app
 
     @unary
-    async def Call(  # noqa: N802
-        self, request: call_service_pb2.CallRequest, context: Context,
+    async def Call(
+        self,
+        request: call_service_pb2.CallRequest,
+        context: Context,
     ) -> call_service_pb2.CallResponse:
         spec = convert.job_spec_from_proto(request.job, "job")
         [(job, _)] = await self._app.submit([(spec, "job")])
@@ -97,13 +105,16 @@ class StreamService(stream_service_pb2_grpc.StreamServiceServicer):
         self._app = app
 
     @server_streaming
-    async def Stream(  # noqa: N802
-        self, request: stream_service_pb2.StreamRequest, context: Context,
+    async def Stream(
+        self,
+        request: stream_service_pb2.StreamRequest,
+        context: Context,
     ) -> AsyncIterator[stream_service_pb2.StreamResponse]:
         target = request.WhichOneof("target")
         if request.after_sequence < 0:
-            raise InvalidArgument("after_sequence must not be negative",
-                                  [FieldViolation("after_sequence", "must be >= 0")])
+            raise InvalidArgument(
+                "after_sequence must not be negative", [FieldViolation("after_sequence", "must be >= 0")]
+            )
         if target == "submit":
             spec = convert.job_spec_from_proto(request.submit, "submit")
             [(job, _)] = await self._app.submit([(spec, "submit")])
@@ -124,15 +135,19 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         self._app = app
 
     @unary
-    async def GetJob(  # noqa: N802
-        self, request: job_service_pb2.GetJobRequest, context: Context,
+    async def GetJob(
+        self,
+        request: job_service_pb2.GetJobRequest,
+        context: Context,
     ) -> job_service_pb2.GetJobResponse:
         job = await self._app.get(convert.job_id_from_request(request.id, "id"))
         return job_service_pb2.GetJobResponse(job=convert.job_to_proto(job))
 
     @unary
-    async def ListJobs(  # noqa: N802
-        self, request: job_service_pb2.ListJobsRequest, context: Context,
+    async def ListJobs(
+        self,
+        request: job_service_pb2.ListJobsRequest,
+        context: Context,
     ) -> job_service_pb2.ListJobsResponse:
         if not 0 <= request.page_size <= 1000:
             raise InvalidArgument("page_size must be 0..1000", [FieldViolation("page_size", "0..1000")])
@@ -145,16 +160,20 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         )
 
     @unary
-    async def CancelJob(  # noqa: N802
-        self, request: job_service_pb2.CancelJobRequest, context: Context,
+    async def CancelJob(
+        self,
+        request: job_service_pb2.CancelJobRequest,
+        context: Context,
     ) -> job_service_pb2.CancelJobResponse:
         job_id = convert.job_id_from_request(request.id, "id")
         job = await self._app.store.job_cancel(job_id, request.reason or "cancelled by request")
         return job_service_pb2.CancelJobResponse(job=convert.job_to_proto(job))
 
     @unary
-    async def ListHandlers(  # noqa: N802
-        self, request: job_service_pb2.ListHandlersRequest, context: Context,
+    async def ListHandlers(
+        self,
+        request: job_service_pb2.ListHandlersRequest,
+        context: Context,
     ) -> job_service_pb2.ListHandlersResponse:
         specs = await self._app.handlers(request.name or None)
         return job_service_pb2.ListHandlersResponse(handlers=[convert.handler_to_proto(s) for s in specs])

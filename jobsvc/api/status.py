@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, message_factory
+from google.protobuf.descriptor import ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from jobsvc.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     JobsvcError,
     NotFound,
@@ -49,31 +52,100 @@ def _packed(message: Any) -> any_pb2.Any:
 def status_for(error: JobsvcError) -> status_pb2.Status:
     """The google.rpc.Status a domain error is answered with."""
     code = next((c for cls, c in _CODES if isinstance(error, cls)), code_pb2.INTERNAL)
-    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN,
-                                                   metadata=error.metadata))]
+    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=error.metadata))]
     if isinstance(error, InvalidArgument):
-        details.append(_packed(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in error.violations
-        ])))
+        details.append(
+            _packed(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                        for v in error.violations
+                    ]
+                )
+            )
+        )
     elif isinstance(error, NotFound):
-        details.append(_packed(error_details_pb2.ResourceInfo(
-            resource_type=error.resource_type, resource_name=error.resource_name, description=error.message,
-        )))
+        details.append(
+            _packed(
+                error_details_pb2.ResourceInfo(
+                    resource_type=error.resource_type,
+                    resource_name=error.resource_name,
+                    description=error.message,
+                )
+            )
+        )
     return status_pb2.Status(code=code, message=error.message, details=details)
 
 
 def internal_status(method: str) -> status_pb2.Status:
     """What a caller sees for a bug: INTERNAL, never UNKNOWN, with nothing leaked."""
-    return status_pb2.Status(code=code_pb2.INTERNAL, message=f"internal error in {method}; see server log",
-                             details=[_packed(error_details_pb2.ErrorInfo(reason="INTERNAL",
-                                                                         domain=ERROR_DOMAIN))])
+    return status_pb2.Status(
+        code=code_pb2.INTERNAL,
+        message=f"internal error in {method}; see server log",
+        details=[_packed(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN))],
+    )
 
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status) -> NoReturn:
     """End the RPC with a rich status."""
     await context.abort_with_status(rpc_status.to_status(status))
     raise AssertionError("abort_with_status returned")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedRequest:
+    """Stands in for a request whose bytes did not parse, so the servicer can answer
+    INVALID_ARGUMENT; grpc itself would answer UNKNOWN."""
+
+    method: str
+    error: str
+
+
+def _tolerant(parse: Callable[[bytes], Any], method: str) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except Exception as exc:  # any parse failure is the caller's malformed request
+            return MalformedRequest(method, str(exc))
+
+    return deserialize
+
+
+def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescriptor) -> None:
+    """Register a servicer whose requests that fail to parse reach it as MalformedRequest.
+
+    Used instead of the generated add_*_to_server, whose deserializers raise into
+    grpc, which then answers UNKNOWN.
+    """
+    handlers = {}
+    for method in service.methods:
+        path = f"/{service.full_name}/{method.name}"
+        request_class = message_factory.GetMessageClass(method.input_type)
+        response_class = message_factory.GetMessageClass(method.output_type)
+        factory = (
+            grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
+        )
+        if method.client_streaming:
+            factory = (
+                grpc.stream_stream_rpc_method_handler
+                if method.server_streaming
+                else grpc.stream_unary_rpc_method_handler
+            )
+        handlers[method.name] = factory(
+            getattr(servicer, method.name),
+            request_deserializer=_tolerant(request_class.FromString, path),
+            response_serializer=response_class.SerializeToString,
+        )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+
+
+def _reject_malformed(request: object) -> None:
+    if isinstance(request, MalformedRequest):
+        raise InvalidArgument(
+            f"request to {request.method} is not a valid protobuf message: {request.error}",
+            [FieldViolation("request", "malformed protobuf encoding")],
+            reason="MALFORMED_REQUEST",
+        )
 
 
 Req = TypeVar("Req")
@@ -88,6 +160,7 @@ def unary(
 
     async def wrapped(self: Servicer, request: Req, context: grpc.aio.ServicerContext[Req, Resp]) -> Resp:
         try:
+            _reject_malformed(request)
             return await method(self, request, context)
         except grpc.aio.AbortError:
             raise
@@ -108,9 +181,12 @@ def server_streaming(
     """Wrap a server-streaming servicer method with the error mapping."""
 
     async def wrapped(
-        self: Servicer, request: Req, context: grpc.aio.ServicerContext[Req, Resp],
+        self: Servicer,
+        request: Req,
+        context: grpc.aio.ServicerContext[Req, Resp],
     ) -> AsyncIterator[Resp]:
         try:
+            _reject_malformed(request)
             async for item in method(self, request, context):
                 yield item
         except grpc.aio.AbortError:

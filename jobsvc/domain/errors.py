@@ -42,7 +42,12 @@ class NotFound(JobsvcError):
     reason = "NOT_FOUND"
 
     def __init__(
-        self, message: str, *, reason: str, resource_type: str, resource_name: str,
+        self,
+        message: str,
+        *,
+        reason: str,
+        resource_type: str,
+        resource_name: str,
         metadata: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message, metadata=metadata)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -45,8 +46,16 @@ class JobContext:
     """What a running handler can see and do besides its input."""
 
     def __init__(
-        self, *, job_id: str, handler: str, version: str, attempt: int, labels: Mapping[str, str],
-        resources: Mapping[str, Any], sink: EventSink, cancelled: threading.Event,
+        self,
+        *,
+        job_id: str,
+        handler: str,
+        version: str,
+        attempt: int,
+        labels: Mapping[str, str],
+        resources: Mapping[str, Any],
+        sink: EventSink,
+        cancelled: threading.Event,
     ) -> None:
         self.job_id = job_id
         self.handler = handler
@@ -99,9 +108,13 @@ class HandlerDefinition:
     def spec(self) -> HandlerSpec:
         """What the store's registry keeps of this handler."""
         return HandlerSpec(
-            name=self.name, version=str(self.version), description=self.description,
-            input_schema=self.input_schema, output_schema=self.output_schema,
-            input_type=_type_name(self.input_type), output_type=_type_name(self.output_type),
+            name=self.name,
+            version=str(self.version),
+            description=self.description,
+            input_schema=self.input_schema,
+            output_schema=self.output_schema,
+            input_type=_type_name(self.input_type),
+            output_type=_type_name(self.output_type),
         )
 
 
@@ -113,23 +126,31 @@ NAME_PATTERN = r"^[a-z][a-z0-9_.\-]{0,127}$"
 
 
 def handler(
-    name: str, version: str, *, description: str | None = None,
-    input_schema: dict[str, JsonValue] | None = None, output_schema: dict[str, JsonValue] | None = None,
-    input_type: type[Any] | None = None, output_type: type[Any] | None = None,
+    name: str,
+    version: str,
+    *,
+    description: str | None = None,
+    input_schema: dict[str, JsonValue] | None = None,
+    output_schema: dict[str, JsonValue] | None = None,
+    input_type: type[Any] | None = None,
+    output_type: type[Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as handler `name` at exact semantic `version`."""
-    import re
-
     if not re.match(NAME_PATTERN, name):
         raise ValueError(f"handler name {name!r} must match {NAME_PATTERN}")
     parsed = Version.parse(version)
 
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
         definition = HandlerDefinition(
-            name=name, version=parsed, func=func,
+            name=name,
+            version=parsed,
+            func=func,
             description=description if description is not None else inspect.getdoc(func) or "",
-            input_schema=input_schema, output_schema=output_schema,
-            input_type=input_type, output_type=output_type, module=func.__module__,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            input_type=input_type,
+            output_type=output_type,
+            module=func.__module__,
         )
         setattr(func, HANDLER_ATTRIBUTE, definition)
         return func

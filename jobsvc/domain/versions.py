@@ -47,8 +47,7 @@ def _identifiers(text: str, kind: str, ids: str, *, numeric_leading_zero: bool) 
     for part in parts:
         if not _IDENTIFIER.fullmatch(part):
             raise InvalidVersion(
-                f"invalid version {text!r}: {kind} identifier {part!r} is empty "
-                "or has characters outside [0-9A-Za-z-]"
+                f"invalid version {text!r}: {kind} identifier {part!r} is empty or has characters outside [0-9A-Za-z-]"
             )
         if not numeric_leading_zero and part.isdigit() and not _NUMBER.fullmatch(part):
             raise InvalidVersion(f"invalid version {text!r}: {kind} identifier {part!r} has a leading zero")

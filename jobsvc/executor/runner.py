@@ -58,9 +58,7 @@ class _EventWriter:
         self._claim = claim
         self._loop = loop
         self._loop_thread = threading.get_ident()
-        self._queue: asyncio.Queue[tuple[EventKind, dict[str, JsonValue], Payload | None] | None] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[tuple[EventKind, dict[str, JsonValue], Payload | None] | None] = asyncio.Queue()
         self._task = loop.create_task(self._drain(), name=f"jobsvc-events-{claim.job.id}")
 
     def progress(self, percent: float, message: str) -> None:
@@ -103,8 +101,14 @@ class Executor:
     """Runs the handlers of one HandlerTable on jobs leased from the store."""
 
     def __init__(
-        self, store: JobStore, listener: Listener, table: HandlerTable, *, owner: str,
-        resources: Mapping[str, Any] | None = None, config: ExecutorConfig | None = None,
+        self,
+        store: JobStore,
+        listener: Listener,
+        table: HandlerTable,
+        *,
+        owner: str,
+        resources: Mapping[str, Any] | None = None,
+        config: ExecutorConfig | None = None,
     ) -> None:
         self._store = store
         self._listener = listener
@@ -173,8 +177,7 @@ class Executor:
             if free > 0:
                 want = min(free, self.config.claim_batch)
                 try:
-                    claims = await self._store.job_claim(
-                        self._table.keys, self._owner, want, self.config.lease_seconds)
+                    claims = await self._store.job_claim(self._table.keys, self._owner, want, self.config.lease_seconds)
                 except Unavailable as exc:
                     log.warning("claim failed: %s", exc)
                     await asyncio.sleep(1)
@@ -251,8 +254,14 @@ class Executor:
         assert definition is not None, "claimed a job of a version this executor does not serve"
         writer = _EventWriter(self._store, claim, asyncio.get_running_loop())
         ctx = JobContext(
-            job_id=job.id, handler=job.handler, version=job.version, attempt=job.attempt,
-            labels=job.labels, resources=self._resources, sink=writer, cancelled=running.cancelled,
+            job_id=job.id,
+            handler=job.handler,
+            version=job.version,
+            attempt=job.attempt,
+            labels=job.labels,
+            resources=self._resources,
+            sink=writer,
+            cancelled=running.cancelled,
         )
         state, result, error = JobState.FAILED, None, None
         try:
@@ -264,7 +273,10 @@ class Executor:
             state = JobState.CANCELLED
         except (Exception, SystemExit) as exc:  # a handler's failure is the job's result
             error = JobError(
-                type=_error_type(exc), message=str(exc), traceback=traceback.format_exc(), attempt=job.attempt,
+                type=_error_type(exc),
+                message=str(exc),
+                traceback=traceback.format_exc(),
+                attempt=job.attempt,
             )
         try:
             await writer.close()
@@ -277,7 +289,11 @@ class Executor:
             self.wake()
 
     async def _record_outcome(
-        self, running: _Running, state: JobState, result: Payload | None, error: JobError | None,
+        self,
+        running: _Running,
+        state: JobState,
+        result: Payload | None,
+        error: JobError | None,
     ) -> None:
         job, token = running.claim.job, running.claim.attempt_token
         if state is JobState.CANCELLED and running.stop_reason in (_StopReason.SHUTDOWN, None):

@@ -143,13 +143,16 @@ class EmbeddedPostgres:
         bin_dir: Path | None = None,
         fsync: bool = True,
         log_file: Path | None = None,
+        adopt: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.bin_dir = Path(bin_dir) if bin_dir is not None else find_pg_bin_dir()
         self.fsync = fsync
         self.log_file = Path(log_file or self.data_dir.parent / (self.data_dir.name + ".log")).absolute()
         self._port = port
-        self._owned = False  # True only while a server started by this object is running
+        self._owned = False  # True only while a server started (or adopted) by this object is running
+        # Adopt: a server found running on the data dir (left by a crashed owner) becomes ours to stop.
+        self._adopt = adopt
         self._socket_dir: Path | None = None
 
     @property
@@ -224,6 +227,7 @@ class EmbeddedPostgres:
                 # Line 4 of postmaster.pid is the port the running server listens on.
                 self._port = int((self.data_dir / "postmaster.pid").read_text().splitlines()[3])
                 log.info("reusing PostgreSQL already running on %s (port %d)", self.data_dir, self._port)
+                self._owned = self._adopt
             return self.dsn
         self._owned = False
         self._prepare_dirs()

@@ -82,7 +82,8 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def _dispatch(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
+    def _dispatch(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
+        payload = str(payload)
         if channel == EVENTS_CHANNEL:
             for job_id in payload.split(","):
                 self.notify_local(job_id)
@@ -104,7 +105,7 @@ class Listener:
             try:
                 conn = await asyncpg.connect(self._dsn, server_settings={"application_name": "jobsvc-listen"})
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 for channel in (EVENTS_CHANNEL, JOBS_CHANNEL, CANCEL_CHANNEL):
                     await conn.add_listener(channel, self._dispatch)
                 self.connected.set()

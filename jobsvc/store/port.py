@@ -62,7 +62,10 @@ class JobStore(Protocol):
         ...
 
     async def job_list(
-        self, states: Sequence[JobState], handler: str | None, limit: int,
+        self,
+        states: Sequence[JobState],
+        handler: str | None,
+        limit: int,
         cursor: tuple[datetime, str] | None,
     ) -> JobPage:
         """Newest first, keyset-paginated."""
@@ -73,26 +76,41 @@ class JobStore(Protocol):
         ...
 
     async def job_claim(
-        self, served: Sequence[str], owner: str, limit: int, lease_seconds: float,
+        self,
+        served: Sequence[str],
+        owner: str,
+        limit: int,
+        lease_seconds: float,
     ) -> list[Claim]:
         """Lease up to `limit` due jobs whose 'name@version' is in `served`."""
         ...
 
     async def job_lease_extend(
-        self, job_ids: Sequence[str], owner: str, lease_seconds: float,
+        self,
+        job_ids: Sequence[str],
+        owner: str,
+        lease_seconds: float,
     ) -> dict[str, bool]:
         """Extend the leases an owner still holds: {job id: cancel requested}."""
         ...
 
     async def job_event_append(
-        self, job_id: str, token: str, kind: EventKind, data: dict[str, JsonValue],
+        self,
+        job_id: str,
+        token: str,
+        kind: EventKind,
+        data: dict[str, JsonValue],
         payload: Payload | None = None,
     ) -> int | None:
         """Append a non-terminal event; its sequence number, or None for a stale token."""
         ...
 
     async def job_finish(
-        self, job_id: str, token: str, state: JobState, result: Payload | None = None,
+        self,
+        job_id: str,
+        token: str,
+        state: JobState,
+        result: Payload | None = None,
         error: JobError | None = None,
     ) -> bool:
         """End the attempt in a terminal state; False for a stale token."""

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from jobsvc.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 from jobsvc.domain.jobs import (
@@ -56,7 +57,11 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asy
     """
     try:
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=30,
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            command_timeout=30,
             server_settings={"application_name": "jobsvc", "plan_cache_mode": "force_custom_plan"},
         )
     except CONNECTION_ERRORS as exc:
@@ -87,8 +92,7 @@ def _job(row: asyncpg.Record) -> Job:
         state=state,
         input=_payload(row["input"], row["input_type_url"], row["input_data"]),
         result=(
-            _payload(row["result"], row["result_type_url"], row["result_data"])
-            if state is JobState.SUCCEEDED else None
+            _payload(row["result"], row["result_type_url"], row["result_data"]) if state is JobState.SUCCEEDED else None
         ),
         error=JobError.from_json(row["error"]) if row["error"] else None,
         attempt=row["attempt"],
@@ -109,7 +113,9 @@ def _job(row: asyncpg.Record) -> Job:
 def _same_content(existing: Job, new: NewJob) -> bool:
     spec = new.spec
     return (existing.handler, existing.version_selector, existing.input) == (
-        spec.handler, spec.version_selector, spec.input,
+        spec.handler,
+        spec.version_selector,
+        spec.input,
     )
 
 
@@ -120,7 +126,7 @@ class PgStore:
         self._pool = pool
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _connection(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
         try:
             async with self._pool.acquire() as conn:
                 yield conn
@@ -156,9 +162,13 @@ class PgStore:
             return
         await self._fetch(
             "handler_upsert_many",
-            [s.name for s in specs], [s.version for s in specs], [s.description for s in specs],
-            [s.input_schema for s in specs], [s.output_schema for s in specs],
-            [s.input_type for s in specs], [s.output_type for s in specs],
+            [s.name for s in specs],
+            [s.version for s in specs],
+            [s.description for s in specs],
+            [s.input_schema for s in specs],
+            [s.output_schema for s in specs],
+            [s.input_type for s in specs],
+            [s.output_type for s in specs],
         )
 
     async def handler_touch(self, keys: Sequence[tuple[str, str]]) -> None:
@@ -171,9 +181,14 @@ class PgStore:
         rows = await self._fetch("handler_list", name, ONLINE_WINDOW_SECONDS)
         return [
             HandlerSpec(
-                name=r["name"], version=r["version"], description=r["description"],
-                input_schema=r["input_schema"], output_schema=r["output_schema"],
-                input_type=r["input_type"], output_type=r["output_type"], online=r["online"],
+                name=r["name"],
+                version=r["version"],
+                description=r["description"],
+                input_schema=r["input_schema"],
+                output_schema=r["output_schema"],
+                input_type=r["input_type"],
+                output_type=r["output_type"],
+                online=r["online"],
             )
             for r in rows
         ]
@@ -185,10 +200,16 @@ class PgStore:
         async with self._connection() as conn, conn.transaction():
             rows = await conn.fetch(
                 query("job_insert_many"),
-                ids, [j.spec.handler for j in jobs], [j.spec.version_selector for j in jobs],
-                [j.version for j in jobs], [j.spec.priority for j in jobs],
-                [p[0] for p in payloads], [p[1] for p in payloads], [p[2] for p in payloads],
-                [j.spec.idempotency_key for j in jobs], [j.spec.labels for j in jobs],
+                ids,
+                [j.spec.handler for j in jobs],
+                [j.spec.version_selector for j in jobs],
+                [j.version for j in jobs],
+                [j.spec.priority for j in jobs],
+                [p[0] for p in payloads],
+                [p[1] for p in payloads],
+                [p[2] for p in payloads],
+                [j.spec.idempotency_key for j in jobs],
+                [j.spec.labels for j in jobs],
                 [j.spec.run_at for j in jobs],
             )
             created = {str(r["id"]): _job(r) for r in rows}
@@ -197,8 +218,7 @@ class PgStore:
             # Some keys were taken: by earlier jobs, or by an earlier item of this batch.
             keys = [j.spec.idempotency_key for j in jobs if j.spec.idempotency_key]
             by_key = {
-                r["idempotency_key"]: _job(r)
-                for r in await conn.fetch(query("job_get_by_idempotency_keys"), keys)
+                r["idempotency_key"]: _job(r) for r in await conn.fetch(query("job_get_by_idempotency_keys"), keys)
             }
             results: list[tuple[Job, bool]] = []
             for job_id, new in zip(ids, jobs, strict=True):
@@ -222,13 +242,20 @@ class PgStore:
         return _job(rows[0]) if rows else None
 
     async def job_list(
-        self, states: Sequence[JobState], handler: str | None, limit: int,
+        self,
+        states: Sequence[JobState],
+        handler: str | None,
+        limit: int,
         cursor: tuple[datetime, str] | None,
     ) -> JobPage:
         """Fetch one row more than asked to know whether a next page exists."""
         rows = await self._fetch(
-            "job_list", [s.value for s in states] or None, handler,
-            cursor[0] if cursor else None, cursor[1] if cursor else None, limit + 1,
+            "job_list",
+            [s.value for s in states] or None,
+            handler,
+            cursor[0] if cursor else None,
+            cursor[1] if cursor else None,
+            limit + 1,
         )
         jobs = [_job(r) for r in rows[:limit]]
         more = len(rows) > limit
@@ -241,26 +268,35 @@ class PgStore:
                 await conn.fetch(query("job_cancel_running"), job_id, reason)
             rows = await conn.fetch(query("job_get"), job_id)
         if not rows:
-            raise NotFound(f"job {job_id} does not exist", reason="JOB_NOT_FOUND",
-                           resource_type="job", resource_name=job_id)
+            raise NotFound(
+                f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job", resource_name=job_id
+            )
         job = _job(rows[0])
         # Cancelling a cancelled job is a no-op success, as in AIP-151.
         if job.state in (JobState.SUCCEEDED, JobState.FAILED):
             raise FailedPrecondition(
                 f"job {job_id} already finished ({job.state.value}); it cannot be cancelled",
-                reason="JOB_ALREADY_FINISHED", metadata={"job_id": job_id, "state": job.state.value},
+                reason="JOB_ALREADY_FINISHED",
+                metadata={"job_id": job_id, "state": job.state.value},
             )
         return job
 
     async def job_claim(
-        self, served: Sequence[str], owner: str, limit: int, lease_seconds: float,
+        self,
+        served: Sequence[str],
+        owner: str,
+        limit: int,
+        lease_seconds: float,
     ) -> list[Claim]:
         """Lease due jobs."""
         rows = await self._fetch("job_claim", list(served), limit, owner, lease_seconds)
         return [Claim(_job(r), str(r["attempt_token"])) for r in rows]
 
     async def job_lease_extend(
-        self, job_ids: Sequence[str], owner: str, lease_seconds: float,
+        self,
+        job_ids: Sequence[str],
+        owner: str,
+        lease_seconds: float,
     ) -> dict[str, bool]:
         """Heartbeat."""
         if not job_ids:
@@ -269,21 +305,29 @@ class PgStore:
         return {str(r["id"]): r["cancel_requested"] for r in rows}
 
     async def job_event_append(
-        self, job_id: str, token: str, kind: EventKind, data: dict[str, JsonValue],
+        self,
+        job_id: str,
+        token: str,
+        kind: EventKind,
+        data: dict[str, JsonValue],
         payload: Payload | None = None,
     ) -> int | None:
         """Append a non-terminal event under the attempt token."""
-        rows = await self._fetch("job_event_append", job_id, token, kind.value, data,
-                                 *_payload_columns(payload))
+        rows = await self._fetch("job_event_append", job_id, token, kind.value, data, *_payload_columns(payload))
         return int(rows[0]["last_seq"]) if rows else None
 
     async def job_finish(
-        self, job_id: str, token: str, state: JobState, result: Payload | None = None,
+        self,
+        job_id: str,
+        token: str,
+        state: JobState,
+        result: Payload | None = None,
         error: JobError | None = None,
     ) -> bool:
         """Terminal write under the attempt token."""
-        rows = await self._fetch("job_finish", job_id, token, state.value, *_payload_columns(result),
-                                 error.to_json() if error else None)
+        rows = await self._fetch(
+            "job_finish", job_id, token, state.value, *_payload_columns(result), error.to_json() if error else None
+        )
         return bool(rows)
 
     async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
@@ -299,12 +343,17 @@ class PgStore:
         rows = await self._fetch("job_event_list", job_id, after_seq, limit)
         return [
             JobEvent(
-                job_id=str(r["job_id"]), seq=r["seq"], kind=EventKind(r["kind"]), time=r["time"],
+                job_id=str(r["job_id"]),
+                seq=r["seq"],
+                kind=EventKind(r["kind"]),
+                time=r["time"],
                 data=r["data"],
                 payload=(
                     _payload(r["payload"], r["payload_type_url"], r["payload_data"])
-                    if r["payload"] is not None or r["payload_type_url"] is not None
-                    or EventKind(r["kind"]) is EventKind.SUCCEEDED else None
+                    if r["payload"] is not None
+                    or r["payload_type_url"] is not None
+                    or EventKind(r["kind"]) is EventKind.SUCCEEDED
+                    else None
                 ),
             )
             for r in rows

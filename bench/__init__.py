@@ -1,0 +1,1 @@
+"""Benchmark harness for jobsvc: `python -m bench.run --help`."""
