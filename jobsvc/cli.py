@@ -22,6 +22,7 @@ from typing import Any, TextIO
 import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jobsvc.client import Client, error_details, job_spec, payload_value
 from jobsvc.executor import ExecutorConfig
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-level", default=os.environ.get("JOBSVC_LOG_LEVEL", "INFO"))
     commands = parser.add_subparsers(dest="command", required=True)
+    # --server is also accepted after the command (`jobsvc health --server H:P`).
+    server_option = argparse.ArgumentParser(add_help=False)
+    server_option.add_argument("--server", default=argparse.SUPPRESS, help="host:port of a jobsvc server")
+    client = [server_option]
 
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--host", default=os.environ.get("JOBSVC_HOST", "0.0.0.0"))
@@ -99,12 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     _add_database_options(migrate)
 
-    _add_job_options(commands.add_parser("submit", help="enqueue a job; prints it"))
-    call = commands.add_parser("call", help="run a job and wait for its result")
+    _add_job_options(commands.add_parser("submit", help="enqueue a job; prints it", parents=client))
+    call = commands.add_parser("call", help="run a job and wait for its result", parents=client)
     _add_job_options(call)
     call.add_argument("--timeout", type=float, default=None, help="seconds to wait")
 
-    watch = commands.add_parser("watch", help="follow a job's progress and output")
+    watch = commands.add_parser("watch", help="follow a job's progress and output", parents=client)
     watch.add_argument("job_id", nargs="?")
     watch.add_argument("--submit", nargs="+", metavar=("HANDLER", "INPUT"), help="submit, then watch")
     watch.add_argument("--version", default="")
@@ -114,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = commands.add_parser("jobs", help="list, get or cancel jobs").add_subparsers(
         dest="jobs_command", required=True
     )
-    listing = jobs.add_parser("list")
+    listing = jobs.add_parser("list", parents=client)
     listing.add_argument(
         "--state",
         action="append",
@@ -124,12 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--handler", default="")
     listing.add_argument("--page-size", type=int, default=50)
     listing.add_argument("--page-token", default="")
-    jobs.add_parser("get").add_argument("job_id")
-    cancel = jobs.add_parser("cancel")
+    jobs.add_parser("get", parents=client).add_argument("job_id")
+    cancel = jobs.add_parser("cancel", parents=client)
     cancel.add_argument("job_id")
     cancel.add_argument("--reason", default="")
 
-    handlers = commands.add_parser("handlers", help="list handler versions and their schemas")
+    health = commands.add_parser("health", help="exit 0 if the server reports SERVING (for probes)", parents=client)
+    health.add_argument("--service", default="", help="one service's status (default: the whole server)")
+    health.add_argument("--timeout", type=float, default=3.0)
+
+    handlers = commands.add_parser("handlers", help="list handler versions and their schemas", parents=client)
     handlers.add_argument("name", nargs="?", default="")
     return parser
 
@@ -179,11 +188,12 @@ async def _serve(args: argparse.Namespace) -> int:
     stop_requested = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_requested.set)
-    print(f"jobsvc listening on {server.address}", flush=True)
     for definition in server.table:
         print(f"serving handler {definition.name} {definition.version}", flush=True)
     if not len(server.table):
         print("serving no handlers (add --handlers MODULE); jobs wait for a process that serves them", flush=True)
+    # Last: tools wait for this line to know the server is ready.
+    print(f"jobsvc listening on {server.address}", flush=True)
     await stop_requested.wait()
     print("jobsvc stopping: draining", flush=True)
     await server.stop()
@@ -304,6 +314,19 @@ async def _handlers(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _health(args: argparse.Namespace) -> int:
+    async with grpc.aio.insecure_channel(args.server) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            response = await stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
+        except grpc.aio.AioRpcError as exc:
+            print(f"{exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    print(status)
+    return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
 CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]]] = {
     "submit": _submit,
     "call": _call,
@@ -318,6 +341,8 @@ async def _run(args: argparse.Namespace) -> int:
         return await _serve(args)
     if args.command == "migrate":
         return await _migrate(args)
+    if args.command == "health":
+        return await _health(args)
     async with Client(args.server) as client:
         try:
             return await CLIENT_COMMANDS[args.command](client, args)

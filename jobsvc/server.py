@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,7 +72,8 @@ class ServerConfig:
     max_message_bytes: int = 4 * 1024 * 1024
     pool_size: int = 20
     health_interval: float = 5.0
-    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Lease owner and executor name: unique per server instance, readable in events.
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}")
 
 
 class JobsvcServer:

@@ -98,3 +98,10 @@ async def wait_cancel(ctx: JobContext, value: Any) -> str:
     """Runs until cancelled."""
     await asyncio.sleep(3600)
     return "never"
+
+
+@handler("sleepy", "1.0.0")
+async def sleepy(ctx: JobContext, value: dict[str, float]) -> dict[str, int]:
+    """Sleeps, then reports the attempt that finished it."""
+    await asyncio.sleep(value.get("seconds", 1.0))
+    return {"attempt": ctx.attempt}

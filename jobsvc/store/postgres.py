@@ -76,6 +76,11 @@ def _payload_columns(payload: Payload | None) -> tuple[JsonValue, str | None, by
     return payload.json, payload.type_url, payload.data
 
 
+def _json_text(value: JsonValue) -> str | None:
+    """JSON for a text[] parameter (see queries.sql); None (SQL NULL) stays None."""
+    return None if value is None else json.dumps(value)
+
+
 def _payload(json_value: Any, type_url: str | None, data: bytes | None) -> Payload:
     if type_url is not None:
         return Payload(type_url=type_url, data=bytes(data or b""))
@@ -165,8 +170,8 @@ class PgStore:
             [s.name for s in specs],
             [s.version for s in specs],
             [s.description for s in specs],
-            [s.input_schema for s in specs],
-            [s.output_schema for s in specs],
+            [_json_text(s.input_schema) for s in specs],
+            [_json_text(s.output_schema) for s in specs],
             [s.input_type for s in specs],
             [s.output_type for s in specs],
         )
@@ -205,11 +210,11 @@ class PgStore:
                 [j.spec.version_selector for j in jobs],
                 [j.version for j in jobs],
                 [j.spec.priority for j in jobs],
-                [p[0] for p in payloads],
+                [None if p[1] else _json_text(p[0]) for p in payloads],
                 [p[1] for p in payloads],
                 [p[2] for p in payloads],
                 [j.spec.idempotency_key for j in jobs],
-                [j.spec.labels for j in jobs],
+                [json.dumps(j.spec.labels) for j in jobs],
                 [j.spec.run_at for j in jobs],
             )
             created = {str(r["id"]): _job(r) for r in rows}
@@ -233,7 +238,7 @@ class PgStore:
                         "with a different handler, version or input",
                         metadata={"idempotency_key": key or "", "job_id": existing.id if existing else ""},
                     )
-                results.append((existing, existing.id in created))
+                results.append((existing, False))
             return results
 
     async def job_get(self, job_id: str) -> Job | None:

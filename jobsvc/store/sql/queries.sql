@@ -26,7 +26,11 @@ SELECT 1;
 -- name: handler_upsert_many
 INSERT INTO jobsvc_handlers AS h
     (name, version, description, input_schema, output_schema, input_type, output_type, last_seen_at)
-SELECT * , now() FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[], $6::text[], $7::text[])
+-- JSON arrives as text[] (cast per element): a jsonb[] parameter would make the
+-- driver read a dict or list element as a nested array.
+SELECT name, version, description, input_schema::jsonb, output_schema::jsonb, input_type, output_type, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+    AS t(name, version, description, input_schema, output_schema, input_type, output_type)
 ON CONFLICT (name, version) DO UPDATE SET
     description   = excluded.description,
     input_schema  = excluded.input_schema,
@@ -53,16 +57,17 @@ ORDER BY name;
 -- the caller fetches the existing job by key and compares.
 WITH new AS (
     SELECT * FROM unnest(
-        $1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::jsonb[], $7::text[],
-        $8::bytea[], $9::text[], $10::jsonb[], $11::timestamptz[]
+        $1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[],
+        $8::bytea[], $9::text[], $10::text[], $11::timestamptz[]
     ) AS t(id, handler, version_selector, version, priority, input, input_type_url,
            input_data, idempotency_key, labels, run_at)
 ), inserted AS (
     INSERT INTO jobsvc_jobs
         (id, handler, version_selector, version, state, priority, input, input_type_url,
          input_data, idempotency_key, labels, run_at, last_seq)
-    SELECT id, handler, version_selector, version, 'queued', priority, input, input_type_url,
-           input_data, idempotency_key, labels, coalesce(run_at, now()), 1
+    -- input and labels arrive as JSON text, for the reason given at handler_upsert_many.
+    SELECT id, handler, version_selector, version, 'queued', priority, input::jsonb, input_type_url,
+           input_data, idempotency_key, labels::jsonb, coalesce(run_at, now()), 1
     FROM new
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING {job_columns}

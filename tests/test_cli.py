@@ -1,0 +1,75 @@
+"""The `jobsvc` command as users run it: separate processes, the embedded database, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.processes import jobsvc_cli, jobsvc_serve
+
+pytestmark = pytest.mark.slow
+
+
+def test_embedded_database_serves_and_keeps_jobs_across_restarts(tmp_path: Path) -> None:
+    data_dir = tmp_path / "pgdata"
+    with jobsvc_serve("--data-dir", str(data_dir), "--handlers", "tests.handlers") as server:
+        assert "serving handler resize_image 2.1.0" in server.output
+        health = jobsvc_cli("health", server=server.address)
+        assert health.returncode == 0 and health.stdout.strip() == "SERVING"
+        called = jobsvc_cli("call", "greet", '{"name": "disk"}', server=server.address)
+        assert called.returncode == 0, called.stderr
+        job = json.loads(called.stdout)
+        assert job["state"] == "JOB_STATE_SUCCEEDED" and job["result"]["json"] == "hello, disk"
+        assert server.terminate() == 0
+        assert "jobsvc stopped" in server.output
+    assert not (data_dir / "postmaster.pid").exists(), "embedded PostgreSQL still running after stop"
+    with jobsvc_serve("--data-dir", str(data_dir)) as server:
+        got = jobsvc_cli("jobs", "get", job["id"], server=server.address)
+        assert got.returncode == 0, got.stderr
+        assert json.loads(got.stdout)["result"]["json"] == "hello, disk"
+        assert server.terminate() == 0
+    assert not (data_dir / "postmaster.pid").exists()
+
+
+def test_two_server_processes_share_one_database(database_url: str) -> None:
+    with (
+        jobsvc_serve("--database-url", database_url) as api_only,
+        jobsvc_serve("--database-url", database_url, "--handlers", "tests.handlers") as worker,
+    ):
+        assert "serving no handlers" in api_only.output
+        called = jobsvc_cli(
+            "call", "resize_image", '{"width": 7, "height": 9}', "--version", "^2", server=api_only.address
+        )
+        assert called.returncode == 0, called.stderr
+        job = json.loads(called.stdout)
+        assert job["result"]["json"] == {"version": "2.1.0", "size": [7, 9]}
+        watched = jobsvc_cli("watch", job["id"], "--json", server=api_only.address)
+        events = [json.loads(line) for line in watched.stdout.splitlines()]
+        assert events[1]["started"]["executor"].split(":")[1] == str(worker.proc.pid)
+
+
+def test_cli_commands_and_errors(database_url: str) -> None:
+    with jobsvc_serve("--database-url", database_url, "--handlers", "tests.handlers") as server:
+        cli = lambda *a: jobsvc_cli(*a, server=server.address)  # noqa: E731
+        submitted = cli("submit", "echo", "[1, 2]", "--delay", "60", "--label", "team=core")
+        assert submitted.returncode == 0, submitted.stderr
+        job = json.loads(submitted.stdout)
+        assert job["labels"] == {"team": "core"} and job["state"] == "JOB_STATE_QUEUED"
+        listed = json.loads(cli("jobs", "list", "--state", "queued").stdout)
+        assert [j["id"] for j in listed["jobs"]] == [job["id"]]
+        cancelled = json.loads(cli("jobs", "cancel", job["id"], "--reason", "no").stdout)
+        assert cancelled["state"] == "JOB_STATE_CANCELLED"
+        watched = cli("watch", "--submit", "steps", '{"count": 2}')
+        assert watched.returncode == 0
+        assert "100.0% step 2/2" in watched.stdout and 'succeeded: {"steps": 2}' in watched.stdout
+        failed = cli("call", "fail", "1")
+        assert failed.returncode == 1 and json.loads(failed.stdout)["error"]["type"] == "ValueError"
+        bad = cli("call", "greet", '{"name": 3}')
+        assert bad.returncode == 2
+        assert "INVALID_ARGUMENT" in bad.stderr and "job.input.name" in bad.stderr
+        missing = cli("submit", "resize_image", "{}", "--version", "^9")
+        assert missing.returncode == 2 and "versions: 2.1.0, 2.0.0, 1.4.0" in missing.stderr
+        handlers = cli("handlers", "greet")
+        assert json.loads(handlers.stdout)["input_schema"]["required"] == ["name"]

@@ -1,0 +1,101 @@
+"""The PostgreSQL store on its own: migrations, every named query, fencing, rescue and idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from jobsvc.domain.errors import AlreadyExists
+from jobsvc.domain.jobs import EventKind, HandlerSpec, JobSpec, JobState, NewJob, Payload
+from jobsvc.store.embedded import EmbeddedPostgres
+from jobsvc.store.postgres import PgStore, create_pool
+from jobsvc.store.sql import migrations, queries
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[PgStore]:
+    pool = await create_pool(database_url, min_size=1, max_size=10)
+    try:
+        s = PgStore(pool)
+        await s.handler_register([HandlerSpec("echo", "1.0.0")])
+        yield s
+    finally:
+        await pool.close()
+
+
+def new(value: object = None, key: str | None = None, handler: str = "echo") -> NewJob:
+    return NewJob(JobSpec(handler, "", Payload(json=value), idempotency_key=key), "1.0.0")  # type: ignore[arg-type]
+
+
+async def test_concurrent_migrations_apply_each_file_once(pg: EmbeddedPostgres) -> None:
+    conn = await asyncpg.connect(pg.dsn)
+    await conn.execute("CREATE DATABASE fresh_migrations")
+    await conn.close()
+    pools = [await create_pool(pg.dsn_for("fresh_migrations"), min_size=1, max_size=1) for _ in range(3)]
+    try:
+        applied = await asyncio.gather(*(PgStore(p).migrate() for p in pools))
+        assert sorted(v for a in applied for v in a) == [m.version for m in migrations()]
+        assert await PgStore(pools[0]).migrate() == []
+        rows = await pools[0].fetch("SELECT version FROM jobsvc_schema_migrations ORDER BY version")
+        assert [r["version"] for r in rows] == [m.version for m in migrations()]
+    finally:
+        for p in pools:
+            await p.close()
+
+
+async def test_every_named_query_prepares_against_the_migrated_schema(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        for name, sql in queries().items():
+            if name.startswith("migration_"):
+                continue
+            await conn.prepare(sql)  # parse + plan: catches typos in rarely run queries
+    finally:
+        await conn.close()
+
+
+async def test_stale_attempt_tokens_are_refused_and_change_nothing(store: PgStore) -> None:
+    [(job, _)] = await store.job_insert_many([new(1)])
+    [first] = await store.job_claim(["echo@1.0.0"], "a", 10, lease_seconds=0.01)
+    await asyncio.sleep(0.05)
+    assert await store.job_rescue_expired(10) == [job.id]
+    [second] = await store.job_claim(["echo@1.0.0"], "b", 10, lease_seconds=30)
+    assert second.job.attempt == 2 and second.attempt_token != first.attempt_token
+    stale = first.attempt_token
+    assert await store.job_event_append(job.id, stale, EventKind.PROGRESS, {"percent": 1.0}) is None
+    assert not await store.job_finish(job.id, stale, JobState.SUCCEEDED, Payload(json="late"))
+    assert not await store.job_requeue(job.id, stale, "late")
+    assert await store.job_lease_extend([job.id], "a", 30) == {}
+    current = await store.job_get(job.id)
+    assert current is not None and current.state is JobState.RUNNING and current.last_seq == 4
+    assert await store.job_finish(job.id, second.attempt_token, JobState.SUCCEEDED, Payload(json="ok"))
+    done = await store.job_get(job.id)
+    assert done is not None and done.result == Payload(json="ok")
+    assert not await store.job_finish(job.id, second.attempt_token, JobState.FAILED)  # terminal is final
+
+
+async def test_racing_rescuers_rescue_each_expired_lease_exactly_once(store: PgStore) -> None:
+    await store.job_insert_many([new(i) for i in range(300)])
+    claimed = await store.job_claim(["echo@1.0.0"], "dead", 300, lease_seconds=0.01)
+    assert len(claimed) == 300
+    await asyncio.sleep(0.05)
+    rescued = await asyncio.gather(*(store.job_rescue_expired(1000) for _ in range(6)))
+    ids = [i for batch in rescued for i in batch]
+    assert len(ids) == len(set(ids)) == 300
+
+
+async def test_idempotency_keys(store: PgStore) -> None:
+    [(a, created_a)] = await store.job_insert_many([new({"x": 1}, key="k1")])
+    [(b, created_b)] = await store.job_insert_many([new({"x": 1}, key="k1")])
+    assert created_a and not created_b and a.id == b.id
+    with pytest.raises(AlreadyExists):
+        await store.job_insert_many([new({"x": 2}, key="k1")])
+    results = await asyncio.gather(*(store.job_insert_many([new("same", key="k2")]) for _ in range(20)))
+    assert len({r[0][0].id for r in results}) == 1
+    assert sum(r[0][1] for r in results) == 1
+    # Inside one batch: the second item with the same key is the first item's job.
+    [(c, c_created), (d, d_created)] = await store.job_insert_many([new(5, key="k3"), new(5, key="k3")])
+    assert c.id == d.id and c_created and not d_created
