@@ -28,7 +28,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13jobsvc/v1/job.proto\x12\tjobsvc.v1\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"`\n\x07Payload\x12&\n\x04json\x18\x01 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x12%\n\x05proto\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyH\x00\x42\x06\n\x04kind\"\xae\x02\n\x07JobSpec\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12!\n\x05input\x18\x03 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x12\x10\n\x08priority\x18\x04 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12.\n\x06labels\x18\x06 \x03(\x0b\x32\x1e.jobsvc.v1.JobSpec.LabelsEntry\x12*\n\x06run_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x05\x64\x65lay\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x08JobError\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\",\n\x08Progress\x12\x0f\n\x07percent\x18\x01 \x01(\x01\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x89\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x18\n\x10version_selector\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\"\n\x05state\x18\x05 \x01(\x0e\x32\x13.jobsvc.v1.JobState\x12!\n\x05input\x18\x06 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x12\"\n\x06result\x18\x07 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x12\"\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x12\x0f\n\x07\x61ttempt\x18\t \x01(\x05\x12\x10\n\x08priority\x18\n \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\x12*\n\x06labels\x18\x0c \x03(\x0b\x32\x1a.jobsvc.v1.Job.LabelsEntry\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06run_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63\x61ncel_requested\x18\x11 \x01(\x08\x12\x15\n\rlast_sequence\x18\x12 \x01(\x03\x12%\n\x08progress\x18\x13 \x01(\x0b\x32\x13.jobsvc.v1.Progress\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x91\x06\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06queued\x18\x04 \x01(\x0b\x32\x1a.jobsvc.v1.JobEvent.QueuedH\x00\x12.\n\x07started\x18\x05 \x01(\x0b\x32\x1b.jobsvc.v1.JobEvent.StartedH\x00\x12\'\n\x08progress\x18\x06 \x01(\x0b\x32\x13.jobsvc.v1.ProgressH\x00\x12;\n\x0epartial_output\x18\x07 \x01(\x0b\x32!.jobsvc.v1.JobEvent.PartialOutputH\x00\x12\x32\n\tsucceeded\x18\x08 \x01(\x0b\x32\x1d.jobsvc.v1.JobEvent.SucceededH\x00\x12,\n\x06\x66\x61iled\x18\t \x01(\x0b\x32\x1a.jobsvc.v1.JobEvent.FailedH\x00\x12\x32\n\tcancelled\x18\n \x01(\x0b\x32\x1d.jobsvc.v1.JobEvent.CancelledH\x00\x12\x30\n\x08requeued\x18\x0b \x01(\x0b\x32\x1c.jobsvc.v1.JobEvent.RequeuedH\x00\x1a*\n\x06Queued\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x1a,\n\x07Started\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x10\n\x08\x65xecutor\x18\x02 \x01(\t\x1a\x33\n\rPartialOutput\x12\"\n\x06output\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x1a/\n\tSucceeded\x12\"\n\x06result\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x1a,\n\x06\x46\x61iled\x12\"\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x1a\x1b\n\tCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\x1a\x1a\n\x08Requeued\x12\x0e\n\x06reason\x18\x01 \x01(\tB\x06\n\x04kind\"\xd9\x01\n\x0bHandlerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12-\n\x0cinput_schema\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\routput_schema\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\ninput_type\x18\x06 \x01(\t\x12\x13\n\x0boutput_type\x18\x07 \x01(\t\x12\x0e\n\x06online\x18\x08 \x01(\x08*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13jobsvc/v1/job.proto\x12\tjobsvc.v1\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"`\n\x07Payload\x12&\n\x04json\x18\x01 \x01(\x0b\x32\x16.google.protobuf.ValueH\x00\x12%\n\x05proto\x18\x02 \x01(\x0b\x32\x14.google.protobuf.AnyH\x00\x42\x06\n\x04kind\"\x84\x04\n\x07JobSpec\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12!\n\x05input\x18\x03 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x12\x10\n\x08priority\x18\x04 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12.\n\x06labels\x18\x06 \x03(\x0b\x32\x1e.jobsvc.v1.JobSpec.LabelsEntry\x12*\n\x06run_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x05\x64\x65lay\x18\x08 \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\x0cretry_policy\x18\t \x01(\x0b\x32\x16.jobsvc.v1.RetryPolicy\x12\x32\n\x0f\x61ttempt_timeout\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x34\n\x11\x65xecution_timeout\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12<\n\x19schedule_to_start_timeout\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd1\x01\n\x0bRetryPolicy\x12\x33\n\x10initial_interval\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x1b\n\x13\x62\x61\x63koff_coefficient\x18\x02 \x01(\x01\x12\x33\n\x10maximum_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10maximum_attempts\x18\x04 \x01(\x05\x12!\n\x19non_retryable_error_types\x18\x05 \x03(\t\"d\n\x08JobError\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\ttraceback\x18\x03 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\x05\x12\x15\n\rnon_retryable\x18\x05 \x01(\x08\",\n\x08Progress\x12\x0f\n\x07percent\x18\x01 \x01(\x01\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x8d\x06\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x18\n\x10version_selector\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\"\n\x05state\x18\x05 \x01(\x0e\x32\x13.jobsvc.v1.JobState\x12!\n\x05input\x18\x06 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x12\"\n\x06result\x18\x07 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x12\"\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x12\x0f\n\x07\x61ttempt\x18\t \x01(\x05\x12\x10\n\x08priority\x18\n \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\t\x12*\n\x06labels\x18\x0c \x03(\x0b\x32\x1a.jobsvc.v1.Job.LabelsEntry\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06run_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x63\x61ncel_requested\x18\x11 \x01(\x08\x12\x15\n\rlast_sequence\x18\x12 \x01(\x03\x12%\n\x08progress\x18\x13 \x01(\x0b\x32\x13.jobsvc.v1.Progress\x12\x14\n\x0cmax_attempts\x18\x14 \x01(\x05\x12+\n\x0e\x61ttempt_errors\x18\x15 \x03(\x0b\x32\x13.jobsvc.v1.JobError\x12\x16\n\x0ewaiting_reason\x18\x16 \x01(\t\x12\x13\n\x0b\x63\x61\x63hed_from\x18\x17 \x01(\t\x12\x12\n\nredrive_of\x18\x18 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaa\x07\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x06queued\x18\x04 \x01(\x0b\x32\x1a.jobsvc.v1.JobEvent.QueuedH\x00\x12.\n\x07started\x18\x05 \x01(\x0b\x32\x1b.jobsvc.v1.JobEvent.StartedH\x00\x12\'\n\x08progress\x18\x06 \x01(\x0b\x32\x13.jobsvc.v1.ProgressH\x00\x12;\n\x0epartial_output\x18\x07 \x01(\x0b\x32!.jobsvc.v1.JobEvent.PartialOutputH\x00\x12\x32\n\tsucceeded\x18\x08 \x01(\x0b\x32\x1d.jobsvc.v1.JobEvent.SucceededH\x00\x12,\n\x06\x66\x61iled\x18\t \x01(\x0b\x32\x1a.jobsvc.v1.JobEvent.FailedH\x00\x12\x32\n\tcancelled\x18\n \x01(\x0b\x32\x1d.jobsvc.v1.JobEvent.CancelledH\x00\x12\x30\n\x08requeued\x18\x0b \x01(\x0b\x32\x1c.jobsvc.v1.JobEvent.RequeuedH\x00\x12\x30\n\x08retrying\x18\x0c \x01(\x0b\x32\x1c.jobsvc.v1.JobEvent.RetryingH\x00\x1a*\n\x06Queued\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x1a,\n\x07Started\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x10\n\x08\x65xecutor\x18\x02 \x01(\t\x1a\x33\n\rPartialOutput\x12\"\n\x06output\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x1a/\n\tSucceeded\x12\"\n\x06result\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.Payload\x1a,\n\x06\x46\x61iled\x12\"\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x1a\x1b\n\tCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\x1a\x1a\n\x08Requeued\x12\x0e\n\x06reason\x18\x01 \x01(\t\x1a\x65\n\x08Retrying\x12\"\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x12\x35\n\x11next_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x06\n\x04kind\"\x97\x03\n\x0bHandlerInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12-\n\x0cinput_schema\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\routput_schema\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\ninput_type\x18\x06 \x01(\t\x12\x13\n\x0boutput_type\x18\x07 \x01(\t\x12\x0e\n\x06online\x18\x08 \x01(\x08\x12,\n\x0cretry_policy\x18\t \x01(\x0b\x32\x16.jobsvc.v1.RetryPolicy\x12\x32\n\x0f\x61ttempt_timeout\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\tcache_ttl\x18\x0b \x01(\x0b\x32\x19.google.protobuf.Duration\x12,\n\tretention\x18\x0c \x01(\x0b\x32\x19.google.protobuf.Duration*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,38 +40,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBSPEC_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_JOB_LABELSENTRY']._loaded_options = None
   _globals['_JOB_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=2345
-  _globals['_JOBSTATE']._serialized_end=2499
+  _globals['_JOBSTATE']._serialized_start=3269
+  _globals['_JOBSTATE']._serialized_end=3423
   _globals['_PAYLOAD']._serialized_start=156
   _globals['_PAYLOAD']._serialized_end=252
   _globals['_JOBSPEC']._serialized_start=255
-  _globals['_JOBSPEC']._serialized_end=557
-  _globals['_JOBSPEC_LABELSENTRY']._serialized_start=512
-  _globals['_JOBSPEC_LABELSENTRY']._serialized_end=557
-  _globals['_JOBERROR']._serialized_start=559
-  _globals['_JOBERROR']._serialized_end=636
-  _globals['_PROGRESS']._serialized_start=638
-  _globals['_PROGRESS']._serialized_end=682
-  _globals['_JOB']._serialized_start=685
-  _globals['_JOB']._serialized_end=1334
-  _globals['_JOB_LABELSENTRY']._serialized_start=512
-  _globals['_JOB_LABELSENTRY']._serialized_end=557
-  _globals['_JOBEVENT']._serialized_start=1337
-  _globals['_JOBEVENT']._serialized_end=2122
-  _globals['_JOBEVENT_QUEUED']._serialized_start=1821
-  _globals['_JOBEVENT_QUEUED']._serialized_end=1863
-  _globals['_JOBEVENT_STARTED']._serialized_start=1865
-  _globals['_JOBEVENT_STARTED']._serialized_end=1909
-  _globals['_JOBEVENT_PARTIALOUTPUT']._serialized_start=1911
-  _globals['_JOBEVENT_PARTIALOUTPUT']._serialized_end=1962
-  _globals['_JOBEVENT_SUCCEEDED']._serialized_start=1964
-  _globals['_JOBEVENT_SUCCEEDED']._serialized_end=2011
-  _globals['_JOBEVENT_FAILED']._serialized_start=2013
-  _globals['_JOBEVENT_FAILED']._serialized_end=2057
-  _globals['_JOBEVENT_CANCELLED']._serialized_start=2059
-  _globals['_JOBEVENT_CANCELLED']._serialized_end=2086
-  _globals['_JOBEVENT_REQUEUED']._serialized_start=2088
-  _globals['_JOBEVENT_REQUEUED']._serialized_end=2114
-  _globals['_HANDLERINFO']._serialized_start=2125
-  _globals['_HANDLERINFO']._serialized_end=2342
+  _globals['_JOBSPEC']._serialized_end=771
+  _globals['_JOBSPEC_LABELSENTRY']._serialized_start=726
+  _globals['_JOBSPEC_LABELSENTRY']._serialized_end=771
+  _globals['_RETRYPOLICY']._serialized_start=774
+  _globals['_RETRYPOLICY']._serialized_end=983
+  _globals['_JOBERROR']._serialized_start=985
+  _globals['_JOBERROR']._serialized_end=1085
+  _globals['_PROGRESS']._serialized_start=1087
+  _globals['_PROGRESS']._serialized_end=1131
+  _globals['_JOB']._serialized_start=1134
+  _globals['_JOB']._serialized_end=1915
+  _globals['_JOB_LABELSENTRY']._serialized_start=726
+  _globals['_JOB_LABELSENTRY']._serialized_end=771
+  _globals['_JOBEVENT']._serialized_start=1918
+  _globals['_JOBEVENT']._serialized_end=2856
+  _globals['_JOBEVENT_QUEUED']._serialized_start=2452
+  _globals['_JOBEVENT_QUEUED']._serialized_end=2494
+  _globals['_JOBEVENT_STARTED']._serialized_start=2496
+  _globals['_JOBEVENT_STARTED']._serialized_end=2540
+  _globals['_JOBEVENT_PARTIALOUTPUT']._serialized_start=2542
+  _globals['_JOBEVENT_PARTIALOUTPUT']._serialized_end=2593
+  _globals['_JOBEVENT_SUCCEEDED']._serialized_start=2595
+  _globals['_JOBEVENT_SUCCEEDED']._serialized_end=2642
+  _globals['_JOBEVENT_FAILED']._serialized_start=2644
+  _globals['_JOBEVENT_FAILED']._serialized_end=2688
+  _globals['_JOBEVENT_CANCELLED']._serialized_start=2690
+  _globals['_JOBEVENT_CANCELLED']._serialized_end=2717
+  _globals['_JOBEVENT_REQUEUED']._serialized_start=2719
+  _globals['_JOBEVENT_REQUEUED']._serialized_end=2745
+  _globals['_JOBEVENT_RETRYING']._serialized_start=2747
+  _globals['_JOBEVENT_RETRYING']._serialized_end=2848
+  _globals['_HANDLERINFO']._serialized_start=2859
+  _globals['_HANDLERINFO']._serialized_end=3266
 # @@protoc_insertion_point(module_scope)

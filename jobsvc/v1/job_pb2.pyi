@@ -117,6 +117,10 @@ class JobSpec(_message.Message):
     LABELS_FIELD_NUMBER: _builtins.int
     RUN_AT_FIELD_NUMBER: _builtins.int
     DELAY_FIELD_NUMBER: _builtins.int
+    RETRY_POLICY_FIELD_NUMBER: _builtins.int
+    ATTEMPT_TIMEOUT_FIELD_NUMBER: _builtins.int
+    EXECUTION_TIMEOUT_FIELD_NUMBER: _builtins.int
+    SCHEDULE_TO_START_TIMEOUT_FIELD_NUMBER: _builtins.int
     handler: _builtins.str
     """Registered handler name, for example `resize_image`."""
     version: _builtins.str
@@ -141,6 +145,22 @@ class JobSpec(_message.Message):
     def delay(self) -> _duration_pb2.Duration:
         """Not before now + delay."""
 
+    @_builtins.property
+    def retry_policy(self) -> Global___RetryPolicy:
+        """Overrides the handler's retry policy field by field (unset fields keep the handler's)."""
+
+    @_builtins.property
+    def attempt_timeout(self) -> _duration_pb2.Duration:
+        """Each attempt is stopped (and counts as failed) after this long. Default: the handler's."""
+
+    @_builtins.property
+    def execution_timeout(self) -> _duration_pb2.Duration:
+        """The job fails (no further attempts) if it has not succeeded this long after submission."""
+
+    @_builtins.property
+    def schedule_to_start_timeout(self) -> _duration_pb2.Duration:
+        """The job fails if no executor or worker has started it this long after it became due."""
+
     def __init__(
         self,
         *,
@@ -152,14 +172,59 @@ class JobSpec(_message.Message):
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         run_at: _timestamp_pb2.Timestamp | None = ...,
         delay: _duration_pb2.Duration | None = ...,
+        retry_policy: Global___RetryPolicy | None = ...,
+        attempt_timeout: _duration_pb2.Duration | None = ...,
+        execution_timeout: _duration_pb2.Duration | None = ...,
+        schedule_to_start_timeout: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["delay", b"delay", "input", b"input", "run_at", b"run_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "delay", b"delay", "execution_timeout", b"execution_timeout", "input", b"input", "retry_policy", b"retry_policy", "run_at", b"run_at", "schedule_to_start_timeout", b"schedule_to_start_timeout"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delay", b"delay", "handler", b"handler", "idempotency_key", b"idempotency_key", "input", b"input", "labels", b"labels", "priority", b"priority", "run_at", b"run_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "delay", b"delay", "execution_timeout", b"execution_timeout", "handler", b"handler", "idempotency_key", b"idempotency_key", "input", b"input", "labels", b"labels", "priority", b"priority", "retry_policy", b"retry_policy", "run_at", b"run_at", "schedule_to_start_timeout", b"schedule_to_start_timeout", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___JobSpec: _TypeAlias = JobSpec  # noqa: Y015
+
+@_typing.final
+class RetryPolicy(_message.Message):
+    """How failed attempts are retried: the n-th retry waits
+    min(initial_interval * backoff_coefficient^(n-1), maximum_interval), with jitter.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INITIAL_INTERVAL_FIELD_NUMBER: _builtins.int
+    BACKOFF_COEFFICIENT_FIELD_NUMBER: _builtins.int
+    MAXIMUM_INTERVAL_FIELD_NUMBER: _builtins.int
+    MAXIMUM_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    NON_RETRYABLE_ERROR_TYPES_FIELD_NUMBER: _builtins.int
+    backoff_coefficient: _builtins.float
+    maximum_attempts: _builtins.int
+    """Attempts in all, including the first; 1 means no retries."""
+    @_builtins.property
+    def initial_interval(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def maximum_interval(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def non_retryable_error_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Errors whose JobError.type is listed here fail the job at once."""
+
+    def __init__(
+        self,
+        *,
+        initial_interval: _duration_pb2.Duration | None = ...,
+        backoff_coefficient: _builtins.float = ...,
+        maximum_interval: _duration_pb2.Duration | None = ...,
+        maximum_attempts: _builtins.int = ...,
+        non_retryable_error_types: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["initial_interval", b"initial_interval", "maximum_interval", b"maximum_interval"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backoff_coefficient", b"backoff_coefficient", "initial_interval", b"initial_interval", "maximum_attempts", b"maximum_attempts", "maximum_interval", b"maximum_interval", "non_retryable_error_types", b"non_retryable_error_types"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetryPolicy: _TypeAlias = RetryPolicy  # noqa: Y015
 
 @_typing.final
 class JobError(_message.Message):
@@ -171,12 +236,15 @@ class JobError(_message.Message):
     MESSAGE_FIELD_NUMBER: _builtins.int
     TRACEBACK_FIELD_NUMBER: _builtins.int
     ATTEMPT_FIELD_NUMBER: _builtins.int
+    NON_RETRYABLE_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     """Exception type, for example `ValueError` or `mypkg.errors.QuotaExceeded`."""
     message: _builtins.str
     traceback: _builtins.str
     attempt: _builtins.int
     """Attempt that raised it."""
+    non_retryable: _builtins.bool
+    """Set by the handler or worker: do not retry, whatever the policy says."""
     def __init__(
         self,
         *,
@@ -184,10 +252,11 @@ class JobError(_message.Message):
         message: _builtins.str = ...,
         traceback: _builtins.str = ...,
         attempt: _builtins.int = ...,
+        non_retryable: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "message", b"message", "traceback", b"traceback", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "message", b"message", "non_retryable", b"non_retryable", "traceback", b"traceback", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -263,6 +332,11 @@ class Job(_message.Message):
     CANCEL_REQUESTED_FIELD_NUMBER: _builtins.int
     LAST_SEQUENCE_FIELD_NUMBER: _builtins.int
     PROGRESS_FIELD_NUMBER: _builtins.int
+    MAX_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    ATTEMPT_ERRORS_FIELD_NUMBER: _builtins.int
+    WAITING_REASON_FIELD_NUMBER: _builtins.int
+    CACHED_FROM_FIELD_NUMBER: _builtins.int
+    REDRIVE_OF_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     handler: _builtins.str
     version_selector: _builtins.str
@@ -277,6 +351,16 @@ class Job(_message.Message):
     """A cancel was asked for while the job was running; the executor is stopping it."""
     last_sequence: _builtins.int
     """Sequence number of the newest event; Stream with after_sequence = this misses nothing later."""
+    max_attempts: _builtins.int
+    """Attempts allowed in all (from the retry policy)."""
+    waiting_reason: _builtins.str
+    """Why a queued job is not running yet (empty when it simply waits its turn), e.g.
+    `scheduled` or `no executor or worker serves resize_image 3.0.0`.
+    """
+    cached_from: _builtins.str
+    """The result was taken from an earlier job with the same input (the handler's result cache)."""
+    redrive_of: _builtins.str
+    """This job re-runs a dead-lettered (FAILED) job."""
     @_builtins.property
     def input(self) -> Global___Payload: ...
     @_builtins.property
@@ -299,6 +383,10 @@ class Job(_message.Message):
     def finish_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def progress(self) -> Global___Progress: ...
+    @_builtins.property
+    def attempt_errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___JobError]:
+        """The error of every failed attempt, oldest first."""
+
     def __init__(
         self,
         *,
@@ -321,10 +409,15 @@ class Job(_message.Message):
         cancel_requested: _builtins.bool = ...,
         last_sequence: _builtins.int = ...,
         progress: Global___Progress | None = ...,
+        max_attempts: _builtins.int = ...,
+        attempt_errors: _abc.Iterable[Global___JobError] | None = ...,
+        waiting_reason: _builtins.str = ...,
+        cached_from: _builtins.str = ...,
+        redrive_of: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "input", b"input", "progress", b"progress", "result", b"result", "run_at", b"run_at", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "cancel_requested", b"cancel_requested", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "handler", b"handler", "id", b"id", "idempotency_key", b"idempotency_key", "input", b"input", "labels", b"labels", "last_sequence", b"last_sequence", "priority", b"priority", "progress", b"progress", "result", b"result", "run_at", b"run_at", "start_time", b"start_time", "state", b"state", "version", b"version", "version_selector", b"version_selector"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "attempt_errors", b"attempt_errors", "cached_from", b"cached_from", "cancel_requested", b"cancel_requested", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "handler", b"handler", "id", b"id", "idempotency_key", b"idempotency_key", "input", b"input", "labels", b"labels", "last_sequence", b"last_sequence", "max_attempts", b"max_attempts", "priority", b"priority", "progress", b"progress", "redrive_of", b"redrive_of", "result", b"result", "run_at", b"run_at", "start_time", b"start_time", "state", b"state", "version", b"version", "version_selector", b"version_selector", "waiting_reason", b"waiting_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -479,6 +572,30 @@ class JobEvent(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class Retrying(_message.Message):
+        """The attempt failed and the job will run again at next_attempt_time."""
+
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ERROR_FIELD_NUMBER: _builtins.int
+        NEXT_ATTEMPT_TIME_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def error(self) -> Global___JobError: ...
+        @_builtins.property
+        def next_attempt_time(self) -> _timestamp_pb2.Timestamp: ...
+        def __init__(
+            self,
+            *,
+            error: Global___JobError | None = ...,
+            next_attempt_time: _timestamp_pb2.Timestamp | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "next_attempt_time", b"next_attempt_time"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "next_attempt_time", b"next_attempt_time"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     JOB_ID_FIELD_NUMBER: _builtins.int
     SEQUENCE_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
@@ -490,6 +607,7 @@ class JobEvent(_message.Message):
     FAILED_FIELD_NUMBER: _builtins.int
     CANCELLED_FIELD_NUMBER: _builtins.int
     REQUEUED_FIELD_NUMBER: _builtins.int
+    RETRYING_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     sequence: _builtins.int
     """1, 2, 3, ... per job, without gaps."""
@@ -511,6 +629,8 @@ class JobEvent(_message.Message):
     def cancelled(self) -> Global___JobEvent.Cancelled: ...
     @_builtins.property
     def requeued(self) -> Global___JobEvent.Requeued: ...
+    @_builtins.property
+    def retrying(self) -> Global___JobEvent.Retrying: ...
     def __init__(
         self,
         *,
@@ -525,12 +645,13 @@ class JobEvent(_message.Message):
         failed: Global___JobEvent.Failed | None = ...,
         cancelled: Global___JobEvent.Cancelled | None = ...,
         requeued: Global___JobEvent.Requeued | None = ...,
+        retrying: Global___JobEvent.Retrying | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "failed", b"failed", "kind", b"kind", "partial_output", b"partial_output", "progress", b"progress", "queued", b"queued", "requeued", b"requeued", "started", b"started", "succeeded", b"succeeded", "time", b"time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "failed", b"failed", "kind", b"kind", "partial_output", b"partial_output", "progress", b"progress", "queued", b"queued", "requeued", b"requeued", "retrying", b"retrying", "started", b"started", "succeeded", b"succeeded", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "failed", b"failed", "job_id", b"job_id", "kind", b"kind", "partial_output", b"partial_output", "progress", b"progress", "queued", b"queued", "requeued", b"requeued", "sequence", b"sequence", "started", b"started", "succeeded", b"succeeded", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "failed", b"failed", "job_id", b"job_id", "kind", b"kind", "partial_output", b"partial_output", "progress", b"progress", "queued", b"queued", "requeued", b"requeued", "retrying", b"retrying", "sequence", b"sequence", "started", b"started", "succeeded", b"succeeded", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["queued", "started", "progress", "partial_output", "succeeded", "failed", "cancelled", "requeued"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["queued", "started", "progress", "partial_output", "succeeded", "failed", "cancelled", "requeued", "retrying"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -550,6 +671,10 @@ class HandlerInfo(_message.Message):
     INPUT_TYPE_FIELD_NUMBER: _builtins.int
     OUTPUT_TYPE_FIELD_NUMBER: _builtins.int
     ONLINE_FIELD_NUMBER: _builtins.int
+    RETRY_POLICY_FIELD_NUMBER: _builtins.int
+    ATTEMPT_TIMEOUT_FIELD_NUMBER: _builtins.int
+    CACHE_TTL_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.str
     description: _builtins.str
@@ -564,6 +689,18 @@ class HandlerInfo(_message.Message):
 
     @_builtins.property
     def output_schema(self) -> _struct_pb2.Struct: ...
+    @_builtins.property
+    def retry_policy(self) -> Global___RetryPolicy: ...
+    @_builtins.property
+    def attempt_timeout(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def cache_ttl(self) -> _duration_pb2.Duration:
+        """Identical input within this long is answered from an earlier result without running."""
+
+    @_builtins.property
+    def retention(self) -> _duration_pb2.Duration:
+        """Finished jobs are deleted this long after they finish."""
+
     def __init__(
         self,
         *,
@@ -575,10 +712,14 @@ class HandlerInfo(_message.Message):
         input_type: _builtins.str = ...,
         output_type: _builtins.str = ...,
         online: _builtins.bool = ...,
+        retry_policy: Global___RetryPolicy | None = ...,
+        attempt_timeout: _duration_pb2.Duration | None = ...,
+        cache_ttl: _duration_pb2.Duration | None = ...,
+        retention: _duration_pb2.Duration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["input_schema", b"input_schema", "output_schema", b"output_schema"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "cache_ttl", b"cache_ttl", "input_schema", b"input_schema", "output_schema", b"output_schema", "retention", b"retention", "retry_policy", b"retry_policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "input_schema", b"input_schema", "input_type", b"input_type", "name", b"name", "online", b"online", "output_schema", b"output_schema", "output_type", b"output_type", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "cache_ttl", b"cache_ttl", "description", b"description", "input_schema", b"input_schema", "input_type", b"input_type", "name", b"name", "online", b"online", "output_schema", b"output_schema", "output_type", b"output_type", "retention", b"retention", "retry_policy", b"retry_policy", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

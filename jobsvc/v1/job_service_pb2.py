@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x13jobsvc/v1/job.proto\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"n\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo2\xa9\x02\n\nJobService\x12=\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\x12\x43\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\x12\x46\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\x12O\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponseBM\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x13jobsvc/v1/job.proto\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"n\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\"\x1f\n\x11RedriveJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12RedriveJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"E\n\x12RedriveJobsRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"&\n\x13RedriveJobsResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t2\xc2\x03\n\nJobService\x12=\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\x12\x43\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\x12\x46\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\x12O\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\x12I\n\nRedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\x12L\n\x0bRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponseBM\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,6 +49,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTHANDLERSREQUEST']._serialized_end=459
   _globals['_LISTHANDLERSRESPONSE']._serialized_start=461
   _globals['_LISTHANDLERSRESPONSE']._serialized_end=525
-  _globals['_JOBSERVICE']._serialized_start=528
-  _globals['_JOBSERVICE']._serialized_end=825
+  _globals['_REDRIVEJOBREQUEST']._serialized_start=527
+  _globals['_REDRIVEJOBREQUEST']._serialized_end=558
+  _globals['_REDRIVEJOBRESPONSE']._serialized_start=560
+  _globals['_REDRIVEJOBRESPONSE']._serialized_end=609
+  _globals['_REDRIVEJOBSREQUEST']._serialized_start=611
+  _globals['_REDRIVEJOBSREQUEST']._serialized_end=680
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_start=682
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_end=720
+  _globals['_JOBSERVICE']._serialized_start=723
+  _globals['_JOBSERVICE']._serialized_end=1173
 # @@protoc_insertion_point(module_scope)

@@ -55,6 +55,16 @@ class JobServiceStub:
                 request_serializer=jobsvc_dot_v1_dot_job__service__pb2.ListHandlersRequest.SerializeToString,
                 response_deserializer=jobsvc_dot_v1_dot_job__service__pb2.ListHandlersResponse.FromString,
                 _registered_method=True)
+        self.RedriveJob = channel.unary_unary(
+                '/jobsvc.v1.JobService/RedriveJob',
+                request_serializer=jobsvc_dot_v1_dot_job__service__pb2.RedriveJobRequest.SerializeToString,
+                response_deserializer=jobsvc_dot_v1_dot_job__service__pb2.RedriveJobResponse.FromString,
+                _registered_method=True)
+        self.RedriveJobs = channel.unary_unary(
+                '/jobsvc.v1.JobService/RedriveJobs',
+                request_serializer=jobsvc_dot_v1_dot_job__service__pb2.RedriveJobsRequest.SerializeToString,
+                response_deserializer=jobsvc_dot_v1_dot_job__service__pb2.RedriveJobsResponse.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -88,6 +98,20 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RedriveJob(self, request, context):
+        """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedriveJobs(self, request, context):
+        """Re-run every dead-lettered job of a handler.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +134,16 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.ListHandlers,
                     request_deserializer=jobsvc_dot_v1_dot_job__service__pb2.ListHandlersRequest.FromString,
                     response_serializer=jobsvc_dot_v1_dot_job__service__pb2.ListHandlersResponse.SerializeToString,
+            ),
+            'RedriveJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedriveJob,
+                    request_deserializer=jobsvc_dot_v1_dot_job__service__pb2.RedriveJobRequest.FromString,
+                    response_serializer=jobsvc_dot_v1_dot_job__service__pb2.RedriveJobResponse.SerializeToString,
+            ),
+            'RedriveJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedriveJobs,
+                    request_deserializer=jobsvc_dot_v1_dot_job__service__pb2.RedriveJobsRequest.FromString,
+                    response_serializer=jobsvc_dot_v1_dot_job__service__pb2.RedriveJobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -221,6 +255,60 @@ class JobService:
             '/jobsvc.v1.JobService/ListHandlers',
             jobsvc_dot_v1_dot_job__service__pb2.ListHandlersRequest.SerializeToString,
             jobsvc_dot_v1_dot_job__service__pb2.ListHandlersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedriveJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jobsvc.v1.JobService/RedriveJob',
+            jobsvc_dot_v1_dot_job__service__pb2.RedriveJobRequest.SerializeToString,
+            jobsvc_dot_v1_dot_job__service__pb2.RedriveJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedriveJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jobsvc.v1.JobService/RedriveJobs',
+            jobsvc_dot_v1_dot_job__service__pb2.RedriveJobsRequest.SerializeToString,
+            jobsvc_dot_v1_dot_job__service__pb2.RedriveJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

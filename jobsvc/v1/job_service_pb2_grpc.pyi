@@ -41,6 +41,10 @@ class JobServiceStub:
     FAILED_PRECONDITION when the job has already finished.
     """
     ListHandlers: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ListHandlersRequest, _job_service_pb2.ListHandlersResponse]
+    RedriveJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RedriveJobRequest, _job_service_pb2.RedriveJobResponse]
+    """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget."""
+    RedriveJobs: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RedriveJobsRequest, _job_service_pb2.RedriveJobsResponse]
+    """Re-run every dead-lettered job of a handler."""
 
 @_typing.type_check_only
 class JobServiceAsyncStub(JobServiceStub):
@@ -55,6 +59,10 @@ class JobServiceAsyncStub(JobServiceStub):
     FAILED_PRECONDITION when the job has already finished.
     """
     ListHandlers: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ListHandlersRequest, _job_service_pb2.ListHandlersResponse]  # type: ignore[assignment]
+    RedriveJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RedriveJobRequest, _job_service_pb2.RedriveJobResponse]  # type: ignore[assignment]
+    """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget."""
+    RedriveJobs: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RedriveJobsRequest, _job_service_pb2.RedriveJobsResponse]  # type: ignore[assignment]
+    """Re-run every dead-lettered job of a handler."""
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     """Inspect and manage jobs, and discover handlers."""
@@ -90,5 +98,21 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _job_service_pb2.ListHandlersRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.ListHandlersResponse, _abc.Awaitable[_job_service_pb2.ListHandlersResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RedriveJob(
+        self,
+        request: _job_service_pb2.RedriveJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.RedriveJobResponse, _abc.Awaitable[_job_service_pb2.RedriveJobResponse]]:
+        """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget."""
+
+    @_abc_1.abstractmethod
+    def RedriveJobs(
+        self,
+        request: _job_service_pb2.RedriveJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_job_service_pb2.RedriveJobsResponse, _abc.Awaitable[_job_service_pb2.RedriveJobsResponse]]:
+        """Re-run every dead-lettered job of a handler."""
 
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
