@@ -86,8 +86,14 @@ class ServerProcess:
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the server's stderr."""
-        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(self._log_lines()[-lines:])
+
+    def logged_errors(self) -> list[str]:
+        """Lines of the server's log at level ERROR or above (bench.serve's log format)."""
+        return [line for line in self._log_lines() if " ERROR " in line or " CRITICAL " in line]
+
+    def _log_lines(self) -> list[str]:
+        return self.log_file.read_text(errors="replace").splitlines() if self.log_file.exists() else []
 
 
 @contextlib.asynccontextmanager
@@ -100,16 +106,20 @@ async def server_process(database_url: str, options: ServerOptions, log_file: Pa
         # A session of its own: a Ctrl-C on the terminal reaches only the harness, which then
         # stops the server before PostgreSQL, in that order.
         process = await asyncio.create_subprocess_exec(
-            *cmd, cwd=REPO, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=log, start_new_session=True,
+            *cmd,
+            cwd=REPO,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
         )
     server = ServerProcess(process, 0, log_file)
     try:
         server.port = await _wait_ready(process)
         yield server
     except Exception as exc:
-        if process.returncode is not None or server.port == 0:
-            raise RuntimeError(f"{exc}\n--- server log tail:\n{server.log_tail()}") from exc
+        exc.add_note(f"--- last lines of the server log ({log_file}):\n{server.log_tail()}")
         raise
     finally:
         await stop_process(process)
@@ -157,7 +167,7 @@ def _proc_cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     # The command name (field 2) may contain spaces; the fields after it are fixed.
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
@@ -171,7 +181,7 @@ def _children(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
             found.append(int(entry.name))
     return found
 
@@ -201,7 +211,8 @@ class CpuProbe:
         """CPU seconds used so far."""
         pg_pids = [self._postmaster_pid, *_children(self._postmaster_pid)]
         return CpuSnapshot(
-            wall=time.perf_counter(), harness=time.process_time(),
+            wall=time.perf_counter(),
+            harness=time.process_time(),
             server=_proc_cpu_seconds(self._server_pid),
             postgres=sum(_proc_cpu_seconds(pid) for pid in pg_pids),
         )

@@ -39,9 +39,23 @@ class PySpyProfiler:
     def command(self) -> list[str]:
         """The py-spy command line."""
         fmt = _FORMATS.get(self._output.suffix, "raw")
-        cmd = [self._executable, "record", "--pid", str(self._pid), "--output", str(self._output),
-               "--format", fmt, "--rate", "100", "--duration", str(MAX_PROFILE_SECONDS), "--nonblocking"]
-        return [*cmd, "--native"] if self._native else cmd
+        cmd = [
+            self._executable,
+            "record",
+            "--pid",
+            str(self._pid),
+            "--output",
+            str(self._output),
+            "--format",
+            fmt,
+            "--rate",
+            "100",
+            "--duration",
+            str(MAX_PROFILE_SECONDS),
+        ]
+        # --nonblocking reads stacks without pausing the server (less distortion), but py-spy
+        # can only unwind C frames of a paused process.
+        return [*cmd, "--native"] if self._native else [*cmd, "--nonblocking"]
 
     @contextlib.asynccontextmanager
     async def window(self) -> AsyncIterator[None]:
@@ -53,7 +67,8 @@ class PySpyProfiler:
         log = self._output.with_suffix(self._output.suffix + ".log")
         with log.open("wb") as out:
             process = await asyncio.create_subprocess_exec(
-                *self.command(), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out)
+                *self.command(), stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out
+            )
         try:
             yield
         finally:

@@ -52,8 +52,7 @@ def summarize_cpu(records: Sequence[RunRecord]) -> list[Row]:
     for record in records:
         for party in PARTIES:
             values.setdefault((record.scenario, party), []).append(record.outcome.cpu.get(party, 0.0))
-    return [_row(scenario, f"{scenario}: {party}", "cores", found)
-            for (scenario, party), found in values.items()]
+    return [_row(scenario, f"{scenario}: {party}", "cores", found) for (scenario, party), found in values.items()]
 
 
 def _row(scenario: str, figure: str, unit: str, values: list[float]) -> Row:
@@ -91,8 +90,13 @@ def write_json(path: Path, meta: dict[str, Any], records: Sequence[RunRecord]) -
         "summary": [asdict(row) for row in summarize(records)],
         "cpu": [asdict(row) for row in summarize_cpu(records)],
         "runs": [
-            {"scenario": r.scenario, "run": r.run, "measures": [asdict(m) for m in r.outcome.measures],
-             "cpu_cores": r.outcome.cpu, "details": r.outcome.details}
+            {
+                "scenario": r.scenario,
+                "run": r.run,
+                "measures": [asdict(m) for m in r.outcome.measures],
+                "cpu_cores": r.outcome.cpu,
+                "details": r.outcome.details,
+            }
             for r in records
         ],
     }

@@ -46,15 +46,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
     parser.add_argument("--json", type=Path, help="write every raw run to this file")
     parser.add_argument("--only", default="", help="comma-separated scenario names to run")
-    parser.add_argument("--e2e-concurrency", type=int, default=64,
-                        help="executor concurrency of the end-to-end and Call scenarios")
-    parser.add_argument("--e2e-sweep", default="16,128,256",
-                        help="other executor concurrencies tried end-to-end, one run each ('' for none; "
-                             "skipped with --quick)")
+    parser.add_argument(
+        "--e2e-concurrency", type=int, default=64, help="executor concurrency of the end-to-end and Call scenarios"
+    )
+    parser.add_argument(
+        "--e2e-sweep",
+        default="16,128,256",
+        help="other executor concurrencies tried end-to-end, one run each ('' for none; skipped with --quick)",
+    )
     parser.add_argument("--no-uvloop", action="store_true", help="default asyncio loop in both processes")
     parser.add_argument("--profile", default="", help="scenario whose first window py-spy samples")
-    parser.add_argument("--profile-out", type=Path, default=Path("/tmp/jobsvc-profile.svg"),
-                        help=".svg flame graph, .json speedscope, else raw collapsed stacks")
+    parser.add_argument(
+        "--profile-out",
+        type=Path,
+        default=Path("/tmp/jobsvc-profile.svg"),
+        help=".svg flame graph, .json speedscope, else raw collapsed stacks",
+    )
     parser.add_argument("--profile-native", action="store_true", help="include C frames (py-spy --native)")
     args = parser.parse_args(argv)
     if args.runs < 1:
@@ -69,8 +76,9 @@ def chosen_scenarios(args: argparse.Namespace) -> list[Scenario]:
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
     unknown = wanted - {s.name for s in found}
     if unknown:
-        raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}; "
-                         f"known: {', '.join(s.name for s in found)}")
+        raise SystemExit(
+            f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(s.name for s in found)}"
+        )
     return [s for s in found if not wanted or s.name in wanted]
 
 
@@ -137,6 +145,9 @@ class Harness:
                 print(f"  run {run}/{runs}: {_one_line(outcome)}", flush=True)
             if profiler is not None and profiler.done:
                 print(f"  py-spy profile of the server (pid {server.pid}): {self.args.profile_out}", flush=True)
+            errors = server.logged_errors()
+            if errors:
+                print(f"  WARNING: the server logged {len(errors)} error(s), the first: {errors[0]}", flush=True)
 
 
 def _one_line(outcome: Outcome) -> str:
@@ -177,8 +188,11 @@ def describe_run(args: argparse.Namespace, pg: EmbeddedPostgres, uvloop: bool) -
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "timing": dataclasses.asdict(timing),
         "scenarios": {s.name: s.title for s in chosen_scenarios(args)},
-        "cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
-        "python": platform.python_version(), "uvloop": uvloop, "postgres_bin": str(pg.bin_dir),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "python": platform.python_version(),
+        "uvloop": uvloop,
+        "postgres_bin": str(pg.bin_dir),
         "postgres_fsync": pg.fsync,
         "packages": {name: _version(name) for name in ("grpcio", "asyncpg", "protobuf", "uvloop")},
         "commit": _git_commit(),
@@ -195,20 +209,25 @@ def _version(name: str) -> str | None:
 def _git_commit() -> str | None:
     """HEAD of the work tree (read only), plus '+dirty' when files differ from it."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True,
-                                timeout=10, check=True).stdout
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return head + ("+dirty" if status.strip() else "")
 
 
-def print_summary(records: list[RunRecord]) -> None:
-    """The table of figures, then the CPU each party used."""
+def print_summary(records: list[RunRecord], titles: dict[str, str]) -> None:
+    """What each scenario does, the table of figures, then the CPU each party used."""
     if not records:
         print("\nno run completed")
         return
+    print("\nScenarios:")
+    for name in dict.fromkeys(r.scenario for r in records):
+        print(f"  {name}: {titles.get(name, '')}")
     print("\n" + format_table(summarize(records)))
     print("\nCPU during the measurement windows (cores of 2; harness = load generator):")
     print(format_table(summarize_cpu(records)))
@@ -233,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\nfailed; figures so far:", file=sys.stderr)
             code = 1
         meta["load_average_at_end"] = os.getloadavg()
-    print_summary(records)
+    print_summary(records, meta["scenarios"])
     if args.json is not None:
         write_json(args.json, meta, records)
         print(f"\nraw runs written to {args.json}")

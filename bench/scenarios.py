@@ -111,11 +111,15 @@ async def submit_run(ctx: Context) -> Outcome:
         load = await closed_loop(SUBMIT_CALLERS, ctx.timing.duration, lambda _i: _submit_one(ctx.client))
     _require_success(load)
     label = f"Submit, {SUBMIT_CALLERS} callers"
-    return Outcome([
-        Measure(label, "jobs/s", load.rate),
-        Measure(f"{label}: p50", "ms", load.percentile_ms(50)),
-        Measure(f"{label}: p99", "ms", load.percentile_ms(99)),
-    ], cores, _load_details(load))
+    return Outcome(
+        [
+            Measure(label, "jobs/s", load.rate),
+            Measure(f"{label}: p50", "ms", load.percentile_ms(50)),
+            Measure(f"{label}: p99", "ms", load.percentile_ms(99)),
+        ],
+        cores,
+        _load_details(load),
+    )
 
 
 # -- SubmitBatch ------------------------------------------------------------------------
@@ -134,10 +138,14 @@ async def batch_run(ctx: Context) -> Outcome:
             latencies.append(time.perf_counter() - sent)
         elapsed = time.perf_counter() - start
     label = f"SubmitBatch of {BATCH_SIZE}"
-    return Outcome([
-        Measure(label, "jobs/s", BATCH_SIZE * len(latencies) / elapsed),
-        Measure(f"{label}: p50 per batch", "ms", percentile(latencies, 50) * 1000),
-    ], cores, {"batches": len(latencies), "elapsed_s": elapsed})
+    return Outcome(
+        [
+            Measure(label, "jobs/s", BATCH_SIZE * len(latencies) / elapsed),
+            Measure(f"{label}: p50 per batch", "ms", percentile(latencies, 50) * 1000),
+        ],
+        cores,
+        {"batches": len(latencies), "elapsed_s": elapsed},
+    )
 
 
 async def _submit_batch(client: Client, specs: list[job_pb2.JobSpec]) -> int:
@@ -214,11 +222,19 @@ def e2e_run(concurrency: int) -> RunOnce:
         if failed:
             raise RuntimeError(f"{failed} end-to-end job(s) failed or were cancelled")
         label = f"End-to-end, executor concurrency {concurrency}"
-        return Outcome([
-            Measure(label, "jobs/s", (done1 - done0) / (t1 - t0)),
-            Measure(f"{label}: produced", "jobs/s", (submitted1 - submitted0) / (t1 - t0)),
-        ], cores, {"completed": done1 - done0, "window_s": t1 - t0, "backlog_after": backlog,
-                   "producer_waits": producer.waits})
+        return Outcome(
+            [
+                Measure(label, "jobs/s", (done1 - done0) / (t1 - t0)),
+                Measure(f"{label}: produced", "jobs/s", (submitted1 - submitted0) / (t1 - t0)),
+            ],
+            cores,
+            {
+                "completed": done1 - done0,
+                "window_s": t1 - t0,
+                "backlog_after": backlog,
+                "producer_waits": producer.waits,
+            },
+        )
 
     return run_once
 
@@ -241,11 +257,15 @@ def call_run(callers: int) -> RunOnce:
             load = await closed_loop(callers, ctx.timing.duration, lambda _i: _call_one(ctx.client))
         _require_success(load)
         label = f"Call, {callers} caller{'s' if callers > 1 else ''}"
-        return Outcome([
-            Measure(label, "calls/s", load.rate),
-            Measure(f"{label}: p50", "ms", load.percentile_ms(50)),
-            Measure(f"{label}: p99", "ms", load.percentile_ms(99)),
-        ], cores, _load_details(load))
+        return Outcome(
+            [
+                Measure(label, "calls/s", load.rate),
+                Measure(f"{label}: p50", "ms", load.percentile_ms(50)),
+                Measure(f"{label}: p99", "ms", load.percentile_ms(99)),
+            ],
+            cores,
+            _load_details(load),
+        )
 
     return run_once
 
@@ -259,8 +279,12 @@ def _require_success(load: LoadResult) -> None:
 
 
 def _load_details(load: LoadResult) -> dict[str, Any]:
-    return {"completed": load.completed, "elapsed_s": load.elapsed, "errors": dict(load.errors),
-            "workers": load.workers}
+    return {
+        "completed": load.completed,
+        "elapsed_s": load.elapsed,
+        "errors": dict(load.errors),
+        "workers": load.workers,
+    }
 
 
 def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[Scenario]:
@@ -268,23 +292,42 @@ def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[
     delayed = ServerOptions(uvloop=uvloop)
     executing = ServerOptions(concurrency=e2e_concurrency, uvloop=uvloop)
     found = [
-        Scenario("submit", f"Submit from {SUBMIT_CALLERS} callers; jobs delayed 1 h, so the executor "
-                 f"(concurrency {delayed.concurrency}) has nothing to run", delayed, submit_run),
-        Scenario("batch", f"SubmitBatch of {BATCH_SIZE}, sequential; jobs delayed 1 h, not run",
-                 delayed, batch_run),
-        Scenario("e2e", f"SubmitBatch of {E2E_BATCH_SIZE} (backlog capped at {E2E_MAX_BACKLOG}) while "
-                 f"the server's executor runs noop at concurrency {e2e_concurrency}",
-                 executing, e2e_run(e2e_concurrency)),
+        Scenario(
+            "submit",
+            f"Submit from {SUBMIT_CALLERS} callers; jobs delayed 1 h, so the executor "
+            f"(concurrency {delayed.concurrency}) has nothing to run",
+            delayed,
+            submit_run,
+        ),
+        Scenario("batch", f"SubmitBatch of {BATCH_SIZE}, sequential; jobs delayed 1 h, not run", delayed, batch_run),
+        Scenario(
+            "e2e",
+            f"SubmitBatch of {E2E_BATCH_SIZE} (backlog capped at {E2E_MAX_BACKLOG}) while "
+            f"the server's executor runs noop at concurrency {e2e_concurrency}",
+            executing,
+            e2e_run(e2e_concurrency),
+        ),
     ]
     found += [
-        Scenario(f"e2e_c{c}", f"End-to-end as above, executor concurrency {c} (one run)",
-                 ServerOptions(concurrency=c, uvloop=uvloop), e2e_run(c), runs=1)
-        for c in e2e_sweep if c != e2e_concurrency
+        Scenario(
+            f"e2e_c{c}",
+            f"End-to-end as above, executor concurrency {c} (one run)",
+            ServerOptions(concurrency=c, uvloop=uvloop),
+            e2e_run(c),
+            runs=1,
+        )
+        for c in e2e_sweep
+        if c != e2e_concurrency
     ]
     found += [
-        Scenario("call1", f"Sequential Calls to noop; executor concurrency {executing.concurrency}",
-                 executing, call_run(1)),
-        Scenario(f"call{CALL_CALLERS}", f"{CALL_CALLERS} concurrent callers of Call; "
-                 f"executor concurrency {executing.concurrency}", executing, call_run(CALL_CALLERS)),
+        Scenario(
+            "call1", f"Sequential Calls to noop; executor concurrency {executing.concurrency}", executing, call_run(1)
+        ),
+        Scenario(
+            f"call{CALL_CALLERS}",
+            f"{CALL_CALLERS} concurrent callers of Call; executor concurrency {executing.concurrency}",
+            executing,
+            call_run(CALL_CALLERS),
+        ),
     ]
     return found

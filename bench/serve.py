@@ -25,10 +25,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed in READY)")
     parser.add_argument("--database-url", required=True)
-    parser.add_argument("--handlers", action="append", default=None,
-                        help="handler module (repeatable); default bench.handlers")
-    parser.add_argument("--concurrency", type=int, default=ExecutorConfig.concurrency,
-                        help="jobs run at once by the in-process executor")
+    parser.add_argument(
+        "--handlers", action="append", default=None, help="handler module (repeatable); default bench.handlers"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=ExecutorConfig.concurrency,
+        help="jobs run at once by the in-process executor",
+    )
     parser.add_argument("--claim-batch", type=int, default=ExecutorConfig.claim_batch)
     parser.add_argument("--pool-size", type=int, default=ServerConfig.pool_size)
     parser.add_argument("--shutdown-grace", type=float, default=2.0)
@@ -39,10 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def server_config(args: argparse.Namespace) -> ServerConfig:
     """The ServerConfig the options describe."""
     return ServerConfig(
-        host=args.host, port=args.port, database_url=args.database_url,
+        host=args.host,
+        port=args.port,
+        database_url=args.database_url,
         handler_modules=args.handlers or ["bench.handlers"],
         executor=ExecutorConfig(concurrency=args.concurrency, claim_batch=args.claim_batch),
-        pool_size=args.pool_size, shutdown_grace=args.shutdown_grace,
+        pool_size=args.pool_size,
+        shutdown_grace=args.shutdown_grace,
     )
 
 
@@ -64,8 +72,9 @@ async def serve(config: ServerConfig) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if not args.no_uvloop:
         try:
             import uvloop

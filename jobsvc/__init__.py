@@ -4,7 +4,9 @@ Handler authors need only `handler` and `JobContext` from here; the client is in
 `jobsvc.client`.
 """
 
+from jobsvc.domain.errors import NonRetryableError
 from jobsvc.domain.handlers import JobContext, handler
+from jobsvc.domain.jobs import RetryPolicy
 
-__all__ = ["JobContext", "handler"]
+__all__ = ["JobContext", "NonRetryableError", "RetryPolicy", "handler"]
 __version__ = "0.1.0"

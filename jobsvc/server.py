@@ -29,19 +29,22 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from jobsvc.api import services
+from jobsvc.api.ack import AckConfig, AckService
 from jobsvc.api.app import AppConfig, JobsApp
 from jobsvc.api.status import add_service
 from jobsvc.domain.errors import Unavailable
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.executor import Executor, ExecutorConfig
+from jobsvc.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.notify import Listener
 from jobsvc.store.postgres import PgStore, create_pool
-from jobsvc.v1 import call_service_pb2, job_service_pb2, stream_service_pb2, submit_service_pb2
+from jobsvc.v1 import ack_service_pb2, call_service_pb2, job_service_pb2, stream_service_pb2, submit_service_pb2
 
 log = logging.getLogger("jobsvc.server")
 
 SERVICE_NAMES = (
+    ack_service_pb2.DESCRIPTOR.services_by_name["AckService"].full_name,
     submit_service_pb2.DESCRIPTOR.services_by_name["SubmitService"].full_name,
     call_service_pb2.DESCRIPTOR.services_by_name["CallService"].full_name,
     stream_service_pb2.DESCRIPTOR.services_by_name["StreamService"].full_name,
@@ -68,6 +71,8 @@ class ServerConfig:
     handlers: list[HandlerDefinition] = field(default_factory=list)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     app: AppConfig = field(default_factory=AppConfig)
+    ack: AckConfig = field(default_factory=AckConfig)
+    maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     shutdown_grace: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
     pool_size: int = 20
@@ -89,6 +94,8 @@ class JobsvcServer:
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self._executor: Executor | None = None
+        self._maintenance: Maintenance | None = None
+        self.ack: AckService | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._draining = False
         self._stopped = asyncio.Event()
@@ -116,16 +123,21 @@ class JobsvcServer:
         pool = await create_pool(self.database_url, max_size=cfg.pool_size)
         self._stack.push_async_callback(pool.close)
         store = PgStore(pool)
+        self._stack.push_async_callback(store.notifier.close)
         await store.migrate()
         await store.handler_register([d.spec() for d in self.table])
         listener = Listener(self.database_url)
         await listener.start()
         self._stack.push_async_callback(listener.close)
+        store.notifier.add_local(listener.notify_local)
         resources = await self._enter_lifespans(modules)
         self._executor = Executor(store, listener, self.table, owner=cfg.name, resources=resources, config=cfg.executor)
         app = JobsApp(store, listener, wake_local=self._executor.wake, config=cfg.app)
+        self.ack = AckService(app, listener, cfg.ack)
         await self._start_grpc(app)
         await self._executor.start()
+        self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=self._executor.wake)
+        self._maintenance.start()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._health_task = asyncio.create_task(self._watch_database(store), name="jobsvc-health")
 
@@ -160,6 +172,7 @@ class JobsvcServer:
             (services.CallService(app), call_service_pb2),
             (services.StreamService(app), stream_service_pb2),
             (services.JobService(app), job_service_pb2),
+            (self.ack, ack_service_pb2),
         ):
             add_service(server, servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__])
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -204,6 +217,8 @@ class JobsvcServer:
             await self._health.enter_graceful_shutdown()
             if self._health_task is not None:
                 self._health_task.cancel()
+            if self._maintenance is not None:
+                await self._maintenance.stop()
             if self._executor is not None:
                 await self._executor.stop(grace)
             if self._server is not None:

@@ -16,6 +16,7 @@ import pytest
 
 from jobsvc.client import Client
 from jobsvc.executor import ExecutorConfig
+from jobsvc.maintenance import MaintenanceConfig
 from jobsvc.server import JobsvcServer, ServerConfig
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
@@ -63,7 +64,8 @@ async def database_url(pg: EmbeddedPostgres) -> AsyncIterator[str]:
         await conn.close()
 
 
-FAST_EXECUTOR = ExecutorConfig(concurrency=8, poll_interval=1.0, rescue_interval=1.0, lease_seconds=6.0)
+FAST_EXECUTOR = ExecutorConfig(concurrency=8, poll_interval=1.0, lease_seconds=6.0)
+FAST_MAINTENANCE = MaintenanceConfig(rescue_interval=0.5)
 StartServer = Callable[..., Awaitable[JobsvcServer]]
 
 
@@ -81,6 +83,7 @@ async def start_server(database_url: str) -> AsyncIterator[StartServer]:
             "executor": FAST_EXECUTOR,
             "shutdown_grace": 2.0,
             "health_interval": 0.5,
+            "maintenance": FAST_MAINTENANCE,
         }
         options.update(overrides)
         server = JobsvcServer(ServerConfig(**options))

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from jobsvc import JobContext, handler
+from jobsvc import JobContext, RetryPolicy, handler
 
 
 @asynccontextmanager
@@ -56,7 +56,7 @@ def resize_v21(ctx: JobContext, value: dict[str, Any]) -> dict[str, Any]:
     return {"version": ctx.version, "size": [value.get("width", 0), value.get("height", 0)]}
 
 
-@handler("fail", "1.0.0")
+@handler("fail", "1.0.0", retry_policy=RetryPolicy(maximum_attempts=1))
 async def fail(ctx: JobContext, value: Any) -> None:
     """Always raises."""
     raise ValueError(f"bad value: {value!r}")

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from jobsvc.domain.errors import AlreadyExists
-from jobsvc.domain.jobs import EventKind, HandlerSpec, JobSpec, JobState, NewJob, Payload
+from jobsvc.domain.jobs import EventKind, HandlerSpec, JobError, JobSpec, JobState, NewJob, Payload, RetryPolicy
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.store.sql import migrations, queries
@@ -26,8 +26,18 @@ async def store(database_url: str) -> AsyncIterator[PgStore]:
         await pool.close()
 
 
+QUICK_RETRY = RetryPolicy(
+    initial_interval=0.001,
+    backoff_coefficient=1,
+    maximum_interval=0.001,
+    maximum_attempts=3,
+    non_retryable_error_types=(),
+)
+
+
 def new(value: object = None, key: str | None = None, handler: str = "echo") -> NewJob:
-    return NewJob(JobSpec(handler, "", Payload(json=value), idempotency_key=key), "1.0.0")  # type: ignore[arg-type]
+    spec = JobSpec(handler, "", Payload(json=value), idempotency_key=key)  # type: ignore[arg-type]
+    return NewJob(spec, "1.0.0", retry_policy=QUICK_RETRY)
 
 
 async def test_concurrent_migrations_apply_each_file_once(pg: EmbeddedPostgres) -> None:
@@ -62,6 +72,7 @@ async def test_stale_attempt_tokens_are_refused_and_change_nothing(store: PgStor
     [first] = await store.job_claim(["echo@1.0.0"], "a", 10, lease_seconds=0.01)
     await asyncio.sleep(0.05)
     assert await store.job_rescue_expired(10) == [job.id]
+    await asyncio.sleep(0.01)  # the retry backoff
     [second] = await store.job_claim(["echo@1.0.0"], "b", 10, lease_seconds=30)
     assert second.job.attempt == 2 and second.attempt_token != first.attempt_token
     stale = first.attempt_token
@@ -99,3 +110,33 @@ async def test_idempotency_keys(store: PgStore) -> None:
     # Inside one batch: the second item with the same key is the first item's job.
     [(c, c_created), (d, d_created)] = await store.job_insert_many([new(5, key="k3"), new(5, key="k3")])
     assert c.id == d.id and c_created and not d_created
+
+
+async def test_failed_attempts_retry_per_policy_then_dead_letter_with_history(store: PgStore) -> None:
+    [(job, _)] = await store.job_insert_many([new("x")])
+    for attempt in (1, 2, 3):
+        await asyncio.sleep(0.01)
+        [claim] = await store.job_claim(["echo@1.0.0"], "w", 1, 30)
+        assert claim.job.attempt == attempt
+        outcome = await store.job_fail_attempt(job.id, claim.attempt_token, JobError("Boom", f"try {attempt}"))
+        assert outcome is not None
+        assert outcome[0] is (JobState.QUEUED if attempt < 3 else JobState.FAILED)
+    dead = await store.job_get(job.id)
+    assert dead is not None and dead.state is JobState.FAILED and dead.error is not None
+    assert [(e.type, e.message, e.attempt) for e in dead.attempt_errors] == [
+        ("Boom", "try 1", 1),
+        ("Boom", "try 2", 2),
+        ("Boom", "try 3", 3),
+    ]
+    [redriven] = await store.job_redrive([job.id], None, None, 10)
+    assert redriven.redrive_of == job.id and redriven.state is JobState.QUEUED and redriven.attempt == 0
+    assert await store.job_redrive([job.id], None, None, 10) == []  # once only
+    original = await store.job_get(job.id)
+    assert original is not None and original.state is JobState.FAILED  # terminal stays final
+
+
+async def test_non_retryable_errors_fail_at_once(store: PgStore) -> None:
+    [(job, _)] = await store.job_insert_many([new("x")])
+    [claim] = await store.job_claim(["echo@1.0.0"], "w", 1, 30)
+    outcome = await store.job_fail_attempt(job.id, claim.attempt_token, JobError("Bad", "no", non_retryable=True))
+    assert outcome is not None and outcome[0] is JobState.FAILED

@@ -9,15 +9,26 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import jsonschema
 
 from jobsvc.domain.errors import FieldViolation, InvalidArgument, NotFound
-from jobsvc.domain.jobs import HandlerSpec, Job, JobEvent, JobSpec, NewJob
+from jobsvc.domain.jobs import (
+    DEFAULT_RETENTION_SECONDS,
+    DEFAULT_RETRY_POLICY,
+    HandlerSpec,
+    Job,
+    JobEvent,
+    JobSpec,
+    JobState,
+    NewJob,
+)
 from jobsvc.domain.versions import InvalidVersion, Version, VersionSelector
 from jobsvc.store.notify import Listener
 from jobsvc.store.port import JobStore
+from jobsvc.store.rows import input_hash
 
 log = logging.getLogger("jobsvc.app")
 
@@ -117,14 +128,15 @@ class _Waker:
     flight, and one more after it if submits arrived meanwhile. A NOTIFY inside each
     submit transaction would serialise commits on PostgreSQL's notify lock."""
 
-    def __init__(self, store: JobStore, local: Callable[[], None]) -> None:
+    def __init__(self, store: JobStore, local: Callable[[datetime | None], None]) -> None:
         self._store = store
         self._local = local
         self._pending = False
         self._task: asyncio.Task[None] | None = None
 
-    def wake(self) -> None:
-        self._local()
+    def wake(self, due: datetime | None) -> None:
+        """Jobs were submitted; the earliest is due at `due`."""
+        self._local(due)
         self._pending = True
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._send(), name="jobsvc-wake")
@@ -147,7 +159,7 @@ class JobsApp:
         store: JobStore,
         listener: Listener,
         *,
-        wake_local: Callable[[], None] = lambda: None,
+        wake_local: Callable[[datetime | None], None] = lambda _due: None,
         config: AppConfig | None = None,
     ) -> None:
         self.store = store
@@ -160,15 +172,35 @@ class JobsApp:
         """Resolve, validate and insert (spec, field path) pairs in one transaction."""
         new_jobs = [await self._prepare(spec, path) for spec, path in specs]
         results = await self.store.job_insert_many(new_jobs)
-        if any(created for _, created in results):
-            self._waker.wake()
+        queued = [job.run_at for job, created in results if created and job.state is JobState.QUEUED]
+        if queued:
+            self._waker.wake(min(queued))
         return results
 
+    def jobs_due(self, due: datetime | None) -> None:
+        """Jobs were queued by other means than submit (redrive): wake executors."""
+        self._waker.wake(due)
+
     async def _prepare(self, spec: JobSpec, path: str) -> NewJob:
+        """Resolve the version, validate the input and settle the job's policy."""
         selector = VersionSelector.parse(spec.version_selector)
         handler = await self._registry.resolve(spec.handler, selector, path)
         self._validate_input(handler, spec, path)
-        return NewJob(spec, handler.version)
+        new = NewJob(
+            spec,
+            handler.version,
+            retry_policy=spec.retry_policy.over(handler.retry_policy).over(DEFAULT_RETRY_POLICY),
+            attempt_timeout=spec.attempt_timeout or handler.attempt_timeout,
+            retention=handler.retention or DEFAULT_RETENTION_SECONDS,
+            input_hash=input_hash(spec.input) if handler.cache_ttl else None,
+        )
+        # The result cache: identical input within the TTL is answered without running.
+        # A keyed submit is answered by its key instead (see idempotency keys).
+        if handler.cache_ttl and spec.idempotency_key is None:
+            source = await self.store.job_find_cached(new, handler.cache_ttl)
+            if source is not None:
+                new = replace(new, cached_from=source)
+        return new
 
     def _validate_input(self, handler: HandlerSpec, spec: JobSpec, path: str) -> None:
         where = f"{handler.name}@{handler.version}"

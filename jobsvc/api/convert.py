@@ -10,6 +10,7 @@ import base64
 import binascii
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -28,9 +29,10 @@ from jobsvc.domain.jobs import (
     JobState,
     JsonValue,
     Payload,
+    RetryPolicy,
     integral_numbers_as_int,
 )
-from jobsvc.domain.versions import InvalidVersionSelector, VersionSelector
+from jobsvc.domain.versions import InvalidVersion, InvalidVersionSelector, Version, VersionSelector
 from jobsvc.v1 import job_pb2
 
 MAX_IDEMPOTENCY_KEY = 256
@@ -88,6 +90,11 @@ def job_spec_from_proto(message: job_pb2.JobSpec, path: str, now: datetime | Non
     problems = _Violations()
     _check_spec_fields(message, path, problems)
     run_at = _run_at(message, path, problems, now or datetime.now(UTC))
+    policy = retry_policy_from_proto(message.retry_policy, f"{path}.retry_policy", problems)
+    timeouts = {
+        name: _positive_seconds(message, name, path, problems)
+        for name in ("attempt_timeout", "execution_timeout", "schedule_to_start_timeout")
+    }
     problems.raise_if_any("job")
     return JobSpec(
         handler=message.handler,
@@ -97,7 +104,55 @@ def job_spec_from_proto(message: job_pb2.JobSpec, path: str, now: datetime | Non
         idempotency_key=message.idempotency_key or None,
         labels=dict(message.labels),
         run_at=run_at,
+        retry_policy=policy,
+        attempt_timeout=timeouts["attempt_timeout"],
+        execution_timeout=timeouts["execution_timeout"],
+        schedule_to_start_timeout=timeouts["schedule_to_start_timeout"],
     )
+
+
+def _positive_seconds(message: Any, name: str, path: str, problems: _Violations) -> float | None:
+    """An optional Duration field in seconds; it must be positive when set."""
+    if not message.HasField(name):
+        return None
+    seconds = float(getattr(message, name).ToTimedelta().total_seconds())
+    if seconds <= 0:
+        problems.add(f"{path}.{name}", "must be positive")
+        return None
+    return seconds
+
+
+MAX_ATTEMPTS_LIMIT = 1000
+
+
+def retry_policy_from_proto(message: job_pb2.RetryPolicy, path: str, problems: _Violations) -> RetryPolicy:
+    """A retry policy override; unset (zero) fields inherit."""
+    coefficient = message.backoff_coefficient
+    if coefficient and coefficient < 1:
+        problems.add(f"{path}.backoff_coefficient", "must be at least 1")
+    if not 0 <= message.maximum_attempts <= MAX_ATTEMPTS_LIMIT:
+        problems.add(f"{path}.maximum_attempts", f"must be 1..{MAX_ATTEMPTS_LIMIT} (0: inherit)")
+    return RetryPolicy(
+        initial_interval=_positive_seconds(message, "initial_interval", path, problems),
+        backoff_coefficient=coefficient or None,
+        maximum_interval=_positive_seconds(message, "maximum_interval", path, problems),
+        maximum_attempts=message.maximum_attempts or None,
+        non_retryable_error_types=tuple(message.non_retryable_error_types) or None,
+    )
+
+
+def retry_policy_to_proto(policy: RetryPolicy) -> job_pb2.RetryPolicy:
+    """A retry policy as a message (unset fields stay unset)."""
+    message = job_pb2.RetryPolicy(
+        backoff_coefficient=policy.backoff_coefficient or 0.0,
+        maximum_attempts=policy.maximum_attempts or 0,
+        non_retryable_error_types=list(policy.non_retryable_error_types or ()),
+    )
+    if policy.initial_interval is not None:
+        message.initial_interval.FromTimedelta(timedelta(seconds=policy.initial_interval))
+    if policy.maximum_interval is not None:
+        message.maximum_interval.FromTimedelta(timedelta(seconds=policy.maximum_interval))
+    return message
 
 
 def _check_spec_fields(message: job_pb2.JobSpec, path: str, problems: _Violations) -> None:
@@ -205,7 +260,28 @@ def _timestamp(message: Any, value: datetime | None) -> None:
 
 def error_to_proto(error: JobError) -> job_pb2.JobError:
     """A handler's error as a message."""
-    return job_pb2.JobError(type=error.type, message=error.message, traceback=error.traceback, attempt=error.attempt)
+    return job_pb2.JobError(
+        type=error.type,
+        message=error.message,
+        traceback=error.traceback,
+        attempt=error.attempt,
+        non_retryable=error.non_retryable,
+    )
+
+
+def error_from_proto(message: job_pb2.JobError) -> JobError:
+    """A worker's error report."""
+    return JobError(
+        type=message.type or "Error",
+        message=message.message,
+        traceback=message.traceback,
+        non_retryable=message.non_retryable,
+    )
+
+
+def state_to_proto(state: JobState) -> job_pb2.JobState.ValueType:
+    """A job state as the enum value."""
+    return _STATE_TO_PROTO[state]
 
 
 def job_to_proto(job: Job) -> job_pb2.Job:
@@ -223,6 +299,11 @@ def job_to_proto(job: Job) -> job_pb2.Job:
         labels=job.labels,
         cancel_requested=job.cancel_requested,
         last_sequence=job.last_seq,
+        max_attempts=job.max_attempts,
+        attempt_errors=[error_to_proto(e) for e in job.attempt_errors],
+        waiting_reason=job.waiting_reason,
+        cached_from=job.cached_from or "",
+        redrive_of=job.redrive_of or "",
     )
     if job.result is not None:
         message.result.CopyFrom(payload_to_proto(job.result))
@@ -242,31 +323,71 @@ def event_to_proto(event: JobEvent) -> job_pb2.JobEvent:
     """One log entry as a message."""
     message = job_pb2.JobEvent(job_id=event.job_id, sequence=event.seq)
     message.time.FromDatetime(event.time)
-    data = event.data
-    match event.kind:
-        case EventKind.QUEUED:
-            message.queued.handler = str(data.get("handler", ""))
-            message.queued.version = str(data.get("version", ""))
-        case EventKind.STARTED:
-            message.started.attempt = _int(data.get("attempt"))
-            message.started.executor = str(data.get("executor", ""))
-        case EventKind.PROGRESS:
-            percent = data.get("percent")
-            message.progress.percent = float(percent) if isinstance(percent, int | float) else 0.0
-            message.progress.message = str(data.get("message", ""))
-        case EventKind.PARTIAL_OUTPUT:
-            message.partial_output.output.CopyFrom(payload_to_proto(event.payload or Payload()))
-        case EventKind.SUCCEEDED:
-            message.succeeded.result.CopyFrom(payload_to_proto(event.payload or Payload()))
-        case EventKind.FAILED:
-            error = data.get("error")
-            if isinstance(error, dict):
-                message.failed.error.CopyFrom(error_to_proto(JobError.from_json(error)))
-        case EventKind.CANCELLED:
-            message.cancelled.reason = str(data.get("reason", ""))
-        case EventKind.REQUEUED:
-            message.requeued.reason = str(data.get("reason", ""))
+    _EVENT_FILLERS[event.kind](message, event)
     return message
+
+
+def _queued(message: job_pb2.JobEvent, event: JobEvent) -> None:
+    message.queued.handler = str(event.data.get("handler", ""))
+    message.queued.version = str(event.data.get("version", ""))
+
+
+def _started(message: job_pb2.JobEvent, event: JobEvent) -> None:
+    message.started.attempt = _int(event.data.get("attempt"))
+    message.started.executor = str(event.data.get("executor", ""))
+
+
+def _progress(message: job_pb2.JobEvent, event: JobEvent) -> None:
+    percent = event.data.get("percent")
+    message.progress.percent = float(percent) if isinstance(percent, int | float) else 0.0
+    message.progress.message = str(event.data.get("message", ""))
+
+
+def _partial_output(message: job_pb2.JobEvent, event: JobEvent) -> None:
+    message.partial_output.output.CopyFrom(payload_to_proto(event.payload or Payload()))
+
+
+def _succeeded(message: job_pb2.JobEvent, event: JobEvent) -> None:
+    message.succeeded.result.CopyFrom(payload_to_proto(event.payload or Payload()))
+
+
+def _error_in(event: JobEvent) -> job_pb2.JobError:
+    error = event.data.get("error")
+    return error_to_proto(JobError.from_json(error)) if isinstance(error, dict) else job_pb2.JobError()
+
+
+def _failed(message: job_pb2.JobEvent, event: JobEvent) -> None:
+    message.failed.error.CopyFrom(_error_in(event))
+
+
+def _cancelled(message: job_pb2.JobEvent, event: JobEvent) -> None:
+    message.cancelled.reason = str(event.data.get("reason", ""))
+
+
+def _requeued(message: job_pb2.JobEvent, event: JobEvent) -> None:
+    message.requeued.reason = str(event.data.get("reason", ""))
+
+
+def _retrying(message: job_pb2.JobEvent, event: JobEvent) -> None:
+    message.retrying.error.CopyFrom(_error_in(event))
+    when = event.data.get("next_attempt_time")
+    if isinstance(when, str):
+        message.retrying.next_attempt_time.FromDatetime(datetime.fromisoformat(when))
+
+
+# One filler per event kind; a kind missing here fails at import, not at run time.
+_EVENT_FILLERS: dict[EventKind, Callable[[job_pb2.JobEvent, JobEvent], None]] = {
+    EventKind.QUEUED: _queued,
+    EventKind.STARTED: _started,
+    EventKind.PROGRESS: _progress,
+    EventKind.PARTIAL_OUTPUT: _partial_output,
+    EventKind.SUCCEEDED: _succeeded,
+    EventKind.FAILED: _failed,
+    EventKind.CANCELLED: _cancelled,
+    EventKind.REQUEUED: _requeued,
+    EventKind.RETRYING: _retrying,
+}
+assert set(_EVENT_FILLERS) == set(EventKind), "every event kind needs a filler"
 
 
 def _int(value: JsonValue) -> int:
@@ -287,4 +408,49 @@ def handler_to_proto(spec: HandlerSpec) -> job_pb2.HandlerInfo:
         json_format.ParseDict(spec.input_schema, message.input_schema)
     if spec.output_schema is not None:
         json_format.ParseDict(spec.output_schema, message.output_schema)
+    message.retry_policy.CopyFrom(retry_policy_to_proto(spec.retry_policy))
+    for field, seconds in (
+        ("attempt_timeout", spec.attempt_timeout),
+        ("cache_ttl", spec.cache_ttl),
+        ("retention", spec.retention),
+    ):
+        if seconds is not None:
+            getattr(message, field).FromTimedelta(timedelta(seconds=seconds))
     return message
+
+
+def handler_from_proto(message: job_pb2.HandlerInfo, path: str) -> HandlerSpec:
+    """A handler version a remote worker declares; the version must be exact."""
+    problems = _Violations()
+    if not _HANDLER_NAME.match(message.name):
+        problems.add(f"{path}.name", f"must match {NAME_PATTERN}")
+    try:
+        version = str(Version.parse(message.version))
+    except InvalidVersion as exc:
+        problems.add(f"{path}.version", f"must be an exact semantic version: {exc}")
+        version = message.version
+    policy = retry_policy_from_proto(message.retry_policy, f"{path}.retry_policy", problems)
+    timeouts = {
+        name: _positive_seconds(message, name, path, problems) for name in ("attempt_timeout", "cache_ttl", "retention")
+    }
+    problems.raise_if_any("handler")
+    return HandlerSpec(
+        name=message.name,
+        version=version,
+        description=message.description,
+        input_schema=_struct(message, "input_schema"),
+        output_schema=_struct(message, "output_schema"),
+        input_type=message.input_type,
+        output_type=message.output_type,
+        retry_policy=policy,
+        attempt_timeout=timeouts["attempt_timeout"],
+        cache_ttl=timeouts["cache_ttl"],
+        retention=timeouts["retention"],
+    )
+
+
+def _struct(message: Any, field: str) -> dict[str, JsonValue] | None:
+    if not message.HasField(field):
+        return None
+    value: dict[str, JsonValue] = json_format.MessageToDict(getattr(message, field))
+    return value

@@ -11,7 +11,7 @@ import grpc
 from jobsvc.api import convert
 from jobsvc.api.app import JobsApp
 from jobsvc.api.status import server_streaming, unary
-from jobsvc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from jobsvc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, ResourceExhausted
 from jobsvc.v1 import (
     call_service_pb2,
     call_service_pb2_grpc,
@@ -25,6 +25,7 @@ from jobsvc.v1 import (
 
 Context = grpc.aio.ServicerContext[Any, Any]
 JOB_ID_METADATA = "jobsvc-job-id"
+MAX_REDRIVE = 10_000
 
 
 class SubmitService(submit_service_pb2_grpc.SubmitServiceServicer):
@@ -177,3 +178,39 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     ) -> job_service_pb2.ListHandlersResponse:
         specs = await self._app.handlers(request.name or None)
         return job_service_pb2.ListHandlersResponse(handlers=[convert.handler_to_proto(s) for s in specs])
+
+    @unary
+    async def RedriveJob(
+        self,
+        request: job_service_pb2.RedriveJobRequest,
+        context: Context,
+    ) -> job_service_pb2.RedriveJobResponse:
+        job_id = convert.job_id_from_request(request.id, "id")
+        redriven = await self._app.store.job_redrive([job_id], None, None, 1)
+        if not redriven:
+            job = await self._app.get(job_id)  # NOT_FOUND when it does not exist
+            already = " and was already redriven" if job.state.value == "failed" else ""
+            raise FailedPrecondition(
+                f"job {job_id} is {job.state.value}{already}; only a dead-lettered (failed) job can be redriven",
+                reason="JOB_NOT_DEAD_LETTERED",
+                metadata={"job_id": job_id, "state": job.state.value},
+            )
+        self._app.jobs_due(redriven[0].run_at)
+        return job_service_pb2.RedriveJobResponse(job=convert.job_to_proto(redriven[0]))
+
+    @unary
+    async def RedriveJobs(
+        self,
+        request: job_service_pb2.RedriveJobsRequest,
+        context: Context,
+    ) -> job_service_pb2.RedriveJobsResponse:
+        if not request.handler:
+            raise InvalidArgument("handler is required", [FieldViolation("handler", "required")])
+        if not 0 <= request.limit <= MAX_REDRIVE:
+            raise InvalidArgument(f"limit must be 0..{MAX_REDRIVE}", [FieldViolation("limit", f"0..{MAX_REDRIVE}")])
+        redriven = await self._app.store.job_redrive(
+            None, request.handler, request.version or None, request.limit or MAX_REDRIVE
+        )
+        if redriven:
+            self._app.jobs_due(None)
+        return job_service_pb2.RedriveJobsResponse(job_ids=[j.id for j in redriven])

@@ -80,3 +80,7 @@ class Unavailable(JobsvcError):
     """The service cannot serve now (database unreachable, draining); retrying later may work."""
 
     reason = "UNAVAILABLE"
+
+
+class NonRetryableError(Exception):
+    """Raise (or subclass) in a handler to fail the job at once, whatever its retry policy."""

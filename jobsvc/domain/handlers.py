@@ -25,7 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jobsvc.domain.jobs import HandlerSpec, JsonValue
+from jobsvc.domain.jobs import HandlerSpec, JsonValue, RetryPolicy
 from jobsvc.domain.versions import Version
 
 HANDLER_ATTRIBUTE = "__jobsvc_handler__"
@@ -94,6 +94,10 @@ class HandlerDefinition:
     input_type: type[Any] | None = None
     output_type: type[Any] | None = None
     module: str = field(default="")
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    attempt_timeout: float | None = None
+    cache_ttl: float | None = None
+    retention: float | None = None
 
     @property
     def key(self) -> str:
@@ -115,6 +119,10 @@ class HandlerDefinition:
             output_schema=self.output_schema,
             input_type=_type_name(self.input_type),
             output_type=_type_name(self.output_type),
+            retry_policy=self.retry_policy,
+            attempt_timeout=self.attempt_timeout,
+            cache_ttl=self.cache_ttl,
+            retention=self.retention,
         )
 
 
@@ -134,8 +142,18 @@ def handler(
     output_schema: dict[str, JsonValue] | None = None,
     input_type: type[Any] | None = None,
     output_type: type[Any] | None = None,
+    retry_policy: RetryPolicy | None = None,
+    attempt_timeout: float | None = None,
+    cache_ttl: float | None = None,
+    retention: float | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register the decorated function as handler `name` at exact semantic `version`."""
+    """Register the decorated function as handler `name` at exact semantic `version`.
+
+    retry_policy overrides the default (3 attempts, 1 s then 2 s apart) field by field;
+    attempt_timeout (seconds) stops a hung attempt; cache_ttl answers identical input
+    from an earlier result for that long without running; retention keeps finished
+    jobs that long (default 7 days).
+    """
     if not re.match(NAME_PATTERN, name):
         raise ValueError(f"handler name {name!r} must match {NAME_PATTERN}")
     parsed = Version.parse(version)
@@ -151,6 +169,10 @@ def handler(
             input_type=input_type,
             output_type=output_type,
             module=func.__module__,
+            retry_policy=retry_policy or RetryPolicy(),
+            attempt_timeout=attempt_timeout,
+            cache_ttl=cache_ttl,
+            retention=retention,
         )
         setattr(func, HANDLER_ATTRIBUTE, definition)
         return func

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 
@@ -59,10 +59,17 @@ class JobError:
     message: str
     traceback: str = ""
     attempt: int = 0
+    non_retryable: bool = False
 
     def to_json(self) -> dict[str, JsonValue]:
         """Plain dict for storage."""
-        return {"type": self.type, "message": self.message, "traceback": self.traceback, "attempt": self.attempt}
+        return {
+            "type": self.type,
+            "message": self.message,
+            "traceback": self.traceback,
+            "attempt": self.attempt,
+            "non_retryable": self.non_retryable,
+        }
 
     @classmethod
     def from_json(cls, value: dict[str, JsonValue]) -> JobError:
@@ -73,7 +80,71 @@ class JobError:
             message=str(value.get("message", "")),
             traceback=str(value.get("traceback", "")),
             attempt=attempt if isinstance(attempt, int) else 0,
+            non_retryable=value.get("non_retryable") is True,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How failed attempts are retried; None fields mean "inherit" when used as an override."""
+
+    initial_interval: float | None = None
+    backoff_coefficient: float | None = None
+    maximum_interval: float | None = None
+    maximum_attempts: int | None = None
+    non_retryable_error_types: tuple[str, ...] | None = None
+
+    def over(self, base: RetryPolicy) -> RetryPolicy:
+        """This policy's fields where set, else base's."""
+        return RetryPolicy(
+            initial_interval=_first(self.initial_interval, base.initial_interval),
+            backoff_coefficient=_first(self.backoff_coefficient, base.backoff_coefficient),
+            maximum_interval=_first(self.maximum_interval, base.maximum_interval),
+            maximum_attempts=_first(self.maximum_attempts, base.maximum_attempts),
+            non_retryable_error_types=_first(self.non_retryable_error_types, base.non_retryable_error_types),
+        )
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """Set fields only."""
+        out: dict[str, JsonValue] = {}
+        for key in ("initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.non_retryable_error_types is not None:
+            out["non_retryable_error_types"] = list(self.non_retryable_error_types)
+        return out
+
+    @classmethod
+    def from_json(cls, value: JsonValue) -> RetryPolicy:
+        """Inverse of to_json; anything malformed is ignored."""
+        if not isinstance(value, dict):
+            return cls()
+        types = value.get("non_retryable_error_types")
+        return cls(
+            initial_interval=_number(value.get("initial_interval")),
+            backoff_coefficient=_number(value.get("backoff_coefficient")),
+            maximum_interval=_number(value.get("maximum_interval")),
+            maximum_attempts=int(n) if (n := _number(value.get("maximum_attempts"))) is not None else None,
+            non_retryable_error_types=tuple(str(t) for t in types) if isinstance(types, list) else None,
+        )
+
+
+# Three attempts, 1 s then 2 s apart: a default that rides out a blip without hiding a bug
+# for long. Handlers and jobs override it.
+DEFAULT_RETRY_POLICY = RetryPolicy(1.0, 2.0, 300.0, 3, ())
+DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600.0
+
+
+_T = TypeVar("_T")
+
+
+def _first(value: _T | None, fallback: _T | None) -> _T | None:
+    return value if value is not None else fallback
+
+
+def _number(value: JsonValue) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +158,24 @@ class JobSpec:
     idempotency_key: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     run_at: datetime | None = None
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    attempt_timeout: float | None = None
+    execution_timeout: float | None = None
+    schedule_to_start_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class NewJob:
-    """A JobSpec whose version has been resolved, ready to insert."""
+    """A JobSpec whose version has been resolved and whose policy is settled, ready to insert."""
 
     spec: JobSpec
     version: str
+    retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
+    attempt_timeout: float | None = None
+    retention: float = DEFAULT_RETENTION_SECONDS
+    input_hash: str | None = None
+    # Answered from this earlier job's result (the handler's result cache) instead of running.
+    cached_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +202,11 @@ class Job:
     last_seq: int
     progress_percent: float | None
     progress_message: str | None
+    max_attempts: int = 1
+    attempt_errors: tuple[JobError, ...] = ()
+    cached_from: str | None = None
+    redrive_of: str | None = None
+    waiting_reason: str = ""
 
 
 class EventKind(enum.StrEnum):
@@ -134,6 +220,7 @@ class EventKind(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     REQUEUED = "requeued"
+    RETRYING = "retrying"
 
     @property
     def terminal(self) -> bool:
@@ -163,6 +250,9 @@ class Claim:
 
     job: Job
     attempt_token: str
+    lease_deadline: datetime | None = None
+    # When the attempt times out (its handler's or job's attempt_timeout), if it has one.
+    attempt_deadline: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +275,10 @@ class HandlerSpec:
     input_type: str = ""
     output_type: str = ""
     online: bool = False
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    attempt_timeout: float | None = None
+    cache_ttl: float | None = None
+    retention: float | None = None
 
 
 def integral_numbers_as_int(value: JsonValue) -> JsonValue:

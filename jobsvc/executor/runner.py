@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import threading
-import traceback
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-import jsonschema
-
 from jobsvc.domain.errors import Unavailable
-from jobsvc.domain.handlers import HandlerDefinition, HandlerTable, JobContext
-from jobsvc.domain.jobs import Claim, EventKind, JobError, JobState, JsonValue, Payload
-from jobsvc.executor.payloads import PayloadError, decode_input, encode_value
+from jobsvc.domain.handlers import HandlerTable, JobContext
+from jobsvc.domain.jobs import Claim, EventKind, JobState, JsonValue, Payload
+from jobsvc.executor.invoke import Invoker, Outcome
+from jobsvc.executor.payloads import encode_value
 from jobsvc.store.notify import Listener
 from jobsvc.store.port import JobStore
 
@@ -40,7 +38,6 @@ class ExecutorConfig:
     lease_seconds: float = 30.0
     # A lost NOTIFY delays a due job by at most this long.
     poll_interval: float = 5.0
-    rescue_interval: float = 10.0
 
 
 class _StopReason:
@@ -121,7 +118,8 @@ class Executor:
         self._stopping = False
         self._loops: list[asyncio.Task[None]] = []
         self._threads = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="jobsvc-handler")
-        self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._invoker = Invoker(self._threads)
+        self._timer: asyncio.TimerHandle | None = None
         listener.on_cancel(self._on_cancel_request)
 
     @property
@@ -129,9 +127,19 @@ class Executor:
         """Jobs running in this process now."""
         return len(self._running)
 
-    def wake(self) -> None:
-        """New jobs may be due: look now rather than at the next poll."""
-        self._wakeup.set()
+    def wake(self, due: datetime | None = None) -> None:
+        """New jobs may be due (at `due`, or now): look then rather than at the next poll."""
+        delay = _seconds_until(due)
+        if not delay:
+            self._wakeup.set()
+            return
+        # One timer, for the earliest due job this process knows of; the poll covers the rest.
+        loop = asyncio.get_running_loop()
+        when = loop.time() + delay
+        if self._timer is None or self._timer.when() > when or self._timer.cancelled():
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_at(when, self._wakeup.set)
 
     async def start(self) -> None:
         """Start the claim, heartbeat and rescue loops."""
@@ -140,7 +148,6 @@ class Executor:
         self._loops = [
             asyncio.create_task(self._claim_loop(), name="jobsvc-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="jobsvc-heartbeat"),
-            asyncio.create_task(self._rescue_loop(), name="jobsvc-rescue"),
         ]
 
     async def stop(self, grace: float) -> None:
@@ -215,18 +222,6 @@ class Executor:
                     # A cancel whose NOTIFY we missed.
                     self._stop_job(running, _StopReason.CANCELLED)
 
-    async def _rescue_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.rescue_interval)
-            try:
-                rescued = await self._store.job_rescue_expired(100)
-            except Unavailable as exc:
-                log.warning("lease rescue failed: %s", exc)
-                continue
-            if rescued:
-                log.warning("rescued %d job(s) whose lease expired: %s", len(rescued), rescued[:10])
-                self.wake()
-
     # -- one job -------------------------------------------------------------
 
     def _launch(self, claim: Claim) -> None:
@@ -263,24 +258,15 @@ class Executor:
             sink=writer,
             cancelled=running.cancelled,
         )
-        state, result, error = JobState.FAILED, None, None
+        timeout = _seconds_until(claim.attempt_deadline)
+        outcome: Outcome | None = None
         try:
-            value = await self._invoke(definition, ctx, decode_input(definition, job.input))
-            result = encode_value(value)
-            self._check_output(definition, result)
-            state = JobState.SUCCEEDED
+            outcome = await self._invoker.run(definition, ctx, job.input, timeout)
         except asyncio.CancelledError:
-            state = JobState.CANCELLED
-        except (Exception, SystemExit) as exc:  # a handler's failure is the job's result
-            error = JobError(
-                type=_error_type(exc),
-                message=str(exc),
-                traceback=traceback.format_exc(),
-                attempt=job.attempt,
-            )
+            outcome = None  # stopped: cancelled, shutting down or lease lost (see stop_reason)
         try:
             await writer.close()
-            await self._record_outcome(running, state, result, error)
+            await self._record_outcome(running, outcome)
         except Unavailable as exc:
             # The lease will expire and another replica's rescuer requeues the job.
             log.error("job %s: outcome not recorded (%s); it will be retried after its lease", job.id, exc)
@@ -288,63 +274,30 @@ class Executor:
             del self._running[job.id]
             self.wake()
 
-    async def _record_outcome(
-        self,
-        running: _Running,
-        state: JobState,
-        result: Payload | None,
-        error: JobError | None,
-    ) -> None:
+    async def _record_outcome(self, running: _Running, outcome: Outcome | None) -> None:
         job, token = running.claim.job, running.claim.attempt_token
-        if state is JobState.CANCELLED and running.stop_reason in (_StopReason.SHUTDOWN, None):
-            await self._store.job_requeue(job.id, token, "executor shutting down")
-            return
         if running.stop_reason == _StopReason.LEASE_LOST:
             return  # someone else owns the job now; our write would be refused anyway
         if running.stop_reason == _StopReason.CANCELLED:
-            state, result, error = JobState.CANCELLED, None, None
-        if not await self._store.job_finish(job.id, token, state, result, error):
+            accepted = await self._store.job_finish(job.id, token, JobState.CANCELLED)
+        elif outcome is None:  # shutting down: not the job's fault, so not a failed attempt
+            accepted = await self._store.job_requeue(job.id, token, "executor shutting down")
+        elif outcome.error is not None:
+            failed = await self._store.job_fail_attempt(job.id, token, outcome.error)
+            accepted = failed is not None
+            if failed is not None and failed[1] is not None:
+                self.wake(failed[1])
+        else:
+            accepted = await self._store.job_finish(job.id, token, JobState.SUCCEEDED, outcome.result)
+        if not accepted:
             log.info("job %s: outcome refused, attempt %d is no longer current", job.id, job.attempt)
 
-    async def _invoke(self, definition: HandlerDefinition, ctx: JobContext, value: Any) -> Any:
-        func = definition.func
-        if inspect.isasyncgenfunction(func):
-            chunks = []
-            async for chunk in func(ctx, value):
-                ctx.partial_output(chunk)
-                chunks.append(chunk)
-            return chunks
-        if inspect.iscoroutinefunction(func):
-            return await func(ctx, value)
-        return await asyncio.get_running_loop().run_in_executor(self._threads, _call_blocking, func, ctx, value)
 
-    def _check_output(self, definition: HandlerDefinition, result: Payload) -> None:
-        if definition.output_schema is None or result.is_proto:
-            return
-        validator = self._validators.get(definition.key)
-        if validator is None:
-            cls = jsonschema.validators.validator_for(definition.output_schema)
-            validator = self._validators[definition.key] = cls(definition.output_schema)
-        problem = jsonschema.exceptions.best_match(validator.iter_errors(result.json))
-        if problem is not None:
-            raise PayloadError(f"result does not match the output schema: {problem.message}")
-
-
-def _call_blocking(func: Any, ctx: JobContext, value: Any) -> Any:
-    """Run a blocking handler in a worker thread; generators stream their chunks."""
-    outcome = func(ctx, value)
-    if inspect.isgenerator(outcome):
-        chunks = []
-        for chunk in outcome:
-            ctx.partial_output(chunk)
-            chunks.append(chunk)
-        return chunks
-    return outcome
-
-
-def _error_type(exc: BaseException) -> str:
-    cls = type(exc)
-    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+def _seconds_until(moment: datetime | None) -> float | None:
+    """Seconds from now until moment (at least 0), or None for no moment."""
+    if moment is None:
+        return None
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 async def _wait_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import asyncpg
 
-from jobsvc.store.postgres import CONNECTION_ERRORS
+from jobsvc.store.connection import CONNECTION_ERRORS
 
 log = logging.getLogger("jobsvc.notify")
 

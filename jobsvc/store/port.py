@@ -57,6 +57,10 @@ class JobStore(Protocol):
         """
         ...
 
+    async def job_find_cached(self, new: NewJob, ttl: float) -> str | None:
+        """Id of a succeeded job with the same version and input finished within ttl seconds."""
+        ...
+
     async def job_get(self, job_id: str) -> Job | None:
         """One job, or None."""
         ...
@@ -73,6 +77,12 @@ class JobStore(Protocol):
 
     async def job_cancel(self, job_id: str, reason: str) -> Job:
         """Cancel a queued job or flag a running one; NotFound / FailedPrecondition otherwise."""
+        ...
+
+    async def job_redrive(
+        self, job_ids: Sequence[str] | None, handler: str | None, version: str | None, limit: int,
+    ) -> list[Job]:
+        """Re-run dead-lettered (FAILED) jobs, by id or by handler, as new jobs."""
         ...
 
     async def job_claim(
@@ -92,6 +102,16 @@ class JobStore(Protocol):
         lease_seconds: float,
     ) -> dict[str, bool]:
         """Extend the leases an owner still holds: {job id: cancel requested}."""
+        ...
+
+    async def job_lease_extend_tokens(
+        self, leases: Sequence[tuple[str, str]], lease_seconds: float,
+    ) -> dict[str, tuple[bool, datetime]]:
+        """Heartbeat by (job id, token): {job id: (cancel requested, lease deadline)} of leases held."""
+        ...
+
+    async def job_lease_shorten(self, owner: str, grace_seconds: float) -> None:
+        """Let an owner's leases run out after grace_seconds."""
         ...
 
     async def job_event_append(
@@ -116,12 +136,26 @@ class JobStore(Protocol):
         """End the attempt in a terminal state; False for a stale token."""
         ...
 
+    async def job_fail_attempt(
+        self, job_id: str, token: str, error: JobError, retry_delay: float | None = None,
+    ) -> tuple[JobState, datetime | None] | None:
+        """The attempt failed: queued again per the retry policy, or FAILED; None for a stale token."""
+        ...
+
     async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
         """Give a running attempt back to the queue; False for a stale token."""
         ...
 
     async def job_rescue_expired(self, limit: int) -> list[str]:
-        """Requeue running jobs whose lease has expired; the ids rescued."""
+        """End attempts whose lease has expired as failed attempts; the ids rescued."""
+        ...
+
+    async def job_expire_deadlines(self, limit: int) -> list[str]:
+        """Fail jobs past their execution or schedule-to-start deadline; the ids."""
+        ...
+
+    async def job_reap_finished(self, limit: int) -> int:
+        """Delete finished jobs past their retention; how many."""
         ...
 
     async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> list[JobEvent]:

@@ -26,93 +26,13 @@ from jobsvc.domain.jobs import (
     NewJob,
     Payload,
 )
+from jobsvc.store import rows
+from jobsvc.store.connection import CONNECTION_ERRORS, EventNotifier, create_pool
 from jobsvc.store.sql import migrations, query
 
-# Errors that mean "the database is not reachable right now", as opposed to a bug
-# in a query: they become UNAVAILABLE so that callers retry.
-CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    TimeoutError,
-)
+__all__ = ["CONNECTION_ERRORS", "PgStore", "create_pool"]
 
 ONLINE_WINDOW_SECONDS = 30.0
-
-
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-
-
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
-    """A pool whose connections speak JSON for jsonb and plan hot queries per call.
-
-    force_custom_plan: a generic plan cached while the queue was empty can make the
-    claim query scan the whole table later (measured: 3.7 s instead of 0.5 ms).
-    """
-    try:
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            init=_init_connection,
-            command_timeout=30,
-            server_settings={"application_name": "jobsvc", "plan_cache_mode": "force_custom_plan"},
-        )
-    except CONNECTION_ERRORS as exc:
-        raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-    assert pool is not None
-    return pool
-
-
-def _payload_columns(payload: Payload | None) -> tuple[JsonValue, str | None, bytes | None]:
-    if payload is None:
-        return None, None, None
-    return payload.json, payload.type_url, payload.data
-
-
-def _json_text(value: JsonValue) -> str | None:
-    """JSON for a text[] parameter (see queries.sql); None (SQL NULL) stays None."""
-    return None if value is None else json.dumps(value)
-
-
-def _payload(json_value: Any, type_url: str | None, data: bytes | None) -> Payload:
-    if type_url is not None:
-        return Payload(type_url=type_url, data=bytes(data or b""))
-    return Payload(json=json_value)
-
-
-def _job(row: asyncpg.Record) -> Job:
-    state = JobState(row["state"])
-    return Job(
-        id=str(row["id"]),
-        handler=row["handler"],
-        version_selector=row["version_selector"],
-        version=row["version"],
-        state=state,
-        input=_payload(row["input"], row["input_type_url"], row["input_data"]),
-        result=(
-            _payload(row["result"], row["result_type_url"], row["result_data"]) if state is JobState.SUCCEEDED else None
-        ),
-        error=JobError.from_json(row["error"]) if row["error"] else None,
-        attempt=row["attempt"],
-        priority=row["priority"],
-        idempotency_key=row["idempotency_key"],
-        labels=dict(row["labels"] or {}),
-        created_at=row["created_at"],
-        run_at=row["run_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-        cancel_requested=row["cancel_requested"],
-        last_seq=row["last_seq"],
-        progress_percent=row["progress_percent"],
-        progress_message=row["progress_message"],
-    )
 
 
 def _same_content(existing: Job, new: NewJob) -> bool:
@@ -124,11 +44,19 @@ def _same_content(existing: Job, new: NewJob) -> bool:
     )
 
 
-class PgStore:
-    """JobStore on one asyncpg pool; each method runs one named query."""
+def _job_not_found(job_id: str) -> NotFound:
+    return NotFound(f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job", resource_name=job_id)
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+
+class PgStore:
+    """JobStore on one asyncpg pool; each method runs one named query.
+
+    Every method that appends events tells the EventNotifier after its commit.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, notifier: EventNotifier | None = None) -> None:
         self._pool = pool
+        self.notifier = notifier or EventNotifier(pool)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
@@ -140,8 +68,15 @@ class PgStore:
 
     async def _fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
         async with self._connection() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(query(name), *args)
-            return rows
+            result: list[asyncpg.Record] = await conn.fetch(query(name), *args)
+            return result
+
+    async def _fetch_changed(self, name: str, *args: Any) -> list[asyncpg.Record]:
+        """Run a query that appends events and returns the jobs' ids in column `id` (or $1)."""
+        result = await self._fetch(name, *args)
+        if result:
+            self.notifier.changed(str(r["id"]) if "id" in r else str(args[0]) for r in result)
+        return result
 
     async def migrate(self) -> list[int]:
         """Apply pending migrations under an advisory lock, so replicas may start together."""
@@ -161,8 +96,10 @@ class PgStore:
         """Raise Unavailable unless a trivial query succeeds."""
         await self._fetch("database_ping")
 
+    # -- handlers ------------------------------------------------------------------
+
     async def handler_register(self, specs: Sequence[HandlerSpec]) -> None:
-        """Upsert handler versions."""
+        """Upsert handler versions (and mark them seen now)."""
         if not specs:
             return
         await self._fetch(
@@ -170,10 +107,14 @@ class PgStore:
             [s.name for s in specs],
             [s.version for s in specs],
             [s.description for s in specs],
-            [_json_text(s.input_schema) for s in specs],
-            [_json_text(s.output_schema) for s in specs],
+            [rows.json_text(s.input_schema) for s in specs],
+            [rows.json_text(s.output_schema) for s in specs],
             [s.input_type for s in specs],
             [s.output_type for s in specs],
+            [json.dumps(s.retry_policy.to_json()) for s in specs],
+            [s.attempt_timeout for s in specs],
+            [s.cache_ttl for s in specs],
+            [s.retention for s in specs],
         )
 
     async def handler_touch(self, keys: Sequence[tuple[str, str]]) -> None:
@@ -183,68 +124,75 @@ class PgStore:
 
     async def handler_list(self, name: str | None) -> list[HandlerSpec]:
         """Registered versions (ordering by version is the caller's: it knows semver)."""
-        rows = await self._fetch("handler_list", name, ONLINE_WINDOW_SECONDS)
-        return [
-            HandlerSpec(
-                name=r["name"],
-                version=r["version"],
-                description=r["description"],
-                input_schema=r["input_schema"],
-                output_schema=r["output_schema"],
-                input_type=r["input_type"],
-                output_type=r["output_type"],
-                online=r["online"],
-            )
-            for r in rows
-        ]
+        return [rows.handler_spec(r) for r in await self._fetch("handler_list", name, ONLINE_WINDOW_SECONDS)]
+
+    # -- submitting ------------------------------------------------------------------
 
     async def job_insert_many(self, jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
         """Insert a batch in one transaction; see JobStore.job_insert_many."""
         ids = [str(uuid.uuid4()) for _ in jobs]
-        payloads = [_payload_columns(j.spec.input) for j in jobs]
         async with self._connection() as conn, conn.transaction():
-            rows = await conn.fetch(
+            created = await self._insert_cached(conn, ids, jobs)
+            fresh = [(i, j) for i, j in zip(ids, jobs, strict=True) if j.cached_from is None]
+            payloads = [rows.payload_columns(j.spec.input) for _, j in fresh]
+            inserted = await conn.fetch(
                 query("job_insert_many"),
-                ids,
-                [j.spec.handler for j in jobs],
-                [j.spec.version_selector for j in jobs],
-                [j.version for j in jobs],
-                [j.spec.priority for j in jobs],
-                [None if p[1] else _json_text(p[0]) for p in payloads],
+                [i for i, _ in fresh],
+                [j.spec.handler for _, j in fresh],
+                [j.spec.version_selector for _, j in fresh],
+                [j.version for _, j in fresh],
+                [j.spec.priority for _, j in fresh],
+                [None if p[1] else rows.json_text(p[0]) for p in payloads],
                 [p[1] for p in payloads],
                 [p[2] for p in payloads],
-                [j.spec.idempotency_key for j in jobs],
-                [json.dumps(j.spec.labels) for j in jobs],
-                [j.spec.run_at for j in jobs],
+                [j.spec.idempotency_key for _, j in fresh],
+                [json.dumps(j.spec.labels) for _, j in fresh],
+                [j.spec.run_at for _, j in fresh],
+                [rows.job_options(j) for _, j in fresh],
             )
-            created = {str(r["id"]): _job(r) for r in rows}
-            if len(created) == len(jobs):
-                return [(created[i], True) for i in ids]
-            # Some keys were taken: by earlier jobs, or by an earlier item of this batch.
-            keys = [j.spec.idempotency_key for j in jobs if j.spec.idempotency_key]
-            by_key = {
-                r["idempotency_key"]: _job(r) for r in await conn.fetch(query("job_get_by_idempotency_keys"), keys)
-            }
-            results: list[tuple[Job, bool]] = []
-            for job_id, new in zip(ids, jobs, strict=True):
-                if job_id in created:
-                    results.append((created[job_id], True))
-                    continue
-                key = new.spec.idempotency_key
-                existing = by_key[key] if key else None
-                if existing is None or not _same_content(existing, new):
-                    raise AlreadyExists(
-                        f"idempotency key {key!r} already names job {existing.id if existing else '?'} "
-                        "with a different handler, version or input",
-                        metadata={"idempotency_key": key or "", "job_id": existing.id if existing else ""},
-                    )
-                results.append((existing, False))
-            return results
+            created.update((str(r["id"]), rows.job(r)) for r in inserted)
+            by_key: dict[str, Job] = {}
+            if len(created) < len(jobs):
+                # Some keys were taken: by earlier jobs, or by an earlier item of this batch.
+                keys = [j.spec.idempotency_key for j in jobs if j.spec.idempotency_key]
+                found = await conn.fetch(query("job_get_by_idempotency_keys"), keys)
+                by_key = {r["idempotency_key"]: rows.job(r) for r in found}
+            results = [
+                (created[job_id], True) if job_id in created else (_existing(by_key, new), False)
+                for job_id, new in zip(ids, jobs, strict=True)
+            ]
+        self.notifier.changed(created)
+        return results
+
+    @staticmethod
+    async def _insert_cached(
+        conn: PoolConnectionProxy[asyncpg.Record], ids: list[str], jobs: Sequence[NewJob],
+    ) -> dict[str, Job]:
+        """Insert the jobs answered from the result cache: born SUCCEEDED, never run."""
+        created: dict[str, Job] = {}
+        for job_id, new in zip(ids, jobs, strict=True):
+            if new.cached_from is None:
+                continue
+            spec = new.spec
+            row = await conn.fetchrow(
+                query("job_insert_cached"), job_id, new.cached_from, spec.version_selector, spec.priority,
+                spec.idempotency_key, json.dumps(spec.labels))
+            if row is None:
+                raise Unavailable("the cached result vanished (retention); submit again")
+            created[job_id] = rows.job(row)
+        return created
+
+    async def job_find_cached(self, new: NewJob, ttl: float) -> str | None:
+        """Id of a job whose result answers `new` (same version and input within ttl)."""
+        found = await self._fetch("job_find_cached", new.spec.handler, new.version, new.input_hash, ttl)
+        return str(found[0]["id"]) if found else None
+
+    # -- reading -------------------------------------------------------------------
 
     async def job_get(self, job_id: str) -> Job | None:
         """One job by id."""
-        rows = await self._fetch("job_get", job_id)
-        return _job(rows[0]) if rows else None
+        found = await self._fetch("job_get", job_id)
+        return rows.job(found[0]) if found else None
 
     async def job_list(
         self,
@@ -254,7 +202,7 @@ class PgStore:
         cursor: tuple[datetime, str] | None,
     ) -> JobPage:
         """Fetch one row more than asked to know whether a next page exists."""
-        rows = await self._fetch(
+        found = await self._fetch(
             "job_list",
             [s.value for s in states] or None,
             handler,
@@ -262,21 +210,27 @@ class PgStore:
             cursor[1] if cursor else None,
             limit + 1,
         )
-        jobs = [_job(r) for r in rows[:limit]]
-        more = len(rows) > limit
+        jobs = [rows.job(r) for r in found[:limit]]
+        more = len(found) > limit
         return JobPage(jobs, (jobs[-1].created_at, jobs[-1].id) if more and jobs else None)
+
+    async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> list[JobEvent]:
+        """A job's events with seq > after_seq, in order."""
+        return [rows.event(r) for r in await self._fetch("job_event_list", job_id, after_seq, limit)]
+
+    # -- managing --------------------------------------------------------------------
 
     async def job_cancel(self, job_id: str, reason: str) -> Job:
         """Cancel queued at once; flag running; refuse finished."""
         async with self._connection() as conn:
-            if not await conn.fetch(query("job_cancel_queued"), job_id, reason):
+            if await conn.fetch(query("job_cancel_queued"), job_id, reason):
+                self.notifier.changed([job_id])
+            else:
                 await conn.fetch(query("job_cancel_running"), job_id, reason)
-            rows = await conn.fetch(query("job_get"), job_id)
-        if not rows:
-            raise NotFound(
-                f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job", resource_name=job_id
-            )
-        job = _job(rows[0])
+            found = await conn.fetch(query("job_get"), job_id)
+        if not found:
+            raise _job_not_found(job_id)
+        job = rows.job(found[0])
         # Cancelling a cancelled job is a no-op success, as in AIP-151.
         if job.state in (JobState.SUCCEEDED, JobState.FAILED):
             raise FailedPrecondition(
@@ -286,28 +240,44 @@ class PgStore:
             )
         return job
 
-    async def job_claim(
-        self,
-        served: Sequence[str],
-        owner: str,
-        limit: int,
-        lease_seconds: float,
-    ) -> list[Claim]:
-        """Lease due jobs."""
-        rows = await self._fetch("job_claim", list(served), limit, owner, lease_seconds)
-        return [Claim(_job(r), str(r["attempt_token"])) for r in rows]
+    async def job_redrive(
+        self, job_ids: Sequence[str] | None, handler: str | None, version: str | None, limit: int,
+    ) -> list[Job]:
+        """Re-run dead-lettered jobs as new jobs; the new jobs."""
+        redriven = await self._fetch_changed(
+            "job_redrive_many", list(job_ids) if job_ids is not None else None, handler, version, limit)
+        return [rows.job(r) for r in redriven]
 
-    async def job_lease_extend(
-        self,
-        job_ids: Sequence[str],
-        owner: str,
-        lease_seconds: float,
-    ) -> dict[str, bool]:
-        """Heartbeat."""
+    # -- executing -------------------------------------------------------------------
+
+    async def job_claim(self, served: Sequence[str], owner: str, limit: int, lease_seconds: float) -> list[Claim]:
+        """Lease due jobs."""
+        claimed = await self._fetch_changed("job_claim", list(served), limit, owner, lease_seconds)
+        return [
+            Claim(rows.job(r), str(r["attempt_token"]), r["lease_expires_at"], r["attempt_deadline"])
+            for r in claimed
+        ]
+
+    async def job_lease_extend(self, job_ids: Sequence[str], owner: str, lease_seconds: float) -> dict[str, bool]:
+        """Heartbeat of an owner for all its jobs: {job id: cancel requested}."""
         if not job_ids:
             return {}
-        rows = await self._fetch("job_lease_extend", list(job_ids), owner, lease_seconds)
-        return {str(r["id"]): r["cancel_requested"] for r in rows}
+        extended = await self._fetch("job_lease_extend", list(job_ids), owner, lease_seconds)
+        return {str(r["id"]): r["cancel_requested"] for r in extended}
+
+    async def job_lease_extend_tokens(
+        self, leases: Sequence[tuple[str, str]], lease_seconds: float,
+    ) -> dict[str, tuple[bool, datetime]]:
+        """Heartbeat by (job id, token): {job id: (cancel requested, lease deadline)} of the leases held."""
+        if not leases:
+            return {}
+        extended = await self._fetch(
+            "job_lease_extend_tokens", [lease[0] for lease in leases], [lease[1] for lease in leases], lease_seconds)
+        return {str(r["id"]): (r["cancel_requested"], r["lease_expires_at"]) for r in extended}
+
+    async def job_lease_shorten(self, owner: str, grace_seconds: float) -> None:
+        """Let an owner's leases run out after grace_seconds (its session ended)."""
+        await self._fetch("job_lease_shorten", owner, grace_seconds)
 
     async def job_event_append(
         self,
@@ -318,8 +288,9 @@ class PgStore:
         payload: Payload | None = None,
     ) -> int | None:
         """Append a non-terminal event under the attempt token."""
-        rows = await self._fetch("job_event_append", job_id, token, kind.value, data, *_payload_columns(payload))
-        return int(rows[0]["last_seq"]) if rows else None
+        appended = await self._fetch_changed(
+            "job_event_append", job_id, token, kind.value, data, *rows.payload_columns(payload))
+        return int(appended[0]["last_seq"]) if appended else None
 
     async def job_finish(
         self,
@@ -330,40 +301,49 @@ class PgStore:
         error: JobError | None = None,
     ) -> bool:
         """Terminal write under the attempt token."""
-        rows = await self._fetch(
-            "job_finish", job_id, token, state.value, *_payload_columns(result), error.to_json() if error else None
-        )
-        return bool(rows)
+        finished = await self._fetch_changed(
+            "job_finish", job_id, token, state.value, *rows.payload_columns(result),
+            error.to_json() if error else None)
+        return bool(finished)
+
+    async def job_fail_attempt(
+        self, job_id: str, token: str, error: JobError, retry_delay: float | None = None,
+    ) -> tuple[JobState, datetime | None] | None:
+        """The attempt failed: retried per policy or FAILED; None for a stale token."""
+        failed = await self._fetch_changed(
+            "job_fail_attempt", job_id, token, error.to_json(), retry_delay, error.non_retryable)
+        return (JobState(failed[0]["new_state"]), failed[0]["next_run_at"]) if failed else None
 
     async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
-        """Give an attempt back."""
-        return bool(await self._fetch("job_requeue", job_id, token, reason))
+        """Give an attempt back without counting it as failed."""
+        return bool(await self._fetch_changed("job_requeue", job_id, token, reason))
+
+    # -- maintenance -----------------------------------------------------------------
 
     async def job_rescue_expired(self, limit: int) -> list[str]:
-        """Requeue jobs whose lease ran out."""
-        return [str(r["id"]) for r in await self._fetch("job_rescue_expired", limit)]
+        """End attempts whose lease ran out as failed attempts; the ids."""
+        return [str(r["id"]) for r in await self._fetch_changed("job_rescue_expired", limit)]
 
-    async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> list[JobEvent]:
-        """Events after a sequence number."""
-        rows = await self._fetch("job_event_list", job_id, after_seq, limit)
-        return [
-            JobEvent(
-                job_id=str(r["job_id"]),
-                seq=r["seq"],
-                kind=EventKind(r["kind"]),
-                time=r["time"],
-                data=r["data"],
-                payload=(
-                    _payload(r["payload"], r["payload_type_url"], r["payload_data"])
-                    if r["payload"] is not None
-                    or r["payload_type_url"] is not None
-                    or EventKind(r["kind"]) is EventKind.SUCCEEDED
-                    else None
-                ),
-            )
-            for r in rows
-        ]
+    async def job_expire_deadlines(self, limit: int) -> list[str]:
+        """Fail jobs past their execution or schedule-to-start deadline; the ids."""
+        return [str(r["id"]) for r in await self._fetch_changed("job_expire_deadlines", limit)]
+
+    async def job_reap_finished(self, limit: int) -> int:
+        """Delete finished jobs past their retention; how many."""
+        return len(await self._fetch("job_reap_finished", limit))
 
     async def job_executors_wake(self) -> None:
         """NOTIFY the executors of every replica."""
         await self._fetch("job_executors_wake")
+
+
+def _existing(by_key: dict[str, Job], new: NewJob) -> Job:
+    key = new.spec.idempotency_key
+    existing = by_key.get(key) if key else None
+    if existing is None or not _same_content(existing, new):
+        raise AlreadyExists(
+            f"idempotency key {key!r} already names job {existing.id if existing else '?'} "
+            "with a different handler, version or input",
+            metadata={"idempotency_key": key or "", "job_id": existing.id if existing else ""},
+        )
+    return existing

@@ -35,7 +35,21 @@ JOB_COLUMNS = (
     "last_seq",
     "progress_percent",
     "progress_message",
+    "max_attempts",
+    "attempt_errors",
+    "cached_from",
+    "redrive_of",
 )
+
+# Why a queued job is not running (Get and List only): it is scheduled for later, or no
+# process that served its exact version has been seen for 30 seconds.
+WAITING_REASON = """CASE
+    WHEN state <> 'queued' THEN ''
+    WHEN run_at > now() THEN 'scheduled'
+    WHEN NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = handler AND h.version = version
+                     AND h.last_seen_at > now() - interval '30 seconds')
+        THEN 'no executor or worker serves ' || handler || ' ' || version
+    ELSE '' END AS waiting_reason"""
 
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
@@ -47,6 +61,7 @@ def queries() -> dict[str, str]:
     text = resources.files("jobsvc.store").joinpath("sql/queries.sql").read_text("utf-8")
     text = text.replace("{job_columns_j}", ", ".join(f"j.{c}" for c in JOB_COLUMNS))
     text = text.replace("{job_columns}", ", ".join(JOB_COLUMNS))
+    text = text.replace("{waiting_reason}", WAITING_REASON)
     parts = _NAME_LINE.split(text)
     named: dict[str, str] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):

@@ -25,18 +25,26 @@ SELECT 1;
 
 -- name: handler_upsert_many
 INSERT INTO jobsvc_handlers AS h
-    (name, version, description, input_schema, output_schema, input_type, output_type, last_seen_at)
+    (name, version, description, input_schema, output_schema, input_type, output_type, last_seen_at,
+     retry_policy, attempt_timeout, cache_ttl, retention)
 -- JSON arrives as text[] (cast per element): a jsonb[] parameter would make the
 -- driver read a dict or list element as a nested array.
-SELECT name, version, description, input_schema::jsonb, output_schema::jsonb, input_type, output_type, now()
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-    AS t(name, version, description, input_schema, output_schema, input_type, output_type)
+SELECT name, version, description, input_schema::jsonb, output_schema::jsonb, input_type, output_type, now(),
+       retry_policy::jsonb, attempt_timeout, cache_ttl, retention
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::double precision[], $10::double precision[], $11::double precision[])
+    AS t(name, version, description, input_schema, output_schema, input_type, output_type, retry_policy,
+         attempt_timeout, cache_ttl, retention)
 ON CONFLICT (name, version) DO UPDATE SET
     description   = excluded.description,
     input_schema  = excluded.input_schema,
     output_schema = excluded.output_schema,
     input_type    = excluded.input_type,
     output_type   = excluded.output_type,
+    retry_policy  = excluded.retry_policy,
+    attempt_timeout = excluded.attempt_timeout,
+    cache_ttl     = excluded.cache_ttl,
+    retention     = excluded.retention,
     last_seen_at  = now();
 
 -- name: handler_touch_many
@@ -46,6 +54,7 @@ WHERE (name, version) IN (SELECT * FROM unnest($1::text[], $2::text[]));
 -- name: handler_list
 -- $1: name or NULL for all; $2: seconds since last_seen_at that still count as online.
 SELECT name, version, description, input_schema, output_schema, input_type, output_type,
+       retry_policy, attempt_timeout, cache_ttl, retention,
        last_seen_at > now() - make_interval(secs => $2) AS online
 FROM jobsvc_handlers
 WHERE $1::text IS NULL OR name = $1
@@ -58,17 +67,29 @@ ORDER BY name;
 WITH new AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[],
-        $8::bytea[], $9::text[], $10::text[], $11::timestamptz[]
+        $8::bytea[], $9::text[], $10::text[], $11::timestamptz[], $12::text[]
     ) AS t(id, handler, version_selector, version, priority, input, input_type_url,
-           input_data, idempotency_key, labels, run_at)
+           input_data, idempotency_key, labels, run_at, options)
+), prepared AS (
+    -- options: the effective retry policy, timeouts, retention and input hash, as JSON.
+    SELECT new.*, options::jsonb AS o, coalesce(run_at, now()) AS due FROM new
 ), inserted AS (
     INSERT INTO jobsvc_jobs
         (id, handler, version_selector, version, state, priority, input, input_type_url,
-         input_data, idempotency_key, labels, run_at, last_seq)
+         input_data, idempotency_key, labels, run_at, last_seq, max_attempts, retry_initial_interval,
+         retry_backoff_coefficient, retry_maximum_interval, non_retryable_error_types, attempt_timeout,
+         deadline_at, start_deadline_at, retention, input_hash)
     -- input and labels arrive as JSON text, for the reason given at handler_upsert_many.
     SELECT id, handler, version_selector, version, 'queued', priority, input::jsonb, input_type_url,
-           input_data, idempotency_key, labels::jsonb, coalesce(run_at, now()), 1
-    FROM new
+           input_data, idempotency_key, labels::jsonb, due, 1,
+           (o ->> 'max_attempts')::integer, (o ->> 'initial_interval')::double precision,
+           (o ->> 'backoff_coefficient')::double precision, (o ->> 'maximum_interval')::double precision,
+           ARRAY(SELECT jsonb_array_elements_text(o -> 'non_retryable_error_types')),
+           (o ->> 'attempt_timeout')::double precision,
+           now() + make_interval(secs => (o ->> 'execution_timeout')::double precision),
+           due + make_interval(secs => (o ->> 'schedule_to_start_timeout')::double precision),
+           (o ->> 'retention')::double precision, o ->> 'input_hash'
+    FROM prepared
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING {job_columns}
 ), queued_event AS (
@@ -79,7 +100,7 @@ WITH new AS (
 SELECT {job_columns} FROM inserted;
 
 -- name: job_get
-SELECT {job_columns} FROM jobsvc_jobs WHERE id = $1;
+SELECT {job_columns}, {waiting_reason} FROM jobsvc_jobs WHERE id = $1;
 
 -- name: job_get_by_idempotency_keys
 SELECT {job_columns} FROM jobsvc_jobs WHERE idempotency_key = ANY($1::text[]);
@@ -87,7 +108,7 @@ SELECT {job_columns} FROM jobsvc_jobs WHERE idempotency_key = ANY($1::text[]);
 -- name: job_list
 -- Newest first, keyset-paginated on (created_at, id). $1 states (NULL: any),
 -- $2 handler (NULL: any), $3/$4 the cursor (NULL: first page), $5 page size + 1.
-SELECT {job_columns} FROM jobsvc_jobs
+SELECT {job_columns}, {waiting_reason} FROM jobsvc_jobs
 WHERE ($1::text[] IS NULL OR state = ANY($1))
   AND ($2::text IS NULL OR handler = $2)
   AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
@@ -112,24 +133,44 @@ WITH next AS MATERIALIZED (
         attempt = j.attempt + 1,
         attempt_token = gen_random_uuid(),
         lease_owner = $3,
-        lease_expires_at = now() + make_interval(secs => $4),
+        attempt_deadline = now() + make_interval(secs => j.attempt_timeout),
+        -- The lease never outlives the attempt's deadline: the rescuer ends a hung attempt.
+        lease_expires_at = least(now() + make_interval(secs => $4),
+                                 coalesce(now() + make_interval(secs => j.attempt_timeout), 'infinity')),
         started_at = now(),
         last_seq = j.last_seq + 1
     FROM next WHERE j.id = next.id
-    RETURNING {job_columns_j}, j.attempt_token
+    RETURNING {job_columns_j}, j.attempt_token, j.lease_expires_at, j.attempt_deadline
 ), started_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, last_seq, 'started', jsonb_build_object('attempt', attempt, 'executor', $3::text)
     FROM claimed
 )
-SELECT claimed.*, pg_notify('jobsvc_events', claimed.id::text) FROM claimed;
+SELECT * FROM claimed;
 
 -- name: job_lease_extend
 -- Heartbeat for every job an owner holds; returns the ids still held (a job that
 -- was rescued elsewhere is missing, so the owner learns its lease is gone).
-UPDATE jobsvc_jobs SET lease_expires_at = now() + make_interval(secs => $3)
+UPDATE jobsvc_jobs SET
+    lease_expires_at = least(now() + make_interval(secs => $3), coalesce(attempt_deadline, 'infinity'))
 WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND state = 'running'
 RETURNING id, cancel_requested;
+
+-- name: job_lease_extend_tokens
+-- Heartbeat of a remote worker, by (job, attempt token): returns the leases still held.
+UPDATE jobsvc_jobs j SET
+    lease_expires_at = least(now() + make_interval(secs => $3), coalesce(j.attempt_deadline, 'infinity'))
+FROM unnest($1::uuid[], $2::uuid[]) AS held(id, token)
+WHERE j.id = held.id AND j.attempt_token = held.token AND j.state = 'running'
+RETURNING j.id, j.cancel_requested, j.lease_expires_at;
+
+-- name: job_lease_shorten
+-- A worker's session ended: its leases run out after a short grace unless it comes back.
+UPDATE jobsvc_jobs SET lease_expires_at = least(lease_expires_at, now() + make_interval(secs => $2))
+WHERE lease_owner = $1 AND state = 'running';
+
+-- name: job_fail_attempt
+SELECT new_state, next_run_at, event_seq FROM jobsvc_fail_attempt($1, $2, $3::jsonb, $4, $5);
 
 -- name: job_event_append
 -- Appends a non-terminal event to a running job if $2 is its current attempt
@@ -147,7 +188,7 @@ WITH bumped AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data, payload, payload_type_url, payload_data)
     SELECT id, last_seq, $3, $4, $5, $6, $7 FROM bumped
 )
-SELECT last_seq, pg_notify('jobsvc_events', id::text) FROM bumped;
+SELECT last_seq FROM bumped;
 
 -- name: job_finish
 -- Ends the attempt holding token $2 in terminal state $3 and logs the terminal
@@ -173,43 +214,147 @@ WITH finished AS (
            $4, $5, $6
     FROM finished
 )
-SELECT last_seq, pg_notify('jobsvc_events', id::text) FROM finished;
+SELECT last_seq FROM finished;
 
 -- name: job_requeue
 -- Returns a running attempt to the queue (executor shutting down): the next
 -- attempt may run anywhere. Refused, like every write, for a stale token.
 WITH requeued AS (
     UPDATE jobsvc_jobs SET
+        -- Not a failed attempt: the next claim reuses the attempt number.
         state = 'queued', lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL,
-        run_at = now(), last_seq = last_seq + 1
+        attempt_deadline = NULL, attempt = attempt - 1, run_at = now(), last_seq = last_seq + 1
     WHERE id = $1 AND attempt_token = $2 AND state = 'running'
     RETURNING id, last_seq
 ), requeued_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, last_seq, 'requeued', jsonb_build_object('reason', $3::text) FROM requeued
 )
-SELECT last_seq, pg_notify('jobsvc_events', id::text) FROM requeued;
+SELECT last_seq FROM requeued;
 
 -- name: job_rescue_expired
--- Puts running jobs whose lease ran out (their executor died) back in the queue.
--- SKIP LOCKED lets every replica run this at once: each row is rescued by one.
+-- Ends attempts whose lease ran out (their executor or worker died, or the attempt
+-- hit its timeout) as failed attempts, so a job that kills its worker every time
+-- still ends after max_attempts. SKIP LOCKED lets every replica run this at once:
+-- each lease is rescued by exactly one.
 WITH expired AS MATERIALIZED (
-    SELECT id FROM jobsvc_jobs
+    SELECT id, attempt_token, attempt_deadline FROM jobsvc_jobs
     WHERE state = 'running' AND lease_expires_at < now()
     ORDER BY lease_expires_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED
-), rescued AS (
-    UPDATE jobsvc_jobs j SET
-        state = 'queued', lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL,
-        run_at = now(), last_seq = j.last_seq + 1
-    FROM expired WHERE j.id = expired.id
-    RETURNING j.id, j.last_seq
-), requeued_event AS (
-    INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
-    SELECT id, last_seq, 'requeued', '{"reason": "lease expired"}'::jsonb FROM rescued
 )
-SELECT id, pg_notify('jobsvc_events', id::text) FROM rescued;
+SELECT e.id, f.new_state
+FROM expired e, LATERAL jobsvc_fail_attempt(e.id, e.attempt_token,
+    CASE WHEN e.attempt_deadline <= now()
+         THEN '{"type": "jobsvc.AttemptTimeout", "message": "the attempt ran past its timeout"}'
+         ELSE '{"type": "jobsvc.LeaseExpired", "message": "the executor or worker stopped renewing its lease"}'
+    END::jsonb, NULL, false) f;
+
+-- name: job_expire_deadlines
+-- Fails jobs past their execution deadline, and queued jobs past their
+-- schedule-to-start deadline; running ones are also told to stop.
+WITH expired AS MATERIALIZED (
+    SELECT id, state AS old_state,
+           CASE WHEN deadline_at < now() THEN 'jobsvc.DeadlineExceeded'
+                ELSE 'jobsvc.ScheduleToStartTimeout' END AS error_type
+    FROM jobsvc_jobs
+    WHERE (state IN ('queued', 'running') AND deadline_at < now())
+       OR (state = 'queued' AND start_deadline_at < now())
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+), failed AS (
+    UPDATE jobsvc_jobs j SET
+        state = 'failed', finished_at = now(),
+        error = jsonb_build_object('type', e.error_type, 'attempt', j.attempt, 'message',
+            CASE e.error_type WHEN 'jobsvc.DeadlineExceeded' THEN 'the job did not finish before its deadline'
+                 ELSE 'no executor or worker started the job in time' END),
+        attempt_token = NULL, lease_owner = NULL, lease_expires_at = NULL, attempt_deadline = NULL,
+        last_seq = j.last_seq + 1
+    FROM expired e WHERE j.id = e.id
+    RETURNING j.id, j.last_seq, j.error, e.old_state
+), failed_event AS (
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+    SELECT id, last_seq, 'failed', jsonb_build_object('error', error) FROM failed
+)
+SELECT id, CASE WHEN old_state = 'running' THEN pg_notify('jobsvc_cancel', id::text) END
+FROM failed;
+
+-- name: job_reap_finished
+-- Deletes finished jobs (and, by cascade, their events) past their retention.
+DELETE FROM jobsvc_jobs WHERE id IN (
+    SELECT id FROM jobsvc_jobs
+    WHERE finished_at < now() - make_interval(secs => retention)
+    LIMIT $1
+)
+RETURNING id;
+
+-- name: job_redrive_many
+-- Re-runs dead-lettered jobs (FAILED, not redriven before) as new jobs with the
+-- same spec and a fresh attempt budget: the originals stay FAILED, so a terminal
+-- state stays final. $1 ids (NULL: by handler), $2 handler, $3 version (NULL: any).
+WITH dead AS MATERIALIZED (
+    SELECT id FROM jobsvc_jobs
+    WHERE state = 'failed' AND NOT redriven
+      AND (($1::uuid[] IS NOT NULL AND id = ANY($1)) OR ($1 IS NULL AND handler = $2))
+      AND ($3::text IS NULL OR version = $3)
+    ORDER BY finished_at
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+), marked AS (
+    UPDATE jobsvc_jobs j SET redriven = true FROM dead WHERE j.id = dead.id
+    RETURNING j.*
+), inserted AS (
+    INSERT INTO jobsvc_jobs
+        (id, handler, version_selector, version, state, priority, input, input_type_url, input_data,
+         labels, last_seq, max_attempts, retry_initial_interval, retry_backoff_coefficient,
+         retry_maximum_interval, non_retryable_error_types, attempt_timeout, retention, input_hash,
+         redrive_of)
+    SELECT gen_random_uuid(), handler, version_selector, version, 'queued', priority, input,
+           input_type_url, input_data, labels, 1, max_attempts, retry_initial_interval,
+           retry_backoff_coefficient, retry_maximum_interval, non_retryable_error_types,
+           attempt_timeout, retention, input_hash, id
+    FROM marked
+    RETURNING {job_columns}
+), queued_event AS (
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+    SELECT id, 1, 'queued', jsonb_build_object('handler', handler, 'version', version, 'redrive_of', redrive_of)
+    FROM inserted
+)
+SELECT {job_columns} FROM inserted;
+
+-- name: job_find_cached
+-- The newest succeeded job with the same handler version and input within $4 seconds.
+SELECT id FROM jobsvc_jobs
+WHERE state = 'succeeded' AND handler = $1 AND version = $2 AND input_hash = $3
+  AND finished_at > now() - make_interval(secs => $4)
+ORDER BY finished_at DESC
+LIMIT 1;
+
+-- name: job_insert_cached
+-- A new job answered from cached job $2's result without running: born SUCCEEDED.
+WITH source AS (
+    SELECT * FROM jobsvc_jobs WHERE id = $2 AND state = 'succeeded'
+), inserted AS (
+    INSERT INTO jobsvc_jobs
+        (id, handler, version_selector, version, state, priority, input, input_type_url, input_data,
+         result, result_type_url, result_data, idempotency_key, labels, last_seq, attempt,
+         started_at, finished_at, retention, input_hash, cached_from)
+    SELECT $1, handler, $3, version, 'succeeded', $4, input, input_type_url, input_data,
+           result, result_type_url, result_data, $5, $6::jsonb, 2, 0, now(), now(), retention,
+           input_hash, id
+    FROM source
+    RETURNING {job_columns}
+), events AS (
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data, payload, payload_type_url, payload_data)
+    SELECT id, 1, 'queued', jsonb_build_object('handler', handler, 'version', version), NULL, NULL, NULL
+    FROM inserted
+    UNION ALL
+    SELECT id, 2, 'succeeded', jsonb_build_object('attempt', 0, 'cached_from', cached_from),
+           result, result_type_url, result_data
+    FROM inserted
+)
+SELECT {job_columns} FROM inserted;
 
 -- name: job_cancel_queued
 -- Cancels a job that has not started; the row lock makes this race-free against a claim.
@@ -222,7 +367,7 @@ WITH cancelled AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, last_seq, 'cancelled', jsonb_build_object('reason', $2::text) FROM cancelled
 )
-SELECT id, pg_notify('jobsvc_events', id::text) FROM cancelled;
+SELECT id FROM cancelled;
 
 -- name: job_cancel_running
 -- Asks the executor of a running job to stop it; the executor writes the
@@ -240,3 +385,9 @@ LIMIT $3;
 
 -- name: job_executors_wake
 SELECT pg_notify('jobsvc_jobs', '');
+
+-- name: job_events_notify
+-- One NOTIFY for many changed jobs ($1: comma-separated ids), sent after their commits.
+-- A NOTIFY inside each job's own transaction would serialise those commits on
+-- PostgreSQL's global notify lock.
+SELECT pg_notify('jobsvc_events', $1);

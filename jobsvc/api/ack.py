@@ -1,0 +1,472 @@
+"""AckService: remote workers, in any language, lease jobs and settle them.
+
+A worker session (the Work stream) is the worker's liveness: the session extends
+the leases of its jobs while the worker talks, hands out jobs up to the worker's
+free capacity, and forwards cancellations. Settlements are fenced by the attempt
+token, so a late or duplicated ack of an attempt that was rescued changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from google.protobuf import timestamp_pb2
+from google.rpc import code_pb2
+
+from jobsvc.api import convert
+from jobsvc.api.app import JobsApp
+from jobsvc.api.status import MalformedRequest, abort, status_for, unary
+from jobsvc.domain.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    JobsvcError,
+    NotFound,
+)
+from jobsvc.domain.jobs import Claim, EventKind, HandlerSpec, JobError, JobState
+from jobsvc.store.notify import Listener
+from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc
+
+log = logging.getLogger("jobsvc.ack")
+
+Context = grpc.aio.ServicerContext[Any, Any]
+MAX_CONCURRENCY = 1000
+MAX_LEASE_SECONDS = 600.0
+MIN_LEASE_SECONDS = 2.0
+MAX_LEASE_WAIT = 30.0
+
+
+@dataclass(frozen=True)
+class AckConfig:
+    """Timings of worker sessions."""
+
+    lease_seconds: float = 30.0
+    # After a session ends, its leases run out after this long unless the worker comes back.
+    reconnect_grace: float = 5.0
+    poll_interval: float = 5.0
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A validated WorkerInfo."""
+
+    worker_id: str
+    handlers: list[HandlerSpec]
+    concurrency: int
+    lease_seconds: float
+
+    @property
+    def keys(self) -> list[str]:
+        return [f"{h.name}@{h.version}" for h in self.handlers]
+
+
+def _worker_from_proto(message: ack_service_pb2.WorkerInfo, path: str, default_lease: float) -> Worker:
+    problems: list[FieldViolation] = []
+    if not message.worker_id or len(message.worker_id) > 200:
+        problems.append(FieldViolation(f"{path}.worker_id", "required, at most 200 characters"))
+    if not message.handlers:
+        problems.append(FieldViolation(f"{path}.handlers", "at least one handler version"))
+    if not 1 <= message.concurrency <= MAX_CONCURRENCY:
+        problems.append(FieldViolation(f"{path}.concurrency", f"must be 1..{MAX_CONCURRENCY}"))
+    handlers = []
+    for index, info in enumerate(message.handlers):
+        try:
+            handlers.append(convert.handler_from_proto(info, f"{path}.handlers[{index}]"))
+        except InvalidArgument as exc:
+            problems.extend(exc.violations)
+    if problems:
+        raise InvalidArgument(f"invalid worker: {problems[0].field}: {problems[0].description}", problems)
+    lease = message.lease_duration.ToTimedelta().total_seconds() if message.HasField("lease_duration") else 0
+    lease = min(max(lease or default_lease, MIN_LEASE_SECONDS), MAX_LEASE_SECONDS)
+    return Worker(message.worker_id, handlers, message.concurrency, lease)
+
+
+def _lease_ref(job_id: str, token: str, path: str) -> tuple[str, str]:
+    job_id = convert.job_id_from_request(job_id, f"{path}.job_id")
+    try:
+        return job_id, str(uuid.UUID(token))
+    except ValueError:
+        raise InvalidArgument(
+            f"{path}.attempt_token is not a token this server issued",
+            [FieldViolation(f"{path}.attempt_token", "must be the attempt_token of an assignment")],
+        ) from None
+
+
+def _timestamp(seconds_from_now: float | None = None, moment: Any = None) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    if moment is not None:
+        stamp.FromDatetime(moment)
+    else:
+        stamp.FromNanoseconds(int((time.time() + (seconds_from_now or 0)) * 1e9))
+    return stamp
+
+
+def _assignment(claim: Claim) -> ack_service_pb2.Assignment:
+    assignment = ack_service_pb2.Assignment(job=convert.job_to_proto(claim.job), attempt_token=claim.attempt_token)
+    if claim.lease_deadline is not None:
+        assignment.lease_deadline.CopyFrom(_timestamp(moment=claim.lease_deadline))
+    return assignment
+
+
+class Settlements:
+    """Ack, nack, reject and progress by attempt token: shared by the stream and the unary API."""
+
+    def __init__(self, app: JobsApp) -> None:
+        self._app = app
+        self._store = app.store
+
+    async def _refused(self, job_id: str) -> JobsvcError:
+        job = await self._store.job_get(job_id)
+        if job is None:
+            return NotFound(f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job",
+                            resource_name=job_id)
+        return FailedPrecondition(
+            f"attempt token is not the current attempt of job {job_id} (now {job.state.value}, "
+            f"attempt {job.attempt}); the attempt was rescued, cancelled or already settled",
+            reason="STALE_ATTEMPT",
+            metadata={"job_id": job_id, "state": job.state.value, "attempt": str(job.attempt)},
+        )
+
+    async def ack(self, request: ack_service_pb2.AckRequest, path: str) -> JobState:
+        job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
+        result = convert.payload_from_proto(request.result)
+        if not await self._store.job_finish(job_id, token, JobState.SUCCEEDED, result):
+            raise await self._refused(job_id)
+        return JobState.SUCCEEDED
+
+    async def nack(
+        self, request: ack_service_pb2.NackRequest, path: str, *, reject: bool = False,
+    ) -> tuple[JobState, Any]:
+        job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
+        error = convert.error_from_proto(request.error)
+        if reject:
+            error = JobError(error.type if request.error.type else "jobsvc.Rejected", error.message,
+                             error.traceback, non_retryable=True)
+        delay = None
+        if not reject and request.HasField("retry_delay"):
+            delay = max(0.0, request.retry_delay.ToTimedelta().total_seconds())
+        failed = await self._store.job_fail_attempt(job_id, token, error, delay)
+        if failed is None:
+            raise await self._refused(job_id)
+        state, next_run_at = failed
+        if next_run_at is not None:
+            self._app.jobs_due(next_run_at)
+        return state, next_run_at
+
+    async def progress(self, request: ack_service_pb2.ReportProgressRequest, path: str) -> int:
+        job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
+        update = request.WhichOneof("update")
+        if update == "progress":
+            percent = min(100.0, max(0.0, request.progress.percent))
+            seq = await self._store.job_event_append(
+                job_id, token, EventKind.PROGRESS, {"percent": percent, "message": request.progress.message})
+        elif update == "partial_output":
+            seq = await self._store.job_event_append(
+                job_id, token, EventKind.PARTIAL_OUTPUT, {}, convert.payload_from_proto(request.partial_output))
+        else:
+            raise InvalidArgument("set progress or partial_output", [FieldViolation(f"{path}.update", "required")])
+        if seq is None:
+            raise await self._refused(job_id)
+        return seq
+
+
+@dataclass
+class _Session:
+    """One Work stream."""
+
+    worker: Worker
+    owner: str
+    outbox: asyncio.Queue[ack_service_pb2.WorkResponse | None]
+    held: dict[str, str] = field(default_factory=dict)
+    draining: bool = False
+    last_heard: float = field(default_factory=time.monotonic)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def send(self, response: ack_service_pb2.WorkResponse) -> None:
+        self.outbox.put_nowait(response)
+
+    def cancel(self, job_id: str, reason: str) -> None:
+        token = self.held.pop(job_id, None)
+        if token is not None:
+            self.send(ack_service_pb2.WorkResponse(
+                cancel=ack_service_pb2.WorkResponse.Cancel(job_id=job_id, attempt_token=token, reason=reason)))
+            self.wakeup.set()
+
+
+class AckService(ack_service_pb2_grpc.AckServiceServicer):
+    """Worker sessions and the unary worker API."""
+
+    def __init__(self, app: JobsApp, listener: Listener, config: AckConfig | None = None) -> None:
+        self._app = app
+        self._store = app.store
+        self._listener = listener
+        self.config = config or AckConfig()
+        self._settle = Settlements(app)
+        self._sessions: set[_Session] = set()
+        self._registered: dict[str, float] = {}
+        listener.on_cancel(self._on_cancel_request)
+
+    @property
+    def session_count(self) -> int:
+        """Connected worker sessions."""
+        return len(self._sessions)
+
+    def _on_cancel_request(self, job_id: str) -> None:
+        for session in self._sessions:
+            token = session.held.get(job_id)
+            if token is not None:
+                asyncio.get_running_loop().create_task(self._cancel_running(session, job_id, token))
+
+    async def _cancel_running(self, session: _Session, job_id: str, token: str) -> None:
+        # The session writes the terminal state itself, so a worker that never answers
+        # cannot leave the job running; its late ack is then refused.
+        with contextlib.suppress(JobsvcError):
+            await self._store.job_finish(job_id, token, JobState.CANCELLED)
+        session.cancel(job_id, "cancelled")
+
+    async def _register(self, worker: Worker) -> None:
+        # Refresh the registry (and "online") at most every 10 s per worker.
+        if time.monotonic() - self._registered.get(worker.worker_id, 0.0) > 10:
+            await self._store.handler_register(worker.handlers)
+            self._registered[worker.worker_id] = time.monotonic()
+
+    # -- the session stream ------------------------------------------------------------
+
+    async def Work(
+        self, request_iterator: AsyncIterator[Any], context: Context,
+    ) -> AsyncIterator[ack_service_pb2.WorkResponse]:
+        """See the proto: hello first, then assignments and settlements."""
+        try:
+            session = await self._open(request_iterator)
+        except JobsvcError as exc:
+            await abort(context, status_for(exc))
+        self._sessions.add(session)
+        tasks = [
+            asyncio.create_task(self._read(session, request_iterator), name=f"jobsvc-work-read-{session.owner}"),
+            asyncio.create_task(self._assign(session), name=f"jobsvc-work-assign-{session.owner}"),
+            asyncio.create_task(self._keep_leases(session), name=f"jobsvc-work-lease-{session.owner}"),
+        ]
+        try:
+            while (response := await session.outbox.get()) is not None:
+                yield response
+        finally:
+            self._sessions.discard(session)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(JobsvcError):
+                await self._store.job_lease_shorten(session.owner, self.config.reconnect_grace)
+            log.info("worker session %s ended holding %d job(s)", session.owner, len(session.held))
+
+    async def _open(self, request_iterator: AsyncIterator[Any]) -> _Session:
+        first = await anext(aiter(request_iterator), None)
+        if first is None or isinstance(first, MalformedRequest) or first.WhichOneof("kind") != "hello":
+            raise InvalidArgument("the first message of a Work stream must be hello",
+                                  [FieldViolation("hello", "required first")], reason="HELLO_REQUIRED")
+        worker = _worker_from_proto(first.hello, "hello", self.config.lease_seconds)
+        await self._register(worker)
+        session_id = uuid.uuid4().hex[:12]
+        session = _Session(worker, f"worker:{worker.worker_id}:{session_id}", asyncio.Queue())
+        welcome = ack_service_pb2.WorkResponse.Welcome(session_id=session_id)
+        welcome.lease_duration.FromNanoseconds(int(worker.lease_seconds * 1e9))
+        welcome.heartbeat_interval.FromNanoseconds(int(worker.lease_seconds / 3 * 1e9))
+        session.send(ack_service_pb2.WorkResponse(welcome=welcome))
+        log.info("worker session %s serves %s", session.owner, ", ".join(worker.keys))
+        return session
+
+    async def _read(self, session: _Session, request_iterator: AsyncIterator[Any]) -> None:
+        try:
+            async for request in request_iterator:
+                session.last_heard = time.monotonic()
+                try:
+                    await self._handle(session, request)
+                except JobsvcError as exc:  # e.g. the database is down: the worker retries
+                    log.warning("worker session %s: %s", session.owner, exc)
+        except (grpc.aio.AioRpcError, asyncio.CancelledError):
+            pass
+        except Exception:
+            log.exception("worker session %s failed", session.owner)
+        finally:
+            session.outbox.put_nowait(None)  # the worker hung up: end the response stream too
+
+    async def _handle(self, session: _Session, request: Any) -> None:
+        if isinstance(request, MalformedRequest):
+            session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, "MALFORMED_REQUEST", request.error))
+            return
+        kind = request.WhichOneof("kind")
+        if kind == "drain":
+            session.draining = True
+            session.wakeup.set()
+        elif kind == "heartbeat":
+            await self._heartbeat(session, request.heartbeat)
+        elif kind in ("ack", "nack", "reject", "progress"):
+            await self._settle_on_stream(session, kind, getattr(request, kind))
+        elif kind == "hello":
+            session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, "HELLO_TWICE", "hello is sent once per session"))
+
+    async def _settle_on_stream(self, session: _Session, kind: str, message: Any) -> None:
+        try:
+            if kind == "ack":
+                await self._settle.ack(message, kind)
+            elif kind == "progress":
+                await self._settle.progress(message, kind)
+                return  # progress is answered only when refused
+            else:
+                await self._settle.nack(message, kind, reject=kind == "reject")
+            session.send(_settled(message.job_id, message.attempt_token, code_pb2.OK, "", ""))
+        except JobsvcError as exc:
+            status = status_for(exc)
+            session.send(_settled(message.job_id, message.attempt_token, status.code, exc.reason, exc.message))
+        finally:
+            if kind != "progress" and session.held.get(message.job_id) == message.attempt_token:
+                del session.held[message.job_id]
+                session.wakeup.set()
+
+    async def _heartbeat(self, session: _Session, request: ack_service_pb2.HeartbeatRequest) -> None:
+        refs = [(lease.job_id, lease.attempt_token) for lease in request.leases]
+        for job_id, token in refs:
+            if session.held.get(job_id) not in (None, token):
+                session.cancel(job_id, "stale attempt")
+        valid = [(j, t) for j, t in refs if _is_uuid(j) and _is_uuid(t)]
+        held = await self._store.job_lease_extend_tokens(valid, session.worker.lease_seconds)
+        for job_id, token in refs:
+            if job_id not in held:
+                session.held[job_id] = token  # so cancel() finds it
+                session.cancel(job_id, "lease lost")
+            else:
+                session.held[job_id] = token  # a reconnected worker resumes its leases
+
+    async def _assign(self, session: _Session) -> None:
+        while not session.draining:
+            session.wakeup.clear()
+            self._listener.jobs_due.clear()
+            free = session.worker.concurrency - len(session.held)
+            if free > 0:
+                want = min(free, 32)
+                try:
+                    claims = await self._store.job_claim(
+                        session.worker.keys, session.owner, want, session.worker.lease_seconds)
+                except JobsvcError as exc:
+                    log.warning("assigning to %s failed: %s", session.owner, exc)
+                    await asyncio.sleep(1)
+                    continue
+                for claim in claims:
+                    session.held[claim.job.id] = claim.attempt_token
+                    session.send(ack_service_pb2.WorkResponse(assignment=_assignment(claim)))
+                if len(claims) == want:
+                    continue
+            waiters = [asyncio.ensure_future(e.wait()) for e in (session.wakeup, self._listener.jobs_due)]
+            await asyncio.wait(waiters, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _keep_leases(self, session: _Session) -> None:
+        """Extend the session's leases while the worker is heard from; a silent worker
+        (hung, or its network gone) loses them when they run out."""
+        interval = session.worker.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - session.last_heard > session.worker.lease_seconds:
+                continue
+            leases = list(session.held.items())
+            try:
+                await self._register(session.worker)
+                # By token, not by owner: a worker that reconnected holds leases of its old session.
+                held = await self._store.job_lease_extend_tokens(leases, session.worker.lease_seconds)
+            except JobsvcError as exc:
+                log.warning("lease extension for %s failed: %s", session.owner, exc)
+                continue
+            for job_id, token in leases:
+                if job_id not in held:
+                    session.cancel(job_id, "lease lost")
+                elif held[job_id][0]:  # a cancel whose notification was missed
+                    await self._cancel_running(session, job_id, token)
+
+    # -- unary API ---------------------------------------------------------------------
+
+    @unary
+    async def Lease(
+        self, request: ack_service_pb2.LeaseRequest, context: Context,
+    ) -> ack_service_pb2.LeaseResponse:
+        worker = _worker_from_proto(request.worker, "worker", self.config.lease_seconds)
+        if not 0 <= request.max_jobs <= 100:
+            raise InvalidArgument("max_jobs must be 1..100", [FieldViolation("max_jobs", "1..100")])
+        wait = min(request.wait.ToTimedelta().total_seconds(), MAX_LEASE_WAIT) if request.HasField("wait") else 0
+        await self._register(worker)
+        owner = f"worker:{worker.worker_id}"
+        deadline = time.monotonic() + wait
+        while True:
+            self._listener.jobs_due.clear()
+            claims = await self._store.job_claim(worker.keys, owner, request.max_jobs or 1, worker.lease_seconds)
+            remaining = deadline - time.monotonic()
+            if claims or remaining <= 0:
+                return ack_service_pb2.LeaseResponse(assignments=[_assignment(c) for c in claims])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._listener.jobs_due.wait(), min(remaining, self.config.poll_interval))
+
+    @unary
+    async def Heartbeat(
+        self, request: ack_service_pb2.HeartbeatRequest, context: Context,
+    ) -> ack_service_pb2.HeartbeatResponse:
+        refs = [_lease_ref(lease.job_id, lease.attempt_token, f"leases[{i}]") for i, lease in enumerate(request.leases)]
+        held = await self._store.job_lease_extend_tokens(refs, self.config.lease_seconds)
+        response = ack_service_pb2.HeartbeatResponse()
+        for job_id, _ in refs:
+            status = response.leases.add(job_id=job_id, held=job_id in held)
+            if job_id in held:
+                status.cancel_requested = held[job_id][0]
+                status.lease_deadline.CopyFrom(_timestamp(moment=held[job_id][1]))
+        return response
+
+    @unary
+    async def ReportProgress(
+        self, request: ack_service_pb2.ReportProgressRequest, context: Context,
+    ) -> ack_service_pb2.ReportProgressResponse:
+        return ack_service_pb2.ReportProgressResponse(sequence=await self._settle.progress(request, "request"))
+
+    @unary
+    async def Ack(
+        self, request: ack_service_pb2.AckRequest, context: Context,
+    ) -> ack_service_pb2.AckResponse:
+        state = await self._settle.ack(request, "request")
+        return ack_service_pb2.AckResponse(state=convert.state_to_proto(state))
+
+    @unary
+    async def Nack(
+        self, request: ack_service_pb2.NackRequest, context: Context,
+    ) -> ack_service_pb2.NackResponse:
+        state, next_run_at = await self._settle.nack(request, "request")
+        response = ack_service_pb2.NackResponse(state=convert.state_to_proto(state))
+        if next_run_at is not None:
+            response.next_attempt_time.CopyFrom(_timestamp(moment=next_run_at))
+        return response
+
+    @unary
+    async def Reject(
+        self, request: ack_service_pb2.RejectRequest, context: Context,
+    ) -> ack_service_pb2.RejectResponse:
+        state, _ = await self._settle.nack(request, "request", reject=True)  # type: ignore[arg-type]
+        return ack_service_pb2.RejectResponse(state=convert.state_to_proto(state))
+
+
+def _settled(job_id: str, token: str, code: int, reason: str, message: str) -> ack_service_pb2.WorkResponse:
+    return ack_service_pb2.WorkResponse(settled=ack_service_pb2.WorkResponse.Settled(
+        job_id=job_id, attempt_token=token, code=code, reason=reason, message=message))
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+

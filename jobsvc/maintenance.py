@@ -1,0 +1,81 @@
+"""Replica-level housekeeping: every replica runs it, and SKIP LOCKED lets them all run
+it at once without doing any piece of work twice.
+
+- lease rescue: attempts whose lease ran out (dead executor or worker, hung attempt)
+  end as failed attempts and are retried per their policy;
+- deadlines: jobs past their execution or schedule-to-start deadline fail;
+- retention: finished jobs past their retention are deleted with their events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobsvc.domain.errors import Unavailable
+from jobsvc.store.port import JobStore
+
+log = logging.getLogger("jobsvc.maintenance")
+
+
+@dataclass(frozen=True)
+class MaintenanceConfig:
+    """How often each chore runs (seconds) and how much it does per run."""
+
+    rescue_interval: float = 5.0
+    reap_interval: float = 60.0
+    batch: int = 1000
+
+
+class Maintenance:
+    """Runs the chores on a jittered interval until stopped."""
+
+    def __init__(self, store: JobStore, config: MaintenanceConfig, on_requeued: Callable[[], None]) -> None:
+        self._store = store
+        self.config = config
+        self._on_requeued = on_requeued
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the loop."""
+        self._task = asyncio.create_task(self._loop(), name="jobsvc-maintenance")
+
+    async def stop(self) -> None:
+        """Stop the loop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def run_once(self, *, reap: bool = True) -> tuple[list[str], list[str], int]:
+        """One pass: (rescued ids, expired ids, reaped count)."""
+        rescued = await self._store.job_rescue_expired(self.config.batch)
+        expired = await self._store.job_expire_deadlines(self.config.batch)
+        reaped = await self._store.job_reap_finished(self.config.batch) if reap else 0
+        if rescued:
+            log.warning("rescued %d expired lease(s): %s", len(rescued), rescued[:5])
+            self._on_requeued()
+        if expired:
+            log.warning("failed %d job(s) past their deadline: %s", len(expired), expired[:5])
+        if reaped:
+            log.info("deleted %d finished job(s) past their retention", reaped)
+        return rescued, expired, reaped
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_reap = loop.time() + self.config.reap_interval * random.random()
+        while True:
+            # Jitter keeps replicas that started together from querying in lockstep.
+            await asyncio.sleep(self.config.rescue_interval * random.uniform(0.8, 1.2))
+            reap = loop.time() >= next_reap
+            try:
+                await self.run_once(reap=reap)
+            except Unavailable as exc:
+                log.warning("maintenance skipped: %s", exc)
+                continue
+            if reap:
+                next_reap = loop.time() + self.config.reap_interval

@@ -1,0 +1,106 @@
+"""Connecting to PostgreSQL, and telling other processes that jobs changed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Iterable
+
+import asyncpg
+
+from jobsvc.domain.errors import Unavailable
+from jobsvc.store.sql import query
+
+log = logging.getLogger("jobsvc.store")
+
+# Errors that mean "the database is not reachable right now", as opposed to a bug
+# in a query: they become UNAVAILABLE so that callers retry.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    TimeoutError,
+)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    """Pool connections hold no session state (no LISTEN, no session locks, no
+    temp tables), so asyncpg's reset round trip on every release is pure cost."""
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+    """A pool whose connections speak JSON for jsonb and plan hot queries per call.
+
+    force_custom_plan: a generic plan cached while the queue was empty can make the
+    claim query scan the whole table later (measured: 3.7 s instead of 0.5 ms).
+    """
+    try:
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_no_reset,
+            command_timeout=30,
+            server_settings={"application_name": "jobsvc", "plan_cache_mode": "force_custom_plan"},
+        )
+    except CONNECTION_ERRORS as exc:
+        raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+    assert pool is not None
+    return pool
+
+
+_NOTIFY_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
+
+# NOTIFY payloads are limited to 8000 bytes; 36-byte ids plus commas.
+_IDS_PER_NOTIFY = 200
+
+
+class EventNotifier:
+    """Tells waiters in every process that jobs have new events: local waiters at once,
+    other processes with one coalesced NOTIFY per flush, sent after the commits."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._local: list[Callable[[str], None]] = []
+        self._pending: dict[str, None] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add_local(self, callback: Callable[[str], None]) -> None:
+        """Also call callback(job_id) in this process, without a database round trip."""
+        self._local.append(callback)
+
+    def changed(self, job_ids: Iterable[str]) -> None:
+        """The jobs' event logs grew (their transaction has committed)."""
+        for job_id in job_ids:
+            for callback in self._local:
+                callback(job_id)
+            self._pending[job_id] = None
+        if self._pending and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._flush(), name="jobsvc-notify")
+
+    async def _flush(self) -> None:
+        while self._pending:
+            ids = list(self._pending)[:_IDS_PER_NOTIFY]
+            for job_id in ids:
+                del self._pending[job_id]
+            try:
+                await self._pool.execute(query("job_events_notify"), ",".join(ids))
+            except _NOTIFY_ERRORS as exc:
+                # Waiters in other processes re-read on their poll interval anyway.
+                log.warning("could not notify %d job change(s): %s", len(ids), exc)
+
+    async def close(self) -> None:
+        """Send what is pending."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)

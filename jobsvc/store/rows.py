@@ -1,0 +1,136 @@
+"""Rows of jobsvc_jobs, jobsvc_job_events and jobsvc_handlers as domain objects, and back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import asyncpg
+
+from jobsvc.domain.jobs import (
+    EventKind,
+    HandlerSpec,
+    Job,
+    JobError,
+    JobEvent,
+    JobState,
+    JsonValue,
+    NewJob,
+    Payload,
+    RetryPolicy,
+)
+
+
+def json_text(value: JsonValue) -> str | None:
+    """JSON for a text[] parameter (see queries.sql); None (SQL NULL) stays None."""
+    return None if value is None else json.dumps(value)
+
+
+def payload_columns(payload: Payload | None) -> tuple[JsonValue, str | None, bytes | None]:
+    """(json, type_url, data) columns of a payload."""
+    if payload is None:
+        return None, None, None
+    return payload.json, payload.type_url, payload.data
+
+
+def payload(json_value: Any, type_url: str | None, data: bytes | None) -> Payload:
+    """A payload from its columns."""
+    if type_url is not None:
+        return Payload(type_url=type_url, data=bytes(data or b""))
+    return Payload(json=json_value)
+
+
+def input_hash(value: Payload) -> str:
+    """A stable digest of an input, for the result cache."""
+    digest = hashlib.sha256()
+    if value.is_proto:
+        digest.update(b"proto\0" + (value.type_url or "").encode() + b"\0" + (value.data or b""))
+    else:
+        digest.update(b"json\0" + json.dumps(value.json, sort_keys=True, separators=(",", ":")).encode())
+    return digest.hexdigest()
+
+
+def job_options(job: NewJob) -> str:
+    """The per-row options of job_insert_many, as JSON text."""
+    spec, policy = job.spec, job.retry_policy
+    return json.dumps({
+        "max_attempts": policy.maximum_attempts,
+        "initial_interval": policy.initial_interval,
+        "backoff_coefficient": policy.backoff_coefficient,
+        "maximum_interval": policy.maximum_interval,
+        "non_retryable_error_types": list(policy.non_retryable_error_types or ()),
+        "attempt_timeout": job.attempt_timeout,
+        "execution_timeout": spec.execution_timeout,
+        "schedule_to_start_timeout": spec.schedule_to_start_timeout,
+        "retention": job.retention,
+        "input_hash": job.input_hash,
+    })
+
+
+def job(row: asyncpg.Record) -> Job:
+    """A job from a row selected with the job columns."""
+    state = JobState(row["state"])
+    return Job(
+        id=str(row["id"]),
+        handler=row["handler"],
+        version_selector=row["version_selector"],
+        version=row["version"],
+        state=state,
+        input=payload(row["input"], row["input_type_url"], row["input_data"]),
+        result=(
+            payload(row["result"], row["result_type_url"], row["result_data"])
+            if state is JobState.SUCCEEDED
+            else None
+        ),
+        error=JobError.from_json(row["error"]) if row["error"] else None,
+        attempt=row["attempt"],
+        priority=row["priority"],
+        idempotency_key=row["idempotency_key"],
+        labels=dict(row["labels"] or {}),
+        created_at=row["created_at"],
+        run_at=row["run_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        cancel_requested=row["cancel_requested"],
+        last_seq=row["last_seq"],
+        progress_percent=row["progress_percent"],
+        progress_message=row["progress_message"],
+        max_attempts=row["max_attempts"],
+        attempt_errors=tuple(JobError.from_json(e) for e in row["attempt_errors"] or () if isinstance(e, dict)),
+        cached_from=str(row["cached_from"]) if row["cached_from"] else None,
+        redrive_of=str(row["redrive_of"]) if row["redrive_of"] else None,
+        waiting_reason=row.get("waiting_reason") or "",
+    )
+
+
+def event(row: asyncpg.Record) -> JobEvent:
+    """An event from a jobsvc_job_events row."""
+    kind = EventKind(row["kind"])
+    has_payload = row["payload"] is not None or row["payload_type_url"] is not None or kind is EventKind.SUCCEEDED
+    return JobEvent(
+        job_id=str(row["job_id"]),
+        seq=row["seq"],
+        kind=kind,
+        time=row["time"],
+        data=row["data"],
+        payload=payload(row["payload"], row["payload_type_url"], row["payload_data"]) if has_payload else None,
+    )
+
+
+def handler_spec(row: asyncpg.Record) -> HandlerSpec:
+    """A registry entry."""
+    return HandlerSpec(
+        name=row["name"],
+        version=row["version"],
+        description=row["description"],
+        input_schema=row["input_schema"],
+        output_schema=row["output_schema"],
+        input_type=row["input_type"],
+        output_type=row["output_type"],
+        online=row["online"],
+        retry_policy=RetryPolicy.from_json(row["retry_policy"]),
+        attempt_timeout=row["attempt_timeout"],
+        cache_ttl=row["cache_ttl"],
+        retention=row["retention"],
+    )
