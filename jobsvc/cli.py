@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -30,6 +31,7 @@ from jobsvc.server import JobsvcServer, ServerConfig, default_data_dir
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.v1 import job_pb2
+from jobsvc.worker import WorkerConfig, run_worker
 
 uvloop: ModuleType | None
 try:
@@ -100,6 +102,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="seconds running jobs get to finish on SIGTERM before they are requeued",
     )
+
+    worker = commands.add_parser("worker", help="run handlers as a remote worker of a jobsvc server")
+    worker.add_argument(
+        "--server",
+        dest="worker_server",
+        default=os.environ.get("JOBSVC_SERVER", DEFAULT_SERVER),
+        help="host:port of a jobsvc server or balancer",
+    )
+    worker.add_argument(
+        "--handlers",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        required=True,
+        help="Python module with @handler functions (repeatable)",
+    )
+    worker.add_argument("--concurrency", type=int, default=16)
+    worker.add_argument("--worker-id", default=None, help="default host:pid")
+    worker.add_argument("--lease", type=float, default=30.0, help="lease length in seconds")
+    worker.add_argument("--shutdown-grace", type=float, default=10.0)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     _add_database_options(migrate)
@@ -341,6 +363,14 @@ async def _run(args: argparse.Namespace) -> int:
         return await _serve(args)
     if args.command == "migrate":
         return await _migrate(args)
+    if args.command == "worker":
+        config = WorkerConfig(
+            concurrency=args.concurrency, lease_seconds=args.lease, shutdown_grace=args.shutdown_grace
+        )
+        if args.worker_id:
+            config = replace(config, worker_id=args.worker_id)
+        await run_worker(args.worker_server, args.handlers, config)
+        return 0
     if args.command == "health":
         return await _health(args)
     async with Client(args.server) as client:

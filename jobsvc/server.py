@@ -132,7 +132,7 @@ class JobsvcServer:
         store.notifier.add_local(listener.notify_local)
         resources = await self._enter_lifespans(modules)
         self._executor = Executor(store, listener, self.table, owner=cfg.name, resources=resources, config=cfg.executor)
-        app = JobsApp(store, listener, wake_local=self._executor.wake, config=cfg.app)
+        app = JobsApp(store, listener, wake_local=listener.wake_at, config=cfg.app)
         self.ack = AckService(app, listener, cfg.ack)
         await self._start_grpc(app)
         await self._executor.start()

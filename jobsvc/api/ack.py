@@ -126,8 +126,9 @@ class Settlements:
     async def _refused(self, job_id: str) -> JobsvcError:
         job = await self._store.job_get(job_id)
         if job is None:
-            return NotFound(f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job",
-                            resource_name=job_id)
+            return NotFound(
+                f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job", resource_name=job_id
+            )
         return FailedPrecondition(
             f"attempt token is not the current attempt of job {job_id} (now {job.state.value}, "
             f"attempt {job.attempt}); the attempt was rescued, cancelled or already settled",
@@ -143,13 +144,21 @@ class Settlements:
         return JobState.SUCCEEDED
 
     async def nack(
-        self, request: ack_service_pb2.NackRequest, path: str, *, reject: bool = False,
+        self,
+        request: ack_service_pb2.NackRequest,
+        path: str,
+        *,
+        reject: bool = False,
     ) -> tuple[JobState, Any]:
         job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
         error = convert.error_from_proto(request.error)
         if reject:
-            error = JobError(error.type if request.error.type else "jobsvc.Rejected", error.message,
-                             error.traceback, non_retryable=True)
+            error = JobError(
+                error.type if request.error.type else "jobsvc.Rejected",
+                error.message,
+                error.traceback,
+                non_retryable=True,
+            )
         delay = None
         if not reject and request.HasField("retry_delay"):
             delay = max(0.0, request.retry_delay.ToTimedelta().total_seconds())
@@ -167,10 +176,12 @@ class Settlements:
         if update == "progress":
             percent = min(100.0, max(0.0, request.progress.percent))
             seq = await self._store.job_event_append(
-                job_id, token, EventKind.PROGRESS, {"percent": percent, "message": request.progress.message})
+                job_id, token, EventKind.PROGRESS, {"percent": percent, "message": request.progress.message}
+            )
         elif update == "partial_output":
             seq = await self._store.job_event_append(
-                job_id, token, EventKind.PARTIAL_OUTPUT, {}, convert.payload_from_proto(request.partial_output))
+                job_id, token, EventKind.PARTIAL_OUTPUT, {}, convert.payload_from_proto(request.partial_output)
+            )
         else:
             raise InvalidArgument("set progress or partial_output", [FieldViolation(f"{path}.update", "required")])
         if seq is None:
@@ -178,7 +189,7 @@ class Settlements:
         return seq
 
 
-@dataclass
+@dataclass(eq=False)
 class _Session:
     """One Work stream."""
 
@@ -196,8 +207,11 @@ class _Session:
     def cancel(self, job_id: str, reason: str) -> None:
         token = self.held.pop(job_id, None)
         if token is not None:
-            self.send(ack_service_pb2.WorkResponse(
-                cancel=ack_service_pb2.WorkResponse.Cancel(job_id=job_id, attempt_token=token, reason=reason)))
+            self.send(
+                ack_service_pb2.WorkResponse(
+                    cancel=ack_service_pb2.WorkResponse.Cancel(job_id=job_id, attempt_token=token, reason=reason)
+                )
+            )
             self.wakeup.set()
 
 
@@ -241,7 +255,9 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
     # -- the session stream ------------------------------------------------------------
 
     async def Work(
-        self, request_iterator: AsyncIterator[Any], context: Context,
+        self,
+        request_iterator: AsyncIterator[Any],
+        context: Context,
     ) -> AsyncIterator[ack_service_pb2.WorkResponse]:
         """See the proto: hello first, then assignments and settlements."""
         try:
@@ -269,8 +285,11 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
     async def _open(self, request_iterator: AsyncIterator[Any]) -> _Session:
         first = await anext(aiter(request_iterator), None)
         if first is None or isinstance(first, MalformedRequest) or first.WhichOneof("kind") != "hello":
-            raise InvalidArgument("the first message of a Work stream must be hello",
-                                  [FieldViolation("hello", "required first")], reason="HELLO_REQUIRED")
+            raise InvalidArgument(
+                "the first message of a Work stream must be hello",
+                [FieldViolation("hello", "required first")],
+                reason="HELLO_REQUIRED",
+            )
         worker = _worker_from_proto(first.hello, "hello", self.config.lease_seconds)
         await self._register(worker)
         session_id = uuid.uuid4().hex[:12]
@@ -345,15 +364,20 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 session.held[job_id] = token  # a reconnected worker resumes its leases
 
     async def _assign(self, session: _Session) -> None:
+        with self._listener.due_signal() as due:
+            session.wakeup = due
+            await self._assign_until_draining(session)
+
+    async def _assign_until_draining(self, session: _Session) -> None:
         while not session.draining:
             session.wakeup.clear()
-            self._listener.jobs_due.clear()
             free = session.worker.concurrency - len(session.held)
             if free > 0:
                 want = min(free, 32)
                 try:
                     claims = await self._store.job_claim(
-                        session.worker.keys, session.owner, want, session.worker.lease_seconds)
+                        session.worker.keys, session.owner, want, session.worker.lease_seconds
+                    )
                 except JobsvcError as exc:
                     log.warning("assigning to %s failed: %s", session.owner, exc)
                     await asyncio.sleep(1)
@@ -363,10 +387,8 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                     session.send(ack_service_pb2.WorkResponse(assignment=_assignment(claim)))
                 if len(claims) == want:
                     continue
-            waiters = [asyncio.ensure_future(e.wait()) for e in (session.wakeup, self._listener.jobs_due)]
-            await asyncio.wait(waiters, timeout=self.config.poll_interval, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(session.wakeup.wait(), self.config.poll_interval)
 
     async def _keep_leases(self, session: _Session) -> None:
         """Extend the session's leases while the worker is heard from; a silent worker
@@ -394,7 +416,9 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
 
     @unary
     async def Lease(
-        self, request: ack_service_pb2.LeaseRequest, context: Context,
+        self,
+        request: ack_service_pb2.LeaseRequest,
+        context: Context,
     ) -> ack_service_pb2.LeaseResponse:
         worker = _worker_from_proto(request.worker, "worker", self.config.lease_seconds)
         if not 0 <= request.max_jobs <= 100:
@@ -403,18 +427,21 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         await self._register(worker)
         owner = f"worker:{worker.worker_id}"
         deadline = time.monotonic() + wait
-        while True:
-            self._listener.jobs_due.clear()
-            claims = await self._store.job_claim(worker.keys, owner, request.max_jobs or 1, worker.lease_seconds)
-            remaining = deadline - time.monotonic()
-            if claims or remaining <= 0:
-                return ack_service_pb2.LeaseResponse(assignments=[_assignment(c) for c in claims])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._listener.jobs_due.wait(), min(remaining, self.config.poll_interval))
+        with self._listener.due_signal() as due:
+            while True:
+                due.clear()
+                claims = await self._store.job_claim(worker.keys, owner, request.max_jobs or 1, worker.lease_seconds)
+                remaining = deadline - time.monotonic()
+                if claims or remaining <= 0:
+                    return ack_service_pb2.LeaseResponse(assignments=[_assignment(c) for c in claims])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(due.wait(), min(remaining, self.config.poll_interval))
 
     @unary
     async def Heartbeat(
-        self, request: ack_service_pb2.HeartbeatRequest, context: Context,
+        self,
+        request: ack_service_pb2.HeartbeatRequest,
+        context: Context,
     ) -> ack_service_pb2.HeartbeatResponse:
         refs = [_lease_ref(lease.job_id, lease.attempt_token, f"leases[{i}]") for i, lease in enumerate(request.leases)]
         held = await self._store.job_lease_extend_tokens(refs, self.config.lease_seconds)
@@ -428,20 +455,26 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
 
     @unary
     async def ReportProgress(
-        self, request: ack_service_pb2.ReportProgressRequest, context: Context,
+        self,
+        request: ack_service_pb2.ReportProgressRequest,
+        context: Context,
     ) -> ack_service_pb2.ReportProgressResponse:
         return ack_service_pb2.ReportProgressResponse(sequence=await self._settle.progress(request, "request"))
 
     @unary
     async def Ack(
-        self, request: ack_service_pb2.AckRequest, context: Context,
+        self,
+        request: ack_service_pb2.AckRequest,
+        context: Context,
     ) -> ack_service_pb2.AckResponse:
         state = await self._settle.ack(request, "request")
         return ack_service_pb2.AckResponse(state=convert.state_to_proto(state))
 
     @unary
     async def Nack(
-        self, request: ack_service_pb2.NackRequest, context: Context,
+        self,
+        request: ack_service_pb2.NackRequest,
+        context: Context,
     ) -> ack_service_pb2.NackResponse:
         state, next_run_at = await self._settle.nack(request, "request")
         response = ack_service_pb2.NackResponse(state=convert.state_to_proto(state))
@@ -451,15 +484,20 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
 
     @unary
     async def Reject(
-        self, request: ack_service_pb2.RejectRequest, context: Context,
+        self,
+        request: ack_service_pb2.RejectRequest,
+        context: Context,
     ) -> ack_service_pb2.RejectResponse:
         state, _ = await self._settle.nack(request, "request", reject=True)  # type: ignore[arg-type]
         return ack_service_pb2.RejectResponse(state=convert.state_to_proto(state))
 
 
 def _settled(job_id: str, token: str, code: int, reason: str, message: str) -> ack_service_pb2.WorkResponse:
-    return ack_service_pb2.WorkResponse(settled=ack_service_pb2.WorkResponse.Settled(
-        job_id=job_id, attempt_token=token, code=code, reason=reason, message=message))
+    return ack_service_pb2.WorkResponse(
+        settled=ack_service_pb2.WorkResponse.Settled(
+            job_id=job_id, attempt_token=token, code=code, reason=reason, message=message
+        )
+    )
 
 
 def _is_uuid(value: str) -> bool:
@@ -468,5 +506,3 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
-
-

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 import jsonschema
 
@@ -132,11 +132,14 @@ class _Waker:
         self._store = store
         self._local = local
         self._pending = False
+        self._due: datetime | None = None
         self._task: asyncio.Task[None] | None = None
 
     def wake(self, due: datetime | None) -> None:
         """Jobs were submitted; the earliest is due at `due`."""
         self._local(due)
+        if not self._pending or (self._due is not None and (due is None or due < self._due)):
+            self._due = due
         self._pending = True
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._send(), name="jobsvc-wake")
@@ -144,8 +147,9 @@ class _Waker:
     async def _send(self) -> None:
         while self._pending:
             self._pending = False
+            due = self._due if self._due is not None and self._due > datetime.now(UTC) else None
             try:
-                await self._store.job_executors_wake()
+                await self._store.job_executors_wake(due)
             except Exception as exc:  # the executors' poll picks the jobs up anyway
                 log.warning("could not notify executors: %s", exc)
                 return

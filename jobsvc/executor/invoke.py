@@ -36,7 +36,11 @@ class Invoker:
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
 
     async def run(
-        self, definition: HandlerDefinition, ctx: JobContext, payload: Payload, timeout: float | None,
+        self,
+        definition: HandlerDefinition,
+        ctx: JobContext,
+        payload: Payload,
+        timeout: float | None,
     ) -> Outcome:
         """One attempt. Cancellation (CancelledError) propagates to the caller."""
         try:
@@ -46,16 +50,21 @@ class Invoker:
             self._check_output(definition, result)
             return Outcome(result=result)
         except TimeoutError:
-            return Outcome(error=JobError(ATTEMPT_TIMEOUT, f"the attempt ran past its timeout of {timeout:.3g}s",
-                                          attempt=ctx.attempt))
+            return Outcome(
+                error=JobError(
+                    ATTEMPT_TIMEOUT, f"the attempt ran past its timeout of {timeout:.3g}s", attempt=ctx.attempt
+                )
+            )
         except (Exception, SystemExit) as exc:  # a handler's failure is the job's result
-            return Outcome(error=JobError(
-                type=_error_type(exc),
-                message=str(exc),
-                traceback=traceback.format_exc(),
-                attempt=ctx.attempt,
-                non_retryable=isinstance(exc, NonRetryableError | PayloadError),
-            ))
+            return Outcome(
+                error=JobError(
+                    type=_error_type(exc),
+                    message=str(exc),
+                    traceback=traceback.format_exc(),
+                    attempt=ctx.attempt,
+                    non_retryable=isinstance(exc, NonRetryableError | PayloadError),
+                )
+            )
 
     async def _invoke(self, definition: HandlerDefinition, ctx: JobContext, value: Any) -> Any:
         func = definition.func

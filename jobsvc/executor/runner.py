@@ -114,12 +114,12 @@ class Executor:
         self._resources = dict(resources or {})
         self.config = config or ExecutorConfig()
         self._running: dict[str, _Running] = {}
+        # Set when this executor should claim: jobs may be due, or a slot freed up.
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._loops: list[asyncio.Task[None]] = []
         self._threads = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="jobsvc-handler")
         self._invoker = Invoker(self._threads)
-        self._timer: asyncio.TimerHandle | None = None
         listener.on_cancel(self._on_cancel_request)
 
     @property
@@ -128,18 +128,8 @@ class Executor:
         return len(self._running)
 
     def wake(self, due: datetime | None = None) -> None:
-        """New jobs may be due (at `due`, or now): look then rather than at the next poll."""
-        delay = _seconds_until(due)
-        if not delay:
-            self._wakeup.set()
-            return
-        # One timer, for the earliest due job this process knows of; the poll covers the rest.
-        loop = asyncio.get_running_loop()
-        when = loop.time() + delay
-        if self._timer is None or self._timer.when() > when or self._timer.cancelled():
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = loop.call_at(when, self._wakeup.set)
+        """Jobs may be due (at `due`, or now): every claim loop of this process looks then."""
+        self._listener.wake_at(due)
 
     async def start(self) -> None:
         """Start the claim, heartbeat and rescue loops."""
@@ -175,10 +165,14 @@ class Executor:
     # -- loops ---------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
+        with self._listener.due_signal() as due:
+            self._wakeup = due
+            await self._claim_until_stopped()
+
+    async def _claim_until_stopped(self) -> None:
         while not self._stopping:
             # Clear before claiming: a wake-up that arrives during the claim is kept.
             self._wakeup.clear()
-            self._listener.jobs_due.clear()
             free = self.config.concurrency - len(self._running)
             claimed = 0
             if free > 0:
@@ -194,7 +188,8 @@ class Executor:
                 claimed = len(claims)
                 if claimed == want:
                     continue  # there may be more due right now
-            await _wait_any((self._wakeup, self._listener.jobs_due), self.config.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.config.poll_interval)
 
     async def _heartbeat_loop(self) -> None:
         interval = self.config.lease_seconds / 3
@@ -272,7 +267,7 @@ class Executor:
             log.error("job %s: outcome not recorded (%s); it will be retried after its lease", job.id, exc)
         finally:
             del self._running[job.id]
-            self.wake()
+            self._wakeup.set()  # a slot is free
 
     async def _record_outcome(self, running: _Running, outcome: Outcome | None) -> None:
         job, token = running.claim.job, running.claim.attempt_token
@@ -286,7 +281,7 @@ class Executor:
             failed = await self._store.job_fail_attempt(job.id, token, outcome.error)
             accepted = failed is not None
             if failed is not None and failed[1] is not None:
-                self.wake(failed[1])
+                self.wake(failed[1])  # the retry
         else:
             accepted = await self._store.job_finish(job.id, token, JobState.SUCCEEDED, outcome.result)
         if not accepted:
@@ -298,12 +293,3 @@ def _seconds_until(moment: datetime | None) -> float | None:
     if moment is None:
         return None
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-async def _wait_any(events: tuple[asyncio.Event, ...], timeout: float) -> None:
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -32,7 +33,8 @@ class Listener:
         self._reconnect_delay = reconnect_delay
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._cancel_callbacks: list[Callable[[str], None]] = []
-        self.jobs_due = asyncio.Event()
+        self._due_signals: set[asyncio.Event] = set()
+        self._due_timer: asyncio.TimerHandle | None = None
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -50,6 +52,39 @@ class Listener:
                 waiters.discard(event)
                 if not waiters:
                     del self._waiters[job_id]
+
+    @contextlib.contextmanager
+    def due_signal(self) -> Iterator[asyncio.Event]:
+        """An event of one claim loop's own, set whenever jobs may have become due
+        (here or on another replica); the loop clears it before each claim."""
+        event = asyncio.Event()
+        self._due_signals.add(event)
+        try:
+            yield event
+        finally:
+            self._due_signals.discard(event)
+
+    def wake_at(self, due: datetime | None = None) -> None:
+        """Jobs are due at `due` (now when None or past): wake every claim loop then.
+
+        One timer, for the earliest moment known; later ones are found by the
+        loops' poll, or by this timer's wake-up.
+        """
+        loop = asyncio.get_running_loop()
+        delay = 0.0 if due is None else (due - datetime.now(UTC)).total_seconds()
+        if delay <= 0:
+            self._set_due()
+            return
+        when = loop.time() + delay
+        timer = self._due_timer
+        if timer is None or timer.cancelled() or timer.when() > when or timer.when() < loop.time():
+            if timer is not None:
+                timer.cancel()
+            self._due_timer = loop.call_at(when, self._set_due)
+
+    def _set_due(self) -> None:
+        for event in self._due_signals:
+            event.set()
 
     def on_cancel(self, callback: Callable[[str], None]) -> None:
         """Call callback(job_id) when any replica asks to cancel a running job."""
@@ -88,7 +123,8 @@ class Listener:
             for job_id in payload.split(","):
                 self.notify_local(job_id)
         elif channel == JOBS_CHANNEL:
-            self.jobs_due.set()
+            # The payload is the epoch second the earliest submitted job is due, or empty.
+            self.wake_at(datetime.fromtimestamp(float(payload), UTC) if payload else None)
         elif channel == CANCEL_CHANNEL:
             for callback in self._cancel_callbacks:
                 callback(payload)
@@ -97,7 +133,7 @@ class Listener:
         for events in self._waiters.values():
             for event in events:
                 event.set()
-        self.jobs_due.set()
+        self._set_due()
 
     async def _run(self) -> None:
         while not self._closing:

@@ -80,7 +80,11 @@ class JobStore(Protocol):
         ...
 
     async def job_redrive(
-        self, job_ids: Sequence[str] | None, handler: str | None, version: str | None, limit: int,
+        self,
+        job_ids: Sequence[str] | None,
+        handler: str | None,
+        version: str | None,
+        limit: int,
     ) -> list[Job]:
         """Re-run dead-lettered (FAILED) jobs, by id or by handler, as new jobs."""
         ...
@@ -105,7 +109,9 @@ class JobStore(Protocol):
         ...
 
     async def job_lease_extend_tokens(
-        self, leases: Sequence[tuple[str, str]], lease_seconds: float,
+        self,
+        leases: Sequence[tuple[str, str]],
+        lease_seconds: float,
     ) -> dict[str, tuple[bool, datetime]]:
         """Heartbeat by (job id, token): {job id: (cancel requested, lease deadline)} of leases held."""
         ...
@@ -137,7 +143,11 @@ class JobStore(Protocol):
         ...
 
     async def job_fail_attempt(
-        self, job_id: str, token: str, error: JobError, retry_delay: float | None = None,
+        self,
+        job_id: str,
+        token: str,
+        error: JobError,
+        retry_delay: float | None = None,
     ) -> tuple[JobState, datetime | None] | None:
         """The attempt failed: queued again per the retry policy, or FAILED; None for a stale token."""
         ...
@@ -162,6 +172,6 @@ class JobStore(Protocol):
         """A job's events with seq > after_seq, in order."""
         ...
 
-    async def job_executors_wake(self) -> None:
-        """Tell every replica's executors that new jobs are due."""
+    async def job_executors_wake(self, due: datetime | None = None) -> None:
+        """Tell every replica's claim loops that new jobs are due (at `due`)."""
         ...

@@ -166,7 +166,9 @@ class PgStore:
 
     @staticmethod
     async def _insert_cached(
-        conn: PoolConnectionProxy[asyncpg.Record], ids: list[str], jobs: Sequence[NewJob],
+        conn: PoolConnectionProxy[asyncpg.Record],
+        ids: list[str],
+        jobs: Sequence[NewJob],
     ) -> dict[str, Job]:
         """Insert the jobs answered from the result cache: born SUCCEEDED, never run."""
         created: dict[str, Job] = {}
@@ -175,8 +177,14 @@ class PgStore:
                 continue
             spec = new.spec
             row = await conn.fetchrow(
-                query("job_insert_cached"), job_id, new.cached_from, spec.version_selector, spec.priority,
-                spec.idempotency_key, json.dumps(spec.labels))
+                query("job_insert_cached"),
+                job_id,
+                new.cached_from,
+                spec.version_selector,
+                spec.priority,
+                spec.idempotency_key,
+                json.dumps(spec.labels),
+            )
             if row is None:
                 raise Unavailable("the cached result vanished (retention); submit again")
             created[job_id] = rows.job(row)
@@ -241,11 +249,16 @@ class PgStore:
         return job
 
     async def job_redrive(
-        self, job_ids: Sequence[str] | None, handler: str | None, version: str | None, limit: int,
+        self,
+        job_ids: Sequence[str] | None,
+        handler: str | None,
+        version: str | None,
+        limit: int,
     ) -> list[Job]:
         """Re-run dead-lettered jobs as new jobs; the new jobs."""
         redriven = await self._fetch_changed(
-            "job_redrive_many", list(job_ids) if job_ids is not None else None, handler, version, limit)
+            "job_redrive_many", list(job_ids) if job_ids is not None else None, handler, version, limit
+        )
         return [rows.job(r) for r in redriven]
 
     # -- executing -------------------------------------------------------------------
@@ -254,8 +267,7 @@ class PgStore:
         """Lease due jobs."""
         claimed = await self._fetch_changed("job_claim", list(served), limit, owner, lease_seconds)
         return [
-            Claim(rows.job(r), str(r["attempt_token"]), r["lease_expires_at"], r["attempt_deadline"])
-            for r in claimed
+            Claim(rows.job(r), str(r["attempt_token"]), r["lease_expires_at"], r["attempt_deadline"]) for r in claimed
         ]
 
     async def job_lease_extend(self, job_ids: Sequence[str], owner: str, lease_seconds: float) -> dict[str, bool]:
@@ -266,13 +278,16 @@ class PgStore:
         return {str(r["id"]): r["cancel_requested"] for r in extended}
 
     async def job_lease_extend_tokens(
-        self, leases: Sequence[tuple[str, str]], lease_seconds: float,
+        self,
+        leases: Sequence[tuple[str, str]],
+        lease_seconds: float,
     ) -> dict[str, tuple[bool, datetime]]:
         """Heartbeat by (job id, token): {job id: (cancel requested, lease deadline)} of the leases held."""
         if not leases:
             return {}
         extended = await self._fetch(
-            "job_lease_extend_tokens", [lease[0] for lease in leases], [lease[1] for lease in leases], lease_seconds)
+            "job_lease_extend_tokens", [lease[0] for lease in leases], [lease[1] for lease in leases], lease_seconds
+        )
         return {str(r["id"]): (r["cancel_requested"], r["lease_expires_at"]) for r in extended}
 
     async def job_lease_shorten(self, owner: str, grace_seconds: float) -> None:
@@ -289,7 +304,8 @@ class PgStore:
     ) -> int | None:
         """Append a non-terminal event under the attempt token."""
         appended = await self._fetch_changed(
-            "job_event_append", job_id, token, kind.value, data, *rows.payload_columns(payload))
+            "job_event_append", job_id, token, kind.value, data, *rows.payload_columns(payload)
+        )
         return int(appended[0]["last_seq"]) if appended else None
 
     async def job_finish(
@@ -302,16 +318,21 @@ class PgStore:
     ) -> bool:
         """Terminal write under the attempt token."""
         finished = await self._fetch_changed(
-            "job_finish", job_id, token, state.value, *rows.payload_columns(result),
-            error.to_json() if error else None)
+            "job_finish", job_id, token, state.value, *rows.payload_columns(result), error.to_json() if error else None
+        )
         return bool(finished)
 
     async def job_fail_attempt(
-        self, job_id: str, token: str, error: JobError, retry_delay: float | None = None,
+        self,
+        job_id: str,
+        token: str,
+        error: JobError,
+        retry_delay: float | None = None,
     ) -> tuple[JobState, datetime | None] | None:
         """The attempt failed: retried per policy or FAILED; None for a stale token."""
         failed = await self._fetch_changed(
-            "job_fail_attempt", job_id, token, error.to_json(), retry_delay, error.non_retryable)
+            "job_fail_attempt", job_id, token, error.to_json(), retry_delay, error.non_retryable
+        )
         return (JobState(failed[0]["new_state"]), failed[0]["next_run_at"]) if failed else None
 
     async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
@@ -332,9 +353,9 @@ class PgStore:
         """Delete finished jobs past their retention; how many."""
         return len(await self._fetch("job_reap_finished", limit))
 
-    async def job_executors_wake(self) -> None:
-        """NOTIFY the executors of every replica."""
-        await self._fetch("job_executors_wake")
+    async def job_executors_wake(self, due: datetime | None = None) -> None:
+        """NOTIFY the claim loops of every replica that jobs are due (at `due`)."""
+        await self._fetch("job_executors_wake", "" if due is None else f"{due.timestamp():.3f}")
 
 
 def _existing(by_key: dict[str, Job], new: NewJob) -> Job:

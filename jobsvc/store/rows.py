@@ -54,18 +54,20 @@ def input_hash(value: Payload) -> str:
 def job_options(job: NewJob) -> str:
     """The per-row options of job_insert_many, as JSON text."""
     spec, policy = job.spec, job.retry_policy
-    return json.dumps({
-        "max_attempts": policy.maximum_attempts,
-        "initial_interval": policy.initial_interval,
-        "backoff_coefficient": policy.backoff_coefficient,
-        "maximum_interval": policy.maximum_interval,
-        "non_retryable_error_types": list(policy.non_retryable_error_types or ()),
-        "attempt_timeout": job.attempt_timeout,
-        "execution_timeout": spec.execution_timeout,
-        "schedule_to_start_timeout": spec.schedule_to_start_timeout,
-        "retention": job.retention,
-        "input_hash": job.input_hash,
-    })
+    return json.dumps(
+        {
+            "max_attempts": policy.maximum_attempts,
+            "initial_interval": policy.initial_interval,
+            "backoff_coefficient": policy.backoff_coefficient,
+            "maximum_interval": policy.maximum_interval,
+            "non_retryable_error_types": list(policy.non_retryable_error_types or ()),
+            "attempt_timeout": job.attempt_timeout,
+            "execution_timeout": spec.execution_timeout,
+            "schedule_to_start_timeout": spec.schedule_to_start_timeout,
+            "retention": job.retention,
+            "input_hash": job.input_hash,
+        }
+    )
 
 
 def job(row: asyncpg.Record) -> Job:
@@ -79,9 +81,7 @@ def job(row: asyncpg.Record) -> Job:
         state=state,
         input=payload(row["input"], row["input_type_url"], row["input_data"]),
         result=(
-            payload(row["result"], row["result_type_url"], row["result_data"])
-            if state is JobState.SUCCEEDED
-            else None
+            payload(row["result"], row["result_type_url"], row["result_data"]) if state is JobState.SUCCEEDED else None
         ),
         error=JobError.from_json(row["error"]) if row["error"] else None,
         attempt=row["attempt"],

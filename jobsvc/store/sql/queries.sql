@@ -384,7 +384,8 @@ ORDER BY seq
 LIMIT $3;
 
 -- name: job_executors_wake
-SELECT pg_notify('jobsvc_jobs', '');
+-- $1: epoch second the earliest new job is due, or '' for now.
+SELECT pg_notify('jobsvc_jobs', $1);
 
 -- name: job_events_notify
 -- One NOTIFY for many changed jobs ($1: comma-separated ids), sent after their commits.
