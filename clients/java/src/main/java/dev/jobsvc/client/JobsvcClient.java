@@ -1,0 +1,300 @@
+package dev.jobsvc.client;
+
+import com.google.protobuf.Message;
+import com.google.protobuf.Value;
+import dev.jobsvc.v1.CallRequest;
+import dev.jobsvc.v1.CallServiceGrpc;
+import dev.jobsvc.v1.CancelJobRequest;
+import dev.jobsvc.v1.GetJobRequest;
+import dev.jobsvc.v1.HandlerInfo;
+import dev.jobsvc.v1.Job;
+import dev.jobsvc.v1.JobEvent;
+import dev.jobsvc.v1.JobServiceGrpc;
+import dev.jobsvc.v1.JobSpec;
+import dev.jobsvc.v1.JobState;
+import dev.jobsvc.v1.ListHandlersRequest;
+import dev.jobsvc.v1.ListJobsRequest;
+import dev.jobsvc.v1.ListJobsResponse;
+import dev.jobsvc.v1.Payload;
+import dev.jobsvc.v1.StreamRequest;
+import dev.jobsvc.v1.SubmitBatchRequest;
+import dev.jobsvc.v1.SubmitRequest;
+import dev.jobsvc.v1.SubmitServiceGrpc;
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.AbstractStub;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+
+/**
+ * A client of one jobsvc server (or a balancer in front of several), over one gRPC channel.
+ * Thread-safe; build one per process and close it at the end.
+ *
+ * <pre>{@code
+ * try (JobsvcClient client = JobsvcClient.builder().address("127.0.0.1:50051").plaintext().build()) {
+ *   Value result = client.callResult("echo", Map.of("hello", "java"));
+ * }
+ * }</pre>
+ *
+ * <p>Inputs are Java values, JSON {@link Value}s or protobuf messages ({@link
+ * Payloads#toPayload}). Every RPC that fails throws a {@link JobsvcException}; unary RPCs use the
+ * client's default deadline unless {@link SubmitOptions#deadline()} says otherwise.
+ */
+public final class JobsvcClient implements AutoCloseable {
+
+  private final ManagedChannel channel;
+  private final Duration defaultDeadline;
+  private final RpcRetryPolicy streamResumePolicy;
+  private final ScheduledExecutorService scheduler;
+  private final SubmitServiceGrpc.SubmitServiceBlockingStub submitStub;
+  private final CallServiceGrpc.CallServiceBlockingStub callStub;
+  private final JobServiceGrpc.JobServiceBlockingStub jobStub;
+
+  JobsvcClient(
+      ManagedChannel channel,
+      Duration defaultDeadline,
+      RpcRetryPolicy streamResumePolicy,
+      ScheduledExecutorService scheduler) {
+    this.channel = channel;
+    this.defaultDeadline = defaultDeadline;
+    this.streamResumePolicy = streamResumePolicy;
+    this.scheduler = scheduler;
+    this.submitStub = SubmitServiceGrpc.newBlockingStub(channel);
+    this.callStub = CallServiceGrpc.newBlockingStub(channel);
+    this.jobStub = JobServiceGrpc.newBlockingStub(channel);
+  }
+
+  /** A builder; {@link JobsvcClientBuilder#address} is required. */
+  public static JobsvcClientBuilder builder() {
+    return new JobsvcClientBuilder();
+  }
+
+  // ---- submit
+
+  /** Enqueues one job of the newest version of {@code handler}; returns it once durable. */
+  public Job submit(String handler, Object input) {
+    return submit(handler, input, SubmitOptions.defaults());
+  }
+
+  /** Enqueues one job; returns it once durable (QUEUED, or as it is for a reused idempotency key). */
+  public Job submit(String handler, Object input, SubmitOptions options) {
+    SubmitRequest request = SubmitRequest.newBuilder().setJob(JobSpecs.of(handler, input, options)).build();
+    return unary(() -> deadline(submitStub, options.deadline().orElse(defaultDeadline)).submit(request)).getJob();
+  }
+
+  /** Enqueues many jobs in one transaction: all or none. Returns them in the order given. */
+  public List<Job> submitBatch(List<JobSpec> specs) {
+    SubmitBatchRequest request = SubmitBatchRequest.newBuilder().addAllJobs(specs).build();
+    return unary(() -> deadline(submitStub, defaultDeadline).submitBatch(request)).getJobsList();
+  }
+
+  // ---- call
+
+  /** Submits a job and waits for it; see {@link #call(String, Object, SubmitOptions)}. */
+  public Job call(String handler, Object input) {
+    return call(handler, input, SubmitOptions.defaults());
+  }
+
+  /**
+   * Submits a job and waits for it to finish, within the deadline. The job comes back
+   * SUCCEEDED, FAILED (with {@link Job#getError()}) or CANCELLED: a failed job is a result, not
+   * an exception. When the deadline passes first, the {@link JobsvcException} (DEADLINE_EXCEEDED)
+   * carries the {@link JobsvcException#jobId() job id}: the job carries on.
+   */
+  public Job call(String handler, Object input, SubmitOptions options) {
+    CallRequest request = CallRequest.newBuilder().setJob(JobSpecs.of(handler, input, options)).build();
+    AtomicReference<Metadata> headers = new AtomicReference<>();
+    AtomicReference<Metadata> trailers = new AtomicReference<>();
+    CallServiceGrpc.CallServiceBlockingStub stub =
+        deadline(callStub, options.deadline().orElse(defaultDeadline))
+            .withInterceptors(MetadataUtils.newCaptureMetadataInterceptor(headers, trailers));
+    try {
+      return stub.call(request).getJob();
+    } catch (StatusRuntimeException e) {
+      Metadata sent = headers.get();
+      throw JobsvcException.from(e, sent == null ? null : sent.get(ResumableStream.JOB_ID_HEADER));
+    }
+  }
+
+  /** The JSON result of a job; see {@link #callResult(String, Object, SubmitOptions)}. */
+  public Value callResult(String handler, Object input) {
+    return callResult(handler, input, SubmitOptions.defaults());
+  }
+
+  /**
+   * Calls a job and returns its JSON result ({@link Payloads#toJava} makes it a plain Java value).
+   *
+   * @throws JobFailedException when the job failed (its error's type, message and traceback)
+   * @throws JobCancelledException when it was cancelled
+   * @throws IllegalStateException when the result is a typed payload: use {@link
+   *     #callResult(String, Object, SubmitOptions, Class)}
+   */
+  public Value callResult(String handler, Object input, SubmitOptions options) {
+    Payload result = succeeded(call(handler, input, options)).getResult();
+    if (result.getKindCase() == Payload.KindCase.PROTO) {
+      throw new IllegalStateException(
+          "the result is a typed payload (" + result.getProto().getTypeUrl() + "): ask for its message class");
+    }
+    return result.getJson();
+  }
+
+  /**
+   * Calls a job and returns its result as a message of {@code type}: a typed result unpacked, a
+   * JSON result read through the type's JSON mapping.
+   *
+   * @throws JobFailedException when the job failed
+   * @throws JobCancelledException when it was cancelled
+   * @throws IllegalArgumentException when the result does not fit {@code type}
+   */
+  public <T extends Message> T callResult(String handler, Object input, SubmitOptions options, Class<T> type) {
+    Payload result = succeeded(call(handler, input, options)).getResult();
+    if (result.getKindCase() == Payload.KindCase.PROTO) {
+      try {
+        return result.getProto().unpack(type);
+      } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+        throw new IllegalArgumentException("the result is not a " + type.getName(), e);
+      }
+    }
+    return Payloads.toMessage(result.getJson(), type);
+  }
+
+  // ---- stream
+
+  /**
+   * Follows a job's events after {@code afterSequence} (0: from the start) until its terminal
+   * event, resuming dropped connections.
+   */
+  public EventStream stream(String jobId, long afterSequence) {
+    return new EventStream(observer -> streamAsync(jobId, afterSequence, observer));
+  }
+
+  /** Submits a job and follows its events from the start; see {@link #stream(String, long)}. */
+  public EventStream stream(JobSpec spec) {
+    return new EventStream(observer -> streamAsync(spec, observer));
+  }
+
+  /**
+   * Follows a job's events with callbacks (on gRPC's threads, one at a time): every event after
+   * {@code afterSequence}, then {@code onCompleted} after the terminal event, or {@code onError}
+   * with a {@link JobsvcException} when the stream fails for good. Dropped connections are
+   * resumed where they stopped. Close the subscription to stop early.
+   */
+  public Subscription streamAsync(String jobId, long afterSequence, StreamObserver<JobEvent> observer) {
+    Objects.requireNonNull(jobId, "jobId");
+    if (afterSequence < 0) {
+      throw new IllegalArgumentException("afterSequence must not be negative");
+    }
+    return openStream(StreamRequest.newBuilder().setJobId(jobId).setAfterSequence(afterSequence).build(), observer);
+  }
+
+  /**
+   * Submits a job and follows its events with callbacks; see {@link #streamAsync(String, long,
+   * StreamObserver)}. A connection dropped before the server sent the job's id is resumed only
+   * when the spec has an idempotency key (so the job is never submitted twice).
+   */
+  public Subscription streamAsync(JobSpec spec, StreamObserver<JobEvent> observer) {
+    return openStream(StreamRequest.newBuilder().setSubmit(spec).build(), observer);
+  }
+
+  private Subscription openStream(StreamRequest request, StreamObserver<JobEvent> observer) {
+    return ResumableStream.start(
+        channel, CallOptions.DEFAULT, request, streamResumePolicy, scheduler, Objects.requireNonNull(observer));
+  }
+
+  // ---- inspect and manage
+
+  /** One job. */
+  public Job get(String jobId) {
+    return unary(() -> deadline(jobStub, defaultDeadline).getJob(GetJobRequest.newBuilder().setId(jobId).build()))
+        .getJob();
+  }
+
+  /** One page of jobs, newest first; {@link ListJobsResponse#getNextPageToken()} is the next. */
+  public ListJobsResponse list(ListJobsRequest request) {
+    return unary(() -> deadline(jobStub, defaultDeadline).listJobs(request));
+  }
+
+  /** Every job in these states (any state when none), newest first, fetching pages as needed. */
+  public Stream<Job> listAll(JobState... states) {
+    return listAll(ListJobsRequest.newBuilder().addAllStates(List.of(states)).build());
+  }
+
+  /**
+   * Every job that {@code request} selects (its page token is the start, its page size the
+   * size of each page fetched), newest first. Pages are fetched lazily as the stream is read.
+   */
+  public Stream<Job> listAll(ListJobsRequest request) {
+    return JobPages.stream(request, this::list);
+  }
+
+  /** Cancels a job: a queued one at once, a running one once its executor stops it. */
+  public Job cancel(String jobId) {
+    return cancel(jobId, "");
+  }
+
+  /**
+   * Cancels a job, recording why. Cancelling a cancelled job changes nothing.
+   *
+   * @throws JobsvcException FAILED_PRECONDITION (reason {@code JOB_ALREADY_FINISHED}) when the job
+   *     has succeeded or failed
+   */
+  public Job cancel(String jobId, String reason) {
+    CancelJobRequest request = CancelJobRequest.newBuilder().setId(jobId).setReason(reason).build();
+    return unary(() -> deadline(jobStub, defaultDeadline).cancelJob(request)).getJob();
+  }
+
+  /** Every handler version the service knows, sorted by name, newest version first. */
+  public List<HandlerInfo> handlers() {
+    return handlers("");
+  }
+
+  /** The versions of one handler (all handlers when {@code name} is empty). */
+  public List<HandlerInfo> handlers(String name) {
+    ListHandlersRequest request = ListHandlersRequest.newBuilder().setName(name).build();
+    return unary(() -> deadline(jobStub, defaultDeadline).listHandlers(request)).getHandlersList();
+  }
+
+  /**
+   * Closes the client: open streams and RPCs under way are cancelled (they fail with
+   * CANCELLED), then the channel's connections are closed (waiting up to 5 s).
+   */
+  @Override
+  public void close() {
+    scheduler.shutdownNow(); // first, so that no stream re-opens
+    channel.shutdownNow();
+    try {
+      channel.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static Job succeeded(Job job) {
+    if (job.getState() != JobState.JOB_STATE_SUCCEEDED) {
+      throw JobNotSucceededException.of(job);
+    }
+    return job;
+  }
+
+  private static <S extends AbstractStub<S>> S deadline(S stub, Duration deadline) {
+    return deadline == null ? stub : stub.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  private static <T> T unary(Supplier<T> rpc) {
+    try {
+      return rpc.get();
+    } catch (StatusRuntimeException e) {
+      throw JobsvcException.from(e);
+    }
+  }
+}
