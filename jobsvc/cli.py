@@ -82,8 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     # --server is also accepted after the command (`jobsvc health --server H:P`).
     server_option = argparse.ArgumentParser(add_help=False)
     server_option.add_argument("--server", default=argparse.SUPPRESS, help="host:port of a jobsvc server")
-    client = [server_option]
+    _add_process_commands(commands)
+    _add_job_commands(commands, [server_option])
+    _add_admin_commands(commands, [server_option])
+    return parser
 
+
+def _add_process_commands(commands: Any) -> None:
+    """serve, worker, migrate: the long-running processes and the schema."""
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--host", default=os.environ.get("JOBSVC_HOST", "0.0.0.0"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("JOBSVC_PORT", "50051")))
@@ -126,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     _add_database_options(migrate)
 
+
+def _add_job_commands(commands: Any, client: list[argparse.ArgumentParser]) -> None:
+    """submit, call, watch, jobs: what callers do."""
     _add_job_options(commands.add_parser("submit", help="enqueue a job; prints it", parents=client))
     call = commands.add_parser("call", help="run a job and wait for its result", parents=client)
     _add_job_options(call)
@@ -156,13 +165,27 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("job_id")
     cancel.add_argument("--reason", default="")
 
+
+def _add_admin_commands(commands: Any, client: list[argparse.ArgumentParser]) -> None:
+    """dlq, health, handlers: operating the service."""
+    dlq = commands.add_parser("dlq", help="dead-lettered (failed) jobs: list and redrive", parents=client)
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_commands.add_parser("list", parents=client)
+    dlq_list.add_argument("--handler", default="")
+    dlq_list.add_argument("--page-size", type=int, default=50)
+    dlq_list.add_argument("--page-token", default="")
+    redrive = dlq_commands.add_parser("redrive", parents=client, help="re-run one job, or all of a handler's")
+    target = redrive.add_mutually_exclusive_group(required=True)
+    target.add_argument("--job", dest="job_id")
+    target.add_argument("--handler")
+    redrive.add_argument("--version", default="", help="with --handler: only this exact version")
+
     health = commands.add_parser("health", help="exit 0 if the server reports SERVING (for probes)", parents=client)
     health.add_argument("--service", default="", help="one service's status (default: the whole server)")
     health.add_argument("--timeout", type=float, default=3.0)
 
     handlers = commands.add_parser("handlers", help="list handler versions and their schemas", parents=client)
     handlers.add_argument("name", nargs="?", default="")
-    return parser
 
 
 def _read_input(text: str) -> Any:
@@ -330,6 +353,24 @@ async def _jobs(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _dlq(client: Client, args: argparse.Namespace) -> int:
+    if args.dlq_command == "list":
+        _print(
+            await client.list_jobs(
+                states=[job_pb2.JOB_STATE_FAILED],
+                handler=args.handler,
+                page_size=args.page_size,
+                page_token=args.page_token,
+            )
+        )
+    elif args.job_id:
+        _print(await client.redrive(args.job_id))
+    else:
+        ids = await client.redrive_all(args.handler, version=args.version)
+        print(json.dumps({"redriven": len(ids), "job_ids": ids}, indent=2))
+    return 0
+
+
 async def _handlers(client: Client, args: argparse.Namespace) -> int:
     for info in await client.handlers(args.name):
         _print(info)
@@ -355,6 +396,7 @@ CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]
     "watch": _watch,
     "jobs": _jobs,
     "handlers": _handlers,
+    "dlq": _dlq,
 }
 
 

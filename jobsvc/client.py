@@ -257,6 +257,24 @@ class Client:
         )
         return response.job
 
+    async def redrive(self, job_id: str, *, timeout: float | None = None) -> job_pb2.Job:
+        """Re-run a dead-lettered (FAILED) job as a new job; returns the new job."""
+        response = await self._jobs.RedriveJob(
+            job_service_pb2.RedriveJobRequest(id=job_id), timeout=timeout, metadata=self._metadata
+        )
+        return response.job
+
+    async def redrive_all(
+        self, handler: str, *, version: str = "", limit: int = 0, timeout: float | None = None
+    ) -> list[str]:
+        """Re-run every dead-lettered job of a handler (optionally one version); the new ids."""
+        response = await self._jobs.RedriveJobs(
+            job_service_pb2.RedriveJobsRequest(handler=handler, version=version, limit=limit),
+            timeout=timeout,
+            metadata=self._metadata,
+        )
+        return list(response.job_ids)
+
     async def handlers(self, name: str = "", *, timeout: float | None = None) -> list[job_pb2.HandlerInfo]:
         """Handler versions the service knows."""
         response = await self._jobs.ListHandlers(

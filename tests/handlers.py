@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from jobsvc import JobContext, RetryPolicy, handler
+from jobsvc import JobContext, NonRetryableError, RetryPolicy, handler
 
 
 @asynccontextmanager
@@ -105,3 +105,33 @@ async def sleepy(ctx: JobContext, value: dict[str, float]) -> dict[str, int]:
     """Sleeps, then reports the attempt that finished it."""
     await asyncio.sleep(value.get("seconds", 1.0))
     return {"attempt": ctx.attempt}
+
+
+CACHED_RUNS: list[Any] = []
+
+
+@handler("cached_square", "1.0.0", cache_ttl=60)
+async def cached_square(ctx: JobContext, value: int) -> int:
+    """Declares a result cache: identical input within a minute is not run again."""
+    CACHED_RUNS.append(value)
+    return value * value
+
+
+@handler("hang", "1.0.0", attempt_timeout=0.3, retry_policy=RetryPolicy(initial_interval=0.05, maximum_attempts=2))
+async def hang(ctx: JobContext, value: Any) -> str:
+    """Hangs on its first attempt, answers on the second."""
+    if ctx.attempt == 1:
+        await asyncio.sleep(3600)
+    return f"attempt {ctx.attempt}"
+
+
+@handler("reject_me", "1.0.0")
+async def reject_me(ctx: JobContext, value: Any) -> None:
+    """Fails in a way no retry can fix."""
+    raise NonRetryableError("the input can never work")
+
+
+@handler("short_lived", "1.0.0", retention=0.2)
+async def short_lived(ctx: JobContext, value: Any) -> Any:
+    """Finished jobs are deleted almost at once."""
+    return value

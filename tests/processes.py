@@ -62,6 +62,15 @@ class ServerProcess:
                 self.stop()
                 raise AssertionError(f"server did not start (exit {self.proc.returncode}):\n{self.output}")
 
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        """Wait until a line of output contains text."""
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"never printed {text!r} (exit {self.proc.returncode}):\n{self.output}")
+            time.sleep(0.05)
+
     def terminate(self, timeout: float = 30) -> int:
         """SIGTERM and wait for a clean exit; returns the exit code."""
         if self.proc.poll() is None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.processes import jobsvc_cli, jobsvc_serve
+from tests.processes import ServerProcess, jobsvc_cli, jobsvc_serve
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +74,49 @@ def test_cli_commands_and_errors(database_url: str) -> None:
         assert missing.returncode == 2 and "versions: 2.1.0, 2.0.0, 1.4.0" in missing.stderr
         handlers = cli("handlers", "greet")
         assert json.loads(handlers.stdout)["input_schema"]["required"] == ["name"]
+
+
+def test_dead_letter_commands(database_url: str) -> None:
+    with jobsvc_serve("--database-url", database_url, "--handlers", "tests.handlers") as server:
+        cli = lambda *a: jobsvc_cli(*a, server=server.address)  # noqa: E731
+        failed = json.loads(cli("call", "fail", "1").stdout)
+        listed = json.loads(cli("dlq", "list", "--handler", "fail").stdout)
+        assert [j["id"] for j in listed["jobs"]] == [failed["id"]]
+        redriven = json.loads(cli("dlq", "redrive", "--job", failed["id"]).stdout)
+        assert redriven["redrive_of"] == failed["id"]
+        again = cli("dlq", "redrive", "--job", failed["id"])
+        assert again.returncode == 2 and "FAILED_PRECONDITION" in again.stderr
+
+
+def test_the_same_handler_module_runs_in_a_remote_worker_process(database_url: str) -> None:
+    with jobsvc_serve("--database-url", database_url) as server:
+        worker = ServerProcess(
+            [
+                sys.executable,
+                "-m",
+                "jobsvc.cli",
+                "worker",
+                "--server",
+                server.address,
+                "--handlers",
+                "tests.handlers",
+                "--worker-id",
+                "cli-worker",
+                "--concurrency",
+                "4",
+            ],
+            server.port,
+        )
+        try:
+            worker.wait_for("jobsvc worker cli-worker serving")
+            called = jobsvc_cli("call", "greet", '{"name": "worker"}', server=server.address)
+            assert called.returncode == 0, called.stderr + worker.output
+            job = json.loads(called.stdout)
+            assert job["result"]["json"] == "hello, worker"  # the module's lifespan ran in the worker
+            watched = jobsvc_cli("watch", job["id"], "--json", server=server.address)
+            started = json.loads(watched.stdout.splitlines()[1])["started"]
+            assert started["executor"].startswith("worker:cli-worker:")
+            assert worker.terminate() == 0
+            assert "jobsvc worker stopped" in worker.output
+        finally:
+            worker.stop()

@@ -183,7 +183,7 @@ class PgStore:
                 spec.version_selector,
                 spec.priority,
                 spec.idempotency_key,
-                json.dumps(spec.labels),
+                spec.labels,
             )
             if row is None:
                 raise Unavailable("the cached result vanished (retention); submit again")
