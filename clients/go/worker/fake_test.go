@@ -1,0 +1,187 @@
+package worker
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	jobsvcv1 "github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1"
+	"github.com/jobsvc/jobsvc/clients/go/jobsvc"
+)
+
+// fakeAck is an AckService that hands each Work session to the test.
+type fakeAck struct {
+	jobsvcv1.UnimplementedAckServiceServer
+	heartbeat time.Duration
+	refuse    error
+	sessions  chan *fakeSession
+}
+
+// fakeSession is one Work stream as the server sees it.
+type fakeSession struct {
+	hello *jobsvcv1.WorkerInfo
+	in    chan *jobsvcv1.WorkRequest  // from the worker; closed when it hangs up
+	out   chan *jobsvcv1.WorkResponse // to the worker
+	kill  chan struct{}               // close to break the stream
+}
+
+func (f *fakeAck) Work(stream grpc.BidiStreamingServer[jobsvcv1.WorkRequest, jobsvcv1.WorkResponse]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	if f.refuse != nil {
+		return f.refuse
+	}
+	s := &fakeSession{
+		hello: first.GetHello(),
+		in:    make(chan *jobsvcv1.WorkRequest, 1000),
+		out:   make(chan *jobsvcv1.WorkResponse, 100),
+		kill:  make(chan struct{}),
+	}
+	welcome := &jobsvcv1.WorkResponse_Welcome{SessionId: "s", HeartbeatInterval: durationpb.New(f.heartbeat)}
+	if err := stream.Send(&jobsvcv1.WorkResponse{Kind: &jobsvcv1.WorkResponse_Welcome_{Welcome: welcome}}); err != nil {
+		return err
+	}
+	hungUp := make(chan struct{})
+	go func() {
+		defer close(hungUp)
+		defer close(s.in)
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			s.in <- m
+		}
+	}()
+	f.sessions <- s
+	for {
+		select {
+		case r := <-s.out:
+			if err := stream.Send(r); err != nil {
+				return err
+			}
+		case <-s.kill:
+			return status.Error(codes.Unavailable, "killed by the test")
+		case <-hungUp:
+			return nil
+		}
+	}
+}
+
+func startFakeAck(t *testing.T, f *fakeAck) *jobsvc.Client {
+	t.Helper()
+	if f.heartbeat == 0 {
+		f.heartbeat = time.Hour
+	}
+	f.sessions = make(chan *fakeSession, 10)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	jobsvcv1.RegisterAckServiceServer(srv, f)
+	go func() { _ = srv.Serve(lis) }()
+	t.Cleanup(srv.Stop)
+	c, err := jobsvc.Dial(context.Background(), lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func (f *fakeAck) next(t *testing.T) *fakeSession {
+	t.Helper()
+	select {
+	case s := <-f.sessions:
+		return s
+	case <-time.After(5 * time.Second):
+		t.Fatal("no worker session")
+		return nil
+	}
+}
+
+// assign sends an assignment of a JSON input.
+func (s *fakeSession) assign(t *testing.T, id, token, handler string, input any) {
+	t.Helper()
+	payload, err := jobsvc.NewPayload(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := &jobsvcv1.Job{Id: id, Handler: handler, Version: "1.0.0", Input: payload, Attempt: 1}
+	s.out <- &jobsvcv1.WorkResponse{Kind: &jobsvcv1.WorkResponse_Assignment{
+		Assignment: &jobsvcv1.Assignment{Job: job, AttemptToken: token},
+	}}
+}
+
+// expect returns the next message from the worker that is not a heartbeat
+// (unless heartbeats are wanted).
+func (s *fakeSession) expect(t *testing.T, heartbeats bool) *jobsvcv1.WorkRequest {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case m, ok := <-s.in:
+			if !ok {
+				t.Fatal("the worker hung up")
+			}
+			if m.GetHeartbeat() != nil && !heartbeats {
+				continue
+			}
+			return m
+		case <-timeout:
+			t.Fatal("no message from the worker")
+		}
+	}
+}
+
+// quiet asserts that the worker sends nothing but heartbeats for d.
+func (s *fakeSession) quiet(t *testing.T, d time.Duration) {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case m, ok := <-s.in:
+			if ok && m.GetHeartbeat() == nil {
+				t.Fatalf("unexpected message %v", m)
+			}
+		case <-timeout:
+			return
+		}
+	}
+}
+
+// runWorker runs w until the test ends; the returned cancel stops it and
+// returns Run's error.
+func runWorker(t *testing.T, w *Worker) func() error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return stop
+}
+
+func cancelMsg(id, token string) *jobsvcv1.WorkResponse {
+	return &jobsvcv1.WorkResponse{Kind: &jobsvcv1.WorkResponse_Cancel_{
+		Cancel: &jobsvcv1.WorkResponse_Cancel{JobId: id, AttemptToken: token, Reason: "by request"},
+	}}
+}
