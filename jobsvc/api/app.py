@@ -128,6 +128,8 @@ class _Waker:
     flight, and one more after it if submits arrived meanwhile. A NOTIFY inside each
     submit transaction would serialise commits on PostgreSQL's notify lock."""
 
+    DEBOUNCE_SECONDS = 0.01
+
     def __init__(self, store: JobStore, local: Callable[[datetime | None], None]) -> None:
         self._store = store
         self._local = local
@@ -145,6 +147,8 @@ class _Waker:
             self._task = asyncio.create_task(self._send(), name="jobsvc-wake")
 
     async def _send(self) -> None:
+        # Debounced: at most one NOTIFY per interval however many submits arrive, since
+        # NOTIFY commits take a global lock and each costs other commits latency.
         while self._pending:
             self._pending = False
             due = self._due if self._due is not None and self._due > datetime.now(UTC) else None
@@ -153,6 +157,7 @@ class _Waker:
             except Exception as exc:  # the executors' poll picks the jobs up anyway
                 log.warning("could not notify executors: %s", exc)
                 return
+            await asyncio.sleep(self.DEBOUNCE_SECONDS)
 
 
 class _GroupCommit:

@@ -20,6 +20,9 @@ SELECT version FROM jobsvc_schema_migrations ORDER BY version;
 -- name: migration_record
 INSERT INTO jobsvc_schema_migrations (version, name) VALUES ($1, $2);
 
+-- name: plan_custom_for_transaction
+SET LOCAL plan_cache_mode = force_custom_plan;
+
 -- name: database_ping
 SELECT 1;
 
