@@ -1,0 +1,247 @@
+/**
+ * The jobsvc client: submit, call, stream, inspect and cancel jobs over gRPC.
+ *
+ *     const client = createClient({ address: "127.0.0.1:50051" });
+ *     const result = await client.callResult("resize_image", { url: "s3://a.png" }, { version: "^2" });
+ */
+import type { DescMethodServerStreaming } from "@bufbuild/protobuf";
+import { createClient as createConnectClient, type CallOptions, type Transport } from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
+import { JOB_ID_HEADER, JobCancelledError, JobFailedError, JobsvcError } from "./errors.js";
+import {
+  CallService,
+  type CallRequest,
+  type CallRequestSchema,
+  type CallResponse,
+  type CallResponseSchema,
+} from "./gen/jobsvc/v1/call_service_pb.js";
+import { JobState, type HandlerInfo, type Job, type JobEvent } from "./gen/jobsvc/v1/job_pb.js";
+import { JobService, type ListJobsResponse } from "./gen/jobsvc/v1/job_service_pb.js";
+import { StreamService } from "./gen/jobsvc/v1/stream_service_pb.js";
+import { SubmitService, type SubmitResponse } from "./gen/jobsvc/v1/submit_service_pb.js";
+import { payloadValue, type JsonValue, type PayloadInput } from "./payload.js";
+import { jobSpec, jobSpecFrom, type JobOptions, type JobSpecInit } from "./spec.js";
+import { followEvents, type StreamOptions, type StreamTarget } from "./stream.js";
+import { createChannel, type ConnectionOptions } from "./transport.js";
+
+/** Options of {@link createClient}. */
+export interface ClientOptions extends ConnectionOptions {
+  /** Deadline of unary RPCs (everything but Stream) when a call gives none; default: none. */
+  defaultTimeoutMs?: number;
+}
+
+/** Per-RPC options. */
+export interface RpcOptions {
+  /** The RPC's deadline; overrides `defaultTimeoutMs`. */
+  timeoutMs?: number;
+  /** Abandon the RPC (it fails with CANCELLED). */
+  signal?: AbortSignal;
+}
+
+/** Options of submit and call: the job's options plus the RPC's. */
+export type SubmitOptions = JobOptions & RpcOptions;
+
+/** A job to follow in {@link JobsvcClient.stream}: by id, or a new job to submit. */
+export type StreamSource = { jobId: string } | { submit: JobSpecInit };
+
+/** Filters and paging of {@link JobsvcClient.list}. */
+export interface ListOptions extends RpcOptions {
+  /** Only jobs in these states (any when empty). */
+  states?: JobState[];
+  /** Only jobs of this handler. */
+  handler?: string;
+  /** 1..1000 (server default 100). */
+  pageSize?: number;
+  /** From a previous page's `nextPageToken`. */
+  pageToken?: string;
+}
+
+/** The client returned by {@link createClient}. */
+export interface JobsvcClient {
+  /** Enqueue a job; resolves once it is durable. */
+  submit(handler: string, input?: PayloadInput, options?: SubmitOptions): Promise<Job>;
+  /** Enqueue a job and tell whether it is new (`created` is false for a repeated idempotency key). */
+  submitWithStatus(handler: string, input?: PayloadInput, options?: SubmitOptions): Promise<SubmitResponse>;
+  /** Enqueue many jobs in one transaction: all or none. Jobs come back in request order. */
+  submitBatch(specs: JobSpecInit[], options?: RpcOptions): Promise<Job[]>;
+  /** Submit and wait for the job's terminal state (SUCCEEDED, FAILED or CANCELLED). A failed job is
+   * a result, not an error; a passed deadline throws DEADLINE_EXCEEDED with the job's `jobId`. */
+  call(handler: string, input?: PayloadInput, options?: SubmitOptions): Promise<Job>;
+  /** Call and return the decoded result; throws {@link JobFailedError} or {@link JobCancelledError}. */
+  callResult<T = JsonValue>(handler: string, input?: PayloadInput, options?: SubmitOptions): Promise<T>;
+  /** A job's events, ending with the terminal one; resumes by itself after dropped connections. */
+  stream(source: StreamSource, options?: StreamOptions): AsyncGenerator<JobEvent, void, undefined>;
+  /** One job. */
+  get(jobId: string, options?: RpcOptions): Promise<Job>;
+  /** One page of jobs, newest first. */
+  list(options?: ListOptions): Promise<ListJobsResponse>;
+  /** Every page of jobs, newest first, following the page tokens. */
+  listPages(options?: ListOptions): AsyncGenerator<ListJobsResponse, void, undefined>;
+  /** Cancel a queued job, or ask a running one to stop. FAILED_PRECONDITION when it has finished. */
+  cancel(jobId: string, reason?: string, options?: RpcOptions): Promise<Job>;
+  /** Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget; resolves to the new job. */
+  redrive(jobId: string, options?: RpcOptions): Promise<Job>;
+  /** Re-run every dead-lettered job of a handler (optionally one exact version); the new jobs' ids. */
+  redriveAll(handler: string, options?: RpcOptions & { version?: string; limit?: number }): Promise<string[]>;
+  /** Handler versions the server knows (all, or one name's), with schemas and whether one is online. */
+  handlers(name?: string, options?: RpcOptions): Promise<HandlerInfo[]>;
+  /** Close the connection (open streams end). */
+  close(): void;
+}
+
+/** The result of a finished job, or the error it ended with. */
+export function jobResult<T = JsonValue>(job: Job): T {
+  switch (job.state) {
+    case JobState.SUCCEEDED:
+      return payloadValue(job.result) as T;
+    case JobState.FAILED:
+      throw new JobFailedError(job);
+    case JobState.CANCELLED:
+      throw new JobCancelledError(job);
+    default:
+      throw new Error(`job ${job.id} has not finished (state ${JobState[job.state]})`);
+  }
+}
+
+/** Connect to a jobsvc server (lazily: the first RPC opens the connection). */
+export function createClient(options: ClientOptions): JobsvcClient {
+  const channel = createChannel(options);
+  const submitService = createConnectClient(SubmitService, channel.transport);
+  const streamService = createConnectClient(StreamService, channel.transport);
+  const jobService = createConnectClient(JobService, channel.transport);
+
+  const callOptions = (rpc: RpcOptions | undefined, extra: CallOptions = {}): CallOptions => {
+    const timeoutMs = rpc?.timeoutMs ?? options.defaultTimeoutMs;
+    return {
+      ...extra,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(rpc?.signal === undefined ? {} : { signal: rpc.signal }),
+    };
+  };
+  /** Run an RPC, turning whatever it throws into a JobsvcError. */
+  const rpc = async <T>(run: () => Promise<T>, jobId?: () => string | undefined): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      throw JobsvcError.from(error, jobId?.());
+    }
+  };
+  const split = (all: SubmitOptions | undefined): [JobOptions, RpcOptions] => {
+    const { timeoutMs, signal, ...job } = all ?? {};
+    return [job, { ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(signal === undefined ? {} : { signal }) }];
+  };
+
+  const submitWithStatus: JobsvcClient["submitWithStatus"] = (handler, input, all) => {
+    const [job, rpcOptions] = split(all);
+    const request = { job: jobSpec(handler, input, job) };
+    return rpc(() => submitService.submit(request, callOptions(rpcOptions)));
+  };
+
+  const call: JobsvcClient["call"] = async (handler, input, all) => {
+    const [job, rpcOptions] = split(all);
+    const response = await callKeepingJobId(
+      channel.transport,
+      { job: jobSpec(handler, input, job) } as CallRequest,
+      callOptions(rpcOptions),
+    );
+    return required(response.job, "Call");
+  };
+
+  const list: JobsvcClient["list"] = (filters = {}) =>
+    rpc(() =>
+      jobService.listJobs(
+        {
+          states: filters.states ?? [],
+          handler: filters.handler ?? "",
+          pageSize: filters.pageSize ?? 0,
+          pageToken: filters.pageToken ?? "",
+        },
+        callOptions(filters),
+      ),
+    );
+
+  return {
+    submitWithStatus,
+    async submit(handler, input, all) {
+      return required((await submitWithStatus(handler, input, all)).job, "Submit");
+    },
+    async submitBatch(specs, rpcOptions) {
+      const request = { jobs: specs.map(jobSpecFrom) };
+      return (await rpc(() => submitService.submitBatch(request, callOptions(rpcOptions)))).jobs;
+    },
+    call,
+    async callResult<T = JsonValue>(handler: string, input?: PayloadInput, all?: SubmitOptions): Promise<T> {
+      return jobResult<T>(await call(handler, input, all));
+    },
+    stream(source, streamOptions) {
+      const target: StreamTarget = "jobId" in source ? { jobId: source.jobId } : { submit: jobSpecFrom(source.submit) };
+      return followEvents(streamService, target, streamOptions);
+    },
+    async get(jobId, rpcOptions) {
+      return required((await rpc(() => jobService.getJob({ id: jobId }, callOptions(rpcOptions)))).job, "GetJob");
+    },
+    list,
+    async *listPages(filters = {}) {
+      let pageToken = filters.pageToken ?? "";
+      do {
+        const page = await list({ ...filters, pageToken });
+        yield page;
+        pageToken = page.nextPageToken;
+      } while (pageToken !== "");
+    },
+    async cancel(jobId, reason = "", rpcOptions) {
+      const response = await rpc(() => jobService.cancelJob({ id: jobId, reason }, callOptions(rpcOptions)));
+      return required(response.job, "CancelJob");
+    },
+    async redrive(jobId, rpcOptions) {
+      const response = await rpc(() => jobService.redriveJob({ id: jobId }, callOptions(rpcOptions)));
+      return required(response.job, "RedriveJob");
+    },
+    async redriveAll(handler, options = {}) {
+      const request = { handler, version: options.version ?? "", limit: options.limit ?? 0 };
+      return (await rpc(() => jobService.redriveJobs(request, callOptions(options)))).jobIds;
+    },
+    async handlers(name = "", rpcOptions) {
+      return (await rpc(() => jobService.listHandlers({ name }, callOptions(rpcOptions)))).handlers;
+    },
+    close: () => channel.close(),
+  };
+}
+
+/** CallService.Call as a server stream: the wire format of a unary gRPC call is the same, but
+ * this way the response headers (with `jobsvc-job-id`) are read as soon as they arrive, so a
+ * Call whose deadline passes still tells which job carries on. */
+const CALL_AS_STREAM = {
+  ...CallService.method.call,
+  methodKind: "server_streaming",
+} as unknown as DescMethodServerStreaming<typeof CallRequestSchema, typeof CallResponseSchema>;
+
+async function callKeepingJobId(
+  transport: Transport,
+  request: CallRequest,
+  options: CallOptions,
+): Promise<CallResponse> {
+  let jobId: string | undefined;
+  try {
+    const response = await transport.stream(
+      CALL_AS_STREAM,
+      options.signal,
+      options.timeoutMs,
+      options.headers,
+      createAsyncIterable([request]),
+      options.contextValues,
+    );
+    jobId = response.header.get(JOB_ID_HEADER) ?? undefined;
+    let last: CallResponse | undefined;
+    for await (const message of response.message) last = message;
+    if (last === undefined) throw new Error("Call answered no message");
+    return last;
+  } catch (error) {
+    throw JobsvcError.from(error, jobId);
+  }
+}
+
+function required<T>(value: T | undefined, method: string): T {
+  if (value === undefined) throw new Error(`${method} response carries no job`);
+  return value;
+}

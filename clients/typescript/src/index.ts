@@ -1,0 +1,50 @@
+/**
+ * `@jobsvc/client`: a TypeScript client and remote-worker library for jobsvc.
+ *
+ * - {@link createClient}: Submit, Call, Stream (async iterator with automatic resume),
+ *   Get, List, Cancel, ListHandlers.
+ * - {@link createWorker}: serve handlers from this process over AckService.Work.
+ * - Generated messages and services: `@jobsvc/client/gen/jobsvc/v1/<file>_pb`.
+ */
+export {
+  createClient,
+  jobResult,
+  type ClientOptions,
+  type JobsvcClient,
+  type ListOptions,
+  type RpcOptions,
+  type StreamSource,
+  type SubmitOptions,
+} from "./client.js";
+export {
+  codeName,
+  type FieldViolation,
+  type GrpcCodeName,
+  JOB_ID_HEADER,
+  JobCancelledError,
+  JobFailedError,
+  JobsvcError,
+} from "./errors.js";
+export { payloadValue, protoPayload, toPayload, type JsonValue, type PayloadInput } from "./payload.js";
+export { jobSpec, jobSpecFrom, type JobOptions, type JobSpecInit, type RetryPolicyOptions } from "./spec.js";
+export { isTerminal, TERMINAL_EVENTS, type StreamOptions } from "./stream.js";
+export { bearerToken, type ConnectionOptions, type TokenSource } from "./transport.js";
+export {
+  createWorker,
+  NonRetryableError,
+  RejectError,
+  type HandlerFn,
+  type HandlerOptions,
+  type Worker,
+  type WorkerJob,
+  type WorkerLogger,
+  type WorkerOptions,
+} from "./worker/index.js";
+export {
+  JobState,
+  type HandlerInfo,
+  type Job,
+  type JobError,
+  type JobEvent,
+  type Payload,
+} from "./gen/jobsvc/v1/job_pb.js";

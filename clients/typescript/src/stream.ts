@@ -1,0 +1,113 @@
+/**
+ * A job's events as an async iterator that survives dropped connections: the
+ * stream is re-opened with `after_sequence` = the last sequence seen, so the caller
+ * sees every event once, in order, with no gap.
+ */
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { isTransient, JOB_ID_HEADER, JobsvcError } from "./errors.js";
+import type { JobEvent, JobSpec } from "./gen/jobsvc/v1/job_pb.js";
+import { StreamRequestSchema, StreamService, type StreamRequest } from "./gen/jobsvc/v1/stream_service_pb.js";
+import { abortableSleep, backoffDelay } from "./util.js";
+
+/** Which job to follow: an existing one by id, or a new one submitted by the stream itself. */
+export type StreamTarget = { jobId: string; submit?: never } | { submit: JobSpec; jobId?: never };
+
+/** How a stream starts and how hard it tries to resume. */
+export interface StreamOptions {
+  /** Only events after this sequence number (0, the default: from the start). */
+  afterSequence?: bigint | number;
+  /** Re-opens allowed in a row without receiving an event (default 8). */
+  maxRetries?: number;
+  /** First backoff delay (default 100 ms); doubles per retry, with jitter, up to `maxBackoffMs`. */
+  initialBackoffMs?: number;
+  /** Longest backoff delay (default 5 s). */
+  maxBackoffMs?: number;
+  /** Stop following (the iterator throws CANCELLED). */
+  signal?: AbortSignal;
+  /** Told about each resume: the error that ended the connection and the retry number. */
+  onReconnect?: (error: JobsvcError, retry: number) => void;
+}
+
+/** The event kinds that end a job's stream. */
+export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(["succeeded", "failed", "cancelled"]);
+
+/** True for `succeeded`, `failed` and `cancelled` events. */
+export function isTerminal(event: JobEvent): boolean {
+  return event.kind.case !== undefined && TERMINAL_EVENTS.has(event.kind.case);
+}
+
+/**
+ * Follow a job's events until its terminal event, resuming after dropped connections.
+ *
+ * A submit-and-stream whose connection drops before the server named the job is
+ * re-sent only when the spec has an idempotency key (so no second job is made);
+ * otherwise the error is thrown.
+ */
+export async function* followEvents(
+  client: Client<typeof StreamService>,
+  target: StreamTarget,
+  options: StreamOptions = {},
+): AsyncGenerator<JobEvent, void, undefined> {
+  const maxRetries = options.maxRetries ?? 8;
+  let last = BigInt(options.afterSequence ?? 0);
+  let jobId = target.jobId;
+  let retries = 0;
+  for (;;) {
+    const request: StreamRequest = create(StreamRequestSchema, {
+      target: jobId !== undefined ? { case: "jobId", value: jobId } : { case: "submit", value: target.submit! },
+      afterSequence: last,
+    });
+    const attempt = new AbortController();
+    const onAbort = () => attempt.abort(options.signal?.reason);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    let failure: JobsvcError;
+    try {
+      const responses = client.stream(request, {
+        signal: attempt.signal,
+        onHeader: (headers) => {
+          jobId ??= headers.get(JOB_ID_HEADER) ?? undefined;
+        },
+      });
+      for await (const response of responses) {
+        const event = response.event;
+        if (event === undefined || event.sequence <= last) continue; // never a duplicate
+        last = event.sequence;
+        jobId = event.jobId;
+        retries = 0;
+        yield event;
+        if (isTerminal(event)) return;
+      }
+      // The server ended the stream before the terminal event (it is shutting down):
+      // resume like after a dropped connection.
+      failure = new JobsvcError({
+        grpcCode: Code.Unavailable,
+        details: "stream ended before the terminal event",
+        jobId,
+      });
+    } catch (error) {
+      failure = JobsvcError.from(error, jobId);
+      const userAborted = options.signal?.aborted === true;
+      const resumable = !userAborted && (isTransient(failure.grpcCode) || failure.grpcCode === Code.Canceled);
+      if (!resumable || !canResume(jobId, target)) throw failure;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+      attempt.abort();
+    }
+    if (retries >= maxRetries) throw failure;
+    retries += 1;
+    options.onReconnect?.(failure, retries);
+    try {
+      await abortableSleep(
+        backoffDelay(retries, options.initialBackoffMs ?? 100, options.maxBackoffMs ?? 5000),
+        options.signal,
+      );
+    } catch (error) {
+      throw JobsvcError.from(new ConnectError("stream cancelled", Code.Canceled, undefined, undefined, error), jobId);
+    }
+  }
+}
+
+function canResume(jobId: string | undefined, target: StreamTarget): boolean {
+  return jobId !== undefined || (target.submit?.idempotencyKey ?? "") !== "";
+}
