@@ -135,7 +135,7 @@ class PgStore:
         # One statement is atomic by itself; an explicit transaction (two more round
         # trips) is needed only to insert cache hits together with the rest.
         cached = any(j.cached_from is not None for j in jobs)
-        async with self._connection() as conn, (conn.transaction() if cached else contextlib.nullcontext()):
+        async with self._connection() as conn, conn.transaction() if cached else contextlib.nullcontext():
             created = await self._insert_cached(conn, ids, jobs) if cached else {}
             fresh = [(i, j) for i, j in zip(ids, jobs, strict=True) if j.cached_from is None]
             payloads = [rows.payload_columns(j.spec.input) for _, j in fresh]

@@ -1,0 +1,186 @@
+"""PostgreSQL stopped (immediate mode, as a crash) and started again under submit load."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from jobsvc.executor import ExecutorConfig
+from jobsvc.maintenance import MaintenanceConfig
+from jobsvc.server import JobsvcServer, ServerConfig
+from jobsvc.store.embedded import EmbeddedPostgres
+from jobsvc.store.postgres import PgStore, create_pool
+from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV, create_ledger_table
+from tests.faults.ledger import Ledger, LedgerClient, check
+from tests.faults.records import Op
+from tests.faults.scenario import spec, wait_until
+from tests.faults.watchdog import Watchdog
+
+pytestmark = pytest.mark.slow
+
+SUBMIT_DEADLINE = 3.0
+OUTAGE = 3.0
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@pytest.fixture
+def dedicated_pg() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL of this test's own, so stopping it disturbs no other test. Durable
+    settings (fsync, synchronous_commit on): with synchronous_commit off, as the session
+    server runs, an immediate stop may lose commits that were already acknowledged, and
+    the test would blame jobsvc for its own configuration."""
+    with tempfile.TemporaryDirectory(prefix="jobsvc-fault-pg-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "data", fsync=True)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop("immediate")
+
+
+async def _prepare_database(pg: EmbeddedPostgres) -> str:
+    conn = await asyncpg.connect(pg.dsn)
+    try:
+        await conn.execute("CREATE DATABASE faults")
+    finally:
+        await conn.close()
+    dsn = pg.dsn_for("faults")
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        await PgStore(pool).migrate()
+        await create_ledger_table(pool)
+    finally:
+        await pool.close()
+    return dsn
+
+
+@dataclass
+class HealthLog:
+    """grpc.health.v1 Check of the whole server, polled: (epoch seconds, status or error code)."""
+
+    target: str
+    seen: list[tuple[float, str]] = field(default_factory=list)
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Check every 0.2 s until stop is set."""
+        async with grpc.aio.insecure_channel(self.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while not stop.is_set():
+                try:
+                    response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+                except grpc.aio.AioRpcError as exc:
+                    status = exc.code().name
+                self.seen.append((time.time(), status))
+                await asyncio.sleep(0.2)
+
+    def first(self, status: str, after: float) -> float | None:
+        """When status was first seen after a moment."""
+        return next((t for t, s in self.seen if s == status and t >= after), None)
+
+
+async def _submit_load(client: LedgerClient, ledger: Ledger, stop: asyncio.Event) -> list[Op]:
+    """Submit jobs one after another until stop; each key is retried until it is settled."""
+    finals: list[Op] = []
+    while not stop.is_set() and len(finals) < 2000:
+        job = spec("fault_work", {"sleep": 0.05}, ledger.key("load"))
+        for _ in range(60):
+            op = await client.submit(job, timeout=SUBMIT_DEADLINE)
+            if op.outcome != "unknown":
+                break
+            await asyncio.sleep(0.2)
+        finals.append(op)
+    return finals
+
+
+def _server(dsn: str) -> JobsvcServer:
+    return JobsvcServer(
+        ServerConfig(
+            host="127.0.0.1",
+            port=0,
+            database_url=dsn,
+            handler_modules=["tests.faults.handlers"],
+            executor=ExecutorConfig(concurrency=8, poll_interval=1.0, lease_seconds=3.0),
+            maintenance=MaintenanceConfig(rescue_interval=0.5),
+            health_interval=0.5,
+            shutdown_grace=1.0,
+        )
+    )
+
+
+async def test_postgres_restart_under_submit_load(
+    dedicated_pg: EmbeddedPostgres, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proves: while PostgreSQL is down (stopped in immediate mode, then started again)
+    Submits fail fast with UNAVAILABLE, never UNKNOWN and never hanging to their deadline;
+    health goes NOT_SERVING and back to SERVING; every job whose Submit was acknowledged
+    survives and ends terminal, and retries with the same key make one job (L1-L7)."""
+    dsn = await _prepare_database(dedicated_pg)
+    monkeypatch.setenv(LEDGER_DSN_ENV, dsn)
+    monkeypatch.delenv(WORKER_ID_ENV, raising=False)
+    server = _server(dsn)
+    await server.start()
+    target = f"127.0.0.1:{server.port}"
+    client = LedgerClient(ledger, target)
+    health = HealthLog(target)
+    stop = asyncio.Event()
+    try:
+        async with Watchdog(ledger, dsn, tolerance=2.0):
+            watching = asyncio.create_task(health.poll(stop))
+            loaders = [asyncio.create_task(_submit_load(client, ledger, stop)) for _ in range(4)]
+            await asyncio.sleep(2.0)
+            down = time.time()
+            await asyncio.to_thread(dedicated_pg.stop, "immediate")
+            await asyncio.sleep(OUTAGE)
+            await asyncio.to_thread(dedicated_pg.start)
+            up = time.time()
+            ledger.fault("postgres down", down, up)
+            await asyncio.sleep(3.0)
+            await wait_until(lambda: _serving_after(health, up), timeout=15, what="health SERVING again")
+            stop.set()
+            finals = [op for ops in await asyncio.gather(*loaders) for op in ops]
+            await watching
+        _assert_failed_fast(ledger, down, up)
+        _assert_health_flipped(health, down, up)
+        assert {op.outcome for op in finals} == {"ok"}, Counter(op.code for op in finals)
+        counts = await check(ledger, dsn, ack_target=target, drain_timeout=30)
+        assert counts.lost == 0
+    finally:
+        stop.set()
+        await client.close()
+        await server.stop(1.0)
+
+
+async def _serving_after(health: HealthLog, moment: float) -> bool:
+    return health.first("SERVING", moment) is not None
+
+
+def _assert_failed_fast(ledger: Ledger, down: float, up: float) -> None:
+    codes = Counter(op.code for op in ledger.ops)
+    unavailable = [op for op in ledger.ops if op.code == "UNAVAILABLE"]
+    slowest = max((op.seconds for op in unavailable), default=0.0)
+    print(f"[faults] outage {up - down:.1f}s: {dict(codes)}; slowest UNAVAILABLE {slowest:.2f}s")
+    assert set(codes) <= {"OK", "UNAVAILABLE"}, f"codes other than OK/UNAVAILABLE: {dict(codes)}"
+    assert unavailable, "no Submit saw the outage"
+    assert slowest < SUBMIT_DEADLINE / 2, f"an UNAVAILABLE took {slowest:.2f}s: not failing fast"
+
+
+def _assert_health_flipped(health: HealthLog, down: float, up: float) -> None:
+    before = [s for t, s in health.seen if t < down]
+    went_down = health.first("NOT_SERVING", down)
+    came_back = health.first("SERVING", up)
+    assert before and before[-1] == "SERVING", before
+    assert went_down is not None and went_down <= up + 1.0, health.seen
+    assert came_back is not None, health.seen
+    print(f"[faults] health NOT_SERVING {went_down - down:.2f}s after the stop, SERVING {came_back - up:.2f}s after")
