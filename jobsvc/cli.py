@@ -436,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
         return (uvloop.run if uvloop is not None else asyncio.run)(_run(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `jobsvc jobs list | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
