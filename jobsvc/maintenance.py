@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from jobsvc.domain.errors import Unavailable
 from jobsvc.store.port import JobStore
@@ -34,7 +35,12 @@ class MaintenanceConfig:
 class Maintenance:
     """Runs the chores on a jittered interval until stopped."""
 
-    def __init__(self, store: JobStore, config: MaintenanceConfig, on_requeued: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        config: MaintenanceConfig,
+        on_requeued: Callable[[datetime | None], None],
+    ) -> None:
         self._store = store
         self.config = config
         self._on_requeued = on_requeued
@@ -53,12 +59,17 @@ class Maintenance:
 
     async def run_once(self, *, reap: bool = True) -> tuple[list[str], list[str], int]:
         """One pass: (rescued ids, expired ids, reaped count)."""
-        rescued = await self._store.job_rescue_expired(self.config.batch)
+        rescued_with_due = await self._store.job_rescue_expired(self.config.batch)
+        rescued = [job_id for job_id, _ in rescued_with_due]
         expired = await self._store.job_expire_deadlines(self.config.batch)
         reaped = await self._store.job_reap_finished(self.config.batch) if reap else 0
         if rescued:
             log.warning("rescued %d expired lease(s): %s", len(rescued), rescued[:5])
-            self._on_requeued()
+            retries = [due for _, due in rescued_with_due if due is not None]
+            if retries:
+                # Every replica's claim loops, when the earliest retry is due (not now:
+                # the retry waits out its backoff first).
+                self._on_requeued(min(retries))
         if expired:
             log.warning("failed %d job(s) past their deadline: %s", len(expired), expired[:5])
         if reaped:

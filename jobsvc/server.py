@@ -136,7 +136,7 @@ class JobsvcServer:
         self.ack = AckService(app, listener, cfg.ack)
         await self._start_grpc(app)
         await self._executor.start()
-        self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=self._executor.wake)
+        self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=app.jobs_due)
         self._maintenance.start()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._health_task = asyncio.create_task(self._watch_database(store), name="jobsvc-health")

@@ -106,7 +106,7 @@ class RemoteWorker:
         self._invoker = Invoker(ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="jobsvc-worker"))
         self._running: dict[str, _Running] = {}
         # Settlements sent but not confirmed, by job id: sent again after a reconnect.
-        self._unconfirmed: dict[str, ack_service_pb2.WorkRequest] = {}
+        self._unconfirmed: dict[tuple[str, str], ack_service_pb2.WorkRequest] = {}
         self.outbox: asyncio.Queue[ack_service_pb2.WorkRequest] = asyncio.Queue()
         self._stopping = asyncio.Event()
         self.sessions = 0
@@ -219,6 +219,9 @@ class RemoteWorker:
         )
 
     def _start(self, assignment: ack_service_pb2.Assignment) -> None:
+        previous = self._running.get(assignment.job.id)
+        if previous is not None:  # an older attempt was rescued while it still ran here
+            self._stop(previous, "superseded by a newer attempt")
         running = _Running(assignment)
         self._running[assignment.job.id] = running
         running.task = asyncio.create_task(self._run(running), name=f"jobsvc-worker-job-{assignment.job.id}")
@@ -226,16 +229,18 @@ class RemoteWorker:
     def _cancel(self, cancel: ack_service_pb2.WorkResponse.Cancel) -> None:
         running = self._running.get(cancel.job_id)
         if running is not None and running.assignment.attempt_token == cancel.attempt_token:
-            log.info("job %s stopped by the server: %s", cancel.job_id, cancel.reason)
-            running.stopped_by_server = True
-            running.cancelled.set()
-            if running.task is not None:
-                running.task.cancel()
+            self._stop(running, cancel.reason)
+
+    def _stop(self, running: _Running, reason: str) -> None:
+        job = running.assignment.job
+        log.info("job %s (attempt %d) stopped by the server: %s", job.id, job.attempt, reason)
+        running.stopped_by_server = True
+        running.cancelled.set()
+        if running.task is not None:
+            running.task.cancel()
 
     def _settled(self, settled: ack_service_pb2.WorkResponse.Settled) -> None:
-        pending = self._unconfirmed.get(settled.job_id)
-        if pending is not None and _token_of(pending) == settled.attempt_token:
-            del self._unconfirmed[settled.job_id]
+        if self._unconfirmed.pop((settled.job_id, settled.attempt_token), None) is not None:
             self._note_settled()
         if settled.code != 0:
             log.warning("settlement of job %s refused: %s %s", settled.job_id, settled.reason, settled.message)
@@ -262,13 +267,15 @@ class RemoteWorker:
             # heartbeat then reports the lease lost, which cancels the handler here.
             outcome = await self._invoker.run(definition, ctx, convert.payload_from_proto(job.input), None)
             settle = _settlement(job.id, token, outcome)
-            self._unconfirmed[job.id] = settle
+            self._unconfirmed[(job.id, token)] = settle
             self.outbox.put_nowait(settle)
         except asyncio.CancelledError:
             pass  # stopped by the server (it has settled the job) or by our own shutdown
         finally:
             # Unconfirmed before no longer running: the session never looks idle in between.
-            self._running.pop(job.id, None)
+            # Only this attempt's entry: a newer attempt of the same job may have replaced it.
+            if self._running.get(job.id) is running:
+                del self._running[job.id]
             self._note_settled()
 
     async def _drain_running(self) -> None:
@@ -290,11 +297,6 @@ def _settlement(job_id: str, token: str, outcome: Outcome) -> ack_service_pb2.Wo
     return ack_service_pb2.WorkRequest(
         ack=ack_service_pb2.AckRequest(job_id=job_id, attempt_token=token, result=result)
     )
-
-
-def _token_of(request: ack_service_pb2.WorkRequest) -> str:
-    kind = request.WhichOneof("kind")
-    return str(getattr(request, kind).attempt_token) if kind else ""
 
 
 async def run_worker(target: str, modules: Sequence[str], config: WorkerConfig) -> None:

@@ -204,15 +204,21 @@ class _Session:
     def send(self, response: ack_service_pb2.WorkResponse) -> None:
         self.outbox.put_nowait(response)
 
-    def cancel(self, job_id: str, reason: str) -> None:
-        token = self.held.pop(job_id, None)
-        if token is not None:
-            self.send(
-                ack_service_pb2.WorkResponse(
-                    cancel=ack_service_pb2.WorkResponse.Cancel(job_id=job_id, attempt_token=token, reason=reason)
-                )
-            )
+    def cancel(self, job_id: str, token: str, reason: str) -> None:
+        """Tell the worker to stop this attempt; forget it if it is the one held."""
+        cancel = ack_service_pb2.WorkResponse.Cancel(job_id=job_id, attempt_token=token, reason=reason)
+        self.send(ack_service_pb2.WorkResponse(cancel=cancel))
+        if self.held.get(job_id) == token:
+            del self.held[job_id]
             self.wakeup.set()
+
+    def hold(self, job_id: str, token: str) -> None:
+        """Record an attempt the worker runs. An older attempt of the same job (rescued
+        while this worker still ran it) is stopped, not forgotten."""
+        previous = self.held.get(job_id)
+        if previous is not None and previous != token:
+            self.cancel(job_id, previous, "rescued: a newer attempt of the job was assigned")
+        self.held[job_id] = token
 
 
 class AckService(ack_service_pb2_grpc.AckServiceServicer):
@@ -244,7 +250,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         # cannot leave the job running; its late ack is then refused.
         with contextlib.suppress(JobsvcError):
             await self._store.job_finish(job_id, token, JobState.CANCELLED)
-        session.cancel(job_id, "cancelled")
+        session.cancel(job_id, token, "cancelled")
 
     async def _register(self, worker: Worker) -> None:
         # Refresh the registry (and "online") at most every 10 s per worker.
@@ -351,17 +357,14 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
 
     async def _heartbeat(self, session: _Session, request: ack_service_pb2.HeartbeatRequest) -> None:
         refs = [(lease.job_id, lease.attempt_token) for lease in request.leases]
-        for job_id, token in refs:
-            if session.held.get(job_id) not in (None, token):
-                session.cancel(job_id, "stale attempt")
         valid = [(j, t) for j, t in refs if _is_uuid(j) and _is_uuid(t)]
         held = await self._store.job_lease_extend_tokens(valid, session.worker.lease_seconds)
         for job_id, token in refs:
-            if job_id not in held:
-                session.held[job_id] = token  # so cancel() finds it
-                session.cancel(job_id, "lease lost")
-            else:
+            if job_id in held and session.held.get(job_id) in (None, token):
                 session.held[job_id] = token  # a reconnected worker resumes its leases
+            else:
+                # Only this (stale) attempt is stopped; a newer attempt of the job stays.
+                session.cancel(job_id, token, "lease lost")
 
     async def _assign(self, session: _Session) -> None:
         with self._listener.due_signal() as due:
@@ -383,7 +386,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                     await asyncio.sleep(1)
                     continue
                 for claim in claims:
-                    session.held[claim.job.id] = claim.attempt_token
+                    session.hold(claim.job.id, claim.attempt_token)
                     session.send(ack_service_pb2.WorkResponse(assignment=_assignment(claim)))
                 if len(claims) == want:
                     continue
@@ -408,7 +411,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 continue
             for job_id, token in leases:
                 if job_id not in held:
-                    session.cancel(job_id, "lease lost")
+                    session.cancel(job_id, token, "lease lost")
                 elif held[job_id][0]:  # a cancel whose notification was missed
                     await self._cancel_running(session, job_id, token)
 

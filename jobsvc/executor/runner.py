@@ -220,6 +220,9 @@ class Executor:
     # -- one job -------------------------------------------------------------
 
     def _launch(self, claim: Claim) -> None:
+        previous = self._running.get(claim.job.id)
+        if previous is not None:  # its lease ran out and the job came back to us: stop the old attempt
+            self._stop_job(previous, _StopReason.LEASE_LOST)
         running = _Running(claim)
         self._running[claim.job.id] = running
         running.task = asyncio.create_task(self._run(running), name=f"jobsvc-job-{claim.job.id}")
@@ -266,7 +269,8 @@ class Executor:
             # The lease will expire and another replica's rescuer requeues the job.
             log.error("job %s: outcome not recorded (%s); it will be retried after its lease", job.id, exc)
         finally:
-            del self._running[job.id]
+            if self._running.get(job.id) is running:  # a newer attempt may have taken the slot
+                del self._running[job.id]
             self._wakeup.set()  # a slot is free
 
     async def _record_outcome(self, running: _Running, outcome: Outcome | None) -> None:

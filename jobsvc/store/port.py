@@ -156,8 +156,8 @@ class JobStore(Protocol):
         """Give a running attempt back to the queue; False for a stale token."""
         ...
 
-    async def job_rescue_expired(self, limit: int) -> list[str]:
-        """End attempts whose lease has expired as failed attempts; the ids rescued."""
+    async def job_rescue_expired(self, limit: int) -> list[tuple[str, datetime | None]]:
+        """End attempts whose lease has expired as failed attempts: (id, retry due time or None)."""
         ...
 
     async def job_expire_deadlines(self, limit: int) -> list[str]:

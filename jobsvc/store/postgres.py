@@ -351,9 +351,10 @@ class PgStore:
 
     # -- maintenance -----------------------------------------------------------------
 
-    async def job_rescue_expired(self, limit: int) -> list[str]:
-        """End attempts whose lease ran out as failed attempts; the ids."""
-        return [str(r["id"]) for r in await self._fetch_changed("job_rescue_expired", limit)]
+    async def job_rescue_expired(self, limit: int) -> list[tuple[str, datetime | None]]:
+        """End attempts whose lease ran out as failed attempts: (id, when its retry is due)."""
+        rescued = await self._fetch_changed("job_rescue_expired", limit)
+        return [(str(r["id"]), r["next_run_at"]) for r in rescued]
 
     async def job_expire_deadlines(self, limit: int) -> list[str]:
         """Fail jobs past their execution or schedule-to-start deadline; the ids."""

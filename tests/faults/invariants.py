@@ -119,7 +119,9 @@ def _pairs(job_id: str, executions: Sequence[Execution], faults: Sequence[Fault]
     for before, after in pairwise(executions):
         covered = any(fault.covers(before) for fault in faults)
         still_running = before.end is None or before.end > after.start
-        if before.failed_by_itself and not still_running:
+        # A timed-out attempt was ended by the server at its deadline; a remote handler
+        # learns it at the next heartbeat, so it may still run when the retry starts.
+        if before.outcome == "timeout" or (before.failed_by_itself and not still_running):
             found.stats["retries"] += 1
             continue
         found.stats["re_executions"] += 1

@@ -100,3 +100,11 @@ async def wait_terminal(conn: asyncpg.Connection, job_ids: Iterable[str], *, tim
         return rows if all(r.state in TERMINAL for r in rows.values()) else None
 
     return await wait_until(all_terminal, timeout=timeout, what=f"{len(ids)} job(s) to finish", every=0.2)
+
+
+async def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel what is still running (a scenario that failed half-way) and wait for it."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

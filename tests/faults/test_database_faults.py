@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import grpc
@@ -18,12 +22,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jobsvc.executor import ExecutorConfig
 from jobsvc.maintenance import MaintenanceConfig
 from jobsvc.server import JobsvcServer, ServerConfig
-from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
+from tests.conftest import subprocess_env
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV, create_ledger_table
 from tests.faults.ledger import Ledger, LedgerClient, check
 from tests.faults.records import Op
-from tests.faults.scenario import spec, wait_until
+from tests.faults.scenario import cancel_all, spec, wait_until
 from tests.faults.watchdog import Watchdog
 
 pytestmark = pytest.mark.slow
@@ -34,28 +38,70 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+class DedicatedPostgres:
+    """A PostgreSQL of this test's own (stopping it disturbs no other test), owned by a
+    helper process without gRPC: see pg_owner.py for why pg_ctl must not run here."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.faults.pg_owner", str(data_dir)],
+            env=subprocess_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.dsn = self._reply()
+
+    def _reply(self) -> str:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().strip()
+        if not line or line.startswith("error"):
+            raise AssertionError(f"the PostgreSQL owner failed: {line or self._proc.wait(30)}")
+        return line
+
+    def _command(self, command: str) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(command + "\n")
+        self._proc.stdin.flush()
+        assert self._reply() == "ok"
+
+    async def stop_immediate(self) -> None:
+        """pg_ctl stop -m immediate: every backend dies at once, as in a crash."""
+        await asyncio.to_thread(self._command, "stop")
+
+    async def start(self) -> None:
+        """Start again on the same port (crash recovery first)."""
+        await asyncio.to_thread(self._command, "start")
+
+    def close(self) -> None:
+        """Stop the server and its owner."""
+        with contextlib.suppress(OSError, AssertionError):
+            self._command("quit")
+        try:
+            self._proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(10)
+
+
 @pytest.fixture
-def dedicated_pg() -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL of this test's own, so stopping it disturbs no other test. Durable
-    settings (fsync, synchronous_commit on): with synchronous_commit off, as the session
-    server runs, an immediate stop may lose commits that were already acknowledged, and
-    the test would blame jobsvc for its own configuration."""
+def dedicated_pg() -> Iterator[DedicatedPostgres]:
+    """A dedicated PostgreSQL, always stopped."""
     with tempfile.TemporaryDirectory(prefix="jobsvc-fault-pg-") as tmp:
-        server = EmbeddedPostgres(Path(tmp) / "data", fsync=True)
-        server.start()
+        server = DedicatedPostgres(Path(tmp) / "data")
         try:
             yield server
         finally:
-            server.stop("immediate")
+            server.close()
 
 
-async def _prepare_database(pg: EmbeddedPostgres) -> str:
+async def _prepare_database(pg: DedicatedPostgres) -> str:
     conn = await asyncpg.connect(pg.dsn)
     try:
         await conn.execute("CREATE DATABASE faults")
     finally:
         await conn.close()
-    dsn = pg.dsn_for("faults")
+    dsn = pg.dsn.rsplit("/", 1)[0] + "/faults"
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
         await PgStore(pool).migrate()
@@ -120,7 +166,7 @@ def _server(dsn: str) -> JobsvcServer:
 
 
 async def test_postgres_restart_under_submit_load(
-    dedicated_pg: EmbeddedPostgres, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    dedicated_pg: DedicatedPostgres, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Proves: while PostgreSQL is down (stopped in immediate mode, then started again)
     Submits fail fast with UNAVAILABLE, never UNKNOWN and never hanging to their deadline;
@@ -135,15 +181,17 @@ async def test_postgres_restart_under_submit_load(
     client = LedgerClient(ledger, target)
     health = HealthLog(target)
     stop = asyncio.Event()
+    tasks: list[asyncio.Future[Any]] = []
     try:
         async with Watchdog(ledger, dsn, tolerance=2.0):
             watching = asyncio.create_task(health.poll(stop))
             loaders = [asyncio.create_task(_submit_load(client, ledger, stop)) for _ in range(4)]
+            tasks += [watching, *loaders]
             await asyncio.sleep(2.0)
             down = time.time()
-            await asyncio.to_thread(dedicated_pg.stop, "immediate")
+            await dedicated_pg.stop_immediate()
             await asyncio.sleep(OUTAGE)
-            await asyncio.to_thread(dedicated_pg.start)
+            await dedicated_pg.start()
             up = time.time()
             ledger.fault("postgres down", down, up)
             await asyncio.sleep(3.0)
@@ -158,6 +206,7 @@ async def test_postgres_restart_under_submit_load(
         assert counts.lost == 0
     finally:
         stop.set()
+        await cancel_all(tasks)
         await client.close()
         await server.stop(1.0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import Any
 
 import asyncpg
 import pytest
@@ -13,7 +14,7 @@ from tests.conftest import StartServer
 from tests.faults.children import Children, Replica
 from tests.faults.ledger import Ledger, LedgerClient, check, until_ok
 from tests.faults.records import Execution, Op
-from tests.faults.scenario import spec, wait_until
+from tests.faults.scenario import cancel_all, spec, wait_until
 from tests.faults.watchdog import Watchdog
 
 pytestmark = pytest.mark.slow
@@ -48,6 +49,7 @@ async def test_kill_9_of_a_replica_holding_worker_sessions_and_waiting_calls(
         await children.worker(both, name, lease=LEASE, concurrency=4)
     await wait_until(lambda: _sessions_on(doomed, 2), timeout=10, what="both sessions on replica-a")
     clients = [LedgerClient(ledger, doomed.address), LedgerClient(ledger, survivor.address)]
+    tasks: list[asyncio.Future[Any]] = []
     try:
         async with Watchdog(ledger, ledger_dsn, tolerance=CHILD_RESCUE_INTERVAL + 1.5):
             work = [
@@ -55,6 +57,7 @@ async def test_kill_9_of_a_replica_holding_worker_sessions_and_waiting_calls(
                 *(_settle(clients, "submit", {"sleep": rng.uniform(0.1, 1.0)}, ledger.key("sub")) for _ in range(20)),
             ]
             settled = asyncio.gather(*work)
+            tasks.append(settled)
             await asyncio.sleep(1.0)  # Calls are waiting and jobs are running on the workers
             ledger.fault("kill -9 replica", doomed.kill())
             ops = await asyncio.wait_for(settled, 90)
@@ -67,6 +70,7 @@ async def test_kill_9_of_a_replica_holding_worker_sessions_and_waiting_calls(
         counts = await check(ledger, ledger_dsn, ack_target=survivor.address, drain_timeout=30)
         assert counts.lost == 0 and counts.accepted == 32
     finally:
+        await cancel_all(tasks)
         for client in clients:
             await client.close()
 
@@ -92,12 +96,14 @@ async def test_sigterm_of_a_replica_under_load(
     other = await start_server(handler_modules=["tests.faults.handlers"])
     clients = [LedgerClient(ledger, stopping.address), LedgerClient(ledger, f"127.0.0.1:{other.port}")]
     conn = await asyncpg.connect(ledger_dsn)
+    tasks: list[asyncio.Future[Any]] = []
     try:
         async with Watchdog(ledger, ledger_dsn, tolerance=2.0):
             sleeps = [rng.choice([0.2, 0.5, 1.0, 3.0, 5.0]) for _ in range(40)]
             work = [_settle(clients, "call", {"sleep": s}, ledger.key("call")) for s in sleeps[:16]]
             work += [_settle(clients, "submit", {"sleep": s}, ledger.key("sub")) for s in sleeps[16:]]
             settled = asyncio.gather(*work)
+            tasks.append(settled)
             in_flight = await wait_until(
                 lambda: _running_on(conn, "replica-a", 3), timeout=20, what="jobs running on replica-a"
             )
@@ -113,6 +119,7 @@ async def test_sigterm_of_a_replica_under_load(
         await check(ledger, ledger_dsn, ack_target=clients[1].target, drain_timeout=25)
         await _assert_finished_or_requeued(conn, in_flight, exited)
     finally:
+        await cancel_all(tasks)
         for client in clients:
             await client.close()
         await conn.close()

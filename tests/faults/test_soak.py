@@ -10,6 +10,7 @@ import asyncio
 import os
 import random
 import time
+from typing import Any
 
 import pytest
 
@@ -17,13 +18,13 @@ from tests.conftest import StartServer
 from tests.faults.children import Child, Children
 from tests.faults.ledger import Ledger, LedgerClient, check, until_ok
 from tests.faults.records import Op
-from tests.faults.scenario import spec
+from tests.faults.scenario import cancel_all, spec
 from tests.faults.watchdog import Watchdog
 
 SOAK_SECONDS = float(os.environ.get("JOBSVC_SOAK_SECONDS", "60"))
 SEED = int(os.environ.get("JOBSVC_FAULT_SEED") or random.SystemRandom().randrange(1, 1_000_000))
 WORKERS = 3
-LEASE = 2.0
+LEASE = 3.0  # the in-process server shares the loaded test process: not the 2 s minimum
 KILL_EVERY = (3.0, 7.0)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(SOAK_SECONDS + 150)]
@@ -92,13 +93,15 @@ async def test_sustained_load_with_random_worker_kills(
     await workers.start()
     client = LedgerClient(ledger, target)
     stop = asyncio.Event()
+    tasks: list[asyncio.Future[Any]] = []
     try:
-        async with Watchdog(ledger, ledger_dsn, tolerance=1.6):
+        async with Watchdog(ledger, ledger_dsn, tolerance=2.0):
             load = [
                 asyncio.create_task(_submitter(client, ledger, random.Random(rng.random()), stop)) for _ in range(3)
             ]
             load.append(asyncio.create_task(_caller(client, ledger, random.Random(rng.random()), stop)))
             killer = asyncio.create_task(workers.kill_at_random(random.Random(rng.random()), stop))
+            tasks += [*load, killer]
             began = time.monotonic()
             await asyncio.sleep(SOAK_SECONDS)
             stop.set()
@@ -111,4 +114,5 @@ async def test_sustained_load_with_random_worker_kills(
         assert counts.re_executions > 0, "no kill hit a running job: the soak tested nothing"
     finally:
         stop.set()
+        await cancel_all(tasks)
         await client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import asyncpg
 import grpc
@@ -15,7 +16,7 @@ from tests.faults.children import Child, Children
 from tests.faults.invariants import replay_stale
 from tests.faults.ledger import Ledger, LedgerClient, check
 from tests.faults.records import Execution, Op
-from tests.faults.scenario import executions_of, job_now, spec, wait_terminal, wait_until
+from tests.faults.scenario import cancel_all, executions_of, job_now, spec, wait_terminal, wait_until
 from tests.faults.watchdog import Watchdog
 
 pytestmark = pytest.mark.slow
@@ -102,13 +103,6 @@ WHERE job_id = $1 AND kind = 'started' AND (data ->> 'attempt')::integer = 2
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after a lease rescue the rescuer wakes the claim loops at once (Maintenance on_requeued -> "
-    "Executor.wake() with no due time), before the retry's run_at (now + backoff), and other replicas are not "
-    "woken at all; so the rescued job waits for the next claim poll (5 s for worker sessions, 5 s for "
-    "executors by default) instead of its backoff",
-)
 async def test_a_rescued_job_is_claimed_when_its_retry_is_due(
     start_server: StartServer, children: Children, ledger: Ledger, ledger_dsn: str
 ) -> None:
@@ -191,11 +185,14 @@ async def test_poison_jobs_end_failed_after_exactly_max_attempts(
     client = LedgerClient(ledger, target)
     conn = await asyncpg.connect(ledger_dsn)
     stop = asyncio.Event()
+    tasks: list[asyncio.Future[Any]] = []
     try:
         async with Watchdog(ledger, ledger_dsn, tolerance=RESCUE_INTERVAL + 1.0):
             restarter = asyncio.create_task(_restart_crashed(children, target, ledger, stop))
+            tasks.append(restarter)
             await wait_until(lambda: _crash_handler_online(conn), timeout=20, what="the crash handler")
             flows = [asyncio.create_task(_keep_flowing(client, ledger, stop)) for _ in range(2)]
+            tasks += flows
             poison = {name: await client.submit(spec(name, None, ledger.key(name)), timeout=10) for name in POISON}
             assert all(op.outcome == "ok" for op in poison.values()), poison
             try:
@@ -216,6 +213,7 @@ async def test_poison_jobs_end_failed_after_exactly_max_attempts(
         assert counts.lost == 0
     finally:
         stop.set()
+        await cancel_all(tasks)
         await client.close()
         await conn.close()
 

@@ -247,7 +247,7 @@ WITH expired AS MATERIALIZED (
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 )
-SELECT e.id, f.new_state
+SELECT e.id, f.new_state, f.next_run_at
 FROM expired e, LATERAL jobsvc_fail_attempt(e.id, e.attempt_token,
     CASE WHEN e.attempt_deadline <= now()
          THEN '{"type": "jobsvc.AttemptTimeout", "message": "the attempt ran past its timeout"}'
