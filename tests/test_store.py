@@ -71,7 +71,8 @@ async def test_stale_attempt_tokens_are_refused_and_change_nothing(store: PgStor
     [(job, _)] = await store.job_insert_many([new(1)])
     [first] = await store.job_claim(["echo@1.0.0"], "a", 10, lease_seconds=0.01)
     await asyncio.sleep(0.05)
-    assert await store.job_rescue_expired(10) == [job.id]
+    [(rescued_id, retry_at)] = await store.job_rescue_expired(10)
+    assert rescued_id == job.id and retry_at is not None
     await asyncio.sleep(0.01)  # the retry backoff
     [second] = await store.job_claim(["echo@1.0.0"], "b", 10, lease_seconds=30)
     assert second.job.attempt == 2 and second.attempt_token != first.attempt_token
@@ -94,7 +95,7 @@ async def test_racing_rescuers_rescue_each_expired_lease_exactly_once(store: PgS
     assert len(claimed) == 300
     await asyncio.sleep(0.05)
     rescued = await asyncio.gather(*(store.job_rescue_expired(1000) for _ in range(6)))
-    ids = [i for batch in rescued for i in batch]
+    ids = [job_id for batch in rescued for job_id, _ in batch]
     assert len(ids) == len(set(ids)) == 300
 
 
