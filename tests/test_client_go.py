@@ -8,16 +8,14 @@ cancel, the worker (AckService) and the README's quickstart.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
 
 from jobsvc.server import JobsvcServer
+from tests.toolchains import run_tool, tail
 
 GO_MODULE = Path(__file__).resolve().parent.parent / "clients" / "go"
 # A cold run (module downloads, compiling gRPC) takes about a minute on 2 cores.
@@ -32,29 +30,10 @@ pytestmark = [
 @pytest.mark.timeout(GO_TEST_TIMEOUT + 60)
 async def test_go_client_and_worker(server: JobsvcServer) -> None:
     env = dict(os.environ, JOBSVC_SERVER=f"127.0.0.1:{server.port}")
-    # The server runs on this event loop: wait for `go test` without blocking it.
-    process = await asyncio.create_subprocess_exec(
-        "go",
-        "test",
-        "./...",
-        "-count=1",
-        "-v",
-        cwd=GO_MODULE,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,  # its own process group: a timeout kills the test binaries too
+    code, text = await run_tool(
+        "go", "test", "./...", "-count=1", "-v", cwd=GO_MODULE, env=env, timeout=GO_TEST_TIMEOUT
     )
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), GO_TEST_TIMEOUT)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        output, _ = await process.communicate()
-        pytest.fail(f"go test ./... did not finish in {GO_TEST_TIMEOUT:.0f} s:\n{output.decode(errors='replace')}")
-    text = output.decode(errors="replace")
-    assert process.returncode == 0, f"go test ./... exited {process.returncode}:\n{text}"
-    assert "--- FAIL" not in text, text
+    assert code == 0, f"go test ./... exited {code}:\n{tail(text)}"
+    assert "--- FAIL" not in text, tail(text)
     # With JOBSVC_SERVER set, no live test may skip itself.
-    assert "--- SKIP" not in text, text
-    print(text)
+    assert "--- SKIP" not in text, tail(text)

@@ -7,46 +7,19 @@ asyncio.create_subprocess_exec: the loop keeps serving while node talks to it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
 
 from jobsvc.server import JobsvcServer
+from tests.toolchains import run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 PACKAGE = Path(__file__).resolve().parent.parent / "clients" / "typescript"
 NPM = shutil.which("npm")
-
-
-async def _run(*args: str, env: dict[str, str], timeout: float) -> tuple[int, str]:
-    """Run a command in the package folder; (exit code, combined output). Killed on timeout."""
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        cwd=PACKAGE,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,  # its own process group: a timeout kills node too, not only npm
-    )
-    try:
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        try:
-            output, _ = await asyncio.wait_for(proc.communicate(), 10)
-        except TimeoutError:
-            output = b"(no output: the process group did not exit)"
-        text = output.decode(errors="replace")
-        pytest.fail(f"`{' '.join(args)}` timed out after {timeout:.0f} s:\n{text[-20000:]}")
-    return proc.returncode or 0, output.decode(errors="replace")
 
 
 @pytest.mark.skipif(NPM is None, reason="npm is not installed (the TypeScript client needs Node.js 20+ and npm)")
@@ -60,7 +33,7 @@ async def test_typescript_client_suite_against_live_server(server: JobsvcServer)
         steps.append(([NPM, "ci", "--no-audit", "--no-fund", "--loglevel=error"], 240))
     steps += [([NPM, "run", "--silent", "build"], 120), ([NPM, "test", "--silent"], 150)]
     for command, timeout in steps:
-        code, output = await _run(*command, env=env, timeout=timeout)
+        code, output = await run_tool(*command, cwd=PACKAGE, env=env, timeout=timeout)
         assert code == 0, f"`{' '.join(command[1:])}` exited {code}:\n{output[-20000:]}"
     # The live suites ran: they skip without JOBSVC_SERVER, the worker's without AckService.
     assert "# fail 0" in output, output[-5000:]

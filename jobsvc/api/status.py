@@ -7,8 +7,10 @@ ResourceInfo), and anything unexpected becomes INTERNAL and is logged.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
@@ -153,25 +155,34 @@ Resp = TypeVar("Resp")
 Servicer = TypeVar("Servicer")
 
 
+@asynccontextmanager
+async def _answering_errors(
+    request: object, context: grpc.aio.ServicerContext[Any, Any], name: str
+) -> AsyncIterator[None]:
+    """Run a servicer body; answer its failure with the mapped status (never UNKNOWN)."""
+    try:
+        _reject_malformed(request)
+        yield
+    except grpc.aio.AbortError:
+        raise
+    except JobsvcError as exc:
+        await abort(context, status_for(exc))
+    except Exception:
+        log.exception("unexpected error in %s", name)
+        await abort(context, internal_status(name))
+
+
 def unary(
     method: Callable[[Servicer, Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]],
 ) -> Callable[[Servicer, Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]]:
     """Wrap a unary servicer method with the error mapping."""
 
+    @functools.wraps(method)
     async def wrapped(self: Servicer, request: Req, context: grpc.aio.ServicerContext[Req, Resp]) -> Resp:
-        try:
-            _reject_malformed(request)
+        async with _answering_errors(request, context, method.__qualname__):
             return await method(self, request, context)
-        except grpc.aio.AbortError:
-            raise
-        except JobsvcError as exc:
-            await abort(context, status_for(exc))
-        except Exception:
-            log.exception("unexpected error in %s", method.__qualname__)
-            await abort(context, internal_status(method.__qualname__))
+        raise AssertionError("unreachable: the error was answered with abort")  # pragma: no cover
 
-    wrapped.__name__ = method.__name__
-    wrapped.__doc__ = method.__doc__
     return wrapped
 
 
@@ -180,23 +191,14 @@ def server_streaming(
 ) -> Callable[[Servicer, Req, grpc.aio.ServicerContext[Req, Resp]], AsyncIterator[Resp]]:
     """Wrap a server-streaming servicer method with the error mapping."""
 
+    @functools.wraps(method)
     async def wrapped(
         self: Servicer,
         request: Req,
         context: grpc.aio.ServicerContext[Req, Resp],
     ) -> AsyncIterator[Resp]:
-        try:
-            _reject_malformed(request)
+        async with _answering_errors(request, context, method.__qualname__):
             async for item in method(self, request, context):
                 yield item
-        except grpc.aio.AbortError:
-            raise
-        except JobsvcError as exc:
-            await abort(context, status_for(exc))
-        except Exception:
-            log.exception("unexpected error in %s", method.__qualname__)
-            await abort(context, internal_status(method.__qualname__))
 
-    wrapped.__name__ = method.__name__
-    wrapped.__doc__ = method.__doc__
     return wrapped
