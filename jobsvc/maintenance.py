@@ -27,7 +27,9 @@ log = logging.getLogger("jobsvc.maintenance")
 class MaintenanceConfig:
     """How often each chore runs (seconds) and how much it does per run."""
 
-    rescue_interval: float = 5.0
+    # A dead executor's jobs wait their lease (30 s) plus up to this long; it is also most of
+    # the idle load on the database, so it is not shorter.
+    rescue_interval: float = 10.0
     reap_interval: float = 60.0
     batch: int = 1000
 
