@@ -37,7 +37,7 @@ from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTabl
 from jobsvc.executor import Executor, ExecutorConfig
 from jobsvc.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.store.embedded import EmbeddedPostgres
-from jobsvc.store.notify import Listener
+from jobsvc.store.notify import JobsDue, Listener
 from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.v1 import ack_service_pb2, call_service_pb2, job_service_pb2, stream_service_pb2, submit_service_pb2
 
@@ -131,12 +131,21 @@ class JobsvcServer:
         self._stack.push_async_callback(listener.close)
         store.notifier.add_local(listener.notify_local)
         resources = await self._enter_lifespans(modules)
-        self._executor = Executor(store, listener, self.table, owner=cfg.name, resources=resources, config=cfg.executor)
-        app = JobsApp(store, listener, wake_local=listener.wake_at, config=cfg.app)
+        jobs_due = JobsDue(store, listener)
+        self._executor = Executor(
+            store,
+            listener,
+            self.table,
+            owner=cfg.name,
+            jobs_due=jobs_due.wake,
+            resources=resources,
+            config=cfg.executor,
+        )
+        app = JobsApp(store, listener, jobs_due, config=cfg.app)
         self.ack = AckService(app, listener, cfg.ack)
         await self._start_grpc(app)
         await self._executor.start()
-        self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=app.jobs_due)
+        self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=jobs_due.wake)
         self._maintenance.start()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._health_task = asyncio.create_task(self._watch_database(store), name="jobsvc-health")

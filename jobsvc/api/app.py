@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 import jsonschema
 
@@ -25,8 +25,9 @@ from jobsvc.domain.jobs import (
     JobState,
     NewJob,
 )
+from jobsvc.domain.schemas import Validators
 from jobsvc.domain.versions import InvalidVersion, Version, VersionSelector
-from jobsvc.store.notify import Listener
+from jobsvc.store.notify import JobsDue, Listener
 from jobsvc.store.port import JobStore
 from jobsvc.store.rows import input_hash
 
@@ -54,7 +55,7 @@ class _Registry:
         self._ttl = ttl
         self._loaded_at = float("-inf")
         self._by_name: dict[str, dict[Version, HandlerSpec]] = {}
-        self._validators: dict[tuple[str, Version], jsonschema.protocols.Validator] = {}
+        self._validators = Validators()
         self._lock = asyncio.Lock()
 
     async def _refresh(self, force: bool) -> None:
@@ -108,12 +109,7 @@ class _Registry:
     def validator(self, spec: HandlerSpec) -> jsonschema.protocols.Validator | None:
         if spec.input_schema is None:
             return None
-        key = (spec.name, Version.parse(spec.version))
-        validator = self._validators.get(key)
-        if validator is None:
-            cls = jsonschema.validators.validator_for(spec.input_schema)
-            validator = self._validators[key] = cls(spec.input_schema)
-        return validator
+        return self._validators.get(f"{spec.name}@{spec.version}", spec.input_schema)
 
     async def all(self, name: str | None) -> list[HandlerSpec]:
         await self._refresh(force=True)
@@ -121,43 +117,6 @@ class _Registry:
         return [
             self._by_name[n][v] for n in names if n in self._by_name for v in sorted(self._by_name[n], reverse=True)
         ]
-
-
-class _Waker:
-    """Coalesces 'new jobs are due' signals to other replicas: at most one NOTIFY in
-    flight, and one more after it if submits arrived meanwhile. A NOTIFY inside each
-    submit transaction would serialise commits on PostgreSQL's notify lock."""
-
-    DEBOUNCE_SECONDS = 0.01
-
-    def __init__(self, store: JobStore, local: Callable[[datetime | None], None]) -> None:
-        self._store = store
-        self._local = local
-        self._pending = False
-        self._due: datetime | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self, due: datetime | None) -> None:
-        """Jobs were submitted; the earliest is due at `due`."""
-        self._local(due)
-        if not self._pending or (self._due is not None and (due is None or due < self._due)):
-            self._due = due
-        self._pending = True
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._send(), name="jobsvc-wake")
-
-    async def _send(self) -> None:
-        # Debounced: at most one NOTIFY per interval however many submits arrive, since
-        # NOTIFY commits take a global lock and each costs other commits latency.
-        while self._pending:
-            self._pending = False
-            due = self._due if self._due is not None and self._due > datetime.now(UTC) else None
-            try:
-                await self._store.job_executors_wake(due)
-            except Exception as exc:  # the executors' poll picks the jobs up anyway
-                log.warning("could not notify executors: %s", exc)
-                return
-            await asyncio.sleep(self.DEBOUNCE_SECONDS)
 
 
 class _GroupCommit:
@@ -229,15 +188,15 @@ class JobsApp:
         self,
         store: JobStore,
         listener: Listener,
+        jobs_due: JobsDue,
         *,
-        wake_local: Callable[[datetime | None], None] = lambda _due: None,
         config: AppConfig | None = None,
     ) -> None:
         self.store = store
         self._listener = listener
         self.config = config or AppConfig()
         self._registry = _Registry(store, self.config.registry_ttl)
-        self._waker = _Waker(store, wake_local)
+        self._waker = jobs_due
         self._group_commit = _GroupCommit(store)
 
     async def submit(self, specs: Sequence[tuple[JobSpec, str]]) -> list[tuple[Job, bool]]:

@@ -15,6 +15,7 @@ import jsonschema
 from jobsvc.domain.errors import NonRetryableError
 from jobsvc.domain.handlers import HandlerDefinition, JobContext
 from jobsvc.domain.jobs import JobError, Payload
+from jobsvc.domain.schemas import Validators
 from jobsvc.executor.payloads import PayloadError, decode_input, encode_value
 
 ATTEMPT_TIMEOUT = "jobsvc.AttemptTimeout"
@@ -33,7 +34,7 @@ class Invoker:
 
     def __init__(self, threads: ThreadPool) -> None:
         self._threads = threads
-        self._validators: dict[str, jsonschema.protocols.Validator] = {}
+        self._validators = Validators()
 
     async def run(
         self,
@@ -81,10 +82,7 @@ class Invoker:
     def _check_output(self, definition: HandlerDefinition, result: Payload) -> None:
         if definition.output_schema is None or result.is_proto:
             return
-        validator = self._validators.get(definition.key)
-        if validator is None:
-            cls = jsonschema.validators.validator_for(definition.output_schema)
-            validator = self._validators[definition.key] = cls(definition.output_schema)
+        validator = self._validators.get(definition.key, definition.output_schema)
         problem = jsonschema.exceptions.best_match(validator.iter_errors(result.json))
         if problem is not None:
             raise PayloadError(f"result does not match the output schema: {problem.message}")

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,11 +104,13 @@ class Executor:
         table: HandlerTable,
         *,
         owner: str,
+        jobs_due: Callable[[datetime | None], None],
         resources: Mapping[str, Any] | None = None,
         config: ExecutorConfig | None = None,
     ) -> None:
         self._store = store
         self._listener = listener
+        self._jobs_due = jobs_due
         self._table = table
         self._owner = owner
         self._resources = dict(resources or {})
@@ -126,10 +128,6 @@ class Executor:
     def running_count(self) -> int:
         """Jobs running in this process now."""
         return len(self._running)
-
-    def wake(self, due: datetime | None = None) -> None:
-        """Jobs may be due (at `due`, or now): every claim loop of this process looks then."""
-        self._listener.wake_at(due)
 
     async def start(self) -> None:
         """Start the claim, heartbeat and rescue loops."""
@@ -285,7 +283,7 @@ class Executor:
             failed = await self._store.job_fail_attempt(job.id, token, outcome.error)
             accepted = failed is not None
             if failed is not None and failed[1] is not None:
-                self.wake(failed[1])  # the retry
+                self._jobs_due(failed[1])  # the retry, here or on another replica
         else:
             accepted = await self._store.job_finish(job.id, token, JobState.SUCCEEDED, outcome.result)
         if not accepted:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from jobsvc.store.connection import CONNECTION_ERRORS
+from jobsvc.store.port import JobStore
 
 log = logging.getLogger("jobsvc.notify")
 
@@ -158,3 +159,41 @@ class Listener:
                         await asyncio.wait_for(conn.close(), 2)
             self._wake_everyone()
             await asyncio.sleep(self._reconnect_delay)
+
+
+class JobsDue:
+    """The one way to say "jobs are due (at a time)": every claim loop of this process
+    is woken then, and other replicas by a coalesced NOTIFY carrying the time: at most
+    one in flight, one more after it if more came meanwhile. A NOTIFY inside each
+    submit transaction would serialise commits on PostgreSQL's notify lock."""
+
+    DEBOUNCE_SECONDS = 0.01
+
+    def __init__(self, store: JobStore, listener: Listener) -> None:
+        self._store = store
+        self._local = listener.wake_at
+        self._pending = False
+        self._due: datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self, due: datetime | None) -> None:
+        """Jobs were queued (submitted, retried, rescued, redriven); the earliest is due at `due`."""
+        self._local(due)
+        if not self._pending or (self._due is not None and (due is None or due < self._due)):
+            self._due = due
+        self._pending = True
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._send(), name="jobsvc-wake")
+
+    async def _send(self) -> None:
+        # Debounced: at most one NOTIFY per interval however many submits arrive, since
+        # NOTIFY commits take a global lock and each costs other commits latency.
+        while self._pending:
+            self._pending = False
+            due = self._due if self._due is not None and self._due > datetime.now(UTC) else None
+            try:
+                await self._store.job_executors_wake(due)
+            except Exception as exc:  # the executors' poll picks the jobs up anyway
+                log.warning("could not notify executors: %s", exc)
+                return
+            await asyncio.sleep(self.DEBOUNCE_SECONDS)
