@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: serve test check generate bench clean
+.PHONY: serve test check system-deps generate bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,16 @@ serve: $(STAMP)
 check: $(STAMP) tools/node_modules/.bin/buf
 	scripts/check
 
-test: check
+system-deps:
+	scripts/system-deps
+
+test: check system-deps
 	scripts/test $(ARGS)
 
 generate: $(STAMP)
 	scripts/generate
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.run $(ARGS)
 
 clean:
