@@ -5,8 +5,20 @@ Handler authors need only `handler` and `JobContext` from here; the client is in
 """
 
 from jobsvc.domain.errors import NonRetryableError
+from jobsvc.domain.flow import ConcurrencyLimit, Fairness, FlowControl, RateLimit
 from jobsvc.domain.handlers import JobContext, handler
 from jobsvc.domain.jobs import RetryPolicy
+from jobsvc.domain.schedules import schedule
 
-__all__ = ["JobContext", "NonRetryableError", "RetryPolicy", "handler"]
+__all__ = [
+    "ConcurrencyLimit",
+    "Fairness",
+    "FlowControl",
+    "JobContext",
+    "NonRetryableError",
+    "RateLimit",
+    "RetryPolicy",
+    "schedule",
+    "handler",
+]
 __version__ = "0.1.0"

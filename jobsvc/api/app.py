@@ -14,6 +14,7 @@ from datetime import datetime
 
 import jsonschema
 
+from jobsvc.domain.flow import FlowKeys, MissingKeyField
 from jobsvc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from jobsvc.domain.jobs import (
     DEFAULT_RETENTION_SECONDS,
@@ -227,6 +228,7 @@ class JobsApp:
             attempt_timeout=spec.attempt_timeout or handler.attempt_timeout,
             retention=handler.retention or DEFAULT_RETENTION_SECONDS,
             input_hash=input_hash(spec.input) if handler.cache_ttl else None,
+            flow_keys=self._flow_keys(handler, spec, path),
         )
         # The result cache: identical input within the TTL is answered without running.
         # A keyed submit is answered by its key instead (see idempotency keys).
@@ -235,6 +237,27 @@ class JobsApp:
             if source is not None:
                 new = replace(new, cached_from=source)
         return new
+
+    @staticmethod
+    def _flow_keys(handler: HandlerSpec, spec: JobSpec, path: str) -> FlowKeys:
+        """Render the handler's flow control keys for this job."""
+        if not handler.flow:
+            return FlowKeys()
+        try:
+            return FlowKeys.render(
+                handler.flow,
+                handler=handler.name,
+                version=handler.version,
+                input=None if spec.input.is_proto else spec.input.json,
+                labels=spec.labels,
+                field=path,
+            )
+        except MissingKeyField as exc:
+            raise InvalidArgument(
+                f"{handler.name}@{handler.version}: {exc}",
+                [FieldViolation(exc.path, str(exc))],
+                reason="FLOW_KEY_FIELD_MISSING",
+            ) from None
 
     def _validate_input(self, handler: HandlerSpec, spec: JobSpec, path: str) -> None:
         where = f"{handler.name}@{handler.version}"

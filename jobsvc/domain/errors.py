@@ -18,10 +18,12 @@ class JobsvcError(Exception):
 
     reason: str = "JOBSVC_ERROR"
 
-    def __init__(self, message: str, *, metadata: dict[str, str] | None = None) -> None:
+    def __init__(self, message: str, *, metadata: dict[str, str] | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.metadata = dict(metadata or {})
+        if reason:
+            self.reason = reason
 
 
 class InvalidArgument(JobsvcError):
@@ -57,7 +59,7 @@ class NotFound(JobsvcError):
 
 
 class AlreadyExists(JobsvcError):
-    """The idempotency key is taken by a job with different content."""
+    """The idempotency key is taken by a job with different content, or a name is taken."""
 
     reason = "IDEMPOTENCY_KEY_REUSED"
 

@@ -25,6 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from jobsvc.domain.flow import FlowControl
 from jobsvc.domain.jobs import HandlerSpec, JsonValue, RetryPolicy
 from jobsvc.domain.versions import Version
 
@@ -98,6 +99,7 @@ class HandlerDefinition:
     attempt_timeout: float | None = None
     cache_ttl: float | None = None
     retention: float | None = None
+    flow: FlowControl = field(default_factory=FlowControl)
 
     @property
     def key(self) -> str:
@@ -123,6 +125,7 @@ class HandlerDefinition:
             attempt_timeout=self.attempt_timeout,
             cache_ttl=self.cache_ttl,
             retention=self.retention,
+            flow=self.flow,
         )
 
 
@@ -146,17 +149,21 @@ def handler(
     attempt_timeout: float | None = None,
     cache_ttl: float | None = None,
     retention: float | None = None,
+    flow: FlowControl | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as handler `name` at exact semantic `version`.
 
     retry_policy overrides the default (3 attempts, 1 s then 2 s apart) field by field;
     attempt_timeout (seconds) stops a hung attempt; cache_ttl answers identical input
     from an earlier result for that long without running; retention keeps finished
-    jobs that long (default 7 days).
+    jobs that long (default 7 days); flow sets concurrency and rate limits and fair
+    turns between keys (jobsvc.domain.flow).
     """
     if not re.match(NAME_PATTERN, name):
         raise ValueError(f"handler name {name!r} must match {NAME_PATTERN}")
     parsed = Version.parse(version)
+    if flow is not None and (problems := flow.problems()):
+        raise ValueError(f"handler {name} {version}: flow.{problems[0][0]} {problems[0][1]}")
 
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
         definition = HandlerDefinition(
@@ -173,6 +180,7 @@ def handler(
             attempt_timeout=attempt_timeout,
             cache_ttl=cache_ttl,
             retention=retention,
+            flow=flow or FlowControl(),
         )
         setattr(func, HANDLER_ATTRIBUTE, definition)
         return func

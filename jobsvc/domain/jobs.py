@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias, TypeVar
 
+from jobsvc.domain.flow import FlowControl, FlowKeys, WaitReason
+
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 
 
@@ -176,6 +178,7 @@ class NewJob:
     input_hash: str | None = None
     # Answered from this earlier job's result (the handler's result cache) instead of running.
     cached_from: str | None = None
+    flow_keys: FlowKeys = field(default_factory=FlowKeys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +209,13 @@ class Job:
     attempt_errors: tuple[JobError, ...] = ()
     cached_from: str | None = None
     redrive_of: str | None = None
+    # Why a queued job is not running (Get and List only), and the same for people.
+    wait_reason: WaitReason = WaitReason.NONE
     waiting_reason: str = ""
+    # Flow control keys rendered at submit (None: no such limit).
+    concurrency_key: str | None = None
+    rate_key: str | None = None
+    fairness_key: str | None = None
 
 
 class EventKind(enum.StrEnum):
@@ -279,6 +288,7 @@ class HandlerSpec:
     attempt_timeout: float | None = None
     cache_ttl: float | None = None
     retention: float | None = None
+    flow: FlowControl = field(default_factory=FlowControl)
 
 
 def integral_numbers_as_int(value: JsonValue) -> JsonValue:

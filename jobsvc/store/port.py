@@ -96,7 +96,9 @@ class JobStore(Protocol):
         limit: int,
         lease_seconds: float,
     ) -> list[Claim]:
-        """Lease up to `limit` due jobs whose 'name@version' is in `served`."""
+        """Lease up to `limit` due jobs whose 'name@version' is in `served`, in hand-out
+        order (priority, then fair order), skipping jobs whose concurrency or rate limit
+        is full: they stay queued in order and start when a slot or window opens."""
         ...
 
     async def job_lease_extend(

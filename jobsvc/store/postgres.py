@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from jobsvc.domain.jobs import (
     NewJob,
     Payload,
 )
+from jobsvc.domain.schedules import Schedule
 from jobsvc.store import rows
 from jobsvc.store.connection import CONNECTION_ERRORS, EventNotifier, create_pool
 from jobsvc.store.sql import migrations, query
@@ -58,6 +59,8 @@ class PgStore:
     def __init__(self, pool: asyncpg.Pool, notifier: EventNotifier | None = None) -> None:
         self._pool = pool
         self.notifier = notifier or EventNotifier(pool)
+        # Told when a full rate window opens again, so claim loops try then (set by the server).
+        self.on_rate_window: Callable[[datetime], None] | None = None
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
@@ -116,6 +119,7 @@ class PgStore:
             [s.attempt_timeout for s in specs],
             [s.cache_ttl for s in specs],
             [s.retention for s in specs],
+            [json.dumps(s.flow.to_json()) if s.flow else None for s in specs],
         )
 
     async def handler_touch(self, keys: Sequence[tuple[str, str]]) -> None:
@@ -268,17 +272,36 @@ class PgStore:
     # -- executing -------------------------------------------------------------------
 
     async def job_claim(self, served: Sequence[str], owner: str, limit: int, lease_seconds: float) -> list[Claim]:
-        """Lease due jobs."""
+        """Lease due jobs, in order, within their concurrency and rate limits."""
+        claims: list[Claim] = []
+        # Jobs passed over for their limits leave room in the batch: look again (bounded)
+        # while every candidate looked at was a due job, so jobs behind them are not delayed.
+        for _ in range(4):
+            want = limit - len(claims)
+            batch, candidates = await self._claim_once(served, owner, want, lease_seconds)
+            claims.extend(batch)
+            if len(batch) == candidates or candidates < want:
+                break  # nothing was passed over, or the queue has no more due jobs
+        return claims
+
+    async def _claim_once(
+        self, served: Sequence[str], owner: str, limit: int, lease_seconds: float
+    ) -> tuple[list[Claim], int]:
         async with self._connection() as conn, conn.transaction():
             # A generic plan cached while the queue was empty can make this query scan the
             # whole table later (measured: 3.7 s instead of 0.5 ms); claims are batched, so
             # planning each one costs little.
             await conn.execute(query("plan_custom_for_transaction"))
-            claimed = await conn.fetch(query("job_claim"), list(served), limit, owner, lease_seconds)
+            found = await conn.fetch(query("job_claim"), list(served), limit, owner, lease_seconds)
+        claimed = [r for r in found if r["id"] is not None]
         self.notifier.changed(str(r["id"]) for r in claimed)
-        return [
+        retry_at = found[0]["rate_retry_at"]
+        if retry_at is not None and self.on_rate_window is not None:
+            self.on_rate_window(retry_at)
+        claims = [
             Claim(rows.job(r), str(r["attempt_token"]), r["lease_expires_at"], r["attempt_deadline"]) for r in claimed
         ]
+        return claims, int(found[0]["candidates"])
 
     async def job_lease_extend(self, job_ids: Sequence[str], owner: str, lease_seconds: float) -> dict[str, bool]:
         """Heartbeat of an owner for all its jobs: {job id: cancel requested}."""
@@ -367,6 +390,58 @@ class PgStore:
     async def job_executors_wake(self, due: datetime | None = None) -> None:
         """NOTIFY the claim loops of every replica that jobs are due (at `due`)."""
         await self._fetch("job_executors_wake", "" if due is None else f"{due.timestamp():.3f}")
+
+
+    # -- schedules -------------------------------------------------------------------
+
+    async def schedule_create(self, schedule: Schedule, next_tick_at: datetime) -> Schedule:
+        """Store a new schedule; AlreadyExists when the name is taken."""
+        found = await self._fetch("schedule_insert", *rows.schedule_columns(schedule, next_tick_at))
+        if not found:
+            raise AlreadyExists(
+                f"a schedule named {schedule.name!r} already exists",
+                metadata={"schedule": schedule.name},
+                reason="SCHEDULE_EXISTS",
+            )
+        return rows.schedule(found[0])
+
+    async def schedule_declare(self, schedule: Schedule, next_tick_at: datetime) -> Schedule | None:
+        """Create or update a schedule declared in code; None when an API schedule has its name."""
+        found = await self._fetch("schedule_declare", *rows.schedule_columns(schedule, next_tick_at))
+        return rows.schedule(found[0]) if found else None
+
+    async def schedule_get(self, name: str) -> Schedule | None:
+        """One schedule by name."""
+        found = await self._fetch("schedule_get", name)
+        return rows.schedule(found[0]) if found else None
+
+    async def schedule_list(self) -> list[Schedule]:
+        """Every schedule, by name."""
+        return [rows.schedule(r) for r in await self._fetch("schedule_list")]
+
+    async def schedule_set_paused(self, name: str, paused: bool, next_tick_at: datetime | None) -> Schedule | None:
+        """Pause or resume (from next_tick_at); None when there is no such schedule."""
+        found = await self._fetch("schedule_set_paused", name, paused, next_tick_at)
+        return rows.schedule(found[0]) if found else None
+
+    async def schedule_delete(self, name: str) -> bool:
+        """Delete a schedule; False when there was none."""
+        return bool(await self._fetch("schedule_delete", name))
+
+    async def schedule_due(self, now: datetime, limit: int) -> list[Schedule]:
+        """Unpaused schedules whose next tick is at or before now."""
+        return [rows.schedule(r) for r in await self._fetch("schedule_due", now, limit)]
+
+    async def schedule_next_tick(self) -> datetime | None:
+        """The earliest next tick of any unpaused schedule."""
+        found = await self._fetch("schedule_next_tick")
+        return found[0]["next_tick_at"] if found else None
+
+    async def schedule_advance(
+        self, name: str, from_tick: datetime, next_tick_at: datetime, tick: datetime | None, job_id: str | None
+    ) -> bool:
+        """Move a schedule from from_tick to next_tick_at; False when another replica did."""
+        return bool(await self._fetch("schedule_advance", name, from_tick, next_tick_at, tick, job_id))
 
 
 def _existing(by_key: dict[str, Job], new: NewJob) -> Job:

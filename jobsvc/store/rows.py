@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from jobsvc.domain.flow import FlowControl, WaitReason
 from jobsvc.domain.jobs import (
     EventKind,
     HandlerSpec,
     Job,
     JobError,
     JobEvent,
+    JobSpec,
     JobState,
     JsonValue,
     NewJob,
     Payload,
     RetryPolicy,
 )
+from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 
 
 def json_text(value: JsonValue) -> str | None:
@@ -66,6 +70,7 @@ def job_options(job: NewJob) -> str:
             "schedule_to_start_timeout": spec.schedule_to_start_timeout,
             "retention": job.retention,
             "input_hash": job.input_hash,
+            **job.flow_keys.to_json(),
         }
     )
 
@@ -100,8 +105,28 @@ def job(row: asyncpg.Record) -> Job:
         attempt_errors=tuple(JobError.from_json(e) for e in row["attempt_errors"] or () if isinstance(e, dict)),
         cached_from=str(row["cached_from"]) if row["cached_from"] else None,
         redrive_of=str(row["redrive_of"]) if row["redrive_of"] else None,
-        waiting_reason=row.get("waiting_reason") or "",
+        wait_reason=(wait := WaitReason(row.get("waiting_kind") or "")),
+        waiting_reason=_waiting_text(wait, row),
+        concurrency_key=row["concurrency_key"],
+        rate_key=row["rate_key"],
+        fairness_key=row["fairness_key"],
     )
+
+
+def _waiting_text(reason: WaitReason, row: asyncpg.Record) -> str:
+    """What Get and List say about a queued job that is not running yet."""
+    match reason:
+        case WaitReason.SCHEDULED:
+            return "scheduled"
+        case WaitReason.RETRY_BACKOFF:
+            return f"retrying after attempt {row['attempt']} failed"
+        case WaitReason.NO_WORKER:
+            return f"no executor or worker serves {row['handler']} {row['version']}"
+        case WaitReason.CONCURRENCY_LIMIT:
+            return f"concurrency limit: {row['concurrency_limit']} running with key {row['concurrency_key']!r}"
+        case WaitReason.RATE_LIMIT:
+            return f"rate limit: {row['rate_limit']} starts per {row['rate_period']:g} s with key {row['rate_key']!r}"
+    return ""
 
 
 def event(row: asyncpg.Record) -> JobEvent:
@@ -133,4 +158,64 @@ def handler_spec(row: asyncpg.Record) -> HandlerSpec:
         attempt_timeout=row["attempt_timeout"],
         cache_ttl=row["cache_ttl"],
         retention=row["retention"],
+        flow=FlowControl.from_json(row["flow_control"]),
+    )
+
+
+def schedule_columns(schedule: Schedule, next_tick_at: datetime) -> tuple[Any, ...]:
+    """The parameters of schedule_insert and schedule_declare, in order."""
+    job = schedule.job
+    input_json, type_url, data = payload_columns(job.input)
+    options = {
+        "retry_policy": job.retry_policy.to_json(),
+        "attempt_timeout": job.attempt_timeout,
+        "execution_timeout": job.execution_timeout,
+        "schedule_to_start_timeout": job.schedule_to_start_timeout,
+    }
+    timing = schedule.timing
+    return (
+        schedule.name,
+        job.handler,
+        job.version_selector,
+        None if type_url else json_text(input_json),
+        type_url,
+        data,
+        job.priority,
+        json.dumps(job.labels),
+        json.dumps(options),
+        timing.cron,
+        timing.every,
+        timing.time_zone,
+        schedule.missed_ticks.value,
+        schedule.paused,
+        schedule.source,
+        next_tick_at,
+    )
+
+
+def schedule(row: asyncpg.Record) -> Schedule:
+    """A jobsvc_schedules row."""
+    options = row["options"] or {}
+    job = JobSpec(
+        handler=row["handler"],
+        version_selector=row["version_selector"],
+        input=payload(row["input"], row["input_type_url"], row["input_data"]),
+        priority=row["priority"],
+        labels=dict(row["labels"] or {}),
+        retry_policy=RetryPolicy.from_json(options.get("retry_policy")),
+        attempt_timeout=options.get("attempt_timeout"),
+        execution_timeout=options.get("execution_timeout"),
+        schedule_to_start_timeout=options.get("schedule_to_start_timeout"),
+    )
+    return Schedule(
+        name=row["name"],
+        job=job,
+        timing=Timing(row["cron"], row["interval_seconds"], row["time_zone"]),
+        missed_ticks=MissedTicks(row["missed_ticks"]),
+        paused=row["paused"],
+        source=row["source"],
+        next_tick_at=row["next_tick_at"],
+        last_tick_at=row["last_tick_at"],
+        last_job_id=str(row["last_job_id"]) if row["last_job_id"] else None,
+        created_at=row["created_at"],
     )

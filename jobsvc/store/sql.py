@@ -39,17 +39,30 @@ JOB_COLUMNS = (
     "attempt_errors",
     "cached_from",
     "redrive_of",
+    "concurrency_key",
+    "concurrency_limit",
+    "rate_key",
+    "rate_limit",
+    "rate_period",
+    "fairness_key",
 )
 
-# Why a queued job is not running (Get and List only): it is scheduled for later, or no
-# process that served its exact version has been seen for 30 seconds.
+# Why a queued job is not running (Get and List only), as a jobsvc.domain.flow.WaitReason:
+# it is scheduled for later (or backing off before a retry), no process that serves its
+# exact version has been seen for 30 seconds, or its concurrency or rate limit is full.
 WAITING_REASON = """CASE
     WHEN state <> 'queued' THEN ''
-    WHEN run_at > now() THEN 'scheduled'
+    WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
     WHEN NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = handler AND h.version = version
                      AND h.last_seen_at > now() - interval '30 seconds')
-        THEN 'no executor or worker serves ' || handler || ' ' || version
-    ELSE '' END AS waiting_reason"""
+        THEN 'no_worker'
+    WHEN concurrency_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_concurrency c
+            WHERE c.key = concurrency_key AND c.running >= concurrency_limit)
+        THEN 'concurrency_limit'
+    WHEN rate_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_rate_windows w
+            WHERE w.key = rate_key AND w.blocked_until > now())
+        THEN 'rate_limit'
+    ELSE '' END AS waiting_kind"""
 
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")

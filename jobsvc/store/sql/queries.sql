@@ -29,15 +29,15 @@ SELECT 1;
 -- name: handler_upsert_many
 INSERT INTO jobsvc_handlers AS h
     (name, version, description, input_schema, output_schema, input_type, output_type, last_seen_at,
-     retry_policy, attempt_timeout, cache_ttl, retention)
+     retry_policy, attempt_timeout, cache_ttl, retention, flow_control)
 -- JSON arrives as text[] (cast per element): a jsonb[] parameter would make the
 -- driver read a dict or list element as a nested array.
 SELECT name, version, description, input_schema::jsonb, output_schema::jsonb, input_type, output_type, now(),
-       retry_policy::jsonb, attempt_timeout, cache_ttl, retention
+       retry_policy::jsonb, attempt_timeout, cache_ttl, retention, flow_control::jsonb
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::double precision[], $10::double precision[], $11::double precision[])
+            $9::double precision[], $10::double precision[], $11::double precision[], $12::text[])
     AS t(name, version, description, input_schema, output_schema, input_type, output_type, retry_policy,
-         attempt_timeout, cache_ttl, retention)
+         attempt_timeout, cache_ttl, retention, flow_control)
 ON CONFLICT (name, version) DO UPDATE SET
     description   = excluded.description,
     input_schema  = excluded.input_schema,
@@ -48,6 +48,7 @@ ON CONFLICT (name, version) DO UPDATE SET
     attempt_timeout = excluded.attempt_timeout,
     cache_ttl     = excluded.cache_ttl,
     retention     = excluded.retention,
+    flow_control  = excluded.flow_control,
     last_seen_at  = now();
 
 -- name: handler_touch_many
@@ -57,7 +58,7 @@ WHERE (name, version) IN (SELECT * FROM unnest($1::text[], $2::text[]));
 -- name: handler_list
 -- $1: name or NULL for all; $2: seconds since last_seen_at that still count as online.
 SELECT name, version, description, input_schema, output_schema, input_type, output_type,
-       retry_policy, attempt_timeout, cache_ttl, retention,
+       retry_policy, attempt_timeout, cache_ttl, retention, flow_control,
        last_seen_at > now() - make_interval(secs => $2) AS online
 FROM jobsvc_handlers
 WHERE $1::text IS NULL OR name = $1
@@ -71,28 +72,52 @@ WITH new AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[],
         $8::bytea[], $9::text[], $10::text[], $11::timestamptz[], $12::text[]
-    ) AS t(id, handler, version_selector, version, priority, input, input_type_url,
-           input_data, idempotency_key, labels, run_at, options)
+    ) WITH ORDINALITY AS t(id, handler, version_selector, version, priority, input, input_type_url,
+           input_data, idempotency_key, labels, run_at, options, ord)
 ), prepared AS (
-    -- options: the effective retry policy, timeouts, retention and input hash, as JSON.
-    SELECT new.*, options::jsonb AS o, coalesce(run_at, now()) AS due FROM new
+    -- options: the effective retry policy, timeouts, retention, input hash and flow
+    -- control keys, as JSON.
+    SELECT new.*, options::jsonb AS o, coalesce(run_at, now()) AS due, options::jsonb ->> 'fairness_key' AS fair_key
+    FROM new
+), fair_demand AS (
+    SELECT fair_key, count(*) AS n, max((o ->> 'fairness_spacing')::double precision) AS spacing
+    FROM prepared WHERE fair_key IS NOT NULL GROUP BY fair_key
+), fair AS (
+    -- Advance each key's virtual clock by `spacing` per job; the batch's jobs of a key
+    -- take the slots from the clock's old value (or now, if it lags) onwards.
+    INSERT INTO jobsvc_fair_clocks AS f (key, next_at)
+    SELECT fair_key, now() + make_interval(secs => n * spacing) FROM fair_demand ORDER BY fair_key
+    ON CONFLICT (key) DO UPDATE SET next_at = greatest(f.next_at, now()) + (excluded.next_at - now())
+    RETURNING f.key, f.next_at
+), ordered AS (
+    SELECT p.*, CASE WHEN p.fair_key IS NULL THEN p.due ELSE greatest(p.due,
+               fair.next_at - make_interval(secs => d.spacing * (d.n - row_number() OVER (
+                   PARTITION BY p.fair_key ORDER BY p.ord) + 1)))
+           END AS order_at
+    FROM prepared p
+    LEFT JOIN fair ON fair.key = p.fair_key
+    LEFT JOIN fair_demand d ON d.fair_key = p.fair_key
 ), inserted AS (
     INSERT INTO jobsvc_jobs
         (id, handler, version_selector, version, state, priority, input, input_type_url,
-         input_data, idempotency_key, labels, run_at, last_seq, max_attempts, retry_initial_interval,
+         input_data, idempotency_key, labels, run_at, order_at, last_seq, max_attempts, retry_initial_interval,
          retry_backoff_coefficient, retry_maximum_interval, non_retryable_error_types, attempt_timeout,
-         deadline_at, start_deadline_at, retention, input_hash)
+         deadline_at, start_deadline_at, retention, input_hash, concurrency_key, concurrency_limit,
+         rate_key, rate_limit, rate_period, fairness_key)
     -- input and labels arrive as JSON text, for the reason given at handler_upsert_many.
     SELECT id, handler, version_selector, version, 'queued', priority, input::jsonb, input_type_url,
-           input_data, idempotency_key, labels::jsonb, due, 1,
+           input_data, idempotency_key, labels::jsonb, due, order_at, 1,
            (o ->> 'max_attempts')::integer, (o ->> 'initial_interval')::double precision,
            (o ->> 'backoff_coefficient')::double precision, (o ->> 'maximum_interval')::double precision,
            ARRAY(SELECT jsonb_array_elements_text(o -> 'non_retryable_error_types')),
            (o ->> 'attempt_timeout')::double precision,
            now() + make_interval(secs => (o ->> 'execution_timeout')::double precision),
            due + make_interval(secs => (o ->> 'schedule_to_start_timeout')::double precision),
-           (o ->> 'retention')::double precision, o ->> 'input_hash'
-    FROM prepared
+           (o ->> 'retention')::double precision, o ->> 'input_hash',
+           o ->> 'concurrency_key', (o ->> 'concurrency_limit')::integer,
+           o ->> 'rate_key', (o ->> 'rate_limit')::integer, (o ->> 'rate_period')::double precision, fair_key
+    FROM ordered
+    ORDER BY ord
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING {job_columns}
 ), queued_event AS (
@@ -120,16 +145,50 @@ LIMIT $5;
 
 -- name: job_claim
 -- Leases up to $2 due jobs of the (handler, version) pairs this executor serves
--- ($1: 'name@version' keys) to owner $3 for $4 seconds, and logs "started".
+-- ($1: 'name@version' keys) to owner $3 for $4 seconds, and logs "started". Jobs over
+-- their concurrency or rate limit stay queued, in order. Always returns at least one
+-- row: id is NULL when nothing was claimed; `candidates` says how many due jobs were
+-- looked at (all of $2: more may be claimable now), `rate_retry_at` when a full rate
+-- window next opens.
 WITH next AS MATERIALIZED (
     -- MATERIALIZED keeps the planner from re-running the SKIP LOCKED scan inside
     -- the UPDATE (which, inlined, can claim rows it did not lock first).
-    SELECT id FROM jobsvc_jobs
+    SELECT id, priority, order_at, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
+    FROM jobsvc_jobs j
     WHERE state = 'queued' AND run_at <= now()
       AND handler || '@' || version = ANY($1::text[])
-    ORDER BY priority DESC, run_at, id
+      -- Keys known to be at their limit are passed over (a stale read is fine: the locked
+      -- counts below decide), so their jobs do not crowd out others in this batch.
+      AND (concurrency_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM jobsvc_concurrency c WHERE c.key = j.concurrency_key AND c.running >= j.concurrency_limit))
+      AND (rate_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM jobsvc_rate_windows w WHERE w.key = j.rate_key AND w.blocked_until > clock_timestamp()))
+    ORDER BY priority DESC, order_at, id
     LIMIT $2
     FOR UPDATE SKIP LOCKED
+), slots AS MATERIALIZED (
+    -- Locked in key order, so claims on several replicas never deadlock.
+    SELECT k.key, jobsvc_concurrency_lock(k.key) AS running
+    FROM (SELECT DISTINCT concurrency_key AS key FROM next WHERE concurrency_key IS NOT NULL ORDER BY 1) k
+), fits AS MATERIALIZED (
+    SELECT n.id, n.priority, n.order_at, n.rate_key, n.rate_limit, n.rate_period FROM (
+        SELECT n.*, row_number() OVER (PARTITION BY n.concurrency_key ORDER BY n.priority DESC, n.order_at, n.id) AS nth
+        FROM next n
+    ) n
+    LEFT JOIN slots s ON s.key = n.concurrency_key
+    WHERE n.concurrency_key IS NULL OR n.nth <= n.concurrency_limit - s.running
+), rates AS MATERIALIZED (
+    SELECT d.key, r.granted, r.granted_at
+    FROM (SELECT rate_key AS key, max(rate_limit) AS capacity, max(rate_period) AS period, count(*)::integer AS n
+          FROM fits WHERE rate_key IS NOT NULL GROUP BY rate_key ORDER BY rate_key) d,
+         LATERAL jobsvc_rate_take(d.key, d.capacity, d.period, d.n) r
+), chosen AS (
+    SELECT f.id, r.granted_at FROM (
+        SELECT f.*, row_number() OVER (PARTITION BY f.rate_key ORDER BY f.priority DESC, f.order_at, f.id) AS nth
+        FROM fits f
+    ) f
+    LEFT JOIN rates r ON r.key = f.rate_key
+    WHERE f.rate_key IS NULL OR f.nth <= r.granted
 ), claimed AS (
     UPDATE jobsvc_jobs j SET
         state = 'running',
@@ -140,16 +199,20 @@ WITH next AS MATERIALIZED (
         -- The lease never outlives the attempt's deadline: the rescuer ends a hung attempt.
         lease_expires_at = least(now() + make_interval(secs => $4),
                                  coalesce(now() + make_interval(secs => j.attempt_timeout), 'infinity')),
-        started_at = now(),
+        -- A rate-limited job starts at its grant, so windows over started_at are exact.
+        started_at = coalesce(chosen.granted_at, now()),
         last_seq = j.last_seq + 1
-    FROM next WHERE j.id = next.id
+    FROM chosen WHERE j.id = chosen.id
     RETURNING {job_columns_j}, j.attempt_token, j.lease_expires_at, j.attempt_deadline
 ), started_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, last_seq, 'started', jsonb_build_object('attempt', attempt, 'executor', $3::text)
     FROM claimed
 )
-SELECT * FROM claimed;
+SELECT claimed.*, stats.candidates, stats.rate_retry_at
+FROM (SELECT (SELECT count(*) FROM next) AS candidates,
+             (SELECT min(blocked_until) FROM jobsvc_rate_windows WHERE blocked_until > now()) AS rate_retry_at) stats
+LEFT JOIN claimed ON true;
 
 -- name: job_lease_extend
 -- Heartbeat for every job an owner holds; returns the ids still held (a job that
@@ -226,7 +289,8 @@ WITH requeued AS (
     UPDATE jobsvc_jobs SET
         -- Not a failed attempt: the next claim reuses the attempt number.
         state = 'queued', lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL,
-        attempt_deadline = NULL, attempt = attempt - 1, run_at = now(), last_seq = last_seq + 1
+        attempt_deadline = NULL, attempt = attempt - 1, run_at = now(), order_at = greatest(order_at, now()),
+        last_seq = last_seq + 1
     WHERE id = $1 AND attempt_token = $2 AND state = 'running'
     RETURNING id, last_seq
 ), requeued_event AS (
@@ -312,11 +376,12 @@ WITH dead AS MATERIALIZED (
         (id, handler, version_selector, version, state, priority, input, input_type_url, input_data,
          labels, last_seq, max_attempts, retry_initial_interval, retry_backoff_coefficient,
          retry_maximum_interval, non_retryable_error_types, attempt_timeout, retention, input_hash,
-         redrive_of)
+         redrive_of, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period, fairness_key)
     SELECT gen_random_uuid(), handler, version_selector, version, 'queued', priority, input,
            input_type_url, input_data, labels, 1, max_attempts, retry_initial_interval,
            retry_backoff_coefficient, retry_maximum_interval, non_retryable_error_types,
-           attempt_timeout, retention, input_hash, id
+           attempt_timeout, retention, input_hash, id, concurrency_key, concurrency_limit,
+           rate_key, rate_limit, rate_period, fairness_key
     FROM marked
     RETURNING {job_columns}
 ), queued_event AS (
@@ -395,3 +460,62 @@ SELECT pg_notify('jobsvc_jobs', $1);
 -- A NOTIFY inside each job's own transaction would serialise those commits on
 -- PostgreSQL's global notify lock.
 SELECT pg_notify('jobsvc_events', $1);
+
+-- name: schedule_insert
+-- A new schedule; no row when the name is taken.
+INSERT INTO jobsvc_schedules
+    (name, handler, version_selector, input, input_type_url, input_data, priority, labels, options,
+     cron, interval_seconds, time_zone, missed_ticks, paused, source, next_tick_at)
+VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10, $11, $12, $13, $14, $15, $16)
+ON CONFLICT (name) DO NOTHING
+RETURNING *;
+
+-- name: schedule_declare
+-- A schedule declared in code, by every replica at start: the definition follows the
+-- code; its next tick is kept unless the timing changed; paused stays as set by hand.
+-- A schedule of the same name created over the API is left alone (no row).
+INSERT INTO jobsvc_schedules AS s
+    (name, handler, version_selector, input, input_type_url, input_data, priority, labels, options,
+     cron, interval_seconds, time_zone, missed_ticks, paused, source, next_tick_at)
+VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10, $11, $12, $13, $14, $15, $16)
+ON CONFLICT (name) DO UPDATE SET
+    handler = excluded.handler, version_selector = excluded.version_selector, input = excluded.input,
+    input_type_url = excluded.input_type_url, input_data = excluded.input_data, priority = excluded.priority,
+    labels = excluded.labels, options = excluded.options, cron = excluded.cron,
+    interval_seconds = excluded.interval_seconds, time_zone = excluded.time_zone,
+    missed_ticks = excluded.missed_ticks,
+    next_tick_at = CASE WHEN (s.cron, s.interval_seconds, s.time_zone)
+                             IS DISTINCT FROM (excluded.cron, excluded.interval_seconds, excluded.time_zone)
+                        THEN excluded.next_tick_at ELSE s.next_tick_at END,
+    updated_at = now()
+WHERE s.source = 'code'
+RETURNING *;
+
+-- name: schedule_get
+SELECT * FROM jobsvc_schedules WHERE name = $1;
+
+-- name: schedule_list
+SELECT * FROM jobsvc_schedules ORDER BY name;
+
+-- name: schedule_set_paused
+-- Pause, or resume from the next tick after now ($3): ticks while paused never run.
+UPDATE jobsvc_schedules SET paused = $2, next_tick_at = coalesce($3, next_tick_at), updated_at = now()
+WHERE name = $1
+RETURNING *;
+
+-- name: schedule_delete
+DELETE FROM jobsvc_schedules WHERE name = $1 RETURNING name;
+
+-- name: schedule_due
+SELECT * FROM jobsvc_schedules WHERE NOT paused AND next_tick_at <= $1 ORDER BY next_tick_at LIMIT $2;
+
+-- name: schedule_next_tick
+SELECT min(next_tick_at) AS next_tick_at FROM jobsvc_schedules WHERE NOT paused;
+
+-- name: schedule_advance
+-- Moves a schedule past a tick, only from the tick it was at ($2): of replicas racing on
+-- one tick, one moves it and the others change nothing.
+UPDATE jobsvc_schedules SET
+    next_tick_at = $3, last_tick_at = coalesce($4, last_tick_at), last_job_id = coalesce($5, last_job_id)
+WHERE name = $1 AND next_tick_at = $2 AND NOT paused
+RETURNING name;
