@@ -18,7 +18,7 @@ __all__ = [
     "NonRetryableError",
     "RateLimit",
     "RetryPolicy",
-    "schedule",
     "handler",
+    "schedule",
 ]
 __version__ = "0.1.0"

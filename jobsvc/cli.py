@@ -187,6 +187,21 @@ def _add_admin_commands(commands: Any, client: list[argparse.ArgumentParser]) ->
     handlers = commands.add_parser("handlers", help="list handler versions and their schemas", parents=client)
     handlers.add_argument("name", nargs="?", default="")
 
+    schedules = commands.add_parser("schedules", help="cron and interval schedules that submit jobs", parents=client)
+    schedule_commands = schedules.add_subparsers(dest="schedules_command", required=True)
+    create = schedule_commands.add_parser("create", parents=client, help="submit a job on a cron or an interval")
+    create.add_argument("name")
+    _add_job_options(create)
+    timing = create.add_mutually_exclusive_group(required=True)
+    timing.add_argument("--cron", help="five fields: minute hour day-of-month month day-of-week")
+    timing.add_argument("--every", type=float, metavar="SECONDS", help="a fixed interval")
+    create.add_argument("--time-zone", default="", help="IANA time zone of --cron (default UTC)")
+    create.add_argument("--missed-ticks", choices=["skip", "run_once"], default="skip")
+    create.add_argument("--paused", action="store_true")
+    schedule_commands.add_parser("list", parents=client)
+    for verb in ("get", "pause", "resume", "delete"):
+        schedule_commands.add_parser(verb, parents=client).add_argument("name")
+
 
 def _read_input(text: str) -> Any:
     if text == "-":
@@ -390,6 +405,42 @@ async def _health(args: argparse.Namespace) -> int:
     return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
 
 
+async def _schedules(client: Client, args: argparse.Namespace) -> int:
+    command = args.schedules_command
+    if command == "create":
+        options = _job_options(args)
+        if options.pop("idempotency_key") or options.pop("delay") is not None:
+            raise SystemExit("a schedule sets --idempotency-key and --delay per tick")
+        _print(
+            await client.create_schedule(
+                args.name,
+                args.handler,
+                _read_input(args.input),
+                cron=args.cron,
+                every=args.every,
+                time_zone=args.time_zone,
+                missed_ticks=args.missed_ticks,
+                paused=args.paused,
+                **options,
+            )
+        )
+    elif command == "list":
+        for schedule in await client.list_schedules():
+            timing = schedule.cron or f"every {schedule.interval.ToTimedelta().total_seconds():g}s"
+            state = "paused" if schedule.paused else f"next {schedule.next_tick_time.ToDatetime().isoformat()}Z"
+            print(f"{schedule.name}\t{schedule.job.handler} {schedule.job.version or 'latest'}\t{timing}\t{state}")
+    elif command == "get":
+        _print(await client.get_schedule(args.name))
+    elif command == "pause":
+        _print(await client.pause_schedule(args.name))
+    elif command == "resume":
+        _print(await client.resume_schedule(args.name))
+    else:
+        await client.delete_schedule(args.name)
+        print(f"deleted schedule {args.name}")
+    return 0
+
+
 CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]]] = {
     "submit": _submit,
     "call": _call,
@@ -397,6 +448,7 @@ CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]
     "jobs": _jobs,
     "handlers": _handlers,
     "dlq": _dlq,
+    "schedules": _schedules,
 }
 
 

@@ -30,6 +30,8 @@ from jobsvc.v1 import (
     job_pb2,
     job_service_pb2,
     job_service_pb2_grpc,
+    schedule_service_pb2,
+    schedule_service_pb2_grpc,
     stream_service_pb2,
     stream_service_pb2_grpc,
     submit_service_pb2,
@@ -138,6 +140,7 @@ class Client:
         self._call = call_service_pb2_grpc.CallServiceStub(self._channel)
         self._stream = stream_service_pb2_grpc.StreamServiceStub(self._channel)
         self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
+        self._schedules = schedule_service_pb2_grpc.ScheduleServiceStub(self._channel)
 
     async def __aenter__(self) -> Client:
         return self
@@ -281,3 +284,60 @@ class Client:
             job_service_pb2.ListHandlersRequest(name=name), timeout=timeout, metadata=self._metadata
         )
         return list(response.handlers)
+
+    # -- schedules ------------------------------------------------------------------
+
+    async def create_schedule(
+        self,
+        name: str,
+        handler: str,
+        input: Any = None,
+        *,
+        cron: str | None = None,
+        every: float | None = None,
+        time_zone: str = "",
+        missed_ticks: str = "skip",
+        paused: bool = False,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> schedule_service_pb2.Schedule:
+        """Submit a job of `handler` on a cron expression or every `every` seconds."""
+        schedule = schedule_service_pb2.Schedule(
+            name=name,
+            job=job_spec(handler, input, **options),
+            time_zone=time_zone,
+            missed_ticks=schedule_service_pb2.MissedTicks.Value(f"MISSED_TICKS_{missed_ticks.upper()}"),
+            paused=paused,
+        )
+        if cron is not None:
+            schedule.cron = cron
+        if every is not None:
+            schedule.interval.FromTimedelta(timedelta(seconds=every))
+        request = schedule_service_pb2.CreateScheduleRequest(schedule=schedule)
+        response = await self._schedules.CreateSchedule(request, timeout=timeout, metadata=self._metadata)
+        return response.schedule
+
+    async def get_schedule(self, name: str, *, timeout: float | None = None) -> schedule_service_pb2.Schedule:
+        """One schedule."""
+        request = schedule_service_pb2.GetScheduleRequest(name=name)
+        return (await self._schedules.GetSchedule(request, timeout=timeout, metadata=self._metadata)).schedule
+
+    async def list_schedules(self, *, timeout: float | None = None) -> list[schedule_service_pb2.Schedule]:
+        """Every schedule."""
+        request = schedule_service_pb2.ListSchedulesRequest()
+        return list((await self._schedules.ListSchedules(request, timeout=timeout, metadata=self._metadata)).schedules)
+
+    async def pause_schedule(self, name: str, *, timeout: float | None = None) -> schedule_service_pb2.Schedule:
+        """No jobs for ticks until resumed."""
+        request = schedule_service_pb2.PauseScheduleRequest(name=name)
+        return (await self._schedules.PauseSchedule(request, timeout=timeout, metadata=self._metadata)).schedule
+
+    async def resume_schedule(self, name: str, *, timeout: float | None = None) -> schedule_service_pb2.Schedule:
+        """Carry on from the next tick."""
+        request = schedule_service_pb2.ResumeScheduleRequest(name=name)
+        return (await self._schedules.ResumeSchedule(request, timeout=timeout, metadata=self._metadata)).schedule
+
+    async def delete_schedule(self, name: str, *, timeout: float | None = None) -> None:
+        """Delete a schedule (the jobs it submitted stay)."""
+        request = schedule_service_pb2.DeleteScheduleRequest(name=name)
+        await self._schedules.DeleteSchedule(request, timeout=timeout, metadata=self._metadata)

@@ -31,6 +31,7 @@ from grpc_reflection.v1alpha import reflection
 from jobsvc.api import services
 from jobsvc.api.ack import AckConfig, AckService
 from jobsvc.api.app import AppConfig, JobsApp
+from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import add_service
 from jobsvc.domain.errors import Unavailable
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
@@ -39,7 +40,14 @@ from jobsvc.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.notify import JobsDue, Listener
 from jobsvc.store.postgres import PgStore, create_pool
-from jobsvc.v1 import ack_service_pb2, call_service_pb2, job_service_pb2, stream_service_pb2, submit_service_pb2
+from jobsvc.v1 import (
+    ack_service_pb2,
+    call_service_pb2,
+    job_service_pb2,
+    schedule_service_pb2,
+    stream_service_pb2,
+    submit_service_pb2,
+)
 
 log = logging.getLogger("jobsvc.server")
 
@@ -49,6 +57,7 @@ SERVICE_NAMES = (
     call_service_pb2.DESCRIPTOR.services_by_name["CallService"].full_name,
     stream_service_pb2.DESCRIPTOR.services_by_name["StreamService"].full_name,
     job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
+    schedule_service_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
 )
 
 
@@ -95,6 +104,7 @@ class JobsvcServer:
         self._health = health.aio.HealthServicer()
         self._executor: Executor | None = None
         self._maintenance: Maintenance | None = None
+        self._schedules: Schedules | None = None
         self.ack: AckService | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._draining = False
@@ -130,6 +140,7 @@ class JobsvcServer:
         await listener.start()
         self._stack.push_async_callback(listener.close)
         store.notifier.add_local(listener.notify_local)
+        store.on_rate_window = listener.wake_at
         resources = await self._enter_lifespans(modules)
         jobs_due = JobsDue(store, listener)
         self._executor = Executor(
@@ -143,10 +154,13 @@ class JobsvcServer:
         )
         app = JobsApp(store, listener, jobs_due, config=cfg.app)
         self.ack = AckService(app, listener, cfg.ack)
-        await self._start_grpc(app)
+        self._schedules = schedules = Schedules(app, store)
+        await schedules.declare([s for d in self.table for s in d.declared_schedules()])
+        await self._start_grpc(app, schedules)
         await self._executor.start()
         self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=jobs_due.wake)
         self._maintenance.start()
+        schedules.start()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._health_task = asyncio.create_task(self._watch_database(store), name="jobsvc-health")
 
@@ -167,7 +181,7 @@ class JobsvcServer:
                 resources.update(provided or {})
         return resources
 
-    async def _start_grpc(self, app: JobsApp) -> None:
+    async def _start_grpc(self, app: JobsApp, schedules: Schedules) -> None:
         limit = self.config.max_message_bytes
         server = grpc.aio.server(
             options=[
@@ -181,6 +195,7 @@ class JobsvcServer:
             (services.CallService(app), call_service_pb2),
             (services.StreamService(app), stream_service_pb2),
             (services.JobService(app), job_service_pb2),
+            (services.ScheduleService(schedules), schedule_service_pb2),
             (self.ack, ack_service_pb2),
         ):
             add_service(server, servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__])
@@ -228,6 +243,8 @@ class JobsvcServer:
                 self._health_task.cancel()
             if self._maintenance is not None:
                 await self._maintenance.stop()
+            if self._schedules is not None:
+                await self._schedules.stop()
             if self._executor is not None:
                 await self._executor.stop(grace)
             if self._server is not None:

@@ -35,9 +35,7 @@ def keyed(value: object = None, **keys: object) -> NewJob:
 
 async def running_per_key(store: PgStore) -> dict[str, int]:
     async with store._connection() as conn:
-        rows = await conn.fetch(
-            "SELECT concurrency_key, count(*) FROM jobsvc_jobs WHERE state = 'running' GROUP BY 1"
-        )
+        rows = await conn.fetch("SELECT concurrency_key, count(*) FROM jobsvc_jobs WHERE state = 'running' GROUP BY 1")
         return {r[0]: r[1] for r in rows}
 
 

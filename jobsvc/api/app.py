@@ -14,8 +14,8 @@ from datetime import datetime
 
 import jsonschema
 
-from jobsvc.domain.flow import FlowKeys, MissingKeyField
 from jobsvc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from jobsvc.domain.flow import FlowKeys, MissingKeyField
 from jobsvc.domain.jobs import (
     DEFAULT_RETENTION_SECONDS,
     DEFAULT_RETRY_POLICY,
@@ -211,6 +211,10 @@ class JobsApp:
         if queued:
             self._waker.wake(min(queued))
         return results
+
+    async def check(self, spec: JobSpec, path: str) -> None:
+        """Raise what submit would raise for this spec (unknown handler, bad input), without submitting."""
+        await self._prepare(spec, path)
 
     def jobs_due(self, due: datetime | None) -> None:
         """Jobs were queued by other means than submit (redrive): wake executors."""

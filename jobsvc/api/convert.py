@@ -18,6 +18,7 @@ from google.protobuf import json_format, struct_pb2
 from google.protobuf.any_pb2 import Any as AnyMessage
 
 from jobsvc.domain.errors import FieldViolation, InvalidArgument
+from jobsvc.domain.flow import ConcurrencyLimit, Fairness, FlowControl, RateLimit, WaitReason
 from jobsvc.domain.handlers import NAME_PATTERN
 from jobsvc.domain.jobs import (
     EventKind,
@@ -32,8 +33,9 @@ from jobsvc.domain.jobs import (
     RetryPolicy,
     integral_numbers_as_int,
 )
+from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 from jobsvc.domain.versions import InvalidVersion, InvalidVersionSelector, Version, VersionSelector
-from jobsvc.v1 import job_pb2
+from jobsvc.v1 import job_pb2, schedule_service_pb2
 
 MAX_IDEMPOTENCY_KEY = 256
 MAX_LABELS = 32
@@ -48,6 +50,18 @@ _STATE_TO_PROTO = {
     JobState.CANCELLED: job_pb2.JOB_STATE_CANCELLED,
 }
 _STATE_FROM_PROTO = {v: k for k, v in _STATE_TO_PROTO.items()}
+_WAIT_TO_PROTO = {
+    WaitReason.NONE: job_pb2.WAIT_REASON_UNSPECIFIED,
+    WaitReason.SCHEDULED: job_pb2.WAIT_REASON_SCHEDULED,
+    WaitReason.RETRY_BACKOFF: job_pb2.WAIT_REASON_RETRY_BACKOFF,
+    WaitReason.NO_WORKER: job_pb2.WAIT_REASON_NO_WORKER,
+    WaitReason.CONCURRENCY_LIMIT: job_pb2.WAIT_REASON_CONCURRENCY_LIMIT,
+    WaitReason.RATE_LIMIT: job_pb2.WAIT_REASON_RATE_LIMIT,
+}
+_MISSED_TICKS_TO_PROTO = {
+    MissedTicks.SKIP: schedule_service_pb2.MISSED_TICKS_SKIP,
+    MissedTicks.RUN_ONCE: schedule_service_pb2.MISSED_TICKS_RUN_ONCE,
+}
 _HANDLER_NAME = re.compile(NAME_PATTERN)
 
 
@@ -304,6 +318,10 @@ def job_to_proto(job: Job) -> job_pb2.Job:
         waiting_reason=job.waiting_reason,
         cached_from=job.cached_from or "",
         redrive_of=job.redrive_of or "",
+        wait_reason=_WAIT_TO_PROTO[job.wait_reason],
+        concurrency_key=job.concurrency_key or "",
+        rate_limit_key=job.rate_key or "",
+        fairness_key=job.fairness_key or "",
     )
     if job.result is not None:
         message.result.CopyFrom(payload_to_proto(job.result))
@@ -416,7 +434,44 @@ def handler_to_proto(spec: HandlerSpec) -> job_pb2.HandlerInfo:
     ):
         if seconds is not None:
             getattr(message, field).FromTimedelta(timedelta(seconds=seconds))
+    if spec.flow:
+        message.flow_control.CopyFrom(flow_to_proto(spec.flow))
     return message
+
+
+def flow_to_proto(flow: FlowControl) -> job_pb2.FlowControl:
+    """A handler's flow control as a message."""
+    message = job_pb2.FlowControl()
+    if flow.concurrency is not None:
+        message.concurrency.max_running = flow.concurrency.max_running
+        message.concurrency.key = flow.concurrency.key
+    if flow.rate is not None:
+        message.rate.max_starts = flow.rate.max_starts
+        message.rate.period.FromTimedelta(timedelta(seconds=flow.rate.period))
+        message.rate.key = flow.rate.key
+    if flow.fairness is not None:
+        message.fairness.key = flow.fairness.key
+        message.fairness.spacing.FromTimedelta(timedelta(seconds=flow.fairness.spacing))
+    return message
+
+
+def flow_from_proto(message: job_pb2.FlowControl, path: str, problems: _Violations) -> FlowControl:
+    """A handler's flow control from a worker's hello; unset parts are absent."""
+    concurrency = rate = fairness = None
+    if message.HasField("concurrency"):
+        concurrency = ConcurrencyLimit(message.concurrency.max_running, message.concurrency.key or "{handler}")
+    if message.HasField("rate"):
+        period = message.rate.period.ToTimedelta().total_seconds() if message.rate.HasField("period") else 1.0
+        rate = RateLimit(message.rate.max_starts, period, message.rate.key or "{handler}")
+    if message.HasField("fairness"):
+        spacing = (
+            message.fairness.spacing.ToTimedelta().total_seconds() if message.fairness.HasField("spacing") else 1.0
+        )
+        fairness = Fairness(message.fairness.key, spacing)
+    flow = FlowControl(concurrency, rate, fairness)
+    for field, description in flow.problems():
+        problems.add(f"{path}.{field}", description)
+    return flow
 
 
 def handler_from_proto(message: job_pb2.HandlerInfo, path: str) -> HandlerSpec:
@@ -433,6 +488,7 @@ def handler_from_proto(message: job_pb2.HandlerInfo, path: str) -> HandlerSpec:
     timeouts = {
         name: _positive_seconds(message, name, path, problems) for name in ("attempt_timeout", "cache_ttl", "retention")
     }
+    flow = flow_from_proto(message.flow_control, f"{path}.flow_control", problems)
     problems.raise_if_any("handler")
     return HandlerSpec(
         name=message.name,
@@ -446,7 +502,69 @@ def handler_from_proto(message: job_pb2.HandlerInfo, path: str) -> HandlerSpec:
         attempt_timeout=timeouts["attempt_timeout"],
         cache_ttl=timeouts["cache_ttl"],
         retention=timeouts["retention"],
+        flow=flow,
     )
+
+
+def schedule_from_proto(message: schedule_service_pb2.Schedule, path: str) -> Schedule:
+    """A schedule to create: validated field by field."""
+    problems = _Violations()
+    job = message.job
+    if not message.HasField("job"):
+        problems.add(f"{path}.job", "required")
+    else:
+        _check_spec_fields(job, f"{path}.job", problems)
+    if job.idempotency_key or job.HasField("run_at") or job.HasField("delay"):
+        problems.add(f"{path}.job", "idempotency_key, run_at and delay are set per tick by the schedule")
+    timing_kind = message.WhichOneof("timing")
+    interval = message.interval.ToTimedelta().total_seconds() if timing_kind == "interval" else None
+    timing = Timing(message.cron if timing_kind == "cron" else None, interval, message.time_zone or "UTC")
+    for field, description in timing.problems():
+        problems.add(f"{path}.{field}", description)
+    problems.raise_if_any("schedule")  # before the spec conversion repeats the job's problems
+    spec = job_spec_from_proto(job, f"{path}.job")
+    missed = (
+        MissedTicks.RUN_ONCE if message.missed_ticks == schedule_service_pb2.MISSED_TICKS_RUN_ONCE else MissedTicks.SKIP
+    )
+    schedule = Schedule(message.name, spec, timing, missed, paused=message.paused)
+    for field, description in schedule.problems():
+        problems.add(f"{path}.{field}", description)
+    problems.raise_if_any("schedule")
+    return schedule
+
+
+def schedule_to_proto(schedule: Schedule) -> schedule_service_pb2.Schedule:
+    """A stored schedule as a message."""
+    spec = schedule.job
+    job = job_pb2.JobSpec(
+        handler=spec.handler,
+        version=spec.version_selector,
+        input=payload_to_proto(spec.input),
+        priority=spec.priority,
+        labels=spec.labels,
+        retry_policy=retry_policy_to_proto(spec.retry_policy),
+    )
+    for field in ("attempt_timeout", "execution_timeout", "schedule_to_start_timeout"):
+        seconds = getattr(spec, field)
+        if seconds is not None:
+            getattr(job, field).FromTimedelta(timedelta(seconds=seconds))
+    message = schedule_service_pb2.Schedule(
+        name=schedule.name,
+        job=job,
+        time_zone=schedule.timing.time_zone,
+        missed_ticks=_MISSED_TICKS_TO_PROTO[schedule.missed_ticks],
+        paused=schedule.paused,
+        last_job_id=schedule.last_job_id or "",
+        source=schedule.source,
+    )
+    if schedule.timing.cron is not None:
+        message.cron = schedule.timing.cron
+    elif schedule.timing.every is not None:
+        message.interval.FromTimedelta(timedelta(seconds=schedule.timing.every))
+    _timestamp(message.next_tick_time, schedule.next_tick_at)
+    _timestamp(message.last_tick_time, schedule.last_tick_at)
+    _timestamp(message.create_time, schedule.created_at)
+    return message
 
 
 def _struct(message: Any, field: str) -> dict[str, JsonValue] | None:

@@ -10,6 +10,7 @@ import grpc
 
 from jobsvc.api import convert
 from jobsvc.api.app import JobsApp
+from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import server_streaming, unary
 from jobsvc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, ResourceExhausted
 from jobsvc.v1 import (
@@ -17,6 +18,8 @@ from jobsvc.v1 import (
     call_service_pb2_grpc,
     job_service_pb2,
     job_service_pb2_grpc,
+    schedule_service_pb2,
+    schedule_service_pb2_grpc,
     stream_service_pb2,
     stream_service_pb2_grpc,
     submit_service_pb2,
@@ -214,3 +217,71 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         if redriven:
             self._app.jobs_due(None)
         return job_service_pb2.RedriveJobsResponse(job_ids=[j.id for j in redriven])
+
+
+def _schedule_name(value: str) -> str:
+    if not value:
+        raise InvalidArgument("name is required", [FieldViolation("name", "required")])
+    return value
+
+
+class ScheduleService(schedule_service_pb2_grpc.ScheduleServiceServicer):
+    """Cron and interval schedules that submit jobs."""
+
+    def __init__(self, schedules: Schedules) -> None:
+        self._schedules = schedules
+
+    @unary
+    async def CreateSchedule(
+        self,
+        request: schedule_service_pb2.CreateScheduleRequest,
+        context: Context,
+    ) -> schedule_service_pb2.CreateScheduleResponse:
+        schedule = convert.schedule_from_proto(request.schedule, "schedule")
+        created = await self._schedules.create(schedule, "schedule.job")
+        return schedule_service_pb2.CreateScheduleResponse(schedule=convert.schedule_to_proto(created))
+
+    @unary
+    async def GetSchedule(
+        self,
+        request: schedule_service_pb2.GetScheduleRequest,
+        context: Context,
+    ) -> schedule_service_pb2.GetScheduleResponse:
+        found = await self._schedules.get(_schedule_name(request.name))
+        return schedule_service_pb2.GetScheduleResponse(schedule=convert.schedule_to_proto(found))
+
+    @unary
+    async def ListSchedules(
+        self,
+        request: schedule_service_pb2.ListSchedulesRequest,
+        context: Context,
+    ) -> schedule_service_pb2.ListSchedulesResponse:
+        found = await self._schedules.list()
+        return schedule_service_pb2.ListSchedulesResponse(schedules=[convert.schedule_to_proto(s) for s in found])
+
+    @unary
+    async def PauseSchedule(
+        self,
+        request: schedule_service_pb2.PauseScheduleRequest,
+        context: Context,
+    ) -> schedule_service_pb2.PauseScheduleResponse:
+        found = await self._schedules.set_paused(_schedule_name(request.name), paused=True)
+        return schedule_service_pb2.PauseScheduleResponse(schedule=convert.schedule_to_proto(found))
+
+    @unary
+    async def ResumeSchedule(
+        self,
+        request: schedule_service_pb2.ResumeScheduleRequest,
+        context: Context,
+    ) -> schedule_service_pb2.ResumeScheduleResponse:
+        found = await self._schedules.set_paused(_schedule_name(request.name), paused=False)
+        return schedule_service_pb2.ResumeScheduleResponse(schedule=convert.schedule_to_proto(found))
+
+    @unary
+    async def DeleteSchedule(
+        self,
+        request: schedule_service_pb2.DeleteScheduleRequest,
+        context: Context,
+    ) -> schedule_service_pb2.DeleteScheduleResponse:
+        await self._schedules.delete(_schedule_name(request.name))
+        return schedule_service_pb2.DeleteScheduleResponse()

@@ -99,7 +99,9 @@ def render_key(
 
     key = _FIELD.sub(value, template)
     if len(key.encode()) > MAX_KEY_BYTES:
-        raise MissingKeyField(f"the key rendered from {template!r} is longer than {MAX_KEY_BYTES} bytes", f"{field}.input")
+        raise MissingKeyField(
+            f"the key rendered from {template!r} is longer than {MAX_KEY_BYTES} bytes", f"{field}.input"
+        )
     return key
 
 
@@ -185,7 +187,9 @@ class FlowControl:
             concurrency = ConcurrencyLimit(n, str(c.get("key") or "{handler}"))
         if isinstance(r := value.get("rate"), dict) and isinstance(n := r.get("max_starts"), int):
             period = r.get("period")
-            rate = RateLimit(n, float(period) if isinstance(period, int | float) else 1.0, str(r.get("key") or "{handler}"))
+            rate = RateLimit(
+                n, float(period) if isinstance(period, int | float) else 1.0, str(r.get("key") or "{handler}")
+            )
         if isinstance(f := value.get("fairness"), dict) and isinstance(k := f.get("key"), str):
             spacing = f.get("spacing")
             fairness = Fairness(k, float(spacing) if isinstance(spacing, int | float) else 1.0)

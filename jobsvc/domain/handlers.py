@@ -20,13 +20,14 @@ import importlib
 import inspect
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobsvc.domain.flow import FlowControl
 from jobsvc.domain.jobs import HandlerSpec, JsonValue, RetryPolicy
+from jobsvc.domain.schedules import Schedule, ScheduleDeclaration
 from jobsvc.domain.versions import Version
 
 HANDLER_ATTRIBUTE = "__jobsvc_handler__"
@@ -100,6 +101,7 @@ class HandlerDefinition:
     cache_ttl: float | None = None
     retention: float | None = None
     flow: FlowControl = field(default_factory=FlowControl)
+    schedules: tuple[ScheduleDeclaration, ...] = ()
 
     @property
     def key(self) -> str:
@@ -110,6 +112,10 @@ class HandlerDefinition:
     def is_async(self) -> bool:
         """Runs on the event loop (async def or async generator)."""
         return inspect.iscoroutinefunction(self.func) or inspect.isasyncgenfunction(self.func)
+
+    def declared_schedules(self) -> list[Schedule]:
+        """The schedules declared beside this handler, for this exact version."""
+        return [d.schedule(self.name, str(self.version)) for d in self.schedules]
 
     def spec(self) -> HandlerSpec:
         """What the store's registry keeps of this handler."""
@@ -150,6 +156,7 @@ def handler(
     cache_ttl: float | None = None,
     retention: float | None = None,
     flow: FlowControl | None = None,
+    schedules: Sequence[ScheduleDeclaration] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated function as handler `name` at exact semantic `version`.
 
@@ -157,13 +164,19 @@ def handler(
     attempt_timeout (seconds) stops a hung attempt; cache_ttl answers identical input
     from an earlier result for that long without running; retention keeps finished
     jobs that long (default 7 days); flow sets concurrency and rate limits and fair
-    turns between keys (jobsvc.domain.flow).
+    turns between keys (jobsvc.domain.flow); schedules submit jobs of this version on
+    a cron expression or an interval (jobsvc.schedule).
     """
     if not re.match(NAME_PATTERN, name):
         raise ValueError(f"handler name {name!r} must match {NAME_PATTERN}")
     parsed = Version.parse(version)
     if flow is not None and (problems := flow.problems()):
         raise ValueError(f"handler {name} {version}: flow.{problems[0][0]} {problems[0][1]}")
+    for declaration in schedules:
+        if problems := declaration.schedule(name, version).problems():
+            raise ValueError(
+                f"handler {name} {version}: schedule {declaration.name!r}: {problems[0][0]} {problems[0][1]}"
+            )
 
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
         definition = HandlerDefinition(
@@ -181,6 +194,7 @@ def handler(
             cache_ttl=cache_ttl,
             retention=retention,
             flow=flow or FlowControl(),
+            schedules=tuple(schedules),
         )
         setattr(func, HANDLER_ATTRIBUTE, definition)
         return func

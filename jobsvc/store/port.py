@@ -19,6 +19,7 @@ from jobsvc.domain.jobs import (
     NewJob,
     Payload,
 )
+from jobsvc.domain.schedules import Schedule
 
 
 class JobStore(Protocol):
@@ -176,4 +177,44 @@ class JobStore(Protocol):
 
     async def job_executors_wake(self, due: datetime | None = None) -> None:
         """Tell every replica's claim loops that new jobs are due (at `due`)."""
+        ...
+
+    # -- schedules (see jobsvc.domain.schedules) ----------------------------------------
+
+    async def schedule_create(self, schedule: Schedule, next_tick_at: datetime) -> Schedule:
+        """Store a new schedule; AlreadyExists when the name is taken."""
+        ...
+
+    async def schedule_declare(self, schedule: Schedule, next_tick_at: datetime) -> Schedule | None:
+        """Create or update a schedule declared in code; None when an API schedule has its name."""
+        ...
+
+    async def schedule_get(self, name: str) -> Schedule | None:
+        """One schedule by name."""
+        ...
+
+    async def schedule_list(self) -> list[Schedule]:
+        """Every schedule, by name."""
+        ...
+
+    async def schedule_set_paused(self, name: str, paused: bool, next_tick_at: datetime | None) -> Schedule | None:
+        """Pause or resume (from next_tick_at); None when there is no such schedule."""
+        ...
+
+    async def schedule_delete(self, name: str) -> bool:
+        """Delete a schedule; False when there was none."""
+        ...
+
+    async def schedule_due(self, now: datetime, limit: int) -> list[Schedule]:
+        """Unpaused schedules whose next tick is at or before now."""
+        ...
+
+    async def schedule_next_tick(self) -> datetime | None:
+        """The earliest next tick of any unpaused schedule."""
+        ...
+
+    async def schedule_advance(
+        self, name: str, from_tick: datetime, next_tick_at: datetime, tick: datetime | None, job_id: str | None
+    ) -> bool:
+        """Move a schedule from from_tick to next_tick_at; False when another replica did."""
         ...

@@ -391,7 +391,6 @@ class PgStore:
         """NOTIFY the claim loops of every replica that jobs are due (at `due`)."""
         await self._fetch("job_executors_wake", "" if due is None else f"{due.timestamp():.3f}")
 
-
     # -- schedules -------------------------------------------------------------------
 
     async def schedule_create(self, schedule: Schedule, next_tick_at: datetime) -> Schedule:

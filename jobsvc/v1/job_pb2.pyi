@@ -51,6 +51,42 @@ JOB_STATE_FAILED: JobState.ValueType  # 4
 JOB_STATE_CANCELLED: JobState.ValueType  # 5
 Global___JobState: _TypeAlias = JobState  # noqa: Y015
 
+class _WaitReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WaitReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaitReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WAIT_REASON_UNSPECIFIED: _WaitReason.ValueType  # 0
+    """Not waiting, or simply waiting its turn."""
+    WAIT_REASON_SCHEDULED: _WaitReason.ValueType  # 1
+    """Its run_at (or delay) has not come yet."""
+    WAIT_REASON_RETRY_BACKOFF: _WaitReason.ValueType  # 2
+    """A failed attempt's backoff before the next one."""
+    WAIT_REASON_NO_WORKER: _WaitReason.ValueType  # 3
+    """No executor or worker serving its exact version has been seen recently."""
+    WAIT_REASON_CONCURRENCY_LIMIT: _WaitReason.ValueType  # 4
+    """Its concurrency key has as many jobs running as the limit allows."""
+    WAIT_REASON_RATE_LIMIT: _WaitReason.ValueType  # 5
+    """Its rate limit key has started as many jobs as the limit allows in the period."""
+
+class WaitReason(_WaitReason, metaclass=_WaitReasonEnumTypeWrapper):
+    """Why a queued job is not running yet."""
+
+WAIT_REASON_UNSPECIFIED: WaitReason.ValueType  # 0
+"""Not waiting, or simply waiting its turn."""
+WAIT_REASON_SCHEDULED: WaitReason.ValueType  # 1
+"""Its run_at (or delay) has not come yet."""
+WAIT_REASON_RETRY_BACKOFF: WaitReason.ValueType  # 2
+"""A failed attempt's backoff before the next one."""
+WAIT_REASON_NO_WORKER: WaitReason.ValueType  # 3
+"""No executor or worker serving its exact version has been seen recently."""
+WAIT_REASON_CONCURRENCY_LIMIT: WaitReason.ValueType  # 4
+"""Its concurrency key has as many jobs running as the limit allows."""
+WAIT_REASON_RATE_LIMIT: WaitReason.ValueType  # 5
+"""Its rate limit key has started as many jobs as the limit allows in the period."""
+Global___WaitReason: _TypeAlias = WaitReason  # noqa: Y015
+
 @_typing.final
 class Payload(_message.Message):
     """A job's input, result or partial output: a JSON value, or a typed protobuf message.
@@ -337,6 +373,10 @@ class Job(_message.Message):
     WAITING_REASON_FIELD_NUMBER: _builtins.int
     CACHED_FROM_FIELD_NUMBER: _builtins.int
     REDRIVE_OF_FIELD_NUMBER: _builtins.int
+    WAIT_REASON_FIELD_NUMBER: _builtins.int
+    CONCURRENCY_KEY_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_KEY_FIELD_NUMBER: _builtins.int
+    FAIRNESS_KEY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     handler: _builtins.str
     version_selector: _builtins.str
@@ -361,6 +401,12 @@ class Job(_message.Message):
     """The result was taken from an earlier job with the same input (the handler's result cache)."""
     redrive_of: _builtins.str
     """This job re-runs a dead-lettered (FAILED) job."""
+    wait_reason: Global___WaitReason.ValueType
+    """Why a queued job is not running yet, as a code (`waiting_reason` says it for people)."""
+    concurrency_key: _builtins.str
+    """The keys the handler's flow control gave this job (empty: no such limit)."""
+    rate_limit_key: _builtins.str
+    fairness_key: _builtins.str
     @_builtins.property
     def input(self) -> Global___Payload: ...
     @_builtins.property
@@ -414,14 +460,137 @@ class Job(_message.Message):
         waiting_reason: _builtins.str = ...,
         cached_from: _builtins.str = ...,
         redrive_of: _builtins.str = ...,
+        wait_reason: Global___WaitReason.ValueType = ...,
+        concurrency_key: _builtins.str = ...,
+        rate_limit_key: _builtins.str = ...,
+        fairness_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "input", b"input", "progress", b"progress", "result", b"result", "run_at", b"run_at", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "attempt_errors", b"attempt_errors", "cached_from", b"cached_from", "cancel_requested", b"cancel_requested", "create_time", b"create_time", "error", b"error", "finish_time", b"finish_time", "handler", b"handler", "id", b"id", "idempotency_key", b"idempotency_key", "input", b"input", "labels", b"labels", "last_sequence", b"last_sequence", "max_attempts", b"max_attempts", "priority", b"priority", "progress", b"progress", "redrive_of", b"redrive_of", "result", b"result", "run_at", b"run_at", "start_time", b"start_time", "state", b"state", "version", b"version", "version_selector", b"version_selector", "waiting_reason", b"waiting_reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "attempt_errors", b"attempt_errors", "cached_from", b"cached_from", "cancel_requested", b"cancel_requested", "concurrency_key", b"concurrency_key", "create_time", b"create_time", "error", b"error", "fairness_key", b"fairness_key", "finish_time", b"finish_time", "handler", b"handler", "id", b"id", "idempotency_key", b"idempotency_key", "input", b"input", "labels", b"labels", "last_sequence", b"last_sequence", "max_attempts", b"max_attempts", "priority", b"priority", "progress", b"progress", "rate_limit_key", b"rate_limit_key", "redrive_of", b"redrive_of", "result", b"result", "run_at", b"run_at", "start_time", b"start_time", "state", b"state", "version", b"version", "version_selector", b"version_selector", "wait_reason", b"wait_reason", "waiting_reason", b"waiting_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Job: _TypeAlias = Job  # noqa: Y015
+
+@_typing.final
+class FlowControl(_message.Message):
+    """Limits on a handler version's jobs, shared by every replica and worker. Keys are
+    templates rendered per job at submit: `{handler}`, `{version}`, `{input.field.sub}` (a
+    field of a JSON input), `{label.name}` and literal text. Jobs with equal keys share a
+    limit, across handlers: a literal key gives one limit to every handler that names it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONCURRENCY_FIELD_NUMBER: _builtins.int
+    RATE_FIELD_NUMBER: _builtins.int
+    FAIRNESS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def concurrency(self) -> Global___ConcurrencyLimit: ...
+    @_builtins.property
+    def rate(self) -> Global___RateLimit: ...
+    @_builtins.property
+    def fairness(self) -> Global___Fairness: ...
+    def __init__(
+        self,
+        *,
+        concurrency: Global___ConcurrencyLimit | None = ...,
+        rate: Global___RateLimit | None = ...,
+        fairness: Global___Fairness | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["concurrency", b"concurrency", "fairness", b"fairness", "rate", b"rate"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["concurrency", b"concurrency", "fairness", b"fairness", "rate", b"rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FlowControl: _TypeAlias = FlowControl  # noqa: Y015
+
+@_typing.final
+class ConcurrencyLimit(_message.Message):
+    """At most `max_running` jobs with the same key run at once; the others wait, in order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_RUNNING_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    max_running: _builtins.int
+    key: _builtins.str
+    """Default `{handler}`."""
+    def __init__(
+        self,
+        *,
+        max_running: _builtins.int = ...,
+        key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "max_running", b"max_running"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConcurrencyLimit: _TypeAlias = ConcurrencyLimit  # noqa: Y015
+
+@_typing.final
+class RateLimit(_message.Message):
+    """At most `max_starts` jobs with the same key start in any `period` (an exact sliding window)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_STARTS_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    max_starts: _builtins.int
+    key: _builtins.str
+    """Default `{handler}`."""
+    @_builtins.property
+    def period(self) -> _duration_pb2.Duration:
+        """Default one second."""
+
+    def __init__(
+        self,
+        *,
+        max_starts: _builtins.int = ...,
+        period: _duration_pb2.Duration | None = ...,
+        key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["period", b"period"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "max_starts", b"max_starts", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RateLimit: _TypeAlias = RateLimit  # noqa: Y015
+
+@_typing.final
+class Fairness(_message.Message):
+    """Jobs of different keys take turns: a key that submits many at once does not hold back
+    the others. Each key's virtual clock advances `spacing` per job submitted.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    SPACING_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    @_builtins.property
+    def spacing(self) -> _duration_pb2.Duration:
+        """Default one second."""
+
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        spacing: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["spacing", b"spacing"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "spacing", b"spacing"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Fairness: _TypeAlias = Fairness  # noqa: Y015
 
 @_typing.final
 class JobEvent(_message.Message):
@@ -675,6 +844,7 @@ class HandlerInfo(_message.Message):
     ATTEMPT_TIMEOUT_FIELD_NUMBER: _builtins.int
     CACHE_TTL_FIELD_NUMBER: _builtins.int
     RETENTION_FIELD_NUMBER: _builtins.int
+    FLOW_CONTROL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     version: _builtins.str
     description: _builtins.str
@@ -701,6 +871,8 @@ class HandlerInfo(_message.Message):
     def retention(self) -> _duration_pb2.Duration:
         """Finished jobs are deleted this long after they finish."""
 
+    @_builtins.property
+    def flow_control(self) -> Global___FlowControl: ...
     def __init__(
         self,
         *,
@@ -716,10 +888,11 @@ class HandlerInfo(_message.Message):
         attempt_timeout: _duration_pb2.Duration | None = ...,
         cache_ttl: _duration_pb2.Duration | None = ...,
         retention: _duration_pb2.Duration | None = ...,
+        flow_control: Global___FlowControl | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "cache_ttl", b"cache_ttl", "input_schema", b"input_schema", "output_schema", b"output_schema", "retention", b"retention", "retry_policy", b"retry_policy"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "cache_ttl", b"cache_ttl", "flow_control", b"flow_control", "input_schema", b"input_schema", "output_schema", b"output_schema", "retention", b"retention", "retry_policy", b"retry_policy"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "cache_ttl", b"cache_ttl", "description", b"description", "input_schema", b"input_schema", "input_type", b"input_type", "name", b"name", "online", b"online", "output_schema", b"output_schema", "output_type", b"output_type", "retention", b"retention", "retry_policy", b"retry_policy", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt_timeout", b"attempt_timeout", "cache_ttl", b"cache_ttl", "description", b"description", "flow_control", b"flow_control", "input_schema", b"input_schema", "input_type", b"input_type", "name", b"name", "online", b"online", "output_schema", b"output_schema", "output_type", b"output_type", "retention", b"retention", "retry_policy", b"retry_policy", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,149 @@
+"""Schedules: the operations behind ScheduleService, and the loop every replica runs to
+submit each due tick exactly once (see jobsvc.domain.schedules for the rules)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from jobsvc.api.app import JobsApp
+from jobsvc.domain.errors import JobsvcError, NotFound, Unavailable
+from jobsvc.domain.schedules import Schedule
+from jobsvc.store.port import JobStore
+
+log = logging.getLogger("jobsvc.schedules")
+
+SCHEDULE_LABEL = "jobsvc.schedule"
+TICK_LABEL = "jobsvc.tick"
+
+
+def _not_found(name: str) -> NotFound:
+    return NotFound(
+        f"schedule {name!r} does not exist",
+        reason="SCHEDULE_NOT_FOUND",
+        resource_type="schedule",
+        resource_name=name,
+    )
+
+
+class Schedules:
+    """Create, read, pause, resume and delete schedules, and run their ticks."""
+
+    # With no schedule due, look again this often: another replica may have created one.
+    IDLE_POLL_SECONDS = 30.0
+    BATCH = 100
+
+    def __init__(self, app: JobsApp, store: JobStore) -> None:
+        self._app = app
+        self._store = store
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- operations -------------------------------------------------------------------
+
+    async def create(self, schedule: Schedule, field: str) -> Schedule:
+        """Store a new schedule whose job resolves to a registered handler version now."""
+        await self._app.check(schedule.job, field)
+        created = await self._store.schedule_create(schedule, schedule.timing.next_after(datetime.now(UTC)))
+        self._wakeup.set()
+        return created
+
+    async def declare(self, schedules: list[Schedule]) -> None:
+        """Create or update the schedules declared in handler code (every replica, at start)."""
+        now = datetime.now(UTC)
+        for schedule in schedules:
+            if await self._store.schedule_declare(schedule, schedule.timing.next_after(now)) is None:
+                log.warning("schedule %r declared in code is shadowed by one created over the API", schedule.name)
+        self._wakeup.set()
+
+    async def get(self, name: str) -> Schedule:
+        """One schedule, or NotFound."""
+        found = await self._store.schedule_get(name)
+        if found is None:
+            raise _not_found(name)
+        return found
+
+    async def list(self) -> list[Schedule]:
+        """Every schedule."""
+        return await self._store.schedule_list()
+
+    async def set_paused(self, name: str, paused: bool) -> Schedule:
+        """Pause, or resume from the next tick after now."""
+        current = await self.get(name)
+        next_tick = None if paused else current.timing.next_after(datetime.now(UTC))
+        found = await self._store.schedule_set_paused(name, paused, next_tick)
+        if found is None:
+            raise _not_found(name)
+        self._wakeup.set()
+        return found
+
+    async def delete(self, name: str) -> None:
+        """Delete a schedule (its jobs stay)."""
+        if not await self._store.schedule_delete(name):
+            raise _not_found(name)
+
+    # -- the tick loop ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start submitting ticks."""
+        self._task = asyncio.create_task(self._loop(), name="jobsvc-schedules")
+
+    async def stop(self) -> None:
+        """Stop submitting ticks."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                next_tick = await self.run_due()
+                delay = self.IDLE_POLL_SECONDS
+                if next_tick is not None:
+                    delay = min(delay, max(0.0, (next_tick - datetime.now(UTC)).total_seconds()))
+            except Unavailable as exc:
+                log.warning("schedules: %s", exc)
+                delay = 1.0
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), delay)
+
+    async def run_due(self) -> datetime | None:
+        """Submit every due tick; the next tick of any schedule afterwards."""
+        next_tick = await self._store.schedule_next_tick()
+        now = datetime.now(UTC)
+        if next_tick is None or next_tick > now:
+            return next_tick
+        for schedule in await self._store.schedule_due(now, self.BATCH):
+            await self._tick(schedule, now)
+        return await self._store.schedule_next_tick()
+
+    async def _tick(self, schedule: Schedule, now: datetime) -> None:
+        assert schedule.next_tick_at is not None
+        tick = schedule.due_tick(now)
+        job_id: str | None = None
+        if tick is not None:
+            spec = replace(
+                schedule.job,
+                idempotency_key=schedule.idempotency_key(tick),
+                labels={**schedule.job.labels, SCHEDULE_LABEL: schedule.name, TICK_LABEL: tick.isoformat()},
+            )
+            try:
+                [(job, _)] = await self._app.submit([(spec, f"schedule {schedule.name}.job")])
+                job_id = job.id
+            except Unavailable:
+                raise  # the tick stays due and is tried again
+            except JobsvcError as exc:
+                # The handler version is gone or the input no longer fits: this tick cannot
+                # run; say so and carry on, rather than retrying it forever.
+                log.error("schedule %r: tick %s not submitted: %s", schedule.name, tick.isoformat(), exc)
+        else:
+            log.info("schedule %r: ticks missed while no replica ran were skipped", schedule.name)
+        # Only the replica that finds the schedule still at this tick moves it on.
+        await self._store.schedule_advance(
+            schedule.name, schedule.next_tick_at, schedule.timing.next_after(now), tick, job_id
+        )

@@ -1,0 +1,33 @@
+"""Handlers with flow control, for tests/test_flow_service.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from jobsvc import ConcurrencyLimit, Fairness, FlowControl, JobContext, RateLimit, handler
+
+
+@handler("limited", "1.0.0", flow=FlowControl(concurrency=ConcurrencyLimit(3, key="{input.customer}")))
+async def limited(ctx: JobContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Sleeps; reports when it ran, so a test can check how many overlapped per key."""
+    start = time.time()
+    await asyncio.sleep(request.get("sleep", 0.02))
+    return {"customer": request["customer"], "start": start, "end": time.time()}
+
+
+@handler("metered", "1.0.0", flow=FlowControl(rate=RateLimit(20, period=1.0)))
+async def metered(ctx: JobContext, request: Any) -> None:
+    """At most 20 starts per second, across every replica."""
+
+
+@handler("tenant_work", "1.0.0", flow=FlowControl(fairness=Fairness(key="{input.tenant}")))
+async def tenant_work(ctx: JobContext, request: Any) -> None:
+    """Turns between tenants."""
+
+
+@handler("ticker", "1.0.0")
+async def ticker(ctx: JobContext, request: Any) -> Any:
+    """What a schedule submits."""
+    return request
