@@ -86,6 +86,71 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{0}
 }
 
+// Why a queued job is not running yet.
+type WaitReason int32
+
+const (
+	// Not waiting, or simply waiting its turn.
+	WaitReason_WAIT_REASON_UNSPECIFIED WaitReason = 0
+	// Its run_at (or delay) has not come yet.
+	WaitReason_WAIT_REASON_SCHEDULED WaitReason = 1
+	// A failed attempt's backoff before the next one.
+	WaitReason_WAIT_REASON_RETRY_BACKOFF WaitReason = 2
+	// No executor or worker serving its exact version has been seen recently.
+	WaitReason_WAIT_REASON_NO_WORKER WaitReason = 3
+	// Its concurrency key has as many jobs running as the limit allows.
+	WaitReason_WAIT_REASON_CONCURRENCY_LIMIT WaitReason = 4
+	// Its rate limit key has started as many jobs as the limit allows in the period.
+	WaitReason_WAIT_REASON_RATE_LIMIT WaitReason = 5
+)
+
+// Enum value maps for WaitReason.
+var (
+	WaitReason_name = map[int32]string{
+		0: "WAIT_REASON_UNSPECIFIED",
+		1: "WAIT_REASON_SCHEDULED",
+		2: "WAIT_REASON_RETRY_BACKOFF",
+		3: "WAIT_REASON_NO_WORKER",
+		4: "WAIT_REASON_CONCURRENCY_LIMIT",
+		5: "WAIT_REASON_RATE_LIMIT",
+	}
+	WaitReason_value = map[string]int32{
+		"WAIT_REASON_UNSPECIFIED":       0,
+		"WAIT_REASON_SCHEDULED":         1,
+		"WAIT_REASON_RETRY_BACKOFF":     2,
+		"WAIT_REASON_NO_WORKER":         3,
+		"WAIT_REASON_CONCURRENCY_LIMIT": 4,
+		"WAIT_REASON_RATE_LIMIT":        5,
+	}
+)
+
+func (x WaitReason) Enum() *WaitReason {
+	p := new(WaitReason)
+	*p = x
+	return p
+}
+
+func (x WaitReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WaitReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_jobsvc_v1_job_proto_enumTypes[1].Descriptor()
+}
+
+func (WaitReason) Type() protoreflect.EnumType {
+	return &file_jobsvc_v1_job_proto_enumTypes[1]
+}
+
+func (x WaitReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WaitReason.Descriptor instead.
+func (WaitReason) EnumDescriptor() ([]byte, []int) {
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{1}
+}
+
 // A job's input, result or partial output: a JSON value, or a typed protobuf message.
 //
 // JSON works from any language without generated handler-specific code; `proto`
@@ -569,9 +634,15 @@ type Job struct {
 	// The result was taken from an earlier job with the same input (the handler's result cache).
 	CachedFrom string `protobuf:"bytes,23,opt,name=cached_from,json=cachedFrom,proto3" json:"cached_from,omitempty"`
 	// This job re-runs a dead-lettered (FAILED) job.
-	RedriveOf     string `protobuf:"bytes,24,opt,name=redrive_of,json=redriveOf,proto3" json:"redrive_of,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RedriveOf string `protobuf:"bytes,24,opt,name=redrive_of,json=redriveOf,proto3" json:"redrive_of,omitempty"`
+	// Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+	WaitReason WaitReason `protobuf:"varint,25,opt,name=wait_reason,json=waitReason,proto3,enum=jobsvc.v1.WaitReason" json:"wait_reason,omitempty"`
+	// The keys the handler's flow control gave this job (empty: no such limit).
+	ConcurrencyKey string `protobuf:"bytes,26,opt,name=concurrency_key,json=concurrencyKey,proto3" json:"concurrency_key,omitempty"`
+	RateLimitKey   string `protobuf:"bytes,27,opt,name=rate_limit_key,json=rateLimitKey,proto3" json:"rate_limit_key,omitempty"`
+	FairnessKey    string `protobuf:"bytes,28,opt,name=fairness_key,json=fairnessKey,proto3" json:"fairness_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
@@ -772,6 +843,270 @@ func (x *Job) GetRedriveOf() string {
 	return ""
 }
 
+func (x *Job) GetWaitReason() WaitReason {
+	if x != nil {
+		return x.WaitReason
+	}
+	return WaitReason_WAIT_REASON_UNSPECIFIED
+}
+
+func (x *Job) GetConcurrencyKey() string {
+	if x != nil {
+		return x.ConcurrencyKey
+	}
+	return ""
+}
+
+func (x *Job) GetRateLimitKey() string {
+	if x != nil {
+		return x.RateLimitKey
+	}
+	return ""
+}
+
+func (x *Job) GetFairnessKey() string {
+	if x != nil {
+		return x.FairnessKey
+	}
+	return ""
+}
+
+// Limits on a handler version's jobs, shared by every replica and worker. Keys are
+// templates rendered per job at submit: `{handler}`, `{version}`, `{input.field.sub}` (a
+// field of a JSON input), `{label.name}` and literal text. Jobs with equal keys share a
+// limit, across handlers: a literal key gives one limit to every handler that names it.
+type FlowControl struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Concurrency   *ConcurrencyLimit      `protobuf:"bytes,1,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	Rate          *RateLimit             `protobuf:"bytes,2,opt,name=rate,proto3" json:"rate,omitempty"`
+	Fairness      *Fairness              `protobuf:"bytes,3,opt,name=fairness,proto3" json:"fairness,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlowControl) Reset() {
+	*x = FlowControl{}
+	mi := &file_jobsvc_v1_job_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowControl) ProtoMessage() {}
+
+func (x *FlowControl) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_job_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowControl.ProtoReflect.Descriptor instead.
+func (*FlowControl) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FlowControl) GetConcurrency() *ConcurrencyLimit {
+	if x != nil {
+		return x.Concurrency
+	}
+	return nil
+}
+
+func (x *FlowControl) GetRate() *RateLimit {
+	if x != nil {
+		return x.Rate
+	}
+	return nil
+}
+
+func (x *FlowControl) GetFairness() *Fairness {
+	if x != nil {
+		return x.Fairness
+	}
+	return nil
+}
+
+// At most `max_running` jobs with the same key run at once; the others wait, in order.
+type ConcurrencyLimit struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MaxRunning int32                  `protobuf:"varint,1,opt,name=max_running,json=maxRunning,proto3" json:"max_running,omitempty"`
+	// Default `{handler}`.
+	Key           string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConcurrencyLimit) Reset() {
+	*x = ConcurrencyLimit{}
+	mi := &file_jobsvc_v1_job_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConcurrencyLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConcurrencyLimit) ProtoMessage() {}
+
+func (x *ConcurrencyLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_job_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConcurrencyLimit.ProtoReflect.Descriptor instead.
+func (*ConcurrencyLimit) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ConcurrencyLimit) GetMaxRunning() int32 {
+	if x != nil {
+		return x.MaxRunning
+	}
+	return 0
+}
+
+func (x *ConcurrencyLimit) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// At most `max_starts` jobs with the same key start in any `period` (an exact sliding window).
+type RateLimit struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MaxStarts int32                  `protobuf:"varint,1,opt,name=max_starts,json=maxStarts,proto3" json:"max_starts,omitempty"`
+	// Default one second.
+	Period *durationpb.Duration `protobuf:"bytes,2,opt,name=period,proto3" json:"period,omitempty"`
+	// Default `{handler}`.
+	Key           string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RateLimit) Reset() {
+	*x = RateLimit{}
+	mi := &file_jobsvc_v1_job_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimit) ProtoMessage() {}
+
+func (x *RateLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_job_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimit.ProtoReflect.Descriptor instead.
+func (*RateLimit) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RateLimit) GetMaxStarts() int32 {
+	if x != nil {
+		return x.MaxStarts
+	}
+	return 0
+}
+
+func (x *RateLimit) GetPeriod() *durationpb.Duration {
+	if x != nil {
+		return x.Period
+	}
+	return nil
+}
+
+func (x *RateLimit) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// Jobs of different keys take turns: a key that submits many at once does not hold back
+// the others. Each key's virtual clock advances `spacing` per job submitted.
+type Fairness struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Default one second.
+	Spacing       *durationpb.Duration `protobuf:"bytes,2,opt,name=spacing,proto3" json:"spacing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Fairness) Reset() {
+	*x = Fairness{}
+	mi := &file_jobsvc_v1_job_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Fairness) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Fairness) ProtoMessage() {}
+
+func (x *Fairness) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_job_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Fairness.ProtoReflect.Descriptor instead.
+func (*Fairness) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Fairness) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Fairness) GetSpacing() *durationpb.Duration {
+	if x != nil {
+		return x.Spacing
+	}
+	return nil
+}
+
 // One entry of a job's ordered event log.
 type JobEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -797,7 +1132,7 @@ type JobEvent struct {
 
 func (x *JobEvent) Reset() {
 	*x = JobEvent{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[6]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +1144,7 @@ func (x *JobEvent) String() string {
 func (*JobEvent) ProtoMessage() {}
 
 func (x *JobEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[6]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +1157,7 @@ func (x *JobEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent.ProtoReflect.Descriptor instead.
 func (*JobEvent) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *JobEvent) GetJobId() string {
@@ -1012,13 +1347,14 @@ type HandlerInfo struct {
 	CacheTtl *durationpb.Duration `protobuf:"bytes,11,opt,name=cache_ttl,json=cacheTtl,proto3" json:"cache_ttl,omitempty"`
 	// Finished jobs are deleted this long after they finish.
 	Retention     *durationpb.Duration `protobuf:"bytes,12,opt,name=retention,proto3" json:"retention,omitempty"`
+	FlowControl   *FlowControl         `protobuf:"bytes,13,opt,name=flow_control,json=flowControl,proto3" json:"flow_control,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HandlerInfo) Reset() {
 	*x = HandlerInfo{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[7]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1366,7 @@ func (x *HandlerInfo) String() string {
 func (*HandlerInfo) ProtoMessage() {}
 
 func (x *HandlerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[7]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1379,7 @@ func (x *HandlerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandlerInfo.ProtoReflect.Descriptor instead.
 func (*HandlerInfo) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{7}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HandlerInfo) GetName() string {
@@ -1130,6 +1466,13 @@ func (x *HandlerInfo) GetRetention() *durationpb.Duration {
 	return nil
 }
 
+func (x *HandlerInfo) GetFlowControl() *FlowControl {
+	if x != nil {
+		return x.FlowControl
+	}
+	return nil
+}
+
 // The job is durable and waiting.
 type JobEvent_Queued struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1141,7 +1484,7 @@ type JobEvent_Queued struct {
 
 func (x *JobEvent_Queued) Reset() {
 	*x = JobEvent_Queued{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[10]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1496,7 @@ func (x *JobEvent_Queued) String() string {
 func (*JobEvent_Queued) ProtoMessage() {}
 
 func (x *JobEvent_Queued) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[10]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1509,7 @@ func (x *JobEvent_Queued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent_Queued.ProtoReflect.Descriptor instead.
 func (*JobEvent_Queued) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6, 0}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{10, 0}
 }
 
 func (x *JobEvent_Queued) GetHandler() string {
@@ -1195,7 +1538,7 @@ type JobEvent_Started struct {
 
 func (x *JobEvent_Started) Reset() {
 	*x = JobEvent_Started{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[11]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1550,7 @@ func (x *JobEvent_Started) String() string {
 func (*JobEvent_Started) ProtoMessage() {}
 
 func (x *JobEvent_Started) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[11]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1563,7 @@ func (x *JobEvent_Started) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent_Started.ProtoReflect.Descriptor instead.
 func (*JobEvent_Started) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6, 1}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{10, 1}
 }
 
 func (x *JobEvent_Started) GetAttempt() int32 {
@@ -1247,7 +1590,7 @@ type JobEvent_PartialOutput struct {
 
 func (x *JobEvent_PartialOutput) Reset() {
 	*x = JobEvent_PartialOutput{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[12]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1259,7 +1602,7 @@ func (x *JobEvent_PartialOutput) String() string {
 func (*JobEvent_PartialOutput) ProtoMessage() {}
 
 func (x *JobEvent_PartialOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[12]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1272,7 +1615,7 @@ func (x *JobEvent_PartialOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent_PartialOutput.ProtoReflect.Descriptor instead.
 func (*JobEvent_PartialOutput) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6, 2}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{10, 2}
 }
 
 func (x *JobEvent_PartialOutput) GetOutput() *Payload {
@@ -1292,7 +1635,7 @@ type JobEvent_Succeeded struct {
 
 func (x *JobEvent_Succeeded) Reset() {
 	*x = JobEvent_Succeeded{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[13]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1647,7 @@ func (x *JobEvent_Succeeded) String() string {
 func (*JobEvent_Succeeded) ProtoMessage() {}
 
 func (x *JobEvent_Succeeded) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[13]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1660,7 @@ func (x *JobEvent_Succeeded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent_Succeeded.ProtoReflect.Descriptor instead.
 func (*JobEvent_Succeeded) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6, 3}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{10, 3}
 }
 
 func (x *JobEvent_Succeeded) GetResult() *Payload {
@@ -1337,7 +1680,7 @@ type JobEvent_Failed struct {
 
 func (x *JobEvent_Failed) Reset() {
 	*x = JobEvent_Failed{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[14]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1692,7 @@ func (x *JobEvent_Failed) String() string {
 func (*JobEvent_Failed) ProtoMessage() {}
 
 func (x *JobEvent_Failed) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[14]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1705,7 @@ func (x *JobEvent_Failed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent_Failed.ProtoReflect.Descriptor instead.
 func (*JobEvent_Failed) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6, 4}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{10, 4}
 }
 
 func (x *JobEvent_Failed) GetError() *JobError {
@@ -1382,7 +1725,7 @@ type JobEvent_Cancelled struct {
 
 func (x *JobEvent_Cancelled) Reset() {
 	*x = JobEvent_Cancelled{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[15]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1737,7 @@ func (x *JobEvent_Cancelled) String() string {
 func (*JobEvent_Cancelled) ProtoMessage() {}
 
 func (x *JobEvent_Cancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[15]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1750,7 @@ func (x *JobEvent_Cancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent_Cancelled.ProtoReflect.Descriptor instead.
 func (*JobEvent_Cancelled) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6, 5}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{10, 5}
 }
 
 func (x *JobEvent_Cancelled) GetReason() string {
@@ -1427,7 +1770,7 @@ type JobEvent_Requeued struct {
 
 func (x *JobEvent_Requeued) Reset() {
 	*x = JobEvent_Requeued{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[16]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1782,7 @@ func (x *JobEvent_Requeued) String() string {
 func (*JobEvent_Requeued) ProtoMessage() {}
 
 func (x *JobEvent_Requeued) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[16]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1795,7 @@ func (x *JobEvent_Requeued) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent_Requeued.ProtoReflect.Descriptor instead.
 func (*JobEvent_Requeued) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6, 6}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{10, 6}
 }
 
 func (x *JobEvent_Requeued) GetReason() string {
@@ -1473,7 +1816,7 @@ type JobEvent_Retrying struct {
 
 func (x *JobEvent_Retrying) Reset() {
 	*x = JobEvent_Retrying{}
-	mi := &file_jobsvc_v1_job_proto_msgTypes[17]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1485,7 +1828,7 @@ func (x *JobEvent_Retrying) String() string {
 func (*JobEvent_Retrying) ProtoMessage() {}
 
 func (x *JobEvent_Retrying) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_job_proto_msgTypes[17]
+	mi := &file_jobsvc_v1_job_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1498,7 +1841,7 @@ func (x *JobEvent_Retrying) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobEvent_Retrying.ProtoReflect.Descriptor instead.
 func (*JobEvent_Retrying) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{6, 7}
+	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{10, 7}
 }
 
 func (x *JobEvent_Retrying) GetError() *JobError {
@@ -1555,7 +1898,7 @@ const file_jobsvc_v1_job_proto_rawDesc = "" +
 	"\rnon_retryable\x18\x05 \x01(\bR\fnonRetryable\">\n" +
 	"\bProgress\x12\x18\n" +
 	"\apercent\x18\x01 \x01(\x01R\apercent\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\x9d\b\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xc7\t\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\ahandler\x18\x02 \x01(\tR\ahandler\x12)\n" +
@@ -1586,10 +1929,31 @@ const file_jobsvc_v1_job_proto_rawDesc = "" +
 	"\vcached_from\x18\x17 \x01(\tR\n" +
 	"cachedFrom\x12\x1d\n" +
 	"\n" +
-	"redrive_of\x18\x18 \x01(\tR\tredriveOf\x1a9\n" +
+	"redrive_of\x18\x18 \x01(\tR\tredriveOf\x126\n" +
+	"\vwait_reason\x18\x19 \x01(\x0e2\x15.jobsvc.v1.WaitReasonR\n" +
+	"waitReason\x12'\n" +
+	"\x0fconcurrency_key\x18\x1a \x01(\tR\x0econcurrencyKey\x12$\n" +
+	"\x0erate_limit_key\x18\x1b \x01(\tR\frateLimitKey\x12!\n" +
+	"\ffairness_key\x18\x1c \x01(\tR\vfairnessKey\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x81\t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa7\x01\n" +
+	"\vFlowControl\x12=\n" +
+	"\vconcurrency\x18\x01 \x01(\v2\x1b.jobsvc.v1.ConcurrencyLimitR\vconcurrency\x12(\n" +
+	"\x04rate\x18\x02 \x01(\v2\x14.jobsvc.v1.RateLimitR\x04rate\x12/\n" +
+	"\bfairness\x18\x03 \x01(\v2\x13.jobsvc.v1.FairnessR\bfairness\"E\n" +
+	"\x10ConcurrencyLimit\x12\x1f\n" +
+	"\vmax_running\x18\x01 \x01(\x05R\n" +
+	"maxRunning\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\"o\n" +
+	"\tRateLimit\x12\x1d\n" +
+	"\n" +
+	"max_starts\x18\x01 \x01(\x05R\tmaxStarts\x121\n" +
+	"\x06period\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06period\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\"Q\n" +
+	"\bFairness\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
+	"\aspacing\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\aspacing\"\x81\t\n" +
 	"\bJobEvent\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x03R\bsequence\x12.\n" +
@@ -1623,7 +1987,7 @@ const file_jobsvc_v1_job_proto_rawDesc = "" +
 	"\bRetrying\x12)\n" +
 	"\x05error\x18\x01 \x01(\v2\x13.jobsvc.v1.JobErrorR\x05error\x12F\n" +
 	"\x11next_attempt_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTimeB\x06\n" +
-	"\x04kind\"\x9f\x04\n" +
+	"\x04kind\"\xda\x04\n" +
 	"\vHandlerInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12 \n" +
@@ -1639,14 +2003,23 @@ const file_jobsvc_v1_job_proto_rawDesc = "" +
 	"\x0fattempt_timeout\x18\n" +
 	" \x01(\v2\x19.google.protobuf.DurationR\x0eattemptTimeout\x126\n" +
 	"\tcache_ttl\x18\v \x01(\v2\x19.google.protobuf.DurationR\bcacheTtl\x127\n" +
-	"\tretention\x18\f \x01(\v2\x19.google.protobuf.DurationR\tretention*\x9a\x01\n" +
+	"\tretention\x18\f \x01(\v2\x19.google.protobuf.DurationR\tretention\x129\n" +
+	"\fflow_control\x18\r \x01(\v2\x16.jobsvc.v1.FlowControlR\vflowControl*\x9a\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
-	"\x13JOB_STATE_CANCELLED\x10\x05BM\n" +
+	"\x13JOB_STATE_CANCELLED\x10\x05*\xbd\x01\n" +
+	"\n" +
+	"WaitReason\x12\x1b\n" +
+	"\x17WAIT_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15WAIT_REASON_SCHEDULED\x10\x01\x12\x1d\n" +
+	"\x19WAIT_REASON_RETRY_BACKOFF\x10\x02\x12\x19\n" +
+	"\x15WAIT_REASON_NO_WORKER\x10\x03\x12!\n" +
+	"\x1dWAIT_REASON_CONCURRENCY_LIMIT\x10\x04\x12\x1a\n" +
+	"\x16WAIT_REASON_RATE_LIMIT\x10\x05BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (
@@ -1661,84 +2034,96 @@ func file_jobsvc_v1_job_proto_rawDescGZIP() []byte {
 	return file_jobsvc_v1_job_proto_rawDescData
 }
 
-var file_jobsvc_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobsvc_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_jobsvc_v1_job_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_jobsvc_v1_job_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_jobsvc_v1_job_proto_goTypes = []any{
 	(JobState)(0),                  // 0: jobsvc.v1.JobState
-	(*Payload)(nil),                // 1: jobsvc.v1.Payload
-	(*JobSpec)(nil),                // 2: jobsvc.v1.JobSpec
-	(*RetryPolicy)(nil),            // 3: jobsvc.v1.RetryPolicy
-	(*JobError)(nil),               // 4: jobsvc.v1.JobError
-	(*Progress)(nil),               // 5: jobsvc.v1.Progress
-	(*Job)(nil),                    // 6: jobsvc.v1.Job
-	(*JobEvent)(nil),               // 7: jobsvc.v1.JobEvent
-	(*HandlerInfo)(nil),            // 8: jobsvc.v1.HandlerInfo
-	nil,                            // 9: jobsvc.v1.JobSpec.LabelsEntry
-	nil,                            // 10: jobsvc.v1.Job.LabelsEntry
-	(*JobEvent_Queued)(nil),        // 11: jobsvc.v1.JobEvent.Queued
-	(*JobEvent_Started)(nil),       // 12: jobsvc.v1.JobEvent.Started
-	(*JobEvent_PartialOutput)(nil), // 13: jobsvc.v1.JobEvent.PartialOutput
-	(*JobEvent_Succeeded)(nil),     // 14: jobsvc.v1.JobEvent.Succeeded
-	(*JobEvent_Failed)(nil),        // 15: jobsvc.v1.JobEvent.Failed
-	(*JobEvent_Cancelled)(nil),     // 16: jobsvc.v1.JobEvent.Cancelled
-	(*JobEvent_Requeued)(nil),      // 17: jobsvc.v1.JobEvent.Requeued
-	(*JobEvent_Retrying)(nil),      // 18: jobsvc.v1.JobEvent.Retrying
-	(*structpb.Value)(nil),         // 19: google.protobuf.Value
-	(*anypb.Any)(nil),              // 20: google.protobuf.Any
-	(*timestamppb.Timestamp)(nil),  // 21: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 22: google.protobuf.Duration
-	(*structpb.Struct)(nil),        // 23: google.protobuf.Struct
+	(WaitReason)(0),                // 1: jobsvc.v1.WaitReason
+	(*Payload)(nil),                // 2: jobsvc.v1.Payload
+	(*JobSpec)(nil),                // 3: jobsvc.v1.JobSpec
+	(*RetryPolicy)(nil),            // 4: jobsvc.v1.RetryPolicy
+	(*JobError)(nil),               // 5: jobsvc.v1.JobError
+	(*Progress)(nil),               // 6: jobsvc.v1.Progress
+	(*Job)(nil),                    // 7: jobsvc.v1.Job
+	(*FlowControl)(nil),            // 8: jobsvc.v1.FlowControl
+	(*ConcurrencyLimit)(nil),       // 9: jobsvc.v1.ConcurrencyLimit
+	(*RateLimit)(nil),              // 10: jobsvc.v1.RateLimit
+	(*Fairness)(nil),               // 11: jobsvc.v1.Fairness
+	(*JobEvent)(nil),               // 12: jobsvc.v1.JobEvent
+	(*HandlerInfo)(nil),            // 13: jobsvc.v1.HandlerInfo
+	nil,                            // 14: jobsvc.v1.JobSpec.LabelsEntry
+	nil,                            // 15: jobsvc.v1.Job.LabelsEntry
+	(*JobEvent_Queued)(nil),        // 16: jobsvc.v1.JobEvent.Queued
+	(*JobEvent_Started)(nil),       // 17: jobsvc.v1.JobEvent.Started
+	(*JobEvent_PartialOutput)(nil), // 18: jobsvc.v1.JobEvent.PartialOutput
+	(*JobEvent_Succeeded)(nil),     // 19: jobsvc.v1.JobEvent.Succeeded
+	(*JobEvent_Failed)(nil),        // 20: jobsvc.v1.JobEvent.Failed
+	(*JobEvent_Cancelled)(nil),     // 21: jobsvc.v1.JobEvent.Cancelled
+	(*JobEvent_Requeued)(nil),      // 22: jobsvc.v1.JobEvent.Requeued
+	(*JobEvent_Retrying)(nil),      // 23: jobsvc.v1.JobEvent.Retrying
+	(*structpb.Value)(nil),         // 24: google.protobuf.Value
+	(*anypb.Any)(nil),              // 25: google.protobuf.Any
+	(*timestamppb.Timestamp)(nil),  // 26: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 27: google.protobuf.Duration
+	(*structpb.Struct)(nil),        // 28: google.protobuf.Struct
 }
 var file_jobsvc_v1_job_proto_depIdxs = []int32{
-	19, // 0: jobsvc.v1.Payload.json:type_name -> google.protobuf.Value
-	20, // 1: jobsvc.v1.Payload.proto:type_name -> google.protobuf.Any
-	1,  // 2: jobsvc.v1.JobSpec.input:type_name -> jobsvc.v1.Payload
-	9,  // 3: jobsvc.v1.JobSpec.labels:type_name -> jobsvc.v1.JobSpec.LabelsEntry
-	21, // 4: jobsvc.v1.JobSpec.run_at:type_name -> google.protobuf.Timestamp
-	22, // 5: jobsvc.v1.JobSpec.delay:type_name -> google.protobuf.Duration
-	3,  // 6: jobsvc.v1.JobSpec.retry_policy:type_name -> jobsvc.v1.RetryPolicy
-	22, // 7: jobsvc.v1.JobSpec.attempt_timeout:type_name -> google.protobuf.Duration
-	22, // 8: jobsvc.v1.JobSpec.execution_timeout:type_name -> google.protobuf.Duration
-	22, // 9: jobsvc.v1.JobSpec.schedule_to_start_timeout:type_name -> google.protobuf.Duration
-	22, // 10: jobsvc.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
-	22, // 11: jobsvc.v1.RetryPolicy.maximum_interval:type_name -> google.protobuf.Duration
+	24, // 0: jobsvc.v1.Payload.json:type_name -> google.protobuf.Value
+	25, // 1: jobsvc.v1.Payload.proto:type_name -> google.protobuf.Any
+	2,  // 2: jobsvc.v1.JobSpec.input:type_name -> jobsvc.v1.Payload
+	14, // 3: jobsvc.v1.JobSpec.labels:type_name -> jobsvc.v1.JobSpec.LabelsEntry
+	26, // 4: jobsvc.v1.JobSpec.run_at:type_name -> google.protobuf.Timestamp
+	27, // 5: jobsvc.v1.JobSpec.delay:type_name -> google.protobuf.Duration
+	4,  // 6: jobsvc.v1.JobSpec.retry_policy:type_name -> jobsvc.v1.RetryPolicy
+	27, // 7: jobsvc.v1.JobSpec.attempt_timeout:type_name -> google.protobuf.Duration
+	27, // 8: jobsvc.v1.JobSpec.execution_timeout:type_name -> google.protobuf.Duration
+	27, // 9: jobsvc.v1.JobSpec.schedule_to_start_timeout:type_name -> google.protobuf.Duration
+	27, // 10: jobsvc.v1.RetryPolicy.initial_interval:type_name -> google.protobuf.Duration
+	27, // 11: jobsvc.v1.RetryPolicy.maximum_interval:type_name -> google.protobuf.Duration
 	0,  // 12: jobsvc.v1.Job.state:type_name -> jobsvc.v1.JobState
-	1,  // 13: jobsvc.v1.Job.input:type_name -> jobsvc.v1.Payload
-	1,  // 14: jobsvc.v1.Job.result:type_name -> jobsvc.v1.Payload
-	4,  // 15: jobsvc.v1.Job.error:type_name -> jobsvc.v1.JobError
-	10, // 16: jobsvc.v1.Job.labels:type_name -> jobsvc.v1.Job.LabelsEntry
-	21, // 17: jobsvc.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	21, // 18: jobsvc.v1.Job.run_at:type_name -> google.protobuf.Timestamp
-	21, // 19: jobsvc.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	21, // 20: jobsvc.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
-	5,  // 21: jobsvc.v1.Job.progress:type_name -> jobsvc.v1.Progress
-	4,  // 22: jobsvc.v1.Job.attempt_errors:type_name -> jobsvc.v1.JobError
-	21, // 23: jobsvc.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
-	11, // 24: jobsvc.v1.JobEvent.queued:type_name -> jobsvc.v1.JobEvent.Queued
-	12, // 25: jobsvc.v1.JobEvent.started:type_name -> jobsvc.v1.JobEvent.Started
-	5,  // 26: jobsvc.v1.JobEvent.progress:type_name -> jobsvc.v1.Progress
-	13, // 27: jobsvc.v1.JobEvent.partial_output:type_name -> jobsvc.v1.JobEvent.PartialOutput
-	14, // 28: jobsvc.v1.JobEvent.succeeded:type_name -> jobsvc.v1.JobEvent.Succeeded
-	15, // 29: jobsvc.v1.JobEvent.failed:type_name -> jobsvc.v1.JobEvent.Failed
-	16, // 30: jobsvc.v1.JobEvent.cancelled:type_name -> jobsvc.v1.JobEvent.Cancelled
-	17, // 31: jobsvc.v1.JobEvent.requeued:type_name -> jobsvc.v1.JobEvent.Requeued
-	18, // 32: jobsvc.v1.JobEvent.retrying:type_name -> jobsvc.v1.JobEvent.Retrying
-	23, // 33: jobsvc.v1.HandlerInfo.input_schema:type_name -> google.protobuf.Struct
-	23, // 34: jobsvc.v1.HandlerInfo.output_schema:type_name -> google.protobuf.Struct
-	3,  // 35: jobsvc.v1.HandlerInfo.retry_policy:type_name -> jobsvc.v1.RetryPolicy
-	22, // 36: jobsvc.v1.HandlerInfo.attempt_timeout:type_name -> google.protobuf.Duration
-	22, // 37: jobsvc.v1.HandlerInfo.cache_ttl:type_name -> google.protobuf.Duration
-	22, // 38: jobsvc.v1.HandlerInfo.retention:type_name -> google.protobuf.Duration
-	1,  // 39: jobsvc.v1.JobEvent.PartialOutput.output:type_name -> jobsvc.v1.Payload
-	1,  // 40: jobsvc.v1.JobEvent.Succeeded.result:type_name -> jobsvc.v1.Payload
-	4,  // 41: jobsvc.v1.JobEvent.Failed.error:type_name -> jobsvc.v1.JobError
-	4,  // 42: jobsvc.v1.JobEvent.Retrying.error:type_name -> jobsvc.v1.JobError
-	21, // 43: jobsvc.v1.JobEvent.Retrying.next_attempt_time:type_name -> google.protobuf.Timestamp
-	44, // [44:44] is the sub-list for method output_type
-	44, // [44:44] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	2,  // 13: jobsvc.v1.Job.input:type_name -> jobsvc.v1.Payload
+	2,  // 14: jobsvc.v1.Job.result:type_name -> jobsvc.v1.Payload
+	5,  // 15: jobsvc.v1.Job.error:type_name -> jobsvc.v1.JobError
+	15, // 16: jobsvc.v1.Job.labels:type_name -> jobsvc.v1.Job.LabelsEntry
+	26, // 17: jobsvc.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	26, // 18: jobsvc.v1.Job.run_at:type_name -> google.protobuf.Timestamp
+	26, // 19: jobsvc.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	26, // 20: jobsvc.v1.Job.finish_time:type_name -> google.protobuf.Timestamp
+	6,  // 21: jobsvc.v1.Job.progress:type_name -> jobsvc.v1.Progress
+	5,  // 22: jobsvc.v1.Job.attempt_errors:type_name -> jobsvc.v1.JobError
+	1,  // 23: jobsvc.v1.Job.wait_reason:type_name -> jobsvc.v1.WaitReason
+	9,  // 24: jobsvc.v1.FlowControl.concurrency:type_name -> jobsvc.v1.ConcurrencyLimit
+	10, // 25: jobsvc.v1.FlowControl.rate:type_name -> jobsvc.v1.RateLimit
+	11, // 26: jobsvc.v1.FlowControl.fairness:type_name -> jobsvc.v1.Fairness
+	27, // 27: jobsvc.v1.RateLimit.period:type_name -> google.protobuf.Duration
+	27, // 28: jobsvc.v1.Fairness.spacing:type_name -> google.protobuf.Duration
+	26, // 29: jobsvc.v1.JobEvent.time:type_name -> google.protobuf.Timestamp
+	16, // 30: jobsvc.v1.JobEvent.queued:type_name -> jobsvc.v1.JobEvent.Queued
+	17, // 31: jobsvc.v1.JobEvent.started:type_name -> jobsvc.v1.JobEvent.Started
+	6,  // 32: jobsvc.v1.JobEvent.progress:type_name -> jobsvc.v1.Progress
+	18, // 33: jobsvc.v1.JobEvent.partial_output:type_name -> jobsvc.v1.JobEvent.PartialOutput
+	19, // 34: jobsvc.v1.JobEvent.succeeded:type_name -> jobsvc.v1.JobEvent.Succeeded
+	20, // 35: jobsvc.v1.JobEvent.failed:type_name -> jobsvc.v1.JobEvent.Failed
+	21, // 36: jobsvc.v1.JobEvent.cancelled:type_name -> jobsvc.v1.JobEvent.Cancelled
+	22, // 37: jobsvc.v1.JobEvent.requeued:type_name -> jobsvc.v1.JobEvent.Requeued
+	23, // 38: jobsvc.v1.JobEvent.retrying:type_name -> jobsvc.v1.JobEvent.Retrying
+	28, // 39: jobsvc.v1.HandlerInfo.input_schema:type_name -> google.protobuf.Struct
+	28, // 40: jobsvc.v1.HandlerInfo.output_schema:type_name -> google.protobuf.Struct
+	4,  // 41: jobsvc.v1.HandlerInfo.retry_policy:type_name -> jobsvc.v1.RetryPolicy
+	27, // 42: jobsvc.v1.HandlerInfo.attempt_timeout:type_name -> google.protobuf.Duration
+	27, // 43: jobsvc.v1.HandlerInfo.cache_ttl:type_name -> google.protobuf.Duration
+	27, // 44: jobsvc.v1.HandlerInfo.retention:type_name -> google.protobuf.Duration
+	8,  // 45: jobsvc.v1.HandlerInfo.flow_control:type_name -> jobsvc.v1.FlowControl
+	2,  // 46: jobsvc.v1.JobEvent.PartialOutput.output:type_name -> jobsvc.v1.Payload
+	2,  // 47: jobsvc.v1.JobEvent.Succeeded.result:type_name -> jobsvc.v1.Payload
+	5,  // 48: jobsvc.v1.JobEvent.Failed.error:type_name -> jobsvc.v1.JobError
+	5,  // 49: jobsvc.v1.JobEvent.Retrying.error:type_name -> jobsvc.v1.JobError
+	26, // 50: jobsvc.v1.JobEvent.Retrying.next_attempt_time:type_name -> google.protobuf.Timestamp
+	51, // [51:51] is the sub-list for method output_type
+	51, // [51:51] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_job_proto_init() }
@@ -1750,7 +2135,7 @@ func file_jobsvc_v1_job_proto_init() {
 		(*Payload_Json)(nil),
 		(*Payload_Proto)(nil),
 	}
-	file_jobsvc_v1_job_proto_msgTypes[6].OneofWrappers = []any{
+	file_jobsvc_v1_job_proto_msgTypes[10].OneofWrappers = []any{
 		(*JobEvent_Queued_)(nil),
 		(*JobEvent_Started_)(nil),
 		(*JobEvent_Progress)(nil),
@@ -1766,8 +2151,8 @@ func file_jobsvc_v1_job_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_job_proto_rawDesc), len(file_jobsvc_v1_job_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   18,
+			NumEnums:      2,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/job.proto.
  */
 export const file_jobsvc_v1_job: GenFile = /*@__PURE__*/
-  fileDesc("ChNqb2JzdmMvdjEvam9iLnByb3RvEglqb2JzdmMudjEiYAoHUGF5bG9hZBImCgRqc29uGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlSAASJQoFcHJvdG8YAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55SABCBgoEa2luZCKEBAoHSm9iU3BlYxIPCgdoYW5kbGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSIQoFaW5wdXQYAyABKAsyEi5qb2JzdmMudjEuUGF5bG9hZBIQCghwcmlvcml0eRgEIAEoBRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSLgoGbGFiZWxzGAYgAygLMh4uam9ic3ZjLnYxLkpvYlNwZWMuTGFiZWxzRW50cnkSKgoGcnVuX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgVkZWxheRgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCgxyZXRyeV9wb2xpY3kYCSABKAsyFi5qb2JzdmMudjEuUmV0cnlQb2xpY3kSMgoPYXR0ZW1wdF90aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjQKEWV4ZWN1dGlvbl90aW1lb3V0GAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjwKGXNjaGVkdWxlX3RvX3N0YXJ0X3RpbWVvdXQYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLRAQoLUmV0cnlQb2xpY3kSMwoQaW5pdGlhbF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNiYWNrb2ZmX2NvZWZmaWNpZW50GAIgASgBEjMKEG1heGltdW1faW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGAoQbWF4aW11bV9hdHRlbXB0cxgEIAEoBRIhChlub25fcmV0cnlhYmxlX2Vycm9yX3R5cGVzGAUgAygJImQKCEpvYkVycm9yEgwKBHR5cGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCgl0cmFjZWJhY2sYAyABKAkSDwoHYXR0ZW1wdBgEIAEoBRIVCg1ub25fcmV0cnlhYmxlGAUgASgIIiwKCFByb2dyZXNzEg8KB3BlcmNlbnQYASABKAESDwoHbWVzc2FnZRgCIAEoCSKNBgoDSm9iEgoKAmlkGAEgASgJEg8KB2hhbmRsZXIYAiABKAkSGAoQdmVyc2lvbl9zZWxlY3RvchgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEiIKBXN0YXRlGAUgASgOMhMuam9ic3ZjLnYxLkpvYlN0YXRlEiEKBWlucHV0GAYgASgLMhIuam9ic3ZjLnYxLlBheWxvYWQSIgoGcmVzdWx0GAcgASgLMhIuam9ic3ZjLnYxLlBheWxvYWQSIgoFZXJyb3IYCCABKAsyEy5qb2JzdmMudjEuSm9iRXJyb3ISDwoHYXR0ZW1wdBgJIAEoBRIQCghwcmlvcml0eRgKIAEoBRIXCg9pZGVtcG90ZW5jeV9rZXkYCyABKAkSKgoGbGFiZWxzGAwgAygLMhouam9ic3ZjLnYxLkpvYi5MYWJlbHNFbnRyeRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGcnVuX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY2FuY2VsX3JlcXVlc3RlZBgRIAEoCBIVCg1sYXN0X3NlcXVlbmNlGBIgASgDEiUKCHByb2dyZXNzGBMgASgLMhMuam9ic3ZjLnYxLlByb2dyZXNzEhQKDG1heF9hdHRlbXB0cxgUIAEoBRIrCg5hdHRlbXB0X2Vycm9ycxgVIAMoCzITLmpvYnN2Yy52MS5Kb2JFcnJvchIWCg53YWl0aW5nX3JlYXNvbhgWIAEoCRITCgtjYWNoZWRfZnJvbRgXIAEoCRISCgpyZWRyaXZlX29mGBggASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiqgcKCEpvYkV2ZW50Eg4KBmpvYl9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoAxIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgZxdWV1ZWQYBCABKAsyGi5qb2JzdmMudjEuSm9iRXZlbnQuUXVldWVkSAASLgoHc3RhcnRlZBgFIAEoCzIbLmpvYnN2Yy52MS5Kb2JFdmVudC5TdGFydGVkSAASJwoIcHJvZ3Jlc3MYBiABKAsyEy5qb2JzdmMudjEuUHJvZ3Jlc3NIABI7Cg5wYXJ0aWFsX291dHB1dBgHIAEoCzIhLmpvYnN2Yy52MS5Kb2JFdmVudC5QYXJ0aWFsT3V0cHV0SAASMgoJc3VjY2VlZGVkGAggASgLMh0uam9ic3ZjLnYxLkpvYkV2ZW50LlN1Y2NlZWRlZEgAEiwKBmZhaWxlZBgJIAEoCzIaLmpvYnN2Yy52MS5Kb2JFdmVudC5GYWlsZWRIABIyCgljYW5jZWxsZWQYCiABKAsyHS5qb2JzdmMudjEuSm9iRXZlbnQuQ2FuY2VsbGVkSAASMAoIcmVxdWV1ZWQYCyABKAsyHC5qb2JzdmMudjEuSm9iRXZlbnQuUmVxdWV1ZWRIABIwCghyZXRyeWluZxgMIAEoCzIcLmpvYnN2Yy52MS5Kb2JFdmVudC5SZXRyeWluZ0gAGioKBlF1ZXVlZBIPCgdoYW5kbGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKAkaLAoHU3RhcnRlZBIPCgdhdHRlbXB0GAEgASgFEhAKCGV4ZWN1dG9yGAIgASgJGjMKDVBhcnRpYWxPdXRwdXQSIgoGb3V0cHV0GAEgASgLMhIuam9ic3ZjLnYxLlBheWxvYWQaLwoJU3VjY2VlZGVkEiIKBnJlc3VsdBgBIAEoCzISLmpvYnN2Yy52MS5QYXlsb2FkGiwKBkZhaWxlZBIiCgVlcnJvchgBIAEoCzITLmpvYnN2Yy52MS5Kb2JFcnJvchobCglDYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJGhoKCFJlcXVldWVkEg4KBnJlYXNvbhgBIAEoCRplCghSZXRyeWluZxIiCgVlcnJvchgBIAEoCzITLmpvYnN2Yy52MS5Kb2JFcnJvchI1ChFuZXh0X2F0dGVtcHRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBgoEa2luZCKXAwoLSGFuZGxlckluZm8SDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEi0KDGlucHV0X3NjaGVtYRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLgoNb3V0cHV0X3NjaGVtYRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKaW5wdXRfdHlwZRgGIAEoCRITCgtvdXRwdXRfdHlwZRgHIAEoCRIOCgZvbmxpbmUYCCABKAgSLAoMcmV0cnlfcG9saWN5GAkgASgLMhYuam9ic3ZjLnYxLlJldHJ5UG9saWN5EjIKD2F0dGVtcHRfdGltZW91dBgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCgljYWNoZV90dGwYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJcmV0ZW50aW9uGAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKpoBCghKb2JTdGF0ZRIZChVKT0JfU1RBVEVfVU5TUEVDSUZJRUQQABIUChBKT0JfU1RBVEVfUVVFVUVEEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhIXChNKT0JfU1RBVEVfU1VDQ0VFREVEEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEEhcKE0pPQl9TVEFURV9DQU5DRUxMRUQQBUJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChNqb2JzdmMvdjEvam9iLnByb3RvEglqb2JzdmMudjEiYAoHUGF5bG9hZBImCgRqc29uGAEgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlSAASJQoFcHJvdG8YAiABKAsyFC5nb29nbGUucHJvdG9idWYuQW55SABCBgoEa2luZCKEBAoHSm9iU3BlYxIPCgdoYW5kbGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSIQoFaW5wdXQYAyABKAsyEi5qb2JzdmMudjEuUGF5bG9hZBIQCghwcmlvcml0eRgEIAEoBRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkSLgoGbGFiZWxzGAYgAygLMh4uam9ic3ZjLnYxLkpvYlNwZWMuTGFiZWxzRW50cnkSKgoGcnVuX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgVkZWxheRgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCgxyZXRyeV9wb2xpY3kYCSABKAsyFi5qb2JzdmMudjEuUmV0cnlQb2xpY3kSMgoPYXR0ZW1wdF90aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjQKEWV4ZWN1dGlvbl90aW1lb3V0GAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjwKGXNjaGVkdWxlX3RvX3N0YXJ0X3RpbWVvdXQYDCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLRAQoLUmV0cnlQb2xpY3kSMwoQaW5pdGlhbF9pbnRlcnZhbBgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIbChNiYWNrb2ZmX2NvZWZmaWNpZW50GAIgASgBEjMKEG1heGltdW1faW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGAoQbWF4aW11bV9hdHRlbXB0cxgEIAEoBRIhChlub25fcmV0cnlhYmxlX2Vycm9yX3R5cGVzGAUgAygJImQKCEpvYkVycm9yEgwKBHR5cGUYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIRCgl0cmFjZWJhY2sYAyABKAkSDwoHYXR0ZW1wdBgEIAEoBRIVCg1ub25fcmV0cnlhYmxlGAUgASgIIiwKCFByb2dyZXNzEg8KB3BlcmNlbnQYASABKAESDwoHbWVzc2FnZRgCIAEoCSKABwoDSm9iEgoKAmlkGAEgASgJEg8KB2hhbmRsZXIYAiABKAkSGAoQdmVyc2lvbl9zZWxlY3RvchgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEiIKBXN0YXRlGAUgASgOMhMuam9ic3ZjLnYxLkpvYlN0YXRlEiEKBWlucHV0GAYgASgLMhIuam9ic3ZjLnYxLlBheWxvYWQSIgoGcmVzdWx0GAcgASgLMhIuam9ic3ZjLnYxLlBheWxvYWQSIgoFZXJyb3IYCCABKAsyEy5qb2JzdmMudjEuSm9iRXJyb3ISDwoHYXR0ZW1wdBgJIAEoBRIQCghwcmlvcml0eRgKIAEoBRIXCg9pZGVtcG90ZW5jeV9rZXkYCyABKAkSKgoGbGFiZWxzGAwgAygLMhouam9ic3ZjLnYxLkpvYi5MYWJlbHNFbnRyeRIvCgtjcmVhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoGcnVuX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY2FuY2VsX3JlcXVlc3RlZBgRIAEoCBIVCg1sYXN0X3NlcXVlbmNlGBIgASgDEiUKCHByb2dyZXNzGBMgASgLMhMuam9ic3ZjLnYxLlByb2dyZXNzEhQKDG1heF9hdHRlbXB0cxgUIAEoBRIrCg5hdHRlbXB0X2Vycm9ycxgVIAMoCzITLmpvYnN2Yy52MS5Kb2JFcnJvchIWCg53YWl0aW5nX3JlYXNvbhgWIAEoCRITCgtjYWNoZWRfZnJvbRgXIAEoCRISCgpyZWRyaXZlX29mGBggASgJEioKC3dhaXRfcmVhc29uGBkgASgOMhUuam9ic3ZjLnYxLldhaXRSZWFzb24SFwoPY29uY3VycmVuY3lfa2V5GBogASgJEhYKDnJhdGVfbGltaXRfa2V5GBsgASgJEhQKDGZhaXJuZXNzX2tleRgcIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIooBCgtGbG93Q29udHJvbBIwCgtjb25jdXJyZW5jeRgBIAEoCzIbLmpvYnN2Yy52MS5Db25jdXJyZW5jeUxpbWl0EiIKBHJhdGUYAiABKAsyFC5qb2JzdmMudjEuUmF0ZUxpbWl0EiUKCGZhaXJuZXNzGAMgASgLMhMuam9ic3ZjLnYxLkZhaXJuZXNzIjQKEENvbmN1cnJlbmN5TGltaXQSEwoLbWF4X3J1bm5pbmcYASABKAUSCwoDa2V5GAIgASgJIlcKCVJhdGVMaW1pdBISCgptYXhfc3RhcnRzGAEgASgFEikKBnBlcmlvZBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhILCgNrZXkYAyABKAkiQwoIRmFpcm5lc3MSCwoDa2V5GAEgASgJEioKB3NwYWNpbmcYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iqgcKCEpvYkV2ZW50Eg4KBmpvYl9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoAxIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCgZxdWV1ZWQYBCABKAsyGi5qb2JzdmMudjEuSm9iRXZlbnQuUXVldWVkSAASLgoHc3RhcnRlZBgFIAEoCzIbLmpvYnN2Yy52MS5Kb2JFdmVudC5TdGFydGVkSAASJwoIcHJvZ3Jlc3MYBiABKAsyEy5qb2JzdmMudjEuUHJvZ3Jlc3NIABI7Cg5wYXJ0aWFsX291dHB1dBgHIAEoCzIhLmpvYnN2Yy52MS5Kb2JFdmVudC5QYXJ0aWFsT3V0cHV0SAASMgoJc3VjY2VlZGVkGAggASgLMh0uam9ic3ZjLnYxLkpvYkV2ZW50LlN1Y2NlZWRlZEgAEiwKBmZhaWxlZBgJIAEoCzIaLmpvYnN2Yy52MS5Kb2JFdmVudC5GYWlsZWRIABIyCgljYW5jZWxsZWQYCiABKAsyHS5qb2JzdmMudjEuSm9iRXZlbnQuQ2FuY2VsbGVkSAASMAoIcmVxdWV1ZWQYCyABKAsyHC5qb2JzdmMudjEuSm9iRXZlbnQuUmVxdWV1ZWRIABIwCghyZXRyeWluZxgMIAEoCzIcLmpvYnN2Yy52MS5Kb2JFdmVudC5SZXRyeWluZ0gAGioKBlF1ZXVlZBIPCgdoYW5kbGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKAkaLAoHU3RhcnRlZBIPCgdhdHRlbXB0GAEgASgFEhAKCGV4ZWN1dG9yGAIgASgJGjMKDVBhcnRpYWxPdXRwdXQSIgoGb3V0cHV0GAEgASgLMhIuam9ic3ZjLnYxLlBheWxvYWQaLwoJU3VjY2VlZGVkEiIKBnJlc3VsdBgBIAEoCzISLmpvYnN2Yy52MS5QYXlsb2FkGiwKBkZhaWxlZBIiCgVlcnJvchgBIAEoCzITLmpvYnN2Yy52MS5Kb2JFcnJvchobCglDYW5jZWxsZWQSDgoGcmVhc29uGAEgASgJGhoKCFJlcXVldWVkEg4KBnJlYXNvbhgBIAEoCRplCghSZXRyeWluZxIiCgVlcnJvchgBIAEoCzITLmpvYnN2Yy52MS5Kb2JFcnJvchI1ChFuZXh0X2F0dGVtcHRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBgoEa2luZCLFAwoLSGFuZGxlckluZm8SDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEi0KDGlucHV0X3NjaGVtYRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLgoNb3V0cHV0X3NjaGVtYRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKaW5wdXRfdHlwZRgGIAEoCRITCgtvdXRwdXRfdHlwZRgHIAEoCRIOCgZvbmxpbmUYCCABKAgSLAoMcmV0cnlfcG9saWN5GAkgASgLMhYuam9ic3ZjLnYxLlJldHJ5UG9saWN5EjIKD2F0dGVtcHRfdGltZW91dBgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCgljYWNoZV90dGwYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJcmV0ZW50aW9uGAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKDGZsb3dfY29udHJvbBgNIAEoCzIWLmpvYnN2Yy52MS5GbG93Q29udHJvbCqaAQoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASFAoQSk9CX1NUQVRFX1FVRVVFRBABEhUKEUpPQl9TVEFURV9SVU5OSU5HEAISFwoTSk9CX1NUQVRFX1NVQ0NFRURFRBADEhQKEEpPQl9TVEFURV9GQUlMRUQQBBIXChNKT0JfU1RBVEVfQ0FOQ0VMTEVEEAUqvQEKCldhaXRSZWFzb24SGwoXV0FJVF9SRUFTT05fVU5TUEVDSUZJRUQQABIZChVXQUlUX1JFQVNPTl9TQ0hFRFVMRUQQARIdChlXQUlUX1JFQVNPTl9SRVRSWV9CQUNLT0ZGEAISGQoVV0FJVF9SRUFTT05fTk9fV09SS0VSEAMSIQodV0FJVF9SRUFTT05fQ09OQ1VSUkVOQ1lfTElNSVQQBBIaChZXQUlUX1JFQVNPTl9SQVRFX0xJTUlUEAVCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A job's input, result or partial output: a JSON value, or a typed protobuf message.
@@ -408,6 +408,30 @@ export type Job = Message<"jobsvc.v1.Job"> & {
    * @generated from field: string redrive_of = 24;
    */
   redriveOf: string;
+
+  /**
+   * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+   *
+   * @generated from field: jobsvc.v1.WaitReason wait_reason = 25;
+   */
+  waitReason: WaitReason;
+
+  /**
+   * The keys the handler's flow control gave this job (empty: no such limit).
+   *
+   * @generated from field: string concurrency_key = 26;
+   */
+  concurrencyKey: string;
+
+  /**
+   * @generated from field: string rate_limit_key = 27;
+   */
+  rateLimitKey: string;
+
+  /**
+   * @generated from field: string fairness_key = 28;
+   */
+  fairnessKey: string;
 };
 
 /**
@@ -416,6 +440,124 @@ export type Job = Message<"jobsvc.v1.Job"> & {
  */
 export const JobSchema: GenMessage<Job> = /*@__PURE__*/
   messageDesc(file_jobsvc_v1_job, 5);
+
+/**
+ * Limits on a handler version's jobs, shared by every replica and worker. Keys are
+ * templates rendered per job at submit: `{handler}`, `{version}`, `{input.field.sub}` (a
+ * field of a JSON input), `{label.name}` and literal text. Jobs with equal keys share a
+ * limit, across handlers: a literal key gives one limit to every handler that names it.
+ *
+ * @generated from message jobsvc.v1.FlowControl
+ */
+export type FlowControl = Message<"jobsvc.v1.FlowControl"> & {
+  /**
+   * @generated from field: jobsvc.v1.ConcurrencyLimit concurrency = 1;
+   */
+  concurrency?: ConcurrencyLimit | undefined;
+
+  /**
+   * @generated from field: jobsvc.v1.RateLimit rate = 2;
+   */
+  rate?: RateLimit | undefined;
+
+  /**
+   * @generated from field: jobsvc.v1.Fairness fairness = 3;
+   */
+  fairness?: Fairness | undefined;
+};
+
+/**
+ * Describes the message jobsvc.v1.FlowControl.
+ * Use `create(FlowControlSchema)` to create a new message.
+ */
+export const FlowControlSchema: GenMessage<FlowControl> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_job, 6);
+
+/**
+ * At most `max_running` jobs with the same key run at once; the others wait, in order.
+ *
+ * @generated from message jobsvc.v1.ConcurrencyLimit
+ */
+export type ConcurrencyLimit = Message<"jobsvc.v1.ConcurrencyLimit"> & {
+  /**
+   * @generated from field: int32 max_running = 1;
+   */
+  maxRunning: number;
+
+  /**
+   * Default `{handler}`.
+   *
+   * @generated from field: string key = 2;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message jobsvc.v1.ConcurrencyLimit.
+ * Use `create(ConcurrencyLimitSchema)` to create a new message.
+ */
+export const ConcurrencyLimitSchema: GenMessage<ConcurrencyLimit> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_job, 7);
+
+/**
+ * At most `max_starts` jobs with the same key start in any `period` (an exact sliding window).
+ *
+ * @generated from message jobsvc.v1.RateLimit
+ */
+export type RateLimit = Message<"jobsvc.v1.RateLimit"> & {
+  /**
+   * @generated from field: int32 max_starts = 1;
+   */
+  maxStarts: number;
+
+  /**
+   * Default one second.
+   *
+   * @generated from field: google.protobuf.Duration period = 2;
+   */
+  period?: Duration | undefined;
+
+  /**
+   * Default `{handler}`.
+   *
+   * @generated from field: string key = 3;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message jobsvc.v1.RateLimit.
+ * Use `create(RateLimitSchema)` to create a new message.
+ */
+export const RateLimitSchema: GenMessage<RateLimit> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_job, 8);
+
+/**
+ * Jobs of different keys take turns: a key that submits many at once does not hold back
+ * the others. Each key's virtual clock advances `spacing` per job submitted.
+ *
+ * @generated from message jobsvc.v1.Fairness
+ */
+export type Fairness = Message<"jobsvc.v1.Fairness"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Default one second.
+   *
+   * @generated from field: google.protobuf.Duration spacing = 2;
+   */
+  spacing?: Duration | undefined;
+};
+
+/**
+ * Describes the message jobsvc.v1.Fairness.
+ * Use `create(FairnessSchema)` to create a new message.
+ */
+export const FairnessSchema: GenMessage<Fairness> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_job, 9);
 
 /**
  * One entry of a job's ordered event log.
@@ -505,7 +647,7 @@ export type JobEvent = Message<"jobsvc.v1.JobEvent"> & {
  * Use `create(JobEventSchema)` to create a new message.
  */
 export const JobEventSchema: GenMessage<JobEvent> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 6);
+  messageDesc(file_jobsvc_v1_job, 10);
 
 /**
  * The job is durable and waiting.
@@ -529,7 +671,7 @@ export type JobEvent_Queued = Message<"jobsvc.v1.JobEvent.Queued"> & {
  * Use `create(JobEvent_QueuedSchema)` to create a new message.
  */
 export const JobEvent_QueuedSchema: GenMessage<JobEvent_Queued> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 6, 0);
+  messageDesc(file_jobsvc_v1_job, 10, 0);
 
 /**
  * An executor took the job.
@@ -555,7 +697,7 @@ export type JobEvent_Started = Message<"jobsvc.v1.JobEvent.Started"> & {
  * Use `create(JobEvent_StartedSchema)` to create a new message.
  */
 export const JobEvent_StartedSchema: GenMessage<JobEvent_Started> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 6, 1);
+  messageDesc(file_jobsvc_v1_job, 10, 1);
 
 /**
  * A chunk the handler yielded before finishing.
@@ -574,7 +716,7 @@ export type JobEvent_PartialOutput = Message<"jobsvc.v1.JobEvent.PartialOutput">
  * Use `create(JobEvent_PartialOutputSchema)` to create a new message.
  */
 export const JobEvent_PartialOutputSchema: GenMessage<JobEvent_PartialOutput> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 6, 2);
+  messageDesc(file_jobsvc_v1_job, 10, 2);
 
 /**
  * Terminal: the handler returned.
@@ -593,7 +735,7 @@ export type JobEvent_Succeeded = Message<"jobsvc.v1.JobEvent.Succeeded"> & {
  * Use `create(JobEvent_SucceededSchema)` to create a new message.
  */
 export const JobEvent_SucceededSchema: GenMessage<JobEvent_Succeeded> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 6, 3);
+  messageDesc(file_jobsvc_v1_job, 10, 3);
 
 /**
  * Terminal: the handler raised.
@@ -612,7 +754,7 @@ export type JobEvent_Failed = Message<"jobsvc.v1.JobEvent.Failed"> & {
  * Use `create(JobEvent_FailedSchema)` to create a new message.
  */
 export const JobEvent_FailedSchema: GenMessage<JobEvent_Failed> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 6, 4);
+  messageDesc(file_jobsvc_v1_job, 10, 4);
 
 /**
  * Terminal: cancelled before or while running.
@@ -631,7 +773,7 @@ export type JobEvent_Cancelled = Message<"jobsvc.v1.JobEvent.Cancelled"> & {
  * Use `create(JobEvent_CancelledSchema)` to create a new message.
  */
 export const JobEvent_CancelledSchema: GenMessage<JobEvent_Cancelled> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 6, 5);
+  messageDesc(file_jobsvc_v1_job, 10, 5);
 
 /**
  * The attempt ended without a result (executor shutdown, lost lease) and the job is queued again.
@@ -650,7 +792,7 @@ export type JobEvent_Requeued = Message<"jobsvc.v1.JobEvent.Requeued"> & {
  * Use `create(JobEvent_RequeuedSchema)` to create a new message.
  */
 export const JobEvent_RequeuedSchema: GenMessage<JobEvent_Requeued> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 6, 6);
+  messageDesc(file_jobsvc_v1_job, 10, 6);
 
 /**
  * The attempt failed and the job will run again at next_attempt_time.
@@ -674,7 +816,7 @@ export type JobEvent_Retrying = Message<"jobsvc.v1.JobEvent.Retrying"> & {
  * Use `create(JobEvent_RetryingSchema)` to create a new message.
  */
 export const JobEvent_RetryingSchema: GenMessage<JobEvent_Retrying> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 6, 7);
+  messageDesc(file_jobsvc_v1_job, 10, 7);
 
 /**
  * A handler version that callers can target.
@@ -751,6 +893,11 @@ export type HandlerInfo = Message<"jobsvc.v1.HandlerInfo"> & {
    * @generated from field: google.protobuf.Duration retention = 12;
    */
   retention?: Duration | undefined;
+
+  /**
+   * @generated from field: jobsvc.v1.FlowControl flow_control = 13;
+   */
+  flowControl?: FlowControl | undefined;
 };
 
 /**
@@ -758,7 +905,7 @@ export type HandlerInfo = Message<"jobsvc.v1.HandlerInfo"> & {
  * Use `create(HandlerInfoSchema)` to create a new message.
  */
 export const HandlerInfoSchema: GenMessage<HandlerInfo> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_job, 7);
+  messageDesc(file_jobsvc_v1_job, 11);
 
 /**
  * Where a job is in its life. SUCCEEDED, FAILED and CANCELLED are terminal.
@@ -806,4 +953,59 @@ export enum JobState {
  */
 export const JobStateSchema: GenEnum<JobState> = /*@__PURE__*/
   enumDesc(file_jobsvc_v1_job, 0);
+
+/**
+ * Why a queued job is not running yet.
+ *
+ * @generated from enum jobsvc.v1.WaitReason
+ */
+export enum WaitReason {
+  /**
+   * Not waiting, or simply waiting its turn.
+   *
+   * @generated from enum value: WAIT_REASON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Its run_at (or delay) has not come yet.
+   *
+   * @generated from enum value: WAIT_REASON_SCHEDULED = 1;
+   */
+  SCHEDULED = 1,
+
+  /**
+   * A failed attempt's backoff before the next one.
+   *
+   * @generated from enum value: WAIT_REASON_RETRY_BACKOFF = 2;
+   */
+  RETRY_BACKOFF = 2,
+
+  /**
+   * No executor or worker serving its exact version has been seen recently.
+   *
+   * @generated from enum value: WAIT_REASON_NO_WORKER = 3;
+   */
+  NO_WORKER = 3,
+
+  /**
+   * Its concurrency key has as many jobs running as the limit allows.
+   *
+   * @generated from enum value: WAIT_REASON_CONCURRENCY_LIMIT = 4;
+   */
+  CONCURRENCY_LIMIT = 4,
+
+  /**
+   * Its rate limit key has started as many jobs as the limit allows in the period.
+   *
+   * @generated from enum value: WAIT_REASON_RATE_LIMIT = 5;
+   */
+  RATE_LIMIT = 5,
+}
+
+/**
+ * Describes the enum jobsvc.v1.WaitReason.
+ */
+export const WaitReasonSchema: GenEnum<WaitReason> = /*@__PURE__*/
+  enumDesc(file_jobsvc_v1_job, 1);
 

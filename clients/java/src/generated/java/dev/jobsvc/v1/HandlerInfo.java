@@ -468,6 +468,32 @@ private static final long serialVersionUID = 0L;
     return retention_ == null ? com.google.protobuf.Duration.getDefaultInstance() : retention_;
   }
 
+  public static final int FLOW_CONTROL_FIELD_NUMBER = 13;
+  private dev.jobsvc.v1.FlowControl flowControl_;
+  /**
+   * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+   * @return Whether the flowControl field is set.
+   */
+  @java.lang.Override
+  public boolean hasFlowControl() {
+    return ((bitField0_ & 0x00000040) != 0);
+  }
+  /**
+   * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+   * @return The flowControl.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.FlowControl getFlowControl() {
+    return flowControl_ == null ? dev.jobsvc.v1.FlowControl.getDefaultInstance() : flowControl_;
+  }
+  /**
+   * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.FlowControlOrBuilder getFlowControlOrBuilder() {
+    return flowControl_ == null ? dev.jobsvc.v1.FlowControl.getDefaultInstance() : flowControl_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -518,6 +544,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000020) != 0)) {
       output.writeMessage(12, getRetention());
     }
+    if (((bitField0_ & 0x00000040) != 0)) {
+      output.writeMessage(13, getFlowControl());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -564,6 +593,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000020) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(12, getRetention());
+    }
+    if (((bitField0_ & 0x00000040) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(13, getFlowControl());
     }
     return size;
   }
@@ -631,6 +664,11 @@ private static final long serialVersionUID = 0L;
       if (!getRetention()
           .equals(other.getRetention())) return false;
     }
+    if (hasFlowControl() != other.hasFlowControl()) return false;
+    if (hasFlowControl()) {
+      if (!getFlowControl()
+          .equals(other.getFlowControl())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -678,6 +716,10 @@ private static final long serialVersionUID = 0L;
     if (hasRetention()) {
       hash = (37 * hash) + RETENTION_FIELD_NUMBER;
       hash = (53 * hash) + getRetention().hashCode();
+    }
+    if (hasFlowControl()) {
+      hash = (37 * hash) + FLOW_CONTROL_FIELD_NUMBER;
+      hash = (53 * hash) + getFlowControl().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -819,6 +861,7 @@ private static final long serialVersionUID = 0L;
         internalGetAttemptTimeoutFieldBuilder();
         internalGetCacheTtlFieldBuilder();
         internalGetRetentionFieldBuilder();
+        internalGetFlowControlFieldBuilder();
       }
     }
     @java.lang.Override
@@ -860,6 +903,11 @@ private static final long serialVersionUID = 0L;
       if (retentionBuilder_ != null) {
         retentionBuilder_.dispose();
         retentionBuilder_ = null;
+      }
+      flowControl_ = null;
+      if (flowControlBuilder_ != null) {
+        flowControlBuilder_.dispose();
+        flowControlBuilder_ = null;
       }
       return this;
     }
@@ -949,6 +997,12 @@ private static final long serialVersionUID = 0L;
             : retentionBuilder_.build();
         to_bitField0_ |= 0x00000020;
       }
+      if (((from_bitField0_ & 0x00001000) != 0)) {
+        result.flowControl_ = flowControlBuilder_ == null
+            ? flowControl_
+            : flowControlBuilder_.build();
+        to_bitField0_ |= 0x00000040;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1009,6 +1063,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasRetention()) {
         mergeRetention(other.getRetention());
+      }
+      if (other.hasFlowControl()) {
+        mergeFlowControl(other.getFlowControl());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -1108,6 +1165,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000800;
               break;
             } // case 98
+            case 106: {
+              input.readMessage(
+                  internalGetFlowControlFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00001000;
+              break;
+            } // case 106
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2381,6 +2445,127 @@ private static final long serialVersionUID = 0L;
         retention_ = null;
       }
       return retentionBuilder_;
+    }
+
+    private dev.jobsvc.v1.FlowControl flowControl_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.FlowControl, dev.jobsvc.v1.FlowControl.Builder, dev.jobsvc.v1.FlowControlOrBuilder> flowControlBuilder_;
+    /**
+     * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+     * @return Whether the flowControl field is set.
+     */
+    public boolean hasFlowControl() {
+      return ((bitField0_ & 0x00001000) != 0);
+    }
+    /**
+     * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+     * @return The flowControl.
+     */
+    public dev.jobsvc.v1.FlowControl getFlowControl() {
+      if (flowControlBuilder_ == null) {
+        return flowControl_ == null ? dev.jobsvc.v1.FlowControl.getDefaultInstance() : flowControl_;
+      } else {
+        return flowControlBuilder_.getMessage();
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+     */
+    public Builder setFlowControl(dev.jobsvc.v1.FlowControl value) {
+      if (flowControlBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        flowControl_ = value;
+      } else {
+        flowControlBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00001000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+     */
+    public Builder setFlowControl(
+        dev.jobsvc.v1.FlowControl.Builder builderForValue) {
+      if (flowControlBuilder_ == null) {
+        flowControl_ = builderForValue.build();
+      } else {
+        flowControlBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00001000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+     */
+    public Builder mergeFlowControl(dev.jobsvc.v1.FlowControl value) {
+      if (flowControlBuilder_ == null) {
+        if (((bitField0_ & 0x00001000) != 0) &&
+          flowControl_ != null &&
+          flowControl_ != dev.jobsvc.v1.FlowControl.getDefaultInstance()) {
+          getFlowControlBuilder().mergeFrom(value);
+        } else {
+          flowControl_ = value;
+        }
+      } else {
+        flowControlBuilder_.mergeFrom(value);
+      }
+      if (flowControl_ != null) {
+        bitField0_ |= 0x00001000;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+     */
+    public Builder clearFlowControl() {
+      bitField0_ = (bitField0_ & ~0x00001000);
+      flowControl_ = null;
+      if (flowControlBuilder_ != null) {
+        flowControlBuilder_.dispose();
+        flowControlBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+     */
+    public dev.jobsvc.v1.FlowControl.Builder getFlowControlBuilder() {
+      bitField0_ |= 0x00001000;
+      onChanged();
+      return internalGetFlowControlFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+     */
+    public dev.jobsvc.v1.FlowControlOrBuilder getFlowControlOrBuilder() {
+      if (flowControlBuilder_ != null) {
+        return flowControlBuilder_.getMessageOrBuilder();
+      } else {
+        return flowControl_ == null ?
+            dev.jobsvc.v1.FlowControl.getDefaultInstance() : flowControl_;
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.FlowControl, dev.jobsvc.v1.FlowControl.Builder, dev.jobsvc.v1.FlowControlOrBuilder> 
+        internalGetFlowControlFieldBuilder() {
+      if (flowControlBuilder_ == null) {
+        flowControlBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.FlowControl, dev.jobsvc.v1.FlowControl.Builder, dev.jobsvc.v1.FlowControlOrBuilder>(
+                getFlowControl(),
+                getParentForChildren(),
+                isClean());
+        flowControl_ = null;
+      }
+      return flowControlBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.HandlerInfo)

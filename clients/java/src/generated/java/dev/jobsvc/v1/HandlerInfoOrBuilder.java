@@ -213,4 +213,19 @@ public interface HandlerInfoOrBuilder extends
    * <code>.google.protobuf.Duration retention = 12;</code>
    */
   com.google.protobuf.DurationOrBuilder getRetentionOrBuilder();
+
+  /**
+   * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+   * @return Whether the flowControl field is set.
+   */
+  boolean hasFlowControl();
+  /**
+   * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+   * @return The flowControl.
+   */
+  dev.jobsvc.v1.FlowControl getFlowControl();
+  /**
+   * <code>.jobsvc.v1.FlowControl flow_control = 13;</code>
+   */
+  dev.jobsvc.v1.FlowControlOrBuilder getFlowControlOrBuilder();
 }

@@ -42,6 +42,10 @@ private static final long serialVersionUID = 0L;
     waitingReason_ = "";
     cachedFrom_ = "";
     redriveOf_ = "";
+    waitReason_ = 0;
+    concurrencyKey_ = "";
+    rateLimitKey_ = "";
+    fairnessKey_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -886,6 +890,157 @@ java.lang.String defaultValue) {
     }
   }
 
+  public static final int WAIT_REASON_FIELD_NUMBER = 25;
+  private int waitReason_ = 0;
+  /**
+   * <pre>
+   * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WaitReason wait_reason = 25;</code>
+   * @return The enum numeric value on the wire for waitReason.
+   */
+  @java.lang.Override public int getWaitReasonValue() {
+    return waitReason_;
+  }
+  /**
+   * <pre>
+   * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WaitReason wait_reason = 25;</code>
+   * @return The waitReason.
+   */
+  @java.lang.Override public dev.jobsvc.v1.WaitReason getWaitReason() {
+    dev.jobsvc.v1.WaitReason result = dev.jobsvc.v1.WaitReason.forNumber(waitReason_);
+    return result == null ? dev.jobsvc.v1.WaitReason.UNRECOGNIZED : result;
+  }
+
+  public static final int CONCURRENCY_KEY_FIELD_NUMBER = 26;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object concurrencyKey_ = "";
+  /**
+   * <pre>
+   * The keys the handler's flow control gave this job (empty: no such limit).
+   * </pre>
+   *
+   * <code>string concurrency_key = 26;</code>
+   * @return The concurrencyKey.
+   */
+  @java.lang.Override
+  public java.lang.String getConcurrencyKey() {
+    java.lang.Object ref = concurrencyKey_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      concurrencyKey_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The keys the handler's flow control gave this job (empty: no such limit).
+   * </pre>
+   *
+   * <code>string concurrency_key = 26;</code>
+   * @return The bytes for concurrencyKey.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getConcurrencyKeyBytes() {
+    java.lang.Object ref = concurrencyKey_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      concurrencyKey_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int RATE_LIMIT_KEY_FIELD_NUMBER = 27;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object rateLimitKey_ = "";
+  /**
+   * <code>string rate_limit_key = 27;</code>
+   * @return The rateLimitKey.
+   */
+  @java.lang.Override
+  public java.lang.String getRateLimitKey() {
+    java.lang.Object ref = rateLimitKey_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      rateLimitKey_ = s;
+      return s;
+    }
+  }
+  /**
+   * <code>string rate_limit_key = 27;</code>
+   * @return The bytes for rateLimitKey.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getRateLimitKeyBytes() {
+    java.lang.Object ref = rateLimitKey_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      rateLimitKey_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int FAIRNESS_KEY_FIELD_NUMBER = 28;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object fairnessKey_ = "";
+  /**
+   * <code>string fairness_key = 28;</code>
+   * @return The fairnessKey.
+   */
+  @java.lang.Override
+  public java.lang.String getFairnessKey() {
+    java.lang.Object ref = fairnessKey_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      fairnessKey_ = s;
+      return s;
+    }
+  }
+  /**
+   * <code>string fairness_key = 28;</code>
+   * @return The bytes for fairnessKey.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getFairnessKeyBytes() {
+    java.lang.Object ref = fairnessKey_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      fairnessKey_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -974,6 +1129,18 @@ java.lang.String defaultValue) {
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(redriveOf_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 24, redriveOf_);
+    }
+    if (waitReason_ != dev.jobsvc.v1.WaitReason.WAIT_REASON_UNSPECIFIED.getNumber()) {
+      output.writeEnum(25, waitReason_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(concurrencyKey_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 26, concurrencyKey_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(rateLimitKey_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 27, rateLimitKey_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(fairnessKey_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 28, fairnessKey_);
     }
     getUnknownFields().writeTo(output);
   }
@@ -1078,6 +1245,19 @@ java.lang.String defaultValue) {
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(redriveOf_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(24, redriveOf_);
     }
+    if (waitReason_ != dev.jobsvc.v1.WaitReason.WAIT_REASON_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(25, waitReason_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(concurrencyKey_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(26, concurrencyKey_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(rateLimitKey_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(27, rateLimitKey_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(fairnessKey_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(28, fairnessKey_);
+    }
     return size;
   }
   @java.lang.Override
@@ -1173,6 +1353,13 @@ java.lang.String defaultValue) {
         .equals(other.getCachedFrom())) return false;
     if (!getRedriveOf()
         .equals(other.getRedriveOf())) return false;
+    if (waitReason_ != other.waitReason_) return false;
+    if (!getConcurrencyKey()
+        .equals(other.getConcurrencyKey())) return false;
+    if (!getRateLimitKey()
+        .equals(other.getRateLimitKey())) return false;
+    if (!getFairnessKey()
+        .equals(other.getFairnessKey())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -1254,6 +1441,14 @@ java.lang.String defaultValue) {
     hash = (53 * hash) + getCachedFrom().hashCode();
     hash = (37 * hash) + REDRIVE_OF_FIELD_NUMBER;
     hash = (53 * hash) + getRedriveOf().hashCode();
+    hash = (37 * hash) + WAIT_REASON_FIELD_NUMBER;
+    hash = (53 * hash) + waitReason_;
+    hash = (37 * hash) + CONCURRENCY_KEY_FIELD_NUMBER;
+    hash = (53 * hash) + getConcurrencyKey().hashCode();
+    hash = (37 * hash) + RATE_LIMIT_KEY_FIELD_NUMBER;
+    hash = (53 * hash) + getRateLimitKey().hashCode();
+    hash = (37 * hash) + FAIRNESS_KEY_FIELD_NUMBER;
+    hash = (53 * hash) + getFairnessKey().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -1487,6 +1682,10 @@ java.lang.String defaultValue) {
       waitingReason_ = "";
       cachedFrom_ = "";
       redriveOf_ = "";
+      waitReason_ = 0;
+      concurrencyKey_ = "";
+      rateLimitKey_ = "";
+      fairnessKey_ = "";
       return this;
     }
 
@@ -1628,6 +1827,18 @@ java.lang.String defaultValue) {
       if (((from_bitField0_ & 0x00800000) != 0)) {
         result.redriveOf_ = redriveOf_;
       }
+      if (((from_bitField0_ & 0x01000000) != 0)) {
+        result.waitReason_ = waitReason_;
+      }
+      if (((from_bitField0_ & 0x02000000) != 0)) {
+        result.concurrencyKey_ = concurrencyKey_;
+      }
+      if (((from_bitField0_ & 0x04000000) != 0)) {
+        result.rateLimitKey_ = rateLimitKey_;
+      }
+      if (((from_bitField0_ & 0x08000000) != 0)) {
+        result.fairnessKey_ = fairnessKey_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1752,6 +1963,24 @@ java.lang.String defaultValue) {
       if (!other.getRedriveOf().isEmpty()) {
         redriveOf_ = other.redriveOf_;
         bitField0_ |= 0x00800000;
+        onChanged();
+      }
+      if (other.waitReason_ != 0) {
+        setWaitReasonValue(other.getWaitReasonValue());
+      }
+      if (!other.getConcurrencyKey().isEmpty()) {
+        concurrencyKey_ = other.concurrencyKey_;
+        bitField0_ |= 0x02000000;
+        onChanged();
+      }
+      if (!other.getRateLimitKey().isEmpty()) {
+        rateLimitKey_ = other.rateLimitKey_;
+        bitField0_ |= 0x04000000;
+        onChanged();
+      }
+      if (!other.getFairnessKey().isEmpty()) {
+        fairnessKey_ = other.fairnessKey_;
+        bitField0_ |= 0x08000000;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -1928,6 +2157,26 @@ java.lang.String defaultValue) {
               bitField0_ |= 0x00800000;
               break;
             } // case 194
+            case 200: {
+              waitReason_ = input.readEnum();
+              bitField0_ |= 0x01000000;
+              break;
+            } // case 200
+            case 210: {
+              concurrencyKey_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x02000000;
+              break;
+            } // case 210
+            case 218: {
+              rateLimitKey_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x04000000;
+              break;
+            } // case 218
+            case 226: {
+              fairnessKey_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x08000000;
+              break;
+            } // case 226
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -4349,6 +4598,314 @@ java.lang.String defaultValue) {
       checkByteStringIsUtf8(value);
       redriveOf_ = value;
       bitField0_ |= 0x00800000;
+      onChanged();
+      return this;
+    }
+
+    private int waitReason_ = 0;
+    /**
+     * <pre>
+     * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WaitReason wait_reason = 25;</code>
+     * @return The enum numeric value on the wire for waitReason.
+     */
+    @java.lang.Override public int getWaitReasonValue() {
+      return waitReason_;
+    }
+    /**
+     * <pre>
+     * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WaitReason wait_reason = 25;</code>
+     * @param value The enum numeric value on the wire for waitReason to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWaitReasonValue(int value) {
+      waitReason_ = value;
+      bitField0_ |= 0x01000000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WaitReason wait_reason = 25;</code>
+     * @return The waitReason.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WaitReason getWaitReason() {
+      dev.jobsvc.v1.WaitReason result = dev.jobsvc.v1.WaitReason.forNumber(waitReason_);
+      return result == null ? dev.jobsvc.v1.WaitReason.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WaitReason wait_reason = 25;</code>
+     * @param value The waitReason to set.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder setWaitReason(dev.jobsvc.v1.WaitReason value) {
+      if (value == null) { throw new NullPointerException(); }
+      bitField0_ |= 0x01000000;
+      waitReason_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WaitReason wait_reason = 25;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWaitReason() {
+      bitField0_ = (bitField0_ & ~0x01000000);
+      waitReason_ = 0;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object concurrencyKey_ = "";
+    /**
+     * <pre>
+     * The keys the handler's flow control gave this job (empty: no such limit).
+     * </pre>
+     *
+     * <code>string concurrency_key = 26;</code>
+     * @return The concurrencyKey.
+     */
+    public java.lang.String getConcurrencyKey() {
+      java.lang.Object ref = concurrencyKey_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        concurrencyKey_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The keys the handler's flow control gave this job (empty: no such limit).
+     * </pre>
+     *
+     * <code>string concurrency_key = 26;</code>
+     * @return The bytes for concurrencyKey.
+     */
+    public com.google.protobuf.ByteString
+        getConcurrencyKeyBytes() {
+      java.lang.Object ref = concurrencyKey_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        concurrencyKey_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The keys the handler's flow control gave this job (empty: no such limit).
+     * </pre>
+     *
+     * <code>string concurrency_key = 26;</code>
+     * @param value The concurrencyKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setConcurrencyKey(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      concurrencyKey_ = value;
+      bitField0_ |= 0x02000000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The keys the handler's flow control gave this job (empty: no such limit).
+     * </pre>
+     *
+     * <code>string concurrency_key = 26;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearConcurrencyKey() {
+      concurrencyKey_ = getDefaultInstance().getConcurrencyKey();
+      bitField0_ = (bitField0_ & ~0x02000000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The keys the handler's flow control gave this job (empty: no such limit).
+     * </pre>
+     *
+     * <code>string concurrency_key = 26;</code>
+     * @param value The bytes for concurrencyKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setConcurrencyKeyBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      concurrencyKey_ = value;
+      bitField0_ |= 0x02000000;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object rateLimitKey_ = "";
+    /**
+     * <code>string rate_limit_key = 27;</code>
+     * @return The rateLimitKey.
+     */
+    public java.lang.String getRateLimitKey() {
+      java.lang.Object ref = rateLimitKey_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        rateLimitKey_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <code>string rate_limit_key = 27;</code>
+     * @return The bytes for rateLimitKey.
+     */
+    public com.google.protobuf.ByteString
+        getRateLimitKeyBytes() {
+      java.lang.Object ref = rateLimitKey_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        rateLimitKey_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <code>string rate_limit_key = 27;</code>
+     * @param value The rateLimitKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRateLimitKey(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      rateLimitKey_ = value;
+      bitField0_ |= 0x04000000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>string rate_limit_key = 27;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearRateLimitKey() {
+      rateLimitKey_ = getDefaultInstance().getRateLimitKey();
+      bitField0_ = (bitField0_ & ~0x04000000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>string rate_limit_key = 27;</code>
+     * @param value The bytes for rateLimitKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setRateLimitKeyBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      rateLimitKey_ = value;
+      bitField0_ |= 0x04000000;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object fairnessKey_ = "";
+    /**
+     * <code>string fairness_key = 28;</code>
+     * @return The fairnessKey.
+     */
+    public java.lang.String getFairnessKey() {
+      java.lang.Object ref = fairnessKey_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        fairnessKey_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <code>string fairness_key = 28;</code>
+     * @return The bytes for fairnessKey.
+     */
+    public com.google.protobuf.ByteString
+        getFairnessKeyBytes() {
+      java.lang.Object ref = fairnessKey_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        fairnessKey_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <code>string fairness_key = 28;</code>
+     * @param value The fairnessKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setFairnessKey(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      fairnessKey_ = value;
+      bitField0_ |= 0x08000000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>string fairness_key = 28;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearFairnessKey() {
+      fairnessKey_ = getDefaultInstance().getFairnessKey();
+      bitField0_ = (bitField0_ & ~0x08000000);
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>string fairness_key = 28;</code>
+     * @param value The bytes for fairnessKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setFairnessKeyBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      fairnessKey_ = value;
+      bitField0_ |= 0x08000000;
       onChanged();
       return this;
     }

@@ -422,4 +422,67 @@ java.lang.String defaultValue);
    */
   com.google.protobuf.ByteString
       getRedriveOfBytes();
+
+  /**
+   * <pre>
+   * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WaitReason wait_reason = 25;</code>
+   * @return The enum numeric value on the wire for waitReason.
+   */
+  int getWaitReasonValue();
+  /**
+   * <pre>
+   * Why a queued job is not running yet, as a code (`waiting_reason` says it for people).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WaitReason wait_reason = 25;</code>
+   * @return The waitReason.
+   */
+  dev.jobsvc.v1.WaitReason getWaitReason();
+
+  /**
+   * <pre>
+   * The keys the handler's flow control gave this job (empty: no such limit).
+   * </pre>
+   *
+   * <code>string concurrency_key = 26;</code>
+   * @return The concurrencyKey.
+   */
+  java.lang.String getConcurrencyKey();
+  /**
+   * <pre>
+   * The keys the handler's flow control gave this job (empty: no such limit).
+   * </pre>
+   *
+   * <code>string concurrency_key = 26;</code>
+   * @return The bytes for concurrencyKey.
+   */
+  com.google.protobuf.ByteString
+      getConcurrencyKeyBytes();
+
+  /**
+   * <code>string rate_limit_key = 27;</code>
+   * @return The rateLimitKey.
+   */
+  java.lang.String getRateLimitKey();
+  /**
+   * <code>string rate_limit_key = 27;</code>
+   * @return The bytes for rateLimitKey.
+   */
+  com.google.protobuf.ByteString
+      getRateLimitKeyBytes();
+
+  /**
+   * <code>string fairness_key = 28;</code>
+   * @return The fairnessKey.
+   */
+  java.lang.String getFairnessKey();
+  /**
+   * <code>string fairness_key = 28;</code>
+   * @return The bytes for fairnessKey.
+   */
+  com.google.protobuf.ByteString
+      getFairnessKeyBytes();
 }

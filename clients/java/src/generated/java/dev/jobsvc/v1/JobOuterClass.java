@@ -67,6 +67,26 @@ public final class JobOuterClass extends com.google.protobuf.GeneratedFile {
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_jobsvc_v1_Job_LabelsEntry_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_FlowControl_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_FlowControl_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_ConcurrencyLimit_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_ConcurrencyLimit_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_RateLimit_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_RateLimit_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_Fairness_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_Fairness_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_jobsvc_v1_JobEvent_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -153,7 +173,7 @@ public final class JobOuterClass extends com.google.protobuf.GeneratedFile {
       "ype\030\001 \001(\t\022\017\n\007message\030\002 \001(\t\022\021\n\ttraceback\030" +
       "\003 \001(\t\022\017\n\007attempt\030\004 \001(\005\022\025\n\rnon_retryable\030" +
       "\005 \001(\010\",\n\010Progress\022\017\n\007percent\030\001 \001(\001\022\017\n\007me" +
-      "ssage\030\002 \001(\t\"\215\006\n\003Job\022\n\n\002id\030\001 \001(\t\022\017\n\007handl" +
+      "ssage\030\002 \001(\t\"\200\007\n\003Job\022\n\n\002id\030\001 \001(\t\022\017\n\007handl" +
       "er\030\002 \001(\t\022\030\n\020version_selector\030\003 \001(\t\022\017\n\007ve" +
       "rsion\030\004 \001(\t\022\"\n\005state\030\005 \001(\0162\023.jobsvc.v1.J" +
       "obState\022!\n\005input\030\006 \001(\0132\022.jobsvc.v1.Paylo" +
@@ -171,48 +191,66 @@ public final class JobOuterClass extends com.google.protobuf.GeneratedFile {
       "bsvc.v1.Progress\022\024\n\014max_attempts\030\024 \001(\005\022+" +
       "\n\016attempt_errors\030\025 \003(\0132\023.jobsvc.v1.JobEr" +
       "ror\022\026\n\016waiting_reason\030\026 \001(\t\022\023\n\013cached_fr" +
-      "om\030\027 \001(\t\022\022\n\nredrive_of\030\030 \001(\t\032-\n\013LabelsEn" +
-      "try\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\252\007\n\010" +
-      "JobEvent\022\016\n\006job_id\030\001 \001(\t\022\020\n\010sequence\030\002 \001" +
-      "(\003\022(\n\004time\030\003 \001(\0132\032.google.protobuf.Times" +
-      "tamp\022,\n\006queued\030\004 \001(\0132\032.jobsvc.v1.JobEven" +
-      "t.QueuedH\000\022.\n\007started\030\005 \001(\0132\033.jobsvc.v1." +
-      "JobEvent.StartedH\000\022\'\n\010progress\030\006 \001(\0132\023.j" +
-      "obsvc.v1.ProgressH\000\022;\n\016partial_output\030\007 " +
-      "\001(\0132!.jobsvc.v1.JobEvent.PartialOutputH\000" +
-      "\0222\n\tsucceeded\030\010 \001(\0132\035.jobsvc.v1.JobEvent" +
-      ".SucceededH\000\022,\n\006failed\030\t \001(\0132\032.jobsvc.v1" +
-      ".JobEvent.FailedH\000\0222\n\tcancelled\030\n \001(\0132\035." +
-      "jobsvc.v1.JobEvent.CancelledH\000\0220\n\010requeu" +
-      "ed\030\013 \001(\0132\034.jobsvc.v1.JobEvent.RequeuedH\000" +
-      "\0220\n\010retrying\030\014 \001(\0132\034.jobsvc.v1.JobEvent." +
-      "RetryingH\000\032*\n\006Queued\022\017\n\007handler\030\001 \001(\t\022\017\n" +
-      "\007version\030\002 \001(\t\032,\n\007Started\022\017\n\007attempt\030\001 \001" +
-      "(\005\022\020\n\010executor\030\002 \001(\t\0323\n\rPartialOutput\022\"\n" +
-      "\006output\030\001 \001(\0132\022.jobsvc.v1.Payload\032/\n\tSuc" +
-      "ceeded\022\"\n\006result\030\001 \001(\0132\022.jobsvc.v1.Paylo" +
-      "ad\032,\n\006Failed\022\"\n\005error\030\001 \001(\0132\023.jobsvc.v1." +
-      "JobError\032\033\n\tCancelled\022\016\n\006reason\030\001 \001(\t\032\032\n" +
-      "\010Requeued\022\016\n\006reason\030\001 \001(\t\032e\n\010Retrying\022\"\n" +
-      "\005error\030\001 \001(\0132\023.jobsvc.v1.JobError\0225\n\021nex" +
-      "t_attempt_time\030\002 \001(\0132\032.google.protobuf.T" +
-      "imestampB\006\n\004kind\"\227\003\n\013HandlerInfo\022\014\n\004name" +
-      "\030\001 \001(\t\022\017\n\007version\030\002 \001(\t\022\023\n\013description\030\003" +
-      " \001(\t\022-\n\014input_schema\030\004 \001(\0132\027.google.prot" +
-      "obuf.Struct\022.\n\routput_schema\030\005 \001(\0132\027.goo" +
-      "gle.protobuf.Struct\022\022\n\ninput_type\030\006 \001(\t\022" +
-      "\023\n\013output_type\030\007 \001(\t\022\016\n\006online\030\010 \001(\010\022,\n\014" +
-      "retry_policy\030\t \001(\0132\026.jobsvc.v1.RetryPoli" +
-      "cy\0222\n\017attempt_timeout\030\n \001(\0132\031.google.pro" +
-      "tobuf.Duration\022,\n\tcache_ttl\030\013 \001(\0132\031.goog" +
-      "le.protobuf.Duration\022,\n\tretention\030\014 \001(\0132" +
-      "\031.google.protobuf.Duration*\232\001\n\010JobState\022" +
-      "\031\n\025JOB_STATE_UNSPECIFIED\020\000\022\024\n\020JOB_STATE_" +
-      "QUEUED\020\001\022\025\n\021JOB_STATE_RUNNING\020\002\022\027\n\023JOB_S" +
-      "TATE_SUCCEEDED\020\003\022\024\n\020JOB_STATE_FAILED\020\004\022\027" +
-      "\n\023JOB_STATE_CANCELLED\020\005BM\n\rdev.jobsvc.v1" +
-      "P\001Z:github.com/jobsvc/jobsvc/clients/go/" +
-      "gen/jobsvc/v1;jobsvcv1b\006proto3"
+      "om\030\027 \001(\t\022\022\n\nredrive_of\030\030 \001(\t\022*\n\013wait_rea" +
+      "son\030\031 \001(\0162\025.jobsvc.v1.WaitReason\022\027\n\017conc" +
+      "urrency_key\030\032 \001(\t\022\026\n\016rate_limit_key\030\033 \001(" +
+      "\t\022\024\n\014fairness_key\030\034 \001(\t\032-\n\013LabelsEntry\022\013" +
+      "\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\212\001\n\013FlowC" +
+      "ontrol\0220\n\013concurrency\030\001 \001(\0132\033.jobsvc.v1." +
+      "ConcurrencyLimit\022\"\n\004rate\030\002 \001(\0132\024.jobsvc." +
+      "v1.RateLimit\022%\n\010fairness\030\003 \001(\0132\023.jobsvc." +
+      "v1.Fairness\"4\n\020ConcurrencyLimit\022\023\n\013max_r" +
+      "unning\030\001 \001(\005\022\013\n\003key\030\002 \001(\t\"W\n\tRateLimit\022\022" +
+      "\n\nmax_starts\030\001 \001(\005\022)\n\006period\030\002 \001(\0132\031.goo" +
+      "gle.protobuf.Duration\022\013\n\003key\030\003 \001(\t\"C\n\010Fa" +
+      "irness\022\013\n\003key\030\001 \001(\t\022*\n\007spacing\030\002 \001(\0132\031.g" +
+      "oogle.protobuf.Duration\"\252\007\n\010JobEvent\022\016\n\006" +
+      "job_id\030\001 \001(\t\022\020\n\010sequence\030\002 \001(\003\022(\n\004time\030\003" +
+      " \001(\0132\032.google.protobuf.Timestamp\022,\n\006queu" +
+      "ed\030\004 \001(\0132\032.jobsvc.v1.JobEvent.QueuedH\000\022." +
+      "\n\007started\030\005 \001(\0132\033.jobsvc.v1.JobEvent.Sta" +
+      "rtedH\000\022\'\n\010progress\030\006 \001(\0132\023.jobsvc.v1.Pro" +
+      "gressH\000\022;\n\016partial_output\030\007 \001(\0132!.jobsvc" +
+      ".v1.JobEvent.PartialOutputH\000\0222\n\tsucceede" +
+      "d\030\010 \001(\0132\035.jobsvc.v1.JobEvent.SucceededH\000" +
+      "\022,\n\006failed\030\t \001(\0132\032.jobsvc.v1.JobEvent.Fa" +
+      "iledH\000\0222\n\tcancelled\030\n \001(\0132\035.jobsvc.v1.Jo" +
+      "bEvent.CancelledH\000\0220\n\010requeued\030\013 \001(\0132\034.j" +
+      "obsvc.v1.JobEvent.RequeuedH\000\0220\n\010retrying" +
+      "\030\014 \001(\0132\034.jobsvc.v1.JobEvent.RetryingH\000\032*" +
+      "\n\006Queued\022\017\n\007handler\030\001 \001(\t\022\017\n\007version\030\002 \001" +
+      "(\t\032,\n\007Started\022\017\n\007attempt\030\001 \001(\005\022\020\n\010execut" +
+      "or\030\002 \001(\t\0323\n\rPartialOutput\022\"\n\006output\030\001 \001(" +
+      "\0132\022.jobsvc.v1.Payload\032/\n\tSucceeded\022\"\n\006re" +
+      "sult\030\001 \001(\0132\022.jobsvc.v1.Payload\032,\n\006Failed" +
+      "\022\"\n\005error\030\001 \001(\0132\023.jobsvc.v1.JobError\032\033\n\t" +
+      "Cancelled\022\016\n\006reason\030\001 \001(\t\032\032\n\010Requeued\022\016\n" +
+      "\006reason\030\001 \001(\t\032e\n\010Retrying\022\"\n\005error\030\001 \001(\013" +
+      "2\023.jobsvc.v1.JobError\0225\n\021next_attempt_ti" +
+      "me\030\002 \001(\0132\032.google.protobuf.TimestampB\006\n\004" +
+      "kind\"\305\003\n\013HandlerInfo\022\014\n\004name\030\001 \001(\t\022\017\n\007ve" +
+      "rsion\030\002 \001(\t\022\023\n\013description\030\003 \001(\t\022-\n\014inpu" +
+      "t_schema\030\004 \001(\0132\027.google.protobuf.Struct\022" +
+      ".\n\routput_schema\030\005 \001(\0132\027.google.protobuf" +
+      ".Struct\022\022\n\ninput_type\030\006 \001(\t\022\023\n\013output_ty" +
+      "pe\030\007 \001(\t\022\016\n\006online\030\010 \001(\010\022,\n\014retry_policy" +
+      "\030\t \001(\0132\026.jobsvc.v1.RetryPolicy\0222\n\017attemp" +
+      "t_timeout\030\n \001(\0132\031.google.protobuf.Durati" +
+      "on\022,\n\tcache_ttl\030\013 \001(\0132\031.google.protobuf." +
+      "Duration\022,\n\tretention\030\014 \001(\0132\031.google.pro" +
+      "tobuf.Duration\022,\n\014flow_control\030\r \001(\0132\026.j" +
+      "obsvc.v1.FlowControl*\232\001\n\010JobState\022\031\n\025JOB" +
+      "_STATE_UNSPECIFIED\020\000\022\024\n\020JOB_STATE_QUEUED" +
+      "\020\001\022\025\n\021JOB_STATE_RUNNING\020\002\022\027\n\023JOB_STATE_S" +
+      "UCCEEDED\020\003\022\024\n\020JOB_STATE_FAILED\020\004\022\027\n\023JOB_" +
+      "STATE_CANCELLED\020\005*\275\001\n\nWaitReason\022\033\n\027WAIT" +
+      "_REASON_UNSPECIFIED\020\000\022\031\n\025WAIT_REASON_SCH" +
+      "EDULED\020\001\022\035\n\031WAIT_REASON_RETRY_BACKOFF\020\002\022" +
+      "\031\n\025WAIT_REASON_NO_WORKER\020\003\022!\n\035WAIT_REASO" +
+      "N_CONCURRENCY_LIMIT\020\004\022\032\n\026WAIT_REASON_RAT" +
+      "E_LIMIT\020\005BM\n\rdev.jobsvc.v1P\001Z:github.com" +
+      "/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;" +
+      "jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -263,15 +301,39 @@ public final class JobOuterClass extends com.google.protobuf.GeneratedFile {
     internal_static_jobsvc_v1_Job_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_Job_descriptor,
-        new java.lang.String[] { "Id", "Handler", "VersionSelector", "Version", "State", "Input", "Result", "Error", "Attempt", "Priority", "IdempotencyKey", "Labels", "CreateTime", "RunAt", "StartTime", "FinishTime", "CancelRequested", "LastSequence", "Progress", "MaxAttempts", "AttemptErrors", "WaitingReason", "CachedFrom", "RedriveOf", });
+        new java.lang.String[] { "Id", "Handler", "VersionSelector", "Version", "State", "Input", "Result", "Error", "Attempt", "Priority", "IdempotencyKey", "Labels", "CreateTime", "RunAt", "StartTime", "FinishTime", "CancelRequested", "LastSequence", "Progress", "MaxAttempts", "AttemptErrors", "WaitingReason", "CachedFrom", "RedriveOf", "WaitReason", "ConcurrencyKey", "RateLimitKey", "FairnessKey", });
     internal_static_jobsvc_v1_Job_LabelsEntry_descriptor =
       internal_static_jobsvc_v1_Job_descriptor.getNestedType(0);
     internal_static_jobsvc_v1_Job_LabelsEntry_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_Job_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
-    internal_static_jobsvc_v1_JobEvent_descriptor =
+    internal_static_jobsvc_v1_FlowControl_descriptor =
       getDescriptor().getMessageType(6);
+    internal_static_jobsvc_v1_FlowControl_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_FlowControl_descriptor,
+        new java.lang.String[] { "Concurrency", "Rate", "Fairness", });
+    internal_static_jobsvc_v1_ConcurrencyLimit_descriptor =
+      getDescriptor().getMessageType(7);
+    internal_static_jobsvc_v1_ConcurrencyLimit_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_ConcurrencyLimit_descriptor,
+        new java.lang.String[] { "MaxRunning", "Key", });
+    internal_static_jobsvc_v1_RateLimit_descriptor =
+      getDescriptor().getMessageType(8);
+    internal_static_jobsvc_v1_RateLimit_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_RateLimit_descriptor,
+        new java.lang.String[] { "MaxStarts", "Period", "Key", });
+    internal_static_jobsvc_v1_Fairness_descriptor =
+      getDescriptor().getMessageType(9);
+    internal_static_jobsvc_v1_Fairness_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_Fairness_descriptor,
+        new java.lang.String[] { "Key", "Spacing", });
+    internal_static_jobsvc_v1_JobEvent_descriptor =
+      getDescriptor().getMessageType(10);
     internal_static_jobsvc_v1_JobEvent_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_JobEvent_descriptor,
@@ -325,11 +387,11 @@ public final class JobOuterClass extends com.google.protobuf.GeneratedFile {
         internal_static_jobsvc_v1_JobEvent_Retrying_descriptor,
         new java.lang.String[] { "Error", "NextAttemptTime", });
     internal_static_jobsvc_v1_HandlerInfo_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(11);
     internal_static_jobsvc_v1_HandlerInfo_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_HandlerInfo_descriptor,
-        new java.lang.String[] { "Name", "Version", "Description", "InputSchema", "OutputSchema", "InputType", "OutputType", "Online", "RetryPolicy", "AttemptTimeout", "CacheTtl", "Retention", });
+        new java.lang.String[] { "Name", "Version", "Description", "InputSchema", "OutputSchema", "InputType", "OutputType", "Online", "RetryPolicy", "AttemptTimeout", "CacheTtl", "Retention", "FlowControl", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.AnyProto.getDescriptor();
     com.google.protobuf.DurationProto.getDescriptor();
