@@ -120,3 +120,23 @@ def test_the_same_handler_module_runs_in_a_remote_worker_process(database_url: s
             assert "jobsvc worker stopped" in worker.output
         finally:
             worker.stop()
+
+
+def test_schedule_commands(database_url: str) -> None:
+    with jobsvc_serve("--database-url", database_url, "--handlers", "tests.handlers") as server:
+        cli = lambda *a: jobsvc_cli(*a, server=server.address)  # noqa: E731
+        created = cli(
+            "schedules", "create", "hourly", "echo", '{"n": 1}', "--cron", "0 * * * *", "--time-zone", "Asia/Tokyo"
+        )
+        assert created.returncode == 0, created.stderr
+        schedule = json.loads(created.stdout)
+        assert schedule["cron"] == "0 * * * *" and schedule["time_zone"] == "Asia/Tokyo"
+        assert "hourly\techo latest\t0 * * * *\tnext " in cli("schedules", "list").stdout
+        assert json.loads(cli("schedules", "pause", "hourly").stdout)["paused"] is True
+        assert "paused" in cli("schedules", "list").stdout
+        bad = cli("schedules", "create", "bad", "echo", "--cron", "61 * * * *")
+        assert bad.returncode == 2 and "schedule.cron" in bad.stderr
+        taken = cli("schedules", "create", "hourly", "echo", "--every", "5")
+        assert taken.returncode == 2 and "ALREADY_EXISTS" in taken.stderr
+        assert cli("schedules", "delete", "hourly").returncode == 0
+        assert "NOT_FOUND" in cli("schedules", "get", "hourly").stderr
