@@ -28,6 +28,7 @@ from jobsvc.domain.jobs import (
 )
 from jobsvc.domain.schemas import Validators
 from jobsvc.domain.versions import InvalidVersion, Version, VersionSelector
+from jobsvc.store.batching import Coalescer
 from jobsvc.store.notify import JobsDue, Listener
 from jobsvc.store.port import JobStore
 from jobsvc.store.rows import input_hash
@@ -120,68 +121,6 @@ class _Registry:
         ]
 
 
-class _GroupCommit:
-    """Concurrent single-job submits share INSERT transactions (group commit).
-
-    No timer: while a flush is in flight, new submits queue up and go together in the
-    next one, so a lone caller pays one round trip and a crowd shares commits. Each
-    caller is answered only after the commit that made its job durable.
-    """
-
-    def __init__(self, store: JobStore, max_batch: int = 512, max_in_flight: int = 2) -> None:
-        self._store = store
-        self._max_batch = max_batch
-        self._max_in_flight = max_in_flight
-        self._in_flight = 0
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._queue: list[tuple[NewJob, asyncio.Future[tuple[Job, bool]]]] = []
-
-    async def insert(self, new: NewJob) -> tuple[Job, bool]:
-        future: asyncio.Future[tuple[Job, bool]] = asyncio.get_running_loop().create_future()
-        self._queue.append((new, future))
-        if self._in_flight < self._max_in_flight:
-            self._in_flight += 1
-            task = asyncio.create_task(self._flush(), name="jobsvc-group-commit")
-            self._tasks.add(task)  # a reference, so the task is not collected mid-flight
-            task.add_done_callback(self._tasks.discard)
-        return await future
-
-    async def _flush(self) -> None:
-        try:
-            while self._queue:
-                batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-                await self._insert(batch)
-        finally:
-            self._in_flight -= 1
-
-    async def _insert(self, batch: list[tuple[NewJob, asyncio.Future[tuple[Job, bool]]]]) -> None:
-        try:
-            results = await self._store.job_insert_many([new for new, _ in batch])
-        except AlreadyExists:
-            # One caller reused a key with other content: only that caller may fail.
-            for new, future in batch:
-                await self._insert_one(new, future)
-            return
-        except Exception as exc:  # every waiting caller gets the failure
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
-
-    async def _insert_one(self, new: NewJob, future: asyncio.Future[tuple[Job, bool]]) -> None:
-        try:
-            [result] = await self._store.job_insert_many([new])
-        except Exception as exc:  # handed to the one caller it belongs to
-            if not future.done():
-                future.set_exception(exc)
-            return
-        if not future.done():
-            future.set_result(result)
-
-
 class JobsApp:
     """The operations behind Submit, Call, Stream and the job service."""
 
@@ -198,13 +137,19 @@ class JobsApp:
         self.config = config or AppConfig()
         self._registry = _Registry(store, self.config.registry_ttl)
         self._waker = jobs_due
-        self._group_commit = _GroupCommit(store)
+        # Concurrent single-job submits share INSERT transactions (group commit); a caller
+        # that reused an idempotency key with other content fails alone.
+        self._group_commit: Coalescer[NewJob, tuple[Job, bool]] = Coalescer(
+            store.job_insert_many,
+            retry_one_by_one=lambda exc: isinstance(exc, AlreadyExists),
+            name="jobsvc-group-commit",
+        )
 
     async def submit(self, specs: Sequence[tuple[JobSpec, str]]) -> list[tuple[Job, bool]]:
         """Resolve, validate and insert (spec, field path) pairs in one transaction."""
         new_jobs = [await self._prepare(spec, path) for spec, path in specs]
         if len(new_jobs) == 1:
-            results = [await self._group_commit.insert(new_jobs[0])]
+            results = [await self._group_commit.submit(new_jobs[0])]
         else:
             results = await self.store.job_insert_many(new_jobs)
         queued = [job.run_at for job, created in results if created and job.state is JobState.QUEUED]

@@ -56,7 +56,8 @@ class _EventWriter:
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._queue: asyncio.Queue[tuple[EventKind, dict[str, JsonValue], Payload | None] | None] = asyncio.Queue()
-        self._task = loop.create_task(self._drain(), name=f"jobsvc-events-{claim.job.id}")
+        # Started by the first event: most jobs report none, and a task per job costs.
+        self._task: asyncio.Task[None] | None = None
 
     def progress(self, percent: float, message: str) -> None:
         self._put((EventKind.PROGRESS, {"percent": percent, "message": message}, None))
@@ -66,9 +67,14 @@ class _EventWriter:
 
     def _put(self, item: tuple[EventKind, dict[str, JsonValue], Payload | None] | None) -> None:
         if threading.get_ident() == self._loop_thread:
-            self._queue.put_nowait(item)
+            self._enqueue(item)
         else:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            self._loop.call_soon_threadsafe(self._enqueue, item)
+
+    def _enqueue(self, item: tuple[EventKind, dict[str, JsonValue], Payload | None] | None) -> None:
+        if self._task is None:
+            self._task = self._loop.create_task(self._drain(), name=f"jobsvc-events-{self._claim.job.id}")
+        self._queue.put_nowait(item)
 
     async def _drain(self) -> None:
         job_id, token = self._claim.job.id, self._claim.attempt_token
@@ -81,9 +87,11 @@ class _EventWriter:
                 log.warning("job %s: %s event lost: %s", job_id, kind.value, exc)
 
     async def close(self) -> None:
-        """Flush everything reported so far."""
-        self._put(None)
-        await self._task
+        """Flush everything reported so far (events from threads arrive before this runs:
+        the handler has returned, and call_soon_threadsafe keeps their order)."""
+        if self._task is not None:
+            self._queue.put_nowait(None)
+            await self._task
 
 
 @dataclass

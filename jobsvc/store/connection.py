@@ -38,8 +38,12 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
     temp tables), so asyncpg's reset round trip on every release is pure cost."""
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
-    """A pool whose connections speak JSON for jsonb (the claim plans per call: see job_claim)."""
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, custom_plans: bool = False) -> asyncpg.Pool:
+    """A pool whose connections speak JSON for jsonb. With custom_plans, every statement is
+    planned for its parameters (for the claim: see PgStore.job_claim)."""
+    settings = {"application_name": "jobsvc"}
+    if custom_plans:
+        settings["plan_cache_mode"] = "force_custom_plan"
     try:
         pool = await asyncpg.create_pool(
             dsn,
@@ -48,7 +52,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asy
             init=_init_connection,
             reset=_no_reset,
             command_timeout=30,
-            server_settings={"application_name": "jobsvc"},
+            server_settings=settings,
         )
     except CONNECTION_ERRORS as exc:
         raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc

@@ -256,31 +256,45 @@ WITH bumped AS (
 )
 SELECT last_seq FROM bumped;
 
--- name: job_finish
--- Ends the attempt holding token $2 in terminal state $3 and logs the terminal
--- event. Nothing happens when the token is stale (the job was rescued, cancelled
--- or finished by someone else).
-WITH finished AS (
-    UPDATE jobsvc_jobs SET
-        state = $3,
-        result = $4, result_type_url = $5, result_data = $6,
-        error = $7,
+-- name: job_finish_many
+-- Ends each attempt holding its token in its terminal state and logs the terminal event,
+-- many attempts in one statement (concurrent finishes are coalesced). Nothing happens
+-- for a stale token (the job was rescued, cancelled or finished by someone else).
+-- The result rides on the terminal event too, so a stream needs no second read.
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[])
+        AS t(id, token, state, result, result_type_url, result_data, error)
+), finished AS (
+    UPDATE jobsvc_jobs j SET
+        state = i.state,
+        result = i.result::jsonb, result_type_url = i.result_type_url, result_data = i.result_data,
+        error = i.error::jsonb,
         finished_at = now(),
         lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL,
-        last_seq = last_seq + 1
-    WHERE id = $1 AND attempt_token = $2 AND state = 'running'
-    RETURNING id, last_seq, attempt, cancel_reason
+        last_seq = j.last_seq + 1
+    FROM input i
+    WHERE j.id = i.id AND j.attempt_token = i.token AND j.state = 'running'
+    RETURNING j.id, j.last_seq, j.attempt, j.cancel_reason, i.state, i.result, i.result_type_url, i.result_data,
+              i.error
 ), terminal_event AS (
-    -- The result rides on the terminal event too, so a stream needs no second read.
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data, payload, payload_type_url, payload_data)
-    SELECT id, last_seq, $3,
-           CASE $3 WHEN 'failed' THEN jsonb_build_object('error', $7::jsonb)
-                   WHEN 'cancelled' THEN jsonb_build_object('reason', coalesce(cancel_reason, ''))
-                   ELSE jsonb_build_object('attempt', attempt) END,
-           $4, $5, $6
+    SELECT id, last_seq, state,
+           CASE state WHEN 'failed' THEN jsonb_build_object('error', error::jsonb)
+                      WHEN 'cancelled' THEN jsonb_build_object('reason', coalesce(cancel_reason, ''))
+                      ELSE jsonb_build_object('attempt', attempt) END,
+           result::jsonb, result_type_url, result_data
     FROM finished
 )
-SELECT last_seq FROM finished;
+SELECT id FROM finished;
+
+-- name: concurrency_lock_for_jobs
+-- Locks the concurrency counters of these jobs' keys in key order, before a statement
+-- that ends many of them at once: the trigger would otherwise lock them in row order,
+-- and two such statements could deadlock.
+SELECT key FROM jobsvc_concurrency
+WHERE key IN (SELECT concurrency_key FROM jobsvc_jobs WHERE id = ANY($1::uuid[]) AND concurrency_key IS NOT NULL)
+ORDER BY key
+FOR UPDATE;
 
 -- name: job_requeue
 -- Returns a running attempt to the queue (executor shutting down): the next
