@@ -57,6 +57,8 @@ class _Registry:
         self._ttl = ttl
         self._loaded_at = float("-inf")
         self._by_name: dict[str, dict[Version, HandlerSpec]] = {}
+        # (name, selector) -> the version it resolves to, until the next refresh.
+        self._matches: dict[tuple[str, str], HandlerSpec | None] = {}
         self._validators = Validators()
         self._lock = asyncio.Lock()
 
@@ -69,6 +71,7 @@ class _Registry:
                 with contextlib.suppress(InvalidVersion):
                     by_name.setdefault(spec.name, {})[Version.parse(spec.version)] = spec
             self._by_name = by_name
+            self._matches = {}
             self._validators.clear()
             self._loaded_at = time.monotonic()
 
@@ -104,9 +107,13 @@ class _Registry:
         )
 
     def _match(self, name: str, selector: VersionSelector) -> HandlerSpec | None:
+        key = (name, str(selector))
+        if key in self._matches:
+            return self._matches[key]
         versions = self._by_name.get(name, {})
         best = selector.best(versions)
-        return None if best is None else versions[best]
+        found = self._matches[key] = None if best is None else versions[best]
+        return found
 
     def validator(self, spec: HandlerSpec) -> jsonschema.protocols.Validator | None:
         if spec.input_schema is None:

@@ -21,6 +21,7 @@ Prereleases match only a comparator set in which some comparator itself names a 
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable, Iterable
@@ -234,7 +235,12 @@ class VersionSelector:
 
     @classmethod
     def parse(cls, text: str) -> VersionSelector:
-        """Parse a selector, raising :class:`InvalidVersionSelector` naming the bad part."""
+        """Parse a selector, raising :class:`InvalidVersionSelector` naming the bad part.
+        Selectors are immutable, and a service sees few distinct ones: parsed once each."""
+        return _parse_selector(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> VersionSelector:
         if not text.strip():
             return cls(text, ((),))
         alternatives = []
@@ -261,3 +267,8 @@ class VersionSelector:
 
     def __repr__(self) -> str:
         return f"VersionSelector.parse({self._text!r})"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_selector(text: str) -> VersionSelector:
+    return VersionSelector._parse(text)
