@@ -372,8 +372,7 @@ class PgStore:
     async def _finish_many(self, items: Sequence[_Finish]) -> list[bool]:
         payloads = [rows.payload_columns(result) for _, _, _, result, _ in items]
         ids = [job_id for job_id, *_ in items]
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute(query("concurrency_lock_for_jobs"), ids)
+        async with self._connection() as conn:
             finished = await conn.fetch(
                 query("job_finish_many"),
                 ids,

@@ -264,6 +264,16 @@ SELECT last_seq FROM bumped;
 WITH input AS (
     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[])
         AS t(id, token, state, result, result_type_url, result_data, error)
+), counters AS MATERIALIZED (
+    -- The concurrency counters of these jobs' keys, locked in key order (rows are locked
+    -- after the sort) before any job row is touched: the trigger that gives the slots
+    -- back would otherwise lock them in row order, and two batches could deadlock.
+    SELECT c.key FROM jobsvc_concurrency c
+    WHERE c.key IN (SELECT concurrency_key FROM jobsvc_jobs WHERE id = ANY($1::uuid[]) AND concurrency_key IS NOT NULL)
+    ORDER BY c.key
+    FOR UPDATE OF c
+), locked AS MATERIALIZED (
+    SELECT count(*) AS n FROM counters
 ), finished AS (
     UPDATE jobsvc_jobs j SET
         state = i.state,
@@ -272,7 +282,7 @@ WITH input AS (
         finished_at = now(),
         lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL,
         last_seq = j.last_seq + 1
-    FROM input i
+    FROM input i, locked
     WHERE j.id = i.id AND j.attempt_token = i.token AND j.state = 'running'
     RETURNING j.id, j.last_seq, j.attempt, j.cancel_reason, i.state, i.result, i.result_type_url, i.result_data,
               i.error
@@ -286,15 +296,6 @@ WITH input AS (
     FROM finished
 )
 SELECT id FROM finished;
-
--- name: concurrency_lock_for_jobs
--- Locks the concurrency counters of these jobs' keys in key order, before a statement
--- that ends many of them at once: the trigger would otherwise lock them in row order,
--- and two such statements could deadlock.
-SELECT key FROM jobsvc_concurrency
-WHERE key IN (SELECT concurrency_key FROM jobsvc_jobs WHERE id = ANY($1::uuid[]) AND concurrency_key IS NOT NULL)
-ORDER BY key
-FOR UPDATE;
 
 -- name: job_requeue
 -- Returns a running attempt to the queue (executor shutting down): the next
