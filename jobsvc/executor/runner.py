@@ -50,6 +50,8 @@ class _EventWriter:
     """Writes a job's progress and partial output in the order the handler reported
     them. Handlers call it from the event loop or from worker threads."""
 
+    MAX_BATCH = 500
+
     def __init__(self, store: JobStore, claim: Claim, loop: asyncio.AbstractEventLoop) -> None:
         self._store = store
         self._claim = claim
@@ -77,14 +79,25 @@ class _EventWriter:
         self._queue.put_nowait(item)
 
     async def _drain(self) -> None:
+        """Write what is queued, as many events per statement as have piled up meanwhile."""
         job_id, token = self._claim.job.id, self._claim.attempt_token
-        while (item := await self._queue.get()) is not None:
-            kind, data, payload = item
+        closing = False
+        while not closing:
+            batch = []
+            item = await self._queue.get()
+            while item is not None:
+                batch.append(item)
+                if self._queue.empty() or len(batch) == self.MAX_BATCH:
+                    break
+                item = self._queue.get_nowait()
+            closing = item is None
+            if not batch:
+                continue
             try:
-                if await self._store.job_event_append(job_id, token, kind, data, payload) is None:
-                    log.info("job %s: event dropped, attempt no longer current", job_id)
+                if await self._store.job_event_append_many(job_id, token, batch) is None:
+                    log.info("job %s: %d event(s) dropped, attempt no longer current", job_id, len(batch))
             except Unavailable as exc:
-                log.warning("job %s: %s event lost: %s", job_id, kind.value, exc)
+                log.warning("job %s: %d event(s) lost: %s", job_id, len(batch), exc)
 
     async def close(self) -> None:
         """Flush everything reported so far (events from threads arrive before this runs:

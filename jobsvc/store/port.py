@@ -134,6 +134,16 @@ class JobStore(Protocol):
         """Append a non-terminal event; its sequence number, or None for a stale token."""
         ...
 
+    async def job_event_append_many(
+        self,
+        job_id: str,
+        token: str,
+        events: Sequence[tuple[EventKind, dict[str, JsonValue], Payload | None]],
+    ) -> int | None:
+        """Append several non-terminal events, in order, if `token` is the job's current
+        attempt; the job's last sequence number, or None for a stale token."""
+        ...
+
     async def job_finish(
         self,
         job_id: str,

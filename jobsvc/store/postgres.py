@@ -353,8 +353,25 @@ class PgStore:
         payload: Payload | None = None,
     ) -> int | None:
         """Append a non-terminal event under the attempt token."""
+        return await self.job_event_append_many(job_id, token, [(kind, data, payload)])
+
+    async def job_event_append_many(
+        self,
+        job_id: str,
+        token: str,
+        events: Sequence[tuple[EventKind, dict[str, JsonValue], Payload | None]],
+    ) -> int | None:
+        """Append several non-terminal events, in order, under the attempt token."""
+        payloads = [rows.payload_columns(payload) for _, _, payload in events]
         appended = await self._fetch_changed(
-            "job_event_append", job_id, token, kind.value, data, *rows.payload_columns(payload)
+            "job_event_append_many",
+            job_id,
+            token,
+            [kind.value for kind, _, _ in events],
+            [json.dumps(data) for _, data, _ in events],
+            [None if p[1] else rows.json_text(p[0]) for p in payloads],
+            [p[1] for p in payloads],
+            [p[2] for p in payloads],
         )
         return int(appended[0]["last_seq"]) if appended else None
 
