@@ -26,6 +26,8 @@ from jobsvc.domain.jobs import (
     JsonValue,
     NewJob,
     Payload,
+    QueueStats,
+    Transition,
 )
 from jobsvc.store import rows
 from jobsvc.store.connection import CONNECTION_ERRORS, EventNotifier, create_pool
@@ -325,12 +327,12 @@ class PgStore:
         state: JobState,
         result: Payload | None = None,
         error: JobError | None = None,
-    ) -> bool:
-        """Terminal write under the attempt token."""
+    ) -> Transition | None:
+        """Terminal write under the attempt token; None for a stale token."""
         finished = await self._fetch_changed(
             "job_finish", job_id, token, state.value, *rows.payload_columns(result), error.to_json() if error else None
         )
-        return bool(finished)
+        return rows.transition(finished[0], state) if finished else None
 
     async def job_fail_attempt(
         self,
@@ -338,12 +340,12 @@ class PgStore:
         token: str,
         error: JobError,
         retry_delay: float | None = None,
-    ) -> tuple[JobState, datetime | None] | None:
-        """The attempt failed: retried per policy or FAILED; None for a stale token."""
+    ) -> Transition | None:
+        """The attempt failed: retried per policy (state QUEUED) or FAILED; None for a stale token."""
         failed = await self._fetch_changed(
             "job_fail_attempt", job_id, token, error.to_json(), retry_delay, error.non_retryable
         )
-        return (JobState(failed[0]["new_state"]), failed[0]["next_run_at"]) if failed else None
+        return rows.transition(failed[0], JobState(failed[0]["new_state"])) if failed else None
 
     async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
         """Give an attempt back without counting it as failed."""
@@ -351,14 +353,22 @@ class PgStore:
 
     # -- maintenance -----------------------------------------------------------------
 
-    async def job_rescue_expired(self, limit: int) -> list[tuple[str, datetime | None]]:
-        """End attempts whose lease ran out as failed attempts: (id, when its retry is due)."""
+    async def job_rescue_expired(self, limit: int) -> list[Transition]:
+        """End attempts whose lease ran out as failed attempts (retried or FAILED)."""
         rescued = await self._fetch_changed("job_rescue_expired", limit)
-        return [(str(r["id"]), r["next_run_at"]) for r in rescued]
+        return [rows.transition(r, JobState(r["new_state"])) for r in rescued]
 
-    async def job_expire_deadlines(self, limit: int) -> list[str]:
-        """Fail jobs past their execution or schedule-to-start deadline; the ids."""
-        return [str(r["id"]) for r in await self._fetch_changed("job_expire_deadlines", limit)]
+    async def job_expire_deadlines(self, limit: int) -> list[Transition]:
+        """Fail jobs past their execution or schedule-to-start deadline."""
+        expired = await self._fetch_changed("job_expire_deadlines", limit)
+        return [rows.transition(r, JobState.FAILED, attempt_ended=False) for r in expired]
+
+    async def job_queue_stats(self) -> list[QueueStats]:
+        """Queued jobs per handler (for the queue gauges, on scrape only)."""
+        return [
+            QueueStats(r["handler"], r["due"], r["scheduled"], r["oldest_due_age"])
+            for r in await self._fetch("job_queue_stats")
+        ]
 
     async def job_reap_finished(self, limit: int) -> int:
         """Delete finished jobs past their retention; how many."""

@@ -19,6 +19,7 @@ from jobsvc.domain.jobs import (
     NewJob,
     Payload,
     RetryPolicy,
+    Transition,
 )
 
 
@@ -66,6 +67,7 @@ def job_options(job: NewJob) -> str:
             "schedule_to_start_timeout": spec.schedule_to_start_timeout,
             "retention": job.retention,
             "input_hash": job.input_hash,
+            "trace_context": job.trace_context,
         }
     )
 
@@ -101,6 +103,21 @@ def job(row: asyncpg.Record) -> Job:
         cached_from=str(row["cached_from"]) if row["cached_from"] else None,
         redrive_of=str(row["redrive_of"]) if row["redrive_of"] else None,
         waiting_reason=row.get("waiting_reason") or "",
+        trace_context=dict(row["trace_context"]) if row["trace_context"] else None,
+    )
+
+
+def transition(row: asyncpg.Record, state: JobState, attempt_ended: bool = True) -> Transition:
+    """A Transition from a row with id, handler, version, attempt, job_seconds (and attempt_seconds)."""
+    return Transition(
+        job_id=str(row["id"]),
+        handler=row["handler"],
+        version=row["version"],
+        attempt=row["attempt"],
+        state=state,
+        next_run_at=row.get("next_run_at"),
+        attempt_seconds=(row["attempt_seconds"] or 0.0) if attempt_ended else None,
+        job_seconds=row["job_seconds"] or 0.0,
     )
 
 

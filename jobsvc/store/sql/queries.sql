@@ -81,7 +81,7 @@ WITH new AS (
         (id, handler, version_selector, version, state, priority, input, input_type_url,
          input_data, idempotency_key, labels, run_at, last_seq, max_attempts, retry_initial_interval,
          retry_backoff_coefficient, retry_maximum_interval, non_retryable_error_types, attempt_timeout,
-         deadline_at, start_deadline_at, retention, input_hash)
+         deadline_at, start_deadline_at, retention, input_hash, trace_context)
     -- input and labels arrive as JSON text, for the reason given at handler_upsert_many.
     SELECT id, handler, version_selector, version, 'queued', priority, input::jsonb, input_type_url,
            input_data, idempotency_key, labels::jsonb, due, 1,
@@ -91,7 +91,8 @@ WITH new AS (
            (o ->> 'attempt_timeout')::double precision,
            now() + make_interval(secs => (o ->> 'execution_timeout')::double precision),
            due + make_interval(secs => (o ->> 'schedule_to_start_timeout')::double precision),
-           (o ->> 'retention')::double precision, o ->> 'input_hash'
+           (o ->> 'retention')::double precision, o ->> 'input_hash',
+           nullif(o -> 'trace_context', 'null'::jsonb)
     FROM prepared
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING {job_columns}
@@ -173,7 +174,12 @@ UPDATE jobsvc_jobs SET lease_expires_at = least(lease_expires_at, now() + make_i
 WHERE lease_owner = $1 AND state = 'running';
 
 -- name: job_fail_attempt
-SELECT new_state, next_run_at, event_seq FROM jobsvc_fail_attempt($1, $2, $3::jsonb, $4, $5);
+-- The function's UPDATE is invisible to this statement's snapshot, so the join reads the
+-- row as the failed attempt left it: its handler, version, attempt number and start.
+SELECT j.id, f.new_state, f.next_run_at, f.event_seq, j.handler, j.version, j.attempt,
+       extract(epoch FROM now() - j.started_at)::float8 AS attempt_seconds,
+       extract(epoch FROM now() - j.created_at)::float8 AS job_seconds
+FROM jobsvc_fail_attempt($1, $2, $3::jsonb, $4, $5) f JOIN jobsvc_jobs j ON j.id = $1;
 
 -- name: job_event_append
 -- Appends a non-terminal event to a running job if $2 is its current attempt
@@ -206,7 +212,9 @@ WITH finished AS (
         lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL,
         last_seq = last_seq + 1
     WHERE id = $1 AND attempt_token = $2 AND state = 'running'
-    RETURNING id, last_seq, attempt, cancel_reason
+    RETURNING id, last_seq, attempt, cancel_reason, handler, version,
+              extract(epoch FROM now() - started_at)::float8 AS attempt_seconds,
+              extract(epoch FROM now() - created_at)::float8 AS job_seconds
 ), terminal_event AS (
     -- The result rides on the terminal event too, so a stream needs no second read.
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data, payload, payload_type_url, payload_data)
@@ -217,7 +225,7 @@ WITH finished AS (
            $4, $5, $6
     FROM finished
 )
-SELECT last_seq FROM finished;
+SELECT id, last_seq, handler, version, attempt, attempt_seconds, job_seconds FROM finished;
 
 -- name: job_requeue
 -- Returns a running attempt to the queue (executor shutting down): the next
@@ -241,13 +249,16 @@ SELECT last_seq FROM requeued;
 -- still ends after max_attempts. SKIP LOCKED lets every replica run this at once:
 -- each lease is rescued by exactly one.
 WITH expired AS MATERIALIZED (
-    SELECT id, attempt_token, attempt_deadline FROM jobsvc_jobs
+    SELECT id, attempt_token, attempt_deadline, handler, version, attempt, started_at, created_at
+    FROM jobsvc_jobs
     WHERE state = 'running' AND lease_expires_at < now()
     ORDER BY lease_expires_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 )
-SELECT e.id, f.new_state, f.next_run_at
+SELECT e.id, f.new_state, f.next_run_at, e.handler, e.version, e.attempt,
+       extract(epoch FROM now() - e.started_at)::float8 AS attempt_seconds,
+       extract(epoch FROM now() - e.created_at)::float8 AS job_seconds
 FROM expired e, LATERAL jobsvc_fail_attempt(e.id, e.attempt_token,
     CASE WHEN e.attempt_deadline <= now()
          THEN '{"type": "jobsvc.AttemptTimeout", "message": "the attempt ran past its timeout"}'
@@ -275,12 +286,14 @@ WITH expired AS MATERIALIZED (
         attempt_token = NULL, lease_owner = NULL, lease_expires_at = NULL, attempt_deadline = NULL,
         last_seq = j.last_seq + 1
     FROM expired e WHERE j.id = e.id
-    RETURNING j.id, j.last_seq, j.error, e.old_state
+    RETURNING j.id, j.last_seq, j.error, e.old_state, j.handler, j.version, j.attempt,
+              extract(epoch FROM now() - j.created_at)::float8 AS job_seconds
 ), failed_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, last_seq, 'failed', jsonb_build_object('error', error) FROM failed
 )
-SELECT id, CASE WHEN old_state = 'running' THEN pg_notify('jobsvc_cancel', id::text) END
+SELECT id, handler, version, attempt, job_seconds,
+       CASE WHEN old_state = 'running' THEN pg_notify('jobsvc_cancel', id::text) END
 FROM failed;
 
 -- name: job_reap_finished
@@ -395,3 +408,15 @@ SELECT pg_notify('jobsvc_jobs', $1);
 -- A NOTIFY inside each job's own transaction would serialise those commits on
 -- PostgreSQL's global notify lock.
 SELECT pg_notify('jobsvc_events', $1);
+
+-- name: job_queue_stats
+-- Per handler: queued jobs that are due, those scheduled for later (delays, retry
+-- backoff), and how long the oldest due one has waited since it became due. Run only
+-- when metrics are scraped (and cached briefly), so an idle server sends no extra query.
+SELECT handler,
+       count(*) FILTER (WHERE run_at <= now()) AS due,
+       count(*) FILTER (WHERE run_at > now()) AS scheduled,
+       coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now())), 0)::float8 AS oldest_due_age
+FROM jobsvc_jobs
+WHERE state = 'queued'
+GROUP BY handler;
