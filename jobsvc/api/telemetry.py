@@ -9,6 +9,7 @@ tracing both off, nothing is wrapped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -22,8 +23,10 @@ from jobsvc.observability.tracing import Tracing
 # A session (Work) lasts as long as the worker: a span over it would say nothing.
 UNTRACED_METHODS = frozenset({"/jobsvc.v1.AckService/Work"})
 
-# context.code() gives a grpc.StatusCode or its number, depending on how it was set.
-_CODE_NAMES: dict[Any, str] = {code: code.name for code in grpc.StatusCode}
+# context.code() gives None until a code is set (an RPC answered normally is OK), else a
+# grpc.StatusCode (or its number, when set as one).
+_CODE_NAMES: dict[Any, str] = {None: "OK"}
+_CODE_NAMES.update((code, code.name) for code in grpc.StatusCode)
 _CODE_NAMES.update((code.value[0], code.name) for code in grpc.StatusCode)
 
 Behaviour = Callable[..., Any]
@@ -67,9 +70,12 @@ class RpcTelemetry:
             started = time.perf_counter()
             failure: BaseException | None = None
             try:
+                # aclosing: when the caller goes away while this wrapper is suspended at its
+                # yield, the servicer's generator is closed now (its cleanup runs), not at GC.
                 with self._span(method, context):
-                    async for response in behaviour(request, context):
-                        yield response
+                    async with contextlib.aclosing(behaviour(request, context)) as responses:
+                        async for response in responses:
+                            yield response
             except BaseException as exc:
                 failure = exc
                 raise
