@@ -51,6 +51,22 @@ class RpcTelemetry:
         return self._wrap_unary(behaviour, method)
 
     def _wrap_unary(self, behaviour: Callable[..., Awaitable[Any]], method: str) -> Behaviour:
+        metrics = self._metrics
+        if self._tracing is None:
+            # The hot path (Submit): a clock read on each side and one histogram update.
+            async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                started = time.perf_counter()
+                failure: BaseException | None = None
+                try:
+                    return await behaviour(request, context)
+                except BaseException as exc:
+                    failure = exc
+                    raise
+                finally:
+                    metrics.rpc(method, _status_name(context, failure), time.perf_counter() - started)
+
+            return timed
+
         async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
             failure: BaseException | None = None
@@ -61,7 +77,7 @@ class RpcTelemetry:
                 failure = exc
                 raise
             finally:
-                self._metrics.rpc(method, _status_name(context, failure), time.perf_counter() - started)
+                metrics.rpc(method, _status_name(context, failure), time.perf_counter() - started)
 
         return observed
 

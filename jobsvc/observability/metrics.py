@@ -96,43 +96,48 @@ class PrometheusMetrics(Metrics):
         self._workers = Gauge(
             "jobsvc_workers_connected", "Remote worker sessions (AckService Work streams)", registry=r
         )
-        # labels() takes a lock and builds a key; RPCs are the hot path, so their children are kept.
-        self._rpc_children: dict[tuple[str, str], Any] = {}
+        # labels() validates, builds a key and takes a lock (about 2 us); submits, transitions
+        # and RPCs are hot paths, so the labelled children are kept here, by metric and labels.
+        self._children: dict[tuple[Any, ...], Any] = {}
         self._http: Any = None
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def job_submitted(self, handler: str, version: str) -> None:
-        self._submitted.labels(handler, version).inc()
+        self._child(self._submitted, handler, version).inc()
 
     def attempt_started(self, handler: str, version: str) -> None:
-        self._started.labels(handler, version).inc()
+        self._child(self._started, handler, version).inc()
 
     def transition(self, change: Transition) -> None:
         handler, version = change.handler, change.version
         state = change.state
         if state is JobState.SUCCEEDED:
-            self._succeeded.labels(handler, version).inc()
+            self._child(self._succeeded, handler, version).inc()
         elif state is JobState.CANCELLED:
-            self._cancelled.labels(handler, version).inc()
+            self._child(self._cancelled, handler, version).inc()
         elif change.attempt_failed:
-            self._failed.labels(handler, version).inc()
+            self._child(self._failed, handler, version).inc()
             if state is JobState.QUEUED:
-                self._retried.labels(handler, version).inc()
+                self._child(self._retried, handler, version).inc()
         if state is JobState.FAILED:
-            self._dead.labels(handler, version).inc()
+            self._child(self._dead, handler, version).inc()
         if change.attempt_seconds is not None:
-            self._execution.labels(handler).observe(change.attempt_seconds)
+            self._child(self._execution, handler).observe(change.attempt_seconds)
         if state.terminal:
-            self._end_to_end.labels(handler).observe(change.job_seconds)
+            self._child(self._end_to_end, handler).observe(change.job_seconds)
 
     def lease_rescued(self, change: Transition) -> None:
-        self._rescues.labels(change.handler, change.version).inc()
+        self._child(self._rescues, change.handler, change.version).inc()
         self.transition(change)
 
     def rpc(self, method: str, code: str, seconds: float) -> None:
-        child = self._rpc_children.get((method, code))
-        if child is None:
-            child = self._rpc_children[(method, code)] = self._rpc.labels(method, code)
-        child.observe(seconds)
+        self._child(self._rpc, method, code).observe(seconds)
 
     def watch_workers(self, count: Callable[[], int]) -> None:
         """The connected-workers gauge reads `count` when scraped."""
