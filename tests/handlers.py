@@ -11,7 +11,6 @@ from typing import Any
 
 from jobsvc import JobContext, NonRetryableError, RetryPolicy, handler
 
-
 log = logging.getLogger("tests.handlers")
 
 

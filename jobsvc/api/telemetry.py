@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -81,7 +81,7 @@ class RpcTelemetry:
 
         return observed
 
-    def _wrap_streaming(self, behaviour: Callable[..., AsyncIterator[Any]], method: str) -> Behaviour:
+    def _wrap_streaming(self, behaviour: Callable[..., AsyncGenerator[Any]], method: str) -> Behaviour:
         async def observed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             started = time.perf_counter()
             failure: BaseException | None = None
