@@ -200,7 +200,8 @@ class JobsvcServer:
 
         metrics.watch_queue(read_queue)
         self.metrics_port = metrics.serve(obs.metrics_host, obs.metrics_port)
-        self._stack.callback(metrics.close)
+        # shutdown() waits for the HTTP thread's poll (up to 0.5 s): not on the event loop.
+        self._stack.push_async_callback(asyncio.to_thread, metrics.close)
         log.info("metrics on http://%s:%d/metrics", obs.metrics_host, self.metrics_port)
 
     async def _start_embedded(self, data_dir: Path) -> str:
