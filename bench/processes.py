@@ -59,10 +59,14 @@ class ServerOptions:
     concurrency: int = 16
     claim_batch: int = 32
     uvloop: bool = True
+    # Serve Prometheus metrics (on a free port), to measure what recording them costs.
+    metrics: bool = False
 
     def args(self) -> list[str]:
         """Extra command-line arguments for bench.serve."""
         extra = ["--concurrency", str(self.concurrency), "--claim-batch", str(self.claim_batch)]
+        if self.metrics:
+            extra += ["--metrics-port", "0"]
         return extra if self.uvloop else [*extra, "--no-uvloop"]
 
 

@@ -55,6 +55,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="other executor concurrencies tried end-to-end, one run each ('' for none; skipped with --quick)",
     )
     parser.add_argument("--no-uvloop", action="store_true", help="default asyncio loop in both processes")
+    parser.add_argument(
+        "--metrics", action="store_true", help="servers record Prometheus metrics (to measure their cost)"
+    )
     parser.add_argument("--profile", default="", help="scenario whose first window py-spy samples")
     parser.add_argument(
         "--profile-out",
@@ -132,7 +135,11 @@ class Harness:
         runs = scenario.runs or self.args.runs
         print(f"\n[{scenario.name}] {scenario.title}", flush=True)
         async with (
-            server_process(database_url, scenario.server, self.logs / f"{scenario.name}.log") as server,
+            server_process(
+                database_url,
+                dataclasses.replace(scenario.server, metrics=self.args.metrics),
+                self.logs / f"{scenario.name}.log",
+            ) as server,
             Client(server.target) as client,
             _pool(database_url) as pool,
         ):

@@ -16,6 +16,7 @@ import signal
 import sys
 
 from jobsvc.executor import ExecutorConfig
+from jobsvc.observability import ObservabilityConfig
 from jobsvc.server import JobsvcServer, ServerConfig
 
 
@@ -38,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pool-size", type=int, default=ServerConfig.pool_size)
     parser.add_argument("--shutdown-grace", type=float, default=2.0)
     parser.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
+    parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (0: a free port)")
     return parser.parse_args(argv)
 
 
@@ -51,6 +53,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         executor=ExecutorConfig(concurrency=args.concurrency, claim_batch=args.claim_batch),
         pool_size=args.pool_size,
         shutdown_grace=args.shutdown_grace,
+        observability=ObservabilityConfig(metrics_port=args.metrics_port, metrics_host="127.0.0.1"),
     )
 
 

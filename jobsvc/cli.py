@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import signal
 import sys
@@ -24,9 +23,13 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry import trace
 
 from jobsvc.client import Client, error_details, job_spec, payload_value
 from jobsvc.executor import ExecutorConfig
+from jobsvc.observability import ObservabilityConfig
+from jobsvc.observability.logs import LOG_FORMATS, configure_logging
+from jobsvc.observability.tracing import TRACE_EXPORTERS, TracingUnavailable, build_provider
 from jobsvc.server import JobsvcServer, ServerConfig, default_data_dir
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
@@ -54,6 +57,40 @@ def _add_database_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=os.environ.get("JOBSVC_DATA_DIR"),
         help=f"embedded PostgreSQL data directory (default {default_data_dir()})",
+    )
+
+
+def _add_observability_options(parser: argparse.ArgumentParser, *, metrics: bool = True) -> None:
+    """Metrics, tracing and log format (serve; worker without the metrics port)."""
+    if metrics:
+        parser.add_argument(
+            "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this HTTP port (default: off)"
+        )
+        parser.add_argument("--metrics-host", default="0.0.0.0", help="address of the metrics port (default 0.0.0.0)")
+    parser.add_argument(
+        "--trace-exporter",
+        choices=TRACE_EXPORTERS,
+        default="none",
+        help="OpenTelemetry span exporter (otlp needs the jobsvc[otlp] extra; default none)",
+    )
+    parser.add_argument(
+        "--trace-endpoint", default=None, help="OTLP gRPC endpoint, e.g. http://collector:4317 (otlp's default)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="text",
+        help="text for a terminal (default), json (one object per line) for log collectors",
+    )
+
+
+def _observability_config(args: argparse.Namespace) -> ObservabilityConfig:
+    return ObservabilityConfig(
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        trace_exporter=args.trace_exporter,
+        trace_endpoint=args.trace_endpoint,
+        log_format=args.log_format,
     )
 
 
@@ -108,6 +145,7 @@ def _add_process_commands(commands: Any) -> None:
         default=10.0,
         help="seconds running jobs get to finish on SIGTERM before they are requeued",
     )
+    _add_observability_options(serve)
 
     worker = commands.add_parser("worker", help="run handlers as a remote worker of a jobsvc server")
     worker.add_argument(
@@ -128,6 +166,7 @@ def _add_process_commands(commands: Any) -> None:
     worker.add_argument("--worker-id", default=None, help="default host:pid")
     worker.add_argument("--lease", type=float, default=30.0, help="lease length in seconds")
     worker.add_argument("--shutdown-grace", type=float, default=10.0)
+    _add_observability_options(worker, metrics=False)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     _add_database_options(migrate)
@@ -241,9 +280,14 @@ async def _serve(args: argparse.Namespace) -> int:
         handler_modules=args.handlers,
         shutdown_grace=args.shutdown_grace,
         executor=ExecutorConfig(concurrency=args.concurrency),
+        observability=_observability_config(args),
     )
     server = JobsvcServer(config)
-    await server.start()
+    try:
+        await server.start()
+    except TracingUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -252,6 +296,8 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"serving handler {definition.name} {definition.version}", flush=True)
     if not len(server.table):
         print("serving no handlers (add --handlers MODULE); jobs wait for a process that serves them", flush=True)
+    if server.metrics_port is not None:
+        print(f"metrics on http://{config.observability.metrics_host}:{server.metrics_port}/metrics", flush=True)
     # Last: tools wait for this line to know the server is ready.
     print(f"jobsvc listening on {server.address}", flush=True)
     await stop_requested.wait()
@@ -452,6 +498,23 @@ CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]
 }
 
 
+async def _work(args: argparse.Namespace, config: WorkerConfig) -> int:
+    provider = None
+    if args.trace_exporter != "none":
+        try:
+            provider = build_provider(args.trace_exporter, args.trace_endpoint, "jobsvc-worker")
+        except TracingUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        trace.set_tracer_provider(provider)  # handlers' own spans are exported too
+    try:
+        await run_worker(args.worker_server, args.handlers, config, tracer_provider=provider)
+    finally:
+        if provider is not None:
+            provider.shutdown()
+    return 0
+
+
 async def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return await _serve(args)
@@ -463,8 +526,7 @@ async def _run(args: argparse.Namespace) -> int:
         )
         if args.worker_id:
             config = replace(config, worker_id=args.worker_id)
-        await run_worker(args.worker_server, args.handlers, config)
-        return 0
+        return await _work(args, config)
     if args.command == "health":
         return await _health(args)
     async with Client(args.server) as client:
@@ -481,9 +543,7 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `jobsvc` command."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level, getattr(args, "log_format", "text"))
     try:
         return (uvloop.run if uvloop is not None else asyncio.run)(_run(args))
     except KeyboardInterrupt:

@@ -24,6 +24,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from jobsvc.domain.jobs import integral_numbers_as_int
+from jobsvc.observability.tracing import current_carrier
 from jobsvc.v1 import (
     call_service_pb2,
     call_service_pb2_grpc,
@@ -142,6 +143,11 @@ class Client:
         self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
         self._schedules = schedule_service_pb2_grpc.ScheduleServiceStub(self._channel)
 
+    def _call_metadata(self) -> tuple[tuple[str, str], ...]:
+        """The client's metadata, plus the caller's trace context (W3C) when a span is current."""
+        carrier = current_carrier()
+        return (*self._metadata, *carrier.items()) if carrier else self._metadata
+
     async def __aenter__(self) -> Client:
         return self
 
@@ -157,7 +163,7 @@ class Client:
     ) -> job_pb2.Job:
         """Enqueue one job; returns it once durable."""
         request = submit_service_pb2.SubmitRequest(job=job_spec(handler, input, **options))
-        response = await self._submit.Submit(request, timeout=timeout, metadata=self._metadata)
+        response = await self._submit.Submit(request, timeout=timeout, metadata=self._call_metadata())
         return response.job
 
     async def submit_batch(
@@ -165,7 +171,7 @@ class Client:
     ) -> list[job_pb2.Job]:
         """Enqueue many jobs in one transaction."""
         request = submit_service_pb2.SubmitBatchRequest(jobs=list(specs))
-        response = await self._submit.SubmitBatch(request, timeout=timeout, metadata=self._metadata)
+        response = await self._submit.SubmitBatch(request, timeout=timeout, metadata=self._call_metadata())
         return list(response.jobs)
 
     async def call(
@@ -173,7 +179,7 @@ class Client:
     ) -> job_pb2.Job:
         """Submit and wait; the job comes back SUCCEEDED, FAILED or CANCELLED."""
         request = call_service_pb2.CallRequest(job=job_spec(handler, input, **options))
-        response = await self._call.Call(request, timeout=timeout, metadata=self._metadata)
+        response = await self._call.Call(request, timeout=timeout, metadata=self._call_metadata())
         return response.job
 
     async def run(self, handler: str, input: Any = None, **options: Any) -> Any:
@@ -205,7 +211,7 @@ class Client:
         )
         reconnects = 0
         while True:
-            call = self._stream.Stream(request, metadata=self._metadata)
+            call = self._stream.Stream(request, metadata=self._call_metadata())
             try:
                 async for response in call:
                     event = response.event
@@ -231,7 +237,7 @@ class Client:
     async def get(self, job_id: str, *, timeout: float | None = None) -> job_pb2.Job:
         """One job."""
         response = await self._jobs.GetJob(
-            job_service_pb2.GetJobRequest(id=job_id), timeout=timeout, metadata=self._metadata
+            job_service_pb2.GetJobRequest(id=job_id), timeout=timeout, metadata=self._call_metadata()
         )
         return response.job
 
@@ -249,21 +255,21 @@ class Client:
             states=list(states), handler=handler, page_size=page_size, page_token=page_token
         )
         response: job_service_pb2.ListJobsResponse = await self._jobs.ListJobs(
-            request, timeout=timeout, metadata=self._metadata
+            request, timeout=timeout, metadata=self._call_metadata()
         )
         return response
 
     async def cancel(self, job_id: str, reason: str = "", *, timeout: float | None = None) -> job_pb2.Job:
         """Cancel a job."""
         response = await self._jobs.CancelJob(
-            job_service_pb2.CancelJobRequest(id=job_id, reason=reason), timeout=timeout, metadata=self._metadata
+            job_service_pb2.CancelJobRequest(id=job_id, reason=reason), timeout=timeout, metadata=self._call_metadata()
         )
         return response.job
 
     async def redrive(self, job_id: str, *, timeout: float | None = None) -> job_pb2.Job:
         """Re-run a dead-lettered (FAILED) job as a new job; returns the new job."""
         response = await self._jobs.RedriveJob(
-            job_service_pb2.RedriveJobRequest(id=job_id), timeout=timeout, metadata=self._metadata
+            job_service_pb2.RedriveJobRequest(id=job_id), timeout=timeout, metadata=self._call_metadata()
         )
         return response.job
 
@@ -274,14 +280,14 @@ class Client:
         response = await self._jobs.RedriveJobs(
             job_service_pb2.RedriveJobsRequest(handler=handler, version=version, limit=limit),
             timeout=timeout,
-            metadata=self._metadata,
+            metadata=self._call_metadata(),
         )
         return list(response.job_ids)
 
     async def handlers(self, name: str = "", *, timeout: float | None = None) -> list[job_pb2.HandlerInfo]:
         """Handler versions the service knows."""
         response = await self._jobs.ListHandlers(
-            job_service_pb2.ListHandlersRequest(name=name), timeout=timeout, metadata=self._metadata
+            job_service_pb2.ListHandlersRequest(name=name), timeout=timeout, metadata=self._call_metadata()
         )
         return list(response.handlers)
 

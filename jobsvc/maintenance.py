@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jobsvc.domain.errors import Unavailable
+from jobsvc.domain.jobs import Transition
+from jobsvc.observability.logs import job_fields, log_transition
+from jobsvc.observability.metrics import Metrics
 from jobsvc.store.port import JobStore
 
 log = logging.getLogger("jobsvc.maintenance")
@@ -42,8 +45,10 @@ class Maintenance:
         store: JobStore,
         config: MaintenanceConfig,
         on_requeued: Callable[[datetime | None], None],
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self.config = config
         self._on_requeued = on_requeued
         self._task: asyncio.Task[None] | None = None
@@ -61,22 +66,30 @@ class Maintenance:
 
     async def run_once(self, *, reap: bool = True) -> tuple[list[str], list[str], int]:
         """One pass: (rescued ids, expired ids, reaped count)."""
-        rescued_with_due = await self._store.job_rescue_expired(self.config.batch)
-        rescued = [job_id for job_id, _ in rescued_with_due]
+        rescued = await self._store.job_rescue_expired(self.config.batch)
         expired = await self._store.job_expire_deadlines(self.config.batch)
         reaped = await self._store.job_reap_finished(self.config.batch) if reap else 0
-        if rescued:
-            log.warning("rescued %d expired lease(s): %s", len(rescued), rescued[:5])
-            retries = [due for _, due in rescued_with_due if due is not None]
-            if retries:
-                # Every replica's claim loops, when the earliest retry is due (not now:
-                # the retry waits out its backoff first).
-                self._on_requeued(min(retries))
-        if expired:
-            log.warning("failed %d job(s) past their deadline: %s", len(expired), expired[:5])
+        for change in rescued:
+            self._metrics.lease_rescued(change)
+            self._log(change, "lease expired", "jobsvc.LeaseExpired")
+        retries = [change.next_run_at for change in rescued if change.next_run_at is not None]
+        if retries:
+            # Every replica's claim loops, when the earliest retry is due (not now:
+            # the retry waits out its backoff first).
+            self._on_requeued(min(retries))
+        for change in expired:
+            self._metrics.transition(change)
+            self._log(change, "past its deadline", "jobsvc.DeadlineExceeded")
         if reaped:
             log.info("deleted %d finished job(s) past their retention", reaped)
-        return rescued, expired, reaped
+        return [c.job_id for c in rescued], [c.job_id for c in expired], reaped
+
+    @staticmethod
+    def _log(change: Transition, why: str, error_type: str) -> None:
+        # Rescues and expiries are rare (a fault or a deadline): one line each, about the job.
+        with job_fields(change.job_id, change.handler, change.version, change.attempt):
+            log.warning("job %s: %s", change.job_id, why)
+            log_transition(log, change, error_type)
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +28,22 @@ import asyncpg
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
 
 from jobsvc.api import services
 from jobsvc.api.ack import AckConfig, AckService
 from jobsvc.api.app import AppConfig, JobsApp
 from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import add_service
+from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.domain.errors import Unavailable
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
+from jobsvc.domain.jobs import QueueStats
 from jobsvc.executor import Executor, ExecutorConfig
 from jobsvc.maintenance import Maintenance, MaintenanceConfig
+from jobsvc.observability import ObservabilityConfig
+from jobsvc.observability.metrics import Metrics, PrometheusMetrics
+from jobsvc.observability.tracing import Tracing, build_provider
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.notify import JobsDue, Listener
 from jobsvc.store.postgres import PgStore, create_pool
@@ -82,6 +89,7 @@ class ServerConfig:
     app: AppConfig = field(default_factory=AppConfig)
     ack: AckConfig = field(default_factory=AckConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     shutdown_grace: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
     pool_size: int = 20
@@ -106,6 +114,10 @@ class JobsvcServer:
         self._maintenance: Maintenance | None = None
         self._schedules: Schedules | None = None
         self.ack: AckService | None = None
+        self.metrics: Metrics = Metrics()
+        # The port /metrics is served on (None when metrics are off).
+        self.metrics_port: int | None = None
+        self.tracing: Tracing | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._draining = False
         self._stopped = asyncio.Event()
@@ -126,6 +138,7 @@ class JobsvcServer:
 
     async def _start(self) -> None:
         cfg = self.config
+        self._start_observing()  # first: a tracing exporter that cannot be had fails the start at once
         modules = [load_module(name) for name in cfg.handler_modules]
         self.table = HandlerTable([*cfg.handlers, *(d for m in modules for d in m.handlers)])
         if self.database_url is None:
@@ -144,6 +157,7 @@ class JobsvcServer:
         store.notifier.add_local(listener.notify_local)
         store.on_rate_window = listener.wake_at
         resources = await self._enter_lifespans(modules)
+        metrics, tracing = self.metrics, self.tracing
         jobs_due = JobsDue(store, listener)
         self._executor = Executor(
             store,
@@ -153,18 +167,58 @@ class JobsvcServer:
             jobs_due=jobs_due.wake,
             resources=resources,
             config=cfg.executor,
+            metrics=metrics,
+            tracing=tracing,
         )
-        app = JobsApp(store, listener, jobs_due, config=cfg.app)
+        app = JobsApp(store, listener, jobs_due, config=cfg.app, metrics=metrics, tracing=tracing)
         self.ack = AckService(app, listener, cfg.ack)
         self._schedules = schedules = Schedules(app, store)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
         await self._start_grpc(app, schedules)
         await self._executor.start()
-        self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=jobs_due.wake)
+        self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=jobs_due.wake, metrics=metrics)
         self._maintenance.start()
         schedules.start()
+        self._serve_metrics(store)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         self._health_task = asyncio.create_task(self._watch_database(store), name="jobsvc-health")
+
+    def _start_observing(self) -> None:
+        """Metrics registry and tracer provider of this server (none when off)."""
+        obs = self.config.observability
+        if obs.metrics_port is not None:
+            self.metrics = PrometheusMetrics()
+        if obs.tracer_provider is not None:
+            self.tracing = Tracing(obs.tracer_provider)
+        elif obs.trace_exporter != "none":
+            provider = build_provider(obs.trace_exporter, obs.trace_endpoint)
+            # Global too, so that handlers' own spans are exported (set once per process).
+            trace.set_tracer_provider(provider)
+            self.tracing = Tracing(provider)
+            self._stack.callback(self.tracing.shutdown)
+
+    def _serve_metrics(self, store: PgStore) -> None:
+        metrics = self.metrics
+        obs = self.config.observability
+        if not isinstance(metrics, PrometheusMetrics) or obs.metrics_port is None:
+            return
+        ack = self.ack
+        if ack is not None:
+            metrics.watch_workers(lambda: ack.session_count)
+        loop = asyncio.get_running_loop()
+        loop_thread = threading.get_ident()
+
+        def read_queue() -> list[QueueStats]:
+            # Called by the HTTP server's thread: the query runs on the event loop.
+            if threading.get_ident() == loop_thread:
+                raise RuntimeError("scrape /metrics from another thread than the server's event loop")
+            return asyncio.run_coroutine_threadsafe(store.job_queue_stats(), loop).result(timeout=5)
+
+        metrics.watch_queue(read_queue)
+        self.metrics_port = metrics.serve(obs.metrics_host, obs.metrics_port)
+        # shutdown() waits for the HTTP thread's poll (up to 0.5 s): not on the event loop.
+        self._stack.push_async_callback(asyncio.to_thread, metrics.close)
+        log.info("metrics on http://%s:%d/metrics", obs.metrics_host, self.metrics_port)
 
     async def _start_embedded(self, data_dir: Path) -> str:
         data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -200,7 +254,12 @@ class JobsvcServer:
             (services.ScheduleService(schedules), schedule_service_pb2),
             (self.ack, ack_service_pb2),
         ):
-            add_service(server, servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__])
+            add_service(
+                server,
+                servicer,
+                module.DESCRIPTOR.services_by_name[type(servicer).__name__],
+                RpcTelemetry(self.metrics, self.tracing),
+            )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
         self.port = server.add_insecure_port(f"{_bind_host(self.config.host)}:{self.config.port}")

@@ -28,6 +28,8 @@ from jobsvc.domain.handlers import HandlerTable, JobContext, load_module
 from jobsvc.domain.jobs import Payload
 from jobsvc.executor.invoke import Invoker, Outcome
 from jobsvc.executor.payloads import encode_value
+from jobsvc.observability.logs import job_fields
+from jobsvc.observability.tracing import Tracing, continued_trace
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
 
 log = logging.getLogger("jobsvc.worker")
@@ -97,13 +99,18 @@ class RemoteWorker:
         config: WorkerConfig | None = None,
         resources: Mapping[str, Any] | None = None,
         channel: grpc.aio.Channel | None = None,
+        tracer_provider: Any = None,
     ) -> None:
         self.config = config or WorkerConfig()
+        # With a provider, each attempt is a span, child of the submit's (from the assignment).
+        self._tracing = Tracing(tracer_provider, "jobsvc.worker") if tracer_provider is not None else None
         self._channel = channel or grpc.aio.insecure_channel(target)
         self._stub = ack_service_pb2_grpc.AckServiceStub(self._channel)
         self._table = table
         self._resources = dict(resources or {})
-        self._invoker = Invoker(ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="jobsvc-worker"))
+        self._invoker = Invoker(
+            ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="jobsvc-worker"), self._tracing
+        )
         self._running: dict[str, _Running] = {}
         # Settlements sent but not confirmed, by job id: sent again after a reconnect.
         self._unconfirmed: dict[tuple[str, str], ack_service_pb2.WorkRequest] = {}
@@ -247,6 +254,16 @@ class RemoteWorker:
 
     async def _run(self, running: _Running) -> None:
         job = running.assignment.job
+        trace_context = dict(running.assignment.trace_context)
+        with job_fields(job.id, job.handler, job.version, job.attempt):
+            if self._tracing is not None:
+                await self._run_attempt(running, trace_context)
+            else:
+                with continued_trace(trace_context):
+                    await self._run_attempt(running, None)
+
+    async def _run_attempt(self, running: _Running, trace_context: dict[str, str] | None) -> None:
+        job = running.assignment.job
         token = running.assignment.attempt_token
         definition = self._table.get(job.handler, job.version)
         ctx = JobContext(
@@ -265,7 +282,9 @@ class RemoteWorker:
                 raise RuntimeError(f"not serving {job.handler}@{job.version}")
             # No local timeout: the server ends an attempt at its deadline and the
             # heartbeat then reports the lease lost, which cancels the handler here.
-            outcome = await self._invoker.run(definition, ctx, convert.payload_from_proto(job.input), None)
+            outcome = await self._invoker.run(
+                definition, ctx, convert.payload_from_proto(job.input), None, trace_context
+            )
             settle = _settlement(job.id, token, outcome)
             self._unconfirmed[(job.id, token)] = settle
             self.outbox.put_nowait(settle)
@@ -299,7 +318,7 @@ def _settlement(job_id: str, token: str, outcome: Outcome) -> ack_service_pb2.Wo
     )
 
 
-async def run_worker(target: str, modules: Sequence[str], config: WorkerConfig) -> None:
+async def run_worker(target: str, modules: Sequence[str], config: WorkerConfig, tracer_provider: Any = None) -> None:
     """`jobsvc worker`: load handler modules, enter their lifespans, work until SIGTERM/SIGINT."""
     loaded = [load_module(name) for name in modules]
     table = HandlerTable([d for m in loaded for d in m.handlers])
@@ -308,7 +327,7 @@ async def run_worker(target: str, modules: Sequence[str], config: WorkerConfig) 
         for module in loaded:
             if module.lifespan is not None:
                 resources.update(await stack.enter_async_context(module.lifespan()) or {})
-        worker = RemoteWorker(target, table, config=config, resources=resources)
+        worker = RemoteWorker(target, table, config=config, resources=resources, tracer_provider=tracer_provider)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from jobsvc import JobContext, NonRetryableError, RetryPolicy, handler
+
+log = logging.getLogger("tests.handlers")
 
 
 @asynccontextmanager
@@ -135,3 +138,21 @@ async def reject_me(ctx: JobContext, value: Any) -> None:
 async def short_lived(ctx: JobContext, value: Any) -> Any:
     """Finished jobs are deleted almost at once."""
     return value
+
+
+@handler("flaky", "1.0.0", retry_policy=RetryPolicy(initial_interval=0.05, maximum_attempts=3))
+async def flaky(ctx: JobContext, value: Any) -> str:
+    """Fails its first attempt, succeeds on the second; logs on each (without the input)."""
+    log.info("flaky handler working on attempt %d", ctx.attempt)
+    if ctx.attempt == 1:
+        raise RuntimeError(f"first attempts fail: {value!r}")
+    return "recovered"
+
+
+@handler("flaky_blocking", "1.0.0", retry_policy=RetryPolicy(initial_interval=0.05, maximum_attempts=3))
+def flaky_blocking(ctx: JobContext, value: Any) -> str:
+    """flaky, as a blocking handler: its log lines are written from a worker thread."""
+    log.info("blocking flaky handler working on attempt %d", ctx.attempt)
+    if ctx.attempt == 1:
+        raise RuntimeError(f"first attempts fail: {value!r}")
+    return "recovered"

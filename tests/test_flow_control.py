@@ -69,7 +69,7 @@ async def test_a_rescued_lease_frees_its_slot(store: PgStore) -> None:
     assert await store.job_claim(SERVED, "other", 10, 30) == []
     await asyncio.sleep(0.05)
     rescued = await store.job_rescue_expired(100)
-    assert [r[0] for r in rescued] == [dead.job.id]
+    assert [r.job_id for r in rescued] == [dead.job.id]
     [next_one] = await store.job_claim(SERVED, "other", 10, 30)
     assert next_one.job.id != dead.job.id
     async with store._connection() as conn:

@@ -71,8 +71,9 @@ async def test_stale_attempt_tokens_are_refused_and_change_nothing(store: PgStor
     [(job, _)] = await store.job_insert_many([new(1)])
     [first] = await store.job_claim(["echo@1.0.0"], "a", 10, lease_seconds=0.01)
     await asyncio.sleep(0.05)
-    [(rescued_id, retry_at)] = await store.job_rescue_expired(10)
-    assert rescued_id == job.id and retry_at is not None
+    [rescued] = await store.job_rescue_expired(10)
+    assert rescued.job_id == job.id and rescued.next_run_at is not None
+    assert rescued.state is JobState.QUEUED and rescued.attempt_failed
     await asyncio.sleep(0.01)  # the retry backoff
     [second] = await store.job_claim(["echo@1.0.0"], "b", 10, lease_seconds=30)
     assert second.job.attempt == 2 and second.attempt_token != first.attempt_token
@@ -95,7 +96,7 @@ async def test_racing_rescuers_rescue_each_expired_lease_exactly_once(store: PgS
     assert len(claimed) == 300
     await asyncio.sleep(0.05)
     rescued = await asyncio.gather(*(store.job_rescue_expired(1000) for _ in range(6)))
-    ids = [job_id for batch in rescued for job_id, _ in batch]
+    ids = [change.job_id for batch in rescued for change in batch]
     assert len(ids) == len(set(ids)) == 300
 
 
@@ -121,7 +122,8 @@ async def test_failed_attempts_retry_per_policy_then_dead_letter_with_history(st
         assert claim.job.attempt == attempt
         outcome = await store.job_fail_attempt(job.id, claim.attempt_token, JobError("Boom", f"try {attempt}"))
         assert outcome is not None
-        assert outcome[0] is (JobState.QUEUED if attempt < 3 else JobState.FAILED)
+        assert outcome.state is (JobState.QUEUED if attempt < 3 else JobState.FAILED)
+        assert (outcome.handler, outcome.version, outcome.attempt) == ("echo", "1.0.0", attempt)
     dead = await store.job_get(job.id)
     assert dead is not None and dead.state is JobState.FAILED and dead.error is not None
     assert [(e.type, e.message, e.attempt) for e in dead.attempt_errors] == [
@@ -140,4 +142,4 @@ async def test_non_retryable_errors_fail_at_once(store: PgStore) -> None:
     [(job, _)] = await store.job_insert_many([new("x")])
     [claim] = await store.job_claim(["echo@1.0.0"], "w", 1, 30)
     outcome = await store.job_fail_attempt(job.id, claim.attempt_token, JobError("Bad", "no", non_retryable=True))
-    assert outcome is not None and outcome[0] is JobState.FAILED
+    assert outcome is not None and outcome.state is JobState.FAILED

@@ -31,7 +31,8 @@ from jobsvc.domain.errors import (
     JobsvcError,
     NotFound,
 )
-from jobsvc.domain.jobs import Claim, EventKind, HandlerSpec, JobError, JobState
+from jobsvc.domain.jobs import Claim, EventKind, HandlerSpec, JobError, JobState, Transition
+from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.store.notify import Listener
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc
 
@@ -110,7 +111,11 @@ def _timestamp(seconds_from_now: float | None = None, moment: Any = None) -> tim
 
 
 def _assignment(claim: Claim) -> ack_service_pb2.Assignment:
-    assignment = ack_service_pb2.Assignment(job=convert.job_to_proto(claim.job), attempt_token=claim.attempt_token)
+    assignment = ack_service_pb2.Assignment(
+        job=convert.job_to_proto(claim.job),
+        attempt_token=claim.attempt_token,
+        trace_context=claim.job.trace_context or {},
+    )
     if claim.lease_deadline is not None:
         assignment.lease_deadline.CopyFrom(_timestamp(moment=claim.lease_deadline))
     return assignment
@@ -122,6 +127,13 @@ class Settlements:
     def __init__(self, app: JobsApp) -> None:
         self._app = app
         self._store = app.store
+        self._metrics = app.metrics
+
+    def record(self, change: Transition, error_type: str = "") -> None:
+        """Count and log a transition a settlement made."""
+        self._metrics.transition(change)
+        with job_fields(change.job_id, change.handler, change.version, change.attempt):
+            log_transition(log, change, error_type)
 
     async def _refused(self, job_id: str) -> JobsvcError:
         job = await self._store.job_get(job_id)
@@ -139,8 +151,10 @@ class Settlements:
     async def ack(self, request: ack_service_pb2.AckRequest, path: str) -> JobState:
         job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
         result = convert.payload_from_proto(request.result)
-        if not await self._store.job_finish(job_id, token, JobState.SUCCEEDED, result):
+        change = await self._store.job_finish(job_id, token, JobState.SUCCEEDED, result)
+        if change is None:
             raise await self._refused(job_id)
+        self.record(change)
         return JobState.SUCCEEDED
 
     async def nack(
@@ -162,13 +176,13 @@ class Settlements:
         delay = None
         if not reject and request.HasField("retry_delay"):
             delay = max(0.0, request.retry_delay.ToTimedelta().total_seconds())
-        failed = await self._store.job_fail_attempt(job_id, token, error, delay)
-        if failed is None:
+        change = await self._store.job_fail_attempt(job_id, token, error, delay)
+        if change is None:
             raise await self._refused(job_id)
-        state, next_run_at = failed
-        if next_run_at is not None:
-            self._app.jobs_due(next_run_at)
-        return state, next_run_at
+        self.record(change, error.type)
+        if change.next_run_at is not None:
+            self._app.jobs_due(change.next_run_at)
+        return change.state, change.next_run_at
 
     async def progress(self, request: ack_service_pb2.ReportProgressRequest, path: str) -> int:
         job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
@@ -230,6 +244,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         self._listener = listener
         self.config = config or AckConfig()
         self._settle = Settlements(app)
+        self._metrics = app.metrics
         self._sessions: set[_Session] = set()
         self._registered: dict[str, float] = {}
         listener.on_cancel(self._on_cancel_request)
@@ -249,7 +264,9 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         # The session writes the terminal state itself, so a worker that never answers
         # cannot leave the job running; its late ack is then refused.
         with contextlib.suppress(JobsvcError):
-            await self._store.job_finish(job_id, token, JobState.CANCELLED)
+            change = await self._store.job_finish(job_id, token, JobState.CANCELLED)
+            if change is not None:
+                self._settle.record(change)
         session.cancel(job_id, token, "cancelled")
 
     async def _register(self, worker: Worker) -> None:
@@ -388,6 +405,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 for claim in claims:
                     session.hold(claim.job.id, claim.attempt_token)
                     session.send(ack_service_pb2.WorkResponse(assignment=_assignment(claim)))
+                    self._metrics.attempt_started(claim.job.handler, claim.job.version)
                 if len(claims) == want:
                     continue
             with contextlib.suppress(TimeoutError):
@@ -435,6 +453,8 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 due.clear()
                 claims = await self._store.job_claim(worker.keys, owner, request.max_jobs or 1, worker.lease_seconds)
                 remaining = deadline - time.monotonic()
+                for claim in claims:
+                    self._metrics.attempt_started(claim.job.handler, claim.job.version)
                 if claims or remaining <= 0:
                     return ack_service_pb2.LeaseResponse(assignments=[_assignment(c) for c in claims])
                 with contextlib.suppress(TimeoutError):

@@ -20,6 +20,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -113,11 +114,13 @@ def _tolerant(parse: Callable[[bytes], Any], method: str) -> Callable[[bytes], A
     return deserialize
 
 
-def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescriptor) -> None:
+def add_service(
+    server: grpc.aio.Server, servicer: object, service: ServiceDescriptor, telemetry: RpcTelemetry | None = None
+) -> None:
     """Register a servicer whose requests that fail to parse reach it as MalformedRequest.
 
     Used instead of the generated add_*_to_server, whose deserializers raise into
-    grpc, which then answers UNKNOWN.
+    grpc, which then answers UNKNOWN. With telemetry, every method is timed (and traced).
     """
     handlers = {}
     for method in service.methods:
@@ -133,8 +136,11 @@ def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescr
                 if method.server_streaming
                 else grpc.stream_unary_rpc_method_handler
             )
+        behaviour = getattr(servicer, method.name)
+        if telemetry is not None and telemetry.active:
+            behaviour = telemetry.wrap(behaviour, path, method.server_streaming)
         handlers[method.name] = factory(
-            getattr(servicer, method.name),
+            behaviour,
             request_deserializer=_tolerant(request_class.FromString, path),
             response_serializer=response_class.SerializeToString,
         )

@@ -179,6 +179,8 @@ class NewJob:
     # Answered from this earlier job's result (the handler's result cache) instead of running.
     cached_from: str | None = None
     flow_keys: FlowKeys = field(default_factory=FlowKeys)
+    # The submit's W3C trace context, so the execution continues the caller's trace.
+    trace_context: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,8 @@ class Job:
     concurrency_key: str | None = None
     rate_key: str | None = None
     fairness_key: str | None = None
+    # The W3C trace context (traceparent, tracestate) of the submit, when tracing was on.
+    trace_context: dict[str, str] | None = None
 
 
 class EventKind(enum.StrEnum):
@@ -262,6 +266,40 @@ class Claim:
     lease_deadline: datetime | None = None
     # When the attempt times out (its handler's or job's attempt_timeout), if it has one.
     attempt_deadline: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A state change the store just made to a job, with what metrics and logs need of it."""
+
+    job_id: str
+    handler: str
+    version: str
+    attempt: int
+    # The new state: QUEUED when a failed attempt is retried.
+    state: JobState
+    # When the retry is due (state QUEUED).
+    next_run_at: datetime | None = None
+    # How long the attempt that just ended ran; None when no attempt ended (a queued job
+    # past its deadline).
+    attempt_seconds: float | None = None
+    # Since the job was created: its end-to-end latency when the new state is terminal.
+    job_seconds: float = 0.0
+
+    @property
+    def attempt_failed(self) -> bool:
+        """True when an attempt ended in failure (retried, or the job is dead)."""
+        return self.attempt_seconds is not None and self.state in (JobState.QUEUED, JobState.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Queued jobs of one handler, for the queue gauges."""
+
+    handler: str
+    due: int
+    scheduled: int
+    oldest_due_age: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,11 @@ remote Python workers, so a handler module moves between them unchanged."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 import traceback
+from collections.abc import Mapping
 from concurrent.futures import Executor as ThreadPool
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +20,7 @@ from jobsvc.domain.handlers import HandlerDefinition, JobContext
 from jobsvc.domain.jobs import JobError, Payload
 from jobsvc.domain.schemas import Validators
 from jobsvc.executor.payloads import PayloadError, decode_input, encode_value
+from jobsvc.observability.tracing import Tracing
 
 ATTEMPT_TIMEOUT = "jobsvc.AttemptTimeout"
 
@@ -32,9 +36,10 @@ class Outcome:
 class Invoker:
     """Calls handlers: async ones on the loop, blocking ones in a thread pool."""
 
-    def __init__(self, threads: ThreadPool) -> None:
+    def __init__(self, threads: ThreadPool, tracing: Tracing | None = None) -> None:
         self._threads = threads
         self._validators = Validators()
+        self._tracing = tracing
 
     async def run(
         self,
@@ -42,8 +47,25 @@ class Invoker:
         ctx: JobContext,
         payload: Payload,
         timeout: float | None,
+        trace_context: Mapping[str, str] | None = None,
     ) -> Outcome:
-        """One attempt. Cancellation (CancelledError) propagates to the caller."""
+        """One attempt, inside an execution span (child of `trace_context`, the submit's)
+        when tracing is on. Cancellation (CancelledError) propagates to the caller."""
+        if self._tracing is None:
+            return await self._attempt(definition, ctx, payload, timeout)
+        with self._tracing.execution_span(ctx.job_id, ctx.handler, ctx.version, ctx.attempt, trace_context) as span:
+            outcome = await self._attempt(definition, ctx, payload, timeout)
+            if outcome.error is not None:
+                Tracing.set_error(span, outcome.error.type)
+            return outcome
+
+    async def _attempt(
+        self,
+        definition: HandlerDefinition,
+        ctx: JobContext,
+        payload: Payload,
+        timeout: float | None,
+    ) -> Outcome:
         try:
             async with asyncio.timeout(timeout):
                 value = await self._invoke(definition, ctx, decode_input(definition, payload))
@@ -77,7 +99,10 @@ class Invoker:
             return chunks
         if inspect.iscoroutinefunction(func):
             return await func(ctx, value)
-        return await asyncio.get_running_loop().run_in_executor(self._threads, _call_blocking, func, ctx, value)
+        # With a copy of the context, as asyncio.to_thread does: the handler's log lines carry
+        # the job's fields and its spans nest in the execution span.
+        call = functools.partial(contextvars.copy_context().run, _call_blocking, func, ctx, value)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
 
     def _check_output(self, definition: HandlerDefinition, result: Payload) -> None:
         if definition.output_schema is None or result.is_proto:

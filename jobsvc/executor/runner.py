@@ -20,9 +20,12 @@ from typing import Any
 
 from jobsvc.domain.errors import Unavailable
 from jobsvc.domain.handlers import HandlerTable, JobContext
-from jobsvc.domain.jobs import Claim, EventKind, JobState, JsonValue, Payload
+from jobsvc.domain.jobs import Claim, EventKind, JobState, JsonValue, Payload, Transition
 from jobsvc.executor.invoke import Invoker, Outcome
 from jobsvc.executor.payloads import encode_value
+from jobsvc.observability.logs import job_fields, log_transition
+from jobsvc.observability.metrics import Metrics
+from jobsvc.observability.tracing import Tracing
 from jobsvc.store.notify import Listener
 from jobsvc.store.port import JobStore
 
@@ -128,8 +131,11 @@ class Executor:
         jobs_due: Callable[[datetime | None], None],
         resources: Mapping[str, Any] | None = None,
         config: ExecutorConfig | None = None,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()
         self._listener = listener
         self._jobs_due = jobs_due
         self._table = table
@@ -142,7 +148,7 @@ class Executor:
         self._stopping = False
         self._loops: list[asyncio.Task[None]] = []
         self._threads = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="jobsvc-handler")
-        self._invoker = Invoker(self._threads)
+        self._invoker = Invoker(self._threads, tracing)
         listener.on_cancel(self._on_cancel_request)
 
     @property
@@ -244,6 +250,7 @@ class Executor:
             self._stop_job(previous, _StopReason.LEASE_LOST)
         running = _Running(claim)
         self._running[claim.job.id] = running
+        self._metrics.attempt_started(claim.job.handler, claim.job.version)
         running.task = asyncio.create_task(self._run(running), name=f"jobsvc-job-{claim.job.id}")
 
     def _on_cancel_request(self, job_id: str) -> None:
@@ -260,6 +267,12 @@ class Executor:
             running.task.cancel()
 
     async def _run(self, running: _Running) -> None:
+        job = running.claim.job
+        # The job's task: every line logged while it runs (the handler's too) is about it.
+        with job_fields(job.id, job.handler, job.version, job.attempt):
+            await self._run_attempt(running)
+
+    async def _run_attempt(self, running: _Running) -> None:
         claim = running.claim
         job = claim.job
         definition = self._table.get(job.handler, job.version)
@@ -278,7 +291,7 @@ class Executor:
         timeout = _seconds_until(claim.attempt_deadline)
         outcome: Outcome | None = None
         try:
-            outcome = await self._invoker.run(definition, ctx, job.input, timeout)
+            outcome = await self._invoker.run(definition, ctx, job.input, timeout, job.trace_context)
         except asyncio.CancelledError:
             outcome = None  # stopped: cancelled, shutting down or lease lost (see stop_reason)
         try:
@@ -296,17 +309,25 @@ class Executor:
         job, token = running.claim.job, running.claim.attempt_token
         if running.stop_reason == _StopReason.LEASE_LOST:
             return  # someone else owns the job now; our write would be refused anyway
+        change: Transition | None = None
         if running.stop_reason == _StopReason.CANCELLED:
-            accepted = await self._store.job_finish(job.id, token, JobState.CANCELLED)
+            change = await self._store.job_finish(job.id, token, JobState.CANCELLED)
+            accepted = change is not None
         elif outcome is None:  # shutting down: not the job's fault, so not a failed attempt
             accepted = await self._store.job_requeue(job.id, token, "executor shutting down")
+            if accepted:
+                log.info("job %s: requeued, this executor is shutting down", job.id)
         elif outcome.error is not None:
-            failed = await self._store.job_fail_attempt(job.id, token, outcome.error)
-            accepted = failed is not None
-            if failed is not None and failed[1] is not None:
-                self._jobs_due(failed[1])  # the retry, here or on another replica
+            change = await self._store.job_fail_attempt(job.id, token, outcome.error)
+            accepted = change is not None
+            if change is not None and change.next_run_at is not None:
+                self._jobs_due(change.next_run_at)  # the retry, here or on another replica
         else:
-            accepted = await self._store.job_finish(job.id, token, JobState.SUCCEEDED, outcome.result)
+            change = await self._store.job_finish(job.id, token, JobState.SUCCEEDED, outcome.result)
+            accepted = change is not None
+        if change is not None:
+            self._metrics.transition(change)
+            log_transition(log, change, outcome.error.type if outcome and outcome.error else "")
         if not accepted:
             log.info("job %s: outcome refused, attempt %d is no longer current", job.id, job.attempt)
 

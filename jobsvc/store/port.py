@@ -18,6 +18,8 @@ from jobsvc.domain.jobs import (
     JsonValue,
     NewJob,
     Payload,
+    QueueStats,
+    Transition,
 )
 from jobsvc.domain.schedules import Schedule
 
@@ -151,8 +153,8 @@ class JobStore(Protocol):
         state: JobState,
         result: Payload | None = None,
         error: JobError | None = None,
-    ) -> bool:
-        """End the attempt in a terminal state; False for a stale token."""
+    ) -> Transition | None:
+        """End the attempt in a terminal state; None for a stale token."""
         ...
 
     async def job_fail_attempt(
@@ -161,7 +163,7 @@ class JobStore(Protocol):
         token: str,
         error: JobError,
         retry_delay: float | None = None,
-    ) -> tuple[JobState, datetime | None] | None:
+    ) -> Transition | None:
         """The attempt failed: queued again per the retry policy, or FAILED; None for a stale token."""
         ...
 
@@ -169,12 +171,16 @@ class JobStore(Protocol):
         """Give a running attempt back to the queue; False for a stale token."""
         ...
 
-    async def job_rescue_expired(self, limit: int) -> list[tuple[str, datetime | None]]:
-        """End attempts whose lease has expired as failed attempts: (id, retry due time or None)."""
+    async def job_rescue_expired(self, limit: int) -> list[Transition]:
+        """End attempts whose lease has expired as failed attempts (retried or FAILED)."""
         ...
 
-    async def job_expire_deadlines(self, limit: int) -> list[str]:
-        """Fail jobs past their execution or schedule-to-start deadline; the ids."""
+    async def job_expire_deadlines(self, limit: int) -> list[Transition]:
+        """Fail jobs past their execution or schedule-to-start deadline."""
+        ...
+
+    async def job_queue_stats(self) -> list[QueueStats]:
+        """Queued jobs per handler: due, scheduled for later, age of the oldest due."""
         ...
 
     async def job_reap_finished(self, limit: int) -> int:

@@ -26,6 +26,8 @@ from jobsvc.domain.jobs import (
     JsonValue,
     NewJob,
     Payload,
+    QueueStats,
+    Transition,
 )
 from jobsvc.domain.schedules import Schedule
 from jobsvc.store import rows
@@ -70,7 +72,7 @@ class PgStore:
         self.notifier = notifier or EventNotifier(pool)
         # Told when a full rate window opens again, so claim loops try then (set by the server).
         self.on_rate_window: Callable[[datetime], None] | None = None
-        self._finishes: Coalescer[_Finish, bool] = Coalescer(self._finish_many, name="jobsvc-finish")
+        self._finishes: Coalescer[_Finish, Transition | None] = Coalescer(self._finish_many, name="jobsvc-finish")
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
@@ -382,11 +384,12 @@ class PgStore:
         state: JobState,
         result: Payload | None = None,
         error: JobError | None = None,
-    ) -> bool:
-        """Terminal write under the attempt token; concurrent finishes share one statement."""
+    ) -> Transition | None:
+        """Terminal write under the attempt token; None for a stale token. Concurrent
+        finishes share one statement."""
         return await self._finishes.submit((job_id, token, state, result, error))
 
-    async def _finish_many(self, items: Sequence[_Finish]) -> list[bool]:
+    async def _finish_many(self, items: Sequence[_Finish]) -> list[Transition | None]:
         payloads = [rows.payload_columns(result) for _, _, _, result, _ in items]
         ids = [job_id for job_id, *_ in items]
         async with self._connection() as conn:
@@ -400,9 +403,9 @@ class PgStore:
                 [p[2] for p in payloads],
                 [json.dumps(error.to_json()) if error else None for *_, error in items],
             )
-        done = {str(r["id"]) for r in finished}
+        done = {str(r["id"]): r for r in finished}
         self.notifier.changed(done)
-        return [job_id in done for job_id in ids]
+        return [rows.transition(done[job_id], state) if job_id in done else None for job_id, _, state, _, _ in items]
 
     async def job_fail_attempt(
         self,
@@ -410,12 +413,12 @@ class PgStore:
         token: str,
         error: JobError,
         retry_delay: float | None = None,
-    ) -> tuple[JobState, datetime | None] | None:
-        """The attempt failed: retried per policy or FAILED; None for a stale token."""
+    ) -> Transition | None:
+        """The attempt failed: retried per policy (state QUEUED) or FAILED; None for a stale token."""
         failed = await self._fetch_changed(
             "job_fail_attempt", job_id, token, error.to_json(), retry_delay, error.non_retryable
         )
-        return (JobState(failed[0]["new_state"]), failed[0]["next_run_at"]) if failed else None
+        return rows.transition(failed[0], JobState(failed[0]["new_state"])) if failed else None
 
     async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
         """Give an attempt back without counting it as failed."""
@@ -423,14 +426,22 @@ class PgStore:
 
     # -- maintenance -----------------------------------------------------------------
 
-    async def job_rescue_expired(self, limit: int) -> list[tuple[str, datetime | None]]:
-        """End attempts whose lease ran out as failed attempts: (id, when its retry is due)."""
+    async def job_rescue_expired(self, limit: int) -> list[Transition]:
+        """End attempts whose lease ran out as failed attempts (retried or FAILED)."""
         rescued = await self._fetch_changed("job_rescue_expired", limit)
-        return [(str(r["id"]), r["next_run_at"]) for r in rescued]
+        return [rows.transition(r, JobState(r["new_state"])) for r in rescued]
 
-    async def job_expire_deadlines(self, limit: int) -> list[str]:
-        """Fail jobs past their execution or schedule-to-start deadline; the ids."""
-        return [str(r["id"]) for r in await self._fetch_changed("job_expire_deadlines", limit)]
+    async def job_expire_deadlines(self, limit: int) -> list[Transition]:
+        """Fail jobs past their execution or schedule-to-start deadline."""
+        expired = await self._fetch_changed("job_expire_deadlines", limit)
+        return [rows.transition(r, JobState.FAILED, attempt_ended=False) for r in expired]
+
+    async def job_queue_stats(self) -> list[QueueStats]:
+        """Queued jobs per handler (for the queue gauges, on scrape only)."""
+        return [
+            QueueStats(r["handler"], r["due"], r["scheduled"], r["oldest_due_age"])
+            for r in await self._fetch("job_queue_stats")
+        ]
 
     async def job_reap_finished(self, limit: int) -> int:
         """Delete finished jobs past their retention; how many."""

@@ -22,6 +22,7 @@ from jobsvc.domain.jobs import (
     NewJob,
     Payload,
     RetryPolicy,
+    Transition,
 )
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 
@@ -71,6 +72,7 @@ def job_options(job: NewJob) -> str:
             "retention": job.retention,
             "input_hash": job.input_hash,
             **job.flow_keys.to_json(),
+            "trace_context": job.trace_context,
         }
     )
 
@@ -110,6 +112,21 @@ def job(row: asyncpg.Record) -> Job:
         concurrency_key=row["concurrency_key"],
         rate_key=row["rate_key"],
         fairness_key=row["fairness_key"],
+        trace_context=dict(row["trace_context"]) if row["trace_context"] else None,
+    )
+
+
+def transition(row: asyncpg.Record, state: JobState, attempt_ended: bool = True) -> Transition:
+    """A Transition from a row with id, handler, version, attempt, job_seconds (and attempt_seconds)."""
+    return Transition(
+        job_id=str(row["id"]),
+        handler=row["handler"],
+        version=row["version"],
+        attempt=row["attempt"],
+        state=state,
+        next_run_at=row.get("next_run_at"),
+        attempt_seconds=(row["attempt_seconds"] or 0.0) if attempt_ended else None,
+        job_seconds=row["job_seconds"] or 0.0,
     )
 
 

@@ -45,6 +45,7 @@ JOB_COLUMNS = (
     "rate_limit",
     "rate_period",
     "fairness_key",
+    "trace_context",
 )
 
 # Why a queued job is not running (Get and List only), as a jobsvc.domain.flow.WaitReason:

@@ -66,7 +66,7 @@ async def _rescue_until_none(store: PgStore, batch: int) -> list[str]:
         found = await store.job_rescue_expired(batch)
         if not found:
             break
-        rescued.extend(job_id for job_id, _ in found)
+        rescued.extend(change.job_id for change in found)
     return rescued
 
 

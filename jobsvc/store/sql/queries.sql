@@ -103,7 +103,7 @@ WITH new AS (
          input_data, idempotency_key, labels, run_at, order_at, last_seq, max_attempts, retry_initial_interval,
          retry_backoff_coefficient, retry_maximum_interval, non_retryable_error_types, attempt_timeout,
          deadline_at, start_deadline_at, retention, input_hash, concurrency_key, concurrency_limit,
-         rate_key, rate_limit, rate_period, fairness_key)
+         rate_key, rate_limit, rate_period, fairness_key, trace_context)
     -- input and labels arrive as JSON text, for the reason given at handler_upsert_many.
     SELECT id, handler, version_selector, version, 'queued', priority, input::jsonb, input_type_url,
            input_data, idempotency_key, labels::jsonb, due, order_at, 1,
@@ -115,7 +115,8 @@ WITH new AS (
            due + make_interval(secs => (o ->> 'schedule_to_start_timeout')::double precision),
            (o ->> 'retention')::double precision, o ->> 'input_hash',
            o ->> 'concurrency_key', (o ->> 'concurrency_limit')::integer,
-           o ->> 'rate_key', (o ->> 'rate_limit')::integer, (o ->> 'rate_period')::double precision, fair_key
+           o ->> 'rate_key', (o ->> 'rate_limit')::integer, (o ->> 'rate_period')::double precision, fair_key,
+           nullif(o -> 'trace_context', 'null'::jsonb)
     FROM ordered
     ORDER BY ord
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -236,7 +237,12 @@ UPDATE jobsvc_jobs SET lease_expires_at = least(lease_expires_at, now() + make_i
 WHERE lease_owner = $1 AND state = 'running';
 
 -- name: job_fail_attempt
-SELECT new_state, next_run_at, event_seq FROM jobsvc_fail_attempt($1, $2, $3::jsonb, $4, $5);
+-- The function's UPDATE is invisible to this statement's snapshot, so the join reads the
+-- row as the failed attempt left it: its handler, version, attempt number and start.
+SELECT j.id, f.new_state, f.next_run_at, f.event_seq, j.handler, j.version, j.attempt,
+       extract(epoch FROM now() - j.started_at)::float8 AS attempt_seconds,
+       extract(epoch FROM now() - j.created_at)::float8 AS job_seconds
+FROM jobsvc_fail_attempt($1, $2, $3::jsonb, $4, $5) f JOIN jobsvc_jobs j ON j.id = $1;
 
 -- name: job_event_append_many
 -- job_event_append for several events of one attempt at once, in order (a handler that
@@ -291,7 +297,9 @@ WITH input AS (
         last_seq = j.last_seq + 1
     FROM input i, locked
     WHERE j.id = i.id AND j.attempt_token = i.token AND j.state = 'running'
-    RETURNING j.id, j.last_seq, j.attempt, j.cancel_reason, i.state, i.result, i.result_type_url, i.result_data,
+    RETURNING j.id, j.last_seq, j.attempt, j.cancel_reason, j.handler, j.version,
+              extract(epoch FROM now() - j.started_at)::float8 AS attempt_seconds,
+              extract(epoch FROM now() - j.created_at)::float8 AS job_seconds, i.state, i.result, i.result_type_url, i.result_data,
               i.error
 ), terminal_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data, payload, payload_type_url, payload_data)
@@ -302,7 +310,7 @@ WITH input AS (
            result::jsonb, result_type_url, result_data
     FROM finished
 )
-SELECT id FROM finished;
+SELECT id, last_seq, handler, version, attempt, attempt_seconds, job_seconds FROM finished;
 
 -- name: job_requeue
 -- Returns a running attempt to the queue (executor shutting down): the next
@@ -327,13 +335,16 @@ SELECT last_seq FROM requeued;
 -- still ends after max_attempts. SKIP LOCKED lets every replica run this at once:
 -- each lease is rescued by exactly one.
 WITH expired AS MATERIALIZED (
-    SELECT id, attempt_token, attempt_deadline FROM jobsvc_jobs
+    SELECT id, attempt_token, attempt_deadline, handler, version, attempt, started_at, created_at
+    FROM jobsvc_jobs
     WHERE state = 'running' AND lease_expires_at < now()
     ORDER BY lease_expires_at
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 )
-SELECT e.id, f.new_state, f.next_run_at
+SELECT e.id, f.new_state, f.next_run_at, e.handler, e.version, e.attempt,
+       extract(epoch FROM now() - e.started_at)::float8 AS attempt_seconds,
+       extract(epoch FROM now() - e.created_at)::float8 AS job_seconds
 FROM expired e, LATERAL jobsvc_fail_attempt(e.id, e.attempt_token,
     CASE WHEN e.attempt_deadline <= now()
          THEN '{"type": "jobsvc.AttemptTimeout", "message": "the attempt ran past its timeout"}'
@@ -361,12 +372,14 @@ WITH expired AS MATERIALIZED (
         attempt_token = NULL, lease_owner = NULL, lease_expires_at = NULL, attempt_deadline = NULL,
         last_seq = j.last_seq + 1
     FROM expired e WHERE j.id = e.id
-    RETURNING j.id, j.last_seq, j.error, e.old_state
+    RETURNING j.id, j.last_seq, j.error, e.old_state, j.handler, j.version, j.attempt,
+              extract(epoch FROM now() - j.created_at)::float8 AS job_seconds
 ), failed_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, last_seq, 'failed', jsonb_build_object('error', error) FROM failed
 )
-SELECT id, CASE WHEN old_state = 'running' THEN pg_notify('jobsvc_cancel', id::text) END
+SELECT id, handler, version, attempt, job_seconds,
+       CASE WHEN old_state = 'running' THEN pg_notify('jobsvc_cancel', id::text) END
 FROM failed;
 
 -- name: job_reap_finished
@@ -541,3 +554,15 @@ UPDATE jobsvc_schedules SET
     next_tick_at = $3, last_tick_at = coalesce($4, last_tick_at), last_job_id = coalesce($5, last_job_id)
 WHERE name = $1 AND next_tick_at = $2 AND NOT paused
 RETURNING name;
+
+-- name: job_queue_stats
+-- Per handler: queued jobs that are due, those scheduled for later (delays, retry
+-- backoff), and how long the oldest due one has waited since it became due. Run only
+-- when metrics are scraped (and cached briefly), so an idle server sends no extra query.
+SELECT handler,
+       count(*) FILTER (WHERE run_at <= now()) AS due,
+       count(*) FILTER (WHERE run_at > now()) AS scheduled,
+       coalesce(extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now())), 0)::float8 AS oldest_due_age
+FROM jobsvc_jobs
+WHERE state = 'queued'
+GROUP BY handler;

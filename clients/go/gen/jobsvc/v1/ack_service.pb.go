@@ -109,6 +109,10 @@ type Assignment struct {
 	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
 	AttemptToken  string                 `protobuf:"bytes,2,opt,name=attempt_token,json=attemptToken,proto3" json:"attempt_token,omitempty"`
 	LeaseDeadline *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=lease_deadline,json=leaseDeadline,proto3" json:"lease_deadline,omitempty"`
+	// The W3C trace context of the submit that created the job (keys `traceparent` and
+	// `tracestate`), empty when the server does not trace: a worker that traces starts the
+	// execution span as its child, so the caller's trace goes on through the worker.
+	TraceContext  map[string]string `protobuf:"bytes,4,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,6 +164,13 @@ func (x *Assignment) GetAttemptToken() string {
 func (x *Assignment) GetLeaseDeadline() *timestamppb.Timestamp {
 	if x != nil {
 		return x.LeaseDeadline
+	}
+	return nil
+}
+
+func (x *Assignment) GetTraceContext() map[string]string {
+	if x != nil {
+		return x.TraceContext
 	}
 	return nil
 }
@@ -1244,7 +1255,7 @@ type WorkRequest_Drain struct {
 
 func (x *WorkRequest_Drain) Reset() {
 	*x = WorkRequest_Drain{}
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[19]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1256,7 +1267,7 @@ func (x *WorkRequest_Drain) String() string {
 func (*WorkRequest_Drain) ProtoMessage() {}
 
 func (x *WorkRequest_Drain) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[19]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1296,7 @@ type WorkResponse_Welcome struct {
 
 func (x *WorkResponse_Welcome) Reset() {
 	*x = WorkResponse_Welcome{}
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[20]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1308,7 @@ func (x *WorkResponse_Welcome) String() string {
 func (*WorkResponse_Welcome) ProtoMessage() {}
 
 func (x *WorkResponse_Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[20]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1346,7 +1357,7 @@ type WorkResponse_Cancel struct {
 
 func (x *WorkResponse_Cancel) Reset() {
 	*x = WorkResponse_Cancel{}
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[21]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1358,7 +1369,7 @@ func (x *WorkResponse_Cancel) String() string {
 func (*WorkResponse_Cancel) ProtoMessage() {}
 
 func (x *WorkResponse_Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[21]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1411,7 +1422,7 @@ type WorkResponse_Settled struct {
 
 func (x *WorkResponse_Settled) Reset() {
 	*x = WorkResponse_Settled{}
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[22]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +1434,7 @@ func (x *WorkResponse_Settled) String() string {
 func (*WorkResponse_Settled) ProtoMessage() {}
 
 func (x *WorkResponse_Settled) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[22]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,12 +1499,16 @@ const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\x06labels\x18\x05 \x03(\v2!.jobsvc.v1.WorkerInfo.LabelsEntryR\x06labels\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x96\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa5\x02\n" +
 	"\n" +
 	"Assignment\x12 \n" +
 	"\x03job\x18\x01 \x01(\v2\x0e.jobsvc.v1.JobR\x03job\x12#\n" +
 	"\rattempt_token\x18\x02 \x01(\tR\fattemptToken\x12A\n" +
-	"\x0elease_deadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rleaseDeadline\"\x8d\x03\n" +
+	"\x0elease_deadline\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rleaseDeadline\x12L\n" +
+	"\rtrace_context\x18\x04 \x03(\v2'.jobsvc.v1.Assignment.TraceContextEntryR\ftraceContext\x1a?\n" +
+	"\x11TraceContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8d\x03\n" +
 	"\vWorkRequest\x12-\n" +
 	"\x05hello\x18\x01 \x01(\v2\x15.jobsvc.v1.WorkerInfoH\x00R\x05hello\x12;\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x1b.jobsvc.v1.HeartbeatRequestH\x00R\theartbeat\x12>\n" +
@@ -1599,7 +1614,7 @@ func file_jobsvc_v1_ack_service_proto_rawDescGZIP() []byte {
 	return file_jobsvc_v1_ack_service_proto_rawDescData
 }
 
-var file_jobsvc_v1_ack_service_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_jobsvc_v1_ack_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_jobsvc_v1_ack_service_proto_goTypes = []any{
 	(*WorkerInfo)(nil),             // 0: jobsvc.v1.WorkerInfo
 	(*Assignment)(nil),             // 1: jobsvc.v1.Assignment
@@ -1620,73 +1635,75 @@ var file_jobsvc_v1_ack_service_proto_goTypes = []any{
 	(*RejectRequest)(nil),          // 16: jobsvc.v1.RejectRequest
 	(*RejectResponse)(nil),         // 17: jobsvc.v1.RejectResponse
 	nil,                            // 18: jobsvc.v1.WorkerInfo.LabelsEntry
-	(*WorkRequest_Drain)(nil),      // 19: jobsvc.v1.WorkRequest.Drain
-	(*WorkResponse_Welcome)(nil),   // 20: jobsvc.v1.WorkResponse.Welcome
-	(*WorkResponse_Cancel)(nil),    // 21: jobsvc.v1.WorkResponse.Cancel
-	(*WorkResponse_Settled)(nil),   // 22: jobsvc.v1.WorkResponse.Settled
-	(*HandlerInfo)(nil),            // 23: jobsvc.v1.HandlerInfo
-	(*durationpb.Duration)(nil),    // 24: google.protobuf.Duration
-	(*Job)(nil),                    // 25: jobsvc.v1.Job
-	(*timestamppb.Timestamp)(nil),  // 26: google.protobuf.Timestamp
-	(*Progress)(nil),               // 27: jobsvc.v1.Progress
-	(*Payload)(nil),                // 28: jobsvc.v1.Payload
-	(JobState)(0),                  // 29: jobsvc.v1.JobState
-	(*JobError)(nil),               // 30: jobsvc.v1.JobError
+	nil,                            // 19: jobsvc.v1.Assignment.TraceContextEntry
+	(*WorkRequest_Drain)(nil),      // 20: jobsvc.v1.WorkRequest.Drain
+	(*WorkResponse_Welcome)(nil),   // 21: jobsvc.v1.WorkResponse.Welcome
+	(*WorkResponse_Cancel)(nil),    // 22: jobsvc.v1.WorkResponse.Cancel
+	(*WorkResponse_Settled)(nil),   // 23: jobsvc.v1.WorkResponse.Settled
+	(*HandlerInfo)(nil),            // 24: jobsvc.v1.HandlerInfo
+	(*durationpb.Duration)(nil),    // 25: google.protobuf.Duration
+	(*Job)(nil),                    // 26: jobsvc.v1.Job
+	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
+	(*Progress)(nil),               // 28: jobsvc.v1.Progress
+	(*Payload)(nil),                // 29: jobsvc.v1.Payload
+	(JobState)(0),                  // 30: jobsvc.v1.JobState
+	(*JobError)(nil),               // 31: jobsvc.v1.JobError
 }
 var file_jobsvc_v1_ack_service_proto_depIdxs = []int32{
-	23, // 0: jobsvc.v1.WorkerInfo.handlers:type_name -> jobsvc.v1.HandlerInfo
-	24, // 1: jobsvc.v1.WorkerInfo.lease_duration:type_name -> google.protobuf.Duration
+	24, // 0: jobsvc.v1.WorkerInfo.handlers:type_name -> jobsvc.v1.HandlerInfo
+	25, // 1: jobsvc.v1.WorkerInfo.lease_duration:type_name -> google.protobuf.Duration
 	18, // 2: jobsvc.v1.WorkerInfo.labels:type_name -> jobsvc.v1.WorkerInfo.LabelsEntry
-	25, // 3: jobsvc.v1.Assignment.job:type_name -> jobsvc.v1.Job
-	26, // 4: jobsvc.v1.Assignment.lease_deadline:type_name -> google.protobuf.Timestamp
-	0,  // 5: jobsvc.v1.WorkRequest.hello:type_name -> jobsvc.v1.WorkerInfo
-	7,  // 6: jobsvc.v1.WorkRequest.heartbeat:type_name -> jobsvc.v1.HeartbeatRequest
-	10, // 7: jobsvc.v1.WorkRequest.progress:type_name -> jobsvc.v1.ReportProgressRequest
-	12, // 8: jobsvc.v1.WorkRequest.ack:type_name -> jobsvc.v1.AckRequest
-	14, // 9: jobsvc.v1.WorkRequest.nack:type_name -> jobsvc.v1.NackRequest
-	16, // 10: jobsvc.v1.WorkRequest.reject:type_name -> jobsvc.v1.RejectRequest
-	19, // 11: jobsvc.v1.WorkRequest.drain:type_name -> jobsvc.v1.WorkRequest.Drain
-	20, // 12: jobsvc.v1.WorkResponse.welcome:type_name -> jobsvc.v1.WorkResponse.Welcome
-	1,  // 13: jobsvc.v1.WorkResponse.assignment:type_name -> jobsvc.v1.Assignment
-	21, // 14: jobsvc.v1.WorkResponse.cancel:type_name -> jobsvc.v1.WorkResponse.Cancel
-	22, // 15: jobsvc.v1.WorkResponse.settled:type_name -> jobsvc.v1.WorkResponse.Settled
-	0,  // 16: jobsvc.v1.LeaseRequest.worker:type_name -> jobsvc.v1.WorkerInfo
-	24, // 17: jobsvc.v1.LeaseRequest.wait:type_name -> google.protobuf.Duration
-	1,  // 18: jobsvc.v1.LeaseResponse.assignments:type_name -> jobsvc.v1.Assignment
-	6,  // 19: jobsvc.v1.HeartbeatRequest.leases:type_name -> jobsvc.v1.LeaseRef
-	26, // 20: jobsvc.v1.LeaseStatus.lease_deadline:type_name -> google.protobuf.Timestamp
-	8,  // 21: jobsvc.v1.HeartbeatResponse.leases:type_name -> jobsvc.v1.LeaseStatus
-	27, // 22: jobsvc.v1.ReportProgressRequest.progress:type_name -> jobsvc.v1.Progress
-	28, // 23: jobsvc.v1.ReportProgressRequest.partial_output:type_name -> jobsvc.v1.Payload
-	28, // 24: jobsvc.v1.AckRequest.result:type_name -> jobsvc.v1.Payload
-	29, // 25: jobsvc.v1.AckResponse.state:type_name -> jobsvc.v1.JobState
-	30, // 26: jobsvc.v1.NackRequest.error:type_name -> jobsvc.v1.JobError
-	24, // 27: jobsvc.v1.NackRequest.retry_delay:type_name -> google.protobuf.Duration
-	29, // 28: jobsvc.v1.NackResponse.state:type_name -> jobsvc.v1.JobState
-	26, // 29: jobsvc.v1.NackResponse.next_attempt_time:type_name -> google.protobuf.Timestamp
-	30, // 30: jobsvc.v1.RejectRequest.error:type_name -> jobsvc.v1.JobError
-	29, // 31: jobsvc.v1.RejectResponse.state:type_name -> jobsvc.v1.JobState
-	24, // 32: jobsvc.v1.WorkResponse.Welcome.lease_duration:type_name -> google.protobuf.Duration
-	24, // 33: jobsvc.v1.WorkResponse.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	2,  // 34: jobsvc.v1.AckService.Work:input_type -> jobsvc.v1.WorkRequest
-	4,  // 35: jobsvc.v1.AckService.Lease:input_type -> jobsvc.v1.LeaseRequest
-	7,  // 36: jobsvc.v1.AckService.Heartbeat:input_type -> jobsvc.v1.HeartbeatRequest
-	10, // 37: jobsvc.v1.AckService.ReportProgress:input_type -> jobsvc.v1.ReportProgressRequest
-	12, // 38: jobsvc.v1.AckService.Ack:input_type -> jobsvc.v1.AckRequest
-	14, // 39: jobsvc.v1.AckService.Nack:input_type -> jobsvc.v1.NackRequest
-	16, // 40: jobsvc.v1.AckService.Reject:input_type -> jobsvc.v1.RejectRequest
-	3,  // 41: jobsvc.v1.AckService.Work:output_type -> jobsvc.v1.WorkResponse
-	5,  // 42: jobsvc.v1.AckService.Lease:output_type -> jobsvc.v1.LeaseResponse
-	9,  // 43: jobsvc.v1.AckService.Heartbeat:output_type -> jobsvc.v1.HeartbeatResponse
-	11, // 44: jobsvc.v1.AckService.ReportProgress:output_type -> jobsvc.v1.ReportProgressResponse
-	13, // 45: jobsvc.v1.AckService.Ack:output_type -> jobsvc.v1.AckResponse
-	15, // 46: jobsvc.v1.AckService.Nack:output_type -> jobsvc.v1.NackResponse
-	17, // 47: jobsvc.v1.AckService.Reject:output_type -> jobsvc.v1.RejectResponse
-	41, // [41:48] is the sub-list for method output_type
-	34, // [34:41] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	26, // 3: jobsvc.v1.Assignment.job:type_name -> jobsvc.v1.Job
+	27, // 4: jobsvc.v1.Assignment.lease_deadline:type_name -> google.protobuf.Timestamp
+	19, // 5: jobsvc.v1.Assignment.trace_context:type_name -> jobsvc.v1.Assignment.TraceContextEntry
+	0,  // 6: jobsvc.v1.WorkRequest.hello:type_name -> jobsvc.v1.WorkerInfo
+	7,  // 7: jobsvc.v1.WorkRequest.heartbeat:type_name -> jobsvc.v1.HeartbeatRequest
+	10, // 8: jobsvc.v1.WorkRequest.progress:type_name -> jobsvc.v1.ReportProgressRequest
+	12, // 9: jobsvc.v1.WorkRequest.ack:type_name -> jobsvc.v1.AckRequest
+	14, // 10: jobsvc.v1.WorkRequest.nack:type_name -> jobsvc.v1.NackRequest
+	16, // 11: jobsvc.v1.WorkRequest.reject:type_name -> jobsvc.v1.RejectRequest
+	20, // 12: jobsvc.v1.WorkRequest.drain:type_name -> jobsvc.v1.WorkRequest.Drain
+	21, // 13: jobsvc.v1.WorkResponse.welcome:type_name -> jobsvc.v1.WorkResponse.Welcome
+	1,  // 14: jobsvc.v1.WorkResponse.assignment:type_name -> jobsvc.v1.Assignment
+	22, // 15: jobsvc.v1.WorkResponse.cancel:type_name -> jobsvc.v1.WorkResponse.Cancel
+	23, // 16: jobsvc.v1.WorkResponse.settled:type_name -> jobsvc.v1.WorkResponse.Settled
+	0,  // 17: jobsvc.v1.LeaseRequest.worker:type_name -> jobsvc.v1.WorkerInfo
+	25, // 18: jobsvc.v1.LeaseRequest.wait:type_name -> google.protobuf.Duration
+	1,  // 19: jobsvc.v1.LeaseResponse.assignments:type_name -> jobsvc.v1.Assignment
+	6,  // 20: jobsvc.v1.HeartbeatRequest.leases:type_name -> jobsvc.v1.LeaseRef
+	27, // 21: jobsvc.v1.LeaseStatus.lease_deadline:type_name -> google.protobuf.Timestamp
+	8,  // 22: jobsvc.v1.HeartbeatResponse.leases:type_name -> jobsvc.v1.LeaseStatus
+	28, // 23: jobsvc.v1.ReportProgressRequest.progress:type_name -> jobsvc.v1.Progress
+	29, // 24: jobsvc.v1.ReportProgressRequest.partial_output:type_name -> jobsvc.v1.Payload
+	29, // 25: jobsvc.v1.AckRequest.result:type_name -> jobsvc.v1.Payload
+	30, // 26: jobsvc.v1.AckResponse.state:type_name -> jobsvc.v1.JobState
+	31, // 27: jobsvc.v1.NackRequest.error:type_name -> jobsvc.v1.JobError
+	25, // 28: jobsvc.v1.NackRequest.retry_delay:type_name -> google.protobuf.Duration
+	30, // 29: jobsvc.v1.NackResponse.state:type_name -> jobsvc.v1.JobState
+	27, // 30: jobsvc.v1.NackResponse.next_attempt_time:type_name -> google.protobuf.Timestamp
+	31, // 31: jobsvc.v1.RejectRequest.error:type_name -> jobsvc.v1.JobError
+	30, // 32: jobsvc.v1.RejectResponse.state:type_name -> jobsvc.v1.JobState
+	25, // 33: jobsvc.v1.WorkResponse.Welcome.lease_duration:type_name -> google.protobuf.Duration
+	25, // 34: jobsvc.v1.WorkResponse.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	2,  // 35: jobsvc.v1.AckService.Work:input_type -> jobsvc.v1.WorkRequest
+	4,  // 36: jobsvc.v1.AckService.Lease:input_type -> jobsvc.v1.LeaseRequest
+	7,  // 37: jobsvc.v1.AckService.Heartbeat:input_type -> jobsvc.v1.HeartbeatRequest
+	10, // 38: jobsvc.v1.AckService.ReportProgress:input_type -> jobsvc.v1.ReportProgressRequest
+	12, // 39: jobsvc.v1.AckService.Ack:input_type -> jobsvc.v1.AckRequest
+	14, // 40: jobsvc.v1.AckService.Nack:input_type -> jobsvc.v1.NackRequest
+	16, // 41: jobsvc.v1.AckService.Reject:input_type -> jobsvc.v1.RejectRequest
+	3,  // 42: jobsvc.v1.AckService.Work:output_type -> jobsvc.v1.WorkResponse
+	5,  // 43: jobsvc.v1.AckService.Lease:output_type -> jobsvc.v1.LeaseResponse
+	9,  // 44: jobsvc.v1.AckService.Heartbeat:output_type -> jobsvc.v1.HeartbeatResponse
+	11, // 45: jobsvc.v1.AckService.ReportProgress:output_type -> jobsvc.v1.ReportProgressResponse
+	13, // 46: jobsvc.v1.AckService.Ack:output_type -> jobsvc.v1.AckResponse
+	15, // 47: jobsvc.v1.AckService.Nack:output_type -> jobsvc.v1.NackResponse
+	17, // 48: jobsvc.v1.AckService.Reject:output_type -> jobsvc.v1.RejectResponse
+	42, // [42:49] is the sub-list for method output_type
+	35, // [35:42] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_ack_service_proto_init() }
@@ -1720,7 +1737,7 @@ func file_jobsvc_v1_ack_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_ack_service_proto_rawDesc), len(file_jobsvc_v1_ack_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,11 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_jobsvc_v1_Assignment_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_Assignment_TraceContextEntry_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_Assignment_TraceContextEntry_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_jobsvc_v1_WorkRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -159,76 +164,79 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
       "n\030\004 \001(\0132\031.google.protobuf.Duration\0221\n\006la" +
       "bels\030\005 \003(\0132!.jobsvc.v1.WorkerInfo.Labels" +
       "Entry\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005val" +
-      "ue\030\002 \001(\t:\0028\001\"t\n\nAssignment\022\033\n\003job\030\001 \001(\0132" +
-      "\016.jobsvc.v1.Job\022\025\n\rattempt_token\030\002 \001(\t\0222" +
-      "\n\016lease_deadline\030\003 \001(\0132\032.google.protobuf" +
-      ".Timestamp\"\327\002\n\013WorkRequest\022&\n\005hello\030\001 \001(" +
-      "\0132\025.jobsvc.v1.WorkerInfoH\000\0220\n\theartbeat\030" +
-      "\002 \001(\0132\033.jobsvc.v1.HeartbeatRequestH\000\0224\n\010" +
-      "progress\030\003 \001(\0132 .jobsvc.v1.ReportProgres" +
-      "sRequestH\000\022$\n\003ack\030\004 \001(\0132\025.jobsvc.v1.AckR" +
-      "equestH\000\022&\n\004nack\030\005 \001(\0132\026.jobsvc.v1.NackR" +
-      "equestH\000\022*\n\006reject\030\006 \001(\0132\030.jobsvc.v1.Rej" +
-      "ectRequestH\000\022-\n\005drain\030\007 \001(\0132\034.jobsvc.v1." +
-      "WorkRequest.DrainH\000\032\007\n\005DrainB\006\n\004kind\"\211\004\n" +
-      "\014WorkResponse\0222\n\007welcome\030\001 \001(\0132\037.jobsvc." +
-      "v1.WorkResponse.WelcomeH\000\022+\n\nassignment\030" +
-      "\002 \001(\0132\025.jobsvc.v1.AssignmentH\000\0220\n\006cancel" +
-      "\030\003 \001(\0132\036.jobsvc.v1.WorkResponse.CancelH\000" +
-      "\0222\n\007settled\030\004 \001(\0132\037.jobsvc.v1.WorkRespon" +
-      "se.SettledH\000\032\207\001\n\007Welcome\022\022\n\nsession_id\030\001" +
-      " \001(\t\0221\n\016lease_duration\030\002 \001(\0132\031.google.pr" +
-      "otobuf.Duration\0225\n\022heartbeat_interval\030\003 " +
-      "\001(\0132\031.google.protobuf.Duration\032?\n\006Cancel" +
-      "\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022" +
-      "\016\n\006reason\030\003 \001(\t\032_\n\007Settled\022\016\n\006job_id\030\001 \001" +
-      "(\t\022\025\n\rattempt_token\030\002 \001(\t\022\014\n\004code\030\003 \001(\005\022" +
-      "\016\n\006reason\030\004 \001(\t\022\017\n\007message\030\005 \001(\tB\006\n\004kind" +
-      "\"p\n\014LeaseRequest\022%\n\006worker\030\001 \001(\0132\025.jobsv" +
-      "c.v1.WorkerInfo\022\020\n\010max_jobs\030\002 \001(\005\022\'\n\004wai" +
-      "t\030\003 \001(\0132\031.google.protobuf.Duration\";\n\rLe" +
-      "aseResponse\022*\n\013assignments\030\001 \003(\0132\025.jobsv" +
-      "c.v1.Assignment\"1\n\010LeaseRef\022\016\n\006job_id\030\001 " +
-      "\001(\t\022\025\n\rattempt_token\030\002 \001(\t\"J\n\020HeartbeatR" +
-      "equest\022\021\n\tworker_id\030\001 \001(\t\022#\n\006leases\030\002 \003(" +
-      "\0132\023.jobsvc.v1.LeaseRef\"y\n\013LeaseStatus\022\016\n" +
-      "\006job_id\030\001 \001(\t\022\014\n\004held\030\002 \001(\010\022\030\n\020cancel_re" +
-      "quested\030\003 \001(\010\0222\n\016lease_deadline\030\004 \001(\0132\032." +
-      "google.protobuf.Timestamp\";\n\021HeartbeatRe" +
-      "sponse\022&\n\006leases\030\001 \003(\0132\026.jobsvc.v1.Lease" +
-      "Status\"\237\001\n\025ReportProgressRequest\022\016\n\006job_" +
-      "id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\'\n\010progr" +
-      "ess\030\003 \001(\0132\023.jobsvc.v1.ProgressH\000\022,\n\016part" +
-      "ial_output\030\004 \001(\0132\022.jobsvc.v1.PayloadH\000B\010" +
-      "\n\006update\"*\n\026ReportProgressResponse\022\020\n\010se" +
-      "quence\030\001 \001(\003\"W\n\nAckRequest\022\016\n\006job_id\030\001 \001" +
-      "(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\006result\030\003 \001(" +
-      "\0132\022.jobsvc.v1.Payload\"1\n\013AckResponse\022\"\n\005" +
-      "state\030\001 \001(\0162\023.jobsvc.v1.JobState\"\210\001\n\013Nac" +
-      "kRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_toke" +
-      "n\030\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v1.JobEr" +
-      "ror\022.\n\013retry_delay\030\004 \001(\0132\031.google.protob" +
-      "uf.Duration\"i\n\014NackResponse\022\"\n\005state\030\001 \001" +
-      "(\0162\023.jobsvc.v1.JobState\0225\n\021next_attempt_" +
-      "time\030\002 \001(\0132\032.google.protobuf.Timestamp\"Z" +
-      "\n\rRejectRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattem" +
-      "pt_token\030\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v" +
-      "1.JobError\"4\n\016RejectResponse\022\"\n\005state\030\001 " +
-      "\001(\0162\023.jobsvc.v1.JobState2\322\003\n\nAckService\022" +
-      ";\n\004Work\022\026.jobsvc.v1.WorkRequest\032\027.jobsvc" +
-      ".v1.WorkResponse(\0010\001\022:\n\005Lease\022\027.jobsvc.v" +
-      "1.LeaseRequest\032\030.jobsvc.v1.LeaseResponse" +
-      "\022F\n\tHeartbeat\022\033.jobsvc.v1.HeartbeatReque" +
-      "st\032\034.jobsvc.v1.HeartbeatResponse\022U\n\016Repo" +
-      "rtProgress\022 .jobsvc.v1.ReportProgressReq" +
-      "uest\032!.jobsvc.v1.ReportProgressResponse\022" +
-      "4\n\003Ack\022\025.jobsvc.v1.AckRequest\032\026.jobsvc.v" +
-      "1.AckResponse\0227\n\004Nack\022\026.jobsvc.v1.NackRe" +
-      "quest\032\027.jobsvc.v1.NackResponse\022=\n\006Reject" +
-      "\022\030.jobsvc.v1.RejectRequest\032\031.jobsvc.v1.R" +
-      "ejectResponseBM\n\rdev.jobsvc.v1P\001Z:github" +
-      ".com/jobsvc/jobsvc/clients/go/gen/jobsvc" +
-      "/v1;jobsvcv1b\006proto3"
+      "ue\030\002 \001(\t:\0028\001\"\351\001\n\nAssignment\022\033\n\003job\030\001 \001(\013" +
+      "2\016.jobsvc.v1.Job\022\025\n\rattempt_token\030\002 \001(\t\022" +
+      "2\n\016lease_deadline\030\003 \001(\0132\032.google.protobu" +
+      "f.Timestamp\022>\n\rtrace_context\030\004 \003(\0132\'.job" +
+      "svc.v1.Assignment.TraceContextEntry\0323\n\021T" +
+      "raceContextEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002" +
+      " \001(\t:\0028\001\"\327\002\n\013WorkRequest\022&\n\005hello\030\001 \001(\0132" +
+      "\025.jobsvc.v1.WorkerInfoH\000\0220\n\theartbeat\030\002 " +
+      "\001(\0132\033.jobsvc.v1.HeartbeatRequestH\000\0224\n\010pr" +
+      "ogress\030\003 \001(\0132 .jobsvc.v1.ReportProgressR" +
+      "equestH\000\022$\n\003ack\030\004 \001(\0132\025.jobsvc.v1.AckReq" +
+      "uestH\000\022&\n\004nack\030\005 \001(\0132\026.jobsvc.v1.NackReq" +
+      "uestH\000\022*\n\006reject\030\006 \001(\0132\030.jobsvc.v1.Rejec" +
+      "tRequestH\000\022-\n\005drain\030\007 \001(\0132\034.jobsvc.v1.Wo" +
+      "rkRequest.DrainH\000\032\007\n\005DrainB\006\n\004kind\"\211\004\n\014W" +
+      "orkResponse\0222\n\007welcome\030\001 \001(\0132\037.jobsvc.v1" +
+      ".WorkResponse.WelcomeH\000\022+\n\nassignment\030\002 " +
+      "\001(\0132\025.jobsvc.v1.AssignmentH\000\0220\n\006cancel\030\003" +
+      " \001(\0132\036.jobsvc.v1.WorkResponse.CancelH\000\0222" +
+      "\n\007settled\030\004 \001(\0132\037.jobsvc.v1.WorkResponse" +
+      ".SettledH\000\032\207\001\n\007Welcome\022\022\n\nsession_id\030\001 \001" +
+      "(\t\0221\n\016lease_duration\030\002 \001(\0132\031.google.prot" +
+      "obuf.Duration\0225\n\022heartbeat_interval\030\003 \001(" +
+      "\0132\031.google.protobuf.Duration\032?\n\006Cancel\022\016" +
+      "\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\016\n" +
+      "\006reason\030\003 \001(\t\032_\n\007Settled\022\016\n\006job_id\030\001 \001(\t" +
+      "\022\025\n\rattempt_token\030\002 \001(\t\022\014\n\004code\030\003 \001(\005\022\016\n" +
+      "\006reason\030\004 \001(\t\022\017\n\007message\030\005 \001(\tB\006\n\004kind\"p" +
+      "\n\014LeaseRequest\022%\n\006worker\030\001 \001(\0132\025.jobsvc." +
+      "v1.WorkerInfo\022\020\n\010max_jobs\030\002 \001(\005\022\'\n\004wait\030" +
+      "\003 \001(\0132\031.google.protobuf.Duration\";\n\rLeas" +
+      "eResponse\022*\n\013assignments\030\001 \003(\0132\025.jobsvc." +
+      "v1.Assignment\"1\n\010LeaseRef\022\016\n\006job_id\030\001 \001(" +
+      "\t\022\025\n\rattempt_token\030\002 \001(\t\"J\n\020HeartbeatReq" +
+      "uest\022\021\n\tworker_id\030\001 \001(\t\022#\n\006leases\030\002 \003(\0132" +
+      "\023.jobsvc.v1.LeaseRef\"y\n\013LeaseStatus\022\016\n\006j" +
+      "ob_id\030\001 \001(\t\022\014\n\004held\030\002 \001(\010\022\030\n\020cancel_requ" +
+      "ested\030\003 \001(\010\0222\n\016lease_deadline\030\004 \001(\0132\032.go" +
+      "ogle.protobuf.Timestamp\";\n\021HeartbeatResp" +
+      "onse\022&\n\006leases\030\001 \003(\0132\026.jobsvc.v1.LeaseSt" +
+      "atus\"\237\001\n\025ReportProgressRequest\022\016\n\006job_id" +
+      "\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\'\n\010progres" +
+      "s\030\003 \001(\0132\023.jobsvc.v1.ProgressH\000\022,\n\016partia" +
+      "l_output\030\004 \001(\0132\022.jobsvc.v1.PayloadH\000B\010\n\006" +
+      "update\"*\n\026ReportProgressResponse\022\020\n\010sequ" +
+      "ence\030\001 \001(\003\"W\n\nAckRequest\022\016\n\006job_id\030\001 \001(\t" +
+      "\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\006result\030\003 \001(\0132" +
+      "\022.jobsvc.v1.Payload\"1\n\013AckResponse\022\"\n\005st" +
+      "ate\030\001 \001(\0162\023.jobsvc.v1.JobState\"\210\001\n\013NackR" +
+      "equest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030" +
+      "\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v1.JobErro" +
+      "r\022.\n\013retry_delay\030\004 \001(\0132\031.google.protobuf" +
+      ".Duration\"i\n\014NackResponse\022\"\n\005state\030\001 \001(\016" +
+      "2\023.jobsvc.v1.JobState\0225\n\021next_attempt_ti" +
+      "me\030\002 \001(\0132\032.google.protobuf.Timestamp\"Z\n\r" +
+      "RejectRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt" +
+      "_token\030\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v1." +
+      "JobError\"4\n\016RejectResponse\022\"\n\005state\030\001 \001(" +
+      "\0162\023.jobsvc.v1.JobState2\322\003\n\nAckService\022;\n" +
+      "\004Work\022\026.jobsvc.v1.WorkRequest\032\027.jobsvc.v" +
+      "1.WorkResponse(\0010\001\022:\n\005Lease\022\027.jobsvc.v1." +
+      "LeaseRequest\032\030.jobsvc.v1.LeaseResponse\022F" +
+      "\n\tHeartbeat\022\033.jobsvc.v1.HeartbeatRequest" +
+      "\032\034.jobsvc.v1.HeartbeatResponse\022U\n\016Report" +
+      "Progress\022 .jobsvc.v1.ReportProgressReque" +
+      "st\032!.jobsvc.v1.ReportProgressResponse\0224\n" +
+      "\003Ack\022\025.jobsvc.v1.AckRequest\032\026.jobsvc.v1." +
+      "AckResponse\0227\n\004Nack\022\026.jobsvc.v1.NackRequ" +
+      "est\032\027.jobsvc.v1.NackResponse\022=\n\006Reject\022\030" +
+      ".jobsvc.v1.RejectRequest\032\031.jobsvc.v1.Rej" +
+      "ectResponseBM\n\rdev.jobsvc.v1P\001Z:github.c" +
+      "om/jobsvc/jobsvc/clients/go/gen/jobsvc/v" +
+      "1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -254,7 +262,13 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_jobsvc_v1_Assignment_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_Assignment_descriptor,
-        new java.lang.String[] { "Job", "AttemptToken", "LeaseDeadline", });
+        new java.lang.String[] { "Job", "AttemptToken", "LeaseDeadline", "TraceContext", });
+    internal_static_jobsvc_v1_Assignment_TraceContextEntry_descriptor =
+      internal_static_jobsvc_v1_Assignment_descriptor.getNestedType(0);
+    internal_static_jobsvc_v1_Assignment_TraceContextEntry_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_Assignment_TraceContextEntry_descriptor,
+        new java.lang.String[] { "Key", "Value", });
     internal_static_jobsvc_v1_WorkRequest_descriptor =
       getDescriptor().getMessageType(2);
     internal_static_jobsvc_v1_WorkRequest_fieldAccessorTable = new

@@ -41,6 +41,18 @@ private static final long serialVersionUID = 0L;
     return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_Assignment_descriptor;
   }
 
+  @SuppressWarnings({"rawtypes"})
+  @java.lang.Override
+  protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+      int number) {
+    switch (number) {
+      case 4:
+        return internalGetTraceContext();
+      default:
+        throw new RuntimeException(
+            "Invalid map field number: " + number);
+    }
+  }
   @java.lang.Override
   protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internalGetFieldAccessorTable() {
@@ -141,6 +153,109 @@ private static final long serialVersionUID = 0L;
     return leaseDeadline_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : leaseDeadline_;
   }
 
+  public static final int TRACE_CONTEXT_FIELD_NUMBER = 4;
+  private static final class TraceContextDefaultEntryHolder {
+    static final com.google.protobuf.MapEntry<
+        java.lang.String, java.lang.String> defaultEntry =
+            com.google.protobuf.MapEntry
+            .<java.lang.String, java.lang.String>newDefaultInstance(
+                dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_Assignment_TraceContextEntry_descriptor, 
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "",
+                com.google.protobuf.WireFormat.FieldType.STRING,
+                "");
+  }
+  @SuppressWarnings("serial")
+  private com.google.protobuf.MapField<
+      java.lang.String, java.lang.String> traceContext_;
+  private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+  internalGetTraceContext() {
+    if (traceContext_ == null) {
+      return com.google.protobuf.MapField.emptyMapField(
+          TraceContextDefaultEntryHolder.defaultEntry);
+    }
+    return traceContext_;
+  }
+  public int getTraceContextCount() {
+    return internalGetTraceContext().getMap().size();
+  }
+  /**
+   * <pre>
+   * The W3C trace context of the submit that created the job (keys `traceparent` and
+   * `tracestate`), empty when the server does not trace: a worker that traces starts the
+   * execution span as its child, so the caller's trace goes on through the worker.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 4;</code>
+   */
+  @java.lang.Override
+  public boolean containsTraceContext(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    return internalGetTraceContext().getMap().containsKey(key);
+  }
+  /**
+   * Use {@link #getTraceContextMap()} instead.
+   */
+  @java.lang.Override
+  @java.lang.Deprecated
+  public java.util.Map<java.lang.String, java.lang.String> getTraceContext() {
+    return getTraceContextMap();
+  }
+  /**
+   * <pre>
+   * The W3C trace context of the submit that created the job (keys `traceparent` and
+   * `tracestate`), empty when the server does not trace: a worker that traces starts the
+   * execution span as its child, so the caller's trace goes on through the worker.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 4;</code>
+   */
+  @java.lang.Override
+  public java.util.Map<java.lang.String, java.lang.String> getTraceContextMap() {
+    return internalGetTraceContext().getMap();
+  }
+  /**
+   * <pre>
+   * The W3C trace context of the submit that created the job (keys `traceparent` and
+   * `tracestate`), empty when the server does not trace: a worker that traces starts the
+   * execution span as its child, so the caller's trace goes on through the worker.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 4;</code>
+   */
+  @java.lang.Override
+  public /* nullable */
+java.lang.String getTraceContextOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetTraceContext().getMap();
+    return map.containsKey(key) ? map.get(key) : defaultValue;
+  }
+  /**
+   * <pre>
+   * The W3C trace context of the submit that created the job (keys `traceparent` and
+   * `tracestate`), empty when the server does not trace: a worker that traces starts the
+   * execution span as its child, so the caller's trace goes on through the worker.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 4;</code>
+   */
+  @java.lang.Override
+  public java.lang.String getTraceContextOrThrow(
+      java.lang.String key) {
+    if (key == null) { throw new NullPointerException("map key"); }
+    java.util.Map<java.lang.String, java.lang.String> map =
+        internalGetTraceContext().getMap();
+    if (!map.containsKey(key)) {
+      throw new java.lang.IllegalArgumentException();
+    }
+    return map.get(key);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -164,6 +279,12 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000002) != 0)) {
       output.writeMessage(3, getLeaseDeadline());
     }
+    com.google.protobuf.GeneratedMessage
+      .serializeStringMapTo(
+        output,
+        internalGetTraceContext(),
+        TraceContextDefaultEntryHolder.defaultEntry,
+        4);
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -178,6 +299,16 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000002) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(3, getLeaseDeadline());
+    }
+    for (java.util.Map.Entry<java.lang.String, java.lang.String> entry
+         : internalGetTraceContext().getMap().entrySet()) {
+      com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+      traceContext__ = TraceContextDefaultEntryHolder.defaultEntry.newBuilderForType()
+          .setKey(entry.getKey())
+          .setValue(entry.getValue())
+          .buildPartial();
+      size += com.google.protobuf.CodedOutputStream
+          .computeMessageSize(4, traceContext__);
     }
     return size;
   }
@@ -215,6 +346,8 @@ private static final long serialVersionUID = 0L;
       if (!getLeaseDeadline()
           .equals(other.getLeaseDeadline())) return false;
     }
+    if (!internalGetTraceContext().equals(
+        other.internalGetTraceContext())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -235,6 +368,10 @@ private static final long serialVersionUID = 0L;
     if (hasLeaseDeadline()) {
       hash = (37 * hash) + LEASE_DEADLINE_FIELD_NUMBER;
       hash = (53 * hash) + getLeaseDeadline().hashCode();
+    }
+    if (!internalGetTraceContext().getMap().isEmpty()) {
+      hash = (37 * hash) + TRACE_CONTEXT_FIELD_NUMBER;
+      hash = (53 * hash) + internalGetTraceContext().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -345,6 +482,28 @@ private static final long serialVersionUID = 0L;
       return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_Assignment_descriptor;
     }
 
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 4:
+          return internalGetTraceContext();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
+    @SuppressWarnings({"rawtypes"})
+    protected com.google.protobuf.MapFieldReflectionAccessor internalGetMutableMapFieldReflection(
+        int number) {
+      switch (number) {
+        case 4:
+          return internalGetMutableTraceContext();
+        default:
+          throw new RuntimeException(
+              "Invalid map field number: " + number);
+      }
+    }
     @java.lang.Override
     protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
         internalGetFieldAccessorTable() {
@@ -385,6 +544,7 @@ private static final long serialVersionUID = 0L;
         leaseDeadlineBuilder_.dispose();
         leaseDeadlineBuilder_ = null;
       }
+      internalGetMutableTraceContext().clear();
       return this;
     }
 
@@ -434,6 +594,10 @@ private static final long serialVersionUID = 0L;
             : leaseDeadlineBuilder_.build();
         to_bitField0_ |= 0x00000002;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.traceContext_ = internalGetTraceContext();
+        result.traceContext_.makeImmutable();
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -460,6 +624,9 @@ private static final long serialVersionUID = 0L;
       if (other.hasLeaseDeadline()) {
         mergeLeaseDeadline(other.getLeaseDeadline());
       }
+      internalGetMutableTraceContext().mergeFrom(
+          other.internalGetTraceContext());
+      bitField0_ |= 0x00000008;
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -505,6 +672,15 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 26
+            case 34: {
+              com.google.protobuf.MapEntry<java.lang.String, java.lang.String>
+              traceContext__ = input.readMessage(
+                  TraceContextDefaultEntryHolder.defaultEntry.getParserForType(), extensionRegistry);
+              internalGetMutableTraceContext().getMutableMap().put(
+                  traceContext__.getKey(), traceContext__.getValue());
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 34
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -834,6 +1010,175 @@ private static final long serialVersionUID = 0L;
         leaseDeadline_ = null;
       }
       return leaseDeadlineBuilder_;
+    }
+
+    private com.google.protobuf.MapField<
+        java.lang.String, java.lang.String> traceContext_;
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetTraceContext() {
+      if (traceContext_ == null) {
+        return com.google.protobuf.MapField.emptyMapField(
+            TraceContextDefaultEntryHolder.defaultEntry);
+      }
+      return traceContext_;
+    }
+    private com.google.protobuf.MapField<java.lang.String, java.lang.String>
+        internalGetMutableTraceContext() {
+      if (traceContext_ == null) {
+        traceContext_ = com.google.protobuf.MapField.newMapField(
+            TraceContextDefaultEntryHolder.defaultEntry);
+      }
+      if (!traceContext_.isMutable()) {
+        traceContext_ = traceContext_.copy();
+      }
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return traceContext_;
+    }
+    public int getTraceContextCount() {
+      return internalGetTraceContext().getMap().size();
+    }
+    /**
+     * <pre>
+     * The W3C trace context of the submit that created the job (keys `traceparent` and
+     * `tracestate`), empty when the server does not trace: a worker that traces starts the
+     * execution span as its child, so the caller's trace goes on through the worker.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 4;</code>
+     */
+    @java.lang.Override
+    public boolean containsTraceContext(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      return internalGetTraceContext().getMap().containsKey(key);
+    }
+    /**
+     * Use {@link #getTraceContextMap()} instead.
+     */
+    @java.lang.Override
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String> getTraceContext() {
+      return getTraceContextMap();
+    }
+    /**
+     * <pre>
+     * The W3C trace context of the submit that created the job (keys `traceparent` and
+     * `tracestate`), empty when the server does not trace: a worker that traces starts the
+     * execution span as its child, so the caller's trace goes on through the worker.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 4;</code>
+     */
+    @java.lang.Override
+    public java.util.Map<java.lang.String, java.lang.String> getTraceContextMap() {
+      return internalGetTraceContext().getMap();
+    }
+    /**
+     * <pre>
+     * The W3C trace context of the submit that created the job (keys `traceparent` and
+     * `tracestate`), empty when the server does not trace: a worker that traces starts the
+     * execution span as its child, so the caller's trace goes on through the worker.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 4;</code>
+     */
+    @java.lang.Override
+    public /* nullable */
+java.lang.String getTraceContextOrDefault(
+        java.lang.String key,
+        /* nullable */
+java.lang.String defaultValue) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetTraceContext().getMap();
+      return map.containsKey(key) ? map.get(key) : defaultValue;
+    }
+    /**
+     * <pre>
+     * The W3C trace context of the submit that created the job (keys `traceparent` and
+     * `tracestate`), empty when the server does not trace: a worker that traces starts the
+     * execution span as its child, so the caller's trace goes on through the worker.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 4;</code>
+     */
+    @java.lang.Override
+    public java.lang.String getTraceContextOrThrow(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      java.util.Map<java.lang.String, java.lang.String> map =
+          internalGetTraceContext().getMap();
+      if (!map.containsKey(key)) {
+        throw new java.lang.IllegalArgumentException();
+      }
+      return map.get(key);
+    }
+    public Builder clearTraceContext() {
+      bitField0_ = (bitField0_ & ~0x00000008);
+      internalGetMutableTraceContext().getMutableMap()
+          .clear();
+      return this;
+    }
+    /**
+     * <pre>
+     * The W3C trace context of the submit that created the job (keys `traceparent` and
+     * `tracestate`), empty when the server does not trace: a worker that traces starts the
+     * execution span as its child, so the caller's trace goes on through the worker.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 4;</code>
+     */
+    public Builder removeTraceContext(
+        java.lang.String key) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      internalGetMutableTraceContext().getMutableMap()
+          .remove(key);
+      return this;
+    }
+    /**
+     * Use alternate mutation accessors instead.
+     */
+    @java.lang.Deprecated
+    public java.util.Map<java.lang.String, java.lang.String>
+        getMutableTraceContext() {
+      bitField0_ |= 0x00000008;
+      return internalGetMutableTraceContext().getMutableMap();
+    }
+    /**
+     * <pre>
+     * The W3C trace context of the submit that created the job (keys `traceparent` and
+     * `tracestate`), empty when the server does not trace: a worker that traces starts the
+     * execution span as its child, so the caller's trace goes on through the worker.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 4;</code>
+     */
+    public Builder putTraceContext(
+        java.lang.String key,
+        java.lang.String value) {
+      if (key == null) { throw new NullPointerException("map key"); }
+      if (value == null) { throw new NullPointerException("map value"); }
+      internalGetMutableTraceContext().getMutableMap()
+          .put(key, value);
+      bitField0_ |= 0x00000008;
+      return this;
+    }
+    /**
+     * <pre>
+     * The W3C trace context of the submit that created the job (keys `traceparent` and
+     * `tracestate`), empty when the server does not trace: a worker that traces starts the
+     * execution span as its child, so the caller's trace goes on through the worker.
+     * </pre>
+     *
+     * <code>map&lt;string, string&gt; trace_context = 4;</code>
+     */
+    public Builder putAllTraceContext(
+        java.util.Map<java.lang.String, java.lang.String> values) {
+      internalGetMutableTraceContext().getMutableMap()
+          .putAll(values);
+      bitField0_ |= 0x00000008;
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.Assignment)

@@ -51,4 +51,68 @@ public interface AssignmentOrBuilder extends
    * <code>.google.protobuf.Timestamp lease_deadline = 3;</code>
    */
   com.google.protobuf.TimestampOrBuilder getLeaseDeadlineOrBuilder();
+
+  /**
+   * <pre>
+   * The W3C trace context of the submit that created the job (keys `traceparent` and
+   * `tracestate`), empty when the server does not trace: a worker that traces starts the
+   * execution span as its child, so the caller's trace goes on through the worker.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 4;</code>
+   */
+  int getTraceContextCount();
+  /**
+   * <pre>
+   * The W3C trace context of the submit that created the job (keys `traceparent` and
+   * `tracestate`), empty when the server does not trace: a worker that traces starts the
+   * execution span as its child, so the caller's trace goes on through the worker.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 4;</code>
+   */
+  boolean containsTraceContext(
+      java.lang.String key);
+  /**
+   * Use {@link #getTraceContextMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, java.lang.String>
+  getTraceContext();
+  /**
+   * <pre>
+   * The W3C trace context of the submit that created the job (keys `traceparent` and
+   * `tracestate`), empty when the server does not trace: a worker that traces starts the
+   * execution span as its child, so the caller's trace goes on through the worker.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 4;</code>
+   */
+  java.util.Map<java.lang.String, java.lang.String>
+  getTraceContextMap();
+  /**
+   * <pre>
+   * The W3C trace context of the submit that created the job (keys `traceparent` and
+   * `tracestate`), empty when the server does not trace: a worker that traces starts the
+   * execution span as its child, so the caller's trace goes on through the worker.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 4;</code>
+   */
+  /* nullable */
+java.lang.String getTraceContextOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue);
+  /**
+   * <pre>
+   * The W3C trace context of the submit that created the job (keys `traceparent` and
+   * `tracestate`), empty when the server does not trace: a worker that traces starts the
+   * execution span as its child, so the caller's trace goes on through the worker.
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; trace_context = 4;</code>
+   */
+  java.lang.String getTraceContextOrThrow(
+      java.lang.String key);
 }
