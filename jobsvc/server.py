@@ -145,7 +145,7 @@ class JobsvcServer:
             self.database_url = await self._start_embedded(cfg.data_dir or default_data_dir())
         pool = await create_pool(self.database_url, max_size=cfg.pool_size)
         self._stack.push_async_callback(pool.close)
-        claim_pool = await create_pool(self.database_url, min_size=1, max_size=4, custom_plans=True)
+        claim_pool = await create_pool(self.database_url, min_size=1, max_size=4, for_claims=True)
         self._stack.push_async_callback(claim_pool.close)
         store = PgStore(pool, claim_pool=claim_pool)
         self._stack.push_async_callback(store.notifier.close)

@@ -68,6 +68,11 @@ class Worker:
     def keys(self) -> list[str]:
         return [f"{h.name}@{h.version}" for h in self.handlers]
 
+    @property
+    def limited(self) -> bool:
+        """Whether any version it serves has flow control (claims must apply limits)."""
+        return any(h.flow for h in self.handlers)
+
 
 def _worker_from_proto(message: ack_service_pb2.WorkerInfo, path: str, default_lease: float) -> Worker:
     problems: list[FieldViolation] = []
@@ -396,7 +401,11 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 want = min(free, 32)
                 try:
                     claims = await self._store.job_claim(
-                        session.worker.keys, session.owner, want, session.worker.lease_seconds
+                        session.worker.keys,
+                        session.owner,
+                        want,
+                        session.worker.lease_seconds,
+                        limited=session.worker.limited,
                     )
                 except JobsvcError as exc:
                     log.warning("assigning to %s failed: %s", session.owner, exc)
@@ -451,7 +460,9 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         with self._listener.due_signal() as due:
             while True:
                 due.clear()
-                claims = await self._store.job_claim(worker.keys, owner, request.max_jobs or 1, worker.lease_seconds)
+                claims = await self._store.job_claim(
+                    worker.keys, owner, request.max_jobs or 1, worker.lease_seconds, limited=worker.limited
+                )
                 remaining = deadline - time.monotonic()
                 for claim in claims:
                     self._metrics.attempt_started(claim.job.handler, claim.job.version)

@@ -143,6 +143,8 @@ class Executor:
         self._resources = dict(resources or {})
         self.config = config or ExecutorConfig()
         self._running: dict[str, _Running] = {}
+        # Any served version with flow control makes every claim apply the limits.
+        self._limited = any(d.flow for d in table)
         # Set when this executor should claim: jobs may be due, or a slot freed up.
         self._wakeup = asyncio.Event()
         self._stopping = False
@@ -203,7 +205,9 @@ class Executor:
             if free > 0:
                 want = min(free, self.config.claim_batch)
                 try:
-                    claims = await self._store.job_claim(self._table.keys, self._owner, want, self.config.lease_seconds)
+                    claims = await self._store.job_claim(
+                        self._table.keys, self._owner, want, self.config.lease_seconds, limited=self._limited
+                    )
                 except Unavailable as exc:
                     log.warning("claim failed: %s", exc)
                     await asyncio.sleep(1)

@@ -38,12 +38,17 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
     temp tables), so asyncpg's reset round trip on every release is pure cost."""
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, custom_plans: bool = False) -> asyncpg.Pool:
-    """A pool whose connections speak JSON for jsonb. With custom_plans, every statement is
-    planned for its parameters (for the claim: see PgStore.job_claim)."""
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, for_claims: bool = False) -> asyncpg.Pool:
+    """A pool whose connections speak JSON for jsonb; for_claims tunes the planner for
+    the claim queries (see PgStore.job_claim), the only ones such a pool runs."""
     settings = {"application_name": "jobsvc"}
-    if custom_plans:
+    if for_claims:
         settings["plan_cache_mode"] = "force_custom_plan"
+        # A queue is claimed by walking the queued-jobs index in hand-out order up to the
+        # batch size. The planner cannot estimate the served-versions filter and, guessing
+        # few matches, may scan and sort every queued job instead (measured: 40 ms for a
+        # claim of 128 from 20,000 queued, against under 2 ms through the index).
+        settings["enable_seqscan"] = "off"
     try:
         pool = await asyncpg.create_pool(
             dsn,

@@ -98,10 +98,13 @@ class JobStore(Protocol):
         owner: str,
         limit: int,
         lease_seconds: float,
+        *,
+        limited: bool = True,
     ) -> list[Claim]:
         """Lease up to `limit` due jobs whose 'name@version' is in `served`, in hand-out
         order (priority, then fair order), skipping jobs whose concurrency or rate limit
-        is full: they stay queued in order and start when a slot or window opens."""
+        is full: they stay queued in order and start when a slot or window opens.
+        limited=False says no served version has flow control: a cheaper query does."""
         ...
 
     async def job_lease_extend(

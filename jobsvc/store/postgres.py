@@ -66,8 +66,8 @@ class PgStore:
         self, pool: asyncpg.Pool, notifier: EventNotifier | None = None, *, claim_pool: asyncpg.Pool | None = None
     ) -> None:
         self._pool = pool
-        # Connections that plan every statement for its parameters (create_pool(custom_plans=True)),
-        # for the claim; without one, each claim sets that for its own transaction.
+        # Connections with the planner settings of claims (create_pool(for_claims=True));
+        # without one, each claim sets them for its own transaction.
         self._claim_pool = claim_pool
         self.notifier = notifier or EventNotifier(pool)
         # Told when a full rate window opens again, so claim loops try then (set by the server).
@@ -283,35 +283,39 @@ class PgStore:
 
     # -- executing -------------------------------------------------------------------
 
-    async def job_claim(self, served: Sequence[str], owner: str, limit: int, lease_seconds: float) -> list[Claim]:
-        """Lease due jobs, in order, within their concurrency and rate limits."""
+    async def job_claim(
+        self, served: Sequence[str], owner: str, limit: int, lease_seconds: float, *, limited: bool = True
+    ) -> list[Claim]:
+        """Lease due jobs, in order, within their concurrency and rate limits (limited=False:
+        none of the served versions has flow control, so the cheaper query does)."""
         claims: list[Claim] = []
         # Jobs passed over for their limits leave room in the batch: look again (bounded)
         # while every candidate looked at was a due job, so jobs behind them are not delayed.
         for _ in range(4):
             want = limit - len(claims)
-            batch, candidates = await self._claim_once(served, owner, want, lease_seconds)
+            batch, candidates = await self._claim_once(served, owner, want, lease_seconds, limited)
             claims.extend(batch)
             if len(batch) == candidates or candidates < want:
                 break  # nothing was passed over, or the queue has no more due jobs
         return claims
 
     async def _claim_once(
-        self, served: Sequence[str], owner: str, limit: int, lease_seconds: float
+        self, served: Sequence[str], owner: str, limit: int, lease_seconds: float, limited: bool
     ) -> tuple[list[Claim], int]:
         # A generic plan cached while the queue was empty can make this query scan the whole
         # table later (measured: 3.7 s instead of 0.5 ms); claims are batched, so planning each
         # one costs little. One statement is atomic by itself: no explicit transaction needed.
         args = (list(served), limit, owner, lease_seconds)
+        sql = query("job_claim_limited" if limited else "job_claim")
         if self._claim_pool is not None:
             try:
-                found = await self._claim_pool.fetch(query("job_claim"), *args)
+                found = await self._claim_pool.fetch(sql, *args)
             except CONNECTION_ERRORS as exc:
                 raise Unavailable(f"database unavailable: {exc}") from exc
         else:
             async with self._connection() as conn, conn.transaction():
-                await conn.execute(query("plan_custom_for_transaction"))
-                found = await conn.fetch(query("job_claim"), *args)
+                await conn.execute(query("plan_claims_for_transaction"))
+                found = await conn.fetch(sql, *args)
         claimed = [r for r in found if r["id"] is not None]
         self.notifier.changed(str(r["id"]) for r in claimed)
         retry_at = found[0]["rate_retry_at"]

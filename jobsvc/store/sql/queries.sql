@@ -20,8 +20,9 @@ SELECT version FROM jobsvc_schema_migrations ORDER BY version;
 -- name: migration_record
 INSERT INTO jobsvc_schema_migrations (version, name) VALUES ($1, $2);
 
--- name: plan_custom_for_transaction
-SET LOCAL plan_cache_mode = force_custom_plan;
+-- name: plan_claims_for_transaction
+-- The planner settings of a claim (see create_pool(for_claims=True)), for one transaction.
+SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off;
 
 -- name: database_ping
 SELECT 1;
@@ -145,6 +146,38 @@ ORDER BY created_at DESC, id DESC
 LIMIT $5;
 
 -- name: job_claim
+-- job_claim_limited for handler versions that have no flow control (most): the same
+-- hand-out order and result shape, without the limit bookkeeping.
+WITH next AS MATERIALIZED (
+    SELECT id FROM jobsvc_jobs
+    WHERE state = 'queued' AND run_at <= now()
+      AND handler || '@' || version = ANY($1::text[])
+    ORDER BY priority DESC, order_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE jobsvc_jobs j SET
+        state = 'running',
+        attempt = j.attempt + 1,
+        attempt_token = gen_random_uuid(),
+        lease_owner = $3,
+        attempt_deadline = now() + make_interval(secs => j.attempt_timeout),
+        lease_expires_at = least(now() + make_interval(secs => $4),
+                                 coalesce(now() + make_interval(secs => j.attempt_timeout), 'infinity')),
+        started_at = now(),
+        last_seq = j.last_seq + 1
+    FROM next WHERE j.id = next.id
+    RETURNING {job_columns_j}, j.attempt_token, j.lease_expires_at, j.attempt_deadline
+), started_event AS (
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+    SELECT id, last_seq, 'started', jsonb_build_object('attempt', attempt, 'executor', $3::text)
+    FROM claimed
+)
+SELECT claimed.*, stats.candidates, NULL::timestamptz AS rate_retry_at
+FROM (SELECT (SELECT count(*) FROM next) AS candidates) stats
+LEFT JOIN claimed ON true;
+
+-- name: job_claim_limited
 -- Leases up to $2 due jobs of the (handler, version) pairs this executor serves
 -- ($1: 'name@version' keys) to owner $3 for $4 seconds, and logs "started". Jobs over
 -- their concurrency or rate limit stay queued, in order. Always returns at least one
@@ -383,13 +416,18 @@ SELECT id, handler, version, attempt, job_seconds,
 FROM failed;
 
 -- name: job_reap_finished
--- Deletes finished jobs (and, by cascade, their events) past their retention.
-DELETE FROM jobsvc_jobs WHERE id IN (
-    SELECT id FROM jobsvc_jobs
-    WHERE finished_at < now() - make_interval(secs => retention)
-    LIMIT $1
+-- Deletes finished jobs past their retention, and their events.
+WITH reaped AS (
+    DELETE FROM jobsvc_jobs WHERE id IN (
+        SELECT id FROM jobsvc_jobs
+        WHERE finished_at < now() - make_interval(secs => retention)
+        LIMIT $1
+    )
+    RETURNING id
+), events AS (
+    DELETE FROM jobsvc_job_events WHERE job_id IN (SELECT id FROM reaped)
 )
-RETURNING id;
+SELECT id FROM reaped;
 
 -- name: job_redrive_many
 -- Re-runs dead-lettered jobs (FAILED, not redriven before) as new jobs with the
