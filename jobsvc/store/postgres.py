@@ -166,11 +166,16 @@ class PgStore:
                 [p[1] for p in payloads],
                 [p[2] for p in payloads],
                 [j.spec.idempotency_key for _, j in fresh],
-                [json.dumps(j.spec.labels) for _, j in fresh],
+                [rows.labels_text(j.spec.labels) for _, j in fresh],
                 [j.spec.run_at for _, j in fresh],
                 [rows.job_options(j) for _, j in fresh],
             )
-            created.update((str(r["id"]), rows.job(r)) for r in inserted)
+            by_id = {str(i): j for i, j in fresh}
+            created.update(
+                (job_id, rows.new_job(by_id[job_id], job_id, r["created_at"], r["run_at"]))
+                for r in inserted
+                for job_id in (str(r["id"]),)
+            )
             by_key: dict[str, Job] = {}
             if len(created) < len(jobs):
                 # Some keys were taken: by earlier jobs, or by an earlier item of this batch.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from jobsvc.domain.flow import FlowControl, WaitReason
+from jobsvc.domain.flow import FlowControl, FlowKeys, WaitReason
 from jobsvc.domain.jobs import (
     EventKind,
     HandlerSpec,
@@ -57,8 +58,41 @@ def input_hash(value: Payload) -> str:
 
 
 def job_options(job: NewJob) -> str:
-    """The per-row options of job_insert_many, as JSON text."""
-    spec, policy = job.spec, job.retry_policy
+    """The per-row options of job_insert_many, as JSON text. The jobs of a batch mostly
+    share them, so each distinct set is encoded once."""
+    spec = job.spec
+    trace = tuple(job.trace_context.items()) if job.trace_context else None
+    return _options_text(
+        (
+            job.retry_policy,
+            job.attempt_timeout,
+            spec.execution_timeout,
+            spec.schedule_to_start_timeout,
+            job.retention,
+            job.input_hash,
+            job.flow_keys,
+            trace,
+        )
+    )
+
+
+_Options = tuple[
+    RetryPolicy,
+    float | None,
+    float | None,
+    float | None,
+    float,
+    str | None,
+    FlowKeys,
+    tuple[tuple[str, str], ...] | None,
+]
+
+
+@functools.lru_cache(maxsize=1024)
+def _options_text(options: _Options) -> str:
+    policy, attempt_timeout, execution_timeout, schedule_to_start_timeout, retention, input_hash, flow_keys, trace = (
+        options
+    )
     return json.dumps(
         {
             "max_attempts": policy.maximum_attempts,
@@ -66,15 +100,20 @@ def job_options(job: NewJob) -> str:
             "backoff_coefficient": policy.backoff_coefficient,
             "maximum_interval": policy.maximum_interval,
             "non_retryable_error_types": list(policy.non_retryable_error_types or ()),
-            "attempt_timeout": job.attempt_timeout,
-            "execution_timeout": spec.execution_timeout,
-            "schedule_to_start_timeout": spec.schedule_to_start_timeout,
-            "retention": job.retention,
-            "input_hash": job.input_hash,
-            **job.flow_keys.to_json(),
-            "trace_context": job.trace_context,
+            "attempt_timeout": attempt_timeout,
+            "execution_timeout": execution_timeout,
+            "schedule_to_start_timeout": schedule_to_start_timeout,
+            "retention": retention,
+            "input_hash": input_hash,
+            **flow_keys.to_json(),
+            "trace_context": dict(trace) if trace else None,
         }
     )
+
+
+def labels_text(labels: dict[str, str]) -> str:
+    """Labels as JSON text (most jobs have none)."""
+    return json.dumps(labels) if labels else "{}"
 
 
 def job(row: asyncpg.Record) -> Job:
@@ -127,6 +166,39 @@ def transition(row: asyncpg.Record, state: JobState, attempt_ended: bool = True)
         next_run_at=row.get("next_run_at"),
         attempt_seconds=(row["attempt_seconds"] or 0.0) if attempt_ended else None,
         job_seconds=row["job_seconds"] or 0.0,
+    )
+
+
+def new_job(new: NewJob, job_id: str, created_at: datetime, run_at: datetime) -> Job:
+    """A job just inserted by job_insert_many, as rows.job would read it back: built
+    from what the caller sent (decoding it back from the row costs more than the insert)."""
+    spec, keys = new.spec, new.flow_keys
+    return Job(
+        id=job_id,
+        handler=spec.handler,
+        version_selector=spec.version_selector,
+        version=new.version,
+        state=JobState.QUEUED,
+        input=spec.input,
+        result=None,
+        error=None,
+        attempt=0,
+        priority=spec.priority,
+        idempotency_key=spec.idempotency_key,
+        labels=dict(spec.labels),
+        created_at=created_at,
+        run_at=run_at,
+        started_at=None,
+        finished_at=None,
+        cancel_requested=False,
+        last_seq=1,
+        progress_percent=None,
+        progress_message=None,
+        max_attempts=new.retry_policy.maximum_attempts or 1,
+        concurrency_key=keys.concurrency_key,
+        rate_key=keys.rate_key,
+        fairness_key=keys.fairness_key,
+        trace_context=new.trace_context,
     )
 
 

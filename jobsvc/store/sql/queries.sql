@@ -121,13 +121,14 @@ WITH new AS (
     FROM ordered
     ORDER BY ord
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING {job_columns}
+    RETURNING id, handler, version, created_at, run_at
 ), queued_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, time, data)
     SELECT id, 1, 'queued', created_at, jsonb_build_object('handler', handler, 'version', version)
     FROM inserted
 )
-SELECT {job_columns} FROM inserted;
+-- Only what the database decided: the caller has the rest (see rows.new_job).
+SELECT id, created_at, run_at FROM inserted;
 
 -- name: job_get
 SELECT {job_columns}, {waiting_reason} FROM jobsvc_jobs WHERE id = $1;
