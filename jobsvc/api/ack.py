@@ -52,7 +52,10 @@ class AckConfig:
     lease_seconds: float = 30.0
     # After a session ends, its leases run out after this long unless the worker comes back.
     reconnect_grace: float = 5.0
-    poll_interval: float = 5.0
+    # A session claims when told jobs are due (NOTIFY, or a timer for delayed jobs; after a
+    # lost LISTEN connection every session is woken). This poll is only a safety net, and
+    # each idle session costs a query per interval: 100 idle workers, 3 queries/s.
+    poll_interval: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         self._settle = Settlements(app)
         self._metrics = app.metrics
         self._sessions: set[_Session] = set()
-        self._registered: dict[str, float] = {}
+        self._registered: dict[tuple[str, ...], float] = {}
         listener.on_cancel(self._on_cancel_request)
 
     @property
@@ -275,10 +278,12 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         session.cancel(job_id, token, "cancelled")
 
     async def _register(self, worker: Worker) -> None:
-        # Refresh the registry (and "online") at most every 10 s per worker.
-        if time.monotonic() - self._registered.get(worker.worker_id, 0.0) > 10:
+        # Refresh the registry (and "online") at most every 10 s per set of versions served,
+        # however many workers serve it: 100 idle workers of one deployment cost one upsert.
+        served = tuple(worker.keys)
+        if time.monotonic() - self._registered.get(served, 0.0) > 10:
             await self._store.handler_register(worker.handlers)
-            self._registered[worker.worker_id] = time.monotonic()
+            self._registered[served] = time.monotonic()
 
     # -- the session stream ------------------------------------------------------------
 
