@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from jobsvc import JobContext, NonRetryableError, RetryPolicy, handler
+from jobsvc import ConcurrencyLimit, FlowControl, JobContext, NonRetryableError, RetryPolicy, handler
 
 LEDGER_DSN_ENV = "FAULT_LEDGER_DSN"
 WORKER_ID_ENV = "FAULT_WORKER_ID"
@@ -157,3 +157,16 @@ async def fault_hang(ctx: JobContext, value: Any) -> None:
     """Poison: hangs past its attempt_timeout (a deliberate timeout, recorded as such)."""
     async with recorded(ctx, cancelled_as="timeout"):
         await asyncio.sleep(3600)
+
+
+@handler(
+    "fault_slot",
+    "1.0.0",
+    retry_policy=RetryPolicy(initial_interval=0.1, maximum_attempts=5),
+    flow=FlowControl(concurrency=ConcurrencyLimit(1, key="{input.key}")),
+)
+async def fault_slot(ctx: JobContext, value: Any) -> dict[str, Any]:
+    """Like fault_work, with one slot per input key across every replica and worker."""
+    async with recorded(ctx):
+        await asyncio.sleep(seconds_for(value, ctx.attempt))
+    return {"job_id": ctx.job_id, "attempt": ctx.attempt, "worker": worker_name()}
