@@ -103,8 +103,19 @@ class MalformedRequest:
     error: str
 
 
-def _tolerant(parse: Callable[[bytes], Any], method: str) -> Callable[[bytes], Any]:
+@dataclass(frozen=True, slots=True)
+class OversizedRequest(MalformedRequest):
+    """Stands in for a request above the configured size limit (answered RESOURCE_EXHAUSTED
+    with the limit in its message and ErrorInfo; grpc's own answer names no setting)."""
+
+    size: int = 0
+    limit: int = 0
+
+
+def _tolerant(parse: Callable[[bytes], Any], method: str, limit: int | None) -> Callable[[bytes], Any]:
     def deserialize(data: bytes) -> Any:
+        if limit is not None and len(data) > limit:
+            return OversizedRequest(method, f"{len(data)} bytes", len(data), limit)
         try:
             return parse(data)
         except Exception as exc:  # any parse failure is the caller's malformed request
@@ -113,8 +124,11 @@ def _tolerant(parse: Callable[[bytes], Any], method: str) -> Callable[[bytes], A
     return deserialize
 
 
-def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescriptor) -> None:
-    """Register a servicer whose requests that fail to parse reach it as MalformedRequest.
+def add_service(
+    server: grpc.aio.Server, servicer: object, service: ServiceDescriptor, *, max_request_bytes: int | None = None
+) -> None:
+    """Register a servicer whose requests that fail to parse reach it as MalformedRequest
+    (and those above max_request_bytes as OversizedRequest).
 
     Used instead of the generated add_*_to_server, whose deserializers raise into
     grpc, which then answers UNKNOWN.
@@ -135,13 +149,19 @@ def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescr
             )
         handlers[method.name] = factory(
             getattr(servicer, method.name),
-            request_deserializer=_tolerant(request_class.FromString, path),
+            request_deserializer=_tolerant(request_class.FromString, path, max_request_bytes),
             response_serializer=response_class.SerializeToString,
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 
 
 def _reject_malformed(request: object) -> None:
+    if isinstance(request, OversizedRequest):
+        raise ResourceExhausted(
+            f"request to {request.method} is {request.size} bytes, over the limit of {request.limit} bytes"
+            " (server option --max-message-bytes)",
+            metadata={"field": "request", "limit": str(request.limit), "size": str(request.size)},
+        )
     if isinstance(request, MalformedRequest):
         raise InvalidArgument(
             f"request to {request.method} is not a valid protobuf message: {request.error}",
