@@ -303,6 +303,8 @@ def markdown_table(actions: Sequence[tuple[str, argparse.Action]]) -> str:
 
 
 def _shown_default(action: argparse.Action) -> str:
+    if action.required:
+        return "required"
     default = action.default
     if default is None or default == []:
         return "none"
