@@ -53,6 +53,11 @@ SERVICE_NAMES = (
 )
 
 
+# A health "service" for liveness probes: SERVING from start to shutdown, whatever the
+# database does (restarting replicas does not bring a database back).
+LIVENESS_SERVICE = "liveness"
+
+
 def default_data_dir() -> Path:
     """Where the embedded PostgreSQL keeps its data when --data-dir is not given."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -210,6 +215,7 @@ class JobsvcServer:
         self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=jobs_due.wake)
         self._maintenance.start()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        await self._health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         self._health_task = asyncio.create_task(self._watch_database(store), name="jobsvc-health")
 
     async def _start_embedded(self, data_dir: Path) -> str:

@@ -14,7 +14,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jobsvc.client import Client
-from jobsvc.server import SERVICE_NAMES, JobsvcServer
+from jobsvc.server import LIVENESS_SERVICE, SERVICE_NAMES, JobsvcServer
 from tests.conftest import StartServer
 from tests.tcp_proxy import TcpProxy
 
@@ -73,7 +73,8 @@ async def test_not_serving_on_every_service_while_the_database_is_unreachable(
     database_url: str, start_server: StartServer, watch: object
 ) -> None:
     """Proves: when the link to PostgreSQL is cut, every service (and the whole server)
-    turns NOT_SERVING and Submit answers UNAVAILABLE; once it is back, SERVING again."""
+    turns NOT_SERVING and Submit answers UNAVAILABLE, while "liveness" stays SERVING;
+    once the link is back, SERVING again."""
     parts = urlsplit(database_url)
     proxy = await TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432).start()
     try:
@@ -84,6 +85,11 @@ async def test_not_serving_on_every_service_while_the_database_is_unreachable(
         cut = time.monotonic()
         proxy.block()
         noticed = await watches.wait_all(NOT_SERVING)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            alive = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=LIVENESS_SERVICE), timeout=5
+            )
+        assert alive.status == SERVING, "liveness must not follow the database (probes would restart every pod)"
         async with Client(f"127.0.0.1:{server.port}") as client:
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await client.submit("echo", 1, timeout=10)
