@@ -306,6 +306,10 @@ class JobsvcServer:
             rpcs = None
             if self._server is not None:
                 rpcs = asyncio.create_task(self._server.stop(grace + RPC_GRACE_MARGIN), name="jobsvc-grpc-stop")
+                await asyncio.sleep(0)  # the port refuses new RPCs from the task's first step
+            if self.ack is not None:
+                # Worker sessions never end by themselves: hand them over to other replicas now.
+                self.ack.end_sessions()
             if self._executor is not None:
                 await self._executor.stop(grace)
             if rpcs is not None:

@@ -239,6 +239,14 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         """Connected worker sessions."""
         return len(self._sessions)
 
+    def end_sessions(self) -> None:
+        """Shutdown: end every Work stream (status OK) so that each worker opens its next
+        session on another replica; its running jobs carry on and are settled there."""
+        for session in self._sessions:
+            session.draining = True
+            session.wakeup.set()
+            session.outbox.put_nowait(None)
+
     def _on_cancel_request(self, job_id: str) -> None:
         for session in self._sessions:
             token = session.held.get(job_id)
