@@ -9,6 +9,7 @@ import uuid
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jobsvc.client import Client, error_details
 from jobsvc.server import ConnectionConfig
@@ -105,3 +106,36 @@ async def test_streams_above_max_concurrent_streams_wait_in_the_client(start_ser
     assert with_limit <= 2
     assert without_limit > 2
     assert all("REFUSED_STREAM" in r or "error code 7" in r for r in refusals), refusals
+
+
+@pytest.mark.parametrize(
+    ("server_side", "connections"),
+    [
+        (ConnectionConfig(min_ping_interval=0.5), 1),
+        # The defaults: a client pinging every second is more than 10 s allows.
+        (ConnectionConfig(), 2),
+        (ConnectionConfig(min_ping_interval=0.5, keepalive_permit_without_calls=False), 2),
+    ],
+)
+async def test_client_keepalive_pings_are_policed_by_the_server(
+    start_server: StartServer, server_side: ConnectionConfig, connections: int
+) -> None:
+    """Proves: a client that pings an idle connection every second keeps it when the
+    server's --min-ping-interval allows it and --keepalive-permit-without-calls is on;
+    otherwise the server answers GOAWAY too_many_pings and the client reconnects."""
+    server = await start_server(connection=server_side)
+    proxy = await TcpProxy("127.0.0.1", server.port).start()
+    client_side = [
+        ("grpc.keepalive_time_ms", 1000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+    try:
+        async with grpc.aio.insecure_channel(proxy.address, options=client_side) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            await stub.Check(health_pb2.HealthCheckRequest(), timeout=10)
+            await asyncio.sleep(5.0)  # idle: only pings
+            await stub.Check(health_pb2.HealthCheckRequest(), timeout=10)
+        assert proxy.accepted == connections
+    finally:
+        await proxy.close()
