@@ -105,6 +105,9 @@ async def test_submit_call_and_stream_through_haproxy(replicas: ReplicaSet, bala
     kinds = [e.WhichOneof("kind") for e in events]
     assert kinds[0] == "queued" and kinds[-1] == "succeeded", kinds
     assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+    # option httplog: one line per call, with the replica that answered and its timers.
+    logged = [line for line in _slow_requests(balancer, 0.0) if "/jobsvc.v1.CallService/Call " in line]
+    assert len(logged) >= 6 and all(" jobsvc/jobsvc-" in line for line in logged), balancer.output()
 
 
 class Load:
