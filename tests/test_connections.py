@@ -6,14 +6,18 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
+from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jobsvc.client import Client, error_details
+from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.server import ConnectionConfig
-from jobsvc.v1 import job_pb2
+from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
+from jobsvc.worker import RemoteWorker
 from tests.conftest import StartServer
 from tests.tcp_proxy import TcpProxy
 
@@ -139,3 +143,40 @@ async def test_client_keepalive_pings_are_policed_by_the_server(
         assert proxy.accepted == connections
     finally:
         await proxy.close()
+
+
+async def test_an_oversized_message_on_a_work_stream_is_answered_without_ending_it(start_server: StartServer) -> None:
+    """Proves: on the bidirectional Work stream an oversized message is answered with a
+    `settled` of code RESOURCE_EXHAUSTED naming the limit, and the session carries on."""
+    server = await start_server(connection=ConnectionConfig(max_message_bytes=LIMIT))
+    huge = ack_service_pb2.WorkRequest(
+        progress=ack_service_pb2.ReportProgressRequest(
+            job_id=str(uuid.uuid4()), attempt_token="t", progress=job_pb2.Progress(message="x" * (LIMIT + 10))
+        )
+    )
+    sent_all = asyncio.Event()
+    target = f"127.0.0.1:{server.port}"
+
+    async with grpc.aio.insecure_channel(target) as channel:
+        hello = RemoteWorker(target, HandlerTable(load_module("tests.handlers").handlers), channel=channel).hello()
+
+        async def requests() -> AsyncIterator[ack_service_pb2.WorkRequest]:
+            yield ack_service_pb2.WorkRequest(hello=hello)
+            yield huge
+            yield ack_service_pb2.WorkRequest(hello=hello)
+            await sent_all.wait()
+
+        stream = ack_service_pb2_grpc.AckServiceStub(channel).Work(requests(), timeout=20)
+        kinds, settled = [], []
+        async for response in stream:
+            kinds.append(response.WhichOneof("kind"))
+            if response.WhichOneof("kind") == "settled":
+                settled.append(response.settled)
+            if len(settled) == 2:
+                break
+        sent_all.set()
+        stream.cancel()
+    assert kinds[0] == "welcome"
+    assert (settled[0].code, settled[0].reason) == (code_pb2.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED")
+    assert str(LIMIT) in settled[0].message
+    assert settled[1].reason == "HELLO_TWICE"  # the session went on reading

@@ -23,7 +23,7 @@ from google.rpc import code_pb2
 
 from jobsvc.api import convert
 from jobsvc.api.app import JobsApp
-from jobsvc.api.status import MalformedRequest, abort, status_for, unary
+from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, status_for, unary
 from jobsvc.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -331,6 +331,10 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             session.outbox.put_nowait(None)  # the worker hung up: end the response stream too
 
     async def _handle(self, session: _Session, request: Any) -> None:
+        if isinstance(request, OversizedRequest):
+            message = f"message of {request.size} bytes is over the limit of {request.limit} (--max-message-bytes)"
+            session.send(_settled("", "", code_pb2.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED", message))
+            return
         if isinstance(request, MalformedRequest):
             session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, "MALFORMED_REQUEST", request.error))
             return
