@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
@@ -25,12 +25,13 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
 
+from jobsvc import options
 from jobsvc.client import Client, error_details, job_spec, payload_value
 from jobsvc.executor import ExecutorConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.logs import LOG_FORMATS, configure_logging
 from jobsvc.observability.tracing import TRACE_EXPORTERS, TracingUnavailable, build_provider
-from jobsvc.server import JobsvcServer, ServerConfig, default_data_dir
+from jobsvc.server import DEFAULT_DRAIN_DELAY, ConnectionConfig, JobsvcServer, ServerConfig, default_data_dir
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.v1 import job_pb2
@@ -47,16 +48,27 @@ TERMINAL_KINDS = ("succeeded", "failed", "cancelled")
 
 
 def _add_database_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("JOBSVC_DATABASE_URL"),
-        help="PostgreSQL URL (env JOBSVC_DATABASE_URL); embedded PostgreSQL when absent",
-    )
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL; an embedded PostgreSQL when not set")
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=os.environ.get("JOBSVC_DATA_DIR"),
-        help=f"embedded PostgreSQL data directory (default {default_data_dir()})",
+        default=None,
+        help="embedded PostgreSQL data directory (not set: `$XDG_DATA_HOME/jobsvc/pgdata`, "
+        "else `~/.local/share/jobsvc/pgdata`)",
+    )
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help=f"TOML file of options (keys: option names, e.g. shutdown_grace = 5); env {options.CONFIG_ENV}",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration (secrets redacted) as TOML and exit",
     )
 
 
@@ -109,12 +121,8 @@ def _add_job_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     parser = argparse.ArgumentParser(prog="jobsvc", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--server",
-        default=os.environ.get("JOBSVC_SERVER", DEFAULT_SERVER),
-        help=f"host:port of a jobsvc server (env JOBSVC_SERVER, default {DEFAULT_SERVER})",
-    )
-    parser.add_argument("--log-level", default=os.environ.get("JOBSVC_LOG_LEVEL", "INFO"))
+    parser.add_argument("--server", default=DEFAULT_SERVER, help="host:port of a jobsvc server (client commands)")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     commands = parser.add_subparsers(dest="command", required=True)
     # --server is also accepted after the command (`jobsvc health --server H:P`).
     server_option = argparse.ArgumentParser(add_help=False)
@@ -128,31 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_process_commands(commands: Any) -> None:
     """serve, worker, migrate: the long-running processes and the schema."""
     serve = commands.add_parser("serve", help="run the service")
-    serve.add_argument("--host", default=os.environ.get("JOBSVC_HOST", "0.0.0.0"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("JOBSVC_PORT", "50051")))
+    serve.add_argument("--host", default="0.0.0.0", help="gRPC listen address")
+    serve.add_argument("--port", type=int, default=50051, help="gRPC listen port")
     _add_database_options(serve)
     serve.add_argument(
         "--handlers",
         action="append",
         default=[],
         metavar="MODULE",
-        help="Python module with @handler functions (repeatable)",
+        help="Python module with @handler functions (repeatable; env and file: a list)",
     )
     serve.add_argument("--concurrency", type=int, default=16, help="jobs run at once by this process")
-    serve.add_argument(
-        "--shutdown-grace",
-        type=float,
-        default=10.0,
-        help="seconds running jobs get to finish on SIGTERM before they are requeued",
-    )
+    serve.add_argument("--pool-size", type=int, default=ServerConfig.pool_size, help="database connections")
+    _add_lifecycle_options(serve)
+    _add_connection_options(serve)
     _add_observability_options(serve)
+    _add_config_options(serve)
 
     worker = commands.add_parser("worker", help="run handlers as a remote worker of a jobsvc server")
     worker.add_argument(
-        "--server",
-        dest="worker_server",
-        default=os.environ.get("JOBSVC_SERVER", DEFAULT_SERVER),
-        help="host:port of a jobsvc server or balancer",
+        "--server", dest="worker_server", default=DEFAULT_SERVER, help="host:port of a jobsvc server or balancer"
     )
     worker.add_argument(
         "--handlers",
@@ -162,14 +165,88 @@ def _add_process_commands(commands: Any) -> None:
         required=True,
         help="Python module with @handler functions (repeatable)",
     )
-    worker.add_argument("--concurrency", type=int, default=16)
+    worker.add_argument("--concurrency", type=int, default=16, help="jobs run at once by this worker")
     worker.add_argument("--worker-id", default=None, help="default host:pid")
     worker.add_argument("--lease", type=float, default=30.0, help="lease length in seconds")
-    worker.add_argument("--shutdown-grace", type=float, default=10.0)
+    worker.add_argument("--shutdown-grace", type=float, default=10.0, help="seconds running jobs get on SIGTERM")
     _add_observability_options(worker, metrics=False)
+    _add_config_options(worker)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     _add_database_options(migrate)
+    _add_config_options(migrate)
+
+
+def _add_lifecycle_options(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=10.0,
+        help="seconds running jobs and open RPCs get on SIGTERM (after the drain delay); then jobs are requeued",
+    )
+    serve.add_argument(
+        "--drain-delay",
+        type=float,
+        default=DEFAULT_DRAIN_DELAY,
+        help="seconds between health NOT_SERVING and refusing new RPCs on SIGTERM, for balancers to notice "
+        "(Ctrl-C and a second signal skip it)",
+    )
+    serve.add_argument(
+        "--health-interval",
+        type=float,
+        default=ServerConfig.health_interval,
+        help="seconds between database checks behind the health status",
+    )
+
+
+def _add_connection_options(serve: argparse.ArgumentParser) -> None:
+    defaults = ConnectionConfig()
+    serve.add_argument(
+        "--keepalive-time", type=float, default=defaults.keepalive_time, help="seconds before pinging an idle client"
+    )
+    serve.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=defaults.keepalive_timeout,
+        help="seconds to wait for a ping's answer before closing the connection",
+    )
+    serve.add_argument(
+        "--keepalive-permit-without-calls",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.keepalive_permit_without_calls,
+        help="let clients ping while no RPC is open",
+    )
+    serve.add_argument(
+        "--min-ping-interval",
+        type=float,
+        default=defaults.min_ping_interval,
+        help="seconds: clients pinging more often get GOAWAY too_many_pings",
+    )
+    serve.add_argument(
+        "--max-connection-age",
+        type=float,
+        default=defaults.max_connection_age,
+        help="seconds before a connection is asked to reconnect (GOAWAY; rebalances behind a layer-4 "
+        "balancer); 0: never",
+    )
+    serve.add_argument(
+        "--max-connection-age-grace",
+        type=float,
+        default=defaults.max_connection_age_grace,
+        help="seconds open RPCs get after that GOAWAY",
+    )
+    serve.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=defaults.max_message_bytes,
+        help="largest request or response; larger requests get RESOURCE_EXHAUSTED",
+    )
+    serve.add_argument(
+        "--max-concurrent-streams",
+        type=int,
+        default=defaults.max_concurrent_streams,
+        help="RPCs open at once per connection (more wait in the client); 0: grpc's default",
+    )
 
 
 def _add_job_commands(commands: Any, client: list[argparse.ArgumentParser]) -> None:
@@ -271,17 +348,35 @@ def _print(message: Message, out: TextIO = sys.stdout) -> None:
 # -- serve / migrate ---------------------------------------------------------------
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    config = ServerConfig(
+def server_config(args: argparse.Namespace) -> ServerConfig:
+    """The ServerConfig that `jobsvc serve` options describe."""
+    return ServerConfig(
         host=args.host,
         port=args.port,
         database_url=args.database_url,
         data_dir=args.data_dir,
         handler_modules=args.handlers,
         shutdown_grace=args.shutdown_grace,
+        drain_delay=args.drain_delay,
+        health_interval=args.health_interval,
+        pool_size=args.pool_size,
         executor=ExecutorConfig(concurrency=args.concurrency),
         observability=_observability_config(args),
+        connection=ConnectionConfig(
+            keepalive_time=args.keepalive_time,
+            keepalive_timeout=args.keepalive_timeout,
+            keepalive_permit_without_calls=args.keepalive_permit_without_calls,
+            min_ping_interval=args.min_ping_interval,
+            max_connection_age=args.max_connection_age,
+            max_connection_age_grace=args.max_connection_age_grace,
+            max_message_bytes=args.max_message_bytes,
+            max_concurrent_streams=args.max_concurrent_streams,
+        ),
     )
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    config = server_config(args)
     server = JobsvcServer(config)
     try:
         await server.start()
@@ -290,8 +385,16 @@ async def _serve(args: argparse.Namespace) -> int:
         return 2
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
+    signals: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        signals.append(sig)
+        if stop_requested.is_set():
+            server.cut_drain_delay()  # a second signal: stop waiting for balancers
+        stop_requested.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop_requested.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     for definition in server.table:
         print(f"serving handler {definition.name} {definition.version}", flush=True)
     if not len(server.table):
@@ -301,8 +404,10 @@ async def _serve(args: argparse.Namespace) -> int:
     # Last: tools wait for this line to know the server is ready.
     print(f"jobsvc listening on {server.address}", flush=True)
     await stop_requested.wait()
-    print("jobsvc stopping: draining", flush=True)
-    await server.stop()
+    # Ctrl-C comes from a terminal, where no balancer waits to notice.
+    drain = 0.0 if signals[0] == signal.SIGINT else args.drain_delay
+    print(f"jobsvc stopping: health NOT_SERVING, draining (new RPCs taken for {drain:g}s more)", flush=True)
+    await server.stop(drain_delay=drain)
     print("jobsvc stopped", flush=True)
     return 0
 
@@ -516,6 +621,9 @@ async def _work(args: argparse.Namespace, config: WorkerConfig) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "print_config", False):
+        sys.stdout.write(options.render_toml(args.effective_config, f"jobsvc {args.command}"))
+        return 0
     if args.command == "serve":
         return await _serve(args)
     if args.command == "migrate":
@@ -540,9 +648,25 @@ async def _run(args: argparse.Namespace) -> int:
             return 2
 
 
+# Commands whose every option also comes from JOBSVC_* variables and a --config file.
+LAYERED_COMMANDS = ("serve", "worker", "migrate")
+
+
+def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> argparse.Namespace:
+    """The command line, completed from the environment and the config file (see jobsvc.options)."""
+    return options.parse(build_parser(), argv, os.environ if environ is None else environ, layered=LAYERED_COMMANDS)
+
+
+def config_reference(command: str) -> str:
+    """The Markdown table of a command's options (or of the global ones: command "jobsvc")."""
+    parser = build_parser()
+    target = parser if command == "jobsvc" else options.subcommands(parser)[command]
+    return options.markdown_table(options.layered_actions(target))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `jobsvc` command."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     configure_logging(args.log_level, getattr(args, "log_format", "text"))
     try:
         return (uvloop.run if uvloop is not None else asyncio.run)(_run(args))

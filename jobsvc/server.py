@@ -4,10 +4,11 @@ Start order: database (embedded when no URL) -> migrations -> handler registry -
 LISTEN connection -> handler resources (lifespans) -> executor -> gRPC port ->
 health SERVING.
 
-Shutdown order (SIGTERM): health NOT_SERVING -> stop taking jobs -> in-flight jobs
-get the grace period, the rest go back to the queue -> gRPC stops (open RPCs get
-a moment to end) -> LISTEN and pool closed -> resources closed -> embedded
-PostgreSQL stopped.
+Shutdown order (SIGTERM): health NOT_SERVING on every service -> the drain delay
+(everything still served while balancers notice) -> the gRPC port stops taking new
+RPCs and, at the same time, executors stop taking jobs; in-flight RPCs and jobs get
+the grace period, unfinished jobs go back to the queue -> open RPCs get a moment
+more -> LISTEN and pool closed -> resources closed -> embedded PostgreSQL stopped.
 """
 
 from __future__ import annotations
@@ -68,10 +69,71 @@ SERVICE_NAMES = (
 )
 
 
+# A health "service" for liveness probes: SERVING from start to shutdown, whatever the
+# database does (restarting replicas does not bring a database back).
+LIVENESS_SERVICE = "liveness"
+
+
 def default_data_dir() -> Path:
     """Where the embedded PostgreSQL keeps its data when --data-dir is not given."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "jobsvc" / "pgdata"
+
+
+DEFAULT_DRAIN_DELAY = 5.0
+# Open RPCs get this long after the grace period before they are cancelled.
+RPC_GRACE_MARGIN = 2.0
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """How the gRPC port treats connections: production defaults for running behind a balancer.
+
+    Times are in seconds; 0 turns a limit off (where noted).
+    """
+
+    # Server pings an idle connection after keepalive_time and drops it when no
+    # answer comes within keepalive_timeout: dead peers and silently dropped
+    # (NAT, balancer idle timeout) connections are noticed.
+    keepalive_time: float = 60.0
+    keepalive_timeout: float = 20.0
+    # Clients may ping while they have no RPC open (workers, idle channels) ...
+    keepalive_permit_without_calls: bool = True
+    # ... but not more often than this; a client that does gets GOAWAY too_many_pings.
+    min_ping_interval: float = 10.0
+    # GOAWAY after this long (grpc adds +-10% jitter), so clients behind a layer-4
+    # balancer reconnect and spread over new replicas; 0: never.
+    max_connection_age: float = 300.0
+    # RPCs open at GOAWAY get this long to finish before the connection is closed.
+    max_connection_age_grace: float = 300.0
+    # Requests larger than this are refused with RESOURCE_EXHAUSTED; also the largest response.
+    max_message_bytes: int = 4 * 1024 * 1024
+    # Streams (RPCs) one connection may have open at once; more wait in the client; 0: grpc's default.
+    max_concurrent_streams: int = 1000
+
+    def grpc_options(self) -> list[tuple[str, int]]:
+        """The grpc channel arguments of these settings."""
+        # The core refuses requests above twice the limit before they are read into
+        # memory; between the limit and that ceiling add_service answers with a detail
+        # that names the limit (grpc's own answer has none).
+        options = [
+            ("grpc.keepalive_time_ms", _ms(self.keepalive_time)),
+            ("grpc.keepalive_timeout_ms", _ms(self.keepalive_timeout)),
+            ("grpc.keepalive_permit_without_calls", int(self.keepalive_permit_without_calls)),
+            ("grpc.http2.min_ping_interval_without_data_ms", _ms(self.min_ping_interval)),
+            ("grpc.max_receive_message_length", 2 * self.max_message_bytes),
+            ("grpc.max_send_message_length", self.max_message_bytes),
+        ]
+        if self.max_connection_age > 0:
+            options.append(("grpc.max_connection_age_ms", _ms(self.max_connection_age)))
+            options.append(("grpc.max_connection_age_grace_ms", _ms(self.max_connection_age_grace)))
+        if self.max_concurrent_streams > 0:
+            options.append(("grpc.max_concurrent_streams", self.max_concurrent_streams))
+        return options
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
 
 
 @dataclass
@@ -91,7 +153,11 @@ class ServerConfig:
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     shutdown_grace: float = 10.0
-    max_message_bytes: int = 4 * 1024 * 1024
+    # Seconds between health NOT_SERVING and refusing new RPCs, so that balancers
+    # notice first. The CLI defaults to DEFAULT_DRAIN_DELAY; an embedded server
+    # (tests, benchmarks) has no balancer in front by default.
+    drain_delay: float = 0.0
+    connection: ConnectionConfig = field(default_factory=ConnectionConfig)
     pool_size: int = 20
     health_interval: float = 5.0
     # Lease owner and executor name: unique per server instance, readable in events.
@@ -120,6 +186,7 @@ class JobsvcServer:
         self.tracing: Tracing | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._draining = False
+        self._drain_cut = asyncio.Event()
         self._stopped = asyncio.Event()
 
     @property
@@ -181,6 +248,7 @@ class JobsvcServer:
         schedules.start()
         self._serve_metrics(store)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        await self._health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         self._health_task = asyncio.create_task(self._watch_database(store), name="jobsvc-health")
 
     def _start_observing(self) -> None:
@@ -238,14 +306,8 @@ class JobsvcServer:
         return resources
 
     async def _start_grpc(self, app: JobsApp, schedules: Schedules) -> None:
-        limit = self.config.max_message_bytes
-        server = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", limit),
-                ("grpc.max_send_message_length", limit),
-                ("grpc.so_reuseport", 1),
-            ]
-        )
+        connection = self.config.connection
+        server = grpc.aio.server(options=[*connection.grpc_options(), ("grpc.so_reuseport", 1)])
         for servicer, module in (
             (services.SubmitService(app), submit_service_pb2),
             (services.CallService(app), call_service_pb2),
@@ -259,6 +321,7 @@ class JobsvcServer:
                 servicer,
                 module.DESCRIPTOR.services_by_name[type(servicer).__name__],
                 RpcTelemetry(self.metrics, self.tracing),
+                max_request_bytes=connection.max_message_bytes,
             )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -291,29 +354,47 @@ class JobsvcServer:
                     health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
                 )
 
-    async def stop(self, grace: float | None = None) -> None:
+    async def stop(self, grace: float | None = None, drain_delay: float | None = None) -> None:
         """Drain and stop in the documented order; safe to call twice."""
         if self._draining:
             await self._stopped.wait()
             return
         self._draining = True
         grace = self.config.shutdown_grace if grace is None else grace
+        drain_delay = self.config.drain_delay if drain_delay is None else drain_delay
         try:
             await self._health.enter_graceful_shutdown()
             if self._health_task is not None:
                 self._health_task.cancel()
+            if drain_delay > 0:
+                # Still serving everything: balancers see NOT_SERVING and stop sending first.
+                log.info("health NOT_SERVING; taking new RPCs for %.1fs more while balancers notice", drain_delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._drain_cut.wait(), drain_delay)
             if self._maintenance is not None:
                 await self._maintenance.stop()
             if self._schedules is not None:
                 await self._schedules.stop()
+            # New RPCs are refused from here; open ones (Calls waiting for jobs run
+            # here or elsewhere) get the grace period while the executor drains.
+            rpcs = None
+            if self._server is not None:
+                rpcs = asyncio.create_task(self._server.stop(grace + RPC_GRACE_MARGIN), name="jobsvc-grpc-stop")
+                await asyncio.sleep(0)  # the port refuses new RPCs from the task's first step
+            if self.ack is not None:
+                # Worker sessions never end by themselves: hand them over to other replicas now.
+                self.ack.end_sessions()
             if self._executor is not None:
                 await self._executor.stop(grace)
-            if self._server is not None:
-                # Waiting Calls and Streams end now; their jobs carry on elsewhere.
-                await self._server.stop(min(grace, 2.0))
+            if rpcs is not None:
+                await rpcs
             await self._stack.aclose()
         finally:
             self._stopped.set()
+
+    def cut_drain_delay(self) -> None:
+        """End the drain delay of a stop in progress now (a second signal, an impatient operator)."""
+        self._drain_cut.set()
 
     async def wait_stopped(self) -> None:
         """Return once stop() has finished."""

@@ -111,5 +111,7 @@ async def client(server: JobsvcServer) -> AsyncIterator[Client]:
 def subprocess_env() -> dict[str, str]:
     """Environment for child processes: the repo importable (for tests.handlers)."""
     env = dict(os.environ)
+    # No balancer in front of test servers: SIGTERM stops them without the drain delay.
+    env.setdefault("JOBSVC_DRAIN_DELAY", "0")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env

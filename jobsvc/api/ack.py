@@ -23,7 +23,7 @@ from google.rpc import code_pb2
 
 from jobsvc.api import convert
 from jobsvc.api.app import JobsApp
-from jobsvc.api.status import MalformedRequest, abort, status_for, unary
+from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, status_for, unary
 from jobsvc.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -262,6 +262,14 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         """Connected worker sessions."""
         return len(self._sessions)
 
+    def end_sessions(self) -> None:
+        """Shutdown: end every Work stream (status OK) so that each worker opens its next
+        session on another replica; its running jobs carry on and are settled there."""
+        for session in self._sessions:
+            session.draining = True
+            session.wakeup.set()
+            session.outbox.put_nowait(None)
+
     def _on_cancel_request(self, job_id: str) -> None:
         for session in self._sessions:
             token = session.held.get(job_id)
@@ -350,6 +358,10 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             session.outbox.put_nowait(None)  # the worker hung up: end the response stream too
 
     async def _handle(self, session: _Session, request: Any) -> None:
+        if isinstance(request, OversizedRequest):
+            message = f"message of {request.size} bytes is over the limit of {request.limit} (--max-message-bytes)"
+            session.send(_settled("", "", code_pb2.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED", message))
+            return
         if isinstance(request, MalformedRequest):
             session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, "MALFORMED_REQUEST", request.error))
             return

@@ -104,8 +104,19 @@ class MalformedRequest:
     error: str
 
 
-def _tolerant(parse: Callable[[bytes], Any], method: str) -> Callable[[bytes], Any]:
+@dataclass(frozen=True, slots=True)
+class OversizedRequest(MalformedRequest):
+    """Stands in for a request above the configured size limit (answered RESOURCE_EXHAUSTED
+    with the limit in its message and ErrorInfo; grpc's own answer names no setting)."""
+
+    size: int = 0
+    limit: int = 0
+
+
+def _tolerant(parse: Callable[[bytes], Any], method: str, limit: int | None) -> Callable[[bytes], Any]:
     def deserialize(data: bytes) -> Any:
+        if limit is not None and len(data) > limit:
+            return OversizedRequest(method, f"{len(data)} bytes", len(data), limit)
         try:
             return parse(data)
         except Exception as exc:  # any parse failure is the caller's malformed request
@@ -115,9 +126,15 @@ def _tolerant(parse: Callable[[bytes], Any], method: str) -> Callable[[bytes], A
 
 
 def add_service(
-    server: grpc.aio.Server, servicer: object, service: ServiceDescriptor, telemetry: RpcTelemetry | None = None
+    server: grpc.aio.Server,
+    servicer: object,
+    service: ServiceDescriptor,
+    telemetry: RpcTelemetry | None = None,
+    *,
+    max_request_bytes: int | None = None,
 ) -> None:
-    """Register a servicer whose requests that fail to parse reach it as MalformedRequest.
+    """Register a servicer whose requests that fail to parse reach it as MalformedRequest
+    (and those above max_request_bytes as OversizedRequest).
 
     Used instead of the generated add_*_to_server, whose deserializers raise into
     grpc, which then answers UNKNOWN. With telemetry, every method is timed (and traced).
@@ -141,13 +158,19 @@ def add_service(
             behaviour = telemetry.wrap(behaviour, path, method.server_streaming)
         handlers[method.name] = factory(
             behaviour,
-            request_deserializer=_tolerant(request_class.FromString, path),
+            request_deserializer=_tolerant(request_class.FromString, path, max_request_bytes),
             response_serializer=response_class.SerializeToString,
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 
 
 def _reject_malformed(request: object) -> None:
+    if isinstance(request, OversizedRequest):
+        raise ResourceExhausted(
+            f"request to {request.method} is {request.size} bytes, over the limit of {request.limit} bytes"
+            " (server option --max-message-bytes)",
+            metadata={"field": "request", "limit": str(request.limit), "size": str(request.size)},
+        )
     if isinstance(request, MalformedRequest):
         raise InvalidArgument(
             f"request to {request.method} is not a valid protobuf message: {request.error}",

@@ -1,0 +1,192 @@
+"""One configuration surface (jobsvc.options through jobsvc.cli): command line >
+environment > TOML file > default, for every long option of serve, worker and migrate,
+including options the layer has never heard of."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from jobsvc import options
+from jobsvc.cli import build_parser, config_reference, main, parse_args
+from tests.conftest import REPO
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+# flag, dest, (file value as TOML, env value, command-line value), expected (file, env, flag)
+CASES = [
+    ("--port", "port", ("6000", "7000", "8000"), (6000, 7000, 8000)),
+    ("--shutdown-grace", "shutdown_grace", ("2.5", "3", "4.5"), (2.5, 3.0, 4.5)),
+    ("--data-dir", "data_dir", ('"/f"', "/e", "/c"), (Path("/f"), Path("/e"), Path("/c"))),
+    ("--handlers", "handlers", ('["f.a", "f.b"]', "e.a,e.b", "c.a"), (["f.a", "f.b"], ["e.a", "e.b"], ["c.a"])),
+]
+
+
+@pytest.mark.parametrize(("flag", "dest", "given", "expected"), CASES)
+def test_flag_beats_env_beats_file_beats_default(
+    tmp_path: Path, flag: str, dest: str, given: tuple[str, str, str], expected: tuple[object, object, object]
+) -> None:
+    file_value, env_value, flag_value = given
+    key = flag[2:].replace("-", "_")
+    env = options.env_name(flag)
+    config = write(tmp_path / "c.toml", f"{key} = {file_value}\n")
+    default = getattr(parse_args(["serve"], {}), dest)
+    from_file = getattr(parse_args(["serve", "--config", config], {}), dest)
+    from_env = getattr(parse_args(["serve", "--config", config], {env: env_value}), dest)
+    from_flag = getattr(parse_args(["serve", "--config", config, flag, flag_value], {env: env_value}), dest)
+    assert (from_file, from_env, from_flag) == expected
+    assert default not in expected
+
+
+def test_a_flag_equal_to_its_default_still_beats_the_environment() -> None:
+    args = parse_args(["serve", "--port", "50051"], {"JOBSVC_PORT": "7000"})
+    assert args.port == 50051
+
+
+def test_switches_from_env_and_file(tmp_path: Path) -> None:
+    assert parse_args(["serve"], {}).keepalive_permit_without_calls is True
+    env = {"JOBSVC_KEEPALIVE_PERMIT_WITHOUT_CALLS": "false"}
+    assert parse_args(["serve"], env).keepalive_permit_without_calls is False
+    config = write(tmp_path / "c.toml", "keepalive-permit-without-calls = false\n")
+    assert parse_args(["serve", "--config", config], {}).keepalive_permit_without_calls is False
+    flagged = parse_args(["serve", "--config", config, "--keepalive-permit-without-calls"], {})
+    assert flagged.keepalive_permit_without_calls is True
+
+
+def test_the_documented_environment_names_keep_working() -> None:
+    env = {
+        "JOBSVC_DATABASE_URL": "postgresql://u@db/jobs",
+        "JOBSVC_DATA_DIR": "/data",
+        "JOBSVC_HOST": "127.0.0.2",
+        "JOBSVC_PORT": "6001",
+        "JOBSVC_SERVER": "balancer:443",
+        "JOBSVC_LOG_LEVEL": "DEBUG",
+    }
+    serve = parse_args(["serve"], env)
+    assert (serve.database_url, serve.data_dir, serve.host, serve.port) == (
+        "postgresql://u@db/jobs",
+        Path("/data"),
+        "127.0.0.2",
+        6001,
+    )
+    assert serve.log_level == "DEBUG"
+    assert parse_args(["migrate"], env).database_url == "postgresql://u@db/jobs"
+    assert parse_args(["worker", "--handlers", "m"], env).worker_server == "balancer:443"
+    assert parse_args(["health"], env).server == "balancer:443"
+    assert parse_args(["call", "echo"], env).server == "balancer:443"
+    assert parse_args(["call", "echo", "--server", "cli:1"], env).server == "cli:1"
+
+
+def test_client_commands_ignore_environment_for_their_own_options() -> None:
+    args = parse_args(["call", "echo"], {"JOBSVC_VERSION": "9.9.9", "JOBSVC_TIMEOUT": "1", "JOBSVC_PRIORITY": "5"})
+    assert (args.version, args.timeout, args.priority) == ("", None, 0)
+
+
+def test_config_file_from_the_environment(tmp_path: Path) -> None:
+    config = write(tmp_path / "c.toml", "concurrency = 3\n")
+    assert parse_args(["serve"], {"JOBSVC_CONFIG": config}).concurrency == 3
+    assert parse_args(["worker", "--handlers", "m"], {"JOBSVC_CONFIG": config}).concurrency == 3
+
+
+def _error(argv: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exited:
+        parse_args(argv, env)
+    assert exited.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_errors_name_the_key_or_variable(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    unknown = write(tmp_path / "unknown.toml", "port = 1\nmax_conections = 5\n")
+    assert "unknown key 'max_conections'" in _error(["serve", "--config", unknown], {}, capsys)
+    # A worker does not know serve's options.
+    serve_only = write(tmp_path / "serve.toml", "drain_delay = 1\n")
+    assert "unknown key 'drain_delay'" in _error(["worker", "--handlers", "m", "--config", serve_only], {}, capsys)
+    assert "JOBSVC_PORT" in _error(["serve"], {"JOBSVC_PORT": "eighty"}, capsys)
+    wrong_type = write(tmp_path / "type.toml", 'port = "eighty"\n')
+    err = _error(["serve", "--config", wrong_type], {}, capsys)
+    assert "type.toml" in err and "port" in err
+    not_integer = write(tmp_path / "float.toml", "port = 80.5\n")
+    assert "expected an integer" in _error(["serve", "--config", not_integer], {}, capsys)
+    switch = {"JOBSVC_KEEPALIVE_PERMIT_WITHOUT_CALLS": "maybe"}
+    assert "expected true or false" in _error(["serve"], switch, capsys)
+    twice = write(tmp_path / "twice.toml", "pool_size = 1\npool-size = 2\n")
+    assert "given twice" in _error(["serve", "--config", twice], {}, capsys)
+    broken = write(tmp_path / "broken.toml", "port = \n")
+    assert "not valid TOML" in _error(["serve", "--config", broken], {}, capsys)
+    assert "cannot read config file" in _error(["serve", "--config", str(tmp_path / "missing.toml")], {}, capsys)
+
+
+def test_a_required_option_may_come_from_the_environment_or_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert parse_args(["worker"], {"JOBSVC_HANDLERS": "a.b"}).handlers == ["a.b"]
+    config = write(tmp_path / "w.toml", 'handlers = ["c.d"]\n')
+    assert parse_args(["worker", "--config", config], {}).handlers == ["c.d"]
+    assert "--handlers is required" in _error(["worker"], {}, capsys)
+
+
+def test_options_added_elsewhere_are_covered_without_knowing_them(tmp_path: Path) -> None:
+    """What plain argparse options added by other modules get for free (names no real flag uses)."""
+    parser = build_parser()
+    serve = options.subcommands(parser)["serve"]
+    serve.add_argument("--probe-port", type=int, default=0)
+    serve.add_argument("--probe-token-file", type=Path, default=None)
+    serve.add_argument("--probe-json", action="store_true")
+    serve.add_argument("--probe-exporter", choices=["none", "otlp"], default="none")
+    config = write(tmp_path / "c.toml", 'probe-port = 9100\nprobe_exporter = "otlp"\n')
+    env = {"JOBSVC_PROBE_TOKEN_FILE": "/run/token", "JOBSVC_PROBE_JSON": "1"}
+    args = options.parse(parser, ["serve", "--config", config], env, layered=["serve"])
+    assert (args.probe_port, args.probe_token_file, args.probe_json, args.probe_exporter) == (
+        9100,
+        Path("/run/token"),
+        True,
+        "otlp",
+    )
+    with pytest.raises(SystemExit):
+        options.parse(build_parser_with_choice(), ["serve"], {"JOBSVC_PROBE_EXPORTER": "zipkin"}, layered=["serve"])
+    shown = options.render_toml(args.effective_config, "jobsvc serve")
+    assert 'probe_token_file = "<redacted>"' in shown and "/run/token" not in shown
+
+
+def build_parser_with_choice() -> argparse.ArgumentParser:
+    parser = build_parser()
+    options.subcommands(parser)["serve"].add_argument("--probe-exporter", choices=["none", "otlp"], default="none")
+    return parser
+
+
+def test_print_config_is_a_config_file_with_secrets_redacted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOBSVC_DATABASE_URL", "postgresql://jobsvc:s3cret@db:5432/jobs")
+    monkeypatch.setenv("JOBSVC_DRAIN_DELAY", "7")
+    assert main(["serve", "--port", "6000", "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    assert "s3cret" not in printed
+    assert 'database_url = "postgresql://jobsvc:<redacted>@db:5432/jobs"  # env JOBSVC_DATABASE_URL' in printed
+    assert "port = 6000  # command line" in printed and "drain_delay = 7.0  # env JOBSVC_DRAIN_DELAY" in printed
+    assert "# data_dir is not set (default)" in printed
+    values = tomllib.loads(printed)
+    # What it prints, given back as a file, is the same configuration.
+    monkeypatch.delenv("JOBSVC_DATABASE_URL")
+    monkeypatch.delenv("JOBSVC_DRAIN_DELAY")
+    config = write(tmp_path / "printed.toml", printed)
+    again = vars(parse_args(["serve", "--config", config], {}))
+    for key, value in values.items():
+        if value != "<redacted>" and not isinstance(again[key], Path):
+            assert again[key] == value, key
+
+
+def test_the_readme_tables_match_the_parser() -> None:
+    readme = (REPO / "README.md").read_text()
+    blocks = re.findall(r"<!-- config-table (\S+) -->\n(.*?)<!-- /config-table -->", readme, re.DOTALL)
+    assert {command for command, _ in blocks} == {"serve", "worker", "jobsvc"}
+    for command, table in blocks:
+        assert table.strip() == config_reference(command), f"README table of {command} is stale: scripts/readme-config"
