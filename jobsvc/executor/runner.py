@@ -172,7 +172,11 @@ class Executor:
         self._stopping = True
         claim_loop = self._loops[0] if self._loops else None
         if claim_loop is not None:
-            claim_loop.cancel()
+            # Not cancelled: a claim in flight may have committed, and jobs claimed but never
+            # launched would sit RUNNING until their lease ran out (their callers waiting).
+            # The loop launches what it got (drained below like the rest) and ends.
+            self._wakeup.set()
+            await asyncio.wait([claim_loop], timeout=self.config.lease_seconds)
         pending = [r.task for r in self._running.values() if r.task is not None]
         if pending:
             log.info("draining %d running job(s) for up to %.1fs", len(pending), grace)
