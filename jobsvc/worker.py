@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 
 from jobsvc.api import convert
+from jobsvc.client import ClientSecurity
 from jobsvc.domain.handlers import HandlerTable, JobContext, load_module
 from jobsvc.domain.jobs import Payload
 from jobsvc.executor.invoke import Invoker, Outcome
@@ -97,9 +98,12 @@ class RemoteWorker:
         config: WorkerConfig | None = None,
         resources: Mapping[str, Any] | None = None,
         channel: grpc.aio.Channel | None = None,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.config = config or WorkerConfig()
-        self._channel = channel or grpc.aio.insecure_channel(target)
+        security = security or ClientSecurity()
+        self._channel = channel or security.channel(target)
+        self._metadata = (*security.metadata, *self.config.metadata)
         self._stub = ack_service_pb2_grpc.AckServiceStub(self._channel)
         self._table = table
         self._resources = dict(resources or {})
@@ -152,7 +156,7 @@ class RemoteWorker:
         self.outbox.put_nowait(ack_service_pb2.WorkRequest(drain=ack_service_pb2.WorkRequest.Drain()))
 
     async def _session(self) -> None:
-        call = self._stub.Work(self._requests(), metadata=self.config.metadata)
+        call = self._stub.Work(self._requests(), metadata=self._metadata)
         self.sessions += 1
         closer = asyncio.create_task(self._close_when_idle(call), name="jobsvc-worker-closer")
         try:
@@ -299,7 +303,9 @@ def _settlement(job_id: str, token: str, outcome: Outcome) -> ack_service_pb2.Wo
     )
 
 
-async def run_worker(target: str, modules: Sequence[str], config: WorkerConfig) -> None:
+async def run_worker(
+    target: str, modules: Sequence[str], config: WorkerConfig, security: ClientSecurity | None = None
+) -> None:
     """`jobsvc worker`: load handler modules, enter their lifespans, work until SIGTERM/SIGINT."""
     loaded = [load_module(name) for name in modules]
     table = HandlerTable([d for m in loaded for d in m.handlers])
@@ -308,7 +314,7 @@ async def run_worker(target: str, modules: Sequence[str], config: WorkerConfig) 
         for module in loaded:
             if module.lifespan is not None:
                 resources.update(await stack.enter_async_context(module.lifespan()) or {})
-        worker = RemoteWorker(target, table, config=config, resources=resources)
+        worker = RemoteWorker(target, table, config=config, resources=resources, security=security)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)

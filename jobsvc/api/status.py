@@ -16,7 +16,7 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import any_pb2, message_factory
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -27,7 +27,9 @@ from jobsvc.domain.errors import (
     InvalidArgument,
     JobsvcError,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -42,6 +44,8 @@ _CODES: list[tuple[type[JobsvcError], int]] = [
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
     (Unavailable, code_pb2.UNAVAILABLE),
+    (Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]
 
 
@@ -113,11 +117,15 @@ def _tolerant(parse: Callable[[bytes], Any], method: str) -> Callable[[bytes], A
     return deserialize
 
 
-def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescriptor) -> None:
+MethodGuard = Callable[[MethodDescriptor, Callable[..., Any]], Callable[..., Any]]
+
+
+def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescriptor, guard: MethodGuard) -> None:
     """Register a servicer whose requests that fail to parse reach it as MalformedRequest.
 
     Used instead of the generated add_*_to_server, whose deserializers raise into
-    grpc, which then answers UNKNOWN.
+    grpc, which then answers UNKNOWN. `guard` wraps each method's behavior (the
+    token and scope check of jobsvc.api.auth) and may refuse a method at start.
     """
     handlers = {}
     for method in service.methods:
@@ -134,7 +142,7 @@ def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescr
                 else grpc.stream_unary_rpc_method_handler
             )
         handlers[method.name] = factory(
-            getattr(servicer, method.name),
+            guard(method, getattr(servicer, method.name)),
             request_deserializer=_tolerant(request_class.FromString, path),
             response_serializer=response_class.SerializeToString,
         )

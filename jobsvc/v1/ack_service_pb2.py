@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jobsvc/v1/job.proto\"\xf3\x01\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12(\n\x08handlers\x18\x02 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x06labels\x18\x05 \x03(\x0b\x32!.jobsvc.v1.WorkerInfo.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"t\n\nAssignment\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x32\n\x0elease_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd7\x02\n\x0bWorkRequest\x12&\n\x05hello\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfoH\x00\x12\x30\n\theartbeat\x18\x02 \x01(\x0b\x32\x1b.jobsvc.v1.HeartbeatRequestH\x00\x12\x34\n\x08progress\x18\x03 \x01(\x0b\x32 .jobsvc.v1.ReportProgressRequestH\x00\x12$\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x15.jobsvc.v1.AckRequestH\x00\x12&\n\x04nack\x18\x05 \x01(\x0b\x32\x16.jobsvc.v1.NackRequestH\x00\x12*\n\x06reject\x18\x06 \x01(\x0b\x32\x18.jobsvc.v1.RejectRequestH\x00\x12-\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x1c.jobsvc.v1.WorkRequest.DrainH\x00\x1a\x07\n\x05\x44rainB\x06\n\x04kind\"\x89\x04\n\x0cWorkResponse\x12\x32\n\x07welcome\x18\x01 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.WelcomeH\x00\x12+\n\nassignment\x18\x02 \x01(\x0b\x32\x15.jobsvc.v1.AssignmentH\x00\x12\x30\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1e.jobsvc.v1.WorkResponse.CancelH\x00\x12\x32\n\x07settled\x18\x04 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.SettledH\x00\x1a\x87\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x31\n\x0elease_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a?\n\x06\x43\x61ncel\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x1a_\n\x07Settled\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\tB\x06\n\x04kind\"p\n\x0cLeaseRequest\x12%\n\x06worker\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfo\x12\x10\n\x08max_jobs\x18\x02 \x01(\x05\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\";\n\rLeaseResponse\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.jobsvc.v1.Assignment\"1\n\x08LeaseRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\"J\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12#\n\x06leases\x18\x02 \x03(\x0b\x32\x13.jobsvc.v1.LeaseRef\"y\n\x0bLeaseStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\x08\x12\x18\n\x10\x63\x61ncel_requested\x18\x03 \x01(\x08\x12\x32\n\x0elease_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x11HeartbeatResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.LeaseStatus\"\x9f\x01\n\x15ReportProgressRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\'\n\x08progress\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.ProgressH\x00\x12,\n\x0epartial_output\x18\x04 \x01(\x0b\x32\x12.jobsvc.v1.PayloadH\x00\x42\x08\n\x06update\"*\n\x16ReportProgressResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"W\n\nAckRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x06result\x18\x03 \x01(\x0b\x32\x12.jobsvc.v1.Payload\"1\n\x0b\x41\x63kResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\"\x88\x01\n\x0bNackRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x12.\n\x0bretry_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"i\n\x0cNackResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\x12\x35\n\x11next_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\rRejectRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\"4\n\x0eRejectResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState2\xd2\x03\n\nAckService\x12;\n\x04Work\x12\x16.jobsvc.v1.WorkRequest\x1a\x17.jobsvc.v1.WorkResponse(\x01\x30\x01\x12:\n\x05Lease\x12\x17.jobsvc.v1.LeaseRequest\x1a\x18.jobsvc.v1.LeaseResponse\x12\x46\n\tHeartbeat\x12\x1b.jobsvc.v1.HeartbeatRequest\x1a\x1c.jobsvc.v1.HeartbeatResponse\x12U\n\x0eReportProgress\x12 .jobsvc.v1.ReportProgressRequest\x1a!.jobsvc.v1.ReportProgressResponse\x12\x34\n\x03\x41\x63k\x12\x15.jobsvc.v1.AckRequest\x1a\x16.jobsvc.v1.AckResponse\x12\x37\n\x04Nack\x12\x16.jobsvc.v1.NackRequest\x1a\x17.jobsvc.v1.NackResponse\x12=\n\x06Reject\x12\x18.jobsvc.v1.RejectRequest\x1a\x19.jobsvc.v1.RejectResponseBM\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xf3\x01\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12(\n\x08handlers\x18\x02 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x06labels\x18\x05 \x03(\x0b\x32!.jobsvc.v1.WorkerInfo.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"t\n\nAssignment\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x32\n\x0elease_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd7\x02\n\x0bWorkRequest\x12&\n\x05hello\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfoH\x00\x12\x30\n\theartbeat\x18\x02 \x01(\x0b\x32\x1b.jobsvc.v1.HeartbeatRequestH\x00\x12\x34\n\x08progress\x18\x03 \x01(\x0b\x32 .jobsvc.v1.ReportProgressRequestH\x00\x12$\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x15.jobsvc.v1.AckRequestH\x00\x12&\n\x04nack\x18\x05 \x01(\x0b\x32\x16.jobsvc.v1.NackRequestH\x00\x12*\n\x06reject\x18\x06 \x01(\x0b\x32\x18.jobsvc.v1.RejectRequestH\x00\x12-\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x1c.jobsvc.v1.WorkRequest.DrainH\x00\x1a\x07\n\x05\x44rainB\x06\n\x04kind\"\x89\x04\n\x0cWorkResponse\x12\x32\n\x07welcome\x18\x01 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.WelcomeH\x00\x12+\n\nassignment\x18\x02 \x01(\x0b\x32\x15.jobsvc.v1.AssignmentH\x00\x12\x30\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1e.jobsvc.v1.WorkResponse.CancelH\x00\x12\x32\n\x07settled\x18\x04 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.SettledH\x00\x1a\x87\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x31\n\x0elease_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a?\n\x06\x43\x61ncel\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x1a_\n\x07Settled\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\tB\x06\n\x04kind\"p\n\x0cLeaseRequest\x12%\n\x06worker\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfo\x12\x10\n\x08max_jobs\x18\x02 \x01(\x05\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\";\n\rLeaseResponse\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.jobsvc.v1.Assignment\"1\n\x08LeaseRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\"J\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12#\n\x06leases\x18\x02 \x03(\x0b\x32\x13.jobsvc.v1.LeaseRef\"y\n\x0bLeaseStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\x08\x12\x18\n\x10\x63\x61ncel_requested\x18\x03 \x01(\x08\x12\x32\n\x0elease_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x11HeartbeatResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.LeaseStatus\"\x9f\x01\n\x15ReportProgressRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\'\n\x08progress\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.ProgressH\x00\x12,\n\x0epartial_output\x18\x04 \x01(\x0b\x32\x12.jobsvc.v1.PayloadH\x00\x42\x08\n\x06update\"*\n\x16ReportProgressResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"W\n\nAckRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x06result\x18\x03 \x01(\x0b\x32\x12.jobsvc.v1.Payload\"1\n\x0b\x41\x63kResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\"\x88\x01\n\x0bNackRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x12.\n\x0bretry_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"i\n\x0cNackResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\x12\x35\n\x11next_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\rRejectRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\"4\n\x0eRejectResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState2\xfc\x03\n\nAckService\x12\x41\n\x04Work\x12\x16.jobsvc.v1.WorkRequest\x1a\x17.jobsvc.v1.WorkResponse\"\x04\x98\xb8\x18\x05(\x01\x30\x01\x12@\n\x05Lease\x12\x17.jobsvc.v1.LeaseRequest\x1a\x18.jobsvc.v1.LeaseResponse\"\x04\x98\xb8\x18\x05\x12L\n\tHeartbeat\x12\x1b.jobsvc.v1.HeartbeatRequest\x1a\x1c.jobsvc.v1.HeartbeatResponse\"\x04\x98\xb8\x18\x05\x12[\n\x0eReportProgress\x12 .jobsvc.v1.ReportProgressRequest\x1a!.jobsvc.v1.ReportProgressResponse\"\x04\x98\xb8\x18\x05\x12:\n\x03\x41\x63k\x12\x15.jobsvc.v1.AckRequest\x1a\x16.jobsvc.v1.AckResponse\"\x04\x98\xb8\x18\x05\x12=\n\x04Nack\x12\x16.jobsvc.v1.NackRequest\x1a\x17.jobsvc.v1.NackResponse\"\x04\x98\xb8\x18\x05\x12\x43\n\x06Reject\x12\x18.jobsvc.v1.RejectRequest\x1a\x19.jobsvc.v1.RejectResponse\"\x04\x98\xb8\x18\x05\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,52 +38,66 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1'
   _globals['_WORKERINFO_LABELSENTRY']._loaded_options = None
   _globals['_WORKERINFO_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_WORKERINFO']._serialized_start=129
-  _globals['_WORKERINFO']._serialized_end=372
-  _globals['_WORKERINFO_LABELSENTRY']._serialized_start=327
-  _globals['_WORKERINFO_LABELSENTRY']._serialized_end=372
-  _globals['_ASSIGNMENT']._serialized_start=374
-  _globals['_ASSIGNMENT']._serialized_end=490
-  _globals['_WORKREQUEST']._serialized_start=493
-  _globals['_WORKREQUEST']._serialized_end=836
-  _globals['_WORKREQUEST_DRAIN']._serialized_start=821
-  _globals['_WORKREQUEST_DRAIN']._serialized_end=828
-  _globals['_WORKRESPONSE']._serialized_start=839
-  _globals['_WORKRESPONSE']._serialized_end=1360
-  _globals['_WORKRESPONSE_WELCOME']._serialized_start=1055
-  _globals['_WORKRESPONSE_WELCOME']._serialized_end=1190
-  _globals['_WORKRESPONSE_CANCEL']._serialized_start=1192
-  _globals['_WORKRESPONSE_CANCEL']._serialized_end=1255
-  _globals['_WORKRESPONSE_SETTLED']._serialized_start=1257
-  _globals['_WORKRESPONSE_SETTLED']._serialized_end=1352
-  _globals['_LEASEREQUEST']._serialized_start=1362
-  _globals['_LEASEREQUEST']._serialized_end=1474
-  _globals['_LEASERESPONSE']._serialized_start=1476
-  _globals['_LEASERESPONSE']._serialized_end=1535
-  _globals['_LEASEREF']._serialized_start=1537
-  _globals['_LEASEREF']._serialized_end=1586
-  _globals['_HEARTBEATREQUEST']._serialized_start=1588
-  _globals['_HEARTBEATREQUEST']._serialized_end=1662
-  _globals['_LEASESTATUS']._serialized_start=1664
-  _globals['_LEASESTATUS']._serialized_end=1785
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1787
-  _globals['_HEARTBEATRESPONSE']._serialized_end=1846
-  _globals['_REPORTPROGRESSREQUEST']._serialized_start=1849
-  _globals['_REPORTPROGRESSREQUEST']._serialized_end=2008
-  _globals['_REPORTPROGRESSRESPONSE']._serialized_start=2010
-  _globals['_REPORTPROGRESSRESPONSE']._serialized_end=2052
-  _globals['_ACKREQUEST']._serialized_start=2054
-  _globals['_ACKREQUEST']._serialized_end=2141
-  _globals['_ACKRESPONSE']._serialized_start=2143
-  _globals['_ACKRESPONSE']._serialized_end=2192
-  _globals['_NACKREQUEST']._serialized_start=2195
-  _globals['_NACKREQUEST']._serialized_end=2331
-  _globals['_NACKRESPONSE']._serialized_start=2333
-  _globals['_NACKRESPONSE']._serialized_end=2438
-  _globals['_REJECTREQUEST']._serialized_start=2440
-  _globals['_REJECTREQUEST']._serialized_end=2530
-  _globals['_REJECTRESPONSE']._serialized_start=2532
-  _globals['_REJECTRESPONSE']._serialized_end=2584
-  _globals['_ACKSERVICE']._serialized_start=2587
-  _globals['_ACKSERVICE']._serialized_end=3053
+  _globals['_ACKSERVICE'].methods_by_name['Work']._loaded_options = None
+  _globals['_ACKSERVICE'].methods_by_name['Work']._serialized_options = b'\230\270\030\005'
+  _globals['_ACKSERVICE'].methods_by_name['Lease']._loaded_options = None
+  _globals['_ACKSERVICE'].methods_by_name['Lease']._serialized_options = b'\230\270\030\005'
+  _globals['_ACKSERVICE'].methods_by_name['Heartbeat']._loaded_options = None
+  _globals['_ACKSERVICE'].methods_by_name['Heartbeat']._serialized_options = b'\230\270\030\005'
+  _globals['_ACKSERVICE'].methods_by_name['ReportProgress']._loaded_options = None
+  _globals['_ACKSERVICE'].methods_by_name['ReportProgress']._serialized_options = b'\230\270\030\005'
+  _globals['_ACKSERVICE'].methods_by_name['Ack']._loaded_options = None
+  _globals['_ACKSERVICE'].methods_by_name['Ack']._serialized_options = b'\230\270\030\005'
+  _globals['_ACKSERVICE'].methods_by_name['Nack']._loaded_options = None
+  _globals['_ACKSERVICE'].methods_by_name['Nack']._serialized_options = b'\230\270\030\005'
+  _globals['_ACKSERVICE'].methods_by_name['Reject']._loaded_options = None
+  _globals['_ACKSERVICE'].methods_by_name['Reject']._serialized_options = b'\230\270\030\005'
+  _globals['_WORKERINFO']._serialized_start=151
+  _globals['_WORKERINFO']._serialized_end=394
+  _globals['_WORKERINFO_LABELSENTRY']._serialized_start=349
+  _globals['_WORKERINFO_LABELSENTRY']._serialized_end=394
+  _globals['_ASSIGNMENT']._serialized_start=396
+  _globals['_ASSIGNMENT']._serialized_end=512
+  _globals['_WORKREQUEST']._serialized_start=515
+  _globals['_WORKREQUEST']._serialized_end=858
+  _globals['_WORKREQUEST_DRAIN']._serialized_start=843
+  _globals['_WORKREQUEST_DRAIN']._serialized_end=850
+  _globals['_WORKRESPONSE']._serialized_start=861
+  _globals['_WORKRESPONSE']._serialized_end=1382
+  _globals['_WORKRESPONSE_WELCOME']._serialized_start=1077
+  _globals['_WORKRESPONSE_WELCOME']._serialized_end=1212
+  _globals['_WORKRESPONSE_CANCEL']._serialized_start=1214
+  _globals['_WORKRESPONSE_CANCEL']._serialized_end=1277
+  _globals['_WORKRESPONSE_SETTLED']._serialized_start=1279
+  _globals['_WORKRESPONSE_SETTLED']._serialized_end=1374
+  _globals['_LEASEREQUEST']._serialized_start=1384
+  _globals['_LEASEREQUEST']._serialized_end=1496
+  _globals['_LEASERESPONSE']._serialized_start=1498
+  _globals['_LEASERESPONSE']._serialized_end=1557
+  _globals['_LEASEREF']._serialized_start=1559
+  _globals['_LEASEREF']._serialized_end=1608
+  _globals['_HEARTBEATREQUEST']._serialized_start=1610
+  _globals['_HEARTBEATREQUEST']._serialized_end=1684
+  _globals['_LEASESTATUS']._serialized_start=1686
+  _globals['_LEASESTATUS']._serialized_end=1807
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1809
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1868
+  _globals['_REPORTPROGRESSREQUEST']._serialized_start=1871
+  _globals['_REPORTPROGRESSREQUEST']._serialized_end=2030
+  _globals['_REPORTPROGRESSRESPONSE']._serialized_start=2032
+  _globals['_REPORTPROGRESSRESPONSE']._serialized_end=2074
+  _globals['_ACKREQUEST']._serialized_start=2076
+  _globals['_ACKREQUEST']._serialized_end=2163
+  _globals['_ACKRESPONSE']._serialized_start=2165
+  _globals['_ACKRESPONSE']._serialized_end=2214
+  _globals['_NACKREQUEST']._serialized_start=2217
+  _globals['_NACKREQUEST']._serialized_end=2353
+  _globals['_NACKRESPONSE']._serialized_start=2355
+  _globals['_NACKRESPONSE']._serialized_end=2460
+  _globals['_REJECTREQUEST']._serialized_start=2462
+  _globals['_REJECTREQUEST']._serialized_end=2552
+  _globals['_REJECTRESPONSE']._serialized_start=2554
+  _globals['_REJECTRESPONSE']._serialized_end=2606
+  _globals['_ACKSERVICE']._serialized_start=2609
+  _globals['_ACKSERVICE']._serialized_end=3117
 # @@protoc_insertion_point(module_scope)

@@ -152,89 +152,92 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     java.lang.String[] descriptorData = {
       "\n\033jobsvc/v1/ack_service.proto\022\tjobsvc.v1" +
       "\032\036google/protobuf/duration.proto\032\037google" +
-      "/protobuf/timestamp.proto\032\023jobsvc/v1/job" +
-      ".proto\"\363\001\n\nWorkerInfo\022\021\n\tworker_id\030\001 \001(\t" +
-      "\022(\n\010handlers\030\002 \003(\0132\026.jobsvc.v1.HandlerIn" +
-      "fo\022\023\n\013concurrency\030\003 \001(\005\0221\n\016lease_duratio" +
-      "n\030\004 \001(\0132\031.google.protobuf.Duration\0221\n\006la" +
-      "bels\030\005 \003(\0132!.jobsvc.v1.WorkerInfo.Labels" +
-      "Entry\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005val" +
-      "ue\030\002 \001(\t:\0028\001\"t\n\nAssignment\022\033\n\003job\030\001 \001(\0132" +
-      "\016.jobsvc.v1.Job\022\025\n\rattempt_token\030\002 \001(\t\0222" +
-      "\n\016lease_deadline\030\003 \001(\0132\032.google.protobuf" +
-      ".Timestamp\"\327\002\n\013WorkRequest\022&\n\005hello\030\001 \001(" +
-      "\0132\025.jobsvc.v1.WorkerInfoH\000\0220\n\theartbeat\030" +
-      "\002 \001(\0132\033.jobsvc.v1.HeartbeatRequestH\000\0224\n\010" +
-      "progress\030\003 \001(\0132 .jobsvc.v1.ReportProgres" +
-      "sRequestH\000\022$\n\003ack\030\004 \001(\0132\025.jobsvc.v1.AckR" +
-      "equestH\000\022&\n\004nack\030\005 \001(\0132\026.jobsvc.v1.NackR" +
-      "equestH\000\022*\n\006reject\030\006 \001(\0132\030.jobsvc.v1.Rej" +
-      "ectRequestH\000\022-\n\005drain\030\007 \001(\0132\034.jobsvc.v1." +
-      "WorkRequest.DrainH\000\032\007\n\005DrainB\006\n\004kind\"\211\004\n" +
-      "\014WorkResponse\0222\n\007welcome\030\001 \001(\0132\037.jobsvc." +
-      "v1.WorkResponse.WelcomeH\000\022+\n\nassignment\030" +
-      "\002 \001(\0132\025.jobsvc.v1.AssignmentH\000\0220\n\006cancel" +
-      "\030\003 \001(\0132\036.jobsvc.v1.WorkResponse.CancelH\000" +
-      "\0222\n\007settled\030\004 \001(\0132\037.jobsvc.v1.WorkRespon" +
-      "se.SettledH\000\032\207\001\n\007Welcome\022\022\n\nsession_id\030\001" +
-      " \001(\t\0221\n\016lease_duration\030\002 \001(\0132\031.google.pr" +
-      "otobuf.Duration\0225\n\022heartbeat_interval\030\003 " +
-      "\001(\0132\031.google.protobuf.Duration\032?\n\006Cancel" +
-      "\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022" +
-      "\016\n\006reason\030\003 \001(\t\032_\n\007Settled\022\016\n\006job_id\030\001 \001" +
-      "(\t\022\025\n\rattempt_token\030\002 \001(\t\022\014\n\004code\030\003 \001(\005\022" +
-      "\016\n\006reason\030\004 \001(\t\022\017\n\007message\030\005 \001(\tB\006\n\004kind" +
-      "\"p\n\014LeaseRequest\022%\n\006worker\030\001 \001(\0132\025.jobsv" +
-      "c.v1.WorkerInfo\022\020\n\010max_jobs\030\002 \001(\005\022\'\n\004wai" +
-      "t\030\003 \001(\0132\031.google.protobuf.Duration\";\n\rLe" +
-      "aseResponse\022*\n\013assignments\030\001 \003(\0132\025.jobsv" +
-      "c.v1.Assignment\"1\n\010LeaseRef\022\016\n\006job_id\030\001 " +
-      "\001(\t\022\025\n\rattempt_token\030\002 \001(\t\"J\n\020HeartbeatR" +
-      "equest\022\021\n\tworker_id\030\001 \001(\t\022#\n\006leases\030\002 \003(" +
-      "\0132\023.jobsvc.v1.LeaseRef\"y\n\013LeaseStatus\022\016\n" +
-      "\006job_id\030\001 \001(\t\022\014\n\004held\030\002 \001(\010\022\030\n\020cancel_re" +
-      "quested\030\003 \001(\010\0222\n\016lease_deadline\030\004 \001(\0132\032." +
-      "google.protobuf.Timestamp\";\n\021HeartbeatRe" +
-      "sponse\022&\n\006leases\030\001 \003(\0132\026.jobsvc.v1.Lease" +
-      "Status\"\237\001\n\025ReportProgressRequest\022\016\n\006job_" +
-      "id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\'\n\010progr" +
-      "ess\030\003 \001(\0132\023.jobsvc.v1.ProgressH\000\022,\n\016part" +
-      "ial_output\030\004 \001(\0132\022.jobsvc.v1.PayloadH\000B\010" +
-      "\n\006update\"*\n\026ReportProgressResponse\022\020\n\010se" +
-      "quence\030\001 \001(\003\"W\n\nAckRequest\022\016\n\006job_id\030\001 \001" +
-      "(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\006result\030\003 \001(" +
-      "\0132\022.jobsvc.v1.Payload\"1\n\013AckResponse\022\"\n\005" +
-      "state\030\001 \001(\0162\023.jobsvc.v1.JobState\"\210\001\n\013Nac" +
+      "/protobuf/timestamp.proto\032\024jobsvc/v1/aut" +
+      "h.proto\032\023jobsvc/v1/job.proto\"\363\001\n\nWorkerI" +
+      "nfo\022\021\n\tworker_id\030\001 \001(\t\022(\n\010handlers\030\002 \003(\013" +
+      "2\026.jobsvc.v1.HandlerInfo\022\023\n\013concurrency\030" +
+      "\003 \001(\005\0221\n\016lease_duration\030\004 \001(\0132\031.google.p" +
+      "rotobuf.Duration\0221\n\006labels\030\005 \003(\0132!.jobsv" +
+      "c.v1.WorkerInfo.LabelsEntry\032-\n\013LabelsEnt" +
+      "ry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"t\n\nAs" +
+      "signment\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Job\022\025\n" +
+      "\rattempt_token\030\002 \001(\t\0222\n\016lease_deadline\030\003" +
+      " \001(\0132\032.google.protobuf.Timestamp\"\327\002\n\013Wor" +
+      "kRequest\022&\n\005hello\030\001 \001(\0132\025.jobsvc.v1.Work" +
+      "erInfoH\000\0220\n\theartbeat\030\002 \001(\0132\033.jobsvc.v1." +
+      "HeartbeatRequestH\000\0224\n\010progress\030\003 \001(\0132 .j" +
+      "obsvc.v1.ReportProgressRequestH\000\022$\n\003ack\030" +
+      "\004 \001(\0132\025.jobsvc.v1.AckRequestH\000\022&\n\004nack\030\005" +
+      " \001(\0132\026.jobsvc.v1.NackRequestH\000\022*\n\006reject" +
+      "\030\006 \001(\0132\030.jobsvc.v1.RejectRequestH\000\022-\n\005dr" +
+      "ain\030\007 \001(\0132\034.jobsvc.v1.WorkRequest.DrainH" +
+      "\000\032\007\n\005DrainB\006\n\004kind\"\211\004\n\014WorkResponse\0222\n\007w" +
+      "elcome\030\001 \001(\0132\037.jobsvc.v1.WorkResponse.We" +
+      "lcomeH\000\022+\n\nassignment\030\002 \001(\0132\025.jobsvc.v1." +
+      "AssignmentH\000\0220\n\006cancel\030\003 \001(\0132\036.jobsvc.v1" +
+      ".WorkResponse.CancelH\000\0222\n\007settled\030\004 \001(\0132" +
+      "\037.jobsvc.v1.WorkResponse.SettledH\000\032\207\001\n\007W" +
+      "elcome\022\022\n\nsession_id\030\001 \001(\t\0221\n\016lease_dura" +
+      "tion\030\002 \001(\0132\031.google.protobuf.Duration\0225\n" +
+      "\022heartbeat_interval\030\003 \001(\0132\031.google.proto" +
+      "buf.Duration\032?\n\006Cancel\022\016\n\006job_id\030\001 \001(\t\022\025" +
+      "\n\rattempt_token\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\032_\n" +
+      "\007Settled\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_toke" +
+      "n\030\002 \001(\t\022\014\n\004code\030\003 \001(\005\022\016\n\006reason\030\004 \001(\t\022\017\n" +
+      "\007message\030\005 \001(\tB\006\n\004kind\"p\n\014LeaseRequest\022%" +
+      "\n\006worker\030\001 \001(\0132\025.jobsvc.v1.WorkerInfo\022\020\n" +
+      "\010max_jobs\030\002 \001(\005\022\'\n\004wait\030\003 \001(\0132\031.google.p" +
+      "rotobuf.Duration\";\n\rLeaseResponse\022*\n\013ass" +
+      "ignments\030\001 \003(\0132\025.jobsvc.v1.Assignment\"1\n" +
+      "\010LeaseRef\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_tok" +
+      "en\030\002 \001(\t\"J\n\020HeartbeatRequest\022\021\n\tworker_i" +
+      "d\030\001 \001(\t\022#\n\006leases\030\002 \003(\0132\023.jobsvc.v1.Leas" +
+      "eRef\"y\n\013LeaseStatus\022\016\n\006job_id\030\001 \001(\t\022\014\n\004h" +
+      "eld\030\002 \001(\010\022\030\n\020cancel_requested\030\003 \001(\010\0222\n\016l" +
+      "ease_deadline\030\004 \001(\0132\032.google.protobuf.Ti" +
+      "mestamp\";\n\021HeartbeatResponse\022&\n\006leases\030\001" +
+      " \003(\0132\026.jobsvc.v1.LeaseStatus\"\237\001\n\025ReportP" +
+      "rogressRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattemp" +
+      "t_token\030\002 \001(\t\022\'\n\010progress\030\003 \001(\0132\023.jobsvc" +
+      ".v1.ProgressH\000\022,\n\016partial_output\030\004 \001(\0132\022" +
+      ".jobsvc.v1.PayloadH\000B\010\n\006update\"*\n\026Report" +
+      "ProgressResponse\022\020\n\010sequence\030\001 \001(\003\"W\n\nAc" +
       "kRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_toke" +
-      "n\030\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v1.JobEr" +
-      "ror\022.\n\013retry_delay\030\004 \001(\0132\031.google.protob" +
-      "uf.Duration\"i\n\014NackResponse\022\"\n\005state\030\001 \001" +
-      "(\0162\023.jobsvc.v1.JobState\0225\n\021next_attempt_" +
-      "time\030\002 \001(\0132\032.google.protobuf.Timestamp\"Z" +
-      "\n\rRejectRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattem" +
-      "pt_token\030\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v" +
-      "1.JobError\"4\n\016RejectResponse\022\"\n\005state\030\001 " +
-      "\001(\0162\023.jobsvc.v1.JobState2\322\003\n\nAckService\022" +
-      ";\n\004Work\022\026.jobsvc.v1.WorkRequest\032\027.jobsvc" +
-      ".v1.WorkResponse(\0010\001\022:\n\005Lease\022\027.jobsvc.v" +
-      "1.LeaseRequest\032\030.jobsvc.v1.LeaseResponse" +
-      "\022F\n\tHeartbeat\022\033.jobsvc.v1.HeartbeatReque" +
-      "st\032\034.jobsvc.v1.HeartbeatResponse\022U\n\016Repo" +
+      "n\030\002 \001(\t\022\"\n\006result\030\003 \001(\0132\022.jobsvc.v1.Payl" +
+      "oad\"1\n\013AckResponse\022\"\n\005state\030\001 \001(\0162\023.jobs" +
+      "vc.v1.JobState\"\210\001\n\013NackRequest\022\016\n\006job_id" +
+      "\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\005error\030\003" +
+      " \001(\0132\023.jobsvc.v1.JobError\022.\n\013retry_delay" +
+      "\030\004 \001(\0132\031.google.protobuf.Duration\"i\n\014Nac" +
+      "kResponse\022\"\n\005state\030\001 \001(\0162\023.jobsvc.v1.Job" +
+      "State\0225\n\021next_attempt_time\030\002 \001(\0132\032.googl" +
+      "e.protobuf.Timestamp\"Z\n\rRejectRequest\022\016\n" +
+      "\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\005" +
+      "error\030\003 \001(\0132\023.jobsvc.v1.JobError\"4\n\016Reje" +
+      "ctResponse\022\"\n\005state\030\001 \001(\0162\023.jobsvc.v1.Jo" +
+      "bState2\374\003\n\nAckService\022A\n\004Work\022\026.jobsvc.v" +
+      "1.WorkRequest\032\027.jobsvc.v1.WorkResponse\"\004" +
+      "\230\270\030\005(\0010\001\022@\n\005Lease\022\027.jobsvc.v1.LeaseReque" +
+      "st\032\030.jobsvc.v1.LeaseResponse\"\004\230\270\030\005\022L\n\tHe" +
+      "artbeat\022\033.jobsvc.v1.HeartbeatRequest\032\034.j" +
+      "obsvc.v1.HeartbeatResponse\"\004\230\270\030\005\022[\n\016Repo" +
       "rtProgress\022 .jobsvc.v1.ReportProgressReq" +
-      "uest\032!.jobsvc.v1.ReportProgressResponse\022" +
-      "4\n\003Ack\022\025.jobsvc.v1.AckRequest\032\026.jobsvc.v" +
-      "1.AckResponse\0227\n\004Nack\022\026.jobsvc.v1.NackRe" +
-      "quest\032\027.jobsvc.v1.NackResponse\022=\n\006Reject" +
-      "\022\030.jobsvc.v1.RejectRequest\032\031.jobsvc.v1.R" +
-      "ejectResponseBM\n\rdev.jobsvc.v1P\001Z:github" +
-      ".com/jobsvc/jobsvc/clients/go/gen/jobsvc" +
-      "/v1;jobsvcv1b\006proto3"
+      "uest\032!.jobsvc.v1.ReportProgressResponse\"" +
+      "\004\230\270\030\005\022:\n\003Ack\022\025.jobsvc.v1.AckRequest\032\026.jo" +
+      "bsvc.v1.AckResponse\"\004\230\270\030\005\022=\n\004Nack\022\026.jobs" +
+      "vc.v1.NackRequest\032\027.jobsvc.v1.NackRespon" +
+      "se\"\004\230\270\030\005\022C\n\006Reject\022\030.jobsvc.v1.RejectReq" +
+      "uest\032\031.jobsvc.v1.RejectResponse\"\004\230\270\030\005BM\n" +
+      "\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jobs" +
+      "vc/clients/go/gen/jobsvc/v1;jobsvcv1b\006pr" +
+      "oto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
           com.google.protobuf.DurationProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
+          dev.jobsvc.v1.Auth.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
     internal_static_jobsvc_v1_WorkerInfo_descriptor =
@@ -378,7 +381,13 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
+    dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
+    com.google.protobuf.ExtensionRegistry registry =
+        com.google.protobuf.ExtensionRegistry.newInstance();
+    registry.add(dev.jobsvc.v1.Auth.requiredScope);
+    com.google.protobuf.Descriptors.FileDescriptor
+        .internalUpdateFileDescriptor(descriptor, registry);
   }
 
   // @@protoc_insertion_point(outer_class_scope)
