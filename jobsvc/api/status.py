@@ -20,6 +20,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from jobsvc.api.wellformed import first_problem
 from jobsvc.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -98,21 +99,39 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 
 
+_UNPARSABLE = FieldViolation("request", "malformed protobuf encoding")
+
+
 @dataclass(frozen=True, slots=True)
 class MalformedRequest:
-    """Stands in for a request whose bytes did not parse, so the servicer can answer
-    INVALID_ARGUMENT; grpc itself would answer UNKNOWN."""
+    """Stands in for a request whose bytes did not parse (or hold a value no method can
+    serve, see jobsvc.api.wellformed), so the servicer can answer INVALID_ARGUMENT;
+    grpc itself would answer UNKNOWN."""
 
     method: str
     error: str
+    violation: FieldViolation = _UNPARSABLE
+    reason: str = "MALFORMED_REQUEST"
+
+    def exception(self) -> InvalidArgument:
+        """The error the request is answered with."""
+        if self.reason == "MALFORMED_REQUEST":
+            message = f"request to {self.method} is not a valid protobuf message: {self.error}"
+        else:
+            message = f"invalid request: {self.violation.field}: {self.violation.description}"
+        return InvalidArgument(message, [self.violation], reason=self.reason)
 
 
 def _tolerant(parse: Callable[[bytes], Any], method: str) -> Callable[[bytes], Any]:
     def deserialize(data: bytes) -> Any:
         try:
-            return parse(data)
+            request = parse(data)
         except Exception as exc:  # any parse failure is the caller's malformed request
             return MalformedRequest(method, str(exc))
+        problem = first_problem(request)
+        if problem is not None:
+            return MalformedRequest(method, problem.description, problem, "INVALID_ARGUMENT")
+        return request
 
     return deserialize
 
@@ -151,11 +170,7 @@ def add_service(server: grpc.aio.Server, servicer: object, service: ServiceDescr
 
 def _reject_malformed(request: object) -> None:
     if isinstance(request, MalformedRequest):
-        raise InvalidArgument(
-            f"request to {request.method} is not a valid protobuf message: {request.error}",
-            [FieldViolation("request", "malformed protobuf encoding")],
-            reason="MALFORMED_REQUEST",
-        )
+        raise request.exception()
 
 
 Req = TypeVar("Req")

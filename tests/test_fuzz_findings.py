@@ -1,0 +1,126 @@
+"""What tests/test_fuzz_api.py found, pinned as plain examples: each request below used to
+be answered INTERNAL (or poisoned later reads); each is now INVALID_ARGUMENT naming the field."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
+
+from jobsvc.client import Client, error_details, job_spec
+from jobsvc.v1 import (
+    ack_service_pb2,
+    ack_service_pb2_grpc,
+    job_pb2,
+    stream_service_pb2,
+    stream_service_pb2_grpc,
+    submit_service_pb2,
+    submit_service_pb2_grpc,
+)
+
+TEN_THOUSAND_YEARS = duration_pb2.Duration(seconds=315_576_000_000)
+
+
+def spec(**fields: Any) -> job_pb2.JobSpec:
+    return job_pb2.JobSpec(handler="echo", **fields)
+
+
+BAD_SPECS = [
+    ("NUL in handler", job_pb2.JobSpec(handler="echo\x00"), "job.handler"),
+    ("NUL in a label", spec(labels={"k": "v\x00"}), "job.labels['k']"),
+    ("NUL in a label key", spec(labels={"k\x00": "v"}), "job.labels['k\\x00']"),
+    (
+        "NUL in JSON input",
+        spec(input=job_pb2.Payload(json=struct_pb2.Value(string_value="a\x00b"))),
+        "job.input",
+    ),
+    (
+        "NUL deep in JSON input",
+        spec(
+            input=job_pb2.Payload(
+                json=struct_pb2.Value(
+                    list_value=struct_pb2.ListValue(values=[struct_pb2.Value(), struct_pb2.Value(string_value="\x00")])
+                )
+            )
+        ),
+        "job.input[1]",
+    ),
+    ("NaN input", spec(input=job_pb2.Payload(json=struct_pb2.Value(number_value=math.nan))), "job.input"),
+    ("Infinity input", spec(input=job_pb2.Payload(json=struct_pb2.Value(number_value=math.inf))), "job.input"),
+    (
+        "NaN backoff",
+        spec(retry_policy=job_pb2.RetryPolicy(backoff_coefficient=math.nan)),
+        "job.retry_policy.backoff_coefficient",
+    ),
+    (
+        "Infinite backoff",
+        spec(retry_policy=job_pb2.RetryPolicy(backoff_coefficient=math.inf)),
+        "job.retry_policy.backoff_coefficient",
+    ),
+    ("delay of 10,000 years", spec(delay=TEN_THOUSAND_YEARS), "job.delay"),
+    ("delay past Duration's range", spec(delay=duration_pb2.Duration(seconds=2**62)), "job.delay"),
+    ("nanos of the other sign", spec(delay=duration_pb2.Duration(seconds=1, nanos=-1)), "job.delay"),
+    ("run_at past year 9999", spec(run_at=timestamp_pb2.Timestamp(seconds=2**40)), "job.run_at"),
+    ("execution timeout of 10,000 years", spec(execution_timeout=TEN_THOUSAND_YEARS), "job.execution_timeout"),
+    (
+        "schedule-to-start timeout of 10,000 years",
+        spec(schedule_to_start_timeout=TEN_THOUSAND_YEARS),
+        "job.schedule_to_start_timeout",
+    ),
+    ("attempt timeout of 10,000 years", spec(attempt_timeout=TEN_THOUSAND_YEARS), "job.attempt_timeout"),
+    (
+        "retry interval of 10,000 years",
+        spec(retry_policy=job_pb2.RetryPolicy(initial_interval=TEN_THOUSAND_YEARS)),
+        "job.retry_policy.initial_interval",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "bad", "field"), BAD_SPECS, ids=[c[0] for c in BAD_SPECS])
+async def test_values_jobsvc_cannot_serve_are_invalid_arguments(
+    client: Client, case: str, bad: job_pb2.JobSpec, field: str
+) -> None:
+    stub = submit_service_pb2_grpc.SubmitServiceStub(client._channel)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Submit(submit_service_pb2.SubmitRequest(job=bad), timeout=10)
+    details = error_details(caught.value)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (case, caught.value.details())
+    assert field in [f for f, _ in details.field_violations], (case, details.field_violations)
+    # The batch path (one transaction, no group commit) answers the same, with the index.
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.SubmitBatch(submit_service_pb2.SubmitBatchRequest(jobs=[spec(), bad]), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field.replace("job", "jobs[1]", 1) in [f for f, _ in error_details(caught.value).field_violations]
+    # Nothing was stored that later reads would trip over.
+    assert (await client.list_jobs(timeout=10)).jobs == []
+
+
+async def test_a_huge_after_sequence_is_an_invalid_argument(client: Client) -> None:
+    job = await client.submit("echo", 1)
+    stub = stream_service_pb2_grpc.StreamServiceStub(client._channel)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in stub.Stream(
+            stream_service_pb2.StreamRequest(job_id=job.id, after_sequence=2**63 - 1), timeout=10
+        ):
+            pass
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in error_details(caught.value).field_violations] == ["after_sequence"]
+
+
+async def test_a_bad_value_on_the_work_stream_is_answered_on_the_stream(client: Client) -> None:
+    stub = ack_service_pb2_grpc.AckServiceStub(client._channel)
+    hello = ack_service_pb2.WorkRequest(hello=ack_service_pb2.WorkerInfo(worker_id="w\x00"))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in stub.Work(iter([hello]), timeout=10):
+            pass
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in error_details(caught.value).field_violations] == ["hello.worker_id"]
+
+
+async def test_a_valid_spec_still_goes_through(client: Client) -> None:
+    near_limits = job_spec("echo", {"a": [1.5, None, "é🙂"]}, priority=1000, labels={"k": "v"})
+    near_limits.delay.FromSeconds(3600)
+    assert (await client._submit.Submit(submit_service_pb2.SubmitRequest(job=near_limits), timeout=10)).job.id
