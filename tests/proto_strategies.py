@@ -65,6 +65,7 @@ ODD_WORDS = ["\x00", " ", "é", "e\u0301", "\u202eevil", "🙂", "\U0010ffff", "
 strings = st.one_of(
     st.sampled_from(KNOWN_WORDS),
     st.sampled_from(KNOWN_WORDS),
+    st.sampled_from(KNOWN_WORDS),
     st.sampled_from(ODD_WORDS),
     st.text(max_size=40),
     # Huge: up to 1.2 MB of UTF-8 in one field.
@@ -99,8 +100,9 @@ def _value(node: Any) -> struct_pb2.Value:
     return value
 
 
+_odd_numbers = st.sampled_from([math.nan, math.inf, -math.inf, -0.0, 2.0**53 + 1, 1e308])
 _json_trees = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.floats(), st.text(max_size=20), st.sampled_from(KNOWN_WORDS)),
+    st.one_of(st.none(), st.booleans(), st.floats(), _odd_numbers, strings),
     lambda children: st.one_of(
         st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)
     ),

@@ -138,7 +138,7 @@ def test_random_bytes_get_an_allowed_answer(
 
 
 @pytest.mark.parametrize("method", METHODS, ids=[m.full_name for m in METHODS])
-@settings(FUZZ, max_examples=80)
+@settings(FUZZ, max_examples=100)
 @given(data=st.data())
 def test_valid_shaped_messages_get_an_allowed_answer(
     fuzz_server: ServerProcess, channel: grpc.Channel, method: MethodDescriptor, data: st.DataObject
