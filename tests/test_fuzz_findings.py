@@ -1,8 +1,14 @@
 """What tests/test_fuzz_api.py found, pinned as plain examples: each request below used to
-be answered INTERNAL (or poisoned later reads); each is now INVALID_ARGUMENT naming the field."""
+be answered INTERNAL (or poisoned later reads); each is now INVALID_ARGUMENT naming the field.
+
+The last tests cover the same kind of value coming from a handler instead of a request
+(found by looking for the fuzzer's NUL bug elsewhere): a result, error or progress
+message with U+0000 crashed the attempt's task, so the job hung until its lease ran out."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from typing import Any
 
@@ -10,7 +16,9 @@ import grpc
 import pytest
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
+from jobsvc import JobContext, handler
 from jobsvc.client import Client, error_details, job_spec
+from jobsvc.domain.handlers import HandlerDefinition, HandlerTable
 from jobsvc.v1 import (
     ack_service_pb2,
     ack_service_pb2_grpc,
@@ -20,6 +28,8 @@ from jobsvc.v1 import (
     submit_service_pb2,
     submit_service_pb2_grpc,
 )
+from jobsvc.worker import RemoteWorker, WorkerConfig
+from tests.conftest import StartServer
 
 TEN_THOUSAND_YEARS = duration_pb2.Duration(seconds=315_576_000_000)
 
@@ -124,3 +134,58 @@ async def test_a_valid_spec_still_goes_through(client: Client) -> None:
     near_limits = job_spec("echo", {"a": [1.5, None, "é🙂"]}, priority=1000, labels={"k": "v"})
     near_limits.delay.FromSeconds(3600)
     assert (await client._submit.Submit(submit_service_pb2.SubmitRequest(job=near_limits), timeout=10)).job.id
+
+
+@handler("nul_result", "1.0.0")
+async def nul_result(ctx: JobContext, value: Any) -> Any:
+    return {"text": "a\x00b"}
+
+
+@handler("nul_error", "1.0.0")
+async def nul_error(ctx: JobContext, value: Any) -> Any:
+    raise ValueError("bad\x00thing")
+
+
+@handler("nul_progress", "1.0.0")
+async def nul_progress(ctx: JobContext, value: Any) -> Any:
+    ctx.progress(math.nan, "half\x00way")
+    ctx.partial_output({"k\x00": 1})
+    return 1
+
+
+NUL_HANDLERS: list[HandlerDefinition] = [
+    f.__jobsvc_handler__  # type: ignore[attr-defined]
+    for f in (nul_result, nul_error, nul_progress)
+]
+
+
+async def _fail_cleanly(client: Client) -> None:
+    """Each job ends FAILED at once with a readable error (it used to hang until its lease ran out)."""
+    expected = {"nul_result": "U+0000", "nul_error": "bad\ufffdthing", "nul_progress": "U+0000"}
+    for name, text in expected.items():
+        job = await client.call(name, None, timeout=20)
+        assert job.state == job_pb2.JOB_STATE_FAILED, (name, job)
+        assert text in job.error.message, (name, job.error)
+
+
+async def test_nul_from_an_in_process_handler_fails_the_job(start_server: StartServer) -> None:
+    server = await start_server(handler_modules=[], handlers=NUL_HANDLERS)
+    async with Client(f"127.0.0.1:{server.port}") as client:
+        await _fail_cleanly(client)
+        progress = [e async for e in client.stream((await client.call("nul_progress", None, timeout=20)).id)]
+        assert [e.progress.message for e in progress if e.WhichOneof("kind") == "progress"] == ["half\ufffdway"]
+
+
+async def test_nul_from_a_remote_worker_handler_fails_the_job(start_server: StartServer) -> None:
+    server = await start_server(handler_modules=[])
+    target = f"127.0.0.1:{server.port}"
+    worker = RemoteWorker(target, HandlerTable(NUL_HANDLERS), config=WorkerConfig(lease_seconds=3.0))
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.connected.wait(), 10)
+        async with Client(target) as client:
+            await _fail_cleanly(client)
+    finally:
+        worker.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)
