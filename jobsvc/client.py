@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,8 @@ class ClientSecurity:
     """How a client reaches a server: TLS (with a CA file or the system's roots), a client
     certificate for mutual TLS, and a bearer token. The default is plaintext, no token."""
 
-    token: str | None = None
+    # Left out of repr: a logged config must not show the token.
+    token: str | None = field(default=None, repr=False)
     # TLS with this CA bundle (PEM); `tls=True` alone trusts the system's roots.
     ca: Path | None = None
     tls: bool = False
