@@ -295,6 +295,14 @@ async def _serve(args: argparse.Namespace) -> int:
         tls=TlsConfig(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca),
         auth=AuthConfig(tokens_file=args.auth_file, tokens=args.auth_tokens),
     )
+    try:  # configuration mistakes as one line, before anything starts
+        config.tls.check()
+        if config.tls.enabled:
+            config.tls.credentials()
+        config.auth.load()
+    except (ValueError, OSError) as exc:
+        print(f"jobsvc serve: {exc}", file=sys.stderr)
+        return 2
     server = JobsvcServer(config)
     await server.start()
     loop = asyncio.get_running_loop()

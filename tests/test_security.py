@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -382,3 +383,27 @@ def test_worker_and_cli_over_mutual_tls_with_tokens(secure_server: ServerProcess
     for secret in (*SECRETS.values(), WRONG):  # ...but no token ever is
         assert secret not in secure_server.output
         assert secret not in worker.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--auth-tokens", "ci:read"], "expected NAME:SCOPE"),
+        (["--auth-tokens", f"ci:root:{token_digest('x')}"], "unknown scope"),
+        (["--auth-file", "/nonexistent/tokens.toml"], "No such file"),
+        (["--tls-client-ca", "/nonexistent/ca.pem"], "need --tls-cert"),
+        (["--tls-cert", "/nonexistent/server.pem", "--tls-key", "/nonexistent/server.key"], "No such file"),
+    ],
+)
+def test_serve_refuses_a_bad_security_configuration_in_one_line(args: list[str], complaint: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "jobsvc.cli", "serve", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(),
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert complaint in done.stderr and "Traceback" not in done.stderr, done.stderr
