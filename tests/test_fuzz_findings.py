@@ -189,3 +189,13 @@ async def test_nul_from_a_remote_worker_handler_fails_the_job(start_server: Star
         worker.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 10)
+
+
+async def test_a_retry_delay_past_a_century_is_an_invalid_argument(client: Client) -> None:
+    stub = ack_service_pb2_grpc.AckServiceStub(client._channel)
+    some_id = "00000000-0000-4000-8000-000000000000"
+    nack = ack_service_pb2.NackRequest(job_id=some_id, attempt_token=some_id, retry_delay=TEN_THOUSAND_YEARS)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Nack(nack, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [f for f, _ in error_details(caught.value).field_violations] == ["request.retry_delay"]

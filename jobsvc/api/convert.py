@@ -134,11 +134,11 @@ def _positive_seconds(message: Any, name: str, path: str, problems: _Violations)
 
 
 def delay_seconds(message: Any, field: str) -> float:
-    """A non-negative delay (a Duration) in seconds, at most a century; InvalidArgument otherwise."""
+    """A delay (a Duration) in seconds, negative meaning none; InvalidArgument past a century."""
     seconds = float(message.ToTimedelta().total_seconds())
-    if not 0 <= seconds <= MAX_DURATION_SECONDS:
-        raise InvalidArgument(f"{field} must be 0 to 100 years", [FieldViolation(field, f"not negative, {TOO_LONG}")])
-    return seconds
+    if seconds > MAX_DURATION_SECONDS:
+        raise InvalidArgument(f"{field} must be at most 100 years", [FieldViolation(field, TOO_LONG)])
+    return max(0.0, seconds)
 
 
 MAX_ATTEMPTS_LIMIT = 1000
