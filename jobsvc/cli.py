@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,12 +28,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry import trace
 
 from jobsvc import options
-from jobsvc.client import Client, error_details, job_spec, payload_value
+from jobsvc.api.auth import SCOPES, AuthConfig, token_digest
+from jobsvc.client import Client, ClientSecurity, error_details, job_spec, payload_value
 from jobsvc.executor import ExecutorConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.logs import LOG_FORMATS, configure_logging
 from jobsvc.observability.tracing import TRACE_EXPORTERS, TracingUnavailable, build_provider
-from jobsvc.server import DEFAULT_DRAIN_DELAY, ConnectionConfig, JobsvcServer, ServerConfig, default_data_dir
+from jobsvc.server import DEFAULT_DRAIN_DELAY, ConnectionConfig, JobsvcServer, ServerConfig, TlsConfig, default_data_dir
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.v1 import job_pb2
@@ -106,6 +109,59 @@ def _observability_config(args: argparse.Namespace) -> ObservabilityConfig:
     )
 
 
+def _add_security_options(parser: argparse.ArgumentParser) -> None:
+    """Server-side TLS and tokens (`jobsvc serve`)."""
+    tls = parser.add_argument_group("TLS")
+    tls.add_argument("--tls-cert", type=Path, default=None, help="server certificate chain (PEM); turns TLS on")
+    tls.add_argument("--tls-key", type=Path, default=None, help="private key of --tls-cert (PEM)")
+    tls.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        default=None,
+        help="CA bundle (PEM) for mutual TLS: clients must present a certificate it signed",
+    )
+    auth = parser.add_argument_group("authentication (off when neither is given)")
+    auth.add_argument(
+        "--auth-file",
+        type=Path,
+        default=None,
+        help="TOML file of [tokens.NAME] tables with sha256 and scopes",
+    )
+    auth.add_argument(
+        "--auth-tokens",
+        default="",
+        metavar="NAME:SCOPES:SHA256 ...",
+        help="tokens inline (for one environment variable): NAME:SCOPE[,SCOPE...]:SHA256, space-separated",
+    )
+
+
+def _add_client_security_options(parser: argparse.ArgumentParser) -> None:
+    """How client commands and workers reach the server. Defaults come from the environment
+    when the command runs (SUPPRESS here, so nested subcommands do not reset a given value)."""
+    group = parser.add_argument_group("connection security (defaults from JOBSVC_TOKEN, JOBSVC_TLS_*)")
+    group.add_argument(
+        "--token",
+        default=argparse.SUPPRESS,
+        help="bearer token (env JOBSVC_TOKEN; prefer the environment: arguments show in ps)",
+    )
+    group.add_argument("--tls", action="store_true", default=argparse.SUPPRESS, help="TLS with the system's CAs")
+    group.add_argument("--tls-ca", type=Path, default=argparse.SUPPRESS, help="TLS trusting this CA (PEM)")
+    group.add_argument("--tls-cert", type=Path, default=argparse.SUPPRESS, help="client certificate for mutual TLS")
+    group.add_argument("--tls-key", type=Path, default=argparse.SUPPRESS, help="key of the client certificate")
+    group.add_argument("--tls-server-name", default=argparse.SUPPRESS, help="name expected in the server's certificate")
+
+
+def _client_security(args: argparse.Namespace) -> ClientSecurity:
+    return ClientSecurity.from_env(
+        token=getattr(args, "token", None),
+        ca=getattr(args, "tls_ca", None),
+        tls=getattr(args, "tls", None),
+        cert=getattr(args, "tls_cert", None),
+        key=getattr(args, "tls_key", None),
+        server_name=getattr(args, "tls_server_name", None),
+    )
+
+
 def _add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("handler", help="handler name")
     parser.add_argument(
@@ -127,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     # --server is also accepted after the command (`jobsvc health --server H:P`).
     server_option = argparse.ArgumentParser(add_help=False)
     server_option.add_argument("--server", default=argparse.SUPPRESS, help="host:port of a jobsvc server")
+    _add_client_security_options(server_option)
     _add_process_commands(commands)
     _add_job_commands(commands, [server_option])
     _add_admin_commands(commands, [server_option])
@@ -151,6 +208,7 @@ def _add_process_commands(commands: Any) -> None:
     _add_lifecycle_options(serve)
     _add_connection_options(serve)
     _add_observability_options(serve)
+    _add_security_options(serve)
     _add_config_options(serve)
 
     worker = commands.add_parser("worker", help="run handlers as a remote worker of a jobsvc server")
@@ -170,11 +228,19 @@ def _add_process_commands(commands: Any) -> None:
     worker.add_argument("--lease", type=float, default=30.0, help="lease length in seconds")
     worker.add_argument("--shutdown-grace", type=float, default=10.0, help="seconds running jobs get on SIGTERM")
     _add_observability_options(worker, metrics=False)
+    _add_client_security_options(worker)
     _add_config_options(worker)
 
     migrate = commands.add_parser("migrate", help="apply database migrations and exit")
     _add_database_options(migrate)
     _add_config_options(migrate)
+
+    token = commands.add_parser("token", help="make tokens and their hashes for --auth-file")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    token_commands.add_parser("hash", help="print the SHA-256 of a token read from standard input")
+    new = token_commands.add_parser("new", help="print a new random token and its [tokens.NAME] table")
+    new.add_argument("name")
+    new.add_argument("--scope", action="append", required=True, choices=sorted(SCOPES))
 
 
 def _add_lifecycle_options(serve: argparse.ArgumentParser) -> None:
@@ -372,11 +438,21 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
             max_message_bytes=args.max_message_bytes,
             max_concurrent_streams=args.max_concurrent_streams,
         ),
+        tls=TlsConfig(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca),
+        auth=AuthConfig(tokens_file=args.auth_file, tokens=args.auth_tokens),
     )
 
 
 async def _serve(args: argparse.Namespace) -> int:
     config = server_config(args)
+    try:  # configuration mistakes as one line, before anything starts
+        config.tls.check()
+        if config.tls.enabled:
+            config.tls.credentials()
+        config.auth.load()
+    except (ValueError, OSError) as exc:
+        print(f"jobsvc serve: {exc}", file=sys.stderr)
+        return 2
     server = JobsvcServer(config)
     try:
         await server.start()
@@ -543,8 +619,21 @@ async def _handlers(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _token(args: argparse.Namespace) -> int:
+    if args.token_command == "hash":
+        # getpass reads a terminal without echo; a pipe is read as it is.
+        secret = getpass.getpass("token: ") if sys.stdin.isatty() else sys.stdin.readline()
+        print(token_digest(secret.strip()))
+        return 0
+    secret = secrets.token_urlsafe(32)
+    print(f"# token for {args.name} (shown once; the server keeps only its hash):", file=sys.stderr)
+    print(secret, file=sys.stderr)
+    print(f'[tokens.{args.name}]\nsha256 = "{token_digest(secret)}"\nscopes = {json.dumps(sorted(args.scope))}')
+    return 0
+
+
 async def _health(args: argparse.Namespace) -> int:
-    async with grpc.aio.insecure_channel(args.server) as channel:
+    async with _client_security(args).channel(args.server) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             response = await stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
@@ -613,7 +702,12 @@ async def _work(args: argparse.Namespace, config: WorkerConfig) -> int:
             return 2
         trace.set_tracer_provider(provider)  # handlers' own spans are exported too
     try:
-        await run_worker(args.worker_server, args.handlers, config, tracer_provider=provider)
+        await run_worker(
+            args.worker_server, args.handlers, config, tracer_provider=provider, security=_client_security(args)
+        )
+    except grpc.aio.AioRpcError as exc:
+        print(f"error: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 2
     finally:
         if provider is not None:
             provider.shutdown()
@@ -637,7 +731,7 @@ async def _run(args: argparse.Namespace) -> int:
         return await _work(args, config)
     if args.command == "health":
         return await _health(args)
-    async with Client(args.server) as client:
+    async with Client(args.server, security=_client_security(args)) as client:
         try:
             return await CLIENT_COMMANDS[args.command](client, args)
         except grpc.aio.AioRpcError as exc:
@@ -667,6 +761,8 @@ def config_reference(command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `jobsvc` command."""
     args = parse_args(argv)
+    if args.command == "token":
+        return _token(args)
     configure_logging(args.log_level, getattr(args, "log_format", "text"))
     try:
         return (uvloop.run if uvloop is not None else asyncio.run)(_run(args))

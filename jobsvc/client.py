@@ -4,6 +4,11 @@
         job = await client.call("resize_image", {"url": "..."}, version="^2", timeout=30)
         print(job.state, payload_value(job.result))
 
+Over TLS, with a client certificate (mutual TLS) and a bearer token:
+
+    security = ClientSecurity(ca=Path("ca.pem"), cert=Path("me.pem"), key=Path("me.key"), token="…")
+    async with Client("jobsvc.internal:50051", security=security) as client: ...
+
 Methods return the protobuf messages of jobsvc.v1 (Job, JobEvent, HandlerInfo);
 `payload_value` turns a Payload into a Python value. Errors are grpc.aio.AioRpcError
 with google.rpc details, which `error_details` reads.
@@ -12,9 +17,11 @@ with google.rpc details, which `error_details` reads.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -120,6 +127,67 @@ def error_details(error: grpc.aio.AioRpcError) -> ErrorDetails:
     return ErrorDetails(error.code(), error.details() or "", reason, metadata, violations)
 
 
+@dataclass(frozen=True)
+class ClientSecurity:
+    """How a client reaches a server: TLS (with a CA file or the system's roots), a client
+    certificate for mutual TLS, and a bearer token. The default is plaintext, no token."""
+
+    # Left out of repr: a logged config must not show the token.
+    token: str | None = field(default=None, repr=False)
+    # TLS with this CA bundle (PEM); `tls=True` alone trusts the system's roots.
+    ca: Path | None = None
+    tls: bool = False
+    cert: Path | None = None
+    key: Path | None = None
+    # Expect this name in the server's certificate instead of the target's host.
+    server_name: str | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ClientSecurity:
+        """From JOBSVC_TOKEN, JOBSVC_TLS_CA, JOBSVC_TLS_CERT, JOBSVC_TLS_KEY, JOBSVC_TLS (1/true) and
+        JOBSVC_TLS_SERVER_NAME; keyword arguments that are not None win."""
+        env = os.environ
+
+        def path(name: str) -> Path | None:
+            return Path(env[name]) if env.get(name) else None
+
+        values: dict[str, Any] = {
+            "token": env.get("JOBSVC_TOKEN") or None,
+            "ca": path("JOBSVC_TLS_CA"),
+            "tls": env.get("JOBSVC_TLS", "").lower() in ("1", "true", "yes"),
+            "cert": path("JOBSVC_TLS_CERT"),
+            "key": path("JOBSVC_TLS_KEY"),
+            "server_name": env.get("JOBSVC_TLS_SERVER_NAME") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def uses_tls(self) -> bool:
+        """True when the channel is TLS."""
+        return self.tls or self.ca is not None or self.cert is not None
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The call metadata carrying the token (empty without one)."""
+        return (("authorization", f"Bearer {self.token}"),) if self.token else ()
+
+    def channel(self, target: str, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+        """A channel to target with this security."""
+        if not self.uses_tls:
+            return grpc.aio.insecure_channel(target, options=options)
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("a client certificate needs its key, and a key its certificate")
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=self.ca.read_bytes() if self.ca else None,
+            private_key=self.key.read_bytes() if self.key else None,
+            certificate_chain=self.cert.read_bytes() if self.cert else None,
+        )
+        if self.server_name:
+            options = [*options, ("grpc.ssl_target_name_override", self.server_name)]
+        return grpc.aio.secure_channel(target, credentials, options=options)
+
+
 class JobFailed(Exception):
     """Raised by Client.run when the job ended FAILED or CANCELLED."""
 
@@ -133,10 +201,16 @@ class Client:
     """One channel to a jobsvc server (or a balancer in front of several)."""
 
     def __init__(
-        self, target: str, *, channel: grpc.aio.Channel | None = None, metadata: Sequence[tuple[str, str]] = ()
+        self,
+        target: str,
+        *,
+        security: ClientSecurity | None = None,
+        channel: grpc.aio.Channel | None = None,
+        metadata: Sequence[tuple[str, str]] = (),
     ) -> None:
-        self._channel = channel or grpc.aio.insecure_channel(target)
-        self._metadata = tuple(metadata)
+        security = security or ClientSecurity()
+        self._channel = channel or security.channel(target)
+        self._metadata = (*security.metadata, *metadata)
         self._submit = submit_service_pb2_grpc.SubmitServiceStub(self._channel)
         self._call = call_service_pb2_grpc.CallServiceStub(self._channel)
         self._stream = stream_service_pb2_grpc.StreamServiceStub(self._channel)

@@ -28,12 +28,13 @@ from typing import Any
 import asyncpg
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 from opentelemetry import trace
 
 from jobsvc.api import services
 from jobsvc.api.ack import AckConfig, AckService
 from jobsvc.api.app import AppConfig, JobsApp
+from jobsvc.api.auth import ANY_SCOPE, AuthConfig, Authenticator
 from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
@@ -136,6 +137,36 @@ def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS for the gRPC port: certificate and key files (PEM); with a client CA, mutual TLS."""
+
+    cert: Path | None = None
+    key: Path | None = None
+    # When set, every client must present a certificate signed by this CA.
+    client_ca: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """True when the port speaks TLS."""
+        return self.cert is not None
+
+    def credentials(self) -> grpc.ServerCredentials:
+        """Server credentials from the files; ValueError for an incomplete configuration."""
+        if self.cert is None or self.key is None:
+            raise ValueError("TLS needs both a certificate (--tls-cert) and its key (--tls-key)")
+        return grpc.ssl_server_credentials(
+            [(self.key.read_bytes(), self.cert.read_bytes())],
+            root_certificates=self.client_ca.read_bytes() if self.client_ca else None,
+            require_client_auth=self.client_ca is not None,
+        )
+
+    def check(self) -> None:
+        """Refuse half a configuration (a key or client CA without a certificate)."""
+        if self.cert is None and (self.key is not None or self.client_ca is not None):
+            raise ValueError("--tls-key and --tls-client-ca need --tls-cert")
+
+
 @dataclass
 class ServerConfig:
     """Everything `jobsvc serve` can be told."""
@@ -160,6 +191,8 @@ class ServerConfig:
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
     pool_size: int = 20
     health_interval: float = 5.0
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
     # Lease owner and executor name: unique per server instance, readable in events.
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}")
 
@@ -206,6 +239,9 @@ class JobsvcServer:
     async def _start(self) -> None:
         cfg = self.config
         self._start_observing()  # first: a tracing exporter that cannot be had fails the start at once
+        # Configuration mistakes first: before a database is started for nothing.
+        cfg.tls.check()
+        authenticator = Authenticator(cfg.auth.load())
         modules = [load_module(name) for name in cfg.handler_modules]
         self.table = HandlerTable([*cfg.handlers, *(d for m in modules for d in m.handlers)])
         if self.database_url is None:
@@ -241,7 +277,7 @@ class JobsvcServer:
         self.ack = AckService(app, listener, cfg.ack)
         self._schedules = schedules = Schedules(app, store)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
-        await self._start_grpc(app, schedules)
+        await self._start_grpc(app, schedules, authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=jobs_due.wake, metrics=metrics)
         self._maintenance.start()
@@ -305,7 +341,7 @@ class JobsvcServer:
                 resources.update(provided or {})
         return resources
 
-    async def _start_grpc(self, app: JobsApp, schedules: Schedules) -> None:
+    async def _start_grpc(self, app: JobsApp, schedules: Schedules, authenticator: Authenticator) -> None:
         connection = self.config.connection
         server = grpc.aio.server(options=[*connection.grpc_options(), ("grpc.so_reuseport", 1)])
         for servicer, module in (
@@ -320,12 +356,20 @@ class JobsvcServer:
                 server,
                 servicer,
                 module.DESCRIPTOR.services_by_name[type(servicer).__name__],
+                authenticator.guard,
                 RpcTelemetry(self.metrics, self.tracing),
                 max_request_bytes=connection.max_message_bytes,
             )
+        # Health stays open: probes carry no token, and it reveals nothing but a status.
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-        self.port = server.add_insecure_port(f"{_bind_host(self.config.host)}:{self.config.port}")
+        _add_reflection(server, authenticator)
+        address = f"{_bind_host(self.config.host)}:{self.config.port}"
+        tls = self.config.tls
+        if tls.enabled:
+            self.port = server.add_secure_port(address, tls.credentials())
+        else:
+            self.port = server.add_insecure_port(address)
+        _log_security(tls, authenticator)
         if self.port == 0:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
         await server.start()
@@ -399,6 +443,31 @@ class JobsvcServer:
     async def wait_stopped(self) -> None:
         """Return once stop() has finished."""
         await self._stopped.wait()
+
+
+def _add_reflection(server: grpc.aio.Server, authenticator: Authenticator) -> None:
+    """Server reflection, which needs a valid token (any scope) when authentication is on."""
+    servicer = reflection.aio.ReflectionServicer((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME))
+    method = "ServerReflectionInfo"
+    handler = grpc.stream_stream_rpc_method_handler(
+        authenticator.guard_path(
+            f"/{reflection.SERVICE_NAME}/{method}", ANY_SCOPE, servicer.ServerReflectionInfo, streaming=True
+        ),
+        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(reflection.SERVICE_NAME, {method: handler}),))
+
+
+def _log_security(tls: TlsConfig, authenticator: Authenticator) -> None:
+    if tls.enabled:
+        log.info("TLS on%s", " (client certificates required)" if tls.client_ca else "")
+    if not authenticator.enabled:
+        log.warning("authentication is off: anyone who reaches the port may call every method (see --auth-file)")
+        return
+    log.info("authentication on; tokens: %s", authenticator.describe())
+    if not tls.enabled:
+        log.warning("tokens travel in plaintext: the port has no TLS (fine only behind a TLS-terminating proxy)")
 
 
 def _bind_host(host: str) -> str:

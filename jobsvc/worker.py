@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 
 from jobsvc.api import convert
+from jobsvc.client import ClientSecurity
 from jobsvc.domain.handlers import HandlerTable, JobContext, load_module
 from jobsvc.domain.jobs import Payload
 from jobsvc.executor.invoke import Invoker, Outcome
@@ -100,11 +101,14 @@ class RemoteWorker:
         resources: Mapping[str, Any] | None = None,
         channel: grpc.aio.Channel | None = None,
         tracer_provider: Any = None,
+        security: ClientSecurity | None = None,
     ) -> None:
         self.config = config or WorkerConfig()
         # With a provider, each attempt is a span, child of the submit's (from the assignment).
         self._tracing = Tracing(tracer_provider, "jobsvc.worker") if tracer_provider is not None else None
-        self._channel = channel or grpc.aio.insecure_channel(target)
+        security = security or ClientSecurity()
+        self._channel = channel or security.channel(target)
+        self._metadata = (*security.metadata, *self.config.metadata)
         self._stub = ack_service_pb2_grpc.AckServiceStub(self._channel)
         self._table = table
         self._resources = dict(resources or {})
@@ -159,7 +163,7 @@ class RemoteWorker:
         self.outbox.put_nowait(ack_service_pb2.WorkRequest(drain=ack_service_pb2.WorkRequest.Drain()))
 
     async def _session(self) -> None:
-        call = self._stub.Work(self._requests(), metadata=self.config.metadata)
+        call = self._stub.Work(self._requests(), metadata=self._metadata)
         self.sessions += 1
         closer = asyncio.create_task(self._close_when_idle(call), name="jobsvc-worker-closer")
         try:
@@ -318,7 +322,13 @@ def _settlement(job_id: str, token: str, outcome: Outcome) -> ack_service_pb2.Wo
     )
 
 
-async def run_worker(target: str, modules: Sequence[str], config: WorkerConfig, tracer_provider: Any = None) -> None:
+async def run_worker(
+    target: str,
+    modules: Sequence[str],
+    config: WorkerConfig,
+    tracer_provider: Any = None,
+    security: ClientSecurity | None = None,
+) -> None:
     """`jobsvc worker`: load handler modules, enter their lifespans, work until SIGTERM/SIGINT."""
     loaded = [load_module(name) for name in modules]
     table = HandlerTable([d for m in loaded for d in m.handlers])
@@ -327,7 +337,9 @@ async def run_worker(target: str, modules: Sequence[str], config: WorkerConfig, 
         for module in loaded:
             if module.lifespan is not None:
                 resources.update(await stack.enter_async_context(module.lifespan()) or {})
-        worker = RemoteWorker(target, table, config=config, resources=resources, tracer_provider=tracer_provider)
+        worker = RemoteWorker(
+            target, table, config=config, resources=resources, tracer_provider=tracer_provider, security=security
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)

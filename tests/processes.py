@@ -131,8 +131,21 @@ def jobsvc_serve(
 
 
 def jobsvc_cli(
-    *args: str, server: str, executable: Sequence[str] | None = None, timeout: float = 60
+    *args: str,
+    server: str,
+    executable: Sequence[str] | None = None,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run one client command of the CLI."""
+    """Run one client command of the CLI (env: variables added to the test environment)."""
     command = [*(executable or [sys.executable, "-m", "jobsvc.cli"]), "--server", server, *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=subprocess_env(), check=False)
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**subprocess_env(), **(env or {})},
+        input=stdin,
+        check=False,
+    )

@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
+from jobsvc.api.auth import AuthConfig, token_digest
 from jobsvc.server import JobsvcServer
-from tests.conftest import REPO
+from tests.conftest import REPO, StartServer
 from tests.toolchains import run_tool, tail
 
 pytestmark = pytest.mark.slow
@@ -19,11 +20,19 @@ MAVEN_TIMEOUT = 540.0
 
 
 @pytest.mark.timeout(MAVEN_TIMEOUT + 60)
-async def test_java_client_suite(server: JobsvcServer) -> None:
+async def test_java_client_suite(server: JobsvcServer, start_server: StartServer) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
         pytest.skip("mvn is not on PATH: the Java client's tests need Maven 3.8+ and a JDK 17+")
-    env = {**os.environ, "JOBSVC_SERVER": f"127.0.0.1:{server.port}"}
+    # A second server with tokens on, for TokenTest: this token may call and read, not submit.
+    token = "tok-java-caller-5b2e"
+    with_tokens = await start_server(auth=AuthConfig(tokens=f"java:call,read:{token_digest(token)}"))
+    env = {
+        **os.environ,
+        "JOBSVC_SERVER": f"127.0.0.1:{server.port}",
+        "JOBSVC_AUTH_SERVER": f"127.0.0.1:{with_tokens.port}",
+        "JOBSVC_AUTH_TOKEN": token,
+    }
     code, output = await run_tool(
         mvn, "-q", "-B", "-Dstyle.color=never", "test", cwd=JAVA_CLIENT, env=env, timeout=MAVEN_TIMEOUT
     )

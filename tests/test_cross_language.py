@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from jobsvc.client import Client, payload_value
+from jobsvc.api.auth import AuthConfig, token_digest
+from jobsvc.client import Client, ClientSecurity, payload_value
 from jobsvc.server import JobsvcServer
 from tests.conftest import REPO, StartServer
 
@@ -121,3 +122,44 @@ async def test_go_client_calls_a_typescript_worker(api_server: JobsvcServer, go_
         assert process.returncode == 0, stderr.decode()
         answer = json.loads(stdout)
         assert answer["result"] == "tolgylop" and answer["version"] == "1.0.0"
+
+
+async def test_go_and_typescript_clients_authenticate_with_tokens(
+    start_server: StartServer, go_binaries: Path, ts_built: Path
+) -> None:
+    """With tokens on, the Go and TypeScript workers and the Go client send theirs (JOBSVC_TOKEN)."""
+    secrets = {"workers": "tok-workers-x1", "caller": "tok-caller-x2"}
+    spec = f"workers:work:{token_digest(secrets['workers'])} caller:call,read:{token_digest(secrets['caller'])}"
+    server = await start_server(handler_modules=[], auth=AuthConfig(tokens=spec))
+    address = f"127.0.0.1:{server.port}"
+    worker_env = dict(os.environ, JOBSVC_SERVER=address, JOBSVC_TOKEN=secrets["workers"])
+    async with (
+        child(str(go_binaries / "example-worker"), ready="serving go_upper", env=worker_env, cwd=GO),
+        child("node", str(ts_built), ready="ts worker ready", env=worker_env, cwd=TS),
+        Client(address, security=ClientSecurity(token=secrets["caller"])) as client,
+    ):
+        for _ in range(50):  # registration races the first call by a few milliseconds
+            if await client.handlers("go_upper"):
+                break
+            await asyncio.sleep(0.1)
+        job = await client.call("go_upper", "token", timeout=30)
+        assert payload_value(job.result) == "TOKEN"
+
+        async def go_call(token: str) -> tuple[int, str, str]:
+            process = await asyncio.create_subprocess_exec(
+                str(go_binaries / "jobsvc-call"),
+                *("--server", address, "ts_reverse", '"abc"'),
+                env=dict(os.environ, JOBSVC_TOKEN=token),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+            return process.returncode or 0, stdout.decode(), stderr.decode()
+
+        code, stdout, stderr = await go_call(secrets["caller"])
+        assert code == 0, stderr
+        assert json.loads(stdout)["result"] == "cba"
+        code, _, stderr = await go_call(secrets["workers"])  # a worker token may not call
+        assert code == 1 and "PermissionDenied" in stderr, stderr
+        code, _, stderr = await go_call("")
+        assert code == 1 and "Unauthenticated" in stderr, stderr

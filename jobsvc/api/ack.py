@@ -183,7 +183,7 @@ class Settlements:
             )
         delay = None
         if not reject and request.HasField("retry_delay"):
-            delay = max(0.0, request.retry_delay.ToTimedelta().total_seconds())
+            delay = convert.delay_seconds(request.retry_delay, f"{path}.retry_delay")
         change = await self._store.job_fail_attempt(job_id, token, error, delay)
         if change is None:
             raise await self._refused(job_id)
@@ -325,7 +325,9 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
 
     async def _open(self, request_iterator: AsyncIterator[Any]) -> _Session:
         first = await anext(aiter(request_iterator), None)
-        if first is None or isinstance(first, MalformedRequest) or first.WhichOneof("kind") != "hello":
+        if isinstance(first, MalformedRequest):
+            raise first.exception()
+        if first is None or first.WhichOneof("kind") != "hello":
             raise InvalidArgument(
                 "the first message of a Work stream must be hello",
                 [FieldViolation("hello", "required first")],
@@ -363,7 +365,8 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             session.send(_settled("", "", code_pb2.RESOURCE_EXHAUSTED, "LIMIT_EXCEEDED", message))
             return
         if isinstance(request, MalformedRequest):
-            session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, "MALFORMED_REQUEST", request.error))
+            error = request.exception()
+            session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, request.reason, error.message))
             return
         kind = request.WhichOneof("kind")
         if kind == "drain":

@@ -171,15 +171,34 @@ def job_spec_from_proto(message: job_pb2.JobSpec, path: str, now: datetime | Non
     )
 
 
+# Durations and times a request sets are held to a century: every time derived from
+# them (run_at + schedule-to-start timeout, now + execution timeout...) then stays far
+# inside what Python's datetime and PostgreSQL's timestamptz represent, so a stored job
+# can always be read back.
+MAX_DURATION_SECONDS = 100 * 365.25 * 86400
+TOO_LONG = "at most 100 years"
+
+
 def _positive_seconds(message: Any, name: str, path: str, problems: _Violations) -> float | None:
-    """An optional Duration field in seconds; it must be positive when set."""
+    """An optional Duration field in seconds; it must be positive when set, and at most a century."""
     if not message.HasField(name):
         return None
     seconds = float(getattr(message, name).ToTimedelta().total_seconds())
     if seconds <= 0:
         problems.add(f"{path}.{name}", "must be positive")
         return None
+    if seconds > MAX_DURATION_SECONDS:
+        problems.add(f"{path}.{name}", TOO_LONG)
+        return None
     return seconds
+
+
+def delay_seconds(message: Any, field: str) -> float:
+    """A delay (a Duration) in seconds, negative meaning none; InvalidArgument past a century."""
+    seconds = float(message.ToTimedelta().total_seconds())
+    if seconds > MAX_DURATION_SECONDS:
+        raise InvalidArgument(f"{field} must be at most 100 years", [FieldViolation(field, TOO_LONG)])
+    return max(0.0, seconds)
 
 
 MAX_ATTEMPTS_LIMIT = 1000
@@ -249,12 +268,20 @@ def _run_at(message: job_pb2.JobSpec, path: str, problems: _Violations, now: dat
         if delay < timedelta(0):
             problems.add(f"{path}.delay", "must not be negative")
             return None
+        if delay.total_seconds() > MAX_DURATION_SECONDS:
+            problems.add(f"{path}.delay", TOO_LONG)
+            return None
         return now + delay
     if has_run_at:
         try:
-            return message.run_at.ToDatetime(tzinfo=UTC)
+            run_at = message.run_at.ToDatetime(tzinfo=UTC)
         except (ValueError, OverflowError) as exc:
             problems.add(f"{path}.run_at", f"not a valid timestamp: {exc}")
+            return None
+        if (run_at - now).total_seconds() > MAX_DURATION_SECONDS:
+            problems.add(f"{path}.run_at", f"{TOO_LONG} from now")
+            return None
+        return run_at
     return None
 
 

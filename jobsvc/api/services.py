@@ -29,6 +29,7 @@ from jobsvc.v1 import (
 Context = grpc.aio.ServicerContext[Any, Any]
 JOB_ID_METADATA = "jobsvc-job-id"
 MAX_REDRIVE = 10_000
+MAX_SEQUENCE = 2**31 - 1  # jobsvc_job_events.seq is an integer column
 
 
 class SubmitService(submit_service_pb2_grpc.SubmitServiceServicer):
@@ -115,9 +116,10 @@ class StreamService(stream_service_pb2_grpc.StreamServiceServicer):
         context: Context,
     ) -> AsyncIterator[stream_service_pb2.StreamResponse]:
         target = request.WhichOneof("target")
-        if request.after_sequence < 0:
+        if not 0 <= request.after_sequence <= MAX_SEQUENCE:
             raise InvalidArgument(
-                "after_sequence must not be negative", [FieldViolation("after_sequence", "must be >= 0")]
+                f"after_sequence must be 0..{MAX_SEQUENCE}",
+                [FieldViolation("after_sequence", f"must be 0..{MAX_SEQUENCE} (sequences are 32-bit in storage)")],
             )
         if target == "submit":
             spec = convert.job_spec_from_proto(request.submit, "submit")

@@ -16,11 +16,12 @@ from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import any_pb2, message_factory
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from jobsvc.api.telemetry import RpcTelemetry
+from jobsvc.api.wellformed import first_problem
 from jobsvc.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -28,7 +29,9 @@ from jobsvc.domain.errors import (
     InvalidArgument,
     JobsvcError,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -43,6 +46,8 @@ _CODES: list[tuple[type[JobsvcError], int]] = [
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
     (Unavailable, code_pb2.UNAVAILABLE),
+    (Unauthenticated, code_pb2.UNAUTHENTICATED),
+    (PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]
 
 
@@ -95,13 +100,27 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.
     raise AssertionError("abort_with_status returned")  # pragma: no cover
 
 
+_UNPARSABLE = FieldViolation("request", "malformed protobuf encoding")
+
+
 @dataclass(frozen=True, slots=True)
 class MalformedRequest:
-    """Stands in for a request whose bytes did not parse, so the servicer can answer
-    INVALID_ARGUMENT; grpc itself would answer UNKNOWN."""
+    """Stands in for a request whose bytes did not parse (or hold a value no method can
+    serve, see jobsvc.api.wellformed), so the servicer can answer INVALID_ARGUMENT;
+    grpc itself would answer UNKNOWN."""
 
     method: str
     error: str
+    violation: FieldViolation = _UNPARSABLE
+    reason: str = "MALFORMED_REQUEST"
+
+    def exception(self) -> InvalidArgument:
+        """The error the request is answered with."""
+        if self.reason == "MALFORMED_REQUEST":
+            message = f"request to {self.method} is not a valid protobuf message: {self.error}"
+        else:
+            message = f"invalid request: {self.violation.field}: {self.violation.description}"
+        return InvalidArgument(message, [self.violation], reason=self.reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,19 +135,27 @@ class OversizedRequest(MalformedRequest):
 def _tolerant(parse: Callable[[bytes], Any], method: str, limit: int | None) -> Callable[[bytes], Any]:
     def deserialize(data: bytes) -> Any:
         if limit is not None and len(data) > limit:
-            return OversizedRequest(method, f"{len(data)} bytes", len(data), limit)
+            return OversizedRequest(method, f"{len(data)} bytes", size=len(data), limit=limit)
         try:
-            return parse(data)
+            request = parse(data)
         except Exception as exc:  # any parse failure is the caller's malformed request
             return MalformedRequest(method, str(exc))
+        problem = first_problem(request)
+        if problem is not None:
+            return MalformedRequest(method, problem.description, problem, "INVALID_ARGUMENT")
+        return request
 
     return deserialize
+
+
+MethodGuard = Callable[[MethodDescriptor, Callable[..., Any]], Callable[..., Any]]
 
 
 def add_service(
     server: grpc.aio.Server,
     servicer: object,
     service: ServiceDescriptor,
+    guard: MethodGuard,
     telemetry: RpcTelemetry | None = None,
     *,
     max_request_bytes: int | None = None,
@@ -137,7 +164,9 @@ def add_service(
     (and those above max_request_bytes as OversizedRequest).
 
     Used instead of the generated add_*_to_server, whose deserializers raise into
-    grpc, which then answers UNKNOWN. With telemetry, every method is timed (and traced).
+    grpc, which then answers UNKNOWN. `guard` wraps each method's behavior (the
+    token and scope check of jobsvc.api.auth) and may refuse a method at start. With
+    telemetry, every method is timed (and traced), refusals included.
     """
     handlers = {}
     for method in service.methods:
@@ -153,7 +182,7 @@ def add_service(
                 if method.server_streaming
                 else grpc.stream_unary_rpc_method_handler
             )
-        behaviour = getattr(servicer, method.name)
+        behaviour = guard(method, getattr(servicer, method.name))
         if telemetry is not None and telemetry.active:
             behaviour = telemetry.wrap(behaviour, path, method.server_streaming)
         handlers[method.name] = factory(
@@ -172,11 +201,7 @@ def _reject_malformed(request: object) -> None:
             metadata={"field": "request", "limit": str(request.limit), "size": str(request.size)},
         )
     if isinstance(request, MalformedRequest):
-        raise InvalidArgument(
-            f"request to {request.method} is not a valid protobuf message: {request.error}",
-            [FieldViolation("request", "malformed protobuf encoding")],
-            reason="MALFORMED_REQUEST",
-        )
+        raise request.exception()
 
 
 Req = TypeVar("Req")

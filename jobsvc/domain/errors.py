@@ -84,5 +84,19 @@ class Unavailable(JobsvcError):
     reason = "UNAVAILABLE"
 
 
+class Unauthenticated(JobsvcError):
+    """The caller sent no token, or one the server does not know."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PermissionDenied(JobsvcError):
+    """The caller's token is valid but lacks the scope the method needs."""
+
+    reason = "SCOPE_MISSING"
+
+
 class NonRetryableError(Exception):
     """Raise (or subclass) in a handler to fail the job at once, whatever its retry policy."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobsvc.domain.flow import FlowControl
-from jobsvc.domain.jobs import HandlerSpec, JsonValue, RetryPolicy
+from jobsvc.domain.jobs import HandlerSpec, JsonValue, RetryPolicy, storable_text
 from jobsvc.domain.schedules import Schedule, ScheduleDeclaration
 from jobsvc.domain.versions import Version
 
@@ -75,7 +76,8 @@ class JobContext:
 
     def progress(self, percent: float, message: str = "") -> None:
         """Report progress (0..100). Callable from async and blocking handlers alike."""
-        self._sink.progress(max(0.0, min(100.0, float(percent))), message)
+        percent = float(percent)
+        self._sink.progress(max(0.0, min(100.0, percent)) if math.isfinite(percent) else 0.0, storable_text(message))
 
     def partial_output(self, output: Any) -> None:
         """Stream one chunk of output to watchers before the handler returns."""

@@ -329,6 +329,23 @@ class HandlerSpec:
     flow: FlowControl = field(default_factory=FlowControl)
 
 
+def storable_text(text: str) -> str:
+    """Text as it can be stored: PostgreSQL's text and jsonb cannot hold U+0000, which
+    becomes U+FFFD (for messages and tracebacks, where losing it is better than failing)."""
+    return text.replace("\x00", "\ufffd")
+
+
+def contains_nul(value: JsonValue) -> bool:
+    """True if a string (or a key) anywhere in a JSON value contains U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any("\x00" in k or contains_nul(v) for k, v in value.items())
+    return False
+
+
 def integral_numbers_as_int(value: JsonValue) -> JsonValue:
     """JSON numbers cross protobuf as doubles; give back 42, not 42.0, where the
     number is integral, as a JSON parser would."""

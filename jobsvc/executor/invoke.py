@@ -17,7 +17,7 @@ import jsonschema
 
 from jobsvc.domain.errors import NonRetryableError
 from jobsvc.domain.handlers import HandlerDefinition, JobContext
-from jobsvc.domain.jobs import JobError, Payload
+from jobsvc.domain.jobs import JobError, Payload, storable_text
 from jobsvc.domain.schemas import Validators
 from jobsvc.executor.payloads import PayloadError, decode_input, encode_value
 from jobsvc.observability.tracing import Tracing
@@ -81,9 +81,9 @@ class Invoker:
         except (Exception, SystemExit) as exc:  # a handler's failure is the job's result
             return Outcome(
                 error=JobError(
-                    type=_error_type(exc),
-                    message=str(exc),
-                    traceback=traceback.format_exc(),
+                    type=storable_text(_error_type(exc)),
+                    message=storable_text(str(exc)),
+                    traceback=storable_text(traceback.format_exc()),
                     attempt=ctx.attempt,
                     non_retryable=isinstance(exc, NonRetryableError | PayloadError),
                 )

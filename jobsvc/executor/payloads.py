@@ -9,7 +9,7 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 
 from jobsvc.domain.handlers import HandlerDefinition
-from jobsvc.domain.jobs import JsonValue, Payload
+from jobsvc.domain.jobs import JsonValue, Payload, contains_nul
 
 TYPE_URL_PREFIX = "type.googleapis.com/"
 
@@ -44,4 +44,6 @@ def encode_value(value: Any) -> Payload:
         plain: JsonValue = json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise PayloadError(f"value is not JSON-serializable: {exc}") from exc
+    if contains_nul(plain):
+        raise PayloadError("value contains the character U+0000 (NUL), which cannot be stored")
     return Payload(json=plain)

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cjobsvc/v1/call_service.proto\x12\tjobsvc.v1\x1a\x13jobsvc/v1/job.proto\".\n\x0b\x43\x61llRequest\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.JobSpec\"+\n\x0c\x43\x61llResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job2F\n\x0b\x43\x61llService\x12\x37\n\x04\x43\x61ll\x12\x16.jobsvc.v1.CallRequest\x1a\x17.jobsvc.v1.CallResponseBM\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cjobsvc/v1/call_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\".\n\x0b\x43\x61llRequest\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.JobSpec\"+\n\x0c\x43\x61llResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job2L\n\x0b\x43\x61llService\x12=\n\x04\x43\x61ll\x12\x16.jobsvc.v1.CallRequest\x1a\x17.jobsvc.v1.CallResponse\"\x04\x98\xb8\x18\x02\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,10 +34,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jobsvc.v1.call_service_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1'
-  _globals['_CALLREQUEST']._serialized_start=64
-  _globals['_CALLREQUEST']._serialized_end=110
-  _globals['_CALLRESPONSE']._serialized_start=112
-  _globals['_CALLRESPONSE']._serialized_end=155
-  _globals['_CALLSERVICE']._serialized_start=157
-  _globals['_CALLSERVICE']._serialized_end=227
+  _globals['_CALLSERVICE'].methods_by_name['Call']._loaded_options = None
+  _globals['_CALLSERVICE'].methods_by_name['Call']._serialized_options = b'\230\270\030\002'
+  _globals['_CALLREQUEST']._serialized_start=86
+  _globals['_CALLREQUEST']._serialized_end=132
+  _globals['_CALLRESPONSE']._serialized_start=134
+  _globals['_CALLRESPONSE']._serialized_end=177
+  _globals['_CALLSERVICE']._serialized_start=179
+  _globals['_CALLSERVICE']._serialized_end=255
 # @@protoc_insertion_point(module_scope)

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x13jobsvc/v1/job.proto\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"n\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\"\x1f\n\x11RedriveJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12RedriveJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"E\n\x12RedriveJobsRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"&\n\x13RedriveJobsResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t2\xc2\x03\n\nJobService\x12=\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\x12\x43\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\x12\x46\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\x12O\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\x12I\n\nRedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\x12L\n\x0bRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponseBM\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"n\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\"\x1f\n\x11RedriveJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12RedriveJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"E\n\x12RedriveJobsRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"&\n\x13RedriveJobsResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t2\xe6\x03\n\nJobService\x12\x43\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\"\x04\x98\xb8\x18\x04\x12I\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\"\x04\x98\xb8\x18\x04\x12L\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\"\x04\x98\xb8\x18\x04\x12O\n\nRedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\"\x04\x98\xb8\x18\x06\x12R\n\x0bRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,30 +34,42 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jobsvc.v1.job_service_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1'
-  _globals['_GETJOBREQUEST']._serialized_start=63
-  _globals['_GETJOBREQUEST']._serialized_end=90
-  _globals['_GETJOBRESPONSE']._serialized_start=92
-  _globals['_GETJOBRESPONSE']._serialized_end=137
-  _globals['_LISTJOBSREQUEST']._serialized_start=139
-  _globals['_LISTJOBSREQUEST']._serialized_end=249
-  _globals['_LISTJOBSRESPONSE']._serialized_start=251
-  _globals['_LISTJOBSRESPONSE']._serialized_end=324
-  _globals['_CANCELJOBREQUEST']._serialized_start=326
-  _globals['_CANCELJOBREQUEST']._serialized_end=372
-  _globals['_CANCELJOBRESPONSE']._serialized_start=374
-  _globals['_CANCELJOBRESPONSE']._serialized_end=422
-  _globals['_LISTHANDLERSREQUEST']._serialized_start=424
-  _globals['_LISTHANDLERSREQUEST']._serialized_end=459
-  _globals['_LISTHANDLERSRESPONSE']._serialized_start=461
-  _globals['_LISTHANDLERSRESPONSE']._serialized_end=525
-  _globals['_REDRIVEJOBREQUEST']._serialized_start=527
-  _globals['_REDRIVEJOBREQUEST']._serialized_end=558
-  _globals['_REDRIVEJOBRESPONSE']._serialized_start=560
-  _globals['_REDRIVEJOBRESPONSE']._serialized_end=609
-  _globals['_REDRIVEJOBSREQUEST']._serialized_start=611
-  _globals['_REDRIVEJOBSREQUEST']._serialized_end=680
-  _globals['_REDRIVEJOBSRESPONSE']._serialized_start=682
-  _globals['_REDRIVEJOBSRESPONSE']._serialized_end=720
-  _globals['_JOBSERVICE']._serialized_start=723
-  _globals['_JOBSERVICE']._serialized_end=1173
+  _globals['_JOBSERVICE'].methods_by_name['GetJob']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['GetJob']._serialized_options = b'\230\270\030\004'
+  _globals['_JOBSERVICE'].methods_by_name['ListJobs']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['ListJobs']._serialized_options = b'\230\270\030\004'
+  _globals['_JOBSERVICE'].methods_by_name['CancelJob']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['CancelJob']._serialized_options = b'\230\270\030\006'
+  _globals['_JOBSERVICE'].methods_by_name['ListHandlers']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['ListHandlers']._serialized_options = b'\230\270\030\004'
+  _globals['_JOBSERVICE'].methods_by_name['RedriveJob']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['RedriveJob']._serialized_options = b'\230\270\030\006'
+  _globals['_JOBSERVICE'].methods_by_name['RedriveJobs']._loaded_options = None
+  _globals['_JOBSERVICE'].methods_by_name['RedriveJobs']._serialized_options = b'\230\270\030\006'
+  _globals['_GETJOBREQUEST']._serialized_start=85
+  _globals['_GETJOBREQUEST']._serialized_end=112
+  _globals['_GETJOBRESPONSE']._serialized_start=114
+  _globals['_GETJOBRESPONSE']._serialized_end=159
+  _globals['_LISTJOBSREQUEST']._serialized_start=161
+  _globals['_LISTJOBSREQUEST']._serialized_end=271
+  _globals['_LISTJOBSRESPONSE']._serialized_start=273
+  _globals['_LISTJOBSRESPONSE']._serialized_end=346
+  _globals['_CANCELJOBREQUEST']._serialized_start=348
+  _globals['_CANCELJOBREQUEST']._serialized_end=394
+  _globals['_CANCELJOBRESPONSE']._serialized_start=396
+  _globals['_CANCELJOBRESPONSE']._serialized_end=444
+  _globals['_LISTHANDLERSREQUEST']._serialized_start=446
+  _globals['_LISTHANDLERSREQUEST']._serialized_end=481
+  _globals['_LISTHANDLERSRESPONSE']._serialized_start=483
+  _globals['_LISTHANDLERSRESPONSE']._serialized_end=547
+  _globals['_REDRIVEJOBREQUEST']._serialized_start=549
+  _globals['_REDRIVEJOBREQUEST']._serialized_end=580
+  _globals['_REDRIVEJOBRESPONSE']._serialized_start=582
+  _globals['_REDRIVEJOBRESPONSE']._serialized_end=631
+  _globals['_REDRIVEJOBSREQUEST']._serialized_start=633
+  _globals['_REDRIVEJOBSREQUEST']._serialized_end=702
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_start=704
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_end=742
+  _globals['_JOBSERVICE']._serialized_start=745
+  _globals['_JOBSERVICE']._serialized_end=1231
 # @@protoc_insertion_point(module_scope)

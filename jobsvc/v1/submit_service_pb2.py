@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejobsvc/v1/submit_service.proto\x12\tjobsvc.v1\x1a\x13jobsvc/v1/job.proto\"0\n\rSubmitRequest\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.JobSpec\">\n\x0eSubmitResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"6\n\x12SubmitBatchRequest\x12 \n\x04jobs\x18\x01 \x03(\x0b\x32\x12.jobsvc.v1.JobSpec\"3\n\x13SubmitBatchResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job2\x9c\x01\n\rSubmitService\x12=\n\x06Submit\x12\x18.jobsvc.v1.SubmitRequest\x1a\x19.jobsvc.v1.SubmitResponse\x12L\n\x0bSubmitBatch\x12\x1d.jobsvc.v1.SubmitBatchRequest\x1a\x1e.jobsvc.v1.SubmitBatchResponseBM\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejobsvc/v1/submit_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"0\n\rSubmitRequest\x12\x1f\n\x03job\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.JobSpec\">\n\x0eSubmitResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"6\n\x12SubmitBatchRequest\x12 \n\x04jobs\x18\x01 \x03(\x0b\x32\x12.jobsvc.v1.JobSpec\"3\n\x13SubmitBatchResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job2\xa8\x01\n\rSubmitService\x12\x43\n\x06Submit\x12\x18.jobsvc.v1.SubmitRequest\x1a\x19.jobsvc.v1.SubmitResponse\"\x04\x98\xb8\x18\x01\x12R\n\x0bSubmitBatch\x12\x1d.jobsvc.v1.SubmitBatchRequest\x1a\x1e.jobsvc.v1.SubmitBatchResponse\"\x04\x98\xb8\x18\x01\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,14 +34,18 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jobsvc.v1.submit_service_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1'
-  _globals['_SUBMITREQUEST']._serialized_start=66
-  _globals['_SUBMITREQUEST']._serialized_end=114
-  _globals['_SUBMITRESPONSE']._serialized_start=116
-  _globals['_SUBMITRESPONSE']._serialized_end=178
-  _globals['_SUBMITBATCHREQUEST']._serialized_start=180
-  _globals['_SUBMITBATCHREQUEST']._serialized_end=234
-  _globals['_SUBMITBATCHRESPONSE']._serialized_start=236
-  _globals['_SUBMITBATCHRESPONSE']._serialized_end=287
-  _globals['_SUBMITSERVICE']._serialized_start=290
-  _globals['_SUBMITSERVICE']._serialized_end=446
+  _globals['_SUBMITSERVICE'].methods_by_name['Submit']._loaded_options = None
+  _globals['_SUBMITSERVICE'].methods_by_name['Submit']._serialized_options = b'\230\270\030\001'
+  _globals['_SUBMITSERVICE'].methods_by_name['SubmitBatch']._loaded_options = None
+  _globals['_SUBMITSERVICE'].methods_by_name['SubmitBatch']._serialized_options = b'\230\270\030\001'
+  _globals['_SUBMITREQUEST']._serialized_start=88
+  _globals['_SUBMITREQUEST']._serialized_end=136
+  _globals['_SUBMITRESPONSE']._serialized_start=138
+  _globals['_SUBMITRESPONSE']._serialized_end=200
+  _globals['_SUBMITBATCHREQUEST']._serialized_start=202
+  _globals['_SUBMITBATCHREQUEST']._serialized_end=256
+  _globals['_SUBMITBATCHRESPONSE']._serialized_start=258
+  _globals['_SUBMITBATCHRESPONSE']._serialized_end=309
+  _globals['_SUBMITSERVICE']._serialized_start=312
+  _globals['_SUBMITSERVICE']._serialized_end=480
 # @@protoc_insertion_point(module_scope)

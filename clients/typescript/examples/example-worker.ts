@@ -4,6 +4,8 @@
  *
  *     JOBSVC_SERVER=127.0.0.1:50051 node dist/examples/example-worker.js
  *
+ * With `JOBSVC_TOKEN` set, it sends that bearer token (a jobsvc token with the work scope).
+ *
  * Prints `ts worker ready` once the server has registered the handler; SIGTERM or
  * SIGINT stops it gracefully (running jobs finish first).
  */
@@ -14,6 +16,7 @@ const worker = createWorker({
   workerId: `ts-example:${process.pid}`,
   concurrency: 4,
   leaseDurationMs: 30_000,
+  ...(process.env.JOBSVC_TOKEN ? { token: process.env.JOBSVC_TOKEN } : {}),
 });
 
 worker.handle(

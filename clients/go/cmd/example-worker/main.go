@@ -2,8 +2,9 @@
 // 1.0.0: its input is a JSON string, its result the string upper-cased. It
 // reports progress 50, then 100.
 //
-//	example-worker --server 127.0.0.1:50051
+//	example-worker --server 127.0.0.1:50051 [--token TOKEN]
 //
+// The token (a jobsvc token with the work scope) defaults to $JOBSVC_TOKEN.
 // It stops gracefully on SIGINT or SIGTERM.
 package main
 
@@ -17,23 +18,29 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jobsvc/jobsvc/clients/go/jobsvc"
 	"github.com/jobsvc/jobsvc/clients/go/worker"
 )
 
 func main() {
 	server := flag.String("server", envOr("JOBSVC_SERVER", "127.0.0.1:50051"), "jobsvc server, host:port")
 	concurrency := flag.Int("concurrency", 4, "jobs run at once")
+	token := flag.String("token", os.Getenv("JOBSVC_TOKEN"), "bearer token with the work scope (env JOBSVC_TOKEN)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *server, *concurrency); err != nil {
+	var dialOpts []jobsvc.Option
+	if *token != "" {
+		dialOpts = append(dialOpts, jobsvc.WithBearerToken(*token))
+	}
+	if err := run(ctx, *server, *concurrency, dialOpts...); err != nil {
 		log.Fatal(err)
 	}
 }
 
 // run serves go_upper against server until ctx is cancelled.
-func run(ctx context.Context, server string, concurrency int) error {
-	w, err := worker.Dial(ctx, server, worker.Options{Concurrency: concurrency})
+func run(ctx context.Context, server string, concurrency int, dialOpts ...jobsvc.Option) error {
+	w, err := worker.Dial(ctx, server, worker.Options{Concurrency: concurrency}, dialOpts...)
 	if err != nil {
 		return err
 	}

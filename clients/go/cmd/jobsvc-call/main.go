@@ -2,7 +2,9 @@
 // result as JSON: a small command-line tool, and the Go side of the cross-language
 // tests (tests/test_cross_language.py).
 //
-//	jobsvc-call --server 127.0.0.1:50051 [--version ^1] [--timeout 30s] HANDLER [INPUT_JSON]
+//	jobsvc-call --server 127.0.0.1:50051 [--version ^1] [--timeout 30s] [--token T] HANDLER [INPUT_JSON]
+//
+// The token (a jobsvc token with the call scope) defaults to $JOBSVC_TOKEN.
 package main
 
 import (
@@ -29,6 +31,7 @@ func run(args []string) error {
 	server := flags.String("server", os.Getenv("JOBSVC_SERVER"), "host:port of a jobsvc server")
 	version := flags.String("version", "", "version selector")
 	timeout := flags.Duration("timeout", 30*time.Second, "how long to wait for the result")
+	token := flags.String("token", os.Getenv("JOBSVC_TOKEN"), "bearer token with the call scope (env JOBSVC_TOKEN)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -43,7 +46,11 @@ func run(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	client, err := jobsvc.Dial(ctx, *server)
+	var opts []jobsvc.Option
+	if *token != "" {
+		opts = append(opts, jobsvc.WithBearerToken(*token))
+	}
+	client, err := jobsvc.Dial(ctx, *server, opts...)
 	if err != nil {
 		return err
 	}

@@ -1489,7 +1489,7 @@ var File_jobsvc_v1_ack_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jobsvc/v1/job.proto\"\xb7\x02\n" +
+	"\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xb7\x02\n" +
 	"\n" +
 	"WorkerInfo\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x122\n" +
@@ -1590,16 +1590,16 @@ const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\rattempt_token\x18\x02 \x01(\tR\fattemptToken\x12)\n" +
 	"\x05error\x18\x03 \x01(\v2\x13.jobsvc.v1.JobErrorR\x05error\";\n" +
 	"\x0eRejectResponse\x12)\n" +
-	"\x05state\x18\x01 \x01(\x0e2\x13.jobsvc.v1.JobStateR\x05state2\xd2\x03\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x13.jobsvc.v1.JobStateR\x05state2\xfc\x03\n" +
 	"\n" +
-	"AckService\x12;\n" +
-	"\x04Work\x12\x16.jobsvc.v1.WorkRequest\x1a\x17.jobsvc.v1.WorkResponse(\x010\x01\x12:\n" +
-	"\x05Lease\x12\x17.jobsvc.v1.LeaseRequest\x1a\x18.jobsvc.v1.LeaseResponse\x12F\n" +
-	"\tHeartbeat\x12\x1b.jobsvc.v1.HeartbeatRequest\x1a\x1c.jobsvc.v1.HeartbeatResponse\x12U\n" +
-	"\x0eReportProgress\x12 .jobsvc.v1.ReportProgressRequest\x1a!.jobsvc.v1.ReportProgressResponse\x124\n" +
-	"\x03Ack\x12\x15.jobsvc.v1.AckRequest\x1a\x16.jobsvc.v1.AckResponse\x127\n" +
-	"\x04Nack\x12\x16.jobsvc.v1.NackRequest\x1a\x17.jobsvc.v1.NackResponse\x12=\n" +
-	"\x06Reject\x12\x18.jobsvc.v1.RejectRequest\x1a\x19.jobsvc.v1.RejectResponseBM\n" +
+	"AckService\x12A\n" +
+	"\x04Work\x12\x16.jobsvc.v1.WorkRequest\x1a\x17.jobsvc.v1.WorkResponse\"\x04\x98\xb8\x18\x05(\x010\x01\x12@\n" +
+	"\x05Lease\x12\x17.jobsvc.v1.LeaseRequest\x1a\x18.jobsvc.v1.LeaseResponse\"\x04\x98\xb8\x18\x05\x12L\n" +
+	"\tHeartbeat\x12\x1b.jobsvc.v1.HeartbeatRequest\x1a\x1c.jobsvc.v1.HeartbeatResponse\"\x04\x98\xb8\x18\x05\x12[\n" +
+	"\x0eReportProgress\x12 .jobsvc.v1.ReportProgressRequest\x1a!.jobsvc.v1.ReportProgressResponse\"\x04\x98\xb8\x18\x05\x12:\n" +
+	"\x03Ack\x12\x15.jobsvc.v1.AckRequest\x1a\x16.jobsvc.v1.AckResponse\"\x04\x98\xb8\x18\x05\x12=\n" +
+	"\x04Nack\x12\x16.jobsvc.v1.NackRequest\x1a\x17.jobsvc.v1.NackResponse\"\x04\x98\xb8\x18\x05\x12C\n" +
+	"\x06Reject\x12\x18.jobsvc.v1.RejectRequest\x1a\x19.jobsvc.v1.RejectResponse\"\x04\x98\xb8\x18\x05BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (
@@ -1711,6 +1711,7 @@ func file_jobsvc_v1_ack_service_proto_init() {
 	if File_jobsvc_v1_ack_service_proto != nil {
 		return
 	}
+	file_jobsvc_v1_auth_proto_init()
 	file_jobsvc_v1_job_proto_init()
 	file_jobsvc_v1_ack_service_proto_msgTypes[2].OneofWrappers = []any{
 		(*WorkRequest_Hello)(nil),

@@ -114,13 +114,13 @@ var File_jobsvc_v1_call_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_call_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1cjobsvc/v1/call_service.proto\x12\tjobsvc.v1\x1a\x13jobsvc/v1/job.proto\"3\n" +
+	"\x1cjobsvc/v1/call_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"3\n" +
 	"\vCallRequest\x12$\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.jobsvc.v1.JobSpecR\x03job\"0\n" +
 	"\fCallResponse\x12 \n" +
-	"\x03job\x18\x01 \x01(\v2\x0e.jobsvc.v1.JobR\x03job2F\n" +
-	"\vCallService\x127\n" +
-	"\x04Call\x12\x16.jobsvc.v1.CallRequest\x1a\x17.jobsvc.v1.CallResponseBM\n" +
+	"\x03job\x18\x01 \x01(\v2\x0e.jobsvc.v1.JobR\x03job2L\n" +
+	"\vCallService\x12=\n" +
+	"\x04Call\x12\x16.jobsvc.v1.CallRequest\x1a\x17.jobsvc.v1.CallResponse\"\x04\x98\xb8\x18\x02BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (
@@ -159,6 +159,7 @@ func file_jobsvc_v1_call_service_proto_init() {
 	if File_jobsvc_v1_call_service_proto != nil {
 		return
 	}
+	file_jobsvc_v1_auth_proto_init()
 	file_jobsvc_v1_job_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -620,7 +620,7 @@ var File_jobsvc_v1_job_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_job_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x13jobsvc/v1/job.proto\"\x1f\n" +
+	"\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x1f\n" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"2\n" +
 	"\x0eGetJobResponse\x12 \n" +
@@ -652,16 +652,16 @@ const file_jobsvc_v1_job_service_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\".\n" +
 	"\x13RedriveJobsResponse\x12\x17\n" +
-	"\ajob_ids\x18\x01 \x03(\tR\x06jobIds2\xc2\x03\n" +
+	"\ajob_ids\x18\x01 \x03(\tR\x06jobIds2\xe6\x03\n" +
 	"\n" +
-	"JobService\x12=\n" +
-	"\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\x12C\n" +
-	"\bListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\x12F\n" +
-	"\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\x12O\n" +
-	"\fListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\x12I\n" +
+	"JobService\x12C\n" +
+	"\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\"\x04\x98\xb8\x18\x04\x12I\n" +
+	"\bListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\"\x04\x98\xb8\x18\x04\x12L\n" +
+	"\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\"\x04\x98\xb8\x18\x06\x12U\n" +
+	"\fListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\"\x04\x98\xb8\x18\x04\x12O\n" +
 	"\n" +
-	"RedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\x12L\n" +
-	"\vRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponseBM\n" +
+	"RedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\"\x04\x98\xb8\x18\x06\x12R\n" +
+	"\vRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponse\"\x04\x98\xb8\x18\x06BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (
@@ -725,6 +725,7 @@ func file_jobsvc_v1_job_service_proto_init() {
 	if File_jobsvc_v1_job_service_proto != nil {
 		return
 	}
+	file_jobsvc_v1_auth_proto_init()
 	file_jobsvc_v1_job_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -761,7 +761,7 @@ var File_jobsvc_v1_schedule_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_schedule_service_proto_rawDesc = "" +
 	"\n" +
-	" jobsvc/v1/schedule_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13jobsvc/v1/job.proto\"\x86\x04\n" +
+	" jobsvc/v1/schedule_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x86\x04\n" +
 	"\bSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
 	"\x03job\x18\x02 \x01(\v2\x12.jobsvc.v1.JobSpecR\x03job\x12\x14\n" +
@@ -803,14 +803,14 @@ const file_jobsvc_v1_schedule_service_proto_rawDesc = "" +
 	"\vMissedTicks\x12\x1c\n" +
 	"\x18MISSED_TICKS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11MISSED_TICKS_SKIP\x10\x01\x12\x19\n" +
-	"\x15MISSED_TICKS_RUN_ONCE\x10\x022\x8c\x04\n" +
-	"\x0fScheduleService\x12U\n" +
-	"\x0eCreateSchedule\x12 .jobsvc.v1.CreateScheduleRequest\x1a!.jobsvc.v1.CreateScheduleResponse\x12L\n" +
-	"\vGetSchedule\x12\x1d.jobsvc.v1.GetScheduleRequest\x1a\x1e.jobsvc.v1.GetScheduleResponse\x12R\n" +
-	"\rListSchedules\x12\x1f.jobsvc.v1.ListSchedulesRequest\x1a .jobsvc.v1.ListSchedulesResponse\x12R\n" +
-	"\rPauseSchedule\x12\x1f.jobsvc.v1.PauseScheduleRequest\x1a .jobsvc.v1.PauseScheduleResponse\x12U\n" +
-	"\x0eResumeSchedule\x12 .jobsvc.v1.ResumeScheduleRequest\x1a!.jobsvc.v1.ResumeScheduleResponse\x12U\n" +
-	"\x0eDeleteSchedule\x12 .jobsvc.v1.DeleteScheduleRequest\x1a!.jobsvc.v1.DeleteScheduleResponseBM\n" +
+	"\x15MISSED_TICKS_RUN_ONCE\x10\x022\xb0\x04\n" +
+	"\x0fScheduleService\x12[\n" +
+	"\x0eCreateSchedule\x12 .jobsvc.v1.CreateScheduleRequest\x1a!.jobsvc.v1.CreateScheduleResponse\"\x04\x98\xb8\x18\x06\x12R\n" +
+	"\vGetSchedule\x12\x1d.jobsvc.v1.GetScheduleRequest\x1a\x1e.jobsvc.v1.GetScheduleResponse\"\x04\x98\xb8\x18\x04\x12X\n" +
+	"\rListSchedules\x12\x1f.jobsvc.v1.ListSchedulesRequest\x1a .jobsvc.v1.ListSchedulesResponse\"\x04\x98\xb8\x18\x04\x12X\n" +
+	"\rPauseSchedule\x12\x1f.jobsvc.v1.PauseScheduleRequest\x1a .jobsvc.v1.PauseScheduleResponse\"\x04\x98\xb8\x18\x06\x12[\n" +
+	"\x0eResumeSchedule\x12 .jobsvc.v1.ResumeScheduleRequest\x1a!.jobsvc.v1.ResumeScheduleResponse\"\x04\x98\xb8\x18\x06\x12[\n" +
+	"\x0eDeleteSchedule\x12 .jobsvc.v1.DeleteScheduleRequest\x1a!.jobsvc.v1.DeleteScheduleResponse\"\x04\x98\xb8\x18\x06BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (
@@ -883,6 +883,7 @@ func file_jobsvc_v1_schedule_service_proto_init() {
 	if File_jobsvc_v1_schedule_service_proto != nil {
 		return
 	}
+	file_jobsvc_v1_auth_proto_init()
 	file_jobsvc_v1_job_proto_init()
 	file_jobsvc_v1_schedule_service_proto_msgTypes[0].OneofWrappers = []any{
 		(*Schedule_Cron)(nil),

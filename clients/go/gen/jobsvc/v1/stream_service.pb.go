@@ -162,16 +162,16 @@ var File_jobsvc_v1_stream_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_stream_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ejobsvc/v1/stream_service.proto\x12\tjobsvc.v1\x1a\x13jobsvc/v1/job.proto\"\x87\x01\n" +
+	"\x1ejobsvc/v1/stream_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x87\x01\n" +
 	"\rStreamRequest\x12,\n" +
 	"\x06submit\x18\x01 \x01(\v2\x12.jobsvc.v1.JobSpecH\x00R\x06submit\x12\x17\n" +
 	"\x06job_id\x18\x02 \x01(\tH\x00R\x05jobId\x12%\n" +
 	"\x0eafter_sequence\x18\x03 \x01(\x03R\rafterSequenceB\b\n" +
 	"\x06target\";\n" +
 	"\x0eStreamResponse\x12)\n" +
-	"\x05event\x18\x01 \x01(\v2\x13.jobsvc.v1.JobEventR\x05event2P\n" +
-	"\rStreamService\x12?\n" +
-	"\x06Stream\x12\x18.jobsvc.v1.StreamRequest\x1a\x19.jobsvc.v1.StreamResponse0\x01BM\n" +
+	"\x05event\x18\x01 \x01(\v2\x13.jobsvc.v1.JobEventR\x05event2V\n" +
+	"\rStreamService\x12E\n" +
+	"\x06Stream\x12\x18.jobsvc.v1.StreamRequest\x1a\x19.jobsvc.v1.StreamResponse\"\x04\x98\xb8\x18\x030\x01BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (
@@ -210,6 +210,7 @@ func file_jobsvc_v1_stream_service_proto_init() {
 	if File_jobsvc_v1_stream_service_proto != nil {
 		return
 	}
+	file_jobsvc_v1_auth_proto_init()
 	file_jobsvc_v1_job_proto_init()
 	file_jobsvc_v1_stream_service_proto_msgTypes[0].OneofWrappers = []any{
 		(*StreamRequest_Submit)(nil),

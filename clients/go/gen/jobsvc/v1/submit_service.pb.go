@@ -212,7 +212,7 @@ var File_jobsvc_v1_submit_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_submit_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ejobsvc/v1/submit_service.proto\x12\tjobsvc.v1\x1a\x13jobsvc/v1/job.proto\"5\n" +
+	"\x1ejobsvc/v1/submit_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"5\n" +
 	"\rSubmitRequest\x12$\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.jobsvc.v1.JobSpecR\x03job\"L\n" +
 	"\x0eSubmitResponse\x12 \n" +
@@ -221,10 +221,10 @@ const file_jobsvc_v1_submit_service_proto_rawDesc = "" +
 	"\x12SubmitBatchRequest\x12&\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x12.jobsvc.v1.JobSpecR\x04jobs\"9\n" +
 	"\x13SubmitBatchResponse\x12\"\n" +
-	"\x04jobs\x18\x01 \x03(\v2\x0e.jobsvc.v1.JobR\x04jobs2\x9c\x01\n" +
-	"\rSubmitService\x12=\n" +
-	"\x06Submit\x12\x18.jobsvc.v1.SubmitRequest\x1a\x19.jobsvc.v1.SubmitResponse\x12L\n" +
-	"\vSubmitBatch\x12\x1d.jobsvc.v1.SubmitBatchRequest\x1a\x1e.jobsvc.v1.SubmitBatchResponseBM\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x0e.jobsvc.v1.JobR\x04jobs2\xa8\x01\n" +
+	"\rSubmitService\x12C\n" +
+	"\x06Submit\x12\x18.jobsvc.v1.SubmitRequest\x1a\x19.jobsvc.v1.SubmitResponse\"\x04\x98\xb8\x18\x01\x12R\n" +
+	"\vSubmitBatch\x12\x1d.jobsvc.v1.SubmitBatchRequest\x1a\x1e.jobsvc.v1.SubmitBatchResponse\"\x04\x98\xb8\x18\x01BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (
@@ -269,6 +269,7 @@ func file_jobsvc_v1_submit_service_proto_init() {
 	if File_jobsvc_v1_submit_service_proto != nil {
 		return
 	}
+	file_jobsvc_v1_auth_proto_init()
 	file_jobsvc_v1_job_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

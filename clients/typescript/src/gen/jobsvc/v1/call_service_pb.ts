@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_jobsvc_v1_auth } from "./auth_pb.js";
 import type { Job, JobSpec } from "./job_pb.js";
 import { file_jobsvc_v1_job } from "./job_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/call_service.proto.
  */
 export const file_jobsvc_v1_call_service: GenFile = /*@__PURE__*/
-  fileDesc("Chxqb2JzdmMvdjEvY2FsbF9zZXJ2aWNlLnByb3RvEglqb2JzdmMudjEiLgoLQ2FsbFJlcXVlc3QSHwoDam9iGAEgASgLMhIuam9ic3ZjLnYxLkpvYlNwZWMiKwoMQ2FsbFJlc3BvbnNlEhsKA2pvYhgBIAEoCzIOLmpvYnN2Yy52MS5Kb2IyRgoLQ2FsbFNlcnZpY2USNwoEQ2FsbBIWLmpvYnN2Yy52MS5DYWxsUmVxdWVzdBoXLmpvYnN2Yy52MS5DYWxsUmVzcG9uc2VCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_jobsvc_v1_job]);
+  fileDesc("Chxqb2JzdmMvdjEvY2FsbF9zZXJ2aWNlLnByb3RvEglqb2JzdmMudjEiLgoLQ2FsbFJlcXVlc3QSHwoDam9iGAEgASgLMhIuam9ic3ZjLnYxLkpvYlNwZWMiKwoMQ2FsbFJlc3BvbnNlEhsKA2pvYhgBIAEoCzIOLmpvYnN2Yy52MS5Kb2IyTAoLQ2FsbFNlcnZpY2USPQoEQ2FsbBIWLmpvYnN2Yy52MS5DYWxsUmVxdWVzdBoXLmpvYnN2Yy52MS5DYWxsUmVzcG9uc2UiBJi4GAJCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_jobsvc_v1_auth, file_jobsvc_v1_job]);
 
 /**
  * @generated from message jobsvc.v1.CallRequest

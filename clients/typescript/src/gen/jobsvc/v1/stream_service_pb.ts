@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_jobsvc_v1_auth } from "./auth_pb.js";
 import type { JobEvent, JobSpec } from "./job_pb.js";
 import { file_jobsvc_v1_job } from "./job_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/stream_service.proto.
  */
 export const file_jobsvc_v1_stream_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5qb2JzdmMvdjEvc3RyZWFtX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSJpCg1TdHJlYW1SZXF1ZXN0EiQKBnN1Ym1pdBgBIAEoCzISLmpvYnN2Yy52MS5Kb2JTcGVjSAASEAoGam9iX2lkGAIgASgJSAASFgoOYWZ0ZXJfc2VxdWVuY2UYAyABKANCCAoGdGFyZ2V0IjQKDlN0cmVhbVJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhMuam9ic3ZjLnYxLkpvYkV2ZW50MlAKDVN0cmVhbVNlcnZpY2USPwoGU3RyZWFtEhguam9ic3ZjLnYxLlN0cmVhbVJlcXVlc3QaGS5qb2JzdmMudjEuU3RyZWFtUmVzcG9uc2UwAUJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_jobsvc_v1_job]);
+  fileDesc("Ch5qb2JzdmMvdjEvc3RyZWFtX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSJpCg1TdHJlYW1SZXF1ZXN0EiQKBnN1Ym1pdBgBIAEoCzISLmpvYnN2Yy52MS5Kb2JTcGVjSAASEAoGam9iX2lkGAIgASgJSAASFgoOYWZ0ZXJfc2VxdWVuY2UYAyABKANCCAoGdGFyZ2V0IjQKDlN0cmVhbVJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhMuam9ic3ZjLnYxLkpvYkV2ZW50MlYKDVN0cmVhbVNlcnZpY2USRQoGU3RyZWFtEhguam9ic3ZjLnYxLlN0cmVhbVJlcXVlc3QaGS5qb2JzdmMudjEuU3RyZWFtUmVzcG9uc2UiBJi4GAMwAUJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_jobsvc_v1_auth, file_jobsvc_v1_job]);
 
 /**
  * @generated from message jobsvc.v1.StreamRequest

@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_jobsvc_v1_auth } from "./auth_pb.js";
 import type { Job, JobSpec } from "./job_pb.js";
 import { file_jobsvc_v1_job } from "./job_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/submit_service.proto.
  */
 export const file_jobsvc_v1_submit_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5qb2JzdmMvdjEvc3VibWl0X3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSIwCg1TdWJtaXRSZXF1ZXN0Eh8KA2pvYhgBIAEoCzISLmpvYnN2Yy52MS5Kb2JTcGVjIj4KDlN1Ym1pdFJlc3BvbnNlEhsKA2pvYhgBIAEoCzIOLmpvYnN2Yy52MS5Kb2ISDwoHY3JlYXRlZBgCIAEoCCI2ChJTdWJtaXRCYXRjaFJlcXVlc3QSIAoEam9icxgBIAMoCzISLmpvYnN2Yy52MS5Kb2JTcGVjIjMKE1N1Ym1pdEJhdGNoUmVzcG9uc2USHAoEam9icxgBIAMoCzIOLmpvYnN2Yy52MS5Kb2IynAEKDVN1Ym1pdFNlcnZpY2USPQoGU3VibWl0Ehguam9ic3ZjLnYxLlN1Ym1pdFJlcXVlc3QaGS5qb2JzdmMudjEuU3VibWl0UmVzcG9uc2USTAoLU3VibWl0QmF0Y2gSHS5qb2JzdmMudjEuU3VibWl0QmF0Y2hSZXF1ZXN0Gh4uam9ic3ZjLnYxLlN1Ym1pdEJhdGNoUmVzcG9uc2VCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_jobsvc_v1_job]);
+  fileDesc("Ch5qb2JzdmMvdjEvc3VibWl0X3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSIwCg1TdWJtaXRSZXF1ZXN0Eh8KA2pvYhgBIAEoCzISLmpvYnN2Yy52MS5Kb2JTcGVjIj4KDlN1Ym1pdFJlc3BvbnNlEhsKA2pvYhgBIAEoCzIOLmpvYnN2Yy52MS5Kb2ISDwoHY3JlYXRlZBgCIAEoCCI2ChJTdWJtaXRCYXRjaFJlcXVlc3QSIAoEam9icxgBIAMoCzISLmpvYnN2Yy52MS5Kb2JTcGVjIjMKE1N1Ym1pdEJhdGNoUmVzcG9uc2USHAoEam9icxgBIAMoCzIOLmpvYnN2Yy52MS5Kb2IyqAEKDVN1Ym1pdFNlcnZpY2USQwoGU3VibWl0Ehguam9ic3ZjLnYxLlN1Ym1pdFJlcXVlc3QaGS5qb2JzdmMudjEuU3VibWl0UmVzcG9uc2UiBJi4GAESUgoLU3VibWl0QmF0Y2gSHS5qb2JzdmMudjEuU3VibWl0QmF0Y2hSZXF1ZXN0Gh4uam9ic3ZjLnYxLlN1Ym1pdEJhdGNoUmVzcG9uc2UiBJi4GAFCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_jobsvc_v1_auth, file_jobsvc_v1_job]);
 
 /**
  * @generated from message jobsvc.v1.SubmitRequest

@@ -157,92 +157,95 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     java.lang.String[] descriptorData = {
       "\n\033jobsvc/v1/ack_service.proto\022\tjobsvc.v1" +
       "\032\036google/protobuf/duration.proto\032\037google" +
-      "/protobuf/timestamp.proto\032\023jobsvc/v1/job" +
-      ".proto\"\363\001\n\nWorkerInfo\022\021\n\tworker_id\030\001 \001(\t" +
-      "\022(\n\010handlers\030\002 \003(\0132\026.jobsvc.v1.HandlerIn" +
-      "fo\022\023\n\013concurrency\030\003 \001(\005\0221\n\016lease_duratio" +
-      "n\030\004 \001(\0132\031.google.protobuf.Duration\0221\n\006la" +
-      "bels\030\005 \003(\0132!.jobsvc.v1.WorkerInfo.Labels" +
-      "Entry\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005val" +
-      "ue\030\002 \001(\t:\0028\001\"\351\001\n\nAssignment\022\033\n\003job\030\001 \001(\013" +
-      "2\016.jobsvc.v1.Job\022\025\n\rattempt_token\030\002 \001(\t\022" +
-      "2\n\016lease_deadline\030\003 \001(\0132\032.google.protobu" +
-      "f.Timestamp\022>\n\rtrace_context\030\004 \003(\0132\'.job" +
-      "svc.v1.Assignment.TraceContextEntry\0323\n\021T" +
-      "raceContextEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002" +
-      " \001(\t:\0028\001\"\327\002\n\013WorkRequest\022&\n\005hello\030\001 \001(\0132" +
-      "\025.jobsvc.v1.WorkerInfoH\000\0220\n\theartbeat\030\002 " +
-      "\001(\0132\033.jobsvc.v1.HeartbeatRequestH\000\0224\n\010pr" +
-      "ogress\030\003 \001(\0132 .jobsvc.v1.ReportProgressR" +
-      "equestH\000\022$\n\003ack\030\004 \001(\0132\025.jobsvc.v1.AckReq" +
-      "uestH\000\022&\n\004nack\030\005 \001(\0132\026.jobsvc.v1.NackReq" +
-      "uestH\000\022*\n\006reject\030\006 \001(\0132\030.jobsvc.v1.Rejec" +
-      "tRequestH\000\022-\n\005drain\030\007 \001(\0132\034.jobsvc.v1.Wo" +
-      "rkRequest.DrainH\000\032\007\n\005DrainB\006\n\004kind\"\211\004\n\014W" +
-      "orkResponse\0222\n\007welcome\030\001 \001(\0132\037.jobsvc.v1" +
-      ".WorkResponse.WelcomeH\000\022+\n\nassignment\030\002 " +
-      "\001(\0132\025.jobsvc.v1.AssignmentH\000\0220\n\006cancel\030\003" +
-      " \001(\0132\036.jobsvc.v1.WorkResponse.CancelH\000\0222" +
-      "\n\007settled\030\004 \001(\0132\037.jobsvc.v1.WorkResponse" +
-      ".SettledH\000\032\207\001\n\007Welcome\022\022\n\nsession_id\030\001 \001" +
-      "(\t\0221\n\016lease_duration\030\002 \001(\0132\031.google.prot" +
-      "obuf.Duration\0225\n\022heartbeat_interval\030\003 \001(" +
-      "\0132\031.google.protobuf.Duration\032?\n\006Cancel\022\016" +
-      "\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\016\n" +
-      "\006reason\030\003 \001(\t\032_\n\007Settled\022\016\n\006job_id\030\001 \001(\t" +
-      "\022\025\n\rattempt_token\030\002 \001(\t\022\014\n\004code\030\003 \001(\005\022\016\n" +
-      "\006reason\030\004 \001(\t\022\017\n\007message\030\005 \001(\tB\006\n\004kind\"p" +
-      "\n\014LeaseRequest\022%\n\006worker\030\001 \001(\0132\025.jobsvc." +
-      "v1.WorkerInfo\022\020\n\010max_jobs\030\002 \001(\005\022\'\n\004wait\030" +
-      "\003 \001(\0132\031.google.protobuf.Duration\";\n\rLeas" +
-      "eResponse\022*\n\013assignments\030\001 \003(\0132\025.jobsvc." +
-      "v1.Assignment\"1\n\010LeaseRef\022\016\n\006job_id\030\001 \001(" +
-      "\t\022\025\n\rattempt_token\030\002 \001(\t\"J\n\020HeartbeatReq" +
-      "uest\022\021\n\tworker_id\030\001 \001(\t\022#\n\006leases\030\002 \003(\0132" +
-      "\023.jobsvc.v1.LeaseRef\"y\n\013LeaseStatus\022\016\n\006j" +
-      "ob_id\030\001 \001(\t\022\014\n\004held\030\002 \001(\010\022\030\n\020cancel_requ" +
-      "ested\030\003 \001(\010\0222\n\016lease_deadline\030\004 \001(\0132\032.go" +
-      "ogle.protobuf.Timestamp\";\n\021HeartbeatResp" +
-      "onse\022&\n\006leases\030\001 \003(\0132\026.jobsvc.v1.LeaseSt" +
-      "atus\"\237\001\n\025ReportProgressRequest\022\016\n\006job_id" +
-      "\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\'\n\010progres" +
-      "s\030\003 \001(\0132\023.jobsvc.v1.ProgressH\000\022,\n\016partia" +
-      "l_output\030\004 \001(\0132\022.jobsvc.v1.PayloadH\000B\010\n\006" +
-      "update\"*\n\026ReportProgressResponse\022\020\n\010sequ" +
-      "ence\030\001 \001(\003\"W\n\nAckRequest\022\016\n\006job_id\030\001 \001(\t" +
-      "\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\006result\030\003 \001(\0132" +
-      "\022.jobsvc.v1.Payload\"1\n\013AckResponse\022\"\n\005st" +
-      "ate\030\001 \001(\0162\023.jobsvc.v1.JobState\"\210\001\n\013NackR" +
+      "/protobuf/timestamp.proto\032\024jobsvc/v1/aut" +
+      "h.proto\032\023jobsvc/v1/job.proto\"\363\001\n\nWorkerI" +
+      "nfo\022\021\n\tworker_id\030\001 \001(\t\022(\n\010handlers\030\002 \003(\013" +
+      "2\026.jobsvc.v1.HandlerInfo\022\023\n\013concurrency\030" +
+      "\003 \001(\005\0221\n\016lease_duration\030\004 \001(\0132\031.google.p" +
+      "rotobuf.Duration\0221\n\006labels\030\005 \003(\0132!.jobsv" +
+      "c.v1.WorkerInfo.LabelsEntry\032-\n\013LabelsEnt" +
+      "ry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\351\001\n\nA" +
+      "ssignment\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Job\022\025" +
+      "\n\rattempt_token\030\002 \001(\t\0222\n\016lease_deadline\030" +
+      "\003 \001(\0132\032.google.protobuf.Timestamp\022>\n\rtra" +
+      "ce_context\030\004 \003(\0132\'.jobsvc.v1.Assignment." +
+      "TraceContextEntry\0323\n\021TraceContextEntry\022\013" +
+      "\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\327\002\n\013WorkR" +
+      "equest\022&\n\005hello\030\001 \001(\0132\025.jobsvc.v1.Worker" +
+      "InfoH\000\0220\n\theartbeat\030\002 \001(\0132\033.jobsvc.v1.He" +
+      "artbeatRequestH\000\0224\n\010progress\030\003 \001(\0132 .job" +
+      "svc.v1.ReportProgressRequestH\000\022$\n\003ack\030\004 " +
+      "\001(\0132\025.jobsvc.v1.AckRequestH\000\022&\n\004nack\030\005 \001" +
+      "(\0132\026.jobsvc.v1.NackRequestH\000\022*\n\006reject\030\006" +
+      " \001(\0132\030.jobsvc.v1.RejectRequestH\000\022-\n\005drai" +
+      "n\030\007 \001(\0132\034.jobsvc.v1.WorkRequest.DrainH\000\032" +
+      "\007\n\005DrainB\006\n\004kind\"\211\004\n\014WorkResponse\0222\n\007wel" +
+      "come\030\001 \001(\0132\037.jobsvc.v1.WorkResponse.Welc" +
+      "omeH\000\022+\n\nassignment\030\002 \001(\0132\025.jobsvc.v1.As" +
+      "signmentH\000\0220\n\006cancel\030\003 \001(\0132\036.jobsvc.v1.W" +
+      "orkResponse.CancelH\000\0222\n\007settled\030\004 \001(\0132\037." +
+      "jobsvc.v1.WorkResponse.SettledH\000\032\207\001\n\007Wel" +
+      "come\022\022\n\nsession_id\030\001 \001(\t\0221\n\016lease_durati" +
+      "on\030\002 \001(\0132\031.google.protobuf.Duration\0225\n\022h" +
+      "eartbeat_interval\030\003 \001(\0132\031.google.protobu" +
+      "f.Duration\032?\n\006Cancel\022\016\n\006job_id\030\001 \001(\t\022\025\n\r" +
+      "attempt_token\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\032_\n\007S" +
+      "ettled\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030" +
+      "\002 \001(\t\022\014\n\004code\030\003 \001(\005\022\016\n\006reason\030\004 \001(\t\022\017\n\007m" +
+      "essage\030\005 \001(\tB\006\n\004kind\"p\n\014LeaseRequest\022%\n\006" +
+      "worker\030\001 \001(\0132\025.jobsvc.v1.WorkerInfo\022\020\n\010m" +
+      "ax_jobs\030\002 \001(\005\022\'\n\004wait\030\003 \001(\0132\031.google.pro" +
+      "tobuf.Duration\";\n\rLeaseResponse\022*\n\013assig" +
+      "nments\030\001 \003(\0132\025.jobsvc.v1.Assignment\"1\n\010L" +
+      "easeRef\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token" +
+      "\030\002 \001(\t\"J\n\020HeartbeatRequest\022\021\n\tworker_id\030" +
+      "\001 \001(\t\022#\n\006leases\030\002 \003(\0132\023.jobsvc.v1.LeaseR" +
+      "ef\"y\n\013LeaseStatus\022\016\n\006job_id\030\001 \001(\t\022\014\n\004hel" +
+      "d\030\002 \001(\010\022\030\n\020cancel_requested\030\003 \001(\010\0222\n\016lea" +
+      "se_deadline\030\004 \001(\0132\032.google.protobuf.Time" +
+      "stamp\";\n\021HeartbeatResponse\022&\n\006leases\030\001 \003" +
+      "(\0132\026.jobsvc.v1.LeaseStatus\"\237\001\n\025ReportPro" +
+      "gressRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_" +
+      "token\030\002 \001(\t\022\'\n\010progress\030\003 \001(\0132\023.jobsvc.v" +
+      "1.ProgressH\000\022,\n\016partial_output\030\004 \001(\0132\022.j" +
+      "obsvc.v1.PayloadH\000B\010\n\006update\"*\n\026ReportPr" +
+      "ogressResponse\022\020\n\010sequence\030\001 \001(\003\"W\n\nAckR" +
       "equest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030" +
-      "\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v1.JobErro" +
-      "r\022.\n\013retry_delay\030\004 \001(\0132\031.google.protobuf" +
-      ".Duration\"i\n\014NackResponse\022\"\n\005state\030\001 \001(\016" +
-      "2\023.jobsvc.v1.JobState\0225\n\021next_attempt_ti" +
-      "me\030\002 \001(\0132\032.google.protobuf.Timestamp\"Z\n\r" +
-      "RejectRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt" +
-      "_token\030\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v1." +
-      "JobError\"4\n\016RejectResponse\022\"\n\005state\030\001 \001(" +
-      "\0162\023.jobsvc.v1.JobState2\322\003\n\nAckService\022;\n" +
-      "\004Work\022\026.jobsvc.v1.WorkRequest\032\027.jobsvc.v" +
-      "1.WorkResponse(\0010\001\022:\n\005Lease\022\027.jobsvc.v1." +
-      "LeaseRequest\032\030.jobsvc.v1.LeaseResponse\022F" +
-      "\n\tHeartbeat\022\033.jobsvc.v1.HeartbeatRequest" +
-      "\032\034.jobsvc.v1.HeartbeatResponse\022U\n\016Report" +
+      "\002 \001(\t\022\"\n\006result\030\003 \001(\0132\022.jobsvc.v1.Payloa" +
+      "d\"1\n\013AckResponse\022\"\n\005state\030\001 \001(\0162\023.jobsvc" +
+      ".v1.JobState\"\210\001\n\013NackRequest\022\016\n\006job_id\030\001" +
+      " \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\005error\030\003 \001" +
+      "(\0132\023.jobsvc.v1.JobError\022.\n\013retry_delay\030\004" +
+      " \001(\0132\031.google.protobuf.Duration\"i\n\014NackR" +
+      "esponse\022\"\n\005state\030\001 \001(\0162\023.jobsvc.v1.JobSt" +
+      "ate\0225\n\021next_attempt_time\030\002 \001(\0132\032.google." +
+      "protobuf.Timestamp\"Z\n\rRejectRequest\022\016\n\006j" +
+      "ob_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\005er" +
+      "ror\030\003 \001(\0132\023.jobsvc.v1.JobError\"4\n\016Reject" +
+      "Response\022\"\n\005state\030\001 \001(\0162\023.jobsvc.v1.JobS" +
+      "tate2\374\003\n\nAckService\022A\n\004Work\022\026.jobsvc.v1." +
+      "WorkRequest\032\027.jobsvc.v1.WorkResponse\"\004\230\270" +
+      "\030\005(\0010\001\022@\n\005Lease\022\027.jobsvc.v1.LeaseRequest" +
+      "\032\030.jobsvc.v1.LeaseResponse\"\004\230\270\030\005\022L\n\tHear" +
+      "tbeat\022\033.jobsvc.v1.HeartbeatRequest\032\034.job" +
+      "svc.v1.HeartbeatResponse\"\004\230\270\030\005\022[\n\016Report" +
       "Progress\022 .jobsvc.v1.ReportProgressReque" +
-      "st\032!.jobsvc.v1.ReportProgressResponse\0224\n" +
-      "\003Ack\022\025.jobsvc.v1.AckRequest\032\026.jobsvc.v1." +
-      "AckResponse\0227\n\004Nack\022\026.jobsvc.v1.NackRequ" +
-      "est\032\027.jobsvc.v1.NackResponse\022=\n\006Reject\022\030" +
-      ".jobsvc.v1.RejectRequest\032\031.jobsvc.v1.Rej" +
-      "ectResponseBM\n\rdev.jobsvc.v1P\001Z:github.c" +
-      "om/jobsvc/jobsvc/clients/go/gen/jobsvc/v" +
-      "1;jobsvcv1b\006proto3"
+      "st\032!.jobsvc.v1.ReportProgressResponse\"\004\230" +
+      "\270\030\005\022:\n\003Ack\022\025.jobsvc.v1.AckRequest\032\026.jobs" +
+      "vc.v1.AckResponse\"\004\230\270\030\005\022=\n\004Nack\022\026.jobsvc" +
+      ".v1.NackRequest\032\027.jobsvc.v1.NackResponse" +
+      "\"\004\230\270\030\005\022C\n\006Reject\022\030.jobsvc.v1.RejectReque" +
+      "st\032\031.jobsvc.v1.RejectResponse\"\004\230\270\030\005BM\n\rd" +
+      "ev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc" +
+      "/clients/go/gen/jobsvc/v1;jobsvcv1b\006prot" +
+      "o3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
           com.google.protobuf.DurationProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
+          dev.jobsvc.v1.Auth.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
     internal_static_jobsvc_v1_WorkerInfo_descriptor =
@@ -392,7 +395,13 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
+    dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
+    com.google.protobuf.ExtensionRegistry registry =
+        com.google.protobuf.ExtensionRegistry.newInstance();
+    registry.add(dev.jobsvc.v1.Auth.requiredScope);
+    com.google.protobuf.Descriptors.FileDescriptor
+        .internalUpdateFileDescriptor(descriptor, registry);
   }
 
   // @@protoc_insertion_point(outer_class_scope)

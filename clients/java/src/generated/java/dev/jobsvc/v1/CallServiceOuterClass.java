@@ -46,17 +46,19 @@ public final class CallServiceOuterClass extends com.google.protobuf.GeneratedFi
   static {
     java.lang.String[] descriptorData = {
       "\n\034jobsvc/v1/call_service.proto\022\tjobsvc.v" +
-      "1\032\023jobsvc/v1/job.proto\".\n\013CallRequest\022\037\n" +
-      "\003job\030\001 \001(\0132\022.jobsvc.v1.JobSpec\"+\n\014CallRe" +
-      "sponse\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Job2F\n\013C" +
-      "allService\0227\n\004Call\022\026.jobsvc.v1.CallReque" +
-      "st\032\027.jobsvc.v1.CallResponseBM\n\rdev.jobsv" +
-      "c.v1P\001Z:github.com/jobsvc/jobsvc/clients" +
-      "/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
+      "1\032\024jobsvc/v1/auth.proto\032\023jobsvc/v1/job.p" +
+      "roto\".\n\013CallRequest\022\037\n\003job\030\001 \001(\0132\022.jobsv" +
+      "c.v1.JobSpec\"+\n\014CallResponse\022\033\n\003job\030\001 \001(" +
+      "\0132\016.jobsvc.v1.Job2L\n\013CallService\022=\n\004Call" +
+      "\022\026.jobsvc.v1.CallRequest\032\027.jobsvc.v1.Cal" +
+      "lResponse\"\004\230\270\030\002BM\n\rdev.jobsvc.v1P\001Z:gith" +
+      "ub.com/jobsvc/jobsvc/clients/go/gen/jobs" +
+      "vc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          dev.jobsvc.v1.Auth.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
     internal_static_jobsvc_v1_CallRequest_descriptor =
@@ -72,7 +74,13 @@ public final class CallServiceOuterClass extends com.google.protobuf.GeneratedFi
         internal_static_jobsvc_v1_CallResponse_descriptor,
         new java.lang.String[] { "Job", });
     descriptor.resolveAllFeaturesImmutable();
+    dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
+    com.google.protobuf.ExtensionRegistry registry =
+        com.google.protobuf.ExtensionRegistry.newInstance();
+    registry.add(dev.jobsvc.v1.Auth.requiredScope);
+    com.google.protobuf.Descriptors.FileDescriptor
+        .internalUpdateFileDescriptor(descriptor, registry);
   }
 
   // @@protoc_insertion_point(outer_class_scope)

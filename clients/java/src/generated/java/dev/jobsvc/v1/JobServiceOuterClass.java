@@ -96,41 +96,43 @@ public final class JobServiceOuterClass extends com.google.protobuf.GeneratedFil
   static {
     java.lang.String[] descriptorData = {
       "\n\033jobsvc/v1/job_service.proto\022\tjobsvc.v1" +
-      "\032\023jobsvc/v1/job.proto\"\033\n\rGetJobRequest\022\n" +
-      "\n\002id\030\001 \001(\t\"-\n\016GetJobResponse\022\033\n\003job\030\001 \001(" +
-      "\0132\016.jobsvc.v1.Job\"n\n\017ListJobsRequest\022#\n\006" +
-      "states\030\001 \003(\0162\023.jobsvc.v1.JobState\022\017\n\007han" +
-      "dler\030\002 \001(\t\022\021\n\tpage_size\030\003 \001(\005\022\022\n\npage_to" +
-      "ken\030\004 \001(\t\"I\n\020ListJobsResponse\022\034\n\004jobs\030\001 " +
-      "\003(\0132\016.jobsvc.v1.Job\022\027\n\017next_page_token\030\002" +
-      " \001(\t\".\n\020CancelJobRequest\022\n\n\002id\030\001 \001(\t\022\016\n\006" +
-      "reason\030\002 \001(\t\"0\n\021CancelJobResponse\022\033\n\003job" +
-      "\030\001 \001(\0132\016.jobsvc.v1.Job\"#\n\023ListHandlersRe" +
-      "quest\022\014\n\004name\030\001 \001(\t\"@\n\024ListHandlersRespo" +
-      "nse\022(\n\010handlers\030\001 \003(\0132\026.jobsvc.v1.Handle" +
-      "rInfo\"\037\n\021RedriveJobRequest\022\n\n\002id\030\001 \001(\t\"1" +
-      "\n\022RedriveJobResponse\022\033\n\003job\030\001 \001(\0132\016.jobs" +
-      "vc.v1.Job\"E\n\022RedriveJobsRequest\022\017\n\007handl" +
-      "er\030\001 \001(\t\022\017\n\007version\030\002 \001(\t\022\r\n\005limit\030\003 \001(\005" +
-      "\"&\n\023RedriveJobsResponse\022\017\n\007job_ids\030\001 \003(\t" +
-      "2\302\003\n\nJobService\022=\n\006GetJob\022\030.jobsvc.v1.Ge" +
-      "tJobRequest\032\031.jobsvc.v1.GetJobResponse\022C" +
-      "\n\010ListJobs\022\032.jobsvc.v1.ListJobsRequest\032\033" +
-      ".jobsvc.v1.ListJobsResponse\022F\n\tCancelJob" +
-      "\022\033.jobsvc.v1.CancelJobRequest\032\034.jobsvc.v" +
-      "1.CancelJobResponse\022O\n\014ListHandlers\022\036.jo" +
+      "\032\024jobsvc/v1/auth.proto\032\023jobsvc/v1/job.pr" +
+      "oto\"\033\n\rGetJobRequest\022\n\n\002id\030\001 \001(\t\"-\n\016GetJ" +
+      "obResponse\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Job\"" +
+      "n\n\017ListJobsRequest\022#\n\006states\030\001 \003(\0162\023.job" +
+      "svc.v1.JobState\022\017\n\007handler\030\002 \001(\t\022\021\n\tpage" +
+      "_size\030\003 \001(\005\022\022\n\npage_token\030\004 \001(\t\"I\n\020ListJ" +
+      "obsResponse\022\034\n\004jobs\030\001 \003(\0132\016.jobsvc.v1.Jo" +
+      "b\022\027\n\017next_page_token\030\002 \001(\t\".\n\020CancelJobR" +
+      "equest\022\n\n\002id\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\"0\n\021Ca" +
+      "ncelJobResponse\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1" +
+      ".Job\"#\n\023ListHandlersRequest\022\014\n\004name\030\001 \001(" +
+      "\t\"@\n\024ListHandlersResponse\022(\n\010handlers\030\001 " +
+      "\003(\0132\026.jobsvc.v1.HandlerInfo\"\037\n\021RedriveJo" +
+      "bRequest\022\n\n\002id\030\001 \001(\t\"1\n\022RedriveJobRespon" +
+      "se\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Job\"E\n\022Redri" +
+      "veJobsRequest\022\017\n\007handler\030\001 \001(\t\022\017\n\007versio" +
+      "n\030\002 \001(\t\022\r\n\005limit\030\003 \001(\005\"&\n\023RedriveJobsRes" +
+      "ponse\022\017\n\007job_ids\030\001 \003(\t2\346\003\n\nJobService\022C\n" +
+      "\006GetJob\022\030.jobsvc.v1.GetJobRequest\032\031.jobs" +
+      "vc.v1.GetJobResponse\"\004\230\270\030\004\022I\n\010ListJobs\022\032" +
+      ".jobsvc.v1.ListJobsRequest\032\033.jobsvc.v1.L" +
+      "istJobsResponse\"\004\230\270\030\004\022L\n\tCancelJob\022\033.job" +
+      "svc.v1.CancelJobRequest\032\034.jobsvc.v1.Canc" +
+      "elJobResponse\"\004\230\270\030\006\022U\n\014ListHandlers\022\036.jo" +
       "bsvc.v1.ListHandlersRequest\032\037.jobsvc.v1." +
-      "ListHandlersResponse\022I\n\nRedriveJob\022\034.job" +
-      "svc.v1.RedriveJobRequest\032\035.jobsvc.v1.Red" +
-      "riveJobResponse\022L\n\013RedriveJobs\022\035.jobsvc." +
-      "v1.RedriveJobsRequest\032\036.jobsvc.v1.Redriv" +
-      "eJobsResponseBM\n\rdev.jobsvc.v1P\001Z:github" +
-      ".com/jobsvc/jobsvc/clients/go/gen/jobsvc" +
-      "/v1;jobsvcv1b\006proto3"
+      "ListHandlersResponse\"\004\230\270\030\004\022O\n\nRedriveJob" +
+      "\022\034.jobsvc.v1.RedriveJobRequest\032\035.jobsvc." +
+      "v1.RedriveJobResponse\"\004\230\270\030\006\022R\n\013RedriveJo" +
+      "bs\022\035.jobsvc.v1.RedriveJobsRequest\032\036.jobs" +
+      "vc.v1.RedriveJobsResponse\"\004\230\270\030\006BM\n\rdev.j" +
+      "obsvc.v1P\001Z:github.com/jobsvc/jobsvc/cli" +
+      "ents/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          dev.jobsvc.v1.Auth.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
     internal_static_jobsvc_v1_GetJobRequest_descriptor =
@@ -206,7 +208,13 @@ public final class JobServiceOuterClass extends com.google.protobuf.GeneratedFil
         internal_static_jobsvc_v1_RedriveJobsResponse_descriptor,
         new java.lang.String[] { "JobIds", });
     descriptor.resolveAllFeaturesImmutable();
+    dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
+    com.google.protobuf.ExtensionRegistry registry =
+        com.google.protobuf.ExtensionRegistry.newInstance();
+    registry.add(dev.jobsvc.v1.Auth.requiredScope);
+    com.google.protobuf.Descriptors.FileDescriptor
+        .internalUpdateFileDescriptor(descriptor, registry);
   }
 
   // @@protoc_insertion_point(outer_class_scope)

@@ -102,56 +102,59 @@ public final class ScheduleServiceOuterClass extends com.google.protobuf.Generat
     java.lang.String[] descriptorData = {
       "\n jobsvc/v1/schedule_service.proto\022\tjobs" +
       "vc.v1\032\036google/protobuf/duration.proto\032\037g" +
-      "oogle/protobuf/timestamp.proto\032\023jobsvc/v" +
-      "1/job.proto\"\221\003\n\010Schedule\022\014\n\004name\030\001 \001(\t\022\037" +
-      "\n\003job\030\002 \001(\0132\022.jobsvc.v1.JobSpec\022\016\n\004cron\030" +
-      "\003 \001(\tH\000\022-\n\010interval\030\004 \001(\0132\031.google.proto" +
-      "buf.DurationH\000\022\021\n\ttime_zone\030\005 \001(\t\022,\n\014mis" +
-      "sed_ticks\030\006 \001(\0162\026.jobsvc.v1.MissedTicks\022" +
-      "\016\n\006paused\030\007 \001(\010\0222\n\016next_tick_time\030\010 \001(\0132" +
-      "\032.google.protobuf.Timestamp\0222\n\016last_tick" +
-      "_time\030\t \001(\0132\032.google.protobuf.Timestamp\022" +
-      "\023\n\013last_job_id\030\n \001(\t\022\016\n\006source\030\013 \001(\t\022/\n\013" +
-      "create_time\030\014 \001(\0132\032.google.protobuf.Time" +
-      "stampB\010\n\006timing\">\n\025CreateScheduleRequest" +
+      "oogle/protobuf/timestamp.proto\032\024jobsvc/v" +
+      "1/auth.proto\032\023jobsvc/v1/job.proto\"\221\003\n\010Sc" +
+      "hedule\022\014\n\004name\030\001 \001(\t\022\037\n\003job\030\002 \001(\0132\022.jobs" +
+      "vc.v1.JobSpec\022\016\n\004cron\030\003 \001(\tH\000\022-\n\010interva" +
+      "l\030\004 \001(\0132\031.google.protobuf.DurationH\000\022\021\n\t" +
+      "time_zone\030\005 \001(\t\022,\n\014missed_ticks\030\006 \001(\0162\026." +
+      "jobsvc.v1.MissedTicks\022\016\n\006paused\030\007 \001(\010\0222\n" +
+      "\016next_tick_time\030\010 \001(\0132\032.google.protobuf." +
+      "Timestamp\0222\n\016last_tick_time\030\t \001(\0132\032.goog" +
+      "le.protobuf.Timestamp\022\023\n\013last_job_id\030\n \001" +
+      "(\t\022\016\n\006source\030\013 \001(\t\022/\n\013create_time\030\014 \001(\0132" +
+      "\032.google.protobuf.TimestampB\010\n\006timing\">\n" +
+      "\025CreateScheduleRequest\022%\n\010schedule\030\001 \001(\013" +
+      "2\023.jobsvc.v1.Schedule\"?\n\026CreateScheduleR" +
+      "esponse\022%\n\010schedule\030\001 \001(\0132\023.jobsvc.v1.Sc" +
+      "hedule\"\"\n\022GetScheduleRequest\022\014\n\004name\030\001 \001" +
+      "(\t\"<\n\023GetScheduleResponse\022%\n\010schedule\030\001 " +
+      "\001(\0132\023.jobsvc.v1.Schedule\"\026\n\024ListSchedule" +
+      "sRequest\"?\n\025ListSchedulesResponse\022&\n\tsch" +
+      "edules\030\001 \003(\0132\023.jobsvc.v1.Schedule\"$\n\024Pau" +
+      "seScheduleRequest\022\014\n\004name\030\001 \001(\t\">\n\025Pause" +
+      "ScheduleResponse\022%\n\010schedule\030\001 \001(\0132\023.job" +
+      "svc.v1.Schedule\"%\n\025ResumeScheduleRequest" +
+      "\022\014\n\004name\030\001 \001(\t\"?\n\026ResumeScheduleResponse" +
       "\022%\n\010schedule\030\001 \001(\0132\023.jobsvc.v1.Schedule\"" +
-      "?\n\026CreateScheduleResponse\022%\n\010schedule\030\001 " +
-      "\001(\0132\023.jobsvc.v1.Schedule\"\"\n\022GetScheduleR" +
-      "equest\022\014\n\004name\030\001 \001(\t\"<\n\023GetScheduleRespo" +
-      "nse\022%\n\010schedule\030\001 \001(\0132\023.jobsvc.v1.Schedu" +
-      "le\"\026\n\024ListSchedulesRequest\"?\n\025ListSchedu" +
-      "lesResponse\022&\n\tschedules\030\001 \003(\0132\023.jobsvc." +
-      "v1.Schedule\"$\n\024PauseScheduleRequest\022\014\n\004n" +
-      "ame\030\001 \001(\t\">\n\025PauseScheduleResponse\022%\n\010sc" +
-      "hedule\030\001 \001(\0132\023.jobsvc.v1.Schedule\"%\n\025Res" +
-      "umeScheduleRequest\022\014\n\004name\030\001 \001(\t\"?\n\026Resu" +
-      "meScheduleResponse\022%\n\010schedule\030\001 \001(\0132\023.j" +
-      "obsvc.v1.Schedule\"%\n\025DeleteScheduleReque" +
-      "st\022\014\n\004name\030\001 \001(\t\"\030\n\026DeleteScheduleRespon" +
-      "se*]\n\013MissedTicks\022\034\n\030MISSED_TICKS_UNSPEC" +
-      "IFIED\020\000\022\025\n\021MISSED_TICKS_SKIP\020\001\022\031\n\025MISSED" +
-      "_TICKS_RUN_ONCE\020\0022\214\004\n\017ScheduleService\022U\n" +
-      "\016CreateSchedule\022 .jobsvc.v1.CreateSchedu" +
-      "leRequest\032!.jobsvc.v1.CreateScheduleResp" +
-      "onse\022L\n\013GetSchedule\022\035.jobsvc.v1.GetSched" +
-      "uleRequest\032\036.jobsvc.v1.GetScheduleRespon" +
-      "se\022R\n\rListSchedules\022\037.jobsvc.v1.ListSche" +
-      "dulesRequest\032 .jobsvc.v1.ListSchedulesRe" +
-      "sponse\022R\n\rPauseSchedule\022\037.jobsvc.v1.Paus" +
+      "%\n\025DeleteScheduleRequest\022\014\n\004name\030\001 \001(\t\"\030" +
+      "\n\026DeleteScheduleResponse*]\n\013MissedTicks\022" +
+      "\034\n\030MISSED_TICKS_UNSPECIFIED\020\000\022\025\n\021MISSED_" +
+      "TICKS_SKIP\020\001\022\031\n\025MISSED_TICKS_RUN_ONCE\020\0022" +
+      "\260\004\n\017ScheduleService\022[\n\016CreateSchedule\022 ." +
+      "jobsvc.v1.CreateScheduleRequest\032!.jobsvc" +
+      ".v1.CreateScheduleResponse\"\004\230\270\030\006\022R\n\013GetS" +
+      "chedule\022\035.jobsvc.v1.GetScheduleRequest\032\036" +
+      ".jobsvc.v1.GetScheduleResponse\"\004\230\270\030\004\022X\n\r" +
+      "ListSchedules\022\037.jobsvc.v1.ListSchedulesR" +
+      "equest\032 .jobsvc.v1.ListSchedulesResponse" +
+      "\"\004\230\270\030\004\022X\n\rPauseSchedule\022\037.jobsvc.v1.Paus" +
       "eScheduleRequest\032 .jobsvc.v1.PauseSchedu" +
-      "leResponse\022U\n\016ResumeSchedule\022 .jobsvc.v1" +
-      ".ResumeScheduleRequest\032!.jobsvc.v1.Resum" +
-      "eScheduleResponse\022U\n\016DeleteSchedule\022 .jo" +
-      "bsvc.v1.DeleteScheduleRequest\032!.jobsvc.v" +
-      "1.DeleteScheduleResponseBM\n\rdev.jobsvc.v" +
-      "1P\001Z:github.com/jobsvc/jobsvc/clients/go" +
-      "/gen/jobsvc/v1;jobsvcv1b\006proto3"
+      "leResponse\"\004\230\270\030\006\022[\n\016ResumeSchedule\022 .job" +
+      "svc.v1.ResumeScheduleRequest\032!.jobsvc.v1" +
+      ".ResumeScheduleResponse\"\004\230\270\030\006\022[\n\016DeleteS" +
+      "chedule\022 .jobsvc.v1.DeleteScheduleReques" +
+      "t\032!.jobsvc.v1.DeleteScheduleResponse\"\004\230\270" +
+      "\030\006BM\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc" +
+      "/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv" +
+      "1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
           com.google.protobuf.DurationProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
+          dev.jobsvc.v1.Auth.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
     internal_static_jobsvc_v1_Schedule_descriptor =
@@ -235,7 +238,13 @@ public final class ScheduleServiceOuterClass extends com.google.protobuf.Generat
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
+    dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
+    com.google.protobuf.ExtensionRegistry registry =
+        com.google.protobuf.ExtensionRegistry.newInstance();
+    registry.add(dev.jobsvc.v1.Auth.requiredScope);
+    com.google.protobuf.Descriptors.FileDescriptor
+        .internalUpdateFileDescriptor(descriptor, registry);
   }
 
   // @@protoc_insertion_point(outer_class_scope)

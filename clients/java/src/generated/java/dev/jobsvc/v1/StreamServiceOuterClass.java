@@ -46,19 +46,21 @@ public final class StreamServiceOuterClass extends com.google.protobuf.Generated
   static {
     java.lang.String[] descriptorData = {
       "\n\036jobsvc/v1/stream_service.proto\022\tjobsvc" +
-      ".v1\032\023jobsvc/v1/job.proto\"i\n\rStreamReques" +
-      "t\022$\n\006submit\030\001 \001(\0132\022.jobsvc.v1.JobSpecH\000\022" +
-      "\020\n\006job_id\030\002 \001(\tH\000\022\026\n\016after_sequence\030\003 \001(" +
-      "\003B\010\n\006target\"4\n\016StreamResponse\022\"\n\005event\030\001" +
-      " \001(\0132\023.jobsvc.v1.JobEvent2P\n\rStreamServi" +
-      "ce\022?\n\006Stream\022\030.jobsvc.v1.StreamRequest\032\031" +
-      ".jobsvc.v1.StreamResponse0\001BM\n\rdev.jobsv" +
-      "c.v1P\001Z:github.com/jobsvc/jobsvc/clients" +
-      "/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
+      ".v1\032\024jobsvc/v1/auth.proto\032\023jobsvc/v1/job" +
+      ".proto\"i\n\rStreamRequest\022$\n\006submit\030\001 \001(\0132" +
+      "\022.jobsvc.v1.JobSpecH\000\022\020\n\006job_id\030\002 \001(\tH\000\022" +
+      "\026\n\016after_sequence\030\003 \001(\003B\010\n\006target\"4\n\016Str" +
+      "eamResponse\022\"\n\005event\030\001 \001(\0132\023.jobsvc.v1.J" +
+      "obEvent2V\n\rStreamService\022E\n\006Stream\022\030.job" +
+      "svc.v1.StreamRequest\032\031.jobsvc.v1.StreamR" +
+      "esponse\"\004\230\270\030\0030\001BM\n\rdev.jobsvc.v1P\001Z:gith" +
+      "ub.com/jobsvc/jobsvc/clients/go/gen/jobs" +
+      "vc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          dev.jobsvc.v1.Auth.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
     internal_static_jobsvc_v1_StreamRequest_descriptor =
@@ -74,7 +76,13 @@ public final class StreamServiceOuterClass extends com.google.protobuf.Generated
         internal_static_jobsvc_v1_StreamResponse_descriptor,
         new java.lang.String[] { "Event", });
     descriptor.resolveAllFeaturesImmutable();
+    dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
+    com.google.protobuf.ExtensionRegistry registry =
+        com.google.protobuf.ExtensionRegistry.newInstance();
+    registry.add(dev.jobsvc.v1.Auth.requiredScope);
+    com.google.protobuf.Descriptors.FileDescriptor
+        .internalUpdateFileDescriptor(descriptor, registry);
   }
 
   // @@protoc_insertion_point(outer_class_scope)

@@ -56,23 +56,25 @@ public final class SubmitServiceOuterClass extends com.google.protobuf.Generated
   static {
     java.lang.String[] descriptorData = {
       "\n\036jobsvc/v1/submit_service.proto\022\tjobsvc" +
-      ".v1\032\023jobsvc/v1/job.proto\"0\n\rSubmitReques" +
-      "t\022\037\n\003job\030\001 \001(\0132\022.jobsvc.v1.JobSpec\">\n\016Su" +
-      "bmitResponse\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Jo" +
-      "b\022\017\n\007created\030\002 \001(\010\"6\n\022SubmitBatchRequest" +
-      "\022 \n\004jobs\030\001 \003(\0132\022.jobsvc.v1.JobSpec\"3\n\023Su" +
-      "bmitBatchResponse\022\034\n\004jobs\030\001 \003(\0132\016.jobsvc" +
-      ".v1.Job2\234\001\n\rSubmitService\022=\n\006Submit\022\030.jo" +
-      "bsvc.v1.SubmitRequest\032\031.jobsvc.v1.Submit" +
-      "Response\022L\n\013SubmitBatch\022\035.jobsvc.v1.Subm" +
-      "itBatchRequest\032\036.jobsvc.v1.SubmitBatchRe" +
-      "sponseBM\n\rdev.jobsvc.v1P\001Z:github.com/jo" +
-      "bsvc/jobsvc/clients/go/gen/jobsvc/v1;job" +
-      "svcv1b\006proto3"
+      ".v1\032\024jobsvc/v1/auth.proto\032\023jobsvc/v1/job" +
+      ".proto\"0\n\rSubmitRequest\022\037\n\003job\030\001 \001(\0132\022.j" +
+      "obsvc.v1.JobSpec\">\n\016SubmitResponse\022\033\n\003jo" +
+      "b\030\001 \001(\0132\016.jobsvc.v1.Job\022\017\n\007created\030\002 \001(\010" +
+      "\"6\n\022SubmitBatchRequest\022 \n\004jobs\030\001 \003(\0132\022.j" +
+      "obsvc.v1.JobSpec\"3\n\023SubmitBatchResponse\022" +
+      "\034\n\004jobs\030\001 \003(\0132\016.jobsvc.v1.Job2\250\001\n\rSubmit" +
+      "Service\022C\n\006Submit\022\030.jobsvc.v1.SubmitRequ" +
+      "est\032\031.jobsvc.v1.SubmitResponse\"\004\230\270\030\001\022R\n\013" +
+      "SubmitBatch\022\035.jobsvc.v1.SubmitBatchReque" +
+      "st\032\036.jobsvc.v1.SubmitBatchResponse\"\004\230\270\030\001" +
+      "BM\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/j" +
+      "obsvc/clients/go/gen/jobsvc/v1;jobsvcv1b" +
+      "\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          dev.jobsvc.v1.Auth.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
     internal_static_jobsvc_v1_SubmitRequest_descriptor =
@@ -100,7 +102,13 @@ public final class SubmitServiceOuterClass extends com.google.protobuf.Generated
         internal_static_jobsvc_v1_SubmitBatchResponse_descriptor,
         new java.lang.String[] { "Jobs", });
     descriptor.resolveAllFeaturesImmutable();
+    dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
+    com.google.protobuf.ExtensionRegistry registry =
+        com.google.protobuf.ExtensionRegistry.newInstance();
+    registry.add(dev.jobsvc.v1.Auth.requiredScope);
+    com.google.protobuf.Descriptors.FileDescriptor
+        .internalUpdateFileDescriptor(descriptor, registry);
   }
 
   // @@protoc_insertion_point(outer_class_scope)

@@ -1,0 +1,174 @@
+"""Property-based tests over the whole jobsvc.v1 surface (hypothesis).
+
+One `jobsvc serve` process (authentication on, a token with every scope) answers
+every example of this module over real gRPC: random bytes as requests, and random
+valid-shaped messages derived from each request type's descriptor. Every answer's
+code must be in the method's allowed set (never UNKNOWN or INTERNAL), every call has
+a deadline, and afterwards the server still answers health and a normal Submit/Call.
+Examples are derandomized, so a run in CI replays exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
+import grpc
+import pytest
+from google.protobuf.descriptor import MethodDescriptor
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from jobsvc.api.auth import SCOPES, token_digest
+from jobsvc.store.embedded import EmbeddedPostgres
+from jobsvc.v1 import call_service_pb2, job_pb2, submit_service_pb2
+from tests.api_surface import Answer, call_sync, jobsvc_methods
+from tests.conftest import TEMPLATE_DB
+from tests.processes import ServerProcess, jobsvc_serve
+from tests.proto_strategies import messages
+
+pytestmark = pytest.mark.slow
+
+Code = grpc.StatusCode
+TOKEN = "tok-fuzz-every-scope-8c1d"
+METADATA = (("authorization", f"Bearer {TOKEN}"),)
+METHODS = jobsvc_methods()
+
+# What each method may answer. Anything else (UNKNOWN, INTERNAL, UNIMPLEMENTED,
+# UNAVAILABLE...) is a bug. RESOURCE_EXHAUSTED: a request over the message size limit.
+ANSWERS = {Code.OK, Code.INVALID_ARGUMENT, Code.NOT_FOUND, Code.RESOURCE_EXHAUSTED}
+# Methods that wait by design (for a job, an event or a lease) may reach the deadline.
+WAITS = {Code.DEADLINE_EXCEEDED}
+ALLOWED: dict[str, set[Code]] = {
+    "jobsvc.v1.SubmitService.Submit": ANSWERS | {Code.ALREADY_EXISTS},
+    "jobsvc.v1.SubmitService.SubmitBatch": ANSWERS | {Code.ALREADY_EXISTS},
+    "jobsvc.v1.CallService.Call": ANSWERS | {Code.ALREADY_EXISTS} | WAITS,
+    "jobsvc.v1.StreamService.Stream": ANSWERS | {Code.ALREADY_EXISTS} | WAITS,
+    "jobsvc.v1.JobService.GetJob": ANSWERS,
+    "jobsvc.v1.JobService.ListJobs": ANSWERS,
+    "jobsvc.v1.JobService.ListHandlers": ANSWERS,
+    "jobsvc.v1.JobService.CancelJob": ANSWERS | {Code.FAILED_PRECONDITION},
+    "jobsvc.v1.JobService.RedriveJob": ANSWERS | {Code.FAILED_PRECONDITION},
+    "jobsvc.v1.JobService.RedriveJobs": ANSWERS | {Code.FAILED_PRECONDITION},
+    "jobsvc.v1.AckService.Work": ANSWERS | WAITS,
+    "jobsvc.v1.AckService.Lease": ANSWERS | WAITS,
+    "jobsvc.v1.AckService.Heartbeat": ANSWERS | {Code.FAILED_PRECONDITION},
+    "jobsvc.v1.AckService.ReportProgress": ANSWERS | {Code.FAILED_PRECONDITION},
+    "jobsvc.v1.AckService.Ack": ANSWERS | {Code.FAILED_PRECONDITION},
+    "jobsvc.v1.AckService.Nack": ANSWERS | {Code.FAILED_PRECONDITION},
+    "jobsvc.v1.AckService.Reject": ANSWERS | {Code.FAILED_PRECONDITION},
+}
+# A method added later is held to this until it gets its own line.
+DEFAULT_ALLOWED = ANSWERS | {Code.ALREADY_EXISTS, Code.FAILED_PRECONDITION}
+WAIT_DEADLINE = 0.5  # for methods that wait by design
+ANSWER_DEADLINE = 15.0  # for the others: generous on a loaded machine; reaching it is a hang
+
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+
+
+def allowed(method: MethodDescriptor) -> set[Code]:
+    return ALLOWED.get(method.full_name, DEFAULT_ALLOWED)
+
+
+def deadline(method: MethodDescriptor) -> float:
+    return WAIT_DEADLINE if Code.DEADLINE_EXCEEDED in allowed(method) else ANSWER_DEADLINE
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(pg: EmbeddedPostgres) -> Iterator[ServerProcess]:
+    name = f"fuzz_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_execute(pg, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+    tokens = f"fuzzer:{','.join(sorted(SCOPES))}:{token_digest(TOKEN)}"
+    try:
+        args = ("--database-url", pg.dsn_for(name), "--handlers", "tests.handlers", "--auth-tokens", tokens)
+        with jobsvc_serve(*args) as server:
+            yield server
+    finally:
+        asyncio.run(_execute(pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+async def _execute(pg: EmbeddedPostgres, statement: str) -> None:
+    conn = await asyncpg.connect(pg.dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="module")
+def channel(fuzz_server: ServerProcess) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(fuzz_server.address) as ch:
+        yield ch
+
+
+def _check(method: MethodDescriptor, answer: Answer, server: ServerProcess, logged_before: int) -> None:
+    event(f"{method.name}: {answer.code.name}")  # shown by --hypothesis-show-statistics
+    reason = answer.error.details() if isinstance(answer.error, grpc.Call) else ""
+    assert answer.code in allowed(method), (
+        f"{method.full_name} answered {answer.code.name}: {reason}\n" + _server_errors(server, logged_before)
+    )
+
+
+def _server_errors(server: ServerProcess, since: int = 0) -> str:
+    """The server's log from its first error (after line `since`) on, to show with a failure."""
+    lines = server.lines[since:]
+    first = next((i for i, line in enumerate(lines) if " ERROR " in line), len(lines))
+    return "\n".join(line for line in lines[first : first + 200] if " DEBUG " not in line)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=[m.full_name for m in METHODS])
+@settings(FUZZ, max_examples=30)
+@given(data=st.data())
+def test_random_bytes_get_an_allowed_answer(
+    fuzz_server: ServerProcess, channel: grpc.Channel, method: MethodDescriptor, data: st.DataObject
+) -> None:
+    count = data.draw(st.integers(1, 3), label="messages") if method.client_streaming else 1
+    requests = [data.draw(st.binary(max_size=512), label="request") for _ in range(count)]
+    logged_before = len(fuzz_server.lines)
+    answer = call_sync(channel, method, requests, metadata=METADATA, timeout=deadline(method))
+    _check(method, answer, fuzz_server, logged_before)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=[m.full_name for m in METHODS])
+@settings(FUZZ, max_examples=100)
+@given(data=st.data())
+def test_valid_shaped_messages_get_an_allowed_answer(
+    fuzz_server: ServerProcess, channel: grpc.Channel, method: MethodDescriptor, data: st.DataObject
+) -> None:
+    count = data.draw(st.integers(1, 3), label="messages") if method.client_streaming else 1
+    requests = [data.draw(messages(method.input_type), label="request") for _ in range(count)]
+    logged_before = len(fuzz_server.lines)
+    answer = call_sync(
+        channel, method, [r.SerializeToString() for r in requests], metadata=METADATA, timeout=deadline(method)
+    )
+    _check(method, answer, fuzz_server, logged_before)
+
+
+def test_the_server_is_still_well(fuzz_server: ServerProcess, channel: grpc.Channel) -> None:
+    """Last in this module: after every example, health, Submit and Call still work."""
+    health = health_pb2_grpc.HealthStub(channel)
+    response = health.Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+    spec = job_pb2.JobSpec(handler="echo", input=job_pb2.Payload(json={"string_value": "still here"}))
+    submit = channel.unary_unary(
+        "/jobsvc.v1.SubmitService/Submit",
+        request_serializer=submit_service_pb2.SubmitRequest.SerializeToString,
+        response_deserializer=submit_service_pb2.SubmitResponse.FromString,
+    )
+    assert submit(submit_service_pb2.SubmitRequest(job=spec), metadata=METADATA, timeout=30).job.id
+    call = channel.unary_unary(
+        "/jobsvc.v1.CallService/Call",
+        request_serializer=call_service_pb2.CallRequest.SerializeToString,
+        response_deserializer=call_service_pb2.CallResponse.FromString,
+    )
+    job = call(call_service_pb2.CallRequest(job=spec), metadata=METADATA, timeout=30).job
+    assert job.state == job_pb2.JOB_STATE_SUCCEEDED and job.result.json.string_value == "still here"
+    assert not [line for line in fuzz_server.lines if "unexpected error" in line], _server_errors(fuzz_server)
