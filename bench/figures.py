@@ -118,10 +118,9 @@ def format_comparison(records: Sequence[RunRecord]) -> str:
         return "(no comparable figure measured)"
     found = cells(records)
     present = [s for s in SYSTEMS if any(system == s for (_key, system) in found)]
-    header = ["figure", "unit", "target", "jobsvc"]
+    header = ["figure", "unit", "target"]
     for system in present:
-        if system != "jobsvc":
-            header += [system, f"x {system}"]
+        header += [system] if system == "jobsvc" else [system, f"x {system}"]
     lines = []
     for row in rows:
         cells_text = [row["figure"], row["unit"], row["target"] or "-"]

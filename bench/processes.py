@@ -148,6 +148,17 @@ def log_has_word(log_file: Path, word: str) -> bool:
     return log_file.exists() and word in log_file.read_text(errors="replace").split()
 
 
+def require_alive(pids: list[int], what: str) -> None:
+    """Raise if any of the processes has exited (gone, or a zombie not yet reaped)."""
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            raise RuntimeError(f"{what} (pid {pid}) has exited") from None
+        if stat[stat.rindex(")") + 2 :].split()[0] in ("Z", "X"):
+            raise RuntimeError(f"{what} (pid {pid}) has exited")
+
+
 def require_running(processes: list[asyncio.subprocess.Process], what: str) -> None:
     """Raise if any of the processes has exited."""
     for process in processes:
@@ -256,7 +267,8 @@ class CpuProbe:
         """CPU seconds used so far."""
         children = _children_by_parent()
         seconds = {"harness": time.process_time()}
-        for party, pids in [*self._parties.items(), ("postgres", [self._postmaster_pid])]:
+        parties = [(party, pids) for party, pids in self._parties.items() if pids]
+        for party, pids in [*parties, ("postgres", [self._postmaster_pid])]:
             family = [*pids, *(child for pid in pids for child in children.get(pid, []))]
             seconds[party] = sum(_proc_cpu_seconds(pid) for pid in family)
         return CpuSnapshot(wall=time.perf_counter(), seconds=seconds)

@@ -155,6 +155,7 @@ class Harness:
     records: list[RunRecord]
     statements: bool = False
     peer_settings: dict[str, str] = dataclasses.field(default_factory=dict)
+    failed: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def timing(self) -> Timing:
@@ -164,7 +165,14 @@ class Harness:
     async def run_all(self) -> None:
         """Every chosen scenario, one after the other."""
         for scenario in chosen_scenarios(self.args):
-            await self.run_scenario(scenario)
+            try:
+                await self.run_scenario(scenario)
+            except Exception:  # the others still run; the harness fails at the end
+                traceback.print_exc()
+                print(f"  FAILED: {scenario.name}", flush=True)
+                self.failed.append(scenario.name)
+        if self.failed:
+            raise RuntimeError(f"scenario(s) failed: {', '.join(self.failed)}")
 
     async def run_scenario(self, scenario: AnyScenario) -> None:
         """A fresh database, the scenario's processes, and every run measured."""

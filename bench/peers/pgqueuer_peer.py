@@ -1,6 +1,10 @@
-"""pgqueuer (PostgreSQL, asyncpg): enqueue from the harness, consume with `pgq run` in its own process.
+"""pgqueuer (PostgreSQL, asyncpg): enqueue from the harness, consume in a process of its own.
 
-Settings: the consumer dequeues in batches of 100 (`--batch-size 100`; its drain is about
+The consumer process is `python -m bench.peers.pgqueuer_peer`, which calls `pgqueuer.run`
+(the supervisor `pgq run` calls, on uvloop as `pgq run` does): in pgqueuer 1.6.0 `pgq run`
+itself fails at start, as its --log-level option reaches the logger as a plain string.
+
+Settings: the consumer dequeues in batches of 100 (`batch_size=100`; its drain is about
 twice as fast as with the default 10), no per-worker task cap, durable (logged) tables as
 `pgq install` creates them; the harness enqueues through an asyncpg pool of 32 connections,
 one INSERT per `enqueue`, and lists of 1,000 in one `enqueue` call for batches.
@@ -26,8 +30,9 @@ POOL_SIZE = 32
 DSN_VARIABLE = "PGDSN"
 
 
-async def create_pgqueuer() -> object:
-    """The factory `pgq run bench.peers.pgqueuer_peer:create_pgqueuer` calls in the consumer process."""
+@contextlib.asynccontextmanager
+async def create_pgqueuer() -> AsyncIterator[object]:
+    """The factory the consumer process runs (as `pgq run bench.peers.pgqueuer_peer:create_pgqueuer` would)."""
     from pgqueuer import PgQueuer
     from pgqueuer.db import AsyncpgDriver
     from pgqueuer.models import Job
@@ -39,7 +44,10 @@ async def create_pgqueuer() -> object:
     async def noop(job: Job) -> None:
         return None
 
-    return pgq
+    try:
+        yield pgq
+    finally:
+        await connection.close()
 
 
 @dataclass
@@ -50,7 +58,9 @@ class PgqueuerPeer:
     pool: asyncpg.Pool
     queries: object
     name: str = "pgqueuer"
-    settings: str = f"pgq run --batch-size {BATCH_SIZE} (1 process); enqueue over an asyncpg pool of {POOL_SIZE}"
+    settings: str = (
+        f"pgqueuer.run(batch_size={BATCH_SIZE}) on uvloop (1 process); enqueue over an asyncpg pool of {POOL_SIZE}"
+    )
     supports_call: bool = False
     broker_pids: list[int] = field(default_factory=list)
     enqueued: int = 0
@@ -75,17 +85,7 @@ class PgqueuerPeer:
 
     @contextlib.asynccontextmanager
     async def consumer(self) -> AsyncIterator[list[int]]:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pgqueuer",
-            "run",
-            "bench.peers.pgqueuer_peer:create_pgqueuer",
-            "--batch-size",
-            str(BATCH_SIZE),
-            "--log-level",
-            "WARNING",
-        ]
+        cmd = [sys.executable, "-m", "bench.peers.pgqueuer_peer", "--batch-size", str(BATCH_SIZE)]
         env = child_env(**{DSN_VARIABLE: self.env.database_url})
         async with child_process(cmd, self.env.logs / "pgqueuer-consumer.log", env) as process:
             yield [process.pid]
@@ -111,3 +111,26 @@ async def session(env: PeerEnv) -> AsyncIterator[PgqueuerPeer]:
         yield PgqueuerPeer(env, pool, Queries(AsyncpgPoolDriver(pool)))
     finally:
         await pool.close()
+
+
+def main() -> None:
+    """The consumer process: pgqueuer's supervisor until SIGTERM or SIGINT."""
+    import argparse
+    import asyncio
+
+    import pgqueuer
+
+    parser = argparse.ArgumentParser(prog="python -m bench.peers.pgqueuer_peer")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    args = parser.parse_args()
+    consumer = pgqueuer.run(create_pgqueuer, batch_size=args.batch_size)  # type: ignore[arg-type]
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(consumer)
+    else:
+        uvloop.run(consumer)
+
+
+if __name__ == "__main__":
+    main()

@@ -28,7 +28,7 @@ DSN_VARIABLE = "BENCH_PROCRASTINATE_DSN"
 # The app `procrastinate --app=bench.peers.procrastinate_peer.app worker` loads in the consumer.
 app = procrastinate.App(
     connector=procrastinate.PsycopgConnector(
-        conninfo=os.environ.get(DSN_VARIABLE, ""), kwargs={"min_size": 1, "max_size": POOL_SIZE}
+        conninfo=os.environ.get(DSN_VARIABLE, ""), min_size=1, max_size=POOL_SIZE
     )
 )
 
@@ -89,7 +89,7 @@ async def session(env: PeerEnv) -> AsyncIterator[ProcrastinatePeer]:
     """An app of our own on the fresh database, with procrastinate's schema applied."""
     own = procrastinate.App(
         connector=procrastinate.PsycopgConnector(
-            conninfo=env.database_url, kwargs={"min_size": 4, "max_size": POOL_SIZE}
+            conninfo=env.database_url, min_size=4, max_size=POOL_SIZE
         )
     )
     task = own.task(name="noop")(noop.func)

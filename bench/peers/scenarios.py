@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.load import closed_loop
 from bench.peers import Peer
-from bench.processes import READY_TIMEOUT
+from bench.processes import READY_TIMEOUT, require_alive
 from bench.scenarios import (
     BATCH_SIZE,
     CALL_CALLERS,
@@ -120,6 +120,7 @@ async def consuming(ctx: PeerContext) -> AsyncIterator[None]:
             await ctx.peer.enqueue_one()
             deadline = time.monotonic() + CONSUMER_READY_TIMEOUT
             while await ctx.peer.completed() <= before:
+                require_alive(pids, f"{ctx.peer.name}'s consumer")
                 if time.monotonic() > deadline:
                     message = f"{ctx.peer.name}'s consumer finished no job within {CONSUMER_READY_TIMEOUT:.0f} s"
                     raise RuntimeError(message)
