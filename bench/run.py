@@ -234,7 +234,7 @@ class Harness:
         env = PeerEnv(database_url, self.logs, self.args.quick)
         async with sessions()[scenario.peer](env) as peer:
             self.peer_settings[peer.name] = peer.settings
-            parties: dict[str, list[int]] = {}
+            parties: dict[str, list[int]] = {"broker": list(peer.broker_pids)}
             probe = CpuProbe(parties, postmaster_pid(self.pg))
             ctx = PeerContext(peer, self.timing, measure_window(probe, None), parties)
             for run in range(1, runs + 1):

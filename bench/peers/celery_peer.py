@@ -35,14 +35,21 @@ WORKER_CONCURRENCY = 2
 PREFETCH = 64
 RPC_TIMEOUT = 30.0
 
-app = Celery("bench_celery", broker=os.environ.get(URL_VARIABLE), backend=os.environ.get(URL_VARIABLE))
-app.conf.update(
-    task_ignore_result=True,
-    broker_pool_limit=None,  # no limit: every publishing thread gets a connection
-    broker_connection_retry_on_startup=True,
-    result_expires=600,
-    worker_hijack_root_logger=False,
-)
+def make_app(url: str | None) -> Celery:
+    """A Celery app on the Redis at `url` (broker and result backend), with the two tasks."""
+    celery = Celery("bench_celery", broker=url, backend=url, set_as_current=False)
+    celery.conf.update(
+        task_ignore_result=True,
+        # A pooled connection for every publishing thread (None would mean no pool at all).
+        broker_pool_limit=300,
+        broker_connection_retry_on_startup=True,
+        result_expires=600,
+        worker_hijack_root_logger=False,
+    )
+    celery.task(name="bench.noop", ignore_result=True)(_noop)
+    celery.task(name="bench.echo", ignore_result=False)(_echo)
+    return celery
+
 
 _counter: redis.Redis | None = None
 
@@ -55,16 +62,18 @@ def _done_counter() -> redis.Redis:
     return _counter
 
 
-@app.task(name="bench.noop", ignore_result=True)
-def noop(n: int) -> None:
+def _noop(n: int) -> None:
     """Does nothing but count itself (one INCR), so the harness sees it finish."""
     _done_counter().incr(DONE_KEY)
 
 
-@app.task(name="bench.echo", ignore_result=False)
-def echo(n: int) -> int:
+def _echo(n: int) -> int:
     """Returns its input: the result travels back through the result backend."""
     return n
+
+
+# The app `celery -A bench.peers.celery_peer worker` runs (URL from the environment).
+app = make_app(os.environ.get(URL_VARIABLE))
 
 
 @dataclass
@@ -74,6 +83,7 @@ class CeleryPeer:
     env: PeerEnv
     url: str
     redis_pid: int
+    app: Celery
     name: str = "celery"
     settings: str = (
         f"celery worker --pool prefork --concurrency {WORKER_CONCURRENCY} --prefetch-multiplier {PREFETCH} "
@@ -96,9 +106,10 @@ class CeleryPeer:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
     async def enqueue_one(self) -> None:
-        await self._in_thread(noop.apply_async, (1,))
+        await self._in_thread(self.app.tasks["bench.noop"].apply_async, (1,))
 
     async def enqueue_batch(self, size: int) -> int:
+        noop = self.app.tasks["bench.noop"]
         await self._in_thread(lambda: group(noop.s(1) for _ in range(size)).apply_async())
         return size
 
@@ -138,7 +149,7 @@ class CeleryPeer:
             yield [process.pid]
 
     def _call(self) -> None:
-        result = echo.apply_async((1,)).get(timeout=RPC_TIMEOUT)
+        result = self.app.tasks["bench.echo"].apply_async((1,)).get(timeout=RPC_TIMEOUT)
         if result != 1:
             raise RuntimeError(f"echo returned {result!r}")
 
@@ -146,6 +157,7 @@ class CeleryPeer:
         await self._in_thread(self._call)
 
     def close(self) -> None:
+        """Stop the publishing threads and close the counter's connection."""
         self._threads.shutdown(wait=False, cancel_futures=True)
         if self._redis is not None:
             self._redis.close()
@@ -155,12 +167,12 @@ class CeleryPeer:
 async def session(env: PeerEnv) -> AsyncIterator[CeleryPeer]:
     """A private redis-server, the app pointed at it."""
     async with redis_server(env.logs) as server:
-        app.conf.update(broker_url=server.url, result_backend=server.url)
-        os.environ[URL_VARIABLE] = server.url
-        peer = CeleryPeer(env, server.url, server.process.pid)
+        own = make_app(server.url)
+        peer = CeleryPeer(env, server.url, server.process.pid, own)
         try:
             yield peer
         finally:
             peer.close()
             with contextlib.suppress(Exception):
-                app.pool.force_close_all()
+                own.pool.force_close_all()
+            own.close()
