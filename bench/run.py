@@ -23,6 +23,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import AsyncIterator, Sequence
 from importlib import metadata
@@ -180,10 +181,12 @@ class Harness:
         database_url = await create_database(self.pg, database)
         runs = scenario.runs or self.args.runs
         print(f"\n[{scenario.name}] {scenario.title}", flush=True)
+        started = time.perf_counter()
         if isinstance(scenario, PeerScenario):
             await self._run_peer(scenario, database_url, runs)
         else:
             await self._run_jobsvc(scenario, database, database_url, runs)
+        print(f"  ({time.perf_counter() - started:.1f} s with start and stop)", flush=True)
 
     async def _run_jobsvc(self, scenario: Scenario, database: str, database_url: str, runs: int) -> None:
         options = scenario.server

@@ -84,16 +84,16 @@ FULL = Timing(
     stream_events=2000,
 )
 QUICK = Timing(
-    duration=1.0,
-    warmup=0.2,
-    batches=3,
-    e2e_window=2.0,
-    e2e_warmup=1.0,
-    idle_window=2.0,
-    idle_settle=0.5,
-    calls_waiting=500,
-    streams_open=100,
-    stream_events=200,
+    duration=0.5,
+    warmup=0.1,
+    batches=1,
+    e2e_window=1.0,
+    e2e_warmup=0.5,
+    idle_window=1.0,
+    idle_settle=0.2,
+    calls_waiting=200,
+    streams_open=50,
+    stream_events=20,
 )
 
 
@@ -478,7 +478,7 @@ async def _hold(ctx: Context, count: int, start: Opener, what: str) -> tuple[flo
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not accept {count} {what} in time")
             await asyncio.sleep(0.2)
-        await asyncio.sleep(1.0)  # every request is past its insert and now waiting
+        await asyncio.sleep(0.5)  # every request is past its insert and now waiting
         rss = sum(rss_mib(server.pid) for server in ctx.servers)
         listen, total = await ctx.stats.connections()
         return rss, listen, total
@@ -597,7 +597,7 @@ def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[
         ),
         Scenario(
             "stream",
-            f"Submit-and-Stream of jobs whose handler emits N progress events (N = 2000, quick 200): "
+            f"Submit-and-Stream of jobs whose handler emits N progress events (N = 2000, quick 20): "
             f"1 stream, then {STREAM_CONCURRENCY} at once; executor concurrency {executing.concurrency}",
             executing,
             stream_run,
@@ -612,7 +612,7 @@ def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[
         ),
         Scenario(
             "memory",
-            f"Server RSS (VmRSS) with 10,000 Calls waiting (quick 500), then 1,000 open streams (quick 100), "
+            f"Server RSS (VmRSS) with 10,000 Calls waiting (quick 200), then 1,000 open streams (quick 50), "
             f"over {MEMORY_CHANNELS} connections; handler `block` never returns, executor concurrency "
             f"{executing.concurrency} (the rest stay queued); LISTEN connections from pg_stat_activity",
             executing,

@@ -35,6 +35,7 @@ WORKER_CONCURRENCY = 2
 PREFETCH = 64
 RPC_TIMEOUT = 30.0
 
+
 def make_app(url: str | None) -> Celery:
     """A Celery app on the Redis at `url` (broker and result backend), with the two tasks."""
     celery = Celery("bench_celery", broker=url, backend=url, set_as_current=False)

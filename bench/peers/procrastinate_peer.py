@@ -27,9 +27,7 @@ DSN_VARIABLE = "BENCH_PROCRASTINATE_DSN"
 
 # The app `procrastinate --app=bench.peers.procrastinate_peer.app worker` loads in the consumer.
 app = procrastinate.App(
-    connector=procrastinate.PsycopgConnector(
-        conninfo=os.environ.get(DSN_VARIABLE, ""), min_size=1, max_size=POOL_SIZE
-    )
+    connector=procrastinate.PsycopgConnector(conninfo=os.environ.get(DSN_VARIABLE, ""), min_size=1, max_size=POOL_SIZE)
 )
 
 
@@ -88,9 +86,7 @@ class ProcrastinatePeer:
 async def session(env: PeerEnv) -> AsyncIterator[ProcrastinatePeer]:
     """An app of our own on the fresh database, with procrastinate's schema applied."""
     own = procrastinate.App(
-        connector=procrastinate.PsycopgConnector(
-            conninfo=env.database_url, min_size=4, max_size=POOL_SIZE
-        )
+        connector=procrastinate.PsycopgConnector(conninfo=env.database_url, min_size=4, max_size=POOL_SIZE)
     )
     task = own.task(name="noop")(noop.func)
     async with own.open_async():
