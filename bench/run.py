@@ -189,6 +189,18 @@ class Harness:
         print(f"  ({time.perf_counter() - started:.1f} s with start and stop)", flush=True)
 
     async def _run_jobsvc(self, scenario: Scenario, database: str, database_url: str, runs: int) -> None:
+        if not scenario.fresh_server_per_run:
+            await self._run_jobsvc_runs(scenario, database, database_url, range(1, runs + 1), runs)
+            return
+        for run in range(1, runs + 1):
+            if run > 1:
+                database = f"bench_{scenario.name}_{run}"
+                database_url = await create_database(self.pg, database)
+            await self._run_jobsvc_runs(scenario, database, database_url, range(run, run + 1), runs)
+
+    async def _run_jobsvc_runs(
+        self, scenario: Scenario, database: str, database_url: str, run_numbers: range, runs: int
+    ) -> None:
         options = scenario.server
         async with contextlib.AsyncExitStack() as stack:
             servers = await stack.enter_async_context(server_processes(database_url, options, self.logs, scenario.name))
@@ -222,7 +234,7 @@ class Harness:
                 stats=stats,
                 logs=self.logs,
             )
-            for run in range(1, runs + 1):
+            for run in run_numbers:
                 outcome = await asyncio.wait_for(scenario.run_once(ctx), RUN_TIMEOUT)
                 self.records.append(RunRecord(scenario.name, run, outcome))
                 print(f"  run {run}/{runs}: {_one_line(outcome)}", flush=True)
