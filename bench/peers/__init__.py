@@ -9,7 +9,7 @@ users run it (its own CLI, in processes of its own) and stops it at the end.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -65,9 +65,3 @@ def sessions() -> dict[str, PeerSession]:
         "procrastinate": procrastinate_peer.session,
         "celery": celery_peer.session,
     }
-
-
-@contextlib.asynccontextmanager
-async def nothing() -> AsyncIterator[None]:
-    """An empty context (for peers with nothing to start)."""
-    yield

@@ -26,6 +26,7 @@ from bench.scenarios import (
     E2E_BATCH_SIZE,
     E2E_MAX_BACKLOG,
     E2E_MAX_PRODUCER_STEPS,
+    E2E_PRODUCERS,
     SUBMIT_CALLERS,
     Measure,
     MeasureWindow,
@@ -147,7 +148,7 @@ async def e2e_run(ctx: PeerContext) -> Outcome:
             produced[0] += await peer.enqueue_batch(E2E_BATCH_SIZE)
 
     async with consuming(ctx):
-        task = asyncio.create_task(produce(), name=f"{peer.name}-producer")
+        task = asyncio.gather(*(produce() for _ in range(E2E_PRODUCERS)))
         try:
             await asyncio.sleep(ctx.timing.e2e_warmup)
             async with ctx.measure() as cores:
@@ -206,7 +207,8 @@ def peer_scenarios(names: list[str]) -> list[PeerScenario]:
             ),
             PeerScenario(
                 f"{name}_e2e",
-                f"{name}: batches of {E2E_BATCH_SIZE} (backlog capped at {E2E_MAX_BACKLOG}) "
+                f"{name}: batches of {E2E_BATCH_SIZE} from {E2E_PRODUCERS} producer loops "
+                f"(backlog capped at {E2E_MAX_BACKLOG}) "
                 "while its consumer runs a no-op",
                 name,
                 e2e_run,
