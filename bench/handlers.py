@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from jobsvc import JobContext, handler
@@ -11,3 +12,18 @@ from jobsvc import JobContext, handler
 async def noop(ctx: JobContext, value: Any) -> Any:
     """Returns its input at once."""
     return value
+
+
+@handler("emit", "1.0.0")
+async def emit(ctx: JobContext, value: Any) -> int:
+    """Emits `value["events"]` progress events as fast as it can, then returns how many."""
+    events = int(value["events"])
+    for index in range(events):
+        ctx.progress(100.0 * index / events, "")
+    return events
+
+
+@handler("block", "1.0.0")
+async def block(ctx: JobContext, value: Any) -> None:
+    """Blocks until released: until the job is cancelled or the server stops (the task is cancelled)."""
+    await asyncio.Event().wait()

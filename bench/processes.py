@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import os
 import re
+import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -61,12 +63,20 @@ class ServerOptions:
     uvloop: bool = True
     # Serve Prometheus metrics (on a free port), to measure what recording them costs.
     metrics: bool = False
+    # Server processes on one database, all on the same port (SO_REUSEPORT).
+    processes: int = 1
+    # Remote `jobsvc worker` processes started beside the server(s), and their concurrency.
+    workers: int = 0
+    worker_concurrency: int = 64
+    # Handler modules of the server; the workers serve bench.remote_handlers.
+    handlers: tuple[str, ...] = ("bench.handlers",)
 
     def args(self) -> list[str]:
         """Extra command-line arguments for bench.serve."""
         extra = ["--concurrency", str(self.concurrency), "--claim-batch", str(self.claim_batch)]
         if self.metrics:
             extra += ["--metrics-port", "0"]
+        extra += [arg for module in self.handlers for arg in ("--handlers", module)]
         return extra if self.uvloop else [*extra, "--no-uvloop"]
 
 
@@ -100,12 +110,73 @@ class ServerProcess:
         return self.log_file.read_text(errors="replace").splitlines() if self.log_file.exists() else []
 
 
-@contextlib.asynccontextmanager
-async def server_process(database_url: str, options: ServerOptions, log_file: Path) -> AsyncIterator[ServerProcess]:
-    """Start a jobsvc server in a separate process, wait until it is READY, and always stop it."""
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process: ours, with the repository on PYTHONPATH."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, "-m", "bench.serve", "--database-url", database_url, *options.args()]
+    env.update(extra)
+    return env
+
+
+@contextlib.asynccontextmanager
+async def child_process(
+    cmd: list[str], log_file: Path, env: dict[str, str] | None = None
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A child process (stdout and stderr to log_file) in a session of its own; always stopped."""
+    with log_file.open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            *cmd,
+            cwd=REPO,
+            env=env or child_env(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    except Exception as exc:
+        exc.add_note(f"--- last lines of {log_file}:\n{log_tail(log_file)}")
+        raise
+    finally:
+        await stop_process(process)
+
+
+def log_tail(log_file: Path, lines: int = 30) -> str:
+    """The last lines of a log file ('' if there is none)."""
+    return "\n".join(log_file.read_text(errors="replace").splitlines()[-lines:]) if log_file.exists() else ""
+
+
+def log_has_word(log_file: Path, word: str) -> bool:
+    """Whether a log file has `word` among its words."""
+    return log_file.exists() and word in log_file.read_text(errors="replace").split()
+
+
+def require_alive(pids: list[int], what: str) -> None:
+    """Raise if any of the processes has exited (gone, or a zombie not yet reaped)."""
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            raise RuntimeError(f"{what} (pid {pid}) has exited") from None
+        if stat[stat.rindex(")") + 2 :].split()[0] in ("Z", "X"):
+            raise RuntimeError(f"{what} (pid {pid}) has exited")
+
+
+def require_running(processes: list[asyncio.subprocess.Process], what: str) -> None:
+    """Raise if any of the processes has exited."""
+    for process in processes:
+        if process.returncode is not None:
+            raise RuntimeError(f"{what} (pid {process.pid}) exited with code {process.returncode}")
+
+
+@contextlib.asynccontextmanager
+async def server_process(
+    database_url: str, options: ServerOptions, log_file: Path, port: int = 0
+) -> AsyncIterator[ServerProcess]:
+    """Start a jobsvc server in a separate process, wait until it is READY, and always stop it."""
+    env = child_env()
+    cmd = [sys.executable, "-m", "bench.serve", "--database-url", database_url, "--port", str(port), *options.args()]
     with log_file.open("wb") as log:
         # A session of its own: a Ctrl-C on the terminal reaches only the harness, which then
         # stops the server before PostgreSQL, in that order.
@@ -175,9 +246,47 @@ def _proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
-def _children(pid: int) -> list[int]:
-    """Direct children of pid (reads /proc; PostgreSQL backends are children of the postmaster)."""
-    found = []
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Cumulative CPU seconds of each party (harness, server, workers, postgres, ...) at one moment."""
+
+    wall: float
+    seconds: dict[str, float]
+
+
+class CpuProbe:
+    """Measures how many cores each party used over a window.
+
+    A party is a list of process ids (with their children: prefork pools, PostgreSQL
+    backends). PostgreSQL's share counts the postmaster and its current children; a
+    backend that exits inside the window takes its CPU time with it (the pools keep theirs
+    open). The harness is this process.
+    """
+
+    def __init__(self, parties: dict[str, list[int]], postmaster_pid: int) -> None:
+        self._parties = parties
+        self._postmaster_pid = postmaster_pid
+
+    def snapshot(self) -> CpuSnapshot:
+        """CPU seconds used so far."""
+        children = _children_by_parent()
+        seconds = {"harness": time.process_time()}
+        parties = [(party, pids) for party, pids in self._parties.items() if pids]
+        for party, pids in [*parties, ("postgres", [self._postmaster_pid])]:
+            family = [*pids, *(child for pid in pids for child in children.get(pid, []))]
+            seconds[party] = sum(_proc_cpu_seconds(pid) for pid in family)
+        return CpuSnapshot(wall=time.perf_counter(), seconds=seconds)
+
+    @staticmethod
+    def cores(start: CpuSnapshot, end: CpuSnapshot) -> dict[str, float]:
+        """Average cores used by each party between two snapshots."""
+        wall = max(end.wall - start.wall, 1e-9)
+        return {party: (end.seconds[party] - start.seconds.get(party, 0.0)) / wall for party in end.seconds}
+
+
+def _children_by_parent() -> dict[int, list[int]]:
+    """Every process's direct children (reads /proc; PostgreSQL backends are children of the postmaster)."""
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -185,51 +294,136 @@ def _children(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+        children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry.name))
+    return children
 
 
-@dataclass(frozen=True)
-class CpuSnapshot:
-    """Cumulative CPU seconds of the harness, the server and PostgreSQL at one moment."""
+@contextlib.asynccontextmanager
+async def server_processes(
+    database_url: str, options: ServerOptions, logs: Path, name: str
+) -> AsyncIterator[list[ServerProcess]]:
+    """options.processes servers on one database and one port (the first picks it; SO_REUSEPORT)."""
+    async with contextlib.AsyncExitStack() as stack:
+        first = await stack.enter_async_context(server_process(database_url, options, logs / f"{name}.log"))
+        found = [first]
+        for index in range(1, options.processes):
+            log_file = logs / f"{name}.{index}.log"
+            found.append(await stack.enter_async_context(server_process(database_url, options, log_file, first.port)))
+        yield found
 
-    wall: float
-    harness: float
-    server: float
-    postgres: float
+
+@contextlib.asynccontextmanager
+async def jobsvc_workers(
+    target: str, count: int, concurrency: int, logs: Path, name: str
+) -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    """`count` remote workers (`jobsvc worker`, the CLI users run) serving bench.remote_handlers."""
+    async with contextlib.AsyncExitStack() as stack:
+        found = []
+        for index in range(count):
+            cmd = [
+                sys.executable,
+                "-m",
+                "jobsvc.cli",
+                "--log-level",
+                "WARNING",
+                "worker",
+                "--server",
+                target,
+                "--handlers",
+                "bench.remote_handlers",
+                "--concurrency",
+                str(concurrency),
+                "--worker-id",
+                f"bench-{index}",
+            ]
+            found.append(await stack.enter_async_context(child_process(cmd, logs / f"{name}.worker{index}.log")))
+        yield found
 
 
-class CpuProbe:
-    """Measures how many cores each party used over a window.
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process in MiB (VmRSS), NaN if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
 
-    PostgreSQL's share counts the postmaster and its current children; a backend that
-    exits inside the window takes its CPU time with it (the pools keep theirs open).
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 free at the time of asking."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server on 127.0.0.1."""
+
+    process: asyncio.subprocess.Process
+    port: int
+
+    @property
+    def url(self) -> str:
+        """The redis:// URL of database 0."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def find_redis_server() -> str | None:
+    """The redis-server executable (Debian's package), if installed."""
+    return shutil.which("redis-server") or next(
+        (str(p) for p in (Path("/usr/bin/redis-server"), Path("/usr/sbin/redis-server")) if p.is_file()), None
+    )
+
+
+@contextlib.asynccontextmanager
+async def redis_server(logs: Path) -> AsyncIterator[RedisServer]:
+    """redis-server on a free port with a temporary directory; stopped (and the directory removed) at the end.
+
+    Persistence as Redis documents for a durable broker: append-only file, fsync every second.
     """
-
-    def __init__(self, server_pid: int, postmaster_pid: int) -> None:
-        self._server_pid = server_pid
-        self._postmaster_pid = postmaster_pid
-
-    def snapshot(self) -> CpuSnapshot:
-        """CPU seconds used so far."""
-        pg_pids = [self._postmaster_pid, *_children(self._postmaster_pid)]
-        return CpuSnapshot(
-            wall=time.perf_counter(),
-            harness=time.process_time(),
-            server=_proc_cpu_seconds(self._server_pid),
-            postgres=sum(_proc_cpu_seconds(pid) for pid in pg_pids),
-        )
-
-    @staticmethod
-    def cores(start: CpuSnapshot, end: CpuSnapshot) -> dict[str, float]:
-        """Average cores used by each party between two snapshots."""
-        wall = max(end.wall - start.wall, 1e-9)
-        return {
-            "harness": (end.harness - start.harness) / wall,
-            "server": (end.server - start.server) / wall,
-            "postgres": (end.postgres - start.postgres) / wall,
-        }
+    executable = find_redis_server()
+    if executable is None:
+        raise RuntimeError("redis-server not found (Debian package redis-server; scripts/system-deps installs it)")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="jobsvc-bench-redis-") as tmp:
+        cmd = [
+            executable,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dir",
+            tmp,
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+        ]
+        async with child_process(cmd, logs / "redis-server.log") as process:
+            deadline = time.monotonic() + READY_TIMEOUT
+            while True:
+                require_running([process], "redis-server")
+                try:
+                    _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                except OSError:
+                    if time.monotonic() > deadline:
+                        message = f"redis-server not listening on {port} within {READY_TIMEOUT:.0f} s"
+                        raise RuntimeError(message) from None
+                    await asyncio.sleep(0.05)
+                    continue
+                writer.close()
+                break
+            yield RedisServer(process, port)
 
 
 def postmaster_pid(pg: EmbeddedPostgres) -> int:

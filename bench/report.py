@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.scenarios import Outcome
 
-PARTIES = ("harness", "server", "postgres")
+PARTIES = ("harness", "server", "workers", "broker", "postgres")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class RunRecord:
     scenario: str
     run: int
     outcome: Outcome
+    system: str = "jobsvc"
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ def summarize(records: Sequence[RunRecord]) -> list[Row]:
     values: dict[tuple[str, str, str], list[float]] = {}
     for record in records:
         for measure in record.outcome.measures:
-            values.setdefault((record.scenario, measure.name, measure.unit), []).append(measure.value)
+            name = measure.name if record.system == "jobsvc" else f"{record.system}: {measure.name}"
+            values.setdefault((record.scenario, name, measure.unit), []).append(measure.value)
     return [_row(scenario, figure, unit, found) for (scenario, figure, unit), found in values.items()]
 
 
@@ -51,7 +53,8 @@ def summarize_cpu(records: Sequence[RunRecord]) -> list[Row]:
     values: dict[tuple[str, str], list[float]] = {}
     for record in records:
         for party in PARTIES:
-            values.setdefault((record.scenario, party), []).append(record.outcome.cpu.get(party, 0.0))
+            if party in record.outcome.cpu:
+                values.setdefault((record.scenario, party), []).append(record.outcome.cpu[party])
     return [_row(scenario, f"{scenario}: {party}", "cores", found) for (scenario, party), found in values.items()]
 
 
@@ -83,15 +86,19 @@ def _number(value: float) -> str:
     return f"{value:.2f}"
 
 
-def write_json(path: Path, meta: dict[str, Any], records: Sequence[RunRecord]) -> None:
+def write_json(
+    path: Path, meta: dict[str, Any], records: Sequence[RunRecord], comparison: list[dict[str, Any]]
+) -> None:
     """Every raw run, the summaries and what the machine and settings were."""
     document = {
         "meta": meta,
+        "comparison": comparison,
         "summary": [asdict(row) for row in summarize(records)],
         "cpu": [asdict(row) for row in summarize_cpu(records)],
         "runs": [
             {
                 "scenario": r.scenario,
+                "system": r.system,
                 "run": r.run,
                 "measures": [asdict(m) for m in r.outcome.measures],
                 "cpu_cores": r.outcome.cpu,

@@ -1,11 +1,14 @@
-"""The jobsvc benchmark harness.
+"""The jobsvc benchmark harness, with the peers in the same run.
 
-    python -m bench.run [--quick] [--json out.json] [--runs N] [--only e2e,call1]
+    python -m bench.run [--quick] [--json out.json] [--runs N] [--only e2e,call1,pgqueuer] [--peers celery]
 
-Starts a private PostgreSQL (fsync on), then for each scenario a fresh database and a
-jobsvc server in its own process (bench.serve, uvloop when available), and drives it from
-this process with the asyncio client. Prints one table of median, min and max over the runs
-and, with --json, writes every raw run.
+Starts a private PostgreSQL (fsync on, pg_stat_statements preloaded), then for each scenario
+a fresh database and either jobsvc server process(es) (bench.serve, uvloop when available,
+plus remote `jobsvc worker` processes where the scenario has them) driven from this process
+with the asyncio client, or a peer (pgqueuer, procrastinate, Celery on a private
+redis-server) whose consumer runs in its own process(es). Prints one comparison table
+(median and min-max over the runs, jobsvc's ratio to each peer, the issue's target), the
+details, and the CPU each party used; --json writes every raw run.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import AsyncIterator, Sequence
 from importlib import metadata
@@ -27,13 +31,30 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import grpc
 
-from bench.processes import REPO, CpuProbe, create_database, fresh_postgres, postmaster_pid, server_process
+from bench.dbstats import db_stats, enable_statements
+from bench.figures import comparison_rows, format_comparison
+from bench.peers import PeerEnv, sessions
+from bench.peers.scenarios import PeerContext, PeerScenario, peer_scenarios
+from bench.processes import (
+    REPO,
+    CpuProbe,
+    create_database,
+    find_redis_server,
+    fresh_postgres,
+    jobsvc_workers,
+    postmaster_pid,
+    server_processes,
+)
 from bench.profiling import PySpyProfiler, find_py_spy
 from bench.report import RunRecord, format_table, summarize, summarize_cpu, write_json
-from bench.scenarios import FULL, QUICK, Context, MeasureWindow, Outcome, Scenario, Timing, scenarios
+from bench.scenarios import FULL, QUICK, Context, MeasureWindow, Outcome, Scenario, Timing, scenarios, wait_online
 from jobsvc.client import Client
 from jobsvc.store.embedded import EmbeddedPostgres
+
+PEERS = ("pgqueuer", "procrastinate", "celery")
+AnyScenario = Scenario | PeerScenario
 
 # No single run may take longer than this, whatever goes wrong.
 RUN_TIMEOUT = 180.0
@@ -45,7 +66,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short windows (about a minute in all)")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
     parser.add_argument("--json", type=Path, help="write every raw run to this file")
-    parser.add_argument("--only", default="", help="comma-separated scenario names to run")
+    parser.add_argument(
+        "--only", default="", help="comma-separated scenario names, or systems (jobsvc, pgqueuer, ...), to run"
+    )
+    parser.add_argument(
+        "--peers", default=",".join(PEERS), help=f"comma-separated peers to run beside jobsvc (default {PEERS})"
+    )
     parser.add_argument(
         "--e2e-concurrency", type=int, default=64, help="executor concurrency of the end-to-end and Call scenarios"
     )
@@ -72,17 +98,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def chosen_scenarios(args: argparse.Namespace) -> list[Scenario]:
+def chosen_peers(args: argparse.Namespace) -> list[str]:
+    """The peers to run: --peers, less Celery when redis-server is not installed."""
+    peers = [name.strip() for name in args.peers.split(",") if name.strip()]
+    unknown = set(peers) - set(PEERS)
+    if unknown:
+        raise SystemExit(f"unknown peer(s): {', '.join(sorted(unknown))}; known: {', '.join(PEERS)}")
+    if "celery" in peers and find_redis_server() is None:
+        print("redis-server not found (scripts/system-deps installs it): skipping Celery", file=sys.stderr)
+        peers.remove("celery")
+    return peers
+
+
+def chosen_scenarios(args: argparse.Namespace) -> list[AnyScenario]:
     """The scenarios to run, in order."""
     sweep = [] if args.quick else [int(c) for c in args.e2e_sweep.split(",") if c.strip()]
-    found = scenarios(args.e2e_concurrency, sweep, uvloop=not args.no_uvloop)
+    found: list[AnyScenario] = [*scenarios(args.e2e_concurrency, sweep, uvloop=not args.no_uvloop)]
+    found += peer_scenarios(chosen_peers(args))
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
-    unknown = wanted - {s.name for s in found}
+    unknown = wanted - {s.name for s in found} - {s.system for s in found}
     if unknown:
         raise SystemExit(
             f"unknown scenario(s): {', '.join(sorted(unknown))}; known: {', '.join(s.name for s in found)}"
         )
-    return [s for s in found if not wanted or s.name in wanted]
+    return [s for s in found if not wanted or s.name in wanted or s.system in wanted]
 
 
 def measure_window(probe: CpuProbe, profiler: PySpyProfiler | None) -> MeasureWindow:
@@ -99,7 +138,7 @@ def measure_window(probe: CpuProbe, profiler: PySpyProfiler | None) -> MeasureWi
     return measure
 
 
-def make_profiler(args: argparse.Namespace, scenario: Scenario, pid: int) -> PySpyProfiler | None:
+def make_profiler(args: argparse.Namespace, scenario: AnyScenario, pid: int) -> PySpyProfiler | None:
     """A py-spy profiler when this scenario is the one to profile."""
     if args.profile != scenario.name:
         return None
@@ -118,6 +157,9 @@ class Harness:
     args: argparse.Namespace
     logs: Path
     records: list[RunRecord]
+    statements: bool = False
+    peer_settings: dict[str, str] = dataclasses.field(default_factory=dict)
+    failed: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def timing(self) -> Timing:
@@ -127,34 +169,99 @@ class Harness:
     async def run_all(self) -> None:
         """Every chosen scenario, one after the other."""
         for scenario in chosen_scenarios(self.args):
-            await self.run_scenario(scenario)
+            try:
+                await self.run_scenario(scenario)
+            except Exception:  # the others still run; the harness fails at the end
+                traceback.print_exc()
+                print(f"  FAILED: {scenario.name}", flush=True)
+                self.failed.append(scenario.name)
+        if self.failed:
+            raise RuntimeError(f"scenario(s) failed: {', '.join(self.failed)}")
 
-    async def run_scenario(self, scenario: Scenario) -> None:
-        """Start the scenario's server on a fresh database and measure every run."""
-        database_url = await create_database(self.pg, f"bench_{scenario.name}")
+    async def run_scenario(self, scenario: AnyScenario) -> None:
+        """A fresh database, the scenario's processes, and every run measured."""
+        database = f"bench_{scenario.name}"
+        database_url = await create_database(self.pg, database)
         runs = scenario.runs or self.args.runs
         print(f"\n[{scenario.name}] {scenario.title}", flush=True)
-        async with (
-            server_process(
-                database_url,
-                dataclasses.replace(scenario.server, metrics=self.args.metrics),
-                self.logs / f"{scenario.name}.log",
-            ) as server,
-            Client(server.target) as client,
-            _pool(database_url) as pool,
-        ):
-            probe = CpuProbe(server.pid, postmaster_pid(self.pg))
-            profiler = make_profiler(self.args, scenario, server.pid)
-            ctx = Context(client, pool, self.timing, measure_window(probe, profiler))
-            for run in range(1, runs + 1):
+        started = time.perf_counter()
+        if isinstance(scenario, PeerScenario):
+            await self._run_peer(scenario, database_url, runs)
+        else:
+            await self._run_jobsvc(scenario, database, database_url, runs)
+        print(f"  ({time.perf_counter() - started:.1f} s with start and stop)", flush=True)
+
+    async def _run_jobsvc(self, scenario: Scenario, database: str, database_url: str, runs: int) -> None:
+        if not scenario.fresh_server_per_run:
+            await self._run_jobsvc_runs(scenario, database, database_url, range(1, runs + 1), runs)
+            return
+        for run in range(1, runs + 1):
+            if run > 1:
+                database = f"bench_{scenario.name}_{run}"
+                database_url = await create_database(self.pg, database)
+            await self._run_jobsvc_runs(scenario, database, database_url, range(run, run + 1), runs)
+
+    async def _run_jobsvc_runs(
+        self, scenario: Scenario, database: str, database_url: str, run_numbers: range, runs: int
+    ) -> None:
+        options = dataclasses.replace(scenario.server, metrics=self.args.metrics)
+        async with contextlib.AsyncExitStack() as stack:
+            servers = await stack.enter_async_context(server_processes(database_url, options, self.logs, scenario.name))
+            target = servers[0].target
+            client = await stack.enter_async_context(Client(target))
+            # One connection per server process (a local subchannel pool, or grpc would share one).
+            clients = [
+                await stack.enter_async_context(
+                    Client(target, channel=grpc.aio.insecure_channel(target, options=_OWN_CONNECTION))
+                )
+                for _ in servers
+            ]
+            pool = await stack.enter_async_context(_pool(database_url))
+            stats = await stack.enter_async_context(db_stats(self.pg.dsn, database, self.statements))
+            workers = []
+            if options.workers:
+                workers = await stack.enter_async_context(
+                    jobsvc_workers(target, options.workers, options.worker_concurrency, self.logs, scenario.name)
+                )
+                await wait_online(client, "noop_remote")
+            parties = {"server": [s.pid for s in servers], "workers": [w.pid for w in workers]}
+            probe = CpuProbe(parties, postmaster_pid(self.pg))
+            profiler = make_profiler(self.args, scenario, servers[0].pid)
+            ctx = Context(
+                client,
+                pool,
+                self.timing,
+                measure_window(probe, profiler),
+                servers=servers,
+                clients=clients,
+                stats=stats,
+                logs=self.logs,
+            )
+            for run in run_numbers:
                 outcome = await asyncio.wait_for(scenario.run_once(ctx), RUN_TIMEOUT)
                 self.records.append(RunRecord(scenario.name, run, outcome))
                 print(f"  run {run}/{runs}: {_one_line(outcome)}", flush=True)
             if profiler is not None and profiler.done:
-                print(f"  py-spy profile of the server (pid {server.pid}): {self.args.profile_out}", flush=True)
-            errors = server.logged_errors()
-            if errors:
-                print(f"  WARNING: the server logged {len(errors)} error(s), the first: {errors[0]}", flush=True)
+                print(f"  py-spy profile of the server (pid {servers[0].pid}): {self.args.profile_out}", flush=True)
+            for server in servers:
+                errors = server.logged_errors()
+                if errors:
+                    print(f"  WARNING: server {server.pid} logged {len(errors)} error(s), the first: {errors[0]}")
+
+    async def _run_peer(self, scenario: PeerScenario, database_url: str, runs: int) -> None:
+        env = PeerEnv(database_url, self.logs, self.args.quick)
+        async with sessions()[scenario.peer](env) as peer:
+            self.peer_settings[peer.name] = peer.settings
+            parties: dict[str, list[int]] = {"broker": list(peer.broker_pids)}
+            probe = CpuProbe(parties, postmaster_pid(self.pg))
+            ctx = PeerContext(peer, self.timing, measure_window(probe, None), parties)
+            for run in range(1, runs + 1):
+                outcome = await asyncio.wait_for(scenario.run_once(ctx), RUN_TIMEOUT)
+                self.records.append(RunRecord(scenario.name, run, outcome, scenario.system))
+                print(f"  run {run}/{runs}: {_one_line(outcome)}", flush=True)
+
+
+_OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 
 
 def _one_line(outcome: Outcome) -> str:
@@ -201,7 +308,11 @@ def describe_run(args: argparse.Namespace, pg: EmbeddedPostgres, uvloop: bool) -
         "uvloop": uvloop,
         "postgres_bin": str(pg.bin_dir),
         "postgres_fsync": pg.fsync,
-        "packages": {name: _version(name) for name in ("grpcio", "asyncpg", "protobuf", "uvloop")},
+        "packages": {
+            name: _version(name)
+            for name in ("grpcio", "asyncpg", "protobuf", "uvloop", "pgqueuer", "procrastinate", "celery", "redis")
+        },
+        "redis_server": find_redis_server(),
         "commit": _git_commit(),
     }
 
@@ -227,17 +338,46 @@ def _git_commit() -> str | None:
     return head + ("+dirty" if status.strip() else "")
 
 
-def print_summary(records: list[RunRecord], titles: dict[str, str]) -> None:
-    """What each scenario does, the table of figures, then the CPU each party used."""
+def print_summary(records: list[RunRecord], titles: dict[str, str], peer_settings: dict[str, str]) -> None:
+    """What each scenario does, the comparison table, the details, then the CPU each party used."""
     if not records:
         print("\nno run completed")
         return
     print("\nScenarios:")
     for name in dict.fromkeys(r.scenario for r in records):
         print(f"  {name}: {titles.get(name, '')}")
-    print("\n" + format_table(summarize(records)))
-    print("\nCPU during the measurement windows (cores of 2; harness = load generator):")
+    if peer_settings:
+        print("\nPeer settings:")
+        for name, settings in peer_settings.items():
+            print(f"  {name}: {settings}")
+    runs = sorted({r.run for r in records})
+    print(
+        f"\nFigures: median (min-max) over {len(runs)} run(s); 'x peer' = how many times better jobsvc is "
+        "(rates: jobsvc/peer; latencies, idle load, memory: peer/jobsvc)\n"
+    )
+    print(format_comparison(records))
+    print("\nDetails:\n" + format_table(summarize(records)))
+    print(f"\nCPU during the measurement windows (cores of {os.cpu_count()}; harness = load generator):")
     print(format_table(summarize_cpu(records)))
+
+
+def preload_statements(pg: EmbeddedPostgres) -> bool:
+    """Restart the private PostgreSQL with pg_stat_statements preloaded; whether it is usable."""
+    try:
+        asyncio.run(_alter_system(pg.dsn))
+        pg.restart("fast")
+        return asyncio.run(enable_statements(pg.dsn))
+    except Exception as exc:  # the idle figures then count transactions only
+        print(f"pg_stat_statements unavailable ({exc}); idle load counts transactions only", file=sys.stderr)
+        return False
+
+
+async def _alter_system(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    finally:
+        await conn.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,11 +386,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen_scenarios(args)  # unknown names fail before PostgreSQL starts
     uvloop = install_uvloop(not args.no_uvloop)
     records: list[RunRecord] = []
+    peer_settings: dict[str, str] = {}
     code = 0
     with fresh_postgres() as pg, tempfile.TemporaryDirectory(prefix="jobsvc-bench-logs-") as logs:
+        statements = preload_statements(pg)
         meta = describe_run(args, pg, uvloop)
+        meta["pg_stat_statements"] = statements
         try:
-            asyncio.run(Harness(pg, args, Path(logs), records).run_all())
+            harness = Harness(pg, args, Path(logs), records, statements, peer_settings)
+            asyncio.run(harness.run_all())
         except KeyboardInterrupt:
             print("\ninterrupted; figures so far:", file=sys.stderr)
             code = 130
@@ -259,9 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\nfailed; figures so far:", file=sys.stderr)
             code = 1
         meta["load_average_at_end"] = os.getloadavg()
-    print_summary(records, meta["scenarios"])
+    meta["peer_settings"] = peer_settings
+    print_summary(records, meta["scenarios"], peer_settings)
     if args.json is not None:
-        write_json(args.json, meta, records)
+        write_json(args.json, meta, records, comparison_rows(records))
         print(f"\nraw runs written to {args.json}")
     return code
 

@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import grpc
 
+from bench.dbstats import DbStats
 from bench.load import LoadResult, closed_loop, percentile
-from bench.processes import ServerOptions
+from bench.processes import (
+    READY_TIMEOUT,
+    ServerOptions,
+    ServerProcess,
+    child_process,
+    log_has_word,
+    require_running,
+    rss_mib,
+)
 from jobsvc.client import Client, job_spec, to_payload
 from jobsvc.v1 import job_pb2
 
@@ -25,7 +37,7 @@ PAYLOAD = to_payload({"n": 1})
 RPC_TIMEOUT = 30.0
 # Far enough in the future that no submitted job becomes due while the scenario runs.
 DELAY_SECONDS = 3600.0
-SUBMIT_CALLERS = 32
+SUBMIT_CALLERS = (1, 32, 256)
 BATCH_SIZE = 1000
 E2E_BATCH_SIZE = 500
 # The end-to-end producer stops adding batches while this many jobs wait, so that it
@@ -33,31 +45,70 @@ E2E_BATCH_SIZE = 500
 E2E_MAX_BACKLOG = 4000
 E2E_BACKLOG_POLL = 0.05
 E2E_MAX_PRODUCER_STEPS = 200_000
+# Concurrent producer loops (more with more server processes): one loop alone could not keep
+# the backlog full when the consumers were faster than its sequential batches.
+E2E_PRODUCERS = 2
 CALL_CALLERS = 64
+STREAM_CONCURRENCY = 64
+IDLE_WORKERS = 100
+REMOTE_WORKERS = 2
+REMOTE_WORKER_CONCURRENCY = 64
+# Channels (TCP connections) the waiting Calls and open streams are spread over.
+MEMORY_CHANNELS = 16
+MEMORY_OPENING = 250
+SCALING = (1, 2, 4)
 
 
 @dataclass(frozen=True)
 class Timing:
     """How long each part of a run lasts (seconds) or how many batches it sends."""
 
-    duration: float  # Submit and Call loops
+    duration: float  # Submit, Call and Stream loops
     warmup: float  # before every Submit and Call loop
     batches: int  # SubmitBatch
     e2e_window: float
     e2e_warmup: float
+    idle_window: float  # idle database load
+    idle_settle: float  # before the idle window
+    calls_waiting: int  # memory with this many waiting Calls
+    streams_open: int  # memory with this many open streams
+    stream_events: int  # progress events per streamed job
 
 
-FULL = Timing(duration=5.0, warmup=0.5, batches=20, e2e_window=10.0, e2e_warmup=2.0)
-QUICK = Timing(duration=1.0, warmup=0.2, batches=3, e2e_window=2.0, e2e_warmup=1.0)
+FULL = Timing(
+    duration=5.0,
+    warmup=0.5,
+    batches=20,
+    e2e_window=10.0,
+    e2e_warmup=2.0,
+    idle_window=20.0,
+    idle_settle=3.0,
+    calls_waiting=10_000,
+    streams_open=1000,
+    stream_events=2000,
+)
+QUICK = Timing(
+    duration=0.5,
+    warmup=0.1,
+    batches=1,
+    e2e_window=1.0,
+    e2e_warmup=0.5,
+    idle_window=1.0,
+    idle_settle=0.2,
+    calls_waiting=200,
+    streams_open=50,
+    stream_events=20,
+)
 
 
 @dataclass(frozen=True)
 class Measure:
-    """One figure of one run."""
+    """One figure of one run; `key` names the figure of the comparison table it is (bench.figures)."""
 
     name: str
     unit: str
     value: float
+    key: str = ""
 
 
 @dataclass
@@ -81,6 +132,17 @@ class Context:
     timing: Timing
     # Wraps the measurement window; yields a dict filled with cores used per party on exit.
     measure: MeasureWindow
+    # Every server process of the scenario (one unless ServerOptions.processes says more).
+    servers: list[ServerProcess] = field(default_factory=list)
+    # Clients with a connection of their own, one per server process (SO_REUSEPORT spreads them).
+    clients: list[Client] = field(default_factory=list)
+    stats: DbStats | None = None
+    logs: Path = Path("/tmp")
+
+    @property
+    def client_target(self) -> str:
+        """host:port of the (first) server."""
+        return self.servers[0].target
 
 
 RunOnce = Callable[[Context], Awaitable[Outcome]]
@@ -95,6 +157,9 @@ class Scenario:
     server: ServerOptions
     run_once: RunOnce
     runs: int | None = None  # None: the --runs value
+    system: str = "jobsvc"
+    # Start the server(s) anew for every run (memory: RSS never shrinks back after a run).
+    fresh_server_per_run: bool = False
 
 
 # -- Submit ---------------------------------------------------------------------------
@@ -105,21 +170,25 @@ async def _submit_one(client: Client) -> None:
 
 
 async def submit_run(ctx: Context) -> Outcome:
-    """Single-job Submit RPCs from SUBMIT_CALLERS concurrent callers."""
-    await closed_loop(SUBMIT_CALLERS, ctx.timing.warmup, lambda _i: _submit_one(ctx.client))
-    async with ctx.measure() as cores:
-        load = await closed_loop(SUBMIT_CALLERS, ctx.timing.duration, lambda _i: _submit_one(ctx.client))
-    _require_success(load)
-    label = f"Submit, {SUBMIT_CALLERS} callers"
-    return Outcome(
-        [
-            Measure(label, "jobs/s", load.rate),
+    """Single-job Submit RPCs from 1, 32 and 256 concurrent callers, one loop after the other."""
+    measures: list[Measure] = []
+    details: dict[str, Any] = {}
+    cpu: dict[str, float] = {}
+    for callers in SUBMIT_CALLERS:
+        await closed_loop(callers, ctx.timing.warmup, lambda _i: _submit_one(ctx.client))
+        async with ctx.measure() as cores:
+            load = await closed_loop(callers, ctx.timing.duration, lambda _i: _submit_one(ctx.client))
+        _require_success(load)
+        label = f"Submit, {callers} caller{'s' if callers > 1 else ''}"
+        measures += [
+            Measure(label, "jobs/s", load.rate, f"submit_{callers}"),
             Measure(f"{label}: p50", "ms", load.percentile_ms(50)),
             Measure(f"{label}: p99", "ms", load.percentile_ms(99)),
-        ],
-        cores,
-        _load_details(load),
-    )
+        ]
+        details[f"callers_{callers}"] = _load_details(load)
+        if callers == max(SUBMIT_CALLERS):
+            cpu = cores
+    return Outcome(measures, cpu, details)
 
 
 # -- SubmitBatch ------------------------------------------------------------------------
@@ -140,7 +209,7 @@ async def batch_run(ctx: Context) -> Outcome:
     label = f"SubmitBatch of {BATCH_SIZE}"
     return Outcome(
         [
-            Measure(label, "jobs/s", BATCH_SIZE * len(latencies) / elapsed),
+            Measure(label, "jobs/s", BATCH_SIZE * len(latencies) / elapsed, "batch_1000"),
             Measure(f"{label}: p50 per batch", "ms", percentile(latencies, 50) * 1000),
         ],
         cores,
@@ -160,20 +229,30 @@ async def _submit_batch(client: Client, specs: list[job_pb2.JobSpec]) -> int:
 COUNT_SUCCEEDED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'succeeded'"
 COUNT_QUEUED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'queued'"
 COUNT_FAILED = "SELECT count(*) FROM jobsvc_jobs WHERE state IN ('failed', 'cancelled')"
+COUNT_WAITING = "SELECT count(*) FROM jobsvc_jobs WHERE state IN ('queued', 'running') AND handler = $1"
 
 
 @dataclass
 class _Producer:
-    """Submits batches of due jobs until told to stop, keeping the backlog bounded."""
+    """Submits batches of due jobs until told to stop, keeping the backlog bounded.
 
-    client: Client
+    With several clients (one per server process) the batches go round-robin over them.
+    """
+
+    clients: list[Client]
     pool: asyncpg.Pool
+    handler: str = HANDLER
     submitted: int = 0
     waits: int = 0
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
-        specs = [job_spec(HANDLER, PAYLOAD) for _ in range(E2E_BATCH_SIZE)]
+        """max(E2E_PRODUCERS, one per client) loops, each on one client (one per server process)."""
+        loops = max(E2E_PRODUCERS, len(self.clients))
+        await asyncio.gather(*(self._loop(self.clients[i % len(self.clients)]) for i in range(loops)))
+
+    async def _loop(self, client: Client) -> None:
+        specs = [job_spec(self.handler, PAYLOAD) for _ in range(E2E_BATCH_SIZE)]
         for _ in range(E2E_MAX_PRODUCER_STEPS):
             if self.stop.is_set():
                 return
@@ -181,7 +260,7 @@ class _Producer:
                 self.waits += 1
                 await asyncio.sleep(E2E_BACKLOG_POLL)
                 continue
-            self.submitted += await _submit_batch(self.client, specs)
+            self.submitted += await _submit_batch(client, specs)
 
 
 async def _count(pool: asyncpg.Pool, sql: str) -> tuple[int, float]:
@@ -204,11 +283,11 @@ async def _producing(producer: _Producer) -> AsyncIterator[None]:
             task.cancel()
 
 
-def e2e_run(concurrency: int) -> RunOnce:
-    """Jobs produced in batches while the server's executors (of `concurrency`) run them."""
+def e2e_run(concurrency: int, *, key: str = "", handler: str = HANDLER, label: str = "") -> RunOnce:
+    """Jobs produced in batches while executors (in-process of `concurrency`, or remote workers) run them."""
 
     async def run_once(ctx: Context) -> Outcome:
-        producer = _Producer(ctx.client, ctx.pool)
+        producer = _Producer(ctx.clients or [ctx.client], ctx.pool, handler)
         async with _producing(producer):
             await asyncio.sleep(ctx.timing.e2e_warmup)
             async with ctx.measure() as cores:
@@ -221,11 +300,11 @@ def e2e_run(concurrency: int) -> RunOnce:
         failed, _ = await _count(ctx.pool, COUNT_FAILED)
         if failed:
             raise RuntimeError(f"{failed} end-to-end job(s) failed or were cancelled")
-        label = f"End-to-end, executor concurrency {concurrency}"
+        name = label or f"End-to-end, executor concurrency {concurrency}"
         return Outcome(
             [
-                Measure(label, "jobs/s", (done1 - done0) / (t1 - t0)),
-                Measure(f"{label}: produced", "jobs/s", (submitted1 - submitted0) / (t1 - t0)),
+                Measure(name, "jobs/s", (done1 - done0) / (t1 - t0), key),
+                Measure(f"{name}: produced", "jobs/s", (submitted1 - submitted0) / (t1 - t0)),
             ],
             cores,
             {
@@ -237,6 +316,17 @@ def e2e_run(concurrency: int) -> RunOnce:
         )
 
     return run_once
+
+
+async def wait_online(client: Client, handler: str, timeout: float = READY_TIMEOUT) -> None:
+    """Until the server says an executor (here: a remote worker) of `handler` is online."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            if any(info.online for info in await client.handlers(handler, timeout=5)):
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"no executor of {handler} online within {timeout:.0f} s")
 
 
 # -- Call -----------------------------------------------------------------------------
@@ -256,18 +346,245 @@ def call_run(callers: int) -> RunOnce:
         async with ctx.measure() as cores:
             load = await closed_loop(callers, ctx.timing.duration, lambda _i: _call_one(ctx.client))
         _require_success(load)
-        label = f"Call, {callers} caller{'s' if callers > 1 else ''}"
-        return Outcome(
-            [
-                Measure(label, "calls/s", load.rate),
-                Measure(f"{label}: p50", "ms", load.percentile_ms(50)),
-                Measure(f"{label}: p99", "ms", load.percentile_ms(99)),
-            ],
-            cores,
-            _load_details(load),
-        )
+        return call_outcome(callers, load, cores)
 
     return run_once
+
+
+def call_outcome(callers: int, load: LoadResult, cores: dict[str, float]) -> Outcome:
+    """The figures of a closed loop of calls (jobsvc's Call, or a peer's round trip)."""
+    label = f"Call, {callers} caller{'s' if callers > 1 else ''}"
+    return Outcome(
+        [
+            Measure(label, "calls/s", load.rate, f"call{callers}_rate"),
+            Measure(f"{label}: p50", "ms", load.percentile_ms(50), f"call{callers}_p50"),
+            Measure(f"{label}: p99", "ms", load.percentile_ms(99), f"call{callers}_p99"),
+        ],
+        cores,
+        _load_details(load),
+    )
+
+
+# -- Stream ---------------------------------------------------------------------------
+
+
+@dataclass
+class _StreamWindow:
+    """Streams jobs back to back from `streams` callers, counting the events that arrive before the deadline."""
+
+    client: Client
+    streams: int
+    events_per_job: int
+    events: int = 0
+    jobs: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    async def run(self, duration: float) -> float:
+        """Stream for `duration` seconds; the elapsed time. Jobs still streaming then are cancelled."""
+        start = time.perf_counter()
+        deadline = start + duration
+        await asyncio.gather(*(self._caller(deadline) for _ in range(self.streams)))
+        return min(time.perf_counter(), deadline) - start
+
+    async def _caller(self, deadline: float) -> None:
+        while time.perf_counter() < deadline:
+            job_id, last = "", ""
+            try:
+                async for event in self.client.stream(
+                    submit=job_spec("emit", {"events": self.events_per_job}), max_reconnects=0
+                ):
+                    if time.perf_counter() >= deadline:
+                        break
+                    job_id, last = event.job_id, event.WhichOneof("kind") or ""
+                    self.events += 1
+            except grpc.aio.AioRpcError as exc:
+                self.errors[exc.code().name] = self.errors.get(exc.code().name, 0) + 1
+                continue
+            if last == "succeeded":
+                self.jobs += 1
+            elif job_id:
+                # Cut off by the deadline: stop the job, so that it does not write events into the next window.
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    await self.client.cancel(job_id, "benchmark window over", timeout=RPC_TIMEOUT)
+
+
+async def stream_run(ctx: Context) -> Outcome:
+    """Submit-and-stream jobs whose handler emits many progress events: one stream, then 64 at once."""
+    measures: list[Measure] = []
+    details: dict[str, Any] = {}
+    cpu: dict[str, float] = {}
+    for streams in (1, STREAM_CONCURRENCY):
+        per_job = ctx.timing.stream_events if streams == 1 else max(ctx.timing.stream_events // 10, 20)
+        await _StreamWindow(ctx.client, streams, per_job).run(ctx.timing.warmup)
+        window = _StreamWindow(ctx.client, streams, per_job)
+        async with ctx.measure() as cores:
+            elapsed = await window.run(ctx.timing.duration)
+        if window.events == 0:
+            raise RuntimeError(f"no stream event arrived; errors: {window.errors}")
+        label = f"Stream, {streams} stream{'s' if streams > 1 else ''}"
+        measures += [
+            Measure(label, "events/s", window.events / elapsed, f"stream_{streams}"),
+            Measure(f"{label}: jobs streamed to the end", "jobs/s", window.jobs / elapsed),
+        ]
+        details[f"streams_{streams}"] = {
+            "events": window.events,
+            "jobs_finished": window.jobs,
+            "events_per_job": per_job + 3,
+            "elapsed_s": elapsed,
+            "errors": window.errors,
+        }
+        cpu = cores
+    return Outcome(measures, cpu, details)
+
+
+# -- Idle cost ------------------------------------------------------------------------
+
+
+async def _idle_window(ctx: Context) -> tuple[float, float | None, dict[str, float]]:
+    """Transactions/s and statements/s the database sees from the server(s) over one idle window."""
+    assert ctx.stats is not None
+    await asyncio.sleep(ctx.timing.idle_settle)
+    async with ctx.measure() as cores:
+        start = await ctx.stats.sample()
+        await asyncio.sleep(ctx.timing.idle_window)
+        end = await ctx.stats.sample()
+    rates = DbStats.rates(start, end)
+    return rates.transactions, rates.statements, cores
+
+
+async def idle_run(ctx: Context) -> Outcome:
+    """No work: what the server sends to PostgreSQL on its own, then with 100 idle remote workers connected."""
+    replicas = len(ctx.servers) or 1
+    measures: list[Measure] = []
+    xacts, statements, cpu = await _idle_window(ctx)
+    measures += _idle_measures("Idle, no work", xacts, statements, replicas, "idle")
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.idle_workers",
+        "--server",
+        ctx.client_target,
+        "--count",
+        str(IDLE_WORKERS),
+    ]
+    log_file = ctx.logs / "idle_workers.log"
+    async with child_process(cmd, log_file) as workers:
+        await _wait_log_line(log_file, "READY", [workers], "bench.idle_workers")
+        xacts, statements, cpu = await _idle_window(ctx)
+        require_running([workers], "bench.idle_workers")
+    measures += _idle_measures(f"Idle, {IDLE_WORKERS} idle remote workers", xacts, statements, replicas, "idle_workers")
+    return Outcome(measures, cpu, {"replicas": replicas, "window_s": ctx.timing.idle_window})
+
+
+def _idle_measures(label: str, xacts: float, statements: float | None, replicas: int, key: str) -> list[Measure]:
+    found = [Measure(f"{label}: transactions", "xacts/s", xacts / replicas, f"{key}_xacts")]
+    if statements is not None:
+        found.insert(0, Measure(f"{label}: statements", "queries/s", statements / replicas, f"{key}_queries"))
+    return found
+
+
+async def _wait_log_line(log_file: Path, word: str, processes: list[Any], what: str) -> None:
+    """Until a line of log_file is `word` (the child's ready signal)."""
+    deadline = time.monotonic() + READY_TIMEOUT * 2
+    while time.monotonic() < deadline:
+        require_running(processes, what)
+        if log_has_word(log_file, word):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{what} not {word} within {READY_TIMEOUT * 2:.0f} s")
+
+
+# -- Memory ---------------------------------------------------------------------------
+
+
+def _memory_clients(target: str) -> list[Client]:
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    return [Client(target, channel=grpc.aio.insecure_channel(target, options=options)) for _ in range(MEMORY_CHANNELS)]
+
+
+Opener = Callable[[Client], Awaitable[Any]]
+
+
+async def _hold(ctx: Context, count: int, start: Opener, what: str) -> tuple[float, int, int, int]:
+    """Open `count` waiting requests, wait until the server holds them all, then read its RSS and
+    the LISTEN connections; the requests are released (cancelled by the callers) afterwards."""
+    assert ctx.stats is not None
+    clients = _memory_clients(ctx.client_target)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        waiting0 = int(await ctx.pool.fetchval(COUNT_WAITING, "block"))
+        deadline = time.monotonic() + max(60.0, count / 50)
+        # At most MEMORY_OPENING requests not yet accepted at a time: with thousands (and, under
+        # load, with 1,000) opened ahead, gRPC's server cancelled some before jobsvc saw them
+        # (CANCELLED, nothing in the server's log; gRPC core caps the calls waiting for the
+        # application, `grpc.server.max_pending_requests`). The figure is about holding them.
+        accepted, failed = 0, []
+        while accepted < count:
+            more = min(accepted + MEMORY_OPENING, count) - len(tasks)
+            tasks += [asyncio.create_task(start(clients[(len(tasks) + i) % len(clients)])) for i in range(more)]
+            await asyncio.sleep(0.05)
+            accepted = int(await ctx.pool.fetchval(COUNT_WAITING, "block")) - waiting0
+            failed = [t for t in tasks if t.done()]
+            # A few ended by the server are reported (ended_early), not fatal; more than 1% is.
+            if len(failed) > count // 100:
+                raise RuntimeError(f"{len(failed)} {what} ended early: {failed[0].exception()!r}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server accepted {accepted} of {count} {what} in time")
+        await asyncio.sleep(0.5)  # every request is past its insert and now waiting
+        rss = sum(rss_mib(server.pid) for server in ctx.servers)
+        listen, total = await ctx.stats.connections()
+        ended = [t for t in tasks if t.done()]
+        if ended:
+            print(f"  WARNING: {len(ended)} of {count} {what} ended while held: {ended[0].exception()!r}", flush=True)
+        return rss, listen, total, len(ended)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+
+
+async def _call_block(client: Client) -> None:
+    await client.call("block", None, timeout=3600)
+
+
+async def _stream_block(client: Client) -> None:
+    async for _event in client.stream(submit=job_spec("block", None), max_reconnects=0):
+        pass
+
+
+async def memory_calls_run(ctx: Context) -> Outcome:
+    """Server RSS with many Calls waiting at once (handler `block`), and the LISTEN connections."""
+    calls = ctx.timing.calls_waiting
+    baseline = sum(rss_mib(server.pid) for server in ctx.servers)
+    async with ctx.measure() as cores:
+        rss, listen, total, ended = await _hold(ctx, calls, _call_block, "Calls")
+    return Outcome(
+        [
+            Measure("Server RSS at rest", "MiB", baseline),
+            Measure(f"Server RSS, {calls:,} Calls waiting", "MiB", rss, "mem_calls"),
+            Measure(f"LISTEN connections, {calls:,} Calls waiting", "per process", listen, "listen_calls"),
+        ],
+        cores,
+        {"calls_waiting": calls, "ended_early": ended, "database_connections": total, "servers": len(ctx.servers)},
+    )
+
+
+async def memory_streams_run(ctx: Context) -> Outcome:
+    """Server RSS with many open streams (handler `block`), and the LISTEN connections."""
+    streams = ctx.timing.streams_open
+    baseline = sum(rss_mib(server.pid) for server in ctx.servers)
+    async with ctx.measure() as cores:
+        rss, listen, total, ended = await _hold(ctx, streams, _stream_block, "streams")
+    return Outcome(
+        [
+            Measure("Server RSS at rest", "MiB", baseline),
+            Measure(f"Server RSS, {streams:,} open streams", "MiB", rss, "mem_streams"),
+            Measure(f"LISTEN connections, {streams:,} open streams", "per process", listen, "listen_streams"),
+        ],
+        cores,
+        {"streams_open": streams, "ended_early": ended, "database_connections": total, "servers": len(ctx.servers)},
+    )
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -288,24 +605,25 @@ def _load_details(load: LoadResult) -> dict[str, Any]:
 
 
 def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[Scenario]:
-    """Every scenario in the order they run."""
+    """Every jobsvc scenario in the order they run."""
     delayed = ServerOptions(uvloop=uvloop)
     executing = ServerOptions(concurrency=e2e_concurrency, uvloop=uvloop)
     found = [
         Scenario(
             "submit",
-            f"Submit from {SUBMIT_CALLERS} callers; jobs delayed 1 h, so the executor "
-            f"(concurrency {delayed.concurrency}) has nothing to run",
+            f"Submit from {', '.join(map(str, SUBMIT_CALLERS))} callers in turn; jobs delayed 1 h, so the "
+            f"executor (concurrency {delayed.concurrency}) has nothing to run",
             delayed,
             submit_run,
         ),
         Scenario("batch", f"SubmitBatch of {BATCH_SIZE}, sequential; jobs delayed 1 h, not run", delayed, batch_run),
         Scenario(
             "e2e",
-            f"SubmitBatch of {E2E_BATCH_SIZE} (backlog capped at {E2E_MAX_BACKLOG}) while "
+            f"SubmitBatch of {E2E_BATCH_SIZE} from {E2E_PRODUCERS} producer loops "
+            f"(backlog capped at {E2E_MAX_BACKLOG}) while "
             f"the server's executor runs noop at concurrency {e2e_concurrency}",
             executing,
-            e2e_run(e2e_concurrency),
+            e2e_run(e2e_concurrency, key="e2e"),
         ),
     ]
     found += [
@@ -321,6 +639,18 @@ def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[
     ]
     found += [
         Scenario(
+            "e2e_remote",
+            f"End-to-end as above, run by {REMOTE_WORKERS} remote `jobsvc worker` processes (concurrency "
+            f"{REMOTE_WORKER_CONCURRENCY} each, handler noop_remote, which the server's own executor does not serve)",
+            ServerOptions(uvloop=uvloop, workers=REMOTE_WORKERS, worker_concurrency=REMOTE_WORKER_CONCURRENCY),
+            e2e_run(
+                REMOTE_WORKER_CONCURRENCY,
+                key="e2e_remote",
+                handler="noop_remote",
+                label=f"End-to-end, {REMOTE_WORKERS} remote Python workers",
+            ),
+        ),
+        Scenario(
             "call1", f"Sequential Calls to noop; executor concurrency {executing.concurrency}", executing, call_run(1)
         ),
         Scenario(
@@ -329,5 +659,49 @@ def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[
             executing,
             call_run(CALL_CALLERS),
         ),
+        Scenario(
+            "stream",
+            f"Submit-and-Stream of jobs whose handler emits N progress events as fast as it can: 1 stream "
+            f"(N = 2000), then {STREAM_CONCURRENCY} at once (N = 200); events counted until the window ends, "
+            f"jobs still streaming then are cancelled; executor concurrency {executing.concurrency}",
+            executing,
+            stream_run,
+        ),
+        Scenario(
+            "idle",
+            f"No work: statements (pg_stat_statements) and transactions (pg_stat_database) per second the "
+            f"server sends, per replica; then with {IDLE_WORKERS} idle remote worker sessions connected "
+            "(one process, one connection each)",
+            delayed,
+            idle_run,
+        ),
+        Scenario(
+            "memory_calls",
+            f"Server RSS (VmRSS) with 10,000 Calls waiting at once (quick 200) over {MEMORY_CHANNELS} "
+            f"connections, handler `block` (never returns; executor concurrency {executing.concurrency}, the "
+            "rest stay queued); LISTEN connections from pg_stat_activity; a fresh server each run",
+            executing,
+            memory_calls_run,
+            fresh_server_per_run=True,
+        ),
+        Scenario(
+            "memory_streams",
+            f"Server RSS with 1,000 open streams (quick 50) over {MEMORY_CHANNELS} connections, handler "
+            "`block`; LISTEN connections; a fresh server each run",
+            executing,
+            memory_streams_run,
+            fresh_server_per_run=True,
+        ),
+    ]
+    found += [
+        Scenario(
+            f"scale{n}",
+            f"End-to-end with {n} server process{'es' if n > 1 else ''} on one database and one port "
+            f"(SO_REUSEPORT; one producer loop and connection per process, which the kernel spreads), "
+            f"executor concurrency {e2e_concurrency} each",
+            ServerOptions(concurrency=e2e_concurrency, uvloop=uvloop, processes=n),
+            e2e_run(e2e_concurrency, key=f"scale_{n}", label=f"End-to-end, {n} server process{'es' if n > 1 else ''}"),
+        )
+        for n in SCALING
     ]
     return found

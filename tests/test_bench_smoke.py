@@ -1,33 +1,93 @@
-"""The benchmark harness still runs (short mode). Speed is measured by `make bench`, never
-asserted here: this only proves the harness works end to end."""
+"""The benchmark harness still runs (short mode), peers included. Speed is measured by
+`make bench`, never asserted here: this only proves every scenario works end to end and
+that every process it starts is gone afterwards."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
+from bench.processes import find_redis_server
 from tests.conftest import REPO, subprocess_env
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+# Figures every system must produce in short mode (Celery only with redis-server installed).
+JOBSVC_FIGURES = {
+    "submit_1",
+    "submit_32",
+    "submit_256",
+    "batch_1000",
+    "e2e",
+    "e2e_remote",
+    "call1_p50",
+    "call1_p99",
+    "call64_rate",
+    "call64_p99",
+    "stream_1",
+    "stream_64",
+    "idle_xacts",
+    "idle_workers_xacts",
+    "mem_calls",
+    "listen_calls",
+    "mem_streams",
+    "listen_streams",
+    "scale_1",
+    "scale_2",
+    "scale_4",
+}
+PEER_FIGURES = {"submit_1", "submit_32", "submit_256", "batch_1000", "e2e"}
 
 
-def test_the_benchmark_harness_runs_in_short_mode(tmp_path: Path) -> None:
+def _processes_with(marker: str) -> list[int]:
+    """Live processes whose environment carries marker (every process the harness starts inherits it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
+    peers = ["pgqueuer", "procrastinate"] + (["celery"] if find_redis_server() else [])
+    marker = f"JOBSVC_BENCH_SMOKE={uuid.uuid4().hex}"
+    env = subprocess_env()
+    env["JOBSVC_BENCH_SMOKE"] = marker.split("=", 1)[1]
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--runs", "1", "--only", "submit,e2e,call1", "--json", str(out)],
+        [sys.executable, "-m", "bench.run", "--quick", "--runs", "1", "--peers", ",".join(peers), "--json", str(out)],
         cwd=REPO,
-        env=subprocess_env(),
+        env=env,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=540,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-5000:]
+    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-8000:]
+    # Nothing the harness started outlives it (servers, workers, consumers, redis, PostgreSQL).
+    assert _processes_with(marker) == []
     report = json.loads(out.read_text())
-    figures = {row["figure"] for row in report["summary"]}
-    assert {"Submit, 32 callers", "Call, 1 caller: p50"} <= figures, figures
-    assert all(row["median"] > 0 for row in report["summary"] if row["unit"].endswith("/s"))
+    rows = {row["key"]: row for row in report["comparison"]}
+    assert {key for key, row in rows.items() if row.get("jobsvc")} >= JOBSVC_FIGURES, sorted(rows)
+    for peer in peers:
+        measured = {key for key, row in rows.items() if row.get(peer)}
+        assert measured >= PEER_FIGURES, (peer, sorted(measured))
+        assert rows["e2e"][f"x_{peer}"] is not None
+    if "celery" in peers:
+        assert {"call1_p50", "call64_rate"} <= {key for key, row in rows.items() if row.get("celery")}
+    for key, row in rows.items():
+        for system in ["jobsvc", *peers]:
+            if row.get(system) and not key.startswith("idle"):
+                assert row[system]["median"] > 0, (key, system, row[system])
+    assert report["meta"]["peer_settings"].keys() == set(peers)
+    assert "Figures: median (min-max)" in done.stdout
