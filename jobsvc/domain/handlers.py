@@ -16,6 +16,7 @@ list of everything yielded.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import math
@@ -110,10 +111,15 @@ class HandlerDefinition:
         """'name@version': how executors advertise what they serve."""
         return f"{self.name}@{self.version}"
 
-    @property
+    @functools.cached_property
     def is_async(self) -> bool:
         """Runs on the event loop (async def or async generator)."""
-        return inspect.iscoroutinefunction(self.func) or inspect.isasyncgenfunction(self.func)
+        return inspect.iscoroutinefunction(self.func) or self.is_async_generator
+
+    @functools.cached_property
+    def is_async_generator(self) -> bool:
+        """An async generator: each chunk it yields is partial output."""
+        return inspect.isasyncgenfunction(self.func)
 
     def declared_schedules(self) -> list[Schedule]:
         """The schedules declared beside this handler, for this exact version."""

@@ -91,13 +91,13 @@ class Invoker:
 
     async def _invoke(self, definition: HandlerDefinition, ctx: JobContext, value: Any) -> Any:
         func = definition.func
-        if inspect.isasyncgenfunction(func):
+        if definition.is_async_generator:
             chunks = []
             async for chunk in func(ctx, value):
                 ctx.partial_output(chunk)
                 chunks.append(chunk)
             return chunks
-        if inspect.iscoroutinefunction(func):
+        if definition.is_async:
             return await func(ctx, value)
         # With a copy of the context, as asyncio.to_thread does: the handler's log lines carry
         # the job's fields and its spans nest in the execution span.

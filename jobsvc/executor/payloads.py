@@ -4,6 +4,7 @@ messages travel as (type URL, bytes) so the store never needs their classes."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from google.protobuf.message import DecodeError, Message
@@ -38,12 +39,29 @@ def encode_value(value: Any) -> Payload:
     """A handler's result or partial output as a payload."""
     if isinstance(value, Message):
         return Payload(type_url=TYPE_URL_PREFIX + value.DESCRIPTOR.full_name, data=value.SerializeToString())
-    try:
-        # Round-trip so that tuples, numpy-ish scalars etc. fail here, in the job,
-        # rather than later in the store where the error would be far from its cause.
-        plain: JsonValue = json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise PayloadError(f"value is not JSON-serializable: {exc}") from exc
+    plain: JsonValue = value
+    if not _is_plain_json(value):
+        try:
+            # Round-trip the rest (tuples, int keys...) so that what cannot be JSON fails here,
+            # in the job, rather than later in the store, far from its cause.
+            plain = json.loads(json.dumps(value, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise PayloadError(f"value is not JSON-serializable: {exc}") from exc
     if contains_nul(plain):
         raise PayloadError("value contains the character U+0000 (NUL), which cannot be stored")
     return Payload(json=plain)
+
+
+def _is_plain_json(value: Any) -> bool:
+    """Already exactly JSON (str keys, finite numbers, lists): most results; checking is
+    several times cheaper than the JSON round trip."""
+    kind = type(value)
+    if value is None or kind is str or kind is bool or kind is int:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(_is_plain_json(item) for item in value)
+    if kind is dict:
+        return all(type(key) is str and _is_plain_json(item) for key, item in value.items())
+    return False

@@ -60,8 +60,8 @@ class _EventWriter:
         self._claim = claim
         self._loop = loop
         self._loop_thread = threading.get_ident()
-        self._queue: asyncio.Queue[tuple[EventKind, dict[str, JsonValue], Payload | None] | None] = asyncio.Queue()
-        # Started by the first event: most jobs report none, and a task per job costs.
+        # Both made by the first event: most jobs report none, and a queue and a task per job cost.
+        self._queue: asyncio.Queue[tuple[EventKind, dict[str, JsonValue], Payload | None] | None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def progress(self, percent: float, message: str) -> None:
@@ -77,22 +77,23 @@ class _EventWriter:
             self._loop.call_soon_threadsafe(self._enqueue, item)
 
     def _enqueue(self, item: tuple[EventKind, dict[str, JsonValue], Payload | None] | None) -> None:
-        if self._task is None:
-            self._task = self._loop.create_task(self._drain(), name=f"jobsvc-events-{self._claim.job.id}")
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._task = self._loop.create_task(self._drain(self._queue), name=f"jobsvc-events-{self._claim.job.id}")
         self._queue.put_nowait(item)
 
-    async def _drain(self) -> None:
+    async def _drain(self, queue: asyncio.Queue[tuple[EventKind, dict[str, JsonValue], Payload | None] | None]) -> None:
         """Write what is queued, as many events per statement as have piled up meanwhile."""
         job_id, token = self._claim.job.id, self._claim.attempt_token
         closing = False
         while not closing:
             batch = []
-            item = await self._queue.get()
+            item = await queue.get()
             while item is not None:
                 batch.append(item)
-                if self._queue.empty() or len(batch) == self.MAX_BATCH:
+                if queue.empty() or len(batch) == self.MAX_BATCH:
                     break
-                item = self._queue.get_nowait()
+                item = queue.get_nowait()
             closing = item is None
             if not batch:
                 continue
@@ -105,7 +106,7 @@ class _EventWriter:
     async def close(self) -> None:
         """Flush everything reported so far (events from threads arrive before this runs:
         the handler has returned, and call_soon_threadsafe keeps their order)."""
-        if self._task is not None:
+        if self._queue is not None and self._task is not None:
             self._queue.put_nowait(None)
             await self._task
 

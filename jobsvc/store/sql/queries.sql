@@ -23,6 +23,7 @@ INSERT INTO jobsvc_schema_migrations (version, name) VALUES ($1, $2);
 -- name: plan_claims_for_transaction
 -- The planner settings of a claim (see create_pool(for_claims=True)), for one transaction.
 SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
 
 -- name: database_ping
 SELECT 1;
