@@ -37,6 +37,12 @@ FIGURES = (
     Figure("batch_1000", "SubmitBatch / batch enqueue of 1,000", "jobs/s", ">= 100k"),
     Figure("e2e", "End-to-end, in-process executors, no-op", "jobs/s", ">= 20k, >= 3x pgqueuer"),
     Figure("e2e_remote", "End-to-end, remote Python workers", "jobs/s", ">= 10k"),
+    Figure(
+        "e2e_flow",
+        "End-to-end, concurrency + rate limit set, not binding",
+        "jobs/s",
+        ">= 0.9x end-to-end (issue 7)",
+    ),
     Figure("call1_p50", "Call, 1 caller: p50", "ms", "<= 2", lower_is_better=True),
     Figure("call1_p99", "Call, 1 caller: p99", "ms", "<= 5", lower_is_better=True),
     Figure("call1_rate", "Call, 1 caller", "calls/s"),

@@ -625,6 +625,18 @@ def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[
             executing,
             e2e_run(e2e_concurrency, key="e2e"),
         ),
+        Scenario(
+            "e2e_flow",
+            "End-to-end as above with handler noop_limited: a concurrency limit and a rate limit "
+            "(one key for all its jobs) high enough never to bind, to measure what they cost",
+            executing,
+            e2e_run(
+                e2e_concurrency,
+                key="e2e_flow",
+                handler="noop_limited",
+                label="End-to-end, flow control set but not binding",
+            ),
+        ),
     ]
     found += [
         Scenario(
