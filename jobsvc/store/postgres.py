@@ -170,12 +170,10 @@ class PgStore:
                 [j.spec.run_at for _, j in fresh],
                 [rows.job_options(j) for _, j in fresh],
             )
-            by_id = {str(i): j for i, j in fresh}
-            created.update(
-                (job_id, rows.new_job(by_id[job_id], job_id, r["created_at"], r["run_at"]))
-                for r in inserted
-                for job_id in (str(r["id"]),)
-            )
+            by_id = dict(fresh)
+            for r in inserted:
+                job_id = str(r["id"])
+                created[job_id] = rows.new_job(by_id[job_id], job_id, r["created_at"], r["run_at"])
             by_key: dict[str, Job] = {}
             if len(created) < len(jobs):
                 # Some keys were taken: by earlier jobs, or by an earlier item of this batch.
