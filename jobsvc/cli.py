@@ -263,6 +263,13 @@ def _add_lifecycle_options(serve: argparse.ArgumentParser) -> None:
         default=ServerConfig.health_interval,
         help="seconds between database checks behind the health status",
     )
+    serve.add_argument(
+        "--database-timeout",
+        type=float,
+        default=ServerConfig.database_timeout,
+        help="seconds a health check or a request waits for the database before it counts as unreachable "
+        "(health NOT_SERVING, requests UNAVAILABLE)",
+    )
 
 
 def _add_connection_options(serve: argparse.ArgumentParser) -> None:
@@ -425,6 +432,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         shutdown_grace=args.shutdown_grace,
         drain_delay=args.drain_delay,
         health_interval=args.health_interval,
+        database_timeout=args.database_timeout,
         pool_size=args.pool_size,
         executor=ExecutorConfig(concurrency=args.concurrency),
         observability=_observability_config(args),

@@ -10,18 +10,17 @@ it at once without doing any piece of work twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from jobsvc.domain.errors import Unavailable
 from jobsvc.domain.jobs import Transition
 from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.observability.metrics import Metrics
 from jobsvc.store.port import JobStore
+from jobsvc.supervisor import Supervisor
 
 log = logging.getLogger("jobsvc.maintenance")
 
@@ -38,31 +37,35 @@ class MaintenanceConfig:
 
 
 class Maintenance:
-    """Runs the chores on a jittered interval until stopped."""
+    """Runs the chores on a jittered interval until stopped (a task of the Supervisor,
+    so a pass that fails is logged and tried again)."""
+
+    TASK = "maintenance"
 
     def __init__(
         self,
         store: JobStore,
         config: MaintenanceConfig,
         on_requeued: Callable[[datetime | None], None],
+        supervisor: Supervisor,
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics or Metrics()
         self.config = config
         self._on_requeued = on_requeued
-        self._task: asyncio.Task[None] | None = None
+        self._supervisor = supervisor
+        self._next_reap = 0.0
 
     def start(self) -> None:
-        """Start the loop."""
-        self._task = asyncio.create_task(self._loop(), name="jobsvc-maintenance")
+        """Start the task."""
+        loop = asyncio.get_running_loop()
+        self._next_reap = loop.time() + self.config.reap_interval * random.random()
+        self._supervisor.start(self.TASK, self._round)
 
     async def stop(self) -> None:
-        """Stop the loop."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop the task."""
+        await self._supervisor.stop(self.TASK)
 
     async def run_once(self, *, reap: bool = True) -> tuple[list[str], list[str], int]:
         """One pass: (rescued ids, expired ids, reaped count)."""
@@ -91,17 +94,11 @@ class Maintenance:
             log.warning("job %s: %s", change.job_id, why)
             log_transition(log, change, error_type)
 
-    async def _loop(self) -> None:
+    async def _round(self) -> None:
+        # Jitter keeps replicas that started together from querying in lockstep.
+        await asyncio.sleep(self.config.rescue_interval * random.uniform(0.8, 1.2))
         loop = asyncio.get_running_loop()
-        next_reap = loop.time() + self.config.reap_interval * random.random()
-        while True:
-            # Jitter keeps replicas that started together from querying in lockstep.
-            await asyncio.sleep(self.config.rescue_interval * random.uniform(0.8, 1.2))
-            reap = loop.time() >= next_reap
-            try:
-                await self.run_once(reap=reap)
-            except Unavailable as exc:
-                log.warning("maintenance skipped: %s", exc)
-                continue
-            if reap:
-                next_reap = loop.time() + self.config.reap_interval
+        reap = loop.time() >= self._next_reap
+        await self.run_once(reap=reap)
+        if reap:
+            self._next_reap = loop.time() + self.config.reap_interval

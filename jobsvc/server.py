@@ -2,7 +2,9 @@
 
 Start order: database (embedded when no URL) -> migrations -> handler registry ->
 LISTEN connection -> handler resources (lifespans) -> executor -> gRPC port ->
-health SERVING.
+health SERVING. Every background task (LISTEN, claim, heartbeat, maintenance,
+schedules) is run by one Supervisor, which survives whatever a task raises and tells
+health which task cannot recover.
 
 Shutdown order (SIGTERM): health NOT_SERVING on every service -> the drain delay
 (everything still served while balancers notice) -> the gRPC port stops taking new
@@ -25,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
@@ -38,7 +39,7 @@ from jobsvc.api.auth import ANY_SCOPE, AuthConfig, Authenticator
 from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
-from jobsvc.domain.errors import Unavailable
+from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.domain.jobs import QueueStats
 from jobsvc.executor import Executor, ExecutorConfig
@@ -46,9 +47,11 @@ from jobsvc.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.metrics import Metrics, PrometheusMetrics
 from jobsvc.observability.tracing import Tracing, build_provider
+from jobsvc.store.connection import HealthProbe
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.notify import JobsDue, Listener
 from jobsvc.store.postgres import PgStore, create_pool
+from jobsvc.supervisor import Supervisor
 from jobsvc.v1 import (
     ack_service_pb2,
     call_service_pb2,
@@ -191,6 +194,12 @@ class ServerConfig:
     connection: ConnectionConfig = field(default_factory=ConnectionConfig)
     pool_size: int = 20
     health_interval: float = 5.0
+    # A health check, or a request waiting for a pool connection, gives the database this
+    # long; then it counts as unreachable: health NOT_SERVING and requests UNAVAILABLE at
+    # once (not at their deadline) until a check succeeds again.
+    database_timeout: float = 2.0
+    # A background task failing this long in a row turns health NOT_SERVING.
+    task_unhealthy_after: float = 10.0
     tls: TlsConfig = field(default_factory=TlsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     # Lease owner and executor name: unique per server instance, readable in events.
@@ -218,6 +227,8 @@ class JobsvcServer:
         self.metrics_port: int | None = None
         self.tracing: Tracing | None = None
         self._health_task: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor(unhealthy_after=config.task_unhealthy_after)
+        self._listener: Listener | None = None
         self._draining = False
         self._drain_cut = asyncio.Event()
         self._stopped = asyncio.Event()
@@ -251,10 +262,13 @@ class JobsvcServer:
         claim_pool = await create_pool(self.database_url, min_size=1, max_size=4, for_claims=True)
         self._stack.push_async_callback(claim_pool.close)
         store = PgStore(pool, claim_pool=claim_pool)
+        store.acquire_timeout = cfg.database_timeout
         self._stack.push_async_callback(store.notifier.close)
         await store.migrate()
         await store.handler_register([d.spec() for d in self.table])
-        listener = Listener(self.database_url)
+        # Last on the way out: every background task stopped (those stopped in order before).
+        self._stack.push_async_callback(self.supervisor.stop_all)
+        self._listener = listener = Listener(self.database_url, self.supervisor)
         await listener.start()
         self._stack.push_async_callback(listener.close)
         store.notifier.add_local(listener.notify_local)
@@ -268,6 +282,7 @@ class JobsvcServer:
             self.table,
             owner=cfg.name,
             jobs_due=jobs_due.wake,
+            supervisor=self.supervisor,
             resources=resources,
             config=cfg.executor,
             metrics=metrics,
@@ -275,17 +290,21 @@ class JobsvcServer:
         )
         app = JobsApp(store, listener, jobs_due, config=cfg.app, metrics=metrics, tracing=tracing)
         self.ack = AckService(app, listener, cfg.ack)
-        self._schedules = schedules = Schedules(app, store)
+        self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
         await self._start_grpc(app, schedules, authenticator)
         await self._executor.start()
-        self._maintenance = Maintenance(store, cfg.maintenance, on_requeued=jobs_due.wake, metrics=metrics)
+        self._maintenance = Maintenance(
+            store, cfg.maintenance, on_requeued=jobs_due.wake, supervisor=self.supervisor, metrics=metrics
+        )
         self._maintenance.start()
         schedules.start()
         self._serve_metrics(store)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         await self._health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
-        self._health_task = asyncio.create_task(self._watch_database(store), name="jobsvc-health")
+        probe = HealthProbe(self.database_url)
+        self._stack.push_async_callback(probe.close)
+        self._health_task = asyncio.create_task(self._watch_health(store, probe), name="jobsvc-health")
 
     def _start_observing(self) -> None:
         """Metrics registry and tracer provider of this server (none when off)."""
@@ -379,24 +398,37 @@ class JobsvcServer:
         for name in ("", *SERVICE_NAMES):
             await self._health.set(name, status)
 
-    async def _watch_database(self, store: PgStore) -> None:
-        """NOT_SERVING while the database is unreachable, so balancers route elsewhere."""
+    async def _watch_health(self, store: PgStore, probe: HealthProbe) -> None:
+        """NOT_SERVING while the database is unreachable or read-only, or a background task
+        cannot recover, so balancers route elsewhere; SERVING again once all is well."""
         serving = True
         while not self._draining:
             await asyncio.sleep(self.config.health_interval)
-            try:
-                await asyncio.wait_for(store.ping(), self.config.health_interval)
-                ok = True
-            except (Unavailable, TimeoutError, asyncpg.PostgresError):
-                ok = False
-            if ok != serving and not self._draining:
-                serving = ok
-                log.warning(
-                    "database %s; health %s", "reachable" if ok else "unreachable", "SERVING" if ok else "NOT_SERVING"
-                )
+            problems = await self._health_problems(store, probe)
+            if (not problems) != serving and not self._draining:
+                serving = not problems
+                if serving:
+                    log.warning("health SERVING: the database and every background task are well again")
+                else:
+                    log.error("health NOT_SERVING: %s", "; ".join(problems))
                 await self._set_health(
-                    health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+                    health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
                 )
+
+    async def _health_problems(self, store: PgStore, probe: HealthProbe) -> list[str]:
+        """What keeps this process from serving now (empty: nothing)."""
+        try:
+            await probe.check(self.config.database_timeout)
+            database = None
+        except JobsvcError as exc:
+            database = exc.message
+        reachable_again = database is None and store.unreachable
+        await store.mark_unreachable(database)
+        if reachable_again and self._listener is not None:
+            # Notifications sent during the outage may be lost on a connection that looked open.
+            self._listener.reconnect()
+        problems = [f"database: {database}"] if database else []
+        return problems + self.supervisor.problems()
 
     async def stop(self, grace: float | None = None, drain_delay: float | None = None) -> None:
         """Drain and stop in the documented order; safe to call twice."""

@@ -427,8 +427,8 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                         session.worker.lease_seconds,
                         limited=session.worker.limited,
                     )
-                except JobsvcError as exc:
-                    log.warning("assigning to %s failed: %s", session.owner, exc)
+                except Exception as exc:  # any failure: the session carries on (see jobsvc.supervisor)
+                    _log_failure(exc, "assigning to %s failed", session.owner)
                     await asyncio.sleep(1)
                     continue
                 for claim in claims:
@@ -453,8 +453,8 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 await self._register(session.worker)
                 # By token, not by owner: a worker that reconnected holds leases of its old session.
                 held = await self._store.job_lease_extend_tokens(leases, session.worker.lease_seconds)
-            except JobsvcError as exc:
-                log.warning("lease extension for %s failed: %s", session.owner, exc)
+            except Exception as exc:  # any failure: the session carries on, the next round retries
+                _log_failure(exc, "lease extension for %s failed", session.owner)
                 continue
             for job_id, token in leases:
                 if job_id not in held:
@@ -552,6 +552,14 @@ def _settled(job_id: str, token: str, code: int, reason: str, message: str) -> a
             job_id=job_id, attempt_token=token, code=code, reason=reason, message=message
         )
     )
+
+
+def _log_failure(exc: Exception, what: str, owner: str) -> None:
+    """One line for expected trouble (the database), a traceback for a bug."""
+    if isinstance(exc, JobsvcError):
+        log.warning(what + ": %s", owner, exc)
+    else:
+        log.error(what, owner, exc_info=exc)
 
 
 def _is_uuid(value: str) -> bool:

@@ -10,9 +10,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from jobsvc.api.app import JobsApp
-from jobsvc.domain.errors import JobsvcError, NotFound, Unavailable
+from jobsvc.domain.errors import JobsvcError, NotFound
 from jobsvc.domain.schedules import Schedule
 from jobsvc.store.port import JobStore
+from jobsvc.supervisor import Supervisor
 
 log = logging.getLogger("jobsvc.schedules")
 
@@ -36,11 +37,13 @@ class Schedules:
     IDLE_POLL_SECONDS = 30.0
     BATCH = 100
 
-    def __init__(self, app: JobsApp, store: JobStore) -> None:
+    TASK = "schedules"
+
+    def __init__(self, app: JobsApp, store: JobStore, supervisor: Supervisor) -> None:
         self._app = app
         self._store = store
+        self._supervisor = supervisor
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     # -- operations -------------------------------------------------------------------
 
@@ -88,29 +91,21 @@ class Schedules:
     # -- the tick loop ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start submitting ticks."""
-        self._task = asyncio.create_task(self._loop(), name="jobsvc-schedules")
+        """Start submitting ticks (a task of the Supervisor: a failed round is tried again)."""
+        self._supervisor.start(self.TASK, self._round)
 
     async def stop(self) -> None:
         """Stop submitting ticks."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._supervisor.stop(self.TASK)
 
-    async def _loop(self) -> None:
-        while True:
-            self._wakeup.clear()
-            try:
-                next_tick = await self.run_due()
-                delay = self.IDLE_POLL_SECONDS
-                if next_tick is not None:
-                    delay = min(delay, max(0.0, (next_tick - datetime.now(UTC)).total_seconds()))
-            except Unavailable as exc:
-                log.warning("schedules: %s", exc)
-                delay = 1.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), delay)
+    async def _round(self) -> None:
+        self._wakeup.clear()
+        next_tick = await self.run_due()
+        delay = self.IDLE_POLL_SECONDS
+        if next_tick is not None:
+            delay = min(delay, max(0.0, (next_tick - datetime.now(UTC)).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), delay)
 
     async def run_due(self) -> datetime | None:
         """Submit every due tick; the next tick of any schedule afterwards."""
@@ -135,9 +130,9 @@ class Schedules:
             try:
                 [(job, _)] = await self._app.submit([(spec, f"schedule {schedule.name}.job")])
                 job_id = job.id
-            except Unavailable:
-                raise  # the tick stays due and is tried again
             except JobsvcError as exc:
+                if exc.transient:
+                    raise  # the tick stays due and is tried again
                 # The handler version is gone or the input no longer fits: this tick cannot
                 # run; say so and carry on, rather than retrying it forever.
                 log.error("schedule %r: tick %s not submitted: %s", schedule.name, tick.isoformat(), exc)

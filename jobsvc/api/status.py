@@ -23,6 +23,7 @@ from grpc_status import rpc_status
 from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.api.wellformed import first_problem
 from jobsvc.domain.errors import (
+    Aborted,
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
@@ -46,6 +47,7 @@ _CODES: list[tuple[type[JobsvcError], int]] = [
     (FailedPrecondition, code_pb2.FAILED_PRECONDITION),
     (ResourceExhausted, code_pb2.RESOURCE_EXHAUSTED),
     (Unavailable, code_pb2.UNAVAILABLE),
+    (Aborted, code_pb2.ABORTED),
     (Unauthenticated, code_pb2.UNAUTHENTICATED),
     (PermissionDenied, code_pb2.PERMISSION_DENIED),
 ]

@@ -17,6 +17,8 @@ class JobsvcError(Exception):
     """Base of the errors a caller can act on. `reason` is a stable UPPER_SNAKE code."""
 
     reason: str = "JOBSVC_ERROR"
+    # The same request may succeed later (the database is back, the conflict is gone).
+    transient: bool = False
 
     def __init__(self, message: str, *, metadata: dict[str, str] | None = None, reason: str | None = None) -> None:
         super().__init__(message)
@@ -82,6 +84,15 @@ class Unavailable(JobsvcError):
     """The service cannot serve now (database unreachable, draining); retrying later may work."""
 
     reason = "UNAVAILABLE"
+    transient = True
+
+
+class Aborted(JobsvcError):
+    """The database gave up on the request to keep others consistent (a serialization
+    failure or a deadlock): nothing was written, and retrying the request is the answer."""
+
+    reason = "CONFLICT_RETRY"
+    transient = True
 
 
 class Unauthenticated(JobsvcError):

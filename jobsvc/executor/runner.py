@@ -1,9 +1,10 @@
 """The in-process executor: claims due jobs for the handler versions this process
 serves, runs them with bounded concurrency, and writes their events and outcome.
 
-Lifecycle (owned by jobsvc.server): start() -> [claim loop, heartbeat loop,
-rescue loop] -> stop(grace): stop claiming, let running jobs finish within the
-grace period, then cancel the rest and give them back to the queue.
+Lifecycle (owned by jobsvc.server): start() -> [claim and heartbeat tasks, run by
+the process's Supervisor, which survives any error a round raises] -> stop(grace):
+stop claiming, let running jobs finish within the grace period, then cancel the
+rest and give them back to the queue.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from jobsvc.domain.errors import Unavailable
+from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerTable, JobContext
 from jobsvc.domain.jobs import Claim, EventKind, JobState, JsonValue, Payload, Transition
 from jobsvc.executor.invoke import Invoker, Outcome
@@ -28,6 +29,7 @@ from jobsvc.observability.metrics import Metrics
 from jobsvc.observability.tracing import Tracing
 from jobsvc.store.notify import Listener
 from jobsvc.store.port import JobStore
+from jobsvc.supervisor import Supervisor
 
 log = logging.getLogger("jobsvc.executor")
 
@@ -100,8 +102,10 @@ class _EventWriter:
             try:
                 if await self._store.job_event_append_many(job_id, token, batch) is None:
                     log.info("job %s: %d event(s) dropped, attempt no longer current", job_id, len(batch))
-            except Unavailable as exc:
+            except JobsvcError as exc:
                 log.warning("job %s: %d event(s) lost: %s", job_id, len(batch), exc)
+            except Exception:  # progress is best effort: never let it cost the job its outcome
+                log.exception("job %s: %d event(s) lost", job_id, len(batch))
 
     async def close(self) -> None:
         """Flush everything reported so far (events from threads arrive before this runs:
@@ -117,6 +121,9 @@ class _Running:
     task: asyncio.Task[None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None
+    # Set once the handler has returned and its outcome is being written: the attempt is
+    # no longer stopped by a lease check or a cancel (its settlement decides).
+    settling: bool = False
 
 
 class Executor:
@@ -130,6 +137,7 @@ class Executor:
         *,
         owner: str,
         jobs_due: Callable[[datetime | None], None],
+        supervisor: Supervisor,
         resources: Mapping[str, Any] | None = None,
         config: ExecutorConfig | None = None,
         metrics: Metrics | None = None,
@@ -139,6 +147,7 @@ class Executor:
         self._metrics = metrics or Metrics()
         self._listener = listener
         self._jobs_due = jobs_due
+        self._supervisor = supervisor
         self._table = table
         self._owner = owner
         self._resources = dict(resources or {})
@@ -149,7 +158,11 @@ class Executor:
         # Set when this executor should claim: jobs may be due, or a slot freed up.
         self._wakeup = asyncio.Event()
         self._stopping = False
-        self._loops: list[asyncio.Task[None]] = []
+        self._started = False
+        # When the served versions were last marked online (loop time).
+        self._heartbeat_served_at = float("-inf")
+        # Registers this executor's wake-up for "jobs are due" while it runs.
+        self._signals = contextlib.ExitStack()
         self._threads = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="jobsvc-handler")
         self._invoker = Invoker(self._threads, tracing)
         listener.on_cancel(self._on_cancel_request)
@@ -160,24 +173,23 @@ class Executor:
         return len(self._running)
 
     async def start(self) -> None:
-        """Start the claim, heartbeat and rescue loops."""
+        """Start the claim and heartbeat tasks."""
         if not len(self._table):
             return
-        self._loops = [
-            asyncio.create_task(self._claim_loop(), name="jobsvc-claim"),
-            asyncio.create_task(self._heartbeat_loop(), name="jobsvc-heartbeat"),
-        ]
+        self._wakeup = self._signals.enter_context(self._listener.due_signal())
+        self._supervisor.start("claim", self._claim_round)
+        self._supervisor.start("heartbeat", self._heartbeat_round)
+        self._started = True
 
     async def stop(self, grace: float) -> None:
         """Stop claiming; give running jobs `grace` seconds, then requeue the rest."""
         self._stopping = True
-        claim_loop = self._loops[0] if self._loops else None
-        if claim_loop is not None:
+        if self._started:
             # Not cancelled: a claim in flight may have committed, and jobs claimed but never
             # launched would sit RUNNING until their lease ran out (their callers waiting).
-            # The loop launches what it got (drained below like the rest) and ends.
+            # The round launches what it got (drained below like the rest) and ends.
             self._wakeup.set()
-            await asyncio.wait([claim_loop], timeout=self.config.lease_seconds)
+            await self._supervisor.stop("claim", drain=self.config.lease_seconds)
         pending = [r.task for r in self._running.values() if r.task is not None]
         if pending:
             log.info("draining %d running job(s) for up to %.1fs", len(pending), grace)
@@ -187,69 +199,52 @@ class Executor:
         leftovers = [r.task for r in self._running.values() if r.task is not None]
         if leftovers:
             await asyncio.wait(leftovers, timeout=5)
-        for task in self._loops:
-            task.cancel()
-        for task in self._loops:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._supervisor.stop("heartbeat")
+        self._signals.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    # -- loops ---------------------------------------------------------------
+    # -- tasks (rounds run by the supervisor) ------------------------------------
 
-    async def _claim_loop(self) -> None:
-        with self._listener.due_signal() as due:
-            self._wakeup = due
-            await self._claim_until_stopped()
+    async def _claim_round(self) -> None:
+        """Claim due jobs for the free slots and launch them; then, unless the batch came
+        back full (more may be due right now), wait until jobs may be due or a slot frees."""
+        if self._stopping:
+            return
+        # Cleared before claiming: a wake-up that arrives during the claim is kept.
+        self._wakeup.clear()
+        free = self.config.concurrency - len(self._running)
+        if free > 0:
+            want = min(free, self.config.claim_batch)
+            claims = await self._store.job_claim(
+                self._table.keys, self._owner, want, self.config.lease_seconds, limited=self._limited
+            )
+            for claim in claims:
+                self._launch(claim)
+            if len(claims) == want:
+                return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), self.config.poll_interval)
 
-    async def _claim_until_stopped(self) -> None:
-        while not self._stopping:
-            # Clear before claiming: a wake-up that arrives during the claim is kept.
-            self._wakeup.clear()
-            free = self.config.concurrency - len(self._running)
-            claimed = 0
-            if free > 0:
-                want = min(free, self.config.claim_batch)
-                try:
-                    claims = await self._store.job_claim(
-                        self._table.keys, self._owner, want, self.config.lease_seconds, limited=self._limited
-                    )
-                except Unavailable as exc:
-                    log.warning("claim failed: %s", exc)
-                    await asyncio.sleep(1)
-                    continue
-                for claim in claims:
-                    self._launch(claim)
-                claimed = len(claims)
-                if claimed == want:
-                    continue  # there may be more due right now
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.config.poll_interval)
-
-    async def _heartbeat_loop(self) -> None:
-        interval = self.config.lease_seconds / 3
-        served = [(d.name, str(d.version)) for d in self._table]
-        touched_at = 0.0
+    async def _heartbeat_round(self) -> None:
+        """Extend the leases of running jobs; stop those whose lease is lost or that were
+        cancelled (a cancel whose notification was missed)."""
+        await asyncio.sleep(self.config.lease_seconds / 3)
         loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                if loop.time() - touched_at > 10:
-                    await self._store.handler_touch(served)
-                    touched_at = loop.time()
-                ids = list(self._running)
-                held = await self._store.job_lease_extend(ids, self._owner, self.config.lease_seconds)
-            except Unavailable as exc:
-                log.warning("heartbeat failed: %s", exc)
+        if loop.time() - self._heartbeat_served_at > 10:
+            await self._store.handler_touch([(d.name, str(d.version)) for d in self._table])
+            self._heartbeat_served_at = loop.time()
+        ids = [job_id for job_id, running in self._running.items() if not running.settling]
+        held = await self._store.job_lease_extend(ids, self._owner, self.config.lease_seconds)
+        for job_id in ids:
+            running = self._running.get(job_id)
+            # Gone, or its outcome is being written: the extend raced the settlement, which
+            # is what made the job vanish from the held leases. Not a lost lease.
+            if running is None or running.settling:
                 continue
-            for job_id in ids:
-                running = self._running.get(job_id)
-                if running is None:
-                    continue
-                if job_id not in held:
-                    self._stop_job(running, _StopReason.LEASE_LOST)
-                elif held[job_id]:
-                    # A cancel whose NOTIFY we missed.
-                    self._stop_job(running, _StopReason.CANCELLED)
+            if job_id not in held:
+                self._stop_job(running, _StopReason.LEASE_LOST)
+            elif held[job_id]:
+                self._stop_job(running, _StopReason.CANCELLED)
 
     # -- one job -------------------------------------------------------------
 
@@ -268,7 +263,7 @@ class Executor:
             self._stop_job(running, _StopReason.CANCELLED)
 
     def _stop_job(self, running: _Running, reason: str) -> None:
-        if running.stop_reason is not None:
+        if running.stop_reason is not None or running.settling:
             return
         running.stop_reason = reason
         running.cancelled.set()
@@ -303,12 +298,15 @@ class Executor:
             outcome = await self._invoker.run(definition, ctx, job.input, timeout, job.trace_context)
         except asyncio.CancelledError:
             outcome = None  # stopped: cancelled, shutting down or lease lost (see stop_reason)
+        running.settling = True
         try:
             await writer.close()
             await self._record_outcome(running, outcome)
-        except Unavailable as exc:
-            # The lease will expire and another replica's rescuer requeues the job.
+        except JobsvcError as exc:
+            # The lease will expire and a replica's rescuer requeues the job.
             log.error("job %s: outcome not recorded (%s); it will be retried after its lease", job.id, exc)
+        except Exception:
+            log.exception("job %s: outcome not recorded; it will be retried after its lease", job.id)
         finally:
             if self._running.get(job.id) is running:  # a newer attempt may have taken the slot
                 del self._running[job.id]

@@ -1,16 +1,19 @@
-"""Connecting to PostgreSQL, and telling other processes that jobs changed."""
+"""Connecting to PostgreSQL, what its errors mean to a caller, a health probe that
+cannot hang, and telling other processes that jobs changed."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
+from asyncpg.connect_utils import SessionAttribute
 
-from jobsvc.domain.errors import Unavailable
+from jobsvc.domain.errors import Aborted, JobsvcError, Unavailable
 from jobsvc.store.sql import query
 
 log = logging.getLogger("jobsvc.store")
@@ -25,8 +28,56 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    # A multi-host URL none of whose hosts is (say) a writable primary: mid-failover.
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
     TimeoutError,
 )
+
+# Errors of a healthy query on a server that cannot take it now: an operator cancelled it
+# (pg_cancel_backend) or it ran past a statement or lock timeout, the server is read-only
+# (a standby reached during a failover), out of resources, or failing its disks. The
+# request did nothing; another try, here or on another replica, may work.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.OperatorInterventionError,  # 57xxx: query_canceled, admin_shutdown, ...
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.IdleInTransactionSessionTimeoutError,
+    asyncpg.InsufficientResourcesError,  # 53xxx: disk full, out of memory, too many connections
+    asyncpg.PostgresSystemError,  # 58xxx: I/O errors
+)
+
+# Errors that mean "do it again": the server rolled the transaction back to keep
+# concurrent ones consistent (serialization failure, deadlock).
+CONFLICT_ERRORS: tuple[type[BaseException], ...] = (asyncpg.TransactionRollbackError,)
+
+# Connect and pool-acquire limits: a request fails fast with UNAVAILABLE rather than
+# waiting for a database that does not answer (the caller retries on another replica).
+CONNECT_TIMEOUT = 5.0
+
+
+def database_error(exc: BaseException) -> JobsvcError | None:
+    """The domain error a database failure is answered with; None for anything else
+    (a bug in a query stays a bug, and is answered INTERNAL)."""
+    if isinstance(exc, asyncpg.ReadOnlySQLTransactionError):
+        return Unavailable(f"the database is read-only (a standby?): {exc}", reason="DATABASE_READ_ONLY")
+    if isinstance(exc, TimeoutError):
+        return Unavailable("database unavailable: no answer in time (a pool connection or a statement)")
+    if isinstance(exc, CONNECTION_ERRORS):
+        return Unavailable(f"database unavailable: {exc}")
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return Unavailable(f"database unavailable: {type(exc).__name__}: {exc}")
+    if isinstance(exc, CONFLICT_ERRORS):
+        return Aborted(f"database conflict, retry the request: {type(exc).__name__}: {exc}")
+    return None
+
+
+def session_attrs(dsn: str) -> SessionAttribute | None:
+    """target_session_attrs for connections to dsn: read-write unless the URL (or
+    PGTARGETSESSIONATTRS) says otherwise, so that a multi-host URL never settles on a
+    standby. A read-only server reached anyway is still treated as unavailable."""
+    if "target_session_attrs" in dsn or os.environ.get("PGTARGETSESSIONATTRS"):
+        return None
+    return SessionAttribute.read_write
 
 
 def _json_decode(text: str) -> Any:
@@ -71,12 +122,65 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, for_cl
             init=_init_connection,
             reset=_no_reset,
             command_timeout=30,
+            timeout=CONNECT_TIMEOUT,
+            target_session_attrs=session_attrs(dsn),
             server_settings=settings,
         )
     except CONNECTION_ERRORS as exc:
         raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc
     assert pool is not None
     return pool
+
+
+class HealthProbe:
+    """Answers "can this process use the database now?" within a hard time limit.
+
+    A connection of its own, outside the pools: a probe never waits behind busy pool
+    connections, and a probe that times out abandons its connection at once
+    (terminate: no cancel request, which a blackholed network would swallow too) and
+    connects afresh next time. A read-only server (a standby) is not usable.
+    """
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._conn: asyncpg.Connection | None = None
+
+    async def check(self, timeout: float) -> None:
+        """Return when the database answered as a writable primary; raise Unavailable otherwise."""
+        try:
+            read_only = await asyncio.wait_for(self._read_only(timeout), timeout)
+        except asyncio.CancelledError:
+            self._abandon()
+            raise
+        except Exception as exc:
+            self._abandon()
+            if isinstance(exc, TimeoutError):
+                raise Unavailable(f"the database did not answer within {timeout:g}s") from exc
+            raise database_error(exc) or Unavailable(f"database check failed: {exc}") from exc
+        if read_only:
+            self._abandon()  # the next probe connects again: perhaps to the new primary
+            raise Unavailable("the database is read-only (a standby?)", reason="DATABASE_READ_ONLY")
+
+    async def _read_only(self, timeout: float) -> bool:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(
+                self._dsn,
+                timeout=timeout,
+                # As the pools connect: a multi-host URL finds its primary, and a URL that
+                # allows a standby lets the probe see (and report) that it is one.
+                target_session_attrs=session_attrs(self._dsn),
+                server_settings={"application_name": "jobsvc-health"},
+            )
+        return bool(await self._conn.fetchval("SELECT current_setting('transaction_read_only') = 'on'"))
+
+    def _abandon(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    async def close(self) -> None:
+        """Close the probe's connection."""
+        self._abandon()
 
 
 _NOTIFY_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)

@@ -2,8 +2,9 @@
 
 Waiters (Call, Stream) subscribe to a job id and are woken when a NOTIFY names it;
 they then re-read the job's events from the table, so a notification carries no
-data and a lost one costs at most a poll interval. When the connection drops,
-every waiter is woken (it may have missed notifications) and we reconnect.
+data and a lost one costs at most a poll interval. When the connection drops (or
+fails in any way), every waiter is woken (it may have missed notifications) and the
+process's Supervisor connects again, with backoff.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from jobsvc.store.connection import CONNECTION_ERRORS
+from jobsvc.domain.errors import Unavailable
+from jobsvc.store.connection import CONNECT_TIMEOUT, session_attrs
 from jobsvc.store.port import JobStore
+from jobsvc.supervisor import Supervisor, TaskState
 
 log = logging.getLogger("jobsvc.notify")
 
@@ -29,16 +32,20 @@ CANCEL_CHANNEL = "jobsvc_cancel"
 class Listener:
     """Owns the LISTEN connection and routes notifications to local subscribers."""
 
-    def __init__(self, dsn: str, *, reconnect_delay: float = 0.5) -> None:
+    TASK = "listen"
+    # How long start() waits for the first LISTEN before the server start fails.
+    START_TIMEOUT = 30.0
+
+    def __init__(self, dsn: str, supervisor: Supervisor) -> None:
         self._dsn = dsn
-        self._reconnect_delay = reconnect_delay
+        self._supervisor = supervisor
+        self._state: TaskState | None = None
+        self._conn: asyncpg.Connection | None = None
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._cancel_callbacks: list[Callable[[str], None]] = []
         self._due_signals: set[asyncio.Event] = set()
         self._due_timer: asyncio.TimerHandle | None = None
         self.connected = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
 
     @contextlib.contextmanager
     def subscribe(self, job_id: str) -> Iterator[asyncio.Event]:
@@ -102,21 +109,24 @@ class Listener:
         return len(self._waiters)
 
     async def start(self) -> None:
-        """Connect and start listening; returns once the first LISTEN is in place."""
-        self._task = asyncio.create_task(self._run(), name="jobsvc-listener")
-        connected = asyncio.create_task(self.connected.wait())
-        done, _ = await asyncio.wait({self._task, connected}, return_when=asyncio.FIRST_COMPLETED)
-        if self._task in done:
-            connected.cancel()
-            self._task.result()
+        """Start listening; returns once the first LISTEN is in place."""
+        self._state = self._supervisor.start(self.TASK, self._session)
+        try:
+            await asyncio.wait_for(self.connected.wait(), self.START_TIMEOUT)
+        except TimeoutError:
+            await self.close()
+            why = self._state.last_error
+            raise Unavailable(f"no LISTEN connection within {self.START_TIMEOUT:g}s: {why}") from None
+
+    def reconnect(self) -> None:
+        """Drop the LISTEN connection and connect again (after an outage the connection may
+        look open while notifications were lost: a blackhole does not close sockets)."""
+        if self._conn is not None:
+            self._conn.terminate()
 
     async def close(self) -> None:
         """Stop listening."""
-        self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._supervisor.stop(self.TASK)
 
     def _dispatch(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
         payload = str(payload)
@@ -136,29 +146,34 @@ class Listener:
                 event.set()
         self._set_due()
 
-    async def _run(self) -> None:
-        while not self._closing:
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(self._dsn, server_settings={"application_name": "jobsvc-listen"})
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                for channel in (EVENTS_CHANNEL, JOBS_CHANNEL, CANCEL_CHANNEL):
-                    await conn.add_listener(channel, self._dispatch)
-                self.connected.set()
-                # Anything that happened while we were not listening is re-read now.
-                self._wake_everyone()
-                await lost.wait()
-                log.warning("LISTEN connection lost; reconnecting")
-            except CONNECTION_ERRORS as exc:
-                log.warning("LISTEN connection failed: %s", exc)
-            finally:
-                self.connected.clear()
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(conn.close(), 2)
+    async def _session(self) -> None:
+        """One LISTEN connection, from connect until it is lost (then raise: the
+        supervisor backs off and runs the next session)."""
+        conn: asyncpg.Connection | None = None
+        try:
+            conn = self._conn = await asyncpg.connect(
+                self._dsn,
+                timeout=CONNECT_TIMEOUT,
+                target_session_attrs=session_attrs(self._dsn),
+                server_settings={"application_name": "jobsvc-listen"},
+            )
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn: lost.set())
+            for channel in (EVENTS_CHANNEL, JOBS_CHANNEL, CANCEL_CHANNEL):
+                await conn.add_listener(channel, self._dispatch)
+            self.connected.set()
+            if self._state is not None:
+                self._state.succeeded()  # healthy for as long as this session lasts
+            # Anything that happened while we were not listening is re-read now.
             self._wake_everyone()
-            await asyncio.sleep(self._reconnect_delay)
+            await lost.wait()
+            raise Unavailable("LISTEN connection lost")
+        finally:
+            self.connected.clear()
+            self._conn = None
+            if conn is not None and not conn.is_closed():
+                conn.terminate()
+            self._wake_everyone()
 
 
 class JobsDue:

@@ -39,6 +39,11 @@ class JobStore(Protocol):
         """Raise Unavailable when the database cannot be reached."""
         ...
 
+    async def mark_unreachable(self, reason: str | None) -> None:
+        """Health found the database unreachable (why) or reachable again (None): while
+        unreachable, every method fails at once with Unavailable."""
+        ...
+
     async def handler_register(self, specs: Sequence[HandlerSpec]) -> None:
         """Insert or refresh handler versions (and mark them seen now)."""
         ...

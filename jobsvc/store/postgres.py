@@ -32,7 +32,7 @@ from jobsvc.domain.jobs import (
 from jobsvc.domain.schedules import Schedule
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
-from jobsvc.store.connection import CONNECTION_ERRORS, EventNotifier, create_pool
+from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, EventNotifier, create_pool, database_error
 from jobsvc.store.sql import migrations, query
 
 __all__ = ["CONNECTION_ERRORS", "PgStore", "create_pool"]
@@ -73,14 +73,53 @@ class PgStore:
         # Told when a full rate window opens again, so claim loops try then (set by the server).
         self.on_rate_window: Callable[[datetime], None] | None = None
         self._finishes: Coalescer[_Finish, Transition | None] = Coalescer(self._finish_many, name="jobsvc-finish")
+        # How long a request waits for a free pool connection before it is UNAVAILABLE.
+        self.acquire_timeout = CONNECT_TIMEOUT
+        self._unreachable: str | None = None
+
+    async def mark_unreachable(self, reason: str | None) -> None:
+        """Health found the database unreachable (reason) or reachable again (None).
+
+        While unreachable, requests fail at once with UNAVAILABLE instead of sending
+        queries into a network that swallows them (a blackhole holds each one until its
+        command timeout), so callers can retry on another replica.
+        """
+        if reason is not None and self._unreachable is None:
+            # Connections that lived through the outage may be dead: replace them as they come back.
+            await self._pool.expire_connections()
+            if self._claim_pool is not None:
+                await self._claim_pool.expire_connections()
+        self._unreachable = reason
+
+    @property
+    def unreachable(self) -> bool:
+        """Whether health last found the database unreachable."""
+        return self._unreachable is not None
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+        async with self._acquired(self._pool) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _acquired(self, pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+        """A pool connection; every database failure in the block becomes the domain error
+        it means (UNAVAILABLE, ABORTED), and a connection found read-only is dropped so that
+        the pool reconnects (to the next host of a multi-host URL)."""
+        if self._unreachable is not None:
+            raise Unavailable(f"database unavailable: {self._unreachable}")
         try:
-            async with self._pool.acquire() as conn:
-                yield conn
-        except CONNECTION_ERRORS as exc:
-            raise Unavailable(f"database unavailable: {exc}") from exc
+            async with pool.acquire(timeout=self.acquire_timeout) as conn:
+                try:
+                    yield conn
+                except asyncpg.ReadOnlySQLTransactionError:
+                    conn.terminate()
+                    raise
+        except Exception as exc:
+            translated = database_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
 
     async def _fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
         async with self._connection() as conn:
@@ -311,10 +350,8 @@ class PgStore:
         args = (list(served), limit, owner, lease_seconds)
         sql = query("job_claim_limited" if limited else "job_claim")
         if self._claim_pool is not None:
-            try:
-                found = await self._claim_pool.fetch(sql, *args)
-            except CONNECTION_ERRORS as exc:
-                raise Unavailable(f"database unavailable: {exc}") from exc
+            async with self._acquired(self._claim_pool) as conn:
+                found = await conn.fetch(sql, *args)
         else:
             async with self._connection() as conn, conn.transaction():
                 await conn.execute(query("plan_claims_for_transaction"))
