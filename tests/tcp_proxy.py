@@ -1,5 +1,7 @@
 """A small asyncio TCP proxy on 127.0.0.1 for tests: counts the connections it carries
-and can cut the link (every open connection reset, new ones closed at once)."""
+and can cut the link (every open connection reset, new ones closed at once) or
+blackhole it (packets vanish: sockets stay open, nothing arrives, new connections
+hang; when the hole closes, what was held is delivered, as TCP retransmission would)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ class TcpProxy:
         self._open: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.blocked = False
+        # Cleared while blackholed: bytes wait in the proxy instead of moving.
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.accepted = 0
         self.port = 0
 
@@ -35,6 +40,7 @@ class TcpProxy:
             writer.transport.abort()
             return
         self.accepted += 1
+        await self._flowing.wait()  # a connection attempt into a blackhole hangs
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._upstream)
         except OSError:
@@ -42,8 +48,8 @@ class TcpProxy:
             return
         self._open.update((writer, up_writer))
         pumps = [
-            asyncio.create_task(self._pump(reader, up_writer)),
-            asyncio.create_task(self._pump(up_reader, writer)),
+            asyncio.create_task(self._pump(reader, up_writer, self._flowing)),
+            asyncio.create_task(self._pump(up_reader, writer, self._flowing)),
         ]
         self._tasks.update(pumps)
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
@@ -52,9 +58,10 @@ class TcpProxy:
             self._open.discard(side)
 
     @staticmethod
-    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                await flowing.wait()
                 writer.write(data)
                 await writer.drain()
 
@@ -69,8 +76,17 @@ class TcpProxy:
         """Carry connections again."""
         self.blocked = False
 
+    def blackhole(self) -> None:
+        """Stop moving bytes, silently: no reset, no refusal (a dead route, a firewall drop)."""
+        self._flowing.clear()
+
+    def restore(self) -> None:
+        """End the blackhole: held bytes and connection attempts go through."""
+        self._flowing.set()
+
     async def close(self) -> None:
         """Stop listening and drop everything."""
+        self.restore()
         self.block()
         if self._server is not None:
             self._server.close()

@@ -44,6 +44,8 @@ class Schedules:
         self._store = store
         self._supervisor = supervisor
         self._wakeup = asyncio.Event()
+        # Seconds the next round waits before looking for due ticks (unless woken).
+        self._delay = 0.0
 
     # -- operations -------------------------------------------------------------------
 
@@ -99,13 +101,15 @@ class Schedules:
         await self._supervisor.stop(self.TASK)
 
     async def _round(self) -> None:
-        self._wakeup.clear()
-        next_tick = await self.run_due()
-        delay = self.IDLE_POLL_SECONDS
-        if next_tick is not None:
-            delay = min(delay, max(0.0, (next_tick - datetime.now(UTC)).total_seconds()))
+        # The wait comes first, so that a round ends when its ticks were submitted.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), delay)
+            await asyncio.wait_for(self._wakeup.wait(), self._delay)
+        self._wakeup.clear()
+        self._delay = 0.0  # should this round fail, the next one (after backoff) tries at once
+        next_tick = await self.run_due()
+        self._delay = self.IDLE_POLL_SECONDS
+        if next_tick is not None:
+            self._delay = min(self._delay, max(0.0, (next_tick - datetime.now(UTC)).total_seconds()))
 
     async def run_due(self) -> datetime | None:
         """Submit every due tick; the next tick of any schedule afterwards."""

@@ -159,6 +159,8 @@ class Executor:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._started = False
+        # Claim without waiting first: at start, after a full batch, after a failed claim.
+        self._claim_now = True
         # When the served versions were last marked online (loop time).
         self._heartbeat_served_at = float("-inf")
         # Registers this executor's wake-up for "jobs are due" while it runs.
@@ -206,24 +208,28 @@ class Executor:
     # -- tasks (rounds run by the supervisor) ------------------------------------
 
     async def _claim_round(self) -> None:
-        """Claim due jobs for the free slots and launch them; then, unless the batch came
-        back full (more may be due right now), wait until jobs may be due or a slot frees."""
+        """Unless the last claim came back full (more may be due right now), wait until
+        jobs may be due or a slot frees; then claim due jobs for the free slots and launch
+        them. (The wait comes first so that a round ends when its claim succeeded.)"""
+        if not self._claim_now:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.config.poll_interval)
         if self._stopping:
             return
         # Cleared before claiming: a wake-up that arrives during the claim is kept.
         self._wakeup.clear()
+        self._claim_now = True  # should this claim fail, the next round claims again at once
         free = self.config.concurrency - len(self._running)
-        if free > 0:
-            want = min(free, self.config.claim_batch)
-            claims = await self._store.job_claim(
-                self._table.keys, self._owner, want, self.config.lease_seconds, limited=self._limited
-            )
-            for claim in claims:
-                self._launch(claim)
-            if len(claims) == want:
-                return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wakeup.wait(), self.config.poll_interval)
+        if free <= 0:
+            self._claim_now = False
+            return
+        want = min(free, self.config.claim_batch)
+        claims = await self._store.job_claim(
+            self._table.keys, self._owner, want, self.config.lease_seconds, limited=self._limited
+        )
+        for claim in claims:
+            self._launch(claim)
+        self._claim_now = len(claims) == want
 
     async def _heartbeat_round(self) -> None:
         """Extend the leases of running jobs; stop those whose lease is lost or that were

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -102,9 +103,43 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
     temp tables), so asyncpg's reset round trip on every release is pure cost."""
 
 
+class _PoolFloorWarnings(logging.Filter):
+    """asyncpg logs a traceback each time it fails to reconnect a pool's idle connections,
+    over and over while the database is away (a failover, a restart). Health already says
+    the database is unreachable: one warning line per minute is enough."""
+
+    MESSAGE = "Failed to restore the pool connection floor"
+    EVERY_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = float("-inf")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(self.MESSAGE):
+            return True
+        now = time.monotonic()
+        if now - self._last < self.EVERY_SECONDS:
+            return False
+        self._last = now
+        error = record.exc_info[1] if record.exc_info else None
+        record.msg = f"{self.MESSAGE} (the database is unreachable): %s; retrying (said once a minute)"
+        record.args = (f"{type(error).__name__}: {error}" if error else "no detail",)
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _quiet_pool_floor_warnings() -> None:
+    pool_logger = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, _PoolFloorWarnings) for f in pool_logger.filters):
+        pool_logger.addFilter(_PoolFloorWarnings())
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, for_claims: bool = False) -> asyncpg.Pool:
     """A pool whose connections speak JSON for jsonb; for_claims tunes the planner for
     the claim queries (see PgStore.job_claim), the only ones such a pool runs."""
+    _quiet_pool_floor_warnings()
     settings = {"application_name": "jobsvc"}
     if for_claims:
         settings["plan_cache_mode"] = "force_custom_plan"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from jobsvc.domain.errors import Unavailable
-from jobsvc.store.connection import CONNECT_TIMEOUT, session_attrs
+from jobsvc.store.connection import CONNECT_TIMEOUT, database_error, session_attrs
 from jobsvc.store.port import JobStore
 from jobsvc.supervisor import Supervisor, TaskState
 
@@ -168,6 +168,11 @@ class Listener:
             self._wake_everyone()
             await lost.wait()
             raise Unavailable("LISTEN connection lost")
+        except Exception as exc:
+            translated = database_error(exc)
+            if translated is None:
+                raise
+            raise translated from exc
         finally:
             self.connected.clear()
             self._conn = None

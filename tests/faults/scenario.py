@@ -1,4 +1,5 @@
-"""Small helpers the scenarios share: job specs, bounded waits, reading jobs and executions."""
+"""Small helpers the scenarios share: job specs, bounded waits, reading jobs and
+executions, a health poller."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jobsvc.client import job_spec
 from jobsvc.v1 import job_pb2
@@ -108,3 +111,28 @@ async def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
+
+
+@dataclass
+class HealthLog:
+    """grpc.health.v1 Check of the whole server, polled: (epoch seconds, status or error code)."""
+
+    target: str
+    seen: list[tuple[float, str]] = field(default_factory=list)
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Check every 0.2 s until stop is set."""
+        async with grpc.aio.insecure_channel(self.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while not stop.is_set():
+                try:
+                    response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+                except grpc.aio.AioRpcError as exc:
+                    status = exc.code().name
+                self.seen.append((time.time(), status))
+                await asyncio.sleep(0.2)
+
+    def first(self, status: str, after: float) -> float | None:
+        """When status was first seen after a moment."""
+        return next((t for t, s in self.seen if s == status and t >= after), None)

@@ -10,14 +10,12 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from jobsvc.executor import ExecutorConfig
 from jobsvc.maintenance import MaintenanceConfig
@@ -27,7 +25,7 @@ from tests.conftest import subprocess_env
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV, create_ledger_table
 from tests.faults.ledger import Ledger, LedgerClient, check
 from tests.faults.records import Op
-from tests.faults.scenario import cancel_all, spec, wait_until
+from tests.faults.scenario import HealthLog, cancel_all, spec, wait_until
 from tests.faults.watchdog import Watchdog
 
 pytestmark = pytest.mark.slow
@@ -109,31 +107,6 @@ async def _prepare_database(pg: DedicatedPostgres) -> str:
     finally:
         await pool.close()
     return dsn
-
-
-@dataclass
-class HealthLog:
-    """grpc.health.v1 Check of the whole server, polled: (epoch seconds, status or error code)."""
-
-    target: str
-    seen: list[tuple[float, str]] = field(default_factory=list)
-
-    async def poll(self, stop: asyncio.Event) -> None:
-        """Check every 0.2 s until stop is set."""
-        async with grpc.aio.insecure_channel(self.target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            while not stop.is_set():
-                try:
-                    response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-                    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
-                except grpc.aio.AioRpcError as exc:
-                    status = exc.code().name
-                self.seen.append((time.time(), status))
-                await asyncio.sleep(0.2)
-
-    def first(self, status: str, after: float) -> float | None:
-        """When status was first seen after a moment."""
-        return next((t for t, s in self.seen if s == status and t >= after), None)
 
 
 async def _submit_load(client: LedgerClient, ledger: Ledger, stop: asyncio.Event) -> list[Op]:
