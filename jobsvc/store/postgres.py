@@ -107,7 +107,7 @@ class PgStore:
         it means (UNAVAILABLE, ABORTED), and a connection found read-only is dropped so that
         the pool reconnects (to the next host of a multi-host URL)."""
         if self._unreachable is not None:
-            raise Unavailable(f"database unavailable: {self._unreachable}")
+            raise Unavailable(f"{self._unreachable} (refused at once until a health check succeeds)")
         try:
             async with pool.acquire(timeout=self.acquire_timeout) as conn:
                 try:
