@@ -17,10 +17,10 @@ from jobsvc.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Un
 from jobsvc.domain.jobs import (
     Claim,
     EventKind,
+    EventPage,
     HandlerSpec,
     Job,
     JobError,
-    JobEvent,
     JobPage,
     JobState,
     JsonValue,
@@ -245,9 +245,14 @@ class PgStore:
         more = len(found) > limit
         return JobPage(jobs, (jobs[-1].created_at, jobs[-1].id) if more and jobs else None)
 
-    async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> list[JobEvent]:
-        """A job's events with seq > after_seq, in order."""
-        return [rows.event(r) for r in await self._fetch("job_event_list", job_id, after_seq, limit)]
+    async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> EventPage | None:
+        """Up to `limit` of a job's events with seq > after_seq, in order, with the job's
+        state and last sequence from the same snapshot; None when the job does not exist."""
+        found = await self._fetch("job_event_list", job_id, after_seq, limit)
+        if not found:
+            return None
+        events = [rows.event(r) for r in found if r["seq"] is not None]
+        return EventPage(events, JobState(found[0]["job_state"]), found[0]["job_last_seq"])
 
     # -- managing --------------------------------------------------------------------
 
