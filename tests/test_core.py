@@ -276,3 +276,64 @@ async def test_streams_opened_while_the_job_finishes_each_end_with_the_rest(
             *seen, _ = await asyncio.gather(*watchers, cancel(job.id))
             for index, events in enumerate(seen):
                 assert events == [(1, "queued"), (2, "cancelled")][index % 2 :], (index, events)
+
+
+# -- cancelling finished jobs, and cancelling twice (issue 11) --------------------------
+
+
+async def _all_events(client: Client, job_id: str) -> list[job_pb2.JobEvent]:
+    """A finished job's whole log, bounded."""
+
+    async def collect() -> list[job_pb2.JobEvent]:
+        return [e async for e in client.stream(job_id)]
+
+    return await asyncio.wait_for(collect(), STREAM_BOUND)
+
+
+async def _job_in_state(client: Client, state: str) -> job_pb2.Job:
+    if state == "cancelled while running":
+        job = await client.submit("wait_cancel", None)
+        await wait_state(client, job.id, job_pb2.JOB_STATE_RUNNING)
+        await client.cancel(job.id, "the first reason")
+        return await wait_state(client, job.id, CANCELLED)
+    if state == "cancelled while queued":
+        job = await client.submit("echo", 1, delay=60)
+        return await client.cancel(job.id, "the first reason")
+    return await _finished_job(client, state)
+
+
+@pytest.mark.parametrize("state", ["succeeded", "failed", "cancelled while queued", "cancelled while running"])
+async def test_cancelling_a_finished_job_answers_by_how_it_ended(client: Client, state: str) -> None:
+    job = await _job_in_state(client, state)
+    if state in ("succeeded", "failed"):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.cancel(job.id, "too late", timeout=5)
+        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        details = error_details(caught.value)
+        assert details.reason == "JOB_ALREADY_FINISHED" and details.metadata["state"] == state
+    else:
+        again = await client.cancel(job.id, "a second reason", timeout=5)
+        assert again.state == CANCELLED and again.last_sequence == job.last_sequence  # nothing changed
+    events = await _all_events(client, job.id)
+    assert kinds(events)[-1] == state.partition(" ")[0] and len(events) == job.last_sequence
+    if state.startswith("cancelled"):
+        assert events[-1].cancelled.reason == "the first reason"
+
+
+@pytest.mark.parametrize("state", ["queued", "running"])
+async def test_a_job_cancelled_twice_at_once_ends_cancelled_once(client: Client, state: str) -> None:
+    if state == "queued":
+        job = await client.submit("echo", 1, delay=60)
+    else:
+        job = await client.submit("wait_cancel", None)
+        await wait_state(client, job.id, job_pb2.JOB_STATE_RUNNING)
+    answers = await asyncio.gather(*(client.cancel(job.id, f"operator {i}", timeout=5) for i in range(2)))
+    assert all(a.id == job.id for a in answers)
+    if state == "queued":
+        assert [a.state for a in answers] == [CANCELLED, CANCELLED]
+    else:
+        assert all(a.state == CANCELLED or a.cancel_requested for a in answers)
+    events = await _all_events(client, job.id)
+    assert kinds(events).count("cancelled") == 1 and kinds(events)[-1] == "cancelled"
+    assert events[-1].cancelled.reason in ("operator 0", "operator 1")
+    assert (await client.get(job.id)).state == CANCELLED

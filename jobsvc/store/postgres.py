@@ -257,7 +257,7 @@ class PgStore:
     # -- managing --------------------------------------------------------------------
 
     async def job_cancel(self, job_id: str, reason: str) -> Job:
-        """Cancel queued at once; flag running; refuse finished."""
+        """Cancel queued at once; flag running; a cancelled job as it is; refuse succeeded or failed."""
         async with self._connection() as conn:
             if await conn.fetch(query("job_cancel_queued"), job_id, reason):
                 self.notifier.changed([job_id])
@@ -267,7 +267,8 @@ class PgStore:
         if not found:
             raise _job_not_found(job_id)
         job = rows.job(found[0])
-        # Cancelling a cancelled job is a no-op success, as in AIP-151.
+        # Cancelling a cancelled job is a no-op success, as in AIP-151, so that a retried
+        # or doubled cancel is not an error; a job that ended otherwise cannot be cancelled.
         if job.state in (JobState.SUCCEEDED, JobState.FAILED):
             raise FailedPrecondition(
                 f"job {job_id} already finished ({job.state.value}); it cannot be cancelled",

@@ -514,8 +514,10 @@ SELECT id FROM cancelled;
 
 -- name: job_cancel_running
 -- Asks the executor of a running job to stop it; the executor writes the
--- terminal event when the handler has stopped.
-UPDATE jobsvc_jobs SET cancel_requested = true, cancel_reason = $2
+-- terminal event when the handler has stopped. Asking again keeps the first
+-- reason, as cancelling a cancelled job does (the repeated NOTIFY is harmless).
+UPDATE jobsvc_jobs SET cancel_requested = true,
+    cancel_reason = CASE WHEN cancel_requested THEN cancel_reason ELSE $2 END
 WHERE id = $1 AND state = 'running'
 RETURNING id, pg_notify('jobsvc_cancel', id::text);
 

@@ -381,7 +381,7 @@ export const ScheduleService: GenService<{
     output: typeof ListSchedulesResponseSchema;
   },
   /**
-   * No job is submitted for ticks while paused.
+   * No job is submitted for ticks while paused. A paused schedule stays as it is.
    *
    * @generated from rpc jobsvc.v1.ScheduleService.PauseSchedule
    */
@@ -391,7 +391,8 @@ export const ScheduleService: GenService<{
     output: typeof PauseScheduleResponseSchema;
   },
   /**
-   * Carries on from the next tick after now.
+   * Carries on from the next tick after now. A schedule that is not paused stays as
+   * it is (its next tick does not move, so a due one is not skipped).
    *
    * @generated from rpc jobsvc.v1.ScheduleService.ResumeSchedule
    */
