@@ -382,7 +382,7 @@ def _add_admin_commands(commands: Any, client: list[argparse.ArgumentParser]) ->
     create.add_argument("name")
     _add_job_options(create)
     timing = create.add_mutually_exclusive_group(required=True)
-    timing.add_argument("--cron", help="five fields: minute hour day-of-month month day-of-week")
+    timing.add_argument("--cron", help="five fields: minute hour day-of-month month day-of-week (no seconds)")
     timing.add_argument("--every", type=float, metavar="SECONDS", help="a fixed interval")
     create.add_argument("--time-zone", default="", help="IANA time zone of --cron (default UTC)")
     create.add_argument("--missed-ticks", choices=["skip", "run_once"], default="skip")

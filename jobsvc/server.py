@@ -29,13 +29,13 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection, reflection_pb2
 from opentelemetry import trace
 
 from jobsvc.api import services
 from jobsvc.api.ack import AckConfig, AckService
 from jobsvc.api.app import AppConfig, JobsApp
-from jobsvc.api.auth import ANY_SCOPE, AuthConfig, Authenticator
+from jobsvc.api.auth import AuthConfig, Authenticator
+from jobsvc.api.reflection import add_reflection
 from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
@@ -381,7 +381,7 @@ class JobsvcServer:
             )
         # Health stays open: probes carry no token, and it reveals nothing but a status.
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
-        _add_reflection(server, authenticator)
+        add_reflection(server, (*SERVICE_NAMES, health.SERVICE_NAME), authenticator)
         address = f"{_bind_host(self.config.host)}:{self.config.port}"
         tls = self.config.tls
         if tls.enabled:
@@ -475,20 +475,6 @@ class JobsvcServer:
     async def wait_stopped(self) -> None:
         """Return once stop() has finished."""
         await self._stopped.wait()
-
-
-def _add_reflection(server: grpc.aio.Server, authenticator: Authenticator) -> None:
-    """Server reflection, which needs a valid token (any scope) when authentication is on."""
-    servicer = reflection.aio.ReflectionServicer((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME))
-    method = "ServerReflectionInfo"
-    handler = grpc.stream_stream_rpc_method_handler(
-        authenticator.guard_path(
-            f"/{reflection.SERVICE_NAME}/{method}", ANY_SCOPE, servicer.ServerReflectionInfo, streaming=True
-        ),
-        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
-        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
-    )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(reflection.SERVICE_NAME, {method: handler}),))
 
 
 def _log_security(tls: TlsConfig, authenticator: Authenticator) -> None:

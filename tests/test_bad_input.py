@@ -162,6 +162,34 @@ async def test_stream_bad_requests(channel: Any) -> None:
         check(caught.value, code, field)
 
 
+# (case, cron, time zone, the field refused): cron forms beyond the documented five fields.
+BAD_TIMINGS = [
+    ("seconds field", "30 */5 * * * *", "", "schedule.cron"),
+    ("seven fields", "0 0 0 1 1 * 2025", "", "schedule.cron"),
+    ("@reboot", "@reboot", "", "schedule.cron"),
+    ("CRON_TZ prefix", "CRON_TZ=Europe/Paris 0 3 * * *", "", "schedule.cron"),
+    ("? for no value", "0 0 ? * *", "", "schedule.cron"),
+    ("nearest weekday", "0 0 15W * *", "", "schedule.cron"),
+    ("empty", "", "", "schedule.cron"),
+    ("too long", "1," * 200 + "1 * * * *", "", "schedule.cron"),
+    ("unknown time zone", "0 3 * * *", "Mars/Olympus_Mons", "schedule.time_zone"),
+    ("time zone file that is no zone", "0 3 * * *", "zone.tab", "schedule.time_zone"),
+]
+
+
+async def test_create_schedule_refuses_cron_beyond_the_documented_syntax(client: Client) -> None:
+    for case, cron, time_zone, field in BAD_TIMINGS:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.create_schedule("bad-timing", "echo", None, cron=cron, time_zone=time_zone, timeout=5)
+        assert caught.value.code() == Code.INVALID_ARGUMENT, (case, caught.value.code(), caught.value.details())
+        assert [f for f, _ in error_details(caught.value).field_violations] == [field], case
+    assert await client.list_schedules() == []
+    # The documented extensions are taken.
+    for index, cron in enumerate(["0 0 L * *", "0 0 LW * *", "0 0 * * 5L", "0 0 * * 5#2", "0 9 * JAN-MAR mon-fri"]):
+        created = await client.create_schedule(f"ok-{index}", "echo", None, cron=cron, time_zone="Europe/Paris")
+        assert created.cron == cron
+
+
 def _methods() -> list[tuple[str, bool]]:
     """Every (path, server-streaming) of every jobsvc service, from the descriptors."""
     from google.protobuf import descriptor_pool

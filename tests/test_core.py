@@ -8,7 +8,8 @@ import grpc
 import pytest
 
 from jobsvc.client import Client, error_details, job_spec, payload_value
-from jobsvc.v1 import job_pb2
+from jobsvc.server import JobsvcServer
+from jobsvc.v1 import job_pb2, stream_service_pb2, stream_service_pb2_grpc
 
 SUCCEEDED, FAILED, CANCELLED = job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED
 
@@ -152,3 +153,187 @@ async def test_handlers_are_listed_with_versions_and_schemas(client: Client) -> 
     assert [h.version for h in handlers] == ["2.1.0", "2.0.0", "1.4.0"]
     [greet] = await client.handlers("greet")
     assert greet.input_schema["required"] == ["name"] and greet.online
+
+
+# -- streams opened on finished jobs (issue 11) -----------------------------------------
+
+STREAM_BOUND = 5.0  # seconds: a stream that should end at once and has not by then hangs
+
+
+async def _stream_events(
+    channel: grpc.aio.Channel, request: stream_service_pb2.StreamRequest
+) -> list[job_pb2.JobEvent]:
+    """Every event of one Stream call, under a deadline so that a hang fails the test."""
+    stub = stream_service_pb2_grpc.StreamServiceStub(channel)
+    return [response.event async for response in stub.Stream(request, timeout=STREAM_BOUND)]
+
+
+async def _finished_job(client: Client, state: str) -> job_pb2.Job:
+    if state == "succeeded":
+        return await client.call("echo", 1, timeout=10)
+    if state == "failed":
+        return await client.call("fail", 1, timeout=10)
+    return await client.cancel((await client.submit("echo", 1, delay=60)).id)
+
+
+@pytest.mark.parametrize("state", ["succeeded", "failed", "cancelled"])
+async def test_a_stream_on_a_finished_job_sends_the_rest_and_ends(
+    server: JobsvcServer, client: Client, state: str
+) -> None:
+    job = await _finished_job(client, state)
+    last = job.last_sequence
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        everything = await _stream_events(channel, stream_service_pb2.StreamRequest(job_id=job.id))
+        assert [e.sequence for e in everything] == list(range(1, last + 1))
+        assert kinds(everything)[-1] == state
+        # From the middle, and from the last event: the rest (nothing), then OK at once.
+        for after in range(1, last + 1):
+            rest = await _stream_events(channel, stream_service_pb2.StreamRequest(job_id=job.id, after_sequence=after))
+            assert rest == everything[after:], after
+
+
+async def test_a_stream_after_the_last_event_of_a_finished_job_ends_at_once(
+    server: JobsvcServer, client: Client
+) -> None:
+    """The case the outside client reported: Stream{job_id, after_sequence: the last} hung."""
+    job = await client.call("steps", {"count": 2}, timeout=10)
+    assert job.state == SUCCEEDED and job.last_sequence == 7
+    loop = asyncio.get_running_loop()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        started = loop.time()
+        request = stream_service_pb2.StreamRequest(job_id=job.id, after_sequence=job.last_sequence)
+        assert await _stream_events(channel, request) == []
+        assert loop.time() - started < STREAM_BOUND / 2
+        # Resuming a submit-and-stream by its idempotency key ends the same way.
+        keyed = job_spec("echo", 2, idempotency_key="resume-after-the-end")
+        first = await _stream_events(channel, stream_service_pb2.StreamRequest(submit=keyed))
+        assert kinds(first)[-1] == "succeeded"
+        again = stream_service_pb2.StreamRequest(submit=keyed, after_sequence=first[-1].sequence)
+        assert await _stream_events(channel, again) == []
+
+
+@pytest.mark.parametrize("state", ["succeeded", "cancelled", "running"])
+async def test_a_stream_after_a_sequence_the_job_never_reached_is_out_of_range(
+    server: JobsvcServer, client: Client, state: str
+) -> None:
+    if state == "running":
+        job = await client.submit("wait_cancel", None)
+        job = await wait_state(client, job.id, job_pb2.JOB_STATE_RUNNING)
+    else:
+        job = await _finished_job(client, state)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        for beyond in (job.last_sequence + 1, 2**31 - 1):
+            request = stream_service_pb2.StreamRequest(job_id=job.id, after_sequence=beyond)
+            stub = stream_service_pb2_grpc.StreamServiceStub(channel)
+            call = stub.Stream(request, timeout=STREAM_BOUND)
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                [r async for r in call]
+            assert caught.value.code() == grpc.StatusCode.OUT_OF_RANGE, caught.value.details()
+            details = error_details(caught.value)
+            assert details.reason == "SEQUENCE_NOT_REACHED"
+            assert details.metadata["last_sequence"] == str(job.last_sequence)
+            assert details.metadata["after_sequence"] == str(beyond)
+            # The job id still went out first, as for every Stream.
+            assert dict(await call.initial_metadata())["jobsvc-job-id"] == job.id
+    if state == "running":
+        await client.cancel(job.id)
+
+
+async def test_a_stream_waiting_at_the_last_event_gets_the_terminal_one(server: JobsvcServer, client: Client) -> None:
+    job = await client.submit("wait_cancel", None)
+    job = await wait_state(client, job.id, job_pb2.JOB_STATE_RUNNING)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        request = stream_service_pb2.StreamRequest(job_id=job.id, after_sequence=job.last_sequence)
+        watching = asyncio.create_task(_stream_events(channel, request))
+        await asyncio.sleep(0.3)  # the stream is open and waiting
+        assert not watching.done()
+        await client.cancel(job.id, "enough")
+        events = await watching
+    assert kinds(events) == ["cancelled"] and events[0].sequence == job.last_sequence + 1
+
+
+async def test_streams_opened_while_the_job_finishes_each_end_with_the_rest(
+    server: JobsvcServer, client: Client
+) -> None:
+    """The race between reading a job's events and its state: streams opened just before,
+    during and just after a cancel each get exactly the events after their sequence.
+    Several rounds, since a stream hits the window only when its read straddles the commit."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+
+        async def watch(job_id: str, after: int, delay: float) -> list[tuple[int, str]]:
+            await asyncio.sleep(delay)
+            request = stream_service_pb2.StreamRequest(job_id=job_id, after_sequence=after)
+            return [(e.sequence, str(e.WhichOneof("kind"))) for e in await _stream_events(channel, request)]
+
+        async def cancel(job_id: str) -> None:
+            await asyncio.sleep(0.04)
+            await client.cancel(job_id)
+
+        for _ in range(5):
+            job = await client.submit("echo", 1, delay=60)
+            assert job.last_sequence == 1  # queued
+            watchers = [watch(job.id, index % 2, index * 0.002) for index in range(50)]
+            *seen, _ = await asyncio.gather(*watchers, cancel(job.id))
+            for index, events in enumerate(seen):
+                assert events == [(1, "queued"), (2, "cancelled")][index % 2 :], (index, events)
+
+
+# -- cancelling finished jobs, and cancelling twice (issue 11) --------------------------
+
+
+async def _all_events(client: Client, job_id: str) -> list[job_pb2.JobEvent]:
+    """A finished job's whole log, bounded."""
+
+    async def collect() -> list[job_pb2.JobEvent]:
+        return [e async for e in client.stream(job_id)]
+
+    return await asyncio.wait_for(collect(), STREAM_BOUND)
+
+
+async def _job_in_state(client: Client, state: str) -> job_pb2.Job:
+    if state == "cancelled while running":
+        job = await client.submit("wait_cancel", None)
+        await wait_state(client, job.id, job_pb2.JOB_STATE_RUNNING)
+        await client.cancel(job.id, "the first reason")
+        return await wait_state(client, job.id, CANCELLED)
+    if state == "cancelled while queued":
+        job = await client.submit("echo", 1, delay=60)
+        return await client.cancel(job.id, "the first reason")
+    return await _finished_job(client, state)
+
+
+@pytest.mark.parametrize("state", ["succeeded", "failed", "cancelled while queued", "cancelled while running"])
+async def test_cancelling_a_finished_job_answers_by_how_it_ended(client: Client, state: str) -> None:
+    job = await _job_in_state(client, state)
+    if state in ("succeeded", "failed"):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.cancel(job.id, "too late", timeout=5)
+        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        details = error_details(caught.value)
+        assert details.reason == "JOB_ALREADY_FINISHED" and details.metadata["state"] == state
+    else:
+        again = await client.cancel(job.id, "a second reason", timeout=5)
+        assert again.state == CANCELLED and again.last_sequence == job.last_sequence  # nothing changed
+    events = await _all_events(client, job.id)
+    assert kinds(events)[-1] == state.partition(" ")[0] and len(events) == job.last_sequence
+    if state.startswith("cancelled"):
+        assert events[-1].cancelled.reason == "the first reason"
+
+
+@pytest.mark.parametrize("state", ["queued", "running"])
+async def test_a_job_cancelled_twice_at_once_ends_cancelled_once(client: Client, state: str) -> None:
+    if state == "queued":
+        job = await client.submit("echo", 1, delay=60)
+    else:
+        job = await client.submit("wait_cancel", None)
+        await wait_state(client, job.id, job_pb2.JOB_STATE_RUNNING)
+    answers = await asyncio.gather(*(client.cancel(job.id, f"operator {i}", timeout=5) for i in range(2)))
+    assert all(a.id == job.id for a in answers)
+    if state == "queued":
+        assert [a.state for a in answers] == [CANCELLED, CANCELLED]
+    else:
+        assert all(a.state == CANCELLED or a.cancel_requested for a in answers)
+    events = await _all_events(client, job.id)
+    assert kinds(events).count("cancelled") == 1 and kinds(events)[-1] == "cancelled"
+    assert events[-1].cancelled.reason in ("operator 0", "operator 1")
+    assert (await client.get(job.id)).state == CANCELLED

@@ -200,3 +200,27 @@ async def test_ticks_missed_while_every_replica_was_down_follow_the_policy(
 async def wait_until_tick_offset(offset: float, every: float = 2.0) -> None:
     now = datetime.now(UTC).timestamp()
     await asyncio.sleep((offset - now % every) % every)
+
+
+async def test_resuming_or_pausing_a_schedule_already_so_changes_nothing(
+    start_server: StartServer, database_url: str
+) -> None:
+    """A resume of an active schedule (a retry, a script run twice) must not move a due
+    tick into the future: that would skip it whatever missed_ticks says."""
+    server = await start_server(handler_modules=[MODULE])
+    async with Client(f"127.0.0.1:{server.port}") as client:
+        # Ticks 30 days apart: the next real one cannot come during the test.
+        await client.create_schedule("monthly", "ticker", None, every=30 * 86400.0, missed_ticks="run_once")
+        # As if every replica had been down at its tick: it is due, not yet submitted (the
+        # tick loop, told of no change, sleeps on for up to 30 s).
+        due = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("UPDATE jobsvc_schedules SET next_tick_at = $1 WHERE name = 'monthly'", due)
+        finally:
+            await conn.close()
+        resumed = await client.resume_schedule("monthly", timeout=5)
+        assert not resumed.paused and resumed.next_tick_time.ToDatetime(UTC) == due
+        assert (await client.get_schedule("monthly")).next_tick_time.ToDatetime(UTC) == due
+        paused = await client.pause_schedule("monthly", timeout=5)
+        assert paused.paused and (await client.pause_schedule("monthly", timeout=5)).paused

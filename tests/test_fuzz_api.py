@@ -46,7 +46,8 @@ ALLOWED: dict[str, set[Code]] = {
     "jobsvc.v1.SubmitService.Submit": ANSWERS | {Code.ALREADY_EXISTS},
     "jobsvc.v1.SubmitService.SubmitBatch": ANSWERS | {Code.ALREADY_EXISTS},
     "jobsvc.v1.CallService.Call": ANSWERS | {Code.ALREADY_EXISTS} | WAITS,
-    "jobsvc.v1.StreamService.Stream": ANSWERS | {Code.ALREADY_EXISTS} | WAITS,
+    # OUT_OF_RANGE: an after_sequence beyond the job's last sequence.
+    "jobsvc.v1.StreamService.Stream": ANSWERS | {Code.ALREADY_EXISTS, Code.OUT_OF_RANGE} | WAITS,
     "jobsvc.v1.JobService.GetJob": ANSWERS,
     "jobsvc.v1.JobService.ListJobs": ANSWERS,
     "jobsvc.v1.JobService.ListHandlers": ANSWERS,

@@ -143,3 +143,31 @@ async def test_non_retryable_errors_fail_at_once(store: PgStore) -> None:
     [claim] = await store.job_claim(["echo@1.0.0"], "w", 1, 30)
     outcome = await store.job_fail_attempt(job.id, claim.attempt_token, JobError("Bad", "no", non_retryable=True))
     assert outcome is not None and outcome.state is JobState.FAILED
+
+
+async def test_event_list_reads_the_jobs_state_with_its_events(store: PgStore) -> None:
+    assert await store.job_event_list("00000000-0000-4000-8000-000000000000", 0, 10) is None
+    [(job, _)] = await store.job_insert_many([new("x")])
+    page = await store.job_event_list(job.id, 0, 10)
+    assert page is not None and (page.state, page.last_seq) == (JobState.QUEUED, 1)
+    assert [(e.seq, e.kind) for e in page.events] == [(1, EventKind.QUEUED)]
+    [claim] = await store.job_claim(["echo@1.0.0"], "w", 1, 30)
+    await store.job_finish(job.id, claim.attempt_token, JobState.SUCCEEDED, Payload(json="done"))
+    page = await store.job_event_list(job.id, 1, 1)  # a page of one
+    assert page is not None and (page.state, page.last_seq) == (JobState.SUCCEEDED, 3)
+    assert [(e.seq, e.kind) for e in page.events] == [(2, EventKind.STARTED)]
+    page = await store.job_event_list(job.id, 3, 10)  # after the last: no event, the state says why
+    assert page is not None and page.events == [] and (page.state, page.last_seq) == (JobState.SUCCEEDED, 3)
+
+
+async def test_cancelling_again_keeps_the_first_reason(store: PgStore) -> None:
+    [(job, _)] = await store.job_insert_many([new("x")])
+    [claim] = await store.job_claim(["echo@1.0.0"], "w", 1, 30)
+    asked = await store.job_cancel(job.id, "first")
+    again = await store.job_cancel(job.id, "second")  # before the executor has stopped the job
+    assert asked.state is again.state is JobState.RUNNING and again.cancel_requested
+    assert await store.job_finish(job.id, claim.attempt_token, JobState.CANCELLED) is not None
+    cancelled = await store.job_cancel(job.id, "third")  # a cancelled job: as it is
+    assert cancelled.state is JobState.CANCELLED and cancelled.last_seq == 3
+    page = await store.job_event_list(job.id, 2, 10)
+    assert page is not None and [(e.kind, e.data) for e in page.events] == [(EventKind.CANCELLED, {"reason": "first"})]

@@ -14,11 +14,12 @@ from datetime import datetime
 
 import jsonschema
 
-from jobsvc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
+from jobsvc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, OutOfRange
 from jobsvc.domain.flow import FlowKeys, MissingKeyField
 from jobsvc.domain.jobs import (
     DEFAULT_RETENTION_SECONDS,
     DEFAULT_RETRY_POLICY,
+    EventPage,
     HandlerSpec,
     Job,
     JobEvent,
@@ -128,6 +129,10 @@ class _Registry:
         return [
             self._by_name[n][v] for n in names if n in self._by_name for v in sorted(self._by_name[n], reverse=True)
         ]
+
+
+def _job_not_found(job_id: str) -> NotFound:
+    return NotFound(f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job", resource_name=job_id)
 
 
 class JobsApp:
@@ -272,9 +277,7 @@ class JobsApp:
         """A job, or NotFound."""
         job = await self.store.job_get(job_id)
         if job is None:
-            raise NotFound(
-                f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job", resource_name=job_id
-            )
+            raise _job_not_found(job_id)
         return job
 
     async def wait_finished(self, job_id: str) -> Job:
@@ -289,21 +292,47 @@ class JobsApp:
                     await asyncio.wait_for(changed.wait(), self.config.wait_poll_interval)
 
     async def events(self, job_id: str, after_seq: int) -> AsyncIterator[JobEvent]:
-        """Every event after `after_seq`, in order, ending with the terminal one."""
+        """Every event after `after_seq`, in order, ending with the terminal one; nothing,
+        ending at once, when the job is finished and `after_seq` is its last sequence.
+
+        OutOfRange when `after_seq` is beyond the job's last sequence: no caller can have
+        seen that event, and skipping to it would hide the events before it.
+        """
         with self._listener.subscribe(job_id) as changed:
-            await self.get(job_id)
+            page = await self._event_page(job_id, after_seq)
+            if after_seq > page.last_seq:
+                raise OutOfRange(
+                    f"after_sequence {after_seq} is beyond the last event of job {job_id} ({page.last_seq})",
+                    reason="SEQUENCE_NOT_REACHED",
+                    metadata={
+                        "job_id": job_id,
+                        "after_sequence": str(after_seq),
+                        "last_sequence": str(page.last_seq),
+                        "state": page.state.value,
+                    },
+                )
             while True:
-                changed.clear()
-                batch = await self.store.job_event_list(job_id, after_seq, self.config.event_page)
-                for event in batch:
+                for event in page.events:
                     yield event
                     after_seq = event.seq
                     if event.kind.terminal:
                         return
-                if len(batch) == self.config.event_page:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), self.config.wait_poll_interval)
+                if len(page.events) < self.config.event_page:
+                    # The page holds every event after after_seq of its snapshot, so a job
+                    # finished in that snapshot has nothing more to send.
+                    if page.state.terminal:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), self.config.wait_poll_interval)
+                # Cleared before the read: a change committed during it sets it again.
+                changed.clear()
+                page = await self._event_page(job_id, after_seq)
+
+    async def _event_page(self, job_id: str, after_seq: int) -> EventPage:
+        page = await self.store.job_event_list(job_id, after_seq, self.config.event_page)
+        if page is None:
+            raise _job_not_found(job_id)
+        return page
 
     async def handlers(self, name: str | None) -> list[HandlerSpec]:
         """Registered versions, by name then newest first."""

@@ -76,8 +76,12 @@ class Schedules:
         return await self._store.schedule_list()
 
     async def set_paused(self, name: str, paused: bool) -> Schedule:
-        """Pause, or resume from the next tick after now."""
+        """Pause, or resume from the next tick after now; a schedule already so stays as it is."""
         current = await self.get(name)
+        if current.paused == paused:
+            # Resuming an active schedule must not move its next tick: one that is due
+            # (every replica was down) would be skipped whatever its missed_ticks says.
+            return current
         next_tick = None if paused else current.timing.next_after(datetime.now(UTC))
         found = await self._store.schedule_set_paused(name, paused, next_tick)
         if found is None:

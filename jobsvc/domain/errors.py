@@ -74,6 +74,14 @@ class FailedPrecondition(JobsvcError):
         self.reason = reason
 
 
+class OutOfRange(JobsvcError):
+    """The request reads past the end of what exists (an event sequence the job has not reached)."""
+
+    def __init__(self, message: str, *, reason: str, metadata: dict[str, str] | None = None) -> None:
+        super().__init__(message, metadata=metadata)
+        self.reason = reason
+
+
 class ResourceExhausted(JobsvcError):
     """A size or count limit was exceeded."""
 

@@ -258,6 +258,16 @@ class JobEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class EventPage:
+    """Some of a job's events after a sequence, read in one snapshot with the job's state
+    and last sequence: when the job is finished, nothing after `last_seq` can come."""
+
+    events: list[JobEvent]
+    state: JobState
+    last_seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """A job leased to one executor for one attempt; the token fences late writes."""
 

@@ -36,6 +36,36 @@ class MissedTicks(enum.StrEnum):
     RUN_ONCE = "run_once"
 
 
+CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
+MAX_CRON_LENGTH = 256
+
+
+def _cron_problem(cron: str, zone: ZoneInfo) -> str | None:
+    """What is wrong with a cron expression, or None.
+
+    The five fields of CRON_FIELDS as cronsim reads them: numbers, ranges, steps, lists,
+    names (MON, JAN), day-of-month L and LW, day-of-week 5L and 5#2. cronsim would also
+    take a sixth, leading field as seconds, which the API never documented; it is refused,
+    as are other crons' macros (@daily) and CRON_TZ= prefix, each saying what to write.
+    """
+    if len(cron) > MAX_CRON_LENGTH:
+        return f"a cron expression is at most {MAX_CRON_LENGTH} characters"
+    fields = cron.split()
+    expected = f"{len(CRON_FIELDS)} fields ({' '.join(CRON_FIELDS)})"
+    if fields and fields[0].startswith("@"):
+        return f"{fields[0]} is not supported: write the {expected}"
+    if fields and "=" in fields[0]:
+        return f"{fields[0].split('=')[0]}= is not supported: the time zone is the time_zone field"
+    if len(fields) != len(CRON_FIELDS):
+        seconds = " (a seconds field is not supported)" if len(fields) == len(CRON_FIELDS) + 1 else ""
+        return f"a cron expression has {expected}, got {len(fields)}{seconds}"
+    try:
+        next(CronSim(cron, datetime.now(zone)))
+    except (CronSimError, StopIteration, ValueError) as exc:
+        return f"invalid cron expression {cron!r}: {exc}"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Timing:
     """When a schedule ticks: a 5-field cron expression in a time zone, or every N seconds
@@ -56,10 +86,8 @@ class Timing:
             found.append(("time_zone", f"unknown time zone {self.time_zone!r} (an IANA name such as Europe/Paris)"))
             zone = ZoneInfo("UTC")
         if self.cron is not None:
-            try:
-                next(CronSim(self.cron, datetime.now(zone)))
-            except (CronSimError, StopIteration, ValueError) as exc:
-                found.append(("cron", f"invalid cron expression {self.cron!r}: {exc}"))
+            if (problem := _cron_problem(self.cron, zone)) is not None:
+                found.append(("cron", problem))
         elif self.every is not None and not 0.1 <= self.every <= 366 * 86400:
             found.append(("interval", "must be between 100 ms and 366 days"))
         return found

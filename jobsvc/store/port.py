@@ -9,10 +9,10 @@ from typing import Protocol
 from jobsvc.domain.jobs import (
     Claim,
     EventKind,
+    EventPage,
     HandlerSpec,
     Job,
     JobError,
-    JobEvent,
     JobPage,
     JobState,
     JsonValue,
@@ -195,8 +195,9 @@ class JobStore(Protocol):
         """Delete finished jobs past their retention; how many."""
         ...
 
-    async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> list[JobEvent]:
-        """A job's events with seq > after_seq, in order."""
+    async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> EventPage | None:
+        """Up to `limit` of a job's events with seq > after_seq, in order, with the job's
+        state and last sequence from the same snapshot; None when the job does not exist."""
         ...
 
     async def job_executors_wake(self, due: datetime | None = None) -> None:

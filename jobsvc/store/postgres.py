@@ -17,10 +17,10 @@ from jobsvc.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Un
 from jobsvc.domain.jobs import (
     Claim,
     EventKind,
+    EventPage,
     HandlerSpec,
     Job,
     JobError,
-    JobEvent,
     JobPage,
     JobState,
     JsonValue,
@@ -284,14 +284,19 @@ class PgStore:
         more = len(found) > limit
         return JobPage(jobs, (jobs[-1].created_at, jobs[-1].id) if more and jobs else None)
 
-    async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> list[JobEvent]:
-        """A job's events with seq > after_seq, in order."""
-        return [rows.event(r) for r in await self._fetch("job_event_list", job_id, after_seq, limit)]
+    async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> EventPage | None:
+        """Up to `limit` of a job's events with seq > after_seq, in order, with the job's
+        state and last sequence from the same snapshot; None when the job does not exist."""
+        found = await self._fetch("job_event_list", job_id, after_seq, limit)
+        if not found:
+            return None
+        events = [rows.event(r) for r in found if r["seq"] is not None]
+        return EventPage(events, JobState(found[0]["job_state"]), found[0]["job_last_seq"])
 
     # -- managing --------------------------------------------------------------------
 
     async def job_cancel(self, job_id: str, reason: str) -> Job:
-        """Cancel queued at once; flag running; refuse finished."""
+        """Cancel queued at once; flag running; a cancelled job as it is; refuse succeeded or failed."""
         async with self._connection() as conn:
             if await conn.fetch(query("job_cancel_queued"), job_id, reason):
                 self.notifier.changed([job_id])
@@ -301,7 +306,8 @@ class PgStore:
         if not found:
             raise _job_not_found(job_id)
         job = rows.job(found[0])
-        # Cancelling a cancelled job is a no-op success, as in AIP-151.
+        # Cancelling a cancelled job is a no-op success, as in AIP-151, so that a retried
+        # or doubled cancel is not an error; a job that ended otherwise cannot be cancelled.
         if job.state in (JobState.SUCCEEDED, JobState.FAILED):
             raise FailedPrecondition(
                 f"job {job_id} already finished ({job.state.value}); it cannot be cancelled",

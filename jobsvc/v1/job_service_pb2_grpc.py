@@ -85,8 +85,12 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CancelJob(self, request, context):
-        """Cancel a queued job at once, or ask the executor of a running job to stop it.
-        FAILED_PRECONDITION when the job has already finished.
+        """Cancel a queued job at once, or ask the executor of a running job to stop it
+        (the answer is then still RUNNING with cancel_requested set; the job ends
+        CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+        answers OK and changes nothing (the first reason stays), so a retried cancel is
+        no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+        SUCCEEDED or FAILED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -99,14 +103,17 @@ class JobServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RedriveJob(self, request, context):
-        """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+        """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+        the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+        FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+        redriven before (redrive the new job to run it again).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RedriveJobs(self, request, context):
-        """Re-run every dead-lettered job of a handler.
+        """Re-run every dead-lettered job of a handler that was not redriven before.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -37,14 +37,22 @@ class JobServiceStub:
     ListJobs: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ListJobsRequest, _job_service_pb2.ListJobsResponse]
     """Newest first."""
     CancelJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.CancelJobRequest, _job_service_pb2.CancelJobResponse]
-    """Cancel a queued job at once, or ask the executor of a running job to stop it.
-    FAILED_PRECONDITION when the job has already finished.
+    """Cancel a queued job at once, or ask the executor of a running job to stop it
+    (the answer is then still RUNNING with cancel_requested set; the job ends
+    CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+    answers OK and changes nothing (the first reason stays), so a retried cancel is
+    no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+    SUCCEEDED or FAILED.
     """
     ListHandlers: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.ListHandlersRequest, _job_service_pb2.ListHandlersResponse]
     RedriveJob: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RedriveJobRequest, _job_service_pb2.RedriveJobResponse]
-    """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget."""
+    """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+    the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+    FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+    redriven before (redrive the new job to run it again).
+    """
     RedriveJobs: _grpc.UnaryUnaryMultiCallable[_job_service_pb2.RedriveJobsRequest, _job_service_pb2.RedriveJobsResponse]
-    """Re-run every dead-lettered job of a handler."""
+    """Re-run every dead-lettered job of a handler that was not redriven before."""
 
 @_typing.type_check_only
 class JobServiceAsyncStub(JobServiceStub):
@@ -55,14 +63,22 @@ class JobServiceAsyncStub(JobServiceStub):
     ListJobs: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ListJobsRequest, _job_service_pb2.ListJobsResponse]  # type: ignore[assignment]
     """Newest first."""
     CancelJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.CancelJobRequest, _job_service_pb2.CancelJobResponse]  # type: ignore[assignment]
-    """Cancel a queued job at once, or ask the executor of a running job to stop it.
-    FAILED_PRECONDITION when the job has already finished.
+    """Cancel a queued job at once, or ask the executor of a running job to stop it
+    (the answer is then still RUNNING with cancel_requested set; the job ends
+    CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+    answers OK and changes nothing (the first reason stays), so a retried cancel is
+    no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+    SUCCEEDED or FAILED.
     """
     ListHandlers: _aio.UnaryUnaryMultiCallable[_job_service_pb2.ListHandlersRequest, _job_service_pb2.ListHandlersResponse]  # type: ignore[assignment]
     RedriveJob: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RedriveJobRequest, _job_service_pb2.RedriveJobResponse]  # type: ignore[assignment]
-    """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget."""
+    """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+    the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+    FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+    redriven before (redrive the new job to run it again).
+    """
     RedriveJobs: _aio.UnaryUnaryMultiCallable[_job_service_pb2.RedriveJobsRequest, _job_service_pb2.RedriveJobsResponse]  # type: ignore[assignment]
-    """Re-run every dead-lettered job of a handler."""
+    """Re-run every dead-lettered job of a handler that was not redriven before."""
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     """Inspect and manage jobs, and discover handlers."""
@@ -88,8 +104,12 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _job_service_pb2.CancelJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.CancelJobResponse, _abc.Awaitable[_job_service_pb2.CancelJobResponse]]:
-        """Cancel a queued job at once, or ask the executor of a running job to stop it.
-        FAILED_PRECONDITION when the job has already finished.
+        """Cancel a queued job at once, or ask the executor of a running job to stop it
+        (the answer is then still RUNNING with cancel_requested set; the job ends
+        CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+        answers OK and changes nothing (the first reason stays), so a retried cancel is
+        no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+        SUCCEEDED or FAILED.
         """
 
     @_abc_1.abstractmethod
@@ -105,7 +125,11 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _job_service_pb2.RedriveJobRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.RedriveJobResponse, _abc.Awaitable[_job_service_pb2.RedriveJobResponse]]:
-        """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget."""
+        """Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+        the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+        FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+        redriven before (redrive the new job to run it again).
+        """
 
     @_abc_1.abstractmethod
     def RedriveJobs(
@@ -113,6 +137,6 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _job_service_pb2.RedriveJobsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_job_service_pb2.RedriveJobsResponse, _abc.Awaitable[_job_service_pb2.RedriveJobsResponse]]:
-        """Re-run every dead-lettered job of a handler."""
+        """Re-run every dead-lettered job of a handler that was not redriven before."""
 
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

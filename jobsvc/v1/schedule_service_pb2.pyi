@@ -65,7 +65,14 @@ class Schedule(_message.Message):
     name: _builtins.str
     """1-128 characters of a-z, 0-9 and `_.-:@`, starting with a letter or digit."""
     cron: _builtins.str
-    """Five fields (minute hour day-of-month month day-of-week), in `time_zone`."""
+    """Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+    is `*`, a number, a range `a-b`, a step (`*/n`, `a-b/n`, `a/n`) or a list of these
+    (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+    7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+    day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+    starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+    field, no macros (`@daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
+    """
     time_zone: _builtins.str
     """IANA time zone of `cron` (default UTC), for example `Europe/Paris`."""
     missed_ticks: Global___MissedTicks.ValueType

@@ -95,14 +95,15 @@ class ScheduleServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PauseSchedule(self, request, context):
-        """No job is submitted for ticks while paused.
+        """No job is submitted for ticks while paused. A paused schedule stays as it is.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ResumeSchedule(self, request, context):
-        """Carries on from the next tick after now.
+        """Carries on from the next tick after now. A schedule that is not paused stays as
+        it is (its next tick does not move, so a due one is not skipped).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -41,9 +41,11 @@ class ScheduleServiceStub:
     GetSchedule: _grpc.UnaryUnaryMultiCallable[_schedule_service_pb2.GetScheduleRequest, _schedule_service_pb2.GetScheduleResponse]
     ListSchedules: _grpc.UnaryUnaryMultiCallable[_schedule_service_pb2.ListSchedulesRequest, _schedule_service_pb2.ListSchedulesResponse]
     PauseSchedule: _grpc.UnaryUnaryMultiCallable[_schedule_service_pb2.PauseScheduleRequest, _schedule_service_pb2.PauseScheduleResponse]
-    """No job is submitted for ticks while paused."""
+    """No job is submitted for ticks while paused. A paused schedule stays as it is."""
     ResumeSchedule: _grpc.UnaryUnaryMultiCallable[_schedule_service_pb2.ResumeScheduleRequest, _schedule_service_pb2.ResumeScheduleResponse]
-    """Carries on from the next tick after now."""
+    """Carries on from the next tick after now. A schedule that is not paused stays as
+    it is (its next tick does not move, so a due one is not skipped).
+    """
     DeleteSchedule: _grpc.UnaryUnaryMultiCallable[_schedule_service_pb2.DeleteScheduleRequest, _schedule_service_pb2.DeleteScheduleResponse]
 
 @_typing.type_check_only
@@ -59,9 +61,11 @@ class ScheduleServiceAsyncStub(ScheduleServiceStub):
     GetSchedule: _aio.UnaryUnaryMultiCallable[_schedule_service_pb2.GetScheduleRequest, _schedule_service_pb2.GetScheduleResponse]  # type: ignore[assignment]
     ListSchedules: _aio.UnaryUnaryMultiCallable[_schedule_service_pb2.ListSchedulesRequest, _schedule_service_pb2.ListSchedulesResponse]  # type: ignore[assignment]
     PauseSchedule: _aio.UnaryUnaryMultiCallable[_schedule_service_pb2.PauseScheduleRequest, _schedule_service_pb2.PauseScheduleResponse]  # type: ignore[assignment]
-    """No job is submitted for ticks while paused."""
+    """No job is submitted for ticks while paused. A paused schedule stays as it is."""
     ResumeSchedule: _aio.UnaryUnaryMultiCallable[_schedule_service_pb2.ResumeScheduleRequest, _schedule_service_pb2.ResumeScheduleResponse]  # type: ignore[assignment]
-    """Carries on from the next tick after now."""
+    """Carries on from the next tick after now. A schedule that is not paused stays as
+    it is (its next tick does not move, so a due one is not skipped).
+    """
     DeleteSchedule: _aio.UnaryUnaryMultiCallable[_schedule_service_pb2.DeleteScheduleRequest, _schedule_service_pb2.DeleteScheduleResponse]  # type: ignore[assignment]
 
 class ScheduleServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -98,7 +102,7 @@ class ScheduleServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _schedule_service_pb2.PauseScheduleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_schedule_service_pb2.PauseScheduleResponse, _abc.Awaitable[_schedule_service_pb2.PauseScheduleResponse]]:
-        """No job is submitted for ticks while paused."""
+        """No job is submitted for ticks while paused. A paused schedule stays as it is."""
 
     @_abc_1.abstractmethod
     def ResumeSchedule(
@@ -106,7 +110,9 @@ class ScheduleServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _schedule_service_pb2.ResumeScheduleRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_schedule_service_pb2.ResumeScheduleResponse, _abc.Awaitable[_schedule_service_pb2.ResumeScheduleResponse]]:
-        """Carries on from the next tick after now."""
+        """Carries on from the next tick after now. A schedule that is not paused stays as
+        it is (its next tick does not move, so a due one is not skipped).
+        """
 
     @_abc_1.abstractmethod
     def DeleteSchedule(

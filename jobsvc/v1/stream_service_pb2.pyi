@@ -27,7 +27,10 @@ class StreamRequest(_message.Message):
     job_id: _builtins.str
     """Attach to this job."""
     after_sequence: _builtins.int
-    """Send only events with a greater sequence number (0: from the start)."""
+    """Send only events with a greater sequence number (0: from the start); at most
+    the job's `last_sequence`. With `submit`, it applies to the job the submit
+    answers with (an existing one when the idempotency key is reused).
+    """
     @_builtins.property
     def submit(self) -> _job_pb2.JobSpec:
         """Submit this job, then stream it."""

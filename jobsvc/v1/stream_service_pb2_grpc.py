@@ -49,7 +49,12 @@ class StreamServiceServicer:
     def Stream(self, request, context):
         """Submit a job and stream its events, or attach to an existing job. The stream
         ends after the terminal event. Resume a dropped stream with `job_id` and
-        `after_sequence` set to the last sequence seen: no gap, no duplicate.
+        `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+        finished job the stream sends the events after `after_sequence` and ends OK at
+        once (with no event when `after_sequence` is the terminal event's sequence).
+        OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+        `after_sequence` is beyond the job's last sequence, finished or not: no caller
+        can have seen that event.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

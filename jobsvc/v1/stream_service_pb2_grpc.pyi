@@ -36,7 +36,12 @@ class StreamServiceStub:
     Stream: _grpc.UnaryStreamMultiCallable[_stream_service_pb2.StreamRequest, _stream_service_pb2.StreamResponse]
     """Submit a job and stream its events, or attach to an existing job. The stream
     ends after the terminal event. Resume a dropped stream with `job_id` and
-    `after_sequence` set to the last sequence seen: no gap, no duplicate.
+    `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+    finished job the stream sends the events after `after_sequence` and ends OK at
+    once (with no event when `after_sequence` is the terminal event's sequence).
+    OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+    `after_sequence` is beyond the job's last sequence, finished or not: no caller
+    can have seen that event.
     """
 
 @_typing.type_check_only
@@ -47,7 +52,12 @@ class StreamServiceAsyncStub(StreamServiceStub):
     Stream: _aio.UnaryStreamMultiCallable[_stream_service_pb2.StreamRequest, _stream_service_pb2.StreamResponse]  # type: ignore[assignment]
     """Submit a job and stream its events, or attach to an existing job. The stream
     ends after the terminal event. Resume a dropped stream with `job_id` and
-    `after_sequence` set to the last sequence seen: no gap, no duplicate.
+    `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+    finished job the stream sends the events after `after_sequence` and ends OK at
+    once (with no event when `after_sequence` is the terminal event's sequence).
+    OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+    `after_sequence` is beyond the job's last sequence, finished or not: no caller
+    can have seen that event.
     """
 
 class StreamServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -61,7 +71,12 @@ class StreamServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_stream_service_pb2.StreamResponse], _abc.AsyncIterator[_stream_service_pb2.StreamResponse]]:
         """Submit a job and stream its events, or attach to an existing job. The stream
         ends after the terminal event. Resume a dropped stream with `job_id` and
-        `after_sequence` set to the last sequence seen: no gap, no duplicate.
+        `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+        finished job the stream sends the events after `after_sequence` and ends OK at
+        once (with no event when `after_sequence` is the terminal event's sequence).
+        OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+        `after_sequence` is beyond the job's last sequence, finished or not: no caller
+        can have seen that event.
         """
 
 def add_StreamServiceServicer_to_server(servicer: StreamServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

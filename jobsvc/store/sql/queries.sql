@@ -514,17 +514,29 @@ SELECT id FROM cancelled;
 
 -- name: job_cancel_running
 -- Asks the executor of a running job to stop it; the executor writes the
--- terminal event when the handler has stopped.
-UPDATE jobsvc_jobs SET cancel_requested = true, cancel_reason = $2
+-- terminal event when the handler has stopped. Asking again keeps the first
+-- reason, as cancelling a cancelled job does (the repeated NOTIFY is harmless).
+UPDATE jobsvc_jobs SET cancel_requested = true,
+    cancel_reason = CASE WHEN cancel_requested THEN cancel_reason ELSE $2 END
 WHERE id = $1 AND state = 'running'
 RETURNING id, pg_notify('jobsvc_cancel', id::text);
 
 -- name: job_event_list
-SELECT job_id, seq, kind, time, data, payload, payload_type_url, payload_data
-FROM jobsvc_job_events
-WHERE job_id = $1 AND seq > $2
-ORDER BY seq
-LIMIT $3;
+-- Up to $3 events after $2, each row with the job's state and last sequence. One
+-- statement is one snapshot, so a reader that sees the job finished has also seen its
+-- terminal event: reading the events and then the job could miss one committed between.
+-- No row: no such job; one row with a NULL seq: no event after $2.
+SELECT j.state AS job_state, j.last_seq AS job_last_seq,
+       e.job_id, e.seq, e.kind, e.time, e.data, e.payload, e.payload_type_url, e.payload_data
+FROM jobsvc_jobs j
+LEFT JOIN LATERAL (
+    SELECT * FROM jobsvc_job_events
+    WHERE job_id = j.id AND seq > $2
+    ORDER BY seq
+    LIMIT $3
+) e ON true
+WHERE j.id = $1
+ORDER BY e.seq;
 
 -- name: job_executors_wake
 -- $1: epoch second the earliest new job is due, or '' for now.

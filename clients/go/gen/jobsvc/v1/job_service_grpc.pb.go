@@ -36,13 +36,20 @@ type JobServiceClient interface {
 	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
 	// Newest first.
 	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
-	// Cancel a queued job at once, or ask the executor of a running job to stop it.
-	// FAILED_PRECONDITION when the job has already finished.
+	// Cancel a queued job at once, or ask the executor of a running job to stop it
+	// (the answer is then still RUNNING with cancel_requested set; the job ends
+	// CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+	// answers OK and changes nothing (the first reason stays), so a retried cancel is
+	// no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+	// SUCCEEDED or FAILED.
 	CancelJob(ctx context.Context, in *CancelJobRequest, opts ...grpc.CallOption) (*CancelJobResponse, error)
 	ListHandlers(ctx context.Context, in *ListHandlersRequest, opts ...grpc.CallOption) (*ListHandlersResponse, error)
-	// Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+	// Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+	// the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+	// FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+	// redriven before (redrive the new job to run it again).
 	RedriveJob(ctx context.Context, in *RedriveJobRequest, opts ...grpc.CallOption) (*RedriveJobResponse, error)
-	// Re-run every dead-lettered job of a handler.
+	// Re-run every dead-lettered job of a handler that was not redriven before.
 	RedriveJobs(ctx context.Context, in *RedriveJobsRequest, opts ...grpc.CallOption) (*RedriveJobsResponse, error)
 }
 
@@ -123,13 +130,20 @@ type JobServiceServer interface {
 	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
 	// Newest first.
 	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
-	// Cancel a queued job at once, or ask the executor of a running job to stop it.
-	// FAILED_PRECONDITION when the job has already finished.
+	// Cancel a queued job at once, or ask the executor of a running job to stop it
+	// (the answer is then still RUNNING with cancel_requested set; the job ends
+	// CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+	// answers OK and changes nothing (the first reason stays), so a retried cancel is
+	// no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+	// SUCCEEDED or FAILED.
 	CancelJob(context.Context, *CancelJobRequest) (*CancelJobResponse, error)
 	ListHandlers(context.Context, *ListHandlersRequest) (*ListHandlersResponse, error)
-	// Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+	// Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+	// the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+	// FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+	// redriven before (redrive the new job to run it again).
 	RedriveJob(context.Context, *RedriveJobRequest) (*RedriveJobResponse, error)
-	// Re-run every dead-lettered job of a handler.
+	// Re-run every dead-lettered job of a handler that was not redriven before.
 	RedriveJobs(context.Context, *RedriveJobsRequest) (*RedriveJobsResponse, error)
 	mustEmbedUnimplementedJobServiceServer()
 }

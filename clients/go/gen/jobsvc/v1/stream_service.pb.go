@@ -28,7 +28,9 @@ type StreamRequest struct {
 	//	*StreamRequest_Submit
 	//	*StreamRequest_JobId
 	Target isStreamRequest_Target `protobuf_oneof:"target"`
-	// Send only events with a greater sequence number (0: from the start).
+	// Send only events with a greater sequence number (0: from the start); at most
+	// the job's `last_sequence`. With `submit`, it applies to the job the submit
+	// answers with (an existing one when the idempotency key is reused).
 	AfterSequence int64 `protobuf:"varint,3,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -30,7 +30,12 @@ const (
 type StreamServiceClient interface {
 	// Submit a job and stream its events, or attach to an existing job. The stream
 	// ends after the terminal event. Resume a dropped stream with `job_id` and
-	// `after_sequence` set to the last sequence seen: no gap, no duplicate.
+	// `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+	// finished job the stream sends the events after `after_sequence` and ends OK at
+	// once (with no event when `after_sequence` is the terminal event's sequence).
+	// OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+	// `after_sequence` is beyond the job's last sequence, finished or not: no caller
+	// can have seen that event.
 	Stream(ctx context.Context, in *StreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamResponse], error)
 }
 
@@ -69,7 +74,12 @@ type StreamService_StreamClient = grpc.ServerStreamingClient[StreamResponse]
 type StreamServiceServer interface {
 	// Submit a job and stream its events, or attach to an existing job. The stream
 	// ends after the terminal event. Resume a dropped stream with `job_id` and
-	// `after_sequence` set to the last sequence seen: no gap, no duplicate.
+	// `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+	// finished job the stream sends the events after `after_sequence` and ends OK at
+	// once (with no event when `after_sequence` is the terminal event's sequence).
+	// OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+	// `after_sequence` is beyond the job's last sequence, finished or not: no caller
+	// can have seen that event.
 	Stream(*StreamRequest, grpc.ServerStreamingServer[StreamResponse]) error
 	mustEmbedUnimplementedStreamServiceServer()
 }

@@ -301,8 +301,12 @@ export const JobService: GenService<{
     output: typeof ListJobsResponseSchema;
   },
   /**
-   * Cancel a queued job at once, or ask the executor of a running job to stop it.
-   * FAILED_PRECONDITION when the job has already finished.
+   * Cancel a queued job at once, or ask the executor of a running job to stop it
+   * (the answer is then still RUNNING with cancel_requested set; the job ends
+   * CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+   * answers OK and changes nothing (the first reason stays), so a retried cancel is
+   * no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+   * SUCCEEDED or FAILED.
    *
    * @generated from rpc jobsvc.v1.JobService.CancelJob
    */
@@ -320,7 +324,10 @@ export const JobService: GenService<{
     output: typeof ListHandlersResponseSchema;
   },
   /**
-   * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+   * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+   * the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+   * FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+   * redriven before (redrive the new job to run it again).
    *
    * @generated from rpc jobsvc.v1.JobService.RedriveJob
    */
@@ -330,7 +337,7 @@ export const JobService: GenService<{
     output: typeof RedriveJobResponseSchema;
   },
   /**
-   * Re-run every dead-lettered job of a handler.
+   * Re-run every dead-lettered job of a handler that was not redriven before.
    *
    * @generated from rpc jobsvc.v1.JobService.RedriveJobs
    */

@@ -40,7 +40,13 @@ export type Schedule = Message<"jobsvc.v1.Schedule"> & {
    */
   timing: {
     /**
-     * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+     * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+     * is `*`, a number, a range `a-b`, a step (`*\/n`, `a-b/n`, `a/n`) or a list of these
+     * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+     * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+     * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+     * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+     * field, no macros (`@daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
      *
      * @generated from field: string cron = 3;
      */
@@ -375,7 +381,7 @@ export const ScheduleService: GenService<{
     output: typeof ListSchedulesResponseSchema;
   },
   /**
-   * No job is submitted for ticks while paused.
+   * No job is submitted for ticks while paused. A paused schedule stays as it is.
    *
    * @generated from rpc jobsvc.v1.ScheduleService.PauseSchedule
    */
@@ -385,7 +391,8 @@ export const ScheduleService: GenService<{
     output: typeof PauseScheduleResponseSchema;
   },
   /**
-   * Carries on from the next tick after now.
+   * Carries on from the next tick after now. A schedule that is not paused stays as
+   * it is (its next tick does not move, so a due one is not skipped).
    *
    * @generated from rpc jobsvc.v1.ScheduleService.ResumeSchedule
    */

@@ -41,7 +41,9 @@ export type StreamRequest = Message<"jobsvc.v1.StreamRequest"> & {
   } | { case: undefined; value?: undefined };
 
   /**
-   * Send only events with a greater sequence number (0: from the start).
+   * Send only events with a greater sequence number (0: from the start); at most
+   * the job's `last_sequence`. With `submit`, it applies to the job the submit
+   * answers with (an existing one when the idempotency key is reused).
    *
    * @generated from field: int64 after_sequence = 3;
    */
@@ -81,7 +83,12 @@ export const StreamService: GenService<{
   /**
    * Submit a job and stream its events, or attach to an existing job. The stream
    * ends after the terminal event. Resume a dropped stream with `job_id` and
-   * `after_sequence` set to the last sequence seen: no gap, no duplicate.
+   * `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+   * finished job the stream sends the events after `after_sequence` and ends OK at
+   * once (with no event when `after_sequence` is the terminal event's sequence).
+   * OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+   * `after_sequence` is beyond the job's last sequence, finished or not: no caller
+   * can have seen that event.
    *
    * @generated from rpc jobsvc.v1.StreamService.Stream
    */

@@ -286,8 +286,12 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Cancel a queued job at once, or ask the executor of a running job to stop it.
-     * FAILED_PRECONDITION when the job has already finished.
+     * Cancel a queued job at once, or ask the executor of a running job to stop it
+     * (the answer is then still RUNNING with cancel_requested set; the job ends
+     * CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+     * answers OK and changes nothing (the first reason stays), so a retried cancel is
+     * no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+     * SUCCEEDED or FAILED.
      * </pre>
      */
     default void cancelJob(dev.jobsvc.v1.CancelJobRequest request,
@@ -304,7 +308,10 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+     * the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+     * FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+     * redriven before (redrive the new job to run it again).
      * </pre>
      */
     default void redriveJob(dev.jobsvc.v1.RedriveJobRequest request,
@@ -314,7 +321,7 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run every dead-lettered job of a handler.
+     * Re-run every dead-lettered job of a handler that was not redriven before.
      * </pre>
      */
     default void redriveJobs(dev.jobsvc.v1.RedriveJobsRequest request,
@@ -377,8 +384,12 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Cancel a queued job at once, or ask the executor of a running job to stop it.
-     * FAILED_PRECONDITION when the job has already finished.
+     * Cancel a queued job at once, or ask the executor of a running job to stop it
+     * (the answer is then still RUNNING with cancel_requested set; the job ends
+     * CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+     * answers OK and changes nothing (the first reason stays), so a retried cancel is
+     * no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+     * SUCCEEDED or FAILED.
      * </pre>
      */
     public void cancelJob(dev.jobsvc.v1.CancelJobRequest request,
@@ -397,7 +408,10 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+     * the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+     * FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+     * redriven before (redrive the new job to run it again).
      * </pre>
      */
     public void redriveJob(dev.jobsvc.v1.RedriveJobRequest request,
@@ -408,7 +422,7 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run every dead-lettered job of a handler.
+     * Re-run every dead-lettered job of a handler that was not redriven before.
      * </pre>
      */
     public void redriveJobs(dev.jobsvc.v1.RedriveJobsRequest request,
@@ -456,8 +470,12 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Cancel a queued job at once, or ask the executor of a running job to stop it.
-     * FAILED_PRECONDITION when the job has already finished.
+     * Cancel a queued job at once, or ask the executor of a running job to stop it
+     * (the answer is then still RUNNING with cancel_requested set; the job ends
+     * CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+     * answers OK and changes nothing (the first reason stays), so a retried cancel is
+     * no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+     * SUCCEEDED or FAILED.
      * </pre>
      */
     public dev.jobsvc.v1.CancelJobResponse cancelJob(dev.jobsvc.v1.CancelJobRequest request) throws io.grpc.StatusException {
@@ -474,7 +492,10 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+     * the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+     * FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+     * redriven before (redrive the new job to run it again).
      * </pre>
      */
     public dev.jobsvc.v1.RedriveJobResponse redriveJob(dev.jobsvc.v1.RedriveJobRequest request) throws io.grpc.StatusException {
@@ -484,7 +505,7 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run every dead-lettered job of a handler.
+     * Re-run every dead-lettered job of a handler that was not redriven before.
      * </pre>
      */
     public dev.jobsvc.v1.RedriveJobsResponse redriveJobs(dev.jobsvc.v1.RedriveJobsRequest request) throws io.grpc.StatusException {
@@ -531,8 +552,12 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Cancel a queued job at once, or ask the executor of a running job to stop it.
-     * FAILED_PRECONDITION when the job has already finished.
+     * Cancel a queued job at once, or ask the executor of a running job to stop it
+     * (the answer is then still RUNNING with cancel_requested set; the job ends
+     * CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+     * answers OK and changes nothing (the first reason stays), so a retried cancel is
+     * no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+     * SUCCEEDED or FAILED.
      * </pre>
      */
     public dev.jobsvc.v1.CancelJobResponse cancelJob(dev.jobsvc.v1.CancelJobRequest request) {
@@ -549,7 +574,10 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+     * the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+     * FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+     * redriven before (redrive the new job to run it again).
      * </pre>
      */
     public dev.jobsvc.v1.RedriveJobResponse redriveJob(dev.jobsvc.v1.RedriveJobRequest request) {
@@ -559,7 +587,7 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run every dead-lettered job of a handler.
+     * Re-run every dead-lettered job of a handler that was not redriven before.
      * </pre>
      */
     public dev.jobsvc.v1.RedriveJobsResponse redriveJobs(dev.jobsvc.v1.RedriveJobsRequest request) {
@@ -608,8 +636,12 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Cancel a queued job at once, or ask the executor of a running job to stop it.
-     * FAILED_PRECONDITION when the job has already finished.
+     * Cancel a queued job at once, or ask the executor of a running job to stop it
+     * (the answer is then still RUNNING with cancel_requested set; the job ends
+     * CANCELLED). Cancelling a CANCELLED job, or a running one already asked to stop,
+     * answers OK and changes nothing (the first reason stays), so a retried cancel is
+     * no error. FAILED_PRECONDITION (reason JOB_ALREADY_FINISHED) when the job
+     * SUCCEEDED or FAILED.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.CancelJobResponse> cancelJob(
@@ -628,7 +660,10 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget.
+     * Re-run a dead-lettered (FAILED) job as a new job with a fresh attempt budget;
+     * the answer is the new job (its `redrive_of` is this id). A job is redriven once:
+     * FAILED_PRECONDITION (reason JOB_NOT_DEAD_LETTERED) when it is not FAILED or was
+     * redriven before (redrive the new job to run it again).
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.RedriveJobResponse> redriveJob(
@@ -639,7 +674,7 @@ public final class JobServiceGrpc {
 
     /**
      * <pre>
-     * Re-run every dead-lettered job of a handler.
+     * Re-run every dead-lettered job of a handler that was not redriven before.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.RedriveJobsResponse> redriveJobs(

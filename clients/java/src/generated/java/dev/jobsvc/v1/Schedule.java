@@ -184,7 +184,13 @@ private static final long serialVersionUID = 0L;
   public static final int CRON_FIELD_NUMBER = 3;
   /**
    * <pre>
-   * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+   * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+   * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+   * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+   * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+   * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+   * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+   * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
    * </pre>
    *
    * <code>string cron = 3;</code>
@@ -195,7 +201,13 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+   * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+   * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+   * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+   * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+   * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+   * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+   * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
    * </pre>
    *
    * <code>string cron = 3;</code>
@@ -218,7 +230,13 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+   * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+   * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+   * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+   * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+   * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+   * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+   * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
    * </pre>
    *
    * <code>string cron = 3;</code>
@@ -1457,7 +1475,13 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+     * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+     * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+     * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+     * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+     * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+     * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+     * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
      * </pre>
      *
      * <code>string cron = 3;</code>
@@ -1469,7 +1493,13 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+     * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+     * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+     * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+     * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+     * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+     * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+     * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
      * </pre>
      *
      * <code>string cron = 3;</code>
@@ -1493,7 +1523,13 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+     * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+     * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+     * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+     * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+     * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+     * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+     * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
      * </pre>
      *
      * <code>string cron = 3;</code>
@@ -1518,7 +1554,13 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+     * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+     * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+     * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+     * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+     * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+     * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+     * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
      * </pre>
      *
      * <code>string cron = 3;</code>
@@ -1535,7 +1577,13 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+     * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+     * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+     * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+     * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+     * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+     * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+     * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
      * </pre>
      *
      * <code>string cron = 3;</code>
@@ -1551,7 +1599,13 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+     * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+     * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+     * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+     * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+     * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+     * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+     * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
      * </pre>
      *
      * <code>string cron = 3;</code>

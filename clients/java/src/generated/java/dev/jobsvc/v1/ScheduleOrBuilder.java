@@ -59,7 +59,13 @@ public interface ScheduleOrBuilder extends
 
   /**
    * <pre>
-   * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+   * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+   * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+   * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+   * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+   * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+   * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+   * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
    * </pre>
    *
    * <code>string cron = 3;</code>
@@ -68,7 +74,13 @@ public interface ScheduleOrBuilder extends
   boolean hasCron();
   /**
    * <pre>
-   * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+   * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+   * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+   * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+   * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+   * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+   * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+   * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
    * </pre>
    *
    * <code>string cron = 3;</code>
@@ -77,7 +89,13 @@ public interface ScheduleOrBuilder extends
   java.lang.String getCron();
   /**
    * <pre>
-   * Five fields (minute hour day-of-month month day-of-week), in `time_zone`.
+   * Five fields, in `time_zone`: minute hour day-of-month month day-of-week. A field
+   * is `*`, a number, a range `a-b`, a step (`*&#47;n`, `a-b/n`, `a/n`) or a list of these
+   * (`1,15`); months and weekdays may be names (`JAN`, `MON`, any case); weekday 0 or
+   * 7 is Sunday. Day-of-month also takes `L` (last day) and `LW` (last weekday),
+   * day-of-week `5L` (last Friday) and `5#2` (second Friday). When neither day field
+   * starts with `*`, a day matching either runs (Vixie cron's rule). No seconds
+   * field, no macros (`&#64;daily`), no `CRON_TZ=`: INVALID_ARGUMENT on `schedule.cron`.
    * </pre>
    *
    * <code>string cron = 3;</code>

@@ -297,7 +297,7 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * No job is submitted for ticks while paused.
+     * No job is submitted for ticks while paused. A paused schedule stays as it is.
      * </pre>
      */
     default void pauseSchedule(dev.jobsvc.v1.PauseScheduleRequest request,
@@ -307,7 +307,8 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * Carries on from the next tick after now.
+     * Carries on from the next tick after now. A schedule that is not paused stays as
+     * it is (its next tick does not move, so a due one is not skipped).
      * </pre>
      */
     default void resumeSchedule(dev.jobsvc.v1.ResumeScheduleRequest request,
@@ -389,7 +390,7 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * No job is submitted for ticks while paused.
+     * No job is submitted for ticks while paused. A paused schedule stays as it is.
      * </pre>
      */
     public void pauseSchedule(dev.jobsvc.v1.PauseScheduleRequest request,
@@ -400,7 +401,8 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * Carries on from the next tick after now.
+     * Carries on from the next tick after now. A schedule that is not paused stays as
+     * it is (its next tick does not move, so a due one is not skipped).
      * </pre>
      */
     public void resumeSchedule(dev.jobsvc.v1.ResumeScheduleRequest request,
@@ -465,7 +467,7 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * No job is submitted for ticks while paused.
+     * No job is submitted for ticks while paused. A paused schedule stays as it is.
      * </pre>
      */
     public dev.jobsvc.v1.PauseScheduleResponse pauseSchedule(dev.jobsvc.v1.PauseScheduleRequest request) throws io.grpc.StatusException {
@@ -475,7 +477,8 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * Carries on from the next tick after now.
+     * Carries on from the next tick after now. A schedule that is not paused stays as
+     * it is (its next tick does not move, so a due one is not skipped).
      * </pre>
      */
     public dev.jobsvc.v1.ResumeScheduleResponse resumeSchedule(dev.jobsvc.v1.ResumeScheduleRequest request) throws io.grpc.StatusException {
@@ -538,7 +541,7 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * No job is submitted for ticks while paused.
+     * No job is submitted for ticks while paused. A paused schedule stays as it is.
      * </pre>
      */
     public dev.jobsvc.v1.PauseScheduleResponse pauseSchedule(dev.jobsvc.v1.PauseScheduleRequest request) {
@@ -548,7 +551,8 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * Carries on from the next tick after now.
+     * Carries on from the next tick after now. A schedule that is not paused stays as
+     * it is (its next tick does not move, so a due one is not skipped).
      * </pre>
      */
     public dev.jobsvc.v1.ResumeScheduleResponse resumeSchedule(dev.jobsvc.v1.ResumeScheduleRequest request) {
@@ -614,7 +618,7 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * No job is submitted for ticks while paused.
+     * No job is submitted for ticks while paused. A paused schedule stays as it is.
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.PauseScheduleResponse> pauseSchedule(
@@ -625,7 +629,8 @@ public final class ScheduleServiceGrpc {
 
     /**
      * <pre>
-     * Carries on from the next tick after now.
+     * Carries on from the next tick after now. A schedule that is not paused stays as
+     * it is (its next tick does not move, so a due one is not skipped).
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.ResumeScheduleResponse> resumeSchedule(

@@ -197,7 +197,9 @@ private static final long serialVersionUID = 0L;
   private long afterSequence_ = 0L;
   /**
    * <pre>
-   * Send only events with a greater sequence number (0: from the start).
+   * Send only events with a greater sequence number (0: from the start); at most
+   * the job's `last_sequence`. With `submit`, it applies to the job the submit
+   * answers with (an existing one when the idempotency key is reused).
    * </pre>
    *
    * <code>int64 after_sequence = 3;</code>
@@ -895,7 +897,9 @@ private static final long serialVersionUID = 0L;
     private long afterSequence_ ;
     /**
      * <pre>
-     * Send only events with a greater sequence number (0: from the start).
+     * Send only events with a greater sequence number (0: from the start); at most
+     * the job's `last_sequence`. With `submit`, it applies to the job the submit
+     * answers with (an existing one when the idempotency key is reused).
      * </pre>
      *
      * <code>int64 after_sequence = 3;</code>
@@ -907,7 +911,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Send only events with a greater sequence number (0: from the start).
+     * Send only events with a greater sequence number (0: from the start); at most
+     * the job's `last_sequence`. With `submit`, it applies to the job the submit
+     * answers with (an existing one when the idempotency key is reused).
      * </pre>
      *
      * <code>int64 after_sequence = 3;</code>
@@ -923,7 +929,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Send only events with a greater sequence number (0: from the start).
+     * Send only events with a greater sequence number (0: from the start); at most
+     * the job's `last_sequence`. With `submit`, it applies to the job the submit
+     * answers with (an existing one when the idempotency key is reused).
      * </pre>
      *
      * <code>int64 after_sequence = 3;</code>

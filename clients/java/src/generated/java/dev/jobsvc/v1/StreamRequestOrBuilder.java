@@ -68,7 +68,9 @@ public interface StreamRequestOrBuilder extends
 
   /**
    * <pre>
-   * Send only events with a greater sequence number (0: from the start).
+   * Send only events with a greater sequence number (0: from the start); at most
+   * the job's `last_sequence`. With `submit`, it applies to the job the submit
+   * answers with (an existing one when the idempotency key is reused).
    * </pre>
    *
    * <code>int64 after_sequence = 3;</code>

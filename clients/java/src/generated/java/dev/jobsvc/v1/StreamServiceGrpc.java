@@ -116,7 +116,12 @@ public final class StreamServiceGrpc {
      * <pre>
      * Submit a job and stream its events, or attach to an existing job. The stream
      * ends after the terminal event. Resume a dropped stream with `job_id` and
-     * `after_sequence` set to the last sequence seen: no gap, no duplicate.
+     * `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+     * finished job the stream sends the events after `after_sequence` and ends OK at
+     * once (with no event when `after_sequence` is the terminal event's sequence).
+     * OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+     * `after_sequence` is beyond the job's last sequence, finished or not: no caller
+     * can have seen that event.
      * </pre>
      */
     default void stream(dev.jobsvc.v1.StreamRequest request,
@@ -162,7 +167,12 @@ public final class StreamServiceGrpc {
      * <pre>
      * Submit a job and stream its events, or attach to an existing job. The stream
      * ends after the terminal event. Resume a dropped stream with `job_id` and
-     * `after_sequence` set to the last sequence seen: no gap, no duplicate.
+     * `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+     * finished job the stream sends the events after `after_sequence` and ends OK at
+     * once (with no event when `after_sequence` is the terminal event's sequence).
+     * OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+     * `after_sequence` is beyond the job's last sequence, finished or not: no caller
+     * can have seen that event.
      * </pre>
      */
     public void stream(dev.jobsvc.v1.StreamRequest request,
@@ -195,7 +205,12 @@ public final class StreamServiceGrpc {
      * <pre>
      * Submit a job and stream its events, or attach to an existing job. The stream
      * ends after the terminal event. Resume a dropped stream with `job_id` and
-     * `after_sequence` set to the last sequence seen: no gap, no duplicate.
+     * `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+     * finished job the stream sends the events after `after_sequence` and ends OK at
+     * once (with no event when `after_sequence` is the terminal event's sequence).
+     * OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+     * `after_sequence` is beyond the job's last sequence, finished or not: no caller
+     * can have seen that event.
      * </pre>
      */
     @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
@@ -229,7 +244,12 @@ public final class StreamServiceGrpc {
      * <pre>
      * Submit a job and stream its events, or attach to an existing job. The stream
      * ends after the terminal event. Resume a dropped stream with `job_id` and
-     * `after_sequence` set to the last sequence seen: no gap, no duplicate.
+     * `after_sequence` set to the last sequence seen: no gap, no duplicate. On a
+     * finished job the stream sends the events after `after_sequence` and ends OK at
+     * once (with no event when `after_sequence` is the terminal event's sequence).
+     * OUT_OF_RANGE (reason SEQUENCE_NOT_REACHED, metadata `last_sequence`) when
+     * `after_sequence` is beyond the job's last sequence, finished or not: no caller
+     * can have seen that event.
      * </pre>
      */
     public java.util.Iterator<dev.jobsvc.v1.StreamResponse> stream(
