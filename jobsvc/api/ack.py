@@ -23,7 +23,7 @@ from google.rpc import code_pb2
 
 from jobsvc.api import convert
 from jobsvc.api.app import JobsApp
-from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, status_for, unary
+from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, internal_status, status_for, unary
 from jobsvc.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -85,12 +85,22 @@ def _worker_from_proto(message: ack_service_pb2.WorkerInfo, path: str, default_l
         problems.append(FieldViolation(f"{path}.handlers", "at least one handler version"))
     if not 1 <= message.concurrency <= MAX_CONCURRENCY:
         problems.append(FieldViolation(f"{path}.concurrency", f"must be 1..{MAX_CONCURRENCY}"))
-    handlers = []
+    handlers: list[HandlerSpec] = []
+    declared: set[tuple[str, str]] = set()
     for index, info in enumerate(message.handlers):
         try:
-            handlers.append(convert.handler_from_proto(info, f"{path}.handlers[{index}]"))
+            spec = convert.handler_from_proto(info, f"{path}.handlers[{index}]")
         except InvalidArgument as exc:
             problems.extend(exc.violations)
+            continue
+        # One registry row per version: two declarations of it would be two rows of one
+        # upsert, which PostgreSQL refuses (and which one should win?).
+        if (spec.name, spec.version) in declared:
+            problems.append(
+                FieldViolation(f"{path}.handlers[{index}]", f"{spec.name} {spec.version} is declared twice")
+            )
+        declared.add((spec.name, spec.version))
+        handlers.append(spec)
     if problems:
         raise InvalidArgument(f"invalid worker: {problems[0].field}: {problems[0].description}", problems)
     lease = message.lease_duration.ToTimedelta().total_seconds() if message.HasField("lease_duration") else 0
@@ -305,6 +315,9 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             session = await self._open(request_iterator)
         except JobsvcError as exc:
             await abort(context, status_for(exc))
+        except Exception:  # a bug: INTERNAL like the other RPCs (grpc would answer UNKNOWN)
+            log.exception("unexpected error opening a worker session")
+            await abort(context, internal_status("AckService.Work"))
         self._sessions.add(session)
         tasks = [
             asyncio.create_task(self._read(session, request_iterator), name=f"jobsvc-work-read-{session.owner}"),
