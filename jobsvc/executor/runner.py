@@ -117,6 +117,10 @@ class _Running:
     task: asyncio.Task[None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None
+    # Set once the handler is done and its outcome is being written. From then on the job
+    # is not stopped: a heartbeat that no longer finds it (the outcome just committed) or a
+    # cancel request would otherwise cancel the task in the middle of the write.
+    settling: bool = False
 
 
 class Executor:
@@ -243,8 +247,8 @@ class Executor:
                 continue
             for job_id in ids:
                 running = self._running.get(job_id)
-                if running is None:
-                    continue
+                if running is None or running.settling:
+                    continue  # finished while the extension ran, or its outcome is being written
                 if job_id not in held:
                     self._stop_job(running, _StopReason.LEASE_LOST)
                 elif held[job_id]:
@@ -268,7 +272,7 @@ class Executor:
             self._stop_job(running, _StopReason.CANCELLED)
 
     def _stop_job(self, running: _Running, reason: str) -> None:
-        if running.stop_reason is not None:
+        if running.stop_reason is not None or running.settling:
             return
         running.stop_reason = reason
         running.cancelled.set()
@@ -303,6 +307,7 @@ class Executor:
             outcome = await self._invoker.run(definition, ctx, job.input, timeout, job.trace_context)
         except asyncio.CancelledError:
             outcome = None  # stopped: cancelled, shutting down or lease lost (see stop_reason)
+        running.settling = True
         try:
             await writer.close()
             await self._record_outcome(running, outcome)
