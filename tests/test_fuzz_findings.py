@@ -81,6 +81,8 @@ BAD_SPECS = [
         "job.schedule_to_start_timeout",
     ),
     ("attempt timeout of 10,000 years", spec(attempt_timeout=TEN_THOUSAND_YEARS), "job.attempt_timeout"),
+    # int() refuses more than 4,300 digits with a plain ValueError, which was not caught.
+    ("a version selector of 5,000 digits", spec(version="9" * 5000), "job.version"),
     (
         "retry interval of 10,000 years",
         spec(retry_policy=job_pb2.RetryPolicy(initial_interval=TEN_THOUSAND_YEARS)),

@@ -280,3 +280,17 @@ def test_invalid_selectors(selector: str, bad_part: str) -> None:
     assert repr(selector.strip()) in message
     assert bad_part in message
     assert isinstance(info.value, ValueError)
+
+
+def test_overlong_versions_and_selectors_are_invalid_not_a_crash() -> None:
+    """Regression: a version of 5,000 digits raised a plain ValueError from int() (past its
+    4,300-digit limit), which callers did not catch: a worker's hello answered UNKNOWN and
+    a Submit INTERNAL. Lengths are bounded as npm bounds them (256 for a version)."""
+    assert str(Version.parse("9" * 250 + ".0.0")).startswith("9" * 250)
+    for text in ["9" * 5000 + ".0.0", "1.0.0-" + "a" * 300, "1.0.0+" + "b" * 300]:
+        with pytest.raises(InvalidVersion, match="longer than 256 characters"):
+            Version.parse(text)
+    assert VersionSelector.parse("^" + "9" * 1000).best([]) is None
+    for selector in ["9" * 5000, "^" + "9" * 5000, " || ".join(["1.0.0"] * 200)]:
+        with pytest.raises(InvalidVersionSelector, match="longer than 1024 characters"):
+            VersionSelector.parse(selector)

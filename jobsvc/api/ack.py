@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from google.rpc import code_pb2
 
 from jobsvc.api import convert
 from jobsvc.api.app import JobsApp
-from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, status_for, unary
+from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, internal_status, status_for, unary
 from jobsvc.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -43,6 +44,8 @@ MAX_CONCURRENCY = 1000
 MAX_LEASE_SECONDS = 600.0
 MIN_LEASE_SECONDS = 2.0
 MAX_LEASE_WAIT = 30.0
+# A session remembers at least this many attempts it ended (see _Session.ended).
+ENDED_REMEMBERED = 256
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,22 @@ def _worker_from_proto(message: ack_service_pb2.WorkerInfo, path: str, default_l
         problems.append(FieldViolation(f"{path}.handlers", "at least one handler version"))
     if not 1 <= message.concurrency <= MAX_CONCURRENCY:
         problems.append(FieldViolation(f"{path}.concurrency", f"must be 1..{MAX_CONCURRENCY}"))
-    handlers = []
+    handlers: list[HandlerSpec] = []
+    declared: set[tuple[str, str]] = set()
     for index, info in enumerate(message.handlers):
         try:
-            handlers.append(convert.handler_from_proto(info, f"{path}.handlers[{index}]"))
+            spec = convert.handler_from_proto(info, f"{path}.handlers[{index}]")
         except InvalidArgument as exc:
             problems.extend(exc.violations)
+            continue
+        # One registry row per version: two declarations of it would be two rows of one
+        # upsert, which PostgreSQL refuses (and which one should win?).
+        if (spec.name, spec.version) in declared:
+            problems.append(
+                FieldViolation(f"{path}.handlers[{index}]", f"{spec.name} {spec.version} is declared twice")
+            )
+        declared.add((spec.name, spec.version))
+        handlers.append(spec)
     if problems:
         raise InvalidArgument(f"invalid worker: {problems[0].field}: {problems[0].description}", problems)
     lease = message.lease_duration.ToTimedelta().total_seconds() if message.HasField("lease_duration") else 0
@@ -213,12 +226,24 @@ class Settlements:
 
 @dataclass(eq=False)
 class _Session:
-    """One Work stream."""
+    """One Work stream.
+
+    The lease keeper, the worker's heartbeats and cancellations run beside settlements,
+    and each of them awaits the database: an attempt the worker settles meanwhile is
+    over, not lost. So they act only on attempts still held after their await, never on
+    one whose settlement is in flight (`settling`), and a heartbeat naming an attempt
+    this session already ended (the worker sent it before it heard) is not answered.
+    """
 
     worker: Worker
     owner: str
     outbox: asyncio.Queue[ack_service_pb2.WorkResponse | None]
+    # job id -> attempt token of each attempt the worker runs for this session.
     held: dict[str, str] = field(default_factory=dict)
+    # Tokens whose ack, nack or reject is being written (it may have committed already).
+    settling: set[str] = field(default_factory=set)
+    # Tokens of attempts this session ended (settled, or told to stop), the most recent last.
+    ended: OrderedDict[str, None] = field(default_factory=OrderedDict)
     draining: bool = False
     last_heard: float = field(default_factory=time.monotonic)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -230,9 +255,27 @@ class _Session:
         """Tell the worker to stop this attempt; forget it if it is the one held."""
         cancel = ack_service_pb2.WorkResponse.Cancel(job_id=job_id, attempt_token=token, reason=reason)
         self.send(ack_service_pb2.WorkResponse(cancel=cancel))
+        self.release(job_id, token, over=True)
+
+    def release(self, job_id: str, token: str, *, over: bool) -> None:
+        """Stop holding this attempt (if it is the one held); `over`: it ended here, for
+        good (settled, refused as stale, or told to stop), so remember its token."""
         if self.held.get(job_id) == token:
             del self.held[job_id]
             self.wakeup.set()
+        if over:
+            self.ended[token] = None
+            # Enough for the settlements of the heartbeats in flight, whatever the worker's rate.
+            while len(self.ended) > max(ENDED_REMEMBERED, 4 * self.worker.concurrency):
+                self.ended.popitem(last=False)
+
+    def ended_here(self, token: str) -> bool:
+        """Whether this session settled or stopped the attempt, or is settling it now."""
+        return token in self.settling or token in self.ended
+
+    def still_held(self, job_id: str, token: str) -> bool:
+        """Whether the attempt is held and not being settled (checked after an await)."""
+        return self.held.get(job_id) == token and token not in self.settling
 
     def hold(self, job_id: str, token: str) -> None:
         """Record an attempt the worker runs. An older attempt of the same job (rescued
@@ -279,10 +322,15 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
     async def _cancel_running(self, session: _Session, job_id: str, token: str) -> None:
         # The session writes the terminal state itself, so a worker that never answers
         # cannot leave the job running; its late ack is then refused.
-        with contextlib.suppress(JobsvcError):
+        try:
             change = await self._store.job_finish(job_id, token, JobState.CANCELLED)
-            if change is not None:
-                self._settle.record(change)
+        except JobsvcError:
+            change = None  # not written: the worker is still told to stop
+        else:
+            if change is None and session.ended_here(token):
+                return  # the worker's settlement came first: the attempt is over, not cancelled
+        if change is not None:
+            self._settle.record(change)
         session.cancel(job_id, token, "cancelled")
 
     async def _register(self, worker: Worker) -> None:
@@ -305,6 +353,9 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             session = await self._open(request_iterator)
         except JobsvcError as exc:
             await abort(context, status_for(exc))
+        except Exception:  # a bug: INTERNAL like the other RPCs (grpc would answer UNKNOWN)
+            log.exception("unexpected error opening a worker session")
+            await abort(context, internal_status("AckService.Work"))
         self._sessions.add(session)
         tasks = [
             asyncio.create_task(self._read(session, request_iterator), name=f"jobsvc-work-read-{session.owner}"),
@@ -380,28 +431,41 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, "HELLO_TWICE", "hello is sent once per session"))
 
     async def _settle_on_stream(self, session: _Session, kind: str, message: Any) -> None:
+        if kind == "progress":  # answered only when refused
+            try:
+                await self._settle.progress(message, kind)
+            except JobsvcError as exc:
+                status = status_for(exc)
+                session.send(_settled(message.job_id, message.attempt_token, status.code, exc.reason, exc.message))
+            return
+        job_id, token = message.job_id, message.attempt_token
+        session.settling.add(token)
+        over = True
         try:
             if kind == "ack":
                 await self._settle.ack(message, kind)
-            elif kind == "progress":
-                await self._settle.progress(message, kind)
-                return  # progress is answered only when refused
             else:
                 await self._settle.nack(message, kind, reject=kind == "reject")
-            session.send(_settled(message.job_id, message.attempt_token, code_pb2.OK, "", ""))
-        except JobsvcError as exc:
-            status = status_for(exc)
-            session.send(_settled(message.job_id, message.attempt_token, status.code, exc.reason, exc.message))
+            session.send(_settled(job_id, token, code_pb2.OK, "", ""))
+        except (FailedPrecondition, NotFound) as exc:  # stale: the attempt is over all the same
+            session.send(_settled(job_id, token, status_for(exc).code, exc.reason, exc.message))
+        except JobsvcError as exc:  # not settled (database down, bad request): the worker may retry
+            over = False
+            session.send(_settled(job_id, token, status_for(exc).code, exc.reason, exc.message))
         finally:
-            if kind != "progress" and session.held.get(message.job_id) == message.attempt_token:
-                del session.held[message.job_id]
-                session.wakeup.set()
+            session.settling.discard(token)
+            session.release(job_id, token, over=over)
 
     async def _heartbeat(self, session: _Session, request: ack_service_pb2.HeartbeatRequest) -> None:
+        # An attempt this session already ended may still be named: the worker listed it
+        # before it heard the answer to its ack. It is over, neither held nor lost.
         refs = [(lease.job_id, lease.attempt_token) for lease in request.leases]
+        refs = [(j, t) for j, t in refs if not session.ended_here(t)]
         valid = [(j, t) for j, t in refs if _is_uuid(j) and _is_uuid(t)]
         held = await self._store.job_lease_extend_tokens(valid, session.worker.lease_seconds)
         for job_id, token in refs:
+            if session.ended_here(token):
+                continue  # stopped by a cancellation while the extension ran
             if job_id in held and session.held.get(job_id) in (None, token):
                 session.held[job_id] = token  # a reconnected worker resumes its leases
             else:
@@ -457,6 +521,10 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 _log_failure(exc, "lease extension for %s failed", session.owner)
                 continue
             for job_id, token in leases:
+                # Settled while the extension ran, or being settled (its write may have
+                # committed before the extension looked): over, not lost.
+                if not session.still_held(job_id, token):
+                    continue
                 if job_id not in held:
                     session.cancel(job_id, token, "lease lost")
                 elif held[job_id][0]:  # a cancel whose notification was missed

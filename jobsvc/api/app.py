@@ -14,7 +14,14 @@ from datetime import datetime
 
 import jsonschema
 
-from jobsvc.domain.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, OutOfRange
+from jobsvc.domain.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    OutOfRange,
+)
 from jobsvc.domain.flow import FlowKeys, MissingKeyField
 from jobsvc.domain.jobs import (
     DEFAULT_RETENTION_SECONDS,
@@ -25,9 +32,10 @@ from jobsvc.domain.jobs import (
     JobEvent,
     JobSpec,
     JobState,
+    JsonValue,
     NewJob,
 )
-from jobsvc.domain.schemas import Validators
+from jobsvc.domain.schemas import InvalidSchema, Validators, errors_of
 from jobsvc.domain.versions import InvalidVersion, Version, VersionSelector
 from jobsvc.observability.metrics import Metrics
 from jobsvc.observability.tracing import Tracing
@@ -75,7 +83,6 @@ class _Registry:
                     by_name.setdefault(spec.name, {})[Version.parse(spec.version)] = spec
             self._by_name = by_name
             self._matches = {}
-            self._validators.clear()
             self._loaded_at = time.monotonic()
 
     async def resolve(self, name: str, selector: VersionSelector, field: str) -> HandlerSpec:
@@ -118,10 +125,12 @@ class _Registry:
         found = self._matches[key] = None if best is None else versions[best]
         return found
 
-    def validator(self, spec: HandlerSpec) -> jsonschema.protocols.Validator | None:
+    def input_errors(self, spec: HandlerSpec, value: JsonValue) -> list[jsonschema.ValidationError]:
+        """How `value` fails the version's input schema (none without one); InvalidSchema
+        when the stored schema cannot be used."""
         if spec.input_schema is None:
-            return None
-        return self._validators.get(f"{spec.name}@{spec.version}", spec.input_schema)
+            return []
+        return errors_of(self._validators.get(f"{spec.name}@{spec.version}", spec.input_schema), value)
 
     async def all(self, name: str | None) -> list[HandlerSpec]:
         await self._refresh(force=True)
@@ -258,10 +267,17 @@ class JobsApp:
                 [FieldViolation(f"{path}.input", "expected a JSON value")],
                 reason="INPUT_TYPE_MISMATCH",
             )
-        validator = self._registry.validator(handler)
-        if validator is None:
-            return
-        errors = sorted(validator.iter_errors(spec.input.json), key=lambda e: list(e.absolute_path))
+        try:
+            errors = self._registry.input_errors(handler, spec.input.json)
+        except InvalidSchema as exc:
+            # Declarations are checked since this release; a schema stored before may still be
+            # broken. It is the handler's fault, not the caller's input's: named, never INTERNAL.
+            raise FailedPrecondition(
+                f"{where} declares an input schema that cannot be used ({exc}); "
+                "its executors or workers must declare a valid one",
+                reason="HANDLER_SCHEMA_INVALID",
+                metadata={"handler": handler.name, "version": handler.version, "field": f"{path}.handler"},
+            ) from None
         if errors:
             violations = [
                 FieldViolation(".".join([f"{path}.input", *(str(p) for p in e.absolute_path)]), e.message)

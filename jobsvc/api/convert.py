@@ -22,6 +22,9 @@ from jobsvc.domain.errors import FieldViolation, InvalidArgument
 from jobsvc.domain.flow import ConcurrencyLimit, Fairness, FlowControl, RateLimit, WaitReason
 from jobsvc.domain.handlers import NAME_PATTERN
 from jobsvc.domain.jobs import (
+    MAX_ATTEMPTS_LIMIT,
+    MAX_DURATION_SECONDS,
+    MAX_DURATION_TEXT,
     EventKind,
     HandlerSpec,
     Job,
@@ -34,6 +37,7 @@ from jobsvc.domain.jobs import (
     RetryPolicy,
 )
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
+from jobsvc.domain.schemas import InvalidSchema, check_schema
 from jobsvc.domain.versions import InvalidVersion, InvalidVersionSelector, Version, VersionSelector
 from jobsvc.v1 import job_pb2, schedule_service_pb2
 
@@ -63,6 +67,9 @@ _MISSED_TICKS_TO_PROTO = {
     MissedTicks.RUN_ONCE: schedule_service_pb2.MISSED_TICKS_RUN_ONCE,
 }
 _HANDLER_NAME = re.compile(NAME_PATTERN)
+# A protobuf message's full name (package and nested names), as Payload type URLs end.
+_MESSAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+MAX_MESSAGE_NAME = 512
 
 
 class _Violations:
@@ -171,12 +178,8 @@ def job_spec_from_proto(message: job_pb2.JobSpec, path: str, now: datetime | Non
     )
 
 
-# Durations and times a request sets are held to a century: every time derived from
-# them (run_at + schedule-to-start timeout, now + execution timeout...) then stays far
-# inside what Python's datetime and PostgreSQL's timestamptz represent, so a stored job
-# can always be read back.
-MAX_DURATION_SECONDS = 100 * 365.25 * 86400
-TOO_LONG = "at most 100 years"
+# Durations and times a request sets are held to a century (see MAX_DURATION_SECONDS).
+TOO_LONG = f"at most {MAX_DURATION_TEXT}"
 
 
 def _positive_seconds(message: Any, name: str, path: str, problems: _Violations) -> float | None:
@@ -199,9 +202,6 @@ def delay_seconds(message: Any, field: str) -> float:
     if seconds > MAX_DURATION_SECONDS:
         raise InvalidArgument(f"{field} must be at most 100 years", [FieldViolation(field, TOO_LONG)])
     return max(0.0, seconds)
-
-
-MAX_ATTEMPTS_LIMIT = 1000
 
 
 def retry_policy_from_proto(message: job_pb2.RetryPolicy, path: str, problems: _Violations) -> RetryPolicy:
@@ -561,13 +561,18 @@ def handler_from_proto(message: job_pb2.HandlerInfo, path: str) -> HandlerSpec:
         name: _positive_seconds(message, name, path, problems) for name in ("attempt_timeout", "cache_ttl", "retention")
     }
     flow = flow_from_proto(message.flow_control, f"{path}.flow_control", problems)
+    schemas = {name: _schema(message, name, path, problems) for name in ("input_schema", "output_schema")}
+    for name in ("input_type", "output_type"):
+        type_name = getattr(message, name)
+        if type_name and (len(type_name) > MAX_MESSAGE_NAME or not _MESSAGE_NAME.match(type_name)):
+            problems.add(f"{path}.{name}", "must be the full name of a protobuf message (acme.v1.Image), or empty")
     problems.raise_if_any("handler")
     return HandlerSpec(
         name=message.name,
         version=version,
         description=message.description,
-        input_schema=_struct(message, "input_schema"),
-        output_schema=_struct(message, "output_schema"),
+        input_schema=schemas["input_schema"],
+        output_schema=schemas["output_schema"],
         input_type=message.input_type,
         output_type=message.output_type,
         retry_policy=policy,
@@ -639,8 +644,16 @@ def schedule_to_proto(schedule: Schedule) -> schedule_service_pb2.Schedule:
     return message
 
 
-def _struct(message: Any, field: str) -> dict[str, JsonValue] | None:
+def _schema(message: Any, field: str, path: str, problems: _Violations) -> dict[str, JsonValue] | None:
+    """A declared JSON Schema, checked against its metaschema now: a schema that cannot be
+    used would otherwise fail every Submit to the handler."""
     if not message.HasField(field):
         return None
-    value: dict[str, JsonValue] = json_format.MessageToDict(getattr(message, field))
-    return value
+    # Integral numbers as int (a Struct holds doubles): {"maxLength": 3} must stay an
+    # integer for drafts 3 and 4, whose metaschemas do not take 3.0 for one.
+    schema = {key: json_from_value(value) for key, value in getattr(message, field).fields.items()}
+    try:
+        check_schema(schema)
+    except InvalidSchema as exc:
+        problems.add(f"{path}.{field}", f"not a usable JSON Schema for {message.name} {message.version}: {exc}")
+    return schema

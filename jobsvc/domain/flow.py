@@ -59,8 +59,12 @@ def check_template(template: str) -> None:
                 f"unknown placeholder {{{match[1]}}} in key {template!r}: "
                 "use {handler}, {version}, {input.field[.field...]} or {label.name}"
             )
-    if _FIELD.sub("", template).count("{") or _FIELD.sub("", template).count("}"):
+    literal = _FIELD.sub("", template)
+    if literal.count("{") or literal.count("}"):
         raise ValueError(f"unbalanced braces in key {template!r}")
+    # Rendered keys are at most MAX_KEY_BYTES: a longer literal part would refuse every job.
+    if len(literal.encode()) > MAX_KEY_BYTES:
+        raise ValueError(f"the literal text of key {template[:40]!r}... is over {MAX_KEY_BYTES} bytes")
 
 
 def render_key(

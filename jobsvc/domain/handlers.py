@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobsvc.domain.flow import FlowControl
-from jobsvc.domain.jobs import HandlerSpec, JsonValue, RetryPolicy, storable_text
+from jobsvc.domain.jobs import HandlerSpec, JsonValue, RetryPolicy, duration_problems, storable_text
 from jobsvc.domain.schedules import Schedule, ScheduleDeclaration
+from jobsvc.domain.schemas import InvalidSchema, check_schema
 from jobsvc.domain.versions import Version
 
 HANDLER_ATTRIBUTE = "__jobsvc_handler__"
@@ -105,6 +106,22 @@ class HandlerDefinition:
     retention: float | None = None
     flow: FlowControl = field(default_factory=FlowControl)
     schedules: tuple[ScheduleDeclaration, ...] = ()
+
+    def __post_init__(self) -> None:
+        # What a remote worker's declaration is refused for fails the module's import (and so
+        # the server's start) here: not every Submit to the handler, or every claim, later.
+        for name, schema in (("input_schema", self.input_schema), ("output_schema", self.output_schema)):
+            if schema is not None:
+                try:
+                    check_schema(schema)
+                except InvalidSchema as exc:
+                    raise ValueError(f"handler {self.key}: {name} is not a usable JSON Schema: {exc}") from None
+        problems = [(f"retry_policy.{f}", d) for f, d in self.retry_policy.problems()]
+        problems += duration_problems(
+            attempt_timeout=self.attempt_timeout, cache_ttl=self.cache_ttl, retention=self.retention
+        )
+        if problems:
+            raise ValueError(f"handler {self.key}: {problems[0][0]} {problems[0][1]}")
 
     @property
     def key(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeAlias, TypeVar
@@ -86,6 +87,28 @@ class JobError:
         )
 
 
+# Durations a request or a declaration sets are held to a century: every time derived from
+# them (run_at + schedule-to-start timeout, now + execution timeout...) then stays far
+# inside what Python's datetime and PostgreSQL's timestamptz represent, so a stored job
+# can always be read back.
+MAX_DURATION_SECONDS = 100 * 365.25 * 86400
+MAX_DURATION_TEXT = "100 years"
+DURATION_RANGE = f"must be between 0 and {MAX_DURATION_TEXT}"
+MAX_ATTEMPTS_LIMIT = 1000
+MAX_INT32 = 2**31 - 1
+
+
+def _duration_fits(seconds: float | None) -> bool:
+    """Unset, or between 0 (none: a Python declaration's 0 always meant that) and a
+    century; NaN is neither."""
+    return seconds is None or 0 <= seconds <= MAX_DURATION_SECONDS
+
+
+def duration_problems(**durations: float | None) -> list[tuple[str, str]]:
+    """(field, what is wrong) for each duration that is set but negative or over a century."""
+    return [(name, DURATION_RANGE) for name, seconds in durations.items() if not _duration_fits(seconds)]
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How failed attempts are retried; None fields mean "inherit" when used as an override."""
@@ -105,6 +128,22 @@ class RetryPolicy:
             maximum_attempts=_first(self.maximum_attempts, base.maximum_attempts),
             non_retryable_error_types=_first(self.non_retryable_error_types, base.non_retryable_error_types),
         )
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, what is wrong) for every field set to a value the store cannot hold or
+        compute a backoff with; empty when none is. (A remote worker's declaration is held
+        to more: 0 is "inherit" there, and attempts are at most MAX_ATTEMPTS_LIMIT.)"""
+        found = [
+            (name, DURATION_RANGE)
+            for name in ("initial_interval", "maximum_interval")
+            if not _duration_fits(getattr(self, name))
+        ]
+        coefficient = self.backoff_coefficient
+        if coefficient is not None and not (math.isfinite(coefficient) and coefficient >= 0):
+            found.append(("backoff_coefficient", "must be a finite number, not negative"))
+        if self.maximum_attempts is not None and not 0 <= self.maximum_attempts <= MAX_INT32:
+            found.append(("maximum_attempts", f"must be between 0 and {MAX_INT32}"))
+        return found
 
     def to_json(self) -> dict[str, JsonValue]:
         """Set fields only."""

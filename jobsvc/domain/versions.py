@@ -30,6 +30,11 @@ from functools import total_ordering
 
 __all__ = ["InvalidVersion", "InvalidVersionSelector", "Version", "VersionSelector"]
 
+# npm's limit on a version's length. It also keeps every number far below the 4,300 digits
+# past which int() refuses text (a ValueError that is not an InvalidVersion); and a
+# version is part of the handlers' primary key, which a btree entry bounds to 2,704 bytes.
+MAX_VERSION_LENGTH = 256
+MAX_SELECTOR_LENGTH = 1024
 _NUMBER = re.compile(r"0|[1-9][0-9]*")
 _IDENTIFIER = re.compile(r"[0-9A-Za-z-]+")
 _CORE_NAMES = ("major", "minor", "patch")
@@ -86,6 +91,8 @@ class Version:
     @classmethod
     def parse(cls, text: str) -> Version:
         """Parse ``MAJOR.MINOR.PATCH[-pre][+build]`` strictly, raising :class:`InvalidVersion`."""
+        if len(text) > MAX_VERSION_LENGTH:
+            raise InvalidVersion(f"invalid version {text[:40]!r}...: longer than {MAX_VERSION_LENGTH} characters")
         # Build metadata may contain '-', so it is cut off first; the core can never contain '-'.
         rest, plus, build = text.partition("+")
         core, dash, pre = rest.partition("-")
@@ -241,6 +248,10 @@ class VersionSelector:
 
     @classmethod
     def _parse(cls, text: str) -> VersionSelector:
+        if len(text) > MAX_SELECTOR_LENGTH:
+            raise InvalidVersionSelector(
+                f"invalid version selector {text[:40]!r}...: longer than {MAX_SELECTOR_LENGTH} characters"
+            )
         if not text.strip():
             return cls(text, ((),))
         alternatives = []

@@ -18,7 +18,7 @@ import jsonschema
 from jobsvc.domain.errors import NonRetryableError
 from jobsvc.domain.handlers import HandlerDefinition, JobContext
 from jobsvc.domain.jobs import JobError, Payload, storable_text
-from jobsvc.domain.schemas import Validators
+from jobsvc.domain.schemas import InvalidSchema, Validators, errors_of
 from jobsvc.executor.payloads import PayloadError, decode_input, encode_value
 from jobsvc.observability.tracing import Tracing
 
@@ -107,8 +107,11 @@ class Invoker:
     def _check_output(self, definition: HandlerDefinition, result: Payload) -> None:
         if definition.output_schema is None or result.is_proto:
             return
-        validator = self._validators.get(definition.key, definition.output_schema)
-        problem = jsonschema.exceptions.best_match(validator.iter_errors(result.json))
+        try:
+            errors = errors_of(self._validators.get(definition.key, definition.output_schema), result.json)
+        except InvalidSchema as exc:  # broken in a way the declaration's checks did not foresee
+            raise PayloadError(f"the output schema of {definition.key} cannot be used: {exc}") from None
+        problem = jsonschema.exceptions.best_match(errors)
         if problem is not None:
             raise PayloadError(f"result does not match the output schema: {problem.message}")
 

@@ -121,8 +121,9 @@ class _Running:
     task: asyncio.Task[None] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None
-    # Set once the handler has returned and its outcome is being written: the attempt is
-    # no longer stopped by a lease check or a cancel (its settlement decides).
+    # Set once the handler is done and its outcome is being written. From then on the job
+    # is not stopped: a heartbeat that no longer finds it (the outcome just committed) or a
+    # cancel request would otherwise cancel the task in the middle of the write.
     settling: bool = False
 
 
