@@ -240,7 +240,8 @@ class Executor:
         if loop.time() - self._heartbeat_served_at > 10:
             await self._store.handler_touch([(d.name, str(d.version)) for d in self._table])
             self._heartbeat_served_at = loop.time()
-        ids = [job_id for job_id, running in self._running.items() if not running.settling]
+        # Settling jobs too: their lease holds until the outcome write lands.
+        ids = list(self._running)
         held = await self._store.job_lease_extend(ids, self._owner, self.config.lease_seconds)
         for job_id in ids:
             running = self._running.get(job_id)
