@@ -201,7 +201,7 @@ async def test_failover_to_standby_without_target_session_attrs(
             finals = [op for ops in await asyncio.gather(*loaders) for op in ops]
             await watching
         print(f"[faults] jobsvc sessions on the promoted standby: {dict(sessions)}")
-        _assert_unpromoted_window(ledger, dead, promoting)
+        _assert_only_unavailable_between(ledger, dead, promoting, "while S was not yet promoted")
         _assert_health(health, down, went_down, promoting, came_back)
         slowest_call = max(op.seconds for op in answered)
         print(f"[faults] Calls after promotion: {Counter(op.state for op in answered)}, slowest {slowest_call:.2f}s")
@@ -221,19 +221,20 @@ async def _listening(dsn: str) -> Counter[str] | None:
     return sessions if sessions["jobsvc-listen"] else None
 
 
-def _assert_unpromoted_window(ledger: Ledger, dead: float, promoting: float) -> None:
-    """While P was dead and S a standby: only UNAVAILABLE, and fast; overall only OK/UNAVAILABLE."""
+def _assert_only_unavailable_between(ledger: Ledger, start: float, end: float, what: str) -> None:
+    """Operations begun and ended between start and end answered UNAVAILABLE, and every
+    UNAVAILABLE was fast; no operation answered anything but OK or UNAVAILABLE."""
     codes = Counter(op.code for op in ledger.ops)
-    inside = [op for op in ledger.ops if op.start >= dead and op.end <= promoting]
+    inside = [op for op in ledger.ops if op.start >= start and op.end <= end]
     unavailable = [op.seconds for op in ledger.ops if op.code == "UNAVAILABLE"]
     reasons = Counter(op.reason for op in ledger.ops if op.code == "UNAVAILABLE")
     print(
-        f"[faults] codes {dict(codes)}; inside the unpromoted window {dict(Counter(op.code for op in inside))}; "
+        f"[faults] codes {dict(codes)}; {what}: {dict(Counter(op.code for op in inside))}; "
         f"UNAVAILABLE reasons {dict(reasons)}; UNAVAILABLE latency median "
         f"{statistics.median(unavailable) if unavailable else 0:.3f}s, max {max(unavailable, default=0):.3f}s"
     )
     assert set(codes) <= {"OK", "UNAVAILABLE"}, f"codes other than OK/UNAVAILABLE: {dict(codes)}"
-    assert inside, "no Submit ran while the standby was not yet promoted"
+    assert inside, f"no Submit ran {what}"
     assert {op.code for op in inside} == {"UNAVAILABLE"}, Counter(op.code for op in inside)
     assert max(unavailable) < FAIL_FAST, f"an UNAVAILABLE took {max(unavailable):.2f}s: not failing fast"
 
@@ -250,3 +251,42 @@ def _assert_health(health: HealthLog, down: float, went_down: float, promoting: 
     assert went_down - down <= NOT_SERVING_BOUND, health.seen
     assert between == {"NOT_SERVING"}, f"health while S was a standby: {between}"
     assert came_back - promoting <= SERVING_BOUND, health.seen
+
+
+@pytest.mark.parametrize("query", ["", "?target_session_attrs=any"], ids=["default", "any"])
+async def test_standby_listed_first_is_never_used(
+    dedicated_pg: DedicatedPostgres, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    """Proves: with S listed before P, by default or with target_session_attrs=any (which
+    lets a client settle on S), jobsvc starts and works on P only: health SERVING, Submit
+    and Call OK, and no session of jobsvc on S (it needs a writable server whatever the
+    URL allows)."""
+    pair = await _replicated_pair(dedicated_pg)
+    monkeypatch.setenv(LEDGER_DSN_ENV, pair.primary)
+    monkeypatch.delenv(WORKER_ID_ENV, raising=False)
+    server = _server(pair.url(standby_first=True, query=query))
+    await server.start()
+    target = f"127.0.0.1:{server.port}"
+    client = LedgerClient(ledger, target)
+    health = HealthLog(target)
+    stop = asyncio.Event()
+    watching = asyncio.create_task(health.poll(stop))
+    try:
+        submitted = [await client.submit(spec("fault_work", {}, ledger.key("submit")), timeout=SUBMIT_DEADLINE)]
+        called = await client.call(spec("fault_work", {}, ledger.key("call")), timeout=CALL_DEADLINE)
+        await asyncio.sleep(1.5)  # a few health checks
+        on_standby, on_primary = await _jobsvc_sessions(pair.standby), await _jobsvc_sessions(pair.primary)
+        stop.set()
+        await watching
+        print(f"[faults] jobsvc sessions: on S {dict(on_standby)}, on P {dict(on_primary)}")
+        assert [op.code for op in [*submitted, called]] == ["OK", "OK"], ledger.ops
+        assert called.state == "succeeded"
+        assert {s for _, s in health.seen} == {"SERVING"}, health.seen
+        assert on_standby == Counter()
+        assert on_primary["jobsvc-listen"] == 1 and on_primary["jobsvc"] >= 1, on_primary
+        await check(ledger, pair.primary, drain_timeout=10)
+    finally:
+        stop.set()
+        await cancel_all([watching])
+        await client.close()
+        await server.stop(1.0)
