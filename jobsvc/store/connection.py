@@ -61,6 +61,9 @@ def database_error(exc: BaseException) -> JobsvcError | None:
     (a bug in a query stays a bug, and is answered INTERNAL)."""
     if isinstance(exc, asyncpg.ReadOnlySQLTransactionError):
         return Unavailable(f"the database is read-only (a standby?): {exc}", reason="DATABASE_READ_ONLY")
+    if isinstance(exc, asyncpg.exceptions.TargetServerAttributeNotMatched):
+        # Every host of the URL answered, none as a writable primary (see session_attrs).
+        return Unavailable(f"no writable database server: {exc}", reason="DATABASE_READ_ONLY")
     if isinstance(exc, TimeoutError):
         return Unavailable("database unavailable: no answer in time (a pool connection or a statement)")
     if isinstance(exc, CONNECTION_ERRORS):

@@ -290,3 +290,83 @@ async def test_standby_listed_first_is_never_used(
         await cancel_all([watching])
         await client.close()
         await server.stop(1.0)
+
+
+async def _set_read_only(dsn: str, read_only: bool) -> None:
+    """Fence (or unfence) a primary: default_transaction_read_only for every session,
+    as a switchover does to the old primary before it promotes the new one."""
+    conn = await asyncpg.connect(dsn, server_settings={"default_transaction_read_only": "off"})
+    try:
+        if read_only:
+            await conn.execute("ALTER SYSTEM SET default_transaction_read_only = on")
+        else:
+            await conn.execute("ALTER SYSTEM RESET default_transaction_read_only")
+        await conn.execute("SELECT pg_reload_conf()")
+    finally:
+        await conn.close()
+
+
+async def test_primary_fenced_read_only(
+    dedicated_pg: DedicatedPostgres, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Proves: a primary that turns read-only under open connections (fenced, while S is
+    still a standby; URL `S,P?target_session_attrs=any`) is unavailable: health NOT_SERVING
+    within NOT_SERVING_BOUND and logged as read-only; Submits answer UNAVAILABLE with
+    reason DATABASE_READ_ONLY, fast, never INTERNAL. Unfenced: health SERVING, Calls run,
+    and every acknowledged job ends terminal exactly once (L1-L7)."""
+    pair = await _replicated_pair(dedicated_pg)
+    monkeypatch.setenv(LEDGER_DSN_ENV, pair.primary)
+    monkeypatch.delenv(WORKER_ID_ENV, raising=False)
+    server = _server(pair.url(standby_first=True, query="?target_session_attrs=any"))
+    await server.start()
+    target = f"127.0.0.1:{server.port}"
+    client = LedgerClient(ledger, target)
+    health = HealthLog(target)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Future[Any]] = []
+    try:
+        async with Watchdog(ledger, pair.primary, tolerance=2.0):
+            watching = asyncio.create_task(health.poll(stop))
+            loaders = [asyncio.create_task(_submit_load(client, ledger, stop)) for _ in range(4)]
+            tasks += [watching, *loaders]
+            await asyncio.sleep(2.0)
+            fenced = time.time()
+            await _set_read_only(pair.primary, True)
+            went_down = await wait_until(
+                _seen(health, "NOT_SERVING", fenced), timeout=NOT_SERVING_BOUND + 1, what="health NOT_SERVING"
+            )
+            await asyncio.sleep(max(0.0, fenced + UNPROMOTED - time.time()))
+            unfencing = time.time()
+            await _set_read_only(pair.primary, False)
+            ledger.fault("primary read-only", fenced, time.time())
+            came_back = await wait_until(
+                _seen(health, "SERVING", unfencing), timeout=SERVING_BOUND + 5, what="health SERVING after unfencing"
+            )
+            calls = [client.call(spec("fault_work", {}, ledger.key("after")), timeout=CALL_DEADLINE) for _ in range(5)]
+            answered = await asyncio.gather(*calls)
+            stop.set()
+            finals = [op for ops in await asyncio.gather(*loaders) for op in ops]
+            await watching
+        on_standby = await _jobsvc_sessions(pair.standby)
+        print(
+            f"[faults] health NOT_SERVING {went_down - fenced:.2f}s after the fence, SERVING "
+            f"{came_back - unfencing:.2f}s after unfencing; jobsvc sessions on S {dict(on_standby)}"
+        )
+        # From the health check that saw the fence on, no request reaches the database.
+        _assert_only_unavailable_between(ledger, went_down, unfencing, "while P was fenced")
+        fenced_answers = [op for op in ledger.ops if op.code == "UNAVAILABLE" and fenced <= op.start < unfencing]
+        assert {op.reason for op in fenced_answers} == {"DATABASE_READ_ONLY"}, Counter(
+            op.reason for op in fenced_answers
+        )
+        assert any("read-only" in r.getMessage() for r in caplog.records if "health NOT_SERVING" in r.getMessage())
+        assert {s for t, s in health.seen if went_down <= t < unfencing} == {"NOT_SERVING"}, health.seen
+        assert on_standby == Counter()
+        assert {op.state for op in answered} == {"succeeded"}, answered
+        assert {op.outcome for op in finals} == {"ok"}, Counter(op.code for op in finals)
+        counts = await check(ledger, pair.primary, ack_target=target, drain_timeout=30)
+        assert counts.lost == 0
+    finally:
+        stop.set()
+        await cancel_all(tasks)
+        await client.close()
+        await server.stop(1.0)
