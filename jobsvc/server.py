@@ -417,17 +417,17 @@ class JobsvcServer:
 
     async def _health_problems(self, store: PgStore, probe: HealthProbe) -> list[str]:
         """What keeps this process from serving now (empty: nothing)."""
+        database: JobsvcError | None = None
         try:
             await probe.check(self.config.database_timeout)
-            database = None
         except JobsvcError as exc:
-            database = exc.message
+            database = exc
         reachable_again = database is None and store.unreachable
         await store.mark_unreachable(database)
         if reachable_again and self._listener is not None:
             # Notifications sent during the outage may be lost on a connection that looked open.
             self._listener.reconnect()
-        problems = [f"database: {database}"] if database else []
+        problems = [f"database: {database.message}"] if database else []
         return problems + self.supervisor.problems()
 
     async def stop(self, grace: float | None = None, drain_delay: float | None = None) -> None:

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 from asyncpg.connect_utils import SessionAttribute
@@ -61,6 +62,9 @@ def database_error(exc: BaseException) -> JobsvcError | None:
     (a bug in a query stays a bug, and is answered INTERNAL)."""
     if isinstance(exc, asyncpg.ReadOnlySQLTransactionError):
         return Unavailable(f"the database is read-only (a standby?): {exc}", reason="DATABASE_READ_ONLY")
+    if isinstance(exc, asyncpg.exceptions.TargetServerAttributeNotMatched):
+        # Every host of the URL answered, none as a writable primary (see session_attrs).
+        return Unavailable(f"no writable database server: {exc}", reason="DATABASE_READ_ONLY")
     if isinstance(exc, TimeoutError):
         return Unavailable("database unavailable: no answer in time (a pool connection or a statement)")
     if isinstance(exc, CONNECTION_ERRORS):
@@ -72,13 +76,36 @@ def database_error(exc: BaseException) -> JobsvcError | None:
     return None
 
 
-def session_attrs(dsn: str) -> SessionAttribute | None:
-    """target_session_attrs for connections to dsn: read-write unless the URL (or
-    PGTARGETSESSIONATTRS) says otherwise, so that a multi-host URL never settles on a
-    standby. A read-only server reached anyway is still treated as unavailable."""
-    if "target_session_attrs" in dsn or os.environ.get("PGTARGETSESSIONATTRS"):
-        return None
-    return SessionAttribute.read_write
+# The target_session_attrs that only ever accept a writable server. jobsvc writes on every
+# path, so it connects with one of them whatever the URL or PGTARGETSESSIONATTRS allows:
+# with `any` (libpq's default), `prefer-standby`, `standby` or `read-only`, a multi-host
+# URL settles on the first host that answers, a standby included, and stays there while
+# the primary it also names is up.
+_WRITABLE_ATTRS = (SessionAttribute.read_write, SessionAttribute.primary)
+
+
+def _named_session_attrs(dsn: str) -> str | None:
+    """target_session_attrs as the URL's query, else PGTARGETSESSIONATTRS, names it."""
+    named = parse_qs(urlsplit(dsn).query).get("target_session_attrs")
+    return named[-1] if named else os.environ.get("PGTARGETSESSIONATTRS") or None
+
+
+def session_attrs(dsn: str) -> SessionAttribute:
+    """target_session_attrs for connections to dsn: `primary` when the URL (or
+    PGTARGETSESSIONATTRS) names it, read-write otherwise, so that a multi-host URL never
+    settles on a standby. A server that turns read-only later is still unavailable."""
+    named = _named_session_attrs(dsn)
+    return SessionAttribute.primary if named == SessionAttribute.primary else SessionAttribute.read_write
+
+
+def _warn_if_overridden(dsn: str) -> None:
+    named = _named_session_attrs(dsn)
+    if named is not None and named not in _WRITABLE_ATTRS:
+        log.warning(
+            "the database URL allows target_session_attrs=%s; jobsvc needs a writable server and connects "
+            "with target_session_attrs=read-write",
+            named,
+        )
 
 
 def _json_decode(text: str) -> Any:
@@ -140,6 +167,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, for_cl
     """A pool whose connections speak JSON for jsonb; for_claims tunes the planner for
     the claim queries (see PgStore.job_claim), the only ones such a pool runs."""
     _quiet_pool_floor_warnings()
+    _warn_if_overridden(dsn)
     settings = {"application_name": "jobsvc"}
     if for_claims:
         settings["plan_cache_mode"] = "force_custom_plan"
@@ -201,8 +229,8 @@ class HealthProbe:
             self._conn = await asyncpg.connect(
                 self._dsn,
                 timeout=timeout,
-                # As the pools connect: a multi-host URL finds its primary, and a URL that
-                # allows a standby lets the probe see (and report) that it is one.
+                # As the pools connect: a multi-host URL finds its primary; one that turns
+                # read-only under this connection (fenced) is seen, and reported, below.
                 target_session_attrs=session_attrs(self._dsn),
                 server_settings={"application_name": "jobsvc-health"},
             )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.jobs import (
     Claim,
     EventKind,
@@ -39,9 +40,9 @@ class JobStore(Protocol):
         """Raise Unavailable when the database cannot be reached."""
         ...
 
-    async def mark_unreachable(self, reason: str | None) -> None:
-        """Health found the database unreachable (why) or reachable again (None): while
-        unreachable, every method fails at once with Unavailable."""
+    async def mark_unreachable(self, problem: JobsvcError | None) -> None:
+        """Health found the database unusable (why) or usable again (None): meanwhile
+        every method fails at once with Unavailable, of the problem's message and reason."""
         ...
 
     async def handler_register(self, specs: Sequence[HandlerSpec]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from jobsvc.domain.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
+from jobsvc.domain.errors import AlreadyExists, FailedPrecondition, JobsvcError, NotFound, Unavailable
 from jobsvc.domain.jobs import (
     Claim,
     EventKind,
@@ -75,21 +75,22 @@ class PgStore:
         self._finishes: Coalescer[_Finish, Transition | None] = Coalescer(self._finish_many, name="jobsvc-finish")
         # How long a request waits for a free pool connection before it is UNAVAILABLE.
         self.acquire_timeout = CONNECT_TIMEOUT
-        self._unreachable: str | None = None
+        self._unreachable: JobsvcError | None = None
 
-    async def mark_unreachable(self, reason: str | None) -> None:
-        """Health found the database unreachable (reason) or reachable again (None).
+    async def mark_unreachable(self, problem: JobsvcError | None) -> None:
+        """Health found the database unusable (problem) or usable again (None).
 
-        While unreachable, requests fail at once with UNAVAILABLE instead of sending
-        queries into a network that swallows them (a blackhole holds each one until its
-        command timeout), so callers can retry on another replica.
+        While unusable, requests fail at once with UNAVAILABLE, with the problem's message
+        and reason (DATABASE_READ_ONLY for a read-only server), instead of sending queries
+        into a network that swallows them (a blackhole holds each one until its command
+        timeout), so callers can retry on another replica.
         """
-        if reason is not None and self._unreachable is None:
+        if problem is not None and self._unreachable is None:
             # Connections that lived through the outage may be dead: replace them as they come back.
             await self._pool.expire_connections()
             if self._claim_pool is not None:
                 await self._claim_pool.expire_connections()
-        self._unreachable = reason
+        self._unreachable = problem
 
     @property
     def unreachable(self) -> bool:
@@ -107,7 +108,7 @@ class PgStore:
         it means (UNAVAILABLE, ABORTED), and a connection found read-only is dropped so that
         the pool reconnects (to the next host of a multi-host URL)."""
         if self._unreachable is not None:
-            raise Unavailable(f"{self._unreachable} (refused at once until a health check succeeds)")
+            raise Unavailable(self._unreachable.message, reason=self._unreachable.reason)
         try:
             async with pool.acquire(timeout=self.acquire_timeout) as conn:
                 try:

@@ -1,16 +1,19 @@
 """Fixtures of the fault suite: a ledger per test, the ledger table in the test's
-database, and child processes that are always stopped."""
+database, child processes and dedicated PostgreSQL servers that are always stopped."""
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from tests.faults.children import Children
+from tests.faults.dedicated_pg import DedicatedPostgres
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV, create_ledger_table
 from tests.faults.ledger import Ledger
 
@@ -51,3 +54,14 @@ def _report_duration(request: pytest.FixtureRequest) -> Iterator[None]:
     began = time.monotonic()
     yield
     print(f"\n[faults] {request.node.name} took {time.monotonic() - began:.1f}s", flush=True)
+
+
+@pytest.fixture
+def dedicated_pg() -> Iterator[DedicatedPostgres]:
+    """A PostgreSQL of the test's own (see dedicated_pg.py), always stopped."""
+    with tempfile.TemporaryDirectory(prefix="jobsvc-fault-pg-") as tmp:
+        server = DedicatedPostgres(Path(tmp) / "data")
+        try:
+            yield server
+        finally:
+            server.close()

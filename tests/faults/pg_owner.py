@@ -1,4 +1,5 @@
-"""Owns a dedicated PostgreSQL in a process without gRPC, driven by lines on stdin.
+"""Owns a dedicated PostgreSQL (and, on demand, a streaming standby of it) in a process
+without gRPC, driven by lines on stdin.
 
 pg_ctl runs as the PostgreSQL account when we are root, which makes Python fork()
 (not vfork) for it; gRPC forbids fork() in a process with gRPC work under way (its
@@ -7,23 +8,68 @@ The test process runs servers and clients, so it asks this helper instead:
 
     python -m tests.faults.pg_owner DATA_DIR     prints the DSN, then for each line
     stop | start | quit                          answers "ok" or "error ..."
+    standby                                      answers "ok DSN" (a standby of the
+                                                 server, on a port of its own)
 
-End of input (the test process died) stops the server too.
+stop and start act on the first server. Promoting the standby needs no process of its
+own: the test runs `SELECT pg_promote()` on it. End of input (the test process died)
+stops both servers too.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 from jobsvc.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
 
 
+def start_standby(primary: EmbeddedPostgres, data_dir: Path) -> EmbeddedPostgres:
+    """A streaming-replication standby of primary, cloned into data_dir and started.
+
+    pg_basebackup -R copies the cluster and writes standby.signal and primary_conninfo;
+    initdb's trust configuration already lets 127.0.0.1 connect for replication, and
+    wal_level=replica and max_wal_senders=10 are PostgreSQL's defaults.
+    """
+    conninfo = f"host=127.0.0.1 port={primary.port} user=postgres"
+    command = [str(primary.bin_dir / "pg_basebackup"), "-D", str(data_dir), "-R", "-X", "stream", "-c", "fast"]
+    done = subprocess.run([*command, "-d", conninfo], capture_output=True, text=True, timeout=120, cwd="/", check=False)
+    if done.returncode != 0:
+        raise EmbeddedPostgresError(f"pg_basebackup failed: {done.stdout}{done.stderr}")
+    # The copy belongs to whoever owns the primary's files (the PostgreSQL account when we
+    # are root, see embedded._service_account): the standby's server runs as that account.
+    owner = primary.data_dir.stat()
+    for root, dirs, files in os.walk(data_dir):
+        for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+            os.chown(name, owner.st_uid, owner.st_gid)
+    standby = EmbeddedPostgres(data_dir, fsync=True, bin_dir=primary.bin_dir)
+    standby.start()
+    return standby
+
+
+def _obey(command: str, primary: EmbeddedPostgres, standbys: list[EmbeddedPostgres]) -> str:
+    """Carry out one command; the text after "ok"."""
+    if command == "stop":
+        primary.stop("immediate")
+    elif command == "start":
+        primary.start()
+    elif command == "standby" and not standbys:
+        standby_dir = primary.data_dir.with_name(primary.data_dir.name + "-standby")
+        standbys.append(start_standby(primary, standby_dir))
+        return f" {standbys[0].dsn}"
+    else:
+        raise EmbeddedPostgresError(f"unknown (or repeated) command {command!r}")
+    return ""
+
+
 def serve(data_dir: Path) -> None:
-    """Start the server, obey commands until quit or end of input, stop it."""
+    """Start the server, obey commands until quit or end of input, stop everything."""
     # Durable settings: with synchronous_commit off an immediate stop may lose commits
     # that were already acknowledged, and the test would blame jobsvc for it.
     server = EmbeddedPostgres(data_dir, fsync=True)
+    standbys: list[EmbeddedPostgres] = []
     print(server.start(), flush=True)
     try:
         for line in sys.stdin:
@@ -31,17 +77,15 @@ def serve(data_dir: Path) -> None:
             if command == "quit":
                 break
             try:
-                if command == "stop":
-                    server.stop("immediate")
-                elif command == "start":
-                    server.start()
-                else:
-                    raise EmbeddedPostgresError(f"unknown command {command!r}")
-                print("ok", flush=True)
-            except EmbeddedPostgresError as exc:
+                print(f"ok{_obey(command, server, standbys)}", flush=True)
+            except (EmbeddedPostgresError, OSError, subprocess.TimeoutExpired) as exc:
                 print(f"error {exc!r}".replace("\n", " "), flush=True)
     finally:
-        server.stop("immediate")
+        try:
+            for standby in standbys:
+                standby.stop("immediate")
+        finally:
+            server.stop("immediate")
 
 
 if __name__ == "__main__":

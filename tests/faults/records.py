@@ -23,6 +23,8 @@ class Op:
     job_id: str = ""
     # The terminal state a Call returned, lower case ("succeeded"); L6: it never changes.
     state: str = ""
+    # The ErrorInfo reason of a failed operation ("DATABASE_READ_ONLY").
+    reason: str = ""
 
     @property
     def seconds(self) -> float:

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from grpc_health.v1 import health_pb2
 
 from jobsvc.executor import ExecutorConfig
 from jobsvc.maintenance import MaintenanceConfig
 from jobsvc.server import JobsvcServer, ServerConfig
-from jobsvc.store.postgres import PgStore, create_pool
-from tests.conftest import subprocess_env
-from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV, create_ledger_table
+from tests.faults.dedicated_pg import DedicatedPostgres, prepare_database
+from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV
 from tests.faults.ledger import Ledger, LedgerClient, check
 from tests.faults.records import Op
 from tests.faults.scenario import HealthLog, cancel_all, spec, wait_until
@@ -34,79 +26,6 @@ SUBMIT_DEADLINE = 3.0
 OUTAGE = 3.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-class DedicatedPostgres:
-    """A PostgreSQL of this test's own (stopping it disturbs no other test), owned by a
-    helper process without gRPC: see pg_owner.py for why pg_ctl must not run here."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.faults.pg_owner", str(data_dir)],
-            env=subprocess_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        self.dsn = self._reply()
-
-    def _reply(self) -> str:
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline().strip()
-        if not line or line.startswith("error"):
-            raise AssertionError(f"the PostgreSQL owner failed: {line or self._proc.wait(30)}")
-        return line
-
-    def _command(self, command: str) -> None:
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(command + "\n")
-        self._proc.stdin.flush()
-        assert self._reply() == "ok"
-
-    async def stop_immediate(self) -> None:
-        """pg_ctl stop -m immediate: every backend dies at once, as in a crash."""
-        await asyncio.to_thread(self._command, "stop")
-
-    async def start(self) -> None:
-        """Start again on the same port (crash recovery first)."""
-        await asyncio.to_thread(self._command, "start")
-
-    def close(self) -> None:
-        """Stop the server and its owner."""
-        with contextlib.suppress(OSError, AssertionError):
-            self._command("quit")
-        try:
-            self._proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(10)
-
-
-@pytest.fixture
-def dedicated_pg() -> Iterator[DedicatedPostgres]:
-    """A dedicated PostgreSQL, always stopped."""
-    with tempfile.TemporaryDirectory(prefix="jobsvc-fault-pg-") as tmp:
-        server = DedicatedPostgres(Path(tmp) / "data")
-        try:
-            yield server
-        finally:
-            server.close()
-
-
-async def _prepare_database(pg: DedicatedPostgres) -> str:
-    conn = await asyncpg.connect(pg.dsn)
-    try:
-        await conn.execute("CREATE DATABASE faults")
-    finally:
-        await conn.close()
-    dsn = pg.dsn.rsplit("/", 1)[0] + "/faults"
-    pool = await create_pool(dsn, min_size=1, max_size=2)
-    try:
-        await PgStore(pool).migrate()
-        await create_ledger_table(pool)
-    finally:
-        await pool.close()
-    return dsn
 
 
 async def _submit_load(client: LedgerClient, ledger: Ledger, stop: asyncio.Event) -> list[Op]:
@@ -145,7 +64,7 @@ async def test_postgres_restart_under_submit_load(
     Submits fail fast with UNAVAILABLE, never UNKNOWN and never hanging to their deadline;
     health goes NOT_SERVING and back to SERVING; every job whose Submit was acknowledged
     survives and ends terminal, and retries with the same key make one job (L1-L7)."""
-    dsn = await _prepare_database(dedicated_pg)
+    dsn = await prepare_database(dedicated_pg)
     monkeypatch.setenv(LEDGER_DSN_ENV, dsn)
     monkeypatch.delenv(WORKER_ID_ENV, raising=False)
     server = _server(dsn)
