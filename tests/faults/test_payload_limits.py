@@ -403,6 +403,7 @@ async def test_a_job_stored_before_the_limits_gets_a_clean_resource_exhausted(
     print(f"[faults] legacy job answers: { {m: d.message[:90] for m, d in answers.items()} }")
 
 
+@pytest.mark.slow  # starts a `jobsvc worker` process
 async def test_sized_jobs_on_an_executor_and_a_worker_are_all_accounted_for(
     start_server: StartServer, children: Children, ledger: Ledger, ledger_dsn: str
 ) -> None:
