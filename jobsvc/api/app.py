@@ -356,7 +356,7 @@ class JobsApp:
                 cost = size(encoded)
                 if used + cost > budget:
                     if not page:
-                        raise _too_large_for_a_page(job, cost, budget, view)
+                        raise _too_large_for_a_page(job, cost, self.limits.max_message_bytes, view)
                     return page, last
                 page.append(encoded)
                 used += cost
@@ -376,13 +376,13 @@ class JobsApp:
         return await self._registry.all(name)
 
 
-def _too_large_for_a_page(job: Job, size: int, budget: int, view: JobView) -> ResourceExhausted:
+def _too_large_for_a_page(job: Job, size: int, limit: int, view: JobView) -> ResourceExhausted:
     """A job too large for any page: stored before the size limits (they keep new jobs
     smaller), or with more of everything than the defaults allow for."""
     hint = "; list with view JOB_VIEW_BASIC (no input or result)" if view is JobView.FULL else ""
     return ResourceExhausted(
-        f"job {job.id} is {size} bytes in the {view.name} view, over the {budget} bytes a ListJobs response "
-        f"may carry (server option --max-message-bytes){hint}",
+        f"job {job.id} is {size} bytes in the {view.name} view: a ListJobs response holding it would be over "
+        f"the limit of {limit} bytes (server option --max-message-bytes){hint}",
         reason="RESPONSE_TOO_LARGE",
-        metadata={"job_id": job.id, "size": str(size), "limit": str(budget), "view": view.name},
+        metadata={"job_id": job.id, "size": str(size), "limit": str(limit), "view": view.name},
     )

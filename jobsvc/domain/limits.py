@@ -70,8 +70,6 @@ class PayloadLimits:
 
     def problems(self) -> list[str]:
         """What is wrong with this configuration (empty when nothing)."""
-        if self.max_message_bytes < 1024:
-            return [f"--max-message-bytes must be at least 1024, got {self.max_message_bytes}"]
         if self.max_payload_bytes is None:
             return []
         if not 1 <= self.max_payload_bytes <= self.largest_payload:
