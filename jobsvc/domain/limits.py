@@ -47,8 +47,9 @@ class PayloadLimits:
 
     @classmethod
     def for_payload(cls, max_payload_bytes: int) -> PayloadLimits:
-        """Limits from a payload limit alone (what a server tells its workers): the message
-        limit it would be the default of, a lower bound of the real one (never above it)."""
+        """Limits from a payload limit alone (what a server tells its workers): with the
+        message limit that has it as its default (at least 1 KiB), which is not above the
+        server's unless that is under 1 KiB; a worker bounds its errors to its budget."""
         return cls(max(1024, max_payload_bytes * 16 // 7), max_payload_bytes)
 
     @property
