@@ -37,7 +37,7 @@ from jobsvc.observability.tracing import TRACE_EXPORTERS, TracingUnavailable, bu
 from jobsvc.server import DEFAULT_DRAIN_DELAY, ConnectionConfig, JobsvcServer, ServerConfig, TlsConfig, default_data_dir
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
-from jobsvc.v1 import job_pb2
+from jobsvc.v1 import job_pb2, job_service_pb2
 from jobsvc.worker import WorkerConfig, run_worker
 
 uvloop: ModuleType | None
@@ -315,6 +315,14 @@ def _add_connection_options(serve: argparse.ArgumentParser) -> None:
         help="largest request or response; larger requests get RESOURCE_EXHAUSTED",
     )
     serve.add_argument(
+        "--max-payload-bytes",
+        type=int,
+        default=defaults.max_payload_bytes,
+        help="largest input, result or partial output of a job, encoded (larger inputs get RESOURCE_EXHAUSTED, "
+        "larger results and outputs fail the attempt); not set: 7/16 of --max-message-bytes (1835008 of 4 MiB), "
+        "also the most it may be",
+    )
+    serve.add_argument(
         "--max-concurrent-streams",
         type=int,
         default=defaults.max_concurrent_streams,
@@ -349,10 +357,28 @@ def _add_job_commands(commands: Any, client: list[argparse.ArgumentParser]) -> N
     listing.add_argument("--handler", default="")
     listing.add_argument("--page-size", type=int, default=50)
     listing.add_argument("--page-token", default="")
-    jobs.add_parser("get", parents=client).add_argument("job_id")
+    _add_view_option(listing)
+    get = jobs.add_parser("get", parents=client)
+    get.add_argument("job_id")
+    _add_view_option(get)
     cancel = jobs.add_parser("cancel", parents=client)
     cancel.add_argument("job_id")
     cancel.add_argument("--reason", default="")
+
+
+def _add_view_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--view",
+        choices=["basic", "full"],
+        default=None,
+        help="basic: without inputs, results and tracebacks; full: everything (the server's default)",
+    )
+
+
+def _view(args: argparse.Namespace) -> job_service_pb2.JobView.ValueType:
+    if args.view is None:
+        return job_service_pb2.JOB_VIEW_UNSPECIFIED
+    return job_service_pb2.JobView.Value(f"JOB_VIEW_{args.view.upper()}")
 
 
 def _add_admin_commands(commands: Any, client: list[argparse.ArgumentParser]) -> None:
@@ -363,6 +389,7 @@ def _add_admin_commands(commands: Any, client: list[argparse.ArgumentParser]) ->
     dlq_list.add_argument("--handler", default="")
     dlq_list.add_argument("--page-size", type=int, default=50)
     dlq_list.add_argument("--page-token", default="")
+    _add_view_option(dlq_list)
     redrive = dlq_commands.add_parser("redrive", parents=client, help="re-run one job, or all of a handler's")
     target = redrive.add_mutually_exclusive_group(required=True)
     target.add_argument("--job", dest="job_id")
@@ -444,6 +471,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
             max_connection_age=args.max_connection_age,
             max_connection_age_grace=args.max_connection_age_grace,
             max_message_bytes=args.max_message_bytes,
+            max_payload_bytes=args.max_payload_bytes,
             max_concurrent_streams=args.max_concurrent_streams,
         ),
         tls=TlsConfig(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca),
@@ -455,6 +483,7 @@ async def _serve(args: argparse.Namespace) -> int:
     config = server_config(args)
     try:  # configuration mistakes as one line, before anything starts
         config.tls.check()
+        config.connection.check()
         if config.tls.enabled:
             config.tls.credentials()
         config.auth.load()
@@ -593,11 +622,15 @@ async def _jobs(client: Client, args: argparse.Namespace) -> int:
         states = [job_pb2.JobState.Value(f"JOB_STATE_{s.upper()}") for s in args.state]
         _print(
             await client.list_jobs(
-                states=states, handler=args.handler, page_size=args.page_size, page_token=args.page_token
+                states=states,
+                handler=args.handler,
+                page_size=args.page_size,
+                page_token=args.page_token,
+                view=_view(args),
             )
         )
     elif args.jobs_command == "get":
-        _print(await client.get(args.job_id))
+        _print(await client.get(args.job_id, view=_view(args)))
     else:
         _print(await client.cancel(args.job_id, args.reason))
     return 0
@@ -611,6 +644,7 @@ async def _dlq(client: Client, args: argparse.Namespace) -> int:
                 handler=args.handler,
                 page_size=args.page_size,
                 page_token=args.page_token,
+                view=_view(args),
             )
         )
     elif args.job_id:

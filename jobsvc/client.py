@@ -308,10 +308,16 @@ class Client:
             finally:
                 call.cancel()
 
-    async def get(self, job_id: str, *, timeout: float | None = None) -> job_pb2.Job:
-        """One job."""
+    async def get(
+        self,
+        job_id: str,
+        *,
+        view: job_service_pb2.JobView.ValueType = job_service_pb2.JOB_VIEW_UNSPECIFIED,
+        timeout: float | None = None,
+    ) -> job_pb2.Job:
+        """One job; view JOB_VIEW_BASIC leaves out its input, result and tracebacks (default FULL)."""
         response = await self._jobs.GetJob(
-            job_service_pb2.GetJobRequest(id=job_id), timeout=timeout, metadata=self._call_metadata()
+            job_service_pb2.GetJobRequest(id=job_id, view=view), timeout=timeout, metadata=self._call_metadata()
         )
         return response.job
 
@@ -322,11 +328,13 @@ class Client:
         handler: str = "",
         page_size: int = 0,
         page_token: str = "",
+        view: job_service_pb2.JobView.ValueType = job_service_pb2.JOB_VIEW_UNSPECIFIED,
         timeout: float | None = None,
     ) -> job_service_pb2.ListJobsResponse:
-        """One page of jobs, newest first."""
+        """One page of jobs, newest first (fewer than page_size when large jobs fill the
+        response); view JOB_VIEW_BASIC leaves out inputs, results and tracebacks."""
         request = job_service_pb2.ListJobsRequest(
-            states=list(states), handler=handler, page_size=page_size, page_token=page_token
+            states=list(states), handler=handler, page_size=page_size, page_token=page_token, view=view
         )
         response: job_service_pb2.ListJobsResponse = await self._jobs.ListJobs(
             request, timeout=timeout, metadata=self._call_metadata()

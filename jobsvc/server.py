@@ -42,6 +42,7 @@ from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.domain.jobs import QueueStats
+from jobsvc.domain.limits import DEFAULT_MAX_MESSAGE_BYTES, PayloadLimits
 from jobsvc.executor import Executor, ExecutorConfig
 from jobsvc.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.observability import ObservabilityConfig
@@ -111,9 +112,23 @@ class ConnectionConfig:
     # RPCs open at GOAWAY get this long to finish before the connection is closed.
     max_connection_age_grace: float = 300.0
     # Requests larger than this are refused with RESOURCE_EXHAUSTED; also the largest response.
-    max_message_bytes: int = 4 * 1024 * 1024
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # The largest input, result or partial output of a job (encoded); None: 7/16 of
+    # max_message_bytes, the most for which a job's every response fits (jobsvc.domain.limits).
+    max_payload_bytes: int | None = None
     # Streams (RPCs) one connection may have open at once; more wait in the client; 0: grpc's default.
     max_concurrent_streams: int = 1000
+
+    @property
+    def limits(self) -> PayloadLimits:
+        """The payload limits these settings give."""
+        return PayloadLimits(self.max_message_bytes, self.max_payload_bytes)
+
+    def check(self) -> None:
+        """Refuse limits that do not fit together (ValueError)."""
+        problems = self.limits.problems()
+        if problems:
+            raise ValueError(problems[0])
 
     def grpc_options(self) -> list[tuple[str, int]]:
         """The grpc channel arguments of these settings."""
@@ -252,6 +267,8 @@ class JobsvcServer:
         self._start_observing()  # first: a tracing exporter that cannot be had fails the start at once
         # Configuration mistakes first: before a database is started for nothing.
         cfg.tls.check()
+        cfg.connection.check()
+        limits = cfg.connection.limits
         authenticator = Authenticator(cfg.auth.load())
         modules = [load_module(name) for name in cfg.handler_modules]
         self.table = HandlerTable([*cfg.handlers, *(d for m in modules for d in m.handlers)])
@@ -287,8 +304,9 @@ class JobsvcServer:
             config=cfg.executor,
             metrics=metrics,
             tracing=tracing,
+            limits=limits,
         )
-        app = JobsApp(store, listener, jobs_due, config=cfg.app, metrics=metrics, tracing=tracing)
+        app = JobsApp(store, listener, jobs_due, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits)
         self.ack = AckService(app, listener, cfg.ack)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
@@ -378,6 +396,7 @@ class JobsvcServer:
                 authenticator.guard,
                 RpcTelemetry(self.metrics, self.tracing),
                 max_request_bytes=connection.max_message_bytes,
+                max_response_bytes=connection.max_message_bytes,
             )
         # Health stays open: probes carry no token, and it reveals nothing but a status.
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

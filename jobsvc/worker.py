@@ -26,9 +26,10 @@ import grpc
 from jobsvc.api import convert
 from jobsvc.client import ClientSecurity
 from jobsvc.domain.handlers import HandlerTable, JobContext, load_module
-from jobsvc.domain.jobs import Payload
-from jobsvc.executor.invoke import Invoker, Outcome
-from jobsvc.executor.payloads import encode_value
+from jobsvc.domain.jobs import JobError, Payload
+from jobsvc.domain.limits import PayloadLimits
+from jobsvc.executor.invoke import Invoker, Outcome, with_output_failure
+from jobsvc.executor.payloads import PayloadTooLarge, checked_size, encode_value
 from jobsvc.observability.logs import job_fields
 from jobsvc.observability.tracing import Tracing, continued_trace
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
@@ -59,10 +60,13 @@ class _Running:
 class _Sink:
     """JobContext events go out on the stream, in order."""
 
-    def __init__(self, worker: RemoteWorker, running: _Running) -> None:
+    def __init__(self, worker: RemoteWorker, running: _Running, payload_limit: int | None) -> None:
         self._worker = worker
         self._running = running
         self._loop = asyncio.get_running_loop()
+        self._payload_limit = payload_limit
+        # A partial output over the server's limit: the attempt fails with it (as in-process).
+        self.failure: JobError | None = None
 
     def _send(self, request: ack_service_pb2.ReportProgressRequest) -> None:
         message = ack_service_pb2.WorkRequest(progress=request)
@@ -80,11 +84,16 @@ class _Sink:
 
     def partial_output(self, output: Any) -> None:
         assignment = self._running.assignment
+        try:
+            payload = checked_size(encode_value(output), self._payload_limit, "partial output")
+        except PayloadTooLarge as exc:
+            self.failure = exc.job_error(assignment.job.attempt)
+            raise
         self._send(
             ack_service_pb2.ReportProgressRequest(
                 job_id=assignment.job.id,
                 attempt_token=assignment.attempt_token,
-                partial_output=convert.payload_to_proto(encode_value(output)),
+                partial_output=convert.payload_to_proto(payload),
             )
         )
 
@@ -200,6 +209,10 @@ class RemoteWorker:
             elif kind == "settled":
                 self._settled(response.settled)
             elif kind == "welcome":
+                limit = response.welcome.max_payload_bytes
+                # The server's payload limit: results and partial outputs over it fail here,
+                # before they are sent (0: a server that predates it checks them itself).
+                self._invoker.limits = PayloadLimits.for_payload(limit) if limit > 0 else None
                 self.connected.set()
                 log.info("worker %s connected (session %s)", self.config.worker_id, response.welcome.session_id)
 
@@ -270,6 +283,7 @@ class RemoteWorker:
         job = running.assignment.job
         token = running.assignment.attempt_token
         definition = self._table.get(job.handler, job.version)
+        sink = _Sink(self, running, self._invoker.payload_limit)
         ctx = JobContext(
             job_id=job.id,
             handler=job.handler,
@@ -277,7 +291,7 @@ class RemoteWorker:
             attempt=job.attempt,
             labels=dict(job.labels),
             resources=self._resources,
-            sink=_Sink(self, running),
+            sink=sink,
             cancelled=running.cancelled,
         )
         settle: ack_service_pb2.WorkRequest | None = None
@@ -289,7 +303,7 @@ class RemoteWorker:
             outcome = await self._invoker.run(
                 definition, ctx, convert.payload_from_proto(job.input), None, trace_context
             )
-            settle = _settlement(job.id, token, outcome)
+            settle = _settlement(job.id, token, with_output_failure(outcome, sink.failure) or outcome)
             self._unconfirmed[(job.id, token)] = settle
             self.outbox.put_nowait(settle)
         except asyncio.CancelledError:

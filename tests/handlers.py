@@ -156,3 +156,30 @@ def flaky_blocking(ctx: JobContext, value: Any) -> str:
     if ctx.attempt == 1:
         raise RuntimeError(f"first attempts fail: {value!r}")
     return "recovered"
+
+
+@handler("sized", "1.0.0")
+async def sized(ctx: JobContext, value: dict[str, int]) -> str:
+    """A result of value["bytes"] characters, after a partial output of value["partial"] (if any)."""
+    if value.get("partial"):
+        ctx.partial_output("p" * value["partial"])
+    return "r" * value.get("bytes", 0)
+
+
+@handler("sized_blocking", "1.0.0")
+def sized_blocking(ctx: JobContext, value: dict[str, int]) -> Iterator[str]:
+    """A blocking generator whose one chunk (partial output) is value["partial"] characters."""
+    yield "p" * value["partial"]
+
+
+SWALLOWED: list[str] = []
+
+
+@handler("sized_swallowing", "1.0.0")
+async def sized_swallowing(ctx: JobContext, value: dict[str, int]) -> str:
+    """Sends a partial output of value["partial"] characters, swallows what that raises, returns."""
+    try:
+        ctx.partial_output("p" * value["partial"])
+    except Exception as exc:  # the handler's own choice: the attempt fails anyway
+        SWALLOWED.append(type(exc).__name__)
+    return "carried on"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobsvc import options
-from jobsvc.cli import build_parser, config_reference, main, parse_args
+from jobsvc.cli import build_parser, config_reference, main, parse_args, server_config
 from tests.conftest import REPO
 
 
@@ -27,6 +27,7 @@ CASES = [
     ("--shutdown-grace", "shutdown_grace", ("2.5", "3", "4.5"), (2.5, 3.0, 4.5)),
     ("--data-dir", "data_dir", ('"/f"', "/e", "/c"), (Path("/f"), Path("/e"), Path("/c"))),
     ("--handlers", "handlers", ('["f.a", "f.b"]', "e.a,e.b", "c.a"), (["f.a", "f.b"], ["e.a", "e.b"], ["c.a"])),
+    ("--max-payload-bytes", "max_payload_bytes", ("1000", "2000", "3000"), (1000, 2000, 3000)),
 ]
 
 
@@ -190,3 +191,15 @@ def test_the_readme_tables_match_the_parser() -> None:
     assert {command for command, _ in blocks} == {"serve", "worker", "jobsvc"}
     for command, table in blocks:
         assert table.strip() == config_reference(command), f"README table of {command} is stale: scripts/readme-config"
+
+
+def test_the_payload_limit_reaches_the_server_and_one_too_large_for_the_messages_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = server_config(parse_args(["serve"], {"JOBSVC_MAX_PAYLOAD_BYTES": "65536"}))
+    assert config.connection.limits.payload == 65536
+    default = server_config(parse_args(["serve"], {})).connection
+    assert default.max_payload_bytes is None and default.limits.payload == 7 * default.max_message_bytes // 16
+    # Input and result, each up to the payload limit, must fit in one message with the rest.
+    assert main(["serve", "--max-message-bytes", "65536", "--max-payload-bytes", "40000"]) == 2
+    assert "--max-payload-bytes must be 1..28672 with --max-message-bytes 65536" in capsys.readouterr().err

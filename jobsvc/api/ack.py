@@ -31,8 +31,17 @@ from jobsvc.domain.errors import (
     InvalidArgument,
     JobsvcError,
     NotFound,
+    ResourceExhausted,
 )
 from jobsvc.domain.jobs import Claim, EventKind, HandlerSpec, JobError, JobState, Transition
+from jobsvc.domain.limits import (
+    INPUT_TOO_LARGE,
+    PARTIAL_OUTPUT_TOO_LARGE,
+    RESULT_TOO_LARGE,
+    field_size,
+    payload_size,
+    progress_message,
+)
 from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.store.notify import Listener
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc
@@ -46,6 +55,12 @@ MIN_LEASE_SECONDS = 2.0
 MAX_LEASE_WAIT = 30.0
 # A session remembers at least this many attempts it ended (see _Session.ended).
 ENDED_REMEMBERED = 256
+# A payload over the limit fails its attempt: (what it is, ErrorInfo reason) by error type.
+_TOO_LARGE = {
+    RESULT_TOO_LARGE: ("result", "RESULT_TOO_LARGE"),
+    PARTIAL_OUTPUT_TOO_LARGE: ("partial output", "PARTIAL_OUTPUT_TOO_LARGE"),
+}
+_TOO_LARGE_REASONS = frozenset(reason for _, reason in _TOO_LARGE.values())
 
 
 @dataclass(frozen=True)
@@ -131,9 +146,9 @@ def _timestamp(seconds_from_now: float | None = None, moment: Any = None) -> tim
     return stamp
 
 
-def _assignment(claim: Claim) -> ack_service_pb2.Assignment:
+def _assignment(claim: Claim, error_budget: int) -> ack_service_pb2.Assignment:
     assignment = ack_service_pb2.Assignment(
-        job=convert.job_to_proto(claim.job),
+        job=convert.job_to_proto(claim.job, error_budget=error_budget),
         attempt_token=claim.attempt_token,
         trace_context=claim.job.trace_context or {},
     )
@@ -149,6 +164,7 @@ class Settlements:
         self._app = app
         self._store = app.store
         self._metrics = app.metrics
+        self._limits = app.limits
 
     def record(self, change: Transition, error_type: str = "") -> None:
         """Count and log a transition a settlement made."""
@@ -171,12 +187,41 @@ class Settlements:
 
     async def ack(self, request: ack_service_pb2.AckRequest, path: str) -> JobState:
         job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
-        result = convert.payload_from_proto(request.result)
+        result = convert.payload_from_proto(request.result, f"{path}.result")
+        size = payload_size(result)
+        if size > self._limits.payload:
+            # Stored, it could never be read back: the attempt fails instead (the same
+            # handler would return the same bytes again, so it is not retried).
+            raise await self.fail_oversized(job_id, token, RESULT_TOO_LARGE, f"{path}.result", size)
         change = await self._store.job_finish(job_id, token, JobState.SUCCEEDED, result)
         if change is None:
             raise await self._refused(job_id)
         self.record(change)
         return JobState.SUCCEEDED
+
+    async def fail_oversized(self, job_id: str, token: str, error_type: str, field: str, size: int) -> JobsvcError:
+        """Fail an attempt non-retryably for a payload over the limit; the error the request
+        is answered with (STALE_ATTEMPT when the attempt was no longer current)."""
+        limit = self._limits.payload
+        what, reason = _TOO_LARGE[error_type]
+        message = f"the {what} is {size} bytes, over the limit of {limit} bytes (server option --max-payload-bytes)"
+        change = await self._store.job_fail_attempt(
+            job_id, token, JobError(error_type, message, non_retryable=True), None
+        )
+        if change is None:
+            return await self._refused(job_id)
+        self.record(change, error_type)
+        return ResourceExhausted(
+            f"{message}; the attempt failed ({error_type}), and the job is {change.state.value}",
+            reason=reason,
+            metadata={
+                "field": field,
+                "limit": str(limit),
+                "size": str(size),
+                "job_id": job_id,
+                "state": change.state.value,
+            },
+        )
 
     async def nack(
         self,
@@ -186,7 +231,7 @@ class Settlements:
         reject: bool = False,
     ) -> tuple[JobState, Any]:
         job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
-        error = convert.error_from_proto(request.error)
+        error = self._limits.bounded_error(convert.error_from_proto(request.error))
         if reject:
             error = JobError(
                 error.type if request.error.type else "jobsvc.Rejected",
@@ -210,13 +255,17 @@ class Settlements:
         update = request.WhichOneof("update")
         if update == "progress":
             percent = min(100.0, max(0.0, request.progress.percent))
+            message = progress_message(request.progress.message)
             seq = await self._store.job_event_append(
-                job_id, token, EventKind.PROGRESS, {"percent": percent, "message": request.progress.message}
+                job_id, token, EventKind.PROGRESS, {"percent": percent, "message": message}
             )
         elif update == "partial_output":
-            seq = await self._store.job_event_append(
-                job_id, token, EventKind.PARTIAL_OUTPUT, {}, convert.payload_from_proto(request.partial_output)
-            )
+            field = f"{path}.partial_output"
+            output = convert.payload_from_proto(request.partial_output, field)
+            size = payload_size(output)
+            if size > self._limits.payload:
+                raise await self.fail_oversized(job_id, token, PARTIAL_OUTPUT_TOO_LARGE, field, size)
+            seq = await self._store.job_event_append(job_id, token, EventKind.PARTIAL_OUTPUT, {}, output)
         else:
             raise InvalidArgument("set progress or partial_output", [FieldViolation(f"{path}.update", "required")])
         if seq is None:
@@ -296,6 +345,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         self.config = config or AckConfig()
         self._settle = Settlements(app)
         self._metrics = app.metrics
+        self._limits = app.limits
         self._sessions: set[_Session] = set()
         self._registered: dict[tuple[str, ...], float] = {}
         listener.on_cancel(self._on_cancel_request)
@@ -391,6 +441,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         welcome = ack_service_pb2.WorkResponse.Welcome(session_id=session_id)
         welcome.lease_duration.FromNanoseconds(int(worker.lease_seconds * 1e9))
         welcome.heartbeat_interval.FromNanoseconds(int(worker.lease_seconds / 3 * 1e9))
+        welcome.max_payload_bytes = self._limits.payload
         session.send(ack_service_pb2.WorkResponse(welcome=welcome))
         log.info("worker session %s serves %s", session.owner, ", ".join(worker.keys))
         return session
@@ -437,6 +488,9 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             except JobsvcError as exc:
                 status = status_for(exc)
                 session.send(_settled(message.job_id, message.attempt_token, status.code, exc.reason, exc.message))
+                if exc.reason in _TOO_LARGE_REASONS:
+                    # The attempt has failed: the worker stops the handler instead of settling it.
+                    session.cancel(message.job_id, message.attempt_token, exc.message)
             return
         job_id, token = message.job_id, message.attempt_token
         session.settling.add(token)
@@ -449,8 +503,10 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             session.send(_settled(job_id, token, code_pb2.OK, "", ""))
         except (FailedPrecondition, NotFound) as exc:  # stale: the attempt is over all the same
             session.send(_settled(job_id, token, status_for(exc).code, exc.reason, exc.message))
-        except JobsvcError as exc:  # not settled (database down, bad request): the worker may retry
-            over = False
+        except JobsvcError as exc:
+            # Over the size limit: the attempt failed (settled). Otherwise not settled
+            # (database down, bad request): the worker may retry.
+            over = exc.reason in _TOO_LARGE_REASONS
             session.send(_settled(job_id, token, status_for(exc).code, exc.reason, exc.message))
         finally:
             session.settling.discard(token)
@@ -496,9 +552,14 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                     await asyncio.sleep(1)
                     continue
                 for claim in claims:
-                    session.hold(claim.job.id, claim.attempt_token)
-                    session.send(ack_service_pb2.WorkResponse(assignment=_assignment(claim)))
                     self._metrics.attempt_started(claim.job.handler, claim.job.version)
+                    response = ack_service_pb2.WorkResponse(assignment=self._assignment(claim))
+                    size = response.ByteSize()
+                    if size > self._limits.max_message_bytes:
+                        await self._fail_undeliverable(claim, size)
+                        continue
+                    session.hold(claim.job.id, claim.attempt_token)
+                    session.send(response)
                 if len(claims) == want:
                     continue
             with contextlib.suppress(TimeoutError):
@@ -552,12 +613,58 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                     worker.keys, owner, request.max_jobs or 1, worker.lease_seconds, limited=worker.limited
                 )
                 remaining = deadline - time.monotonic()
-                for claim in claims:
-                    self._metrics.attempt_started(claim.job.handler, claim.job.version)
-                if claims or remaining <= 0:
-                    return ack_service_pb2.LeaseResponse(assignments=[_assignment(c) for c in claims])
+                assignments = await self._fitting(claims)
+                if assignments or remaining <= 0:
+                    return ack_service_pb2.LeaseResponse(assignments=assignments)
+                if claims:
+                    continue  # none could be sent: try the next ones at once
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(due.wait(), min(remaining, self.config.poll_interval))
+
+    def _assignment(self, claim: Claim) -> ack_service_pb2.Assignment:
+        return _assignment(claim, self._limits.error_budget)
+
+    async def _fitting(self, claims: list[Claim]) -> list[ack_service_pb2.Assignment]:
+        """Assignments of the claims that fit in one LeaseResponse together; the others are
+        given back to the queue (a later Lease takes them), or, when one alone cannot be
+        sent, failed."""
+        budget = self._limits.max_message_bytes
+        fitting: list[ack_service_pb2.Assignment] = []
+        used = 0
+        given_back = 0
+        for claim in claims:
+            assignment = self._assignment(claim)
+            size = assignment.ByteSize()
+            cost = field_size(size)  # as one entry of LeaseResponse.assignments
+            if cost > budget:
+                self._metrics.attempt_started(claim.job.handler, claim.job.version)
+                await self._fail_undeliverable(claim, size)
+            elif used + cost > budget:
+                # Not a failed attempt, and not a delivery: the worker never sees it.
+                reason = "did not fit in the Lease response"
+                given_back += await self._store.job_requeue(claim.job.id, claim.attempt_token, reason)
+            else:
+                self._metrics.attempt_started(claim.job.handler, claim.job.version)
+                fitting.append(assignment)
+                used += cost
+        if given_back:
+            self._app.jobs_due(None)
+        return fitting
+
+    async def _fail_undeliverable(self, claim: Claim, size: int) -> None:
+        """Fail an attempt whose assignment is over the message limit: no worker can receive
+        it (a job stored before the payload limits, which keep new inputs smaller)."""
+        limit = self._limits.max_message_bytes
+        error = JobError(
+            INPUT_TOO_LARGE,
+            f"the job's assignment is {size} bytes, over the limit of {limit} bytes (server option "
+            "--max-message-bytes): no worker can receive its input",
+            non_retryable=True,
+        )
+        change = await self._store.job_fail_attempt(claim.job.id, claim.attempt_token, error, None)
+        if change is not None:
+            self._settle.record(change, error.type)
+        log.warning("job %s: not assigned, its input is too large to send (%d bytes)", claim.job.id, size)
 
     @unary
     async def Heartbeat(

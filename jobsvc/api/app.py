@@ -8,9 +8,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 import jsonschema
 
@@ -21,6 +22,7 @@ from jobsvc.domain.errors import (
     InvalidArgument,
     NotFound,
     OutOfRange,
+    ResourceExhausted,
 )
 from jobsvc.domain.flow import FlowKeys, MissingKeyField
 from jobsvc.domain.jobs import (
@@ -32,9 +34,11 @@ from jobsvc.domain.jobs import (
     JobEvent,
     JobSpec,
     JobState,
+    JobView,
     JsonValue,
     NewJob,
 )
+from jobsvc.domain.limits import PayloadLimits, payload_size
 from jobsvc.domain.schemas import InvalidSchema, Validators, errors_of
 from jobsvc.domain.versions import InvalidVersion, Version, VersionSelector
 from jobsvc.observability.metrics import Metrics
@@ -45,6 +49,11 @@ from jobsvc.store.port import JobStore
 from jobsvc.store.rows import input_hash
 
 log = logging.getLogger("jobsvc.app")
+
+Encoded = TypeVar("Encoded")
+# ListJobs with payloads reads this many rows first, then as many as the sizes seen
+# suggest will fit: a page of large jobs never reads hundreds of them to return two.
+FIRST_FULL_CHUNK = 10
 
 
 @dataclass(frozen=True)
@@ -156,10 +165,13 @@ class JobsApp:
         config: AppConfig | None = None,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        limits: PayloadLimits | None = None,
     ) -> None:
         self.store = store
         self._listener = listener
         self.config = config or AppConfig()
+        # The size limits of payloads, derived from the server's message limit.
+        self.limits = limits or PayloadLimits()
         self.metrics = metrics or Metrics()
         # None when tracing is off: then submits make no span.
         self.tracing = tracing
@@ -208,6 +220,7 @@ class JobsApp:
 
     async def _prepare(self, spec: JobSpec, path: str, trace_context: dict[str, str] | None = None) -> NewJob:
         """Resolve the version, validate the input and settle the job's policy."""
+        self._check_input_size(spec, path)
         selector = VersionSelector.parse(spec.version_selector)
         handler = await self._registry.resolve(spec.handler, selector, path)
         self._validate_input(handler, spec, path)
@@ -228,6 +241,17 @@ class JobsApp:
             if source is not None:
                 new = replace(new, cached_from=source)
         return new
+
+    def _check_input_size(self, spec: JobSpec, path: str) -> None:
+        """Refuse an input that could not come back in a response (with its result)."""
+        limit = self.limits.payload
+        size = payload_size(spec.input)
+        if size > limit:
+            raise ResourceExhausted(
+                f"{path}.input is {size} bytes, over the limit of {limit} bytes (server option --max-payload-bytes)",
+                reason="PAYLOAD_TOO_LARGE",
+                metadata={"field": f"{path}.input", "limit": str(limit), "size": str(size)},
+            )
 
     @staticmethod
     def _flow_keys(handler: HandlerSpec, spec: JobSpec, path: str) -> FlowKeys:
@@ -289,9 +313,9 @@ class JobsApp:
                 reason="INPUT_SCHEMA_MISMATCH",
             )
 
-    async def get(self, job_id: str) -> Job:
-        """A job, or NotFound."""
-        job = await self.store.job_get(job_id)
+    async def get(self, job_id: str, view: JobView = JobView.FULL) -> Job:
+        """A job, or NotFound; in the BASIC view without its payloads (see JobStore.job_get)."""
+        job = await self.store.job_get(job_id, payloads=view is JobView.FULL)
         if job is None:
             raise _job_not_found(job_id)
         return job
@@ -350,6 +374,61 @@ class JobsApp:
             raise _job_not_found(job_id)
         return page
 
+    async def list_jobs(
+        self,
+        states: Sequence[JobState],
+        handler: str | None,
+        page_size: int,
+        cursor: tuple[datetime, str] | None,
+        view: JobView,
+        *,
+        encode: Callable[[Job], Encoded],
+        size: Callable[[Encoded], int],
+        budget: int,
+    ) -> tuple[list[Encoded], tuple[datetime, str] | None]:
+        """One page, newest first: at most page_size jobs, encoded, whose sizes add up to at
+        most `budget`, and the cursor of the next page (None on the last). ResourceExhausted
+        when the first job alone is over the budget (a job stored before the size limits)."""
+        full = view is JobView.FULL
+        page: list[Encoded] = []
+        used = 0
+        # The keyset cursor is the last job on the page: the next page starts after it.
+        last: tuple[datetime, str] | None = None
+        chunk = min(page_size, FIRST_FULL_CHUNK) if full else page_size
+        while True:
+            found = await self.store.job_list(states, handler, chunk, cursor, payloads=full)
+            for job in found.jobs:
+                encoded = encode(job)
+                cost = size(encoded)
+                if used + cost > budget:
+                    if not page:
+                        raise _too_large_for_a_page(job, cost, self.limits.max_message_bytes, view)
+                    return page, last
+                page.append(encoded)
+                used += cost
+                last = (job.created_at, job.id)
+                if len(page) == page_size:
+                    more = found.next_cursor is not None or job is not found.jobs[-1]
+                    return page, last if more else None
+            if found.next_cursor is None:
+                return page, None
+            cursor = found.next_cursor
+            # As many as the sizes seen so far say will fit (and at least one).
+            average = max(1, used // max(1, len(page)))
+            chunk = max(1, min(page_size - len(page), (budget - used) // average + 1))
+
     async def handlers(self, name: str | None) -> list[HandlerSpec]:
         """Registered versions, by name then newest first."""
         return await self._registry.all(name)
+
+
+def _too_large_for_a_page(job: Job, size: int, limit: int, view: JobView) -> ResourceExhausted:
+    """A job too large for any page: stored before the size limits (they keep new jobs
+    smaller), or with more of everything than the defaults allow for."""
+    hint = "; list with view JOB_VIEW_BASIC (no input or result)" if view is JobView.FULL else ""
+    return ResourceExhausted(
+        f"job {job.id} is {size} bytes in the {view.name} view: a ListJobs response holding it would be over "
+        f"the limit of {limit} bytes (server option --max-message-bytes){hint}",
+        reason="RESPONSE_TOO_LARGE",
+        metadata={"job_id": job.id, "size": str(size), "limit": str(limit), "view": view.name},
+    )

@@ -12,6 +12,7 @@ import math
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,19 +33,24 @@ from jobsvc.domain.jobs import (
     JobEvent,
     JobSpec,
     JobState,
+    JobView,
     JsonValue,
     Payload,
     RetryPolicy,
 )
+from jobsvc.domain.limits import fit_errors
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 from jobsvc.domain.schemas import InvalidSchema, check_schema
 from jobsvc.domain.versions import InvalidVersion, InvalidVersionSelector, Version, VersionSelector
-from jobsvc.v1 import job_pb2, schedule_service_pb2
+from jobsvc.v1 import job_pb2, job_service_pb2, schedule_service_pb2
 
 MAX_IDEMPOTENCY_KEY = 256
 MAX_LABELS = 32
 MAX_LABEL_BYTES = 256
 MAX_PRIORITY = 1000
+# Selectors are short ("^2", ">=1.2 <2"); the bound keeps every job's fields small
+# (see jobsvc.domain.limits).
+MAX_VERSION_SELECTOR = 1024
 
 _STATE_TO_PROTO = {
     JobState.QUEUED: job_pb2.JOB_STATE_QUEUED,
@@ -65,6 +71,11 @@ _WAIT_TO_PROTO = {
 _MISSED_TICKS_TO_PROTO = {
     MissedTicks.SKIP: schedule_service_pb2.MISSED_TICKS_SKIP,
     MissedTicks.RUN_ONCE: schedule_service_pb2.MISSED_TICKS_RUN_ONCE,
+}
+_VIEW_FROM_PROTO: dict[int, JobView] = {
+    job_service_pb2.JOB_VIEW_UNSPECIFIED: JobView.FULL,
+    job_service_pb2.JOB_VIEW_BASIC: JobView.BASIC,
+    job_service_pb2.JOB_VIEW_FULL: JobView.FULL,
 }
 _HANDLER_NAME = re.compile(NAME_PATTERN)
 # A protobuf message's full name (package and nested names), as Payload type URLs end.
@@ -239,10 +250,13 @@ def _check_spec_fields(message: job_pb2.JobSpec, path: str, problems: _Violation
         problems.add(f"{path}.handler", "required")
     elif not _HANDLER_NAME.match(message.handler):
         problems.add(f"{path}.handler", f"must match {NAME_PATTERN}")
-    try:
-        VersionSelector.parse(message.version)
-    except InvalidVersionSelector as exc:
-        problems.add(f"{path}.version", str(exc))
+    if len(message.version) > MAX_VERSION_SELECTOR:
+        problems.add(f"{path}.version", f"at most {MAX_VERSION_SELECTOR} characters")
+    else:
+        try:
+            VersionSelector.parse(message.version)
+        except InvalidVersionSelector as exc:
+            problems.add(f"{path}.version", str(exc))
     if message.input.WhichOneof("kind") == "proto" and not message.input.proto.type_url:
         problems.add(f"{path}.input.proto.type_url", "required for a protobuf payload")
     if abs(message.priority) > MAX_PRIORITY:
@@ -308,6 +322,14 @@ def states_from_proto(values: Any, field: str) -> list[JobState]:
     return states
 
 
+def view_from_proto(value: int, field: str) -> JobView:
+    """A request's JobView; unspecified is FULL (what every release before views returned)."""
+    view = _VIEW_FROM_PROTO.get(value)
+    if view is None:
+        raise InvalidArgument(f"{field} {value} is not a job view", [FieldViolation(field, "unknown view")])
+    return view
+
+
 def encode_page_token(cursor: tuple[datetime, str]) -> str:
     """Opaque keyset cursor for ListJobs."""
     raw = f"{cursor[0].isoformat()}|{cursor[1]}".encode()
@@ -332,11 +354,17 @@ def decode_page_token(token: str, field: str) -> tuple[datetime, str] | None:
 
 def payload_to_proto(payload: Payload) -> job_pb2.Payload:
     """A stored payload as a message."""
-    if payload.is_proto:
-        return job_pb2.Payload(proto=AnyMessage(type_url=payload.type_url or "", value=payload.data or b""))
     message = job_pb2.Payload()
-    json_to_value(payload.json, message.json)
+    _fill_payload(message, payload)
     return message
+
+
+def _fill_payload(message: job_pb2.Payload, payload: Payload) -> None:
+    """Write a payload into a message field in place (large payloads are not copied twice)."""
+    if payload.is_proto:
+        message.proto.CopyFrom(AnyMessage(type_url=payload.type_url or "", value=payload.data or b""))
+    else:
+        json_to_value(payload.json, message.json)
 
 
 def _timestamp(message: Any, value: datetime | None) -> None:
@@ -344,12 +372,12 @@ def _timestamp(message: Any, value: datetime | None) -> None:
         message.FromDatetime(value)
 
 
-def error_to_proto(error: JobError) -> job_pb2.JobError:
-    """A handler's error as a message."""
+def error_to_proto(error: JobError, *, traceback: bool = True) -> job_pb2.JobError:
+    """A handler's error as a message (without its traceback when `traceback` is False)."""
     return job_pb2.JobError(
         type=error.type,
         message=error.message,
-        traceback=error.traceback,
+        traceback=error.traceback if traceback else "",
         attempt=error.attempt,
         non_retryable=error.non_retryable,
     )
@@ -370,15 +398,23 @@ def state_to_proto(state: JobState) -> job_pb2.JobState.ValueType:
     return _STATE_TO_PROTO[state]
 
 
-def job_to_proto(job: Job) -> job_pb2.Job:
-    """A stored job as a message."""
+def job_to_proto(job: Job, view: JobView = JobView.FULL, error_budget: int | None = None) -> job_pb2.Job:
+    """A stored job as a message, in a view; with `error_budget`, its errors (error and
+    attempt_errors) are cut to take at most that many bytes together (see fit_errors)."""
+    full = view is JobView.FULL
+    errors = [job.error, *job.attempt_errors] if job.error is not None else list(job.attempt_errors)
+    if error_budget is not None and errors:
+        if not full:  # cut only what the view shows
+            errors = [replace(e, traceback="") for e in errors]
+        errors = fit_errors(errors, error_budget)
+    error = errors[0] if job.error is not None else None
+    attempt_errors = errors[1:] if job.error is not None else errors
     message = job_pb2.Job(
         id=job.id,
         handler=job.handler,
         version_selector=job.version_selector,
         version=job.version,
         state=_STATE_TO_PROTO[job.state],
-        input=payload_to_proto(job.input),
         attempt=job.attempt,
         priority=job.priority,
         idempotency_key=job.idempotency_key or "",
@@ -386,7 +422,7 @@ def job_to_proto(job: Job) -> job_pb2.Job:
         cancel_requested=job.cancel_requested,
         last_sequence=job.last_seq,
         max_attempts=job.max_attempts,
-        attempt_errors=[error_to_proto(e) for e in job.attempt_errors],
+        attempt_errors=[error_to_proto(e, traceback=full) for e in attempt_errors],
         waiting_reason=job.waiting_reason,
         cached_from=job.cached_from or "",
         redrive_of=job.redrive_of or "",
@@ -395,10 +431,12 @@ def job_to_proto(job: Job) -> job_pb2.Job:
         rate_limit_key=job.rate_key or "",
         fairness_key=job.fairness_key or "",
     )
-    if job.result is not None:
-        message.result.CopyFrom(payload_to_proto(job.result))
-    if job.error is not None:
-        message.error.CopyFrom(error_to_proto(job.error))
+    if full:
+        _fill_payload(message.input, job.input)
+        if job.result is not None:
+            _fill_payload(message.result, job.result)
+    if error is not None:
+        message.error.CopyFrom(error_to_proto(error, traceback=full))
     if job.progress_percent is not None:
         message.progress.percent = job.progress_percent
         message.progress.message = job.progress_message or ""

@@ -13,6 +13,8 @@ from jobsvc.api.app import JobsApp
 from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import server_streaming, unary
 from jobsvc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, ResourceExhausted
+from jobsvc.domain.jobs import Job, JobView
+from jobsvc.domain.limits import field_size
 from jobsvc.v1 import (
     call_service_pb2,
     call_service_pb2_grpc,
@@ -25,11 +27,24 @@ from jobsvc.v1 import (
     submit_service_pb2,
     submit_service_pb2_grpc,
 )
+from jobsvc.v1.job_pb2 import Job as JobMessage
 
 Context = grpc.aio.ServicerContext[Any, Any]
 JOB_ID_METADATA = "jobsvc-job-id"
 MAX_REDRIVE = 10_000
 MAX_SEQUENCE = 2**31 - 1  # jobsvc_job_events.seq is an integer column
+# Of a ListJobs response, what is not jobs: the next page token and its field.
+LIST_OVERHEAD_BYTES = 256
+
+
+def _job(app: JobsApp, job: Job, view: JobView = JobView.FULL) -> JobMessage:
+    """A job as responses carry it: its errors within the budget that keeps it under the limit."""
+    return convert.job_to_proto(job, view, app.limits.error_budget)
+
+
+def _entry_size(message: JobMessage) -> int:
+    """Bytes a job takes as one entry of ListJobsResponse.jobs: tag, length and the message."""
+    return field_size(message.ByteSize())
 
 
 class SubmitService(submit_service_pb2_grpc.SubmitServiceServicer):
@@ -46,7 +61,7 @@ class SubmitService(submit_service_pb2_grpc.SubmitServiceServicer):
     ) -> submit_service_pb2.SubmitResponse:
         spec = convert.job_spec_from_proto(request.job, "job")
         [(job, created)] = await self._app.submit([(spec, "job")])
-        return submit_service_pb2.SubmitResponse(job=convert.job_to_proto(job), created=created)
+        return submit_service_pb2.SubmitResponse(job=_job(self._app, job), created=created)
 
     @unary
     async def SubmitBatch(
@@ -64,7 +79,7 @@ class SubmitService(submit_service_pb2_grpc.SubmitServiceServicer):
             )
         specs = _specs(request.jobs)
         results = await self._app.submit(specs)
-        return submit_service_pb2.SubmitBatchResponse(jobs=[convert.job_to_proto(j) for j, _ in results])
+        return submit_service_pb2.SubmitBatchResponse(jobs=[_job(self._app, j) for j, _ in results])
 
 
 def _specs(messages: Any) -> list[tuple[Any, str]]:
@@ -100,7 +115,7 @@ class CallService(call_service_pb2_grpc.CallServiceServicer):
         await context.send_initial_metadata(((JOB_ID_METADATA, job.id),))
         if not job.state.terminal:
             job = await self._app.wait_finished(job.id)
-        return call_service_pb2.CallResponse(job=convert.job_to_proto(job))
+        return call_service_pb2.CallResponse(job=_job(self._app, job))
 
 
 class StreamService(stream_service_pb2_grpc.StreamServiceServicer):
@@ -146,8 +161,10 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         request: job_service_pb2.GetJobRequest,
         context: Context,
     ) -> job_service_pb2.GetJobResponse:
-        job = await self._app.get(convert.job_id_from_request(request.id, "id"))
-        return job_service_pb2.GetJobResponse(job=convert.job_to_proto(job))
+        job_id = convert.job_id_from_request(request.id, "id")
+        view = convert.view_from_proto(request.view, "view")
+        job = await self._app.get(job_id, view)
+        return job_service_pb2.GetJobResponse(job=_job(self._app, job, view))
 
     @unary
     async def ListJobs(
@@ -159,10 +176,20 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
             raise InvalidArgument("page_size must be 0..1000", [FieldViolation("page_size", "0..1000")])
         states = convert.states_from_proto(request.states, "states")
         cursor = convert.decode_page_token(request.page_token, "page_token")
-        page = await self._app.store.job_list(states, request.handler or None, request.page_size or 100, cursor)
+        view = convert.view_from_proto(request.view, "view")
+        # Sized by bytes too: the page ends before the response would go over the limit.
+        jobs, next_cursor = await self._app.list_jobs(
+            states,
+            request.handler or None,
+            request.page_size or 100,
+            cursor,
+            view,
+            encode=lambda job: _job(self._app, job, view),
+            size=_entry_size,
+            budget=self._app.limits.max_message_bytes - LIST_OVERHEAD_BYTES,
+        )
         return job_service_pb2.ListJobsResponse(
-            jobs=[convert.job_to_proto(j) for j in page.jobs],
-            next_page_token=convert.encode_page_token(page.next_cursor) if page.next_cursor else "",
+            jobs=jobs, next_page_token=convert.encode_page_token(next_cursor) if next_cursor else ""
         )
 
     @unary
@@ -173,7 +200,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     ) -> job_service_pb2.CancelJobResponse:
         job_id = convert.job_id_from_request(request.id, "id")
         job = await self._app.store.job_cancel(job_id, request.reason or "cancelled by request")
-        return job_service_pb2.CancelJobResponse(job=convert.job_to_proto(job))
+        return job_service_pb2.CancelJobResponse(job=_job(self._app, job))
 
     @unary
     async def ListHandlers(
@@ -201,7 +228,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
                 metadata={"job_id": job_id, "state": job.state.value},
             )
         self._app.jobs_due(redriven[0].run_at)
-        return job_service_pb2.RedriveJobResponse(job=convert.job_to_proto(redriven[0]))
+        return job_service_pb2.RedriveJobResponse(job=_job(self._app, redriven[0]))
 
     @unary
     async def RedriveJobs(

@@ -7,6 +7,7 @@ ResourceInfo), and anything unexpected becomes INTERNAL and is logged.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -154,6 +155,60 @@ def _tolerant(parse: Callable[[bytes], Any], method: str, limit: int | None) -> 
 
 MethodGuard = Callable[[MethodDescriptor, Callable[..., Any]], Callable[..., Any]]
 
+# What a caller can do about a response over the limit, per method. The limits on
+# payloads keep every response of a job under it (jobsvc.domain.limits): this is for
+# jobs stored before them, and for what the limits cannot foresee.
+_OVERSIZED_HINTS = {
+    "GetJob": "; ask for view JOB_VIEW_BASIC (no input or result)",
+    "ListJobs": "; ask for view JOB_VIEW_BASIC (no input or result)",
+    "Call": "; the job is done: read it with GetJob, view JOB_VIEW_BASIC",
+    "Submit": "; the job is stored: read it with GetJob, view JOB_VIEW_BASIC",
+    "SubmitBatch": "; the jobs are stored: list them with ListJobs, view JOB_VIEW_BASIC",
+    "CancelJob": "; the cancel was carried out: read the job with GetJob, view JOB_VIEW_BASIC",
+    "RedriveJob": "; the new job is stored: find it with ListJobs, view JOB_VIEW_BASIC",
+    "Stream": "; the event after the last one received is too large: resume with after_sequence past it",
+}
+
+
+def _already_serialized(data: bytes) -> bytes:
+    return data
+
+
+async def _within_limit(data: bytes, limit: int, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+    """The serialized response, or a RESOURCE_EXHAUSTED answer naming the limit instead of
+    grpc's own (which names no setting, and logs an error with a traceback)."""
+    if len(data) <= limit:
+        return data
+    error = ResourceExhausted(
+        f"the response of {method} is {len(data)} bytes, over the limit of {limit} bytes "
+        f"(server option --max-message-bytes){_OVERSIZED_HINTS.get(method, '')}",
+        reason="RESPONSE_TOO_LARGE",
+        metadata={"method": method, "size": str(len(data)), "limit": str(limit)},
+    )
+    log.warning("%s", error.message)
+    await abort(context, status_for(error))
+
+
+def _bounded(
+    behaviour: Callable[..., Any], method: MethodDescriptor, limit: int, serialize: Callable[[Any], bytes]
+) -> Callable[..., Any]:
+    """`behaviour` answering serialized responses, each checked against `limit`."""
+    name = method.name
+    if method.server_streaming:
+
+        async def bounded_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
+            # aclosing: a caller that leaves closes the servicer's generator now, not at GC.
+            async with contextlib.aclosing(behaviour(request, context)) as responses:
+                async for response in responses:
+                    yield await _within_limit(serialize(response), limit, name, context)
+
+        return bounded_stream
+
+    async def bounded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        return await _within_limit(serialize(await behaviour(request, context)), limit, name, context)
+
+    return bounded
+
 
 def add_service(
     server: grpc.aio.Server,
@@ -163,9 +218,11 @@ def add_service(
     telemetry: RpcTelemetry | None = None,
     *,
     max_request_bytes: int | None = None,
+    max_response_bytes: int | None = None,
 ) -> None:
     """Register a servicer whose requests that fail to parse reach it as MalformedRequest
-    (and those above max_request_bytes as OversizedRequest).
+    (and those above max_request_bytes as OversizedRequest), and whose responses above
+    max_response_bytes are answered RESOURCE_EXHAUSTED (reason RESPONSE_TOO_LARGE).
 
     Used instead of the generated add_*_to_server, whose deserializers raise into
     grpc, which then answers UNKNOWN. `guard` wraps each method's behavior (the
@@ -186,13 +243,19 @@ def add_service(
                 if method.server_streaming
                 else grpc.stream_unary_rpc_method_handler
             )
-        behaviour = guard(method, getattr(servicer, method.name))
+        behaviour = getattr(servicer, method.name)
+        serializer: Callable[[Any], bytes] = response_class.SerializeToString
+        if max_response_bytes is not None:
+            # Serialized here, once, to be measured: grpc passes the bytes on as they are.
+            behaviour = _bounded(behaviour, method, max_response_bytes, serializer)
+            serializer = _already_serialized
+        behaviour = guard(method, behaviour)
         if telemetry is not None and telemetry.active:
             behaviour = telemetry.wrap(behaviour, path, method.server_streaming)
         handlers[method.name] = factory(
             behaviour,
             request_deserializer=_tolerant(request_class.FromString, path, max_request_bytes),
-            response_serializer=response_class.SerializeToString,
+            response_serializer=serializer,
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from jobsvc.domain.flow import FlowControl
 from jobsvc.domain.jobs import HandlerSpec, JsonValue, RetryPolicy, duration_problems, storable_text
+from jobsvc.domain.limits import progress_message
 from jobsvc.domain.schedules import Schedule, ScheduleDeclaration
 from jobsvc.domain.schemas import InvalidSchema, check_schema
 from jobsvc.domain.versions import Version
@@ -79,10 +80,12 @@ class JobContext:
     def progress(self, percent: float, message: str = "") -> None:
         """Report progress (0..100). Callable from async and blocking handlers alike."""
         percent = float(percent)
-        self._sink.progress(max(0.0, min(100.0, percent)) if math.isfinite(percent) else 0.0, storable_text(message))
+        shown = progress_message(storable_text(message))  # a status line: a long one is cut
+        self._sink.progress(max(0.0, min(100.0, percent)) if math.isfinite(percent) else 0.0, shown)
 
     def partial_output(self, output: Any) -> None:
-        """Stream one chunk of output to watchers before the handler returns."""
+        """Stream one chunk of output to watchers before the handler returns. A chunk over the
+        server's payload limit raises (jobsvc.PartialOutputTooLarge), and the attempt fails."""
         self._sink.partial_output(output)
 
 

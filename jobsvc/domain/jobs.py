@@ -31,6 +31,14 @@ class JobState(enum.StrEnum):
 TERMINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
 
+class JobView(enum.Enum):
+    """How much of a job a response carries (the API's JobView)."""
+
+    # Everything but the payloads: no input or result, errors without their traceback.
+    BASIC = "basic"
+    FULL = "full"
+
+
 @dataclass(frozen=True, slots=True)
 class Payload:
     """A JSON value, or a typed protobuf message kept as (type URL, serialized bytes).

@@ -18,8 +18,9 @@ import jsonschema
 from jobsvc.domain.errors import NonRetryableError
 from jobsvc.domain.handlers import HandlerDefinition, JobContext
 from jobsvc.domain.jobs import JobError, Payload, storable_text
+from jobsvc.domain.limits import RESULT_TOO_LARGE, PayloadLimits
 from jobsvc.domain.schemas import InvalidSchema, Validators, errors_of
-from jobsvc.executor.payloads import PayloadError, decode_input, encode_value
+from jobsvc.executor.payloads import PayloadError, PayloadTooLarge, checked_size, decode_input, encode_value
 from jobsvc.observability.tracing import Tracing
 
 ATTEMPT_TIMEOUT = "jobsvc.AttemptTimeout"
@@ -36,10 +37,15 @@ class Outcome:
 class Invoker:
     """Calls handlers: async ones on the loop, blocking ones in a thread pool."""
 
-    def __init__(self, threads: ThreadPool, tracing: Tracing | None = None) -> None:
+    def __init__(
+        self, threads: ThreadPool, tracing: Tracing | None = None, limits: PayloadLimits | None = None
+    ) -> None:
         self._threads = threads
         self._validators = Validators()
         self._tracing = tracing
+        # The server's payload limits; None when they are not known (a worker whose server
+        # predates them): the server then checks what it is sent.
+        self.limits = limits
 
     async def run(
         self,
@@ -71,7 +77,11 @@ class Invoker:
                 value = await self._invoke(definition, ctx, decode_input(definition, payload))
             result = encode_value(value)
             self._check_output(definition, result)
-            return Outcome(result=result)
+            return Outcome(result=checked_size(result, self.payload_limit, "result"))
+        except PayloadTooLarge as exc:  # a result (or an uncaught partial output) too large to read back
+            # A partial output's traceback shows where the handler sent it; a result's, only this module.
+            where = traceback.format_exc() if exc.error_type != RESULT_TOO_LARGE else ""
+            return Outcome(error=exc.job_error(ctx.attempt, storable_text(where)))
         except TimeoutError:
             return Outcome(
                 error=JobError(
@@ -79,15 +89,19 @@ class Invoker:
                 )
             )
         except (Exception, SystemExit) as exc:  # a handler's failure is the job's result
-            return Outcome(
-                error=JobError(
-                    type=storable_text(_error_type(exc)),
-                    message=storable_text(str(exc)),
-                    traceback=storable_text(traceback.format_exc()),
-                    attempt=ctx.attempt,
-                    non_retryable=isinstance(exc, NonRetryableError | PayloadError),
-                )
+            error = JobError(
+                type=storable_text(_error_type(exc)),
+                message=storable_text(str(exc)),
+                traceback=storable_text(traceback.format_exc()),
+                attempt=ctx.attempt,
+                non_retryable=isinstance(exc, NonRetryableError | PayloadError),
             )
+            return Outcome(error=self.limits.bounded_error(error) if self.limits is not None else error)
+
+    @property
+    def payload_limit(self) -> int | None:
+        """The largest result or partial output, when known."""
+        return self.limits.payload if self.limits is not None else None
 
     async def _invoke(self, definition: HandlerDefinition, ctx: JobContext, value: Any) -> Any:
         func = definition.func
@@ -114,6 +128,14 @@ class Invoker:
         problem = jsonschema.exceptions.best_match(errors)
         if problem is not None:
             raise PayloadError(f"result does not match the output schema: {problem.message}")
+
+
+def with_output_failure(outcome: Outcome | None, failure: JobError | None) -> Outcome | None:
+    """The outcome of an attempt whose partial output was too large (`failure`): that error,
+    whatever the handler did after it (caught the exception, returned, raised another)."""
+    if outcome is None or failure is None or (outcome.error is not None and outcome.error.type == failure.type):
+        return outcome
+    return Outcome(error=failure)
 
 
 def _call_blocking(func: Any, ctx: JobContext, value: Any) -> Any:

@@ -10,13 +10,39 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 
 from jobsvc.domain.handlers import HandlerDefinition
-from jobsvc.domain.jobs import JsonValue, Payload, contains_nul
+from jobsvc.domain.jobs import JobError, JsonValue, Payload, contains_nul
+from jobsvc.domain.limits import PARTIAL_OUTPUT_TOO_LARGE, RESULT_TOO_LARGE, payload_size
 
 TYPE_URL_PREFIX = "type.googleapis.com/"
 
 
 class PayloadError(Exception):
     """A value that cannot cross the handler boundary (not JSON, wrong message type)."""
+
+
+class PayloadTooLarge(PayloadError):
+    """A result or partial output over the payload limit: it could never be read back."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        # The JobError type the attempt fails with (jobsvc.ResultTooLarge, ...).
+        self.error_type = error_type
+
+    def job_error(self, attempt: int, traceback: str = "") -> JobError:
+        """The attempt's error."""
+        return JobError(self.error_type, str(self), traceback, attempt=attempt, non_retryable=True)
+
+
+def checked_size(payload: Payload, limit: int | None, what: str) -> Payload:
+    """The payload, or PayloadTooLarge when it is over `limit` bytes (None: no limit known)."""
+    if limit is None:
+        return payload
+    size = payload_size(payload)
+    if size > limit:
+        error_type = RESULT_TOO_LARGE if what == "result" else PARTIAL_OUTPUT_TOO_LARGE
+        message = f"the {what} is {size} bytes, over the limit of {limit} bytes (server option --max-payload-bytes)"
+        raise PayloadTooLarge(error_type, message)
+    return payload
 
 
 def decode_input(definition: HandlerDefinition, payload: Payload) -> Any:

@@ -21,9 +21,10 @@ from typing import Any
 
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerTable, JobContext
-from jobsvc.domain.jobs import Claim, EventKind, JobState, JsonValue, Payload, Transition
-from jobsvc.executor.invoke import Invoker, Outcome
-from jobsvc.executor.payloads import encode_value
+from jobsvc.domain.jobs import Claim, EventKind, JobError, JobState, JsonValue, Payload, Transition
+from jobsvc.domain.limits import PayloadLimits
+from jobsvc.executor.invoke import Invoker, Outcome, with_output_failure
+from jobsvc.executor.payloads import PayloadTooLarge, checked_size, encode_value
 from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.observability.metrics import Metrics
 from jobsvc.observability.tracing import Tracing
@@ -57,10 +58,16 @@ class _EventWriter:
 
     MAX_BATCH = 500
 
-    def __init__(self, store: JobStore, claim: Claim, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, store: JobStore, claim: Claim, loop: asyncio.AbstractEventLoop, payload_limit: int | None = None
+    ) -> None:
         self._store = store
         self._claim = claim
         self._loop = loop
+        self._payload_limit = payload_limit
+        # Set when a partial output was over the limit: the attempt fails with it, even if
+        # the handler caught the exception and returned (the output never reached watchers).
+        self.failure: JobError | None = None
         self._loop_thread = threading.get_ident()
         # Both made by the first event: most jobs report none, and a queue and a task per job cost.
         self._queue: asyncio.Queue[tuple[EventKind, dict[str, JsonValue], Payload | None] | None] | None = None
@@ -70,7 +77,13 @@ class _EventWriter:
         self._put((EventKind.PROGRESS, {"percent": percent, "message": message}, None))
 
     def partial_output(self, output: Any) -> None:
-        self._put((EventKind.PARTIAL_OUTPUT, {}, encode_value(output)))
+        try:
+            payload = checked_size(encode_value(output), self._payload_limit, "partial output")
+        except PayloadTooLarge as exc:
+            # Raised in the handler (its thread or task), which then normally fails with it.
+            self.failure = exc.job_error(self._claim.job.attempt)
+            raise
+        self._put((EventKind.PARTIAL_OUTPUT, {}, payload))
 
     def _put(self, item: tuple[EventKind, dict[str, JsonValue], Payload | None] | None) -> None:
         if threading.get_ident() == self._loop_thread:
@@ -143,6 +156,7 @@ class Executor:
         config: ExecutorConfig | None = None,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
+        limits: PayloadLimits | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics or Metrics()
@@ -167,7 +181,7 @@ class Executor:
         # Registers this executor's wake-up for "jobs are due" while it runs.
         self._signals = contextlib.ExitStack()
         self._threads = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="jobsvc-handler")
-        self._invoker = Invoker(self._threads, tracing)
+        self._invoker = Invoker(self._threads, tracing, limits or PayloadLimits())
         listener.on_cancel(self._on_cancel_request)
 
     @property
@@ -289,7 +303,7 @@ class Executor:
         job = claim.job
         definition = self._table.get(job.handler, job.version)
         assert definition is not None, "claimed a job of a version this executor does not serve"
-        writer = _EventWriter(self._store, claim, asyncio.get_running_loop())
+        writer = _EventWriter(self._store, claim, asyncio.get_running_loop(), self._invoker.payload_limit)
         ctx = JobContext(
             job_id=job.id,
             handler=job.handler,
@@ -306,6 +320,7 @@ class Executor:
             outcome = await self._invoker.run(definition, ctx, job.input, timeout, job.trace_context)
         except asyncio.CancelledError:
             outcome = None  # stopped: cancelled, shutting down or lease lost (see stop_reason)
+        outcome = with_output_failure(outcome, writer.failure)
         running.settling = True
         try:
             await writer.close()

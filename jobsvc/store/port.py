@@ -70,8 +70,9 @@ class JobStore(Protocol):
         """Id of a succeeded job with the same version and input finished within ttl seconds."""
         ...
 
-    async def job_get(self, job_id: str) -> Job | None:
-        """One job, or None."""
+    async def job_get(self, job_id: str, *, payloads: bool = True) -> Job | None:
+        """One job, or None. payloads=False leaves input and result out (JSON null): for
+        the BASIC view, which does not show them."""
         ...
 
     async def job_list(
@@ -80,8 +81,10 @@ class JobStore(Protocol):
         handler: str | None,
         limit: int,
         cursor: tuple[datetime, str] | None,
+        *,
+        payloads: bool = True,
     ) -> JobPage:
-        """Newest first, keyset-paginated."""
+        """Newest first, keyset-paginated; payloads=False as in job_get."""
         ...
 
     async def job_cancel(self, job_id: str, reason: str) -> Job:

@@ -260,9 +260,9 @@ class PgStore:
 
     # -- reading -------------------------------------------------------------------
 
-    async def job_get(self, job_id: str) -> Job | None:
+    async def job_get(self, job_id: str, *, payloads: bool = True) -> Job | None:
         """One job by id."""
-        found = await self._fetch("job_get", job_id)
+        found = await self._fetch("job_get" if payloads else "job_get_basic", job_id)
         return rows.job(found[0]) if found else None
 
     async def job_list(
@@ -271,10 +271,12 @@ class PgStore:
         handler: str | None,
         limit: int,
         cursor: tuple[datetime, str] | None,
+        *,
+        payloads: bool = True,
     ) -> JobPage:
         """Fetch one row more than asked to know whether a next page exists."""
         found = await self._fetch(
-            "job_list",
+            "job_list" if payloads else "job_list_basic",
             [s.value for s in states] or None,
             handler,
             cursor[0] if cursor else None,

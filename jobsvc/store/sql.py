@@ -9,7 +9,8 @@ from importlib import resources
 
 # The columns every job-returning query selects, in the order rows.py reads them.
 # Substituted into the blocks at load time as {job_columns} (and {job_columns_j},
-# qualified with `j.` for UPDATE ... FROM); nothing else is ever templated.
+# qualified with `j.` for UPDATE ... FROM; {job_columns_basic}, the same with the
+# payload columns NULL, for the BASIC view); nothing else is ever templated.
 JOB_COLUMNS = (
     "id",
     "handler",
@@ -48,6 +49,17 @@ JOB_COLUMNS = (
     "trace_context",
 )
 
+# The payloads, left out of the BASIC view: not even read from the table (a page of
+# large jobs would otherwise be read whole to be thrown away).
+_BASIC_COLUMNS = {
+    "input": "NULL::jsonb AS input",
+    "input_type_url": "NULL::text AS input_type_url",
+    "input_data": "NULL::bytea AS input_data",
+    "result": "NULL::jsonb AS result",
+    "result_type_url": "NULL::text AS result_type_url",
+    "result_data": "NULL::bytea AS result_data",
+}
+
 # Why a queued job is not running (Get and List only), as a jobsvc.domain.flow.WaitReason:
 # it is scheduled for later (or backing off before a retry), no process that serves its
 # exact version has been seen for 30 seconds, or its concurrency or rate limit is full.
@@ -74,6 +86,7 @@ def queries() -> dict[str, str]:
     """All named queries, keyed by name."""
     text = resources.files("jobsvc.store").joinpath("sql/queries.sql").read_text("utf-8")
     text = text.replace("{job_columns_j}", ", ".join(f"j.{c}" for c in JOB_COLUMNS))
+    text = text.replace("{job_columns_basic}", ", ".join(_BASIC_COLUMNS.get(c, c) for c in JOB_COLUMNS))
     text = text.replace("{job_columns}", ", ".join(JOB_COLUMNS))
     text = text.replace("{waiting_reason}", WAITING_REASON)
     parts = _NAME_LINE.split(text)

@@ -28,7 +28,7 @@ from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xf3\x01\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12(\n\x08handlers\x18\x02 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x06labels\x18\x05 \x03(\x0b\x32!.jobsvc.v1.WorkerInfo.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe9\x01\n\nAssignment\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x32\n\x0elease_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\rtrace_context\x18\x04 \x03(\x0b\x32\'.jobsvc.v1.Assignment.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd7\x02\n\x0bWorkRequest\x12&\n\x05hello\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfoH\x00\x12\x30\n\theartbeat\x18\x02 \x01(\x0b\x32\x1b.jobsvc.v1.HeartbeatRequestH\x00\x12\x34\n\x08progress\x18\x03 \x01(\x0b\x32 .jobsvc.v1.ReportProgressRequestH\x00\x12$\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x15.jobsvc.v1.AckRequestH\x00\x12&\n\x04nack\x18\x05 \x01(\x0b\x32\x16.jobsvc.v1.NackRequestH\x00\x12*\n\x06reject\x18\x06 \x01(\x0b\x32\x18.jobsvc.v1.RejectRequestH\x00\x12-\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x1c.jobsvc.v1.WorkRequest.DrainH\x00\x1a\x07\n\x05\x44rainB\x06\n\x04kind\"\x89\x04\n\x0cWorkResponse\x12\x32\n\x07welcome\x18\x01 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.WelcomeH\x00\x12+\n\nassignment\x18\x02 \x01(\x0b\x32\x15.jobsvc.v1.AssignmentH\x00\x12\x30\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1e.jobsvc.v1.WorkResponse.CancelH\x00\x12\x32\n\x07settled\x18\x04 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.SettledH\x00\x1a\x87\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x31\n\x0elease_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a?\n\x06\x43\x61ncel\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x1a_\n\x07Settled\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\tB\x06\n\x04kind\"p\n\x0cLeaseRequest\x12%\n\x06worker\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfo\x12\x10\n\x08max_jobs\x18\x02 \x01(\x05\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\";\n\rLeaseResponse\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.jobsvc.v1.Assignment\"1\n\x08LeaseRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\"J\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12#\n\x06leases\x18\x02 \x03(\x0b\x32\x13.jobsvc.v1.LeaseRef\"y\n\x0bLeaseStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\x08\x12\x18\n\x10\x63\x61ncel_requested\x18\x03 \x01(\x08\x12\x32\n\x0elease_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x11HeartbeatResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.LeaseStatus\"\x9f\x01\n\x15ReportProgressRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\'\n\x08progress\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.ProgressH\x00\x12,\n\x0epartial_output\x18\x04 \x01(\x0b\x32\x12.jobsvc.v1.PayloadH\x00\x42\x08\n\x06update\"*\n\x16ReportProgressResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"W\n\nAckRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x06result\x18\x03 \x01(\x0b\x32\x12.jobsvc.v1.Payload\"1\n\x0b\x41\x63kResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\"\x88\x01\n\x0bNackRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x12.\n\x0bretry_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"i\n\x0cNackResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\x12\x35\n\x11next_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\rRejectRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\"4\n\x0eRejectResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState2\xfc\x03\n\nAckService\x12\x41\n\x04Work\x12\x16.jobsvc.v1.WorkRequest\x1a\x17.jobsvc.v1.WorkResponse\"\x04\x98\xb8\x18\x05(\x01\x30\x01\x12@\n\x05Lease\x12\x17.jobsvc.v1.LeaseRequest\x1a\x18.jobsvc.v1.LeaseResponse\"\x04\x98\xb8\x18\x05\x12L\n\tHeartbeat\x12\x1b.jobsvc.v1.HeartbeatRequest\x1a\x1c.jobsvc.v1.HeartbeatResponse\"\x04\x98\xb8\x18\x05\x12[\n\x0eReportProgress\x12 .jobsvc.v1.ReportProgressRequest\x1a!.jobsvc.v1.ReportProgressResponse\"\x04\x98\xb8\x18\x05\x12:\n\x03\x41\x63k\x12\x15.jobsvc.v1.AckRequest\x1a\x16.jobsvc.v1.AckResponse\"\x04\x98\xb8\x18\x05\x12=\n\x04Nack\x12\x16.jobsvc.v1.NackRequest\x1a\x17.jobsvc.v1.NackResponse\"\x04\x98\xb8\x18\x05\x12\x43\n\x06Reject\x12\x18.jobsvc.v1.RejectRequest\x1a\x19.jobsvc.v1.RejectResponse\"\x04\x98\xb8\x18\x05\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xf3\x01\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12(\n\x08handlers\x18\x02 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x06labels\x18\x05 \x03(\x0b\x32!.jobsvc.v1.WorkerInfo.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe9\x01\n\nAssignment\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x32\n\x0elease_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\rtrace_context\x18\x04 \x03(\x0b\x32\'.jobsvc.v1.Assignment.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd7\x02\n\x0bWorkRequest\x12&\n\x05hello\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfoH\x00\x12\x30\n\theartbeat\x18\x02 \x01(\x0b\x32\x1b.jobsvc.v1.HeartbeatRequestH\x00\x12\x34\n\x08progress\x18\x03 \x01(\x0b\x32 .jobsvc.v1.ReportProgressRequestH\x00\x12$\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x15.jobsvc.v1.AckRequestH\x00\x12&\n\x04nack\x18\x05 \x01(\x0b\x32\x16.jobsvc.v1.NackRequestH\x00\x12*\n\x06reject\x18\x06 \x01(\x0b\x32\x18.jobsvc.v1.RejectRequestH\x00\x12-\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x1c.jobsvc.v1.WorkRequest.DrainH\x00\x1a\x07\n\x05\x44rainB\x06\n\x04kind\"\xa4\x04\n\x0cWorkResponse\x12\x32\n\x07welcome\x18\x01 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.WelcomeH\x00\x12+\n\nassignment\x18\x02 \x01(\x0b\x32\x15.jobsvc.v1.AssignmentH\x00\x12\x30\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1e.jobsvc.v1.WorkResponse.CancelH\x00\x12\x32\n\x07settled\x18\x04 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.SettledH\x00\x1a\xa2\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x31\n\x0elease_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x19\n\x11max_payload_bytes\x18\x04 \x01(\x03\x1a?\n\x06\x43\x61ncel\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x1a_\n\x07Settled\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\tB\x06\n\x04kind\"p\n\x0cLeaseRequest\x12%\n\x06worker\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfo\x12\x10\n\x08max_jobs\x18\x02 \x01(\x05\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\";\n\rLeaseResponse\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.jobsvc.v1.Assignment\"1\n\x08LeaseRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\"J\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12#\n\x06leases\x18\x02 \x03(\x0b\x32\x13.jobsvc.v1.LeaseRef\"y\n\x0bLeaseStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\x08\x12\x18\n\x10\x63\x61ncel_requested\x18\x03 \x01(\x08\x12\x32\n\x0elease_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x11HeartbeatResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.LeaseStatus\"\x9f\x01\n\x15ReportProgressRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\'\n\x08progress\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.ProgressH\x00\x12,\n\x0epartial_output\x18\x04 \x01(\x0b\x32\x12.jobsvc.v1.PayloadH\x00\x42\x08\n\x06update\"*\n\x16ReportProgressResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"W\n\nAckRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x06result\x18\x03 \x01(\x0b\x32\x12.jobsvc.v1.Payload\"1\n\x0b\x41\x63kResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\"\x88\x01\n\x0bNackRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x12.\n\x0bretry_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"i\n\x0cNackResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\x12\x35\n\x11next_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\rRejectRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\"4\n\x0eRejectResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState2\xfc\x03\n\nAckService\x12\x41\n\x04Work\x12\x16.jobsvc.v1.WorkRequest\x1a\x17.jobsvc.v1.WorkResponse\"\x04\x98\xb8\x18\x05(\x01\x30\x01\x12@\n\x05Lease\x12\x17.jobsvc.v1.LeaseRequest\x1a\x18.jobsvc.v1.LeaseResponse\"\x04\x98\xb8\x18\x05\x12L\n\tHeartbeat\x12\x1b.jobsvc.v1.HeartbeatRequest\x1a\x1c.jobsvc.v1.HeartbeatResponse\"\x04\x98\xb8\x18\x05\x12[\n\x0eReportProgress\x12 .jobsvc.v1.ReportProgressRequest\x1a!.jobsvc.v1.ReportProgressResponse\"\x04\x98\xb8\x18\x05\x12:\n\x03\x41\x63k\x12\x15.jobsvc.v1.AckRequest\x1a\x16.jobsvc.v1.AckResponse\"\x04\x98\xb8\x18\x05\x12=\n\x04Nack\x12\x16.jobsvc.v1.NackRequest\x1a\x17.jobsvc.v1.NackResponse\"\x04\x98\xb8\x18\x05\x12\x43\n\x06Reject\x12\x18.jobsvc.v1.RejectRequest\x1a\x19.jobsvc.v1.RejectResponse\"\x04\x98\xb8\x18\x05\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -67,41 +67,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKREQUEST_DRAIN']._serialized_start=961
   _globals['_WORKREQUEST_DRAIN']._serialized_end=968
   _globals['_WORKRESPONSE']._serialized_start=979
-  _globals['_WORKRESPONSE']._serialized_end=1500
+  _globals['_WORKRESPONSE']._serialized_end=1527
   _globals['_WORKRESPONSE_WELCOME']._serialized_start=1195
-  _globals['_WORKRESPONSE_WELCOME']._serialized_end=1330
-  _globals['_WORKRESPONSE_CANCEL']._serialized_start=1332
-  _globals['_WORKRESPONSE_CANCEL']._serialized_end=1395
-  _globals['_WORKRESPONSE_SETTLED']._serialized_start=1397
-  _globals['_WORKRESPONSE_SETTLED']._serialized_end=1492
-  _globals['_LEASEREQUEST']._serialized_start=1502
-  _globals['_LEASEREQUEST']._serialized_end=1614
-  _globals['_LEASERESPONSE']._serialized_start=1616
-  _globals['_LEASERESPONSE']._serialized_end=1675
-  _globals['_LEASEREF']._serialized_start=1677
-  _globals['_LEASEREF']._serialized_end=1726
-  _globals['_HEARTBEATREQUEST']._serialized_start=1728
-  _globals['_HEARTBEATREQUEST']._serialized_end=1802
-  _globals['_LEASESTATUS']._serialized_start=1804
-  _globals['_LEASESTATUS']._serialized_end=1925
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1927
-  _globals['_HEARTBEATRESPONSE']._serialized_end=1986
-  _globals['_REPORTPROGRESSREQUEST']._serialized_start=1989
-  _globals['_REPORTPROGRESSREQUEST']._serialized_end=2148
-  _globals['_REPORTPROGRESSRESPONSE']._serialized_start=2150
-  _globals['_REPORTPROGRESSRESPONSE']._serialized_end=2192
-  _globals['_ACKREQUEST']._serialized_start=2194
-  _globals['_ACKREQUEST']._serialized_end=2281
-  _globals['_ACKRESPONSE']._serialized_start=2283
-  _globals['_ACKRESPONSE']._serialized_end=2332
-  _globals['_NACKREQUEST']._serialized_start=2335
-  _globals['_NACKREQUEST']._serialized_end=2471
-  _globals['_NACKRESPONSE']._serialized_start=2473
-  _globals['_NACKRESPONSE']._serialized_end=2578
-  _globals['_REJECTREQUEST']._serialized_start=2580
-  _globals['_REJECTREQUEST']._serialized_end=2670
-  _globals['_REJECTRESPONSE']._serialized_start=2672
-  _globals['_REJECTRESPONSE']._serialized_end=2724
-  _globals['_ACKSERVICE']._serialized_start=2727
-  _globals['_ACKSERVICE']._serialized_end=3235
+  _globals['_WORKRESPONSE_WELCOME']._serialized_end=1357
+  _globals['_WORKRESPONSE_CANCEL']._serialized_start=1359
+  _globals['_WORKRESPONSE_CANCEL']._serialized_end=1422
+  _globals['_WORKRESPONSE_SETTLED']._serialized_start=1424
+  _globals['_WORKRESPONSE_SETTLED']._serialized_end=1519
+  _globals['_LEASEREQUEST']._serialized_start=1529
+  _globals['_LEASEREQUEST']._serialized_end=1641
+  _globals['_LEASERESPONSE']._serialized_start=1643
+  _globals['_LEASERESPONSE']._serialized_end=1702
+  _globals['_LEASEREF']._serialized_start=1704
+  _globals['_LEASEREF']._serialized_end=1753
+  _globals['_HEARTBEATREQUEST']._serialized_start=1755
+  _globals['_HEARTBEATREQUEST']._serialized_end=1829
+  _globals['_LEASESTATUS']._serialized_start=1831
+  _globals['_LEASESTATUS']._serialized_end=1952
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1954
+  _globals['_HEARTBEATRESPONSE']._serialized_end=2013
+  _globals['_REPORTPROGRESSREQUEST']._serialized_start=2016
+  _globals['_REPORTPROGRESSREQUEST']._serialized_end=2175
+  _globals['_REPORTPROGRESSRESPONSE']._serialized_start=2177
+  _globals['_REPORTPROGRESSRESPONSE']._serialized_end=2219
+  _globals['_ACKREQUEST']._serialized_start=2221
+  _globals['_ACKREQUEST']._serialized_end=2308
+  _globals['_ACKRESPONSE']._serialized_start=2310
+  _globals['_ACKRESPONSE']._serialized_end=2359
+  _globals['_NACKREQUEST']._serialized_start=2362
+  _globals['_NACKREQUEST']._serialized_end=2498
+  _globals['_NACKRESPONSE']._serialized_start=2500
+  _globals['_NACKRESPONSE']._serialized_end=2605
+  _globals['_REJECTREQUEST']._serialized_start=2607
+  _globals['_REJECTREQUEST']._serialized_end=2697
+  _globals['_REJECTRESPONSE']._serialized_start=2699
+  _globals['_REJECTRESPONSE']._serialized_end=2751
+  _globals['_ACKSERVICE']._serialized_start=2754
+  _globals['_ACKSERVICE']._serialized_end=3262
 # @@protoc_insertion_point(module_scope)

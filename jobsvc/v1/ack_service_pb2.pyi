@@ -213,7 +213,14 @@ class WorkResponse(_message.Message):
         SESSION_ID_FIELD_NUMBER: _builtins.int
         LEASE_DURATION_FIELD_NUMBER: _builtins.int
         HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
+        MAX_PAYLOAD_BYTES_FIELD_NUMBER: _builtins.int
         session_id: _builtins.str
+        max_payload_bytes: _builtins.int
+        """The largest result or partial output (an encoded Payload) the server accepts. A
+        larger one fails the attempt, non-retryably (jobsvc.ResultTooLarge,
+        jobsvc.PartialOutputTooLarge): a worker may fail the attempt itself instead of
+        sending it. 0 from servers that predate the limit.
+        """
         @_builtins.property
         def lease_duration(self) -> _duration_pb2.Duration: ...
         @_builtins.property
@@ -226,10 +233,11 @@ class WorkResponse(_message.Message):
             session_id: _builtins.str = ...,
             lease_duration: _duration_pb2.Duration | None = ...,
             heartbeat_interval: _duration_pb2.Duration | None = ...,
+            max_payload_bytes: _builtins.int = ...,
         ) -> None: ...
         _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval", "lease_duration", b"lease_duration"]  # noqa: Y015
         def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval", "lease_duration", b"lease_duration", "session_id", b"session_id"]  # noqa: Y015
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval", "lease_duration", b"lease_duration", "max_payload_bytes", b"max_payload_bytes", "session_id", b"session_id"]  # noqa: Y015
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -272,7 +280,11 @@ class WorkResponse(_message.Message):
         job_id: _builtins.str
         attempt_token: _builtins.str
         code: _builtins.int
-        """google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT."""
+        """google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT,
+        8 RESOURCE_EXHAUSTED (a message over the size limit; or a result or partial output
+        over max_payload_bytes, reasons RESULT_TOO_LARGE and PARTIAL_OUTPUT_TOO_LARGE: the
+        attempt has failed, non-retryably).
+        """
         reason: _builtins.str
         """ErrorInfo.reason when refused, for example STALE_ATTEMPT."""
         message: _builtins.str
@@ -329,7 +341,9 @@ class LeaseRequest(_message.Message):
     MAX_JOBS_FIELD_NUMBER: _builtins.int
     WAIT_FIELD_NUMBER: _builtins.int
     max_jobs: _builtins.int
-    """1..100."""
+    """1..100. Fewer come back when their inputs would not fit in one response together:
+    the others stay queued for the next Lease.
+    """
     @_builtins.property
     def worker(self) -> Global___WorkerInfo: ...
     @_builtins.property

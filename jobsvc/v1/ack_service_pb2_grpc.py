@@ -113,13 +113,18 @@ class AckServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReportProgress(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A partial output over max_payload_bytes fails the attempt, non-retryably
+        (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+        A progress message is cut to 4 KiB.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Ack(self, request, context):
-        """Store the result: the job SUCCEEDED.
+        """Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+        (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+        (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

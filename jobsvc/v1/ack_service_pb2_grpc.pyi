@@ -53,8 +53,15 @@ class AckServiceStub:
     """
     Heartbeat: _grpc.UnaryUnaryMultiCallable[_ack_service_pb2.HeartbeatRequest, _ack_service_pb2.HeartbeatResponse]
     ReportProgress: _grpc.UnaryUnaryMultiCallable[_ack_service_pb2.ReportProgressRequest, _ack_service_pb2.ReportProgressResponse]
+    """A partial output over max_payload_bytes fails the attempt, non-retryably
+    (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+    A progress message is cut to 4 KiB.
+    """
     Ack: _grpc.UnaryUnaryMultiCallable[_ack_service_pb2.AckRequest, _ack_service_pb2.AckResponse]
-    """Store the result: the job SUCCEEDED."""
+    """Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+    (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+    (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
+    """
     Nack: _grpc.UnaryUnaryMultiCallable[_ack_service_pb2.NackRequest, _ack_service_pb2.NackResponse]
     """The attempt failed: retry per the policy (or after retry_delay), unless
     non_retryable or out of attempts, in which case the job FAILED.
@@ -87,8 +94,15 @@ class AckServiceAsyncStub(AckServiceStub):
     """
     Heartbeat: _aio.UnaryUnaryMultiCallable[_ack_service_pb2.HeartbeatRequest, _ack_service_pb2.HeartbeatResponse]  # type: ignore[assignment]
     ReportProgress: _aio.UnaryUnaryMultiCallable[_ack_service_pb2.ReportProgressRequest, _ack_service_pb2.ReportProgressResponse]  # type: ignore[assignment]
+    """A partial output over max_payload_bytes fails the attempt, non-retryably
+    (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+    A progress message is cut to 4 KiB.
+    """
     Ack: _aio.UnaryUnaryMultiCallable[_ack_service_pb2.AckRequest, _ack_service_pb2.AckResponse]  # type: ignore[assignment]
-    """Store the result: the job SUCCEEDED."""
+    """Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+    (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+    (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
+    """
     Nack: _aio.UnaryUnaryMultiCallable[_ack_service_pb2.NackRequest, _ack_service_pb2.NackResponse]  # type: ignore[assignment]
     """The attempt failed: retry per the policy (or after retry_delay), unless
     non_retryable or out of attempts, in which case the job FAILED.
@@ -141,7 +155,11 @@ class AckServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _ack_service_pb2.ReportProgressRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_ack_service_pb2.ReportProgressResponse, _abc.Awaitable[_ack_service_pb2.ReportProgressResponse]]: ...
+    ) -> _typing.Union[_ack_service_pb2.ReportProgressResponse, _abc.Awaitable[_ack_service_pb2.ReportProgressResponse]]:
+        """A partial output over max_payload_bytes fails the attempt, non-retryably
+        (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+        A progress message is cut to 4 KiB.
+        """
 
     @_abc_1.abstractmethod
     def Ack(
@@ -149,7 +167,10 @@ class AckServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _ack_service_pb2.AckRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ack_service_pb2.AckResponse, _abc.Awaitable[_ack_service_pb2.AckResponse]]:
-        """Store the result: the job SUCCEEDED."""
+        """Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+        (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+        (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
+        """
 
     @_abc_1.abstractmethod
     def Nack(

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from jobsvc.v1 import job_pb2 as _job_pb2
 import builtins as _builtins
 import sys
@@ -19,20 +20,61 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _JobView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _JobViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_JobView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    JOB_VIEW_UNSPECIFIED: _JobView.ValueType  # 0
+    """The default: FULL, for GetJob and ListJobs alike (what every release before the
+    views returned).
+    """
+    JOB_VIEW_BASIC: _JobView.ValueType  # 1
+    """Everything but the payloads: no input and no result, and errors (`error`,
+    `attempt_errors`) without their traceback. Small whatever the job.
+    """
+    JOB_VIEW_FULL: _JobView.ValueType  # 2
+    """The whole job, input and result included."""
+
+class JobView(_JobView, metaclass=_JobViewEnumTypeWrapper):
+    """How much of a job a response carries (AIP-157 partial responses).
+
+    Every job, in either view, fits in one response: a job's input and result are each at
+    most the server's max_payload_bytes, chosen so that input, result, errors and the other
+    fields fit together in its max_message_bytes.
+    """
+
+JOB_VIEW_UNSPECIFIED: JobView.ValueType  # 0
+"""The default: FULL, for GetJob and ListJobs alike (what every release before the
+views returned).
+"""
+JOB_VIEW_BASIC: JobView.ValueType  # 1
+"""Everything but the payloads: no input and no result, and errors (`error`,
+`attempt_errors`) without their traceback. Small whatever the job.
+"""
+JOB_VIEW_FULL: JobView.ValueType  # 2
+"""The whole job, input and result included."""
+Global___JobView: _TypeAlias = JobView  # noqa: Y015
+
 @_typing.final
 class GetJobRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     id: _builtins.str
+    view: Global___JobView.ValueType
+    """Default FULL."""
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        view: Global___JobView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -66,12 +108,18 @@ class ListJobsRequest(_message.Message):
     HANDLER_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     handler: _builtins.str
     """Only jobs of this handler (any when empty)."""
     page_size: _builtins.int
-    """1..1000, default 100."""
+    """1..1000, default 100. A page may hold fewer jobs: it ends before the response would
+    exceed the server's message limit (large jobs in the FULL view); next_page_token
+    then goes on from the first job left out.
+    """
     page_token: _builtins.str
     """From a previous ListJobsResponse.next_page_token."""
+    view: Global___JobView.ValueType
+    """Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page."""
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[_job_pb2.JobState.ValueType]:
         """Only jobs in these states (any when empty)."""
@@ -83,10 +131,11 @@ class ListJobsRequest(_message.Message):
         handler: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        view: Global___JobView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler", b"handler", "page_size", b"page_size", "page_token", b"page_token", "states", b"states"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler", b"handler", "page_size", b"page_size", "page_token", b"page_token", "states", b"states", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -99,7 +148,7 @@ class ListJobsResponse(_message.Message):
     JOBS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Empty on the last page."""
+    """Empty on the last page; a page with fewer jobs than page_size may still have one."""
     @_builtins.property
     def jobs(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.Job]: ...
     def __init__(

@@ -170,3 +170,13 @@ async def fault_slot(ctx: JobContext, value: Any) -> dict[str, Any]:
     async with recorded(ctx):
         await asyncio.sleep(seconds_for(value, ctx.attempt))
     return {"job_id": ctx.job_id, "attempt": ctx.attempt, "worker": worker_name()}
+
+
+@handler("fault_sized", "1.0.0", retry_policy=FAST_RETRIES)
+async def fault_sized(ctx: JobContext, value: Any) -> str:
+    """A partial output of value["partial"] characters (if any), then a result of
+    value["bytes"] characters: under, at or over the payload limit."""
+    async with recorded(ctx):
+        if isinstance(value, dict) and value.get("partial"):
+            ctx.partial_output("p" * int(value["partial"]))
+        return "r" * int(value.get("bytes", 0) if isinstance(value, dict) else 0)

@@ -75,9 +75,15 @@ func finished(job *jobsvcv1.Job) (*Result, error) {
 	}
 }
 
-// Get returns one job.
+// Get returns one job, whole (the FULL view).
 func (c *Client) Get(ctx context.Context, id string) (*jobsvcv1.Job, error) {
-	resp, err := c.jobs.GetJob(ctx, &jobsvcv1.GetJobRequest{Id: id})
+	return c.GetView(ctx, id, jobsvcv1.JobView_JOB_VIEW_UNSPECIFIED)
+}
+
+// GetView returns one job in a view: JOB_VIEW_BASIC leaves out its input, result
+// and tracebacks; JOB_VIEW_FULL (and UNSPECIFIED) is the whole job.
+func (c *Client) GetView(ctx context.Context, id string, view jobsvcv1.JobView) (*jobsvcv1.Job, error) {
+	resp, err := c.jobs.GetJob(ctx, &jobsvcv1.GetJobRequest{Id: id, View: view})
 	if err != nil {
 		return nil, err
 	}
@@ -114,12 +120,16 @@ type ListOptions struct {
 	PageSize int32
 	// PageToken is a previous page's NextPageToken.
 	PageToken string
+	// View is JOB_VIEW_BASIC for jobs without input, result and tracebacks (many
+	// more a page); JOB_VIEW_FULL, the default, for whole jobs.
+	View jobsvcv1.JobView
 }
 
-// List returns one page of jobs, newest first.
+// List returns one page of jobs, newest first. A page may hold fewer than
+// PageSize jobs (large jobs fill the response) and still have a NextPageToken.
 func (c *Client) List(ctx context.Context, opts ListOptions) (*jobsvcv1.ListJobsResponse, error) {
 	return c.jobs.ListJobs(ctx, &jobsvcv1.ListJobsRequest{
-		States: opts.States, Handler: opts.Handler, PageSize: opts.PageSize, PageToken: opts.PageToken,
+		States: opts.States, Handler: opts.Handler, PageSize: opts.PageSize, PageToken: opts.PageToken, View: opts.View,
 	})
 }
 

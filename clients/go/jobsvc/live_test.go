@@ -95,6 +95,33 @@ func TestLiveSubmitGetList(t *testing.T) {
 	}
 }
 
+func TestLiveBasicView(t *testing.T) {
+	c := liveClient(t)
+	ctx := context.Background()
+	res, err := c.Call(ctx, "echo", map[string]string{"view": t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Job.GetId()
+	basic, err := c.GetView(ctx, id, jobsvcv1.JobView_JOB_VIEW_BASIC)
+	if err != nil || basic.GetInput() != nil || basic.GetResult() != nil || basic.GetState() != jobsvcv1.JobState_JOB_STATE_SUCCEEDED {
+		t.Fatalf("GetView BASIC: %v, %v", basic, err)
+	}
+	full, err := c.GetView(ctx, id, jobsvcv1.JobView_JOB_VIEW_FULL)
+	if err != nil || full.GetResult() == nil {
+		t.Fatalf("GetView FULL: %v, %v", full, err)
+	}
+	page, err := c.List(ctx, jobsvc.ListOptions{Handler: "echo", View: jobsvcv1.JobView_JOB_VIEW_BASIC})
+	if err != nil || len(page.GetJobs()) == 0 {
+		t.Fatalf("List BASIC: %v, %v", page, err)
+	}
+	for _, job := range page.GetJobs() {
+		if job.GetInput() != nil || job.GetResult() != nil {
+			t.Errorf("a BASIC job carries its payloads: %v", job)
+		}
+	}
+}
+
 func TestLiveCall(t *testing.T) {
 	c := liveClient(t)
 	ctx := context.Background()

@@ -16,7 +16,7 @@ import {
   type CallResponseSchema,
 } from "./gen/jobsvc/v1/call_service_pb.js";
 import { JobState, type HandlerInfo, type Job, type JobEvent } from "./gen/jobsvc/v1/job_pb.js";
-import { JobService, type ListJobsResponse } from "./gen/jobsvc/v1/job_service_pb.js";
+import { JobService, JobView, type ListJobsResponse } from "./gen/jobsvc/v1/job_service_pb.js";
 import { StreamService } from "./gen/jobsvc/v1/stream_service_pb.js";
 import { SubmitService, type SubmitResponse } from "./gen/jobsvc/v1/submit_service_pb.js";
 import { payloadValue, type JsonValue, type PayloadInput } from "./payload.js";
@@ -54,6 +54,14 @@ export interface ListOptions extends RpcOptions {
   pageSize?: number;
   /** From a previous page's `nextPageToken`. */
   pageToken?: string;
+  /** `JobView.BASIC`: jobs without input, result and tracebacks (many more a page); default FULL. */
+  view?: JobView;
+}
+
+/** Options of {@link JobsvcClient.get}. */
+export interface GetOptions extends RpcOptions {
+  /** `JobView.BASIC`: the job without its input, result and tracebacks; default FULL. */
+  view?: JobView;
 }
 
 /** The client returned by {@link createClient}. */
@@ -72,8 +80,9 @@ export interface JobsvcClient {
   /** A job's events, ending with the terminal one; resumes by itself after dropped connections. */
   stream(source: StreamSource, options?: StreamOptions): AsyncGenerator<JobEvent, void, undefined>;
   /** One job. */
-  get(jobId: string, options?: RpcOptions): Promise<Job>;
-  /** One page of jobs, newest first. */
+  get(jobId: string, options?: GetOptions): Promise<Job>;
+  /** One page of jobs, newest first: fewer than `pageSize` when large jobs fill the response
+   * (a `nextPageToken` then goes on from there). */
   list(options?: ListOptions): Promise<ListJobsResponse>;
   /** Every page of jobs, newest first, following the page tokens. */
   listPages(options?: ListOptions): AsyncGenerator<ListJobsResponse, void, undefined>;
@@ -155,6 +164,7 @@ export function createClient(options: ClientOptions): JobsvcClient {
           handler: filters.handler ?? "",
           pageSize: filters.pageSize ?? 0,
           pageToken: filters.pageToken ?? "",
+          view: filters.view ?? JobView.UNSPECIFIED,
         },
         callOptions(filters),
       ),
@@ -177,8 +187,9 @@ export function createClient(options: ClientOptions): JobsvcClient {
       const target: StreamTarget = "jobId" in source ? { jobId: source.jobId } : { submit: jobSpecFrom(source.submit) };
       return followEvents(streamService, target, streamOptions);
     },
-    async get(jobId, rpcOptions) {
-      return required((await rpc(() => jobService.getJob({ id: jobId }, callOptions(rpcOptions)))).job, "GetJob");
+    async get(jobId, options) {
+      const request = { id: jobId, view: options?.view ?? JobView.UNSPECIFIED };
+      return required((await rpc(() => jobService.getJob(request, callOptions(options)))).job, "GetJob");
     },
     list,
     async *listPages(filters = {}) {

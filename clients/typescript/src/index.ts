@@ -10,6 +10,7 @@ export {
   createClient,
   jobResult,
   type ClientOptions,
+  type GetOptions,
   type JobsvcClient,
   type ListOptions,
   type RpcOptions,
@@ -48,3 +49,4 @@ export {
   type JobEvent,
   type Payload,
 } from "./gen/jobsvc/v1/job_pb.js";
+export { JobView } from "./gen/jobsvc/v1/job_service_pb.js";

@@ -7,6 +7,7 @@ import {
   JobFailedError,
   JobState,
   JobsvcError,
+  JobView,
   type JobEvent,
   type JobsvcClient,
 } from "../src/index.js";
@@ -218,6 +219,18 @@ describe("client (live server)", { skip: needsServer }, () => {
       }
     }
     assert.ok(seen.size >= 3 && pages >= 2);
+  });
+
+  test("the BASIC view leaves out inputs and results", async () => {
+    const done = await client.call("echo", { view: "basic" });
+    const basic = await client.get(done.id, { view: JobView.BASIC });
+    assert.equal(basic.state, JobState.SUCCEEDED);
+    assert.equal(basic.input, undefined);
+    assert.equal(basic.result, undefined);
+    assert.notEqual((await client.get(done.id, { view: JobView.FULL })).result, undefined);
+    const page = await client.list({ handler: "echo", view: JobView.BASIC });
+    assert.ok(page.jobs.length > 0);
+    assert.ok(page.jobs.every((job) => job.input === undefined && job.result === undefined));
   });
 
   test("handlers lists versions with schemas", async () => {

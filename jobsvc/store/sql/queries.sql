@@ -134,6 +134,10 @@ SELECT id, created_at, run_at FROM inserted;
 -- name: job_get
 SELECT {job_columns}, {waiting_reason} FROM jobsvc_jobs WHERE id = $1;
 
+-- name: job_get_basic
+-- job_get without the payloads (the BASIC view).
+SELECT {job_columns_basic}, {waiting_reason} FROM jobsvc_jobs WHERE id = $1;
+
 -- name: job_get_by_idempotency_keys
 SELECT {job_columns} FROM jobsvc_jobs WHERE idempotency_key = ANY($1::text[]);
 
@@ -141,6 +145,15 @@ SELECT {job_columns} FROM jobsvc_jobs WHERE idempotency_key = ANY($1::text[]);
 -- Newest first, keyset-paginated on (created_at, id). $1 states (NULL: any),
 -- $2 handler (NULL: any), $3/$4 the cursor (NULL: first page), $5 page size + 1.
 SELECT {job_columns}, {waiting_reason} FROM jobsvc_jobs
+WHERE ($1::text[] IS NULL OR state = ANY($1))
+  AND ($2::text IS NULL OR handler = $2)
+  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $5;
+
+-- name: job_list_basic
+-- job_list without the payloads (the BASIC view).
+SELECT {job_columns_basic}, {waiting_reason} FROM jobsvc_jobs
 WHERE ($1::text[] IS NULL OR state = ANY($1))
   AND ($2::text IS NULL OR handler = $2)
   AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))

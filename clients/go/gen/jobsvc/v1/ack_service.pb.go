@@ -455,7 +455,8 @@ func (*WorkResponse_Settled_) isWorkResponse_Kind() {}
 type LeaseRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Worker *WorkerInfo            `protobuf:"bytes,1,opt,name=worker,proto3" json:"worker,omitempty"`
-	// 1..100.
+	// 1..100. Fewer come back when their inputs would not fit in one response together:
+	// the others stay queued for the next Lease.
 	MaxJobs int32 `protobuf:"varint,2,opt,name=max_jobs,json=maxJobs,proto3" json:"max_jobs,omitempty"`
 	// Long-poll: wait up to this long (at most 30 s) for a job when none is due.
 	Wait          *durationpb.Duration `protobuf:"bytes,3,opt,name=wait,proto3" json:"wait,omitempty"`
@@ -1290,8 +1291,13 @@ type WorkResponse_Welcome struct {
 	LeaseDuration *durationpb.Duration   `protobuf:"bytes,2,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
 	// Send something at least this often (a heartbeat if nothing else).
 	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,3,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The largest result or partial output (an encoded Payload) the server accepts. A
+	// larger one fails the attempt, non-retryably (jobsvc.ResultTooLarge,
+	// jobsvc.PartialOutputTooLarge): a worker may fail the attempt itself instead of
+	// sending it. 0 from servers that predate the limit.
+	MaxPayloadBytes int64 `protobuf:"varint,4,opt,name=max_payload_bytes,json=maxPayloadBytes,proto3" json:"max_payload_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WorkResponse_Welcome) Reset() {
@@ -1343,6 +1349,13 @@ func (x *WorkResponse_Welcome) GetHeartbeatInterval() *durationpb.Duration {
 		return x.HeartbeatInterval
 	}
 	return nil
+}
+
+func (x *WorkResponse_Welcome) GetMaxPayloadBytes() int64 {
+	if x != nil {
+		return x.MaxPayloadBytes
+	}
+	return 0
 }
 
 // Stop running this job (cancelled, or its lease was lost); do not settle it.
@@ -1411,7 +1424,10 @@ type WorkResponse_Settled struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	JobId        string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
 	AttemptToken string                 `protobuf:"bytes,2,opt,name=attempt_token,json=attemptToken,proto3" json:"attempt_token,omitempty"`
-	// google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT.
+	// google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT,
+	// 8 RESOURCE_EXHAUSTED (a message over the size limit; or a result or partial output
+	// over max_payload_bytes, reasons RESULT_TOO_LARGE and PARTIAL_OUTPUT_TOO_LARGE: the
+	// attempt has failed, non-retryably).
 	Code int32 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
 	// ErrorInfo.reason when refused, for example STALE_ATTEMPT.
 	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1518,19 +1534,20 @@ const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\x06reject\x18\x06 \x01(\v2\x18.jobsvc.v1.RejectRequestH\x00R\x06reject\x124\n" +
 	"\x05drain\x18\a \x01(\v2\x1c.jobsvc.v1.WorkRequest.DrainH\x00R\x05drain\x1a\a\n" +
 	"\x05DrainB\x06\n" +
-	"\x04kind\"\xa6\x05\n" +
+	"\x04kind\"\xd2\x05\n" +
 	"\fWorkResponse\x12;\n" +
 	"\awelcome\x18\x01 \x01(\v2\x1f.jobsvc.v1.WorkResponse.WelcomeH\x00R\awelcome\x127\n" +
 	"\n" +
 	"assignment\x18\x02 \x01(\v2\x15.jobsvc.v1.AssignmentH\x00R\n" +
 	"assignment\x128\n" +
 	"\x06cancel\x18\x03 \x01(\v2\x1e.jobsvc.v1.WorkResponse.CancelH\x00R\x06cancel\x12;\n" +
-	"\asettled\x18\x04 \x01(\v2\x1f.jobsvc.v1.WorkResponse.SettledH\x00R\asettled\x1a\xb4\x01\n" +
+	"\asettled\x18\x04 \x01(\v2\x1f.jobsvc.v1.WorkResponse.SettledH\x00R\asettled\x1a\xe0\x01\n" +
 	"\aWelcome\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12@\n" +
 	"\x0elease_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12H\n" +
-	"\x12heartbeat_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x1a\\\n" +
+	"\x12heartbeat_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12*\n" +
+	"\x11max_payload_bytes\x18\x04 \x01(\x03R\x0fmaxPayloadBytes\x1a\\\n" +
 	"\x06Cancel\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12#\n" +
 	"\rattempt_token\x18\x02 \x01(\tR\fattemptToken\x12\x16\n" +

@@ -50,8 +50,13 @@ type AckServiceClient interface {
 	// `wait` for one to become due.
 	Lease(ctx context.Context, in *LeaseRequest, opts ...grpc.CallOption) (*LeaseResponse, error)
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
+	// A partial output over max_payload_bytes fails the attempt, non-retryably
+	// (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+	// A progress message is cut to 4 KiB.
 	ReportProgress(ctx context.Context, in *ReportProgressRequest, opts ...grpc.CallOption) (*ReportProgressResponse, error)
-	// Store the result: the job SUCCEEDED.
+	// Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+	// (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+	// (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
 	Ack(ctx context.Context, in *AckRequest, opts ...grpc.CallOption) (*AckResponse, error)
 	// The attempt failed: retry per the policy (or after retry_delay), unless
 	// non_retryable or out of attempts, in which case the job FAILED.
@@ -163,8 +168,13 @@ type AckServiceServer interface {
 	// `wait` for one to become due.
 	Lease(context.Context, *LeaseRequest) (*LeaseResponse, error)
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
+	// A partial output over max_payload_bytes fails the attempt, non-retryably
+	// (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+	// A progress message is cut to 4 KiB.
 	ReportProgress(context.Context, *ReportProgressRequest) (*ReportProgressResponse, error)
-	// Store the result: the job SUCCEEDED.
+	// Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+	// (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+	// (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
 	Ack(context.Context, *AckRequest) (*AckResponse, error)
 	// The attempt failed: retry per the policy (or after retry_delay), unless
 	// non_retryable or out of attempts, in which case the job FAILED.

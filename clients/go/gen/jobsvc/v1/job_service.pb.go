@@ -21,9 +21,70 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// How much of a job a response carries (AIP-157 partial responses).
+//
+// Every job, in either view, fits in one response: a job's input and result are each at
+// most the server's max_payload_bytes, chosen so that input, result, errors and the other
+// fields fit together in its max_message_bytes.
+type JobView int32
+
+const (
+	// The default: FULL, for GetJob and ListJobs alike (what every release before the
+	// views returned).
+	JobView_JOB_VIEW_UNSPECIFIED JobView = 0
+	// Everything but the payloads: no input and no result, and errors (`error`,
+	// `attempt_errors`) without their traceback. Small whatever the job.
+	JobView_JOB_VIEW_BASIC JobView = 1
+	// The whole job, input and result included.
+	JobView_JOB_VIEW_FULL JobView = 2
+)
+
+// Enum value maps for JobView.
+var (
+	JobView_name = map[int32]string{
+		0: "JOB_VIEW_UNSPECIFIED",
+		1: "JOB_VIEW_BASIC",
+		2: "JOB_VIEW_FULL",
+	}
+	JobView_value = map[string]int32{
+		"JOB_VIEW_UNSPECIFIED": 0,
+		"JOB_VIEW_BASIC":       1,
+		"JOB_VIEW_FULL":        2,
+	}
+)
+
+func (x JobView) Enum() *JobView {
+	p := new(JobView)
+	*p = x
+	return p
+}
+
+func (x JobView) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JobView) Descriptor() protoreflect.EnumDescriptor {
+	return file_jobsvc_v1_job_service_proto_enumTypes[0].Descriptor()
+}
+
+func (JobView) Type() protoreflect.EnumType {
+	return &file_jobsvc_v1_job_service_proto_enumTypes[0]
+}
+
+func (x JobView) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JobView.Descriptor instead.
+func (JobView) EnumDescriptor() ([]byte, []int) {
+	return file_jobsvc_v1_job_service_proto_rawDescGZIP(), []int{0}
+}
+
 type GetJobRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Default FULL.
+	View          JobView `protobuf:"varint,2,opt,name=view,proto3,enum=jobsvc.v1.JobView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -63,6 +124,13 @@ func (x *GetJobRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *GetJobRequest) GetView() JobView {
+	if x != nil {
+		return x.View
+	}
+	return JobView_JOB_VIEW_UNSPECIFIED
 }
 
 type GetJobResponse struct {
@@ -115,10 +183,14 @@ type ListJobsRequest struct {
 	States []JobState `protobuf:"varint,1,rep,packed,name=states,proto3,enum=jobsvc.v1.JobState" json:"states,omitempty"`
 	// Only jobs of this handler (any when empty).
 	Handler string `protobuf:"bytes,2,opt,name=handler,proto3" json:"handler,omitempty"`
-	// 1..1000, default 100.
+	// 1..1000, default 100. A page may hold fewer jobs: it ends before the response would
+	// exceed the server's message limit (large jobs in the FULL view); next_page_token
+	// then goes on from the first job left out.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From a previous ListJobsResponse.next_page_token.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+	View          JobView `protobuf:"varint,5,opt,name=view,proto3,enum=jobsvc.v1.JobView" json:"view,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -181,10 +253,17 @@ func (x *ListJobsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListJobsRequest) GetView() JobView {
+	if x != nil {
+		return x.View
+	}
+	return JobView_JOB_VIEW_UNSPECIFIED
+}
+
 type ListJobsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Jobs  []*Job                 `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
-	// Empty on the last page.
+	// Empty on the last page; a page with fewer jobs than page_size may still have one.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -620,17 +699,19 @@ var File_jobsvc_v1_job_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_job_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x1f\n" +
+	"\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"G\n" +
 	"\rGetJobRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"2\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12&\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x12.jobsvc.v1.JobViewR\x04view\"2\n" +
 	"\x0eGetJobResponse\x12 \n" +
-	"\x03job\x18\x01 \x01(\v2\x0e.jobsvc.v1.JobR\x03job\"\x94\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x0e.jobsvc.v1.JobR\x03job\"\xbc\x01\n" +
 	"\x0fListJobsRequest\x12+\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x13.jobsvc.v1.JobStateR\x06states\x12\x18\n" +
 	"\ahandler\x18\x02 \x01(\tR\ahandler\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"^\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12&\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x12.jobsvc.v1.JobViewR\x04view\"^\n" +
 	"\x10ListJobsResponse\x12\"\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x0e.jobsvc.v1.JobR\x04jobs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\":\n" +
@@ -652,7 +733,11 @@ const file_jobsvc_v1_job_service_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\".\n" +
 	"\x13RedriveJobsResponse\x12\x17\n" +
-	"\ajob_ids\x18\x01 \x03(\tR\x06jobIds2\xe6\x03\n" +
+	"\ajob_ids\x18\x01 \x03(\tR\x06jobIds*J\n" +
+	"\aJobView\x12\x18\n" +
+	"\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n" +
+	"\rJOB_VIEW_FULL\x10\x022\xe6\x03\n" +
 	"\n" +
 	"JobService\x12C\n" +
 	"\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\"\x04\x98\xb8\x18\x04\x12I\n" +
@@ -676,48 +761,52 @@ func file_jobsvc_v1_job_service_proto_rawDescGZIP() []byte {
 	return file_jobsvc_v1_job_service_proto_rawDescData
 }
 
+var file_jobsvc_v1_job_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_jobsvc_v1_job_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_jobsvc_v1_job_service_proto_goTypes = []any{
-	(*GetJobRequest)(nil),        // 0: jobsvc.v1.GetJobRequest
-	(*GetJobResponse)(nil),       // 1: jobsvc.v1.GetJobResponse
-	(*ListJobsRequest)(nil),      // 2: jobsvc.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),     // 3: jobsvc.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),     // 4: jobsvc.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),    // 5: jobsvc.v1.CancelJobResponse
-	(*ListHandlersRequest)(nil),  // 6: jobsvc.v1.ListHandlersRequest
-	(*ListHandlersResponse)(nil), // 7: jobsvc.v1.ListHandlersResponse
-	(*RedriveJobRequest)(nil),    // 8: jobsvc.v1.RedriveJobRequest
-	(*RedriveJobResponse)(nil),   // 9: jobsvc.v1.RedriveJobResponse
-	(*RedriveJobsRequest)(nil),   // 10: jobsvc.v1.RedriveJobsRequest
-	(*RedriveJobsResponse)(nil),  // 11: jobsvc.v1.RedriveJobsResponse
-	(*Job)(nil),                  // 12: jobsvc.v1.Job
-	(JobState)(0),                // 13: jobsvc.v1.JobState
-	(*HandlerInfo)(nil),          // 14: jobsvc.v1.HandlerInfo
+	(JobView)(0),                 // 0: jobsvc.v1.JobView
+	(*GetJobRequest)(nil),        // 1: jobsvc.v1.GetJobRequest
+	(*GetJobResponse)(nil),       // 2: jobsvc.v1.GetJobResponse
+	(*ListJobsRequest)(nil),      // 3: jobsvc.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),     // 4: jobsvc.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),     // 5: jobsvc.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),    // 6: jobsvc.v1.CancelJobResponse
+	(*ListHandlersRequest)(nil),  // 7: jobsvc.v1.ListHandlersRequest
+	(*ListHandlersResponse)(nil), // 8: jobsvc.v1.ListHandlersResponse
+	(*RedriveJobRequest)(nil),    // 9: jobsvc.v1.RedriveJobRequest
+	(*RedriveJobResponse)(nil),   // 10: jobsvc.v1.RedriveJobResponse
+	(*RedriveJobsRequest)(nil),   // 11: jobsvc.v1.RedriveJobsRequest
+	(*RedriveJobsResponse)(nil),  // 12: jobsvc.v1.RedriveJobsResponse
+	(*Job)(nil),                  // 13: jobsvc.v1.Job
+	(JobState)(0),                // 14: jobsvc.v1.JobState
+	(*HandlerInfo)(nil),          // 15: jobsvc.v1.HandlerInfo
 }
 var file_jobsvc_v1_job_service_proto_depIdxs = []int32{
-	12, // 0: jobsvc.v1.GetJobResponse.job:type_name -> jobsvc.v1.Job
-	13, // 1: jobsvc.v1.ListJobsRequest.states:type_name -> jobsvc.v1.JobState
-	12, // 2: jobsvc.v1.ListJobsResponse.jobs:type_name -> jobsvc.v1.Job
-	12, // 3: jobsvc.v1.CancelJobResponse.job:type_name -> jobsvc.v1.Job
-	14, // 4: jobsvc.v1.ListHandlersResponse.handlers:type_name -> jobsvc.v1.HandlerInfo
-	12, // 5: jobsvc.v1.RedriveJobResponse.job:type_name -> jobsvc.v1.Job
-	0,  // 6: jobsvc.v1.JobService.GetJob:input_type -> jobsvc.v1.GetJobRequest
-	2,  // 7: jobsvc.v1.JobService.ListJobs:input_type -> jobsvc.v1.ListJobsRequest
-	4,  // 8: jobsvc.v1.JobService.CancelJob:input_type -> jobsvc.v1.CancelJobRequest
-	6,  // 9: jobsvc.v1.JobService.ListHandlers:input_type -> jobsvc.v1.ListHandlersRequest
-	8,  // 10: jobsvc.v1.JobService.RedriveJob:input_type -> jobsvc.v1.RedriveJobRequest
-	10, // 11: jobsvc.v1.JobService.RedriveJobs:input_type -> jobsvc.v1.RedriveJobsRequest
-	1,  // 12: jobsvc.v1.JobService.GetJob:output_type -> jobsvc.v1.GetJobResponse
-	3,  // 13: jobsvc.v1.JobService.ListJobs:output_type -> jobsvc.v1.ListJobsResponse
-	5,  // 14: jobsvc.v1.JobService.CancelJob:output_type -> jobsvc.v1.CancelJobResponse
-	7,  // 15: jobsvc.v1.JobService.ListHandlers:output_type -> jobsvc.v1.ListHandlersResponse
-	9,  // 16: jobsvc.v1.JobService.RedriveJob:output_type -> jobsvc.v1.RedriveJobResponse
-	11, // 17: jobsvc.v1.JobService.RedriveJobs:output_type -> jobsvc.v1.RedriveJobsResponse
-	12, // [12:18] is the sub-list for method output_type
-	6,  // [6:12] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	0,  // 0: jobsvc.v1.GetJobRequest.view:type_name -> jobsvc.v1.JobView
+	13, // 1: jobsvc.v1.GetJobResponse.job:type_name -> jobsvc.v1.Job
+	14, // 2: jobsvc.v1.ListJobsRequest.states:type_name -> jobsvc.v1.JobState
+	0,  // 3: jobsvc.v1.ListJobsRequest.view:type_name -> jobsvc.v1.JobView
+	13, // 4: jobsvc.v1.ListJobsResponse.jobs:type_name -> jobsvc.v1.Job
+	13, // 5: jobsvc.v1.CancelJobResponse.job:type_name -> jobsvc.v1.Job
+	15, // 6: jobsvc.v1.ListHandlersResponse.handlers:type_name -> jobsvc.v1.HandlerInfo
+	13, // 7: jobsvc.v1.RedriveJobResponse.job:type_name -> jobsvc.v1.Job
+	1,  // 8: jobsvc.v1.JobService.GetJob:input_type -> jobsvc.v1.GetJobRequest
+	3,  // 9: jobsvc.v1.JobService.ListJobs:input_type -> jobsvc.v1.ListJobsRequest
+	5,  // 10: jobsvc.v1.JobService.CancelJob:input_type -> jobsvc.v1.CancelJobRequest
+	7,  // 11: jobsvc.v1.JobService.ListHandlers:input_type -> jobsvc.v1.ListHandlersRequest
+	9,  // 12: jobsvc.v1.JobService.RedriveJob:input_type -> jobsvc.v1.RedriveJobRequest
+	11, // 13: jobsvc.v1.JobService.RedriveJobs:input_type -> jobsvc.v1.RedriveJobsRequest
+	2,  // 14: jobsvc.v1.JobService.GetJob:output_type -> jobsvc.v1.GetJobResponse
+	4,  // 15: jobsvc.v1.JobService.ListJobs:output_type -> jobsvc.v1.ListJobsResponse
+	6,  // 16: jobsvc.v1.JobService.CancelJob:output_type -> jobsvc.v1.CancelJobResponse
+	8,  // 17: jobsvc.v1.JobService.ListHandlers:output_type -> jobsvc.v1.ListHandlersResponse
+	10, // 18: jobsvc.v1.JobService.RedriveJob:output_type -> jobsvc.v1.RedriveJobResponse
+	12, // 19: jobsvc.v1.JobService.RedriveJobs:output_type -> jobsvc.v1.RedriveJobsResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_job_service_proto_init() }
@@ -732,13 +821,14 @@ func file_jobsvc_v1_job_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_job_service_proto_rawDesc), len(file_jobsvc_v1_job_service_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_jobsvc_v1_job_service_proto_goTypes,
 		DependencyIndexes: file_jobsvc_v1_job_service_proto_depIdxs,
+		EnumInfos:         file_jobsvc_v1_job_service_proto_enumTypes,
 		MessageInfos:      file_jobsvc_v1_job_service_proto_msgTypes,
 	}.Build()
 	File_jobsvc_v1_job_service_proto = out.File

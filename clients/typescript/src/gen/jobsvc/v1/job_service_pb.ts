@@ -2,8 +2,8 @@
 // @generated from file jobsvc/v1/job_service.proto (package jobsvc.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_jobsvc_v1_auth } from "./auth_pb.js";
 import type { HandlerInfo, Job, JobState } from "./job_pb.js";
 import { file_jobsvc_v1_job } from "./job_pb.js";
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/job_service.proto.
  */
 export const file_jobsvc_v1_job_service: GenFile = /*@__PURE__*/
-  fileDesc("Chtqb2JzdmMvdjEvam9iX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSIbCg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIi0KDkdldEpvYlJlc3BvbnNlEhsKA2pvYhgBIAEoCzIOLmpvYnN2Yy52MS5Kb2IibgoPTGlzdEpvYnNSZXF1ZXN0EiMKBnN0YXRlcxgBIAMoDjITLmpvYnN2Yy52MS5Kb2JTdGF0ZRIPCgdoYW5kbGVyGAIgASgJEhEKCXBhZ2Vfc2l6ZRgDIAEoBRISCgpwYWdlX3Rva2VuGAQgASgJIkkKEExpc3RKb2JzUmVzcG9uc2USHAoEam9icxgBIAMoCzIOLmpvYnN2Yy52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIi4KEENhbmNlbEpvYlJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjAKEUNhbmNlbEpvYlJlc3BvbnNlEhsKA2pvYhgBIAEoCzIOLmpvYnN2Yy52MS5Kb2IiIwoTTGlzdEhhbmRsZXJzUmVxdWVzdBIMCgRuYW1lGAEgASgJIkAKFExpc3RIYW5kbGVyc1Jlc3BvbnNlEigKCGhhbmRsZXJzGAEgAygLMhYuam9ic3ZjLnYxLkhhbmRsZXJJbmZvIh8KEVJlZHJpdmVKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjEKElJlZHJpdmVKb2JSZXNwb25zZRIbCgNqb2IYASABKAsyDi5qb2JzdmMudjEuSm9iIkUKElJlZHJpdmVKb2JzUmVxdWVzdBIPCgdoYW5kbGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDQoFbGltaXQYAyABKAUiJgoTUmVkcml2ZUpvYnNSZXNwb25zZRIPCgdqb2JfaWRzGAEgAygJMuYDCgpKb2JTZXJ2aWNlEkMKBkdldEpvYhIYLmpvYnN2Yy52MS5HZXRKb2JSZXF1ZXN0Ghkuam9ic3ZjLnYxLkdldEpvYlJlc3BvbnNlIgSYuBgEEkkKCExpc3RKb2JzEhouam9ic3ZjLnYxLkxpc3RKb2JzUmVxdWVzdBobLmpvYnN2Yy52MS5MaXN0Sm9ic1Jlc3BvbnNlIgSYuBgEEkwKCUNhbmNlbEpvYhIbLmpvYnN2Yy52MS5DYW5jZWxKb2JSZXF1ZXN0Ghwuam9ic3ZjLnYxLkNhbmNlbEpvYlJlc3BvbnNlIgSYuBgGElUKDExpc3RIYW5kbGVycxIeLmpvYnN2Yy52MS5MaXN0SGFuZGxlcnNSZXF1ZXN0Gh8uam9ic3ZjLnYxLkxpc3RIYW5kbGVyc1Jlc3BvbnNlIgSYuBgEEk8KClJlZHJpdmVKb2ISHC5qb2JzdmMudjEuUmVkcml2ZUpvYlJlcXVlc3QaHS5qb2JzdmMudjEuUmVkcml2ZUpvYlJlc3BvbnNlIgSYuBgGElIKC1JlZHJpdmVKb2JzEh0uam9ic3ZjLnYxLlJlZHJpdmVKb2JzUmVxdWVzdBoeLmpvYnN2Yy52MS5SZWRyaXZlSm9ic1Jlc3BvbnNlIgSYuBgGQk0KDWRldi5qb2JzdmMudjFQAVo6Z2l0aHViLmNvbS9qb2JzdmMvam9ic3ZjL2NsaWVudHMvZ28vZ2VuL2pvYnN2Yy92MTtqb2JzdmN2MWIGcHJvdG8z", [file_jobsvc_v1_auth, file_jobsvc_v1_job]);
+  fileDesc("Chtqb2JzdmMvdjEvam9iX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSI9Cg1HZXRKb2JSZXF1ZXN0EgoKAmlkGAEgASgJEiAKBHZpZXcYAiABKA4yEi5qb2JzdmMudjEuSm9iVmlldyItCg5HZXRKb2JSZXNwb25zZRIbCgNqb2IYASABKAsyDi5qb2JzdmMudjEuSm9iIpABCg9MaXN0Sm9ic1JlcXVlc3QSIwoGc3RhdGVzGAEgAygOMhMuam9ic3ZjLnYxLkpvYlN0YXRlEg8KB2hhbmRsZXIYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkSIAoEdmlldxgFIAEoDjISLmpvYnN2Yy52MS5Kb2JWaWV3IkkKEExpc3RKb2JzUmVzcG9uc2USHAoEam9icxgBIAMoCzIOLmpvYnN2Yy52MS5Kb2ISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIi4KEENhbmNlbEpvYlJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjAKEUNhbmNlbEpvYlJlc3BvbnNlEhsKA2pvYhgBIAEoCzIOLmpvYnN2Yy52MS5Kb2IiIwoTTGlzdEhhbmRsZXJzUmVxdWVzdBIMCgRuYW1lGAEgASgJIkAKFExpc3RIYW5kbGVyc1Jlc3BvbnNlEigKCGhhbmRsZXJzGAEgAygLMhYuam9ic3ZjLnYxLkhhbmRsZXJJbmZvIh8KEVJlZHJpdmVKb2JSZXF1ZXN0EgoKAmlkGAEgASgJIjEKElJlZHJpdmVKb2JSZXNwb25zZRIbCgNqb2IYASABKAsyDi5qb2JzdmMudjEuSm9iIkUKElJlZHJpdmVKb2JzUmVxdWVzdBIPCgdoYW5kbGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDQoFbGltaXQYAyABKAUiJgoTUmVkcml2ZUpvYnNSZXNwb25zZRIPCgdqb2JfaWRzGAEgAygJKkoKB0pvYlZpZXcSGAoUSk9CX1ZJRVdfVU5TUEVDSUZJRUQQABISCg5KT0JfVklFV19CQVNJQxABEhEKDUpPQl9WSUVXX0ZVTEwQAjLmAwoKSm9iU2VydmljZRJDCgZHZXRKb2ISGC5qb2JzdmMudjEuR2V0Sm9iUmVxdWVzdBoZLmpvYnN2Yy52MS5HZXRKb2JSZXNwb25zZSIEmLgYBBJJCghMaXN0Sm9icxIaLmpvYnN2Yy52MS5MaXN0Sm9ic1JlcXVlc3QaGy5qb2JzdmMudjEuTGlzdEpvYnNSZXNwb25zZSIEmLgYBBJMCglDYW5jZWxKb2ISGy5qb2JzdmMudjEuQ2FuY2VsSm9iUmVxdWVzdBocLmpvYnN2Yy52MS5DYW5jZWxKb2JSZXNwb25zZSIEmLgYBhJVCgxMaXN0SGFuZGxlcnMSHi5qb2JzdmMudjEuTGlzdEhhbmRsZXJzUmVxdWVzdBofLmpvYnN2Yy52MS5MaXN0SGFuZGxlcnNSZXNwb25zZSIEmLgYBBJPCgpSZWRyaXZlSm9iEhwuam9ic3ZjLnYxLlJlZHJpdmVKb2JSZXF1ZXN0Gh0uam9ic3ZjLnYxLlJlZHJpdmVKb2JSZXNwb25zZSIEmLgYBhJSCgtSZWRyaXZlSm9icxIdLmpvYnN2Yy52MS5SZWRyaXZlSm9ic1JlcXVlc3QaHi5qb2JzdmMudjEuUmVkcml2ZUpvYnNSZXNwb25zZSIEmLgYBkJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_jobsvc_v1_auth, file_jobsvc_v1_job]);
 
 /**
  * @generated from message jobsvc.v1.GetJobRequest
@@ -23,6 +23,13 @@ export type GetJobRequest = Message<"jobsvc.v1.GetJobRequest"> & {
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * Default FULL.
+   *
+   * @generated from field: jobsvc.v1.JobView view = 2;
+   */
+  view: JobView;
 };
 
 /**
@@ -68,7 +75,9 @@ export type ListJobsRequest = Message<"jobsvc.v1.ListJobsRequest"> & {
   handler: string;
 
   /**
-   * 1..1000, default 100.
+   * 1..1000, default 100. A page may hold fewer jobs: it ends before the response would
+   * exceed the server's message limit (large jobs in the FULL view); next_page_token
+   * then goes on from the first job left out.
    *
    * @generated from field: int32 page_size = 3;
    */
@@ -80,6 +89,13 @@ export type ListJobsRequest = Message<"jobsvc.v1.ListJobsRequest"> & {
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+   *
+   * @generated from field: jobsvc.v1.JobView view = 5;
+   */
+  view: JobView;
 };
 
 /**
@@ -99,7 +115,7 @@ export type ListJobsResponse = Message<"jobsvc.v1.ListJobsResponse"> & {
   jobs: Job[];
 
   /**
-   * Empty on the last page.
+   * Empty on the last page; a page with fewer jobs than page_size may still have one.
    *
    * @generated from field: string next_page_token = 2;
    */
@@ -275,6 +291,46 @@ export type RedriveJobsResponse = Message<"jobsvc.v1.RedriveJobsResponse"> & {
  */
 export const RedriveJobsResponseSchema: GenMessage<RedriveJobsResponse> = /*@__PURE__*/
   messageDesc(file_jobsvc_v1_job_service, 11);
+
+/**
+ * How much of a job a response carries (AIP-157 partial responses).
+ *
+ * Every job, in either view, fits in one response: a job's input and result are each at
+ * most the server's max_payload_bytes, chosen so that input, result, errors and the other
+ * fields fit together in its max_message_bytes.
+ *
+ * @generated from enum jobsvc.v1.JobView
+ */
+export enum JobView {
+  /**
+   * The default: FULL, for GetJob and ListJobs alike (what every release before the
+   * views returned).
+   *
+   * @generated from enum value: JOB_VIEW_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Everything but the payloads: no input and no result, and errors (`error`,
+   * `attempt_errors`) without their traceback. Small whatever the job.
+   *
+   * @generated from enum value: JOB_VIEW_BASIC = 1;
+   */
+  BASIC = 1,
+
+  /**
+   * The whole job, input and result included.
+   *
+   * @generated from enum value: JOB_VIEW_FULL = 2;
+   */
+  FULL = 2,
+}
+
+/**
+ * Describes the enum jobsvc.v1.JobView.
+ */
+export const JobViewSchema: GenEnum<JobView> = /*@__PURE__*/
+  enumDesc(file_jobsvc_v1_job_service, 0);
 
 /**
  * Inspect and manage jobs, and discover handlers.

@@ -340,6 +340,11 @@ public final class AckServiceGrpc {
     }
 
     /**
+     * <pre>
+     * A partial output over max_payload_bytes fails the attempt, non-retryably
+     * (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+     * A progress message is cut to 4 KiB.
+     * </pre>
      */
     default void reportProgress(dev.jobsvc.v1.ReportProgressRequest request,
         io.grpc.stub.StreamObserver<dev.jobsvc.v1.ReportProgressResponse> responseObserver) {
@@ -348,7 +353,9 @@ public final class AckServiceGrpc {
 
     /**
      * <pre>
-     * Store the result: the job SUCCEEDED.
+     * Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+     * (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+     * (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
      * </pre>
      */
     default void ack(dev.jobsvc.v1.AckRequest request,
@@ -456,6 +463,11 @@ public final class AckServiceGrpc {
     }
 
     /**
+     * <pre>
+     * A partial output over max_payload_bytes fails the attempt, non-retryably
+     * (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+     * A progress message is cut to 4 KiB.
+     * </pre>
      */
     public void reportProgress(dev.jobsvc.v1.ReportProgressRequest request,
         io.grpc.stub.StreamObserver<dev.jobsvc.v1.ReportProgressResponse> responseObserver) {
@@ -465,7 +477,9 @@ public final class AckServiceGrpc {
 
     /**
      * <pre>
-     * Store the result: the job SUCCEEDED.
+     * Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+     * (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+     * (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
      * </pre>
      */
     public void ack(dev.jobsvc.v1.AckRequest request,
@@ -557,6 +571,11 @@ public final class AckServiceGrpc {
     }
 
     /**
+     * <pre>
+     * A partial output over max_payload_bytes fails the attempt, non-retryably
+     * (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+     * A progress message is cut to 4 KiB.
+     * </pre>
      */
     public dev.jobsvc.v1.ReportProgressResponse reportProgress(dev.jobsvc.v1.ReportProgressRequest request) throws io.grpc.StatusException {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
@@ -565,7 +584,9 @@ public final class AckServiceGrpc {
 
     /**
      * <pre>
-     * Store the result: the job SUCCEEDED.
+     * Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+     * (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+     * (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
      * </pre>
      */
     public dev.jobsvc.v1.AckResponse ack(dev.jobsvc.v1.AckRequest request) throws io.grpc.StatusException {
@@ -637,6 +658,11 @@ public final class AckServiceGrpc {
     }
 
     /**
+     * <pre>
+     * A partial output over max_payload_bytes fails the attempt, non-retryably
+     * (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+     * A progress message is cut to 4 KiB.
+     * </pre>
      */
     public dev.jobsvc.v1.ReportProgressResponse reportProgress(dev.jobsvc.v1.ReportProgressRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
@@ -645,7 +671,9 @@ public final class AckServiceGrpc {
 
     /**
      * <pre>
-     * Store the result: the job SUCCEEDED.
+     * Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+     * (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+     * (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
      * </pre>
      */
     public dev.jobsvc.v1.AckResponse ack(dev.jobsvc.v1.AckRequest request) {
@@ -719,6 +747,11 @@ public final class AckServiceGrpc {
     }
 
     /**
+     * <pre>
+     * A partial output over max_payload_bytes fails the attempt, non-retryably
+     * (jobsvc.PartialOutputTooLarge), answered RESOURCE_EXHAUSTED (PARTIAL_OUTPUT_TOO_LARGE).
+     * A progress message is cut to 4 KiB.
+     * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.ReportProgressResponse> reportProgress(
         dev.jobsvc.v1.ReportProgressRequest request) {
@@ -728,7 +761,9 @@ public final class AckServiceGrpc {
 
     /**
      * <pre>
-     * Store the result: the job SUCCEEDED.
+     * Store the result: the job SUCCEEDED. A result over the server's max_payload_bytes
+     * (see WorkResponse.Welcome) fails the attempt instead, non-retryably
+     * (jobsvc.ResultTooLarge), and the Ack answers RESOURCE_EXHAUSTED (reason RESULT_TOO_LARGE).
      * </pre>
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.AckResponse> ack(

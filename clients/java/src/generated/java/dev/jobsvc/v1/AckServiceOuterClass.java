@@ -179,66 +179,66 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
       "(\0132\026.jobsvc.v1.NackRequestH\000\022*\n\006reject\030\006" +
       " \001(\0132\030.jobsvc.v1.RejectRequestH\000\022-\n\005drai" +
       "n\030\007 \001(\0132\034.jobsvc.v1.WorkRequest.DrainH\000\032" +
-      "\007\n\005DrainB\006\n\004kind\"\211\004\n\014WorkResponse\0222\n\007wel" +
+      "\007\n\005DrainB\006\n\004kind\"\244\004\n\014WorkResponse\0222\n\007wel" +
       "come\030\001 \001(\0132\037.jobsvc.v1.WorkResponse.Welc" +
       "omeH\000\022+\n\nassignment\030\002 \001(\0132\025.jobsvc.v1.As" +
       "signmentH\000\0220\n\006cancel\030\003 \001(\0132\036.jobsvc.v1.W" +
       "orkResponse.CancelH\000\0222\n\007settled\030\004 \001(\0132\037." +
-      "jobsvc.v1.WorkResponse.SettledH\000\032\207\001\n\007Wel" +
+      "jobsvc.v1.WorkResponse.SettledH\000\032\242\001\n\007Wel" +
       "come\022\022\n\nsession_id\030\001 \001(\t\0221\n\016lease_durati" +
       "on\030\002 \001(\0132\031.google.protobuf.Duration\0225\n\022h" +
       "eartbeat_interval\030\003 \001(\0132\031.google.protobu" +
-      "f.Duration\032?\n\006Cancel\022\016\n\006job_id\030\001 \001(\t\022\025\n\r" +
-      "attempt_token\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\032_\n\007S" +
-      "ettled\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030" +
-      "\002 \001(\t\022\014\n\004code\030\003 \001(\005\022\016\n\006reason\030\004 \001(\t\022\017\n\007m" +
-      "essage\030\005 \001(\tB\006\n\004kind\"p\n\014LeaseRequest\022%\n\006" +
-      "worker\030\001 \001(\0132\025.jobsvc.v1.WorkerInfo\022\020\n\010m" +
-      "ax_jobs\030\002 \001(\005\022\'\n\004wait\030\003 \001(\0132\031.google.pro" +
-      "tobuf.Duration\";\n\rLeaseResponse\022*\n\013assig" +
-      "nments\030\001 \003(\0132\025.jobsvc.v1.Assignment\"1\n\010L" +
-      "easeRef\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token" +
-      "\030\002 \001(\t\"J\n\020HeartbeatRequest\022\021\n\tworker_id\030" +
-      "\001 \001(\t\022#\n\006leases\030\002 \003(\0132\023.jobsvc.v1.LeaseR" +
-      "ef\"y\n\013LeaseStatus\022\016\n\006job_id\030\001 \001(\t\022\014\n\004hel" +
-      "d\030\002 \001(\010\022\030\n\020cancel_requested\030\003 \001(\010\0222\n\016lea" +
-      "se_deadline\030\004 \001(\0132\032.google.protobuf.Time" +
-      "stamp\";\n\021HeartbeatResponse\022&\n\006leases\030\001 \003" +
-      "(\0132\026.jobsvc.v1.LeaseStatus\"\237\001\n\025ReportPro" +
-      "gressRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_" +
-      "token\030\002 \001(\t\022\'\n\010progress\030\003 \001(\0132\023.jobsvc.v" +
-      "1.ProgressH\000\022,\n\016partial_output\030\004 \001(\0132\022.j" +
-      "obsvc.v1.PayloadH\000B\010\n\006update\"*\n\026ReportPr" +
-      "ogressResponse\022\020\n\010sequence\030\001 \001(\003\"W\n\nAckR" +
-      "equest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030" +
-      "\002 \001(\t\022\"\n\006result\030\003 \001(\0132\022.jobsvc.v1.Payloa" +
-      "d\"1\n\013AckResponse\022\"\n\005state\030\001 \001(\0162\023.jobsvc" +
-      ".v1.JobState\"\210\001\n\013NackRequest\022\016\n\006job_id\030\001" +
-      " \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\005error\030\003 \001" +
-      "(\0132\023.jobsvc.v1.JobError\022.\n\013retry_delay\030\004" +
-      " \001(\0132\031.google.protobuf.Duration\"i\n\014NackR" +
-      "esponse\022\"\n\005state\030\001 \001(\0162\023.jobsvc.v1.JobSt" +
-      "ate\0225\n\021next_attempt_time\030\002 \001(\0132\032.google." +
-      "protobuf.Timestamp\"Z\n\rRejectRequest\022\016\n\006j" +
-      "ob_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\005er" +
-      "ror\030\003 \001(\0132\023.jobsvc.v1.JobError\"4\n\016Reject" +
-      "Response\022\"\n\005state\030\001 \001(\0162\023.jobsvc.v1.JobS" +
-      "tate2\374\003\n\nAckService\022A\n\004Work\022\026.jobsvc.v1." +
-      "WorkRequest\032\027.jobsvc.v1.WorkResponse\"\004\230\270" +
-      "\030\005(\0010\001\022@\n\005Lease\022\027.jobsvc.v1.LeaseRequest" +
-      "\032\030.jobsvc.v1.LeaseResponse\"\004\230\270\030\005\022L\n\tHear" +
-      "tbeat\022\033.jobsvc.v1.HeartbeatRequest\032\034.job" +
-      "svc.v1.HeartbeatResponse\"\004\230\270\030\005\022[\n\016Report" +
-      "Progress\022 .jobsvc.v1.ReportProgressReque" +
-      "st\032!.jobsvc.v1.ReportProgressResponse\"\004\230" +
-      "\270\030\005\022:\n\003Ack\022\025.jobsvc.v1.AckRequest\032\026.jobs" +
-      "vc.v1.AckResponse\"\004\230\270\030\005\022=\n\004Nack\022\026.jobsvc" +
-      ".v1.NackRequest\032\027.jobsvc.v1.NackResponse" +
-      "\"\004\230\270\030\005\022C\n\006Reject\022\030.jobsvc.v1.RejectReque" +
-      "st\032\031.jobsvc.v1.RejectResponse\"\004\230\270\030\005BM\n\rd" +
-      "ev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc" +
-      "/clients/go/gen/jobsvc/v1;jobsvcv1b\006prot" +
-      "o3"
+      "f.Duration\022\031\n\021max_payload_bytes\030\004 \001(\003\032?\n" +
+      "\006Cancel\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token" +
+      "\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\032_\n\007Settled\022\016\n\006job" +
+      "_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\014\n\004code" +
+      "\030\003 \001(\005\022\016\n\006reason\030\004 \001(\t\022\017\n\007message\030\005 \001(\tB" +
+      "\006\n\004kind\"p\n\014LeaseRequest\022%\n\006worker\030\001 \001(\0132" +
+      "\025.jobsvc.v1.WorkerInfo\022\020\n\010max_jobs\030\002 \001(\005" +
+      "\022\'\n\004wait\030\003 \001(\0132\031.google.protobuf.Duratio" +
+      "n\";\n\rLeaseResponse\022*\n\013assignments\030\001 \003(\0132" +
+      "\025.jobsvc.v1.Assignment\"1\n\010LeaseRef\022\016\n\006jo" +
+      "b_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\"J\n\020Hea" +
+      "rtbeatRequest\022\021\n\tworker_id\030\001 \001(\t\022#\n\006leas" +
+      "es\030\002 \003(\0132\023.jobsvc.v1.LeaseRef\"y\n\013LeaseSt" +
+      "atus\022\016\n\006job_id\030\001 \001(\t\022\014\n\004held\030\002 \001(\010\022\030\n\020ca" +
+      "ncel_requested\030\003 \001(\010\0222\n\016lease_deadline\030\004" +
+      " \001(\0132\032.google.protobuf.Timestamp\";\n\021Hear" +
+      "tbeatResponse\022&\n\006leases\030\001 \003(\0132\026.jobsvc.v" +
+      "1.LeaseStatus\"\237\001\n\025ReportProgressRequest\022" +
+      "\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\'" +
+      "\n\010progress\030\003 \001(\0132\023.jobsvc.v1.ProgressH\000\022" +
+      ",\n\016partial_output\030\004 \001(\0132\022.jobsvc.v1.Payl" +
+      "oadH\000B\010\n\006update\"*\n\026ReportProgressRespons" +
+      "e\022\020\n\010sequence\030\001 \001(\003\"W\n\nAckRequest\022\016\n\006job" +
+      "_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\006resu" +
+      "lt\030\003 \001(\0132\022.jobsvc.v1.Payload\"1\n\013AckRespo" +
+      "nse\022\"\n\005state\030\001 \001(\0162\023.jobsvc.v1.JobState\"" +
+      "\210\001\n\013NackRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattem" +
+      "pt_token\030\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v" +
+      "1.JobError\022.\n\013retry_delay\030\004 \001(\0132\031.google" +
+      ".protobuf.Duration\"i\n\014NackResponse\022\"\n\005st" +
+      "ate\030\001 \001(\0162\023.jobsvc.v1.JobState\0225\n\021next_a" +
+      "ttempt_time\030\002 \001(\0132\032.google.protobuf.Time" +
+      "stamp\"Z\n\rRejectRequest\022\016\n\006job_id\030\001 \001(\t\022\025" +
+      "\n\rattempt_token\030\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.j" +
+      "obsvc.v1.JobError\"4\n\016RejectResponse\022\"\n\005s" +
+      "tate\030\001 \001(\0162\023.jobsvc.v1.JobState2\374\003\n\nAckS" +
+      "ervice\022A\n\004Work\022\026.jobsvc.v1.WorkRequest\032\027" +
+      ".jobsvc.v1.WorkResponse\"\004\230\270\030\005(\0010\001\022@\n\005Lea" +
+      "se\022\027.jobsvc.v1.LeaseRequest\032\030.jobsvc.v1." +
+      "LeaseResponse\"\004\230\270\030\005\022L\n\tHeartbeat\022\033.jobsv" +
+      "c.v1.HeartbeatRequest\032\034.jobsvc.v1.Heartb" +
+      "eatResponse\"\004\230\270\030\005\022[\n\016ReportProgress\022 .jo" +
+      "bsvc.v1.ReportProgressRequest\032!.jobsvc.v" +
+      "1.ReportProgressResponse\"\004\230\270\030\005\022:\n\003Ack\022\025." +
+      "jobsvc.v1.AckRequest\032\026.jobsvc.v1.AckResp" +
+      "onse\"\004\230\270\030\005\022=\n\004Nack\022\026.jobsvc.v1.NackReque" +
+      "st\032\027.jobsvc.v1.NackResponse\"\004\230\270\030\005\022C\n\006Rej" +
+      "ect\022\030.jobsvc.v1.RejectRequest\032\031.jobsvc.v" +
+      "1.RejectResponse\"\004\230\270\030\005BM\n\rdev.jobsvc.v1P" +
+      "\001Z:github.com/jobsvc/jobsvc/clients/go/g" +
+      "en/jobsvc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -295,7 +295,7 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_jobsvc_v1_WorkResponse_Welcome_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_WorkResponse_Welcome_descriptor,
-        new java.lang.String[] { "SessionId", "LeaseDuration", "HeartbeatInterval", });
+        new java.lang.String[] { "SessionId", "LeaseDuration", "HeartbeatInterval", "MaxPayloadBytes", });
     internal_static_jobsvc_v1_WorkResponse_Cancel_descriptor =
       internal_static_jobsvc_v1_WorkResponse_descriptor.getNestedType(1);
     internal_static_jobsvc_v1_WorkResponse_Cancel_fieldAccessorTable = new

@@ -29,6 +29,7 @@ private static final long serialVersionUID = 0L;
   }
   private GetJobRequest() {
     id_ = "";
+    view_ = 0;
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -88,6 +89,32 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int VIEW_FIELD_NUMBER = 2;
+  private int view_ = 0;
+  /**
+   * <pre>
+   * Default FULL.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.JobView view = 2;</code>
+   * @return The enum numeric value on the wire for view.
+   */
+  @java.lang.Override public int getViewValue() {
+    return view_;
+  }
+  /**
+   * <pre>
+   * Default FULL.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.JobView view = 2;</code>
+   * @return The view.
+   */
+  @java.lang.Override public dev.jobsvc.v1.JobView getView() {
+    dev.jobsvc.v1.JobView result = dev.jobsvc.v1.JobView.forNumber(view_);
+    return result == null ? dev.jobsvc.v1.JobView.UNRECOGNIZED : result;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -105,12 +132,19 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(id_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 1, id_);
     }
+    if (view_ != dev.jobsvc.v1.JobView.JOB_VIEW_UNSPECIFIED.getNumber()) {
+      output.writeEnum(2, view_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
     int size = 0;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(id_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(1, id_);
+    }
+    if (view_ != dev.jobsvc.v1.JobView.JOB_VIEW_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(2, view_);
     }
     return size;
   }
@@ -138,6 +172,7 @@ private static final long serialVersionUID = 0L;
 
     if (!getId()
         .equals(other.getId())) return false;
+    if (view_ != other.view_) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -151,6 +186,8 @@ private static final long serialVersionUID = 0L;
     hash = (19 * hash) + getDescriptor().hashCode();
     hash = (37 * hash) + ID_FIELD_NUMBER;
     hash = (53 * hash) + getId().hashCode();
+    hash = (37 * hash) + VIEW_FIELD_NUMBER;
+    hash = (53 * hash) + view_;
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -283,6 +320,7 @@ private static final long serialVersionUID = 0L;
       super.clear();
       bitField0_ = 0;
       id_ = "";
+      view_ = 0;
       return this;
     }
 
@@ -319,6 +357,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000001) != 0)) {
         result.id_ = id_;
       }
+      if (((from_bitField0_ & 0x00000002) != 0)) {
+        result.view_ = view_;
+      }
     }
 
     @java.lang.Override
@@ -337,6 +378,9 @@ private static final long serialVersionUID = 0L;
         id_ = other.id_;
         bitField0_ |= 0x00000001;
         onChanged();
+      }
+      if (other.view_ != 0) {
+        setViewValue(other.getViewValue());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -369,6 +413,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 16: {
+              view_ = input.readEnum();
+              bitField0_ |= 0x00000002;
+              break;
+            } // case 16
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -454,6 +503,78 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       id_ = value;
       bitField0_ |= 0x00000001;
+      onChanged();
+      return this;
+    }
+
+    private int view_ = 0;
+    /**
+     * <pre>
+     * Default FULL.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 2;</code>
+     * @return The enum numeric value on the wire for view.
+     */
+    @java.lang.Override public int getViewValue() {
+      return view_;
+    }
+    /**
+     * <pre>
+     * Default FULL.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 2;</code>
+     * @param value The enum numeric value on the wire for view to set.
+     * @return This builder for chaining.
+     */
+    public Builder setViewValue(int value) {
+      view_ = value;
+      bitField0_ |= 0x00000002;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Default FULL.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 2;</code>
+     * @return The view.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.JobView getView() {
+      dev.jobsvc.v1.JobView result = dev.jobsvc.v1.JobView.forNumber(view_);
+      return result == null ? dev.jobsvc.v1.JobView.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * Default FULL.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 2;</code>
+     * @param value The view to set.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder setView(dev.jobsvc.v1.JobView value) {
+      if (value == null) { throw new NullPointerException(); }
+      bitField0_ |= 0x00000002;
+      view_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Default FULL.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 2;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearView() {
+      bitField0_ = (bitField0_ & ~0x00000002);
+      view_ = 0;
       onChanged();
       return this;
     }

@@ -21,4 +21,23 @@ public interface GetJobRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getIdBytes();
+
+  /**
+   * <pre>
+   * Default FULL.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.JobView view = 2;</code>
+   * @return The enum numeric value on the wire for view.
+   */
+  int getViewValue();
+  /**
+   * <pre>
+   * Default FULL.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.JobView view = 2;</code>
+   * @return The view.
+   */
+  dev.jobsvc.v1.JobView getView();
 }

@@ -79,7 +79,8 @@ private static final long serialVersionUID = 0L;
   private int maxJobs_ = 0;
   /**
    * <pre>
-   * 1..100.
+   * 1..100. Fewer come back when their inputs would not fit in one response together:
+   * the others stay queued for the next Lease.
    * </pre>
    *
    * <code>int32 max_jobs = 2;</code>
@@ -632,7 +633,8 @@ private static final long serialVersionUID = 0L;
     private int maxJobs_ ;
     /**
      * <pre>
-     * 1..100.
+     * 1..100. Fewer come back when their inputs would not fit in one response together:
+     * the others stay queued for the next Lease.
      * </pre>
      *
      * <code>int32 max_jobs = 2;</code>
@@ -644,7 +646,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * 1..100.
+     * 1..100. Fewer come back when their inputs would not fit in one response together:
+     * the others stay queued for the next Lease.
      * </pre>
      *
      * <code>int32 max_jobs = 2;</code>
@@ -660,7 +663,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * 1..100.
+     * 1..100. Fewer come back when their inputs would not fit in one response together:
+     * the others stay queued for the next Lease.
      * </pre>
      *
      * <code>int32 max_jobs = 2;</code>

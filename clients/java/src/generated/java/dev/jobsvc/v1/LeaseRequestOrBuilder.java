@@ -27,7 +27,8 @@ public interface LeaseRequestOrBuilder extends
 
   /**
    * <pre>
-   * 1..100.
+   * 1..100. Fewer come back when their inputs would not fit in one response together:
+   * the others stay queued for the next Lease.
    * </pre>
    *
    * <code>int32 max_jobs = 2;</code>

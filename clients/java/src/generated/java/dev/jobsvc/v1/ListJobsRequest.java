@@ -31,6 +31,7 @@ private static final long serialVersionUID = 0L;
     states_ = emptyIntList();
     handler_ = "";
     pageToken_ = "";
+    view_ = 0;
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -181,7 +182,9 @@ private static final long serialVersionUID = 0L;
   private int pageSize_ = 0;
   /**
    * <pre>
-   * 1..1000, default 100.
+   * 1..1000, default 100. A page may hold fewer jobs: it ends before the response would
+   * exceed the server's message limit (large jobs in the FULL view); next_page_token
+   * then goes on from the first job left out.
    * </pre>
    *
    * <code>int32 page_size = 3;</code>
@@ -239,6 +242,32 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int VIEW_FIELD_NUMBER = 5;
+  private int view_ = 0;
+  /**
+   * <pre>
+   * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.JobView view = 5;</code>
+   * @return The enum numeric value on the wire for view.
+   */
+  @java.lang.Override public int getViewValue() {
+    return view_;
+  }
+  /**
+   * <pre>
+   * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.JobView view = 5;</code>
+   * @return The view.
+   */
+  @java.lang.Override public dev.jobsvc.v1.JobView getView() {
+    dev.jobsvc.v1.JobView result = dev.jobsvc.v1.JobView.forNumber(view_);
+    return result == null ? dev.jobsvc.v1.JobView.UNRECOGNIZED : result;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -270,6 +299,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(pageToken_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 4, pageToken_);
     }
+    if (view_ != dev.jobsvc.v1.JobView.JOB_VIEW_UNSPECIFIED.getNumber()) {
+      output.writeEnum(5, view_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -295,6 +327,10 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(pageToken_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(4, pageToken_);
+    }
+    if (view_ != dev.jobsvc.v1.JobView.JOB_VIEW_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(5, view_);
     }
     return size;
   }
@@ -327,6 +363,7 @@ private static final long serialVersionUID = 0L;
         != other.getPageSize()) return false;
     if (!getPageToken()
         .equals(other.getPageToken())) return false;
+    if (view_ != other.view_) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -348,6 +385,8 @@ private static final long serialVersionUID = 0L;
     hash = (53 * hash) + getPageSize();
     hash = (37 * hash) + PAGE_TOKEN_FIELD_NUMBER;
     hash = (53 * hash) + getPageToken().hashCode();
+    hash = (37 * hash) + VIEW_FIELD_NUMBER;
+    hash = (53 * hash) + view_;
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -483,6 +522,7 @@ private static final long serialVersionUID = 0L;
       handler_ = "";
       pageSize_ = 0;
       pageToken_ = "";
+      view_ = 0;
       return this;
     }
 
@@ -529,6 +569,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000008) != 0)) {
         result.pageToken_ = pageToken_;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.view_ = view_;
+      }
     }
 
     @java.lang.Override
@@ -566,6 +609,9 @@ private static final long serialVersionUID = 0L;
         pageToken_ = other.pageToken_;
         bitField0_ |= 0x00000008;
         onChanged();
+      }
+      if (other.view_ != 0) {
+        setViewValue(other.getViewValue());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -624,6 +670,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 40: {
+              view_ = input.readEnum();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 40
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -922,7 +973,9 @@ private static final long serialVersionUID = 0L;
     private int pageSize_ ;
     /**
      * <pre>
-     * 1..1000, default 100.
+     * 1..1000, default 100. A page may hold fewer jobs: it ends before the response would
+     * exceed the server's message limit (large jobs in the FULL view); next_page_token
+     * then goes on from the first job left out.
      * </pre>
      *
      * <code>int32 page_size = 3;</code>
@@ -934,7 +987,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * 1..1000, default 100.
+     * 1..1000, default 100. A page may hold fewer jobs: it ends before the response would
+     * exceed the server's message limit (large jobs in the FULL view); next_page_token
+     * then goes on from the first job left out.
      * </pre>
      *
      * <code>int32 page_size = 3;</code>
@@ -950,7 +1005,9 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * 1..1000, default 100.
+     * 1..1000, default 100. A page may hold fewer jobs: it ends before the response would
+     * exceed the server's message limit (large jobs in the FULL view); next_page_token
+     * then goes on from the first job left out.
      * </pre>
      *
      * <code>int32 page_size = 3;</code>
@@ -1051,6 +1108,78 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       pageToken_ = value;
       bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+
+    private int view_ = 0;
+    /**
+     * <pre>
+     * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 5;</code>
+     * @return The enum numeric value on the wire for view.
+     */
+    @java.lang.Override public int getViewValue() {
+      return view_;
+    }
+    /**
+     * <pre>
+     * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 5;</code>
+     * @param value The enum numeric value on the wire for view to set.
+     * @return This builder for chaining.
+     */
+    public Builder setViewValue(int value) {
+      view_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 5;</code>
+     * @return The view.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.JobView getView() {
+      dev.jobsvc.v1.JobView result = dev.jobsvc.v1.JobView.forNumber(view_);
+      return result == null ? dev.jobsvc.v1.JobView.UNRECOGNIZED : result;
+    }
+    /**
+     * <pre>
+     * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 5;</code>
+     * @param value The view to set.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder setView(dev.jobsvc.v1.JobView value) {
+      if (value == null) { throw new NullPointerException(); }
+      bitField0_ |= 0x00000010;
+      view_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.JobView view = 5;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearView() {
+      bitField0_ = (bitField0_ & ~0x00000010);
+      view_ = 0;
       onChanged();
       return this;
     }

@@ -81,7 +81,9 @@ public interface ListJobsRequestOrBuilder extends
 
   /**
    * <pre>
-   * 1..1000, default 100.
+   * 1..1000, default 100. A page may hold fewer jobs: it ends before the response would
+   * exceed the server's message limit (large jobs in the FULL view); next_page_token
+   * then goes on from the first job left out.
    * </pre>
    *
    * <code>int32 page_size = 3;</code>
@@ -108,4 +110,23 @@ public interface ListJobsRequestOrBuilder extends
    */
   com.google.protobuf.ByteString
       getPageTokenBytes();
+
+  /**
+   * <pre>
+   * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.JobView view = 5;</code>
+   * @return The enum numeric value on the wire for view.
+   */
+  int getViewValue();
+  /**
+   * <pre>
+   * Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.JobView view = 5;</code>
+   * @return The view.
+   */
+  dev.jobsvc.v1.JobView getView();
 }

@@ -96,7 +96,7 @@ private static final long serialVersionUID = 0L;
   private volatile java.lang.Object nextPageToken_ = "";
   /**
    * <pre>
-   * Empty on the last page.
+   * Empty on the last page; a page with fewer jobs than page_size may still have one.
    * </pre>
    *
    * <code>string next_page_token = 2;</code>
@@ -117,7 +117,7 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Empty on the last page.
+   * Empty on the last page; a page with fewer jobs than page_size may still have one.
    * </pre>
    *
    * <code>string next_page_token = 2;</code>
@@ -756,7 +756,7 @@ private static final long serialVersionUID = 0L;
     private java.lang.Object nextPageToken_ = "";
     /**
      * <pre>
-     * Empty on the last page.
+     * Empty on the last page; a page with fewer jobs than page_size may still have one.
      * </pre>
      *
      * <code>string next_page_token = 2;</code>
@@ -776,7 +776,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Empty on the last page.
+     * Empty on the last page; a page with fewer jobs than page_size may still have one.
      * </pre>
      *
      * <code>string next_page_token = 2;</code>
@@ -797,7 +797,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Empty on the last page.
+     * Empty on the last page; a page with fewer jobs than page_size may still have one.
      * </pre>
      *
      * <code>string next_page_token = 2;</code>
@@ -814,7 +814,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Empty on the last page.
+     * Empty on the last page; a page with fewer jobs than page_size may still have one.
      * </pre>
      *
      * <code>string next_page_token = 2;</code>
@@ -828,7 +828,7 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Empty on the last page.
+     * Empty on the last page; a page with fewer jobs than page_size may still have one.
      * </pre>
      *
      * <code>string next_page_token = 2;</code>

@@ -36,7 +36,7 @@ public interface ListJobsResponseOrBuilder extends
 
   /**
    * <pre>
-   * Empty on the last page.
+   * Empty on the last page; a page with fewer jobs than page_size may still have one.
    * </pre>
    *
    * <code>string next_page_token = 2;</code>
@@ -45,7 +45,7 @@ public interface ListJobsResponseOrBuilder extends
   java.lang.String getNextPageToken();
   /**
    * <pre>
-   * Empty on the last page.
+   * Empty on the last page; a page with fewer jobs than page_size may still have one.
    * </pre>
    *
    * <code>string next_page_token = 2;</code>

@@ -105,6 +105,19 @@ private static final long serialVersionUID = 0L;
      * <code>.google.protobuf.Duration heartbeat_interval = 3;</code>
      */
     com.google.protobuf.DurationOrBuilder getHeartbeatIntervalOrBuilder();
+
+    /**
+     * <pre>
+     * The largest result or partial output (an encoded Payload) the server accepts. A
+     * larger one fails the attempt, non-retryably (jobsvc.ResultTooLarge,
+     * jobsvc.PartialOutputTooLarge): a worker may fail the attempt itself instead of
+     * sending it. 0 from servers that predate the limit.
+     * </pre>
+     *
+     * <code>int64 max_payload_bytes = 4;</code>
+     * @return The maxPayloadBytes.
+     */
+    long getMaxPayloadBytes();
   }
   /**
    * <pre>
@@ -257,6 +270,24 @@ private static final long serialVersionUID = 0L;
       return heartbeatInterval_ == null ? com.google.protobuf.Duration.getDefaultInstance() : heartbeatInterval_;
     }
 
+    public static final int MAX_PAYLOAD_BYTES_FIELD_NUMBER = 4;
+    private long maxPayloadBytes_ = 0L;
+    /**
+     * <pre>
+     * The largest result or partial output (an encoded Payload) the server accepts. A
+     * larger one fails the attempt, non-retryably (jobsvc.ResultTooLarge,
+     * jobsvc.PartialOutputTooLarge): a worker may fail the attempt itself instead of
+     * sending it. 0 from servers that predate the limit.
+     * </pre>
+     *
+     * <code>int64 max_payload_bytes = 4;</code>
+     * @return The maxPayloadBytes.
+     */
+    @java.lang.Override
+    public long getMaxPayloadBytes() {
+      return maxPayloadBytes_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -280,6 +311,9 @@ private static final long serialVersionUID = 0L;
       if (((bitField0_ & 0x00000002) != 0)) {
         output.writeMessage(3, getHeartbeatInterval());
       }
+      if (maxPayloadBytes_ != 0L) {
+        output.writeInt64(4, maxPayloadBytes_);
+      }
       getUnknownFields().writeTo(output);
     }
     private int computeSerializedSize_0() {
@@ -294,6 +328,10 @@ private static final long serialVersionUID = 0L;
       if (((bitField0_ & 0x00000002) != 0)) {
         size += com.google.protobuf.CodedOutputStream
           .computeMessageSize(3, getHeartbeatInterval());
+      }
+      if (maxPayloadBytes_ != 0L) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeInt64Size(4, maxPayloadBytes_);
       }
       return size;
     }
@@ -331,6 +369,8 @@ private static final long serialVersionUID = 0L;
         if (!getHeartbeatInterval()
             .equals(other.getHeartbeatInterval())) return false;
       }
+      if (getMaxPayloadBytes()
+          != other.getMaxPayloadBytes()) return false;
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -352,6 +392,9 @@ private static final long serialVersionUID = 0L;
         hash = (37 * hash) + HEARTBEAT_INTERVAL_FIELD_NUMBER;
         hash = (53 * hash) + getHeartbeatInterval().hashCode();
       }
+      hash = (37 * hash) + MAX_PAYLOAD_BYTES_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getMaxPayloadBytes());
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -505,6 +548,7 @@ private static final long serialVersionUID = 0L;
           heartbeatIntervalBuilder_.dispose();
           heartbeatIntervalBuilder_ = null;
         }
+        maxPayloadBytes_ = 0L;
         return this;
       }
 
@@ -554,6 +598,9 @@ private static final long serialVersionUID = 0L;
               : heartbeatIntervalBuilder_.build();
           to_bitField0_ |= 0x00000002;
         }
+        if (((from_bitField0_ & 0x00000008) != 0)) {
+          result.maxPayloadBytes_ = maxPayloadBytes_;
+        }
         result.bitField0_ |= to_bitField0_;
       }
 
@@ -579,6 +626,9 @@ private static final long serialVersionUID = 0L;
         }
         if (other.hasHeartbeatInterval()) {
           mergeHeartbeatInterval(other.getHeartbeatInterval());
+        }
+        if (other.getMaxPayloadBytes() != 0L) {
+          setMaxPayloadBytes(other.getMaxPayloadBytes());
         }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
@@ -625,6 +675,11 @@ private static final long serialVersionUID = 0L;
                 bitField0_ |= 0x00000004;
                 break;
               } // case 26
+              case 32: {
+                maxPayloadBytes_ = input.readInt64();
+                bitField0_ |= 0x00000008;
+                break;
+              } // case 32
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -990,6 +1045,59 @@ private static final long serialVersionUID = 0L;
           heartbeatInterval_ = null;
         }
         return heartbeatIntervalBuilder_;
+      }
+
+      private long maxPayloadBytes_ ;
+      /**
+       * <pre>
+       * The largest result or partial output (an encoded Payload) the server accepts. A
+       * larger one fails the attempt, non-retryably (jobsvc.ResultTooLarge,
+       * jobsvc.PartialOutputTooLarge): a worker may fail the attempt itself instead of
+       * sending it. 0 from servers that predate the limit.
+       * </pre>
+       *
+       * <code>int64 max_payload_bytes = 4;</code>
+       * @return The maxPayloadBytes.
+       */
+      @java.lang.Override
+      public long getMaxPayloadBytes() {
+        return maxPayloadBytes_;
+      }
+      /**
+       * <pre>
+       * The largest result or partial output (an encoded Payload) the server accepts. A
+       * larger one fails the attempt, non-retryably (jobsvc.ResultTooLarge,
+       * jobsvc.PartialOutputTooLarge): a worker may fail the attempt itself instead of
+       * sending it. 0 from servers that predate the limit.
+       * </pre>
+       *
+       * <code>int64 max_payload_bytes = 4;</code>
+       * @param value The maxPayloadBytes to set.
+       * @return This builder for chaining.
+       */
+      public Builder setMaxPayloadBytes(long value) {
+
+        maxPayloadBytes_ = value;
+        bitField0_ |= 0x00000008;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * The largest result or partial output (an encoded Payload) the server accepts. A
+       * larger one fails the attempt, non-retryably (jobsvc.ResultTooLarge,
+       * jobsvc.PartialOutputTooLarge): a worker may fail the attempt itself instead of
+       * sending it. 0 from servers that predate the limit.
+       * </pre>
+       *
+       * <code>int64 max_payload_bytes = 4;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearMaxPayloadBytes() {
+        bitField0_ = (bitField0_ & ~0x00000008);
+        maxPayloadBytes_ = 0L;
+        onChanged();
+        return this;
       }
 
       // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkResponse.Welcome)
@@ -1896,7 +2004,10 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT.
+     * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT,
+     * 8 RESOURCE_EXHAUSTED (a message over the size limit; or a result or partial output
+     * over max_payload_bytes, reasons RESULT_TOO_LARGE and PARTIAL_OUTPUT_TOO_LARGE: the
+     * attempt has failed, non-retryably).
      * </pre>
      *
      * <code>int32 code = 3;</code>
@@ -2068,7 +2179,10 @@ private static final long serialVersionUID = 0L;
     private int code_ = 0;
     /**
      * <pre>
-     * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT.
+     * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT,
+     * 8 RESOURCE_EXHAUSTED (a message over the size limit; or a result or partial output
+     * over max_payload_bytes, reasons RESULT_TOO_LARGE and PARTIAL_OUTPUT_TOO_LARGE: the
+     * attempt has failed, non-retryably).
      * </pre>
      *
      * <code>int32 code = 3;</code>
@@ -2709,7 +2823,10 @@ private static final long serialVersionUID = 0L;
       private int code_ ;
       /**
        * <pre>
-       * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT.
+       * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT,
+       * 8 RESOURCE_EXHAUSTED (a message over the size limit; or a result or partial output
+       * over max_payload_bytes, reasons RESULT_TOO_LARGE and PARTIAL_OUTPUT_TOO_LARGE: the
+       * attempt has failed, non-retryably).
        * </pre>
        *
        * <code>int32 code = 3;</code>
@@ -2721,7 +2838,10 @@ private static final long serialVersionUID = 0L;
       }
       /**
        * <pre>
-       * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT.
+       * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT,
+       * 8 RESOURCE_EXHAUSTED (a message over the size limit; or a result or partial output
+       * over max_payload_bytes, reasons RESULT_TOO_LARGE and PARTIAL_OUTPUT_TOO_LARGE: the
+       * attempt has failed, non-retryably).
        * </pre>
        *
        * <code>int32 code = 3;</code>
@@ -2737,7 +2857,10 @@ private static final long serialVersionUID = 0L;
       }
       /**
        * <pre>
-       * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT.
+       * google.rpc.Code: 0 OK, 9 FAILED_PRECONDITION (stale token), 3 INVALID_ARGUMENT,
+       * 8 RESOURCE_EXHAUSTED (a message over the size limit; or a result or partial output
+       * over max_payload_bytes, reasons RESULT_TOO_LARGE and PARTIAL_OUTPUT_TOO_LARGE: the
+       * attempt has failed, non-retryably).
        * </pre>
        *
        * <code>int32 code = 3;</code>

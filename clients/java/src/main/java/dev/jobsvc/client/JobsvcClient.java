@@ -12,6 +12,7 @@ import dev.jobsvc.v1.JobEvent;
 import dev.jobsvc.v1.JobServiceGrpc;
 import dev.jobsvc.v1.JobSpec;
 import dev.jobsvc.v1.JobState;
+import dev.jobsvc.v1.JobView;
 import dev.jobsvc.v1.ListHandlersRequest;
 import dev.jobsvc.v1.ListJobsRequest;
 import dev.jobsvc.v1.ListJobsResponse;
@@ -213,13 +214,25 @@ public final class JobsvcClient implements AutoCloseable {
 
   // ---- inspect and manage
 
-  /** One job. */
+  /** One job, whole (the FULL view). */
   public Job get(String jobId) {
-    return unary(() -> deadline(jobStub, defaultDeadline).getJob(GetJobRequest.newBuilder().setId(jobId).build()))
-        .getJob();
+    return get(jobId, JobView.JOB_VIEW_UNSPECIFIED);
   }
 
-  /** One page of jobs, newest first; {@link ListJobsResponse#getNextPageToken()} is the next. */
+  /**
+   * One job in a view: {@link JobView#JOB_VIEW_BASIC} leaves out its input, result and tracebacks;
+   * {@link JobView#JOB_VIEW_FULL} (and UNSPECIFIED) is the whole job.
+   */
+  public Job get(String jobId, JobView view) {
+    GetJobRequest request = GetJobRequest.newBuilder().setId(jobId).setView(view).build();
+    return unary(() -> deadline(jobStub, defaultDeadline).getJob(request)).getJob();
+  }
+
+  /**
+   * One page of jobs, newest first; {@link ListJobsResponse#getNextPageToken()} is the next. A page
+   * may hold fewer jobs than its page size when large jobs fill the response; {@link
+   * ListJobsRequest.Builder#setView} BASIC leaves out inputs, results and tracebacks.
+   */
   public ListJobsResponse list(ListJobsRequest request) {
     return unary(() -> deadline(jobStub, defaultDeadline).listJobs(request));
   }

@@ -11,6 +11,7 @@ import com.google.protobuf.Value;
 import dev.jobsvc.v1.HandlerInfo;
 import dev.jobsvc.v1.Job;
 import dev.jobsvc.v1.JobState;
+import dev.jobsvc.v1.JobView;
 import dev.jobsvc.v1.ListJobsRequest;
 import io.grpc.Status;
 import java.time.Duration;
@@ -83,6 +84,22 @@ class SubmitAndCallTest {
             .map(Job::getId)
             .collect(Collectors.toSet());
     assertEquals(jobs.stream().map(Job::getId).collect(Collectors.toSet()), listed);
+  }
+
+  @Test
+  void theBasicViewLeavesOutInputsAndResults() {
+    Job done = client.call("echo", Map.of("view", "basic"));
+    Job basic = client.get(done.getId(), JobView.JOB_VIEW_BASIC);
+    assertEquals(JobState.JOB_STATE_SUCCEEDED, basic.getState());
+    assertFalse(basic.hasInput());
+    assertFalse(basic.hasResult());
+    assertTrue(client.get(done.getId(), JobView.JOB_VIEW_FULL).hasResult());
+    List<Job> page =
+        client
+            .list(ListJobsRequest.newBuilder().setHandler("echo").setView(JobView.JOB_VIEW_BASIC).build())
+            .getJobsList();
+    assertFalse(page.isEmpty());
+    assertTrue(page.stream().noneMatch(job -> job.hasInput() || job.hasResult()));
   }
 
   @Test
