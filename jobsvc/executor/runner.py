@@ -324,7 +324,7 @@ class Executor:
         running.settling = True
         try:
             await writer.close()
-            await self._record_outcome(running, outcome)
+            await self._record_outcome_retrying(running, outcome)
         except JobsvcError as exc:
             # The lease will expire and a replica's rescuer requeues the job.
             log.error("job %s: outcome not recorded (%s); it will be retried after its lease", job.id, exc)
@@ -334,6 +334,24 @@ class Executor:
             if self._running.get(job.id) is running:  # a newer attempt may have taken the slot
                 del self._running[job.id]
             self._wakeup.set()  # a slot is free
+
+    async def _record_outcome_retrying(self, running: _Running, outcome: Outcome | None) -> None:
+        """Record the outcome, trying again while the failure is transient (a deadlock or
+        serialization failure, a short outage) for up to half the lease: a write that lands
+        saves running the job again after its lease."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.config.lease_seconds / 2
+        delay = 0.05
+        while True:
+            try:
+                await self._record_outcome(running, outcome)
+                return
+            except JobsvcError as exc:
+                if not exc.transient or loop.time() + delay > give_up_at:
+                    raise
+                log.info("job %s: recording the outcome failed (%s); trying again", running.claim.job.id, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     async def _record_outcome(self, running: _Running, outcome: Outcome | None) -> None:
         job, token = running.claim.job, running.claim.attempt_token

@@ -266,17 +266,34 @@ LEFT JOIN claimed ON true;
 -- name: job_lease_extend
 -- Heartbeat for every job an owner holds; returns the ids still held (a job that
 -- was rescued elsewhere is missing, so the owner learns its lease is gone).
-UPDATE jobsvc_jobs SET
-    lease_expires_at = least(now() + make_interval(secs => $3), coalesce(attempt_deadline, 'infinity'))
-WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND state = 'running'
-RETURNING id, cancel_requested;
+-- Rows are locked in id order, as every multi-row write of running jobs does: two
+-- such statements locking shared rows in different orders would deadlock.
+WITH held AS MATERIALIZED (
+    SELECT id FROM jobsvc_jobs
+    WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND state = 'running'
+    ORDER BY id
+    FOR UPDATE
+)
+UPDATE jobsvc_jobs j SET
+    lease_expires_at = least(now() + make_interval(secs => $3), coalesce(j.attempt_deadline, 'infinity'))
+FROM held
+WHERE j.id = held.id
+RETURNING j.id, j.cancel_requested;
 
 -- name: job_lease_extend_tokens
 -- Heartbeat of a remote worker, by (job, attempt token): returns the leases still held.
+-- Rows locked in id order (see job_lease_extend).
+WITH held AS MATERIALIZED (
+    SELECT j.id FROM jobsvc_jobs j
+    JOIN unnest($1::uuid[], $2::uuid[]) AS ref(id, token) ON j.id = ref.id AND j.attempt_token = ref.token
+    WHERE j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
 UPDATE jobsvc_jobs j SET
     lease_expires_at = least(now() + make_interval(secs => $3), coalesce(j.attempt_deadline, 'infinity'))
-FROM unnest($1::uuid[], $2::uuid[]) AS held(id, token)
-WHERE j.id = held.id AND j.attempt_token = held.token AND j.state = 'running'
+FROM held
+WHERE j.id = held.id
 RETURNING j.id, j.cancel_requested, j.lease_expires_at;
 
 -- name: job_lease_shorten
@@ -333,8 +350,15 @@ WITH input AS (
     WHERE c.key IN (SELECT concurrency_key FROM jobsvc_jobs WHERE id = ANY($1::uuid[]) AND concurrency_key IS NOT NULL)
     ORDER BY c.key
     FOR UPDATE OF c
+), rows_locked AS MATERIALIZED (
+    -- Then the job rows, in id order (see job_lease_extend).
+    -- (the uncorrelated subquery is a one-time filter: the counters are locked first)
+    SELECT j.id FROM jobsvc_jobs j
+    WHERE (SELECT count(*) FROM counters) >= 0 AND j.id = ANY($1::uuid[]) AND j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE OF j
 ), locked AS MATERIALIZED (
-    SELECT count(*) AS n FROM counters
+    SELECT count(*) AS n FROM rows_locked
 ), finished AS (
     UPDATE jobsvc_jobs j SET
         state = i.state,
