@@ -16,7 +16,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jobsvc.client import job_spec
 from jobsvc.v1 import job_pb2
-from tests.faults.records import TERMINAL, Execution
+from tests.faults.ledger import Ledger, LedgerClient
+from tests.faults.records import TERMINAL, Execution, Op
 
 T = TypeVar("T")
 
@@ -136,3 +137,30 @@ class HealthLog:
     def first(self, status: str, after: float) -> float | None:
         """When status was first seen after a moment."""
         return next((t for t, s in self.seen if s == status and t >= after), None)
+
+
+async def submit_load(
+    client: LedgerClient,
+    ledger: Ledger,
+    stop: asyncio.Event,
+    *,
+    deadline: float,
+    job_sleep: float = 0.05,
+    pause: float = 0.0,
+    retry_every: float = 0.2,
+    most: int = 2000,
+) -> list[Op]:
+    """Submit `fault_work` jobs one after another until stop (at most `most`), `pause`
+    seconds apart; a key whose outcome is unknown is submitted again (up to 60 times), so
+    each op returned is the last one of its key."""
+    finals: list[Op] = []
+    while not stop.is_set() and len(finals) < most:
+        await asyncio.sleep(pause)
+        job = spec("fault_work", {"sleep": job_sleep}, ledger.key("load"))
+        for _ in range(60):
+            op = await client.submit(job, timeout=deadline)
+            if op.outcome != "unknown" or stop.is_set():
+                break
+            await asyncio.sleep(retry_every)
+        finals.append(op)
+    return finals

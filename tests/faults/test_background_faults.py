@@ -27,8 +27,7 @@ from jobsvc.server import JobsvcServer
 from jobsvc.store.sql import query
 from tests.conftest import StartServer
 from tests.faults.ledger import Ledger, LedgerClient, check
-from tests.faults.records import Op
-from tests.faults.scenario import HealthLog, cancel_all, spec, wait_until
+from tests.faults.scenario import HealthLog, cancel_all, spec, submit_load, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -237,20 +236,6 @@ WHERE application_name LIKE 'jobsvc%' AND datname = current_database()
 """
 
 
-async def _submit_load(client: LedgerClient, ledger: Ledger, stop: asyncio.Event) -> list[Op]:
-    """Submit jobs one after another until stop; each key is retried until it is settled."""
-    finals: list[Op] = []
-    while not stop.is_set():
-        job = spec("fault_work", {"sleep": 0.02}, ledger.key("load"))
-        for _ in range(60):
-            op = await client.submit(job, timeout=10)
-            if op.outcome != "unknown":
-                break
-            await asyncio.sleep(0.1)
-        finals.append(op)
-    return finals
-
-
 async def _cancel_while_locked(conn: asyncpg.Connection) -> list[str]:
     """Hold jobsvc_jobs locked until a claim waits on it, then cancel every jobsvc query
     waiting (an operator with pg_cancel_backend); the cancelled queries."""
@@ -285,7 +270,10 @@ async def test_an_operator_cancelling_jobsvc_queries_stops_nothing(
     target = f"127.0.0.1:{server.port}"
     client = LedgerClient(ledger, target)
     stop = asyncio.Event()
-    loaders = [asyncio.create_task(_submit_load(client, ledger, stop)) for _ in range(3)]
+    loaders = [
+        asyncio.create_task(submit_load(client, ledger, stop, deadline=10, job_sleep=0.02, retry_every=0.1, most=10**6))
+        for _ in range(3)
+    ]
     cancelled: list[str] = []
     try:
         await asyncio.sleep(1.0)

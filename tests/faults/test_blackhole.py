@@ -16,7 +16,7 @@ from jobsvc.maintenance import MaintenanceConfig
 from tests.conftest import StartServer
 from tests.faults.ledger import Ledger, LedgerClient, check
 from tests.faults.records import Op
-from tests.faults.scenario import HealthLog, cancel_all, spec, wait_until
+from tests.faults.scenario import HealthLog, cancel_all, spec, submit_load, wait_until
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -31,17 +31,6 @@ NOTICE_BOUND = 2 * HEALTH_INTERVAL + DATABASE_TIMEOUT
 # An RPC sent once health said NOT_SERVING answers UNAVAILABLE at once (the store refuses
 # without a query); the bound leaves room for a loaded machine, far from the deadline.
 FAIL_FAST_BOUND = 1.0
-
-
-async def _submit_load(client: LedgerClient, ledger: Ledger, stop: asyncio.Event) -> None:
-    """Submit one job after another until stop, each key retried until settled."""
-    while not stop.is_set():
-        job = spec("fault_work", {"sleep": 0.02}, ledger.key("load"))
-        for _ in range(100):
-            op = await client.submit(job, timeout=SUBMIT_DEADLINE)
-            if op.outcome != "unknown" or stop.is_set():
-                break
-            await asyncio.sleep(0.1)
 
 
 async def test_blackhole_is_noticed_fails_fast_and_recovers(
@@ -69,7 +58,12 @@ async def test_blackhole_is_noticed_fails_fast_and_recovers(
     stop = asyncio.Event()
     tasks = [asyncio.create_task(health.poll(stop))]
     try:
-        tasks += [asyncio.create_task(_submit_load(client, ledger, stop)) for _ in range(3)]
+        tasks += [
+            asyncio.create_task(
+                submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, job_sleep=0.02, retry_every=0.1, most=10**6)
+            )
+            for _ in range(3)
+        ]
         await asyncio.sleep(1.5)
         cut = time.time()
         proxy.blackhole()

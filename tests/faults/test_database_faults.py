@@ -16,8 +16,7 @@ from jobsvc.server import JobsvcServer, ServerConfig
 from tests.faults.dedicated_pg import DedicatedPostgres, prepare_database
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV
 from tests.faults.ledger import Ledger, LedgerClient, check
-from tests.faults.records import Op
-from tests.faults.scenario import HealthLog, cancel_all, spec, wait_until
+from tests.faults.scenario import HealthLog, cancel_all, submit_load, wait_until
 from tests.faults.watchdog import Watchdog
 
 pytestmark = pytest.mark.slow
@@ -26,20 +25,6 @@ SUBMIT_DEADLINE = 3.0
 OUTAGE = 3.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-async def _submit_load(client: LedgerClient, ledger: Ledger, stop: asyncio.Event) -> list[Op]:
-    """Submit jobs one after another until stop; each key is retried until it is settled."""
-    finals: list[Op] = []
-    while not stop.is_set() and len(finals) < 2000:
-        job = spec("fault_work", {"sleep": 0.05}, ledger.key("load"))
-        for _ in range(60):
-            op = await client.submit(job, timeout=SUBMIT_DEADLINE)
-            if op.outcome != "unknown":
-                break
-            await asyncio.sleep(0.2)
-        finals.append(op)
-    return finals
 
 
 def _server(dsn: str) -> JobsvcServer:
@@ -77,7 +62,9 @@ async def test_postgres_restart_under_submit_load(
     try:
         async with Watchdog(ledger, dsn, tolerance=2.0):
             watching = asyncio.create_task(health.poll(stop))
-            loaders = [asyncio.create_task(_submit_load(client, ledger, stop)) for _ in range(4)]
+            loaders = [
+                asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE)) for _ in range(4)
+            ]
             tasks += [watching, *loaders]
             await asyncio.sleep(2.0)
             down = time.time()

@@ -24,8 +24,7 @@ from jobsvc.server import JobsvcServer, ServerConfig
 from tests.faults.dedicated_pg import DATABASE, DedicatedPostgres, port_of, prepare_database
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV
 from tests.faults.ledger import Ledger, LedgerClient, check
-from tests.faults.records import Op
-from tests.faults.scenario import HealthLog, cancel_all, spec, wait_until
+from tests.faults.scenario import HealthLog, cancel_all, spec, submit_load, wait_until
 from tests.faults.watchdog import Watchdog
 
 pytestmark = pytest.mark.slow
@@ -123,23 +122,6 @@ def _server(dsn: str) -> JobsvcServer:
     )
 
 
-async def _submit_load(client: LedgerClient, ledger: Ledger, stop: asyncio.Event) -> list[Op]:
-    """Submit jobs one after another until stop, each key retried until it is settled;
-    paced so that the executor keeps up (a backlog would delay the Calls after promotion
-    for reasons that have nothing to do with the failover)."""
-    finals: list[Op] = []
-    while not stop.is_set() and len(finals) < 2000:
-        await asyncio.sleep(LOAD_PAUSE)
-        job = spec("fault_work", {"sleep": 0.05}, ledger.key("load"))
-        for _ in range(60):
-            op = await client.submit(job, timeout=SUBMIT_DEADLINE)
-            if op.outcome != "unknown":
-                break
-            await asyncio.sleep(0.2)
-        finals.append(op)
-    return finals
-
-
 def _seen(health: HealthLog, status: str, after: float) -> Callable[[], Awaitable[float | None]]:
     """A probe for wait_until: when health first showed status after a moment."""
 
@@ -174,7 +156,10 @@ async def test_failover_to_standby_without_target_session_attrs(
     try:
         async with Watchdog(ledger, writable, tolerance=2.0):
             watching = asyncio.create_task(health.poll(stop))
-            loaders = [asyncio.create_task(_submit_load(client, ledger, stop)) for _ in range(4)]
+            loaders = [
+                asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, pause=LOAD_PAUSE))
+                for _ in range(4)
+            ]
             tasks += [watching, *loaders]
             await asyncio.sleep(2.0)
             assert await _jobsvc_sessions(pair.standby) == Counter(), "jobsvc connected to the standby"
@@ -327,7 +312,10 @@ async def test_primary_fenced_read_only(
     try:
         async with Watchdog(ledger, pair.primary, tolerance=2.0):
             watching = asyncio.create_task(health.poll(stop))
-            loaders = [asyncio.create_task(_submit_load(client, ledger, stop)) for _ in range(4)]
+            loaders = [
+                asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, pause=LOAD_PAUSE))
+                for _ in range(4)
+            ]
             tasks += [watching, *loaders]
             await asyncio.sleep(2.0)
             fenced = time.time()
