@@ -37,7 +37,8 @@ func (p ResumePolicy) backoff(n int) time.Duration {
 }
 
 // errEndedEarly is a stream that ended cleanly before the job's terminal event
-// (for example a server shutting down): it is resumed like a dropped connection.
+// (for example a server shutting down): unless the job turns out to be finished
+// with nothing left to send (see caughtUp), it is resumed like a dropped connection.
 var errEndedEarly = errors.New("jobsvc: stream ended before the job's terminal event")
 
 // Stream iterates over the events of job id with a sequence greater than
@@ -48,6 +49,14 @@ var errEndedEarly = errors.New("jobsvc: stream ended before the job's terminal e
 // stream early) is resumed from the last sequence seen, per the client's
 // ResumePolicy: no gap, no duplicate. Any other error, or one that persists, is
 // yielded last. Stop early by breaking out of the loop.
+//
+// When a stream ends cleanly without a terminal event, one GetJob (BASIC view)
+// tells a finished job from a draining server: if the job is finished and its
+// last sequence is at most the last one seen (or afterSequence, when resuming
+// right after the terminal event), the iteration ends with no error; otherwise
+// the stream is resumed as above, and so it is when that GetJob fails. An
+// afterSequence beyond the job's last sequence is yielded as the server's
+// OUT_OF_RANGE error (reason SEQUENCE_NOT_REACHED, see ErrorDetails).
 func (c *Client) Stream(ctx context.Context, id string, afterSequence int64) iter.Seq2[*jobsvcv1.JobEvent, error] {
 	req := &jobsvcv1.StreamRequest{Target: &jobsvcv1.StreamRequest_JobId{JobId: id}, AfterSequence: afterSequence}
 	return c.events(ctx, req)
@@ -75,6 +84,9 @@ func (c *Client) events(ctx context.Context, req *jobsvcv1.StreamRequest) iter.S
 				failures = 0
 			}
 			req = o.next
+			if errors.Is(o.err, errEndedEarly) && c.caughtUp(ctx, req) {
+				return
+			}
 			// A submit that never reached the point of naming its job cannot be
 			// resumed: sending it again could run the job twice.
 			if req.GetSubmit() != nil || !c.resumable(ctx, o.err) || failures >= c.resume.MaxAttempts {
@@ -137,6 +149,31 @@ func (c *Client) streamOnce(ctx context.Context, req *jobsvcv1.StreamRequest,
 
 func resumeRequest(id string, after int64) *jobsvcv1.StreamRequest {
 	return &jobsvcv1.StreamRequest{Target: &jobsvcv1.StreamRequest_JobId{JobId: id}, AfterSequence: after}
+}
+
+// caughtUp reports whether a job's stream that ended cleanly before its terminal
+// event has nothing more to send: the job (one GetJob, BASIC view) is finished
+// and req resumes at or after its last sequence. False when req names no job yet
+// or the GetJob fails (then the stream is resumed as after a dropped connection).
+func (c *Client) caughtUp(ctx context.Context, req *jobsvcv1.StreamRequest) bool {
+	id := req.GetJobId()
+	if id == "" || ctx.Err() != nil {
+		return false
+	}
+	job, err := c.GetView(ctx, id, jobsvcv1.JobView_JOB_VIEW_BASIC)
+	if err != nil {
+		return false
+	}
+	return isFinished(job.GetState()) && req.GetAfterSequence() >= job.GetLastSequence()
+}
+
+// isFinished reports whether a job state is terminal: succeeded, failed or cancelled.
+func isFinished(s jobsvcv1.JobState) bool {
+	switch s {
+	case jobsvcv1.JobState_JOB_STATE_SUCCEEDED, jobsvcv1.JobState_JOB_STATE_FAILED, jobsvcv1.JobState_JOB_STATE_CANCELLED:
+		return true
+	}
+	return false
 }
 
 // resumable tells a dropped connection (worth re-opening) from a real error.

@@ -2,8 +2,11 @@ package jobsvc_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
 
 	jobsvcv1 "github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1"
 	"github.com/jobsvc/jobsvc/clients/go/internal/testproxy"
@@ -79,5 +82,62 @@ func TestLiveStreamAfterSequence(t *testing.T) {
 			t.Fatalf("%v %v", event, err)
 		}
 		break
+	}
+}
+
+// TestLiveStreamResumedAtTheEnd resumes a finished job's stream right after its
+// last event, as a process that saved the terminal event's sequence would: the
+// iteration ends at once, with no event and no error. Resuming beyond the last
+// event is OUT_OF_RANGE, not retried.
+func TestLiveStreamResumedAtTheEnd(t *testing.T) {
+	c := liveClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	job, err := c.Submit(ctx, "steps", map[string]any{"count": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for job.GetState() != jobsvcv1.JobState_JOB_STATE_SUCCEEDED {
+		if job, err = c.GetView(ctx, job.GetId(), jobsvcv1.JobView_JOB_VIEW_BASIC); err != nil {
+			t.Fatal(err)
+		}
+		if s := job.GetState(); s == jobsvcv1.JobState_JOB_STATE_FAILED || s == jobsvcv1.JobState_JOB_STATE_CANCELLED {
+			t.Fatalf("job ended %v", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	last := job.GetLastSequence()
+	if last == 0 {
+		t.Fatalf("finished job with no last sequence: %v", job)
+	}
+
+	// Without the end-of-job check this took the resume policy's ten re-opens
+	// (many seconds) and then failed with "ended before the terminal event".
+	start := time.Now()
+	for event, err := range c.Stream(ctx, job.GetId(), last) {
+		t.Fatalf("resumed at the last sequence %d: got %v, %v; want the iteration to end", last, event, err)
+	}
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Errorf("the resumed stream took %v to end", elapsed)
+	}
+
+	start = time.Now()
+	var errs []error
+	for event, err := range c.Stream(ctx, job.GetId(), last+5) {
+		if err == nil {
+			t.Fatalf("after_sequence %d: got event %v", last+5, event)
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 {
+		t.Fatalf("after_sequence %d: errors %v, want one", last+5, errs)
+	}
+	d, ok := jobsvc.ErrorDetails(errs[0])
+	if !ok || d.Code != codes.OutOfRange || d.Reason != "SEQUENCE_NOT_REACHED" ||
+		d.Metadata["last_sequence"] != strconv.FormatInt(last, 10) {
+		t.Errorf("after_sequence %d: %+v (%v), want OUT_OF_RANGE SEQUENCE_NOT_REACHED last_sequence=%d", last+5, d, errs[0], last)
+	}
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Errorf("OUT_OF_RANGE took %v: was it retried?", elapsed)
 	}
 }

@@ -77,7 +77,8 @@ export interface JobsvcClient {
   call(handler: string, input?: PayloadInput, options?: SubmitOptions): Promise<Job>;
   /** Call and return the decoded result; throws {@link JobFailedError} or {@link JobCancelledError}. */
   callResult<T = JsonValue>(handler: string, input?: PayloadInput, options?: SubmitOptions): Promise<T>;
-  /** A job's events, ending with the terminal one; resumes by itself after dropped connections. */
+  /** A job's events, ending with the terminal one; resumes by itself after dropped connections.
+   * Resumed (`afterSequence`) at a finished job's last sequence, it ends with no event. */
   stream(source: StreamSource, options?: StreamOptions): AsyncGenerator<JobEvent, void, undefined>;
   /** One job. */
   get(jobId: string, options?: GetOptions): Promise<Job>;
@@ -185,7 +186,9 @@ export function createClient(options: ClientOptions): JobsvcClient {
     },
     stream(source, streamOptions) {
       const target: StreamTarget = "jobId" in source ? { jobId: source.jobId } : { submit: jobSpecFrom(source.submit) };
-      return followEvents(streamService, target, streamOptions);
+      const lookup = async (jobId: string, signal?: AbortSignal) =>
+        (await jobService.getJob({ id: jobId, view: JobView.BASIC }, callOptions(signal ? { signal } : undefined))).job;
+      return followEvents(streamService, target, streamOptions, lookup);
     },
     async get(jobId, options) {
       const request = { id: jobId, view: options?.view ?? JobView.UNSPECIFIED };

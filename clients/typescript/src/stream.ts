@@ -1,12 +1,14 @@
 /**
  * A job's events as an async iterator that survives dropped connections: the
  * stream is re-opened with `after_sequence` = the last sequence seen, so the caller
- * sees every event once, in order, with no gap.
+ * sees every event once, in order, with no gap. A stream that ends OK without the
+ * terminal event is over when the job is finished and nothing after the last sequence
+ * seen is left (one GetJob tells); otherwise the server is draining and it is re-opened.
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { isTransient, JOB_ID_HEADER, JobsvcError } from "./errors.js";
-import type { JobEvent, JobSpec } from "./gen/jobsvc/v1/job_pb.js";
+import { JobState, type Job, type JobEvent, type JobSpec } from "./gen/jobsvc/v1/job_pb.js";
 import { StreamRequestSchema, StreamService, type StreamRequest } from "./gen/jobsvc/v1/stream_service_pb.js";
 import { abortableSleep, backoffDelay } from "./util.js";
 
@@ -29,6 +31,12 @@ export interface StreamOptions {
   onReconnect?: (error: JobsvcError, retry: number) => void;
 }
 
+/** Looks a job up (GetJob, BASIC view) to tell a finished job from a draining server. */
+export type JobLookup = (jobId: string, signal?: AbortSignal) => Promise<Job | undefined>;
+
+/** The job states after which a job has no more events. */
+const FINISHED_STATES: ReadonlySet<JobState> = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
+
 /** The event kinds that end a job's stream. */
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(["succeeded", "failed", "cancelled"]);
 
@@ -43,11 +51,19 @@ export function isTerminal(event: JobEvent): boolean {
  * A submit-and-stream whose connection drops before the server named the job is
  * re-sent only when the spec has an idempotency key (so no second job is made);
  * otherwise the error is thrown.
+ *
+ * When the server ends a stream OK before the terminal event, `lookup` is asked once
+ * for the job: finished, with no event after the last sequence seen (or `afterSequence`,
+ * for a caller resuming right after the terminal event), the iterator is done; still
+ * running (a server shutting down), or the lookup failing, the stream is re-opened.
+ * An `afterSequence` beyond the job's last event throws OUT_OF_RANGE (reason
+ * `SEQUENCE_NOT_REACHED`) at once.
  */
 export async function* followEvents(
   client: Client<typeof StreamService>,
   target: StreamTarget,
   options: StreamOptions = {},
+  lookup?: JobLookup,
 ): AsyncGenerator<JobEvent, void, undefined> {
   const maxRetries = options.maxRetries ?? 8;
   let last = BigInt(options.afterSequence ?? 0);
@@ -78,8 +94,10 @@ export async function* followEvents(
         yield event;
         if (isTerminal(event)) return;
       }
-      // The server ended the stream before the terminal event (it is shutting down):
-      // resume like after a dropped connection.
+      // The server ended the stream before the terminal event: the job is finished and
+      // `last` was its last event (a resume after the terminal event), or the server is
+      // shutting down: resume like after a dropped connection.
+      if (jobId !== undefined && (await caughtUp(lookup, jobId, last, options.signal))) return;
       failure = new JobsvcError({
         grpcCode: Code.Unavailable,
         details: "stream ended before the terminal event",
@@ -105,6 +123,22 @@ export async function* followEvents(
     } catch (error) {
       throw JobsvcError.from(new ConnectError("stream cancelled", Code.Canceled, undefined, undefined, error), jobId);
     }
+  }
+}
+
+/** Whether the job is finished with no event after `last` (false when the lookup fails). */
+async function caughtUp(
+  lookup: JobLookup | undefined,
+  jobId: string,
+  last: bigint,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  if (lookup === undefined) return false;
+  try {
+    const job = await lookup(jobId, signal);
+    return job !== undefined && FINISHED_STATES.has(job.state) && last >= job.lastSequence;
+  } catch {
+    return false;
   }
 }
 

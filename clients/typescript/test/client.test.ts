@@ -146,6 +146,59 @@ describe("client (live server)", { skip: needsServer }, () => {
     assert.deepEqual(rest, [5, 6, 7]);
   });
 
+  test("a stream resumed at a finished job's last sequence ends at once; beyond it is OUT_OF_RANGE", async () => {
+    const submitted = await client.submit("steps", { count: 1 });
+    let job = submitted;
+    await within(
+      20_000,
+      "the job to finish",
+      (async () => {
+        while (job.state !== JobState.SUCCEEDED) {
+          assert.ok(job.state !== JobState.FAILED && job.state !== JobState.CANCELLED, JobState[job.state]);
+          await sleep(50);
+          job = await client.get(submitted.id, { view: JobView.BASIC });
+        }
+      })(),
+    );
+    const last = job.lastSequence;
+    assert.ok(last > 0n);
+    // Before the end-of-job check this re-opened the stream maxRetries times (seconds of
+    // backoff) and then threw UNAVAILABLE "stream ended before the terminal event".
+    const started = Date.now();
+    const resumed = await within(
+      3_000,
+      "the resumed stream to end",
+      (async () => {
+        const seen: JobEvent[] = [];
+        for await (const event of client.stream({ jobId: job.id }, { afterSequence: last })) seen.push(event);
+        return seen;
+      })(),
+    );
+    assert.deepEqual(resumed, []);
+    assert.ok(Date.now() - started < 3_000);
+
+    const reconnects: string[] = [];
+    const error = await within(
+      3_000,
+      "OUT_OF_RANGE",
+      (async () => {
+        const stream = client.stream(
+          { jobId: job.id },
+          { afterSequence: last + 5n, onReconnect: (e) => reconnects.push(e.code) },
+        );
+        for await (const event of stream) assert.fail(`event ${event.sequence} after the last`);
+      })().then(
+        () => assert.fail("no error"),
+        (e: unknown) => e,
+      ),
+    );
+    assert.ok(error instanceof JobsvcError, String(error));
+    assert.equal(error.code, "OUT_OF_RANGE");
+    assert.equal(error.reason, "SEQUENCE_NOT_REACHED");
+    assert.equal(error.metadata["last_sequence"], String(last));
+    assert.deepEqual(reconnects, [], "OUT_OF_RANGE is not retried");
+  });
+
   test("cancel stops a running job", async () => {
     const job = await client.submit("wait_cancel", null);
     const kinds: string[] = [];

@@ -12,10 +12,11 @@ import java.util.function.Function;
 
 /**
  * A job's events as a blocking {@link Iterator}, ending after the terminal event (succeeded,
- * failed or cancelled). A dropped connection is resumed where it stopped: no gap, no
- * duplicate. {@link #hasNext()} blocks until the next event arrives and throws a
- * {@link JobsvcException} when the stream fails for good. Close it (try-with-resources) to stop
- * early; it closes itself at the end.
+ * failed or cancelled), or at once with no event when resumed at a finished job's last
+ * sequence. A dropped connection is resumed where it stopped: no gap, no duplicate. {@link
+ * #hasNext()} blocks until the next event arrives and throws a {@link JobsvcException} when the
+ * stream fails for good. Close it (try-with-resources) to stop early; it closes itself at the
+ * end.
  *
  * <pre>{@code
  * try (EventStream events = client.stream(jobId, 0)) {

@@ -173,7 +173,10 @@ public final class JobsvcClient implements AutoCloseable {
 
   /**
    * Follows a job's events after {@code afterSequence} (0: from the start) until its terminal
-   * event, resuming dropped connections.
+   * event, resuming dropped connections. With {@code afterSequence} at a finished job's last
+   * sequence (say the terminal event's, saved earlier) it ends with no event; beyond it, {@link
+   * EventStream#hasNext()} throws a {@link JobsvcException} OUT_OF_RANGE (reason {@code
+   * SEQUENCE_NOT_REACHED}, metadata {@code last_sequence}).
    */
   public EventStream stream(String jobId, long afterSequence) {
     return new EventStream(observer -> streamAsync(jobId, afterSequence, observer));
@@ -188,7 +191,10 @@ public final class JobsvcClient implements AutoCloseable {
    * Follows a job's events with callbacks (on gRPC's threads, one at a time): every event after
    * {@code afterSequence}, then {@code onCompleted} after the terminal event, or {@code onError}
    * with a {@link JobsvcException} when the stream fails for good. Dropped connections are
-   * resumed where they stopped. Close the subscription to stop early.
+   * resumed where they stopped. A stream the server ends before the terminal event costs one
+   * GetJob (BASIC view): when the job is finished with no event after the last one received
+   * (or {@code afterSequence}), {@code onCompleted} follows; otherwise (a server shutting down,
+   * or that GetJob failing) the stream is resumed. Close the subscription to stop early.
    */
   public Subscription streamAsync(String jobId, long afterSequence, StreamObserver<JobEvent> observer) {
     Objects.requireNonNull(jobId, "jobId");
@@ -209,7 +215,13 @@ public final class JobsvcClient implements AutoCloseable {
 
   private Subscription openStream(StreamRequest request, StreamObserver<JobEvent> observer) {
     return ResumableStream.start(
-        channel, CallOptions.DEFAULT, request, streamResumePolicy, scheduler, Objects.requireNonNull(observer));
+        channel,
+        CallOptions.DEFAULT,
+        defaultDeadline,
+        request,
+        streamResumePolicy,
+        scheduler,
+        Objects.requireNonNull(observer));
   }
 
   // ---- inspect and manage

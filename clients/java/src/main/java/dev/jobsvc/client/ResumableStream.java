@@ -1,6 +1,11 @@
 package dev.jobsvc.client;
 
+import dev.jobsvc.v1.GetJobRequest;
+import dev.jobsvc.v1.GetJobResponse;
+import dev.jobsvc.v1.Job;
 import dev.jobsvc.v1.JobEvent;
+import dev.jobsvc.v1.JobServiceGrpc;
+import dev.jobsvc.v1.JobView;
 import dev.jobsvc.v1.StreamRequest;
 import dev.jobsvc.v1.StreamResponse;
 import dev.jobsvc.v1.StreamServiceGrpc;
@@ -9,6 +14,7 @@ import io.grpc.Channel;
 import io.grpc.ClientCall;
 import io.grpc.Metadata;
 import io.grpc.Status;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.Optional;
@@ -24,6 +30,11 @@ import java.util.concurrent.TimeUnit;
  * set to the last sequence received, so the observer sees every event once, in order. Re-opens
  * back off per the policy; the count of consecutive failed re-opens is bounded by it, and
  * resets with each event received.
+ *
+ * <p>A stream that ends OK before the terminal event is either over (the job is finished and
+ * its last sequence is the last one received, or the {@code after_sequence} the caller resumed
+ * from) or cut short by a server shutting down. One GetJob (BASIC view) tells: the stream
+ * completes in the first case, and is re-opened in the second, or when that GetJob fails.
  */
 final class ResumableStream implements Subscription {
 
@@ -36,6 +47,7 @@ final class ResumableStream implements Subscription {
 
   private final Channel channel;
   private final CallOptions callOptions;
+  private final Duration lookupDeadline;
   private final RpcRetryPolicy policy;
   private final ScheduledExecutorService scheduler;
   private final StreamObserver<JobEvent> observer;
@@ -44,6 +56,7 @@ final class ResumableStream implements Subscription {
   // Guarded by lock.
   private StreamRequest request;
   private ClientCall<StreamRequest, StreamResponse> call;
+  private ClientCall<GetJobRequest, GetJobResponse> lookup;
   private ScheduledFuture<?> reopen;
   private boolean closed;
   private boolean finished;
@@ -55,12 +68,14 @@ final class ResumableStream implements Subscription {
   private ResumableStream(
       Channel channel,
       CallOptions callOptions,
+      Duration lookupDeadline,
       StreamRequest request,
       RpcRetryPolicy policy,
       ScheduledExecutorService scheduler,
       StreamObserver<JobEvent> observer) {
     this.channel = channel;
     this.callOptions = callOptions;
+    this.lookupDeadline = lookupDeadline;
     this.request = request;
     this.policy = policy;
     this.scheduler = scheduler;
@@ -71,15 +86,20 @@ final class ResumableStream implements Subscription {
     }
   }
 
-  /** Opens the stream; events, the end or the error go to {@code observer}. */
+  /**
+   * Opens the stream; events, the end or the error go to {@code observer}. {@code lookupDeadline}
+   * bounds the GetJob after an early end (null: none).
+   */
   static ResumableStream start(
       Channel channel,
       CallOptions callOptions,
+      Duration lookupDeadline,
       StreamRequest request,
       RpcRetryPolicy policy,
       ScheduledExecutorService scheduler,
       StreamObserver<JobEvent> observer) {
-    ResumableStream stream = new ResumableStream(channel, callOptions, request, policy, scheduler, observer);
+    ResumableStream stream =
+        new ResumableStream(channel, callOptions, lookupDeadline, request, policy, scheduler, observer);
     stream.open();
     return stream;
   }
@@ -108,6 +128,7 @@ final class ResumableStream implements Subscription {
   @Override
   public void close() {
     ClientCall<StreamRequest, StreamResponse> active;
+    ClientCall<GetJobRequest, GetJobResponse> checking;
     synchronized (lock) {
       if (closed) {
         return;
@@ -115,12 +136,17 @@ final class ResumableStream implements Subscription {
       closed = true;
       active = call;
       call = null;
+      checking = lookup;
+      lookup = null;
       if (reopen != null) {
         reopen.cancel(false);
       }
     }
     if (active != null) {
       active.cancel("closed by the client", null);
+    }
+    if (checking != null) {
+      checking.cancel("closed by the client", null);
     }
   }
 
@@ -195,22 +221,101 @@ final class ResumableStream implements Subscription {
         }
         call = null;
         if (!finished) {
-          if (failures < policy.maxRetries() && resumable(status, trailers) && scheduleReopen()) {
+          if (status.isOk() && jobId != null) {
+            checkJob(); // over, or a server shutting down: GetJob tells (see onChecked)
             return;
           }
-          Status failure =
-              status.isOk()
-                  ? Status.UNAVAILABLE.withDescription("the stream ended before the job's terminal event")
-                  : status;
-          error = JobsvcException.from(failure.asRuntimeException(trailers), jobId);
+          if (reopenAfter(status, trailers)) {
+            return;
+          }
+          error = failure(status, trailers);
         }
         closed = true;
       }
-      if (error == null) {
-        observer.onCompleted();
-      } else {
-        observer.onError(error);
+      end(error);
+    }
+  }
+
+  /**
+   * Asks GetJob (BASIC view) about the job after its stream ended OK before the terminal event;
+   * the answer goes to {@link #onChecked}. Called under the lock; the call's callbacks run on
+   * gRPC's executor, never inline.
+   */
+  private void checkJob() {
+    CallOptions options =
+        lookupDeadline == null
+            ? callOptions
+            : callOptions.withDeadlineAfter(lookupDeadline.toNanos(), TimeUnit.NANOSECONDS);
+    ClientCall<GetJobRequest, GetJobResponse> check = channel.newCall(JobServiceGrpc.getGetJobMethod(), options);
+    lookup = check;
+    GetJobRequest request = GetJobRequest.newBuilder().setId(jobId).setView(JobView.JOB_VIEW_BASIC).build();
+    ClientCalls.asyncUnaryCall(
+        check,
+        request,
+        new StreamObserver<>() {
+          private Job job;
+
+          @Override
+          public void onNext(GetJobResponse response) {
+            job = response.getJob();
+          }
+
+          @Override
+          public void onError(Throwable error) {
+            onChecked(check, null);
+          }
+
+          @Override
+          public void onCompleted() {
+            onChecked(check, job);
+          }
+        });
+  }
+
+  /**
+   * Ends the stream when the job is finished with no event after the last one received, else
+   * (a running job, or {@code job} null: the GetJob failed) re-opens it as after a dropped
+   * connection.
+   */
+  private void onChecked(ClientCall<GetJobRequest, GetJobResponse> check, Job job) {
+    JobsvcException error = null;
+    synchronized (lock) {
+      if (closed || lookup != check) {
+        return;
       }
+      lookup = null;
+      boolean over = job != null && isFinished(job) && lastSequence >= job.getLastSequence();
+      if (!over) {
+        if (reopenAfter(Status.OK, new Metadata())) {
+          return;
+        }
+        error = failure(Status.OK, new Metadata());
+      }
+      closed = true;
+    }
+    end(error);
+  }
+
+  /** Schedules a re-open when the policy and the way the stream ended allow one. Under the lock. */
+  private boolean reopenAfter(Status status, Metadata trailers) {
+    return failures < policy.maxRetries() && resumable(status, trailers) && scheduleReopen();
+  }
+
+  /** The error a stream that ended this way, and is not re-opened, fails with. */
+  private JobsvcException failure(Status status, Metadata trailers) {
+    Status failure =
+        status.isOk()
+            ? Status.UNAVAILABLE.withDescription("the stream ended before the job's terminal event")
+            : status;
+    return JobsvcException.from(failure.asRuntimeException(trailers), jobId);
+  }
+
+  /** Tells the observer the stream is over: completed when {@code error} is null. */
+  private void end(JobsvcException error) {
+    if (error == null) {
+      observer.onCompleted();
+    } else {
+      observer.onError(error);
     }
   }
 
@@ -251,6 +356,13 @@ final class ResumableStream implements Subscription {
     failures++;
     reconnects++;
     return true;
+  }
+
+  static boolean isFinished(Job job) {
+    return switch (job.getState()) {
+      case JOB_STATE_SUCCEEDED, JOB_STATE_FAILED, JOB_STATE_CANCELLED -> true;
+      default -> false;
+    };
   }
 
   static boolean isTerminal(JobEvent event) {

@@ -9,6 +9,7 @@ import dev.jobsvc.v1.Job;
 import dev.jobsvc.v1.JobEvent;
 import dev.jobsvc.v1.JobEvent.KindCase;
 import dev.jobsvc.v1.JobState;
+import dev.jobsvc.v1.JobView;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
@@ -25,7 +26,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Event streams on the live server: content, resumption after a cut connection, cancellation. */
+/**
+ * Event streams on the live server: content, resumption after a cut connection and after a
+ * finished job's last event, cancellation.
+ */
 class StreamTest {
 
   private static JobsvcClient client;
@@ -103,6 +107,48 @@ class StreamTest {
       stream.forEachRemaining(events::add);
     }
     assertEquals(LongStream.rangeClosed(3, job.getLastSequence()).boxed().toList(), sequences(events));
+  }
+
+  @Test
+  void streamResumedAtAFinishedJobsLastSequenceEndsAtOnce() throws Exception {
+    Job job = client.submit("steps", Map.of("count", 1));
+    long giveUp = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (job.getState() != JobState.JOB_STATE_SUCCEEDED) {
+      assertTrue(System.nanoTime() < giveUp, "the job did not finish: " + job.getState());
+      Thread.sleep(50);
+      job = client.get(job.getId(), JobView.JOB_VIEW_BASIC);
+    }
+    long last = job.getLastSequence();
+    assertTrue(last > 0, "no last sequence");
+    String id = job.getId();
+
+    // Before the end-of-job check this re-opened the stream per the resume policy (seconds of
+    // backoff) and then failed with UNAVAILABLE "ended before the job's terminal event".
+    CompletableFuture<List<JobEvent>> resumed =
+        CompletableFuture.supplyAsync(
+            () -> {
+              List<JobEvent> events = new ArrayList<>();
+              try (EventStream stream = client.stream(id, last)) {
+                stream.forEachRemaining(events::add);
+                assertEquals(0, stream.reconnects());
+              }
+              return events;
+            });
+    assertEquals(List.of(), resumed.get(3, TimeUnit.SECONDS));
+
+    CompletableFuture<JobsvcException> beyond =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try (EventStream stream = client.stream(id, last + 5)) {
+                JobsvcException error = assertThrows(JobsvcException.class, stream::hasNext);
+                assertEquals(0, stream.reconnects(), "OUT_OF_RANGE was retried");
+                return error;
+              }
+            });
+    JobsvcException error = beyond.get(3, TimeUnit.SECONDS);
+    assertEquals(Status.Code.OUT_OF_RANGE, error.code());
+    assertEquals("SEQUENCE_NOT_REACHED", error.reason());
+    assertEquals(String.valueOf(last), error.metadata().get("last_sequence"));
   }
 
   @Test
