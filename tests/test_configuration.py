@@ -5,14 +5,22 @@ including options the layer has never heard of."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from jobsvc import options
 from jobsvc.cli import build_parser, config_reference, main, parse_args, server_config
+from jobsvc.cli.config import client_security, observability_config, worker_config
+from jobsvc.client import ClientSecurity
+from jobsvc.observability import ObservabilityConfig
+from jobsvc.server import DEFAULT_DRAIN_DELAY, ServerConfig
+from jobsvc.worker import WorkerConfig
 from tests.conftest import REPO
 
 
@@ -203,3 +211,78 @@ def test_the_payload_limit_reaches_the_server_and_one_too_large_for_the_messages
     # Input and result, each up to the payload limit, must fit in one message with the rest.
     assert main(["serve", "--max-message-bytes", "65536", "--max-payload-bytes", "40000"]) == 2
     assert "--max-payload-bytes must be 1..28672 with --max-message-bytes 65536" in capsys.readouterr().err
+
+
+# -- every default written once: the parser's defaults are the config dataclasses' defaults ----
+
+WORKER = ["worker", "--handlers", "m"]
+# Options of `jobsvc worker` that are arguments of run_worker, not fields of a config.
+WORKER_ARGUMENTS = {"--server", "--handlers"}
+
+
+def _differences(built: Any, default: Any, path: str = "") -> dict[str, tuple[Any, Any]]:
+    """Fields (dotted paths into nested configs) where two configs disagree: built, default."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for field in dataclasses.fields(default):
+        mine, theirs = getattr(built, field.name), getattr(default, field.name)
+        if dataclasses.is_dataclass(theirs) and not isinstance(theirs, type):
+            found.update(_differences(mine, theirs, f"{path}{field.name}."))
+        elif mine != theirs:
+            found[f"{path}{field.name}"] = (mine, theirs)
+    return found
+
+
+def _serve_config(environ: dict[str, str]) -> ServerConfig:
+    # name is made per instance (host, pid, random), not by an option: left out.
+    return dataclasses.replace(server_config(parse_args(["serve"], environ)), name="")
+
+
+def _worker_configs(environ: dict[str, str]) -> tuple[WorkerConfig, ObservabilityConfig]:
+    args = parse_args(WORKER, environ)
+    return worker_config(args), observability_config(args)
+
+
+def test_the_parser_defaults_are_the_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An option not given leaves its config field at the dataclass's default; the one
+    deliberate exception is serve's drain delay (0 in ServerConfig, for embedded servers)."""
+    assert _differences(_serve_config({}), ServerConfig(name="")) == {"drain_delay": (DEFAULT_DRAIN_DELAY, 0.0)}
+    worker, observability = _worker_configs({})
+    assert _differences(worker, WorkerConfig()) == {}  # worker_id: host:pid of this process in both
+    assert _differences(observability, ObservabilityConfig()) == {}
+    for name in [name for name in os.environ if name.startswith(options.ENV_PREFIX)]:
+        monkeypatch.delenv(name)
+    assert _differences(client_security(parse_args(["call", "echo"], {})), ClientSecurity()) == {}
+
+
+def _another_value(action: argparse.Action) -> str:
+    """An environment value for the option that is not its default."""
+    if action.nargs == 0:
+        return "false" if action.default else "true"
+    if action.choices:
+        return next(str(choice) for choice in action.choices if choice != action.default)
+    if action.type is int:
+        return str((action.default or 0) + 1)
+    if action.type is float:
+        return str((action.default or 0.0) + 0.5)
+    return "/elsewhere"  # strings, paths and modules
+
+
+def _layered_options(command: str) -> dict[str, argparse.Action]:
+    return dict(options.layered_actions(options.subcommands(build_parser())[command]))
+
+
+@pytest.mark.parametrize("flag", list(_layered_options("serve")))
+def test_every_serve_option_sets_a_server_config_field(flag: str) -> None:
+    """So the defaults test above covers every option of serve."""
+    value = _another_value(_layered_options("serve")[flag])
+    changed = _differences(_serve_config({options.env_name(flag): value}), _serve_config({}))
+    assert changed, f"{flag} changes nothing in the ServerConfig"
+
+
+@pytest.mark.parametrize("flag", [flag for flag in _layered_options("worker") if flag not in WORKER_ARGUMENTS])
+def test_every_worker_option_sets_a_config_field(flag: str) -> None:
+    """So the defaults test above covers every option of worker but those run_worker takes as arguments."""
+    value = _another_value(_layered_options("worker")[flag])
+    given, default = _worker_configs({options.env_name(flag): value}), _worker_configs({})
+    changed = {**_differences(given[0], default[0]), **_differences(given[1], default[1])}
+    assert changed, f"{flag} changes nothing in the WorkerConfig or the ObservabilityConfig"

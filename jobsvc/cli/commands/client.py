@@ -1,0 +1,234 @@
+"""Running the commands that call a server: the job API through jobsvc.client.Client
+(submit, call, watch, jobs, dlq, handlers, schedules) and the gRPC health check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from jobsvc.cli.config import client_security
+from jobsvc.cli.parser.client import NO_INPUT
+from jobsvc.client import Client, error_details, job_spec, payload_value
+from jobsvc.v1 import job_pb2, job_service_pb2
+
+
+async def call_server(args: argparse.Namespace) -> int:
+    """Run a job API command; an RPC error is printed with its field violations (exit 2)."""
+    async with Client(args.server, security=client_security(args)) as client:
+        try:
+            return await CLIENT_COMMANDS[args.command](client, args)
+        except grpc.aio.AioRpcError as exc:
+            details = error_details(exc)
+            print(f"error: {details.code.name}: {details.message}", file=sys.stderr)
+            for field, description in details.field_violations:
+                print(f"  {field}: {description}", file=sys.stderr)
+            return 2
+
+
+async def health(args: argparse.Namespace) -> int:
+    """`jobsvc health`: exit 0 if the server reports SERVING."""
+    async with client_security(args).channel(args.server) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            response = await stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
+        except grpc.aio.AioRpcError as exc:
+            print(f"{exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    print(status)
+    return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+async def _submit(client: Client, args: argparse.Namespace) -> int:
+    _print(await client.submit(args.handler, _read_input(args.input), **_job_options(args)))
+    return 0
+
+
+async def _call(client: Client, args: argparse.Namespace) -> int:
+    job = await client.call(args.handler, _read_input(args.input), timeout=args.timeout, **_job_options(args))
+    _print(job)
+    return 0 if job.state == job_pb2.JOB_STATE_SUCCEEDED else 1
+
+
+async def _watch(client: Client, args: argparse.Namespace) -> int:
+    if args.submit:
+        handler, *rest = args.submit
+        job_input = _read_input(rest[0] if rest else NO_INPUT)
+        events = client.stream(submit=job_spec(handler, job_input, version=args.version))
+    elif args.job_id:
+        events = client.stream(args.job_id, after_sequence=args.after)
+    else:
+        raise SystemExit("watch needs a JOB_ID or --submit HANDLER [INPUT]")
+    last = ""
+    printer = _EventPrinter(sys.stdout)
+    async for event in events:
+        last = str(event.WhichOneof("kind"))
+        if args.json:
+            sys.stdout.write(json_format.MessageToJson(event, indent=None) + "\n")
+        else:
+            printer.show(event)
+    return 0 if last == "succeeded" else 1
+
+
+async def _jobs(client: Client, args: argparse.Namespace) -> int:
+    if args.jobs_command == "list":
+        states = [job_pb2.JobState.Value(f"JOB_STATE_{s.upper()}") for s in args.state]
+        _print(await _list_jobs(client, args, states))
+    elif args.jobs_command == "get":
+        _print(await client.get(args.job_id, view=_view(args)))
+    else:
+        _print(await client.cancel(args.job_id, args.reason))
+    return 0
+
+
+async def _dlq(client: Client, args: argparse.Namespace) -> int:
+    if args.dlq_command == "list":
+        _print(await _list_jobs(client, args, [job_pb2.JOB_STATE_FAILED]))
+    elif args.job_id:
+        _print(await client.redrive(args.job_id))
+    else:
+        ids = await client.redrive_all(args.handler, version=args.version)
+        print(json.dumps({"redriven": len(ids), "job_ids": ids}, indent=2))
+    return 0
+
+
+async def _list_jobs(
+    client: Client, args: argparse.Namespace, states: list[job_pb2.JobState.ValueType]
+) -> job_service_pb2.ListJobsResponse:
+    return await client.list_jobs(
+        states=states, handler=args.handler, page_size=args.page_size, page_token=args.page_token, view=_view(args)
+    )
+
+
+async def _handlers(client: Client, args: argparse.Namespace) -> int:
+    for info in await client.handlers(args.name):
+        _print(info)
+    return 0
+
+
+async def _schedules(client: Client, args: argparse.Namespace) -> int:
+    command = args.schedules_command
+    if command == "create":
+        _print(await _create_schedule(client, args))
+    elif command == "list":
+        for schedule in await client.list_schedules():
+            timing = schedule.cron or f"every {schedule.interval.ToTimedelta().total_seconds():g}s"
+            state = "paused" if schedule.paused else f"next {schedule.next_tick_time.ToDatetime().isoformat()}Z"
+            print(f"{schedule.name}\t{schedule.job.handler} {schedule.job.version or 'latest'}\t{timing}\t{state}")
+    elif command == "get":
+        _print(await client.get_schedule(args.name))
+    elif command == "pause":
+        _print(await client.pause_schedule(args.name))
+    elif command == "resume":
+        _print(await client.resume_schedule(args.name))
+    else:
+        await client.delete_schedule(args.name)
+        print(f"deleted schedule {args.name}")
+    return 0
+
+
+async def _create_schedule(client: Client, args: argparse.Namespace) -> Message:
+    options = _job_options(args)
+    if options.pop("idempotency_key") or options.pop("delay") is not None:
+        raise SystemExit("a schedule sets --idempotency-key and --delay per tick")
+    return await client.create_schedule(
+        args.name,
+        args.handler,
+        _read_input(args.input),
+        cron=args.cron,
+        every=args.every,
+        time_zone=args.time_zone,
+        missed_ticks=args.missed_ticks,
+        paused=args.paused,
+        **options,
+    )
+
+
+CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]]] = {
+    "submit": _submit,
+    "call": _call,
+    "watch": _watch,
+    "jobs": _jobs,
+    "handlers": _handlers,
+    "dlq": _dlq,
+    "schedules": _schedules,
+}
+
+
+class _EventPrinter:
+    """Renders events for a terminal: a progress bar redrawn in place, other events on lines of their own."""
+
+    BAR_WIDTH = 30
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._bar_showing = False
+
+    def show(self, event: job_pb2.JobEvent) -> None:
+        kind = event.WhichOneof("kind")
+        if kind == "progress":
+            filled = round(self.BAR_WIDTH * event.progress.percent / 100)
+            bar = "#" * filled + "." * (self.BAR_WIDTH - filled)
+            self._out.write(f"\r[{bar}] {event.progress.percent:5.1f}% {event.progress.message}")
+            self._bar_showing = True
+        else:
+            if self._bar_showing:
+                self._out.write("\n")
+                self._bar_showing = False
+            self._out.write(self._describe(event, str(kind)) + "\n")
+        self._out.flush()
+
+    @staticmethod
+    def _describe(event: job_pb2.JobEvent, kind: str) -> str:
+        if kind == "queued":
+            return f"queued {event.job_id} ({event.queued.handler} {event.queued.version})"
+        if kind == "started":
+            return f"started (attempt {event.started.attempt} on {event.started.executor})"
+        if kind == "partial_output":
+            return f"output: {json.dumps(payload_value(event.partial_output.output))}"
+        if kind == "succeeded":
+            return f"succeeded: {json.dumps(payload_value(event.succeeded.result))}"
+        if kind == "failed":
+            return f"failed: {event.failed.error.type}: {event.failed.error.message}"
+        return f"{kind}: {getattr(event, kind).reason}"
+
+
+def _read_input(text: str) -> Any:
+    if text == "-":
+        text = sys.stdin.read()
+    elif text.startswith("@"):
+        text = Path(text[1:]).read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SystemExit(f"input is not valid JSON: {exc}") from None
+
+
+def _job_options(args: argparse.Namespace) -> dict[str, Any]:
+    labels = dict(label.split("=", 1) for label in args.label if "=" in label)
+    return {
+        "version": args.version,
+        "priority": args.priority,
+        "idempotency_key": args.idempotency_key,
+        "delay": args.delay,
+        "labels": labels,
+    }
+
+
+def _view(args: argparse.Namespace) -> job_service_pb2.JobView.ValueType:
+    if args.view is None:
+        return job_service_pb2.JOB_VIEW_UNSPECIFIED
+    return job_service_pb2.JobView.Value(f"JOB_VIEW_{args.view.upper()}")
+
+
+def _print(message: Message, out: TextIO = sys.stdout) -> None:
+    out.write(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2) + "\n")
