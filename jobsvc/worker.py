@@ -23,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from jobsvc.api import convert
+from jobsvc import codec
 from jobsvc.client import ClientSecurity
 from jobsvc.domain.handlers import HandlerTable, JobContext, load_module
 from jobsvc.domain.jobs import JobError, Payload
@@ -93,7 +93,7 @@ class _Sink:
             ack_service_pb2.ReportProgressRequest(
                 job_id=assignment.job.id,
                 attempt_token=assignment.attempt_token,
-                partial_output=convert.payload_to_proto(payload),
+                partial_output=codec.payload_to_proto(payload),
             )
         )
 
@@ -139,7 +139,7 @@ class RemoteWorker:
         info = ack_service_pb2.WorkerInfo(
             worker_id=self.config.worker_id,
             concurrency=self.config.concurrency,
-            handlers=[convert.handler_to_proto(d.spec()) for d in self._table],
+            handlers=[codec.handler_to_proto(d.spec()) for d in self._table],
         )
         info.lease_duration.FromNanoseconds(int(self.config.lease_seconds * 1e9))
         return info
@@ -300,9 +300,7 @@ class RemoteWorker:
                 raise RuntimeError(f"not serving {job.handler}@{job.version}")
             # No local timeout: the server ends an attempt at its deadline and the
             # heartbeat then reports the lease lost, which cancels the handler here.
-            outcome = await self._invoker.run(
-                definition, ctx, convert.payload_from_proto(job.input), None, trace_context
-            )
+            outcome = await self._invoker.run(definition, ctx, codec.payload_from_proto(job.input), None, trace_context)
             settle = _settlement(job.id, token, with_output_failure(outcome, sink.failure) or outcome)
             self._unconfirmed[(job.id, token)] = settle
             self.outbox.put_nowait(settle)
@@ -326,11 +324,11 @@ class RemoteWorker:
 
 def _settlement(job_id: str, token: str, outcome: Outcome) -> ack_service_pb2.WorkRequest:
     if outcome.error is not None:
-        error = convert.error_to_proto(outcome.error)
+        error = codec.error_to_proto(outcome.error)
         return ack_service_pb2.WorkRequest(
             nack=ack_service_pb2.NackRequest(job_id=job_id, attempt_token=token, error=error)
         )
-    result = convert.payload_to_proto(outcome.result or Payload())
+    result = codec.payload_to_proto(outcome.result or Payload())
     return ack_service_pb2.WorkRequest(
         ack=ack_service_pb2.AckRequest(job_id=job_id, attempt_token=token, result=result)
     )
