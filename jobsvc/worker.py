@@ -28,8 +28,8 @@ from jobsvc.client import ClientSecurity
 from jobsvc.domain.handlers import HandlerTable, JobContext, load_module
 from jobsvc.domain.jobs import JobError, Payload
 from jobsvc.domain.limits import PayloadLimits
-from jobsvc.executor.invoke import Invoker, Outcome, with_output_failure
-from jobsvc.executor.payloads import PayloadTooLarge, checked_size, encode_value
+from jobsvc.handlers.invoke import Invoker, Outcome, with_output_failure
+from jobsvc.handlers.payloads import PayloadTooLarge, checked_size, encode_value
 from jobsvc.observability.logs import job_fields
 from jobsvc.observability.tracing import Tracing, continued_trace
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
