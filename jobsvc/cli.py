@@ -29,16 +29,15 @@ from opentelemetry import trace
 
 from jobsvc import options
 from jobsvc.api.auth import SCOPES, AuthConfig, token_digest
-from jobsvc.client import Client, ClientSecurity, error_details, job_spec, payload_value
 from jobsvc.executor import ExecutorConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.logs import LOG_FORMATS, configure_logging
 from jobsvc.observability.tracing import TRACE_EXPORTERS, TracingUnavailable, build_provider
+from jobsvc.sdk import Client, ClientSecurity, WorkerConfig, error_details, job_spec, payload_value, run_worker
 from jobsvc.server import DEFAULT_DRAIN_DELAY, ConnectionConfig, JobsvcServer, ServerConfig, TlsConfig, default_data_dir
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.v1 import job_pb2, job_service_pb2
-from jobsvc.worker import WorkerConfig, run_worker
 
 uvloop: ModuleType | None
 try:

@@ -24,7 +24,6 @@ from typing import Any
 import grpc
 
 from jobsvc import codec
-from jobsvc.client import ClientSecurity
 from jobsvc.domain.handlers import HandlerTable, JobContext, load_module
 from jobsvc.domain.jobs import JobError, Payload
 from jobsvc.domain.limits import PayloadLimits
@@ -32,6 +31,7 @@ from jobsvc.handlers.invoke import Invoker, Outcome, with_output_failure
 from jobsvc.handlers.payloads import PayloadTooLarge, checked_size, encode_value
 from jobsvc.observability.logs import job_fields
 from jobsvc.observability.tracing import Tracing, continued_trace
+from jobsvc.sdk.client import ClientSecurity
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
 
 log = logging.getLogger("jobsvc.worker")
