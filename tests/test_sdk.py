@@ -24,3 +24,15 @@ def test_importing_the_sdk_loads_nothing_of_the_server() -> None:
     loaded = done.stdout.split()
     assert "jobsvc.sdk.worker" in loaded and "jobsvc.codec" in loaded
     assert [m for m in loaded if m in SERVER_SIDE or m.startswith(tuple(f"{s}." for s in SERVER_SIDE))] == []
+
+
+def test_the_compatibility_modules_re_export_the_sdk() -> None:
+    from jobsvc import client, sdk, worker
+    from jobsvc.sdk import client as sdk_client
+    from jobsvc.sdk import worker as sdk_worker
+
+    for shim, home in ((client, sdk_client), (worker, sdk_worker)):
+        assert shim.__all__
+        for name in shim.__all__:
+            assert getattr(shim, name) is getattr(home, name), f"{shim.__name__}.{name}"
+    assert client.Client is sdk.Client and worker.RemoteWorker is sdk.RemoteWorker
