@@ -17,7 +17,7 @@ import signal
 import grpc
 
 from jobsvc.domain.handlers import HandlerTable, load_module
-from jobsvc.worker import RemoteWorker, WorkerConfig
+from jobsvc.sdk import RemoteWorker, WorkerConfig
 
 CONNECT_TIMEOUT = 60.0
 

@@ -50,7 +50,7 @@ from bench.processes import (
 from bench.profiling import PySpyProfiler, find_py_spy
 from bench.report import RunRecord, format_table, summarize, summarize_cpu, write_json
 from bench.scenarios import FULL, QUICK, Context, MeasureWindow, Outcome, Scenario, Timing, scenarios, wait_online
-from jobsvc.client import Client
+from jobsvc.sdk import Client
 from jobsvc.store.embedded import EmbeddedPostgres
 
 PEERS = ("pgqueuer", "procrastinate", "celery")

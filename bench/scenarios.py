@@ -29,7 +29,7 @@ from bench.processes import (
     require_running,
     rss_mib,
 )
-from jobsvc.client import Client, job_spec, to_payload
+from jobsvc.sdk import Client, job_spec, to_payload
 from jobsvc.v1 import job_pb2
 
 HANDLER = "noop"

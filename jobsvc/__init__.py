@@ -1,7 +1,7 @@
 """jobsvc: a gRPC job runner backed by PostgreSQL.
 
-Handler authors need only `handler` and `JobContext` from here; the client is in
-`jobsvc.client`.
+Handler authors need only `handler` and `JobContext` from here; the Python client and
+remote worker are in `jobsvc.sdk`.
 """
 
 from jobsvc.domain.errors import NonRetryableError

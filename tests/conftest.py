@@ -14,9 +14,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from jobsvc.client import Client
 from jobsvc.executor import ExecutorConfig
 from jobsvc.maintenance import MaintenanceConfig
+from jobsvc.sdk import Client
 from jobsvc.server import JobsvcServer, ServerConfig
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import any_pb2, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from jobsvc.client import Client, error_details, job_spec
+from jobsvc.sdk import Client, error_details, job_spec
 from jobsvc.server import SERVICE_NAMES, JobsvcServer
 from jobsvc.v1 import (
     call_service_pb2,

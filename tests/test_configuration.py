@@ -17,10 +17,9 @@ import pytest
 from jobsvc import options
 from jobsvc.cli import build_parser, config_reference, main, parse_args, server_config
 from jobsvc.cli.config import client_security, observability_config, worker_config
-from jobsvc.client import ClientSecurity
 from jobsvc.observability import ObservabilityConfig
+from jobsvc.sdk import ClientSecurity, WorkerConfig
 from jobsvc.server import DEFAULT_DRAIN_DELAY, ServerConfig
-from jobsvc.worker import WorkerConfig
 from tests.conftest import REPO
 
 

@@ -13,11 +13,10 @@ import pytest
 from google.rpc import code_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from jobsvc.client import Client, error_details
 from jobsvc.domain.handlers import HandlerTable, load_module
+from jobsvc.sdk import Client, RemoteWorker, error_details
 from jobsvc.server import ConnectionConfig
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
-from jobsvc.worker import RemoteWorker
 from tests.conftest import StartServer
 from tests.tcp_proxy import TcpProxy
 

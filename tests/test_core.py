@@ -7,7 +7,7 @@ import asyncio
 import grpc
 import pytest
 
-from jobsvc.client import Client, error_details, job_spec, payload_value
+from jobsvc.sdk import Client, error_details, job_spec, payload_value
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2, stream_service_pb2, stream_service_pb2_grpc
 

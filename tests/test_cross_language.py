@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jobsvc.api.auth import AuthConfig, token_digest
-from jobsvc.client import Client, ClientSecurity, payload_value
+from jobsvc.sdk import Client, ClientSecurity, payload_value
 from jobsvc.server import JobsvcServer
 from tests.conftest import REPO, StartServer
 

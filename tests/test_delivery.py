@@ -9,7 +9,7 @@ import asyncpg
 import grpc
 import pytest
 
-from jobsvc.client import Client, error_details, job_spec, payload_value
+from jobsvc.sdk import Client, error_details, job_spec, payload_value
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2
 from tests import handlers

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from jobsvc.client import Client
 from jobsvc.domain.handlers import HandlerTable, load_module
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig
 from jobsvc.v1 import job_pb2
-from jobsvc.worker import RemoteWorker, WorkerConfig
 from tests.conftest import StartServer
 
 GRACE = 10.0

@@ -14,11 +14,10 @@ import asyncpg
 import grpc
 import pytest
 
-from jobsvc.client import Client, error_details, job_spec, payload_value
 from jobsvc.domain.handlers import HandlerTable, load_module
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, error_details, job_spec, payload_value
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2
-from jobsvc.worker import RemoteWorker, WorkerConfig
 from tests.conftest import StartServer
 
 MODULE = "tests.flow_handlers"

@@ -17,8 +17,8 @@ import pytest
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
 from jobsvc import JobContext, handler
-from jobsvc.client import Client, error_details, job_spec
 from jobsvc.domain.handlers import HandlerDefinition, HandlerTable
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, error_details, job_spec
 from jobsvc.v1 import (
     ack_service_pb2,
     ack_service_pb2_grpc,
@@ -28,7 +28,6 @@ from jobsvc.v1 import (
     submit_service_pb2,
     submit_service_pb2_grpc,
 )
-from jobsvc.worker import RemoteWorker, WorkerConfig
 from tests.conftest import StartServer
 
 TEN_THOUSAND_YEARS = duration_pb2.Duration(seconds=315_576_000_000)

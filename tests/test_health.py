@@ -13,7 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from jobsvc.client import Client
+from jobsvc.sdk import Client
 from jobsvc.server import LIVENESS_SERVICE, SERVICE_NAMES, JobsvcServer
 from tests.conftest import StartServer
 from tests.tcp_proxy import TcpProxy

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsvc.api import convert
+from jobsvc import codec
 from jobsvc.domain.jobs import Job, JobError, JobState, JobView, Payload
 from jobsvc.domain.limits import PayloadLimits, fit_errors, payload_size, progress_message
 
@@ -24,14 +24,14 @@ JSON = st.recursive(
 @given(JSON)
 def test_the_size_of_a_json_payload_is_what_protobuf_encodes(value: object) -> None:
     payload = Payload(json=value)  # type: ignore[arg-type]
-    assert payload_size(payload) == convert.payload_to_proto(payload).ByteSize()
+    assert payload_size(payload) == codec.payload_to_proto(payload).ByteSize()
 
 
 @settings(derandomize=True, max_examples=100, database=None)
 @given(st.text(max_size=300), st.binary(max_size=70_000))
 def test_the_size_of_a_protobuf_payload_is_what_protobuf_encodes(type_url: str, data: bytes) -> None:
     payload = Payload(type_url=type_url, data=data)
-    assert payload_size(payload) == convert.payload_to_proto(payload).ByteSize()
+    assert payload_size(payload) == codec.payload_to_proto(payload).ByteSize()
 
 
 def test_the_default_payload_limit_leaves_room_for_input_result_and_errors() -> None:
@@ -80,7 +80,7 @@ def test_a_thousand_large_errors_fit_their_budget_in_either_view() -> None:
     assert bounded.traceback.endswith("ValueError: the end") and "bytes cut]" in bounded.traceback
     errors = [bounded] * 1000
     for view in JobView:
-        message = convert.job_to_proto(_failed_job(errors), view, limits.error_budget)
+        message = codec.job_to_proto(_failed_job(errors), view, limits.error_budget)
         sizes = sum(e.ByteSize() + 4 for e in message.attempt_errors) + message.error.ByteSize() + 4
         assert sizes <= limits.error_budget, view
         assert len(message.attempt_errors) == 1000 and message.error.type == "E"

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import asyncpg
 import pytest
 
-from jobsvc.client import Client, payload_value
+from jobsvc.sdk import Client, payload_value
 from jobsvc.v1 import job_pb2
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV, create_ledger_table
 from tests.faults.ledger import Ledger, LedgerClient, check, until_ok

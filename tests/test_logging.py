@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from jobsvc.client import Client
 from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.observability.logs import JOB_FIELDS, log_handler
-from jobsvc.worker import RemoteWorker, WorkerConfig
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig
 from tests.conftest import StartServer
 
 SECRET_INPUT = "input-that-must-not-be-logged"

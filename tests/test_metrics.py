@@ -15,13 +15,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobsvc.cli import _observability_config, build_parser
-from jobsvc.client import Client
 from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.domain.jobs import JobSpec, NewJob, Payload, RetryPolicy
 from jobsvc.observability import ObservabilityConfig
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig
 from jobsvc.server import JobsvcServer
 from jobsvc.store.postgres import PgStore, create_pool
-from jobsvc.worker import RemoteWorker, WorkerConfig
 from tests.conftest import StartServer
 
 METRICS = ObservabilityConfig(metrics_port=0, metrics_host="127.0.0.1")

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from jobsvc.client import Client, payload_value
+from jobsvc.sdk import Client, payload_value
 from jobsvc.v1 import job_pb2
 from tests.conftest import StartServer
 from tests.test_core import SUCCEEDED, kinds, wait_state

@@ -21,7 +21,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from jobsvc.api.auth import SCOPES, AuthConfig, Authenticator, required_scope, token_digest, tokens_from_toml
 from jobsvc.api.status import add_service
-from jobsvc.client import Client, ClientSecurity, error_details
+from jobsvc.sdk import Client, ClientSecurity, error_details
 from jobsvc.server import SERVICE_NAMES, JobsvcServer, TlsConfig
 from tests.api_surface import call_async, jobsvc_methods, path_of
 from tests.conftest import StartServer, subprocess_env

@@ -15,11 +15,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from jobsvc.client import Client
 from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.tracing import TracingUnavailable
-from jobsvc.worker import RemoteWorker, WorkerConfig
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig
 from tests.conftest import StartServer
 
 

@@ -26,7 +26,7 @@ import pytest
 from google.protobuf import any_pb2, duration_pb2, json_format, struct_pb2
 
 from jobsvc import RetryPolicy, handler
-from jobsvc.client import error_details
+from jobsvc.sdk import error_details
 from jobsvc.v1 import (
     ack_service_pb2,
     ack_service_pb2_grpc,

@@ -11,11 +11,10 @@ import grpc
 import pytest
 
 from jobsvc import JobContext, RetryPolicy, handler
-from jobsvc.client import Client, error_details, job_spec, payload_value
 from jobsvc.domain.handlers import HandlerDefinition, HandlerTable, load_module
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, error_details, job_spec, payload_value
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
-from jobsvc.worker import RemoteWorker, WorkerConfig
 from tests.conftest import StartServer
 from tests.test_core import SUCCEEDED, kinds, wait_state
 

@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from google.protobuf import timestamp_pb2
 from google.rpc import code_pb2
 
-from jobsvc.api import convert
+from jobsvc import codec
 from jobsvc.api.app import JobsApp
 from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, internal_status, status_for, unary
 from jobsvc.domain.errors import (
@@ -33,7 +32,7 @@ from jobsvc.domain.errors import (
     NotFound,
     ResourceExhausted,
 )
-from jobsvc.domain.jobs import Claim, EventKind, HandlerSpec, JobError, JobState, Transition
+from jobsvc.domain.jobs import Claim, EventKind, JobError, JobState, Transition
 from jobsvc.domain.limits import (
     INPUT_TOO_LARGE,
     PARTIAL_OUTPUT_TOO_LARGE,
@@ -42,6 +41,7 @@ from jobsvc.domain.limits import (
     payload_size,
     progress_message,
 )
+from jobsvc.domain.workers import Worker
 from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.store.notify import Listener
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc
@@ -49,9 +49,6 @@ from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc
 log = logging.getLogger("jobsvc.ack")
 
 Context = grpc.aio.ServicerContext[Any, Any]
-MAX_CONCURRENCY = 1000
-MAX_LEASE_SECONDS = 600.0
-MIN_LEASE_SECONDS = 2.0
 MAX_LEASE_WAIT = 30.0
 # A session remembers at least this many attempts it ended (see _Session.ended).
 ENDED_REMEMBERED = 256
@@ -74,87 +71,6 @@ class AckConfig:
     # lost LISTEN connection every session is woken). This poll is only a safety net, and
     # each idle session costs a query per interval: 100 idle workers, 3 queries/s.
     poll_interval: float = 30.0
-
-
-@dataclass(frozen=True)
-class Worker:
-    """A validated WorkerInfo."""
-
-    worker_id: str
-    handlers: list[HandlerSpec]
-    concurrency: int
-    lease_seconds: float
-
-    @property
-    def keys(self) -> list[str]:
-        return [f"{h.name}@{h.version}" for h in self.handlers]
-
-    @property
-    def limited(self) -> bool:
-        """Whether any version it serves has flow control (claims must apply limits)."""
-        return any(h.flow for h in self.handlers)
-
-
-def _worker_from_proto(message: ack_service_pb2.WorkerInfo, path: str, default_lease: float) -> Worker:
-    problems: list[FieldViolation] = []
-    if not message.worker_id or len(message.worker_id) > 200:
-        problems.append(FieldViolation(f"{path}.worker_id", "required, at most 200 characters"))
-    if not message.handlers:
-        problems.append(FieldViolation(f"{path}.handlers", "at least one handler version"))
-    if not 1 <= message.concurrency <= MAX_CONCURRENCY:
-        problems.append(FieldViolation(f"{path}.concurrency", f"must be 1..{MAX_CONCURRENCY}"))
-    handlers: list[HandlerSpec] = []
-    declared: set[tuple[str, str]] = set()
-    for index, info in enumerate(message.handlers):
-        try:
-            spec = convert.handler_from_proto(info, f"{path}.handlers[{index}]")
-        except InvalidArgument as exc:
-            problems.extend(exc.violations)
-            continue
-        # One registry row per version: two declarations of it would be two rows of one
-        # upsert, which PostgreSQL refuses (and which one should win?).
-        if (spec.name, spec.version) in declared:
-            problems.append(
-                FieldViolation(f"{path}.handlers[{index}]", f"{spec.name} {spec.version} is declared twice")
-            )
-        declared.add((spec.name, spec.version))
-        handlers.append(spec)
-    if problems:
-        raise InvalidArgument(f"invalid worker: {problems[0].field}: {problems[0].description}", problems)
-    lease = message.lease_duration.ToTimedelta().total_seconds() if message.HasField("lease_duration") else 0
-    lease = min(max(lease or default_lease, MIN_LEASE_SECONDS), MAX_LEASE_SECONDS)
-    return Worker(message.worker_id, handlers, message.concurrency, lease)
-
-
-def _lease_ref(job_id: str, token: str, path: str) -> tuple[str, str]:
-    job_id = convert.job_id_from_request(job_id, f"{path}.job_id")
-    try:
-        return job_id, str(uuid.UUID(token))
-    except ValueError:
-        raise InvalidArgument(
-            f"{path}.attempt_token is not a token this server issued",
-            [FieldViolation(f"{path}.attempt_token", "must be the attempt_token of an assignment")],
-        ) from None
-
-
-def _timestamp(seconds_from_now: float | None = None, moment: Any = None) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    if moment is not None:
-        stamp.FromDatetime(moment)
-    else:
-        stamp.FromNanoseconds(int((time.time() + (seconds_from_now or 0)) * 1e9))
-    return stamp
-
-
-def _assignment(claim: Claim, error_budget: int) -> ack_service_pb2.Assignment:
-    assignment = ack_service_pb2.Assignment(
-        job=convert.job_to_proto(claim.job, error_budget=error_budget),
-        attempt_token=claim.attempt_token,
-        trace_context=claim.job.trace_context or {},
-    )
-    if claim.lease_deadline is not None:
-        assignment.lease_deadline.CopyFrom(_timestamp(moment=claim.lease_deadline))
-    return assignment
 
 
 class Settlements:
@@ -186,8 +102,8 @@ class Settlements:
         )
 
     async def ack(self, request: ack_service_pb2.AckRequest, path: str) -> JobState:
-        job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
-        result = convert.payload_from_proto(request.result, f"{path}.result")
+        job_id, token = codec.lease_ref_from_request(request.job_id, request.attempt_token, path)
+        result = codec.payload_from_proto(request.result, f"{path}.result")
         size = payload_size(result)
         if size > self._limits.payload:
             # Stored, it could never be read back: the attempt fails instead (the same
@@ -230,8 +146,8 @@ class Settlements:
         *,
         reject: bool = False,
     ) -> tuple[JobState, Any]:
-        job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
-        error = self._limits.bounded_error(convert.error_from_proto(request.error))
+        job_id, token = codec.lease_ref_from_request(request.job_id, request.attempt_token, path)
+        error = self._limits.bounded_error(codec.error_from_proto(request.error))
         if reject:
             error = JobError(
                 error.type if request.error.type else "jobsvc.Rejected",
@@ -241,7 +157,7 @@ class Settlements:
             )
         delay = None
         if not reject and request.HasField("retry_delay"):
-            delay = convert.delay_seconds(request.retry_delay, f"{path}.retry_delay")
+            delay = codec.delay_seconds(request.retry_delay, f"{path}.retry_delay")
         change = await self._store.job_fail_attempt(job_id, token, error, delay)
         if change is None:
             raise await self._refused(job_id)
@@ -251,7 +167,7 @@ class Settlements:
         return change.state, change.next_run_at
 
     async def progress(self, request: ack_service_pb2.ReportProgressRequest, path: str) -> int:
-        job_id, token = _lease_ref(request.job_id, request.attempt_token, path)
+        job_id, token = codec.lease_ref_from_request(request.job_id, request.attempt_token, path)
         update = request.WhichOneof("update")
         if update == "progress":
             percent = min(100.0, max(0.0, request.progress.percent))
@@ -261,7 +177,7 @@ class Settlements:
             )
         elif update == "partial_output":
             field = f"{path}.partial_output"
-            output = convert.payload_from_proto(request.partial_output, field)
+            output = codec.payload_from_proto(request.partial_output, field)
             size = payload_size(output)
             if size > self._limits.payload:
                 raise await self.fail_oversized(job_id, token, PARTIAL_OUTPUT_TOO_LARGE, field, size)
@@ -434,7 +350,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 [FieldViolation("hello", "required first")],
                 reason="HELLO_REQUIRED",
             )
-        worker = _worker_from_proto(first.hello, "hello", self.config.lease_seconds)
+        worker = codec.worker_from_proto(first.hello, "hello", self.config.lease_seconds)
         await self._register(worker)
         session_id = uuid.uuid4().hex[:12]
         session = _Session(worker, f"worker:{worker.worker_id}:{session_id}", asyncio.Queue())
@@ -599,7 +515,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         request: ack_service_pb2.LeaseRequest,
         context: Context,
     ) -> ack_service_pb2.LeaseResponse:
-        worker = _worker_from_proto(request.worker, "worker", self.config.lease_seconds)
+        worker = codec.worker_from_proto(request.worker, "worker", self.config.lease_seconds)
         if not 0 <= request.max_jobs <= 100:
             raise InvalidArgument("max_jobs must be 1..100", [FieldViolation("max_jobs", "1..100")])
         wait = min(request.wait.ToTimedelta().total_seconds(), MAX_LEASE_WAIT) if request.HasField("wait") else 0
@@ -622,7 +538,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                     await asyncio.wait_for(due.wait(), min(remaining, self.config.poll_interval))
 
     def _assignment(self, claim: Claim) -> ack_service_pb2.Assignment:
-        return _assignment(claim, self._limits.error_budget)
+        return codec.assignment_to_proto(claim, self._limits.error_budget)
 
     async def _fitting(self, claims: list[Claim]) -> list[ack_service_pb2.Assignment]:
         """Assignments of the claims that fit in one LeaseResponse together; the others are
@@ -672,14 +588,17 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         request: ack_service_pb2.HeartbeatRequest,
         context: Context,
     ) -> ack_service_pb2.HeartbeatResponse:
-        refs = [_lease_ref(lease.job_id, lease.attempt_token, f"leases[{i}]") for i, lease in enumerate(request.leases)]
+        refs = [
+            codec.lease_ref_from_request(lease.job_id, lease.attempt_token, f"leases[{i}]")
+            for i, lease in enumerate(request.leases)
+        ]
         held = await self._store.job_lease_extend_tokens(refs, self.config.lease_seconds)
         response = ack_service_pb2.HeartbeatResponse()
         for job_id, _ in refs:
             status = response.leases.add(job_id=job_id, held=job_id in held)
             if job_id in held:
                 status.cancel_requested = held[job_id][0]
-                status.lease_deadline.CopyFrom(_timestamp(moment=held[job_id][1]))
+                status.lease_deadline.CopyFrom(codec.timestamp_to_proto(held[job_id][1]))
         return response
 
     @unary
@@ -697,7 +616,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         context: Context,
     ) -> ack_service_pb2.AckResponse:
         state = await self._settle.ack(request, "request")
-        return ack_service_pb2.AckResponse(state=convert.state_to_proto(state))
+        return ack_service_pb2.AckResponse(state=codec.state_to_proto(state))
 
     @unary
     async def Nack(
@@ -706,9 +625,9 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         context: Context,
     ) -> ack_service_pb2.NackResponse:
         state, next_run_at = await self._settle.nack(request, "request")
-        response = ack_service_pb2.NackResponse(state=convert.state_to_proto(state))
+        response = ack_service_pb2.NackResponse(state=codec.state_to_proto(state))
         if next_run_at is not None:
-            response.next_attempt_time.CopyFrom(_timestamp(moment=next_run_at))
+            response.next_attempt_time.CopyFrom(codec.timestamp_to_proto(next_run_at))
         return response
 
     @unary
@@ -718,7 +637,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         context: Context,
     ) -> ack_service_pb2.RejectResponse:
         state, _ = await self._settle.nack(request, "request", reject=True)  # type: ignore[arg-type]
-        return ack_service_pb2.RejectResponse(state=convert.state_to_proto(state))
+        return ack_service_pb2.RejectResponse(state=codec.state_to_proto(state))
 
 
 def _settled(job_id: str, token: str, code: int, reason: str, message: str) -> ack_service_pb2.WorkResponse:

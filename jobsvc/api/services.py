@@ -1,4 +1,4 @@
-"""The gRPC servicers: translate requests with jobsvc.api.convert, call JobsApp,
+"""The gRPC servicers: translate requests with jobsvc.codec, call JobsApp,
 and let jobsvc.api.status map every error."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from jobsvc.api import convert
+from jobsvc import codec
 from jobsvc.api.app import JobsApp
 from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import server_streaming, unary
@@ -39,7 +39,7 @@ LIST_OVERHEAD_BYTES = 256
 
 def _job(app: JobsApp, job: Job, view: JobView = JobView.FULL) -> JobMessage:
     """A job as responses carry it: its errors within the budget that keeps it under the limit."""
-    return convert.job_to_proto(job, view, app.limits.error_budget)
+    return codec.job_to_proto(job, view, app.limits.error_budget)
 
 
 def _entry_size(message: JobMessage) -> int:
@@ -59,7 +59,7 @@ class SubmitService(submit_service_pb2_grpc.SubmitServiceServicer):
         request: submit_service_pb2.SubmitRequest,
         context: Context,
     ) -> submit_service_pb2.SubmitResponse:
-        spec = convert.job_spec_from_proto(request.job, "job")
+        spec = codec.job_spec_from_proto(request.job, "job")
         [(job, created)] = await self._app.submit([(spec, "job")])
         return submit_service_pb2.SubmitResponse(job=_job(self._app, job), created=created)
 
@@ -88,7 +88,7 @@ def _specs(messages: Any) -> list[tuple[Any, str]]:
     for index, message in enumerate(messages):
         path = f"jobs[{index}]"
         try:
-            specs.append((convert.job_spec_from_proto(message, path), path))
+            specs.append((codec.job_spec_from_proto(message, path), path))
         except InvalidArgument as exc:
             violations.extend(exc.violations)
     if violations:
@@ -108,7 +108,7 @@ class CallService(call_service_pb2_grpc.CallServiceServicer):
         request: call_service_pb2.CallRequest,
         context: Context,
     ) -> call_service_pb2.CallResponse:
-        spec = convert.job_spec_from_proto(request.job, "job")
+        spec = codec.job_spec_from_proto(request.job, "job")
         [(job, _)] = await self._app.submit([(spec, "job")])
         # The id goes out before the wait, so a caller whose deadline passes can
         # still fetch the result later.
@@ -137,16 +137,16 @@ class StreamService(stream_service_pb2_grpc.StreamServiceServicer):
                 [FieldViolation("after_sequence", f"must be 0..{MAX_SEQUENCE} (sequences are 32-bit in storage)")],
             )
         if target == "submit":
-            spec = convert.job_spec_from_proto(request.submit, "submit")
+            spec = codec.job_spec_from_proto(request.submit, "submit")
             [(job, _)] = await self._app.submit([(spec, "submit")])
             job_id = job.id
         elif target == "job_id":
-            job_id = convert.job_id_from_request(request.job_id, "job_id")
+            job_id = codec.job_id_from_request(request.job_id, "job_id")
         else:
             raise InvalidArgument("set submit or job_id", [FieldViolation("target", "submit or job_id")])
         await context.send_initial_metadata(((JOB_ID_METADATA, job_id),))
         async for event in self._app.events(job_id, request.after_sequence):
-            yield stream_service_pb2.StreamResponse(event=convert.event_to_proto(event))
+            yield stream_service_pb2.StreamResponse(event=codec.event_to_proto(event))
 
 
 class JobService(job_service_pb2_grpc.JobServiceServicer):
@@ -161,8 +161,8 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         request: job_service_pb2.GetJobRequest,
         context: Context,
     ) -> job_service_pb2.GetJobResponse:
-        job_id = convert.job_id_from_request(request.id, "id")
-        view = convert.view_from_proto(request.view, "view")
+        job_id = codec.job_id_from_request(request.id, "id")
+        view = codec.view_from_proto(request.view, "view")
         job = await self._app.get(job_id, view)
         return job_service_pb2.GetJobResponse(job=_job(self._app, job, view))
 
@@ -174,9 +174,9 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
     ) -> job_service_pb2.ListJobsResponse:
         if not 0 <= request.page_size <= 1000:
             raise InvalidArgument("page_size must be 0..1000", [FieldViolation("page_size", "0..1000")])
-        states = convert.states_from_proto(request.states, "states")
-        cursor = convert.decode_page_token(request.page_token, "page_token")
-        view = convert.view_from_proto(request.view, "view")
+        states = codec.states_from_proto(request.states, "states")
+        cursor = codec.decode_page_token(request.page_token, "page_token")
+        view = codec.view_from_proto(request.view, "view")
         # Sized by bytes too: the page ends before the response would go over the limit.
         jobs, next_cursor = await self._app.list_jobs(
             states,
@@ -189,7 +189,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
             budget=self._app.limits.max_message_bytes - LIST_OVERHEAD_BYTES,
         )
         return job_service_pb2.ListJobsResponse(
-            jobs=jobs, next_page_token=convert.encode_page_token(next_cursor) if next_cursor else ""
+            jobs=jobs, next_page_token=codec.encode_page_token(next_cursor) if next_cursor else ""
         )
 
     @unary
@@ -198,7 +198,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         request: job_service_pb2.CancelJobRequest,
         context: Context,
     ) -> job_service_pb2.CancelJobResponse:
-        job_id = convert.job_id_from_request(request.id, "id")
+        job_id = codec.job_id_from_request(request.id, "id")
         job = await self._app.store.job_cancel(job_id, request.reason or "cancelled by request")
         return job_service_pb2.CancelJobResponse(job=_job(self._app, job))
 
@@ -209,7 +209,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         context: Context,
     ) -> job_service_pb2.ListHandlersResponse:
         specs = await self._app.handlers(request.name or None)
-        return job_service_pb2.ListHandlersResponse(handlers=[convert.handler_to_proto(s) for s in specs])
+        return job_service_pb2.ListHandlersResponse(handlers=[codec.handler_to_proto(s) for s in specs])
 
     @unary
     async def RedriveJob(
@@ -217,7 +217,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         request: job_service_pb2.RedriveJobRequest,
         context: Context,
     ) -> job_service_pb2.RedriveJobResponse:
-        job_id = convert.job_id_from_request(request.id, "id")
+        job_id = codec.job_id_from_request(request.id, "id")
         redriven = await self._app.store.job_redrive([job_id], None, None, 1)
         if not redriven:
             job = await self._app.get(job_id)  # NOT_FOUND when it does not exist
@@ -266,9 +266,9 @@ class ScheduleService(schedule_service_pb2_grpc.ScheduleServiceServicer):
         request: schedule_service_pb2.CreateScheduleRequest,
         context: Context,
     ) -> schedule_service_pb2.CreateScheduleResponse:
-        schedule = convert.schedule_from_proto(request.schedule, "schedule")
+        schedule = codec.schedule_from_proto(request.schedule, "schedule")
         created = await self._schedules.create(schedule, "schedule.job")
-        return schedule_service_pb2.CreateScheduleResponse(schedule=convert.schedule_to_proto(created))
+        return schedule_service_pb2.CreateScheduleResponse(schedule=codec.schedule_to_proto(created))
 
     @unary
     async def GetSchedule(
@@ -277,7 +277,7 @@ class ScheduleService(schedule_service_pb2_grpc.ScheduleServiceServicer):
         context: Context,
     ) -> schedule_service_pb2.GetScheduleResponse:
         found = await self._schedules.get(_schedule_name(request.name))
-        return schedule_service_pb2.GetScheduleResponse(schedule=convert.schedule_to_proto(found))
+        return schedule_service_pb2.GetScheduleResponse(schedule=codec.schedule_to_proto(found))
 
     @unary
     async def ListSchedules(
@@ -286,7 +286,7 @@ class ScheduleService(schedule_service_pb2_grpc.ScheduleServiceServicer):
         context: Context,
     ) -> schedule_service_pb2.ListSchedulesResponse:
         found = await self._schedules.list()
-        return schedule_service_pb2.ListSchedulesResponse(schedules=[convert.schedule_to_proto(s) for s in found])
+        return schedule_service_pb2.ListSchedulesResponse(schedules=[codec.schedule_to_proto(s) for s in found])
 
     @unary
     async def PauseSchedule(
@@ -295,7 +295,7 @@ class ScheduleService(schedule_service_pb2_grpc.ScheduleServiceServicer):
         context: Context,
     ) -> schedule_service_pb2.PauseScheduleResponse:
         found = await self._schedules.set_paused(_schedule_name(request.name), paused=True)
-        return schedule_service_pb2.PauseScheduleResponse(schedule=convert.schedule_to_proto(found))
+        return schedule_service_pb2.PauseScheduleResponse(schedule=codec.schedule_to_proto(found))
 
     @unary
     async def ResumeSchedule(
@@ -304,7 +304,7 @@ class ScheduleService(schedule_service_pb2_grpc.ScheduleServiceServicer):
         context: Context,
     ) -> schedule_service_pb2.ResumeScheduleResponse:
         found = await self._schedules.set_paused(_schedule_name(request.name), paused=False)
-        return schedule_service_pb2.ResumeScheduleResponse(schedule=convert.schedule_to_proto(found))
+        return schedule_service_pb2.ResumeScheduleResponse(schedule=codec.schedule_to_proto(found))
 
     @unary
     async def DeleteSchedule(

@@ -11,11 +11,10 @@ import argparse
 from dataclasses import replace
 
 from jobsvc.api.auth import AuthConfig
-from jobsvc.client import ClientSecurity
 from jobsvc.executor import ExecutorConfig
 from jobsvc.observability import ObservabilityConfig
+from jobsvc.sdk import ClientSecurity, WorkerConfig
 from jobsvc.server import ConnectionConfig, ServerConfig, TlsConfig
-from jobsvc.worker import WorkerConfig
 
 
 def server_config(args: argparse.Namespace) -> ServerConfig:

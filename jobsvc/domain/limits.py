@@ -173,7 +173,7 @@ def payload_size(payload: Payload) -> int:
 
 
 def value_size(value: JsonValue) -> int:
-    """Bytes of the google.protobuf.Value message a JSON value is sent as (jobsvc.api.convert's
+    """Bytes of the google.protobuf.Value message a JSON value is sent as (jobsvc.codec's
     encoding: a number is always a double; a kind is always written, even when empty)."""
     if value is None or isinstance(value, bool):
         return 2  # tag + one-byte varint (NULL_VALUE, or the bool)

@@ -23,8 +23,8 @@ from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerTable, JobContext
 from jobsvc.domain.jobs import Claim, EventKind, JobError, JobState, JsonValue, Payload, Transition
 from jobsvc.domain.limits import PayloadLimits
-from jobsvc.executor.invoke import Invoker, Outcome, with_output_failure
-from jobsvc.executor.payloads import PayloadTooLarge, checked_size, encode_value
+from jobsvc.handlers.invoke import Invoker, Outcome, with_output_failure
+from jobsvc.handlers.payloads import PayloadTooLarge, checked_size, encode_value
 from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.observability.metrics import Metrics
 from jobsvc.observability.tracing import Tracing

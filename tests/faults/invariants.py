@@ -16,7 +16,7 @@ import asyncpg
 import grpc
 from google.protobuf.message import Message
 
-from jobsvc.client import error_details
+from jobsvc.sdk import error_details
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
 from tests.faults.records import TERMINAL, DbView, Execution, Fault, Op
 

@@ -22,7 +22,7 @@ from typing import Literal
 import asyncpg
 import grpc
 
-from jobsvc.client import JOB_ID_METADATA, error_details
+from jobsvc.sdk import JOB_ID_METADATA, error_details
 from jobsvc.v1 import call_service_pb2, call_service_pb2_grpc, job_pb2, submit_service_pb2, submit_service_pb2_grpc
 from tests.faults.invariants import check_invariants, probe_stale_tokens
 from tests.faults.records import Counts, DbView, Execution, Fault, JobRow, Op

@@ -14,7 +14,7 @@ import asyncpg
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from jobsvc.client import job_spec
+from jobsvc.sdk import job_spec
 from jobsvc.v1 import job_pb2
 from tests.faults.ledger import Ledger, LedgerClient
 from tests.faults.records import TERMINAL, Execution, Op

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from jobsvc.client import Client
+from jobsvc.sdk import Client
 from jobsvc.v1 import job_pb2
 from tests.conftest import StartServer
 from tests.faults.children import Children

@@ -23,13 +23,12 @@ import asyncpg
 import grpc
 import pytest
 
-from jobsvc.client import Client, error_details, job_spec
 from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.domain.jobs import Payload
 from jobsvc.domain.limits import PayloadLimits, payload_size
+from jobsvc.sdk import Client, RemoteWorker, error_details, job_spec
 from jobsvc.server import ConnectionConfig, JobsvcServer
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2, job_service_pb2
-from jobsvc.worker import RemoteWorker
 from tests import handlers as test_handlers
 from tests.conftest import StartServer
 from tests.faults.children import Children

@@ -1,4 +1,4 @@
-"""Running the commands that call a server: the job API through jobsvc.client.Client
+"""Running the commands that call a server: the job API through jobsvc.sdk.Client
 (submit, call, watch, jobs, dlq, handlers, schedules) and the gRPC health check."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jobsvc.cli.config import client_security
 from jobsvc.cli.parser.client import NO_INPUT
-from jobsvc.client import Client, error_details, job_spec, payload_value
+from jobsvc.sdk import Client, error_details, job_spec, payload_value
 from jobsvc.v1 import job_pb2, job_service_pb2
 
 

@@ -16,10 +16,10 @@ from opentelemetry import trace
 from jobsvc.api.auth import token_digest
 from jobsvc.cli.config import client_security, observability_config, server_config, worker_config
 from jobsvc.observability.tracing import TracingUnavailable, build_provider
+from jobsvc.sdk import run_worker
 from jobsvc.server import JobsvcServer, default_data_dir
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
-from jobsvc.worker import run_worker
 
 
 async def serve(args: argparse.Namespace) -> int:

@@ -17,8 +17,8 @@ from jobsvc.executor import ExecutorConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.logs import LOG_FORMATS
 from jobsvc.observability.tracing import TRACE_EXPORTERS
+from jobsvc.sdk import WorkerConfig
 from jobsvc.server import DEFAULT_DRAIN_DELAY, ConnectionConfig, ServerConfig, TlsConfig
-from jobsvc.worker import WorkerConfig
 
 
 def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,7 +1,8 @@
-"""The one place that converts between protobuf messages and domain objects.
+"""Protobuf messages to domain objects: what clients and workers send, validated.
 
 Incoming messages are validated here, field by field, so that every bad request
-is answered with the path of each bad field (`jobs[3].input`).
+is answered with the path of each bad field (`jobs[3].input`). The other direction
+is jobsvc.codec.encode.
 """
 
 from __future__ import annotations
@@ -11,26 +12,21 @@ import binascii
 import math
 import re
 import uuid
-from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
-from google.protobuf.any_pb2 import Any as AnyMessage
+from google.protobuf import struct_pb2
 
+from jobsvc.codec.encode import state_to_proto
 from jobsvc.domain.errors import FieldViolation, InvalidArgument
-from jobsvc.domain.flow import ConcurrencyLimit, Fairness, FlowControl, RateLimit, WaitReason
+from jobsvc.domain.flow import ConcurrencyLimit, Fairness, FlowControl, RateLimit
 from jobsvc.domain.handlers import NAME_PATTERN
 from jobsvc.domain.jobs import (
     MAX_ATTEMPTS_LIMIT,
     MAX_DURATION_SECONDS,
     MAX_DURATION_TEXT,
-    EventKind,
     HandlerSpec,
-    Job,
     JobError,
-    JobEvent,
     JobSpec,
     JobState,
     JobView,
@@ -38,11 +34,11 @@ from jobsvc.domain.jobs import (
     Payload,
     RetryPolicy,
 )
-from jobsvc.domain.limits import fit_errors
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 from jobsvc.domain.schemas import InvalidSchema, check_schema
 from jobsvc.domain.versions import InvalidVersion, InvalidVersionSelector, Version, VersionSelector
-from jobsvc.v1 import job_pb2, job_service_pb2, schedule_service_pb2
+from jobsvc.domain.workers import MAX_CONCURRENCY, MAX_LEASE_SECONDS, MAX_WORKER_ID, MIN_LEASE_SECONDS, Worker
+from jobsvc.v1 import ack_service_pb2, job_pb2, job_service_pb2, schedule_service_pb2
 
 MAX_IDEMPOTENCY_KEY = 256
 MAX_LABELS = 32
@@ -52,26 +48,7 @@ MAX_PRIORITY = 1000
 # (see jobsvc.domain.limits).
 MAX_VERSION_SELECTOR = 1024
 
-_STATE_TO_PROTO = {
-    JobState.QUEUED: job_pb2.JOB_STATE_QUEUED,
-    JobState.RUNNING: job_pb2.JOB_STATE_RUNNING,
-    JobState.SUCCEEDED: job_pb2.JOB_STATE_SUCCEEDED,
-    JobState.FAILED: job_pb2.JOB_STATE_FAILED,
-    JobState.CANCELLED: job_pb2.JOB_STATE_CANCELLED,
-}
-_STATE_FROM_PROTO = {v: k for k, v in _STATE_TO_PROTO.items()}
-_WAIT_TO_PROTO = {
-    WaitReason.NONE: job_pb2.WAIT_REASON_UNSPECIFIED,
-    WaitReason.SCHEDULED: job_pb2.WAIT_REASON_SCHEDULED,
-    WaitReason.RETRY_BACKOFF: job_pb2.WAIT_REASON_RETRY_BACKOFF,
-    WaitReason.NO_WORKER: job_pb2.WAIT_REASON_NO_WORKER,
-    WaitReason.CONCURRENCY_LIMIT: job_pb2.WAIT_REASON_CONCURRENCY_LIMIT,
-    WaitReason.RATE_LIMIT: job_pb2.WAIT_REASON_RATE_LIMIT,
-}
-_MISSED_TICKS_TO_PROTO = {
-    MissedTicks.SKIP: schedule_service_pb2.MISSED_TICKS_SKIP,
-    MissedTicks.RUN_ONCE: schedule_service_pb2.MISSED_TICKS_RUN_ONCE,
-}
+_STATE_FROM_PROTO = {state_to_proto(state): state for state in JobState}
 _VIEW_FROM_PROTO: dict[int, JobView] = {
     job_service_pb2.JOB_VIEW_UNSPECIFIED: JobView.FULL,
     job_service_pb2.JOB_VIEW_BASIC: JobView.BASIC,
@@ -97,9 +74,6 @@ class _Violations:
             first = self.items[0]
             more = f" (and {len(self.items) - 1} more)" if len(self.items) > 1 else ""
             raise InvalidArgument(f"invalid {what}: {first.field}: {first.description}{more}", self.items)
-
-
-# -- requests -> domain ---------------------------------------------------------
 
 
 def payload_from_proto(message: job_pb2.Payload, path: str = "payload") -> Payload:
@@ -137,30 +111,6 @@ def json_from_value(value: struct_pb2.Value) -> JsonValue:
     if kind == "list_value":
         return [json_from_value(item) for item in value.list_value.values]
     return None
-
-
-def json_to_value(json: JsonValue, out: struct_pb2.Value) -> None:
-    """Fill `out` with a JSON value (the inverse of json_from_value)."""
-    if json is None:
-        out.null_value = struct_pb2.NULL_VALUE
-    elif isinstance(json, bool):
-        out.bool_value = json
-    elif isinstance(json, int | float):
-        out.number_value = json
-    elif isinstance(json, str):
-        out.string_value = json
-    elif isinstance(json, dict):
-        fields = out.struct_value.fields
-        if not json:
-            out.struct_value.SetInParent()
-        for key, item in json.items():
-            json_to_value(item, fields[key])
-    else:
-        values = out.list_value.values
-        if not json:
-            out.list_value.SetInParent()
-        for item in json:
-            json_to_value(item, values.add())
 
 
 def job_spec_from_proto(message: job_pb2.JobSpec, path: str, now: datetime | None = None) -> JobSpec:
@@ -231,20 +181,6 @@ def retry_policy_from_proto(message: job_pb2.RetryPolicy, path: str, problems: _
     )
 
 
-def retry_policy_to_proto(policy: RetryPolicy) -> job_pb2.RetryPolicy:
-    """A retry policy as a message (unset fields stay unset)."""
-    message = job_pb2.RetryPolicy(
-        backoff_coefficient=policy.backoff_coefficient or 0.0,
-        maximum_attempts=policy.maximum_attempts or 0,
-        non_retryable_error_types=list(policy.non_retryable_error_types or ()),
-    )
-    if policy.initial_interval is not None:
-        message.initial_interval.FromTimedelta(timedelta(seconds=policy.initial_interval))
-    if policy.maximum_interval is not None:
-        message.maximum_interval.FromTimedelta(timedelta(seconds=policy.maximum_interval))
-    return message
-
-
 def _check_spec_fields(message: job_pb2.JobSpec, path: str, problems: _Violations) -> None:
     if not message.handler:
         problems.add(f"{path}.handler", "required")
@@ -309,6 +245,18 @@ def job_id_from_request(value: str, field: str) -> str:
         raise InvalidArgument(f"{field} {value!r} is not a job id", [FieldViolation(field, "must be a UUID")]) from None
 
 
+def lease_ref_from_request(job_id: str, token: str, path: str) -> tuple[str, str]:
+    """The (job id, attempt token) a worker names, both as the store expects them."""
+    job_id = job_id_from_request(job_id, f"{path}.job_id")
+    try:
+        return job_id, str(uuid.UUID(token))
+    except ValueError:
+        raise InvalidArgument(
+            f"{path}.attempt_token is not a token this server issued",
+            [FieldViolation(f"{path}.attempt_token", "must be the attempt_token of an assignment")],
+        ) from None
+
+
 def states_from_proto(values: Any, field: str) -> list[JobState]:
     """Job states of a list filter."""
     states: list[JobState] = []
@@ -330,14 +278,8 @@ def view_from_proto(value: int, field: str) -> JobView:
     return view
 
 
-def encode_page_token(cursor: tuple[datetime, str]) -> str:
-    """Opaque keyset cursor for ListJobs."""
-    raw = f"{cursor[0].isoformat()}|{cursor[1]}".encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
 def decode_page_token(token: str, field: str) -> tuple[datetime, str] | None:
-    """Inverse of encode_page_token; INVALID_ARGUMENT for anything we did not issue."""
+    """Inverse of jobsvc.codec.encode.encode_page_token; INVALID_ARGUMENT for anything we did not issue."""
     if not token:
         return None
     try:
@@ -349,40 +291,6 @@ def decode_page_token(token: str, field: str) -> tuple[datetime, str] | None:
         ) from None
 
 
-# -- domain -> responses --------------------------------------------------------
-
-
-def payload_to_proto(payload: Payload) -> job_pb2.Payload:
-    """A stored payload as a message."""
-    message = job_pb2.Payload()
-    _fill_payload(message, payload)
-    return message
-
-
-def _fill_payload(message: job_pb2.Payload, payload: Payload) -> None:
-    """Write a payload into a message field in place (large payloads are not copied twice)."""
-    if payload.is_proto:
-        message.proto.CopyFrom(AnyMessage(type_url=payload.type_url or "", value=payload.data or b""))
-    else:
-        json_to_value(payload.json, message.json)
-
-
-def _timestamp(message: Any, value: datetime | None) -> None:
-    if value is not None:
-        message.FromDatetime(value)
-
-
-def error_to_proto(error: JobError, *, traceback: bool = True) -> job_pb2.JobError:
-    """A handler's error as a message (without its traceback when `traceback` is False)."""
-    return job_pb2.JobError(
-        type=error.type,
-        message=error.message,
-        traceback=error.traceback if traceback else "",
-        attempt=error.attempt,
-        non_retryable=error.non_retryable,
-    )
-
-
 def error_from_proto(message: job_pb2.JobError) -> JobError:
     """A worker's error report."""
     return JobError(
@@ -391,178 +299,6 @@ def error_from_proto(message: job_pb2.JobError) -> JobError:
         traceback=message.traceback,
         non_retryable=message.non_retryable,
     )
-
-
-def state_to_proto(state: JobState) -> job_pb2.JobState.ValueType:
-    """A job state as the enum value."""
-    return _STATE_TO_PROTO[state]
-
-
-def job_to_proto(job: Job, view: JobView = JobView.FULL, error_budget: int | None = None) -> job_pb2.Job:
-    """A stored job as a message, in a view; with `error_budget`, its errors (error and
-    attempt_errors) are cut to take at most that many bytes together (see fit_errors)."""
-    full = view is JobView.FULL
-    errors = [job.error, *job.attempt_errors] if job.error is not None else list(job.attempt_errors)
-    if error_budget is not None and errors:
-        if not full:  # cut only what the view shows
-            errors = [replace(e, traceback="") for e in errors]
-        errors = fit_errors(errors, error_budget)
-    error = errors[0] if job.error is not None else None
-    attempt_errors = errors[1:] if job.error is not None else errors
-    message = job_pb2.Job(
-        id=job.id,
-        handler=job.handler,
-        version_selector=job.version_selector,
-        version=job.version,
-        state=_STATE_TO_PROTO[job.state],
-        attempt=job.attempt,
-        priority=job.priority,
-        idempotency_key=job.idempotency_key or "",
-        labels=job.labels,
-        cancel_requested=job.cancel_requested,
-        last_sequence=job.last_seq,
-        max_attempts=job.max_attempts,
-        attempt_errors=[error_to_proto(e, traceback=full) for e in attempt_errors],
-        waiting_reason=job.waiting_reason,
-        cached_from=job.cached_from or "",
-        redrive_of=job.redrive_of or "",
-        wait_reason=_WAIT_TO_PROTO[job.wait_reason],
-        concurrency_key=job.concurrency_key or "",
-        rate_limit_key=job.rate_key or "",
-        fairness_key=job.fairness_key or "",
-    )
-    if full:
-        _fill_payload(message.input, job.input)
-        if job.result is not None:
-            _fill_payload(message.result, job.result)
-    if error is not None:
-        message.error.CopyFrom(error_to_proto(error, traceback=full))
-    if job.progress_percent is not None:
-        message.progress.percent = job.progress_percent
-        message.progress.message = job.progress_message or ""
-    _timestamp(message.create_time, job.created_at)
-    _timestamp(message.run_at, job.run_at)
-    _timestamp(message.start_time, job.started_at)
-    _timestamp(message.finish_time, job.finished_at)
-    return message
-
-
-def event_to_proto(event: JobEvent) -> job_pb2.JobEvent:
-    """One log entry as a message."""
-    message = job_pb2.JobEvent(job_id=event.job_id, sequence=event.seq)
-    message.time.FromDatetime(event.time)
-    _EVENT_FILLERS[event.kind](message, event)
-    return message
-
-
-def _queued(message: job_pb2.JobEvent, event: JobEvent) -> None:
-    message.queued.handler = str(event.data.get("handler", ""))
-    message.queued.version = str(event.data.get("version", ""))
-
-
-def _started(message: job_pb2.JobEvent, event: JobEvent) -> None:
-    message.started.attempt = _int(event.data.get("attempt"))
-    message.started.executor = str(event.data.get("executor", ""))
-
-
-def _progress(message: job_pb2.JobEvent, event: JobEvent) -> None:
-    percent = event.data.get("percent")
-    message.progress.percent = float(percent) if isinstance(percent, int | float) else 0.0
-    message.progress.message = str(event.data.get("message", ""))
-
-
-def _partial_output(message: job_pb2.JobEvent, event: JobEvent) -> None:
-    message.partial_output.output.CopyFrom(payload_to_proto(event.payload or Payload()))
-
-
-def _succeeded(message: job_pb2.JobEvent, event: JobEvent) -> None:
-    message.succeeded.result.CopyFrom(payload_to_proto(event.payload or Payload()))
-
-
-def _error_in(event: JobEvent) -> job_pb2.JobError:
-    error = event.data.get("error")
-    return error_to_proto(JobError.from_json(error)) if isinstance(error, dict) else job_pb2.JobError()
-
-
-def _failed(message: job_pb2.JobEvent, event: JobEvent) -> None:
-    message.failed.error.CopyFrom(_error_in(event))
-
-
-def _cancelled(message: job_pb2.JobEvent, event: JobEvent) -> None:
-    message.cancelled.reason = str(event.data.get("reason", ""))
-
-
-def _requeued(message: job_pb2.JobEvent, event: JobEvent) -> None:
-    message.requeued.reason = str(event.data.get("reason", ""))
-
-
-def _retrying(message: job_pb2.JobEvent, event: JobEvent) -> None:
-    message.retrying.error.CopyFrom(_error_in(event))
-    when = event.data.get("next_attempt_time")
-    if isinstance(when, str):
-        message.retrying.next_attempt_time.FromDatetime(datetime.fromisoformat(when))
-
-
-# One filler per event kind; a kind missing here fails at import, not at run time.
-_EVENT_FILLERS: dict[EventKind, Callable[[job_pb2.JobEvent, JobEvent], None]] = {
-    EventKind.QUEUED: _queued,
-    EventKind.STARTED: _started,
-    EventKind.PROGRESS: _progress,
-    EventKind.PARTIAL_OUTPUT: _partial_output,
-    EventKind.SUCCEEDED: _succeeded,
-    EventKind.FAILED: _failed,
-    EventKind.CANCELLED: _cancelled,
-    EventKind.REQUEUED: _requeued,
-    EventKind.RETRYING: _retrying,
-}
-assert set(_EVENT_FILLERS) == set(EventKind), "every event kind needs a filler"
-
-
-def _int(value: JsonValue) -> int:
-    return value if isinstance(value, int) else 0
-
-
-def handler_to_proto(spec: HandlerSpec) -> job_pb2.HandlerInfo:
-    """A registry entry as a message."""
-    message = job_pb2.HandlerInfo(
-        name=spec.name,
-        version=spec.version,
-        description=spec.description,
-        input_type=spec.input_type,
-        output_type=spec.output_type,
-        online=spec.online,
-    )
-    if spec.input_schema is not None:
-        json_format.ParseDict(spec.input_schema, message.input_schema)
-    if spec.output_schema is not None:
-        json_format.ParseDict(spec.output_schema, message.output_schema)
-    message.retry_policy.CopyFrom(retry_policy_to_proto(spec.retry_policy))
-    for field, seconds in (
-        ("attempt_timeout", spec.attempt_timeout),
-        ("cache_ttl", spec.cache_ttl),
-        ("retention", spec.retention),
-    ):
-        if seconds is not None:
-            getattr(message, field).FromTimedelta(timedelta(seconds=seconds))
-    if spec.flow:
-        message.flow_control.CopyFrom(flow_to_proto(spec.flow))
-    return message
-
-
-def flow_to_proto(flow: FlowControl) -> job_pb2.FlowControl:
-    """A handler's flow control as a message."""
-    message = job_pb2.FlowControl()
-    if flow.concurrency is not None:
-        message.concurrency.max_running = flow.concurrency.max_running
-        message.concurrency.key = flow.concurrency.key
-    if flow.rate is not None:
-        message.rate.max_starts = flow.rate.max_starts
-        message.rate.period.FromTimedelta(timedelta(seconds=flow.rate.period))
-        message.rate.key = flow.rate.key
-    if flow.fairness is not None:
-        message.fairness.key = flow.fairness.key
-        message.fairness.spacing.FromTimedelta(timedelta(seconds=flow.fairness.spacing))
-    return message
 
 
 def flow_from_proto(message: job_pb2.FlowControl, path: str, problems: _Violations) -> FlowControl:
@@ -621,6 +357,39 @@ def handler_from_proto(message: job_pb2.HandlerInfo, path: str) -> HandlerSpec:
     )
 
 
+def worker_from_proto(message: ack_service_pb2.WorkerInfo, path: str, default_lease: float) -> Worker:
+    """A worker's declaration (its hello, or a Lease's worker); its lease length is
+    `default_lease` when unset, and held within MIN_LEASE_SECONDS..MAX_LEASE_SECONDS."""
+    problems: list[FieldViolation] = []
+    if not message.worker_id or len(message.worker_id) > MAX_WORKER_ID:
+        problems.append(FieldViolation(f"{path}.worker_id", f"required, at most {MAX_WORKER_ID} characters"))
+    if not message.handlers:
+        problems.append(FieldViolation(f"{path}.handlers", "at least one handler version"))
+    if not 1 <= message.concurrency <= MAX_CONCURRENCY:
+        problems.append(FieldViolation(f"{path}.concurrency", f"must be 1..{MAX_CONCURRENCY}"))
+    handlers: list[HandlerSpec] = []
+    declared: set[tuple[str, str]] = set()
+    for index, info in enumerate(message.handlers):
+        try:
+            spec = handler_from_proto(info, f"{path}.handlers[{index}]")
+        except InvalidArgument as exc:
+            problems.extend(exc.violations)
+            continue
+        # One registry row per version: two declarations of it would be two rows of one
+        # upsert, which PostgreSQL refuses (and which one should win?).
+        if (spec.name, spec.version) in declared:
+            problems.append(
+                FieldViolation(f"{path}.handlers[{index}]", f"{spec.name} {spec.version} is declared twice")
+            )
+        declared.add((spec.name, spec.version))
+        handlers.append(spec)
+    if problems:
+        raise InvalidArgument(f"invalid worker: {problems[0].field}: {problems[0].description}", problems)
+    lease = message.lease_duration.ToTimedelta().total_seconds() if message.HasField("lease_duration") else 0
+    lease = min(max(lease or default_lease, MIN_LEASE_SECONDS), MAX_LEASE_SECONDS)
+    return Worker(message.worker_id, handlers, message.concurrency, lease)
+
+
 def schedule_from_proto(message: schedule_service_pb2.Schedule, path: str) -> Schedule:
     """A schedule to create: validated field by field."""
     problems = _Violations()
@@ -646,40 +415,6 @@ def schedule_from_proto(message: schedule_service_pb2.Schedule, path: str) -> Sc
         problems.add(f"{path}.{field}", description)
     problems.raise_if_any("schedule")
     return schedule
-
-
-def schedule_to_proto(schedule: Schedule) -> schedule_service_pb2.Schedule:
-    """A stored schedule as a message."""
-    spec = schedule.job
-    job = job_pb2.JobSpec(
-        handler=spec.handler,
-        version=spec.version_selector,
-        input=payload_to_proto(spec.input),
-        priority=spec.priority,
-        labels=spec.labels,
-        retry_policy=retry_policy_to_proto(spec.retry_policy),
-    )
-    for field in ("attempt_timeout", "execution_timeout", "schedule_to_start_timeout"):
-        seconds = getattr(spec, field)
-        if seconds is not None:
-            getattr(job, field).FromTimedelta(timedelta(seconds=seconds))
-    message = schedule_service_pb2.Schedule(
-        name=schedule.name,
-        job=job,
-        time_zone=schedule.timing.time_zone,
-        missed_ticks=_MISSED_TICKS_TO_PROTO[schedule.missed_ticks],
-        paused=schedule.paused,
-        last_job_id=schedule.last_job_id or "",
-        source=schedule.source,
-    )
-    if schedule.timing.cron is not None:
-        message.cron = schedule.timing.cron
-    elif schedule.timing.every is not None:
-        message.interval.FromTimedelta(timedelta(seconds=schedule.timing.every))
-    _timestamp(message.next_tick_time, schedule.next_tick_at)
-    _timestamp(message.last_tick_time, schedule.last_tick_at)
-    _timestamp(message.create_time, schedule.created_at)
-    return message
 
 
 def _schema(message: Any, field: str, path: str, problems: _Violations) -> dict[str, JsonValue] | None:

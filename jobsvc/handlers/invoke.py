@@ -20,7 +20,7 @@ from jobsvc.domain.handlers import HandlerDefinition, JobContext
 from jobsvc.domain.jobs import JobError, Payload, storable_text
 from jobsvc.domain.limits import RESULT_TOO_LARGE, PayloadLimits
 from jobsvc.domain.schemas import InvalidSchema, Validators, errors_of
-from jobsvc.executor.payloads import PayloadError, PayloadTooLarge, checked_size, decode_input, encode_value
+from jobsvc.handlers.payloads import PayloadError, PayloadTooLarge, checked_size, decode_input, encode_value
 from jobsvc.observability.tracing import Tracing
 
 ATTEMPT_TIMEOUT = "jobsvc.AttemptTimeout"

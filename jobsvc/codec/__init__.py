@@ -1,0 +1,72 @@
+"""The one place that converts between protobuf messages and domain objects, shared by
+the server (jobsvc.api) and the Python SDK (jobsvc.sdk).
+
+`decode` turns what arrives into domain objects, validating every field so that a bad
+request is answered with the path of each bad field; `encode` turns domain objects into
+messages. Callers use the names below (`codec.job_to_proto`). It imports only the domain
+and the generated messages (an import-linter contract in pyproject.toml).
+"""
+
+from jobsvc.codec.decode import (
+    decode_page_token,
+    delay_seconds,
+    error_from_proto,
+    flow_from_proto,
+    handler_from_proto,
+    job_id_from_request,
+    job_spec_from_proto,
+    json_from_value,
+    lease_ref_from_request,
+    payload_from_proto,
+    retry_policy_from_proto,
+    schedule_from_proto,
+    states_from_proto,
+    view_from_proto,
+    worker_from_proto,
+)
+from jobsvc.codec.encode import (
+    assignment_to_proto,
+    encode_page_token,
+    error_to_proto,
+    event_to_proto,
+    flow_to_proto,
+    handler_to_proto,
+    job_to_proto,
+    json_to_value,
+    payload_to_proto,
+    retry_policy_to_proto,
+    schedule_to_proto,
+    state_to_proto,
+    timestamp_to_proto,
+)
+
+__all__ = [
+    "assignment_to_proto",
+    "decode_page_token",
+    "delay_seconds",
+    "encode_page_token",
+    "error_from_proto",
+    "error_to_proto",
+    "event_to_proto",
+    "flow_from_proto",
+    "flow_to_proto",
+    "handler_from_proto",
+    "handler_to_proto",
+    "job_id_from_request",
+    "job_spec_from_proto",
+    "job_to_proto",
+    "json_from_value",
+    "json_to_value",
+    "lease_ref_from_request",
+    "payload_from_proto",
+    "payload_to_proto",
+    "retry_policy_from_proto",
+    "retry_policy_to_proto",
+    "schedule_from_proto",
+    "schedule_to_proto",
+    "state_to_proto",
+    "states_from_proto",
+    "timestamp_to_proto",
+    "view_from_proto",
+    "worker_from_proto",
+]
