@@ -16,6 +16,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -467,7 +468,11 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                     _log_failure(exc, "assigning to %s failed", session.owner)
                     await asyncio.sleep(1)
                     continue
+                now = datetime.now(UTC)
                 for claim in claims:
+                    if claim.lease_ran_out(now):  # the rescuer's now: never sent
+                        log.warning("job %s: claimed, but the answer came after its lease", claim.job.id)
+                        continue
                     self._metrics.attempt_started(claim.job.handler, claim.job.version)
                     response = ack_service_pb2.WorkResponse(assignment=self._assignment(claim))
                     size = response.ByteSize()
@@ -528,6 +533,8 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 claims = await self._store.job_claim(
                     worker.keys, owner, request.max_jobs or 1, worker.lease_seconds, limited=worker.limited
                 )
+                now = datetime.now(UTC)
+                claims = [c for c in claims if not c.lease_ran_out(now)]  # late ones are the rescuer's
                 remaining = deadline - time.monotonic()
                 assignments = await self._fitting(claims)
                 if assignments or remaining <= 0:

@@ -324,6 +324,12 @@ class Claim:
     # When the attempt times out (its handler's or job's attempt_timeout), if it has one.
     attempt_deadline: datetime | None = None
 
+    def lease_ran_out(self, now: datetime) -> bool:
+        """Whether the lease was over by `now`. A claim's answer can arrive after its lease
+        (a network that held it, a stalled process): the attempt is the lease rescuer's
+        then, and starting it would run the job twice for nothing."""
+        return self.lease_deadline is not None and self.lease_deadline <= now
+
 
 @dataclass(frozen=True, slots=True)
 class Transition:

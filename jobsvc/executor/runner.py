@@ -242,7 +242,11 @@ class Executor:
         claims = await self._store.job_claim(
             self._table.keys, self._owner, want, self.config.lease_seconds, limited=self._limited
         )
+        now = datetime.now(UTC)
         for claim in claims:
+            if claim.lease_ran_out(now):
+                log.warning("job %s: claimed, but the answer came after its lease; left to the rescuer", claim.job.id)
+                continue
             self._launch(claim)
         self._claim_now = len(claims) == want
 

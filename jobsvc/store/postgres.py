@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -38,8 +37,6 @@ from jobsvc.store.sql import migrations, query
 
 __all__ = ["CONNECTION_ERRORS", "PgStore", "create_pool"]
 
-log = logging.getLogger("jobsvc.store")
-
 ONLINE_WINDOW_SECONDS = 30.0
 
 # job_finish's arguments: job id, attempt token, terminal state, result, error.
@@ -57,18 +54,6 @@ def _same_content(existing: Job, new: NewJob) -> bool:
 
 def _job_not_found(job_id: str) -> NotFound:
     return NotFound(f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job", resource_name=job_id)
-
-
-def _with_lease_left(claims: list[Claim]) -> list[Claim]:
-    """The claims whose lease has not run out already. A claim's answer can arrive after its
-    lease (a network that held it, a stalled process): such an attempt is the rescuer's
-    now, and starting it would run the job twice for nothing."""
-    now = datetime.now(UTC)
-    late = [c for c in claims if c.lease_deadline is not None and c.lease_deadline <= now]
-    if not late:
-        return claims
-    log.warning("%d claimed job(s) arrived after their lease ran out; left to the lease rescuer", len(late))
-    return [c for c in claims if c not in late]
 
 
 class PgStore:
@@ -388,7 +373,7 @@ class PgStore:
         claims = [
             Claim(rows.job(r), str(r["attempt_token"]), r["lease_expires_at"], r["attempt_deadline"]) for r in claimed
         ]
-        return _with_lease_left(claims), int(found[0]["candidates"])
+        return claims, int(found[0]["candidates"])
 
     async def job_lease_extend(self, job_ids: Sequence[str], owner: str, lease_seconds: float) -> dict[str, bool]:
         """Heartbeat of an owner for all its jobs: {job id: cancel requested}."""
