@@ -154,7 +154,12 @@ class PgStore:
         return result
 
     async def migrate(self) -> list[int]:
-        """Apply pending migrations under an advisory lock, so replicas may start together."""
+        """Apply pending migrations under an advisory lock, so replicas may start together.
+
+        Every install runs the migrations, a fresh one too: one path to the schema, the one
+        every upgraded database took. sql/schema.sql is the same schema in one readable file,
+        checked against the migrations by tests/store/test_schema.py, and never run here.
+        """
         applied_now: list[int] = []
         async with self._connection() as conn, conn.transaction():
             await _execute(conn, "migration_lock")

@@ -71,14 +71,14 @@ def compile_query(name: str, text: str) -> Query:
 
 
 @cache
-def queries() -> dict[str, Query]:
-    """All named queries, keyed by name."""
-    text = resources.files("jobsvc.store").joinpath("sql/queries.sql").read_text("utf-8")
+def queries(file: str = "queries.sql") -> dict[str, Query]:
+    """The named queries of one file of jobsvc/store/sql (the service's, by default), by name."""
+    text = resources.files("jobsvc.store").joinpath("sql", file).read_text("utf-8")
     parts = _NAME_LINE.split(text)
     named: dict[str, Query] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in named:
-            raise ValueError(f"query {name!r} is defined twice in queries.sql")
+            raise ValueError(f"query {name!r} is defined twice in {file}")
         named[name] = compile_query(name, body.strip())
     return named
 

@@ -15,7 +15,7 @@ SELECT pg_advisory_xact_lock(7283741501);
 
 -- name: migration_table_create
 -- Which migrations have run. Created here rather than by a migration: it is what says
--- which migrations have run.
+-- which migrations have run (schema.sql shows it too).
 CREATE TABLE IF NOT EXISTS jobsvc_schema_migrations (
     version    integer     PRIMARY KEY,
     name       text        NOT NULL,
