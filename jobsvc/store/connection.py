@@ -16,7 +16,7 @@ import asyncpg
 from asyncpg.connect_utils import SessionAttribute
 
 from jobsvc.domain.errors import Aborted, JobsvcError, Unavailable
-from jobsvc.store.sql import query
+from jobsvc.store.sql import bind
 
 log = logging.getLogger("jobsvc.store")
 
@@ -281,7 +281,8 @@ class EventNotifier:
             for job_id in ids:
                 del self._pending[job_id]
             try:
-                await self._pool.execute(query("job_events_notify"), ",".join(ids))
+                sql, args = bind("job_events_notify", job_ids=",".join(ids))
+                await self._pool.execute(sql, *args)
             except _NOTIFY_ERRORS as exc:
                 # Waiters in other processes re-read on their poll interval anyway.
                 log.warning("could not notify %d job change(s): %s", len(ids), exc)

@@ -30,6 +30,10 @@ class JobStore(Protocol):
 
     Every write that belongs to an attempt carries that attempt's token and is
     refused (returns None/False, changes nothing) when the token is stale.
+
+    Methods that decide by the clock (what is due, whose lease or deadline has passed,
+    what has outlived its retention) take `now`: None is the store's own clock (what
+    production passes); a time lets a test run them an hour ahead without waiting.
     """
 
     async def migrate(self) -> list[int]:
@@ -109,11 +113,13 @@ class JobStore(Protocol):
         lease_seconds: float,
         *,
         limited: bool = True,
+        now: datetime | None = None,
     ) -> list[Claim]:
-        """Lease up to `limit` due jobs whose 'name@version' is in `served`, in hand-out
-        order (priority, then fair order), skipping jobs whose concurrency or rate limit
-        is full: they stay queued in order and start when a slot or window opens.
-        limited=False says no served version has flow control: a cheaper query does."""
+        """Lease up to `limit` jobs due by `now` whose 'name@version' is in `served`, in
+        hand-out order (priority, then fair order), skipping jobs whose concurrency or rate
+        limit is full: they stay queued in order and start when a slot or window opens.
+        limited=False says no served version has flow control: a cheaper query does.
+        The lease and attempt deadline run from `now`; rate windows keep the wall clock."""
         ...
 
     async def job_lease_extend(
@@ -183,20 +189,20 @@ class JobStore(Protocol):
         """Give a running attempt back to the queue; False for a stale token."""
         ...
 
-    async def job_rescue_expired(self, limit: int) -> list[Transition]:
-        """End attempts whose lease has expired as failed attempts (retried or FAILED)."""
+    async def job_rescue_expired(self, limit: int, *, now: datetime | None = None) -> list[Transition]:
+        """End attempts whose lease has expired by `now` as failed attempts (retried or FAILED)."""
         ...
 
-    async def job_expire_deadlines(self, limit: int) -> list[Transition]:
-        """Fail jobs past their execution or schedule-to-start deadline."""
+    async def job_expire_deadlines(self, limit: int, *, now: datetime | None = None) -> list[Transition]:
+        """Fail jobs past their execution or schedule-to-start deadline by `now`."""
         ...
 
     async def job_queue_stats(self) -> list[QueueStats]:
         """Queued jobs per handler: due, scheduled for later, age of the oldest due."""
         ...
 
-    async def job_reap_finished(self, limit: int) -> int:
-        """Delete finished jobs past their retention; how many."""
+    async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
+        """Delete jobs finished longer than their retention before `now`; how many."""
         ...
 
     async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> EventPage | None:
@@ -235,7 +241,7 @@ class JobStore(Protocol):
         ...
 
     async def schedule_due(self, now: datetime, limit: int) -> list[Schedule]:
-        """Unpaused schedules whose next tick is at or before now."""
+        """Unpaused schedules whose next tick is at or before now (the caller's clock)."""
         ...
 
     async def schedule_next_tick(self) -> datetime | None:

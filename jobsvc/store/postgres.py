@@ -8,7 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -33,7 +33,7 @@ from jobsvc.domain.schedules import Schedule
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
 from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, EventNotifier, create_pool, database_error
-from jobsvc.store.sql import migrations, query
+from jobsvc.store.sql import bind, migrations
 
 __all__ = ["CONNECTION_ERRORS", "PgStore", "create_pool"]
 
@@ -41,6 +41,22 @@ ONLINE_WINDOW_SECONDS = 30.0
 
 # job_finish's arguments: job id, attempt token, terminal state, result, error.
 _Finish = tuple[str, str, JobState, Payload | None, JobError | None]
+
+# A string: asyncpg's proxy class cannot be subscripted at run time, only by the type checker.
+_Connection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+
+
+async def _run(conn: _Connection, name: str, /, **parameters: object) -> list[asyncpg.Record]:
+    """Run the named query on conn, its parameters given by name (see sql.bind)."""
+    sql, args = bind(name, **parameters)
+    found: list[asyncpg.Record] = await conn.fetch(sql, *args)
+    return found
+
+
+async def _execute(conn: _Connection, name: str, /, **parameters: object) -> None:
+    """Run a named statement that returns no rows (one without parameters may hold several)."""
+    sql, args = bind(name, **parameters)
+    await conn.execute(sql, *args)
 
 
 def _same_content(existing: Job, new: NewJob) -> bool:
@@ -98,12 +114,12 @@ class PgStore:
         return self._unreachable is not None
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+    async def _connection(self) -> AsyncIterator[_Connection]:
         async with self._acquired(self._pool) as conn:
             yield conn
 
     @asynccontextmanager
-    async def _acquired(self, pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy[asyncpg.Record]]:
+    async def _acquired(self, pool: asyncpg.Pool) -> AsyncIterator[_Connection]:
         """A pool connection; every database failure in the block becomes the domain error
         it means (UNAVAILABLE, ABORTED), and a connection found read-only is dropped so that
         the pool reconnects (to the next host of a multi-host URL)."""
@@ -122,29 +138,37 @@ class PgStore:
                 raise
             raise translated from exc
 
-    async def _fetch(self, name: str, *args: Any) -> list[asyncpg.Record]:
+    async def _fetch(self, name: str, /, **parameters: object) -> list[asyncpg.Record]:
+        """Run one named query on a pool connection, its parameters given by name."""
+        sql, args = bind(name, **parameters)  # a wrong name fails here, before a connection is taken
         async with self._connection() as conn:
-            result: list[asyncpg.Record] = await conn.fetch(query(name), *args)
-            return result
+            found: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return found
 
-    async def _fetch_changed(self, name: str, *args: Any) -> list[asyncpg.Record]:
-        """Run a query that appends events and returns the jobs' ids in column `id` (or $1)."""
-        result = await self._fetch(name, *args)
+    async def _fetch_changed(self, name: str, /, **parameters: object) -> list[asyncpg.Record]:
+        """Run a query that appends events: its rows name the changed jobs in column `id`,
+        or it changed job :job_id. Waiters are told after the statement committed."""
+        result = await self._fetch(name, **parameters)
         if result:
-            self.notifier.changed(str(r["id"]) if "id" in r else str(args[0]) for r in result)
+            self.notifier.changed(str(r["id"]) if "id" in r else str(parameters["job_id"]) for r in result)
         return result
 
     async def migrate(self) -> list[int]:
-        """Apply pending migrations under an advisory lock, so replicas may start together."""
+        """Apply pending migrations under an advisory lock, so replicas may start together.
+
+        Every install runs the migrations, a fresh one too: one path to the schema, the one
+        every upgraded database took. sql/schema.sql is the same schema in one readable file,
+        checked against the migrations by tests/store/test_schema.py, and never run here.
+        """
         applied_now: list[int] = []
         async with self._connection() as conn, conn.transaction():
-            await conn.execute(query("migration_lock"))
-            await conn.execute(query("migration_table_create"))
-            done = {r["version"] for r in await conn.fetch(query("migration_list_applied"))}
+            await _execute(conn, "migration_lock")
+            await _execute(conn, "migration_table_create")
+            done = {r["version"] for r in await _run(conn, "migration_list_applied")}
             for migration in migrations():
                 if migration.version not in done:
                     await conn.execute(migration.sql)
-                    await conn.execute(query("migration_record"), migration.version, migration.name)
+                    await _execute(conn, "migration_record", version=migration.version, name=migration.name)
                     applied_now.append(migration.version)
         return applied_now
 
@@ -160,28 +184,29 @@ class PgStore:
             return
         await self._fetch(
             "handler_upsert_many",
-            [s.name for s in specs],
-            [s.version for s in specs],
-            [s.description for s in specs],
-            [rows.json_text(s.input_schema) for s in specs],
-            [rows.json_text(s.output_schema) for s in specs],
-            [s.input_type for s in specs],
-            [s.output_type for s in specs],
-            [json.dumps(s.retry_policy.to_json()) for s in specs],
-            [s.attempt_timeout for s in specs],
-            [s.cache_ttl for s in specs],
-            [s.retention for s in specs],
-            [json.dumps(s.flow.to_json()) if s.flow else None for s in specs],
+            names=[s.name for s in specs],
+            versions=[s.version for s in specs],
+            descriptions=[s.description for s in specs],
+            input_schemas=[rows.json_text(s.input_schema) for s in specs],
+            output_schemas=[rows.json_text(s.output_schema) for s in specs],
+            input_types=[s.input_type for s in specs],
+            output_types=[s.output_type for s in specs],
+            retry_policies=[json.dumps(s.retry_policy.to_json()) for s in specs],
+            attempt_timeouts=[s.attempt_timeout for s in specs],
+            cache_ttls=[s.cache_ttl for s in specs],
+            retentions=[s.retention for s in specs],
+            flow_controls=[json.dumps(s.flow.to_json()) if s.flow else None for s in specs],
         )
 
     async def handler_touch(self, keys: Sequence[tuple[str, str]]) -> None:
         """Refresh last_seen_at of served versions."""
         if keys:
-            await self._fetch("handler_touch_many", [k[0] for k in keys], [k[1] for k in keys])
+            await self._fetch("handler_touch_many", names=[k[0] for k in keys], versions=[k[1] for k in keys])
 
     async def handler_list(self, name: str | None) -> list[HandlerSpec]:
         """Registered versions (ordering by version is the caller's: it knows semver)."""
-        return [rows.handler_spec(r) for r in await self._fetch("handler_list", name, ONLINE_WINDOW_SECONDS)]
+        found = await self._fetch("handler_list", name=name, online_seconds=ONLINE_WINDOW_SECONDS)
+        return [rows.handler_spec(r) for r in found]
 
     # -- submitting ------------------------------------------------------------------
 
@@ -195,20 +220,21 @@ class PgStore:
             created = await self._insert_cached(conn, ids, jobs) if cached else {}
             fresh = [(i, j) for i, j in zip(ids, jobs, strict=True) if j.cached_from is None]
             payloads = [rows.payload_columns(j.spec.input) for _, j in fresh]
-            inserted = await conn.fetch(
-                query("job_insert_many"),
-                [i for i, _ in fresh],
-                [j.spec.handler for _, j in fresh],
-                [j.spec.version_selector for _, j in fresh],
-                [j.version for _, j in fresh],
-                [j.spec.priority for _, j in fresh],
-                [None if p[1] else rows.json_text(p[0]) for p in payloads],
-                [p[1] for p in payloads],
-                [p[2] for p in payloads],
-                [j.spec.idempotency_key for _, j in fresh],
-                [rows.labels_text(j.spec.labels) for _, j in fresh],
-                [j.spec.run_at for _, j in fresh],
-                [rows.job_options(j) for _, j in fresh],
+            inserted = await _run(
+                conn,
+                "job_insert_many",
+                ids=[i for i, _ in fresh],
+                handlers=[j.spec.handler for _, j in fresh],
+                version_selectors=[j.spec.version_selector for _, j in fresh],
+                versions=[j.version for _, j in fresh],
+                priorities=[j.spec.priority for _, j in fresh],
+                inputs=[None if p[1] else rows.json_text(p[0]) for p in payloads],
+                input_type_urls=[p[1] for p in payloads],
+                input_datas=[p[2] for p in payloads],
+                idempotency_keys=[j.spec.idempotency_key for _, j in fresh],
+                labels=[rows.labels_text(j.spec.labels) for _, j in fresh],
+                run_ats=[j.spec.run_at for _, j in fresh],
+                options=[rows.job_options(j) for _, j in fresh],
             )
             by_id = dict(fresh)
             for r in inserted:
@@ -218,7 +244,7 @@ class PgStore:
             if len(created) < len(jobs):
                 # Some keys were taken: by earlier jobs, or by an earlier item of this batch.
                 keys = [j.spec.idempotency_key for j in jobs if j.spec.idempotency_key]
-                found = await conn.fetch(query("job_get_by_idempotency_keys"), keys)
+                found = await _run(conn, "job_get_by_idempotency_keys", keys=keys)
                 by_key = {r["idempotency_key"]: rows.job(r) for r in found}
             results = [
                 (created[job_id], True) if job_id in created else (_existing(by_key, new), False)
@@ -229,7 +255,7 @@ class PgStore:
 
     @staticmethod
     async def _insert_cached(
-        conn: PoolConnectionProxy[asyncpg.Record],
+        conn: _Connection,
         ids: list[str],
         jobs: Sequence[NewJob],
     ) -> dict[str, Job]:
@@ -239,30 +265,33 @@ class PgStore:
             if new.cached_from is None:
                 continue
             spec = new.spec
-            row = await conn.fetchrow(
-                query("job_insert_cached"),
-                job_id,
-                new.cached_from,
-                spec.version_selector,
-                spec.priority,
-                spec.idempotency_key,
-                spec.labels,
+            found = await _run(
+                conn,
+                "job_insert_cached",
+                job_id=job_id,
+                cached_from=new.cached_from,
+                version_selector=spec.version_selector,
+                priority=spec.priority,
+                idempotency_key=spec.idempotency_key,
+                labels=spec.labels,
             )
-            if row is None:
+            if not found:
                 raise Unavailable("the cached result vanished (retention); submit again")
-            created[job_id] = rows.job(row)
+            created[job_id] = rows.job(found[0])
         return created
 
     async def job_find_cached(self, new: NewJob, ttl: float) -> str | None:
         """Id of a job whose result answers `new` (same version and input within ttl)."""
-        found = await self._fetch("job_find_cached", new.spec.handler, new.version, new.input_hash, ttl)
+        found = await self._fetch(
+            "job_find_cached", handler=new.spec.handler, version=new.version, input_hash=new.input_hash, ttl=ttl
+        )
         return str(found[0]["id"]) if found else None
 
     # -- reading -------------------------------------------------------------------
 
     async def job_get(self, job_id: str, *, payloads: bool = True) -> Job | None:
         """One job by id."""
-        found = await self._fetch("job_get" if payloads else "job_get_basic", job_id)
+        found = await self._fetch("job_get", job_id=job_id, payloads=payloads)
         return rows.job(found[0]) if found else None
 
     async def job_list(
@@ -276,12 +305,13 @@ class PgStore:
     ) -> JobPage:
         """Fetch one row more than asked to know whether a next page exists."""
         found = await self._fetch(
-            "job_list" if payloads else "job_list_basic",
-            [s.value for s in states] or None,
-            handler,
-            cursor[0] if cursor else None,
-            cursor[1] if cursor else None,
-            limit + 1,
+            "job_list",
+            states=[s.value for s in states] or None,
+            handler=handler,
+            cursor_created_at=cursor[0] if cursor else None,
+            cursor_id=cursor[1] if cursor else None,
+            page_size=limit + 1,
+            payloads=payloads,
         )
         jobs = [rows.job(r) for r in found[:limit]]
         more = len(found) > limit
@@ -290,7 +320,7 @@ class PgStore:
     async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> EventPage | None:
         """Up to `limit` of a job's events with seq > after_seq, in order, with the job's
         state and last sequence from the same snapshot; None when the job does not exist."""
-        found = await self._fetch("job_event_list", job_id, after_seq, limit)
+        found = await self._fetch("job_event_list", job_id=job_id, after_seq=after_seq, limit=limit)
         if not found:
             return None
         events = [rows.event(r) for r in found if r["seq"] is not None]
@@ -301,11 +331,11 @@ class PgStore:
     async def job_cancel(self, job_id: str, reason: str) -> Job:
         """Cancel queued at once; flag running; a cancelled job as it is; refuse succeeded or failed."""
         async with self._connection() as conn:
-            if await conn.fetch(query("job_cancel_queued"), job_id, reason):
+            if await _run(conn, "job_cancel_queued", job_id=job_id, reason=reason):
                 self.notifier.changed([job_id])
             else:
-                await conn.fetch(query("job_cancel_running"), job_id, reason)
-            found = await conn.fetch(query("job_get"), job_id)
+                await _run(conn, "job_cancel_running", job_id=job_id, reason=reason)
+            found = await _run(conn, "job_get", job_id=job_id, payloads=True)
         if not found:
             raise _job_not_found(job_id)
         job = rows.job(found[0])
@@ -328,43 +358,53 @@ class PgStore:
     ) -> list[Job]:
         """Re-run dead-lettered jobs as new jobs; the new jobs."""
         redriven = await self._fetch_changed(
-            "job_redrive_many", list(job_ids) if job_ids is not None else None, handler, version, limit
+            "job_redrive_many",
+            job_ids=list(job_ids) if job_ids is not None else None,
+            handler=handler,
+            version=version,
+            limit=limit,
         )
         return [rows.job(r) for r in redriven]
 
     # -- executing -------------------------------------------------------------------
 
     async def job_claim(
-        self, served: Sequence[str], owner: str, limit: int, lease_seconds: float, *, limited: bool = True
+        self,
+        served: Sequence[str],
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        *,
+        limited: bool = True,
+        now: datetime | None = None,
     ) -> list[Claim]:
         """Lease due jobs, in order, within their concurrency and rate limits (limited=False:
         none of the served versions has flow control, so the cheaper query does)."""
         claims: list[Claim] = []
+        name = "job_claim_limited" if limited else "job_claim"
         # Jobs passed over for their limits leave room in the batch: look again (bounded)
         # while every candidate looked at was a due job, so jobs behind them are not delayed.
         for _ in range(4):
             want = limit - len(claims)
-            batch, candidates = await self._claim_once(served, owner, want, lease_seconds, limited)
+            batch, candidates = await self._claim_once(
+                name, served=list(served), owner=owner, limit=want, lease_seconds=lease_seconds, now=now
+            )
             claims.extend(batch)
             if len(batch) == candidates or candidates < want:
                 break  # nothing was passed over, or the queue has no more due jobs
         return claims
 
-    async def _claim_once(
-        self, served: Sequence[str], owner: str, limit: int, lease_seconds: float, limited: bool
-    ) -> tuple[list[Claim], int]:
+    async def _claim_once(self, name: str, /, **parameters: object) -> tuple[list[Claim], int]:
         # A generic plan cached while the queue was empty can make this query scan the whole
         # table later (measured: 3.7 s instead of 0.5 ms); claims are batched, so planning each
         # one costs little. One statement is atomic by itself: no explicit transaction needed.
-        args = (list(served), limit, owner, lease_seconds)
-        sql = query("job_claim_limited" if limited else "job_claim")
         if self._claim_pool is not None:
             async with self._acquired(self._claim_pool) as conn:
-                found = await conn.fetch(sql, *args)
+                found = await _run(conn, name, **parameters)
         else:
             async with self._connection() as conn, conn.transaction():
-                await conn.execute(query("plan_claims_for_transaction"))
-                found = await conn.fetch(sql, *args)
+                await _execute(conn, "plan_claims_for_transaction")
+                found = await _run(conn, name, **parameters)
         claimed = [r for r in found if r["id"] is not None]
         self.notifier.changed(str(r["id"]) for r in claimed)
         retry_at = found[0]["rate_retry_at"]
@@ -379,7 +419,9 @@ class PgStore:
         """Heartbeat of an owner for all its jobs: {job id: cancel requested}."""
         if not job_ids:
             return {}
-        extended = await self._fetch("job_lease_extend", list(job_ids), owner, lease_seconds)
+        extended = await self._fetch(
+            "job_lease_extend", job_ids=list(job_ids), owner=owner, lease_seconds=lease_seconds
+        )
         return {str(r["id"]): r["cancel_requested"] for r in extended}
 
     async def job_lease_extend_tokens(
@@ -391,13 +433,16 @@ class PgStore:
         if not leases:
             return {}
         extended = await self._fetch(
-            "job_lease_extend_tokens", [lease[0] for lease in leases], [lease[1] for lease in leases], lease_seconds
+            "job_lease_extend_tokens",
+            job_ids=[lease[0] for lease in leases],
+            tokens=[lease[1] for lease in leases],
+            lease_seconds=lease_seconds,
         )
         return {str(r["id"]): (r["cancel_requested"], r["lease_expires_at"]) for r in extended}
 
     async def job_lease_shorten(self, owner: str, grace_seconds: float) -> None:
         """Let an owner's leases run out after grace_seconds (its session ended)."""
-        await self._fetch("job_lease_shorten", owner, grace_seconds)
+        await self._fetch("job_lease_shorten", owner=owner, grace_seconds=grace_seconds)
 
     async def job_event_append(
         self,
@@ -420,13 +465,13 @@ class PgStore:
         payloads = [rows.payload_columns(payload) for _, _, payload in events]
         appended = await self._fetch_changed(
             "job_event_append_many",
-            job_id,
-            token,
-            [kind.value for kind, _, _ in events],
-            [json.dumps(data) for _, data, _ in events],
-            [None if p[1] else rows.json_text(p[0]) for p in payloads],
-            [p[1] for p in payloads],
-            [p[2] for p in payloads],
+            job_id=job_id,
+            token=token,
+            kinds=[kind.value for kind, _, _ in events],
+            datas=[json.dumps(data) for _, data, _ in events],
+            payloads=[None if p[1] else rows.json_text(p[0]) for p in payloads],
+            payload_type_urls=[p[1] for p in payloads],
+            payload_datas=[p[2] for p in payloads],
         )
         return int(appended[0]["last_seq"]) if appended else None
 
@@ -446,15 +491,16 @@ class PgStore:
         payloads = [rows.payload_columns(result) for _, _, _, result, _ in items]
         ids = [job_id for job_id, *_ in items]
         async with self._connection() as conn:
-            finished = await conn.fetch(
-                query("job_finish_many"),
-                ids,
-                [token for _, token, *_ in items],
-                [state.value for _, _, state, _, _ in items],
-                [None if p[1] else rows.json_text(p[0]) for p in payloads],
-                [p[1] for p in payloads],
-                [p[2] for p in payloads],
-                [json.dumps(error.to_json()) if error else None for *_, error in items],
+            finished = await _run(
+                conn,
+                "job_finish_many",
+                job_ids=ids,
+                tokens=[token for _, token, *_ in items],
+                states=[state.value for _, _, state, _, _ in items],
+                results=[None if p[1] else rows.json_text(p[0]) for p in payloads],
+                result_type_urls=[p[1] for p in payloads],
+                result_datas=[p[2] for p in payloads],
+                errors=[json.dumps(error.to_json()) if error else None for *_, error in items],
             )
         done = {str(r["id"]): r for r in finished}
         self.notifier.changed(done)
@@ -469,24 +515,29 @@ class PgStore:
     ) -> Transition | None:
         """The attempt failed: retried per policy (state QUEUED) or FAILED; None for a stale token."""
         failed = await self._fetch_changed(
-            "job_fail_attempt", job_id, token, error.to_json(), retry_delay, error.non_retryable
+            "job_fail_attempt",
+            job_id=job_id,
+            token=token,
+            error=error.to_json(),
+            retry_delay=retry_delay,
+            non_retryable=error.non_retryable,
         )
         return rows.transition(failed[0], JobState(failed[0]["new_state"])) if failed else None
 
     async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
         """Give an attempt back without counting it as failed."""
-        return bool(await self._fetch_changed("job_requeue", job_id, token, reason))
+        return bool(await self._fetch_changed("job_requeue", job_id=job_id, token=token, reason=reason))
 
     # -- maintenance -----------------------------------------------------------------
 
-    async def job_rescue_expired(self, limit: int) -> list[Transition]:
-        """End attempts whose lease ran out as failed attempts (retried or FAILED)."""
-        rescued = await self._fetch_changed("job_rescue_expired", limit)
+    async def job_rescue_expired(self, limit: int, *, now: datetime | None = None) -> list[Transition]:
+        """End attempts whose lease ran out (by `now`) as failed attempts (retried or FAILED)."""
+        rescued = await self._fetch_changed("job_rescue_expired", limit=limit, now=now)
         return [rows.transition(r, JobState(r["new_state"])) for r in rescued]
 
-    async def job_expire_deadlines(self, limit: int) -> list[Transition]:
-        """Fail jobs past their execution or schedule-to-start deadline."""
-        expired = await self._fetch_changed("job_expire_deadlines", limit)
+    async def job_expire_deadlines(self, limit: int, *, now: datetime | None = None) -> list[Transition]:
+        """Fail jobs past their execution or schedule-to-start deadline (by `now`)."""
+        expired = await self._fetch_changed("job_expire_deadlines", limit=limit, now=now)
         return [rows.transition(r, JobState.FAILED, attempt_ended=False) for r in expired]
 
     async def job_queue_stats(self) -> list[QueueStats]:
@@ -496,19 +547,19 @@ class PgStore:
             for r in await self._fetch("job_queue_stats")
         ]
 
-    async def job_reap_finished(self, limit: int) -> int:
-        """Delete finished jobs past their retention; how many."""
-        return len(await self._fetch("job_reap_finished", limit))
+    async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
+        """Delete finished jobs past their retention (by `now`); how many."""
+        return len(await self._fetch("job_reap_finished", limit=limit, now=now))
 
     async def job_executors_wake(self, due: datetime | None = None) -> None:
         """NOTIFY the claim loops of every replica that jobs are due (at `due`)."""
-        await self._fetch("job_executors_wake", "" if due is None else f"{due.timestamp():.3f}")
+        await self._fetch("job_executors_wake", due="" if due is None else f"{due.timestamp():.3f}")
 
     # -- schedules -------------------------------------------------------------------
 
     async def schedule_create(self, schedule: Schedule, next_tick_at: datetime) -> Schedule:
         """Store a new schedule; AlreadyExists when the name is taken."""
-        found = await self._fetch("schedule_insert", *rows.schedule_columns(schedule, next_tick_at))
+        found = await self._fetch("schedule_insert", **rows.schedule_parameters(schedule, next_tick_at))
         if not found:
             raise AlreadyExists(
                 f"a schedule named {schedule.name!r} already exists",
@@ -519,12 +570,12 @@ class PgStore:
 
     async def schedule_declare(self, schedule: Schedule, next_tick_at: datetime) -> Schedule | None:
         """Create or update a schedule declared in code; None when an API schedule has its name."""
-        found = await self._fetch("schedule_declare", *rows.schedule_columns(schedule, next_tick_at))
+        found = await self._fetch("schedule_declare", **rows.schedule_parameters(schedule, next_tick_at))
         return rows.schedule(found[0]) if found else None
 
     async def schedule_get(self, name: str) -> Schedule | None:
         """One schedule by name."""
-        found = await self._fetch("schedule_get", name)
+        found = await self._fetch("schedule_get", name=name)
         return rows.schedule(found[0]) if found else None
 
     async def schedule_list(self) -> list[Schedule]:
@@ -533,16 +584,16 @@ class PgStore:
 
     async def schedule_set_paused(self, name: str, paused: bool, next_tick_at: datetime | None) -> Schedule | None:
         """Pause or resume (from next_tick_at); None when there is no such schedule."""
-        found = await self._fetch("schedule_set_paused", name, paused, next_tick_at)
+        found = await self._fetch("schedule_set_paused", name=name, paused=paused, next_tick_at=next_tick_at)
         return rows.schedule(found[0]) if found else None
 
     async def schedule_delete(self, name: str) -> bool:
         """Delete a schedule; False when there was none."""
-        return bool(await self._fetch("schedule_delete", name))
+        return bool(await self._fetch("schedule_delete", name=name))
 
     async def schedule_due(self, now: datetime, limit: int) -> list[Schedule]:
         """Unpaused schedules whose next tick is at or before now."""
-        return [rows.schedule(r) for r in await self._fetch("schedule_due", now, limit)]
+        return [rows.schedule(r) for r in await self._fetch("schedule_due", now=now, limit=limit)]
 
     async def schedule_next_tick(self) -> datetime | None:
         """The earliest next tick of any unpaused schedule."""
@@ -553,7 +604,11 @@ class PgStore:
         self, name: str, from_tick: datetime, next_tick_at: datetime, tick: datetime | None, job_id: str | None
     ) -> bool:
         """Move a schedule from from_tick to next_tick_at; False when another replica did."""
-        return bool(await self._fetch("schedule_advance", name, from_tick, next_tick_at, tick, job_id))
+        return bool(
+            await self._fetch(
+                "schedule_advance", name=name, from_tick=from_tick, next_tick_at=next_tick_at, tick=tick, job_id=job_id
+            )
+        )
 
 
 def _existing(by_key: dict[str, Job], new: NewJob) -> Job:

@@ -116,8 +116,49 @@ def labels_text(labels: dict[str, str]) -> str:
     return json.dumps(labels) if labels else "{}"
 
 
+# The columns rows.job reads, which every job-returning query in queries.sql selects
+# (written out in each: the SQL there is what runs). tests/store checks both sides.
+JOB_COLUMNS = (
+    "id",
+    "handler",
+    "version_selector",
+    "version",
+    "state",
+    "priority",
+    "input",
+    "input_type_url",
+    "input_data",
+    "result",
+    "result_type_url",
+    "result_data",
+    "error",
+    "attempt",
+    "idempotency_key",
+    "labels",
+    "created_at",
+    "run_at",
+    "started_at",
+    "finished_at",
+    "cancel_requested",
+    "last_seq",
+    "progress_percent",
+    "progress_message",
+    "max_attempts",
+    "attempt_errors",
+    "cached_from",
+    "redrive_of",
+    "concurrency_key",
+    "concurrency_limit",
+    "rate_key",
+    "rate_limit",
+    "rate_period",
+    "fairness_key",
+    "trace_context",
+)
+
+
 def job(row: asyncpg.Record) -> Job:
-    """A job from a row selected with the job columns."""
+    """A job from a row with JOB_COLUMNS (and waiting_kind, from job_get and job_list)."""
     state = JobState(row["state"])
     return Job(
         id=str(row["id"]),
@@ -251,8 +292,8 @@ def handler_spec(row: asyncpg.Record) -> HandlerSpec:
     )
 
 
-def schedule_columns(schedule: Schedule, next_tick_at: datetime) -> tuple[Any, ...]:
-    """The parameters of schedule_insert and schedule_declare, in order."""
+def schedule_parameters(schedule: Schedule, next_tick_at: datetime) -> dict[str, object]:
+    """The parameters of schedule_insert and schedule_declare, by name."""
     job = schedule.job
     input_json, type_url, data = payload_columns(job.input)
     options = {
@@ -262,24 +303,24 @@ def schedule_columns(schedule: Schedule, next_tick_at: datetime) -> tuple[Any, .
         "schedule_to_start_timeout": job.schedule_to_start_timeout,
     }
     timing = schedule.timing
-    return (
-        schedule.name,
-        job.handler,
-        job.version_selector,
-        None if type_url else json_text(input_json),
-        type_url,
-        data,
-        job.priority,
-        json.dumps(job.labels),
-        json.dumps(options),
-        timing.cron,
-        timing.every,
-        timing.time_zone,
-        schedule.missed_ticks.value,
-        schedule.paused,
-        schedule.source,
-        next_tick_at,
-    )
+    return {
+        "name": schedule.name,
+        "handler": job.handler,
+        "version_selector": job.version_selector,
+        "input": None if type_url else json_text(input_json),
+        "input_type_url": type_url,
+        "input_data": data,
+        "priority": job.priority,
+        "labels": json.dumps(job.labels),
+        "options": json.dumps(options),
+        "cron": timing.cron,
+        "interval_seconds": timing.every,
+        "time_zone": timing.time_zone,
+        "missed_ticks": schedule.missed_ticks.value,
+        "paused": schedule.paused,
+        "source": schedule.source,
+        "next_tick_at": next_tick_at,
+    }
 
 
 def schedule(row: asyncpg.Record) -> Schedule:

@@ -1,106 +1,98 @@
-"""Loads the named SQL blocks of queries.sql once, and the numbered migrations."""
+"""Loads the named SQL blocks of queries.sql once, and the numbered migrations.
+
+A block names its parameters (`:job_id`, `:now`); asyncpg speaks only `$1..$n`, so each
+block is compiled once into the text PostgreSQL runs and the order of its names, and
+callers pass arguments by name (`bind`). The argument order lives here, nowhere else.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-# The columns every job-returning query selects, in the order rows.py reads them.
-# Substituted into the blocks at load time as {job_columns} (and {job_columns_j},
-# qualified with `j.` for UPDATE ... FROM; {job_columns_basic}, the same with the
-# payload columns NULL, for the BASIC view); nothing else is ever templated.
-JOB_COLUMNS = (
-    "id",
-    "handler",
-    "version_selector",
-    "version",
-    "state",
-    "priority",
-    "input",
-    "input_type_url",
-    "input_data",
-    "result",
-    "result_type_url",
-    "result_data",
-    "error",
-    "attempt",
-    "idempotency_key",
-    "labels",
-    "created_at",
-    "run_at",
-    "started_at",
-    "finished_at",
-    "cancel_requested",
-    "last_seq",
-    "progress_percent",
-    "progress_message",
-    "max_attempts",
-    "attempt_errors",
-    "cached_from",
-    "redrive_of",
-    "concurrency_key",
-    "concurrency_limit",
-    "rate_key",
-    "rate_limit",
-    "rate_period",
-    "fairness_key",
-    "trace_context",
-)
-
-# The payloads, left out of the BASIC view: not even read from the table (a page of
-# large jobs would otherwise be read whole to be thrown away).
-_BASIC_COLUMNS = {
-    "input": "NULL::jsonb AS input",
-    "input_type_url": "NULL::text AS input_type_url",
-    "input_data": "NULL::bytea AS input_data",
-    "result": "NULL::jsonb AS result",
-    "result_type_url": "NULL::text AS result_type_url",
-    "result_data": "NULL::bytea AS result_data",
-}
-
-# Why a queued job is not running (Get and List only), as a jobsvc.domain.flow.WaitReason:
-# it is scheduled for later (or backing off before a retry), no process that serves its
-# exact version has been seen for 30 seconds, or its concurrency or rate limit is full.
-WAITING_REASON = """CASE
-    WHEN state <> 'queued' THEN ''
-    WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
-    WHEN NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = handler AND h.version = version
-                     AND h.last_seen_at > now() - interval '30 seconds')
-        THEN 'no_worker'
-    WHEN concurrency_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_concurrency c
-            WHERE c.key = concurrency_key AND c.running >= concurrency_limit)
-        THEN 'concurrency_limit'
-    WHEN rate_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_rate_windows w
-            WHERE w.key = rate_key AND w.blocked_until > now())
-        THEN 'rate_limit'
-    ELSE '' END AS waiting_kind"""
-
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
+# What a parameter is looked for in: everything but literals, quoted identifiers, comments
+# and dollar-quoted bodies (kept as they are), and `::` casts (not parameters).
+_TOKENS = re.compile(
+    r"""
+      (?P<literal> '(?:[^']|'')*' | "(?:[^"]|"")*" | --[^\n]* | /\*.*?\*/ | (?P<tag>\$(?:[A-Za-z_]\w*)?\$).*?(?P=tag) )
+    | (?P<cast> :: )
+    | :(?P<parameter> [A-Za-z_]\w* )
+    | (?P<positional> \$\d+ )
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+class QueryParameterError(TypeError):
+    """A named query was called with a parameter missing or one it does not take."""
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One named block: the SQL PostgreSQL runs, and its parameter names in `$n` order."""
+
+    name: str
+    sql: str
+    parameters: tuple[str, ...]
+
+    def arguments(self, values: Mapping[str, object]) -> tuple[object, ...]:
+        """The values in `$n` order; QueryParameterError names every missing or unknown one."""
+        missing = [p for p in self.parameters if p not in values]
+        unknown = sorted(set(values) - set(self.parameters))
+        if missing or unknown:
+            problems = [f"missing {', '.join(':' + p for p in missing)}"] if missing else []
+            problems += [f"unknown {', '.join(':' + p for p in unknown)}"] if unknown else []
+            takes = ", ".join(":" + p for p in self.parameters) or "no parameters"
+            raise QueryParameterError(f"query {self.name}: {'; '.join(problems)} (it takes {takes})")
+        return tuple(values[p] for p in self.parameters)
+
+
+def compile_query(name: str, text: str) -> Query:
+    """A block written with `:name` parameters as asyncpg runs it: each distinct name
+    becomes `$n`, numbered in order of first use."""
+    order: dict[str, int] = {}
+
+    def replace(match: re.Match[str]) -> str:
+        if match["positional"]:
+            raise ValueError(f"query {name} uses {match['positional']}: name its parameters (:name)")
+        parameter = match["parameter"]
+        if parameter is None:
+            return match[0]
+        number = order.setdefault(parameter, len(order) + 1)
+        return f"${number}"
+
+    return Query(name, _TOKENS.sub(replace, text), tuple(order))
+
 
 @cache
-def queries() -> dict[str, str]:
-    """All named queries, keyed by name."""
-    text = resources.files("jobsvc.store").joinpath("sql/queries.sql").read_text("utf-8")
-    text = text.replace("{job_columns_j}", ", ".join(f"j.{c}" for c in JOB_COLUMNS))
-    text = text.replace("{job_columns_basic}", ", ".join(_BASIC_COLUMNS.get(c, c) for c in JOB_COLUMNS))
-    text = text.replace("{job_columns}", ", ".join(JOB_COLUMNS))
-    text = text.replace("{waiting_reason}", WAITING_REASON)
+def queries(file: str = "queries.sql") -> dict[str, Query]:
+    """The named queries of one file of jobsvc/store/sql (the service's, by default), by name."""
+    text = resources.files("jobsvc.store").joinpath("sql", file).read_text("utf-8")
     parts = _NAME_LINE.split(text)
-    named: dict[str, str] = {}
+    named: dict[str, Query] = {}
     for name, body in zip(parts[1::2], parts[2::2], strict=True):
         if name in named:
-            raise ValueError(f"query {name!r} is defined twice in queries.sql")
-        named[name] = body.strip()
+            raise ValueError(f"query {name!r} is defined twice in {file}")
+        named[name] = compile_query(name, body.strip())
     return named
 
 
 def query(name: str) -> str:
-    """One named query; KeyError names the missing block."""
-    return queries()[name]
+    """The SQL of one named query as PostgreSQL runs it; KeyError names a missing block."""
+    return queries()[name].sql
+
+
+def bind(name: str, /, **values: object) -> tuple[str, tuple[object, ...]]:
+    """A named query's SQL and its arguments in `$n` order, from arguments by name:
+    `sql, args = bind("job_get", job_id=..., payloads=True); await conn.fetch(sql, *args)`."""
+    named = queries()[name]
+    return named.sql, named.arguments(values)
 
 
 @dataclass(frozen=True, slots=True)

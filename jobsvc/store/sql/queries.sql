@@ -1,13 +1,21 @@
 -- Every SQL statement jobsvc runs, one named block each ("-- name: noun_verb").
--- Loaded once by jobsvc/store/sql.py; PgStore runs exactly one block per method.
--- Job columns are always selected in the order of the `job_columns` fragment in
--- sql.py so that rows convert in one place.
+-- Loaded once by jobsvc/store/sql.py; PgStore runs one block per method.
+--
+-- Each block is complete as written: jobsvc/store/sql.py only turns its named parameters
+-- (:job_id) into the $1..$n asyncpg sends, numbered in order of first use; callers pass
+-- them by name. Queries that return jobs select the columns rows.job reads (listed there,
+-- as JOB_COLUMNS; tests/store checks every such query against it).
+--
+-- :now, where a query takes it, is the clock it runs by (NULL: the database's now()), so
+-- tests can run a query an hour ahead; production always passes NULL.
 
 -- name: migration_lock
 -- One migrator at a time across replicas; released with the transaction.
 SELECT pg_advisory_xact_lock(7283741501);
 
 -- name: migration_table_create
+-- Which migrations have run. Created here rather than by a migration: it is what says
+-- which migrations have run (schema.sql shows it too).
 CREATE TABLE IF NOT EXISTS jobsvc_schema_migrations (
     version    integer     PRIMARY KEY,
     name       text        NOT NULL,
@@ -18,7 +26,7 @@ CREATE TABLE IF NOT EXISTS jobsvc_schema_migrations (
 SELECT version FROM jobsvc_schema_migrations ORDER BY version;
 
 -- name: migration_record
-INSERT INTO jobsvc_schema_migrations (version, name) VALUES ($1, $2);
+INSERT INTO jobsvc_schema_migrations (version, name) VALUES (:version, :name);
 
 -- name: plan_claims_for_transaction
 -- The planner settings of a claim (see create_pool(for_claims=True)), for one transaction.
@@ -36,8 +44,10 @@ INSERT INTO jobsvc_handlers AS h
 -- driver read a dict or list element as a nested array.
 SELECT name, version, description, input_schema::jsonb, output_schema::jsonb, input_type, output_type, now(),
        retry_policy::jsonb, attempt_timeout, cache_ttl, retention, flow_control::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::double precision[], $10::double precision[], $11::double precision[], $12::text[])
+FROM unnest(:names::text[], :versions::text[], :descriptions::text[], :input_schemas::text[],
+            :output_schemas::text[], :input_types::text[], :output_types::text[], :retry_policies::text[],
+            :attempt_timeouts::double precision[], :cache_ttls::double precision[],
+            :retentions::double precision[], :flow_controls::text[])
     AS t(name, version, description, input_schema, output_schema, input_type, output_type, retry_policy,
          attempt_timeout, cache_ttl, retention, flow_control)
 ON CONFLICT (name, version) DO UPDATE SET
@@ -55,15 +65,15 @@ ON CONFLICT (name, version) DO UPDATE SET
 
 -- name: handler_touch_many
 UPDATE jobsvc_handlers SET last_seen_at = now()
-WHERE (name, version) IN (SELECT * FROM unnest($1::text[], $2::text[]));
+WHERE (name, version) IN (SELECT * FROM unnest(:names::text[], :versions::text[]));
 
 -- name: handler_list
--- $1: name or NULL for all; $2: seconds since last_seen_at that still count as online.
+-- :name NULL lists every handler; :online_seconds since last_seen_at still count as online.
 SELECT name, version, description, input_schema, output_schema, input_type, output_type,
        retry_policy, attempt_timeout, cache_ttl, retention, flow_control,
-       last_seen_at > now() - make_interval(secs => $2) AS online
+       last_seen_at > now() - make_interval(secs => :online_seconds) AS online
 FROM jobsvc_handlers
-WHERE $1::text IS NULL OR name = $1
+WHERE :name::text IS NULL OR name = :name
 ORDER BY name;
 
 -- name: job_insert_many
@@ -72,8 +82,9 @@ ORDER BY name;
 -- the caller fetches the existing job by key and compares.
 WITH new AS (
     SELECT * FROM unnest(
-        $1::uuid[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[],
-        $8::bytea[], $9::text[], $10::text[], $11::timestamptz[], $12::text[]
+        :ids::uuid[], :handlers::text[], :version_selectors::text[], :versions::text[], :priorities::integer[],
+        :inputs::text[], :input_type_urls::text[], :input_datas::bytea[], :idempotency_keys::text[],
+        :labels::text[], :run_ats::timestamptz[], :options::text[]
     ) WITH ORDINALITY AS t(id, handler, version_selector, version, priority, input, input_type_url,
            input_data, idempotency_key, labels, run_at, options, ord)
 ), prepared AS (
@@ -132,60 +143,118 @@ WITH new AS (
 SELECT id, created_at, run_at FROM inserted;
 
 -- name: job_get
-SELECT {job_columns}, {waiting_reason} FROM jobsvc_jobs WHERE id = $1;
-
--- name: job_get_basic
--- job_get without the payloads (the BASIC view).
-SELECT {job_columns_basic}, {waiting_reason} FROM jobsvc_jobs WHERE id = $1;
+-- One job. :payloads false is the BASIC view: input and result come back NULL, and a
+-- large (toasted) payload is not even read, as a CASE whose branch is not taken never
+-- fetches its column's value. waiting_kind says why a queued job is not running (as a
+-- jobsvc.domain.flow.WaitReason): scheduled for later (or backing off before a retry), no
+-- process that serves its exact version seen for 30 seconds, or its concurrency or rate
+-- limit is full. job_list computes it the same way.
+SELECT id, handler, version_selector, version, state, priority,
+       CASE WHEN :payloads::boolean THEN input END AS input,
+       CASE WHEN :payloads::boolean THEN input_type_url END AS input_type_url,
+       CASE WHEN :payloads::boolean THEN input_data END AS input_data,
+       CASE WHEN :payloads::boolean THEN result END AS result,
+       CASE WHEN :payloads::boolean THEN result_type_url END AS result_type_url,
+       CASE WHEN :payloads::boolean THEN result_data END AS result_data,
+       error, attempt, idempotency_key, labels, created_at, run_at, started_at, finished_at,
+       cancel_requested, last_seq, progress_percent, progress_message, max_attempts, attempt_errors,
+       cached_from, redrive_of, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+       fairness_key, trace_context,
+       CASE
+           WHEN state <> 'queued' THEN ''
+           WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
+           WHEN NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = handler AND h.version = version
+                            AND h.last_seen_at > now() - interval '30 seconds')
+               THEN 'no_worker'
+           WHEN concurrency_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_concurrency c
+                   WHERE c.key = concurrency_key AND c.running >= concurrency_limit)
+               THEN 'concurrency_limit'
+           WHEN rate_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_rate_windows w
+                   WHERE w.key = rate_key AND w.blocked_until > now())
+               THEN 'rate_limit'
+           ELSE ''
+       END AS waiting_kind
+FROM jobsvc_jobs
+WHERE id = :job_id;
 
 -- name: job_get_by_idempotency_keys
-SELECT {job_columns} FROM jobsvc_jobs WHERE idempotency_key = ANY($1::text[]);
+SELECT id, handler, version_selector, version, state, priority,
+       input, input_type_url, input_data, result, result_type_url, result_data,
+       error, attempt, idempotency_key, labels, created_at, run_at, started_at, finished_at,
+       cancel_requested, last_seq, progress_percent, progress_message, max_attempts, attempt_errors,
+       cached_from, redrive_of, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+       fairness_key, trace_context
+FROM jobsvc_jobs
+WHERE idempotency_key = ANY(:keys::text[]);
 
 -- name: job_list
--- Newest first, keyset-paginated on (created_at, id). $1 states (NULL: any),
--- $2 handler (NULL: any), $3/$4 the cursor (NULL: first page), $5 page size + 1.
-SELECT {job_columns}, {waiting_reason} FROM jobsvc_jobs
-WHERE ($1::text[] IS NULL OR state = ANY($1))
-  AND ($2::text IS NULL OR handler = $2)
-  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
+-- Newest first, keyset-paginated on (created_at, id): :states NULL is any state,
+-- :handler NULL any handler, a NULL cursor the first page; :page_size is one more than
+-- shown, to know whether a next page exists. :payloads and waiting_kind as in job_get.
+SELECT id, handler, version_selector, version, state, priority,
+       CASE WHEN :payloads::boolean THEN input END AS input,
+       CASE WHEN :payloads::boolean THEN input_type_url END AS input_type_url,
+       CASE WHEN :payloads::boolean THEN input_data END AS input_data,
+       CASE WHEN :payloads::boolean THEN result END AS result,
+       CASE WHEN :payloads::boolean THEN result_type_url END AS result_type_url,
+       CASE WHEN :payloads::boolean THEN result_data END AS result_data,
+       error, attempt, idempotency_key, labels, created_at, run_at, started_at, finished_at,
+       cancel_requested, last_seq, progress_percent, progress_message, max_attempts, attempt_errors,
+       cached_from, redrive_of, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+       fairness_key, trace_context,
+       CASE
+           WHEN state <> 'queued' THEN ''
+           WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
+           WHEN NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = handler AND h.version = version
+                            AND h.last_seen_at > now() - interval '30 seconds')
+               THEN 'no_worker'
+           WHEN concurrency_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_concurrency c
+                   WHERE c.key = concurrency_key AND c.running >= concurrency_limit)
+               THEN 'concurrency_limit'
+           WHEN rate_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_rate_windows w
+                   WHERE w.key = rate_key AND w.blocked_until > now())
+               THEN 'rate_limit'
+           ELSE ''
+       END AS waiting_kind
+FROM jobsvc_jobs
+WHERE (:states::text[] IS NULL OR state = ANY(:states))
+  AND (:handler::text IS NULL OR handler = :handler)
+  AND (:cursor_created_at::timestamptz IS NULL OR (created_at, id) < (:cursor_created_at, :cursor_id::uuid))
 ORDER BY created_at DESC, id DESC
-LIMIT $5;
-
--- name: job_list_basic
--- job_list without the payloads (the BASIC view).
-SELECT {job_columns_basic}, {waiting_reason} FROM jobsvc_jobs
-WHERE ($1::text[] IS NULL OR state = ANY($1))
-  AND ($2::text IS NULL OR handler = $2)
-  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
-ORDER BY created_at DESC, id DESC
-LIMIT $5;
+LIMIT :page_size;
 
 -- name: job_claim
 -- job_claim_limited for handler versions that have no flow control (most): the same
--- hand-out order and result shape, without the limit bookkeeping.
+-- hand-out order, clock and result shape, without the limit bookkeeping.
 WITH next AS MATERIALIZED (
     SELECT id FROM jobsvc_jobs
-    WHERE state = 'queued' AND run_at <= now()
-      AND handler || '@' || version = ANY($1::text[])
+    WHERE state = 'queued' AND run_at <= coalesce(:now::timestamptz, now())
+      AND handler || '@' || version = ANY(:served::text[])
     ORDER BY priority DESC, order_at, id
-    LIMIT $2
+    LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE jobsvc_jobs j SET
         state = 'running',
         attempt = j.attempt + 1,
         attempt_token = gen_random_uuid(),
-        lease_owner = $3,
-        attempt_deadline = now() + make_interval(secs => j.attempt_timeout),
-        lease_expires_at = least(now() + make_interval(secs => $4),
-                                 coalesce(now() + make_interval(secs => j.attempt_timeout), 'infinity')),
-        started_at = now(),
+        lease_owner = :owner,
+        attempt_deadline = coalesce(:now, now()) + make_interval(secs => j.attempt_timeout),
+        lease_expires_at = least(coalesce(:now, now()) + make_interval(secs => :lease_seconds),
+                                 coalesce(coalesce(:now, now()) + make_interval(secs => j.attempt_timeout), 'infinity')),
+        started_at = coalesce(:now, now()),
         last_seq = j.last_seq + 1
     FROM next WHERE j.id = next.id
-    RETURNING {job_columns_j}, j.attempt_token, j.lease_expires_at, j.attempt_deadline
+    RETURNING j.id, j.handler, j.version_selector, j.version, j.state, j.priority,
+              j.input, j.input_type_url, j.input_data, j.result, j.result_type_url, j.result_data,
+              j.error, j.attempt, j.idempotency_key, j.labels, j.created_at, j.run_at, j.started_at, j.finished_at,
+              j.cancel_requested, j.last_seq, j.progress_percent, j.progress_message, j.max_attempts,
+              j.attempt_errors, j.cached_from, j.redrive_of, j.concurrency_key, j.concurrency_limit,
+              j.rate_key, j.rate_limit, j.rate_period, j.fairness_key, j.trace_context,
+              j.attempt_token, j.lease_expires_at, j.attempt_deadline
 ), started_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
-    SELECT id, last_seq, 'started', jsonb_build_object('attempt', attempt, 'executor', $3::text)
+    SELECT id, last_seq, 'started', jsonb_build_object('attempt', attempt, 'executor', :owner::text)
     FROM claimed
 )
 SELECT claimed.*, stats.candidates, NULL::timestamptz AS rate_retry_at
@@ -193,19 +262,20 @@ FROM (SELECT (SELECT count(*) FROM next) AS candidates) stats
 LEFT JOIN claimed ON true;
 
 -- name: job_claim_limited
--- Leases up to $2 due jobs of the (handler, version) pairs this executor serves
--- ($1: 'name@version' keys) to owner $3 for $4 seconds, and logs "started". Jobs over
--- their concurrency or rate limit stay queued, in order. Always returns at least one
--- row: id is NULL when nothing was claimed; `candidates` says how many due jobs were
--- looked at (all of $2: more may be claimable now), `rate_retry_at` when a full rate
--- window next opens.
+-- Leases up to :limit due jobs (run_at at or before :now) of the (handler, version)
+-- pairs this executor serves (:served, 'name@version' keys) to :owner for :lease_seconds,
+-- and logs "started". Jobs over their concurrency or rate limit stay queued, in order.
+-- Always returns at least one row: id is NULL when nothing was claimed; `candidates`
+-- says how many due jobs were looked at (all of :limit: more may be claimable now),
+-- `rate_retry_at` when a full rate window next opens. Rate windows run by the wall clock
+-- (jobsvc_rate_take reads clock_timestamp()), whatever :now says.
 WITH next AS MATERIALIZED (
     -- MATERIALIZED keeps the planner from re-running the SKIP LOCKED scan inside
     -- the UPDATE (which, inlined, can claim rows it did not lock first).
     SELECT id, priority, order_at, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
     FROM jobsvc_jobs j
-    WHERE state = 'queued' AND run_at <= now()
-      AND handler || '@' || version = ANY($1::text[])
+    WHERE state = 'queued' AND run_at <= coalesce(:now::timestamptz, now())
+      AND handler || '@' || version = ANY(:served::text[])
       -- Keys known to be at their limit are passed over (a stale read is fine: the locked
       -- counts below decide), so their jobs do not crowd out others in this batch.
       AND (concurrency_key IS NULL OR NOT EXISTS (
@@ -213,7 +283,7 @@ WITH next AS MATERIALIZED (
       AND (rate_key IS NULL OR NOT EXISTS (
           SELECT 1 FROM jobsvc_rate_windows w WHERE w.key = j.rate_key AND w.blocked_until > clock_timestamp()))
     ORDER BY priority DESC, order_at, id
-    LIMIT $2
+    LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), slots AS MATERIALIZED (
     -- Locked in key order, so claims on several replicas never deadlock.
@@ -243,19 +313,25 @@ WITH next AS MATERIALIZED (
         state = 'running',
         attempt = j.attempt + 1,
         attempt_token = gen_random_uuid(),
-        lease_owner = $3,
-        attempt_deadline = now() + make_interval(secs => j.attempt_timeout),
+        lease_owner = :owner,
+        attempt_deadline = coalesce(:now, now()) + make_interval(secs => j.attempt_timeout),
         -- The lease never outlives the attempt's deadline: the rescuer ends a hung attempt.
-        lease_expires_at = least(now() + make_interval(secs => $4),
-                                 coalesce(now() + make_interval(secs => j.attempt_timeout), 'infinity')),
+        lease_expires_at = least(coalesce(:now, now()) + make_interval(secs => :lease_seconds),
+                                 coalesce(coalesce(:now, now()) + make_interval(secs => j.attempt_timeout), 'infinity')),
         -- A rate-limited job starts at its grant, so windows over started_at are exact.
-        started_at = coalesce(chosen.granted_at, now()),
+        started_at = coalesce(chosen.granted_at, :now, now()),
         last_seq = j.last_seq + 1
     FROM chosen WHERE j.id = chosen.id
-    RETURNING {job_columns_j}, j.attempt_token, j.lease_expires_at, j.attempt_deadline
+    RETURNING j.id, j.handler, j.version_selector, j.version, j.state, j.priority,
+              j.input, j.input_type_url, j.input_data, j.result, j.result_type_url, j.result_data,
+              j.error, j.attempt, j.idempotency_key, j.labels, j.created_at, j.run_at, j.started_at, j.finished_at,
+              j.cancel_requested, j.last_seq, j.progress_percent, j.progress_message, j.max_attempts,
+              j.attempt_errors, j.cached_from, j.redrive_of, j.concurrency_key, j.concurrency_limit,
+              j.rate_key, j.rate_limit, j.rate_period, j.fairness_key, j.trace_context,
+              j.attempt_token, j.lease_expires_at, j.attempt_deadline
 ), started_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
-    SELECT id, last_seq, 'started', jsonb_build_object('attempt', attempt, 'executor', $3::text)
+    SELECT id, last_seq, 'started', jsonb_build_object('attempt', attempt, 'executor', :owner::text)
     FROM claimed
 )
 SELECT claimed.*, stats.candidates, stats.rate_retry_at
@@ -270,12 +346,12 @@ LEFT JOIN claimed ON true;
 -- such statements locking shared rows in different orders would deadlock.
 WITH held AS MATERIALIZED (
     SELECT id FROM jobsvc_jobs
-    WHERE id = ANY($1::uuid[]) AND lease_owner = $2 AND state = 'running'
+    WHERE id = ANY(:job_ids::uuid[]) AND lease_owner = :owner AND state = 'running'
     ORDER BY id
     FOR UPDATE
 )
 UPDATE jobsvc_jobs j SET
-    lease_expires_at = least(now() + make_interval(secs => $3), coalesce(j.attempt_deadline, 'infinity'))
+    lease_expires_at = least(now() + make_interval(secs => :lease_seconds), coalesce(j.attempt_deadline, 'infinity'))
 FROM held
 WHERE j.id = held.id
 RETURNING j.id, j.cancel_requested;
@@ -285,21 +361,21 @@ RETURNING j.id, j.cancel_requested;
 -- Rows locked in id order (see job_lease_extend).
 WITH held AS MATERIALIZED (
     SELECT j.id FROM jobsvc_jobs j
-    JOIN unnest($1::uuid[], $2::uuid[]) AS ref(id, token) ON j.id = ref.id AND j.attempt_token = ref.token
+    JOIN unnest(:job_ids::uuid[], :tokens::uuid[]) AS ref(id, token) ON j.id = ref.id AND j.attempt_token = ref.token
     WHERE j.state = 'running'
     ORDER BY j.id
     FOR UPDATE OF j
 )
 UPDATE jobsvc_jobs j SET
-    lease_expires_at = least(now() + make_interval(secs => $3), coalesce(j.attempt_deadline, 'infinity'))
+    lease_expires_at = least(now() + make_interval(secs => :lease_seconds), coalesce(j.attempt_deadline, 'infinity'))
 FROM held
 WHERE j.id = held.id
 RETURNING j.id, j.cancel_requested, j.lease_expires_at;
 
 -- name: job_lease_shorten
 -- A worker's session ended: its leases run out after a short grace unless it comes back.
-UPDATE jobsvc_jobs SET lease_expires_at = least(lease_expires_at, now() + make_interval(secs => $2))
-WHERE lease_owner = $1 AND state = 'running';
+UPDATE jobsvc_jobs SET lease_expires_at = least(lease_expires_at, now() + make_interval(secs => :grace_seconds))
+WHERE lease_owner = :owner AND state = 'running';
 
 -- name: job_fail_attempt
 -- The function's UPDATE is invisible to this statement's snapshot, so the join reads the
@@ -307,13 +383,15 @@ WHERE lease_owner = $1 AND state = 'running';
 SELECT j.id, f.new_state, f.next_run_at, f.event_seq, j.handler, j.version, j.attempt,
        extract(epoch FROM now() - j.started_at)::float8 AS attempt_seconds,
        extract(epoch FROM now() - j.created_at)::float8 AS job_seconds
-FROM jobsvc_fail_attempt($1, $2, $3::jsonb, $4, $5) f JOIN jobsvc_jobs j ON j.id = $1;
+FROM jobsvc_fail_attempt(:job_id, :token, :error::jsonb, :retry_delay, :non_retryable) f
+JOIN jobsvc_jobs j ON j.id = :job_id;
 
 -- name: job_event_append_many
 -- job_event_append for several events of one attempt at once, in order (a handler that
 -- reports fast is written in few statements). Returns the job's last sequence number.
 WITH input AS (
-    SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[]) WITH ORDINALITY
+    SELECT * FROM unnest(:kinds::text[], :datas::text[], :payloads::text[], :payload_type_urls::text[],
+                         :payload_datas::bytea[]) WITH ORDINALITY
         AS t(kind, data, payload, payload_type_url, payload_data, n)
 ), latest_progress AS (
     SELECT data::jsonb AS data FROM input WHERE kind = 'progress' ORDER BY n DESC LIMIT 1
@@ -324,7 +402,7 @@ WITH input AS (
                                     progress_percent),
         progress_message = CASE WHEN EXISTS (SELECT 1 FROM latest_progress)
                                 THEN (SELECT data ->> 'message' FROM latest_progress) ELSE progress_message END
-    WHERE id = $1 AND attempt_token = $2 AND state = 'running'
+    WHERE id = :job_id AND attempt_token = :token AND state = 'running'
     RETURNING id, last_seq
 ), appended AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data, payload, payload_type_url, payload_data)
@@ -340,21 +418,22 @@ SELECT last_seq FROM bumped;
 -- for a stale token (the job was rescued, cancelled or finished by someone else).
 -- The result rides on the terminal event too, so a stream needs no second read.
 WITH input AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[])
+    SELECT * FROM unnest(:job_ids::uuid[], :tokens::uuid[], :states::text[], :results::text[],
+                         :result_type_urls::text[], :result_datas::bytea[], :errors::text[])
         AS t(id, token, state, result, result_type_url, result_data, error)
 ), counters AS MATERIALIZED (
     -- The concurrency counters of these jobs' keys, locked in key order (rows are locked
     -- after the sort) before any job row is touched: the trigger that gives the slots
     -- back would otherwise lock them in row order, and two batches could deadlock.
     SELECT c.key FROM jobsvc_concurrency c
-    WHERE c.key IN (SELECT concurrency_key FROM jobsvc_jobs WHERE id = ANY($1::uuid[]) AND concurrency_key IS NOT NULL)
+    WHERE c.key IN (SELECT concurrency_key FROM jobsvc_jobs WHERE id = ANY(:job_ids::uuid[]) AND concurrency_key IS NOT NULL)
     ORDER BY c.key
     FOR UPDATE OF c
 ), rows_locked AS MATERIALIZED (
     -- Then the job rows, in id order (see job_lease_extend).
     -- (the uncorrelated subquery is a one-time filter: the counters are locked first)
     SELECT j.id FROM jobsvc_jobs j
-    WHERE (SELECT count(*) FROM counters) >= 0 AND j.id = ANY($1::uuid[]) AND j.state = 'running'
+    WHERE (SELECT count(*) FROM counters) >= 0 AND j.id = ANY(:job_ids::uuid[]) AND j.state = 'running'
     ORDER BY j.id
     FOR UPDATE OF j
 ), locked AS MATERIALIZED (
@@ -393,51 +472,52 @@ WITH requeued AS (
         state = 'queued', lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL,
         attempt_deadline = NULL, attempt = attempt - 1, run_at = now(), order_at = greatest(order_at, now()),
         last_seq = last_seq + 1
-    WHERE id = $1 AND attempt_token = $2 AND state = 'running'
+    WHERE id = :job_id AND attempt_token = :token AND state = 'running'
     RETURNING id, last_seq
 ), requeued_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
-    SELECT id, last_seq, 'requeued', jsonb_build_object('reason', $3::text) FROM requeued
+    SELECT id, last_seq, 'requeued', jsonb_build_object('reason', :reason::text) FROM requeued
 )
 SELECT last_seq FROM requeued;
 
 -- name: job_rescue_expired
--- Ends attempts whose lease ran out (their executor or worker died, or the attempt
--- hit its timeout) as failed attempts, so a job that kills its worker every time
--- still ends after max_attempts. SKIP LOCKED lets every replica run this at once:
--- each lease is rescued by exactly one.
+-- Ends attempts whose lease ran out by :now (their executor or worker died, or the
+-- attempt hit its timeout) as failed attempts, so a job that kills its worker every time
+-- still ends after max_attempts. SKIP LOCKED lets every replica run this at once: each
+-- lease is rescued by exactly one. (jobsvc_fail_attempt stamps the retry or failure with
+-- the database's clock: :now decides which leases have expired.)
 WITH expired AS MATERIALIZED (
     SELECT id, attempt_token, attempt_deadline, handler, version, attempt, started_at, created_at
     FROM jobsvc_jobs
-    WHERE state = 'running' AND lease_expires_at < now()
+    WHERE state = 'running' AND lease_expires_at < coalesce(:now::timestamptz, now())
     ORDER BY lease_expires_at
-    LIMIT $1
+    LIMIT :limit
     FOR UPDATE SKIP LOCKED
 )
 SELECT e.id, f.new_state, f.next_run_at, e.handler, e.version, e.attempt,
-       extract(epoch FROM now() - e.started_at)::float8 AS attempt_seconds,
-       extract(epoch FROM now() - e.created_at)::float8 AS job_seconds
+       extract(epoch FROM coalesce(:now, now()) - e.started_at)::float8 AS attempt_seconds,
+       extract(epoch FROM coalesce(:now, now()) - e.created_at)::float8 AS job_seconds
 FROM expired e, LATERAL jobsvc_fail_attempt(e.id, e.attempt_token,
-    CASE WHEN e.attempt_deadline <= now()
+    CASE WHEN e.attempt_deadline <= coalesce(:now, now())
          THEN '{"type": "jobsvc.AttemptTimeout", "message": "the attempt ran past its timeout"}'
          ELSE '{"type": "jobsvc.LeaseExpired", "message": "the executor or worker stopped renewing its lease"}'
     END::jsonb, NULL, false) f;
 
 -- name: job_expire_deadlines
 -- Fails jobs past their execution deadline, and queued jobs past their
--- schedule-to-start deadline; running ones are also told to stop.
+-- schedule-to-start deadline, by :now; running ones are also told to stop.
 WITH expired AS MATERIALIZED (
     SELECT id, state AS old_state,
-           CASE WHEN deadline_at < now() THEN 'jobsvc.DeadlineExceeded'
+           CASE WHEN deadline_at < coalesce(:now::timestamptz, now()) THEN 'jobsvc.DeadlineExceeded'
                 ELSE 'jobsvc.ScheduleToStartTimeout' END AS error_type
     FROM jobsvc_jobs
-    WHERE (state IN ('queued', 'running') AND deadline_at < now())
-       OR (state = 'queued' AND start_deadline_at < now())
-    LIMIT $1
+    WHERE (state IN ('queued', 'running') AND deadline_at < coalesce(:now, now()))
+       OR (state = 'queued' AND start_deadline_at < coalesce(:now, now()))
+    LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), failed AS (
     UPDATE jobsvc_jobs j SET
-        state = 'failed', finished_at = now(),
+        state = 'failed', finished_at = coalesce(:now, now()),
         error = jsonb_build_object('type', e.error_type, 'attempt', j.attempt, 'message',
             CASE e.error_type WHEN 'jobsvc.DeadlineExceeded' THEN 'the job did not finish before its deadline'
                  ELSE 'no executor or worker started the job in time' END),
@@ -445,7 +525,7 @@ WITH expired AS MATERIALIZED (
         last_seq = j.last_seq + 1
     FROM expired e WHERE j.id = e.id
     RETURNING j.id, j.last_seq, j.error, e.old_state, j.handler, j.version, j.attempt,
-              extract(epoch FROM now() - j.created_at)::float8 AS job_seconds
+              extract(epoch FROM coalesce(:now, now()) - j.created_at)::float8 AS job_seconds
 ), failed_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, last_seq, 'failed', jsonb_build_object('error', error) FROM failed
@@ -455,12 +535,12 @@ SELECT id, handler, version, attempt, job_seconds,
 FROM failed;
 
 -- name: job_reap_finished
--- Deletes finished jobs past their retention, and their events.
+-- Deletes jobs finished longer than their retention before :now, and their events.
 WITH reaped AS (
     DELETE FROM jobsvc_jobs WHERE id IN (
         SELECT id FROM jobsvc_jobs
-        WHERE finished_at < now() - make_interval(secs => retention)
-        LIMIT $1
+        WHERE finished_at < coalesce(:now::timestamptz, now()) - make_interval(secs => retention)
+        LIMIT :limit
     )
     RETURNING id
 ), events AS (
@@ -471,14 +551,14 @@ SELECT id FROM reaped;
 -- name: job_redrive_many
 -- Re-runs dead-lettered jobs (FAILED, not redriven before) as new jobs with the
 -- same spec and a fresh attempt budget: the originals stay FAILED, so a terminal
--- state stays final. $1 ids (NULL: by handler), $2 handler, $3 version (NULL: any).
+-- state stays final. By :job_ids, or (:job_ids NULL) by :handler; :version NULL is any.
 WITH dead AS MATERIALIZED (
     SELECT id FROM jobsvc_jobs
     WHERE state = 'failed' AND NOT redriven
-      AND (($1::uuid[] IS NOT NULL AND id = ANY($1)) OR ($1 IS NULL AND handler = $2))
-      AND ($3::text IS NULL OR version = $3)
+      AND ((:job_ids::uuid[] IS NOT NULL AND id = ANY(:job_ids)) OR (:job_ids IS NULL AND handler = :handler))
+      AND (:version::text IS NULL OR version = :version)
     ORDER BY finished_at
-    LIMIT $4
+    LIMIT :limit
     FOR UPDATE SKIP LOCKED
 ), marked AS (
     UPDATE jobsvc_jobs j SET redriven = true FROM dead WHERE j.id = dead.id
@@ -495,36 +575,46 @@ WITH dead AS MATERIALIZED (
            attempt_timeout, retention, input_hash, id, concurrency_key, concurrency_limit,
            rate_key, rate_limit, rate_period, fairness_key
     FROM marked
-    RETURNING {job_columns}
+    RETURNING id, handler, version_selector, version, state, priority,
+              input, input_type_url, input_data, result, result_type_url, result_data,
+              error, attempt, idempotency_key, labels, created_at, run_at, started_at, finished_at,
+              cancel_requested, last_seq, progress_percent, progress_message, max_attempts, attempt_errors,
+              cached_from, redrive_of, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+              fairness_key, trace_context
 ), queued_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, 1, 'queued', jsonb_build_object('handler', handler, 'version', version, 'redrive_of', redrive_of)
     FROM inserted
 )
-SELECT {job_columns} FROM inserted;
+SELECT * FROM inserted;
 
 -- name: job_find_cached
--- The newest succeeded job with the same handler version and input within $4 seconds.
+-- The newest succeeded job with the same handler version and input within :ttl seconds.
 SELECT id FROM jobsvc_jobs
-WHERE state = 'succeeded' AND handler = $1 AND version = $2 AND input_hash = $3
-  AND finished_at > now() - make_interval(secs => $4)
+WHERE state = 'succeeded' AND handler = :handler AND version = :version AND input_hash = :input_hash
+  AND finished_at > now() - make_interval(secs => :ttl)
 ORDER BY finished_at DESC
 LIMIT 1;
 
 -- name: job_insert_cached
--- A new job answered from cached job $2's result without running: born SUCCEEDED.
+-- A new job answered from cached job :cached_from's result without running: born SUCCEEDED.
 WITH source AS (
-    SELECT * FROM jobsvc_jobs WHERE id = $2 AND state = 'succeeded'
+    SELECT * FROM jobsvc_jobs WHERE id = :cached_from AND state = 'succeeded'
 ), inserted AS (
     INSERT INTO jobsvc_jobs
         (id, handler, version_selector, version, state, priority, input, input_type_url, input_data,
          result, result_type_url, result_data, idempotency_key, labels, last_seq, attempt,
          started_at, finished_at, retention, input_hash, cached_from)
-    SELECT $1, handler, $3, version, 'succeeded', $4, input, input_type_url, input_data,
-           result, result_type_url, result_data, $5, $6::jsonb, 2, 0, now(), now(), retention,
+    SELECT :job_id, handler, :version_selector, version, 'succeeded', :priority, input, input_type_url, input_data,
+           result, result_type_url, result_data, :idempotency_key, :labels::jsonb, 2, 0, now(), now(), retention,
            input_hash, id
     FROM source
-    RETURNING {job_columns}
+    RETURNING id, handler, version_selector, version, state, priority,
+              input, input_type_url, input_data, result, result_type_url, result_data,
+              error, attempt, idempotency_key, labels, created_at, run_at, started_at, finished_at,
+              cancel_requested, last_seq, progress_percent, progress_message, max_attempts, attempt_errors,
+              cached_from, redrive_of, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+              fairness_key, trace_context
 ), events AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data, payload, payload_type_url, payload_data)
     SELECT id, 1, 'queued', jsonb_build_object('handler', handler, 'version', version), NULL, NULL, NULL
@@ -534,18 +624,18 @@ WITH source AS (
            result, result_type_url, result_data
     FROM inserted
 )
-SELECT {job_columns} FROM inserted;
+SELECT * FROM inserted;
 
 -- name: job_cancel_queued
 -- Cancels a job that has not started; the row lock makes this race-free against a claim.
 WITH cancelled AS (
     UPDATE jobsvc_jobs SET
-        state = 'cancelled', finished_at = now(), cancel_reason = $2, last_seq = last_seq + 1
-    WHERE id = $1 AND state = 'queued'
+        state = 'cancelled', finished_at = now(), cancel_reason = :reason, last_seq = last_seq + 1
+    WHERE id = :job_id AND state = 'queued'
     RETURNING id, last_seq
 ), cancelled_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
-    SELECT id, last_seq, 'cancelled', jsonb_build_object('reason', $2::text) FROM cancelled
+    SELECT id, last_seq, 'cancelled', jsonb_build_object('reason', :reason::text) FROM cancelled
 )
 SELECT id FROM cancelled;
 
@@ -554,43 +644,45 @@ SELECT id FROM cancelled;
 -- terminal event when the handler has stopped. Asking again keeps the first
 -- reason, as cancelling a cancelled job does (the repeated NOTIFY is harmless).
 UPDATE jobsvc_jobs SET cancel_requested = true,
-    cancel_reason = CASE WHEN cancel_requested THEN cancel_reason ELSE $2 END
-WHERE id = $1 AND state = 'running'
+    cancel_reason = CASE WHEN cancel_requested THEN cancel_reason ELSE :reason END
+WHERE id = :job_id AND state = 'running'
 RETURNING id, pg_notify('jobsvc_cancel', id::text);
 
 -- name: job_event_list
--- Up to $3 events after $2, each row with the job's state and last sequence. One
--- statement is one snapshot, so a reader that sees the job finished has also seen its
+-- Up to :limit events after :after_seq, each row with the job's state and last sequence.
+-- One statement is one snapshot, so a reader that sees the job finished has also seen its
 -- terminal event: reading the events and then the job could miss one committed between.
--- No row: no such job; one row with a NULL seq: no event after $2.
+-- No row: no such job; one row with a NULL seq: no event after :after_seq.
 SELECT j.state AS job_state, j.last_seq AS job_last_seq,
        e.job_id, e.seq, e.kind, e.time, e.data, e.payload, e.payload_type_url, e.payload_data
 FROM jobsvc_jobs j
 LEFT JOIN LATERAL (
     SELECT * FROM jobsvc_job_events
-    WHERE job_id = j.id AND seq > $2
+    WHERE job_id = j.id AND seq > :after_seq
     ORDER BY seq
-    LIMIT $3
+    LIMIT :limit
 ) e ON true
-WHERE j.id = $1
+WHERE j.id = :job_id
 ORDER BY e.seq;
 
 -- name: job_executors_wake
--- $1: epoch second the earliest new job is due, or '' for now.
-SELECT pg_notify('jobsvc_jobs', $1);
+-- :due: epoch second the earliest new job is due, or '' for now.
+SELECT pg_notify('jobsvc_jobs', :due);
 
 -- name: job_events_notify
--- One NOTIFY for many changed jobs ($1: comma-separated ids), sent after their commits.
+-- One NOTIFY for many changed jobs (:job_ids, comma-separated), sent after their commits.
 -- A NOTIFY inside each job's own transaction would serialise those commits on
 -- PostgreSQL's global notify lock.
-SELECT pg_notify('jobsvc_events', $1);
+SELECT pg_notify('jobsvc_events', :job_ids);
 
 -- name: schedule_insert
 -- A new schedule; no row when the name is taken.
 INSERT INTO jobsvc_schedules
     (name, handler, version_selector, input, input_type_url, input_data, priority, labels, options,
      cron, interval_seconds, time_zone, missed_ticks, paused, source, next_tick_at)
-VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10, $11, $12, $13, $14, $15, $16)
+VALUES (:name, :handler, :version_selector, :input::text::jsonb, :input_type_url, :input_data, :priority,
+        :labels::text::jsonb, :options::text::jsonb, :cron, :interval_seconds, :time_zone, :missed_ticks,
+        :paused, :source, :next_tick_at)
 ON CONFLICT (name) DO NOTHING
 RETURNING *;
 
@@ -601,7 +693,9 @@ RETURNING *;
 INSERT INTO jobsvc_schedules AS s
     (name, handler, version_selector, input, input_type_url, input_data, priority, labels, options,
      cron, interval_seconds, time_zone, missed_ticks, paused, source, next_tick_at)
-VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10, $11, $12, $13, $14, $15, $16)
+VALUES (:name, :handler, :version_selector, :input::text::jsonb, :input_type_url, :input_data, :priority,
+        :labels::text::jsonb, :options::text::jsonb, :cron, :interval_seconds, :time_zone, :missed_ticks,
+        :paused, :source, :next_tick_at)
 ON CONFLICT (name) DO UPDATE SET
     handler = excluded.handler, version_selector = excluded.version_selector, input = excluded.input,
     input_type_url = excluded.input_type_url, input_data = excluded.input_data, priority = excluded.priority,
@@ -616,32 +710,34 @@ WHERE s.source = 'code'
 RETURNING *;
 
 -- name: schedule_get
-SELECT * FROM jobsvc_schedules WHERE name = $1;
+SELECT * FROM jobsvc_schedules WHERE name = :name;
 
 -- name: schedule_list
 SELECT * FROM jobsvc_schedules ORDER BY name;
 
 -- name: schedule_set_paused
--- Pause, or resume from the next tick after now ($3): ticks while paused never run.
-UPDATE jobsvc_schedules SET paused = $2, next_tick_at = coalesce($3, next_tick_at), updated_at = now()
-WHERE name = $1
+-- Pause, or resume from the next tick after now (:next_tick_at): ticks while paused never run.
+UPDATE jobsvc_schedules SET paused = :paused, next_tick_at = coalesce(:next_tick_at, next_tick_at), updated_at = now()
+WHERE name = :name
 RETURNING *;
 
 -- name: schedule_delete
-DELETE FROM jobsvc_schedules WHERE name = $1 RETURNING name;
+DELETE FROM jobsvc_schedules WHERE name = :name RETURNING name;
 
 -- name: schedule_due
-SELECT * FROM jobsvc_schedules WHERE NOT paused AND next_tick_at <= $1 ORDER BY next_tick_at LIMIT $2;
+-- Unpaused schedules whose next tick is at or before :now: the scheduler's clock, which
+-- its caller always passes (so tests own it already).
+SELECT * FROM jobsvc_schedules WHERE NOT paused AND next_tick_at <= :now ORDER BY next_tick_at LIMIT :limit;
 
 -- name: schedule_next_tick
 SELECT min(next_tick_at) AS next_tick_at FROM jobsvc_schedules WHERE NOT paused;
 
 -- name: schedule_advance
--- Moves a schedule past a tick, only from the tick it was at ($2): of replicas racing on
--- one tick, one moves it and the others change nothing.
+-- Moves a schedule past a tick, only from the tick it was at (:from_tick): of replicas
+-- racing on one tick, one moves it and the others change nothing.
 UPDATE jobsvc_schedules SET
-    next_tick_at = $3, last_tick_at = coalesce($4, last_tick_at), last_job_id = coalesce($5, last_job_id)
-WHERE name = $1 AND next_tick_at = $2 AND NOT paused
+    next_tick_at = :next_tick_at, last_tick_at = coalesce(:tick, last_tick_at), last_job_id = coalesce(:job_id, last_job_id)
+WHERE name = :name AND next_tick_at = :from_tick AND NOT paused
 RETURNING name;
 
 -- name: job_queue_stats

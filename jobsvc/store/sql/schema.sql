@@ -1,0 +1,419 @@
+-- The schema of jobsvc as it is after the last migration, in one file: tables (with
+-- their columns in the order the migrations left them), indexes, functions and triggers.
+--
+-- Nothing runs this file. Every install, a fresh one too, applies migrations/ in order
+-- (PgStore.migrate, under an advisory lock): one path to the schema, the one every
+-- upgraded database took, so a fresh install can never differ from an upgraded one. This
+-- file is the readable result, and the single place to read what the retry rule or any
+-- other piece of SQL is today (no need to find the migration that last redefined it).
+--
+-- tests/store/test_schema.py fails when the migrations and this file disagree. After
+-- adding a migration, redraw this file with
+--     python -m jobsvc.store.schema_dump
+-- which keeps every comment here above the object it explains; review the diff, and
+-- say why above anything new (the test insists on it). Migrations stay append-only: a
+-- released migration file is never edited, a change is the next number.
+
+-- Which migrations have run, one row each. Made by PgStore.migrate itself (queries.sql,
+-- migration_table_create), not by a migration: it records them.
+CREATE TABLE jobsvc_schema_migrations (
+    version    integer     NOT NULL,
+    name       text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT jobsvc_schema_migrations_pkey PRIMARY KEY (version)
+);
+
+-- The handler registry: every (name, version) any process has served. Refreshed by
+-- every process that serves a version; "online" means seen recently (handler_list). The
+-- version's retry policy, timeouts, retention and flow control are the defaults its jobs
+-- get at submit.
+CREATE TABLE jobsvc_handlers (
+    name            text             NOT NULL,
+    version         text             NOT NULL,
+    description     text             NOT NULL DEFAULT ''::text,
+    input_schema    jsonb,
+    output_schema   jsonb,
+    input_type      text             NOT NULL DEFAULT ''::text,
+    output_type     text             NOT NULL DEFAULT ''::text,
+    -- Refreshed by every process that serves this version.
+    last_seen_at    timestamptz      NOT NULL DEFAULT now(),
+    retry_policy    jsonb,
+    attempt_timeout double precision,
+    cache_ttl       double precision,
+    retention       double precision,
+    flow_control    jsonb,
+    CONSTRAINT jobsvc_handlers_pkey PRIMARY KEY (name, version)
+);
+
+-- One row per job: what to run, its state and attempts, its outcome, and everything
+-- every replica and worker must apply the same way (retry policy, timeouts, limits),
+-- copied onto the row at submit.
+CREATE TABLE jobsvc_jobs (
+    id                        uuid             NOT NULL,
+    handler                   text             NOT NULL,
+    version_selector          text             NOT NULL,
+    version                   text             NOT NULL,
+    state                     text             NOT NULL,
+    priority                  integer          NOT NULL DEFAULT 0,
+    -- A payload is either JSON (input) or a protobuf Any (input_type_url, input_data).
+    input                     jsonb,
+    input_type_url            text,
+    input_data                bytea,
+    result                    jsonb,
+    result_type_url           text,
+    result_data               bytea,
+    error                     jsonb,
+    attempt                   integer          NOT NULL DEFAULT 0,
+    -- New for every attempt; writes that carry an older token are refused (fencing).
+    attempt_token             uuid,
+    lease_owner               text,
+    lease_expires_at          timestamptz,
+    idempotency_key           text,
+    labels                    jsonb            NOT NULL DEFAULT '{}'::jsonb,
+    created_at                timestamptz      NOT NULL DEFAULT now(),
+    run_at                    timestamptz      NOT NULL DEFAULT now(),
+    started_at                timestamptz,
+    finished_at               timestamptz,
+    cancel_requested          boolean          NOT NULL DEFAULT false,
+    cancel_reason             text,
+    -- Sequence number of the newest row in jobsvc_job_events for this job.
+    last_seq                  integer          NOT NULL DEFAULT 0,
+    progress_percent          double precision,
+    progress_message          text,
+    -- The effective retry policy (the handler's, overridden per job), kept on the job so
+    -- that every replica and worker applies the same one.
+    max_attempts              integer          NOT NULL DEFAULT 3,
+    retry_initial_interval    double precision NOT NULL DEFAULT 1,
+    retry_backoff_coefficient double precision NOT NULL DEFAULT 2,
+    retry_maximum_interval    double precision NOT NULL DEFAULT 300,
+    non_retryable_error_types text[]           NOT NULL DEFAULT '{}'::text[],
+    attempt_timeout           double precision,
+    -- Ends the running attempt: the lease never extends past it.
+    attempt_deadline          timestamptz,
+    -- From execution_timeout: the job fails if not done by then.
+    deadline_at               timestamptz,
+    -- From schedule_to_start_timeout: a queued job fails if not started by then.
+    start_deadline_at         timestamptz,
+    attempt_errors            jsonb            NOT NULL DEFAULT '[]'::jsonb,
+    input_hash                text,
+    cached_from               uuid,
+    redrive_of                uuid,
+    -- A FAILED job is redriven (re-run as a new job, redrive_of) at most once.
+    redriven                  boolean          NOT NULL DEFAULT false,
+    retention                 double precision NOT NULL DEFAULT 604800,
+    -- Flow control: each limit is keyed, and the job carries the key its handler's template
+    -- gave it at submit and the limit itself, so every replica applies the same one.
+    concurrency_key           text,
+    concurrency_limit         integer,
+    rate_key                  text,
+    rate_limit                integer,
+    rate_period               double precision,
+    fairness_key              text,
+    -- Hand-out order among due jobs of one priority: run_at for most jobs; for a job with
+    -- a fairness key, its key's virtual clock (see jobsvc_fair_clocks).
+    order_at                  timestamptz      NOT NULL DEFAULT now(),
+    -- The W3C trace context of the Submit that created the job, so the execution continues
+    -- the caller's trace; NULL when tracing is off or the caller sent none.
+    trace_context             jsonb,
+    CONSTRAINT jobsvc_jobs_pkey PRIMARY KEY (id),
+    CONSTRAINT jobsvc_jobs_state_check CHECK (state = ANY (ARRAY['queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text]))
+);
+
+-- The result cache (job_find_cached): the newest success of a version for an input.
+CREATE INDEX jobsvc_jobs_cache_idx ON jobsvc_jobs (handler, version, input_hash, finished_at DESC)
+    WHERE ((state = 'succeeded'::text) AND (input_hash IS NOT NULL));
+
+-- ListJobs: newest first, keyset-paginated on (created_at, id).
+CREATE INDEX jobsvc_jobs_created_idx ON jobsvc_jobs (created_at DESC, id DESC);
+
+-- Redrive by handler: the dead-lettered jobs not redriven yet, oldest first.
+CREATE INDEX jobsvc_jobs_dead_idx ON jobsvc_jobs (handler, finished_at)
+    WHERE ((state = 'failed'::text) AND (NOT redriven));
+
+-- Deadline expiry (job_expire_deadlines): unfinished jobs with an execution deadline.
+CREATE INDEX jobsvc_jobs_deadline_idx ON jobsvc_jobs (deadline_at)
+    WHERE ((deadline_at IS NOT NULL) AND (state = ANY (ARRAY['queued'::text, 'running'::text])));
+
+-- Retention (job_reap_finished): finished jobs by when they finished.
+CREATE INDEX jobsvc_jobs_finished_idx ON jobsvc_jobs (finished_at) WHERE (finished_at IS NOT NULL);
+
+-- ListJobs of one handler, as jobsvc_jobs_created_idx.
+CREATE INDEX jobsvc_jobs_handler_created_idx ON jobsvc_jobs (handler, created_at DESC, id DESC);
+
+-- One job per idempotency key: a repeated submit finds the job it made (ON CONFLICT).
+CREATE UNIQUE INDEX jobsvc_jobs_idempotency_key_idx ON jobsvc_jobs (idempotency_key)
+    WHERE (idempotency_key IS NOT NULL);
+
+-- Lease rescue (job_rescue_expired): running jobs by when their lease runs out.
+CREATE INDEX jobsvc_jobs_lease_idx ON jobsvc_jobs (lease_expires_at) WHERE (state = 'running'::text);
+
+-- The claim walks this index in hand-out order (priority, then order_at) and stops at
+-- the batch size; only queued rows are in it, so it stays small however many finished
+-- jobs the table keeps.
+CREATE INDEX jobsvc_jobs_queued_idx ON jobsvc_jobs (priority DESC, order_at, id)
+    WHERE (state = 'queued'::text);
+
+-- Deadline expiry: queued jobs with a schedule-to-start deadline.
+CREATE INDEX jobsvc_jobs_start_deadline_idx ON jobsvc_jobs (start_deadline_at)
+    WHERE ((start_deadline_at IS NOT NULL) AND (state = 'queued'::text));
+
+-- Each job's ordered event log (queued, started, progress, partial output, retrying,
+-- the terminal event...), read by Stream and Call. seq is per job; last_seq on the job is
+-- the newest. No foreign key to jobsvc_jobs (dropped in 0005): events are only written
+-- by statements that update their job in the same statement, so it never caught
+-- anything, and its per-row check cost more than the insert. The reaper deletes a job's
+-- events with it.
+CREATE TABLE jobsvc_job_events (
+    job_id           uuid        NOT NULL,
+    seq              integer     NOT NULL,
+    kind             text        NOT NULL,
+    "time"           timestamptz NOT NULL DEFAULT now(),
+    data             jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    payload          jsonb,
+    payload_type_url text,
+    payload_data     bytea,
+    CONSTRAINT jobsvc_job_events_pkey PRIMARY KEY (job_id, seq)
+);
+
+-- Running jobs per concurrency key. Kept exact by jobsvc_jobs_concurrency_count on every
+-- way a job enters or leaves RUNNING, in the same transaction: a crashed worker's slot
+-- comes back when the rescuer ends its attempt, and can never leak. A claim locks the
+-- key's row (jobsvc_concurrency_lock), so replicas claiming at once cannot both take the
+-- last slot.
+CREATE TABLE jobsvc_concurrency (
+    key     text    NOT NULL,
+    running integer NOT NULL DEFAULT 0,
+    CONSTRAINT jobsvc_concurrency_pkey PRIMARY KEY (key),
+    CONSTRAINT jobsvc_concurrency_running_check CHECK (running >= 0)
+);
+
+-- Rate limits as an exact sliding window: at most `capacity` starts in any `period`
+-- seconds. (A token bucket of that capacity and refill rate allows up to twice the limit
+-- in one window: a full bucket, then a period of refill.) The row keeps the recent grants
+-- as parallel arrays (when, how many); a claim locks the row, forgets grants older than
+-- the period, and grants what is left of the capacity (jobsvc_rate_take).
+CREATE TABLE jobsvc_rate_windows (
+    key           text             NOT NULL,
+    capacity      integer          NOT NULL,
+    period        double precision NOT NULL,
+    grant_times   timestamptz[]    NOT NULL DEFAULT '{}'::timestamp with time zone[],
+    grant_counts  integer[]        NOT NULL DEFAULT '{}'::integer[],
+    -- While the window is full: when its oldest grant expires. Claims skip the key until
+    -- then and claim loops wake then.
+    blocked_until timestamptz,
+    CONSTRAINT jobsvc_rate_windows_pkey PRIMARY KEY (key)
+);
+
+-- The claim's "when does a full window open next" (rate_retry_at).
+CREATE INDEX jobsvc_rate_windows_blocked_idx ON jobsvc_rate_windows (blocked_until)
+    WHERE (blocked_until IS NOT NULL);
+
+-- Fairness by virtual clock: each key's clock advances by `spacing` seconds per job
+-- submitted, and a job is handed out in order of max(its key's clock, now). A key that
+-- floods the queue pushes its own jobs back; other keys' jobs keep their place.
+CREATE TABLE jobsvc_fair_clocks (
+    key     text        NOT NULL,
+    next_at timestamptz NOT NULL,
+    CONSTRAINT jobsvc_fair_clocks_pkey PRIMARY KEY (key)
+);
+
+-- Schedules (cron or fixed interval) that submit jobs. Each tick is submitted once
+-- however many replicas run: the job's idempotency key names the schedule and the tick,
+-- and next_tick_at only moves forward by compare-and-set (schedule_advance).
+CREATE TABLE jobsvc_schedules (
+    name             text             NOT NULL,
+    handler          text             NOT NULL,
+    version_selector text             NOT NULL,
+    input            jsonb,
+    input_type_url   text,
+    input_data       bytea,
+    priority         integer          NOT NULL DEFAULT 0,
+    labels           jsonb            NOT NULL DEFAULT '{}'::jsonb,
+    -- Retry policy and timeout overrides of the jobs it submits (JobSpec fields).
+    options          jsonb            NOT NULL DEFAULT '{}'::jsonb,
+    cron             text,
+    interval_seconds double precision,
+    time_zone        text             NOT NULL DEFAULT 'UTC'::text,
+    missed_ticks     text             NOT NULL DEFAULT 'skip'::text,
+    paused           boolean          NOT NULL DEFAULT false,
+    -- 'api' (created over gRPC or the CLI) or 'code' (declared beside a handler).
+    source           text             NOT NULL DEFAULT 'api'::text,
+    next_tick_at     timestamptz      NOT NULL,
+    last_tick_at     timestamptz,
+    last_job_id      uuid,
+    created_at       timestamptz      NOT NULL DEFAULT now(),
+    updated_at       timestamptz      NOT NULL DEFAULT now(),
+    CONSTRAINT jobsvc_schedules_check CHECK ((cron IS NULL) <> (interval_seconds IS NULL)),
+    CONSTRAINT jobsvc_schedules_missed_ticks_check CHECK (missed_ticks = ANY (ARRAY['skip'::text, 'run_once'::text])),
+    CONSTRAINT jobsvc_schedules_pkey PRIMARY KEY (name)
+);
+
+-- The scheduler's "which schedules are due" and "when is the next tick".
+CREATE INDEX jobsvc_schedules_due_idx ON jobsvc_schedules (next_tick_at) WHERE (NOT paused);
+
+-- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at
+-- most maximum, computed in logarithms so that no intermediate value overflows or
+-- underflows, whatever the stored policy (0006: power() overflowing a double used to fail
+-- the attempt's settlement, and stop lease rescue at that job).
+CREATE FUNCTION jobsvc_backoff(p_initial double precision, p_coefficient double precision, p_maximum double precision, p_attempt integer)
+ RETURNS double precision
+ LANGUAGE sql
+ IMMUTABLE
+AS $function$
+    SELECT CASE
+        WHEN p_initial <= 0 OR p_coefficient <= 0 OR p_maximum <= 0 THEN greatest(least(p_initial, p_maximum), 0)
+        WHEN b.log_delay >= ln(p_maximum) THEN p_maximum
+        WHEN b.log_delay < -700 THEN 0
+        ELSE exp(b.log_delay)
+    END
+    FROM (SELECT ln(p_initial) + greatest(p_attempt - 1, 0) * ln(p_coefficient) AS log_delay) AS b
+$function$;
+
+-- The trigger function of jobsvc_jobs_concurrency_count: one more running job on the
+-- key, or one fewer (and, when that frees a slot on a full key, a NOTIFY so that claim
+-- loops on every replica look again).
+CREATE FUNCTION jobsvc_concurrency_count()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_running integer;
+BEGIN
+    IF NEW.state = 'running' THEN
+        INSERT INTO jobsvc_concurrency AS c (key, running) VALUES (NEW.concurrency_key, 1)
+        ON CONFLICT (key) DO UPDATE SET running = c.running + 1;
+    ELSE
+        UPDATE jobsvc_concurrency SET running = greatest(running - 1, 0)
+        WHERE key = OLD.concurrency_key
+        RETURNING running INTO v_running;
+        -- A slot freed on a full key: jobs may be waiting for it on any replica. Only
+        -- then, so a limit that is not binding costs no NOTIFY.
+        IF v_running IS NOT NULL AND v_running + 1 >= OLD.concurrency_limit THEN
+            PERFORM pg_notify('jobsvc_jobs', '');
+        END IF;
+    END IF;
+    RETURN NULL;
+END;
+$function$;
+
+-- Locks a concurrency key's counter (creating it) and returns its running count as of
+-- the lock, not of the calling statement's snapshot: a claim on another replica that
+-- committed a moment ago is counted. The lock is held until the claim commits.
+CREATE FUNCTION jobsvc_concurrency_lock(p_key text)
+ RETURNS integer
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_running integer;
+BEGIN
+    INSERT INTO jobsvc_concurrency (key) VALUES (p_key) ON CONFLICT (key) DO NOTHING;
+    SELECT running INTO v_running FROM jobsvc_concurrency WHERE key = p_key FOR UPDATE;
+    RETURN v_running;
+END;
+$function$;
+
+-- The retry rule, and the one place an attempt fails (executors, worker nacks, attempt
+-- timeouts and lease rescue alike). Fails the attempt holding p_token: the job is queued
+-- again after the policy's backoff with +-20% jitter (or p_retry_delay), keeping its
+-- hand-out order unless it is due later; or, when it may not be retried (non-retryable,
+-- attempts used up, the retry would pass its deadline), it FAILED. Logs "retrying" or
+-- "failed" and returns the new state; no row when the token is stale. (The caller
+-- notifies waiters after commit.)
+CREATE FUNCTION jobsvc_fail_attempt(p_id uuid, p_token uuid, p_error jsonb, p_retry_delay double precision, p_non_retryable boolean)
+ RETURNS TABLE(new_state text, next_run_at timestamp with time zone, event_seq integer)
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    j jobsvc_jobs%ROWTYPE;
+    v_delay double precision;
+    v_error jsonb;
+BEGIN
+    SELECT * INTO j FROM jobsvc_jobs
+    WHERE id = p_id AND attempt_token = p_token AND state = 'running'
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    v_error := p_error || jsonb_build_object('attempt', j.attempt);
+    -- Backoff with +-20% jitter, so that jobs failed together do not retry together.
+    v_delay := coalesce(p_retry_delay, jobsvc_backoff(
+        j.retry_initial_interval, j.retry_backoff_coefficient, j.retry_maximum_interval, j.attempt
+    ) * (0.8 + random() * 0.4));
+    IF NOT p_non_retryable
+       AND NOT coalesce((p_error ->> 'non_retryable')::boolean, false)
+       AND j.attempt < j.max_attempts
+       AND NOT (coalesce(p_error ->> 'type', '') = ANY (j.non_retryable_error_types))
+       AND (j.deadline_at IS NULL OR now() + make_interval(secs => v_delay) < j.deadline_at)
+    THEN
+        UPDATE jobsvc_jobs SET
+            state = 'queued', run_at = now() + make_interval(secs => v_delay),
+            order_at = greatest(order_at, now() + make_interval(secs => v_delay)),
+            attempt_token = NULL, lease_owner = NULL, lease_expires_at = NULL, attempt_deadline = NULL,
+            attempt_errors = attempt_errors || jsonb_build_array(v_error), last_seq = last_seq + 1
+        WHERE id = p_id;
+        INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+        VALUES (p_id, j.last_seq + 1, 'retrying', jsonb_build_object(
+            'error', v_error, 'next_attempt_time', to_jsonb(now() + make_interval(secs => v_delay))));
+        new_state := 'queued';
+        next_run_at := now() + make_interval(secs => v_delay);
+    ELSE
+        UPDATE jobsvc_jobs SET
+            state = 'failed', error = v_error, finished_at = now(),
+            attempt_token = NULL, lease_owner = NULL, lease_expires_at = NULL, attempt_deadline = NULL,
+            attempt_errors = attempt_errors || jsonb_build_array(v_error), last_seq = last_seq + 1
+        WHERE id = p_id;
+        INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+        VALUES (p_id, j.last_seq + 1, 'failed', jsonb_build_object('error', v_error));
+        new_state := 'failed';
+        next_run_at := NULL;
+    END IF;
+    event_seq := j.last_seq + 1;
+    RETURN NEXT;
+END;
+$function$;
+
+-- Takes up to p_wanted starts from key p_key's window; returns how many were granted and
+-- the grant time (the jobs' started_at, so a window over started_at is exact). Runs by
+-- the wall clock (clock_timestamp()), not the claim's transaction time.
+CREATE FUNCTION jobsvc_rate_take(p_key text, p_capacity integer, p_period double precision, p_wanted integer)
+ RETURNS TABLE(granted integer, granted_at timestamp with time zone)
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    w jobsvc_rate_windows%ROWTYPE;
+    v_now timestamptz;
+    v_times timestamptz[];
+    v_counts integer[];
+    v_used integer;
+BEGIN
+    INSERT INTO jobsvc_rate_windows (key, capacity, period) VALUES (p_key, p_capacity, p_period)
+    ON CONFLICT (key) DO NOTHING;
+    SELECT * INTO w FROM jobsvc_rate_windows WHERE key = p_key FOR UPDATE;
+    v_now := clock_timestamp();
+    -- A grant at t still counts at t + period: the next one comes strictly after.
+    SELECT coalesce(array_agg(t ORDER BY t), '{}'), coalesce(array_agg(c ORDER BY t), '{}'), coalesce(sum(c), 0)
+    INTO v_times, v_counts, v_used
+    FROM unnest(w.grant_times, w.grant_counts) AS g(t, c)
+    WHERE t >= v_now - make_interval(secs => p_period);
+    granted := least(p_wanted, greatest(p_capacity - v_used, 0));
+    IF granted > 0 THEN
+        v_times := v_times || v_now;
+        v_counts := v_counts || granted;
+    END IF;
+    UPDATE jobsvc_rate_windows SET
+        capacity = p_capacity, period = p_period, grant_times = v_times, grant_counts = v_counts,
+        blocked_until = CASE WHEN v_used + granted >= p_capacity
+                             THEN v_times[1] + make_interval(secs => p_period) + interval '1 millisecond' END
+    WHERE key = p_key;
+    granted_at := v_now;
+    RETURN NEXT;
+END;
+$function$;
+
+-- Keeps jobsvc_concurrency exact: fires only when a job with a concurrency key enters
+-- or leaves RUNNING.
+CREATE TRIGGER jobsvc_jobs_concurrency_count
+    AFTER UPDATE OF state ON jobsvc_jobs
+    FOR EACH ROW
+    WHEN (old.concurrency_key IS NOT NULL AND (old.state = 'running'::text) <> (new.state = 'running'::text))
+    EXECUTE FUNCTION jobsvc_concurrency_count();
