@@ -33,24 +33,24 @@ from opentelemetry import trace
 
 from jobsvc.api import services
 from jobsvc.api.ack import AckConfig, AckService
-from jobsvc.api.app import AppConfig, JobsApp
 from jobsvc.api.auth import AuthConfig, Authenticator
 from jobsvc.api.reflection import add_reflection
-from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
+from jobsvc.app.jobs import AppConfig, JobsApp
+from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
+from jobsvc.app.schedules import Schedules
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.domain.jobs import QueueStats
 from jobsvc.domain.limits import DEFAULT_MAX_MESSAGE_BYTES, PayloadLimits
 from jobsvc.executor import Executor, ExecutorConfig
-from jobsvc.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.metrics import Metrics, PrometheusMetrics
 from jobsvc.observability.tracing import Tracing, build_provider
 from jobsvc.store.connection import HealthProbe
 from jobsvc.store.embedded import EmbeddedPostgres
-from jobsvc.store.notify import JobsDue, Listener
+from jobsvc.store.notify import EventNotifier, Listener, PgNotifications
 from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.supervisor import Supervisor
 from jobsvc.v1 import (
@@ -278,27 +278,31 @@ class JobsvcServer:
         self._stack.push_async_callback(pool.close)
         claim_pool = await create_pool(self.database_url, min_size=1, max_size=4, for_claims=True)
         self._stack.push_async_callback(claim_pool.close)
-        store = PgStore(pool, claim_pool=claim_pool)
+        # The LISTEN side of notifications; it connects at listener.start() below. The store
+        # wakes this process's waiters through it at once (EventNotifier) and its claim
+        # loops when a full rate window opens (jobs_due: other replicas see the same window).
+        self._listener = listener = Listener(self.database_url, self.supervisor)
+        notifier = EventNotifier(pool, local=listener.notify_local)
+        store = PgStore(pool, notifier, claim_pool=claim_pool, jobs_due=listener.jobs_due)
         store.acquire_timeout = cfg.database_timeout
-        self._stack.push_async_callback(store.notifier.close)
+        self._stack.push_async_callback(notifier.close)
         await store.migrate()
         await store.handler_register([d.spec() for d in self.table])
         # Last on the way out: every background task stopped (those stopped in order before).
         self._stack.push_async_callback(self.supervisor.stop_all)
-        self._listener = listener = Listener(self.database_url, self.supervisor)
         await listener.start()
         self._stack.push_async_callback(listener.close)
-        store.notifier.add_local(listener.notify_local)
-        store.on_rate_window = listener.wake_at
+        # The storage port's notifications: what wakes a waiting Call or Stream
+        # (subscribe), a claim loop (due_signal, jobs_due) and a running job's cancel.
+        notifications = PgNotifications(listener, pool)
         resources = await self._enter_lifespans(modules)
         metrics, tracing = self.metrics, self.tracing
-        jobs_due = JobsDue(store, listener)
         self._executor = Executor(
             store,
-            listener,
+            notifications,
             self.table,
             owner=cfg.name,
-            jobs_due=jobs_due.wake,
+            jobs_due=notifications.jobs_due,
             supervisor=self.supervisor,
             resources=resources,
             config=cfg.executor,
@@ -306,14 +310,14 @@ class JobsvcServer:
             tracing=tracing,
             limits=limits,
         )
-        app = JobsApp(store, listener, jobs_due, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits)
-        self.ack = AckService(app, listener, cfg.ack)
+        app = JobsApp(store, notifications, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits)
+        self.ack = AckService(app, notifications, cfg.ack)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
         await self._start_grpc(app, schedules, authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
-            store, cfg.maintenance, on_requeued=jobs_due.wake, supervisor=self.supervisor, metrics=metrics
+            store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
         )
         self._maintenance.start()
         schedules.start()

@@ -14,8 +14,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.executor import ExecutorConfig
-from jobsvc.maintenance import MaintenanceConfig
 from jobsvc.sdk import Client
 from jobsvc.server import JobsvcServer, ServerConfig
 from jobsvc.store.embedded import EmbeddedPostgres

@@ -90,7 +90,7 @@ async def test_jobs_over_a_limit_do_not_hold_back_other_jobs(store: PgStore) -> 
 async def test_rate_window_is_exact_under_racing_claimers(store: PgStore) -> None:
     await store.job_insert_many([keyed(i, rate_key="r", rate_limit=5, rate_period=0.5) for i in range(40)])
     retry_times = []
-    store.on_rate_window = retry_times.append
+    store.jobs_due = retry_times.append
     claims = await asyncio.gather(*(store.job_claim(SERVED, f"c{i}", 10, 30) for i in range(6)))
     assert sum(len(c) for c in claims) == 5
     assert retry_times, "a full window must say when it opens"

@@ -12,7 +12,7 @@ import sys
 
 from tests.conftest import subprocess_env
 
-SERVER_SIDE = ("asyncpg", "jobsvc.api", "jobsvc.executor", "jobsvc.maintenance", "jobsvc.server", "jobsvc.store")
+SERVER_SIDE = ("asyncpg", "jobsvc.api", "jobsvc.app", "jobsvc.executor", "jobsvc.server", "jobsvc.store")
 
 
 def test_importing_the_sdk_loads_nothing_of_the_server() -> None:

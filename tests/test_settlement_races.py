@@ -24,9 +24,9 @@ from typing import Any
 import grpc
 import pytest
 
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.domain.jobs import JobState, Transition
 from jobsvc.executor import ExecutorConfig
-from jobsvc.maintenance import MaintenanceConfig
 from jobsvc.server import JobsvcServer
 from jobsvc.store.postgres import PgStore
 from jobsvc.v1 import (

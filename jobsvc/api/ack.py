@@ -23,8 +23,8 @@ import grpc
 from google.rpc import code_pb2
 
 from jobsvc import codec
-from jobsvc.api.app import JobsApp
 from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, internal_status, status_for, unary
+from jobsvc.app.jobs import JobsApp
 from jobsvc.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -44,7 +44,7 @@ from jobsvc.domain.limits import (
 )
 from jobsvc.domain.workers import Worker
 from jobsvc.observability.logs import job_fields, log_transition
-from jobsvc.store.notify import Listener
+from jobsvc.store.port import Notifications
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc
 
 log = logging.getLogger("jobsvc.ack")
@@ -255,7 +255,7 @@ class _Session:
 class AckService(ack_service_pb2_grpc.AckServiceServicer):
     """Worker sessions and the unary worker API."""
 
-    def __init__(self, app: JobsApp, listener: Listener, config: AckConfig | None = None) -> None:
+    def __init__(self, app: JobsApp, listener: Notifications, config: AckConfig | None = None) -> None:
         self._app = app
         self._store = app.store
         self._listener = listener

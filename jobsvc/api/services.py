@@ -9,10 +9,10 @@ from typing import Any
 import grpc
 
 from jobsvc import codec
-from jobsvc.api.app import JobsApp
-from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import server_streaming, unary
-from jobsvc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, ResourceExhausted
+from jobsvc.app.jobs import JobsApp
+from jobsvc.app.schedules import Schedules
+from jobsvc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from jobsvc.domain.jobs import Job, JobView
 from jobsvc.domain.limits import field_size
 from jobsvc.v1 import (
@@ -199,7 +199,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         context: Context,
     ) -> job_service_pb2.CancelJobResponse:
         job_id = codec.job_id_from_request(request.id, "id")
-        job = await self._app.store.job_cancel(job_id, request.reason or "cancelled by request")
+        job = await self._app.cancel(job_id, request.reason or "cancelled by request")
         return job_service_pb2.CancelJobResponse(job=_job(self._app, job))
 
     @unary
@@ -218,17 +218,8 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         context: Context,
     ) -> job_service_pb2.RedriveJobResponse:
         job_id = codec.job_id_from_request(request.id, "id")
-        redriven = await self._app.store.job_redrive([job_id], None, None, 1)
-        if not redriven:
-            job = await self._app.get(job_id)  # NOT_FOUND when it does not exist
-            already = " and was already redriven" if job.state.value == "failed" else ""
-            raise FailedPrecondition(
-                f"job {job_id} is {job.state.value}{already}; only a dead-lettered (failed) job can be redriven",
-                reason="JOB_NOT_DEAD_LETTERED",
-                metadata={"job_id": job_id, "state": job.state.value},
-            )
-        self._app.jobs_due(redriven[0].run_at)
-        return job_service_pb2.RedriveJobResponse(job=_job(self._app, redriven[0]))
+        job = await self._app.redrive(job_id)
+        return job_service_pb2.RedriveJobResponse(job=_job(self._app, job))
 
     @unary
     async def RedriveJobs(
@@ -240,11 +231,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
             raise InvalidArgument("handler is required", [FieldViolation("handler", "required")])
         if not 0 <= request.limit <= MAX_REDRIVE:
             raise InvalidArgument(f"limit must be 0..{MAX_REDRIVE}", [FieldViolation("limit", f"0..{MAX_REDRIVE}")])
-        redriven = await self._app.store.job_redrive(
-            None, request.handler, request.version or None, request.limit or MAX_REDRIVE
-        )
-        if redriven:
-            self._app.jobs_due(None)
+        redriven = await self._app.redrive_many(request.handler, request.version or None, request.limit or MAX_REDRIVE)
         return job_service_pb2.RedriveJobsResponse(job_ids=[j.id for j in redriven])
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,6 +62,16 @@ class Payload:
     def type_name(self) -> str | None:
         """Full protobuf type name from the type URL (`type.googleapis.com/a.B` gives `a.B`)."""
         return None if self.type_url is None else self.type_url.rsplit("/", 1)[-1]
+
+
+def input_hash(value: Payload) -> str:
+    """A stable digest of an input, for the result cache."""
+    digest = hashlib.sha256()
+    if value.is_proto:
+        digest.update(b"proto\0" + (value.type_url or "").encode() + b"\0" + (value.data or b""))
+    else:
+        digest.update(b"json\0" + json.dumps(value.json, sort_keys=True, separators=(",", ":")).encode())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

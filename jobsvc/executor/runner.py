@@ -28,8 +28,7 @@ from jobsvc.handlers.payloads import PayloadTooLarge, checked_size, encode_value
 from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.observability.metrics import Metrics
 from jobsvc.observability.tracing import Tracing
-from jobsvc.store.notify import Listener
-from jobsvc.store.port import JobStore
+from jobsvc.store.port import JobStore, Notifications
 from jobsvc.supervisor import Supervisor
 
 log = logging.getLogger("jobsvc.executor")
@@ -146,7 +145,7 @@ class Executor:
     def __init__(
         self,
         store: JobStore,
-        listener: Listener,
+        listener: Notifications,
         table: HandlerTable,
         *,
         owner: str,

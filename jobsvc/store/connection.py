@@ -1,5 +1,5 @@
-"""Connecting to PostgreSQL, what its errors mean to a caller, a health probe that
-cannot hang, and telling other processes that jobs changed."""
+"""Connecting to PostgreSQL, what its errors mean to a caller, and a health probe that
+cannot hang. (Telling other processes that jobs changed: jobsvc.store.notify.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +15,6 @@ import asyncpg
 from asyncpg.connect_utils import SessionAttribute
 
 from jobsvc.domain.errors import Aborted, JobsvcError, Unavailable
-from jobsvc.store.sql import bind
 
 log = logging.getLogger("jobsvc.store")
 
@@ -244,50 +242,3 @@ class HealthProbe:
     async def close(self) -> None:
         """Close the probe's connection."""
         self._abandon()
-
-
-_NOTIFY_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
-
-# NOTIFY payloads are limited to 8000 bytes; 36-byte ids plus commas.
-_IDS_PER_NOTIFY = 200
-
-
-class EventNotifier:
-    """Tells waiters in every process that jobs have new events: local waiters at once,
-    other processes with one coalesced NOTIFY per flush, sent after the commits."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-        self._local: list[Callable[[str], None]] = []
-        self._pending: dict[str, None] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    def add_local(self, callback: Callable[[str], None]) -> None:
-        """Also call callback(job_id) in this process, without a database round trip."""
-        self._local.append(callback)
-
-    def changed(self, job_ids: Iterable[str]) -> None:
-        """The jobs' event logs grew (their transaction has committed)."""
-        for job_id in job_ids:
-            for callback in self._local:
-                callback(job_id)
-            self._pending[job_id] = None
-        if self._pending and (self._task is None or self._task.done()):
-            self._task = asyncio.create_task(self._flush(), name="jobsvc-notify")
-
-    async def _flush(self) -> None:
-        while self._pending:
-            ids = list(self._pending)[:_IDS_PER_NOTIFY]
-            for job_id in ids:
-                del self._pending[job_id]
-            try:
-                sql, args = bind("job_events_notify", job_ids=",".join(ids))
-                await self._pool.execute(sql, *args)
-            except _NOTIFY_ERRORS as exc:
-                # Waiters in other processes re-read on their poll interval anyway.
-                log.warning("could not notify %d job change(s): %s", len(ids), exc)
-
-    async def close(self) -> None:
-        """Send what is pending."""
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)

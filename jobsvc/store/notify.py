@@ -1,4 +1,18 @@
-"""One LISTEN connection per process, fanned out to every local waiter.
+"""Every notification between processes: the one module that sends NOTIFY from Python,
+and the one LISTEN connection per process that receives them (the storage port's
+Notifications, implemented by PgNotifications).
+
+Channels, and everyone who NOTIFYs on them:
+
+- jobsvc_events (job ids whose event logs grew): EventNotifier, after the commits
+  (queries.sql `job_events_notify`);
+- jobsvc_jobs (jobs are due, at an epoch second or now): JobsDue, debounced
+  (queries.sql `job_executors_wake`), and the trigger `jobsvc_concurrency_count` of
+  migration 0003_flow_control.sql when a slot of a full concurrency key is freed;
+- jobsvc_cancel (a running job was asked to stop): inside the cancelling statements
+  themselves, queries.sql `job_cancel_running` and the deadline query
+  `job_expire_deadlines` (pg_notify in their RETURNING lists), so that the request and
+  its notice commit together.
 
 Waiters (Call, Stream) subscribe to a job id and are woken when a NOTIFY names it;
 they then re-read the job's events from the table, so a notification carries no
@@ -12,14 +26,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 import asyncpg
 
 from jobsvc.domain.errors import Unavailable
-from jobsvc.store.connection import CONNECT_TIMEOUT, database_error, session_attrs
-from jobsvc.store.port import JobStore
+from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, database_error, session_attrs
+from jobsvc.store.sql import bind
 from jobsvc.supervisor import Supervisor, TaskState
 
 log = logging.getLogger("jobsvc.notify")
@@ -72,8 +86,9 @@ class Listener:
         finally:
             self._due_signals.discard(event)
 
-    def wake_at(self, due: datetime | None = None) -> None:
-        """Jobs are due at `due` (now when None or past): wake every claim loop then.
+    def jobs_due(self, due: datetime | None = None) -> None:
+        """Jobs are due at `due` (now when None or past): wake every claim loop of this
+        process then (PgNotifications.jobs_due also tells the other replicas).
 
         One timer, for the earliest moment known; later ones are found by the
         loops' poll, or by this timer's wake-up.
@@ -81,16 +96,17 @@ class Listener:
         loop = asyncio.get_running_loop()
         delay = 0.0 if due is None else (due - datetime.now(UTC)).total_seconds()
         if delay <= 0:
-            self._set_due()
+            self._jobs_due_now()
             return
         when = loop.time() + delay
         timer = self._due_timer
         if timer is None or timer.cancelled() or timer.when() > when or timer.when() < loop.time():
             if timer is not None:
                 timer.cancel()
-            self._due_timer = loop.call_at(when, self._set_due)
+            self._due_timer = loop.call_at(when, self._jobs_due_now)
 
-    def _set_due(self) -> None:
+    def _jobs_due_now(self) -> None:
+        # Sets every claim loop's due_signal.
         for event in self._due_signals:
             event.set()
 
@@ -135,7 +151,7 @@ class Listener:
                 self.notify_local(job_id)
         elif channel == JOBS_CHANNEL:
             # The payload is the epoch second the earliest submitted job is due, or empty.
-            self.wake_at(datetime.fromtimestamp(float(payload), UTC) if payload else None)
+            self.jobs_due(datetime.fromtimestamp(float(payload), UTC) if payload else None)
         elif channel == CANCEL_CHANNEL:
             for callback in self._cancel_callbacks:
                 callback(payload)
@@ -144,7 +160,7 @@ class Listener:
         for events in self._waiters.values():
             for event in events:
                 event.set()
-        self._set_due()
+        self._jobs_due_now()
 
     async def _session(self) -> None:
         """One LISTEN connection, from connect until it is lost (then raise: the
@@ -182,21 +198,21 @@ class Listener:
 
 
 class JobsDue:
-    """The one way to say "jobs are due (at a time)": every claim loop of this process
-    is woken then, and other replicas by a coalesced NOTIFY carrying the time: at most
-    one in flight, one more after it if more came meanwhile. A NOTIFY inside each
+    """Tells this process's claim loops and every other replica's that jobs are due (at a
+    time): local loops at once, other replicas by a coalesced NOTIFY carrying the time: at
+    most one in flight, one more after it if more came meanwhile. A NOTIFY inside each
     submit transaction would serialise commits on PostgreSQL's notify lock."""
 
     DEBOUNCE_SECONDS = 0.01
 
-    def __init__(self, store: JobStore, listener: Listener) -> None:
-        self._store = store
-        self._local = listener.wake_at
+    def __init__(self, pool: asyncpg.Pool, listener: Listener) -> None:
+        self._pool = pool
+        self._local = listener.jobs_due
         self._pending = False
         self._due: datetime | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def wake(self, due: datetime | None) -> None:
+    def jobs_due(self, due: datetime | None) -> None:
         """Jobs were queued (submitted, retried, rescued, redriven); the earliest is due at `due`."""
         self._local(due)
         if not self._pending or (self._due is not None and (due is None or due < self._due)):
@@ -211,9 +227,86 @@ class JobsDue:
         while self._pending:
             self._pending = False
             due = self._due if self._due is not None and self._due > datetime.now(UTC) else None
+            payload = "" if due is None else f"{due.timestamp():.3f}"
             try:
-                await self._store.job_executors_wake(due)
+                # Bounded: a database that does not answer (a blackhole) must not hold
+                # back the NOTIFYs that come after this one.
+                sql, args = bind("job_executors_wake", due=payload)
+                await asyncio.wait_for(self._pool.execute(sql, *args), CONNECT_TIMEOUT)
             except Exception as exc:  # the executors' poll picks the jobs up anyway
                 log.warning("could not notify executors: %s", exc)
                 return
             await asyncio.sleep(self.DEBOUNCE_SECONDS)
+
+
+_NOTIFY_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.PostgresError)
+
+# NOTIFY payloads are limited to 8000 bytes; 36-byte ids plus commas.
+_IDS_PER_NOTIFY = 200
+
+
+class EventNotifier:
+    """Tells waiters in every process that jobs have new events: local waiters at once
+    (through `local`: the Listener's notify_local), other processes with one coalesced
+    NOTIFY per flush, sent after the commits."""
+
+    def __init__(self, pool: asyncpg.Pool, local: Callable[[str], None] | None = None) -> None:
+        self._pool = pool
+        self._local = local
+        self._pending: dict[str, None] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def changed(self, job_ids: Iterable[str]) -> None:
+        """The jobs' event logs grew (their transaction has committed)."""
+        for job_id in job_ids:
+            if self._local is not None:
+                self._local(job_id)
+            self._pending[job_id] = None
+        if self._pending and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._flush(), name="jobsvc-notify")
+
+    async def _flush(self) -> None:
+        while self._pending:
+            ids = list(self._pending)[:_IDS_PER_NOTIFY]
+            for job_id in ids:
+                del self._pending[job_id]
+            try:
+                sql, args = bind("job_events_notify", job_ids=",".join(ids))
+                await self._pool.execute(sql, *args)
+            except _NOTIFY_ERRORS as exc:
+                # Waiters in other processes re-read on their poll interval anyway.
+                log.warning("could not notify %d job change(s): %s", len(ids), exc)
+
+    async def close(self) -> None:
+        """Send what is pending."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+class PgNotifications:
+    """The storage port's Notifications over PostgreSQL: the Listener hears, JobsDue and
+    the store's EventNotifier speak."""
+
+    def __init__(self, listener: Listener, pool: asyncpg.Pool) -> None:
+        self._listener = listener
+        self._jobs_due = JobsDue(pool, listener)
+
+    def subscribe(self, job_id: str) -> contextlib.AbstractContextManager[asyncio.Event]:
+        """An event set whenever job_id may have new events; clear it before re-reading."""
+        return self._listener.subscribe(job_id)
+
+    def due_signal(self) -> contextlib.AbstractContextManager[asyncio.Event]:
+        """An event of one claim loop's own, set whenever jobs may have become due."""
+        return self._listener.due_signal()
+
+    def jobs_due(self, at: datetime | None) -> None:
+        """Jobs are due at `at`: this process's claim loops and every other replica's are woken then."""
+        self._jobs_due.jobs_due(at)
+
+    def on_cancel(self, callback: Callable[[str], None]) -> None:
+        """Call callback(job_id) when any replica asks to cancel a running job."""
+        self._listener.on_cancel(callback)
+
+    def notify_local(self, job_id: str) -> None:
+        """Wake this process's waiters of job_id without a database round trip."""
+        self._listener.notify_local(job_id)

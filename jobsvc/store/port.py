@@ -1,8 +1,12 @@
-"""The storage port: everything the API and executors need from the store, and nothing more."""
+"""The storage port: everything the use cases and executors need from the store, and
+nothing more: the tables (JobStore) and the notifications between processes (Notifications).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -68,6 +72,12 @@ class JobStore(Protocol):
         existing job and created=False; with different content, AlreadyExists and
         nothing of the batch is inserted.
         """
+        ...
+
+    async def job_insert(self, job: NewJob) -> tuple[Job, bool]:
+        """Insert one job as job_insert_many does. Concurrent calls share INSERT
+        transactions (group commit); one whose idempotency key was reused with other
+        content fails alone."""
         ...
 
     async def job_find_cached(self, new: NewJob, ttl: float) -> str | None:
@@ -210,10 +220,6 @@ class JobStore(Protocol):
         state and last sequence from the same snapshot; None when the job does not exist."""
         ...
 
-    async def job_executors_wake(self, due: datetime | None = None) -> None:
-        """Tell every replica's claim loops that new jobs are due (at `due`)."""
-        ...
-
     # -- schedules (see jobsvc.domain.schedules) ----------------------------------------
 
     async def schedule_create(self, schedule: Schedule, next_tick_at: datetime) -> Schedule:
@@ -252,4 +258,36 @@ class JobStore(Protocol):
         self, name: str, from_tick: datetime, next_tick_at: datetime, tick: datetime | None, job_id: str | None
     ) -> bool:
         """Move a schedule from from_tick to next_tick_at; False when another replica did."""
+        ...
+
+
+class Notifications(Protocol):
+    """What processes tell each other through the database, and how this process hears it.
+
+    A notification carries no data: whoever is woken re-reads the tables, so a lost one
+    costs at most a poll interval.
+    """
+
+    def subscribe(self, job_id: str) -> AbstractContextManager[asyncio.Event]:
+        """An event set whenever job_id may have new events (written here or on any
+        replica); the waiter clears it before re-reading. This is what wakes a waiting
+        Call or Stream."""
+        ...
+
+    def due_signal(self) -> AbstractContextManager[asyncio.Event]:
+        """An event of one claim loop's own, set whenever jobs may have become due (here
+        or on another replica); the loop clears it before each claim."""
+        ...
+
+    def jobs_due(self, at: datetime | None) -> None:
+        """Jobs were queued (submitted, retried, rescued, redriven); the earliest is due
+        at `at` (now when None or past): every replica's claim loops are woken then."""
+        ...
+
+    def on_cancel(self, callback: Callable[[str], None]) -> None:
+        """Call callback(job_id) when any replica asks to cancel a running job."""
+        ...
+
+    def notify_local(self, job_id: str) -> None:
+        """Wake this process's waiters of job_id at once, without a database round trip."""
         ...

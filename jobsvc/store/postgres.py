@@ -32,7 +32,8 @@ from jobsvc.domain.jobs import (
 from jobsvc.domain.schedules import Schedule
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
-from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, EventNotifier, create_pool, database_error
+from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, create_pool, database_error
+from jobsvc.store.notify import EventNotifier
 from jobsvc.store.sql import bind, migrations
 
 __all__ = ["CONNECTION_ERRORS", "PgStore", "create_pool"]
@@ -79,16 +80,29 @@ class PgStore:
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, notifier: EventNotifier | None = None, *, claim_pool: asyncpg.Pool | None = None
+        self,
+        pool: asyncpg.Pool,
+        notifier: EventNotifier | None = None,
+        *,
+        claim_pool: asyncpg.Pool | None = None,
+        jobs_due: Callable[[datetime], None] | None = None,
     ) -> None:
         self._pool = pool
         # Connections with the planner settings of claims (create_pool(for_claims=True));
         # without one, each claim sets them for its own transaction.
         self._claim_pool = claim_pool
         self.notifier = notifier or EventNotifier(pool)
-        # Told when a full rate window opens again, so claim loops try then (set by the server).
-        self.on_rate_window: Callable[[datetime], None] | None = None
+        # Told when a full rate window opens again, so this process's claim loops try then
+        # (the server gives the Listener's jobs_due: other replicas' claims see the same window).
+        self.jobs_due = jobs_due
         self._finishes: Coalescer[_Finish, Transition | None] = Coalescer(self._finish_many, name="jobsvc-finish")
+        # Concurrent single-job inserts share INSERT transactions (group commit); a caller
+        # that reused an idempotency key with other content fails alone.
+        self._inserts: Coalescer[NewJob, tuple[Job, bool]] = Coalescer(
+            self.job_insert_many,
+            retry_one_by_one=lambda exc: isinstance(exc, AlreadyExists),
+            name="jobsvc-group-commit",
+        )
         # How long a request waits for a free pool connection before it is UNAVAILABLE.
         self.acquire_timeout = CONNECT_TIMEOUT
         self._unreachable: JobsvcError | None = None
@@ -280,6 +294,10 @@ class PgStore:
             created[job_id] = rows.job(found[0])
         return created
 
+    async def job_insert(self, job: NewJob) -> tuple[Job, bool]:
+        """Insert one job with whatever other single inserts are waiting (group commit)."""
+        return await self._inserts.submit(job)
+
     async def job_find_cached(self, new: NewJob, ttl: float) -> str | None:
         """Id of a job whose result answers `new` (same version and input within ttl)."""
         found = await self._fetch(
@@ -408,8 +426,8 @@ class PgStore:
         claimed = [r for r in found if r["id"] is not None]
         self.notifier.changed(str(r["id"]) for r in claimed)
         retry_at = found[0]["rate_retry_at"]
-        if retry_at is not None and self.on_rate_window is not None:
-            self.on_rate_window(retry_at)
+        if retry_at is not None and self.jobs_due is not None:
+            self.jobs_due(retry_at)
         claims = [
             Claim(rows.job(r), str(r["attempt_token"]), r["lease_expires_at"], r["attempt_deadline"]) for r in claimed
         ]
@@ -550,10 +568,6 @@ class PgStore:
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
         """Delete finished jobs past their retention (by `now`); how many."""
         return len(await self._fetch("job_reap_finished", limit=limit, now=now))
-
-    async def job_executors_wake(self, due: datetime | None = None) -> None:
-        """NOTIFY the claim loops of every replica that jobs are due (at `due`)."""
-        await self._fetch("job_executors_wake", due="" if due is None else f"{due.timestamp():.3f}")
 
     # -- schedules -------------------------------------------------------------------
 

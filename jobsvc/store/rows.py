@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from datetime import datetime
 from typing import Any
@@ -45,16 +44,6 @@ def payload(json_value: Any, type_url: str | None, data: bytes | None) -> Payloa
     if type_url is not None:
         return Payload(type_url=type_url, data=bytes(data or b""))
     return Payload(json=json_value)
-
-
-def input_hash(value: Payload) -> str:
-    """A stable digest of an input, for the result cache."""
-    digest = hashlib.sha256()
-    if value.is_proto:
-        digest.update(b"proto\0" + (value.type_url or "").encode() + b"\0" + (value.data or b""))
-    else:
-        digest.update(b"json\0" + json.dumps(value.json, sort_keys=True, separators=(",", ":")).encode())
-    return digest.hexdigest()
 
 
 def job_options(job: NewJob) -> str:

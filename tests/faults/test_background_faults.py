@@ -21,8 +21,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.executor import ExecutorConfig
-from jobsvc.maintenance import MaintenanceConfig
 from jobsvc.server import JobsvcServer
 from jobsvc.store.sql import query
 from tests.conftest import StartServer

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.executor import ExecutorConfig
-from jobsvc.maintenance import MaintenanceConfig
 from tests.conftest import StartServer
 from tests.faults.ledger import Ledger, LedgerClient, check
 from tests.faults.records import Op

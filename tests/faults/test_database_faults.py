@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from grpc_health.v1 import health_pb2
 
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.executor import ExecutorConfig
-from jobsvc.maintenance import MaintenanceConfig
 from jobsvc.server import JobsvcServer, ServerConfig
 from tests.faults.dedicated_pg import DedicatedPostgres, prepare_database
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV

@@ -18,8 +18,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.executor import ExecutorConfig
-from jobsvc.maintenance import MaintenanceConfig
 from jobsvc.server import JobsvcServer, ServerConfig
 from tests.faults.dedicated_pg import DATABASE, DedicatedPostgres, port_of, prepare_database
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV

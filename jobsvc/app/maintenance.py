@@ -46,14 +46,14 @@ class Maintenance:
         self,
         store: JobStore,
         config: MaintenanceConfig,
-        on_requeued: Callable[[datetime | None], None],
+        jobs_due: Callable[[datetime | None], None],
         supervisor: Supervisor,
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics or Metrics()
         self.config = config
-        self._on_requeued = on_requeued
+        self._jobs_due = jobs_due
         self._supervisor = supervisor
         self._next_reap = 0.0
 
@@ -79,7 +79,7 @@ class Maintenance:
         if retries:
             # Every replica's claim loops, when the earliest retry is due (not now:
             # the retry waits out its backoff first).
-            self._on_requeued(min(retries))
+            self._jobs_due(min(retries))
         for change in expired:
             self._metrics.transition(change)
             self._log(change, "past its deadline", "jobsvc.DeadlineExceeded")

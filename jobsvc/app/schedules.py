@@ -9,7 +9,7 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from jobsvc.api.app import JobsApp
+from jobsvc.app.jobs import JobsApp
 from jobsvc.domain.errors import JobsvcError, NotFound
 from jobsvc.domain.schedules import Schedule
 from jobsvc.store.port import JobStore

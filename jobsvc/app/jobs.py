@@ -1,5 +1,7 @@
-"""What the RPCs do, independent of gRPC: resolve versions, validate input, submit,
-wait for outcomes and follow event logs. Servicers only translate to and from it.
+"""The jobs use cases, independent of gRPC: resolve versions, validate input, submit,
+wait for outcomes, follow event logs, list, cancel and redrive. Servicers (jobsvc.api)
+only translate to and from it; it reaches storage and other processes through the
+storage port alone (JobStore, Notifications).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import TypeVar
 import jsonschema
 
 from jobsvc.domain.errors import (
-    AlreadyExists,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -37,16 +38,14 @@ from jobsvc.domain.jobs import (
     JobView,
     JsonValue,
     NewJob,
+    input_hash,
 )
 from jobsvc.domain.limits import PayloadLimits, payload_size
 from jobsvc.domain.schemas import InvalidSchema, Validators, errors_of
 from jobsvc.domain.versions import InvalidVersion, Version, VersionSelector
 from jobsvc.observability.metrics import Metrics
 from jobsvc.observability.tracing import Tracing
-from jobsvc.store.batching import Coalescer
-from jobsvc.store.notify import JobsDue, Listener
-from jobsvc.store.port import JobStore
-from jobsvc.store.rows import input_hash
+from jobsvc.store.port import JobStore, Notifications
 
 log = logging.getLogger("jobsvc.app")
 
@@ -159,16 +158,16 @@ class JobsApp:
     def __init__(
         self,
         store: JobStore,
-        listener: Listener,
-        jobs_due: JobsDue,
+        notifications: Notifications,
         *,
         config: AppConfig | None = None,
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
         limits: PayloadLimits | None = None,
     ) -> None:
-        self.store = store
-        self._listener = listener
+        self._store = store
+        # Who wakes a waiting Call or Stream, and who tells claim loops that jobs are due.
+        self._notifications = notifications
         self.config = config or AppConfig()
         # The size limits of payloads, derived from the server's message limit.
         self.limits = limits or PayloadLimits()
@@ -176,14 +175,12 @@ class JobsApp:
         # None when tracing is off: then submits make no span.
         self.tracing = tracing
         self._registry = _Registry(store, self.config.registry_ttl)
-        self._waker = jobs_due
-        # Concurrent single-job submits share INSERT transactions (group commit); a caller
-        # that reused an idempotency key with other content fails alone.
-        self._group_commit: Coalescer[NewJob, tuple[Job, bool]] = Coalescer(
-            store.job_insert_many,
-            retry_one_by_one=lambda exc: isinstance(exc, AlreadyExists),
-            name="jobsvc-group-commit",
-        )
+
+    @property
+    def store(self) -> JobStore:
+        """The storage port. Only the worker-session transport (jobsvc.api.ack) still reaches
+        it through here, for its settle path, until that path moves into app/ (dispatch)."""
+        return self._store
 
     async def submit(self, specs: Sequence[tuple[JobSpec, str]]) -> list[tuple[Job, bool]]:
         """Resolve, validate and insert (spec, field path) pairs in one transaction."""
@@ -198,12 +195,13 @@ class JobsApp:
     ) -> list[tuple[Job, bool]]:
         new_jobs = [await self._prepare(spec, path, trace_context) for spec, path in specs]
         if len(new_jobs) == 1:
-            results = [await self._group_commit.submit(new_jobs[0])]
+            # Concurrent single-job submits share INSERT transactions (group commit).
+            results = [await self._store.job_insert(new_jobs[0])]
         else:
-            results = await self.store.job_insert_many(new_jobs)
+            results = await self._store.job_insert_many(new_jobs)
         queued = [job.run_at for job, created in results if created and job.state is JobState.QUEUED]
         if queued:
-            self._waker.wake(min(queued))
+            self._notifications.jobs_due(min(queued))
         if self.metrics.enabled:
             for job, created in results:
                 if created:
@@ -215,8 +213,8 @@ class JobsApp:
         await self._prepare(spec, path)
 
     def jobs_due(self, due: datetime | None) -> None:
-        """Jobs were queued by other means than submit (redrive): wake executors."""
-        self._waker.wake(due)
+        """Jobs were queued by other means than submit (a retry, a requeue): wake claim loops."""
+        self._notifications.jobs_due(due)
 
     async def _prepare(self, spec: JobSpec, path: str, trace_context: dict[str, str] | None = None) -> NewJob:
         """Resolve the version, validate the input and settle the job's policy."""
@@ -237,7 +235,7 @@ class JobsApp:
         # The result cache: identical input within the TTL is answered without running.
         # A keyed submit is answered by its key instead (see idempotency keys).
         if handler.cache_ttl and spec.idempotency_key is None:
-            source = await self.store.job_find_cached(new, handler.cache_ttl)
+            source = await self._store.job_find_cached(new, handler.cache_ttl)
             if source is not None:
                 new = replace(new, cached_from=source)
         return new
@@ -315,14 +313,14 @@ class JobsApp:
 
     async def get(self, job_id: str, view: JobView = JobView.FULL) -> Job:
         """A job, or NotFound; in the BASIC view without its payloads (see JobStore.job_get)."""
-        job = await self.store.job_get(job_id, payloads=view is JobView.FULL)
+        job = await self._store.job_get(job_id, payloads=view is JobView.FULL)
         if job is None:
             raise _job_not_found(job_id)
         return job
 
     async def wait_finished(self, job_id: str) -> Job:
         """Wait until the job is terminal; the caller's deadline bounds the wait."""
-        with self._listener.subscribe(job_id) as changed:
+        with self._notifications.subscribe(job_id) as changed:
             while True:
                 changed.clear()
                 job = await self.get(job_id)
@@ -338,7 +336,7 @@ class JobsApp:
         OutOfRange when `after_seq` is beyond the job's last sequence: no caller can have
         seen that event, and skipping to it would hide the events before it.
         """
-        with self._listener.subscribe(job_id) as changed:
+        with self._notifications.subscribe(job_id) as changed:
             page = await self._event_page(job_id, after_seq)
             if after_seq > page.last_seq:
                 raise OutOfRange(
@@ -369,7 +367,7 @@ class JobsApp:
                 page = await self._event_page(job_id, after_seq)
 
     async def _event_page(self, job_id: str, after_seq: int) -> EventPage:
-        page = await self.store.job_event_list(job_id, after_seq, self.config.event_page)
+        page = await self._store.job_event_list(job_id, after_seq, self.config.event_page)
         if page is None:
             raise _job_not_found(job_id)
         return page
@@ -396,7 +394,7 @@ class JobsApp:
         last: tuple[datetime, str] | None = None
         chunk = min(page_size, FIRST_FULL_CHUNK) if full else page_size
         while True:
-            found = await self.store.job_list(states, handler, chunk, cursor, payloads=full)
+            found = await self._store.job_list(states, handler, chunk, cursor, payloads=full)
             for job in found.jobs:
                 encoded = encode(job)
                 cost = size(encoded)
@@ -416,6 +414,32 @@ class JobsApp:
             # As many as the sizes seen so far say will fit (and at least one).
             average = max(1, used // max(1, len(page)))
             chunk = max(1, min(page_size - len(page), (budget - used) // average + 1))
+
+    async def cancel(self, job_id: str, reason: str) -> Job:
+        """Cancel a queued job or ask a running one to stop; NotFound / FailedPrecondition otherwise."""
+        return await self._store.job_cancel(job_id, reason)
+
+    async def redrive(self, job_id: str) -> Job:
+        """Run a dead-lettered (failed) job again as a new job; NotFound, or
+        FailedPrecondition when the job is not dead-lettered or was redriven already."""
+        redriven = await self._store.job_redrive([job_id], None, None, 1)
+        if not redriven:
+            job = await self.get(job_id)  # NOT_FOUND when it does not exist
+            already = " and was already redriven" if job.state.value == "failed" else ""
+            raise FailedPrecondition(
+                f"job {job_id} is {job.state.value}{already}; only a dead-lettered (failed) job can be redriven",
+                reason="JOB_NOT_DEAD_LETTERED",
+                metadata={"job_id": job_id, "state": job.state.value},
+            )
+        self._notifications.jobs_due(redriven[0].run_at)
+        return redriven[0]
+
+    async def redrive_many(self, handler: str, version: str | None, limit: int) -> list[Job]:
+        """Run up to `limit` dead-lettered jobs of a handler (of one version) again as new jobs."""
+        redriven = await self._store.job_redrive(None, handler, version, limit)
+        if redriven:
+            self._notifications.jobs_due(None)
+        return redriven
 
     async def handlers(self, name: str | None) -> list[HandlerSpec]:
         """Registered versions, by name then newest first."""

@@ -1,0 +1,1 @@
+"""Use cases without gRPC: jobs, schedules and maintenance, on the storage port."""
