@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # jobsvc: build a virtual environment in one stage, run it as a non-root user in the next.
-# tests/test_packaging.py runs this file's install steps in a fresh virtual environment,
+# tests/e2e/test_packaging.py runs this file's install steps in a fresh virtual environment,
 # and the CMD and HEALTHCHECK commands against the result.
 
 FROM python:3.11-slim AS build

@@ -1,4 +1,4 @@
-"""Handlers with flow control, for tests/test_flow_service.py."""
+"""Handlers with flow control, for tests/api/test_flow_service.py."""
 
 from __future__ import annotations
 

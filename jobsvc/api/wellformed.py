@@ -1,7 +1,7 @@
 """Checks every request message gets before a servicer sees it, whatever its type.
 
 Three kinds of value parse as protobuf but cannot be served, and would otherwise
-surface deep inside as INTERNAL (found by tests/test_fuzz_api.py):
+surface deep inside as INTERNAL (found by tests/api/test_fuzz_api.py):
 
 - text containing U+0000: PostgreSQL's text and jsonb cannot store it;
 - NaN and infinities in floating-point fields: jobsvc stores them as JSON, which

@@ -26,7 +26,7 @@ try:
 except ImportError:  # optional: uvloop serves gRPC ~40% faster, plain asyncio works too
     uvloop = None
 
-# The name tests/test_metrics.py imports (this was a private function of jobsvc/cli.py).
+# The name tests/e2e/test_metrics.py imports (this was a private function of jobsvc/cli.py).
 _observability_config = observability_config
 
 __all__ = ["build_parser", "config_reference", "main", "observability_config", "parse_args", "server_config"]

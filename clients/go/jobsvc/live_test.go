@@ -16,7 +16,7 @@ import (
 )
 
 // These tests talk to a live jobsvc server serving tests/handlers.py, whose
-// address is in JOBSVC_SERVER (tests/test_client_go.py starts one).
+// address is in JOBSVC_SERVER (tests/clients/test_client_go.py starts one).
 
 func serverAddress(t *testing.T) string {
 	t.Helper()

@@ -1,6 +1,6 @@
 // Command jobsvc-call calls a handler through the Go client and prints the job's
 // result as JSON: a small command-line tool, and the Go side of the cross-language
-// tests (tests/test_cross_language.py).
+// tests (tests/clients/test_cross_language.py).
 //
 //	jobsvc-call --server 127.0.0.1:50051 [--version ^1] [--timeout 30s] [--token T] HANDLER [INPUT_JSON]
 //

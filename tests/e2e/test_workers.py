@@ -16,7 +16,7 @@ from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, error_details, job_sp
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
 from tests.conftest import StartServer
-from tests.test_core import SUCCEEDED, kinds, wait_state
+from tests.e2e.test_core import SUCCEEDED, kinds, wait_state
 
 StartWorker = Callable[..., Awaitable[RemoteWorker]]
 

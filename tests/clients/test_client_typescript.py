@@ -18,7 +18,7 @@ from tests.toolchains import run_tool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-PACKAGE = Path(__file__).resolve().parent.parent / "clients" / "typescript"
+PACKAGE = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 NPM = shutil.which("npm")
 
 

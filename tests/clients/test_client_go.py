@@ -17,7 +17,7 @@ import pytest
 from jobsvc.server import JobsvcServer
 from tests.toolchains import run_tool, tail
 
-GO_MODULE = Path(__file__).resolve().parent.parent / "clients" / "go"
+GO_MODULE = Path(__file__).resolve().parents[2] / "clients" / "go"
 # A cold run (module downloads, compiling gRPC) takes about a minute on 2 cores.
 GO_TEST_TIMEOUT = 300.0
 

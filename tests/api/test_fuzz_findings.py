@@ -1,4 +1,4 @@
-"""What tests/test_fuzz_api.py found, pinned as plain examples: each request below used to
+"""What tests/api/test_fuzz_api.py found, pinned as plain examples: each request below used to
 be answered INTERNAL (or poisoned later reads); each is now INVALID_ARGUMENT naming the field.
 
 The last tests cover the same kind of value coming from a handler instead of a request

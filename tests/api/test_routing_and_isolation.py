@@ -9,7 +9,7 @@ import pytest
 from jobsvc.sdk import Client, payload_value
 from jobsvc.v1 import job_pb2
 from tests.conftest import StartServer
-from tests.test_core import SUCCEEDED, kinds, wait_state
+from tests.e2e.test_core import SUCCEEDED, kinds, wait_state
 
 
 @pytest.mark.parametrize(

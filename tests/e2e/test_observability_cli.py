@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import subprocess_env
+from tests.e2e.test_tracing import _otlp_installed
 from tests.processes import jobsvc_cli, jobsvc_serve
-from tests.test_tracing import _otlp_installed
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from jobsvc.sdk import Client, error_details, job_spec, payload_value
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2
 from tests import handlers
-from tests.test_core import FAILED, SUCCEEDED, kinds, wait_state
+from tests.e2e.test_core import FAILED, SUCCEEDED, kinds, wait_state
 
 
 async def test_a_hung_attempt_times_out_and_is_retried(client: Client) -> None:
