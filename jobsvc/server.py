@@ -447,9 +447,11 @@ class JobsvcServer:
             database = exc
         reachable_again = database is None and store.unreachable
         await store.mark_unreachable(database)
-        if reachable_again and self._listener is not None:
-            # Notifications sent during the outage may be lost on a connection that looked open.
-            self._listener.reconnect()
+        if reachable_again:
+            self.supervisor.retry_now()  # tasks backing off retry at once, not up to 5 s later
+            if self._listener is not None:
+                # Notifications sent during the outage may be lost on a connection that looked open.
+                self._listener.reconnect()
         problems = [f"database: {database.message}"] if database else []
         return problems + self.supervisor.problems()
 

@@ -20,7 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from jobsvc.domain.errors import JobsvcError
 
@@ -59,6 +59,8 @@ class TaskState:
     stopping: bool = False
     # True while a round runs (not while the task waits out a backoff).
     in_round: bool = False
+    # Set to cut a backoff short (the database is back: retry now, not in up to 5 s).
+    nudge: asyncio.Event = field(default_factory=asyncio.Event)
 
     def succeeded(self) -> None:
         """A round ended normally."""
@@ -95,7 +97,9 @@ async def run_rounds(state: TaskState, round_: Round, backoff: Backoff) -> None:
             state.in_round = False
             state.failed(exc)
             if not state.stopping:
-                await asyncio.sleep(backoff.delay(state.failures))
+                state.nudge.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(state.nudge.wait(), backoff.delay(state.failures))
             continue
         state.in_round = False
         state.succeeded()
@@ -124,6 +128,12 @@ class Supervisor:
         """The state of task `name`, None when there is no such task."""
         entry = self._tasks.get(name)
         return entry[0] if entry else None
+
+    def retry_now(self) -> None:
+        """Cut every backoff short: what the tasks were failing on is back (health found
+        the database reachable again)."""
+        for state, _ in self._tasks.values():
+            state.nudge.set()
 
     def problems(self) -> list[str]:
         """One line per critical task that has kept failing past unhealthy_after."""
