@@ -39,6 +39,7 @@ from jobsvc.api.reflection import add_reflection
 from jobsvc.api.schedules import Schedules
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
+from jobsvc.app.dispatch import Settler
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.domain.jobs import QueueStats
@@ -293,12 +294,14 @@ class JobsvcServer:
         resources = await self._enter_lifespans(modules)
         metrics, tracing = self.metrics, self.tracing
         jobs_due = JobsDue(store, listener)
+        # One settle path for the executor, worker sessions and the unary Ack/Nack/Reject.
+        settler = Settler(store, metrics, jobs_due.wake)
         self._executor = Executor(
             store,
             listener,
             self.table,
             owner=cfg.name,
-            jobs_due=jobs_due.wake,
+            settler=settler,
             supervisor=self.supervisor,
             resources=resources,
             config=cfg.executor,
@@ -307,7 +310,7 @@ class JobsvcServer:
             limits=limits,
         )
         app = JobsApp(store, listener, jobs_due, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits)
-        self.ack = AckService(app, listener, cfg.ack)
+        self.ack = AckService(app, listener, settler, cfg.ack)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
         await self._start_grpc(app, schedules, authenticator)

@@ -1,0 +1,1 @@
+"""Use cases without gRPC: what the API, the executor and worker sessions share."""
