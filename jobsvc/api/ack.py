@@ -229,7 +229,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         self._store = app.store
         self._listener = listener
         self.config = config or AckConfig()
-        self._settler = settler
+        self._settler = settler = settler.logging_to(log)
         self._settle = Settlements(app, settler)
         self._metrics = app.metrics
         self._limits = app.limits

@@ -94,10 +94,22 @@ class Settler:
     returns what the store did, or None/False when the token is stale.
     """
 
-    def __init__(self, store: JobStore, metrics: Metrics, jobs_due: Callable[[datetime | None], None]) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        metrics: Metrics,
+        jobs_due: Callable[[datetime | None], None],
+        logger: logging.Logger = log,
+    ) -> None:
         self._store = store
         self._metrics = metrics
         self._jobs_due = jobs_due
+        self._log = logger
+
+    def logging_to(self, logger: logging.Logger) -> Settler:
+        """The same settler, its transition lines written by logger: each component keeps
+        its own logger name (jobsvc.executor, jobsvc.ack), which operators filter on."""
+        return Settler(self._store, self._metrics, self._jobs_due, logger)
 
     async def succeed(self, job_id: str, token: str, result: Payload | None) -> Transition | None:
         """End the job SUCCEEDED with result."""
@@ -121,7 +133,7 @@ class Settler:
         it wants the job taken elsewhere soon: it may give back several at once."""
         accepted = await self._store.job_requeue(job_id, token, why)
         if accepted:
-            log.info("job %s: requeued, %s", job_id, why)
+            self._log.info("job %s: requeued, %s", job_id, why)
         return accepted
 
     async def settle(self, job_id: str, token: str, how: Settlement) -> bool:
@@ -142,7 +154,7 @@ class Settler:
         if change is not None:
             self._metrics.transition(change)
             with job_fields(change.job_id, change.handler, change.version, change.attempt):
-                log_transition(log, change, error_type)
+                log_transition(self._log, change, error_type)
         return change
 
 

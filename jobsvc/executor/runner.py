@@ -176,7 +176,7 @@ class Executor:
             claim_batch=self.config.claim_batch,
             poll_interval=self.config.poll_interval,
         )
-        self._lane = Lane(store, settler, metrics or Metrics(), self, lane)
+        self._lane = Lane(store, settler.logging_to(log), metrics or Metrics(), self, lane)
         # Attempts running in this process, by attempt token (a rescued attempt of a job
         # may still be stopping when its next attempt starts here).
         self._running: dict[str, _Running] = {}
