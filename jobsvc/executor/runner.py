@@ -1,5 +1,6 @@
-"""The in-process executor: claims due jobs for the handler versions this process
-serves, runs them with bounded concurrency, and writes their events and outcome.
+"""The in-process executor: runs the handlers this process serves on the jobs its Lane
+(jobsvc.app.dispatch: claims, leases, stops, settlements) hands it, with bounded
+concurrency, a task per job, and the job's events written as the handler reports them.
 
 Lifecycle (owned by jobsvc.server): start() -> [claim and heartbeat tasks, run by
 the process's Supervisor, which survives any error a round raises] -> stop(grace):
