@@ -37,6 +37,7 @@ from jobsvc.api.auth import AuthConfig, Authenticator
 from jobsvc.api.reflection import add_reflection
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
+from jobsvc.app.dispatch import Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.schedules import Schedules
@@ -297,12 +298,14 @@ class JobsvcServer:
         notifications = PgNotifications(listener, pool)
         resources = await self._enter_lifespans(modules)
         metrics, tracing = self.metrics, self.tracing
+        # One settle path for the executor, worker sessions and the unary Ack/Nack/Reject.
+        settler = Settler(store, metrics, notifications.jobs_due)
         self._executor = Executor(
             store,
             notifications,
             self.table,
             owner=cfg.name,
-            jobs_due=notifications.jobs_due,
+            settler=settler,
             supervisor=self.supervisor,
             resources=resources,
             config=cfg.executor,
@@ -311,7 +314,7 @@ class JobsvcServer:
             limits=limits,
         )
         app = JobsApp(store, notifications, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits)
-        self.ack = AckService(app, notifications, cfg.ack)
+        self.ack = AckService(app, notifications, settler, cfg.ack)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
         await self._start_grpc(app, schedules, authenticator)

@@ -1,1 +1,2 @@
-"""Use cases without gRPC: jobs, schedules and maintenance, on the storage port."""
+"""Use cases without gRPC: jobs, schedules, maintenance and dispatch (the one claim loop,
+lease keeper and settle path), on the storage port."""

@@ -1,0 +1,446 @@
+"""The one dispatch engine: claiming jobs, keeping their leases and settling attempts.
+
+The in-process executor and every remote worker session are *consumers*: each has one
+`Lane`, its share of the queue. The lane claims due jobs up to the consumer's free
+capacity and hands them over (`Consumer.deliver`), extends the leases of the attempts
+it holds while the consumer is alive, tells the consumer to stop an attempt whose lease
+is lost or whose job was cancelled (`Consumer.stop_attempt`), and settles attempts through the
+process-wide `Settler`, which writes the outcome (fenced by the attempt token), counts
+it and logs it.
+
+The rule that a settled attempt is never stopped lives here, once. The lease keeper, a
+worker's heartbeats and cancellations run beside settlements and each of them awaits
+the database: an attempt settled meanwhile is over, not lost. So after each await the
+lane acts only on attempts it still holds and that are not being settled (`settling`)
+or already told to stop, and remembers the tokens that ended here (`ended`) so that a
+late heartbeat naming one is not answered with a stop.
+
+Throughput seams (for the next performance work, not built yet):
+- claims come in batches of up to `LaneConfig.claim_batch`; a prefetch buffer would sit
+  between `job_claim` and `_deliver` in `claim_round` (claim more than the free slots,
+  deliver as slots free, give back what the lease would outlive);
+- a job submitted in this process could be handed to a local free slot without a claim
+  round trip: `Lane.offer(claim)` would call `_deliver` directly (see `_deliver`);
+- settlements go through `Settler`, whose store coalesces concurrent finishes into one
+  statement; a lane-level batch (`Settler.settle_many`) would slot in at `Lane.settle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, assert_never
+
+from jobsvc.domain.errors import JobsvcError
+from jobsvc.domain.jobs import Claim, JobError, JobState, Payload, Transition
+from jobsvc.observability.logs import job_fields, log_transition
+from jobsvc.observability.metrics import Metrics
+from jobsvc.store.port import JobStore
+
+log = logging.getLogger("jobsvc.dispatch")
+
+# Why a consumer is told to stop an attempt (a remote worker receives it as the reason).
+CANCELLED = "cancelled"
+LEASE_LOST = "lease lost"
+RESCUED = "rescued: a newer attempt of the job was assigned"
+SHUTDOWN = "shutdown"
+# A lane remembers at least this many attempts that ended here (see Lane.ended).
+ENDED_REMEMBERED = 256
+
+
+# -- settlements -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Succeed:
+    """The attempt succeeded with this result."""
+
+    result: Payload | None
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The attempt failed: retried per the job's policy (after retry_delay if given), or FAILED."""
+
+    error: JobError
+    retry_delay: float | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """The attempt ends the job as CANCELLED."""
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """Give the attempt back to the queue: not the job's fault, not a failed attempt."""
+
+    why: str
+
+
+Settlement = Succeed | Fail | Cancel | Requeue
+
+
+class Settler:
+    """Writes attempt outcomes (fenced by the attempt token), counts and logs them.
+
+    Process-wide: used by every lane and by the unary Ack/Nack/Reject RPCs. Each method
+    returns what the store did, or None/False when the token is stale.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        metrics: Metrics,
+        jobs_due: Callable[[datetime | None], None],
+        logger: logging.Logger = log,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._jobs_due = jobs_due
+        self._log = logger
+
+    def logging_to(self, logger: logging.Logger) -> Settler:
+        """The same settler, its transition lines written by logger: each component keeps
+        its own logger name (jobsvc.executor, jobsvc.ack), which operators filter on."""
+        return Settler(self._store, self._metrics, self._jobs_due, logger)
+
+    async def succeed(self, job_id: str, token: str, result: Payload | None) -> Transition | None:
+        """End the job SUCCEEDED with result."""
+        return self._recorded(await self._store.job_finish(job_id, token, JobState.SUCCEEDED, result))
+
+    async def fail(
+        self, job_id: str, token: str, error: JobError, retry_delay: float | None = None
+    ) -> Transition | None:
+        """Fail the attempt; a retry wakes the claim loops (here and on other replicas) for its due time."""
+        change = self._recorded(await self._store.job_fail_attempt(job_id, token, error, retry_delay), error.type)
+        if change is not None and change.next_run_at is not None:
+            self._jobs_due(change.next_run_at)
+        return change
+
+    async def cancel(self, job_id: str, token: str) -> Transition | None:
+        """End the job CANCELLED."""
+        return self._recorded(await self._store.job_finish(job_id, token, JobState.CANCELLED))
+
+    async def requeue(self, job_id: str, token: str, why: str) -> bool:
+        """Give the attempt back to the queue. The caller wakes claim loops (jobs_due) when
+        it wants the job taken elsewhere soon: it may give back several at once."""
+        accepted = await self._store.job_requeue(job_id, token, why)
+        if accepted:
+            self._log.info("job %s: requeued, %s", job_id, why)
+        return accepted
+
+    async def settle(self, job_id: str, token: str, how: Settlement) -> bool:
+        """Apply one settlement; whether the store accepted it (False: stale token)."""
+        match how:
+            case Succeed(result):
+                return await self.succeed(job_id, token, result) is not None
+            case Fail(error, retry_delay):
+                return await self.fail(job_id, token, error, retry_delay) is not None
+            case Cancel():
+                return await self.cancel(job_id, token) is not None
+            case Requeue(why):
+                return await self.requeue(job_id, token, why)
+            case _:
+                assert_never(how)
+
+    def _recorded(self, change: Transition | None, error_type: str = "") -> Transition | None:
+        if change is not None:
+            self._metrics.transition(change)
+            with job_fields(change.job_id, change.handler, change.version, change.attempt):
+                log_transition(self._log, change, error_type)
+        return change
+
+
+# -- lanes -------------------------------------------------------------------------
+
+
+class Consumer(Protocol):
+    """What runs the attempts a lane claims: the in-process executor, or a worker session."""
+
+    async def deliver(self, claim: Claim) -> None:
+        """Start (or send) an attempt the lane holds now. May settle it at once through
+        the lane instead (e.g. a job that cannot be sent)."""
+        ...
+
+    def stop_attempt(self, job_id: str, token: str, reason: str) -> None:
+        """Stop this attempt (reason: CANCELLED, LEASE_LOST, RESCUED, SHUTDOWN or a message).
+        Call `Lane.release` once it is gone; for a CANCELLED or SHUTDOWN stop of a lane
+        that does not write the cancel itself, settle it (`Cancel`/`Requeue`) instead."""
+        ...
+
+    def alive(self) -> bool:
+        """Whether the consumer is heard from: a silent one's leases are left to run out."""
+        ...
+
+    async def announce(self) -> None:
+        """Keep the served versions marked online (called by each lease round)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LaneConfig:
+    """One consumer's share of the queue."""
+
+    owner: str
+    served: tuple[str, ...]
+    capacity: int
+    lease_seconds: float
+    # Any served version has flow control: claims apply the limits.
+    limited: bool = True
+    claim_batch: int = 32
+    # A lost NOTIFY delays a due job by at most this long.
+    poll_interval: float = 5.0
+    # By token: the lane may hold attempts claimed under another owner (a reconnected
+    # worker's, claimed by its previous session). By owner otherwise (the executor).
+    extend_by_token: bool = False
+    # Cancel requests: the lane writes CANCELLED before telling the consumer, which may
+    # never answer (a remote worker). Otherwise the consumer settles `Cancel` once its
+    # handler stopped (the in-process executor: the handler's last events still land).
+    cancel_first: bool = False
+
+
+class Ending:
+    """Whether an attempt whose settlement block ran ended here (see Lane.settling_block)."""
+
+    def __init__(self) -> None:
+        self.over = True
+
+
+class Lane:
+    """One consumer's share of the queue: claims, leases, stops and settlements."""
+
+    def __init__(
+        self, store: JobStore, settler: Settler, metrics: Metrics, consumer: Consumer, config: LaneConfig
+    ) -> None:
+        self._store = store
+        self._settler = settler
+        self._metrics = metrics
+        self._consumer = consumer
+        self.config = config
+        # job id -> attempt token of each attempt the consumer runs for this lane.
+        self.held: dict[str, str] = {}
+        # Tokens whose settlement is being written (it may have committed already).
+        self.settling: set[str] = set()
+        # Tokens the consumer was told to stop and has not released yet.
+        self.stopping: set[str] = set()
+        # Tokens of attempts that ended here (settled, or told to stop), the most recent last.
+        self.ended: OrderedDict[str, None] = OrderedDict()
+        # Set when the lane should claim: jobs may be due, or a slot freed up. The owner
+        # replaces it with the listener's due signal while the lane runs.
+        self.due = asyncio.Event()
+        # Claim without waiting first: at start, after a full batch, after a failed claim.
+        self._claim_now = True
+        self._draining = False
+        self._cancels: set[asyncio.Task[None]] = set()
+
+    # -- claiming --------------------------------------------------------------------
+
+    async def claim_round(self) -> None:
+        """Unless the last claim came back full (more may be due right now), wait until
+        jobs may be due or a slot frees; then claim due jobs for the free slots and
+        deliver them. (The wait comes first so that a round ends when its claim succeeded.)"""
+        if not self._claim_now:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.due.wait(), self.config.poll_interval)
+        if self._draining:
+            return
+        # Cleared before claiming: a wake-up that arrives during the claim is kept.
+        self.due.clear()
+        self._claim_now = True  # should this claim fail, the next round claims again at once
+        free = self.config.capacity - len(self.held)
+        if free <= 0:
+            self._claim_now = False
+            return
+        want = min(free, self.config.claim_batch)
+        # Seam: a prefetch buffer would claim more than `free` here and keep the rest.
+        claims = await self._store.job_claim(
+            self.config.served, self.config.owner, want, self.config.lease_seconds, limited=self.config.limited
+        )
+        # Delivered even when draining meanwhile: these claims committed (see stop_claiming).
+        now = datetime.now(UTC)
+        for claim in claims:
+            if claim.lease_ran_out(now):
+                log.warning("job %s: claimed, but the answer came after its lease; left to the rescuer", claim.job.id)
+                continue
+            await self._deliver(claim)
+        self._claim_now = len(claims) == want
+
+    def stop_claiming(self) -> None:
+        """No new claims; a claim in flight still delivers what it got (it committed, and
+        undelivered jobs would sit RUNNING until their lease ran out)."""
+        self._draining = True
+        self.due.set()
+
+    async def _deliver(self, claim: Claim) -> None:
+        # Seam: a job just submitted in this process could enter here for a local free slot.
+        job = claim.job
+        self._metrics.attempt_started(job.handler, job.version)
+        previous = self.held.get(job.id)
+        if previous is not None and previous != claim.attempt_token:
+            # Its lease ran out and the job came back to this lane: stop the old attempt.
+            self._stop(job.id, previous, RESCUED)
+        self.held[job.id] = claim.attempt_token
+        await self._consumer.deliver(claim)
+
+    # -- leases ----------------------------------------------------------------------
+
+    async def lease_round(self) -> None:
+        """Every third of the lease, while the consumer is alive: extend the held leases
+        (settling ones too: their lease holds until the outcome lands); stop attempts
+        whose lease is lost or whose job was cancelled (a missed notification)."""
+        await asyncio.sleep(self.config.lease_seconds / 3)
+        if not self._consumer.alive():
+            return  # a silent consumer (hung, or its network gone) loses its leases
+        await self._consumer.announce()
+        leases = list(self.held.items())
+        cancel_requested = await self._extend(leases)
+        for job_id, token in leases:
+            # Settled while the extension ran, or being settled (its write may have
+            # committed before the extension looked): over, not lost.
+            if not self._active(job_id, token):
+                continue
+            if job_id not in cancel_requested:
+                self._stop(job_id, token, LEASE_LOST)
+            elif cancel_requested[job_id]:
+                await self._cancel(job_id, token)
+
+    async def _extend(self, leases: list[tuple[str, str]]) -> dict[str, bool]:
+        """Extend leases; {job id: cancel requested} of those still held."""
+        if self.config.extend_by_token:
+            held = await self._store.job_lease_extend_tokens(leases, self.config.lease_seconds)
+            return {job_id: cancel for job_id, (cancel, _) in held.items()}
+        return await self._store.job_lease_extend(
+            [job_id for job_id, _ in leases], self.config.owner, self.config.lease_seconds
+        )
+
+    async def heartbeat(self, leases: Sequence[tuple[str, str]]) -> None:
+        """The consumer's own list of what it runs (a worker's heartbeat): extend those
+        leases, hold again those held (a reconnected worker resumes its leases), stop
+        the others. Attempts that ended here are skipped: the worker listed them before
+        it heard they were settled."""
+        refs = [(j, t) for j, t in leases if not self.ended_here(t)]
+        valid = [(j, t) for j, t in refs if _is_uuid(j) and _is_uuid(t)]
+        held = await self._store.job_lease_extend_tokens(valid, self.config.lease_seconds)
+        for job_id, token in refs:
+            if self.ended_here(token):
+                continue  # stopped by a cancellation while the extension ran
+            if job_id in held and self.held.get(job_id) in (None, token):
+                self.held[job_id] = token
+            else:
+                # Only this (stale) attempt is stopped; a newer attempt of the job stays.
+                self._stop(job_id, token, LEASE_LOST)
+
+    # -- cancellation and stops ----------------------------------------------------------
+
+    def on_cancel_request(self, job_id: str) -> None:
+        """A replica asked to cancel job_id (the listener's fan-out)."""
+        token = self.held.get(job_id)
+        if token is None or not self._active(job_id, token):
+            return
+        task = asyncio.get_running_loop().create_task(self._cancel(job_id, token), name=f"jobsvc-cancel-{job_id}")
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
+
+    async def _cancel(self, job_id: str, token: str) -> None:
+        if not self.config.cancel_first:
+            self._stop(job_id, token, CANCELLED)
+            return
+        # The lane writes the terminal state itself, so a worker that never answers cannot
+        # leave the job running; its late ack is then refused.
+        try:
+            change = await self._settler.cancel(job_id, token)
+        except JobsvcError:
+            change = None  # not written: the consumer is still told to stop
+        else:
+            if change is None and self.ended_here(token):
+                return  # the consumer's settlement came first: the attempt is over, not cancelled
+        self._stop(job_id, token, CANCELLED)
+
+    def stop(self, job_id: str, token: str, reason: str) -> None:
+        """Tell the consumer to stop this attempt (e.g. it failed for a payload over the limit)."""
+        self._stop(job_id, token, reason)
+
+    def stop_all(self, reason: str) -> None:
+        """Stop every held attempt that is neither settling nor stopping already."""
+        for job_id, token in list(self.held.items()):
+            if self._active(job_id, token):
+                self._stop(job_id, token, reason)
+
+    def _stop(self, job_id: str, token: str, reason: str) -> None:
+        self.stopping.add(token)
+        self._consumer.stop_attempt(job_id, token, reason)
+
+    def _active(self, job_id: str, token: str) -> bool:
+        """Held, and neither being settled nor told to stop (checked after each await)."""
+        return self.held.get(job_id) == token and token not in self.settling and token not in self.stopping
+
+    # -- settling --------------------------------------------------------------------
+
+    def ended_here(self, token: str) -> bool:
+        """Whether this lane settled or stopped the attempt, or is settling it now."""
+        return token in self.settling or token in self.ended
+
+    def release(self, job_id: str, token: str, *, over: bool = True) -> None:
+        """Stop holding this attempt (if it is the one held): its slot is free. `over`: it
+        ended here for good (settled, refused as stale, or stopped), so remember its token."""
+        self.stopping.discard(token)
+        if self.held.get(job_id) == token:
+            del self.held[job_id]
+            self.due.set()
+        if over:
+            self.ended[token] = None
+            # Enough for the settlements of the heartbeats in flight, whatever the worker's rate.
+            while len(self.ended) > max(ENDED_REMEMBERED, 4 * self.config.capacity):
+                self.ended.popitem(last=False)
+
+    @contextlib.contextmanager
+    def settling_block(self, job_id: str, token: str) -> Iterator[Ending]:
+        """Run a settlement of a held attempt: marked settling meanwhile (no lease round or
+        cancel stops it), released after. Set `ending.over = False` when the attempt did
+        not end (its write failed and the consumer may try again)."""
+        ending = Ending()
+        self.settling.add(token)
+        try:
+            yield ending
+        finally:
+            self.settling.discard(token)
+            self.release(job_id, token, over=ending.over)
+
+    async def settle(self, job_id: str, token: str, how: Settlement, *, patience: float = 0.0) -> bool:
+        """Settle an attempt through the Settler and release it; whether the store accepted
+        it (see write)."""
+        with self.settling_block(job_id, token):
+            return await self.write(job_id, token, how, patience=patience)
+
+    async def write(self, job_id: str, token: str, how: Settlement, *, patience: float = 0.0) -> bool:
+        """Write a settlement, inside a settling_block; whether the store accepted it. A
+        transient failure (deadlock, serialization failure, short outage) is tried again
+        for up to `patience` seconds, the lease kept meanwhile: a write that lands saves
+        running the job again after its lease."""
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + patience
+        delay = 0.05
+        while True:
+            try:
+                return await self._settler.settle(job_id, token, how)
+            except JobsvcError as exc:
+                if not exc.transient or loop.time() + delay > give_up_at:
+                    raise
+                log.info("job %s: settling failed (%s); trying again", job_id, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
