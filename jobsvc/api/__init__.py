@@ -1,1 +1,2 @@
-"""The gRPC API: request validation, protobuf conversion, servicers and error mapping."""
+"""The gRPC API: servicers that call jobsvc.app, request checks, auth, telemetry, the
+Work-stream transport and error mapping (protobuf conversion is jobsvc.codec's)."""

@@ -1,4 +1,4 @@
-"""In-process executors: lease jobs from the store and run registered handlers."""
+"""In-process executors: run registered handlers on the jobs their dispatch Lane claims."""
 
 from jobsvc.executor.runner import Executor, ExecutorConfig
 

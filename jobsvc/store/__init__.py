@@ -1,1 +1,2 @@
-"""Persistence: PostgreSQL access, SQL and migrations."""
+"""Persistence: the storage port (tables and notifications), PostgreSQL behind it, SQL
+and migrations."""
