@@ -361,7 +361,10 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         except Exception:
             log.exception("worker session %s failed", session.owner)
         finally:
-            session.outbox.put_nowait(None)  # the worker hung up: end the response stream too
+            # The worker hung up: claim nothing more for it (a job claimed now would wait out
+            # its lease unrun), and end the response stream too.
+            session.drain()
+            session.outbox.put_nowait(None)
 
     async def _handle(self, session: _Session, request: Any) -> None:
         if isinstance(request, OversizedRequest):
