@@ -69,6 +69,18 @@ class DbStats:
             statements = (end.statements - start.statements) / wall
         return DbRates((end.transactions - start.transactions) / wall, statements)
 
+    async def top_statements(self, limit: int) -> list[tuple[float, int, float, str]]:
+        """The statements that cost the database most so far, as (total ms, calls, mean ms,
+        query) rows: where its time goes (see --statements)."""
+        rows = await self._conn.fetch(
+            "SELECT total_exec_time, calls, mean_exec_time, query FROM pg_stat_statements s"
+            " JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1"
+            " ORDER BY total_exec_time DESC LIMIT $2",
+            self.database,
+            limit,
+        )
+        return [(r["total_exec_time"], r["calls"], r["mean_exec_time"], r["query"]) for r in rows]
+
     async def connections(self) -> tuple[int, int]:
         """(LISTEN connections, all connections) on the database now."""
         row = await self._conn.fetchrow(

@@ -84,6 +84,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--metrics", action="store_true", help="servers record Prometheus metrics (to measure their cost)"
     )
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after each jobsvc scenario, print its N costliest statements (pg_stat_statements)",
+    )
     parser.add_argument("--profile", default="", help="scenario whose first window py-spy samples")
     parser.add_argument(
         "--profile-out",
@@ -241,6 +248,8 @@ class Harness:
                 outcome = await asyncio.wait_for(scenario.run_once(ctx), RUN_TIMEOUT)
                 self.records.append(RunRecord(scenario.name, run, outcome))
                 print(f"  run {run}/{runs}: {_one_line(outcome)}", flush=True)
+            if self.args.statements and self.statements:
+                print_statements(await stats.top_statements(self.args.statements))
             if profiler is not None and profiler.done:
                 print(f"  py-spy profile of the server (pid {servers[0].pid}): {self.args.profile_out}", flush=True)
             for server in servers:
@@ -262,6 +271,14 @@ class Harness:
 
 
 _OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
+
+
+def print_statements(rows: list[tuple[float, int, float, str]]) -> None:
+    """The costliest statements of a scenario (its database is its own, runs and warm-up included)."""
+    print("  costliest statements: total ms, calls, mean ms, query", flush=True)
+    for total, calls, mean, query in rows:
+        text = " ".join(query.split())
+        print(f"  {total:10.0f} {calls:9d} {mean:8.3f}  {text[:150]}", flush=True)
 
 
 def _one_line(outcome: Outcome) -> str:

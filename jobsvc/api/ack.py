@@ -51,6 +51,8 @@ log = logging.getLogger("jobsvc.ack")
 
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_LEASE_WAIT = 30.0
+# A session that ends still writes the settlements its worker sent, for up to this long.
+WRITES_GRACE = 5.0
 # A payload over the limit fails its attempt: (what it is, ErrorInfo reason) by error type.
 _TOO_LARGE = {
     RESULT_TOO_LARGE: ("result", "RESULT_TOO_LARGE"),
@@ -187,6 +189,10 @@ class _Session:
     last_heard: float = field(default_factory=time.monotonic)
     # The session's claim rounds: stopped when the worker drains or the server shuts down.
     claiming: TaskState = field(init=False)
+    # Settlements and progress being written, the latest per job: the worker's messages
+    # about one job are written in the order sent, those of different jobs concurrently
+    # (so that the store writes many outcomes per statement).
+    writing: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     def send(self, response: ack_service_pb2.WorkResponse) -> None:
         self.outbox.put_nowait(response)
@@ -308,6 +314,12 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                # The worker's last settlements are written (bounded: the database may be gone).
+                writing = list(session.writing.values())
+                if writing:
+                    _, late = await asyncio.wait(writing, timeout=WRITES_GRACE)
+                    for task in late:
+                        task.cancel()
                 with contextlib.suppress(JobsvcError):
                     await self._store.job_lease_shorten(session.owner, self.config.reconnect_grace)
                 log.info("worker session %s ended holding %d job(s)", session.owner, len(session.lane.held))
@@ -381,9 +393,35 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         elif kind == "heartbeat":
             await self._heartbeat(session, request.heartbeat)
         elif kind in ("ack", "nack", "reject", "progress"):
-            await self._settle_on_stream(session, kind, getattr(request, kind))
+            self._write_in_order(session, kind, getattr(request, kind))
         elif kind == "hello":
             session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, "HELLO_TWICE", "hello is sent once per session"))
+
+    def _write_in_order(self, session: _Session, kind: str, message: Any) -> None:
+        """Write a settlement or progress report after the worker's earlier ones about the same job."""
+        job_id = message.job_id
+        task = asyncio.create_task(
+            self._write_after(session.writing.get(job_id), session, kind, message), name=f"jobsvc-work-{kind}"
+        )
+        session.writing[job_id] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            if session.writing.get(job_id) is task:
+                del session.writing[job_id]
+
+        task.add_done_callback(done)
+
+    async def _write_after(
+        self, previous: asyncio.Task[None] | None, session: _Session, kind: str, message: Any
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        try:
+            await self._settle_on_stream(session, kind, message)
+        except JobsvcError as exc:  # e.g. the database is down: the worker retries
+            log.warning("worker session %s: %s", session.owner, exc)
+        except Exception:
+            log.exception("worker session %s: writing a %s failed", session.owner, kind)
 
     async def _settle_on_stream(self, session: _Session, kind: str, message: Any) -> None:
         if kind == "progress":  # answered only when refused
