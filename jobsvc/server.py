@@ -32,7 +32,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from opentelemetry import trace
 
 from jobsvc.api import services
-from jobsvc.api.ack import AckConfig, AckService
+from jobsvc.api.ack import AckService
 from jobsvc.api.auth import AuthConfig, Authenticator
 from jobsvc.api.reflection import add_reflection
 from jobsvc.api.status import add_service
@@ -41,6 +41,7 @@ from jobsvc.app.dispatch import Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.schedules import Schedules
+from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.domain.jobs import QueueStats
@@ -199,7 +200,7 @@ class ServerConfig:
     handlers: list[HandlerDefinition] = field(default_factory=list)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     app: AppConfig = field(default_factory=AppConfig)
-    ack: AckConfig = field(default_factory=AckConfig)
+    ack: RemoteWorkConfig = field(default_factory=RemoteWorkConfig)
     maintenance: MaintenanceConfig = field(default_factory=MaintenanceConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     shutdown_grace: float = 10.0
@@ -314,7 +315,8 @@ class JobsvcServer:
             limits=limits,
         )
         app = JobsApp(store, notifications, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits)
-        self.ack = AckService(app, notifications, settler, cfg.ack)
+        work = RemoteWork(store, notifications, settler, metrics, cfg.ack)
+        self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
         await self._start_grpc(app, schedules, authenticator)

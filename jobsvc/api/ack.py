@@ -1,9 +1,10 @@
 """AckService: remote workers, in any language, lease jobs and settle them.
 
-A worker session (the Work stream) is the worker's liveness: the session extends
-the leases of its jobs while the worker talks, hands out jobs up to the worker's
-free capacity, and forwards cancellations. Settlements are fenced by the attempt
-token, so a late or duplicated ack of an attempt that was rescued changes nothing.
+The transport of jobsvc.app.workers (the use cases) and jobsvc.app.dispatch (each
+session's Lane): a worker session (the Work stream) is the worker's liveness; its lane
+hands out jobs up to the worker's free capacity, extends their leases while the worker
+talks, and forwards cancellations. Here: reading and answering messages, message sizes,
+and the errors as gRPC statuses.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -23,8 +23,8 @@ from google.rpc import code_pb2
 
 from jobsvc import codec
 from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, internal_status, status_for, unary
-from jobsvc.app.dispatch import Fail, Lane, LaneConfig, Settler
-from jobsvc.app.jobs import JobsApp
+from jobsvc.app.dispatch import Fail, Lane, Settler
+from jobsvc.app.workers import RemoteWork
 from jobsvc.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -38,12 +38,13 @@ from jobsvc.domain.limits import (
     INPUT_TOO_LARGE,
     PARTIAL_OUTPUT_TOO_LARGE,
     RESULT_TOO_LARGE,
+    PayloadLimits,
     field_size,
     payload_size,
     progress_message,
 )
 from jobsvc.domain.workers import Worker
-from jobsvc.store.port import Notifications
+from jobsvc.observability.metrics import Metrics
 from jobsvc.supervisor import Backoff, TaskState, run_rounds
 from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc
 
@@ -61,40 +62,15 @@ _TOO_LARGE = {
 _TOO_LARGE_REASONS = frozenset(reason for _, reason in _TOO_LARGE.values())
 
 
-@dataclass(frozen=True)
-class AckConfig:
-    """Timings of worker sessions."""
-
-    lease_seconds: float = 30.0
-    # After a session ends, its leases run out after this long unless the worker comes back.
-    reconnect_grace: float = 5.0
-    # A session claims when told jobs are due (NOTIFY, or a timer for delayed jobs; after a
-    # lost LISTEN connection every session is woken). This poll is only a safety net, and
-    # each idle session costs a query per interval: 100 idle workers, 3 queries/s.
-    poll_interval: float = 30.0
-
-
 class Settlements:
     """Ack, nack, reject and progress requests by attempt token, read and answered for
     the stream and the unary API alike; the writes go through the Settler."""
 
-    def __init__(self, app: JobsApp, settler: Settler) -> None:
-        self._store = app.store
-        self._limits = app.limits
+    def __init__(self, work: RemoteWork, settler: Settler, limits: PayloadLimits) -> None:
+        self._work = work
+        self._limits = limits
         self._settler = settler
-
-    async def _refused(self, job_id: str) -> JobsvcError:
-        job = await self._store.job_get(job_id)
-        if job is None:
-            return NotFound(
-                f"job {job_id} does not exist", reason="JOB_NOT_FOUND", resource_type="job", resource_name=job_id
-            )
-        return FailedPrecondition(
-            f"attempt token is not the current attempt of job {job_id} (now {job.state.value}, "
-            f"attempt {job.attempt}); the attempt was rescued, cancelled or already settled",
-            reason="STALE_ATTEMPT",
-            metadata={"job_id": job_id, "state": job.state.value, "attempt": str(job.attempt)},
-        )
+        self._refused = work.refused
 
     async def ack(self, request: ack_service_pb2.AckRequest, path: str) -> JobState:
         job_id, token = codec.lease_ref_from_request(request.job_id, request.attempt_token, path)
@@ -159,7 +135,7 @@ class Settlements:
         if update == "progress":
             percent = min(100.0, max(0.0, request.progress.percent))
             message = progress_message(request.progress.message)
-            seq = await self._store.job_event_append(
+            return await self._work.progress(
                 job_id, token, EventKind.PROGRESS, {"percent": percent, "message": message}
             )
         elif update == "partial_output":
@@ -168,12 +144,8 @@ class Settlements:
             size = payload_size(output)
             if size > self._limits.payload:
                 raise await self.fail_oversized(job_id, token, PARTIAL_OUTPUT_TOO_LARGE, field, size)
-            seq = await self._store.job_event_append(job_id, token, EventKind.PARTIAL_OUTPUT, {}, output)
-        else:
-            raise InvalidArgument("set progress or partial_output", [FieldViolation(f"{path}.update", "required")])
-        if seq is None:
-            raise await self._refused(job_id)
-        return seq
+            return await self._work.progress(job_id, token, EventKind.PARTIAL_OUTPUT, {}, output)
+        raise InvalidArgument("set progress or partial_output", [FieldViolation(f"{path}.update", "required")])
 
 
 @dataclass(eq=False)
@@ -225,26 +197,19 @@ class _Session:
 
     async def announce(self) -> None:
         """Keep the worker's versions registered and online."""
-        await self.service.register(self.worker)
+        await self.service.work.register(self.worker)
 
 
 class AckService(ack_service_pb2_grpc.AckServiceServicer):
     """Worker sessions and the unary worker API."""
 
-    def __init__(
-        self, app: JobsApp, listener: Notifications, settler: Settler, config: AckConfig | None = None
-    ) -> None:
-        self._app = app
-        self._store = app.store
-        self._listener = listener
-        self.config = config or AckConfig()
-        self._settler = settler = settler.logging_to(log)
-        self._settle = Settlements(app, settler)
-        self._metrics = app.metrics
-        self._limits = app.limits
+    def __init__(self, work: RemoteWork, limits: PayloadLimits, metrics: Metrics) -> None:
+        self.work = work
+        self._settler = settler = work.settler.logging_to(log)
+        self._settle = Settlements(work, settler, limits)
+        self._metrics = metrics
+        self._limits = limits
         self._sessions: set[_Session] = set()
-        self._registered: dict[tuple[str, ...], float] = {}
-        listener.on_cancel(self._on_cancel_request)
 
     @property
     def session_count(self) -> int:
@@ -262,19 +227,6 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         for session in self._sessions:
             session.drain()
             session.outbox.put_nowait(None)
-
-    def _on_cancel_request(self, job_id: str) -> None:
-        for session in self._sessions:
-            session.lane.on_cancel_request(job_id)
-
-    async def register(self, worker: Worker) -> None:
-        """Register the worker's versions (and mark them online), throttled."""
-        # Refresh the registry (and "online") at most every 10 s per set of versions served,
-        # however many workers serve it: 100 idle workers of one deployment cost one upsert.
-        served = tuple(worker.keys)
-        if time.monotonic() - self._registered.get(served, 0.0) > 10:
-            await self._store.handler_register(worker.handlers)
-            self._registered[served] = time.monotonic()
 
     # -- the session stream ------------------------------------------------------------
 
@@ -294,7 +246,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         self._sessions.add(session)
         backoff = Backoff()
         keeping = TaskState(f"worker session {session.owner} lease keeper", critical=False)
-        with self._listener.due_signal() as due:
+        with self.work.due_signal() as due:
             session.lane.due = due
             tasks = [
                 asyncio.create_task(self._read(session, request_iterator), name=f"jobsvc-work-read-{session.owner}"),
@@ -311,6 +263,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                     yield response
             finally:
                 self._sessions.discard(session)
+                self.work.session_closed(session.lane)
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -321,7 +274,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                     for task in late:
                         task.cancel()
                 with contextlib.suppress(JobsvcError):
-                    await self._store.job_lease_shorten(session.owner, self.config.reconnect_grace)
+                    await self.work.release_leases(session.lane)
                 log.info("worker session %s ended holding %d job(s)", session.owner, len(session.lane.held))
 
     async def _open(self, request_iterator: AsyncIterator[Any]) -> _Session:
@@ -334,23 +287,11 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 [FieldViolation("hello", "required first")],
                 reason="HELLO_REQUIRED",
             )
-        worker = codec.worker_from_proto(first.hello, "hello", self.config.lease_seconds)
-        await self.register(worker)
+        worker = codec.worker_from_proto(first.hello, "hello", self.work.config.lease_seconds)
+        await self.work.register(worker)
         session_id = uuid.uuid4().hex[:12]
         session = _Session(worker, f"worker:{worker.worker_id}:{session_id}", asyncio.Queue(), self)
-        lane = LaneConfig(
-            owner=session.owner,
-            served=tuple(worker.keys),
-            capacity=worker.concurrency,
-            lease_seconds=worker.lease_seconds,
-            limited=worker.limited,
-            poll_interval=self.config.poll_interval,
-            # A reconnected worker holds leases its previous session claimed.
-            extend_by_token=True,
-            # A worker that never answers cannot leave a cancelled job running.
-            cancel_first=True,
-        )
-        session.lane = Lane(self._store, self._settler, self._metrics, session, lane)
+        session.lane = self.work.session_lane(worker, session.owner, session)
         session.claiming = TaskState(f"worker session {session.owner} claims", critical=False)
         welcome = ack_service_pb2.WorkResponse.Welcome(session_id=session_id)
         welcome.lease_duration.FromNanoseconds(int(worker.lease_seconds * 1e9))
@@ -461,29 +402,20 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         request: ack_service_pb2.LeaseRequest,
         context: Context,
     ) -> ack_service_pb2.LeaseResponse:
-        worker = codec.worker_from_proto(request.worker, "worker", self.config.lease_seconds)
+        worker = codec.worker_from_proto(request.worker, "worker", self.work.config.lease_seconds)
         if not 0 <= request.max_jobs <= 100:
             raise InvalidArgument("max_jobs must be 1..100", [FieldViolation("max_jobs", "1..100")])
         wait = min(request.wait.ToTimedelta().total_seconds(), MAX_LEASE_WAIT) if request.HasField("wait") else 0
-        await self.register(worker)
+        await self.work.register(worker)
         owner = f"worker:{worker.worker_id}"
         deadline = time.monotonic() + wait
-        with self._listener.due_signal() as due:
-            while True:
-                due.clear()
-                claims = await self._store.job_claim(
-                    worker.keys, owner, request.max_jobs or 1, worker.lease_seconds, limited=worker.limited
-                )
-                now = datetime.now(UTC)
-                claims = [c for c in claims if not c.lease_ran_out(now)]  # late ones are the rescuer's
-                remaining = deadline - time.monotonic()
-                assignments = await self._fitting(claims)
-                if assignments or remaining <= 0:
-                    return ack_service_pb2.LeaseResponse(assignments=assignments)
-                if claims:
-                    continue  # none could be sent: try the next ones at once
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(due.wait(), min(remaining, self.config.poll_interval))
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            claims = await self.work.lease(worker, owner, request.max_jobs or 1, remaining)
+            assignments = await self._fitting(claims)
+            if assignments or not claims or time.monotonic() >= deadline:
+                return ack_service_pb2.LeaseResponse(assignments=assignments)
+            # None of them could be sent: try the next ones at once.
 
     def assignment(self, claim: Claim) -> ack_service_pb2.Assignment:
         """The message that hands claim to a worker."""
@@ -513,7 +445,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 fitting.append(assignment)
                 used += cost
         if given_back:
-            self._app.jobs_due(None)
+            self.work.jobs_due()
         return fitting
 
     def undeliverable(self, claim: Claim, size: int) -> JobError:
@@ -539,7 +471,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             codec.lease_ref_from_request(lease.job_id, lease.attempt_token, f"leases[{i}]")
             for i, lease in enumerate(request.leases)
         ]
-        held = await self._store.job_lease_extend_tokens(refs, self.config.lease_seconds)
+        held = await self.work.heartbeat(refs, self.work.config.lease_seconds)
         response = ack_service_pb2.HeartbeatResponse()
         for job_id, _ in refs:
             status = response.leases.add(job_id=job_id, held=job_id in held)

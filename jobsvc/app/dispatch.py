@@ -197,9 +197,6 @@ class LaneConfig:
     claim_batch: int = 32
     # A lost NOTIFY delays a due job by at most this long.
     poll_interval: float = 5.0
-    # By token: the lane may hold attempts claimed under another owner (a reconnected
-    # worker's, claimed by its previous session). By owner otherwise (the executor).
-    extend_by_token: bool = False
     # Cancel requests: the lane writes CANCELLED before telling the consumer, which may
     # never answer (a remote worker). Otherwise the consumer settles `Cancel` once its
     # handler stopped (the in-process executor: the handler's last events still land).
@@ -300,7 +297,8 @@ class Lane:
             return  # a silent consumer (hung, or its network gone) loses its leases
         await self._consumer.announce()
         leases = list(self.held.items())
-        cancel_requested = await self._extend(leases)
+        extended = await self._store.job_lease_extend(leases, self.config.lease_seconds)
+        cancel_requested = {job_id: cancel for job_id, (cancel, _) in extended.items()}
         for job_id, token in leases:
             # Settled while the extension ran, or being settled (its write may have
             # committed before the extension looked): over, not lost.
@@ -311,15 +309,6 @@ class Lane:
             elif cancel_requested[job_id]:
                 await self._cancel(job_id, token)
 
-    async def _extend(self, leases: list[tuple[str, str]]) -> dict[str, bool]:
-        """Extend leases; {job id: cancel requested} of those still held."""
-        if self.config.extend_by_token:
-            held = await self._store.job_lease_extend_tokens(leases, self.config.lease_seconds)
-            return {job_id: cancel for job_id, (cancel, _) in held.items()}
-        return await self._store.job_lease_extend(
-            [job_id for job_id, _ in leases], self.config.owner, self.config.lease_seconds
-        )
-
     async def heartbeat(self, leases: Sequence[tuple[str, str]]) -> None:
         """The consumer's own list of what it runs (a worker's heartbeat): extend those
         leases, hold again those held (a reconnected worker resumes its leases), stop
@@ -327,7 +316,7 @@ class Lane:
         it heard they were settled."""
         refs = [(j, t) for j, t in leases if not self.ended_here(t)]
         valid = [(j, t) for j, t in refs if _is_uuid(j) and _is_uuid(t)]
-        held = await self._store.job_lease_extend_tokens(valid, self.config.lease_seconds)
+        held = await self._store.job_lease_extend(valid, self.config.lease_seconds)
         for job_id, token in refs:
             if self.ended_here(token):
                 continue  # stopped by a cancellation while the extension ran

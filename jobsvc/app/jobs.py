@@ -176,12 +176,6 @@ class JobsApp:
         self.tracing = tracing
         self._registry = _Registry(store, self.config.registry_ttl)
 
-    @property
-    def store(self) -> JobStore:
-        """The storage port. Only the worker-session transport (jobsvc.api.ack) still reaches
-        it through here, for its settle path, until that path moves into app/ (dispatch)."""
-        return self._store
-
     async def submit(self, specs: Sequence[tuple[JobSpec, str]]) -> list[tuple[Job, bool]]:
         """Resolve, validate and insert (spec, field path) pairs in one transaction."""
         if self.tracing is None:

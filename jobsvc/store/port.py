@@ -134,19 +134,12 @@ class JobStore(Protocol):
 
     async def job_lease_extend(
         self,
-        job_ids: Sequence[str],
-        owner: str,
-        lease_seconds: float,
-    ) -> dict[str, bool]:
-        """Extend the leases an owner still holds: {job id: cancel requested}."""
-        ...
-
-    async def job_lease_extend_tokens(
-        self,
         leases: Sequence[tuple[str, str]],
         lease_seconds: float,
     ) -> dict[str, tuple[bool, datetime]]:
-        """Heartbeat by (job id, token): {job id: (cancel requested, lease deadline)} of leases held."""
+        """Extend the leases of these attempts, by (job id, attempt token): {job id: (cancel
+        requested, lease deadline)} of those still held. An attempt that was settled or
+        rescued meanwhile is missing, so its holder learns its lease is gone."""
         ...
 
     async def job_lease_shorten(self, owner: str, grace_seconds: float) -> None:

@@ -456,25 +456,16 @@ class PgStore:
         ]
         return claims, int(found[0]["candidates"])
 
-    async def job_lease_extend(self, job_ids: Sequence[str], owner: str, lease_seconds: float) -> dict[str, bool]:
-        """Heartbeat of an owner for all its jobs: {job id: cancel requested}."""
-        if not job_ids:
-            return {}
-        extended = await self._fetch(
-            "job_lease_extend", job_ids=list(job_ids), owner=owner, lease_seconds=lease_seconds
-        )
-        return {str(r["id"]): r["cancel_requested"] for r in extended}
-
-    async def job_lease_extend_tokens(
+    async def job_lease_extend(
         self,
         leases: Sequence[tuple[str, str]],
         lease_seconds: float,
     ) -> dict[str, tuple[bool, datetime]]:
-        """Heartbeat by (job id, token): {job id: (cancel requested, lease deadline)} of the leases held."""
+        """Extend leases by (job id, token); see JobStore.job_lease_extend."""
         if not leases:
             return {}
         extended = await self._fetch(
-            "job_lease_extend_tokens",
+            "job_lease_extend",
             job_ids=[lease[0] for lease in leases],
             tokens=[lease[1] for lease in leases],
             lease_seconds=lease_seconds,

@@ -119,32 +119,24 @@ class HeldExtension:
     def __init__(self, store: PgStore, monkeypatch: pytest.MonkeyPatch) -> None:
         self.entered, self.opened = asyncio.Event(), asyncio.Event()
         self.seen: list[str] = []
-        by_owner, by_token = store.job_lease_extend, store.job_lease_extend_tokens
+        extend = store.job_lease_extend
 
-        async def extend(job_ids: Sequence[str], owner: str, seconds: float) -> dict[str, bool]:
-            self.seen = list(job_ids)
-            self.entered.set()
-            await asyncio.wait_for(self.opened.wait(), TIMEOUT)
-            return await by_owner(job_ids, owner, seconds)
-
-        async def extend_tokens(leases: Sequence[tuple[str, str]], seconds: float) -> dict[str, Any]:
+        async def held_extend(leases: Sequence[tuple[str, str]], seconds: float) -> dict[str, Any]:
             self.seen = [job_id for job_id, _ in leases]
             self.entered.set()
             await asyncio.wait_for(self.opened.wait(), TIMEOUT)
-            return await by_token(leases, seconds)
+            return await extend(leases, seconds)
 
-        monkeypatch.setattr(store, "job_lease_extend", extend)
-        monkeypatch.setattr(store, "job_lease_extend_tokens", extend_tokens)
+        monkeypatch.setattr(store, "job_lease_extend", held_extend)
 
 
-@pytest.mark.parametrize("by_token", [False, True], ids=["by-owner", "by-token"])
 async def test_a_lease_round_never_stops_an_attempt_settled_during_its_extension(
-    store: PgStore, build: Build, monkeypatch: pytest.MonkeyPatch, by_token: bool
+    store: PgStore, build: Build, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Proves: when an attempt is settled between a lease round's snapshot of the held
     attempts and the answer of its extension (which then no longer finds it), the
     consumer is not told to stop it."""
-    lane, consumer = build(extend_by_token=by_token)
+    lane, consumer = build()
     [job_id] = await _submit(store, 1)
     await lane.claim_round()
     [claim] = consumer.delivered

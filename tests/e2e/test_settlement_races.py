@@ -227,14 +227,14 @@ async def test_the_lease_keeper_never_cancels_attempts_acked_during_its_extensio
     session holds and the answer of its extension (which then no longer finds them),
     the worker is not sent `cancel` for any of them; over 2,000 jobs."""
     gate = Gate()
-    extend = PgStore.job_lease_extend_tokens
+    extend = PgStore.job_lease_extend
 
     async def held_extension(self: PgStore, leases: Sequence[tuple[str, str]], seconds: float) -> Any:
         if _from_the_lease_keeper():
             await gate.hold(list(leases))
         return await extend(self, leases, seconds)
 
-    monkeypatch.setattr(PgStore, "job_lease_extend_tokens", held_extension)
+    monkeypatch.setattr(PgStore, "job_lease_extend", held_extension)
     acked: set[str] = set()
     for _ in range(ROUNDS):
         assignments = await _assigned(raw_worker, await _submit(channel, JOBS_PER_ROUND))
@@ -261,7 +261,7 @@ async def test_the_lease_keeper_never_cancels_an_attempt_whose_ack_is_being_writ
     """Proves: an attempt whose ack has committed but whose settlement has not returned
     yet when the keeper's extension answers (without it) is not cancelled either."""
     committed, keeper_done = asyncio.Event(), asyncio.Event()
-    finish, extend = PgStore.job_finish, PgStore.job_lease_extend_tokens
+    finish, extend = PgStore.job_finish, PgStore.job_lease_extend
     target: set[str] = set()
 
     async def slow_settlement(self: PgStore, job_id: str, token: str, state: JobState, *args: Any, **kw: Any) -> Any:
@@ -281,7 +281,7 @@ async def test_the_lease_keeper_never_cancels_an_attempt_whose_ack_is_being_writ
         return held
 
     monkeypatch.setattr(PgStore, "job_finish", slow_settlement)
-    monkeypatch.setattr(PgStore, "job_lease_extend_tokens", extension_after_the_commit)
+    monkeypatch.setattr(PgStore, "job_lease_extend", extension_after_the_commit)
     tokens = []
     for _ in range(3):
         [assignment] = await _assigned(raw_worker, await _submit(channel, 1))
@@ -371,10 +371,10 @@ async def test_the_executor_never_stops_a_job_whose_outcome_is_being_written(
                 raise
         return change
 
-    async def extension_after_the_commit(self: PgStore, job_ids: Sequence[str], owner: str, seconds: float) -> Any:
+    async def extension_after_the_commit(self: PgStore, leases: Sequence[tuple[str, str]], seconds: float) -> Any:
         after = committed.is_set()  # the heartbeat took its list of jobs after the commit
-        held = await extend(self, job_ids, owner, seconds)
-        if after and job_ids:
+        held = await extend(self, leases, seconds)
+        if after and leases:
             asyncio.get_running_loop().call_soon(extended.set)  # once the loop acted on the answer
         return held
 

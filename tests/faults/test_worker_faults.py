@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 LEASE = 2.0  # the shortest lease the server grants a worker
 # In-process servers of the suite rescue every 0.5 s (+-20% jitter).
 RESCUE_INTERVAL = 0.6
-# Redelivery must not wait for a worker session's safety-net poll (AckConfig.poll_interval, 30 s):
+# Redelivery must not wait for a worker session's safety-net poll (RemoteWorkConfig.poll_interval, 30 s):
 # a rescue wakes the claimers when the retry is due. Allowed slack for that wake-up:
 CLAIM_POLL = 5.0
 

@@ -26,8 +26,7 @@ async def test_stale_attempt_tokens_are_refused_and_change_nothing(store: JobSto
     assert not await store.job_finish(job.id, stale, JobState.SUCCEEDED, Payload(json="late"))
     assert not await store.job_requeue(job.id, stale, "late")
     assert await store.job_fail_attempt(job.id, stale, JobError("Late", "too late")) is None
-    assert await store.job_lease_extend([job.id], "a", 30) == {}
-    assert await store.job_lease_extend_tokens([(job.id, stale)], 30) == {}
+    assert await store.job_lease_extend([(job.id, stale)], 30) == {}
     current = await store.job_get(job.id)
     assert current is not None and current.state is JobState.RUNNING and current.last_seq == 4
     assert await store.job_finish(job.id, second.attempt_token, JobState.SUCCEEDED, Payload(json="ok"))
@@ -143,9 +142,11 @@ async def test_lease_extension_keeps_only_the_leases_still_held(store: JobStore)
     a, b = (job for job, _ in inserted)
     claims = {c.job.id: c for c in await store.job_claim(SERVED, "w", 2, lease_seconds=1)}
     await store.job_cancel(b.id, "stop")
-    assert await store.job_lease_extend([a.id, b.id], "w", 60) == {a.id: False, b.id: True}
-    assert await store.job_lease_extend([a.id], "someone else", 60) == {}
-    extended = await store.job_lease_extend_tokens([(a.id, claims[a.id].attempt_token)], 120)
+    tokens = {job_id: claim.attempt_token for job_id, claim in claims.items()}
+    held = await store.job_lease_extend([(a.id, tokens[a.id]), (b.id, tokens[b.id])], 60)
+    assert {job_id: cancel for job_id, (cancel, _) in held.items()} == {a.id: False, b.id: True}
+    assert await store.job_lease_extend([(a.id, tokens[b.id])], 60) == {}  # another attempt's token
+    extended = await store.job_lease_extend([(a.id, tokens[a.id])], 120)
     cancel_requested, deadline = extended[a.id]
     assert not cancel_requested and deadline > datetime.now(UTC) + timedelta(seconds=110)
     await store.job_lease_shorten("w", 0)

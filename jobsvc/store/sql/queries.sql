@@ -340,25 +340,11 @@ FROM (SELECT (SELECT count(*) FROM next) AS candidates,
 LEFT JOIN claimed ON true;
 
 -- name: job_lease_extend
--- Heartbeat for every job an owner holds; returns the ids still held (a job that
--- was rescued elsewhere is missing, so the owner learns its lease is gone).
+-- Extends the leases of attempts by (job, attempt token), for the lease keeper of a lane
+-- and the heartbeats of remote workers; returns the leases still held (an attempt that
+-- was settled or rescued is missing, so its holder learns its lease is gone).
 -- Rows are locked in id order, as every multi-row write of running jobs does: two
 -- such statements locking shared rows in different orders would deadlock.
-WITH held AS MATERIALIZED (
-    SELECT id FROM jobsvc_jobs
-    WHERE id = ANY(:job_ids::uuid[]) AND lease_owner = :owner AND state = 'running'
-    ORDER BY id
-    FOR UPDATE
-)
-UPDATE jobsvc_jobs j SET
-    lease_expires_at = least(now() + make_interval(secs => :lease_seconds), coalesce(j.attempt_deadline, 'infinity'))
-FROM held
-WHERE j.id = held.id
-RETURNING j.id, j.cancel_requested;
-
--- name: job_lease_extend_tokens
--- Heartbeat of a remote worker, by (job, attempt token): returns the leases still held.
--- Rows locked in id order (see job_lease_extend).
 WITH held AS MATERIALIZED (
     SELECT j.id FROM jobsvc_jobs j
     JOIN unnest(:job_ids::uuid[], :tokens::uuid[]) AS ref(id, token) ON j.id = ref.id AND j.attempt_token = ref.token
