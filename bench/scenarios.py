@@ -260,7 +260,8 @@ class _Producer:
                 self.waits += 1
                 await asyncio.sleep(E2E_BACKLOG_POLL)
                 continue
-            self.submitted += await _submit_batch(client, specs)
+            submitted = await _submit_batch(client, specs)
+            self.submitted += submitted  # not `+= await`: the loops would overwrite each other's counts
 
 
 async def _count(pool: asyncpg.Pool, sql: str) -> tuple[int, float]:

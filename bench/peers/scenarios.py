@@ -145,7 +145,8 @@ async def e2e_run(ctx: PeerContext) -> Outcome:
                 produced[1] += 1
                 await asyncio.sleep(E2E_BACKLOG_POLL)
                 continue
-            produced[0] += await peer.enqueue_batch(E2E_BATCH_SIZE)
+            enqueued = await peer.enqueue_batch(E2E_BATCH_SIZE)
+            produced[0] += enqueued  # not `+= await`: the loops would overwrite each other's counts
 
     async with consuming(ctx):
         task = asyncio.gather(*(produce() for _ in range(E2E_PRODUCERS)))
