@@ -25,6 +25,7 @@ from jobsvc import codec
 from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, internal_status, status_for, unary
 from jobsvc.app.dispatch import Fail, Lane, Settler
 from jobsvc.app.workers import RemoteWork
+from jobsvc.codec import frames
 from jobsvc.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -158,6 +159,8 @@ class _Session:
     outbox: asyncio.Queue[ack_service_pb2.WorkResponse | None]
     service: AckService
     lane: Lane = field(init=False)
+    # The worker reads batched messages (its hello said accepts_batches).
+    batches: bool = False
     last_heard: float = field(default_factory=time.monotonic)
     # The session's claim rounds: stopped when the worker drains or the server shuts down.
     claiming: TaskState = field(init=False)
@@ -259,8 +262,17 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                 ),
             ]
             try:
+                budget = self._limits.max_message_bytes
                 while (response := await session.outbox.get()) is not None:
-                    yield response
+                    if not session.batches:
+                        yield response
+                        continue
+                    # What is ready goes now, consecutive assignments (and outcomes) as one message.
+                    ready, ended = frames.ready(session.outbox, response)
+                    for message in frames.batched_responses(ready, budget):
+                        yield message
+                    if ended:
+                        break
             finally:
                 self._sessions.discard(session)
                 self.work.session_closed(session.lane)
@@ -290,13 +302,21 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         worker = codec.worker_from_proto(first.hello, "hello", self.work.config.lease_seconds)
         await self.work.register(worker)
         session_id = uuid.uuid4().hex[:12]
-        session = _Session(worker, f"worker:{worker.worker_id}:{session_id}", asyncio.Queue(), self)
+        session = _Session(
+            worker,
+            f"worker:{worker.worker_id}:{session_id}",
+            asyncio.Queue(),
+            self,
+            batches=first.hello.accepts_batches,
+        )
         session.lane = self.work.session_lane(worker, session.owner, session)
         session.claiming = TaskState(f"worker session {session.owner} claims", critical=False)
         welcome = ack_service_pb2.WorkResponse.Welcome(session_id=session_id)
         welcome.lease_duration.FromNanoseconds(int(worker.lease_seconds * 1e9))
         welcome.heartbeat_interval.FromNanoseconds(int(worker.lease_seconds / 3 * 1e9))
         welcome.max_payload_bytes = self._limits.payload
+        welcome.accepts_batches = True
+        welcome.max_message_bytes = self._limits.max_message_bytes
         session.send(ack_service_pb2.WorkResponse(welcome=welcome))
         log.info("worker session %s serves %s", session.owner, ", ".join(worker.keys))
         return session
@@ -335,6 +355,14 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             await self._heartbeat(session, request.heartbeat)
         elif kind in ("ack", "nack", "reject", "progress"):
             self._write_in_order(session, kind, getattr(request, kind))
+        elif kind == "batch":
+            for item in request.batch.items:
+                item_kind = item.WhichOneof("kind")
+                if item_kind is None:
+                    message = "a batch item must set ack, nack, reject or progress"
+                    session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, "EMPTY_BATCH_ITEM", message))
+                else:
+                    self._write_in_order(session, item_kind, getattr(item, item_kind))
         elif kind == "hello":
             session.send(_settled("", "", code_pb2.INVALID_ARGUMENT, "HELLO_TWICE", "hello is sent once per session"))
 

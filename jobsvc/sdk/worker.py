@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 
 from jobsvc import codec
+from jobsvc.codec import frames
 from jobsvc.domain.handlers import HandlerTable, JobContext, load_module
 from jobsvc.domain.jobs import JobError, Payload
 from jobsvc.domain.limits import PayloadLimits
@@ -128,6 +129,9 @@ class RemoteWorker:
         # Settlements sent but not confirmed, by job id: sent again after a reconnect.
         self._unconfirmed: dict[tuple[str, str], ack_service_pb2.WorkRequest] = {}
         self.outbox: asyncio.Queue[ack_service_pb2.WorkRequest] = asyncio.Queue()
+        # Whether this session's server reads batches, and its message limit (from its welcome).
+        self._server_batches = False
+        self._server_max_message = 0
         self._stopping = asyncio.Event()
         self.sessions = 0
         # Set while a session is established (after the server's welcome).
@@ -140,6 +144,7 @@ class RemoteWorker:
             worker_id=self.config.worker_id,
             concurrency=self.config.concurrency,
             handlers=[codec.handler_to_proto(d.spec()) for d in self._table],
+            accepts_batches=True,
         )
         info.lease_duration.FromNanoseconds(int(self.config.lease_seconds * 1e9))
         return info
@@ -172,6 +177,8 @@ class RemoteWorker:
         self.outbox.put_nowait(ack_service_pb2.WorkRequest(drain=ack_service_pb2.WorkRequest.Drain()))
 
     async def _session(self) -> None:
+        # Single messages until this session's server says (in its welcome) that it reads batches.
+        self._server_batches = False
         call = self._stub.Work(self._requests(), metadata=self._metadata)
         self.sessions += 1
         closer = asyncio.create_task(self._close_when_idle(call), name="jobsvc-worker-closer")
@@ -204,15 +211,23 @@ class RemoteWorker:
             kind = response.WhichOneof("kind")
             if kind == "assignment":
                 self._start(response.assignment)
+            elif kind == "assignments":
+                for assignment in response.assignments.items:
+                    self._start(assignment)
             elif kind == "cancel":
                 self._cancel(response.cancel)
             elif kind == "settled":
                 self._settled(response.settled)
+            elif kind == "settled_batch":
+                for settled in response.settled_batch.items:
+                    self._settled(settled)
             elif kind == "welcome":
                 limit = response.welcome.max_payload_bytes
                 # The server's payload limit: results and partial outputs over it fail here,
                 # before they are sent (0: a server that predates it checks them itself).
                 self._invoker.limits = PayloadLimits.for_payload(limit) if limit > 0 else None
+                self._server_batches = response.welcome.accepts_batches
+                self._server_max_message = response.welcome.max_message_bytes
                 self.connected.set()
                 log.info("worker %s connected (session %s)", self.config.worker_id, response.welcome.session_id)
 
@@ -229,9 +244,20 @@ class RemoteWorker:
         interval = self.config.lease_seconds / 3
         while True:
             try:
-                yield await asyncio.wait_for(self.outbox.get(), interval)
+                if self.outbox.empty():  # (wait_for costs a task: only when there is a wait)
+                    request = await asyncio.wait_for(self.outbox.get(), interval)
+                else:
+                    request = self.outbox.get_nowait()
             except TimeoutError:
                 yield self._heartbeat()
+                continue
+            if not (self._server_batches and self._server_max_message > 0):
+                yield request
+                continue
+            # What is ready goes now, consecutive settlements as one message.
+            ready, _ = frames.ready(self.outbox, request)
+            for message in frames.batched_requests(ready, self._server_max_message):
+                yield message
 
     def _heartbeat(self) -> ack_service_pb2.WorkRequest:
         leases = [

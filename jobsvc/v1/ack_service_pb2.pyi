@@ -52,10 +52,16 @@ class WorkerInfo(_message.Message):
     CONCURRENCY_FIELD_NUMBER: _builtins.int
     LEASE_DURATION_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
+    ACCEPTS_BATCHES_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
     """Stable per process, for logs and events (for example `host:pid`)."""
     concurrency: _builtins.int
     """Jobs the worker runs at once."""
+    accepts_batches: _builtins.bool
+    """On a Work stream: the worker reads WorkResponse.assignments and
+    WorkResponse.settled_batch. Without it the server sends one assignment and one
+    settlement outcome per message, as servers that predate batches always do.
+    """
     @_builtins.property
     def handlers(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.HandlerInfo]:
         """Exact versions served, with their schemas for discovery and validation."""
@@ -74,10 +80,11 @@ class WorkerInfo(_message.Message):
         concurrency: _builtins.int = ...,
         lease_duration: _duration_pb2.Duration | None = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        accepts_batches: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["lease_duration", b"lease_duration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["concurrency", b"concurrency", "handlers", b"handlers", "labels", b"labels", "lease_duration", b"lease_duration", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepts_batches", b"accepts_batches", "concurrency", b"concurrency", "handlers", b"handlers", "labels", b"labels", "lease_duration", b"lease_duration", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -156,6 +163,60 @@ class WorkRequest(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class Batch(_message.Message):
+        """Each item is handled exactly as if it had been sent alone, in order for one job
+        (items about different jobs may be written concurrently), and answered alone.
+        """
+
+        DESCRIPTOR: _descriptor.Descriptor
+
+        @_typing.final
+        class Item(_message.Message):
+            DESCRIPTOR: _descriptor.Descriptor
+
+            ACK_FIELD_NUMBER: _builtins.int
+            NACK_FIELD_NUMBER: _builtins.int
+            REJECT_FIELD_NUMBER: _builtins.int
+            PROGRESS_FIELD_NUMBER: _builtins.int
+            @_builtins.property
+            def ack(self) -> Global___AckRequest: ...
+            @_builtins.property
+            def nack(self) -> Global___NackRequest: ...
+            @_builtins.property
+            def reject(self) -> Global___RejectRequest: ...
+            @_builtins.property
+            def progress(self) -> Global___ReportProgressRequest: ...
+            def __init__(
+                self,
+                *,
+                ack: Global___AckRequest | None = ...,
+                nack: Global___NackRequest | None = ...,
+                reject: Global___RejectRequest | None = ...,
+                progress: Global___ReportProgressRequest | None = ...,
+            ) -> None: ...
+            _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "kind", b"kind", "nack", b"nack", "progress", b"progress", "reject", b"reject"]  # noqa: Y015
+            def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+            _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "kind", b"kind", "nack", b"nack", "progress", b"progress", "reject", b"reject"]  # noqa: Y015
+            def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+            _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["ack", "nack", "reject", "progress"]  # noqa: Y015
+            _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+            def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+        ITEMS_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___WorkRequest.Batch.Item]: ...
+        def __init__(
+            self,
+            *,
+            items: _abc.Iterable[Global___WorkRequest.Batch.Item] | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     HELLO_FIELD_NUMBER: _builtins.int
     HEARTBEAT_FIELD_NUMBER: _builtins.int
     PROGRESS_FIELD_NUMBER: _builtins.int
@@ -163,6 +224,7 @@ class WorkRequest(_message.Message):
     NACK_FIELD_NUMBER: _builtins.int
     REJECT_FIELD_NUMBER: _builtins.int
     DRAIN_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hello(self) -> Global___WorkerInfo: ...
     @_builtins.property
@@ -179,6 +241,12 @@ class WorkRequest(_message.Message):
     def drain(self) -> Global___WorkRequest.Drain:
         """Stop sending assignments (graceful stop); settle what is running, then close."""
 
+    @_builtins.property
+    def batch(self) -> Global___WorkRequest.Batch:
+        """Several settlements and progress reports in one message; send it only to a server
+        whose Welcome says `accepts_batches`.
+        """
+
     def __init__(
         self,
         *,
@@ -189,12 +257,13 @@ class WorkRequest(_message.Message):
         nack: Global___NackRequest | None = ...,
         reject: Global___RejectRequest | None = ...,
         drain: Global___WorkRequest.Drain | None = ...,
+        batch: Global___WorkRequest.Batch | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "drain", b"drain", "heartbeat", b"heartbeat", "hello", b"hello", "kind", b"kind", "nack", b"nack", "progress", b"progress", "reject", b"reject"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "drain", b"drain", "heartbeat", b"heartbeat", "hello", b"hello", "kind", b"kind", "nack", b"nack", "progress", b"progress", "reject", b"reject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "drain", b"drain", "heartbeat", b"heartbeat", "hello", b"hello", "kind", b"kind", "nack", b"nack", "progress", b"progress", "reject", b"reject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "drain", b"drain", "heartbeat", b"heartbeat", "hello", b"hello", "kind", b"kind", "nack", b"nack", "progress", b"progress", "reject", b"reject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["hello", "heartbeat", "progress", "ack", "nack", "reject", "drain"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["hello", "heartbeat", "progress", "ack", "nack", "reject", "drain", "batch"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -203,6 +272,42 @@ Global___WorkRequest: _TypeAlias = WorkRequest  # noqa: Y015
 @_typing.final
 class WorkResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class Assignments(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ITEMS_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___Assignment]: ...
+        def __init__(
+            self,
+            *,
+            items: _abc.Iterable[Global___Assignment] | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class SettledBatch(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        ITEMS_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___WorkResponse.Settled]: ...
+        def __init__(
+            self,
+            *,
+            items: _abc.Iterable[Global___WorkResponse.Settled] | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
 
     @_typing.final
     class Welcome(_message.Message):
@@ -214,12 +319,22 @@ class WorkResponse(_message.Message):
         LEASE_DURATION_FIELD_NUMBER: _builtins.int
         HEARTBEAT_INTERVAL_FIELD_NUMBER: _builtins.int
         MAX_PAYLOAD_BYTES_FIELD_NUMBER: _builtins.int
+        ACCEPTS_BATCHES_FIELD_NUMBER: _builtins.int
+        MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
         session_id: _builtins.str
         max_payload_bytes: _builtins.int
         """The largest result or partial output (an encoded Payload) the server accepts. A
         larger one fails the attempt, non-retryably (jobsvc.ResultTooLarge,
         jobsvc.PartialOutputTooLarge): a worker may fail the attempt itself instead of
         sending it. 0 from servers that predate the limit.
+        """
+        accepts_batches: _builtins.bool
+        """The server reads WorkRequest.batch, and its messages to this worker may be
+        batched (if its hello said `accepts_batches`). False from servers that predate batches.
+        """
+        max_message_bytes: _builtins.int
+        """The largest message the server accepts (a batch must fit in it); 0 from servers
+        that predate batches.
         """
         @_builtins.property
         def lease_duration(self) -> _duration_pb2.Duration: ...
@@ -234,10 +349,12 @@ class WorkResponse(_message.Message):
             lease_duration: _duration_pb2.Duration | None = ...,
             heartbeat_interval: _duration_pb2.Duration | None = ...,
             max_payload_bytes: _builtins.int = ...,
+            accepts_batches: _builtins.bool = ...,
+            max_message_bytes: _builtins.int = ...,
         ) -> None: ...
         _HasFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval", "lease_duration", b"lease_duration"]  # noqa: Y015
         def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat_interval", b"heartbeat_interval", "lease_duration", b"lease_duration", "max_payload_bytes", b"max_payload_bytes", "session_id", b"session_id"]  # noqa: Y015
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["accepts_batches", b"accepts_batches", "heartbeat_interval", b"heartbeat_interval", "lease_duration", b"lease_duration", "max_message_bytes", b"max_message_bytes", "max_payload_bytes", b"max_payload_bytes", "session_id", b"session_id"]  # noqa: Y015
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -307,6 +424,8 @@ class WorkResponse(_message.Message):
     ASSIGNMENT_FIELD_NUMBER: _builtins.int
     CANCEL_FIELD_NUMBER: _builtins.int
     SETTLED_FIELD_NUMBER: _builtins.int
+    ASSIGNMENTS_FIELD_NUMBER: _builtins.int
+    SETTLED_BATCH_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def welcome(self) -> Global___WorkResponse.Welcome: ...
     @_builtins.property
@@ -315,6 +434,14 @@ class WorkResponse(_message.Message):
     def cancel(self) -> Global___WorkResponse.Cancel: ...
     @_builtins.property
     def settled(self) -> Global___WorkResponse.Settled: ...
+    @_builtins.property
+    def assignments(self) -> Global___WorkResponse.Assignments:
+        """Several assignments or outcomes in one message (to a worker whose hello says
+        `accepts_batches`), each meaning what it means alone.
+        """
+
+    @_builtins.property
+    def settled_batch(self) -> Global___WorkResponse.SettledBatch: ...
     def __init__(
         self,
         *,
@@ -322,12 +449,14 @@ class WorkResponse(_message.Message):
         assignment: Global___Assignment | None = ...,
         cancel: Global___WorkResponse.Cancel | None = ...,
         settled: Global___WorkResponse.Settled | None = ...,
+        assignments: Global___WorkResponse.Assignments | None = ...,
+        settled_batch: Global___WorkResponse.SettledBatch | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "cancel", b"cancel", "kind", b"kind", "settled", b"settled", "welcome", b"welcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments", b"assignments", "cancel", b"cancel", "kind", b"kind", "settled", b"settled", "settled_batch", b"settled_batch", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "cancel", b"cancel", "kind", b"kind", "settled", b"settled", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments", b"assignments", "cancel", b"cancel", "kind", b"kind", "settled", b"settled", "settled_batch", b"settled_batch", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["welcome", "assignment", "cancel", "settled"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["welcome", "assignment", "cancel", "settled", "assignments", "settled_batch"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

@@ -16,9 +16,7 @@ then checks what the worker was told.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -31,7 +29,6 @@ from jobsvc.server import JobsvcServer
 from jobsvc.store.postgres import PgStore
 from jobsvc.v1 import (
     ack_service_pb2,
-    ack_service_pb2_grpc,
     job_pb2,
     job_service_pb2,
     job_service_pb2_grpc,
@@ -39,6 +36,7 @@ from jobsvc.v1 import (
     submit_service_pb2_grpc,
 )
 from tests.conftest import StartServer
+from tests.raw_worker import RawWorker
 
 HANDLER = "race_echo"
 TIMEOUT = 20.0
@@ -46,93 +44,6 @@ TIMEOUT = 20.0
 LEASE_SECONDS = 2
 ROUNDS = 4
 JOBS_PER_ROUND = 500
-
-
-class RawWorker:
-    """One Work stream driven by hand: hello, then what the test sends (and an empty
-    heartbeat every 0.5 s, so that the session counts the worker as heard from)."""
-
-    def __init__(self, channel: grpc.aio.Channel, concurrency: int) -> None:
-        hello = ack_service_pb2.WorkerInfo(
-            worker_id="raw",
-            concurrency=concurrency,
-            handlers=[job_pb2.HandlerInfo(name=HANDLER, version="1.0.0")],
-        )
-        hello.lease_duration.FromSeconds(LEASE_SECONDS)
-        self._hello = ack_service_pb2.WorkRequest(hello=hello)
-        self.received: list[ack_service_pb2.WorkResponse] = []
-        self._arrived = asyncio.Event()
-        self._outbox: asyncio.Queue[ack_service_pb2.WorkRequest | None] = asyncio.Queue()
-        self._call = ack_service_pb2_grpc.AckServiceStub(channel).Work(self._requests())
-        self._tasks = [
-            asyncio.create_task(self._receive(), name="raw-worker-receive"),
-            asyncio.create_task(self._keep_talking(), name="raw-worker-heartbeat"),
-        ]
-
-    async def _requests(self) -> AsyncIterator[ack_service_pb2.WorkRequest]:
-        yield self._hello
-        while (request := await self._outbox.get()) is not None:
-            yield request
-
-    async def _receive(self) -> None:
-        with contextlib.suppress(grpc.aio.AioRpcError, asyncio.CancelledError):
-            async for response in self._call:
-                self.received.append(response)
-                self._arrived.set()
-
-    async def _keep_talking(self) -> None:
-        while True:
-            await asyncio.sleep(0.5)
-            self.send(ack_service_pb2.WorkRequest(heartbeat=ack_service_pb2.HeartbeatRequest()))
-
-    def send(self, request: ack_service_pb2.WorkRequest) -> None:
-        """Queue one message for the server."""
-        self._outbox.put_nowait(request)
-
-    def of_kind(self, kind: str) -> list[Any]:
-        """Every message received of one kind, in order."""
-        return [getattr(r, kind) for r in self.received if r.WhichOneof("kind") == kind]
-
-    async def until(self, found: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-        """Wait until found() holds (re-checked at each message received)."""
-        async with asyncio.timeout(timeout):
-            while not found():
-                self._arrived.clear()
-                await self._arrived.wait()
-        assert found(), what
-
-    async def barrier(self) -> None:
-        """Wait until the server has handled every message sent so far, and everything it
-        queued for this worker before that has arrived (the stream is handled in order,
-        and a refused progress report is answered on it)."""
-        marker = str(uuid.uuid4())
-        refused = ack_service_pb2.ReportProgressRequest(
-            job_id=marker, attempt_token=marker, progress=job_pb2.Progress(percent=1)
-        )
-        self.send(ack_service_pb2.WorkRequest(progress=refused))
-        await self.until(lambda: any(s.job_id == marker for s in self.of_kind("settled")), "the barrier")
-
-    def ack(self, assignment: ack_service_pb2.Assignment) -> None:
-        """Settle an assignment as succeeded."""
-        ack = ack_service_pb2.AckRequest(job_id=assignment.job.id, attempt_token=assignment.attempt_token)
-        ack.result.json.string_value = "done"
-        self.send(ack_service_pb2.WorkRequest(ack=ack))
-
-    def cancelled_tokens(self) -> set[str]:
-        """Attempt tokens the server told this worker to stop."""
-        return {c.attempt_token for c in self.of_kind("cancel")}
-
-    def settled_ok(self) -> set[str]:
-        """Attempt tokens whose settlement the server confirmed (code 0)."""
-        return {s.attempt_token for s in self.of_kind("settled") if s.code == 0}
-
-    async def close(self) -> None:
-        """End the stream and the tasks."""
-        self._outbox.put_nowait(None)
-        self._call.cancel()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 # Leases run out while a test holds the lease keeper (that is the race): no rescue then,
@@ -154,7 +65,7 @@ async def channel(api_server: JobsvcServer) -> AsyncIterator[grpc.aio.Channel]:
 
 @pytest.fixture
 async def raw_worker(channel: grpc.aio.Channel) -> AsyncIterator[RawWorker]:
-    worker = RawWorker(channel, concurrency=1000)
+    worker = RawWorker(channel, concurrency=1000, handler=HANDLER, lease_seconds=LEASE_SECONDS)
     try:
         await worker.until(lambda: bool(worker.of_kind("welcome")), "the welcome")
         yield worker

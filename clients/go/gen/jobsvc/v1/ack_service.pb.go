@@ -35,8 +35,12 @@ type WorkerInfo struct {
 	// Lease length requested (bounded by the server; default 30 s).
 	LeaseDuration *durationpb.Duration `protobuf:"bytes,4,opt,name=lease_duration,json=leaseDuration,proto3" json:"lease_duration,omitempty"`
 	Labels        map[string]string    `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// On a Work stream: the worker reads WorkResponse.assignments and
+	// WorkResponse.settled_batch. Without it the server sends one assignment and one
+	// settlement outcome per message, as servers that predate batches always do.
+	AcceptsBatches bool `protobuf:"varint,6,opt,name=accepts_batches,json=acceptsBatches,proto3" json:"accepts_batches,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *WorkerInfo) Reset() {
@@ -102,6 +106,13 @@ func (x *WorkerInfo) GetLabels() map[string]string {
 		return x.Labels
 	}
 	return nil
+}
+
+func (x *WorkerInfo) GetAcceptsBatches() bool {
+	if x != nil {
+		return x.AcceptsBatches
+	}
+	return false
 }
 
 type Assignment struct {
@@ -186,6 +197,7 @@ type WorkRequest struct {
 	//	*WorkRequest_Nack
 	//	*WorkRequest_Reject
 	//	*WorkRequest_Drain_
+	//	*WorkRequest_Batch_
 	Kind          isWorkRequest_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -291,6 +303,15 @@ func (x *WorkRequest) GetDrain() *WorkRequest_Drain {
 	return nil
 }
 
+func (x *WorkRequest) GetBatch() *WorkRequest_Batch {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkRequest_Batch_); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
 type isWorkRequest_Kind interface {
 	isWorkRequest_Kind()
 }
@@ -324,6 +345,12 @@ type WorkRequest_Drain_ struct {
 	Drain *WorkRequest_Drain `protobuf:"bytes,7,opt,name=drain,proto3,oneof"`
 }
 
+type WorkRequest_Batch_ struct {
+	// Several settlements and progress reports in one message; send it only to a server
+	// whose Welcome says `accepts_batches`.
+	Batch *WorkRequest_Batch `protobuf:"bytes,8,opt,name=batch,proto3,oneof"`
+}
+
 func (*WorkRequest_Hello) isWorkRequest_Kind() {}
 
 func (*WorkRequest_Heartbeat) isWorkRequest_Kind() {}
@@ -338,6 +365,8 @@ func (*WorkRequest_Reject) isWorkRequest_Kind() {}
 
 func (*WorkRequest_Drain_) isWorkRequest_Kind() {}
 
+func (*WorkRequest_Batch_) isWorkRequest_Kind() {}
+
 type WorkResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -346,6 +375,8 @@ type WorkResponse struct {
 	//	*WorkResponse_Assignment
 	//	*WorkResponse_Cancel_
 	//	*WorkResponse_Settled_
+	//	*WorkResponse_Assignments_
+	//	*WorkResponse_SettledBatch_
 	Kind          isWorkResponse_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -424,6 +455,24 @@ func (x *WorkResponse) GetSettled() *WorkResponse_Settled {
 	return nil
 }
 
+func (x *WorkResponse) GetAssignments() *WorkResponse_Assignments {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkResponse_Assignments_); ok {
+			return x.Assignments
+		}
+	}
+	return nil
+}
+
+func (x *WorkResponse) GetSettledBatch() *WorkResponse_SettledBatch {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkResponse_SettledBatch_); ok {
+			return x.SettledBatch
+		}
+	}
+	return nil
+}
+
 type isWorkResponse_Kind interface {
 	isWorkResponse_Kind()
 }
@@ -444,6 +493,16 @@ type WorkResponse_Settled_ struct {
 	Settled *WorkResponse_Settled `protobuf:"bytes,4,opt,name=settled,proto3,oneof"`
 }
 
+type WorkResponse_Assignments_ struct {
+	// Several assignments or outcomes in one message (to a worker whose hello says
+	// `accepts_batches`), each meaning what it means alone.
+	Assignments *WorkResponse_Assignments `protobuf:"bytes,5,opt,name=assignments,proto3,oneof"`
+}
+
+type WorkResponse_SettledBatch_ struct {
+	SettledBatch *WorkResponse_SettledBatch `protobuf:"bytes,6,opt,name=settled_batch,json=settledBatch,proto3,oneof"`
+}
+
 func (*WorkResponse_Welcome_) isWorkResponse_Kind() {}
 
 func (*WorkResponse_Assignment) isWorkResponse_Kind() {}
@@ -451,6 +510,10 @@ func (*WorkResponse_Assignment) isWorkResponse_Kind() {}
 func (*WorkResponse_Cancel_) isWorkResponse_Kind() {}
 
 func (*WorkResponse_Settled_) isWorkResponse_Kind() {}
+
+func (*WorkResponse_Assignments_) isWorkResponse_Kind() {}
+
+func (*WorkResponse_SettledBatch_) isWorkResponse_Kind() {}
 
 type LeaseRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -1284,6 +1347,254 @@ func (*WorkRequest_Drain) Descriptor() ([]byte, []int) {
 	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{2, 0}
 }
 
+// Each item is handled exactly as if it had been sent alone, in order for one job
+// (items about different jobs may be written concurrently), and answered alone.
+type WorkRequest_Batch struct {
+	state         protoimpl.MessageState    `protogen:"open.v1"`
+	Items         []*WorkRequest_Batch_Item `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkRequest_Batch) Reset() {
+	*x = WorkRequest_Batch{}
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkRequest_Batch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkRequest_Batch) ProtoMessage() {}
+
+func (x *WorkRequest_Batch) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkRequest_Batch.ProtoReflect.Descriptor instead.
+func (*WorkRequest_Batch) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{2, 1}
+}
+
+func (x *WorkRequest_Batch) GetItems() []*WorkRequest_Batch_Item {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type WorkRequest_Batch_Item struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*WorkRequest_Batch_Item_Ack
+	//	*WorkRequest_Batch_Item_Nack
+	//	*WorkRequest_Batch_Item_Reject
+	//	*WorkRequest_Batch_Item_Progress
+	Kind          isWorkRequest_Batch_Item_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkRequest_Batch_Item) Reset() {
+	*x = WorkRequest_Batch_Item{}
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkRequest_Batch_Item) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkRequest_Batch_Item) ProtoMessage() {}
+
+func (x *WorkRequest_Batch_Item) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkRequest_Batch_Item.ProtoReflect.Descriptor instead.
+func (*WorkRequest_Batch_Item) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{2, 1, 0}
+}
+
+func (x *WorkRequest_Batch_Item) GetKind() isWorkRequest_Batch_Item_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *WorkRequest_Batch_Item) GetAck() *AckRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkRequest_Batch_Item_Ack); ok {
+			return x.Ack
+		}
+	}
+	return nil
+}
+
+func (x *WorkRequest_Batch_Item) GetNack() *NackRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkRequest_Batch_Item_Nack); ok {
+			return x.Nack
+		}
+	}
+	return nil
+}
+
+func (x *WorkRequest_Batch_Item) GetReject() *RejectRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkRequest_Batch_Item_Reject); ok {
+			return x.Reject
+		}
+	}
+	return nil
+}
+
+func (x *WorkRequest_Batch_Item) GetProgress() *ReportProgressRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkRequest_Batch_Item_Progress); ok {
+			return x.Progress
+		}
+	}
+	return nil
+}
+
+type isWorkRequest_Batch_Item_Kind interface {
+	isWorkRequest_Batch_Item_Kind()
+}
+
+type WorkRequest_Batch_Item_Ack struct {
+	Ack *AckRequest `protobuf:"bytes,1,opt,name=ack,proto3,oneof"`
+}
+
+type WorkRequest_Batch_Item_Nack struct {
+	Nack *NackRequest `protobuf:"bytes,2,opt,name=nack,proto3,oneof"`
+}
+
+type WorkRequest_Batch_Item_Reject struct {
+	Reject *RejectRequest `protobuf:"bytes,3,opt,name=reject,proto3,oneof"`
+}
+
+type WorkRequest_Batch_Item_Progress struct {
+	Progress *ReportProgressRequest `protobuf:"bytes,4,opt,name=progress,proto3,oneof"`
+}
+
+func (*WorkRequest_Batch_Item_Ack) isWorkRequest_Batch_Item_Kind() {}
+
+func (*WorkRequest_Batch_Item_Nack) isWorkRequest_Batch_Item_Kind() {}
+
+func (*WorkRequest_Batch_Item_Reject) isWorkRequest_Batch_Item_Kind() {}
+
+func (*WorkRequest_Batch_Item_Progress) isWorkRequest_Batch_Item_Kind() {}
+
+type WorkResponse_Assignments struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*Assignment          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkResponse_Assignments) Reset() {
+	*x = WorkResponse_Assignments{}
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkResponse_Assignments) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkResponse_Assignments) ProtoMessage() {}
+
+func (x *WorkResponse_Assignments) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkResponse_Assignments.ProtoReflect.Descriptor instead.
+func (*WorkResponse_Assignments) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{3, 0}
+}
+
+func (x *WorkResponse_Assignments) GetItems() []*Assignment {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type WorkResponse_SettledBatch struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Items         []*WorkResponse_Settled `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkResponse_SettledBatch) Reset() {
+	*x = WorkResponse_SettledBatch{}
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkResponse_SettledBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkResponse_SettledBatch) ProtoMessage() {}
+
+func (x *WorkResponse_SettledBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkResponse_SettledBatch.ProtoReflect.Descriptor instead.
+func (*WorkResponse_SettledBatch) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{3, 1}
+}
+
+func (x *WorkResponse_SettledBatch) GetItems() []*WorkResponse_Settled {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 // The session is established.
 type WorkResponse_Welcome struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1296,13 +1607,19 @@ type WorkResponse_Welcome struct {
 	// jobsvc.PartialOutputTooLarge): a worker may fail the attempt itself instead of
 	// sending it. 0 from servers that predate the limit.
 	MaxPayloadBytes int64 `protobuf:"varint,4,opt,name=max_payload_bytes,json=maxPayloadBytes,proto3" json:"max_payload_bytes,omitempty"`
+	// The server reads WorkRequest.batch, and its messages to this worker may be
+	// batched (if its hello said `accepts_batches`). False from servers that predate batches.
+	AcceptsBatches bool `protobuf:"varint,5,opt,name=accepts_batches,json=acceptsBatches,proto3" json:"accepts_batches,omitempty"`
+	// The largest message the server accepts (a batch must fit in it); 0 from servers
+	// that predate batches.
+	MaxMessageBytes int64 `protobuf:"varint,6,opt,name=max_message_bytes,json=maxMessageBytes,proto3" json:"max_message_bytes,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *WorkResponse_Welcome) Reset() {
 	*x = WorkResponse_Welcome{}
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[21]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1631,7 @@ func (x *WorkResponse_Welcome) String() string {
 func (*WorkResponse_Welcome) ProtoMessage() {}
 
 func (x *WorkResponse_Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[21]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1644,7 @@ func (x *WorkResponse_Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkResponse_Welcome.ProtoReflect.Descriptor instead.
 func (*WorkResponse_Welcome) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{3, 0}
+	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{3, 2}
 }
 
 func (x *WorkResponse_Welcome) GetSessionId() string {
@@ -1358,6 +1675,20 @@ func (x *WorkResponse_Welcome) GetMaxPayloadBytes() int64 {
 	return 0
 }
 
+func (x *WorkResponse_Welcome) GetAcceptsBatches() bool {
+	if x != nil {
+		return x.AcceptsBatches
+	}
+	return false
+}
+
+func (x *WorkResponse_Welcome) GetMaxMessageBytes() int64 {
+	if x != nil {
+		return x.MaxMessageBytes
+	}
+	return 0
+}
+
 // Stop running this job (cancelled, or its lease was lost); do not settle it.
 type WorkResponse_Cancel struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1370,7 +1701,7 @@ type WorkResponse_Cancel struct {
 
 func (x *WorkResponse_Cancel) Reset() {
 	*x = WorkResponse_Cancel{}
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[22]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1382,7 +1713,7 @@ func (x *WorkResponse_Cancel) String() string {
 func (*WorkResponse_Cancel) ProtoMessage() {}
 
 func (x *WorkResponse_Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[22]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1395,7 +1726,7 @@ func (x *WorkResponse_Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkResponse_Cancel.ProtoReflect.Descriptor instead.
 func (*WorkResponse_Cancel) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{3, 1}
+	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{3, 3}
 }
 
 func (x *WorkResponse_Cancel) GetJobId() string {
@@ -1438,7 +1769,7 @@ type WorkResponse_Settled struct {
 
 func (x *WorkResponse_Settled) Reset() {
 	*x = WorkResponse_Settled{}
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[23]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1450,7 +1781,7 @@ func (x *WorkResponse_Settled) String() string {
 func (*WorkResponse_Settled) ProtoMessage() {}
 
 func (x *WorkResponse_Settled) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[23]
+	mi := &file_jobsvc_v1_ack_service_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1463,7 +1794,7 @@ func (x *WorkResponse_Settled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkResponse_Settled.ProtoReflect.Descriptor instead.
 func (*WorkResponse_Settled) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{3, 2}
+	return file_jobsvc_v1_ack_service_proto_rawDescGZIP(), []int{3, 4}
 }
 
 func (x *WorkResponse_Settled) GetJobId() string {
@@ -1505,14 +1836,15 @@ var File_jobsvc_v1_ack_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xb7\x02\n" +
+	"\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xe0\x02\n" +
 	"\n" +
 	"WorkerInfo\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x122\n" +
 	"\bhandlers\x18\x02 \x03(\v2\x16.jobsvc.v1.HandlerInfoR\bhandlers\x12 \n" +
 	"\vconcurrency\x18\x03 \x01(\x05R\vconcurrency\x12@\n" +
 	"\x0elease_duration\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x129\n" +
-	"\x06labels\x18\x05 \x03(\v2!.jobsvc.v1.WorkerInfo.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x05 \x03(\v2!.jobsvc.v1.WorkerInfo.LabelsEntryR\x06labels\x12'\n" +
+	"\x0faccepts_batches\x18\x06 \x01(\bR\x0eacceptsBatches\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa5\x02\n" +
@@ -1524,7 +1856,7 @@ const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\rtrace_context\x18\x04 \x03(\v2'.jobsvc.v1.Assignment.TraceContextEntryR\ftraceContext\x1a?\n" +
 	"\x11TraceContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8d\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe4\x05\n" +
 	"\vWorkRequest\x12-\n" +
 	"\x05hello\x18\x01 \x01(\v2\x15.jobsvc.v1.WorkerInfoH\x00R\x05hello\x12;\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x1b.jobsvc.v1.HeartbeatRequestH\x00R\theartbeat\x12>\n" +
@@ -1532,22 +1864,39 @@ const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\x03ack\x18\x04 \x01(\v2\x15.jobsvc.v1.AckRequestH\x00R\x03ack\x12,\n" +
 	"\x04nack\x18\x05 \x01(\v2\x16.jobsvc.v1.NackRequestH\x00R\x04nack\x122\n" +
 	"\x06reject\x18\x06 \x01(\v2\x18.jobsvc.v1.RejectRequestH\x00R\x06reject\x124\n" +
-	"\x05drain\x18\a \x01(\v2\x1c.jobsvc.v1.WorkRequest.DrainH\x00R\x05drain\x1a\a\n" +
-	"\x05DrainB\x06\n" +
-	"\x04kind\"\xd2\x05\n" +
+	"\x05drain\x18\a \x01(\v2\x1c.jobsvc.v1.WorkRequest.DrainH\x00R\x05drain\x124\n" +
+	"\x05batch\x18\b \x01(\v2\x1c.jobsvc.v1.WorkRequest.BatchH\x00R\x05batch\x1a\a\n" +
+	"\x05Drain\x1a\x9e\x02\n" +
+	"\x05Batch\x127\n" +
+	"\x05items\x18\x01 \x03(\v2!.jobsvc.v1.WorkRequest.Batch.ItemR\x05items\x1a\xdb\x01\n" +
+	"\x04Item\x12)\n" +
+	"\x03ack\x18\x01 \x01(\v2\x15.jobsvc.v1.AckRequestH\x00R\x03ack\x12,\n" +
+	"\x04nack\x18\x02 \x01(\v2\x16.jobsvc.v1.NackRequestH\x00R\x04nack\x122\n" +
+	"\x06reject\x18\x03 \x01(\v2\x18.jobsvc.v1.RejectRequestH\x00R\x06reject\x12>\n" +
+	"\bprogress\x18\x04 \x01(\v2 .jobsvc.v1.ReportProgressRequestH\x00R\bprogressB\x06\n" +
+	"\x04kindB\x06\n" +
+	"\x04kind\"\xc0\b\n" +
 	"\fWorkResponse\x12;\n" +
 	"\awelcome\x18\x01 \x01(\v2\x1f.jobsvc.v1.WorkResponse.WelcomeH\x00R\awelcome\x127\n" +
 	"\n" +
 	"assignment\x18\x02 \x01(\v2\x15.jobsvc.v1.AssignmentH\x00R\n" +
 	"assignment\x128\n" +
 	"\x06cancel\x18\x03 \x01(\v2\x1e.jobsvc.v1.WorkResponse.CancelH\x00R\x06cancel\x12;\n" +
-	"\asettled\x18\x04 \x01(\v2\x1f.jobsvc.v1.WorkResponse.SettledH\x00R\asettled\x1a\xe0\x01\n" +
+	"\asettled\x18\x04 \x01(\v2\x1f.jobsvc.v1.WorkResponse.SettledH\x00R\asettled\x12G\n" +
+	"\vassignments\x18\x05 \x01(\v2#.jobsvc.v1.WorkResponse.AssignmentsH\x00R\vassignments\x12K\n" +
+	"\rsettled_batch\x18\x06 \x01(\v2$.jobsvc.v1.WorkResponse.SettledBatchH\x00R\fsettledBatch\x1a:\n" +
+	"\vAssignments\x12+\n" +
+	"\x05items\x18\x01 \x03(\v2\x15.jobsvc.v1.AssignmentR\x05items\x1aE\n" +
+	"\fSettledBatch\x125\n" +
+	"\x05items\x18\x01 \x03(\v2\x1f.jobsvc.v1.WorkResponse.SettledR\x05items\x1a\xb5\x02\n" +
 	"\aWelcome\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12@\n" +
 	"\x0elease_duration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\rleaseDuration\x12H\n" +
 	"\x12heartbeat_interval\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12*\n" +
-	"\x11max_payload_bytes\x18\x04 \x01(\x03R\x0fmaxPayloadBytes\x1a\\\n" +
+	"\x11max_payload_bytes\x18\x04 \x01(\x03R\x0fmaxPayloadBytes\x12'\n" +
+	"\x0faccepts_batches\x18\x05 \x01(\bR\x0eacceptsBatches\x12*\n" +
+	"\x11max_message_bytes\x18\x06 \x01(\x03R\x0fmaxMessageBytes\x1a\\\n" +
 	"\x06Cancel\x12\x15\n" +
 	"\x06job_id\x18\x01 \x01(\tR\x05jobId\x12#\n" +
 	"\rattempt_token\x18\x02 \x01(\tR\fattemptToken\x12\x16\n" +
@@ -1631,47 +1980,51 @@ func file_jobsvc_v1_ack_service_proto_rawDescGZIP() []byte {
 	return file_jobsvc_v1_ack_service_proto_rawDescData
 }
 
-var file_jobsvc_v1_ack_service_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_jobsvc_v1_ack_service_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_jobsvc_v1_ack_service_proto_goTypes = []any{
-	(*WorkerInfo)(nil),             // 0: jobsvc.v1.WorkerInfo
-	(*Assignment)(nil),             // 1: jobsvc.v1.Assignment
-	(*WorkRequest)(nil),            // 2: jobsvc.v1.WorkRequest
-	(*WorkResponse)(nil),           // 3: jobsvc.v1.WorkResponse
-	(*LeaseRequest)(nil),           // 4: jobsvc.v1.LeaseRequest
-	(*LeaseResponse)(nil),          // 5: jobsvc.v1.LeaseResponse
-	(*LeaseRef)(nil),               // 6: jobsvc.v1.LeaseRef
-	(*HeartbeatRequest)(nil),       // 7: jobsvc.v1.HeartbeatRequest
-	(*LeaseStatus)(nil),            // 8: jobsvc.v1.LeaseStatus
-	(*HeartbeatResponse)(nil),      // 9: jobsvc.v1.HeartbeatResponse
-	(*ReportProgressRequest)(nil),  // 10: jobsvc.v1.ReportProgressRequest
-	(*ReportProgressResponse)(nil), // 11: jobsvc.v1.ReportProgressResponse
-	(*AckRequest)(nil),             // 12: jobsvc.v1.AckRequest
-	(*AckResponse)(nil),            // 13: jobsvc.v1.AckResponse
-	(*NackRequest)(nil),            // 14: jobsvc.v1.NackRequest
-	(*NackResponse)(nil),           // 15: jobsvc.v1.NackResponse
-	(*RejectRequest)(nil),          // 16: jobsvc.v1.RejectRequest
-	(*RejectResponse)(nil),         // 17: jobsvc.v1.RejectResponse
-	nil,                            // 18: jobsvc.v1.WorkerInfo.LabelsEntry
-	nil,                            // 19: jobsvc.v1.Assignment.TraceContextEntry
-	(*WorkRequest_Drain)(nil),      // 20: jobsvc.v1.WorkRequest.Drain
-	(*WorkResponse_Welcome)(nil),   // 21: jobsvc.v1.WorkResponse.Welcome
-	(*WorkResponse_Cancel)(nil),    // 22: jobsvc.v1.WorkResponse.Cancel
-	(*WorkResponse_Settled)(nil),   // 23: jobsvc.v1.WorkResponse.Settled
-	(*HandlerInfo)(nil),            // 24: jobsvc.v1.HandlerInfo
-	(*durationpb.Duration)(nil),    // 25: google.protobuf.Duration
-	(*Job)(nil),                    // 26: jobsvc.v1.Job
-	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
-	(*Progress)(nil),               // 28: jobsvc.v1.Progress
-	(*Payload)(nil),                // 29: jobsvc.v1.Payload
-	(JobState)(0),                  // 30: jobsvc.v1.JobState
-	(*JobError)(nil),               // 31: jobsvc.v1.JobError
+	(*WorkerInfo)(nil),                // 0: jobsvc.v1.WorkerInfo
+	(*Assignment)(nil),                // 1: jobsvc.v1.Assignment
+	(*WorkRequest)(nil),               // 2: jobsvc.v1.WorkRequest
+	(*WorkResponse)(nil),              // 3: jobsvc.v1.WorkResponse
+	(*LeaseRequest)(nil),              // 4: jobsvc.v1.LeaseRequest
+	(*LeaseResponse)(nil),             // 5: jobsvc.v1.LeaseResponse
+	(*LeaseRef)(nil),                  // 6: jobsvc.v1.LeaseRef
+	(*HeartbeatRequest)(nil),          // 7: jobsvc.v1.HeartbeatRequest
+	(*LeaseStatus)(nil),               // 8: jobsvc.v1.LeaseStatus
+	(*HeartbeatResponse)(nil),         // 9: jobsvc.v1.HeartbeatResponse
+	(*ReportProgressRequest)(nil),     // 10: jobsvc.v1.ReportProgressRequest
+	(*ReportProgressResponse)(nil),    // 11: jobsvc.v1.ReportProgressResponse
+	(*AckRequest)(nil),                // 12: jobsvc.v1.AckRequest
+	(*AckResponse)(nil),               // 13: jobsvc.v1.AckResponse
+	(*NackRequest)(nil),               // 14: jobsvc.v1.NackRequest
+	(*NackResponse)(nil),              // 15: jobsvc.v1.NackResponse
+	(*RejectRequest)(nil),             // 16: jobsvc.v1.RejectRequest
+	(*RejectResponse)(nil),            // 17: jobsvc.v1.RejectResponse
+	nil,                               // 18: jobsvc.v1.WorkerInfo.LabelsEntry
+	nil,                               // 19: jobsvc.v1.Assignment.TraceContextEntry
+	(*WorkRequest_Drain)(nil),         // 20: jobsvc.v1.WorkRequest.Drain
+	(*WorkRequest_Batch)(nil),         // 21: jobsvc.v1.WorkRequest.Batch
+	(*WorkRequest_Batch_Item)(nil),    // 22: jobsvc.v1.WorkRequest.Batch.Item
+	(*WorkResponse_Assignments)(nil),  // 23: jobsvc.v1.WorkResponse.Assignments
+	(*WorkResponse_SettledBatch)(nil), // 24: jobsvc.v1.WorkResponse.SettledBatch
+	(*WorkResponse_Welcome)(nil),      // 25: jobsvc.v1.WorkResponse.Welcome
+	(*WorkResponse_Cancel)(nil),       // 26: jobsvc.v1.WorkResponse.Cancel
+	(*WorkResponse_Settled)(nil),      // 27: jobsvc.v1.WorkResponse.Settled
+	(*HandlerInfo)(nil),               // 28: jobsvc.v1.HandlerInfo
+	(*durationpb.Duration)(nil),       // 29: google.protobuf.Duration
+	(*Job)(nil),                       // 30: jobsvc.v1.Job
+	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
+	(*Progress)(nil),                  // 32: jobsvc.v1.Progress
+	(*Payload)(nil),                   // 33: jobsvc.v1.Payload
+	(JobState)(0),                     // 34: jobsvc.v1.JobState
+	(*JobError)(nil),                  // 35: jobsvc.v1.JobError
 }
 var file_jobsvc_v1_ack_service_proto_depIdxs = []int32{
-	24, // 0: jobsvc.v1.WorkerInfo.handlers:type_name -> jobsvc.v1.HandlerInfo
-	25, // 1: jobsvc.v1.WorkerInfo.lease_duration:type_name -> google.protobuf.Duration
+	28, // 0: jobsvc.v1.WorkerInfo.handlers:type_name -> jobsvc.v1.HandlerInfo
+	29, // 1: jobsvc.v1.WorkerInfo.lease_duration:type_name -> google.protobuf.Duration
 	18, // 2: jobsvc.v1.WorkerInfo.labels:type_name -> jobsvc.v1.WorkerInfo.LabelsEntry
-	26, // 3: jobsvc.v1.Assignment.job:type_name -> jobsvc.v1.Job
-	27, // 4: jobsvc.v1.Assignment.lease_deadline:type_name -> google.protobuf.Timestamp
+	30, // 3: jobsvc.v1.Assignment.job:type_name -> jobsvc.v1.Job
+	31, // 4: jobsvc.v1.Assignment.lease_deadline:type_name -> google.protobuf.Timestamp
 	19, // 5: jobsvc.v1.Assignment.trace_context:type_name -> jobsvc.v1.Assignment.TraceContextEntry
 	0,  // 6: jobsvc.v1.WorkRequest.hello:type_name -> jobsvc.v1.WorkerInfo
 	7,  // 7: jobsvc.v1.WorkRequest.heartbeat:type_name -> jobsvc.v1.HeartbeatRequest
@@ -1680,47 +2033,57 @@ var file_jobsvc_v1_ack_service_proto_depIdxs = []int32{
 	14, // 10: jobsvc.v1.WorkRequest.nack:type_name -> jobsvc.v1.NackRequest
 	16, // 11: jobsvc.v1.WorkRequest.reject:type_name -> jobsvc.v1.RejectRequest
 	20, // 12: jobsvc.v1.WorkRequest.drain:type_name -> jobsvc.v1.WorkRequest.Drain
-	21, // 13: jobsvc.v1.WorkResponse.welcome:type_name -> jobsvc.v1.WorkResponse.Welcome
-	1,  // 14: jobsvc.v1.WorkResponse.assignment:type_name -> jobsvc.v1.Assignment
-	22, // 15: jobsvc.v1.WorkResponse.cancel:type_name -> jobsvc.v1.WorkResponse.Cancel
-	23, // 16: jobsvc.v1.WorkResponse.settled:type_name -> jobsvc.v1.WorkResponse.Settled
-	0,  // 17: jobsvc.v1.LeaseRequest.worker:type_name -> jobsvc.v1.WorkerInfo
-	25, // 18: jobsvc.v1.LeaseRequest.wait:type_name -> google.protobuf.Duration
-	1,  // 19: jobsvc.v1.LeaseResponse.assignments:type_name -> jobsvc.v1.Assignment
-	6,  // 20: jobsvc.v1.HeartbeatRequest.leases:type_name -> jobsvc.v1.LeaseRef
-	27, // 21: jobsvc.v1.LeaseStatus.lease_deadline:type_name -> google.protobuf.Timestamp
-	8,  // 22: jobsvc.v1.HeartbeatResponse.leases:type_name -> jobsvc.v1.LeaseStatus
-	28, // 23: jobsvc.v1.ReportProgressRequest.progress:type_name -> jobsvc.v1.Progress
-	29, // 24: jobsvc.v1.ReportProgressRequest.partial_output:type_name -> jobsvc.v1.Payload
-	29, // 25: jobsvc.v1.AckRequest.result:type_name -> jobsvc.v1.Payload
-	30, // 26: jobsvc.v1.AckResponse.state:type_name -> jobsvc.v1.JobState
-	31, // 27: jobsvc.v1.NackRequest.error:type_name -> jobsvc.v1.JobError
-	25, // 28: jobsvc.v1.NackRequest.retry_delay:type_name -> google.protobuf.Duration
-	30, // 29: jobsvc.v1.NackResponse.state:type_name -> jobsvc.v1.JobState
-	27, // 30: jobsvc.v1.NackResponse.next_attempt_time:type_name -> google.protobuf.Timestamp
-	31, // 31: jobsvc.v1.RejectRequest.error:type_name -> jobsvc.v1.JobError
-	30, // 32: jobsvc.v1.RejectResponse.state:type_name -> jobsvc.v1.JobState
-	25, // 33: jobsvc.v1.WorkResponse.Welcome.lease_duration:type_name -> google.protobuf.Duration
-	25, // 34: jobsvc.v1.WorkResponse.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	2,  // 35: jobsvc.v1.AckService.Work:input_type -> jobsvc.v1.WorkRequest
-	4,  // 36: jobsvc.v1.AckService.Lease:input_type -> jobsvc.v1.LeaseRequest
-	7,  // 37: jobsvc.v1.AckService.Heartbeat:input_type -> jobsvc.v1.HeartbeatRequest
-	10, // 38: jobsvc.v1.AckService.ReportProgress:input_type -> jobsvc.v1.ReportProgressRequest
-	12, // 39: jobsvc.v1.AckService.Ack:input_type -> jobsvc.v1.AckRequest
-	14, // 40: jobsvc.v1.AckService.Nack:input_type -> jobsvc.v1.NackRequest
-	16, // 41: jobsvc.v1.AckService.Reject:input_type -> jobsvc.v1.RejectRequest
-	3,  // 42: jobsvc.v1.AckService.Work:output_type -> jobsvc.v1.WorkResponse
-	5,  // 43: jobsvc.v1.AckService.Lease:output_type -> jobsvc.v1.LeaseResponse
-	9,  // 44: jobsvc.v1.AckService.Heartbeat:output_type -> jobsvc.v1.HeartbeatResponse
-	11, // 45: jobsvc.v1.AckService.ReportProgress:output_type -> jobsvc.v1.ReportProgressResponse
-	13, // 46: jobsvc.v1.AckService.Ack:output_type -> jobsvc.v1.AckResponse
-	15, // 47: jobsvc.v1.AckService.Nack:output_type -> jobsvc.v1.NackResponse
-	17, // 48: jobsvc.v1.AckService.Reject:output_type -> jobsvc.v1.RejectResponse
-	42, // [42:49] is the sub-list for method output_type
-	35, // [35:42] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	21, // 13: jobsvc.v1.WorkRequest.batch:type_name -> jobsvc.v1.WorkRequest.Batch
+	25, // 14: jobsvc.v1.WorkResponse.welcome:type_name -> jobsvc.v1.WorkResponse.Welcome
+	1,  // 15: jobsvc.v1.WorkResponse.assignment:type_name -> jobsvc.v1.Assignment
+	26, // 16: jobsvc.v1.WorkResponse.cancel:type_name -> jobsvc.v1.WorkResponse.Cancel
+	27, // 17: jobsvc.v1.WorkResponse.settled:type_name -> jobsvc.v1.WorkResponse.Settled
+	23, // 18: jobsvc.v1.WorkResponse.assignments:type_name -> jobsvc.v1.WorkResponse.Assignments
+	24, // 19: jobsvc.v1.WorkResponse.settled_batch:type_name -> jobsvc.v1.WorkResponse.SettledBatch
+	0,  // 20: jobsvc.v1.LeaseRequest.worker:type_name -> jobsvc.v1.WorkerInfo
+	29, // 21: jobsvc.v1.LeaseRequest.wait:type_name -> google.protobuf.Duration
+	1,  // 22: jobsvc.v1.LeaseResponse.assignments:type_name -> jobsvc.v1.Assignment
+	6,  // 23: jobsvc.v1.HeartbeatRequest.leases:type_name -> jobsvc.v1.LeaseRef
+	31, // 24: jobsvc.v1.LeaseStatus.lease_deadline:type_name -> google.protobuf.Timestamp
+	8,  // 25: jobsvc.v1.HeartbeatResponse.leases:type_name -> jobsvc.v1.LeaseStatus
+	32, // 26: jobsvc.v1.ReportProgressRequest.progress:type_name -> jobsvc.v1.Progress
+	33, // 27: jobsvc.v1.ReportProgressRequest.partial_output:type_name -> jobsvc.v1.Payload
+	33, // 28: jobsvc.v1.AckRequest.result:type_name -> jobsvc.v1.Payload
+	34, // 29: jobsvc.v1.AckResponse.state:type_name -> jobsvc.v1.JobState
+	35, // 30: jobsvc.v1.NackRequest.error:type_name -> jobsvc.v1.JobError
+	29, // 31: jobsvc.v1.NackRequest.retry_delay:type_name -> google.protobuf.Duration
+	34, // 32: jobsvc.v1.NackResponse.state:type_name -> jobsvc.v1.JobState
+	31, // 33: jobsvc.v1.NackResponse.next_attempt_time:type_name -> google.protobuf.Timestamp
+	35, // 34: jobsvc.v1.RejectRequest.error:type_name -> jobsvc.v1.JobError
+	34, // 35: jobsvc.v1.RejectResponse.state:type_name -> jobsvc.v1.JobState
+	22, // 36: jobsvc.v1.WorkRequest.Batch.items:type_name -> jobsvc.v1.WorkRequest.Batch.Item
+	12, // 37: jobsvc.v1.WorkRequest.Batch.Item.ack:type_name -> jobsvc.v1.AckRequest
+	14, // 38: jobsvc.v1.WorkRequest.Batch.Item.nack:type_name -> jobsvc.v1.NackRequest
+	16, // 39: jobsvc.v1.WorkRequest.Batch.Item.reject:type_name -> jobsvc.v1.RejectRequest
+	10, // 40: jobsvc.v1.WorkRequest.Batch.Item.progress:type_name -> jobsvc.v1.ReportProgressRequest
+	1,  // 41: jobsvc.v1.WorkResponse.Assignments.items:type_name -> jobsvc.v1.Assignment
+	27, // 42: jobsvc.v1.WorkResponse.SettledBatch.items:type_name -> jobsvc.v1.WorkResponse.Settled
+	29, // 43: jobsvc.v1.WorkResponse.Welcome.lease_duration:type_name -> google.protobuf.Duration
+	29, // 44: jobsvc.v1.WorkResponse.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	2,  // 45: jobsvc.v1.AckService.Work:input_type -> jobsvc.v1.WorkRequest
+	4,  // 46: jobsvc.v1.AckService.Lease:input_type -> jobsvc.v1.LeaseRequest
+	7,  // 47: jobsvc.v1.AckService.Heartbeat:input_type -> jobsvc.v1.HeartbeatRequest
+	10, // 48: jobsvc.v1.AckService.ReportProgress:input_type -> jobsvc.v1.ReportProgressRequest
+	12, // 49: jobsvc.v1.AckService.Ack:input_type -> jobsvc.v1.AckRequest
+	14, // 50: jobsvc.v1.AckService.Nack:input_type -> jobsvc.v1.NackRequest
+	16, // 51: jobsvc.v1.AckService.Reject:input_type -> jobsvc.v1.RejectRequest
+	3,  // 52: jobsvc.v1.AckService.Work:output_type -> jobsvc.v1.WorkResponse
+	5,  // 53: jobsvc.v1.AckService.Lease:output_type -> jobsvc.v1.LeaseResponse
+	9,  // 54: jobsvc.v1.AckService.Heartbeat:output_type -> jobsvc.v1.HeartbeatResponse
+	11, // 55: jobsvc.v1.AckService.ReportProgress:output_type -> jobsvc.v1.ReportProgressResponse
+	13, // 56: jobsvc.v1.AckService.Ack:output_type -> jobsvc.v1.AckResponse
+	15, // 57: jobsvc.v1.AckService.Nack:output_type -> jobsvc.v1.NackResponse
+	17, // 58: jobsvc.v1.AckService.Reject:output_type -> jobsvc.v1.RejectResponse
+	52, // [52:59] is the sub-list for method output_type
+	45, // [45:52] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_ack_service_proto_init() }
@@ -1738,16 +2101,25 @@ func file_jobsvc_v1_ack_service_proto_init() {
 		(*WorkRequest_Nack)(nil),
 		(*WorkRequest_Reject)(nil),
 		(*WorkRequest_Drain_)(nil),
+		(*WorkRequest_Batch_)(nil),
 	}
 	file_jobsvc_v1_ack_service_proto_msgTypes[3].OneofWrappers = []any{
 		(*WorkResponse_Welcome_)(nil),
 		(*WorkResponse_Assignment)(nil),
 		(*WorkResponse_Cancel_)(nil),
 		(*WorkResponse_Settled_)(nil),
+		(*WorkResponse_Assignments_)(nil),
+		(*WorkResponse_SettledBatch_)(nil),
 	}
 	file_jobsvc_v1_ack_service_proto_msgTypes[10].OneofWrappers = []any{
 		(*ReportProgressRequest_Progress)(nil),
 		(*ReportProgressRequest_PartialOutput)(nil),
+	}
+	file_jobsvc_v1_ack_service_proto_msgTypes[22].OneofWrappers = []any{
+		(*WorkRequest_Batch_Item_Ack)(nil),
+		(*WorkRequest_Batch_Item_Nack)(nil),
+		(*WorkRequest_Batch_Item_Reject)(nil),
+		(*WorkRequest_Batch_Item_Progress)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1755,7 +2127,7 @@ func file_jobsvc_v1_ack_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_ack_service_proto_rawDesc), len(file_jobsvc_v1_ack_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/ack_service.proto.
  */
 export const file_jobsvc_v1_ack_service: GenFile = /*@__PURE__*/
-  fileDesc("Chtqb2JzdmMvdjEvYWNrX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSLzAQoKV29ya2VySW5mbxIRCgl3b3JrZXJfaWQYASABKAkSKAoIaGFuZGxlcnMYAiADKAsyFi5qb2JzdmMudjEuSGFuZGxlckluZm8SEwoLY29uY3VycmVuY3kYAyABKAUSMQoObGVhc2VfZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMQoGbGFiZWxzGAUgAygLMiEuam9ic3ZjLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLpAQoKQXNzaWdubWVudBIbCgNqb2IYASABKAsyDi5qb2JzdmMudjEuSm9iEhUKDWF0dGVtcHRfdG9rZW4YAiABKAkSMgoObGVhc2VfZGVhZGxpbmUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj4KDXRyYWNlX2NvbnRleHQYBCADKAsyJy5qb2JzdmMudjEuQXNzaWdubWVudC5UcmFjZUNvbnRleHRFbnRyeRozChFUcmFjZUNvbnRleHRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItcCCgtXb3JrUmVxdWVzdBImCgVoZWxsbxgBIAEoCzIVLmpvYnN2Yy52MS5Xb3JrZXJJbmZvSAASMAoJaGVhcnRiZWF0GAIgASgLMhsuam9ic3ZjLnYxLkhlYXJ0YmVhdFJlcXVlc3RIABI0Cghwcm9ncmVzcxgDIAEoCzIgLmpvYnN2Yy52MS5SZXBvcnRQcm9ncmVzc1JlcXVlc3RIABIkCgNhY2sYBCABKAsyFS5qb2JzdmMudjEuQWNrUmVxdWVzdEgAEiYKBG5hY2sYBSABKAsyFi5qb2JzdmMudjEuTmFja1JlcXVlc3RIABIqCgZyZWplY3QYBiABKAsyGC5qb2JzdmMudjEuUmVqZWN0UmVxdWVzdEgAEi0KBWRyYWluGAcgASgLMhwuam9ic3ZjLnYxLldvcmtSZXF1ZXN0LkRyYWluSAAaBwoFRHJhaW5CBgoEa2luZCKkBAoMV29ya1Jlc3BvbnNlEjIKB3dlbGNvbWUYASABKAsyHy5qb2JzdmMudjEuV29ya1Jlc3BvbnNlLldlbGNvbWVIABIrCgphc3NpZ25tZW50GAIgASgLMhUuam9ic3ZjLnYxLkFzc2lnbm1lbnRIABIwCgZjYW5jZWwYAyABKAsyHi5qb2JzdmMudjEuV29ya1Jlc3BvbnNlLkNhbmNlbEgAEjIKB3NldHRsZWQYBCABKAsyHy5qb2JzdmMudjEuV29ya1Jlc3BvbnNlLlNldHRsZWRIABqiAQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgJEjEKDmxlYXNlX2R1cmF0aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjUKEmhlYXJ0YmVhdF9pbnRlcnZhbBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZChFtYXhfcGF5bG9hZF9ieXRlcxgEIAEoAxo/CgZDYW5jZWwSDgoGam9iX2lkGAEgASgJEhUKDWF0dGVtcHRfdG9rZW4YAiABKAkSDgoGcmVhc29uGAMgASgJGl8KB1NldHRsZWQSDgoGam9iX2lkGAEgASgJEhUKDWF0dGVtcHRfdG9rZW4YAiABKAkSDAoEY29kZRgDIAEoBRIOCgZyZWFzb24YBCABKAkSDwoHbWVzc2FnZRgFIAEoCUIGCgRraW5kInAKDExlYXNlUmVxdWVzdBIlCgZ3b3JrZXIYASABKAsyFS5qb2JzdmMudjEuV29ya2VySW5mbxIQCghtYXhfam9icxgCIAEoBRInCgR3YWl0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjsKDUxlYXNlUmVzcG9uc2USKgoLYXNzaWdubWVudHMYASADKAsyFS5qb2JzdmMudjEuQXNzaWdubWVudCIxCghMZWFzZVJlZhIOCgZqb2JfaWQYASABKAkSFQoNYXR0ZW1wdF90b2tlbhgCIAEoCSJKChBIZWFydGJlYXRSZXF1ZXN0EhEKCXdvcmtlcl9pZBgBIAEoCRIjCgZsZWFzZXMYAiADKAsyEy5qb2JzdmMudjEuTGVhc2VSZWYieQoLTGVhc2VTdGF0dXMSDgoGam9iX2lkGAEgASgJEgwKBGhlbGQYAiABKAgSGAoQY2FuY2VsX3JlcXVlc3RlZBgDIAEoCBIyCg5sZWFzZV9kZWFkbGluZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOwoRSGVhcnRiZWF0UmVzcG9uc2USJgoGbGVhc2VzGAEgAygLMhYuam9ic3ZjLnYxLkxlYXNlU3RhdHVzIp8BChVSZXBvcnRQcm9ncmVzc1JlcXVlc3QSDgoGam9iX2lkGAEgASgJEhUKDWF0dGVtcHRfdG9rZW4YAiABKAkSJwoIcHJvZ3Jlc3MYAyABKAsyEy5qb2JzdmMudjEuUHJvZ3Jlc3NIABIsCg5wYXJ0aWFsX291dHB1dBgEIAEoCzISLmpvYnN2Yy52MS5QYXlsb2FkSABCCAoGdXBkYXRlIioKFlJlcG9ydFByb2dyZXNzUmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAMiVwoKQWNrUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSFQoNYXR0ZW1wdF90b2tlbhgCIAEoCRIiCgZyZXN1bHQYAyABKAsyEi5qb2JzdmMudjEuUGF5bG9hZCIxCgtBY2tSZXNwb25zZRIiCgVzdGF0ZRgBIAEoDjITLmpvYnN2Yy52MS5Kb2JTdGF0ZSKIAQoLTmFja1JlcXVlc3QSDgoGam9iX2lkGAEgASgJEhUKDWF0dGVtcHRfdG9rZW4YAiABKAkSIgoFZXJyb3IYAyABKAsyEy5qb2JzdmMudjEuSm9iRXJyb3ISLgoLcmV0cnlfZGVsYXkYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iaQoMTmFja1Jlc3BvbnNlEiIKBXN0YXRlGAEgASgOMhMuam9ic3ZjLnYxLkpvYlN0YXRlEjUKEW5leHRfYXR0ZW1wdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJaCg1SZWplY3RSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIVCg1hdHRlbXB0X3Rva2VuGAIgASgJEiIKBWVycm9yGAMgASgLMhMuam9ic3ZjLnYxLkpvYkVycm9yIjQKDlJlamVjdFJlc3BvbnNlEiIKBXN0YXRlGAEgASgOMhMuam9ic3ZjLnYxLkpvYlN0YXRlMvwDCgpBY2tTZXJ2aWNlEkEKBFdvcmsSFi5qb2JzdmMudjEuV29ya1JlcXVlc3QaFy5qb2JzdmMudjEuV29ya1Jlc3BvbnNlIgSYuBgFKAEwARJACgVMZWFzZRIXLmpvYnN2Yy52MS5MZWFzZVJlcXVlc3QaGC5qb2JzdmMudjEuTGVhc2VSZXNwb25zZSIEmLgYBRJMCglIZWFydGJlYXQSGy5qb2JzdmMudjEuSGVhcnRiZWF0UmVxdWVzdBocLmpvYnN2Yy52MS5IZWFydGJlYXRSZXNwb25zZSIEmLgYBRJbCg5SZXBvcnRQcm9ncmVzcxIgLmpvYnN2Yy52MS5SZXBvcnRQcm9ncmVzc1JlcXVlc3QaIS5qb2JzdmMudjEuUmVwb3J0UHJvZ3Jlc3NSZXNwb25zZSIEmLgYBRI6CgNBY2sSFS5qb2JzdmMudjEuQWNrUmVxdWVzdBoWLmpvYnN2Yy52MS5BY2tSZXNwb25zZSIEmLgYBRI9CgROYWNrEhYuam9ic3ZjLnYxLk5hY2tSZXF1ZXN0Ghcuam9ic3ZjLnYxLk5hY2tSZXNwb25zZSIEmLgYBRJDCgZSZWplY3QSGC5qb2JzdmMudjEuUmVqZWN0UmVxdWVzdBoZLmpvYnN2Yy52MS5SZWplY3RSZXNwb25zZSIEmLgYBUJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobsvc_v1_auth, file_jobsvc_v1_job]);
+  fileDesc("Chtqb2JzdmMvdjEvYWNrX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSKMAgoKV29ya2VySW5mbxIRCgl3b3JrZXJfaWQYASABKAkSKAoIaGFuZGxlcnMYAiADKAsyFi5qb2JzdmMudjEuSGFuZGxlckluZm8SEwoLY29uY3VycmVuY3kYAyABKAUSMQoObGVhc2VfZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMQoGbGFiZWxzGAUgAygLMiEuam9ic3ZjLnYxLldvcmtlckluZm8uTGFiZWxzRW50cnkSFwoPYWNjZXB0c19iYXRjaGVzGAYgASgIGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi6QEKCkFzc2lnbm1lbnQSGwoDam9iGAEgASgLMg4uam9ic3ZjLnYxLkpvYhIVCg1hdHRlbXB0X3Rva2VuGAIgASgJEjIKDmxlYXNlX2RlYWRsaW5lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI+Cg10cmFjZV9jb250ZXh0GAQgAygLMicuam9ic3ZjLnYxLkFzc2lnbm1lbnQuVHJhY2VDb250ZXh0RW50cnkaMwoRVHJhY2VDb250ZXh0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKDBQoLV29ya1JlcXVlc3QSJgoFaGVsbG8YASABKAsyFS5qb2JzdmMudjEuV29ya2VySW5mb0gAEjAKCWhlYXJ0YmVhdBgCIAEoCzIbLmpvYnN2Yy52MS5IZWFydGJlYXRSZXF1ZXN0SAASNAoIcHJvZ3Jlc3MYAyABKAsyIC5qb2JzdmMudjEuUmVwb3J0UHJvZ3Jlc3NSZXF1ZXN0SAASJAoDYWNrGAQgASgLMhUuam9ic3ZjLnYxLkFja1JlcXVlc3RIABImCgRuYWNrGAUgASgLMhYuam9ic3ZjLnYxLk5hY2tSZXF1ZXN0SAASKgoGcmVqZWN0GAYgASgLMhguam9ic3ZjLnYxLlJlamVjdFJlcXVlc3RIABItCgVkcmFpbhgHIAEoCzIcLmpvYnN2Yy52MS5Xb3JrUmVxdWVzdC5EcmFpbkgAEi0KBWJhdGNoGAggASgLMhwuam9ic3ZjLnYxLldvcmtSZXF1ZXN0LkJhdGNoSAAaBwoFRHJhaW4a+gEKBUJhdGNoEjAKBWl0ZW1zGAEgAygLMiEuam9ic3ZjLnYxLldvcmtSZXF1ZXN0LkJhdGNoLkl0ZW0avgEKBEl0ZW0SJAoDYWNrGAEgASgLMhUuam9ic3ZjLnYxLkFja1JlcXVlc3RIABImCgRuYWNrGAIgASgLMhYuam9ic3ZjLnYxLk5hY2tSZXF1ZXN0SAASKgoGcmVqZWN0GAMgASgLMhguam9ic3ZjLnYxLlJlamVjdFJlcXVlc3RIABI0Cghwcm9ncmVzcxgEIAEoCzIgLmpvYnN2Yy52MS5SZXBvcnRQcm9ncmVzc1JlcXVlc3RIAEIGCgRraW5kQgYKBGtpbmQiyAYKDFdvcmtSZXNwb25zZRIyCgd3ZWxjb21lGAEgASgLMh8uam9ic3ZjLnYxLldvcmtSZXNwb25zZS5XZWxjb21lSAASKwoKYXNzaWdubWVudBgCIAEoCzIVLmpvYnN2Yy52MS5Bc3NpZ25tZW50SAASMAoGY2FuY2VsGAMgASgLMh4uam9ic3ZjLnYxLldvcmtSZXNwb25zZS5DYW5jZWxIABIyCgdzZXR0bGVkGAQgASgLMh8uam9ic3ZjLnYxLldvcmtSZXNwb25zZS5TZXR0bGVkSAASOgoLYXNzaWdubWVudHMYBSABKAsyIy5qb2JzdmMudjEuV29ya1Jlc3BvbnNlLkFzc2lnbm1lbnRzSAASPQoNc2V0dGxlZF9iYXRjaBgGIAEoCzIkLmpvYnN2Yy52MS5Xb3JrUmVzcG9uc2UuU2V0dGxlZEJhdGNoSAAaMwoLQXNzaWdubWVudHMSJAoFaXRlbXMYASADKAsyFS5qb2JzdmMudjEuQXNzaWdubWVudBo+CgxTZXR0bGVkQmF0Y2gSLgoFaXRlbXMYASADKAsyHy5qb2JzdmMudjEuV29ya1Jlc3BvbnNlLlNldHRsZWQa1gEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIxCg5sZWFzZV9kdXJhdGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI1ChJoZWFydGJlYXRfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGQoRbWF4X3BheWxvYWRfYnl0ZXMYBCABKAMSFwoPYWNjZXB0c19iYXRjaGVzGAUgASgIEhkKEW1heF9tZXNzYWdlX2J5dGVzGAYgASgDGj8KBkNhbmNlbBIOCgZqb2JfaWQYASABKAkSFQoNYXR0ZW1wdF90b2tlbhgCIAEoCRIOCgZyZWFzb24YAyABKAkaXwoHU2V0dGxlZBIOCgZqb2JfaWQYASABKAkSFQoNYXR0ZW1wdF90b2tlbhgCIAEoCRIMCgRjb2RlGAMgASgFEg4KBnJlYXNvbhgEIAEoCRIPCgdtZXNzYWdlGAUgASgJQgYKBGtpbmQicAoMTGVhc2VSZXF1ZXN0EiUKBndvcmtlchgBIAEoCzIVLmpvYnN2Yy52MS5Xb3JrZXJJbmZvEhAKCG1heF9qb2JzGAIgASgFEicKBHdhaXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iOwoNTGVhc2VSZXNwb25zZRIqCgthc3NpZ25tZW50cxgBIAMoCzIVLmpvYnN2Yy52MS5Bc3NpZ25tZW50IjEKCExlYXNlUmVmEg4KBmpvYl9pZBgBIAEoCRIVCg1hdHRlbXB0X3Rva2VuGAIgASgJIkoKEEhlYXJ0YmVhdFJlcXVlc3QSEQoJd29ya2VyX2lkGAEgASgJEiMKBmxlYXNlcxgCIAMoCzITLmpvYnN2Yy52MS5MZWFzZVJlZiJ5CgtMZWFzZVN0YXR1cxIOCgZqb2JfaWQYASABKAkSDAoEaGVsZBgCIAEoCBIYChBjYW5jZWxfcmVxdWVzdGVkGAMgASgIEjIKDmxlYXNlX2RlYWRsaW5lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI7ChFIZWFydGJlYXRSZXNwb25zZRImCgZsZWFzZXMYASADKAsyFi5qb2JzdmMudjEuTGVhc2VTdGF0dXMinwEKFVJlcG9ydFByb2dyZXNzUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSFQoNYXR0ZW1wdF90b2tlbhgCIAEoCRInCghwcm9ncmVzcxgDIAEoCzITLmpvYnN2Yy52MS5Qcm9ncmVzc0gAEiwKDnBhcnRpYWxfb3V0cHV0GAQgASgLMhIuam9ic3ZjLnYxLlBheWxvYWRIAEIICgZ1cGRhdGUiKgoWUmVwb3J0UHJvZ3Jlc3NSZXNwb25zZRIQCghzZXF1ZW5jZRgBIAEoAyJXCgpBY2tSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRIVCg1hdHRlbXB0X3Rva2VuGAIgASgJEiIKBnJlc3VsdBgDIAEoCzISLmpvYnN2Yy52MS5QYXlsb2FkIjEKC0Fja1Jlc3BvbnNlEiIKBXN0YXRlGAEgASgOMhMuam9ic3ZjLnYxLkpvYlN0YXRlIogBCgtOYWNrUmVxdWVzdBIOCgZqb2JfaWQYASABKAkSFQoNYXR0ZW1wdF90b2tlbhgCIAEoCRIiCgVlcnJvchgDIAEoCzITLmpvYnN2Yy52MS5Kb2JFcnJvchIuCgtyZXRyeV9kZWxheRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJpCgxOYWNrUmVzcG9uc2USIgoFc3RhdGUYASABKA4yEy5qb2JzdmMudjEuSm9iU3RhdGUSNQoRbmV4dF9hdHRlbXB0X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIloKDVJlamVjdFJlcXVlc3QSDgoGam9iX2lkGAEgASgJEhUKDWF0dGVtcHRfdG9rZW4YAiABKAkSIgoFZXJyb3IYAyABKAsyEy5qb2JzdmMudjEuSm9iRXJyb3IiNAoOUmVqZWN0UmVzcG9uc2USIgoFc3RhdGUYASABKA4yEy5qb2JzdmMudjEuSm9iU3RhdGUy/AMKCkFja1NlcnZpY2USQQoEV29yaxIWLmpvYnN2Yy52MS5Xb3JrUmVxdWVzdBoXLmpvYnN2Yy52MS5Xb3JrUmVzcG9uc2UiBJi4GAUoATABEkAKBUxlYXNlEhcuam9ic3ZjLnYxLkxlYXNlUmVxdWVzdBoYLmpvYnN2Yy52MS5MZWFzZVJlc3BvbnNlIgSYuBgFEkwKCUhlYXJ0YmVhdBIbLmpvYnN2Yy52MS5IZWFydGJlYXRSZXF1ZXN0Ghwuam9ic3ZjLnYxLkhlYXJ0YmVhdFJlc3BvbnNlIgSYuBgFElsKDlJlcG9ydFByb2dyZXNzEiAuam9ic3ZjLnYxLlJlcG9ydFByb2dyZXNzUmVxdWVzdBohLmpvYnN2Yy52MS5SZXBvcnRQcm9ncmVzc1Jlc3BvbnNlIgSYuBgFEjoKA0FjaxIVLmpvYnN2Yy52MS5BY2tSZXF1ZXN0GhYuam9ic3ZjLnYxLkFja1Jlc3BvbnNlIgSYuBgFEj0KBE5hY2sSFi5qb2JzdmMudjEuTmFja1JlcXVlc3QaFy5qb2JzdmMudjEuTmFja1Jlc3BvbnNlIgSYuBgFEkMKBlJlamVjdBIYLmpvYnN2Yy52MS5SZWplY3RSZXF1ZXN0Ghkuam9ic3ZjLnYxLlJlamVjdFJlc3BvbnNlIgSYuBgFQk0KDWRldi5qb2JzdmMudjFQAVo6Z2l0aHViLmNvbS9qb2JzdmMvam9ic3ZjL2NsaWVudHMvZ28vZ2VuL2pvYnN2Yy92MTtqb2JzdmN2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobsvc_v1_auth, file_jobsvc_v1_job]);
 
 /**
  * Who a worker is and what it serves.
@@ -55,6 +55,15 @@ export type WorkerInfo = Message<"jobsvc.v1.WorkerInfo"> & {
    * @generated from field: map<string, string> labels = 5;
    */
   labels: { [key: string]: string };
+
+  /**
+   * On a Work stream: the worker reads WorkResponse.assignments and
+   * WorkResponse.settled_batch. Without it the server sends one assignment and one
+   * settlement outcome per message, as servers that predate batches always do.
+   *
+   * @generated from field: bool accepts_batches = 6;
+   */
+  acceptsBatches: boolean;
 };
 
 /**
@@ -151,6 +160,15 @@ export type WorkRequest = Message<"jobsvc.v1.WorkRequest"> & {
      */
     value: WorkRequest_Drain;
     case: "drain";
+  } | {
+    /**
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     *
+     * @generated from field: jobsvc.v1.WorkRequest.Batch batch = 8;
+     */
+    value: WorkRequest_Batch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -173,6 +191,67 @@ export type WorkRequest_Drain = Message<"jobsvc.v1.WorkRequest.Drain"> & {
  */
 export const WorkRequest_DrainSchema: GenMessage<WorkRequest_Drain> = /*@__PURE__*/
   messageDesc(file_jobsvc_v1_ack_service, 2, 0);
+
+/**
+ * Each item is handled exactly as if it had been sent alone, in order for one job
+ * (items about different jobs may be written concurrently), and answered alone.
+ *
+ * @generated from message jobsvc.v1.WorkRequest.Batch
+ */
+export type WorkRequest_Batch = Message<"jobsvc.v1.WorkRequest.Batch"> & {
+  /**
+   * @generated from field: repeated jobsvc.v1.WorkRequest.Batch.Item items = 1;
+   */
+  items: WorkRequest_Batch_Item[];
+};
+
+/**
+ * Describes the message jobsvc.v1.WorkRequest.Batch.
+ * Use `create(WorkRequest_BatchSchema)` to create a new message.
+ */
+export const WorkRequest_BatchSchema: GenMessage<WorkRequest_Batch> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_ack_service, 2, 1);
+
+/**
+ * @generated from message jobsvc.v1.WorkRequest.Batch.Item
+ */
+export type WorkRequest_Batch_Item = Message<"jobsvc.v1.WorkRequest.Batch.Item"> & {
+  /**
+   * @generated from oneof jobsvc.v1.WorkRequest.Batch.Item.kind
+   */
+  kind: {
+    /**
+     * @generated from field: jobsvc.v1.AckRequest ack = 1;
+     */
+    value: AckRequest;
+    case: "ack";
+  } | {
+    /**
+     * @generated from field: jobsvc.v1.NackRequest nack = 2;
+     */
+    value: NackRequest;
+    case: "nack";
+  } | {
+    /**
+     * @generated from field: jobsvc.v1.RejectRequest reject = 3;
+     */
+    value: RejectRequest;
+    case: "reject";
+  } | {
+    /**
+     * @generated from field: jobsvc.v1.ReportProgressRequest progress = 4;
+     */
+    value: ReportProgressRequest;
+    case: "progress";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message jobsvc.v1.WorkRequest.Batch.Item.
+ * Use `create(WorkRequest_Batch_ItemSchema)` to create a new message.
+ */
+export const WorkRequest_Batch_ItemSchema: GenMessage<WorkRequest_Batch_Item> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_ack_service, 2, 1, 0);
 
 /**
  * @generated from message jobsvc.v1.WorkResponse
@@ -205,6 +284,21 @@ export type WorkResponse = Message<"jobsvc.v1.WorkResponse"> & {
      */
     value: WorkResponse_Settled;
     case: "settled";
+  } | {
+    /**
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     *
+     * @generated from field: jobsvc.v1.WorkResponse.Assignments assignments = 5;
+     */
+    value: WorkResponse_Assignments;
+    case: "assignments";
+  } | {
+    /**
+     * @generated from field: jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;
+     */
+    value: WorkResponse_SettledBatch;
+    case: "settledBatch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -214,6 +308,40 @@ export type WorkResponse = Message<"jobsvc.v1.WorkResponse"> & {
  */
 export const WorkResponseSchema: GenMessage<WorkResponse> = /*@__PURE__*/
   messageDesc(file_jobsvc_v1_ack_service, 3);
+
+/**
+ * @generated from message jobsvc.v1.WorkResponse.Assignments
+ */
+export type WorkResponse_Assignments = Message<"jobsvc.v1.WorkResponse.Assignments"> & {
+  /**
+   * @generated from field: repeated jobsvc.v1.Assignment items = 1;
+   */
+  items: Assignment[];
+};
+
+/**
+ * Describes the message jobsvc.v1.WorkResponse.Assignments.
+ * Use `create(WorkResponse_AssignmentsSchema)` to create a new message.
+ */
+export const WorkResponse_AssignmentsSchema: GenMessage<WorkResponse_Assignments> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_ack_service, 3, 0);
+
+/**
+ * @generated from message jobsvc.v1.WorkResponse.SettledBatch
+ */
+export type WorkResponse_SettledBatch = Message<"jobsvc.v1.WorkResponse.SettledBatch"> & {
+  /**
+   * @generated from field: repeated jobsvc.v1.WorkResponse.Settled items = 1;
+   */
+  items: WorkResponse_Settled[];
+};
+
+/**
+ * Describes the message jobsvc.v1.WorkResponse.SettledBatch.
+ * Use `create(WorkResponse_SettledBatchSchema)` to create a new message.
+ */
+export const WorkResponse_SettledBatchSchema: GenMessage<WorkResponse_SettledBatch> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_ack_service, 3, 1);
 
 /**
  * The session is established.
@@ -247,6 +375,22 @@ export type WorkResponse_Welcome = Message<"jobsvc.v1.WorkResponse.Welcome"> & {
    * @generated from field: int64 max_payload_bytes = 4;
    */
   maxPayloadBytes: bigint;
+
+  /**
+   * The server reads WorkRequest.batch, and its messages to this worker may be
+   * batched (if its hello said `accepts_batches`). False from servers that predate batches.
+   *
+   * @generated from field: bool accepts_batches = 5;
+   */
+  acceptsBatches: boolean;
+
+  /**
+   * The largest message the server accepts (a batch must fit in it); 0 from servers
+   * that predate batches.
+   *
+   * @generated from field: int64 max_message_bytes = 6;
+   */
+  maxMessageBytes: bigint;
 };
 
 /**
@@ -254,7 +398,7 @@ export type WorkResponse_Welcome = Message<"jobsvc.v1.WorkResponse.Welcome"> & {
  * Use `create(WorkResponse_WelcomeSchema)` to create a new message.
  */
 export const WorkResponse_WelcomeSchema: GenMessage<WorkResponse_Welcome> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_ack_service, 3, 0);
+  messageDesc(file_jobsvc_v1_ack_service, 3, 2);
 
 /**
  * Stop running this job (cancelled, or its lease was lost); do not settle it.
@@ -283,7 +427,7 @@ export type WorkResponse_Cancel = Message<"jobsvc.v1.WorkResponse.Cancel"> & {
  * Use `create(WorkResponse_CancelSchema)` to create a new message.
  */
 export const WorkResponse_CancelSchema: GenMessage<WorkResponse_Cancel> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_ack_service, 3, 1);
+  messageDesc(file_jobsvc_v1_ack_service, 3, 3);
 
 /**
  * The outcome of a settlement or progress message sent on the stream.
@@ -329,7 +473,7 @@ export type WorkResponse_Settled = Message<"jobsvc.v1.WorkResponse.Settled"> & {
  * Use `create(WorkResponse_SettledSchema)` to create a new message.
  */
 export const WorkResponse_SettledSchema: GenMessage<WorkResponse_Settled> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_ack_service, 3, 2);
+  messageDesc(file_jobsvc_v1_ack_service, 3, 4);
 
 /**
  * @generated from message jobsvc.v1.LeaseRequest
@@ -692,6 +836,8 @@ export const AckService: GenService<{
    * One bidirectional stream per worker session. The worker sends `hello` first,
    * then heartbeats, progress and settlements; the server sends a welcome, then
    * assignments (never more than the worker's free capacity) and cancellations.
+   * Messages about one job are handled in the order sent; messages about different
+   * jobs may be handled concurrently.
    * Any message extends the leases of the worker's jobs. When the stream ends, the
    * worker's leases run out after `reconnect_grace`: a worker that reconnects in
    * time may still settle them (tokens are not tied to a session).

@@ -311,6 +311,8 @@ public final class AckServiceGrpc {
      * One bidirectional stream per worker session. The worker sends `hello` first,
      * then heartbeats, progress and settlements; the server sends a welcome, then
      * assignments (never more than the worker's free capacity) and cancellations.
+     * Messages about one job are handled in the order sent; messages about different
+     * jobs may be handled concurrently.
      * Any message extends the leases of the worker's jobs. When the stream ends, the
      * worker's leases run out after `reconnect_grace`: a worker that reconnects in
      * time may still settle them (tokens are not tied to a session).
@@ -431,6 +433,8 @@ public final class AckServiceGrpc {
      * One bidirectional stream per worker session. The worker sends `hello` first,
      * then heartbeats, progress and settlements; the server sends a welcome, then
      * assignments (never more than the worker's free capacity) and cancellations.
+     * Messages about one job are handled in the order sent; messages about different
+     * jobs may be handled concurrently.
      * Any message extends the leases of the worker's jobs. When the stream ends, the
      * worker's leases run out after `reconnect_grace`: a worker that reconnects in
      * time may still settle them (tokens are not tied to a session).
@@ -540,6 +544,8 @@ public final class AckServiceGrpc {
      * One bidirectional stream per worker session. The worker sends `hello` first,
      * then heartbeats, progress and settlements; the server sends a welcome, then
      * assignments (never more than the worker's free capacity) and cancellations.
+     * Messages about one job are handled in the order sent; messages about different
+     * jobs may be handled concurrently.
      * Any message extends the leases of the worker's jobs. When the stream ends, the
      * worker's leases run out after `reconnect_grace`: a worker that reconnects in
      * time may still settle them (tokens are not tied to a session).

@@ -407,6 +407,2110 @@ private static final long serialVersionUID = 0L;
 
   }
 
+  public interface BatchOrBuilder extends
+      // @@protoc_insertion_point(interface_extends:jobsvc.v1.WorkRequest.Batch)
+      com.google.protobuf.MessageOrBuilder {
+
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    java.util.List<dev.jobsvc.v1.WorkRequest.Batch.Item> 
+        getItemsList();
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    dev.jobsvc.v1.WorkRequest.Batch.Item getItems(int index);
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    int getItemsCount();
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    java.util.List<? extends dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder> 
+        getItemsOrBuilderList();
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder getItemsOrBuilder(
+        int index);
+  }
+  /**
+   * <pre>
+   * Each item is handled exactly as if it had been sent alone, in order for one job
+   * (items about different jobs may be written concurrently), and answered alone.
+   * </pre>
+   *
+   * Protobuf type {@code jobsvc.v1.WorkRequest.Batch}
+   */
+  public static final class Batch extends
+      com.google.protobuf.GeneratedMessage implements
+      // @@protoc_insertion_point(message_implements:jobsvc.v1.WorkRequest.Batch)
+      BatchOrBuilder {
+  private static final long serialVersionUID = 0L;
+    static {
+      com.google.protobuf.RuntimeVersion.validateProtobufGencodeVersion(
+        com.google.protobuf.RuntimeVersion.RuntimeDomain.PUBLIC,
+        /* major= */ 4,
+        /* minor= */ 35,
+        /* patch= */ 1,
+        /* suffix= */ "",
+        "Batch");
+    }
+    // Use Batch.newBuilder() to construct.
+    private Batch(com.google.protobuf.GeneratedMessage.Builder<?> builder) {
+      super(builder);
+    }
+    private Batch() {
+      items_ = java.util.Collections.emptyList();
+    }
+
+    public static final com.google.protobuf.Descriptors.Descriptor
+        getDescriptor() {
+      return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_descriptor;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Descriptors.Descriptor getDescriptorForType() {
+      return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_descriptor;
+    }
+
+    @java.lang.Override
+    protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+        internalGetFieldAccessorTable() {
+      return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_fieldAccessorTable
+          .ensureFieldAccessorsInitialized(
+              dev.jobsvc.v1.WorkRequest.Batch.class, dev.jobsvc.v1.WorkRequest.Batch.Builder.class);
+    }
+
+    public interface ItemOrBuilder extends
+        // @@protoc_insertion_point(interface_extends:jobsvc.v1.WorkRequest.Batch.Item)
+        com.google.protobuf.MessageOrBuilder {
+
+      /**
+       * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+       * @return Whether the ack field is set.
+       */
+      boolean hasAck();
+      /**
+       * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+       * @return The ack.
+       */
+      dev.jobsvc.v1.AckRequest getAck();
+      /**
+       * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+       */
+      dev.jobsvc.v1.AckRequestOrBuilder getAckOrBuilder();
+
+      /**
+       * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+       * @return Whether the nack field is set.
+       */
+      boolean hasNack();
+      /**
+       * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+       * @return The nack.
+       */
+      dev.jobsvc.v1.NackRequest getNack();
+      /**
+       * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+       */
+      dev.jobsvc.v1.NackRequestOrBuilder getNackOrBuilder();
+
+      /**
+       * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+       * @return Whether the reject field is set.
+       */
+      boolean hasReject();
+      /**
+       * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+       * @return The reject.
+       */
+      dev.jobsvc.v1.RejectRequest getReject();
+      /**
+       * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+       */
+      dev.jobsvc.v1.RejectRequestOrBuilder getRejectOrBuilder();
+
+      /**
+       * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+       * @return Whether the progress field is set.
+       */
+      boolean hasProgress();
+      /**
+       * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+       * @return The progress.
+       */
+      dev.jobsvc.v1.ReportProgressRequest getProgress();
+      /**
+       * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+       */
+      dev.jobsvc.v1.ReportProgressRequestOrBuilder getProgressOrBuilder();
+
+      dev.jobsvc.v1.WorkRequest.Batch.Item.KindCase getKindCase();
+    }
+    /**
+     * Protobuf type {@code jobsvc.v1.WorkRequest.Batch.Item}
+     */
+    public static final class Item extends
+        com.google.protobuf.GeneratedMessage implements
+        // @@protoc_insertion_point(message_implements:jobsvc.v1.WorkRequest.Batch.Item)
+        ItemOrBuilder {
+    private static final long serialVersionUID = 0L;
+      static {
+        com.google.protobuf.RuntimeVersion.validateProtobufGencodeVersion(
+          com.google.protobuf.RuntimeVersion.RuntimeDomain.PUBLIC,
+          /* major= */ 4,
+          /* minor= */ 35,
+          /* patch= */ 1,
+          /* suffix= */ "",
+          "Item");
+      }
+      // Use Item.newBuilder() to construct.
+      private Item(com.google.protobuf.GeneratedMessage.Builder<?> builder) {
+        super(builder);
+      }
+      private Item() {
+      }
+
+      public static final com.google.protobuf.Descriptors.Descriptor
+          getDescriptor() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_Item_descriptor;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Descriptors.Descriptor getDescriptorForType() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_Item_descriptor;
+      }
+
+      @java.lang.Override
+      protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+          internalGetFieldAccessorTable() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_Item_fieldAccessorTable
+            .ensureFieldAccessorsInitialized(
+                dev.jobsvc.v1.WorkRequest.Batch.Item.class, dev.jobsvc.v1.WorkRequest.Batch.Item.Builder.class);
+      }
+
+      private int kindCase_ = 0;
+      @SuppressWarnings("serial")
+      private java.lang.Object kind_;
+      public enum KindCase
+          implements com.google.protobuf.Internal.EnumLite,
+              com.google.protobuf.AbstractMessage.InternalOneOfEnum {
+        ACK(1),
+        NACK(2),
+        REJECT(3),
+        PROGRESS(4),
+        KIND_NOT_SET(0);
+        private final int value;
+        private KindCase(int value) {
+          this.value = value;
+        }
+        /**
+         * @param value The number of the enum to look for.
+         * @return The enum associated with the given number.
+         * @deprecated Use {@link #forNumber(int)} instead.
+         */
+        @java.lang.Deprecated
+        public static KindCase valueOf(int value) {
+          return forNumber(value);
+        }
+
+        public static KindCase forNumber(int value) {
+          switch (value) {
+            case 1: return ACK;
+            case 2: return NACK;
+            case 3: return REJECT;
+            case 4: return PROGRESS;
+            case 0: return KIND_NOT_SET;
+            default: return null;
+          }
+        }
+        public int getNumber() {
+          return this.value;
+        }
+      };
+
+      public KindCase
+      getKindCase() {
+        return KindCase.forNumber(
+            kindCase_);
+      }
+
+      public static final int ACK_FIELD_NUMBER = 1;
+      /**
+       * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+       * @return Whether the ack field is set.
+       */
+      @java.lang.Override
+      public boolean hasAck() {
+        return kindCase_ == 1;
+      }
+      /**
+       * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+       * @return The ack.
+       */
+      @java.lang.Override
+      public dev.jobsvc.v1.AckRequest getAck() {
+        if (kindCase_ == 1) {
+           return (dev.jobsvc.v1.AckRequest) kind_;
+        }
+        return dev.jobsvc.v1.AckRequest.getDefaultInstance();
+      }
+      /**
+       * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+       */
+      @java.lang.Override
+      public dev.jobsvc.v1.AckRequestOrBuilder getAckOrBuilder() {
+        if (kindCase_ == 1) {
+           return (dev.jobsvc.v1.AckRequest) kind_;
+        }
+        return dev.jobsvc.v1.AckRequest.getDefaultInstance();
+      }
+
+      public static final int NACK_FIELD_NUMBER = 2;
+      /**
+       * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+       * @return Whether the nack field is set.
+       */
+      @java.lang.Override
+      public boolean hasNack() {
+        return kindCase_ == 2;
+      }
+      /**
+       * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+       * @return The nack.
+       */
+      @java.lang.Override
+      public dev.jobsvc.v1.NackRequest getNack() {
+        if (kindCase_ == 2) {
+           return (dev.jobsvc.v1.NackRequest) kind_;
+        }
+        return dev.jobsvc.v1.NackRequest.getDefaultInstance();
+      }
+      /**
+       * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+       */
+      @java.lang.Override
+      public dev.jobsvc.v1.NackRequestOrBuilder getNackOrBuilder() {
+        if (kindCase_ == 2) {
+           return (dev.jobsvc.v1.NackRequest) kind_;
+        }
+        return dev.jobsvc.v1.NackRequest.getDefaultInstance();
+      }
+
+      public static final int REJECT_FIELD_NUMBER = 3;
+      /**
+       * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+       * @return Whether the reject field is set.
+       */
+      @java.lang.Override
+      public boolean hasReject() {
+        return kindCase_ == 3;
+      }
+      /**
+       * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+       * @return The reject.
+       */
+      @java.lang.Override
+      public dev.jobsvc.v1.RejectRequest getReject() {
+        if (kindCase_ == 3) {
+           return (dev.jobsvc.v1.RejectRequest) kind_;
+        }
+        return dev.jobsvc.v1.RejectRequest.getDefaultInstance();
+      }
+      /**
+       * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+       */
+      @java.lang.Override
+      public dev.jobsvc.v1.RejectRequestOrBuilder getRejectOrBuilder() {
+        if (kindCase_ == 3) {
+           return (dev.jobsvc.v1.RejectRequest) kind_;
+        }
+        return dev.jobsvc.v1.RejectRequest.getDefaultInstance();
+      }
+
+      public static final int PROGRESS_FIELD_NUMBER = 4;
+      /**
+       * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+       * @return Whether the progress field is set.
+       */
+      @java.lang.Override
+      public boolean hasProgress() {
+        return kindCase_ == 4;
+      }
+      /**
+       * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+       * @return The progress.
+       */
+      @java.lang.Override
+      public dev.jobsvc.v1.ReportProgressRequest getProgress() {
+        if (kindCase_ == 4) {
+           return (dev.jobsvc.v1.ReportProgressRequest) kind_;
+        }
+        return dev.jobsvc.v1.ReportProgressRequest.getDefaultInstance();
+      }
+      /**
+       * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+       */
+      @java.lang.Override
+      public dev.jobsvc.v1.ReportProgressRequestOrBuilder getProgressOrBuilder() {
+        if (kindCase_ == 4) {
+           return (dev.jobsvc.v1.ReportProgressRequest) kind_;
+        }
+        return dev.jobsvc.v1.ReportProgressRequest.getDefaultInstance();
+      }
+
+      private byte memoizedIsInitialized = -1;
+      @java.lang.Override
+      public final boolean isInitialized() {
+        byte isInitialized = memoizedIsInitialized;
+        if (isInitialized == 1) return true;
+        if (isInitialized == 0) return false;
+
+        memoizedIsInitialized = 1;
+        return true;
+      }
+
+      @java.lang.Override
+      public void writeTo(com.google.protobuf.CodedOutputStream output)
+                          throws java.io.IOException {
+        if (kindCase_ == 1) {
+          output.writeMessage(1, (dev.jobsvc.v1.AckRequest) kind_);
+        }
+        if (kindCase_ == 2) {
+          output.writeMessage(2, (dev.jobsvc.v1.NackRequest) kind_);
+        }
+        if (kindCase_ == 3) {
+          output.writeMessage(3, (dev.jobsvc.v1.RejectRequest) kind_);
+        }
+        if (kindCase_ == 4) {
+          output.writeMessage(4, (dev.jobsvc.v1.ReportProgressRequest) kind_);
+        }
+        getUnknownFields().writeTo(output);
+      }
+      private int computeSerializedSize_0() {
+        int size = 0;
+        if (kindCase_ == 1) {
+          size += com.google.protobuf.CodedOutputStream
+            .computeMessageSize(1, (dev.jobsvc.v1.AckRequest) kind_);
+        }
+        if (kindCase_ == 2) {
+          size += com.google.protobuf.CodedOutputStream
+            .computeMessageSize(2, (dev.jobsvc.v1.NackRequest) kind_);
+        }
+        if (kindCase_ == 3) {
+          size += com.google.protobuf.CodedOutputStream
+            .computeMessageSize(3, (dev.jobsvc.v1.RejectRequest) kind_);
+        }
+        if (kindCase_ == 4) {
+          size += com.google.protobuf.CodedOutputStream
+            .computeMessageSize(4, (dev.jobsvc.v1.ReportProgressRequest) kind_);
+        }
+        return size;
+      }
+      @java.lang.Override
+      public int getSerializedSize() {
+        int size = memoizedSize;
+        if (size != -1) return size;
+
+        size = 0;
+        size += computeSerializedSize_0();
+        size += getUnknownFields().getSerializedSize();
+        memoizedSize = size;
+        return size;
+      }
+
+      @java.lang.Override
+      public boolean equals(final java.lang.Object obj) {
+        if (obj == this) {
+         return true;
+        }
+        if (!(obj instanceof dev.jobsvc.v1.WorkRequest.Batch.Item)) {
+          return super.equals(obj);
+        }
+        dev.jobsvc.v1.WorkRequest.Batch.Item other = (dev.jobsvc.v1.WorkRequest.Batch.Item) obj;
+
+        if (!getKindCase().equals(other.getKindCase())) return false;
+        switch (kindCase_) {
+          case 1:
+            if (!getAck()
+                .equals(other.getAck())) return false;
+            break;
+          case 2:
+            if (!getNack()
+                .equals(other.getNack())) return false;
+            break;
+          case 3:
+            if (!getReject()
+                .equals(other.getReject())) return false;
+            break;
+          case 4:
+            if (!getProgress()
+                .equals(other.getProgress())) return false;
+            break;
+          case 0:
+          default:
+        }
+        if (!getUnknownFields().equals(other.getUnknownFields())) return false;
+        return true;
+      }
+
+      @java.lang.Override
+      public int hashCode() {
+        if (memoizedHashCode != 0) {
+          return memoizedHashCode;
+        }
+        int hash = 41;
+        hash = (19 * hash) + getDescriptor().hashCode();
+        switch (kindCase_) {
+          case 1:
+            hash = (37 * hash) + ACK_FIELD_NUMBER;
+            hash = (53 * hash) + getAck().hashCode();
+            break;
+          case 2:
+            hash = (37 * hash) + NACK_FIELD_NUMBER;
+            hash = (53 * hash) + getNack().hashCode();
+            break;
+          case 3:
+            hash = (37 * hash) + REJECT_FIELD_NUMBER;
+            hash = (53 * hash) + getReject().hashCode();
+            break;
+          case 4:
+            hash = (37 * hash) + PROGRESS_FIELD_NUMBER;
+            hash = (53 * hash) + getProgress().hashCode();
+            break;
+          case 0:
+          default:
+        }
+        hash = (29 * hash) + getUnknownFields().hashCode();
+        memoizedHashCode = hash;
+        return hash;
+      }
+
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(
+          java.nio.ByteBuffer data)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        return PARSER.parseFrom(data);
+      }
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(
+          java.nio.ByteBuffer data,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        return PARSER.parseFrom(data, extensionRegistry);
+      }
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(
+          com.google.protobuf.ByteString data)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        return PARSER.parseFrom(data);
+      }
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(
+          com.google.protobuf.ByteString data,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        return PARSER.parseFrom(data, extensionRegistry);
+      }
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(byte[] data)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        return PARSER.parseFrom(data);
+      }
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(
+          byte[] data,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        return PARSER.parseFrom(data, extensionRegistry);
+      }
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(java.io.InputStream input)
+          throws java.io.IOException {
+        return com.google.protobuf.GeneratedMessage
+            .parseWithIOException(PARSER, input);
+      }
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(
+          java.io.InputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        return com.google.protobuf.GeneratedMessage
+            .parseWithIOException(PARSER, input, extensionRegistry);
+      }
+
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseDelimitedFrom(java.io.InputStream input)
+          throws java.io.IOException {
+        return com.google.protobuf.GeneratedMessage
+            .parseDelimitedWithIOException(PARSER, input);
+      }
+
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseDelimitedFrom(
+          java.io.InputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        return com.google.protobuf.GeneratedMessage
+            .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
+      }
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(
+          com.google.protobuf.CodedInputStream input)
+          throws java.io.IOException {
+        return com.google.protobuf.GeneratedMessage
+            .parseWithIOException(PARSER, input);
+      }
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item parseFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        return com.google.protobuf.GeneratedMessage
+            .parseWithIOException(PARSER, input, extensionRegistry);
+      }
+
+      @java.lang.Override
+      public Builder newBuilderForType() { return newBuilder(); }
+      public static Builder newBuilder() {
+        return DEFAULT_INSTANCE.toBuilder();
+      }
+      public static Builder newBuilder(dev.jobsvc.v1.WorkRequest.Batch.Item prototype) {
+        return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
+      }
+      @java.lang.Override
+      public Builder toBuilder() {
+        return this == DEFAULT_INSTANCE
+            ? new Builder() : new Builder().mergeFrom(this);
+      }
+
+      @java.lang.Override
+      protected Builder newBuilderForType(
+          com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+        Builder builder = new Builder(parent);
+        return builder;
+      }
+      /**
+       * Protobuf type {@code jobsvc.v1.WorkRequest.Batch.Item}
+       */
+      public static final class Builder extends
+          com.google.protobuf.GeneratedMessage.Builder<Builder> implements
+          // @@protoc_insertion_point(builder_implements:jobsvc.v1.WorkRequest.Batch.Item)
+          dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder {
+        public static final com.google.protobuf.Descriptors.Descriptor
+            getDescriptor() {
+          return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_Item_descriptor;
+        }
+
+        @java.lang.Override
+        protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+            internalGetFieldAccessorTable() {
+          return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_Item_fieldAccessorTable
+              .ensureFieldAccessorsInitialized(
+                  dev.jobsvc.v1.WorkRequest.Batch.Item.class, dev.jobsvc.v1.WorkRequest.Batch.Item.Builder.class);
+        }
+
+        // Construct using dev.jobsvc.v1.WorkRequest.Batch.Item.newBuilder()
+        private Builder() {
+
+        }
+
+        private Builder(
+            com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+          super(parent);
+
+        }
+        @java.lang.Override
+        public Builder clear() {
+          super.clear();
+          bitField0_ = 0;
+          if (ackBuilder_ != null) {
+            ackBuilder_.clear();
+          }
+          if (nackBuilder_ != null) {
+            nackBuilder_.clear();
+          }
+          if (rejectBuilder_ != null) {
+            rejectBuilder_.clear();
+          }
+          if (progressBuilder_ != null) {
+            progressBuilder_.clear();
+          }
+          kindCase_ = 0;
+          kind_ = null;
+          return this;
+        }
+
+        @java.lang.Override
+        public com.google.protobuf.Descriptors.Descriptor
+            getDescriptorForType() {
+          return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_Item_descriptor;
+        }
+
+        @java.lang.Override
+        public dev.jobsvc.v1.WorkRequest.Batch.Item getDefaultInstanceForType() {
+          return dev.jobsvc.v1.WorkRequest.Batch.Item.getDefaultInstance();
+        }
+
+        @java.lang.Override
+        public dev.jobsvc.v1.WorkRequest.Batch.Item build() {
+          dev.jobsvc.v1.WorkRequest.Batch.Item result = buildPartial();
+          if (!result.isInitialized()) {
+            throw newUninitializedMessageException(result);
+          }
+          return result;
+        }
+
+        @java.lang.Override
+        public dev.jobsvc.v1.WorkRequest.Batch.Item buildPartial() {
+          dev.jobsvc.v1.WorkRequest.Batch.Item result = new dev.jobsvc.v1.WorkRequest.Batch.Item(this);
+          if (bitField0_ != 0) { buildPartial0(result); }
+          buildPartialOneofs(result);
+          onBuilt();
+          return result;
+        }
+
+        private void buildPartial0(dev.jobsvc.v1.WorkRequest.Batch.Item result) {
+          int from_bitField0_ = bitField0_;
+        }
+
+        private void buildPartialOneofs(dev.jobsvc.v1.WorkRequest.Batch.Item result) {
+          result.kindCase_ = kindCase_;
+          result.kind_ = this.kind_;
+          if (kindCase_ == 1 &&
+              ackBuilder_ != null) {
+            result.kind_ = ackBuilder_.build();
+          }
+          if (kindCase_ == 2 &&
+              nackBuilder_ != null) {
+            result.kind_ = nackBuilder_.build();
+          }
+          if (kindCase_ == 3 &&
+              rejectBuilder_ != null) {
+            result.kind_ = rejectBuilder_.build();
+          }
+          if (kindCase_ == 4 &&
+              progressBuilder_ != null) {
+            result.kind_ = progressBuilder_.build();
+          }
+        }
+
+        @java.lang.Override
+        public Builder mergeFrom(com.google.protobuf.Message other) {
+          if (other instanceof dev.jobsvc.v1.WorkRequest.Batch.Item) {
+            return mergeFrom((dev.jobsvc.v1.WorkRequest.Batch.Item)other);
+          } else {
+            super.mergeFrom(other);
+            return this;
+          }
+        }
+
+        public Builder mergeFrom(dev.jobsvc.v1.WorkRequest.Batch.Item other) {
+          if (other == dev.jobsvc.v1.WorkRequest.Batch.Item.getDefaultInstance()) return this;
+          switch (other.getKindCase()) {
+            case ACK: {
+              mergeAck(other.getAck());
+              break;
+            }
+            case NACK: {
+              mergeNack(other.getNack());
+              break;
+            }
+            case REJECT: {
+              mergeReject(other.getReject());
+              break;
+            }
+            case PROGRESS: {
+              mergeProgress(other.getProgress());
+              break;
+            }
+            case KIND_NOT_SET: {
+              break;
+            }
+          }
+          this.mergeUnknownFields(other.getUnknownFields());
+          onChanged();
+          return this;
+        }
+
+        @java.lang.Override
+        public final boolean isInitialized() {
+          return true;
+        }
+
+        @java.lang.Override
+        public Builder mergeFrom(
+            com.google.protobuf.CodedInputStream input,
+            com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+            throws java.io.IOException {
+          if (extensionRegistry == null) {
+            throw new java.lang.NullPointerException();
+          }
+          try {
+            boolean done = false;
+            while (!done) {
+              int tag = input.readTag();
+              switch (tag) {
+                case 0:
+                  done = true;
+                  break;
+                case 10: {
+                  input.readMessage(
+                      internalGetAckFieldBuilder().getBuilder(),
+                      extensionRegistry);
+                  kindCase_ = 1;
+                  break;
+                } // case 10
+                case 18: {
+                  input.readMessage(
+                      internalGetNackFieldBuilder().getBuilder(),
+                      extensionRegistry);
+                  kindCase_ = 2;
+                  break;
+                } // case 18
+                case 26: {
+                  input.readMessage(
+                      internalGetRejectFieldBuilder().getBuilder(),
+                      extensionRegistry);
+                  kindCase_ = 3;
+                  break;
+                } // case 26
+                case 34: {
+                  input.readMessage(
+                      internalGetProgressFieldBuilder().getBuilder(),
+                      extensionRegistry);
+                  kindCase_ = 4;
+                  break;
+                } // case 34
+                default: {
+                  if (!super.parseUnknownField(input, extensionRegistry, tag)) {
+                    done = true; // was an endgroup tag
+                  }
+                  break;
+                } // default:
+              } // switch (tag)
+            } // while (!done)
+          } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw e.unwrapIOException();
+          } finally {
+            onChanged();
+          } // finally
+          return this;
+        }
+        private int kindCase_ = 0;
+        private java.lang.Object kind_;
+        public KindCase
+            getKindCase() {
+          return KindCase.forNumber(
+              kindCase_);
+        }
+
+        public Builder clearKind() {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+          return this;
+        }
+
+        private int bitField0_;
+
+        private com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.AckRequest, dev.jobsvc.v1.AckRequest.Builder, dev.jobsvc.v1.AckRequestOrBuilder> ackBuilder_;
+        /**
+         * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+         * @return Whether the ack field is set.
+         */
+        @java.lang.Override
+        public boolean hasAck() {
+          return kindCase_ == 1;
+        }
+        /**
+         * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+         * @return The ack.
+         */
+        @java.lang.Override
+        public dev.jobsvc.v1.AckRequest getAck() {
+          if (ackBuilder_ == null) {
+            if (kindCase_ == 1) {
+              return (dev.jobsvc.v1.AckRequest) kind_;
+            }
+            return dev.jobsvc.v1.AckRequest.getDefaultInstance();
+          } else {
+            if (kindCase_ == 1) {
+              return ackBuilder_.getMessage();
+            }
+            return dev.jobsvc.v1.AckRequest.getDefaultInstance();
+          }
+        }
+        /**
+         * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+         */
+        public Builder setAck(dev.jobsvc.v1.AckRequest value) {
+          if (ackBuilder_ == null) {
+            if (value == null) {
+              throw new NullPointerException();
+            }
+            kind_ = value;
+            onChanged();
+          } else {
+            ackBuilder_.setMessage(value);
+          }
+          kindCase_ = 1;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+         */
+        public Builder setAck(
+            dev.jobsvc.v1.AckRequest.Builder builderForValue) {
+          if (ackBuilder_ == null) {
+            kind_ = builderForValue.build();
+            onChanged();
+          } else {
+            ackBuilder_.setMessage(builderForValue.build());
+          }
+          kindCase_ = 1;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+         */
+        public Builder mergeAck(dev.jobsvc.v1.AckRequest value) {
+          if (ackBuilder_ == null) {
+            if (kindCase_ == 1 &&
+                kind_ != dev.jobsvc.v1.AckRequest.getDefaultInstance()) {
+              kind_ = dev.jobsvc.v1.AckRequest.newBuilder((dev.jobsvc.v1.AckRequest) kind_)
+                  .mergeFrom(value).buildPartial();
+            } else {
+              kind_ = value;
+            }
+            onChanged();
+          } else {
+            if (kindCase_ == 1) {
+              ackBuilder_.mergeFrom(value);
+            } else {
+              ackBuilder_.setMessage(value);
+            }
+          }
+          kindCase_ = 1;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+         */
+        public Builder clearAck() {
+          if (ackBuilder_ == null) {
+            if (kindCase_ == 1) {
+              kindCase_ = 0;
+              kind_ = null;
+              onChanged();
+            }
+          } else {
+            if (kindCase_ == 1) {
+              kindCase_ = 0;
+              kind_ = null;
+            }
+            ackBuilder_.clear();
+          }
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+         */
+        public dev.jobsvc.v1.AckRequest.Builder getAckBuilder() {
+          return internalGetAckFieldBuilder().getBuilder();
+        }
+        /**
+         * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+         */
+        @java.lang.Override
+        public dev.jobsvc.v1.AckRequestOrBuilder getAckOrBuilder() {
+          if ((kindCase_ == 1) && (ackBuilder_ != null)) {
+            return ackBuilder_.getMessageOrBuilder();
+          } else {
+            if (kindCase_ == 1) {
+              return (dev.jobsvc.v1.AckRequest) kind_;
+            }
+            return dev.jobsvc.v1.AckRequest.getDefaultInstance();
+          }
+        }
+        /**
+         * <code>.jobsvc.v1.AckRequest ack = 1;</code>
+         */
+        private com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.AckRequest, dev.jobsvc.v1.AckRequest.Builder, dev.jobsvc.v1.AckRequestOrBuilder> 
+            internalGetAckFieldBuilder() {
+          if (ackBuilder_ == null) {
+            if (!(kindCase_ == 1)) {
+              kind_ = dev.jobsvc.v1.AckRequest.getDefaultInstance();
+            }
+            ackBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+                dev.jobsvc.v1.AckRequest, dev.jobsvc.v1.AckRequest.Builder, dev.jobsvc.v1.AckRequestOrBuilder>(
+                    (dev.jobsvc.v1.AckRequest) kind_,
+                    getParentForChildren(),
+                    isClean());
+            kind_ = null;
+          }
+          kindCase_ = 1;
+          onChanged();
+          return ackBuilder_;
+        }
+
+        private com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.NackRequest, dev.jobsvc.v1.NackRequest.Builder, dev.jobsvc.v1.NackRequestOrBuilder> nackBuilder_;
+        /**
+         * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+         * @return Whether the nack field is set.
+         */
+        @java.lang.Override
+        public boolean hasNack() {
+          return kindCase_ == 2;
+        }
+        /**
+         * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+         * @return The nack.
+         */
+        @java.lang.Override
+        public dev.jobsvc.v1.NackRequest getNack() {
+          if (nackBuilder_ == null) {
+            if (kindCase_ == 2) {
+              return (dev.jobsvc.v1.NackRequest) kind_;
+            }
+            return dev.jobsvc.v1.NackRequest.getDefaultInstance();
+          } else {
+            if (kindCase_ == 2) {
+              return nackBuilder_.getMessage();
+            }
+            return dev.jobsvc.v1.NackRequest.getDefaultInstance();
+          }
+        }
+        /**
+         * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+         */
+        public Builder setNack(dev.jobsvc.v1.NackRequest value) {
+          if (nackBuilder_ == null) {
+            if (value == null) {
+              throw new NullPointerException();
+            }
+            kind_ = value;
+            onChanged();
+          } else {
+            nackBuilder_.setMessage(value);
+          }
+          kindCase_ = 2;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+         */
+        public Builder setNack(
+            dev.jobsvc.v1.NackRequest.Builder builderForValue) {
+          if (nackBuilder_ == null) {
+            kind_ = builderForValue.build();
+            onChanged();
+          } else {
+            nackBuilder_.setMessage(builderForValue.build());
+          }
+          kindCase_ = 2;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+         */
+        public Builder mergeNack(dev.jobsvc.v1.NackRequest value) {
+          if (nackBuilder_ == null) {
+            if (kindCase_ == 2 &&
+                kind_ != dev.jobsvc.v1.NackRequest.getDefaultInstance()) {
+              kind_ = dev.jobsvc.v1.NackRequest.newBuilder((dev.jobsvc.v1.NackRequest) kind_)
+                  .mergeFrom(value).buildPartial();
+            } else {
+              kind_ = value;
+            }
+            onChanged();
+          } else {
+            if (kindCase_ == 2) {
+              nackBuilder_.mergeFrom(value);
+            } else {
+              nackBuilder_.setMessage(value);
+            }
+          }
+          kindCase_ = 2;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+         */
+        public Builder clearNack() {
+          if (nackBuilder_ == null) {
+            if (kindCase_ == 2) {
+              kindCase_ = 0;
+              kind_ = null;
+              onChanged();
+            }
+          } else {
+            if (kindCase_ == 2) {
+              kindCase_ = 0;
+              kind_ = null;
+            }
+            nackBuilder_.clear();
+          }
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+         */
+        public dev.jobsvc.v1.NackRequest.Builder getNackBuilder() {
+          return internalGetNackFieldBuilder().getBuilder();
+        }
+        /**
+         * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+         */
+        @java.lang.Override
+        public dev.jobsvc.v1.NackRequestOrBuilder getNackOrBuilder() {
+          if ((kindCase_ == 2) && (nackBuilder_ != null)) {
+            return nackBuilder_.getMessageOrBuilder();
+          } else {
+            if (kindCase_ == 2) {
+              return (dev.jobsvc.v1.NackRequest) kind_;
+            }
+            return dev.jobsvc.v1.NackRequest.getDefaultInstance();
+          }
+        }
+        /**
+         * <code>.jobsvc.v1.NackRequest nack = 2;</code>
+         */
+        private com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.NackRequest, dev.jobsvc.v1.NackRequest.Builder, dev.jobsvc.v1.NackRequestOrBuilder> 
+            internalGetNackFieldBuilder() {
+          if (nackBuilder_ == null) {
+            if (!(kindCase_ == 2)) {
+              kind_ = dev.jobsvc.v1.NackRequest.getDefaultInstance();
+            }
+            nackBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+                dev.jobsvc.v1.NackRequest, dev.jobsvc.v1.NackRequest.Builder, dev.jobsvc.v1.NackRequestOrBuilder>(
+                    (dev.jobsvc.v1.NackRequest) kind_,
+                    getParentForChildren(),
+                    isClean());
+            kind_ = null;
+          }
+          kindCase_ = 2;
+          onChanged();
+          return nackBuilder_;
+        }
+
+        private com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.RejectRequest, dev.jobsvc.v1.RejectRequest.Builder, dev.jobsvc.v1.RejectRequestOrBuilder> rejectBuilder_;
+        /**
+         * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+         * @return Whether the reject field is set.
+         */
+        @java.lang.Override
+        public boolean hasReject() {
+          return kindCase_ == 3;
+        }
+        /**
+         * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+         * @return The reject.
+         */
+        @java.lang.Override
+        public dev.jobsvc.v1.RejectRequest getReject() {
+          if (rejectBuilder_ == null) {
+            if (kindCase_ == 3) {
+              return (dev.jobsvc.v1.RejectRequest) kind_;
+            }
+            return dev.jobsvc.v1.RejectRequest.getDefaultInstance();
+          } else {
+            if (kindCase_ == 3) {
+              return rejectBuilder_.getMessage();
+            }
+            return dev.jobsvc.v1.RejectRequest.getDefaultInstance();
+          }
+        }
+        /**
+         * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+         */
+        public Builder setReject(dev.jobsvc.v1.RejectRequest value) {
+          if (rejectBuilder_ == null) {
+            if (value == null) {
+              throw new NullPointerException();
+            }
+            kind_ = value;
+            onChanged();
+          } else {
+            rejectBuilder_.setMessage(value);
+          }
+          kindCase_ = 3;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+         */
+        public Builder setReject(
+            dev.jobsvc.v1.RejectRequest.Builder builderForValue) {
+          if (rejectBuilder_ == null) {
+            kind_ = builderForValue.build();
+            onChanged();
+          } else {
+            rejectBuilder_.setMessage(builderForValue.build());
+          }
+          kindCase_ = 3;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+         */
+        public Builder mergeReject(dev.jobsvc.v1.RejectRequest value) {
+          if (rejectBuilder_ == null) {
+            if (kindCase_ == 3 &&
+                kind_ != dev.jobsvc.v1.RejectRequest.getDefaultInstance()) {
+              kind_ = dev.jobsvc.v1.RejectRequest.newBuilder((dev.jobsvc.v1.RejectRequest) kind_)
+                  .mergeFrom(value).buildPartial();
+            } else {
+              kind_ = value;
+            }
+            onChanged();
+          } else {
+            if (kindCase_ == 3) {
+              rejectBuilder_.mergeFrom(value);
+            } else {
+              rejectBuilder_.setMessage(value);
+            }
+          }
+          kindCase_ = 3;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+         */
+        public Builder clearReject() {
+          if (rejectBuilder_ == null) {
+            if (kindCase_ == 3) {
+              kindCase_ = 0;
+              kind_ = null;
+              onChanged();
+            }
+          } else {
+            if (kindCase_ == 3) {
+              kindCase_ = 0;
+              kind_ = null;
+            }
+            rejectBuilder_.clear();
+          }
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+         */
+        public dev.jobsvc.v1.RejectRequest.Builder getRejectBuilder() {
+          return internalGetRejectFieldBuilder().getBuilder();
+        }
+        /**
+         * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+         */
+        @java.lang.Override
+        public dev.jobsvc.v1.RejectRequestOrBuilder getRejectOrBuilder() {
+          if ((kindCase_ == 3) && (rejectBuilder_ != null)) {
+            return rejectBuilder_.getMessageOrBuilder();
+          } else {
+            if (kindCase_ == 3) {
+              return (dev.jobsvc.v1.RejectRequest) kind_;
+            }
+            return dev.jobsvc.v1.RejectRequest.getDefaultInstance();
+          }
+        }
+        /**
+         * <code>.jobsvc.v1.RejectRequest reject = 3;</code>
+         */
+        private com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.RejectRequest, dev.jobsvc.v1.RejectRequest.Builder, dev.jobsvc.v1.RejectRequestOrBuilder> 
+            internalGetRejectFieldBuilder() {
+          if (rejectBuilder_ == null) {
+            if (!(kindCase_ == 3)) {
+              kind_ = dev.jobsvc.v1.RejectRequest.getDefaultInstance();
+            }
+            rejectBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+                dev.jobsvc.v1.RejectRequest, dev.jobsvc.v1.RejectRequest.Builder, dev.jobsvc.v1.RejectRequestOrBuilder>(
+                    (dev.jobsvc.v1.RejectRequest) kind_,
+                    getParentForChildren(),
+                    isClean());
+            kind_ = null;
+          }
+          kindCase_ = 3;
+          onChanged();
+          return rejectBuilder_;
+        }
+
+        private com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.ReportProgressRequest, dev.jobsvc.v1.ReportProgressRequest.Builder, dev.jobsvc.v1.ReportProgressRequestOrBuilder> progressBuilder_;
+        /**
+         * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+         * @return Whether the progress field is set.
+         */
+        @java.lang.Override
+        public boolean hasProgress() {
+          return kindCase_ == 4;
+        }
+        /**
+         * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+         * @return The progress.
+         */
+        @java.lang.Override
+        public dev.jobsvc.v1.ReportProgressRequest getProgress() {
+          if (progressBuilder_ == null) {
+            if (kindCase_ == 4) {
+              return (dev.jobsvc.v1.ReportProgressRequest) kind_;
+            }
+            return dev.jobsvc.v1.ReportProgressRequest.getDefaultInstance();
+          } else {
+            if (kindCase_ == 4) {
+              return progressBuilder_.getMessage();
+            }
+            return dev.jobsvc.v1.ReportProgressRequest.getDefaultInstance();
+          }
+        }
+        /**
+         * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+         */
+        public Builder setProgress(dev.jobsvc.v1.ReportProgressRequest value) {
+          if (progressBuilder_ == null) {
+            if (value == null) {
+              throw new NullPointerException();
+            }
+            kind_ = value;
+            onChanged();
+          } else {
+            progressBuilder_.setMessage(value);
+          }
+          kindCase_ = 4;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+         */
+        public Builder setProgress(
+            dev.jobsvc.v1.ReportProgressRequest.Builder builderForValue) {
+          if (progressBuilder_ == null) {
+            kind_ = builderForValue.build();
+            onChanged();
+          } else {
+            progressBuilder_.setMessage(builderForValue.build());
+          }
+          kindCase_ = 4;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+         */
+        public Builder mergeProgress(dev.jobsvc.v1.ReportProgressRequest value) {
+          if (progressBuilder_ == null) {
+            if (kindCase_ == 4 &&
+                kind_ != dev.jobsvc.v1.ReportProgressRequest.getDefaultInstance()) {
+              kind_ = dev.jobsvc.v1.ReportProgressRequest.newBuilder((dev.jobsvc.v1.ReportProgressRequest) kind_)
+                  .mergeFrom(value).buildPartial();
+            } else {
+              kind_ = value;
+            }
+            onChanged();
+          } else {
+            if (kindCase_ == 4) {
+              progressBuilder_.mergeFrom(value);
+            } else {
+              progressBuilder_.setMessage(value);
+            }
+          }
+          kindCase_ = 4;
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+         */
+        public Builder clearProgress() {
+          if (progressBuilder_ == null) {
+            if (kindCase_ == 4) {
+              kindCase_ = 0;
+              kind_ = null;
+              onChanged();
+            }
+          } else {
+            if (kindCase_ == 4) {
+              kindCase_ = 0;
+              kind_ = null;
+            }
+            progressBuilder_.clear();
+          }
+          return this;
+        }
+        /**
+         * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+         */
+        public dev.jobsvc.v1.ReportProgressRequest.Builder getProgressBuilder() {
+          return internalGetProgressFieldBuilder().getBuilder();
+        }
+        /**
+         * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+         */
+        @java.lang.Override
+        public dev.jobsvc.v1.ReportProgressRequestOrBuilder getProgressOrBuilder() {
+          if ((kindCase_ == 4) && (progressBuilder_ != null)) {
+            return progressBuilder_.getMessageOrBuilder();
+          } else {
+            if (kindCase_ == 4) {
+              return (dev.jobsvc.v1.ReportProgressRequest) kind_;
+            }
+            return dev.jobsvc.v1.ReportProgressRequest.getDefaultInstance();
+          }
+        }
+        /**
+         * <code>.jobsvc.v1.ReportProgressRequest progress = 4;</code>
+         */
+        private com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.ReportProgressRequest, dev.jobsvc.v1.ReportProgressRequest.Builder, dev.jobsvc.v1.ReportProgressRequestOrBuilder> 
+            internalGetProgressFieldBuilder() {
+          if (progressBuilder_ == null) {
+            if (!(kindCase_ == 4)) {
+              kind_ = dev.jobsvc.v1.ReportProgressRequest.getDefaultInstance();
+            }
+            progressBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+                dev.jobsvc.v1.ReportProgressRequest, dev.jobsvc.v1.ReportProgressRequest.Builder, dev.jobsvc.v1.ReportProgressRequestOrBuilder>(
+                    (dev.jobsvc.v1.ReportProgressRequest) kind_,
+                    getParentForChildren(),
+                    isClean());
+            kind_ = null;
+          }
+          kindCase_ = 4;
+          onChanged();
+          return progressBuilder_;
+        }
+
+        // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkRequest.Batch.Item)
+      }
+
+      // @@protoc_insertion_point(class_scope:jobsvc.v1.WorkRequest.Batch.Item)
+      private static final dev.jobsvc.v1.WorkRequest.Batch.Item DEFAULT_INSTANCE;
+      static {
+        DEFAULT_INSTANCE = new dev.jobsvc.v1.WorkRequest.Batch.Item();
+      }
+
+      public static dev.jobsvc.v1.WorkRequest.Batch.Item getDefaultInstance() {
+        return DEFAULT_INSTANCE;
+      }
+
+      private static final com.google.protobuf.Parser<Item>
+          PARSER = new com.google.protobuf.AbstractParser<Item>() {
+        @java.lang.Override
+        public Item parsePartialFrom(
+            com.google.protobuf.CodedInputStream input,
+            com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+            throws com.google.protobuf.InvalidProtocolBufferException {
+          Builder builder = newBuilder();
+          try {
+            builder.mergeFrom(input, extensionRegistry);
+          } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+            throw e.setUnfinishedMessage(builder.buildPartial());
+          } catch (com.google.protobuf.UninitializedMessageException e) {
+            throw e.asInvalidProtocolBufferException().setUnfinishedMessage(builder.buildPartial());
+          } catch (java.io.IOException e) {
+            throw new com.google.protobuf.InvalidProtocolBufferException(e)
+                .setUnfinishedMessage(builder.buildPartial());
+          }
+          return builder.buildPartial();
+        }
+      };
+
+      public static com.google.protobuf.Parser<Item> parser() {
+        return PARSER;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Parser<Item> getParserForType() {
+        return PARSER;
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkRequest.Batch.Item getDefaultInstanceForType() {
+        return DEFAULT_INSTANCE;
+      }
+
+    }
+
+    public static final int ITEMS_FIELD_NUMBER = 1;
+    @SuppressWarnings("serial")
+    private java.util.List<dev.jobsvc.v1.WorkRequest.Batch.Item> items_;
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<dev.jobsvc.v1.WorkRequest.Batch.Item> getItemsList() {
+      return items_;
+    }
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<? extends dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder> 
+        getItemsOrBuilderList() {
+      return items_;
+    }
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    @java.lang.Override
+    public int getItemsCount() {
+      return items_.size();
+    }
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkRequest.Batch.Item getItems(int index) {
+      return items_.get(index);
+    }
+    /**
+     * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder getItemsOrBuilder(
+        int index) {
+      return items_.get(index);
+    }
+
+    private byte memoizedIsInitialized = -1;
+    @java.lang.Override
+    public final boolean isInitialized() {
+      byte isInitialized = memoizedIsInitialized;
+      if (isInitialized == 1) return true;
+      if (isInitialized == 0) return false;
+
+      memoizedIsInitialized = 1;
+      return true;
+    }
+
+    @java.lang.Override
+    public void writeTo(com.google.protobuf.CodedOutputStream output)
+                        throws java.io.IOException {
+      for (int i = 0; i < items_.size(); i++) {
+        output.writeMessage(1, items_.get(i));
+      }
+      getUnknownFields().writeTo(output);
+    }
+    private int computeSerializedSize_0() {
+      int size = 0;
+
+          {
+            final int count = items_.size();
+            for (int i = 0; i < count; i++) {
+              size += com.google.protobuf.CodedOutputStream
+                .computeMessageSizeNoTag(items_.get(i));
+            }
+            size += 1 * count;
+          }
+      return size;
+    }
+    @java.lang.Override
+    public int getSerializedSize() {
+      int size = memoizedSize;
+      if (size != -1) return size;
+
+      size = 0;
+      size += computeSerializedSize_0();
+      size += getUnknownFields().getSerializedSize();
+      memoizedSize = size;
+      return size;
+    }
+
+    @java.lang.Override
+    public boolean equals(final java.lang.Object obj) {
+      if (obj == this) {
+       return true;
+      }
+      if (!(obj instanceof dev.jobsvc.v1.WorkRequest.Batch)) {
+        return super.equals(obj);
+      }
+      dev.jobsvc.v1.WorkRequest.Batch other = (dev.jobsvc.v1.WorkRequest.Batch) obj;
+
+      if (!getItemsList()
+          .equals(other.getItemsList())) return false;
+      if (!getUnknownFields().equals(other.getUnknownFields())) return false;
+      return true;
+    }
+
+    @java.lang.Override
+    public int hashCode() {
+      if (memoizedHashCode != 0) {
+        return memoizedHashCode;
+      }
+      int hash = 41;
+      hash = (19 * hash) + getDescriptor().hashCode();
+      if (getItemsCount() > 0) {
+        hash = (37 * hash) + ITEMS_FIELD_NUMBER;
+        hash = (53 * hash) + getItemsList().hashCode();
+      }
+      hash = (29 * hash) + getUnknownFields().hashCode();
+      memoizedHashCode = hash;
+      return hash;
+    }
+
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(
+        java.nio.ByteBuffer data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(
+        java.nio.ByteBuffer data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(
+        com.google.protobuf.ByteString data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(
+        com.google.protobuf.ByteString data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(byte[] data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(
+        byte[] data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    public static dev.jobsvc.v1.WorkRequest.Batch parseDelimitedFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input);
+    }
+
+    public static dev.jobsvc.v1.WorkRequest.Batch parseDelimitedFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(
+        com.google.protobuf.CodedInputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static dev.jobsvc.v1.WorkRequest.Batch parseFrom(
+        com.google.protobuf.CodedInputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    @java.lang.Override
+    public Builder newBuilderForType() { return newBuilder(); }
+    public static Builder newBuilder() {
+      return DEFAULT_INSTANCE.toBuilder();
+    }
+    public static Builder newBuilder(dev.jobsvc.v1.WorkRequest.Batch prototype) {
+      return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
+    }
+    @java.lang.Override
+    public Builder toBuilder() {
+      return this == DEFAULT_INSTANCE
+          ? new Builder() : new Builder().mergeFrom(this);
+    }
+
+    @java.lang.Override
+    protected Builder newBuilderForType(
+        com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+      Builder builder = new Builder(parent);
+      return builder;
+    }
+    /**
+     * <pre>
+     * Each item is handled exactly as if it had been sent alone, in order for one job
+     * (items about different jobs may be written concurrently), and answered alone.
+     * </pre>
+     *
+     * Protobuf type {@code jobsvc.v1.WorkRequest.Batch}
+     */
+    public static final class Builder extends
+        com.google.protobuf.GeneratedMessage.Builder<Builder> implements
+        // @@protoc_insertion_point(builder_implements:jobsvc.v1.WorkRequest.Batch)
+        dev.jobsvc.v1.WorkRequest.BatchOrBuilder {
+      public static final com.google.protobuf.Descriptors.Descriptor
+          getDescriptor() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_descriptor;
+      }
+
+      @java.lang.Override
+      protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+          internalGetFieldAccessorTable() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_fieldAccessorTable
+            .ensureFieldAccessorsInitialized(
+                dev.jobsvc.v1.WorkRequest.Batch.class, dev.jobsvc.v1.WorkRequest.Batch.Builder.class);
+      }
+
+      // Construct using dev.jobsvc.v1.WorkRequest.Batch.newBuilder()
+      private Builder() {
+
+      }
+
+      private Builder(
+          com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+        super(parent);
+
+      }
+      @java.lang.Override
+      public Builder clear() {
+        super.clear();
+        bitField0_ = 0;
+        if (itemsBuilder_ == null) {
+          items_ = java.util.Collections.emptyList();
+        } else {
+          items_ = null;
+          itemsBuilder_.clear();
+        }
+        bitField0_ = (bitField0_ & ~0x00000001);
+        return this;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Descriptors.Descriptor
+          getDescriptorForType() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkRequest_Batch_descriptor;
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkRequest.Batch getDefaultInstanceForType() {
+        return dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance();
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkRequest.Batch build() {
+        dev.jobsvc.v1.WorkRequest.Batch result = buildPartial();
+        if (!result.isInitialized()) {
+          throw newUninitializedMessageException(result);
+        }
+        return result;
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkRequest.Batch buildPartial() {
+        dev.jobsvc.v1.WorkRequest.Batch result = new dev.jobsvc.v1.WorkRequest.Batch(this);
+        buildPartialRepeatedFields(result);
+        if (bitField0_ != 0) { buildPartial0(result); }
+        onBuilt();
+        return result;
+      }
+
+      private void buildPartialRepeatedFields(dev.jobsvc.v1.WorkRequest.Batch result) {
+        if (itemsBuilder_ == null) {
+          if (((bitField0_ & 0x00000001) != 0)) {
+            items_ = java.util.Collections.unmodifiableList(items_);
+            bitField0_ = (bitField0_ & ~0x00000001);
+          }
+          result.items_ = items_;
+        } else {
+          result.items_ = itemsBuilder_.build();
+        }
+      }
+
+      private void buildPartial0(dev.jobsvc.v1.WorkRequest.Batch result) {
+        int from_bitField0_ = bitField0_;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(com.google.protobuf.Message other) {
+        if (other instanceof dev.jobsvc.v1.WorkRequest.Batch) {
+          return mergeFrom((dev.jobsvc.v1.WorkRequest.Batch)other);
+        } else {
+          super.mergeFrom(other);
+          return this;
+        }
+      }
+
+      public Builder mergeFrom(dev.jobsvc.v1.WorkRequest.Batch other) {
+        if (other == dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance()) return this;
+        if (itemsBuilder_ == null) {
+          if (!other.items_.isEmpty()) {
+            if (items_.isEmpty()) {
+              items_ = other.items_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+            } else {
+              ensureItemsIsMutable();
+              items_.addAll(other.items_);
+            }
+            onChanged();
+          }
+        } else {
+          if (!other.items_.isEmpty()) {
+            if (itemsBuilder_.isEmpty()) {
+              itemsBuilder_.dispose();
+              itemsBuilder_ = null;
+              items_ = other.items_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+              itemsBuilder_ = 
+                com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                   internalGetItemsFieldBuilder() : null;
+            } else {
+              itemsBuilder_.addAllMessages(other.items_);
+            }
+          }
+        }
+        this.mergeUnknownFields(other.getUnknownFields());
+        onChanged();
+        return this;
+      }
+
+      @java.lang.Override
+      public final boolean isInitialized() {
+        return true;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        if (extensionRegistry == null) {
+          throw new java.lang.NullPointerException();
+        }
+        try {
+          boolean done = false;
+          while (!done) {
+            int tag = input.readTag();
+            switch (tag) {
+              case 0:
+                done = true;
+                break;
+              case 10: {
+                dev.jobsvc.v1.WorkRequest.Batch.Item m =
+                    input.readMessage(
+                        dev.jobsvc.v1.WorkRequest.Batch.Item.parser(),
+                        extensionRegistry);
+                if (itemsBuilder_ == null) {
+                  ensureItemsIsMutable();
+                  items_.add(m);
+                } else {
+                  itemsBuilder_.addMessage(m);
+                }
+                break;
+              } // case 10
+              default: {
+                if (!super.parseUnknownField(input, extensionRegistry, tag)) {
+                  done = true; // was an endgroup tag
+                }
+                break;
+              } // default:
+            } // switch (tag)
+          } // while (!done)
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.unwrapIOException();
+        } finally {
+          onChanged();
+        } // finally
+        return this;
+      }
+      private int bitField0_;
+
+      private java.util.List<dev.jobsvc.v1.WorkRequest.Batch.Item> items_ =
+        java.util.Collections.emptyList();
+      private void ensureItemsIsMutable() {
+        if (!((bitField0_ & 0x00000001) != 0)) {
+          items_ = new java.util.ArrayList<dev.jobsvc.v1.WorkRequest.Batch.Item>(items_);
+          bitField0_ |= 0x00000001;
+         }
+      }
+
+      private com.google.protobuf.RepeatedFieldBuilder<
+          dev.jobsvc.v1.WorkRequest.Batch.Item, dev.jobsvc.v1.WorkRequest.Batch.Item.Builder, dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder> itemsBuilder_;
+
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public java.util.List<dev.jobsvc.v1.WorkRequest.Batch.Item> getItemsList() {
+        if (itemsBuilder_ == null) {
+          return java.util.Collections.unmodifiableList(items_);
+        } else {
+          return itemsBuilder_.getMessageList();
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public int getItemsCount() {
+        if (itemsBuilder_ == null) {
+          return items_.size();
+        } else {
+          return itemsBuilder_.getCount();
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkRequest.Batch.Item getItems(int index) {
+        if (itemsBuilder_ == null) {
+          return items_.get(index);
+        } else {
+          return itemsBuilder_.getMessage(index);
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public Builder setItems(
+          int index, dev.jobsvc.v1.WorkRequest.Batch.Item value) {
+        if (itemsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          ensureItemsIsMutable();
+          items_.set(index, value);
+          onChanged();
+        } else {
+          itemsBuilder_.setMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public Builder setItems(
+          int index, dev.jobsvc.v1.WorkRequest.Batch.Item.Builder builderForValue) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.set(index, builderForValue.build());
+          onChanged();
+        } else {
+          itemsBuilder_.setMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public Builder addItems(dev.jobsvc.v1.WorkRequest.Batch.Item value) {
+        if (itemsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          ensureItemsIsMutable();
+          items_.add(value);
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public Builder addItems(
+          int index, dev.jobsvc.v1.WorkRequest.Batch.Item value) {
+        if (itemsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          ensureItemsIsMutable();
+          items_.add(index, value);
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public Builder addItems(
+          dev.jobsvc.v1.WorkRequest.Batch.Item.Builder builderForValue) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.add(builderForValue.build());
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public Builder addItems(
+          int index, dev.jobsvc.v1.WorkRequest.Batch.Item.Builder builderForValue) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.add(index, builderForValue.build());
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public Builder addAllItems(
+          java.lang.Iterable<? extends dev.jobsvc.v1.WorkRequest.Batch.Item> values) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          com.google.protobuf.AbstractMessageLite.Builder.addAll(
+              values, items_);
+          onChanged();
+        } else {
+          itemsBuilder_.addAllMessages(values);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public Builder clearItems() {
+        if (itemsBuilder_ == null) {
+          items_ = java.util.Collections.emptyList();
+          bitField0_ = (bitField0_ & ~0x00000001);
+          onChanged();
+        } else {
+          itemsBuilder_.clear();
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public Builder removeItems(int index) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.remove(index);
+          onChanged();
+        } else {
+          itemsBuilder_.remove(index);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkRequest.Batch.Item.Builder getItemsBuilder(
+          int index) {
+        return internalGetItemsFieldBuilder().getBuilder(index);
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder getItemsOrBuilder(
+          int index) {
+        if (itemsBuilder_ == null) {
+          return items_.get(index);  } else {
+          return itemsBuilder_.getMessageOrBuilder(index);
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public java.util.List<? extends dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder> 
+           getItemsOrBuilderList() {
+        if (itemsBuilder_ != null) {
+          return itemsBuilder_.getMessageOrBuilderList();
+        } else {
+          return java.util.Collections.unmodifiableList(items_);
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkRequest.Batch.Item.Builder addItemsBuilder() {
+        return internalGetItemsFieldBuilder().addBuilder(
+            dev.jobsvc.v1.WorkRequest.Batch.Item.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkRequest.Batch.Item.Builder addItemsBuilder(
+          int index) {
+        return internalGetItemsFieldBuilder().addBuilder(
+            index, dev.jobsvc.v1.WorkRequest.Batch.Item.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkRequest.Batch.Item items = 1;</code>
+       */
+      public java.util.List<dev.jobsvc.v1.WorkRequest.Batch.Item.Builder> 
+           getItemsBuilderList() {
+        return internalGetItemsFieldBuilder().getBuilderList();
+      }
+      private com.google.protobuf.RepeatedFieldBuilder<
+          dev.jobsvc.v1.WorkRequest.Batch.Item, dev.jobsvc.v1.WorkRequest.Batch.Item.Builder, dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder> 
+          internalGetItemsFieldBuilder() {
+        if (itemsBuilder_ == null) {
+          itemsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+              dev.jobsvc.v1.WorkRequest.Batch.Item, dev.jobsvc.v1.WorkRequest.Batch.Item.Builder, dev.jobsvc.v1.WorkRequest.Batch.ItemOrBuilder>(
+                  items_,
+                  ((bitField0_ & 0x00000001) != 0),
+                  getParentForChildren(),
+                  isClean());
+          items_ = null;
+        }
+        return itemsBuilder_;
+      }
+
+      // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkRequest.Batch)
+    }
+
+    // @@protoc_insertion_point(class_scope:jobsvc.v1.WorkRequest.Batch)
+    private static final dev.jobsvc.v1.WorkRequest.Batch DEFAULT_INSTANCE;
+    static {
+      DEFAULT_INSTANCE = new dev.jobsvc.v1.WorkRequest.Batch();
+    }
+
+    public static dev.jobsvc.v1.WorkRequest.Batch getDefaultInstance() {
+      return DEFAULT_INSTANCE;
+    }
+
+    private static final com.google.protobuf.Parser<Batch>
+        PARSER = new com.google.protobuf.AbstractParser<Batch>() {
+      @java.lang.Override
+      public Batch parsePartialFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        Builder builder = newBuilder();
+        try {
+          builder.mergeFrom(input, extensionRegistry);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.setUnfinishedMessage(builder.buildPartial());
+        } catch (com.google.protobuf.UninitializedMessageException e) {
+          throw e.asInvalidProtocolBufferException().setUnfinishedMessage(builder.buildPartial());
+        } catch (java.io.IOException e) {
+          throw new com.google.protobuf.InvalidProtocolBufferException(e)
+              .setUnfinishedMessage(builder.buildPartial());
+        }
+        return builder.buildPartial();
+      }
+    };
+
+    public static com.google.protobuf.Parser<Batch> parser() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Parser<Batch> getParserForType() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkRequest.Batch getDefaultInstanceForType() {
+      return DEFAULT_INSTANCE;
+    }
+
+  }
+
   private int kindCase_ = 0;
   @SuppressWarnings("serial")
   private java.lang.Object kind_;
@@ -420,6 +2524,7 @@ private static final long serialVersionUID = 0L;
     NACK(5),
     REJECT(6),
     DRAIN(7),
+    BATCH(8),
     KIND_NOT_SET(0);
     private final int value;
     private KindCase(int value) {
@@ -444,6 +2549,7 @@ private static final long serialVersionUID = 0L;
         case 5: return NACK;
         case 6: return REJECT;
         case 7: return DRAIN;
+        case 8: return BATCH;
         case 0: return KIND_NOT_SET;
         default: return null;
       }
@@ -688,6 +2794,52 @@ private static final long serialVersionUID = 0L;
     return dev.jobsvc.v1.WorkRequest.Drain.getDefaultInstance();
   }
 
+  public static final int BATCH_FIELD_NUMBER = 8;
+  /**
+   * <pre>
+   * Several settlements and progress reports in one message; send it only to a server
+   * whose Welcome says `accepts_batches`.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+   * @return Whether the batch field is set.
+   */
+  @java.lang.Override
+  public boolean hasBatch() {
+    return kindCase_ == 8;
+  }
+  /**
+   * <pre>
+   * Several settlements and progress reports in one message; send it only to a server
+   * whose Welcome says `accepts_batches`.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+   * @return The batch.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.WorkRequest.Batch getBatch() {
+    if (kindCase_ == 8) {
+       return (dev.jobsvc.v1.WorkRequest.Batch) kind_;
+    }
+    return dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * Several settlements and progress reports in one message; send it only to a server
+   * whose Welcome says `accepts_batches`.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.WorkRequest.BatchOrBuilder getBatchOrBuilder() {
+    if (kindCase_ == 8) {
+       return (dev.jobsvc.v1.WorkRequest.Batch) kind_;
+    }
+    return dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -723,6 +2875,9 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 7) {
       output.writeMessage(7, (dev.jobsvc.v1.WorkRequest.Drain) kind_);
     }
+    if (kindCase_ == 8) {
+      output.writeMessage(8, (dev.jobsvc.v1.WorkRequest.Batch) kind_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -754,6 +2909,10 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 7) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(7, (dev.jobsvc.v1.WorkRequest.Drain) kind_);
+    }
+    if (kindCase_ == 8) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, (dev.jobsvc.v1.WorkRequest.Batch) kind_);
     }
     return size;
   }
@@ -809,6 +2968,10 @@ private static final long serialVersionUID = 0L;
         if (!getDrain()
             .equals(other.getDrain())) return false;
         break;
+      case 8:
+        if (!getBatch()
+            .equals(other.getBatch())) return false;
+        break;
       case 0:
       default:
     }
@@ -851,6 +3014,10 @@ private static final long serialVersionUID = 0L;
       case 7:
         hash = (37 * hash) + DRAIN_FIELD_NUMBER;
         hash = (53 * hash) + getDrain().hashCode();
+        break;
+      case 8:
+        hash = (37 * hash) + BATCH_FIELD_NUMBER;
+        hash = (53 * hash) + getBatch().hashCode();
         break;
       case 0:
       default:
@@ -1007,6 +3174,9 @@ private static final long serialVersionUID = 0L;
       if (drainBuilder_ != null) {
         drainBuilder_.clear();
       }
+      if (batchBuilder_ != null) {
+        batchBuilder_.clear();
+      }
       kindCase_ = 0;
       kind_ = null;
       return this;
@@ -1076,6 +3246,10 @@ private static final long serialVersionUID = 0L;
           drainBuilder_ != null) {
         result.kind_ = drainBuilder_.build();
       }
+      if (kindCase_ == 8 &&
+          batchBuilder_ != null) {
+        result.kind_ = batchBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -1117,6 +3291,10 @@ private static final long serialVersionUID = 0L;
         }
         case DRAIN: {
           mergeDrain(other.getDrain());
+          break;
+        }
+        case BATCH: {
+          mergeBatch(other.getBatch());
           break;
         }
         case KIND_NOT_SET: {
@@ -1198,6 +3376,13 @@ private static final long serialVersionUID = 0L;
               kindCase_ = 7;
               break;
             } // case 58
+            case 66: {
+              input.readMessage(
+                  internalGetBatchFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 8;
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2258,6 +4443,193 @@ private static final long serialVersionUID = 0L;
       kindCase_ = 7;
       onChanged();
       return drainBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.WorkRequest.Batch, dev.jobsvc.v1.WorkRequest.Batch.Builder, dev.jobsvc.v1.WorkRequest.BatchOrBuilder> batchBuilder_;
+    /**
+     * <pre>
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+     * @return Whether the batch field is set.
+     */
+    @java.lang.Override
+    public boolean hasBatch() {
+      return kindCase_ == 8;
+    }
+    /**
+     * <pre>
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+     * @return The batch.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkRequest.Batch getBatch() {
+      if (batchBuilder_ == null) {
+        if (kindCase_ == 8) {
+          return (dev.jobsvc.v1.WorkRequest.Batch) kind_;
+        }
+        return dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance();
+      } else {
+        if (kindCase_ == 8) {
+          return batchBuilder_.getMessage();
+        }
+        return dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+     */
+    public Builder setBatch(dev.jobsvc.v1.WorkRequest.Batch value) {
+      if (batchBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        batchBuilder_.setMessage(value);
+      }
+      kindCase_ = 8;
+      return this;
+    }
+    /**
+     * <pre>
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+     */
+    public Builder setBatch(
+        dev.jobsvc.v1.WorkRequest.Batch.Builder builderForValue) {
+      if (batchBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        batchBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 8;
+      return this;
+    }
+    /**
+     * <pre>
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+     */
+    public Builder mergeBatch(dev.jobsvc.v1.WorkRequest.Batch value) {
+      if (batchBuilder_ == null) {
+        if (kindCase_ == 8 &&
+            kind_ != dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance()) {
+          kind_ = dev.jobsvc.v1.WorkRequest.Batch.newBuilder((dev.jobsvc.v1.WorkRequest.Batch) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 8) {
+          batchBuilder_.mergeFrom(value);
+        } else {
+          batchBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 8;
+      return this;
+    }
+    /**
+     * <pre>
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+     */
+    public Builder clearBatch() {
+      if (batchBuilder_ == null) {
+        if (kindCase_ == 8) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 8) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        batchBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+     */
+    public dev.jobsvc.v1.WorkRequest.Batch.Builder getBatchBuilder() {
+      return internalGetBatchFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkRequest.BatchOrBuilder getBatchOrBuilder() {
+      if ((kindCase_ == 8) && (batchBuilder_ != null)) {
+        return batchBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 8) {
+          return (dev.jobsvc.v1.WorkRequest.Batch) kind_;
+        }
+        return dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Several settlements and progress reports in one message; send it only to a server
+     * whose Welcome says `accepts_batches`.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.WorkRequest.Batch, dev.jobsvc.v1.WorkRequest.Batch.Builder, dev.jobsvc.v1.WorkRequest.BatchOrBuilder> 
+        internalGetBatchFieldBuilder() {
+      if (batchBuilder_ == null) {
+        if (!(kindCase_ == 8)) {
+          kind_ = dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance();
+        }
+        batchBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.WorkRequest.Batch, dev.jobsvc.v1.WorkRequest.Batch.Builder, dev.jobsvc.v1.WorkRequest.BatchOrBuilder>(
+                (dev.jobsvc.v1.WorkRequest.Batch) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 8;
+      onChanged();
+      return batchBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkRequest)

@@ -127,5 +127,35 @@ public interface WorkRequestOrBuilder extends
    */
   dev.jobsvc.v1.WorkRequest.DrainOrBuilder getDrainOrBuilder();
 
+  /**
+   * <pre>
+   * Several settlements and progress reports in one message; send it only to a server
+   * whose Welcome says `accepts_batches`.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+   * @return Whether the batch field is set.
+   */
+  boolean hasBatch();
+  /**
+   * <pre>
+   * Several settlements and progress reports in one message; send it only to a server
+   * whose Welcome says `accepts_batches`.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+   * @return The batch.
+   */
+  dev.jobsvc.v1.WorkRequest.Batch getBatch();
+  /**
+   * <pre>
+   * Several settlements and progress reports in one message; send it only to a server
+   * whose Welcome says `accepts_batches`.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkRequest.Batch batch = 8;</code>
+   */
+  dev.jobsvc.v1.WorkRequest.BatchOrBuilder getBatchOrBuilder();
+
   dev.jobsvc.v1.WorkRequest.KindCase getKindCase();
 }

@@ -48,6 +48,1514 @@ private static final long serialVersionUID = 0L;
             dev.jobsvc.v1.WorkResponse.class, dev.jobsvc.v1.WorkResponse.Builder.class);
   }
 
+  public interface AssignmentsOrBuilder extends
+      // @@protoc_insertion_point(interface_extends:jobsvc.v1.WorkResponse.Assignments)
+      com.google.protobuf.MessageOrBuilder {
+
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    java.util.List<dev.jobsvc.v1.Assignment> 
+        getItemsList();
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    dev.jobsvc.v1.Assignment getItems(int index);
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    int getItemsCount();
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    java.util.List<? extends dev.jobsvc.v1.AssignmentOrBuilder> 
+        getItemsOrBuilderList();
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    dev.jobsvc.v1.AssignmentOrBuilder getItemsOrBuilder(
+        int index);
+  }
+  /**
+   * Protobuf type {@code jobsvc.v1.WorkResponse.Assignments}
+   */
+  public static final class Assignments extends
+      com.google.protobuf.GeneratedMessage implements
+      // @@protoc_insertion_point(message_implements:jobsvc.v1.WorkResponse.Assignments)
+      AssignmentsOrBuilder {
+  private static final long serialVersionUID = 0L;
+    static {
+      com.google.protobuf.RuntimeVersion.validateProtobufGencodeVersion(
+        com.google.protobuf.RuntimeVersion.RuntimeDomain.PUBLIC,
+        /* major= */ 4,
+        /* minor= */ 35,
+        /* patch= */ 1,
+        /* suffix= */ "",
+        "Assignments");
+    }
+    // Use Assignments.newBuilder() to construct.
+    private Assignments(com.google.protobuf.GeneratedMessage.Builder<?> builder) {
+      super(builder);
+    }
+    private Assignments() {
+      items_ = java.util.Collections.emptyList();
+    }
+
+    public static final com.google.protobuf.Descriptors.Descriptor
+        getDescriptor() {
+      return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_Assignments_descriptor;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Descriptors.Descriptor getDescriptorForType() {
+      return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_Assignments_descriptor;
+    }
+
+    @java.lang.Override
+    protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+        internalGetFieldAccessorTable() {
+      return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_Assignments_fieldAccessorTable
+          .ensureFieldAccessorsInitialized(
+              dev.jobsvc.v1.WorkResponse.Assignments.class, dev.jobsvc.v1.WorkResponse.Assignments.Builder.class);
+    }
+
+    public static final int ITEMS_FIELD_NUMBER = 1;
+    @SuppressWarnings("serial")
+    private java.util.List<dev.jobsvc.v1.Assignment> items_;
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<dev.jobsvc.v1.Assignment> getItemsList() {
+      return items_;
+    }
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<? extends dev.jobsvc.v1.AssignmentOrBuilder> 
+        getItemsOrBuilderList() {
+      return items_;
+    }
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    @java.lang.Override
+    public int getItemsCount() {
+      return items_.size();
+    }
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.Assignment getItems(int index) {
+      return items_.get(index);
+    }
+    /**
+     * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.AssignmentOrBuilder getItemsOrBuilder(
+        int index) {
+      return items_.get(index);
+    }
+
+    private byte memoizedIsInitialized = -1;
+    @java.lang.Override
+    public final boolean isInitialized() {
+      byte isInitialized = memoizedIsInitialized;
+      if (isInitialized == 1) return true;
+      if (isInitialized == 0) return false;
+
+      memoizedIsInitialized = 1;
+      return true;
+    }
+
+    @java.lang.Override
+    public void writeTo(com.google.protobuf.CodedOutputStream output)
+                        throws java.io.IOException {
+      for (int i = 0; i < items_.size(); i++) {
+        output.writeMessage(1, items_.get(i));
+      }
+      getUnknownFields().writeTo(output);
+    }
+    private int computeSerializedSize_0() {
+      int size = 0;
+
+          {
+            final int count = items_.size();
+            for (int i = 0; i < count; i++) {
+              size += com.google.protobuf.CodedOutputStream
+                .computeMessageSizeNoTag(items_.get(i));
+            }
+            size += 1 * count;
+          }
+      return size;
+    }
+    @java.lang.Override
+    public int getSerializedSize() {
+      int size = memoizedSize;
+      if (size != -1) return size;
+
+      size = 0;
+      size += computeSerializedSize_0();
+      size += getUnknownFields().getSerializedSize();
+      memoizedSize = size;
+      return size;
+    }
+
+    @java.lang.Override
+    public boolean equals(final java.lang.Object obj) {
+      if (obj == this) {
+       return true;
+      }
+      if (!(obj instanceof dev.jobsvc.v1.WorkResponse.Assignments)) {
+        return super.equals(obj);
+      }
+      dev.jobsvc.v1.WorkResponse.Assignments other = (dev.jobsvc.v1.WorkResponse.Assignments) obj;
+
+      if (!getItemsList()
+          .equals(other.getItemsList())) return false;
+      if (!getUnknownFields().equals(other.getUnknownFields())) return false;
+      return true;
+    }
+
+    @java.lang.Override
+    public int hashCode() {
+      if (memoizedHashCode != 0) {
+        return memoizedHashCode;
+      }
+      int hash = 41;
+      hash = (19 * hash) + getDescriptor().hashCode();
+      if (getItemsCount() > 0) {
+        hash = (37 * hash) + ITEMS_FIELD_NUMBER;
+        hash = (53 * hash) + getItemsList().hashCode();
+      }
+      hash = (29 * hash) + getUnknownFields().hashCode();
+      memoizedHashCode = hash;
+      return hash;
+    }
+
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(
+        java.nio.ByteBuffer data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(
+        java.nio.ByteBuffer data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(
+        com.google.protobuf.ByteString data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(
+        com.google.protobuf.ByteString data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(byte[] data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(
+        byte[] data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseDelimitedFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input);
+    }
+
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseDelimitedFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(
+        com.google.protobuf.CodedInputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static dev.jobsvc.v1.WorkResponse.Assignments parseFrom(
+        com.google.protobuf.CodedInputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    @java.lang.Override
+    public Builder newBuilderForType() { return newBuilder(); }
+    public static Builder newBuilder() {
+      return DEFAULT_INSTANCE.toBuilder();
+    }
+    public static Builder newBuilder(dev.jobsvc.v1.WorkResponse.Assignments prototype) {
+      return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
+    }
+    @java.lang.Override
+    public Builder toBuilder() {
+      return this == DEFAULT_INSTANCE
+          ? new Builder() : new Builder().mergeFrom(this);
+    }
+
+    @java.lang.Override
+    protected Builder newBuilderForType(
+        com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+      Builder builder = new Builder(parent);
+      return builder;
+    }
+    /**
+     * Protobuf type {@code jobsvc.v1.WorkResponse.Assignments}
+     */
+    public static final class Builder extends
+        com.google.protobuf.GeneratedMessage.Builder<Builder> implements
+        // @@protoc_insertion_point(builder_implements:jobsvc.v1.WorkResponse.Assignments)
+        dev.jobsvc.v1.WorkResponse.AssignmentsOrBuilder {
+      public static final com.google.protobuf.Descriptors.Descriptor
+          getDescriptor() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_Assignments_descriptor;
+      }
+
+      @java.lang.Override
+      protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+          internalGetFieldAccessorTable() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_Assignments_fieldAccessorTable
+            .ensureFieldAccessorsInitialized(
+                dev.jobsvc.v1.WorkResponse.Assignments.class, dev.jobsvc.v1.WorkResponse.Assignments.Builder.class);
+      }
+
+      // Construct using dev.jobsvc.v1.WorkResponse.Assignments.newBuilder()
+      private Builder() {
+
+      }
+
+      private Builder(
+          com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+        super(parent);
+
+      }
+      @java.lang.Override
+      public Builder clear() {
+        super.clear();
+        bitField0_ = 0;
+        if (itemsBuilder_ == null) {
+          items_ = java.util.Collections.emptyList();
+        } else {
+          items_ = null;
+          itemsBuilder_.clear();
+        }
+        bitField0_ = (bitField0_ & ~0x00000001);
+        return this;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Descriptors.Descriptor
+          getDescriptorForType() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_Assignments_descriptor;
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkResponse.Assignments getDefaultInstanceForType() {
+        return dev.jobsvc.v1.WorkResponse.Assignments.getDefaultInstance();
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkResponse.Assignments build() {
+        dev.jobsvc.v1.WorkResponse.Assignments result = buildPartial();
+        if (!result.isInitialized()) {
+          throw newUninitializedMessageException(result);
+        }
+        return result;
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkResponse.Assignments buildPartial() {
+        dev.jobsvc.v1.WorkResponse.Assignments result = new dev.jobsvc.v1.WorkResponse.Assignments(this);
+        buildPartialRepeatedFields(result);
+        if (bitField0_ != 0) { buildPartial0(result); }
+        onBuilt();
+        return result;
+      }
+
+      private void buildPartialRepeatedFields(dev.jobsvc.v1.WorkResponse.Assignments result) {
+        if (itemsBuilder_ == null) {
+          if (((bitField0_ & 0x00000001) != 0)) {
+            items_ = java.util.Collections.unmodifiableList(items_);
+            bitField0_ = (bitField0_ & ~0x00000001);
+          }
+          result.items_ = items_;
+        } else {
+          result.items_ = itemsBuilder_.build();
+        }
+      }
+
+      private void buildPartial0(dev.jobsvc.v1.WorkResponse.Assignments result) {
+        int from_bitField0_ = bitField0_;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(com.google.protobuf.Message other) {
+        if (other instanceof dev.jobsvc.v1.WorkResponse.Assignments) {
+          return mergeFrom((dev.jobsvc.v1.WorkResponse.Assignments)other);
+        } else {
+          super.mergeFrom(other);
+          return this;
+        }
+      }
+
+      public Builder mergeFrom(dev.jobsvc.v1.WorkResponse.Assignments other) {
+        if (other == dev.jobsvc.v1.WorkResponse.Assignments.getDefaultInstance()) return this;
+        if (itemsBuilder_ == null) {
+          if (!other.items_.isEmpty()) {
+            if (items_.isEmpty()) {
+              items_ = other.items_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+            } else {
+              ensureItemsIsMutable();
+              items_.addAll(other.items_);
+            }
+            onChanged();
+          }
+        } else {
+          if (!other.items_.isEmpty()) {
+            if (itemsBuilder_.isEmpty()) {
+              itemsBuilder_.dispose();
+              itemsBuilder_ = null;
+              items_ = other.items_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+              itemsBuilder_ = 
+                com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                   internalGetItemsFieldBuilder() : null;
+            } else {
+              itemsBuilder_.addAllMessages(other.items_);
+            }
+          }
+        }
+        this.mergeUnknownFields(other.getUnknownFields());
+        onChanged();
+        return this;
+      }
+
+      @java.lang.Override
+      public final boolean isInitialized() {
+        return true;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        if (extensionRegistry == null) {
+          throw new java.lang.NullPointerException();
+        }
+        try {
+          boolean done = false;
+          while (!done) {
+            int tag = input.readTag();
+            switch (tag) {
+              case 0:
+                done = true;
+                break;
+              case 10: {
+                dev.jobsvc.v1.Assignment m =
+                    input.readMessage(
+                        dev.jobsvc.v1.Assignment.parser(),
+                        extensionRegistry);
+                if (itemsBuilder_ == null) {
+                  ensureItemsIsMutable();
+                  items_.add(m);
+                } else {
+                  itemsBuilder_.addMessage(m);
+                }
+                break;
+              } // case 10
+              default: {
+                if (!super.parseUnknownField(input, extensionRegistry, tag)) {
+                  done = true; // was an endgroup tag
+                }
+                break;
+              } // default:
+            } // switch (tag)
+          } // while (!done)
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.unwrapIOException();
+        } finally {
+          onChanged();
+        } // finally
+        return this;
+      }
+      private int bitField0_;
+
+      private java.util.List<dev.jobsvc.v1.Assignment> items_ =
+        java.util.Collections.emptyList();
+      private void ensureItemsIsMutable() {
+        if (!((bitField0_ & 0x00000001) != 0)) {
+          items_ = new java.util.ArrayList<dev.jobsvc.v1.Assignment>(items_);
+          bitField0_ |= 0x00000001;
+         }
+      }
+
+      private com.google.protobuf.RepeatedFieldBuilder<
+          dev.jobsvc.v1.Assignment, dev.jobsvc.v1.Assignment.Builder, dev.jobsvc.v1.AssignmentOrBuilder> itemsBuilder_;
+
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public java.util.List<dev.jobsvc.v1.Assignment> getItemsList() {
+        if (itemsBuilder_ == null) {
+          return java.util.Collections.unmodifiableList(items_);
+        } else {
+          return itemsBuilder_.getMessageList();
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public int getItemsCount() {
+        if (itemsBuilder_ == null) {
+          return items_.size();
+        } else {
+          return itemsBuilder_.getCount();
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public dev.jobsvc.v1.Assignment getItems(int index) {
+        if (itemsBuilder_ == null) {
+          return items_.get(index);
+        } else {
+          return itemsBuilder_.getMessage(index);
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public Builder setItems(
+          int index, dev.jobsvc.v1.Assignment value) {
+        if (itemsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          ensureItemsIsMutable();
+          items_.set(index, value);
+          onChanged();
+        } else {
+          itemsBuilder_.setMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public Builder setItems(
+          int index, dev.jobsvc.v1.Assignment.Builder builderForValue) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.set(index, builderForValue.build());
+          onChanged();
+        } else {
+          itemsBuilder_.setMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public Builder addItems(dev.jobsvc.v1.Assignment value) {
+        if (itemsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          ensureItemsIsMutable();
+          items_.add(value);
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public Builder addItems(
+          int index, dev.jobsvc.v1.Assignment value) {
+        if (itemsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          ensureItemsIsMutable();
+          items_.add(index, value);
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public Builder addItems(
+          dev.jobsvc.v1.Assignment.Builder builderForValue) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.add(builderForValue.build());
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public Builder addItems(
+          int index, dev.jobsvc.v1.Assignment.Builder builderForValue) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.add(index, builderForValue.build());
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public Builder addAllItems(
+          java.lang.Iterable<? extends dev.jobsvc.v1.Assignment> values) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          com.google.protobuf.AbstractMessageLite.Builder.addAll(
+              values, items_);
+          onChanged();
+        } else {
+          itemsBuilder_.addAllMessages(values);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public Builder clearItems() {
+        if (itemsBuilder_ == null) {
+          items_ = java.util.Collections.emptyList();
+          bitField0_ = (bitField0_ & ~0x00000001);
+          onChanged();
+        } else {
+          itemsBuilder_.clear();
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public Builder removeItems(int index) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.remove(index);
+          onChanged();
+        } else {
+          itemsBuilder_.remove(index);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public dev.jobsvc.v1.Assignment.Builder getItemsBuilder(
+          int index) {
+        return internalGetItemsFieldBuilder().getBuilder(index);
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public dev.jobsvc.v1.AssignmentOrBuilder getItemsOrBuilder(
+          int index) {
+        if (itemsBuilder_ == null) {
+          return items_.get(index);  } else {
+          return itemsBuilder_.getMessageOrBuilder(index);
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public java.util.List<? extends dev.jobsvc.v1.AssignmentOrBuilder> 
+           getItemsOrBuilderList() {
+        if (itemsBuilder_ != null) {
+          return itemsBuilder_.getMessageOrBuilderList();
+        } else {
+          return java.util.Collections.unmodifiableList(items_);
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public dev.jobsvc.v1.Assignment.Builder addItemsBuilder() {
+        return internalGetItemsFieldBuilder().addBuilder(
+            dev.jobsvc.v1.Assignment.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public dev.jobsvc.v1.Assignment.Builder addItemsBuilder(
+          int index) {
+        return internalGetItemsFieldBuilder().addBuilder(
+            index, dev.jobsvc.v1.Assignment.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .jobsvc.v1.Assignment items = 1;</code>
+       */
+      public java.util.List<dev.jobsvc.v1.Assignment.Builder> 
+           getItemsBuilderList() {
+        return internalGetItemsFieldBuilder().getBuilderList();
+      }
+      private com.google.protobuf.RepeatedFieldBuilder<
+          dev.jobsvc.v1.Assignment, dev.jobsvc.v1.Assignment.Builder, dev.jobsvc.v1.AssignmentOrBuilder> 
+          internalGetItemsFieldBuilder() {
+        if (itemsBuilder_ == null) {
+          itemsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+              dev.jobsvc.v1.Assignment, dev.jobsvc.v1.Assignment.Builder, dev.jobsvc.v1.AssignmentOrBuilder>(
+                  items_,
+                  ((bitField0_ & 0x00000001) != 0),
+                  getParentForChildren(),
+                  isClean());
+          items_ = null;
+        }
+        return itemsBuilder_;
+      }
+
+      // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkResponse.Assignments)
+    }
+
+    // @@protoc_insertion_point(class_scope:jobsvc.v1.WorkResponse.Assignments)
+    private static final dev.jobsvc.v1.WorkResponse.Assignments DEFAULT_INSTANCE;
+    static {
+      DEFAULT_INSTANCE = new dev.jobsvc.v1.WorkResponse.Assignments();
+    }
+
+    public static dev.jobsvc.v1.WorkResponse.Assignments getDefaultInstance() {
+      return DEFAULT_INSTANCE;
+    }
+
+    private static final com.google.protobuf.Parser<Assignments>
+        PARSER = new com.google.protobuf.AbstractParser<Assignments>() {
+      @java.lang.Override
+      public Assignments parsePartialFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        Builder builder = newBuilder();
+        try {
+          builder.mergeFrom(input, extensionRegistry);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.setUnfinishedMessage(builder.buildPartial());
+        } catch (com.google.protobuf.UninitializedMessageException e) {
+          throw e.asInvalidProtocolBufferException().setUnfinishedMessage(builder.buildPartial());
+        } catch (java.io.IOException e) {
+          throw new com.google.protobuf.InvalidProtocolBufferException(e)
+              .setUnfinishedMessage(builder.buildPartial());
+        }
+        return builder.buildPartial();
+      }
+    };
+
+    public static com.google.protobuf.Parser<Assignments> parser() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Parser<Assignments> getParserForType() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkResponse.Assignments getDefaultInstanceForType() {
+      return DEFAULT_INSTANCE;
+    }
+
+  }
+
+  public interface SettledBatchOrBuilder extends
+      // @@protoc_insertion_point(interface_extends:jobsvc.v1.WorkResponse.SettledBatch)
+      com.google.protobuf.MessageOrBuilder {
+
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    java.util.List<dev.jobsvc.v1.WorkResponse.Settled> 
+        getItemsList();
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    dev.jobsvc.v1.WorkResponse.Settled getItems(int index);
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    int getItemsCount();
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    java.util.List<? extends dev.jobsvc.v1.WorkResponse.SettledOrBuilder> 
+        getItemsOrBuilderList();
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    dev.jobsvc.v1.WorkResponse.SettledOrBuilder getItemsOrBuilder(
+        int index);
+  }
+  /**
+   * Protobuf type {@code jobsvc.v1.WorkResponse.SettledBatch}
+   */
+  public static final class SettledBatch extends
+      com.google.protobuf.GeneratedMessage implements
+      // @@protoc_insertion_point(message_implements:jobsvc.v1.WorkResponse.SettledBatch)
+      SettledBatchOrBuilder {
+  private static final long serialVersionUID = 0L;
+    static {
+      com.google.protobuf.RuntimeVersion.validateProtobufGencodeVersion(
+        com.google.protobuf.RuntimeVersion.RuntimeDomain.PUBLIC,
+        /* major= */ 4,
+        /* minor= */ 35,
+        /* patch= */ 1,
+        /* suffix= */ "",
+        "SettledBatch");
+    }
+    // Use SettledBatch.newBuilder() to construct.
+    private SettledBatch(com.google.protobuf.GeneratedMessage.Builder<?> builder) {
+      super(builder);
+    }
+    private SettledBatch() {
+      items_ = java.util.Collections.emptyList();
+    }
+
+    public static final com.google.protobuf.Descriptors.Descriptor
+        getDescriptor() {
+      return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_SettledBatch_descriptor;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Descriptors.Descriptor getDescriptorForType() {
+      return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_SettledBatch_descriptor;
+    }
+
+    @java.lang.Override
+    protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+        internalGetFieldAccessorTable() {
+      return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_SettledBatch_fieldAccessorTable
+          .ensureFieldAccessorsInitialized(
+              dev.jobsvc.v1.WorkResponse.SettledBatch.class, dev.jobsvc.v1.WorkResponse.SettledBatch.Builder.class);
+    }
+
+    public static final int ITEMS_FIELD_NUMBER = 1;
+    @SuppressWarnings("serial")
+    private java.util.List<dev.jobsvc.v1.WorkResponse.Settled> items_;
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<dev.jobsvc.v1.WorkResponse.Settled> getItemsList() {
+      return items_;
+    }
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    @java.lang.Override
+    public java.util.List<? extends dev.jobsvc.v1.WorkResponse.SettledOrBuilder> 
+        getItemsOrBuilderList() {
+      return items_;
+    }
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    @java.lang.Override
+    public int getItemsCount() {
+      return items_.size();
+    }
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkResponse.Settled getItems(int index) {
+      return items_.get(index);
+    }
+    /**
+     * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkResponse.SettledOrBuilder getItemsOrBuilder(
+        int index) {
+      return items_.get(index);
+    }
+
+    private byte memoizedIsInitialized = -1;
+    @java.lang.Override
+    public final boolean isInitialized() {
+      byte isInitialized = memoizedIsInitialized;
+      if (isInitialized == 1) return true;
+      if (isInitialized == 0) return false;
+
+      memoizedIsInitialized = 1;
+      return true;
+    }
+
+    @java.lang.Override
+    public void writeTo(com.google.protobuf.CodedOutputStream output)
+                        throws java.io.IOException {
+      for (int i = 0; i < items_.size(); i++) {
+        output.writeMessage(1, items_.get(i));
+      }
+      getUnknownFields().writeTo(output);
+    }
+    private int computeSerializedSize_0() {
+      int size = 0;
+
+          {
+            final int count = items_.size();
+            for (int i = 0; i < count; i++) {
+              size += com.google.protobuf.CodedOutputStream
+                .computeMessageSizeNoTag(items_.get(i));
+            }
+            size += 1 * count;
+          }
+      return size;
+    }
+    @java.lang.Override
+    public int getSerializedSize() {
+      int size = memoizedSize;
+      if (size != -1) return size;
+
+      size = 0;
+      size += computeSerializedSize_0();
+      size += getUnknownFields().getSerializedSize();
+      memoizedSize = size;
+      return size;
+    }
+
+    @java.lang.Override
+    public boolean equals(final java.lang.Object obj) {
+      if (obj == this) {
+       return true;
+      }
+      if (!(obj instanceof dev.jobsvc.v1.WorkResponse.SettledBatch)) {
+        return super.equals(obj);
+      }
+      dev.jobsvc.v1.WorkResponse.SettledBatch other = (dev.jobsvc.v1.WorkResponse.SettledBatch) obj;
+
+      if (!getItemsList()
+          .equals(other.getItemsList())) return false;
+      if (!getUnknownFields().equals(other.getUnknownFields())) return false;
+      return true;
+    }
+
+    @java.lang.Override
+    public int hashCode() {
+      if (memoizedHashCode != 0) {
+        return memoizedHashCode;
+      }
+      int hash = 41;
+      hash = (19 * hash) + getDescriptor().hashCode();
+      if (getItemsCount() > 0) {
+        hash = (37 * hash) + ITEMS_FIELD_NUMBER;
+        hash = (53 * hash) + getItemsList().hashCode();
+      }
+      hash = (29 * hash) + getUnknownFields().hashCode();
+      memoizedHashCode = hash;
+      return hash;
+    }
+
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(
+        java.nio.ByteBuffer data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(
+        java.nio.ByteBuffer data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(
+        com.google.protobuf.ByteString data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(
+        com.google.protobuf.ByteString data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(byte[] data)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data);
+    }
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(
+        byte[] data,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws com.google.protobuf.InvalidProtocolBufferException {
+      return PARSER.parseFrom(data, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseDelimitedFrom(java.io.InputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input);
+    }
+
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseDelimitedFrom(
+        java.io.InputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
+    }
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(
+        com.google.protobuf.CodedInputStream input)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input);
+    }
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch parseFrom(
+        com.google.protobuf.CodedInputStream input,
+        com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+        throws java.io.IOException {
+      return com.google.protobuf.GeneratedMessage
+          .parseWithIOException(PARSER, input, extensionRegistry);
+    }
+
+    @java.lang.Override
+    public Builder newBuilderForType() { return newBuilder(); }
+    public static Builder newBuilder() {
+      return DEFAULT_INSTANCE.toBuilder();
+    }
+    public static Builder newBuilder(dev.jobsvc.v1.WorkResponse.SettledBatch prototype) {
+      return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
+    }
+    @java.lang.Override
+    public Builder toBuilder() {
+      return this == DEFAULT_INSTANCE
+          ? new Builder() : new Builder().mergeFrom(this);
+    }
+
+    @java.lang.Override
+    protected Builder newBuilderForType(
+        com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+      Builder builder = new Builder(parent);
+      return builder;
+    }
+    /**
+     * Protobuf type {@code jobsvc.v1.WorkResponse.SettledBatch}
+     */
+    public static final class Builder extends
+        com.google.protobuf.GeneratedMessage.Builder<Builder> implements
+        // @@protoc_insertion_point(builder_implements:jobsvc.v1.WorkResponse.SettledBatch)
+        dev.jobsvc.v1.WorkResponse.SettledBatchOrBuilder {
+      public static final com.google.protobuf.Descriptors.Descriptor
+          getDescriptor() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_SettledBatch_descriptor;
+      }
+
+      @java.lang.Override
+      protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
+          internalGetFieldAccessorTable() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_SettledBatch_fieldAccessorTable
+            .ensureFieldAccessorsInitialized(
+                dev.jobsvc.v1.WorkResponse.SettledBatch.class, dev.jobsvc.v1.WorkResponse.SettledBatch.Builder.class);
+      }
+
+      // Construct using dev.jobsvc.v1.WorkResponse.SettledBatch.newBuilder()
+      private Builder() {
+
+      }
+
+      private Builder(
+          com.google.protobuf.GeneratedMessage.BuilderParent parent) {
+        super(parent);
+
+      }
+      @java.lang.Override
+      public Builder clear() {
+        super.clear();
+        bitField0_ = 0;
+        if (itemsBuilder_ == null) {
+          items_ = java.util.Collections.emptyList();
+        } else {
+          items_ = null;
+          itemsBuilder_.clear();
+        }
+        bitField0_ = (bitField0_ & ~0x00000001);
+        return this;
+      }
+
+      @java.lang.Override
+      public com.google.protobuf.Descriptors.Descriptor
+          getDescriptorForType() {
+        return dev.jobsvc.v1.AckServiceOuterClass.internal_static_jobsvc_v1_WorkResponse_SettledBatch_descriptor;
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkResponse.SettledBatch getDefaultInstanceForType() {
+        return dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance();
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkResponse.SettledBatch build() {
+        dev.jobsvc.v1.WorkResponse.SettledBatch result = buildPartial();
+        if (!result.isInitialized()) {
+          throw newUninitializedMessageException(result);
+        }
+        return result;
+      }
+
+      @java.lang.Override
+      public dev.jobsvc.v1.WorkResponse.SettledBatch buildPartial() {
+        dev.jobsvc.v1.WorkResponse.SettledBatch result = new dev.jobsvc.v1.WorkResponse.SettledBatch(this);
+        buildPartialRepeatedFields(result);
+        if (bitField0_ != 0) { buildPartial0(result); }
+        onBuilt();
+        return result;
+      }
+
+      private void buildPartialRepeatedFields(dev.jobsvc.v1.WorkResponse.SettledBatch result) {
+        if (itemsBuilder_ == null) {
+          if (((bitField0_ & 0x00000001) != 0)) {
+            items_ = java.util.Collections.unmodifiableList(items_);
+            bitField0_ = (bitField0_ & ~0x00000001);
+          }
+          result.items_ = items_;
+        } else {
+          result.items_ = itemsBuilder_.build();
+        }
+      }
+
+      private void buildPartial0(dev.jobsvc.v1.WorkResponse.SettledBatch result) {
+        int from_bitField0_ = bitField0_;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(com.google.protobuf.Message other) {
+        if (other instanceof dev.jobsvc.v1.WorkResponse.SettledBatch) {
+          return mergeFrom((dev.jobsvc.v1.WorkResponse.SettledBatch)other);
+        } else {
+          super.mergeFrom(other);
+          return this;
+        }
+      }
+
+      public Builder mergeFrom(dev.jobsvc.v1.WorkResponse.SettledBatch other) {
+        if (other == dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance()) return this;
+        if (itemsBuilder_ == null) {
+          if (!other.items_.isEmpty()) {
+            if (items_.isEmpty()) {
+              items_ = other.items_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+            } else {
+              ensureItemsIsMutable();
+              items_.addAll(other.items_);
+            }
+            onChanged();
+          }
+        } else {
+          if (!other.items_.isEmpty()) {
+            if (itemsBuilder_.isEmpty()) {
+              itemsBuilder_.dispose();
+              itemsBuilder_ = null;
+              items_ = other.items_;
+              bitField0_ = (bitField0_ & ~0x00000001);
+              itemsBuilder_ = 
+                com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                   internalGetItemsFieldBuilder() : null;
+            } else {
+              itemsBuilder_.addAllMessages(other.items_);
+            }
+          }
+        }
+        this.mergeUnknownFields(other.getUnknownFields());
+        onChanged();
+        return this;
+      }
+
+      @java.lang.Override
+      public final boolean isInitialized() {
+        return true;
+      }
+
+      @java.lang.Override
+      public Builder mergeFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws java.io.IOException {
+        if (extensionRegistry == null) {
+          throw new java.lang.NullPointerException();
+        }
+        try {
+          boolean done = false;
+          while (!done) {
+            int tag = input.readTag();
+            switch (tag) {
+              case 0:
+                done = true;
+                break;
+              case 10: {
+                dev.jobsvc.v1.WorkResponse.Settled m =
+                    input.readMessage(
+                        dev.jobsvc.v1.WorkResponse.Settled.parser(),
+                        extensionRegistry);
+                if (itemsBuilder_ == null) {
+                  ensureItemsIsMutable();
+                  items_.add(m);
+                } else {
+                  itemsBuilder_.addMessage(m);
+                }
+                break;
+              } // case 10
+              default: {
+                if (!super.parseUnknownField(input, extensionRegistry, tag)) {
+                  done = true; // was an endgroup tag
+                }
+                break;
+              } // default:
+            } // switch (tag)
+          } // while (!done)
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.unwrapIOException();
+        } finally {
+          onChanged();
+        } // finally
+        return this;
+      }
+      private int bitField0_;
+
+      private java.util.List<dev.jobsvc.v1.WorkResponse.Settled> items_ =
+        java.util.Collections.emptyList();
+      private void ensureItemsIsMutable() {
+        if (!((bitField0_ & 0x00000001) != 0)) {
+          items_ = new java.util.ArrayList<dev.jobsvc.v1.WorkResponse.Settled>(items_);
+          bitField0_ |= 0x00000001;
+         }
+      }
+
+      private com.google.protobuf.RepeatedFieldBuilder<
+          dev.jobsvc.v1.WorkResponse.Settled, dev.jobsvc.v1.WorkResponse.Settled.Builder, dev.jobsvc.v1.WorkResponse.SettledOrBuilder> itemsBuilder_;
+
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public java.util.List<dev.jobsvc.v1.WorkResponse.Settled> getItemsList() {
+        if (itemsBuilder_ == null) {
+          return java.util.Collections.unmodifiableList(items_);
+        } else {
+          return itemsBuilder_.getMessageList();
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public int getItemsCount() {
+        if (itemsBuilder_ == null) {
+          return items_.size();
+        } else {
+          return itemsBuilder_.getCount();
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkResponse.Settled getItems(int index) {
+        if (itemsBuilder_ == null) {
+          return items_.get(index);
+        } else {
+          return itemsBuilder_.getMessage(index);
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public Builder setItems(
+          int index, dev.jobsvc.v1.WorkResponse.Settled value) {
+        if (itemsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          ensureItemsIsMutable();
+          items_.set(index, value);
+          onChanged();
+        } else {
+          itemsBuilder_.setMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public Builder setItems(
+          int index, dev.jobsvc.v1.WorkResponse.Settled.Builder builderForValue) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.set(index, builderForValue.build());
+          onChanged();
+        } else {
+          itemsBuilder_.setMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public Builder addItems(dev.jobsvc.v1.WorkResponse.Settled value) {
+        if (itemsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          ensureItemsIsMutable();
+          items_.add(value);
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public Builder addItems(
+          int index, dev.jobsvc.v1.WorkResponse.Settled value) {
+        if (itemsBuilder_ == null) {
+          if (value == null) {
+            throw new NullPointerException();
+          }
+          ensureItemsIsMutable();
+          items_.add(index, value);
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(index, value);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public Builder addItems(
+          dev.jobsvc.v1.WorkResponse.Settled.Builder builderForValue) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.add(builderForValue.build());
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public Builder addItems(
+          int index, dev.jobsvc.v1.WorkResponse.Settled.Builder builderForValue) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.add(index, builderForValue.build());
+          onChanged();
+        } else {
+          itemsBuilder_.addMessage(index, builderForValue.build());
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public Builder addAllItems(
+          java.lang.Iterable<? extends dev.jobsvc.v1.WorkResponse.Settled> values) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          com.google.protobuf.AbstractMessageLite.Builder.addAll(
+              values, items_);
+          onChanged();
+        } else {
+          itemsBuilder_.addAllMessages(values);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public Builder clearItems() {
+        if (itemsBuilder_ == null) {
+          items_ = java.util.Collections.emptyList();
+          bitField0_ = (bitField0_ & ~0x00000001);
+          onChanged();
+        } else {
+          itemsBuilder_.clear();
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public Builder removeItems(int index) {
+        if (itemsBuilder_ == null) {
+          ensureItemsIsMutable();
+          items_.remove(index);
+          onChanged();
+        } else {
+          itemsBuilder_.remove(index);
+        }
+        return this;
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkResponse.Settled.Builder getItemsBuilder(
+          int index) {
+        return internalGetItemsFieldBuilder().getBuilder(index);
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkResponse.SettledOrBuilder getItemsOrBuilder(
+          int index) {
+        if (itemsBuilder_ == null) {
+          return items_.get(index);  } else {
+          return itemsBuilder_.getMessageOrBuilder(index);
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public java.util.List<? extends dev.jobsvc.v1.WorkResponse.SettledOrBuilder> 
+           getItemsOrBuilderList() {
+        if (itemsBuilder_ != null) {
+          return itemsBuilder_.getMessageOrBuilderList();
+        } else {
+          return java.util.Collections.unmodifiableList(items_);
+        }
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkResponse.Settled.Builder addItemsBuilder() {
+        return internalGetItemsFieldBuilder().addBuilder(
+            dev.jobsvc.v1.WorkResponse.Settled.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public dev.jobsvc.v1.WorkResponse.Settled.Builder addItemsBuilder(
+          int index) {
+        return internalGetItemsFieldBuilder().addBuilder(
+            index, dev.jobsvc.v1.WorkResponse.Settled.getDefaultInstance());
+      }
+      /**
+       * <code>repeated .jobsvc.v1.WorkResponse.Settled items = 1;</code>
+       */
+      public java.util.List<dev.jobsvc.v1.WorkResponse.Settled.Builder> 
+           getItemsBuilderList() {
+        return internalGetItemsFieldBuilder().getBuilderList();
+      }
+      private com.google.protobuf.RepeatedFieldBuilder<
+          dev.jobsvc.v1.WorkResponse.Settled, dev.jobsvc.v1.WorkResponse.Settled.Builder, dev.jobsvc.v1.WorkResponse.SettledOrBuilder> 
+          internalGetItemsFieldBuilder() {
+        if (itemsBuilder_ == null) {
+          itemsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+              dev.jobsvc.v1.WorkResponse.Settled, dev.jobsvc.v1.WorkResponse.Settled.Builder, dev.jobsvc.v1.WorkResponse.SettledOrBuilder>(
+                  items_,
+                  ((bitField0_ & 0x00000001) != 0),
+                  getParentForChildren(),
+                  isClean());
+          items_ = null;
+        }
+        return itemsBuilder_;
+      }
+
+      // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkResponse.SettledBatch)
+    }
+
+    // @@protoc_insertion_point(class_scope:jobsvc.v1.WorkResponse.SettledBatch)
+    private static final dev.jobsvc.v1.WorkResponse.SettledBatch DEFAULT_INSTANCE;
+    static {
+      DEFAULT_INSTANCE = new dev.jobsvc.v1.WorkResponse.SettledBatch();
+    }
+
+    public static dev.jobsvc.v1.WorkResponse.SettledBatch getDefaultInstance() {
+      return DEFAULT_INSTANCE;
+    }
+
+    private static final com.google.protobuf.Parser<SettledBatch>
+        PARSER = new com.google.protobuf.AbstractParser<SettledBatch>() {
+      @java.lang.Override
+      public SettledBatch parsePartialFrom(
+          com.google.protobuf.CodedInputStream input,
+          com.google.protobuf.ExtensionRegistryLite extensionRegistry)
+          throws com.google.protobuf.InvalidProtocolBufferException {
+        Builder builder = newBuilder();
+        try {
+          builder.mergeFrom(input, extensionRegistry);
+        } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+          throw e.setUnfinishedMessage(builder.buildPartial());
+        } catch (com.google.protobuf.UninitializedMessageException e) {
+          throw e.asInvalidProtocolBufferException().setUnfinishedMessage(builder.buildPartial());
+        } catch (java.io.IOException e) {
+          throw new com.google.protobuf.InvalidProtocolBufferException(e)
+              .setUnfinishedMessage(builder.buildPartial());
+        }
+        return builder.buildPartial();
+      }
+    };
+
+    public static com.google.protobuf.Parser<SettledBatch> parser() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public com.google.protobuf.Parser<SettledBatch> getParserForType() {
+      return PARSER;
+    }
+
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkResponse.SettledBatch getDefaultInstanceForType() {
+      return DEFAULT_INSTANCE;
+    }
+
+  }
+
   public interface WelcomeOrBuilder extends
       // @@protoc_insertion_point(interface_extends:jobsvc.v1.WorkResponse.Welcome)
       com.google.protobuf.MessageOrBuilder {
@@ -118,6 +1626,28 @@ private static final long serialVersionUID = 0L;
      * @return The maxPayloadBytes.
      */
     long getMaxPayloadBytes();
+
+    /**
+     * <pre>
+     * The server reads WorkRequest.batch, and its messages to this worker may be
+     * batched (if its hello said `accepts_batches`). False from servers that predate batches.
+     * </pre>
+     *
+     * <code>bool accepts_batches = 5;</code>
+     * @return The acceptsBatches.
+     */
+    boolean getAcceptsBatches();
+
+    /**
+     * <pre>
+     * The largest message the server accepts (a batch must fit in it); 0 from servers
+     * that predate batches.
+     * </pre>
+     *
+     * <code>int64 max_message_bytes = 6;</code>
+     * @return The maxMessageBytes.
+     */
+    long getMaxMessageBytes();
   }
   /**
    * <pre>
@@ -288,6 +1818,38 @@ private static final long serialVersionUID = 0L;
       return maxPayloadBytes_;
     }
 
+    public static final int ACCEPTS_BATCHES_FIELD_NUMBER = 5;
+    private boolean acceptsBatches_ = false;
+    /**
+     * <pre>
+     * The server reads WorkRequest.batch, and its messages to this worker may be
+     * batched (if its hello said `accepts_batches`). False from servers that predate batches.
+     * </pre>
+     *
+     * <code>bool accepts_batches = 5;</code>
+     * @return The acceptsBatches.
+     */
+    @java.lang.Override
+    public boolean getAcceptsBatches() {
+      return acceptsBatches_;
+    }
+
+    public static final int MAX_MESSAGE_BYTES_FIELD_NUMBER = 6;
+    private long maxMessageBytes_ = 0L;
+    /**
+     * <pre>
+     * The largest message the server accepts (a batch must fit in it); 0 from servers
+     * that predate batches.
+     * </pre>
+     *
+     * <code>int64 max_message_bytes = 6;</code>
+     * @return The maxMessageBytes.
+     */
+    @java.lang.Override
+    public long getMaxMessageBytes() {
+      return maxMessageBytes_;
+    }
+
     private byte memoizedIsInitialized = -1;
     @java.lang.Override
     public final boolean isInitialized() {
@@ -314,6 +1876,12 @@ private static final long serialVersionUID = 0L;
       if (maxPayloadBytes_ != 0L) {
         output.writeInt64(4, maxPayloadBytes_);
       }
+      if (acceptsBatches_ != false) {
+        output.writeBool(5, acceptsBatches_);
+      }
+      if (maxMessageBytes_ != 0L) {
+        output.writeInt64(6, maxMessageBytes_);
+      }
       getUnknownFields().writeTo(output);
     }
     private int computeSerializedSize_0() {
@@ -332,6 +1900,14 @@ private static final long serialVersionUID = 0L;
       if (maxPayloadBytes_ != 0L) {
         size += com.google.protobuf.CodedOutputStream
           .computeInt64Size(4, maxPayloadBytes_);
+      }
+      if (acceptsBatches_ != false) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeBoolSize(5, acceptsBatches_);
+      }
+      if (maxMessageBytes_ != 0L) {
+        size += com.google.protobuf.CodedOutputStream
+          .computeInt64Size(6, maxMessageBytes_);
       }
       return size;
     }
@@ -371,6 +1947,10 @@ private static final long serialVersionUID = 0L;
       }
       if (getMaxPayloadBytes()
           != other.getMaxPayloadBytes()) return false;
+      if (getAcceptsBatches()
+          != other.getAcceptsBatches()) return false;
+      if (getMaxMessageBytes()
+          != other.getMaxMessageBytes()) return false;
       if (!getUnknownFields().equals(other.getUnknownFields())) return false;
       return true;
     }
@@ -395,6 +1975,12 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + MAX_PAYLOAD_BYTES_FIELD_NUMBER;
       hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
           getMaxPayloadBytes());
+      hash = (37 * hash) + ACCEPTS_BATCHES_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+          getAcceptsBatches());
+      hash = (37 * hash) + MAX_MESSAGE_BYTES_FIELD_NUMBER;
+      hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
+          getMaxMessageBytes());
       hash = (29 * hash) + getUnknownFields().hashCode();
       memoizedHashCode = hash;
       return hash;
@@ -549,6 +2135,8 @@ private static final long serialVersionUID = 0L;
           heartbeatIntervalBuilder_ = null;
         }
         maxPayloadBytes_ = 0L;
+        acceptsBatches_ = false;
+        maxMessageBytes_ = 0L;
         return this;
       }
 
@@ -601,6 +2189,12 @@ private static final long serialVersionUID = 0L;
         if (((from_bitField0_ & 0x00000008) != 0)) {
           result.maxPayloadBytes_ = maxPayloadBytes_;
         }
+        if (((from_bitField0_ & 0x00000010) != 0)) {
+          result.acceptsBatches_ = acceptsBatches_;
+        }
+        if (((from_bitField0_ & 0x00000020) != 0)) {
+          result.maxMessageBytes_ = maxMessageBytes_;
+        }
         result.bitField0_ |= to_bitField0_;
       }
 
@@ -629,6 +2223,12 @@ private static final long serialVersionUID = 0L;
         }
         if (other.getMaxPayloadBytes() != 0L) {
           setMaxPayloadBytes(other.getMaxPayloadBytes());
+        }
+        if (other.getAcceptsBatches() != false) {
+          setAcceptsBatches(other.getAcceptsBatches());
+        }
+        if (other.getMaxMessageBytes() != 0L) {
+          setMaxMessageBytes(other.getMaxMessageBytes());
         }
         this.mergeUnknownFields(other.getUnknownFields());
         onChanged();
@@ -680,6 +2280,16 @@ private static final long serialVersionUID = 0L;
                 bitField0_ |= 0x00000008;
                 break;
               } // case 32
+              case 40: {
+                acceptsBatches_ = input.readBool();
+                bitField0_ |= 0x00000010;
+                break;
+              } // case 40
+              case 48: {
+                maxMessageBytes_ = input.readInt64();
+                bitField0_ |= 0x00000020;
+                break;
+              } // case 48
               default: {
                 if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                   done = true; // was an endgroup tag
@@ -1096,6 +2706,100 @@ private static final long serialVersionUID = 0L;
       public Builder clearMaxPayloadBytes() {
         bitField0_ = (bitField0_ & ~0x00000008);
         maxPayloadBytes_ = 0L;
+        onChanged();
+        return this;
+      }
+
+      private boolean acceptsBatches_ ;
+      /**
+       * <pre>
+       * The server reads WorkRequest.batch, and its messages to this worker may be
+       * batched (if its hello said `accepts_batches`). False from servers that predate batches.
+       * </pre>
+       *
+       * <code>bool accepts_batches = 5;</code>
+       * @return The acceptsBatches.
+       */
+      @java.lang.Override
+      public boolean getAcceptsBatches() {
+        return acceptsBatches_;
+      }
+      /**
+       * <pre>
+       * The server reads WorkRequest.batch, and its messages to this worker may be
+       * batched (if its hello said `accepts_batches`). False from servers that predate batches.
+       * </pre>
+       *
+       * <code>bool accepts_batches = 5;</code>
+       * @param value The acceptsBatches to set.
+       * @return This builder for chaining.
+       */
+      public Builder setAcceptsBatches(boolean value) {
+
+        acceptsBatches_ = value;
+        bitField0_ |= 0x00000010;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * The server reads WorkRequest.batch, and its messages to this worker may be
+       * batched (if its hello said `accepts_batches`). False from servers that predate batches.
+       * </pre>
+       *
+       * <code>bool accepts_batches = 5;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearAcceptsBatches() {
+        bitField0_ = (bitField0_ & ~0x00000010);
+        acceptsBatches_ = false;
+        onChanged();
+        return this;
+      }
+
+      private long maxMessageBytes_ ;
+      /**
+       * <pre>
+       * The largest message the server accepts (a batch must fit in it); 0 from servers
+       * that predate batches.
+       * </pre>
+       *
+       * <code>int64 max_message_bytes = 6;</code>
+       * @return The maxMessageBytes.
+       */
+      @java.lang.Override
+      public long getMaxMessageBytes() {
+        return maxMessageBytes_;
+      }
+      /**
+       * <pre>
+       * The largest message the server accepts (a batch must fit in it); 0 from servers
+       * that predate batches.
+       * </pre>
+       *
+       * <code>int64 max_message_bytes = 6;</code>
+       * @param value The maxMessageBytes to set.
+       * @return This builder for chaining.
+       */
+      public Builder setMaxMessageBytes(long value) {
+
+        maxMessageBytes_ = value;
+        bitField0_ |= 0x00000020;
+        onChanged();
+        return this;
+      }
+      /**
+       * <pre>
+       * The largest message the server accepts (a batch must fit in it); 0 from servers
+       * that predate batches.
+       * </pre>
+       *
+       * <code>int64 max_message_bytes = 6;</code>
+       * @return This builder for chaining.
+       */
+      public Builder clearMaxMessageBytes() {
+        bitField0_ = (bitField0_ & ~0x00000020);
+        maxMessageBytes_ = 0L;
         onChanged();
         return this;
       }
@@ -3098,6 +4802,8 @@ private static final long serialVersionUID = 0L;
     ASSIGNMENT(2),
     CANCEL(3),
     SETTLED(4),
+    ASSIGNMENTS(5),
+    SETTLED_BATCH(6),
     KIND_NOT_SET(0);
     private final int value;
     private KindCase(int value) {
@@ -3119,6 +4825,8 @@ private static final long serialVersionUID = 0L;
         case 2: return ASSIGNMENT;
         case 3: return CANCEL;
         case 4: return SETTLED;
+        case 5: return ASSIGNMENTS;
+        case 6: return SETTLED_BATCH;
         case 0: return KIND_NOT_SET;
         default: return null;
       }
@@ -3258,6 +4966,83 @@ private static final long serialVersionUID = 0L;
     return dev.jobsvc.v1.WorkResponse.Settled.getDefaultInstance();
   }
 
+  public static final int ASSIGNMENTS_FIELD_NUMBER = 5;
+  /**
+   * <pre>
+   * Several assignments or outcomes in one message (to a worker whose hello says
+   * `accepts_batches`), each meaning what it means alone.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+   * @return Whether the assignments field is set.
+   */
+  @java.lang.Override
+  public boolean hasAssignments() {
+    return kindCase_ == 5;
+  }
+  /**
+   * <pre>
+   * Several assignments or outcomes in one message (to a worker whose hello says
+   * `accepts_batches`), each meaning what it means alone.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+   * @return The assignments.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.WorkResponse.Assignments getAssignments() {
+    if (kindCase_ == 5) {
+       return (dev.jobsvc.v1.WorkResponse.Assignments) kind_;
+    }
+    return dev.jobsvc.v1.WorkResponse.Assignments.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * Several assignments or outcomes in one message (to a worker whose hello says
+   * `accepts_batches`), each meaning what it means alone.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.WorkResponse.AssignmentsOrBuilder getAssignmentsOrBuilder() {
+    if (kindCase_ == 5) {
+       return (dev.jobsvc.v1.WorkResponse.Assignments) kind_;
+    }
+    return dev.jobsvc.v1.WorkResponse.Assignments.getDefaultInstance();
+  }
+
+  public static final int SETTLED_BATCH_FIELD_NUMBER = 6;
+  /**
+   * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+   * @return Whether the settledBatch field is set.
+   */
+  @java.lang.Override
+  public boolean hasSettledBatch() {
+    return kindCase_ == 6;
+  }
+  /**
+   * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+   * @return The settledBatch.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.WorkResponse.SettledBatch getSettledBatch() {
+    if (kindCase_ == 6) {
+       return (dev.jobsvc.v1.WorkResponse.SettledBatch) kind_;
+    }
+    return dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance();
+  }
+  /**
+   * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.WorkResponse.SettledBatchOrBuilder getSettledBatchOrBuilder() {
+    if (kindCase_ == 6) {
+       return (dev.jobsvc.v1.WorkResponse.SettledBatch) kind_;
+    }
+    return dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -3284,6 +5069,12 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 4) {
       output.writeMessage(4, (dev.jobsvc.v1.WorkResponse.Settled) kind_);
     }
+    if (kindCase_ == 5) {
+      output.writeMessage(5, (dev.jobsvc.v1.WorkResponse.Assignments) kind_);
+    }
+    if (kindCase_ == 6) {
+      output.writeMessage(6, (dev.jobsvc.v1.WorkResponse.SettledBatch) kind_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -3303,6 +5094,14 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 4) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(4, (dev.jobsvc.v1.WorkResponse.Settled) kind_);
+    }
+    if (kindCase_ == 5) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(5, (dev.jobsvc.v1.WorkResponse.Assignments) kind_);
+    }
+    if (kindCase_ == 6) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(6, (dev.jobsvc.v1.WorkResponse.SettledBatch) kind_);
     }
     return size;
   }
@@ -3346,6 +5145,14 @@ private static final long serialVersionUID = 0L;
         if (!getSettled()
             .equals(other.getSettled())) return false;
         break;
+      case 5:
+        if (!getAssignments()
+            .equals(other.getAssignments())) return false;
+        break;
+      case 6:
+        if (!getSettledBatch()
+            .equals(other.getSettledBatch())) return false;
+        break;
       case 0:
       default:
     }
@@ -3376,6 +5183,14 @@ private static final long serialVersionUID = 0L;
       case 4:
         hash = (37 * hash) + SETTLED_FIELD_NUMBER;
         hash = (53 * hash) + getSettled().hashCode();
+        break;
+      case 5:
+        hash = (37 * hash) + ASSIGNMENTS_FIELD_NUMBER;
+        hash = (53 * hash) + getAssignments().hashCode();
+        break;
+      case 6:
+        hash = (37 * hash) + SETTLED_BATCH_FIELD_NUMBER;
+        hash = (53 * hash) + getSettledBatch().hashCode();
         break;
       case 0:
       default:
@@ -3523,6 +5338,12 @@ private static final long serialVersionUID = 0L;
       if (settledBuilder_ != null) {
         settledBuilder_.clear();
       }
+      if (assignmentsBuilder_ != null) {
+        assignmentsBuilder_.clear();
+      }
+      if (settledBatchBuilder_ != null) {
+        settledBatchBuilder_.clear();
+      }
       kindCase_ = 0;
       kind_ = null;
       return this;
@@ -3580,6 +5401,14 @@ private static final long serialVersionUID = 0L;
           settledBuilder_ != null) {
         result.kind_ = settledBuilder_.build();
       }
+      if (kindCase_ == 5 &&
+          assignmentsBuilder_ != null) {
+        result.kind_ = assignmentsBuilder_.build();
+      }
+      if (kindCase_ == 6 &&
+          settledBatchBuilder_ != null) {
+        result.kind_ = settledBatchBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -3609,6 +5438,14 @@ private static final long serialVersionUID = 0L;
         }
         case SETTLED: {
           mergeSettled(other.getSettled());
+          break;
+        }
+        case ASSIGNMENTS: {
+          mergeAssignments(other.getAssignments());
+          break;
+        }
+        case SETTLED_BATCH: {
+          mergeSettledBatch(other.getSettledBatch());
           break;
         }
         case KIND_NOT_SET: {
@@ -3669,6 +5506,20 @@ private static final long serialVersionUID = 0L;
               kindCase_ = 4;
               break;
             } // case 34
+            case 42: {
+              input.readMessage(
+                  internalGetAssignmentsFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 5;
+              break;
+            } // case 42
+            case 50: {
+              input.readMessage(
+                  internalGetSettledBatchFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 6;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -4267,6 +6118,335 @@ private static final long serialVersionUID = 0L;
       kindCase_ = 4;
       onChanged();
       return settledBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.WorkResponse.Assignments, dev.jobsvc.v1.WorkResponse.Assignments.Builder, dev.jobsvc.v1.WorkResponse.AssignmentsOrBuilder> assignmentsBuilder_;
+    /**
+     * <pre>
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+     * @return Whether the assignments field is set.
+     */
+    @java.lang.Override
+    public boolean hasAssignments() {
+      return kindCase_ == 5;
+    }
+    /**
+     * <pre>
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+     * @return The assignments.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkResponse.Assignments getAssignments() {
+      if (assignmentsBuilder_ == null) {
+        if (kindCase_ == 5) {
+          return (dev.jobsvc.v1.WorkResponse.Assignments) kind_;
+        }
+        return dev.jobsvc.v1.WorkResponse.Assignments.getDefaultInstance();
+      } else {
+        if (kindCase_ == 5) {
+          return assignmentsBuilder_.getMessage();
+        }
+        return dev.jobsvc.v1.WorkResponse.Assignments.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+     */
+    public Builder setAssignments(dev.jobsvc.v1.WorkResponse.Assignments value) {
+      if (assignmentsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        assignmentsBuilder_.setMessage(value);
+      }
+      kindCase_ = 5;
+      return this;
+    }
+    /**
+     * <pre>
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+     */
+    public Builder setAssignments(
+        dev.jobsvc.v1.WorkResponse.Assignments.Builder builderForValue) {
+      if (assignmentsBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        assignmentsBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 5;
+      return this;
+    }
+    /**
+     * <pre>
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+     */
+    public Builder mergeAssignments(dev.jobsvc.v1.WorkResponse.Assignments value) {
+      if (assignmentsBuilder_ == null) {
+        if (kindCase_ == 5 &&
+            kind_ != dev.jobsvc.v1.WorkResponse.Assignments.getDefaultInstance()) {
+          kind_ = dev.jobsvc.v1.WorkResponse.Assignments.newBuilder((dev.jobsvc.v1.WorkResponse.Assignments) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 5) {
+          assignmentsBuilder_.mergeFrom(value);
+        } else {
+          assignmentsBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 5;
+      return this;
+    }
+    /**
+     * <pre>
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+     */
+    public Builder clearAssignments() {
+      if (assignmentsBuilder_ == null) {
+        if (kindCase_ == 5) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 5) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        assignmentsBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+     */
+    public dev.jobsvc.v1.WorkResponse.Assignments.Builder getAssignmentsBuilder() {
+      return internalGetAssignmentsFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkResponse.AssignmentsOrBuilder getAssignmentsOrBuilder() {
+      if ((kindCase_ == 5) && (assignmentsBuilder_ != null)) {
+        return assignmentsBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 5) {
+          return (dev.jobsvc.v1.WorkResponse.Assignments) kind_;
+        }
+        return dev.jobsvc.v1.WorkResponse.Assignments.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Several assignments or outcomes in one message (to a worker whose hello says
+     * `accepts_batches`), each meaning what it means alone.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.WorkResponse.Assignments, dev.jobsvc.v1.WorkResponse.Assignments.Builder, dev.jobsvc.v1.WorkResponse.AssignmentsOrBuilder> 
+        internalGetAssignmentsFieldBuilder() {
+      if (assignmentsBuilder_ == null) {
+        if (!(kindCase_ == 5)) {
+          kind_ = dev.jobsvc.v1.WorkResponse.Assignments.getDefaultInstance();
+        }
+        assignmentsBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.WorkResponse.Assignments, dev.jobsvc.v1.WorkResponse.Assignments.Builder, dev.jobsvc.v1.WorkResponse.AssignmentsOrBuilder>(
+                (dev.jobsvc.v1.WorkResponse.Assignments) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 5;
+      onChanged();
+      return assignmentsBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.WorkResponse.SettledBatch, dev.jobsvc.v1.WorkResponse.SettledBatch.Builder, dev.jobsvc.v1.WorkResponse.SettledBatchOrBuilder> settledBatchBuilder_;
+    /**
+     * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+     * @return Whether the settledBatch field is set.
+     */
+    @java.lang.Override
+    public boolean hasSettledBatch() {
+      return kindCase_ == 6;
+    }
+    /**
+     * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+     * @return The settledBatch.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkResponse.SettledBatch getSettledBatch() {
+      if (settledBatchBuilder_ == null) {
+        if (kindCase_ == 6) {
+          return (dev.jobsvc.v1.WorkResponse.SettledBatch) kind_;
+        }
+        return dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance();
+      } else {
+        if (kindCase_ == 6) {
+          return settledBatchBuilder_.getMessage();
+        }
+        return dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+     */
+    public Builder setSettledBatch(dev.jobsvc.v1.WorkResponse.SettledBatch value) {
+      if (settledBatchBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        settledBatchBuilder_.setMessage(value);
+      }
+      kindCase_ = 6;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+     */
+    public Builder setSettledBatch(
+        dev.jobsvc.v1.WorkResponse.SettledBatch.Builder builderForValue) {
+      if (settledBatchBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        settledBatchBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 6;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+     */
+    public Builder mergeSettledBatch(dev.jobsvc.v1.WorkResponse.SettledBatch value) {
+      if (settledBatchBuilder_ == null) {
+        if (kindCase_ == 6 &&
+            kind_ != dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance()) {
+          kind_ = dev.jobsvc.v1.WorkResponse.SettledBatch.newBuilder((dev.jobsvc.v1.WorkResponse.SettledBatch) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 6) {
+          settledBatchBuilder_.mergeFrom(value);
+        } else {
+          settledBatchBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 6;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+     */
+    public Builder clearSettledBatch() {
+      if (settledBatchBuilder_ == null) {
+        if (kindCase_ == 6) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 6) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        settledBatchBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+     */
+    public dev.jobsvc.v1.WorkResponse.SettledBatch.Builder getSettledBatchBuilder() {
+      return internalGetSettledBatchFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WorkResponse.SettledBatchOrBuilder getSettledBatchOrBuilder() {
+      if ((kindCase_ == 6) && (settledBatchBuilder_ != null)) {
+        return settledBatchBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 6) {
+          return (dev.jobsvc.v1.WorkResponse.SettledBatch) kind_;
+        }
+        return dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.WorkResponse.SettledBatch, dev.jobsvc.v1.WorkResponse.SettledBatch.Builder, dev.jobsvc.v1.WorkResponse.SettledBatchOrBuilder> 
+        internalGetSettledBatchFieldBuilder() {
+      if (settledBatchBuilder_ == null) {
+        if (!(kindCase_ == 6)) {
+          kind_ = dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance();
+        }
+        settledBatchBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.WorkResponse.SettledBatch, dev.jobsvc.v1.WorkResponse.SettledBatch.Builder, dev.jobsvc.v1.WorkResponse.SettledBatchOrBuilder>(
+                (dev.jobsvc.v1.WorkResponse.SettledBatch) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 6;
+      onChanged();
+      return settledBatchBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkResponse)

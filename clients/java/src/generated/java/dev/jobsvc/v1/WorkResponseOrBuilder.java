@@ -70,5 +70,50 @@ public interface WorkResponseOrBuilder extends
    */
   dev.jobsvc.v1.WorkResponse.SettledOrBuilder getSettledOrBuilder();
 
+  /**
+   * <pre>
+   * Several assignments or outcomes in one message (to a worker whose hello says
+   * `accepts_batches`), each meaning what it means alone.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+   * @return Whether the assignments field is set.
+   */
+  boolean hasAssignments();
+  /**
+   * <pre>
+   * Several assignments or outcomes in one message (to a worker whose hello says
+   * `accepts_batches`), each meaning what it means alone.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+   * @return The assignments.
+   */
+  dev.jobsvc.v1.WorkResponse.Assignments getAssignments();
+  /**
+   * <pre>
+   * Several assignments or outcomes in one message (to a worker whose hello says
+   * `accepts_batches`), each meaning what it means alone.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.WorkResponse.Assignments assignments = 5;</code>
+   */
+  dev.jobsvc.v1.WorkResponse.AssignmentsOrBuilder getAssignmentsOrBuilder();
+
+  /**
+   * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+   * @return Whether the settledBatch field is set.
+   */
+  boolean hasSettledBatch();
+  /**
+   * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+   * @return The settledBatch.
+   */
+  dev.jobsvc.v1.WorkResponse.SettledBatch getSettledBatch();
+  /**
+   * <code>.jobsvc.v1.WorkResponse.SettledBatch settled_batch = 6;</code>
+   */
+  dev.jobsvc.v1.WorkResponse.SettledBatchOrBuilder getSettledBatchOrBuilder();
+
   dev.jobsvc.v1.WorkResponse.KindCase getKindCase();
 }

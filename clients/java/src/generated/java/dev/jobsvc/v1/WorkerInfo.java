@@ -307,6 +307,23 @@ java.lang.String defaultValue) {
     return map.get(key);
   }
 
+  public static final int ACCEPTS_BATCHES_FIELD_NUMBER = 6;
+  private boolean acceptsBatches_ = false;
+  /**
+   * <pre>
+   * On a Work stream: the worker reads WorkResponse.assignments and
+   * WorkResponse.settled_batch. Without it the server sends one assignment and one
+   * settlement outcome per message, as servers that predate batches always do.
+   * </pre>
+   *
+   * <code>bool accepts_batches = 6;</code>
+   * @return The acceptsBatches.
+   */
+  @java.lang.Override
+  public boolean getAcceptsBatches() {
+    return acceptsBatches_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -339,6 +356,9 @@ java.lang.String defaultValue) {
         internalGetLabels(),
         LabelsDefaultEntryHolder.defaultEntry,
         5);
+    if (acceptsBatches_ != false) {
+      output.writeBool(6, acceptsBatches_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -372,6 +392,10 @@ java.lang.String defaultValue) {
           .buildPartial();
       size += com.google.protobuf.CodedOutputStream
           .computeMessageSize(5, labels__);
+    }
+    if (acceptsBatches_ != false) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeBoolSize(6, acceptsBatches_);
     }
     return size;
   }
@@ -410,6 +434,8 @@ java.lang.String defaultValue) {
     }
     if (!internalGetLabels().equals(
         other.internalGetLabels())) return false;
+    if (getAcceptsBatches()
+        != other.getAcceptsBatches()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -437,6 +463,9 @@ java.lang.String defaultValue) {
       hash = (37 * hash) + LABELS_FIELD_NUMBER;
       hash = (53 * hash) + internalGetLabels().hashCode();
     }
+    hash = (37 * hash) + ACCEPTS_BATCHES_FIELD_NUMBER;
+    hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
+        getAcceptsBatches());
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -616,6 +645,7 @@ java.lang.String defaultValue) {
         leaseDurationBuilder_ = null;
       }
       internalGetMutableLabels().clear();
+      acceptsBatches_ = false;
       return this;
     }
 
@@ -679,6 +709,9 @@ java.lang.String defaultValue) {
         result.labels_ = internalGetLabels();
         result.labels_.makeImmutable();
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.acceptsBatches_ = acceptsBatches_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -734,6 +767,9 @@ java.lang.String defaultValue) {
       internalGetMutableLabels().mergeFrom(
           other.internalGetLabels());
       bitField0_ |= 0x00000010;
+      if (other.getAcceptsBatches() != false) {
+        setAcceptsBatches(other.getAcceptsBatches());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -799,6 +835,11 @@ java.lang.String defaultValue) {
               bitField0_ |= 0x00000010;
               break;
             } // case 42
+            case 48: {
+              acceptsBatches_ = input.readBool();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 48
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1545,6 +1586,56 @@ java.lang.String defaultValue) {
       internalGetMutableLabels().getMutableMap()
           .putAll(values);
       bitField0_ |= 0x00000010;
+      return this;
+    }
+
+    private boolean acceptsBatches_ ;
+    /**
+     * <pre>
+     * On a Work stream: the worker reads WorkResponse.assignments and
+     * WorkResponse.settled_batch. Without it the server sends one assignment and one
+     * settlement outcome per message, as servers that predate batches always do.
+     * </pre>
+     *
+     * <code>bool accepts_batches = 6;</code>
+     * @return The acceptsBatches.
+     */
+    @java.lang.Override
+    public boolean getAcceptsBatches() {
+      return acceptsBatches_;
+    }
+    /**
+     * <pre>
+     * On a Work stream: the worker reads WorkResponse.assignments and
+     * WorkResponse.settled_batch. Without it the server sends one assignment and one
+     * settlement outcome per message, as servers that predate batches always do.
+     * </pre>
+     *
+     * <code>bool accepts_batches = 6;</code>
+     * @param value The acceptsBatches to set.
+     * @return This builder for chaining.
+     */
+    public Builder setAcceptsBatches(boolean value) {
+
+      acceptsBatches_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * On a Work stream: the worker reads WorkResponse.assignments and
+     * WorkResponse.settled_batch. Without it the server sends one assignment and one
+     * settlement outcome per message, as servers that predate batches always do.
+     * </pre>
+     *
+     * <code>bool accepts_batches = 6;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearAcceptsBatches() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      acceptsBatches_ = false;
+      onChanged();
       return this;
     }
 

@@ -144,4 +144,16 @@ java.lang.String defaultValue);
    */
   java.lang.String getLabelsOrThrow(
       java.lang.String key);
+
+  /**
+   * <pre>
+   * On a Work stream: the worker reads WorkResponse.assignments and
+   * WorkResponse.settled_batch. Without it the server sends one assignment and one
+   * settlement outcome per message, as servers that predate batches always do.
+   * </pre>
+   *
+   * <code>bool accepts_batches = 6;</code>
+   * @return The acceptsBatches.
+   */
+  boolean getAcceptsBatches();
 }
