@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.report import RunRecord, _number
 
-SYSTEMS = ("jobsvc", "pgqueuer", "procrastinate", "celery")
+SYSTEMS = ("jobsvc", "pgqueuer", "procrastinate", "celery", "bare")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ Starts a private PostgreSQL (fsync on, pg_stat_statements preloaded), then for e
 a fresh database and either jobsvc server process(es) (bench.serve, uvloop when available,
 plus remote `jobsvc worker` processes where the scenario has them) driven from this process
 with the asyncio client, or a peer (pgqueuer, procrastinate, Celery on a private
-redis-server) whose consumer runs in its own process(es). Prints one comparison table
+redis-server, and `bare`, a plain SKIP LOCKED queue as a ceiling) whose consumer runs in its
+own process(es). Prints one comparison table
 (median and min-max over the runs, jobsvc's ratio to each peer, the issue's target), the
 details, and the CPU each party used; --json writes every raw run.
 """
@@ -53,7 +54,7 @@ from bench.scenarios import FULL, QUICK, Context, MeasureWindow, Outcome, Scenar
 from jobsvc.sdk import Client
 from jobsvc.store.embedded import EmbeddedPostgres
 
-PEERS = ("pgqueuer", "procrastinate", "celery")
+PEERS = ("pgqueuer", "procrastinate", "celery", "bare")
 AnyScenario = Scenario | PeerScenario
 
 # No single run may take longer than this, whatever goes wrong.

@@ -60,7 +60,7 @@ def _processes_with(marker: str) -> list[int]:
 
 def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    peers = ["pgqueuer", "procrastinate"] + (["celery"] if find_redis_server() else [])
+    peers = ["pgqueuer", "procrastinate"] + (["celery"] if find_redis_server() else []) + ["bare"]
     marker = f"JOBSVC_BENCH_SMOKE={uuid.uuid4().hex}"
     env = subprocess_env()
     env["JOBSVC_BENCH_SMOKE"] = marker.split("=", 1)[1]
