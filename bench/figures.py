@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.report import RunRecord, _number
 
-SYSTEMS = ("jobsvc", "pgqueuer", "procrastinate", "celery")
+SYSTEMS = ("jobsvc", "pgqueuer", "procrastinate", "celery", "bare")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ FIGURES = (
     Figure("batch_1000", "SubmitBatch / batch enqueue of 1,000", "jobs/s", ">= 100k"),
     Figure("e2e", "End-to-end, in-process executors, no-op", "jobs/s", ">= 20k, >= 3x pgqueuer"),
     Figure("e2e_remote", "End-to-end, remote Python workers", "jobs/s", ">= 10k"),
+    Figure("e2e_remote_go", "End-to-end, 1 remote Go worker", "jobs/s"),
     Figure(
         "e2e_flow",
         "End-to-end, concurrency + rate limit set, not binding",

@@ -68,6 +68,8 @@ class ServerOptions:
     # Remote `jobsvc worker` processes started beside the server(s), and their concurrency.
     workers: int = 0
     worker_concurrency: int = 64
+    # "python": `jobsvc worker` processes; "go": clients/go/cmd/bench-worker, built with `go build`.
+    worker_kind: str = "python"
     # Handler modules of the server; the workers serve bench.remote_handlers.
     handlers: tuple[str, ...] = ("bench.handlers",)
 
@@ -317,26 +319,59 @@ async def jobsvc_workers(
     target: str, count: int, concurrency: int, logs: Path, name: str
 ) -> AsyncIterator[list[asyncio.subprocess.Process]]:
     """`count` remote workers (`jobsvc worker`, the CLI users run) serving bench.remote_handlers."""
+    cmd = [sys.executable, "-m", "jobsvc.cli", "--log-level", "WARNING", "worker", "--server", target]
+    cmd += ["--handlers", "bench.remote_handlers", "--concurrency", str(concurrency)]
+    async with _workers(cmd, count, logs / f"{name}.worker") as found:
+        yield found
+
+
+@contextlib.asynccontextmanager
+async def _workers(
+    cmd: list[str], count: int, log_prefix: Path, id_prefix: str = "bench"
+) -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    """`count` processes of cmd + `--worker-id {id_prefix}-{index}`, logging to {log_prefix}{index}.log."""
     async with contextlib.AsyncExitStack() as stack:
         found = []
         for index in range(count):
-            cmd = [
-                sys.executable,
-                "-m",
-                "jobsvc.cli",
-                "--log-level",
-                "WARNING",
-                "worker",
-                "--server",
-                target,
-                "--handlers",
-                "bench.remote_handlers",
-                "--concurrency",
-                str(concurrency),
-                "--worker-id",
-                f"bench-{index}",
-            ]
-            found.append(await stack.enter_async_context(child_process(cmd, logs / f"{name}.worker{index}.log")))
+            log_file = log_prefix.with_name(f"{log_prefix.name}{index}.log")
+            worker = child_process([*cmd, "--worker-id", f"{id_prefix}-{index}"], log_file)
+            found.append(await stack.enter_async_context(worker))
+        yield found
+
+
+GO_MODULE = REPO / "clients" / "go"
+GO_WORKER_PACKAGE = "./cmd/bench-worker"
+# A cold build (module downloads, compiling gRPC) takes about a minute on 2 cores.
+GO_BUILD_TIMEOUT = 300.0
+
+
+def find_go() -> str | None:
+    """The go executable, if installed."""
+    return shutil.which("go")
+
+
+async def build_go_worker(logs: Path) -> Path:
+    """`go build` clients/go/cmd/bench-worker into the logs directory (temporary; Go's own build
+    cache keeps rebuilds short); the executable's path. Its output goes to logs/go-build.log."""
+    go = find_go()
+    if go is None:
+        raise RuntimeError("go is not on PATH")
+    executable = logs / "bench-worker"
+    cmd = [go, "-C", str(GO_MODULE), "build", "-o", str(executable), GO_WORKER_PACKAGE]
+    async with child_process(cmd, logs / "go-build.log") as process:
+        await asyncio.wait_for(process.wait(), GO_BUILD_TIMEOUT)
+        if process.returncode != 0:
+            raise RuntimeError(f"`{' '.join(cmd)}` exited with code {process.returncode}")
+    return executable
+
+
+@contextlib.asynccontextmanager
+async def go_workers(
+    executable: Path, target: str, count: int, concurrency: int, log_prefix: Path
+) -> AsyncIterator[list[asyncio.subprocess.Process]]:
+    """`count` Go remote workers (clients/go/cmd/bench-worker, from build_go_worker) serving noop_remote."""
+    cmd = [str(executable), "--server", target, "--concurrency", str(concurrency)]
+    async with _workers(cmd, count, log_prefix, "bench-go") as found:
         yield found
 
 

@@ -4,9 +4,11 @@
 
 Starts a private PostgreSQL (fsync on, pg_stat_statements preloaded), then for each scenario
 a fresh database and either jobsvc server process(es) (bench.serve, uvloop when available,
-plus remote `jobsvc worker` processes where the scenario has them) driven from this process
-with the asyncio client, or a peer (pgqueuer, procrastinate, Celery on a private
-redis-server) whose consumer runs in its own process(es). Prints one comparison table
+plus remote workers where the scenario has them: `jobsvc worker` processes, or the Go
+clients/go/cmd/bench-worker built with `go build`) driven from this process with the
+asyncio client, or a peer (pgqueuer, procrastinate, Celery on a private redis-server, and
+`bare`, a plain SKIP LOCKED queue as a ceiling) whose consumer runs in its own process(es).
+Prints one comparison table
 (median and min-max over the runs, jobsvc's ratio to each peer, the issue's target), the
 details, and the CPU each party used; --json writes every raw run.
 """
@@ -40,9 +42,13 @@ from bench.peers.scenarios import PeerContext, PeerScenario, peer_scenarios
 from bench.processes import (
     REPO,
     CpuProbe,
+    ServerOptions,
+    build_go_worker,
     create_database,
+    find_go,
     find_redis_server,
     fresh_postgres,
+    go_workers,
     jobsvc_workers,
     postmaster_pid,
     server_processes,
@@ -53,7 +59,7 @@ from bench.scenarios import FULL, QUICK, Context, MeasureWindow, Outcome, Scenar
 from jobsvc.sdk import Client
 from jobsvc.store.embedded import EmbeddedPostgres
 
-PEERS = ("pgqueuer", "procrastinate", "celery")
+PEERS = ("pgqueuer", "procrastinate", "celery", "bare")
 AnyScenario = Scenario | PeerScenario
 
 # No single run may take longer than this, whatever goes wrong.
@@ -167,6 +173,8 @@ class Harness:
     statements: bool = False
     peer_settings: dict[str, str] = dataclasses.field(default_factory=dict)
     failed: list[str] = dataclasses.field(default_factory=list)
+    # The Go remote worker's executable, built on first use.
+    go_worker: Path | None = None
 
     @property
     def timing(self) -> Timing:
@@ -187,11 +195,17 @@ class Harness:
 
     async def run_scenario(self, scenario: AnyScenario) -> None:
         """A fresh database, the scenario's processes, and every run measured."""
+        print(f"\n[{scenario.name}] {scenario.title}", flush=True)
+        started = time.perf_counter()
+        if isinstance(scenario, Scenario) and scenario.server.worker_kind == "go" and self.go_worker is None:
+            if find_go() is None:
+                print("  SKIPPED: go is not on PATH (the Go remote worker needs a Go toolchain)", flush=True)
+                return
+            self.go_worker = await build_go_worker(self.logs)
+            print(f"  built {self.go_worker} in {time.perf_counter() - started:.1f} s", flush=True)
         database = f"bench_{scenario.name}"
         database_url = await create_database(self.pg, database)
         runs = scenario.runs or self.args.runs
-        print(f"\n[{scenario.name}] {scenario.title}", flush=True)
-        started = time.perf_counter()
         if isinstance(scenario, PeerScenario):
             await self._run_peer(scenario, database_url, runs)
         else:
@@ -227,9 +241,7 @@ class Harness:
             stats = await stack.enter_async_context(db_stats(self.pg.dsn, database, self.statements))
             workers = []
             if options.workers:
-                workers = await stack.enter_async_context(
-                    jobsvc_workers(target, options.workers, options.worker_concurrency, self.logs, scenario.name)
-                )
+                workers = await stack.enter_async_context(self._remote_workers(options, target, scenario.name))
                 await wait_online(client, "noop_remote")
             parties = {"server": [s.pid for s in servers], "workers": [w.pid for w in workers]}
             probe = CpuProbe(parties, postmaster_pid(self.pg))
@@ -256,6 +268,16 @@ class Harness:
                 errors = server.logged_errors()
                 if errors:
                     print(f"  WARNING: server {server.pid} logged {len(errors)} error(s), the first: {errors[0]}")
+
+    def _remote_workers(
+        self, options: ServerOptions, target: str, name: str
+    ) -> contextlib.AbstractAsyncContextManager[list[asyncio.subprocess.Process]]:
+        """The scenario's remote worker processes: `jobsvc worker`, or the Go bench-worker."""
+        if options.worker_kind == "go":
+            assert self.go_worker is not None, "built in run_scenario"
+            log_prefix = self.logs / f"{name}.go-worker"
+            return go_workers(self.go_worker, target, options.workers, options.worker_concurrency, log_prefix)
+        return jobsvc_workers(target, options.workers, options.worker_concurrency, self.logs, name)
 
     async def _run_peer(self, scenario: PeerScenario, database_url: str, runs: int) -> None:
         env = PeerEnv(database_url, self.logs, self.args.quick)

@@ -53,6 +53,8 @@ STREAM_CONCURRENCY = 64
 IDLE_WORKERS = 100
 REMOTE_WORKERS = 2
 REMOTE_WORKER_CONCURRENCY = 64
+GO_WORKERS = 1
+GO_WORKER_CONCURRENCY = 128
 # Channels (TCP connections) the waiting Calls and open streams are spread over.
 MEMORY_CHANNELS = 16
 MEMORY_OPENING = 250
@@ -661,6 +663,20 @@ def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[
                 key="e2e_remote",
                 handler="noop_remote",
                 label=f"End-to-end, {REMOTE_WORKERS} remote Python workers",
+            ),
+        ),
+        Scenario(
+            "e2e_remote_go",
+            f"End-to-end as above, run by {GO_WORKERS} remote Go worker process (clients/go/cmd/bench-worker, "
+            f"built with `go build`; concurrency {GO_WORKER_CONCURRENCY}, handler noop_remote); skipped without go",
+            ServerOptions(
+                uvloop=uvloop, workers=GO_WORKERS, worker_concurrency=GO_WORKER_CONCURRENCY, worker_kind="go"
+            ),
+            e2e_run(
+                GO_WORKER_CONCURRENCY,
+                key="e2e_remote_go",
+                handler="noop_remote",
+                label=f"End-to-end, {GO_WORKERS} remote Go worker",
             ),
         ),
         Scenario(

@@ -1,5 +1,7 @@
 """The job runners users would pick instead of jobsvc, measured in the same run on the same
-PostgreSQL server (Celery: on its own redis-server), one module per peer.
+PostgreSQL server (Celery: on its own redis-server), one module per peer; and `bare`, a
+plain asyncpg SKIP LOCKED queue that no one would pick (it lacks nearly everything), run
+as a peer for a ceiling: how fast moving jobs through this PostgreSQL can go.
 
 Each module has `session(env)`: an async context manager that prepares a fresh database
 (or broker) and yields a `Peer`, whose `consumer()` starts the peer's consumer the way its
@@ -58,10 +60,11 @@ PeerSession = Callable[[PeerEnv], contextlib.AbstractAsyncContextManager[Peer]]
 
 def sessions() -> dict[str, PeerSession]:
     """Every peer by name, imported lazily so a missing optional dependency only costs that peer."""
-    from bench.peers import celery_peer, pgqueuer_peer, procrastinate_peer
+    from bench.peers import bare_peer, celery_peer, pgqueuer_peer, procrastinate_peer
 
     return {
         "pgqueuer": pgqueuer_peer.session,
         "procrastinate": procrastinate_peer.session,
         "celery": celery_peer.session,
+        "bare": bare_peer.session,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -18,7 +19,8 @@ from tests.conftest import REPO, subprocess_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-# Figures every system must produce in short mode (Celery only with redis-server installed).
+# Figures every system must produce in short mode (Celery only with redis-server installed,
+# the Go remote worker's only with go on PATH).
 JOBSVC_FIGURES = {
     "submit_1",
     "submit_32",
@@ -42,6 +44,7 @@ JOBSVC_FIGURES = {
     "scale_2",
     "scale_4",
 }
+GO_FIGURES = {"e2e_remote_go"}
 PEER_FIGURES = {"submit_1", "submit_32", "submit_256", "batch_1000", "e2e"}
 
 
@@ -60,7 +63,8 @@ def _processes_with(marker: str) -> list[int]:
 
 def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    peers = ["pgqueuer", "procrastinate"] + (["celery"] if find_redis_server() else [])
+    peers = ["pgqueuer", "procrastinate"] + (["celery"] if find_redis_server() else []) + ["bare"]
+    expected = JOBSVC_FIGURES | (GO_FIGURES if shutil.which("go") else set())
     marker = f"JOBSVC_BENCH_SMOKE={uuid.uuid4().hex}"
     env = subprocess_env()
     env["JOBSVC_BENCH_SMOKE"] = marker.split("=", 1)[1]
@@ -78,7 +82,7 @@ def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path)
     assert _processes_with(marker) == []
     report = json.loads(out.read_text())
     rows = {row["key"]: row for row in report["comparison"]}
-    assert {key for key, row in rows.items() if row.get("jobsvc")} >= JOBSVC_FIGURES, sorted(rows)
+    assert {key for key, row in rows.items() if row.get("jobsvc")} >= expected, sorted(rows)
     for peer in peers:
         measured = {key for key, row in rows.items() if row.get(peer)}
         assert measured >= PEER_FIGURES, (peer, sorted(measured))
