@@ -24,6 +24,11 @@ export class AsyncQueue<T> implements AsyncIterable<T> {
     waiting?.({ value: undefined, done: true });
   }
 
+  /** Up to `max` of the items queued now, without waiting (the rest stay queued). */
+  takeReady(max: number): T[] {
+    return this.items.splice(0, Math.max(0, max));
+  }
+
   /** True once `end()` was called. */
   get closed(): boolean {
     return this.ended;

@@ -6,10 +6,12 @@ import {
   type AckService,
   type Assignment,
   type WorkerInfo,
+  type WorkRequest,
   type WorkResponse_Cancel,
   type WorkResponse_Settled,
   type WorkResponse_Welcome,
 } from "../gen/jobsvc/v1/ack_service_pb.js";
+import { batchedRequests, MAX_BATCH } from "./batches.js";
 import { AsyncQueue } from "./queue.js";
 
 /** A message a worker sends: the `kind` of a WorkRequest, as plain init objects. */
@@ -23,11 +25,19 @@ export interface SessionListener {
   settled(settled: WorkResponse_Settled): void;
 }
 
-/** A Work stream. `run()` resolves when the server ends it and rejects when it fails. */
+/**
+ * A Work stream. `run()` resolves when the server ends it and rejects when it fails.
+ *
+ * Single messages go out until this session's welcome says the server reads batches;
+ * from then on, whenever the stream is ready for the next message, the queued
+ * settlements and progress reports go out combined (see batches.ts).
+ */
 export class Session {
-  private readonly outbound = new AsyncQueue<MessageInitShape<typeof WorkRequestSchema>>();
+  private readonly outbound = new AsyncQueue<WorkRequest>();
   private readonly controller = new AbortController();
   private heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** The largest batch this session's server reads (its welcome's maxMessageBytes); 0: send single messages. */
+  private batchBudget = 0;
   /** True once the server's welcome arrived. */
   welcomed = false;
 
@@ -35,28 +45,42 @@ export class Session {
     private readonly client: Client<typeof AckService>,
     hello: WorkerInfo,
   ) {
-    this.outbound.push({ kind: { case: "hello", value: hello } });
+    this.outbound.push(create(WorkRequestSchema, { kind: { case: "hello", value: hello } }));
+  }
+
+  /** True once this session's welcome said the server reads batches. */
+  get sendsBatches(): boolean {
+    return this.batchBudget > 0;
   }
 
   /** Open the stream and dispatch the server's messages until it ends. */
   async run(listener: SessionListener): Promise<void> {
-    const responses = this.client.work(this.outbound, { signal: this.controller.signal });
+    const responses = this.client.work(this.requests(), { signal: this.controller.signal });
     try {
       for await (const response of responses) {
         const kind = response.kind;
         switch (kind.case) {
-          case "welcome":
+          case "welcome": {
+            const budget = kind.value.acceptsBatches ? Number(kind.value.maxMessageBytes) : 0;
+            this.batchBudget = Number.isFinite(budget) && budget > 0 ? budget : 0;
             this.welcomed = true;
             listener.welcome(kind.value);
             break;
+          }
           case "assignment":
             listener.assignment(kind.value);
+            break;
+          case "assignments":
+            for (const assignment of kind.value.items) listener.assignment(assignment);
             break;
           case "cancel":
             listener.cancel(kind.value);
             break;
           case "settled":
             listener.settled(kind.value);
+            break;
+          case "settledBatch":
+            for (const settled of kind.value.items) listener.settled(settled);
             break;
           default:
             break; // a newer server's message kind: ignore
@@ -65,6 +89,37 @@ export class Session {
     } finally {
       this.stopHeartbeat();
     }
+  }
+
+  /**
+   * The request stream: the outbound queue, and once batches are on, each message the
+   * stream asks for together with what is queued behind it at that moment, combined.
+   * `return`/`throw` (the call gave up) end the queue at once, as the queue itself does.
+   */
+  private requests(): AsyncIterable<WorkRequest> {
+    const source = this.outbound[Symbol.asyncIterator]();
+    const combined: WorkRequest[] = [];
+    const iterator: AsyncIterator<WorkRequest, undefined> = {
+      next: async () => {
+        const ready = combined.shift();
+        if (ready !== undefined) return { value: ready, done: false };
+        const first = await source.next();
+        if (first.done === true || this.batchBudget <= 0) return first;
+        const queued = this.outbound.takeReady(MAX_BATCH - 1);
+        if (queued.length === 0) return first;
+        combined.push(...batchedRequests([first.value, ...queued], this.batchBudget));
+        return { value: combined.shift()!, done: false };
+      },
+      return: () => {
+        combined.length = 0;
+        return source.return!();
+      },
+      throw: () => {
+        combined.length = 0;
+        return source.throw!();
+      },
+    };
+    return { [Symbol.asyncIterator]: () => iterator };
   }
 
   /** Queue a message; false when the stream is no longer open for sending. */

@@ -261,6 +261,8 @@ class WorkerImpl implements Worker {
       concurrency: this.options.concurrency ?? 4,
       leaseDuration: durationFromMs(this.leaseDurationMs),
       labels: { ...(this.options.labels ?? {}) },
+      // Assignments and outcomes may come many per message (`assignments`, `settledBatch`).
+      acceptsBatches: true,
     });
   }
 
