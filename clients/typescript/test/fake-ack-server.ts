@@ -10,6 +10,7 @@ import { ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import {
   AckService,
+  WorkRequestSchema,
   WorkResponseSchema,
   type AckRequest,
   type HeartbeatRequest,
@@ -18,6 +19,7 @@ import {
   type ReportProgressRequest,
   type WorkerInfo,
   type WorkRequest,
+  type WorkRequest_Batch,
   type WorkRequest_Drain,
   type WorkResponse,
 } from "../src/gen/jobsvc/v1/ack_service_pb.js";
@@ -33,6 +35,7 @@ interface Requests {
   nack: NackRequest;
   reject: RejectRequest;
   drain: WorkRequest_Drain;
+  batch: WorkRequest_Batch;
 }
 type Kind = keyof Requests;
 
@@ -82,6 +85,36 @@ export class FakeStream {
         while (!this.inboxEnded) await new Promise<void>((resolve) => (this.wake = resolve));
       })(),
     );
+  }
+
+  /**
+   * The next `count` settlements and progress reports, whether they came alone or in
+   * batches, in the order sent, with the batches they came in (heartbeats are skipped).
+   */
+  async settlements(count: number, timeoutMs = 5000): Promise<{ items: WorkRequest[]; batches: WorkRequest_Batch[] }> {
+    const items: WorkRequest[] = [];
+    const batches: WorkRequest_Batch[] = [];
+    const take = async () => {
+      while (items.length < count) {
+        const request = this.inbox.shift();
+        if (request === undefined) {
+          if (this.inboxEnded) throw new Error(`stream ended after ${items.length} of ${count} settlements`);
+          await new Promise<void>((resolve) => (this.wake = resolve));
+          continue;
+        }
+        const kind = request.kind;
+        if (kind.case === "batch") {
+          batches.push(kind.value);
+          for (const item of kind.value.items) items.push(create(WorkRequestSchema, { kind: item.kind }));
+        } else if (kind.case === "ack" || kind.case === "nack" || kind.case === "reject" || kind.case === "progress") {
+          items.push(request);
+        } else if (kind.case !== "heartbeat") {
+          throw new Error(`unexpected worker message ${kind.case}`);
+        }
+      }
+      return { items, batches };
+    };
+    return within(timeoutMs, `${count} settlements`, take());
   }
 
   /** Messages of `kind` received so far and not consumed. */

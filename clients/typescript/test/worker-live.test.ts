@@ -7,15 +7,17 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { Code, ConnectError, createClient as createConnectClient } from "@connectrpc/connect";
-import { AckService } from "../src/gen/jobsvc/v1/ack_service_pb.js";
+import { Code, ConnectError, createClient as createConnectClient, type Interceptor } from "@connectrpc/connect";
+import { AckService, type WorkRequest, type WorkResponse } from "../src/gen/jobsvc/v1/ack_service_pb.js";
 import { createChannel } from "../src/transport.js";
 import {
   createClient,
   createWorker,
   JobFailedError,
   JobState,
+  JobView,
   NonRetryableError,
+  payloadValue,
   type JobsvcClient,
   type Worker,
 } from "../src/index.js";
@@ -41,6 +43,60 @@ async function unavailable(): Promise<string | false> {
 const skip = await unavailable();
 
 const exampleWorker = fileURLToPath(new URL("../examples/example-worker.js", import.meta.url));
+
+/** What went over a worker's Work streams, counted by an interceptor. */
+interface WorkTraffic {
+  helloAcceptsBatches: boolean;
+  welcomeAcceptsBatches: boolean;
+  /** Messages sent and received, by kind. */
+  sent: Map<string, number>;
+  received: Map<string, number>;
+  /** Settlements and progress reports sent inside batches. */
+  batchedItems: number;
+}
+
+/** Pass `source` through, calling `see` on each item (return/throw are passed on as they are). */
+function observed<T>(source: AsyncIterable<T>, see: (item: T) => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      const inner = source[Symbol.asyncIterator]();
+      return {
+        next: async () => {
+          const result = await inner.next();
+          if (result.done !== true) see(result.value);
+          return result;
+        },
+        return: (value?: unknown) => inner.return?.(value) ?? Promise.resolve({ value: undefined, done: true }),
+        throw: (error?: unknown) => inner.throw?.(error) ?? Promise.reject(error),
+      };
+    },
+  };
+}
+
+/** An interceptor that counts the Work stream's messages into `traffic`. */
+function countWork(traffic: WorkTraffic): Interceptor {
+  const bump = (map: Map<string, number>, kind: string | undefined) =>
+    map.set(kind ?? "", (map.get(kind ?? "") ?? 0) + 1);
+  return (next) => async (request) => {
+    if (!request.stream || request.method.name !== "Work") return next(request);
+    const response = await next({
+      ...request,
+      message: observed(request.message as AsyncIterable<WorkRequest>, (message) => {
+        bump(traffic.sent, message.kind.case);
+        if (message.kind.case === "hello") traffic.helloAcceptsBatches = message.kind.value.acceptsBatches;
+        if (message.kind.case === "batch") traffic.batchedItems += message.kind.value.items.length;
+      }),
+    } as typeof request);
+    if (!response.stream) return response;
+    return {
+      ...response,
+      message: observed(response.message as AsyncIterable<WorkResponse>, (message) => {
+        bump(traffic.received, message.kind.case);
+        if (message.kind.case === "welcome") traffic.welcomeAcceptsBatches = message.kind.value.acceptsBatches;
+      }),
+    } as typeof response;
+  };
+}
 
 /** Start the example worker; resolves once it prints that it is ready. */
 async function startExampleWorker(): Promise<{ child: ChildProcess; output: () => string }> {
@@ -142,6 +198,77 @@ describe("workers (live server)", { skip }, () => {
       assert.equal((await client.get(job.id)).state, JobState.CANCELLED);
     } finally {
       await worker.stop({ timeoutMs: 3000 });
+      await running;
+    }
+  });
+
+  test("a worker with concurrency 64 runs a few hundred jobs, all succeed (batches both ways)", async (t) => {
+    const total = 400;
+    const traffic: WorkTraffic = {
+      helloAcceptsBatches: false,
+      welcomeAcceptsBatches: false,
+      sent: new Map(),
+      received: new Map(),
+      batchedItems: 0,
+    };
+    let ran = 0;
+    const worker = createWorker({
+      address: SERVER!,
+      workerId: "ts-live-many",
+      concurrency: 64,
+      interceptors: [countWork(traffic)],
+    }).handle("ts_check_many", "1.0.0", async (job) => {
+      const n = job.input as number;
+      if (n % 5 === 0) job.progress(50, `half of ${n}`);
+      await sleep(n % 4); // finishing at slightly different times
+      ran += 1;
+      return { n, twice: 2 * n };
+    });
+    const running = worker.run();
+    try {
+      await within(10_000, "welcome", worker.ready());
+      const jobs = await client.submitBatch(
+        Array.from({ length: total }, (_, n) => ({ handler: "ts_check_many", input: n })),
+      );
+      assert.equal(jobs.length, total);
+      const waiting = new Map(jobs.map((job, n) => [job.id, n]));
+      await within(
+        60_000,
+        `${total} jobs to succeed`,
+        (async () => {
+          while (waiting.size > 0) {
+            const states = await Promise.all([...waiting.keys()].map((id) => client.get(id, { view: JobView.BASIC })));
+            for (const job of states) {
+              assert.ok(
+                job.state !== JobState.FAILED && job.state !== JobState.CANCELLED,
+                `job ${job.id}: ${job.state}`,
+              );
+              if (job.state === JobState.SUCCEEDED) waiting.delete(job.id);
+            }
+            if (waiting.size > 0) await sleep(100);
+          }
+        })(),
+      );
+      for (const [index, job] of jobs.entries()) {
+        if (index % 37 !== 0) continue; // a sample of the results
+        const done = await client.get(job.id);
+        assert.deepEqual(payloadValue(done.result), { n: index, twice: 2 * index });
+        assert.equal(done.attempt, 1);
+      }
+      assert.equal(ran, total, "each job ran once");
+      assert.equal(traffic.helloAcceptsBatches, true);
+      assert.equal(traffic.welcomeAcceptsBatches, true);
+      const alone = ["ack", "nack", "reject", "progress"].reduce((sum, kind) => sum + (traffic.sent.get(kind) ?? 0), 0);
+      t.diagnostic(
+        `${total} jobs: sent ${JSON.stringify(Object.fromEntries(traffic.sent))} (${traffic.batchedItems} items in ` +
+          `batches, ${alone} alone); received ${JSON.stringify(Object.fromEntries(traffic.received))}`,
+      );
+      // Every ack and progress report went once, alone or in a batch; with 64 jobs finishing
+      // together, some went in batches (which the server then handled: every job succeeded).
+      assert.ok(traffic.batchedItems + alone >= total + total / 5);
+      assert.ok((traffic.sent.get("batch") ?? 0) > 0, "no batch was sent");
+    } finally {
+      await worker.stop({ timeoutMs: 5000 });
       await running;
     }
   });

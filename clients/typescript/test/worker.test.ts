@@ -1,10 +1,10 @@
 /** The worker's protocol against an in-process fake AckService (no jobsvc server needed). */
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { AssignmentSchema } from "../src/gen/jobsvc/v1/ack_service_pb.js";
+import { WorkRequestSchema, type AssignmentSchema, type WorkRequest } from "../src/gen/jobsvc/v1/ack_service_pb.js";
 import { JobSchema } from "../src/gen/jobsvc/v1/job_pb.js";
 import {
   createWorker,
@@ -39,11 +39,35 @@ function assignment(
   };
 }
 
-function welcome(stream: FakeStream, heartbeatMs = 100): void {
+function welcome(stream: FakeStream, heartbeatMs = 100, batches?: { maxMessageBytes: number }): void {
   stream.send({
     case: "welcome",
-    value: { sessionId: "s1", leaseDuration: durationFromMs(30_000), heartbeatInterval: durationFromMs(heartbeatMs) },
+    value: {
+      sessionId: "s1",
+      leaseDuration: durationFromMs(30_000),
+      heartbeatInterval: durationFromMs(heartbeatMs),
+      ...(batches === undefined ? {} : { acceptsBatches: true, maxMessageBytes: BigInt(batches.maxMessageBytes) }),
+    },
   });
+}
+
+/** A settlement or progress message as `kind:job`. */
+function described(request: WorkRequest): string {
+  const kind = request.kind;
+  return kind.case === "ack" || kind.case === "nack" || kind.case === "reject" || kind.case === "progress"
+    ? `${kind.case}:${kind.value.jobId}`
+    : (kind.case ?? "");
+}
+
+/** Wait (bounded) until `done()` holds. */
+async function until(what: string, done: () => boolean): Promise<void> {
+  await within(
+    3000,
+    what,
+    (async () => {
+      while (!done()) await sleep(5);
+    })(),
+  );
 }
 
 describe("worker (fake AckService)", () => {
@@ -266,6 +290,164 @@ describe("worker (fake AckService)", () => {
     await stream.expectEnd();
     stream.end();
     await within(3000, "stop", stopping);
+  });
+
+  test("hello accepts batches; assignments and settledBatch count item by item; singles to a server without batches", async () => {
+    let gate: (() => void) | undefined;
+    const opened = new Promise<void>((resolve) => (gate = resolve));
+    let waiting = 0;
+    const running = start(
+      (w) =>
+        w.handle("gated", "1.0.0", async (job) => {
+          waiting += 1;
+          await opened;
+          job.progress(100);
+          return job.id;
+        }),
+      { concurrency: 8 },
+    );
+    const first = await fake.nextStream();
+    assert.equal((await first.expect("hello")).acceptsBatches, true);
+    welcome(first); // a server that predates batches: no acceptsBatches, no maxMessageBytes
+    first.send({
+      case: "assignments",
+      value: { items: ["a", "b", "c", "d"].map((id) => assignment(id, "gated", null)) },
+    });
+    await until("4 handlers waiting", () => waiting === 4);
+    gate!(); // all four finish at once: still one message each
+    const { items, batches } = await first.settlements(8);
+    assert.equal(batches.length, 0, "no batch to a server without batches");
+    for (const id of ["a", "b", "c", "d"]) {
+      const mine = items.map(described).filter((d) => d.endsWith(`:${id}`));
+      assert.deepEqual(mine, [`progress:${id}`, `ack:${id}`]);
+    }
+    // a and b are confirmed in one settledBatch; c and d never are.
+    first.send({
+      case: "settledBatch",
+      value: {
+        items: [
+          { jobId: "a", attemptToken: "tok-a", code: 0 },
+          { jobId: "b", attemptToken: "tok-b", code: 0 },
+        ],
+      },
+    });
+    await sleep(50);
+    first.fail(new ConnectError("server going away", Code.Unavailable));
+    const second = await fake.nextStream();
+    await second.expect("hello");
+    welcome(second);
+    const again = await second.settlements(2);
+    assert.deepEqual(again.items.map(described).sort(), ["ack:c", "ack:d"]);
+    assert.equal(again.batches.length, 0);
+    await sleep(100);
+    assert.equal(second.pending("ack").length + second.pending("batch").length, 0, "a and b are not re-sent");
+    second.send({
+      case: "settledBatch",
+      value: {
+        items: [
+          { jobId: "c", attemptToken: "tok-c", code: 0 },
+          { jobId: "d", attemptToken: "tok-d", code: 0 },
+        ],
+      },
+    });
+    const stopping = worker!.stop();
+    await second.expect("drain");
+    await second.expectEnd();
+    second.end();
+    await within(3000, "stop", stopping);
+    await within(3000, "run", running);
+  });
+
+  test("to a server that reads batches, the settlements ready together go as one batch, in order", async () => {
+    let gate: (() => void) | undefined;
+    const opened = new Promise<void>((resolve) => (gate = resolve));
+    let waiting = 0;
+    const ids = Array.from({ length: 6 }, (_, i) => `j${i}`);
+    void start(
+      (w) =>
+        w.handle("gated", "1.0.0", async (job) => {
+          waiting += 1;
+          await opened;
+          return job.id;
+        }),
+      { concurrency: 8 },
+    );
+    // Session 1 reads no batches: the acks go alone and are never confirmed.
+    const first = await fake.nextStream();
+    await first.expect("hello");
+    welcome(first);
+    for (const id of ids) first.send({ case: "assignment", value: assignment(id, "gated", null) });
+    await until("6 handlers waiting", () => waiting === ids.length);
+    gate!();
+    const alone = await first.settlements(ids.length);
+    assert.equal(alone.batches.length, 0);
+    first.fail(new ConnectError("server going away", Code.Unavailable));
+    // Session 2 reads batches: the unconfirmed acks, re-sent at once after its welcome, go as one.
+    const second = await fake.nextStream();
+    await second.expect("hello");
+    welcome(second, 100, { maxMessageBytes: 4 * 1024 * 1024 });
+    const batch = await second.expect("batch");
+    assert.deepEqual(
+      batch.items.map((item) => [item.kind.case, item.kind.value?.jobId, item.kind.value?.attemptToken]),
+      ids.map((id) => ["ack", id, `tok-${id}`]),
+    );
+    assert.deepEqual(
+      batch.items.map((item) => item.kind.case === "ack" && payloadValue(item.kind.value.result)),
+      ids,
+    );
+    // The batch's outcomes come back in one settledBatch, except j5's.
+    second.send({
+      case: "settledBatch",
+      value: { items: ids.slice(0, 5).map((id) => ({ jobId: id, attemptToken: `tok-${id}`, code: 0 })) },
+    });
+    await sleep(50);
+    // Session 3 reads no batches again (batches are per session): j5 goes alone.
+    second.fail(new ConnectError("server going away", Code.Unavailable));
+    const third = await fake.nextStream();
+    await third.expect("hello");
+    welcome(third);
+    const last = await third.settlements(1);
+    assert.deepEqual(last.items.map(described), ["ack:j5"]);
+    assert.equal(last.batches.length, 0);
+  });
+
+  test("settlements and progress of many jobs finishing together: batched within the budget, in order per job", async () => {
+    let gate: (() => void) | undefined;
+    const opened = new Promise<void>((resolve) => (gate = resolve));
+    let waiting = 0;
+    const ids = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    const budget = 4096;
+    void start(
+      (w) =>
+        w.handle("gated", "1.0.0", async (job) => {
+          waiting += 1;
+          await opened;
+          job.progress(50, "half");
+          if (job.id.endsWith("3")) throw new Error("unlucky");
+          return "r".repeat(200);
+        }),
+      { concurrency: 64 },
+    );
+    const stream = await fake.nextStream();
+    await stream.expect("hello");
+    welcome(stream, 100, { maxMessageBytes: budget });
+    stream.send({ case: "assignments", value: { items: ids.map((id) => assignment(id, "gated", null)) } });
+    await until("40 handlers waiting", () => waiting === ids.length);
+    gate!();
+    const { items, batches } = await stream.settlements(2 * ids.length);
+    for (const id of ids) {
+      const outcome = id.endsWith("3") ? "nack" : "ack";
+      assert.deepEqual(
+        items.map(described).filter((d) => d.endsWith(`:${id}`)),
+        [`progress:${id}`, `${outcome}:${id}`],
+      );
+    }
+    assert.ok(batches.length > 0, "finishing together, they went in batches");
+    for (const batch of batches) {
+      assert.ok(batch.items.length > 1);
+      const bytes = toBinary(WorkRequestSchema, create(WorkRequestSchema, { kind: { case: "batch", value: batch } }));
+      assert.ok(bytes.byteLength <= budget, `a batch of ${bytes.byteLength} bytes exceeds ${budget}`);
+    }
   });
 
   test("UNIMPLEMENTED (a server without AckService) rejects run()", async () => {
