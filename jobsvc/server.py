@@ -37,7 +37,7 @@ from jobsvc.api.auth import AuthConfig, Authenticator
 from jobsvc.api.reflection import add_reflection
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
-from jobsvc.app.dispatch import Settler
+from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.schedules import Schedules
@@ -301,6 +301,8 @@ class JobsvcServer:
         metrics, tracing = self.metrics, self.tracing
         # One settle path for the executor, worker sessions and the unary Ack/Nack/Reject.
         settler = Settler(store, metrics, notifications.jobs_due)
+        # The lanes of this process (executor, worker sessions) that a Call's job can start on at once.
+        local = LocalSlots()
         self._executor = Executor(
             store,
             notifications,
@@ -313,9 +315,12 @@ class JobsvcServer:
             metrics=metrics,
             tracing=tracing,
             limits=limits,
+            local=local,
         )
-        app = JobsApp(store, notifications, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits)
-        work = RemoteWork(store, notifications, settler, metrics, cfg.ack)
+        app = JobsApp(
+            store, notifications, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits, local=local
+        )
+        work = RemoteWork(store, notifications, settler, metrics, config=cfg.ack, local=local)
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])

@@ -109,7 +109,7 @@ class CallService(call_service_pb2_grpc.CallServiceServicer):
         context: Context,
     ) -> call_service_pb2.CallResponse:
         spec = codec.job_spec_from_proto(request.job, "job")
-        [(job, _)] = await self._app.submit([(spec, "job")])
+        [(job, _)] = await self._app.submit([(spec, "job")], start_here=True)
         # The id goes out before the wait, so a caller whose deadline passes can
         # still fetch the result later.
         await context.send_initial_metadata(((JOB_ID_METADATA, job.id),))

@@ -15,12 +15,13 @@ lane acts only on attempts it still holds and that are not being settled (`settl
 or already told to stop, and remembers the tokens that ended here (`ended`) so that a
 late heartbeat naming one is not answered with a stop.
 
-Throughput seams (for the next performance work, not built yet):
+Throughput:
 - claims come in batches of up to `LaneConfig.claim_batch`; a prefetch buffer would sit
   between `job_claim` and `_deliver` in `claim_round` (claim more than the free slots,
   deliver as slots free, give back what the lease would outlive);
-- a job submitted in this process could be handed to a local free slot without a claim
-  round trip: `Lane.offer(claim)` would call `_deliver` directly (see `_deliver`);
+- a job a Call submits in this process starts on a free slot of a local lane without a
+  claim round trip (`LocalSlots`: the slot is reserved, the job inserted already
+  started, then handed over with `Lane.offer`);
 - settlements go through `Settler`, whose store coalesces concurrent finishes into one
   statement; a lane-level batch (`Settler.settle_many`) would slot in at `Lane.settle`.
 """
@@ -232,8 +233,14 @@ class Lane:
         # Set when the lane should claim: jobs may be due, or a slot freed up. The owner
         # replaces it with the listener's due signal while the lane runs.
         self.due = asyncio.Event()
+        # Slots promised to jobs being submitted here (see LocalSlots); not free for claims.
+        self.reserved = 0
         # Claim without waiting first: at start, after a full batch, after a failed claim.
         self._claim_now = True
+        # Jobs may be waiting for a slot (the lane was full when woken, or its last claim
+        # came back full): a slot that frees wakes the claim loop. Otherwise it does not,
+        # and a lane running one Call at a time makes no empty claim per job.
+        self._waiting_for_slot = True
         self._draining = False
         self._cancels: set[asyncio.Task[None]] = set()
 
@@ -251,9 +258,10 @@ class Lane:
         # Cleared before claiming: a wake-up that arrives during the claim is kept.
         self.due.clear()
         self._claim_now = True  # should this claim fail, the next round claims again at once
-        free = self.config.capacity - len(self.held)
+        free = self.free
         if free <= 0:
             self._claim_now = False
+            self._waiting_for_slot = True
             return
         want = min(free, self.config.claim_batch)
         # Seam: a prefetch buffer would claim more than `free` here and keep the rest.
@@ -267,7 +275,34 @@ class Lane:
                 log.warning("job %s: claimed, but the answer came after its lease; left to the rescuer", claim.job.id)
                 continue
             await self._deliver(claim)
-        self._claim_now = len(claims) == want
+        self._claim_now = self._waiting_for_slot = len(claims) == want
+
+    @property
+    def free(self) -> int:
+        """Slots neither held nor reserved."""
+        return self.config.capacity - len(self.held) - self.reserved
+
+    def reserve(self) -> bool:
+        """Promise a free slot to a job about to be submitted here; False when none is free
+        or the lane takes no more jobs. Then `offer` the job, or `unreserve`."""
+        if self._draining or self.free <= 0:
+            return False
+        self.reserved += 1
+        return True
+
+    def unreserve(self) -> None:
+        """The reserved slot is not needed (the job was queued after all): free for claims."""
+        self.reserved -= 1
+        if self._waiting_for_slot:
+            self.due.set()
+
+    async def offer(self, claim: Claim) -> None:
+        """Run a job that started in a slot reserved for it (inserted already claimed)."""
+        self.reserved -= 1
+        if claim.lease_ran_out(datetime.now(UTC)):
+            log.warning("job %s: started, but its lease ran out first; left to the rescuer", claim.job.id)
+            return
+        await self._deliver(claim)
 
     def stop_claiming(self) -> None:
         """No new claims; a claim in flight still delivers what it got (it committed, and
@@ -382,7 +417,8 @@ class Lane:
         self.stopping.discard(token)
         if self.held.get(job_id) == token:
             del self.held[job_id]
-            self.due.set()
+            if self._waiting_for_slot:
+                self.due.set()
         if over:
             self.ended[token] = None
             # Enough for the settlements of the heartbeats in flight, whatever the worker's rate.
@@ -425,6 +461,36 @@ class Lane:
                 log.info("job %s: settling failed (%s); trying again", job_id, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+class LocalSlots:
+    """The lanes of this process by the versions they serve: where a job submitted here
+    can start at once, without a claim round trip (the in-process executor's lane first,
+    then the worker sessions', in the order they opened)."""
+
+    def __init__(self) -> None:
+        self._lanes: dict[str, list[Lane]] = {}
+
+    def add(self, lane: Lane) -> None:
+        """A lane that takes jobs submitted here."""
+        for key in lane.config.served:
+            self._lanes.setdefault(key, []).append(lane)
+
+    def remove(self, lane: Lane) -> None:
+        """The lane is closing."""
+        for key in lane.config.served:
+            lanes = self._lanes.get(key, [])
+            if lane in lanes:
+                lanes.remove(lane)
+            if not lanes:
+                self._lanes.pop(key, None)
+
+    def reserve(self, key: str) -> Lane | None:
+        """A lane serving 'name@version' key with a slot now reserved, or None."""
+        for lane in self._lanes.get(key, ()):
+            if lane.reserve():
+                return lane
+        return None
 
 
 def _is_uuid(value: str) -> bool:

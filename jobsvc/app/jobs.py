@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import jsonschema
 
+from jobsvc.app.dispatch import Lane, LocalSlots
 from jobsvc.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -164,8 +165,11 @@ class JobsApp:
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
         limits: PayloadLimits | None = None,
+        local: LocalSlots | None = None,
     ) -> None:
         self._store = store
+        # Free slots of this process's lanes: a Call's job may start on one at once.
+        self._local = local
         # Who wakes a waiting Call or Stream, and who tells claim loops that jobs are due.
         self._notifications = notifications
         self.config = config or AppConfig()
@@ -176,19 +180,25 @@ class JobsApp:
         self.tracing = tracing
         self._registry = _Registry(store, self.config.registry_ttl)
 
-    async def submit(self, specs: Sequence[tuple[JobSpec, str]]) -> list[tuple[Job, bool]]:
-        """Resolve, validate and insert (spec, field path) pairs in one transaction."""
+    async def submit(self, specs: Sequence[tuple[JobSpec, str]], *, start_here: bool = False) -> list[tuple[Job, bool]]:
+        """Resolve, validate and insert (spec, field path) pairs in one transaction.
+
+        start_here (a Call, whose answer waits for the job's outcome): a single job may
+        start at once on a free slot of this process (see _start_here)."""
         if self.tracing is None:
-            return await self._submit(specs, None)
+            return await self._submit(specs, None, start_here)
         # One span per request, not per job: a batch of 10,000 jobs shares it.
         with self.tracing.submit_span([spec.handler for spec, _ in specs]) as trace_context:
-            return await self._submit(specs, trace_context or None)
+            return await self._submit(specs, trace_context or None, start_here)
 
     async def _submit(
-        self, specs: Sequence[tuple[JobSpec, str]], trace_context: dict[str, str] | None
+        self, specs: Sequence[tuple[JobSpec, str]], trace_context: dict[str, str] | None, start_here: bool
     ) -> list[tuple[Job, bool]]:
         new_jobs = [await self._prepare(spec, path, trace_context) for spec, path in specs]
-        if len(new_jobs) == 1:
+        started = await self._start_here(new_jobs[0]) if start_here and len(new_jobs) == 1 else None
+        if started is not None:
+            results = [(started, True)]
+        elif len(new_jobs) == 1:
             # Concurrent single-job submits share INSERT transactions (group commit).
             results = [await self._store.job_insert(new_jobs[0])]
         else:
@@ -201,6 +211,42 @@ class JobsApp:
                 if created:
                     self.metrics.job_submitted(job.handler, job.version)
         return results
+
+    async def _start_here(self, new: NewJob) -> Job | None:
+        """Insert a Call's job already started on a free slot of this process, when one
+        serves its version and no due job of that version waits ahead of it: no claim
+        round trip, no wake-up, and one durable commit fewer (the insert's is flushed by
+        the outcome's). None when the job does not qualify (an idempotency key, a later
+        start, flow control, a cached result: those take the usual path) or no slot is free."""
+        spec, keys = new.spec, new.flow_keys
+        if (
+            self._local is None
+            or spec.idempotency_key
+            or spec.run_at is not None
+            or new.cached_from is not None
+            or keys.concurrency_key
+            or keys.rate_key
+            or keys.fairness_key
+        ):
+            return None
+        lane = self._local.reserve(f"{spec.handler}@{new.version}")
+        if lane is None:
+            return None
+        # Shielded: a caller that goes away mid-insert must not leave a started job that
+        # no slot runs (it would sit RUNNING until its lease ran out).
+        return await asyncio.shield(asyncio.ensure_future(self._insert_started(new, lane)))
+
+    async def _insert_started(self, new: NewJob, lane: Lane) -> Job:
+        try:
+            job, claim = await self._store.job_insert_started(new, lane.config.owner, lane.config.lease_seconds)
+        except BaseException:
+            lane.unreserve()
+            raise
+        if claim is None:
+            lane.unreserve()  # queued behind a due job of its version: claimed in turn
+        else:
+            await lane.offer(claim)
+        return job
 
     async def check(self, spec: JobSpec, path: str) -> None:
         """Raise what submit would raise for this spec (unknown handler, bad input), without submitting."""

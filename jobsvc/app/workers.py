@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from jobsvc.app.dispatch import Consumer, Lane, LaneConfig, Settler
+from jobsvc.app.dispatch import Consumer, Lane, LaneConfig, LocalSlots, Settler
 from jobsvc.domain.errors import FailedPrecondition, JobsvcError, NotFound
 from jobsvc.domain.jobs import Claim, EventKind, JsonValue, Payload
 from jobsvc.domain.workers import Worker
@@ -50,7 +50,9 @@ class RemoteWork:
         notifications: Notifications,
         settler: Settler,
         metrics: Metrics,
+        *,
         config: RemoteWorkConfig | None = None,
+        local: LocalSlots | None = None,
     ) -> None:
         self._store = store
         self._notifications = notifications
@@ -60,6 +62,8 @@ class RemoteWork:
         self._registered: dict[tuple[str, ...], float] = {}
         # The lanes of the open sessions: a cancel request reaches the one running the job.
         self._lanes: set[Lane] = set()
+        # Where the sessions' lanes offer their free slots to Calls submitted here.
+        self._local = local or LocalSlots()
         notifications.on_cancel(self._on_cancel_request)
 
     async def register(self, worker: Worker) -> None:
@@ -87,6 +91,7 @@ class RemoteWork:
         )
         lane = Lane(self._store, self.settler, self._metrics, consumer, config)
         self._lanes.add(lane)
+        self._local.add(lane)
         return lane
 
     def due_signal(self) -> contextlib.AbstractContextManager[asyncio.Event]:
@@ -96,6 +101,7 @@ class RemoteWork:
     def session_closed(self, lane: Lane) -> None:
         """The session of this lane ended: it runs nothing more."""
         self._lanes.discard(lane)
+        self._local.remove(lane)
 
     async def release_leases(self, lane: Lane) -> None:
         """A closed session's leases run out after the reconnect grace unless its worker

@@ -27,6 +27,7 @@ from jobsvc.app.dispatch import (
     Fail,
     Lane,
     LaneConfig,
+    LocalSlots,
     Requeue,
     Settlement,
     Settler,
@@ -159,8 +160,11 @@ class Executor:
         metrics: Metrics | None = None,
         tracing: Tracing | None = None,
         limits: PayloadLimits | None = None,
+        local: LocalSlots | None = None,
     ) -> None:
         self._store = store
+        # Where this executor's lane offers its free slots to Calls submitted here.
+        self._local = local
         self._listener = listener
         self._supervisor = supervisor
         self._table = table
@@ -199,6 +203,9 @@ class Executor:
         if not len(self._table):
             return
         self._lane.due = self._signals.enter_context(self._listener.due_signal())
+        if self._local is not None:
+            self._local.add(self._lane)
+            self._signals.callback(self._local.remove, self._lane)
         self._supervisor.start("claim", self._lane.claim_round)
         self._supervisor.start("heartbeat", self._lane.lease_round)
         self._started = True

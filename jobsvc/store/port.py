@@ -80,6 +80,14 @@ class JobStore(Protocol):
         content fails alone."""
         ...
 
+    async def job_insert_started(self, job: NewJob, owner: str, lease_seconds: float) -> tuple[Job, Claim | None]:
+        """Insert one job (no idempotency key, due now, no flow control) and, when no due
+        job of its version waits ahead of it (priority, then due time), start its first
+        attempt for `owner` in the same statement: the claim, else None (the job is
+        queued as job_insert would). The insert is not durable until a later durable
+        commit: for a Call, which answers only after the job's outcome has committed."""
+        ...
+
     async def job_find_cached(self, new: NewJob, ttl: float) -> str | None:
         """Id of a succeeded job with the same version and input finished within ttl seconds."""
         ...

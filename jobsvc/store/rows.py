@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -197,6 +198,12 @@ def transition(row: asyncpg.Record, state: JobState, attempt_ended: bool = True)
         attempt_seconds=(row["attempt_seconds"] or 0.0) if attempt_ended else None,
         job_seconds=row["job_seconds"] or 0.0,
     )
+
+
+def started_at_insert(job: Job) -> Job:
+    """A job just inserted already running its first attempt (job_insert_many with
+    :start_owner): started when it was created, with its "started" event (seq 2)."""
+    return replace(job, state=JobState.RUNNING, attempt=1, started_at=job.created_at, last_seq=2)
 
 
 def new_job(new: NewJob, job_id: str, created_at: datetime, run_at: datetime) -> Job:
