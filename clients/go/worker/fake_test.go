@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,10 @@ type fakeAck struct {
 	heartbeat time.Duration
 	refuse    error
 	sessions  chan *fakeSession
+	// batches makes the welcome say accepts_batches with max_message_bytes
+	// maxMessage (read at each session's start).
+	batches    atomic.Bool
+	maxMessage atomic.Int64
 }
 
 // fakeSession is one Work stream as the server sees it.
@@ -46,6 +51,9 @@ func (f *fakeAck) Work(stream grpc.BidiStreamingServer[jobsvcv1.WorkRequest, job
 		kill:  make(chan struct{}),
 	}
 	welcome := &jobsvcv1.WorkResponse_Welcome{SessionId: "s", HeartbeatInterval: durationpb.New(f.heartbeat)}
+	if f.batches.Load() {
+		welcome.AcceptsBatches, welcome.MaxMessageBytes = true, f.maxMessage.Load()
+	}
 	if err := stream.Send(&jobsvcv1.WorkResponse{Kind: &jobsvcv1.WorkResponse_Welcome_{Welcome: welcome}}); err != nil {
 		return err
 	}
@@ -141,6 +149,41 @@ func (s *fakeSession) expect(t *testing.T, heartbeats bool) *jobsvcv1.WorkReques
 			t.Fatal("no message from the worker")
 		}
 	}
+}
+
+// reports returns the next n reports from the worker (settlements and progress,
+// each batch item counted alone), in the order sent, and the messages that
+// carried them.
+func (s *fakeSession) reports(t *testing.T, n int) ([]*jobsvcv1.WorkRequest, []*jobsvcv1.WorkRequest) {
+	t.Helper()
+	var reports, messages []*jobsvcv1.WorkRequest
+	for len(reports) < n {
+		m := s.expect(t, false)
+		messages = append(messages, m)
+		if b := m.GetBatch(); b != nil {
+			for _, item := range b.GetItems() {
+				reports = append(reports, unbatched(item))
+			}
+			continue
+		}
+		reports = append(reports, m)
+	}
+	return reports, messages
+}
+
+// unbatched is a batch item as the single message it stands for.
+func unbatched(item *jobsvcv1.WorkRequest_Batch_Item) *jobsvcv1.WorkRequest {
+	switch k := item.GetKind().(type) {
+	case *jobsvcv1.WorkRequest_Batch_Item_Ack:
+		return &jobsvcv1.WorkRequest{Kind: &jobsvcv1.WorkRequest_Ack{Ack: k.Ack}}
+	case *jobsvcv1.WorkRequest_Batch_Item_Nack:
+		return &jobsvcv1.WorkRequest{Kind: &jobsvcv1.WorkRequest_Nack{Nack: k.Nack}}
+	case *jobsvcv1.WorkRequest_Batch_Item_Reject:
+		return &jobsvcv1.WorkRequest{Kind: &jobsvcv1.WorkRequest_Reject{Reject: k.Reject}}
+	case *jobsvcv1.WorkRequest_Batch_Item_Progress:
+		return &jobsvcv1.WorkRequest{Kind: &jobsvcv1.WorkRequest_Progress{Progress: k.Progress}}
+	}
+	return nil
 }
 
 // quiet asserts that the worker sends nothing but heartbeats for d.

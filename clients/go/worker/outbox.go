@@ -23,10 +23,14 @@ func (o *outbox) push(m *jobsvcv1.WorkRequest) {
 	o.signal()
 }
 
-// pushFront puts back a message whose send failed, to go first next time.
-func (o *outbox) pushFront(m *jobsvcv1.WorkRequest) {
+// pushFront puts back messages whose send failed, to go first (in this order)
+// next time.
+func (o *outbox) pushFront(ms ...*jobsvcv1.WorkRequest) {
+	if len(ms) == 0 {
+		return
+	}
 	o.mu.Lock()
-	o.items = append([]*jobsvcv1.WorkRequest{m}, o.items...)
+	o.items = append(append(make([]*jobsvcv1.WorkRequest, 0, len(ms)+len(o.items)), ms...), o.items...)
 	o.mu.Unlock()
 	o.signal()
 }
@@ -49,6 +53,21 @@ func (o *outbox) take() (*jobsvcv1.WorkRequest, bool) {
 	o.items[0] = nil
 	o.items = o.items[1:]
 	return m, true
+}
+
+// takeReady returns the oldest messages, up to limit: what is ready to go now.
+func (o *outbox) takeReady(limit int) []*jobsvcv1.WorkRequest {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := min(len(o.items), limit)
+	if n == 0 {
+		return nil
+	}
+	ms := make([]*jobsvcv1.WorkRequest, n)
+	copy(ms, o.items)
+	clear(o.items[:n])
+	o.items = o.items[n:]
+	return ms
 }
 
 func (o *outbox) empty() bool {

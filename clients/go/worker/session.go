@@ -29,6 +29,11 @@ type session struct {
 	w          *Worker
 	handlerCtx context.Context
 	welcomed   bool
+	// batches: this session's welcome says the server reads WorkRequest.batch,
+	// of at most maxMessage bytes. Until then (and on servers that predate
+	// batches) every message goes alone.
+	batches    bool
+	maxMessage int64
 }
 
 // run opens the stream and serves it until it fails (the error) or ctx is
@@ -98,7 +103,10 @@ func (s *session) open(stream workStream) (time.Duration, error) {
 	if welcome == nil {
 		return 0, fmt.Errorf("worker: the server's first message is not welcome: %v", resp)
 	}
-	s.w.log.Debug("jobsvc worker session open", "session_id", welcome.GetSessionId())
+	s.w.log.Debug("jobsvc worker session open", "session_id", welcome.GetSessionId(),
+		"accepts_batches", welcome.GetAcceptsBatches())
+	s.batches = welcome.GetAcceptsBatches() && welcome.GetMaxMessageBytes() > 0
+	s.maxMessage = welcome.GetMaxMessageBytes()
 	if d := welcome.GetHeartbeatInterval().AsDuration(); d > 0 {
 		return d, nil
 	}
@@ -127,14 +135,27 @@ func (s *session) receive(stream workStream) error {
 		switch kind := resp.GetKind().(type) {
 		case *jobsvcv1.WorkResponse_Assignment:
 			s.w.start(s.handlerCtx, kind.Assignment)
+		case *jobsvcv1.WorkResponse_Assignments_:
+			for _, a := range kind.Assignments.GetItems() {
+				s.w.start(s.handlerCtx, a)
+			}
 		case *jobsvcv1.WorkResponse_Cancel_:
 			s.w.cancelTask(kind.Cancel)
 		case *jobsvcv1.WorkResponse_Settled_:
-			if st := kind.Settled; st.GetCode() != 0 {
-				s.w.log.Warn("jobsvc refused a report", "job_id", st.GetJobId(),
-					"code", st.GetCode(), "reason", st.GetReason(), "message", st.GetMessage())
+			s.settled(kind.Settled)
+		case *jobsvcv1.WorkResponse_SettledBatch_:
+			for _, st := range kind.SettledBatch.GetItems() {
+				s.settled(st)
 			}
 		}
+	}
+}
+
+// settled is the server's outcome of one report: only refusals are of note.
+func (s *session) settled(st *jobsvcv1.WorkResponse_Settled) {
+	if st.GetCode() != 0 {
+		s.w.log.Warn("jobsvc refused a report", "job_id", st.GetJobId(),
+			"code", st.GetCode(), "reason", st.GetReason(), "message", st.GetMessage())
 	}
 }
 
@@ -144,13 +165,8 @@ func (s *session) send(ctx context.Context, stream workStream, interval time.Dur
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
-		for m, ok := s.w.outbox.take(); ok; m, ok = s.w.outbox.take() {
-			if err := stream.Send(m); err != nil {
-				if isSettlement(m) {
-					s.w.outbox.pushFront(m)
-				}
-				return err // the receiver sees why the stream ended
-			}
+		if err := s.flush(stream); err != nil {
+			return err // the receiver sees why the stream ended
 		}
 		select {
 		case <-s.w.outbox.ready:
@@ -166,6 +182,43 @@ func (s *session) send(ctx context.Context, stream workStream, interval time.Dur
 			return ctx.Err()
 		}
 	}
+}
+
+// flush sends what is in the outbox. When the server accepts batches, what is
+// ready is taken at once and consecutive settlements and progress reports go as
+// one batch; nothing waits for more. Settlements whose send failed are put back
+// to go first on the next stream (with what was taken but not tried).
+func (s *session) flush(stream workStream) error {
+	if !s.batches {
+		for m, ok := s.w.outbox.take(); ok; m, ok = s.w.outbox.take() {
+			if err := stream.Send(m); err != nil {
+				if isSettlement(m) {
+					s.w.outbox.pushFront(m)
+				}
+				return err
+			}
+		}
+		return nil
+	}
+	for ready := s.w.outbox.takeReady(maxBatch); len(ready) > 0; ready = s.w.outbox.takeReady(maxBatch) {
+		out := coalesce(ready, s.maxMessage)
+		for i, o := range out {
+			if err := stream.Send(o.msg); err != nil {
+				var back []*jobsvcv1.WorkRequest
+				for _, m := range o.originals {
+					if isSettlement(m) {
+						back = append(back, m)
+					}
+				}
+				for _, later := range out[i+1:] {
+					back = append(back, later.originals...)
+				}
+				s.w.outbox.pushFront(back...)
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // drain stops the session gracefully: no more assignments, running handlers

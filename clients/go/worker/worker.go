@@ -254,6 +254,7 @@ func (w *Worker) hello() *jobsvcv1.WorkRequest {
 	info := &jobsvcv1.WorkerInfo{
 		WorkerId: w.opts.WorkerID, Handlers: w.infos,
 		Concurrency: int32(w.opts.Concurrency), Labels: w.opts.Labels,
+		AcceptsBatches: true, // assignments and outcomes may come many per message
 	}
 	if w.opts.LeaseDuration > 0 {
 		info.LeaseDuration = durationpb.New(w.opts.LeaseDuration)
