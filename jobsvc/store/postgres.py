@@ -255,9 +255,8 @@ class PgStore:
 
     async def job_insert_started(self, job: NewJob, owner: str, lease_seconds: float) -> tuple[Job, Claim | None]:
         """Insert one job, started at once for owner when nothing waits ahead; see JobStore."""
+        # No notification: nobody can be waiting on a job whose id was not handed out yet.
         [(inserted, _)], claim = await self._insert([job], start=(owner, lease_seconds))
-        if claim is not None:
-            self.notifier.changed([claim.job.id])  # its "started" event
         return inserted, claim
 
     async def _insert(
@@ -468,7 +467,7 @@ class PgStore:
                 await _execute(conn, "plan_claims_for_transaction")
                 found = await _run(conn, name, **parameters)
         claimed = [r for r in found if r["id"] is not None]
-        self.notifier.changed(str(r["id"]) for r in claimed)
+        self.notifier.changed_here(str(r["id"]) for r in claimed)  # the statement notified the others
         retry_at = found[0]["rate_retry_at"]
         if retry_at is not None and self.jobs_due is not None:
             self.jobs_due(retry_at)
@@ -556,7 +555,7 @@ class PgStore:
                 errors=[json.dumps(error.to_json()) if error else None for *_, error in items],
             )
         done = {str(r["id"]): r for r in finished}
-        self.notifier.changed(done)
+        self.notifier.changed_here(done)  # the statement notified the other processes
         return [rows.transition(done[job_id], state) if job_id in done else None for job_id, _, state, _, _ in items]
 
     async def job_fail_attempt(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
+from jobsvc.app.jobs import AppConfig
 from jobsvc.sdk import Client, payload_value
 from jobsvc.v1 import job_pb2
 from tests.conftest import StartServer
@@ -54,6 +56,28 @@ async def test_a_call_on_one_replica_is_answered_when_another_ran_the_job(start_
     assert job.state == SUCCEEDED and payload_value(job.result) == "hello, replica"
     events = [e async for e in Client(f"127.0.0.1:{api_only.port}").stream(job.id)]
     assert events[1].started.executor == worker.config.name != api_only.config.name
+
+
+async def test_waiters_on_one_replica_hear_at_once_when_another_starts_and_ends_a_job(
+    start_server: StartServer,
+) -> None:
+    """Proves: the claim and the outcome written by one replica wake the Stream and the
+    Call waiting on another through NOTIFY (sent by those statements themselves): the
+    waiting replica's re-read poll is a minute away, and both answer within seconds."""
+    api_only = await start_server(handler_modules=[], app=AppConfig(wait_poll_interval=60.0))
+    await start_server()
+    async with Client(f"127.0.0.1:{api_only.port}") as client:
+        job = await client.submit("sleepy", {"seconds": 3.0})
+        arrived: dict[str, float] = {}
+        async with asyncio.timeout(20):
+            async for event in client.stream(job.id):
+                arrived[str(event.WhichOneof("kind"))] = time.monotonic()
+        assert list(arrived) == ["queued", "started", "succeeded"]
+        # Heard when the job started, not with its end (or the poll): the claim notified.
+        assert arrived["succeeded"] - arrived["started"] > 1.5
+        for value in range(3):
+            called = await client.call("greet", {"name": f"r{value}"}, timeout=10)
+            assert payload_value(called.result) == f"hello, r{value}"
 
 
 async def test_stop_requeues_unfinished_jobs_for_another_replica(start_server: StartServer) -> None:

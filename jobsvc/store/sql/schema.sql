@@ -144,8 +144,12 @@ CREATE INDEX jobsvc_jobs_handler_created_idx ON jobsvc_jobs (handler, created_at
 CREATE UNIQUE INDEX jobsvc_jobs_idempotency_key_idx ON jobsvc_jobs (idempotency_key)
     WHERE (idempotency_key IS NOT NULL);
 
--- Lease rescue (job_rescue_expired): running jobs by when their lease runs out.
-CREATE INDEX jobsvc_jobs_lease_idx ON jobsvc_jobs (lease_expires_at) WHERE (state = 'running'::text);
+-- Lease rescue (job_rescue_expired) and a session's leases (job_lease_shorten): the
+-- leased (running) jobs by when their lease runs out. Not `WHERE state = 'running'`: the
+-- outcome write's condition, which let the planner scan this index's dead entries
+-- instead of the primary key (migration 0007).
+CREATE INDEX jobsvc_jobs_leased_idx ON jobsvc_jobs (lease_expires_at)
+    WHERE (lease_expires_at IS NOT NULL);
 
 -- The claim walks this index in hand-out order (priority, then order_at) and stops at
 -- the batch size; only queued rows are in it, so it stays small however many finished
