@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from jobsvc.domain.handlers import JobContext, handler
-from jobsvc.domain.jobs import JsonValue
+from jobsvc.domain.values import JsonValue
 
 _SIZE: JsonValue = {"type": "integer", "minimum": 1, "maximum": 10000}
 

@@ -23,8 +23,9 @@ What it does:
 
 BATCH is 100, as the performance issue defines the ceiling (claims of 100); LOOPS 2. Of the
 few settings tried on the 2-core machine (2x100, 2x250, 4x100, 4x250, 8x50), 2x250 was a
-little faster (fewer, larger claims mean fewer statements for PostgreSQL, the busy party). A single enqueue is a batch of one, so it sends a
-NOTIFY too: PostgreSQL serializes the commits of notifying transactions, which caps the
+little faster (fewer, larger claims mean fewer statements for PostgreSQL, the busy party).
+A single enqueue is a batch of one, so it sends a NOTIFY too: PostgreSQL serializes the
+commits of notifying transactions, which caps the
 single-enqueue figures with many callers (the batch and end-to-end figures notify once per
 call of 500 or 1,000).
 

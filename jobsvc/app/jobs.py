@@ -37,12 +37,12 @@ from jobsvc.domain.jobs import (
     JobSpec,
     JobState,
     JobView,
-    JsonValue,
     NewJob,
     input_hash,
 )
 from jobsvc.domain.limits import PayloadLimits, payload_size
 from jobsvc.domain.schemas import InvalidSchema, Validators, errors_of
+from jobsvc.domain.values import JsonValue
 from jobsvc.domain.versions import InvalidVersion, Version, VersionSelector
 from jobsvc.observability.metrics import Metrics
 from jobsvc.observability.tracing import Tracing

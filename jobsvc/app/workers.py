@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 
 from jobsvc.app.dispatch import Consumer, Lane, LaneConfig, LocalSlots, Settler
 from jobsvc.domain.errors import FailedPrecondition, JobsvcError, NotFound
-from jobsvc.domain.jobs import Claim, EventKind, JsonValue, Payload
+from jobsvc.domain.jobs import Claim, EventKind, Payload
+from jobsvc.domain.values import JsonValue
 from jobsvc.domain.workers import Worker
 from jobsvc.observability.metrics import Metrics
 from jobsvc.store.port import JobStore, Notifications

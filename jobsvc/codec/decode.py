@@ -30,12 +30,12 @@ from jobsvc.domain.jobs import (
     JobSpec,
     JobState,
     JobView,
-    JsonValue,
     Payload,
     RetryPolicy,
 )
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 from jobsvc.domain.schemas import InvalidSchema, check_schema
+from jobsvc.domain.values import JsonValue
 from jobsvc.domain.versions import InvalidVersion, InvalidVersionSelector, Version, VersionSelector
 from jobsvc.domain.workers import MAX_CONCURRENCY, MAX_LEASE_SECONDS, MAX_WORKER_ID, MIN_LEASE_SECONDS, Worker
 from jobsvc.v1 import ack_service_pb2, job_pb2, job_service_pb2, schedule_service_pb2

@@ -24,12 +24,12 @@ from jobsvc.domain.jobs import (
     JobEvent,
     JobState,
     JobView,
-    JsonValue,
     Payload,
     RetryPolicy,
 )
 from jobsvc.domain.limits import fit_errors
 from jobsvc.domain.schedules import MissedTicks, Schedule
+from jobsvc.domain.values import JsonValue
 from jobsvc.v1 import ack_service_pb2, job_pb2, schedule_service_pb2
 
 _STATE_TO_PROTO = {

@@ -20,10 +20,9 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # jobs.py imports this module
-    from jobsvc.domain.jobs import JsonValue
+from jobsvc.domain.values import JsonValue
 
 MAX_KEY_BYTES = 256
 _FIELD = re.compile(r"\{([^{}]*)\}")

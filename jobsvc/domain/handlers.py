@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobsvc.domain.flow import FlowControl
-from jobsvc.domain.jobs import HandlerSpec, JsonValue, RetryPolicy, duration_problems, storable_text
+from jobsvc.domain.jobs import HandlerSpec, RetryPolicy, duration_problems, storable_text
 from jobsvc.domain.limits import progress_message
 from jobsvc.domain.schedules import Schedule, ScheduleDeclaration
 from jobsvc.domain.schemas import InvalidSchema, check_schema
+from jobsvc.domain.values import JsonValue
 from jobsvc.domain.versions import Version
 
 HANDLER_ATTRIBUTE = "__jobsvc_handler__"

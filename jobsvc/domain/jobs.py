@@ -8,11 +8,10 @@ import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeAlias, TypeVar
+from typing import TypeVar
 
 from jobsvc.domain.flow import FlowControl, FlowKeys, WaitReason
-
-JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
+from jobsvc.domain.values import JsonValue
 
 
 class JobState(enum.StrEnum):

@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from jobsvc.domain.jobs import JobError, JsonValue, Payload
+from jobsvc.domain.jobs import JobError, Payload
+from jobsvc.domain.values import JsonValue
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # Error types a size limit gives an attempt; none of them is retried (the same handler

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
-from jobsvc.domain.jobs import JobSpec, JsonValue, Payload
+from jobsvc.domain.jobs import JobSpec, Payload
+from jobsvc.domain.values import JsonValue
 
 # A tick submitted later than this after its time counts as missed.
 MISFIRE_GRACE = timedelta(seconds=1)

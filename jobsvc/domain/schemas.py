@@ -26,7 +26,7 @@ import referencing
 import referencing.exceptions
 import referencing.jsonschema
 
-from jobsvc.domain.jobs import JsonValue
+from jobsvc.domain.values import JsonValue
 
 if TYPE_CHECKING:  # referencing exports these types only from its _core module
     from referencing._core import Resolved, Resolver

@@ -35,8 +35,9 @@ from jobsvc.app.dispatch import (
 )
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerTable, JobContext
-from jobsvc.domain.jobs import Claim, EventKind, JobError, JsonValue, Payload
+from jobsvc.domain.jobs import Claim, EventKind, JobError, Payload
 from jobsvc.domain.limits import PayloadLimits
+from jobsvc.domain.values import JsonValue
 from jobsvc.handlers.invoke import Invoker, Outcome, with_output_failure
 from jobsvc.handlers.payloads import PayloadTooLarge, checked_size, encode_value
 from jobsvc.observability.logs import job_fields

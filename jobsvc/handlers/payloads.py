@@ -10,8 +10,9 @@ from typing import Any
 from google.protobuf.message import DecodeError, Message
 
 from jobsvc.domain.handlers import HandlerDefinition
-from jobsvc.domain.jobs import JobError, JsonValue, Payload, contains_nul
+from jobsvc.domain.jobs import JobError, Payload, contains_nul
 from jobsvc.domain.limits import PARTIAL_OUTPUT_TOO_LARGE, RESULT_TOO_LARGE, payload_size
+from jobsvc.domain.values import JsonValue
 
 TYPE_URL_PREFIX = "type.googleapis.com/"
 

@@ -20,13 +20,13 @@ from jobsvc.domain.jobs import (
     JobError,
     JobPage,
     JobState,
-    JsonValue,
     NewJob,
     Payload,
     QueueStats,
     Transition,
 )
 from jobsvc.domain.schedules import Schedule
+from jobsvc.domain.values import JsonValue
 
 
 class JobStore(Protocol):

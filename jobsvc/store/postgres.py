@@ -23,13 +23,13 @@ from jobsvc.domain.jobs import (
     JobError,
     JobPage,
     JobState,
-    JsonValue,
     NewJob,
     Payload,
     QueueStats,
     Transition,
 )
 from jobsvc.domain.schedules import Schedule
+from jobsvc.domain.values import JsonValue
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
 from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, create_pool, database_error

@@ -19,13 +19,13 @@ from jobsvc.domain.jobs import (
     JobEvent,
     JobSpec,
     JobState,
-    JsonValue,
     NewJob,
     Payload,
     RetryPolicy,
     Transition,
 )
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
+from jobsvc.domain.values import JsonValue
 
 
 def json_text(value: JsonValue) -> str | None:
