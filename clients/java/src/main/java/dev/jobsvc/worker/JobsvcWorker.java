@@ -472,11 +472,17 @@ public final class JobsvcWorker implements AutoCloseable {
     private Status hangUp() throws InterruptedException {
       graceful = true;
       if (!idle()) {
+        int unsettled;
+        synchronized (lock) {
+          unsettled = unconfirmed.size();
+        }
         LOG.log(
             Level.WARNING,
-            "jobsvc worker {0} stopping with {1} job(s) unfinished; the server will retry them",
+            "jobsvc worker {0} stopping with {1} job(s) running and {2} settlement(s) unconfirmed;"
+                + " the server retries the jobs whose attempts it has not settled",
             info.getWorkerId(),
-            running.size());
+            running.size(),
+            unsettled);
       }
       synchronized (this) {
         try {
