@@ -309,7 +309,7 @@ public final class JobsvcWorker implements AutoCloseable {
           info.getWorkerId(),
           status.getCode(),
           status.getDescription(),
-          delay.toMillis());
+          String.valueOf(delay.toMillis()));
       try {
         if (stopping) {
           long left = stopDeadline - System.nanoTime();
@@ -481,8 +481,8 @@ public final class JobsvcWorker implements AutoCloseable {
             "jobsvc worker {0} stopping with {1} job(s) running and {2} settlement(s) unconfirmed;"
                 + " the server retries the jobs whose attempts it has not settled",
             info.getWorkerId(),
-            running.size(),
-            unsettled);
+            String.valueOf(running.size()),
+            String.valueOf(unsettled));
       }
       synchronized (this) {
         try {
@@ -677,7 +677,7 @@ public final class JobsvcWorker implements AutoCloseable {
           Level.WARNING,
           "jobsvc worker: the server refused a report about job {0}: code {1} {2} {3}",
           settled.getJobId(),
-          settled.getCode(),
+          String.valueOf(settled.getCode()),
           settled.getReason(),
           settled.getMessage());
     }

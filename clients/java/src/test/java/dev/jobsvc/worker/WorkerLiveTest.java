@@ -11,6 +11,7 @@ import dev.jobsvc.client.JobSpecs;
 import dev.jobsvc.client.JobsvcClient;
 import dev.jobsvc.client.JobsvcException;
 import dev.jobsvc.client.Payloads;
+import dev.jobsvc.client.TcpProxy;
 import dev.jobsvc.v1.HandlerInfo;
 import dev.jobsvc.v1.Job;
 import dev.jobsvc.v1.JobError;
@@ -27,6 +28,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -246,6 +248,77 @@ class WorkerLiveTest {
         assertTrue(failed.getCause() instanceof JobsvcException);
         assertFalse(refused.sessions() > 1, "a refused worker reconnected");
       }
+    }
+  }
+
+  @Test
+  void closeLetsARunningJobFinishThenHangsUp() throws Exception {
+    JobsvcWorker draining =
+        JobsvcWorker.builder()
+            .target(Live.address())
+            .plaintext()
+            .workerId("java-live-drain")
+            .shutdownGrace(Duration.ofSeconds(10))
+            .handle("java_live_drain", "1.0.0", job -> {
+              job.progress(0, "started");
+              Thread.sleep(700);
+              return "finished";
+            })
+            .build();
+    CompletableFuture<Void> drained = draining.start();
+    Live.awaitOnline(client, "java_live_drain");
+    CompletableFuture<Void> closed = null;
+    JobEvent last = null;
+    try (EventStream events = client.stream(JobSpecs.of("java_live_drain", null))) {
+      while (events.hasNext()) {
+        last = events.next();
+        if (last.getKindCase() == KindCase.PROGRESS && closed == null) {
+          closed = CompletableFuture.runAsync(draining::close); // while the job runs
+        }
+      }
+    }
+    assertEquals(KindCase.SUCCEEDED, last.getKindCase(), last.toString());
+    assertEquals("finished", Payloads.toJava(last.getSucceeded().getResult()));
+    closed.get(15, TimeUnit.SECONDS);
+    drained.get(1, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void jobsOutliveACutConnection() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    try (TcpProxy proxy = new TcpProxy(Live.address());
+        JobsvcWorker cut =
+            JobsvcWorker.builder()
+                .target(proxy.address())
+                .plaintext()
+                .workerId("java-live-cut")
+                .reconnectBackoff(Duration.ofMillis(50), Duration.ofMillis(200))
+                .handle("java_live_cut", "1.0.0", job -> {
+                  job.progress(0, "running");
+                  release.await();
+                  return Map.of("attempt", job.attempt());
+                })
+                .build()) {
+      cut.start();
+      Live.awaitOnline(client, "java_live_cut");
+      JobEvent last = null;
+      try (EventStream events = client.stream(JobSpecs.of("java_live_cut", null))) {
+        while (events.hasNext()) {
+          last = events.next();
+          if (last.getKindCase() == KindCase.PROGRESS) {
+            proxy.cut();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (cut.sessions() < 2 && System.nanoTime() < deadline) {
+              Thread.sleep(10);
+            }
+            assertTrue(cut.awaitConnected(Duration.ofSeconds(10)), "the worker did not reconnect");
+            release.countDown(); // the handler ran on meanwhile; its ack goes on the new stream
+          }
+        }
+      }
+      assertEquals(KindCase.SUCCEEDED, last.getKindCase(), last.toString());
+      assertEquals(Map.of("attempt", 1L), Payloads.toJava(last.getSucceeded().getResult()));
+      assertTrue(cut.sessions() >= 2);
     }
   }
 }
