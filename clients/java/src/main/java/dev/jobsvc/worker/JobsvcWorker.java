@@ -433,7 +433,7 @@ public final class JobsvcWorker implements AutoCloseable {
       if (stopping) {
         send(WorkRequest.newBuilder().setDrain(WorkRequest.Drain.getDefaultInstance()).build());
       }
-      long nextHeartbeat = System.nanoTime() + heartbeatNanos;
+      long lastHeartbeat = System.nanoTime();
       List<WorkRequest> ready = new ArrayList<>();
       while (true) {
         if (ended.isDone()) {
@@ -443,8 +443,10 @@ public final class JobsvcWorker implements AutoCloseable {
           return hangUp();
         }
         long now = System.nanoTime();
+        long nextHeartbeat = lastHeartbeat + heartbeatNanos; // (the welcome may change the interval)
         if (now - nextHeartbeat >= 0) {
           send(heartbeat());
+          lastHeartbeat = now;
           nextHeartbeat = now + heartbeatNanos;
         }
         long wait = Math.min(nextHeartbeat - now, TimeUnit.MILLISECONDS.toNanos(stopping ? 20 : 1000));
@@ -531,6 +533,7 @@ public final class JobsvcWorker implements AutoCloseable {
           batches = welcome.getAcceptsBatches();
           welcomed = true;
           setConnected(true);
+          outbox.add(WAKE); // the sender: batches from now on, and the welcome's heartbeat interval
           LOG.log(Level.DEBUG, "jobsvc worker {0}: session {1}", info.getWorkerId(), welcome.getSessionId());
         }
         case ASSIGNMENT -> startJob(response.getAssignment());
