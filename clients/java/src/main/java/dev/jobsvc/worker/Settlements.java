@@ -11,6 +11,14 @@ import java.io.StringWriter;
 /** The ack or nack that settles an attempt. */
 final class Settlements {
 
+  /**
+   * Characters of an error's message and stack trace sent at most, so that a nack fits in a
+   * message whatever the exception (the server cuts what it stores further). A Java stack trace
+   * keeps its start, where the exception is.
+   */
+  static final int MAX_MESSAGE_CHARS = 8_000;
+  static final int MAX_TRACE_CHARS = 32_000;
+
   private Settlements() {}
 
   static WorkRequest ack(String jobId, String token, Payload result) {
@@ -31,8 +39,8 @@ final class Settlements {
     String message = thrown.getMessage() != null ? thrown.getMessage() : "";
     return JobError.newBuilder()
         .setType(type)
-        .setMessage(message)
-        .setTraceback(stackTrace(thrown))
+        .setMessage(cut(message, MAX_MESSAGE_CHARS))
+        .setTraceback(cut(stackTrace(thrown), MAX_TRACE_CHARS))
         .setAttempt(attempt)
         .setNonRetryable(thrown instanceof NonRetryableException)
         .build();
@@ -45,6 +53,10 @@ final class Settlements {
         .setAttempt(attempt)
         .setNonRetryable(nonRetryable)
         .build();
+  }
+
+  static String cut(String text, int chars) {
+    return text.length() <= chars ? text : text.substring(0, chars) + "\n... (" + (text.length() - chars) + " more characters)";
   }
 
   static String stackTrace(Throwable thrown) {
