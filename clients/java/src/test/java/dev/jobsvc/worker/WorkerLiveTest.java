@@ -21,6 +21,9 @@ import dev.jobsvc.v1.JobSpec;
 import dev.jobsvc.v1.JobState;
 import dev.jobsvc.v1.JobView;
 import dev.jobsvc.v1.RetryPolicy;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,17 +51,20 @@ class WorkerLiveTest {
   private static final AtomicInteger mostInFlight = new AtomicInteger();
   private static final CompletableFuture<String> blockedHandlerEnd = new CompletableFuture<>();
 
+  private static final WorkTraffic traffic = new WorkTraffic();
   private static JobsvcClient client;
+  private static ManagedChannel channel;
   private static JobsvcWorker worker;
   private static CompletableFuture<Void> stopped;
 
   @BeforeAll
   static void startWorker() throws InterruptedException {
     client = Live.client();
+    channel =
+        Grpc.newChannelBuilder(Live.address(), InsecureChannelCredentials.create()).intercept(traffic).build();
     worker =
         JobsvcWorker.builder()
-            .target(Live.address())
-            .plaintext()
+            .channel(channel)
             .workerId("java-live-test")
             .concurrency(CONCURRENCY)
             .leaseDuration(Duration.ofSeconds(10))
@@ -95,6 +101,9 @@ class WorkerLiveTest {
     if (worker != null) {
       worker.close();
       stopped.get(30, TimeUnit.SECONDS); // drained and ended without error
+    }
+    if (channel != null) {
+      channel.shutdownNow();
     }
     if (client != null) {
       client.close();
@@ -139,6 +148,8 @@ class WorkerLiveTest {
     for (int i = 0; i < 200; i++) {
       specs.add(JobSpecs.of("java_live_double", Map.of("n", i)));
     }
+    long acksBefore = traffic.sent("ACK") + traffic.sent("item:ACK");
+    long batchesBefore = traffic.sent("BATCH");
     List<Job> jobs = client.submitBatch(specs);
     assertEquals(200, jobs.size());
     Map<String, Job> finished = new HashMap<>();
@@ -162,6 +173,11 @@ class WorkerLiveTest {
       assertEquals(1, job.getAttempt());
     }
     assertTrue(mostInFlight.get() > 1, "jobs ran one at a time");
+    // Each ack went once, alone or in a batch; with 32 jobs finishing together, some in batches.
+    String counts = "sent " + traffic.sent + ", received " + traffic.received;
+    assertEquals(200, traffic.sent("ACK") + traffic.sent("item:ACK") - acksBefore, counts);
+    assertTrue(traffic.sent("BATCH") > batchesBefore, "no batch was sent: " + counts);
+    assertTrue(traffic.received("ASSIGNMENTS") + traffic.received("SETTLED_BATCH") > 0, "none came batched: " + counts);
     assertTrue(mostInFlight.get() <= CONCURRENCY, "more jobs ran at once than the concurrency: " + mostInFlight);
   }
 
