@@ -290,6 +290,15 @@ public final class JobsvcClient implements AutoCloseable {
   }
 
   /**
+   * The client's channel, with its credentials and token: for the generated stubs of the other
+   * services, or a {@code dev.jobsvc.worker.JobsvcWorker} sharing the connection. Closed by {@link
+   * #close()}.
+   */
+  public io.grpc.Channel channel() {
+    return channel;
+  }
+
+  /**
    * Closes the client: open streams and RPCs under way are cancelled (they fail with
    * CANCELLED), then the channel's connections are closed (waiting up to 5 s).
    */

@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A loopback TCP proxy in front of a server, whose open connections a test can cut (as a
  * network failure would) while it goes on accepting new ones.
  */
-final class TcpProxy implements AutoCloseable {
+public final class TcpProxy implements AutoCloseable {
 
   private final ServerSocket listener;
   private final String upstreamHost;
@@ -23,7 +23,7 @@ final class TcpProxy implements AutoCloseable {
   private final AtomicInteger accepted = new AtomicInteger();
 
   /** Starts a proxy to {@code upstream} ({@code host:port}) on a free loopback port. */
-  TcpProxy(String upstream) throws IOException {
+  public TcpProxy(String upstream) throws IOException {
     int colon = upstream.lastIndexOf(':');
     this.upstreamHost = upstream.substring(0, colon);
     this.upstreamPort = Integer.parseInt(upstream.substring(colon + 1));
@@ -32,17 +32,17 @@ final class TcpProxy implements AutoCloseable {
   }
 
   /** Where clients connect: {@code 127.0.0.1:port}. */
-  String address() {
+  public String address() {
     return listener.getInetAddress().getHostAddress() + ":" + listener.getLocalPort();
   }
 
   /** Connections accepted so far. */
-  int accepted() {
+  public int accepted() {
     return accepted.get();
   }
 
   /** Resets every open connection (both sides); new ones are still accepted. */
-  void cut() {
+  public void cut() {
     for (Socket socket : sockets) {
       try {
         socket.setSoLinger(true, 0); // RST, as a dropped network would look
