@@ -248,24 +248,36 @@ class PgStore:
 
     # -- submitting ------------------------------------------------------------------
 
-    async def job_insert_many(self, jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
-        """Insert a batch in one transaction; see JobStore.job_insert_many."""
-        results, _ = await self._insert(jobs)
-        return results
-
     async def job_insert_started(self, job: NewJob, owner: str, lease_seconds: float) -> tuple[Job, Claim | None]:
         """Insert one job, started at once for owner when nothing waits ahead; see JobStore."""
+        job_id = str(uuid.uuid4())
+        spec = job.spec
+        payload = rows.payload_columns(spec.input)
+        [r] = await self._fetch(
+            "job_insert_started",
+            id=job_id,
+            handler=spec.handler,
+            version_selector=spec.version_selector,
+            version=job.version,
+            priority=spec.priority,
+            input=None if payload[1] else rows.json_text(payload[0]),
+            input_type_url=payload[1],
+            input_data=payload[2],
+            labels=rows.labels_text(spec.labels),
+            options=rows.job_options(job),
+            owner=owner,
+            lease_seconds=lease_seconds,
+        )
         # No notification: nobody can be waiting on a job whose id was not handed out yet.
-        [(inserted, _)], claim = await self._insert([job], start=(owner, lease_seconds))
-        return inserted, claim
+        inserted = rows.new_job(job, job_id, r["created_at"], r["run_at"])
+        if r["state"] != JobState.RUNNING.value:
+            return inserted, None
+        started = rows.started_at_insert(inserted)
+        return started, Claim(started, str(r["attempt_token"]), r["lease_expires_at"], r["attempt_deadline"])
 
-    async def _insert(
-        self, jobs: Sequence[NewJob], start: tuple[str, float] | None = None
-    ) -> tuple[list[tuple[Job, bool]], Claim | None]:
-        """Insert jobs (the one of `start`, started for (owner, lease seconds) if nothing
-        waits ahead); (job, created) in request order, and the started attempt's claim."""
+    async def job_insert_many(self, jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
+        """Insert a batch in one transaction; see JobStore.job_insert_many."""
         ids = [str(uuid.uuid4()) for _ in jobs]
-        claim: Claim | None = None
         # One statement is atomic by itself; an explicit transaction (two more round
         # trips) is needed only to insert cache hits together with the rest.
         cached = any(j.cached_from is not None for j in jobs)
@@ -288,16 +300,11 @@ class PgStore:
                 labels=[rows.labels_text(j.spec.labels) for _, j in fresh],
                 run_ats=[j.spec.run_at for _, j in fresh],
                 options=[rows.job_options(j) for _, j in fresh],
-                start_owner=start[0] if start else None,
-                lease_seconds=start[1] if start else 0.0,
             )
             by_id = dict(fresh)
             for r in inserted:
                 job_id = str(r["id"])
                 created[job_id] = rows.new_job(by_id[job_id], job_id, r["created_at"], r["run_at"])
-                if r["state"] == JobState.RUNNING.value:
-                    created[job_id] = started = rows.started_at_insert(created[job_id])
-                    claim = Claim(started, str(r["attempt_token"]), r["lease_expires_at"], r["attempt_deadline"])
             by_key: dict[str, Job] = {}
             if len(created) < len(jobs):
                 # Some keys were taken: by earlier jobs, or by an earlier item of this batch.
@@ -309,7 +316,7 @@ class PgStore:
                 for job_id, new in zip(ids, jobs, strict=True)
             ]
         # No notification: nobody can be waiting on a job whose id was not handed out yet.
-        return results, claim
+        return results
 
     @staticmethod
     async def _insert_cached(

@@ -80,12 +80,6 @@ ORDER BY name;
 -- Inserts a batch and the first event ("queued", seq 1) of each new job in one
 -- statement. A job whose idempotency key is taken is skipped (not an error):
 -- the caller fetches the existing job by key and compares.
--- With :start_owner (a Call's one job, for a free slot of this process): the job starts
--- at once, claimed by :start_owner for :lease_seconds, when no due job of its version
--- waits ahead of it (priority, then due time), and logs "started" (seq 2) too. Its
--- commit does not wait for the WAL flush (synchronous_commit off for this transaction):
--- the Call answers only once the job's outcome has committed, durably, which flushes
--- this insert with it; until then nobody has been told the job exists durably.
 WITH new AS (
     SELECT * FROM unnest(
         :ids::uuid[], :handlers::text[], :version_selectors::text[], :versions::text[], :priorities::integer[],
@@ -116,50 +110,84 @@ WITH new AS (
     FROM prepared p
     LEFT JOIN fair ON fair.key = p.fair_key
     LEFT JOIN fair_demand d ON d.fair_key = p.fair_key
-), starting AS (
-    SELECT r.*, CASE WHEN :start_owner::text IS NULL THEN false ELSE NOT EXISTS (
-        SELECT 1 FROM jobsvc_jobs q
-        WHERE q.state = 'queued' AND q.handler = r.handler AND q.version = r.version
-          AND q.run_at <= now() AND q.priority >= r.priority
-    ) END AS starts,
-    (r.o ->> 'attempt_timeout')::double precision AS attempt_timeout
-    FROM ordered r
-), async_commit AS (
-    SELECT set_config('synchronous_commit', 'off', true) WHERE :start_owner::text IS NOT NULL
 ), inserted AS (
     INSERT INTO jobsvc_jobs
         (id, handler, version_selector, version, state, priority, input, input_type_url,
          input_data, idempotency_key, labels, run_at, order_at, last_seq, max_attempts, retry_initial_interval,
          retry_backoff_coefficient, retry_maximum_interval, non_retryable_error_types, attempt_timeout,
          deadline_at, start_deadline_at, retention, input_hash, concurrency_key, concurrency_limit,
-         rate_key, rate_limit, rate_period, fairness_key, trace_context,
-         attempt, attempt_token, lease_owner, lease_expires_at, attempt_deadline, started_at)
+         rate_key, rate_limit, rate_period, fairness_key, trace_context)
     -- input and labels arrive as JSON text, for the reason given at handler_upsert_many.
-    SELECT id, handler, version_selector, version, CASE WHEN starts THEN 'running' ELSE 'queued' END,
-           priority, input::jsonb, input_type_url,
-           input_data, idempotency_key, labels::jsonb, due, order_at, CASE WHEN starts THEN 2 ELSE 1 END,
+    SELECT id, handler, version_selector, version, 'queued', priority, input::jsonb, input_type_url,
+           input_data, idempotency_key, labels::jsonb, due, order_at, 1,
            (o ->> 'max_attempts')::integer, (o ->> 'initial_interval')::double precision,
            (o ->> 'backoff_coefficient')::double precision, (o ->> 'maximum_interval')::double precision,
            ARRAY(SELECT jsonb_array_elements_text(o -> 'non_retryable_error_types')),
-           attempt_timeout,
+           (o ->> 'attempt_timeout')::double precision,
            now() + make_interval(secs => (o ->> 'execution_timeout')::double precision),
            due + make_interval(secs => (o ->> 'schedule_to_start_timeout')::double precision),
            (o ->> 'retention')::double precision, o ->> 'input_hash',
            o ->> 'concurrency_key', (o ->> 'concurrency_limit')::integer,
            o ->> 'rate_key', (o ->> 'rate_limit')::integer, (o ->> 'rate_period')::double precision, fair_key,
-           nullif(o -> 'trace_context', 'null'::jsonb),
-           CASE WHEN starts THEN 1 ELSE 0 END,
-           CASE WHEN starts THEN gen_random_uuid() END,
-           CASE WHEN starts THEN :start_owner::text END,
-           CASE WHEN starts THEN least(now() + make_interval(secs => :lease_seconds),
-                                       coalesce(now() + make_interval(secs => attempt_timeout), 'infinity')) END,
-           CASE WHEN starts THEN now() + make_interval(secs => attempt_timeout) END,
-           CASE WHEN starts THEN now() END
-    FROM starting
-    -- (the uncorrelated subquery is a one-time filter: it runs async_commit's set_config)
-    WHERE (SELECT count(*) FROM async_commit) >= 0
+           nullif(o -> 'trace_context', 'null'::jsonb)
+    FROM ordered
     ORDER BY ord
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING id, handler, version, created_at, run_at
+), queued_event AS (
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, time, data)
+    SELECT id, 1, 'queued', created_at, jsonb_build_object('handler', handler, 'version', version)
+    FROM inserted
+)
+-- Only what the database decided: the caller has the rest (see rows.new_job).
+SELECT id, created_at, run_at FROM inserted;
+
+-- name: job_insert_started
+-- A Call's one job (no idempotency key, due now, no flow control, not cached) for a free
+-- slot of :owner: inserted already running its first attempt, claimed by :owner for
+-- :lease_seconds, with its "queued" (seq 1) and "started" (seq 2) events, when no due job
+-- of its version waits ahead of it (priority, then due time); otherwise queued, as
+-- job_insert_many would insert it. Its commit does not wait for the WAL flush
+-- (synchronous_commit off for this transaction): the Call answers only once the job's
+-- outcome has committed, durably, which flushes this insert with it; until then nobody
+-- has been told the job exists. (JSON arrives as text, for the reason given at
+-- handler_upsert_many.) (A statement of its own: a start option in
+-- job_insert_many made the planner re-plan every plain insert, 0.4 ms each.)
+WITH async_commit AS (
+    SELECT set_config('synchronous_commit', 'off', true)
+), new AS (
+    SELECT :options::text::jsonb AS o, NOT EXISTS (
+        SELECT 1 FROM jobsvc_jobs q
+        WHERE q.state = 'queued' AND q.handler = :handler AND q.version = :version
+          AND q.run_at <= now() AND q.priority >= :priority
+    ) AS starts
+), inserted AS (
+    INSERT INTO jobsvc_jobs
+        (id, handler, version_selector, version, state, priority, input, input_type_url,
+         input_data, labels, run_at, order_at, last_seq, max_attempts, retry_initial_interval,
+         retry_backoff_coefficient, retry_maximum_interval, non_retryable_error_types, attempt_timeout,
+         deadline_at, start_deadline_at, retention, input_hash, trace_context,
+         attempt, attempt_token, lease_owner, lease_expires_at, attempt_deadline, started_at)
+    SELECT :id, :handler, :version_selector, :version, CASE WHEN starts THEN 'running' ELSE 'queued' END,
+           :priority, :input::text::jsonb, :input_type_url, :input_data, :labels::text::jsonb, now(), now(),
+           CASE WHEN starts THEN 2 ELSE 1 END,
+           (o ->> 'max_attempts')::integer, (o ->> 'initial_interval')::double precision,
+           (o ->> 'backoff_coefficient')::double precision, (o ->> 'maximum_interval')::double precision,
+           ARRAY(SELECT jsonb_array_elements_text(o -> 'non_retryable_error_types')),
+           (o ->> 'attempt_timeout')::double precision,
+           now() + make_interval(secs => (o ->> 'execution_timeout')::double precision),
+           now() + make_interval(secs => (o ->> 'schedule_to_start_timeout')::double precision),
+           (o ->> 'retention')::double precision, o ->> 'input_hash', nullif(o -> 'trace_context', 'null'::jsonb),
+           CASE WHEN starts THEN 1 ELSE 0 END,
+           CASE WHEN starts THEN gen_random_uuid() END,
+           CASE WHEN starts THEN :owner::text END,
+           CASE WHEN starts THEN least(now() + make_interval(secs => :lease_seconds),
+               coalesce(now() + make_interval(secs => (o ->> 'attempt_timeout')::double precision), 'infinity')) END,
+           CASE WHEN starts THEN now() + make_interval(secs => (o ->> 'attempt_timeout')::double precision) END,
+           CASE WHEN starts THEN now() END
+    FROM new
+    -- (the uncorrelated subquery is a one-time filter: it runs async_commit's set_config)
+    WHERE (SELECT count(*) FROM async_commit) >= 0
     RETURNING id, handler, version, state, created_at, run_at, attempt_token, lease_expires_at, attempt_deadline
 ), queued_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, time, data)
@@ -167,10 +195,9 @@ WITH new AS (
     FROM inserted
 ), started_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, time, data)
-    SELECT id, 2, 'started', created_at, jsonb_build_object('attempt', 1, 'executor', :start_owner::text)
+    SELECT id, 2, 'started', created_at, jsonb_build_object('attempt', 1, 'executor', :owner::text)
     FROM inserted WHERE state = 'running'
 )
--- Only what the database decided: the caller has the rest (see rows.new_job).
 SELECT id, state, created_at, run_at, attempt_token, lease_expires_at, attempt_deadline FROM inserted;
 
 -- name: job_get
