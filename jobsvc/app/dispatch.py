@@ -269,11 +269,7 @@ class Lane:
             self.config.served, self.config.owner, want, self.config.lease_seconds, limited=self.config.limited
         )
         # Delivered even when draining meanwhile: these claims committed (see stop_claiming).
-        now = datetime.now(UTC)
         for claim in claims:
-            if claim.lease_ran_out(now):
-                log.warning("job %s: claimed, but the answer came after its lease; left to the rescuer", claim.job.id)
-                continue
             await self._deliver(claim)
         self._claim_now = self._waiting_for_slot = len(claims) == want
 
@@ -299,9 +295,6 @@ class Lane:
     async def offer(self, claim: Claim) -> None:
         """Run a job that started in a slot reserved for it (inserted already claimed)."""
         self.reserved -= 1
-        if claim.lease_ran_out(datetime.now(UTC)):
-            log.warning("job %s: started, but its lease ran out first; left to the rescuer", claim.job.id)
-            return
         await self._deliver(claim)
 
     def stop_claiming(self) -> None:
@@ -311,8 +304,12 @@ class Lane:
         self.due.set()
 
     async def _deliver(self, claim: Claim) -> None:
-        # Seam: a job just submitted in this process could enter here for a local free slot.
+        """Hand a claimed (or started-at-insert) attempt to the consumer, unless the answer
+        that gave it came after its lease: the job may be running elsewhere by now."""
         job = claim.job
+        if claim.lease_ran_out(datetime.now(UTC)):
+            log.warning("job %s: claimed, but the answer came after its lease; left to the rescuer", job.id)
+            return
         self._metrics.attempt_started(job.handler, job.version)
         previous = self.held.get(job.id)
         if previous is not None and previous != claim.attempt_token:

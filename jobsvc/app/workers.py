@@ -79,7 +79,7 @@ class RemoteWork:
 
     def session_lane(self, worker: Worker, owner: str, consumer: Consumer) -> Lane:
         """The lane of a new worker session (its share of the queue is the worker's
-        concurrency), open until `session_ended`."""
+        concurrency), open until `session_closed`."""
         config = LaneConfig(
             owner=owner,
             served=tuple(worker.keys),

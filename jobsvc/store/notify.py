@@ -265,10 +265,9 @@ class EventNotifier:
 
     def changed(self, job_ids: Iterable[str]) -> None:
         """The jobs' event logs grew (their transaction has committed)."""
-        for job_id in job_ids:
-            if self._local is not None:
-                self._local(job_id)
-            self._pending[job_id] = None
+        ids = list(job_ids)
+        self.changed_here(ids)
+        self._pending.update(dict.fromkeys(ids))
         if self._pending and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._flush(), name="jobsvc-notify")
 
