@@ -15,20 +15,13 @@ import pytest
 
 from tests.conftest import REPO, subprocess_env
 from tests.processes import ServerProcess, free_port, jobsvc_cli
+from tests.readme import readme_block
 
 pytestmark = pytest.mark.slow
 
 
-def readme_command(marker: str) -> str:
-    """The command in the README's code block that follows `<!-- marker -->`."""
-    text = (REPO / "README.md").read_text()
-    match = re.search(rf"<!-- {marker} -->\s*```(?:sh|bash|console)?\n(.+?)\n```", text, re.DOTALL)
-    assert match, f"README.md has no code block marked {marker}"
-    return match.group(1).strip()
-
-
 def test_readme_serve_command_starts_a_working_service(database_url: str) -> None:
-    command = readme_command("serve-command")
+    command = readme_block("serve-command")
     assert command == "make serve"
     port = free_port()
     venv = Path(sys.prefix)  # the environment `make test` built from the same Makefile rule
@@ -46,7 +39,7 @@ def test_readme_serve_command_starts_a_working_service(database_url: str) -> Non
         assert "jobsvc stopped" in server.output
     finally:
         server.stop()
-    assert readme_command("test-command") == "make test"
+    assert readme_block("test-command") == "make test"
     assert (REPO / ".ci" / "run").read_text().strip().endswith("make test")
 
 

@@ -144,6 +144,11 @@ CREATE INDEX jobsvc_jobs_handler_created_idx ON jobsvc_jobs (handler, created_at
 CREATE UNIQUE INDEX jobsvc_jobs_idempotency_key_idx ON jobsvc_jobs (idempotency_key)
     WHERE (idempotency_key IS NOT NULL);
 
+-- ListJobs' label filters (labels @> '{...}'), 0009. Partial: jobs without labels cost it
+-- nothing; the filter query repeats the condition so the planner may use it.
+CREATE INDEX jobsvc_jobs_labels_idx ON jobsvc_jobs USING gin (labels jsonb_path_ops)
+    WHERE (labels <> '{}'::jsonb);
+
 -- Lease rescue (job_rescue_expired) and a session's leases (job_lease_shorten): the
 -- leased (running) jobs by when their lease runs out. Not `WHERE state = 'running'`: the
 -- outcome write's condition, which let the planner scan this index's dead entries
@@ -376,6 +381,22 @@ BEGIN
 END;
 $function$;
 
+-- The newest release of a handler in semver order: what '' or 'latest' resolves to in
+-- jobsvc_submit, as the server resolves it.
+CREATE FUNCTION jobsvc_handler_latest(p_name text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT h.version
+    FROM jobsvc_handlers h
+    WHERE h.name = p_name AND h.version ~ '^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\+.*)?$'
+    ORDER BY split_part(split_part(h.version, '+', 1), '.', 1)::numeric DESC,
+             split_part(split_part(h.version, '+', 1), '.', 2)::numeric DESC,
+             split_part(split_part(h.version, '+', 1), '.', 3)::numeric DESC
+    LIMIT 1
+$function$;
+
 -- Takes up to p_wanted starts from key p_key's window; returns how many were granted and
 -- the grant time (the jobs' started_at, so a window over started_at is exact). Runs by
 -- the wall clock (clock_timestamp()), not the claim's transaction time.
@@ -411,6 +432,96 @@ BEGIN
     WHERE key = p_key;
     granted_at := v_now;
     RETURN NEXT;
+END;
+$function$;
+
+-- Submit from the application's own transaction (0009): the job exists only if it
+-- commits, and the NOTIFY that wakes every replica's claim loops is sent at that commit.
+-- Checks what PostgreSQL can (handler and exact or latest version registered, JSON input,
+-- labels); not the input's JSON schema; refuses flow-controlled and protobuf handlers.
+CREATE FUNCTION jobsvc_submit(handler text, input jsonb DEFAULT 'null'::jsonb, version text DEFAULT ''::text, priority integer DEFAULT 0, labels jsonb DEFAULT '{}'::jsonb, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, idempotency_key text DEFAULT NULL::text, max_attempts integer DEFAULT NULL::integer)
+ RETURNS uuid
+ LANGUAGE plpgsql
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_selector text := coalesce(jobsvc_submit.version, '');
+    v_exact text := regexp_replace(coalesce(jobsvc_submit.version, ''), '^(=|v)+', '');
+    v_handler jobsvc_handlers%ROWTYPE;
+    v_policy jsonb;
+    v_labels jsonb := coalesce(jobsvc_submit.labels, '{}'::jsonb);
+    v_input jsonb := coalesce(jobsvc_submit.input, 'null'::jsonb);
+    v_due timestamptz := greatest(coalesce(jobsvc_submit.run_at, now()), now());
+    v_id uuid := gen_random_uuid();
+    v_existing jobsvc_jobs%ROWTYPE;
+BEGIN
+    IF jobsvc_submit.handler IS NULL OR jobsvc_submit.handler = '' THEN
+        RAISE EXCEPTION 'jobsvc_submit: handler is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_selector IN ('', 'latest', '*', 'x') THEN
+        v_exact := jobsvc_handler_latest(jobsvc_submit.handler);
+    ELSIF v_exact !~ '^[0-9]+\.[0-9]+\.[0-9]+([-+].*)?$' THEN
+        RAISE EXCEPTION 'jobsvc_submit: version % is a range; in SQL give an exact version or latest', v_selector
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Submit over gRPC to resolve ranges.';
+    END IF;
+    SELECT * INTO v_handler FROM jobsvc_handlers h WHERE h.name = jobsvc_submit.handler AND h.version = v_exact;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = jobsvc_submit.handler) THEN
+            RAISE EXCEPTION 'jobsvc_submit: no handler named % is registered', jobsvc_submit.handler
+                USING ERRCODE = 'no_data_found';
+        END IF;
+        RAISE EXCEPTION 'jobsvc_submit: handler % has no version matching %', jobsvc_submit.handler,
+            coalesce(nullif(v_selector, ''), 'latest') USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_handler.input_type <> '' THEN
+        RAISE EXCEPTION 'jobsvc_submit: %@% takes a % message; submit it over gRPC', v_handler.name,
+            v_handler.version, v_handler.input_type USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF v_handler.flow_control IS NOT NULL AND v_handler.flow_control <> '{}'::jsonb THEN
+        RAISE EXCEPTION 'jobsvc_submit: %@% has flow control keys, rendered by the server; submit it over gRPC',
+            v_handler.name, v_handler.version USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF jsonb_typeof(v_labels) <> 'object'
+       OR EXISTS (SELECT 1 FROM jsonb_each(v_labels) l WHERE jsonb_typeof(l.value) <> 'string') THEN
+        RAISE EXCEPTION 'jobsvc_submit: labels must be a JSON object of strings' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jobsvc_submit.max_attempts IS NOT NULL AND jobsvc_submit.max_attempts < 1 THEN
+        RAISE EXCEPTION 'jobsvc_submit: max_attempts must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    v_policy := coalesce(v_handler.retry_policy, '{}'::jsonb);
+    INSERT INTO jobsvc_jobs
+        (id, handler, version_selector, version, state, priority, input, idempotency_key, labels,
+         run_at, order_at, last_seq, max_attempts, retry_initial_interval, retry_backoff_coefficient,
+         retry_maximum_interval, non_retryable_error_types, attempt_timeout, retention)
+    VALUES
+        (v_id, v_handler.name, v_selector, v_handler.version, 'queued', coalesce(jobsvc_submit.priority, 0),
+         v_input, jobsvc_submit.idempotency_key, v_labels, v_due, v_due, 1,
+         -- The defaults are those of DEFAULT_RETRY_POLICY and DEFAULT_RETENTION_SECONDS.
+         coalesce(jobsvc_submit.max_attempts, (v_policy ->> 'maximum_attempts')::integer, 3),
+         coalesce((v_policy ->> 'initial_interval')::double precision, 1),
+         coalesce((v_policy ->> 'backoff_coefficient')::double precision, 2),
+         coalesce((v_policy ->> 'maximum_interval')::double precision, 300),
+         coalesce(ARRAY(SELECT jsonb_array_elements_text(v_policy -> 'non_retryable_error_types')), '{}'),
+         v_handler.attempt_timeout,
+         coalesce(v_handler.retention, 604800))
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+    IF NOT FOUND THEN
+        SELECT * INTO v_existing FROM jobsvc_jobs j WHERE j.idempotency_key = jobsvc_submit.idempotency_key;
+        IF v_existing.handler IS DISTINCT FROM v_handler.name OR v_existing.input IS DISTINCT FROM v_input THEN
+            RAISE EXCEPTION 'jobsvc_submit: idempotency key % was used by job % with other content',
+                jobsvc_submit.idempotency_key, v_existing.id USING ERRCODE = 'unique_violation';
+        END IF;
+        RETURN v_existing.id;
+    END IF;
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, time, data)
+    VALUES (v_id, 1, 'queued', now(), jsonb_build_object('handler', v_handler.name, 'version', v_handler.version));
+    -- Delivered at commit (and folded with equal ones of the same transaction), so a
+    -- thousand submits in one transaction wake each replica once. The payload is what
+    -- JobsDue sends: '' for now, else the epoch second the job is due.
+    PERFORM pg_notify('jobsvc_jobs',
+        CASE WHEN v_due <= now() THEN '' ELSE to_char(extract(epoch FROM v_due), 'FM9999999999990.000') END);
+    RETURN v_id;
 END;
 $function$;
 

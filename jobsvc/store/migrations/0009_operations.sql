@@ -1,0 +1,137 @@
+-- Everyday operations (issue 16): submitting a job from the application's own SQL
+-- transaction (jobsvc_submit), and an index for ListJobs' label filters.
+
+-- The newest release (no prerelease part) of a handler among the registered versions,
+-- ordered as semver orders them (numerically by major, minor, patch): what the server
+-- resolves an empty or "latest" selector to. NULL when the handler has no release.
+CREATE FUNCTION jobsvc_handler_latest(p_name text)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT h.version
+    FROM jobsvc_handlers h
+    WHERE h.name = p_name AND h.version ~ '^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\+.*)?$'
+    ORDER BY split_part(split_part(h.version, '+', 1), '.', 1)::numeric DESC,
+             split_part(split_part(h.version, '+', 1), '.', 2)::numeric DESC,
+             split_part(split_part(h.version, '+', 1), '.', 3)::numeric DESC
+    LIMIT 1
+$function$;
+
+-- Submit a job from inside the caller's own transaction: the job (and its "queued"
+-- event) exists only if that transaction commits, and the NOTIFY that wakes the claim
+-- loops of every replica is delivered by PostgreSQL at that commit, not before.
+--
+-- It checks what PostgreSQL can: the handler and version are registered (an exact
+-- version, or '', 'latest', '*' for the newest release; other selectors are refused,
+-- since resolving npm-style ranges belongs to the server), the handler takes JSON, the
+-- labels are an object of strings, the priority and max_attempts are in range. The job
+-- gets the version's retry policy, attempt timeout and retention as a gRPC Submit would.
+-- It does not check the input against the version's JSON schema (PostgreSQL has no JSON
+-- Schema validator), and refuses handlers with flow control (their keys are rendered by
+-- the server). An idempotency key already used returns that job's id when handler and
+-- input are equal, and raises unique_violation otherwise.
+--
+-- Errors carry SQLSTATEs an application can branch on: no_data_found (P0002) for an
+-- unknown handler or version, invalid_parameter_value (22023) for bad arguments,
+-- feature_not_supported (0A000) for what only gRPC can submit, unique_violation (23505).
+CREATE FUNCTION jobsvc_submit(
+    handler text,
+    input jsonb DEFAULT 'null'::jsonb,
+    version text DEFAULT '',
+    priority integer DEFAULT 0,
+    labels jsonb DEFAULT '{}'::jsonb,
+    run_at timestamptz DEFAULT NULL,
+    idempotency_key text DEFAULT NULL,
+    max_attempts integer DEFAULT NULL
+)
+ RETURNS uuid
+ LANGUAGE plpgsql
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_selector text := coalesce(jobsvc_submit.version, '');
+    v_exact text := regexp_replace(coalesce(jobsvc_submit.version, ''), '^(=|v)+', '');
+    v_handler jobsvc_handlers%ROWTYPE;
+    v_policy jsonb;
+    v_labels jsonb := coalesce(jobsvc_submit.labels, '{}'::jsonb);
+    v_input jsonb := coalesce(jobsvc_submit.input, 'null'::jsonb);
+    v_due timestamptz := greatest(coalesce(jobsvc_submit.run_at, now()), now());
+    v_id uuid := gen_random_uuid();
+    v_existing jobsvc_jobs%ROWTYPE;
+BEGIN
+    IF jobsvc_submit.handler IS NULL OR jobsvc_submit.handler = '' THEN
+        RAISE EXCEPTION 'jobsvc_submit: handler is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF v_selector IN ('', 'latest', '*', 'x') THEN
+        v_exact := jobsvc_handler_latest(jobsvc_submit.handler);
+    ELSIF v_exact !~ '^[0-9]+\.[0-9]+\.[0-9]+([-+].*)?$' THEN
+        RAISE EXCEPTION 'jobsvc_submit: version % is a range; in SQL give an exact version or latest', v_selector
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Submit over gRPC to resolve ranges.';
+    END IF;
+    SELECT * INTO v_handler FROM jobsvc_handlers h WHERE h.name = jobsvc_submit.handler AND h.version = v_exact;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = jobsvc_submit.handler) THEN
+            RAISE EXCEPTION 'jobsvc_submit: no handler named % is registered', jobsvc_submit.handler
+                USING ERRCODE = 'no_data_found';
+        END IF;
+        RAISE EXCEPTION 'jobsvc_submit: handler % has no version matching %', jobsvc_submit.handler,
+            coalesce(nullif(v_selector, ''), 'latest') USING ERRCODE = 'no_data_found';
+    END IF;
+    IF v_handler.input_type <> '' THEN
+        RAISE EXCEPTION 'jobsvc_submit: %@% takes a % message; submit it over gRPC', v_handler.name,
+            v_handler.version, v_handler.input_type USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF v_handler.flow_control IS NOT NULL AND v_handler.flow_control <> '{}'::jsonb THEN
+        RAISE EXCEPTION 'jobsvc_submit: %@% has flow control keys, rendered by the server; submit it over gRPC',
+            v_handler.name, v_handler.version USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF jsonb_typeof(v_labels) <> 'object'
+       OR EXISTS (SELECT 1 FROM jsonb_each(v_labels) l WHERE jsonb_typeof(l.value) <> 'string') THEN
+        RAISE EXCEPTION 'jobsvc_submit: labels must be a JSON object of strings' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF jobsvc_submit.max_attempts IS NOT NULL AND jobsvc_submit.max_attempts < 1 THEN
+        RAISE EXCEPTION 'jobsvc_submit: max_attempts must be at least 1' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    v_policy := coalesce(v_handler.retry_policy, '{}'::jsonb);
+    INSERT INTO jobsvc_jobs
+        (id, handler, version_selector, version, state, priority, input, idempotency_key, labels,
+         run_at, order_at, last_seq, max_attempts, retry_initial_interval, retry_backoff_coefficient,
+         retry_maximum_interval, non_retryable_error_types, attempt_timeout, retention)
+    VALUES
+        (v_id, v_handler.name, v_selector, v_handler.version, 'queued', coalesce(jobsvc_submit.priority, 0),
+         v_input, jobsvc_submit.idempotency_key, v_labels, v_due, v_due, 1,
+         -- The defaults are those of DEFAULT_RETRY_POLICY and DEFAULT_RETENTION_SECONDS.
+         coalesce(jobsvc_submit.max_attempts, (v_policy ->> 'maximum_attempts')::integer, 3),
+         coalesce((v_policy ->> 'initial_interval')::double precision, 1),
+         coalesce((v_policy ->> 'backoff_coefficient')::double precision, 2),
+         coalesce((v_policy ->> 'maximum_interval')::double precision, 300),
+         coalesce(ARRAY(SELECT jsonb_array_elements_text(v_policy -> 'non_retryable_error_types')), '{}'),
+         v_handler.attempt_timeout,
+         coalesce(v_handler.retention, 604800))
+    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
+    IF NOT FOUND THEN
+        SELECT * INTO v_existing FROM jobsvc_jobs j WHERE j.idempotency_key = jobsvc_submit.idempotency_key;
+        IF v_existing.handler IS DISTINCT FROM v_handler.name OR v_existing.input IS DISTINCT FROM v_input THEN
+            RAISE EXCEPTION 'jobsvc_submit: idempotency key % was used by job % with other content',
+                jobsvc_submit.idempotency_key, v_existing.id USING ERRCODE = 'unique_violation';
+        END IF;
+        RETURN v_existing.id;
+    END IF;
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, time, data)
+    VALUES (v_id, 1, 'queued', now(), jsonb_build_object('handler', v_handler.name, 'version', v_handler.version));
+    -- Delivered at commit (and folded with equal ones of the same transaction), so a
+    -- thousand submits in one transaction wake each replica once. The payload is what
+    -- JobsDue sends: '' for now, else the epoch second the job is due.
+    PERFORM pg_notify('jobsvc_jobs',
+        CASE WHEN v_due <= now() THEN '' ELSE to_char(extract(epoch FROM v_due), 'FM9999999999990.000') END);
+    RETURN v_id;
+END;
+$function$;
+
+-- ListJobs' label filters (labels @> '{"tenant": "acme"}'). Partial, so that jobs
+-- without labels (most of them, on the hot path) cost this index nothing; the filter
+-- query repeats the condition so the planner may use it.
+CREATE INDEX jobsvc_jobs_labels_idx ON jobsvc_jobs USING gin (labels jsonb_path_ops)
+    WHERE labels <> '{}'::jsonb;

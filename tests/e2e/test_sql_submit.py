@@ -1,0 +1,196 @@
+"""jobsvc_submit, the SQL function that submits a job from the application's own
+transaction: nothing if it rolls back, a job that runs (once) and can be awaited over
+gRPC if it commits; and the README's snippets, run as written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+from typing import Any
+
+import asyncpg
+import psycopg
+import pytest
+
+from jobsvc.executor import ExecutorConfig
+from jobsvc.sdk import Client, payload_value
+from jobsvc.server import JobsvcServer
+from jobsvc.v1 import job_pb2
+from tests.conftest import StartServer
+from tests.readme import readme_block
+
+SUCCEEDED = job_pb2.JOB_STATE_SUCCEEDED
+
+
+async def awaited(client: Client, job_id: str) -> job_pb2.JobEvent:
+    """The job's terminal event, awaited over gRPC (Stream by id)."""
+    events = [event async for event in client.stream(job_id)]
+    return events[-1]
+
+
+async def test_a_rolled_back_submit_leaves_nothing(server: JobsvcServer, database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        tx = conn.transaction()
+        await tx.start()
+        job_id = await conn.fetchval("SELECT jobsvc_submit(handler => 'echo', input => '1'::jsonb)")
+        assert job_id is not None
+        await tx.rollback()
+        assert await conn.fetchval("SELECT count(*) FROM jobsvc_jobs") == 0
+        assert await conn.fetchval("SELECT count(*) FROM jobsvc_job_events") == 0
+    finally:
+        await conn.close()
+
+
+async def test_a_committed_submit_runs_and_is_awaited_by_id(start_server: StartServer, database_url: str) -> None:
+    # Claim loops that poll only every 30 s: the job starts at once only if the commit woke them.
+    server = await start_server(executor=ExecutorConfig(concurrency=8, poll_interval=30.0, lease_seconds=6.0))
+    await asyncio.sleep(0.5)  # past the claim loops' first (empty) round
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            job_id = str(
+                await conn.fetchval(
+                    "SELECT jobsvc_submit(handler => 'resize_image', version => $1, input => $2::jsonb,"
+                    ' labels => \'{"tenant": "acme"}\')',
+                    "1.4.0",
+                    json.dumps({"width": 8}),
+                )
+            )
+    finally:
+        await conn.close()
+    async with Client(f"127.0.0.1:{server.port}") as client:
+        last = await asyncio.wait_for(awaited(client, job_id), 5)
+        assert last.WhichOneof("kind") == "succeeded"
+        job = await client.get(job_id)
+    assert job.state == SUCCEEDED and job.version == "1.4.0" and dict(job.labels) == {"tenant": "acme"}
+
+
+async def test_latest_resolves_to_the_newest_release(client: Client, database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        job_id = str(await conn.fetchval("SELECT jobsvc_submit(handler => 'resize_image', input => '{}')"))
+    finally:
+        await conn.close()
+    assert (await client.get(job_id)).version == "2.1.0"
+
+
+@pytest.mark.parametrize(
+    ("call", "sqlstate", "message"),
+    [
+        ("jobsvc_submit(handler => 'nope')", "P0002", "no handler named nope"),
+        ("jobsvc_submit(handler => 'echo', version => '9.9.9')", "P0002", "no version matching 9.9.9"),
+        ("jobsvc_submit(handler => 'echo', version => '^1.0')", "22023", "is a range"),
+        ("jobsvc_submit(handler => 'echo', labels => '{\"a\": 1}')", "22023", "labels must be"),
+        ("jobsvc_submit(handler => 'echo', max_attempts => 0)", "22023", "max_attempts"),
+        ("jobsvc_submit(handler => '')", "22023", "handler is required"),
+    ],
+)
+async def test_what_postgresql_can_check_it_refuses(
+    server: JobsvcServer, database_url: str, call: str, sqlstate: str, message: str
+) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        with pytest.raises(asyncpg.PostgresError) as caught:
+            await conn.fetchval(f"SELECT {call}")
+        assert caught.value.sqlstate == sqlstate and message in str(caught.value)
+    finally:
+        await conn.close()
+
+
+async def test_an_idempotency_key_returns_the_first_job(server: JobsvcServer, database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        submit = "SELECT jobsvc_submit(handler => 'echo', input => $1::jsonb, idempotency_key => 'k1')"
+        first = await conn.fetchval(submit, "1")
+        assert await conn.fetchval(submit, "1") == first
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.fetchval(submit, "2")
+    finally:
+        await conn.close()
+
+
+async def test_concurrent_application_transactions_while_two_replicas_claim(
+    start_server: StartServer, database_url: str
+) -> None:
+    """1,000 jobs from 200 concurrent transactions (a quarter rolled back) while two
+    replicas claim: every committed job runs exactly once, no rolled-back one exists."""
+    for _ in range(2):
+        await start_server()
+    pool = await asyncpg.create_pool(database_url, min_size=10, max_size=10)
+    assert pool is not None
+    committed: list[str] = []
+    rolled_back: list[str] = []
+
+    async def application_transaction(n: int) -> None:
+        async with pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            ids = [
+                str(await conn.fetchval("SELECT jobsvc_submit(handler => 'echo', input => $1::jsonb)", str(n * 5 + i)))
+                for i in range(5)
+            ]
+            await asyncio.sleep(random.random() * 0.01)
+            if n % 4 == 0:
+                await tx.rollback()
+                rolled_back.extend(ids)
+            else:
+                await tx.commit()
+                committed.extend(ids)
+
+    try:
+        await asyncio.gather(*(application_transaction(n) for n in range(200)))
+        async with pool.acquire() as conn:
+            for _ in range(300):
+                pending = await conn.fetchval("SELECT count(*) FROM jobsvc_jobs WHERE state <> 'succeeded'")
+                if pending == 0:
+                    break
+                await asyncio.sleep(0.1)
+            rows = await conn.fetch(
+                "SELECT j.id::text, j.attempt, j.input,"
+                " (SELECT count(*) FROM jobsvc_job_events e WHERE e.job_id = j.id AND e.kind = 'started') AS starts"
+                " FROM jobsvc_jobs j"
+            )
+    finally:
+        await pool.close()
+    assert len(committed) == 750 and len(rolled_back) == 250
+    by_id = {r["id"]: r for r in rows}
+    assert set(by_id) == set(committed), "a committed job is missing, or a rolled-back one exists"
+    assert all(r["attempt"] == 1 and r["starts"] == 1 for r in rows), "a job ran twice"
+
+
+def _orders_table(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, body jsonb NOT NULL)")
+
+
+async def test_readme_asyncpg_snippet(client: Client, database_url: str) -> None:
+    _orders_table(database_url)
+    namespace: dict[str, Any] = {}
+    exec(readme_block("sql-submit-asyncpg", "python"), namespace)
+    conn = await asyncpg.connect(database_url)
+    try:
+        job_id = await namespace["place_order"](conn, {"tenant": "acme", "total": 12})
+    finally:
+        await conn.close()
+    last = await asyncio.wait_for(awaited(client, job_id), 10)
+    assert last.WhichOneof("kind") == "succeeded"
+    assert payload_value((await client.get(job_id)).result) == {"tenant": "acme", "total": 12}
+
+
+async def test_readme_psycopg_snippet(client: Client, database_url: str) -> None:
+    _orders_table(database_url)
+    namespace: dict[str, Any] = {}
+    exec(readme_block("sql-submit-psycopg", "python"), namespace)
+
+    def place() -> str:
+        with psycopg.connect(database_url) as conn:
+            job_id: str = namespace["place_order"](conn, {"tenant": "acme", "total": 3})
+            return job_id
+
+    job_id = await asyncio.to_thread(place)
+    uuid.UUID(job_id)
+    last = await asyncio.wait_for(awaited(client, job_id), 10)
+    assert last.WhichOneof("kind") == "succeeded"
