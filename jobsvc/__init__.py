@@ -4,7 +4,7 @@ Handler authors need only `handler` and `JobContext` from here; the Python clien
 remote worker are in `jobsvc.sdk`.
 """
 
-from jobsvc.domain.errors import NonRetryableError
+from jobsvc.domain.errors import NonRetryableError, RetryLater
 from jobsvc.domain.flow import ConcurrencyLimit, Fairness, FlowControl, RateLimit
 from jobsvc.domain.handlers import JobContext, handler
 from jobsvc.domain.jobs import RetryPolicy
@@ -17,6 +17,7 @@ __all__ = [
     "JobContext",
     "NonRetryableError",
     "RateLimit",
+    "RetryLater",
     "RetryPolicy",
     "handler",
     "schedule",

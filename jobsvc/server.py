@@ -47,6 +47,7 @@ from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTabl
 from jobsvc.domain.jobs import QueueStats
 from jobsvc.domain.limits import DEFAULT_MAX_MESSAGE_BYTES, PayloadLimits
 from jobsvc.executor import Executor, ExecutorConfig
+from jobsvc.handlers.http_delivery import HttpDelivery, HttpDeliveryConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.metrics import Metrics, PrometheusMetrics
 from jobsvc.observability.tracing import Tracing, build_provider
@@ -219,6 +220,8 @@ class ServerConfig:
     task_unhealthy_after: float = 10.0
     tls: TlsConfig = field(default_factory=TlsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    # The built-in jobsvc.http handler (HTTP delivery): served when enabled (--http-delivery).
+    http_delivery: HttpDeliveryConfig = field(default_factory=HttpDeliveryConfig)
     # Lease owner and executor name: unique per server instance, readable in events.
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}")
 
@@ -256,6 +259,15 @@ class JobsvcServer:
         host = self.config.host
         return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
+    def _built_in(self) -> list[HandlerDefinition]:
+        """The built-in handlers the configuration turns on. Off by default: jobsvc.http
+        sends requests wherever its jobs say, which an operator should choose to allow."""
+        if not self.config.http_delivery.enabled:
+            return []
+        delivery = HttpDelivery(self.config.http_delivery)
+        self._stack.push_async_callback(delivery.close)
+        return [delivery.definition()]
+
     async def start(self) -> None:
         """Bring everything up; on failure, undo what was started and re-raise."""
         try:
@@ -273,7 +285,7 @@ class JobsvcServer:
         limits = cfg.connection.limits
         authenticator = Authenticator(cfg.auth.load())
         modules = [load_module(name) for name in cfg.handler_modules]
-        self.table = HandlerTable([*cfg.handlers, *(d for m in modules for d in m.handlers)])
+        self.table = HandlerTable([*cfg.handlers, *(d for m in modules for d in m.handlers), *self._built_in()])
         if self.database_url is None:
             self.database_url = await self._start_embedded(cfg.data_dir or default_data_dir())
         pool = await create_pool(self.database_url, max_size=cfg.pool_size)

@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from jobsvc.api.auth import AuthConfig
 from jobsvc.executor import ExecutorConfig
+from jobsvc.handlers.http_delivery import HttpDeliveryConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.sdk import ClientSecurity, WorkerConfig
 from jobsvc.server import ConnectionConfig, ServerConfig, TlsConfig
@@ -35,6 +36,16 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         connection=_connection_config(args),
         tls=TlsConfig(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca),
         auth=AuthConfig(tokens_file=args.auth_file, tokens=args.auth_tokens),
+        http_delivery=_http_delivery_config(args),
+    )
+
+
+def _http_delivery_config(args: argparse.Namespace) -> HttpDeliveryConfig:
+    return HttpDeliveryConfig(
+        enabled=args.http_delivery,
+        allow_private_targets=args.http_allow_private_targets,
+        secrets_file=args.http_secrets_file,
+        timeout=args.http_timeout,
     )
 
 

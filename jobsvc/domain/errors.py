@@ -119,3 +119,13 @@ class PermissionDenied(JobsvcError):
 
 class NonRetryableError(Exception):
     """Raise (or subclass) in a handler to fail the job at once, whatever its retry policy."""
+
+
+class RetryLater(Exception):
+    """Raise (or subclass) in a handler to fail the attempt and retry the job after `delay`
+    seconds instead of the policy's backoff (a server's Retry-After, say). The attempt still
+    counts against the policy's maximum_attempts; `delay` None means the policy's backoff."""
+
+    def __init__(self, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay

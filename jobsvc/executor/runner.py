@@ -326,7 +326,7 @@ def _settlement(stop_reason: str | None, outcome: Outcome | None) -> Settlement 
     if outcome is None:  # shutting down: not the job's fault, so not a failed attempt
         return Requeue("executor shutting down")
     if outcome.error is not None:
-        return Fail(outcome.error)
+        return Fail(outcome.error, outcome.retry_delay)
     return Succeed(outcome.result)
 
 

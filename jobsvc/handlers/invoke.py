@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from jobsvc.domain.errors import NonRetryableError
+from jobsvc.domain.errors import NonRetryableError, RetryLater
 from jobsvc.domain.handlers import HandlerDefinition, JobContext
 from jobsvc.domain.jobs import JobError, Payload, storable_text
 from jobsvc.domain.limits import RESULT_TOO_LARGE, PayloadLimits
@@ -32,6 +32,8 @@ class Outcome:
 
     result: Payload | None = None
     error: JobError | None = None
+    # A handler's RetryLater: retry after this many seconds instead of the policy's backoff.
+    retry_delay: float | None = None
 
 
 class Invoker:
@@ -96,7 +98,8 @@ class Invoker:
                 attempt=ctx.attempt,
                 non_retryable=isinstance(exc, NonRetryableError | PayloadError),
             )
-            return Outcome(error=self.limits.bounded_error(error) if self.limits is not None else error)
+            bounded = self.limits.bounded_error(error) if self.limits is not None else error
+            return Outcome(error=bounded, retry_delay=exc.delay if isinstance(exc, RetryLater) else None)
 
     @property
     def payload_limit(self) -> int | None:

@@ -19,6 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -351,9 +352,10 @@ class RemoteWorker:
 def _settlement(job_id: str, token: str, outcome: Outcome) -> ack_service_pb2.WorkRequest:
     if outcome.error is not None:
         error = codec.error_to_proto(outcome.error)
-        return ack_service_pb2.WorkRequest(
-            nack=ack_service_pb2.NackRequest(job_id=job_id, attempt_token=token, error=error)
-        )
+        nack = ack_service_pb2.NackRequest(job_id=job_id, attempt_token=token, error=error)
+        if outcome.retry_delay is not None:  # a handler's RetryLater
+            nack.retry_delay.FromTimedelta(timedelta(seconds=outcome.retry_delay))
+        return ack_service_pb2.WorkRequest(nack=nack)
     result = codec.payload_to_proto(outcome.result or Payload())
     return ack_service_pb2.WorkRequest(
         ack=ack_service_pb2.AckRequest(job_id=job_id, attempt_token=token, result=result)

@@ -14,6 +14,7 @@ from jobsvc import options
 from jobsvc.api.auth import SCOPES, AuthConfig
 from jobsvc.cli.parser.client import DEFAULT_SERVER, add_client_security_options
 from jobsvc.executor import ExecutorConfig
+from jobsvc.handlers.http_delivery import HttpDeliveryConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.logs import LOG_FORMATS
 from jobsvc.observability.tracing import TRACE_EXPORTERS
@@ -49,6 +50,7 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     _add_connection_options(serve)
     _add_observability_options(serve)
     _add_server_security_options(serve)
+    _add_http_delivery_options(serve)
     _add_config_options(serve)
 
 
@@ -259,6 +261,32 @@ def _log_format_help() -> str:
         for name in LOG_FORMATS
     ]
     return ", ".join(shown)
+
+
+def _add_http_delivery_options(serve: argparse.ArgumentParser) -> None:
+    """The built-in jobsvc.http handler (off unless --http-delivery)."""
+    http = serve.add_argument_group("HTTP delivery (the built-in jobsvc.http handler)")
+    http.add_argument(
+        "--http-delivery",
+        action=argparse.BooleanOptionalAction,
+        default=HttpDeliveryConfig.enabled,
+        help="serve jobsvc.http 1.0.0, which sends the HTTP request its job describes",
+    )
+    http.add_argument(
+        "--http-allow-private-targets",
+        action=argparse.BooleanOptionalAction,
+        default=HttpDeliveryConfig.allow_private_targets,
+        help="let jobs send to private, loopback and link-local addresses (refused by default)",
+    )
+    http.add_argument(
+        "--http-secrets-file",
+        type=Path,
+        default=HttpDeliveryConfig.secrets_file,
+        help='TOML file of NAME = "SECRET" lines: the signing secrets jobs may name',
+    )
+    http.add_argument(
+        "--http-timeout", type=float, default=HttpDeliveryConfig.timeout, help="seconds per request (and its cap)"
+    )
 
 
 def _add_server_security_options(serve: argparse.ArgumentParser) -> None:
