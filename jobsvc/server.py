@@ -40,6 +40,7 @@ from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
+from jobsvc.app.pauses import Pauses
 from jobsvc.app.schedules import Schedules
 from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
 from jobsvc.domain.errors import JobsvcError
@@ -60,6 +61,7 @@ from jobsvc.v1 import (
     ack_service_pb2,
     call_service_pb2,
     job_service_pb2,
+    pause_service_pb2,
     schedule_service_pb2,
     stream_service_pb2,
     submit_service_pb2,
@@ -74,6 +76,7 @@ SERVICE_NAMES = (
     stream_service_pb2.DESCRIPTOR.services_by_name["StreamService"].full_name,
     job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     schedule_service_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    pause_service_pb2.DESCRIPTOR.services_by_name["PauseService"].full_name,
 )
 
 
@@ -314,7 +317,10 @@ class JobsvcServer:
         # One settle path for the executor, worker sessions and the unary Ack/Nack/Reject.
         settler = Settler(store, metrics, notifications.jobs_due)
         # The lanes of this process (executor, worker sessions) that a Call's job can start on at once.
-        local = LocalSlots()
+        # The pauses in force, kept fresh on this replica; lanes leave paused versions out.
+        pauses = Pauses(store, listener.jobs_due)
+        await pauses.start(notifications, self.supervisor)
+        local = LocalSlots(pauses)
         self._executor = Executor(
             store,
             notifications,
@@ -336,7 +342,7 @@ class JobsvcServer:
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
-        await self._start_grpc(app, schedules, authenticator)
+        await self._start_grpc(app, schedules, pauses, authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
             store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
@@ -404,7 +410,9 @@ class JobsvcServer:
                 resources.update(provided or {})
         return resources
 
-    async def _start_grpc(self, app: JobsApp, schedules: Schedules, authenticator: Authenticator) -> None:
+    async def _start_grpc(
+        self, app: JobsApp, schedules: Schedules, pauses: Pauses, authenticator: Authenticator
+    ) -> None:
         connection = self.config.connection
         server = grpc.aio.server(options=[*connection.grpc_options(), ("grpc.so_reuseport", 1)])
         for servicer, module in (
@@ -413,6 +421,7 @@ class JobsvcServer:
             (services.StreamService(app), stream_service_pb2),
             (services.JobService(app), job_service_pb2),
             (services.ScheduleService(schedules), schedule_service_pb2),
+            (services.PauseService(pauses), pause_service_pb2),
             (self.ack, ack_service_pb2),
         ):
             add_service(

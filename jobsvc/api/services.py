@@ -11,6 +11,7 @@ import grpc
 from jobsvc import codec
 from jobsvc.api.status import server_streaming, unary
 from jobsvc.app.jobs import JobsApp
+from jobsvc.app.pauses import Pauses
 from jobsvc.app.schedules import Schedules
 from jobsvc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from jobsvc.domain.jobs import Job, JobView
@@ -20,6 +21,8 @@ from jobsvc.v1 import (
     call_service_pb2_grpc,
     job_service_pb2,
     job_service_pb2_grpc,
+    pause_service_pb2,
+    pause_service_pb2_grpc,
     schedule_service_pb2,
     schedule_service_pb2_grpc,
     stream_service_pb2,
@@ -301,3 +304,37 @@ class ScheduleService(schedule_service_pb2_grpc.ScheduleServiceServicer):
     ) -> schedule_service_pb2.DeleteScheduleResponse:
         await self._schedules.delete(_schedule_name(request.name))
         return schedule_service_pb2.DeleteScheduleResponse()
+
+
+class PauseService(pause_service_pb2_grpc.PauseServiceServicer):
+    """Pause and resume handlers and handler versions."""
+
+    def __init__(self, pauses: Pauses) -> None:
+        self._pauses = pauses
+
+    @unary
+    async def PauseHandler(
+        self,
+        request: pause_service_pb2.PauseHandlerRequest,
+        context: Context,
+    ) -> pause_service_pb2.PauseHandlerResponse:
+        pause = await self._pauses.pause(request.handler, request.version, request.reason, paused_by="")
+        return pause_service_pb2.PauseHandlerResponse(pause=codec.pause_to_proto(pause))
+
+    @unary
+    async def ResumeHandler(
+        self,
+        request: pause_service_pb2.ResumeHandlerRequest,
+        context: Context,
+    ) -> pause_service_pb2.ResumeHandlerResponse:
+        cleared = await self._pauses.resume(request.handler, request.version)
+        return pause_service_pb2.ResumeHandlerResponse(was_paused=cleared is not None)
+
+    @unary
+    async def ListPauses(
+        self,
+        request: pause_service_pb2.ListPausesRequest,
+        context: Context,
+    ) -> pause_service_pb2.ListPausesResponse:
+        found = await self._pauses.list()
+        return pause_service_pb2.ListPausesResponse(pauses=[codec.pause_to_proto(p) for p in found])

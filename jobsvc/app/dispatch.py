@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, assert_never
 
+from jobsvc.app.pauses import Pauses
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.jobs import Claim, JobError, JobState, Payload, Transition
 from jobsvc.observability.logs import job_fields, log_transition
@@ -215,9 +216,18 @@ class Lane:
     """One consumer's share of the queue: claims, leases, stops and settlements."""
 
     def __init__(
-        self, store: JobStore, settler: Settler, metrics: Metrics, consumer: Consumer, config: LaneConfig
+        self,
+        store: JobStore,
+        settler: Settler,
+        metrics: Metrics,
+        consumer: Consumer,
+        config: LaneConfig,
+        *,
+        pauses: Pauses | None = None,
     ) -> None:
         self._store = store
+        # The pauses in force on this replica: paused versions are left out of claims.
+        self._pauses = pauses
         self._settler = settler
         self._metrics = metrics
         self._consumer = consumer
@@ -264,9 +274,13 @@ class Lane:
             self._waiting_for_slot = True
             return
         want = min(free, self.config.claim_batch)
+        served = self.config.served if self._pauses is None else self._pauses.current.unpaused(self.config.served)
+        if not served:  # every served version is paused: a resume wakes the lane
+            self._claim_now = False
+            return
         # Seam: a prefetch buffer would claim more than `free` here and keep the rest.
         claims = await self._store.job_claim(
-            self.config.served, self.config.owner, want, self.config.lease_seconds, limited=self.config.limited
+            served, self.config.owner, want, self.config.lease_seconds, limited=self.config.limited
         )
         # Delivered even when draining meanwhile: these claims committed (see stop_claiming).
         for claim in claims:
@@ -465,8 +479,11 @@ class LocalSlots:
     can start at once, without a claim round trip (the in-process executor's lane first,
     then the worker sessions', in the order they opened)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pauses: Pauses | None = None) -> None:
         self._lanes: dict[str, list[Lane]] = {}
+        # The pauses in force: a job of a paused version never starts at once, and every
+        # lane of this process leaves paused versions out of its claims.
+        self.pauses = pauses
 
     def add(self, lane: Lane) -> None:
         """A lane that takes jobs submitted here."""
@@ -484,6 +501,8 @@ class LocalSlots:
 
     def reserve(self, key: str) -> Lane | None:
         """A lane serving 'name@version' key with a slot now reserved, or None."""
+        if self.pauses is not None and self.pauses.current.paused(key):
+            return None
         for lane in self._lanes.get(key, ()):
             if lane.reserve():
                 return lane

@@ -90,7 +90,7 @@ class RemoteWork:
             # A worker that never answers cannot leave a cancelled job running.
             cancel_first=True,
         )
-        lane = Lane(self._store, self.settler, self._metrics, consumer, config)
+        lane = Lane(self._store, self.settler, self._metrics, consumer, config, pauses=self._local.pauses)
         self._lanes.add(lane)
         self._local.add(lane)
         return lane

@@ -28,9 +28,10 @@ from jobsvc.domain.jobs import (
     RetryPolicy,
 )
 from jobsvc.domain.limits import fit_errors
+from jobsvc.domain.pauses import Pause
 from jobsvc.domain.schedules import MissedTicks, Schedule
 from jobsvc.domain.values import JsonValue
-from jobsvc.v1 import ack_service_pb2, job_pb2, schedule_service_pb2
+from jobsvc.v1 import ack_service_pb2, job_pb2, pause_service_pb2, schedule_service_pb2
 
 _STATE_TO_PROTO = {
     JobState.QUEUED: job_pb2.JOB_STATE_QUEUED,
@@ -354,3 +355,13 @@ def assignment_to_proto(claim: Claim, error_budget: int) -> ack_service_pb2.Assi
     if claim.lease_deadline is not None:
         assignment.lease_deadline.CopyFrom(timestamp_to_proto(claim.lease_deadline))
     return assignment
+
+
+def pause_to_proto(pause: Pause) -> pause_service_pb2.Pause:
+    """A pause in force as a message."""
+    return pause_service_pb2.Pause(
+        handler=pause.handler,
+        version=pause.version,
+        reason=pause.reason,
+        create_time=timestamp_to_proto(pause.created_at),
+    )

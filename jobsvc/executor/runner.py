@@ -181,7 +181,8 @@ class Executor:
             claim_batch=self.config.claim_batch,
             poll_interval=self.config.poll_interval,
         )
-        self._lane = Lane(store, settler.logging_to(log), metrics or Metrics(), self, lane)
+        pauses = local.pauses if local is not None else None
+        self._lane = Lane(store, settler.logging_to(log), metrics or Metrics(), self, lane, pauses=pauses)
         # Attempts running in this process, by attempt token (a rescued attempt of a job
         # may still be stopping when its next attempt starts here).
         self._running: dict[str, _Running] = {}

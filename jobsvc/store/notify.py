@@ -12,7 +12,9 @@ Channels, and everyone who NOTIFYs on them:
 - jobsvc_cancel (a running job was asked to stop): inside the cancelling statements
   themselves, queries.sql `job_cancel_running` and the deadline query
   `job_expire_deadlines` (pg_notify in their RETURNING lists), so that the request and
-  its notice commit together.
+  its notice commit together;
+- jobsvc_pauses (a pause was set or cleared): inside queries.sql `pause_set` and
+  `pause_clear`, delivered at their commit.
 
 Waiters (Call, Stream) subscribe to a job id and are woken when a NOTIFY names it;
 they then re-read the job's events from the table, so a notification carries no
@@ -41,6 +43,7 @@ log = logging.getLogger("jobsvc.notify")
 EVENTS_CHANNEL = "jobsvc_events"
 JOBS_CHANNEL = "jobsvc_jobs"
 CANCEL_CHANNEL = "jobsvc_cancel"
+PAUSES_CHANNEL = "jobsvc_pauses"
 
 
 class Listener:
@@ -57,6 +60,7 @@ class Listener:
         self._conn: asyncpg.Connection | None = None
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._cancel_callbacks: list[Callable[[str], None]] = []
+        self._pause_callbacks: list[Callable[[], None]] = []
         self._due_signals: set[asyncio.Event] = set()
         self._due_timer: asyncio.TimerHandle | None = None
         self.connected = asyncio.Event()
@@ -114,6 +118,11 @@ class Listener:
         """Call callback(job_id) when any replica asks to cancel a running job."""
         self._cancel_callbacks.append(callback)
 
+    def on_pauses_changed(self, callback: Callable[[], None]) -> None:
+        """Call callback() when any replica pauses or resumes, and whenever the LISTEN
+        connection is (re)established or lost (a change may have been missed)."""
+        self._pause_callbacks.append(callback)
+
     def notify_local(self, job_id: str) -> None:
         """Wake local waiters of job_id without a database round trip."""
         for event in self._waiters.get(job_id, ()):
@@ -155,12 +164,19 @@ class Listener:
         elif channel == CANCEL_CHANNEL:
             for callback in self._cancel_callbacks:
                 callback(payload)
+        elif channel == PAUSES_CHANNEL:
+            self._pauses_changed()
+
+    def _pauses_changed(self) -> None:
+        for pause_callback in self._pause_callbacks:
+            pause_callback()
 
     def _wake_everyone(self) -> None:
         for events in self._waiters.values():
             for event in events:
                 event.set()
         self._jobs_due_now()
+        self._pauses_changed()
 
     async def _session(self) -> None:
         """One LISTEN connection, from connect until it is lost (then raise: the
@@ -175,7 +191,7 @@ class Listener:
             )
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _conn: lost.set())
-            for channel in (EVENTS_CHANNEL, JOBS_CHANNEL, CANCEL_CHANNEL):
+            for channel in (EVENTS_CHANNEL, JOBS_CHANNEL, CANCEL_CHANNEL, PAUSES_CHANNEL):
                 await conn.add_listener(channel, self._dispatch)
             self.connected.set()
             if self._state is not None:
@@ -316,3 +332,7 @@ class PgNotifications:
     def notify_local(self, job_id: str) -> None:
         """Wake this process's waiters of job_id without a database round trip."""
         self._listener.notify_local(job_id)
+
+    def on_pauses_changed(self, callback: Callable[[], None]) -> None:
+        """Call callback() when any replica pauses or resumes (or a change may have been missed)."""
+        self._listener.on_pauses_changed(callback)

@@ -25,6 +25,7 @@ from jobsvc.domain.jobs import (
     QueueStats,
     Transition,
 )
+from jobsvc.domain.pauses import Pause
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
 
@@ -247,6 +248,18 @@ class JobStore(Protocol):
         """Delete a schedule; False when there was none."""
         ...
 
+    async def pause_list(self) -> list[Pause]:
+        """Every pause in force."""
+        ...
+
+    async def pause_set(self, handler: str, version: str, reason: str, paused_by: str) -> Pause:
+        """Pause a handler (version '') or one version; every replica is told at commit."""
+        ...
+
+    async def pause_clear(self, handler: str, version: str) -> Pause | None:
+        """Resume; the pause that was in force, or None. Every replica is told at commit."""
+        ...
+
     async def schedule_due(self, now: datetime, limit: int) -> list[Schedule]:
         """Unpaused schedules whose next tick is at or before now (the caller's clock)."""
         ...
@@ -291,4 +304,9 @@ class Notifications(Protocol):
 
     def notify_local(self, job_id: str) -> None:
         """Wake this process's waiters of job_id at once, without a database round trip."""
+        ...
+
+    def on_pauses_changed(self, callback: Callable[[], None]) -> None:
+        """Call callback() when any replica pauses or resumes, and after the notification
+        connection was lost (a change may have been missed)."""
         ...

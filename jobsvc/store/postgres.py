@@ -28,6 +28,7 @@ from jobsvc.domain.jobs import (
     QueueStats,
     Transition,
 )
+from jobsvc.domain.pauses import Pause
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
 from jobsvc.store import rows
@@ -645,6 +646,20 @@ class PgStore:
     async def schedule_delete(self, name: str) -> bool:
         """Delete a schedule; False when there was none."""
         return bool(await self._fetch("schedule_delete", name=name))
+
+    async def pause_list(self) -> list[Pause]:
+        """Every pause in force."""
+        return [rows.pause(r) for r in await self._fetch("pause_list")]
+
+    async def pause_set(self, handler: str, version: str, reason: str, paused_by: str) -> Pause:
+        """Pause a handler (version '') or one version; every replica is told at commit."""
+        [found] = await self._fetch("pause_set", handler=handler, version=version, reason=reason, paused_by=paused_by)
+        return rows.pause(found)
+
+    async def pause_clear(self, handler: str, version: str) -> Pause | None:
+        """Resume; the pause that was in force, or None. Every replica is told at commit."""
+        found = await self._fetch("pause_clear", handler=handler, version=version)
+        return rows.pause(found[0]) if found else None
 
     async def schedule_due(self, now: datetime, limit: int) -> list[Schedule]:
         """Unpaused schedules whose next tick is at or before now."""

@@ -24,6 +24,7 @@ from jobsvc.domain.jobs import (
     RetryPolicy,
     Transition,
 )
+from jobsvc.domain.pauses import Pause
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 from jobsvc.domain.values import JsonValue
 
@@ -345,3 +346,8 @@ def schedule(row: asyncpg.Record) -> Schedule:
         last_job_id=str(row["last_job_id"]) if row["last_job_id"] else None,
         created_at=row["created_at"],
     )
+
+
+def pause(row: asyncpg.Record) -> Pause:
+    """A jobsvc_pauses row."""
+    return Pause(row["handler"], row["version"], row["reason"], row["paused_by"], row["created_at"])

@@ -135,3 +135,17 @@ $function$;
 -- query repeats the condition so the planner may use it.
 CREATE INDEX jobsvc_jobs_labels_idx ON jobsvc_jobs USING gin (labels jsonb_path_ops)
     WHERE labels <> '{}'::jsonb;
+
+-- Paused handlers and handler versions (version '' pauses every version of the handler).
+-- Their queued jobs stay queued; running ones finish. Each replica keeps this table in
+-- memory (re-read on a NOTIFY on jobsvc_pauses, sent by the statements that change it,
+-- and every second) and its claim loops leave paused versions out of their claims: the
+-- claim query itself never reads it, so nothing paused costs the hot path nothing.
+CREATE TABLE jobsvc_pauses (
+    handler    text        NOT NULL,
+    version    text        NOT NULL DEFAULT '',
+    reason     text        NOT NULL DEFAULT '',
+    paused_by  text        NOT NULL DEFAULT '',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT jobsvc_pauses_pkey PRIMARY KEY (handler, version)
+);

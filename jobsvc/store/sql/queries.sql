@@ -818,3 +818,25 @@ SELECT handler,
 FROM jobsvc_jobs
 WHERE state = 'queued'
 GROUP BY handler;
+
+-- name: pause_list
+SELECT handler, version, reason, paused_by, created_at FROM jobsvc_pauses ORDER BY handler, version;
+
+-- name: pause_set
+-- Pauses a handler (:version '') or one version; pausing again keeps the first row. The
+-- NOTIFY (delivered at commit) makes every replica re-read jobsvc_pauses at once.
+WITH upserted AS (
+    INSERT INTO jobsvc_pauses AS p (handler, version, reason, paused_by)
+    VALUES (:handler, :version, :reason, :paused_by)
+    ON CONFLICT (handler, version) DO UPDATE SET reason = p.reason
+    RETURNING handler, version, reason, paused_by, created_at
+)
+SELECT upserted.*, pg_notify('jobsvc_pauses', '') AS notified FROM upserted;
+
+-- name: pause_clear
+-- Resumes; no row when it was not paused. The NOTIFY as in pause_set.
+WITH deleted AS (
+    DELETE FROM jobsvc_pauses WHERE handler = :handler AND version = :version
+    RETURNING handler, version, reason, paused_by, created_at
+)
+SELECT deleted.*, pg_notify('jobsvc_pauses', '') AS notified FROM deleted;

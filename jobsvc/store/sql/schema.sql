@@ -260,6 +260,18 @@ CREATE TABLE jobsvc_schedules (
 -- The scheduler's "which schedules are due" and "when is the next tick".
 CREATE INDEX jobsvc_schedules_due_idx ON jobsvc_schedules (next_tick_at) WHERE (NOT paused);
 
+-- Paused handlers and versions (version '': every version), 0009. Each replica keeps it in
+-- memory (re-read on NOTIFY jobsvc_pauses and every second) and leaves paused versions
+-- out of its claims: the claim query never reads it.
+CREATE TABLE jobsvc_pauses (
+    handler    text        NOT NULL,
+    version    text        NOT NULL DEFAULT ''::text,
+    reason     text        NOT NULL DEFAULT ''::text,
+    paused_by  text        NOT NULL DEFAULT ''::text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT jobsvc_pauses_pkey PRIMARY KEY (handler, version)
+);
+
 -- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at
 -- most maximum, computed in logarithms so that no intermediate value overflows or
 -- underflows, whatever the stored policy (0006: power() overflowing a double used to fail

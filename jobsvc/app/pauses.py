@@ -1,0 +1,120 @@
+"""Pause and resume a handler, or one version of it: its queued jobs stay queued, running
+ones finish, and resuming starts them at once.
+
+Each replica keeps the pauses in force in memory (`Pauses.current`), re-read when any
+replica pauses or resumes (a NOTIFY on jobsvc_pauses, sent at the commit of the change),
+when the notification connection comes back, and every REFRESH_INTERVAL seconds whatever
+happens. Claim loops (dispatch.Lane) leave paused versions out of the versions they claim
+for, and a Call's job does not start at once on a paused version (LocalSlots): the claim
+query is the same as ever, and costs nothing more while nothing is paused. Remote workers
+take their jobs through lanes of the server they are connected to, so they obey too.
+
+`pause` returns once every replica has had the time to apply the pause
+(PROPAGATION: the refresh interval, plus a margin for a claim in flight to commit): after
+it returns no job of the paused version starts, on any replica or worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from jobsvc.domain.errors import FieldViolation, InvalidArgument, NotFound
+from jobsvc.domain.pauses import EVERY_VERSION, Pause, PausedSet
+from jobsvc.domain.versions import InvalidVersion, Version
+from jobsvc.store.port import JobStore, Notifications
+from jobsvc.supervisor import Supervisor
+
+log = logging.getLogger("jobsvc.pauses")
+
+
+class Pauses:
+    """The pause and resume use cases, and this replica's view of the pauses in force."""
+
+    TASK = "pauses"
+    # Every replica re-reads the pauses at least this often (seconds), NOTIFY or not.
+    REFRESH_INTERVAL = 1.0
+    # What pause waits after its commit before it returns (see the module docstring).
+    PROPAGATION = REFRESH_INTERVAL + 0.5
+
+    def __init__(self, store: JobStore, wake_claim_loops: Callable[[], None]) -> None:
+        self._store = store
+        self._wake = wake_claim_loops
+        self.current = PausedSet()
+        self._changed = asyncio.Event()
+
+    async def start(self, notifications: Notifications, supervisor: Supervisor) -> None:
+        """Read the pauses, then keep them fresh (a task of the supervisor)."""
+        await self.refresh()
+        notifications.on_pauses_changed(self._changed.set)
+        supervisor.start(self.TASK, self._round)
+
+    async def _round(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), self.REFRESH_INTERVAL)
+        self._changed.clear()
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Re-read the pauses; wake the claim loops when something was resumed."""
+        found = PausedSet((p.handler, p.version) for p in await self._store.pause_list())
+        before, self.current = self.current, found
+        if before != found:
+            log.info("pauses in force: %s", found.describe() or "none")
+            if before.pairs - found.pairs:
+                self._wake()
+
+    async def pause(self, handler: str, version: str, reason: str, paused_by: str) -> Pause:
+        """Pause handler (version '': every version); returns once every replica obeys."""
+        await self._check_target(handler, version)
+        pause = await self._store.pause_set(handler, version, reason, paused_by)
+        await self.refresh()
+        await asyncio.sleep(self.PROPAGATION)
+        return pause
+
+    async def resume(self, handler: str, version: str) -> Pause | None:
+        """Resume; the pause that was in force, or None when there was none. Queued jobs
+        start at once on every replica (each one's claim loops are woken as it learns)."""
+        _check_names(handler, version)
+        cleared = await self._store.pause_clear(handler, version)
+        await self.refresh()
+        return cleared
+
+    async def list(self) -> list[Pause]:
+        """The pauses in force, by handler and version."""
+        return await self._store.pause_list()
+
+    async def _check_target(self, handler: str, version: str) -> None:
+        _check_names(handler, version)
+        registered = {spec.version for spec in await self._store.handler_list(handler)}
+        if not registered:
+            raise NotFound(
+                f"no handler named {handler!r} is registered",
+                reason="HANDLER_NOT_FOUND",
+                resource_type="handler",
+                resource_name=handler,
+                metadata={"handler": handler, "field": "handler"},
+            )
+        if version != EVERY_VERSION and version not in registered:
+            raise NotFound(
+                f"handler {handler!r} has no version {version!r}; versions: {', '.join(sorted(registered))}",
+                reason="HANDLER_VERSION_NOT_FOUND",
+                resource_type="handler",
+                resource_name=handler,
+                metadata={"handler": handler, "version": version, "field": "version"},
+            )
+
+
+def _check_names(handler: str, version: str) -> None:
+    if not handler:
+        raise InvalidArgument("handler is required", [FieldViolation("handler", "required")])
+    if version != EVERY_VERSION:
+        try:
+            Version.parse(version)
+        except InvalidVersion as exc:
+            raise InvalidArgument(
+                f"version must be an exact version or empty (every version): {exc}",
+                [FieldViolation("version", str(exc))],
+            ) from None
