@@ -38,6 +38,8 @@ from jobsvc.v1 import (
     job_pb2,
     job_service_pb2,
     job_service_pb2_grpc,
+    pause_service_pb2,
+    pause_service_pb2_grpc,
     schedule_service_pb2,
     schedule_service_pb2_grpc,
     stream_service_pb2,
@@ -216,6 +218,7 @@ class Client:
         self._stream = stream_service_pb2_grpc.StreamServiceStub(self._channel)
         self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
         self._schedules = schedule_service_pb2_grpc.ScheduleServiceStub(self._channel)
+        self._pauses = pause_service_pb2_grpc.PauseServiceStub(self._channel)
 
     def _call_metadata(self) -> tuple[tuple[str, str], ...]:
         """The client's metadata, plus the caller's trace context (W3C) when a span is current."""
@@ -429,3 +432,21 @@ class Client:
         """Delete a schedule (the jobs it submitted stay)."""
         request = schedule_service_pb2.DeleteScheduleRequest(name=name)
         await self._schedules.DeleteSchedule(request, timeout=timeout, metadata=self._metadata)
+
+    async def pause(
+        self, handler: str, version: str = "", *, reason: str = "", timeout: float | None = None
+    ) -> pause_service_pb2.Pause:
+        """Pause a handler (or one exact version): its queued jobs stay queued, running ones
+        finish. Returns once every replica obeys: no job of it starts after this."""
+        request = pause_service_pb2.PauseHandlerRequest(handler=handler, version=version, reason=reason)
+        return (await self._pauses.PauseHandler(request, timeout=timeout, metadata=self._metadata)).pause
+
+    async def resume(self, handler: str, version: str = "", *, timeout: float | None = None) -> bool:
+        """Resume what pause(handler, version) paused; False when it was not paused."""
+        request = pause_service_pb2.ResumeHandlerRequest(handler=handler, version=version)
+        return (await self._pauses.ResumeHandler(request, timeout=timeout, metadata=self._metadata)).was_paused
+
+    async def list_pauses(self, *, timeout: float | None = None) -> list[pause_service_pb2.Pause]:
+        """The pauses in force."""
+        request = pause_service_pb2.ListPausesRequest()
+        return list((await self._pauses.ListPauses(request, timeout=timeout, metadata=self._metadata)).pauses)

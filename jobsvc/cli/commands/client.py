@@ -153,6 +153,23 @@ async def _create_schedule(client: Client, args: argparse.Namespace) -> Message:
     )
 
 
+async def _pause(client: Client, args: argparse.Namespace) -> int:
+    if not args.handler:
+        for pause in await client.list_pauses():
+            what = f"{pause.handler} {pause.version or '(every version)'}"
+            print(f"{what}\tsince {pause.create_time.ToDatetime().isoformat()}Z\t{pause.reason}")
+        return 0
+    _print(await client.pause(args.handler, args.version, reason=args.reason))
+    return 0
+
+
+async def _resume(client: Client, args: argparse.Namespace) -> int:
+    was_paused = await client.resume(args.handler, args.version)
+    what = f"{args.handler} {args.version}".strip()
+    print(f"resumed {what}" if was_paused else f"{what} was not paused")
+    return 0
+
+
 CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]]] = {
     "submit": _submit,
     "call": _call,
@@ -161,6 +178,8 @@ CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]
     "handlers": _handlers,
     "dlq": _dlq,
     "schedules": _schedules,
+    "pause": _pause,
+    "resume": _resume,
 }
 
 

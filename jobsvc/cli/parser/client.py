@@ -1,5 +1,5 @@
 """Options of the commands that call a server: submit, call, watch, jobs, dlq, health,
-handlers, schedules; and how every client (workers too) reaches the server."""
+handlers, schedules, pause, resume; and how every client (workers too) reaches the server."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     _add_job_commands(commands, [server_option])
     _add_admin_commands(commands, [server_option])
     _add_schedule_commands(commands, [server_option])
+    _add_pause_commands(commands, [server_option])
 
 
 def add_client_security_options(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +131,20 @@ def _add_admin_commands(
 
     handlers = commands.add_parser("handlers", help="list handler versions and their schemas", parents=client)
     handlers.add_argument("name", nargs="?", default="")
+
+
+def _add_pause_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], client: list[argparse.ArgumentParser]
+) -> None:
+    pause = commands.add_parser(
+        "pause", parents=client, help="stop starting jobs of a handler (queued ones wait, running ones finish)"
+    )
+    pause.add_argument("handler", nargs="?", default="", help="the handler to pause (none: list the pauses)")
+    pause.add_argument("--version", default="", help="only this exact version (default: every version)")
+    pause.add_argument("--reason", default="", help="shown by `jobsvc pause` with no handler")
+    resume = commands.add_parser("resume", parents=client, help="start the queued jobs of a paused handler again")
+    resume.add_argument("handler")
+    resume.add_argument("--version", default="", help="the version the pause named (default: the whole handler)")
 
 
 def _add_schedule_commands(

@@ -1,0 +1,130 @@
+"""Pause and resume a handler or one version (PauseService, the CLI, the SDK)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+
+import asyncpg
+import grpc
+import pytest
+
+from jobsvc.sdk import Client, job_spec
+from jobsvc.server import JobsvcServer
+from jobsvc.v1 import job_pb2
+from tests.conftest import StartServer
+from tests.processes import jobsvc_cli
+
+SUCCEEDED = job_pb2.JOB_STATE_SUCCEEDED
+
+
+async def _count(conn: asyncpg.Connection, handler: str, state: str) -> int:
+    found: int = await conn.fetchval(
+        "SELECT count(*) FROM jobsvc_jobs WHERE handler = $1 AND state = $2", handler, state
+    )
+    return found
+
+
+async def _until(condition_met: object, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition_met():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_pause_under_load_on_two_replicas(start_server: StartServer, database_url: str) -> None:
+    """No job of the paused handler starts after PauseHandler returns, on either replica
+    (claims and a Call's start-at-once path alike); other handlers carry on; resume
+    drains the queue at once."""
+    a, b = await start_server(), await start_server()
+    conn = await asyncpg.connect(database_url)
+    async with Client(f"127.0.0.1:{a.port}") as client_a, Client(f"127.0.0.1:{b.port}") as client_b:
+        try:
+            load = [job_spec("sleepy", {"seconds": 0.05}) for _ in range(400)]
+            await client_a.submit_batch(load)
+            await _until(lambda: _started_some(conn))
+            await client_a.pause("sleepy", reason="load test")
+            paused_at: datetime = await conn.fetchval("SELECT clock_timestamp()")
+            # New jobs are accepted and queue, through either replica.
+            late = await client_b.submit("sleepy", {"seconds": 0.01})
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await client_b.call("sleepy", {"seconds": 0.01}, timeout=0.5)
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            # Other handlers run as ever.
+            assert (await client_b.call("echo", 1, timeout=5)).state == SUCCEEDED
+            await asyncio.sleep(1.5)  # more than a refresh interval and a poll interval
+            started_after = await conn.fetchval(
+                "SELECT count(*) FROM jobsvc_jobs WHERE handler = 'sleepy' AND started_at > $1", paused_at
+            )
+            assert started_after == 0, f"{started_after} jobs of a paused handler started after the pause"
+            queued = await _count(conn, "sleepy", "queued")
+            assert queued > 0 and await _count(conn, "sleepy", "running") == 0, "running jobs did not finish"
+            assert [p.handler for p in await client_b.list_pauses()] == ["sleepy"]
+
+            assert await client_b.resume("sleepy") is True
+            resumed = time.monotonic()
+            await _until(lambda: _first_started_after(conn, paused_at), timeout=2.0)
+            assert time.monotonic() - resumed < 1.0, "resume did not start the queued jobs at once"
+            await _until(lambda: _all_done(conn))
+            assert (await client_a.get(late.id)).state == SUCCEEDED
+            assert await client_a.list_pauses() == []
+        finally:
+            await conn.close()
+
+
+async def _started_some(conn: asyncpg.Connection) -> bool:
+    return bool(await _count(conn, "sleepy", "succeeded") >= 10)
+
+
+async def _first_started_after(conn: asyncpg.Connection, moment: datetime) -> bool:
+    return bool(await conn.fetchval("SELECT count(*) FROM jobsvc_jobs WHERE started_at > $1", moment))
+
+
+async def _all_done(conn: asyncpg.Connection) -> bool:
+    return await conn.fetchval("SELECT count(*) FROM jobsvc_jobs WHERE state <> 'succeeded'") == 0
+
+
+async def test_pausing_one_version_leaves_the_others_running(client: Client, database_url: str) -> None:
+    await client.pause("resize_image", "1.4.0")
+    old = await client.submit("resize_image", {"width": 4}, version="1.4.0")
+    new = await client.call("resize_image", {"width": 4, "height": 3}, version="2.0.0", timeout=5)
+    assert new.state == SUCCEEDED
+    await asyncio.sleep(0.3)
+    assert (await client.get(old.id)).state == job_pb2.JOB_STATE_QUEUED
+    assert await client.resume("resize_image", "1.4.0")
+    assert await client.resume("resize_image", "1.4.0") is False
+    deadline = time.monotonic() + 5
+    while (await client.get(old.id)).state != SUCCEEDED:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("handler", "version", "code", "field"),
+    [
+        ("nope", "", grpc.StatusCode.NOT_FOUND, "handler"),
+        ("echo", "9.9.9", grpc.StatusCode.NOT_FOUND, "version"),
+        ("echo", "^1", grpc.StatusCode.INVALID_ARGUMENT, "version"),
+        ("", "", grpc.StatusCode.INVALID_ARGUMENT, "handler"),
+    ],
+)
+async def test_bad_pause_requests(
+    client: Client, handler: str, version: str, code: grpc.StatusCode, field: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.pause(handler, version)
+    assert caught.value.code() == code
+    assert field in (caught.value.details() or "") or field in str(caught.value.trailing_metadata())
+    assert await client.list_pauses() == []
+
+
+async def test_cli_pause_list_resume(server: JobsvcServer) -> None:
+    address = f"127.0.0.1:{server.port}"
+    paused = await asyncio.to_thread(jobsvc_cli, "pause", "echo", "--reason", "maintenance", server=address)
+    assert paused.returncode == 0, paused.stderr
+    assert '"handler": "echo"' in paused.stdout
+    listed = await asyncio.to_thread(jobsvc_cli, "pause", server=address)
+    assert "echo (every version)" in listed.stdout and "maintenance" in listed.stdout
+    resumed = await asyncio.to_thread(jobsvc_cli, "resume", "echo", server=address)
+    assert resumed.stdout.strip() == "resumed echo"
