@@ -47,6 +47,7 @@ _WAIT_TO_PROTO = {
     WaitReason.NO_WORKER: job_pb2.WAIT_REASON_NO_WORKER,
     WaitReason.CONCURRENCY_LIMIT: job_pb2.WAIT_REASON_CONCURRENCY_LIMIT,
     WaitReason.RATE_LIMIT: job_pb2.WAIT_REASON_RATE_LIMIT,
+    WaitReason.PAUSED: job_pb2.WAIT_REASON_PAUSED,
 }
 _MISSED_TICKS_TO_PROTO = {
     MissedTicks.SKIP: schedule_service_pb2.MISSED_TICKS_SKIP,

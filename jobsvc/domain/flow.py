@@ -38,6 +38,7 @@ class WaitReason(enum.StrEnum):
     NO_WORKER = "no_worker"
     CONCURRENCY_LIMIT = "concurrency_limit"
     RATE_LIMIT = "rate_limit"
+    PAUSED = "paused"
 
 
 class MissingKeyField(ValueError):

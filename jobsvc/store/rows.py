@@ -253,6 +253,8 @@ def _waiting_text(reason: WaitReason, row: asyncpg.Record) -> str:
             return f"concurrency limit: {row['concurrency_limit']} running with key {row['concurrency_key']!r}"
         case WaitReason.RATE_LIMIT:
             return f"rate limit: {row['rate_limit']} starts per {row['rate_period']:g} s with key {row['rate_key']!r}"
+        case WaitReason.PAUSED:
+            return f"{row['handler']} {row['version']} is paused"
     return ""
 
 

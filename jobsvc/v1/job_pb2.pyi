@@ -69,6 +69,8 @@ class _WaitReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaitReason
     """Its concurrency key has as many jobs running as the limit allows."""
     WAIT_REASON_RATE_LIMIT: _WaitReason.ValueType  # 5
     """Its rate limit key has started as many jobs as the limit allows in the period."""
+    WAIT_REASON_PAUSED: _WaitReason.ValueType  # 6
+    """Its handler, or its version, is paused (PauseService)."""
 
 class WaitReason(_WaitReason, metaclass=_WaitReasonEnumTypeWrapper):
     """Why a queued job is not running yet."""
@@ -85,6 +87,8 @@ WAIT_REASON_CONCURRENCY_LIMIT: WaitReason.ValueType  # 4
 """Its concurrency key has as many jobs running as the limit allows."""
 WAIT_REASON_RATE_LIMIT: WaitReason.ValueType  # 5
 """Its rate limit key has started as many jobs as the limit allows in the period."""
+WAIT_REASON_PAUSED: WaitReason.ValueType  # 6
+"""Its handler, or its version, is paused (PauseService)."""
 Global___WaitReason: _TypeAlias = WaitReason  # noqa: Y015
 
 @_typing.final

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import grpc
@@ -15,6 +16,7 @@ from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2
 from tests.conftest import StartServer
 from tests.processes import jobsvc_cli
+from tests.readme import readme_block
 
 SUCCEEDED = job_pb2.JOB_STATE_SUCCEEDED
 
@@ -91,7 +93,11 @@ async def test_pausing_one_version_leaves_the_others_running(client: Client, dat
     new = await client.call("resize_image", {"width": 4, "height": 3}, version="2.0.0", timeout=5)
     assert new.state == SUCCEEDED
     await asyncio.sleep(0.3)
-    assert (await client.get(old.id)).state == job_pb2.JOB_STATE_QUEUED
+    waiting = await client.get(old.id)
+    assert waiting.state == job_pb2.JOB_STATE_QUEUED and waiting.wait_reason == job_pb2.WAIT_REASON_PAUSED
+    assert [j.wait_reason for j in (await client.list_jobs(handler="resize_image")).jobs if j.id == old.id] == [
+        job_pb2.WAIT_REASON_PAUSED
+    ]
     assert await client.resume("resize_image", "1.4.0")
     assert await client.resume("resize_image", "1.4.0") is False
     deadline = time.monotonic() + 5
@@ -128,3 +134,14 @@ async def test_cli_pause_list_resume(server: JobsvcServer) -> None:
     assert "echo (every version)" in listed.stdout and "maintenance" in listed.stdout
     resumed = await asyncio.to_thread(jobsvc_cli, "resume", "echo", server=address)
     assert resumed.stdout.strip() == "resumed echo"
+
+
+async def test_readme_example(client: Client) -> None:
+    namespace: dict[str, Any] = {}
+    exec(readme_block("pause-python", "python"), namespace)
+    job = await client.submit("echo", 1)
+    assert await namespace["maintenance_window"](client, "echo") == ["echo"]
+    deadline = time.monotonic() + 5
+    while (await client.get(job.id)).state != SUCCEEDED:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)

@@ -221,6 +221,9 @@ SELECT id, handler, version_selector, version, state, priority,
        CASE
            WHEN state <> 'queued' THEN ''
            WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
+           WHEN EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = jobsvc_jobs.handler
+                        AND p.version IN ('', jobsvc_jobs.version))
+               THEN 'paused'
            WHEN NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = handler AND h.version = version
                             AND h.last_seen_at > now() - interval '30 seconds')
                THEN 'no_worker'
@@ -263,6 +266,9 @@ SELECT id, handler, version_selector, version, state, priority,
        CASE
            WHEN state <> 'queued' THEN ''
            WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
+           WHEN EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = jobsvc_jobs.handler
+                        AND p.version IN ('', jobsvc_jobs.version))
+               THEN 'paused'
            WHEN NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = handler AND h.version = version
                             AND h.last_seen_at > now() - interval '30 seconds')
                THEN 'no_worker'

@@ -102,6 +102,8 @@ const (
 	WaitReason_WAIT_REASON_CONCURRENCY_LIMIT WaitReason = 4
 	// Its rate limit key has started as many jobs as the limit allows in the period.
 	WaitReason_WAIT_REASON_RATE_LIMIT WaitReason = 5
+	// Its handler, or its version, is paused (PauseService).
+	WaitReason_WAIT_REASON_PAUSED WaitReason = 6
 )
 
 // Enum value maps for WaitReason.
@@ -113,6 +115,7 @@ var (
 		3: "WAIT_REASON_NO_WORKER",
 		4: "WAIT_REASON_CONCURRENCY_LIMIT",
 		5: "WAIT_REASON_RATE_LIMIT",
+		6: "WAIT_REASON_PAUSED",
 	}
 	WaitReason_value = map[string]int32{
 		"WAIT_REASON_UNSPECIFIED":       0,
@@ -121,6 +124,7 @@ var (
 		"WAIT_REASON_NO_WORKER":         3,
 		"WAIT_REASON_CONCURRENCY_LIMIT": 4,
 		"WAIT_REASON_RATE_LIMIT":        5,
+		"WAIT_REASON_PAUSED":            6,
 	}
 )
 
@@ -2011,7 +2015,7 @@ const file_jobsvc_v1_job_proto_rawDesc = "" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
-	"\x13JOB_STATE_CANCELLED\x10\x05*\xbd\x01\n" +
+	"\x13JOB_STATE_CANCELLED\x10\x05*\xd5\x01\n" +
 	"\n" +
 	"WaitReason\x12\x1b\n" +
 	"\x17WAIT_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -2019,7 +2023,8 @@ const file_jobsvc_v1_job_proto_rawDesc = "" +
 	"\x19WAIT_REASON_RETRY_BACKOFF\x10\x02\x12\x19\n" +
 	"\x15WAIT_REASON_NO_WORKER\x10\x03\x12!\n" +
 	"\x1dWAIT_REASON_CONCURRENCY_LIMIT\x10\x04\x12\x1a\n" +
-	"\x16WAIT_REASON_RATE_LIMIT\x10\x05BM\n" +
+	"\x16WAIT_REASON_RATE_LIMIT\x10\x05\x12\x16\n" +
+	"\x12WAIT_REASON_PAUSED\x10\x06BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (

@@ -243,14 +243,14 @@ public final class JobOuterClass extends com.google.protobuf.GeneratedFile {
       "_STATE_UNSPECIFIED\020\000\022\024\n\020JOB_STATE_QUEUED" +
       "\020\001\022\025\n\021JOB_STATE_RUNNING\020\002\022\027\n\023JOB_STATE_S" +
       "UCCEEDED\020\003\022\024\n\020JOB_STATE_FAILED\020\004\022\027\n\023JOB_" +
-      "STATE_CANCELLED\020\005*\275\001\n\nWaitReason\022\033\n\027WAIT" +
+      "STATE_CANCELLED\020\005*\325\001\n\nWaitReason\022\033\n\027WAIT" +
       "_REASON_UNSPECIFIED\020\000\022\031\n\025WAIT_REASON_SCH" +
       "EDULED\020\001\022\035\n\031WAIT_REASON_RETRY_BACKOFF\020\002\022" +
       "\031\n\025WAIT_REASON_NO_WORKER\020\003\022!\n\035WAIT_REASO" +
       "N_CONCURRENCY_LIMIT\020\004\022\032\n\026WAIT_REASON_RAT" +
-      "E_LIMIT\020\005BM\n\rdev.jobsvc.v1P\001Z:github.com" +
-      "/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;" +
-      "jobsvcv1b\006proto3"
+      "E_LIMIT\020\005\022\026\n\022WAIT_REASON_PAUSED\020\006BM\n\rdev" +
+      ".jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/c" +
+      "lients/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

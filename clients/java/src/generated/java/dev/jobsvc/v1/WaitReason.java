@@ -63,6 +63,14 @@ public enum WaitReason
    * <code>WAIT_REASON_RATE_LIMIT = 5;</code>
    */
   WAIT_REASON_RATE_LIMIT(5),
+  /**
+   * <pre>
+   * Its handler, or its version, is paused (PauseService).
+   * </pre>
+   *
+   * <code>WAIT_REASON_PAUSED = 6;</code>
+   */
+  WAIT_REASON_PAUSED(6),
   UNRECOGNIZED(-1),
   ;
 
@@ -123,6 +131,14 @@ public enum WaitReason
    * <code>WAIT_REASON_RATE_LIMIT = 5;</code>
    */
   public static final int WAIT_REASON_RATE_LIMIT_VALUE = 5;
+  /**
+   * <pre>
+   * Its handler, or its version, is paused (PauseService).
+   * </pre>
+   *
+   * <code>WAIT_REASON_PAUSED = 6;</code>
+   */
+  public static final int WAIT_REASON_PAUSED_VALUE = 6;
 
 
   public final int getNumber() {
@@ -155,6 +171,7 @@ public enum WaitReason
       case 3: return WAIT_REASON_NO_WORKER;
       case 4: return WAIT_REASON_CONCURRENCY_LIMIT;
       case 5: return WAIT_REASON_RATE_LIMIT;
+      case 6: return WAIT_REASON_PAUSED;
       default: return null;
     }
   }
