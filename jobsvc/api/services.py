@@ -190,6 +190,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
             encode=lambda job: _job(self._app, job, view),
             size=_entry_size,
             budget=self._app.limits.max_message_bytes - LIST_OVERHEAD_BYTES,
+            labels=codec.label_filter_from_proto(request.labels, "labels"),
         )
         return job_service_pb2.ListJobsResponse(
             jobs=jobs, next_page_token=codec.encode_page_token(next_cursor) if next_cursor else ""

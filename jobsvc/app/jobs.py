@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
@@ -433,6 +433,7 @@ class JobsApp:
         encode: Callable[[Job], Encoded],
         size: Callable[[Encoded], int],
         budget: int,
+        labels: Mapping[str, str] | None = None,
     ) -> tuple[list[Encoded], tuple[datetime, str] | None]:
         """One page, newest first: at most page_size jobs, encoded, whose sizes add up to at
         most `budget`, and the cursor of the next page (None on the last). ResourceExhausted
@@ -444,7 +445,7 @@ class JobsApp:
         last: tuple[datetime, str] | None = None
         chunk = min(page_size, FIRST_FULL_CHUNK) if full else page_size
         while True:
-            found = await self._store.job_list(states, handler, chunk, cursor, payloads=full)
+            found = await self._store.job_list(states, handler, chunk, cursor, payloads=full, labels=labels)
             for job in found.jobs:
                 encoded = encode(job)
                 cost = size(encoded)

@@ -12,6 +12,7 @@ import binascii
 import math
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -199,13 +200,15 @@ def _check_spec_fields(message: job_pb2.JobSpec, path: str, problems: _Violation
         problems.add(f"{path}.priority", f"must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")
     if len(message.idempotency_key.encode()) > MAX_IDEMPOTENCY_KEY:
         problems.add(f"{path}.idempotency_key", f"at most {MAX_IDEMPOTENCY_KEY} bytes")
-    if len(message.labels) > MAX_LABELS:
-        problems.add(f"{path}.labels", f"at most {MAX_LABELS} labels")
-    for key, value in message.labels.items():
+    _check_labels(message.labels, f"{path}.labels", problems)
+
+
+def _check_labels(labels: Mapping[str, str], path: str, problems: _Violations) -> None:
+    if len(labels) > MAX_LABELS:
+        problems.add(path, f"at most {MAX_LABELS} labels")
+    for key, value in labels.items():
         if not key or len(key.encode()) > MAX_LABEL_BYTES or len(value.encode()) > MAX_LABEL_BYTES:
-            problems.add(
-                f"{path}.labels[{key!r}]", f"keys must be non-empty; keys and values at most {MAX_LABEL_BYTES} bytes"
-            )
+            problems.add(f"{path}[{key!r}]", f"keys must be non-empty; keys and values at most {MAX_LABEL_BYTES} bytes")
 
 
 def _run_at(message: job_pb2.JobSpec, path: str, problems: _Violations, now: datetime) -> datetime | None:
@@ -268,6 +271,14 @@ def states_from_proto(values: Any, field: str) -> list[JobState]:
             )
         states.append(state)
     return states
+
+
+def label_filter_from_proto(labels: Mapping[str, str], field: str) -> dict[str, str] | None:
+    """A list filter's labels (every one must match), checked as a job's labels are; None for none."""
+    problems = _Violations()
+    _check_labels(labels, field, problems)
+    problems.raise_if_any("label filter")
+    return dict(labels) or None
 
 
 def view_from_proto(value: int, field: str) -> JobView:

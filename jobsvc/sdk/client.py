@@ -332,12 +332,19 @@ class Client:
         page_size: int = 0,
         page_token: str = "",
         view: job_service_pb2.JobView.ValueType = job_service_pb2.JOB_VIEW_UNSPECIFIED,
+        labels: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> job_service_pb2.ListJobsResponse:
         """One page of jobs, newest first (fewer than page_size when large jobs fill the
-        response); view JOB_VIEW_BASIC leaves out inputs, results and tracebacks."""
+        response); view JOB_VIEW_BASIC leaves out inputs, results and tracebacks; labels:
+        only jobs carrying every one of them."""
         request = job_service_pb2.ListJobsRequest(
-            states=list(states), handler=handler, page_size=page_size, page_token=page_token, view=view
+            states=list(states),
+            handler=handler,
+            page_size=page_size,
+            page_token=page_token,
+            view=view,
+            labels=dict(labels or {}),
         )
         response: job_service_pb2.ListJobsResponse = await self._jobs.ListJobs(
             request, timeout=timeout, metadata=self._call_metadata()

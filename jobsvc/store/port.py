@@ -5,7 +5,7 @@ nothing more: the tables (JobStore) and the notifications between processes (Not
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -106,8 +106,10 @@ class JobStore(Protocol):
         cursor: tuple[datetime, str] | None,
         *,
         payloads: bool = True,
+        labels: Mapping[str, str] | None = None,
     ) -> JobPage:
-        """Newest first, keyset-paginated; payloads=False as in job_get."""
+        """Newest first, keyset-paginated; payloads=False as in job_get; with labels, only
+        jobs carrying every one of them."""
         ...
 
     async def job_cancel(self, job_id: str, reason: str) -> Job:

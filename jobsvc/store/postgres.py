@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import NoReturn, TypeAlias
@@ -372,12 +372,14 @@ class PgStore:
         cursor: tuple[datetime, str] | None,
         *,
         payloads: bool = True,
+        labels: Mapping[str, str] | None = None,
     ) -> JobPage:
         """Fetch one row more than asked to know whether a next page exists."""
         found = await self._fetch(
             "job_list",
             states=[s.value for s in states] or None,
             handler=handler,
+            labels=json.dumps(dict(labels)) if labels else None,
             cursor_created_at=cursor[0] if cursor else None,
             cursor_id=cursor[1] if cursor else None,
             page_size=limit + 1,

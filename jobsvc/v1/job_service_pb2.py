@@ -26,7 +26,7 @@ from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"=\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x04view\x18\x02 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"\x90\x01\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12 \n\x04view\x18\x05 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\"\x1f\n\x11RedriveJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12RedriveJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"E\n\x12RedriveJobsRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"&\n\x13RedriveJobsResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xe6\x03\n\nJobService\x12\x43\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\"\x04\x98\xb8\x18\x04\x12I\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\"\x04\x98\xb8\x18\x04\x12L\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\"\x04\x98\xb8\x18\x04\x12O\n\nRedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\"\x04\x98\xb8\x18\x06\x12R\n\x0bRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"=\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x04view\x18\x02 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"\xf7\x01\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12 \n\x04view\x18\x05 \x01(\x0e\x32\x12.jobsvc.v1.JobView\x12\x36\n\x06labels\x18\x06 \x03(\x0b\x32&.jobsvc.v1.ListJobsRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\"\x1f\n\x11RedriveJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12RedriveJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"E\n\x12RedriveJobsRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"&\n\x13RedriveJobsResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xe6\x03\n\nJobService\x12\x43\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\"\x04\x98\xb8\x18\x04\x12I\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\"\x04\x98\xb8\x18\x04\x12L\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\"\x04\x98\xb8\x18\x04\x12O\n\nRedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\"\x04\x98\xb8\x18\x06\x12R\n\x0bRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'jobsvc.v1.job_service_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1'
+  _globals['_LISTJOBSREQUEST_LABELSENTRY']._loaded_options = None
+  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_JOBSERVICE'].methods_by_name['GetJob']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['GetJob']._serialized_options = b'\230\270\030\004'
   _globals['_JOBSERVICE'].methods_by_name['ListJobs']._loaded_options = None
@@ -46,32 +48,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBSERVICE'].methods_by_name['RedriveJob']._serialized_options = b'\230\270\030\006'
   _globals['_JOBSERVICE'].methods_by_name['RedriveJobs']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['RedriveJobs']._serialized_options = b'\230\270\030\006'
-  _globals['_JOBVIEW']._serialized_start=813
-  _globals['_JOBVIEW']._serialized_end=887
+  _globals['_JOBVIEW']._serialized_start=916
+  _globals['_JOBVIEW']._serialized_end=990
   _globals['_GETJOBREQUEST']._serialized_start=85
   _globals['_GETJOBREQUEST']._serialized_end=146
   _globals['_GETJOBRESPONSE']._serialized_start=148
   _globals['_GETJOBRESPONSE']._serialized_end=193
   _globals['_LISTJOBSREQUEST']._serialized_start=196
-  _globals['_LISTJOBSREQUEST']._serialized_end=340
-  _globals['_LISTJOBSRESPONSE']._serialized_start=342
-  _globals['_LISTJOBSRESPONSE']._serialized_end=415
-  _globals['_CANCELJOBREQUEST']._serialized_start=417
-  _globals['_CANCELJOBREQUEST']._serialized_end=463
-  _globals['_CANCELJOBRESPONSE']._serialized_start=465
-  _globals['_CANCELJOBRESPONSE']._serialized_end=513
-  _globals['_LISTHANDLERSREQUEST']._serialized_start=515
-  _globals['_LISTHANDLERSREQUEST']._serialized_end=550
-  _globals['_LISTHANDLERSRESPONSE']._serialized_start=552
-  _globals['_LISTHANDLERSRESPONSE']._serialized_end=616
-  _globals['_REDRIVEJOBREQUEST']._serialized_start=618
-  _globals['_REDRIVEJOBREQUEST']._serialized_end=649
-  _globals['_REDRIVEJOBRESPONSE']._serialized_start=651
-  _globals['_REDRIVEJOBRESPONSE']._serialized_end=700
-  _globals['_REDRIVEJOBSREQUEST']._serialized_start=702
-  _globals['_REDRIVEJOBSREQUEST']._serialized_end=771
-  _globals['_REDRIVEJOBSRESPONSE']._serialized_start=773
-  _globals['_REDRIVEJOBSRESPONSE']._serialized_end=811
-  _globals['_JOBSERVICE']._serialized_start=890
-  _globals['_JOBSERVICE']._serialized_end=1376
+  _globals['_LISTJOBSREQUEST']._serialized_end=443
+  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_start=398
+  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_end=443
+  _globals['_LISTJOBSRESPONSE']._serialized_start=445
+  _globals['_LISTJOBSRESPONSE']._serialized_end=518
+  _globals['_CANCELJOBREQUEST']._serialized_start=520
+  _globals['_CANCELJOBREQUEST']._serialized_end=566
+  _globals['_CANCELJOBRESPONSE']._serialized_start=568
+  _globals['_CANCELJOBRESPONSE']._serialized_end=616
+  _globals['_LISTHANDLERSREQUEST']._serialized_start=618
+  _globals['_LISTHANDLERSREQUEST']._serialized_end=653
+  _globals['_LISTHANDLERSRESPONSE']._serialized_start=655
+  _globals['_LISTHANDLERSRESPONSE']._serialized_end=719
+  _globals['_REDRIVEJOBREQUEST']._serialized_start=721
+  _globals['_REDRIVEJOBREQUEST']._serialized_end=752
+  _globals['_REDRIVEJOBRESPONSE']._serialized_start=754
+  _globals['_REDRIVEJOBRESPONSE']._serialized_end=803
+  _globals['_REDRIVEJOBSREQUEST']._serialized_start=805
+  _globals['_REDRIVEJOBSREQUEST']._serialized_end=874
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_start=876
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_end=914
+  _globals['_JOBSERVICE']._serialized_start=993
+  _globals['_JOBSERVICE']._serialized_end=1479
 # @@protoc_insertion_point(module_scope)

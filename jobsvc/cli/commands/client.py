@@ -105,7 +105,12 @@ async def _list_jobs(
     client: Client, args: argparse.Namespace, states: list[job_pb2.JobState.ValueType]
 ) -> job_service_pb2.ListJobsResponse:
     return await client.list_jobs(
-        states=states, handler=args.handler, page_size=args.page_size, page_token=args.page_token, view=_view(args)
+        states=states,
+        handler=args.handler,
+        page_size=args.page_size,
+        page_token=args.page_token,
+        view=_view(args),
+        labels=_labels(getattr(args, "label", [])),
     )
 
 
@@ -232,8 +237,13 @@ def _read_input(text: str) -> Any:
         raise SystemExit(f"input is not valid JSON: {exc}") from None
 
 
+def _labels(given: list[str]) -> dict[str, str]:
+    """KEY=VALUE options as a dict (a bare KEY is left out)."""
+    return dict(label.split("=", 1) for label in given if "=" in label)
+
+
 def _job_options(args: argparse.Namespace) -> dict[str, Any]:
-    labels = dict(label.split("=", 1) for label in args.label if "=" in label)
+    labels = _labels(args.label)
     return {
         "version": args.version,
         "priority": args.priority,

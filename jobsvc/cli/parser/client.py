@@ -71,6 +71,9 @@ def _add_job_commands(
         default=[],
         choices=[v.name.removeprefix("JOB_STATE_").lower() for v in job_pb2.JobState.DESCRIPTOR.values if v.number],
     )
+    listing.add_argument(
+        "--label", action="append", default=[], metavar="KEY=VALUE", help="only jobs with this label (repeatable: all)"
+    )
     _add_listing_options(listing)
     get = jobs.add_parser("get", parents=client)
     get.add_argument("job_id")

@@ -250,7 +250,7 @@ WHERE idempotency_key = ANY(:keys::text[]);
 
 -- name: job_list
 -- Newest first, keyset-paginated on (created_at, id): :states NULL is any state,
--- :handler NULL any handler, a NULL cursor the first page; :page_size is one more than
+-- :handler NULL any handler, :labels NULL any labels, a NULL cursor the first page; :page_size is one more than
 -- shown, to know whether a next page exists. :payloads and waiting_kind as in job_get.
 SELECT id, handler, version_selector, version, state, priority,
        CASE WHEN :payloads::boolean THEN input END AS input,
@@ -283,6 +283,9 @@ SELECT id, handler, version_selector, version, state, priority,
 FROM jobsvc_jobs
 WHERE (:states::text[] IS NULL OR state = ANY(:states))
   AND (:handler::text IS NULL OR handler = :handler)
+  -- :labels (JSON text, NULL for any): containment through jobsvc_jobs_labels_idx, whose
+  -- condition is repeated so the planner may use the partial index.
+  AND (:labels::text IS NULL OR (labels @> :labels::text::jsonb AND labels <> '{}'::jsonb))
   AND (:cursor_created_at::timestamptz IS NULL OR (created_at, id) < (:cursor_created_at, :cursor_id::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT :page_size;

@@ -190,7 +190,10 @@ type ListJobsRequest struct {
 	// From a previous ListJobsResponse.next_page_token.
 	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page.
-	View          JobView `protobuf:"varint,5,opt,name=view,proto3,enum=jobsvc.v1.JobView" json:"view,omitempty"`
+	View JobView `protobuf:"varint,5,opt,name=view,proto3,enum=jobsvc.v1.JobView" json:"view,omitempty"`
+	// Only jobs carrying every one of these labels, with these values (at most 32, as on a job;
+	// matched through an index, so selective labels make fast queries).
+	Labels        map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -258,6 +261,13 @@ func (x *ListJobsRequest) GetView() JobView {
 		return x.View
 	}
 	return JobView_JOB_VIEW_UNSPECIFIED
+}
+
+func (x *ListJobsRequest) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 type ListJobsResponse struct {
@@ -704,14 +714,18 @@ const file_jobsvc_v1_job_service_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12&\n" +
 	"\x04view\x18\x02 \x01(\x0e2\x12.jobsvc.v1.JobViewR\x04view\"2\n" +
 	"\x0eGetJobResponse\x12 \n" +
-	"\x03job\x18\x01 \x01(\v2\x0e.jobsvc.v1.JobR\x03job\"\xbc\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x0e.jobsvc.v1.JobR\x03job\"\xb7\x02\n" +
 	"\x0fListJobsRequest\x12+\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x13.jobsvc.v1.JobStateR\x06states\x12\x18\n" +
 	"\ahandler\x18\x02 \x01(\tR\ahandler\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\x12&\n" +
-	"\x04view\x18\x05 \x01(\x0e2\x12.jobsvc.v1.JobViewR\x04view\"^\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x12.jobsvc.v1.JobViewR\x04view\x12>\n" +
+	"\x06labels\x18\x06 \x03(\v2&.jobsvc.v1.ListJobsRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"^\n" +
 	"\x10ListJobsResponse\x12\"\n" +
 	"\x04jobs\x18\x01 \x03(\v2\x0e.jobsvc.v1.JobR\x04jobs\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\":\n" +
@@ -762,7 +776,7 @@ func file_jobsvc_v1_job_service_proto_rawDescGZIP() []byte {
 }
 
 var file_jobsvc_v1_job_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobsvc_v1_job_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_jobsvc_v1_job_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_jobsvc_v1_job_service_proto_goTypes = []any{
 	(JobView)(0),                 // 0: jobsvc.v1.JobView
 	(*GetJobRequest)(nil),        // 1: jobsvc.v1.GetJobRequest
@@ -777,36 +791,38 @@ var file_jobsvc_v1_job_service_proto_goTypes = []any{
 	(*RedriveJobResponse)(nil),   // 10: jobsvc.v1.RedriveJobResponse
 	(*RedriveJobsRequest)(nil),   // 11: jobsvc.v1.RedriveJobsRequest
 	(*RedriveJobsResponse)(nil),  // 12: jobsvc.v1.RedriveJobsResponse
-	(*Job)(nil),                  // 13: jobsvc.v1.Job
-	(JobState)(0),                // 14: jobsvc.v1.JobState
-	(*HandlerInfo)(nil),          // 15: jobsvc.v1.HandlerInfo
+	nil,                          // 13: jobsvc.v1.ListJobsRequest.LabelsEntry
+	(*Job)(nil),                  // 14: jobsvc.v1.Job
+	(JobState)(0),                // 15: jobsvc.v1.JobState
+	(*HandlerInfo)(nil),          // 16: jobsvc.v1.HandlerInfo
 }
 var file_jobsvc_v1_job_service_proto_depIdxs = []int32{
 	0,  // 0: jobsvc.v1.GetJobRequest.view:type_name -> jobsvc.v1.JobView
-	13, // 1: jobsvc.v1.GetJobResponse.job:type_name -> jobsvc.v1.Job
-	14, // 2: jobsvc.v1.ListJobsRequest.states:type_name -> jobsvc.v1.JobState
+	14, // 1: jobsvc.v1.GetJobResponse.job:type_name -> jobsvc.v1.Job
+	15, // 2: jobsvc.v1.ListJobsRequest.states:type_name -> jobsvc.v1.JobState
 	0,  // 3: jobsvc.v1.ListJobsRequest.view:type_name -> jobsvc.v1.JobView
-	13, // 4: jobsvc.v1.ListJobsResponse.jobs:type_name -> jobsvc.v1.Job
-	13, // 5: jobsvc.v1.CancelJobResponse.job:type_name -> jobsvc.v1.Job
-	15, // 6: jobsvc.v1.ListHandlersResponse.handlers:type_name -> jobsvc.v1.HandlerInfo
-	13, // 7: jobsvc.v1.RedriveJobResponse.job:type_name -> jobsvc.v1.Job
-	1,  // 8: jobsvc.v1.JobService.GetJob:input_type -> jobsvc.v1.GetJobRequest
-	3,  // 9: jobsvc.v1.JobService.ListJobs:input_type -> jobsvc.v1.ListJobsRequest
-	5,  // 10: jobsvc.v1.JobService.CancelJob:input_type -> jobsvc.v1.CancelJobRequest
-	7,  // 11: jobsvc.v1.JobService.ListHandlers:input_type -> jobsvc.v1.ListHandlersRequest
-	9,  // 12: jobsvc.v1.JobService.RedriveJob:input_type -> jobsvc.v1.RedriveJobRequest
-	11, // 13: jobsvc.v1.JobService.RedriveJobs:input_type -> jobsvc.v1.RedriveJobsRequest
-	2,  // 14: jobsvc.v1.JobService.GetJob:output_type -> jobsvc.v1.GetJobResponse
-	4,  // 15: jobsvc.v1.JobService.ListJobs:output_type -> jobsvc.v1.ListJobsResponse
-	6,  // 16: jobsvc.v1.JobService.CancelJob:output_type -> jobsvc.v1.CancelJobResponse
-	8,  // 17: jobsvc.v1.JobService.ListHandlers:output_type -> jobsvc.v1.ListHandlersResponse
-	10, // 18: jobsvc.v1.JobService.RedriveJob:output_type -> jobsvc.v1.RedriveJobResponse
-	12, // 19: jobsvc.v1.JobService.RedriveJobs:output_type -> jobsvc.v1.RedriveJobsResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	13, // 4: jobsvc.v1.ListJobsRequest.labels:type_name -> jobsvc.v1.ListJobsRequest.LabelsEntry
+	14, // 5: jobsvc.v1.ListJobsResponse.jobs:type_name -> jobsvc.v1.Job
+	14, // 6: jobsvc.v1.CancelJobResponse.job:type_name -> jobsvc.v1.Job
+	16, // 7: jobsvc.v1.ListHandlersResponse.handlers:type_name -> jobsvc.v1.HandlerInfo
+	14, // 8: jobsvc.v1.RedriveJobResponse.job:type_name -> jobsvc.v1.Job
+	1,  // 9: jobsvc.v1.JobService.GetJob:input_type -> jobsvc.v1.GetJobRequest
+	3,  // 10: jobsvc.v1.JobService.ListJobs:input_type -> jobsvc.v1.ListJobsRequest
+	5,  // 11: jobsvc.v1.JobService.CancelJob:input_type -> jobsvc.v1.CancelJobRequest
+	7,  // 12: jobsvc.v1.JobService.ListHandlers:input_type -> jobsvc.v1.ListHandlersRequest
+	9,  // 13: jobsvc.v1.JobService.RedriveJob:input_type -> jobsvc.v1.RedriveJobRequest
+	11, // 14: jobsvc.v1.JobService.RedriveJobs:input_type -> jobsvc.v1.RedriveJobsRequest
+	2,  // 15: jobsvc.v1.JobService.GetJob:output_type -> jobsvc.v1.GetJobResponse
+	4,  // 16: jobsvc.v1.JobService.ListJobs:output_type -> jobsvc.v1.ListJobsResponse
+	6,  // 17: jobsvc.v1.JobService.CancelJob:output_type -> jobsvc.v1.CancelJobResponse
+	8,  // 18: jobsvc.v1.JobService.ListHandlers:output_type -> jobsvc.v1.ListHandlersResponse
+	10, // 19: jobsvc.v1.JobService.RedriveJob:output_type -> jobsvc.v1.RedriveJobResponse
+	12, // 20: jobsvc.v1.JobService.RedriveJobs:output_type -> jobsvc.v1.RedriveJobsResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_job_service_proto_init() }
@@ -822,7 +838,7 @@ func file_jobsvc_v1_job_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_job_service_proto_rawDesc), len(file_jobsvc_v1_job_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -129,4 +129,63 @@ public interface ListJobsRequestOrBuilder extends
    * @return The view.
    */
   dev.jobsvc.v1.JobView getView();
+
+  /**
+   * <pre>
+   * Only jobs carrying every one of these labels, with these values (at most 32, as on a job;
+   * matched through an index, so selective labels make fast queries).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6;</code>
+   */
+  int getLabelsCount();
+  /**
+   * <pre>
+   * Only jobs carrying every one of these labels, with these values (at most 32, as on a job;
+   * matched through an index, so selective labels make fast queries).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6;</code>
+   */
+  boolean containsLabels(
+      java.lang.String key);
+  /**
+   * Use {@link #getLabelsMap()} instead.
+   */
+  @java.lang.Deprecated
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabels();
+  /**
+   * <pre>
+   * Only jobs carrying every one of these labels, with these values (at most 32, as on a job;
+   * matched through an index, so selective labels make fast queries).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6;</code>
+   */
+  java.util.Map<java.lang.String, java.lang.String>
+  getLabelsMap();
+  /**
+   * <pre>
+   * Only jobs carrying every one of these labels, with these values (at most 32, as on a job;
+   * matched through an index, so selective labels make fast queries).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6;</code>
+   */
+  /* nullable */
+java.lang.String getLabelsOrDefault(
+      java.lang.String key,
+      /* nullable */
+java.lang.String defaultValue);
+  /**
+   * <pre>
+   * Only jobs carrying every one of these labels, with these values (at most 32, as on a job;
+   * matched through an index, so selective labels make fast queries).
+   * </pre>
+   *
+   * <code>map&lt;string, string&gt; labels = 6;</code>
+   */
+  java.lang.String getLabelsOrThrow(
+      java.lang.String key);
 }
