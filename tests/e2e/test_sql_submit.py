@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import shutil
 import uuid
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import psycopg
@@ -18,10 +22,15 @@ from jobsvc.executor import ExecutorConfig
 from jobsvc.sdk import Client, payload_value
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2
-from tests.conftest import StartServer
+from tests.conftest import REPO, StartServer
 from tests.readme import readme_block
+from tests.toolchains import run_tool, tail
 
 SUCCEEDED = job_pb2.JOB_STATE_SUCCEEDED
+GO_EXAMPLE = REPO / "clients" / "go" / "examples" / "sqlsubmit"
+JAVA_EXAMPLE = REPO / "clients" / "java" / "examples" / "sqlsubmit" / "SqlSubmit.java"
+# The PostgreSQL JDBC driver the Java example runs with.
+PG_JDBC = "42.7.4"
 
 
 async def awaited(client: Client, job_id: str) -> job_pb2.JobEvent:
@@ -192,5 +201,61 @@ async def test_readme_psycopg_snippet(client: Client, database_url: str) -> None
 
     job_id = await asyncio.to_thread(place)
     uuid.UUID(job_id)
+    last = await asyncio.wait_for(awaited(client, job_id), 10)
+    assert last.WhichOneof("kind") == "succeeded"
+
+
+def _example(marker: str, language: str, program: Path) -> None:
+    """The README's snippet is the example program's code, as written (indentation aside)."""
+
+    def lines(text: str) -> str:
+        return "\n".join(line.strip() for line in text.splitlines())
+
+    assert lines(readme_block(marker, language)) in lines(program.read_text()), (
+        f"README {marker} differs from {program}"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+@pytest.mark.skipif(shutil.which("go") is None, reason="no Go toolchain")
+async def test_readme_go_pgx_snippet(client: Client, database_url: str) -> None:
+    _orders_table(database_url)
+    _example("sql-submit-go", "go", GO_EXAMPLE / "main.go")
+    env = dict(os.environ, DATABASE_URL=database_url)
+    code, output = await run_tool("go", "run", ".", cwd=GO_EXAMPLE, env=env, timeout=300)
+    assert code == 0, tail(output)
+    job_id = output.strip().splitlines()[-1]
+    last = await asyncio.wait_for(awaited(client, job_id), 10)
+    assert last.WhichOneof("kind") == "succeeded"
+    assert payload_value((await client.get(job_id)).result) == {"tenant": "acme", "total": 7}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+@pytest.mark.skipif(shutil.which("mvn") is None or shutil.which("java") is None, reason="no JDK and Maven")
+async def test_readme_java_jdbc_snippet(client: Client, database_url: str) -> None:
+    _orders_table(database_url)
+    _example("sql-submit-java", "java", JAVA_EXAMPLE)
+    driver = Path.home() / ".m2/repository/org/postgresql/postgresql" / PG_JDBC / f"postgresql-{PG_JDBC}.jar"
+    if not driver.exists():
+        code, output = await run_tool(
+            "mvn",
+            "-q",
+            "-B",
+            "dependency:get",
+            f"-Dartifact=org.postgresql:postgresql:{PG_JDBC}",
+            cwd=JAVA_EXAMPLE.parent,
+            env=dict(os.environ),
+            timeout=300,
+        )
+        assert code == 0, tail(output)
+    url = urlsplit(database_url)
+    jdbc = f"jdbc:postgresql://{url.hostname}:{url.port}{url.path}?user={url.username}"
+    code, output = await run_tool(
+        "java", "-cp", str(driver), str(JAVA_EXAMPLE), jdbc, cwd=JAVA_EXAMPLE.parent, env=dict(os.environ), timeout=120
+    )
+    assert code == 0, tail(output)
+    job_id = output.strip().splitlines()[-1]
     last = await asyncio.wait_for(awaited(client, job_id), 10)
     assert last.WhichOneof("kind") == "succeeded"
