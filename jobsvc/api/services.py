@@ -16,6 +16,7 @@ from jobsvc.app.schedules import Schedules
 from jobsvc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from jobsvc.domain.jobs import Job, JobView
 from jobsvc.domain.limits import field_size
+from jobsvc.domain.pauses import PauseTarget
 from jobsvc.v1 import (
     call_service_pb2,
     call_service_pb2_grpc,
@@ -319,7 +320,8 @@ class PauseService(pause_service_pb2_grpc.PauseServiceServicer):
         request: pause_service_pb2.PauseHandlerRequest,
         context: Context,
     ) -> pause_service_pb2.PauseHandlerResponse:
-        pause = await self._pauses.pause(request.handler, request.version, request.reason, paused_by="")
+        target = PauseTarget(handler=request.handler, version=request.version)
+        pause = await self._pauses.pause(target, request.reason, paused_by="")
         return pause_service_pb2.PauseHandlerResponse(pause=codec.pause_to_proto(pause))
 
     @unary
@@ -328,8 +330,26 @@ class PauseService(pause_service_pb2_grpc.PauseServiceServicer):
         request: pause_service_pb2.ResumeHandlerRequest,
         context: Context,
     ) -> pause_service_pb2.ResumeHandlerResponse:
-        cleared = await self._pauses.resume(request.handler, request.version)
+        cleared = await self._pauses.resume(PauseTarget(handler=request.handler, version=request.version))
         return pause_service_pb2.ResumeHandlerResponse(was_paused=cleared is not None)
+
+    @unary
+    async def PauseFlowKey(
+        self,
+        request: pause_service_pb2.PauseFlowKeyRequest,
+        context: Context,
+    ) -> pause_service_pb2.PauseFlowKeyResponse:
+        pause = await self._pauses.pause(_flow_key(request.key), request.reason, paused_by="")
+        return pause_service_pb2.PauseFlowKeyResponse(pause=codec.pause_to_proto(pause))
+
+    @unary
+    async def ResumeFlowKey(
+        self,
+        request: pause_service_pb2.ResumeFlowKeyRequest,
+        context: Context,
+    ) -> pause_service_pb2.ResumeFlowKeyResponse:
+        cleared = await self._pauses.resume(_flow_key(request.key))
+        return pause_service_pb2.ResumeFlowKeyResponse(was_paused=cleared is not None)
 
     @unary
     async def ListPauses(
@@ -339,3 +359,9 @@ class PauseService(pause_service_pb2_grpc.PauseServiceServicer):
     ) -> pause_service_pb2.ListPausesResponse:
         found = await self._pauses.list()
         return pause_service_pb2.ListPausesResponse(pauses=[codec.pause_to_proto(p) for p in found])
+
+
+def _flow_key(key: str) -> PauseTarget:
+    if not key:
+        raise InvalidArgument("key is required", [FieldViolation("key", "required")])
+    return PauseTarget(flow_key=key)

@@ -41,6 +41,7 @@ from typing import Protocol, assert_never
 from jobsvc.app.pauses import Pauses
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.jobs import Claim, JobError, JobState, Payload, Transition
+from jobsvc.domain.pauses import PausedSet
 from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.observability.metrics import Metrics
 from jobsvc.store.port import JobStore
@@ -52,6 +53,8 @@ CANCELLED = "cancelled"
 LEASE_LOST = "lease lost"
 RESCUED = "rescued: a newer attempt of the job was assigned"
 SHUTDOWN = "shutdown"
+# What a lane without a view of the pauses claims by.
+NOTHING_PAUSED = PausedSet()
 # A lane remembers at least this many attempts that ended here (see Lane.ended).
 ENDED_REMEMBERED = 256
 
@@ -274,13 +277,19 @@ class Lane:
             self._waiting_for_slot = True
             return
         want = min(free, self.config.claim_batch)
-        served = self.config.served if self._pauses is None else self._pauses.current.unpaused(self.config.served)
+        paused = self._pauses.current if self._pauses is not None else NOTHING_PAUSED
+        served = paused.unpaused(self.config.served)
         if not served:  # every served version is paused: a resume wakes the lane
             self._claim_now = False
             return
         # Seam: a prefetch buffer would claim more than `free` here and keep the rest.
         claims = await self._store.job_claim(
-            served, self.config.owner, want, self.config.lease_seconds, limited=self.config.limited
+            served,
+            self.config.owner,
+            want,
+            self.config.lease_seconds,
+            limited=self.config.limited,
+            paused_keys=paused.flow_keys,
         )
         # Delivered even when draining meanwhile: these claims committed (see stop_claiming).
         for claim in claims:

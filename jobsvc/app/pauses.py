@@ -1,12 +1,13 @@
-"""Pause and resume a handler, or one version of it: its queued jobs stay queued, running
-ones finish, and resuming starts them at once.
+"""Pause and resume a handler, one version of it, or a flow-control key (a tenant's, say):
+the queued jobs it names stay queued, running ones finish, and resuming starts them at once.
 
 Each replica keeps the pauses in force in memory (`Pauses.current`), re-read when any
 replica pauses or resumes (a NOTIFY on jobsvc_pauses, sent at the commit of the change),
 when the notification connection comes back, and every REFRESH_INTERVAL seconds whatever
 happens. Claim loops (dispatch.Lane) leave paused versions out of the versions they claim
-for, and a Call's job does not start at once on a paused version (LocalSlots): the claim
-query is the same as ever, and costs nothing more while nothing is paused. Remote workers
+for, and a Call's job does not start at once on a paused version (LocalSlots); paused keys
+go to the claim as a parameter that is NULL while none is paused, so nothing paused costs
+the claim nothing. Remote workers
 take their jobs through lanes of the server they are connected to, so they obey too.
 
 `pause` returns once every replica has had the time to apply the pause
@@ -22,7 +23,8 @@ import logging
 from collections.abc import Callable
 
 from jobsvc.domain.errors import FieldViolation, InvalidArgument, NotFound
-from jobsvc.domain.pauses import EVERY_VERSION, Pause, PausedSet
+from jobsvc.domain.flow import MAX_KEY_BYTES
+from jobsvc.domain.pauses import EVERY_VERSION, Pause, PausedSet, PauseTarget
 from jobsvc.domain.versions import InvalidVersion, Version
 from jobsvc.store.port import JobStore, Notifications
 from jobsvc.supervisor import Supervisor
@@ -59,26 +61,27 @@ class Pauses:
 
     async def refresh(self) -> None:
         """Re-read the pauses; wake the claim loops when something was resumed."""
-        found = PausedSet((p.handler, p.version) for p in await self._store.pause_list())
+        found = PausedSet((p.handler, p.version, p.flow_key) for p in await self._store.pause_list())
         before, self.current = self.current, found
         if before != found:
             log.info("pauses in force: %s", found.describe() or "none")
-            if before.pairs - found.pairs:
+            if found.resumed_since(before):
                 self._wake()
 
-    async def pause(self, handler: str, version: str, reason: str, paused_by: str) -> Pause:
-        """Pause handler (version '': every version); returns once every replica obeys."""
-        await self._check_target(handler, version)
-        pause = await self._store.pause_set(handler, version, reason, paused_by)
+    async def pause(self, target: PauseTarget, reason: str, paused_by: str) -> Pause:
+        """Pause a handler (version '': every version), a version or a flow-control key;
+        returns once every replica obeys."""
+        await self._check_target(target)
+        pause = await self._store.pause_set(target, reason, paused_by)
         await self.refresh()
         await asyncio.sleep(self.PROPAGATION)
         return pause
 
-    async def resume(self, handler: str, version: str) -> Pause | None:
+    async def resume(self, target: PauseTarget) -> Pause | None:
         """Resume; the pause that was in force, or None when there was none. Queued jobs
         start at once on every replica (each one's claim loops are woken as it learns)."""
-        _check_names(handler, version)
-        cleared = await self._store.pause_clear(handler, version)
+        _check_names(target)
+        cleared = await self._store.pause_clear(target)
         await self.refresh()
         return cleared
 
@@ -86,8 +89,11 @@ class Pauses:
         """The pauses in force, by handler and version."""
         return await self._store.pause_list()
 
-    async def _check_target(self, handler: str, version: str) -> None:
-        _check_names(handler, version)
+    async def _check_target(self, target: PauseTarget) -> None:
+        _check_names(target)
+        handler, version = target.handler, target.version
+        if target.flow_key:
+            return  # any key: jobs carrying it may be submitted later
         registered = {spec.version for spec in await self._store.handler_list(handler)}
         if not registered:
             raise NotFound(
@@ -107,12 +113,18 @@ class Pauses:
             )
 
 
-def _check_names(handler: str, version: str) -> None:
-    if not handler:
+def _check_names(target: PauseTarget) -> None:
+    if target.flow_key:
+        if len(target.flow_key.encode()) > MAX_KEY_BYTES:
+            raise InvalidArgument(
+                f"key is over {MAX_KEY_BYTES} bytes", [FieldViolation("key", f"at most {MAX_KEY_BYTES} bytes")]
+            )
+        return
+    if not target.handler:
         raise InvalidArgument("handler is required", [FieldViolation("handler", "required")])
-    if version != EVERY_VERSION:
+    if target.version != EVERY_VERSION:
         try:
-            Version.parse(version)
+            Version.parse(target.version)
         except InvalidVersion as exc:
             raise InvalidArgument(
                 f"version must be an exact version or empty (every version): {exc}",

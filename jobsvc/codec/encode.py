@@ -365,4 +365,5 @@ def pause_to_proto(pause: Pause) -> pause_service_pb2.Pause:
         version=pause.version,
         reason=pause.reason,
         create_time=timestamp_to_proto(pause.created_at),
+        flow_key=pause.flow_key,
     )

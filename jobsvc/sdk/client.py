@@ -453,6 +453,18 @@ class Client:
         request = pause_service_pb2.ResumeHandlerRequest(handler=handler, version=version)
         return (await self._pauses.ResumeHandler(request, timeout=timeout, metadata=self._metadata)).was_paused
 
+    async def pause_flow_key(
+        self, key: str, *, reason: str = "", timeout: float | None = None
+    ) -> pause_service_pb2.Pause:
+        """Pause every job carrying this flow-control key (a tenant's, say), as pause does."""
+        request = pause_service_pb2.PauseFlowKeyRequest(key=key, reason=reason)
+        return (await self._pauses.PauseFlowKey(request, timeout=timeout, metadata=self._metadata)).pause
+
+    async def resume_flow_key(self, key: str, *, timeout: float | None = None) -> bool:
+        """Resume the jobs of a paused flow-control key; False when it was not paused."""
+        request = pause_service_pb2.ResumeFlowKeyRequest(key=key)
+        return (await self._pauses.ResumeFlowKey(request, timeout=timeout, metadata=self._metadata)).was_paused
+
     async def list_pauses(self, *, timeout: float | None = None) -> list[pause_service_pb2.Pause]:
         """The pauses in force."""
         request = pause_service_pb2.ListPausesRequest()

@@ -25,7 +25,7 @@ from jobsvc.domain.jobs import (
     QueueStats,
     Transition,
 )
-from jobsvc.domain.pauses import Pause
+from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
 
@@ -135,8 +135,10 @@ class JobStore(Protocol):
         *,
         limited: bool = True,
         now: datetime | None = None,
+        paused_keys: Sequence[str] = (),
     ) -> list[Claim]:
-        """Lease up to `limit` jobs due by `now` whose 'name@version' is in `served`, in
+        """Lease up to `limit` jobs due by `now` whose 'name@version' is in `served`, and
+        none of whose flow-control keys is in `paused_keys`, in
         hand-out order (priority, then fair order), skipping jobs whose concurrency or rate
         limit is full: they stay queued in order and start when a slot or window opens.
         limited=False says no served version has flow control: a cheaper query does.
@@ -254,11 +256,11 @@ class JobStore(Protocol):
         """Every pause in force."""
         ...
 
-    async def pause_set(self, handler: str, version: str, reason: str, paused_by: str) -> Pause:
-        """Pause a handler (version '') or one version; every replica is told at commit."""
+    async def pause_set(self, target: PauseTarget, reason: str, paused_by: str) -> Pause:
+        """Pause a handler, a version or a flow-control key; every replica is told at commit."""
         ...
 
-    async def pause_clear(self, handler: str, version: str) -> Pause | None:
+    async def pause_clear(self, target: PauseTarget) -> Pause | None:
         """Resume; the pause that was in force, or None. Every replica is told at commit."""
         ...
 

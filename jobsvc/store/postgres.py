@@ -28,7 +28,7 @@ from jobsvc.domain.jobs import (
     QueueStats,
     Transition,
 )
-from jobsvc.domain.pauses import Pause
+from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
 from jobsvc.store import rows
@@ -449,17 +449,20 @@ class PgStore:
         *,
         limited: bool = True,
         now: datetime | None = None,
+        paused_keys: Sequence[str] = (),
     ) -> list[Claim]:
         """Lease due jobs, in order, within their concurrency and rate limits (limited=False:
-        none of the served versions has flow control, so the cheaper query does)."""
+        none of the served versions has flow control, so the cheaper query does), leaving
+        out jobs with a paused flow-control key (only jobs of such versions have keys)."""
         claims: list[Claim] = []
         name = "job_claim_limited" if limited else "job_claim"
+        keys = {"paused_keys": list(paused_keys) or None} if limited else {}
         # Jobs passed over for their limits leave room in the batch: look again (bounded)
         # while every candidate looked at was a due job, so jobs behind them are not delayed.
         for _ in range(4):
             want = limit - len(claims)
             batch, candidates = await self._claim_once(
-                name, served=list(served), owner=owner, limit=want, lease_seconds=lease_seconds, now=now
+                name, served=list(served), owner=owner, limit=want, lease_seconds=lease_seconds, now=now, **keys
             )
             claims.extend(batch)
             if len(batch) == candidates or candidates < want:
@@ -653,14 +656,14 @@ class PgStore:
         """Every pause in force."""
         return [rows.pause(r) for r in await self._fetch("pause_list")]
 
-    async def pause_set(self, handler: str, version: str, reason: str, paused_by: str) -> Pause:
-        """Pause a handler (version '') or one version; every replica is told at commit."""
-        [found] = await self._fetch("pause_set", handler=handler, version=version, reason=reason, paused_by=paused_by)
+    async def pause_set(self, target: PauseTarget, reason: str, paused_by: str) -> Pause:
+        """Pause a handler, a version or a flow-control key; every replica is told at commit."""
+        [found] = await self._fetch("pause_set", **target.columns(), reason=reason, paused_by=paused_by)
         return rows.pause(found)
 
-    async def pause_clear(self, handler: str, version: str) -> Pause | None:
+    async def pause_clear(self, target: PauseTarget) -> Pause | None:
         """Resume; the pause that was in force, or None. Every replica is told at commit."""
-        found = await self._fetch("pause_clear", handler=handler, version=version)
+        found = await self._fetch("pause_clear", **target.columns())
         return rows.pause(found[0]) if found else None
 
     async def schedule_due(self, now: datetime, limit: int) -> list[Schedule]:

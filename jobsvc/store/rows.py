@@ -352,4 +352,4 @@ def schedule(row: asyncpg.Record) -> Schedule:
 
 def pause(row: asyncpg.Record) -> Pause:
     """A jobsvc_pauses row."""
-    return Pause(row["handler"], row["version"], row["reason"], row["paused_by"], row["created_at"])
+    return Pause(row["handler"], row["version"], row["flow_key"], row["reason"], row["paused_by"], row["created_at"])

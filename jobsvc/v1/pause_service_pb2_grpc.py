@@ -26,9 +26,10 @@ if _version_not_supported:
 
 
 class PauseServiceStub:
-    """Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-    queued (new ones are accepted and queue too) and running ones finish; no replica and no
-    remote worker starts one. Resuming starts them at once.
+    """Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+    queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+    WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+    one. Resuming starts them at once.
     """
 
     def __init__(self, channel):
@@ -47,6 +48,16 @@ class PauseServiceStub:
                 request_serializer=jobsvc_dot_v1_dot_pause__service__pb2.ResumeHandlerRequest.SerializeToString,
                 response_deserializer=jobsvc_dot_v1_dot_pause__service__pb2.ResumeHandlerResponse.FromString,
                 _registered_method=True)
+        self.PauseFlowKey = channel.unary_unary(
+                '/jobsvc.v1.PauseService/PauseFlowKey',
+                request_serializer=jobsvc_dot_v1_dot_pause__service__pb2.PauseFlowKeyRequest.SerializeToString,
+                response_deserializer=jobsvc_dot_v1_dot_pause__service__pb2.PauseFlowKeyResponse.FromString,
+                _registered_method=True)
+        self.ResumeFlowKey = channel.unary_unary(
+                '/jobsvc.v1.PauseService/ResumeFlowKey',
+                request_serializer=jobsvc_dot_v1_dot_pause__service__pb2.ResumeFlowKeyRequest.SerializeToString,
+                response_deserializer=jobsvc_dot_v1_dot_pause__service__pb2.ResumeFlowKeyResponse.FromString,
+                _registered_method=True)
         self.ListPauses = channel.unary_unary(
                 '/jobsvc.v1.PauseService/ListPauses',
                 request_serializer=jobsvc_dot_v1_dot_pause__service__pb2.ListPausesRequest.SerializeToString,
@@ -55,9 +66,10 @@ class PauseServiceStub:
 
 
 class PauseServiceServicer:
-    """Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-    queued (new ones are accepted and queue too) and running ones finish; no replica and no
-    remote worker starts one. Resuming starts them at once.
+    """Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+    queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+    WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+    one. Resuming starts them at once.
     """
 
     def PauseHandler(self, request, context):
@@ -72,6 +84,21 @@ class PauseServiceServicer:
     def ResumeHandler(self, request, context):
         """Resuming what is not paused changes nothing (was_paused false).
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PauseFlowKey(self, request, context):
+        """Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+        as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+        every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeFlowKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -95,6 +122,16 @@ def add_PauseServiceServicer_to_server(servicer, server):
                     request_deserializer=jobsvc_dot_v1_dot_pause__service__pb2.ResumeHandlerRequest.FromString,
                     response_serializer=jobsvc_dot_v1_dot_pause__service__pb2.ResumeHandlerResponse.SerializeToString,
             ),
+            'PauseFlowKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.PauseFlowKey,
+                    request_deserializer=jobsvc_dot_v1_dot_pause__service__pb2.PauseFlowKeyRequest.FromString,
+                    response_serializer=jobsvc_dot_v1_dot_pause__service__pb2.PauseFlowKeyResponse.SerializeToString,
+            ),
+            'ResumeFlowKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeFlowKey,
+                    request_deserializer=jobsvc_dot_v1_dot_pause__service__pb2.ResumeFlowKeyRequest.FromString,
+                    response_serializer=jobsvc_dot_v1_dot_pause__service__pb2.ResumeFlowKeyResponse.SerializeToString,
+            ),
             'ListPauses': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPauses,
                     request_deserializer=jobsvc_dot_v1_dot_pause__service__pb2.ListPausesRequest.FromString,
@@ -109,9 +146,10 @@ def add_PauseServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PauseService:
-    """Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-    queued (new ones are accepted and queue too) and running ones finish; no replica and no
-    remote worker starts one. Resuming starts them at once.
+    """Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+    queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+    WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+    one. Resuming starts them at once.
     """
 
     @staticmethod
@@ -158,6 +196,60 @@ class PauseService:
             '/jobsvc.v1.PauseService/ResumeHandler',
             jobsvc_dot_v1_dot_pause__service__pb2.ResumeHandlerRequest.SerializeToString,
             jobsvc_dot_v1_dot_pause__service__pb2.ResumeHandlerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PauseFlowKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jobsvc.v1.PauseService/PauseFlowKey',
+            jobsvc_dot_v1_dot_pause__service__pb2.PauseFlowKeyRequest.SerializeToString,
+            jobsvc_dot_v1_dot_pause__service__pb2.PauseFlowKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeFlowKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jobsvc.v1.PauseService/ResumeFlowKey',
+            jobsvc_dot_v1_dot_pause__service__pb2.ResumeFlowKeyRequest.SerializeToString,
+            jobsvc_dot_v1_dot_pause__service__pb2.ResumeFlowKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

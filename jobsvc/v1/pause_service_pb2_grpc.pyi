@@ -27,9 +27,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class PauseServiceStub:
-    """Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-    queued (new ones are accepted and queue too) and running ones finish; no replica and no
-    remote worker starts one. Resuming starts them at once.
+    """Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+    queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+    WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+    one. Resuming starts them at once.
     """
 
     @_typing.overload
@@ -43,13 +44,20 @@ class PauseServiceStub:
     """
     ResumeHandler: _grpc.UnaryUnaryMultiCallable[_pause_service_pb2.ResumeHandlerRequest, _pause_service_pb2.ResumeHandlerResponse]
     """Resuming what is not paused changes nothing (was_paused false)."""
+    PauseFlowKey: _grpc.UnaryUnaryMultiCallable[_pause_service_pb2.PauseFlowKeyRequest, _pause_service_pb2.PauseFlowKeyResponse]
+    """Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+    as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+    every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+    """
+    ResumeFlowKey: _grpc.UnaryUnaryMultiCallable[_pause_service_pb2.ResumeFlowKeyRequest, _pause_service_pb2.ResumeFlowKeyResponse]
     ListPauses: _grpc.UnaryUnaryMultiCallable[_pause_service_pb2.ListPausesRequest, _pause_service_pb2.ListPausesResponse]
 
 @_typing.type_check_only
 class PauseServiceAsyncStub(PauseServiceStub):
-    """Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-    queued (new ones are accepted and queue too) and running ones finish; no replica and no
-    remote worker starts one. Resuming starts them at once.
+    """Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+    queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+    WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+    one. Resuming starts them at once.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -60,12 +68,19 @@ class PauseServiceAsyncStub(PauseServiceStub):
     """
     ResumeHandler: _aio.UnaryUnaryMultiCallable[_pause_service_pb2.ResumeHandlerRequest, _pause_service_pb2.ResumeHandlerResponse]  # type: ignore[assignment]
     """Resuming what is not paused changes nothing (was_paused false)."""
+    PauseFlowKey: _aio.UnaryUnaryMultiCallable[_pause_service_pb2.PauseFlowKeyRequest, _pause_service_pb2.PauseFlowKeyResponse]  # type: ignore[assignment]
+    """Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+    as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+    every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+    """
+    ResumeFlowKey: _aio.UnaryUnaryMultiCallable[_pause_service_pb2.ResumeFlowKeyRequest, _pause_service_pb2.ResumeFlowKeyResponse]  # type: ignore[assignment]
     ListPauses: _aio.UnaryUnaryMultiCallable[_pause_service_pb2.ListPausesRequest, _pause_service_pb2.ListPausesResponse]  # type: ignore[assignment]
 
 class PauseServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-    queued (new ones are accepted and queue too) and running ones finish; no replica and no
-    remote worker starts one. Resuming starts them at once.
+    """Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+    queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+    WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+    one. Resuming starts them at once.
     """
 
     @_abc_1.abstractmethod
@@ -86,6 +101,24 @@ class PauseServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_pause_service_pb2.ResumeHandlerResponse, _abc.Awaitable[_pause_service_pb2.ResumeHandlerResponse]]:
         """Resuming what is not paused changes nothing (was_paused false)."""
+
+    @_abc_1.abstractmethod
+    def PauseFlowKey(
+        self,
+        request: _pause_service_pb2.PauseFlowKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pause_service_pb2.PauseFlowKeyResponse, _abc.Awaitable[_pause_service_pb2.PauseFlowKeyResponse]]:
+        """Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+        as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+        every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeFlowKey(
+        self,
+        request: _pause_service_pb2.ResumeFlowKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pause_service_pb2.ResumeFlowKeyResponse, _abc.Awaitable[_pause_service_pb2.ResumeFlowKeyResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListPauses(

@@ -145,3 +145,31 @@ async def test_readme_example(client: Client) -> None:
     while (await client.get(job.id)).state != SUCCEEDED:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
+
+
+async def test_pausing_a_flow_key_holds_that_tenant_only(start_server: StartServer, database_url: str) -> None:
+    server = await start_server(handler_modules=["tests.flow_handlers"])
+    conn = await asyncpg.connect(database_url)
+    async with Client(f"127.0.0.1:{server.port}") as client:
+        try:
+            paused = await client.pause_flow_key("acme", reason="unpaid invoice")
+            assert paused.flow_key == "acme" and paused.handler == ""
+            held = [await client.submit("tenant_work", {"tenant": "acme"}) for _ in range(3)]
+            others = [await client.submit("tenant_work", {"tenant": "globex"}) for _ in range(3)]
+            for job in others:
+                await _until(lambda job=job: _state_is(client, job.id, SUCCEEDED), timeout=5)
+            await asyncio.sleep(0.3)
+            for job in held:
+                waiting = await client.get(job.id)
+                assert waiting.state == job_pb2.JOB_STATE_QUEUED
+                assert waiting.wait_reason == job_pb2.WAIT_REASON_PAUSED
+            assert [p.flow_key for p in await client.list_pauses()] == ["acme"]
+            assert await client.resume_flow_key("acme") is True
+            for job in held:
+                await _until(lambda job=job: _state_is(client, job.id, SUCCEEDED), timeout=3)
+        finally:
+            await conn.close()
+
+
+async def _state_is(client: Client, job_id: str, state: int) -> bool:
+    return bool((await client.get(job_id)).state == state)

@@ -159,18 +159,26 @@ async def _create_schedule(client: Client, args: argparse.Namespace) -> Message:
 
 
 async def _pause(client: Client, args: argparse.Namespace) -> int:
-    if not args.handler:
+    if args.key:
+        _print(await client.pause_flow_key(args.key, reason=args.reason))
+    elif args.handler:
+        _print(await client.pause(args.handler, args.version, reason=args.reason))
+    else:
         for pause in await client.list_pauses():
-            what = f"{pause.handler} {pause.version or '(every version)'}"
+            what = (
+                f"key {pause.flow_key}" if pause.flow_key else f"{pause.handler} {pause.version or '(every version)'}"
+            )
             print(f"{what}\tsince {pause.create_time.ToDatetime().isoformat()}Z\t{pause.reason}")
-        return 0
-    _print(await client.pause(args.handler, args.version, reason=args.reason))
     return 0
 
 
 async def _resume(client: Client, args: argparse.Namespace) -> int:
-    was_paused = await client.resume(args.handler, args.version)
-    what = f"{args.handler} {args.version}".strip()
+    if args.key:
+        was_paused, what = await client.resume_flow_key(args.key), f"key {args.key}"
+    elif args.handler:
+        was_paused, what = await client.resume(args.handler, args.version), f"{args.handler} {args.version}".strip()
+    else:
+        raise SystemExit("name a handler or a --key to resume")
     print(f"resumed {what}" if was_paused else f"{what} was not paused")
     return 0
 

@@ -140,14 +140,16 @@ def _add_pause_commands(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], client: list[argparse.ArgumentParser]
 ) -> None:
     pause = commands.add_parser(
-        "pause", parents=client, help="stop starting jobs of a handler (queued ones wait, running ones finish)"
+        "pause", parents=client, help="stop starting jobs of a handler or key (queued ones wait, running ones finish)"
     )
-    pause.add_argument("handler", nargs="?", default="", help="the handler to pause (none: list the pauses)")
+    pause.add_argument("handler", nargs="?", default="", help="the handler to pause (none and no --key: list)")
     pause.add_argument("--version", default="", help="only this exact version (default: every version)")
+    pause.add_argument("--key", default="", help="pause a flow-control key instead (a tenant's, say)")
     pause.add_argument("--reason", default="", help="shown by `jobsvc pause` with no handler")
-    resume = commands.add_parser("resume", parents=client, help="start the queued jobs of a paused handler again")
-    resume.add_argument("handler")
+    resume = commands.add_parser("resume", parents=client, help="start the queued jobs of a paused handler or key")
+    resume.add_argument("handler", nargs="?", default="")
     resume.add_argument("--version", default="", help="the version the pause named (default: the whole handler)")
+    resume.add_argument("--key", default="", help="resume a flow-control key instead")
 
 
 def _add_schedule_commands(

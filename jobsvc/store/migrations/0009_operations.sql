@@ -136,16 +136,20 @@ $function$;
 CREATE INDEX jobsvc_jobs_labels_idx ON jobsvc_jobs USING gin (labels jsonb_path_ops)
     WHERE labels <> '{}'::jsonb;
 
--- Paused handlers and handler versions (version '' pauses every version of the handler).
--- Their queued jobs stay queued; running ones finish. Each replica keeps this table in
--- memory (re-read on a NOTIFY on jobsvc_pauses, sent by the statements that change it,
--- and every second) and its claim loops leave paused versions out of their claims: the
--- claim query itself never reads it, so nothing paused costs the hot path nothing.
+-- Pauses: of a handler (version '' for every version of it) or one version, or of a
+-- flow-control key (handler and version '', flow_key the rendered concurrency, rate or
+-- fairness key, a tenant's say). Their queued jobs stay queued; running ones finish. Each
+-- replica keeps this table in memory (re-read on a NOTIFY on jobsvc_pauses, sent by the
+-- statements that change it, and every second): its claim loops leave paused versions
+-- out of their claims, and pass the paused keys to the claim only while there are any,
+-- so that nothing paused costs the claim nothing.
 CREATE TABLE jobsvc_pauses (
-    handler    text        NOT NULL,
+    handler    text        NOT NULL DEFAULT '',
     version    text        NOT NULL DEFAULT '',
+    flow_key   text        NOT NULL DEFAULT '',
     reason     text        NOT NULL DEFAULT '',
     paused_by  text        NOT NULL DEFAULT '',
     created_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT jobsvc_pauses_pkey PRIMARY KEY (handler, version)
+    CONSTRAINT jobsvc_pauses_pkey PRIMARY KEY (handler, version, flow_key),
+    CONSTRAINT jobsvc_pauses_target_check CHECK ((handler = '') <> (flow_key = ''))
 );

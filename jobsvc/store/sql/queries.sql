@@ -222,7 +222,9 @@ SELECT id, handler, version_selector, version, state, priority,
            WHEN state <> 'queued' THEN ''
            WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
            WHEN EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = jobsvc_jobs.handler
-                        AND p.version IN ('', jobsvc_jobs.version))
+                        AND p.version IN ('', jobsvc_jobs.version) AND p.flow_key = '')
+             OR EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = '' AND p.version = ''
+                        AND p.flow_key IN (concurrency_key, rate_key, fairness_key))
                THEN 'paused'
            WHEN NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = handler AND h.version = version
                             AND h.last_seen_at > now() - interval '30 seconds')
@@ -267,7 +269,9 @@ SELECT id, handler, version_selector, version, state, priority,
            WHEN state <> 'queued' THEN ''
            WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
            WHEN EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = jobsvc_jobs.handler
-                        AND p.version IN ('', jobsvc_jobs.version))
+                        AND p.version IN ('', jobsvc_jobs.version) AND p.flow_key = '')
+             OR EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = '' AND p.version = ''
+                        AND p.flow_key IN (concurrency_key, rate_key, fairness_key))
                THEN 'paused'
            WHEN NOT EXISTS (SELECT 1 FROM jobsvc_handlers h WHERE h.name = handler AND h.version = version
                             AND h.last_seen_at > now() - interval '30 seconds')
@@ -356,6 +360,11 @@ WITH next AS MATERIALIZED (
           SELECT 1 FROM jobsvc_concurrency c WHERE c.key = j.concurrency_key AND c.running >= j.concurrency_limit))
       AND (rate_key IS NULL OR NOT EXISTS (
           SELECT 1 FROM jobsvc_rate_windows w WHERE w.key = j.rate_key AND w.blocked_until > clock_timestamp()))
+      -- Paused flow-control keys (jobsvc_pauses). NULL while none is paused: claims plan
+      -- for their parameters (force_custom_plan), so then this costs nothing.
+      -- (IS NOT TRUE: a job without some key compares NULL on it.)
+      AND (:paused_keys::text[] IS NULL OR (concurrency_key = ANY(:paused_keys)
+           OR rate_key = ANY(:paused_keys) OR fairness_key = ANY(:paused_keys)) IS NOT TRUE)
     ORDER BY priority DESC, order_at, id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
@@ -829,23 +838,25 @@ WHERE state = 'queued'
 GROUP BY handler;
 
 -- name: pause_list
-SELECT handler, version, reason, paused_by, created_at FROM jobsvc_pauses ORDER BY handler, version;
+SELECT handler, version, flow_key, reason, paused_by, created_at FROM jobsvc_pauses
+ORDER BY handler, version, flow_key;
 
 -- name: pause_set
--- Pauses a handler (:version '') or one version; pausing again keeps the first row. The
--- NOTIFY (delivered at commit) makes every replica re-read jobsvc_pauses at once.
+-- Pauses a handler (:version '' for every version), one version, or a flow-control key
+-- (:handler and :version ''); pausing again keeps the first row. The NOTIFY (delivered at
+-- commit) makes every replica re-read jobsvc_pauses at once.
 WITH upserted AS (
-    INSERT INTO jobsvc_pauses AS p (handler, version, reason, paused_by)
-    VALUES (:handler, :version, :reason, :paused_by)
-    ON CONFLICT (handler, version) DO UPDATE SET reason = p.reason
-    RETURNING handler, version, reason, paused_by, created_at
+    INSERT INTO jobsvc_pauses AS p (handler, version, flow_key, reason, paused_by)
+    VALUES (:handler, :version, :flow_key, :reason, :paused_by)
+    ON CONFLICT (handler, version, flow_key) DO UPDATE SET reason = p.reason
+    RETURNING handler, version, flow_key, reason, paused_by, created_at
 )
 SELECT upserted.*, pg_notify('jobsvc_pauses', '') AS notified FROM upserted;
 
 -- name: pause_clear
 -- Resumes; no row when it was not paused. The NOTIFY as in pause_set.
 WITH deleted AS (
-    DELETE FROM jobsvc_pauses WHERE handler = :handler AND version = :version
-    RETURNING handler, version, reason, paused_by, created_at
+    DELETE FROM jobsvc_pauses WHERE handler = :handler AND version = :version AND flow_key = :flow_key
+    RETURNING handler, version, flow_key, reason, paused_by, created_at
 )
 SELECT deleted.*, pg_notify('jobsvc_pauses', '') AS notified FROM deleted;

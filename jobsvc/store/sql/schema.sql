@@ -260,16 +260,19 @@ CREATE TABLE jobsvc_schedules (
 -- The scheduler's "which schedules are due" and "when is the next tick".
 CREATE INDEX jobsvc_schedules_due_idx ON jobsvc_schedules (next_tick_at) WHERE (NOT paused);
 
--- Paused handlers and versions (version '': every version), 0009. Each replica keeps it in
--- memory (re-read on NOTIFY jobsvc_pauses and every second) and leaves paused versions
--- out of its claims: the claim query never reads it.
+-- Pauses (0009): of a handler (version '': every version) or one version, or of a
+-- flow-control key (handler ''). Each replica keeps it in memory (re-read on NOTIFY
+-- jobsvc_pauses and every second): paused versions are left out of its claims, paused
+-- keys passed to the claim only while there are any.
 CREATE TABLE jobsvc_pauses (
-    handler    text        NOT NULL,
+    handler    text        NOT NULL DEFAULT ''::text,
     version    text        NOT NULL DEFAULT ''::text,
+    flow_key   text        NOT NULL DEFAULT ''::text,
     reason     text        NOT NULL DEFAULT ''::text,
     paused_by  text        NOT NULL DEFAULT ''::text,
     created_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT jobsvc_pauses_pkey PRIMARY KEY (handler, version)
+    CONSTRAINT jobsvc_pauses_pkey PRIMARY KEY (handler, version, flow_key),
+    CONSTRAINT jobsvc_pauses_target_check CHECK ((handler = ''::text) <> (flow_key = ''::text))
 );
 
 -- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at

@@ -22,6 +22,7 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// A pause of a handler (flow_key empty) or of a flow-control key (handler empty).
 type Pause struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Handler string                 `protobuf:"bytes,1,opt,name=handler,proto3" json:"handler,omitempty"`
@@ -29,6 +30,7 @@ type Pause struct {
 	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
 	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	FlowKey       string                 `protobuf:"bytes,5,opt,name=flow_key,json=flowKey,proto3" json:"flow_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -89,6 +91,13 @@ func (x *Pause) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Pause) GetFlowKey() string {
+	if x != nil {
+		return x.FlowKey
+	}
+	return ""
 }
 
 type PauseHandlerRequest struct {
@@ -294,6 +303,191 @@ func (x *ResumeHandlerResponse) GetWasPaused() bool {
 	return false
 }
 
+type PauseFlowKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1-256 bytes.
+	Key           string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseFlowKeyRequest) Reset() {
+	*x = PauseFlowKeyRequest{}
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseFlowKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseFlowKeyRequest) ProtoMessage() {}
+
+func (x *PauseFlowKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseFlowKeyRequest.ProtoReflect.Descriptor instead.
+func (*PauseFlowKeyRequest) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_pause_service_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PauseFlowKeyRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PauseFlowKeyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type PauseFlowKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pause         *Pause                 `protobuf:"bytes,1,opt,name=pause,proto3" json:"pause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseFlowKeyResponse) Reset() {
+	*x = PauseFlowKeyResponse{}
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseFlowKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseFlowKeyResponse) ProtoMessage() {}
+
+func (x *PauseFlowKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseFlowKeyResponse.ProtoReflect.Descriptor instead.
+func (*PauseFlowKeyResponse) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_pause_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PauseFlowKeyResponse) GetPause() *Pause {
+	if x != nil {
+		return x.Pause
+	}
+	return nil
+}
+
+type ResumeFlowKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeFlowKeyRequest) Reset() {
+	*x = ResumeFlowKeyRequest{}
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeFlowKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeFlowKeyRequest) ProtoMessage() {}
+
+func (x *ResumeFlowKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeFlowKeyRequest.ProtoReflect.Descriptor instead.
+func (*ResumeFlowKeyRequest) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_pause_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ResumeFlowKeyRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type ResumeFlowKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WasPaused     bool                   `protobuf:"varint,1,opt,name=was_paused,json=wasPaused,proto3" json:"was_paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeFlowKeyResponse) Reset() {
+	*x = ResumeFlowKeyResponse{}
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeFlowKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeFlowKeyResponse) ProtoMessage() {}
+
+func (x *ResumeFlowKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeFlowKeyResponse.ProtoReflect.Descriptor instead.
+func (*ResumeFlowKeyResponse) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_pause_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ResumeFlowKeyResponse) GetWasPaused() bool {
+	if x != nil {
+		return x.WasPaused
+	}
+	return false
+}
+
 type ListPausesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -302,7 +496,7 @@ type ListPausesRequest struct {
 
 func (x *ListPausesRequest) Reset() {
 	*x = ListPausesRequest{}
-	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[5]
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -314,7 +508,7 @@ func (x *ListPausesRequest) String() string {
 func (*ListPausesRequest) ProtoMessage() {}
 
 func (x *ListPausesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[5]
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -327,7 +521,7 @@ func (x *ListPausesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPausesRequest.ProtoReflect.Descriptor instead.
 func (*ListPausesRequest) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_pause_service_proto_rawDescGZIP(), []int{5}
+	return file_jobsvc_v1_pause_service_proto_rawDescGZIP(), []int{9}
 }
 
 type ListPausesResponse struct {
@@ -339,7 +533,7 @@ type ListPausesResponse struct {
 
 func (x *ListPausesResponse) Reset() {
 	*x = ListPausesResponse{}
-	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[6]
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +545,7 @@ func (x *ListPausesResponse) String() string {
 func (*ListPausesResponse) ProtoMessage() {}
 
 func (x *ListPausesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[6]
+	mi := &file_jobsvc_v1_pause_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +558,7 @@ func (x *ListPausesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPausesResponse.ProtoReflect.Descriptor instead.
 func (*ListPausesResponse) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_pause_service_proto_rawDescGZIP(), []int{6}
+	return file_jobsvc_v1_pause_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListPausesResponse) GetPauses() []*Pause {
@@ -378,13 +572,14 @@ var File_jobsvc_v1_pause_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_pause_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1djobsvc/v1/pause_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\"\x90\x01\n" +
+	"\x1djobsvc/v1/pause_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\"\xab\x01\n" +
 	"\x05Pause\x12\x18\n" +
 	"\ahandler\x18\x01 \x01(\tR\ahandler\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"a\n" +
+	"createTime\x12\x19\n" +
+	"\bflow_key\x18\x05 \x01(\tR\aflowKey\"a\n" +
 	"\x13PauseHandlerRequest\x12\x18\n" +
 	"\ahandler\x18\x01 \x01(\tR\ahandler\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
@@ -396,13 +591,25 @@ const file_jobsvc_v1_pause_service_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\"6\n" +
 	"\x15ResumeHandlerResponse\x12\x1d\n" +
 	"\n" +
+	"was_paused\x18\x01 \x01(\bR\twasPaused\"?\n" +
+	"\x13PauseFlowKeyRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\">\n" +
+	"\x14PauseFlowKeyResponse\x12&\n" +
+	"\x05pause\x18\x01 \x01(\v2\x10.jobsvc.v1.PauseR\x05pause\"(\n" +
+	"\x14ResumeFlowKeyRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"6\n" +
+	"\x15ResumeFlowKeyResponse\x12\x1d\n" +
+	"\n" +
 	"was_paused\x18\x01 \x01(\bR\twasPaused\"\x13\n" +
 	"\x11ListPausesRequest\">\n" +
 	"\x12ListPausesResponse\x12(\n" +
-	"\x06pauses\x18\x01 \x03(\v2\x10.jobsvc.v1.PauseR\x06pauses2\x90\x02\n" +
+	"\x06pauses\x18\x01 \x03(\v2\x10.jobsvc.v1.PauseR\x06pauses2\xc1\x03\n" +
 	"\fPauseService\x12U\n" +
 	"\fPauseHandler\x12\x1e.jobsvc.v1.PauseHandlerRequest\x1a\x1f.jobsvc.v1.PauseHandlerResponse\"\x04\x98\xb8\x18\x06\x12X\n" +
-	"\rResumeHandler\x12\x1f.jobsvc.v1.ResumeHandlerRequest\x1a .jobsvc.v1.ResumeHandlerResponse\"\x04\x98\xb8\x18\x06\x12O\n" +
+	"\rResumeHandler\x12\x1f.jobsvc.v1.ResumeHandlerRequest\x1a .jobsvc.v1.ResumeHandlerResponse\"\x04\x98\xb8\x18\x06\x12U\n" +
+	"\fPauseFlowKey\x12\x1e.jobsvc.v1.PauseFlowKeyRequest\x1a\x1f.jobsvc.v1.PauseFlowKeyResponse\"\x04\x98\xb8\x18\x06\x12X\n" +
+	"\rResumeFlowKey\x12\x1f.jobsvc.v1.ResumeFlowKeyRequest\x1a .jobsvc.v1.ResumeFlowKeyResponse\"\x04\x98\xb8\x18\x06\x12O\n" +
 	"\n" +
 	"ListPauses\x12\x1c.jobsvc.v1.ListPausesRequest\x1a\x1d.jobsvc.v1.ListPausesResponse\"\x04\x98\xb8\x18\x04BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
@@ -419,32 +626,41 @@ func file_jobsvc_v1_pause_service_proto_rawDescGZIP() []byte {
 	return file_jobsvc_v1_pause_service_proto_rawDescData
 }
 
-var file_jobsvc_v1_pause_service_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_jobsvc_v1_pause_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_jobsvc_v1_pause_service_proto_goTypes = []any{
 	(*Pause)(nil),                 // 0: jobsvc.v1.Pause
 	(*PauseHandlerRequest)(nil),   // 1: jobsvc.v1.PauseHandlerRequest
 	(*PauseHandlerResponse)(nil),  // 2: jobsvc.v1.PauseHandlerResponse
 	(*ResumeHandlerRequest)(nil),  // 3: jobsvc.v1.ResumeHandlerRequest
 	(*ResumeHandlerResponse)(nil), // 4: jobsvc.v1.ResumeHandlerResponse
-	(*ListPausesRequest)(nil),     // 5: jobsvc.v1.ListPausesRequest
-	(*ListPausesResponse)(nil),    // 6: jobsvc.v1.ListPausesResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*PauseFlowKeyRequest)(nil),   // 5: jobsvc.v1.PauseFlowKeyRequest
+	(*PauseFlowKeyResponse)(nil),  // 6: jobsvc.v1.PauseFlowKeyResponse
+	(*ResumeFlowKeyRequest)(nil),  // 7: jobsvc.v1.ResumeFlowKeyRequest
+	(*ResumeFlowKeyResponse)(nil), // 8: jobsvc.v1.ResumeFlowKeyResponse
+	(*ListPausesRequest)(nil),     // 9: jobsvc.v1.ListPausesRequest
+	(*ListPausesResponse)(nil),    // 10: jobsvc.v1.ListPausesResponse
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_jobsvc_v1_pause_service_proto_depIdxs = []int32{
-	7, // 0: jobsvc.v1.Pause.create_time:type_name -> google.protobuf.Timestamp
-	0, // 1: jobsvc.v1.PauseHandlerResponse.pause:type_name -> jobsvc.v1.Pause
-	0, // 2: jobsvc.v1.ListPausesResponse.pauses:type_name -> jobsvc.v1.Pause
-	1, // 3: jobsvc.v1.PauseService.PauseHandler:input_type -> jobsvc.v1.PauseHandlerRequest
-	3, // 4: jobsvc.v1.PauseService.ResumeHandler:input_type -> jobsvc.v1.ResumeHandlerRequest
-	5, // 5: jobsvc.v1.PauseService.ListPauses:input_type -> jobsvc.v1.ListPausesRequest
-	2, // 6: jobsvc.v1.PauseService.PauseHandler:output_type -> jobsvc.v1.PauseHandlerResponse
-	4, // 7: jobsvc.v1.PauseService.ResumeHandler:output_type -> jobsvc.v1.ResumeHandlerResponse
-	6, // 8: jobsvc.v1.PauseService.ListPauses:output_type -> jobsvc.v1.ListPausesResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	11, // 0: jobsvc.v1.Pause.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 1: jobsvc.v1.PauseHandlerResponse.pause:type_name -> jobsvc.v1.Pause
+	0,  // 2: jobsvc.v1.PauseFlowKeyResponse.pause:type_name -> jobsvc.v1.Pause
+	0,  // 3: jobsvc.v1.ListPausesResponse.pauses:type_name -> jobsvc.v1.Pause
+	1,  // 4: jobsvc.v1.PauseService.PauseHandler:input_type -> jobsvc.v1.PauseHandlerRequest
+	3,  // 5: jobsvc.v1.PauseService.ResumeHandler:input_type -> jobsvc.v1.ResumeHandlerRequest
+	5,  // 6: jobsvc.v1.PauseService.PauseFlowKey:input_type -> jobsvc.v1.PauseFlowKeyRequest
+	7,  // 7: jobsvc.v1.PauseService.ResumeFlowKey:input_type -> jobsvc.v1.ResumeFlowKeyRequest
+	9,  // 8: jobsvc.v1.PauseService.ListPauses:input_type -> jobsvc.v1.ListPausesRequest
+	2,  // 9: jobsvc.v1.PauseService.PauseHandler:output_type -> jobsvc.v1.PauseHandlerResponse
+	4,  // 10: jobsvc.v1.PauseService.ResumeHandler:output_type -> jobsvc.v1.ResumeHandlerResponse
+	6,  // 11: jobsvc.v1.PauseService.PauseFlowKey:output_type -> jobsvc.v1.PauseFlowKeyResponse
+	8,  // 12: jobsvc.v1.PauseService.ResumeFlowKey:output_type -> jobsvc.v1.ResumeFlowKeyResponse
+	10, // 13: jobsvc.v1.PauseService.ListPauses:output_type -> jobsvc.v1.ListPausesResponse
+	9,  // [9:14] is the sub-list for method output_type
+	4,  // [4:9] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_pause_service_proto_init() }
@@ -459,7 +675,7 @@ func file_jobsvc_v1_pause_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_pause_service_proto_rawDesc), len(file_jobsvc_v1_pause_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,8 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	PauseService_PauseHandler_FullMethodName  = "/jobsvc.v1.PauseService/PauseHandler"
 	PauseService_ResumeHandler_FullMethodName = "/jobsvc.v1.PauseService/ResumeHandler"
+	PauseService_PauseFlowKey_FullMethodName  = "/jobsvc.v1.PauseService/PauseFlowKey"
+	PauseService_ResumeFlowKey_FullMethodName = "/jobsvc.v1.PauseService/ResumeFlowKey"
 	PauseService_ListPauses_FullMethodName    = "/jobsvc.v1.PauseService/ListPauses"
 )
 
@@ -28,9 +30,10 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-// queued (new ones are accepted and queue too) and running ones finish; no replica and no
-// remote worker starts one. Resuming starts them at once.
+// Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+// queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+// WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+// one. Resuming starts them at once.
 type PauseServiceClient interface {
 	// Returns once every replica obeys: after it returns, no job of the paused handler
 	// (or version) starts. Pausing what is paused already changes nothing. NOT_FOUND for a
@@ -38,6 +41,11 @@ type PauseServiceClient interface {
 	PauseHandler(ctx context.Context, in *PauseHandlerRequest, opts ...grpc.CallOption) (*PauseHandlerResponse, error)
 	// Resuming what is not paused changes nothing (was_paused false).
 	ResumeHandler(ctx context.Context, in *ResumeHandlerRequest, opts ...grpc.CallOption) (*ResumeHandlerResponse, error)
+	// Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+	// as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+	// every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+	PauseFlowKey(ctx context.Context, in *PauseFlowKeyRequest, opts ...grpc.CallOption) (*PauseFlowKeyResponse, error)
+	ResumeFlowKey(ctx context.Context, in *ResumeFlowKeyRequest, opts ...grpc.CallOption) (*ResumeFlowKeyResponse, error)
 	ListPauses(ctx context.Context, in *ListPausesRequest, opts ...grpc.CallOption) (*ListPausesResponse, error)
 }
 
@@ -69,6 +77,26 @@ func (c *pauseServiceClient) ResumeHandler(ctx context.Context, in *ResumeHandle
 	return out, nil
 }
 
+func (c *pauseServiceClient) PauseFlowKey(ctx context.Context, in *PauseFlowKeyRequest, opts ...grpc.CallOption) (*PauseFlowKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseFlowKeyResponse)
+	err := c.cc.Invoke(ctx, PauseService_PauseFlowKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pauseServiceClient) ResumeFlowKey(ctx context.Context, in *ResumeFlowKeyRequest, opts ...grpc.CallOption) (*ResumeFlowKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeFlowKeyResponse)
+	err := c.cc.Invoke(ctx, PauseService_ResumeFlowKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *pauseServiceClient) ListPauses(ctx context.Context, in *ListPausesRequest, opts ...grpc.CallOption) (*ListPausesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListPausesResponse)
@@ -83,9 +111,10 @@ func (c *pauseServiceClient) ListPauses(ctx context.Context, in *ListPausesReque
 // All implementations must embed UnimplementedPauseServiceServer
 // for forward compatibility.
 //
-// Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-// queued (new ones are accepted and queue too) and running ones finish; no replica and no
-// remote worker starts one. Resuming starts them at once.
+// Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+// queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+// WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+// one. Resuming starts them at once.
 type PauseServiceServer interface {
 	// Returns once every replica obeys: after it returns, no job of the paused handler
 	// (or version) starts. Pausing what is paused already changes nothing. NOT_FOUND for a
@@ -93,6 +122,11 @@ type PauseServiceServer interface {
 	PauseHandler(context.Context, *PauseHandlerRequest) (*PauseHandlerResponse, error)
 	// Resuming what is not paused changes nothing (was_paused false).
 	ResumeHandler(context.Context, *ResumeHandlerRequest) (*ResumeHandlerResponse, error)
+	// Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+	// as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+	// every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+	PauseFlowKey(context.Context, *PauseFlowKeyRequest) (*PauseFlowKeyResponse, error)
+	ResumeFlowKey(context.Context, *ResumeFlowKeyRequest) (*ResumeFlowKeyResponse, error)
 	ListPauses(context.Context, *ListPausesRequest) (*ListPausesResponse, error)
 	mustEmbedUnimplementedPauseServiceServer()
 }
@@ -109,6 +143,12 @@ func (UnimplementedPauseServiceServer) PauseHandler(context.Context, *PauseHandl
 }
 func (UnimplementedPauseServiceServer) ResumeHandler(context.Context, *ResumeHandlerRequest) (*ResumeHandlerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResumeHandler not implemented")
+}
+func (UnimplementedPauseServiceServer) PauseFlowKey(context.Context, *PauseFlowKeyRequest) (*PauseFlowKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseFlowKey not implemented")
+}
+func (UnimplementedPauseServiceServer) ResumeFlowKey(context.Context, *ResumeFlowKeyRequest) (*ResumeFlowKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeFlowKey not implemented")
 }
 func (UnimplementedPauseServiceServer) ListPauses(context.Context, *ListPausesRequest) (*ListPausesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPauses not implemented")
@@ -170,6 +210,42 @@ func _PauseService_ResumeHandler_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PauseService_PauseFlowKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseFlowKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PauseServiceServer).PauseFlowKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PauseService_PauseFlowKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PauseServiceServer).PauseFlowKey(ctx, req.(*PauseFlowKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PauseService_ResumeFlowKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeFlowKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PauseServiceServer).ResumeFlowKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PauseService_ResumeFlowKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PauseServiceServer).ResumeFlowKey(ctx, req.(*ResumeFlowKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PauseService_ListPauses_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListPausesRequest)
 	if err := dec(in); err != nil {
@@ -202,6 +278,14 @@ var PauseService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResumeHandler",
 			Handler:    _PauseService_ResumeHandler_Handler,
+		},
+		{
+			MethodName: "PauseFlowKey",
+			Handler:    _PauseService_PauseFlowKey_Handler,
+		},
+		{
+			MethodName: "ResumeFlowKey",
+			Handler:    _PauseService_ResumeFlowKey_Handler,
 		},
 		{
 			MethodName: "ListPauses",

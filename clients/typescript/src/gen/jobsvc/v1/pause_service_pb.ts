@@ -13,9 +13,11 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/pause_service.proto.
  */
 export const file_jobsvc_v1_pause_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1qb2JzdmMvdjEvcGF1c2Vfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxImoKBVBhdXNlEg8KB2hhbmRsZXIYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZyZWFzb24YAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkcKE1BhdXNlSGFuZGxlclJlcXVlc3QSDwoHaGFuZGxlchgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnJlYXNvbhgDIAEoCSI3ChRQYXVzZUhhbmRsZXJSZXNwb25zZRIfCgVwYXVzZRgBIAEoCzIQLmpvYnN2Yy52MS5QYXVzZSI4ChRSZXN1bWVIYW5kbGVyUmVxdWVzdBIPCgdoYW5kbGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKAkiKwoVUmVzdW1lSGFuZGxlclJlc3BvbnNlEhIKCndhc19wYXVzZWQYASABKAgiEwoRTGlzdFBhdXNlc1JlcXVlc3QiNgoSTGlzdFBhdXNlc1Jlc3BvbnNlEiAKBnBhdXNlcxgBIAMoCzIQLmpvYnN2Yy52MS5QYXVzZTKQAgoMUGF1c2VTZXJ2aWNlElUKDFBhdXNlSGFuZGxlchIeLmpvYnN2Yy52MS5QYXVzZUhhbmRsZXJSZXF1ZXN0Gh8uam9ic3ZjLnYxLlBhdXNlSGFuZGxlclJlc3BvbnNlIgSYuBgGElgKDVJlc3VtZUhhbmRsZXISHy5qb2JzdmMudjEuUmVzdW1lSGFuZGxlclJlcXVlc3QaIC5qb2JzdmMudjEuUmVzdW1lSGFuZGxlclJlc3BvbnNlIgSYuBgGEk8KCkxpc3RQYXVzZXMSHC5qb2JzdmMudjEuTGlzdFBhdXNlc1JlcXVlc3QaHS5qb2JzdmMudjEuTGlzdFBhdXNlc1Jlc3BvbnNlIgSYuBgEQk0KDWRldi5qb2JzdmMudjFQAVo6Z2l0aHViLmNvbS9qb2JzdmMvam9ic3ZjL2NsaWVudHMvZ28vZ2VuL2pvYnN2Yy92MTtqb2JzdmN2MWIGcHJvdG8z", [file_google_protobuf_timestamp, file_jobsvc_v1_auth]);
+  fileDesc("Ch1qb2JzdmMvdjEvcGF1c2Vfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxInwKBVBhdXNlEg8KB2hhbmRsZXIYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIOCgZyZWFzb24YAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGZsb3dfa2V5GAUgASgJIkcKE1BhdXNlSGFuZGxlclJlcXVlc3QSDwoHaGFuZGxlchgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnJlYXNvbhgDIAEoCSI3ChRQYXVzZUhhbmRsZXJSZXNwb25zZRIfCgVwYXVzZRgBIAEoCzIQLmpvYnN2Yy52MS5QYXVzZSI4ChRSZXN1bWVIYW5kbGVyUmVxdWVzdBIPCgdoYW5kbGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKAkiKwoVUmVzdW1lSGFuZGxlclJlc3BvbnNlEhIKCndhc19wYXVzZWQYASABKAgiMgoTUGF1c2VGbG93S2V5UmVxdWVzdBILCgNrZXkYASABKAkSDgoGcmVhc29uGAIgASgJIjcKFFBhdXNlRmxvd0tleVJlc3BvbnNlEh8KBXBhdXNlGAEgASgLMhAuam9ic3ZjLnYxLlBhdXNlIiMKFFJlc3VtZUZsb3dLZXlSZXF1ZXN0EgsKA2tleRgBIAEoCSIrChVSZXN1bWVGbG93S2V5UmVzcG9uc2USEgoKd2FzX3BhdXNlZBgBIAEoCCITChFMaXN0UGF1c2VzUmVxdWVzdCI2ChJMaXN0UGF1c2VzUmVzcG9uc2USIAoGcGF1c2VzGAEgAygLMhAuam9ic3ZjLnYxLlBhdXNlMsEDCgxQYXVzZVNlcnZpY2USVQoMUGF1c2VIYW5kbGVyEh4uam9ic3ZjLnYxLlBhdXNlSGFuZGxlclJlcXVlc3QaHy5qb2JzdmMudjEuUGF1c2VIYW5kbGVyUmVzcG9uc2UiBJi4GAYSWAoNUmVzdW1lSGFuZGxlchIfLmpvYnN2Yy52MS5SZXN1bWVIYW5kbGVyUmVxdWVzdBogLmpvYnN2Yy52MS5SZXN1bWVIYW5kbGVyUmVzcG9uc2UiBJi4GAYSVQoMUGF1c2VGbG93S2V5Eh4uam9ic3ZjLnYxLlBhdXNlRmxvd0tleVJlcXVlc3QaHy5qb2JzdmMudjEuUGF1c2VGbG93S2V5UmVzcG9uc2UiBJi4GAYSWAoNUmVzdW1lRmxvd0tleRIfLmpvYnN2Yy52MS5SZXN1bWVGbG93S2V5UmVxdWVzdBogLmpvYnN2Yy52MS5SZXN1bWVGbG93S2V5UmVzcG9uc2UiBJi4GAYSTwoKTGlzdFBhdXNlcxIcLmpvYnN2Yy52MS5MaXN0UGF1c2VzUmVxdWVzdBodLmpvYnN2Yy52MS5MaXN0UGF1c2VzUmVzcG9uc2UiBJi4GARCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_google_protobuf_timestamp, file_jobsvc_v1_auth]);
 
 /**
+ * A pause of a handler (flow_key empty) or of a flow-control key (handler empty).
+ *
  * @generated from message jobsvc.v1.Pause
  */
 export type Pause = Message<"jobsvc.v1.Pause"> & {
@@ -40,6 +42,11 @@ export type Pause = Message<"jobsvc.v1.Pause"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 4;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string flow_key = 5;
+   */
+  flowKey: string;
 };
 
 /**
@@ -139,6 +146,81 @@ export const ResumeHandlerResponseSchema: GenMessage<ResumeHandlerResponse> = /*
   messageDesc(file_jobsvc_v1_pause_service, 4);
 
 /**
+ * @generated from message jobsvc.v1.PauseFlowKeyRequest
+ */
+export type PauseFlowKeyRequest = Message<"jobsvc.v1.PauseFlowKeyRequest"> & {
+  /**
+   * 1-256 bytes.
+   *
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message jobsvc.v1.PauseFlowKeyRequest.
+ * Use `create(PauseFlowKeyRequestSchema)` to create a new message.
+ */
+export const PauseFlowKeyRequestSchema: GenMessage<PauseFlowKeyRequest> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_pause_service, 5);
+
+/**
+ * @generated from message jobsvc.v1.PauseFlowKeyResponse
+ */
+export type PauseFlowKeyResponse = Message<"jobsvc.v1.PauseFlowKeyResponse"> & {
+  /**
+   * @generated from field: jobsvc.v1.Pause pause = 1;
+   */
+  pause?: Pause | undefined;
+};
+
+/**
+ * Describes the message jobsvc.v1.PauseFlowKeyResponse.
+ * Use `create(PauseFlowKeyResponseSchema)` to create a new message.
+ */
+export const PauseFlowKeyResponseSchema: GenMessage<PauseFlowKeyResponse> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_pause_service, 6);
+
+/**
+ * @generated from message jobsvc.v1.ResumeFlowKeyRequest
+ */
+export type ResumeFlowKeyRequest = Message<"jobsvc.v1.ResumeFlowKeyRequest"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message jobsvc.v1.ResumeFlowKeyRequest.
+ * Use `create(ResumeFlowKeyRequestSchema)` to create a new message.
+ */
+export const ResumeFlowKeyRequestSchema: GenMessage<ResumeFlowKeyRequest> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_pause_service, 7);
+
+/**
+ * @generated from message jobsvc.v1.ResumeFlowKeyResponse
+ */
+export type ResumeFlowKeyResponse = Message<"jobsvc.v1.ResumeFlowKeyResponse"> & {
+  /**
+   * @generated from field: bool was_paused = 1;
+   */
+  wasPaused: boolean;
+};
+
+/**
+ * Describes the message jobsvc.v1.ResumeFlowKeyResponse.
+ * Use `create(ResumeFlowKeyResponseSchema)` to create a new message.
+ */
+export const ResumeFlowKeyResponseSchema: GenMessage<ResumeFlowKeyResponse> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_pause_service, 8);
+
+/**
  * @generated from message jobsvc.v1.ListPausesRequest
  */
 export type ListPausesRequest = Message<"jobsvc.v1.ListPausesRequest"> & {
@@ -149,7 +231,7 @@ export type ListPausesRequest = Message<"jobsvc.v1.ListPausesRequest"> & {
  * Use `create(ListPausesRequestSchema)` to create a new message.
  */
 export const ListPausesRequestSchema: GenMessage<ListPausesRequest> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_pause_service, 5);
+  messageDesc(file_jobsvc_v1_pause_service, 9);
 
 /**
  * @generated from message jobsvc.v1.ListPausesResponse
@@ -166,12 +248,13 @@ export type ListPausesResponse = Message<"jobsvc.v1.ListPausesResponse"> & {
  * Use `create(ListPausesResponseSchema)` to create a new message.
  */
 export const ListPausesResponseSchema: GenMessage<ListPausesResponse> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_pause_service, 6);
+  messageDesc(file_jobsvc_v1_pause_service, 10);
 
 /**
- * Pause and resume a handler, or one version of it. While paused, its queued jobs stay
- * queued (new ones are accepted and queue too) and running ones finish; no replica and no
- * remote worker starts one. Resuming starts them at once.
+ * Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+ * queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+ * WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+ * one. Resuming starts them at once.
  *
  * @generated from service jobsvc.v1.PauseService
  */
@@ -197,6 +280,26 @@ export const PauseService: GenService<{
     methodKind: "unary";
     input: typeof ResumeHandlerRequestSchema;
     output: typeof ResumeHandlerResponseSchema;
+  },
+  /**
+   * Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+   * as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+   * every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+   *
+   * @generated from rpc jobsvc.v1.PauseService.PauseFlowKey
+   */
+  pauseFlowKey: {
+    methodKind: "unary";
+    input: typeof PauseFlowKeyRequestSchema;
+    output: typeof PauseFlowKeyResponseSchema;
+  },
+  /**
+   * @generated from rpc jobsvc.v1.PauseService.ResumeFlowKey
+   */
+  resumeFlowKey: {
+    methodKind: "unary";
+    input: typeof ResumeFlowKeyRequestSchema;
+    output: typeof ResumeFlowKeyResponseSchema;
   },
   /**
    * @generated from rpc jobsvc.v1.PauseService.ListPauses

@@ -6,6 +6,10 @@
 package dev.jobsvc.v1;
 
 /**
+ * <pre>
+ * A pause of a handler (flow_key empty) or of a flow-control key (handler empty).
+ * </pre>
+ *
  * Protobuf type {@code jobsvc.v1.Pause}
  */
 @com.google.protobuf.Generated
@@ -31,6 +35,7 @@ private static final long serialVersionUID = 0L;
     handler_ = "";
     version_ = "";
     reason_ = "";
+    flowKey_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -203,6 +208,45 @@ private static final long serialVersionUID = 0L;
     return createTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : createTime_;
   }
 
+  public static final int FLOW_KEY_FIELD_NUMBER = 5;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object flowKey_ = "";
+  /**
+   * <code>string flow_key = 5;</code>
+   * @return The flowKey.
+   */
+  @java.lang.Override
+  public java.lang.String getFlowKey() {
+    java.lang.Object ref = flowKey_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      flowKey_ = s;
+      return s;
+    }
+  }
+  /**
+   * <code>string flow_key = 5;</code>
+   * @return The bytes for flowKey.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getFlowKeyBytes() {
+    java.lang.Object ref = flowKey_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      flowKey_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -229,6 +273,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(4, getCreateTime());
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(flowKey_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 5, flowKey_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -245,6 +292,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(4, getCreateTime());
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(flowKey_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(5, flowKey_);
     }
     return size;
   }
@@ -281,6 +331,8 @@ private static final long serialVersionUID = 0L;
       if (!getCreateTime()
           .equals(other.getCreateTime())) return false;
     }
+    if (!getFlowKey()
+        .equals(other.getFlowKey())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -302,6 +354,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + CREATE_TIME_FIELD_NUMBER;
       hash = (53 * hash) + getCreateTime().hashCode();
     }
+    hash = (37 * hash) + FLOW_KEY_FIELD_NUMBER;
+    hash = (53 * hash) + getFlowKey().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -400,6 +454,10 @@ private static final long serialVersionUID = 0L;
     return builder;
   }
   /**
+   * <pre>
+   * A pause of a handler (flow_key empty) or of a flow-control key (handler empty).
+   * </pre>
+   *
    * Protobuf type {@code jobsvc.v1.Pause}
    */
   public static final class Builder extends
@@ -447,6 +505,7 @@ private static final long serialVersionUID = 0L;
         createTimeBuilder_.dispose();
         createTimeBuilder_ = null;
       }
+      flowKey_ = "";
       return this;
     }
 
@@ -496,6 +555,9 @@ private static final long serialVersionUID = 0L;
             : createTimeBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.flowKey_ = flowKey_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -528,6 +590,11 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasCreateTime()) {
         mergeCreateTime(other.getCreateTime());
+      }
+      if (!other.getFlowKey().isEmpty()) {
+        flowKey_ = other.flowKey_;
+        bitField0_ |= 0x00000010;
+        onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -577,6 +644,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 42: {
+              flowKey_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -949,6 +1021,78 @@ private static final long serialVersionUID = 0L;
         createTime_ = null;
       }
       return createTimeBuilder_;
+    }
+
+    private java.lang.Object flowKey_ = "";
+    /**
+     * <code>string flow_key = 5;</code>
+     * @return The flowKey.
+     */
+    public java.lang.String getFlowKey() {
+      java.lang.Object ref = flowKey_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        flowKey_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <code>string flow_key = 5;</code>
+     * @return The bytes for flowKey.
+     */
+    public com.google.protobuf.ByteString
+        getFlowKeyBytes() {
+      java.lang.Object ref = flowKey_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        flowKey_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <code>string flow_key = 5;</code>
+     * @param value The flowKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setFlowKey(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      flowKey_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>string flow_key = 5;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearFlowKey() {
+      flowKey_ = getDefaultInstance().getFlowKey();
+      bitField0_ = (bitField0_ & ~0x00000010);
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>string flow_key = 5;</code>
+     * @param value The bytes for flowKey to set.
+     * @return This builder for chaining.
+     */
+    public Builder setFlowKeyBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      flowKey_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.Pause)

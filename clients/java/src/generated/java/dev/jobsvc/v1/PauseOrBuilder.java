@@ -68,4 +68,16 @@ public interface PauseOrBuilder extends
    * <code>.google.protobuf.Timestamp create_time = 4;</code>
    */
   com.google.protobuf.TimestampOrBuilder getCreateTimeOrBuilder();
+
+  /**
+   * <code>string flow_key = 5;</code>
+   * @return The flowKey.
+   */
+  java.lang.String getFlowKey();
+  /**
+   * <code>string flow_key = 5;</code>
+   * @return The bytes for flowKey.
+   */
+  com.google.protobuf.ByteString
+      getFlowKeyBytes();
 }

@@ -4,9 +4,10 @@ import static io.grpc.MethodDescriptor.generateFullMethodName;
 
 /**
  * <pre>
- * Pause and resume a handler, or one version of it. While paused, its queued jobs stay
- * queued (new ones are accepted and queue too) and running ones finish; no replica and no
- * remote worker starts one. Resuming starts them at once.
+ * Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+ * queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+ * WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+ * one. Resuming starts them at once.
  * </pre>
  */
 @io.grpc.stub.annotations.GrpcGenerated
@@ -77,6 +78,68 @@ public final class PauseServiceGrpc {
       }
     }
     return getResumeHandlerMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.PauseFlowKeyRequest,
+      dev.jobsvc.v1.PauseFlowKeyResponse> getPauseFlowKeyMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "PauseFlowKey",
+      requestType = dev.jobsvc.v1.PauseFlowKeyRequest.class,
+      responseType = dev.jobsvc.v1.PauseFlowKeyResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.jobsvc.v1.PauseFlowKeyRequest,
+      dev.jobsvc.v1.PauseFlowKeyResponse> getPauseFlowKeyMethod() {
+    io.grpc.MethodDescriptor<dev.jobsvc.v1.PauseFlowKeyRequest, dev.jobsvc.v1.PauseFlowKeyResponse> getPauseFlowKeyMethod;
+    if ((getPauseFlowKeyMethod = PauseServiceGrpc.getPauseFlowKeyMethod) == null) {
+      synchronized (PauseServiceGrpc.class) {
+        if ((getPauseFlowKeyMethod = PauseServiceGrpc.getPauseFlowKeyMethod) == null) {
+          PauseServiceGrpc.getPauseFlowKeyMethod = getPauseFlowKeyMethod =
+              io.grpc.MethodDescriptor.<dev.jobsvc.v1.PauseFlowKeyRequest, dev.jobsvc.v1.PauseFlowKeyResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "PauseFlowKey"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.PauseFlowKeyRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.PauseFlowKeyResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new PauseServiceMethodDescriptorSupplier("PauseFlowKey"))
+              .build();
+        }
+      }
+    }
+    return getPauseFlowKeyMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.ResumeFlowKeyRequest,
+      dev.jobsvc.v1.ResumeFlowKeyResponse> getResumeFlowKeyMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "ResumeFlowKey",
+      requestType = dev.jobsvc.v1.ResumeFlowKeyRequest.class,
+      responseType = dev.jobsvc.v1.ResumeFlowKeyResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.jobsvc.v1.ResumeFlowKeyRequest,
+      dev.jobsvc.v1.ResumeFlowKeyResponse> getResumeFlowKeyMethod() {
+    io.grpc.MethodDescriptor<dev.jobsvc.v1.ResumeFlowKeyRequest, dev.jobsvc.v1.ResumeFlowKeyResponse> getResumeFlowKeyMethod;
+    if ((getResumeFlowKeyMethod = PauseServiceGrpc.getResumeFlowKeyMethod) == null) {
+      synchronized (PauseServiceGrpc.class) {
+        if ((getResumeFlowKeyMethod = PauseServiceGrpc.getResumeFlowKeyMethod) == null) {
+          PauseServiceGrpc.getResumeFlowKeyMethod = getResumeFlowKeyMethod =
+              io.grpc.MethodDescriptor.<dev.jobsvc.v1.ResumeFlowKeyRequest, dev.jobsvc.v1.ResumeFlowKeyResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "ResumeFlowKey"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.ResumeFlowKeyRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.ResumeFlowKeyResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new PauseServiceMethodDescriptorSupplier("ResumeFlowKey"))
+              .build();
+        }
+      }
+    }
+    return getResumeFlowKeyMethod;
   }
 
   private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.ListPausesRequest,
@@ -171,9 +234,10 @@ public final class PauseServiceGrpc {
 
   /**
    * <pre>
-   * Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-   * queued (new ones are accepted and queue too) and running ones finish; no replica and no
-   * remote worker starts one. Resuming starts them at once.
+   * Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+   * queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+   * WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+   * one. Resuming starts them at once.
    * </pre>
    */
   public interface AsyncService {
@@ -201,6 +265,25 @@ public final class PauseServiceGrpc {
     }
 
     /**
+     * <pre>
+     * Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+     * as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+     * every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+     * </pre>
+     */
+    default void pauseFlowKey(dev.jobsvc.v1.PauseFlowKeyRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.PauseFlowKeyResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getPauseFlowKeyMethod(), responseObserver);
+    }
+
+    /**
+     */
+    default void resumeFlowKey(dev.jobsvc.v1.ResumeFlowKeyRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.ResumeFlowKeyResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getResumeFlowKeyMethod(), responseObserver);
+    }
+
+    /**
      */
     default void listPauses(dev.jobsvc.v1.ListPausesRequest request,
         io.grpc.stub.StreamObserver<dev.jobsvc.v1.ListPausesResponse> responseObserver) {
@@ -211,9 +294,10 @@ public final class PauseServiceGrpc {
   /**
    * Base class for the server implementation of the service PauseService.
    * <pre>
-   * Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-   * queued (new ones are accepted and queue too) and running ones finish; no replica and no
-   * remote worker starts one. Resuming starts them at once.
+   * Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+   * queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+   * WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+   * one. Resuming starts them at once.
    * </pre>
    */
   public static abstract class PauseServiceImplBase
@@ -227,9 +311,10 @@ public final class PauseServiceGrpc {
   /**
    * A stub to allow clients to do asynchronous rpc calls to service PauseService.
    * <pre>
-   * Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-   * queued (new ones are accepted and queue too) and running ones finish; no replica and no
-   * remote worker starts one. Resuming starts them at once.
+   * Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+   * queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+   * WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+   * one. Resuming starts them at once.
    * </pre>
    */
   public static final class PauseServiceStub
@@ -270,6 +355,27 @@ public final class PauseServiceGrpc {
     }
 
     /**
+     * <pre>
+     * Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+     * as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+     * every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+     * </pre>
+     */
+    public void pauseFlowKey(dev.jobsvc.v1.PauseFlowKeyRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.PauseFlowKeyResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getPauseFlowKeyMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     */
+    public void resumeFlowKey(dev.jobsvc.v1.ResumeFlowKeyRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.ResumeFlowKeyResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getResumeFlowKeyMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
      */
     public void listPauses(dev.jobsvc.v1.ListPausesRequest request,
         io.grpc.stub.StreamObserver<dev.jobsvc.v1.ListPausesResponse> responseObserver) {
@@ -281,9 +387,10 @@ public final class PauseServiceGrpc {
   /**
    * A stub to allow clients to do synchronous rpc calls to service PauseService.
    * <pre>
-   * Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-   * queued (new ones are accepted and queue too) and running ones finish; no replica and no
-   * remote worker starts one. Resuming starts them at once.
+   * Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+   * queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+   * WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+   * one. Resuming starts them at once.
    * </pre>
    */
   public static final class PauseServiceBlockingV2Stub
@@ -322,6 +429,25 @@ public final class PauseServiceGrpc {
     }
 
     /**
+     * <pre>
+     * Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+     * as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+     * every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+     * </pre>
+     */
+    public dev.jobsvc.v1.PauseFlowKeyResponse pauseFlowKey(dev.jobsvc.v1.PauseFlowKeyRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getPauseFlowKeyMethod(), getCallOptions(), request);
+    }
+
+    /**
+     */
+    public dev.jobsvc.v1.ResumeFlowKeyResponse resumeFlowKey(dev.jobsvc.v1.ResumeFlowKeyRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getResumeFlowKeyMethod(), getCallOptions(), request);
+    }
+
+    /**
      */
     public dev.jobsvc.v1.ListPausesResponse listPauses(dev.jobsvc.v1.ListPausesRequest request) throws io.grpc.StatusException {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
@@ -332,9 +458,10 @@ public final class PauseServiceGrpc {
   /**
    * A stub to allow clients to do limited synchronous rpc calls to service PauseService.
    * <pre>
-   * Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-   * queued (new ones are accepted and queue too) and running ones finish; no replica and no
-   * remote worker starts one. Resuming starts them at once.
+   * Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+   * queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+   * WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+   * one. Resuming starts them at once.
    * </pre>
    */
   public static final class PauseServiceBlockingStub
@@ -373,6 +500,25 @@ public final class PauseServiceGrpc {
     }
 
     /**
+     * <pre>
+     * Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+     * as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+     * every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+     * </pre>
+     */
+    public dev.jobsvc.v1.PauseFlowKeyResponse pauseFlowKey(dev.jobsvc.v1.PauseFlowKeyRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getPauseFlowKeyMethod(), getCallOptions(), request);
+    }
+
+    /**
+     */
+    public dev.jobsvc.v1.ResumeFlowKeyResponse resumeFlowKey(dev.jobsvc.v1.ResumeFlowKeyRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getResumeFlowKeyMethod(), getCallOptions(), request);
+    }
+
+    /**
      */
     public dev.jobsvc.v1.ListPausesResponse listPauses(dev.jobsvc.v1.ListPausesRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
@@ -383,9 +529,10 @@ public final class PauseServiceGrpc {
   /**
    * A stub to allow clients to do ListenableFuture-style rpc calls to service PauseService.
    * <pre>
-   * Pause and resume a handler, or one version of it. While paused, its queued jobs stay
-   * queued (new ones are accepted and queue too) and running ones finish; no replica and no
-   * remote worker starts one. Resuming starts them at once.
+   * Pause and resume a handler, one version of it, or a flow-control key. While paused, the
+   * queued jobs it names stay queued (new ones are accepted and queue too; GetJob shows
+   * WAIT_REASON_PAUSED) and running ones finish; no replica and no remote worker starts
+   * one. Resuming starts them at once.
    * </pre>
    */
   public static final class PauseServiceFutureStub
@@ -426,6 +573,27 @@ public final class PauseServiceGrpc {
     }
 
     /**
+     * <pre>
+     * Pauses every job carrying this flow-control key: its concurrency, rate or fairness key
+     * as rendered at submit (a tenant's, say `{input.customer_id}` rendered). Returns once
+     * every replica obeys, as PauseHandler does. Any key may be paused, even one no job has yet.
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.PauseFlowKeyResponse> pauseFlowKey(
+        dev.jobsvc.v1.PauseFlowKeyRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getPauseFlowKeyMethod(), getCallOptions()), request);
+    }
+
+    /**
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.ResumeFlowKeyResponse> resumeFlowKey(
+        dev.jobsvc.v1.ResumeFlowKeyRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getResumeFlowKeyMethod(), getCallOptions()), request);
+    }
+
+    /**
      */
     public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.ListPausesResponse> listPauses(
         dev.jobsvc.v1.ListPausesRequest request) {
@@ -436,7 +604,9 @@ public final class PauseServiceGrpc {
 
   private static final int METHODID_PAUSE_HANDLER = 0;
   private static final int METHODID_RESUME_HANDLER = 1;
-  private static final int METHODID_LIST_PAUSES = 2;
+  private static final int METHODID_PAUSE_FLOW_KEY = 2;
+  private static final int METHODID_RESUME_FLOW_KEY = 3;
+  private static final int METHODID_LIST_PAUSES = 4;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -462,6 +632,14 @@ public final class PauseServiceGrpc {
         case METHODID_RESUME_HANDLER:
           serviceImpl.resumeHandler((dev.jobsvc.v1.ResumeHandlerRequest) request,
               (io.grpc.stub.StreamObserver<dev.jobsvc.v1.ResumeHandlerResponse>) responseObserver);
+          break;
+        case METHODID_PAUSE_FLOW_KEY:
+          serviceImpl.pauseFlowKey((dev.jobsvc.v1.PauseFlowKeyRequest) request,
+              (io.grpc.stub.StreamObserver<dev.jobsvc.v1.PauseFlowKeyResponse>) responseObserver);
+          break;
+        case METHODID_RESUME_FLOW_KEY:
+          serviceImpl.resumeFlowKey((dev.jobsvc.v1.ResumeFlowKeyRequest) request,
+              (io.grpc.stub.StreamObserver<dev.jobsvc.v1.ResumeFlowKeyResponse>) responseObserver);
           break;
         case METHODID_LIST_PAUSES:
           serviceImpl.listPauses((dev.jobsvc.v1.ListPausesRequest) request,
@@ -499,6 +677,20 @@ public final class PauseServiceGrpc {
               dev.jobsvc.v1.ResumeHandlerRequest,
               dev.jobsvc.v1.ResumeHandlerResponse>(
                 service, METHODID_RESUME_HANDLER)))
+        .addMethod(
+          getPauseFlowKeyMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.jobsvc.v1.PauseFlowKeyRequest,
+              dev.jobsvc.v1.PauseFlowKeyResponse>(
+                service, METHODID_PAUSE_FLOW_KEY)))
+        .addMethod(
+          getResumeFlowKeyMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.jobsvc.v1.ResumeFlowKeyRequest,
+              dev.jobsvc.v1.ResumeFlowKeyResponse>(
+                service, METHODID_RESUME_FLOW_KEY)))
         .addMethod(
           getListPausesMethod(),
           io.grpc.stub.ServerCalls.asyncUnaryCall(
@@ -556,6 +748,8 @@ public final class PauseServiceGrpc {
               .setSchemaDescriptor(new PauseServiceFileDescriptorSupplier())
               .addMethod(getPauseHandlerMethod())
               .addMethod(getResumeHandlerMethod())
+              .addMethod(getPauseFlowKeyMethod())
+              .addMethod(getResumeFlowKeyMethod())
               .addMethod(getListPausesMethod())
               .build();
         }

@@ -52,6 +52,26 @@ public final class PauseServiceOuterClass extends com.google.protobuf.GeneratedF
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_jobsvc_v1_ResumeHandlerResponse_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_PauseFlowKeyRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_PauseFlowKeyRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_PauseFlowKeyResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_PauseFlowKeyResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_ResumeFlowKeyRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_ResumeFlowKeyRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_ResumeFlowKeyResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_ResumeFlowKeyResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_jobsvc_v1_ListPausesRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -72,26 +92,36 @@ public final class PauseServiceOuterClass extends com.google.protobuf.GeneratedF
     java.lang.String[] descriptorData = {
       "\n\035jobsvc/v1/pause_service.proto\022\tjobsvc." +
       "v1\032\037google/protobuf/timestamp.proto\032\024job" +
-      "svc/v1/auth.proto\"j\n\005Pause\022\017\n\007handler\030\001 " +
+      "svc/v1/auth.proto\"|\n\005Pause\022\017\n\007handler\030\001 " +
       "\001(\t\022\017\n\007version\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\022/\n\013" +
       "create_time\030\004 \001(\0132\032.google.protobuf.Time" +
-      "stamp\"G\n\023PauseHandlerRequest\022\017\n\007handler\030" +
-      "\001 \001(\t\022\017\n\007version\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\"7" +
-      "\n\024PauseHandlerResponse\022\037\n\005pause\030\001 \001(\0132\020." +
-      "jobsvc.v1.Pause\"8\n\024ResumeHandlerRequest\022" +
-      "\017\n\007handler\030\001 \001(\t\022\017\n\007version\030\002 \001(\t\"+\n\025Res" +
-      "umeHandlerResponse\022\022\n\nwas_paused\030\001 \001(\010\"\023" +
-      "\n\021ListPausesRequest\"6\n\022ListPausesRespons" +
-      "e\022 \n\006pauses\030\001 \003(\0132\020.jobsvc.v1.Pause2\220\002\n\014" +
-      "PauseService\022U\n\014PauseHandler\022\036.jobsvc.v1" +
-      ".PauseHandlerRequest\032\037.jobsvc.v1.PauseHa" +
-      "ndlerResponse\"\004\230\270\030\006\022X\n\rResumeHandler\022\037.j" +
-      "obsvc.v1.ResumeHandlerRequest\032 .jobsvc.v" +
-      "1.ResumeHandlerResponse\"\004\230\270\030\006\022O\n\nListPau" +
-      "ses\022\034.jobsvc.v1.ListPausesRequest\032\035.jobs" +
-      "vc.v1.ListPausesResponse\"\004\230\270\030\004BM\n\rdev.jo" +
-      "bsvc.v1P\001Z:github.com/jobsvc/jobsvc/clie" +
-      "nts/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
+      "stamp\022\020\n\010flow_key\030\005 \001(\t\"G\n\023PauseHandlerR" +
+      "equest\022\017\n\007handler\030\001 \001(\t\022\017\n\007version\030\002 \001(\t" +
+      "\022\016\n\006reason\030\003 \001(\t\"7\n\024PauseHandlerResponse" +
+      "\022\037\n\005pause\030\001 \001(\0132\020.jobsvc.v1.Pause\"8\n\024Res" +
+      "umeHandlerRequest\022\017\n\007handler\030\001 \001(\t\022\017\n\007ve" +
+      "rsion\030\002 \001(\t\"+\n\025ResumeHandlerResponse\022\022\n\n" +
+      "was_paused\030\001 \001(\010\"2\n\023PauseFlowKeyRequest\022" +
+      "\013\n\003key\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\"7\n\024PauseFlo" +
+      "wKeyResponse\022\037\n\005pause\030\001 \001(\0132\020.jobsvc.v1." +
+      "Pause\"#\n\024ResumeFlowKeyRequest\022\013\n\003key\030\001 \001" +
+      "(\t\"+\n\025ResumeFlowKeyResponse\022\022\n\nwas_pause" +
+      "d\030\001 \001(\010\"\023\n\021ListPausesRequest\"6\n\022ListPaus" +
+      "esResponse\022 \n\006pauses\030\001 \003(\0132\020.jobsvc.v1.P" +
+      "ause2\301\003\n\014PauseService\022U\n\014PauseHandler\022\036." +
+      "jobsvc.v1.PauseHandlerRequest\032\037.jobsvc.v" +
+      "1.PauseHandlerResponse\"\004\230\270\030\006\022X\n\rResumeHa" +
+      "ndler\022\037.jobsvc.v1.ResumeHandlerRequest\032 " +
+      ".jobsvc.v1.ResumeHandlerResponse\"\004\230\270\030\006\022U" +
+      "\n\014PauseFlowKey\022\036.jobsvc.v1.PauseFlowKeyR" +
+      "equest\032\037.jobsvc.v1.PauseFlowKeyResponse\"" +
+      "\004\230\270\030\006\022X\n\rResumeFlowKey\022\037.jobsvc.v1.Resum" +
+      "eFlowKeyRequest\032 .jobsvc.v1.ResumeFlowKe" +
+      "yResponse\"\004\230\270\030\006\022O\n\nListPauses\022\034.jobsvc.v" +
+      "1.ListPausesRequest\032\035.jobsvc.v1.ListPaus" +
+      "esResponse\"\004\230\270\030\004BM\n\rdev.jobsvc.v1P\001Z:git" +
+      "hub.com/jobsvc/jobsvc/clients/go/gen/job" +
+      "svc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -104,7 +134,7 @@ public final class PauseServiceOuterClass extends com.google.protobuf.GeneratedF
     internal_static_jobsvc_v1_Pause_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_Pause_descriptor,
-        new java.lang.String[] { "Handler", "Version", "Reason", "CreateTime", });
+        new java.lang.String[] { "Handler", "Version", "Reason", "CreateTime", "FlowKey", });
     internal_static_jobsvc_v1_PauseHandlerRequest_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_jobsvc_v1_PauseHandlerRequest_fieldAccessorTable = new
@@ -129,14 +159,38 @@ public final class PauseServiceOuterClass extends com.google.protobuf.GeneratedF
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_ResumeHandlerResponse_descriptor,
         new java.lang.String[] { "WasPaused", });
-    internal_static_jobsvc_v1_ListPausesRequest_descriptor =
+    internal_static_jobsvc_v1_PauseFlowKeyRequest_descriptor =
       getDescriptor().getMessageType(5);
+    internal_static_jobsvc_v1_PauseFlowKeyRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_PauseFlowKeyRequest_descriptor,
+        new java.lang.String[] { "Key", "Reason", });
+    internal_static_jobsvc_v1_PauseFlowKeyResponse_descriptor =
+      getDescriptor().getMessageType(6);
+    internal_static_jobsvc_v1_PauseFlowKeyResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_PauseFlowKeyResponse_descriptor,
+        new java.lang.String[] { "Pause", });
+    internal_static_jobsvc_v1_ResumeFlowKeyRequest_descriptor =
+      getDescriptor().getMessageType(7);
+    internal_static_jobsvc_v1_ResumeFlowKeyRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_ResumeFlowKeyRequest_descriptor,
+        new java.lang.String[] { "Key", });
+    internal_static_jobsvc_v1_ResumeFlowKeyResponse_descriptor =
+      getDescriptor().getMessageType(8);
+    internal_static_jobsvc_v1_ResumeFlowKeyResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_ResumeFlowKeyResponse_descriptor,
+        new java.lang.String[] { "WasPaused", });
+    internal_static_jobsvc_v1_ListPausesRequest_descriptor =
+      getDescriptor().getMessageType(9);
     internal_static_jobsvc_v1_ListPausesRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_ListPausesRequest_descriptor,
         new java.lang.String[] { });
     internal_static_jobsvc_v1_ListPausesResponse_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(10);
     internal_static_jobsvc_v1_ListPausesResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_ListPausesResponse_descriptor,
