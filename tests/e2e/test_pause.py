@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,8 @@ import asyncpg
 import grpc
 import pytest
 
-from jobsvc.sdk import Client, job_spec
+from jobsvc.domain.handlers import HandlerTable, load_module
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, job_spec
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2
 from tests.conftest import StartServer
@@ -35,14 +37,24 @@ async def _until(condition_met: object, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_pause_under_load_on_two_replicas(start_server: StartServer, database_url: str) -> None:
+async def test_pause_under_load_on_two_replicas_and_a_remote_worker(
+    start_server: StartServer, database_url: str
+) -> None:
     """No job of the paused handler starts after PauseHandler returns, on either replica
-    (claims and a Call's start-at-once path alike); other handlers carry on; resume
-    drains the queue at once."""
+    or the remote worker (claims and a Call's start-at-once path alike); other handlers
+    carry on; resume drains the queue at once."""
     a, b = await start_server(), await start_server()
+    gateway = await start_server(handler_modules=[])  # its jobs go to the remote worker
+    worker = RemoteWorker(
+        f"127.0.0.1:{gateway.port}",
+        HandlerTable(load_module("tests.handlers").handlers),
+        config=WorkerConfig(concurrency=4, lease_seconds=3.0, shutdown_grace=1.0),
+    )
+    worker_task = asyncio.create_task(worker.run())
     conn = await asyncpg.connect(database_url)
     async with Client(f"127.0.0.1:{a.port}") as client_a, Client(f"127.0.0.1:{b.port}") as client_b:
         try:
+            await asyncio.wait_for(worker.connected.wait(), 10)
             load = [job_spec("sleepy", {"seconds": 0.05}) for _ in range(400)]
             await client_a.submit_batch(load)
             await _until(lambda: _started_some(conn))
@@ -71,7 +83,14 @@ async def test_pause_under_load_on_two_replicas(start_server: StartServer, datab
             await _until(lambda: _all_done(conn))
             assert (await client_a.get(late.id)).state == SUCCEEDED
             assert await client_a.list_pauses() == []
+            executors = await conn.fetchval(
+                "SELECT count(DISTINCT data ->> 'executor') FROM jobsvc_job_events WHERE kind = 'started'"
+            )
+            assert executors == 3, "the load did not reach both replicas and the worker"
         finally:
+            worker.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(worker_task, 10)
             await conn.close()
 
 
