@@ -18,6 +18,7 @@ import logging
 import re
 import tomllib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,17 @@ SCOPE_NAMES: dict[int, str] = {
 SCOPES = frozenset(SCOPE_NAMES.values())
 # What server reflection needs: any valid token.
 ANY_SCOPE = ""
+# The name of the token the call being served presented ("" while authentication is off),
+# for servicers that record who did something (PauseService). A ContextVar, so each
+# call's task sees its own: set by Authenticator.check before the method runs.
+_CALLER: ContextVar[str] = ContextVar("jobsvc_caller", default="")
+
+
+def caller() -> str:
+    """The token name of the call being served; "" while authentication is off."""
+    return _CALLER.get()
+
+
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -185,7 +197,7 @@ class Authenticator:
     async def check(self, context: Context, scope: str, path: str) -> None:
         """Abort the call with UNAUTHENTICATED or PERMISSION_DENIED unless its token allows `scope`."""
         try:
-            self.authenticate(context.invocation_metadata(), scope)
+            _CALLER.set(self.authenticate(context.invocation_metadata(), scope))
         except JobsvcError as exc:
             log.info("refused %s from %s: %s (%s)", path, context.peer(), exc.reason, exc.message)
             await abort(context, status_for(exc))

@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 
 from jobsvc import codec
+from jobsvc.api.auth import caller
 from jobsvc.api.status import server_streaming, unary
 from jobsvc.app.jobs import JobsApp
 from jobsvc.app.pauses import Pauses
@@ -321,7 +322,7 @@ class PauseService(pause_service_pb2_grpc.PauseServiceServicer):
         context: Context,
     ) -> pause_service_pb2.PauseHandlerResponse:
         target = PauseTarget(handler=request.handler, version=request.version)
-        pause = await self._pauses.pause(target, request.reason, paused_by="")
+        pause = await self._pauses.pause(target, request.reason, paused_by=caller())
         return pause_service_pb2.PauseHandlerResponse(pause=codec.pause_to_proto(pause))
 
     @unary
@@ -339,7 +340,7 @@ class PauseService(pause_service_pb2_grpc.PauseServiceServicer):
         request: pause_service_pb2.PauseFlowKeyRequest,
         context: Context,
     ) -> pause_service_pb2.PauseFlowKeyResponse:
-        pause = await self._pauses.pause(_flow_key(request.key), request.reason, paused_by="")
+        pause = await self._pauses.pause(_flow_key(request.key), request.reason, paused_by=caller())
         return pause_service_pb2.PauseFlowKeyResponse(pause=codec.pause_to_proto(pause))
 
     @unary

@@ -366,4 +366,5 @@ def pause_to_proto(pause: Pause) -> pause_service_pb2.Pause:
         reason=pause.reason,
         create_time=timestamp_to_proto(pause.created_at),
         flow_key=pause.flow_key,
+        paused_by=pause.paused_by,
     )

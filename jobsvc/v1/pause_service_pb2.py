@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1djobsvc/v1/pause_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\"|\n\x05Pause\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x66low_key\x18\x05 \x01(\t\"G\n\x13PauseHandlerRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"7\n\x14PauseHandlerResponse\x12\x1f\n\x05pause\x18\x01 \x01(\x0b\x32\x10.jobsvc.v1.Pause\"8\n\x14ResumeHandlerRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"+\n\x15ResumeHandlerResponse\x12\x12\n\nwas_paused\x18\x01 \x01(\x08\"2\n\x13PauseFlowKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"7\n\x14PauseFlowKeyResponse\x12\x1f\n\x05pause\x18\x01 \x01(\x0b\x32\x10.jobsvc.v1.Pause\"#\n\x14ResumeFlowKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"+\n\x15ResumeFlowKeyResponse\x12\x12\n\nwas_paused\x18\x01 \x01(\x08\"\x13\n\x11ListPausesRequest\"6\n\x12ListPausesResponse\x12 \n\x06pauses\x18\x01 \x03(\x0b\x32\x10.jobsvc.v1.Pause2\xc1\x03\n\x0cPauseService\x12U\n\x0cPauseHandler\x12\x1e.jobsvc.v1.PauseHandlerRequest\x1a\x1f.jobsvc.v1.PauseHandlerResponse\"\x04\x98\xb8\x18\x06\x12X\n\rResumeHandler\x12\x1f.jobsvc.v1.ResumeHandlerRequest\x1a .jobsvc.v1.ResumeHandlerResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cPauseFlowKey\x12\x1e.jobsvc.v1.PauseFlowKeyRequest\x1a\x1f.jobsvc.v1.PauseFlowKeyResponse\"\x04\x98\xb8\x18\x06\x12X\n\rResumeFlowKey\x12\x1f.jobsvc.v1.ResumeFlowKeyRequest\x1a .jobsvc.v1.ResumeFlowKeyResponse\"\x04\x98\xb8\x18\x06\x12O\n\nListPauses\x12\x1c.jobsvc.v1.ListPausesRequest\x1a\x1d.jobsvc.v1.ListPausesResponse\"\x04\x98\xb8\x18\x04\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1djobsvc/v1/pause_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\"\x8f\x01\n\x05Pause\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x66low_key\x18\x05 \x01(\t\x12\x11\n\tpaused_by\x18\x06 \x01(\t\"G\n\x13PauseHandlerRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"7\n\x14PauseHandlerResponse\x12\x1f\n\x05pause\x18\x01 \x01(\x0b\x32\x10.jobsvc.v1.Pause\"8\n\x14ResumeHandlerRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\"+\n\x15ResumeHandlerResponse\x12\x12\n\nwas_paused\x18\x01 \x01(\x08\"2\n\x13PauseFlowKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"7\n\x14PauseFlowKeyResponse\x12\x1f\n\x05pause\x18\x01 \x01(\x0b\x32\x10.jobsvc.v1.Pause\"#\n\x14ResumeFlowKeyRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"+\n\x15ResumeFlowKeyResponse\x12\x12\n\nwas_paused\x18\x01 \x01(\x08\"\x13\n\x11ListPausesRequest\"6\n\x12ListPausesResponse\x12 \n\x06pauses\x18\x01 \x03(\x0b\x32\x10.jobsvc.v1.Pause2\xc1\x03\n\x0cPauseService\x12U\n\x0cPauseHandler\x12\x1e.jobsvc.v1.PauseHandlerRequest\x1a\x1f.jobsvc.v1.PauseHandlerResponse\"\x04\x98\xb8\x18\x06\x12X\n\rResumeHandler\x12\x1f.jobsvc.v1.ResumeHandlerRequest\x1a .jobsvc.v1.ResumeHandlerResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cPauseFlowKey\x12\x1e.jobsvc.v1.PauseFlowKeyRequest\x1a\x1f.jobsvc.v1.PauseFlowKeyResponse\"\x04\x98\xb8\x18\x06\x12X\n\rResumeFlowKey\x12\x1f.jobsvc.v1.ResumeFlowKeyRequest\x1a .jobsvc.v1.ResumeFlowKeyResponse\"\x04\x98\xb8\x18\x06\x12O\n\nListPauses\x12\x1c.jobsvc.v1.ListPausesRequest\x1a\x1d.jobsvc.v1.ListPausesResponse\"\x04\x98\xb8\x18\x04\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,28 +44,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAUSESERVICE'].methods_by_name['ResumeFlowKey']._serialized_options = b'\230\270\030\006'
   _globals['_PAUSESERVICE'].methods_by_name['ListPauses']._loaded_options = None
   _globals['_PAUSESERVICE'].methods_by_name['ListPauses']._serialized_options = b'\230\270\030\004'
-  _globals['_PAUSE']._serialized_start=99
-  _globals['_PAUSE']._serialized_end=223
-  _globals['_PAUSEHANDLERREQUEST']._serialized_start=225
-  _globals['_PAUSEHANDLERREQUEST']._serialized_end=296
-  _globals['_PAUSEHANDLERRESPONSE']._serialized_start=298
-  _globals['_PAUSEHANDLERRESPONSE']._serialized_end=353
-  _globals['_RESUMEHANDLERREQUEST']._serialized_start=355
-  _globals['_RESUMEHANDLERREQUEST']._serialized_end=411
-  _globals['_RESUMEHANDLERRESPONSE']._serialized_start=413
-  _globals['_RESUMEHANDLERRESPONSE']._serialized_end=456
-  _globals['_PAUSEFLOWKEYREQUEST']._serialized_start=458
-  _globals['_PAUSEFLOWKEYREQUEST']._serialized_end=508
-  _globals['_PAUSEFLOWKEYRESPONSE']._serialized_start=510
-  _globals['_PAUSEFLOWKEYRESPONSE']._serialized_end=565
-  _globals['_RESUMEFLOWKEYREQUEST']._serialized_start=567
-  _globals['_RESUMEFLOWKEYREQUEST']._serialized_end=602
-  _globals['_RESUMEFLOWKEYRESPONSE']._serialized_start=604
-  _globals['_RESUMEFLOWKEYRESPONSE']._serialized_end=647
-  _globals['_LISTPAUSESREQUEST']._serialized_start=649
-  _globals['_LISTPAUSESREQUEST']._serialized_end=668
-  _globals['_LISTPAUSESRESPONSE']._serialized_start=670
-  _globals['_LISTPAUSESRESPONSE']._serialized_end=724
-  _globals['_PAUSESERVICE']._serialized_start=727
-  _globals['_PAUSESERVICE']._serialized_end=1176
+  _globals['_PAUSE']._serialized_start=100
+  _globals['_PAUSE']._serialized_end=243
+  _globals['_PAUSEHANDLERREQUEST']._serialized_start=245
+  _globals['_PAUSEHANDLERREQUEST']._serialized_end=316
+  _globals['_PAUSEHANDLERRESPONSE']._serialized_start=318
+  _globals['_PAUSEHANDLERRESPONSE']._serialized_end=373
+  _globals['_RESUMEHANDLERREQUEST']._serialized_start=375
+  _globals['_RESUMEHANDLERREQUEST']._serialized_end=431
+  _globals['_RESUMEHANDLERRESPONSE']._serialized_start=433
+  _globals['_RESUMEHANDLERRESPONSE']._serialized_end=476
+  _globals['_PAUSEFLOWKEYREQUEST']._serialized_start=478
+  _globals['_PAUSEFLOWKEYREQUEST']._serialized_end=528
+  _globals['_PAUSEFLOWKEYRESPONSE']._serialized_start=530
+  _globals['_PAUSEFLOWKEYRESPONSE']._serialized_end=585
+  _globals['_RESUMEFLOWKEYREQUEST']._serialized_start=587
+  _globals['_RESUMEFLOWKEYREQUEST']._serialized_end=622
+  _globals['_RESUMEFLOWKEYRESPONSE']._serialized_start=624
+  _globals['_RESUMEFLOWKEYRESPONSE']._serialized_end=667
+  _globals['_LISTPAUSESREQUEST']._serialized_start=669
+  _globals['_LISTPAUSESREQUEST']._serialized_end=688
+  _globals['_LISTPAUSESRESPONSE']._serialized_start=690
+  _globals['_LISTPAUSESRESPONSE']._serialized_end=744
+  _globals['_PAUSESERVICE']._serialized_start=747
+  _globals['_PAUSESERVICE']._serialized_end=1196
 # @@protoc_insertion_point(module_scope)

@@ -12,6 +12,7 @@ import asyncpg
 import grpc
 import pytest
 
+from jobsvc.api.auth import AuthConfig, token_digest
 from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, job_spec
 from jobsvc.server import JobsvcServer
@@ -192,3 +193,16 @@ async def test_pausing_a_flow_key_holds_that_tenant_only(start_server: StartServ
 
 async def _state_is(client: Client, job_id: str, state: int) -> bool:
     return bool((await client.get(job_id)).state == state)
+
+
+async def test_a_pause_records_who_paused(start_server: StartServer) -> None:
+    token = "tok-operator-7c1d"
+    server = await start_server(auth=AuthConfig(tokens=f"oncall:admin,read:{token_digest(token)}"))
+    bearer = (("authorization", f"Bearer {token}"),)
+    async with Client(f"127.0.0.1:{server.port}", metadata=bearer) as client:
+        paused = await client.pause("echo", reason="incident 42")
+        assert paused.paused_by == "oncall"
+        assert [(p.handler, p.paused_by, p.reason) for p in await client.list_pauses()] == [
+            ("echo", "oncall", "incident 42")
+        ]
+        assert await client.resume("echo")

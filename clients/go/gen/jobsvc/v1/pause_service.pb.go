@@ -27,10 +27,12 @@ type Pause struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Handler string                 `protobuf:"bytes,1,opt,name=handler,proto3" json:"handler,omitempty"`
 	// An exact version, or empty: every version of the handler.
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	FlowKey       string                 `protobuf:"bytes,5,opt,name=flow_key,json=flowKey,proto3" json:"flow_key,omitempty"`
+	Version    string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Reason     string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	FlowKey    string                 `protobuf:"bytes,5,opt,name=flow_key,json=flowKey,proto3" json:"flow_key,omitempty"`
+	// The name of the token that paused it (empty while authentication is off).
+	PausedBy      string `protobuf:"bytes,6,opt,name=paused_by,json=pausedBy,proto3" json:"paused_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -96,6 +98,13 @@ func (x *Pause) GetCreateTime() *timestamppb.Timestamp {
 func (x *Pause) GetFlowKey() string {
 	if x != nil {
 		return x.FlowKey
+	}
+	return ""
+}
+
+func (x *Pause) GetPausedBy() string {
+	if x != nil {
+		return x.PausedBy
 	}
 	return ""
 }
@@ -572,14 +581,15 @@ var File_jobsvc_v1_pause_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_pause_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1djobsvc/v1/pause_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\"\xab\x01\n" +
+	"\x1djobsvc/v1/pause_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\"\xc8\x01\n" +
 	"\x05Pause\x12\x18\n" +
 	"\ahandler\x18\x01 \x01(\tR\ahandler\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x19\n" +
-	"\bflow_key\x18\x05 \x01(\tR\aflowKey\"a\n" +
+	"\bflow_key\x18\x05 \x01(\tR\aflowKey\x12\x1b\n" +
+	"\tpaused_by\x18\x06 \x01(\tR\bpausedBy\"a\n" +
 	"\x13PauseHandlerRequest\x12\x18\n" +
 	"\ahandler\x18\x01 \x01(\tR\ahandler\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +

@@ -36,6 +36,7 @@ private static final long serialVersionUID = 0L;
     version_ = "";
     reason_ = "";
     flowKey_ = "";
+    pausedBy_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -247,6 +248,53 @@ private static final long serialVersionUID = 0L;
     }
   }
 
+  public static final int PAUSED_BY_FIELD_NUMBER = 6;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object pausedBy_ = "";
+  /**
+   * <pre>
+   * The name of the token that paused it (empty while authentication is off).
+   * </pre>
+   *
+   * <code>string paused_by = 6;</code>
+   * @return The pausedBy.
+   */
+  @java.lang.Override
+  public java.lang.String getPausedBy() {
+    java.lang.Object ref = pausedBy_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      pausedBy_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * The name of the token that paused it (empty while authentication is off).
+   * </pre>
+   *
+   * <code>string paused_by = 6;</code>
+   * @return The bytes for pausedBy.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getPausedByBytes() {
+    java.lang.Object ref = pausedBy_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      pausedBy_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -276,6 +324,9 @@ private static final long serialVersionUID = 0L;
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(flowKey_)) {
       com.google.protobuf.GeneratedMessage.writeString(output, 5, flowKey_);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(pausedBy_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 6, pausedBy_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -295,6 +346,9 @@ private static final long serialVersionUID = 0L;
     }
     if (!com.google.protobuf.GeneratedMessage.isStringEmpty(flowKey_)) {
       size += com.google.protobuf.GeneratedMessage.computeStringSize(5, flowKey_);
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(pausedBy_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(6, pausedBy_);
     }
     return size;
   }
@@ -333,6 +387,8 @@ private static final long serialVersionUID = 0L;
     }
     if (!getFlowKey()
         .equals(other.getFlowKey())) return false;
+    if (!getPausedBy()
+        .equals(other.getPausedBy())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -356,6 +412,8 @@ private static final long serialVersionUID = 0L;
     }
     hash = (37 * hash) + FLOW_KEY_FIELD_NUMBER;
     hash = (53 * hash) + getFlowKey().hashCode();
+    hash = (37 * hash) + PAUSED_BY_FIELD_NUMBER;
+    hash = (53 * hash) + getPausedBy().hashCode();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -506,6 +564,7 @@ private static final long serialVersionUID = 0L;
         createTimeBuilder_ = null;
       }
       flowKey_ = "";
+      pausedBy_ = "";
       return this;
     }
 
@@ -558,6 +617,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.flowKey_ = flowKey_;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.pausedBy_ = pausedBy_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -594,6 +656,11 @@ private static final long serialVersionUID = 0L;
       if (!other.getFlowKey().isEmpty()) {
         flowKey_ = other.flowKey_;
         bitField0_ |= 0x00000010;
+        onChanged();
+      }
+      if (!other.getPausedBy().isEmpty()) {
+        pausedBy_ = other.pausedBy_;
+        bitField0_ |= 0x00000020;
         onChanged();
       }
       this.mergeUnknownFields(other.getUnknownFields());
@@ -649,6 +716,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 42
+            case 50: {
+              pausedBy_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1091,6 +1163,98 @@ private static final long serialVersionUID = 0L;
       checkByteStringIsUtf8(value);
       flowKey_ = value;
       bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+
+    private java.lang.Object pausedBy_ = "";
+    /**
+     * <pre>
+     * The name of the token that paused it (empty while authentication is off).
+     * </pre>
+     *
+     * <code>string paused_by = 6;</code>
+     * @return The pausedBy.
+     */
+    public java.lang.String getPausedBy() {
+      java.lang.Object ref = pausedBy_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        pausedBy_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The name of the token that paused it (empty while authentication is off).
+     * </pre>
+     *
+     * <code>string paused_by = 6;</code>
+     * @return The bytes for pausedBy.
+     */
+    public com.google.protobuf.ByteString
+        getPausedByBytes() {
+      java.lang.Object ref = pausedBy_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        pausedBy_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * The name of the token that paused it (empty while authentication is off).
+     * </pre>
+     *
+     * <code>string paused_by = 6;</code>
+     * @param value The pausedBy to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPausedBy(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      pausedBy_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The name of the token that paused it (empty while authentication is off).
+     * </pre>
+     *
+     * <code>string paused_by = 6;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearPausedBy() {
+      pausedBy_ = getDefaultInstance().getPausedBy();
+      bitField0_ = (bitField0_ & ~0x00000020);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * The name of the token that paused it (empty while authentication is off).
+     * </pre>
+     *
+     * <code>string paused_by = 6;</code>
+     * @param value The bytes for pausedBy to set.
+     * @return This builder for chaining.
+     */
+    public Builder setPausedByBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      pausedBy_ = value;
+      bitField0_ |= 0x00000020;
       onChanged();
       return this;
     }

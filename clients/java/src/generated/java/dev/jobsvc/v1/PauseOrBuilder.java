@@ -80,4 +80,24 @@ public interface PauseOrBuilder extends
    */
   com.google.protobuf.ByteString
       getFlowKeyBytes();
+
+  /**
+   * <pre>
+   * The name of the token that paused it (empty while authentication is off).
+   * </pre>
+   *
+   * <code>string paused_by = 6;</code>
+   * @return The pausedBy.
+   */
+  java.lang.String getPausedBy();
+  /**
+   * <pre>
+   * The name of the token that paused it (empty while authentication is off).
+   * </pre>
+   *
+   * <code>string paused_by = 6;</code>
+   * @return The bytes for pausedBy.
+   */
+  com.google.protobuf.ByteString
+      getPausedByBytes();
 }

@@ -92,36 +92,37 @@ public final class PauseServiceOuterClass extends com.google.protobuf.GeneratedF
     java.lang.String[] descriptorData = {
       "\n\035jobsvc/v1/pause_service.proto\022\tjobsvc." +
       "v1\032\037google/protobuf/timestamp.proto\032\024job" +
-      "svc/v1/auth.proto\"|\n\005Pause\022\017\n\007handler\030\001 " +
-      "\001(\t\022\017\n\007version\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\022/\n\013" +
-      "create_time\030\004 \001(\0132\032.google.protobuf.Time" +
-      "stamp\022\020\n\010flow_key\030\005 \001(\t\"G\n\023PauseHandlerR" +
-      "equest\022\017\n\007handler\030\001 \001(\t\022\017\n\007version\030\002 \001(\t" +
-      "\022\016\n\006reason\030\003 \001(\t\"7\n\024PauseHandlerResponse" +
-      "\022\037\n\005pause\030\001 \001(\0132\020.jobsvc.v1.Pause\"8\n\024Res" +
-      "umeHandlerRequest\022\017\n\007handler\030\001 \001(\t\022\017\n\007ve" +
-      "rsion\030\002 \001(\t\"+\n\025ResumeHandlerResponse\022\022\n\n" +
-      "was_paused\030\001 \001(\010\"2\n\023PauseFlowKeyRequest\022" +
-      "\013\n\003key\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\"7\n\024PauseFlo" +
-      "wKeyResponse\022\037\n\005pause\030\001 \001(\0132\020.jobsvc.v1." +
-      "Pause\"#\n\024ResumeFlowKeyRequest\022\013\n\003key\030\001 \001" +
-      "(\t\"+\n\025ResumeFlowKeyResponse\022\022\n\nwas_pause" +
-      "d\030\001 \001(\010\"\023\n\021ListPausesRequest\"6\n\022ListPaus" +
-      "esResponse\022 \n\006pauses\030\001 \003(\0132\020.jobsvc.v1.P" +
-      "ause2\301\003\n\014PauseService\022U\n\014PauseHandler\022\036." +
-      "jobsvc.v1.PauseHandlerRequest\032\037.jobsvc.v" +
-      "1.PauseHandlerResponse\"\004\230\270\030\006\022X\n\rResumeHa" +
-      "ndler\022\037.jobsvc.v1.ResumeHandlerRequest\032 " +
-      ".jobsvc.v1.ResumeHandlerResponse\"\004\230\270\030\006\022U" +
-      "\n\014PauseFlowKey\022\036.jobsvc.v1.PauseFlowKeyR" +
-      "equest\032\037.jobsvc.v1.PauseFlowKeyResponse\"" +
-      "\004\230\270\030\006\022X\n\rResumeFlowKey\022\037.jobsvc.v1.Resum" +
-      "eFlowKeyRequest\032 .jobsvc.v1.ResumeFlowKe" +
-      "yResponse\"\004\230\270\030\006\022O\n\nListPauses\022\034.jobsvc.v" +
-      "1.ListPausesRequest\032\035.jobsvc.v1.ListPaus" +
-      "esResponse\"\004\230\270\030\004BM\n\rdev.jobsvc.v1P\001Z:git" +
-      "hub.com/jobsvc/jobsvc/clients/go/gen/job" +
-      "svc/v1;jobsvcv1b\006proto3"
+      "svc/v1/auth.proto\"\217\001\n\005Pause\022\017\n\007handler\030\001" +
+      " \001(\t\022\017\n\007version\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\022/\n" +
+      "\013create_time\030\004 \001(\0132\032.google.protobuf.Tim" +
+      "estamp\022\020\n\010flow_key\030\005 \001(\t\022\021\n\tpaused_by\030\006 " +
+      "\001(\t\"G\n\023PauseHandlerRequest\022\017\n\007handler\030\001 " +
+      "\001(\t\022\017\n\007version\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\"7\n\024" +
+      "PauseHandlerResponse\022\037\n\005pause\030\001 \001(\0132\020.jo" +
+      "bsvc.v1.Pause\"8\n\024ResumeHandlerRequest\022\017\n" +
+      "\007handler\030\001 \001(\t\022\017\n\007version\030\002 \001(\t\"+\n\025Resum" +
+      "eHandlerResponse\022\022\n\nwas_paused\030\001 \001(\010\"2\n\023" +
+      "PauseFlowKeyRequest\022\013\n\003key\030\001 \001(\t\022\016\n\006reas" +
+      "on\030\002 \001(\t\"7\n\024PauseFlowKeyResponse\022\037\n\005paus" +
+      "e\030\001 \001(\0132\020.jobsvc.v1.Pause\"#\n\024ResumeFlowK" +
+      "eyRequest\022\013\n\003key\030\001 \001(\t\"+\n\025ResumeFlowKeyR" +
+      "esponse\022\022\n\nwas_paused\030\001 \001(\010\"\023\n\021ListPause" +
+      "sRequest\"6\n\022ListPausesResponse\022 \n\006pauses" +
+      "\030\001 \003(\0132\020.jobsvc.v1.Pause2\301\003\n\014PauseServic" +
+      "e\022U\n\014PauseHandler\022\036.jobsvc.v1.PauseHandl" +
+      "erRequest\032\037.jobsvc.v1.PauseHandlerRespon" +
+      "se\"\004\230\270\030\006\022X\n\rResumeHandler\022\037.jobsvc.v1.Re" +
+      "sumeHandlerRequest\032 .jobsvc.v1.ResumeHan" +
+      "dlerResponse\"\004\230\270\030\006\022U\n\014PauseFlowKey\022\036.job" +
+      "svc.v1.PauseFlowKeyRequest\032\037.jobsvc.v1.P" +
+      "auseFlowKeyResponse\"\004\230\270\030\006\022X\n\rResumeFlowK" +
+      "ey\022\037.jobsvc.v1.ResumeFlowKeyRequest\032 .jo" +
+      "bsvc.v1.ResumeFlowKeyResponse\"\004\230\270\030\006\022O\n\nL" +
+      "istPauses\022\034.jobsvc.v1.ListPausesRequest\032" +
+      "\035.jobsvc.v1.ListPausesResponse\"\004\230\270\030\004BM\n\r" +
+      "dev.jobsvc.v1P\001Z:github.com/jobsvc/jobsv" +
+      "c/clients/go/gen/jobsvc/v1;jobsvcv1b\006pro" +
+      "to3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -134,7 +135,7 @@ public final class PauseServiceOuterClass extends com.google.protobuf.GeneratedF
     internal_static_jobsvc_v1_Pause_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_Pause_descriptor,
-        new java.lang.String[] { "Handler", "Version", "Reason", "CreateTime", "FlowKey", });
+        new java.lang.String[] { "Handler", "Version", "Reason", "CreateTime", "FlowKey", "PausedBy", });
     internal_static_jobsvc_v1_PauseHandlerRequest_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_jobsvc_v1_PauseHandlerRequest_fieldAccessorTable = new
