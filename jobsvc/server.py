@@ -40,6 +40,7 @@ from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
+from jobsvc.app.operations import Operations
 from jobsvc.app.pauses import Pauses
 from jobsvc.app.schedules import Schedules
 from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
@@ -61,6 +62,7 @@ from jobsvc.v1 import (
     ack_service_pb2,
     call_service_pb2,
     job_service_pb2,
+    operation_service_pb2,
     pause_service_pb2,
     schedule_service_pb2,
     stream_service_pb2,
@@ -77,6 +79,7 @@ SERVICE_NAMES = (
     job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     schedule_service_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
     pause_service_pb2.DESCRIPTOR.services_by_name["PauseService"].full_name,
+    operation_service_pb2.DESCRIPTOR.services_by_name["OperationService"].full_name,
 )
 
 
@@ -342,7 +345,10 @@ class JobsvcServer:
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
-        await self._start_grpc(app, schedules, pauses, authenticator)
+        # Bulk actions: this replica runs its share of the operations in the background.
+        operations = Operations(store, cfg.name, notifications.jobs_due)
+        operations.start(self.supervisor)
+        await self._start_grpc(app, schedules, pauses, operations, authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
             store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
@@ -411,7 +417,12 @@ class JobsvcServer:
         return resources
 
     async def _start_grpc(
-        self, app: JobsApp, schedules: Schedules, pauses: Pauses, authenticator: Authenticator
+        self,
+        app: JobsApp,
+        schedules: Schedules,
+        pauses: Pauses,
+        operations: Operations,
+        authenticator: Authenticator,
     ) -> None:
         connection = self.config.connection
         server = grpc.aio.server(options=[*connection.grpc_options(), ("grpc.so_reuseport", 1)])
@@ -422,6 +433,7 @@ class JobsvcServer:
             (services.JobService(app), job_service_pb2),
             (services.ScheduleService(schedules), schedule_service_pb2),
             (services.PauseService(pauses), pause_service_pb2),
+            (services.OperationService(operations), operation_service_pb2),
             (self.ack, ack_service_pb2),
         ):
             add_service(

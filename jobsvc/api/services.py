@@ -12,6 +12,7 @@ from jobsvc import codec
 from jobsvc.api.auth import caller
 from jobsvc.api.status import server_streaming, unary
 from jobsvc.app.jobs import JobsApp
+from jobsvc.app.operations import Operations
 from jobsvc.app.pauses import Pauses
 from jobsvc.app.schedules import Schedules
 from jobsvc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
@@ -23,6 +24,8 @@ from jobsvc.v1 import (
     call_service_pb2_grpc,
     job_service_pb2,
     job_service_pb2_grpc,
+    operation_service_pb2,
+    operation_service_pb2_grpc,
     pause_service_pb2,
     pause_service_pb2_grpc,
     schedule_service_pb2,
@@ -366,3 +369,52 @@ def _flow_key(key: str) -> PauseTarget:
     if not key:
         raise InvalidArgument("key is required", [FieldViolation("key", "required")])
     return PauseTarget(flow_key=key)
+
+
+class OperationService(operation_service_pb2_grpc.OperationServiceServicer):
+    """Bulk actions by filter, as background operations."""
+
+    def __init__(self, operations: Operations) -> None:
+        self._operations = operations
+
+    @unary
+    async def StartBulkAction(
+        self,
+        request: operation_service_pb2.StartBulkActionRequest,
+        context: Context,
+    ) -> operation_service_pb2.StartBulkActionResponse:
+        operation = await self._operations.begin(
+            codec.bulk_action_from_proto(request.action, "action"),
+            codec.job_filter_from_proto(request.filter, "filter"),
+            dry_run=request.dry_run,
+            max_jobs_per_second=request.max_jobs_per_second,
+            created_by=caller(),
+        )
+        return operation_service_pb2.StartBulkActionResponse(operation=codec.operation_to_proto(operation))
+
+    @unary
+    async def GetOperation(
+        self,
+        request: operation_service_pb2.GetOperationRequest,
+        context: Context,
+    ) -> operation_service_pb2.GetOperationResponse:
+        found = await self._operations.get(codec.job_id_from_request(request.id, "id"))
+        return operation_service_pb2.GetOperationResponse(operation=codec.operation_to_proto(found))
+
+    @unary
+    async def ListOperations(
+        self,
+        request: operation_service_pb2.ListOperationsRequest,
+        context: Context,
+    ) -> operation_service_pb2.ListOperationsResponse:
+        found = await self._operations.recent()
+        return operation_service_pb2.ListOperationsResponse(operations=[codec.operation_to_proto(o) for o in found])
+
+    @unary
+    async def CancelOperation(
+        self,
+        request: operation_service_pb2.CancelOperationRequest,
+        context: Context,
+    ) -> operation_service_pb2.CancelOperationResponse:
+        found = await self._operations.cancel(codec.job_id_from_request(request.id, "id"))
+        return operation_service_pb2.CancelOperationResponse(operation=codec.operation_to_proto(found))

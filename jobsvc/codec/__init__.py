@@ -8,11 +8,13 @@ and the generated messages (an import-linter contract in pyproject.toml).
 """
 
 from jobsvc.codec.decode import (
+    bulk_action_from_proto,
     decode_page_token,
     delay_seconds,
     error_from_proto,
     flow_from_proto,
     handler_from_proto,
+    job_filter_from_proto,
     job_id_from_request,
     job_spec_from_proto,
     json_from_value,
@@ -34,6 +36,7 @@ from jobsvc.codec.encode import (
     handler_to_proto,
     job_to_proto,
     json_to_value,
+    operation_to_proto,
     pause_to_proto,
     payload_to_proto,
     retry_policy_to_proto,
@@ -44,6 +47,7 @@ from jobsvc.codec.encode import (
 
 __all__ = [
     "assignment_to_proto",
+    "bulk_action_from_proto",
     "decode_page_token",
     "delay_seconds",
     "encode_page_token",
@@ -54,6 +58,7 @@ __all__ = [
     "flow_to_proto",
     "handler_from_proto",
     "handler_to_proto",
+    "job_filter_from_proto",
     "job_id_from_request",
     "job_spec_from_proto",
     "job_to_proto",
@@ -61,6 +66,7 @@ __all__ = [
     "json_to_value",
     "label_filter_from_proto",
     "lease_ref_from_request",
+    "operation_to_proto",
     "pause_to_proto",
     "payload_from_proto",
     "payload_to_proto",

@@ -34,12 +34,13 @@ from jobsvc.domain.jobs import (
     Payload,
     RetryPolicy,
 )
+from jobsvc.domain.operations import BulkAction, JobFilter
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 from jobsvc.domain.schemas import InvalidSchema, check_schema
 from jobsvc.domain.values import JsonValue
 from jobsvc.domain.versions import InvalidVersion, InvalidVersionSelector, Version, VersionSelector
 from jobsvc.domain.workers import MAX_CONCURRENCY, MAX_LEASE_SECONDS, MAX_WORKER_ID, MIN_LEASE_SECONDS, Worker
-from jobsvc.v1 import ack_service_pb2, job_pb2, job_service_pb2, schedule_service_pb2
+from jobsvc.v1 import ack_service_pb2, job_pb2, job_service_pb2, operation_service_pb2, schedule_service_pb2
 
 MAX_IDEMPOTENCY_KEY = 256
 MAX_LABELS = 32
@@ -441,3 +442,39 @@ def _schema(message: Any, field: str, path: str, problems: _Violations) -> dict[
     except InvalidSchema as exc:
         problems.add(f"{path}.{field}", f"not a usable JSON Schema for {message.name} {message.version}: {exc}")
     return schema
+
+
+_BULK_ACTIONS: dict[int, BulkAction] = {
+    operation_service_pb2.BULK_ACTION_CANCEL: BulkAction.CANCEL,
+    operation_service_pb2.BULK_ACTION_REDRIVE: BulkAction.REDRIVE,
+    operation_service_pb2.BULK_ACTION_DELETE: BulkAction.DELETE,
+}
+
+
+def bulk_action_from_proto(value: int, field: str) -> BulkAction:
+    """A bulk action; unspecified is refused (no default for what changes many jobs)."""
+    action = _BULK_ACTIONS.get(value)
+    if action is None:
+        raise InvalidArgument(f"{field} must be CANCEL, REDRIVE or DELETE", [FieldViolation(field, "required")])
+    return action
+
+
+def job_filter_from_proto(message: operation_service_pb2.JobFilter, path: str) -> JobFilter:
+    """A bulk action's job filter, every field checked."""
+    problems = _Violations()
+    _check_labels(message.labels, f"{path}.labels", problems)
+    if message.version:
+        try:
+            Version.parse(message.version)
+        except InvalidVersion as exc:
+            problems.add(f"{path}.version", f"an exact version: {exc}")
+    problems.raise_if_any("job filter")
+    return JobFilter(
+        states=tuple(states_from_proto(message.states, f"{path}.states")),
+        handler=message.handler,
+        version=message.version,
+        labels=dict(message.labels),
+        flow_key=message.flow_key,
+        created_after=message.created_after.ToDatetime(UTC) if message.HasField("created_after") else None,
+        created_before=message.created_before.ToDatetime(UTC) if message.HasField("created_before") else None,
+    )

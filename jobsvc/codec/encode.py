@@ -28,10 +28,11 @@ from jobsvc.domain.jobs import (
     RetryPolicy,
 )
 from jobsvc.domain.limits import fit_errors
+from jobsvc.domain.operations import BulkAction, Operation, OperationState
 from jobsvc.domain.pauses import Pause
 from jobsvc.domain.schedules import MissedTicks, Schedule
 from jobsvc.domain.values import JsonValue
-from jobsvc.v1 import ack_service_pb2, job_pb2, pause_service_pb2, schedule_service_pb2
+from jobsvc.v1 import ack_service_pb2, job_pb2, operation_service_pb2, pause_service_pb2, schedule_service_pb2
 
 _STATE_TO_PROTO = {
     JobState.QUEUED: job_pb2.JOB_STATE_QUEUED,
@@ -368,3 +369,48 @@ def pause_to_proto(pause: Pause) -> pause_service_pb2.Pause:
         flow_key=pause.flow_key,
         paused_by=pause.paused_by,
     )
+
+
+_BULK_ACTION_TO_PROTO = {
+    BulkAction.CANCEL: operation_service_pb2.BULK_ACTION_CANCEL,
+    BulkAction.REDRIVE: operation_service_pb2.BULK_ACTION_REDRIVE,
+    BulkAction.DELETE: operation_service_pb2.BULK_ACTION_DELETE,
+}
+_OPERATION_STATE_TO_PROTO = {
+    OperationState.DRY_RUN: operation_service_pb2.OPERATION_STATE_DRY_RUN,
+    OperationState.RUNNING: operation_service_pb2.OPERATION_STATE_RUNNING,
+    OperationState.SUCCEEDED: operation_service_pb2.OPERATION_STATE_SUCCEEDED,
+    OperationState.CANCELLED: operation_service_pb2.OPERATION_STATE_CANCELLED,
+}
+
+
+def operation_to_proto(operation: Operation) -> operation_service_pb2.Operation:
+    """An operation (its filter as stored) as a message."""
+    stored = operation.filter if isinstance(operation.filter, dict) else {}
+    states, labels = stored.get("states"), stored.get("labels")
+    job_filter = operation_service_pb2.JobFilter(
+        states=[_STATE_TO_PROTO[JobState(s)] for s in states if isinstance(s, str)] if isinstance(states, list) else [],
+        handler=str(stored.get("handler") or ""),
+        version=str(stored.get("version") or ""),
+        labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+        flow_key=str(stored.get("flow_key") or ""),
+    )
+    for name in ("created_after", "created_before"):
+        moment = stored.get(name)
+        if isinstance(moment, str):
+            getattr(job_filter, name).CopyFrom(timestamp_to_proto(datetime.fromisoformat(moment)))
+    message = operation_service_pb2.Operation(
+        id=operation.id,
+        action=_BULK_ACTION_TO_PROTO[operation.action],
+        filter=job_filter,
+        state=_OPERATION_STATE_TO_PROTO[operation.state],
+        matched=operation.matched,
+        processed=operation.processed,
+        max_jobs_per_second=operation.max_jobs_per_second,
+        created_by=operation.created_by,
+        create_time=timestamp_to_proto(operation.created_at),
+        update_time=timestamp_to_proto(operation.updated_at),
+    )
+    if operation.finished_at is not None:
+        message.finish_time.CopyFrom(timestamp_to_proto(operation.finished_at))
+    return message

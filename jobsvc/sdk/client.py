@@ -38,6 +38,8 @@ from jobsvc.v1 import (
     job_pb2,
     job_service_pb2,
     job_service_pb2_grpc,
+    operation_service_pb2,
+    operation_service_pb2_grpc,
     pause_service_pb2,
     pause_service_pb2_grpc,
     schedule_service_pb2,
@@ -219,6 +221,7 @@ class Client:
         self._jobs = job_service_pb2_grpc.JobServiceStub(self._channel)
         self._schedules = schedule_service_pb2_grpc.ScheduleServiceStub(self._channel)
         self._pauses = pause_service_pb2_grpc.PauseServiceStub(self._channel)
+        self._operations = operation_service_pb2_grpc.OperationServiceStub(self._channel)
 
     def _call_metadata(self) -> tuple[tuple[str, str], ...]:
         """The client's metadata, plus the caller's trace context (W3C) when a span is current."""
@@ -464,6 +467,42 @@ class Client:
         """Resume the jobs of a paused flow-control key; False when it was not paused."""
         request = pause_service_pb2.ResumeFlowKeyRequest(key=key)
         return (await self._pauses.ResumeFlowKey(request, timeout=timeout, metadata=self._metadata)).was_paused
+
+    async def bulk(
+        self,
+        action: operation_service_pb2.BulkAction.ValueType,
+        job_filter: operation_service_pb2.JobFilter,
+        *,
+        dry_run: bool = False,
+        max_jobs_per_second: float = 0.0,
+        timeout: float | None = None,
+    ) -> operation_service_pb2.Operation:
+        """Cancel, redrive or delete every job job_filter selects, as a background operation
+        (dry_run: only count them); follow it with get_operation."""
+        request = operation_service_pb2.StartBulkActionRequest(
+            action=action, filter=job_filter, dry_run=dry_run, max_jobs_per_second=max_jobs_per_second
+        )
+        return (await self._operations.StartBulkAction(request, timeout=timeout, metadata=self._metadata)).operation
+
+    async def get_operation(
+        self, operation_id: str, *, timeout: float | None = None
+    ) -> operation_service_pb2.Operation:
+        """A bulk operation and its progress."""
+        request = operation_service_pb2.GetOperationRequest(id=operation_id)
+        return (await self._operations.GetOperation(request, timeout=timeout, metadata=self._metadata)).operation
+
+    async def list_operations(self, *, timeout: float | None = None) -> list[operation_service_pb2.Operation]:
+        """The newest bulk operations."""
+        request = operation_service_pb2.ListOperationsRequest()
+        response = await self._operations.ListOperations(request, timeout=timeout, metadata=self._metadata)
+        return list(response.operations)
+
+    async def cancel_operation(
+        self, operation_id: str, *, timeout: float | None = None
+    ) -> operation_service_pb2.Operation:
+        """Stop a running bulk operation after its batch in flight."""
+        request = operation_service_pb2.CancelOperationRequest(id=operation_id)
+        return (await self._operations.CancelOperation(request, timeout=timeout, metadata=self._metadata)).operation
 
     async def list_pauses(self, *, timeout: float | None = None) -> list[pause_service_pb2.Pause]:
         """The pauses in force."""

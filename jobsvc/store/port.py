@@ -25,6 +25,7 @@ from jobsvc.domain.jobs import (
     QueueStats,
     Transition,
 )
+from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
@@ -250,6 +251,57 @@ class JobStore(Protocol):
 
     async def schedule_delete(self, name: str) -> bool:
         """Delete a schedule; False when there was none."""
+        ...
+
+    async def operation_count(self, action: BulkAction, job_filter: JobFilter) -> int:
+        """How many existing jobs the bulk action would act on now."""
+        ...
+
+    async def operation_insert(
+        self, action: BulkAction, job_filter: JobFilter, matched: int, max_jobs_per_second: float, created_by: str
+    ) -> Operation:
+        """A new running operation, its cursor before every job that exists."""
+        ...
+
+    async def operation_get(self, operation_id: str) -> Operation | None:
+        """One operation."""
+        ...
+
+    async def operation_list(self, limit: int) -> list[Operation]:
+        """The newest operations."""
+        ...
+
+    async def operation_cancel(self, operation_id: str) -> Operation | None:
+        """Stop a running operation; None when it is not running (or does not exist)."""
+        ...
+
+    async def operation_claim(self, owner: str, lease_seconds: float) -> Operation | None:
+        """The oldest running operation no replica holds, now held by owner."""
+        ...
+
+    async def operation_batch(self, operation: Operation, limit: int) -> list[tuple[str, datetime]]:
+        """The next jobs (id, created_at) the operation acts on, after its cursor."""
+        ...
+
+    async def operation_advance(
+        self,
+        operation: Operation,
+        owner: str,
+        done: int,
+        cursor: tuple[datetime, str],
+        *,
+        finished: bool,
+        lease_seconds: float,
+    ) -> Operation | None:
+        """Record a batch (one in flight at a cancel too); None when the operation is no longer owner's."""
+        ...
+
+    async def job_cancel_many(self, job_ids: Sequence[str], reason: str) -> int:
+        """Cancel queued jobs at once and flag running ones; how many were either."""
+        ...
+
+    async def job_delete_many(self, job_ids: Sequence[str]) -> int:
+        """Delete finished jobs and their events; how many."""
         ...
 
     async def pause_list(self) -> list[Pause]:

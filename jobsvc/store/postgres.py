@@ -28,6 +28,7 @@ from jobsvc.domain.jobs import (
     QueueStats,
     Transition,
 )
+from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
@@ -651,6 +652,91 @@ class PgStore:
     async def schedule_delete(self, name: str) -> bool:
         """Delete a schedule; False when there was none."""
         return bool(await self._fetch("schedule_delete", name=name))
+
+    async def operation_count(self, action: BulkAction, job_filter: JobFilter) -> int:
+        """How many existing jobs the bulk action would act on now."""
+        [found] = await self._fetch("operation_count", action=action.value, filter=json.dumps(job_filter.to_json()))
+        return int(found["matched"])
+
+    async def operation_insert(
+        self, action: BulkAction, job_filter: JobFilter, matched: int, max_jobs_per_second: float, created_by: str
+    ) -> Operation:
+        """A new running operation, its cursor before every job that exists."""
+        [found] = await self._fetch(
+            "operation_insert",
+            id=str(uuid.uuid4()),
+            action=action.value,
+            filter=json.dumps(job_filter.to_json()),
+            matched=matched,
+            max_jobs_per_second=max_jobs_per_second,
+            created_by=created_by,
+        )
+        return rows.operation(found)
+
+    async def operation_get(self, operation_id: str) -> Operation | None:
+        """One operation."""
+        found = await self._fetch("operation_get", id=operation_id)
+        return rows.operation(found[0]) if found else None
+
+    async def operation_list(self, limit: int) -> list[Operation]:
+        """The newest operations."""
+        return [rows.operation(r) for r in await self._fetch("operation_list", limit=limit)]
+
+    async def operation_cancel(self, operation_id: str) -> Operation | None:
+        """Stop a running operation; None when it is not running (or does not exist)."""
+        found = await self._fetch("operation_cancel", id=operation_id)
+        return rows.operation(found[0]) if found else None
+
+    async def operation_claim(self, owner: str, lease_seconds: float) -> Operation | None:
+        """The oldest running operation no replica holds, now held by owner."""
+        found = await self._fetch("operation_claim", owner=owner, lease_seconds=lease_seconds)
+        return rows.operation(found[0]) if found else None
+
+    async def operation_batch(self, operation: Operation, limit: int) -> list[tuple[str, datetime]]:
+        """The next jobs (id, created_at) the operation acts on, after its cursor."""
+        assert operation.cursor is not None  # stored operations always have one
+        found = await self._fetch(
+            "operation_batch",
+            filter=json.dumps(operation.filter),
+            action=operation.action.value,
+            cursor_created_at=operation.cursor[0],
+            cursor_id=operation.cursor[1],
+            limit=limit,
+        )
+        return [(str(r["id"]), r["created_at"]) for r in found]
+
+    async def operation_advance(
+        self,
+        operation: Operation,
+        owner: str,
+        done: int,
+        cursor: tuple[datetime, str],
+        *,
+        finished: bool,
+        lease_seconds: float,
+    ) -> Operation | None:
+        """Record a batch (one in flight at a cancel too); None when the operation is no longer owner's."""
+        found = await self._fetch(
+            "operation_advance",
+            id=operation.id,
+            owner=owner,
+            done=done,
+            cursor_created_at=cursor[0],
+            cursor_id=cursor[1],
+            finished=finished,
+            lease_seconds=lease_seconds,
+        )
+        return rows.operation(found[0]) if found else None
+
+    async def job_cancel_many(self, job_ids: Sequence[str], reason: str) -> int:
+        """Cancel queued jobs at once and flag running ones; how many were either."""
+        found = await self._fetch("job_cancel_many", job_ids=list(job_ids), reason=reason)
+        self.notifier.changed(str(r["id"]) for r in found if r["was"] == "queued")
+        return len(found)
+
+    async def job_delete_many(self, job_ids: Sequence[str]) -> int:
+        """Delete finished jobs and their events; how many."""
+        return len(await self._fetch("job_delete_many", job_ids=list(job_ids)))
 
     async def pause_list(self) -> list[Pause]:
         """Every pause in force."""

@@ -24,6 +24,7 @@ from jobsvc.domain.jobs import (
     RetryPolicy,
     Transition,
 )
+from jobsvc.domain.operations import BulkAction, Operation, OperationState
 from jobsvc.domain.pauses import Pause
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 from jobsvc.domain.values import JsonValue
@@ -353,3 +354,21 @@ def schedule(row: asyncpg.Record) -> Schedule:
 def pause(row: asyncpg.Record) -> Pause:
     """A jobsvc_pauses row."""
     return Pause(row["handler"], row["version"], row["flow_key"], row["reason"], row["paused_by"], row["created_at"])
+
+
+def operation(row: asyncpg.Record) -> Operation:
+    """A jobsvc_operations row."""
+    return Operation(
+        id=str(row["id"]),
+        action=BulkAction(row["action"]),
+        filter=row["filter"],
+        state=OperationState(row["state"]),
+        matched=row["matched"],
+        processed=row["processed"],
+        max_jobs_per_second=row["max_jobs_per_second"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+        cursor=(row["cursor_created_at"], str(row["cursor_id"])),
+    )

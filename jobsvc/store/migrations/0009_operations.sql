@@ -153,3 +153,56 @@ CREATE TABLE jobsvc_pauses (
     CONSTRAINT jobsvc_pauses_pkey PRIMARY KEY (handler, version, flow_key),
     CONSTRAINT jobsvc_pauses_target_check CHECK ((handler = '') <> (flow_key = ''))
 );
+
+-- Bulk actions (cancel, redrive, delete the jobs a filter selects) run as background
+-- operations: one row each, run by one replica at a time (owner, lease_until: a replica
+-- that dies leaves it to another after the lease), in batches along the jobs' creation
+-- order (newest first, from the operation's start: jobs created later are not touched)
+-- with the cursor and the count of jobs processed saved after each batch.
+CREATE TABLE jobsvc_operations (
+    id                uuid             NOT NULL,
+    action            text             NOT NULL,
+    -- The job filter, as jobsvc_job_selected reads it.
+    filter            jsonb            NOT NULL,
+    state             text             NOT NULL DEFAULT 'running',
+    -- Jobs that matched when it started, and jobs acted on since.
+    matched           bigint           NOT NULL,
+    processed         bigint           NOT NULL DEFAULT 0,
+    max_jobs_per_second double precision NOT NULL,
+    -- The name of the token that started it ('' while authentication is off).
+    created_by        text             NOT NULL DEFAULT '',
+    created_at        timestamptz      NOT NULL DEFAULT now(),
+    updated_at        timestamptz      NOT NULL DEFAULT now(),
+    finished_at       timestamptz,
+    cursor_created_at timestamptz      NOT NULL,
+    cursor_id         uuid             NOT NULL,
+    owner             text,
+    lease_until       timestamptz,
+    CONSTRAINT jobsvc_operations_pkey PRIMARY KEY (id),
+    CONSTRAINT jobsvc_operations_action_check CHECK (action = ANY (ARRAY['cancel', 'redrive', 'delete'])),
+    CONSTRAINT jobsvc_operations_state_check CHECK (state = ANY (ARRAY['running', 'succeeded', 'cancelled']))
+);
+
+-- Whether a job is selected by a bulk action's filter (states, handler, version, labels,
+-- flow_key, created_after, created_before: each optional, all must hold) and is one the
+-- action applies to. The one definition of both, for the dry-run count and every batch.
+CREATE FUNCTION jobsvc_job_selected(j jobsvc_jobs, f jsonb, action text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT coalesce(
+        CASE action
+            WHEN 'cancel' THEN j.state IN ('queued', 'running')
+            WHEN 'redrive' THEN j.state = 'failed' AND NOT j.redriven
+            WHEN 'delete' THEN j.state IN ('succeeded', 'failed', 'cancelled')
+        END
+        AND (f -> 'states' IS NULL OR j.state IN (SELECT jsonb_array_elements_text(f -> 'states')))
+        AND (f ->> 'handler' IS NULL OR j.handler = f ->> 'handler')
+        AND (f ->> 'version' IS NULL OR j.version = f ->> 'version')
+        AND (f -> 'labels' IS NULL OR j.labels @> (f -> 'labels'))
+        AND (f ->> 'flow_key' IS NULL OR f ->> 'flow_key' IN (j.concurrency_key, j.rate_key, j.fairness_key))
+        AND (f ->> 'created_after' IS NULL OR j.created_at >= (f ->> 'created_after')::timestamptz)
+        AND (f ->> 'created_before' IS NULL OR j.created_at < (f ->> 'created_before')::timestamptz),
+        false)
+$function$;

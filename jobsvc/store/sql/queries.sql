@@ -860,3 +860,95 @@ WITH deleted AS (
     RETURNING handler, version, flow_key, reason, paused_by, created_at
 )
 SELECT deleted.*, pg_notify('jobsvc_pauses', '') AS notified FROM deleted;
+
+-- name: operation_count
+-- How many jobs a bulk action would act on now (its dry run, and `matched` at its start).
+SELECT count(*) AS matched FROM jobsvc_jobs j
+WHERE jobsvc_job_selected(j, :filter::text::jsonb, :action) AND j.created_at <= now();
+
+-- name: operation_insert
+-- A bulk action, running from now: its cursor starts after every job that exists.
+INSERT INTO jobsvc_operations
+    (id, action, filter, matched, max_jobs_per_second, created_by, cursor_created_at, cursor_id)
+VALUES (:id, :action, :filter::text::jsonb, :matched, :max_jobs_per_second, :created_by, now(),
+        'ffffffff-ffff-ffff-ffff-ffffffffffff')
+RETURNING *;
+
+-- name: operation_get
+SELECT * FROM jobsvc_operations WHERE id = :id;
+
+-- name: operation_list
+SELECT * FROM jobsvc_operations ORDER BY created_at DESC LIMIT :limit;
+
+-- name: operation_cancel
+-- Stops a running operation after the batch in flight; a finished one stays as it is.
+UPDATE jobsvc_operations SET state = 'cancelled', finished_at = now(), updated_at = now()
+WHERE id = :id AND state = 'running'
+RETURNING *;
+
+-- name: operation_claim
+-- The oldest running operation no live replica holds (never held, or its lease ran
+-- out), now held by :owner for :lease_seconds.
+UPDATE jobsvc_operations SET owner = :owner, lease_until = now() + make_interval(secs => :lease_seconds)
+WHERE id = (
+    SELECT id FROM jobsvc_operations
+    WHERE state = 'running' AND (lease_until IS NULL OR lease_until < now())
+    ORDER BY created_at
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING *;
+
+-- name: operation_batch
+-- The next :limit jobs the operation acts on, newest first, after its cursor.
+SELECT j.id, j.created_at FROM jobsvc_jobs j
+WHERE jobsvc_job_selected(j, :filter::text::jsonb, :action)
+  AND (j.created_at, j.id) < (:cursor_created_at::timestamptz, :cursor_id::uuid)
+ORDER BY j.created_at DESC, j.id DESC
+LIMIT :limit;
+
+-- name: operation_advance
+-- Records a batch: :done more jobs processed, the cursor moved past them, the lease
+-- extended; :finished ends it (succeeded). A batch that was in flight when the operation
+-- was cancelled is counted too (the state stays cancelled: the caller stops). No row when
+-- the operation is no longer :owner's (taken over after a lapsed lease): stop.
+UPDATE jobsvc_operations SET
+    processed = processed + :done,
+    cursor_created_at = :cursor_created_at, cursor_id = :cursor_id::uuid,
+    lease_until = now() + make_interval(secs => :lease_seconds),
+    updated_at = now(),
+    state = CASE WHEN :finished::boolean AND state = 'running' THEN 'succeeded' ELSE state END,
+    finished_at = CASE WHEN :finished AND state = 'running' THEN now() ELSE finished_at END
+WHERE id = :id AND owner = :owner AND (state = 'running' OR :done > 0)
+RETURNING *;
+
+-- name: job_cancel_many
+-- Cancels the queued jobs of :job_ids at once (with their "cancelled" events) and asks
+-- the executors of the running ones to stop them, as job_cancel_queued and
+-- job_cancel_running do one job at a time. Returns the ids cancelled at once.
+WITH queued AS (
+    UPDATE jobsvc_jobs SET
+        state = 'cancelled', finished_at = now(), cancel_reason = :reason, last_seq = last_seq + 1
+    WHERE id = ANY(:job_ids::uuid[]) AND state = 'queued'
+    RETURNING id, last_seq
+), queued_event AS (
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+    SELECT id, last_seq, 'cancelled', jsonb_build_object('reason', :reason::text) FROM queued
+), running AS (
+    UPDATE jobsvc_jobs SET cancel_requested = true,
+        cancel_reason = CASE WHEN cancel_requested THEN cancel_reason ELSE :reason END
+    WHERE id = ANY(:job_ids) AND state = 'running'
+    RETURNING id, pg_notify('jobsvc_cancel', id::text)
+)
+SELECT id, 'queued' AS was FROM queued
+UNION ALL SELECT id, 'running' FROM running;
+
+-- name: job_delete_many
+-- Deletes the finished jobs of :job_ids and their events (as the reaper does).
+WITH deleted AS (
+    DELETE FROM jobsvc_jobs WHERE id = ANY(:job_ids::uuid[]) AND state IN ('succeeded', 'failed', 'cancelled')
+    RETURNING id
+), events AS (
+    DELETE FROM jobsvc_job_events WHERE job_id IN (SELECT id FROM deleted)
+)
+SELECT id FROM deleted;

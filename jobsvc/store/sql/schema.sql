@@ -275,6 +275,30 @@ CREATE TABLE jobsvc_pauses (
     CONSTRAINT jobsvc_pauses_target_check CHECK ((handler = ''::text) <> (flow_key = ''::text))
 );
 
+-- Bulk actions run as background operations (0009): one replica at a time holds each
+-- (owner, lease_until), working in batches newest first from its start along the cursor,
+-- saving progress after each batch.
+CREATE TABLE jobsvc_operations (
+    id                  uuid             NOT NULL,
+    action              text             NOT NULL,
+    filter              jsonb            NOT NULL,
+    state               text             NOT NULL DEFAULT 'running'::text,
+    matched             bigint           NOT NULL,
+    processed           bigint           NOT NULL DEFAULT 0,
+    max_jobs_per_second double precision NOT NULL,
+    created_by          text             NOT NULL DEFAULT ''::text,
+    created_at          timestamptz      NOT NULL DEFAULT now(),
+    updated_at          timestamptz      NOT NULL DEFAULT now(),
+    finished_at         timestamptz,
+    cursor_created_at   timestamptz      NOT NULL,
+    cursor_id           uuid             NOT NULL,
+    owner               text,
+    lease_until         timestamptz,
+    CONSTRAINT jobsvc_operations_action_check CHECK (action = ANY (ARRAY['cancel'::text, 'redrive'::text, 'delete'::text])),
+    CONSTRAINT jobsvc_operations_pkey PRIMARY KEY (id),
+    CONSTRAINT jobsvc_operations_state_check CHECK (state = ANY (ARRAY['running'::text, 'succeeded'::text, 'cancelled'::text]))
+);
+
 -- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at
 -- most maximum, computed in logarithms so that no intermediate value overflows or
 -- underflows, whatever the stored policy (0006: power() overflowing a double used to fail
@@ -410,6 +434,29 @@ AS $function$
              split_part(split_part(h.version, '+', 1), '.', 2)::numeric DESC,
              split_part(split_part(h.version, '+', 1), '.', 3)::numeric DESC
     LIMIT 1
+$function$;
+
+-- Whether a bulk action's filter selects a job and the action applies to it: the one
+-- definition, for the dry-run count and every batch.
+CREATE FUNCTION jobsvc_job_selected(j jobsvc_jobs, f jsonb, action text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT coalesce(
+        CASE action
+            WHEN 'cancel' THEN j.state IN ('queued', 'running')
+            WHEN 'redrive' THEN j.state = 'failed' AND NOT j.redriven
+            WHEN 'delete' THEN j.state IN ('succeeded', 'failed', 'cancelled')
+        END
+        AND (f -> 'states' IS NULL OR j.state IN (SELECT jsonb_array_elements_text(f -> 'states')))
+        AND (f ->> 'handler' IS NULL OR j.handler = f ->> 'handler')
+        AND (f ->> 'version' IS NULL OR j.version = f ->> 'version')
+        AND (f -> 'labels' IS NULL OR j.labels @> (f -> 'labels'))
+        AND (f ->> 'flow_key' IS NULL OR f ->> 'flow_key' IN (j.concurrency_key, j.rate_key, j.fairness_key))
+        AND (f ->> 'created_after' IS NULL OR j.created_at >= (f ->> 'created_after')::timestamptz)
+        AND (f ->> 'created_before' IS NULL OR j.created_at < (f ->> 'created_before')::timestamptz),
+        false)
 $function$;
 
 -- Takes up to p_wanted starts from key p_key's window; returns how many were granted and
