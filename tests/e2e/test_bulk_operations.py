@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 import asyncpg
 import grpc
@@ -14,6 +15,8 @@ from jobsvc.sdk import Client, job_spec
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2
 from jobsvc.v1 import operation_service_pb2 as ops
+from tests.processes import jobsvc_cli
+from tests.readme import readme_block
 
 FAILED, SUCCEEDED, CANCELLED = job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_CANCELLED
 
@@ -139,3 +142,30 @@ async def test_an_unknown_operation_is_not_found(client: Client) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await client.get_operation("nope")
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_cli_bulk_dry_run_start_and_list(server: JobsvcServer, client: Client) -> None:
+    await client.submit_batch([job_spec("echo", i, delay=60, labels={"tenant": "t1"}) for i in range(4)])
+    address = f"127.0.0.1:{server.port}"
+    dry = await asyncio.to_thread(jobsvc_cli, "bulk", "cancel", "--label", "tenant=t1", "--dry-run", server=address)
+    assert dry.returncode == 0, dry.stderr
+    assert '"state": "OPERATION_STATE_DRY_RUN"' in dry.stdout and '"matched": "4"' in dry.stdout
+    started = await asyncio.to_thread(jobsvc_cli, "bulk", "cancel", "--label", "tenant=t1", server=address)
+    operation_id = json.loads(started.stdout)["id"]
+    await _until_finished(client, operation_id)
+    listed = await asyncio.to_thread(jobsvc_cli, "operations", "list", server=address)
+    assert f"{operation_id}\tcancel\tsucceeded\t4/4" in listed.stdout
+
+
+async def test_readme_example(client: Client, database_url: str) -> None:
+    await client.submit_batch([job_spec("fail", i, labels={"tenant": "acme"}) for i in range(3)])
+    conn = await asyncpg.connect(database_url)
+    try:
+        await _settled(conn)
+    finally:
+        await conn.close()
+    namespace: dict[str, Any] = {}
+    exec(readme_block("bulk-python", "python"), namespace)
+    started = await namespace["redrive_tenant"](client, "acme")
+    assert started.matched == 3
+    assert (await _until_finished(client, started.id)).processed == 3

@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from jobsvc.cli.config import client_security
 from jobsvc.cli.parser.client import NO_INPUT
 from jobsvc.sdk import Client, error_details, job_spec, payload_value
-from jobsvc.v1 import job_pb2, job_service_pb2
+from jobsvc.v1 import job_pb2, job_service_pb2, operation_service_pb2
 
 
 async def call_server(args: argparse.Namespace) -> int:
@@ -183,6 +183,41 @@ async def _resume(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+_BULK_ACTIONS = {
+    "cancel": operation_service_pb2.BULK_ACTION_CANCEL,
+    "redrive": operation_service_pb2.BULK_ACTION_REDRIVE,
+    "delete": operation_service_pb2.BULK_ACTION_DELETE,
+}
+
+
+async def _bulk(client: Client, args: argparse.Namespace) -> int:
+    job_filter = operation_service_pb2.JobFilter(
+        states=[job_pb2.JobState.Value(f"JOB_STATE_{s.upper()}") for s in args.state],
+        handler=args.handler,
+        version=args.version,
+        labels=_labels(args.label),
+        flow_key=args.key,
+    )
+    _print(
+        await client.bulk(_BULK_ACTIONS[args.action], job_filter, dry_run=args.dry_run, max_jobs_per_second=args.rate)
+    )
+    return 0
+
+
+async def _operations(client: Client, args: argparse.Namespace) -> int:
+    command = args.operations_command
+    if command == "list":
+        for operation in await client.list_operations():
+            action = operation_service_pb2.BulkAction.Name(operation.action).removeprefix("BULK_ACTION_").lower()
+            state = operation_service_pb2.OperationState.Name(operation.state).removeprefix("OPERATION_STATE_")
+            print(f"{operation.id}\t{action}\t{state.lower()}\t{operation.processed}/{operation.matched}")
+    elif command == "get":
+        _print(await client.get_operation(args.operation_id))
+    elif command == "cancel":
+        _print(await client.cancel_operation(args.operation_id))
+    return 0
+
+
 CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]]] = {
     "submit": _submit,
     "call": _call,
@@ -193,6 +228,8 @@ CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]
     "schedules": _schedules,
     "pause": _pause,
     "resume": _resume,
+    "bulk": _bulk,
+    "operations": _operations,
 }
 
 

@@ -1,5 +1,5 @@
 """Options of the commands that call a server: submit, call, watch, jobs, dlq, health,
-handlers, schedules, pause, resume; and how every client (workers too) reaches the server."""
+handlers, schedules, pause, resume, bulk, operations; and how every client (workers too) reaches the server."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     _add_admin_commands(commands, [server_option])
     _add_schedule_commands(commands, [server_option])
     _add_pause_commands(commands, [server_option])
+    _add_operation_commands(commands, [server_option])
 
 
 def add_client_security_options(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +151,33 @@ def _add_pause_commands(
     resume.add_argument("handler", nargs="?", default="")
     resume.add_argument("--version", default="", help="the version the pause named (default: the whole handler)")
     resume.add_argument("--key", default="", help="resume a flow-control key instead")
+
+
+def _add_operation_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], client: list[argparse.ArgumentParser]
+) -> None:
+    bulk = commands.add_parser(
+        "bulk", parents=client, help="cancel, redrive or delete every job a filter selects (a background operation)"
+    )
+    bulk.add_argument("action", choices=["cancel", "redrive", "delete"])
+    bulk.add_argument(
+        "--state",
+        action="append",
+        default=[],
+        choices=[v.name.removeprefix("JOB_STATE_").lower() for v in job_pb2.JobState.DESCRIPTOR.values if v.number],
+    )
+    bulk.add_argument("--handler", default="")
+    bulk.add_argument("--version", default="", help="an exact version")
+    bulk.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="repeatable: all must match")
+    bulk.add_argument("--key", default="", help="jobs with this flow-control key")
+    bulk.add_argument("--dry-run", action="store_true", help="only count the jobs it would act on")
+    bulk.add_argument("--rate", type=float, default=0.0, metavar="JOBS_PER_SECOND", help="default 1000")
+    operations = commands.add_parser("operations", help="bulk operations: list, get, cancel").add_subparsers(
+        dest="operations_command", required=True
+    )
+    operations.add_parser("list", parents=client)
+    for verb in ("get", "cancel"):
+        operations.add_parser(verb, parents=client).add_argument("operation_id")
 
 
 def _add_schedule_commands(
