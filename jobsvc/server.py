@@ -226,6 +226,9 @@ class ServerConfig:
     task_unhealthy_after: float = 10.0
     tls: TlsConfig = field(default_factory=TlsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    # Seconds PauseHandler and PauseFlowKey wait before answering, so that every replica
+    # obeys by then (0: answer at once; replicas obey within about a second).
+    pause_propagation: float = Pauses.PROPAGATION
     # The built-in jobsvc.http handler (HTTP delivery): served when enabled (--http-delivery).
     http_delivery: HttpDeliveryConfig = field(default_factory=HttpDeliveryConfig)
     # Lease owner and executor name: unique per server instance, readable in events.
@@ -321,7 +324,7 @@ class JobsvcServer:
         settler = Settler(store, metrics, notifications.jobs_due)
         # The lanes of this process (executor, worker sessions) that a Call's job can start on at once.
         # The pauses in force, kept fresh on this replica; lanes leave paused versions out.
-        pauses = Pauses(store, listener.jobs_due)
+        pauses = Pauses(store, listener.jobs_due, propagation=cfg.pause_propagation)
         await pauses.start(notifications, self.supervisor)
         local = LocalSlots(pauses)
         self._executor = Executor(

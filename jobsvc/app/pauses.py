@@ -10,9 +10,9 @@ go to the claim as a parameter that is NULL while none is paused, so nothing pau
 the claim nothing. Remote workers
 take their jobs through lanes of the server they are connected to, so they obey too.
 
-`pause` returns once every replica has had the time to apply the pause
-(PROPAGATION: the refresh interval, plus a margin for a claim in flight to commit): after
-it returns no job of the paused version starts, on any replica or worker.
+`pause` returns once every replica has had the time to apply the pause (`propagation`,
+by default PROPAGATION: the refresh interval, plus a margin for a claim in flight to
+commit): after it returns no job it pauses starts, on any replica or worker.
 """
 
 from __future__ import annotations
@@ -38,11 +38,16 @@ class Pauses:
     TASK = "pauses"
     # Every replica re-reads the pauses at least this often (seconds), NOTIFY or not.
     REFRESH_INTERVAL = 1.0
-    # What pause waits after its commit before it returns (see the module docstring).
+    # What pause waits after its commit before it returns by default (see the module
+    # docstring): the refresh interval, and a margin for a claim in flight to commit.
     PROPAGATION = REFRESH_INTERVAL + 0.5
 
-    def __init__(self, store: JobStore, wake_claim_loops: Callable[[], None]) -> None:
+    def __init__(
+        self, store: JobStore, wake_claim_loops: Callable[[], None], *, propagation: float = PROPAGATION
+    ) -> None:
         self._store = store
+        # 0 answers at once: then the replicas obey within about a second of the answer.
+        self._propagation = propagation
         self._wake = wake_claim_loops
         self.current = PausedSet()
         self._changed = asyncio.Event()
@@ -74,7 +79,7 @@ class Pauses:
         await self._check_target(target)
         pause = await self._store.pause_set(target, reason, paused_by)
         await self.refresh()
-        await asyncio.sleep(self.PROPAGATION)
+        await asyncio.sleep(self._propagation)
         return pause
 
     async def resume(self, target: PauseTarget) -> Pause | None:

@@ -30,6 +30,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         drain_delay=args.drain_delay,
         health_interval=args.health_interval,
         database_timeout=args.database_timeout,
+        pause_propagation=args.pause_propagation,
         pool_size=args.pool_size,
         executor=ExecutorConfig(concurrency=args.concurrency),
         observability=observability_config(args),

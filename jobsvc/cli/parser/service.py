@@ -148,6 +148,13 @@ def _add_lifecycle_options(serve: argparse.ArgumentParser) -> None:
         help="seconds between database checks behind the health status",
     )
     serve.add_argument(
+        "--pause-propagation",
+        type=float,
+        default=ServerConfig.pause_propagation,
+        help="seconds a pause RPC waits before answering, so that every replica obeys by then "
+        "(0: at once; replicas obey within about a second)",
+    )
+    serve.add_argument(
         "--database-timeout",
         type=float,
         default=ServerConfig.database_timeout,
