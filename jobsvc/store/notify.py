@@ -7,8 +7,10 @@ Channels, and everyone who NOTIFYs on them:
 - jobsvc_events (job ids whose event logs grew): EventNotifier, after the commits
   (queries.sql `job_events_notify`);
 - jobsvc_jobs (jobs are due, at an epoch second or now): JobsDue, debounced
-  (queries.sql `job_executors_wake`), and the trigger `jobsvc_concurrency_count` of
-  migration 0003_flow_control.sql when a slot of a full concurrency key is freed;
+  (queries.sql `job_executors_wake`), the trigger `jobsvc_concurrency_count` of
+  migration 0003_flow_control.sql when a slot of a full concurrency key is freed, and
+  the SQL function `jobsvc_submit` (0009_operations.sql), delivered at the commit of the
+  application's transaction that called it;
 - jobsvc_cancel (a running job was asked to stop): inside the cancelling statements
   themselves, queries.sql `job_cancel_running` and the deadline query
   `job_expire_deadlines` (pg_notify in their RETURNING lists), so that the request and
