@@ -23,6 +23,7 @@ type Client struct {
 	call   jobsvcv1.CallServiceClient
 	stream jobsvcv1.StreamServiceClient
 	jobs   jobsvcv1.JobServiceClient
+	pauses jobsvcv1.PauseServiceClient
 	resume ResumePolicy
 }
 
@@ -47,6 +48,7 @@ func Dial(ctx context.Context, address string, opts ...Option) (*Client, error) 
 		call:   jobsvcv1.NewCallServiceClient(conn),
 		stream: jobsvcv1.NewStreamServiceClient(conn),
 		jobs:   jobsvcv1.NewJobServiceClient(conn),
+		pauses: jobsvcv1.NewPauseServiceClient(conn),
 		resume: cfg.resume,
 	}, nil
 }

@@ -123,6 +123,8 @@ type ListOptions struct {
 	// View is JOB_VIEW_BASIC for jobs without input, result and tracebacks (many
 	// more a page); JOB_VIEW_FULL, the default, for whole jobs.
 	View jobsvcv1.JobView
+	// Labels keeps only jobs carrying every one of these labels (any when empty).
+	Labels map[string]string
 }
 
 // List returns one page of jobs, newest first. A page may hold fewer than
@@ -130,6 +132,7 @@ type ListOptions struct {
 func (c *Client) List(ctx context.Context, opts ListOptions) (*jobsvcv1.ListJobsResponse, error) {
 	return c.jobs.ListJobs(ctx, &jobsvcv1.ListJobsRequest{
 		States: opts.States, Handler: opts.Handler, PageSize: opts.PageSize, PageToken: opts.PageToken, View: opts.View,
+		Labels: opts.Labels,
 	})
 }
 
