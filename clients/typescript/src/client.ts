@@ -17,6 +17,7 @@ import {
 } from "./gen/jobsvc/v1/call_service_pb.js";
 import { JobState, type HandlerInfo, type Job, type JobEvent } from "./gen/jobsvc/v1/job_pb.js";
 import { JobService, JobView, type ListJobsResponse } from "./gen/jobsvc/v1/job_service_pb.js";
+import { PauseService, type Pause } from "./gen/jobsvc/v1/pause_service_pb.js";
 import { StreamService } from "./gen/jobsvc/v1/stream_service_pb.js";
 import { SubmitService, type SubmitResponse } from "./gen/jobsvc/v1/submit_service_pb.js";
 import { payloadValue, type JsonValue, type PayloadInput } from "./payload.js";
@@ -56,7 +57,13 @@ export interface ListOptions extends RpcOptions {
   pageToken?: string;
   /** `JobView.BASIC`: jobs without input, result and tracebacks (many more a page); default FULL. */
   view?: JobView;
+  /** Only jobs carrying every one of these labels. */
+  labels?: Record<string, string>;
 }
+
+/** What {@link JobsvcClient.pause} and {@link JobsvcClient.resume} name: a handler (every version,
+ * or one exact `version`), or a flow-control `key` (its jobs' concurrency, rate or fairness key). */
+export type PauseTarget = { handler: string; version?: string } | { key: string };
 
 /** Options of {@link JobsvcClient.get}. */
 export interface GetOptions extends RpcOptions {
@@ -95,6 +102,13 @@ export interface JobsvcClient {
   redriveAll(handler: string, options?: RpcOptions & { version?: string; limit?: number }): Promise<string[]>;
   /** Handler versions the server knows (all, or one name's), with schemas and whether one is online. */
   handlers(name?: string, options?: RpcOptions): Promise<HandlerInfo[]>;
+  /** Pause a handler, a version or a flow-control key: its queued jobs stay queued, running ones
+   * finish. Resolves once every replica and worker obeys: nothing it names starts after that. */
+  pause(target: PauseTarget, options?: RpcOptions & { reason?: string }): Promise<Pause>;
+  /** Undo {@link JobsvcClient.pause}; false when it was not paused. The queued jobs start at once. */
+  resume(target: PauseTarget, options?: RpcOptions): Promise<boolean>;
+  /** The pauses in force. */
+  pauses(options?: RpcOptions): Promise<Pause[]>;
   /** Close the connection (open streams end). */
   close(): void;
 }
@@ -119,6 +133,7 @@ export function createClient(options: ClientOptions): JobsvcClient {
   const submitService = createConnectClient(SubmitService, channel.transport);
   const streamService = createConnectClient(StreamService, channel.transport);
   const jobService = createConnectClient(JobService, channel.transport);
+  const pauseService = createConnectClient(PauseService, channel.transport);
 
   const callOptions = (rpc: RpcOptions | undefined, extra: CallOptions = {}): CallOptions => {
     const timeoutMs = rpc?.timeoutMs ?? options.defaultTimeoutMs;
@@ -166,6 +181,7 @@ export function createClient(options: ClientOptions): JobsvcClient {
           pageSize: filters.pageSize ?? 0,
           pageToken: filters.pageToken ?? "",
           view: filters.view ?? JobView.UNSPECIFIED,
+          labels: filters.labels ?? {},
         },
         callOptions(filters),
       ),
@@ -217,6 +233,34 @@ export function createClient(options: ClientOptions): JobsvcClient {
     },
     async handlers(name = "", rpcOptions) {
       return (await rpc(() => jobService.listHandlers({ name }, callOptions(rpcOptions)))).handlers;
+    },
+    async pause(target, options = {}) {
+      const reason = options.reason ?? "";
+      const response =
+        "key" in target
+          ? await rpc(() => pauseService.pauseFlowKey({ key: target.key, reason }, callOptions(options)))
+          : await rpc(() =>
+              pauseService.pauseHandler(
+                { handler: target.handler, version: target.version ?? "", reason },
+                callOptions(options),
+              ),
+            );
+      return required(response.pause, "Pause");
+    },
+    async resume(target, rpcOptions) {
+      const response =
+        "key" in target
+          ? await rpc(() => pauseService.resumeFlowKey({ key: target.key }, callOptions(rpcOptions)))
+          : await rpc(() =>
+              pauseService.resumeHandler(
+                { handler: target.handler, version: target.version ?? "" },
+                callOptions(rpcOptions),
+              ),
+            );
+      return response.wasPaused;
+    },
+    async pauses(rpcOptions) {
+      return (await rpc(() => pauseService.listPauses({}, callOptions(rpcOptions)))).pauses;
     },
     close: () => channel.close(),
   };

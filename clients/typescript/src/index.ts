@@ -2,7 +2,7 @@
  * `@jobsvc/client`: a TypeScript client and remote-worker library for jobsvc.
  *
  * - {@link createClient}: Submit, Call, Stream (async iterator with automatic resume),
- *   Get, List, Cancel, ListHandlers.
+ *   Get, List (by label too), Cancel, ListHandlers, Pause and Resume.
  * - {@link createWorker}: serve handlers from this process over AckService.Work.
  * - Generated messages and services: `@jobsvc/client/gen/jobsvc/v1/<file>_pb`.
  */
@@ -13,6 +13,7 @@ export {
   type GetOptions,
   type JobsvcClient,
   type ListOptions,
+  type PauseTarget,
   type RpcOptions,
   type StreamSource,
   type SubmitOptions,
@@ -50,3 +51,4 @@ export {
   type Payload,
 } from "./gen/jobsvc/v1/job_pb.js";
 export { JobView } from "./gen/jobsvc/v1/job_service_pb.js";
+export { type Pause } from "./gen/jobsvc/v1/pause_service_pb.js";

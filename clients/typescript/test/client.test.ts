@@ -329,4 +329,25 @@ describe("client (live server)", { skip: needsServer }, () => {
     }
     await sleep(0);
   });
+  test("pause holds a version's jobs and resume starts them; list filters by label", async () => {
+    // cached_square: no other test here submits it; an input of its own (its result cache).
+    const pause = await client.pause({ handler: "cached_square", version: "1.0.0" }, { reason: "ts test" });
+    assert.equal(pause.handler, "cached_square");
+    const job = await client.submit("cached_square", Date.now() % 1_000_000, { labels: { ts: "pause" } });
+    await sleep(300);
+    const waiting = await client.get(job.id);
+    assert.equal(waiting.state, JobState.QUEUED);
+    assert.ok((await client.pauses()).some((p) => p.handler === "cached_square"));
+    assert.deepEqual(
+      (await client.list({ labels: { ts: "pause" } })).jobs.map((j) => j.id),
+      [job.id],
+    );
+    assert.equal(await client.resume({ handler: "cached_square", version: "1.0.0" }), true);
+    const ran = async () => {
+      while ((await client.get(job.id)).state !== JobState.SUCCEEDED) await sleep(50);
+    };
+    await within(5_000, "the job runs after resume", ran());
+    await client.pause({ key: "ts-key" });
+    assert.equal(await client.resume({ key: "ts-key" }), true);
+  });
 });
