@@ -16,7 +16,14 @@ import dev.jobsvc.v1.JobView;
 import dev.jobsvc.v1.ListHandlersRequest;
 import dev.jobsvc.v1.ListJobsRequest;
 import dev.jobsvc.v1.ListJobsResponse;
+import dev.jobsvc.v1.ListPausesRequest;
+import dev.jobsvc.v1.Pause;
+import dev.jobsvc.v1.PauseFlowKeyRequest;
+import dev.jobsvc.v1.PauseHandlerRequest;
+import dev.jobsvc.v1.PauseServiceGrpc;
 import dev.jobsvc.v1.Payload;
+import dev.jobsvc.v1.ResumeFlowKeyRequest;
+import dev.jobsvc.v1.ResumeHandlerRequest;
 import dev.jobsvc.v1.StreamRequest;
 import dev.jobsvc.v1.SubmitBatchRequest;
 import dev.jobsvc.v1.SubmitRequest;
@@ -60,6 +67,7 @@ public final class JobsvcClient implements AutoCloseable {
   private final SubmitServiceGrpc.SubmitServiceBlockingStub submitStub;
   private final CallServiceGrpc.CallServiceBlockingStub callStub;
   private final JobServiceGrpc.JobServiceBlockingStub jobStub;
+  private final PauseServiceGrpc.PauseServiceBlockingStub pauseStub;
 
   JobsvcClient(
       ManagedChannel channel,
@@ -73,6 +81,7 @@ public final class JobsvcClient implements AutoCloseable {
     this.submitStub = SubmitServiceGrpc.newBlockingStub(channel);
     this.callStub = CallServiceGrpc.newBlockingStub(channel);
     this.jobStub = JobServiceGrpc.newBlockingStub(channel);
+    this.pauseStub = PauseServiceGrpc.newBlockingStub(channel);
   }
 
   /** A builder; {@link JobsvcClientBuilder#address} is required. */
@@ -287,6 +296,50 @@ public final class JobsvcClient implements AutoCloseable {
   public List<HandlerInfo> handlers(String name) {
     ListHandlersRequest request = ListHandlersRequest.newBuilder().setName(name).build();
     return unary(() -> deadline(jobStub, defaultDeadline).listHandlers(request)).getHandlersList();
+  }
+
+  /**
+   * Pauses a handler ({@code version} empty: every version) or one exact version: its queued jobs
+   * stay queued, running ones finish. Returns once every replica and worker obeys: no job of it
+   * starts after that, until {@link #resume}.
+   */
+  public Pause pause(String handler, String version, String reason) {
+    PauseHandlerRequest request =
+        PauseHandlerRequest.newBuilder()
+            .setHandler(handler)
+            .setVersion(version)
+            .setReason(reason)
+            .build();
+    return unary(() -> deadline(pauseStub, defaultDeadline).pauseHandler(request)).getPause();
+  }
+
+  /** Undoes {@link #pause}; false when it was not paused. The queued jobs start at once. */
+  public boolean resume(String handler, String version) {
+    ResumeHandlerRequest request =
+        ResumeHandlerRequest.newBuilder().setHandler(handler).setVersion(version).build();
+    return unary(() -> deadline(pauseStub, defaultDeadline).resumeHandler(request)).getWasPaused();
+  }
+
+  /**
+   * Pauses every job carrying this flow-control key (its concurrency, rate or fairness key as
+   * rendered at submit: a tenant's, say), as {@link #pause} does.
+   */
+  public Pause pauseFlowKey(String key, String reason) {
+    PauseFlowKeyRequest request =
+        PauseFlowKeyRequest.newBuilder().setKey(key).setReason(reason).build();
+    return unary(() -> deadline(pauseStub, defaultDeadline).pauseFlowKey(request)).getPause();
+  }
+
+  /** Undoes {@link #pauseFlowKey}; false when the key was not paused. */
+  public boolean resumeFlowKey(String key) {
+    ResumeFlowKeyRequest request = ResumeFlowKeyRequest.newBuilder().setKey(key).build();
+    return unary(() -> deadline(pauseStub, defaultDeadline).resumeFlowKey(request)).getWasPaused();
+  }
+
+  /** The pauses in force. */
+  public List<Pause> pauses() {
+    ListPausesRequest request = ListPausesRequest.getDefaultInstance();
+    return unary(() -> deadline(pauseStub, defaultDeadline).listPauses(request)).getPausesList();
   }
 
   /**
