@@ -285,9 +285,10 @@ class PgStore:
             created = await self._insert_cached(conn, ids, jobs) if cached else {}
             fresh = [(i, j) for i, j in zip(ids, jobs, strict=True) if j.cached_from is None]
             payloads = [rows.payload_columns(j.spec.input) for _, j in fresh]
+            keyed = any(j.spec.idempotency_key for _, j in fresh)
             inserted = await _run(
                 conn,
-                "job_insert_many",
+                "job_insert_many+keyed" if keyed else "job_insert_many",
                 ids=[i for i, _ in fresh],
                 handlers=[j.spec.handler for _, j in fresh],
                 version_selectors=[j.spec.version_selector for _, j in fresh],

@@ -14,6 +14,9 @@ from functools import cache
 from importlib import resources
 
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+# A line of a block that only its variant runs: `--+keyed ON CONFLICT ...` is a comment in
+# block `x`, and the text after the marker is a line of block `x+keyed`.
+_VARIANT_LINE = re.compile(r"^(\s*)--\+(\w+) ", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 # What a parameter is looked for in: everything but literals, quoted identifiers, comments
@@ -80,6 +83,9 @@ def queries(file: str = "queries.sql") -> dict[str, Query]:
         if name in named:
             raise ValueError(f"query {name!r} is defined twice in {file}")
         named[name] = compile_query(name, body.strip())
+        for variant in sorted({found for _, found in _VARIANT_LINE.findall(body)}):
+            marker = re.compile(rf"^(\s*)--\+{variant} ", re.MULTILINE)
+            named[f"{name}+{variant}"] = compile_query(f"{name}+{variant}", marker.sub(r"\1", body).strip())
     return named
 
 

@@ -78,8 +78,11 @@ ORDER BY name;
 
 -- name: job_insert_many
 -- Inserts a batch and the first event ("queued", seq 1) of each new job in one
--- statement. A job whose idempotency key is taken is skipped (not an error):
--- the caller fetches the existing job by key and compares.
+-- statement. Its variant job_insert_many+keyed, for batches with idempotency keys,
+-- skips a job whose key is taken (not an error): the caller fetches the existing job by
+-- key and compares. Batches without keys leave ON CONFLICT out: it makes every row a
+-- speculative insertion (one more WAL record, about 20 us per job) even when no row
+-- has a key.
 WITH new AS (
     SELECT * FROM unnest(
         :ids::uuid[], :handlers::text[], :version_selectors::text[], :versions::text[], :priorities::integer[],
@@ -132,7 +135,7 @@ WITH new AS (
            nullif(o -> 'trace_context', 'null'::jsonb)
     FROM ordered
     ORDER BY ord
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    --+keyed ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, handler, version, created_at, run_at
 ), queued_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, time, data)
