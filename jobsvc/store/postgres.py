@@ -475,7 +475,7 @@ class PgStore:
                 await _execute(conn, "plan_claims_for_transaction")
                 found = await _run(conn, name, **parameters)
         claimed = [r for r in found if r["id"] is not None]
-        self.notifier.changed_here(str(r["id"]) for r in claimed)  # the statement notified the others
+        self.notifier.changed(str(r["id"]) for r in claimed)
         retry_at = found[0]["rate_retry_at"]
         if retry_at is not None and self.jobs_due is not None:
             self.jobs_due(retry_at)
@@ -563,7 +563,7 @@ class PgStore:
                 errors=[json.dumps(error.to_json()) if error else None for *_, error in items],
             )
         done = {str(r["id"]): r for r in finished}
-        self.notifier.changed_here(done)  # the statement notified the other processes
+        self.notifier.changed(done)
         return [rows.transition(done[job_id], state) if job_id in done else None for job_id, _, state, _, _ in items]
 
     async def job_fail_attempt(
