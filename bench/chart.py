@@ -70,10 +70,11 @@ def render(document: dict[str, Any]) -> str:
             width = max(1.0, BAR_AREA * cell["median"] / top)
             low, high = (BAR_AREA * cell[k] / top for k in ("min", "max"))
             middle = y + BAR_HEIGHT / 2
+            tip = f"<title>{escape(system)}: {_value(cell['median'])}</title>"
             panels += [
                 f'<text x="{LABEL_WIDTH - 6}" y="{y + 11}" class="system">{escape(system)}</text>',
                 f'<rect x="{LABEL_WIDTH}" y="{y}" width="{width:.1f}" height="{BAR_HEIGHT}" '
-                f'fill="{COLOURS.get(system, "#999")}"><title>{escape(system)}: {_value(cell["median"])}</title></rect>',
+                f'fill="{COLOURS.get(system, "#999")}">{tip}</rect>',
             ]
             if cell.get("runs", 1) > 1 and high > low:
                 panels.append(

@@ -35,6 +35,7 @@ from typing import Any
 import asyncpg
 import grpc
 
+from bench import chart
 from bench.dbstats import db_stats, enable_statements
 from bench.figures import comparison_rows, format_comparison
 from bench.peers import PeerEnv, sessions
@@ -54,7 +55,6 @@ from bench.processes import (
     server_processes,
 )
 from bench.profiling import PySpyProfiler, find_py_spy
-from bench import chart
 from bench.report import RunRecord, format_table, results, summarize, summarize_cpu, write_json
 from bench.scenarios import FULL, QUICK, Context, MeasureWindow, Outcome, Scenario, Timing, scenarios, wait_online
 from jobsvc.sdk import Client

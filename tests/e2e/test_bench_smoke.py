@@ -10,8 +10,8 @@ import shutil
 import subprocess
 import sys
 import uuid
-from xml.etree import ElementTree
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
