@@ -174,11 +174,9 @@ def _already_serialized(data: bytes) -> bytes:
     return data
 
 
-async def _within_limit(data: bytes, limit: int, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-    """The serialized response, or a RESOURCE_EXHAUSTED answer naming the limit instead of
+async def _over_limit(data: bytes, limit: int, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> NoReturn:
+    """Answer a response over the limit with RESOURCE_EXHAUSTED naming the limit, instead of
     grpc's own (which names no setting, and logs an error with a traceback)."""
-    if len(data) <= limit:
-        return data
     error = ResourceExhausted(
         f"the response of {method} is {len(data)} bytes, over the limit of {limit} bytes "
         f"(server option --max-message-bytes){_OVERSIZED_HINTS.get(method, '')}",
@@ -200,12 +198,14 @@ def _bounded(
             # aclosing: a caller that leaves closes the servicer's generator now, not at GC.
             async with contextlib.aclosing(behaviour(request, context)) as responses:
                 async for response in responses:
-                    yield await _within_limit(serialize(response), limit, name, context)
+                    data = serialize(response)
+                    yield data if len(data) <= limit else await _over_limit(data, limit, name, context)
 
         return bounded_stream
 
     async def bounded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-        return await _within_limit(serialize(await behaviour(request, context)), limit, name, context)
+        data = serialize(await behaviour(request, context))
+        return data if len(data) <= limit else await _over_limit(data, limit, name, context)
 
     return bounded
 

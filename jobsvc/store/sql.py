@@ -46,6 +46,11 @@ class Query:
 
     def arguments(self, values: Mapping[str, object]) -> tuple[object, ...]:
         """The values in `$n` order; QueryParameterError names every missing or unknown one."""
+        if len(values) == len(self.parameters):
+            try:
+                return tuple(values[p] for p in self.parameters)  # every one given, none other
+            except KeyError:
+                pass
         missing = [p for p in self.parameters if p not in values]
         unknown = sorted(set(values) - set(self.parameters))
         if missing or unknown:
