@@ -36,12 +36,14 @@ from jobsvc.api import services
 from jobsvc.api.ack import AckService
 from jobsvc.api.auth import AuthConfig, Authenticator
 from jobsvc.api.reflection import add_reflection
+from jobsvc.api.stats import StatsService
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.schedules import Schedules
+from jobsvc.app.stats import Stats
 from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
@@ -61,6 +63,7 @@ from jobsvc.v1 import (
     call_service_pb2,
     job_service_pb2,
     schedule_service_pb2,
+    stats_service_pb2,
     stream_service_pb2,
     submit_service_pb2,
 )
@@ -76,6 +79,7 @@ SERVICE_NAMES = (
     stream_service_pb2.DESCRIPTOR.services_by_name["StreamService"].full_name,
     job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     schedule_service_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    stats_service_pb2.DESCRIPTOR.services_by_name["StatsService"].full_name,
 )
 
 
@@ -336,7 +340,7 @@ class JobsvcServer:
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
-        await self._start_grpc(app, schedules, authenticator)
+        await self._start_grpc(self._services(app, schedules, Stats(store)), authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
             store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
@@ -404,7 +408,7 @@ class JobsvcServer:
                 resources.update(provided or {})
         return resources
 
-    def _services(self, app: JobsApp, schedules: Schedules) -> list[tuple[object, ServiceDescriptor]]:
+    def _services(self, app: JobsApp, schedules: Schedules, stats: Stats) -> list[tuple[object, ServiceDescriptor]]:
         """Every jobsvc.v1 servicer with its descriptor: what the gRPC and HTTP ports serve."""
         return [
             (servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__])
@@ -414,6 +418,7 @@ class JobsvcServer:
                 (services.StreamService(app), stream_service_pb2),
                 (services.JobService(app), job_service_pb2),
                 (services.ScheduleService(schedules), schedule_service_pb2),
+                (StatsService(stats), stats_service_pb2),
                 (self.ack, ack_service_pb2),
             )
         ]
@@ -432,10 +437,9 @@ class JobsvcServer:
         self._http, self.http_port = http, http.port
         log.info("API over HTTP and the dashboard on %s://%s:%d/", "https" if tls else "http", cfg.host, http.port)
 
-    async def _start_grpc(self, app: JobsApp, schedules: Schedules, authenticator: Authenticator) -> None:
+    async def _start_grpc(self, served: list[tuple[object, ServiceDescriptor]], authenticator: Authenticator) -> None:
         connection = self.config.connection
         server = grpc.aio.server(options=[*connection.grpc_options(), ("grpc.so_reuseport", 1)])
-        served = self._services(app, schedules)
         for servicer, descriptor in served:
             add_service(
                 server,

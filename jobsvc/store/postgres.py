@@ -27,6 +27,7 @@ from jobsvc.domain.jobs import (
     Payload,
     QueueStats,
     Transition,
+    VersionStats,
 )
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
@@ -604,6 +605,23 @@ class PgStore:
         return [
             QueueStats(r["handler"], r["due"], r["scheduled"], r["oldest_due_age"])
             for r in await self._fetch("job_queue_stats")
+        ]
+
+    async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
+        """Per handler version: queued (due, scheduled), running, and finished within the window."""
+        return [
+            VersionStats(
+                r["handler"],
+                r["version"],
+                r["queued"],
+                r["scheduled"],
+                r["running"],
+                r["succeeded"],
+                r["failed"],
+                r["cancelled"],
+                r["oldest_queued_age"],
+            )
+            for r in await self._fetch("job_stats_by_version", window_seconds=window_seconds)
         ]
 
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:

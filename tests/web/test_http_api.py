@@ -298,3 +298,20 @@ def test_the_dashboard_files_ship_in_the_package() -> None:
     for page in static.iterdir():
         assert not re.search(r"(src|href)=\"https?://", page.read_text()), f"{page} loads from elsewhere"
     assert Path(static / "index.html").read_text().startswith("<!doctype html>")
+
+
+async def test_queue_stats_per_handler_version(http: httpx.AsyncClient) -> None:
+    for handler in ("echo", "fail", "wait_cancel"):
+        await http.post(
+            "/jobsvc.v1.CallService/Call", json={"job": {"handler": handler}}, headers={"connect-timeout-ms": "300"}
+        )
+    await http.post("/jobsvc.v1.SubmitService/Submit", json={"job": {"handler": "echo", "delay": "60s"}})
+    response = await http.post("/jobsvc.v1.StatsService/GetQueueStats", json={})
+    assert response.status_code == 200, response.text
+    stats = {(v["handler"], v["version"]): v for v in response.json()["versions"]}
+    assert stats[("echo", "1.0.0")]["succeeded"] == "1" and stats[("echo", "1.0.0")]["scheduled"] == "1"
+    assert stats[("fail", "1.0.0")]["failed"] == "1"
+    assert stats[("wait_cancel", "1.0.0")]["running"] == "1"
+    assert response.json()["window"] == "3600s"
+    bad = await http.post("/jobsvc.v1.StatsService/GetQueueStats", json={"window": "0.5s"})
+    assert bad.status_code == 400 and _violations(status_of(bad.json())) == [("window", "1 second to 24 hours")]

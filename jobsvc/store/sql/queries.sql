@@ -807,6 +807,37 @@ UPDATE jobsvc_schedules SET
 WHERE name = :name AND next_tick_at = :from_tick AND NOT paused
 RETURNING name;
 
+-- name: job_stats_by_version
+-- The dashboard's overview (StatsService.GetQueueStats). Three parts, each bounded by its
+-- own index (queued: jobsvc_jobs_queued_idx; running: jobsvc_jobs_leased_idx, every running
+-- job holds a lease; finished within the window: jobsvc_jobs_finished_idx), so the cost
+-- follows the jobs active now and the window, never the size of the history.
+WITH recent AS (
+    SELECT handler, version, state, run_at, false AS finished
+    FROM jobsvc_jobs
+    WHERE state = 'queued'
+    UNION ALL
+    SELECT handler, version, state, run_at, false
+    FROM jobsvc_jobs
+    WHERE lease_expires_at IS NOT NULL AND state = 'running'
+    UNION ALL
+    SELECT handler, version, state, run_at, true
+    FROM jobsvc_jobs
+    WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+)
+SELECT handler, version,
+       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at <= now()) AS queued,
+       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at > now()) AS scheduled,
+       count(*) FILTER (WHERE NOT finished AND state = 'running') AS running,
+       count(*) FILTER (WHERE finished AND state = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE finished AND state = 'failed') AS failed,
+       count(*) FILTER (WHERE finished AND state = 'cancelled') AS cancelled,
+       coalesce(extract(epoch FROM now() - min(run_at) FILTER (
+           WHERE NOT finished AND state = 'queued' AND run_at <= now())), 0)::float8 AS oldest_queued_age
+FROM recent
+GROUP BY handler, version
+ORDER BY handler, version;
+
 -- name: job_queue_stats
 -- Per handler: queued jobs that are due, those scheduled for later (delays, retry
 -- backoff), and how long the oldest due one has waited since it became due. Run only
