@@ -141,6 +141,10 @@ async def test_the_dashboard_in_a_browser(start_server: StartServer, browser: An
         await page.click("form.filters button[type=submit]")
         await page.wait_for_function("document.querySelectorAll('#jobs tbody tr[data-job]').length === 3")
         await _shot(page, "08-jobs-echo", shots)
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.goto(f"{base}/#/jobs/{watched}")
+        await page.wait_for_selector("#result-value")
+        await _shot(page, "11-phone-job", shots)
         await page.context.close()
 
         # A read token sees everything, and cannot act.
