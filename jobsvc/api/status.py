@@ -118,11 +118,13 @@ class MalformedRequest:
     error: str
     violation: FieldViolation = _UNPARSABLE
     reason: str = "MALFORMED_REQUEST"
+    # How the request was encoded: "protobuf", or "JSON" over HTTP (jobsvc.web).
+    encoding: str = "protobuf"
 
     def exception(self) -> InvalidArgument:
         """The error the request is answered with."""
         if self.reason == "MALFORMED_REQUEST":
-            message = f"request to {self.method} is not a valid protobuf message: {self.error}"
+            message = f"request to {self.method} is not a valid {self.encoding} message: {self.error}"
         else:
             message = f"invalid request: {self.violation.field}: {self.violation.description}"
         return InvalidArgument(message, [self.violation], reason=self.reason)
@@ -137,7 +139,9 @@ class OversizedRequest(MalformedRequest):
     limit: int = 0
 
 
-def tolerant_parser(parse: Callable[[bytes], Any], method: str, limit: int | None) -> Callable[[bytes], Any]:
+def tolerant_parser(
+    parse: Callable[[bytes], Any], method: str, limit: int | None, encoding: str = "protobuf"
+) -> Callable[[bytes], Any]:
     """`parse`, answering a MalformedRequest or OversizedRequest instead of raising (grpc would
     answer UNKNOWN); requests that parse are checked by jobsvc.api.wellformed too."""
 
@@ -147,7 +151,10 @@ def tolerant_parser(parse: Callable[[bytes], Any], method: str, limit: int | Non
         try:
             request = parse(data)
         except Exception as exc:  # any parse failure is the caller's malformed request
-            return MalformedRequest(method, str(exc))
+            if encoding == "protobuf":
+                return MalformedRequest(method, str(exc))
+            violation = FieldViolation("request", f"malformed {encoding} encoding")
+            return MalformedRequest(method, str(exc), violation, encoding=encoding)
         problem = first_problem(request)
         if problem is not None:
             return MalformedRequest(method, problem.description, problem, "INVALID_ARGUMENT")

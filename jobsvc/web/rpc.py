@@ -200,7 +200,7 @@ class ConnectRoutes:
         def parse_json(data: bytes) -> Any:
             return json_format.Parse(data, request_class(), ignore_unknown_fields=False)
 
-        return tolerant_parser(parse_json, handling.path, None)(body)
+        return tolerant_parser(parse_json, handling.path, None, encoding="JSON")(body)
 
     def _context(self, request: Request, on_headers: Callable[[Metadata], Awaitable[None]] | None = None) -> Any:
         return HttpServicerContext(request.headers, request.peer, request.deadline, on_headers)
