@@ -66,6 +66,10 @@ PAGES: dict[str, tuple[str, dict[str, Any]]] = {
         "JobService/ListJobs",
         {"pageSize": 25, "view": "JOB_VIEW_BASIC", "states": ["JOB_STATE_RUNNING"]},
     ),
+    "queued jobs": (
+        "JobService/ListJobs",
+        {"pageSize": 25, "view": "JOB_VIEW_BASIC", "states": ["JOB_STATE_QUEUED"]},
+    ),
 }
 # The named queries behind them, with the parameters the store passes.
 LIST = {"cursor_created_at": None, "cursor_id": None, "page_size": 26, "payloads": False}
@@ -76,7 +80,14 @@ QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "failed jobs": ("job_list", {**LIST, "states": ["failed"], "handler": None}),
     "failed jobs of one handler": ("job_list", {**LIST, "states": ["failed"], "handler": "h0"}),
     "running jobs": ("job_list", {**LIST, "states": ["running"], "handler": None}),
+    "queued jobs": ("job_list", {**LIST, "states": ["queued"], "handler": None}),
 }
+# --try-index: what an index for the listings of states other than succeeded would give
+# (not in the schema: every job would add an entry at submit and at claim, on the hot path).
+TRIAL_INDEX = """
+CREATE INDEX jobsvc_jobs_unsucceeded_created_idx ON jobsvc_jobs (state, created_at DESC, id DESC)
+    WHERE state <> 'succeeded'
+"""
 
 
 async def fill(dsn: str, jobs: int) -> None:
@@ -132,6 +143,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--try-index", action="store_true", help="time again with TRIAL_INDEX")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="jobsvc-bench-pages-") as tmp:
         pg = EmbeddedPostgres(Path(tmp) / "data", fsync=False)
@@ -149,6 +161,19 @@ async def main() -> None:
             finally:
                 await server.stop(1.0)
             await explain(dsn)
+            if args.try_index:
+                conn = await asyncpg.connect(dsn)
+                await conn.execute(TRIAL_INDEX)
+                await conn.execute("ANALYZE jobsvc_jobs")
+                await conn.close()
+                print("\n== with the trial index (state, created_at DESC, id DESC) WHERE state <> 'succeeded'")
+                server = JobsvcServer(ServerConfig(host="127.0.0.1", port=0, http_port=0, database_url=dsn))
+                await server.start()
+                try:
+                    await time_pages(f"http://127.0.0.1:{server.http_port}", args.runs)
+                finally:
+                    await server.stop(1.0)
+                await explain(dsn)
         finally:
             await asyncio.to_thread(pg.stop, "immediate")
 

@@ -13,6 +13,7 @@ import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 from jobsvc.server import JobsvcServer
+from tests.api.test_security import certs  # noqa: F401 (the TLS files fixture, shared with the gRPC tests)
 from tests.conftest import StartServer
 
 

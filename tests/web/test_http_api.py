@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import re
+import ssl
 import time
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from jobsvc.api.auth import AuthConfig, required_scope
-from jobsvc.server import JobsvcServer
+from jobsvc.server import JobsvcServer, TlsConfig
 from jobsvc.v1 import stream_service_pb2, submit_service_pb2
-from tests.api.test_security import SECRETS, TOKENS_SPEC, WRONG
+from tests.api.test_security import SECRETS, TOKENS_SPEC, WRONG, Certs
 from tests.api_surface import call_async, jobsvc_methods, path_of
 from tests.conftest import REPO, StartServer
 from tests.web.conftest import envelope, envelopes, reason_of, status_of, stream_end
@@ -315,3 +316,23 @@ async def test_queue_stats_per_handler_version(http: httpx.AsyncClient) -> None:
     assert response.json()["window"] == "3600s"
     bad = await http.post("/jobsvc.v1.StatsService/GetQueueStats", json={"window": "0.5s"})
     assert bad.status_code == 400 and _violations(status_of(bad.json())) == [("window", "1 second to 24 hours")]
+
+
+async def test_the_http_port_speaks_tls_and_mutual_tls_with_the_grpc_ports_files(
+    start_server: StartServer, certs: Certs
+) -> None:
+    tls = TlsConfig(cert=certs.server_cert, key=certs.server_key, client_ca=certs.client_ca)
+    server = await start_server(http_port=0, tls=tls)
+    url = f"https://localhost:{server.http_port}/jobsvc.v1.SubmitService/Submit"
+    body = {"job": {"handler": "echo", "input": {"json": 1}}}
+    with_cert = ssl.create_default_context(cafile=str(certs.ca))
+    with_cert.load_cert_chain(str(certs.client_cert), str(certs.client_key))
+    async with httpx.AsyncClient(verify=with_cert, http2=False) as http:
+        response = await http.post(url, json=body)
+        assert response.status_code == 200 and response.json()["created"] is True
+    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(certs.ca))) as http:
+        with pytest.raises(httpx.HTTPError):  # no client certificate
+            await http.post(url, json=body)
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.HTTPError):  # plaintext to a TLS port
+            await http.post(url.replace("https", "http"), json=body)
