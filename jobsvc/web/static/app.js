@@ -188,7 +188,15 @@ async function jobs(params) {
     if (handlerInput.value.trim()) q.set("handler", handlerInput.value.trim());
     location.hash = `#/jobs?${q}`;
   } }, h("label", {}, "State", stateSelect), h("label", {}, "Handler", handlerInput, handlers),
-  h("button", { type: "submit" }, "Filter"));
+  h("button", { type: "submit" }, "Filter"),
+  state === "FAILED" && handler ? h("button", { type: "button", class: "danger", id: "redrive-all", disabled: (await canAct()) ? null : true,
+    title: "re-run every failed job of this handler as new jobs (RedriveJobs)", onclick: async () => {
+      try {
+        const r = await api("JobService", "RedriveJobs", { handler });
+        flash(`${(r.jobIds || []).length} failed job(s) of ${handler} redriven.`);
+        await load();
+      } catch (e) { flash(`${e.code}: ${e.message}`, true); }
+    } }, `Redrive all failed ${handler}`) : null);
   page("Jobs", filters, h("div", { class: "table-wrap" }, h("table", { id: "jobs" },
     h("thead", {}, h("tr", {}, ["Job", "Handler", "Version", "State", "Attempt", "Created", "Finished"].map((t) => h("th", { scope: "col" }, t)))),
     body)), h("div", { class: "pager" }, prev, next));
@@ -283,7 +291,7 @@ async function job(id) {
   streamEvents(id, 0, (event) => {
     timeline.append(h("li", { "data-seq": event.sequence }, time(event.time), " ", eventText(event)));
     if (event.progress) { progress.value = event.progress.percent; progressText.textContent = `${Math.round(event.progress.percent)}% ${event.progress.message || ""}`; }
-    if (event.partialOutput) { partial.hidden = false; partial.textContent += payload(event.partialOutput.output) + "\n"; }
+    if (event.partialOutput) { partial.hidden = false; partial.textContent += JSON.stringify(event.partialOutput.output.json ?? event.partialOutput.output) + "\n"; }
     if (event.succeeded) { progress.value = 100; }
     if (event.succeeded || event.failed || event.cancelled || event.started || event.requeued) refresh();
   }, controller.signal).catch((e) => { if (e.name !== "AbortError") flash(`stream: ${e.message}`, true); });
@@ -312,6 +320,19 @@ async function schedules() {
   await every(5000, load);
 }
 
+async function handlers() {
+  const { handlers: found } = await api("JobService", "ListHandlers", {});
+  const schema = (label, value) => (value ? h("details", {}, h("summary", {}, label), h("pre", {}, JSON.stringify(value, null, 2))) : null);
+  page("Handlers", h("div", { class: "table-wrap" }, h("table", { id: "handlers" },
+    h("thead", {}, h("tr", {}, ["Handler", "Version", "Served now", "Retries", "Description and schemas"].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, ...(found || []).map((x) => h("tr", { "data-handler": x.name },
+      h("td", {}, h("a", { href: `#/jobs?handler=${encodeURIComponent(x.name)}` }, x.name)), h("td", {}, x.version),
+      h("td", {}, x.online ? "yes" : h("span", { class: "muted", title: "no executor or remote worker serves it now" }, "no")),
+      h("td", { class: "num" }, x.retryPolicy?.maximumAttempts ?? ""),
+      h("td", { style: "white-space: normal" }, x.description || "", schema("input schema", x.inputSchema || x.inputType),
+        schema("output schema", x.outputSchema || x.outputType))))))));
+}
+
 // ---- routing ----------------------------------------------------------------------
 
 async function route() {
@@ -330,6 +351,7 @@ async function route() {
     if (name === "jobs" && parts[1]) await job(parts[1]);
     else if (name === "jobs") await jobs(params);
     else if (name === "schedules") await schedules();
+    else if (name === "handlers") await handlers();
     else await overview();
   } catch (e) {
     page("Error", h("p", { class: "error", role: "alert" }, `${e.code || "error"}: ${e.message}`));
