@@ -434,6 +434,8 @@ class JobsvcServer:
         tls = HttpTls(cfg.tls.cert, cfg.tls.key, cfg.tls.client_ca) if cfg.tls.cert and cfg.tls.key else None
         http = HttpServer(WebApp(routes), _bind_host(cfg.host), cfg.http_port, tls)
         await http.start()
+        # Undone by stop() in its order; the stack's copy covers a start that fails later on.
+        self._stack.push_async_callback(http.stop, 0.0)
         self._http, self.http_port = http, http.port
         log.info("API over HTTP and the dashboard on %s://%s:%d/", "https" if tls else "http", cfg.host, http.port)
 
