@@ -75,6 +75,7 @@ PAGES: dict[str, tuple[str, dict[str, Any]]] = {
 LIST = {"cursor_created_at": None, "cursor_id": None, "page_size": 26, "payloads": False}
 QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "overview": ("job_stats_by_version", {"window_seconds": 3600.0}),
+    "overview (its chart)": ("job_finished_timeline", {"window_seconds": 3600.0, "bucket_seconds": 60.0}),
     "jobs, first page": ("job_list", {**LIST, "states": None, "handler": None}),
     "jobs of one handler": ("job_list", {**LIST, "states": None, "handler": "h7"}),
     "failed jobs": ("job_list", {**LIST, "states": ["failed"], "handler": None}),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from jobsvc import codec
 from jobsvc.api.services import Context
 from jobsvc.api.status import unary
-from jobsvc.app.stats import DEFAULT_WINDOW_SECONDS, Stats
+from jobsvc.app.stats import Stats
 from jobsvc.v1 import stats_service_pb2, stats_service_pb2_grpc
 
 
@@ -23,11 +23,11 @@ class StatsService(stats_service_pb2_grpc.StatsServiceServicer):
         request: stats_service_pb2.GetQueueStatsRequest,
         context: Context,
     ) -> stats_service_pb2.GetQueueStatsResponse:
-        window = codec.window_from_proto(request)
-        found = await self._stats.by_version(window)
+        overview = await self._stats.overview(codec.window_from_proto(request))
         response = stats_service_pb2.GetQueueStatsResponse(
-            versions=[codec.version_stats_to_proto(s) for s in found],
-            window=codec.duration_to_proto(DEFAULT_WINDOW_SECONDS if window is None else window),
+            versions=[codec.version_stats_to_proto(s) for s in overview.versions],
+            window=codec.duration_to_proto(overview.window_seconds),
+            timeline=[codec.finished_bucket_to_proto(b) for b in overview.timeline],
         )
         response.time.FromDatetime(datetime.now(UTC))
         return response

@@ -39,7 +39,12 @@ from jobsvc.codec.encode import (
     state_to_proto,
     timestamp_to_proto,
 )
-from jobsvc.codec.stats import duration_to_proto, version_stats_to_proto, window_from_proto
+from jobsvc.codec.stats import (
+    duration_to_proto,
+    finished_bucket_to_proto,
+    version_stats_to_proto,
+    window_from_proto,
+)
 
 __all__ = [
     "assignment_to_proto",
@@ -50,6 +55,7 @@ __all__ = [
     "error_from_proto",
     "error_to_proto",
     "event_to_proto",
+    "finished_bucket_to_proto",
     "flow_from_proto",
     "flow_to_proto",
     "handler_from_proto",

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from google.protobuf import duration_pb2
 
-from jobsvc.domain.jobs import VersionStats
+from jobsvc.domain.jobs import FinishedBucket, VersionStats
 from jobsvc.v1 import stats_service_pb2
 
 
@@ -35,4 +35,13 @@ def duration_to_proto(seconds: float) -> duration_pb2.Duration:
     """Seconds as a google.protobuf.Duration."""
     message = duration_pb2.Duration()
     message.FromTimedelta(timedelta(seconds=seconds))
+    return message
+
+
+def finished_bucket_to_proto(bucket: FinishedBucket) -> stats_service_pb2.FinishedBucket:
+    """One bucket of the timeline as a message."""
+    message = stats_service_pb2.FinishedBucket(
+        succeeded=bucket.succeeded, failed=bucket.failed, cancelled=bucket.cancelled
+    )
+    message.start.FromDatetime(bucket.start)
     return message

@@ -392,6 +392,16 @@ class VersionStats:
 
 
 @dataclass(frozen=True, slots=True)
+class FinishedBucket:
+    """The jobs that finished within one stretch of time, by outcome."""
+
+    start: datetime
+    succeeded: int
+    failed: int
+    cancelled: int
+
+
+@dataclass(frozen=True, slots=True)
 class JobPage:
     """One page of a job listing."""
 

@@ -15,6 +15,7 @@ from jobsvc.domain.jobs import (
     Claim,
     EventKind,
     EventPage,
+    FinishedBucket,
     HandlerSpec,
     Job,
     JobError,
@@ -215,6 +216,10 @@ class JobStore(Protocol):
 
     async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
         """Per handler version: queued (due, scheduled), running, and finished within the window."""
+        ...
+
+    async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
+        """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
         ...
 
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:

@@ -49,6 +49,7 @@ class GetQueueStatsResponse(_message.Message):
     VERSIONS_FIELD_NUMBER: _builtins.int
     WINDOW_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
+    TIMELINE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def versions(self) -> _containers.RepeatedCompositeFieldContainer[Global___VersionStats]:
         """One entry per handler and version with any job queued, running or finished within the window."""
@@ -61,20 +62,58 @@ class GetQueueStatsResponse(_message.Message):
     def time(self) -> _timestamp_pb2.Timestamp:
         """When the figures were taken (the server's clock)."""
 
+    @_builtins.property
+    def timeline(self) -> _containers.RepeatedCompositeFieldContainer[Global___FinishedBucket]:
+        """Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+        throughput and failure-rate chart); buckets where nothing finished are left out.
+        """
+
     def __init__(
         self,
         *,
         versions: _abc.Iterable[Global___VersionStats] | None = ...,
         window: _duration_pb2.Duration | None = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
+        timeline: _abc.Iterable[Global___FinishedBucket] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time", "window", b"window"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["time", b"time", "versions", b"versions", "window", b"window"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["time", b"time", "timeline", b"timeline", "versions", b"versions", "window", b"window"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetQueueStatsResponse: _TypeAlias = GetQueueStatsResponse  # noqa: Y015
+
+@_typing.final
+class FinishedBucket(_message.Message):
+    """The jobs of every handler that finished within one bucket of the window, by outcome."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    SUCCEEDED_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    CANCELLED_FIELD_NUMBER: _builtins.int
+    succeeded: _builtins.int
+    failed: _builtins.int
+    cancelled: _builtins.int
+    @_builtins.property
+    def start(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        start: _timestamp_pb2.Timestamp | None = ...,
+        succeeded: _builtins.int = ...,
+        failed: _builtins.int = ...,
+        cancelled: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["start", b"start"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "failed", b"failed", "start", b"start", "succeeded", b"succeeded"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishedBucket: _TypeAlias = FinishedBucket  # noqa: Y015
 
 @_typing.final
 class VersionStats(_message.Message):

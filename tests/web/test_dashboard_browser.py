@@ -85,6 +85,8 @@ async def test_the_dashboard_in_a_browser(start_server: StartServer, browser: An
 
         page = await _signed_in(browser, base, ADMIN)
         await page.wait_for_selector('#overview tr[data-handler="fail"]')
+        assert "failure rate" in await page.inner_text("#throughput figcaption")
+        assert await page.locator("#throughput rect.bar-bad").count() >= 1
         await _shot(page, "01-overview", shots)
 
         # One job's progress and result appear live, without a reload.

@@ -314,6 +314,9 @@ async def test_queue_stats_per_handler_version(http: httpx.AsyncClient) -> None:
     assert stats[("fail", "1.0.0")]["failed"] == "1"
     assert stats[("wait_cancel", "1.0.0")]["running"] == "1"
     assert response.json()["window"] == "3600s"
+    timeline = response.json()["timeline"]
+    assert sum(int(b.get("succeeded", 0)) for b in timeline) == 1
+    assert sum(int(b.get("failed", 0)) for b in timeline) == 1
     bad = await http.post("/jobsvc.v1.StatsService/GetQueueStats", json={"window": "0.5s"})
     assert bad.status_code == 400 and _violations(status_of(bad.json())) == [("window", "1 second to 24 hours")]
 

@@ -838,6 +838,18 @@ FROM recent
 GROUP BY handler, version
 ORDER BY handler, version;
 
+-- name: job_finished_timeline
+-- Jobs finished within the window in buckets of :bucket_seconds, by outcome (the overview's
+-- chart): read through jobsvc_jobs_finished_idx, so it costs what the window holds.
+SELECT to_timestamp(floor(extract(epoch FROM finished_at) / :bucket_seconds) * :bucket_seconds) AS bucket_start,
+       count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE state = 'failed') AS failed,
+       count(*) FILTER (WHERE state = 'cancelled') AS cancelled
+FROM jobsvc_jobs
+WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+GROUP BY 1
+ORDER BY 1;
+
 -- name: job_queue_stats
 -- Per handler: queued jobs that are due, those scheduled for later (delays, retry
 -- backoff), and how long the oldest due one has waited since it became due. Run only

@@ -148,16 +148,54 @@ async function every(ms, fn) {
 
 // ---- pages ------------------------------------------------------------------------
 
+// An SVG bar chart of the jobs that finished in each bucket of the window: succeeded below,
+// failed and cancelled stacked on top; an empty bucket is a gap.
+function timelineChart(timeline, windowSeconds, takenAt) {
+  const ns = "http://www.w3.org/2000/svg", width = 600, height = 120, buckets = 60;
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("preserveAspectRatio", "none");  // the whole width, whatever the window
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "img");
+  const bucketMs = (windowSeconds * 1000) / buckets, start = takenAt - windowSeconds * 1000;
+  const peak = Math.max(1, ...timeline.map((b) => Number(b.succeeded || 0) + Number(b.failed || 0) + Number(b.cancelled || 0)));
+  const bar = (x, y, w, hgt, cls, title) => {
+    const rect = document.createElementNS(ns, "rect");
+    for (const [k, v] of Object.entries({ x, y, width: w, height: hgt, class: cls })) rect.setAttribute(k, v);
+    const tip = document.createElementNS(ns, "title");
+    tip.textContent = title;
+    rect.append(tip);
+    svg.append(rect);
+  };
+  for (const b of timeline) {
+    const slot = Math.min(buckets - 1, Math.max(0, Math.floor((new Date(b.start).getTime() - start) / bucketMs)));
+    const x = (slot * width) / buckets, w = width / buckets - 1;
+    const ok = Number(b.succeeded || 0), bad = Number(b.failed || 0) + Number(b.cancelled || 0);
+    const okH = (ok / peak) * (height - 4), badH = (bad / peak) * (height - 4);
+    const when = new Date(b.start).toLocaleTimeString();
+    bar(x, height - okH, w, okH, "bar-ok", `${when}: ${ok} succeeded`);
+    if (bad) bar(x, height - okH - badH, w, badH, "bar-bad", `${when}: ${b.failed || 0} failed, ${b.cancelled || 0} cancelled`);
+  }
+  const total = timeline.reduce((n, b) => n + Number(b.succeeded || 0) + Number(b.failed || 0) + Number(b.cancelled || 0), 0);
+  const failed = timeline.reduce((n, b) => n + Number(b.failed || 0), 0);
+  svg.setAttribute("aria-label", `${total} jobs finished in the window, ${failed} failed`);
+  return h("figure", { class: "card", id: "throughput" }, svg, h("figcaption", { class: "muted" },
+    `Finished per ${Math.round(bucketMs / 1000)} s over the last ${age(windowSeconds)}: ${total} jobs `
+    + `(${(total / (windowSeconds / 60)).toFixed(1)} a minute), failure rate ${total ? ((100 * failed) / total).toFixed(1) : "0.0"}%`));
+}
+
 async function overview() {
   const body = h("tbody");
   const totals = h("p", { class: "muted", "aria-live": "polite" });
-  page("Overview", totals, h("div", { class: "table-wrap" }, h("table", { id: "overview" },
+  const chart = h("div", { id: "chart" });
+  page("Overview", totals, chart, h("div", { class: "table-wrap" }, h("table", { id: "overview" },
     h("thead", {}, h("tr", {}, ["Handler", "Version", "Queued", "Scheduled", "Running", "Succeeded (1 h)",
       "Failed (1 h)", "Cancelled (1 h)", "Oldest waiting"].map((t, i) => h("th", { class: i > 1 ? "num" : null, scope: "col" }, t)))),
     body)));
   await every(2000, async () => {
     const stats = await api("StatsService", "GetQueueStats", {});
     const rows = stats.versions || [];
+    chart.replaceChildren(timelineChart(stats.timeline || [], seconds(stats.window), new Date(stats.time).getTime()));
     const sum = (key) => rows.reduce((n, r) => n + Number(r[key] || 0), 0);
     totals.textContent = `${sum("queued")} queued, ${sum("running")} running, ${sum("failed")} failed in the last hour · updated ${new Date().toLocaleTimeString()}`;
     body.replaceChildren(...(rows.length ? rows.map((r) => h("tr", { "data-handler": r.handler },

@@ -75,7 +75,10 @@ type GetQueueStatsResponse struct {
 	// The window the finished counts cover.
 	Window *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
 	// When the figures were taken (the server's clock).
-	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	// Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+	// throughput and failure-rate chart); buckets where nothing finished are left out.
+	Timeline      []*FinishedBucket `protobuf:"bytes,4,rep,name=timeline,proto3" json:"timeline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -131,6 +134,82 @@ func (x *GetQueueStatsResponse) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetQueueStatsResponse) GetTimeline() []*FinishedBucket {
+	if x != nil {
+		return x.Timeline
+	}
+	return nil
+}
+
+// The jobs of every handler that finished within one bucket of the window, by outcome.
+type FinishedBucket struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Start         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	Succeeded     int64                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        int64                  `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	Cancelled     int64                  `protobuf:"varint,4,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishedBucket) Reset() {
+	*x = FinishedBucket{}
+	mi := &file_jobsvc_v1_stats_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishedBucket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishedBucket) ProtoMessage() {}
+
+func (x *FinishedBucket) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_stats_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishedBucket.ProtoReflect.Descriptor instead.
+func (*FinishedBucket) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_stats_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FinishedBucket) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *FinishedBucket) GetSucceeded() int64 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *FinishedBucket) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *FinishedBucket) GetCancelled() int64 {
+	if x != nil {
+		return x.Cancelled
+	}
+	return 0
+}
+
 // The jobs of one handler version.
 type VersionStats struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -153,7 +232,7 @@ type VersionStats struct {
 
 func (x *VersionStats) Reset() {
 	*x = VersionStats{}
-	mi := &file_jobsvc_v1_stats_service_proto_msgTypes[2]
+	mi := &file_jobsvc_v1_stats_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -165,7 +244,7 @@ func (x *VersionStats) String() string {
 func (*VersionStats) ProtoMessage() {}
 
 func (x *VersionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_stats_service_proto_msgTypes[2]
+	mi := &file_jobsvc_v1_stats_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -178,7 +257,7 @@ func (x *VersionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VersionStats.ProtoReflect.Descriptor instead.
 func (*VersionStats) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_stats_service_proto_rawDescGZIP(), []int{2}
+	return file_jobsvc_v1_stats_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *VersionStats) GetHandler() string {
@@ -250,11 +329,17 @@ const file_jobsvc_v1_stats_service_proto_rawDesc = "" +
 	"\n" +
 	"\x1djobsvc/v1/stats_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\"I\n" +
 	"\x14GetQueueStatsRequest\x121\n" +
-	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\"\xaf\x01\n" +
+	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\"\xe6\x01\n" +
 	"\x15GetQueueStatsResponse\x123\n" +
 	"\bversions\x18\x01 \x03(\v2\x17.jobsvc.v1.VersionStatsR\bversions\x121\n" +
 	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12.\n" +
-	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xad\x02\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x125\n" +
+	"\btimeline\x18\x04 \x03(\v2\x19.jobsvc.v1.FinishedBucketR\btimeline\"\x96\x01\n" +
+	"\x0eFinishedBucket\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x03R\x06failed\x12\x1c\n" +
+	"\tcancelled\x18\x04 \x01(\x03R\tcancelled\"\xad\x02\n" +
 	"\fVersionStats\x12\x18\n" +
 	"\ahandler\x18\x01 \x01(\tR\ahandler\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
@@ -281,27 +366,30 @@ func file_jobsvc_v1_stats_service_proto_rawDescGZIP() []byte {
 	return file_jobsvc_v1_stats_service_proto_rawDescData
 }
 
-var file_jobsvc_v1_stats_service_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_jobsvc_v1_stats_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_jobsvc_v1_stats_service_proto_goTypes = []any{
 	(*GetQueueStatsRequest)(nil),  // 0: jobsvc.v1.GetQueueStatsRequest
 	(*GetQueueStatsResponse)(nil), // 1: jobsvc.v1.GetQueueStatsResponse
-	(*VersionStats)(nil),          // 2: jobsvc.v1.VersionStats
-	(*durationpb.Duration)(nil),   // 3: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*FinishedBucket)(nil),        // 2: jobsvc.v1.FinishedBucket
+	(*VersionStats)(nil),          // 3: jobsvc.v1.VersionStats
+	(*durationpb.Duration)(nil),   // 4: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 }
 var file_jobsvc_v1_stats_service_proto_depIdxs = []int32{
-	3, // 0: jobsvc.v1.GetQueueStatsRequest.window:type_name -> google.protobuf.Duration
-	2, // 1: jobsvc.v1.GetQueueStatsResponse.versions:type_name -> jobsvc.v1.VersionStats
-	3, // 2: jobsvc.v1.GetQueueStatsResponse.window:type_name -> google.protobuf.Duration
-	4, // 3: jobsvc.v1.GetQueueStatsResponse.time:type_name -> google.protobuf.Timestamp
-	3, // 4: jobsvc.v1.VersionStats.oldest_queued_age:type_name -> google.protobuf.Duration
-	0, // 5: jobsvc.v1.StatsService.GetQueueStats:input_type -> jobsvc.v1.GetQueueStatsRequest
-	1, // 6: jobsvc.v1.StatsService.GetQueueStats:output_type -> jobsvc.v1.GetQueueStatsResponse
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	4, // 0: jobsvc.v1.GetQueueStatsRequest.window:type_name -> google.protobuf.Duration
+	3, // 1: jobsvc.v1.GetQueueStatsResponse.versions:type_name -> jobsvc.v1.VersionStats
+	4, // 2: jobsvc.v1.GetQueueStatsResponse.window:type_name -> google.protobuf.Duration
+	5, // 3: jobsvc.v1.GetQueueStatsResponse.time:type_name -> google.protobuf.Timestamp
+	2, // 4: jobsvc.v1.GetQueueStatsResponse.timeline:type_name -> jobsvc.v1.FinishedBucket
+	5, // 5: jobsvc.v1.FinishedBucket.start:type_name -> google.protobuf.Timestamp
+	4, // 6: jobsvc.v1.VersionStats.oldest_queued_age:type_name -> google.protobuf.Duration
+	0, // 7: jobsvc.v1.StatsService.GetQueueStats:input_type -> jobsvc.v1.GetQueueStatsRequest
+	1, // 8: jobsvc.v1.StatsService.GetQueueStats:output_type -> jobsvc.v1.GetQueueStatsResponse
+	8, // [8:9] is the sub-list for method output_type
+	7, // [7:8] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_stats_service_proto_init() }
@@ -316,7 +404,7 @@ func file_jobsvc_v1_stats_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_stats_service_proto_rawDesc), len(file_jobsvc_v1_stats_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

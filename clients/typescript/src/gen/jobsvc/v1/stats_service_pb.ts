@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/stats_service.proto.
  */
 export const file_jobsvc_v1_stats_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1qb2JzdmMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxIkEKFEdldFF1ZXVlU3RhdHNSZXF1ZXN0EikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKXAQoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEikKCHZlcnNpb25zGAEgAygLMhcuam9ic3ZjLnYxLlZlcnNpb25TdGF0cxIpCgZ3aW5kb3cYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi0AEKDFZlcnNpb25TdGF0cxIPCgdoYW5kbGVyGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDgoGcXVldWVkGAMgASgDEhEKCXNjaGVkdWxlZBgEIAEoAxIPCgdydW5uaW5nGAUgASgDEhEKCXN1Y2NlZWRlZBgGIAEoAxIOCgZmYWlsZWQYByABKAMSEQoJY2FuY2VsbGVkGAggASgDEjQKEW9sZGVzdF9xdWV1ZWRfYWdlGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uMmgKDFN0YXRzU2VydmljZRJYCg1HZXRRdWV1ZVN0YXRzEh8uam9ic3ZjLnYxLkdldFF1ZXVlU3RhdHNSZXF1ZXN0GiAuam9ic3ZjLnYxLkdldFF1ZXVlU3RhdHNSZXNwb25zZSIEmLgYBEJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobsvc_v1_auth]);
+  fileDesc("Ch1qb2JzdmMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxIkEKFEdldFF1ZXVlU3RhdHNSZXF1ZXN0EikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLEAQoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEikKCHZlcnNpb25zGAEgAygLMhcuam9ic3ZjLnYxLlZlcnNpb25TdGF0cxIpCgZ3aW5kb3cYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIdGltZWxpbmUYBCADKAsyGS5qb2JzdmMudjEuRmluaXNoZWRCdWNrZXQicQoORmluaXNoZWRCdWNrZXQSKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXN1Y2NlZWRlZBgCIAEoAxIOCgZmYWlsZWQYAyABKAMSEQoJY2FuY2VsbGVkGAQgASgDItABCgxWZXJzaW9uU3RhdHMSDwoHaGFuZGxlchgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnF1ZXVlZBgDIAEoAxIRCglzY2hlZHVsZWQYBCABKAMSDwoHcnVubmluZxgFIAEoAxIRCglzdWNjZWVkZWQYBiABKAMSDgoGZmFpbGVkGAcgASgDEhEKCWNhbmNlbGxlZBgIIAEoAxI0ChFvbGRlc3RfcXVldWVkX2FnZRgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbjJoCgxTdGF0c1NlcnZpY2USWAoNR2V0UXVldWVTdGF0cxIfLmpvYnN2Yy52MS5HZXRRdWV1ZVN0YXRzUmVxdWVzdBogLmpvYnN2Yy52MS5HZXRRdWV1ZVN0YXRzUmVzcG9uc2UiBJi4GARCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobsvc_v1_auth]);
 
 /**
  * @generated from message jobsvc.v1.GetQueueStatsRequest
@@ -58,6 +58,14 @@ export type GetQueueStatsResponse = Message<"jobsvc.v1.GetQueueStatsResponse"> &
    * @generated from field: google.protobuf.Timestamp time = 3;
    */
   time?: Timestamp | undefined;
+
+  /**
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   *
+   * @generated from field: repeated jobsvc.v1.FinishedBucket timeline = 4;
+   */
+  timeline: FinishedBucket[];
 };
 
 /**
@@ -66,6 +74,40 @@ export type GetQueueStatsResponse = Message<"jobsvc.v1.GetQueueStatsResponse"> &
  */
 export const GetQueueStatsResponseSchema: GenMessage<GetQueueStatsResponse> = /*@__PURE__*/
   messageDesc(file_jobsvc_v1_stats_service, 1);
+
+/**
+ * The jobs of every handler that finished within one bucket of the window, by outcome.
+ *
+ * @generated from message jobsvc.v1.FinishedBucket
+ */
+export type FinishedBucket = Message<"jobsvc.v1.FinishedBucket"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp start = 1;
+   */
+  start?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int64 succeeded = 2;
+   */
+  succeeded: bigint;
+
+  /**
+   * @generated from field: int64 failed = 3;
+   */
+  failed: bigint;
+
+  /**
+   * @generated from field: int64 cancelled = 4;
+   */
+  cancelled: bigint;
+};
+
+/**
+ * Describes the message jobsvc.v1.FinishedBucket.
+ * Use `create(FinishedBucketSchema)` to create a new message.
+ */
+export const FinishedBucketSchema: GenMessage<FinishedBucket> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_stats_service, 2);
 
 /**
  * The jobs of one handler version.
@@ -132,7 +174,7 @@ export type VersionStats = Message<"jobsvc.v1.VersionStats"> & {
  * Use `create(VersionStatsSchema)` to create a new message.
  */
 export const VersionStatsSchema: GenMessage<VersionStats> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_stats_service, 2);
+  messageDesc(file_jobsvc_v1_stats_service, 3);
 
 /**
  * Read-only statistics of the queue, for dashboards: what the dashboard's overview shows,

@@ -29,6 +29,7 @@ private static final long serialVersionUID = 0L;
   }
   private GetQueueStatsResponse() {
     versions_ = java.util.Collections.emptyList();
+    timeline_ = java.util.Collections.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -187,6 +188,72 @@ private static final long serialVersionUID = 0L;
     return time_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : time_;
   }
 
+  public static final int TIMELINE_FIELD_NUMBER = 4;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.jobsvc.v1.FinishedBucket> timeline_;
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.jobsvc.v1.FinishedBucket> getTimelineList() {
+    return timeline_;
+  }
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.jobsvc.v1.FinishedBucketOrBuilder> 
+      getTimelineOrBuilderList() {
+    return timeline_;
+  }
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  @java.lang.Override
+  public int getTimelineCount() {
+    return timeline_.size();
+  }
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.FinishedBucket getTimeline(int index) {
+    return timeline_.get(index);
+  }
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.FinishedBucketOrBuilder getTimelineOrBuilder(
+      int index) {
+    return timeline_.get(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -210,6 +277,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000002) != 0)) {
       output.writeMessage(3, getTime());
     }
+    for (int i = 0; i < timeline_.size(); i++) {
+      output.writeMessage(4, timeline_.get(i));
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -231,6 +301,15 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(3, getTime());
     }
+
+        {
+          final int count = timeline_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(timeline_.get(i));
+          }
+          size += 1 * count;
+        }
     return size;
   }
   @java.lang.Override
@@ -267,6 +346,8 @@ private static final long serialVersionUID = 0L;
       if (!getTime()
           .equals(other.getTime())) return false;
     }
+    if (!getTimelineList()
+        .equals(other.getTimelineList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -289,6 +370,10 @@ private static final long serialVersionUID = 0L;
     if (hasTime()) {
       hash = (37 * hash) + TIME_FIELD_NUMBER;
       hash = (53 * hash) + getTime().hashCode();
+    }
+    if (getTimelineCount() > 0) {
+      hash = (37 * hash) + TIMELINE_FIELD_NUMBER;
+      hash = (53 * hash) + getTimelineList().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -423,6 +508,7 @@ private static final long serialVersionUID = 0L;
         internalGetVersionsFieldBuilder();
         internalGetWindowFieldBuilder();
         internalGetTimeFieldBuilder();
+        internalGetTimelineFieldBuilder();
       }
     }
     @java.lang.Override
@@ -446,6 +532,13 @@ private static final long serialVersionUID = 0L;
         timeBuilder_.dispose();
         timeBuilder_ = null;
       }
+      if (timelineBuilder_ == null) {
+        timeline_ = java.util.Collections.emptyList();
+      } else {
+        timeline_ = null;
+        timelineBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000008);
       return this;
     }
 
@@ -487,6 +580,15 @@ private static final long serialVersionUID = 0L;
         result.versions_ = versions_;
       } else {
         result.versions_ = versionsBuilder_.build();
+      }
+      if (timelineBuilder_ == null) {
+        if (((bitField0_ & 0x00000008) != 0)) {
+          timeline_ = java.util.Collections.unmodifiableList(timeline_);
+          bitField0_ = (bitField0_ & ~0x00000008);
+        }
+        result.timeline_ = timeline_;
+      } else {
+        result.timeline_ = timelineBuilder_.build();
       }
     }
 
@@ -552,6 +654,32 @@ private static final long serialVersionUID = 0L;
       if (other.hasTime()) {
         mergeTime(other.getTime());
       }
+      if (timelineBuilder_ == null) {
+        if (!other.timeline_.isEmpty()) {
+          if (timeline_.isEmpty()) {
+            timeline_ = other.timeline_;
+            bitField0_ = (bitField0_ & ~0x00000008);
+          } else {
+            ensureTimelineIsMutable();
+            timeline_.addAll(other.timeline_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.timeline_.isEmpty()) {
+          if (timelineBuilder_.isEmpty()) {
+            timelineBuilder_.dispose();
+            timelineBuilder_ = null;
+            timeline_ = other.timeline_;
+            bitField0_ = (bitField0_ & ~0x00000008);
+            timelineBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetTimelineFieldBuilder() : null;
+          } else {
+            timelineBuilder_.addAllMessages(other.timeline_);
+          }
+        }
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -605,6 +733,19 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 26
+            case 34: {
+              dev.jobsvc.v1.FinishedBucket m =
+                  input.readMessage(
+                      dev.jobsvc.v1.FinishedBucket.parser(),
+                      extensionRegistry);
+              if (timelineBuilder_ == null) {
+                ensureTimelineIsMutable();
+                timeline_.add(m);
+              } else {
+                timelineBuilder_.addMessage(m);
+              }
+              break;
+            } // case 34
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1246,6 +1387,336 @@ private static final long serialVersionUID = 0L;
         time_ = null;
       }
       return timeBuilder_;
+    }
+
+    private java.util.List<dev.jobsvc.v1.FinishedBucket> timeline_ =
+      java.util.Collections.emptyList();
+    private void ensureTimelineIsMutable() {
+      if (!((bitField0_ & 0x00000008) != 0)) {
+        timeline_ = new java.util.ArrayList<dev.jobsvc.v1.FinishedBucket>(timeline_);
+        bitField0_ |= 0x00000008;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.jobsvc.v1.FinishedBucket, dev.jobsvc.v1.FinishedBucket.Builder, dev.jobsvc.v1.FinishedBucketOrBuilder> timelineBuilder_;
+
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public java.util.List<dev.jobsvc.v1.FinishedBucket> getTimelineList() {
+      if (timelineBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(timeline_);
+      } else {
+        return timelineBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public int getTimelineCount() {
+      if (timelineBuilder_ == null) {
+        return timeline_.size();
+      } else {
+        return timelineBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public dev.jobsvc.v1.FinishedBucket getTimeline(int index) {
+      if (timelineBuilder_ == null) {
+        return timeline_.get(index);
+      } else {
+        return timelineBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public Builder setTimeline(
+        int index, dev.jobsvc.v1.FinishedBucket value) {
+      if (timelineBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureTimelineIsMutable();
+        timeline_.set(index, value);
+        onChanged();
+      } else {
+        timelineBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public Builder setTimeline(
+        int index, dev.jobsvc.v1.FinishedBucket.Builder builderForValue) {
+      if (timelineBuilder_ == null) {
+        ensureTimelineIsMutable();
+        timeline_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        timelineBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public Builder addTimeline(dev.jobsvc.v1.FinishedBucket value) {
+      if (timelineBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureTimelineIsMutable();
+        timeline_.add(value);
+        onChanged();
+      } else {
+        timelineBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public Builder addTimeline(
+        int index, dev.jobsvc.v1.FinishedBucket value) {
+      if (timelineBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureTimelineIsMutable();
+        timeline_.add(index, value);
+        onChanged();
+      } else {
+        timelineBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public Builder addTimeline(
+        dev.jobsvc.v1.FinishedBucket.Builder builderForValue) {
+      if (timelineBuilder_ == null) {
+        ensureTimelineIsMutable();
+        timeline_.add(builderForValue.build());
+        onChanged();
+      } else {
+        timelineBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public Builder addTimeline(
+        int index, dev.jobsvc.v1.FinishedBucket.Builder builderForValue) {
+      if (timelineBuilder_ == null) {
+        ensureTimelineIsMutable();
+        timeline_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        timelineBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public Builder addAllTimeline(
+        java.lang.Iterable<? extends dev.jobsvc.v1.FinishedBucket> values) {
+      if (timelineBuilder_ == null) {
+        ensureTimelineIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, timeline_);
+        onChanged();
+      } else {
+        timelineBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public Builder clearTimeline() {
+      if (timelineBuilder_ == null) {
+        timeline_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000008);
+        onChanged();
+      } else {
+        timelineBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public Builder removeTimeline(int index) {
+      if (timelineBuilder_ == null) {
+        ensureTimelineIsMutable();
+        timeline_.remove(index);
+        onChanged();
+      } else {
+        timelineBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public dev.jobsvc.v1.FinishedBucket.Builder getTimelineBuilder(
+        int index) {
+      return internalGetTimelineFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public dev.jobsvc.v1.FinishedBucketOrBuilder getTimelineOrBuilder(
+        int index) {
+      if (timelineBuilder_ == null) {
+        return timeline_.get(index);  } else {
+        return timelineBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public java.util.List<? extends dev.jobsvc.v1.FinishedBucketOrBuilder> 
+         getTimelineOrBuilderList() {
+      if (timelineBuilder_ != null) {
+        return timelineBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(timeline_);
+      }
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public dev.jobsvc.v1.FinishedBucket.Builder addTimelineBuilder() {
+      return internalGetTimelineFieldBuilder().addBuilder(
+          dev.jobsvc.v1.FinishedBucket.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public dev.jobsvc.v1.FinishedBucket.Builder addTimelineBuilder(
+        int index) {
+      return internalGetTimelineFieldBuilder().addBuilder(
+          index, dev.jobsvc.v1.FinishedBucket.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+     */
+    public java.util.List<dev.jobsvc.v1.FinishedBucket.Builder> 
+         getTimelineBuilderList() {
+      return internalGetTimelineFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.jobsvc.v1.FinishedBucket, dev.jobsvc.v1.FinishedBucket.Builder, dev.jobsvc.v1.FinishedBucketOrBuilder> 
+        internalGetTimelineFieldBuilder() {
+      if (timelineBuilder_ == null) {
+        timelineBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.jobsvc.v1.FinishedBucket, dev.jobsvc.v1.FinishedBucket.Builder, dev.jobsvc.v1.FinishedBucketOrBuilder>(
+                timeline_,
+                ((bitField0_ & 0x00000008) != 0),
+                getParentForChildren(),
+                isClean());
+        timeline_ = null;
+      }
+      return timelineBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.GetQueueStatsResponse)

@@ -107,4 +107,53 @@ public interface GetQueueStatsResponseOrBuilder extends
    * <code>.google.protobuf.Timestamp time = 3;</code>
    */
   com.google.protobuf.TimestampOrBuilder getTimeOrBuilder();
+
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  java.util.List<dev.jobsvc.v1.FinishedBucket> 
+      getTimelineList();
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  dev.jobsvc.v1.FinishedBucket getTimeline(int index);
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  int getTimelineCount();
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  java.util.List<? extends dev.jobsvc.v1.FinishedBucketOrBuilder> 
+      getTimelineOrBuilderList();
+  /**
+   * <pre>
+   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
+   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
+   */
+  dev.jobsvc.v1.FinishedBucketOrBuilder getTimelineOrBuilder(
+      int index);
 }

@@ -37,6 +37,11 @@ public final class StatsServiceOuterClass extends com.google.protobuf.GeneratedF
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_jobsvc_v1_GetQueueStatsResponse_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_FinishedBucket_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_FinishedBucket_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_jobsvc_v1_VersionStats_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -54,11 +59,15 @@ public final class StatsServiceOuterClass extends com.google.protobuf.GeneratedF
       "v1\032\036google/protobuf/duration.proto\032\037goog" +
       "le/protobuf/timestamp.proto\032\024jobsvc/v1/a" +
       "uth.proto\"A\n\024GetQueueStatsRequest\022)\n\006win" +
-      "dow\030\001 \001(\0132\031.google.protobuf.Duration\"\227\001\n" +
+      "dow\030\001 \001(\0132\031.google.protobuf.Duration\"\304\001\n" +
       "\025GetQueueStatsResponse\022)\n\010versions\030\001 \003(\013" +
       "2\027.jobsvc.v1.VersionStats\022)\n\006window\030\002 \001(" +
       "\0132\031.google.protobuf.Duration\022(\n\004time\030\003 \001" +
-      "(\0132\032.google.protobuf.Timestamp\"\320\001\n\014Versi" +
+      "(\0132\032.google.protobuf.Timestamp\022+\n\010timeli" +
+      "ne\030\004 \003(\0132\031.jobsvc.v1.FinishedBucket\"q\n\016F" +
+      "inishedBucket\022)\n\005start\030\001 \001(\0132\032.google.pr" +
+      "otobuf.Timestamp\022\021\n\tsucceeded\030\002 \001(\003\022\016\n\006f" +
+      "ailed\030\003 \001(\003\022\021\n\tcancelled\030\004 \001(\003\"\320\001\n\014Versi" +
       "onStats\022\017\n\007handler\030\001 \001(\t\022\017\n\007version\030\002 \001(" +
       "\t\022\016\n\006queued\030\003 \001(\003\022\021\n\tscheduled\030\004 \001(\003\022\017\n\007" +
       "running\030\005 \001(\003\022\021\n\tsucceeded\030\006 \001(\003\022\016\n\006fail" +
@@ -88,9 +97,15 @@ public final class StatsServiceOuterClass extends com.google.protobuf.GeneratedF
     internal_static_jobsvc_v1_GetQueueStatsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_GetQueueStatsResponse_descriptor,
-        new java.lang.String[] { "Versions", "Window", "Time", });
-    internal_static_jobsvc_v1_VersionStats_descriptor =
+        new java.lang.String[] { "Versions", "Window", "Time", "Timeline", });
+    internal_static_jobsvc_v1_FinishedBucket_descriptor =
       getDescriptor().getMessageType(2);
+    internal_static_jobsvc_v1_FinishedBucket_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_FinishedBucket_descriptor,
+        new java.lang.String[] { "Start", "Succeeded", "Failed", "Cancelled", });
+    internal_static_jobsvc_v1_VersionStats_descriptor =
+      getDescriptor().getMessageType(3);
     internal_static_jobsvc_v1_VersionStats_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_VersionStats_descriptor,
