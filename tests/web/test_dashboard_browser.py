@@ -4,9 +4,11 @@ tests/artifacts/dashboard/ (or $JOBSVC_ARTIFACTS/dashboard/) and their paths pri
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +48,38 @@ async def _call(http: httpx.AsyncClient, method: str, body: dict[str, Any]) -> d
     return answer
 
 
-async def _signed_in(browser: Any, base: str, token: str) -> Any:
-    """A page of a fresh browser context that has given `token` in the token dialog."""
-    # bypass_csp: wait_for_function evaluates strings, which the dashboard's policy forbids.
-    context = await browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+async def _signed_in(browser: Any, base: str, token: str, problems: list[str]) -> Any:
+    """A page of a fresh browser context that has given `token` in the token dialog; the
+    page's script errors and policy violations are added to `problems`."""
+    # The dashboard's Content-Security-Policy applies (no bypass): what it forbids would fail here.
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    # Answers with an error status are logged by the browser as "Failed to load resource"; not a problem.
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
+    )
     page.set_default_timeout(TIMEOUT_MS)
     await page.goto(base + "/")
     await page.fill("#token-input", token)
     await page.click("#token-form button[type=submit]")
     await page.wait_for_selector("#overview tbody tr")
     return page
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll the page through locators (wait_for_function would evaluate a string, which the
+    dashboard's policy forbids) until `check` holds; bounded."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not await check():
+        assert time.monotonic() < deadline, f"never: {what}"
+        await asyncio.sleep(0.05)
+
+
+async def _states(page: Any) -> list[str]:
+    """The state badges of the jobs table's rows."""
+    return [await cell.get_attribute("data-state") for cell in await page.locator("#jobs tbody [data-state]").all()]
 
 
 async def _shot(page: Any, name: str, shots: list[Path]) -> None:
@@ -83,7 +106,8 @@ async def test_the_dashboard_in_a_browser(start_server: StartServer, browser: An
         for value in range(3):
             await _call(http, "SubmitService/Submit", {"job": {"handler": "echo", "input": {"json": value}}})
 
-        page = await _signed_in(browser, base, ADMIN)
+        problems: list[str] = []
+        page = await _signed_in(browser, base, ADMIN, problems)
         await page.wait_for_selector('#overview tr[data-handler="fail"]')
         assert "failure rate" in await page.inner_text("#throughput figcaption")
         assert await page.locator("#throughput rect.bar-bad").count() >= 1
@@ -93,9 +117,8 @@ async def test_the_dashboard_in_a_browser(start_server: StartServer, browser: An
         steps = {"handler": "steps", "input": {"json": {"count": 5, "pause": 0.4}}}
         watched = (await _call(http, "SubmitService/Submit", {"job": steps}))["job"]["id"]
         await page.goto(f"{base}/#/jobs/{watched}")
-        await page.wait_for_function(
-            "document.querySelector('#progress').value > 0 && document.querySelector('#progress').value < 100"
-        )
+        progress = page.locator("#progress")
+        await _until(lambda: _between(progress, 0, 100), "the progress bar part-way")
         await _shot(page, "02-job-running", shots)
         await page.wait_for_selector("#result-value")
         assert '"steps": 5' in await page.inner_text("#result-value")
@@ -114,7 +137,7 @@ async def test_the_dashboard_in_a_browser(start_server: StartServer, browser: An
         await page.goto(f"{base}/#/jobs/{dead['id']}")
         await page.wait_for_selector("#result details")  # its attempt's error and traceback
         await page.click("button:has-text('Redrive')")
-        await page.wait_for_function(f"!location.hash.endsWith('{dead['id']}')")
+        await _until(lambda: _true(not page.url.endswith(dead["id"])), "the page moved to the new job")
         await page.wait_for_selector(f"text=Redrive of >> xpath=.. >> text={dead['id']}")
         await _shot(page, "05-job-redriven", shots)
 
@@ -132,16 +155,13 @@ async def test_the_dashboard_in_a_browser(start_server: StartServer, browser: An
         await page.wait_for_selector("#jobs tbody tr[data-job]")
         await page.select_option("#filter-state", "FAILED")
         await page.click("form.filters button[type=submit]")
-        await page.wait_for_function("location.hash.includes('state=FAILED')")
-        await page.wait_for_function(
-            "[...document.querySelectorAll('#jobs tbody tr[data-job]')].length > 0 && "
-            "[...document.querySelectorAll('#jobs tbody [data-state]')].every(s => s.dataset.state === 'FAILED')"
-        )
+        await _until(lambda: _true("state=FAILED" in page.url), "the filter in the address")
+        await _until(lambda: _all(page, "FAILED"), "only failed jobs listed")
         await _shot(page, "07-jobs-failed", shots)
         await page.fill("#filter-handler", "echo")
         await page.select_option("#filter-state", "SUCCEEDED")
         await page.click("form.filters button[type=submit]")
-        await page.wait_for_function("document.querySelectorAll('#jobs tbody tr[data-job]').length === 3")
+        await _until(lambda: _count(page, 3), "the 3 echo jobs listed")
         await _shot(page, "08-jobs-echo", shots)
         # The dead-letter queue of one handler, redriven at once.
         await page.fill("#filter-handler", "fail")
@@ -160,7 +180,7 @@ async def test_the_dashboard_in_a_browser(start_server: StartServer, browser: An
         await page.context.close()
 
         # A read token sees everything, and cannot act.
-        reader = await _signed_in(browser, base, READER)
+        reader = await _signed_in(browser, base, READER, problems)
         assert "read-only" in await reader.inner_text("#who")
         another = (await _call(http, "SubmitService/Submit", {"job": {"handler": "wait_cancel"}}))["job"]["id"]
         await reader.goto(f"{base}/#/jobs/{another}")
@@ -173,4 +193,23 @@ async def test_the_dashboard_in_a_browser(start_server: StartServer, browser: An
         await _shot(reader, "10-read-token-schedules", shots)
         await reader.context.close()
         await _call(http, "JobService/CancelJob", {"id": another})
+    assert not problems, problems  # no script error, nothing the Content-Security-Policy refused
     print("\ndashboard screenshots:\n" + "\n".join(f"  {p}" for p in shots))
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _between(progress: Any, low: float, high: float) -> bool:
+    value = float(await progress.get_attribute("value") or 0)
+    return low < value < high
+
+
+async def _all(page: Any, state: str) -> bool:
+    states = await _states(page)
+    return bool(states) and all(s == state for s in states)
+
+
+async def _count(page: Any, rows: int) -> bool:
+    return await page.locator("#jobs tbody tr[data-job]").count() == rows

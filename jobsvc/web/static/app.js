@@ -367,7 +367,7 @@ async function handlers() {
       h("td", {}, h("a", { href: `#/jobs?handler=${encodeURIComponent(x.name)}` }, x.name)), h("td", {}, x.version),
       h("td", {}, x.online ? "yes" : h("span", { class: "muted", title: "no executor or remote worker serves it now" }, "no")),
       h("td", { class: "num" }, x.retryPolicy?.maximumAttempts ?? ""),
-      h("td", { style: "white-space: normal" }, x.description || "", schema("input schema", x.inputSchema || x.inputType),
+      h("td", { class: "wrap" }, x.description || "", schema("input schema", x.inputSchema || x.inputType),
         schema("output schema", x.outputSchema || x.outputType))))))));
 }
 
