@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from opentelemetry import trace
 
@@ -35,12 +36,14 @@ from jobsvc.api import services
 from jobsvc.api.ack import AckService
 from jobsvc.api.auth import AuthConfig, Authenticator
 from jobsvc.api.reflection import add_reflection
+from jobsvc.api.stats import StatsService
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.schedules import Schedules
+from jobsvc.app.stats import Stats
 from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
@@ -60,9 +63,12 @@ from jobsvc.v1 import (
     call_service_pb2,
     job_service_pb2,
     schedule_service_pb2,
+    stats_service_pb2,
     stream_service_pb2,
     submit_service_pb2,
 )
+from jobsvc.web.app import WebApp, connect_routes
+from jobsvc.web.server import HttpServer, HttpTls
 
 log = logging.getLogger("jobsvc.server")
 
@@ -73,6 +79,7 @@ SERVICE_NAMES = (
     stream_service_pb2.DESCRIPTOR.services_by_name["StreamService"].full_name,
     job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     schedule_service_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    stats_service_pb2.DESCRIPTOR.services_by_name["StatsService"].full_name,
 )
 
 
@@ -88,6 +95,8 @@ def default_data_dir() -> Path:
 
 
 DEFAULT_DRAIN_DELAY = 5.0
+# `jobsvc serve --http-port`: the API over HTTP and the dashboard (0 turns it off).
+DEFAULT_HTTP_PORT = 8080
 # Open RPCs get this long after the grace period before they are cancelled.
 RPC_GRACE_MARGIN = 2.0
 
@@ -219,6 +228,10 @@ class ServerConfig:
     task_unhealthy_after: float = 10.0
     tls: TlsConfig = field(default_factory=TlsConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    # The API over HTTP (Connect: JSON or binary protobuf) and the dashboard, on this port of
+    # `host`: None turns it off (an embedded server's default; the CLI's is DEFAULT_HTTP_PORT),
+    # 0 takes any free port.
+    http_port: int | None = None
     # Lease owner and executor name: unique per server instance, readable in events.
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}")
 
@@ -234,6 +247,9 @@ class JobsvcServer:
         self._stack = contextlib.AsyncExitStack()
         self._embedded: EmbeddedPostgres | None = None
         self._server: grpc.aio.Server | None = None
+        self._http: HttpServer | None = None
+        # The port the API over HTTP and the dashboard listen on (None when off).
+        self.http_port: int | None = None
         self._health = health.aio.HealthServicer()
         self._executor: Executor | None = None
         self._maintenance: Maintenance | None = None
@@ -324,7 +340,7 @@ class JobsvcServer:
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
-        await self._start_grpc(app, schedules, authenticator)
+        await self._start_grpc(self._services(app, schedules, Stats(store)), authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
             store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
@@ -392,21 +408,45 @@ class JobsvcServer:
                 resources.update(provided or {})
         return resources
 
-    async def _start_grpc(self, app: JobsApp, schedules: Schedules, authenticator: Authenticator) -> None:
+    def _services(self, app: JobsApp, schedules: Schedules, stats: Stats) -> list[tuple[object, ServiceDescriptor]]:
+        """Every jobsvc.v1 servicer with its descriptor: what the gRPC and HTTP ports serve."""
+        return [
+            (servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__])
+            for servicer, module in (
+                (services.SubmitService(app), submit_service_pb2),
+                (services.CallService(app), call_service_pb2),
+                (services.StreamService(app), stream_service_pb2),
+                (services.JobService(app), job_service_pb2),
+                (services.ScheduleService(schedules), schedule_service_pb2),
+                (StatsService(stats), stats_service_pb2),
+                (self.ack, ack_service_pb2),
+            )
+        ]
+
+    async def _start_http(self, served: list[tuple[object, ServiceDescriptor]], authenticator: Authenticator) -> None:
+        """The API over HTTP and the dashboard, when --http-port is set."""
+        cfg = self.config
+        if cfg.http_port is None:
+            return
+        routes = connect_routes(
+            served, authenticator.guard, RpcTelemetry(self.metrics, self.tracing), cfg.connection.max_message_bytes
+        )
+        tls = HttpTls(cfg.tls.cert, cfg.tls.key, cfg.tls.client_ca) if cfg.tls.cert and cfg.tls.key else None
+        http = HttpServer(WebApp(routes), _bind_host(cfg.host), cfg.http_port, tls)
+        await http.start()
+        # Undone by stop() in its order; the stack's copy covers a start that fails later on.
+        self._stack.push_async_callback(http.stop, 0.0)
+        self._http, self.http_port = http, http.port
+        log.info("API over HTTP and the dashboard on %s://%s:%d/", "https" if tls else "http", cfg.host, http.port)
+
+    async def _start_grpc(self, served: list[tuple[object, ServiceDescriptor]], authenticator: Authenticator) -> None:
         connection = self.config.connection
         server = grpc.aio.server(options=[*connection.grpc_options(), ("grpc.so_reuseport", 1)])
-        for servicer, module in (
-            (services.SubmitService(app), submit_service_pb2),
-            (services.CallService(app), call_service_pb2),
-            (services.StreamService(app), stream_service_pb2),
-            (services.JobService(app), job_service_pb2),
-            (services.ScheduleService(schedules), schedule_service_pb2),
-            (self.ack, ack_service_pb2),
-        ):
+        for servicer, descriptor in served:
             add_service(
                 server,
                 servicer,
-                module.DESCRIPTOR.services_by_name[type(servicer).__name__],
+                descriptor,
                 authenticator.guard,
                 RpcTelemetry(self.metrics, self.tracing),
                 max_request_bytes=connection.max_message_bytes,
@@ -426,6 +466,7 @@ class JobsvcServer:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
         await server.start()
         self._server = server
+        await self._start_http(served, authenticator)
 
     async def _set_health(self, status: int) -> None:
         for name in ("", *SERVICE_NAMES):
@@ -492,6 +533,10 @@ class JobsvcServer:
             if self._server is not None:
                 rpcs = asyncio.create_task(self._server.stop(grace + RPC_GRACE_MARGIN), name="jobsvc-grpc-stop")
                 await asyncio.sleep(0)  # the port refuses new RPCs from the task's first step
+            http = None
+            if self._http is not None:
+                # The HTTP port likewise: open Calls and Streams get the same grace.
+                http = asyncio.create_task(self._http.stop(grace + RPC_GRACE_MARGIN), name="jobsvc-http-stop")
             if self.ack is not None:
                 # Worker sessions never end by themselves: hand them over to other replicas now.
                 self.ack.end_sessions()
@@ -499,6 +544,8 @@ class JobsvcServer:
                 await self._executor.stop(grace)
             if rpcs is not None:
                 await rpcs
+            if http is not None:
+                await http
             await self._stack.aclose()
         finally:
             self._stopped.set()

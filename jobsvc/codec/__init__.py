@@ -39,15 +39,23 @@ from jobsvc.codec.encode import (
     state_to_proto,
     timestamp_to_proto,
 )
+from jobsvc.codec.stats import (
+    duration_to_proto,
+    finished_bucket_to_proto,
+    version_stats_to_proto,
+    window_from_proto,
+)
 
 __all__ = [
     "assignment_to_proto",
     "decode_page_token",
     "delay_seconds",
+    "duration_to_proto",
     "encode_page_token",
     "error_from_proto",
     "error_to_proto",
     "event_to_proto",
+    "finished_bucket_to_proto",
     "flow_from_proto",
     "flow_to_proto",
     "handler_from_proto",
@@ -67,6 +75,8 @@ __all__ = [
     "state_to_proto",
     "states_from_proto",
     "timestamp_to_proto",
+    "version_stats_to_proto",
     "view_from_proto",
+    "window_from_proto",
     "worker_from_proto",
 ]

@@ -377,6 +377,31 @@ class QueueStats:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionStats:
+    """The jobs of one handler version now and within a recent window, for dashboards."""
+
+    handler: str
+    version: str
+    queued: int
+    scheduled: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    oldest_queued_age: float
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedBucket:
+    """The jobs that finished within one stretch of time, by outcome."""
+
+    start: datetime
+    succeeded: int
+    failed: int
+    cancelled: int
+
+
+@dataclass(frozen=True, slots=True)
 class JobPage:
     """One page of a job listing."""
 

@@ -15,6 +15,7 @@ from jobsvc.domain.jobs import (
     Claim,
     EventKind,
     EventPage,
+    FinishedBucket,
     HandlerSpec,
     Job,
     JobError,
@@ -24,6 +25,7 @@ from jobsvc.domain.jobs import (
     Payload,
     QueueStats,
     Transition,
+    VersionStats,
 )
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
@@ -210,6 +212,14 @@ class JobStore(Protocol):
 
     async def job_queue_stats(self) -> list[QueueStats]:
         """Queued jobs per handler: due, scheduled for later, age of the oldest due."""
+        ...
+
+    async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
+        """Per handler version: queued (due, scheduled), running, and finished within the window."""
+        ...
+
+    async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
+        """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
         ...
 
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:

@@ -18,6 +18,7 @@ from jobsvc.domain.jobs import (
     Claim,
     EventKind,
     EventPage,
+    FinishedBucket,
     HandlerSpec,
     Job,
     JobError,
@@ -27,6 +28,7 @@ from jobsvc.domain.jobs import (
     Payload,
     QueueStats,
     Transition,
+    VersionStats,
 )
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
@@ -606,6 +608,28 @@ class PgStore:
             QueueStats(r["handler"], r["due"], r["scheduled"], r["oldest_due_age"])
             for r in await self._fetch("job_queue_stats")
         ]
+
+    async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
+        """Per handler version: queued (due, scheduled), running, and finished within the window."""
+        return [
+            VersionStats(
+                r["handler"],
+                r["version"],
+                r["queued"],
+                r["scheduled"],
+                r["running"],
+                r["succeeded"],
+                r["failed"],
+                r["cancelled"],
+                r["oldest_queued_age"],
+            )
+            for r in await self._fetch("job_stats_by_version", window_seconds=window_seconds)
+        ]
+
+    async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
+        """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
+        found = await self._fetch("job_finished_timeline", window_seconds=window_seconds, bucket_seconds=bucket_seconds)
+        return [FinishedBucket(r["bucket_start"], r["succeeded"], r["failed"], r["cancelled"]) for r in found]
 
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
         """Delete finished jobs past their retention (by `now`); how many."""

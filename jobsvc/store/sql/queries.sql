@@ -281,6 +281,10 @@ FROM jobsvc_jobs
 WHERE (:states::text[] IS NULL OR state = ANY(:states))
   AND (:handler::text IS NULL OR handler = :handler)
   AND (:cursor_created_at::timestamptz IS NULL OR (created_at, id) < (:cursor_created_at, :cursor_id::uuid))
+  -- Every running job holds a lease. Said here, it lets a listing of running jobs read
+  -- them through jobsvc_jobs_leased_idx (a few rows, then sorted) instead of walking the
+  -- whole history by creation time for the few that are running (bench/dashboard_pages.py).
+  AND (:states::text[] IS DISTINCT FROM ARRAY['running'] OR lease_expires_at IS NOT NULL)
 ORDER BY created_at DESC, id DESC
 LIMIT :page_size;
 
@@ -791,6 +795,49 @@ UPDATE jobsvc_schedules SET
     next_tick_at = :next_tick_at, last_tick_at = coalesce(:tick, last_tick_at), last_job_id = coalesce(:job_id, last_job_id)
 WHERE name = :name AND next_tick_at = :from_tick AND NOT paused
 RETURNING name;
+
+-- name: job_stats_by_version
+-- The dashboard's overview (StatsService.GetQueueStats). Three parts, each bounded by its
+-- own index (queued: jobsvc_jobs_queued_idx; running: jobsvc_jobs_leased_idx, every running
+-- job holds a lease; finished within the window: jobsvc_jobs_finished_idx), so the cost
+-- follows the jobs active now and the window, never the size of the history.
+WITH recent AS (
+    SELECT handler, version, state, run_at, false AS finished
+    FROM jobsvc_jobs
+    WHERE state = 'queued'
+    UNION ALL
+    SELECT handler, version, state, run_at, false
+    FROM jobsvc_jobs
+    WHERE lease_expires_at IS NOT NULL AND state = 'running'
+    UNION ALL
+    SELECT handler, version, state, run_at, true
+    FROM jobsvc_jobs
+    WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+)
+SELECT handler, version,
+       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at <= now()) AS queued,
+       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at > now()) AS scheduled,
+       count(*) FILTER (WHERE NOT finished AND state = 'running') AS running,
+       count(*) FILTER (WHERE finished AND state = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE finished AND state = 'failed') AS failed,
+       count(*) FILTER (WHERE finished AND state = 'cancelled') AS cancelled,
+       coalesce(extract(epoch FROM now() - min(run_at) FILTER (
+           WHERE NOT finished AND state = 'queued' AND run_at <= now())), 0)::float8 AS oldest_queued_age
+FROM recent
+GROUP BY handler, version
+ORDER BY handler, version;
+
+-- name: job_finished_timeline
+-- Jobs finished within the window in buckets of :bucket_seconds, by outcome (the overview's
+-- chart): read through jobsvc_jobs_finished_idx, so it costs what the window holds.
+SELECT to_timestamp(floor(extract(epoch FROM finished_at) / :bucket_seconds) * :bucket_seconds) AS bucket_start,
+       count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE state = 'failed') AS failed,
+       count(*) FILTER (WHERE state = 'cancelled') AS cancelled
+FROM jobsvc_jobs
+WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+GROUP BY 1
+ORDER BY 1;
 
 -- name: job_queue_stats
 -- Per handler: queued jobs that are due, those scheduled for later (delays, retry
