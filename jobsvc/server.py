@@ -37,11 +37,13 @@ from jobsvc.api.auth import AuthConfig, Authenticator
 from jobsvc.api.reflection import add_reflection
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
+from jobsvc.api.workflows import WorkflowService
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.schedules import Schedules
 from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
+from jobsvc.app.workflows import WorkflowsApp
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.domain.jobs import QueueStats
@@ -62,6 +64,7 @@ from jobsvc.v1 import (
     schedule_service_pb2,
     stream_service_pb2,
     submit_service_pb2,
+    workflow_service_pb2,
 )
 
 log = logging.getLogger("jobsvc.server")
@@ -73,6 +76,7 @@ SERVICE_NAMES = (
     stream_service_pb2.DESCRIPTOR.services_by_name["StreamService"].full_name,
     job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     schedule_service_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
 )
 
 
@@ -324,7 +328,8 @@ class JobsvcServer:
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
-        await self._start_grpc(app, schedules, authenticator)
+        workflows = WorkflowService(WorkflowsApp(app, store), limits.error_budget)
+        await self._start_grpc(app, schedules, authenticator, workflows)
         await self._executor.start()
         self._maintenance = Maintenance(
             store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
@@ -392,7 +397,9 @@ class JobsvcServer:
                 resources.update(provided or {})
         return resources
 
-    async def _start_grpc(self, app: JobsApp, schedules: Schedules, authenticator: Authenticator) -> None:
+    async def _start_grpc(
+        self, app: JobsApp, schedules: Schedules, authenticator: Authenticator, workflows: WorkflowService
+    ) -> None:
         connection = self.config.connection
         server = grpc.aio.server(options=[*connection.grpc_options(), ("grpc.so_reuseport", 1)])
         for servicer, module in (
@@ -401,6 +408,7 @@ class JobsvcServer:
             (services.StreamService(app), stream_service_pb2),
             (services.JobService(app), job_service_pb2),
             (services.ScheduleService(schedules), schedule_service_pb2),
+            (workflows, workflow_service_pb2),
             (self.ack, ack_service_pb2),
         ):
             add_service(

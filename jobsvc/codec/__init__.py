@@ -39,6 +39,7 @@ from jobsvc.codec.encode import (
     state_to_proto,
     timestamp_to_proto,
 )
+from jobsvc.codec.workflows import step_to_proto, workflow_spec_from_proto, workflow_to_proto
 
 __all__ = [
     "assignment_to_proto",
@@ -66,7 +67,10 @@ __all__ = [
     "schedule_to_proto",
     "state_to_proto",
     "states_from_proto",
+    "step_to_proto",
     "timestamp_to_proto",
     "view_from_proto",
     "worker_from_proto",
+    "workflow_spec_from_proto",
+    "workflow_to_proto",
 ]

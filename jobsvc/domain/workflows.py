@@ -163,7 +163,9 @@ def _step_violations(index: int, step: WorkflowStep, names: set[str]) -> list[Fi
     for position, taken in enumerate(step.inputs):
         if taken.step not in step.depends_on:
             found.append(
-                FieldViolation(f"{where}.inputs[{position}].step", f"{taken.step!r} is not in depends_on of {step.name!r}")
+                FieldViolation(
+                    f"{where}.inputs[{position}].step", f"{taken.step!r} is not in depends_on of {step.name!r}"
+                )
             )
         if any(not part for part in taken.path):
             found.append(FieldViolation(f"{where}.inputs[{position}].path", "an empty field name"))
@@ -198,12 +200,11 @@ def _cycle_violations(steps: Sequence[WorkflowStep]) -> list[FieldViolation]:
     stuck = {i for i, n in enumerate(waiting) if n > 0}
     walk = [min(stuck)]
     while True:
-        step = steps[walk[-1]]
-        parent = next(index[p] for p in step.depends_on if index[p] in stuck)
-        if parent in walk:
-            cycle = walk[walk.index(parent) :]
+        behind = next(index[p] for p in steps[walk[-1]].depends_on if index[p] in stuck)
+        if behind in walk:
+            cycle = walk[walk.index(behind) :]
             break
-        walk.append(parent)
+        walk.append(behind)
     described = " <- ".join(steps[i].name for i in [*cycle, cycle[0]])
     first = min(cycle)
     return [FieldViolation(f"steps[{first}].depends_on", f"a cycle: {described}")]
