@@ -83,3 +83,225 @@ async def test_a_chain_of_100_runs_in_order(client: Client) -> None:
     assert done.state == WF.WORKFLOW_STATE_SUCCEEDED, time.monotonic() - started
     jobs = steps_of(done)
     assert [result(jobs[f"s{i}"]) for i in (0, 1, 99)] == [{"i": 0}, {"i": 1, "prev": 0}, {"i": 99, "prev": 98}]
+
+
+async def test_joins_run_exactly_once_when_both_parents_finish_together_on_two_replicas(
+    start_server: StartServer, database_url: str
+) -> None:
+    # Each replica serves one parent of every join, and both parents return at the same
+    # wall-clock instant: the last two decrements of every join race across replicas
+    # (and within the batched outcome writes of each). 200 joins, in 4 rounds of 50.
+    executor = ExecutorConfig(concurrency=64, poll_interval=1.0, lease_seconds=6.0)
+    left = await start_server(handler_modules=["tests.handlers", "tests.workflow_left"], executor=executor)
+    right = await start_server(handler_modules=["tests.handlers", "tests.workflow_right"], executor=executor)
+    async with Client(f"127.0.0.1:{left.port}") as one, Client(f"127.0.0.1:{right.port}") as two:
+        ids: list[str] = []
+        for _ in range(4):
+            at = time.time() + 0.6
+            submitted = await asyncio.gather(
+                *(
+                    (one if n % 2 else two).submit_workflow(
+                        [
+                            workflow_step("a", "join_left", {"at": at, "n": n}),
+                            workflow_step("b", "join_right", {"at": at, "n": n}),
+                            workflow_step("join", "echo", {}, inputs={"a": ("a", "side"), "b": ("b", "side")}),
+                        ],
+                        timeout=10,
+                    )
+                    for n in range(50)
+                )
+            )
+            ids += [w.id for w in submitted]
+            for workflow_id in ids[-50:]:
+                done = await wait_workflow(one, workflow_id)
+                assert done.state == WF.WORKFLOW_STATE_SUCCEEDED
+                join = steps_of(done)["join"]
+                assert result(join) == {"a": "left", "b": "right"} and join.attempt == 1
+    conn = await asyncpg.connect(database_url)
+    try:
+        # Exactly once: every join job was started once and finished once, and the two
+        # parents really ran on different replicas.
+        counts = await conn.fetch(
+            """SELECT e.kind, count(*) AS n FROM jobsvc_job_events e
+               JOIN jobsvc_workflow_steps s ON s.job_id = e.job_id AND s.name = 'join'
+               GROUP BY e.kind ORDER BY e.kind"""
+        )
+        assert {r["kind"]: r["n"] for r in counts} == {"queued": 200, "started": 200, "succeeded": 200}
+        owners = await conn.fetch(
+            """SELECT DISTINCT e.data ->> 'executor' AS executor, j.handler FROM jobsvc_job_events e
+               JOIN jobsvc_jobs j ON j.id = e.job_id WHERE j.handler IN ('join_left', 'join_right') AND e.kind = 'started'"""
+        )
+        assert len({r["executor"] for r in owners}) == 2
+        assert await conn.fetchval("SELECT count(*) FROM jobsvc_workflow_steps WHERE pending <> 0") == 0
+    finally:
+        await conn.close()
+
+
+async def test_a_failed_step_cancels_its_dependants_all_the_way_down(client: Client) -> None:
+    response = await client.call_workflow(
+        [
+            workflow_step("a", "fail", 42),
+            workflow_step("b", "echo", 1, depends_on=["a"]),
+            workflow_step("c", "echo", 2, depends_on=["b"]),
+            workflow_step("d", "echo", 3),
+        ],
+        timeout=20,
+    )
+    workflow = response.workflow
+    assert workflow.state == WF.WORKFLOW_STATE_FAILED and workflow.steps_finished == 4
+    jobs = steps_of(workflow)
+    assert [jobs[name].state for name in "abcd"] == [FAILED, CANCELLED, CANCELLED, SUCCEEDED]
+    assert jobs["b"].attempt == 0 and jobs["c"].attempt == 0  # never ran
+    full = steps_of(await client.get_workflow(workflow.id, full=True))
+    events = [e async for e in client.stream(job_id=full["c"].id)]
+    assert events[-1].cancelled.reason == "step b cancelled"
+    assert {o.name for o in response.outputs} == {"c", "d"}
+
+
+async def test_an_optional_step_passes_its_error_in_place_of_its_result(client: Client) -> None:
+    response = await client.call_workflow(
+        [
+            workflow_step("a", "fail", 42, optional=True),
+            workflow_step("b", "echo", {"own": 1}, inputs={"upstream": "a"}),
+        ],
+        timeout=20,
+    )
+    assert response.workflow.state == WF.WORKFLOW_STATE_SUCCEEDED
+    [b] = response.outputs
+    upstream = result(b.job)["upstream"]
+    assert upstream["error"]["type"] == "ValueError" and upstream["error"]["message"] == "bad value: 42"
+    assert result(b.job)["own"] == 1
+
+
+async def test_a_field_path_missing_from_the_result_fails_the_step_not_the_service(client: Client) -> None:
+    response = await client.call_workflow(
+        [
+            workflow_step("a", "echo", {"x": {"y": 1}}),
+            workflow_step("b", "echo", {}, inputs={"z": ("a", "x.nope")}),
+            workflow_step("c", "echo", {}, depends_on=["b"]),
+            workflow_step("d", "echo", {}, merge=[("a", "x.y")]),
+        ],
+        timeout=20,
+    )
+    jobs = steps_of(response.workflow)
+    assert response.workflow.state == WF.WORKFLOW_STATE_FAILED
+    assert [jobs[n].state for n in "abcd"] == [SUCCEEDED, FAILED, CANCELLED, FAILED]
+    assert jobs["b"].error.type == "jobsvc.WorkflowInputMissing"
+    assert jobs["b"].error.message == "field path x.nope is not in the result of step a"
+    assert (
+        jobs["d"].error.message == "the value taken from step a is a JSON number, not an object to merge into the input"
+    )
+    # The service carries on.
+    assert (await client.call("echo", 7, timeout=10)).state == SUCCEEDED
+
+
+async def test_cancel_workflow_stops_running_steps_and_cancels_waiting_ones(client: Client) -> None:
+    workflow = await client.submit_workflow(
+        [
+            workflow_step("a", "wait_cancel"),
+            workflow_step("b", "echo", 1, depends_on=["a"]),
+            workflow_step("later", "echo", 1, delay=3600),
+        ],
+        timeout=10,
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while steps_of(await client.get_workflow(workflow.id))["a"].state != job_pb2.JOB_STATE_RUNNING:
+        assert loop.time() < deadline
+        await asyncio.sleep(0.05)
+    cancelled = await client.cancel_workflow(workflow.id, "enough")
+    assert cancelled.cancel_reason == "enough"
+    jobs = steps_of(cancelled)
+    assert jobs["b"].state == CANCELLED and jobs["later"].state == CANCELLED
+    done = await wait_workflow(client, workflow.id)
+    assert done.state == WF.WORKFLOW_STATE_CANCELLED
+    assert steps_of(done)["a"].state == CANCELLED
+    # Again: nothing changes, no error.
+    assert (await client.cancel_workflow(workflow.id, "again")).cancel_reason == "enough"
+
+
+async def test_get_and_list_workflows(client: Client) -> None:
+    first = await client.submit_workflow([workflow_step("only", "echo", 1)], name="first", labels={"team": "a"})
+    second = await client.submit_workflow([workflow_step("only", "echo", 2)], name="second")
+    page = await client.list_workflows(page_size=1)
+    assert [w.name for w in page.workflows] == ["second"] and page.next_page_token
+    assert not page.workflows[0].steps and page.workflows[0].steps_total == 1
+    rest = await client.list_workflows(page_size=10, page_token=page.next_page_token)
+    assert [w.id for w in rest.workflows] == [first.id] and not rest.next_page_token
+    assert dict(rest.workflows[0].labels) == {"team": "a"}
+    await wait_workflow(client, second.id)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.get_workflow("6d9c1e52-8d7e-4a57-9d0e-9d63d7f6b3a1")
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def bad(*steps: WF.WorkflowStep) -> list[WF.WorkflowStep]:
+    return list(steps)
+
+
+@pytest.mark.parametrize(
+    ("steps", "field", "words"),
+    [
+        (
+            bad(
+                workflow_step("a", "echo", depends_on=["c"]),
+                workflow_step("b", "echo", depends_on=["a"]),
+                workflow_step("c", "echo", depends_on=["b"]),
+            ),
+            "steps[0].depends_on",
+            "a cycle: a <- c <- b <- a",
+        ),
+        (bad(workflow_step("a", "echo", depends_on=["a"])), "steps[0].depends_on[0]", "cannot depend on itself"),
+        (bad(workflow_step("a", "echo", depends_on=["nope"])), "steps[0].depends_on[0]", "no step named 'nope'"),
+        (bad(workflow_step("a", "echo"), workflow_step("a", "echo")), "steps[1].name", "also steps[0]"),
+        (bad(workflow_step("a b", "echo")), "steps[0].name", "letters, digits"),
+        (bad(workflow_step("a", "echo"), workflow_step("b", "nope")), "steps[1].job.handler", "no handler named"),
+        (bad(workflow_step("a", "echo", version="^9")), "steps[0].job.version", "no version matching"),
+        (bad(workflow_step("a", "greet", {"name": 5})), "steps[0].job.input.name", "is not of type"),
+        (bad(workflow_step("a", "echo", idempotency_key="k")), "steps[0].job.idempotency_key", "not allowed"),
+        (
+            [
+                workflow_step("a", "echo"),
+                WF.WorkflowStep(name="b", job=workflow_step("x", "echo").job, inputs=[WF.StepInput(step="a")]),
+            ],
+            "steps[1].inputs[0].step",
+            "not in depends_on",
+        ),
+        (
+            bad(workflow_step("a", "echo"), workflow_step("b", "echo", 5, inputs={"k": "a"})),
+            "steps[1].job.input",
+            "object",
+        ),
+        ([], "steps", "at least one step"),
+    ],
+)
+async def test_bad_workflows_are_refused_before_anything_is_stored(
+    client: Client, steps: list[WF.WorkflowStep], field: str, words: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.submit_workflow(steps, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+    violations = error_details(caught.value).field_violations
+    assert violations[0][0] == field and words in violations[0][1], violations
+    assert not (await client.list_workflows()).workflows
+    assert not (await client.list_jobs()).jobs
+
+
+async def test_the_step_limit(client: Client) -> None:
+    # 10,000 steps are accepted in one RPC and run to completion (one root, a fan-out of
+    # 9,998, one join of them all); 10,001 and 100,001 are refused.
+    middle = [f"m{i}" for i in range(9_998)]
+    steps = [workflow_step("root", "echo", 0)]
+    steps += [workflow_step(name, "echo", 1, depends_on=["root"]) for name in middle]
+    steps.append(workflow_step("join", "echo", {}, depends_on=middle))
+    started = time.monotonic()
+    response = await client.call_workflow(steps, timeout=120)
+    elapsed = time.monotonic() - started
+    assert response.workflow.state == WF.WORKFLOW_STATE_SUCCEEDED and response.workflow.steps_finished == 10_000
+    assert [o.name for o in response.outputs] == ["join"]
+    print(f"10,000-step fan-out/fan-in: {elapsed:.2f} s, {10_000 / elapsed:.0f} steps/s")
+    for count in (10_001, 100_001):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.submit_workflow([workflow_step(f"s{i}", "echo") for i in range(count)], timeout=30)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_details(caught.value).field_violations == [("steps", "at most 10000 steps")]
