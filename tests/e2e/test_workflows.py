@@ -129,7 +129,8 @@ async def test_joins_run_exactly_once_when_both_parents_finish_together_on_two_r
         assert {r["kind"]: r["n"] for r in counts} == {"queued": 200, "started": 200, "succeeded": 200}
         owners = await conn.fetch(
             """SELECT DISTINCT e.data ->> 'executor' AS executor, j.handler FROM jobsvc_job_events e
-               JOIN jobsvc_jobs j ON j.id = e.job_id WHERE j.handler IN ('join_left', 'join_right') AND e.kind = 'started'"""
+               JOIN jobsvc_jobs j ON j.id = e.job_id
+               WHERE j.handler IN ('join_left', 'join_right') AND e.kind = 'started'"""
         )
         assert len({r["executor"] for r in owners}) == 2
         assert await conn.fetchval("SELECT count(*) FROM jobsvc_workflow_steps WHERE pending <> 0") == 0
