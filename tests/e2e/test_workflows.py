@@ -4,6 +4,7 @@ once across replicas, failure policies, cancel, and bad input."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -14,11 +15,12 @@ import pytest
 from jobsvc.executor import ExecutorConfig
 from jobsvc.sdk import Client, error_details, payload_value, workflow_step
 from jobsvc.v1 import job_pb2, workflow_service_pb2
-from tests.conftest import StartServer
+from tests.conftest import REPO, StartServer
 
 WF = workflow_service_pb2
 SUCCEEDED, FAILED, CANCELLED = job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED
 WAITING = job_pb2.JOB_STATE_WAITING
+README = (REPO / "README.md").read_text()
 
 
 def steps_of(workflow: WF.Workflow) -> dict[str, job_pb2.Job]:
@@ -306,3 +308,11 @@ async def test_the_step_limit(client: Client) -> None:
             await client.submit_workflow([workflow_step(f"s{i}", "echo") for i in range(count)], timeout=30)
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error_details(caught.value).field_violations == [("steps", "at most 10000 steps")]
+
+
+async def test_the_readme_example_runs_as_written(client: Client) -> None:
+    match = re.search(r"<!-- workflow-example -->\n```python\n(.*?)```", README, re.DOTALL)
+    assert match, "README.md has no code block marked workflow-example"
+    namespace: dict[str, Any] = {}
+    exec(compile(match[1], "README.md", "exec"), namespace)
+    await namespace["main"](client)
