@@ -6,8 +6,10 @@ from jobsvc.codec.decode import MAX_LABEL_BYTES, MAX_LABELS, job_spec_from_proto
 from jobsvc.codec.encode import job_to_proto, timestamp_to_proto
 from jobsvc.domain.errors import FieldViolation, InvalidArgument
 from jobsvc.domain.jobs import JobView
+from jobsvc.domain.limits import DEFAULT_MAP_ITEMS
 from jobsvc.domain.workflows import (
     StepInput,
+    StepMap,
     StepStatus,
     Workflow,
     WorkflowSpec,
@@ -57,12 +59,20 @@ def workflow_spec_from_proto(message: workflow_service_pb2.SubmitWorkflowRequest
                 depends_on=tuple(step.depends_on),
                 inputs=tuple(StepInput(i.step, parse_path(i.path), i.key) for i in step.inputs),
                 optional=step.optional,
+                map=_map(step),
             )
         )
     if violations:
         first = violations[0]
         raise InvalidArgument(f"invalid workflow: {first.field}: {first.description}", violations)
     return WorkflowSpec(name=message.name, steps=tuple(steps), labels=dict(message.labels))
+
+
+def _map(step: workflow_service_pb2.WorkflowStep) -> StepMap | None:
+    if not step.HasField("map"):
+        return None
+    given = step.map
+    return StepMap(given.step, parse_path(given.path), given.key, given.max_items or DEFAULT_MAP_ITEMS)
 
 
 def step_to_proto(step: StepStatus, view: JobView, error_budget: int | None) -> workflow_service_pb2.WorkflowStepStatus:
@@ -72,6 +82,8 @@ def step_to_proto(step: StepStatus, view: JobView, error_budget: int | None) -> 
         depends_on=step.depends_on,
         optional=step.optional,
         job=job_to_proto(step.job, view, error_budget),
+        map_of=step.map_of or "",
+        item=step.item or 0,
     )
 
 

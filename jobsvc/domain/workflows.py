@@ -16,7 +16,7 @@ from datetime import datetime
 
 from jobsvc.domain.errors import FieldViolation, InvalidArgument
 from jobsvc.domain.jobs import Job, JobSpec, JobState
-from jobsvc.domain.limits import MAX_WORKFLOW_STEPS
+from jobsvc.domain.limits import DEFAULT_MAP_ITEMS, MAX_MAP_ITEMS, MAX_WORKFLOW_STEPS
 
 STEP_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 # The error a step fails with when a field path it takes is not in its parent's result.
@@ -35,6 +35,17 @@ class StepInput:
 
 
 @dataclass(frozen=True, slots=True)
+class StepMap:
+    """Fan-out: one job per element of a list in a parent's result (see WorkflowStep.map)."""
+
+    step: str
+    path: tuple[str, ...] = ()
+    # Top-level key of each element's input that receives the element; empty: merge it.
+    key: str = ""
+    max_items: int = DEFAULT_MAP_ITEMS
+
+
+@dataclass(frozen=True, slots=True)
 class WorkflowStep:
     """A named job of a workflow and what it needs from the others."""
 
@@ -44,6 +55,8 @@ class WorkflowStep:
     inputs: tuple[StepInput, ...] = ()
     # Failed or cancelled: its dependants run anyway, with its error in place of its result.
     optional: bool = False
+    # Run once per element of a list in a parent's result; the results, in order, are its result.
+    map: StepMap | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +85,9 @@ class StepStatus:
     depends_on: tuple[str, ...]
     optional: bool
     job: Job
+    # On the jobs a mapped step made: that step's name and the element's index.
+    map_of: str | None = None
+    item: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +108,7 @@ class Workflow:
     def sinks(self) -> list[StepStatus]:
         """The steps no other step depends on, in submit order: the workflow's outputs."""
         parents = {name for step in self.steps for name in step.depends_on}
-        return [step for step in self.steps if step.name not in parents]
+        return [step for step in self.steps if step.name not in parents and step.map_of is None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,11 +185,25 @@ def _step_violations(index: int, step: WorkflowStep, names: set[str]) -> list[Fi
             )
         if any(not part for part in taken.path):
             found.append(FieldViolation(f"{where}.inputs[{position}].path", "an empty field name"))
+    found.extend(_map_violations(where, step))
     literal = step.job.input
-    if step.inputs and (literal.is_proto or not isinstance(literal.json, dict | None)):
+    if (step.inputs or step.map) and (literal.is_proto or not isinstance(literal.json, dict | None)):
         found.append(
-            FieldViolation(f"{where}.job.input", "a step with inputs takes a JSON object (or no) literal input")
+            FieldViolation(f"{where}.job.input", "a step with inputs or a map takes a JSON object or no literal input")
         )
+    return found
+
+
+def _map_violations(where: str, step: WorkflowStep) -> list[FieldViolation]:
+    if step.map is None:
+        return []
+    found: list[FieldViolation] = []
+    if step.map.step not in step.depends_on:
+        found.append(FieldViolation(f"{where}.map.step", f"{step.map.step!r} is not in depends_on of {step.name!r}"))
+    if any(not part for part in step.map.path):
+        found.append(FieldViolation(f"{where}.map.path", "an empty field name"))
+    if not 1 <= step.map.max_items <= MAX_MAP_ITEMS:
+        found.append(FieldViolation(f"{where}.map.max_items", f"1..{MAX_MAP_ITEMS} (0: {DEFAULT_MAP_ITEMS})"))
     return found
 
 

@@ -111,17 +111,32 @@ def workflow_step(
     inputs: Mapping[str, str | tuple[str, str]] | None = None,
     merge: Sequence[str | tuple[str, str]] = (),
     optional: bool = False,
+    map_over: str | tuple[str, str] | None = None,
+    map_key: str = "",
+    max_items: int = 0,
     **options: Any,
 ) -> workflow_service_pb2.WorkflowStep:
     """Build a WorkflowStep: `inputs` maps a key of this step's input to a parent step
     (its whole result) or to (step, "field.path"); `merge` lists parents (or (step, path))
-    whose object result is merged into the input. Parents named there are added to
-    depends_on. Other options are job_spec's."""
+    whose object result is merged into the input; `map_over` (a parent, or (step, path)
+    to a list) runs the step once per element, given under `map_key` (or merged), at most
+    `max_items` (0: the server's default). Parents named there are added to depends_on.
+    Other options are job_spec's."""
     taken = [workflow_service_pb2.StepInput(key=key, **_step_source(source)) for key, source in (inputs or {}).items()]
     taken += [workflow_service_pb2.StepInput(**_step_source(source)) for source in merge]
-    parents = list(dict.fromkeys([*depends_on, *(t.step for t in taken)]))
+    mapped = (
+        None
+        if map_over is None
+        else workflow_service_pb2.StepMap(**_step_source(map_over), key=map_key, max_items=max_items)
+    )
+    parents = list(dict.fromkeys([*depends_on, *(t.step for t in taken), *([mapped.step] if mapped else [])]))
     return workflow_service_pb2.WorkflowStep(
-        name=name, job=job_spec(handler, input, **options), depends_on=parents, inputs=taken, optional=optional
+        name=name,
+        job=job_spec(handler, input, **options),
+        depends_on=parents,
+        inputs=taken,
+        optional=optional,
+        map=mapped,
     )
 
 

@@ -464,6 +464,7 @@ class PgStore:
                 child_ids=[json.dumps(children[step.name]) for step in spec.steps],
                 optionals=[step.optional for step in spec.steps],
                 inputs=[rows.step_inputs_text(step, by_name) for step in spec.steps],
+                maps=[rows.step_map_text(step, by_name) for step in spec.steps],
             )
         return workflow_id
 

@@ -359,9 +359,25 @@ def step_inputs_text(step: WorkflowStep, job_ids: dict[str, str]) -> str:
     )
 
 
+def step_map_text(step: WorkflowStep, job_ids: dict[str, str]) -> str | None:
+    """A mapped step's map as jobsvc_workflow_steps.map keeps it (None when it maps nothing)."""
+    if step.map is None:
+        return None
+    taken = step.map
+    return json.dumps(
+        {
+            "job_id": job_ids[taken.step],
+            "step": taken.step,
+            "path": list(taken.path),
+            "key": taken.key,
+            "max_items": taken.max_items,
+        }
+    )
+
+
 def step(row: asyncpg.Record) -> StepStatus:
     """A step from a workflow_steps_get row."""
-    return StepStatus(row["step_name"], tuple(row["depends_on"]), row["optional"], job(row))
+    return StepStatus(row["step_name"], tuple(row["depends_on"]), row["optional"], job(row), row["map_of"], row["item"])
 
 
 def workflow(row: asyncpg.Record, steps: list[StepStatus]) -> Workflow:
@@ -376,7 +392,8 @@ def workflow(row: asyncpg.Record, steps: list[StepStatus]) -> Workflow:
         created_at=row["created_at"],
         finished_at=row["finished_at"] if state is not WorkflowState.RUNNING else None,
         steps=tuple(steps),
-        steps_total=row["steps_total"],
+        # With the elements of mapped steps, as steps_finished counts them.
+        steps_total=len(states),
         steps_finished=sum(1 for s in states if s.terminal),
         cancel_reason=row["cancel_reason"],
     )

@@ -28,7 +28,7 @@ from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 from jobsvc.v1 import job_service_pb2 as jobsvc_dot_v1_dot_job__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n jobsvc/v1/workflow_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\x1a\x1bjobsvc/v1/job_service.proto\"\x89\x01\n\x0cWorkflowStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x03job\x18\x02 \x01(\x0b\x32\x12.jobsvc.v1.JobSpec\x12\x12\n\ndepends_on\x18\x03 \x03(\t\x12$\n\x06inputs\x18\x04 \x03(\x0b\x32\x14.jobsvc.v1.StepInput\x12\x10\n\x08optional\x18\x05 \x01(\x08\"4\n\tStepInput\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\"e\n\x12WorkflowStepStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ndepends_on\x18\x02 \x03(\t\x12\x10\n\x08optional\x18\x03 \x01(\x08\x12\x1b\n\x03job\x18\x04 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"\x81\x03\n\x08Workflow\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.jobsvc.v1.WorkflowState\x12/\n\x06labels\x18\x04 \x03(\x0b\x32\x1f.jobsvc.v1.Workflow.LabelsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05steps\x18\x07 \x03(\x0b\x32\x1d.jobsvc.v1.WorkflowStepStatus\x12\x13\n\x0bsteps_total\x18\x08 \x01(\x05\x12\x16\n\x0esteps_finished\x18\t \x01(\x05\x12\x15\n\rcancel_reason\x18\n \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xba\x01\n\x15SubmitWorkflowRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x05steps\x18\x02 \x03(\x0b\x32\x17.jobsvc.v1.WorkflowStep\x12<\n\x06labels\x18\x03 \x03(\x0b\x32,.jobsvc.v1.SubmitWorkflowRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x16SubmitWorkflowResponse\x12%\n\x08workflow\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Workflow\"I\n\x13\x43\x61llWorkflowRequest\x12\x32\n\x08workflow\x18\x01 \x01(\x0b\x32 .jobsvc.v1.SubmitWorkflowRequest\"m\n\x14\x43\x61llWorkflowResponse\x12%\n\x08workflow\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Workflow\x12.\n\x07outputs\x18\x02 \x03(\x0b\x32\x1d.jobsvc.v1.WorkflowStepStatus\"B\n\x12GetWorkflowRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x04view\x18\x02 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"<\n\x13GetWorkflowResponse\x12%\n\x08workflow\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Workflow\"=\n\x14ListWorkflowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x15ListWorkflowsResponse\x12&\n\tworkflows\x18\x01 \x03(\x0b\x32\x13.jobsvc.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"3\n\x15\x43\x61ncelWorkflowRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"?\n\x16\x43\x61ncelWorkflowResponse\x12%\n\x08workflow\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Workflow*\xa2\x01\n\rWorkflowState\x12\x1e\n\x1aWORKFLOW_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WORKFLOW_STATE_RUNNING\x10\x01\x12\x1c\n\x18WORKFLOW_STATE_SUCCEEDED\x10\x02\x12\x19\n\x15WORKFLOW_STATE_FAILED\x10\x03\x12\x1c\n\x18WORKFLOW_STATE_CANCELLED\x10\x04\x32\xd0\x03\n\x0fWorkflowService\x12[\n\x0eSubmitWorkflow\x12 .jobsvc.v1.SubmitWorkflowRequest\x1a!.jobsvc.v1.SubmitWorkflowResponse\"\x04\x98\xb8\x18\x01\x12U\n\x0c\x43\x61llWorkflow\x12\x1e.jobsvc.v1.CallWorkflowRequest\x1a\x1f.jobsvc.v1.CallWorkflowResponse\"\x04\x98\xb8\x18\x02\x12R\n\x0bGetWorkflow\x12\x1d.jobsvc.v1.GetWorkflowRequest\x1a\x1e.jobsvc.v1.GetWorkflowResponse\"\x04\x98\xb8\x18\x04\x12X\n\rListWorkflows\x12\x1f.jobsvc.v1.ListWorkflowsRequest\x1a .jobsvc.v1.ListWorkflowsResponse\"\x04\x98\xb8\x18\x04\x12[\n\x0e\x43\x61ncelWorkflow\x12 .jobsvc.v1.CancelWorkflowRequest\x1a!.jobsvc.v1.CancelWorkflowResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n jobsvc/v1/workflow_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\x1a\x1bjobsvc/v1/job_service.proto\"\xaa\x01\n\x0cWorkflowStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x03job\x18\x02 \x01(\x0b\x32\x12.jobsvc.v1.JobSpec\x12\x12\n\ndepends_on\x18\x03 \x03(\t\x12$\n\x06inputs\x18\x04 \x03(\x0b\x32\x14.jobsvc.v1.StepInput\x12\x10\n\x08optional\x18\x05 \x01(\x08\x12\x1f\n\x03map\x18\x06 \x01(\x0b\x32\x12.jobsvc.v1.StepMap\"E\n\x07StepMap\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x11\n\tmax_items\x18\x04 \x01(\x05\"4\n\tStepInput\x12\x0c\n\x04step\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\"\x83\x01\n\x12WorkflowStepStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ndepends_on\x18\x02 \x03(\t\x12\x10\n\x08optional\x18\x03 \x01(\x08\x12\x1b\n\x03job\x18\x04 \x01(\x0b\x32\x0e.jobsvc.v1.Job\x12\x0e\n\x06map_of\x18\x05 \x01(\t\x12\x0c\n\x04item\x18\x06 \x01(\x05\"\x81\x03\n\x08Workflow\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.jobsvc.v1.WorkflowState\x12/\n\x06labels\x18\x04 \x03(\x0b\x32\x1f.jobsvc.v1.Workflow.LabelsEntry\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x05steps\x18\x07 \x03(\x0b\x32\x1d.jobsvc.v1.WorkflowStepStatus\x12\x13\n\x0bsteps_total\x18\x08 \x01(\x05\x12\x16\n\x0esteps_finished\x18\t \x01(\x05\x12\x15\n\rcancel_reason\x18\n \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xba\x01\n\x15SubmitWorkflowRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x05steps\x18\x02 \x03(\x0b\x32\x17.jobsvc.v1.WorkflowStep\x12<\n\x06labels\x18\x03 \x03(\x0b\x32,.jobsvc.v1.SubmitWorkflowRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x16SubmitWorkflowResponse\x12%\n\x08workflow\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Workflow\"I\n\x13\x43\x61llWorkflowRequest\x12\x32\n\x08workflow\x18\x01 \x01(\x0b\x32 .jobsvc.v1.SubmitWorkflowRequest\"m\n\x14\x43\x61llWorkflowResponse\x12%\n\x08workflow\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Workflow\x12.\n\x07outputs\x18\x02 \x03(\x0b\x32\x1d.jobsvc.v1.WorkflowStepStatus\"B\n\x12GetWorkflowRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x04view\x18\x02 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"<\n\x13GetWorkflowResponse\x12%\n\x08workflow\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Workflow\"=\n\x14ListWorkflowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x15ListWorkflowsResponse\x12&\n\tworkflows\x18\x01 \x03(\x0b\x32\x13.jobsvc.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"3\n\x15\x43\x61ncelWorkflowRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"?\n\x16\x43\x61ncelWorkflowResponse\x12%\n\x08workflow\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Workflow*\xa2\x01\n\rWorkflowState\x12\x1e\n\x1aWORKFLOW_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WORKFLOW_STATE_RUNNING\x10\x01\x12\x1c\n\x18WORKFLOW_STATE_SUCCEEDED\x10\x02\x12\x19\n\x15WORKFLOW_STATE_FAILED\x10\x03\x12\x1c\n\x18WORKFLOW_STATE_CANCELLED\x10\x04\x32\xd0\x03\n\x0fWorkflowService\x12[\n\x0eSubmitWorkflow\x12 .jobsvc.v1.SubmitWorkflowRequest\x1a!.jobsvc.v1.SubmitWorkflowResponse\"\x04\x98\xb8\x18\x01\x12U\n\x0c\x43\x61llWorkflow\x12\x1e.jobsvc.v1.CallWorkflowRequest\x1a\x1f.jobsvc.v1.CallWorkflowResponse\"\x04\x98\xb8\x18\x02\x12R\n\x0bGetWorkflow\x12\x1d.jobsvc.v1.GetWorkflowRequest\x1a\x1e.jobsvc.v1.GetWorkflowResponse\"\x04\x98\xb8\x18\x04\x12X\n\rListWorkflows\x12\x1f.jobsvc.v1.ListWorkflowsRequest\x1a .jobsvc.v1.ListWorkflowsResponse\"\x04\x98\xb8\x18\x04\x12[\n\x0e\x43\x61ncelWorkflow\x12 .jobsvc.v1.CancelWorkflowRequest\x1a!.jobsvc.v1.CancelWorkflowResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -50,40 +50,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKFLOWSERVICE'].methods_by_name['ListWorkflows']._serialized_options = b'\230\270\030\004'
   _globals['_WORKFLOWSERVICE'].methods_by_name['CancelWorkflow']._loaded_options = None
   _globals['_WORKFLOWSERVICE'].methods_by_name['CancelWorkflow']._serialized_options = b'\230\270\030\006'
-  _globals['_WORKFLOWSTATE']._serialized_start=1679
-  _globals['_WORKFLOWSTATE']._serialized_end=1841
+  _globals['_WORKFLOWSTATE']._serialized_start=1814
+  _globals['_WORKFLOWSTATE']._serialized_end=1976
   _globals['_WORKFLOWSTEP']._serialized_start=153
-  _globals['_WORKFLOWSTEP']._serialized_end=290
-  _globals['_STEPINPUT']._serialized_start=292
-  _globals['_STEPINPUT']._serialized_end=344
-  _globals['_WORKFLOWSTEPSTATUS']._serialized_start=346
-  _globals['_WORKFLOWSTEPSTATUS']._serialized_end=447
-  _globals['_WORKFLOW']._serialized_start=450
-  _globals['_WORKFLOW']._serialized_end=835
-  _globals['_WORKFLOW_LABELSENTRY']._serialized_start=790
-  _globals['_WORKFLOW_LABELSENTRY']._serialized_end=835
-  _globals['_SUBMITWORKFLOWREQUEST']._serialized_start=838
-  _globals['_SUBMITWORKFLOWREQUEST']._serialized_end=1024
-  _globals['_SUBMITWORKFLOWREQUEST_LABELSENTRY']._serialized_start=790
-  _globals['_SUBMITWORKFLOWREQUEST_LABELSENTRY']._serialized_end=835
-  _globals['_SUBMITWORKFLOWRESPONSE']._serialized_start=1026
-  _globals['_SUBMITWORKFLOWRESPONSE']._serialized_end=1089
-  _globals['_CALLWORKFLOWREQUEST']._serialized_start=1091
-  _globals['_CALLWORKFLOWREQUEST']._serialized_end=1164
-  _globals['_CALLWORKFLOWRESPONSE']._serialized_start=1166
-  _globals['_CALLWORKFLOWRESPONSE']._serialized_end=1275
-  _globals['_GETWORKFLOWREQUEST']._serialized_start=1277
-  _globals['_GETWORKFLOWREQUEST']._serialized_end=1343
-  _globals['_GETWORKFLOWRESPONSE']._serialized_start=1345
-  _globals['_GETWORKFLOWRESPONSE']._serialized_end=1405
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=1407
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=1468
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=1470
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=1558
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=1560
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=1611
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=1613
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=1676
-  _globals['_WORKFLOWSERVICE']._serialized_start=1844
-  _globals['_WORKFLOWSERVICE']._serialized_end=2308
+  _globals['_WORKFLOWSTEP']._serialized_end=323
+  _globals['_STEPMAP']._serialized_start=325
+  _globals['_STEPMAP']._serialized_end=394
+  _globals['_STEPINPUT']._serialized_start=396
+  _globals['_STEPINPUT']._serialized_end=448
+  _globals['_WORKFLOWSTEPSTATUS']._serialized_start=451
+  _globals['_WORKFLOWSTEPSTATUS']._serialized_end=582
+  _globals['_WORKFLOW']._serialized_start=585
+  _globals['_WORKFLOW']._serialized_end=970
+  _globals['_WORKFLOW_LABELSENTRY']._serialized_start=925
+  _globals['_WORKFLOW_LABELSENTRY']._serialized_end=970
+  _globals['_SUBMITWORKFLOWREQUEST']._serialized_start=973
+  _globals['_SUBMITWORKFLOWREQUEST']._serialized_end=1159
+  _globals['_SUBMITWORKFLOWREQUEST_LABELSENTRY']._serialized_start=925
+  _globals['_SUBMITWORKFLOWREQUEST_LABELSENTRY']._serialized_end=970
+  _globals['_SUBMITWORKFLOWRESPONSE']._serialized_start=1161
+  _globals['_SUBMITWORKFLOWRESPONSE']._serialized_end=1224
+  _globals['_CALLWORKFLOWREQUEST']._serialized_start=1226
+  _globals['_CALLWORKFLOWREQUEST']._serialized_end=1299
+  _globals['_CALLWORKFLOWRESPONSE']._serialized_start=1301
+  _globals['_CALLWORKFLOWRESPONSE']._serialized_end=1410
+  _globals['_GETWORKFLOWREQUEST']._serialized_start=1412
+  _globals['_GETWORKFLOWREQUEST']._serialized_end=1478
+  _globals['_GETWORKFLOWRESPONSE']._serialized_start=1480
+  _globals['_GETWORKFLOWRESPONSE']._serialized_end=1540
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=1542
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=1603
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=1605
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=1693
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=1695
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=1746
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=1748
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=1811
+  _globals['_WORKFLOWSERVICE']._serialized_start=1979
+  _globals['_WORKFLOWSERVICE']._serialized_end=2443
 # @@protoc_insertion_point(module_scope)

@@ -62,6 +62,7 @@ class WorkflowStep(_message.Message):
     DEPENDS_ON_FIELD_NUMBER: _builtins.int
     INPUTS_FIELD_NUMBER: _builtins.int
     OPTIONAL_FIELD_NUMBER: _builtins.int
+    MAP_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Unique within the workflow: letters, digits, `_`, `-` and `.`, at most 128 bytes."""
     optional: _builtins.bool
@@ -83,6 +84,14 @@ class WorkflowStep(_message.Message):
         literal input (which must then be a JSON object, or unset).
         """
 
+    @_builtins.property
+    def map(self) -> Global___StepMap:
+        """Fan-out: run the step once per element of a list in a parent's result, each element
+        a job of its own (all at once, as any queued jobs). The step succeeds, when every
+        element has, with their results in the order of the list; its dependants then take
+        that list as its result (fan-in).
+        """
+
     def __init__(
         self,
         *,
@@ -91,14 +100,53 @@ class WorkflowStep(_message.Message):
         depends_on: _abc.Iterable[_builtins.str] | None = ...,
         inputs: _abc.Iterable[Global___StepInput] | None = ...,
         optional: _builtins.bool = ...,
+        map: Global___StepMap | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job", "map", b"map"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["depends_on", b"depends_on", "inputs", b"inputs", "job", b"job", "name", b"name", "optional", b"optional"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depends_on", b"depends_on", "inputs", b"inputs", "job", b"job", "map", b"map", "name", b"name", "optional", b"optional"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WorkflowStep: _TypeAlias = WorkflowStep  # noqa: Y015
+
+@_typing.final
+class StepMap(_message.Message):
+    """How a step maps over a list."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STEP_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    MAX_ITEMS_FIELD_NUMBER: _builtins.int
+    step: _builtins.str
+    """The parent step whose result holds the list (one of depends_on)."""
+    path: _builtins.str
+    """Dotted field path to the list in its result; empty: the result is the list."""
+    key: _builtins.str
+    """Top-level key of each element's input that receives the element; empty: the element
+    must be a JSON object, merged into the input.
+    """
+    max_items: _builtins.int
+    """At most this many elements (1..10,000; 0 means 1,000): a longer list fails the step
+    (error type `jobsvc.WorkflowMapTooLong`) before any element is made.
+    """
+    def __init__(
+        self,
+        *,
+        step: _builtins.str = ...,
+        path: _builtins.str = ...,
+        key: _builtins.str = ...,
+        max_items: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "max_items", b"max_items", "path", b"path", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StepMap: _TypeAlias = StepMap  # noqa: Y015
 
 @_typing.final
 class StepInput(_message.Message):
@@ -145,13 +193,22 @@ class WorkflowStepStatus(_message.Message):
     DEPENDS_ON_FIELD_NUMBER: _builtins.int
     OPTIONAL_FIELD_NUMBER: _builtins.int
     JOB_FIELD_NUMBER: _builtins.int
+    MAP_OF_FIELD_NUMBER: _builtins.int
+    ITEM_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     optional: _builtins.bool
+    map_of: _builtins.str
+    """Set on the jobs a mapped step made, one per element: that step's name and the index
+    of the element (the name is `step[index]`).
+    """
+    item: _builtins.int
     @_builtins.property
     def depends_on(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def job(self) -> _job_pb2.Job:
-        """The step's job (state WAITING until its parents have finished)."""
+        """The step's job (state WAITING until its parents have finished; a mapped step's job
+        stays WAITING until its elements have finished, then holds their results).
+        """
 
     def __init__(
         self,
@@ -160,10 +217,12 @@ class WorkflowStepStatus(_message.Message):
         depends_on: _abc.Iterable[_builtins.str] | None = ...,
         optional: _builtins.bool = ...,
         job: _job_pb2.Job | None = ...,
+        map_of: _builtins.str = ...,
+        item: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["depends_on", b"depends_on", "job", b"job", "name", b"name", "optional", b"optional"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depends_on", b"depends_on", "item", b"item", "job", b"job", "map_of", b"map_of", "name", b"name", "optional", b"optional"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

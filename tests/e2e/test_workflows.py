@@ -316,3 +316,61 @@ async def test_the_readme_example_runs_as_written(client: Client) -> None:
     namespace: dict[str, Any] = {}
     exec(compile(match[1], "README.md", "exec"), namespace)
     await namespace["main"](client)
+
+
+async def test_a_fan_out_of_1000_and_its_fan_in_receive_results_in_order(client: Client) -> None:
+    # list -> each (one job per element, the element under "n") -> total (takes the list
+    # of their results, in list order).
+    response = await client.call_workflow(
+        [
+            workflow_step("list", "echo", {"items": list(range(1000))}),
+            workflow_step("each", "echo", {"tag": "x"}, map_over=("list", "items"), map_key="n", max_items=1000),
+            workflow_step("total", "echo", {}, inputs={"all": "each"}),
+        ],
+        timeout=60,
+    )
+    assert response.workflow.state == WF.WORKFLOW_STATE_SUCCEEDED
+    assert response.workflow.steps_total == response.workflow.steps_finished == 1003
+    [total] = response.outputs
+    assert result(total.job)["all"] == [{"tag": "x", "n": n} for n in range(1000)]
+    elements = [s for s in response.workflow.steps if s.map_of == "each"]
+    assert [s.item for s in elements] == list(range(1000)) and elements[7].name == "each[7]"
+    assert all(s.job.attempt == 1 for s in elements)
+
+
+async def test_a_map_over_too_long_a_list_or_no_list_fails_the_step(client: Client) -> None:
+    response = await client.call_workflow(
+        [
+            workflow_step("list", "echo", {"items": [1, 2, 3], "one": 1}),
+            workflow_step("short", "echo", {}, map_over=("list", "items"), map_key="n", max_items=2),
+            workflow_step("scalar", "echo", {}, map_over=("list", "one"), map_key="n"),
+            workflow_step("empty", "echo", {"items": []}),
+            workflow_step("none", "echo", {}, map_over=("empty", "items"), map_key="n"),
+            workflow_step("merged", "echo", {}, map_over=("list", "items")),
+        ],
+        timeout=20,
+    )
+    jobs = steps_of(response.workflow)
+    assert jobs["short"].state == FAILED and jobs["short"].error.type == "jobsvc.WorkflowMapTooLong"
+    assert jobs["short"].error.message == "the list of step list has 3 elements, over this step's max_items of 2"
+    assert jobs["scalar"].error.message == "step list has no list at one to map over"
+    assert jobs["merged"].error.message == (
+        "the list of step list holds elements that are not objects to merge into the input (give map.key)"
+    )
+    full = steps_of(await client.get_workflow(response.workflow.id, full=True))
+    assert full["none"].state == SUCCEEDED and result(full["none"]) == []
+    assert not [s for s in response.workflow.steps if s.map_of]
+
+
+async def test_a_failed_element_fails_its_workflow_and_cancels_the_fan_in(client: Client) -> None:
+    response = await client.call_workflow(
+        [
+            workflow_step("list", "echo", {"items": [1, 2]}),
+            workflow_step("each", "fail", None, map_over=("list", "items"), map_key="n"),
+            workflow_step("after", "echo", {}, depends_on=["each"]),
+        ],
+        timeout=20,
+    )
+    jobs = steps_of(response.workflow)
+    assert response.workflow.state == WF.WORKFLOW_STATE_FAILED
+    assert jobs["each[0]"].state == FAILED and jobs["each"].state == CANCELLED and jobs["after"].state == CANCELLED

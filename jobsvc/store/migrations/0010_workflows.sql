@@ -42,17 +42,106 @@ CREATE TABLE jobsvc_workflow_steps (
     pending     integer NOT NULL DEFAULT 0,
     optional    boolean NOT NULL DEFAULT false,
     inputs      jsonb   NOT NULL DEFAULT '[]'::jsonb,
+    map         jsonb,
+    expanded    boolean NOT NULL DEFAULT false,
+    map_of      text,
+    item        integer,
     CONSTRAINT jobsvc_workflow_steps_pkey PRIMARY KEY (job_id),
     CONSTRAINT jobsvc_workflow_steps_pending_check CHECK (pending >= 0)
 );
 
-CREATE UNIQUE INDEX jobsvc_workflow_steps_position_idx ON jobsvc_workflow_steps (workflow_id, position);
+CREATE UNIQUE INDEX jobsvc_workflow_steps_position_idx ON jobsvc_workflow_steps (workflow_id, position, coalesce(item, -1));
 
-CREATE FUNCTION jobsvc_workflow_step_ready(p_job_id uuid, p_inputs jsonb)
+CREATE FUNCTION jobsvc_workflow_step_fail(p_job_id uuid, p_type text, p_message text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    WITH failed AS (
+        UPDATE jobsvc_jobs SET
+            state = 'failed', finished_at = now(), last_seq = last_seq + 1,
+            error = jsonb_build_object('type', p_type, 'message', p_message,
+                                       'traceback', '', 'attempt', attempt, 'non_retryable', true)
+        WHERE id = p_job_id
+        RETURNING id, last_seq, error
+    )
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+    SELECT id, last_seq, 'failed', jsonb_build_object('error', error) FROM failed;
+    PERFORM pg_notify('jobsvc_events', p_job_id::text);
+END;
+$function$;
+
+CREATE FUNCTION jobsvc_workflow_step_succeed(p_job_id uuid, p_result jsonb)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    WITH done AS (
+        UPDATE jobsvc_jobs SET
+            state = 'succeeded', result = p_result, finished_at = now(), last_seq = last_seq + 1
+        WHERE id = p_job_id
+        RETURNING id, last_seq
+    )
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data, payload)
+    SELECT id, last_seq, 'succeeded', jsonb_build_object('attempt', 0), p_result FROM done;
+    PERFORM pg_notify('jobsvc_events', p_job_id::text);
+END;
+$function$;
+
+CREATE FUNCTION jobsvc_workflow_step_expand(p_step jobsvc_workflow_steps, p_input jsonb, p_list jsonb)
  RETURNS void
  LANGUAGE plpgsql
 AS $function$
 DECLARE
+    v_count integer := jsonb_array_length(p_list);
+BEGIN
+    IF v_count = 0 THEN
+        PERFORM jobsvc_workflow_step_succeed(p_step.job_id, '[]'::jsonb);
+        RETURN;
+    END IF;
+    WITH elements AS (
+        SELECT gen_random_uuid() AS id, e.value, (e.ord - 1)::integer AS item
+        FROM jsonb_array_elements(p_list) WITH ORDINALITY AS e(value, ord)
+    ), jobs AS (
+        INSERT INTO jobsvc_jobs
+            (id, handler, version_selector, version, state, priority, input, labels, run_at, order_at, last_seq,
+             max_attempts, retry_initial_interval, retry_backoff_coefficient, retry_maximum_interval,
+             non_retryable_error_types, attempt_timeout, deadline_at, start_deadline_at, retention,
+             concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period, fairness_key, trace_context,
+             workflow_id)
+        SELECT e.id, j.handler, j.version_selector, j.version, 'queued', j.priority,
+               CASE WHEN coalesce(p_step.map ->> 'key', '') = '' THEN coalesce(p_input, '{}'::jsonb) || e.value
+                    ELSE coalesce(p_input, '{}'::jsonb) || jsonb_build_object(p_step.map ->> 'key', e.value) END,
+               j.labels, greatest(j.run_at, now()), greatest(j.order_at, now()), 1,
+               j.max_attempts, j.retry_initial_interval, j.retry_backoff_coefficient, j.retry_maximum_interval,
+               j.non_retryable_error_types, j.attempt_timeout, j.deadline_at,
+               j.start_deadline_at + (greatest(j.run_at, now()) - j.run_at), j.retention,
+               j.concurrency_key, j.concurrency_limit, j.rate_key, j.rate_limit, j.rate_period, j.fairness_key,
+               j.trace_context, j.workflow_id
+        FROM elements e, jobsvc_jobs j
+        WHERE j.id = p_step.job_id
+        RETURNING id, handler, version, created_at
+    ), queued_event AS (
+        INSERT INTO jobsvc_job_events (job_id, seq, kind, time, data)
+        SELECT id, 1, 'queued', created_at, jsonb_build_object('handler', handler, 'version', version) FROM jobs
+    )
+    INSERT INTO jobsvc_workflow_steps (job_id, workflow_id, position, name, child_ids, optional, map_of, item)
+    SELECT e.id, p_step.workflow_id, p_step.position, format('%s[%s]', p_step.name, e.item),
+           ARRAY[p_step.job_id], p_step.optional, p_step.name, e.item
+    FROM elements e;
+    -- The mapped step waits for its elements now: each counts itself off as any parent.
+    UPDATE jobsvc_workflow_steps SET expanded = true, pending = v_count WHERE job_id = p_step.job_id;
+    UPDATE jobsvc_jobs SET input = p_input WHERE id = p_step.job_id;
+    PERFORM pg_notify('jobsvc_jobs', '');
+END;
+$function$;
+
+CREATE FUNCTION jobsvc_workflow_step_ready(p_job_id uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    s jobsvc_workflow_steps%ROWTYPE;
     j jobsvc_jobs%ROWTYPE;
     parent jobsvc_jobs%ROWTYPE;
     item jsonb;
@@ -64,8 +153,20 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;  -- cancelled meanwhile
     END IF;
+    SELECT * INTO s FROM jobsvc_workflow_steps WHERE job_id = p_job_id;
+    IF s.expanded THEN
+        -- A mapped step whose elements have all finished: their results, in list order.
+        PERFORM jobsvc_workflow_step_succeed(p_job_id, (
+            SELECT coalesce(jsonb_agg(CASE WHEN e.state = 'succeeded' THEN coalesce(e.result, 'null'::jsonb)
+                ELSE jsonb_build_object('error', coalesce(e.error, jsonb_build_object(
+                    'type', 'jobsvc.Cancelled', 'message', coalesce(e.cancel_reason, 'cancelled')))) END
+                ORDER BY es.item), '[]'::jsonb)
+            FROM jobsvc_workflow_steps es JOIN jobsvc_jobs e ON e.id = es.job_id
+            WHERE es.workflow_id = s.workflow_id AND es.position = s.position AND es.item IS NOT NULL));
+        RETURN;
+    END IF;
     v_input := j.input;
-    FOR item IN SELECT value FROM jsonb_array_elements(p_inputs) LOOP
+    FOR item IN SELECT value FROM jsonb_array_elements(s.inputs) LOOP
         SELECT * INTO parent FROM jobsvc_jobs WHERE id = (item ->> 'job_id')::uuid;
         IF parent.state IS DISTINCT FROM 'succeeded' THEN
             -- An optional parent that failed or was cancelled: its error takes the place of its result.
@@ -96,17 +197,32 @@ BEGIN
             v_input := coalesce(v_input, '{}'::jsonb) || jsonb_build_object(item ->> 'key', v_value);
         END IF;
     END LOOP;
+    IF v_problem IS NULL AND s.map IS NOT NULL THEN
+        SELECT * INTO parent FROM jobsvc_jobs WHERE id = (s.map ->> 'job_id')::uuid;
+        v_value := CASE WHEN parent.state = 'succeeded' AND parent.result_type_url IS NULL
+                        THEN parent.result #> ARRAY(SELECT jsonb_array_elements_text(s.map -> 'path')) END;
+        IF jsonb_typeof(v_value) IS DISTINCT FROM 'array' THEN
+            v_problem := format('step %s has no list at %s to map over', s.map ->> 'step',
+                                coalesce(nullif(array_to_string(ARRAY(
+                                    SELECT jsonb_array_elements_text(s.map -> 'path')), '.'), ''), '(whole result)'));
+        ELSIF coalesce(s.map ->> 'key', '') = '' AND EXISTS (
+                SELECT 1 FROM jsonb_array_elements(v_value) e WHERE jsonb_typeof(e) <> 'object') THEN
+            v_problem := format('the list of step %s holds elements that are not objects to merge into the input'
+                                ' (give map.key)', s.map ->> 'step');
+        ELSIF jsonb_array_length(v_value) > (s.map ->> 'max_items')::integer THEN
+            PERFORM jobsvc_workflow_step_fail(p_job_id, 'jobsvc.WorkflowMapTooLong', format(
+                'the list of step %s has %s elements, over this step''s max_items of %s',
+                s.map ->> 'step', jsonb_array_length(v_value), s.map ->> 'max_items'));
+            RETURN;
+        ELSE
+            PERFORM jobsvc_workflow_step_expand(s, v_input, v_value);
+            RETURN;
+        END IF;
+    END IF;
     IF v_problem IS NOT NULL THEN
         -- The step fails, not the statement that finished its parent: its own trigger
         -- then applies the failure policy to its dependants.
-        UPDATE jobsvc_jobs SET
-            state = 'failed', finished_at = now(), last_seq = last_seq + 1,
-            error = jsonb_build_object('type', 'jobsvc.WorkflowInputMissing', 'message', v_problem,
-                                       'traceback', '', 'attempt', 0, 'non_retryable', true)
-        WHERE id = p_job_id;
-        INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
-        SELECT id, last_seq, 'failed', jsonb_build_object('error', error) FROM jobsvc_jobs WHERE id = p_job_id;
-        PERFORM pg_notify('jobsvc_events', p_job_id::text);
+        PERFORM jobsvc_workflow_step_fail(p_job_id, 'jobsvc.WorkflowInputMissing', v_problem);
         RETURN;
     END IF;
     -- Due now. A schedule-to-start deadline counts from here, as for any job from when it is due.
@@ -144,10 +260,10 @@ BEGIN
             )
             UPDATE jobsvc_workflow_steps s SET pending = s.pending - 1
             FROM locked WHERE s.job_id = locked.job_id
-            RETURNING s.job_id, s.pending, s.inputs
+            RETURNING s.job_id, s.pending
         LOOP
             IF v_child.pending = 0 THEN
-                PERFORM jobsvc_workflow_step_ready(v_child.job_id, v_child.inputs);
+                PERFORM jobsvc_workflow_step_ready(v_child.job_id);
             END IF;
         END LOOP;
     ELSE

@@ -840,13 +840,15 @@ WITH workflow AS (
     VALUES (:workflow_id, :name, :labels::jsonb, cardinality(:job_ids::uuid[]))
     RETURNING id, created_at
 ), steps AS (
-    INSERT INTO jobsvc_workflow_steps (job_id, workflow_id, position, name, depends_on, child_ids, pending, optional, inputs)
+    INSERT INTO jobsvc_workflow_steps
+        (job_id, workflow_id, position, name, depends_on, child_ids, pending, optional, inputs, map)
     SELECT t.job_id, :workflow_id, t.ord - 1, t.name,
            ARRAY(SELECT jsonb_array_elements_text(t.depends_on::jsonb)),
            ARRAY(SELECT jsonb_array_elements_text(t.child_ids::jsonb))::uuid[],
-           jsonb_array_length(t.depends_on::jsonb), t.optional, t.inputs::jsonb
+           jsonb_array_length(t.depends_on::jsonb), t.optional, t.inputs::jsonb, t.map::jsonb
     FROM unnest(:job_ids::uuid[], :names::text[], :depends_on::text[], :child_ids::text[], :optionals::boolean[],
-                :inputs::text[]) WITH ORDINALITY AS t(job_id, name, depends_on, child_ids, optional, inputs, ord)
+                :inputs::text[], :maps::text[])
+         WITH ORDINALITY AS t(job_id, name, depends_on, child_ids, optional, inputs, map, ord)
     RETURNING job_id, pending
 ), marked AS (
     UPDATE jobsvc_jobs j SET workflow_id = :workflow_id,
@@ -883,8 +885,9 @@ ORDER BY w.created_at DESC, w.id DESC
 LIMIT :limit;
 
 -- name: workflow_steps_get
--- The steps of a workflow in submit order, each with its job (:payloads as in job_get).
-SELECT s.name AS step_name, s.depends_on, s.optional,
+-- The steps of a workflow in submit order, each with its job (:payloads as in job_get);
+-- the elements of a mapped step follow it, in list order.
+SELECT s.name AS step_name, s.depends_on, s.optional, s.map_of, s.item,
        j.id, j.handler, j.version_selector, j.version, j.state, j.priority,
        CASE WHEN :payloads::boolean THEN j.input END AS input,
        CASE WHEN :payloads::boolean THEN j.input_type_url END AS input_type_url,
@@ -899,7 +902,7 @@ SELECT s.name AS step_name, s.depends_on, s.optional,
 FROM jobsvc_workflow_steps s
 JOIN jobsvc_jobs j ON j.id = s.job_id
 WHERE s.workflow_id = :workflow_id
-ORDER BY s.position;
+ORDER BY s.position, s.item NULLS FIRST;
 
 -- name: workflow_cancel_running
 -- Asks the executors of a workflow's running steps to stop them (as job_cancel_running),

@@ -96,7 +96,12 @@ type WorkflowStep struct {
 	// When the step ends FAILED or CANCELLED, its dependants still run, with
 	// `{"error": <JobError as JSON>}` in place of its result. By default (false) its
 	// dependants are cancelled instead.
-	Optional      bool `protobuf:"varint,5,opt,name=optional,proto3" json:"optional,omitempty"`
+	Optional bool `protobuf:"varint,5,opt,name=optional,proto3" json:"optional,omitempty"`
+	// Fan-out: run the step once per element of a list in a parent's result, each element
+	// a job of its own (all at once, as any queued jobs). The step succeeds, when every
+	// element has, with their results in the order of the list; its dependants then take
+	// that list as its result (fan-in).
+	Map           *StepMap `protobuf:"bytes,6,opt,name=map,proto3" json:"map,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -166,6 +171,88 @@ func (x *WorkflowStep) GetOptional() bool {
 	return false
 }
 
+func (x *WorkflowStep) GetMap() *StepMap {
+	if x != nil {
+		return x.Map
+	}
+	return nil
+}
+
+// How a step maps over a list.
+type StepMap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The parent step whose result holds the list (one of depends_on).
+	Step string `protobuf:"bytes,1,opt,name=step,proto3" json:"step,omitempty"`
+	// Dotted field path to the list in its result; empty: the result is the list.
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// Top-level key of each element's input that receives the element; empty: the element
+	// must be a JSON object, merged into the input.
+	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// At most this many elements (1..10,000; 0 means 1,000): a longer list fails the step
+	// (error type `jobsvc.WorkflowMapTooLong`) before any element is made.
+	MaxItems      int32 `protobuf:"varint,4,opt,name=max_items,json=maxItems,proto3" json:"max_items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepMap) Reset() {
+	*x = StepMap{}
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepMap) ProtoMessage() {}
+
+func (x *StepMap) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepMap.ProtoReflect.Descriptor instead.
+func (*StepMap) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StepMap) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *StepMap) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *StepMap) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *StepMap) GetMaxItems() int32 {
+	if x != nil {
+		return x.MaxItems
+	}
+	return 0
+}
+
 // One value a step takes from a parent's result.
 type StepInput struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -184,7 +271,7 @@ type StepInput struct {
 
 func (x *StepInput) Reset() {
 	*x = StepInput{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[1]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -196,7 +283,7 @@ func (x *StepInput) String() string {
 func (*StepInput) ProtoMessage() {}
 
 func (x *StepInput) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[1]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -209,7 +296,7 @@ func (x *StepInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepInput.ProtoReflect.Descriptor instead.
 func (*StepInput) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{1}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *StepInput) GetStep() string {
@@ -239,15 +326,20 @@ type WorkflowStepStatus struct {
 	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	DependsOn []string               `protobuf:"bytes,2,rep,name=depends_on,json=dependsOn,proto3" json:"depends_on,omitempty"`
 	Optional  bool                   `protobuf:"varint,3,opt,name=optional,proto3" json:"optional,omitempty"`
-	// The step's job (state WAITING until its parents have finished).
-	Job           *Job `protobuf:"bytes,4,opt,name=job,proto3" json:"job,omitempty"`
+	// The step's job (state WAITING until its parents have finished; a mapped step's job
+	// stays WAITING until its elements have finished, then holds their results).
+	Job *Job `protobuf:"bytes,4,opt,name=job,proto3" json:"job,omitempty"`
+	// Set on the jobs a mapped step made, one per element: that step's name and the index
+	// of the element (the name is `step[index]`).
+	MapOf         string `protobuf:"bytes,5,opt,name=map_of,json=mapOf,proto3" json:"map_of,omitempty"`
+	Item          int32  `protobuf:"varint,6,opt,name=item,proto3" json:"item,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WorkflowStepStatus) Reset() {
 	*x = WorkflowStepStatus{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[2]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -259,7 +351,7 @@ func (x *WorkflowStepStatus) String() string {
 func (*WorkflowStepStatus) ProtoMessage() {}
 
 func (x *WorkflowStepStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[2]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -272,7 +364,7 @@ func (x *WorkflowStepStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkflowStepStatus.ProtoReflect.Descriptor instead.
 func (*WorkflowStepStatus) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{2}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *WorkflowStepStatus) GetName() string {
@@ -303,6 +395,20 @@ func (x *WorkflowStepStatus) GetJob() *Job {
 	return nil
 }
 
+func (x *WorkflowStepStatus) GetMapOf() string {
+	if x != nil {
+		return x.MapOf
+	}
+	return ""
+}
+
+func (x *WorkflowStepStatus) GetItem() int32 {
+	if x != nil {
+		return x.Item
+	}
+	return 0
+}
+
 type Workflow struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -324,7 +430,7 @@ type Workflow struct {
 
 func (x *Workflow) Reset() {
 	*x = Workflow{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[3]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +442,7 @@ func (x *Workflow) String() string {
 func (*Workflow) ProtoMessage() {}
 
 func (x *Workflow) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[3]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,7 +455,7 @@ func (x *Workflow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Workflow.ProtoReflect.Descriptor instead.
 func (*Workflow) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{3}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Workflow) GetId() string {
@@ -436,7 +542,7 @@ type SubmitWorkflowRequest struct {
 
 func (x *SubmitWorkflowRequest) Reset() {
 	*x = SubmitWorkflowRequest{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[4]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -448,7 +554,7 @@ func (x *SubmitWorkflowRequest) String() string {
 func (*SubmitWorkflowRequest) ProtoMessage() {}
 
 func (x *SubmitWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[4]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -461,7 +567,7 @@ func (x *SubmitWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*SubmitWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{4}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SubmitWorkflowRequest) GetName() string {
@@ -495,7 +601,7 @@ type SubmitWorkflowResponse struct {
 
 func (x *SubmitWorkflowResponse) Reset() {
 	*x = SubmitWorkflowResponse{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[5]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +613,7 @@ func (x *SubmitWorkflowResponse) String() string {
 func (*SubmitWorkflowResponse) ProtoMessage() {}
 
 func (x *SubmitWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[5]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +626,7 @@ func (x *SubmitWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*SubmitWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{5}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SubmitWorkflowResponse) GetWorkflow() *Workflow {
@@ -539,7 +645,7 @@ type CallWorkflowRequest struct {
 
 func (x *CallWorkflowRequest) Reset() {
 	*x = CallWorkflowRequest{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[6]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +657,7 @@ func (x *CallWorkflowRequest) String() string {
 func (*CallWorkflowRequest) ProtoMessage() {}
 
 func (x *CallWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[6]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +670,7 @@ func (x *CallWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*CallWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{6}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CallWorkflowRequest) GetWorkflow() *SubmitWorkflowRequest {
@@ -586,7 +692,7 @@ type CallWorkflowResponse struct {
 
 func (x *CallWorkflowResponse) Reset() {
 	*x = CallWorkflowResponse{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[7]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +704,7 @@ func (x *CallWorkflowResponse) String() string {
 func (*CallWorkflowResponse) ProtoMessage() {}
 
 func (x *CallWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[7]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +717,7 @@ func (x *CallWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CallWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*CallWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{7}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CallWorkflowResponse) GetWorkflow() *Workflow {
@@ -640,7 +746,7 @@ type GetWorkflowRequest struct {
 
 func (x *GetWorkflowRequest) Reset() {
 	*x = GetWorkflowRequest{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[8]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -652,7 +758,7 @@ func (x *GetWorkflowRequest) String() string {
 func (*GetWorkflowRequest) ProtoMessage() {}
 
 func (x *GetWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[8]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -665,7 +771,7 @@ func (x *GetWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{8}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetWorkflowRequest) GetId() string {
@@ -691,7 +797,7 @@ type GetWorkflowResponse struct {
 
 func (x *GetWorkflowResponse) Reset() {
 	*x = GetWorkflowResponse{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[9]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +809,7 @@ func (x *GetWorkflowResponse) String() string {
 func (*GetWorkflowResponse) ProtoMessage() {}
 
 func (x *GetWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[9]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +822,7 @@ func (x *GetWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{9}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetWorkflowResponse) GetWorkflow() *Workflow {
@@ -738,7 +844,7 @@ type ListWorkflowsRequest struct {
 
 func (x *ListWorkflowsRequest) Reset() {
 	*x = ListWorkflowsRequest{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[10]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +856,7 @@ func (x *ListWorkflowsRequest) String() string {
 func (*ListWorkflowsRequest) ProtoMessage() {}
 
 func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[10]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +869,7 @@ func (x *ListWorkflowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsRequest) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{10}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListWorkflowsRequest) GetPageSize() int32 {
@@ -791,7 +897,7 @@ type ListWorkflowsResponse struct {
 
 func (x *ListWorkflowsResponse) Reset() {
 	*x = ListWorkflowsResponse{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[11]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +909,7 @@ func (x *ListWorkflowsResponse) String() string {
 func (*ListWorkflowsResponse) ProtoMessage() {}
 
 func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[11]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +922,7 @@ func (x *ListWorkflowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkflowsResponse) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{11}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListWorkflowsResponse) GetWorkflows() []*Workflow {
@@ -843,7 +949,7 @@ type CancelWorkflowRequest struct {
 
 func (x *CancelWorkflowRequest) Reset() {
 	*x = CancelWorkflowRequest{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[12]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +961,7 @@ func (x *CancelWorkflowRequest) String() string {
 func (*CancelWorkflowRequest) ProtoMessage() {}
 
 func (x *CancelWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[12]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +974,7 @@ func (x *CancelWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*CancelWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{12}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelWorkflowRequest) GetId() string {
@@ -894,7 +1000,7 @@ type CancelWorkflowResponse struct {
 
 func (x *CancelWorkflowResponse) Reset() {
 	*x = CancelWorkflowResponse{}
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[13]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1012,7 @@ func (x *CancelWorkflowResponse) String() string {
 func (*CancelWorkflowResponse) ProtoMessage() {}
 
 func (x *CancelWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[13]
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1025,7 @@ func (x *CancelWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*CancelWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{13}
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelWorkflowResponse) GetWorkflow() *Workflow {
@@ -933,24 +1039,32 @@ var File_jobsvc_v1_workflow_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_workflow_service_proto_rawDesc = "" +
 	"\n" +
-	" jobsvc/v1/workflow_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\x1a\x1bjobsvc/v1/job_service.proto\"\xb1\x01\n" +
+	" jobsvc/v1/workflow_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\x1a\x1bjobsvc/v1/job_service.proto\"\xd7\x01\n" +
 	"\fWorkflowStep\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
 	"\x03job\x18\x02 \x01(\v2\x12.jobsvc.v1.JobSpecR\x03job\x12\x1d\n" +
 	"\n" +
 	"depends_on\x18\x03 \x03(\tR\tdependsOn\x12,\n" +
 	"\x06inputs\x18\x04 \x03(\v2\x14.jobsvc.v1.StepInputR\x06inputs\x12\x1a\n" +
-	"\boptional\x18\x05 \x01(\bR\boptional\"E\n" +
+	"\boptional\x18\x05 \x01(\bR\boptional\x12$\n" +
+	"\x03map\x18\x06 \x01(\v2\x12.jobsvc.v1.StepMapR\x03map\"`\n" +
+	"\aStepMap\x12\x12\n" +
+	"\x04step\x18\x01 \x01(\tR\x04step\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12\x1b\n" +
+	"\tmax_items\x18\x04 \x01(\x05R\bmaxItems\"E\n" +
 	"\tStepInput\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\tR\x04step\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x10\n" +
-	"\x03key\x18\x03 \x01(\tR\x03key\"\x85\x01\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\"\xb0\x01\n" +
 	"\x12WorkflowStepStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"depends_on\x18\x02 \x03(\tR\tdependsOn\x12\x1a\n" +
 	"\boptional\x18\x03 \x01(\bR\boptional\x12 \n" +
-	"\x03job\x18\x04 \x01(\v2\x0e.jobsvc.v1.JobR\x03job\"\xee\x03\n" +
+	"\x03job\x18\x04 \x01(\v2\x0e.jobsvc.v1.JobR\x03job\x12\x15\n" +
+	"\x06map_of\x18\x05 \x01(\tR\x05mapOf\x12\x12\n" +
+	"\x04item\x18\x06 \x01(\x05R\x04item\"\xee\x03\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
@@ -1027,64 +1141,66 @@ func file_jobsvc_v1_workflow_service_proto_rawDescGZIP() []byte {
 }
 
 var file_jobsvc_v1_workflow_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobsvc_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_jobsvc_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_jobsvc_v1_workflow_service_proto_goTypes = []any{
 	(WorkflowState)(0),             // 0: jobsvc.v1.WorkflowState
 	(*WorkflowStep)(nil),           // 1: jobsvc.v1.WorkflowStep
-	(*StepInput)(nil),              // 2: jobsvc.v1.StepInput
-	(*WorkflowStepStatus)(nil),     // 3: jobsvc.v1.WorkflowStepStatus
-	(*Workflow)(nil),               // 4: jobsvc.v1.Workflow
-	(*SubmitWorkflowRequest)(nil),  // 5: jobsvc.v1.SubmitWorkflowRequest
-	(*SubmitWorkflowResponse)(nil), // 6: jobsvc.v1.SubmitWorkflowResponse
-	(*CallWorkflowRequest)(nil),    // 7: jobsvc.v1.CallWorkflowRequest
-	(*CallWorkflowResponse)(nil),   // 8: jobsvc.v1.CallWorkflowResponse
-	(*GetWorkflowRequest)(nil),     // 9: jobsvc.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),    // 10: jobsvc.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),   // 11: jobsvc.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),  // 12: jobsvc.v1.ListWorkflowsResponse
-	(*CancelWorkflowRequest)(nil),  // 13: jobsvc.v1.CancelWorkflowRequest
-	(*CancelWorkflowResponse)(nil), // 14: jobsvc.v1.CancelWorkflowResponse
-	nil,                            // 15: jobsvc.v1.Workflow.LabelsEntry
-	nil,                            // 16: jobsvc.v1.SubmitWorkflowRequest.LabelsEntry
-	(*JobSpec)(nil),                // 17: jobsvc.v1.JobSpec
-	(*Job)(nil),                    // 18: jobsvc.v1.Job
-	(*timestamppb.Timestamp)(nil),  // 19: google.protobuf.Timestamp
-	(JobView)(0),                   // 20: jobsvc.v1.JobView
+	(*StepMap)(nil),                // 2: jobsvc.v1.StepMap
+	(*StepInput)(nil),              // 3: jobsvc.v1.StepInput
+	(*WorkflowStepStatus)(nil),     // 4: jobsvc.v1.WorkflowStepStatus
+	(*Workflow)(nil),               // 5: jobsvc.v1.Workflow
+	(*SubmitWorkflowRequest)(nil),  // 6: jobsvc.v1.SubmitWorkflowRequest
+	(*SubmitWorkflowResponse)(nil), // 7: jobsvc.v1.SubmitWorkflowResponse
+	(*CallWorkflowRequest)(nil),    // 8: jobsvc.v1.CallWorkflowRequest
+	(*CallWorkflowResponse)(nil),   // 9: jobsvc.v1.CallWorkflowResponse
+	(*GetWorkflowRequest)(nil),     // 10: jobsvc.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),    // 11: jobsvc.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),   // 12: jobsvc.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),  // 13: jobsvc.v1.ListWorkflowsResponse
+	(*CancelWorkflowRequest)(nil),  // 14: jobsvc.v1.CancelWorkflowRequest
+	(*CancelWorkflowResponse)(nil), // 15: jobsvc.v1.CancelWorkflowResponse
+	nil,                            // 16: jobsvc.v1.Workflow.LabelsEntry
+	nil,                            // 17: jobsvc.v1.SubmitWorkflowRequest.LabelsEntry
+	(*JobSpec)(nil),                // 18: jobsvc.v1.JobSpec
+	(*Job)(nil),                    // 19: jobsvc.v1.Job
+	(*timestamppb.Timestamp)(nil),  // 20: google.protobuf.Timestamp
+	(JobView)(0),                   // 21: jobsvc.v1.JobView
 }
 var file_jobsvc_v1_workflow_service_proto_depIdxs = []int32{
-	17, // 0: jobsvc.v1.WorkflowStep.job:type_name -> jobsvc.v1.JobSpec
-	2,  // 1: jobsvc.v1.WorkflowStep.inputs:type_name -> jobsvc.v1.StepInput
-	18, // 2: jobsvc.v1.WorkflowStepStatus.job:type_name -> jobsvc.v1.Job
-	0,  // 3: jobsvc.v1.Workflow.state:type_name -> jobsvc.v1.WorkflowState
-	15, // 4: jobsvc.v1.Workflow.labels:type_name -> jobsvc.v1.Workflow.LabelsEntry
-	19, // 5: jobsvc.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	19, // 6: jobsvc.v1.Workflow.finish_time:type_name -> google.protobuf.Timestamp
-	3,  // 7: jobsvc.v1.Workflow.steps:type_name -> jobsvc.v1.WorkflowStepStatus
-	1,  // 8: jobsvc.v1.SubmitWorkflowRequest.steps:type_name -> jobsvc.v1.WorkflowStep
-	16, // 9: jobsvc.v1.SubmitWorkflowRequest.labels:type_name -> jobsvc.v1.SubmitWorkflowRequest.LabelsEntry
-	4,  // 10: jobsvc.v1.SubmitWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
-	5,  // 11: jobsvc.v1.CallWorkflowRequest.workflow:type_name -> jobsvc.v1.SubmitWorkflowRequest
-	4,  // 12: jobsvc.v1.CallWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
-	3,  // 13: jobsvc.v1.CallWorkflowResponse.outputs:type_name -> jobsvc.v1.WorkflowStepStatus
-	20, // 14: jobsvc.v1.GetWorkflowRequest.view:type_name -> jobsvc.v1.JobView
-	4,  // 15: jobsvc.v1.GetWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
-	4,  // 16: jobsvc.v1.ListWorkflowsResponse.workflows:type_name -> jobsvc.v1.Workflow
-	4,  // 17: jobsvc.v1.CancelWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
-	5,  // 18: jobsvc.v1.WorkflowService.SubmitWorkflow:input_type -> jobsvc.v1.SubmitWorkflowRequest
-	7,  // 19: jobsvc.v1.WorkflowService.CallWorkflow:input_type -> jobsvc.v1.CallWorkflowRequest
-	9,  // 20: jobsvc.v1.WorkflowService.GetWorkflow:input_type -> jobsvc.v1.GetWorkflowRequest
-	11, // 21: jobsvc.v1.WorkflowService.ListWorkflows:input_type -> jobsvc.v1.ListWorkflowsRequest
-	13, // 22: jobsvc.v1.WorkflowService.CancelWorkflow:input_type -> jobsvc.v1.CancelWorkflowRequest
-	6,  // 23: jobsvc.v1.WorkflowService.SubmitWorkflow:output_type -> jobsvc.v1.SubmitWorkflowResponse
-	8,  // 24: jobsvc.v1.WorkflowService.CallWorkflow:output_type -> jobsvc.v1.CallWorkflowResponse
-	10, // 25: jobsvc.v1.WorkflowService.GetWorkflow:output_type -> jobsvc.v1.GetWorkflowResponse
-	12, // 26: jobsvc.v1.WorkflowService.ListWorkflows:output_type -> jobsvc.v1.ListWorkflowsResponse
-	14, // 27: jobsvc.v1.WorkflowService.CancelWorkflow:output_type -> jobsvc.v1.CancelWorkflowResponse
-	23, // [23:28] is the sub-list for method output_type
-	18, // [18:23] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	18, // 0: jobsvc.v1.WorkflowStep.job:type_name -> jobsvc.v1.JobSpec
+	3,  // 1: jobsvc.v1.WorkflowStep.inputs:type_name -> jobsvc.v1.StepInput
+	2,  // 2: jobsvc.v1.WorkflowStep.map:type_name -> jobsvc.v1.StepMap
+	19, // 3: jobsvc.v1.WorkflowStepStatus.job:type_name -> jobsvc.v1.Job
+	0,  // 4: jobsvc.v1.Workflow.state:type_name -> jobsvc.v1.WorkflowState
+	16, // 5: jobsvc.v1.Workflow.labels:type_name -> jobsvc.v1.Workflow.LabelsEntry
+	20, // 6: jobsvc.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	20, // 7: jobsvc.v1.Workflow.finish_time:type_name -> google.protobuf.Timestamp
+	4,  // 8: jobsvc.v1.Workflow.steps:type_name -> jobsvc.v1.WorkflowStepStatus
+	1,  // 9: jobsvc.v1.SubmitWorkflowRequest.steps:type_name -> jobsvc.v1.WorkflowStep
+	17, // 10: jobsvc.v1.SubmitWorkflowRequest.labels:type_name -> jobsvc.v1.SubmitWorkflowRequest.LabelsEntry
+	5,  // 11: jobsvc.v1.SubmitWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
+	6,  // 12: jobsvc.v1.CallWorkflowRequest.workflow:type_name -> jobsvc.v1.SubmitWorkflowRequest
+	5,  // 13: jobsvc.v1.CallWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
+	4,  // 14: jobsvc.v1.CallWorkflowResponse.outputs:type_name -> jobsvc.v1.WorkflowStepStatus
+	21, // 15: jobsvc.v1.GetWorkflowRequest.view:type_name -> jobsvc.v1.JobView
+	5,  // 16: jobsvc.v1.GetWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
+	5,  // 17: jobsvc.v1.ListWorkflowsResponse.workflows:type_name -> jobsvc.v1.Workflow
+	5,  // 18: jobsvc.v1.CancelWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
+	6,  // 19: jobsvc.v1.WorkflowService.SubmitWorkflow:input_type -> jobsvc.v1.SubmitWorkflowRequest
+	8,  // 20: jobsvc.v1.WorkflowService.CallWorkflow:input_type -> jobsvc.v1.CallWorkflowRequest
+	10, // 21: jobsvc.v1.WorkflowService.GetWorkflow:input_type -> jobsvc.v1.GetWorkflowRequest
+	12, // 22: jobsvc.v1.WorkflowService.ListWorkflows:input_type -> jobsvc.v1.ListWorkflowsRequest
+	14, // 23: jobsvc.v1.WorkflowService.CancelWorkflow:input_type -> jobsvc.v1.CancelWorkflowRequest
+	7,  // 24: jobsvc.v1.WorkflowService.SubmitWorkflow:output_type -> jobsvc.v1.SubmitWorkflowResponse
+	9,  // 25: jobsvc.v1.WorkflowService.CallWorkflow:output_type -> jobsvc.v1.CallWorkflowResponse
+	11, // 26: jobsvc.v1.WorkflowService.GetWorkflow:output_type -> jobsvc.v1.GetWorkflowResponse
+	13, // 27: jobsvc.v1.WorkflowService.ListWorkflows:output_type -> jobsvc.v1.ListWorkflowsResponse
+	15, // 28: jobsvc.v1.WorkflowService.CancelWorkflow:output_type -> jobsvc.v1.CancelWorkflowResponse
+	24, // [24:29] is the sub-list for method output_type
+	19, // [19:24] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_workflow_service_proto_init() }
@@ -1101,7 +1217,7 @@ func file_jobsvc_v1_workflow_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_workflow_service_proto_rawDesc), len(file_jobsvc_v1_workflow_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/workflow_service.proto.
  */
 export const file_jobsvc_v1_workflow_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBqb2JzdmMvdjEvd29ya2Zsb3dfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxIokBCgxXb3JrZmxvd1N0ZXASDAoEbmFtZRgBIAEoCRIfCgNqb2IYAiABKAsyEi5qb2JzdmMudjEuSm9iU3BlYxISCgpkZXBlbmRzX29uGAMgAygJEiQKBmlucHV0cxgEIAMoCzIULmpvYnN2Yy52MS5TdGVwSW5wdXQSEAoIb3B0aW9uYWwYBSABKAgiNAoJU3RlcElucHV0EgwKBHN0ZXAYASABKAkSDAoEcGF0aBgCIAEoCRILCgNrZXkYAyABKAkiZQoSV29ya2Zsb3dTdGVwU3RhdHVzEgwKBG5hbWUYASABKAkSEgoKZGVwZW5kc19vbhgCIAMoCRIQCghvcHRpb25hbBgDIAEoCBIbCgNqb2IYBCABKAsyDi5qb2JzdmMudjEuSm9iIoEDCghXb3JrZmxvdxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEicKBXN0YXRlGAMgASgOMhguam9ic3ZjLnYxLldvcmtmbG93U3RhdGUSLwoGbGFiZWxzGAQgAygLMh8uam9ic3ZjLnYxLldvcmtmbG93LkxhYmVsc0VudHJ5Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoFc3RlcHMYByADKAsyHS5qb2JzdmMudjEuV29ya2Zsb3dTdGVwU3RhdHVzEhMKC3N0ZXBzX3RvdGFsGAggASgFEhYKDnN0ZXBzX2ZpbmlzaGVkGAkgASgFEhUKDWNhbmNlbF9yZWFzb24YCiABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK6AQoVU3VibWl0V29ya2Zsb3dSZXF1ZXN0EgwKBG5hbWUYASABKAkSJgoFc3RlcHMYAiADKAsyFy5qb2JzdmMudjEuV29ya2Zsb3dTdGVwEjwKBmxhYmVscxgDIAMoCzIsLmpvYnN2Yy52MS5TdWJtaXRXb3JrZmxvd1JlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI/ChZTdWJtaXRXb3JrZmxvd1Jlc3BvbnNlEiUKCHdvcmtmbG93GAEgASgLMhMuam9ic3ZjLnYxLldvcmtmbG93IkkKE0NhbGxXb3JrZmxvd1JlcXVlc3QSMgoId29ya2Zsb3cYASABKAsyIC5qb2JzdmMudjEuU3VibWl0V29ya2Zsb3dSZXF1ZXN0Im0KFENhbGxXb3JrZmxvd1Jlc3BvbnNlEiUKCHdvcmtmbG93GAEgASgLMhMuam9ic3ZjLnYxLldvcmtmbG93Ei4KB291dHB1dHMYAiADKAsyHS5qb2JzdmMudjEuV29ya2Zsb3dTdGVwU3RhdHVzIkIKEkdldFdvcmtmbG93UmVxdWVzdBIKCgJpZBgBIAEoCRIgCgR2aWV3GAIgASgOMhIuam9ic3ZjLnYxLkpvYlZpZXciPAoTR2V0V29ya2Zsb3dSZXNwb25zZRIlCgh3b3JrZmxvdxgBIAEoCzITLmpvYnN2Yy52MS5Xb3JrZmxvdyI9ChRMaXN0V29ya2Zsb3dzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJYChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USJgoJd29ya2Zsb3dzGAEgAygLMhMuam9ic3ZjLnYxLldvcmtmbG93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIzChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIj8KFkNhbmNlbFdvcmtmbG93UmVzcG9uc2USJQoId29ya2Zsb3cYASABKAsyEy5qb2JzdmMudjEuV29ya2Zsb3cqogEKDVdvcmtmbG93U3RhdGUSHgoaV09SS0ZMT1dfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZXT1JLRkxPV19TVEFURV9SVU5OSU5HEAESHAoYV09SS0ZMT1dfU1RBVEVfU1VDQ0VFREVEEAISGQoVV09SS0ZMT1dfU1RBVEVfRkFJTEVEEAMSHAoYV09SS0ZMT1dfU1RBVEVfQ0FOQ0VMTEVEEAQy0AMKD1dvcmtmbG93U2VydmljZRJbCg5TdWJtaXRXb3JrZmxvdxIgLmpvYnN2Yy52MS5TdWJtaXRXb3JrZmxvd1JlcXVlc3QaIS5qb2JzdmMudjEuU3VibWl0V29ya2Zsb3dSZXNwb25zZSIEmLgYARJVCgxDYWxsV29ya2Zsb3cSHi5qb2JzdmMudjEuQ2FsbFdvcmtmbG93UmVxdWVzdBofLmpvYnN2Yy52MS5DYWxsV29ya2Zsb3dSZXNwb25zZSIEmLgYAhJSCgtHZXRXb3JrZmxvdxIdLmpvYnN2Yy52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHi5qb2JzdmMudjEuR2V0V29ya2Zsb3dSZXNwb25zZSIEmLgYBBJYCg1MaXN0V29ya2Zsb3dzEh8uam9ic3ZjLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0GiAuam9ic3ZjLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZSIEmLgYBBJbCg5DYW5jZWxXb3JrZmxvdxIgLmpvYnN2Yy52MS5DYW5jZWxXb3JrZmxvd1JlcXVlc3QaIS5qb2JzdmMudjEuQ2FuY2VsV29ya2Zsb3dSZXNwb25zZSIEmLgYBkJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_jobsvc_v1_auth, file_jobsvc_v1_job, file_jobsvc_v1_job_service]);
+  fileDesc("CiBqb2JzdmMvdjEvd29ya2Zsb3dfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxIqoBCgxXb3JrZmxvd1N0ZXASDAoEbmFtZRgBIAEoCRIfCgNqb2IYAiABKAsyEi5qb2JzdmMudjEuSm9iU3BlYxISCgpkZXBlbmRzX29uGAMgAygJEiQKBmlucHV0cxgEIAMoCzIULmpvYnN2Yy52MS5TdGVwSW5wdXQSEAoIb3B0aW9uYWwYBSABKAgSHwoDbWFwGAYgASgLMhIuam9ic3ZjLnYxLlN0ZXBNYXAiRQoHU3RlcE1hcBIMCgRzdGVwGAEgASgJEgwKBHBhdGgYAiABKAkSCwoDa2V5GAMgASgJEhEKCW1heF9pdGVtcxgEIAEoBSI0CglTdGVwSW5wdXQSDAoEc3RlcBgBIAEoCRIMCgRwYXRoGAIgASgJEgsKA2tleRgDIAEoCSKDAQoSV29ya2Zsb3dTdGVwU3RhdHVzEgwKBG5hbWUYASABKAkSEgoKZGVwZW5kc19vbhgCIAMoCRIQCghvcHRpb25hbBgDIAEoCBIbCgNqb2IYBCABKAsyDi5qb2JzdmMudjEuSm9iEg4KBm1hcF9vZhgFIAEoCRIMCgRpdGVtGAYgASgFIoEDCghXb3JrZmxvdxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEicKBXN0YXRlGAMgASgOMhguam9ic3ZjLnYxLldvcmtmbG93U3RhdGUSLwoGbGFiZWxzGAQgAygLMh8uam9ic3ZjLnYxLldvcmtmbG93LkxhYmVsc0VudHJ5Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoFc3RlcHMYByADKAsyHS5qb2JzdmMudjEuV29ya2Zsb3dTdGVwU3RhdHVzEhMKC3N0ZXBzX3RvdGFsGAggASgFEhYKDnN0ZXBzX2ZpbmlzaGVkGAkgASgFEhUKDWNhbmNlbF9yZWFzb24YCiABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK6AQoVU3VibWl0V29ya2Zsb3dSZXF1ZXN0EgwKBG5hbWUYASABKAkSJgoFc3RlcHMYAiADKAsyFy5qb2JzdmMudjEuV29ya2Zsb3dTdGVwEjwKBmxhYmVscxgDIAMoCzIsLmpvYnN2Yy52MS5TdWJtaXRXb3JrZmxvd1JlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI/ChZTdWJtaXRXb3JrZmxvd1Jlc3BvbnNlEiUKCHdvcmtmbG93GAEgASgLMhMuam9ic3ZjLnYxLldvcmtmbG93IkkKE0NhbGxXb3JrZmxvd1JlcXVlc3QSMgoId29ya2Zsb3cYASABKAsyIC5qb2JzdmMudjEuU3VibWl0V29ya2Zsb3dSZXF1ZXN0Im0KFENhbGxXb3JrZmxvd1Jlc3BvbnNlEiUKCHdvcmtmbG93GAEgASgLMhMuam9ic3ZjLnYxLldvcmtmbG93Ei4KB291dHB1dHMYAiADKAsyHS5qb2JzdmMudjEuV29ya2Zsb3dTdGVwU3RhdHVzIkIKEkdldFdvcmtmbG93UmVxdWVzdBIKCgJpZBgBIAEoCRIgCgR2aWV3GAIgASgOMhIuam9ic3ZjLnYxLkpvYlZpZXciPAoTR2V0V29ya2Zsb3dSZXNwb25zZRIlCgh3b3JrZmxvdxgBIAEoCzITLmpvYnN2Yy52MS5Xb3JrZmxvdyI9ChRMaXN0V29ya2Zsb3dzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJYChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USJgoJd29ya2Zsb3dzGAEgAygLMhMuam9ic3ZjLnYxLldvcmtmbG93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIzChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIj8KFkNhbmNlbFdvcmtmbG93UmVzcG9uc2USJQoId29ya2Zsb3cYASABKAsyEy5qb2JzdmMudjEuV29ya2Zsb3cqogEKDVdvcmtmbG93U3RhdGUSHgoaV09SS0ZMT1dfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZXT1JLRkxPV19TVEFURV9SVU5OSU5HEAESHAoYV09SS0ZMT1dfU1RBVEVfU1VDQ0VFREVEEAISGQoVV09SS0ZMT1dfU1RBVEVfRkFJTEVEEAMSHAoYV09SS0ZMT1dfU1RBVEVfQ0FOQ0VMTEVEEAQy0AMKD1dvcmtmbG93U2VydmljZRJbCg5TdWJtaXRXb3JrZmxvdxIgLmpvYnN2Yy52MS5TdWJtaXRXb3JrZmxvd1JlcXVlc3QaIS5qb2JzdmMudjEuU3VibWl0V29ya2Zsb3dSZXNwb25zZSIEmLgYARJVCgxDYWxsV29ya2Zsb3cSHi5qb2JzdmMudjEuQ2FsbFdvcmtmbG93UmVxdWVzdBofLmpvYnN2Yy52MS5DYWxsV29ya2Zsb3dSZXNwb25zZSIEmLgYAhJSCgtHZXRXb3JrZmxvdxIdLmpvYnN2Yy52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHi5qb2JzdmMudjEuR2V0V29ya2Zsb3dSZXNwb25zZSIEmLgYBBJYCg1MaXN0V29ya2Zsb3dzEh8uam9ic3ZjLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0GiAuam9ic3ZjLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZSIEmLgYBBJbCg5DYW5jZWxXb3JrZmxvdxIgLmpvYnN2Yy52MS5DYW5jZWxXb3JrZmxvd1JlcXVlc3QaIS5qb2JzdmMudjEuQ2FuY2VsV29ya2Zsb3dSZXNwb25zZSIEmLgYBkJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_jobsvc_v1_auth, file_jobsvc_v1_job, file_jobsvc_v1_job_service]);
 
 /**
  * One named step of a workflow.
@@ -62,6 +62,16 @@ export type WorkflowStep = Message<"jobsvc.v1.WorkflowStep"> & {
    * @generated from field: bool optional = 5;
    */
   optional: boolean;
+
+  /**
+   * Fan-out: run the step once per element of a list in a parent's result, each element
+   * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+   * element has, with their results in the order of the list; its dependants then take
+   * that list as its result (fan-in).
+   *
+   * @generated from field: jobsvc.v1.StepMap map = 6;
+   */
+  map?: StepMap | undefined;
 };
 
 /**
@@ -70,6 +80,50 @@ export type WorkflowStep = Message<"jobsvc.v1.WorkflowStep"> & {
  */
 export const WorkflowStepSchema: GenMessage<WorkflowStep> = /*@__PURE__*/
   messageDesc(file_jobsvc_v1_workflow_service, 0);
+
+/**
+ * How a step maps over a list.
+ *
+ * @generated from message jobsvc.v1.StepMap
+ */
+export type StepMap = Message<"jobsvc.v1.StepMap"> & {
+  /**
+   * The parent step whose result holds the list (one of depends_on).
+   *
+   * @generated from field: string step = 1;
+   */
+  step: string;
+
+  /**
+   * Dotted field path to the list in its result; empty: the result is the list.
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * Top-level key of each element's input that receives the element; empty: the element
+   * must be a JSON object, merged into the input.
+   *
+   * @generated from field: string key = 3;
+   */
+  key: string;
+
+  /**
+   * At most this many elements (1..10,000; 0 means 1,000): a longer list fails the step
+   * (error type `jobsvc.WorkflowMapTooLong`) before any element is made.
+   *
+   * @generated from field: int32 max_items = 4;
+   */
+  maxItems: number;
+};
+
+/**
+ * Describes the message jobsvc.v1.StepMap.
+ * Use `create(StepMapSchema)` to create a new message.
+ */
+export const StepMapSchema: GenMessage<StepMap> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_workflow_service, 1);
 
 /**
  * One value a step takes from a parent's result.
@@ -107,7 +161,7 @@ export type StepInput = Message<"jobsvc.v1.StepInput"> & {
  * Use `create(StepInputSchema)` to create a new message.
  */
 export const StepInputSchema: GenMessage<StepInput> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 1);
+  messageDesc(file_jobsvc_v1_workflow_service, 2);
 
 /**
  * A step as stored: its definition and its job.
@@ -131,11 +185,25 @@ export type WorkflowStepStatus = Message<"jobsvc.v1.WorkflowStepStatus"> & {
   optional: boolean;
 
   /**
-   * The step's job (state WAITING until its parents have finished).
+   * The step's job (state WAITING until its parents have finished; a mapped step's job
+   * stays WAITING until its elements have finished, then holds their results).
    *
    * @generated from field: jobsvc.v1.Job job = 4;
    */
   job?: Job | undefined;
+
+  /**
+   * Set on the jobs a mapped step made, one per element: that step's name and the index
+   * of the element (the name is `step[index]`).
+   *
+   * @generated from field: string map_of = 5;
+   */
+  mapOf: string;
+
+  /**
+   * @generated from field: int32 item = 6;
+   */
+  item: number;
 };
 
 /**
@@ -143,7 +211,7 @@ export type WorkflowStepStatus = Message<"jobsvc.v1.WorkflowStepStatus"> & {
  * Use `create(WorkflowStepStatusSchema)` to create a new message.
  */
 export const WorkflowStepStatusSchema: GenMessage<WorkflowStepStatus> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 2);
+  messageDesc(file_jobsvc_v1_workflow_service, 3);
 
 /**
  * @generated from message jobsvc.v1.Workflow
@@ -211,7 +279,7 @@ export type Workflow = Message<"jobsvc.v1.Workflow"> & {
  * Use `create(WorkflowSchema)` to create a new message.
  */
 export const WorkflowSchema: GenMessage<Workflow> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 3);
+  messageDesc(file_jobsvc_v1_workflow_service, 4);
 
 /**
  * @generated from message jobsvc.v1.SubmitWorkflowRequest
@@ -244,7 +312,7 @@ export type SubmitWorkflowRequest = Message<"jobsvc.v1.SubmitWorkflowRequest"> &
  * Use `create(SubmitWorkflowRequestSchema)` to create a new message.
  */
 export const SubmitWorkflowRequestSchema: GenMessage<SubmitWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 4);
+  messageDesc(file_jobsvc_v1_workflow_service, 5);
 
 /**
  * @generated from message jobsvc.v1.SubmitWorkflowResponse
@@ -263,7 +331,7 @@ export type SubmitWorkflowResponse = Message<"jobsvc.v1.SubmitWorkflowResponse">
  * Use `create(SubmitWorkflowResponseSchema)` to create a new message.
  */
 export const SubmitWorkflowResponseSchema: GenMessage<SubmitWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 5);
+  messageDesc(file_jobsvc_v1_workflow_service, 6);
 
 /**
  * @generated from message jobsvc.v1.CallWorkflowRequest
@@ -280,7 +348,7 @@ export type CallWorkflowRequest = Message<"jobsvc.v1.CallWorkflowRequest"> & {
  * Use `create(CallWorkflowRequestSchema)` to create a new message.
  */
 export const CallWorkflowRequestSchema: GenMessage<CallWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 6);
+  messageDesc(file_jobsvc_v1_workflow_service, 7);
 
 /**
  * @generated from message jobsvc.v1.CallWorkflowResponse
@@ -306,7 +374,7 @@ export type CallWorkflowResponse = Message<"jobsvc.v1.CallWorkflowResponse"> & {
  * Use `create(CallWorkflowResponseSchema)` to create a new message.
  */
 export const CallWorkflowResponseSchema: GenMessage<CallWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 7);
+  messageDesc(file_jobsvc_v1_workflow_service, 8);
 
 /**
  * @generated from message jobsvc.v1.GetWorkflowRequest
@@ -331,7 +399,7 @@ export type GetWorkflowRequest = Message<"jobsvc.v1.GetWorkflowRequest"> & {
  * Use `create(GetWorkflowRequestSchema)` to create a new message.
  */
 export const GetWorkflowRequestSchema: GenMessage<GetWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 8);
+  messageDesc(file_jobsvc_v1_workflow_service, 9);
 
 /**
  * @generated from message jobsvc.v1.GetWorkflowResponse
@@ -348,7 +416,7 @@ export type GetWorkflowResponse = Message<"jobsvc.v1.GetWorkflowResponse"> & {
  * Use `create(GetWorkflowResponseSchema)` to create a new message.
  */
 export const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 9);
+  messageDesc(file_jobsvc_v1_workflow_service, 10);
 
 /**
  * @generated from message jobsvc.v1.ListWorkflowsRequest
@@ -374,7 +442,7 @@ export type ListWorkflowsRequest = Message<"jobsvc.v1.ListWorkflowsRequest"> & {
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 10);
+  messageDesc(file_jobsvc_v1_workflow_service, 11);
 
 /**
  * @generated from message jobsvc.v1.ListWorkflowsResponse
@@ -398,7 +466,7 @@ export type ListWorkflowsResponse = Message<"jobsvc.v1.ListWorkflowsResponse"> &
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 11);
+  messageDesc(file_jobsvc_v1_workflow_service, 12);
 
 /**
  * @generated from message jobsvc.v1.CancelWorkflowRequest
@@ -420,7 +488,7 @@ export type CancelWorkflowRequest = Message<"jobsvc.v1.CancelWorkflowRequest"> &
  * Use `create(CancelWorkflowRequestSchema)` to create a new message.
  */
 export const CancelWorkflowRequestSchema: GenMessage<CancelWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 12);
+  messageDesc(file_jobsvc_v1_workflow_service, 13);
 
 /**
  * @generated from message jobsvc.v1.CancelWorkflowResponse
@@ -437,7 +505,7 @@ export type CancelWorkflowResponse = Message<"jobsvc.v1.CancelWorkflowResponse">
  * Use `create(CancelWorkflowResponseSchema)` to create a new message.
  */
 export const CancelWorkflowResponseSchema: GenMessage<CancelWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_workflow_service, 13);
+  messageDesc(file_jobsvc_v1_workflow_service, 14);
 
 /**
  * @generated from enum jobsvc.v1.WorkflowState

@@ -32,6 +32,11 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_jobsvc_v1_WorkflowStep_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_StepMap_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_StepMap_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_jobsvc_v1_StepInput_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -118,63 +123,67 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
       "\n jobsvc/v1/workflow_service.proto\022\tjobs" +
       "vc.v1\032\037google/protobuf/timestamp.proto\032\024" +
       "jobsvc/v1/auth.proto\032\023jobsvc/v1/job.prot" +
-      "o\032\033jobsvc/v1/job_service.proto\"\211\001\n\014Workf" +
+      "o\032\033jobsvc/v1/job_service.proto\"\252\001\n\014Workf" +
       "lowStep\022\014\n\004name\030\001 \001(\t\022\037\n\003job\030\002 \001(\0132\022.job" +
       "svc.v1.JobSpec\022\022\n\ndepends_on\030\003 \003(\t\022$\n\006in" +
       "puts\030\004 \003(\0132\024.jobsvc.v1.StepInput\022\020\n\010opti" +
-      "onal\030\005 \001(\010\"4\n\tStepInput\022\014\n\004step\030\001 \001(\t\022\014\n" +
-      "\004path\030\002 \001(\t\022\013\n\003key\030\003 \001(\t\"e\n\022WorkflowStep" +
-      "Status\022\014\n\004name\030\001 \001(\t\022\022\n\ndepends_on\030\002 \003(\t" +
-      "\022\020\n\010optional\030\003 \001(\010\022\033\n\003job\030\004 \001(\0132\016.jobsvc" +
-      ".v1.Job\"\201\003\n\010Workflow\022\n\n\002id\030\001 \001(\t\022\014\n\004name" +
-      "\030\002 \001(\t\022\'\n\005state\030\003 \001(\0162\030.jobsvc.v1.Workfl" +
-      "owState\022/\n\006labels\030\004 \003(\0132\037.jobsvc.v1.Work" +
-      "flow.LabelsEntry\022/\n\013create_time\030\005 \001(\0132\032." +
-      "google.protobuf.Timestamp\022/\n\013finish_time" +
-      "\030\006 \001(\0132\032.google.protobuf.Timestamp\022,\n\005st" +
-      "eps\030\007 \003(\0132\035.jobsvc.v1.WorkflowStepStatus" +
-      "\022\023\n\013steps_total\030\010 \001(\005\022\026\n\016steps_finished\030" +
-      "\t \001(\005\022\025\n\rcancel_reason\030\n \001(\t\032-\n\013LabelsEn" +
-      "try\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"\272\001\n\025" +
-      "SubmitWorkflowRequest\022\014\n\004name\030\001 \001(\t\022&\n\005s" +
-      "teps\030\002 \003(\0132\027.jobsvc.v1.WorkflowStep\022<\n\006l" +
-      "abels\030\003 \003(\0132,.jobsvc.v1.SubmitWorkflowRe" +
-      "quest.LabelsEntry\032-\n\013LabelsEntry\022\013\n\003key\030" +
-      "\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"?\n\026SubmitWorkfl" +
-      "owResponse\022%\n\010workflow\030\001 \001(\0132\023.jobsvc.v1" +
-      ".Workflow\"I\n\023CallWorkflowRequest\0222\n\010work" +
-      "flow\030\001 \001(\0132 .jobsvc.v1.SubmitWorkflowReq" +
-      "uest\"m\n\024CallWorkflowResponse\022%\n\010workflow" +
-      "\030\001 \001(\0132\023.jobsvc.v1.Workflow\022.\n\007outputs\030\002" +
-      " \003(\0132\035.jobsvc.v1.WorkflowStepStatus\"B\n\022G" +
-      "etWorkflowRequest\022\n\n\002id\030\001 \001(\t\022 \n\004view\030\002 " +
-      "\001(\0162\022.jobsvc.v1.JobView\"<\n\023GetWorkflowRe" +
-      "sponse\022%\n\010workflow\030\001 \001(\0132\023.jobsvc.v1.Wor" +
-      "kflow\"=\n\024ListWorkflowsRequest\022\021\n\tpage_si" +
-      "ze\030\001 \001(\005\022\022\n\npage_token\030\002 \001(\t\"X\n\025ListWork" +
-      "flowsResponse\022&\n\tworkflows\030\001 \003(\0132\023.jobsv" +
-      "c.v1.Workflow\022\027\n\017next_page_token\030\002 \001(\t\"3" +
-      "\n\025CancelWorkflowRequest\022\n\n\002id\030\001 \001(\t\022\016\n\006r" +
-      "eason\030\002 \001(\t\"?\n\026CancelWorkflowResponse\022%\n" +
-      "\010workflow\030\001 \001(\0132\023.jobsvc.v1.Workflow*\242\001\n" +
-      "\rWorkflowState\022\036\n\032WORKFLOW_STATE_UNSPECI" +
-      "FIED\020\000\022\032\n\026WORKFLOW_STATE_RUNNING\020\001\022\034\n\030WO" +
-      "RKFLOW_STATE_SUCCEEDED\020\002\022\031\n\025WORKFLOW_STA" +
-      "TE_FAILED\020\003\022\034\n\030WORKFLOW_STATE_CANCELLED\020" +
-      "\0042\320\003\n\017WorkflowService\022[\n\016SubmitWorkflow\022" +
-      " .jobsvc.v1.SubmitWorkflowRequest\032!.jobs" +
-      "vc.v1.SubmitWorkflowResponse\"\004\230\270\030\001\022U\n\014Ca" +
-      "llWorkflow\022\036.jobsvc.v1.CallWorkflowReque" +
-      "st\032\037.jobsvc.v1.CallWorkflowResponse\"\004\230\270\030" +
-      "\002\022R\n\013GetWorkflow\022\035.jobsvc.v1.GetWorkflow" +
-      "Request\032\036.jobsvc.v1.GetWorkflowResponse\"" +
-      "\004\230\270\030\004\022X\n\rListWorkflows\022\037.jobsvc.v1.ListW" +
-      "orkflowsRequest\032 .jobsvc.v1.ListWorkflow" +
-      "sResponse\"\004\230\270\030\004\022[\n\016CancelWorkflow\022 .jobs" +
-      "vc.v1.CancelWorkflowRequest\032!.jobsvc.v1." +
-      "CancelWorkflowResponse\"\004\230\270\030\006BM\n\rdev.jobs" +
-      "vc.v1P\001Z:github.com/jobsvc/jobsvc/client" +
-      "s/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
+      "onal\030\005 \001(\010\022\037\n\003map\030\006 \001(\0132\022.jobsvc.v1.Step" +
+      "Map\"E\n\007StepMap\022\014\n\004step\030\001 \001(\t\022\014\n\004path\030\002 \001" +
+      "(\t\022\013\n\003key\030\003 \001(\t\022\021\n\tmax_items\030\004 \001(\005\"4\n\tSt" +
+      "epInput\022\014\n\004step\030\001 \001(\t\022\014\n\004path\030\002 \001(\t\022\013\n\003k" +
+      "ey\030\003 \001(\t\"\203\001\n\022WorkflowStepStatus\022\014\n\004name\030" +
+      "\001 \001(\t\022\022\n\ndepends_on\030\002 \003(\t\022\020\n\010optional\030\003 " +
+      "\001(\010\022\033\n\003job\030\004 \001(\0132\016.jobsvc.v1.Job\022\016\n\006map_" +
+      "of\030\005 \001(\t\022\014\n\004item\030\006 \001(\005\"\201\003\n\010Workflow\022\n\n\002i" +
+      "d\030\001 \001(\t\022\014\n\004name\030\002 \001(\t\022\'\n\005state\030\003 \001(\0162\030.j" +
+      "obsvc.v1.WorkflowState\022/\n\006labels\030\004 \003(\0132\037" +
+      ".jobsvc.v1.Workflow.LabelsEntry\022/\n\013creat" +
+      "e_time\030\005 \001(\0132\032.google.protobuf.Timestamp" +
+      "\022/\n\013finish_time\030\006 \001(\0132\032.google.protobuf." +
+      "Timestamp\022,\n\005steps\030\007 \003(\0132\035.jobsvc.v1.Wor" +
+      "kflowStepStatus\022\023\n\013steps_total\030\010 \001(\005\022\026\n\016" +
+      "steps_finished\030\t \001(\005\022\025\n\rcancel_reason\030\n " +
+      "\001(\t\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value" +
+      "\030\002 \001(\t:\0028\001\"\272\001\n\025SubmitWorkflowRequest\022\014\n\004" +
+      "name\030\001 \001(\t\022&\n\005steps\030\002 \003(\0132\027.jobsvc.v1.Wo" +
+      "rkflowStep\022<\n\006labels\030\003 \003(\0132,.jobsvc.v1.S" +
+      "ubmitWorkflowRequest.LabelsEntry\032-\n\013Labe" +
+      "lsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"" +
+      "?\n\026SubmitWorkflowResponse\022%\n\010workflow\030\001 " +
+      "\001(\0132\023.jobsvc.v1.Workflow\"I\n\023CallWorkflow" +
+      "Request\0222\n\010workflow\030\001 \001(\0132 .jobsvc.v1.Su" +
+      "bmitWorkflowRequest\"m\n\024CallWorkflowRespo" +
+      "nse\022%\n\010workflow\030\001 \001(\0132\023.jobsvc.v1.Workfl" +
+      "ow\022.\n\007outputs\030\002 \003(\0132\035.jobsvc.v1.Workflow" +
+      "StepStatus\"B\n\022GetWorkflowRequest\022\n\n\002id\030\001" +
+      " \001(\t\022 \n\004view\030\002 \001(\0162\022.jobsvc.v1.JobView\"<" +
+      "\n\023GetWorkflowResponse\022%\n\010workflow\030\001 \001(\0132" +
+      "\023.jobsvc.v1.Workflow\"=\n\024ListWorkflowsReq" +
+      "uest\022\021\n\tpage_size\030\001 \001(\005\022\022\n\npage_token\030\002 " +
+      "\001(\t\"X\n\025ListWorkflowsResponse\022&\n\tworkflow" +
+      "s\030\001 \003(\0132\023.jobsvc.v1.Workflow\022\027\n\017next_pag" +
+      "e_token\030\002 \001(\t\"3\n\025CancelWorkflowRequest\022\n" +
+      "\n\002id\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\"?\n\026CancelWork" +
+      "flowResponse\022%\n\010workflow\030\001 \001(\0132\023.jobsvc." +
+      "v1.Workflow*\242\001\n\rWorkflowState\022\036\n\032WORKFLO" +
+      "W_STATE_UNSPECIFIED\020\000\022\032\n\026WORKFLOW_STATE_" +
+      "RUNNING\020\001\022\034\n\030WORKFLOW_STATE_SUCCEEDED\020\002\022" +
+      "\031\n\025WORKFLOW_STATE_FAILED\020\003\022\034\n\030WORKFLOW_S" +
+      "TATE_CANCELLED\020\0042\320\003\n\017WorkflowService\022[\n\016" +
+      "SubmitWorkflow\022 .jobsvc.v1.SubmitWorkflo" +
+      "wRequest\032!.jobsvc.v1.SubmitWorkflowRespo" +
+      "nse\"\004\230\270\030\001\022U\n\014CallWorkflow\022\036.jobsvc.v1.Ca" +
+      "llWorkflowRequest\032\037.jobsvc.v1.CallWorkfl" +
+      "owResponse\"\004\230\270\030\002\022R\n\013GetWorkflow\022\035.jobsvc" +
+      ".v1.GetWorkflowRequest\032\036.jobsvc.v1.GetWo" +
+      "rkflowResponse\"\004\230\270\030\004\022X\n\rListWorkflows\022\037." +
+      "jobsvc.v1.ListWorkflowsRequest\032 .jobsvc." +
+      "v1.ListWorkflowsResponse\"\004\230\270\030\004\022[\n\016Cancel" +
+      "Workflow\022 .jobsvc.v1.CancelWorkflowReque" +
+      "st\032!.jobsvc.v1.CancelWorkflowResponse\"\004\230" +
+      "\270\030\006BM\n\rdev.jobsvc.v1P\001Z:github.com/jobsv" +
+      "c/jobsvc/clients/go/gen/jobsvc/v1;jobsvc" +
+      "v1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -189,21 +198,27 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
     internal_static_jobsvc_v1_WorkflowStep_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_WorkflowStep_descriptor,
-        new java.lang.String[] { "Name", "Job", "DependsOn", "Inputs", "Optional", });
-    internal_static_jobsvc_v1_StepInput_descriptor =
+        new java.lang.String[] { "Name", "Job", "DependsOn", "Inputs", "Optional", "Map", });
+    internal_static_jobsvc_v1_StepMap_descriptor =
       getDescriptor().getMessageType(1);
+    internal_static_jobsvc_v1_StepMap_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_StepMap_descriptor,
+        new java.lang.String[] { "Step", "Path", "Key", "MaxItems", });
+    internal_static_jobsvc_v1_StepInput_descriptor =
+      getDescriptor().getMessageType(2);
     internal_static_jobsvc_v1_StepInput_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_StepInput_descriptor,
         new java.lang.String[] { "Step", "Path", "Key", });
     internal_static_jobsvc_v1_WorkflowStepStatus_descriptor =
-      getDescriptor().getMessageType(2);
+      getDescriptor().getMessageType(3);
     internal_static_jobsvc_v1_WorkflowStepStatus_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_WorkflowStepStatus_descriptor,
-        new java.lang.String[] { "Name", "DependsOn", "Optional", "Job", });
+        new java.lang.String[] { "Name", "DependsOn", "Optional", "Job", "MapOf", "Item", });
     internal_static_jobsvc_v1_Workflow_descriptor =
-      getDescriptor().getMessageType(3);
+      getDescriptor().getMessageType(4);
     internal_static_jobsvc_v1_Workflow_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_Workflow_descriptor,
@@ -215,7 +230,7 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
         internal_static_jobsvc_v1_Workflow_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_jobsvc_v1_SubmitWorkflowRequest_descriptor =
-      getDescriptor().getMessageType(4);
+      getDescriptor().getMessageType(5);
     internal_static_jobsvc_v1_SubmitWorkflowRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_SubmitWorkflowRequest_descriptor,
@@ -227,55 +242,55 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
         internal_static_jobsvc_v1_SubmitWorkflowRequest_LabelsEntry_descriptor,
         new java.lang.String[] { "Key", "Value", });
     internal_static_jobsvc_v1_SubmitWorkflowResponse_descriptor =
-      getDescriptor().getMessageType(5);
+      getDescriptor().getMessageType(6);
     internal_static_jobsvc_v1_SubmitWorkflowResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_SubmitWorkflowResponse_descriptor,
         new java.lang.String[] { "Workflow", });
     internal_static_jobsvc_v1_CallWorkflowRequest_descriptor =
-      getDescriptor().getMessageType(6);
+      getDescriptor().getMessageType(7);
     internal_static_jobsvc_v1_CallWorkflowRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_CallWorkflowRequest_descriptor,
         new java.lang.String[] { "Workflow", });
     internal_static_jobsvc_v1_CallWorkflowResponse_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(8);
     internal_static_jobsvc_v1_CallWorkflowResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_CallWorkflowResponse_descriptor,
         new java.lang.String[] { "Workflow", "Outputs", });
     internal_static_jobsvc_v1_GetWorkflowRequest_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(9);
     internal_static_jobsvc_v1_GetWorkflowRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_GetWorkflowRequest_descriptor,
         new java.lang.String[] { "Id", "View", });
     internal_static_jobsvc_v1_GetWorkflowResponse_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(10);
     internal_static_jobsvc_v1_GetWorkflowResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_GetWorkflowResponse_descriptor,
         new java.lang.String[] { "Workflow", });
     internal_static_jobsvc_v1_ListWorkflowsRequest_descriptor =
-      getDescriptor().getMessageType(10);
+      getDescriptor().getMessageType(11);
     internal_static_jobsvc_v1_ListWorkflowsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_ListWorkflowsRequest_descriptor,
         new java.lang.String[] { "PageSize", "PageToken", });
     internal_static_jobsvc_v1_ListWorkflowsResponse_descriptor =
-      getDescriptor().getMessageType(11);
+      getDescriptor().getMessageType(12);
     internal_static_jobsvc_v1_ListWorkflowsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_ListWorkflowsResponse_descriptor,
         new java.lang.String[] { "Workflows", "NextPageToken", });
     internal_static_jobsvc_v1_CancelWorkflowRequest_descriptor =
-      getDescriptor().getMessageType(12);
+      getDescriptor().getMessageType(13);
     internal_static_jobsvc_v1_CancelWorkflowRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_CancelWorkflowRequest_descriptor,
         new java.lang.String[] { "Id", "Reason", });
     internal_static_jobsvc_v1_CancelWorkflowResponse_descriptor =
-      getDescriptor().getMessageType(13);
+      getDescriptor().getMessageType(14);
     internal_static_jobsvc_v1_CancelWorkflowResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_CancelWorkflowResponse_descriptor,

@@ -278,6 +278,53 @@ private static final long serialVersionUID = 0L;
     return optional_;
   }
 
+  public static final int MAP_FIELD_NUMBER = 6;
+  private dev.jobsvc.v1.StepMap map_;
+  /**
+   * <pre>
+   * Fan-out: run the step once per element of a list in a parent's result, each element
+   * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+   * element has, with their results in the order of the list; its dependants then take
+   * that list as its result (fan-in).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.StepMap map = 6;</code>
+   * @return Whether the map field is set.
+   */
+  @java.lang.Override
+  public boolean hasMap() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * Fan-out: run the step once per element of a list in a parent's result, each element
+   * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+   * element has, with their results in the order of the list; its dependants then take
+   * that list as its result (fan-in).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.StepMap map = 6;</code>
+   * @return The map.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.StepMap getMap() {
+    return map_ == null ? dev.jobsvc.v1.StepMap.getDefaultInstance() : map_;
+  }
+  /**
+   * <pre>
+   * Fan-out: run the step once per element of a list in a parent's result, each element
+   * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+   * element has, with their results in the order of the list; its dependants then take
+   * that list as its result (fan-in).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.StepMap map = 6;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.StepMapOrBuilder getMapOrBuilder() {
+    return map_ == null ? dev.jobsvc.v1.StepMap.getDefaultInstance() : map_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -306,6 +353,9 @@ private static final long serialVersionUID = 0L;
     }
     if (optional_ != false) {
       output.writeBool(5, optional_);
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeMessage(6, getMap());
     }
     getUnknownFields().writeTo(output);
   }
@@ -338,6 +388,10 @@ private static final long serialVersionUID = 0L;
     if (optional_ != false) {
       size += com.google.protobuf.CodedOutputStream
         .computeBoolSize(5, optional_);
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(6, getMap());
     }
     return size;
   }
@@ -376,6 +430,11 @@ private static final long serialVersionUID = 0L;
         .equals(other.getInputsList())) return false;
     if (getOptional()
         != other.getOptional()) return false;
+    if (hasMap() != other.hasMap()) return false;
+    if (hasMap()) {
+      if (!getMap()
+          .equals(other.getMap())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -404,6 +463,10 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + OPTIONAL_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashBoolean(
         getOptional());
+    if (hasMap()) {
+      hash = (37 * hash) + MAP_FIELD_NUMBER;
+      hash = (53 * hash) + getMap().hashCode();
+    }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -540,6 +603,7 @@ private static final long serialVersionUID = 0L;
               .alwaysUseFieldBuilders) {
         internalGetJobFieldBuilder();
         internalGetInputsFieldBuilder();
+        internalGetMapFieldBuilder();
       }
     }
     @java.lang.Override
@@ -562,6 +626,11 @@ private static final long serialVersionUID = 0L;
       }
       bitField0_ = (bitField0_ & ~0x00000008);
       optional_ = false;
+      map_ = null;
+      if (mapBuilder_ != null) {
+        mapBuilder_.dispose();
+        mapBuilder_ = null;
+      }
       return this;
     }
 
@@ -625,6 +694,12 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000010) != 0)) {
         result.optional_ = optional_;
       }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.map_ = mapBuilder_ == null
+            ? map_
+            : mapBuilder_.build();
+        to_bitField0_ |= 0x00000002;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -687,6 +762,9 @@ private static final long serialVersionUID = 0L;
       if (other.getOptional() != false) {
         setOptional(other.getOptional());
       }
+      if (other.hasMap()) {
+        mergeMap(other.getMap());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -748,6 +826,13 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000010;
               break;
             } // case 40
+            case 50: {
+              input.readMessage(
+                  internalGetMapFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 50
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1539,6 +1624,190 @@ private static final long serialVersionUID = 0L;
       optional_ = false;
       onChanged();
       return this;
+    }
+
+    private dev.jobsvc.v1.StepMap map_;
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.StepMap, dev.jobsvc.v1.StepMap.Builder, dev.jobsvc.v1.StepMapOrBuilder> mapBuilder_;
+    /**
+     * <pre>
+     * Fan-out: run the step once per element of a list in a parent's result, each element
+     * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+     * element has, with their results in the order of the list; its dependants then take
+     * that list as its result (fan-in).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.StepMap map = 6;</code>
+     * @return Whether the map field is set.
+     */
+    public boolean hasMap() {
+      return ((bitField0_ & 0x00000020) != 0);
+    }
+    /**
+     * <pre>
+     * Fan-out: run the step once per element of a list in a parent's result, each element
+     * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+     * element has, with their results in the order of the list; its dependants then take
+     * that list as its result (fan-in).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.StepMap map = 6;</code>
+     * @return The map.
+     */
+    public dev.jobsvc.v1.StepMap getMap() {
+      if (mapBuilder_ == null) {
+        return map_ == null ? dev.jobsvc.v1.StepMap.getDefaultInstance() : map_;
+      } else {
+        return mapBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Fan-out: run the step once per element of a list in a parent's result, each element
+     * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+     * element has, with their results in the order of the list; its dependants then take
+     * that list as its result (fan-in).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.StepMap map = 6;</code>
+     */
+    public Builder setMap(dev.jobsvc.v1.StepMap value) {
+      if (mapBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        map_ = value;
+      } else {
+        mapBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Fan-out: run the step once per element of a list in a parent's result, each element
+     * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+     * element has, with their results in the order of the list; its dependants then take
+     * that list as its result (fan-in).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.StepMap map = 6;</code>
+     */
+    public Builder setMap(
+        dev.jobsvc.v1.StepMap.Builder builderForValue) {
+      if (mapBuilder_ == null) {
+        map_ = builderForValue.build();
+      } else {
+        mapBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Fan-out: run the step once per element of a list in a parent's result, each element
+     * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+     * element has, with their results in the order of the list; its dependants then take
+     * that list as its result (fan-in).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.StepMap map = 6;</code>
+     */
+    public Builder mergeMap(dev.jobsvc.v1.StepMap value) {
+      if (mapBuilder_ == null) {
+        if (((bitField0_ & 0x00000020) != 0) &&
+          map_ != null &&
+          map_ != dev.jobsvc.v1.StepMap.getDefaultInstance()) {
+          getMapBuilder().mergeFrom(value);
+        } else {
+          map_ = value;
+        }
+      } else {
+        mapBuilder_.mergeFrom(value);
+      }
+      if (map_ != null) {
+        bitField0_ |= 0x00000020;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Fan-out: run the step once per element of a list in a parent's result, each element
+     * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+     * element has, with their results in the order of the list; its dependants then take
+     * that list as its result (fan-in).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.StepMap map = 6;</code>
+     */
+    public Builder clearMap() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      map_ = null;
+      if (mapBuilder_ != null) {
+        mapBuilder_.dispose();
+        mapBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Fan-out: run the step once per element of a list in a parent's result, each element
+     * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+     * element has, with their results in the order of the list; its dependants then take
+     * that list as its result (fan-in).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.StepMap map = 6;</code>
+     */
+    public dev.jobsvc.v1.StepMap.Builder getMapBuilder() {
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return internalGetMapFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Fan-out: run the step once per element of a list in a parent's result, each element
+     * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+     * element has, with their results in the order of the list; its dependants then take
+     * that list as its result (fan-in).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.StepMap map = 6;</code>
+     */
+    public dev.jobsvc.v1.StepMapOrBuilder getMapOrBuilder() {
+      if (mapBuilder_ != null) {
+        return mapBuilder_.getMessageOrBuilder();
+      } else {
+        return map_ == null ?
+            dev.jobsvc.v1.StepMap.getDefaultInstance() : map_;
+      }
+    }
+    /**
+     * <pre>
+     * Fan-out: run the step once per element of a list in a parent's result, each element
+     * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+     * element has, with their results in the order of the list; its dependants then take
+     * that list as its result (fan-in).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.StepMap map = 6;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.StepMap, dev.jobsvc.v1.StepMap.Builder, dev.jobsvc.v1.StepMapOrBuilder> 
+        internalGetMapFieldBuilder() {
+      if (mapBuilder_ == null) {
+        mapBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.StepMap, dev.jobsvc.v1.StepMap.Builder, dev.jobsvc.v1.StepMapOrBuilder>(
+                getMap(),
+                getParentForChildren(),
+                isClean());
+        map_ = null;
+      }
+      return mapBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkflowStep)

@@ -158,4 +158,40 @@ public interface WorkflowStepOrBuilder extends
    * @return The optional.
    */
   boolean getOptional();
+
+  /**
+   * <pre>
+   * Fan-out: run the step once per element of a list in a parent's result, each element
+   * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+   * element has, with their results in the order of the list; its dependants then take
+   * that list as its result (fan-in).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.StepMap map = 6;</code>
+   * @return Whether the map field is set.
+   */
+  boolean hasMap();
+  /**
+   * <pre>
+   * Fan-out: run the step once per element of a list in a parent's result, each element
+   * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+   * element has, with their results in the order of the list; its dependants then take
+   * that list as its result (fan-in).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.StepMap map = 6;</code>
+   * @return The map.
+   */
+  dev.jobsvc.v1.StepMap getMap();
+  /**
+   * <pre>
+   * Fan-out: run the step once per element of a list in a parent's result, each element
+   * a job of its own (all at once, as any queued jobs). The step succeeds, when every
+   * element has, with their results in the order of the list; its dependants then take
+   * that list as its result (fan-in).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.StepMap map = 6;</code>
+   */
+  dev.jobsvc.v1.StepMapOrBuilder getMapOrBuilder();
 }

@@ -35,6 +35,7 @@ private static final long serialVersionUID = 0L;
     name_ = "";
     dependsOn_ =
         com.google.protobuf.LazyStringArrayList.emptyList();
+    mapOf_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -147,7 +148,8 @@ private static final long serialVersionUID = 0L;
   private dev.jobsvc.v1.Job job_;
   /**
    * <pre>
-   * The step's job (state WAITING until its parents have finished).
+   * The step's job (state WAITING until its parents have finished; a mapped step's job
+   * stays WAITING until its elements have finished, then holds their results).
    * </pre>
    *
    * <code>.jobsvc.v1.Job job = 4;</code>
@@ -159,7 +161,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The step's job (state WAITING until its parents have finished).
+   * The step's job (state WAITING until its parents have finished; a mapped step's job
+   * stays WAITING until its elements have finished, then holds their results).
    * </pre>
    *
    * <code>.jobsvc.v1.Job job = 4;</code>
@@ -171,7 +174,8 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * The step's job (state WAITING until its parents have finished).
+   * The step's job (state WAITING until its parents have finished; a mapped step's job
+   * stays WAITING until its elements have finished, then holds their results).
    * </pre>
    *
    * <code>.jobsvc.v1.Job job = 4;</code>
@@ -179,6 +183,66 @@ private static final long serialVersionUID = 0L;
   @java.lang.Override
   public dev.jobsvc.v1.JobOrBuilder getJobOrBuilder() {
     return job_ == null ? dev.jobsvc.v1.Job.getDefaultInstance() : job_;
+  }
+
+  public static final int MAP_OF_FIELD_NUMBER = 5;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object mapOf_ = "";
+  /**
+   * <pre>
+   * Set on the jobs a mapped step made, one per element: that step's name and the index
+   * of the element (the name is `step[index]`).
+   * </pre>
+   *
+   * <code>string map_of = 5;</code>
+   * @return The mapOf.
+   */
+  @java.lang.Override
+  public java.lang.String getMapOf() {
+    java.lang.Object ref = mapOf_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      mapOf_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Set on the jobs a mapped step made, one per element: that step's name and the index
+   * of the element (the name is `step[index]`).
+   * </pre>
+   *
+   * <code>string map_of = 5;</code>
+   * @return The bytes for mapOf.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getMapOfBytes() {
+    java.lang.Object ref = mapOf_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      mapOf_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int ITEM_FIELD_NUMBER = 6;
+  private int item_ = 0;
+  /**
+   * <code>int32 item = 6;</code>
+   * @return The item.
+   */
+  @java.lang.Override
+  public int getItem() {
+    return item_;
   }
 
   private byte memoizedIsInitialized = -1;
@@ -207,6 +271,12 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(4, getJob());
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(mapOf_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 5, mapOf_);
+    }
+    if (item_ != 0) {
+      output.writeInt32(6, item_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -229,6 +299,13 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(4, getJob());
+    }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(mapOf_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(5, mapOf_);
+    }
+    if (item_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeInt32Size(6, item_);
     }
     return size;
   }
@@ -265,6 +342,10 @@ private static final long serialVersionUID = 0L;
       if (!getJob()
           .equals(other.getJob())) return false;
     }
+    if (!getMapOf()
+        .equals(other.getMapOf())) return false;
+    if (getItem()
+        != other.getItem()) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -289,6 +370,10 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + JOB_FIELD_NUMBER;
       hash = (53 * hash) + getJob().hashCode();
     }
+    hash = (37 * hash) + MAP_OF_FIELD_NUMBER;
+    hash = (53 * hash) + getMapOf().hashCode();
+    hash = (37 * hash) + ITEM_FIELD_NUMBER;
+    hash = (53 * hash) + getItem();
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
     return hash;
@@ -439,6 +524,8 @@ private static final long serialVersionUID = 0L;
         jobBuilder_.dispose();
         jobBuilder_ = null;
       }
+      mapOf_ = "";
+      item_ = 0;
       return this;
     }
 
@@ -489,6 +576,12 @@ private static final long serialVersionUID = 0L;
             : jobBuilder_.build();
         to_bitField0_ |= 0x00000001;
       }
+      if (((from_bitField0_ & 0x00000010) != 0)) {
+        result.mapOf_ = mapOf_;
+      }
+      if (((from_bitField0_ & 0x00000020) != 0)) {
+        result.item_ = item_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -524,6 +617,14 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasJob()) {
         mergeJob(other.getJob());
+      }
+      if (!other.getMapOf().isEmpty()) {
+        mapOf_ = other.mapOf_;
+        bitField0_ |= 0x00000010;
+        onChanged();
+      }
+      if (other.getItem() != 0) {
+        setItem(other.getItem());
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -573,6 +674,16 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000008;
               break;
             } // case 34
+            case 42: {
+              mapOf_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000010;
+              break;
+            } // case 42
+            case 48: {
+              item_ = input.readInt32();
+              bitField0_ |= 0x00000020;
+              break;
+            } // case 48
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -810,7 +921,8 @@ private static final long serialVersionUID = 0L;
         dev.jobsvc.v1.Job, dev.jobsvc.v1.Job.Builder, dev.jobsvc.v1.JobOrBuilder> jobBuilder_;
     /**
      * <pre>
-     * The step's job (state WAITING until its parents have finished).
+     * The step's job (state WAITING until its parents have finished; a mapped step's job
+     * stays WAITING until its elements have finished, then holds their results).
      * </pre>
      *
      * <code>.jobsvc.v1.Job job = 4;</code>
@@ -821,7 +933,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The step's job (state WAITING until its parents have finished).
+     * The step's job (state WAITING until its parents have finished; a mapped step's job
+     * stays WAITING until its elements have finished, then holds their results).
      * </pre>
      *
      * <code>.jobsvc.v1.Job job = 4;</code>
@@ -836,7 +949,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The step's job (state WAITING until its parents have finished).
+     * The step's job (state WAITING until its parents have finished; a mapped step's job
+     * stays WAITING until its elements have finished, then holds their results).
      * </pre>
      *
      * <code>.jobsvc.v1.Job job = 4;</code>
@@ -856,7 +970,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The step's job (state WAITING until its parents have finished).
+     * The step's job (state WAITING until its parents have finished; a mapped step's job
+     * stays WAITING until its elements have finished, then holds their results).
      * </pre>
      *
      * <code>.jobsvc.v1.Job job = 4;</code>
@@ -874,7 +989,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The step's job (state WAITING until its parents have finished).
+     * The step's job (state WAITING until its parents have finished; a mapped step's job
+     * stays WAITING until its elements have finished, then holds their results).
      * </pre>
      *
      * <code>.jobsvc.v1.Job job = 4;</code>
@@ -899,7 +1015,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The step's job (state WAITING until its parents have finished).
+     * The step's job (state WAITING until its parents have finished; a mapped step's job
+     * stays WAITING until its elements have finished, then holds their results).
      * </pre>
      *
      * <code>.jobsvc.v1.Job job = 4;</code>
@@ -916,7 +1033,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The step's job (state WAITING until its parents have finished).
+     * The step's job (state WAITING until its parents have finished; a mapped step's job
+     * stays WAITING until its elements have finished, then holds their results).
      * </pre>
      *
      * <code>.jobsvc.v1.Job job = 4;</code>
@@ -928,7 +1046,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The step's job (state WAITING until its parents have finished).
+     * The step's job (state WAITING until its parents have finished; a mapped step's job
+     * stays WAITING until its elements have finished, then holds their results).
      * </pre>
      *
      * <code>.jobsvc.v1.Job job = 4;</code>
@@ -943,7 +1062,8 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * The step's job (state WAITING until its parents have finished).
+     * The step's job (state WAITING until its parents have finished; a mapped step's job
+     * stays WAITING until its elements have finished, then holds their results).
      * </pre>
      *
      * <code>.jobsvc.v1.Job job = 4;</code>
@@ -960,6 +1080,135 @@ private static final long serialVersionUID = 0L;
         job_ = null;
       }
       return jobBuilder_;
+    }
+
+    private java.lang.Object mapOf_ = "";
+    /**
+     * <pre>
+     * Set on the jobs a mapped step made, one per element: that step's name and the index
+     * of the element (the name is `step[index]`).
+     * </pre>
+     *
+     * <code>string map_of = 5;</code>
+     * @return The mapOf.
+     */
+    public java.lang.String getMapOf() {
+      java.lang.Object ref = mapOf_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        mapOf_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Set on the jobs a mapped step made, one per element: that step's name and the index
+     * of the element (the name is `step[index]`).
+     * </pre>
+     *
+     * <code>string map_of = 5;</code>
+     * @return The bytes for mapOf.
+     */
+    public com.google.protobuf.ByteString
+        getMapOfBytes() {
+      java.lang.Object ref = mapOf_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        mapOf_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Set on the jobs a mapped step made, one per element: that step's name and the index
+     * of the element (the name is `step[index]`).
+     * </pre>
+     *
+     * <code>string map_of = 5;</code>
+     * @param value The mapOf to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMapOf(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      mapOf_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Set on the jobs a mapped step made, one per element: that step's name and the index
+     * of the element (the name is `step[index]`).
+     * </pre>
+     *
+     * <code>string map_of = 5;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMapOf() {
+      mapOf_ = getDefaultInstance().getMapOf();
+      bitField0_ = (bitField0_ & ~0x00000010);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Set on the jobs a mapped step made, one per element: that step's name and the index
+     * of the element (the name is `step[index]`).
+     * </pre>
+     *
+     * <code>string map_of = 5;</code>
+     * @param value The bytes for mapOf to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMapOfBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      mapOf_ = value;
+      bitField0_ |= 0x00000010;
+      onChanged();
+      return this;
+    }
+
+    private int item_ ;
+    /**
+     * <code>int32 item = 6;</code>
+     * @return The item.
+     */
+    @java.lang.Override
+    public int getItem() {
+      return item_;
+    }
+    /**
+     * <code>int32 item = 6;</code>
+     * @param value The item to set.
+     * @return This builder for chaining.
+     */
+    public Builder setItem(int value) {
+
+      item_ = value;
+      bitField0_ |= 0x00000020;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>int32 item = 6;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearItem() {
+      bitField0_ = (bitField0_ & ~0x00000020);
+      item_ = 0;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkflowStepStatus)

@@ -55,7 +55,8 @@ public interface WorkflowStepStatusOrBuilder extends
 
   /**
    * <pre>
-   * The step's job (state WAITING until its parents have finished).
+   * The step's job (state WAITING until its parents have finished; a mapped step's job
+   * stays WAITING until its elements have finished, then holds their results).
    * </pre>
    *
    * <code>.jobsvc.v1.Job job = 4;</code>
@@ -64,7 +65,8 @@ public interface WorkflowStepStatusOrBuilder extends
   boolean hasJob();
   /**
    * <pre>
-   * The step's job (state WAITING until its parents have finished).
+   * The step's job (state WAITING until its parents have finished; a mapped step's job
+   * stays WAITING until its elements have finished, then holds their results).
    * </pre>
    *
    * <code>.jobsvc.v1.Job job = 4;</code>
@@ -73,10 +75,39 @@ public interface WorkflowStepStatusOrBuilder extends
   dev.jobsvc.v1.Job getJob();
   /**
    * <pre>
-   * The step's job (state WAITING until its parents have finished).
+   * The step's job (state WAITING until its parents have finished; a mapped step's job
+   * stays WAITING until its elements have finished, then holds their results).
    * </pre>
    *
    * <code>.jobsvc.v1.Job job = 4;</code>
    */
   dev.jobsvc.v1.JobOrBuilder getJobOrBuilder();
+
+  /**
+   * <pre>
+   * Set on the jobs a mapped step made, one per element: that step's name and the index
+   * of the element (the name is `step[index]`).
+   * </pre>
+   *
+   * <code>string map_of = 5;</code>
+   * @return The mapOf.
+   */
+  java.lang.String getMapOf();
+  /**
+   * <pre>
+   * Set on the jobs a mapped step made, one per element: that step's name and the index
+   * of the element (the name is `step[index]`).
+   * </pre>
+   *
+   * <code>string map_of = 5;</code>
+   * @return The bytes for mapOf.
+   */
+  com.google.protobuf.ByteString
+      getMapOfBytes();
+
+  /**
+   * <code>int32 item = 6;</code>
+   * @return The item.
+   */
+  int getItem();
 }
