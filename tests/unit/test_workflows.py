@@ -11,6 +11,7 @@ from jobsvc.domain.jobs import JobSpec, JobState, Payload
 from jobsvc.domain.limits import MAX_WORKFLOW_STEPS
 from jobsvc.domain.workflows import (
     StepInput,
+    StepMap,
     WorkflowSpec,
     WorkflowState,
     WorkflowStep,
@@ -79,3 +80,12 @@ def test_paths() -> None:
 )
 def test_the_state_of_a_workflow(states: list[tuple[JobState, bool]], cancelled: bool, expected: WorkflowState) -> None:
     assert workflow_state(states, cancelled) is expected
+
+
+def test_a_map_names_a_parent_and_a_sane_limit() -> None:
+    mapped = WorkflowStep("m", JOB, depends_on=("a",), map=StepMap("b", ("x", ""), "k", 0))
+    assert refused(step("a"), step("b"), mapped) == [
+        ("steps[2].map.step", "'b' is not in depends_on of 'm'"),
+        ("steps[2].map.path", "an empty field name"),
+        ("steps[2].map.max_items", "1..10000 (0: 1000)"),
+    ]
