@@ -493,9 +493,13 @@ class PgStore:
     async def workflow_cancel(self, workflow_id: str, reason: str) -> bool:
         """Ask a workflow's running steps to stop, then cancel its waiting and queued ones
         (two transactions: see workflow_cancel_running); False when there is no such workflow."""
+        cancelled: list[asyncpg.Record] = []
         async with self._connection() as conn:
-            await _run(conn, "workflow_cancel_running", workflow_id=workflow_id, reason=reason)
-            cancelled = await _run(conn, "workflow_cancel_pending", workflow_id=workflow_id, reason=reason)
+            # Twice: a mapped step that a parent expanded while the first pass waited for its
+            # row lock made element jobs that the first pass's snapshot could not see.
+            for _ in range(2):
+                await _run(conn, "workflow_cancel_running", workflow_id=workflow_id, reason=reason)
+                cancelled += await _run(conn, "workflow_cancel_pending", workflow_id=workflow_id, reason=reason)
             found = await _run(conn, "workflow_get", workflow_id=workflow_id)
         if cancelled:
             self.notifier.changed(str(r["id"]) for r in cancelled)

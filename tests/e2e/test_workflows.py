@@ -4,6 +4,7 @@ once across replicas, failure policies, cancel, and bad input."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from typing import Any
@@ -12,8 +13,9 @@ import asyncpg
 import grpc
 import pytest
 
+from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.executor import ExecutorConfig
-from jobsvc.sdk import Client, error_details, payload_value, workflow_step
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, error_details, payload_value, workflow_step
 from jobsvc.v1 import job_pb2, workflow_service_pb2
 from tests.conftest import REPO, StartServer
 
@@ -374,3 +376,71 @@ async def test_a_failed_element_fails_its_workflow_and_cancels_the_fan_in(client
     jobs = steps_of(response.workflow)
     assert response.workflow.state == WF.WORKFLOW_STATE_FAILED
     assert jobs["each[0]"].state == FAILED and jobs["each"].state == CANCELLED and jobs["after"].state == CANCELLED
+
+
+async def test_steps_run_on_a_remote_worker_joins_and_cancels_included(start_server: StartServer) -> None:
+    # The replica runs join_left in-process; a remote worker runs everything else (echo,
+    # join_right, wait_cancel): the two parents of each join finish together, one on
+    # each, and a cancelled workflow stops the step running on the worker.
+    server = await start_server(handler_modules=["tests.workflow_left"])
+    table = HandlerTable([*load_module("tests.handlers").handlers, *load_module("tests.workflow_right").handlers])
+    worker = RemoteWorker(
+        f"127.0.0.1:{server.port}",
+        table,
+        config=WorkerConfig(worker_id="remote", lease_seconds=3.0, shutdown_grace=1.0, concurrency=64),
+        resources={"greeting": "hi"},
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.connected.wait(), 10)
+        async with Client(f"127.0.0.1:{server.port}") as client:
+            at = time.time() + 0.5
+            workflows = await asyncio.gather(
+                *(
+                    client.submit_workflow(
+                        [
+                            workflow_step("a", "join_left", {"at": at, "n": n}),
+                            workflow_step("b", "join_right", {"at": at, "n": n}),
+                            workflow_step("join", "echo", {}, inputs={"a": ("a", "n"), "b": ("b", "n")}),
+                        ]
+                    )
+                    for n in range(30)
+                )
+            )
+            for n, submitted in enumerate(workflows):
+                jobs = steps_of(await wait_workflow(client, submitted.id))
+                assert result(jobs["join"]) == {"a": n, "b": n} and jobs["join"].attempt == 1
+            events = [e async for e in client.stream(job_id=jobs["b"].id)]
+            assert events[1].started.executor.startswith("worker:remote:")
+            running = await client.submit_workflow(
+                [workflow_step("wait", "wait_cancel"), workflow_step("after", "echo", depends_on=["wait"])]
+            )
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while steps_of(await client.get_workflow(running.id))["wait"].state != job_pb2.JOB_STATE_RUNNING:
+                assert loop.time() < deadline
+                await asyncio.sleep(0.05)
+            await client.cancel_workflow(running.id, "stop")
+            done = await wait_workflow(client, running.id)
+            assert done.state == WF.WORKFLOW_STATE_CANCELLED
+            assert [s.job.state for s in done.steps] == [CANCELLED, CANCELLED]
+    finally:
+        worker.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 10)
+
+
+async def test_cancel_job_on_a_waiting_step_cancels_what_depends_on_it(client: Client) -> None:
+    workflow = await client.submit_workflow(
+        [
+            workflow_step("slow", "sleepy", {"seconds": 0.3}),
+            workflow_step("mid", "echo", 1, depends_on=["slow"]),
+            workflow_step("end", "echo", 2, depends_on=["mid"]),
+        ]
+    )
+    mid = steps_of(workflow)["mid"]
+    assert mid.state == WAITING
+    assert (await client.cancel(mid.id, "not needed")).state == CANCELLED
+    done = await wait_workflow(client, workflow.id)
+    assert [s.job.state for s in done.steps] == [SUCCEEDED, CANCELLED, CANCELLED]
+    assert done.state == WF.WORKFLOW_STATE_CANCELLED
