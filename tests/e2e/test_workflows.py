@@ -444,3 +444,36 @@ async def test_cancel_job_on_a_waiting_step_cancels_what_depends_on_it(client: C
     done = await wait_workflow(client, workflow.id)
     assert [s.job.state for s in done.steps] == [SUCCEEDED, CANCELLED, CANCELLED]
     assert done.state == WF.WORKFLOW_STATE_CANCELLED
+
+
+async def test_crossing_joins_finish_without_deadlock_or_repeat(start_server: StartServer, database_url: str) -> None:
+    # Four parents per workflow (two on each replica) finishing at one instant, and a join
+    # for every pair of them: each outcome batch counts parents off many joins at once, in
+    # crossing orders across the two replicas' batches.
+    executor = ExecutorConfig(concurrency=64, poll_interval=1.0, lease_seconds=6.0)
+    left = await start_server(handler_modules=["tests.handlers", "tests.workflow_left"], executor=executor)
+    await start_server(handler_modules=["tests.handlers", "tests.workflow_right"], executor=executor)
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4)]
+    async with Client(f"127.0.0.1:{left.port}") as client:
+        at = time.time() + 0.8
+        submitted = await asyncio.gather(
+            *(
+                client.submit_workflow(
+                    [workflow_step(f"p{i}", ("join_left", "join_right")[i % 2], {"at": at, "n": i}) for i in range(4)]
+                    + [
+                        workflow_step(f"j{i}{j}", "echo", {}, inputs={"x": (f"p{i}", "n"), "y": (f"p{j}", "n")})
+                        for i, j in pairs
+                    ]
+                )
+                for _ in range(40)
+            )
+        )
+        for workflow in submitted:
+            jobs = steps_of(await wait_workflow(client, workflow.id))
+            assert [result(jobs[f"j{i}{j}"]) for i, j in pairs] == [{"x": i, "y": j} for i, j in pairs]
+    conn = await asyncpg.connect(database_url)
+    try:
+        starts = await conn.fetchval("SELECT count(*) FROM jobsvc_job_events WHERE kind = 'started'")
+        assert starts == 40 * 10  # every step started once: no outcome write was lost or repeated
+    finally:
+        await conn.close()
