@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -477,3 +478,14 @@ async def test_crossing_joins_finish_without_deadlock_or_repeat(start_server: St
         assert starts == 40 * 10  # every step started once: no outcome write was lost or repeated
     finally:
         await conn.close()
+
+
+async def test_a_step_past_its_deadline_fails_and_cancels_its_dependants(client: Client) -> None:
+    # The deadline path (maintenance, not an outcome write) applies the failure policy too.
+    hung = workflow_step("hung", "wait_cancel")
+    hung.job.execution_timeout.FromTimedelta(timedelta(seconds=0.5))
+    workflow = await client.submit_workflow([hung, workflow_step("next", "echo", {}, depends_on=["hung"])])
+    done = await wait_workflow(client, workflow.id)
+    jobs = steps_of(done)
+    assert jobs["hung"].state == FAILED and jobs["hung"].error.type == "jobsvc.DeadlineExceeded"
+    assert jobs["next"].state == CANCELLED and done.state == WF.WORKFLOW_STATE_FAILED

@@ -569,6 +569,13 @@ WITH expired AS MATERIALIZED (
     ORDER BY lease_expires_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), dependants_locked AS MATERIALIZED (
+    -- The workflow steps waiting on these jobs, in id order, as job_finish_many locks them.
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.job_id = ANY(ARRAY(SELECT unnest(p.child_ids) FROM jobsvc_workflow_steps p
+                               WHERE p.job_id = ANY(ARRAY(SELECT id FROM expired))))
+    ORDER BY s.job_id
+    FOR UPDATE OF s
 )
 SELECT e.id, f.new_state, f.next_run_at, e.handler, e.version, e.attempt,
        extract(epoch FROM coalesce(:now, now()) - e.started_at)::float8 AS attempt_seconds,
@@ -577,7 +584,9 @@ FROM expired e, LATERAL jobsvc_fail_attempt(e.id, e.attempt_token,
     CASE WHEN e.attempt_deadline <= coalesce(:now, now())
          THEN '{"type": "jobsvc.AttemptTimeout", "message": "the attempt ran past its timeout"}'
          ELSE '{"type": "jobsvc.LeaseExpired", "message": "the executor or worker stopped renewing its lease"}'
-    END::jsonb, NULL, false) f;
+    END::jsonb, NULL, false) f
+-- (a one-time filter: the dependants are locked before any attempt fails)
+WHERE (SELECT count(*) FROM dependants_locked) >= 0;
 
 -- name: job_expire_deadlines
 -- Fails jobs past their execution deadline, and queued jobs past their
@@ -591,6 +600,13 @@ WITH expired AS MATERIALIZED (
        OR (state = 'queued' AND start_deadline_at < coalesce(:now, now()))
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), dependants_locked AS MATERIALIZED (
+    -- The workflow steps waiting on these jobs, in id order, as job_finish_many locks them.
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.job_id = ANY(ARRAY(SELECT unnest(p.child_ids) FROM jobsvc_workflow_steps p
+                               WHERE p.job_id = ANY(ARRAY(SELECT id FROM expired))))
+    ORDER BY s.job_id
+    FOR UPDATE OF s
 ), failed AS (
     UPDATE jobsvc_jobs j SET
         state = 'failed', finished_at = coalesce(:now, now()),
@@ -599,7 +615,7 @@ WITH expired AS MATERIALIZED (
                  ELSE 'no executor or worker started the job in time' END),
         attempt_token = NULL, lease_owner = NULL, lease_expires_at = NULL, attempt_deadline = NULL,
         last_seq = j.last_seq + 1
-    FROM expired e WHERE j.id = e.id
+    FROM expired e WHERE j.id = e.id AND (SELECT count(*) FROM dependants_locked) >= 0
     RETURNING j.id, j.last_seq, j.error, e.old_state, j.handler, j.version, j.attempt,
               extract(epoch FROM coalesce(:now, now()) - j.created_at)::float8 AS job_seconds
 ), failed_event AS (
