@@ -12,6 +12,7 @@ from jobsvc.api.status import unary
 from jobsvc.app.workflows import WorkflowsApp
 from jobsvc.domain.errors import FieldViolation, InvalidArgument
 from jobsvc.domain.jobs import JobView
+from jobsvc.domain.workflows import Workflow
 from jobsvc.v1 import job_service_pb2, workflow_service_pb2, workflow_service_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -33,7 +34,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
         self._app = app
         self._error_budget = error_budget
 
-    def _encode(self, workflow: Any, view: JobView = JobView.BASIC) -> workflow_service_pb2.Workflow:
+    def _encode(self, workflow: Workflow, view: JobView = JobView.BASIC) -> workflow_service_pb2.Workflow:
         return codec.workflow_to_proto(workflow, view, self._error_budget)
 
     @unary
