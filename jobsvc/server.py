@@ -39,12 +39,14 @@ from jobsvc.api.reflection import add_reflection
 from jobsvc.api.stats import StatsService
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
+from jobsvc.api.workflows import WorkflowService
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.schedules import Schedules
 from jobsvc.app.stats import Stats
 from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
+from jobsvc.app.workflows import WorkflowsApp
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.domain.jobs import QueueStats
@@ -66,6 +68,7 @@ from jobsvc.v1 import (
     stats_service_pb2,
     stream_service_pb2,
     submit_service_pb2,
+    workflow_service_pb2,
 )
 from jobsvc.web.app import WebApp, connect_routes
 from jobsvc.web.server import HttpServer, HttpTls
@@ -80,6 +83,7 @@ SERVICE_NAMES = (
     job_service_pb2.DESCRIPTOR.services_by_name["JobService"].full_name,
     schedule_service_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
     stats_service_pb2.DESCRIPTOR.services_by_name["StatsService"].full_name,
+    workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
 )
 
 
@@ -340,7 +344,8 @@ class JobsvcServer:
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
-        await self._start_grpc(self._services(app, schedules, Stats(store)), authenticator)
+        workflows = WorkflowService(WorkflowsApp(app, store), limits.error_budget)
+        await self._start_grpc(self._services(app, schedules, Stats(store), workflows), authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
             store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
@@ -408,7 +413,9 @@ class JobsvcServer:
                 resources.update(provided or {})
         return resources
 
-    def _services(self, app: JobsApp, schedules: Schedules, stats: Stats) -> list[tuple[object, ServiceDescriptor]]:
+    def _services(
+        self, app: JobsApp, schedules: Schedules, stats: Stats, workflows: WorkflowService
+    ) -> list[tuple[object, ServiceDescriptor]]:
         """Every jobsvc.v1 servicer with its descriptor: what the gRPC and HTTP ports serve."""
         return [
             (servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__])
@@ -419,6 +426,7 @@ class JobsvcServer:
                 (services.JobService(app), job_service_pb2),
                 (services.ScheduleService(schedules), schedule_service_pb2),
                 (StatsService(stats), stats_service_pb2),
+                (workflows, workflow_service_pb2),
                 (self.ack, ack_service_pb2),
             )
         ]

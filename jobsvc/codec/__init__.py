@@ -45,6 +45,7 @@ from jobsvc.codec.stats import (
     version_stats_to_proto,
     window_from_proto,
 )
+from jobsvc.codec.workflows import step_to_proto, workflow_spec_from_proto, workflow_to_proto
 
 __all__ = [
     "assignment_to_proto",
@@ -74,9 +75,12 @@ __all__ = [
     "schedule_to_proto",
     "state_to_proto",
     "states_from_proto",
+    "step_to_proto",
     "timestamp_to_proto",
     "version_stats_to_proto",
     "view_from_proto",
     "window_from_proto",
     "worker_from_proto",
+    "workflow_spec_from_proto",
+    "workflow_to_proto",
 ]

@@ -22,6 +22,8 @@ class JobState(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # A workflow step whose parents have not all finished (see domain/workflows.py).
+    WAITING = "waiting"
 
     @property
     def terminal(self) -> bool:

@@ -484,12 +484,23 @@ WITH input AS (
 ), rows_locked AS MATERIALIZED (
     -- Then the job rows, in id order (see job_lease_extend).
     -- (the uncorrelated subquery is a one-time filter: the counters are locked first)
-    SELECT j.id FROM jobsvc_jobs j
+    SELECT j.id, j.workflow_id FROM jobsvc_jobs j
     WHERE (SELECT count(*) FROM counters) >= 0 AND j.id = ANY(:job_ids::uuid[]) AND j.state = 'running'
     ORDER BY j.id
     FOR UPDATE OF j
+), dependants_locked AS MATERIALIZED (
+    -- Then the workflow steps that wait on these jobs, in id order: the trigger that counts
+    -- a finished step off its dependants (jobsvc_workflow_step_finished) would otherwise
+    -- lock them parent by parent, and two batches could deadlock. For plain jobs the
+    -- array is empty and no index is read.
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.job_id = ANY(ARRAY(
+        SELECT unnest(p.child_ids) FROM jobsvc_workflow_steps p
+        WHERE p.job_id = ANY(ARRAY(SELECT id FROM rows_locked WHERE workflow_id IS NOT NULL))))
+    ORDER BY s.job_id
+    FOR UPDATE OF s
 ), locked AS MATERIALIZED (
-    SELECT count(*) AS n FROM rows_locked
+    SELECT count(*) AS n FROM rows_locked WHERE (SELECT count(*) FROM dependants_locked) >= 0
 ), finished AS (
     UPDATE jobsvc_jobs j SET
         state = i.state,
@@ -545,6 +556,13 @@ WITH expired AS MATERIALIZED (
     ORDER BY lease_expires_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), dependants_locked AS MATERIALIZED (
+    -- The workflow steps waiting on these jobs, in id order, as job_finish_many locks them.
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.job_id = ANY(ARRAY(SELECT unnest(p.child_ids) FROM jobsvc_workflow_steps p
+                               WHERE p.job_id = ANY(ARRAY(SELECT id FROM expired))))
+    ORDER BY s.job_id
+    FOR UPDATE OF s
 )
 SELECT e.id, f.new_state, f.next_run_at, e.handler, e.version, e.attempt,
        extract(epoch FROM coalesce(:now, now()) - e.started_at)::float8 AS attempt_seconds,
@@ -553,7 +571,9 @@ FROM expired e, LATERAL jobsvc_fail_attempt(e.id, e.attempt_token,
     CASE WHEN e.attempt_deadline <= coalesce(:now, now())
          THEN '{"type": "jobsvc.AttemptTimeout", "message": "the attempt ran past its timeout"}'
          ELSE '{"type": "jobsvc.LeaseExpired", "message": "the executor or worker stopped renewing its lease"}'
-    END::jsonb, NULL, false) f;
+    END::jsonb, NULL, false) f
+-- (a one-time filter: the dependants are locked before any attempt fails)
+WHERE (SELECT count(*) FROM dependants_locked) >= 0;
 
 -- name: job_expire_deadlines
 -- Fails jobs past their execution deadline, and queued jobs past their
@@ -567,6 +587,13 @@ WITH expired AS MATERIALIZED (
        OR (state = 'queued' AND start_deadline_at < coalesce(:now, now()))
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), dependants_locked AS MATERIALIZED (
+    -- The workflow steps waiting on these jobs, in id order, as job_finish_many locks them.
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.job_id = ANY(ARRAY(SELECT unnest(p.child_ids) FROM jobsvc_workflow_steps p
+                               WHERE p.job_id = ANY(ARRAY(SELECT id FROM expired))))
+    ORDER BY s.job_id
+    FOR UPDATE OF s
 ), failed AS (
     UPDATE jobsvc_jobs j SET
         state = 'failed', finished_at = coalesce(:now, now()),
@@ -575,7 +602,7 @@ WITH expired AS MATERIALIZED (
                  ELSE 'no executor or worker started the job in time' END),
         attempt_token = NULL, lease_owner = NULL, lease_expires_at = NULL, attempt_deadline = NULL,
         last_seq = j.last_seq + 1
-    FROM expired e WHERE j.id = e.id
+    FROM expired e WHERE j.id = e.id AND (SELECT count(*) FROM dependants_locked) >= 0
     RETURNING j.id, j.last_seq, j.error, e.old_state, j.handler, j.version, j.attempt,
               extract(epoch FROM coalesce(:now, now()) - j.created_at)::float8 AS job_seconds
 ), failed_event AS (
@@ -679,11 +706,12 @@ WITH source AS (
 SELECT * FROM inserted;
 
 -- name: job_cancel_queued
--- Cancels a job that has not started; the row lock makes this race-free against a claim.
+-- Cancels a job that has not started (queued, or a workflow step waiting for its
+-- parents); the row lock makes this race-free against a claim.
 WITH cancelled AS (
     UPDATE jobsvc_jobs SET
         state = 'cancelled', finished_at = now(), cancel_reason = :reason, last_seq = last_seq + 1
-    WHERE id = :job_id AND state = 'queued'
+    WHERE id = :job_id AND state IN ('queued', 'waiting')
     RETURNING id, last_seq
 ), cancelled_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
@@ -850,3 +878,120 @@ SELECT handler,
 FROM jobsvc_jobs
 WHERE state = 'queued'
 GROUP BY handler;
+
+-- name: workflow_insert
+-- Makes the jobs of a workflow (inserted by job_insert_many in the same transaction)
+-- its steps: the workflow row, one step row per job with its parents to wait for, and
+-- the jobs with parents moved out of the queue into 'waiting'.
+WITH workflow AS (
+    INSERT INTO jobsvc_workflows (id, name, labels, steps_total)
+    VALUES (:workflow_id, :name, :labels::jsonb, cardinality(:job_ids::uuid[]))
+    RETURNING id, created_at
+), steps AS (
+    INSERT INTO jobsvc_workflow_steps
+        (job_id, workflow_id, position, name, depends_on, child_ids, pending, optional, inputs, map)
+    SELECT t.job_id, :workflow_id, t.ord - 1, t.name,
+           ARRAY(SELECT jsonb_array_elements_text(t.depends_on::jsonb)),
+           ARRAY(SELECT jsonb_array_elements_text(t.child_ids::jsonb))::uuid[],
+           jsonb_array_length(t.depends_on::jsonb), t.optional, t.inputs::jsonb, t.map::jsonb
+    FROM unnest(:job_ids::uuid[], :names::text[], :depends_on::text[], :child_ids::text[], :optionals::boolean[],
+                :inputs::text[], :maps::text[])
+         WITH ORDINALITY AS t(job_id, name, depends_on, child_ids, optional, inputs, map, ord)
+    RETURNING job_id, pending
+), marked AS (
+    UPDATE jobsvc_jobs j SET workflow_id = :workflow_id,
+        state = CASE WHEN steps.pending > 0 THEN 'waiting' ELSE j.state END
+    FROM steps WHERE j.id = steps.job_id
+    RETURNING j.id
+)
+SELECT workflow.created_at, (SELECT count(*) FROM marked) AS steps FROM workflow;
+
+-- name: workflow_get
+-- A workflow and its steps' states (for the workflow's state), without the jobs.
+SELECT w.id, w.name, w.labels, w.created_at, w.steps_total, w.cancel_reason,
+       ARRAY(SELECT j.state FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+             WHERE s.workflow_id = w.id ORDER BY s.position) AS states,
+       ARRAY(SELECT s.optional FROM jobsvc_workflow_steps s
+             WHERE s.workflow_id = w.id ORDER BY s.position) AS optionals,
+       (SELECT max(j.finished_at) FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+        WHERE s.workflow_id = w.id) AS finished_at
+FROM jobsvc_workflows w
+WHERE w.id = :workflow_id;
+
+-- name: workflow_list
+-- Newest first, keyset-paginated on (created_at, id), with their steps' states.
+SELECT w.id, w.name, w.labels, w.created_at, w.steps_total, w.cancel_reason,
+       ARRAY(SELECT j.state FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+             WHERE s.workflow_id = w.id ORDER BY s.position) AS states,
+       ARRAY(SELECT s.optional FROM jobsvc_workflow_steps s
+             WHERE s.workflow_id = w.id ORDER BY s.position) AS optionals,
+       (SELECT max(j.finished_at) FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+        WHERE s.workflow_id = w.id) AS finished_at
+FROM jobsvc_workflows w
+WHERE :after_created::timestamptz IS NULL OR (w.created_at, w.id) < (:after_created, :after_id::uuid)
+ORDER BY w.created_at DESC, w.id DESC
+LIMIT :limit;
+
+-- name: workflow_steps_get
+-- The steps of a workflow in submit order, each with its job (:payloads as in job_get);
+-- the elements of a mapped step follow it, in list order.
+SELECT s.name AS step_name, s.depends_on, s.optional, s.map_of, s.item,
+       j.id, j.handler, j.version_selector, j.version, j.state, j.priority,
+       CASE WHEN :payloads::boolean THEN j.input END AS input,
+       CASE WHEN :payloads::boolean THEN j.input_type_url END AS input_type_url,
+       CASE WHEN :payloads::boolean THEN j.input_data END AS input_data,
+       CASE WHEN :payloads::boolean THEN j.result END AS result,
+       CASE WHEN :payloads::boolean THEN j.result_type_url END AS result_type_url,
+       CASE WHEN :payloads::boolean THEN j.result_data END AS result_data,
+       j.error, j.attempt, j.idempotency_key, j.labels, j.created_at, j.run_at, j.started_at, j.finished_at,
+       j.cancel_requested, j.last_seq, j.progress_percent, j.progress_message, j.max_attempts, j.attempt_errors,
+       j.cached_from, j.redrive_of, j.concurrency_key, j.concurrency_limit, j.rate_key, j.rate_limit,
+       j.rate_period, j.fairness_key, j.trace_context
+FROM jobsvc_workflow_steps s
+JOIN jobsvc_jobs j ON j.id = s.job_id
+WHERE s.workflow_id = :workflow_id
+ORDER BY s.position, s.item NULLS FIRST;
+
+-- name: workflow_cancel_running
+-- Asks the executors of a workflow's running steps to stop them (as job_cancel_running),
+-- in its own transaction before workflow_cancel_pending: it locks running jobs only, in
+-- id order, as an outcome write does, and holds no step row meanwhile.
+WITH running AS MATERIALIZED (
+    SELECT j.id FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+    WHERE s.workflow_id = :workflow_id AND j.state = 'running' AND NOT j.cancel_requested
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
+UPDATE jobsvc_jobs j SET cancel_requested = true, cancel_reason = :reason
+FROM running WHERE j.id = running.id
+RETURNING j.id, pg_notify('jobsvc_cancel', j.id::text);
+
+-- name: workflow_cancel_pending
+-- Cancels a workflow's steps that have not started (waiting or queued) and records the
+-- reason (the first one stays). The step rows are locked first, in id order, as an outcome
+-- write locks them, so a parent finishing meanwhile either queued its dependant before
+-- (and it is cancelled here) or finds it cancelled.
+WITH workflow AS (
+    UPDATE jobsvc_workflows SET cancel_reason = coalesce(cancel_reason, :reason)
+    WHERE id = :workflow_id
+    RETURNING id
+), steps_locked AS MATERIALIZED (
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.workflow_id = (SELECT id FROM workflow)
+    ORDER BY s.job_id
+    FOR UPDATE OF s
+), pending AS MATERIALIZED (
+    SELECT j.id FROM jobsvc_jobs j
+    WHERE j.id IN (SELECT job_id FROM steps_locked) AND j.state IN ('waiting', 'queued')
+    ORDER BY j.id
+    FOR UPDATE OF j
+), cancelled AS (
+    UPDATE jobsvc_jobs j SET
+        state = 'cancelled', finished_at = now(), cancel_reason = :reason, last_seq = j.last_seq + 1
+    FROM pending WHERE j.id = pending.id
+    RETURNING j.id, j.last_seq
+), cancelled_event AS (
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+    SELECT id, last_seq, 'cancelled', jsonb_build_object('reason', :reason::text) FROM cancelled
+)
+SELECT id FROM cancelled;
