@@ -1,4 +1,4 @@
-"""The comparison table: one row per figure of issue 6, jobsvc beside each peer, and the target.
+"""The comparison table: one row per figure, jobsvc beside each peer, and its target (issue 13).
 
 A cell is `median (min-max)` over the runs. The ratio column beside a peer is how many times
 better jobsvc is: jobsvc / peer for rates, peer / jobsvc for latencies (so > 1 always means
@@ -32,31 +32,32 @@ class Figure:
 
 FIGURES = (
     Figure("submit_1", "Submit / enqueue one job, 1 caller", "jobs/s"),
-    Figure("submit_32", "Submit / enqueue one job, 32 callers", "jobs/s", ">= 4k, > pgqueuer"),
-    Figure("submit_256", "Submit / enqueue one job, 256 callers", "jobs/s", ">= 4k, > pgqueuer"),
-    Figure("batch_1000", "SubmitBatch / batch enqueue of 1,000", "jobs/s", ">= 100k"),
-    Figure("e2e", "End-to-end, in-process executors, no-op", "jobs/s", ">= 20k, >= 3x pgqueuer"),
-    Figure("e2e_remote", "End-to-end, remote Python workers", "jobs/s", ">= 10k"),
-    Figure("e2e_remote_go", "End-to-end, 1 remote Go worker", "jobs/s"),
+    Figure("submit_1_p50", "Submit / enqueue one job, 1 caller: p50", "ms", "<= 1", lower_is_better=True),
+    Figure("submit_32", "Submit / enqueue one job, 32 callers", "jobs/s", ">= 1.5x pgqueuer"),
+    Figure("submit_256", "Submit / enqueue one job, 256 callers", "jobs/s"),
+    Figure("batch_1000", "SubmitBatch / batch enqueue of 1,000", "jobs/s", ">= 1x pgqueuer"),
+    Figure("e2e", "End-to-end, in-process executors, no-op", "jobs/s", ">= 2x pgqueuer, >= 0.4x bare"),
+    Figure("e2e_remote", "End-to-end, remote Python workers", "jobs/s", ">= 1x pgqueuer e2e"),
+    Figure("e2e_remote_go", "End-to-end, 1 remote Go worker", "jobs/s", ">= 1.5x pgqueuer e2e"),
     Figure(
         "e2e_flow",
         "End-to-end, concurrency + rate limit set, not binding",
         "jobs/s",
-        ">= 0.9x end-to-end (issue 7)",
+        ">= 0.9x end-to-end",
     ),
-    Figure("call1_p50", "Call, 1 caller: p50", "ms", "<= 2", lower_is_better=True),
+    Figure("call1_p50", "Call, 1 caller: p50", "ms", "<= 2, >= 2x better than Celery", lower_is_better=True),
     Figure("call1_p99", "Call, 1 caller: p99", "ms", "<= 5", lower_is_better=True),
     Figure("call1_rate", "Call, 1 caller", "calls/s"),
-    Figure("call64_rate", "Call, 64 callers", "calls/s", ">= 3k"),
+    Figure("call64_rate", "Call, 64 callers", "calls/s", ">= 3,000"),
     Figure("call64_p50", "Call, 64 callers: p50", "ms", lower_is_better=True),
-    Figure("call64_p99", "Call, 64 callers: p99", "ms", "<= 40", lower_is_better=True),
-    Figure("stream_1", "Stream, 1 stream", "events/s", ">= 20k"),
+    Figure("call64_p99", "Call, 64 callers: p99", "ms", "<= 60", lower_is_better=True),
+    Figure("stream_1", "Stream, 1 stream", "events/s", ">= 20,000"),
     Figure("stream_64", "Stream, 64 streams", "events/s"),
-    Figure("idle_queries", "Idle, no work: statements per replica", "queries/s", "<= 1", lower_is_better=True),
+    Figure("idle_queries", "Idle, no work: statements per replica", "queries/s", "<= 0.75", lower_is_better=True),
     Figure("idle_xacts", "Idle, no work: transactions per replica", "xacts/s", lower_is_better=True),
     Figure("idle_workers_queries", "Idle, 100 remote workers: statements", "queries/s", lower_is_better=True),
     Figure("idle_workers_xacts", "Idle, 100 remote workers: transactions", "xacts/s", lower_is_better=True),
-    Figure("mem_calls", "Server RSS, 10,000 Calls waiting", "MiB", "< 300", lower_is_better=True),
+    Figure("mem_calls", "Server RSS, 10,000 Calls waiting", "MiB", "<= 347", lower_is_better=True),
     Figure("listen_calls", "LISTEN connections, Calls waiting", "per process", "1", lower_is_better=True),
     Figure("mem_streams", "Server RSS, 1,000 open streams", "MiB", lower_is_better=True),
     Figure("listen_streams", "LISTEN connections, open streams", "per process", "1", lower_is_better=True),
@@ -108,7 +109,13 @@ def comparison_rows(records: Sequence[RunRecord]) -> list[dict[str, Any]]:
         ours = found.get((figure.key, "jobsvc"))
         if ours is None and not any((figure.key, s) in found for s in present):
             continue
-        row: dict[str, Any] = {"key": figure.key, "figure": figure.label, "unit": figure.unit, "target": figure.target}
+        row: dict[str, Any] = {
+            "key": figure.key,
+            "figure": figure.label,
+            "unit": figure.unit,
+            "target": figure.target,
+            "lower_is_better": figure.lower_is_better,
+        }
         for system in present:
             cell = found.get((figure.key, system))
             row[system] = None if cell is None else dataclasses.asdict(cell)

@@ -86,10 +86,13 @@ def _number(value: float) -> str:
     return f"{value:.2f}"
 
 
-def write_json(
-    path: Path, meta: dict[str, Any], records: Sequence[RunRecord], comparison: list[dict[str, Any]]
-) -> None:
-    """Every raw run, the summaries and what the machine and settings were."""
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write a results document (see results)."""
+    path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+
+
+def results(meta: dict[str, Any], records: Sequence[RunRecord], comparison: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every raw run, the summaries and what the machine and settings were (JSON-ready)."""
     document = {
         "meta": meta,
         "comparison": comparison,
@@ -107,7 +110,8 @@ def write_json(
             for r in records
         ],
     }
-    path.write_text(json.dumps(_finite(document), indent=2, allow_nan=False) + "\n")
+    finite: dict[str, Any] = _finite(document)
+    return finite
 
 
 def _finite(value: Any) -> Any:

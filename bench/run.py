@@ -35,6 +35,7 @@ from typing import Any
 import asyncpg
 import grpc
 
+from bench import chart
 from bench.dbstats import db_stats, enable_statements
 from bench.figures import comparison_rows, format_comparison
 from bench.peers import PeerEnv, sessions
@@ -54,7 +55,7 @@ from bench.processes import (
     server_processes,
 )
 from bench.profiling import PySpyProfiler, find_py_spy
-from bench.report import RunRecord, format_table, summarize, summarize_cpu, write_json
+from bench.report import RunRecord, format_table, results, summarize, summarize_cpu, write_json
 from bench.scenarios import FULL, QUICK, Context, MeasureWindow, Outcome, Scenario, Timing, scenarios, wait_online
 from jobsvc.sdk import Client
 from jobsvc.store.embedded import EmbeddedPostgres
@@ -72,6 +73,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short windows (about a minute in all)")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
     parser.add_argument("--json", type=Path, help="write every raw run to this file")
+    parser.add_argument("--chart", type=Path, help="draw the comparison to this SVG file (see bench/chart.py)")
     parser.add_argument(
         "--only", default="", help="comma-separated scenario names, or systems (jobsvc, pgqueuer, ...), to run"
     )
@@ -444,9 +446,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         meta["load_average_at_end"] = os.getloadavg()
     meta["peer_settings"] = peer_settings
     print_summary(records, meta["scenarios"], peer_settings)
+    document = results(meta, records, comparison_rows(records))
     if args.json is not None:
-        write_json(args.json, meta, records, comparison_rows(records))
+        write_json(args.json, document)
         print(f"\nraw runs written to {args.json}")
+    if args.chart is not None:
+        chart.write(args.chart, document)
+        print(f"comparison chart written to {args.chart}")
     return code
 
 

@@ -184,7 +184,7 @@ async def submit_run(ctx: Context) -> Outcome:
         label = f"Submit, {callers} caller{'s' if callers > 1 else ''}"
         measures += [
             Measure(label, "jobs/s", load.rate, f"submit_{callers}"),
-            Measure(f"{label}: p50", "ms", load.percentile_ms(50)),
+            Measure(f"{label}: p50", "ms", load.percentile_ms(50), f"submit_{callers}_p50"),
             Measure(f"{label}: p99", "ms", load.percentile_ms(99)),
         ]
         details[f"callers_{callers}"] = _load_details(load)

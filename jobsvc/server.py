@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from opentelemetry import trace
 
@@ -35,15 +36,19 @@ from jobsvc.api import services
 from jobsvc.api.ack import AckService
 from jobsvc.api.auth import AuthConfig, Authenticator
 from jobsvc.api.reflection import add_reflection
+from jobsvc.api.stats import StatsService
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
+from jobsvc.api.workflows import WorkflowService
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.operations import Operations
 from jobsvc.app.pauses import Pauses
 from jobsvc.app.schedules import Schedules
+from jobsvc.app.stats import Stats
 from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
+from jobsvc.app.workflows import WorkflowsApp
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
 from jobsvc.domain.jobs import QueueStats
@@ -65,9 +70,13 @@ from jobsvc.v1 import (
     operation_service_pb2,
     pause_service_pb2,
     schedule_service_pb2,
+    stats_service_pb2,
     stream_service_pb2,
     submit_service_pb2,
+    workflow_service_pb2,
 )
+from jobsvc.web.app import WebApp, connect_routes
+from jobsvc.web.server import HttpServer, HttpTls
 
 log = logging.getLogger("jobsvc.server")
 
@@ -80,6 +89,8 @@ SERVICE_NAMES = (
     schedule_service_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
     pause_service_pb2.DESCRIPTOR.services_by_name["PauseService"].full_name,
     operation_service_pb2.DESCRIPTOR.services_by_name["OperationService"].full_name,
+    stats_service_pb2.DESCRIPTOR.services_by_name["StatsService"].full_name,
+    workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
 )
 
 
@@ -95,6 +106,8 @@ def default_data_dir() -> Path:
 
 
 DEFAULT_DRAIN_DELAY = 5.0
+# `jobsvc serve --http-port`: the API over HTTP and the dashboard (0 turns it off).
+DEFAULT_HTTP_PORT = 8080
 # Open RPCs get this long after the grace period before they are cancelled.
 RPC_GRACE_MARGIN = 2.0
 
@@ -231,6 +244,10 @@ class ServerConfig:
     pause_propagation: float = Pauses.PROPAGATION
     # The built-in jobsvc.http handler (HTTP delivery): served when enabled (--http-delivery).
     http_delivery: HttpDeliveryConfig = field(default_factory=HttpDeliveryConfig)
+    # The API over HTTP (Connect: JSON or binary protobuf) and the dashboard, on this port of
+    # `host`: None turns it off (an embedded server's default; the CLI's is DEFAULT_HTTP_PORT),
+    # 0 takes any free port.
+    http_port: int | None = None
     # Lease owner and executor name: unique per server instance, readable in events.
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}")
 
@@ -246,6 +263,9 @@ class JobsvcServer:
         self._stack = contextlib.AsyncExitStack()
         self._embedded: EmbeddedPostgres | None = None
         self._server: grpc.aio.Server | None = None
+        self._http: HttpServer | None = None
+        # The port the API over HTTP and the dashboard listen on (None when off).
+        self.http_port: int | None = None
         self._health = health.aio.HealthServicer()
         self._executor: Executor | None = None
         self._maintenance: Maintenance | None = None
@@ -322,10 +342,9 @@ class JobsvcServer:
         metrics, tracing = self.metrics, self.tracing
         # One settle path for the executor, worker sessions and the unary Ack/Nack/Reject.
         settler = Settler(store, metrics, notifications.jobs_due)
-        # The lanes of this process (executor, worker sessions) that a Call's job can start on at once.
-        # The pauses in force, kept fresh on this replica; lanes leave paused versions out.
-        pauses = Pauses(store, listener.jobs_due, propagation=cfg.pause_propagation)
-        await pauses.start(notifications, self.supervisor)
+        pauses, operations = await self._start_operations(store, listener, notifications)
+        # The lanes of this process (executor, worker sessions) that a Call's job can start on
+        # at once; they leave paused versions out.
         local = LocalSlots(pauses)
         self._executor = Executor(
             store,
@@ -348,10 +367,9 @@ class JobsvcServer:
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
-        # Bulk actions: this replica runs its share of the operations in the background.
-        operations = Operations(store, cfg.name, notifications.jobs_due)
-        operations.start(self.supervisor)
-        await self._start_grpc(app, schedules, pauses, operations, authenticator)
+        workflows = WorkflowService(WorkflowsApp(app, store), limits.error_budget)
+        operational = (services.PauseService(pauses), services.OperationService(operations))
+        await self._start_grpc(self._services(app, schedules, Stats(store), workflows, operational), authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
             store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
@@ -364,6 +382,17 @@ class JobsvcServer:
         probe = HealthProbe(self.database_url)
         self._stack.push_async_callback(probe.close)
         self._health_task = asyncio.create_task(self._watch_health(store, probe), name="jobsvc-health")
+
+    async def _start_operations(
+        self, store: PgStore, listener: Listener, notifications: PgNotifications
+    ) -> tuple[Pauses, Operations]:
+        """The pauses in force, kept fresh on this replica, and the bulk operations this
+        replica runs its share of, both in the background."""
+        pauses = Pauses(store, listener.jobs_due, propagation=self.config.pause_propagation)
+        await pauses.start(notifications, self.supervisor)
+        operations = Operations(store, self.config.name, notifications.jobs_due)
+        operations.start(self.supervisor)
+        return pauses, operations
 
     def _start_observing(self) -> None:
         """Metrics registry and tracer provider of this server (none when off)."""
@@ -419,30 +448,55 @@ class JobsvcServer:
                 resources.update(provided or {})
         return resources
 
-    async def _start_grpc(
+    def _services(
         self,
         app: JobsApp,
         schedules: Schedules,
-        pauses: Pauses,
-        operations: Operations,
-        authenticator: Authenticator,
-    ) -> None:
+        stats: Stats,
+        workflows: WorkflowService,
+        operational: tuple[services.PauseService, services.OperationService],
+    ) -> list[tuple[object, ServiceDescriptor]]:
+        """Every jobsvc.v1 servicer with its descriptor: what the gRPC and HTTP ports serve."""
+        return [
+            (servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__])
+            for servicer, module in (
+                (services.SubmitService(app), submit_service_pb2),
+                (services.CallService(app), call_service_pb2),
+                (services.StreamService(app), stream_service_pb2),
+                (services.JobService(app), job_service_pb2),
+                (services.ScheduleService(schedules), schedule_service_pb2),
+                (StatsService(stats), stats_service_pb2),
+                (workflows, workflow_service_pb2),
+                (operational[0], pause_service_pb2),
+                (operational[1], operation_service_pb2),
+                (self.ack, ack_service_pb2),
+            )
+        ]
+
+    async def _start_http(self, served: list[tuple[object, ServiceDescriptor]], authenticator: Authenticator) -> None:
+        """The API over HTTP and the dashboard, when --http-port is set."""
+        cfg = self.config
+        if cfg.http_port is None:
+            return
+        routes = connect_routes(
+            served, authenticator.guard, RpcTelemetry(self.metrics, self.tracing), cfg.connection.max_message_bytes
+        )
+        tls = HttpTls(cfg.tls.cert, cfg.tls.key, cfg.tls.client_ca) if cfg.tls.cert and cfg.tls.key else None
+        http = HttpServer(WebApp(routes), _bind_host(cfg.host), cfg.http_port, tls)
+        await http.start()
+        # Undone by stop() in its order; the stack's copy covers a start that fails later on.
+        self._stack.push_async_callback(http.stop, 0.0)
+        self._http, self.http_port = http, http.port
+        log.info("API over HTTP and the dashboard on %s://%s:%d/", "https" if tls else "http", cfg.host, http.port)
+
+    async def _start_grpc(self, served: list[tuple[object, ServiceDescriptor]], authenticator: Authenticator) -> None:
         connection = self.config.connection
         server = grpc.aio.server(options=[*connection.grpc_options(), ("grpc.so_reuseport", 1)])
-        for servicer, module in (
-            (services.SubmitService(app), submit_service_pb2),
-            (services.CallService(app), call_service_pb2),
-            (services.StreamService(app), stream_service_pb2),
-            (services.JobService(app), job_service_pb2),
-            (services.ScheduleService(schedules), schedule_service_pb2),
-            (services.PauseService(pauses), pause_service_pb2),
-            (services.OperationService(operations), operation_service_pb2),
-            (self.ack, ack_service_pb2),
-        ):
+        for servicer, descriptor in served:
             add_service(
                 server,
                 servicer,
-                module.DESCRIPTOR.services_by_name[type(servicer).__name__],
+                descriptor,
                 authenticator.guard,
                 RpcTelemetry(self.metrics, self.tracing),
                 max_request_bytes=connection.max_message_bytes,
@@ -462,6 +516,7 @@ class JobsvcServer:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
         await server.start()
         self._server = server
+        await self._start_http(served, authenticator)
 
     async def _set_health(self, status: int) -> None:
         for name in ("", *SERVICE_NAMES):
@@ -528,6 +583,10 @@ class JobsvcServer:
             if self._server is not None:
                 rpcs = asyncio.create_task(self._server.stop(grace + RPC_GRACE_MARGIN), name="jobsvc-grpc-stop")
                 await asyncio.sleep(0)  # the port refuses new RPCs from the task's first step
+            http = None
+            if self._http is not None:
+                # The HTTP port likewise: open Calls and Streams get the same grace.
+                http = asyncio.create_task(self._http.stop(grace + RPC_GRACE_MARGIN), name="jobsvc-http-stop")
             if self.ack is not None:
                 # Worker sessions never end by themselves: hand them over to other replicas now.
                 self.ack.end_sessions()
@@ -535,6 +594,8 @@ class JobsvcServer:
                 await self._executor.stop(grace)
             if rpcs is not None:
                 await rpcs
+            if http is not None:
+                await http
             await self._stack.aclose()
         finally:
             self._stopped.set()

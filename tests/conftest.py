@@ -113,5 +113,7 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     # No balancer in front of test servers: SIGTERM stops them without the drain delay.
     env.setdefault("JOBSVC_DRAIN_DELAY", "0")
+    # Test servers run side by side: no HTTP port unless a test asks for one (the default is 8080).
+    env.setdefault("JOBSVC_HTTP_PORT", "0")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env

@@ -92,7 +92,7 @@ async def enqueue_run(ctx: PeerContext) -> Outcome:
         label = f"Enqueue one job, {callers} caller{'s' if callers > 1 else ''}"
         measures += [
             Measure(label, "jobs/s", load.rate, f"submit_{callers}"),
-            Measure(f"{label}: p50", "ms", load.percentile_ms(50)),
+            Measure(f"{label}: p50", "ms", load.percentile_ms(50), f"submit_{callers}_p50"),
             Measure(f"{label}: p99", "ms", load.percentile_ms(99)),
         ]
         details[f"callers_{callers}"] = {"completed": load.completed, "errors": dict(load.errors)}

@@ -118,11 +118,13 @@ class MalformedRequest:
     error: str
     violation: FieldViolation = _UNPARSABLE
     reason: str = "MALFORMED_REQUEST"
+    # How the request was encoded: "protobuf", or "JSON" over HTTP (jobsvc.web).
+    encoding: str = "protobuf"
 
     def exception(self) -> InvalidArgument:
         """The error the request is answered with."""
         if self.reason == "MALFORMED_REQUEST":
-            message = f"request to {self.method} is not a valid protobuf message: {self.error}"
+            message = f"request to {self.method} is not a valid {self.encoding} message: {self.error}"
         else:
             message = f"invalid request: {self.violation.field}: {self.violation.description}"
         return InvalidArgument(message, [self.violation], reason=self.reason)
@@ -137,14 +139,22 @@ class OversizedRequest(MalformedRequest):
     limit: int = 0
 
 
-def _tolerant(parse: Callable[[bytes], Any], method: str, limit: int | None) -> Callable[[bytes], Any]:
+def tolerant_parser(
+    parse: Callable[[bytes], Any], method: str, limit: int | None, encoding: str = "protobuf"
+) -> Callable[[bytes], Any]:
+    """`parse`, answering a MalformedRequest or OversizedRequest instead of raising (grpc would
+    answer UNKNOWN); requests that parse are checked by jobsvc.api.wellformed too."""
+
     def deserialize(data: bytes) -> Any:
         if limit is not None and len(data) > limit:
             return OversizedRequest(method, f"{len(data)} bytes", size=len(data), limit=limit)
         try:
             request = parse(data)
         except Exception as exc:  # any parse failure is the caller's malformed request
-            return MalformedRequest(method, str(exc))
+            if encoding == "protobuf":
+                return MalformedRequest(method, str(exc))
+            violation = FieldViolation("request", f"malformed {encoding} encoding")
+            return MalformedRequest(method, str(exc), violation, encoding=encoding)
         problem = first_problem(request)
         if problem is not None:
             return MalformedRequest(method, problem.description, problem, "INVALID_ARGUMENT")
@@ -174,11 +184,9 @@ def _already_serialized(data: bytes) -> bytes:
     return data
 
 
-async def _within_limit(data: bytes, limit: int, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-    """The serialized response, or a RESOURCE_EXHAUSTED answer naming the limit instead of
+async def _over_limit(data: bytes, limit: int, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> NoReturn:
+    """Answer a response over the limit with RESOURCE_EXHAUSTED naming the limit, instead of
     grpc's own (which names no setting, and logs an error with a traceback)."""
-    if len(data) <= limit:
-        return data
     error = ResourceExhausted(
         f"the response of {method} is {len(data)} bytes, over the limit of {limit} bytes "
         f"(server option --max-message-bytes){_OVERSIZED_HINTS.get(method, '')}",
@@ -200,14 +208,65 @@ def _bounded(
             # aclosing: a caller that leaves closes the servicer's generator now, not at GC.
             async with contextlib.aclosing(behaviour(request, context)) as responses:
                 async for response in responses:
-                    yield await _within_limit(serialize(response), limit, name, context)
+                    data = serialize(response)
+                    yield data if len(data) <= limit else await _over_limit(data, limit, name, context)
 
         return bounded_stream
 
     async def bounded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-        return await _within_limit(serialize(await behaviour(request, context)), limit, name, context)
+        data = serialize(await behaviour(request, context))
+        return data if len(data) <= limit else await _over_limit(data, limit, name, context)
 
     return bounded
+
+
+@dataclass(frozen=True)
+class MethodHandling:
+    """One method as every transport serves it: the behaviour (error mapping, response size
+    limit, token and scope check, telemetry, in that order inside out) and its codecs."""
+
+    path: str
+    method: MethodDescriptor
+    request_class: Any
+    response_class: Any
+    behaviour: Callable[..., Any]
+    # Bytes -> request, or a MalformedRequest/OversizedRequest for the servicer to answer.
+    deserializer: Callable[[bytes], Any]
+    serializer: Callable[[Any], bytes]
+
+
+def method_handling(
+    servicer: object,
+    method: MethodDescriptor,
+    guard: MethodGuard,
+    telemetry: RpcTelemetry | None = None,
+    *,
+    max_request_bytes: int | None = None,
+    max_response_bytes: int | None = None,
+) -> MethodHandling:
+    """How `method` of `servicer` is served: the same chain for gRPC (add_service) and for
+    HTTP (jobsvc.web), so both answer the same codes with the same details."""
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    request_class = message_factory.GetMessageClass(method.input_type)
+    response_class = message_factory.GetMessageClass(method.output_type)
+    behaviour = getattr(servicer, method.name)
+    serializer: Callable[[Any], bytes] = response_class.SerializeToString
+    if max_response_bytes is not None:
+        # Serialized here, once, to be measured: grpc passes the bytes on as they are.
+        behaviour = _bounded(behaviour, method, max_response_bytes, serializer)
+        serializer = _already_serialized
+    behaviour = guard(method, behaviour)
+    if telemetry is not None and telemetry.active:
+        behaviour = telemetry.wrap(behaviour, path, method.server_streaming)
+    return MethodHandling(
+        path,
+        method,
+        request_class,
+        response_class,
+        behaviour,
+        tolerant_parser(request_class.FromString, path, max_request_bytes),
+        serializer,
+    )
 
 
 def add_service(
@@ -231,9 +290,14 @@ def add_service(
     """
     handlers = {}
     for method in service.methods:
-        path = f"/{service.full_name}/{method.name}"
-        request_class = message_factory.GetMessageClass(method.input_type)
-        response_class = message_factory.GetMessageClass(method.output_type)
+        handling = method_handling(
+            servicer,
+            method,
+            guard,
+            telemetry,
+            max_request_bytes=max_request_bytes,
+            max_response_bytes=max_response_bytes,
+        )
         factory = (
             grpc.unary_stream_rpc_method_handler if method.server_streaming else grpc.unary_unary_rpc_method_handler
         )
@@ -243,19 +307,10 @@ def add_service(
                 if method.server_streaming
                 else grpc.stream_unary_rpc_method_handler
             )
-        behaviour = getattr(servicer, method.name)
-        serializer: Callable[[Any], bytes] = response_class.SerializeToString
-        if max_response_bytes is not None:
-            # Serialized here, once, to be measured: grpc passes the bytes on as they are.
-            behaviour = _bounded(behaviour, method, max_response_bytes, serializer)
-            serializer = _already_serialized
-        behaviour = guard(method, behaviour)
-        if telemetry is not None and telemetry.active:
-            behaviour = telemetry.wrap(behaviour, path, method.server_streaming)
         handlers[method.name] = factory(
-            behaviour,
-            request_deserializer=_tolerant(request_class.FromString, path, max_request_bytes),
-            response_serializer=serializer,
+            handling.behaviour,
+            request_deserializer=handling.deserializer,
+            response_serializer=handling.serializer,
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 

@@ -298,8 +298,14 @@ class Lane:
 
     @property
     def free(self) -> int:
-        """Slots neither held nor reserved."""
-        return self.config.capacity - len(self.held) - self.reserved
+        """Slots the consumer has free: its capacity less the attempts it runs (held and
+        not settling) and the reserved slots. An attempt whose outcome is being written
+        takes no slot: the consumer is done with it, and waiting for the commit (a disk
+        flush) before claiming again would leave the consumer idle for that long. Its
+        lease stays held until the write lands; at most `capacity` writes are in flight."""
+        capacity, held = self.config.capacity, len(self.held) + self.reserved
+        running = held - len(self.settling)
+        return min(capacity - running, 2 * capacity - held)
 
     def reserve(self) -> bool:
         """Promise a free slot to a job about to be submitted here; False when none is free
@@ -452,6 +458,8 @@ class Lane:
         not end (its write failed and the consumer may try again)."""
         ending = Ending()
         self.settling.add(token)
+        if self._waiting_for_slot:
+            self.due.set()  # the consumer's slot is free now (see free)
         try:
             yield ending
         finally:

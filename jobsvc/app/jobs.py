@@ -262,29 +262,45 @@ class JobsApp:
         """Raise what submit would raise for this spec (unknown handler, bad input), without submitting."""
         await self._prepare(spec, path)
 
+    async def prepare_step(self, spec: JobSpec, path: str, *, takes_inputs: bool) -> NewJob:
+        """Resolve and settle a workflow step's job as submit would, but never from the
+        result cache; a step that takes inputs from its parents has its literal input
+        checked against the schema only when it runs (it is incomplete until then)."""
+        return await self._prepare(spec, path, None, step=True, partial_input=takes_inputs)
+
     def jobs_due(self, due: datetime | None) -> None:
         """Jobs were queued by other means than submit (a retry, a requeue): wake claim loops."""
         self._notifications.jobs_due(due)
 
-    async def _prepare(self, spec: JobSpec, path: str, trace_context: dict[str, str] | None = None) -> NewJob:
+    async def _prepare(
+        self,
+        spec: JobSpec,
+        path: str,
+        trace_context: dict[str, str] | None = None,
+        *,
+        step: bool = False,
+        partial_input: bool = False,
+    ) -> NewJob:
         """Resolve the version, validate the input and settle the job's policy."""
         self._check_input_size(spec, path)
         selector = VersionSelector.parse(spec.version_selector)
         handler = await self._registry.resolve(spec.handler, selector, path)
-        self._validate_input(handler, spec, path)
+        if not partial_input:
+            self._validate_input(handler, spec, path)
+        cached = bool(handler.cache_ttl) and not step
         new = NewJob(
             spec,
             handler.version,
             retry_policy=spec.retry_policy.over(handler.retry_policy).over(DEFAULT_RETRY_POLICY),
             attempt_timeout=spec.attempt_timeout or handler.attempt_timeout,
             retention=handler.retention or DEFAULT_RETENTION_SECONDS,
-            input_hash=input_hash(spec.input) if handler.cache_ttl else None,
+            input_hash=input_hash(spec.input) if cached else None,
             flow_keys=self._flow_keys(handler, spec, path),
             trace_context=trace_context,
         )
         # The result cache: identical input within the TTL is answered without running.
         # A keyed submit is answered by its key instead (see idempotency keys).
-        if handler.cache_ttl and spec.idempotency_key is None:
+        if handler.cache_ttl and not step and spec.idempotency_key is None:
             source = await self._store.job_find_cached(new, handler.cache_ttl)
             if source is not None:
                 new = replace(new, cached_from=source)

@@ -23,6 +23,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
     return ServerConfig(
         host=args.host,
         port=args.port,
+        http_port=args.http_port or None,  # 0 turns the HTTP port off
         database_url=args.database_url,
         data_dir=args.data_dir,
         handler_modules=args.handlers,

@@ -44,16 +44,25 @@ from jobsvc.codec.encode import (
     state_to_proto,
     timestamp_to_proto,
 )
+from jobsvc.codec.stats import (
+    duration_to_proto,
+    finished_bucket_to_proto,
+    version_stats_to_proto,
+    window_from_proto,
+)
+from jobsvc.codec.workflows import step_to_proto, workflow_spec_from_proto, workflow_to_proto
 
 __all__ = [
     "assignment_to_proto",
     "bulk_action_from_proto",
     "decode_page_token",
     "delay_seconds",
+    "duration_to_proto",
     "encode_page_token",
     "error_from_proto",
     "error_to_proto",
     "event_to_proto",
+    "finished_bucket_to_proto",
     "flow_from_proto",
     "flow_to_proto",
     "handler_from_proto",
@@ -76,7 +85,12 @@ __all__ = [
     "schedule_to_proto",
     "state_to_proto",
     "states_from_proto",
+    "step_to_proto",
     "timestamp_to_proto",
+    "version_stats_to_proto",
     "view_from_proto",
+    "window_from_proto",
     "worker_from_proto",
+    "workflow_spec_from_proto",
+    "workflow_to_proto",
 ]

@@ -22,6 +22,8 @@ class JobState(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # A workflow step whose parents have not all finished (see domain/workflows.py).
+    WAITING = "waiting"
 
     @property
     def terminal(self) -> bool:
@@ -374,6 +376,31 @@ class QueueStats:
     due: int
     scheduled: int
     oldest_due_age: float
+
+
+@dataclass(frozen=True, slots=True)
+class VersionStats:
+    """The jobs of one handler version now and within a recent window, for dashboards."""
+
+    handler: str
+    version: str
+    queued: int
+    scheduled: int
+    running: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    oldest_queued_age: float
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedBucket:
+    """The jobs that finished within one stretch of time, by outcome."""
+
+    start: datetime
+    succeeded: int
+    failed: int
+    cancelled: int
 
 
 @dataclass(frozen=True, slots=True)

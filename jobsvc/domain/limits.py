@@ -33,6 +33,12 @@ PARTIAL_OUTPUT_TOO_LARGE = "jobsvc.PartialOutputTooLarge"
 INPUT_TOO_LARGE = "jobsvc.InputTooLarge"
 # A progress message is a status line for people: longer ones are cut (not refused).
 MAX_PROGRESS_MESSAGE_BYTES = 4096
+# Steps of one workflow: all of them are inserted in one transaction, and GetWorkflow
+# answers them all in one message (in the BASIC view, a few hundred bytes each).
+MAX_WORKFLOW_STEPS = 10_000
+# Elements a mapped step may fan out to (StepMap.max_items), and its default.
+MAX_MAP_ITEMS = 10_000
+DEFAULT_MAP_ITEMS = 1_000
 # What a JobError's fields cost besides their text: tags, lengths, attempt, flag.
 _ERROR_OVERHEAD = 32
 _CUT = "[{} bytes cut]"

@@ -20,7 +20,7 @@ DEFAULT_JOBS_PER_SECOND = 1000.0
 class BulkAction(enum.StrEnum):
     """What an operation does to each job it selects (only to jobs it applies to)."""
 
-    CANCEL = "cancel"  # queued and running jobs
+    CANCEL = "cancel"  # queued and running jobs, and waiting workflow steps
     REDRIVE = "redrive"  # dead-lettered (failed, not redriven) jobs
     DELETE = "delete"  # finished jobs, with their events
 

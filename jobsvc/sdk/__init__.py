@@ -21,6 +21,7 @@ from jobsvc.sdk.client import (
     job_spec,
     payload_value,
     to_payload,
+    workflow_step,
 )
 from jobsvc.sdk.worker import RemoteWorker, WorkerConfig, run_worker
 
@@ -37,4 +38,5 @@ __all__ = [
     "payload_value",
     "run_worker",
     "to_payload",
+    "workflow_step",
 ]

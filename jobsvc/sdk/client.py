@@ -48,6 +48,8 @@ from jobsvc.v1 import (
     stream_service_pb2_grpc,
     submit_service_pb2,
     submit_service_pb2_grpc,
+    workflow_service_pb2,
+    workflow_service_pb2_grpc,
 )
 
 JOB_ID_METADATA = "jobsvc-job-id"
@@ -102,6 +104,49 @@ def job_spec(
     if run_at is not None:
         spec.run_at.FromDatetime(run_at)
     return spec
+
+
+def workflow_step(
+    name: str,
+    handler: str,
+    input: Any = None,
+    *,
+    depends_on: Sequence[str] = (),
+    inputs: Mapping[str, str | tuple[str, str]] | None = None,
+    merge: Sequence[str | tuple[str, str]] = (),
+    optional: bool = False,
+    map_over: str | tuple[str, str] | None = None,
+    map_key: str = "",
+    max_items: int = 0,
+    **options: Any,
+) -> workflow_service_pb2.WorkflowStep:
+    """Build a WorkflowStep: `inputs` maps a key of this step's input to a parent step
+    (its whole result) or to (step, "field.path"); `merge` lists parents (or (step, path))
+    whose object result is merged into the input; `map_over` (a parent, or (step, path)
+    to a list) runs the step once per element, given under `map_key` (or merged), at most
+    `max_items` (0: the server's default). Parents named there are added to depends_on.
+    Other options are job_spec's."""
+    taken = [workflow_service_pb2.StepInput(key=key, **_step_source(source)) for key, source in (inputs or {}).items()]
+    taken += [workflow_service_pb2.StepInput(**_step_source(source)) for source in merge]
+    mapped = (
+        None
+        if map_over is None
+        else workflow_service_pb2.StepMap(**_step_source(map_over), key=map_key, max_items=max_items)
+    )
+    parents = list(dict.fromkeys([*depends_on, *(t.step for t in taken), *([mapped.step] if mapped else [])]))
+    return workflow_service_pb2.WorkflowStep(
+        name=name,
+        job=job_spec(handler, input, **options),
+        depends_on=parents,
+        inputs=taken,
+        optional=optional,
+        map=mapped,
+    )
+
+
+def _step_source(source: str | tuple[str, str]) -> dict[str, str]:
+    step, path = (source, "") if isinstance(source, str) else source
+    return {"step": step, "path": path}
 
 
 @dataclass(frozen=True)
@@ -222,6 +267,7 @@ class Client:
         self._schedules = schedule_service_pb2_grpc.ScheduleServiceStub(self._channel)
         self._pauses = pause_service_pb2_grpc.PauseServiceStub(self._channel)
         self._operations = operation_service_pb2_grpc.OperationServiceStub(self._channel)
+        self._workflows = workflow_service_pb2_grpc.WorkflowServiceStub(self._channel)
 
     def _call_metadata(self) -> tuple[tuple[str, str], ...]:
         """The client's metadata, plus the caller's trace context (W3C) when a span is current."""
@@ -508,3 +554,52 @@ class Client:
         """The pauses in force."""
         request = pause_service_pb2.ListPausesRequest()
         return list((await self._pauses.ListPauses(request, timeout=timeout, metadata=self._metadata)).pauses)
+
+    async def submit_workflow(
+        self,
+        steps: Sequence[workflow_service_pb2.WorkflowStep],
+        *,
+        name: str = "",
+        labels: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> workflow_service_pb2.Workflow:
+        """Submit a workflow (steps from `workflow_step`) in one transaction; returns it once durable."""
+        request = workflow_service_pb2.SubmitWorkflowRequest(name=name, steps=list(steps), labels=dict(labels or {}))
+        response = await self._workflows.SubmitWorkflow(request, timeout=timeout, metadata=self._call_metadata())
+        return response.workflow
+
+    async def call_workflow(
+        self,
+        steps: Sequence[workflow_service_pb2.WorkflowStep],
+        *,
+        name: str = "",
+        labels: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> workflow_service_pb2.CallWorkflowResponse:
+        """Submit a workflow and wait until every step has finished: the response has the
+        workflow and its sink steps with their results (`outputs`)."""
+        submit = workflow_service_pb2.SubmitWorkflowRequest(name=name, steps=list(steps), labels=dict(labels or {}))
+        request = workflow_service_pb2.CallWorkflowRequest(workflow=submit)
+        return await self._workflows.CallWorkflow(request, timeout=timeout, metadata=self._call_metadata())
+
+    async def get_workflow(
+        self, workflow_id: str, *, full: bool = False, timeout: float | None = None
+    ) -> workflow_service_pb2.Workflow:
+        """A workflow and each step's job (with inputs and results when `full`)."""
+        view = job_service_pb2.JOB_VIEW_FULL if full else job_service_pb2.JOB_VIEW_BASIC
+        request = workflow_service_pb2.GetWorkflowRequest(id=workflow_id, view=view)
+        return (await self._workflows.GetWorkflow(request, timeout=timeout, metadata=self._metadata)).workflow
+
+    async def list_workflows(
+        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> workflow_service_pb2.ListWorkflowsResponse:
+        """One page of workflows, newest first, without their steps."""
+        request = workflow_service_pb2.ListWorkflowsRequest(page_size=page_size, page_token=page_token)
+        return await self._workflows.ListWorkflows(request, timeout=timeout, metadata=self._metadata)
+
+    async def cancel_workflow(
+        self, workflow_id: str, reason: str = "", *, timeout: float | None = None
+    ) -> workflow_service_pb2.Workflow:
+        """Cancel every step that has not finished (running ones are asked to stop)."""
+        request = workflow_service_pb2.CancelWorkflowRequest(id=workflow_id, reason=reason)
+        return (await self._workflows.CancelWorkflow(request, timeout=timeout, metadata=self._metadata)).workflow

@@ -274,17 +274,12 @@ class EventNotifier:
         self._pending: dict[str, None] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def changed_here(self, job_ids: Iterable[str]) -> None:
-        """The jobs' event logs grew, and the statement that wrote them notified the other
-        processes itself (job_claim, job_finish_many): wake this process's waiters."""
-        if self._local is not None:
-            for job_id in job_ids:
-                self._local(job_id)
-
     def changed(self, job_ids: Iterable[str]) -> None:
         """The jobs' event logs grew (their transaction has committed)."""
         ids = list(job_ids)
-        self.changed_here(ids)
+        if self._local is not None:
+            for job_id in ids:
+                self._local(job_id)
         self._pending.update(dict.fromkeys(ids))
         if self._pending and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._flush(), name="jobsvc-notify")

@@ -15,6 +15,7 @@ from jobsvc.domain.jobs import (
     Claim,
     EventKind,
     EventPage,
+    FinishedBucket,
     HandlerSpec,
     Job,
     JobError,
@@ -24,11 +25,13 @@ from jobsvc.domain.jobs import (
     Payload,
     QueueStats,
     Transition,
+    VersionStats,
 )
 from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
+from jobsvc.domain.workflows import Workflow, WorkflowPage, WorkflowSpec
 
 
 class JobStore(Protocol):
@@ -218,6 +221,14 @@ class JobStore(Protocol):
         """Queued jobs per handler: due, scheduled for later, age of the oldest due."""
         ...
 
+    async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
+        """Per handler version: queued (due, scheduled), running, and finished within the window."""
+        ...
+
+    async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
+        """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
+        ...
+
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
         """Delete jobs finished longer than their retention before `now`; how many."""
         ...
@@ -228,6 +239,27 @@ class JobStore(Protocol):
         ...
 
     # -- schedules (see jobsvc.domain.schedules) ----------------------------------------
+
+    async def workflow_insert(self, spec: WorkflowSpec, jobs: Sequence[NewJob]) -> str:
+        """Insert a checked workflow in one transaction, jobs[i] being the job of
+        spec.steps[i]: steps without parents queued, the others WAITING; the new id. Each
+        waiting step is queued, with its input resolved, in the transaction that finishes
+        its last parent (or cancelled, per its parents' failure policy)."""
+        ...
+
+    async def workflow_get(self, workflow_id: str, *, payloads: bool = False) -> Workflow | None:
+        """A workflow with every step, read in one snapshot; the steps' jobs carry their
+        payloads only when `payloads`. None when there is no such workflow."""
+        ...
+
+    async def workflow_list(self, limit: int, cursor: tuple[datetime, str] | None) -> WorkflowPage:
+        """Up to `limit` workflows after `cursor` (created_at, id), newest first, without steps."""
+        ...
+
+    async def workflow_cancel(self, workflow_id: str, reason: str) -> bool:
+        """Cancel the steps of a workflow that have not started and ask its running steps to
+        stop; False when there is no such workflow."""
+        ...
 
     async def schedule_create(self, schedule: Schedule, next_tick_at: datetime) -> Schedule:
         """Store a new schedule; AlreadyExists when the name is taken."""

@@ -18,6 +18,7 @@ from jobsvc.domain.jobs import (
     Claim,
     EventKind,
     EventPage,
+    FinishedBucket,
     HandlerSpec,
     Job,
     JobError,
@@ -27,11 +28,13 @@ from jobsvc.domain.jobs import (
     Payload,
     QueueStats,
     Transition,
+    VersionStats,
 )
 from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
+from jobsvc.domain.workflows import Workflow, WorkflowPage, WorkflowSpec
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
 from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, create_pool, database_error
@@ -78,6 +81,25 @@ def _same_content(existing: Job, new: NewJob) -> bool:
         spec.version_selector,
         spec.input,
     )
+
+
+def _insert_arguments(fresh: Sequence[tuple[str, NewJob]]) -> dict[str, object]:
+    """job_insert_many's arguments for (id, job) pairs."""
+    payloads = [rows.payload_columns(j.spec.input) for _, j in fresh]
+    return {
+        "ids": [i for i, _ in fresh],
+        "handlers": [j.spec.handler for _, j in fresh],
+        "version_selectors": [j.spec.version_selector for _, j in fresh],
+        "versions": [j.version for _, j in fresh],
+        "priorities": [j.spec.priority for _, j in fresh],
+        "inputs": [None if p[1] else rows.json_text(p[0]) for p in payloads],
+        "input_type_urls": [p[1] for p in payloads],
+        "input_datas": [p[2] for p in payloads],
+        "idempotency_keys": [j.spec.idempotency_key for _, j in fresh],
+        "labels": [rows.labels_text(j.spec.labels) for _, j in fresh],
+        "run_ats": [j.spec.run_at for _, j in fresh],
+        "options": [rows.job_options(j) for _, j in fresh],
+    }
 
 
 def _job_not_found(job_id: str) -> NotFound:
@@ -286,23 +308,9 @@ class PgStore:
         async with self._connection() as conn, conn.transaction() if cached else contextlib.nullcontext():
             created = await self._insert_cached(conn, ids, jobs) if cached else {}
             fresh = [(i, j) for i, j in zip(ids, jobs, strict=True) if j.cached_from is None]
-            payloads = [rows.payload_columns(j.spec.input) for _, j in fresh]
-            inserted = await _run(
-                conn,
-                "job_insert_many",
-                ids=[i for i, _ in fresh],
-                handlers=[j.spec.handler for _, j in fresh],
-                version_selectors=[j.spec.version_selector for _, j in fresh],
-                versions=[j.version for _, j in fresh],
-                priorities=[j.spec.priority for _, j in fresh],
-                inputs=[None if p[1] else rows.json_text(p[0]) for p in payloads],
-                input_type_urls=[p[1] for p in payloads],
-                input_datas=[p[2] for p in payloads],
-                idempotency_keys=[j.spec.idempotency_key for _, j in fresh],
-                labels=[rows.labels_text(j.spec.labels) for _, j in fresh],
-                run_ats=[j.spec.run_at for _, j in fresh],
-                options=[rows.job_options(j) for _, j in fresh],
-            )
+            keyed = any(j.spec.idempotency_key for _, j in fresh)
+            statement = "job_insert_many+keyed" if keyed else "job_insert_many"
+            inserted = await _run(conn, statement, **_insert_arguments(fresh))
             by_id = dict(fresh)
             for r in inserted:
                 job_id = str(r["id"])
@@ -439,6 +447,72 @@ class PgStore:
         )
         return [rows.job(r) for r in redriven]
 
+    # -- workflows -------------------------------------------------------------------
+
+    async def workflow_insert(self, spec: WorkflowSpec, jobs: Sequence[NewJob]) -> str:
+        """Insert a workflow's steps (jobs[i] is spec.steps[i]) in one transaction; its id."""
+        workflow_id = str(uuid.uuid4())
+        ids = [str(uuid.uuid4()) for _ in jobs]
+        by_name = {step.name: job_id for step, job_id in zip(spec.steps, ids, strict=True)}
+        children: dict[str, list[str]] = {name: [] for name in by_name}
+        for step, job_id in zip(spec.steps, ids, strict=True):
+            for parent in step.depends_on:
+                children[parent].append(job_id)
+        async with self._connection() as conn, conn.transaction():
+            await _run(conn, "job_insert_many", **_insert_arguments(list(zip(ids, jobs, strict=True))))
+            await _run(
+                conn,
+                "workflow_insert",
+                workflow_id=workflow_id,
+                name=spec.name,
+                labels=spec.labels,
+                job_ids=ids,
+                names=[step.name for step in spec.steps],
+                depends_on=[json.dumps(list(step.depends_on)) for step in spec.steps],
+                child_ids=[json.dumps(children[step.name]) for step in spec.steps],
+                optionals=[step.optional for step in spec.steps],
+                inputs=[rows.step_inputs_text(step, by_name) for step in spec.steps],
+                maps=[rows.step_map_text(step, by_name) for step in spec.steps],
+            )
+        return workflow_id
+
+    async def workflow_get(self, workflow_id: str, *, payloads: bool = False) -> Workflow | None:
+        """A workflow with its steps (their jobs without payloads unless `payloads`)."""
+        async with self._connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            # One snapshot: the workflow's state agrees with its steps'.
+            header = await _run(conn, "workflow_get", workflow_id=workflow_id)
+            if not header:
+                return None
+            steps = await _run(conn, "workflow_steps_get", workflow_id=workflow_id, payloads=payloads)
+        return rows.workflow(header[0], [rows.step(r) for r in steps])
+
+    async def workflow_list(self, limit: int, cursor: tuple[datetime, str] | None) -> WorkflowPage:
+        """Up to `limit` workflows after `cursor`, newest first, without their steps."""
+        found = await self._fetch(
+            "workflow_list",
+            limit=limit + 1,
+            after_created=cursor[0] if cursor else None,
+            after_id=cursor[1] if cursor else None,
+        )
+        workflows = [rows.workflow(r, []) for r in found[:limit]]
+        more = len(found) > limit
+        return WorkflowPage(workflows, (workflows[-1].created_at, workflows[-1].id) if more else None)
+
+    async def workflow_cancel(self, workflow_id: str, reason: str) -> bool:
+        """Ask a workflow's running steps to stop, then cancel its waiting and queued ones
+        (two transactions: see workflow_cancel_running); False when there is no such workflow."""
+        cancelled: list[asyncpg.Record] = []
+        async with self._connection() as conn:
+            # Twice: a mapped step that a parent expanded while the first pass waited for its
+            # row lock made element jobs that the first pass's snapshot could not see.
+            for _ in range(2):
+                await _run(conn, "workflow_cancel_running", workflow_id=workflow_id, reason=reason)
+                cancelled += await _run(conn, "workflow_cancel_pending", workflow_id=workflow_id, reason=reason)
+            found = await _run(conn, "workflow_get", workflow_id=workflow_id)
+        if cancelled:
+            self.notifier.changed(str(r["id"]) for r in cancelled)
+        return bool(found)
+
     # -- executing -------------------------------------------------------------------
 
     async def job_claim(
@@ -481,7 +555,7 @@ class PgStore:
                 await _execute(conn, "plan_claims_for_transaction")
                 found = await _run(conn, name, **parameters)
         claimed = [r for r in found if r["id"] is not None]
-        self.notifier.changed_here(str(r["id"]) for r in claimed)  # the statement notified the others
+        self.notifier.changed(str(r["id"]) for r in claimed)
         retry_at = found[0]["rate_retry_at"]
         if retry_at is not None and self.jobs_due is not None:
             self.jobs_due(retry_at)
@@ -569,7 +643,7 @@ class PgStore:
                 errors=[json.dumps(error.to_json()) if error else None for *_, error in items],
             )
         done = {str(r["id"]): r for r in finished}
-        self.notifier.changed_here(done)  # the statement notified the other processes
+        self.notifier.changed(done)
         return [rows.transition(done[job_id], state) if job_id in done else None for job_id, _, state, _, _ in items]
 
     async def job_fail_attempt(
@@ -612,6 +686,28 @@ class PgStore:
             QueueStats(r["handler"], r["due"], r["scheduled"], r["oldest_due_age"])
             for r in await self._fetch("job_queue_stats")
         ]
+
+    async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
+        """Per handler version: queued (due, scheduled), running, and finished within the window."""
+        return [
+            VersionStats(
+                r["handler"],
+                r["version"],
+                r["queued"],
+                r["scheduled"],
+                r["running"],
+                r["succeeded"],
+                r["failed"],
+                r["cancelled"],
+                r["oldest_queued_age"],
+            )
+            for r in await self._fetch("job_stats_by_version", window_seconds=window_seconds)
+        ]
+
+    async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
+        """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
+        found = await self._fetch("job_finished_timeline", window_seconds=window_seconds, bucket_seconds=bucket_seconds)
+        return [FinishedBucket(r["bucket_start"], r["succeeded"], r["failed"], r["cancelled"]) for r in found]
 
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
         """Delete finished jobs past their retention (by `now`); how many."""

@@ -1,4 +1,5 @@
-"""Rows of jobsvc_jobs, jobsvc_job_events and jobsvc_handlers as domain objects, and back."""
+"""Rows of jobsvc_jobs, jobsvc_job_events, jobsvc_handlers and the workflow tables as domain
+objects, and back."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from jobsvc.domain.operations import BulkAction, Operation, OperationState
 from jobsvc.domain.pauses import Pause
 from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
 from jobsvc.domain.values import JsonValue
+from jobsvc.domain.workflows import StepStatus, Workflow, WorkflowState, WorkflowStep, workflow_state
 
 
 def json_text(value: JsonValue) -> str | None:
@@ -371,4 +373,54 @@ def operation(row: asyncpg.Record) -> Operation:
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
         cursor=(row["cursor_created_at"], str(row["cursor_id"])),
+    )
+
+
+def step_inputs_text(step: WorkflowStep, job_ids: dict[str, str]) -> str:
+    """A step's inputs as jobsvc_workflow_steps.inputs keeps them: parents by job id."""
+    return json.dumps(
+        [
+            {"job_id": job_ids[taken.step], "step": taken.step, "path": list(taken.path), "key": taken.key}
+            for taken in step.inputs
+        ]
+    )
+
+
+def step_map_text(step: WorkflowStep, job_ids: dict[str, str]) -> str | None:
+    """A mapped step's map as jobsvc_workflow_steps.map keeps it (None when it maps nothing)."""
+    if step.map is None:
+        return None
+    taken = step.map
+    return json.dumps(
+        {
+            "job_id": job_ids[taken.step],
+            "step": taken.step,
+            "path": list(taken.path),
+            "key": taken.key,
+            "max_items": taken.max_items,
+        }
+    )
+
+
+def step(row: asyncpg.Record) -> StepStatus:
+    """A step from a workflow_steps_get row."""
+    return StepStatus(row["step_name"], tuple(row["depends_on"]), row["optional"], job(row), row["map_of"], row["item"])
+
+
+def workflow(row: asyncpg.Record, steps: list[StepStatus]) -> Workflow:
+    """A workflow from a workflow_get or workflow_list row, with its steps (if read)."""
+    states = [JobState(s) for s in row["states"]]
+    state = workflow_state(list(zip(states, row["optionals"], strict=True)), row["cancel_reason"] is not None)
+    return Workflow(
+        id=str(row["id"]),
+        name=row["name"],
+        state=state,
+        labels=dict(row["labels"] or {}),
+        created_at=row["created_at"],
+        finished_at=row["finished_at"] if state is not WorkflowState.RUNNING else None,
+        steps=tuple(steps),
+        # With the elements of mapped steps, as steps_finished counts them.
+        steps_total=len(states),
+        steps_finished=sum(1 for s in states if s.terminal),
+        cancel_reason=row["cancel_reason"],
     )

@@ -14,6 +14,9 @@ from functools import cache
 from importlib import resources
 
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+# A line of a block that only its variant runs: `--+keyed ON CONFLICT ...` is a comment in
+# block `x`, and the text after the marker is a line of block `x+keyed`.
+_VARIANT_LINE = re.compile(r"^(\s*)--\+(\w+) ", re.MULTILINE)
 _MIGRATION_FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 
 # What a parameter is looked for in: everything but literals, quoted identifiers, comments
@@ -43,6 +46,11 @@ class Query:
 
     def arguments(self, values: Mapping[str, object]) -> tuple[object, ...]:
         """The values in `$n` order; QueryParameterError names every missing or unknown one."""
+        if len(values) == len(self.parameters):
+            try:
+                return tuple(values[p] for p in self.parameters)  # every one given, none other
+            except KeyError:
+                pass
         missing = [p for p in self.parameters if p not in values]
         unknown = sorted(set(values) - set(self.parameters))
         if missing or unknown:
@@ -80,6 +88,9 @@ def queries(file: str = "queries.sql") -> dict[str, Query]:
         if name in named:
             raise ValueError(f"query {name!r} is defined twice in {file}")
         named[name] = compile_query(name, body.strip())
+        for variant in sorted({found for _, found in _VARIANT_LINE.findall(body)}):
+            marker = re.compile(rf"^(\s*)--\+{variant} ", re.MULTILINE)
+            named[f"{name}+{variant}"] = compile_query(f"{name}+{variant}", marker.sub(r"\1", body).strip())
     return named
 
 

@@ -37,6 +37,10 @@ class _JobStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_JobState.Val
     JOB_STATE_SUCCEEDED: _JobState.ValueType  # 3
     JOB_STATE_FAILED: _JobState.ValueType  # 4
     JOB_STATE_CANCELLED: _JobState.ValueType  # 5
+    JOB_STATE_WAITING: _JobState.ValueType  # 6
+    """A workflow step whose parents have not all finished yet (see WorkflowService): it
+    becomes QUEUED, with its input resolved, when the last of them finishes.
+    """
 
 class JobState(_JobState, metaclass=_JobStateEnumTypeWrapper):
     """Where a job is in its life. SUCCEEDED, FAILED and CANCELLED are terminal."""
@@ -49,6 +53,10 @@ JOB_STATE_RUNNING: JobState.ValueType  # 2
 JOB_STATE_SUCCEEDED: JobState.ValueType  # 3
 JOB_STATE_FAILED: JobState.ValueType  # 4
 JOB_STATE_CANCELLED: JobState.ValueType  # 5
+JOB_STATE_WAITING: JobState.ValueType  # 6
+"""A workflow step whose parents have not all finished yet (see WorkflowService): it
+becomes QUEUED, with its input resolved, when the last of them finishes.
+"""
 Global___JobState: _TypeAlias = JobState  # noqa: Y015
 
 class _WaitReason:

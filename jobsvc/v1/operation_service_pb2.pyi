@@ -29,7 +29,7 @@ class _BulkActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BulkAction
     DESCRIPTOR: _descriptor.EnumDescriptor
     BULK_ACTION_UNSPECIFIED: _BulkAction.ValueType  # 0
     BULK_ACTION_CANCEL: _BulkAction.ValueType  # 1
-    """Queued jobs are cancelled at once; running ones are asked to stop."""
+    """Queued jobs (and waiting workflow steps) are cancelled at once; running ones are asked to stop."""
     BULK_ACTION_REDRIVE: _BulkAction.ValueType  # 2
     """Dead-lettered jobs (FAILED, not redriven before) run again as new jobs."""
     BULK_ACTION_DELETE: _BulkAction.ValueType  # 3
@@ -39,7 +39,7 @@ class BulkAction(_BulkAction, metaclass=_BulkActionEnumTypeWrapper): ...
 
 BULK_ACTION_UNSPECIFIED: BulkAction.ValueType  # 0
 BULK_ACTION_CANCEL: BulkAction.ValueType  # 1
-"""Queued jobs are cancelled at once; running ones are asked to stop."""
+"""Queued jobs (and waiting workflow steps) are cancelled at once; running ones are asked to stop."""
 BULK_ACTION_REDRIVE: BulkAction.ValueType  # 2
 """Dead-lettered jobs (FAILED, not redriven before) run again as new jobs."""
 BULK_ACTION_DELETE: BulkAction.ValueType  # 3

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -62,14 +63,27 @@ def _processes_with(marker: str) -> list[int]:
 
 
 def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path) -> None:
-    out = tmp_path / "bench.json"
+    out, chart = tmp_path / "bench.json", tmp_path / "bench.svg"
     peers = ["pgqueuer", "procrastinate"] + (["celery"] if find_redis_server() else []) + ["bare"]
     expected = JOBSVC_FIGURES | (GO_FIGURES if shutil.which("go") else set())
     marker = f"JOBSVC_BENCH_SMOKE={uuid.uuid4().hex}"
     env = subprocess_env()
     env["JOBSVC_BENCH_SMOKE"] = marker.split("=", 1)[1]
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--runs", "1", "--peers", ",".join(peers), "--json", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--quick",
+            "--runs",
+            "1",
+            "--peers",
+            ",".join(peers),
+            "--json",
+            str(out),
+            "--chart",
+            str(chart),
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -95,3 +109,9 @@ def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path)
                 assert row[system]["median"] > 0, (key, system, row[system])
     assert report["meta"]["peer_settings"].keys() == set(peers)
     assert "Figures: median (min-max)" in done.stdout
+    # The chart draws every figure that jobsvc and a peer both measured, jobsvc's bar first.
+    drawn = ElementTree.parse(chart).getroot()
+    bars = [t.text or "" for t in drawn.iter("{http://www.w3.org/2000/svg}title")]
+    assert sum(bar.startswith("jobsvc: ") for bar in bars) == sum(
+        1 for row in rows.values() if row.get("jobsvc") and any(row.get(p) for p in peers)
+    )

@@ -140,3 +140,36 @@ def test_schedule_commands(database_url: str) -> None:
         assert taken.returncode == 2 and "ALREADY_EXISTS" in taken.stderr
         assert cli("schedules", "delete", "hourly").returncode == 0
         assert "NOT_FOUND" in cli("schedules", "get", "hourly").stderr
+
+
+def test_workflow_commands(database_url: str, tmp_path: Path) -> None:
+    definition = {
+        "name": "cli",
+        "steps": [
+            {"name": "a", "job": {"handler": "echo", "input": {"json": {"x": 1}}}},
+            {
+                "name": "b",
+                "job": {"handler": "echo", "input": {"json": {}}},
+                "depends_on": ["a"],
+                "inputs": [{"step": "a", "path": "x", "key": "y"}],
+            },
+        ],
+    }
+    file = tmp_path / "workflow.json"
+    file.write_text(json.dumps(definition))
+    with jobsvc_serve("--database-url", database_url, "--handlers", "tests.handlers") as server:
+        cli = lambda *a: jobsvc_cli(*a, server=server.address)  # noqa: E731
+        done = cli("workflow", "submit", str(file), "--wait")
+        assert done.returncode == 0, done.stderr
+        called = json.loads(done.stdout)
+        assert called["workflow"]["state"] == "WORKFLOW_STATE_SUCCEEDED"
+        assert called["outputs"][0]["job"]["result"]["json"] == {"y": 1}
+        workflow_id = called["workflow"]["id"]
+        assert f"{workflow_id}\tcli\tSUCCEEDED\t2/2" in cli("workflow", "list").stdout
+        got = json.loads(cli("workflow", "get", workflow_id, "--full").stdout)
+        assert [s["name"] for s in got["steps"]] == ["a", "b"]
+        assert json.loads(cli("workflow", "cancel", workflow_id).stdout)["state"] == "WORKFLOW_STATE_SUCCEEDED"
+        definition["steps"][1]["depends_on"] = ["b"]
+        file.write_text(json.dumps(definition))
+        bad = cli("workflow", "submit", str(file))
+        assert bad.returncode == 2 and "steps[1].depends_on[0]" in bad.stderr

@@ -49,3 +49,12 @@ def test_every_block_of_queries_sql_compiles_with_its_parameters_numbered_densel
         for number in range(1, len(named.parameters) + 1):
             assert f"${number}" in named.sql, (name, number)
         assert f"${len(named.parameters) + 1}" not in named.sql, name
+
+
+def test_a_variant_line_is_a_comment_in_its_block_and_a_line_of_the_variant() -> None:
+    """Proves: job_insert_many (no idempotency keys in the batch) runs without ON CONFLICT,
+    and job_insert_many+keyed runs the same statement with it."""
+    plain, keyed = queries()["job_insert_many"].sql, queries()["job_insert_many+keyed"].sql
+    assert "--+keyed ON CONFLICT" in plain
+    assert "\n    ON CONFLICT (idempotency_key)" in keyed and "--+keyed" not in keyed
+    assert keyed == plain.replace("--+keyed ", "")

@@ -19,7 +19,7 @@ from jobsvc.cli import build_parser, config_reference, main, parse_args, server_
 from jobsvc.cli.config import client_security, observability_config, worker_config
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.sdk import ClientSecurity, WorkerConfig
-from jobsvc.server import DEFAULT_DRAIN_DELAY, ServerConfig
+from jobsvc.server import DEFAULT_DRAIN_DELAY, DEFAULT_HTTP_PORT, ServerConfig
 from tests.conftest import REPO
 
 
@@ -243,8 +243,12 @@ def _worker_configs(environ: dict[str, str]) -> tuple[WorkerConfig, Observabilit
 
 def test_the_parser_defaults_are_the_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     """An option not given leaves its config field at the dataclass's default; the one
-    deliberate exception is serve's drain delay (0 in ServerConfig, for embedded servers)."""
-    assert _differences(_serve_config({}), ServerConfig(name="")) == {"drain_delay": (DEFAULT_DRAIN_DELAY, 0.0)}
+    deliberate exceptions are serve's drain delay (0 in ServerConfig, for embedded servers) and
+    HTTP port (off in ServerConfig: embedded servers and tests serve no HTTP unless asked)."""
+    assert _differences(_serve_config({}), ServerConfig(name="")) == {
+        "drain_delay": (DEFAULT_DRAIN_DELAY, 0.0),
+        "http_port": (DEFAULT_HTTP_PORT, None),
+    }
     worker, observability = _worker_configs({})
     assert _differences(worker, WorkerConfig()) == {}  # worker_id: host:pid of this process in both
     assert _differences(observability, ObservabilityConfig()) == {}

@@ -1,5 +1,5 @@
 """Running the commands that call a server: the job API through jobsvc.sdk.Client
-(submit, call, watch, jobs, dlq, handlers, schedules) and the gRPC health check."""
+(submit, call, watch, jobs, dlq, handlers, schedules, workflow) and the gRPC health check."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from jobsvc.cli.config import client_security
-from jobsvc.cli.parser.client import NO_INPUT
+from jobsvc.cli.parser.client import NO_INPUT, PAGE_SIZE
 from jobsvc.sdk import Client, error_details, job_spec, payload_value
-from jobsvc.v1 import job_pb2, job_service_pb2, operation_service_pb2
+from jobsvc.v1 import job_pb2, job_service_pb2, operation_service_pb2, workflow_service_pb2
 
 
 async def call_server(args: argparse.Namespace) -> int:
@@ -218,6 +218,33 @@ async def _operations(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _workflow(client: Client, args: argparse.Namespace) -> int:
+    command = args.workflow_command
+    if command == "submit":
+        request = _read_workflow(args.file)
+        if not args.wait:
+            _print(await client.submit_workflow(request.steps, name=request.name, labels=request.labels))
+            return 0
+        response = await client.call_workflow(request.steps, name=request.name, labels=request.labels)
+        _print(response)
+        return 0 if response.workflow.state == workflow_service_pb2.WORKFLOW_STATE_SUCCEEDED else 1
+    if command == "get":
+        _print(await client.get_workflow(args.workflow_id, full=args.full))
+    elif command == "list":
+        for workflow in (await client.list_workflows(page_size=PAGE_SIZE)).workflows:
+            state = workflow_service_pb2.WorkflowState.Name(workflow.state).removeprefix("WORKFLOW_STATE_")
+            print(f"{workflow.id}\t{workflow.name}\t{state}\t{workflow.steps_finished}/{workflow.steps_total}")
+    else:
+        _print(await client.cancel_workflow(args.workflow_id, args.reason))
+    return 0
+
+
+def _read_workflow(file: str) -> workflow_service_pb2.SubmitWorkflowRequest:
+    """A SubmitWorkflowRequest in its JSON form, from a file or (`-`) stdin."""
+    text = sys.stdin.read() if file == "-" else Path(file).read_text()
+    return json_format.Parse(text, workflow_service_pb2.SubmitWorkflowRequest())
+
+
 CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]]] = {
     "submit": _submit,
     "call": _call,
@@ -230,6 +257,7 @@ CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]
     "resume": _resume,
     "bulk": _bulk,
     "operations": _operations,
+    "workflow": _workflow,
 }
 
 

@@ -1,5 +1,6 @@
 """Options of the commands that call a server: submit, call, watch, jobs, dlq, health,
-handlers, schedules, pause, resume, bulk, operations; and how every client (workers too) reaches the server."""
+handlers, schedules, workflow, pause, resume, bulk, operations; and how every client (workers
+too) reaches the server."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     _add_schedule_commands(commands, [server_option])
     _add_pause_commands(commands, [server_option])
     _add_operation_commands(commands, [server_option])
+    _add_workflow_commands(commands, [server_option])
 
 
 def add_client_security_options(parser: argparse.ArgumentParser) -> None:
@@ -197,3 +199,22 @@ def _add_schedule_commands(
     schedule_commands.add_parser("list", parents=client)
     for verb in ("get", "pause", "resume", "delete"):
         schedule_commands.add_parser(verb, parents=client).add_argument("name")
+
+
+def _add_workflow_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], client: list[argparse.ArgumentParser]
+) -> None:
+    workflow = commands.add_parser("workflow", help="jobs chained into a graph of named steps", parents=client)
+    workflow_commands = workflow.add_subparsers(dest="workflow_command", required=True)
+    submit = workflow_commands.add_parser(
+        "submit", parents=client, help="submit a workflow from a JSON file (a SubmitWorkflowRequest; - reads stdin)"
+    )
+    submit.add_argument("file")
+    submit.add_argument("--wait", action="store_true", help="wait until every step has finished (CallWorkflow)")
+    get = workflow_commands.add_parser("get", parents=client, help="a workflow and the state of each step")
+    get.add_argument("workflow_id")
+    get.add_argument("--full", action="store_true", help="with each step's input and result")
+    workflow_commands.add_parser("list", parents=client, help="the newest workflows")
+    cancel = workflow_commands.add_parser("cancel", parents=client, help="cancel every step not finished")
+    cancel.add_argument("workflow_id")
+    cancel.add_argument("--reason", default="")

@@ -19,7 +19,7 @@ from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.logs import LOG_FORMATS
 from jobsvc.observability.tracing import TRACE_EXPORTERS
 from jobsvc.sdk import WorkerConfig
-from jobsvc.server import DEFAULT_DRAIN_DELAY, ConnectionConfig, ServerConfig, TlsConfig
+from jobsvc.server import DEFAULT_DRAIN_DELAY, DEFAULT_HTTP_PORT, ConnectionConfig, ServerConfig, TlsConfig
 
 
 def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +34,13 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--host", default=ServerConfig.host, help="gRPC listen address")
     serve.add_argument("--port", type=int, default=ServerConfig.port, help="gRPC listen port")
+    serve.add_argument(
+        "--http-port",
+        type=int,
+        # Not ServerConfig.http_port (None: an embedded server serves no HTTP unless asked).
+        default=DEFAULT_HTTP_PORT,
+        help="the API over HTTP (Connect: JSON or binary protobuf) and the dashboard, on --host; 0: off",
+    )
     _add_database_options(serve)
     serve.add_argument(
         "--handlers",

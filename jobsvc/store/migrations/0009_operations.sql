@@ -193,7 +193,7 @@ CREATE FUNCTION jobsvc_job_selected(j jobsvc_jobs, f jsonb, action text)
 AS $function$
     SELECT coalesce(
         CASE action
-            WHEN 'cancel' THEN j.state IN ('queued', 'running')
+            WHEN 'cancel' THEN j.state IN ('queued', 'waiting', 'running')
             WHEN 'redrive' THEN j.state = 'failed' AND NOT j.redriven
             WHEN 'delete' THEN j.state IN ('succeeded', 'failed', 'cancelled')
         END

@@ -78,8 +78,11 @@ ORDER BY name;
 
 -- name: job_insert_many
 -- Inserts a batch and the first event ("queued", seq 1) of each new job in one
--- statement. A job whose idempotency key is taken is skipped (not an error):
--- the caller fetches the existing job by key and compares.
+-- statement. Its variant job_insert_many+keyed, for batches with idempotency keys,
+-- skips a job whose key is taken (not an error): the caller fetches the existing job by
+-- key and compares. Batches without keys leave ON CONFLICT out: it makes every row a
+-- speculative insertion (one more WAL record, about 20 us per job) even when no row
+-- has a key.
 WITH new AS (
     SELECT * FROM unnest(
         :ids::uuid[], :handlers::text[], :version_selectors::text[], :versions::text[], :priorities::integer[],
@@ -132,7 +135,7 @@ WITH new AS (
            nullif(o -> 'trace_context', 'null'::jsonb)
     FROM ordered
     ORDER BY ord
-    ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    --+keyed ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING id, handler, version, created_at, run_at
 ), queued_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, time, data)
@@ -291,6 +294,10 @@ WHERE (:states::text[] IS NULL OR state = ANY(:states))
   -- condition is repeated so the planner may use the partial index.
   AND (:labels::text IS NULL OR (labels @> :labels::text::jsonb AND labels <> '{}'::jsonb))
   AND (:cursor_created_at::timestamptz IS NULL OR (created_at, id) < (:cursor_created_at, :cursor_id::uuid))
+  -- Every running job holds a lease. Said here, it lets a listing of running jobs read
+  -- them through jobsvc_jobs_leased_idx (a few rows, then sorted) instead of walking the
+  -- whole history by creation time for the few that are running (bench/dashboard_pages.py).
+  AND (:states::text[] IS DISTINCT FROM ARRAY['running'] OR lease_expires_at IS NOT NULL)
 ORDER BY created_at DESC, id DESC
 LIMIT :page_size;
 
@@ -327,17 +334,10 @@ WITH next AS MATERIALIZED (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, last_seq, 'started', jsonb_build_object('attempt', attempt, 'executor', :owner::text)
     FROM claimed
-), events_notified AS (
-    -- Waiters on other replicas hear of the "started" events at this commit (see
-    -- job_events_notify: ids comma-separated, 200 per NOTIFY to stay under 8000 bytes).
-    SELECT pg_notify('jobsvc_events', string_agg(id::text, ','))
-    FROM (SELECT id, (row_number() OVER () - 1) / 200 AS chunk FROM claimed) c
-    GROUP BY chunk
 )
 SELECT claimed.*, stats.candidates, NULL::timestamptz AS rate_retry_at
 FROM (SELECT (SELECT count(*) FROM next) AS candidates) stats
-LEFT JOIN claimed ON true
-WHERE (SELECT count(*) FROM events_notified) >= 0;
+LEFT JOIN claimed ON true;
 
 -- name: job_claim_limited
 -- Leases up to :limit due jobs (run_at at or before :now) of the (handler, version)
@@ -416,18 +416,11 @@ WITH next AS MATERIALIZED (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
     SELECT id, last_seq, 'started', jsonb_build_object('attempt', attempt, 'executor', :owner::text)
     FROM claimed
-), events_notified AS (
-    -- Waiters on other replicas hear of the "started" events at this commit (see
-    -- job_events_notify: ids comma-separated, 200 per NOTIFY to stay under 8000 bytes).
-    SELECT pg_notify('jobsvc_events', string_agg(id::text, ','))
-    FROM (SELECT id, (row_number() OVER () - 1) / 200 AS chunk FROM claimed) c
-    GROUP BY chunk
 )
 SELECT claimed.*, stats.candidates, stats.rate_retry_at
 FROM (SELECT (SELECT count(*) FROM next) AS candidates,
              (SELECT min(blocked_until) FROM jobsvc_rate_windows WHERE blocked_until > now()) AS rate_retry_at) stats
-LEFT JOIN claimed ON true
-WHERE (SELECT count(*) FROM events_notified) >= 0;
+LEFT JOIN claimed ON true;
 
 -- name: job_lease_extend
 -- Extends the leases of attempts by (job, attempt token), for the lease keeper of a lane
@@ -509,12 +502,23 @@ WITH input AS (
 ), rows_locked AS MATERIALIZED (
     -- Then the job rows, in id order (see job_lease_extend).
     -- (the uncorrelated subquery is a one-time filter: the counters are locked first)
-    SELECT j.id FROM jobsvc_jobs j
+    SELECT j.id, j.workflow_id FROM jobsvc_jobs j
     WHERE (SELECT count(*) FROM counters) >= 0 AND j.id = ANY(:job_ids::uuid[]) AND j.state = 'running'
     ORDER BY j.id
     FOR UPDATE OF j
+), dependants_locked AS MATERIALIZED (
+    -- Then the workflow steps that wait on these jobs, in id order: the trigger that counts
+    -- a finished step off its dependants (jobsvc_workflow_step_finished) would otherwise
+    -- lock them parent by parent, and two batches could deadlock. For plain jobs the
+    -- array is empty and no index is read.
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.job_id = ANY(ARRAY(
+        SELECT unnest(p.child_ids) FROM jobsvc_workflow_steps p
+        WHERE p.job_id = ANY(ARRAY(SELECT id FROM rows_locked WHERE workflow_id IS NOT NULL))))
+    ORDER BY s.job_id
+    FOR UPDATE OF s
 ), locked AS MATERIALIZED (
-    SELECT count(*) AS n FROM rows_locked
+    SELECT count(*) AS n FROM rows_locked WHERE (SELECT count(*) FROM dependants_locked) >= 0
 ), finished AS (
     UPDATE jobsvc_jobs j SET
         state = i.state,
@@ -537,14 +541,8 @@ WITH input AS (
                       ELSE jsonb_build_object('attempt', attempt) END,
            result::jsonb, result_type_url, result_data
     FROM finished
-), events_notified AS (
-    -- Waiters on other replicas hear of the terminal events at this commit (see job_claim).
-    SELECT pg_notify('jobsvc_events', string_agg(id::text, ','))
-    FROM (SELECT id, (row_number() OVER () - 1) / 200 AS chunk FROM finished) c
-    GROUP BY chunk
 )
-SELECT id, last_seq, handler, version, attempt, attempt_seconds, job_seconds FROM finished
-WHERE (SELECT count(*) FROM events_notified) >= 0;
+SELECT id, last_seq, handler, version, attempt, attempt_seconds, job_seconds FROM finished;
 
 -- name: job_requeue
 -- Returns a running attempt to the queue (executor shutting down): the next
@@ -576,6 +574,13 @@ WITH expired AS MATERIALIZED (
     ORDER BY lease_expires_at
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), dependants_locked AS MATERIALIZED (
+    -- The workflow steps waiting on these jobs, in id order, as job_finish_many locks them.
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.job_id = ANY(ARRAY(SELECT unnest(p.child_ids) FROM jobsvc_workflow_steps p
+                               WHERE p.job_id = ANY(ARRAY(SELECT id FROM expired))))
+    ORDER BY s.job_id
+    FOR UPDATE OF s
 )
 SELECT e.id, f.new_state, f.next_run_at, e.handler, e.version, e.attempt,
        extract(epoch FROM coalesce(:now, now()) - e.started_at)::float8 AS attempt_seconds,
@@ -584,7 +589,9 @@ FROM expired e, LATERAL jobsvc_fail_attempt(e.id, e.attempt_token,
     CASE WHEN e.attempt_deadline <= coalesce(:now, now())
          THEN '{"type": "jobsvc.AttemptTimeout", "message": "the attempt ran past its timeout"}'
          ELSE '{"type": "jobsvc.LeaseExpired", "message": "the executor or worker stopped renewing its lease"}'
-    END::jsonb, NULL, false) f;
+    END::jsonb, NULL, false) f
+-- (a one-time filter: the dependants are locked before any attempt fails)
+WHERE (SELECT count(*) FROM dependants_locked) >= 0;
 
 -- name: job_expire_deadlines
 -- Fails jobs past their execution deadline, and queued jobs past their
@@ -598,6 +605,13 @@ WITH expired AS MATERIALIZED (
        OR (state = 'queued' AND start_deadline_at < coalesce(:now, now()))
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+), dependants_locked AS MATERIALIZED (
+    -- The workflow steps waiting on these jobs, in id order, as job_finish_many locks them.
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.job_id = ANY(ARRAY(SELECT unnest(p.child_ids) FROM jobsvc_workflow_steps p
+                               WHERE p.job_id = ANY(ARRAY(SELECT id FROM expired))))
+    ORDER BY s.job_id
+    FOR UPDATE OF s
 ), failed AS (
     UPDATE jobsvc_jobs j SET
         state = 'failed', finished_at = coalesce(:now, now()),
@@ -606,7 +620,7 @@ WITH expired AS MATERIALIZED (
                  ELSE 'no executor or worker started the job in time' END),
         attempt_token = NULL, lease_owner = NULL, lease_expires_at = NULL, attempt_deadline = NULL,
         last_seq = j.last_seq + 1
-    FROM expired e WHERE j.id = e.id
+    FROM expired e WHERE j.id = e.id AND (SELECT count(*) FROM dependants_locked) >= 0
     RETURNING j.id, j.last_seq, j.error, e.old_state, j.handler, j.version, j.attempt,
               extract(epoch FROM coalesce(:now, now()) - j.created_at)::float8 AS job_seconds
 ), failed_event AS (
@@ -710,11 +724,12 @@ WITH source AS (
 SELECT * FROM inserted;
 
 -- name: job_cancel_queued
--- Cancels a job that has not started; the row lock makes this race-free against a claim.
+-- Cancels a job that has not started (queued, or a workflow step waiting for its
+-- parents); the row lock makes this race-free against a claim.
 WITH cancelled AS (
     UPDATE jobsvc_jobs SET
         state = 'cancelled', finished_at = now(), cancel_reason = :reason, last_seq = last_seq + 1
-    WHERE id = :job_id AND state = 'queued'
+    WHERE id = :job_id AND state IN ('queued', 'waiting')
     RETURNING id, last_seq
 ), cancelled_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
@@ -753,11 +768,13 @@ ORDER BY e.seq;
 SELECT pg_notify('jobsvc_jobs', :due);
 
 -- name: job_events_notify
--- One NOTIFY for many changed jobs (:job_ids, comma-separated), sent after their commits.
--- A NOTIFY inside each job's own transaction would serialise those commits on
--- PostgreSQL's global notify lock. The claims and the outcome writes, one statement per
--- batch and few at a time, notify inside their own statement instead (events_notified):
--- one round trip and one commit fewer per batch.
+-- One NOTIFY for many changed jobs (:job_ids, comma-separated), sent after their commits,
+-- in a transaction of its own. Never inside the transaction that wrote the events:
+-- PostgreSQL holds its global notify lock from the commit of a transaction that notified
+-- until its WAL is flushed, so every writing transaction that notifies waits for the
+-- disk flushes of all the others, one after the other (measured end to end: claims and
+-- outcome writes that notified in their own statement spent a third of their time
+-- waiting for that lock). A transaction that only notifies writes no WAL.
 SELECT pg_notify('jobsvc_events', :job_ids);
 
 -- name: schedule_insert
@@ -824,6 +841,49 @@ UPDATE jobsvc_schedules SET
     next_tick_at = :next_tick_at, last_tick_at = coalesce(:tick, last_tick_at), last_job_id = coalesce(:job_id, last_job_id)
 WHERE name = :name AND next_tick_at = :from_tick AND NOT paused
 RETURNING name;
+
+-- name: job_stats_by_version
+-- The dashboard's overview (StatsService.GetQueueStats). Three parts, each bounded by its
+-- own index (queued: jobsvc_jobs_queued_idx; running: jobsvc_jobs_leased_idx, every running
+-- job holds a lease; finished within the window: jobsvc_jobs_finished_idx), so the cost
+-- follows the jobs active now and the window, never the size of the history.
+WITH recent AS (
+    SELECT handler, version, state, run_at, false AS finished
+    FROM jobsvc_jobs
+    WHERE state = 'queued'
+    UNION ALL
+    SELECT handler, version, state, run_at, false
+    FROM jobsvc_jobs
+    WHERE lease_expires_at IS NOT NULL AND state = 'running'
+    UNION ALL
+    SELECT handler, version, state, run_at, true
+    FROM jobsvc_jobs
+    WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+)
+SELECT handler, version,
+       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at <= now()) AS queued,
+       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at > now()) AS scheduled,
+       count(*) FILTER (WHERE NOT finished AND state = 'running') AS running,
+       count(*) FILTER (WHERE finished AND state = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE finished AND state = 'failed') AS failed,
+       count(*) FILTER (WHERE finished AND state = 'cancelled') AS cancelled,
+       coalesce(extract(epoch FROM now() - min(run_at) FILTER (
+           WHERE NOT finished AND state = 'queued' AND run_at <= now())), 0)::float8 AS oldest_queued_age
+FROM recent
+GROUP BY handler, version
+ORDER BY handler, version;
+
+-- name: job_finished_timeline
+-- Jobs finished within the window in buckets of :bucket_seconds, by outcome (the overview's
+-- chart): read through jobsvc_jobs_finished_idx, so it costs what the window holds.
+SELECT to_timestamp(floor(extract(epoch FROM finished_at) / :bucket_seconds) * :bucket_seconds) AS bucket_start,
+       count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+       count(*) FILTER (WHERE state = 'failed') AS failed,
+       count(*) FILTER (WHERE state = 'cancelled') AS cancelled
+FROM jobsvc_jobs
+WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+GROUP BY 1
+ORDER BY 1;
 
 -- name: job_queue_stats
 -- Per handler: queued jobs that are due, those scheduled for later (delays, retry
@@ -923,13 +983,13 @@ WHERE id = :id AND owner = :owner AND (state = 'running' OR :done > 0)
 RETURNING *;
 
 -- name: job_cancel_many
--- Cancels the queued jobs of :job_ids at once (with their "cancelled" events) and asks
--- the executors of the running ones to stop them, as job_cancel_queued and
--- job_cancel_running do one job at a time. Returns the ids cancelled at once.
+-- Cancels the queued jobs (and waiting workflow steps) of :job_ids at once, with their
+-- "cancelled" events, and asks the executors of the running ones to stop them, as
+-- job_cancel_queued and job_cancel_running do one job at a time.
 WITH queued AS (
     UPDATE jobsvc_jobs SET
         state = 'cancelled', finished_at = now(), cancel_reason = :reason, last_seq = last_seq + 1
-    WHERE id = ANY(:job_ids::uuid[]) AND state = 'queued'
+    WHERE id = ANY(:job_ids::uuid[]) AND state IN ('queued', 'waiting')
     RETURNING id, last_seq
 ), queued_event AS (
     INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
@@ -952,3 +1012,119 @@ WITH deleted AS (
     DELETE FROM jobsvc_job_events WHERE job_id IN (SELECT id FROM deleted)
 )
 SELECT id FROM deleted;
+-- name: workflow_insert
+-- Makes the jobs of a workflow (inserted by job_insert_many in the same transaction)
+-- its steps: the workflow row, one step row per job with its parents to wait for, and
+-- the jobs with parents moved out of the queue into 'waiting'.
+WITH workflow AS (
+    INSERT INTO jobsvc_workflows (id, name, labels, steps_total)
+    VALUES (:workflow_id, :name, :labels::jsonb, cardinality(:job_ids::uuid[]))
+    RETURNING id, created_at
+), steps AS (
+    INSERT INTO jobsvc_workflow_steps
+        (job_id, workflow_id, position, name, depends_on, child_ids, pending, optional, inputs, map)
+    SELECT t.job_id, :workflow_id, t.ord - 1, t.name,
+           ARRAY(SELECT jsonb_array_elements_text(t.depends_on::jsonb)),
+           ARRAY(SELECT jsonb_array_elements_text(t.child_ids::jsonb))::uuid[],
+           jsonb_array_length(t.depends_on::jsonb), t.optional, t.inputs::jsonb, t.map::jsonb
+    FROM unnest(:job_ids::uuid[], :names::text[], :depends_on::text[], :child_ids::text[], :optionals::boolean[],
+                :inputs::text[], :maps::text[])
+         WITH ORDINALITY AS t(job_id, name, depends_on, child_ids, optional, inputs, map, ord)
+    RETURNING job_id, pending
+), marked AS (
+    UPDATE jobsvc_jobs j SET workflow_id = :workflow_id,
+        state = CASE WHEN steps.pending > 0 THEN 'waiting' ELSE j.state END
+    FROM steps WHERE j.id = steps.job_id
+    RETURNING j.id
+)
+SELECT workflow.created_at, (SELECT count(*) FROM marked) AS steps FROM workflow;
+
+-- name: workflow_get
+-- A workflow and its steps' states (for the workflow's state), without the jobs.
+SELECT w.id, w.name, w.labels, w.created_at, w.steps_total, w.cancel_reason,
+       ARRAY(SELECT j.state FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+             WHERE s.workflow_id = w.id ORDER BY s.position) AS states,
+       ARRAY(SELECT s.optional FROM jobsvc_workflow_steps s
+             WHERE s.workflow_id = w.id ORDER BY s.position) AS optionals,
+       (SELECT max(j.finished_at) FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+        WHERE s.workflow_id = w.id) AS finished_at
+FROM jobsvc_workflows w
+WHERE w.id = :workflow_id;
+
+-- name: workflow_list
+-- Newest first, keyset-paginated on (created_at, id), with their steps' states.
+SELECT w.id, w.name, w.labels, w.created_at, w.steps_total, w.cancel_reason,
+       ARRAY(SELECT j.state FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+             WHERE s.workflow_id = w.id ORDER BY s.position) AS states,
+       ARRAY(SELECT s.optional FROM jobsvc_workflow_steps s
+             WHERE s.workflow_id = w.id ORDER BY s.position) AS optionals,
+       (SELECT max(j.finished_at) FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+        WHERE s.workflow_id = w.id) AS finished_at
+FROM jobsvc_workflows w
+WHERE :after_created::timestamptz IS NULL OR (w.created_at, w.id) < (:after_created, :after_id::uuid)
+ORDER BY w.created_at DESC, w.id DESC
+LIMIT :limit;
+
+-- name: workflow_steps_get
+-- The steps of a workflow in submit order, each with its job (:payloads as in job_get);
+-- the elements of a mapped step follow it, in list order.
+SELECT s.name AS step_name, s.depends_on, s.optional, s.map_of, s.item,
+       j.id, j.handler, j.version_selector, j.version, j.state, j.priority,
+       CASE WHEN :payloads::boolean THEN j.input END AS input,
+       CASE WHEN :payloads::boolean THEN j.input_type_url END AS input_type_url,
+       CASE WHEN :payloads::boolean THEN j.input_data END AS input_data,
+       CASE WHEN :payloads::boolean THEN j.result END AS result,
+       CASE WHEN :payloads::boolean THEN j.result_type_url END AS result_type_url,
+       CASE WHEN :payloads::boolean THEN j.result_data END AS result_data,
+       j.error, j.attempt, j.idempotency_key, j.labels, j.created_at, j.run_at, j.started_at, j.finished_at,
+       j.cancel_requested, j.last_seq, j.progress_percent, j.progress_message, j.max_attempts, j.attempt_errors,
+       j.cached_from, j.redrive_of, j.concurrency_key, j.concurrency_limit, j.rate_key, j.rate_limit,
+       j.rate_period, j.fairness_key, j.trace_context
+FROM jobsvc_workflow_steps s
+JOIN jobsvc_jobs j ON j.id = s.job_id
+WHERE s.workflow_id = :workflow_id
+ORDER BY s.position, s.item NULLS FIRST;
+
+-- name: workflow_cancel_running
+-- Asks the executors of a workflow's running steps to stop them (as job_cancel_running),
+-- in its own transaction before workflow_cancel_pending: it locks running jobs only, in
+-- id order, as an outcome write does, and holds no step row meanwhile.
+WITH running AS MATERIALIZED (
+    SELECT j.id FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+    WHERE s.workflow_id = :workflow_id AND j.state = 'running' AND NOT j.cancel_requested
+    ORDER BY j.id
+    FOR UPDATE OF j
+)
+UPDATE jobsvc_jobs j SET cancel_requested = true, cancel_reason = :reason
+FROM running WHERE j.id = running.id
+RETURNING j.id, pg_notify('jobsvc_cancel', j.id::text);
+
+-- name: workflow_cancel_pending
+-- Cancels a workflow's steps that have not started (waiting or queued) and records the
+-- reason (the first one stays). The step rows are locked first, in id order, as an outcome
+-- write locks them, so a parent finishing meanwhile either queued its dependant before
+-- (and it is cancelled here) or finds it cancelled.
+WITH workflow AS (
+    UPDATE jobsvc_workflows SET cancel_reason = coalesce(cancel_reason, :reason)
+    WHERE id = :workflow_id
+    RETURNING id
+), steps_locked AS MATERIALIZED (
+    SELECT s.job_id FROM jobsvc_workflow_steps s
+    WHERE s.workflow_id = (SELECT id FROM workflow)
+    ORDER BY s.job_id
+    FOR UPDATE OF s
+), pending AS MATERIALIZED (
+    SELECT j.id FROM jobsvc_jobs j
+    WHERE j.id IN (SELECT job_id FROM steps_locked) AND j.state IN ('waiting', 'queued')
+    ORDER BY j.id
+    FOR UPDATE OF j
+), cancelled AS (
+    UPDATE jobsvc_jobs j SET
+        state = 'cancelled', finished_at = now(), cancel_reason = :reason, last_seq = j.last_seq + 1
+    FROM pending WHERE j.id = pending.id
+    RETURNING j.id, j.last_seq
+), cancelled_event AS (
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+    SELECT id, last_seq, 'cancelled', jsonb_build_object('reason', :reason::text) FROM cancelled
+)
+SELECT id FROM cancelled;

@@ -37,6 +37,9 @@ const (
 	JobState_JOB_STATE_SUCCEEDED JobState = 3
 	JobState_JOB_STATE_FAILED    JobState = 4
 	JobState_JOB_STATE_CANCELLED JobState = 5
+	// A workflow step whose parents have not all finished yet (see WorkflowService): it
+	// becomes QUEUED, with its input resolved, when the last of them finishes.
+	JobState_JOB_STATE_WAITING JobState = 6
 )
 
 // Enum value maps for JobState.
@@ -48,6 +51,7 @@ var (
 		3: "JOB_STATE_SUCCEEDED",
 		4: "JOB_STATE_FAILED",
 		5: "JOB_STATE_CANCELLED",
+		6: "JOB_STATE_WAITING",
 	}
 	JobState_value = map[string]int32{
 		"JOB_STATE_UNSPECIFIED": 0,
@@ -56,6 +60,7 @@ var (
 		"JOB_STATE_SUCCEEDED":   3,
 		"JOB_STATE_FAILED":      4,
 		"JOB_STATE_CANCELLED":   5,
+		"JOB_STATE_WAITING":     6,
 	}
 )
 
@@ -2008,14 +2013,15 @@ const file_jobsvc_v1_job_proto_rawDesc = "" +
 	" \x01(\v2\x19.google.protobuf.DurationR\x0eattemptTimeout\x126\n" +
 	"\tcache_ttl\x18\v \x01(\v2\x19.google.protobuf.DurationR\bcacheTtl\x127\n" +
 	"\tretention\x18\f \x01(\v2\x19.google.protobuf.DurationR\tretention\x129\n" +
-	"\fflow_control\x18\r \x01(\v2\x16.jobsvc.v1.FlowControlR\vflowControl*\x9a\x01\n" +
+	"\fflow_control\x18\r \x01(\v2\x16.jobsvc.v1.FlowControlR\vflowControl*\xb1\x01\n" +
 	"\bJobState\x12\x19\n" +
 	"\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n" +
 	"\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
-	"\x13JOB_STATE_CANCELLED\x10\x05*\xd5\x01\n" +
+	"\x13JOB_STATE_CANCELLED\x10\x05\x12\x15\n" +
+	"\x11JOB_STATE_WAITING\x10\x06*\xd5\x01\n" +
 	"\n" +
 	"WaitReason\x12\x1b\n" +
 	"\x17WAIT_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +

@@ -26,7 +26,7 @@ type BulkAction int32
 
 const (
 	BulkAction_BULK_ACTION_UNSPECIFIED BulkAction = 0
-	// Queued jobs are cancelled at once; running ones are asked to stop.
+	// Queued jobs (and waiting workflow steps) are cancelled at once; running ones are asked to stop.
 	BulkAction_BULK_ACTION_CANCEL BulkAction = 1
 	// Dead-lettered jobs (FAILED, not redriven before) run again as new jobs.
 	BulkAction_BULK_ACTION_REDRIVE BulkAction = 2

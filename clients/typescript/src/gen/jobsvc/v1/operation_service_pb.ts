@@ -305,7 +305,7 @@ export enum BulkAction {
   UNSPECIFIED = 0,
 
   /**
-   * Queued jobs are cancelled at once; running ones are asked to stop.
+   * Queued jobs (and waiting workflow steps) are cancelled at once; running ones are asked to stop.
    *
    * @generated from enum value: BULK_ACTION_CANCEL = 1;
    */

@@ -17,7 +17,7 @@ public enum BulkAction
   BULK_ACTION_UNSPECIFIED(0),
   /**
    * <pre>
-   * Queued jobs are cancelled at once; running ones are asked to stop.
+   * Queued jobs (and waiting workflow steps) are cancelled at once; running ones are asked to stop.
    * </pre>
    *
    * <code>BULK_ACTION_CANCEL = 1;</code>
@@ -57,7 +57,7 @@ public enum BulkAction
   public static final int BULK_ACTION_UNSPECIFIED_VALUE = 0;
   /**
    * <pre>
-   * Queued jobs are cancelled at once; running ones are asked to stop.
+   * Queued jobs (and waiting workflow steps) are cancelled at once; running ones are asked to stop.
    * </pre>
    *
    * <code>BULK_ACTION_CANCEL = 1;</code>

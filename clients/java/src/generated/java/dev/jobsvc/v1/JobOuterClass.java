@@ -239,18 +239,19 @@ public final class JobOuterClass extends com.google.protobuf.GeneratedFile {
       "on\022,\n\tcache_ttl\030\013 \001(\0132\031.google.protobuf." +
       "Duration\022,\n\tretention\030\014 \001(\0132\031.google.pro" +
       "tobuf.Duration\022,\n\014flow_control\030\r \001(\0132\026.j" +
-      "obsvc.v1.FlowControl*\232\001\n\010JobState\022\031\n\025JOB" +
+      "obsvc.v1.FlowControl*\261\001\n\010JobState\022\031\n\025JOB" +
       "_STATE_UNSPECIFIED\020\000\022\024\n\020JOB_STATE_QUEUED" +
       "\020\001\022\025\n\021JOB_STATE_RUNNING\020\002\022\027\n\023JOB_STATE_S" +
       "UCCEEDED\020\003\022\024\n\020JOB_STATE_FAILED\020\004\022\027\n\023JOB_" +
-      "STATE_CANCELLED\020\005*\325\001\n\nWaitReason\022\033\n\027WAIT" +
-      "_REASON_UNSPECIFIED\020\000\022\031\n\025WAIT_REASON_SCH" +
-      "EDULED\020\001\022\035\n\031WAIT_REASON_RETRY_BACKOFF\020\002\022" +
-      "\031\n\025WAIT_REASON_NO_WORKER\020\003\022!\n\035WAIT_REASO" +
-      "N_CONCURRENCY_LIMIT\020\004\022\032\n\026WAIT_REASON_RAT" +
-      "E_LIMIT\020\005\022\026\n\022WAIT_REASON_PAUSED\020\006BM\n\rdev" +
-      ".jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/c" +
-      "lients/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
+      "STATE_CANCELLED\020\005\022\025\n\021JOB_STATE_WAITING\020\006" +
+      "*\325\001\n\nWaitReason\022\033\n\027WAIT_REASON_UNSPECIFI" +
+      "ED\020\000\022\031\n\025WAIT_REASON_SCHEDULED\020\001\022\035\n\031WAIT_" +
+      "REASON_RETRY_BACKOFF\020\002\022\031\n\025WAIT_REASON_NO" +
+      "_WORKER\020\003\022!\n\035WAIT_REASON_CONCURRENCY_LIM" +
+      "IT\020\004\022\032\n\026WAIT_REASON_RATE_LIMIT\020\005\022\026\n\022WAIT" +
+      "_REASON_PAUSED\020\006BM\n\rdev.jobsvc.v1P\001Z:git" +
+      "hub.com/jobsvc/jobsvc/clients/go/gen/job" +
+      "svc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

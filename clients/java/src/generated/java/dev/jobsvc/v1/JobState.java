@@ -47,6 +47,15 @@ public enum JobState
    * <code>JOB_STATE_CANCELLED = 5;</code>
    */
   JOB_STATE_CANCELLED(5),
+  /**
+   * <pre>
+   * A workflow step whose parents have not all finished yet (see WorkflowService): it
+   * becomes QUEUED, with its input resolved, when the last of them finishes.
+   * </pre>
+   *
+   * <code>JOB_STATE_WAITING = 6;</code>
+   */
+  JOB_STATE_WAITING(6),
   UNRECOGNIZED(-1),
   ;
 
@@ -91,6 +100,15 @@ public enum JobState
    * <code>JOB_STATE_CANCELLED = 5;</code>
    */
   public static final int JOB_STATE_CANCELLED_VALUE = 5;
+  /**
+   * <pre>
+   * A workflow step whose parents have not all finished yet (see WorkflowService): it
+   * becomes QUEUED, with its input resolved, when the last of them finishes.
+   * </pre>
+   *
+   * <code>JOB_STATE_WAITING = 6;</code>
+   */
+  public static final int JOB_STATE_WAITING_VALUE = 6;
 
 
   public final int getNumber() {
@@ -123,6 +141,7 @@ public enum JobState
       case 3: return JOB_STATE_SUCCEEDED;
       case 4: return JOB_STATE_FAILED;
       case 5: return JOB_STATE_CANCELLED;
+      case 6: return JOB_STATE_WAITING;
       default: return null;
     }
   }

@@ -1,0 +1,183 @@
+"""How fast the dashboard's pages answer with a long history (issue 15: under 200 ms each
+with 1,000,000 finished jobs), with EXPLAIN (ANALYZE, BUFFERS) of each query behind them.
+
+    python -m bench.dashboard_pages [--jobs 1000000] [--runs 20]
+
+Starts a private PostgreSQL (fsync off: this measures reads), fills one database with
+--jobs finished jobs (20 handlers, 2% failed, 1% cancelled, one a second going back in
+time) plus 1,000 queued and 50 running ones, starts a jobsvc server on it with the HTTP
+port on, and times each page's API calls over HTTP (median and max of --runs), as the
+browser makes them. Everything it starts is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from jobsvc.server import JobsvcServer, ServerConfig
+from jobsvc.store.embedded import EmbeddedPostgres
+from jobsvc.store.postgres import PgStore, create_pool
+from jobsvc.store.sql import bind
+
+HANDLERS = 20
+FILL = """
+INSERT INTO jobsvc_jobs (id, handler, version_selector, version, state, input, result, error, attempt,
+                         created_at, run_at, order_at, started_at, finished_at)
+SELECT gen_random_uuid(), 'h' || (i % $2), '', '1.0.0',
+       CASE WHEN i % 50 = 0 THEN 'failed' WHEN i % 100 = 1 THEN 'cancelled' ELSE 'succeeded' END,
+       '{"n": 1}', '{"ok": true}',
+       CASE WHEN i % 50 = 0 THEN '{"type": "ValueError", "message": "bad"}'::jsonb END, 1,
+       now() - make_interval(secs => i), now() - make_interval(secs => i), now() - make_interval(secs => i),
+       now() - make_interval(secs => i), now() - make_interval(secs => i) + interval '50 milliseconds'
+FROM generate_series($1::int, $1::int + $3::int - 1) AS i
+"""
+ACTIVE = """
+INSERT INTO jobsvc_jobs (id, handler, version_selector, version, state, input, attempt, created_at, run_at,
+                         started_at, lease_expires_at, lease_owner, attempt_token)
+SELECT gen_random_uuid(), 'h' || (i % $1), '', '1.0.0', CASE WHEN i <= 50 THEN 'running' ELSE 'queued' END,
+       '{"n": 1}', CASE WHEN i <= 50 THEN 1 ELSE 0 END,
+       now() - make_interval(secs => i), now() - make_interval(secs => i),
+       CASE WHEN i <= 50 THEN now() END, CASE WHEN i <= 50 THEN now() + interval '1 hour' END,
+       CASE WHEN i <= 50 THEN 'bench' END, CASE WHEN i <= 50 THEN gen_random_uuid() END
+FROM generate_series(1, 1050) AS i
+"""
+
+# Each page and the API calls it makes (what jobsvc/web/static/app.js sends).
+PAGES: dict[str, tuple[str, dict[str, Any]]] = {
+    "overview": ("StatsService/GetQueueStats", {}),
+    "jobs, first page": ("JobService/ListJobs", {"pageSize": 25, "view": "JOB_VIEW_BASIC"}),
+    "jobs of one handler": ("JobService/ListJobs", {"pageSize": 25, "view": "JOB_VIEW_BASIC", "handler": "h7"}),
+    "failed jobs": ("JobService/ListJobs", {"pageSize": 25, "view": "JOB_VIEW_BASIC", "states": ["JOB_STATE_FAILED"]}),
+    "failed jobs of one handler": (
+        "JobService/ListJobs",
+        {"pageSize": 25, "view": "JOB_VIEW_BASIC", "states": ["JOB_STATE_FAILED"], "handler": "h0"},
+    ),
+    "running jobs": (
+        "JobService/ListJobs",
+        {"pageSize": 25, "view": "JOB_VIEW_BASIC", "states": ["JOB_STATE_RUNNING"]},
+    ),
+    "queued jobs": (
+        "JobService/ListJobs",
+        {"pageSize": 25, "view": "JOB_VIEW_BASIC", "states": ["JOB_STATE_QUEUED"]},
+    ),
+}
+# The named queries behind them, with the parameters the store passes.
+LIST = {"cursor_created_at": None, "cursor_id": None, "page_size": 26, "payloads": False}
+QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "overview": ("job_stats_by_version", {"window_seconds": 3600.0}),
+    "overview (its chart)": ("job_finished_timeline", {"window_seconds": 3600.0, "bucket_seconds": 60.0}),
+    "jobs, first page": ("job_list", {**LIST, "states": None, "handler": None}),
+    "jobs of one handler": ("job_list", {**LIST, "states": None, "handler": "h7"}),
+    "failed jobs": ("job_list", {**LIST, "states": ["failed"], "handler": None}),
+    "failed jobs of one handler": ("job_list", {**LIST, "states": ["failed"], "handler": "h0"}),
+    "running jobs": ("job_list", {**LIST, "states": ["running"], "handler": None}),
+    "queued jobs": ("job_list", {**LIST, "states": ["queued"], "handler": None}),
+}
+# --try-index: what an index for the listings of states other than succeeded would give
+# (not in the schema: every job would add an entry at submit and at claim, on the hot path).
+TRIAL_INDEX = """
+CREATE INDEX jobsvc_jobs_unsucceeded_created_idx ON jobsvc_jobs (state, created_at DESC, id DESC)
+    WHERE state <> 'succeeded'
+"""
+
+
+async def fill(dsn: str, jobs: int) -> None:
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        await PgStore(pool).migrate()
+    finally:
+        await pool.close()
+    conn = await asyncpg.connect(dsn)
+    try:
+        started = time.monotonic()
+        step = 100_000
+        for first in range(1, jobs + 1, step):
+            await conn.execute(FILL, first + 3600, HANDLERS, min(step, jobs - first + 1))  # older than an hour
+        await conn.execute(FILL, 1, HANDLERS, 3000)  # and 3,000 within the last hour
+        await conn.execute(ACTIVE, HANDLERS)
+        await conn.execute("VACUUM ANALYZE jobsvc_jobs")
+        print(f"filled {jobs + 4050:,} jobs in {time.monotonic() - started:.0f} s")
+    finally:
+        await conn.close()
+
+
+async def explain(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        for page, (name, values) in QUERIES.items():
+            text, arguments = bind(name, **values)
+            # A prepared statement, run past the point where PostgreSQL may switch to a generic plan.
+            statement = await conn.prepare(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {text}")
+            for _ in range(6):
+                plan = await statement.fetch(*arguments)
+            print(f"\n-- {page}: {name}\n" + "\n".join(r[0] for r in plan))
+    finally:
+        await conn.close()
+
+
+async def time_pages(base: str, runs: int) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        print(f"\n{'page':<28} {'median ms':>10} {'max ms':>8}  (over HTTP, {runs} runs)")
+        for page, (method, body) in PAGES.items():
+            took = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                response = await http.post(f"/jobsvc.v1.{method}", json=body)
+                took.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.text
+            print(f"{page:<28} {statistics.median(took):>10.1f} {max(took):>8.1f}")
+        size = len(json.dumps((await http.post("/jobsvc.v1.StatsService/GetQueueStats", json={})).json()))
+        print(f"(overview response: {size} bytes)")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--try-index", action="store_true", help="time again with TRIAL_INDEX")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="jobsvc-bench-pages-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "data", fsync=False)
+        await asyncio.to_thread(pg.start)
+        try:
+            conn = await asyncpg.connect(pg.dsn)
+            await conn.execute("CREATE DATABASE pages")
+            await conn.close()
+            dsn = pg.dsn_for("pages")
+            await fill(dsn, args.jobs)
+            server = JobsvcServer(ServerConfig(host="127.0.0.1", port=0, http_port=0, database_url=dsn))
+            await server.start()
+            try:
+                await time_pages(f"http://127.0.0.1:{server.http_port}", args.runs)
+            finally:
+                await server.stop(1.0)
+            await explain(dsn)
+            if args.try_index:
+                conn = await asyncpg.connect(dsn)
+                await conn.execute(TRIAL_INDEX)
+                await conn.execute("ANALYZE jobsvc_jobs")
+                await conn.close()
+                print("\n== with the trial index (state, created_at DESC, id DESC) WHERE state <> 'succeeded'")
+                server = JobsvcServer(ServerConfig(host="127.0.0.1", port=0, http_port=0, database_url=dsn))
+                await server.start()
+                try:
+                    await time_pages(f"http://127.0.0.1:{server.http_port}", args.runs)
+                finally:
+                    await server.stop(1.0)
+                await explain(dsn)
+        finally:
+            await asyncio.to_thread(pg.stop, "immediate")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

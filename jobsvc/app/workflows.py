@@ -1,0 +1,95 @@
+"""The workflow use cases, independent of gRPC: check and submit a workflow, wait for it,
+read, list and cancel it. Steps are jobs: JobsApp resolves and settles each one, the
+dispatch engine runs them unchanged, and the store decides when a waiting step is ready
+(see store/migrations/0008_workflows.sql).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jobsvc.app.jobs import JobsApp
+from jobsvc.domain.errors import FieldViolation, InvalidArgument, NotFound
+from jobsvc.domain.jobs import JobView, NewJob
+from jobsvc.domain.limits import MAX_WORKFLOW_STEPS
+from jobsvc.domain.workflows import Workflow, WorkflowPage, WorkflowSpec, WorkflowState, check_workflow
+from jobsvc.store.port import JobStore
+
+
+def _workflow_not_found(workflow_id: str) -> NotFound:
+    return NotFound(
+        f"workflow {workflow_id} does not exist",
+        reason="WORKFLOW_NOT_FOUND",
+        resource_type="workflow",
+        resource_name=workflow_id,
+    )
+
+
+class WorkflowsApp:
+    """The operations behind WorkflowService."""
+
+    def __init__(self, jobs: JobsApp, store: JobStore, *, max_steps: int = MAX_WORKFLOW_STEPS) -> None:
+        self._jobs = jobs
+        self._store = store
+        self.max_steps = max_steps
+
+    async def submit(self, spec: WorkflowSpec) -> Workflow:
+        """Check the whole workflow, then store it in one transaction: INVALID_ARGUMENT
+        naming the step and field before anything is stored."""
+        check_workflow(spec, self.max_steps)
+        new_jobs = [await self._prepare(index, spec) for index in range(len(spec.steps))]
+        workflow_id = await self._store.workflow_insert(spec, new_jobs)
+        self._jobs.jobs_due(None)
+        if self._jobs.metrics.enabled:
+            for new in new_jobs:
+                self._jobs.metrics.job_submitted(new.spec.handler, new.version)
+        return await self.get(workflow_id)
+
+    async def _prepare(self, index: int, spec: WorkflowSpec) -> NewJob:
+        step = spec.steps[index]
+        path = f"steps[{index}].job"
+        if step.job.idempotency_key:
+            raise InvalidArgument(
+                f"step {step.name!r}: a workflow step takes no idempotency key",
+                [FieldViolation(f"{path}.idempotency_key", "not allowed on a workflow step")],
+                reason="WORKFLOW_INVALID",
+            )
+        try:
+            return await self._jobs.prepare_step(step.job, path, takes_inputs=bool(step.inputs))
+        except NotFound as exc:
+            # An unknown handler or version is a bad field of this request, named by its step.
+            field = exc.metadata.get("field", f"{path}.handler")
+            raise InvalidArgument(
+                f"step {step.name!r}: {exc.message}", [FieldViolation(field, exc.message)], reason=exc.reason
+            ) from None
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"step {step.name!r}: {exc.message}", exc.violations, reason=exc.reason) from None
+
+    async def get(self, workflow_id: str, view: JobView = JobView.BASIC) -> Workflow:
+        """A workflow and every step; NotFound when there is none."""
+        found = await self._store.workflow_get(workflow_id, payloads=view is JobView.FULL)
+        if found is None:
+            raise _workflow_not_found(workflow_id)
+        return found
+
+    async def list(self, page_size: int, cursor: tuple[datetime, str] | None) -> WorkflowPage:
+        """One page of workflows, newest first, without their steps."""
+        return await self._store.workflow_list(page_size, cursor)
+
+    async def cancel(self, workflow_id: str, reason: str) -> Workflow:
+        """Cancel what has not started, ask running steps to stop; NotFound when there is none."""
+        if not await self._store.workflow_cancel(workflow_id, reason):
+            raise _workflow_not_found(workflow_id)
+        return await self.get(workflow_id)
+
+    async def wait_finished(self, workflow_id: str) -> Workflow:
+        """Wait until every step has finished (the caller's deadline bounds the wait):
+        each round waits on one unfinished step, the sinks first, then reads again."""
+        while True:
+            workflow = await self.get(workflow_id)
+            if workflow.state is not WorkflowState.RUNNING:
+                return workflow
+            sinks = {step.name for step in workflow.sinks()}
+            unfinished = [step for step in workflow.steps if not step.job.state.terminal]
+            unfinished.sort(key=lambda step: step.name not in sinks)
+            await self._jobs.wait_finished(unfinished[0].job.id)
