@@ -390,7 +390,12 @@ class JobsvcServer:
         replica runs its share of, both in the background."""
         pauses = Pauses(store, listener.jobs_due, propagation=self.config.pause_propagation)
         await pauses.start(notifications, self.supervisor)
-        operations = Operations(store, self.config.name, notifications.jobs_due)
+        operations = Operations(
+            store,
+            self.config.name,
+            notifications.jobs_due,
+            poll_interval=self.config.maintenance.operation_takeover_interval,
+        )
         operations.start(self.supervisor)
         return pauses, operations
 

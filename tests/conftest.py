@@ -65,7 +65,7 @@ async def database_url(pg: EmbeddedPostgres) -> AsyncIterator[str]:
 
 
 FAST_EXECUTOR = ExecutorConfig(concurrency=8, poll_interval=1.0, lease_seconds=6.0)
-FAST_MAINTENANCE = MaintenanceConfig(rescue_interval=0.5, reap_interval=0.5)
+FAST_MAINTENANCE = MaintenanceConfig(rescue_interval=0.5, reap_interval=0.5, operation_takeover_interval=0.5)
 StartServer = Callable[..., Awaitable[JobsvcServer]]
 
 

@@ -33,6 +33,9 @@ class MaintenanceConfig:
     # the idle load on the database, so it is not shorter.
     rescue_interval: float = 10.0
     reap_interval: float = 60.0
+    # A bulk operation whose replica died waits its lease (30 s) plus up to this long before
+    # another replica carries it on (see app/operations.py).
+    operation_takeover_interval: float = 30.0
     batch: int = 1000
 
 

@@ -42,13 +42,17 @@ class Operations:
     """Start, read and cancel bulk operations; run them (one task per replica)."""
 
     TASK = "operations"
-    # A running operation nobody holds is looked for this often.
-    POLL_INTERVAL = 1.0
     # A replica holds an operation this long past its last batch.
     LEASE_SECONDS = 30.0
 
-    def __init__(self, store: JobStore, owner: str, jobs_due: Callable[[datetime | None], None]) -> None:
+    def __init__(
+        self, store: JobStore, owner: str, jobs_due: Callable[[datetime | None], None], *, poll_interval: float
+    ) -> None:
         self._store = store
+        # A running operation nobody holds (its replica died: its lease ran out) is looked
+        # for this often; one started here runs at once. Slow by default: it is a statement
+        # every replica makes even when no operation exists.
+        self._poll_interval = poll_interval
         self._owner = owner
         self._jobs_due = jobs_due
         self._started = asyncio.Event()
@@ -104,7 +108,7 @@ class Operations:
         operation = await self._store.operation_claim(self._owner, self.LEASE_SECONDS)
         if operation is None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._started.wait(), self.POLL_INTERVAL)
+                await asyncio.wait_for(self._started.wait(), self._poll_interval)
             self._started.clear()
             return
         await self.run(operation)

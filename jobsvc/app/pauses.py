@@ -4,15 +4,19 @@ the queued jobs it names stay queued, running ones finish, and resuming starts t
 Each replica keeps the pauses in force in memory (`Pauses.current`), re-read when any
 replica pauses or resumes (a NOTIFY on jobsvc_pauses, sent at the commit of the change),
 when the notification connection comes back, and every REFRESH_INTERVAL seconds whatever
-happens. Claim loops (dispatch.Lane) leave paused versions out of the versions they claim
+happens (a safety net for a notification lost with its connection: slow, because each
+refresh is a statement every replica makes even when nothing is paused, and an idle
+replica should cost the database next to nothing). Claim loops (dispatch.Lane) leave paused versions out of the versions they claim
 for, and a Call's job does not start at once on a paused version (LocalSlots); paused keys
 go to the claim as a parameter that is NULL while none is paused, so nothing paused costs
 the claim nothing. Remote workers
 take their jobs through lanes of the server they are connected to, so they obey too.
 
 `pause` returns once every replica has had the time to apply the pause (`propagation`,
-by default PROPAGATION: the refresh interval, plus a margin for a claim in flight to
-commit): after it returns no job it pauses starts, on any replica or worker.
+by default PROPAGATION: time for the notification to arrive and for a claim in flight to
+commit): after it returns no job it pauses starts, on any replica or worker whose
+notification connection is up (one whose connection is down re-reads the pauses when it
+comes back, and every REFRESH_INTERVAL seconds meanwhile).
 """
 
 from __future__ import annotations
@@ -37,10 +41,10 @@ class Pauses:
 
     TASK = "pauses"
     # Every replica re-reads the pauses at least this often (seconds), NOTIFY or not.
-    REFRESH_INTERVAL = 1.0
+    REFRESH_INTERVAL = 30.0
     # What pause waits after its commit before it returns by default (see the module
-    # docstring): the refresh interval, and a margin for a claim in flight to commit.
-    PROPAGATION = REFRESH_INTERVAL + 0.5
+    # docstring): the notification's way to every replica, and a claim in flight.
+    PROPAGATION = 1.5
 
     def __init__(
         self, store: JobStore, wake_claim_loops: Callable[[], None], *, propagation: float = PROPAGATION
