@@ -6,11 +6,11 @@ replica pauses or resumes (a NOTIFY on jobsvc_pauses, sent at the commit of the 
 when the notification connection comes back, and every REFRESH_INTERVAL seconds whatever
 happens (a safety net for a notification lost with its connection: slow, because each
 refresh is a statement every replica makes even when nothing is paused, and an idle
-replica should cost the database next to nothing). Claim loops (dispatch.Lane) leave paused versions out of the versions they claim
-for, and a Call's job does not start at once on a paused version (LocalSlots); paused keys
-go to the claim as a parameter that is NULL while none is paused, so nothing paused costs
-the claim nothing. Remote workers
-take their jobs through lanes of the server they are connected to, so they obey too.
+replica should cost the database next to nothing). Claim loops (dispatch.Lane) leave
+paused versions out of the versions they claim for, and a Call's job does not start at
+once on a paused version (LocalSlots); paused keys go to the claim as a parameter that is
+NULL while none is paused, so nothing paused costs the claim nothing. Remote workers take
+their jobs through lanes of the server they are connected to, so they obey too.
 
 `pause` returns once every replica has had the time to apply the pause (`propagation`,
 by default PROPAGATION: time for the notification to arrive and for a claim in flight to
