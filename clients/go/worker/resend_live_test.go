@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,18 +17,8 @@ import (
 // send them again on its next stream, so that every job succeeds once, without
 // waiting out its lease and running again.
 func TestLiveWorkerResendsUnconfirmedSettlements(t *testing.T) {
-	addr := os.Getenv("JOBSVC_SERVER")
-	if addr == "" {
-		t.Skip("JOBSVC_SERVER is not set: no live jobsvc server to test against")
-	}
 	const jobs = 4
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	client, err := jobsvc.Dial(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	addr, ctx, client := liveServer(t, 60*time.Second)
 
 	proxy := testproxy.Start(t, addr)
 	// A short lease: without the resend, a lost ack shows as a requeue within seconds.
