@@ -58,14 +58,11 @@ func (o *outbox) settle(m *jobsvcv1.WorkRequest) {
 }
 
 // confirm forgets the settlement of a job's attempt: the server has it (done
-// or refused, it will not come again). False when none was waiting.
-func (o *outbox) confirm(jobID, token string) bool {
-	key := attemptKey{jobID, token}
+// or refused, it is not sent again).
+func (o *outbox) confirm(jobID, token string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	_, ok := o.unconfirmed[key]
-	delete(o.unconfirmed, key)
-	return ok
+	delete(o.unconfirmed, attemptKey{jobID, token})
 }
 
 // unconfirmedCount counts the settlements the server has not confirmed yet.
