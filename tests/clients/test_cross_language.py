@@ -1,6 +1,7 @@
 """Cross-language round trips through one jobsvc server: a Python client calls a handler
-served by a Go worker; a Go client calls a handler served by a TypeScript worker. (A Java
-client streaming a Python in-process handler is in the Java suite: StreamTest.)"""
+served by a Go worker; a Go client calls a handler served by a TypeScript worker; Python and
+Go clients call a handler served by a Java worker. (A Java client streaming a Python
+in-process handler is in the Java suite: StreamTest.)"""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from tests.conftest import REPO, StartServer
 
 GO = REPO / "clients" / "go"
 TS = REPO / "clients" / "typescript"
+JAVA = REPO / "clients" / "java"
+# The Java worker process: dev.jobsvc.worker.examples.ServingWorker (in the Java test sources).
+JAVA_WORKER = "dev.jobsvc.worker.examples.ServingWorker"
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,6 +51,33 @@ def ts_built() -> Path:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=TS, check=True, timeout=300)
     subprocess.run(["npm", "run", "build"], cwd=TS, check=True, timeout=300)
     return TS / "dist" / "examples" / "example-worker.js"
+
+
+@pytest.fixture(scope="module")
+def java_classpath(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The Java client and its test sources compiled (one Maven run), and the classpath that
+    runs the Java worker; skips where there is no Maven."""
+    mvn = shutil.which("mvn")
+    if mvn is None or shutil.which("java") is None:
+        pytest.skip("needs mvn and java (Maven 3.8+, a JDK 17+)")
+    listing = tmp_path_factory.mktemp("java") / "classpath.txt"
+    subprocess.run(
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-Dstyle.color=never",
+            "-DskipTests",
+            "test-compile",
+            "dependency:build-classpath",
+            f"-Dmdep.outputFile={listing}",
+        ],
+        cwd=JAVA,
+        check=True,
+        timeout=540,
+    )
+    target = JAVA / "target"
+    return os.pathsep.join([str(target / "classes"), str(target / "test-classes"), listing.read_text().strip()])
 
 
 @contextlib.asynccontextmanager
@@ -81,6 +112,32 @@ async def child(*argv: str, ready: str, env: dict[str, str], cwd: Path) -> Async
                 await process.wait()
 
 
+async def go_call(
+    binaries: Path, address: str, handler: str, input_json: str, token: str | None = None
+) -> tuple[int, str, str]:
+    """Call a handler with the Go calling tool (with `token` as JOBSVC_TOKEN): its exit code,
+    stdout and stderr."""
+    env = dict(os.environ) if token is None else dict(os.environ, JOBSVC_TOKEN=token)
+    process = await asyncio.create_subprocess_exec(
+        str(binaries / "jobsvc-call"),
+        *("--server", address, handler, input_json),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, stdout.decode(), stderr.decode()
+
+
+async def call_remote_worker(client: Client, handler: str, text: str) -> object:
+    """Call a handler a remote worker serves with progress 50 then 100: its result."""
+    job = await client.call(handler, text, timeout=30)
+    events = [e async for e in client.stream(job.id)]
+    assert [e.progress.percent for e in events if e.HasField("progress")] == [50, 100]
+    assert events[1].started.executor.startswith("worker:")
+    return payload_value(job.result)
+
+
 @pytest.fixture
 async def api_server(start_server: StartServer) -> JobsvcServer:
     """A replica without in-process handlers: the workers run everything."""
@@ -98,30 +155,33 @@ async def test_python_client_calls_a_go_worker(api_server: JobsvcServer, go_bina
             if await client.handlers("go_upper"):
                 break
             await asyncio.sleep(0.1)
-        job = await client.call("go_upper", "hello from python", timeout=30)
-        assert payload_value(job.result) == "HELLO FROM PYTHON"
-        events = [e async for e in client.stream(job.id)]
-        assert [e.progress.percent for e in events if e.HasField("progress")] == [50, 100]
-        assert events[1].started.executor.startswith("worker:")
+        assert await call_remote_worker(client, "go_upper", "hello from python") == "HELLO FROM PYTHON"
 
 
 async def test_go_client_calls_a_typescript_worker(api_server: JobsvcServer, go_binaries: Path, ts_built: Path) -> None:
     address = f"127.0.0.1:{api_server.port}"
     env = dict(os.environ, JOBSVC_SERVER=address)
     async with child("node", str(ts_built), ready="ts worker ready", env=env, cwd=TS):
-        process = await asyncio.create_subprocess_exec(
-            str(go_binaries / "jobsvc-call"),
-            "--server",
-            address,
-            "ts_reverse",
-            '"polyglot"',
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-        assert process.returncode == 0, stderr.decode()
+        code, stdout, stderr = await go_call(go_binaries, address, "ts_reverse", '"polyglot"')
+        assert code == 0, stderr
         answer = json.loads(stdout)
         assert answer["result"] == "tolgylop" and answer["version"] == "1.0.0"
+
+
+async def test_python_and_go_clients_call_a_java_worker(
+    api_server: JobsvcServer, go_binaries: Path, java_classpath: str
+) -> None:
+    address = f"127.0.0.1:{api_server.port}"
+    env = dict(os.environ, JOBSVC_SERVER=address)
+    async with (
+        child("java", "-cp", java_classpath, JAVA_WORKER, ready="java worker serving", env=env, cwd=JAVA),
+        Client(address) as client,
+    ):
+        assert await call_remote_worker(client, "java_title", "hello from python") == "Hello From Python"
+        code, stdout, stderr = await go_call(go_binaries, address, "java_title", '"polyglot jobs"')
+        assert code == 0, stderr
+        answer = json.loads(stdout)
+        assert answer["result"] == "Polyglot Jobs" and answer["version"] == "1.0.0"
 
 
 async def test_go_and_typescript_clients_authenticate_with_tokens(
@@ -145,21 +205,10 @@ async def test_go_and_typescript_clients_authenticate_with_tokens(
         job = await client.call("go_upper", "token", timeout=30)
         assert payload_value(job.result) == "TOKEN"
 
-        async def go_call(token: str) -> tuple[int, str, str]:
-            process = await asyncio.create_subprocess_exec(
-                str(go_binaries / "jobsvc-call"),
-                *("--server", address, "ts_reverse", '"abc"'),
-                env=dict(os.environ, JOBSVC_TOKEN=token),
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-            return process.returncode or 0, stdout.decode(), stderr.decode()
-
-        code, stdout, stderr = await go_call(secrets["caller"])
+        code, stdout, stderr = await go_call(go_binaries, address, "ts_reverse", '"abc"', secrets["caller"])
         assert code == 0, stderr
         assert json.loads(stdout)["result"] == "cba"
-        code, _, stderr = await go_call(secrets["workers"])  # a worker token may not call
-        assert code == 1 and "PermissionDenied" in stderr, stderr
-        code, _, stderr = await go_call("")
+        code, _, stderr = await go_call(go_binaries, address, "ts_reverse", '"abc"', secrets["workers"])
+        assert code == 1 and "PermissionDenied" in stderr, stderr  # a worker token may not call
+        code, _, stderr = await go_call(go_binaries, address, "ts_reverse", '"abc"', "")
         assert code == 1 and "Unauthenticated" in stderr, stderr

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,18 +57,8 @@ func (c *workCounter) interceptor(ctx context.Context, desc *grpc.StreamDesc, cc
 // live server in JOBSVC_SERVER, which accepts batches: every job must succeed
 // with its own result.
 func TestLiveWorkerBatches(t *testing.T) {
-	addr := os.Getenv("JOBSVC_SERVER")
-	if addr == "" {
-		t.Skip("JOBSVC_SERVER is not set: no live jobsvc server to test against")
-	}
 	const jobs = 400
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	client, err := jobsvc.Dial(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	addr, ctx, client := liveServer(t, 90*time.Second)
 
 	counter := &workCounter{}
 	w, err := worker.Dial(ctx, addr, worker.Options{WorkerID: "go-batch-test", Concurrency: 64},

@@ -144,20 +144,30 @@ func (f *failingStream) Send(*jobsvcv1.WorkRequest) error {
 	return nil
 }
 
-func TestFailedBatchPutsSettlementsBack(t *testing.T) {
+// TestFailedSendResendsSettlements: after a failed send, what was taken but
+// not tried is put back, and the next stream sends the unconfirmed settlements
+// (those of the failed send, and those sent before it) first.
+func TestFailedSendResendsSettlements(t *testing.T) {
 	p1, a1, a2, p3, a3 := progressReq("j1", 1), ackReq(t, "j1", 1), ackReq(t, "j2", 2), progressReq("j3", 3), ackReq(t, "j3", 3)
 	drain := drainReq()
 	for failAt, want := range map[int][]*jobsvcv1.WorkRequest{
 		0: {a1, drain, a2, p3, a3}, // the batch's progress is dropped, as a single one would be
-		1: {a2, p3, a3},            // the drain is not put back
-		2: {a2, a3},
+		1: {a1, a2, p3, a3},        // a1 went, unconfirmed; the drain is not put back
+		2: {a1, a2, a3},
 	} {
 		w := &Worker{outbox: newOutbox()}
-		w.outbox.pushFront(p1, a1, drain, a2, p3, a3)
+		for _, m := range []*jobsvcv1.WorkRequest{p1, a1, drain, a2, p3, a3} {
+			if _, ok := settlementKey(m); ok {
+				w.outbox.settle(m)
+			} else {
+				w.outbox.push(m)
+			}
+		}
 		s := &session{w: w, batches: true, maxMessage: 4 << 20}
 		if err := s.flush(&failingStream{failAt: failAt}); err == nil {
 			t.Fatal("flush did not fail")
 		}
+		w.outbox.rewind()
 		sameReports(t, w.outbox.takeReady(100), want)
 	}
 }

@@ -18,5 +18,6 @@
 //	err := w.Run(ctx) // until ctx is cancelled: then drains and returns
 //
 // A dropped stream is re-opened with backoff; running handlers carry on and
-// settle on the new stream (attempt tokens are not tied to a stream).
+// settle on the new stream (attempt tokens are not tied to a stream), and the
+// settlements the server had not confirmed are sent again first.
 package worker

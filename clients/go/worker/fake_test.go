@@ -186,6 +186,23 @@ func unbatched(item *jobsvcv1.WorkRequest_Batch_Item) *jobsvcv1.WorkRequest {
 	return nil
 }
 
+// confirm answers the worker's settlements as the server does once it has
+// them: one Settled for one, a SettledBatch for several.
+func (s *fakeSession) confirm(settlements ...*jobsvcv1.WorkRequest) {
+	items := make([]*jobsvcv1.WorkResponse_Settled, 0, len(settlements))
+	for _, m := range settlements {
+		key, _ := settlementKey(m)
+		items = append(items, &jobsvcv1.WorkResponse_Settled{JobId: key.jobID, AttemptToken: key.token})
+	}
+	if len(items) == 1 {
+		s.out <- &jobsvcv1.WorkResponse{Kind: &jobsvcv1.WorkResponse_Settled_{Settled: items[0]}}
+		return
+	}
+	s.out <- &jobsvcv1.WorkResponse{Kind: &jobsvcv1.WorkResponse_SettledBatch_{
+		SettledBatch: &jobsvcv1.WorkResponse_SettledBatch{Items: items},
+	}}
+}
+
 // quiet asserts that the worker sends nothing but heartbeats for d.
 func (s *fakeSession) quiet(t *testing.T, d time.Duration) {
 	t.Helper()

@@ -90,7 +90,7 @@ func (w *Worker) start(handlerCtx context.Context, a *jobsvcv1.Assignment) {
 	fn := w.funcs[handlerKey{job.GetHandler(), job.GetVersion()}]
 	if fn == nil {
 		err := fmt.Errorf("worker %s does not serve %s %s", w.opts.WorkerID, job.GetHandler(), job.GetVersion())
-		w.outbox.push(settlement(t, job.GetAttempt(), NewError("jobsvc.HandlerNotServed", err.Error())))
+		w.outbox.settle(settlement(t, job.GetAttempt(), NewError("jobsvc.HandlerNotServed", err.Error())))
 		return
 	}
 	ctx, cancel := context.WithCancelCause(handlerCtx)
@@ -137,7 +137,7 @@ func (w *Worker) runTask(ctx context.Context, j *Job, fn HandlerFunc) {
 	if err != nil {
 		msg = settlement(t, j.Attempt(), err)
 	}
-	w.outbox.push(msg)
+	w.outbox.settle(msg)
 }
 
 // release forgets a task once it is settled (or abandoned).

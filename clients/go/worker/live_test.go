@@ -14,17 +14,7 @@ import (
 // TestLiveWorker serves handlers to the live server in JOBSVC_SERVER and runs
 // jobs on them through the client: results, retries, failures and cancellation.
 func TestLiveWorker(t *testing.T) {
-	addr := os.Getenv("JOBSVC_SERVER")
-	if addr == "" {
-		t.Skip("JOBSVC_SERVER is not set: no live jobsvc server to test against")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	client, err := jobsvc.Dial(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	_, ctx, client := liveServer(t, 60*time.Second)
 
 	w := worker.New(client, worker.Options{WorkerID: "go-live-test", Concurrency: 4, LeaseDuration: 10 * time.Second})
 	w.Handle("go_live_flaky", "1.0.0", func(ctx context.Context, job *worker.Job) (any, error) {
@@ -114,6 +104,25 @@ func TestLiveWorker(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Error("Run did not return after its context was cancelled")
 	}
+}
+
+// liveServer is the address of the live server in JOBSVC_SERVER (the test skips
+// without one), a context that ends after timeout, and a client of the server;
+// the test's end releases them.
+func liveServer(t *testing.T, timeout time.Duration) (string, context.Context, *jobsvc.Client) {
+	t.Helper()
+	addr := os.Getenv("JOBSVC_SERVER")
+	if addr == "" {
+		t.Skip("JOBSVC_SERVER is not set: no live jobsvc server to test against")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	client, err := jobsvc.Dial(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return addr, ctx, client
 }
 
 func waitOnline(ctx context.Context, t *testing.T, client *jobsvc.Client, name string) {

@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 
 	jobsvcv1 "github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1"
@@ -8,13 +10,34 @@ import (
 
 // outbox queues the messages for the server; it outlives a session, so that
 // settlements made while the stream is down go out on the next one.
+//
+// It also keeps every settlement (ack, nack, reject) from the moment it is
+// queued until the server's Settled for it arrives: a Send that succeeded only
+// means the message reached the local transport, and a stream that breaks can
+// lose it. A lost settlement would leave its job to wait out its lease and run
+// again, so rewind sends the unconfirmed ones again first on the next stream;
+// the server fences settlements by attempt token, so a duplicate is harmless.
 type outbox struct {
 	mu    sync.Mutex
 	items []*jobsvcv1.WorkRequest
 	ready chan struct{}
+
+	unconfirmed map[attemptKey]unconfirmed
+	made        uint64 // settlements made so far: the order of unconfirmed
 }
 
-func newOutbox() *outbox { return &outbox{ready: make(chan struct{}, 1)} }
+// attemptKey names one attempt of a job, as settlements and their
+// confirmations do.
+type attemptKey struct{ jobID, token string }
+
+type unconfirmed struct {
+	seq uint64
+	msg *jobsvcv1.WorkRequest
+}
+
+func newOutbox() *outbox {
+	return &outbox{ready: make(chan struct{}, 1), unconfirmed: map[attemptKey]unconfirmed{}}
+}
 
 func (o *outbox) push(m *jobsvcv1.WorkRequest) {
 	o.mu.Lock()
@@ -23,7 +46,60 @@ func (o *outbox) push(m *jobsvcv1.WorkRequest) {
 	o.signal()
 }
 
-// pushFront puts back messages whose send failed, to go first (in this order)
+// settle queues a settlement (an ack, nack or reject) and keeps it until confirm.
+func (o *outbox) settle(m *jobsvcv1.WorkRequest) {
+	key, _ := settlementKey(m)
+	o.mu.Lock()
+	o.made++
+	o.unconfirmed[key] = unconfirmed{seq: o.made, msg: m}
+	o.items = append(o.items, m)
+	o.mu.Unlock()
+	o.signal()
+}
+
+// confirm forgets the settlement of a job's attempt: the server has it (done
+// or refused, it is not sent again).
+func (o *outbox) confirm(jobID, token string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.unconfirmed, attemptKey{jobID, token})
+}
+
+// unconfirmedCount counts the settlements the server has not confirmed yet.
+func (o *outbox) unconfirmedCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.unconfirmed)
+}
+
+// rewind, at a session's start, puts the unconfirmed settlements that left the
+// outbox (sent, or tried, on an earlier stream) back in front of it, in the
+// order they were made; those still queued stay where they are.
+func (o *outbox) rewind() {
+	o.mu.Lock()
+	queued := make(map[*jobsvcv1.WorkRequest]bool, len(o.items))
+	for _, m := range o.items {
+		queued[m] = true
+	}
+	var again []unconfirmed
+	for _, u := range o.unconfirmed {
+		if !queued[u.msg] {
+			again = append(again, u)
+		}
+	}
+	slices.SortFunc(again, func(a, b unconfirmed) int { return cmp.Compare(a.seq, b.seq) })
+	front := make([]*jobsvcv1.WorkRequest, 0, len(again)+len(o.items))
+	for _, u := range again {
+		front = append(front, u.msg)
+	}
+	o.items = append(front, o.items...)
+	o.mu.Unlock()
+	if len(again) > 0 {
+		o.signal()
+	}
+}
+
+// pushFront puts back messages taken but not sent, to go first (in this order)
 // next time.
 func (o *outbox) pushFront(ms ...*jobsvcv1.WorkRequest) {
 	if len(ms) == 0 {
@@ -76,13 +152,17 @@ func (o *outbox) empty() bool {
 	return len(o.items) == 0
 }
 
-// isSettlement tells the messages that must reach the server (ack, nack,
-// reject) from those a new session makes obsolete (heartbeats, drain) or that
-// may be lost (progress).
-func isSettlement(m *jobsvcv1.WorkRequest) bool {
-	switch m.GetKind().(type) {
-	case *jobsvcv1.WorkRequest_Ack, *jobsvcv1.WorkRequest_Nack, *jobsvcv1.WorkRequest_Reject:
-		return true
+// settlementKey is the attempt a settlement (ack, nack, reject) settles; false
+// for the other messages, which a new session makes obsolete (heartbeats,
+// drain) or which may be lost (progress).
+func settlementKey(m *jobsvcv1.WorkRequest) (attemptKey, bool) {
+	switch k := m.GetKind().(type) {
+	case *jobsvcv1.WorkRequest_Ack:
+		return attemptKey{k.Ack.GetJobId(), k.Ack.GetAttemptToken()}, true
+	case *jobsvcv1.WorkRequest_Nack:
+		return attemptKey{k.Nack.GetJobId(), k.Nack.GetAttemptToken()}, true
+	case *jobsvcv1.WorkRequest_Reject:
+		return attemptKey{k.Reject.GetJobId(), k.Reject.GetAttemptToken()}, true
 	}
-	return false
+	return attemptKey{}, false
 }

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -14,17 +13,7 @@ import (
 // TestLiveWorkerReconnects cuts the worker's connection while a job runs: the
 // worker must reconnect, keep the job's lease and settle it on the new stream.
 func TestLiveWorkerReconnects(t *testing.T) {
-	addr := os.Getenv("JOBSVC_SERVER")
-	if addr == "" {
-		t.Skip("JOBSVC_SERVER is not set: no live jobsvc server to test against")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	client, err := jobsvc.Dial(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	addr, ctx, client := liveServer(t, 60*time.Second)
 
 	proxy := testproxy.Start(t, addr)
 	w, err := worker.Dial(ctx, proxy.Addr(), worker.Options{WorkerID: "go-reconnect-test", MinBackoff: 20 * time.Millisecond})

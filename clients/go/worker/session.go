@@ -40,6 +40,7 @@ type session struct {
 // cancelled (a graceful drain, then nil).
 func (s *session) run(ctx context.Context) error {
 	w := s.w
+	w.outbox.rewind() // what an earlier stream may have lost goes first
 	// The stream is not bound to ctx: on cancellation it must stay up to drain.
 	streamCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -151,8 +152,10 @@ func (s *session) receive(stream workStream) error {
 	}
 }
 
-// settled is the server's outcome of one report: only refusals are of note.
+// settled is the server's outcome of one report: the settlement it answers is
+// confirmed (refused or not, the server has it); refusals are logged.
 func (s *session) settled(st *jobsvcv1.WorkResponse_Settled) {
+	s.w.outbox.confirm(st.GetJobId(), st.GetAttemptToken())
 	if st.GetCode() != 0 {
 		s.w.log.Warn("jobsvc refused a report", "job_id", st.GetJobId(),
 			"code", st.GetCode(), "reason", st.GetReason(), "message", st.GetMessage())
@@ -186,15 +189,13 @@ func (s *session) send(ctx context.Context, stream workStream, interval time.Dur
 
 // flush sends what is in the outbox. When the server accepts batches, what is
 // ready is taken at once and consecutive settlements and progress reports go as
-// one batch; nothing waits for more. Settlements whose send failed are put back
-// to go first on the next stream (with what was taken but not tried).
+// one batch; nothing waits for more. What was taken but not tried is put back;
+// the settlements of a failed send are still unconfirmed, and the next stream
+// sends them again (see outbox.rewind).
 func (s *session) flush(stream workStream) error {
 	if !s.batches {
 		for m, ok := s.w.outbox.take(); ok; m, ok = s.w.outbox.take() {
 			if err := stream.Send(m); err != nil {
-				if isSettlement(m) {
-					s.w.outbox.pushFront(m)
-				}
 				return err
 			}
 		}
@@ -204,16 +205,11 @@ func (s *session) flush(stream workStream) error {
 		out := coalesce(ready, s.maxMessage)
 		for i, o := range out {
 			if err := stream.Send(o.msg); err != nil {
-				var back []*jobsvcv1.WorkRequest
-				for _, m := range o.originals {
-					if isSettlement(m) {
-						back = append(back, m)
-					}
-				}
+				var untried []*jobsvcv1.WorkRequest
 				for _, later := range out[i+1:] {
-					back = append(back, later.originals...)
+					untried = append(untried, later.originals...)
 				}
-				s.w.outbox.pushFront(back...)
+				s.w.outbox.pushFront(untried...)
 				return err
 			}
 		}
@@ -222,14 +218,15 @@ func (s *session) flush(stream workStream) error {
 }
 
 // drain stops the session gracefully: no more assignments, running handlers
-// get StopTimeout to finish and report, then the worker hangs up.
+// get StopTimeout to finish and report, and their settlements to be confirmed
+// by the server, then the worker hangs up.
 func (s *session) drain(cancel context.CancelFunc, closing chan struct{}, received, sent <-chan error) error {
 	w := s.w
 	w.outbox.push(&jobsvcv1.WorkRequest{Kind: &jobsvcv1.WorkRequest_Drain_{Drain: &jobsvcv1.WorkRequest_Drain{}}})
 	deadline := time.Now().Add(w.opts.StopTimeout)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for w.busy() > 0 && time.Now().Before(deadline) {
+	for (w.busy() > 0 || w.outbox.unconfirmedCount() > 0) && time.Now().Before(deadline) {
 		select {
 		case err := <-received: // the stream broke: nothing more can be reported
 			cancel()
@@ -238,8 +235,9 @@ func (s *session) drain(cancel context.CancelFunc, closing chan struct{}, receiv
 		case <-tick.C:
 		}
 	}
-	if n := w.busy(); n > 0 {
-		w.log.Warn("jobsvc worker stopping with handlers still running; their jobs will be requeued", "jobs", n)
+	if n, u := w.busy(), w.outbox.unconfirmedCount(); n > 0 || u > 0 {
+		w.log.Warn("jobsvc worker stopping with handlers still running or settlements unconfirmed;"+
+			" the server retries the jobs whose attempts it has not settled", "jobs", n, "unconfirmed", u)
 	}
 	close(closing)
 	timeout := time.NewTimer(closeTimeout)

@@ -73,9 +73,10 @@ type Options struct {
 	LeaseDuration time.Duration
 	// Labels describe the worker.
 	Labels map[string]string
-	// StopTimeout bounds how long Run waits for running handlers once its context
-	// is cancelled; default 10 s. Handlers still running then are cancelled and
-	// their jobs left to the server, which requeues them when their leases end.
+	// StopTimeout bounds how long Run waits for running handlers, and for the
+	// server to confirm their settlements, once its context is cancelled; default
+	// 10 s. Handlers still running then are cancelled and their jobs left to the
+	// server, which requeues them when their leases end.
 	StopTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait before re-opening a failed stream;
 	// defaults 200 ms and 10 s.
@@ -179,9 +180,10 @@ func (w *Worker) Handle(name, version string, fn HandlerFunc, opts ...HandlerOpt
 }
 
 // Run serves the handlers until ctx is cancelled, re-opening the stream with
-// backoff when it fails. On cancellation it drains: asks the server for no more
-// jobs, waits up to Options.StopTimeout for running handlers to finish and
-// report, and returns nil. It returns an error at once when the server refuses
+// backoff when it fails; settlements the server has not confirmed when a stream
+// fails go again first on the next one. On cancellation it drains: asks the
+// server for no more jobs, waits up to Options.StopTimeout for running handlers
+// to finish and their reports to be confirmed, and returns nil. It returns an error at once when the server refuses
 // the worker (INVALID_ARGUMENT, UNIMPLEMENTED, UNAUTHENTICATED, PERMISSION_DENIED).
 func (w *Worker) Run(ctx context.Context) error {
 	if len(w.funcs) == 0 {

@@ -258,9 +258,16 @@ func TestGracefulStopDrains(t *testing.T) {
 		t.Fatal("want drain first")
 	}
 	close(release)
-	if ack := s.expect(t, false).GetAck(); ack.GetJobId() != "j1" {
+	ack := s.expect(t, false)
+	if ack.GetAck().GetJobId() != "j1" {
 		t.Fatalf("want the ack, got %v", ack)
 	}
+	select { // Run waits for the server to confirm the ack
+	case err := <-stopped:
+		t.Fatalf("Run returned before the ack was confirmed: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	s.confirm(ack)
 	if err := <-stopped; err != nil {
 		t.Errorf("Run: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -14,6 +15,9 @@ import (
 type Proxy struct {
 	lis      net.Listener
 	upstream string
+	// swallow: the open connections' bytes to the server are dropped.
+	swallow   atomic.Bool
+	swallowed atomic.Int64
 
 	mu       sync.Mutex
 	conns    []net.Conn
@@ -46,7 +50,8 @@ func (p *Proxy) Accepted() int {
 	return p.accepted
 }
 
-// Cut closes every open connection, both ways.
+// Cut closes every open connection, both ways; connections made after it
+// forward everything again (see Swallow).
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -54,7 +59,16 @@ func (p *Proxy) Cut() {
 		_ = c.Close()
 	}
 	p.conns = nil
+	p.swallow.Store(false)
 }
+
+// Swallow makes the open connections drop what clients send until Cut: the
+// client's writes succeed, the server never sees them, as when a network dies
+// with messages in flight.
+func (p *Proxy) Swallow() { p.swallow.Store(true) }
+
+// Swallowed counts the bytes dropped since the proxy started.
+func (p *Proxy) Swallowed() int64 { return p.swallowed.Load() }
 
 func (p *Proxy) serve() {
 	for {
@@ -71,13 +85,29 @@ func (p *Proxy) serve() {
 		p.accepted++
 		p.conns = append(p.conns, down, up)
 		p.mu.Unlock()
-		go pipe(up, down)
-		go pipe(down, up)
+		go pipe(up, down, p.upstreamWriter(up))
+		go pipe(down, up, down)
 	}
 }
 
-func pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
+// upstreamWriter writes to the server unless the proxy swallows.
+func (p *Proxy) upstreamWriter(up net.Conn) io.Writer {
+	return writerFunc(func(b []byte) (int, error) {
+		if p.swallow.Load() {
+			p.swallowed.Add(int64(len(b)))
+			return len(b), nil
+		}
+		return up.Write(b)
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// pipe copies src to w until either end closes, then closes both.
+func pipe(dst, src net.Conn, w io.Writer) {
+	_, _ = io.Copy(w, src)
 	_ = dst.Close()
 	_ = src.Close()
 }
