@@ -57,6 +57,7 @@ from bench.processes import (
 from bench.profiling import PySpyProfiler, find_py_spy
 from bench.report import RunRecord, format_table, results, summarize, summarize_cpu, write_json
 from bench.scenarios import FULL, QUICK, Context, MeasureWindow, Outcome, Scenario, Timing, scenarios, wait_online
+from bench.waits import WaitSampler
 from jobsvc.sdk import Client
 from jobsvc.store.embedded import EmbeddedPostgres
 
@@ -107,6 +108,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=".svg flame graph, .json speedscope, else raw collapsed stacks",
     )
     parser.add_argument("--profile-native", action="store_true", help="include C frames (py-spy --native)")
+    parser.add_argument(
+        "--waits", default="", help="scenario whose windows sample what the database waits for (bench/waits.py)"
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -139,13 +143,16 @@ def chosen_scenarios(args: argparse.Namespace) -> list[AnyScenario]:
     return [s for s in found if not wanted or s.name in wanted or s.system in wanted]
 
 
-def measure_window(probe: CpuProbe, profiler: PySpyProfiler | None) -> MeasureWindow:
+def measure_window(probe: CpuProbe, profiler: PySpyProfiler | None, waits: WaitSampler | None = None) -> MeasureWindow:
     """The context manager a scenario wraps its measurement window in."""
 
     @contextlib.asynccontextmanager
     async def measure() -> AsyncIterator[dict[str, float]]:
         cores: dict[str, float] = {}
-        async with profiler.window() if profiler is not None else contextlib.nullcontext():
+        async with (
+            profiler.window() if profiler is not None else contextlib.nullcontext(),
+            waits.window() if waits is not None else contextlib.nullcontext(),
+        ):
             start = probe.snapshot()
             yield cores
             cores.update(CpuProbe.cores(start, probe.snapshot()))
@@ -248,11 +255,12 @@ class Harness:
             parties = {"server": [s.pid for s in servers], "workers": [w.pid for w in workers]}
             probe = CpuProbe(parties, postmaster_pid(self.pg))
             profiler = make_profiler(self.args, scenario, servers[0].pid)
+            waits = WaitSampler(self.pg.dsn, database) if self.args.waits == scenario.name else None
             ctx = Context(
                 client,
                 pool,
                 self.timing,
-                measure_window(probe, profiler),
+                measure_window(probe, profiler, waits),
                 servers=servers,
                 clients=clients,
                 stats=stats,
@@ -264,6 +272,8 @@ class Harness:
                 print(f"  run {run}/{runs}: {_one_line(outcome)}", flush=True)
             if self.args.statements and self.statements:
                 print_statements(await stats.top_statements(self.args.statements))
+            if waits is not None:
+                waits.print()
             if profiler is not None and profiler.done:
                 print(f"  py-spy profile of the server (pid {servers[0].pid}): {self.args.profile_out}", flush=True)
             for server in servers:
