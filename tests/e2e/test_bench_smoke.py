@@ -83,6 +83,8 @@ def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path)
             str(out),
             "--chart",
             str(chart),
+            "--waits",
+            "e2e",
         ],
         cwd=REPO,
         env=env,
@@ -109,6 +111,7 @@ def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path)
                 assert row[system]["median"] > 0, (key, system, row[system])
     assert report["meta"]["peer_settings"].keys() == set(peers)
     assert "Figures: median (min-max)" in done.stdout
+    assert "what busy backends waited for" in done.stdout  # --waits e2e sampled its window
     # The chart draws every figure that jobsvc and a peer both measured, jobsvc's bar first.
     drawn = ElementTree.parse(chart).getroot()
     bars = [t.text or "" for t in drawn.iter("{http://www.w3.org/2000/svg}title")]
