@@ -60,6 +60,14 @@ class WorkflowServiceStub:
     ones are asked to stop (on remote workers too). Cancelling a finished workflow
     answers OK and changes nothing.
     """
+    StreamWorkflow: _grpc.UnaryStreamMultiCallable[_workflow_service_pb2.StreamWorkflowRequest, _workflow_service_pb2.WorkflowEvent]
+    """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+    without gaps, the same for every reader on every replica; ends after the last event
+    of the workflow's last step, or at once when the workflow has finished and
+    after_sequence is its last. Resume after a dropped connection with the last sequence
+    seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+    workflow's last sequence.
+    """
 
 @_typing.type_check_only
 class WorkflowServiceAsyncStub(WorkflowServiceStub):
@@ -92,6 +100,14 @@ class WorkflowServiceAsyncStub(WorkflowServiceStub):
     """Cancel every step that has not finished: waiting and queued ones at once, running
     ones are asked to stop (on remote workers too). Cancelling a finished workflow
     answers OK and changes nothing.
+    """
+    StreamWorkflow: _aio.UnaryStreamMultiCallable[_workflow_service_pb2.StreamWorkflowRequest, _workflow_service_pb2.WorkflowEvent]  # type: ignore[assignment]
+    """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+    without gaps, the same for every reader on every replica; ends after the last event
+    of the workflow's last step, or at once when the workflow has finished and
+    after_sequence is its last. Resume after a dropped connection with the last sequence
+    seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+    workflow's last sequence.
     """
 
 class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -152,6 +168,20 @@ class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
         """Cancel every step that has not finished: waiting and queued ones at once, running
         ones are asked to stop (on remote workers too). Cancelling a finished workflow
         answers OK and changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamWorkflow(
+        self,
+        request: _workflow_service_pb2.StreamWorkflowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_workflow_service_pb2.WorkflowEvent], _abc.AsyncIterator[_workflow_service_pb2.WorkflowEvent]]:
+        """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+        without gaps, the same for every reader on every replica; ends after the last event
+        of the workflow's last step, or at once when the workflow has finished and
+        after_sequence is its last. Resume after a dropped connection with the last sequence
+        seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+        workflow's last sequence.
         """
 
 def add_WorkflowServiceServicer_to_server(servicer: WorkflowServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

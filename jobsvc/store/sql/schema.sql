@@ -258,16 +258,19 @@ CREATE TABLE jobsvc_schedules (
 -- The scheduler's "which schedules are due" and "when is the next tick".
 CREATE INDEX jobsvc_schedules_due_idx ON jobsvc_schedules (next_tick_at) WHERE (NOT paused);
 
--- Workflows (WorkflowService): one row each, written at submit and by a cancel only. Its
+-- Workflows (WorkflowService): one row each, written at submit, by a cancel and by a
+-- stream numbering events (events_stamped), never by a step's run. Its
 -- state is derived from its steps' jobs when read, so finishing a step never writes here
 -- (no hot row shared by every step of a large workflow).
 CREATE TABLE jobsvc_workflows (
-    id            uuid        NOT NULL,
-    name          text        NOT NULL DEFAULT ''::text,
-    labels        jsonb       NOT NULL DEFAULT '{}'::jsonb,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    steps_total   integer     NOT NULL,
-    cancel_reason text,
+    id             uuid        NOT NULL,
+    name           text        NOT NULL DEFAULT ''::text,
+    labels         jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    steps_total    integer     NOT NULL,
+    cancel_reason  text,
+    -- The last number StreamWorkflow gave a step event (jobsvc_workflow_events).
+    events_stamped integer     NOT NULL DEFAULT 0,
     CONSTRAINT jobsvc_workflows_pkey PRIMARY KEY (id)
 );
 
@@ -301,6 +304,22 @@ CREATE TABLE jobsvc_workflow_steps (
 
 -- A workflow's steps in submit order (GetWorkflow, the workflow state, a cancel).
 CREATE UNIQUE INDEX jobsvc_workflow_steps_position_idx ON jobsvc_workflow_steps (workflow_id, "position", COALESCE(item, '-1'::integer));
+
+-- StreamWorkflow's sequence (0011): each step event of a workflow numbered 1, 2, 3, ...
+-- by its readers, not its writers: a stream numbers the events it has not seen yet under
+-- the workflow row's lock, after events_stamped (the last number given), so the numbering
+-- is gap-free, stored (every reader on every replica sees one order, a reconnecting
+-- client resumes from its number) and an event is numbered once ((job_id, seq) unique).
+-- Nothing that runs or finishes a step writes here.
+CREATE TABLE jobsvc_workflow_events (
+    workflow_id uuid    NOT NULL,
+    wseq        integer NOT NULL,
+    job_id      uuid    NOT NULL,
+    seq         integer NOT NULL,
+    CONSTRAINT jobsvc_workflow_events_event_key UNIQUE (job_id, seq),
+    CONSTRAINT jobsvc_workflow_events_pkey PRIMARY KEY (workflow_id, wseq),
+    CONSTRAINT jobsvc_workflow_events_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES jobsvc_workflows(id) ON DELETE CASCADE
+);
 
 -- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at
 -- most maximum, computed in logarithms so that no intermediate value overflows or

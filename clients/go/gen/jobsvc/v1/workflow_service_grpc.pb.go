@@ -24,6 +24,7 @@ const (
 	WorkflowService_GetWorkflow_FullMethodName    = "/jobsvc.v1.WorkflowService/GetWorkflow"
 	WorkflowService_ListWorkflows_FullMethodName  = "/jobsvc.v1.WorkflowService/ListWorkflows"
 	WorkflowService_CancelWorkflow_FullMethodName = "/jobsvc.v1.WorkflowService/CancelWorkflow"
+	WorkflowService_StreamWorkflow_FullMethodName = "/jobsvc.v1.WorkflowService/StreamWorkflow"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -55,6 +56,13 @@ type WorkflowServiceClient interface {
 	// ones are asked to stop (on remote workers too). Cancelling a finished workflow
 	// answers OK and changes nothing.
 	CancelWorkflow(ctx context.Context, in *CancelWorkflowRequest, opts ...grpc.CallOption) (*CancelWorkflowResponse, error)
+	// Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+	// without gaps, the same for every reader on every replica; ends after the last event
+	// of the workflow's last step, or at once when the workflow has finished and
+	// after_sequence is its last. Resume after a dropped connection with the last sequence
+	// seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+	// workflow's last sequence.
+	StreamWorkflow(ctx context.Context, in *StreamWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WorkflowEvent], error)
 }
 
 type workflowServiceClient struct {
@@ -115,6 +123,25 @@ func (c *workflowServiceClient) CancelWorkflow(ctx context.Context, in *CancelWo
 	return out, nil
 }
 
+func (c *workflowServiceClient) StreamWorkflow(ctx context.Context, in *StreamWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WorkflowEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &WorkflowService_ServiceDesc.Streams[0], WorkflowService_StreamWorkflow_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamWorkflowRequest, WorkflowEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type WorkflowService_StreamWorkflowClient = grpc.ServerStreamingClient[WorkflowEvent]
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -144,6 +171,13 @@ type WorkflowServiceServer interface {
 	// ones are asked to stop (on remote workers too). Cancelling a finished workflow
 	// answers OK and changes nothing.
 	CancelWorkflow(context.Context, *CancelWorkflowRequest) (*CancelWorkflowResponse, error)
+	// Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+	// without gaps, the same for every reader on every replica; ends after the last event
+	// of the workflow's last step, or at once when the workflow has finished and
+	// after_sequence is its last. Resume after a dropped connection with the last sequence
+	// seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+	// workflow's last sequence.
+	StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[WorkflowEvent]) error
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -168,6 +202,9 @@ func (UnimplementedWorkflowServiceServer) ListWorkflows(context.Context, *ListWo
 }
 func (UnimplementedWorkflowServiceServer) CancelWorkflow(context.Context, *CancelWorkflowRequest) (*CancelWorkflowResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[WorkflowEvent]) error {
+	return status.Error(codes.Unimplemented, "method StreamWorkflow not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -280,6 +317,17 @@ func _WorkflowService_CancelWorkflow_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_StreamWorkflow_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamWorkflowRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(WorkflowServiceServer).StreamWorkflow(m, &grpc.GenericServerStream[StreamWorkflowRequest, WorkflowEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type WorkflowService_StreamWorkflowServer = grpc.ServerStreamingServer[WorkflowEvent]
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -308,6 +356,12 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _WorkflowService_CancelWorkflow_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamWorkflow",
+			Handler:       _WorkflowService_StreamWorkflow_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "jobsvc/v1/workflow_service.proto",
 }

@@ -174,6 +174,37 @@ public final class WorkflowServiceGrpc {
     return getCancelWorkflowMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest,
+      dev.jobsvc.v1.WorkflowEvent> getStreamWorkflowMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "StreamWorkflow",
+      requestType = dev.jobsvc.v1.StreamWorkflowRequest.class,
+      responseType = dev.jobsvc.v1.WorkflowEvent.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+  public static io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest,
+      dev.jobsvc.v1.WorkflowEvent> getStreamWorkflowMethod() {
+    io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest, dev.jobsvc.v1.WorkflowEvent> getStreamWorkflowMethod;
+    if ((getStreamWorkflowMethod = WorkflowServiceGrpc.getStreamWorkflowMethod) == null) {
+      synchronized (WorkflowServiceGrpc.class) {
+        if ((getStreamWorkflowMethod = WorkflowServiceGrpc.getStreamWorkflowMethod) == null) {
+          WorkflowServiceGrpc.getStreamWorkflowMethod = getStreamWorkflowMethod =
+              io.grpc.MethodDescriptor.<dev.jobsvc.v1.StreamWorkflowRequest, dev.jobsvc.v1.WorkflowEvent>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "StreamWorkflow"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.StreamWorkflowRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.WorkflowEvent.getDefaultInstance()))
+              .setSchemaDescriptor(new WorkflowServiceMethodDescriptorSupplier("StreamWorkflow"))
+              .build();
+        }
+      }
+    }
+    return getStreamWorkflowMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -302,6 +333,21 @@ public final class WorkflowServiceGrpc {
         io.grpc.stub.StreamObserver<dev.jobsvc.v1.CancelWorkflowResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getCancelWorkflowMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+     * without gaps, the same for every reader on every replica; ends after the last event
+     * of the workflow's last step, or at once when the workflow has finished and
+     * after_sequence is its last. Resume after a dropped connection with the last sequence
+     * seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+     * workflow's last sequence.
+     * </pre>
+     */
+    default void streamWorkflow(dev.jobsvc.v1.StreamWorkflowRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.WorkflowEvent> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getStreamWorkflowMethod(), responseObserver);
+    }
   }
 
   /**
@@ -408,6 +454,22 @@ public final class WorkflowServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getCancelWorkflowMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+     * without gaps, the same for every reader on every replica; ends after the last event
+     * of the workflow's last step, or at once when the workflow has finished and
+     * after_sequence is its last. Resume after a dropped connection with the last sequence
+     * seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+     * workflow's last sequence.
+     * </pre>
+     */
+    public void streamWorkflow(dev.jobsvc.v1.StreamWorkflowRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.WorkflowEvent> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncServerStreamingCall(
+          getChannel().newCall(getStreamWorkflowMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -491,6 +553,23 @@ public final class WorkflowServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getCancelWorkflowMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+     * without gaps, the same for every reader on every replica; ends after the last event
+     * of the workflow's last step, or at once when the workflow has finished and
+     * after_sequence is its last. Resume after a dropped connection with the last sequence
+     * seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+     * workflow's last sequence.
+     * </pre>
+     */
+    @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
+    public io.grpc.stub.BlockingClientCall<?, dev.jobsvc.v1.WorkflowEvent>
+        streamWorkflow(dev.jobsvc.v1.StreamWorkflowRequest request) {
+      return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
+          getChannel(), getStreamWorkflowMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -573,6 +652,22 @@ public final class WorkflowServiceGrpc {
     public dev.jobsvc.v1.CancelWorkflowResponse cancelWorkflow(dev.jobsvc.v1.CancelWorkflowRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getCancelWorkflowMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+     * without gaps, the same for every reader on every replica; ends after the last event
+     * of the workflow's last step, or at once when the workflow has finished and
+     * after_sequence is its last. Resume after a dropped connection with the last sequence
+     * seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+     * workflow's last sequence.
+     * </pre>
+     */
+    public java.util.Iterator<dev.jobsvc.v1.WorkflowEvent> streamWorkflow(
+        dev.jobsvc.v1.StreamWorkflowRequest request) {
+      return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
+          getChannel(), getStreamWorkflowMethod(), getCallOptions(), request);
     }
   }
 
@@ -669,6 +764,7 @@ public final class WorkflowServiceGrpc {
   private static final int METHODID_GET_WORKFLOW = 2;
   private static final int METHODID_LIST_WORKFLOWS = 3;
   private static final int METHODID_CANCEL_WORKFLOW = 4;
+  private static final int METHODID_STREAM_WORKFLOW = 5;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -706,6 +802,10 @@ public final class WorkflowServiceGrpc {
         case METHODID_CANCEL_WORKFLOW:
           serviceImpl.cancelWorkflow((dev.jobsvc.v1.CancelWorkflowRequest) request,
               (io.grpc.stub.StreamObserver<dev.jobsvc.v1.CancelWorkflowResponse>) responseObserver);
+          break;
+        case METHODID_STREAM_WORKFLOW:
+          serviceImpl.streamWorkflow((dev.jobsvc.v1.StreamWorkflowRequest) request,
+              (io.grpc.stub.StreamObserver<dev.jobsvc.v1.WorkflowEvent>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -760,6 +860,13 @@ public final class WorkflowServiceGrpc {
               dev.jobsvc.v1.CancelWorkflowRequest,
               dev.jobsvc.v1.CancelWorkflowResponse>(
                 service, METHODID_CANCEL_WORKFLOW)))
+        .addMethod(
+          getStreamWorkflowMethod(),
+          io.grpc.stub.ServerCalls.asyncServerStreamingCall(
+            new MethodHandlers<
+              dev.jobsvc.v1.StreamWorkflowRequest,
+              dev.jobsvc.v1.WorkflowEvent>(
+                service, METHODID_STREAM_WORKFLOW)))
         .build();
   }
 
@@ -813,6 +920,7 @@ public final class WorkflowServiceGrpc {
               .addMethod(getGetWorkflowMethod())
               .addMethod(getListWorkflowsMethod())
               .addMethod(getCancelWorkflowMethod())
+              .addMethod(getStreamWorkflowMethod())
               .build();
         }
       }

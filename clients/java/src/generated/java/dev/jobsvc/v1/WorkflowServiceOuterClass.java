@@ -111,6 +111,16 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_jobsvc_v1_CancelWorkflowResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_StreamWorkflowRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_StreamWorkflowRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_WorkflowEvent_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_WorkflowEvent_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -165,25 +175,31 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
       "e_token\030\002 \001(\t\"3\n\025CancelWorkflowRequest\022\n" +
       "\n\002id\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\"?\n\026CancelWork" +
       "flowResponse\022%\n\010workflow\030\001 \001(\0132\023.jobsvc." +
-      "v1.Workflow*\242\001\n\rWorkflowState\022\036\n\032WORKFLO" +
-      "W_STATE_UNSPECIFIED\020\000\022\032\n\026WORKFLOW_STATE_" +
-      "RUNNING\020\001\022\034\n\030WORKFLOW_STATE_SUCCEEDED\020\002\022" +
-      "\031\n\025WORKFLOW_STATE_FAILED\020\003\022\034\n\030WORKFLOW_S" +
-      "TATE_CANCELLED\020\0042\320\003\n\017WorkflowService\022[\n\016" +
-      "SubmitWorkflow\022 .jobsvc.v1.SubmitWorkflo" +
-      "wRequest\032!.jobsvc.v1.SubmitWorkflowRespo" +
-      "nse\"\004\230\270\030\001\022U\n\014CallWorkflow\022\036.jobsvc.v1.Ca" +
-      "llWorkflowRequest\032\037.jobsvc.v1.CallWorkfl" +
-      "owResponse\"\004\230\270\030\002\022R\n\013GetWorkflow\022\035.jobsvc" +
-      ".v1.GetWorkflowRequest\032\036.jobsvc.v1.GetWo" +
-      "rkflowResponse\"\004\230\270\030\004\022X\n\rListWorkflows\022\037." +
-      "jobsvc.v1.ListWorkflowsRequest\032 .jobsvc." +
-      "v1.ListWorkflowsResponse\"\004\230\270\030\004\022[\n\016Cancel" +
-      "Workflow\022 .jobsvc.v1.CancelWorkflowReque" +
-      "st\032!.jobsvc.v1.CancelWorkflowResponse\"\004\230" +
-      "\270\030\006BM\n\rdev.jobsvc.v1P\001Z:github.com/jobsv" +
-      "c/jobsvc/clients/go/gen/jobsvc/v1;jobsvc" +
-      "v1b\006proto3"
+      "v1.Workflow\";\n\025StreamWorkflowRequest\022\n\n\002" +
+      "id\030\001 \001(\t\022\026\n\016after_sequence\030\002 \001(\003\"S\n\rWork" +
+      "flowEvent\022\020\n\010sequence\030\001 \001(\003\022\014\n\004step\030\002 \001(" +
+      "\t\022\"\n\005event\030\003 \001(\0132\023.jobsvc.v1.JobEvent*\242\001" +
+      "\n\rWorkflowState\022\036\n\032WORKFLOW_STATE_UNSPEC" +
+      "IFIED\020\000\022\032\n\026WORKFLOW_STATE_RUNNING\020\001\022\034\n\030W" +
+      "ORKFLOW_STATE_SUCCEEDED\020\002\022\031\n\025WORKFLOW_ST" +
+      "ATE_FAILED\020\003\022\034\n\030WORKFLOW_STATE_CANCELLED" +
+      "\020\0042\246\004\n\017WorkflowService\022[\n\016SubmitWorkflow" +
+      "\022 .jobsvc.v1.SubmitWorkflowRequest\032!.job" +
+      "svc.v1.SubmitWorkflowResponse\"\004\230\270\030\001\022U\n\014C" +
+      "allWorkflow\022\036.jobsvc.v1.CallWorkflowRequ" +
+      "est\032\037.jobsvc.v1.CallWorkflowResponse\"\004\230\270" +
+      "\030\002\022R\n\013GetWorkflow\022\035.jobsvc.v1.GetWorkflo" +
+      "wRequest\032\036.jobsvc.v1.GetWorkflowResponse" +
+      "\"\004\230\270\030\004\022X\n\rListWorkflows\022\037.jobsvc.v1.List" +
+      "WorkflowsRequest\032 .jobsvc.v1.ListWorkflo" +
+      "wsResponse\"\004\230\270\030\004\022[\n\016CancelWorkflow\022 .job" +
+      "svc.v1.CancelWorkflowRequest\032!.jobsvc.v1" +
+      ".CancelWorkflowResponse\"\004\230\270\030\006\022T\n\016StreamW" +
+      "orkflow\022 .jobsvc.v1.StreamWorkflowReques" +
+      "t\032\030.jobsvc.v1.WorkflowEvent\"\004\230\270\030\0040\001BM\n\rd" +
+      "ev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc" +
+      "/clients/go/gen/jobsvc/v1;jobsvcv1b\006prot" +
+      "o3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -295,6 +311,18 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_CancelWorkflowResponse_descriptor,
         new java.lang.String[] { "Workflow", });
+    internal_static_jobsvc_v1_StreamWorkflowRequest_descriptor =
+      getDescriptor().getMessageType(15);
+    internal_static_jobsvc_v1_StreamWorkflowRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_StreamWorkflowRequest_descriptor,
+        new java.lang.String[] { "Id", "AfterSequence", });
+    internal_static_jobsvc_v1_WorkflowEvent_descriptor =
+      getDescriptor().getMessageType(16);
+    internal_static_jobsvc_v1_WorkflowEvent_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_WorkflowEvent_descriptor,
+        new java.lang.String[] { "Sequence", "Step", "Event", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.jobsvc.v1.Auth.getDescriptor();
