@@ -1004,26 +1004,33 @@ SELECT events_stamped FROM jobsvc_workflows WHERE id = :workflow_id FOR UPDATE;
 
 -- name: workflow_events_stamp
 -- Numbers the step events of a workflow not numbered yet with the workflow's next
--- sequences, each step's in its own order (sorted by the running maximum of their times,
--- so a step's events never cross), and answers, from the same snapshot, the workflow's
--- last sequence and its steps not finished yet: when there are none, every event of the
--- workflow is numbered. Costs O(steps + numbered events) of this one workflow; only
+-- sequences and answers, from the same snapshot, the workflow's last sequence and its
+-- steps not finished yet: when there are none, every event of the workflow is numbered.
+-- Order: by time, a step's events by the running maximum of their times so that they
+-- never cross; events of one transaction (one time) cause before effect: an outcome, then
+-- the cancellations it caused, then the rest (the fan-out's queued elements), then by the
+-- steps' submit order. Costs O(steps + numbered events) of this one workflow; only
 -- StreamWorkflow pays it.
 WITH steps AS MATERIALIZED (
-    SELECT s.job_id, j.last_seq, j.state
+    SELECT s.job_id, s.position, coalesce(s.item, -1) AS item, j.last_seq, j.state
     FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
     WHERE s.workflow_id = :workflow_id
 ), seen AS (
     SELECT job_id, max(seq) AS seq FROM jobsvc_workflow_events
     WHERE workflow_id = :workflow_id GROUP BY job_id
 ), fresh AS (
-    SELECT e.job_id, e.seq, max(e.time) OVER (PARTITION BY e.job_id ORDER BY e.seq) AS at
+    SELECT e.job_id, e.seq, steps.position, steps.item,
+           max(e.time) OVER (PARTITION BY e.job_id ORDER BY e.seq) AS at,
+           CASE WHEN e.kind IN ('succeeded', 'failed') THEN 0 WHEN e.kind = 'cancelled' THEN 1 ELSE 2 END AS rank
     FROM steps
     LEFT JOIN seen ON seen.job_id = steps.job_id
     JOIN jobsvc_job_events e ON e.job_id = steps.job_id AND e.seq > coalesce(seen.seq, 0)
     WHERE steps.last_seq > coalesce(seen.seq, 0)
+), ranked AS (
+    -- The least rank of a step's events at one time, so that they keep their order.
+    SELECT job_id, seq, position, item, at, min(rank) OVER (PARTITION BY job_id, at) AS rank FROM fresh
 ), numbered AS MATERIALIZED (
-    SELECT job_id, seq, row_number() OVER (ORDER BY at, job_id, seq) AS n FROM fresh
+    SELECT job_id, seq, row_number() OVER (ORDER BY at, rank, position, item, seq) AS n FROM ranked
 ), stamped AS (
     INSERT INTO jobsvc_workflow_events (workflow_id, wseq, job_id, seq)
     SELECT :workflow_id, w.events_stamped + n.n, n.job_id, n.seq
