@@ -102,6 +102,18 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
         workflow = await self._app.cancel(workflow_id, request.reason or "workflow cancelled by request")
         return workflow_service_pb2.CancelWorkflowResponse(workflow=self._encode(workflow))
 
+    @unary
+    async def RedriveWorkflowStep(
+        self,
+        request: workflow_service_pb2.RedriveWorkflowStepRequest,
+        context: Context,
+    ) -> workflow_service_pb2.RedriveWorkflowStepResponse:
+        workflow_id = codec.job_id_from_request(request.id, "id")
+        if not request.step:
+            raise InvalidArgument("step is required", [FieldViolation("step", "the name of a FAILED step")])
+        workflow = await self._app.redrive_step(workflow_id, request.step)
+        return workflow_service_pb2.RedriveWorkflowStepResponse(workflow=self._encode(workflow))
+
     @server_streaming
     async def StreamWorkflow(
         self,

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from jobsvc.app.jobs import JobsApp
-from jobsvc.domain.errors import FieldViolation, InvalidArgument, NotFound, OutOfRange
+from jobsvc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, OutOfRange
 from jobsvc.domain.jobs import JobView, NewJob
 from jobsvc.domain.limits import MAX_WORKFLOW_STEPS
 from jobsvc.domain.workflows import (
@@ -96,6 +96,35 @@ class WorkflowsApp:
         """Cancel what has not started, ask running steps to stop; NotFound when there is none."""
         if not await self._store.workflow_cancel(workflow_id, reason):
             raise _workflow_not_found(workflow_id)
+        return await self.get(workflow_id)
+
+    async def redrive_step(self, workflow_id: str, step: str) -> Workflow:
+        """Run a FAILED step again and let the workflow continue from there (see
+        jobsvc_workflow_step_redrive, migration 0011): NotFound for no such workflow or step,
+        FailedPrecondition when the step is not FAILED, is optional, or the workflow was
+        cancelled."""
+        done = await self._store.workflow_step_redrive(workflow_id, step)
+        if not done.found:
+            raise _workflow_not_found(workflow_id)
+        if done.job_id is None:
+            raise NotFound(
+                f"workflow {workflow_id} has no step {step!r}",
+                reason="WORKFLOW_STEP_NOT_FOUND",
+                resource_type="workflow step",
+                resource_name=f"{workflow_id}/{step}",
+            )
+        if not done.redriven:
+            state = done.state.value if done.state else "unknown"
+            if done.cancelled:
+                why, reason = f"workflow {workflow_id} was cancelled", "WORKFLOW_CANCELLED"
+            elif done.optional:
+                why, reason = f"step {step!r} is optional: its dependants ran with its error", "STEP_OPTIONAL"
+            else:
+                why, reason = f"step {step!r} is {state}; only a FAILED step can be redriven", "STEP_NOT_FAILED"
+            raise FailedPrecondition(
+                why, reason=reason, metadata={"workflow_id": workflow_id, "step": step, "state": state}
+            )
+        self._jobs.jobs_due(None)
         return await self.get(workflow_id)
 
     async def wait_finished(self, workflow_id: str) -> Workflow:

@@ -129,6 +129,20 @@ class WorkflowEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class StepRedrive:
+    """What a redrive of a step found: the workflow (found, cancelled), the step (job_id
+    None: no such step; its state and optional flag before the redrive) and whether it was
+    redriven."""
+
+    found: bool
+    cancelled: bool = False
+    job_id: str | None = None
+    state: JobState | None = None
+    optional: bool = False
+    redriven: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class StreamHead:
     """Where a workflow's sequence stands: its last number, and the jobs of its steps not
     finished yet, read in the snapshot that numbered the events (none: every event of the

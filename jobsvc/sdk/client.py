@@ -518,6 +518,13 @@ class Client:
         request = workflow_service_pb2.ListWorkflowsRequest(page_size=page_size, page_token=page_token)
         return await self._workflows.ListWorkflows(request, timeout=timeout, metadata=self._metadata)
 
+    async def redrive_workflow_step(
+        self, workflow_id: str, step: str, *, timeout: float | None = None
+    ) -> workflow_service_pb2.Workflow:
+        """Run a FAILED step again; the dependants its failure cancelled wait for it again."""
+        request = workflow_service_pb2.RedriveWorkflowStepRequest(id=workflow_id, step=step)
+        return (await self._workflows.RedriveWorkflowStep(request, timeout=timeout, metadata=self._metadata)).workflow
+
     async def stream_workflow(
         self,
         workflow_id: str,

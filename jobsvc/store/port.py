@@ -29,7 +29,7 @@ from jobsvc.domain.jobs import (
 )
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
-from jobsvc.domain.workflows import StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
+from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
 
 
 class JobStore(Protocol):
@@ -253,6 +253,11 @@ class JobStore(Protocol):
     async def workflow_cancel(self, workflow_id: str, reason: str) -> bool:
         """Cancel the steps of a workflow that have not started and ask its running steps to
         stop; False when there is no such workflow."""
+        ...
+
+    async def workflow_step_redrive(self, workflow_id: str, step: str) -> StepRedrive:
+        """Redrive a FAILED, required step of a workflow not cancelled, in one transaction:
+        its job queued again, the dependants its failure cancelled waiting again."""
         ...
 
     async def workflow_events_stamp(self, workflow_id: str) -> StreamHead | None:

@@ -32,7 +32,7 @@ from jobsvc.domain.jobs import (
 )
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
-from jobsvc.domain.workflows import StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
+from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
 from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, create_pool, database_error
@@ -508,6 +508,18 @@ class PgStore:
         if cancelled:
             self.notifier.changed(str(r["id"]) for r in cancelled)
         return bool(found)
+
+    async def workflow_step_redrive(self, workflow_id: str, step: str) -> StepRedrive:
+        """Redrive a failed step (see workflow_step_redrive in queries.sql)."""
+        [found] = await self._fetch("workflow_step_redrive", workflow_id=workflow_id, step=step)
+        return StepRedrive(
+            found=found["found"],
+            cancelled=bool(found["cancelled"]),
+            job_id=str(found["job_id"]) if found["job_id"] else None,
+            state=JobState(found["state"]) if found["state"] else None,
+            optional=bool(found["optional"]),
+            redriven=bool(found["redriven"]),
+        )
 
     async def workflow_events_stamp(self, workflow_id: str) -> StreamHead | None:
         """Number the workflow's new step events (see workflow_events_stamp in queries.sql)."""

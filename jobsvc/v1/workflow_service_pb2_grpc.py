@@ -69,6 +69,11 @@ class WorkflowServiceStub:
                 request_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowRequest.SerializeToString,
                 response_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.WorkflowEvent.FromString,
                 _registered_method=True)
+        self.RedriveWorkflowStep = channel.unary_unary(
+                '/jobsvc.v1.WorkflowService/RedriveWorkflowStep',
+                request_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepRequest.SerializeToString,
+                response_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -135,6 +140,19 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RedriveWorkflowStep(self, request, context):
+        """Run a FAILED step again and let its workflow continue from there: the step's job (the
+        same job, with as many attempts again) is queued, and the dependants its failure
+        cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+        that another failed or cancelled step also stopped waits for that one's redrive.
+        NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+        FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+        (RedriveJob on a step's job makes a new job outside the workflow.)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -167,6 +185,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.StreamWorkflow,
                     request_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowRequest.FromString,
                     response_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.WorkflowEvent.SerializeToString,
+            ),
+            'RedriveWorkflowStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedriveWorkflowStep,
+                    request_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepRequest.FromString,
+                    response_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -336,6 +359,33 @@ class WorkflowService:
             '/jobsvc.v1.WorkflowService/StreamWorkflow',
             jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowRequest.SerializeToString,
             jobsvc_dot_v1_dot_workflow__service__pb2.WorkflowEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedriveWorkflowStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jobsvc.v1.WorkflowService/RedriveWorkflowStep',
+            jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepRequest.SerializeToString,
+            jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,15 @@ class WorkflowServiceStub:
     seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
     workflow's last sequence.
     """
+    RedriveWorkflowStep: _grpc.UnaryUnaryMultiCallable[_workflow_service_pb2.RedriveWorkflowStepRequest, _workflow_service_pb2.RedriveWorkflowStepResponse]
+    """Run a FAILED step again and let its workflow continue from there: the step's job (the
+    same job, with as many attempts again) is queued, and the dependants its failure
+    cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+    that another failed or cancelled step also stopped waits for that one's redrive.
+    NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+    FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+    (RedriveJob on a step's job makes a new job outside the workflow.)
+    """
 
 @_typing.type_check_only
 class WorkflowServiceAsyncStub(WorkflowServiceStub):
@@ -108,6 +117,15 @@ class WorkflowServiceAsyncStub(WorkflowServiceStub):
     after_sequence is its last. Resume after a dropped connection with the last sequence
     seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
     workflow's last sequence.
+    """
+    RedriveWorkflowStep: _aio.UnaryUnaryMultiCallable[_workflow_service_pb2.RedriveWorkflowStepRequest, _workflow_service_pb2.RedriveWorkflowStepResponse]  # type: ignore[assignment]
+    """Run a FAILED step again and let its workflow continue from there: the step's job (the
+    same job, with as many attempts again) is queued, and the dependants its failure
+    cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+    that another failed or cancelled step also stopped waits for that one's redrive.
+    NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+    FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+    (RedriveJob on a step's job makes a new job outside the workflow.)
     """
 
 class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -182,6 +200,21 @@ class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
         after_sequence is its last. Resume after a dropped connection with the last sequence
         seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
         workflow's last sequence.
+        """
+
+    @_abc_1.abstractmethod
+    def RedriveWorkflowStep(
+        self,
+        request: _workflow_service_pb2.RedriveWorkflowStepRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_workflow_service_pb2.RedriveWorkflowStepResponse, _abc.Awaitable[_workflow_service_pb2.RedriveWorkflowStepResponse]]:
+        """Run a FAILED step again and let its workflow continue from there: the step's job (the
+        same job, with as many attempts again) is queued, and the dependants its failure
+        cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+        that another failed or cancelled step also stopped waits for that one's redrive.
+        NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+        FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+        (RedriveJob on a step's job makes a new job outside the workflow.)
         """
 
 def add_WorkflowServiceServicer_to_server(servicer: WorkflowServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

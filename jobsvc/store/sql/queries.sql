@@ -1053,3 +1053,16 @@ JOIN jobsvc_workflow_steps s ON s.job_id = w.job_id
 WHERE w.workflow_id = :workflow_id AND w.wseq > :after_seq
 ORDER BY w.wseq
 LIMIT :limit;
+
+-- name: workflow_step_redrive
+-- Redrives step :step of workflow :workflow_id (see jobsvc_workflow_step_redrive, 0011).
+-- One row: found (the workflow exists), cancelled (it was cancelled: nothing is redriven),
+-- job_id (NULL: no such step), redriven (false: the step is not FAILED). An optional step
+-- is not redriven: its dependants counted it off when it failed and ran with its error.
+SELECT w.id IS NOT NULL AS found, w.cancel_reason IS NOT NULL AS cancelled, s.job_id, j.state, s.optional,
+       CASE WHEN s.job_id IS NOT NULL AND w.cancel_reason IS NULL AND NOT s.optional
+            THEN jobsvc_workflow_step_redrive(s.job_id, format('step %s redriven', s.name)) END AS redriven
+FROM (SELECT 1) one
+LEFT JOIN jobsvc_workflows w ON w.id = :workflow_id
+LEFT JOIN jobsvc_workflow_steps s ON s.workflow_id = w.id AND s.name = :step
+LEFT JOIN jobsvc_jobs j ON j.id = s.job_id;

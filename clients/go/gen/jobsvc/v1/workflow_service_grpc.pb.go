@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	WorkflowService_SubmitWorkflow_FullMethodName = "/jobsvc.v1.WorkflowService/SubmitWorkflow"
-	WorkflowService_CallWorkflow_FullMethodName   = "/jobsvc.v1.WorkflowService/CallWorkflow"
-	WorkflowService_GetWorkflow_FullMethodName    = "/jobsvc.v1.WorkflowService/GetWorkflow"
-	WorkflowService_ListWorkflows_FullMethodName  = "/jobsvc.v1.WorkflowService/ListWorkflows"
-	WorkflowService_CancelWorkflow_FullMethodName = "/jobsvc.v1.WorkflowService/CancelWorkflow"
-	WorkflowService_StreamWorkflow_FullMethodName = "/jobsvc.v1.WorkflowService/StreamWorkflow"
+	WorkflowService_SubmitWorkflow_FullMethodName      = "/jobsvc.v1.WorkflowService/SubmitWorkflow"
+	WorkflowService_CallWorkflow_FullMethodName        = "/jobsvc.v1.WorkflowService/CallWorkflow"
+	WorkflowService_GetWorkflow_FullMethodName         = "/jobsvc.v1.WorkflowService/GetWorkflow"
+	WorkflowService_ListWorkflows_FullMethodName       = "/jobsvc.v1.WorkflowService/ListWorkflows"
+	WorkflowService_CancelWorkflow_FullMethodName      = "/jobsvc.v1.WorkflowService/CancelWorkflow"
+	WorkflowService_StreamWorkflow_FullMethodName      = "/jobsvc.v1.WorkflowService/StreamWorkflow"
+	WorkflowService_RedriveWorkflowStep_FullMethodName = "/jobsvc.v1.WorkflowService/RedriveWorkflowStep"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -63,6 +64,14 @@ type WorkflowServiceClient interface {
 	// seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
 	// workflow's last sequence.
 	StreamWorkflow(ctx context.Context, in *StreamWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WorkflowEvent], error)
+	// Run a FAILED step again and let its workflow continue from there: the step's job (the
+	// same job, with as many attempts again) is queued, and the dependants its failure
+	// cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+	// that another failed or cancelled step also stopped waits for that one's redrive.
+	// NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+	// FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+	// (RedriveJob on a step's job makes a new job outside the workflow.)
+	RedriveWorkflowStep(ctx context.Context, in *RedriveWorkflowStepRequest, opts ...grpc.CallOption) (*RedriveWorkflowStepResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -142,6 +151,16 @@ func (c *workflowServiceClient) StreamWorkflow(ctx context.Context, in *StreamWo
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type WorkflowService_StreamWorkflowClient = grpc.ServerStreamingClient[WorkflowEvent]
 
+func (c *workflowServiceClient) RedriveWorkflowStep(ctx context.Context, in *RedriveWorkflowStepRequest, opts ...grpc.CallOption) (*RedriveWorkflowStepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedriveWorkflowStepResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_RedriveWorkflowStep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -178,6 +197,14 @@ type WorkflowServiceServer interface {
 	// seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
 	// workflow's last sequence.
 	StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[WorkflowEvent]) error
+	// Run a FAILED step again and let its workflow continue from there: the step's job (the
+	// same job, with as many attempts again) is queued, and the dependants its failure
+	// cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+	// that another failed or cancelled step also stopped waits for that one's redrive.
+	// NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+	// FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+	// (RedriveJob on a step's job makes a new job outside the workflow.)
+	RedriveWorkflowStep(context.Context, *RedriveWorkflowStepRequest) (*RedriveWorkflowStepResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -205,6 +232,9 @@ func (UnimplementedWorkflowServiceServer) CancelWorkflow(context.Context, *Cance
 }
 func (UnimplementedWorkflowServiceServer) StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[WorkflowEvent]) error {
 	return status.Error(codes.Unimplemented, "method StreamWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) RedriveWorkflowStep(context.Context, *RedriveWorkflowStepRequest) (*RedriveWorkflowStepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedriveWorkflowStep not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -328,6 +358,24 @@ func _WorkflowService_StreamWorkflow_Handler(srv interface{}, stream grpc.Server
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type WorkflowService_StreamWorkflowServer = grpc.ServerStreamingServer[WorkflowEvent]
 
+func _WorkflowService_RedriveWorkflowStep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedriveWorkflowStepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).RedriveWorkflowStep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_RedriveWorkflowStep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).RedriveWorkflowStep(ctx, req.(*RedriveWorkflowStepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -354,6 +402,10 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelWorkflow",
 			Handler:    _WorkflowService_CancelWorkflow_Handler,
+		},
+		{
+			MethodName: "RedriveWorkflowStep",
+			Handler:    _WorkflowService_RedriveWorkflowStep_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -205,6 +205,37 @@ public final class WorkflowServiceGrpc {
     return getStreamWorkflowMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.RedriveWorkflowStepRequest,
+      dev.jobsvc.v1.RedriveWorkflowStepResponse> getRedriveWorkflowStepMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "RedriveWorkflowStep",
+      requestType = dev.jobsvc.v1.RedriveWorkflowStepRequest.class,
+      responseType = dev.jobsvc.v1.RedriveWorkflowStepResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.jobsvc.v1.RedriveWorkflowStepRequest,
+      dev.jobsvc.v1.RedriveWorkflowStepResponse> getRedriveWorkflowStepMethod() {
+    io.grpc.MethodDescriptor<dev.jobsvc.v1.RedriveWorkflowStepRequest, dev.jobsvc.v1.RedriveWorkflowStepResponse> getRedriveWorkflowStepMethod;
+    if ((getRedriveWorkflowStepMethod = WorkflowServiceGrpc.getRedriveWorkflowStepMethod) == null) {
+      synchronized (WorkflowServiceGrpc.class) {
+        if ((getRedriveWorkflowStepMethod = WorkflowServiceGrpc.getRedriveWorkflowStepMethod) == null) {
+          WorkflowServiceGrpc.getRedriveWorkflowStepMethod = getRedriveWorkflowStepMethod =
+              io.grpc.MethodDescriptor.<dev.jobsvc.v1.RedriveWorkflowStepRequest, dev.jobsvc.v1.RedriveWorkflowStepResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "RedriveWorkflowStep"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.RedriveWorkflowStepRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.RedriveWorkflowStepResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new WorkflowServiceMethodDescriptorSupplier("RedriveWorkflowStep"))
+              .build();
+        }
+      }
+    }
+    return getRedriveWorkflowStepMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -348,6 +379,22 @@ public final class WorkflowServiceGrpc {
         io.grpc.stub.StreamObserver<dev.jobsvc.v1.WorkflowEvent> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getStreamWorkflowMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    default void redriveWorkflowStep(dev.jobsvc.v1.RedriveWorkflowStepRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.RedriveWorkflowStepResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getRedriveWorkflowStepMethod(), responseObserver);
+    }
   }
 
   /**
@@ -470,6 +517,23 @@ public final class WorkflowServiceGrpc {
       io.grpc.stub.ClientCalls.asyncServerStreamingCall(
           getChannel().newCall(getStreamWorkflowMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    public void redriveWorkflowStep(dev.jobsvc.v1.RedriveWorkflowStepRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.RedriveWorkflowStepResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getRedriveWorkflowStepMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -570,6 +634,22 @@ public final class WorkflowServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
           getChannel(), getStreamWorkflowMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    public dev.jobsvc.v1.RedriveWorkflowStepResponse redriveWorkflowStep(dev.jobsvc.v1.RedriveWorkflowStepRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getRedriveWorkflowStepMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -669,6 +749,22 @@ public final class WorkflowServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
           getChannel(), getStreamWorkflowMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    public dev.jobsvc.v1.RedriveWorkflowStepResponse redriveWorkflowStep(dev.jobsvc.v1.RedriveWorkflowStepRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getRedriveWorkflowStepMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -757,6 +853,23 @@ public final class WorkflowServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getCancelWorkflowMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.RedriveWorkflowStepResponse> redriveWorkflowStep(
+        dev.jobsvc.v1.RedriveWorkflowStepRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getRedriveWorkflowStepMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_SUBMIT_WORKFLOW = 0;
@@ -765,6 +878,7 @@ public final class WorkflowServiceGrpc {
   private static final int METHODID_LIST_WORKFLOWS = 3;
   private static final int METHODID_CANCEL_WORKFLOW = 4;
   private static final int METHODID_STREAM_WORKFLOW = 5;
+  private static final int METHODID_REDRIVE_WORKFLOW_STEP = 6;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -806,6 +920,10 @@ public final class WorkflowServiceGrpc {
         case METHODID_STREAM_WORKFLOW:
           serviceImpl.streamWorkflow((dev.jobsvc.v1.StreamWorkflowRequest) request,
               (io.grpc.stub.StreamObserver<dev.jobsvc.v1.WorkflowEvent>) responseObserver);
+          break;
+        case METHODID_REDRIVE_WORKFLOW_STEP:
+          serviceImpl.redriveWorkflowStep((dev.jobsvc.v1.RedriveWorkflowStepRequest) request,
+              (io.grpc.stub.StreamObserver<dev.jobsvc.v1.RedriveWorkflowStepResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -867,6 +985,13 @@ public final class WorkflowServiceGrpc {
               dev.jobsvc.v1.StreamWorkflowRequest,
               dev.jobsvc.v1.WorkflowEvent>(
                 service, METHODID_STREAM_WORKFLOW)))
+        .addMethod(
+          getRedriveWorkflowStepMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.jobsvc.v1.RedriveWorkflowStepRequest,
+              dev.jobsvc.v1.RedriveWorkflowStepResponse>(
+                service, METHODID_REDRIVE_WORKFLOW_STEP)))
         .build();
   }
 
@@ -921,6 +1046,7 @@ public final class WorkflowServiceGrpc {
               .addMethod(getListWorkflowsMethod())
               .addMethod(getCancelWorkflowMethod())
               .addMethod(getStreamWorkflowMethod())
+              .addMethod(getRedriveWorkflowStepMethod())
               .build();
         }
       }
