@@ -4,6 +4,7 @@ its workflow continues from there, joins and fan-ins still exactly once."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from jobsvc.sdk import Client, error_details, payload_value, workflow_step
 from jobsvc.v1 import job_pb2, workflow_service_pb2
+from tests.conftest import REPO
 
 WF = workflow_service_pb2
 SUCCEEDED, FAILED, CANCELLED = job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED
@@ -203,3 +205,12 @@ async def test_a_cancelled_workflow_is_not_redriven(client: Client) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await client.redrive_workflow_step(workflow.id, "bad")
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_the_readme_stream_and_redrive_example_runs_as_written(client: Client) -> None:
+    readme = (REPO / "README.md").read_text()
+    match = re.search(r"<!-- workflow-stream-example -->\n```python\n(.*?)```", readme, re.DOTALL)
+    assert match, "README.md has no code block marked workflow-stream-example"
+    namespace: dict[str, Any] = {}
+    exec(compile(match[1], "README.md", "exec"), namespace)
+    await asyncio.wait_for(namespace["main"](client), 30)
