@@ -92,7 +92,7 @@ async def check_workflows(
         if workflow_id not in totals:
             found.problems.append(f"W1: workflow {workflow_id} does not exist")
             continue
-        _check_one(workflow_id, totals[workflow_id], by_workflow[workflow_id], found)
+        check_workflow_steps(workflow_id, totals[workflow_id], by_workflow[workflow_id], found)
     # W4: the executions of the steps' jobs, as L4 and L6 judge any job's.
     step_ids = {step.job_id for step in steps}
     steps_view = DbView(
@@ -109,7 +109,8 @@ async def check_workflows(
     return dict(found.stats)
 
 
-def _check_one(workflow_id: str, total: int, steps: list[Step], found: Findings) -> None:
+def check_workflow_steps(workflow_id: str, total: int, steps: list[Step], found: Findings) -> None:
+    """W1-W4 over the steps of one drained workflow (pure: the checker's own tests feed it)."""
     named = {step.name: step for step in steps if step.map_of is None}
     if len(named) != total:
         found.problems.append(f"W1: workflow {workflow_id} has {len(named)} of its {total} steps")
@@ -119,28 +120,35 @@ def _check_one(workflow_id: str, total: int, steps: list[Step], found: Findings)
             elements[step.map_of].append(step)
     for step in steps:
         where = f"workflow {workflow_id} step {step.name}"
-        if step.state not in TERMINAL:
-            found.problems.append(f"W2: {where} is still {step.state}")
-        if step.state == "succeeded" and step.pending != 0:
-            found.problems.append(f"W2: {where} succeeded with {step.pending} parent(s) not counted off")
-        if step.successes > 1:
-            found.problems.append(f"W4: {where} succeeded {step.successes} times")
-        if step.expanded:
-            items = sorted(e.item for e in elements[step.name] if e.item is not None)
-            if items != list(range(len(items))):
-                found.problems.append(f"W1: {where} has elements {items}")
+        _finished_once(where, step, elements, found)
         found.stats["started_steps"] += step.first_start is not None
         # Elements wait for their mapped step's parents (they are made when the last finishes).
         parents = named[step.map_of].depends_on if step.map_of is not None and step.map_of in named else []
-        parents = parents + step.depends_on
-        for name in parents:
-            parent = named.get(name)
-            if parent is None:
-                found.problems.append(f"W1: {where} depends on {name}, which is missing")
-                continue
-            if step.first_start is None:
-                continue
-            if parent.finished_at is None or parent.finished_at > step.first_start + CLOCK_EPSILON:
-                found.problems.append(f"W3: {where} started before its parent {name} finished")
-            elif parent.state != "succeeded" and not parent.optional:
-                found.problems.append(f"W3: {where} ran although its required parent {name} is {parent.state}")
+        for name in [*parents, *step.depends_on]:
+            _ran_after(where, step, name, named.get(name), found)
+
+
+def _finished_once(where: str, step: Step, elements: dict[str, list[Step]], found: Findings) -> None:
+    """W1, W2, W4 of one step."""
+    if step.state not in TERMINAL:
+        found.problems.append(f"W2: {where} is still {step.state}")
+    if step.state == "succeeded" and step.pending != 0:
+        found.problems.append(f"W2: {where} succeeded with {step.pending} parent(s) not counted off")
+    if step.successes > 1:
+        found.problems.append(f"W4: {where} succeeded {step.successes} times")
+    if step.expanded:
+        items = sorted(e.item for e in elements[step.name] if e.item is not None)
+        if items != list(range(len(items))):
+            found.problems.append(f"W1: {where} has elements {items}")
+
+
+def _ran_after(where: str, step: Step, name: str, parent: Step | None, found: Findings) -> None:
+    """W1 and W3 of one edge."""
+    if parent is None:
+        found.problems.append(f"W1: {where} depends on {name}, which is missing")
+    elif step.first_start is None:
+        return
+    elif parent.finished_at is None or parent.finished_at > step.first_start + CLOCK_EPSILON:
+        found.problems.append(f"W3: {where} started before its parent {name} finished")
+    elif parent.state != "succeeded" and not parent.optional:
+        found.problems.append(f"W3: {where} ran although its required parent {name} is {parent.state}")
