@@ -119,7 +119,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
         self,
         request: workflow_service_pb2.StreamWorkflowRequest,
         context: Context,
-    ) -> AsyncIterator[workflow_service_pb2.WorkflowEvent]:
+    ) -> AsyncIterator[workflow_service_pb2.StreamWorkflowResponse]:
         workflow_id = codec.job_id_from_request(request.id, "id")
         if not 0 <= request.after_sequence <= MAX_SEQUENCE:
             raise InvalidArgument(
@@ -127,6 +127,6 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
                 [FieldViolation("after_sequence", f"must be 0..{MAX_SEQUENCE} (sequences are 32-bit in storage)")],
             )
         async for event in self._app.events(workflow_id, request.after_sequence):
-            yield workflow_service_pb2.WorkflowEvent(
+            yield workflow_service_pb2.StreamWorkflowResponse(
                 sequence=event.seq, step=event.step, event=codec.event_to_proto(event.event)
             )

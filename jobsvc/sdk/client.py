@@ -532,7 +532,7 @@ class Client:
         after_sequence: int = 0,
         max_reconnects: int = 10,
         reconnect_delay: float = 0.2,
-    ) -> AsyncIterator[workflow_service_pb2.WorkflowEvent]:
+    ) -> AsyncIterator[workflow_service_pb2.StreamWorkflowResponse]:
         """Every step's events (`.step`, `.event`) in the workflow's one sequence, ending when
         the workflow has finished. A dropped connection is resumed from the last sequence
         seen: no gap, no duplicate."""

@@ -584,7 +584,9 @@ class StreamWorkflowRequest(_message.Message):
 Global___StreamWorkflowRequest: _TypeAlias = StreamWorkflowRequest  # noqa: Y015
 
 @_typing.final
-class WorkflowEvent(_message.Message):
+class StreamWorkflowResponse(_message.Message):
+    """One event of a step, in the workflow's sequence."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SEQUENCE_FIELD_NUMBER: _builtins.int
@@ -611,7 +613,7 @@ class WorkflowEvent(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___WorkflowEvent: _TypeAlias = WorkflowEvent  # noqa: Y015
+Global___StreamWorkflowResponse: _TypeAlias = StreamWorkflowResponse  # noqa: Y015
 
 @_typing.final
 class RedriveWorkflowStepRequest(_message.Message):

@@ -67,7 +67,7 @@ class WorkflowServiceStub:
         self.StreamWorkflow = channel.unary_stream(
                 '/jobsvc.v1.WorkflowService/StreamWorkflow',
                 request_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowRequest.SerializeToString,
-                response_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.WorkflowEvent.FromString,
+                response_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowResponse.FromString,
                 _registered_method=True)
         self.RedriveWorkflowStep = channel.unary_unary(
                 '/jobsvc.v1.WorkflowService/RedriveWorkflowStep',
@@ -184,7 +184,7 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
             'StreamWorkflow': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamWorkflow,
                     request_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowRequest.FromString,
-                    response_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.WorkflowEvent.SerializeToString,
+                    response_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowResponse.SerializeToString,
             ),
             'RedriveWorkflowStep': grpc.unary_unary_rpc_method_handler(
                     servicer.RedriveWorkflowStep,
@@ -358,7 +358,7 @@ class WorkflowService:
             target,
             '/jobsvc.v1.WorkflowService/StreamWorkflow',
             jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowRequest.SerializeToString,
-            jobsvc_dot_v1_dot_workflow__service__pb2.WorkflowEvent.FromString,
+            jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,

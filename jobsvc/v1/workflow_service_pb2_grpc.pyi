@@ -60,7 +60,7 @@ class WorkflowServiceStub:
     ones are asked to stop (on remote workers too). Cancelling a finished workflow
     answers OK and changes nothing.
     """
-    StreamWorkflow: _grpc.UnaryStreamMultiCallable[_workflow_service_pb2.StreamWorkflowRequest, _workflow_service_pb2.WorkflowEvent]
+    StreamWorkflow: _grpc.UnaryStreamMultiCallable[_workflow_service_pb2.StreamWorkflowRequest, _workflow_service_pb2.StreamWorkflowResponse]
     """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
     without gaps, the same for every reader on every replica; ends after the last event
     of the workflow's last step, or at once when the workflow has finished and
@@ -110,7 +110,7 @@ class WorkflowServiceAsyncStub(WorkflowServiceStub):
     ones are asked to stop (on remote workers too). Cancelling a finished workflow
     answers OK and changes nothing.
     """
-    StreamWorkflow: _aio.UnaryStreamMultiCallable[_workflow_service_pb2.StreamWorkflowRequest, _workflow_service_pb2.WorkflowEvent]  # type: ignore[assignment]
+    StreamWorkflow: _aio.UnaryStreamMultiCallable[_workflow_service_pb2.StreamWorkflowRequest, _workflow_service_pb2.StreamWorkflowResponse]  # type: ignore[assignment]
     """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
     without gaps, the same for every reader on every replica; ends after the last event
     of the workflow's last step, or at once when the workflow has finished and
@@ -193,7 +193,7 @@ class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _workflow_service_pb2.StreamWorkflowRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_workflow_service_pb2.WorkflowEvent], _abc.AsyncIterator[_workflow_service_pb2.WorkflowEvent]]:
+    ) -> _typing.Union[_abc.Iterator[_workflow_service_pb2.StreamWorkflowResponse], _abc.AsyncIterator[_workflow_service_pb2.StreamWorkflowResponse]]:
         """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
         without gaps, the same for every reader on every replica; ends after the last event
         of the workflow's last step, or at once when the workflow has finished and

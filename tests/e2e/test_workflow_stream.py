@@ -30,7 +30,7 @@ STEPS = [
 ]
 
 
-def key(event: WF.WorkflowEvent) -> tuple[int, str, str, int, str]:
+def key(event: WF.StreamWorkflowResponse) -> tuple[int, str, str, int, str]:
     return (event.sequence, event.step, event.event.job_id, event.event.sequence, event.event.WhichOneof("kind") or "")
 
 

@@ -1088,7 +1088,8 @@ func (x *StreamWorkflowRequest) GetAfterSequence() int64 {
 	return 0
 }
 
-type WorkflowEvent struct {
+// One event of a step, in the workflow's sequence.
+type StreamWorkflowResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1, 2, 3, ... per workflow, without gaps; a step's events keep their order.
 	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
@@ -1100,20 +1101,20 @@ type WorkflowEvent struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *WorkflowEvent) Reset() {
-	*x = WorkflowEvent{}
+func (x *StreamWorkflowResponse) Reset() {
+	*x = StreamWorkflowResponse{}
 	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *WorkflowEvent) String() string {
+func (x *StreamWorkflowResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*WorkflowEvent) ProtoMessage() {}
+func (*StreamWorkflowResponse) ProtoMessage() {}
 
-func (x *WorkflowEvent) ProtoReflect() protoreflect.Message {
+func (x *StreamWorkflowResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1125,26 +1126,26 @@ func (x *WorkflowEvent) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use WorkflowEvent.ProtoReflect.Descriptor instead.
-func (*WorkflowEvent) Descriptor() ([]byte, []int) {
+// Deprecated: Use StreamWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*StreamWorkflowResponse) Descriptor() ([]byte, []int) {
 	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{16}
 }
 
-func (x *WorkflowEvent) GetSequence() int64 {
+func (x *StreamWorkflowResponse) GetSequence() int64 {
 	if x != nil {
 		return x.Sequence
 	}
 	return 0
 }
 
-func (x *WorkflowEvent) GetStep() string {
+func (x *StreamWorkflowResponse) GetStep() string {
 	if x != nil {
 		return x.Step
 	}
 	return ""
 }
 
-func (x *WorkflowEvent) GetEvent() *JobEvent {
+func (x *StreamWorkflowResponse) GetEvent() *JobEvent {
 	if x != nil {
 		return x.Event
 	}
@@ -1331,8 +1332,8 @@ const file_jobsvc_v1_workflow_service_proto_rawDesc = "" +
 	"\bworkflow\x18\x01 \x01(\v2\x13.jobsvc.v1.WorkflowR\bworkflow\"N\n" +
 	"\x15StreamWorkflowRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
-	"\x0eafter_sequence\x18\x02 \x01(\x03R\rafterSequence\"j\n" +
-	"\rWorkflowEvent\x12\x1a\n" +
+	"\x0eafter_sequence\x18\x02 \x01(\x03R\rafterSequence\"s\n" +
+	"\x16StreamWorkflowResponse\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
 	"\x04step\x18\x02 \x01(\tR\x04step\x12)\n" +
 	"\x05event\x18\x03 \x01(\v2\x13.jobsvc.v1.JobEventR\x05event\"@\n" +
@@ -1346,14 +1347,14 @@ const file_jobsvc_v1_workflow_service_proto_rawDesc = "" +
 	"\x16WORKFLOW_STATE_RUNNING\x10\x01\x12\x1c\n" +
 	"\x18WORKFLOW_STATE_SUCCEEDED\x10\x02\x12\x19\n" +
 	"\x15WORKFLOW_STATE_FAILED\x10\x03\x12\x1c\n" +
-	"\x18WORKFLOW_STATE_CANCELLED\x10\x042\x92\x05\n" +
+	"\x18WORKFLOW_STATE_CANCELLED\x10\x042\x9b\x05\n" +
 	"\x0fWorkflowService\x12[\n" +
 	"\x0eSubmitWorkflow\x12 .jobsvc.v1.SubmitWorkflowRequest\x1a!.jobsvc.v1.SubmitWorkflowResponse\"\x04\x98\xb8\x18\x01\x12U\n" +
 	"\fCallWorkflow\x12\x1e.jobsvc.v1.CallWorkflowRequest\x1a\x1f.jobsvc.v1.CallWorkflowResponse\"\x04\x98\xb8\x18\x02\x12R\n" +
 	"\vGetWorkflow\x12\x1d.jobsvc.v1.GetWorkflowRequest\x1a\x1e.jobsvc.v1.GetWorkflowResponse\"\x04\x98\xb8\x18\x04\x12X\n" +
 	"\rListWorkflows\x12\x1f.jobsvc.v1.ListWorkflowsRequest\x1a .jobsvc.v1.ListWorkflowsResponse\"\x04\x98\xb8\x18\x04\x12[\n" +
-	"\x0eCancelWorkflow\x12 .jobsvc.v1.CancelWorkflowRequest\x1a!.jobsvc.v1.CancelWorkflowResponse\"\x04\x98\xb8\x18\x06\x12T\n" +
-	"\x0eStreamWorkflow\x12 .jobsvc.v1.StreamWorkflowRequest\x1a\x18.jobsvc.v1.WorkflowEvent\"\x04\x98\xb8\x18\x040\x01\x12j\n" +
+	"\x0eCancelWorkflow\x12 .jobsvc.v1.CancelWorkflowRequest\x1a!.jobsvc.v1.CancelWorkflowResponse\"\x04\x98\xb8\x18\x06\x12]\n" +
+	"\x0eStreamWorkflow\x12 .jobsvc.v1.StreamWorkflowRequest\x1a!.jobsvc.v1.StreamWorkflowResponse\"\x04\x98\xb8\x18\x040\x01\x12j\n" +
 	"\x13RedriveWorkflowStep\x12%.jobsvc.v1.RedriveWorkflowStepRequest\x1a&.jobsvc.v1.RedriveWorkflowStepResponse\"\x04\x98\xb8\x18\x06BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
@@ -1389,7 +1390,7 @@ var file_jobsvc_v1_workflow_service_proto_goTypes = []any{
 	(*CancelWorkflowRequest)(nil),       // 14: jobsvc.v1.CancelWorkflowRequest
 	(*CancelWorkflowResponse)(nil),      // 15: jobsvc.v1.CancelWorkflowResponse
 	(*StreamWorkflowRequest)(nil),       // 16: jobsvc.v1.StreamWorkflowRequest
-	(*WorkflowEvent)(nil),               // 17: jobsvc.v1.WorkflowEvent
+	(*StreamWorkflowResponse)(nil),      // 17: jobsvc.v1.StreamWorkflowResponse
 	(*RedriveWorkflowStepRequest)(nil),  // 18: jobsvc.v1.RedriveWorkflowStepRequest
 	(*RedriveWorkflowStepResponse)(nil), // 19: jobsvc.v1.RedriveWorkflowStepResponse
 	nil,                                 // 20: jobsvc.v1.Workflow.LabelsEntry
@@ -1420,7 +1421,7 @@ var file_jobsvc_v1_workflow_service_proto_depIdxs = []int32{
 	5,  // 16: jobsvc.v1.GetWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
 	5,  // 17: jobsvc.v1.ListWorkflowsResponse.workflows:type_name -> jobsvc.v1.Workflow
 	5,  // 18: jobsvc.v1.CancelWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
-	26, // 19: jobsvc.v1.WorkflowEvent.event:type_name -> jobsvc.v1.JobEvent
+	26, // 19: jobsvc.v1.StreamWorkflowResponse.event:type_name -> jobsvc.v1.JobEvent
 	5,  // 20: jobsvc.v1.RedriveWorkflowStepResponse.workflow:type_name -> jobsvc.v1.Workflow
 	6,  // 21: jobsvc.v1.WorkflowService.SubmitWorkflow:input_type -> jobsvc.v1.SubmitWorkflowRequest
 	8,  // 22: jobsvc.v1.WorkflowService.CallWorkflow:input_type -> jobsvc.v1.CallWorkflowRequest
@@ -1434,7 +1435,7 @@ var file_jobsvc_v1_workflow_service_proto_depIdxs = []int32{
 	11, // 30: jobsvc.v1.WorkflowService.GetWorkflow:output_type -> jobsvc.v1.GetWorkflowResponse
 	13, // 31: jobsvc.v1.WorkflowService.ListWorkflows:output_type -> jobsvc.v1.ListWorkflowsResponse
 	15, // 32: jobsvc.v1.WorkflowService.CancelWorkflow:output_type -> jobsvc.v1.CancelWorkflowResponse
-	17, // 33: jobsvc.v1.WorkflowService.StreamWorkflow:output_type -> jobsvc.v1.WorkflowEvent
+	17, // 33: jobsvc.v1.WorkflowService.StreamWorkflow:output_type -> jobsvc.v1.StreamWorkflowResponse
 	19, // 34: jobsvc.v1.WorkflowService.RedriveWorkflowStep:output_type -> jobsvc.v1.RedriveWorkflowStepResponse
 	28, // [28:35] is the sub-list for method output_type
 	21, // [21:28] is the sub-list for method input_type

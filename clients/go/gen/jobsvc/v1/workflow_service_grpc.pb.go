@@ -63,7 +63,7 @@ type WorkflowServiceClient interface {
 	// after_sequence is its last. Resume after a dropped connection with the last sequence
 	// seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
 	// workflow's last sequence.
-	StreamWorkflow(ctx context.Context, in *StreamWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WorkflowEvent], error)
+	StreamWorkflow(ctx context.Context, in *StreamWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamWorkflowResponse], error)
 	// Run a FAILED step again and let its workflow continue from there: the step's job (the
 	// same job, with as many attempts again) is queued, and the dependants its failure
 	// cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
@@ -132,13 +132,13 @@ func (c *workflowServiceClient) CancelWorkflow(ctx context.Context, in *CancelWo
 	return out, nil
 }
 
-func (c *workflowServiceClient) StreamWorkflow(ctx context.Context, in *StreamWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WorkflowEvent], error) {
+func (c *workflowServiceClient) StreamWorkflow(ctx context.Context, in *StreamWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamWorkflowResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &WorkflowService_ServiceDesc.Streams[0], WorkflowService_StreamWorkflow_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[StreamWorkflowRequest, WorkflowEvent]{ClientStream: stream}
+	x := &grpc.GenericClientStream[StreamWorkflowRequest, StreamWorkflowResponse]{ClientStream: stream}
 	if err := x.ClientStream.SendMsg(in); err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (c *workflowServiceClient) StreamWorkflow(ctx context.Context, in *StreamWo
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type WorkflowService_StreamWorkflowClient = grpc.ServerStreamingClient[WorkflowEvent]
+type WorkflowService_StreamWorkflowClient = grpc.ServerStreamingClient[StreamWorkflowResponse]
 
 func (c *workflowServiceClient) RedriveWorkflowStep(ctx context.Context, in *RedriveWorkflowStepRequest, opts ...grpc.CallOption) (*RedriveWorkflowStepResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -196,7 +196,7 @@ type WorkflowServiceServer interface {
 	// after_sequence is its last. Resume after a dropped connection with the last sequence
 	// seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
 	// workflow's last sequence.
-	StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[WorkflowEvent]) error
+	StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[StreamWorkflowResponse]) error
 	// Run a FAILED step again and let its workflow continue from there: the step's job (the
 	// same job, with as many attempts again) is queued, and the dependants its failure
 	// cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
@@ -230,7 +230,7 @@ func (UnimplementedWorkflowServiceServer) ListWorkflows(context.Context, *ListWo
 func (UnimplementedWorkflowServiceServer) CancelWorkflow(context.Context, *CancelWorkflowRequest) (*CancelWorkflowResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelWorkflow not implemented")
 }
-func (UnimplementedWorkflowServiceServer) StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[WorkflowEvent]) error {
+func (UnimplementedWorkflowServiceServer) StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[StreamWorkflowResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamWorkflow not implemented")
 }
 func (UnimplementedWorkflowServiceServer) RedriveWorkflowStep(context.Context, *RedriveWorkflowStepRequest) (*RedriveWorkflowStepResponse, error) {
@@ -352,11 +352,11 @@ func _WorkflowService_StreamWorkflow_Handler(srv interface{}, stream grpc.Server
 	if err := stream.RecvMsg(m); err != nil {
 		return err
 	}
-	return srv.(WorkflowServiceServer).StreamWorkflow(m, &grpc.GenericServerStream[StreamWorkflowRequest, WorkflowEvent]{ServerStream: stream})
+	return srv.(WorkflowServiceServer).StreamWorkflow(m, &grpc.GenericServerStream[StreamWorkflowRequest, StreamWorkflowResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type WorkflowService_StreamWorkflowServer = grpc.ServerStreamingServer[WorkflowEvent]
+type WorkflowService_StreamWorkflowServer = grpc.ServerStreamingServer[StreamWorkflowResponse]
 
 func _WorkflowService_RedriveWorkflowStep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(RedriveWorkflowStepRequest)

@@ -175,28 +175,28 @@ public final class WorkflowServiceGrpc {
   }
 
   private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest,
-      dev.jobsvc.v1.WorkflowEvent> getStreamWorkflowMethod;
+      dev.jobsvc.v1.StreamWorkflowResponse> getStreamWorkflowMethod;
 
   @io.grpc.stub.annotations.RpcMethod(
       fullMethodName = SERVICE_NAME + '/' + "StreamWorkflow",
       requestType = dev.jobsvc.v1.StreamWorkflowRequest.class,
-      responseType = dev.jobsvc.v1.WorkflowEvent.class,
+      responseType = dev.jobsvc.v1.StreamWorkflowResponse.class,
       methodType = io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
   public static io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest,
-      dev.jobsvc.v1.WorkflowEvent> getStreamWorkflowMethod() {
-    io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest, dev.jobsvc.v1.WorkflowEvent> getStreamWorkflowMethod;
+      dev.jobsvc.v1.StreamWorkflowResponse> getStreamWorkflowMethod() {
+    io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest, dev.jobsvc.v1.StreamWorkflowResponse> getStreamWorkflowMethod;
     if ((getStreamWorkflowMethod = WorkflowServiceGrpc.getStreamWorkflowMethod) == null) {
       synchronized (WorkflowServiceGrpc.class) {
         if ((getStreamWorkflowMethod = WorkflowServiceGrpc.getStreamWorkflowMethod) == null) {
           WorkflowServiceGrpc.getStreamWorkflowMethod = getStreamWorkflowMethod =
-              io.grpc.MethodDescriptor.<dev.jobsvc.v1.StreamWorkflowRequest, dev.jobsvc.v1.WorkflowEvent>newBuilder()
+              io.grpc.MethodDescriptor.<dev.jobsvc.v1.StreamWorkflowRequest, dev.jobsvc.v1.StreamWorkflowResponse>newBuilder()
               .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
               .setFullMethodName(generateFullMethodName(SERVICE_NAME, "StreamWorkflow"))
               .setSampledToLocalTracing(true)
               .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
                   dev.jobsvc.v1.StreamWorkflowRequest.getDefaultInstance()))
               .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
-                  dev.jobsvc.v1.WorkflowEvent.getDefaultInstance()))
+                  dev.jobsvc.v1.StreamWorkflowResponse.getDefaultInstance()))
               .setSchemaDescriptor(new WorkflowServiceMethodDescriptorSupplier("StreamWorkflow"))
               .build();
         }
@@ -376,7 +376,7 @@ public final class WorkflowServiceGrpc {
      * </pre>
      */
     default void streamWorkflow(dev.jobsvc.v1.StreamWorkflowRequest request,
-        io.grpc.stub.StreamObserver<dev.jobsvc.v1.WorkflowEvent> responseObserver) {
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.StreamWorkflowResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getStreamWorkflowMethod(), responseObserver);
     }
 
@@ -513,7 +513,7 @@ public final class WorkflowServiceGrpc {
      * </pre>
      */
     public void streamWorkflow(dev.jobsvc.v1.StreamWorkflowRequest request,
-        io.grpc.stub.StreamObserver<dev.jobsvc.v1.WorkflowEvent> responseObserver) {
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.StreamWorkflowResponse> responseObserver) {
       io.grpc.stub.ClientCalls.asyncServerStreamingCall(
           getChannel().newCall(getStreamWorkflowMethod(), getCallOptions()), request, responseObserver);
     }
@@ -629,7 +629,7 @@ public final class WorkflowServiceGrpc {
      * </pre>
      */
     @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
-    public io.grpc.stub.BlockingClientCall<?, dev.jobsvc.v1.WorkflowEvent>
+    public io.grpc.stub.BlockingClientCall<?, dev.jobsvc.v1.StreamWorkflowResponse>
         streamWorkflow(dev.jobsvc.v1.StreamWorkflowRequest request) {
       return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
           getChannel(), getStreamWorkflowMethod(), getCallOptions(), request);
@@ -744,7 +744,7 @@ public final class WorkflowServiceGrpc {
      * workflow's last sequence.
      * </pre>
      */
-    public java.util.Iterator<dev.jobsvc.v1.WorkflowEvent> streamWorkflow(
+    public java.util.Iterator<dev.jobsvc.v1.StreamWorkflowResponse> streamWorkflow(
         dev.jobsvc.v1.StreamWorkflowRequest request) {
       return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
           getChannel(), getStreamWorkflowMethod(), getCallOptions(), request);
@@ -919,7 +919,7 @@ public final class WorkflowServiceGrpc {
           break;
         case METHODID_STREAM_WORKFLOW:
           serviceImpl.streamWorkflow((dev.jobsvc.v1.StreamWorkflowRequest) request,
-              (io.grpc.stub.StreamObserver<dev.jobsvc.v1.WorkflowEvent>) responseObserver);
+              (io.grpc.stub.StreamObserver<dev.jobsvc.v1.StreamWorkflowResponse>) responseObserver);
           break;
         case METHODID_REDRIVE_WORKFLOW_STEP:
           serviceImpl.redriveWorkflowStep((dev.jobsvc.v1.RedriveWorkflowStepRequest) request,
@@ -983,7 +983,7 @@ public final class WorkflowServiceGrpc {
           io.grpc.stub.ServerCalls.asyncServerStreamingCall(
             new MethodHandlers<
               dev.jobsvc.v1.StreamWorkflowRequest,
-              dev.jobsvc.v1.WorkflowEvent>(
+              dev.jobsvc.v1.StreamWorkflowResponse>(
                 service, METHODID_STREAM_WORKFLOW)))
         .addMethod(
           getRedriveWorkflowStepMethod(),

@@ -6,13 +6,17 @@
 package dev.jobsvc.v1;
 
 /**
- * Protobuf type {@code jobsvc.v1.WorkflowEvent}
+ * <pre>
+ * One event of a step, in the workflow's sequence.
+ * </pre>
+ *
+ * Protobuf type {@code jobsvc.v1.StreamWorkflowResponse}
  */
 @com.google.protobuf.Generated
-public final class WorkflowEvent extends
+public final class StreamWorkflowResponse extends
     com.google.protobuf.GeneratedMessage implements
-    // @@protoc_insertion_point(message_implements:jobsvc.v1.WorkflowEvent)
-    WorkflowEventOrBuilder {
+    // @@protoc_insertion_point(message_implements:jobsvc.v1.StreamWorkflowResponse)
+    StreamWorkflowResponseOrBuilder {
 private static final long serialVersionUID = 0L;
   static {
     com.google.protobuf.RuntimeVersion.validateProtobufGencodeVersion(
@@ -21,32 +25,32 @@ private static final long serialVersionUID = 0L;
       /* minor= */ 35,
       /* patch= */ 1,
       /* suffix= */ "",
-      "WorkflowEvent");
+      "StreamWorkflowResponse");
   }
-  // Use WorkflowEvent.newBuilder() to construct.
-  private WorkflowEvent(com.google.protobuf.GeneratedMessage.Builder<?> builder) {
+  // Use StreamWorkflowResponse.newBuilder() to construct.
+  private StreamWorkflowResponse(com.google.protobuf.GeneratedMessage.Builder<?> builder) {
     super(builder);
   }
-  private WorkflowEvent() {
+  private StreamWorkflowResponse() {
     step_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
       getDescriptor() {
-    return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_WorkflowEvent_descriptor;
+    return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_StreamWorkflowResponse_descriptor;
   }
 
   @java.lang.Override
   public com.google.protobuf.Descriptors.Descriptor getDescriptorForType() {
-    return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_WorkflowEvent_descriptor;
+    return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_StreamWorkflowResponse_descriptor;
   }
 
   @java.lang.Override
   protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internalGetFieldAccessorTable() {
-    return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_WorkflowEvent_fieldAccessorTable
+    return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_StreamWorkflowResponse_fieldAccessorTable
         .ensureFieldAccessorsInitialized(
-            dev.jobsvc.v1.WorkflowEvent.class, dev.jobsvc.v1.WorkflowEvent.Builder.class);
+            dev.jobsvc.v1.StreamWorkflowResponse.class, dev.jobsvc.v1.StreamWorkflowResponse.Builder.class);
   }
 
   private int bitField0_;
@@ -207,10 +211,10 @@ private static final long serialVersionUID = 0L;
     if (obj == this) {
      return true;
     }
-    if (!(obj instanceof dev.jobsvc.v1.WorkflowEvent)) {
+    if (!(obj instanceof dev.jobsvc.v1.StreamWorkflowResponse)) {
       return super.equals(obj);
     }
-    dev.jobsvc.v1.WorkflowEvent other = (dev.jobsvc.v1.WorkflowEvent) obj;
+    dev.jobsvc.v1.StreamWorkflowResponse other = (dev.jobsvc.v1.StreamWorkflowResponse) obj;
 
     if (getSequence()
         != other.getSequence()) return false;
@@ -246,44 +250,44 @@ private static final long serialVersionUID = 0L;
     return hash;
   }
 
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(
       java.nio.ByteBuffer data)
       throws com.google.protobuf.InvalidProtocolBufferException {
     return PARSER.parseFrom(data);
   }
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(
       java.nio.ByteBuffer data,
       com.google.protobuf.ExtensionRegistryLite extensionRegistry)
       throws com.google.protobuf.InvalidProtocolBufferException {
     return PARSER.parseFrom(data, extensionRegistry);
   }
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(
       com.google.protobuf.ByteString data)
       throws com.google.protobuf.InvalidProtocolBufferException {
     return PARSER.parseFrom(data);
   }
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(
       com.google.protobuf.ByteString data,
       com.google.protobuf.ExtensionRegistryLite extensionRegistry)
       throws com.google.protobuf.InvalidProtocolBufferException {
     return PARSER.parseFrom(data, extensionRegistry);
   }
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(byte[] data)
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(byte[] data)
       throws com.google.protobuf.InvalidProtocolBufferException {
     return PARSER.parseFrom(data);
   }
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(
       byte[] data,
       com.google.protobuf.ExtensionRegistryLite extensionRegistry)
       throws com.google.protobuf.InvalidProtocolBufferException {
     return PARSER.parseFrom(data, extensionRegistry);
   }
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(java.io.InputStream input)
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(java.io.InputStream input)
       throws java.io.IOException {
     return com.google.protobuf.GeneratedMessage
         .parseWithIOException(PARSER, input);
   }
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(
       java.io.InputStream input,
       com.google.protobuf.ExtensionRegistryLite extensionRegistry)
       throws java.io.IOException {
@@ -291,26 +295,26 @@ private static final long serialVersionUID = 0L;
         .parseWithIOException(PARSER, input, extensionRegistry);
   }
 
-  public static dev.jobsvc.v1.WorkflowEvent parseDelimitedFrom(java.io.InputStream input)
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseDelimitedFrom(java.io.InputStream input)
       throws java.io.IOException {
     return com.google.protobuf.GeneratedMessage
         .parseDelimitedWithIOException(PARSER, input);
   }
 
-  public static dev.jobsvc.v1.WorkflowEvent parseDelimitedFrom(
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseDelimitedFrom(
       java.io.InputStream input,
       com.google.protobuf.ExtensionRegistryLite extensionRegistry)
       throws java.io.IOException {
     return com.google.protobuf.GeneratedMessage
         .parseDelimitedWithIOException(PARSER, input, extensionRegistry);
   }
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(
       com.google.protobuf.CodedInputStream input)
       throws java.io.IOException {
     return com.google.protobuf.GeneratedMessage
         .parseWithIOException(PARSER, input);
   }
-  public static dev.jobsvc.v1.WorkflowEvent parseFrom(
+  public static dev.jobsvc.v1.StreamWorkflowResponse parseFrom(
       com.google.protobuf.CodedInputStream input,
       com.google.protobuf.ExtensionRegistryLite extensionRegistry)
       throws java.io.IOException {
@@ -323,7 +327,7 @@ private static final long serialVersionUID = 0L;
   public static Builder newBuilder() {
     return DEFAULT_INSTANCE.toBuilder();
   }
-  public static Builder newBuilder(dev.jobsvc.v1.WorkflowEvent prototype) {
+  public static Builder newBuilder(dev.jobsvc.v1.StreamWorkflowResponse prototype) {
     return DEFAULT_INSTANCE.toBuilder().mergeFrom(prototype);
   }
   @java.lang.Override
@@ -339,26 +343,30 @@ private static final long serialVersionUID = 0L;
     return builder;
   }
   /**
-   * Protobuf type {@code jobsvc.v1.WorkflowEvent}
+   * <pre>
+   * One event of a step, in the workflow's sequence.
+   * </pre>
+   *
+   * Protobuf type {@code jobsvc.v1.StreamWorkflowResponse}
    */
   public static final class Builder extends
       com.google.protobuf.GeneratedMessage.Builder<Builder> implements
-      // @@protoc_insertion_point(builder_implements:jobsvc.v1.WorkflowEvent)
-      dev.jobsvc.v1.WorkflowEventOrBuilder {
+      // @@protoc_insertion_point(builder_implements:jobsvc.v1.StreamWorkflowResponse)
+      dev.jobsvc.v1.StreamWorkflowResponseOrBuilder {
     public static final com.google.protobuf.Descriptors.Descriptor
         getDescriptor() {
-      return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_WorkflowEvent_descriptor;
+      return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_StreamWorkflowResponse_descriptor;
     }
 
     @java.lang.Override
     protected com.google.protobuf.GeneratedMessage.FieldAccessorTable
         internalGetFieldAccessorTable() {
-      return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_WorkflowEvent_fieldAccessorTable
+      return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_StreamWorkflowResponse_fieldAccessorTable
           .ensureFieldAccessorsInitialized(
-              dev.jobsvc.v1.WorkflowEvent.class, dev.jobsvc.v1.WorkflowEvent.Builder.class);
+              dev.jobsvc.v1.StreamWorkflowResponse.class, dev.jobsvc.v1.StreamWorkflowResponse.Builder.class);
     }
 
-    // Construct using dev.jobsvc.v1.WorkflowEvent.newBuilder()
+    // Construct using dev.jobsvc.v1.StreamWorkflowResponse.newBuilder()
     private Builder() {
       maybeForceBuilderInitialization();
     }
@@ -391,17 +399,17 @@ private static final long serialVersionUID = 0L;
     @java.lang.Override
     public com.google.protobuf.Descriptors.Descriptor
         getDescriptorForType() {
-      return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_WorkflowEvent_descriptor;
+      return dev.jobsvc.v1.WorkflowServiceOuterClass.internal_static_jobsvc_v1_StreamWorkflowResponse_descriptor;
     }
 
     @java.lang.Override
-    public dev.jobsvc.v1.WorkflowEvent getDefaultInstanceForType() {
-      return dev.jobsvc.v1.WorkflowEvent.getDefaultInstance();
+    public dev.jobsvc.v1.StreamWorkflowResponse getDefaultInstanceForType() {
+      return dev.jobsvc.v1.StreamWorkflowResponse.getDefaultInstance();
     }
 
     @java.lang.Override
-    public dev.jobsvc.v1.WorkflowEvent build() {
-      dev.jobsvc.v1.WorkflowEvent result = buildPartial();
+    public dev.jobsvc.v1.StreamWorkflowResponse build() {
+      dev.jobsvc.v1.StreamWorkflowResponse result = buildPartial();
       if (!result.isInitialized()) {
         throw newUninitializedMessageException(result);
       }
@@ -409,14 +417,14 @@ private static final long serialVersionUID = 0L;
     }
 
     @java.lang.Override
-    public dev.jobsvc.v1.WorkflowEvent buildPartial() {
-      dev.jobsvc.v1.WorkflowEvent result = new dev.jobsvc.v1.WorkflowEvent(this);
+    public dev.jobsvc.v1.StreamWorkflowResponse buildPartial() {
+      dev.jobsvc.v1.StreamWorkflowResponse result = new dev.jobsvc.v1.StreamWorkflowResponse(this);
       if (bitField0_ != 0) { buildPartial0(result); }
       onBuilt();
       return result;
     }
 
-    private void buildPartial0(dev.jobsvc.v1.WorkflowEvent result) {
+    private void buildPartial0(dev.jobsvc.v1.StreamWorkflowResponse result) {
       int from_bitField0_ = bitField0_;
       if (((from_bitField0_ & 0x00000001) != 0)) {
         result.sequence_ = sequence_;
@@ -436,16 +444,16 @@ private static final long serialVersionUID = 0L;
 
     @java.lang.Override
     public Builder mergeFrom(com.google.protobuf.Message other) {
-      if (other instanceof dev.jobsvc.v1.WorkflowEvent) {
-        return mergeFrom((dev.jobsvc.v1.WorkflowEvent)other);
+      if (other instanceof dev.jobsvc.v1.StreamWorkflowResponse) {
+        return mergeFrom((dev.jobsvc.v1.StreamWorkflowResponse)other);
       } else {
         super.mergeFrom(other);
         return this;
       }
     }
 
-    public Builder mergeFrom(dev.jobsvc.v1.WorkflowEvent other) {
-      if (other == dev.jobsvc.v1.WorkflowEvent.getDefaultInstance()) return this;
+    public Builder mergeFrom(dev.jobsvc.v1.StreamWorkflowResponse other) {
+      if (other == dev.jobsvc.v1.StreamWorkflowResponse.getDefaultInstance()) return this;
       if (other.getSequence() != 0L) {
         setSequence(other.getSequence());
       }
@@ -810,23 +818,23 @@ private static final long serialVersionUID = 0L;
       return eventBuilder_;
     }
 
-    // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkflowEvent)
+    // @@protoc_insertion_point(builder_scope:jobsvc.v1.StreamWorkflowResponse)
   }
 
-  // @@protoc_insertion_point(class_scope:jobsvc.v1.WorkflowEvent)
-  private static final dev.jobsvc.v1.WorkflowEvent DEFAULT_INSTANCE;
+  // @@protoc_insertion_point(class_scope:jobsvc.v1.StreamWorkflowResponse)
+  private static final dev.jobsvc.v1.StreamWorkflowResponse DEFAULT_INSTANCE;
   static {
-    DEFAULT_INSTANCE = new dev.jobsvc.v1.WorkflowEvent();
+    DEFAULT_INSTANCE = new dev.jobsvc.v1.StreamWorkflowResponse();
   }
 
-  public static dev.jobsvc.v1.WorkflowEvent getDefaultInstance() {
+  public static dev.jobsvc.v1.StreamWorkflowResponse getDefaultInstance() {
     return DEFAULT_INSTANCE;
   }
 
-  private static final com.google.protobuf.Parser<WorkflowEvent>
-      PARSER = new com.google.protobuf.AbstractParser<WorkflowEvent>() {
+  private static final com.google.protobuf.Parser<StreamWorkflowResponse>
+      PARSER = new com.google.protobuf.AbstractParser<StreamWorkflowResponse>() {
     @java.lang.Override
-    public WorkflowEvent parsePartialFrom(
+    public StreamWorkflowResponse parsePartialFrom(
         com.google.protobuf.CodedInputStream input,
         com.google.protobuf.ExtensionRegistryLite extensionRegistry)
         throws com.google.protobuf.InvalidProtocolBufferException {
@@ -845,17 +853,17 @@ private static final long serialVersionUID = 0L;
     }
   };
 
-  public static com.google.protobuf.Parser<WorkflowEvent> parser() {
+  public static com.google.protobuf.Parser<StreamWorkflowResponse> parser() {
     return PARSER;
   }
 
   @java.lang.Override
-  public com.google.protobuf.Parser<WorkflowEvent> getParserForType() {
+  public com.google.protobuf.Parser<StreamWorkflowResponse> getParserForType() {
     return PARSER;
   }
 
   @java.lang.Override
-  public dev.jobsvc.v1.WorkflowEvent getDefaultInstanceForType() {
+  public dev.jobsvc.v1.StreamWorkflowResponse getDefaultInstanceForType() {
     return DEFAULT_INSTANCE;
   }
 

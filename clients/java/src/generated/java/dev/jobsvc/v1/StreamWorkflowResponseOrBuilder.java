@@ -6,8 +6,8 @@
 package dev.jobsvc.v1;
 
 @com.google.protobuf.Generated
-public interface WorkflowEventOrBuilder extends
-    // @@protoc_insertion_point(interface_extends:jobsvc.v1.WorkflowEvent)
+public interface StreamWorkflowResponseOrBuilder extends
+    // @@protoc_insertion_point(interface_extends:jobsvc.v1.StreamWorkflowResponse)
     com.google.protobuf.MessageOrBuilder {
 
   /**
