@@ -13,7 +13,7 @@ from datetime import datetime
 
 from jobsvc.app.jobs import JobsApp
 from jobsvc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, OutOfRange
-from jobsvc.domain.jobs import JobView, NewJob
+from jobsvc.domain.jobs import JobState, JobView, NewJob
 from jobsvc.domain.limits import MAX_WORKFLOW_STEPS
 from jobsvc.domain.workflows import (
     StreamHead,
@@ -115,10 +115,11 @@ class WorkflowsApp:
             )
         if not done.redriven:
             state = done.state.value if done.state else "unknown"
-            if done.cancelled:
-                why, reason = f"workflow {workflow_id} was cancelled", "WORKFLOW_CANCELLED"
-            elif done.optional:
+            if done.optional:
                 why, reason = f"step {step!r} is optional: its dependants ran with its error", "STEP_OPTIONAL"
+            elif done.cancelled or done.state is JobState.FAILED:
+                # A FAILED step not redriven: its workflow was cancelled (maybe just now).
+                why, reason = f"workflow {workflow_id} was cancelled", "WORKFLOW_CANCELLED"
             else:
                 why, reason = f"step {step!r} is {state}; only a FAILED step can be redriven", "STEP_NOT_FAILED"
             raise FailedPrecondition(

@@ -205,6 +205,7 @@ async def test_a_cancelled_workflow_is_not_redriven(client: Client) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await client.redrive_workflow_step(workflow.id, "bad")
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_details(refused.value).reason == "WORKFLOW_CANCELLED"
 
 
 async def test_the_readme_stream_and_redrive_example_runs_as_written(client: Client) -> None:

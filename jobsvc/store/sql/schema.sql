@@ -745,6 +745,14 @@ CREATE FUNCTION jobsvc_workflow_step_redrive(p_job_id uuid, p_because text)
  LANGUAGE plpgsql
 AS $function$
 BEGIN
+    -- The workflow row first, as CancelWorkflow takes it: a cancel committed meanwhile is
+    -- seen here (this statement starts after it), and one that comes later cancels the step.
+    PERFORM 1 FROM jobsvc_workflows w
+    WHERE w.id = (SELECT workflow_id FROM jobsvc_workflow_steps WHERE job_id = p_job_id) AND w.cancel_reason IS NULL
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
     PERFORM 1 FROM jobsvc_workflow_steps WHERE job_id = p_job_id FOR UPDATE;
     WITH redriven AS (
         UPDATE jobsvc_jobs SET state = 'waiting', finished_at = NULL, error = NULL,
