@@ -29,8 +29,8 @@ from bench.processes import (
     require_running,
     rss_mib,
 )
-from jobsvc.sdk import Client, job_spec, to_payload
-from jobsvc.v1 import job_pb2
+from jobsvc.sdk import Client, job_spec, to_payload, workflow_step
+from jobsvc.v1 import job_pb2, workflow_service_pb2
 
 HANDLER = "noop"
 PAYLOAD = to_payload({"n": 1})
@@ -75,6 +75,8 @@ class Timing:
     calls_waiting: int  # memory with this many waiting Calls
     streams_open: int  # memory with this many open streams
     stream_events: int  # progress events per streamed job
+    workflow_steps: int  # steps of the fan-out/fan-in workflows (and plain jobs beside them)
+    chain_steps: int  # steps of the chain whose edges are timed
 
 
 FULL = Timing(
@@ -88,6 +90,8 @@ FULL = Timing(
     calls_waiting=10_000,
     streams_open=1000,
     stream_events=2000,
+    workflow_steps=10_000,
+    chain_steps=200,
 )
 QUICK = Timing(
     duration=0.5,
@@ -100,6 +104,8 @@ QUICK = Timing(
     calls_waiting=200,
     streams_open=50,
     stream_events=20,
+    workflow_steps=500,
+    chain_steps=20,
 )
 
 
@@ -598,6 +604,114 @@ def _require_success(load: LoadResult) -> None:
         raise RuntimeError(f"no request succeeded; errors: {dict(load.errors)}")
 
 
+# -- Workflows ------------------------------------------------------------------------
+
+WORKFLOW_POLL = 0.02
+WORKFLOW_TIMEOUT = 600.0
+# How a workflow's step named :name is, by the jobs table (no GetWorkflow of 10,000 steps).
+STEP_STATE = """SELECT j.state FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+                WHERE s.workflow_id = $1::uuid AND s.name = $2"""
+# Parent finished to child started, per edge of a chain (consecutive positions), in seconds.
+EDGE_LATENCIES = """SELECT extract(epoch FROM c.started_at - p.finished_at)::float8 AS latency
+                    FROM jobsvc_workflow_steps ps JOIN jobsvc_jobs p ON p.id = ps.job_id
+                    JOIN jobsvc_workflow_steps cs ON cs.workflow_id = ps.workflow_id AND cs.position = ps.position + 1
+                    JOIN jobsvc_jobs c ON c.id = cs.job_id
+                    WHERE ps.workflow_id = $1::uuid"""
+COUNT_LABELLED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'succeeded' AND labels ->> 'bench' = $1"
+
+
+async def _workflow_done(pool: asyncpg.Pool, workflow_id: str, step: str) -> float:
+    """Poll until `step` of the workflow has finished (it must succeed); the moment it was seen."""
+    deadline = time.perf_counter() + WORKFLOW_TIMEOUT
+    while time.perf_counter() < deadline:
+        state = await pool.fetchval(STEP_STATE, workflow_id, step)
+        if state == "succeeded":
+            return time.perf_counter()
+        if state in ("failed", "cancelled"):
+            raise RuntimeError(f"workflow {workflow_id}: step {step} is {state}")
+        await asyncio.sleep(WORKFLOW_POLL)
+    raise RuntimeError(f"workflow {workflow_id} did not finish in {WORKFLOW_TIMEOUT} s")
+
+
+async def _timed_workflow(
+    ctx: Context, steps: list[workflow_service_pb2.WorkflowStep], sink: str
+) -> tuple[float, float, str]:
+    """Submit a workflow and wait for its sink: (seconds to submit, seconds in all, its id)."""
+    t0 = time.perf_counter()
+    workflow = await ctx.client.submit_workflow(steps, timeout=WORKFLOW_TIMEOUT)
+    submitted = time.perf_counter()
+    done = await _workflow_done(ctx.pool, workflow.id, sink)
+    return submitted - t0, done - t0, workflow.id
+
+
+async def _plain_jobs(ctx: Context, count: int) -> float:
+    """`count` plain noop jobs in SubmitBatches of BATCH_SIZE: seconds until all succeeded."""
+    label = f"plain-{time.monotonic_ns()}"
+    specs = [job_spec(HANDLER, PAYLOAD, labels={"bench": label}) for _ in range(count)]
+    t0 = time.perf_counter()
+    for start in range(0, count, BATCH_SIZE):
+        await _submit_batch(ctx.client, specs[start : start + BATCH_SIZE])
+    deadline = t0 + WORKFLOW_TIMEOUT
+    while await ctx.pool.fetchval(COUNT_LABELLED, label) < count:
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{count} plain jobs did not finish in {WORKFLOW_TIMEOUT} s")
+        await asyncio.sleep(WORKFLOW_POLL)
+    return time.perf_counter() - t0
+
+
+async def workflow_run(ctx: Context) -> Outcome:
+    """The cost of workflow steps beside plain jobs, on one server, one after the other:
+    N plain jobs (SubmitBatch); a fan-out/fan-in of N steps submitted as N steps (one
+    root, N - 2 steps depending on it, one join of them all); the same shape made by a
+    mapped step (root -> map over a list of N - 2 -> join: the elements are made in the
+    transaction that finishes the root); and a chain whose edges are timed in the
+    database (child started_at - parent finished_at)."""
+    n = ctx.timing.workflow_steps
+    leaves = n - 2
+    async with ctx.measure() as cores:
+        plain_s = await _plain_jobs(ctx, n)
+        explicit = [workflow_step("root", HANDLER, {"n": 1})]
+        explicit += [workflow_step(f"leaf{i}", HANDLER, {"i": i}, depends_on=["root"]) for i in range(leaves)]
+        explicit.append(workflow_step("join", HANDLER, {}, depends_on=[f"leaf{i}" for i in range(leaves)]))
+        explicit_submit_s, explicit_s, _ = await _timed_workflow(ctx, explicit, "join")
+        mapped = [
+            workflow_step("root", HANDLER, {"items": list(range(leaves))}),
+            workflow_step("each", HANDLER, {}, map_over=("root", "items"), map_key="i", max_items=leaves),
+            workflow_step("join", HANDLER, {}, inputs={"all": "each"}),
+        ]
+        _, mapped_s, _ = await _timed_workflow(ctx, mapped, "join")
+        chain = [workflow_step("s0", HANDLER, {"n": 0})]
+        chain += [
+            workflow_step(f"s{i}", HANDLER, {}, depends_on=[f"s{i - 1}"]) for i in range(1, ctx.timing.chain_steps)
+        ]
+        _, chain_s, chain_id = await _timed_workflow(ctx, chain, f"s{ctx.timing.chain_steps - 1}")
+    latencies = [r["latency"] for r in await ctx.pool.fetch(EDGE_LATENCIES, chain_id)]
+    return Outcome(
+        [
+            Measure(f"Plain jobs, {n:,} in SubmitBatches of {BATCH_SIZE}", "jobs/s", n / plain_s, "wf_plain"),
+            Measure(f"Workflow fan-out/fan-in, {n:,} steps submitted", "steps/s", n / explicit_s, "wf_fanout"),
+            Measure(f"Workflow fan-out/fan-in, {n:,} steps: submit", "s", explicit_submit_s),
+            Measure(
+                f"Workflow fan-out/fan-in by a mapped step, {leaves:,} elements", "steps/s", n / mapped_s, "wf_map"
+            ),
+            Measure(
+                "One dependency edge, parent finished to child started: p50",
+                "ms",
+                percentile(latencies, 50) * 1000,
+                "wf_edge_p50",
+            ),
+            Measure(
+                "One dependency edge, parent finished to child started: p99",
+                "ms",
+                percentile(latencies, 99) * 1000,
+                "wf_edge_p99",
+            ),
+        ],
+        cores,
+        {"plain_s": plain_s, "fanout_s": explicit_s, "map_s": mapped_s, "chain_s": chain_s, "edges": len(latencies)},
+    )
+
+
 def _load_details(load: LoadResult) -> dict[str, Any]:
     return {
         "completed": load.completed,
@@ -722,6 +836,18 @@ def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[
             fresh_server_per_run=True,
         ),
     ]
+    found.append(
+        Scenario(
+            "workflow",
+            f"On one server (executor concurrency {e2e_concurrency}), one after the other: 10,000 plain noop "
+            "jobs (SubmitBatch); a 10,000-step fan-out/fan-in (one root, 9,998 steps depending on it, one "
+            "join of them all) submitted in one SubmitWorkflow; the same made by a mapped step over a list of "
+            "9,998; a chain of 200 steps, each edge timed in the database (child started - parent finished). "
+            "Quick: 500 and 20",
+            executing,
+            workflow_run,
+        )
+    )
     found += [
         Scenario(
             f"scale{n}",

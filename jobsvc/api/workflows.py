@@ -3,12 +3,14 @@ jobsvc.api.status map every error."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
 from jobsvc import codec
-from jobsvc.api.status import unary
+from jobsvc.api.services import MAX_SEQUENCE
+from jobsvc.api.status import server_streaming, unary
 from jobsvc.app.workflows import WorkflowsApp
 from jobsvc.domain.errors import FieldViolation, InvalidArgument
 from jobsvc.domain.jobs import JobView
@@ -99,3 +101,32 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
         workflow_id = codec.job_id_from_request(request.id, "id")
         workflow = await self._app.cancel(workflow_id, request.reason or "workflow cancelled by request")
         return workflow_service_pb2.CancelWorkflowResponse(workflow=self._encode(workflow))
+
+    @unary
+    async def RedriveWorkflowStep(
+        self,
+        request: workflow_service_pb2.RedriveWorkflowStepRequest,
+        context: Context,
+    ) -> workflow_service_pb2.RedriveWorkflowStepResponse:
+        workflow_id = codec.job_id_from_request(request.id, "id")
+        if not request.step:
+            raise InvalidArgument("step is required", [FieldViolation("step", "the name of a FAILED step")])
+        workflow = await self._app.redrive_step(workflow_id, request.step)
+        return workflow_service_pb2.RedriveWorkflowStepResponse(workflow=self._encode(workflow))
+
+    @server_streaming
+    async def StreamWorkflow(
+        self,
+        request: workflow_service_pb2.StreamWorkflowRequest,
+        context: Context,
+    ) -> AsyncIterator[workflow_service_pb2.StreamWorkflowResponse]:
+        workflow_id = codec.job_id_from_request(request.id, "id")
+        if not 0 <= request.after_sequence <= MAX_SEQUENCE:
+            raise InvalidArgument(
+                f"after_sequence must be 0..{MAX_SEQUENCE}",
+                [FieldViolation("after_sequence", f"must be 0..{MAX_SEQUENCE} (sequences are 32-bit in storage)")],
+            )
+        async for event in self._app.events(workflow_id, request.after_sequence):
+            yield workflow_service_pb2.StreamWorkflowResponse(
+                sequence=event.seq, step=event.step, event=codec.event_to_proto(event.event)
+            )

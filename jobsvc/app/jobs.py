@@ -384,6 +384,10 @@ class JobsApp:
             raise _job_not_found(job_id)
         return job
 
+    def watch(self, job_id: str, changed: asyncio.Event) -> contextlib.AbstractContextManager[asyncio.Event]:
+        """Set `changed` whenever job_id may have new events (here or on any replica)."""
+        return self._notifications.subscribe(job_id, changed)
+
     async def wait_finished(self, job_id: str) -> Job:
         """Wait until the job is terminal; the caller's deadline bounds the wait."""
         with self._notifications.subscribe(job_id) as changed:

@@ -6,13 +6,24 @@ dispatch engine runs them unchanged, and the store decides when a waiting step i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 from jobsvc.app.jobs import JobsApp
-from jobsvc.domain.errors import FieldViolation, InvalidArgument, NotFound
-from jobsvc.domain.jobs import JobView, NewJob
+from jobsvc.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound, OutOfRange
+from jobsvc.domain.jobs import JobState, JobView, NewJob
 from jobsvc.domain.limits import MAX_WORKFLOW_STEPS
-from jobsvc.domain.workflows import Workflow, WorkflowPage, WorkflowSpec, WorkflowState, check_workflow
+from jobsvc.domain.workflows import (
+    StreamHead,
+    Workflow,
+    WorkflowEvent,
+    WorkflowPage,
+    WorkflowSpec,
+    WorkflowState,
+    check_workflow,
+)
 from jobsvc.store.port import JobStore
 
 
@@ -23,6 +34,11 @@ def _workflow_not_found(workflow_id: str) -> NotFound:
         resource_type="workflow",
         resource_name=workflow_id,
     )
+
+
+# A stream re-reads at least this often (seconds) when no notification woke it: a step
+# made by a fan-out after the last read is not watched yet.
+STREAM_POLL_INTERVAL = 1.0
 
 
 class WorkflowsApp:
@@ -82,6 +98,36 @@ class WorkflowsApp:
             raise _workflow_not_found(workflow_id)
         return await self.get(workflow_id)
 
+    async def redrive_step(self, workflow_id: str, step: str) -> Workflow:
+        """Run a FAILED step again and let the workflow continue from there (see
+        jobsvc_workflow_step_redrive, migration 0010): NotFound for no such workflow or step,
+        FailedPrecondition when the step is not FAILED, is optional, or the workflow was
+        cancelled."""
+        done = await self._store.workflow_step_redrive(workflow_id, step)
+        if not done.found:
+            raise _workflow_not_found(workflow_id)
+        if done.job_id is None:
+            raise NotFound(
+                f"workflow {workflow_id} has no step {step!r}",
+                reason="WORKFLOW_STEP_NOT_FOUND",
+                resource_type="workflow step",
+                resource_name=f"{workflow_id}/{step}",
+            )
+        if not done.redriven:
+            state = done.state.value if done.state else "unknown"
+            if done.optional:
+                why, reason = f"step {step!r} is optional: its dependants ran with its error", "STEP_OPTIONAL"
+            elif done.cancelled or done.state is JobState.FAILED:
+                # A FAILED step not redriven: its workflow was cancelled (maybe just now).
+                why, reason = f"workflow {workflow_id} was cancelled", "WORKFLOW_CANCELLED"
+            else:
+                why, reason = f"step {step!r} is {state}; only a FAILED step can be redriven", "STEP_NOT_FAILED"
+            raise FailedPrecondition(
+                why, reason=reason, metadata={"workflow_id": workflow_id, "step": step, "state": state}
+            )
+        self._jobs.jobs_due(None)
+        return await self.get(workflow_id)
+
     async def wait_finished(self, workflow_id: str) -> Workflow:
         """Wait until every step has finished (the caller's deadline bounds the wait):
         each round waits on one unfinished step, the sinks first, then reads again."""
@@ -93,3 +139,52 @@ class WorkflowsApp:
             unfinished = [step for step in workflow.steps if not step.job.state.terminal]
             unfinished.sort(key=lambda step: step.name not in sinks)
             await self._jobs.wait_finished(unfinished[0].job.id)
+
+    async def events(self, workflow_id: str, after_seq: int) -> AsyncIterator[WorkflowEvent]:
+        """Every step's events after `after_seq` of the workflow's sequence, in order, ending
+        after the last event of its last step to finish; nothing, ending at once, when it
+        has finished and `after_seq` is its last sequence. OutOfRange beyond its last one.
+
+        Each round numbers the events written since the last (workflow_events_stamp), sends
+        them, and, unless that round's snapshot saw every step finished, waits for any
+        unfinished step to change (or the poll interval).
+        """
+        changed = asyncio.Event()
+        with contextlib.ExitStack() as watching:
+            watched: set[str] = set()
+            head = await self._stamp(workflow_id)
+            if after_seq > head.last_seq:
+                raise OutOfRange(
+                    f"after_sequence {after_seq} is beyond the last event of workflow {workflow_id} ({head.last_seq})",
+                    reason="SEQUENCE_NOT_REACHED",
+                    metadata={
+                        "workflow_id": workflow_id,
+                        "after_sequence": str(after_seq),
+                        "last_sequence": str(head.last_seq),
+                    },
+                )
+            while True:
+                for job_id in head.unfinished:
+                    if job_id not in watched:
+                        watched.add(job_id)
+                        watching.enter_context(self._jobs.watch(job_id, changed))
+                while after_seq < head.last_seq:
+                    page = await self._store.workflow_event_list(workflow_id, after_seq, self._jobs.config.event_page)
+                    if not page:
+                        break  # its steps' jobs were deleted by retention meanwhile
+                    for event in page:
+                        yield event
+                    after_seq = page[-1].seq
+                if not head.unfinished:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), STREAM_POLL_INTERVAL)
+                # Cleared before the read: a change committed during it sets it again.
+                changed.clear()
+                head = await self._stamp(workflow_id)
+
+    async def _stamp(self, workflow_id: str) -> StreamHead:
+        head = await self._store.workflow_events_stamp(workflow_id)
+        if head is None:
+            raise _workflow_not_found(workflow_id)
+        return head

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from jobsvc.domain.errors import FieldViolation, InvalidArgument
-from jobsvc.domain.jobs import Job, JobSpec, JobState
+from jobsvc.domain.jobs import Job, JobEvent, JobSpec, JobState
 from jobsvc.domain.limits import DEFAULT_MAP_ITEMS, MAX_MAP_ITEMS, MAX_WORKFLOW_STEPS
 
 STEP_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -117,6 +117,39 @@ class WorkflowPage:
 
     workflows: list[Workflow]
     next_cursor: tuple[datetime, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowEvent:
+    """One event of a step, numbered in its workflow's sequence (1, 2, 3, ... without gaps)."""
+
+    seq: int
+    step: str
+    event: JobEvent
+
+
+@dataclass(frozen=True, slots=True)
+class StepRedrive:
+    """What a redrive of a step found: the workflow (found, cancelled), the step (job_id
+    None: no such step; its state and optional flag before the redrive) and whether it was
+    redriven."""
+
+    found: bool
+    cancelled: bool = False
+    job_id: str | None = None
+    state: JobState | None = None
+    optional: bool = False
+    redriven: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StreamHead:
+    """Where a workflow's sequence stands: its last number, and the jobs of its steps not
+    finished yet, read in the snapshot that numbered the events (none: every event of the
+    workflow is numbered, up to last_seq)."""
+
+    last_seq: int
+    unfinished: list[str]
 
 
 def parse_path(text: str) -> tuple[str, ...]:

@@ -597,6 +597,41 @@ class Client:
         request = workflow_service_pb2.ListWorkflowsRequest(page_size=page_size, page_token=page_token)
         return await self._workflows.ListWorkflows(request, timeout=timeout, metadata=self._metadata)
 
+    async def redrive_workflow_step(
+        self, workflow_id: str, step: str, *, timeout: float | None = None
+    ) -> workflow_service_pb2.Workflow:
+        """Run a FAILED step again; the dependants its failure cancelled wait for it again."""
+        request = workflow_service_pb2.RedriveWorkflowStepRequest(id=workflow_id, step=step)
+        return (await self._workflows.RedriveWorkflowStep(request, timeout=timeout, metadata=self._metadata)).workflow
+
+    async def stream_workflow(
+        self,
+        workflow_id: str,
+        *,
+        after_sequence: int = 0,
+        max_reconnects: int = 10,
+        reconnect_delay: float = 0.2,
+    ) -> AsyncIterator[workflow_service_pb2.StreamWorkflowResponse]:
+        """Every step's events (`.step`, `.event`) in the workflow's one sequence, ending when
+        the workflow has finished. A dropped connection is resumed from the last sequence
+        seen: no gap, no duplicate."""
+        reconnects = 0
+        while True:
+            request = workflow_service_pb2.StreamWorkflowRequest(id=workflow_id, after_sequence=after_sequence)
+            call = self._workflows.StreamWorkflow(request, metadata=self._call_metadata())
+            try:
+                async for event in call:
+                    after_sequence = event.sequence
+                    yield event
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RESUMABLE or reconnects >= max_reconnects:
+                    raise
+                reconnects += 1
+                await asyncio.sleep(reconnect_delay * reconnects)
+            finally:
+                call.cancel()
+
     async def cancel_workflow(
         self, workflow_id: str, reason: str = "", *, timeout: float | None = None
     ) -> workflow_service_pb2.Workflow:

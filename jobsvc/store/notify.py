@@ -68,9 +68,10 @@ class Listener:
         self.connected = asyncio.Event()
 
     @contextlib.contextmanager
-    def subscribe(self, job_id: str) -> Iterator[asyncio.Event]:
-        """An event set whenever job_id may have new events; clear it before re-reading."""
-        event = asyncio.Event()
+    def subscribe(self, job_id: str, event: asyncio.Event | None = None) -> Iterator[asyncio.Event]:
+        """An event set whenever job_id may have new events; clear it before re-reading.
+        Pass `event` to have one event for many jobs (a workflow's stream)."""
+        event = event or asyncio.Event()
         self._waiters.setdefault(job_id, set()).add(event)
         try:
             yield event
@@ -310,9 +311,12 @@ class PgNotifications:
         self._listener = listener
         self._jobs_due = JobsDue(pool, listener)
 
-    def subscribe(self, job_id: str) -> contextlib.AbstractContextManager[asyncio.Event]:
-        """An event set whenever job_id may have new events; clear it before re-reading."""
-        return self._listener.subscribe(job_id)
+    def subscribe(
+        self, job_id: str, event: asyncio.Event | None = None
+    ) -> contextlib.AbstractContextManager[asyncio.Event]:
+        """An event set whenever job_id may have new events; clear it before re-reading
+        (`event`: this one, shared by many jobs)."""
+        return self._listener.subscribe(job_id, event)
 
     def due_signal(self) -> contextlib.AbstractContextManager[asyncio.Event]:
         """An event of one claim loop's own, set whenever jobs may have become due."""

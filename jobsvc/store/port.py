@@ -31,7 +31,7 @@ from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
-from jobsvc.domain.workflows import Workflow, WorkflowPage, WorkflowSpec
+from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
 
 
 class JobStore(Protocol):
@@ -261,6 +261,20 @@ class JobStore(Protocol):
         stop; False when there is no such workflow."""
         ...
 
+    async def workflow_step_redrive(self, workflow_id: str, step: str) -> StepRedrive:
+        """Redrive a FAILED, required step of a workflow not cancelled, in one transaction:
+        its job queued again, the dependants its failure cancelled waiting again."""
+        ...
+
+    async def workflow_events_stamp(self, workflow_id: str) -> StreamHead | None:
+        """Number the workflow's step events not numbered yet, after its last number (one
+        stamper at a time per workflow); None when there is no such workflow."""
+        ...
+
+    async def workflow_event_list(self, workflow_id: str, after_seq: int, limit: int) -> list[WorkflowEvent]:
+        """Up to `limit` numbered events of a workflow after `after_seq`, in order."""
+        ...
+
     async def schedule_create(self, schedule: Schedule, next_tick_at: datetime) -> Schedule:
         """Store a new schedule; AlreadyExists when the name is taken."""
         ...
@@ -370,10 +384,10 @@ class Notifications(Protocol):
     costs at most a poll interval.
     """
 
-    def subscribe(self, job_id: str) -> AbstractContextManager[asyncio.Event]:
+    def subscribe(self, job_id: str, event: asyncio.Event | None = None) -> AbstractContextManager[asyncio.Event]:
         """An event set whenever job_id may have new events (written here or on any
         replica); the waiter clears it before re-reading. This is what wakes a waiting
-        Call or Stream."""
+        Call or Stream. Given `event`, that one is set (one event for many jobs)."""
         ...
 
     def due_signal(self) -> AbstractContextManager[asyncio.Event]:

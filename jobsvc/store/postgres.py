@@ -34,7 +34,7 @@ from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
-from jobsvc.domain.workflows import Workflow, WorkflowPage, WorkflowSpec
+from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
 from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, create_pool, database_error
@@ -512,6 +512,31 @@ class PgStore:
         if cancelled:
             self.notifier.changed(str(r["id"]) for r in cancelled)
         return bool(found)
+
+    async def workflow_step_redrive(self, workflow_id: str, step: str) -> StepRedrive:
+        """Redrive a failed step (see workflow_step_redrive in queries.sql)."""
+        [found] = await self._fetch("workflow_step_redrive", workflow_id=workflow_id, step=step)
+        return StepRedrive(
+            found=found["found"],
+            cancelled=bool(found["cancelled"]),
+            job_id=str(found["job_id"]) if found["job_id"] else None,
+            state=JobState(found["state"]) if found["state"] else None,
+            optional=bool(found["optional"]),
+            redriven=bool(found["redriven"]),
+        )
+
+    async def workflow_events_stamp(self, workflow_id: str) -> StreamHead | None:
+        """Number the workflow's new step events (see workflow_events_stamp in queries.sql)."""
+        async with self._connection() as conn, conn.transaction():
+            if not await _run(conn, "workflow_events_lock", workflow_id=workflow_id):
+                return None
+            [head] = await _run(conn, "workflow_events_stamp", workflow_id=workflow_id)
+        return StreamHead(head["last_seq"], [str(job_id) for job_id in head["unfinished"]])
+
+    async def workflow_event_list(self, workflow_id: str, after_seq: int, limit: int) -> list[WorkflowEvent]:
+        """Up to `limit` numbered events of a workflow after `after_seq`, in order."""
+        found = await self._fetch("workflow_event_list", workflow_id=workflow_id, after_seq=after_seq, limit=limit)
+        return [WorkflowEvent(r["wseq"], r["step_name"], rows.event(r)) for r in found]
 
     # -- executing -------------------------------------------------------------------
 

@@ -559,3 +559,104 @@ class CancelWorkflowResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelWorkflowResponse: _TypeAlias = CancelWorkflowResponse  # noqa: Y015
+
+@_typing.final
+class StreamWorkflowRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    after_sequence: _builtins.int
+    """Events after this sequence of the workflow (0: from the start)."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        after_sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamWorkflowRequest: _TypeAlias = StreamWorkflowRequest  # noqa: Y015
+
+@_typing.final
+class StreamWorkflowResponse(_message.Message):
+    """One event of a step, in the workflow's sequence."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    EVENT_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """1, 2, 3, ... per workflow, without gaps; a step's events keep their order."""
+    step: _builtins.str
+    """The step the event belongs to (`each[3]` for an element of a mapped step)."""
+    @_builtins.property
+    def event(self) -> _job_pb2.JobEvent:
+        """The step job's event, with its own per-job sequence."""
+
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        step: _builtins.str = ...,
+        event: _job_pb2.JobEvent | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "sequence", b"sequence", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamWorkflowResponse: _TypeAlias = StreamWorkflowResponse  # noqa: Y015
+
+@_typing.final
+class RedriveWorkflowStepRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    STEP_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """The workflow."""
+    step: _builtins.str
+    """The step's name (`each[3]` for an element of a mapped step)."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        step: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "step", b"step"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedriveWorkflowStepRequest: _TypeAlias = RedriveWorkflowStepRequest  # noqa: Y015
+
+@_typing.final
+class RedriveWorkflowStepResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKFLOW_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def workflow(self) -> Global___Workflow:
+        """After the redrive; its steps in the BASIC view."""
+
+    def __init__(
+        self,
+        *,
+        workflow: Global___Workflow | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["workflow", b"workflow"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["workflow", b"workflow"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedriveWorkflowStepResponse: _TypeAlias = RedriveWorkflowStepResponse  # noqa: Y015

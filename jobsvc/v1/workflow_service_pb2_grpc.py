@@ -64,6 +64,16 @@ class WorkflowServiceStub:
                 request_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.CancelWorkflowRequest.SerializeToString,
                 response_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.CancelWorkflowResponse.FromString,
                 _registered_method=True)
+        self.StreamWorkflow = channel.unary_stream(
+                '/jobsvc.v1.WorkflowService/StreamWorkflow',
+                request_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowRequest.SerializeToString,
+                response_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowResponse.FromString,
+                _registered_method=True)
+        self.RedriveWorkflowStep = channel.unary_unary(
+                '/jobsvc.v1.WorkflowService/RedriveWorkflowStep',
+                request_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepRequest.SerializeToString,
+                response_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -118,6 +128,31 @@ class WorkflowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamWorkflow(self, request, context):
+        """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+        without gaps, the same for every reader on every replica; ends after the last event
+        of the workflow's last step, or at once when the workflow has finished and
+        after_sequence is its last. Resume after a dropped connection with the last sequence
+        seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+        workflow's last sequence.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedriveWorkflowStep(self, request, context):
+        """Run a FAILED step again and let its workflow continue from there: the step's job (the
+        same job, with as many attempts again) is queued, and the dependants its failure
+        cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+        that another failed or cancelled step also stopped waits for that one's redrive.
+        NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+        FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+        (RedriveJob on a step's job makes a new job outside the workflow.)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkflowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +180,16 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.CancelWorkflow,
                     request_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.CancelWorkflowRequest.FromString,
                     response_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.CancelWorkflowResponse.SerializeToString,
+            ),
+            'StreamWorkflow': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamWorkflow,
+                    request_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowRequest.FromString,
+                    response_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowResponse.SerializeToString,
+            ),
+            'RedriveWorkflowStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedriveWorkflowStep,
+                    request_deserializer=jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepRequest.FromString,
+                    response_serializer=jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -287,6 +332,60 @@ class WorkflowService:
             '/jobsvc.v1.WorkflowService/CancelWorkflow',
             jobsvc_dot_v1_dot_workflow__service__pb2.CancelWorkflowRequest.SerializeToString,
             jobsvc_dot_v1_dot_workflow__service__pb2.CancelWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/jobsvc.v1.WorkflowService/StreamWorkflow',
+            jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowRequest.SerializeToString,
+            jobsvc_dot_v1_dot_workflow__service__pb2.StreamWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedriveWorkflowStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/jobsvc.v1.WorkflowService/RedriveWorkflowStep',
+            jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepRequest.SerializeToString,
+            jobsvc_dot_v1_dot_workflow__service__pb2.RedriveWorkflowStepResponse.FromString,
             options,
             channel_credentials,
             insecure,

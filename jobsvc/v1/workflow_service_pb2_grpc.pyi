@@ -60,6 +60,23 @@ class WorkflowServiceStub:
     ones are asked to stop (on remote workers too). Cancelling a finished workflow
     answers OK and changes nothing.
     """
+    StreamWorkflow: _grpc.UnaryStreamMultiCallable[_workflow_service_pb2.StreamWorkflowRequest, _workflow_service_pb2.StreamWorkflowResponse]
+    """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+    without gaps, the same for every reader on every replica; ends after the last event
+    of the workflow's last step, or at once when the workflow has finished and
+    after_sequence is its last. Resume after a dropped connection with the last sequence
+    seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+    workflow's last sequence.
+    """
+    RedriveWorkflowStep: _grpc.UnaryUnaryMultiCallable[_workflow_service_pb2.RedriveWorkflowStepRequest, _workflow_service_pb2.RedriveWorkflowStepResponse]
+    """Run a FAILED step again and let its workflow continue from there: the step's job (the
+    same job, with as many attempts again) is queued, and the dependants its failure
+    cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+    that another failed or cancelled step also stopped waits for that one's redrive.
+    NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+    FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+    (RedriveJob on a step's job makes a new job outside the workflow.)
+    """
 
 @_typing.type_check_only
 class WorkflowServiceAsyncStub(WorkflowServiceStub):
@@ -92,6 +109,23 @@ class WorkflowServiceAsyncStub(WorkflowServiceStub):
     """Cancel every step that has not finished: waiting and queued ones at once, running
     ones are asked to stop (on remote workers too). Cancelling a finished workflow
     answers OK and changes nothing.
+    """
+    StreamWorkflow: _aio.UnaryStreamMultiCallable[_workflow_service_pb2.StreamWorkflowRequest, _workflow_service_pb2.StreamWorkflowResponse]  # type: ignore[assignment]
+    """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+    without gaps, the same for every reader on every replica; ends after the last event
+    of the workflow's last step, or at once when the workflow has finished and
+    after_sequence is its last. Resume after a dropped connection with the last sequence
+    seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+    workflow's last sequence.
+    """
+    RedriveWorkflowStep: _aio.UnaryUnaryMultiCallable[_workflow_service_pb2.RedriveWorkflowStepRequest, _workflow_service_pb2.RedriveWorkflowStepResponse]  # type: ignore[assignment]
+    """Run a FAILED step again and let its workflow continue from there: the step's job (the
+    same job, with as many attempts again) is queued, and the dependants its failure
+    cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+    that another failed or cancelled step also stopped waits for that one's redrive.
+    NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+    FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+    (RedriveJob on a step's job makes a new job outside the workflow.)
     """
 
 class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -152,6 +186,35 @@ class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
         """Cancel every step that has not finished: waiting and queued ones at once, running
         ones are asked to stop (on remote workers too). Cancelling a finished workflow
         answers OK and changes nothing.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamWorkflow(
+        self,
+        request: _workflow_service_pb2.StreamWorkflowRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_workflow_service_pb2.StreamWorkflowResponse], _abc.AsyncIterator[_workflow_service_pb2.StreamWorkflowResponse]]:
+        """Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+        without gaps, the same for every reader on every replica; ends after the last event
+        of the workflow's last step, or at once when the workflow has finished and
+        after_sequence is its last. Resume after a dropped connection with the last sequence
+        seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+        workflow's last sequence.
+        """
+
+    @_abc_1.abstractmethod
+    def RedriveWorkflowStep(
+        self,
+        request: _workflow_service_pb2.RedriveWorkflowStepRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_workflow_service_pb2.RedriveWorkflowStepResponse, _abc.Awaitable[_workflow_service_pb2.RedriveWorkflowStepResponse]]:
+        """Run a FAILED step again and let its workflow continue from there: the step's job (the
+        same job, with as many attempts again) is queued, and the dependants its failure
+        cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+        that another failed or cancelled step also stopped waits for that one's redrive.
+        NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+        FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+        (RedriveJob on a step's job makes a new job outside the workflow.)
         """
 
 def add_WorkflowServiceServicer_to_server(servicer: WorkflowServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -44,6 +44,11 @@ JOBSVC_FIGURES = {
     "scale_1",
     "scale_2",
     "scale_4",
+    "wf_plain",
+    "wf_fanout",
+    "wf_map",
+    "wf_edge_p50",
+    "wf_edge_p99",
 }
 GO_FIGURES = {"e2e_remote_go"}
 PEER_FIGURES = {"submit_1", "submit_32", "submit_256", "batch_1000", "e2e"}

@@ -1128,3 +1128,74 @@ WITH workflow AS (
     SELECT id, last_seq, 'cancelled', jsonb_build_object('reason', :reason::text) FROM cancelled
 )
 SELECT id FROM cancelled;
+
+-- name: workflow_events_lock
+-- Taken before workflow_events_stamp, in its transaction: stampers of one workflow take
+-- turns, and the stamping statement, which starts after the lock is held, sees what the
+-- one before it stamped. Nothing else is locked meanwhile (no deadlock with writers).
+SELECT events_stamped FROM jobsvc_workflows WHERE id = :workflow_id FOR UPDATE;
+
+-- name: workflow_events_stamp
+-- Numbers the step events of a workflow not numbered yet with the workflow's next
+-- sequences and answers, from the same snapshot, the workflow's last sequence and its
+-- steps not finished yet: when there are none, every event of the workflow is numbered.
+-- Order: by time, a step's events by the running maximum of their times so that they
+-- never cross; events of one transaction (one time) cause before effect: an outcome, then
+-- the cancellations it caused, then the rest (the fan-out's queued elements), then by the
+-- steps' submit order. Costs O(steps + numbered events) of this one workflow; only
+-- StreamWorkflow pays it.
+WITH steps AS MATERIALIZED (
+    SELECT s.job_id, s.position, coalesce(s.item, -1) AS item, j.last_seq, j.state
+    FROM jobsvc_workflow_steps s JOIN jobsvc_jobs j ON j.id = s.job_id
+    WHERE s.workflow_id = :workflow_id
+), seen AS (
+    SELECT job_id, max(seq) AS seq FROM jobsvc_workflow_events
+    WHERE workflow_id = :workflow_id GROUP BY job_id
+), fresh AS (
+    SELECT e.job_id, e.seq, steps.position, steps.item,
+           max(e.time) OVER (PARTITION BY e.job_id ORDER BY e.seq) AS at,
+           CASE WHEN e.kind IN ('succeeded', 'failed') THEN 0 WHEN e.kind = 'cancelled' THEN 1 ELSE 2 END AS rank
+    FROM steps
+    LEFT JOIN seen ON seen.job_id = steps.job_id
+    JOIN jobsvc_job_events e ON e.job_id = steps.job_id AND e.seq > coalesce(seen.seq, 0)
+    WHERE steps.last_seq > coalesce(seen.seq, 0)
+), ranked AS (
+    -- The least rank of a step's events at one time, so that they keep their order.
+    SELECT job_id, seq, position, item, at, min(rank) OVER (PARTITION BY job_id, at) AS rank FROM fresh
+), numbered AS MATERIALIZED (
+    SELECT job_id, seq, row_number() OVER (ORDER BY at, rank, position, item, seq) AS n FROM ranked
+), stamped AS (
+    INSERT INTO jobsvc_workflow_events (workflow_id, wseq, job_id, seq)
+    SELECT :workflow_id, w.events_stamped + n.n, n.job_id, n.seq
+    FROM numbered n, jobsvc_workflows w WHERE w.id = :workflow_id
+), head AS (
+    UPDATE jobsvc_workflows SET events_stamped = events_stamped + (SELECT count(*) FROM numbered)
+    WHERE id = :workflow_id
+    RETURNING events_stamped
+)
+SELECT (SELECT events_stamped FROM head) AS last_seq,
+       ARRAY(SELECT job_id FROM steps WHERE state IN ('waiting', 'queued', 'running')) AS unfinished;
+
+-- name: workflow_event_list
+-- Up to :limit numbered events of a workflow after :after_seq, in order, with their step.
+SELECT w.wseq, s.name AS step_name,
+       e.job_id, e.seq, e.kind, e.time, e.data, e.payload, e.payload_type_url, e.payload_data
+FROM jobsvc_workflow_events w
+JOIN jobsvc_job_events e ON e.job_id = w.job_id AND e.seq = w.seq
+JOIN jobsvc_workflow_steps s ON s.job_id = w.job_id
+WHERE w.workflow_id = :workflow_id AND w.wseq > :after_seq
+ORDER BY w.wseq
+LIMIT :limit;
+
+-- name: workflow_step_redrive
+-- Redrives step :step of workflow :workflow_id (see jobsvc_workflow_step_redrive, 0010).
+-- One row: found (the workflow exists), cancelled (it was cancelled: nothing is redriven),
+-- job_id (NULL: no such step), redriven (false: the step is not FAILED). An optional step
+-- is not redriven: its dependants counted it off when it failed and ran with its error.
+SELECT w.id IS NOT NULL AS found, w.cancel_reason IS NOT NULL AS cancelled, s.job_id, j.state, s.optional,
+       CASE WHEN s.job_id IS NOT NULL AND w.cancel_reason IS NULL AND NOT s.optional
+            THEN jobsvc_workflow_step_redrive(s.job_id, format('step %s redriven', s.name)) END AS redriven
+FROM (SELECT 1) one
+LEFT JOIN jobsvc_workflows w ON w.id = :workflow_id
+LEFT JOIN jobsvc_workflow_steps s ON s.workflow_id = w.id AND s.name = :step
+LEFT JOIN jobsvc_jobs j ON j.id = s.job_id;

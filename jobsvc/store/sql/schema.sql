@@ -147,8 +147,6 @@ CREATE INDEX jobsvc_jobs_handler_created_idx ON jobsvc_jobs (handler, created_at
 CREATE UNIQUE INDEX jobsvc_jobs_idempotency_key_idx ON jobsvc_jobs (idempotency_key)
     WHERE (idempotency_key IS NOT NULL);
 
--- ListJobs' label filters (labels @> '{...}'), 0009. Partial: jobs without labels cost it
--- nothing; the filter query repeats the condition so the planner may use it.
 CREATE INDEX jobsvc_jobs_labels_idx ON jobsvc_jobs USING gin (labels jsonb_path_ops)
     WHERE (labels <> '{}'::jsonb);
 
@@ -263,16 +261,19 @@ CREATE TABLE jobsvc_schedules (
 -- The scheduler's "which schedules are due" and "when is the next tick".
 CREATE INDEX jobsvc_schedules_due_idx ON jobsvc_schedules (next_tick_at) WHERE (NOT paused);
 
--- Workflows (WorkflowService): one row each, written at submit and by a cancel only. Its
+-- Workflows (WorkflowService): one row each, written at submit, by a cancel and by a
+-- stream numbering events (events_stamped), never by a step's run. Its
 -- state is derived from its steps' jobs when read, so finishing a step never writes here
 -- (no hot row shared by every step of a large workflow).
 CREATE TABLE jobsvc_workflows (
-    id            uuid        NOT NULL,
-    name          text        NOT NULL DEFAULT ''::text,
-    labels        jsonb       NOT NULL DEFAULT '{}'::jsonb,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    steps_total   integer     NOT NULL,
-    cancel_reason text,
+    id             uuid        NOT NULL,
+    name           text        NOT NULL DEFAULT ''::text,
+    labels         jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    steps_total    integer     NOT NULL,
+    cancel_reason  text,
+    -- The last number StreamWorkflow gave a step event (jobsvc_workflow_events).
+    events_stamped integer     NOT NULL DEFAULT 0,
     CONSTRAINT jobsvc_workflows_pkey PRIMARY KEY (id)
 );
 
@@ -307,10 +308,6 @@ CREATE TABLE jobsvc_workflow_steps (
 -- A workflow's steps in submit order (GetWorkflow, the workflow state, a cancel).
 CREATE UNIQUE INDEX jobsvc_workflow_steps_position_idx ON jobsvc_workflow_steps (workflow_id, "position", COALESCE(item, '-1'::integer));
 
--- Pauses (0009): of a handler (version '': every version) or one version, or of a
--- flow-control key (handler ''). Each replica keeps it in memory (re-read on NOTIFY
--- jobsvc_pauses and every second): paused versions are left out of its claims, paused
--- keys passed to the claim only while there are any.
 CREATE TABLE jobsvc_pauses (
     handler    text        NOT NULL DEFAULT ''::text,
     version    text        NOT NULL DEFAULT ''::text,
@@ -322,9 +319,6 @@ CREATE TABLE jobsvc_pauses (
     CONSTRAINT jobsvc_pauses_target_check CHECK ((handler = ''::text) <> (flow_key = ''::text))
 );
 
--- Bulk actions run as background operations (0009): one replica at a time holds each
--- (owner, lease_until), working in batches newest first from its start along the cursor,
--- saving progress after each batch.
 CREATE TABLE jobsvc_operations (
     id                  uuid             NOT NULL,
     action              text             NOT NULL,
@@ -344,6 +338,22 @@ CREATE TABLE jobsvc_operations (
     CONSTRAINT jobsvc_operations_action_check CHECK (action = ANY (ARRAY['cancel'::text, 'redrive'::text, 'delete'::text])),
     CONSTRAINT jobsvc_operations_pkey PRIMARY KEY (id),
     CONSTRAINT jobsvc_operations_state_check CHECK (state = ANY (ARRAY['running'::text, 'succeeded'::text, 'cancelled'::text]))
+);
+
+-- StreamWorkflow's sequence (0010): each step event of a workflow numbered 1, 2, 3, ...
+-- by its readers, not its writers: a stream numbers the events it has not seen yet under
+-- the workflow row's lock, after events_stamped (the last number given), so the numbering
+-- is gap-free, stored (every reader on every replica sees one order, a reconnecting
+-- client resumes from its number) and an event is numbered once ((job_id, seq) unique).
+-- Nothing that runs or finishes a step writes here.
+CREATE TABLE jobsvc_workflow_events (
+    workflow_id uuid    NOT NULL,
+    wseq        integer NOT NULL,
+    job_id      uuid    NOT NULL,
+    seq         integer NOT NULL,
+    CONSTRAINT jobsvc_workflow_events_event_key UNIQUE (job_id, seq),
+    CONSTRAINT jobsvc_workflow_events_pkey PRIMARY KEY (workflow_id, wseq),
+    CONSTRAINT jobsvc_workflow_events_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES jobsvc_workflows(id) ON DELETE CASCADE
 );
 
 -- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at
@@ -467,8 +477,6 @@ BEGIN
 END;
 $function$;
 
--- The newest release of a handler in semver order: what '' or 'latest' resolves to in
--- jobsvc_submit, as the server resolves it.
 CREATE FUNCTION jobsvc_handler_latest(p_name text)
  RETURNS text
  LANGUAGE sql
@@ -483,8 +491,6 @@ AS $function$
     LIMIT 1
 $function$;
 
--- Whether a bulk action's filter selects a job and the action applies to it: the one
--- definition, for the dry-run count and every batch.
 CREATE FUNCTION jobsvc_job_selected(j jobsvc_jobs, f jsonb, action text)
  RETURNS boolean
  LANGUAGE sql
@@ -544,10 +550,6 @@ BEGIN
 END;
 $function$;
 
--- Submit from the application's own transaction (0009): the job exists only if it
--- commits, and the NOTIFY that wakes every replica's claim loops is sent at that commit.
--- Checks what PostgreSQL can (handler and exact or latest version registered, JSON input,
--- labels); not the input's JSON schema; refuses flow-controlled and protobuf handlers.
 CREATE FUNCTION jobsvc_submit(handler text, input jsonb DEFAULT 'null'::jsonb, version text DEFAULT ''::text, priority integer DEFAULT 0, labels jsonb DEFAULT '{}'::jsonb, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, idempotency_key text DEFAULT NULL::text, max_attempts integer DEFAULT NULL::integer)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -888,6 +890,84 @@ BEGIN
     DELETE FROM jobsvc_workflows w WHERE w.id = OLD.workflow_id
         AND NOT EXISTS (SELECT 1 FROM jobsvc_workflow_steps s WHERE s.workflow_id = OLD.workflow_id);
     RETURN NULL;
+END;
+$function$;
+
+-- RedriveWorkflowStep (0010): a FAILED required step's job back to waiting with as many
+-- attempts again, its cancelled dependants revived, then made ready as when its last
+-- parent finished (input resolved again, a mapped step expands). False: not FAILED.
+CREATE FUNCTION jobsvc_workflow_step_redrive(p_job_id uuid, p_because text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    -- The workflow row first, as CancelWorkflow takes it: a cancel committed meanwhile is
+    -- seen here (this statement starts after it), and one that comes later cancels the step.
+    PERFORM 1 FROM jobsvc_workflows w
+    WHERE w.id = (SELECT workflow_id FROM jobsvc_workflow_steps WHERE job_id = p_job_id) AND w.cancel_reason IS NULL
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM 1 FROM jobsvc_workflow_steps WHERE job_id = p_job_id FOR UPDATE;
+    WITH redriven AS (
+        UPDATE jobsvc_jobs SET state = 'waiting', finished_at = NULL, error = NULL,
+            max_attempts = attempt + max_attempts, last_seq = last_seq + 1
+        WHERE id = p_job_id AND state = 'failed'
+        RETURNING id, last_seq
+    )
+    INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+    SELECT id, last_seq, 'requeued', jsonb_build_object('reason', p_because) FROM redriven;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    PERFORM jobsvc_workflow_step_revive(p_job_id, p_because);
+    PERFORM jobsvc_workflow_step_ready(p_job_id);
+    PERFORM pg_notify('jobsvc_events', p_job_id::text);
+    RETURN true;
+END;
+$function$;
+
+-- Redrive of a failed step (0010): the dependants its failure cancelled come back to
+-- waiting, all the way down, their pending counters untouched (a failed required parent
+-- counts nothing off), so the join rule holds unchanged. Only those the failure policy
+-- cancelled (cancel_reason `step PARENT failed|cancelled`) and with no other required
+-- parent failed or cancelled (they would wait for a parent that never finishes).
+CREATE FUNCTION jobsvc_workflow_step_revive(p_job_id uuid, p_because text)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_step jobsvc_workflow_steps%ROWTYPE;
+    v_child record;
+BEGIN
+    SELECT * INTO v_step FROM jobsvc_workflow_steps WHERE job_id = p_job_id;
+    -- Step rows first, then job rows, each in id order (the readiness trigger's order).
+    PERFORM 1 FROM jobsvc_workflow_steps WHERE job_id = ANY(v_step.child_ids) ORDER BY job_id FOR UPDATE;
+    FOR v_child IN
+        SELECT j.id FROM jobsvc_jobs j
+        WHERE j.id = ANY(v_step.child_ids) AND j.state = 'cancelled'
+          AND EXISTS (  -- cancelled by the failure policy, because of a parent
+              SELECT 1 FROM jobsvc_workflow_steps p
+              WHERE p.workflow_id = v_step.workflow_id AND j.id = ANY(p.child_ids)
+                AND j.cancel_reason IN (format('step %s failed', p.name), format('step %s cancelled', p.name)))
+          AND NOT EXISTS (
+              SELECT 1 FROM jobsvc_workflow_steps p JOIN jobsvc_jobs pj ON pj.id = p.job_id
+              WHERE p.workflow_id = v_step.workflow_id AND j.id = ANY(p.child_ids) AND p.job_id <> p_job_id
+                AND NOT p.optional AND pj.state IN ('failed', 'cancelled'))
+        ORDER BY j.id
+        FOR UPDATE OF j
+    LOOP
+        WITH revived AS (
+            UPDATE jobsvc_jobs SET state = 'waiting', finished_at = NULL, cancel_reason = NULL,
+                cancel_requested = false, last_seq = last_seq + 1
+            WHERE id = v_child.id
+            RETURNING id, last_seq
+        )
+        INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+        SELECT id, last_seq, 'requeued', jsonb_build_object('reason', p_because) FROM revived;
+        PERFORM jobsvc_workflow_step_revive(v_child.id, p_because);
+    END LOOP;
 END;
 $function$;
 

@@ -1035,6 +1035,222 @@ func (x *CancelWorkflowResponse) GetWorkflow() *Workflow {
 	return nil
 }
 
+type StreamWorkflowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Events after this sequence of the workflow (0: from the start).
+	AfterSequence int64 `protobuf:"varint,2,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamWorkflowRequest) Reset() {
+	*x = StreamWorkflowRequest{}
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamWorkflowRequest) ProtoMessage() {}
+
+func (x *StreamWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*StreamWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *StreamWorkflowRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *StreamWorkflowRequest) GetAfterSequence() int64 {
+	if x != nil {
+		return x.AfterSequence
+	}
+	return 0
+}
+
+// One event of a step, in the workflow's sequence.
+type StreamWorkflowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1, 2, 3, ... per workflow, without gaps; a step's events keep their order.
+	Sequence int64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The step the event belongs to (`each[3]` for an element of a mapped step).
+	Step string `protobuf:"bytes,2,opt,name=step,proto3" json:"step,omitempty"`
+	// The step job's event, with its own per-job sequence.
+	Event         *JobEvent `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamWorkflowResponse) Reset() {
+	*x = StreamWorkflowResponse{}
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamWorkflowResponse) ProtoMessage() {}
+
+func (x *StreamWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*StreamWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *StreamWorkflowResponse) GetSequence() int64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *StreamWorkflowResponse) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *StreamWorkflowResponse) GetEvent() *JobEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+type RedriveWorkflowStepRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The workflow.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The step's name (`each[3]` for an element of a mapped step).
+	Step          string `protobuf:"bytes,2,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedriveWorkflowStepRequest) Reset() {
+	*x = RedriveWorkflowStepRequest{}
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedriveWorkflowStepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedriveWorkflowStepRequest) ProtoMessage() {}
+
+func (x *RedriveWorkflowStepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedriveWorkflowStepRequest.ProtoReflect.Descriptor instead.
+func (*RedriveWorkflowStepRequest) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RedriveWorkflowStepRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RedriveWorkflowStepRequest) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+type RedriveWorkflowStepResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// After the redrive; its steps in the BASIC view.
+	Workflow      *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedriveWorkflowStepResponse) Reset() {
+	*x = RedriveWorkflowStepResponse{}
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedriveWorkflowStepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedriveWorkflowStepResponse) ProtoMessage() {}
+
+func (x *RedriveWorkflowStepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_workflow_service_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedriveWorkflowStepResponse.ProtoReflect.Descriptor instead.
+func (*RedriveWorkflowStepResponse) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_workflow_service_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RedriveWorkflowStepResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
 var File_jobsvc_v1_workflow_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_workflow_service_proto_rawDesc = "" +
@@ -1113,19 +1329,33 @@ const file_jobsvc_v1_workflow_service_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"I\n" +
 	"\x16CancelWorkflowResponse\x12/\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x13.jobsvc.v1.WorkflowR\bworkflow\"N\n" +
+	"\x15StreamWorkflowRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12%\n" +
+	"\x0eafter_sequence\x18\x02 \x01(\x03R\rafterSequence\"s\n" +
+	"\x16StreamWorkflowResponse\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x12\n" +
+	"\x04step\x18\x02 \x01(\tR\x04step\x12)\n" +
+	"\x05event\x18\x03 \x01(\v2\x13.jobsvc.v1.JobEventR\x05event\"@\n" +
+	"\x1aRedriveWorkflowStepRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04step\x18\x02 \x01(\tR\x04step\"N\n" +
+	"\x1bRedriveWorkflowStepResponse\x12/\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x13.jobsvc.v1.WorkflowR\bworkflow*\xa2\x01\n" +
 	"\rWorkflowState\x12\x1e\n" +
 	"\x1aWORKFLOW_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16WORKFLOW_STATE_RUNNING\x10\x01\x12\x1c\n" +
 	"\x18WORKFLOW_STATE_SUCCEEDED\x10\x02\x12\x19\n" +
 	"\x15WORKFLOW_STATE_FAILED\x10\x03\x12\x1c\n" +
-	"\x18WORKFLOW_STATE_CANCELLED\x10\x042\xd0\x03\n" +
+	"\x18WORKFLOW_STATE_CANCELLED\x10\x042\x9b\x05\n" +
 	"\x0fWorkflowService\x12[\n" +
 	"\x0eSubmitWorkflow\x12 .jobsvc.v1.SubmitWorkflowRequest\x1a!.jobsvc.v1.SubmitWorkflowResponse\"\x04\x98\xb8\x18\x01\x12U\n" +
 	"\fCallWorkflow\x12\x1e.jobsvc.v1.CallWorkflowRequest\x1a\x1f.jobsvc.v1.CallWorkflowResponse\"\x04\x98\xb8\x18\x02\x12R\n" +
 	"\vGetWorkflow\x12\x1d.jobsvc.v1.GetWorkflowRequest\x1a\x1e.jobsvc.v1.GetWorkflowResponse\"\x04\x98\xb8\x18\x04\x12X\n" +
 	"\rListWorkflows\x12\x1f.jobsvc.v1.ListWorkflowsRequest\x1a .jobsvc.v1.ListWorkflowsResponse\"\x04\x98\xb8\x18\x04\x12[\n" +
-	"\x0eCancelWorkflow\x12 .jobsvc.v1.CancelWorkflowRequest\x1a!.jobsvc.v1.CancelWorkflowResponse\"\x04\x98\xb8\x18\x06BM\n" +
+	"\x0eCancelWorkflow\x12 .jobsvc.v1.CancelWorkflowRequest\x1a!.jobsvc.v1.CancelWorkflowResponse\"\x04\x98\xb8\x18\x06\x12]\n" +
+	"\x0eStreamWorkflow\x12 .jobsvc.v1.StreamWorkflowRequest\x1a!.jobsvc.v1.StreamWorkflowResponse\"\x04\x98\xb8\x18\x040\x01\x12j\n" +
+	"\x13RedriveWorkflowStep\x12%.jobsvc.v1.RedriveWorkflowStepRequest\x1a&.jobsvc.v1.RedriveWorkflowStepResponse\"\x04\x98\xb8\x18\x06BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (
@@ -1141,66 +1371,77 @@ func file_jobsvc_v1_workflow_service_proto_rawDescGZIP() []byte {
 }
 
 var file_jobsvc_v1_workflow_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobsvc_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_jobsvc_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_jobsvc_v1_workflow_service_proto_goTypes = []any{
-	(WorkflowState)(0),             // 0: jobsvc.v1.WorkflowState
-	(*WorkflowStep)(nil),           // 1: jobsvc.v1.WorkflowStep
-	(*StepMap)(nil),                // 2: jobsvc.v1.StepMap
-	(*StepInput)(nil),              // 3: jobsvc.v1.StepInput
-	(*WorkflowStepStatus)(nil),     // 4: jobsvc.v1.WorkflowStepStatus
-	(*Workflow)(nil),               // 5: jobsvc.v1.Workflow
-	(*SubmitWorkflowRequest)(nil),  // 6: jobsvc.v1.SubmitWorkflowRequest
-	(*SubmitWorkflowResponse)(nil), // 7: jobsvc.v1.SubmitWorkflowResponse
-	(*CallWorkflowRequest)(nil),    // 8: jobsvc.v1.CallWorkflowRequest
-	(*CallWorkflowResponse)(nil),   // 9: jobsvc.v1.CallWorkflowResponse
-	(*GetWorkflowRequest)(nil),     // 10: jobsvc.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),    // 11: jobsvc.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),   // 12: jobsvc.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),  // 13: jobsvc.v1.ListWorkflowsResponse
-	(*CancelWorkflowRequest)(nil),  // 14: jobsvc.v1.CancelWorkflowRequest
-	(*CancelWorkflowResponse)(nil), // 15: jobsvc.v1.CancelWorkflowResponse
-	nil,                            // 16: jobsvc.v1.Workflow.LabelsEntry
-	nil,                            // 17: jobsvc.v1.SubmitWorkflowRequest.LabelsEntry
-	(*JobSpec)(nil),                // 18: jobsvc.v1.JobSpec
-	(*Job)(nil),                    // 19: jobsvc.v1.Job
-	(*timestamppb.Timestamp)(nil),  // 20: google.protobuf.Timestamp
-	(JobView)(0),                   // 21: jobsvc.v1.JobView
+	(WorkflowState)(0),                  // 0: jobsvc.v1.WorkflowState
+	(*WorkflowStep)(nil),                // 1: jobsvc.v1.WorkflowStep
+	(*StepMap)(nil),                     // 2: jobsvc.v1.StepMap
+	(*StepInput)(nil),                   // 3: jobsvc.v1.StepInput
+	(*WorkflowStepStatus)(nil),          // 4: jobsvc.v1.WorkflowStepStatus
+	(*Workflow)(nil),                    // 5: jobsvc.v1.Workflow
+	(*SubmitWorkflowRequest)(nil),       // 6: jobsvc.v1.SubmitWorkflowRequest
+	(*SubmitWorkflowResponse)(nil),      // 7: jobsvc.v1.SubmitWorkflowResponse
+	(*CallWorkflowRequest)(nil),         // 8: jobsvc.v1.CallWorkflowRequest
+	(*CallWorkflowResponse)(nil),        // 9: jobsvc.v1.CallWorkflowResponse
+	(*GetWorkflowRequest)(nil),          // 10: jobsvc.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),         // 11: jobsvc.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),        // 12: jobsvc.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),       // 13: jobsvc.v1.ListWorkflowsResponse
+	(*CancelWorkflowRequest)(nil),       // 14: jobsvc.v1.CancelWorkflowRequest
+	(*CancelWorkflowResponse)(nil),      // 15: jobsvc.v1.CancelWorkflowResponse
+	(*StreamWorkflowRequest)(nil),       // 16: jobsvc.v1.StreamWorkflowRequest
+	(*StreamWorkflowResponse)(nil),      // 17: jobsvc.v1.StreamWorkflowResponse
+	(*RedriveWorkflowStepRequest)(nil),  // 18: jobsvc.v1.RedriveWorkflowStepRequest
+	(*RedriveWorkflowStepResponse)(nil), // 19: jobsvc.v1.RedriveWorkflowStepResponse
+	nil,                                 // 20: jobsvc.v1.Workflow.LabelsEntry
+	nil,                                 // 21: jobsvc.v1.SubmitWorkflowRequest.LabelsEntry
+	(*JobSpec)(nil),                     // 22: jobsvc.v1.JobSpec
+	(*Job)(nil),                         // 23: jobsvc.v1.Job
+	(*timestamppb.Timestamp)(nil),       // 24: google.protobuf.Timestamp
+	(JobView)(0),                        // 25: jobsvc.v1.JobView
+	(*JobEvent)(nil),                    // 26: jobsvc.v1.JobEvent
 }
 var file_jobsvc_v1_workflow_service_proto_depIdxs = []int32{
-	18, // 0: jobsvc.v1.WorkflowStep.job:type_name -> jobsvc.v1.JobSpec
+	22, // 0: jobsvc.v1.WorkflowStep.job:type_name -> jobsvc.v1.JobSpec
 	3,  // 1: jobsvc.v1.WorkflowStep.inputs:type_name -> jobsvc.v1.StepInput
 	2,  // 2: jobsvc.v1.WorkflowStep.map:type_name -> jobsvc.v1.StepMap
-	19, // 3: jobsvc.v1.WorkflowStepStatus.job:type_name -> jobsvc.v1.Job
+	23, // 3: jobsvc.v1.WorkflowStepStatus.job:type_name -> jobsvc.v1.Job
 	0,  // 4: jobsvc.v1.Workflow.state:type_name -> jobsvc.v1.WorkflowState
-	16, // 5: jobsvc.v1.Workflow.labels:type_name -> jobsvc.v1.Workflow.LabelsEntry
-	20, // 6: jobsvc.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
-	20, // 7: jobsvc.v1.Workflow.finish_time:type_name -> google.protobuf.Timestamp
+	20, // 5: jobsvc.v1.Workflow.labels:type_name -> jobsvc.v1.Workflow.LabelsEntry
+	24, // 6: jobsvc.v1.Workflow.create_time:type_name -> google.protobuf.Timestamp
+	24, // 7: jobsvc.v1.Workflow.finish_time:type_name -> google.protobuf.Timestamp
 	4,  // 8: jobsvc.v1.Workflow.steps:type_name -> jobsvc.v1.WorkflowStepStatus
 	1,  // 9: jobsvc.v1.SubmitWorkflowRequest.steps:type_name -> jobsvc.v1.WorkflowStep
-	17, // 10: jobsvc.v1.SubmitWorkflowRequest.labels:type_name -> jobsvc.v1.SubmitWorkflowRequest.LabelsEntry
+	21, // 10: jobsvc.v1.SubmitWorkflowRequest.labels:type_name -> jobsvc.v1.SubmitWorkflowRequest.LabelsEntry
 	5,  // 11: jobsvc.v1.SubmitWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
 	6,  // 12: jobsvc.v1.CallWorkflowRequest.workflow:type_name -> jobsvc.v1.SubmitWorkflowRequest
 	5,  // 13: jobsvc.v1.CallWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
 	4,  // 14: jobsvc.v1.CallWorkflowResponse.outputs:type_name -> jobsvc.v1.WorkflowStepStatus
-	21, // 15: jobsvc.v1.GetWorkflowRequest.view:type_name -> jobsvc.v1.JobView
+	25, // 15: jobsvc.v1.GetWorkflowRequest.view:type_name -> jobsvc.v1.JobView
 	5,  // 16: jobsvc.v1.GetWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
 	5,  // 17: jobsvc.v1.ListWorkflowsResponse.workflows:type_name -> jobsvc.v1.Workflow
 	5,  // 18: jobsvc.v1.CancelWorkflowResponse.workflow:type_name -> jobsvc.v1.Workflow
-	6,  // 19: jobsvc.v1.WorkflowService.SubmitWorkflow:input_type -> jobsvc.v1.SubmitWorkflowRequest
-	8,  // 20: jobsvc.v1.WorkflowService.CallWorkflow:input_type -> jobsvc.v1.CallWorkflowRequest
-	10, // 21: jobsvc.v1.WorkflowService.GetWorkflow:input_type -> jobsvc.v1.GetWorkflowRequest
-	12, // 22: jobsvc.v1.WorkflowService.ListWorkflows:input_type -> jobsvc.v1.ListWorkflowsRequest
-	14, // 23: jobsvc.v1.WorkflowService.CancelWorkflow:input_type -> jobsvc.v1.CancelWorkflowRequest
-	7,  // 24: jobsvc.v1.WorkflowService.SubmitWorkflow:output_type -> jobsvc.v1.SubmitWorkflowResponse
-	9,  // 25: jobsvc.v1.WorkflowService.CallWorkflow:output_type -> jobsvc.v1.CallWorkflowResponse
-	11, // 26: jobsvc.v1.WorkflowService.GetWorkflow:output_type -> jobsvc.v1.GetWorkflowResponse
-	13, // 27: jobsvc.v1.WorkflowService.ListWorkflows:output_type -> jobsvc.v1.ListWorkflowsResponse
-	15, // 28: jobsvc.v1.WorkflowService.CancelWorkflow:output_type -> jobsvc.v1.CancelWorkflowResponse
-	24, // [24:29] is the sub-list for method output_type
-	19, // [19:24] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	26, // 19: jobsvc.v1.StreamWorkflowResponse.event:type_name -> jobsvc.v1.JobEvent
+	5,  // 20: jobsvc.v1.RedriveWorkflowStepResponse.workflow:type_name -> jobsvc.v1.Workflow
+	6,  // 21: jobsvc.v1.WorkflowService.SubmitWorkflow:input_type -> jobsvc.v1.SubmitWorkflowRequest
+	8,  // 22: jobsvc.v1.WorkflowService.CallWorkflow:input_type -> jobsvc.v1.CallWorkflowRequest
+	10, // 23: jobsvc.v1.WorkflowService.GetWorkflow:input_type -> jobsvc.v1.GetWorkflowRequest
+	12, // 24: jobsvc.v1.WorkflowService.ListWorkflows:input_type -> jobsvc.v1.ListWorkflowsRequest
+	14, // 25: jobsvc.v1.WorkflowService.CancelWorkflow:input_type -> jobsvc.v1.CancelWorkflowRequest
+	16, // 26: jobsvc.v1.WorkflowService.StreamWorkflow:input_type -> jobsvc.v1.StreamWorkflowRequest
+	18, // 27: jobsvc.v1.WorkflowService.RedriveWorkflowStep:input_type -> jobsvc.v1.RedriveWorkflowStepRequest
+	7,  // 28: jobsvc.v1.WorkflowService.SubmitWorkflow:output_type -> jobsvc.v1.SubmitWorkflowResponse
+	9,  // 29: jobsvc.v1.WorkflowService.CallWorkflow:output_type -> jobsvc.v1.CallWorkflowResponse
+	11, // 30: jobsvc.v1.WorkflowService.GetWorkflow:output_type -> jobsvc.v1.GetWorkflowResponse
+	13, // 31: jobsvc.v1.WorkflowService.ListWorkflows:output_type -> jobsvc.v1.ListWorkflowsResponse
+	15, // 32: jobsvc.v1.WorkflowService.CancelWorkflow:output_type -> jobsvc.v1.CancelWorkflowResponse
+	17, // 33: jobsvc.v1.WorkflowService.StreamWorkflow:output_type -> jobsvc.v1.StreamWorkflowResponse
+	19, // 34: jobsvc.v1.WorkflowService.RedriveWorkflowStep:output_type -> jobsvc.v1.RedriveWorkflowStepResponse
+	28, // [28:35] is the sub-list for method output_type
+	21, // [21:28] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_workflow_service_proto_init() }
@@ -1217,7 +1458,7 @@ func file_jobsvc_v1_workflow_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_workflow_service_proto_rawDesc), len(file_jobsvc_v1_workflow_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

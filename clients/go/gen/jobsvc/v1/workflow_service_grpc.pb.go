@@ -19,11 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	WorkflowService_SubmitWorkflow_FullMethodName = "/jobsvc.v1.WorkflowService/SubmitWorkflow"
-	WorkflowService_CallWorkflow_FullMethodName   = "/jobsvc.v1.WorkflowService/CallWorkflow"
-	WorkflowService_GetWorkflow_FullMethodName    = "/jobsvc.v1.WorkflowService/GetWorkflow"
-	WorkflowService_ListWorkflows_FullMethodName  = "/jobsvc.v1.WorkflowService/ListWorkflows"
-	WorkflowService_CancelWorkflow_FullMethodName = "/jobsvc.v1.WorkflowService/CancelWorkflow"
+	WorkflowService_SubmitWorkflow_FullMethodName      = "/jobsvc.v1.WorkflowService/SubmitWorkflow"
+	WorkflowService_CallWorkflow_FullMethodName        = "/jobsvc.v1.WorkflowService/CallWorkflow"
+	WorkflowService_GetWorkflow_FullMethodName         = "/jobsvc.v1.WorkflowService/GetWorkflow"
+	WorkflowService_ListWorkflows_FullMethodName       = "/jobsvc.v1.WorkflowService/ListWorkflows"
+	WorkflowService_CancelWorkflow_FullMethodName      = "/jobsvc.v1.WorkflowService/CancelWorkflow"
+	WorkflowService_StreamWorkflow_FullMethodName      = "/jobsvc.v1.WorkflowService/StreamWorkflow"
+	WorkflowService_RedriveWorkflowStep_FullMethodName = "/jobsvc.v1.WorkflowService/RedriveWorkflowStep"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -55,6 +57,21 @@ type WorkflowServiceClient interface {
 	// ones are asked to stop (on remote workers too). Cancelling a finished workflow
 	// answers OK and changes nothing.
 	CancelWorkflow(ctx context.Context, in *CancelWorkflowRequest, opts ...grpc.CallOption) (*CancelWorkflowResponse, error)
+	// Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+	// without gaps, the same for every reader on every replica; ends after the last event
+	// of the workflow's last step, or at once when the workflow has finished and
+	// after_sequence is its last. Resume after a dropped connection with the last sequence
+	// seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+	// workflow's last sequence.
+	StreamWorkflow(ctx context.Context, in *StreamWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamWorkflowResponse], error)
+	// Run a FAILED step again and let its workflow continue from there: the step's job (the
+	// same job, with as many attempts again) is queued, and the dependants its failure
+	// cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+	// that another failed or cancelled step also stopped waits for that one's redrive.
+	// NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+	// FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+	// (RedriveJob on a step's job makes a new job outside the workflow.)
+	RedriveWorkflowStep(ctx context.Context, in *RedriveWorkflowStepRequest, opts ...grpc.CallOption) (*RedriveWorkflowStepResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -115,6 +132,35 @@ func (c *workflowServiceClient) CancelWorkflow(ctx context.Context, in *CancelWo
 	return out, nil
 }
 
+func (c *workflowServiceClient) StreamWorkflow(ctx context.Context, in *StreamWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamWorkflowResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &WorkflowService_ServiceDesc.Streams[0], WorkflowService_StreamWorkflow_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamWorkflowRequest, StreamWorkflowResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type WorkflowService_StreamWorkflowClient = grpc.ServerStreamingClient[StreamWorkflowResponse]
+
+func (c *workflowServiceClient) RedriveWorkflowStep(ctx context.Context, in *RedriveWorkflowStepRequest, opts ...grpc.CallOption) (*RedriveWorkflowStepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedriveWorkflowStepResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_RedriveWorkflowStep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -144,6 +190,21 @@ type WorkflowServiceServer interface {
 	// ones are asked to stop (on remote workers too). Cancelling a finished workflow
 	// answers OK and changes nothing.
 	CancelWorkflow(context.Context, *CancelWorkflowRequest) (*CancelWorkflowResponse, error)
+	// Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+	// without gaps, the same for every reader on every replica; ends after the last event
+	// of the workflow's last step, or at once when the workflow has finished and
+	// after_sequence is its last. Resume after a dropped connection with the last sequence
+	// seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+	// workflow's last sequence.
+	StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[StreamWorkflowResponse]) error
+	// Run a FAILED step again and let its workflow continue from there: the step's job (the
+	// same job, with as many attempts again) is queued, and the dependants its failure
+	// cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+	// that another failed or cancelled step also stopped waits for that one's redrive.
+	// NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+	// FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+	// (RedriveJob on a step's job makes a new job outside the workflow.)
+	RedriveWorkflowStep(context.Context, *RedriveWorkflowStepRequest) (*RedriveWorkflowStepResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -168,6 +229,12 @@ func (UnimplementedWorkflowServiceServer) ListWorkflows(context.Context, *ListWo
 }
 func (UnimplementedWorkflowServiceServer) CancelWorkflow(context.Context, *CancelWorkflowRequest) (*CancelWorkflowResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) StreamWorkflow(*StreamWorkflowRequest, grpc.ServerStreamingServer[StreamWorkflowResponse]) error {
+	return status.Error(codes.Unimplemented, "method StreamWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) RedriveWorkflowStep(context.Context, *RedriveWorkflowStepRequest) (*RedriveWorkflowStepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedriveWorkflowStep not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -280,6 +347,35 @@ func _WorkflowService_CancelWorkflow_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _WorkflowService_StreamWorkflow_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamWorkflowRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(WorkflowServiceServer).StreamWorkflow(m, &grpc.GenericServerStream[StreamWorkflowRequest, StreamWorkflowResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type WorkflowService_StreamWorkflowServer = grpc.ServerStreamingServer[StreamWorkflowResponse]
+
+func _WorkflowService_RedriveWorkflowStep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedriveWorkflowStepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).RedriveWorkflowStep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_RedriveWorkflowStep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).RedriveWorkflowStep(ctx, req.(*RedriveWorkflowStepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -307,7 +403,17 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "CancelWorkflow",
 			Handler:    _WorkflowService_CancelWorkflow_Handler,
 		},
+		{
+			MethodName: "RedriveWorkflowStep",
+			Handler:    _WorkflowService_RedriveWorkflowStep_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamWorkflow",
+			Handler:       _WorkflowService_StreamWorkflow_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "jobsvc/v1/workflow_service.proto",
 }

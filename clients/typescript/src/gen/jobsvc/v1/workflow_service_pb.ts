@@ -7,7 +7,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_jobsvc_v1_auth } from "./auth_pb.js";
-import type { Job, JobSpec } from "./job_pb.js";
+import type { Job, JobEvent, JobSpec } from "./job_pb.js";
 import { file_jobsvc_v1_job } from "./job_pb.js";
 import type { JobView } from "./job_service_pb.js";
 import { file_jobsvc_v1_job_service } from "./job_service_pb.js";
@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/workflow_service.proto.
  */
 export const file_jobsvc_v1_workflow_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBqb2JzdmMvdjEvd29ya2Zsb3dfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxIqoBCgxXb3JrZmxvd1N0ZXASDAoEbmFtZRgBIAEoCRIfCgNqb2IYAiABKAsyEi5qb2JzdmMudjEuSm9iU3BlYxISCgpkZXBlbmRzX29uGAMgAygJEiQKBmlucHV0cxgEIAMoCzIULmpvYnN2Yy52MS5TdGVwSW5wdXQSEAoIb3B0aW9uYWwYBSABKAgSHwoDbWFwGAYgASgLMhIuam9ic3ZjLnYxLlN0ZXBNYXAiRQoHU3RlcE1hcBIMCgRzdGVwGAEgASgJEgwKBHBhdGgYAiABKAkSCwoDa2V5GAMgASgJEhEKCW1heF9pdGVtcxgEIAEoBSI0CglTdGVwSW5wdXQSDAoEc3RlcBgBIAEoCRIMCgRwYXRoGAIgASgJEgsKA2tleRgDIAEoCSKDAQoSV29ya2Zsb3dTdGVwU3RhdHVzEgwKBG5hbWUYASABKAkSEgoKZGVwZW5kc19vbhgCIAMoCRIQCghvcHRpb25hbBgDIAEoCBIbCgNqb2IYBCABKAsyDi5qb2JzdmMudjEuSm9iEg4KBm1hcF9vZhgFIAEoCRIMCgRpdGVtGAYgASgFIoEDCghXb3JrZmxvdxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEicKBXN0YXRlGAMgASgOMhguam9ic3ZjLnYxLldvcmtmbG93U3RhdGUSLwoGbGFiZWxzGAQgAygLMh8uam9ic3ZjLnYxLldvcmtmbG93LkxhYmVsc0VudHJ5Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoFc3RlcHMYByADKAsyHS5qb2JzdmMudjEuV29ya2Zsb3dTdGVwU3RhdHVzEhMKC3N0ZXBzX3RvdGFsGAggASgFEhYKDnN0ZXBzX2ZpbmlzaGVkGAkgASgFEhUKDWNhbmNlbF9yZWFzb24YCiABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK6AQoVU3VibWl0V29ya2Zsb3dSZXF1ZXN0EgwKBG5hbWUYASABKAkSJgoFc3RlcHMYAiADKAsyFy5qb2JzdmMudjEuV29ya2Zsb3dTdGVwEjwKBmxhYmVscxgDIAMoCzIsLmpvYnN2Yy52MS5TdWJtaXRXb3JrZmxvd1JlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI/ChZTdWJtaXRXb3JrZmxvd1Jlc3BvbnNlEiUKCHdvcmtmbG93GAEgASgLMhMuam9ic3ZjLnYxLldvcmtmbG93IkkKE0NhbGxXb3JrZmxvd1JlcXVlc3QSMgoId29ya2Zsb3cYASABKAsyIC5qb2JzdmMudjEuU3VibWl0V29ya2Zsb3dSZXF1ZXN0Im0KFENhbGxXb3JrZmxvd1Jlc3BvbnNlEiUKCHdvcmtmbG93GAEgASgLMhMuam9ic3ZjLnYxLldvcmtmbG93Ei4KB291dHB1dHMYAiADKAsyHS5qb2JzdmMudjEuV29ya2Zsb3dTdGVwU3RhdHVzIkIKEkdldFdvcmtmbG93UmVxdWVzdBIKCgJpZBgBIAEoCRIgCgR2aWV3GAIgASgOMhIuam9ic3ZjLnYxLkpvYlZpZXciPAoTR2V0V29ya2Zsb3dSZXNwb25zZRIlCgh3b3JrZmxvdxgBIAEoCzITLmpvYnN2Yy52MS5Xb3JrZmxvdyI9ChRMaXN0V29ya2Zsb3dzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJYChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USJgoJd29ya2Zsb3dzGAEgAygLMhMuam9ic3ZjLnYxLldvcmtmbG93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIzChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIj8KFkNhbmNlbFdvcmtmbG93UmVzcG9uc2USJQoId29ya2Zsb3cYASABKAsyEy5qb2JzdmMudjEuV29ya2Zsb3cqogEKDVdvcmtmbG93U3RhdGUSHgoaV09SS0ZMT1dfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZXT1JLRkxPV19TVEFURV9SVU5OSU5HEAESHAoYV09SS0ZMT1dfU1RBVEVfU1VDQ0VFREVEEAISGQoVV09SS0ZMT1dfU1RBVEVfRkFJTEVEEAMSHAoYV09SS0ZMT1dfU1RBVEVfQ0FOQ0VMTEVEEAQy0AMKD1dvcmtmbG93U2VydmljZRJbCg5TdWJtaXRXb3JrZmxvdxIgLmpvYnN2Yy52MS5TdWJtaXRXb3JrZmxvd1JlcXVlc3QaIS5qb2JzdmMudjEuU3VibWl0V29ya2Zsb3dSZXNwb25zZSIEmLgYARJVCgxDYWxsV29ya2Zsb3cSHi5qb2JzdmMudjEuQ2FsbFdvcmtmbG93UmVxdWVzdBofLmpvYnN2Yy52MS5DYWxsV29ya2Zsb3dSZXNwb25zZSIEmLgYAhJSCgtHZXRXb3JrZmxvdxIdLmpvYnN2Yy52MS5HZXRXb3JrZmxvd1JlcXVlc3QaHi5qb2JzdmMudjEuR2V0V29ya2Zsb3dSZXNwb25zZSIEmLgYBBJYCg1MaXN0V29ya2Zsb3dzEh8uam9ic3ZjLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0GiAuam9ic3ZjLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZSIEmLgYBBJbCg5DYW5jZWxXb3JrZmxvdxIgLmpvYnN2Yy52MS5DYW5jZWxXb3JrZmxvd1JlcXVlc3QaIS5qb2JzdmMudjEuQ2FuY2VsV29ya2Zsb3dSZXNwb25zZSIEmLgYBkJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_jobsvc_v1_auth, file_jobsvc_v1_job, file_jobsvc_v1_job_service]);
+  fileDesc("CiBqb2JzdmMvdjEvd29ya2Zsb3dfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxIqoBCgxXb3JrZmxvd1N0ZXASDAoEbmFtZRgBIAEoCRIfCgNqb2IYAiABKAsyEi5qb2JzdmMudjEuSm9iU3BlYxISCgpkZXBlbmRzX29uGAMgAygJEiQKBmlucHV0cxgEIAMoCzIULmpvYnN2Yy52MS5TdGVwSW5wdXQSEAoIb3B0aW9uYWwYBSABKAgSHwoDbWFwGAYgASgLMhIuam9ic3ZjLnYxLlN0ZXBNYXAiRQoHU3RlcE1hcBIMCgRzdGVwGAEgASgJEgwKBHBhdGgYAiABKAkSCwoDa2V5GAMgASgJEhEKCW1heF9pdGVtcxgEIAEoBSI0CglTdGVwSW5wdXQSDAoEc3RlcBgBIAEoCRIMCgRwYXRoGAIgASgJEgsKA2tleRgDIAEoCSKDAQoSV29ya2Zsb3dTdGVwU3RhdHVzEgwKBG5hbWUYASABKAkSEgoKZGVwZW5kc19vbhgCIAMoCRIQCghvcHRpb25hbBgDIAEoCBIbCgNqb2IYBCABKAsyDi5qb2JzdmMudjEuSm9iEg4KBm1hcF9vZhgFIAEoCRIMCgRpdGVtGAYgASgFIoEDCghXb3JrZmxvdxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEicKBXN0YXRlGAMgASgOMhguam9ic3ZjLnYxLldvcmtmbG93U3RhdGUSLwoGbGFiZWxzGAQgAygLMh8uam9ic3ZjLnYxLldvcmtmbG93LkxhYmVsc0VudHJ5Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoFc3RlcHMYByADKAsyHS5qb2JzdmMudjEuV29ya2Zsb3dTdGVwU3RhdHVzEhMKC3N0ZXBzX3RvdGFsGAggASgFEhYKDnN0ZXBzX2ZpbmlzaGVkGAkgASgFEhUKDWNhbmNlbF9yZWFzb24YCiABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASK6AQoVU3VibWl0V29ya2Zsb3dSZXF1ZXN0EgwKBG5hbWUYASABKAkSJgoFc3RlcHMYAiADKAsyFy5qb2JzdmMudjEuV29ya2Zsb3dTdGVwEjwKBmxhYmVscxgDIAMoCzIsLmpvYnN2Yy52MS5TdWJtaXRXb3JrZmxvd1JlcXVlc3QuTGFiZWxzRW50cnkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI/ChZTdWJtaXRXb3JrZmxvd1Jlc3BvbnNlEiUKCHdvcmtmbG93GAEgASgLMhMuam9ic3ZjLnYxLldvcmtmbG93IkkKE0NhbGxXb3JrZmxvd1JlcXVlc3QSMgoId29ya2Zsb3cYASABKAsyIC5qb2JzdmMudjEuU3VibWl0V29ya2Zsb3dSZXF1ZXN0Im0KFENhbGxXb3JrZmxvd1Jlc3BvbnNlEiUKCHdvcmtmbG93GAEgASgLMhMuam9ic3ZjLnYxLldvcmtmbG93Ei4KB291dHB1dHMYAiADKAsyHS5qb2JzdmMudjEuV29ya2Zsb3dTdGVwU3RhdHVzIkIKEkdldFdvcmtmbG93UmVxdWVzdBIKCgJpZBgBIAEoCRIgCgR2aWV3GAIgASgOMhIuam9ic3ZjLnYxLkpvYlZpZXciPAoTR2V0V29ya2Zsb3dSZXNwb25zZRIlCgh3b3JrZmxvdxgBIAEoCzITLmpvYnN2Yy52MS5Xb3JrZmxvdyI9ChRMaXN0V29ya2Zsb3dzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJYChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USJgoJd29ya2Zsb3dzGAEgAygLMhMuam9ic3ZjLnYxLldvcmtmbG93EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIzChVDYW5jZWxXb3JrZmxvd1JlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIj8KFkNhbmNlbFdvcmtmbG93UmVzcG9uc2USJQoId29ya2Zsb3cYASABKAsyEy5qb2JzdmMudjEuV29ya2Zsb3ciOwoVU3RyZWFtV29ya2Zsb3dSZXF1ZXN0EgoKAmlkGAEgASgJEhYKDmFmdGVyX3NlcXVlbmNlGAIgASgDIlwKFlN0cmVhbVdvcmtmbG93UmVzcG9uc2USEAoIc2VxdWVuY2UYASABKAMSDAoEc3RlcBgCIAEoCRIiCgVldmVudBgDIAEoCzITLmpvYnN2Yy52MS5Kb2JFdmVudCI2ChpSZWRyaXZlV29ya2Zsb3dTdGVwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRzdGVwGAIgASgJIkQKG1JlZHJpdmVXb3JrZmxvd1N0ZXBSZXNwb25zZRIlCgh3b3JrZmxvdxgBIAEoCzITLmpvYnN2Yy52MS5Xb3JrZmxvdyqiAQoNV29ya2Zsb3dTdGF0ZRIeChpXT1JLRkxPV19TVEFURV9VTlNQRUNJRklFRBAAEhoKFldPUktGTE9XX1NUQVRFX1JVTk5JTkcQARIcChhXT1JLRkxPV19TVEFURV9TVUNDRUVERUQQAhIZChVXT1JLRkxPV19TVEFURV9GQUlMRUQQAxIcChhXT1JLRkxPV19TVEFURV9DQU5DRUxMRUQQBDKbBQoPV29ya2Zsb3dTZXJ2aWNlElsKDlN1Ym1pdFdvcmtmbG93EiAuam9ic3ZjLnYxLlN1Ym1pdFdvcmtmbG93UmVxdWVzdBohLmpvYnN2Yy52MS5TdWJtaXRXb3JrZmxvd1Jlc3BvbnNlIgSYuBgBElUKDENhbGxXb3JrZmxvdxIeLmpvYnN2Yy52MS5DYWxsV29ya2Zsb3dSZXF1ZXN0Gh8uam9ic3ZjLnYxLkNhbGxXb3JrZmxvd1Jlc3BvbnNlIgSYuBgCElIKC0dldFdvcmtmbG93Eh0uam9ic3ZjLnYxLkdldFdvcmtmbG93UmVxdWVzdBoeLmpvYnN2Yy52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlIgSYuBgEElgKDUxpc3RXb3JrZmxvd3MSHy5qb2JzdmMudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaIC5qb2JzdmMudjEuTGlzdFdvcmtmbG93c1Jlc3BvbnNlIgSYuBgEElsKDkNhbmNlbFdvcmtmbG93EiAuam9ic3ZjLnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBohLmpvYnN2Yy52MS5DYW5jZWxXb3JrZmxvd1Jlc3BvbnNlIgSYuBgGEl0KDlN0cmVhbVdvcmtmbG93EiAuam9ic3ZjLnYxLlN0cmVhbVdvcmtmbG93UmVxdWVzdBohLmpvYnN2Yy52MS5TdHJlYW1Xb3JrZmxvd1Jlc3BvbnNlIgSYuBgEMAESagoTUmVkcml2ZVdvcmtmbG93U3RlcBIlLmpvYnN2Yy52MS5SZWRyaXZlV29ya2Zsb3dTdGVwUmVxdWVzdBomLmpvYnN2Yy52MS5SZWRyaXZlV29ya2Zsb3dTdGVwUmVzcG9uc2UiBJi4GAZCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_google_protobuf_timestamp, file_jobsvc_v1_auth, file_jobsvc_v1_job, file_jobsvc_v1_job_service]);
 
 /**
  * One named step of a workflow.
@@ -508,6 +508,110 @@ export const CancelWorkflowResponseSchema: GenMessage<CancelWorkflowResponse> = 
   messageDesc(file_jobsvc_v1_workflow_service, 14);
 
 /**
+ * @generated from message jobsvc.v1.StreamWorkflowRequest
+ */
+export type StreamWorkflowRequest = Message<"jobsvc.v1.StreamWorkflowRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Events after this sequence of the workflow (0: from the start).
+   *
+   * @generated from field: int64 after_sequence = 2;
+   */
+  afterSequence: bigint;
+};
+
+/**
+ * Describes the message jobsvc.v1.StreamWorkflowRequest.
+ * Use `create(StreamWorkflowRequestSchema)` to create a new message.
+ */
+export const StreamWorkflowRequestSchema: GenMessage<StreamWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_workflow_service, 15);
+
+/**
+ * One event of a step, in the workflow's sequence.
+ *
+ * @generated from message jobsvc.v1.StreamWorkflowResponse
+ */
+export type StreamWorkflowResponse = Message<"jobsvc.v1.StreamWorkflowResponse"> & {
+  /**
+   * 1, 2, 3, ... per workflow, without gaps; a step's events keep their order.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * The step the event belongs to (`each[3]` for an element of a mapped step).
+   *
+   * @generated from field: string step = 2;
+   */
+  step: string;
+
+  /**
+   * The step job's event, with its own per-job sequence.
+   *
+   * @generated from field: jobsvc.v1.JobEvent event = 3;
+   */
+  event?: JobEvent | undefined;
+};
+
+/**
+ * Describes the message jobsvc.v1.StreamWorkflowResponse.
+ * Use `create(StreamWorkflowResponseSchema)` to create a new message.
+ */
+export const StreamWorkflowResponseSchema: GenMessage<StreamWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_workflow_service, 16);
+
+/**
+ * @generated from message jobsvc.v1.RedriveWorkflowStepRequest
+ */
+export type RedriveWorkflowStepRequest = Message<"jobsvc.v1.RedriveWorkflowStepRequest"> & {
+  /**
+   * The workflow.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The step's name (`each[3]` for an element of a mapped step).
+   *
+   * @generated from field: string step = 2;
+   */
+  step: string;
+};
+
+/**
+ * Describes the message jobsvc.v1.RedriveWorkflowStepRequest.
+ * Use `create(RedriveWorkflowStepRequestSchema)` to create a new message.
+ */
+export const RedriveWorkflowStepRequestSchema: GenMessage<RedriveWorkflowStepRequest> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_workflow_service, 17);
+
+/**
+ * @generated from message jobsvc.v1.RedriveWorkflowStepResponse
+ */
+export type RedriveWorkflowStepResponse = Message<"jobsvc.v1.RedriveWorkflowStepResponse"> & {
+  /**
+   * After the redrive; its steps in the BASIC view.
+   *
+   * @generated from field: jobsvc.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+};
+
+/**
+ * Describes the message jobsvc.v1.RedriveWorkflowStepResponse.
+ * Use `create(RedriveWorkflowStepResponseSchema)` to create a new message.
+ */
+export const RedriveWorkflowStepResponseSchema: GenMessage<RedriveWorkflowStepResponse> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_workflow_service, 18);
+
+/**
  * @generated from enum jobsvc.v1.WorkflowState
  */
 export enum WorkflowState {
@@ -619,6 +723,37 @@ export const WorkflowService: GenService<{
     methodKind: "unary";
     input: typeof CancelWorkflowRequestSchema;
     output: typeof CancelWorkflowResponseSchema;
+  },
+  /**
+   * Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+   * without gaps, the same for every reader on every replica; ends after the last event
+   * of the workflow's last step, or at once when the workflow has finished and
+   * after_sequence is its last. Resume after a dropped connection with the last sequence
+   * seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+   * workflow's last sequence.
+   *
+   * @generated from rpc jobsvc.v1.WorkflowService.StreamWorkflow
+   */
+  streamWorkflow: {
+    methodKind: "server_streaming";
+    input: typeof StreamWorkflowRequestSchema;
+    output: typeof StreamWorkflowResponseSchema;
+  },
+  /**
+   * Run a FAILED step again and let its workflow continue from there: the step's job (the
+   * same job, with as many attempts again) is queued, and the dependants its failure
+   * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+   * that another failed or cancelled step also stopped waits for that one's redrive.
+   * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+   * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+   * (RedriveJob on a step's job makes a new job outside the workflow.)
+   *
+   * @generated from rpc jobsvc.v1.WorkflowService.RedriveWorkflowStep
+   */
+  redriveWorkflowStep: {
+    methodKind: "unary";
+    input: typeof RedriveWorkflowStepRequestSchema;
+    output: typeof RedriveWorkflowStepResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_jobsvc_v1_workflow_service, 0);

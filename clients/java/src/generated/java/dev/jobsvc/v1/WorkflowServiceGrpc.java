@@ -174,6 +174,68 @@ public final class WorkflowServiceGrpc {
     return getCancelWorkflowMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest,
+      dev.jobsvc.v1.StreamWorkflowResponse> getStreamWorkflowMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "StreamWorkflow",
+      requestType = dev.jobsvc.v1.StreamWorkflowRequest.class,
+      responseType = dev.jobsvc.v1.StreamWorkflowResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+  public static io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest,
+      dev.jobsvc.v1.StreamWorkflowResponse> getStreamWorkflowMethod() {
+    io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamWorkflowRequest, dev.jobsvc.v1.StreamWorkflowResponse> getStreamWorkflowMethod;
+    if ((getStreamWorkflowMethod = WorkflowServiceGrpc.getStreamWorkflowMethod) == null) {
+      synchronized (WorkflowServiceGrpc.class) {
+        if ((getStreamWorkflowMethod = WorkflowServiceGrpc.getStreamWorkflowMethod) == null) {
+          WorkflowServiceGrpc.getStreamWorkflowMethod = getStreamWorkflowMethod =
+              io.grpc.MethodDescriptor.<dev.jobsvc.v1.StreamWorkflowRequest, dev.jobsvc.v1.StreamWorkflowResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "StreamWorkflow"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.StreamWorkflowRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.StreamWorkflowResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new WorkflowServiceMethodDescriptorSupplier("StreamWorkflow"))
+              .build();
+        }
+      }
+    }
+    return getStreamWorkflowMethod;
+  }
+
+  private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.RedriveWorkflowStepRequest,
+      dev.jobsvc.v1.RedriveWorkflowStepResponse> getRedriveWorkflowStepMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "RedriveWorkflowStep",
+      requestType = dev.jobsvc.v1.RedriveWorkflowStepRequest.class,
+      responseType = dev.jobsvc.v1.RedriveWorkflowStepResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.UNARY)
+  public static io.grpc.MethodDescriptor<dev.jobsvc.v1.RedriveWorkflowStepRequest,
+      dev.jobsvc.v1.RedriveWorkflowStepResponse> getRedriveWorkflowStepMethod() {
+    io.grpc.MethodDescriptor<dev.jobsvc.v1.RedriveWorkflowStepRequest, dev.jobsvc.v1.RedriveWorkflowStepResponse> getRedriveWorkflowStepMethod;
+    if ((getRedriveWorkflowStepMethod = WorkflowServiceGrpc.getRedriveWorkflowStepMethod) == null) {
+      synchronized (WorkflowServiceGrpc.class) {
+        if ((getRedriveWorkflowStepMethod = WorkflowServiceGrpc.getRedriveWorkflowStepMethod) == null) {
+          WorkflowServiceGrpc.getRedriveWorkflowStepMethod = getRedriveWorkflowStepMethod =
+              io.grpc.MethodDescriptor.<dev.jobsvc.v1.RedriveWorkflowStepRequest, dev.jobsvc.v1.RedriveWorkflowStepResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "RedriveWorkflowStep"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.RedriveWorkflowStepRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.RedriveWorkflowStepResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new WorkflowServiceMethodDescriptorSupplier("RedriveWorkflowStep"))
+              .build();
+        }
+      }
+    }
+    return getRedriveWorkflowStepMethod;
+  }
+
   /**
    * Creates a new async stub that supports all call types for the service
    */
@@ -302,6 +364,37 @@ public final class WorkflowServiceGrpc {
         io.grpc.stub.StreamObserver<dev.jobsvc.v1.CancelWorkflowResponse> responseObserver) {
       io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getCancelWorkflowMethod(), responseObserver);
     }
+
+    /**
+     * <pre>
+     * Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+     * without gaps, the same for every reader on every replica; ends after the last event
+     * of the workflow's last step, or at once when the workflow has finished and
+     * after_sequence is its last. Resume after a dropped connection with the last sequence
+     * seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+     * workflow's last sequence.
+     * </pre>
+     */
+    default void streamWorkflow(dev.jobsvc.v1.StreamWorkflowRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.StreamWorkflowResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getStreamWorkflowMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    default void redriveWorkflowStep(dev.jobsvc.v1.RedriveWorkflowStepRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.RedriveWorkflowStepResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getRedriveWorkflowStepMethod(), responseObserver);
+    }
   }
 
   /**
@@ -408,6 +501,39 @@ public final class WorkflowServiceGrpc {
       io.grpc.stub.ClientCalls.asyncUnaryCall(
           getChannel().newCall(getCancelWorkflowMethod(), getCallOptions()), request, responseObserver);
     }
+
+    /**
+     * <pre>
+     * Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+     * without gaps, the same for every reader on every replica; ends after the last event
+     * of the workflow's last step, or at once when the workflow has finished and
+     * after_sequence is its last. Resume after a dropped connection with the last sequence
+     * seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+     * workflow's last sequence.
+     * </pre>
+     */
+    public void streamWorkflow(dev.jobsvc.v1.StreamWorkflowRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.StreamWorkflowResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncServerStreamingCall(
+          getChannel().newCall(getStreamWorkflowMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    public void redriveWorkflowStep(dev.jobsvc.v1.RedriveWorkflowStepRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.RedriveWorkflowStepResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncUnaryCall(
+          getChannel().newCall(getRedriveWorkflowStepMethod(), getCallOptions()), request, responseObserver);
+    }
   }
 
   /**
@@ -491,6 +617,39 @@ public final class WorkflowServiceGrpc {
       return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
           getChannel(), getCancelWorkflowMethod(), getCallOptions(), request);
     }
+
+    /**
+     * <pre>
+     * Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+     * without gaps, the same for every reader on every replica; ends after the last event
+     * of the workflow's last step, or at once when the workflow has finished and
+     * after_sequence is its last. Resume after a dropped connection with the last sequence
+     * seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+     * workflow's last sequence.
+     * </pre>
+     */
+    @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
+    public io.grpc.stub.BlockingClientCall<?, dev.jobsvc.v1.StreamWorkflowResponse>
+        streamWorkflow(dev.jobsvc.v1.StreamWorkflowRequest request) {
+      return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
+          getChannel(), getStreamWorkflowMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    public dev.jobsvc.v1.RedriveWorkflowStepResponse redriveWorkflowStep(dev.jobsvc.v1.RedriveWorkflowStepRequest request) throws io.grpc.StatusException {
+      return io.grpc.stub.ClientCalls.blockingV2UnaryCall(
+          getChannel(), getRedriveWorkflowStepMethod(), getCallOptions(), request);
+    }
   }
 
   /**
@@ -573,6 +732,38 @@ public final class WorkflowServiceGrpc {
     public dev.jobsvc.v1.CancelWorkflowResponse cancelWorkflow(dev.jobsvc.v1.CancelWorkflowRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getCancelWorkflowMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Every step's events (each tagged with its step) in one ordered sequence, 1, 2, 3, ...
+     * without gaps, the same for every reader on every replica; ends after the last event
+     * of the workflow's last step, or at once when the workflow has finished and
+     * after_sequence is its last. Resume after a dropped connection with the last sequence
+     * seen: nothing is lost or sent twice. OUT_OF_RANGE when after_sequence is beyond the
+     * workflow's last sequence.
+     * </pre>
+     */
+    public java.util.Iterator<dev.jobsvc.v1.StreamWorkflowResponse> streamWorkflow(
+        dev.jobsvc.v1.StreamWorkflowRequest request) {
+      return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
+          getChannel(), getStreamWorkflowMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    public dev.jobsvc.v1.RedriveWorkflowStepResponse redriveWorkflowStep(dev.jobsvc.v1.RedriveWorkflowStepRequest request) {
+      return io.grpc.stub.ClientCalls.blockingUnaryCall(
+          getChannel(), getRedriveWorkflowStepMethod(), getCallOptions(), request);
     }
   }
 
@@ -662,6 +853,23 @@ public final class WorkflowServiceGrpc {
       return io.grpc.stub.ClientCalls.futureUnaryCall(
           getChannel().newCall(getCancelWorkflowMethod(), getCallOptions()), request);
     }
+
+    /**
+     * <pre>
+     * Run a FAILED step again and let its workflow continue from there: the step's job (the
+     * same job, with as many attempts again) is queued, and the dependants its failure
+     * cancelled wait again for it, so the workflow is RUNNING until they finish. A dependant
+     * that another failed or cancelled step also stopped waits for that one's redrive.
+     * NOT_FOUND for no such workflow or step; FAILED_PRECONDITION when the step is not
+     * FAILED, is optional (its dependants ran with its error), or the workflow was cancelled.
+     * (RedriveJob on a step's job makes a new job outside the workflow.)
+     * </pre>
+     */
+    public com.google.common.util.concurrent.ListenableFuture<dev.jobsvc.v1.RedriveWorkflowStepResponse> redriveWorkflowStep(
+        dev.jobsvc.v1.RedriveWorkflowStepRequest request) {
+      return io.grpc.stub.ClientCalls.futureUnaryCall(
+          getChannel().newCall(getRedriveWorkflowStepMethod(), getCallOptions()), request);
+    }
   }
 
   private static final int METHODID_SUBMIT_WORKFLOW = 0;
@@ -669,6 +877,8 @@ public final class WorkflowServiceGrpc {
   private static final int METHODID_GET_WORKFLOW = 2;
   private static final int METHODID_LIST_WORKFLOWS = 3;
   private static final int METHODID_CANCEL_WORKFLOW = 4;
+  private static final int METHODID_STREAM_WORKFLOW = 5;
+  private static final int METHODID_REDRIVE_WORKFLOW_STEP = 6;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -706,6 +916,14 @@ public final class WorkflowServiceGrpc {
         case METHODID_CANCEL_WORKFLOW:
           serviceImpl.cancelWorkflow((dev.jobsvc.v1.CancelWorkflowRequest) request,
               (io.grpc.stub.StreamObserver<dev.jobsvc.v1.CancelWorkflowResponse>) responseObserver);
+          break;
+        case METHODID_STREAM_WORKFLOW:
+          serviceImpl.streamWorkflow((dev.jobsvc.v1.StreamWorkflowRequest) request,
+              (io.grpc.stub.StreamObserver<dev.jobsvc.v1.StreamWorkflowResponse>) responseObserver);
+          break;
+        case METHODID_REDRIVE_WORKFLOW_STEP:
+          serviceImpl.redriveWorkflowStep((dev.jobsvc.v1.RedriveWorkflowStepRequest) request,
+              (io.grpc.stub.StreamObserver<dev.jobsvc.v1.RedriveWorkflowStepResponse>) responseObserver);
           break;
         default:
           throw new AssertionError();
@@ -760,6 +978,20 @@ public final class WorkflowServiceGrpc {
               dev.jobsvc.v1.CancelWorkflowRequest,
               dev.jobsvc.v1.CancelWorkflowResponse>(
                 service, METHODID_CANCEL_WORKFLOW)))
+        .addMethod(
+          getStreamWorkflowMethod(),
+          io.grpc.stub.ServerCalls.asyncServerStreamingCall(
+            new MethodHandlers<
+              dev.jobsvc.v1.StreamWorkflowRequest,
+              dev.jobsvc.v1.StreamWorkflowResponse>(
+                service, METHODID_STREAM_WORKFLOW)))
+        .addMethod(
+          getRedriveWorkflowStepMethod(),
+          io.grpc.stub.ServerCalls.asyncUnaryCall(
+            new MethodHandlers<
+              dev.jobsvc.v1.RedriveWorkflowStepRequest,
+              dev.jobsvc.v1.RedriveWorkflowStepResponse>(
+                service, METHODID_REDRIVE_WORKFLOW_STEP)))
         .build();
   }
 
@@ -813,6 +1045,8 @@ public final class WorkflowServiceGrpc {
               .addMethod(getGetWorkflowMethod())
               .addMethod(getListWorkflowsMethod())
               .addMethod(getCancelWorkflowMethod())
+              .addMethod(getStreamWorkflowMethod())
+              .addMethod(getRedriveWorkflowStepMethod())
               .build();
         }
       }

@@ -111,6 +111,26 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_jobsvc_v1_CancelWorkflowResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_StreamWorkflowRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_StreamWorkflowRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_StreamWorkflowResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_StreamWorkflowResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_RedriveWorkflowStepRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_RedriveWorkflowStepRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_RedriveWorkflowStepResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_RedriveWorkflowStepResponse_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -165,25 +185,37 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
       "e_token\030\002 \001(\t\"3\n\025CancelWorkflowRequest\022\n" +
       "\n\002id\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\"?\n\026CancelWork" +
       "flowResponse\022%\n\010workflow\030\001 \001(\0132\023.jobsvc." +
-      "v1.Workflow*\242\001\n\rWorkflowState\022\036\n\032WORKFLO" +
-      "W_STATE_UNSPECIFIED\020\000\022\032\n\026WORKFLOW_STATE_" +
-      "RUNNING\020\001\022\034\n\030WORKFLOW_STATE_SUCCEEDED\020\002\022" +
-      "\031\n\025WORKFLOW_STATE_FAILED\020\003\022\034\n\030WORKFLOW_S" +
-      "TATE_CANCELLED\020\0042\320\003\n\017WorkflowService\022[\n\016" +
-      "SubmitWorkflow\022 .jobsvc.v1.SubmitWorkflo" +
-      "wRequest\032!.jobsvc.v1.SubmitWorkflowRespo" +
-      "nse\"\004\230\270\030\001\022U\n\014CallWorkflow\022\036.jobsvc.v1.Ca" +
-      "llWorkflowRequest\032\037.jobsvc.v1.CallWorkfl" +
-      "owResponse\"\004\230\270\030\002\022R\n\013GetWorkflow\022\035.jobsvc" +
-      ".v1.GetWorkflowRequest\032\036.jobsvc.v1.GetWo" +
-      "rkflowResponse\"\004\230\270\030\004\022X\n\rListWorkflows\022\037." +
-      "jobsvc.v1.ListWorkflowsRequest\032 .jobsvc." +
-      "v1.ListWorkflowsResponse\"\004\230\270\030\004\022[\n\016Cancel" +
-      "Workflow\022 .jobsvc.v1.CancelWorkflowReque" +
-      "st\032!.jobsvc.v1.CancelWorkflowResponse\"\004\230" +
-      "\270\030\006BM\n\rdev.jobsvc.v1P\001Z:github.com/jobsv" +
-      "c/jobsvc/clients/go/gen/jobsvc/v1;jobsvc" +
-      "v1b\006proto3"
+      "v1.Workflow\";\n\025StreamWorkflowRequest\022\n\n\002" +
+      "id\030\001 \001(\t\022\026\n\016after_sequence\030\002 \001(\003\"\\\n\026Stre" +
+      "amWorkflowResponse\022\020\n\010sequence\030\001 \001(\003\022\014\n\004" +
+      "step\030\002 \001(\t\022\"\n\005event\030\003 \001(\0132\023.jobsvc.v1.Jo" +
+      "bEvent\"6\n\032RedriveWorkflowStepRequest\022\n\n\002" +
+      "id\030\001 \001(\t\022\014\n\004step\030\002 \001(\t\"D\n\033RedriveWorkflo" +
+      "wStepResponse\022%\n\010workflow\030\001 \001(\0132\023.jobsvc" +
+      ".v1.Workflow*\242\001\n\rWorkflowState\022\036\n\032WORKFL" +
+      "OW_STATE_UNSPECIFIED\020\000\022\032\n\026WORKFLOW_STATE" +
+      "_RUNNING\020\001\022\034\n\030WORKFLOW_STATE_SUCCEEDED\020\002" +
+      "\022\031\n\025WORKFLOW_STATE_FAILED\020\003\022\034\n\030WORKFLOW_" +
+      "STATE_CANCELLED\020\0042\233\005\n\017WorkflowService\022[\n" +
+      "\016SubmitWorkflow\022 .jobsvc.v1.SubmitWorkfl" +
+      "owRequest\032!.jobsvc.v1.SubmitWorkflowResp" +
+      "onse\"\004\230\270\030\001\022U\n\014CallWorkflow\022\036.jobsvc.v1.C" +
+      "allWorkflowRequest\032\037.jobsvc.v1.CallWorkf" +
+      "lowResponse\"\004\230\270\030\002\022R\n\013GetWorkflow\022\035.jobsv" +
+      "c.v1.GetWorkflowRequest\032\036.jobsvc.v1.GetW" +
+      "orkflowResponse\"\004\230\270\030\004\022X\n\rListWorkflows\022\037" +
+      ".jobsvc.v1.ListWorkflowsRequest\032 .jobsvc" +
+      ".v1.ListWorkflowsResponse\"\004\230\270\030\004\022[\n\016Cance" +
+      "lWorkflow\022 .jobsvc.v1.CancelWorkflowRequ" +
+      "est\032!.jobsvc.v1.CancelWorkflowResponse\"\004" +
+      "\230\270\030\006\022]\n\016StreamWorkflow\022 .jobsvc.v1.Strea" +
+      "mWorkflowRequest\032!.jobsvc.v1.StreamWorkf" +
+      "lowResponse\"\004\230\270\030\0040\001\022j\n\023RedriveWorkflowSt" +
+      "ep\022%.jobsvc.v1.RedriveWorkflowStepReques" +
+      "t\032&.jobsvc.v1.RedriveWorkflowStepRespons" +
+      "e\"\004\230\270\030\006BM\n\rdev.jobsvc.v1P\001Z:github.com/j" +
+      "obsvc/jobsvc/clients/go/gen/jobsvc/v1;jo" +
+      "bsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -294,6 +326,30 @@ public final class WorkflowServiceOuterClass extends com.google.protobuf.Generat
     internal_static_jobsvc_v1_CancelWorkflowResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_CancelWorkflowResponse_descriptor,
+        new java.lang.String[] { "Workflow", });
+    internal_static_jobsvc_v1_StreamWorkflowRequest_descriptor =
+      getDescriptor().getMessageType(15);
+    internal_static_jobsvc_v1_StreamWorkflowRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_StreamWorkflowRequest_descriptor,
+        new java.lang.String[] { "Id", "AfterSequence", });
+    internal_static_jobsvc_v1_StreamWorkflowResponse_descriptor =
+      getDescriptor().getMessageType(16);
+    internal_static_jobsvc_v1_StreamWorkflowResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_StreamWorkflowResponse_descriptor,
+        new java.lang.String[] { "Sequence", "Step", "Event", });
+    internal_static_jobsvc_v1_RedriveWorkflowStepRequest_descriptor =
+      getDescriptor().getMessageType(17);
+    internal_static_jobsvc_v1_RedriveWorkflowStepRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_RedriveWorkflowStepRequest_descriptor,
+        new java.lang.String[] { "Id", "Step", });
+    internal_static_jobsvc_v1_RedriveWorkflowStepResponse_descriptor =
+      getDescriptor().getMessageType(18);
+    internal_static_jobsvc_v1_RedriveWorkflowStepResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_RedriveWorkflowStepResponse_descriptor,
         new java.lang.String[] { "Workflow", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.TimestampProto.getDescriptor();
