@@ -39,13 +39,14 @@ from jobsvc.api.reflection import add_reflection
 from jobsvc.api.stats import StatsService
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
+from jobsvc.api.worker_directory import WorkerDirectoryService
 from jobsvc.api.workflows import WorkflowService
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.schedules import Schedules
 from jobsvc.app.stats import Stats
-from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
+from jobsvc.app.workers import RemoteWork, RemoteWorkConfig, SessionDirectory
 from jobsvc.app.workflows import WorkflowsApp
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
@@ -68,6 +69,7 @@ from jobsvc.v1 import (
     stats_service_pb2,
     stream_service_pb2,
     submit_service_pb2,
+    worker_directory_pb2,
     workflow_service_pb2,
 )
 from jobsvc.web.app import WebApp, connect_routes
@@ -84,6 +86,7 @@ SERVICE_NAMES = (
     schedule_service_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
     stats_service_pb2.DESCRIPTOR.services_by_name["StatsService"].full_name,
     workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+    worker_directory_pb2.DESCRIPTOR.services_by_name["WorkerDirectoryService"].full_name,
 )
 
 
@@ -340,12 +343,12 @@ class JobsvcServer:
         app = JobsApp(
             store, notifications, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits, local=local
         )
-        work = RemoteWork(store, notifications, settler, metrics, config=cfg.ack, local=local)
+        work = RemoteWork(store, notifications, settler, metrics, config=cfg.ack, local=local, replica=cfg.name)
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
         workflows = WorkflowService(WorkflowsApp(app, store), limits.error_budget)
-        await self._start_grpc(self._services(app, schedules, Stats(store), workflows), authenticator)
+        await self._start_grpc(self._services(app, schedules, Stats(store), workflows, work.directory), authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
             store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
@@ -414,7 +417,12 @@ class JobsvcServer:
         return resources
 
     def _services(
-        self, app: JobsApp, schedules: Schedules, stats: Stats, workflows: WorkflowService
+        self,
+        app: JobsApp,
+        schedules: Schedules,
+        stats: Stats,
+        workflows: WorkflowService,
+        directory: SessionDirectory,
     ) -> list[tuple[object, ServiceDescriptor]]:
         """Every jobsvc.v1 servicer with its descriptor: what the gRPC and HTTP ports serve."""
         return [
@@ -427,6 +435,7 @@ class JobsvcServer:
                 (services.ScheduleService(schedules), schedule_service_pb2),
                 (StatsService(stats), stats_service_pb2),
                 (workflows, workflow_service_pb2),
+                (WorkerDirectoryService(directory), worker_directory_pb2),
                 (self.ack, ack_service_pb2),
             )
         ]

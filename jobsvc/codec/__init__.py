@@ -45,6 +45,7 @@ from jobsvc.codec.stats import (
     version_stats_to_proto,
     window_from_proto,
 )
+from jobsvc.codec.worker_directory import worker_session_to_proto
 from jobsvc.codec.workflows import step_to_proto, workflow_spec_from_proto, workflow_to_proto
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "view_from_proto",
     "window_from_proto",
     "worker_from_proto",
+    "worker_session_to_proto",
     "workflow_spec_from_proto",
     "workflow_to_proto",
 ]

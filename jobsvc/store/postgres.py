@@ -32,6 +32,7 @@ from jobsvc.domain.jobs import (
 )
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
+from jobsvc.domain.workers import WorkerSession
 from jobsvc.domain.workflows import Workflow, WorkflowPage, WorkflowSpec
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
@@ -701,6 +702,49 @@ class PgStore:
         """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
         found = await self._fetch("job_finished_timeline", window_seconds=window_seconds, bucket_seconds=bucket_seconds)
         return [FinishedBucket(r["bucket_start"], r["succeeded"], r["failed"], r["cancelled"]) for r in found]
+
+    # -- the worker session directory ------------------------------------------------
+
+    async def worker_session_put(self, session: WorkerSession) -> None:
+        """Record a session that opened on this replica."""
+        await self._fetch(
+            "worker_session_put",
+            session_id=session.session_id,
+            worker_id=session.worker_id,
+            handlers=session.keys,
+            capacity=session.capacity,
+            replica=session.replica,
+        )
+
+    async def worker_session_refresh(self, in_flight: Sequence[tuple[str, int]], stale_seconds: float) -> None:
+        """Refresh this replica's sessions (session id, jobs held) and delete the rows of
+        any replica not refreshed within stale_seconds."""
+        await self._fetch(
+            "worker_session_refresh",
+            session_ids=[session_id for session_id, _ in in_flight],
+            in_flight=[held for _, held in in_flight],
+            stale_seconds=stale_seconds,
+        )
+
+    async def worker_session_delete(self, session_id: str) -> None:
+        """Forget a session that ended."""
+        await self._fetch("worker_session_delete", session_id=session_id)
+
+    async def worker_session_list(self, stale_seconds: float) -> list[WorkerSession]:
+        """Sessions of every replica refreshed within stale_seconds, by worker name."""
+        return [
+            WorkerSession(
+                r["session_id"],
+                r["worker_id"],
+                list(r["handlers"]),
+                r["capacity"],
+                r["in_flight"],
+                r["replica"],
+                r["connected_at"],
+                r["refreshed_at"],
+            )
+            for r in await self._fetch("worker_session_list", stale_seconds=stale_seconds)
+        ]
 
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
         """Delete finished jobs past their retention (by `now`); how many."""

@@ -995,3 +995,32 @@ WITH workflow AS (
     SELECT id, last_seq, 'cancelled', jsonb_build_object('reason', :reason::text) FROM cancelled
 )
 SELECT id FROM cancelled;
+
+-- name: worker_session_put
+-- A worker session opened on replica :replica (WorkerDirectoryService.ListWorkers).
+INSERT INTO jobsvc_worker_sessions (session_id, worker_id, handlers, capacity, replica)
+VALUES (:session_id, :worker_id, :handlers::text[], :capacity, :replica)
+ON CONFLICT (session_id) DO UPDATE SET refreshed_at = now();
+
+-- name: worker_session_refresh
+-- One replica's periodic refresh of its open sessions' in-flight counts, in one statement;
+-- rows of any replica not refreshed within :stale_seconds (it died) are deleted.
+WITH refreshed AS (
+    UPDATE jobsvc_worker_sessions s SET in_flight = r.in_flight, refreshed_at = now()
+    FROM unnest(:session_ids::text[], :in_flight::int[]) AS r(session_id, in_flight)
+    WHERE s.session_id = r.session_id
+    RETURNING s.session_id
+)
+DELETE FROM jobsvc_worker_sessions
+WHERE refreshed_at < now() - make_interval(secs => :stale_seconds)
+  AND session_id NOT IN (SELECT session_id FROM refreshed);
+
+-- name: worker_session_delete
+DELETE FROM jobsvc_worker_sessions WHERE session_id = :session_id;
+
+-- name: worker_session_list
+-- The sessions connected to any replica, without those whose replica stopped refreshing them.
+SELECT session_id, worker_id, handlers, capacity, in_flight, replica, connected_at, refreshed_at
+FROM jobsvc_worker_sessions
+WHERE refreshed_at >= now() - make_interval(secs => :stale_seconds)
+ORDER BY worker_id, connected_at, session_id;

@@ -302,6 +302,21 @@ CREATE TABLE jobsvc_workflow_steps (
 -- A workflow's steps in submit order (GetWorkflow, the workflow state, a cancel).
 CREATE UNIQUE INDEX jobsvc_workflow_steps_position_idx ON jobsvc_workflow_steps (workflow_id, "position", COALESCE(item, '-1'::integer));
 
+-- The remote worker sessions connected to each replica (WorkerDirectoryService.ListWorkers):
+-- written when a session opens, refreshed every few seconds by its replica (in-flight
+-- counts), deleted when it ends; rows of a replica that stopped refreshing are ignored.
+CREATE TABLE jobsvc_worker_sessions (
+    session_id   text        NOT NULL,
+    worker_id    text        NOT NULL,
+    handlers     text[]      NOT NULL,
+    capacity     integer     NOT NULL,
+    in_flight    integer     NOT NULL DEFAULT 0,
+    replica      text        NOT NULL,
+    connected_at timestamptz NOT NULL DEFAULT now(),
+    refreshed_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT jobsvc_worker_sessions_pkey PRIMARY KEY (session_id)
+);
+
 -- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at
 -- most maximum, computed in logarithms so that no intermediate value overflows or
 -- underflows, whatever the stored policy (0006: power() overflowing a double used to fail
