@@ -48,6 +48,13 @@ _WAIT_TO_PROTO = {
     WaitReason.CONCURRENCY_LIMIT: job_pb2.WAIT_REASON_CONCURRENCY_LIMIT,
     WaitReason.RATE_LIMIT: job_pb2.WAIT_REASON_RATE_LIMIT,
 }
+
+
+def wait_reason_to_proto(reason: WaitReason) -> job_pb2.WaitReason.ValueType:
+    """A wait reason as the WaitReason enum."""
+    return _WAIT_TO_PROTO[reason]
+
+
 _MISSED_TICKS_TO_PROTO = {
     MissedTicks.SKIP: schedule_service_pb2.MISSED_TICKS_SKIP,
     MissedTicks.RUN_ONCE: schedule_service_pb2.MISSED_TICKS_RUN_ONCE,

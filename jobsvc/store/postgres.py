@@ -694,6 +694,7 @@ class PgStore:
                 r["failed"],
                 r["cancelled"],
                 r["oldest_queued_age"],
+                rows.wait_counts(r),
             )
             for r in await self._fetch("job_stats_by_version", window_seconds=window_seconds)
         ]

@@ -259,7 +259,12 @@ async def test_workflows_workers_and_dead_letters_in_a_browser(start_server: Sta
                 dead = {"job": {"handler": "fail", "input": {"json": value}}}
                 await http.post("/jobsvc.v1.CallService/Call", json=dead)
 
+            await _call(http, "SubmitService/Submit", {"job": {"handler": "echo", "delay": "600s"}})
             page = await _signed_in(browser, base, ADMIN, problems)
+            # The overview says what queued jobs wait for.
+            reason = page.locator('#overview tr[data-handler="echo"] [data-reason="WAIT_REASON_SCHEDULED"]')
+            assert await reason.inner_text() == "1 start time"
+            await _shot(page, "20-overview-wait-reasons", shots)
             await page.goto(f"{base}/#/workflows")
             await page.wait_for_selector(f'#workflows tr[data-workflow="{stuck_id}"]')
             assert await page.locator("#workflows tbody tr[data-workflow]").count() == 2

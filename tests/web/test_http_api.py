@@ -316,6 +316,7 @@ async def test_queue_stats_per_handler_version(http: httpx.AsyncClient) -> None:
     assert response.status_code == 200, response.text
     stats = {(v["handler"], v["version"]): v for v in response.json()["versions"]}
     assert stats[("echo", "1.0.0")]["succeeded"] == "1" and stats[("echo", "1.0.0")]["scheduled"] == "1"
+    assert stats[("echo", "1.0.0")]["waiting"] == [{"reason": "WAIT_REASON_SCHEDULED", "count": "1"}]
     assert stats[("fail", "1.0.0")]["failed"] == "1"
     assert stats[("wait_cancel", "1.0.0")]["running"] == "1"
     assert response.json()["window"] == "3600s"

@@ -829,30 +829,54 @@ RETURNING name;
 -- own index (queued: jobsvc_jobs_queued_idx; running: jobsvc_jobs_leased_idx, every running
 -- job holds a lease; finished within the window: jobsvc_jobs_finished_idx), so the cost
 -- follows the jobs active now and the window, never the size of the history.
+-- The queued jobs are counted by wait reason as job_get's waiting_kind says it: per row
+-- only what the row holds and a primary-key probe of its concurrency or rate key (when
+-- it has one); "no worker" is per version, so it is asked once per group, and then
+-- holds for every due job of the version (it comes first in job_get's order too).
 WITH recent AS (
-    SELECT handler, version, state, run_at, false AS finished
+    SELECT handler, version, state, run_at, false AS finished,
+           CASE
+               WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
+               WHEN concurrency_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_concurrency c
+                       WHERE c.key = concurrency_key AND c.running >= concurrency_limit)
+                   THEN 'concurrency_limit'
+               WHEN rate_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_rate_windows w
+                       WHERE w.key = rate_key AND w.blocked_until > now())
+                   THEN 'rate_limit'
+               ELSE ''
+           END AS waiting_kind
     FROM jobsvc_jobs
     WHERE state = 'queued'
     UNION ALL
-    SELECT handler, version, state, run_at, false
+    SELECT handler, version, state, run_at, false, ''
     FROM jobsvc_jobs
     WHERE lease_expires_at IS NOT NULL AND state = 'running'
     UNION ALL
-    SELECT handler, version, state, run_at, true
+    SELECT handler, version, state, run_at, true, ''
     FROM jobsvc_jobs
     WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+), counted AS (
+    SELECT handler, version,
+           count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at <= now()) AS queued,
+           count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at > now()) AS scheduled,
+           count(*) FILTER (WHERE NOT finished AND state = 'running') AS running,
+           count(*) FILTER (WHERE finished AND state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE finished AND state = 'failed') AS failed,
+           count(*) FILTER (WHERE finished AND state = 'cancelled') AS cancelled,
+           coalesce(extract(epoch FROM now() - min(run_at) FILTER (
+               WHERE NOT finished AND state = 'queued' AND run_at <= now())), 0)::float8 AS oldest_queued_age,
+           count(*) FILTER (WHERE waiting_kind = 'scheduled') AS wait_scheduled,
+           count(*) FILTER (WHERE waiting_kind = 'retry_backoff') AS wait_retry_backoff,
+           count(*) FILTER (WHERE waiting_kind = 'concurrency_limit') AS wait_concurrency_limit,
+           count(*) FILTER (WHERE waiting_kind = 'rate_limit') AS wait_rate_limit
+    FROM recent
+    GROUP BY handler, version
 )
-SELECT handler, version,
-       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at <= now()) AS queued,
-       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at > now()) AS scheduled,
-       count(*) FILTER (WHERE NOT finished AND state = 'running') AS running,
-       count(*) FILTER (WHERE finished AND state = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE finished AND state = 'failed') AS failed,
-       count(*) FILTER (WHERE finished AND state = 'cancelled') AS cancelled,
-       coalesce(extract(epoch FROM now() - min(run_at) FILTER (
-           WHERE NOT finished AND state = 'queued' AND run_at <= now())), 0)::float8 AS oldest_queued_age
-FROM recent
-GROUP BY handler, version
+SELECT counted.*,
+       queued > 0 AND NOT EXISTS (SELECT 1 FROM jobsvc_handlers h
+           WHERE h.name = counted.handler AND h.version = counted.version
+             AND h.last_seen_at > now() - interval '30 seconds') AS no_worker
+FROM counted
 ORDER BY handler, version;
 
 -- name: job_finished_timeline

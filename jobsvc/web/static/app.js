@@ -185,13 +185,22 @@ function timelineChart(timeline, windowSeconds, takenAt) {
     + `(${(total / (windowSeconds / 60)).toFixed(1)} a minute), failure rate ${total ? ((100 * failed) / total).toFixed(1) : "0.0"}%`));
 }
 
+// What a version's queued jobs wait for (GetQueueStats' wait reasons), e.g. "2 concurrency limit".
+const WAIT_NAMES = { WAIT_REASON_SCHEDULED: "start time", WAIT_REASON_RETRY_BACKOFF: "retry backoff",
+  WAIT_REASON_NO_WORKER: "no worker", WAIT_REASON_CONCURRENCY_LIMIT: "concurrency limit", WAIT_REASON_RATE_LIMIT: "rate limit" };
+function waitingText(waiting) {
+  if (!(waiting || []).length) return h("span", { class: "muted" }, "—");
+  return waiting.map((w, i) => [i ? ", " : null, h("span", { class: `wait wait-${w.reason}`, "data-reason": w.reason },
+    `${w.count} ${WAIT_NAMES[w.reason] || w.reason}`)]).flat();
+}
+
 async function overview() {
   const body = h("tbody");
   const totals = h("p", { class: "muted", "aria-live": "polite" });
   const chart = h("div", { id: "chart" });
   page("Overview", totals, chart, h("div", { class: "table-wrap" }, h("table", { id: "overview" },
-    h("thead", {}, h("tr", {}, ["Handler", "Version", "Queued", "Scheduled", "Running", "Succeeded (1 h)",
-      "Failed (1 h)", "Cancelled (1 h)", "Oldest waiting"].map((t, i) => h("th", { class: i > 1 ? "num" : null, scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ["Handler", "Version", "Queued", "Scheduled", "Waiting for", "Running", "Succeeded (1 h)",
+      "Failed (1 h)", "Cancelled (1 h)", "Oldest waiting"].map((t, i) => h("th", { class: i > 1 && i !== 4 ? "num" : null, scope: "col" }, t)))),
     body)));
   await every(2000, async () => {
     const stats = await api("StatsService", "GetQueueStats", {});
@@ -201,11 +210,13 @@ async function overview() {
     totals.textContent = `${sum("queued")} queued, ${sum("running")} running, ${sum("failed")} failed in the last hour · updated ${new Date().toLocaleTimeString()}`;
     body.replaceChildren(...(rows.length ? rows.map((r) => h("tr", { "data-handler": r.handler },
       h("td", {}, h("a", { href: `#/jobs?handler=${encodeURIComponent(r.handler)}` }, r.handler)), h("td", {}, r.version),
-      ...["queued", "scheduled", "running", "succeeded"].map((k) => h("td", { class: "num" }, r[k] || "0")),
+      ...["queued", "scheduled"].map((k) => h("td", { class: "num" }, r[k] || "0")),
+      h("td", { class: "waiting" }, waitingText(r.waiting)),
+      ...["running", "succeeded"].map((k) => h("td", { class: "num" }, r[k] || "0")),
       h("td", { class: "num" }, h("a", { href: `#/jobs?state=FAILED&handler=${encodeURIComponent(r.handler)}` }, r.failed || "0")),
       h("td", { class: "num" }, r.cancelled || "0"),
       h("td", { class: "num" }, Number(r.queued || 0) ? age(seconds(r.oldestQueuedAge)) : "—")))
-      : [h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No job queued, running or finished in the last hour."))]));
+      : [h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No job queued, running or finished in the last hour."))]));
   });
 }
 
