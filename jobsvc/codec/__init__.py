@@ -8,6 +8,7 @@ and the generated messages (an import-linter contract in pyproject.toml).
 """
 
 from jobsvc.codec.decode import (
+    created_range_from_proto,
     decode_page_token,
     delay_seconds,
     error_from_proto,
@@ -50,6 +51,7 @@ from jobsvc.codec.workflows import step_to_proto, workflow_spec_from_proto, work
 
 __all__ = [
     "assignment_to_proto",
+    "created_range_from_proto",
     "decode_page_token",
     "delay_seconds",
     "duration_to_proto",

@@ -109,8 +109,12 @@ class JobStore(Protocol):
         cursor: tuple[datetime, str] | None,
         *,
         payloads: bool = True,
+        version: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> JobPage:
-        """Newest first, keyset-paginated; payloads=False as in job_get."""
+        """Newest first, keyset-paginated; payloads=False as in job_get; version None is
+        any, and the creation range is [created_after, created_before) (None: unbounded)."""
         ...
 
     async def job_cancel(self, job_id: str, reason: str) -> Job:

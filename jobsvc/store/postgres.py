@@ -380,12 +380,18 @@ class PgStore:
         cursor: tuple[datetime, str] | None,
         *,
         payloads: bool = True,
+        version: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> JobPage:
         """Fetch one row more than asked to know whether a next page exists."""
         found = await self._fetch(
             "job_list",
             states=[s.value for s in states] or None,
             handler=handler,
+            version=version,
+            created_after=created_after,
+            created_before=created_before,
             cursor_created_at=cursor[0] if cursor else None,
             cursor_id=cursor[1] if cursor else None,
             page_size=limit + 1,

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"=\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x04view\x18\x02 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"\x90\x01\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12 \n\x04view\x18\x05 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\"\x1f\n\x11RedriveJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12RedriveJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"E\n\x12RedriveJobsRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"&\n\x13RedriveJobsResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xe6\x03\n\nJobService\x12\x43\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\"\x04\x98\xb8\x18\x04\x12I\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\"\x04\x98\xb8\x18\x04\x12L\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\"\x04\x98\xb8\x18\x04\x12O\n\nRedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\"\x04\x98\xb8\x18\x06\x12R\n\x0bRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"=\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x04view\x18\x02 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"\x88\x02\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12 \n\x04view\x18\x05 \x01(\x0e\x32\x12.jobsvc.v1.JobView\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x31\n\rcreated_after\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\"\x1f\n\x11RedriveJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12RedriveJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"E\n\x12RedriveJobsRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"&\n\x13RedriveJobsResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xe6\x03\n\nJobService\x12\x43\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\"\x04\x98\xb8\x18\x04\x12I\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\"\x04\x98\xb8\x18\x04\x12L\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\"\x04\x98\xb8\x18\x04\x12O\n\nRedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\"\x04\x98\xb8\x18\x06\x12R\n\x0bRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,32 +47,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBSERVICE'].methods_by_name['RedriveJob']._serialized_options = b'\230\270\030\006'
   _globals['_JOBSERVICE'].methods_by_name['RedriveJobs']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['RedriveJobs']._serialized_options = b'\230\270\030\006'
-  _globals['_JOBVIEW']._serialized_start=813
-  _globals['_JOBVIEW']._serialized_end=887
-  _globals['_GETJOBREQUEST']._serialized_start=85
-  _globals['_GETJOBREQUEST']._serialized_end=146
-  _globals['_GETJOBRESPONSE']._serialized_start=148
-  _globals['_GETJOBRESPONSE']._serialized_end=193
-  _globals['_LISTJOBSREQUEST']._serialized_start=196
-  _globals['_LISTJOBSREQUEST']._serialized_end=340
-  _globals['_LISTJOBSRESPONSE']._serialized_start=342
-  _globals['_LISTJOBSRESPONSE']._serialized_end=415
-  _globals['_CANCELJOBREQUEST']._serialized_start=417
-  _globals['_CANCELJOBREQUEST']._serialized_end=463
-  _globals['_CANCELJOBRESPONSE']._serialized_start=465
-  _globals['_CANCELJOBRESPONSE']._serialized_end=513
-  _globals['_LISTHANDLERSREQUEST']._serialized_start=515
-  _globals['_LISTHANDLERSREQUEST']._serialized_end=550
-  _globals['_LISTHANDLERSRESPONSE']._serialized_start=552
-  _globals['_LISTHANDLERSRESPONSE']._serialized_end=616
-  _globals['_REDRIVEJOBREQUEST']._serialized_start=618
-  _globals['_REDRIVEJOBREQUEST']._serialized_end=649
-  _globals['_REDRIVEJOBRESPONSE']._serialized_start=651
-  _globals['_REDRIVEJOBRESPONSE']._serialized_end=700
-  _globals['_REDRIVEJOBSREQUEST']._serialized_start=702
-  _globals['_REDRIVEJOBSREQUEST']._serialized_end=771
-  _globals['_REDRIVEJOBSRESPONSE']._serialized_start=773
-  _globals['_REDRIVEJOBSRESPONSE']._serialized_end=811
-  _globals['_JOBSERVICE']._serialized_start=890
-  _globals['_JOBSERVICE']._serialized_end=1376
+  _globals['_JOBVIEW']._serialized_start=966
+  _globals['_JOBVIEW']._serialized_end=1040
+  _globals['_GETJOBREQUEST']._serialized_start=118
+  _globals['_GETJOBREQUEST']._serialized_end=179
+  _globals['_GETJOBRESPONSE']._serialized_start=181
+  _globals['_GETJOBRESPONSE']._serialized_end=226
+  _globals['_LISTJOBSREQUEST']._serialized_start=229
+  _globals['_LISTJOBSREQUEST']._serialized_end=493
+  _globals['_LISTJOBSRESPONSE']._serialized_start=495
+  _globals['_LISTJOBSRESPONSE']._serialized_end=568
+  _globals['_CANCELJOBREQUEST']._serialized_start=570
+  _globals['_CANCELJOBREQUEST']._serialized_end=616
+  _globals['_CANCELJOBRESPONSE']._serialized_start=618
+  _globals['_CANCELJOBRESPONSE']._serialized_end=666
+  _globals['_LISTHANDLERSREQUEST']._serialized_start=668
+  _globals['_LISTHANDLERSREQUEST']._serialized_end=703
+  _globals['_LISTHANDLERSRESPONSE']._serialized_start=705
+  _globals['_LISTHANDLERSRESPONSE']._serialized_end=769
+  _globals['_REDRIVEJOBREQUEST']._serialized_start=771
+  _globals['_REDRIVEJOBREQUEST']._serialized_end=802
+  _globals['_REDRIVEJOBRESPONSE']._serialized_start=804
+  _globals['_REDRIVEJOBRESPONSE']._serialized_end=853
+  _globals['_REDRIVEJOBSREQUEST']._serialized_start=855
+  _globals['_REDRIVEJOBSREQUEST']._serialized_end=924
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_start=926
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_end=964
+  _globals['_JOBSERVICE']._serialized_start=1043
+  _globals['_JOBSERVICE']._serialized_end=1529
 # @@protoc_insertion_point(module_scope)

@@ -311,6 +311,18 @@ async def test_workflows_workers_and_dead_letters_in_a_browser(start_server: Sta
             assert "2 of 2 selected job(s) redriven." in await page.inner_text(".flash")
             listed = await _call(http, "JobService/ListJobs", {"handler": "fail", "view": "JOB_VIEW_BASIC"})
             assert sum(1 for j in listed["jobs"] if j.get("redriveOf")) == 2
+            # Filters by version and creation time (the browser's local time, sent as UTC).
+            await page.fill("#filter-version", "1.0.0")
+            await page.fill("#filter-after", "2000-01-01T00:00")
+            await page.click("form.filters button[type=submit]")
+            await _until(
+                lambda: _true("version=1.0.0" in page.url and "after=" in page.url), "the filters in the address"
+            )
+            await _until(lambda: _count(page, 5), "the 3 dead letters and the 2 redriven ones (failed again)")
+            await _shot(page, "21-jobs-version-time", shots)
+            await page.fill("#filter-after", "2099-01-01T00:00")
+            await page.click("form.filters button[type=submit]")
+            await page.wait_for_selector("#jobs >> text=No jobs match.")
             await page.context.close()
 
             # A read token sees a running workflow, and cannot cancel it or select dead letters.

@@ -403,3 +403,34 @@ async def test_list_workers_sees_the_sessions_of_every_replica(
         with contextlib.suppress(Exception):
             await asyncio.wait_for(running, 10)
         await connection.close()
+
+
+async def test_list_jobs_by_version_and_creation_time(http: httpx.AsyncClient) -> None:
+    async def submit() -> dict[str, Any]:
+        response = await http.post(
+            "/jobsvc.v1.SubmitService/Submit", json={"job": {"handler": "echo", "delay": "600s"}}
+        )
+        job: dict[str, Any] = response.json()["job"]
+        return job
+
+    first, second, third = [await submit() for _ in range(3)]
+
+    async def listed(**filters: str) -> list[str]:
+        response = await http.post("/jobsvc.v1.JobService/ListJobs", json={"view": "JOB_VIEW_BASIC", **filters})
+        assert response.status_code == 200, response.text
+        return [j["id"] for j in response.json().get("jobs", [])]
+
+    assert await listed(createdAfter=second["createTime"]) == [third["id"], second["id"]]
+    assert await listed(createdBefore=second["createTime"]) == [first["id"]]
+    assert await listed(createdAfter=first["createTime"], createdBefore=third["createTime"]) == [
+        second["id"],
+        first["id"],
+    ]
+    assert await listed(version="1.0.0", handler="echo") == [third["id"], second["id"], first["id"]]
+    assert await listed(version="9.9.9") == []
+    bad = await http.post(
+        "/jobsvc.v1.JobService/ListJobs",
+        json={"createdAfter": third["createTime"], "createdBefore": first["createTime"]},
+    )
+    assert bad.status_code == 400
+    assert _violations(status_of(bad.json())) == [("created_before", "must be after created_after")]

@@ -250,7 +250,8 @@ WHERE idempotency_key = ANY(:keys::text[]);
 
 -- name: job_list
 -- Newest first, keyset-paginated on (created_at, id): :states NULL is any state,
--- :handler NULL any handler, a NULL cursor the first page; :page_size is one more than
+-- :handler and :version NULL any, :created_after/:created_before NULL unbounded (the
+-- range bounds the walk of jobsvc_jobs_created_idx at both ends), a NULL cursor the first page; :page_size is one more than
 -- shown, to know whether a next page exists. :payloads and waiting_kind as in job_get.
 SELECT id, handler, version_selector, version, state, priority,
        CASE WHEN :payloads::boolean THEN input END AS input,
@@ -280,6 +281,9 @@ SELECT id, handler, version_selector, version, state, priority,
 FROM jobsvc_jobs
 WHERE (:states::text[] IS NULL OR state = ANY(:states))
   AND (:handler::text IS NULL OR handler = :handler)
+  AND (:version::text IS NULL OR version = :version)
+  AND (:created_after::timestamptz IS NULL OR created_at >= :created_after)
+  AND (:created_before::timestamptz IS NULL OR created_at < :created_before)
   AND (:cursor_created_at::timestamptz IS NULL OR (created_at, id) < (:cursor_created_at, :cursor_id::uuid))
   -- Every running job holds a lease. Said here, it lets a listing of running jobs read
   -- them through jobsvc_jobs_leased_idx (a few rows, then sorted) instead of walking the

@@ -221,7 +221,8 @@ async function overview() {
 }
 
 async function jobs(params) {
-  const state = params.get("state") || "", handler = params.get("handler") || "";
+  const state = params.get("state") || "", handler = params.get("handler") || "", version = params.get("version") || "";
+  const after = params.get("after") || "", before = params.get("before") || "";  // ISO, UTC
   const tokens = [""];
   let index = 0;
   const body = h("tbody");
@@ -231,13 +232,22 @@ async function jobs(params) {
     STATES.map((s) => h("option", { value: s, selected: s === state }, s.toLowerCase())));
   const handlerInput = h("input", { name: "handler", id: "filter-handler", value: handler, placeholder: "any", list: "handlers" });
   const handlers = h("datalist", { id: "handlers" });
+  const versionInput = h("input", { name: "version", id: "filter-version", value: version, placeholder: "any", size: 8 });
+  // datetime-local holds the browser's local time; the address and the API hold UTC.
+  const localValue = (iso) => (iso ? new Date(new Date(iso).getTime() - new Date(iso).getTimezoneOffset() * 60000).toISOString().slice(0, 16) : "");
+  const afterInput = h("input", { type: "datetime-local", id: "filter-after", value: localValue(after), title: "created at or after (your time zone)" });
+  const beforeInput = h("input", { type: "datetime-local", id: "filter-before", value: localValue(before), title: "created before (your time zone)" });
   const filters = h("form", { class: "filters", role: "search", onsubmit: (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
     if (stateSelect.value) q.set("state", stateSelect.value);
     if (handlerInput.value.trim()) q.set("handler", handlerInput.value.trim());
+    if (versionInput.value.trim()) q.set("version", versionInput.value.trim());
+    if (afterInput.value) q.set("after", new Date(afterInput.value).toISOString());
+    if (beforeInput.value) q.set("before", new Date(beforeInput.value).toISOString());
     location.hash = `#/jobs?${q}`;
   } }, h("label", {}, "State", stateSelect), h("label", {}, "Handler", handlerInput, handlers),
+  h("label", {}, "Version", versionInput), h("label", {}, "Created from", afterInput), h("label", {}, "to", beforeInput),
   h("button", { type: "submit" }, "Filter"),
   state === "FAILED" && handler ? h("button", { type: "button", class: "danger", id: "redrive-all", disabled: (await canAct()) ? null : true,
     title: "re-run every failed job of this handler as new jobs (RedriveJobs)", onclick: async () => {
@@ -282,6 +292,9 @@ async function jobs(params) {
     const request = { pageSize: PAGE_SIZE, pageToken: tokens[index], view: "JOB_VIEW_BASIC" };
     if (state) request.states = [`JOB_STATE_${state}`];
     if (handler) request.handler = handler;
+    if (version) request.version = version;
+    if (after) request.createdAfter = after;
+    if (before) request.createdBefore = before;
     const result = await api("JobService", "ListJobs", request);
     tokens[index + 1] = result.nextPageToken || "";
     prev.disabled = index === 0;

@@ -96,46 +96,51 @@ public final class JobServiceOuterClass extends com.google.protobuf.GeneratedFil
   static {
     java.lang.String[] descriptorData = {
       "\n\033jobsvc/v1/job_service.proto\022\tjobsvc.v1" +
-      "\032\024jobsvc/v1/auth.proto\032\023jobsvc/v1/job.pr" +
-      "oto\"=\n\rGetJobRequest\022\n\n\002id\030\001 \001(\t\022 \n\004view" +
-      "\030\002 \001(\0162\022.jobsvc.v1.JobView\"-\n\016GetJobResp" +
-      "onse\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Job\"\220\001\n\017Li" +
-      "stJobsRequest\022#\n\006states\030\001 \003(\0162\023.jobsvc.v" +
-      "1.JobState\022\017\n\007handler\030\002 \001(\t\022\021\n\tpage_size" +
-      "\030\003 \001(\005\022\022\n\npage_token\030\004 \001(\t\022 \n\004view\030\005 \001(\016" +
-      "2\022.jobsvc.v1.JobView\"I\n\020ListJobsResponse" +
-      "\022\034\n\004jobs\030\001 \003(\0132\016.jobsvc.v1.Job\022\027\n\017next_p" +
-      "age_token\030\002 \001(\t\".\n\020CancelJobRequest\022\n\n\002i" +
-      "d\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\"0\n\021CancelJobResp" +
-      "onse\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Job\"#\n\023Lis" +
-      "tHandlersRequest\022\014\n\004name\030\001 \001(\t\"@\n\024ListHa" +
-      "ndlersResponse\022(\n\010handlers\030\001 \003(\0132\026.jobsv" +
-      "c.v1.HandlerInfo\"\037\n\021RedriveJobRequest\022\n\n" +
-      "\002id\030\001 \001(\t\"1\n\022RedriveJobResponse\022\033\n\003job\030\001" +
-      " \001(\0132\016.jobsvc.v1.Job\"E\n\022RedriveJobsReque" +
-      "st\022\017\n\007handler\030\001 \001(\t\022\017\n\007version\030\002 \001(\t\022\r\n\005" +
-      "limit\030\003 \001(\005\"&\n\023RedriveJobsResponse\022\017\n\007jo" +
-      "b_ids\030\001 \003(\t*J\n\007JobView\022\030\n\024JOB_VIEW_UNSPE" +
-      "CIFIED\020\000\022\022\n\016JOB_VIEW_BASIC\020\001\022\021\n\rJOB_VIEW" +
-      "_FULL\020\0022\346\003\n\nJobService\022C\n\006GetJob\022\030.jobsv" +
-      "c.v1.GetJobRequest\032\031.jobsvc.v1.GetJobRes" +
-      "ponse\"\004\230\270\030\004\022I\n\010ListJobs\022\032.jobsvc.v1.List" +
-      "JobsRequest\032\033.jobsvc.v1.ListJobsResponse" +
-      "\"\004\230\270\030\004\022L\n\tCancelJob\022\033.jobsvc.v1.CancelJo" +
-      "bRequest\032\034.jobsvc.v1.CancelJobResponse\"\004" +
-      "\230\270\030\006\022U\n\014ListHandlers\022\036.jobsvc.v1.ListHan" +
-      "dlersRequest\032\037.jobsvc.v1.ListHandlersRes" +
-      "ponse\"\004\230\270\030\004\022O\n\nRedriveJob\022\034.jobsvc.v1.Re" +
-      "driveJobRequest\032\035.jobsvc.v1.RedriveJobRe" +
-      "sponse\"\004\230\270\030\006\022R\n\013RedriveJobs\022\035.jobsvc.v1." +
-      "RedriveJobsRequest\032\036.jobsvc.v1.RedriveJo" +
-      "bsResponse\"\004\230\270\030\006BM\n\rdev.jobsvc.v1P\001Z:git" +
-      "hub.com/jobsvc/jobsvc/clients/go/gen/job" +
-      "svc/v1;jobsvcv1b\006proto3"
+      "\032\037google/protobuf/timestamp.proto\032\024jobsv" +
+      "c/v1/auth.proto\032\023jobsvc/v1/job.proto\"=\n\r" +
+      "GetJobRequest\022\n\n\002id\030\001 \001(\t\022 \n\004view\030\002 \001(\0162" +
+      "\022.jobsvc.v1.JobView\"-\n\016GetJobResponse\022\033\n" +
+      "\003job\030\001 \001(\0132\016.jobsvc.v1.Job\"\210\002\n\017ListJobsR" +
+      "equest\022#\n\006states\030\001 \003(\0162\023.jobsvc.v1.JobSt" +
+      "ate\022\017\n\007handler\030\002 \001(\t\022\021\n\tpage_size\030\003 \001(\005\022" +
+      "\022\n\npage_token\030\004 \001(\t\022 \n\004view\030\005 \001(\0162\022.jobs" +
+      "vc.v1.JobView\022\017\n\007version\030\007 \001(\t\0221\n\rcreate" +
+      "d_after\030\010 \001(\0132\032.google.protobuf.Timestam" +
+      "p\0222\n\016created_before\030\t \001(\0132\032.google.proto" +
+      "buf.Timestamp\"I\n\020ListJobsResponse\022\034\n\004job" +
+      "s\030\001 \003(\0132\016.jobsvc.v1.Job\022\027\n\017next_page_tok" +
+      "en\030\002 \001(\t\".\n\020CancelJobRequest\022\n\n\002id\030\001 \001(\t" +
+      "\022\016\n\006reason\030\002 \001(\t\"0\n\021CancelJobResponse\022\033\n" +
+      "\003job\030\001 \001(\0132\016.jobsvc.v1.Job\"#\n\023ListHandle" +
+      "rsRequest\022\014\n\004name\030\001 \001(\t\"@\n\024ListHandlersR" +
+      "esponse\022(\n\010handlers\030\001 \003(\0132\026.jobsvc.v1.Ha" +
+      "ndlerInfo\"\037\n\021RedriveJobRequest\022\n\n\002id\030\001 \001" +
+      "(\t\"1\n\022RedriveJobResponse\022\033\n\003job\030\001 \001(\0132\016." +
+      "jobsvc.v1.Job\"E\n\022RedriveJobsRequest\022\017\n\007h" +
+      "andler\030\001 \001(\t\022\017\n\007version\030\002 \001(\t\022\r\n\005limit\030\003" +
+      " \001(\005\"&\n\023RedriveJobsResponse\022\017\n\007job_ids\030\001" +
+      " \003(\t*J\n\007JobView\022\030\n\024JOB_VIEW_UNSPECIFIED\020" +
+      "\000\022\022\n\016JOB_VIEW_BASIC\020\001\022\021\n\rJOB_VIEW_FULL\020\002" +
+      "2\346\003\n\nJobService\022C\n\006GetJob\022\030.jobsvc.v1.Ge" +
+      "tJobRequest\032\031.jobsvc.v1.GetJobResponse\"\004" +
+      "\230\270\030\004\022I\n\010ListJobs\022\032.jobsvc.v1.ListJobsReq" +
+      "uest\032\033.jobsvc.v1.ListJobsResponse\"\004\230\270\030\004\022" +
+      "L\n\tCancelJob\022\033.jobsvc.v1.CancelJobReques" +
+      "t\032\034.jobsvc.v1.CancelJobResponse\"\004\230\270\030\006\022U\n" +
+      "\014ListHandlers\022\036.jobsvc.v1.ListHandlersRe" +
+      "quest\032\037.jobsvc.v1.ListHandlersResponse\"\004" +
+      "\230\270\030\004\022O\n\nRedriveJob\022\034.jobsvc.v1.RedriveJo" +
+      "bRequest\032\035.jobsvc.v1.RedriveJobResponse\"" +
+      "\004\230\270\030\006\022R\n\013RedriveJobs\022\035.jobsvc.v1.Redrive" +
+      "JobsRequest\032\036.jobsvc.v1.RedriveJobsRespo" +
+      "nse\"\004\230\270\030\006BM\n\rdev.jobsvc.v1P\001Z:github.com" +
+      "/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;" +
+      "jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          com.google.protobuf.TimestampProto.getDescriptor(),
           dev.jobsvc.v1.Auth.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
@@ -156,7 +161,7 @@ public final class JobServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_jobsvc_v1_ListJobsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_ListJobsRequest_descriptor,
-        new java.lang.String[] { "States", "Handler", "PageSize", "PageToken", "View", });
+        new java.lang.String[] { "States", "Handler", "PageSize", "PageToken", "View", "Version", "CreatedAfter", "CreatedBefore", });
     internal_static_jobsvc_v1_ListJobsResponse_descriptor =
       getDescriptor().getMessageType(3);
     internal_static_jobsvc_v1_ListJobsResponse_fieldAccessorTable = new
@@ -212,6 +217,7 @@ public final class JobServiceOuterClass extends com.google.protobuf.GeneratedFil
         internal_static_jobsvc_v1_RedriveJobsResponse_descriptor,
         new java.lang.String[] { "JobIds", });
     descriptor.resolveAllFeaturesImmutable();
+    com.google.protobuf.TimestampProto.getDescriptor();
     dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
