@@ -39,6 +39,7 @@ from jobsvc.api.reflection import add_reflection
 from jobsvc.api.stats import StatsService
 from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
+from jobsvc.api.worker_directory import WorkerDirectoryService
 from jobsvc.api.workflows import WorkflowService
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
@@ -73,6 +74,7 @@ from jobsvc.v1 import (
     stats_service_pb2,
     stream_service_pb2,
     submit_service_pb2,
+    worker_directory_pb2,
     workflow_service_pb2,
 )
 from jobsvc.web.app import WebApp, connect_routes
@@ -91,6 +93,7 @@ SERVICE_NAMES = (
     operation_service_pb2.DESCRIPTOR.services_by_name["OperationService"].full_name,
     stats_service_pb2.DESCRIPTOR.services_by_name["StatsService"].full_name,
     workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+    worker_directory_pb2.DESCRIPTOR.services_by_name["WorkerDirectoryService"].full_name,
 )
 
 
@@ -363,13 +366,25 @@ class JobsvcServer:
         app = JobsApp(
             store, notifications, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits, local=local
         )
-        work = RemoteWork(store, notifications, settler, metrics, config=cfg.ack, local=local)
+        work = RemoteWork(store, notifications, settler, metrics, config=cfg.ack, local=local, replica=cfg.name)
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
-        workflows = WorkflowService(WorkflowsApp(app, store), limits.error_budget)
-        operational = (services.PauseService(pauses), services.OperationService(operations))
-        await self._start_grpc(self._services(app, schedules, Stats(store), workflows, operational), authenticator)
+        # Every jobsvc.v1 servicer: what the gRPC and HTTP ports serve.
+        served = _described(
+            (services.SubmitService(app), submit_service_pb2),
+            (services.CallService(app), call_service_pb2),
+            (services.StreamService(app), stream_service_pb2),
+            (services.JobService(app), job_service_pb2),
+            (services.ScheduleService(schedules), schedule_service_pb2),
+            (StatsService(Stats(store)), stats_service_pb2),
+            (WorkflowService(WorkflowsApp(app, store), limits.error_budget), workflow_service_pb2),
+            (services.PauseService(pauses), pause_service_pb2),
+            (services.OperationService(operations), operation_service_pb2),
+            (WorkerDirectoryService(work.directory), worker_directory_pb2),
+            (self.ack, ack_service_pb2),
+        )
+        await self._start_grpc(served, authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
             store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
@@ -452,31 +467,6 @@ class JobsvcServer:
                 provided = await self._stack.enter_async_context(module.lifespan())
                 resources.update(provided or {})
         return resources
-
-    def _services(
-        self,
-        app: JobsApp,
-        schedules: Schedules,
-        stats: Stats,
-        workflows: WorkflowService,
-        operational: tuple[services.PauseService, services.OperationService],
-    ) -> list[tuple[object, ServiceDescriptor]]:
-        """Every jobsvc.v1 servicer with its descriptor: what the gRPC and HTTP ports serve."""
-        return [
-            (servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__])
-            for servicer, module in (
-                (services.SubmitService(app), submit_service_pb2),
-                (services.CallService(app), call_service_pb2),
-                (services.StreamService(app), stream_service_pb2),
-                (services.JobService(app), job_service_pb2),
-                (services.ScheduleService(schedules), schedule_service_pb2),
-                (StatsService(stats), stats_service_pb2),
-                (workflows, workflow_service_pb2),
-                (operational[0], pause_service_pb2),
-                (operational[1], operation_service_pb2),
-                (self.ack, ack_service_pb2),
-            )
-        ]
 
     async def _start_http(self, served: list[tuple[object, ServiceDescriptor]], authenticator: Authenticator) -> None:
         """The API over HTTP and the dashboard, when --http-port is set."""
@@ -623,6 +613,12 @@ def _log_security(tls: TlsConfig, authenticator: Authenticator) -> None:
     log.info("authentication on; tokens: %s", authenticator.describe())
     if not tls.enabled:
         log.warning("tokens travel in plaintext: the port has no TLS (fine only behind a TLS-terminating proxy)")
+
+
+def _described(*servicers: tuple[object, Any]) -> list[tuple[object, ServiceDescriptor]]:
+    """(servicer, its generated module) pairs as (servicer, its service's descriptor): a
+    servicer class is named after the service it implements."""
+    return [(servicer, module.DESCRIPTOR.services_by_name[type(servicer).__name__]) for servicer, module in servicers]
 
 
 def _bind_host(host: str) -> str:

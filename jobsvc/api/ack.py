@@ -155,6 +155,7 @@ class _Session:
     (which claims, keeps the leases, stops and settles; see jobsvc.app.dispatch)."""
 
     worker: Worker
+    session_id: str
     owner: str
     outbox: asyncio.Queue[ack_service_pb2.WorkResponse | None]
     service: AckService
@@ -287,6 +288,8 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
                         task.cancel()
                 with contextlib.suppress(JobsvcError):
                     await self.work.release_leases(session.lane)
+                with contextlib.suppress(JobsvcError):
+                    await self.work.directory.closed(session.session_id)
                 log.info("worker session %s ended holding %d job(s)", session.owner, len(session.lane.held))
 
     async def _open(self, request_iterator: AsyncIterator[Any]) -> _Session:
@@ -304,6 +307,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         session_id = uuid.uuid4().hex[:12]
         session = _Session(
             worker,
+            session_id,
             f"worker:{worker.worker_id}:{session_id}",
             asyncio.Queue(),
             self,
@@ -311,6 +315,8 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         )
         session.lane = self.work.session_lane(worker, session.owner, session)
         session.claiming = TaskState(f"worker session {session.owner} claims", critical=False)
+        with contextlib.suppress(JobsvcError):  # unlisted, the session still works
+            await self.work.directory.opened(session_id, worker, session.lane)
         welcome = ack_service_pb2.WorkResponse.Welcome(session_id=session_id)
         welcome.lease_duration.FromNanoseconds(int(worker.lease_seconds * 1e9))
         welcome.heartbeat_interval.FromNanoseconds(int(worker.lease_seconds / 3 * 1e9))

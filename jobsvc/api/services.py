@@ -185,6 +185,7 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
         states = codec.states_from_proto(request.states, "states")
         cursor = codec.decode_page_token(request.page_token, "page_token")
         view = codec.view_from_proto(request.view, "view")
+        created_after, created_before = codec.created_range_from_proto(request)
         # Sized by bytes too: the page ends before the response would go over the limit.
         jobs, next_cursor = await self._app.list_jobs(
             states,
@@ -196,6 +197,9 @@ class JobService(job_service_pb2_grpc.JobServiceServicer):
             size=_entry_size,
             budget=self._app.limits.max_message_bytes - LIST_OVERHEAD_BYTES,
             labels=codec.label_filter_from_proto(request.labels, "labels"),
+            version=request.version or None,
+            created_after=created_after,
+            created_before=created_before,
         )
         return job_service_pb2.ListJobsResponse(
             jobs=jobs, next_page_token=codec.encode_page_token(next_cursor) if next_cursor else ""

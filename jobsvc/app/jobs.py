@@ -454,6 +454,9 @@ class JobsApp:
         size: Callable[[Encoded], int],
         budget: int,
         labels: Mapping[str, str] | None = None,
+        version: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> tuple[list[Encoded], tuple[datetime, str] | None]:
         """One page, newest first: at most page_size jobs, encoded, whose sizes add up to at
         most `budget`, and the cursor of the next page (None on the last). ResourceExhausted
@@ -465,7 +468,17 @@ class JobsApp:
         last: tuple[datetime, str] | None = None
         chunk = min(page_size, FIRST_FULL_CHUNK) if full else page_size
         while True:
-            found = await self._store.job_list(states, handler, chunk, cursor, payloads=full, labels=labels)
+            found = await self._store.job_list(
+                states,
+                handler,
+                chunk,
+                cursor,
+                payloads=full,
+                labels=labels,
+                version=version,
+                created_after=created_after,
+                created_before=created_before,
+            )
             for job in found.jobs:
                 encoded = encode(job)
                 cost = size(encoded)

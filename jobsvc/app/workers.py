@@ -20,12 +20,16 @@ from jobsvc.app.dispatch import Consumer, Lane, LaneConfig, LocalSlots, Settler
 from jobsvc.domain.errors import FailedPrecondition, JobsvcError, NotFound
 from jobsvc.domain.jobs import Claim, EventKind, Payload
 from jobsvc.domain.values import JsonValue
-from jobsvc.domain.workers import Worker
+from jobsvc.domain.workers import Worker, WorkerSession
 from jobsvc.observability.metrics import Metrics
 from jobsvc.store.port import JobStore, Notifications
 
 # The registry (and "online") of a set of served versions is refreshed at most this often.
 REGISTER_EVERY = 10.0
+# A replica refreshes its sessions' rows of the session directory (in-flight counts) this often;
+SESSIONS_REFRESH_EVERY = 5.0
+# a row not refreshed for this long belongs to a replica that died: listed no more, then deleted.
+SESSIONS_STALE_AFTER = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class RemoteWork:
         *,
         config: RemoteWorkConfig | None = None,
         local: LocalSlots | None = None,
+        replica: str = "",
     ) -> None:
         self._store = store
         self._notifications = notifications
@@ -66,6 +71,7 @@ class RemoteWork:
         # Where the sessions' lanes offer their free slots to Calls submitted here.
         self._local = local or LocalSlots()
         notifications.on_cancel(self._on_cancel_request)
+        self.directory = SessionDirectory(store, replica)
 
     async def register(self, worker: Worker) -> None:
         """Register the worker's versions (and mark them online), throttled: 100 idle
@@ -167,3 +173,51 @@ class RemoteWork:
             reason="STALE_ATTEMPT",
             metadata={"job_id": job_id, "state": job.state.value, "attempt": str(job.attempt)},
         )
+
+
+class SessionDirectory:
+    """The worker sessions of every replica, kept in PostgreSQL so that any replica can
+    list them all (WorkerDirectoryService.ListWorkers). This replica writes a row when a
+    session opens, refreshes its rows' in-flight counts every SESSIONS_REFRESH_EVERY
+    seconds while it has sessions (one statement), and deletes a row when its session
+    ends; rows a dead replica left are ignored, then deleted, after SESSIONS_STALE_AFTER."""
+
+    def __init__(self, store: JobStore, replica: str) -> None:
+        self._store = store
+        self._replica = replica
+        self._open: dict[str, Lane] = {}
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def opened(self, session_id: str, worker: Worker, lane: Lane) -> None:
+        """A session opened here: listed at once, refreshed while it lasts."""
+        now = datetime.now(UTC)
+        session = WorkerSession(
+            session_id, worker.worker_id, worker.keys, worker.concurrency, 0, self._replica, now, now
+        )
+        self._open[session_id] = lane
+        await self._store.worker_session_put(session)
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.create_task(self._refresh(), name="jobsvc-worker-sessions")
+
+    async def closed(self, session_id: str) -> None:
+        """A session ended here: listed no more."""
+        self._open.pop(session_id, None)
+        if not self._open and self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
+        await self._store.worker_session_delete(session_id)
+
+    async def list(self) -> list[WorkerSession]:
+        """Every replica's sessions that are refreshed, by worker name."""
+        return await self._store.worker_session_list(SESSIONS_STALE_AFTER)
+
+    async def _refresh(self) -> None:
+        while self._open:
+            await asyncio.sleep(SESSIONS_REFRESH_EVERY)
+            held = [(session_id, len(lane.held)) for session_id, lane in self._open.items()]
+            try:
+                await self._store.worker_session_refresh(held, SESSIONS_STALE_AFTER)
+            except JobsvcError:
+                continue  # the database is away: the next round tries again

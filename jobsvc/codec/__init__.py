@@ -9,6 +9,7 @@ and the generated messages (an import-linter contract in pyproject.toml).
 
 from jobsvc.codec.decode import (
     bulk_action_from_proto,
+    created_range_from_proto,
     decode_page_token,
     delay_seconds,
     error_from_proto,
@@ -50,11 +51,13 @@ from jobsvc.codec.stats import (
     version_stats_to_proto,
     window_from_proto,
 )
+from jobsvc.codec.worker_directory import worker_session_to_proto
 from jobsvc.codec.workflows import step_to_proto, workflow_spec_from_proto, workflow_to_proto
 
 __all__ = [
     "assignment_to_proto",
     "bulk_action_from_proto",
+    "created_range_from_proto",
     "decode_page_token",
     "delay_seconds",
     "duration_to_proto",
@@ -91,6 +94,7 @@ __all__ = [
     "view_from_proto",
     "window_from_proto",
     "worker_from_proto",
+    "worker_session_to_proto",
     "workflow_spec_from_proto",
     "workflow_to_proto",
 ]

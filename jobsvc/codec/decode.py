@@ -282,6 +282,27 @@ def label_filter_from_proto(labels: Mapping[str, str], field: str) -> dict[str, 
     return dict(labels) or None
 
 
+def created_range_from_proto(request: job_service_pb2.ListJobsRequest) -> tuple[datetime | None, datetime | None]:
+    """A ListJobsRequest's [created_after, created_before) (None: unbounded); INVALID_ARGUMENT
+    for a timestamp out of range or a range whose end is not after its start."""
+    bounds: list[datetime | None] = []
+    problems = _Violations()
+    for name in ("created_after", "created_before"):
+        if not request.HasField(name):
+            bounds.append(None)
+            continue
+        try:
+            bounds.append(getattr(request, name).ToDatetime(tzinfo=UTC))
+        except (ValueError, OverflowError) as exc:
+            problems.add(name, f"not a valid timestamp: {exc}")
+            bounds.append(None)
+    after, before = bounds
+    if after is not None and before is not None and before <= after:
+        problems.add("created_before", "must be after created_after")
+    problems.raise_if_any("creation time range")
+    return after, before
+
+
 def view_from_proto(value: int, field: str) -> JobView:
     """A request's JobView; unspecified is FULL (what every release before views returned)."""
     view = _VIEW_FROM_PROTO.get(value)

@@ -51,6 +51,13 @@ _WAIT_TO_PROTO = {
     WaitReason.RATE_LIMIT: job_pb2.WAIT_REASON_RATE_LIMIT,
     WaitReason.PAUSED: job_pb2.WAIT_REASON_PAUSED,
 }
+
+
+def wait_reason_to_proto(reason: WaitReason) -> job_pb2.WaitReason.ValueType:
+    """A wait reason as the WaitReason enum."""
+    return _WAIT_TO_PROTO[reason]
+
+
 _MISSED_TICKS_TO_PROTO = {
     MissedTicks.SKIP: schedule_service_pb2.MISSED_TICKS_SKIP,
     MissedTicks.RUN_ONCE: schedule_service_pb2.MISSED_TICKS_RUN_ONCE,

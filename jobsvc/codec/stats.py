@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from google.protobuf import duration_pb2
 
+from jobsvc.codec.encode import wait_reason_to_proto
 from jobsvc.domain.jobs import FinishedBucket, VersionStats
 from jobsvc.v1 import stats_service_pb2
 
@@ -28,6 +29,10 @@ def version_stats_to_proto(stats: VersionStats) -> stats_service_pb2.VersionStat
         cancelled=stats.cancelled,
     )
     message.oldest_queued_age.FromTimedelta(timedelta(seconds=round(stats.oldest_queued_age, 3)))
+    message.waiting.extend(
+        stats_service_pb2.WaitCount(reason=wait_reason_to_proto(reason), count=count)
+        for reason, count in sorted(stats.waiting.items(), key=lambda item: wait_reason_to_proto(item[0]))
+    )
     return message
 
 

@@ -391,6 +391,9 @@ class VersionStats:
     failed: int
     cancelled: int
     oldest_queued_age: float
+    # Queued jobs by why they wait (only reasons some job has): SCHEDULED and RETRY_BACKOFF
+    # split `scheduled`; NO_WORKER, CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued`.
+    waiting: dict[WaitReason, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

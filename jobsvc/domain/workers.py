@@ -4,6 +4,7 @@ how many jobs it runs at once and how long its leases last."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from jobsvc.domain.jobs import HandlerSpec
 
@@ -32,3 +33,18 @@ class Worker:
     def limited(self) -> bool:
         """Whether any version it serves has flow control (claims must apply limits)."""
         return any(h.flow for h in self.handlers)
+
+
+@dataclass(frozen=True)
+class WorkerSession:
+    """A worker session connected to some replica, as the session directory lists it."""
+
+    session_id: str
+    worker_id: str
+    # `name@version` of every version it serves.
+    keys: list[str]
+    capacity: int
+    in_flight: int
+    replica: str
+    connected_at: datetime
+    refreshed_at: datetime

@@ -31,6 +31,7 @@ from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
+from jobsvc.domain.workers import WorkerSession
 from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
 
 
@@ -111,9 +112,13 @@ class JobStore(Protocol):
         *,
         payloads: bool = True,
         labels: Mapping[str, str] | None = None,
+        version: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> JobPage:
         """Newest first, keyset-paginated; payloads=False as in job_get; with labels, only
-        jobs carrying every one of them."""
+        jobs carrying every one of them; version None is any, and the creation range is
+        [created_after, created_before) (None: unbounded)."""
         ...
 
     async def job_cancel(self, job_id: str, reason: str) -> Job:
@@ -227,6 +232,25 @@ class JobStore(Protocol):
 
     async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
         """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
+        ...
+
+    # -- the worker session directory ------------------------------------------------
+
+    async def worker_session_put(self, session: WorkerSession) -> None:
+        """Record a session that opened on this replica."""
+        ...
+
+    async def worker_session_refresh(self, in_flight: Sequence[tuple[str, int]], stale_seconds: float) -> None:
+        """Refresh this replica's sessions (session id, jobs held) and delete the rows of
+        any replica not refreshed within stale_seconds."""
+        ...
+
+    async def worker_session_delete(self, session_id: str) -> None:
+        """Forget a session that ended."""
+        ...
+
+    async def worker_session_list(self, stale_seconds: float) -> list[WorkerSession]:
+        """Sessions of every replica refreshed within stale_seconds, by worker name."""
         ...
 
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:

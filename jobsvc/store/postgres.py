@@ -34,6 +34,7 @@ from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue
+from jobsvc.domain.workers import WorkerSession
 from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
@@ -382,6 +383,9 @@ class PgStore:
         *,
         payloads: bool = True,
         labels: Mapping[str, str] | None = None,
+        version: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> JobPage:
         """Fetch one row more than asked to know whether a next page exists."""
         found = await self._fetch(
@@ -389,6 +393,9 @@ class PgStore:
             states=[s.value for s in states] or None,
             handler=handler,
             labels=json.dumps(dict(labels)) if labels else None,
+            version=version,
+            created_after=created_after,
+            created_before=created_before,
             cursor_created_at=cursor[0] if cursor else None,
             cursor_id=cursor[1] if cursor else None,
             page_size=limit + 1,
@@ -725,6 +732,7 @@ class PgStore:
                 r["failed"],
                 r["cancelled"],
                 r["oldest_queued_age"],
+                rows.wait_counts(r),
             )
             for r in await self._fetch("job_stats_by_version", window_seconds=window_seconds)
         ]
@@ -733,6 +741,49 @@ class PgStore:
         """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
         found = await self._fetch("job_finished_timeline", window_seconds=window_seconds, bucket_seconds=bucket_seconds)
         return [FinishedBucket(r["bucket_start"], r["succeeded"], r["failed"], r["cancelled"]) for r in found]
+
+    # -- the worker session directory ------------------------------------------------
+
+    async def worker_session_put(self, session: WorkerSession) -> None:
+        """Record a session that opened on this replica."""
+        await self._fetch(
+            "worker_session_put",
+            session_id=session.session_id,
+            worker_id=session.worker_id,
+            handlers=session.keys,
+            capacity=session.capacity,
+            replica=session.replica,
+        )
+
+    async def worker_session_refresh(self, in_flight: Sequence[tuple[str, int]], stale_seconds: float) -> None:
+        """Refresh this replica's sessions (session id, jobs held) and delete the rows of
+        any replica not refreshed within stale_seconds."""
+        await self._fetch(
+            "worker_session_refresh",
+            session_ids=[session_id for session_id, _ in in_flight],
+            in_flight=[held for _, held in in_flight],
+            stale_seconds=stale_seconds,
+        )
+
+    async def worker_session_delete(self, session_id: str) -> None:
+        """Forget a session that ended."""
+        await self._fetch("worker_session_delete", session_id=session_id)
+
+    async def worker_session_list(self, stale_seconds: float) -> list[WorkerSession]:
+        """Sessions of every replica refreshed within stale_seconds, by worker name."""
+        return [
+            WorkerSession(
+                r["session_id"],
+                r["worker_id"],
+                list(r["handlers"]),
+                r["capacity"],
+                r["in_flight"],
+                r["replica"],
+                r["connected_at"],
+                r["refreshed_at"],
+            )
+            for r in await self._fetch("worker_session_list", stale_seconds=stale_seconds)
+        ]
 
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
         """Delete finished jobs past their retention (by `now`); how many."""

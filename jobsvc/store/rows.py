@@ -424,3 +424,18 @@ def workflow(row: asyncpg.Record, steps: list[StepStatus]) -> Workflow:
         steps_finished=sum(1 for s in states if s.terminal),
         cancel_reason=row["cancel_reason"],
     )
+
+
+def wait_counts(row: asyncpg.Record) -> dict[WaitReason, int]:
+    """A job_stats_by_version row's queued jobs by wait reason (reasons with none left out).
+    Without a worker for the version, every due job waits for one, whatever its limits."""
+    counts = {
+        WaitReason.SCHEDULED: row["wait_scheduled"],
+        WaitReason.RETRY_BACKOFF: row["wait_retry_backoff"],
+    }
+    if row["no_worker"]:
+        counts[WaitReason.NO_WORKER] = row["queued"]
+    else:
+        counts[WaitReason.CONCURRENCY_LIMIT] = row["wait_concurrency_limit"]
+        counts[WaitReason.RATE_LIMIT] = row["wait_rate_limit"]
+    return {reason: count for reason, count in counts.items() if count}

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"=\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x04view\x18\x02 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"\xf7\x01\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12 \n\x04view\x18\x05 \x01(\x0e\x32\x12.jobsvc.v1.JobView\x12\x36\n\x06labels\x18\x06 \x03(\x0b\x32&.jobsvc.v1.ListJobsRequest.LabelsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\"\x1f\n\x11RedriveJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12RedriveJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"E\n\x12RedriveJobsRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"&\n\x13RedriveJobsResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xe6\x03\n\nJobService\x12\x43\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\"\x04\x98\xb8\x18\x04\x12I\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\"\x04\x98\xb8\x18\x04\x12L\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\"\x04\x98\xb8\x18\x04\x12O\n\nRedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\"\x04\x98\xb8\x18\x06\x12R\n\x0bRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"=\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12 \n\x04view\x18\x02 \x01(\x0e\x32\x12.jobsvc.v1.JobView\"-\n\x0eGetJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"\xef\x02\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12 \n\x04view\x18\x05 \x01(\x0e\x32\x12.jobsvc.v1.JobView\x12\x36\n\x06labels\x18\x06 \x03(\x0b\x32&.jobsvc.v1.ListJobsRequest.LabelsEntry\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x31\n\rcreated_after\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.jobsvc.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11\x43\x61ncelJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"#\n\x13ListHandlersRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x14ListHandlersResponse\x12(\n\x08handlers\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\"\x1f\n\x11RedriveJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"1\n\x12RedriveJobResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\"E\n\x12RedriveJobsRequest\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"&\n\x13RedriveJobsResponse\x12\x0f\n\x07job_ids\x18\x01 \x03(\t*J\n\x07JobView\x12\x18\n\x14JOB_VIEW_UNSPECIFIED\x10\x00\x12\x12\n\x0eJOB_VIEW_BASIC\x10\x01\x12\x11\n\rJOB_VIEW_FULL\x10\x02\x32\xe6\x03\n\nJobService\x12\x43\n\x06GetJob\x12\x18.jobsvc.v1.GetJobRequest\x1a\x19.jobsvc.v1.GetJobResponse\"\x04\x98\xb8\x18\x04\x12I\n\x08ListJobs\x12\x1a.jobsvc.v1.ListJobsRequest\x1a\x1b.jobsvc.v1.ListJobsResponse\"\x04\x98\xb8\x18\x04\x12L\n\tCancelJob\x12\x1b.jobsvc.v1.CancelJobRequest\x1a\x1c.jobsvc.v1.CancelJobResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cListHandlers\x12\x1e.jobsvc.v1.ListHandlersRequest\x1a\x1f.jobsvc.v1.ListHandlersResponse\"\x04\x98\xb8\x18\x04\x12O\n\nRedriveJob\x12\x1c.jobsvc.v1.RedriveJobRequest\x1a\x1d.jobsvc.v1.RedriveJobResponse\"\x04\x98\xb8\x18\x06\x12R\n\x0bRedriveJobs\x12\x1d.jobsvc.v1.RedriveJobsRequest\x1a\x1e.jobsvc.v1.RedriveJobsResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,34 +49,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBSERVICE'].methods_by_name['RedriveJob']._serialized_options = b'\230\270\030\006'
   _globals['_JOBSERVICE'].methods_by_name['RedriveJobs']._loaded_options = None
   _globals['_JOBSERVICE'].methods_by_name['RedriveJobs']._serialized_options = b'\230\270\030\006'
-  _globals['_JOBVIEW']._serialized_start=916
-  _globals['_JOBVIEW']._serialized_end=990
-  _globals['_GETJOBREQUEST']._serialized_start=85
-  _globals['_GETJOBREQUEST']._serialized_end=146
-  _globals['_GETJOBRESPONSE']._serialized_start=148
-  _globals['_GETJOBRESPONSE']._serialized_end=193
-  _globals['_LISTJOBSREQUEST']._serialized_start=196
-  _globals['_LISTJOBSREQUEST']._serialized_end=443
-  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_start=398
-  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_end=443
-  _globals['_LISTJOBSRESPONSE']._serialized_start=445
-  _globals['_LISTJOBSRESPONSE']._serialized_end=518
-  _globals['_CANCELJOBREQUEST']._serialized_start=520
-  _globals['_CANCELJOBREQUEST']._serialized_end=566
-  _globals['_CANCELJOBRESPONSE']._serialized_start=568
-  _globals['_CANCELJOBRESPONSE']._serialized_end=616
-  _globals['_LISTHANDLERSREQUEST']._serialized_start=618
-  _globals['_LISTHANDLERSREQUEST']._serialized_end=653
-  _globals['_LISTHANDLERSRESPONSE']._serialized_start=655
-  _globals['_LISTHANDLERSRESPONSE']._serialized_end=719
-  _globals['_REDRIVEJOBREQUEST']._serialized_start=721
-  _globals['_REDRIVEJOBREQUEST']._serialized_end=752
-  _globals['_REDRIVEJOBRESPONSE']._serialized_start=754
-  _globals['_REDRIVEJOBRESPONSE']._serialized_end=803
-  _globals['_REDRIVEJOBSREQUEST']._serialized_start=805
-  _globals['_REDRIVEJOBSREQUEST']._serialized_end=874
-  _globals['_REDRIVEJOBSRESPONSE']._serialized_start=876
-  _globals['_REDRIVEJOBSRESPONSE']._serialized_end=914
-  _globals['_JOBSERVICE']._serialized_start=993
-  _globals['_JOBSERVICE']._serialized_end=1479
+  _globals['_JOBVIEW']._serialized_start=1069
+  _globals['_JOBVIEW']._serialized_end=1143
+  _globals['_GETJOBREQUEST']._serialized_start=118
+  _globals['_GETJOBREQUEST']._serialized_end=179
+  _globals['_GETJOBRESPONSE']._serialized_start=181
+  _globals['_GETJOBRESPONSE']._serialized_end=226
+  _globals['_LISTJOBSREQUEST']._serialized_start=229
+  _globals['_LISTJOBSREQUEST']._serialized_end=596
+  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_start=551
+  _globals['_LISTJOBSREQUEST_LABELSENTRY']._serialized_end=596
+  _globals['_LISTJOBSRESPONSE']._serialized_start=598
+  _globals['_LISTJOBSRESPONSE']._serialized_end=671
+  _globals['_CANCELJOBREQUEST']._serialized_start=673
+  _globals['_CANCELJOBREQUEST']._serialized_end=719
+  _globals['_CANCELJOBRESPONSE']._serialized_start=721
+  _globals['_CANCELJOBRESPONSE']._serialized_end=769
+  _globals['_LISTHANDLERSREQUEST']._serialized_start=771
+  _globals['_LISTHANDLERSREQUEST']._serialized_end=806
+  _globals['_LISTHANDLERSRESPONSE']._serialized_start=808
+  _globals['_LISTHANDLERSRESPONSE']._serialized_end=872
+  _globals['_REDRIVEJOBREQUEST']._serialized_start=874
+  _globals['_REDRIVEJOBREQUEST']._serialized_end=905
+  _globals['_REDRIVEJOBRESPONSE']._serialized_start=907
+  _globals['_REDRIVEJOBRESPONSE']._serialized_end=956
+  _globals['_REDRIVEJOBSREQUEST']._serialized_start=958
+  _globals['_REDRIVEJOBSREQUEST']._serialized_end=1027
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_start=1029
+  _globals['_REDRIVEJOBSRESPONSE']._serialized_end=1067
+  _globals['_JOBSERVICE']._serialized_start=1146
+  _globals['_JOBSERVICE']._serialized_end=1632
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from jobsvc.v1 import job_pb2 as _job_pb2
@@ -130,6 +131,9 @@ class ListJobsRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
     LABELS_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    CREATED_AFTER_FIELD_NUMBER: _builtins.int
+    CREATED_BEFORE_FIELD_NUMBER: _builtins.int
     handler: _builtins.str
     """Only jobs of this handler (any when empty)."""
     page_size: _builtins.int
@@ -141,6 +145,8 @@ class ListJobsRequest(_message.Message):
     """From a previous ListJobsResponse.next_page_token."""
     view: Global___JobView.ValueType
     """Default FULL. BASIC leaves out inputs, results and tracebacks: many more jobs a page."""
+    version: _builtins.str
+    """Only jobs of this exact version (any when empty)."""
     @_builtins.property
     def states(self) -> _containers.RepeatedScalarFieldContainer[_job_pb2.JobState.ValueType]:
         """Only jobs in these states (any when empty)."""
@@ -149,6 +155,16 @@ class ListJobsRequest(_message.Message):
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Only jobs carrying every one of these labels, with these values (at most 32, as on a job;
         matched through an index, so selective labels make fast queries).
+        """
+
+    @_builtins.property
+    def created_after(self) -> _timestamp_pb2.Timestamp:
+        """Only jobs created at or after this time (not set: no lower bound)."""
+
+    @_builtins.property
+    def created_before(self) -> _timestamp_pb2.Timestamp:
+        """Only jobs created before this time (not set: no upper bound). A range whose end is
+        not after its start is INVALID_ARGUMENT.
         """
 
     def __init__(
@@ -160,10 +176,13 @@ class ListJobsRequest(_message.Message):
         page_token: _builtins.str = ...,
         view: Global___JobView.ValueType = ...,
         labels: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        version: _builtins.str = ...,
+        created_after: _timestamp_pb2.Timestamp | None = ...,
+        created_before: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_after", b"created_after", "created_before", b"created_before"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["handler", b"handler", "labels", b"labels", "page_size", b"page_size", "page_token", b"page_token", "states", b"states", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_after", b"created_after", "created_before", b"created_before", "handler", b"handler", "labels", b"labels", "page_size", b"page_size", "page_token", b"page_token", "states", b"states", "version", b"version", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
+from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1djobsvc/v1/stats_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\"A\n\x14GetQueueStatsRequest\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xc4\x01\n\x15GetQueueStatsResponse\x12)\n\x08versions\x18\x01 \x03(\x0b\x32\x17.jobsvc.v1.VersionStats\x12)\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08timeline\x18\x04 \x03(\x0b\x32\x19.jobsvc.v1.FinishedBucket\"q\n\x0e\x46inishedBucket\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsucceeded\x18\x02 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x03\x12\x11\n\tcancelled\x18\x04 \x01(\x03\"\xd0\x01\n\x0cVersionStats\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06queued\x18\x03 \x01(\x03\x12\x11\n\tscheduled\x18\x04 \x01(\x03\x12\x0f\n\x07running\x18\x05 \x01(\x03\x12\x11\n\tsucceeded\x18\x06 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x07 \x01(\x03\x12\x11\n\tcancelled\x18\x08 \x01(\x03\x12\x34\n\x11oldest_queued_age\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration2h\n\x0cStatsService\x12X\n\rGetQueueStats\x12\x1f.jobsvc.v1.GetQueueStatsRequest\x1a .jobsvc.v1.GetQueueStatsResponse\"\x04\x98\xb8\x18\x04\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1djobsvc/v1/stats_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"A\n\x14GetQueueStatsRequest\x12)\n\x06window\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xc4\x01\n\x15GetQueueStatsResponse\x12)\n\x08versions\x18\x01 \x03(\x0b\x32\x17.jobsvc.v1.VersionStats\x12)\n\x06window\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08timeline\x18\x04 \x03(\x0b\x32\x19.jobsvc.v1.FinishedBucket\"q\n\x0e\x46inishedBucket\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsucceeded\x18\x02 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x03 \x01(\x03\x12\x11\n\tcancelled\x18\x04 \x01(\x03\"\xf7\x01\n\x0cVersionStats\x12\x0f\n\x07handler\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06queued\x18\x03 \x01(\x03\x12\x11\n\tscheduled\x18\x04 \x01(\x03\x12\x0f\n\x07running\x18\x05 \x01(\x03\x12\x11\n\tsucceeded\x18\x06 \x01(\x03\x12\x0e\n\x06\x66\x61iled\x18\x07 \x01(\x03\x12\x11\n\tcancelled\x18\x08 \x01(\x03\x12\x34\n\x11oldest_queued_age\x18\t \x01(\x0b\x32\x19.google.protobuf.Duration\x12%\n\x07waiting\x18\n \x03(\x0b\x32\x14.jobsvc.v1.WaitCount\"A\n\tWaitCount\x12%\n\x06reason\x18\x01 \x01(\x0e\x32\x15.jobsvc.v1.WaitReason\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x32h\n\x0cStatsService\x12X\n\rGetQueueStats\x12\x1f.jobsvc.v1.GetQueueStatsRequest\x1a .jobsvc.v1.GetQueueStatsResponse\"\x04\x98\xb8\x18\x04\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,14 +38,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1'
   _globals['_STATSSERVICE'].methods_by_name['GetQueueStats']._loaded_options = None
   _globals['_STATSSERVICE'].methods_by_name['GetQueueStats']._serialized_options = b'\230\270\030\004'
-  _globals['_GETQUEUESTATSREQUEST']._serialized_start=131
-  _globals['_GETQUEUESTATSREQUEST']._serialized_end=196
-  _globals['_GETQUEUESTATSRESPONSE']._serialized_start=199
-  _globals['_GETQUEUESTATSRESPONSE']._serialized_end=395
-  _globals['_FINISHEDBUCKET']._serialized_start=397
-  _globals['_FINISHEDBUCKET']._serialized_end=510
-  _globals['_VERSIONSTATS']._serialized_start=513
-  _globals['_VERSIONSTATS']._serialized_end=721
-  _globals['_STATSSERVICE']._serialized_start=723
-  _globals['_STATSSERVICE']._serialized_end=827
+  _globals['_GETQUEUESTATSREQUEST']._serialized_start=152
+  _globals['_GETQUEUESTATSREQUEST']._serialized_end=217
+  _globals['_GETQUEUESTATSRESPONSE']._serialized_start=220
+  _globals['_GETQUEUESTATSRESPONSE']._serialized_end=416
+  _globals['_FINISHEDBUCKET']._serialized_start=418
+  _globals['_FINISHEDBUCKET']._serialized_end=531
+  _globals['_VERSIONSTATS']._serialized_start=534
+  _globals['_VERSIONSTATS']._serialized_end=781
+  _globals['_WAITCOUNT']._serialized_start=783
+  _globals['_WAITCOUNT']._serialized_end=848
+  _globals['_STATSSERVICE']._serialized_start=850
+  _globals['_STATSSERVICE']._serialized_end=954
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from jobsvc.v1 import job_pb2 as _job_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -130,6 +131,7 @@ class VersionStats(_message.Message):
     FAILED_FIELD_NUMBER: _builtins.int
     CANCELLED_FIELD_NUMBER: _builtins.int
     OLDEST_QUEUED_AGE_FIELD_NUMBER: _builtins.int
+    WAITING_FIELD_NUMBER: _builtins.int
     handler: _builtins.str
     version: _builtins.str
     queued: _builtins.int
@@ -145,6 +147,13 @@ class VersionStats(_message.Message):
     def oldest_queued_age(self) -> _duration_pb2.Duration:
         """How long the oldest due job has waited since it became due; zero when none waits."""
 
+    @_builtins.property
+    def waiting(self) -> _containers.RepeatedCompositeFieldContainer[Global___WaitCount]:
+        """The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+        has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+        CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+        """
+
     def __init__(
         self,
         *,
@@ -157,11 +166,36 @@ class VersionStats(_message.Message):
         failed: _builtins.int = ...,
         cancelled: _builtins.int = ...,
         oldest_queued_age: _duration_pb2.Duration | None = ...,
+        waiting: _abc.Iterable[Global___WaitCount] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["oldest_queued_age", b"oldest_queued_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "failed", b"failed", "handler", b"handler", "oldest_queued_age", b"oldest_queued_age", "queued", b"queued", "running", b"running", "scheduled", b"scheduled", "succeeded", b"succeeded", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "failed", b"failed", "handler", b"handler", "oldest_queued_age", b"oldest_queued_age", "queued", b"queued", "running", b"running", "scheduled", b"scheduled", "succeeded", b"succeeded", "version", b"version", "waiting", b"waiting"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VersionStats: _TypeAlias = VersionStats  # noqa: Y015
+
+@_typing.final
+class WaitCount(_message.Message):
+    """How many queued jobs wait for one reason."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    reason: _job_pb2.WaitReason.ValueType
+    count: _builtins.int
+    def __init__(
+        self,
+        *,
+        reason: _job_pb2.WaitReason.ValueType = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WaitCount: _TypeAlias = WaitCount  # noqa: Y015

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -119,3 +119,23 @@ async def test_fair_order_gives_a_late_small_key_its_turn(store: PgStore) -> Non
     # Round robin from the start: the small key's three are among the first few.
     assert {"small0", "small1", "small2"} <= set(names), names
     assert sorted(n for n in names if n.startswith("flood")) == [f"flood{i}" for i in range(5)]
+
+
+async def test_queue_stats_count_the_queued_jobs_by_wait_reason(store: PgStore) -> None:
+    """The overview's wait reasons agree with each job's: a full concurrency key, a delayed
+    start, a retry's backoff, and a version that no worker serves (which outranks the rest)."""
+    await store.job_insert_many([keyed(i, concurrency_key="one", concurrency_limit=1) for i in range(3)])
+    await store.job_insert_many([keyed("free")])
+    assert len(await store.job_claim(SERVED, "c", 10, 30)) == 2  # one of the key's, and the free one
+    in_5_minutes = datetime.now(UTC) + timedelta(minutes=5)
+    later = NewJob(JobSpec("echo", "", Payload(json=1), run_at=in_5_minutes), "1.0.0", retry_policy=ONE_ATTEMPT)
+    await store.job_insert_many([later])
+    await store.handler_register([HandlerSpec("orphan", "2.0.0")])
+    async with store._connection() as conn:
+        await conn.execute("UPDATE jobsvc_handlers SET last_seen_at = now() - interval '1 hour' WHERE name = 'orphan'")
+    orphan = NewJob(JobSpec("orphan", "", Payload(json=1)), "2.0.0", retry_policy=ONE_ATTEMPT)
+    await store.job_insert_many([orphan, NewJob(orphan.spec, "2.0.0", retry_policy=ONE_ATTEMPT)])
+    stats = {s.handler: s for s in await store.job_stats_by_version(3600)}
+    assert stats["echo"].queued == 2 and stats["echo"].running == 2 and stats["echo"].scheduled == 1
+    assert stats["echo"].waiting == {WaitReason.CONCURRENCY_LIMIT: 2, WaitReason.SCHEDULED: 1}
+    assert stats["orphan"].waiting == {WaitReason.NO_WORKER: 2}

@@ -5,6 +5,7 @@ tests/artifacts/dashboard/ (or $JOBSVC_ARTIFACTS/dashboard/) and their paths pri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
@@ -16,6 +17,8 @@ import httpx
 import pytest
 
 from jobsvc.api.auth import AuthConfig, token_digest
+from jobsvc.domain.handlers import HandlerTable, load_module
+from jobsvc.sdk import ClientSecurity, RemoteWorker, WorkerConfig
 from tests.conftest import REPO, StartServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -25,8 +28,11 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="chromium is not installed (scripts/system-deps)"),
 ]
 
-ADMIN, READER = "tok-dashboard-admin-5e1f", "tok-dashboard-reader-77aa"
-TOKENS = f"admin:submit,call,read,admin,stream:{token_digest(ADMIN)} reader:read,stream:{token_digest(READER)}"
+ADMIN, READER, WORKER = "tok-dashboard-admin-5e1f", "tok-dashboard-reader-77aa", "tok-dashboard-worker-31c9"
+TOKENS = (
+    f"admin:submit,call,read,admin,stream:{token_digest(ADMIN)} reader:read,stream:{token_digest(READER)}"
+    f" worker:work:{token_digest(WORKER)}"
+)
 ARTIFACTS = Path(os.environ.get("JOBSVC_ARTIFACTS", REPO / "tests" / "artifacts")) / "dashboard"
 TIMEOUT_MS = 15_000
 
@@ -213,3 +219,127 @@ async def _all(page: Any, state: str) -> bool:
 
 async def _count(page: Any, rows: int) -> bool:
     return await page.locator("#jobs tbody tr[data-job]").count() == rows
+
+
+def _step(name: str, handler: str, value: Any = None, *parents: str) -> dict[str, Any]:
+    return {"name": name, "job": {"handler": handler, "input": {"json": value}}, "dependsOn": list(parents)}
+
+
+async def test_workflows_workers_and_dead_letters_in_a_browser(start_server: StartServer, browser: Any) -> None:
+    """The Workflows pages (the list, one workflow's graph refreshed live, Cancel), the
+    Workers page (sessions from the directory) and redriving selected dead letters."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    server = await start_server(http_port=0, auth=AuthConfig(tokens=TOKENS))
+    base = f"http://127.0.0.1:{server.http_port}"
+    shots: list[Path] = []
+    problems: list[str] = []
+    table = HandlerTable([d for d in load_module("tests.handlers").handlers if d.name == "echo"])
+    worker = RemoteWorker(
+        f"127.0.0.1:{server.port}",
+        table,
+        config=WorkerConfig(worker_id="dash-worker", concurrency=8),
+        security=ClientSecurity(token=WORKER),
+    )
+    working = asyncio.create_task(worker.run())
+    async with httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {ADMIN}"}, timeout=30) as http:
+        try:
+            slow = {"count": 4, "pause": 0.5}
+            steps = [
+                _step("fetch", "echo", 1),
+                _step("transform", "steps", slow, "fetch"),
+                _step("audit", "echo", 2, "fetch"),
+                _step("publish", "echo", 3, "transform", "audit"),
+                _step("notify", "echo", 4, "publish"),
+            ]
+            flowing = (await _call(http, "WorkflowService/SubmitWorkflow", {"name": "etl", "steps": steps}))["workflow"]
+            stuck_steps = [_step("hang", "wait_cancel"), _step("after", "echo", 5, "hang")]
+            stuck = await _call(http, "WorkflowService/SubmitWorkflow", {"name": "stuck", "steps": stuck_steps})
+            stuck_id = stuck["workflow"]["id"]
+            for value in range(3):
+                dead = {"job": {"handler": "fail", "input": {"json": value}}}
+                await http.post("/jobsvc.v1.CallService/Call", json=dead)
+
+            await _call(http, "SubmitService/Submit", {"job": {"handler": "echo", "delay": "600s"}})
+            page = await _signed_in(browser, base, ADMIN, problems)
+            # The overview says what queued jobs wait for.
+            reason = page.locator('#overview tr[data-handler="echo"] [data-reason="WAIT_REASON_SCHEDULED"]')
+            assert await reason.inner_text() == "1 start time"
+            await _shot(page, "20-overview-wait-reasons", shots)
+            await page.goto(f"{base}/#/workflows")
+            await page.wait_for_selector(f'#workflows tr[data-workflow="{stuck_id}"]')
+            assert await page.locator("#workflows tbody tr[data-workflow]").count() == 2
+            await _shot(page, "13-workflows", shots)
+
+            # One workflow's graph: five boxes, five edges, redrawn live until every step succeeded.
+            await page.click(f'#workflows tr[data-workflow="{flowing["id"]}"] a')
+            await page.wait_for_selector('#dag [data-step="transform"][data-state="RUNNING"]')
+            assert await page.locator("#dag .dag-node").count() == 5
+            assert await page.locator("#dag .dag-edge").count() == 5
+            assert await page.locator('#dag [data-step="publish"]').get_attribute("data-state") == "WAITING"
+            await _shot(page, "14-workflow-running", shots)
+            await page.wait_for_selector("#workflow-state >> text=SUCCEEDED")
+            await page.wait_for_selector('#dag [data-step="notify"][data-state="SUCCEEDED"]')
+            await _shot(page, "15-workflow-succeeded", shots)
+            await page.click('#dag [data-step="transform"]')  # each step links to its job
+            await page.wait_for_selector("#result-value")
+            assert "/#/jobs/" in page.url
+
+            # Cancel a running workflow.
+            await page.goto(f"{base}/#/workflows/{stuck_id}")
+            await page.wait_for_selector('#dag [data-step="hang"][data-state="RUNNING"]')
+            await page.click("#cancel-workflow")
+            await page.wait_for_selector("#workflow-state >> text=CANCELLED")
+            await page.wait_for_selector('#dag [data-step="after"][data-state="CANCELLED"]')
+            await _shot(page, "16-workflow-cancelled", shots)
+
+            # The remote worker's session, from the directory.
+            await page.goto(f"{base}/#/workers")
+            await page.wait_for_selector('#workers tr[data-worker="dash-worker"]')
+            assert "echo@1.0.0" in await page.inner_text('#workers tr[data-worker="dash-worker"]')
+            await _shot(page, "17-workers", shots)
+
+            # Dead letters: select two, redrive them.
+            await page.goto(f"{base}/#/jobs?state=FAILED&handler=fail")
+            await _until(lambda: _count(page, 3), "the 3 dead letters listed")
+            boxes = page.locator("#jobs input[data-select]")
+            await boxes.nth(0).check()
+            await boxes.nth(1).check()
+            assert await page.inner_text("#redrive-selected") == "Redrive selected (2)"
+            await _shot(page, "18-dead-letters-selected", shots)
+            await page.click("#redrive-selected")
+            await page.wait_for_selector(".flash >> text=redriven")
+            assert "2 of 2 selected job(s) redriven." in await page.inner_text(".flash")
+            listed = await _call(http, "JobService/ListJobs", {"handler": "fail", "view": "JOB_VIEW_BASIC"})
+            assert sum(1 for j in listed["jobs"] if j.get("redriveOf")) == 2
+            # Filters by version and creation time (the browser's local time, sent as UTC).
+            await page.fill("#filter-version", "1.0.0")
+            await page.fill("#filter-after", "2000-01-01T00:00")
+            await page.click("form.filters button[type=submit]")
+            await _until(
+                lambda: _true("version=1.0.0" in page.url and "after=" in page.url), "the filters in the address"
+            )
+            await _until(lambda: _count(page, 5), "the 3 dead letters and the 2 redriven ones (failed again)")
+            await _shot(page, "21-jobs-version-time", shots)
+            await page.fill("#filter-after", "2099-01-01T00:00")
+            await page.click("form.filters button[type=submit]")
+            await page.wait_for_selector("#jobs >> text=No jobs match.")
+            await page.context.close()
+
+            # A read token sees a running workflow, and cannot cancel it or select dead letters.
+            again = await _call(http, "WorkflowService/SubmitWorkflow", {"name": "stuck", "steps": stuck_steps})
+            reader = await _signed_in(browser, base, READER, problems)
+            await reader.goto(f"{base}/#/workflows/{again['workflow']['id']}")
+            await reader.wait_for_selector('#dag [data-step="hang"][data-state="RUNNING"]')
+            assert await reader.locator("#cancel-workflow").is_disabled()
+            await _shot(reader, "19-read-token-workflow", shots)
+            await reader.goto(f"{base}/#/jobs?state=FAILED")
+            await reader.wait_for_selector("#jobs input[data-select]")
+            assert await reader.locator("#jobs input[data-select]").first.is_disabled()
+            await reader.context.close()
+            await _call(http, "WorkflowService/CancelWorkflow", {"id": again["workflow"]["id"]})
+        finally:
+            worker.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(working, 10)
+    assert not problems, problems
+    print("\ndashboard screenshots:\n" + "\n".join(f"  {p}" for p in shots))

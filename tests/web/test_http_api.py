@@ -11,7 +11,9 @@ import re
 import ssl
 import time
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import grpc
 import httpx
 import pytest
@@ -19,6 +21,9 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from jobsvc.api.auth import AuthConfig, required_scope
+from jobsvc.app import workers
+from jobsvc.domain.handlers import HandlerTable, load_module
+from jobsvc.sdk import RemoteWorker, WorkerConfig
 from jobsvc.server import JobsvcServer, TlsConfig
 from jobsvc.v1 import stream_service_pb2, submit_service_pb2
 from tests.api.test_security import SECRETS, TOKENS_SPEC, WRONG, Certs
@@ -311,6 +316,7 @@ async def test_queue_stats_per_handler_version(http: httpx.AsyncClient) -> None:
     assert response.status_code == 200, response.text
     stats = {(v["handler"], v["version"]): v for v in response.json()["versions"]}
     assert stats[("echo", "1.0.0")]["succeeded"] == "1" and stats[("echo", "1.0.0")]["scheduled"] == "1"
+    assert stats[("echo", "1.0.0")]["waiting"] == [{"reason": "WAIT_REASON_SCHEDULED", "count": "1"}]
     assert stats[("fail", "1.0.0")]["failed"] == "1"
     assert stats[("wait_cancel", "1.0.0")]["running"] == "1"
     assert response.json()["window"] == "3600s"
@@ -339,3 +345,92 @@ async def test_the_http_port_speaks_tls_and_mutual_tls_with_the_grpc_ports_files
     async with httpx.AsyncClient() as http:
         with pytest.raises(httpx.HTTPError):  # plaintext to a TLS port
             await http.post(url.replace("https", "http"), json=body)
+
+
+async def test_list_workers_sees_the_sessions_of_every_replica(
+    start_server: StartServer, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker connected to one replica is listed by another (the directory is in
+    PostgreSQL), with its in-flight count refreshed; a dead replica's row is ignored, and
+    the session's row goes when it ends."""
+    monkeypatch.setattr(workers, "SESSIONS_REFRESH_EVERY", 0.2)
+    holding = await start_server(handler_modules=[])
+    listing = await start_server(handler_modules=[], http_port=0)
+    table = HandlerTable([d for d in load_module("tests.handlers").handlers if d.name in ("echo", "wait_cancel")])
+    worker = RemoteWorker(f"127.0.0.1:{holding.port}", table, config=WorkerConfig(worker_id="w-dash", concurrency=3))
+    running = asyncio.create_task(worker.run())
+    connection = await asyncpg.connect(database_url)
+    try:
+        await asyncio.wait_for(worker.connected.wait(), 10)
+        # A row left by a replica that died a minute ago.
+        await connection.execute(
+            "INSERT INTO jobsvc_worker_sessions (session_id, worker_id, handlers, capacity, replica, refreshed_at)"
+            " VALUES ('gone', 'w-gone', '{echo@1.0.0}', 1, 'dead-replica', now() - interval '1 minute')"
+        )
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listing.http_port}", timeout=30) as http:
+            submitted = await http.post("/jobsvc.v1.SubmitService/Submit", json={"job": {"handler": "wait_cancel"}})
+            job_id = submitted.json()["job"]["id"]
+
+            async def listed() -> list[dict[str, Any]]:
+                response = await http.post("/jobsvc.v1.WorkerDirectoryService/ListWorkers", json={})
+                assert response.status_code == 200, response.text
+                found: list[dict[str, Any]] = response.json().get("workers", [])
+                return found
+
+            deadline = time.monotonic() + 10
+            while not (found := await listed()) or found[0].get("inFlight") != 1:
+                assert time.monotonic() < deadline, found
+                await asyncio.sleep(0.1)
+            [session] = found
+            assert session["workerId"] == "w-dash" and session["capacity"] == 3
+            assert session["replica"] == holding.config.name
+            assert {(h["name"], h["version"]) for h in session["handlers"]} == {
+                ("echo", "1.0.0"),
+                ("wait_cancel", "1.0.0"),
+            }
+            assert session["connectTime"] <= session["refreshTime"]
+            await http.post("/jobsvc.v1.JobService/CancelJob", json={"id": job_id})
+            worker.stop()
+            await asyncio.wait_for(running, 10)
+            deadline = time.monotonic() + 10
+            while found := await listed():  # the replica ends the session after the worker left
+                assert time.monotonic() < deadline, found
+                await asyncio.sleep(0.1)
+        # The refreshes of the live replica deleted the dead one's row.
+        assert await connection.fetchval("SELECT count(*) FROM jobsvc_worker_sessions") == 0
+    finally:
+        worker.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(running, 10)
+        await connection.close()
+
+
+async def test_list_jobs_by_version_and_creation_time(http: httpx.AsyncClient) -> None:
+    async def submit() -> dict[str, Any]:
+        response = await http.post(
+            "/jobsvc.v1.SubmitService/Submit", json={"job": {"handler": "echo", "delay": "600s"}}
+        )
+        job: dict[str, Any] = response.json()["job"]
+        return job
+
+    first, second, third = [await submit() for _ in range(3)]
+
+    async def listed(**filters: str) -> list[str]:
+        response = await http.post("/jobsvc.v1.JobService/ListJobs", json={"view": "JOB_VIEW_BASIC", **filters})
+        assert response.status_code == 200, response.text
+        return [j["id"] for j in response.json().get("jobs", [])]
+
+    assert await listed(createdAfter=second["createTime"]) == [third["id"], second["id"]]
+    assert await listed(createdBefore=second["createTime"]) == [first["id"]]
+    assert await listed(createdAfter=first["createTime"], createdBefore=third["createTime"]) == [
+        second["id"],
+        first["id"],
+    ]
+    assert await listed(version="1.0.0", handler="echo") == [third["id"], second["id"], first["id"]]
+    assert await listed(version="9.9.9") == []
+    bad = await http.post(
+        "/jobsvc.v1.JobService/ListJobs",
+        json={"createdAfter": third["createTime"], "createdBefore": first["createTime"]},
+    )
+    assert bad.status_code == 400
+    assert _violations(status_of(bad.json())) == [("created_before", "must be after created_after")]

@@ -255,7 +255,8 @@ WHERE idempotency_key = ANY(:keys::text[]);
 
 -- name: job_list
 -- Newest first, keyset-paginated on (created_at, id): :states NULL is any state,
--- :handler NULL any handler, :labels NULL any labels, a NULL cursor the first page; :page_size is one more than
+-- :handler, :version and :labels NULL any, :created_after/:created_before NULL unbounded (the
+-- range bounds the walk of jobsvc_jobs_created_idx at both ends), a NULL cursor the first page; :page_size is one more than
 -- shown, to know whether a next page exists. :payloads and waiting_kind as in job_get.
 SELECT id, handler, version_selector, version, state, priority,
        CASE WHEN :payloads::boolean THEN input END AS input,
@@ -293,6 +294,9 @@ WHERE (:states::text[] IS NULL OR state = ANY(:states))
   -- :labels (JSON text, NULL for any): containment through jobsvc_jobs_labels_idx, whose
   -- condition is repeated so the planner may use the partial index.
   AND (:labels::text IS NULL OR (labels @> :labels::text::jsonb AND labels <> '{}'::jsonb))
+  AND (:version::text IS NULL OR version = :version)
+  AND (:created_after::timestamptz IS NULL OR created_at >= :created_after)
+  AND (:created_before::timestamptz IS NULL OR created_at < :created_before)
   AND (:cursor_created_at::timestamptz IS NULL OR (created_at, id) < (:cursor_created_at, :cursor_id::uuid))
   -- Every running job holds a lease. Said here, it lets a listing of running jobs read
   -- them through jobsvc_jobs_leased_idx (a few rows, then sorted) instead of walking the
@@ -847,30 +851,54 @@ RETURNING name;
 -- own index (queued: jobsvc_jobs_queued_idx; running: jobsvc_jobs_leased_idx, every running
 -- job holds a lease; finished within the window: jobsvc_jobs_finished_idx), so the cost
 -- follows the jobs active now and the window, never the size of the history.
+-- The queued jobs are counted by wait reason as job_get's waiting_kind says it: per row
+-- only what the row holds and a primary-key probe of its concurrency or rate key (when
+-- it has one); "no worker" is per version, so it is asked once per group, and then
+-- holds for every due job of the version (it comes first in job_get's order too).
 WITH recent AS (
-    SELECT handler, version, state, run_at, false AS finished
+    SELECT handler, version, state, run_at, false AS finished,
+           CASE
+               WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
+               WHEN concurrency_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_concurrency c
+                       WHERE c.key = concurrency_key AND c.running >= concurrency_limit)
+                   THEN 'concurrency_limit'
+               WHEN rate_key IS NOT NULL AND EXISTS (SELECT 1 FROM jobsvc_rate_windows w
+                       WHERE w.key = rate_key AND w.blocked_until > now())
+                   THEN 'rate_limit'
+               ELSE ''
+           END AS waiting_kind
     FROM jobsvc_jobs
     WHERE state = 'queued'
     UNION ALL
-    SELECT handler, version, state, run_at, false
+    SELECT handler, version, state, run_at, false, ''
     FROM jobsvc_jobs
     WHERE lease_expires_at IS NOT NULL AND state = 'running'
     UNION ALL
-    SELECT handler, version, state, run_at, true
+    SELECT handler, version, state, run_at, true, ''
     FROM jobsvc_jobs
     WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+), counted AS (
+    SELECT handler, version,
+           count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at <= now()) AS queued,
+           count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at > now()) AS scheduled,
+           count(*) FILTER (WHERE NOT finished AND state = 'running') AS running,
+           count(*) FILTER (WHERE finished AND state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE finished AND state = 'failed') AS failed,
+           count(*) FILTER (WHERE finished AND state = 'cancelled') AS cancelled,
+           coalesce(extract(epoch FROM now() - min(run_at) FILTER (
+               WHERE NOT finished AND state = 'queued' AND run_at <= now())), 0)::float8 AS oldest_queued_age,
+           count(*) FILTER (WHERE waiting_kind = 'scheduled') AS wait_scheduled,
+           count(*) FILTER (WHERE waiting_kind = 'retry_backoff') AS wait_retry_backoff,
+           count(*) FILTER (WHERE waiting_kind = 'concurrency_limit') AS wait_concurrency_limit,
+           count(*) FILTER (WHERE waiting_kind = 'rate_limit') AS wait_rate_limit
+    FROM recent
+    GROUP BY handler, version
 )
-SELECT handler, version,
-       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at <= now()) AS queued,
-       count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at > now()) AS scheduled,
-       count(*) FILTER (WHERE NOT finished AND state = 'running') AS running,
-       count(*) FILTER (WHERE finished AND state = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE finished AND state = 'failed') AS failed,
-       count(*) FILTER (WHERE finished AND state = 'cancelled') AS cancelled,
-       coalesce(extract(epoch FROM now() - min(run_at) FILTER (
-           WHERE NOT finished AND state = 'queued' AND run_at <= now())), 0)::float8 AS oldest_queued_age
-FROM recent
-GROUP BY handler, version
+SELECT counted.*,
+       queued > 0 AND NOT EXISTS (SELECT 1 FROM jobsvc_handlers h
+           WHERE h.name = counted.handler AND h.version = counted.version
+             AND h.last_seen_at > now() - interval '30 seconds') AS no_worker
+FROM counted
 ORDER BY handler, version;
 
 -- name: job_finished_timeline
@@ -1199,3 +1227,32 @@ FROM (SELECT 1) one
 LEFT JOIN jobsvc_workflows w ON w.id = :workflow_id
 LEFT JOIN jobsvc_workflow_steps s ON s.workflow_id = w.id AND s.name = :step
 LEFT JOIN jobsvc_jobs j ON j.id = s.job_id;
+
+-- name: worker_session_put
+-- A worker session opened on replica :replica (WorkerDirectoryService.ListWorkers).
+INSERT INTO jobsvc_worker_sessions (session_id, worker_id, handlers, capacity, replica)
+VALUES (:session_id, :worker_id, :handlers::text[], :capacity, :replica)
+ON CONFLICT (session_id) DO UPDATE SET refreshed_at = now();
+
+-- name: worker_session_refresh
+-- One replica's periodic refresh of its open sessions' in-flight counts, in one statement;
+-- rows of any replica not refreshed within :stale_seconds (it died) are deleted.
+WITH refreshed AS (
+    UPDATE jobsvc_worker_sessions s SET in_flight = r.in_flight, refreshed_at = now()
+    FROM unnest(:session_ids::text[], :in_flight::int[]) AS r(session_id, in_flight)
+    WHERE s.session_id = r.session_id
+    RETURNING s.session_id
+)
+DELETE FROM jobsvc_worker_sessions
+WHERE refreshed_at < now() - make_interval(secs => :stale_seconds)
+  AND session_id NOT IN (SELECT session_id FROM refreshed);
+
+-- name: worker_session_delete
+DELETE FROM jobsvc_worker_sessions WHERE session_id = :session_id;
+
+-- name: worker_session_list
+-- The sessions connected to any replica, without those whose replica stopped refreshing them.
+SELECT session_id, worker_id, handlers, capacity, in_flight, replica, connected_at, refreshed_at
+FROM jobsvc_worker_sessions
+WHERE refreshed_at >= now() - make_interval(secs => :stale_seconds)
+ORDER BY worker_id, connected_at, session_id;

@@ -356,6 +356,18 @@ CREATE TABLE jobsvc_workflow_events (
     CONSTRAINT jobsvc_workflow_events_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES jobsvc_workflows(id) ON DELETE CASCADE
 );
 
+CREATE TABLE jobsvc_worker_sessions (
+    session_id   text        NOT NULL,
+    worker_id    text        NOT NULL,
+    handlers     text[]      NOT NULL,
+    capacity     integer     NOT NULL,
+    in_flight    integer     NOT NULL DEFAULT 0,
+    replica      text        NOT NULL,
+    connected_at timestamptz NOT NULL DEFAULT now(),
+    refreshed_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT jobsvc_worker_sessions_pkey PRIMARY KEY (session_id)
+);
+
 -- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at
 -- most maximum, computed in logarithms so that no intermediate value overflows or
 -- underflows, whatever the stored policy (0006: power() overflowing a double used to fail

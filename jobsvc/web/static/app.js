@@ -1,9 +1,10 @@
 // The jobsvc dashboard: plain JavaScript over the public API (Connect protocol, JSON), no
 // build step and nothing loaded from elsewhere. Pages are hash routes: #/ (overview),
-// #/jobs?state=&handler= (jobs), #/jobs/<id> (one job), #/schedules.
+// #/jobs?state=&handler= (jobs), #/jobs/<id> (one job), #/schedules, #/handlers,
+// #/workflows, #/workflows/<id> (one workflow's graph), #/workers.
 "use strict";
 
-const STATES = ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
+const STATES = ["QUEUED", "WAITING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"];
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 const PAGE_SIZE = 25;
 const session = { token: sessionStorage.getItem("jobsvc-token") || "", canAct: null, refresh: null, stream: null };
@@ -184,13 +185,22 @@ function timelineChart(timeline, windowSeconds, takenAt) {
     + `(${(total / (windowSeconds / 60)).toFixed(1)} a minute), failure rate ${total ? ((100 * failed) / total).toFixed(1) : "0.0"}%`));
 }
 
+// What a version's queued jobs wait for (GetQueueStats' wait reasons), e.g. "2 concurrency limit".
+const WAIT_NAMES = { WAIT_REASON_SCHEDULED: "start time", WAIT_REASON_RETRY_BACKOFF: "retry backoff",
+  WAIT_REASON_NO_WORKER: "no worker", WAIT_REASON_CONCURRENCY_LIMIT: "concurrency limit", WAIT_REASON_RATE_LIMIT: "rate limit" };
+function waitingText(waiting) {
+  if (!(waiting || []).length) return h("span", { class: "muted" }, "—");
+  return waiting.map((w, i) => [i ? ", " : null, h("span", { class: `wait wait-${w.reason}`, "data-reason": w.reason },
+    `${w.count} ${WAIT_NAMES[w.reason] || w.reason}`)]).flat();
+}
+
 async function overview() {
   const body = h("tbody");
   const totals = h("p", { class: "muted", "aria-live": "polite" });
   const chart = h("div", { id: "chart" });
   page("Overview", totals, chart, h("div", { class: "table-wrap" }, h("table", { id: "overview" },
-    h("thead", {}, h("tr", {}, ["Handler", "Version", "Queued", "Scheduled", "Running", "Succeeded (1 h)",
-      "Failed (1 h)", "Cancelled (1 h)", "Oldest waiting"].map((t, i) => h("th", { class: i > 1 ? "num" : null, scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ["Handler", "Version", "Queued", "Scheduled", "Waiting for", "Running", "Succeeded (1 h)",
+      "Failed (1 h)", "Cancelled (1 h)", "Oldest waiting"].map((t, i) => h("th", { class: i > 1 && i !== 4 ? "num" : null, scope: "col" }, t)))),
     body)));
   await every(2000, async () => {
     const stats = await api("StatsService", "GetQueueStats", {});
@@ -200,16 +210,19 @@ async function overview() {
     totals.textContent = `${sum("queued")} queued, ${sum("running")} running, ${sum("failed")} failed in the last hour · updated ${new Date().toLocaleTimeString()}`;
     body.replaceChildren(...(rows.length ? rows.map((r) => h("tr", { "data-handler": r.handler },
       h("td", {}, h("a", { href: `#/jobs?handler=${encodeURIComponent(r.handler)}` }, r.handler)), h("td", {}, r.version),
-      ...["queued", "scheduled", "running", "succeeded"].map((k) => h("td", { class: "num" }, r[k] || "0")),
+      ...["queued", "scheduled"].map((k) => h("td", { class: "num" }, r[k] || "0")),
+      h("td", { class: "waiting" }, waitingText(r.waiting)),
+      ...["running", "succeeded"].map((k) => h("td", { class: "num" }, r[k] || "0")),
       h("td", { class: "num" }, h("a", { href: `#/jobs?state=FAILED&handler=${encodeURIComponent(r.handler)}` }, r.failed || "0")),
       h("td", { class: "num" }, r.cancelled || "0"),
       h("td", { class: "num" }, Number(r.queued || 0) ? age(seconds(r.oldestQueuedAge)) : "—")))
-      : [h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No job queued, running or finished in the last hour."))]));
+      : [h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No job queued, running or finished in the last hour."))]));
   });
 }
 
 async function jobs(params) {
-  const state = params.get("state") || "", handler = params.get("handler") || "";
+  const state = params.get("state") || "", handler = params.get("handler") || "", version = params.get("version") || "";
+  const after = params.get("after") || "", before = params.get("before") || "";  // ISO, UTC
   const tokens = [""];
   let index = 0;
   const body = h("tbody");
@@ -219,13 +232,22 @@ async function jobs(params) {
     STATES.map((s) => h("option", { value: s, selected: s === state }, s.toLowerCase())));
   const handlerInput = h("input", { name: "handler", id: "filter-handler", value: handler, placeholder: "any", list: "handlers" });
   const handlers = h("datalist", { id: "handlers" });
+  const versionInput = h("input", { name: "version", id: "filter-version", value: version, placeholder: "any", size: 8 });
+  // datetime-local holds the browser's local time; the address and the API hold UTC.
+  const localValue = (iso) => (iso ? new Date(new Date(iso).getTime() - new Date(iso).getTimezoneOffset() * 60000).toISOString().slice(0, 16) : "");
+  const afterInput = h("input", { type: "datetime-local", id: "filter-after", value: localValue(after), title: "created at or after (your time zone)" });
+  const beforeInput = h("input", { type: "datetime-local", id: "filter-before", value: localValue(before), title: "created before (your time zone)" });
   const filters = h("form", { class: "filters", role: "search", onsubmit: (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
     if (stateSelect.value) q.set("state", stateSelect.value);
     if (handlerInput.value.trim()) q.set("handler", handlerInput.value.trim());
+    if (versionInput.value.trim()) q.set("version", versionInput.value.trim());
+    if (afterInput.value) q.set("after", new Date(afterInput.value).toISOString());
+    if (beforeInput.value) q.set("before", new Date(beforeInput.value).toISOString());
     location.hash = `#/jobs?${q}`;
   } }, h("label", {}, "State", stateSelect), h("label", {}, "Handler", handlerInput, handlers),
+  h("label", {}, "Version", versionInput), h("label", {}, "Created from", afterInput), h("label", {}, "to", beforeInput),
   h("button", { type: "submit" }, "Filter"),
   state === "FAILED" && handler ? h("button", { type: "button", class: "danger", id: "redrive-all", disabled: (await canAct()) ? null : true,
     title: "re-run every failed job of this handler as new jobs (RedriveJobs)", onclick: async () => {
@@ -235,8 +257,33 @@ async function jobs(params) {
         await load();
       } catch (e) { flash(`${e.code}: ${e.message}`, true); }
     } }, `Redrive all failed ${handler}`) : null);
-  page("Jobs", filters, h("div", { class: "table-wrap" }, h("table", { id: "jobs" },
-    h("thead", {}, h("tr", {}, ["Job", "Handler", "Version", "State", "Attempt", "Created", "Finished"].map((t) => h("th", { scope: "col" }, t)))),
+  // Dead letters (the FAILED filter): a checkbox per job, and "Redrive selected" (one RedriveJob each).
+  const selecting = state === "FAILED";
+  const selected = new Set();
+  const redriveSelected = h("button", { type: "button", id: "redrive-selected", disabled: true,
+    title: "re-run each selected job as a new job (RedriveJob)", onclick: async () => {
+      const ids = [...selected];
+      const outcomes = await Promise.allSettled(ids.map((id) => api("JobService", "RedriveJob", { id })));
+      const refused = outcomes.filter((o) => o.status === "rejected").map((o) => `${o.reason.code}: ${o.reason.message}`);
+      selected.clear();
+      flash(`${ids.length - refused.length} of ${ids.length} selected job(s) redriven.${refused.length ? " " + refused.join("; ") : ""}`, refused.length > 0);
+      await load();
+    } }, "Redrive selected");
+  const act = selecting && (await canAct());
+  const selectAll = h("input", { type: "checkbox", id: "select-all", "aria-label": "select every job on this page", disabled: act ? null : true,
+    onchange: () => {
+      for (const box of body.querySelectorAll("input[data-select]")) { box.checked = selectAll.checked; box.onchange(); }
+    } });
+  const syncSelection = () => { redriveSelected.disabled = !act || selected.size === 0; redriveSelected.textContent = `Redrive selected (${selected.size})`; };
+  const selectCell = (j) => {
+    const box = h("input", { type: "checkbox", "data-select": j.id, "aria-label": `select job ${j.id}`, disabled: act ? null : true, checked: selected.has(j.id) });
+    box.onchange = () => { if (box.checked) selected.add(j.id); else selected.delete(j.id); syncSelection(); };
+    return h("td", {}, box);
+  };
+  syncSelection();
+  page("Jobs", filters, selecting ? h("div", { class: "actions" }, redriveSelected) : null, h("div", { class: "table-wrap" }, h("table", { id: "jobs" },
+    h("thead", {}, h("tr", {}, selecting ? h("th", { scope: "col" }, selectAll) : null,
+      ["Job", "Handler", "Version", "State", "Attempt", "Created", "Finished"].map((t) => h("th", { scope: "col" }, t)))),
     body)), h("div", { class: "pager" }, prev, next));
   api("JobService", "ListHandlers", {}).then((r) => handlers.replaceChildren(
     ...[...new Set((r.handlers || []).map((x) => x.name))].map((n) => h("option", { value: n }))));
@@ -245,17 +292,21 @@ async function jobs(params) {
     const request = { pageSize: PAGE_SIZE, pageToken: tokens[index], view: "JOB_VIEW_BASIC" };
     if (state) request.states = [`JOB_STATE_${state}`];
     if (handler) request.handler = handler;
+    if (version) request.version = version;
+    if (after) request.createdAfter = after;
+    if (before) request.createdBefore = before;
     const result = await api("JobService", "ListJobs", request);
     tokens[index + 1] = result.nextPageToken || "";
     prev.disabled = index === 0;
     next.disabled = !result.nextPageToken;
     body.replaceChildren(...((result.jobs || []).length ? result.jobs.map((j) => h("tr", { "data-job": j.id },
-      h("td", {}, h("a", { href: `#/jobs/${j.id}` }, j.id.slice(0, 8))), h("td", {}, j.handler), h("td", {}, j.version),
+      selecting ? selectCell(j) : null, h("td", {}, h("a", { href: `#/jobs/${j.id}` }, j.id.slice(0, 8))), h("td", {}, j.handler), h("td", {}, j.version),
       h("td", {}, stateBadge(j.state)), h("td", { class: "num" }, `${j.attempt || 0}/${j.maxAttempts || 0}`),
       h("td", {}, time(j.createTime)), h("td", {}, time(j.finishTime))))
-      : [h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No jobs match."))]));
+      : [h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No jobs match."))]));
   }
-  await every(5000, async () => (index === 0 ? load() : null));
+  // While jobs are selected the table stays as it is (a refresh would move rows under the pointer).
+  await every(5000, async () => (index === 0 && selected.size === 0 ? load() : null));
 }
 
 function eventText(event) {
@@ -371,6 +422,176 @@ async function handlers() {
         schema("output schema", x.outputSchema || x.outputType))))))));
 }
 
+// A paginated table over a List method that answers next_page_token: `row` draws one item.
+function pagedTable(id, columns, fetchPage, row, empty) {
+  const tokens = [""];
+  let index = 0;
+  const body = h("tbody");
+  const prev = h("button", { class: "secondary", type: "button", onclick: () => { index -= 1; load(); } }, "← Newer");
+  const next = h("button", { class: "secondary", type: "button", onclick: () => { index += 1; load(); } }, "Older →");
+  async function load() {
+    const { items, nextPageToken } = await fetchPage(PAGE_SIZE, tokens[index]);
+    tokens[index + 1] = nextPageToken || "";
+    prev.disabled = index === 0;
+    next.disabled = !nextPageToken;
+    body.replaceChildren(...(items.length ? items.map(row)
+      : [h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, empty))]));
+  }
+  const table = h("div", {}, h("div", { class: "table-wrap" }, h("table", { id },
+    h("thead", {}, h("tr", {}, columns.map((t) => h("th", { scope: "col" }, t)))), body)), h("div", { class: "pager" }, prev, next));
+  return { table, refresh: async () => (index === 0 ? load() : null) };
+}
+
+const workflowState = (state) => (state || "").replace("WORKFLOW_STATE_", "");
+
+async function workflows() {
+  const { table, refresh } = pagedTable("workflows", ["Workflow", "Name", "State", "Steps finished", "Created", "Finished"],
+    async (pageSize, pageToken) => {
+      const r = await api("WorkflowService", "ListWorkflows", { pageSize, pageToken });
+      return { items: r.workflows || [], nextPageToken: r.nextPageToken };
+    },
+    (w) => h("tr", { "data-workflow": w.id },
+      h("td", {}, h("a", { href: `#/workflows/${w.id}` }, w.id.slice(0, 8))), h("td", {}, w.name || ""),
+      h("td", {}, stateBadge(workflowState(w.state))), h("td", { class: "num" }, `${w.stepsFinished || 0}/${w.stepsTotal || 0}`),
+      h("td", {}, time(w.createTime)), h("td", {}, time(w.finishTime))),
+    "No workflows.");
+  page("Workflows", table);
+  await every(3000, refresh);
+}
+
+// A layered drawing of a workflow's steps: each step's layer is the longest chain of
+// parents above it (roots in layer 0), layers are columns left to right, and within a
+// column steps are ordered by the mean row of their parents (fewer crossings). A mapped
+// step's elements are folded into its box as a count.
+function layoutDag(steps) {
+  const byName = new Map(steps.map((s) => [s.name, s]));
+  const layer = new Map();
+  const depth = (name, seen) => {
+    if (layer.has(name)) return layer.get(name);
+    if (seen.has(name)) return 0;  // a cycle cannot be stored; guard anyway
+    seen.add(name);
+    const parents = (byName.get(name)?.dependsOn || []).filter((p) => byName.has(p));
+    const d = parents.length ? 1 + Math.max(...parents.map((p) => depth(p, seen))) : 0;
+    layer.set(name, d);
+    return d;
+  };
+  steps.forEach((s) => depth(s.name, new Set()));
+  const columns = [];
+  for (const s of steps) (columns[layer.get(s.name)] ||= []).push(s);
+  const row = new Map();
+  columns.forEach((column) => {
+    const mean = (s) => {
+      const rows = (s.dependsOn || []).filter((p) => row.has(p)).map((p) => row.get(p));
+      return rows.length ? rows.reduce((a, b) => a + b, 0) / rows.length : 0;
+    };
+    column.map((s, i) => [s, mean(s), i]).sort((a, b) => a[1] - b[1] || a[2] - b[2]).forEach(([s], i) => row.set(s.name, i));
+  });
+  return { layer, row, columns: columns.length, rows: Math.max(1, ...columns.map((c) => c.length)) };
+}
+
+function dagSvg(steps, items) {
+  const ns = "http://www.w3.org/2000/svg", boxW = 170, boxH = 46, gapX = 60, gapY = 18, pad = 10;
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined) node.setAttribute(k, v);
+    node.append(...children);
+    return node;
+  };
+  const { layer, row, columns, rows } = layoutDag(steps);
+  const x = (name) => pad + layer.get(name) * (boxW + gapX), y = (name) => pad + row.get(name) * (boxH + gapY);
+  const width = pad * 2 + columns * boxW + (columns - 1) * gapX, height = pad * 2 + rows * boxH + (rows - 1) * gapY;
+  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "dag", role: "img",
+    "aria-label": `workflow graph of ${steps.length} steps` });
+  svg.append(el("defs", {}, el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" },
+    el("path", { d: "M0,0 L10,5 L0,10 z", class: "dag-arrow" }))));
+  for (const s of steps) {
+    for (const parent of s.dependsOn || []) {
+      if (!layer.has(parent)) continue;
+      const x1 = x(parent) + boxW, y1 = y(parent) + boxH / 2, x2 = x(s.name), y2 = y(s.name) + boxH / 2, mid = (x1 + x2) / 2;
+      svg.append(el("path", { d: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}`, class: "dag-edge",
+        "marker-end": "url(#arrow)", "data-edge": `${parent}->${s.name}` }));
+    }
+  }
+  for (const s of steps) {
+    const state = stateName(s.job?.state);
+    const mapped = items.get(s.name) || [];
+    const done = mapped.filter((i) => TERMINAL.has(stateName(i.job?.state))).length;
+    const label = s.name.length > 22 ? s.name.slice(0, 21) + "…" : s.name;
+    const sub = mapped.length ? `${state.toLowerCase()} · ${done}/${mapped.length} items` : `${state.toLowerCase()}${s.optional ? " · optional" : ""}`;
+    const box = el("a", { href: `#/jobs/${s.job?.id}`, class: `dag-node node-${state}`, "data-step": s.name, "data-state": state },
+      el("title", {}, `${s.name}: ${state} (${s.job?.handler}@${s.job?.version})`),
+      el("rect", { x: x(s.name), y: y(s.name), width: boxW, height: boxH, rx: 6 }),
+      el("text", { x: x(s.name) + 10, y: y(s.name) + 19, class: "dag-name" }, label),
+      el("text", { x: x(s.name) + 10, y: y(s.name) + 36, class: "dag-sub" }, sub));
+    svg.append(box);
+  }
+  return svg;
+}
+
+async function workflow(id) {
+  const act = await canAct();
+  const details = h("div", { class: "card", id: "workflow-details" });
+  const graph = h("div", { class: "card dag-wrap", id: "dag" });
+  const actions = h("div", { class: "actions" });
+  const steps = h("tbody");
+  page(`Workflow ${id.slice(0, 8)}`, actions, details, h("h2", {}, "Graph"), graph, h("h2", {}, "Steps"),
+    h("div", { class: "table-wrap" }, h("table", { id: "steps" }, h("thead", {}, h("tr", {},
+      ["Step", "Depends on", "Job", "Handler", "State", "Attempt", "Finished"].map((t) => h("th", { scope: "col" }, t)))), steps)));
+  let drawn = "";
+  async function refresh() {
+    const { workflow: w } = await api("WorkflowService", "GetWorkflow", { id });
+    const state = workflowState(w.state);
+    details.replaceChildren(h("dl", { class: "fields" }, ...[
+      ["ID", w.id], ["Name", w.name || "—"], ["State", h("span", { id: "workflow-state" }, stateBadge(state))],
+      ["Steps finished", `${w.stepsFinished || 0} of ${w.stepsTotal || 0}`], ["Created", time(w.createTime)], ["Finished", time(w.finishTime)],
+      ["Labels", JSON.stringify(w.labels || {})], w.cancelReason ? ["Cancelled", w.cancelReason] : null,
+    ].filter(Boolean).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
+    const all = w.steps || [];
+    const items = new Map();
+    for (const s of all) if (s.mapOf) (items.get(s.mapOf) || items.set(s.mapOf, []).get(s.mapOf)).push(s);
+    const main = all.filter((s) => !s.mapOf);
+    // Redrawn only when a state changed (keeps focus and hover on the graph steady).
+    const key = all.map((s) => `${s.name}:${s.job?.state}`).join(",");
+    if (key !== drawn) { graph.replaceChildren(dagSvg(main, items)); drawn = key; }
+    steps.replaceChildren(...all.map((s) => h("tr", { "data-step": s.name },
+      h("td", {}, s.name), h("td", {}, (s.dependsOn || []).join(", ") || "—"),
+      h("td", {}, s.job?.id ? h("a", { href: `#/jobs/${s.job.id}` }, s.job.id.slice(0, 8)) : "—"),
+      h("td", {}, `${s.job?.handler || ""}@${s.job?.version || ""}`), h("td", {}, stateBadge(s.job?.state)),
+      h("td", { class: "num" }, `${s.job?.attempt || 0}/${s.job?.maxAttempts || 0}`), h("td", {}, time(s.job?.finishTime)))));
+    actions.replaceChildren(state === "RUNNING" ? h("button", { class: "danger", type: "button", id: "cancel-workflow",
+      disabled: act ? null : true, title: act ? "cancel every step that has not finished" : "needs a token with the admin scope",
+      onclick: async () => {
+        try {
+          await api("WorkflowService", "CancelWorkflow", { id, reason: "cancelled from the dashboard" });
+          flash("Cancel sent.");
+          await refresh();
+        } catch (e) { flash(`${e.code}: ${e.message}`, true); }
+      } }, "Cancel workflow") : "");
+    if (state !== "RUNNING") clearInterval(session.refresh);  // finished: nothing changes any more
+  }
+  await every(1500, refresh);
+}
+
+async function workers() {
+  const body = h("tbody");
+  const summary = h("p", { class: "muted", "aria-live": "polite" });
+  page("Workers", summary, h("div", { class: "table-wrap" }, h("table", { id: "workers" },
+    h("thead", {}, h("tr", {}, ["Worker", "Serves", "Capacity", "In flight", "Connected since", "Replica"].map((t, i) =>
+      h("th", { scope: "col", class: i === 2 || i === 3 ? "num" : null }, t)))), body)));
+  await every(3000, async () => {
+    const { workers: found } = await api("WorkerDirectoryService", "ListWorkers", {});
+    const list = found || [];
+    const sum = (key) => list.reduce((n, w) => n + Number(w[key] || 0), 0);
+    summary.textContent = `${list.length} remote worker session(s) on every replica: ${sum("inFlight")} of ${sum("capacity")} slots busy · updated ${new Date().toLocaleTimeString()}`;
+    body.replaceChildren(...(list.length ? list.map((w) => h("tr", { "data-worker": w.workerId, "data-session": w.sessionId },
+      h("td", {}, w.workerId), h("td", { class: "wrap" }, (w.handlers || []).flatMap((x, i) => [i ? ", " : null,
+        h("a", { href: `#/jobs?handler=${encodeURIComponent(x.name)}` }, x.name), `@${x.version}`])),
+      h("td", { class: "num" }, w.capacity || 0), h("td", { class: "num", "data-in-flight": w.inFlight || 0 }, w.inFlight || 0),
+      h("td", {}, time(w.connectTime)), h("td", { class: "muted" }, w.replica)))
+      : [h("tr", {}, h("td", { colspan: 6, class: "muted" }, "No remote worker is connected (in-process executors are not listed)."))]));
+  });
+}
+
 // ---- routing ----------------------------------------------------------------------
 
 async function route() {
@@ -390,6 +611,9 @@ async function route() {
     else if (name === "jobs") await jobs(params);
     else if (name === "schedules") await schedules();
     else if (name === "handlers") await handlers();
+    else if (name === "workflows" && parts[1]) await workflow(parts[1]);
+    else if (name === "workflows") await workflows();
+    else if (name === "workers") await workers();
     else await overview();
   } catch (e) {
     page("Error", h("p", { class: "error", role: "alert" }, `${e.code || "error"}: ${e.message}`));

@@ -9,6 +9,7 @@ package jobsvcv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -193,7 +194,14 @@ type ListJobsRequest struct {
 	View JobView `protobuf:"varint,5,opt,name=view,proto3,enum=jobsvc.v1.JobView" json:"view,omitempty"`
 	// Only jobs carrying every one of these labels, with these values (at most 32, as on a job;
 	// matched through an index, so selective labels make fast queries).
-	Labels        map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,6,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Only jobs of this exact version (any when empty).
+	Version string `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
+	// Only jobs created at or after this time (not set: no lower bound).
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// Only jobs created before this time (not set: no upper bound). A range whose end is
+	// not after its start is INVALID_ARGUMENT.
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -266,6 +274,27 @@ func (x *ListJobsRequest) GetView() JobView {
 func (x *ListJobsRequest) GetLabels() map[string]string {
 	if x != nil {
 		return x.Labels
+	}
+	return nil
+}
+
+func (x *ListJobsRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ListJobsRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *ListJobsRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
 	}
 	return nil
 }
@@ -709,12 +738,12 @@ var File_jobsvc_v1_job_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_job_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"G\n" +
+	"\x1bjobsvc/v1/job_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"G\n" +
 	"\rGetJobRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12&\n" +
 	"\x04view\x18\x02 \x01(\x0e2\x12.jobsvc.v1.JobViewR\x04view\"2\n" +
 	"\x0eGetJobResponse\x12 \n" +
-	"\x03job\x18\x01 \x01(\v2\x0e.jobsvc.v1.JobR\x03job\"\xb7\x02\n" +
+	"\x03job\x18\x01 \x01(\v2\x0e.jobsvc.v1.JobR\x03job\"\xd5\x03\n" +
 	"\x0fListJobsRequest\x12+\n" +
 	"\x06states\x18\x01 \x03(\x0e2\x13.jobsvc.v1.JobStateR\x06states\x12\x18\n" +
 	"\ahandler\x18\x02 \x01(\tR\ahandler\x12\x1b\n" +
@@ -722,7 +751,10 @@ const file_jobsvc_v1_job_service_proto_rawDesc = "" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\x12&\n" +
 	"\x04view\x18\x05 \x01(\x0e2\x12.jobsvc.v1.JobViewR\x04view\x12>\n" +
-	"\x06labels\x18\x06 \x03(\v2&.jobsvc.v1.ListJobsRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x06 \x03(\v2&.jobsvc.v1.ListJobsRequest.LabelsEntryR\x06labels\x12\x18\n" +
+	"\aversion\x18\a \x01(\tR\aversion\x12?\n" +
+	"\rcreated_after\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"^\n" +
@@ -778,23 +810,24 @@ func file_jobsvc_v1_job_service_proto_rawDescGZIP() []byte {
 var file_jobsvc_v1_job_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_jobsvc_v1_job_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_jobsvc_v1_job_service_proto_goTypes = []any{
-	(JobView)(0),                 // 0: jobsvc.v1.JobView
-	(*GetJobRequest)(nil),        // 1: jobsvc.v1.GetJobRequest
-	(*GetJobResponse)(nil),       // 2: jobsvc.v1.GetJobResponse
-	(*ListJobsRequest)(nil),      // 3: jobsvc.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),     // 4: jobsvc.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),     // 5: jobsvc.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),    // 6: jobsvc.v1.CancelJobResponse
-	(*ListHandlersRequest)(nil),  // 7: jobsvc.v1.ListHandlersRequest
-	(*ListHandlersResponse)(nil), // 8: jobsvc.v1.ListHandlersResponse
-	(*RedriveJobRequest)(nil),    // 9: jobsvc.v1.RedriveJobRequest
-	(*RedriveJobResponse)(nil),   // 10: jobsvc.v1.RedriveJobResponse
-	(*RedriveJobsRequest)(nil),   // 11: jobsvc.v1.RedriveJobsRequest
-	(*RedriveJobsResponse)(nil),  // 12: jobsvc.v1.RedriveJobsResponse
-	nil,                          // 13: jobsvc.v1.ListJobsRequest.LabelsEntry
-	(*Job)(nil),                  // 14: jobsvc.v1.Job
-	(JobState)(0),                // 15: jobsvc.v1.JobState
-	(*HandlerInfo)(nil),          // 16: jobsvc.v1.HandlerInfo
+	(JobView)(0),                  // 0: jobsvc.v1.JobView
+	(*GetJobRequest)(nil),         // 1: jobsvc.v1.GetJobRequest
+	(*GetJobResponse)(nil),        // 2: jobsvc.v1.GetJobResponse
+	(*ListJobsRequest)(nil),       // 3: jobsvc.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),      // 4: jobsvc.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),      // 5: jobsvc.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),     // 6: jobsvc.v1.CancelJobResponse
+	(*ListHandlersRequest)(nil),   // 7: jobsvc.v1.ListHandlersRequest
+	(*ListHandlersResponse)(nil),  // 8: jobsvc.v1.ListHandlersResponse
+	(*RedriveJobRequest)(nil),     // 9: jobsvc.v1.RedriveJobRequest
+	(*RedriveJobResponse)(nil),    // 10: jobsvc.v1.RedriveJobResponse
+	(*RedriveJobsRequest)(nil),    // 11: jobsvc.v1.RedriveJobsRequest
+	(*RedriveJobsResponse)(nil),   // 12: jobsvc.v1.RedriveJobsResponse
+	nil,                           // 13: jobsvc.v1.ListJobsRequest.LabelsEntry
+	(*Job)(nil),                   // 14: jobsvc.v1.Job
+	(JobState)(0),                 // 15: jobsvc.v1.JobState
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*HandlerInfo)(nil),           // 17: jobsvc.v1.HandlerInfo
 }
 var file_jobsvc_v1_job_service_proto_depIdxs = []int32{
 	0,  // 0: jobsvc.v1.GetJobRequest.view:type_name -> jobsvc.v1.JobView
@@ -802,27 +835,29 @@ var file_jobsvc_v1_job_service_proto_depIdxs = []int32{
 	15, // 2: jobsvc.v1.ListJobsRequest.states:type_name -> jobsvc.v1.JobState
 	0,  // 3: jobsvc.v1.ListJobsRequest.view:type_name -> jobsvc.v1.JobView
 	13, // 4: jobsvc.v1.ListJobsRequest.labels:type_name -> jobsvc.v1.ListJobsRequest.LabelsEntry
-	14, // 5: jobsvc.v1.ListJobsResponse.jobs:type_name -> jobsvc.v1.Job
-	14, // 6: jobsvc.v1.CancelJobResponse.job:type_name -> jobsvc.v1.Job
-	16, // 7: jobsvc.v1.ListHandlersResponse.handlers:type_name -> jobsvc.v1.HandlerInfo
-	14, // 8: jobsvc.v1.RedriveJobResponse.job:type_name -> jobsvc.v1.Job
-	1,  // 9: jobsvc.v1.JobService.GetJob:input_type -> jobsvc.v1.GetJobRequest
-	3,  // 10: jobsvc.v1.JobService.ListJobs:input_type -> jobsvc.v1.ListJobsRequest
-	5,  // 11: jobsvc.v1.JobService.CancelJob:input_type -> jobsvc.v1.CancelJobRequest
-	7,  // 12: jobsvc.v1.JobService.ListHandlers:input_type -> jobsvc.v1.ListHandlersRequest
-	9,  // 13: jobsvc.v1.JobService.RedriveJob:input_type -> jobsvc.v1.RedriveJobRequest
-	11, // 14: jobsvc.v1.JobService.RedriveJobs:input_type -> jobsvc.v1.RedriveJobsRequest
-	2,  // 15: jobsvc.v1.JobService.GetJob:output_type -> jobsvc.v1.GetJobResponse
-	4,  // 16: jobsvc.v1.JobService.ListJobs:output_type -> jobsvc.v1.ListJobsResponse
-	6,  // 17: jobsvc.v1.JobService.CancelJob:output_type -> jobsvc.v1.CancelJobResponse
-	8,  // 18: jobsvc.v1.JobService.ListHandlers:output_type -> jobsvc.v1.ListHandlersResponse
-	10, // 19: jobsvc.v1.JobService.RedriveJob:output_type -> jobsvc.v1.RedriveJobResponse
-	12, // 20: jobsvc.v1.JobService.RedriveJobs:output_type -> jobsvc.v1.RedriveJobsResponse
-	15, // [15:21] is the sub-list for method output_type
-	9,  // [9:15] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	16, // 5: jobsvc.v1.ListJobsRequest.created_after:type_name -> google.protobuf.Timestamp
+	16, // 6: jobsvc.v1.ListJobsRequest.created_before:type_name -> google.protobuf.Timestamp
+	14, // 7: jobsvc.v1.ListJobsResponse.jobs:type_name -> jobsvc.v1.Job
+	14, // 8: jobsvc.v1.CancelJobResponse.job:type_name -> jobsvc.v1.Job
+	17, // 9: jobsvc.v1.ListHandlersResponse.handlers:type_name -> jobsvc.v1.HandlerInfo
+	14, // 10: jobsvc.v1.RedriveJobResponse.job:type_name -> jobsvc.v1.Job
+	1,  // 11: jobsvc.v1.JobService.GetJob:input_type -> jobsvc.v1.GetJobRequest
+	3,  // 12: jobsvc.v1.JobService.ListJobs:input_type -> jobsvc.v1.ListJobsRequest
+	5,  // 13: jobsvc.v1.JobService.CancelJob:input_type -> jobsvc.v1.CancelJobRequest
+	7,  // 14: jobsvc.v1.JobService.ListHandlers:input_type -> jobsvc.v1.ListHandlersRequest
+	9,  // 15: jobsvc.v1.JobService.RedriveJob:input_type -> jobsvc.v1.RedriveJobRequest
+	11, // 16: jobsvc.v1.JobService.RedriveJobs:input_type -> jobsvc.v1.RedriveJobsRequest
+	2,  // 17: jobsvc.v1.JobService.GetJob:output_type -> jobsvc.v1.GetJobResponse
+	4,  // 18: jobsvc.v1.JobService.ListJobs:output_type -> jobsvc.v1.ListJobsResponse
+	6,  // 19: jobsvc.v1.JobService.CancelJob:output_type -> jobsvc.v1.CancelJobResponse
+	8,  // 20: jobsvc.v1.JobService.ListHandlers:output_type -> jobsvc.v1.ListHandlersResponse
+	10, // 21: jobsvc.v1.JobService.RedriveJob:output_type -> jobsvc.v1.RedriveJobResponse
+	12, // 22: jobsvc.v1.JobService.RedriveJobs:output_type -> jobsvc.v1.RedriveJobsResponse
+	17, // [17:23] is the sub-list for method output_type
+	11, // [11:17] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_job_service_proto_init() }

@@ -226,8 +226,12 @@ type VersionStats struct {
 	Cancelled int64 `protobuf:"varint,8,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
 	// How long the oldest due job has waited since it became due; zero when none waits.
 	OldestQueuedAge *durationpb.Duration `protobuf:"bytes,9,opt,name=oldest_queued_age,json=oldestQueuedAge,proto3" json:"oldest_queued_age,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+	// has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+	// CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+	Waiting       []*WaitCount `protobuf:"bytes,10,rep,name=waiting,proto3" json:"waiting,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VersionStats) Reset() {
@@ -323,11 +327,71 @@ func (x *VersionStats) GetOldestQueuedAge() *durationpb.Duration {
 	return nil
 }
 
+func (x *VersionStats) GetWaiting() []*WaitCount {
+	if x != nil {
+		return x.Waiting
+	}
+	return nil
+}
+
+// How many queued jobs wait for one reason.
+type WaitCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        WaitReason             `protobuf:"varint,1,opt,name=reason,proto3,enum=jobsvc.v1.WaitReason" json:"reason,omitempty"`
+	Count         int64                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitCount) Reset() {
+	*x = WaitCount{}
+	mi := &file_jobsvc_v1_stats_service_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitCount) ProtoMessage() {}
+
+func (x *WaitCount) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_stats_service_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitCount.ProtoReflect.Descriptor instead.
+func (*WaitCount) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_stats_service_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WaitCount) GetReason() WaitReason {
+	if x != nil {
+		return x.Reason
+	}
+	return WaitReason_WAIT_REASON_UNSPECIFIED
+}
+
+func (x *WaitCount) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_jobsvc_v1_stats_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_stats_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1djobsvc/v1/stats_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\"I\n" +
+	"\x1djobsvc/v1/stats_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"I\n" +
 	"\x14GetQueueStatsRequest\x121\n" +
 	"\x06window\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x06window\"\xe6\x01\n" +
 	"\x15GetQueueStatsResponse\x123\n" +
@@ -339,7 +403,7 @@ const file_jobsvc_v1_stats_service_proto_rawDesc = "" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12\x1c\n" +
 	"\tsucceeded\x18\x02 \x01(\x03R\tsucceeded\x12\x16\n" +
 	"\x06failed\x18\x03 \x01(\x03R\x06failed\x12\x1c\n" +
-	"\tcancelled\x18\x04 \x01(\x03R\tcancelled\"\xad\x02\n" +
+	"\tcancelled\x18\x04 \x01(\x03R\tcancelled\"\xdd\x02\n" +
 	"\fVersionStats\x12\x18\n" +
 	"\ahandler\x18\x01 \x01(\tR\ahandler\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
@@ -349,7 +413,12 @@ const file_jobsvc_v1_stats_service_proto_rawDesc = "" +
 	"\tsucceeded\x18\x06 \x01(\x03R\tsucceeded\x12\x16\n" +
 	"\x06failed\x18\a \x01(\x03R\x06failed\x12\x1c\n" +
 	"\tcancelled\x18\b \x01(\x03R\tcancelled\x12E\n" +
-	"\x11oldest_queued_age\x18\t \x01(\v2\x19.google.protobuf.DurationR\x0foldestQueuedAge2h\n" +
+	"\x11oldest_queued_age\x18\t \x01(\v2\x19.google.protobuf.DurationR\x0foldestQueuedAge\x12.\n" +
+	"\awaiting\x18\n" +
+	" \x03(\v2\x14.jobsvc.v1.WaitCountR\awaiting\"P\n" +
+	"\tWaitCount\x12-\n" +
+	"\x06reason\x18\x01 \x01(\x0e2\x15.jobsvc.v1.WaitReasonR\x06reason\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count2h\n" +
 	"\fStatsService\x12X\n" +
 	"\rGetQueueStats\x12\x1f.jobsvc.v1.GetQueueStatsRequest\x1a .jobsvc.v1.GetQueueStatsResponse\"\x04\x98\xb8\x18\x04BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
@@ -366,30 +435,34 @@ func file_jobsvc_v1_stats_service_proto_rawDescGZIP() []byte {
 	return file_jobsvc_v1_stats_service_proto_rawDescData
 }
 
-var file_jobsvc_v1_stats_service_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_jobsvc_v1_stats_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_jobsvc_v1_stats_service_proto_goTypes = []any{
 	(*GetQueueStatsRequest)(nil),  // 0: jobsvc.v1.GetQueueStatsRequest
 	(*GetQueueStatsResponse)(nil), // 1: jobsvc.v1.GetQueueStatsResponse
 	(*FinishedBucket)(nil),        // 2: jobsvc.v1.FinishedBucket
 	(*VersionStats)(nil),          // 3: jobsvc.v1.VersionStats
-	(*durationpb.Duration)(nil),   // 4: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*WaitCount)(nil),             // 4: jobsvc.v1.WaitCount
+	(*durationpb.Duration)(nil),   // 5: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(WaitReason)(0),               // 7: jobsvc.v1.WaitReason
 }
 var file_jobsvc_v1_stats_service_proto_depIdxs = []int32{
-	4, // 0: jobsvc.v1.GetQueueStatsRequest.window:type_name -> google.protobuf.Duration
-	3, // 1: jobsvc.v1.GetQueueStatsResponse.versions:type_name -> jobsvc.v1.VersionStats
-	4, // 2: jobsvc.v1.GetQueueStatsResponse.window:type_name -> google.protobuf.Duration
-	5, // 3: jobsvc.v1.GetQueueStatsResponse.time:type_name -> google.protobuf.Timestamp
-	2, // 4: jobsvc.v1.GetQueueStatsResponse.timeline:type_name -> jobsvc.v1.FinishedBucket
-	5, // 5: jobsvc.v1.FinishedBucket.start:type_name -> google.protobuf.Timestamp
-	4, // 6: jobsvc.v1.VersionStats.oldest_queued_age:type_name -> google.protobuf.Duration
-	0, // 7: jobsvc.v1.StatsService.GetQueueStats:input_type -> jobsvc.v1.GetQueueStatsRequest
-	1, // 8: jobsvc.v1.StatsService.GetQueueStats:output_type -> jobsvc.v1.GetQueueStatsResponse
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	5,  // 0: jobsvc.v1.GetQueueStatsRequest.window:type_name -> google.protobuf.Duration
+	3,  // 1: jobsvc.v1.GetQueueStatsResponse.versions:type_name -> jobsvc.v1.VersionStats
+	5,  // 2: jobsvc.v1.GetQueueStatsResponse.window:type_name -> google.protobuf.Duration
+	6,  // 3: jobsvc.v1.GetQueueStatsResponse.time:type_name -> google.protobuf.Timestamp
+	2,  // 4: jobsvc.v1.GetQueueStatsResponse.timeline:type_name -> jobsvc.v1.FinishedBucket
+	6,  // 5: jobsvc.v1.FinishedBucket.start:type_name -> google.protobuf.Timestamp
+	5,  // 6: jobsvc.v1.VersionStats.oldest_queued_age:type_name -> google.protobuf.Duration
+	4,  // 7: jobsvc.v1.VersionStats.waiting:type_name -> jobsvc.v1.WaitCount
+	7,  // 8: jobsvc.v1.WaitCount.reason:type_name -> jobsvc.v1.WaitReason
+	0,  // 9: jobsvc.v1.StatsService.GetQueueStats:input_type -> jobsvc.v1.GetQueueStatsRequest
+	1,  // 10: jobsvc.v1.StatsService.GetQueueStats:output_type -> jobsvc.v1.GetQueueStatsResponse
+	10, // [10:11] is the sub-list for method output_type
+	9,  // [9:10] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_stats_service_proto_init() }
@@ -398,13 +471,14 @@ func file_jobsvc_v1_stats_service_proto_init() {
 		return
 	}
 	file_jobsvc_v1_auth_proto_init()
+	file_jobsvc_v1_job_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_stats_service_proto_rawDesc), len(file_jobsvc_v1_stats_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

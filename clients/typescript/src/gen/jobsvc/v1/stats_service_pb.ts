@@ -7,13 +7,15 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_jobsvc_v1_auth } from "./auth_pb.js";
+import type { WaitReason } from "./job_pb.js";
+import { file_jobsvc_v1_job } from "./job_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file jobsvc/v1/stats_service.proto.
  */
 export const file_jobsvc_v1_stats_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch1qb2JzdmMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxIkEKFEdldFF1ZXVlU3RhdHNSZXF1ZXN0EikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLEAQoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEikKCHZlcnNpb25zGAEgAygLMhcuam9ic3ZjLnYxLlZlcnNpb25TdGF0cxIpCgZ3aW5kb3cYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIdGltZWxpbmUYBCADKAsyGS5qb2JzdmMudjEuRmluaXNoZWRCdWNrZXQicQoORmluaXNoZWRCdWNrZXQSKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXN1Y2NlZWRlZBgCIAEoAxIOCgZmYWlsZWQYAyABKAMSEQoJY2FuY2VsbGVkGAQgASgDItABCgxWZXJzaW9uU3RhdHMSDwoHaGFuZGxlchgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnF1ZXVlZBgDIAEoAxIRCglzY2hlZHVsZWQYBCABKAMSDwoHcnVubmluZxgFIAEoAxIRCglzdWNjZWVkZWQYBiABKAMSDgoGZmFpbGVkGAcgASgDEhEKCWNhbmNlbGxlZBgIIAEoAxI0ChFvbGRlc3RfcXVldWVkX2FnZRgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbjJoCgxTdGF0c1NlcnZpY2USWAoNR2V0UXVldWVTdGF0cxIfLmpvYnN2Yy52MS5HZXRRdWV1ZVN0YXRzUmVxdWVzdBogLmpvYnN2Yy52MS5HZXRRdWV1ZVN0YXRzUmVzcG9uc2UiBJi4GARCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobsvc_v1_auth]);
+  fileDesc("Ch1qb2JzdmMvdjEvc3RhdHNfc2VydmljZS5wcm90bxIJam9ic3ZjLnYxIkEKFEdldFF1ZXVlU3RhdHNSZXF1ZXN0EikKBndpbmRvdxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLEAQoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEikKCHZlcnNpb25zGAEgAygLMhcuam9ic3ZjLnYxLlZlcnNpb25TdGF0cxIpCgZ3aW5kb3cYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIdGltZWxpbmUYBCADKAsyGS5qb2JzdmMudjEuRmluaXNoZWRCdWNrZXQicQoORmluaXNoZWRCdWNrZXQSKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXN1Y2NlZWRlZBgCIAEoAxIOCgZmYWlsZWQYAyABKAMSEQoJY2FuY2VsbGVkGAQgASgDIvcBCgxWZXJzaW9uU3RhdHMSDwoHaGFuZGxlchgBIAEoCRIPCgd2ZXJzaW9uGAIgASgJEg4KBnF1ZXVlZBgDIAEoAxIRCglzY2hlZHVsZWQYBCABKAMSDwoHcnVubmluZxgFIAEoAxIRCglzdWNjZWVkZWQYBiABKAMSDgoGZmFpbGVkGAcgASgDEhEKCWNhbmNlbGxlZBgIIAEoAxI0ChFvbGRlc3RfcXVldWVkX2FnZRgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIlCgd3YWl0aW5nGAogAygLMhQuam9ic3ZjLnYxLldhaXRDb3VudCJBCglXYWl0Q291bnQSJQoGcmVhc29uGAEgASgOMhUuam9ic3ZjLnYxLldhaXRSZWFzb24SDQoFY291bnQYAiABKAMyaAoMU3RhdHNTZXJ2aWNlElgKDUdldFF1ZXVlU3RhdHMSHy5qb2JzdmMudjEuR2V0UXVldWVTdGF0c1JlcXVlc3QaIC5qb2JzdmMudjEuR2V0UXVldWVTdGF0c1Jlc3BvbnNlIgSYuBgEQk0KDWRldi5qb2JzdmMudjFQAVo6Z2l0aHViLmNvbS9qb2JzdmMvam9ic3ZjL2NsaWVudHMvZ28vZ2VuL2pvYnN2Yy92MTtqb2JzdmN2MWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_jobsvc_v1_auth, file_jobsvc_v1_job]);
 
 /**
  * @generated from message jobsvc.v1.GetQueueStatsRequest
@@ -167,6 +169,15 @@ export type VersionStats = Message<"jobsvc.v1.VersionStats"> & {
    * @generated from field: google.protobuf.Duration oldest_queued_age = 9;
    */
   oldestQueuedAge?: Duration | undefined;
+
+  /**
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   *
+   * @generated from field: repeated jobsvc.v1.WaitCount waiting = 10;
+   */
+  waiting: WaitCount[];
 };
 
 /**
@@ -175,6 +186,30 @@ export type VersionStats = Message<"jobsvc.v1.VersionStats"> & {
  */
 export const VersionStatsSchema: GenMessage<VersionStats> = /*@__PURE__*/
   messageDesc(file_jobsvc_v1_stats_service, 3);
+
+/**
+ * How many queued jobs wait for one reason.
+ *
+ * @generated from message jobsvc.v1.WaitCount
+ */
+export type WaitCount = Message<"jobsvc.v1.WaitCount"> & {
+  /**
+   * @generated from field: jobsvc.v1.WaitReason reason = 1;
+   */
+  reason: WaitReason;
+
+  /**
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message jobsvc.v1.WaitCount.
+ * Use `create(WaitCountSchema)` to create a new message.
+ */
+export const WaitCountSchema: GenMessage<WaitCount> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_stats_service, 4);
 
 /**
  * Read-only statistics of the queue, for dashboards: what the dashboard's overview shows,

@@ -101,49 +101,53 @@ public final class JobServiceOuterClass extends com.google.protobuf.GeneratedFil
   static {
     java.lang.String[] descriptorData = {
       "\n\033jobsvc/v1/job_service.proto\022\tjobsvc.v1" +
-      "\032\024jobsvc/v1/auth.proto\032\023jobsvc/v1/job.pr" +
-      "oto\"=\n\rGetJobRequest\022\n\n\002id\030\001 \001(\t\022 \n\004view" +
-      "\030\002 \001(\0162\022.jobsvc.v1.JobView\"-\n\016GetJobResp" +
-      "onse\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Job\"\367\001\n\017Li" +
-      "stJobsRequest\022#\n\006states\030\001 \003(\0162\023.jobsvc.v" +
-      "1.JobState\022\017\n\007handler\030\002 \001(\t\022\021\n\tpage_size" +
-      "\030\003 \001(\005\022\022\n\npage_token\030\004 \001(\t\022 \n\004view\030\005 \001(\016" +
-      "2\022.jobsvc.v1.JobView\0226\n\006labels\030\006 \003(\0132&.j" +
-      "obsvc.v1.ListJobsRequest.LabelsEntry\032-\n\013" +
-      "LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:" +
-      "\0028\001\"I\n\020ListJobsResponse\022\034\n\004jobs\030\001 \003(\0132\016." +
-      "jobsvc.v1.Job\022\027\n\017next_page_token\030\002 \001(\t\"." +
-      "\n\020CancelJobRequest\022\n\n\002id\030\001 \001(\t\022\016\n\006reason" +
-      "\030\002 \001(\t\"0\n\021CancelJobResponse\022\033\n\003job\030\001 \001(\013" +
-      "2\016.jobsvc.v1.Job\"#\n\023ListHandlersRequest\022" +
-      "\014\n\004name\030\001 \001(\t\"@\n\024ListHandlersResponse\022(\n" +
-      "\010handlers\030\001 \003(\0132\026.jobsvc.v1.HandlerInfo\"" +
-      "\037\n\021RedriveJobRequest\022\n\n\002id\030\001 \001(\t\"1\n\022Redr" +
-      "iveJobResponse\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1." +
-      "Job\"E\n\022RedriveJobsRequest\022\017\n\007handler\030\001 \001" +
-      "(\t\022\017\n\007version\030\002 \001(\t\022\r\n\005limit\030\003 \001(\005\"&\n\023Re" +
-      "driveJobsResponse\022\017\n\007job_ids\030\001 \003(\t*J\n\007Jo" +
-      "bView\022\030\n\024JOB_VIEW_UNSPECIFIED\020\000\022\022\n\016JOB_V" +
-      "IEW_BASIC\020\001\022\021\n\rJOB_VIEW_FULL\020\0022\346\003\n\nJobSe" +
-      "rvice\022C\n\006GetJob\022\030.jobsvc.v1.GetJobReques" +
-      "t\032\031.jobsvc.v1.GetJobResponse\"\004\230\270\030\004\022I\n\010Li" +
-      "stJobs\022\032.jobsvc.v1.ListJobsRequest\032\033.job" +
-      "svc.v1.ListJobsResponse\"\004\230\270\030\004\022L\n\tCancelJ" +
-      "ob\022\033.jobsvc.v1.CancelJobRequest\032\034.jobsvc" +
-      ".v1.CancelJobResponse\"\004\230\270\030\006\022U\n\014ListHandl" +
-      "ers\022\036.jobsvc.v1.ListHandlersRequest\032\037.jo" +
-      "bsvc.v1.ListHandlersResponse\"\004\230\270\030\004\022O\n\nRe" +
-      "driveJob\022\034.jobsvc.v1.RedriveJobRequest\032\035" +
-      ".jobsvc.v1.RedriveJobResponse\"\004\230\270\030\006\022R\n\013R" +
-      "edriveJobs\022\035.jobsvc.v1.RedriveJobsReques" +
-      "t\032\036.jobsvc.v1.RedriveJobsResponse\"\004\230\270\030\006B" +
-      "M\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jo" +
-      "bsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\006" +
-      "proto3"
+      "\032\037google/protobuf/timestamp.proto\032\024jobsv" +
+      "c/v1/auth.proto\032\023jobsvc/v1/job.proto\"=\n\r" +
+      "GetJobRequest\022\n\n\002id\030\001 \001(\t\022 \n\004view\030\002 \001(\0162" +
+      "\022.jobsvc.v1.JobView\"-\n\016GetJobResponse\022\033\n" +
+      "\003job\030\001 \001(\0132\016.jobsvc.v1.Job\"\357\002\n\017ListJobsR" +
+      "equest\022#\n\006states\030\001 \003(\0162\023.jobsvc.v1.JobSt" +
+      "ate\022\017\n\007handler\030\002 \001(\t\022\021\n\tpage_size\030\003 \001(\005\022" +
+      "\022\n\npage_token\030\004 \001(\t\022 \n\004view\030\005 \001(\0162\022.jobs" +
+      "vc.v1.JobView\0226\n\006labels\030\006 \003(\0132&.jobsvc.v" +
+      "1.ListJobsRequest.LabelsEntry\022\017\n\007version" +
+      "\030\007 \001(\t\0221\n\rcreated_after\030\010 \001(\0132\032.google.p" +
+      "rotobuf.Timestamp\0222\n\016created_before\030\t \001(" +
+      "\0132\032.google.protobuf.Timestamp\032-\n\013LabelsE" +
+      "ntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028\001\"I\n\020" +
+      "ListJobsResponse\022\034\n\004jobs\030\001 \003(\0132\016.jobsvc." +
+      "v1.Job\022\027\n\017next_page_token\030\002 \001(\t\".\n\020Cance" +
+      "lJobRequest\022\n\n\002id\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\"" +
+      "0\n\021CancelJobResponse\022\033\n\003job\030\001 \001(\0132\016.jobs" +
+      "vc.v1.Job\"#\n\023ListHandlersRequest\022\014\n\004name" +
+      "\030\001 \001(\t\"@\n\024ListHandlersResponse\022(\n\010handle" +
+      "rs\030\001 \003(\0132\026.jobsvc.v1.HandlerInfo\"\037\n\021Redr" +
+      "iveJobRequest\022\n\n\002id\030\001 \001(\t\"1\n\022RedriveJobR" +
+      "esponse\022\033\n\003job\030\001 \001(\0132\016.jobsvc.v1.Job\"E\n\022" +
+      "RedriveJobsRequest\022\017\n\007handler\030\001 \001(\t\022\017\n\007v" +
+      "ersion\030\002 \001(\t\022\r\n\005limit\030\003 \001(\005\"&\n\023RedriveJo" +
+      "bsResponse\022\017\n\007job_ids\030\001 \003(\t*J\n\007JobView\022\030" +
+      "\n\024JOB_VIEW_UNSPECIFIED\020\000\022\022\n\016JOB_VIEW_BAS" +
+      "IC\020\001\022\021\n\rJOB_VIEW_FULL\020\0022\346\003\n\nJobService\022C" +
+      "\n\006GetJob\022\030.jobsvc.v1.GetJobRequest\032\031.job" +
+      "svc.v1.GetJobResponse\"\004\230\270\030\004\022I\n\010ListJobs\022" +
+      "\032.jobsvc.v1.ListJobsRequest\032\033.jobsvc.v1." +
+      "ListJobsResponse\"\004\230\270\030\004\022L\n\tCancelJob\022\033.jo" +
+      "bsvc.v1.CancelJobRequest\032\034.jobsvc.v1.Can" +
+      "celJobResponse\"\004\230\270\030\006\022U\n\014ListHandlers\022\036.j" +
+      "obsvc.v1.ListHandlersRequest\032\037.jobsvc.v1" +
+      ".ListHandlersResponse\"\004\230\270\030\004\022O\n\nRedriveJo" +
+      "b\022\034.jobsvc.v1.RedriveJobRequest\032\035.jobsvc" +
+      ".v1.RedriveJobResponse\"\004\230\270\030\006\022R\n\013RedriveJ" +
+      "obs\022\035.jobsvc.v1.RedriveJobsRequest\032\036.job" +
+      "svc.v1.RedriveJobsResponse\"\004\230\270\030\006BM\n\rdev." +
+      "jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/cl" +
+      "ients/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
         new com.google.protobuf.Descriptors.FileDescriptor[] {
+          com.google.protobuf.TimestampProto.getDescriptor(),
           dev.jobsvc.v1.Auth.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
@@ -164,7 +168,7 @@ public final class JobServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_jobsvc_v1_ListJobsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_ListJobsRequest_descriptor,
-        new java.lang.String[] { "States", "Handler", "PageSize", "PageToken", "View", "Labels", });
+        new java.lang.String[] { "States", "Handler", "PageSize", "PageToken", "View", "Labels", "Version", "CreatedAfter", "CreatedBefore", });
     internal_static_jobsvc_v1_ListJobsRequest_LabelsEntry_descriptor =
       internal_static_jobsvc_v1_ListJobsRequest_descriptor.getNestedType(0);
     internal_static_jobsvc_v1_ListJobsRequest_LabelsEntry_fieldAccessorTable = new
@@ -226,6 +230,7 @@ public final class JobServiceOuterClass extends com.google.protobuf.GeneratedFil
         internal_static_jobsvc_v1_RedriveJobsResponse_descriptor,
         new java.lang.String[] { "JobIds", });
     descriptor.resolveAllFeaturesImmutable();
+    com.google.protobuf.TimestampProto.getDescriptor();
     dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =

@@ -32,6 +32,7 @@ private static final long serialVersionUID = 0L;
     handler_ = "";
     pageToken_ = "";
     view_ = 0;
+    version_ = "";
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -64,6 +65,7 @@ private static final long serialVersionUID = 0L;
             dev.jobsvc.v1.ListJobsRequest.class, dev.jobsvc.v1.ListJobsRequest.Builder.class);
   }
 
+  private int bitField0_;
   public static final int STATES_FIELD_NUMBER = 1;
   @SuppressWarnings("serial")
   private com.google.protobuf.Internal.IntList states_ =
@@ -379,6 +381,132 @@ java.lang.String defaultValue) {
     return map.get(key);
   }
 
+  public static final int VERSION_FIELD_NUMBER = 7;
+  @SuppressWarnings("serial")
+  private volatile java.lang.Object version_ = "";
+  /**
+   * <pre>
+   * Only jobs of this exact version (any when empty).
+   * </pre>
+   *
+   * <code>string version = 7;</code>
+   * @return The version.
+   */
+  @java.lang.Override
+  public java.lang.String getVersion() {
+    java.lang.Object ref = version_;
+    if (ref instanceof java.lang.String) {
+      return (java.lang.String) ref;
+    } else {
+      com.google.protobuf.ByteString bs = 
+          (com.google.protobuf.ByteString) ref;
+      java.lang.String s = bs.toStringUtf8();
+      version_ = s;
+      return s;
+    }
+  }
+  /**
+   * <pre>
+   * Only jobs of this exact version (any when empty).
+   * </pre>
+   *
+   * <code>string version = 7;</code>
+   * @return The bytes for version.
+   */
+  @java.lang.Override
+  public com.google.protobuf.ByteString
+      getVersionBytes() {
+    java.lang.Object ref = version_;
+    if (ref instanceof java.lang.String) {
+      com.google.protobuf.ByteString b = 
+          com.google.protobuf.ByteString.copyFromUtf8(
+              (java.lang.String) ref);
+      version_ = b;
+      return b;
+    } else {
+      return (com.google.protobuf.ByteString) ref;
+    }
+  }
+
+  public static final int CREATED_AFTER_FIELD_NUMBER = 8;
+  private com.google.protobuf.Timestamp createdAfter_;
+  /**
+   * <pre>
+   * Only jobs created at or after this time (not set: no lower bound).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_after = 8;</code>
+   * @return Whether the createdAfter field is set.
+   */
+  @java.lang.Override
+  public boolean hasCreatedAfter() {
+    return ((bitField0_ & 0x00000001) != 0);
+  }
+  /**
+   * <pre>
+   * Only jobs created at or after this time (not set: no lower bound).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_after = 8;</code>
+   * @return The createdAfter.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Timestamp getCreatedAfter() {
+    return createdAfter_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : createdAfter_;
+  }
+  /**
+   * <pre>
+   * Only jobs created at or after this time (not set: no lower bound).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_after = 8;</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.TimestampOrBuilder getCreatedAfterOrBuilder() {
+    return createdAfter_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : createdAfter_;
+  }
+
+  public static final int CREATED_BEFORE_FIELD_NUMBER = 9;
+  private com.google.protobuf.Timestamp createdBefore_;
+  /**
+   * <pre>
+   * Only jobs created before this time (not set: no upper bound). A range whose end is
+   * not after its start is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_before = 9;</code>
+   * @return Whether the createdBefore field is set.
+   */
+  @java.lang.Override
+  public boolean hasCreatedBefore() {
+    return ((bitField0_ & 0x00000002) != 0);
+  }
+  /**
+   * <pre>
+   * Only jobs created before this time (not set: no upper bound). A range whose end is
+   * not after its start is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_before = 9;</code>
+   * @return The createdBefore.
+   */
+  @java.lang.Override
+  public com.google.protobuf.Timestamp getCreatedBefore() {
+    return createdBefore_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : createdBefore_;
+  }
+  /**
+   * <pre>
+   * Only jobs created before this time (not set: no upper bound). A range whose end is
+   * not after its start is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_before = 9;</code>
+   */
+  @java.lang.Override
+  public com.google.protobuf.TimestampOrBuilder getCreatedBeforeOrBuilder() {
+    return createdBefore_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : createdBefore_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -419,6 +547,15 @@ java.lang.String defaultValue) {
         internalGetLabels(),
         LabelsDefaultEntryHolder.defaultEntry,
         6);
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(version_)) {
+      com.google.protobuf.GeneratedMessage.writeString(output, 7, version_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      output.writeMessage(8, getCreatedAfter());
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      output.writeMessage(9, getCreatedBefore());
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -459,6 +596,17 @@ java.lang.String defaultValue) {
       size += com.google.protobuf.CodedOutputStream
           .computeMessageSize(6, labels__);
     }
+    if (!com.google.protobuf.GeneratedMessage.isStringEmpty(version_)) {
+      size += com.google.protobuf.GeneratedMessage.computeStringSize(7, version_);
+    }
+    if (((bitField0_ & 0x00000001) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, getCreatedAfter());
+    }
+    if (((bitField0_ & 0x00000002) != 0)) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(9, getCreatedBefore());
+    }
     return size;
   }
   @java.lang.Override
@@ -493,6 +641,18 @@ java.lang.String defaultValue) {
     if (view_ != other.view_) return false;
     if (!internalGetLabels().equals(
         other.internalGetLabels())) return false;
+    if (!getVersion()
+        .equals(other.getVersion())) return false;
+    if (hasCreatedAfter() != other.hasCreatedAfter()) return false;
+    if (hasCreatedAfter()) {
+      if (!getCreatedAfter()
+          .equals(other.getCreatedAfter())) return false;
+    }
+    if (hasCreatedBefore() != other.hasCreatedBefore()) return false;
+    if (hasCreatedBefore()) {
+      if (!getCreatedBefore()
+          .equals(other.getCreatedBefore())) return false;
+    }
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -519,6 +679,16 @@ java.lang.String defaultValue) {
     if (!internalGetLabels().getMap().isEmpty()) {
       hash = (37 * hash) + LABELS_FIELD_NUMBER;
       hash = (53 * hash) + internalGetLabels().hashCode();
+    }
+    hash = (37 * hash) + VERSION_FIELD_NUMBER;
+    hash = (53 * hash) + getVersion().hashCode();
+    if (hasCreatedAfter()) {
+      hash = (37 * hash) + CREATED_AFTER_FIELD_NUMBER;
+      hash = (53 * hash) + getCreatedAfter().hashCode();
+    }
+    if (hasCreatedBefore()) {
+      hash = (37 * hash) + CREATED_BEFORE_FIELD_NUMBER;
+      hash = (53 * hash) + getCreatedBefore().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -661,13 +831,20 @@ java.lang.String defaultValue) {
 
     // Construct using dev.jobsvc.v1.ListJobsRequest.newBuilder()
     private Builder() {
-
+      maybeForceBuilderInitialization();
     }
 
     private Builder(
         com.google.protobuf.GeneratedMessage.BuilderParent parent) {
       super(parent);
-
+      maybeForceBuilderInitialization();
+    }
+    private void maybeForceBuilderInitialization() {
+      if (com.google.protobuf.GeneratedMessage
+              .alwaysUseFieldBuilders) {
+        internalGetCreatedAfterFieldBuilder();
+        internalGetCreatedBeforeFieldBuilder();
+      }
     }
     @java.lang.Override
     public Builder clear() {
@@ -679,6 +856,17 @@ java.lang.String defaultValue) {
       pageToken_ = "";
       view_ = 0;
       internalGetMutableLabels().clear();
+      version_ = "";
+      createdAfter_ = null;
+      if (createdAfterBuilder_ != null) {
+        createdAfterBuilder_.dispose();
+        createdAfterBuilder_ = null;
+      }
+      createdBefore_ = null;
+      if (createdBeforeBuilder_ != null) {
+        createdBeforeBuilder_.dispose();
+        createdBeforeBuilder_ = null;
+      }
       return this;
     }
 
@@ -732,6 +920,23 @@ java.lang.String defaultValue) {
         result.labels_ = internalGetLabels();
         result.labels_.makeImmutable();
       }
+      if (((from_bitField0_ & 0x00000040) != 0)) {
+        result.version_ = version_;
+      }
+      int to_bitField0_ = 0;
+      if (((from_bitField0_ & 0x00000080) != 0)) {
+        result.createdAfter_ = createdAfterBuilder_ == null
+            ? createdAfter_
+            : createdAfterBuilder_.build();
+        to_bitField0_ |= 0x00000001;
+      }
+      if (((from_bitField0_ & 0x00000100) != 0)) {
+        result.createdBefore_ = createdBeforeBuilder_ == null
+            ? createdBefore_
+            : createdBeforeBuilder_.build();
+        to_bitField0_ |= 0x00000002;
+      }
+      result.bitField0_ |= to_bitField0_;
     }
 
     @java.lang.Override
@@ -776,6 +981,17 @@ java.lang.String defaultValue) {
       internalGetMutableLabels().mergeFrom(
           other.internalGetLabels());
       bitField0_ |= 0x00000020;
+      if (!other.getVersion().isEmpty()) {
+        version_ = other.version_;
+        bitField0_ |= 0x00000040;
+        onChanged();
+      }
+      if (other.hasCreatedAfter()) {
+        mergeCreatedAfter(other.getCreatedAfter());
+      }
+      if (other.hasCreatedBefore()) {
+        mergeCreatedBefore(other.getCreatedBefore());
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -847,6 +1063,25 @@ java.lang.String defaultValue) {
               bitField0_ |= 0x00000020;
               break;
             } // case 50
+            case 58: {
+              version_ = input.readStringRequireUtf8();
+              bitField0_ |= 0x00000040;
+              break;
+            } // case 58
+            case 66: {
+              input.readMessage(
+                  internalGetCreatedAfterFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000080;
+              break;
+            } // case 66
+            case 74: {
+              input.readMessage(
+                  internalGetCreatedBeforeFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              bitField0_ |= 0x00000100;
+              break;
+            } // case 74
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1516,6 +1751,421 @@ java.lang.String defaultValue) {
           .putAll(values);
       bitField0_ |= 0x00000020;
       return this;
+    }
+
+    private java.lang.Object version_ = "";
+    /**
+     * <pre>
+     * Only jobs of this exact version (any when empty).
+     * </pre>
+     *
+     * <code>string version = 7;</code>
+     * @return The version.
+     */
+    public java.lang.String getVersion() {
+      java.lang.Object ref = version_;
+      if (!(ref instanceof java.lang.String)) {
+        com.google.protobuf.ByteString bs =
+            (com.google.protobuf.ByteString) ref;
+        java.lang.String s = bs.toStringUtf8();
+        version_ = s;
+        return s;
+      } else {
+        return (java.lang.String) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Only jobs of this exact version (any when empty).
+     * </pre>
+     *
+     * <code>string version = 7;</code>
+     * @return The bytes for version.
+     */
+    public com.google.protobuf.ByteString
+        getVersionBytes() {
+      java.lang.Object ref = version_;
+      if (ref instanceof String) {
+        com.google.protobuf.ByteString b = 
+            com.google.protobuf.ByteString.copyFromUtf8(
+                (java.lang.String) ref);
+        version_ = b;
+        return b;
+      } else {
+        return (com.google.protobuf.ByteString) ref;
+      }
+    }
+    /**
+     * <pre>
+     * Only jobs of this exact version (any when empty).
+     * </pre>
+     *
+     * <code>string version = 7;</code>
+     * @param value The version to set.
+     * @return This builder for chaining.
+     */
+    public Builder setVersion(
+        java.lang.String value) {
+      if (value == null) { throw new NullPointerException(); }
+      version_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs of this exact version (any when empty).
+     * </pre>
+     *
+     * <code>string version = 7;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearVersion() {
+      version_ = getDefaultInstance().getVersion();
+      bitField0_ = (bitField0_ & ~0x00000040);
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs of this exact version (any when empty).
+     * </pre>
+     *
+     * <code>string version = 7;</code>
+     * @param value The bytes for version to set.
+     * @return This builder for chaining.
+     */
+    public Builder setVersionBytes(
+        com.google.protobuf.ByteString value) {
+      if (value == null) { throw new NullPointerException(); }
+      checkByteStringIsUtf8(value);
+      version_ = value;
+      bitField0_ |= 0x00000040;
+      onChanged();
+      return this;
+    }
+
+    private com.google.protobuf.Timestamp createdAfter_;
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> createdAfterBuilder_;
+    /**
+     * <pre>
+     * Only jobs created at or after this time (not set: no lower bound).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_after = 8;</code>
+     * @return Whether the createdAfter field is set.
+     */
+    public boolean hasCreatedAfter() {
+      return ((bitField0_ & 0x00000080) != 0);
+    }
+    /**
+     * <pre>
+     * Only jobs created at or after this time (not set: no lower bound).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_after = 8;</code>
+     * @return The createdAfter.
+     */
+    public com.google.protobuf.Timestamp getCreatedAfter() {
+      if (createdAfterBuilder_ == null) {
+        return createdAfter_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : createdAfter_;
+      } else {
+        return createdAfterBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Only jobs created at or after this time (not set: no lower bound).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_after = 8;</code>
+     */
+    public Builder setCreatedAfter(com.google.protobuf.Timestamp value) {
+      if (createdAfterBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        createdAfter_ = value;
+      } else {
+        createdAfterBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs created at or after this time (not set: no lower bound).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_after = 8;</code>
+     */
+    public Builder setCreatedAfter(
+        com.google.protobuf.Timestamp.Builder builderForValue) {
+      if (createdAfterBuilder_ == null) {
+        createdAfter_ = builderForValue.build();
+      } else {
+        createdAfterBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs created at or after this time (not set: no lower bound).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_after = 8;</code>
+     */
+    public Builder mergeCreatedAfter(com.google.protobuf.Timestamp value) {
+      if (createdAfterBuilder_ == null) {
+        if (((bitField0_ & 0x00000080) != 0) &&
+          createdAfter_ != null &&
+          createdAfter_ != com.google.protobuf.Timestamp.getDefaultInstance()) {
+          getCreatedAfterBuilder().mergeFrom(value);
+        } else {
+          createdAfter_ = value;
+        }
+      } else {
+        createdAfterBuilder_.mergeFrom(value);
+      }
+      if (createdAfter_ != null) {
+        bitField0_ |= 0x00000080;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs created at or after this time (not set: no lower bound).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_after = 8;</code>
+     */
+    public Builder clearCreatedAfter() {
+      bitField0_ = (bitField0_ & ~0x00000080);
+      createdAfter_ = null;
+      if (createdAfterBuilder_ != null) {
+        createdAfterBuilder_.dispose();
+        createdAfterBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs created at or after this time (not set: no lower bound).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_after = 8;</code>
+     */
+    public com.google.protobuf.Timestamp.Builder getCreatedAfterBuilder() {
+      bitField0_ |= 0x00000080;
+      onChanged();
+      return internalGetCreatedAfterFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Only jobs created at or after this time (not set: no lower bound).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_after = 8;</code>
+     */
+    public com.google.protobuf.TimestampOrBuilder getCreatedAfterOrBuilder() {
+      if (createdAfterBuilder_ != null) {
+        return createdAfterBuilder_.getMessageOrBuilder();
+      } else {
+        return createdAfter_ == null ?
+            com.google.protobuf.Timestamp.getDefaultInstance() : createdAfter_;
+      }
+    }
+    /**
+     * <pre>
+     * Only jobs created at or after this time (not set: no lower bound).
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_after = 8;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> 
+        internalGetCreatedAfterFieldBuilder() {
+      if (createdAfterBuilder_ == null) {
+        createdAfterBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder>(
+                getCreatedAfter(),
+                getParentForChildren(),
+                isClean());
+        createdAfter_ = null;
+      }
+      return createdAfterBuilder_;
+    }
+
+    private com.google.protobuf.Timestamp createdBefore_;
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> createdBeforeBuilder_;
+    /**
+     * <pre>
+     * Only jobs created before this time (not set: no upper bound). A range whose end is
+     * not after its start is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_before = 9;</code>
+     * @return Whether the createdBefore field is set.
+     */
+    public boolean hasCreatedBefore() {
+      return ((bitField0_ & 0x00000100) != 0);
+    }
+    /**
+     * <pre>
+     * Only jobs created before this time (not set: no upper bound). A range whose end is
+     * not after its start is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_before = 9;</code>
+     * @return The createdBefore.
+     */
+    public com.google.protobuf.Timestamp getCreatedBefore() {
+      if (createdBeforeBuilder_ == null) {
+        return createdBefore_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : createdBefore_;
+      } else {
+        return createdBeforeBuilder_.getMessage();
+      }
+    }
+    /**
+     * <pre>
+     * Only jobs created before this time (not set: no upper bound). A range whose end is
+     * not after its start is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_before = 9;</code>
+     */
+    public Builder setCreatedBefore(com.google.protobuf.Timestamp value) {
+      if (createdBeforeBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        createdBefore_ = value;
+      } else {
+        createdBeforeBuilder_.setMessage(value);
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs created before this time (not set: no upper bound). A range whose end is
+     * not after its start is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_before = 9;</code>
+     */
+    public Builder setCreatedBefore(
+        com.google.protobuf.Timestamp.Builder builderForValue) {
+      if (createdBeforeBuilder_ == null) {
+        createdBefore_ = builderForValue.build();
+      } else {
+        createdBeforeBuilder_.setMessage(builderForValue.build());
+      }
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs created before this time (not set: no upper bound). A range whose end is
+     * not after its start is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_before = 9;</code>
+     */
+    public Builder mergeCreatedBefore(com.google.protobuf.Timestamp value) {
+      if (createdBeforeBuilder_ == null) {
+        if (((bitField0_ & 0x00000100) != 0) &&
+          createdBefore_ != null &&
+          createdBefore_ != com.google.protobuf.Timestamp.getDefaultInstance()) {
+          getCreatedBeforeBuilder().mergeFrom(value);
+        } else {
+          createdBefore_ = value;
+        }
+      } else {
+        createdBeforeBuilder_.mergeFrom(value);
+      }
+      if (createdBefore_ != null) {
+        bitField0_ |= 0x00000100;
+        onChanged();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs created before this time (not set: no upper bound). A range whose end is
+     * not after its start is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_before = 9;</code>
+     */
+    public Builder clearCreatedBefore() {
+      bitField0_ = (bitField0_ & ~0x00000100);
+      createdBefore_ = null;
+      if (createdBeforeBuilder_ != null) {
+        createdBeforeBuilder_.dispose();
+        createdBeforeBuilder_ = null;
+      }
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Only jobs created before this time (not set: no upper bound). A range whose end is
+     * not after its start is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_before = 9;</code>
+     */
+    public com.google.protobuf.Timestamp.Builder getCreatedBeforeBuilder() {
+      bitField0_ |= 0x00000100;
+      onChanged();
+      return internalGetCreatedBeforeFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Only jobs created before this time (not set: no upper bound). A range whose end is
+     * not after its start is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_before = 9;</code>
+     */
+    public com.google.protobuf.TimestampOrBuilder getCreatedBeforeOrBuilder() {
+      if (createdBeforeBuilder_ != null) {
+        return createdBeforeBuilder_.getMessageOrBuilder();
+      } else {
+        return createdBefore_ == null ?
+            com.google.protobuf.Timestamp.getDefaultInstance() : createdBefore_;
+      }
+    }
+    /**
+     * <pre>
+     * Only jobs created before this time (not set: no upper bound). A range whose end is
+     * not after its start is INVALID_ARGUMENT.
+     * </pre>
+     *
+     * <code>.google.protobuf.Timestamp created_before = 9;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder> 
+        internalGetCreatedBeforeFieldBuilder() {
+      if (createdBeforeBuilder_ == null) {
+        createdBeforeBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            com.google.protobuf.Timestamp, com.google.protobuf.Timestamp.Builder, com.google.protobuf.TimestampOrBuilder>(
+                getCreatedBefore(),
+                getParentForChildren(),
+                isClean());
+        createdBefore_ = null;
+      }
+      return createdBeforeBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.ListJobsRequest)

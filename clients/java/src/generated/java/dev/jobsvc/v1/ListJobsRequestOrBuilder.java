@@ -188,4 +188,81 @@ java.lang.String defaultValue);
    */
   java.lang.String getLabelsOrThrow(
       java.lang.String key);
+
+  /**
+   * <pre>
+   * Only jobs of this exact version (any when empty).
+   * </pre>
+   *
+   * <code>string version = 7;</code>
+   * @return The version.
+   */
+  java.lang.String getVersion();
+  /**
+   * <pre>
+   * Only jobs of this exact version (any when empty).
+   * </pre>
+   *
+   * <code>string version = 7;</code>
+   * @return The bytes for version.
+   */
+  com.google.protobuf.ByteString
+      getVersionBytes();
+
+  /**
+   * <pre>
+   * Only jobs created at or after this time (not set: no lower bound).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_after = 8;</code>
+   * @return Whether the createdAfter field is set.
+   */
+  boolean hasCreatedAfter();
+  /**
+   * <pre>
+   * Only jobs created at or after this time (not set: no lower bound).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_after = 8;</code>
+   * @return The createdAfter.
+   */
+  com.google.protobuf.Timestamp getCreatedAfter();
+  /**
+   * <pre>
+   * Only jobs created at or after this time (not set: no lower bound).
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_after = 8;</code>
+   */
+  com.google.protobuf.TimestampOrBuilder getCreatedAfterOrBuilder();
+
+  /**
+   * <pre>
+   * Only jobs created before this time (not set: no upper bound). A range whose end is
+   * not after its start is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_before = 9;</code>
+   * @return Whether the createdBefore field is set.
+   */
+  boolean hasCreatedBefore();
+  /**
+   * <pre>
+   * Only jobs created before this time (not set: no upper bound). A range whose end is
+   * not after its start is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_before = 9;</code>
+   * @return The createdBefore.
+   */
+  com.google.protobuf.Timestamp getCreatedBefore();
+  /**
+   * <pre>
+   * Only jobs created before this time (not set: no upper bound). A range whose end is
+   * not after its start is INVALID_ARGUMENT.
+   * </pre>
+   *
+   * <code>.google.protobuf.Timestamp created_before = 9;</code>
+   */
+  com.google.protobuf.TimestampOrBuilder getCreatedBeforeOrBuilder();
 }

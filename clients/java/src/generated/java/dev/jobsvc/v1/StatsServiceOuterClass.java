@@ -46,6 +46,11 @@ public final class StatsServiceOuterClass extends com.google.protobuf.GeneratedF
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_jobsvc_v1_VersionStats_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_WaitCount_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_WaitCount_fieldAccessorTable;
 
   public static com.google.protobuf.Descriptors.FileDescriptor
       getDescriptor() {
@@ -58,26 +63,30 @@ public final class StatsServiceOuterClass extends com.google.protobuf.GeneratedF
       "\n\035jobsvc/v1/stats_service.proto\022\tjobsvc." +
       "v1\032\036google/protobuf/duration.proto\032\037goog" +
       "le/protobuf/timestamp.proto\032\024jobsvc/v1/a" +
-      "uth.proto\"A\n\024GetQueueStatsRequest\022)\n\006win" +
-      "dow\030\001 \001(\0132\031.google.protobuf.Duration\"\304\001\n" +
-      "\025GetQueueStatsResponse\022)\n\010versions\030\001 \003(\013" +
-      "2\027.jobsvc.v1.VersionStats\022)\n\006window\030\002 \001(" +
-      "\0132\031.google.protobuf.Duration\022(\n\004time\030\003 \001" +
-      "(\0132\032.google.protobuf.Timestamp\022+\n\010timeli" +
-      "ne\030\004 \003(\0132\031.jobsvc.v1.FinishedBucket\"q\n\016F" +
-      "inishedBucket\022)\n\005start\030\001 \001(\0132\032.google.pr" +
-      "otobuf.Timestamp\022\021\n\tsucceeded\030\002 \001(\003\022\016\n\006f" +
-      "ailed\030\003 \001(\003\022\021\n\tcancelled\030\004 \001(\003\"\320\001\n\014Versi" +
-      "onStats\022\017\n\007handler\030\001 \001(\t\022\017\n\007version\030\002 \001(" +
-      "\t\022\016\n\006queued\030\003 \001(\003\022\021\n\tscheduled\030\004 \001(\003\022\017\n\007" +
-      "running\030\005 \001(\003\022\021\n\tsucceeded\030\006 \001(\003\022\016\n\006fail" +
-      "ed\030\007 \001(\003\022\021\n\tcancelled\030\010 \001(\003\0224\n\021oldest_qu" +
-      "eued_age\030\t \001(\0132\031.google.protobuf.Duratio" +
-      "n2h\n\014StatsService\022X\n\rGetQueueStats\022\037.job" +
-      "svc.v1.GetQueueStatsRequest\032 .jobsvc.v1." +
-      "GetQueueStatsResponse\"\004\230\270\030\004BM\n\rdev.jobsv" +
-      "c.v1P\001Z:github.com/jobsvc/jobsvc/clients" +
-      "/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
+      "uth.proto\032\023jobsvc/v1/job.proto\"A\n\024GetQue" +
+      "ueStatsRequest\022)\n\006window\030\001 \001(\0132\031.google." +
+      "protobuf.Duration\"\304\001\n\025GetQueueStatsRespo" +
+      "nse\022)\n\010versions\030\001 \003(\0132\027.jobsvc.v1.Versio" +
+      "nStats\022)\n\006window\030\002 \001(\0132\031.google.protobuf" +
+      ".Duration\022(\n\004time\030\003 \001(\0132\032.google.protobu" +
+      "f.Timestamp\022+\n\010timeline\030\004 \003(\0132\031.jobsvc.v" +
+      "1.FinishedBucket\"q\n\016FinishedBucket\022)\n\005st" +
+      "art\030\001 \001(\0132\032.google.protobuf.Timestamp\022\021\n" +
+      "\tsucceeded\030\002 \001(\003\022\016\n\006failed\030\003 \001(\003\022\021\n\tcanc" +
+      "elled\030\004 \001(\003\"\367\001\n\014VersionStats\022\017\n\007handler\030" +
+      "\001 \001(\t\022\017\n\007version\030\002 \001(\t\022\016\n\006queued\030\003 \001(\003\022\021" +
+      "\n\tscheduled\030\004 \001(\003\022\017\n\007running\030\005 \001(\003\022\021\n\tsu" +
+      "cceeded\030\006 \001(\003\022\016\n\006failed\030\007 \001(\003\022\021\n\tcancell" +
+      "ed\030\010 \001(\003\0224\n\021oldest_queued_age\030\t \001(\0132\031.go" +
+      "ogle.protobuf.Duration\022%\n\007waiting\030\n \003(\0132" +
+      "\024.jobsvc.v1.WaitCount\"A\n\tWaitCount\022%\n\006re" +
+      "ason\030\001 \001(\0162\025.jobsvc.v1.WaitReason\022\r\n\005cou" +
+      "nt\030\002 \001(\0032h\n\014StatsService\022X\n\rGetQueueStat" +
+      "s\022\037.jobsvc.v1.GetQueueStatsRequest\032 .job" +
+      "svc.v1.GetQueueStatsResponse\"\004\230\270\030\004BM\n\rde" +
+      "v.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/" +
+      "clients/go/gen/jobsvc/v1;jobsvcv1b\006proto" +
+      "3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -85,6 +94,7 @@ public final class StatsServiceOuterClass extends com.google.protobuf.GeneratedF
           com.google.protobuf.DurationProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
           dev.jobsvc.v1.Auth.getDescriptor(),
+          dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
     internal_static_jobsvc_v1_GetQueueStatsRequest_descriptor =
       getDescriptor().getMessageType(0);
@@ -109,11 +119,18 @@ public final class StatsServiceOuterClass extends com.google.protobuf.GeneratedF
     internal_static_jobsvc_v1_VersionStats_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_VersionStats_descriptor,
-        new java.lang.String[] { "Handler", "Version", "Queued", "Scheduled", "Running", "Succeeded", "Failed", "Cancelled", "OldestQueuedAge", });
+        new java.lang.String[] { "Handler", "Version", "Queued", "Scheduled", "Running", "Succeeded", "Failed", "Cancelled", "OldestQueuedAge", "Waiting", });
+    internal_static_jobsvc_v1_WaitCount_descriptor =
+      getDescriptor().getMessageType(4);
+    internal_static_jobsvc_v1_WaitCount_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_WaitCount_descriptor,
+        new java.lang.String[] { "Reason", "Count", });
     descriptor.resolveAllFeaturesImmutable();
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.jobsvc.v1.Auth.getDescriptor();
+    dev.jobsvc.v1.JobOuterClass.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
         com.google.protobuf.ExtensionRegistry.newInstance();
     registry.add(dev.jobsvc.v1.Auth.requiredScope);

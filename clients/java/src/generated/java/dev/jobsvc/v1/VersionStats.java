@@ -34,6 +34,7 @@ private static final long serialVersionUID = 0L;
   private VersionStats() {
     handler_ = "";
     version_ = "";
+    waiting_ = java.util.Collections.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -249,6 +250,77 @@ private static final long serialVersionUID = 0L;
     return oldestQueuedAge_ == null ? com.google.protobuf.Duration.getDefaultInstance() : oldestQueuedAge_;
   }
 
+  public static final int WAITING_FIELD_NUMBER = 10;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.jobsvc.v1.WaitCount> waiting_;
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.jobsvc.v1.WaitCount> getWaitingList() {
+    return waiting_;
+  }
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.jobsvc.v1.WaitCountOrBuilder> 
+      getWaitingOrBuilderList() {
+    return waiting_;
+  }
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  @java.lang.Override
+  public int getWaitingCount() {
+    return waiting_.size();
+  }
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.WaitCount getWaiting(int index) {
+    return waiting_.get(index);
+  }
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.WaitCountOrBuilder getWaitingOrBuilder(
+      int index) {
+    return waiting_.get(index);
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -290,6 +362,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(9, getOldestQueuedAge());
     }
+    for (int i = 0; i < waiting_.size(); i++) {
+      output.writeMessage(10, waiting_.get(i));
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -328,6 +403,15 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(9, getOldestQueuedAge());
     }
+
+        {
+          final int count = waiting_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(waiting_.get(i));
+          }
+          size += 1 * count;
+        }
     return size;
   }
   @java.lang.Override
@@ -373,6 +457,8 @@ private static final long serialVersionUID = 0L;
       if (!getOldestQueuedAge()
           .equals(other.getOldestQueuedAge())) return false;
     }
+    if (!getWaitingList()
+        .equals(other.getWaitingList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -409,6 +495,10 @@ private static final long serialVersionUID = 0L;
     if (hasOldestQueuedAge()) {
       hash = (37 * hash) + OLDEST_QUEUED_AGE_FIELD_NUMBER;
       hash = (53 * hash) + getOldestQueuedAge().hashCode();
+    }
+    if (getWaitingCount() > 0) {
+      hash = (37 * hash) + WAITING_FIELD_NUMBER;
+      hash = (53 * hash) + getWaitingList().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -545,6 +635,7 @@ private static final long serialVersionUID = 0L;
       if (com.google.protobuf.GeneratedMessage
               .alwaysUseFieldBuilders) {
         internalGetOldestQueuedAgeFieldBuilder();
+        internalGetWaitingFieldBuilder();
       }
     }
     @java.lang.Override
@@ -564,6 +655,13 @@ private static final long serialVersionUID = 0L;
         oldestQueuedAgeBuilder_.dispose();
         oldestQueuedAgeBuilder_ = null;
       }
+      if (waitingBuilder_ == null) {
+        waiting_ = java.util.Collections.emptyList();
+      } else {
+        waiting_ = null;
+        waitingBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000200);
       return this;
     }
 
@@ -590,9 +688,22 @@ private static final long serialVersionUID = 0L;
     @java.lang.Override
     public dev.jobsvc.v1.VersionStats buildPartial() {
       dev.jobsvc.v1.VersionStats result = new dev.jobsvc.v1.VersionStats(this);
+      buildPartialRepeatedFields(result);
       if (bitField0_ != 0) { buildPartial0(result); }
       onBuilt();
       return result;
+    }
+
+    private void buildPartialRepeatedFields(dev.jobsvc.v1.VersionStats result) {
+      if (waitingBuilder_ == null) {
+        if (((bitField0_ & 0x00000200) != 0)) {
+          waiting_ = java.util.Collections.unmodifiableList(waiting_);
+          bitField0_ = (bitField0_ & ~0x00000200);
+        }
+        result.waiting_ = waiting_;
+      } else {
+        result.waiting_ = waitingBuilder_.build();
+      }
     }
 
     private void buildPartial0(dev.jobsvc.v1.VersionStats result) {
@@ -674,6 +785,32 @@ private static final long serialVersionUID = 0L;
       if (other.hasOldestQueuedAge()) {
         mergeOldestQueuedAge(other.getOldestQueuedAge());
       }
+      if (waitingBuilder_ == null) {
+        if (!other.waiting_.isEmpty()) {
+          if (waiting_.isEmpty()) {
+            waiting_ = other.waiting_;
+            bitField0_ = (bitField0_ & ~0x00000200);
+          } else {
+            ensureWaitingIsMutable();
+            waiting_.addAll(other.waiting_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.waiting_.isEmpty()) {
+          if (waitingBuilder_.isEmpty()) {
+            waitingBuilder_.dispose();
+            waitingBuilder_ = null;
+            waiting_ = other.waiting_;
+            bitField0_ = (bitField0_ & ~0x00000200);
+            waitingBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetWaitingFieldBuilder() : null;
+          } else {
+            waitingBuilder_.addAllMessages(other.waiting_);
+          }
+        }
+      }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
       return this;
@@ -747,6 +884,19 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000100;
               break;
             } // case 74
+            case 82: {
+              dev.jobsvc.v1.WaitCount m =
+                  input.readMessage(
+                      dev.jobsvc.v1.WaitCount.parser(),
+                      extensionRegistry);
+              if (waitingBuilder_ == null) {
+                ensureWaitingIsMutable();
+                waiting_.add(m);
+              } else {
+                waitingBuilder_.addMessage(m);
+              }
+              break;
+            } // case 82
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -1291,6 +1441,354 @@ private static final long serialVersionUID = 0L;
         oldestQueuedAge_ = null;
       }
       return oldestQueuedAgeBuilder_;
+    }
+
+    private java.util.List<dev.jobsvc.v1.WaitCount> waiting_ =
+      java.util.Collections.emptyList();
+    private void ensureWaitingIsMutable() {
+      if (!((bitField0_ & 0x00000200) != 0)) {
+        waiting_ = new java.util.ArrayList<dev.jobsvc.v1.WaitCount>(waiting_);
+        bitField0_ |= 0x00000200;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.jobsvc.v1.WaitCount, dev.jobsvc.v1.WaitCount.Builder, dev.jobsvc.v1.WaitCountOrBuilder> waitingBuilder_;
+
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public java.util.List<dev.jobsvc.v1.WaitCount> getWaitingList() {
+      if (waitingBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(waiting_);
+      } else {
+        return waitingBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public int getWaitingCount() {
+      if (waitingBuilder_ == null) {
+        return waiting_.size();
+      } else {
+        return waitingBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public dev.jobsvc.v1.WaitCount getWaiting(int index) {
+      if (waitingBuilder_ == null) {
+        return waiting_.get(index);
+      } else {
+        return waitingBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public Builder setWaiting(
+        int index, dev.jobsvc.v1.WaitCount value) {
+      if (waitingBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureWaitingIsMutable();
+        waiting_.set(index, value);
+        onChanged();
+      } else {
+        waitingBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public Builder setWaiting(
+        int index, dev.jobsvc.v1.WaitCount.Builder builderForValue) {
+      if (waitingBuilder_ == null) {
+        ensureWaitingIsMutable();
+        waiting_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        waitingBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public Builder addWaiting(dev.jobsvc.v1.WaitCount value) {
+      if (waitingBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureWaitingIsMutable();
+        waiting_.add(value);
+        onChanged();
+      } else {
+        waitingBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public Builder addWaiting(
+        int index, dev.jobsvc.v1.WaitCount value) {
+      if (waitingBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureWaitingIsMutable();
+        waiting_.add(index, value);
+        onChanged();
+      } else {
+        waitingBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public Builder addWaiting(
+        dev.jobsvc.v1.WaitCount.Builder builderForValue) {
+      if (waitingBuilder_ == null) {
+        ensureWaitingIsMutable();
+        waiting_.add(builderForValue.build());
+        onChanged();
+      } else {
+        waitingBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public Builder addWaiting(
+        int index, dev.jobsvc.v1.WaitCount.Builder builderForValue) {
+      if (waitingBuilder_ == null) {
+        ensureWaitingIsMutable();
+        waiting_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        waitingBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public Builder addAllWaiting(
+        java.lang.Iterable<? extends dev.jobsvc.v1.WaitCount> values) {
+      if (waitingBuilder_ == null) {
+        ensureWaitingIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, waiting_);
+        onChanged();
+      } else {
+        waitingBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public Builder clearWaiting() {
+      if (waitingBuilder_ == null) {
+        waiting_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000200);
+        onChanged();
+      } else {
+        waitingBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public Builder removeWaiting(int index) {
+      if (waitingBuilder_ == null) {
+        ensureWaitingIsMutable();
+        waiting_.remove(index);
+        onChanged();
+      } else {
+        waitingBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public dev.jobsvc.v1.WaitCount.Builder getWaitingBuilder(
+        int index) {
+      return internalGetWaitingFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public dev.jobsvc.v1.WaitCountOrBuilder getWaitingOrBuilder(
+        int index) {
+      if (waitingBuilder_ == null) {
+        return waiting_.get(index);  } else {
+        return waitingBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public java.util.List<? extends dev.jobsvc.v1.WaitCountOrBuilder> 
+         getWaitingOrBuilderList() {
+      if (waitingBuilder_ != null) {
+        return waitingBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(waiting_);
+      }
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public dev.jobsvc.v1.WaitCount.Builder addWaitingBuilder() {
+      return internalGetWaitingFieldBuilder().addBuilder(
+          dev.jobsvc.v1.WaitCount.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public dev.jobsvc.v1.WaitCount.Builder addWaitingBuilder(
+        int index) {
+      return internalGetWaitingFieldBuilder().addBuilder(
+          index, dev.jobsvc.v1.WaitCount.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+     * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+     * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+     */
+    public java.util.List<dev.jobsvc.v1.WaitCount.Builder> 
+         getWaitingBuilderList() {
+      return internalGetWaitingFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.jobsvc.v1.WaitCount, dev.jobsvc.v1.WaitCount.Builder, dev.jobsvc.v1.WaitCountOrBuilder> 
+        internalGetWaitingFieldBuilder() {
+      if (waitingBuilder_ == null) {
+        waitingBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.jobsvc.v1.WaitCount, dev.jobsvc.v1.WaitCount.Builder, dev.jobsvc.v1.WaitCountOrBuilder>(
+                waiting_,
+                ((bitField0_ & 0x00000200) != 0),
+                getParentForChildren(),
+                isClean());
+        waiting_ = null;
+      }
+      return waitingBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.VersionStats)

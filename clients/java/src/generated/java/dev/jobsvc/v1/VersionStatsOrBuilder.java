@@ -108,4 +108,58 @@ public interface VersionStatsOrBuilder extends
    * <code>.google.protobuf.Duration oldest_queued_age = 9;</code>
    */
   com.google.protobuf.DurationOrBuilder getOldestQueuedAgeOrBuilder();
+
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  java.util.List<dev.jobsvc.v1.WaitCount> 
+      getWaitingList();
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  dev.jobsvc.v1.WaitCount getWaiting(int index);
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  int getWaitingCount();
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  java.util.List<? extends dev.jobsvc.v1.WaitCountOrBuilder> 
+      getWaitingOrBuilderList();
+  /**
+   * <pre>
+   * The queued jobs by why they wait, as Job.wait_reason says it (only reasons some job
+   * has, in the enum's order): SCHEDULED and RETRY_BACKOFF split `scheduled`; NO_WORKER,
+   * CONCURRENCY_LIMIT and RATE_LIMIT are part of `queued` (the rest of it waits its turn).
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.WaitCount waiting = 10;</code>
+   */
+  dev.jobsvc.v1.WaitCountOrBuilder getWaitingOrBuilder(
+      int index);
 }
