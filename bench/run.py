@@ -85,6 +85,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--e2e-concurrency", type=int, default=64, help="executor concurrency of the end-to-end and Call scenarios"
     )
     parser.add_argument(
+        "--claim-batch",
+        type=int,
+        default=ServerOptions.claim_batch,
+        help="jobs one claim takes at most, in every jobsvc server process (the executor's --claim-batch)",
+    )
+    parser.add_argument(
         "--e2e-sweep",
         default="16,128,256",
         help="other executor concurrencies tried end-to-end, one run each ('' for none; skipped with --quick)",
@@ -234,7 +240,7 @@ class Harness:
     async def _run_jobsvc_runs(
         self, scenario: Scenario, database: str, database_url: str, run_numbers: range, runs: int
     ) -> None:
-        options = dataclasses.replace(scenario.server, metrics=self.args.metrics)
+        options = dataclasses.replace(scenario.server, metrics=self.args.metrics, claim_batch=self.args.claim_batch)
         async with contextlib.AsyncExitStack() as stack:
             servers = await stack.enter_async_context(server_processes(database_url, options, self.logs, scenario.name))
             target = servers[0].target
