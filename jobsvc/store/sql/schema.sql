@@ -147,6 +147,8 @@ CREATE INDEX jobsvc_jobs_handler_created_idx ON jobsvc_jobs (handler, created_at
 CREATE UNIQUE INDEX jobsvc_jobs_idempotency_key_idx ON jobsvc_jobs (idempotency_key)
     WHERE (idempotency_key IS NOT NULL);
 
+-- ListJobs' label filters (labels @> '{...}'), 0009. Partial: jobs without labels cost it
+-- nothing; the filter query repeats the condition so the planner may use it.
 CREATE INDEX jobsvc_jobs_labels_idx ON jobsvc_jobs USING gin (labels jsonb_path_ops)
     WHERE (labels <> '{}'::jsonb);
 
@@ -308,6 +310,10 @@ CREATE TABLE jobsvc_workflow_steps (
 -- A workflow's steps in submit order (GetWorkflow, the workflow state, a cancel).
 CREATE UNIQUE INDEX jobsvc_workflow_steps_position_idx ON jobsvc_workflow_steps (workflow_id, "position", COALESCE(item, '-1'::integer));
 
+-- Pauses (0009): of a handler (version '': every version) or one version, or of a
+-- flow-control key (handler ''). Each replica keeps it in memory (re-read on NOTIFY
+-- jobsvc_pauses and every second): paused versions are left out of its claims, paused
+-- keys passed to the claim only while there are any.
 CREATE TABLE jobsvc_pauses (
     handler    text        NOT NULL DEFAULT ''::text,
     version    text        NOT NULL DEFAULT ''::text,
@@ -319,6 +325,9 @@ CREATE TABLE jobsvc_pauses (
     CONSTRAINT jobsvc_pauses_target_check CHECK ((handler = ''::text) <> (flow_key = ''::text))
 );
 
+-- Bulk actions run as background operations (0009): one replica at a time holds each
+-- (owner, lease_until), working in batches newest first from its start along the cursor,
+-- saving progress after each batch.
 CREATE TABLE jobsvc_operations (
     id                  uuid             NOT NULL,
     action              text             NOT NULL,
@@ -356,6 +365,9 @@ CREATE TABLE jobsvc_workflow_events (
     CONSTRAINT jobsvc_workflow_events_workflow_id_fkey FOREIGN KEY (workflow_id) REFERENCES jobsvc_workflows(id) ON DELETE CASCADE
 );
 
+-- The remote worker sessions connected to each replica (WorkerDirectoryService.ListWorkers):
+-- written when a session opens, refreshed every few seconds by its replica (in-flight
+-- counts), deleted when it ends; rows of a replica that stopped refreshing are ignored.
 CREATE TABLE jobsvc_worker_sessions (
     session_id   text        NOT NULL,
     worker_id    text        NOT NULL,
@@ -489,6 +501,8 @@ BEGIN
 END;
 $function$;
 
+-- The newest release of a handler in semver order: what '' or 'latest' resolves to in
+-- jobsvc_submit, as the server resolves it.
 CREATE FUNCTION jobsvc_handler_latest(p_name text)
  RETURNS text
  LANGUAGE sql
@@ -503,6 +517,8 @@ AS $function$
     LIMIT 1
 $function$;
 
+-- Whether a bulk action's filter selects a job and the action applies to it: the one
+-- definition, for the dry-run count and every batch.
 CREATE FUNCTION jobsvc_job_selected(j jobsvc_jobs, f jsonb, action text)
  RETURNS boolean
  LANGUAGE sql
@@ -562,6 +578,10 @@ BEGIN
 END;
 $function$;
 
+-- Submit from the application's own transaction (0009): the job exists only if it
+-- commits, and the NOTIFY that wakes every replica's claim loops is sent at that commit.
+-- Checks what PostgreSQL can (handler and exact or latest version registered, JSON input,
+-- labels); not the input's JSON schema; refuses flow-controlled and protobuf handlers.
 CREATE FUNCTION jobsvc_submit(handler text, input jsonb DEFAULT 'null'::jsonb, version text DEFAULT ''::text, priority integer DEFAULT 0, labels jsonb DEFAULT '{}'::jsonb, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, idempotency_key text DEFAULT NULL::text, max_attempts integer DEFAULT NULL::integer)
  RETURNS uuid
  LANGUAGE plpgsql
