@@ -48,6 +48,9 @@ def _http_delivery_config(args: argparse.Namespace) -> HttpDeliveryConfig:
         allow_private_targets=args.http_allow_private_targets,
         secrets_file=args.http_secrets_file,
         timeout=args.http_timeout,
+        host_concurrency=args.http_host_concurrency,
+        host_rate=args.http_host_rate,
+        host_rate_period=args.http_host_rate_period,
     )
 
 

@@ -301,6 +301,27 @@ def _add_http_delivery_options(serve: argparse.ArgumentParser) -> None:
     http.add_argument(
         "--http-timeout", type=float, default=HttpDeliveryConfig.timeout, help="seconds per request (and its cap)"
     )
+    http.add_argument(
+        "--http-host-concurrency",
+        type=int,
+        default=HttpDeliveryConfig.host_concurrency,
+        metavar="N",
+        help="at most N requests at once to one host:port, across all replicas (default: no limit)",
+    )
+    http.add_argument(
+        "--http-host-rate",
+        type=int,
+        default=HttpDeliveryConfig.host_rate,
+        metavar="N",
+        help="at most N requests start per --http-host-rate-period to one host:port (default: no limit)",
+    )
+    http.add_argument(
+        "--http-host-rate-period",
+        type=float,
+        default=HttpDeliveryConfig.host_rate_period,
+        metavar="SECONDS",
+        help="the window of --http-host-rate (default 1)",
+    )
 
 
 def _add_server_security_options(serve: argparse.ArgumentParser) -> None:
