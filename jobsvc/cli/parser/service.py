@@ -306,21 +306,21 @@ def _add_http_delivery_options(serve: argparse.ArgumentParser) -> None:
         type=int,
         default=HttpDeliveryConfig.host_concurrency,
         metavar="N",
-        help="at most N requests at once to one host:port, across all replicas (default: no limit)",
+        help="at most N requests at once to one host:port, across all replicas",
     )
     http.add_argument(
         "--http-host-rate",
         type=int,
         default=HttpDeliveryConfig.host_rate,
         metavar="N",
-        help="at most N requests start per --http-host-rate-period to one host:port (default: no limit)",
+        help="at most N requests start per --http-host-rate-period to one host:port",
     )
     http.add_argument(
         "--http-host-rate-period",
         type=float,
         default=HttpDeliveryConfig.host_rate_period,
         metavar="SECONDS",
-        help="the window of --http-host-rate (default 1)",
+        help="the window of --http-host-rate",
     )
 
 
