@@ -75,7 +75,15 @@ def observability_config(args: argparse.Namespace) -> ObservabilityConfig:
     )
     if "metrics_port" not in args:
         return config
-    return replace(config, metrics_port=args.metrics_port, metrics_host=args.metrics_host)
+    if args.metric_label_values < 1:
+        raise SystemExit("--metric-label-values must be at least 1")
+    return replace(
+        config,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        metric_labels=tuple(name.strip() for name in (args.metric_labels or "").split(",") if name.strip()),
+        metric_label_values=args.metric_label_values,
+    )
 
 
 def worker_config(args: argparse.Namespace) -> WorkerConfig:

@@ -250,6 +250,19 @@ def _add_observability_options(parser: argparse.ArgumentParser, *, metrics: bool
             default=ObservabilityConfig.metrics_host,
             help=f"address of the metrics port (default {ObservabilityConfig.metrics_host})",
         )
+        parser.add_argument(
+            "--metric-labels",
+            default=",".join(ObservabilityConfig.metric_labels) or None,
+            metavar="NAME[,NAME...]",
+            help="job labels whose values split the queue depth (jobsvc_queue_depth_by_label), e.g. tenant",
+        )
+        parser.add_argument(
+            "--metric-label-values",
+            type=int,
+            default=ObservabilityConfig.metric_label_values,
+            metavar="N",
+            help='the most queued N values of each --metric-labels label are exported, the rest as "other"',
+        )
     parser.add_argument(
         "--trace-exporter",
         choices=TRACE_EXPORTERS,
