@@ -12,8 +12,9 @@ import grpc
 import pytest
 
 from jobsvc import RetryPolicy
-from jobsvc.domain.flow import render_key
-from jobsvc.handlers.http_delivery import HttpDeliveryConfig, retry_after_seconds
+from jobsvc.cli import build_parser, server_config
+from jobsvc.domain.flow import ConcurrencyLimit, RateLimit, render_key
+from jobsvc.handlers.http_delivery import HOST_KEY, HttpDeliveryConfig, retry_after_seconds
 from jobsvc.sdk import Client, payload_value
 from jobsvc.v1 import job_pb2
 from tests.conftest import StartServer
@@ -144,6 +145,23 @@ def test_the_host_key_is_host_and_port_of_the_url() -> None:
     assert key("https://API.Example.com/x?y") == "api.example.com:443"
     assert key("http://user:pw@127.0.0.1:8080/") == "127.0.0.1:8080"
     assert key("http://[::1]/") == "[::1]:80"
+
+
+def test_serve_flags_set_the_host_limits() -> None:
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--http-delivery",
+            "--http-host-concurrency",
+            "2",
+            "--http-host-rate",
+            "10",
+            "--http-host-rate-period",
+            "60",
+        ]
+    )
+    flow = server_config(args).http_delivery.flow()
+    assert flow.concurrency == ConcurrencyLimit(2, HOST_KEY) and flow.rate == RateLimit(10, 60.0, HOST_KEY)
 
 
 def test_host_limits_out_of_range_name_their_option() -> None:
