@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from jobsvc.sdk import Client, job_spec
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2
 from jobsvc.v1 import operation_service_pb2 as ops
+from tests.conftest import subprocess_env
 from tests.processes import jobsvc_cli
 from tests.readme import readme_block
 
@@ -104,15 +106,24 @@ async def test_progress_streams_until_the_operation_ends(client: Client, databas
 
 async def test_a_watch_ends_when_the_operation_is_cancelled(server: JobsvcServer, client: Client) -> None:
     await client.submit_batch([job_spec("echo", i, delay=60) for i in range(30)])
-    slow = await client.bulk(ops.BULK_ACTION_CANCEL, ops.JobFilter(handler="echo"), max_jobs_per_second=5)
-    address = f"127.0.0.1:{server.port}"
-    watching = asyncio.create_task(asyncio.to_thread(jobsvc_cli, "operations", "watch", slow.id, server=address))
-    await asyncio.sleep(0.8)
-    await client.cancel_operation(slow.id)
-    watched = await asyncio.wait_for(watching, 20)
-    lines = watched.stdout.splitlines()
-    assert watched.returncode == 1, watched.stderr
-    assert lines[0].startswith("running\t") and lines[-1].startswith("cancelled\t") and lines[-1].endswith("/30")
+    slow = await client.bulk(ops.BULK_ACTION_CANCEL, ops.JobFilter(handler="echo"), max_jobs_per_second=3)
+    command = [sys.executable, "-m", "jobsvc.cli", "--server", f"127.0.0.1:{server.port}", "operations", "watch"]
+    watcher = await asyncio.create_subprocess_exec(
+        *command, slow.id, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=subprocess_env()
+    )
+    try:
+        assert watcher.stdout is not None
+        first = (await asyncio.wait_for(watcher.stdout.readline(), 15)).decode()
+        assert first.startswith("running\t"), first
+        await client.cancel_operation(slow.id)
+        rest, errors = await asyncio.wait_for(watcher.communicate(), 15)
+    finally:
+        if watcher.returncode is None:
+            watcher.kill()
+            await watcher.wait()
+    lines = rest.decode().splitlines()
+    assert watcher.returncode == 1, errors.decode()
+    assert lines[-1].startswith("cancelled\t") and lines[-1].endswith("/30"), lines
 
 
 async def test_watching_an_unknown_operation(client: Client) -> None:
