@@ -22,10 +22,10 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -52,7 +52,7 @@ from jobsvc.app.workers import RemoteWork, RemoteWorkConfig
 from jobsvc.app.workflows import WorkflowsApp
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerDefinition, HandlerModule, HandlerTable, load_module
-from jobsvc.domain.jobs import QueueStats
+from jobsvc.domain.jobs import LabelDepth, QueueStats
 from jobsvc.domain.limits import DEFAULT_MAX_MESSAGE_BYTES, PayloadLimits
 from jobsvc.executor import Executor, ExecutorConfig
 from jobsvc.handlers.http_delivery import HttpDelivery, HttpDeliveryConfig
@@ -81,6 +81,7 @@ from jobsvc.web.app import WebApp, connect_routes
 from jobsvc.web.server import HttpServer, HttpTls
 
 log = logging.getLogger("jobsvc.server")
+T = TypeVar("T")
 
 SERVICE_NAMES = (
     ack_service_pb2.DESCRIPTOR.services_by_name["AckService"].full_name,
@@ -439,13 +440,20 @@ class JobsvcServer:
         loop = asyncio.get_running_loop()
         loop_thread = threading.get_ident()
 
-        def read_queue() -> list[QueueStats]:
+        def on_loop(query: Coroutine[Any, Any, T]) -> T:
             # Called by the HTTP server's thread: the query runs on the event loop.
             if threading.get_ident() == loop_thread:
+                query.close()
                 raise RuntimeError("scrape /metrics from another thread than the server's event loop")
-            return asyncio.run_coroutine_threadsafe(store.job_queue_stats(), loop).result(timeout=5)
+            return asyncio.run_coroutine_threadsafe(query, loop).result(timeout=5)
 
-        metrics.watch_queue(read_queue)
+        def read_queue() -> list[QueueStats]:
+            return on_loop(store.job_queue_stats())
+
+        def read_label_depths() -> list[LabelDepth]:
+            return on_loop(store.job_queue_depth_by_label(obs.metric_labels, obs.metric_label_values))
+
+        metrics.watch_queue(read_queue, read_labels=read_label_depths if obs.metric_labels else None)
         self.metrics_port = metrics.serve(obs.metrics_host, obs.metrics_port)
         # shutdown() waits for the HTTP thread's poll (up to 0.5 s): not on the event loop.
         self._stack.push_async_callback(asyncio.to_thread, metrics.close)

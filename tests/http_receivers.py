@@ -1,6 +1,6 @@
 """Real HTTP servers on loopback for the HTTP delivery tests: each path is a behaviour
-(fail N times, rate-limit, hang, 404, redirect loop, endless body, check a signature),
-and every request is recorded with the moment it arrived."""
+(fail N times, rate-limit, hang, 404, redirect loop, endless body, check a signature,
+take a while), and every request is recorded with the moment it arrived."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ class Receiver(ThreadingHTTPServer):
         self.seen: list[Seen] = []
         self.failures_left = 2
         self.stopping = threading.Event()
+        # /slow: the requests being answered now, the most there ever were, and each one's
+        # (arrival, departure) on the monotonic clock.
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.slow_spans: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
 
     @property
     def base(self) -> str:
@@ -82,6 +88,8 @@ class _Behaviours(BaseHTTPRequestHandler):
                 self._answer(302, b"", {"location": "/loop"})
             case "/endless":
                 self._endless()
+            case "/slow":
+                self._slow()
             case "/signed":
                 self._answer(200 if _signed_correctly(self.headers.get("jobsvc-signature", ""), body) else 401, b"")
             case _:
@@ -94,6 +102,17 @@ class _Behaviours(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _slow(self) -> None:
+        arrived = time.monotonic()
+        with self.server._lock:
+            self.server.in_flight += 1
+            self.server.most_in_flight = max(self.server.most_in_flight, self.server.in_flight)
+        self.server.stopping.wait(0.3)
+        with self.server._lock:
+            self.server.in_flight -= 1
+            self.server.slow_spans.append((arrived, time.monotonic()))
+        self._answer(200, b"slowly")
 
     def _endless(self) -> None:
         self.send_response(200)

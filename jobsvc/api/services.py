@@ -414,6 +414,15 @@ class OperationService(operation_service_pb2_grpc.OperationServiceServicer):
         found = await self._operations.recent()
         return operation_service_pb2.ListOperationsResponse(operations=[codec.operation_to_proto(o) for o in found])
 
+    @server_streaming
+    async def StreamOperation(
+        self,
+        request: operation_service_pb2.StreamOperationRequest,
+        context: Context,
+    ) -> AsyncIterator[operation_service_pb2.StreamOperationResponse]:
+        async for operation in self._operations.watch(codec.job_id_from_request(request.id, "id")):
+            yield operation_service_pb2.StreamOperationResponse(operation=codec.operation_to_proto(operation))
+
     @unary
     async def CancelOperation(
         self,

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 from jobsvc.domain.errors import FieldViolation, InvalidArgument, NotFound
@@ -36,6 +36,8 @@ from jobsvc.supervisor import Supervisor
 log = logging.getLogger("jobsvc.operations")
 
 CANCEL_REASON = "bulk cancel (operation {id})"
+# How often a watched operation's row is read (StreamOperation).
+WATCH_INTERVAL = 0.5
 
 
 class Operations:
@@ -94,6 +96,20 @@ class Operations:
         if found is None:
             raise _not_found(operation_id)
         return found
+
+    async def watch(self, operation_id: str, *, interval: float = WATCH_INTERVAL) -> AsyncIterator[Operation]:
+        """The operation now, then each change of its state or progress, until it is no
+        longer running. Reads its row every `interval` seconds: the batches already save
+        their progress after each commit, so a watcher adds one primary-key read per
+        interval and nothing to the batches or the hot path."""
+        operation = await self.get(operation_id)
+        yield operation
+        while operation.state is OperationState.RUNNING:
+            await asyncio.sleep(interval)
+            now = await self.get(operation_id)
+            if (now.state, now.matched, now.processed) != (operation.state, operation.matched, operation.processed):
+                yield now
+            operation = now
 
     async def recent(self, limit: int = 100) -> list[Operation]:
         """The newest operations."""

@@ -48,6 +48,9 @@ def _http_delivery_config(args: argparse.Namespace) -> HttpDeliveryConfig:
         allow_private_targets=args.http_allow_private_targets,
         secrets_file=args.http_secrets_file,
         timeout=args.http_timeout,
+        host_concurrency=args.http_host_concurrency,
+        host_rate=args.http_host_rate,
+        host_rate_period=args.http_host_rate_period,
     )
 
 
@@ -72,7 +75,15 @@ def observability_config(args: argparse.Namespace) -> ObservabilityConfig:
     )
     if "metrics_port" not in args:
         return config
-    return replace(config, metrics_port=args.metrics_port, metrics_host=args.metrics_host)
+    if args.metric_label_values < 1:
+        raise SystemExit("--metric-label-values must be at least 1")
+    return replace(
+        config,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        metric_labels=tuple(name.strip() for name in (args.metric_labels or "").split(",") if name.strip()),
+        metric_label_values=args.metric_label_values,
+    )
 
 
 def worker_config(args: argparse.Namespace) -> WorkerConfig:

@@ -9,7 +9,8 @@ A handler declares it beside its code (or a remote worker in its hello):
                               fairness=Fairness(key="{input.customer_id}")))
 
 Keys are templates rendered at submit from the job: `{handler}`, `{version}`,
-`{input.a.b}` (a field of a JSON input), `{label.name}`, and literal text. Jobs share a
+`{input.a.b}` (a field of a JSON input), `{input.a.b|host}` (the host:port of the URL in
+that field: jobsvc.http's per-host limits), `{label.name}`, and literal text. Jobs share a
 limit when their rendered keys are equal, across handlers: a literal key such as
 `"images"` makes one queue-wide limit for every handler that names it. The rendered keys
 and limits are stored on the job, so every replica and worker applies the same ones.
@@ -21,12 +22,14 @@ import enum
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from jobsvc.domain.values import JsonValue
 
 MAX_KEY_BYTES = 256
 _FIELD = re.compile(r"\{([^{}]*)\}")
-_PATH = re.compile(r"^(handler|version|input(\.[A-Za-z0-9_\-]+)+|label\.[^.{}\s]+)$")
+_PATH = re.compile(r"^(handler|version|input(\.[A-Za-z0-9_\-]+)+(\|host)?|label\.[^.{}\s]+)$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class WaitReason(enum.StrEnum):
@@ -57,7 +60,7 @@ def check_template(template: str) -> None:
         if not _PATH.match(match[1]):
             raise ValueError(
                 f"unknown placeholder {{{match[1]}}} in key {template!r}: "
-                "use {handler}, {version}, {input.field[.field...]} or {label.name}"
+                "use {handler}, {version}, {input.field[.field...]}, {input.field|host} or {label.name}"
             )
     literal = _FIELD.sub("", template)
     if literal.count("{") or literal.count("}"):
@@ -83,23 +86,7 @@ def render_key(
             if name not in labels:
                 raise MissingKeyField(f"label {name!r} is required by the key {template!r}", f"{field}.labels")
             return labels[name]
-        node: Any = input
-        parts = path.split(".")[1:]
-        for part in parts:
-            if not isinstance(node, dict) or part not in node:
-                raise MissingKeyField(
-                    f"input field {'.'.join(parts)!r} is required by the key {template!r}",
-                    f"{field}.input.{'.'.join(parts)}",
-                )
-            node = node[part]
-        if isinstance(node, dict | list) or node is None:
-            raise MissingKeyField(
-                f"input field {'.'.join(parts)!r} must be a string, number or boolean for the key {template!r}",
-                f"{field}.input.{'.'.join(parts)}",
-            )
-        if isinstance(node, float) and node.is_integer():
-            node = int(node)  # 42 and 42.0 (JSON through protobuf) are one key
-        return str(node).lower() if isinstance(node, bool) else str(node)
+        return _input_value(input, path, template=template, field=field)
 
     key = _FIELD.sub(value, template)
     if len(key.encode()) > MAX_KEY_BYTES:
@@ -107,6 +94,49 @@ def render_key(
             f"the key rendered from {template!r} is longer than {MAX_KEY_BYTES} bytes", f"{field}.input"
         )
     return key
+
+
+def _input_value(input: JsonValue, path: str, *, template: str, field: str) -> str:
+    """What `{input.a.b}` or `{input.a.b|host}` renders for one job's input."""
+    path, host_of = path.removesuffix("|host"), path.endswith("|host")
+    parts = path.split(".")[1:]
+    name, job_field = ".".join(parts), f"{field}.input.{'.'.join(parts)}"
+    node: Any = input
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            raise MissingKeyField(f"input field {name!r} is required by the key {template!r}", job_field)
+        node = node[part]
+    if isinstance(node, dict | list) or node is None:
+        raise MissingKeyField(
+            f"input field {name!r} must be a string, number or boolean for the key {template!r}", job_field
+        )
+    if host_of:
+        if (host := url_host(node)) is None:
+            raise MissingKeyField(
+                f"input field {name!r} must be an http(s) URL with a host for the key {template!r}", job_field
+            )
+        return host
+    if isinstance(node, float) and node.is_integer():
+        node = int(node)  # 42 and 42.0 (JSON through protobuf) are one key
+    return str(node).lower() if isinstance(node, bool) else str(node)
+
+
+def url_host(url: object) -> str | None:
+    """`host:port` of an http(s) URL, lower case, the scheme's default port written out
+    (`https://API.example.com/x` is `api.example.com:443`), or None for anything else: what
+    `{input.url|host}` renders. Read from the URL the request goes to, so a caller cannot
+    name one host in the input and send to another."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url)
+        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+    except ValueError:  # a port out of range, a bad IPv6 literal
+        return None
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port or _DEFAULT_PORTS[scheme]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -379,6 +379,16 @@ class QueueStats:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelDepth:
+    """Due queued jobs whose label `name` is `value`; value None is every value past the
+    most queued ones, folded together (the metric's "other")."""
+
+    name: str
+    value: str | None
+    due: int
+
+
+@dataclass(frozen=True, slots=True)
 class VersionStats:
     """The jobs of one handler version now and within a recent window, for dashboards."""
 

@@ -12,6 +12,10 @@ callbacks, "deliver this until it succeeds").
   addresses the host name resolves to, and the request goes to the checked address (Host
   header and TLS server name kept), so a name that resolves differently a moment later
   cannot slip past it. Redirects are followed by hand, each hop checked the same way.
+- Per-host limits (the operator's --http-host-concurrency and --http-host-rate) are
+  flow-control keys rendered from the URL itself, `jobsvc.http:{input.url|host}`
+  (host:port), so a job cannot claim another host than the one it sends to. They bind the
+  URL's host; a redirect to another host is sent under the first host's slot.
 - With `signing_secret` naming a secret of the server's configuration, the request
   carries `Jobsvc-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 
@@ -38,6 +42,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from jobsvc.domain.errors import NonRetryableError, RetryLater
+from jobsvc.domain.flow import ConcurrencyLimit, FlowControl, RateLimit
 from jobsvc.domain.handlers import HandlerDefinition, JobContext
 from jobsvc.domain.jobs import RetryPolicy
 from jobsvc.domain.values import JsonValue
@@ -46,6 +51,8 @@ from jobsvc.domain.versions import Version
 HANDLER_NAME = "jobsvc.http"
 HANDLER_VERSION = "1.0.0"
 SIGNATURE_HEADER = "Jobsvc-Signature"
+# The flow-control key of a job's target: host:port of its URL (see jobsvc.domain.flow).
+HOST_KEY = "jobsvc.http:{input.url|host}"
 RETRYABLE_STATUSES = frozenset({408, 429})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Headers a job may not set: they belong to the connection, or to the signature.
@@ -87,10 +94,28 @@ class HttpDeliveryConfig:
     max_redirects: int = 5
     # A Retry-After longer than this is cut to it.
     max_retry_after: float = 3600.0
+    # Per target host (host:port of the URL): at most this many requests at once, and at
+    # most host_rate starts in any host_rate_period seconds, on all replicas together.
+    host_concurrency: int | None = None
+    host_rate: int | None = None
+    host_rate_period: float = 1.0
     # The default retry policy of jobsvc.http jobs (a job's own retry policy overrides it).
     retry_policy: RetryPolicy = field(
         default_factory=lambda: RetryPolicy(initial_interval=1.0, backoff_coefficient=2.0, maximum_attempts=10)
     )
+
+    def flow(self) -> FlowControl:
+        """The per-host limits as flow control keyed by HOST_KEY (empty when none is set);
+        ValueError naming the option when one is out of range."""
+        flow = FlowControl(
+            concurrency=None if self.host_concurrency is None else ConcurrencyLimit(self.host_concurrency, HOST_KEY),
+            rate=None if self.host_rate is None else RateLimit(self.host_rate, self.host_rate_period, HOST_KEY),
+        )
+        if problems := flow.problems():
+            part, problem = problems[0]
+            option = {"concurrency.max_running": "--http-host-concurrency", "rate.max_starts": "--http-host-rate"}
+            raise ValueError(f"{option.get(part, '--http-host-rate-period')} {problem}")
+        return flow
 
     def all_secrets(self) -> dict[str, str]:
         """The secrets given and those of secrets_file (ValueError when it cannot be read)."""
@@ -171,6 +196,7 @@ class HttpDelivery:
             input_schema=INPUT_SCHEMA,
             module=__name__,
             retry_policy=self.config.retry_policy,
+            flow=self.config.flow(),
         )
 
     async def deliver(self, ctx: JobContext, request: dict[str, Any]) -> dict[str, JsonValue]:

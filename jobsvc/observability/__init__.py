@@ -17,6 +17,10 @@ class ObservabilityConfig:
     # Prometheus metrics over HTTP on this port (0 picks a free one); None: no metrics.
     metrics_port: int | None = None
     metrics_host: str = "0.0.0.0"
+    # Job labels (names) whose values split the queue depth: jobsvc_queue_depth_by_label,
+    # with at most metric_label_values values per label (the most queued), the rest "other".
+    metric_labels: tuple[str, ...] = ()
+    metric_label_values: int = 20
     # none | console | otlp (the otlp exporter is the optional extra `jobsvc[otlp]`).
     trace_exporter: str = "none"
     # OTLP gRPC endpoint, e.g. http://collector:4317 (the exporter's default when None).

@@ -4,7 +4,8 @@ servers in one process), served over HTTP by a thread of prometheus_client.
 `Metrics` records nothing and is what components hold when metrics are off: the cost
 is one method call. `PrometheusMetrics` records. The queue gauges are computed by a
 query only when scraped, and cached briefly, so an idle server that nobody scrapes
-sends no extra query to the database.
+sends no extra query to the database; so is the queue depth by the labels an operator
+names (a tenant), whose values are bounded: the most queued few, the rest as "other".
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from jobsvc.domain.jobs import JobState, QueueStats, Transition
+from jobsvc.domain.jobs import JobState, LabelDepth, QueueStats, Transition
 
 log = logging.getLogger("jobsvc.metrics")
+T = TypeVar("T")
 
 # Attempts run from milliseconds to an hour; end-to-end adds queueing and retries.
 EXECUTION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
@@ -143,9 +145,19 @@ class PrometheusMetrics(Metrics):
         """The connected-workers gauge reads `count` when scraped."""
         self._workers.set_function(count)
 
-    def watch_queue(self, read: Callable[[], list[QueueStats]], ttl: float = 2.0) -> None:
-        """The queue gauges run `read` (a database query) when scraped, at most every `ttl` seconds."""
+    def watch_queue(
+        self,
+        read: Callable[[], list[QueueStats]],
+        ttl: float = 2.0,
+        *,
+        read_labels: Callable[[], list[LabelDepth]] | None = None,
+    ) -> None:
+        """The queue gauges run `read` (a database query) when scraped, at most every `ttl`
+        seconds; `read_labels`, when given, feeds jobsvc_queue_depth_by_label at the same
+        refresh."""
         self.registry.register(_QueueCollector(read, ttl))
+        if read_labels is not None:
+            self.registry.register(_LabelDepthCollector(read_labels, ttl))
 
     def serve(self, host: str, port: int) -> int:
         """Serve /metrics over HTTP from a daemon thread; the port listened on."""
@@ -161,15 +173,37 @@ class PrometheusMetrics(Metrics):
             self._http = None
 
 
+# The metric label value of the label values past the most queued ones.
+OTHER_VALUE = "other"
+
+
+class _Cached(Generic[T]):
+    """The last answer of `read` (a database query), read again at most every `ttl` seconds;
+    a failed read keeps the previous answer (a scrape never fails for the database)."""
+
+    def __init__(self, read: Callable[[], list[T]], ttl: float, what: str) -> None:
+        self._read, self._ttl, self._what = read, ttl, what
+        self._lock = threading.Lock()
+        self._read_at = float("-inf")
+        self._value: list[T] = []
+
+    def get(self) -> list[T]:
+        with self._lock:  # scrapes may come in parallel; one query serves them
+            if time.monotonic() - self._read_at >= self._ttl:
+                try:
+                    self._value = self._read()
+                except Exception as exc:
+                    log.warning("%s not read: %s", self._what, exc)
+                self._read_at = time.monotonic()
+            return list(self._value)
+
+
 class _QueueCollector(Collector):
     """jobsvc_queue_* gauges, read from the database on scrape and cached for `ttl` seconds."""
 
     def __init__(self, read: Callable[[], list[QueueStats]], ttl: float) -> None:
-        self._read = read
-        self._ttl = ttl
+        self._cache = _Cached(read, ttl, "queue metrics")
         self._lock = threading.Lock()
-        self._read_at = float("-inf")
-        self._stats: list[QueueStats] = []
         # Handlers seen once keep being reported (as 0) after their queue empties.
         self._handlers: set[str] = set()
 
@@ -177,17 +211,41 @@ class _QueueCollector(Collector):
         return _queue_families([], [])
 
     def collect(self) -> Iterable[Any]:
-        with self._lock:  # scrapes may come in parallel; one query serves them
-            if time.monotonic() - self._read_at >= self._ttl:
-                try:
-                    self._stats = self._read()
-                except Exception as exc:  # a scrape never fails for the database: the gauges go stale
-                    log.warning("queue metrics not read: %s", exc)
-                self._read_at = time.monotonic()
-            stats = list(self._stats)
+        stats = self._cache.get()
+        with self._lock:
             self._handlers.update(s.handler for s in stats)
             handlers = sorted(self._handlers)
         return _queue_families(stats, handlers)
+
+
+class _LabelDepthCollector(Collector):
+    """jobsvc_queue_depth_by_label{label, value}: read on scrape, cached for `ttl` seconds.
+    The query already bounds the values (the most queued few of each label, the rest
+    folded into one row), so the series are at most names x (max_values + 1)."""
+
+    def __init__(self, read: Callable[[], list[LabelDepth]], ttl: float) -> None:
+        self._cache = _Cached(read, ttl, "queue depth by label")
+
+    def describe(self) -> Iterable[Any]:
+        return [_label_depth_family([])]
+
+    def collect(self) -> Iterable[Any]:
+        return [_label_depth_family(self._cache.get())]
+
+
+def _label_depth_family(depths: list[LabelDepth]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "jobsvc_queue_depth_by_label",
+        'Due queued jobs by the value of a label the operator named (--metric-labels); "other" folds the rest',
+        labels=["label", "value"],
+    )
+    totals: dict[tuple[str, str], int] = {}
+    for d in depths:
+        key = (d.name, OTHER_VALUE if d.value is None else d.value)
+        totals[key] = totals.get(key, 0) + d.due  # a value literally "other" joins the fold
+    for (name, shown), due in sorted(totals.items()):
+        family.add_metric([name, shown], due)
+    return family
 
 
 def _queue_families(stats: list[QueueStats], handlers: list[str]) -> Iterator[Any]:

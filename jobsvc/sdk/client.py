@@ -524,7 +524,7 @@ class Client:
         timeout: float | None = None,
     ) -> operation_service_pb2.Operation:
         """Cancel, redrive or delete every job job_filter selects, as a background operation
-        (dry_run: only count them); follow it with get_operation."""
+        (dry_run: only count them); follow it with watch_operation or get_operation."""
         request = operation_service_pb2.StartBulkActionRequest(
             action=action, filter=job_filter, dry_run=dry_run, max_jobs_per_second=max_jobs_per_second
         )
@@ -542,6 +542,31 @@ class Client:
         request = operation_service_pb2.ListOperationsRequest()
         response = await self._operations.ListOperations(request, timeout=timeout, metadata=self._metadata)
         return list(response.operations)
+
+    async def watch_operation(
+        self, operation_id: str, *, max_reconnects: int = 10, reconnect_delay: float = 0.2
+    ) -> AsyncIterator[operation_service_pb2.Operation]:
+        """A bulk operation now, then each time its state or progress changes, ending with
+        its final state. A dropped connection is resumed (the state is read afresh, so
+        nothing is missed that matters; an unchanged repeat is not given twice)."""
+        request = operation_service_pb2.StreamOperationRequest(id=operation_id)
+        last: operation_service_pb2.Operation | None = None
+        reconnects = 0
+        while True:
+            call = self._operations.StreamOperation(request, metadata=self._call_metadata())
+            try:
+                async for response in call:
+                    if response.operation != last:
+                        last = response.operation
+                        yield last
+                return
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RESUMABLE or reconnects >= max_reconnects:
+                    raise
+                reconnects += 1
+                await asyncio.sleep(reconnect_delay * reconnects)
+            finally:
+                call.cancel()
 
     async def cancel_operation(
         self, operation_id: str, *, timeout: float | None = None

@@ -21,6 +21,7 @@ from jobsvc.domain.jobs import (
     JobError,
     JobPage,
     JobState,
+    LabelDepth,
     NewJob,
     Payload,
     QueueStats,
@@ -224,6 +225,11 @@ class JobStore(Protocol):
 
     async def job_queue_stats(self) -> list[QueueStats]:
         """Queued jobs per handler: due, scheduled for later, age of the oldest due."""
+        ...
+
+    async def job_queue_depth_by_label(self, names: Sequence[str], max_values: int) -> list[LabelDepth]:
+        """Due queued jobs per value of each label named: the max_values most queued
+        values of each, the rest folded into value None."""
         ...
 
     async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:

@@ -24,6 +24,7 @@ from jobsvc.domain.jobs import (
     JobError,
     JobPage,
     JobState,
+    LabelDepth,
     NewJob,
     Payload,
     QueueStats,
@@ -718,6 +719,11 @@ class PgStore:
             QueueStats(r["handler"], r["due"], r["scheduled"], r["oldest_due_age"])
             for r in await self._fetch("job_queue_stats")
         ]
+
+    async def job_queue_depth_by_label(self, names: Sequence[str], max_values: int) -> list[LabelDepth]:
+        """Due queued jobs per value of each label named (for the labelled queue gauge, on scrape only)."""
+        found = await self._fetch("job_queue_depth_by_label", names=list(names), max_values=max_values)
+        return [LabelDepth(r["name"], r["value"], r["due"]) for r in found]
 
     async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
         """Per handler version: queued (due, scheduled), running, and finished within the window."""

@@ -27,7 +27,7 @@ from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!jobsvc/v1/operation_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xac\x02\n\tJobFilter\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x30\n\x06labels\x18\x04 \x03(\x0b\x32 .jobsvc.v1.JobFilter.LabelsEntry\x12\x10\n\x08\x66low_key\x18\x05 \x01(\t\x12\x31\n\rcreated_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf6\x02\n\tOperation\x12\n\n\x02id\x18\x01 \x01(\t\x12%\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x15.jobsvc.v1.BulkAction\x12$\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x14.jobsvc.v1.JobFilter\x12(\n\x05state\x18\x04 \x01(\x0e\x32\x19.jobsvc.v1.OperationState\x12\x0f\n\x07matched\x18\x05 \x01(\x03\x12\x11\n\tprocessed\x18\x06 \x01(\x03\x12\x1b\n\x13max_jobs_per_second\x18\x07 \x01(\x01\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x16StartBulkActionRequest\x12%\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x15.jobsvc.v1.BulkAction\x12$\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x14.jobsvc.v1.JobFilter\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x1b\n\x13max_jobs_per_second\x18\x04 \x01(\x01\"B\n\x17StartBulkActionResponse\x12\'\n\toperation\x18\x01 \x01(\x0b\x32\x14.jobsvc.v1.Operation\"!\n\x13GetOperationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x14GetOperationResponse\x12\'\n\toperation\x18\x01 \x01(\x0b\x32\x14.jobsvc.v1.Operation\"\x17\n\x15ListOperationsRequest\"B\n\x16ListOperationsResponse\x12(\n\noperations\x18\x01 \x03(\x0b\x32\x14.jobsvc.v1.Operation\"$\n\x16\x43\x61ncelOperationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"B\n\x17\x43\x61ncelOperationResponse\x12\'\n\toperation\x18\x01 \x01(\x0b\x32\x14.jobsvc.v1.Operation*r\n\nBulkAction\x12\x1b\n\x17\x42ULK_ACTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x42ULK_ACTION_CANCEL\x10\x01\x12\x17\n\x13\x42ULK_ACTION_REDRIVE\x10\x02\x12\x16\n\x12\x42ULK_ACTION_DELETE\x10\x03*\xa9\x01\n\x0eOperationState\x12\x1f\n\x1bOPERATION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17OPERATION_STATE_DRY_RUN\x10\x01\x12\x1b\n\x17OPERATION_STATE_RUNNING\x10\x02\x12\x1d\n\x19OPERATION_STATE_SUCCEEDED\x10\x03\x12\x1d\n\x19OPERATION_STATE_CANCELLED\x10\x04\x32\x86\x03\n\x10OperationService\x12^\n\x0fStartBulkAction\x12!.jobsvc.v1.StartBulkActionRequest\x1a\".jobsvc.v1.StartBulkActionResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cGetOperation\x12\x1e.jobsvc.v1.GetOperationRequest\x1a\x1f.jobsvc.v1.GetOperationResponse\"\x04\x98\xb8\x18\x04\x12[\n\x0eListOperations\x12 .jobsvc.v1.ListOperationsRequest\x1a!.jobsvc.v1.ListOperationsResponse\"\x04\x98\xb8\x18\x04\x12^\n\x0f\x43\x61ncelOperation\x12!.jobsvc.v1.CancelOperationRequest\x1a\".jobsvc.v1.CancelOperationResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!jobsvc/v1/operation_service.proto\x12\tjobsvc.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xac\x02\n\tJobFilter\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.jobsvc.v1.JobState\x12\x0f\n\x07handler\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x30\n\x06labels\x18\x04 \x03(\x0b\x32 .jobsvc.v1.JobFilter.LabelsEntry\x12\x10\n\x08\x66low_key\x18\x05 \x01(\t\x12\x31\n\rcreated_after\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf6\x02\n\tOperation\x12\n\n\x02id\x18\x01 \x01(\t\x12%\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32\x15.jobsvc.v1.BulkAction\x12$\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x14.jobsvc.v1.JobFilter\x12(\n\x05state\x18\x04 \x01(\x0e\x32\x19.jobsvc.v1.OperationState\x12\x0f\n\x07matched\x18\x05 \x01(\x03\x12\x11\n\tprocessed\x18\x06 \x01(\x03\x12\x1b\n\x13max_jobs_per_second\x18\x07 \x01(\x01\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inish_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x16StartBulkActionRequest\x12%\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x15.jobsvc.v1.BulkAction\x12$\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x14.jobsvc.v1.JobFilter\x12\x0f\n\x07\x64ry_run\x18\x03 \x01(\x08\x12\x1b\n\x13max_jobs_per_second\x18\x04 \x01(\x01\"B\n\x17StartBulkActionResponse\x12\'\n\toperation\x18\x01 \x01(\x0b\x32\x14.jobsvc.v1.Operation\"!\n\x13GetOperationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x14GetOperationResponse\x12\'\n\toperation\x18\x01 \x01(\x0b\x32\x14.jobsvc.v1.Operation\"$\n\x16StreamOperationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"B\n\x17StreamOperationResponse\x12\'\n\toperation\x18\x01 \x01(\x0b\x32\x14.jobsvc.v1.Operation\"\x17\n\x15ListOperationsRequest\"B\n\x16ListOperationsResponse\x12(\n\noperations\x18\x01 \x03(\x0b\x32\x14.jobsvc.v1.Operation\"$\n\x16\x43\x61ncelOperationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"B\n\x17\x43\x61ncelOperationResponse\x12\'\n\toperation\x18\x01 \x01(\x0b\x32\x14.jobsvc.v1.Operation*r\n\nBulkAction\x12\x1b\n\x17\x42ULK_ACTION_UNSPECIFIED\x10\x00\x12\x16\n\x12\x42ULK_ACTION_CANCEL\x10\x01\x12\x17\n\x13\x42ULK_ACTION_REDRIVE\x10\x02\x12\x16\n\x12\x42ULK_ACTION_DELETE\x10\x03*\xa9\x01\n\x0eOperationState\x12\x1f\n\x1bOPERATION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17OPERATION_STATE_DRY_RUN\x10\x01\x12\x1b\n\x17OPERATION_STATE_RUNNING\x10\x02\x12\x1d\n\x19OPERATION_STATE_SUCCEEDED\x10\x03\x12\x1d\n\x19OPERATION_STATE_CANCELLED\x10\x04\x32\xe8\x03\n\x10OperationService\x12^\n\x0fStartBulkAction\x12!.jobsvc.v1.StartBulkActionRequest\x1a\".jobsvc.v1.StartBulkActionResponse\"\x04\x98\xb8\x18\x06\x12U\n\x0cGetOperation\x12\x1e.jobsvc.v1.GetOperationRequest\x1a\x1f.jobsvc.v1.GetOperationResponse\"\x04\x98\xb8\x18\x04\x12[\n\x0eListOperations\x12 .jobsvc.v1.ListOperationsRequest\x1a!.jobsvc.v1.ListOperationsResponse\"\x04\x98\xb8\x18\x04\x12`\n\x0fStreamOperation\x12!.jobsvc.v1.StreamOperationRequest\x1a\".jobsvc.v1.StreamOperationResponse\"\x04\x98\xb8\x18\x04\x30\x01\x12^\n\x0f\x43\x61ncelOperation\x12!.jobsvc.v1.CancelOperationRequest\x1a\".jobsvc.v1.CancelOperationResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,12 +43,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPERATIONSERVICE'].methods_by_name['GetOperation']._serialized_options = b'\230\270\030\004'
   _globals['_OPERATIONSERVICE'].methods_by_name['ListOperations']._loaded_options = None
   _globals['_OPERATIONSERVICE'].methods_by_name['ListOperations']._serialized_options = b'\230\270\030\004'
+  _globals['_OPERATIONSERVICE'].methods_by_name['StreamOperation']._loaded_options = None
+  _globals['_OPERATIONSERVICE'].methods_by_name['StreamOperation']._serialized_options = b'\230\270\030\004'
   _globals['_OPERATIONSERVICE'].methods_by_name['CancelOperation']._loaded_options = None
   _globals['_OPERATIONSERVICE'].methods_by_name['CancelOperation']._serialized_options = b'\230\270\030\006'
-  _globals['_BULKACTION']._serialized_start=1321
-  _globals['_BULKACTION']._serialized_end=1435
-  _globals['_OPERATIONSTATE']._serialized_start=1438
-  _globals['_OPERATIONSTATE']._serialized_end=1607
+  _globals['_BULKACTION']._serialized_start=1427
+  _globals['_BULKACTION']._serialized_end=1541
+  _globals['_OPERATIONSTATE']._serialized_start=1544
+  _globals['_OPERATIONSTATE']._serialized_end=1713
   _globals['_JOBFILTER']._serialized_start=125
   _globals['_JOBFILTER']._serialized_end=425
   _globals['_JOBFILTER_LABELSENTRY']._serialized_start=380
@@ -63,14 +65,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETOPERATIONREQUEST']._serialized_end=1055
   _globals['_GETOPERATIONRESPONSE']._serialized_start=1057
   _globals['_GETOPERATIONRESPONSE']._serialized_end=1120
-  _globals['_LISTOPERATIONSREQUEST']._serialized_start=1122
-  _globals['_LISTOPERATIONSREQUEST']._serialized_end=1145
-  _globals['_LISTOPERATIONSRESPONSE']._serialized_start=1147
-  _globals['_LISTOPERATIONSRESPONSE']._serialized_end=1213
-  _globals['_CANCELOPERATIONREQUEST']._serialized_start=1215
-  _globals['_CANCELOPERATIONREQUEST']._serialized_end=1251
-  _globals['_CANCELOPERATIONRESPONSE']._serialized_start=1253
-  _globals['_CANCELOPERATIONRESPONSE']._serialized_end=1319
-  _globals['_OPERATIONSERVICE']._serialized_start=1610
-  _globals['_OPERATIONSERVICE']._serialized_end=2000
+  _globals['_STREAMOPERATIONREQUEST']._serialized_start=1122
+  _globals['_STREAMOPERATIONREQUEST']._serialized_end=1158
+  _globals['_STREAMOPERATIONRESPONSE']._serialized_start=1160
+  _globals['_STREAMOPERATIONRESPONSE']._serialized_end=1226
+  _globals['_LISTOPERATIONSREQUEST']._serialized_start=1228
+  _globals['_LISTOPERATIONSREQUEST']._serialized_end=1251
+  _globals['_LISTOPERATIONSRESPONSE']._serialized_start=1253
+  _globals['_LISTOPERATIONSRESPONSE']._serialized_end=1319
+  _globals['_CANCELOPERATIONREQUEST']._serialized_start=1321
+  _globals['_CANCELOPERATIONREQUEST']._serialized_end=1357
+  _globals['_CANCELOPERATIONRESPONSE']._serialized_start=1359
+  _globals['_CANCELOPERATIONRESPONSE']._serialized_end=1425
+  _globals['_OPERATIONSERVICE']._serialized_start=1716
+  _globals['_OPERATIONSERVICE']._serialized_end=2204
 # @@protoc_insertion_point(module_scope)

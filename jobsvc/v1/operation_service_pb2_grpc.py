@@ -53,6 +53,11 @@ class OperationServiceStub:
                 request_serializer=jobsvc_dot_v1_dot_operation__service__pb2.ListOperationsRequest.SerializeToString,
                 response_deserializer=jobsvc_dot_v1_dot_operation__service__pb2.ListOperationsResponse.FromString,
                 _registered_method=True)
+        self.StreamOperation = channel.unary_stream(
+                '/jobsvc.v1.OperationService/StreamOperation',
+                request_serializer=jobsvc_dot_v1_dot_operation__service__pb2.StreamOperationRequest.SerializeToString,
+                response_deserializer=jobsvc_dot_v1_dot_operation__service__pb2.StreamOperationResponse.FromString,
+                _registered_method=True)
         self.CancelOperation = channel.unary_unary(
                 '/jobsvc.v1.OperationService/CancelOperation',
                 request_serializer=jobsvc_dot_v1_dot_operation__service__pb2.CancelOperationRequest.SerializeToString,
@@ -86,6 +91,16 @@ class OperationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamOperation(self, request, context):
+        """The operation as it is, then again each time its state or progress changes, read
+        from its stored row every half second (one primary-key read per watcher, none on
+        the jobs); the stream ends after the message with its final state (SUCCEEDED or
+        CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CancelOperation(self, request, context):
         """Stops a running operation after its batch in flight; what it did stays done.
         """
@@ -110,6 +125,11 @@ def add_OperationServiceServicer_to_server(servicer, server):
                     servicer.ListOperations,
                     request_deserializer=jobsvc_dot_v1_dot_operation__service__pb2.ListOperationsRequest.FromString,
                     response_serializer=jobsvc_dot_v1_dot_operation__service__pb2.ListOperationsResponse.SerializeToString,
+            ),
+            'StreamOperation': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamOperation,
+                    request_deserializer=jobsvc_dot_v1_dot_operation__service__pb2.StreamOperationRequest.FromString,
+                    response_serializer=jobsvc_dot_v1_dot_operation__service__pb2.StreamOperationResponse.SerializeToString,
             ),
             'CancelOperation': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelOperation,
@@ -202,6 +222,33 @@ class OperationService:
             '/jobsvc.v1.OperationService/ListOperations',
             jobsvc_dot_v1_dot_operation__service__pb2.ListOperationsRequest.SerializeToString,
             jobsvc_dot_v1_dot_operation__service__pb2.ListOperationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamOperation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/jobsvc.v1.OperationService/StreamOperation',
+            jobsvc_dot_v1_dot_operation__service__pb2.StreamOperationRequest.SerializeToString,
+            jobsvc_dot_v1_dot_operation__service__pb2.StreamOperationResponse.FromString,
             options,
             channel_credentials,
             insecure,

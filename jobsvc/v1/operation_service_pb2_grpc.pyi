@@ -41,6 +41,12 @@ class OperationServiceStub:
     GetOperation: _grpc.UnaryUnaryMultiCallable[_operation_service_pb2.GetOperationRequest, _operation_service_pb2.GetOperationResponse]
     ListOperations: _grpc.UnaryUnaryMultiCallable[_operation_service_pb2.ListOperationsRequest, _operation_service_pb2.ListOperationsResponse]
     """The newest operations first."""
+    StreamOperation: _grpc.UnaryStreamMultiCallable[_operation_service_pb2.StreamOperationRequest, _operation_service_pb2.StreamOperationResponse]
+    """The operation as it is, then again each time its state or progress changes, read
+    from its stored row every half second (one primary-key read per watcher, none on
+    the jobs); the stream ends after the message with its final state (SUCCEEDED or
+    CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+    """
     CancelOperation: _grpc.UnaryUnaryMultiCallable[_operation_service_pb2.CancelOperationRequest, _operation_service_pb2.CancelOperationResponse]
     """Stops a running operation after its batch in flight; what it did stays done."""
 
@@ -57,6 +63,12 @@ class OperationServiceAsyncStub(OperationServiceStub):
     GetOperation: _aio.UnaryUnaryMultiCallable[_operation_service_pb2.GetOperationRequest, _operation_service_pb2.GetOperationResponse]  # type: ignore[assignment]
     ListOperations: _aio.UnaryUnaryMultiCallable[_operation_service_pb2.ListOperationsRequest, _operation_service_pb2.ListOperationsResponse]  # type: ignore[assignment]
     """The newest operations first."""
+    StreamOperation: _aio.UnaryStreamMultiCallable[_operation_service_pb2.StreamOperationRequest, _operation_service_pb2.StreamOperationResponse]  # type: ignore[assignment]
+    """The operation as it is, then again each time its state or progress changes, read
+    from its stored row every half second (one primary-key read per watcher, none on
+    the jobs); the stream ends after the message with its final state (SUCCEEDED or
+    CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+    """
     CancelOperation: _aio.UnaryUnaryMultiCallable[_operation_service_pb2.CancelOperationRequest, _operation_service_pb2.CancelOperationResponse]  # type: ignore[assignment]
     """Stops a running operation after its batch in flight; what it did stays done."""
 
@@ -88,6 +100,18 @@ class OperationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_operation_service_pb2.ListOperationsResponse, _abc.Awaitable[_operation_service_pb2.ListOperationsResponse]]:
         """The newest operations first."""
+
+    @_abc_1.abstractmethod
+    def StreamOperation(
+        self,
+        request: _operation_service_pb2.StreamOperationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_operation_service_pb2.StreamOperationResponse], _abc.AsyncIterator[_operation_service_pb2.StreamOperationResponse]]:
+        """The operation as it is, then again each time its state or progress changes, read
+        from its stored row every half second (one primary-key read per watcher, none on
+        the jobs); the stream ends after the message with its final state (SUCCEEDED or
+        CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+        """
 
     @_abc_1.abstractmethod
     def CancelOperation(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -15,6 +17,7 @@ from jobsvc.sdk import Client, job_spec
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2
 from jobsvc.v1 import operation_service_pb2 as ops
+from tests.conftest import subprocess_env
 from tests.processes import jobsvc_cli
 from tests.readme import readme_block
 
@@ -79,6 +82,69 @@ async def test_the_rate_limit_spreads_the_work_and_progress_shows(client: Client
         assert await conn.fetchval("SELECT count(*) FROM jobsvc_job_events") == 0
     finally:
         await conn.close()
+
+
+async def test_progress_streams_until_the_operation_ends(client: Client, database_url: str) -> None:
+    await client.submit_batch([job_spec("echo", i) for i in range(40)])
+    conn = await asyncpg.connect(database_url)
+    try:
+        await _settled(conn)
+    finally:
+        await conn.close()
+    started = await client.bulk(ops.BULK_ACTION_DELETE, ops.JobFilter(states=[SUCCEEDED]), max_jobs_per_second=20)
+    seen = [op async for op in _bounded(client.watch_operation(started.id), timeout=15)]
+    assert seen[0].state == ops.OPERATION_STATE_RUNNING and seen[0].matched == 40
+    assert seen[-1].state == ops.OPERATION_STATE_SUCCEEDED and seen[-1].processed == 40
+    assert all(op.state == ops.OPERATION_STATE_RUNNING for op in seen[:-1])
+    progress = [op.processed for op in seen]
+    assert progress == sorted(progress) and any(0 < n < 40 for n in progress), progress
+    changes = [(op.state, op.processed) for op in seen]
+    assert len(set(changes)) == len(changes), f"an unchanged operation was sent twice: {changes}"
+    # A finished operation: one message, then the end.
+    assert [op.state async for op in client.watch_operation(started.id)] == [ops.OPERATION_STATE_SUCCEEDED]
+
+
+async def test_a_watch_ends_when_the_operation_is_cancelled(server: JobsvcServer, client: Client) -> None:
+    await client.submit_batch([job_spec("echo", i, delay=60) for i in range(30)])
+    slow = await client.bulk(ops.BULK_ACTION_CANCEL, ops.JobFilter(handler="echo"), max_jobs_per_second=3)
+    command = [sys.executable, "-m", "jobsvc.cli", "--server", f"127.0.0.1:{server.port}", "operations", "watch"]
+    watcher = await asyncio.create_subprocess_exec(
+        *command, slow.id, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=subprocess_env()
+    )
+    try:
+        assert watcher.stdout is not None
+        first = (await asyncio.wait_for(watcher.stdout.readline(), 15)).decode()
+        assert first.startswith("running\t"), first
+        await client.cancel_operation(slow.id)
+        rest, errors = await asyncio.wait_for(watcher.communicate(), 15)
+    finally:
+        if watcher.returncode is None:
+            watcher.kill()
+            await watcher.wait()
+    lines = rest.decode().splitlines()
+    assert watcher.returncode == 1, errors.decode()
+    assert lines[-1].startswith("cancelled\t") and lines[-1].endswith("/30"), lines
+
+
+async def test_watching_an_unknown_operation(client: Client) -> None:
+    for operation_id, code in [
+        ("8e6c6a43-7d33-4c1b-9a63-5c1c2b8f0d11", grpc.StatusCode.NOT_FOUND),
+        ("nope", grpc.StatusCode.INVALID_ARGUMENT),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            [op async for op in client.watch_operation(operation_id)]
+        assert caught.value.code() == code
+
+
+async def _bounded(stream: AsyncIterator[ops.Operation], timeout: float) -> AsyncIterator[ops.Operation]:
+    """The stream's items, failing the test if it has not ended within timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            item = await asyncio.wait_for(anext(stream), max(0.0, deadline - time.monotonic()))
+        except StopAsyncIteration:
+            return
+        yield item
 
 
 async def test_bulk_cancel_and_cancelling_an_operation(client: Client) -> None:
@@ -168,4 +234,5 @@ async def test_readme_example(client: Client, database_url: str) -> None:
     exec(readme_block("bulk-python", "python"), namespace)
     started = await namespace["redrive_tenant"](client, "acme")
     assert started.matched == 3
-    assert (await _until_finished(client, started.id)).processed == 3
+    done = await asyncio.wait_for(namespace["follow"](client, started.id), 15)
+    assert done.state == ops.OPERATION_STATE_SUCCEEDED and done.processed == 3

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from jobsvc import RetryPolicy
-from jobsvc.handlers.http_delivery import HttpDeliveryConfig, retry_after_seconds
+from jobsvc.cli import build_parser, server_config
+from jobsvc.domain.flow import ConcurrencyLimit, RateLimit, render_key
+from jobsvc.handlers.http_delivery import HOST_KEY, HttpDeliveryConfig, retry_after_seconds
 from jobsvc.sdk import Client, payload_value
 from jobsvc.v1 import job_pb2
 from tests.conftest import StartServer
@@ -104,6 +109,67 @@ async def test_a_private_target_is_refused_by_default(start_server: StartServer,
         job = await deliver(client, {"url": f"{http.base}/ok"})
     assert job.state == FAILED and job.attempt == 1 and job.error.type.endswith("TargetRefused")
     assert "127.0.0.1" in job.error.message and http.seen == []
+
+
+async def test_one_request_at_a_time_per_host_while_other_hosts_run_in_parallel(
+    start_server: StartServer,
+) -> None:
+    # Two receivers on one address, two ports: two hosts, since the key is host:port.
+    config = dataclasses.replace(TEST_CONFIG, host_concurrency=1, timeout=5.0)
+    server = await start_server(http_delivery=config)
+    with receiver() as first, receiver() as second:
+        async with Client(f"127.0.0.1:{server.port}") as client:
+            jobs = await asyncio.gather(
+                *(deliver(client, {"url": f"{target.base}/slow"}) for target in (first, second) for _ in range(4))
+            )
+    assert all(job.state == SUCCEEDED for job in jobs), [job.error.message for job in jobs]
+    assert jobs[0].concurrency_key == f"jobsvc.http:127.0.0.1:{first.server_address[1]}"
+    assert first.most_in_flight == 1 and second.most_in_flight == 1
+    overlapping = [(a, b) for a in first.slow_spans for b in second.slow_spans if a[0] < b[1] and b[0] < a[1]]
+    assert overlapping, "the two hosts were not served in parallel"
+
+
+async def test_a_job_without_a_url_host_is_refused_at_submit(start_server: StartServer) -> None:
+    server = await start_server(http_delivery=dataclasses.replace(TEST_CONFIG, host_rate=5))
+    async with Client(f"127.0.0.1:{server.port}") as client:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await client.submit("jobsvc.http", {"url": "http://:8080/no-host"})
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "must be an http(s) URL with a host" in str(refused.value.details())
+
+
+def test_the_host_key_is_host_and_port_of_the_url() -> None:
+    def key(url: str) -> str:
+        return render_key("{input.url|host}", handler="h", version="1", input={"url": url}, labels={}, field="f")
+
+    assert key("https://API.Example.com/x?y") == "api.example.com:443"
+    assert key("http://user:pw@127.0.0.1:8080/") == "127.0.0.1:8080"
+    assert key("http://[::1]/") == "[::1]:80"
+
+
+def test_serve_flags_set_the_host_limits() -> None:
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--http-delivery",
+            "--http-host-concurrency",
+            "2",
+            "--http-host-rate",
+            "10",
+            "--http-host-rate-period",
+            "60",
+        ]
+    )
+    flow = server_config(args).http_delivery.flow()
+    assert flow.concurrency == ConcurrencyLimit(2, HOST_KEY) and flow.rate == RateLimit(10, 60.0, HOST_KEY)
+
+
+def test_host_limits_out_of_range_name_their_option() -> None:
+    with pytest.raises(ValueError, match="--http-host-concurrency"):
+        HttpDeliveryConfig(host_concurrency=0).flow()
+    with pytest.raises(ValueError, match="--http-host-rate-period"):
+        HttpDeliveryConfig(host_rate=3, host_rate_period=0).flow()
+    assert not HttpDeliveryConfig().flow()
 
 
 def test_retry_after_reads_seconds_and_dates() -> None:

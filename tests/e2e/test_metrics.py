@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -161,6 +162,36 @@ async def test_queue_gauges_count_due_and_scheduled_jobs(start_server: StartServ
     assert value(samples, "jobsvc_queue_oldest_age_seconds", handler="nobody") >= 0
 
 
+async def test_queue_depth_by_the_labels_the_operator_names_is_bounded(start_server: StartServer) -> None:
+    config = replace(METRICS, metric_labels=("tenant", "region"), metric_label_values=2)
+    server = await start_server(handler_modules=[], observability=config)
+    later = datetime.now(UTC) + timedelta(hours=1)
+
+    def job(labels: dict[str, str], run_at: datetime | None = None) -> NewJob:
+        return NewJob(JobSpec("nobody", "1.0.0", Payload(json=0), labels=labels, run_at=run_at), "1.0.0")
+
+    tenants = {"a": 5, "b": 3, "c": 2, "d": 1}
+    pool = await create_pool(server.database_url or "", min_size=1, max_size=2)
+    try:
+        await PgStore(pool).job_insert_many(
+            [job({"tenant": t}) for t, n in tenants.items() for _ in range(n)]
+            + [job({"region": "eu", "tenant": "a"})] * 2  # counted under both labels
+            + [job({"other_label": "x"})] * 4  # not a named label: in jobsvc_queue_depth only
+            + [job({"tenant": "c"}, run_at=later)] * 3  # not due: not in the depth
+        )
+    finally:
+        await pool.close()
+    samples = await scrape(server)
+    by_label = {
+        (dict(labels)["label"], dict(labels)["value"]): v
+        for (name, labels), v in samples.items()
+        if name == "jobsvc_queue_depth_by_label"
+    }
+    # The 2 most queued tenants one by one, the rest (c: 2, d: 1) folded into "other".
+    assert by_label == {("tenant", "a"): 7, ("tenant", "b"): 3, ("tenant", "other"): 3, ("region", "eu"): 2}
+    assert value(samples, "jobsvc_queue_depth", handler="nobody") == 17
+
+
 async def test_rpcs_are_counted_by_method_and_code_and_workers_are_gauged(start_server: StartServer) -> None:
     server = await start_server(handler_modules=[], observability=METRICS)
     table = HandlerTable([d for d in load_module("tests.handlers").handlers if d.name == "echo"])
@@ -222,10 +253,19 @@ def test_serve_flags_fill_the_observability_config() -> None:
             "console",
             "--log-format",
             "json",
+            "--metric-labels",
+            "tenant, region",
+            "--metric-label-values",
+            "5",
         ]
     )
     assert _observability_config(args) == ObservabilityConfig(
-        metrics_port=9464, metrics_host="127.0.0.1", trace_exporter="console", log_format="json"
+        metrics_port=9464,
+        metrics_host="127.0.0.1",
+        trace_exporter="console",
+        log_format="json",
+        metric_labels=("tenant", "region"),
+        metric_label_values=5,
     )
     defaults = _observability_config(build_parser().parse_args(["serve"]))
     assert defaults == ObservabilityConfig()

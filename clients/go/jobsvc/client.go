@@ -18,13 +18,14 @@ const JobIDMetadata = "jobsvc-job-id"
 // Client is one connection to a jobsvc server (or a balancer in front of
 // several). It is safe for concurrent use.
 type Client struct {
-	conn   *grpc.ClientConn
-	submit jobsvcv1.SubmitServiceClient
-	call   jobsvcv1.CallServiceClient
-	stream jobsvcv1.StreamServiceClient
-	jobs   jobsvcv1.JobServiceClient
-	pauses jobsvcv1.PauseServiceClient
-	resume ResumePolicy
+	conn       *grpc.ClientConn
+	submit     jobsvcv1.SubmitServiceClient
+	call       jobsvcv1.CallServiceClient
+	stream     jobsvcv1.StreamServiceClient
+	jobs       jobsvcv1.JobServiceClient
+	pauses     jobsvcv1.PauseServiceClient
+	operations jobsvcv1.OperationServiceClient
+	resume     ResumePolicy
 }
 
 // Dial connects to a jobsvc server at address ("host:port", or any gRPC target).
@@ -43,13 +44,14 @@ func Dial(ctx context.Context, address string, opts ...Option) (*Client, error) 
 		}
 	}
 	return &Client{
-		conn:   conn,
-		submit: jobsvcv1.NewSubmitServiceClient(conn),
-		call:   jobsvcv1.NewCallServiceClient(conn),
-		stream: jobsvcv1.NewStreamServiceClient(conn),
-		jobs:   jobsvcv1.NewJobServiceClient(conn),
-		pauses: jobsvcv1.NewPauseServiceClient(conn),
-		resume: cfg.resume,
+		conn:       conn,
+		submit:     jobsvcv1.NewSubmitServiceClient(conn),
+		call:       jobsvcv1.NewCallServiceClient(conn),
+		stream:     jobsvcv1.NewStreamServiceClient(conn),
+		jobs:       jobsvcv1.NewJobServiceClient(conn),
+		pauses:     jobsvcv1.NewPauseServiceClient(conn),
+		operations: jobsvcv1.NewOperationServiceClient(conn),
+		resume:     cfg.resume,
 	}, nil
 }
 

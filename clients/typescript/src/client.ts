@@ -4,7 +4,7 @@
  *     const client = createClient({ address: "127.0.0.1:50051" });
  *     const result = await client.callResult("resize_image", { url: "s3://a.png" }, { version: "^2" });
  */
-import type { DescMethodServerStreaming } from "@bufbuild/protobuf";
+import type { DescMethodServerStreaming, MessageInitShape } from "@bufbuild/protobuf";
 import { createClient as createConnectClient, type CallOptions, type Transport } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { JOB_ID_HEADER, JobCancelledError, JobFailedError, JobsvcError } from "./errors.js";
@@ -17,6 +17,12 @@ import {
 } from "./gen/jobsvc/v1/call_service_pb.js";
 import { JobState, type HandlerInfo, type Job, type JobEvent } from "./gen/jobsvc/v1/job_pb.js";
 import { JobService, JobView, type ListJobsResponse } from "./gen/jobsvc/v1/job_service_pb.js";
+import {
+  OperationService,
+  type BulkAction,
+  type JobFilterSchema,
+  type Operation,
+} from "./gen/jobsvc/v1/operation_service_pb.js";
 import { PauseService, type Pause } from "./gen/jobsvc/v1/pause_service_pb.js";
 import { StreamService } from "./gen/jobsvc/v1/stream_service_pb.js";
 import { SubmitService, type SubmitResponse } from "./gen/jobsvc/v1/submit_service_pb.js";
@@ -65,6 +71,18 @@ export interface ListOptions extends RpcOptions {
  * or one exact `version`), or a flow-control `key` (its jobs' concurrency, rate or fairness key). */
 export type PauseTarget = { handler: string; version?: string } | { key: string };
 
+/** Which jobs {@link JobsvcClient.bulk} acts on, as a plain object: `states`, `handler`, an exact
+ * `version`, `labels`, `flowKey`, `createdAfter`/`createdBefore`; every condition given must hold. */
+export type JobFilterInit = MessageInitShape<typeof JobFilterSchema>;
+
+/** Options of {@link JobsvcClient.bulk}. */
+export interface BulkOptions extends RpcOptions {
+  /** Only count the jobs it would act on: the answer's state is `DRY_RUN`, nothing is stored. */
+  dryRun?: boolean;
+  /** How fast the operation works (default: the server's, 1000 jobs per second). */
+  maxJobsPerSecond?: number;
+}
+
 /** Options of {@link JobsvcClient.get}. */
 export interface GetOptions extends RpcOptions {
   /** `JobView.BASIC`: the job without its input, result and tracebacks; default FULL. */
@@ -109,6 +127,13 @@ export interface JobsvcClient {
   resume(target: PauseTarget, options?: RpcOptions): Promise<boolean>;
   /** The pauses in force. */
   pauses(options?: RpcOptions): Promise<Pause[]>;
+  /** Cancel, redrive or delete every job the filter selects, as a background operation the server
+   * works through in batches (`dryRun`: only count them). Follow it with {@link JobsvcClient.getOperation}. */
+  bulk(action: BulkAction, filter: JobFilterInit, options?: BulkOptions): Promise<Operation>;
+  /** A bulk operation and its progress (`processed` of `matched`). */
+  getOperation(id: string, options?: RpcOptions): Promise<Operation>;
+  /** Stop a running bulk operation after its batch in flight; a finished one is returned as it is. */
+  cancelOperation(id: string, options?: RpcOptions): Promise<Operation>;
   /** Close the connection (open streams end). */
   close(): void;
 }
@@ -134,6 +159,7 @@ export function createClient(options: ClientOptions): JobsvcClient {
   const streamService = createConnectClient(StreamService, channel.transport);
   const jobService = createConnectClient(JobService, channel.transport);
   const pauseService = createConnectClient(PauseService, channel.transport);
+  const operationService = createConnectClient(OperationService, channel.transport);
 
   const callOptions = (rpc: RpcOptions | undefined, extra: CallOptions = {}): CallOptions => {
     const timeoutMs = rpc?.timeoutMs ?? options.defaultTimeoutMs;
@@ -261,6 +287,24 @@ export function createClient(options: ClientOptions): JobsvcClient {
     },
     async pauses(rpcOptions) {
       return (await rpc(() => pauseService.listPauses({}, callOptions(rpcOptions)))).pauses;
+    },
+    async bulk(action, filter, options = {}) {
+      const request = {
+        action,
+        filter,
+        dryRun: options.dryRun ?? false,
+        maxJobsPerSecond: options.maxJobsPerSecond ?? 0,
+      };
+      const response = await rpc(() => operationService.startBulkAction(request, callOptions(options)));
+      return required(response.operation, "StartBulkAction");
+    },
+    async getOperation(id, rpcOptions) {
+      const response = await rpc(() => operationService.getOperation({ id }, callOptions(rpcOptions)));
+      return required(response.operation, "GetOperation");
+    },
+    async cancelOperation(id, rpcOptions) {
+      const response = await rpc(() => operationService.cancelOperation({ id }, callOptions(rpcOptions)));
+      return required(response.operation, "CancelOperation");
     },
     close: () => channel.close(),
   };

@@ -2,15 +2,17 @@
  * `@jobsvc/client`: a TypeScript client and remote-worker library for jobsvc.
  *
  * - {@link createClient}: Submit, Call, Stream (async iterator with automatic resume),
- *   Get, List (by label too), Cancel, ListHandlers, Pause and Resume.
+ *   Get, List (by label too), Cancel, ListHandlers, Pause and Resume, bulk operations.
  * - {@link createWorker}: serve handlers from this process over AckService.Work.
  * - Generated messages and services: `@jobsvc/client/gen/jobsvc/v1/<file>_pb`.
  */
 export {
   createClient,
   jobResult,
+  type BulkOptions,
   type ClientOptions,
   type GetOptions,
+  type JobFilterInit,
   type JobsvcClient,
   type ListOptions,
   type PauseTarget,
@@ -52,3 +54,4 @@ export {
 } from "./gen/jobsvc/v1/job_pb.js";
 export { JobView } from "./gen/jobsvc/v1/job_service_pb.js";
 export { type Pause } from "./gen/jobsvc/v1/pause_service_pb.js";
+export { BulkAction, OperationState, type Operation } from "./gen/jobsvc/v1/operation_service_pb.js";

@@ -2,12 +2,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
+  BulkAction,
   createClient,
   JobCancelledError,
   JobFailedError,
   JobState,
   JobsvcError,
   JobView,
+  OperationState,
   type JobEvent,
   type JobsvcClient,
 } from "../src/index.js";
@@ -349,5 +351,28 @@ describe("client (live server)", { skip: needsServer }, () => {
     await within(5_000, "the job runs after resume", ran());
     await client.pause({ key: "ts-key" });
     assert.equal(await client.resume({ key: "ts-key" }), true);
+  });
+  test("bulk cancel: a dry run counts, the operation runs, cancelling a finished one changes nothing", async () => {
+    const labels = { ts: "bulk" }; // only this test's jobs, delayed an hour
+    for (let i = 0; i < 3; i++) await client.submit("echo", i, { labels, delayMs: 3_600_000 });
+    const filter = { handler: "echo", labels };
+    const dry = await client.bulk(BulkAction.CANCEL, filter, { dryRun: true });
+    assert.equal(dry.state, OperationState.DRY_RUN);
+    assert.equal(dry.matched, 3n);
+    assert.equal(dry.id, "");
+    let operation = await client.bulk(BulkAction.CANCEL, filter, { maxJobsPerSecond: 100 });
+    assert.equal(operation.matched, 3n);
+    const finished = async () => {
+      while (operation.state === OperationState.RUNNING) {
+        await sleep(50);
+        operation = await client.getOperation(operation.id);
+      }
+    };
+    await within(10_000, "the operation finishes", finished());
+    assert.equal(operation.state, OperationState.SUCCEEDED);
+    assert.equal(operation.processed, 3n);
+    assert.equal((await client.cancelOperation(operation.id)).state, OperationState.SUCCEEDED);
+    const cancelled = await client.list({ labels, states: [JobState.CANCELLED] });
+    assert.equal(cancelled.jobs.length, 3);
   });
 });

@@ -213,9 +213,22 @@ async def _operations(client: Client, args: argparse.Namespace) -> int:
             print(f"{operation.id}\t{action}\t{state.lower()}\t{operation.processed}/{operation.matched}")
     elif command == "get":
         _print(await client.get_operation(args.operation_id))
+    elif command == "watch":
+        return await _watch_operation(client, args.operation_id)
     elif command == "cancel":
         _print(await client.cancel_operation(args.operation_id))
     return 0
+
+
+async def _watch_operation(client: Client, operation_id: str) -> int:
+    """A line per change (`running 2000/10000`) until the operation ends: 0 when it
+    succeeded, 1 when it was cancelled."""
+    state = operation_service_pb2.OPERATION_STATE_UNSPECIFIED
+    async for operation in client.watch_operation(operation_id):
+        state = operation.state
+        name = operation_service_pb2.OperationState.Name(state).removeprefix("OPERATION_STATE_").lower()
+        print(f"{name}\t{operation.processed}/{operation.matched}", flush=True)
+    return 0 if state == operation_service_pb2.OPERATION_STATE_SUCCEEDED else 1
 
 
 async def _workflow(client: Client, args: argparse.Namespace) -> int:

@@ -174,11 +174,11 @@ def _add_operation_commands(
     bulk.add_argument("--key", default="", help="jobs with this flow-control key")
     bulk.add_argument("--dry-run", action="store_true", help="only count the jobs it would act on")
     bulk.add_argument("--rate", type=float, default=0.0, metavar="JOBS_PER_SECOND", help="default 1000")
-    operations = commands.add_parser("operations", help="bulk operations: list, get, cancel").add_subparsers(
+    operations = commands.add_parser("operations", help="bulk operations: list, get, watch, cancel").add_subparsers(
         dest="operations_command", required=True
     )
     operations.add_parser("list", parents=client)
-    for verb in ("get", "cancel"):
+    for verb in ("get", "watch", "cancel"):
         operations.add_parser(verb, parents=client).add_argument("operation_id")
 
 

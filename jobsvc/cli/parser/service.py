@@ -250,6 +250,19 @@ def _add_observability_options(parser: argparse.ArgumentParser, *, metrics: bool
             default=ObservabilityConfig.metrics_host,
             help=f"address of the metrics port (default {ObservabilityConfig.metrics_host})",
         )
+        parser.add_argument(
+            "--metric-labels",
+            default=",".join(ObservabilityConfig.metric_labels) or None,
+            metavar="NAME[,NAME...]",
+            help="job labels whose values split the queue depth (jobsvc_queue_depth_by_label), e.g. tenant",
+        )
+        parser.add_argument(
+            "--metric-label-values",
+            type=int,
+            default=ObservabilityConfig.metric_label_values,
+            metavar="N",
+            help='the most queued N values of each --metric-labels label are exported, the rest as "other"',
+        )
     parser.add_argument(
         "--trace-exporter",
         choices=TRACE_EXPORTERS,
@@ -300,6 +313,27 @@ def _add_http_delivery_options(serve: argparse.ArgumentParser) -> None:
     )
     http.add_argument(
         "--http-timeout", type=float, default=HttpDeliveryConfig.timeout, help="seconds per request (and its cap)"
+    )
+    http.add_argument(
+        "--http-host-concurrency",
+        type=int,
+        default=HttpDeliveryConfig.host_concurrency,
+        metavar="N",
+        help="at most N requests at once to one host:port, across all replicas",
+    )
+    http.add_argument(
+        "--http-host-rate",
+        type=int,
+        default=HttpDeliveryConfig.host_rate,
+        metavar="N",
+        help="at most N requests start per --http-host-rate-period to one host:port",
+    )
+    http.add_argument(
+        "--http-host-rate-period",
+        type=float,
+        default=HttpDeliveryConfig.host_rate_period,
+        metavar="SECONDS",
+        help="the window of --http-host-rate",
     )
 
 

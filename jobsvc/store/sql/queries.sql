@@ -925,6 +925,23 @@ FROM jobsvc_jobs
 WHERE state = 'queued'
 GROUP BY handler;
 
+-- name: job_queue_depth_by_label
+-- For each label name of :names, due queued jobs per value of that label: the
+-- :max_values most queued values one by one, the rest summed under value NULL. Jobs
+-- without the label are not counted. Run with job_queue_stats, on scrape only.
+WITH counted AS (
+    SELECT l.name, j.labels ->> l.name AS value, count(*) AS due
+    FROM jobsvc_jobs j, unnest(:names::text[]) AS l(name)
+    WHERE j.state = 'queued' AND j.run_at <= now() AND j.labels ? l.name
+    GROUP BY 1, 2
+), ranked AS (
+    SELECT name, value, due, row_number() OVER (PARTITION BY name ORDER BY due DESC, value) AS rank
+    FROM counted
+)
+SELECT name, CASE WHEN rank <= :max_values::int THEN value END AS value, sum(due)::bigint AS due
+FROM ranked
+GROUP BY 1, 2;
+
 -- name: pause_list
 SELECT handler, version, flow_key, reason, paused_by, created_at FROM jobsvc_pauses
 ORDER BY handler, version, flow_key;

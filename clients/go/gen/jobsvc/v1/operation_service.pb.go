@@ -558,6 +558,94 @@ func (x *GetOperationResponse) GetOperation() *Operation {
 	return nil
 }
 
+type StreamOperationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamOperationRequest) Reset() {
+	*x = StreamOperationRequest{}
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamOperationRequest) ProtoMessage() {}
+
+func (x *StreamOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamOperationRequest.ProtoReflect.Descriptor instead.
+func (*StreamOperationRequest) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *StreamOperationRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type StreamOperationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Operation     *Operation             `protobuf:"bytes,1,opt,name=operation,proto3" json:"operation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamOperationResponse) Reset() {
+	*x = StreamOperationResponse{}
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamOperationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamOperationResponse) ProtoMessage() {}
+
+func (x *StreamOperationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamOperationResponse.ProtoReflect.Descriptor instead.
+func (*StreamOperationResponse) Descriptor() ([]byte, []int) {
+	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *StreamOperationResponse) GetOperation() *Operation {
+	if x != nil {
+		return x.Operation
+	}
+	return nil
+}
+
 type ListOperationsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -566,7 +654,7 @@ type ListOperationsRequest struct {
 
 func (x *ListOperationsRequest) Reset() {
 	*x = ListOperationsRequest{}
-	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[6]
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +666,7 @@ func (x *ListOperationsRequest) String() string {
 func (*ListOperationsRequest) ProtoMessage() {}
 
 func (x *ListOperationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[6]
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +679,7 @@ func (x *ListOperationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOperationsRequest.ProtoReflect.Descriptor instead.
 func (*ListOperationsRequest) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{6}
+	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{8}
 }
 
 type ListOperationsResponse struct {
@@ -603,7 +691,7 @@ type ListOperationsResponse struct {
 
 func (x *ListOperationsResponse) Reset() {
 	*x = ListOperationsResponse{}
-	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[7]
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -615,7 +703,7 @@ func (x *ListOperationsResponse) String() string {
 func (*ListOperationsResponse) ProtoMessage() {}
 
 func (x *ListOperationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[7]
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -628,7 +716,7 @@ func (x *ListOperationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOperationsResponse.ProtoReflect.Descriptor instead.
 func (*ListOperationsResponse) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{7}
+	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListOperationsResponse) GetOperations() []*Operation {
@@ -647,7 +735,7 @@ type CancelOperationRequest struct {
 
 func (x *CancelOperationRequest) Reset() {
 	*x = CancelOperationRequest{}
-	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[8]
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -659,7 +747,7 @@ func (x *CancelOperationRequest) String() string {
 func (*CancelOperationRequest) ProtoMessage() {}
 
 func (x *CancelOperationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[8]
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -672,7 +760,7 @@ func (x *CancelOperationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOperationRequest.ProtoReflect.Descriptor instead.
 func (*CancelOperationRequest) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{8}
+	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CancelOperationRequest) GetId() string {
@@ -691,7 +779,7 @@ type CancelOperationResponse struct {
 
 func (x *CancelOperationResponse) Reset() {
 	*x = CancelOperationResponse{}
-	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[9]
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -703,7 +791,7 @@ func (x *CancelOperationResponse) String() string {
 func (*CancelOperationResponse) ProtoMessage() {}
 
 func (x *CancelOperationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[9]
+	mi := &file_jobsvc_v1_operation_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -716,7 +804,7 @@ func (x *CancelOperationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelOperationResponse.ProtoReflect.Descriptor instead.
 func (*CancelOperationResponse) Descriptor() ([]byte, []int) {
-	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{9}
+	return file_jobsvc_v1_operation_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CancelOperationResponse) GetOperation() *Operation {
@@ -769,6 +857,10 @@ const file_jobsvc_v1_operation_service_proto_rawDesc = "" +
 	"\x13GetOperationRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"J\n" +
 	"\x14GetOperationResponse\x122\n" +
+	"\toperation\x18\x01 \x01(\v2\x14.jobsvc.v1.OperationR\toperation\"(\n" +
+	"\x16StreamOperationRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"M\n" +
+	"\x17StreamOperationResponse\x122\n" +
 	"\toperation\x18\x01 \x01(\v2\x14.jobsvc.v1.OperationR\toperation\"\x17\n" +
 	"\x15ListOperationsRequest\"N\n" +
 	"\x16ListOperationsResponse\x124\n" +
@@ -790,11 +882,12 @@ const file_jobsvc_v1_operation_service_proto_rawDesc = "" +
 	"\x17OPERATION_STATE_DRY_RUN\x10\x01\x12\x1b\n" +
 	"\x17OPERATION_STATE_RUNNING\x10\x02\x12\x1d\n" +
 	"\x19OPERATION_STATE_SUCCEEDED\x10\x03\x12\x1d\n" +
-	"\x19OPERATION_STATE_CANCELLED\x10\x042\x86\x03\n" +
+	"\x19OPERATION_STATE_CANCELLED\x10\x042\xe8\x03\n" +
 	"\x10OperationService\x12^\n" +
 	"\x0fStartBulkAction\x12!.jobsvc.v1.StartBulkActionRequest\x1a\".jobsvc.v1.StartBulkActionResponse\"\x04\x98\xb8\x18\x06\x12U\n" +
 	"\fGetOperation\x12\x1e.jobsvc.v1.GetOperationRequest\x1a\x1f.jobsvc.v1.GetOperationResponse\"\x04\x98\xb8\x18\x04\x12[\n" +
-	"\x0eListOperations\x12 .jobsvc.v1.ListOperationsRequest\x1a!.jobsvc.v1.ListOperationsResponse\"\x04\x98\xb8\x18\x04\x12^\n" +
+	"\x0eListOperations\x12 .jobsvc.v1.ListOperationsRequest\x1a!.jobsvc.v1.ListOperationsResponse\"\x04\x98\xb8\x18\x04\x12`\n" +
+	"\x0fStreamOperation\x12!.jobsvc.v1.StreamOperationRequest\x1a\".jobsvc.v1.StreamOperationResponse\"\x04\x98\xb8\x18\x040\x01\x12^\n" +
 	"\x0fCancelOperation\x12!.jobsvc.v1.CancelOperationRequest\x1a\".jobsvc.v1.CancelOperationResponse\"\x04\x98\xb8\x18\x06BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
@@ -811,7 +904,7 @@ func file_jobsvc_v1_operation_service_proto_rawDescGZIP() []byte {
 }
 
 var file_jobsvc_v1_operation_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_jobsvc_v1_operation_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_jobsvc_v1_operation_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_jobsvc_v1_operation_service_proto_goTypes = []any{
 	(BulkAction)(0),                 // 0: jobsvc.v1.BulkAction
 	(OperationState)(0),             // 1: jobsvc.v1.OperationState
@@ -821,44 +914,49 @@ var file_jobsvc_v1_operation_service_proto_goTypes = []any{
 	(*StartBulkActionResponse)(nil), // 5: jobsvc.v1.StartBulkActionResponse
 	(*GetOperationRequest)(nil),     // 6: jobsvc.v1.GetOperationRequest
 	(*GetOperationResponse)(nil),    // 7: jobsvc.v1.GetOperationResponse
-	(*ListOperationsRequest)(nil),   // 8: jobsvc.v1.ListOperationsRequest
-	(*ListOperationsResponse)(nil),  // 9: jobsvc.v1.ListOperationsResponse
-	(*CancelOperationRequest)(nil),  // 10: jobsvc.v1.CancelOperationRequest
-	(*CancelOperationResponse)(nil), // 11: jobsvc.v1.CancelOperationResponse
-	nil,                             // 12: jobsvc.v1.JobFilter.LabelsEntry
-	(JobState)(0),                   // 13: jobsvc.v1.JobState
-	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(*StreamOperationRequest)(nil),  // 8: jobsvc.v1.StreamOperationRequest
+	(*StreamOperationResponse)(nil), // 9: jobsvc.v1.StreamOperationResponse
+	(*ListOperationsRequest)(nil),   // 10: jobsvc.v1.ListOperationsRequest
+	(*ListOperationsResponse)(nil),  // 11: jobsvc.v1.ListOperationsResponse
+	(*CancelOperationRequest)(nil),  // 12: jobsvc.v1.CancelOperationRequest
+	(*CancelOperationResponse)(nil), // 13: jobsvc.v1.CancelOperationResponse
+	nil,                             // 14: jobsvc.v1.JobFilter.LabelsEntry
+	(JobState)(0),                   // 15: jobsvc.v1.JobState
+	(*timestamppb.Timestamp)(nil),   // 16: google.protobuf.Timestamp
 }
 var file_jobsvc_v1_operation_service_proto_depIdxs = []int32{
-	13, // 0: jobsvc.v1.JobFilter.states:type_name -> jobsvc.v1.JobState
-	12, // 1: jobsvc.v1.JobFilter.labels:type_name -> jobsvc.v1.JobFilter.LabelsEntry
-	14, // 2: jobsvc.v1.JobFilter.created_after:type_name -> google.protobuf.Timestamp
-	14, // 3: jobsvc.v1.JobFilter.created_before:type_name -> google.protobuf.Timestamp
+	15, // 0: jobsvc.v1.JobFilter.states:type_name -> jobsvc.v1.JobState
+	14, // 1: jobsvc.v1.JobFilter.labels:type_name -> jobsvc.v1.JobFilter.LabelsEntry
+	16, // 2: jobsvc.v1.JobFilter.created_after:type_name -> google.protobuf.Timestamp
+	16, // 3: jobsvc.v1.JobFilter.created_before:type_name -> google.protobuf.Timestamp
 	0,  // 4: jobsvc.v1.Operation.action:type_name -> jobsvc.v1.BulkAction
 	2,  // 5: jobsvc.v1.Operation.filter:type_name -> jobsvc.v1.JobFilter
 	1,  // 6: jobsvc.v1.Operation.state:type_name -> jobsvc.v1.OperationState
-	14, // 7: jobsvc.v1.Operation.create_time:type_name -> google.protobuf.Timestamp
-	14, // 8: jobsvc.v1.Operation.update_time:type_name -> google.protobuf.Timestamp
-	14, // 9: jobsvc.v1.Operation.finish_time:type_name -> google.protobuf.Timestamp
+	16, // 7: jobsvc.v1.Operation.create_time:type_name -> google.protobuf.Timestamp
+	16, // 8: jobsvc.v1.Operation.update_time:type_name -> google.protobuf.Timestamp
+	16, // 9: jobsvc.v1.Operation.finish_time:type_name -> google.protobuf.Timestamp
 	0,  // 10: jobsvc.v1.StartBulkActionRequest.action:type_name -> jobsvc.v1.BulkAction
 	2,  // 11: jobsvc.v1.StartBulkActionRequest.filter:type_name -> jobsvc.v1.JobFilter
 	3,  // 12: jobsvc.v1.StartBulkActionResponse.operation:type_name -> jobsvc.v1.Operation
 	3,  // 13: jobsvc.v1.GetOperationResponse.operation:type_name -> jobsvc.v1.Operation
-	3,  // 14: jobsvc.v1.ListOperationsResponse.operations:type_name -> jobsvc.v1.Operation
-	3,  // 15: jobsvc.v1.CancelOperationResponse.operation:type_name -> jobsvc.v1.Operation
-	4,  // 16: jobsvc.v1.OperationService.StartBulkAction:input_type -> jobsvc.v1.StartBulkActionRequest
-	6,  // 17: jobsvc.v1.OperationService.GetOperation:input_type -> jobsvc.v1.GetOperationRequest
-	8,  // 18: jobsvc.v1.OperationService.ListOperations:input_type -> jobsvc.v1.ListOperationsRequest
-	10, // 19: jobsvc.v1.OperationService.CancelOperation:input_type -> jobsvc.v1.CancelOperationRequest
-	5,  // 20: jobsvc.v1.OperationService.StartBulkAction:output_type -> jobsvc.v1.StartBulkActionResponse
-	7,  // 21: jobsvc.v1.OperationService.GetOperation:output_type -> jobsvc.v1.GetOperationResponse
-	9,  // 22: jobsvc.v1.OperationService.ListOperations:output_type -> jobsvc.v1.ListOperationsResponse
-	11, // 23: jobsvc.v1.OperationService.CancelOperation:output_type -> jobsvc.v1.CancelOperationResponse
-	20, // [20:24] is the sub-list for method output_type
-	16, // [16:20] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	3,  // 14: jobsvc.v1.StreamOperationResponse.operation:type_name -> jobsvc.v1.Operation
+	3,  // 15: jobsvc.v1.ListOperationsResponse.operations:type_name -> jobsvc.v1.Operation
+	3,  // 16: jobsvc.v1.CancelOperationResponse.operation:type_name -> jobsvc.v1.Operation
+	4,  // 17: jobsvc.v1.OperationService.StartBulkAction:input_type -> jobsvc.v1.StartBulkActionRequest
+	6,  // 18: jobsvc.v1.OperationService.GetOperation:input_type -> jobsvc.v1.GetOperationRequest
+	10, // 19: jobsvc.v1.OperationService.ListOperations:input_type -> jobsvc.v1.ListOperationsRequest
+	8,  // 20: jobsvc.v1.OperationService.StreamOperation:input_type -> jobsvc.v1.StreamOperationRequest
+	12, // 21: jobsvc.v1.OperationService.CancelOperation:input_type -> jobsvc.v1.CancelOperationRequest
+	5,  // 22: jobsvc.v1.OperationService.StartBulkAction:output_type -> jobsvc.v1.StartBulkActionResponse
+	7,  // 23: jobsvc.v1.OperationService.GetOperation:output_type -> jobsvc.v1.GetOperationResponse
+	11, // 24: jobsvc.v1.OperationService.ListOperations:output_type -> jobsvc.v1.ListOperationsResponse
+	9,  // 25: jobsvc.v1.OperationService.StreamOperation:output_type -> jobsvc.v1.StreamOperationResponse
+	13, // 26: jobsvc.v1.OperationService.CancelOperation:output_type -> jobsvc.v1.CancelOperationResponse
+	22, // [22:27] is the sub-list for method output_type
+	17, // [17:22] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_operation_service_proto_init() }
@@ -874,7 +972,7 @@ func file_jobsvc_v1_operation_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_operation_service_proto_rawDesc), len(file_jobsvc_v1_operation_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,6 +22,7 @@ const (
 	OperationService_StartBulkAction_FullMethodName = "/jobsvc.v1.OperationService/StartBulkAction"
 	OperationService_GetOperation_FullMethodName    = "/jobsvc.v1.OperationService/GetOperation"
 	OperationService_ListOperations_FullMethodName  = "/jobsvc.v1.OperationService/ListOperations"
+	OperationService_StreamOperation_FullMethodName = "/jobsvc.v1.OperationService/StreamOperation"
 	OperationService_CancelOperation_FullMethodName = "/jobsvc.v1.OperationService/CancelOperation"
 )
 
@@ -38,6 +39,11 @@ type OperationServiceClient interface {
 	GetOperation(ctx context.Context, in *GetOperationRequest, opts ...grpc.CallOption) (*GetOperationResponse, error)
 	// The newest operations first.
 	ListOperations(ctx context.Context, in *ListOperationsRequest, opts ...grpc.CallOption) (*ListOperationsResponse, error)
+	// The operation as it is, then again each time its state or progress changes, read
+	// from its stored row every half second (one primary-key read per watcher, none on
+	// the jobs); the stream ends after the message with its final state (SUCCEEDED or
+	// CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+	StreamOperation(ctx context.Context, in *StreamOperationRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamOperationResponse], error)
 	// Stops a running operation after its batch in flight; what it did stays done.
 	CancelOperation(ctx context.Context, in *CancelOperationRequest, opts ...grpc.CallOption) (*CancelOperationResponse, error)
 }
@@ -80,6 +86,25 @@ func (c *operationServiceClient) ListOperations(ctx context.Context, in *ListOpe
 	return out, nil
 }
 
+func (c *operationServiceClient) StreamOperation(ctx context.Context, in *StreamOperationRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamOperationResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &OperationService_ServiceDesc.Streams[0], OperationService_StreamOperation_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[StreamOperationRequest, StreamOperationResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OperationService_StreamOperationClient = grpc.ServerStreamingClient[StreamOperationResponse]
+
 func (c *operationServiceClient) CancelOperation(ctx context.Context, in *CancelOperationRequest, opts ...grpc.CallOption) (*CancelOperationResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CancelOperationResponse)
@@ -103,6 +128,11 @@ type OperationServiceServer interface {
 	GetOperation(context.Context, *GetOperationRequest) (*GetOperationResponse, error)
 	// The newest operations first.
 	ListOperations(context.Context, *ListOperationsRequest) (*ListOperationsResponse, error)
+	// The operation as it is, then again each time its state or progress changes, read
+	// from its stored row every half second (one primary-key read per watcher, none on
+	// the jobs); the stream ends after the message with its final state (SUCCEEDED or
+	// CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+	StreamOperation(*StreamOperationRequest, grpc.ServerStreamingServer[StreamOperationResponse]) error
 	// Stops a running operation after its batch in flight; what it did stays done.
 	CancelOperation(context.Context, *CancelOperationRequest) (*CancelOperationResponse, error)
 	mustEmbedUnimplementedOperationServiceServer()
@@ -123,6 +153,9 @@ func (UnimplementedOperationServiceServer) GetOperation(context.Context, *GetOpe
 }
 func (UnimplementedOperationServiceServer) ListOperations(context.Context, *ListOperationsRequest) (*ListOperationsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListOperations not implemented")
+}
+func (UnimplementedOperationServiceServer) StreamOperation(*StreamOperationRequest, grpc.ServerStreamingServer[StreamOperationResponse]) error {
+	return status.Error(codes.Unimplemented, "method StreamOperation not implemented")
 }
 func (UnimplementedOperationServiceServer) CancelOperation(context.Context, *CancelOperationRequest) (*CancelOperationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelOperation not implemented")
@@ -202,6 +235,17 @@ func _OperationService_ListOperations_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OperationService_StreamOperation_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(StreamOperationRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(OperationServiceServer).StreamOperation(m, &grpc.GenericServerStream[StreamOperationRequest, StreamOperationResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OperationService_StreamOperationServer = grpc.ServerStreamingServer[StreamOperationResponse]
+
 func _OperationService_CancelOperation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CancelOperationRequest)
 	if err := dec(in); err != nil {
@@ -244,6 +288,12 @@ var OperationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _OperationService_CancelOperation_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "StreamOperation",
+			Handler:       _OperationService_StreamOperation_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "jobsvc/v1/operation_service.proto",
 }

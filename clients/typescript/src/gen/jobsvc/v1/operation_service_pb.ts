@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/operation_service.proto.
  */
 export const file_jobsvc_v1_operation_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFqb2JzdmMvdjEvb3BlcmF0aW9uX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSKsAgoJSm9iRmlsdGVyEiMKBnN0YXRlcxgBIAMoDjITLmpvYnN2Yy52MS5Kb2JTdGF0ZRIPCgdoYW5kbGVyGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSMAoGbGFiZWxzGAQgAygLMiAuam9ic3ZjLnYxLkpvYkZpbHRlci5MYWJlbHNFbnRyeRIQCghmbG93X2tleRgFIAEoCRIxCg1jcmVhdGVkX2FmdGVyGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASL2AgoJT3BlcmF0aW9uEgoKAmlkGAEgASgJEiUKBmFjdGlvbhgCIAEoDjIVLmpvYnN2Yy52MS5CdWxrQWN0aW9uEiQKBmZpbHRlchgDIAEoCzIULmpvYnN2Yy52MS5Kb2JGaWx0ZXISKAoFc3RhdGUYBCABKA4yGS5qb2JzdmMudjEuT3BlcmF0aW9uU3RhdGUSDwoHbWF0Y2hlZBgFIAEoAxIRCglwcm9jZXNzZWQYBiABKAMSGwoTbWF4X2pvYnNfcGVyX3NlY29uZBgHIAEoARISCgpjcmVhdGVkX2J5GAggASgJEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpMBChZTdGFydEJ1bGtBY3Rpb25SZXF1ZXN0EiUKBmFjdGlvbhgBIAEoDjIVLmpvYnN2Yy52MS5CdWxrQWN0aW9uEiQKBmZpbHRlchgCIAEoCzIULmpvYnN2Yy52MS5Kb2JGaWx0ZXISDwoHZHJ5X3J1bhgDIAEoCBIbChNtYXhfam9ic19wZXJfc2Vjb25kGAQgASgBIkIKF1N0YXJ0QnVsa0FjdGlvblJlc3BvbnNlEicKCW9wZXJhdGlvbhgBIAEoCzIULmpvYnN2Yy52MS5PcGVyYXRpb24iIQoTR2V0T3BlcmF0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSI/ChRHZXRPcGVyYXRpb25SZXNwb25zZRInCglvcGVyYXRpb24YASABKAsyFC5qb2JzdmMudjEuT3BlcmF0aW9uIhcKFUxpc3RPcGVyYXRpb25zUmVxdWVzdCJCChZMaXN0T3BlcmF0aW9uc1Jlc3BvbnNlEigKCm9wZXJhdGlvbnMYASADKAsyFC5qb2JzdmMudjEuT3BlcmF0aW9uIiQKFkNhbmNlbE9wZXJhdGlvblJlcXVlc3QSCgoCaWQYASABKAkiQgoXQ2FuY2VsT3BlcmF0aW9uUmVzcG9uc2USJwoJb3BlcmF0aW9uGAEgASgLMhQuam9ic3ZjLnYxLk9wZXJhdGlvbipyCgpCdWxrQWN0aW9uEhsKF0JVTEtfQUNUSU9OX1VOU1BFQ0lGSUVEEAASFgoSQlVMS19BQ1RJT05fQ0FOQ0VMEAESFwoTQlVMS19BQ1RJT05fUkVEUklWRRACEhYKEkJVTEtfQUNUSU9OX0RFTEVURRADKqkBCg5PcGVyYXRpb25TdGF0ZRIfChtPUEVSQVRJT05fU1RBVEVfVU5TUEVDSUZJRUQQABIbChdPUEVSQVRJT05fU1RBVEVfRFJZX1JVThABEhsKF09QRVJBVElPTl9TVEFURV9SVU5OSU5HEAISHQoZT1BFUkFUSU9OX1NUQVRFX1NVQ0NFRURFRBADEh0KGU9QRVJBVElPTl9TVEFURV9DQU5DRUxMRUQQBDKGAwoQT3BlcmF0aW9uU2VydmljZRJeCg9TdGFydEJ1bGtBY3Rpb24SIS5qb2JzdmMudjEuU3RhcnRCdWxrQWN0aW9uUmVxdWVzdBoiLmpvYnN2Yy52MS5TdGFydEJ1bGtBY3Rpb25SZXNwb25zZSIEmLgYBhJVCgxHZXRPcGVyYXRpb24SHi5qb2JzdmMudjEuR2V0T3BlcmF0aW9uUmVxdWVzdBofLmpvYnN2Yy52MS5HZXRPcGVyYXRpb25SZXNwb25zZSIEmLgYBBJbCg5MaXN0T3BlcmF0aW9ucxIgLmpvYnN2Yy52MS5MaXN0T3BlcmF0aW9uc1JlcXVlc3QaIS5qb2JzdmMudjEuTGlzdE9wZXJhdGlvbnNSZXNwb25zZSIEmLgYBBJeCg9DYW5jZWxPcGVyYXRpb24SIS5qb2JzdmMudjEuQ2FuY2VsT3BlcmF0aW9uUmVxdWVzdBoiLmpvYnN2Yy52MS5DYW5jZWxPcGVyYXRpb25SZXNwb25zZSIEmLgYBkJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_jobsvc_v1_auth, file_jobsvc_v1_job]);
+  fileDesc("CiFqb2JzdmMvdjEvb3BlcmF0aW9uX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSKsAgoJSm9iRmlsdGVyEiMKBnN0YXRlcxgBIAMoDjITLmpvYnN2Yy52MS5Kb2JTdGF0ZRIPCgdoYW5kbGVyGAIgASgJEg8KB3ZlcnNpb24YAyABKAkSMAoGbGFiZWxzGAQgAygLMiAuam9ic3ZjLnYxLkpvYkZpbHRlci5MYWJlbHNFbnRyeRIQCghmbG93X2tleRgFIAEoCRIxCg1jcmVhdGVkX2FmdGVyGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASL2AgoJT3BlcmF0aW9uEgoKAmlkGAEgASgJEiUKBmFjdGlvbhgCIAEoDjIVLmpvYnN2Yy52MS5CdWxrQWN0aW9uEiQKBmZpbHRlchgDIAEoCzIULmpvYnN2Yy52MS5Kb2JGaWx0ZXISKAoFc3RhdGUYBCABKA4yGS5qb2JzdmMudjEuT3BlcmF0aW9uU3RhdGUSDwoHbWF0Y2hlZBgFIAEoAxIRCglwcm9jZXNzZWQYBiABKAMSGwoTbWF4X2pvYnNfcGVyX3NlY29uZBgHIAEoARISCgpjcmVhdGVkX2J5GAggASgJEi8KC2NyZWF0ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpMBChZTdGFydEJ1bGtBY3Rpb25SZXF1ZXN0EiUKBmFjdGlvbhgBIAEoDjIVLmpvYnN2Yy52MS5CdWxrQWN0aW9uEiQKBmZpbHRlchgCIAEoCzIULmpvYnN2Yy52MS5Kb2JGaWx0ZXISDwoHZHJ5X3J1bhgDIAEoCBIbChNtYXhfam9ic19wZXJfc2Vjb25kGAQgASgBIkIKF1N0YXJ0QnVsa0FjdGlvblJlc3BvbnNlEicKCW9wZXJhdGlvbhgBIAEoCzIULmpvYnN2Yy52MS5PcGVyYXRpb24iIQoTR2V0T3BlcmF0aW9uUmVxdWVzdBIKCgJpZBgBIAEoCSI/ChRHZXRPcGVyYXRpb25SZXNwb25zZRInCglvcGVyYXRpb24YASABKAsyFC5qb2JzdmMudjEuT3BlcmF0aW9uIiQKFlN0cmVhbU9wZXJhdGlvblJlcXVlc3QSCgoCaWQYASABKAkiQgoXU3RyZWFtT3BlcmF0aW9uUmVzcG9uc2USJwoJb3BlcmF0aW9uGAEgASgLMhQuam9ic3ZjLnYxLk9wZXJhdGlvbiIXChVMaXN0T3BlcmF0aW9uc1JlcXVlc3QiQgoWTGlzdE9wZXJhdGlvbnNSZXNwb25zZRIoCgpvcGVyYXRpb25zGAEgAygLMhQuam9ic3ZjLnYxLk9wZXJhdGlvbiIkChZDYW5jZWxPcGVyYXRpb25SZXF1ZXN0EgoKAmlkGAEgASgJIkIKF0NhbmNlbE9wZXJhdGlvblJlc3BvbnNlEicKCW9wZXJhdGlvbhgBIAEoCzIULmpvYnN2Yy52MS5PcGVyYXRpb24qcgoKQnVsa0FjdGlvbhIbChdCVUxLX0FDVElPTl9VTlNQRUNJRklFRBAAEhYKEkJVTEtfQUNUSU9OX0NBTkNFTBABEhcKE0JVTEtfQUNUSU9OX1JFRFJJVkUQAhIWChJCVUxLX0FDVElPTl9ERUxFVEUQAyqpAQoOT3BlcmF0aW9uU3RhdGUSHwobT1BFUkFUSU9OX1NUQVRFX1VOU1BFQ0lGSUVEEAASGwoXT1BFUkFUSU9OX1NUQVRFX0RSWV9SVU4QARIbChdPUEVSQVRJT05fU1RBVEVfUlVOTklORxACEh0KGU9QRVJBVElPTl9TVEFURV9TVUNDRUVERUQQAxIdChlPUEVSQVRJT05fU1RBVEVfQ0FOQ0VMTEVEEAQy6AMKEE9wZXJhdGlvblNlcnZpY2USXgoPU3RhcnRCdWxrQWN0aW9uEiEuam9ic3ZjLnYxLlN0YXJ0QnVsa0FjdGlvblJlcXVlc3QaIi5qb2JzdmMudjEuU3RhcnRCdWxrQWN0aW9uUmVzcG9uc2UiBJi4GAYSVQoMR2V0T3BlcmF0aW9uEh4uam9ic3ZjLnYxLkdldE9wZXJhdGlvblJlcXVlc3QaHy5qb2JzdmMudjEuR2V0T3BlcmF0aW9uUmVzcG9uc2UiBJi4GAQSWwoOTGlzdE9wZXJhdGlvbnMSIC5qb2JzdmMudjEuTGlzdE9wZXJhdGlvbnNSZXF1ZXN0GiEuam9ic3ZjLnYxLkxpc3RPcGVyYXRpb25zUmVzcG9uc2UiBJi4GAQSYAoPU3RyZWFtT3BlcmF0aW9uEiEuam9ic3ZjLnYxLlN0cmVhbU9wZXJhdGlvblJlcXVlc3QaIi5qb2JzdmMudjEuU3RyZWFtT3BlcmF0aW9uUmVzcG9uc2UiBJi4GAQwARJeCg9DYW5jZWxPcGVyYXRpb24SIS5qb2JzdmMudjEuQ2FuY2VsT3BlcmF0aW9uUmVxdWVzdBoiLmpvYnN2Yy52MS5DYW5jZWxPcGVyYXRpb25SZXNwb25zZSIEmLgYBkJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_jobsvc_v1_auth, file_jobsvc_v1_job]);
 
 /**
  * Which jobs: every condition given must hold (an empty filter selects every job the
@@ -232,6 +232,40 @@ export const GetOperationResponseSchema: GenMessage<GetOperationResponse> = /*@_
   messageDesc(file_jobsvc_v1_operation_service, 5);
 
 /**
+ * @generated from message jobsvc.v1.StreamOperationRequest
+ */
+export type StreamOperationRequest = Message<"jobsvc.v1.StreamOperationRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message jobsvc.v1.StreamOperationRequest.
+ * Use `create(StreamOperationRequestSchema)` to create a new message.
+ */
+export const StreamOperationRequestSchema: GenMessage<StreamOperationRequest> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_operation_service, 6);
+
+/**
+ * @generated from message jobsvc.v1.StreamOperationResponse
+ */
+export type StreamOperationResponse = Message<"jobsvc.v1.StreamOperationResponse"> & {
+  /**
+   * @generated from field: jobsvc.v1.Operation operation = 1;
+   */
+  operation?: Operation | undefined;
+};
+
+/**
+ * Describes the message jobsvc.v1.StreamOperationResponse.
+ * Use `create(StreamOperationResponseSchema)` to create a new message.
+ */
+export const StreamOperationResponseSchema: GenMessage<StreamOperationResponse> = /*@__PURE__*/
+  messageDesc(file_jobsvc_v1_operation_service, 7);
+
+/**
  * @generated from message jobsvc.v1.ListOperationsRequest
  */
 export type ListOperationsRequest = Message<"jobsvc.v1.ListOperationsRequest"> & {
@@ -242,7 +276,7 @@ export type ListOperationsRequest = Message<"jobsvc.v1.ListOperationsRequest"> &
  * Use `create(ListOperationsRequestSchema)` to create a new message.
  */
 export const ListOperationsRequestSchema: GenMessage<ListOperationsRequest> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_operation_service, 6);
+  messageDesc(file_jobsvc_v1_operation_service, 8);
 
 /**
  * @generated from message jobsvc.v1.ListOperationsResponse
@@ -259,7 +293,7 @@ export type ListOperationsResponse = Message<"jobsvc.v1.ListOperationsResponse">
  * Use `create(ListOperationsResponseSchema)` to create a new message.
  */
 export const ListOperationsResponseSchema: GenMessage<ListOperationsResponse> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_operation_service, 7);
+  messageDesc(file_jobsvc_v1_operation_service, 9);
 
 /**
  * @generated from message jobsvc.v1.CancelOperationRequest
@@ -276,7 +310,7 @@ export type CancelOperationRequest = Message<"jobsvc.v1.CancelOperationRequest">
  * Use `create(CancelOperationRequestSchema)` to create a new message.
  */
 export const CancelOperationRequestSchema: GenMessage<CancelOperationRequest> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_operation_service, 8);
+  messageDesc(file_jobsvc_v1_operation_service, 10);
 
 /**
  * @generated from message jobsvc.v1.CancelOperationResponse
@@ -293,7 +327,7 @@ export type CancelOperationResponse = Message<"jobsvc.v1.CancelOperationResponse
  * Use `create(CancelOperationResponseSchema)` to create a new message.
  */
 export const CancelOperationResponseSchema: GenMessage<CancelOperationResponse> = /*@__PURE__*/
-  messageDesc(file_jobsvc_v1_operation_service, 9);
+  messageDesc(file_jobsvc_v1_operation_service, 11);
 
 /**
  * @generated from enum jobsvc.v1.BulkAction
@@ -404,6 +438,19 @@ export const OperationService: GenService<{
     methodKind: "unary";
     input: typeof ListOperationsRequestSchema;
     output: typeof ListOperationsResponseSchema;
+  },
+  /**
+   * The operation as it is, then again each time its state or progress changes, read
+   * from its stored row every half second (one primary-key read per watcher, none on
+   * the jobs); the stream ends after the message with its final state (SUCCEEDED or
+   * CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+   *
+   * @generated from rpc jobsvc.v1.OperationService.StreamOperation
+   */
+  streamOperation: {
+    methodKind: "server_streaming";
+    input: typeof StreamOperationRequestSchema;
+    output: typeof StreamOperationResponseSchema;
   },
   /**
    * Stops a running operation after its batch in flight; what it did stays done.

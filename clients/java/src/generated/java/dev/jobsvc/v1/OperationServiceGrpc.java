@@ -111,6 +111,37 @@ public final class OperationServiceGrpc {
     return getListOperationsMethod;
   }
 
+  private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamOperationRequest,
+      dev.jobsvc.v1.StreamOperationResponse> getStreamOperationMethod;
+
+  @io.grpc.stub.annotations.RpcMethod(
+      fullMethodName = SERVICE_NAME + '/' + "StreamOperation",
+      requestType = dev.jobsvc.v1.StreamOperationRequest.class,
+      responseType = dev.jobsvc.v1.StreamOperationResponse.class,
+      methodType = io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+  public static io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamOperationRequest,
+      dev.jobsvc.v1.StreamOperationResponse> getStreamOperationMethod() {
+    io.grpc.MethodDescriptor<dev.jobsvc.v1.StreamOperationRequest, dev.jobsvc.v1.StreamOperationResponse> getStreamOperationMethod;
+    if ((getStreamOperationMethod = OperationServiceGrpc.getStreamOperationMethod) == null) {
+      synchronized (OperationServiceGrpc.class) {
+        if ((getStreamOperationMethod = OperationServiceGrpc.getStreamOperationMethod) == null) {
+          OperationServiceGrpc.getStreamOperationMethod = getStreamOperationMethod =
+              io.grpc.MethodDescriptor.<dev.jobsvc.v1.StreamOperationRequest, dev.jobsvc.v1.StreamOperationResponse>newBuilder()
+              .setType(io.grpc.MethodDescriptor.MethodType.SERVER_STREAMING)
+              .setFullMethodName(generateFullMethodName(SERVICE_NAME, "StreamOperation"))
+              .setSampledToLocalTracing(true)
+              .setRequestMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.StreamOperationRequest.getDefaultInstance()))
+              .setResponseMarshaller(io.grpc.protobuf.ProtoUtils.marshaller(
+                  dev.jobsvc.v1.StreamOperationResponse.getDefaultInstance()))
+              .setSchemaDescriptor(new OperationServiceMethodDescriptorSupplier("StreamOperation"))
+              .build();
+        }
+      }
+    }
+    return getStreamOperationMethod;
+  }
+
   private static volatile io.grpc.MethodDescriptor<dev.jobsvc.v1.CancelOperationRequest,
       dev.jobsvc.v1.CancelOperationResponse> getCancelOperationMethod;
 
@@ -237,6 +268,19 @@ public final class OperationServiceGrpc {
 
     /**
      * <pre>
+     * The operation as it is, then again each time its state or progress changes, read
+     * from its stored row every half second (one primary-key read per watcher, none on
+     * the jobs); the stream ends after the message with its final state (SUCCEEDED or
+     * CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+     * </pre>
+     */
+    default void streamOperation(dev.jobsvc.v1.StreamOperationRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.StreamOperationResponse> responseObserver) {
+      io.grpc.stub.ServerCalls.asyncUnimplementedUnaryCall(getStreamOperationMethod(), responseObserver);
+    }
+
+    /**
+     * <pre>
      * Stops a running operation after its batch in flight; what it did stays done.
      * </pre>
      */
@@ -314,6 +358,20 @@ public final class OperationServiceGrpc {
 
     /**
      * <pre>
+     * The operation as it is, then again each time its state or progress changes, read
+     * from its stored row every half second (one primary-key read per watcher, none on
+     * the jobs); the stream ends after the message with its final state (SUCCEEDED or
+     * CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+     * </pre>
+     */
+    public void streamOperation(dev.jobsvc.v1.StreamOperationRequest request,
+        io.grpc.stub.StreamObserver<dev.jobsvc.v1.StreamOperationResponse> responseObserver) {
+      io.grpc.stub.ClientCalls.asyncServerStreamingCall(
+          getChannel().newCall(getStreamOperationMethod(), getCallOptions()), request, responseObserver);
+    }
+
+    /**
+     * <pre>
      * Stops a running operation after its batch in flight; what it did stays done.
      * </pre>
      */
@@ -372,6 +430,21 @@ public final class OperationServiceGrpc {
 
     /**
      * <pre>
+     * The operation as it is, then again each time its state or progress changes, read
+     * from its stored row every half second (one primary-key read per watcher, none on
+     * the jobs); the stream ends after the message with its final state (SUCCEEDED or
+     * CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+     * </pre>
+     */
+    @io.grpc.ExperimentalApi("https://github.com/grpc/grpc-java/issues/10918")
+    public io.grpc.stub.BlockingClientCall<?, dev.jobsvc.v1.StreamOperationResponse>
+        streamOperation(dev.jobsvc.v1.StreamOperationRequest request) {
+      return io.grpc.stub.ClientCalls.blockingV2ServerStreamingCall(
+          getChannel(), getStreamOperationMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
      * Stops a running operation after its batch in flight; what it did stays done.
      * </pre>
      */
@@ -425,6 +498,20 @@ public final class OperationServiceGrpc {
     public dev.jobsvc.v1.ListOperationsResponse listOperations(dev.jobsvc.v1.ListOperationsRequest request) {
       return io.grpc.stub.ClientCalls.blockingUnaryCall(
           getChannel(), getListOperationsMethod(), getCallOptions(), request);
+    }
+
+    /**
+     * <pre>
+     * The operation as it is, then again each time its state or progress changes, read
+     * from its stored row every half second (one primary-key read per watcher, none on
+     * the jobs); the stream ends after the message with its final state (SUCCEEDED or
+     * CANCELLED). A finished operation gives one message. NOT_FOUND for an unknown id.
+     * </pre>
+     */
+    public java.util.Iterator<dev.jobsvc.v1.StreamOperationResponse> streamOperation(
+        dev.jobsvc.v1.StreamOperationRequest request) {
+      return io.grpc.stub.ClientCalls.blockingServerStreamingCall(
+          getChannel(), getStreamOperationMethod(), getCallOptions(), request);
     }
 
     /**
@@ -502,7 +589,8 @@ public final class OperationServiceGrpc {
   private static final int METHODID_START_BULK_ACTION = 0;
   private static final int METHODID_GET_OPERATION = 1;
   private static final int METHODID_LIST_OPERATIONS = 2;
-  private static final int METHODID_CANCEL_OPERATION = 3;
+  private static final int METHODID_STREAM_OPERATION = 3;
+  private static final int METHODID_CANCEL_OPERATION = 4;
 
   private static final class MethodHandlers<Req, Resp> implements
       io.grpc.stub.ServerCalls.UnaryMethod<Req, Resp>,
@@ -532,6 +620,10 @@ public final class OperationServiceGrpc {
         case METHODID_LIST_OPERATIONS:
           serviceImpl.listOperations((dev.jobsvc.v1.ListOperationsRequest) request,
               (io.grpc.stub.StreamObserver<dev.jobsvc.v1.ListOperationsResponse>) responseObserver);
+          break;
+        case METHODID_STREAM_OPERATION:
+          serviceImpl.streamOperation((dev.jobsvc.v1.StreamOperationRequest) request,
+              (io.grpc.stub.StreamObserver<dev.jobsvc.v1.StreamOperationResponse>) responseObserver);
           break;
         case METHODID_CANCEL_OPERATION:
           serviceImpl.cancelOperation((dev.jobsvc.v1.CancelOperationRequest) request,
@@ -576,6 +668,13 @@ public final class OperationServiceGrpc {
               dev.jobsvc.v1.ListOperationsRequest,
               dev.jobsvc.v1.ListOperationsResponse>(
                 service, METHODID_LIST_OPERATIONS)))
+        .addMethod(
+          getStreamOperationMethod(),
+          io.grpc.stub.ServerCalls.asyncServerStreamingCall(
+            new MethodHandlers<
+              dev.jobsvc.v1.StreamOperationRequest,
+              dev.jobsvc.v1.StreamOperationResponse>(
+                service, METHODID_STREAM_OPERATION)))
         .addMethod(
           getCancelOperationMethod(),
           io.grpc.stub.ServerCalls.asyncUnaryCall(
@@ -634,6 +733,7 @@ public final class OperationServiceGrpc {
               .addMethod(getStartBulkActionMethod())
               .addMethod(getGetOperationMethod())
               .addMethod(getListOperationsMethod())
+              .addMethod(getStreamOperationMethod())
               .addMethod(getCancelOperationMethod())
               .build();
         }

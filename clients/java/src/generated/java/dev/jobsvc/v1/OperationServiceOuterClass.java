@@ -62,6 +62,16 @@ public final class OperationServiceOuterClass extends com.google.protobuf.Genera
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
       internal_static_jobsvc_v1_GetOperationResponse_fieldAccessorTable;
   static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_StreamOperationRequest_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_StreamOperationRequest_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
+    internal_static_jobsvc_v1_StreamOperationResponse_descriptor;
+  static final 
+    com.google.protobuf.GeneratedMessage.FieldAccessorTable
+      internal_static_jobsvc_v1_StreamOperationResponse_fieldAccessorTable;
+  static final com.google.protobuf.Descriptors.Descriptor
     internal_static_jobsvc_v1_ListOperationsRequest_descriptor;
   static final 
     com.google.protobuf.GeneratedMessage.FieldAccessorTable
@@ -118,31 +128,36 @@ public final class OperationServiceOuterClass extends com.google.protobuf.Genera
       ".jobsvc.v1.Operation\"!\n\023GetOperationRequ" +
       "est\022\n\n\002id\030\001 \001(\t\"?\n\024GetOperationResponse\022" +
       "\'\n\toperation\030\001 \001(\0132\024.jobsvc.v1.Operation" +
-      "\"\027\n\025ListOperationsRequest\"B\n\026ListOperati" +
-      "onsResponse\022(\n\noperations\030\001 \003(\0132\024.jobsvc" +
-      ".v1.Operation\"$\n\026CancelOperationRequest\022" +
-      "\n\n\002id\030\001 \001(\t\"B\n\027CancelOperationResponse\022\'" +
-      "\n\toperation\030\001 \001(\0132\024.jobsvc.v1.Operation*" +
-      "r\n\nBulkAction\022\033\n\027BULK_ACTION_UNSPECIFIED" +
-      "\020\000\022\026\n\022BULK_ACTION_CANCEL\020\001\022\027\n\023BULK_ACTIO" +
-      "N_REDRIVE\020\002\022\026\n\022BULK_ACTION_DELETE\020\003*\251\001\n\016" +
-      "OperationState\022\037\n\033OPERATION_STATE_UNSPEC" +
-      "IFIED\020\000\022\033\n\027OPERATION_STATE_DRY_RUN\020\001\022\033\n\027" +
-      "OPERATION_STATE_RUNNING\020\002\022\035\n\031OPERATION_S" +
-      "TATE_SUCCEEDED\020\003\022\035\n\031OPERATION_STATE_CANC" +
-      "ELLED\020\0042\206\003\n\020OperationService\022^\n\017StartBul" +
-      "kAction\022!.jobsvc.v1.StartBulkActionReque" +
-      "st\032\".jobsvc.v1.StartBulkActionResponse\"\004" +
-      "\230\270\030\006\022U\n\014GetOperation\022\036.jobsvc.v1.GetOper" +
-      "ationRequest\032\037.jobsvc.v1.GetOperationRes" +
-      "ponse\"\004\230\270\030\004\022[\n\016ListOperations\022 .jobsvc.v" +
-      "1.ListOperationsRequest\032!.jobsvc.v1.List" +
-      "OperationsResponse\"\004\230\270\030\004\022^\n\017CancelOperat" +
-      "ion\022!.jobsvc.v1.CancelOperationRequest\032\"" +
-      ".jobsvc.v1.CancelOperationResponse\"\004\230\270\030\006" +
-      "BM\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/j" +
-      "obsvc/clients/go/gen/jobsvc/v1;jobsvcv1b" +
-      "\006proto3"
+      "\"$\n\026StreamOperationRequest\022\n\n\002id\030\001 \001(\t\"B" +
+      "\n\027StreamOperationResponse\022\'\n\toperation\030\001" +
+      " \001(\0132\024.jobsvc.v1.Operation\"\027\n\025ListOperat" +
+      "ionsRequest\"B\n\026ListOperationsResponse\022(\n" +
+      "\noperations\030\001 \003(\0132\024.jobsvc.v1.Operation\"" +
+      "$\n\026CancelOperationRequest\022\n\n\002id\030\001 \001(\t\"B\n" +
+      "\027CancelOperationResponse\022\'\n\toperation\030\001 " +
+      "\001(\0132\024.jobsvc.v1.Operation*r\n\nBulkAction\022" +
+      "\033\n\027BULK_ACTION_UNSPECIFIED\020\000\022\026\n\022BULK_ACT" +
+      "ION_CANCEL\020\001\022\027\n\023BULK_ACTION_REDRIVE\020\002\022\026\n" +
+      "\022BULK_ACTION_DELETE\020\003*\251\001\n\016OperationState" +
+      "\022\037\n\033OPERATION_STATE_UNSPECIFIED\020\000\022\033\n\027OPE" +
+      "RATION_STATE_DRY_RUN\020\001\022\033\n\027OPERATION_STAT" +
+      "E_RUNNING\020\002\022\035\n\031OPERATION_STATE_SUCCEEDED" +
+      "\020\003\022\035\n\031OPERATION_STATE_CANCELLED\020\0042\350\003\n\020Op" +
+      "erationService\022^\n\017StartBulkAction\022!.jobs" +
+      "vc.v1.StartBulkActionRequest\032\".jobsvc.v1" +
+      ".StartBulkActionResponse\"\004\230\270\030\006\022U\n\014GetOpe" +
+      "ration\022\036.jobsvc.v1.GetOperationRequest\032\037" +
+      ".jobsvc.v1.GetOperationResponse\"\004\230\270\030\004\022[\n" +
+      "\016ListOperations\022 .jobsvc.v1.ListOperatio" +
+      "nsRequest\032!.jobsvc.v1.ListOperationsResp" +
+      "onse\"\004\230\270\030\004\022`\n\017StreamOperation\022!.jobsvc.v" +
+      "1.StreamOperationRequest\032\".jobsvc.v1.Str" +
+      "eamOperationResponse\"\004\230\270\030\0040\001\022^\n\017CancelOp" +
+      "eration\022!.jobsvc.v1.CancelOperationReque" +
+      "st\032\".jobsvc.v1.CancelOperationResponse\"\004" +
+      "\230\270\030\006BM\n\rdev.jobsvc.v1P\001Z:github.com/jobs" +
+      "vc/jobsvc/clients/go/gen/jobsvc/v1;jobsv" +
+      "cv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -193,26 +208,38 @@ public final class OperationServiceOuterClass extends com.google.protobuf.Genera
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_GetOperationResponse_descriptor,
         new java.lang.String[] { "Operation", });
-    internal_static_jobsvc_v1_ListOperationsRequest_descriptor =
+    internal_static_jobsvc_v1_StreamOperationRequest_descriptor =
       getDescriptor().getMessageType(6);
+    internal_static_jobsvc_v1_StreamOperationRequest_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_StreamOperationRequest_descriptor,
+        new java.lang.String[] { "Id", });
+    internal_static_jobsvc_v1_StreamOperationResponse_descriptor =
+      getDescriptor().getMessageType(7);
+    internal_static_jobsvc_v1_StreamOperationResponse_fieldAccessorTable = new
+      com.google.protobuf.GeneratedMessage.FieldAccessorTable(
+        internal_static_jobsvc_v1_StreamOperationResponse_descriptor,
+        new java.lang.String[] { "Operation", });
+    internal_static_jobsvc_v1_ListOperationsRequest_descriptor =
+      getDescriptor().getMessageType(8);
     internal_static_jobsvc_v1_ListOperationsRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_ListOperationsRequest_descriptor,
         new java.lang.String[] { });
     internal_static_jobsvc_v1_ListOperationsResponse_descriptor =
-      getDescriptor().getMessageType(7);
+      getDescriptor().getMessageType(9);
     internal_static_jobsvc_v1_ListOperationsResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_ListOperationsResponse_descriptor,
         new java.lang.String[] { "Operations", });
     internal_static_jobsvc_v1_CancelOperationRequest_descriptor =
-      getDescriptor().getMessageType(8);
+      getDescriptor().getMessageType(10);
     internal_static_jobsvc_v1_CancelOperationRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_CancelOperationRequest_descriptor,
         new java.lang.String[] { "Id", });
     internal_static_jobsvc_v1_CancelOperationResponse_descriptor =
-      getDescriptor().getMessageType(9);
+      getDescriptor().getMessageType(11);
     internal_static_jobsvc_v1_CancelOperationResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_CancelOperationResponse_descriptor,

@@ -2,13 +2,17 @@ package dev.jobsvc.client;
 
 import com.google.protobuf.Message;
 import com.google.protobuf.Value;
+import dev.jobsvc.v1.BulkAction;
 import dev.jobsvc.v1.CallRequest;
 import dev.jobsvc.v1.CallServiceGrpc;
 import dev.jobsvc.v1.CancelJobRequest;
+import dev.jobsvc.v1.CancelOperationRequest;
 import dev.jobsvc.v1.GetJobRequest;
+import dev.jobsvc.v1.GetOperationRequest;
 import dev.jobsvc.v1.HandlerInfo;
 import dev.jobsvc.v1.Job;
 import dev.jobsvc.v1.JobEvent;
+import dev.jobsvc.v1.JobFilter;
 import dev.jobsvc.v1.JobServiceGrpc;
 import dev.jobsvc.v1.JobSpec;
 import dev.jobsvc.v1.JobState;
@@ -17,6 +21,8 @@ import dev.jobsvc.v1.ListHandlersRequest;
 import dev.jobsvc.v1.ListJobsRequest;
 import dev.jobsvc.v1.ListJobsResponse;
 import dev.jobsvc.v1.ListPausesRequest;
+import dev.jobsvc.v1.Operation;
+import dev.jobsvc.v1.OperationServiceGrpc;
 import dev.jobsvc.v1.Pause;
 import dev.jobsvc.v1.PauseFlowKeyRequest;
 import dev.jobsvc.v1.PauseHandlerRequest;
@@ -24,6 +30,7 @@ import dev.jobsvc.v1.PauseServiceGrpc;
 import dev.jobsvc.v1.Payload;
 import dev.jobsvc.v1.ResumeFlowKeyRequest;
 import dev.jobsvc.v1.ResumeHandlerRequest;
+import dev.jobsvc.v1.StartBulkActionRequest;
 import dev.jobsvc.v1.StreamRequest;
 import dev.jobsvc.v1.SubmitBatchRequest;
 import dev.jobsvc.v1.SubmitRequest;
@@ -68,6 +75,7 @@ public final class JobsvcClient implements AutoCloseable {
   private final CallServiceGrpc.CallServiceBlockingStub callStub;
   private final JobServiceGrpc.JobServiceBlockingStub jobStub;
   private final PauseServiceGrpc.PauseServiceBlockingStub pauseStub;
+  private final OperationServiceGrpc.OperationServiceBlockingStub operationStub;
 
   JobsvcClient(
       ManagedChannel channel,
@@ -82,6 +90,7 @@ public final class JobsvcClient implements AutoCloseable {
     this.callStub = CallServiceGrpc.newBlockingStub(channel);
     this.jobStub = JobServiceGrpc.newBlockingStub(channel);
     this.pauseStub = PauseServiceGrpc.newBlockingStub(channel);
+    this.operationStub = OperationServiceGrpc.newBlockingStub(channel);
   }
 
   /** A builder; {@link JobsvcClientBuilder#address} is required. */
@@ -340,6 +349,53 @@ public final class JobsvcClient implements AutoCloseable {
   public List<Pause> pauses() {
     ListPausesRequest request = ListPausesRequest.getDefaultInstance();
     return unary(() -> deadline(pauseStub, defaultDeadline).listPauses(request)).getPausesList();
+  }
+
+  /**
+   * Counts the jobs a bulk action would touch, without acting: the answer's state is {@code
+   * OPERATION_STATE_DRY_RUN}, it has no id, and nothing is stored.
+   */
+  public Operation bulkDryRun(BulkAction action, JobFilter filter) {
+    return startBulk(action, filter, true, 0);
+  }
+
+  /**
+   * Cancels, redrives or deletes every job the filter selects, as a background operation the
+   * server works through in batches of at most {@code maxJobsPerSecond} jobs a second (0: the
+   * server's default, 1000); follow it with {@link #getOperation}.
+   */
+  public Operation bulk(BulkAction action, JobFilter filter, double maxJobsPerSecond) {
+    return startBulk(action, filter, false, maxJobsPerSecond);
+  }
+
+  private Operation startBulk(
+      BulkAction action, JobFilter filter, boolean dryRun, double maxJobsPerSecond) {
+    StartBulkActionRequest request =
+        StartBulkActionRequest.newBuilder()
+            .setAction(action)
+            .setFilter(filter)
+            .setDryRun(dryRun)
+            .setMaxJobsPerSecond(maxJobsPerSecond)
+            .build();
+    return unary(() -> deadline(operationStub, defaultDeadline).startBulkAction(request))
+        .getOperation();
+  }
+
+  /** A bulk operation and its progress ({@code processed} of {@code matched}). */
+  public Operation getOperation(String id) {
+    GetOperationRequest request = GetOperationRequest.newBuilder().setId(id).build();
+    return unary(() -> deadline(operationStub, defaultDeadline).getOperation(request))
+        .getOperation();
+  }
+
+  /**
+   * Stops a running bulk operation after its batch in flight (what it did stays done); a finished
+   * one is returned as it is.
+   */
+  public Operation cancelOperation(String id) {
+    CancelOperationRequest request = CancelOperationRequest.newBuilder().setId(id).build();
+    return unary(() -> deadline(operationStub, defaultDeadline).cancelOperation(request))
+        .getOperation();
   }
 
   /**
