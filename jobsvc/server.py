@@ -25,7 +25,7 @@ import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
@@ -77,8 +77,9 @@ from jobsvc.v1 import (
     worker_directory_pb2,
     workflow_service_pb2,
 )
-from jobsvc.web.app import WebApp, connect_routes
-from jobsvc.web.server import HttpServer, HttpTls
+
+if TYPE_CHECKING:
+    from jobsvc.web.server import HttpServer
 
 log = logging.getLogger("jobsvc.server")
 T = TypeVar("T")
@@ -481,6 +482,10 @@ class JobsvcServer:
         cfg = self.config
         if cfg.http_port is None:
             return
+        # Imported here: a server without --http-port does not load the HTTP stack.
+        from jobsvc.web.app import WebApp, connect_routes  # noqa: PLC0415
+        from jobsvc.web.server import HttpServer, HttpTls  # noqa: PLC0415
+
         routes = connect_routes(
             served, authenticator.guard, RpcTelemetry(self.metrics, self.tracing), cfg.connection.max_message_bytes
         )

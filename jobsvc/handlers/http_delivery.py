@@ -36,10 +36,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-
-import httpx
 
 from jobsvc.domain.errors import NonRetryableError, RetryLater
 from jobsvc.domain.flow import ConcurrencyLimit, FlowControl, RateLimit
@@ -47,6 +45,9 @@ from jobsvc.domain.handlers import HandlerDefinition, JobContext
 from jobsvc.domain.jobs import RetryPolicy
 from jobsvc.domain.values import JsonValue
 from jobsvc.domain.versions import Version
+
+if TYPE_CHECKING:
+    import httpx
 
 HANDLER_NAME = "jobsvc.http"
 HANDLER_VERSION = "1.0.0"
@@ -179,8 +180,12 @@ class HttpDelivery:
     def __init__(self, config: HttpDeliveryConfig) -> None:
         self.config = config
         self._secrets = config.all_secrets()
+        # Imported here: a server without --http-delivery does not pay for httpx (memory, start).
+        import httpx  # noqa: PLC0415
+
         # No redirects (followed by hand, each hop checked) and no proxies from the environment.
         self._client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        self._timed_out = httpx.TimeoutException
 
     async def close(self) -> None:
         """Close the connections."""
@@ -211,7 +216,7 @@ class HttpDelivery:
             response, content, truncated, url, redirects = await asyncio.wait_for(
                 self._follow(method, url, headers, body, timeout), timeout
             )
-        except (TimeoutError, httpx.TimeoutException):
+        except (TimeoutError, self._timed_out):
             # Not a TimeoutError: that one means the attempt's own timeout to the executor.
             raise DeliveryTimedOut(f"no complete response from {url} within {timeout:g}s") from None
         result: dict[str, JsonValue] = {
