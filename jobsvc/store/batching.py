@@ -50,6 +50,15 @@ class Coalescer(Generic[Item, Result]):
             task.add_done_callback(self._tasks.discard)
         return await future
 
+    def refuse_waiting(self, exc: BaseException) -> int:
+        """Fail every item still waiting for a flush (none of them was sent) with `exc`;
+        how many. Flushes in flight are left to finish or fail on their own."""
+        waiting, self._queue = self._queue, []
+        for _, future in waiting:
+            if not future.done():
+                future.set_exception(exc)
+        return len(waiting)
+
     async def _drain(self) -> None:
         try:
             while self._queue:

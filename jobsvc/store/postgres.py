@@ -151,11 +151,19 @@ class PgStore:
         timeout), so callers can retry on another replica.
         """
         if problem is not None and self._unreachable is None:
+            # Inserts queued behind a flush that hangs in the outage were never sent: refuse
+            # them now rather than when that flush times out. (Queued outcomes wait: sent
+            # once the link is back, they spare the job a re-run.)
+            self._inserts.refuse_waiting(self._refusal(problem))
             # Connections that lived through the outage may be dead: replace them as they come back.
             await self._pool.expire_connections()
             if self._claim_pool is not None:
                 await self._claim_pool.expire_connections()
         self._unreachable = problem
+
+    @staticmethod
+    def _refusal(problem: JobsvcError) -> Unavailable:
+        return Unavailable(problem.message, reason=problem.reason)
 
     @property
     def unreachable(self) -> bool:
@@ -187,7 +195,7 @@ class PgStore:
         wait is bounded (acquire_timeout) only when no connection is idle: asyncpg makes a
         task for every bounded acquisition, a cost the hot path need not pay."""
         if self._unreachable is not None:
-            raise Unavailable(self._unreachable.message, reason=self._unreachable.reason)
+            raise self._refusal(self._unreachable)
         return pool.acquire(timeout=None if pool.get_idle_size() else self.acquire_timeout)
 
     async def _fetch(self, name: str, /, **parameters: object) -> list[asyncpg.Record]:
@@ -358,7 +366,11 @@ class PgStore:
         return created
 
     async def job_insert(self, job: NewJob) -> tuple[Job, bool]:
-        """Insert one job with whatever other single inserts are waiting (group commit)."""
+        """Insert one job with whatever other single inserts are waiting (group commit).
+        Refused at once while health finds the database unreachable: queued behind a flush
+        that hangs, it would wait for that flush's timeout instead."""
+        if self._unreachable is not None:
+            raise self._refusal(self._unreachable)
         return await self._inserts.submit(job)
 
     async def job_find_cached(self, new: NewJob, ttl: float) -> str | None:

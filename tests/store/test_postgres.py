@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import pytest
 
+from jobsvc.domain.errors import Unavailable
 from jobsvc.domain.flow import WaitReason
 from jobsvc.store import rows
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.store.sql import migrations, queries
+from tests.store.conftest import new
 
 # The queries whose rows rows.job reads.
 JOB_QUERIES = (
@@ -64,6 +67,43 @@ async def test_every_job_query_selects_the_columns_rows_job_reads(database_url: 
             assert not missing, f"{name} does not select {missing}"
     finally:
         await conn.close()
+
+
+async def test_inserts_are_refused_at_once_while_the_database_is_unreachable(database_url: str) -> None:
+    """A Submit that arrives while health finds the database unreachable, or waits behind
+    a flush that hangs in the outage, answers UNAVAILABLE at once; the flushes already sent
+    commit when the database answers again. (A table lock stands in for the outage.)"""
+    pool = await create_pool(database_url, min_size=1, max_size=4)
+    locker = await asyncpg.connect(database_url)
+    store = PgStore(pool)
+    try:
+        await store.job_insert(new("warm-up"))
+        lock = locker.transaction()
+        await lock.start()
+        await locker.execute("LOCK TABLE jobsvc_jobs IN ACCESS EXCLUSIVE MODE")
+        sent = []
+        for value in ("a", "b"):  # two flushes in flight, each stuck behind the lock
+            sent.append(asyncio.create_task(store.job_insert(new(value))))
+            await asyncio.sleep(0.2)
+        queued = asyncio.create_task(store.job_insert(new("c")))  # waits for a flush to end
+        await asyncio.sleep(0.1)
+        assert not queued.done() and not any(t.done() for t in sent)
+
+        await store.mark_unreachable(Unavailable("database unavailable: test outage"))
+        with pytest.raises(Unavailable, match="test outage"):
+            await asyncio.wait_for(queued, 1.0)
+        with pytest.raises(Unavailable, match="test outage"):
+            await asyncio.wait_for(store.job_insert(new("d")), 1.0)
+
+        await lock.rollback()
+        await store.mark_unreachable(None)
+        inserted = [job for job, _created in await asyncio.wait_for(asyncio.gather(*sent), 10)]
+        assert sorted(job.input.json for job in inserted) == ["a", "b"]
+        (job, _created) = await store.job_insert(new("e"))
+        assert job.input.json == "e"
+    finally:
+        await locker.close()
+        await pool.close()
 
 
 class _ReadRecorder(dict[str, Any]):
