@@ -89,9 +89,14 @@ def queries(file: str = "queries.sql") -> dict[str, Query]:
             raise ValueError(f"query {name!r} is defined twice in {file}")
         named[name] = compile_query(name, body.strip())
         for variant in sorted({found for _, found in _VARIANT_LINE.findall(body)}):
-            marker = re.compile(rf"^(\s*)--\+{variant} ", re.MULTILINE)
-            named[f"{name}+{variant}"] = compile_query(f"{name}+{variant}", marker.sub(r"\1", body).strip())
+            named[f"{name}+{variant}"] = compile_query(f"{name}+{variant}", _variant(body, variant).strip())
     return named
+
+
+def _variant(body: str, variant: str) -> str:
+    """The block as its variant runs it: that variant's marked lines uncommented, the
+    marked lines of any other variant left as comments."""
+    return _VARIANT_LINE.sub(lambda line: line[1] if line[2] == variant else line[0], body)
 
 
 def query(name: str) -> str:

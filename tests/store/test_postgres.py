@@ -106,6 +106,51 @@ async def test_inserts_are_refused_at_once_while_the_database_is_unreachable(dat
         await pool.close()
 
 
+# Literal arguments of the claims for EXPLAIN EXECUTE (SQL-level PREPARE: its plan is generic).
+_CLAIM_LITERALS = {
+    "served": "'{echo@1.0.0}'",
+    "limit": "32",
+    "owner": "'x'",
+    "lease_seconds": "30",
+    "now": "NULL",
+    "paused_keys": "NULL",
+}
+
+
+async def test_claims_walk_the_queued_index_with_the_plan_cached_for_any_parameters(database_url: str) -> None:
+    """Claim connections plan each claim once (a generic plan, cached for any parameters).
+    That plan must walk the queued-jobs index in hand-out order up to the batch size, with
+    10,000 jobs queued: no scan that reads and sorts every queued job (measured once:
+    17-40 ms for a claim of 128 from 20,000) and no plan that depends on the parameters."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        await pool.execute(
+            "INSERT INTO jobsvc_jobs (id, handler, version, version_selector, state, input, created_at, run_at,"
+            " order_at, finished_at, max_attempts) SELECT gen_random_uuid(), 'echo', '1.0.0', '',"
+            " CASE WHEN n % 2 = 0 THEN 'queued' ELSE 'succeeded' END, '1', now(), now(), now(), NULL, 3"
+            " FROM generate_series(1, 20000) n"
+        )
+        await pool.execute("ANALYZE jobsvc_jobs")
+    finally:
+        await pool.close()
+    claims = await create_pool(database_url, min_size=1, max_size=1, for_claims=True)
+    try:
+        async with claims.acquire() as conn:
+            assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+            for name in ("job_claim", "job_claim_limited"):
+                query = queries()[name]
+                await conn.execute(f"PREPARE {name} AS {query.sql}")
+                arguments = ", ".join(_CLAIM_LITERALS[p] for p in query.parameters)
+                plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE {name}({arguments})"))
+                walk = next(line for line in plan.splitlines() if "jobsvc_jobs_queued_idx" in line)
+                assert "Index Scan using jobsvc_jobs_queued_idx" in walk, plan
+                assert "$1" in plan or "$2" in plan, f"{name}: not a generic plan\n{plan}"
+                next_cte = plan.split("CTE next", 1)[1].split("CTE ", 1)[0]
+                assert "Sort" not in next_cte and "Seq Scan" not in next_cte, plan
+    finally:
+        await claims.close()
+
+
 class _ReadRecorder(dict[str, Any]):
     """A row that remembers which columns were read from it."""
 

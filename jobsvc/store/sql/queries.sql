@@ -30,7 +30,7 @@ INSERT INTO jobsvc_schema_migrations (version, name) VALUES (:version, :name);
 
 -- name: plan_claims_for_transaction
 -- The planner settings of a claim (see create_pool(for_claims=True)), for one transaction.
-SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off;
+SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off;
 SET LOCAL enable_bitmapscan = off;
 
 -- name: database_ping
@@ -364,8 +364,8 @@ WITH next AS MATERIALIZED (
           SELECT 1 FROM jobsvc_concurrency c WHERE c.key = j.concurrency_key AND c.running >= j.concurrency_limit))
       AND (rate_key IS NULL OR NOT EXISTS (
           SELECT 1 FROM jobsvc_rate_windows w WHERE w.key = j.rate_key AND w.blocked_until > clock_timestamp()))
-      -- Paused flow-control keys (jobsvc_pauses). NULL while none is paused: claims plan
-      -- for their parameters (force_custom_plan), so then this costs nothing.
+      -- Paused flow-control keys (jobsvc_pauses). NULL while none is paused: then one
+      -- test per row (claims run a generic plan, see create_pool(for_claims=True)).
       -- (IS NOT TRUE: a job without some key compares NULL on it.)
       AND (:paused_keys::text[] IS NULL OR (concurrency_key = ANY(:paused_keys)
            OR rate_key = ANY(:paused_keys) OR fairness_key = ANY(:paused_keys)) IS NOT TRUE)
