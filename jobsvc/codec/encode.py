@@ -8,8 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.any_pb2 import Any as AnyMessage
@@ -103,15 +102,28 @@ def _fill_payload(message: job_pb2.Payload, payload: Payload) -> None:
         json_to_value(payload.json, message.json)
 
 
-def _timestamp(message: Any, value: datetime | None) -> None:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+
+
+def fill_timestamp(message: timestamp_pb2.Timestamp, moment: datetime) -> None:
+    """Write a moment into a Timestamp field, as Timestamp.FromDatetime does (a naive
+    moment is UTC), by integer arithmetic on its distance from the epoch instead of a
+    time tuple: 0.5 us against 5.8, and a job response carries up to four."""
+    since = moment - (_NAIVE_EPOCH if moment.tzinfo is None else _EPOCH)
+    message.seconds = since.days * 86_400 + since.seconds
+    message.nanos = since.microseconds * 1000
+
+
+def _timestamp(message: timestamp_pb2.Timestamp, value: datetime | None) -> None:
     if value is not None:
-        message.FromDatetime(value)
+        fill_timestamp(message, value)
 
 
 def timestamp_to_proto(moment: datetime) -> timestamp_pb2.Timestamp:
     """A moment as a Timestamp message."""
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
+    fill_timestamp(stamp, moment)
     return stamp
 
 
@@ -183,7 +195,7 @@ def job_to_proto(job: Job, view: JobView = JobView.FULL, error_budget: int | Non
 def event_to_proto(event: JobEvent) -> job_pb2.JobEvent:
     """One log entry as a message."""
     message = job_pb2.JobEvent(job_id=event.job_id, sequence=event.seq)
-    message.time.FromDatetime(event.time)
+    fill_timestamp(message.time, event.time)
     _EVENT_FILLERS[event.kind](message, event)
     return message
 
@@ -233,7 +245,7 @@ def _retrying(message: job_pb2.JobEvent, event: JobEvent) -> None:
     message.retrying.error.CopyFrom(_error_in(event))
     when = event.data.get("next_attempt_time")
     if isinstance(when, str):
-        message.retrying.next_attempt_time.FromDatetime(datetime.fromisoformat(when))
+        fill_timestamp(message.retrying.next_attempt_time, datetime.fromisoformat(when))
 
 
 # One filler per event kind; a kind missing here fails at import, not at run time.
