@@ -321,23 +321,24 @@ async def test_a_fairness_key_takes_turns_as_grpc_submits_do(start_server: Start
 
 
 @pytest.mark.parametrize(
-    ("value", "labels", "column", "message"),
+    ("job", "column", "message"),
     [
-        ({"customer": "c", "url": "http://h", "n": 1}, {}, "labels", "label 'tenant' is required"),
-        ({"url": "http://h", "n": 1}, {"tenant": "t"}, "input.customer", "input field 'customer' is required"),
-        ({"customer": {}, "url": "http://h", "n": 1}, {"tenant": "t"}, "input.customer", "string, number or boolean"),
-        ({"customer": "c", "url": "ftp://h", "n": 1}, {"tenant": "t"}, "input.url", "http(s) URL with a host"),
+        (({"customer": "c", "url": "http://h", "n": 1}, {}), "labels", "label 'tenant' is required"),
+        (({"url": "http://h", "n": 1}, {"tenant": "t"}), "input.customer", "input field 'customer' is required"),
+        (({"customer": {}, "url": "http://h", "n": 1}, {"tenant": "t"}), "input.customer", "string, number or boolean"),
+        (({"customer": "c", "url": "ftp://h", "n": 1}, {"tenant": "t"}), "input.url", "http(s) URL with a host"),
         # gRPC reads this one (urlsplit strips the space); SQL refuses rather than guess.
-        ({"customer": "c", "url": " http://h", "n": 1}, {"tenant": "t"}, "input.url", "http(s) URL with a host"),
-        ({"customer": "c" * 300, "url": "http://h", "n": 1}, {"tenant": "t"}, "input", "longer than 256 bytes"),
+        (({"customer": "c", "url": " http://h", "n": 1}, {"tenant": "t"}), "input.url", "http(s) URL with a host"),
+        (({"customer": "c" * 300, "url": "http://h", "n": 1}, {"tenant": "t"}), "input", "longer than 256 bytes"),
     ],
 )
 async def test_a_key_it_cannot_render_is_refused_naming_the_field(
-    start_server: StartServer, database_url: str, value: Any, labels: Any, column: str, message: str
+    start_server: StartServer, database_url: str, job: tuple[Any, Any], column: str, message: str
 ) -> None:
     await start_server(handler_modules=["tests.flow_handlers"])
     conn = await asyncpg.connect(database_url)
     try:
+        value, labels = job
         with pytest.raises(asyncpg.InvalidParameterValueError) as caught:
             await conn.fetchval(
                 "SELECT jobsvc_submit(handler => 'keyed', input => $1::jsonb, labels => $2::jsonb)",

@@ -255,9 +255,11 @@ CREATE TABLE jobsvc_schedules (
     last_job_id      uuid,
     created_at       timestamptz      NOT NULL DEFAULT now(),
     updated_at       timestamptz      NOT NULL DEFAULT now(),
+    while_paused     text             NOT NULL DEFAULT 'skip'::text,
     CONSTRAINT jobsvc_schedules_check CHECK ((cron IS NULL) <> (interval_seconds IS NULL)),
     CONSTRAINT jobsvc_schedules_missed_ticks_check CHECK (missed_ticks = ANY (ARRAY['skip'::text, 'run_once'::text])),
-    CONSTRAINT jobsvc_schedules_pkey PRIMARY KEY (name)
+    CONSTRAINT jobsvc_schedules_pkey PRIMARY KEY (name),
+    CONSTRAINT jobsvc_schedules_while_paused_check CHECK (while_paused = ANY (ARRAY['skip'::text, 'keep'::text]))
 );
 
 -- The scheduler's "which schedules are due" and "when is the next tick".

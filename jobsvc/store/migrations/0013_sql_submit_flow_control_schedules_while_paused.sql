@@ -265,3 +265,10 @@ BEGIN
     RETURN v_id;
 END;
 $function$;
+
+-- What a schedule's tick does while the job it would submit is paused (PauseService:
+-- its handler, version or a flow-control key): 'skip' submits nothing (the default, so
+-- that a resume does not release a burst of stale ticks), 'keep' submits it to wait queued
+-- until the resume (jobsvc.domain.schedules.WhilePaused).
+ALTER TABLE jobsvc_schedules ADD COLUMN while_paused text NOT NULL DEFAULT 'skip'
+    CONSTRAINT jobsvc_schedules_while_paused_check CHECK (while_paused IN ('skip', 'keep'));
