@@ -13,7 +13,8 @@ import grpc
 import pytest
 
 from jobsvc.api.auth import AuthConfig, token_digest
-from jobsvc.domain.handlers import HandlerTable, load_module
+from jobsvc.domain.handlers import HANDLER_ATTRIBUTE, HandlerTable, load_module
+from jobsvc.domain.schedules import WhilePaused
 from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, job_spec
 from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2, schedule_service_pb2
@@ -246,3 +247,10 @@ async def test_a_schedule_skips_or_keeps_its_ticks_while_its_handler_is_paused(
 
 async def _at_least(conn: asyncpg.Connection, schedule: str, count: int) -> bool:
     return len(await _schedule_jobs(conn, schedule)) >= count
+
+
+def test_readme_while_paused_example() -> None:
+    namespace: dict[str, Any] = {}
+    exec(readme_block("while-paused", "python"), namespace)
+    [declared] = getattr(namespace["bill_hour"], HANDLER_ATTRIBUTE).declared_schedules()
+    assert (declared.name, declared.while_paused) == ("hourly-billing", WhilePaused.KEEP)

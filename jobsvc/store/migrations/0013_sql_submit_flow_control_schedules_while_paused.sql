@@ -272,3 +272,28 @@ $function$;
 -- until the resume (jobsvc.domain.schedules.WhilePaused).
 ALTER TABLE jobsvc_schedules ADD COLUMN while_paused text NOT NULL DEFAULT 'skip'
     CONSTRAINT jobsvc_schedules_while_paused_check CHECK (while_paused IN ('skip', 'keep'));
+
+-- A bulk operation's filter (0009) without its sub-SELECT (the states test is `?` now), so
+-- that PostgreSQL inlines it: each batch's walk along the creation index then tests plain
+-- conditions on the row instead of calling the function for every job it passes (100,000
+-- jobs newer than the cursor that the filter leaves out: 3.3 s a batch before, 0.65 s after).
+CREATE OR REPLACE FUNCTION jobsvc_job_selected(j jobsvc_jobs, f jsonb, action text)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT coalesce(
+        CASE action
+            WHEN 'cancel' THEN j.state IN ('queued', 'waiting', 'running')
+            WHEN 'redrive' THEN j.state = 'failed' AND NOT j.redriven
+            WHEN 'delete' THEN j.state IN ('succeeded', 'failed', 'cancelled')
+        END
+        AND (f -> 'states' IS NULL OR (f -> 'states') ? j.state)
+        AND (f ->> 'handler' IS NULL OR j.handler = f ->> 'handler')
+        AND (f ->> 'version' IS NULL OR j.version = f ->> 'version')
+        AND (f -> 'labels' IS NULL OR j.labels @> (f -> 'labels'))
+        AND (f ->> 'flow_key' IS NULL OR f ->> 'flow_key' IN (j.concurrency_key, j.rate_key, j.fairness_key))
+        AND (f ->> 'created_after' IS NULL OR j.created_at >= (f ->> 'created_after')::timestamptz)
+        AND (f ->> 'created_before' IS NULL OR j.created_at < (f ->> 'created_before')::timestamptz),
+        false)
+$function$;

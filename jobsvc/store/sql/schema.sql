@@ -532,7 +532,7 @@ AS $function$
             WHEN 'redrive' THEN j.state = 'failed' AND NOT j.redriven
             WHEN 'delete' THEN j.state IN ('succeeded', 'failed', 'cancelled')
         END
-        AND (f -> 'states' IS NULL OR j.state IN (SELECT jsonb_array_elements_text(f -> 'states')))
+        AND (f -> 'states' IS NULL OR (f -> 'states') ? j.state)
         AND (f ->> 'handler' IS NULL OR j.handler = f ->> 'handler')
         AND (f ->> 'version' IS NULL OR j.version = f ->> 'version')
         AND (f -> 'labels' IS NULL OR j.labels @> (f -> 'labels'))
