@@ -255,6 +255,8 @@ CREATE TABLE jobsvc_schedules (
     last_job_id      uuid,
     created_at       timestamptz      NOT NULL DEFAULT now(),
     updated_at       timestamptz      NOT NULL DEFAULT now(),
+    -- A tick while its job's handler, version or key is paused: 'skip' submits nothing,
+    -- 'keep' submits it to wait for the resume (0013).
     while_paused     text             NOT NULL DEFAULT 'skip'::text,
     CONSTRAINT jobsvc_schedules_check CHECK ((cron IS NULL) <> (interval_seconds IS NULL)),
     CONSTRAINT jobsvc_schedules_missed_ticks_check CHECK (missed_ticks = ANY (ARRAY['skip'::text, 'run_once'::text])),
