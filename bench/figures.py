@@ -45,6 +45,8 @@ FIGURES = (
         "jobs/s",
         ">= 0.9x end-to-end",
     ),
+    Figure("redrive_ratio", "End-to-end during a bulk redrive of 100,000 dead jobs / alone", "ratio", ">= 0.8"),
+    Figure("redrive_rate", "Bulk redrive of 100,000 dead jobs beside the end-to-end load", "jobs/s"),
     Figure("call1_p50", "Call, 1 caller: p50", "ms", "<= 2, >= 2x better than Celery", lower_is_better=True),
     Figure("call1_p99", "Call, 1 caller: p99", "ms", "<= 5", lower_is_better=True),
     Figure("call1_rate", "Call, 1 caller", "calls/s"),

@@ -64,7 +64,7 @@ from jobsvc.store.embedded import EmbeddedPostgres
 PEERS = ("pgqueuer", "procrastinate", "celery", "bare")
 AnyScenario = Scenario | PeerScenario
 
-# No single run may take longer than this, whatever goes wrong.
+# No single run may take longer than this, whatever goes wrong (unless its scenario says).
 RUN_TIMEOUT = 180.0
 
 
@@ -273,7 +273,7 @@ class Harness:
                 logs=self.logs,
             )
             for run in run_numbers:
-                outcome = await asyncio.wait_for(scenario.run_once(ctx), RUN_TIMEOUT)
+                outcome = await asyncio.wait_for(scenario.run_once(ctx), scenario.run_timeout or RUN_TIMEOUT)
                 self.records.append(RunRecord(scenario.name, run, outcome))
                 print(f"  run {run}/{runs}: {_one_line(outcome)}", flush=True)
             if self.args.statements and self.statements:

@@ -30,7 +30,7 @@ from bench.processes import (
     rss_mib,
 )
 from jobsvc.sdk import Client, job_spec, to_payload, workflow_step
-from jobsvc.v1 import job_pb2, workflow_service_pb2
+from jobsvc.v1 import job_pb2, operation_service_pb2, workflow_service_pb2
 
 HANDLER = "noop"
 PAYLOAD = to_payload({"n": 1})
@@ -77,6 +77,7 @@ class Timing:
     stream_events: int  # progress events per streamed job
     workflow_steps: int  # steps of the fan-out/fan-in workflows (and plain jobs beside them)
     chain_steps: int  # steps of the chain whose edges are timed
+    dead_jobs: int  # dead-lettered jobs a bulk redrive re-runs beside the end-to-end load
 
 
 FULL = Timing(
@@ -92,6 +93,7 @@ FULL = Timing(
     stream_events=2000,
     workflow_steps=10_000,
     chain_steps=200,
+    dead_jobs=100_000,
 )
 QUICK = Timing(
     duration=0.5,
@@ -106,6 +108,7 @@ QUICK = Timing(
     stream_events=20,
     workflow_steps=500,
     chain_steps=20,
+    dead_jobs=1_000,
 )
 
 
@@ -168,6 +171,8 @@ class Scenario:
     system: str = "jobsvc"
     # Start the server(s) anew for every run (memory: RSS never shrinks back after a run).
     fresh_server_per_run: bool = False
+    # Seconds one run may take at most (None: bench.run's RUN_TIMEOUT).
+    run_timeout: float | None = None
 
 
 # -- Submit ---------------------------------------------------------------------------
@@ -250,6 +255,8 @@ class _Producer:
     clients: list[Client]
     pool: asyncpg.Pool
     handler: str = HANDLER
+    # What counts as the backlog the producer keeps under E2E_MAX_BACKLOG.
+    backlog_sql: str = COUNT_QUEUED
     submitted: int = 0
     waits: int = 0
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -264,7 +271,7 @@ class _Producer:
         for _ in range(E2E_MAX_PRODUCER_STEPS):
             if self.stop.is_set():
                 return
-            if await self.pool.fetchval(COUNT_QUEUED) >= E2E_MAX_BACKLOG:
+            if await self.pool.fetchval(self.backlog_sql) >= E2E_MAX_BACKLOG:
                 self.waits += 1
                 await asyncio.sleep(E2E_BACKLOG_POLL)
                 continue
@@ -325,6 +332,98 @@ def e2e_run(concurrency: int, *, key: str = "", handler: str = HANDLER, label: s
         )
 
     return run_once
+
+
+# -- A bulk redrive beside the end-to-end load ----------------------------------------
+
+# Dead-lettered jobs of the load's own handler, as a failed deploy leaves them: made in
+# one statement (running 100,000 jobs to failure would measure something else), labelled
+# so that the redrive selects exactly them. At a priority below the load's, so that their
+# redriven copies (which keep it) run in the executors' spare capacity: what the figure
+# measures is the operation's own cost. At the load's priority they would take the
+# executors' capacity at the operation's rate whatever it does (README, "Bulk actions").
+DEAD_LABEL = "dead"
+DEAD_PRIORITY = -1
+INSERT_DEAD = """
+INSERT INTO jobsvc_jobs
+    (id, handler, version_selector, version, state, priority, input, labels, attempt, max_attempts, last_seq,
+     error, created_at, run_at, order_at, started_at, finished_at)
+SELECT gen_random_uuid(), $1::text, '', $2::text, 'failed', $3::integer, '{"n": 1}'::jsonb,
+       jsonb_build_object('bench', $4::text), 3, 3, 7, '{"type": "Bench", "message": "dead"}'::jsonb,
+       now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours',
+       now() - interval '1 hour', now() - interval '1 hour'
+FROM generate_series(1, $5::integer)
+"""
+# The load's backlog: the redriven jobs queued below it are not part of it.
+COUNT_LOAD_QUEUED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'queued' AND priority >= 0"
+# The load's jobs only: the redriven copies (redrive_of set) run on the same executors.
+COUNT_LOAD_SUCCEEDED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'succeeded' AND redrive_of IS NULL"
+COUNT_REDRIVEN_SUCCEEDED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'succeeded' AND redrive_of IS NOT NULL"
+OPERATION_POLL = 0.2
+REDRIVE_TIMEOUT = 900.0
+
+
+async def _load_window(ctx: Context, seconds: float) -> float:
+    """The load's own jobs finished per second over `seconds`."""
+    done0, t0 = await _count(ctx.pool, COUNT_LOAD_SUCCEEDED)
+    await asyncio.sleep(seconds)
+    done1, t1 = await _count(ctx.pool, COUNT_LOAD_SUCCEEDED)
+    return (done1 - done0) / (t1 - t0)
+
+
+async def _until_finished(ctx: Context, operation_id: str, timeout: float) -> operation_service_pb2.Operation:
+    """Poll the operation until it is no longer running."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        operation = await ctx.client.get_operation(operation_id, timeout=RPC_TIMEOUT)
+        if operation.state != operation_service_pb2.OPERATION_STATE_RUNNING:
+            return operation
+        await asyncio.sleep(OPERATION_POLL)
+    raise RuntimeError(f"operation {operation_id} still running after {timeout:.0f} s")
+
+
+async def redrive_run(ctx: Context) -> Outcome:
+    """The end-to-end load alone, then while a bulk redrive (default rate limit) re-runs
+    `dead_jobs` dead-lettered jobs of its handler, then alone again; the figure is the load's
+    own throughput during the redrive over the mean of the two windows around it."""
+    dead = ctx.timing.dead_jobs
+    await ctx.pool.execute(INSERT_DEAD, HANDLER, "1.0.0", DEAD_PRIORITY, DEAD_LABEL, dead)
+    producer = _Producer(ctx.clients or [ctx.client], ctx.pool, backlog_sql=COUNT_LOAD_QUEUED)
+    job_filter = operation_service_pb2.JobFilter(handler=HANDLER, labels={"bench": DEAD_LABEL})
+    async with _producing(producer):
+        await asyncio.sleep(ctx.timing.e2e_warmup)
+        before = await _load_window(ctx, ctx.timing.e2e_window)
+        async with ctx.measure() as cores:
+            done0, t0 = await _count(ctx.pool, COUNT_LOAD_SUCCEEDED)
+            started = await ctx.client.bulk(operation_service_pb2.BULK_ACTION_REDRIVE, job_filter, timeout=RPC_TIMEOUT)
+            finished = await _until_finished(ctx, started.id, REDRIVE_TIMEOUT - 60)
+            done1, t1 = await _count(ctx.pool, COUNT_LOAD_SUCCEEDED)
+        after = await _load_window(ctx, ctx.timing.e2e_window)
+    if finished.state != operation_service_pb2.OPERATION_STATE_SUCCEEDED or finished.processed != dead:
+        raise RuntimeError(f"the redrive ended {finished.state} having redriven {finished.processed} of {dead}")
+    during, alone = (done1 - done0) / (t1 - t0), (before + after) / 2
+    failed, _ = await _count(ctx.pool, COUNT_FAILED)
+    if failed != dead:
+        raise RuntimeError(f"{failed - dead} end-to-end or redriven job(s) failed or were cancelled")
+    redriven_ran, _ = await _count(ctx.pool, COUNT_REDRIVEN_SUCCEEDED)
+    label = f"End-to-end during a bulk redrive of {dead:,} dead jobs"
+    return Outcome(
+        [
+            Measure(f"{label}: load / load alone", "ratio", during / alone if alone else 0.0, "redrive_ratio"),
+            Measure(label, "jobs/s", during),
+            Measure("End-to-end alone (mean of the windows before and after)", "jobs/s", alone),
+            Measure("Bulk redrive", "jobs/s", dead / (t1 - t0), "redrive_rate"),
+        ],
+        cores,
+        {
+            "dead_jobs": dead,
+            "alone_before": before,
+            "alone_after": after,
+            "redrive_window_s": t1 - t0,
+            "max_jobs_per_second": started.max_jobs_per_second,
+            "redriven_succeeded_by_end": redriven_ran,
+        },
+    )
 
 
 async def wait_online(client: Client, handler: str, timeout: float = READY_TIMEOUT) -> None:
@@ -766,6 +865,22 @@ def scenarios(e2e_concurrency: int, e2e_sweep: list[int], uvloop: bool) -> list[
         for c in e2e_sweep
         if c != e2e_concurrency
     ]
+    found.append(
+        Scenario(
+            "redrive",
+            f"End-to-end as above (the load), alone for {FULL.e2e_window:.0f} s, then while a bulk redrive "
+            f"(OperationService, default rate limit) re-runs {FULL.dead_jobs:,} dead-lettered jobs of its handler "
+            f"(quick: {QUICK.dead_jobs:,}; priority {DEAD_PRIORITY}, below the load's) on the same executors, then "
+            "alone again: the load's own jobs per second "
+            "during the redrive over the mean of the two windows around it (one run)",
+            executing,
+            redrive_run,
+            runs=1,
+            # The operation rests four times as long as each batch takes (MAX_BUSY_SHARE):
+            # on a loaded machine 100,000 jobs take minutes.
+            run_timeout=REDRIVE_TIMEOUT,
+        )
+    )
     found += [
         Scenario(
             "e2e_remote",

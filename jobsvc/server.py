@@ -370,7 +370,7 @@ class JobsvcServer:
         )
         work = RemoteWork(store, notifications, settler, metrics, config=cfg.ack, local=local, replica=cfg.name)
         self.ack = AckService(work, limits, metrics)
-        self._schedules = schedules = Schedules(app, store, self.supervisor)
+        self._schedules = schedules = Schedules(app, store, self.supervisor, paused=lambda: pauses.current)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])
         # Every jobsvc.v1 servicer: what the gRPC and HTTP ports serve.
         served = _described(

@@ -31,3 +31,16 @@ async def tenant_work(ctx: JobContext, request: Any) -> None:
 async def ticker(ctx: JobContext, request: Any) -> Any:
     """What a schedule submits."""
     return request
+
+
+@handler(
+    "keyed",
+    "1.0.0",
+    flow=FlowControl(
+        concurrency=ConcurrencyLimit(2, key="{handler}/{input.customer}/{label.tenant}"),
+        rate=RateLimit(50, period=2.5, key="{input.url|host}"),
+        fairness=Fairness(key="{version}:{input.n}", spacing=0.5),
+    ),
+)
+async def keyed(ctx: JobContext, request: Any) -> None:
+    """Every kind of key placeholder: jobsvc_submit must render them as gRPC Submit does."""

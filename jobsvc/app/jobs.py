@@ -258,9 +258,10 @@ class JobsApp:
             await lane.offer(claim)
         return job
 
-    async def check(self, spec: JobSpec, path: str) -> None:
-        """Raise what submit would raise for this spec (unknown handler, bad input), without submitting."""
-        await self._prepare(spec, path)
+    async def check(self, spec: JobSpec, path: str) -> NewJob:
+        """Raise what submit would raise for this spec (unknown handler, bad input), without
+        submitting; else the job as submit would insert it (its version, its flow keys)."""
+        return await self._prepare(spec, path)
 
     async def prepare_step(self, spec: JobSpec, path: str, *, takes_inputs: bool) -> NewJob:
         """Resolve and settle a workflow step's job as submit would, but never from the

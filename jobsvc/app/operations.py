@@ -5,8 +5,9 @@ Starting one counts the jobs it selects (a dry run stops there) and stores it; a
 every replica (`Operations.run`) takes the oldest running operation nobody holds and
 works through it in batches of at most MAX_BATCH jobs, newest first from the moment it
 started (jobs created later, redriven ones too, are not touched), each batch one
-statement, then sleeps so as to stay under the operation's jobs-per-second limit: the
-hot path keeps the database. After each batch it saves the cursor and the count
+statement, then sleeps so as to stay under the operation's jobs-per-second limit, and at
+least four times as long as the batch took (MAX_BUSY_SHARE): the hot path keeps the
+database, the more so when it is busy. After each batch it saves the cursor and the count
 processed, and extends its lease: a replica that dies leaves the rest to another after
 the lease, which goes on from the cursor. Every action only touches jobs it applies to
 at that moment, so a batch done twice changes nothing more.
@@ -25,6 +26,7 @@ from jobsvc.domain.errors import FieldViolation, InvalidArgument, NotFound
 from jobsvc.domain.operations import (
     DEFAULT_JOBS_PER_SECOND,
     MAX_BATCH,
+    MAX_BUSY_SHARE,
     BulkAction,
     JobFilter,
     Operation,
@@ -135,6 +137,7 @@ class Operations:
         began, done_here = time.monotonic(), 0
         current: Operation | None = operation
         while current is not None and current.state is OperationState.RUNNING:
+            batch_began = time.monotonic()
             jobs = await self._store.operation_batch(current, batch)
             done = await self._act(current, [job_id for job_id, _ in jobs])
             cursor = (jobs[-1][1], jobs[-1][0]) if jobs else current.cursor
@@ -143,10 +146,13 @@ class Operations:
                 current, self._owner, done, cursor, finished=len(jobs) < batch, lease_seconds=self.LEASE_SECONDS
             )
             done_here += len(jobs)
-            # The rate limit: never ahead of max_jobs_per_second since this replica began.
-            ahead = done_here / operation.max_jobs_per_second - (time.monotonic() - began)
-            if ahead > 0 and current is not None and current.state is OperationState.RUNNING:
-                await asyncio.sleep(ahead)
+            # The rate limit: never ahead of max_jobs_per_second since this replica began;
+            # and busy MAX_BUSY_SHARE of the time at most.
+            now = time.monotonic()
+            ahead = done_here / operation.max_jobs_per_second - (now - began)
+            rest = max(ahead, (now - batch_began) * (1 - MAX_BUSY_SHARE) / MAX_BUSY_SHARE)
+            if current is not None and current.state is OperationState.RUNNING:
+                await asyncio.sleep(rest)
         final = current or await self.get(operation.id)
         log.info("operation %s: %s, %d of %d jobs", final.id, final.state.value, final.processed, final.matched)
         return final

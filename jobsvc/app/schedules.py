@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from jobsvc.app.jobs import JobsApp
 from jobsvc.domain.errors import JobsvcError, NotFound
-from jobsvc.domain.schedules import Schedule
+from jobsvc.domain.pauses import PausedSet
+from jobsvc.domain.schedules import Schedule, WhilePaused
 from jobsvc.store.port import JobStore
 from jobsvc.supervisor import Supervisor
 
@@ -39,10 +41,18 @@ class Schedules:
 
     TASK = "schedules"
 
-    def __init__(self, app: JobsApp, store: JobStore, supervisor: Supervisor) -> None:
+    def __init__(
+        self,
+        app: JobsApp,
+        store: JobStore,
+        supervisor: Supervisor,
+        paused: Callable[[], PausedSet] = PausedSet,
+    ) -> None:
         self._app = app
         self._store = store
         self._supervisor = supervisor
+        # The pauses in force on this replica (jobsvc.app.pauses.Pauses.current).
+        self._paused = paused
         self._wakeup = asyncio.Event()
         # Seconds the next round waits before looking for due ticks (unless woken).
         self._delay = 0.0
@@ -129,7 +139,10 @@ class Schedules:
         assert schedule.next_tick_at is not None
         tick = schedule.due_tick(now)
         job_id: str | None = None
-        if tick is not None:
+        if tick is not None and await self._skipped_while_paused(schedule):
+            log.info("schedule %r: tick %s skipped: its job is paused", schedule.name, tick.isoformat())
+            tick = None  # last_tick_at stays the last tick that submitted a job
+        elif tick is not None:
             spec = replace(
                 schedule.job,
                 idempotency_key=schedule.idempotency_key(tick),
@@ -146,7 +159,21 @@ class Schedules:
                 log.error("schedule %r: tick %s not submitted: %s", schedule.name, tick.isoformat(), exc)
         else:
             log.info("schedule %r: ticks missed while no replica ran were skipped", schedule.name)
-        # Only the replica that finds the schedule still at this tick moves it on.
+        # Only the replica that finds the schedule still at this tick moves it on (a
+        # skipped tick too: it is not tried again).
         await self._store.schedule_advance(
             schedule.name, schedule.next_tick_at, schedule.timing.next_after(now), tick, job_id
         )
+
+    async def _skipped_while_paused(self, schedule: Schedule) -> bool:
+        """Whether this tick submits nothing: the schedule says skip and the job it would
+        submit is paused (its handler, version or a flow-control key)."""
+        paused = self._paused()
+        if schedule.while_paused is not WhilePaused.SKIP or not paused:
+            return False
+        try:
+            job = await self._app.check(schedule.job, f"schedule {schedule.name}.job")
+        except JobsvcError:
+            return False  # the submit says what is wrong with it
+        keys = job.flow_keys
+        return paused.holds(schedule.job.handler, job.version, (keys.concurrency_key, keys.rate_key, keys.fairness_key))

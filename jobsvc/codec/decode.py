@@ -35,7 +35,7 @@ from jobsvc.domain.jobs import (
     RetryPolicy,
 )
 from jobsvc.domain.operations import BulkAction, JobFilter
-from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
+from jobsvc.domain.schedules import MissedTicks, Schedule, Timing, WhilePaused
 from jobsvc.domain.schemas import InvalidSchema, check_schema
 from jobsvc.domain.values import JsonValue
 from jobsvc.domain.versions import InvalidVersion, InvalidVersionSelector, Version, VersionSelector
@@ -443,7 +443,10 @@ def schedule_from_proto(message: schedule_service_pb2.Schedule, path: str) -> Sc
     missed = (
         MissedTicks.RUN_ONCE if message.missed_ticks == schedule_service_pb2.MISSED_TICKS_RUN_ONCE else MissedTicks.SKIP
     )
-    schedule = Schedule(message.name, spec, timing, missed, paused=message.paused)
+    while_paused = (
+        WhilePaused.KEEP if message.while_paused == schedule_service_pb2.WHILE_PAUSED_KEEP else WhilePaused.SKIP
+    )
+    schedule = Schedule(message.name, spec, timing, missed, paused=message.paused, while_paused=while_paused)
     for field, description in schedule.problems():
         problems.add(f"{path}.{field}", description)
     problems.raise_if_any("schedule")

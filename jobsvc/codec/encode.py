@@ -29,7 +29,7 @@ from jobsvc.domain.jobs import (
 from jobsvc.domain.limits import fit_errors
 from jobsvc.domain.operations import BulkAction, Operation, OperationState
 from jobsvc.domain.pauses import Pause
-from jobsvc.domain.schedules import MissedTicks, Schedule
+from jobsvc.domain.schedules import MissedTicks, Schedule, WhilePaused
 from jobsvc.domain.values import JsonValue
 from jobsvc.v1 import ack_service_pb2, job_pb2, operation_service_pb2, pause_service_pb2, schedule_service_pb2
 
@@ -60,6 +60,10 @@ def wait_reason_to_proto(reason: WaitReason) -> job_pb2.WaitReason.ValueType:
 _MISSED_TICKS_TO_PROTO = {
     MissedTicks.SKIP: schedule_service_pb2.MISSED_TICKS_SKIP,
     MissedTicks.RUN_ONCE: schedule_service_pb2.MISSED_TICKS_RUN_ONCE,
+}
+_WHILE_PAUSED_TO_PROTO = {
+    WhilePaused.SKIP: schedule_service_pb2.WHILE_PAUSED_SKIP,
+    WhilePaused.KEEP: schedule_service_pb2.WHILE_PAUSED_KEEP,
 }
 
 
@@ -346,6 +350,7 @@ def schedule_to_proto(schedule: Schedule) -> schedule_service_pb2.Schedule:
         job=job,
         time_zone=schedule.timing.time_zone,
         missed_ticks=_MISSED_TICKS_TO_PROTO[schedule.missed_ticks],
+        while_paused=_WHILE_PAUSED_TO_PROTO[schedule.while_paused],
         paused=schedule.paused,
         last_job_id=schedule.last_job_id or "",
         source=schedule.source,

@@ -15,6 +15,11 @@ from jobsvc.domain.values import JsonValue
 # Jobs per batch at most: one statement and one short transaction each.
 MAX_BATCH = 500
 DEFAULT_JOBS_PER_SECOND = 1000.0
+# The largest share of its time an operation spends in its statements: after each batch it
+# rests at least (1 - MAX_BUSY_SHARE) / MAX_BUSY_SHARE times as long as the batch took, so
+# that whatever its rate limit it holds one database connection a fifth of the time at
+# most, and backs off when the database is busy (its batches take longer, it rests longer).
+MAX_BUSY_SHARE = 0.2
 
 
 class BulkAction(enum.StrEnum):

@@ -82,6 +82,10 @@ class PausedSet:
         name, _, version = key.rpartition("@")
         return name in self._handlers or (name, version) in self._pairs
 
+    def holds(self, handler: str, version: str, flow_keys: Iterable[str | None]) -> bool:
+        """Whether a job of handler@version with these flow-control keys would wait PAUSED."""
+        return self.paused(f"{handler}@{version}") or any(k in self.flow_keys for k in flow_keys if k)
+
     def unpaused(self, keys: tuple[str, ...]) -> tuple[str, ...]:
         """The keys that are not paused (the same tuple when none is)."""
         if not self._pairs:

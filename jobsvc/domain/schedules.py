@@ -9,6 +9,15 @@ Ticks missed while no replica ran follow the schedule's `missed_ticks`:
   from the next tick.
 - RUN_ONCE: one job runs for all the ticks missed (the latest of them), then the schedule
   carries on.
+
+Ticks that fall while the schedule's job is paused (its handler, its version or one of its
+flow-control keys, with PauseService; not the schedule itself, whose ticks while paused
+never run) follow the schedule's `while_paused`:
+- SKIP (default): the tick submits nothing, so that resuming does not release a burst of
+  stale ticks at once (a job that runs every minute, paused for an hour, would otherwise
+  run sixty times back to back); the schedule carries on with its next tick.
+- KEEP: the tick is submitted as usual and waits, queued with wait reason PAUSED, until
+  the resume: for schedules whose every tick counts (an hourly billing run, say).
 """
 
 from __future__ import annotations
@@ -35,6 +44,13 @@ class MissedTicks(enum.StrEnum):
 
     SKIP = "skip"
     RUN_ONCE = "run_once"
+
+
+class WhilePaused(enum.StrEnum):
+    """What a tick does while the job it would submit is paused (see the module docstring)."""
+
+    SKIP = "skip"
+    KEEP = "keep"
 
 
 CRON_FIELDS = ("minute", "hour", "day-of-month", "month", "day-of-week")
@@ -121,6 +137,7 @@ class Schedule:
     missed_ticks: MissedTicks = MissedTicks.SKIP
     paused: bool = False
     source: str = "api"
+    while_paused: WhilePaused = WhilePaused.SKIP
     next_tick_at: datetime | None = None
     last_tick_at: datetime | None = None
     last_job_id: str | None = None
@@ -157,11 +174,18 @@ def schedule(
     missed_ticks: MissedTicks | str = MissedTicks.SKIP,
     priority: int = 0,
     labels: dict[str, str] | None = None,
+    while_paused: WhilePaused | str = WhilePaused.SKIP,
 ) -> ScheduleDeclaration:
     """A schedule beside a handler: `@handler(..., schedules=[schedule("nightly", cron="0 3 * * *")])`."""
     seconds = every.total_seconds() if isinstance(every, timedelta) else every
     return ScheduleDeclaration(
-        name, Timing(cron, seconds, time_zone), input, MissedTicks(missed_ticks), priority, dict(labels or {})
+        name,
+        Timing(cron, seconds, time_zone),
+        input,
+        MissedTicks(missed_ticks),
+        priority,
+        dict(labels or {}),
+        WhilePaused(while_paused),
     )
 
 
@@ -175,8 +199,9 @@ class ScheduleDeclaration:
     missed_ticks: MissedTicks = MissedTicks.SKIP
     priority: int = 0
     labels: dict[str, str] = field(default_factory=dict)
+    while_paused: WhilePaused = WhilePaused.SKIP
 
     def schedule(self, handler: str, version: str) -> Schedule:
         """The stored form, for the handler that declared it."""
         job = JobSpec(handler, version, Payload(json=self.input), priority=self.priority, labels=self.labels)
-        return Schedule(self.name, job, self.timing, self.missed_ticks, source="code")
+        return Schedule(self.name, job, self.timing, self.missed_ticks, source="code", while_paused=self.while_paused)

@@ -445,15 +445,19 @@ class Client:
         time_zone: str = "",
         missed_ticks: str = "skip",
         paused: bool = False,
+        while_paused: str = "skip",
         timeout: float | None = None,
         **options: Any,
     ) -> schedule_service_pb2.Schedule:
-        """Submit a job of `handler` on a cron expression or every `every` seconds."""
+        """Submit a job of `handler` on a cron expression or every `every` seconds.
+        while_paused: "skip" (a tick while the job's handler, version or key is paused
+        submits nothing) or "keep" (it is submitted and waits for the resume)."""
         schedule = schedule_service_pb2.Schedule(
             name=name,
             job=job_spec(handler, input, **options),
             time_zone=time_zone,
             missed_ticks=schedule_service_pb2.MissedTicks.Value(f"MISSED_TICKS_{missed_ticks.upper()}"),
+            while_paused=schedule_service_pb2.WhilePaused.Value(f"WHILE_PAUSED_{while_paused.upper()}"),
             paused=paused,
         )
         if cron is not None:

@@ -27,7 +27,7 @@ from jobsvc.domain.jobs import (
 )
 from jobsvc.domain.operations import BulkAction, Operation, OperationState
 from jobsvc.domain.pauses import Pause
-from jobsvc.domain.schedules import MissedTicks, Schedule, Timing
+from jobsvc.domain.schedules import MissedTicks, Schedule, Timing, WhilePaused
 from jobsvc.domain.values import JsonValue
 from jobsvc.domain.workflows import StepStatus, Workflow, WorkflowState, WorkflowStep, workflow_state
 
@@ -319,6 +319,7 @@ def schedule_parameters(schedule: Schedule, next_tick_at: datetime) -> dict[str,
         "interval_seconds": timing.every,
         "time_zone": timing.time_zone,
         "missed_ticks": schedule.missed_ticks.value,
+        "while_paused": schedule.while_paused.value,
         "paused": schedule.paused,
         "source": schedule.source,
         "next_tick_at": next_tick_at,
@@ -344,6 +345,7 @@ def schedule(row: asyncpg.Record) -> Schedule:
         job=job,
         timing=Timing(row["cron"], row["interval_seconds"], row["time_zone"]),
         missed_ticks=MissedTicks(row["missed_ticks"]),
+        while_paused=WhilePaused(row["while_paused"]),
         paused=row["paused"],
         source=row["source"],
         next_tick_at=row["next_tick_at"],

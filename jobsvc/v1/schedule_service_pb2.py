@@ -28,7 +28,7 @@ from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n jobsvc/v1/schedule_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x91\x03\n\x08Schedule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x03job\x18\x02 \x01(\x0b\x32\x12.jobsvc.v1.JobSpec\x12\x0e\n\x04\x63ron\x18\x03 \x01(\tH\x00\x12-\n\x08interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12,\n\x0cmissed_ticks\x18\x06 \x01(\x0e\x32\x16.jobsvc.v1.MissedTicks\x12\x0e\n\x06paused\x18\x07 \x01(\x08\x12\x32\n\x0enext_tick_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_tick_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0blast_job_id\x18\n \x01(\t\x12\x0e\n\x06source\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06timing\">\n\x15\x43reateScheduleRequest\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"?\n\x16\x43reateScheduleResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"\"\n\x12GetScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x13GetScheduleResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"\x16\n\x14ListSchedulesRequest\"?\n\x15ListSchedulesResponse\x12&\n\tschedules\x18\x01 \x03(\x0b\x32\x13.jobsvc.v1.Schedule\"$\n\x14PauseScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\">\n\x15PauseScheduleResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"%\n\x15ResumeScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x16ResumeScheduleResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"%\n\x15\x44\x65leteScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteScheduleResponse*]\n\x0bMissedTicks\x12\x1c\n\x18MISSED_TICKS_UNSPECIFIED\x10\x00\x12\x15\n\x11MISSED_TICKS_SKIP\x10\x01\x12\x19\n\x15MISSED_TICKS_RUN_ONCE\x10\x02\x32\xb0\x04\n\x0fScheduleService\x12[\n\x0e\x43reateSchedule\x12 .jobsvc.v1.CreateScheduleRequest\x1a!.jobsvc.v1.CreateScheduleResponse\"\x04\x98\xb8\x18\x06\x12R\n\x0bGetSchedule\x12\x1d.jobsvc.v1.GetScheduleRequest\x1a\x1e.jobsvc.v1.GetScheduleResponse\"\x04\x98\xb8\x18\x04\x12X\n\rListSchedules\x12\x1f.jobsvc.v1.ListSchedulesRequest\x1a .jobsvc.v1.ListSchedulesResponse\"\x04\x98\xb8\x18\x04\x12X\n\rPauseSchedule\x12\x1f.jobsvc.v1.PauseScheduleRequest\x1a .jobsvc.v1.PauseScheduleResponse\"\x04\x98\xb8\x18\x06\x12[\n\x0eResumeSchedule\x12 .jobsvc.v1.ResumeScheduleRequest\x1a!.jobsvc.v1.ResumeScheduleResponse\"\x04\x98\xb8\x18\x06\x12[\n\x0e\x44\x65leteSchedule\x12 .jobsvc.v1.DeleteScheduleRequest\x1a!.jobsvc.v1.DeleteScheduleResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n jobsvc/v1/schedule_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xbf\x03\n\x08Schedule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x03job\x18\x02 \x01(\x0b\x32\x12.jobsvc.v1.JobSpec\x12\x0e\n\x04\x63ron\x18\x03 \x01(\tH\x00\x12-\n\x08interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationH\x00\x12\x11\n\ttime_zone\x18\x05 \x01(\t\x12,\n\x0cmissed_ticks\x18\x06 \x01(\x0e\x32\x16.jobsvc.v1.MissedTicks\x12\x0e\n\x06paused\x18\x07 \x01(\x08\x12\x32\n\x0enext_tick_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_tick_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0blast_job_id\x18\n \x01(\t\x12\x0e\n\x06source\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x0cwhile_paused\x18\r \x01(\x0e\x32\x16.jobsvc.v1.WhilePausedB\x08\n\x06timing\">\n\x15\x43reateScheduleRequest\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"?\n\x16\x43reateScheduleResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"\"\n\x12GetScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x13GetScheduleResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"\x16\n\x14ListSchedulesRequest\"?\n\x15ListSchedulesResponse\x12&\n\tschedules\x18\x01 \x03(\x0b\x32\x13.jobsvc.v1.Schedule\"$\n\x14PauseScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\">\n\x15PauseScheduleResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"%\n\x15ResumeScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x16ResumeScheduleResponse\x12%\n\x08schedule\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.Schedule\"%\n\x15\x44\x65leteScheduleRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteScheduleResponse*]\n\x0bMissedTicks\x12\x1c\n\x18MISSED_TICKS_UNSPECIFIED\x10\x00\x12\x15\n\x11MISSED_TICKS_SKIP\x10\x01\x12\x19\n\x15MISSED_TICKS_RUN_ONCE\x10\x02*Y\n\x0bWhilePaused\x12\x1c\n\x18WHILE_PAUSED_UNSPECIFIED\x10\x00\x12\x15\n\x11WHILE_PAUSED_SKIP\x10\x01\x12\x15\n\x11WHILE_PAUSED_KEEP\x10\x02\x32\xb0\x04\n\x0fScheduleService\x12[\n\x0e\x43reateSchedule\x12 .jobsvc.v1.CreateScheduleRequest\x1a!.jobsvc.v1.CreateScheduleResponse\"\x04\x98\xb8\x18\x06\x12R\n\x0bGetSchedule\x12\x1d.jobsvc.v1.GetScheduleRequest\x1a\x1e.jobsvc.v1.GetScheduleResponse\"\x04\x98\xb8\x18\x04\x12X\n\rListSchedules\x12\x1f.jobsvc.v1.ListSchedulesRequest\x1a .jobsvc.v1.ListSchedulesResponse\"\x04\x98\xb8\x18\x04\x12X\n\rPauseSchedule\x12\x1f.jobsvc.v1.PauseScheduleRequest\x1a .jobsvc.v1.PauseScheduleResponse\"\x04\x98\xb8\x18\x06\x12[\n\x0eResumeSchedule\x12 .jobsvc.v1.ResumeScheduleRequest\x1a!.jobsvc.v1.ResumeScheduleResponse\"\x04\x98\xb8\x18\x06\x12[\n\x0e\x44\x65leteSchedule\x12 .jobsvc.v1.DeleteScheduleRequest\x1a!.jobsvc.v1.DeleteScheduleResponse\"\x04\x98\xb8\x18\x06\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,34 +48,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCHEDULESERVICE'].methods_by_name['ResumeSchedule']._serialized_options = b'\230\270\030\006'
   _globals['_SCHEDULESERVICE'].methods_by_name['DeleteSchedule']._loaded_options = None
   _globals['_SCHEDULESERVICE'].methods_by_name['DeleteSchedule']._serialized_options = b'\230\270\030\006'
-  _globals['_MISSEDTICKS']._serialized_start=1146
-  _globals['_MISSEDTICKS']._serialized_end=1239
+  _globals['_MISSEDTICKS']._serialized_start=1192
+  _globals['_MISSEDTICKS']._serialized_end=1285
+  _globals['_WHILEPAUSED']._serialized_start=1287
+  _globals['_WHILEPAUSED']._serialized_end=1376
   _globals['_SCHEDULE']._serialized_start=156
-  _globals['_SCHEDULE']._serialized_end=557
-  _globals['_CREATESCHEDULEREQUEST']._serialized_start=559
-  _globals['_CREATESCHEDULEREQUEST']._serialized_end=621
-  _globals['_CREATESCHEDULERESPONSE']._serialized_start=623
-  _globals['_CREATESCHEDULERESPONSE']._serialized_end=686
-  _globals['_GETSCHEDULEREQUEST']._serialized_start=688
-  _globals['_GETSCHEDULEREQUEST']._serialized_end=722
-  _globals['_GETSCHEDULERESPONSE']._serialized_start=724
-  _globals['_GETSCHEDULERESPONSE']._serialized_end=784
-  _globals['_LISTSCHEDULESREQUEST']._serialized_start=786
-  _globals['_LISTSCHEDULESREQUEST']._serialized_end=808
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=810
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=873
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=875
-  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=911
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=913
-  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=975
-  _globals['_RESUMESCHEDULEREQUEST']._serialized_start=977
-  _globals['_RESUMESCHEDULEREQUEST']._serialized_end=1014
-  _globals['_RESUMESCHEDULERESPONSE']._serialized_start=1016
-  _globals['_RESUMESCHEDULERESPONSE']._serialized_end=1079
-  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1081
-  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1118
-  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1120
-  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1144
-  _globals['_SCHEDULESERVICE']._serialized_start=1242
-  _globals['_SCHEDULESERVICE']._serialized_end=1802
+  _globals['_SCHEDULE']._serialized_end=603
+  _globals['_CREATESCHEDULEREQUEST']._serialized_start=605
+  _globals['_CREATESCHEDULEREQUEST']._serialized_end=667
+  _globals['_CREATESCHEDULERESPONSE']._serialized_start=669
+  _globals['_CREATESCHEDULERESPONSE']._serialized_end=732
+  _globals['_GETSCHEDULEREQUEST']._serialized_start=734
+  _globals['_GETSCHEDULEREQUEST']._serialized_end=768
+  _globals['_GETSCHEDULERESPONSE']._serialized_start=770
+  _globals['_GETSCHEDULERESPONSE']._serialized_end=830
+  _globals['_LISTSCHEDULESREQUEST']._serialized_start=832
+  _globals['_LISTSCHEDULESREQUEST']._serialized_end=854
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=856
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=919
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_start=921
+  _globals['_PAUSESCHEDULEREQUEST']._serialized_end=957
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_start=959
+  _globals['_PAUSESCHEDULERESPONSE']._serialized_end=1021
+  _globals['_RESUMESCHEDULEREQUEST']._serialized_start=1023
+  _globals['_RESUMESCHEDULEREQUEST']._serialized_end=1060
+  _globals['_RESUMESCHEDULERESPONSE']._serialized_start=1062
+  _globals['_RESUMESCHEDULERESPONSE']._serialized_end=1125
+  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1127
+  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1164
+  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1166
+  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1190
+  _globals['_SCHEDULESERVICE']._serialized_start=1379
+  _globals['_SCHEDULESERVICE']._serialized_end=1939
 # @@protoc_insertion_point(module_scope)

@@ -46,6 +46,36 @@ MISSED_TICKS_RUN_ONCE: MissedTicks.ValueType  # 2
 """One job runs for all the ticks missed (the latest of them), then the schedule carries on."""
 Global___MissedTicks: _TypeAlias = MissedTicks  # noqa: Y015
 
+class _WhilePaused:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _WhilePausedEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WhilePaused.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    WHILE_PAUSED_UNSPECIFIED: _WhilePaused.ValueType  # 0
+    """Same as SKIP."""
+    WHILE_PAUSED_SKIP: _WhilePaused.ValueType  # 1
+    """The tick submits nothing (a resume then releases no burst of stale ticks); the
+    schedule carries on with its next tick.
+    """
+    WHILE_PAUSED_KEEP: _WhilePaused.ValueType  # 2
+    """The tick's job is submitted and waits, queued with wait reason PAUSED, until the resume."""
+
+class WhilePaused(_WhilePaused, metaclass=_WhilePausedEnumTypeWrapper):
+    """What a tick does while the job it would submit is paused with PauseService (its handler,
+    its version or one of its flow-control keys; a schedule's own pause is `paused`).
+    """
+
+WHILE_PAUSED_UNSPECIFIED: WhilePaused.ValueType  # 0
+"""Same as SKIP."""
+WHILE_PAUSED_SKIP: WhilePaused.ValueType  # 1
+"""The tick submits nothing (a resume then releases no burst of stale ticks); the
+schedule carries on with its next tick.
+"""
+WHILE_PAUSED_KEEP: WhilePaused.ValueType  # 2
+"""The tick's job is submitted and waits, queued with wait reason PAUSED, until the resume."""
+Global___WhilePaused: _TypeAlias = WhilePaused  # noqa: Y015
+
 @_typing.final
 class Schedule(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -62,6 +92,7 @@ class Schedule(_message.Message):
     LAST_JOB_ID_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    WHILE_PAUSED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """1-128 characters of a-z, 0-9 and `_.-:@`, starting with a letter or digit."""
     cron: _builtins.str
@@ -80,6 +111,7 @@ class Schedule(_message.Message):
     last_job_id: _builtins.str
     source: _builtins.str
     """`api`, or `code` for a schedule declared beside a handler."""
+    while_paused: Global___WhilePaused.ValueType
     @_builtins.property
     def job(self) -> _job_pb2.JobSpec:
         """The job each tick submits. idempotency_key, run_at and delay must be unset."""
@@ -111,10 +143,11 @@ class Schedule(_message.Message):
         last_job_id: _builtins.str = ...,
         source: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        while_paused: Global___WhilePaused.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "cron", b"cron", "interval", b"interval", "job", b"job", "last_tick_time", b"last_tick_time", "next_tick_time", b"next_tick_time", "timing", b"timing"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "cron", b"cron", "interval", b"interval", "job", b"job", "last_job_id", b"last_job_id", "last_tick_time", b"last_tick_time", "missed_ticks", b"missed_ticks", "name", b"name", "next_tick_time", b"next_tick_time", "paused", b"paused", "source", b"source", "time_zone", b"time_zone", "timing", b"timing"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "cron", b"cron", "interval", b"interval", "job", b"job", "last_job_id", b"last_job_id", "last_tick_time", b"last_tick_time", "missed_ticks", b"missed_ticks", "name", b"name", "next_tick_time", b"next_tick_time", "paused", b"paused", "source", b"source", "time_zone", b"time_zone", "timing", b"timing", "while_paused", b"while_paused"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_timing: _TypeAlias = _typing.Literal["cron", "interval"]  # noqa: Y015
     _WhichOneofArgType_timing: _TypeAlias = _typing.Literal["timing", b"timing"]  # noqa: Y015

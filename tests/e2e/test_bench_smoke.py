@@ -29,6 +29,8 @@ JOBSVC_FIGURES = {
     "batch_1000",
     "e2e",
     "e2e_remote",
+    "redrive_ratio",
+    "redrive_rate",
     "call1_p50",
     "call1_p99",
     "call64_rate",

@@ -126,11 +126,22 @@ def test_schedule_commands(database_url: str) -> None:
     with jobsvc_serve("--database-url", database_url, "--handlers", "tests.handlers") as server:
         cli = lambda *a: jobsvc_cli(*a, server=server.address)  # noqa: E731
         created = cli(
-            "schedules", "create", "hourly", "echo", '{"n": 1}', "--cron", "0 * * * *", "--time-zone", "Asia/Tokyo"
+            "schedules",
+            "create",
+            "hourly",
+            "echo",
+            '{"n": 1}',
+            "--cron",
+            "0 * * * *",
+            "--time-zone",
+            "Asia/Tokyo",
+            "--while-paused",
+            "keep",
         )
         assert created.returncode == 0, created.stderr
         schedule = json.loads(created.stdout)
         assert schedule["cron"] == "0 * * * *" and schedule["time_zone"] == "Asia/Tokyo"
+        assert schedule["while_paused"] == "WHILE_PAUSED_KEEP"
         assert "hourly\techo latest\t0 * * * *\tnext " in cli("schedules", "list").stdout
         assert json.loads(cli("schedules", "pause", "hourly").stdout)["paused"] is True
         assert "paused" in cli("schedules", "list").stdout

@@ -13,10 +13,11 @@ import grpc
 import pytest
 
 from jobsvc.api.auth import AuthConfig, token_digest
-from jobsvc.domain.handlers import HandlerTable, load_module
+from jobsvc.domain.handlers import HANDLER_ATTRIBUTE, HandlerTable, load_module
+from jobsvc.domain.schedules import WhilePaused
 from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, job_spec
 from jobsvc.server import JobsvcServer
-from jobsvc.v1 import job_pb2
+from jobsvc.v1 import job_pb2, schedule_service_pb2
 from tests.conftest import StartServer
 from tests.processes import jobsvc_cli
 from tests.readme import readme_block
@@ -206,3 +207,50 @@ async def test_a_pause_records_who_paused(start_server: StartServer) -> None:
             ("echo", "oncall", "incident 42")
         ]
         assert await client.resume("echo")
+
+
+async def _schedule_jobs(conn: asyncpg.Connection, name: str) -> list[asyncpg.Record]:
+    return list(await conn.fetch("SELECT id, state FROM jobsvc_jobs WHERE labels ->> 'jobsvc.schedule' = $1", name))
+
+
+async def test_a_schedule_skips_or_keeps_its_ticks_while_its_handler_is_paused(
+    client: Client, database_url: str
+) -> None:
+    await client.pause("echo", reason="downstream outage")
+    skip = await client.create_schedule("echo-skip", "echo", 1, every=0.2)
+    keep = await client.create_schedule("echo-keep", "echo", 2, every=0.2, while_paused="keep")
+    assert (skip.while_paused, keep.while_paused) == (
+        schedule_service_pb2.WHILE_PAUSED_SKIP,
+        schedule_service_pb2.WHILE_PAUSED_KEEP,
+    )
+    conn = await asyncpg.connect(database_url)
+    try:
+        await _until(lambda: _at_least(conn, "echo-keep", 3), timeout=5)
+        kept = await _schedule_jobs(conn, "echo-keep")
+        assert {row["state"] for row in kept} == {"queued"}
+        assert (await client.get(str(kept[0]["id"]))).wait_reason == job_pb2.WAIT_REASON_PAUSED
+        # Ticks while paused: none of the skipping schedule's became a job, and none will.
+        assert await _schedule_jobs(conn, "echo-skip") == []
+        assert (await client.get_schedule("echo-skip")).last_job_id == ""
+        await client.resume("echo")
+        # The kept ticks run at the resume; the skipping schedule carries on from its next tick.
+        for row in kept:
+            await _until(lambda row=row: _state_is(client, str(row["id"]), SUCCEEDED), timeout=5)
+        await _until(lambda: _at_least(conn, "echo-skip", 1), timeout=5)
+        ticks = [row["id"] for row in await _schedule_jobs(conn, "echo-skip")]
+        assert len(ticks) <= 3, "a burst of skipped ticks ran at the resume"
+    finally:
+        await client.delete_schedule("echo-skip")
+        await client.delete_schedule("echo-keep")
+        await conn.close()
+
+
+async def _at_least(conn: asyncpg.Connection, schedule: str, count: int) -> bool:
+    return len(await _schedule_jobs(conn, schedule)) >= count
+
+
+def test_readme_while_paused_example() -> None:
+    namespace: dict[str, Any] = {}
+    exec(readme_block("while-paused", "python"), namespace)
+    [declared] = getattr(namespace["bill_hour"], HANDLER_ATTRIBUTE).declared_schedules()
+    assert (declared.name, declared.while_paused) == ("hourly-billing", WhilePaused.KEEP)

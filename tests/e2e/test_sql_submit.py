@@ -5,6 +5,7 @@ gRPC if it commits; and the README's snippets, run as written."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -18,6 +19,7 @@ import asyncpg
 import psycopg
 import pytest
 
+from jobsvc.domain.flow import url_host
 from jobsvc.executor import ExecutorConfig
 from jobsvc.sdk import Client, payload_value
 from jobsvc.server import JobsvcServer
@@ -259,3 +261,143 @@ async def test_readme_java_jdbc_snippet(client: Client, database_url: str) -> No
     job_id = output.strip().splitlines()[-1]
     last = await asyncio.wait_for(awaited(client, job_id), 10)
     assert last.WhichOneof("kind") == "succeeded"
+
+
+# -- Flow control: the keys jobsvc_submit renders are the ones gRPC Submit renders -----------
+
+FLOW_COLUMNS = "concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period, fairness_key"
+KEYED_CASES = [
+    ({"customer": "c1", "url": "https://API.Example.com/x", "n": 42}, {"tenant": "acme"}),
+    ({"customer": 7, "url": "http://10.0.0.1:8080", "n": 1.5}, {"tenant": "b"}),
+    ({"customer": True, "url": "http://[::1]/p?q=1", "n": 42.0}, {"tenant": "c"}),
+    ({"customer": "x", "url": "HTTPS://user:pw@host.example:0/", "n": 1e-7}, {"tenant": "d"}),
+    ({"customer": "y", "url": "http://h.example:00443#f", "n": -0.0}, {"tenant": "e"}),
+    ({"customer": 2.25, "url": "https://h.example.", "n": 12345678901234567}, {"tenant": "f"}),
+]
+
+
+async def test_flow_controlled_handlers_get_the_keys_grpc_submit_gives(
+    start_server: StartServer, database_url: str
+) -> None:
+    server = await start_server(handler_modules=["tests.flow_handlers"])
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with Client(f"127.0.0.1:{server.port}") as client:
+            for value, labels in KEYED_CASES:
+                by_grpc = (await client.submit("keyed", value, labels=labels)).id
+                by_sql = await conn.fetchval(
+                    "SELECT jobsvc_submit(handler => 'keyed', input => $1::jsonb, labels => $2::jsonb)",
+                    json.dumps(value),
+                    json.dumps(labels),
+                )
+                rows = await conn.fetch(
+                    f"SELECT id, {FLOW_COLUMNS} FROM jobsvc_jobs WHERE id IN ($1::uuid, $2::uuid)", by_grpc, by_sql
+                )
+                grpc_row, sql_row = sorted(rows, key=lambda row: str(row["id"]) != by_grpc)
+                assert dict(sql_row) | {"id": None} == dict(grpc_row) | {"id": None}, (value, labels)
+                assert sql_row["concurrency_key"] and sql_row["rate_key"] and sql_row["fairness_key"]
+    finally:
+        await conn.close()
+
+
+async def test_a_fairness_key_takes_turns_as_grpc_submits_do(start_server: StartServer, database_url: str) -> None:
+    # tenant_work: fairness by {input.tenant}, one second apart.
+    await start_server(handler_modules=["tests.flow_handlers"])
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            for tenant in ("big", "big", "big", "small"):
+                await conn.fetchval(
+                    "SELECT jobsvc_submit(handler => 'tenant_work', input => $1::jsonb)", json.dumps({"tenant": tenant})
+                )
+        rows = await conn.fetch("SELECT order_at, fairness_key FROM jobsvc_jobs ORDER BY order_at")
+    finally:
+        await conn.close()
+    big = [row["order_at"] for row in rows if row["fairness_key"] == "big"]
+    [small] = [row["order_at"] for row in rows if row["fairness_key"] == "small"]
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(big)] == [1.0, 1.0]
+    # The small tenant's one job is handed out with the big tenant's first, ahead of the rest.
+    assert small == big[0]
+
+
+@pytest.mark.parametrize(
+    ("job", "column", "message"),
+    [
+        (({"customer": "c", "url": "http://h", "n": 1}, {}), "labels", "label 'tenant' is required"),
+        (({"url": "http://h", "n": 1}, {"tenant": "t"}), "input.customer", "input field 'customer' is required"),
+        (({"customer": {}, "url": "http://h", "n": 1}, {"tenant": "t"}), "input.customer", "string, number or boolean"),
+        (({"customer": "c", "url": "ftp://h", "n": 1}, {"tenant": "t"}), "input.url", "http(s) URL with a host"),
+        # gRPC reads this one (urlsplit strips the space); SQL refuses rather than guess.
+        (({"customer": "c", "url": " http://h", "n": 1}, {"tenant": "t"}), "input.url", "http(s) URL with a host"),
+        (({"customer": "c" * 300, "url": "http://h", "n": 1}, {"tenant": "t"}), "input", "longer than 256 bytes"),
+    ],
+)
+async def test_a_key_it_cannot_render_is_refused_naming_the_field(
+    start_server: StartServer, database_url: str, job: tuple[Any, Any], column: str, message: str
+) -> None:
+    await start_server(handler_modules=["tests.flow_handlers"])
+    conn = await asyncpg.connect(database_url)
+    try:
+        value, labels = job
+        with pytest.raises(asyncpg.InvalidParameterValueError) as caught:
+            await conn.fetchval(
+                "SELECT jobsvc_submit(handler => 'keyed', input => $1::jsonb, labels => $2::jsonb)",
+                json.dumps(value),
+                json.dumps(labels),
+            )
+        assert message in str(caught.value) and caught.value.column_name == column
+        assert await conn.fetchval("SELECT count(*) FROM jobsvc_jobs") == 0
+    finally:
+        await conn.close()
+
+
+# Read as url_host reads them (the first list), or refused (None) where urlsplit's reading is subtle.
+PLAIN_URLS = [
+    "http://example.com",
+    "HTTPS://API.Example.COM/x?y#z",
+    "https://example.com:8443/p",
+    "http://example.com:0/",
+    "http://example.com:080",
+    "http://user:pw@Example.com/",
+    "http://10.1.2.3:9000",
+    "http://[::1]/",
+    "https://[2001:DB8::1]:444/",
+    "http://[::ffff:1.2.3.4]",
+    "http://example.com./a",
+    "http://a_b-c~d.example?q",
+]
+SUBTLE_URLS = [
+    "http:// example.com",
+    " http://example.com",
+    "http://exa\tmple.com",
+    "http://a\\b.com/",
+    "http://%41.com",
+    "http://bücher.example",
+    "http://a@b@c.example",
+    "http://[1.2.3.4]/",
+    "http://[::1",
+    "http://[:::]/",
+]
+REFUSED_BY_BOTH = [
+    "ftp://example.com",
+    "http://",
+    "http://:80/",
+    "http://example.com:65536",
+    "http://example.com:x",
+    "mailto:a@b.c",
+    "example.com",
+    "",
+]
+
+
+async def test_a_url_host_key_reads_a_url_as_the_server_does(server: JobsvcServer, database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        urls = PLAIN_URLS + SUBTLE_URLS + REFUSED_BY_BOTH
+        found = dict(await conn.fetch("SELECT u, jobsvc_url_host(u) FROM unnest($1::text[]) u", urls))
+    finally:
+        await conn.close()
+    assert {u: found[u] for u in PLAIN_URLS} == {u: url_host(u) for u in PLAIN_URLS}
+    assert all(url_host(u) is not None for u in PLAIN_URLS)
+    assert {u: found[u] for u in SUBTLE_URLS + REFUSED_BY_BOTH} == dict.fromkeys(SUBTLE_URLS + REFUSED_BY_BOTH)
+    assert [url_host(u) for u in REFUSED_BY_BOTH] == [None] * len(REFUSED_BY_BOTH)

@@ -153,6 +153,7 @@ async def _create_schedule(client: Client, args: argparse.Namespace) -> Message:
         every=args.every,
         time_zone=args.time_zone,
         missed_ticks=args.missed_ticks,
+        while_paused=args.while_paused,
         paused=args.paused,
         **options,
     )

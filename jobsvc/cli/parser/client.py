@@ -195,6 +195,12 @@ def _add_schedule_commands(
     timing.add_argument("--every", type=float, metavar="SECONDS", help="a fixed interval")
     create.add_argument("--time-zone", default="", help="IANA time zone of --cron (default UTC)")
     create.add_argument("--missed-ticks", choices=["skip", "run_once"], default="skip")
+    create.add_argument(
+        "--while-paused",
+        choices=["skip", "keep"],
+        default="skip",
+        help="a tick while the job's handler, version or key is paused: submit nothing (skip) or wait queued (keep)",
+    )
     create.add_argument("--paused", action="store_true")
     schedule_commands.add_parser("list", parents=client)
     for verb in ("get", "pause", "resume", "delete"):

@@ -785,10 +785,10 @@ SELECT pg_notify('jobsvc_events', :job_ids);
 -- A new schedule; no row when the name is taken.
 INSERT INTO jobsvc_schedules
     (name, handler, version_selector, input, input_type_url, input_data, priority, labels, options,
-     cron, interval_seconds, time_zone, missed_ticks, paused, source, next_tick_at)
+     cron, interval_seconds, time_zone, missed_ticks, while_paused, paused, source, next_tick_at)
 VALUES (:name, :handler, :version_selector, :input::text::jsonb, :input_type_url, :input_data, :priority,
         :labels::text::jsonb, :options::text::jsonb, :cron, :interval_seconds, :time_zone, :missed_ticks,
-        :paused, :source, :next_tick_at)
+        :while_paused, :paused, :source, :next_tick_at)
 ON CONFLICT (name) DO NOTHING
 RETURNING *;
 
@@ -798,16 +798,16 @@ RETURNING *;
 -- A schedule of the same name created over the API is left alone (no row).
 INSERT INTO jobsvc_schedules AS s
     (name, handler, version_selector, input, input_type_url, input_data, priority, labels, options,
-     cron, interval_seconds, time_zone, missed_ticks, paused, source, next_tick_at)
+     cron, interval_seconds, time_zone, missed_ticks, while_paused, paused, source, next_tick_at)
 VALUES (:name, :handler, :version_selector, :input::text::jsonb, :input_type_url, :input_data, :priority,
         :labels::text::jsonb, :options::text::jsonb, :cron, :interval_seconds, :time_zone, :missed_ticks,
-        :paused, :source, :next_tick_at)
+        :while_paused, :paused, :source, :next_tick_at)
 ON CONFLICT (name) DO UPDATE SET
     handler = excluded.handler, version_selector = excluded.version_selector, input = excluded.input,
     input_type_url = excluded.input_type_url, input_data = excluded.input_data, priority = excluded.priority,
     labels = excluded.labels, options = excluded.options, cron = excluded.cron,
     interval_seconds = excluded.interval_seconds, time_zone = excluded.time_zone,
-    missed_ticks = excluded.missed_ticks,
+    missed_ticks = excluded.missed_ticks, while_paused = excluded.while_paused,
     next_tick_at = CASE WHEN (s.cron, s.interval_seconds, s.time_zone)
                              IS DISTINCT FROM (excluded.cron, excluded.interval_seconds, excluded.time_zone)
                         THEN excluded.next_tick_at ELSE s.next_tick_at END,

@@ -255,9 +255,13 @@ CREATE TABLE jobsvc_schedules (
     last_job_id      uuid,
     created_at       timestamptz      NOT NULL DEFAULT now(),
     updated_at       timestamptz      NOT NULL DEFAULT now(),
+    -- A tick while its job's handler, version or key is paused: 'skip' submits nothing,
+    -- 'keep' submits it to wait for the resume (0013).
+    while_paused     text             NOT NULL DEFAULT 'skip'::text,
     CONSTRAINT jobsvc_schedules_check CHECK ((cron IS NULL) <> (interval_seconds IS NULL)),
     CONSTRAINT jobsvc_schedules_missed_ticks_check CHECK (missed_ticks = ANY (ARRAY['skip'::text, 'run_once'::text])),
-    CONSTRAINT jobsvc_schedules_pkey PRIMARY KEY (name)
+    CONSTRAINT jobsvc_schedules_pkey PRIMARY KEY (name),
+    CONSTRAINT jobsvc_schedules_while_paused_check CHECK (while_paused = ANY (ARRAY['skip'::text, 'keep'::text]))
 );
 
 -- The scheduler's "which schedules are due" and "when is the next tick".
@@ -530,7 +534,7 @@ AS $function$
             WHEN 'redrive' THEN j.state = 'failed' AND NOT j.redriven
             WHEN 'delete' THEN j.state IN ('succeeded', 'failed', 'cancelled')
         END
-        AND (f -> 'states' IS NULL OR j.state IN (SELECT jsonb_array_elements_text(f -> 'states')))
+        AND (f -> 'states' IS NULL OR (f -> 'states') ? j.state)
         AND (f ->> 'handler' IS NULL OR j.handler = f ->> 'handler')
         AND (f ->> 'version' IS NULL OR j.version = f ->> 'version')
         AND (f -> 'labels' IS NULL OR j.labels @> (f -> 'labels'))
@@ -578,10 +582,101 @@ BEGIN
 END;
 $function$;
 
+-- One flow-control key rendered from its template as jobsvc.domain.flow.render_key does,
+-- for jobsvc_submit (0013); a missing field raises invalid_parameter_value naming it.
+CREATE FUNCTION jobsvc_render_key(template text, handler text, version text, input jsonb, labels jsonb)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE
+ SET extra_float_digits TO '1'
+AS $function$
+DECLARE
+    v_rest text := template;
+    v_out text := '';
+    v_open integer;
+    v_close integer;
+    v_path text;
+    v_name text;
+    v_node jsonb;
+    v_part text;
+    v_number double precision;
+    v_value text;
+BEGIN
+    LOOP
+        v_open := strpos(v_rest, '{');
+        EXIT WHEN v_open = 0;
+        v_close := strpos(substr(v_rest, v_open + 1), '}');
+        EXIT WHEN v_close = 0;  -- never: the server checks templates when a version registers
+        v_path := substr(v_rest, v_open + 1, v_close - 1);
+        v_out := v_out || left(v_rest, v_open - 1);
+        v_rest := substr(v_rest, v_open + v_close + 1);
+        IF v_path = 'handler' THEN
+            v_value := handler;
+        ELSIF v_path = 'version' THEN
+            v_value := version;
+        ELSIF v_path LIKE 'label.%' THEN
+            v_name := substr(v_path, 7);
+            v_value := labels ->> v_name;
+            IF v_value IS NULL THEN
+                RAISE EXCEPTION 'jobsvc_submit: label % is required by the key %', quote_literal(v_name),
+                    quote_literal(template) USING ERRCODE = 'invalid_parameter_value', COLUMN = 'labels';
+            END IF;
+        ELSE
+            v_name := substr(split_part(v_path, '|', 1), 7);
+            v_node := input;
+            FOREACH v_part IN ARRAY string_to_array(v_name, '.') LOOP
+                IF jsonb_typeof(v_node) IS DISTINCT FROM 'object' OR NOT v_node ? v_part THEN
+                    RAISE EXCEPTION 'jobsvc_submit: input field % is required by the key %', quote_literal(v_name),
+                        quote_literal(template) USING ERRCODE = 'invalid_parameter_value', COLUMN = 'input.' || v_name;
+                END IF;
+                v_node := v_node -> v_part;
+            END LOOP;
+            IF jsonb_typeof(v_node) NOT IN ('string', 'number', 'boolean') THEN
+                RAISE EXCEPTION 'jobsvc_submit: input field % must be a string, number or boolean for the key %',
+                    quote_literal(v_name), quote_literal(template)
+                    USING ERRCODE = 'invalid_parameter_value', COLUMN = 'input.' || v_name;
+            END IF;
+            IF v_path LIKE '%|host' THEN
+                v_value := CASE WHEN jsonb_typeof(v_node) = 'string' THEN jobsvc_url_host(v_node #>> '{}') END;
+                IF v_value IS NULL THEN
+                    RAISE EXCEPTION 'jobsvc_submit: input field % must be an http(s) URL with a host for the key %',
+                        quote_literal(v_name), quote_literal(template)
+                        USING ERRCODE = 'invalid_parameter_value', COLUMN = 'input.' || v_name,
+                        HINT = 'In SQL the host must be an ASCII name or an IP literal, the URL without white space; '
+                               'submit other URLs over gRPC.';
+                END IF;
+            ELSIF jsonb_typeof(v_node) = 'number' THEN
+                v_number := v_node::double precision;
+                IF v_number = trunc(v_number) AND abs(v_number) < 9.2e18 THEN
+                    v_value := v_number::bigint::text;
+                ELSIF v_number <> trunc(v_number) AND abs(v_number) < 1e15 THEN
+                    v_value := v_number::text;
+                ELSE
+                    RAISE EXCEPTION 'jobsvc_submit: input field % is a number too large for the key % in SQL',
+                        quote_literal(v_name), quote_literal(template)
+                        USING ERRCODE = 'invalid_parameter_value', COLUMN = 'input.' || v_name,
+                        HINT = 'Submit it over gRPC.';
+                END IF;
+            ELSE
+                v_value := v_node #>> '{}';  -- a string as it is; true, false
+            END IF;
+        END IF;
+        v_out := v_out || v_value;
+    END LOOP;
+    v_out := v_out || v_rest;
+    IF octet_length(v_out) > 256 THEN
+        RAISE EXCEPTION 'jobsvc_submit: the key rendered from % is longer than 256 bytes', quote_literal(template)
+            USING ERRCODE = 'invalid_parameter_value', COLUMN = 'input';
+    END IF;
+    RETURN v_out;
+END;
+$function$;
+
 -- Submit from the application's own transaction (0009): the job exists only if it
 -- commits, and the NOTIFY that wakes every replica's claim loops is sent at that commit.
 -- Checks what PostgreSQL can (handler and exact or latest version registered, JSON input,
--- labels); not the input's JSON schema; refuses flow-controlled and protobuf handlers.
+-- labels); renders flow-control keys as the server does (0013), refusing a key it cannot
+-- render exactly so; not the input's JSON schema; refuses protobuf handlers.
 CREATE FUNCTION jobsvc_submit(handler text, input jsonb DEFAULT 'null'::jsonb, version text DEFAULT ''::text, priority integer DEFAULT 0, labels jsonb DEFAULT '{}'::jsonb, run_at timestamp with time zone DEFAULT NULL::timestamp with time zone, idempotency_key text DEFAULT NULL::text, max_attempts integer DEFAULT NULL::integer)
  RETURNS uuid
  LANGUAGE plpgsql
@@ -597,6 +692,16 @@ DECLARE
     v_due timestamptz := greatest(coalesce(jobsvc_submit.run_at, now()), now());
     v_id uuid := gen_random_uuid();
     v_existing jobsvc_jobs%ROWTYPE;
+    -- Flow control, read as FlowControl.from_json reads it (a part without its limit is absent).
+    v_flow jsonb;
+    v_concurrency_key text;
+    v_concurrency_limit integer;
+    v_rate_key text;
+    v_rate_limit integer;
+    v_rate_period double precision;
+    v_fair_key text;
+    v_spacing double precision;
+    v_order timestamptz;
 BEGIN
     IF jobsvc_submit.handler IS NULL OR jobsvc_submit.handler = '' THEN
         RAISE EXCEPTION 'jobsvc_submit: handler is required' USING ERRCODE = 'invalid_parameter_value';
@@ -620,10 +725,6 @@ BEGIN
         RAISE EXCEPTION 'jobsvc_submit: %@% takes a % message; submit it over gRPC', v_handler.name,
             v_handler.version, v_handler.input_type USING ERRCODE = 'feature_not_supported';
     END IF;
-    IF v_handler.flow_control IS NOT NULL AND v_handler.flow_control <> '{}'::jsonb THEN
-        RAISE EXCEPTION 'jobsvc_submit: %@% has flow control keys, rendered by the server; submit it over gRPC',
-            v_handler.name, v_handler.version USING ERRCODE = 'feature_not_supported';
-    END IF;
     IF jsonb_typeof(v_labels) <> 'object'
        OR EXISTS (SELECT 1 FROM jsonb_each(v_labels) l WHERE jsonb_typeof(l.value) <> 'string') THEN
         RAISE EXCEPTION 'jobsvc_submit: labels must be a JSON object of strings' USING ERRCODE = 'invalid_parameter_value';
@@ -632,14 +733,44 @@ BEGIN
         RAISE EXCEPTION 'jobsvc_submit: max_attempts must be at least 1' USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    v_flow := coalesce(v_handler.flow_control, '{}'::jsonb);
+    IF jsonb_typeof(v_flow #> '{concurrency,max_running}') = 'number' THEN
+        v_concurrency_limit := (v_flow #>> '{concurrency,max_running}')::integer;
+        v_concurrency_key := jobsvc_render_key(coalesce(nullif(v_flow #>> '{concurrency,key}', ''), '{handler}'),
+            v_handler.name, v_handler.version, v_input, v_labels);
+    END IF;
+    IF jsonb_typeof(v_flow #> '{rate,max_starts}') = 'number' THEN
+        v_rate_limit := (v_flow #>> '{rate,max_starts}')::integer;
+        v_rate_period := CASE WHEN jsonb_typeof(v_flow #> '{rate,period}') = 'number'
+                              THEN (v_flow #>> '{rate,period}')::double precision ELSE 1 END;
+        v_rate_key := jobsvc_render_key(coalesce(nullif(v_flow #>> '{rate,key}', ''), '{handler}'),
+            v_handler.name, v_handler.version, v_input, v_labels);
+    END IF;
+    IF jsonb_typeof(v_flow #> '{fairness,key}') = 'string' THEN
+        v_spacing := CASE WHEN jsonb_typeof(v_flow #> '{fairness,spacing}') = 'number'
+                          THEN (v_flow #>> '{fairness,spacing}')::double precision ELSE 1 END;
+        v_fair_key := jobsvc_render_key(v_flow #>> '{fairness,key}', v_handler.name, v_handler.version,
+            v_input, v_labels);
+    END IF;
+    v_order := v_due;
+    IF v_fair_key IS NOT NULL THEN
+        -- The key's virtual clock moves on by one spacing; the job takes the slot it moved
+        -- from (or now, if the clock lags), as job_insert_many gives a batch of one.
+        INSERT INTO jobsvc_fair_clocks AS f (key, next_at)
+        VALUES (v_fair_key, now() + make_interval(secs => v_spacing))
+        ON CONFLICT (key) DO UPDATE SET next_at = greatest(f.next_at, now()) + (excluded.next_at - now())
+        RETURNING greatest(v_due, f.next_at - make_interval(secs => v_spacing)) INTO v_order;
+    END IF;
+
     v_policy := coalesce(v_handler.retry_policy, '{}'::jsonb);
     INSERT INTO jobsvc_jobs
         (id, handler, version_selector, version, state, priority, input, idempotency_key, labels,
          run_at, order_at, last_seq, max_attempts, retry_initial_interval, retry_backoff_coefficient,
-         retry_maximum_interval, non_retryable_error_types, attempt_timeout, retention)
+         retry_maximum_interval, non_retryable_error_types, attempt_timeout, retention,
+         concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period, fairness_key)
     VALUES
         (v_id, v_handler.name, v_selector, v_handler.version, 'queued', coalesce(jobsvc_submit.priority, 0),
-         v_input, jobsvc_submit.idempotency_key, v_labels, v_due, v_due, 1,
+         v_input, jobsvc_submit.idempotency_key, v_labels, v_due, v_order, 1,
          -- The defaults are those of DEFAULT_RETRY_POLICY and DEFAULT_RETENTION_SECONDS.
          coalesce(jobsvc_submit.max_attempts, (v_policy ->> 'maximum_attempts')::integer, 3),
          coalesce((v_policy ->> 'initial_interval')::double precision, 1),
@@ -647,7 +778,8 @@ BEGIN
          coalesce((v_policy ->> 'maximum_interval')::double precision, 300),
          coalesce(ARRAY(SELECT jsonb_array_elements_text(v_policy -> 'non_retryable_error_types')), '{}'),
          v_handler.attempt_timeout,
-         coalesce(v_handler.retention, 604800))
+         coalesce(v_handler.retention, 604800),
+         v_concurrency_key, v_concurrency_limit, v_rate_key, v_rate_limit, v_rate_period, v_fair_key)
     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING;
     IF NOT FOUND THEN
         SELECT * INTO v_existing FROM jobsvc_jobs j WHERE j.idempotency_key = jobsvc_submit.idempotency_key;
@@ -665,6 +797,36 @@ BEGIN
     PERFORM pg_notify('jobsvc_jobs',
         CASE WHEN v_due <= now() THEN '' ELSE to_char(extract(epoch FROM v_due), 'FM9999999999990.000') END);
     RETURN v_id;
+END;
+$function$;
+
+-- The host:port `{input.url|host}` renders, as jobsvc.domain.flow.url_host reads a URL;
+-- NULL for other values and for URLs whose reading by urlsplit is subtle (0013).
+CREATE FUNCTION jobsvc_url_host(url text)
+ RETURNS text
+ LANGUAGE plpgsql
+ IMMUTABLE
+AS $function$
+DECLARE
+    m text[] := regexp_match(url,
+        '^([A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@\s\\]*@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::([0-9]{1,5}))?([/?#].*)?$');
+    v_scheme text := lower(m[1]);
+    v_host text := lower(m[2]);
+    v_port integer := m[3]::integer;
+BEGIN
+    IF m IS NULL OR v_scheme NOT IN ('http', 'https') OR v_port > 65535 THEN
+        RETURN NULL;
+    END IF;
+    IF left(v_host, 1) = '[' THEN
+        BEGIN
+            IF family(btrim(v_host, '[]')::inet) <> 6 THEN
+                RETURN NULL;  -- [1.2.3.4]: urlsplit refuses a bracketed IPv4 address
+            END IF;
+        EXCEPTION WHEN invalid_text_representation THEN
+            RETURN NULL;
+        END;
+    END IF;
+    RETURN v_host || ':' || coalesce(nullif(v_port, 0), CASE v_scheme WHEN 'http' THEN 80 ELSE 443 END);
 END;
 $function$;
 

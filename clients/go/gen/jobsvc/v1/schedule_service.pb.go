@@ -76,6 +76,61 @@ func (MissedTicks) EnumDescriptor() ([]byte, []int) {
 	return file_jobsvc_v1_schedule_service_proto_rawDescGZIP(), []int{0}
 }
 
+// What a tick does while the job it would submit is paused with PauseService (its handler,
+// its version or one of its flow-control keys; a schedule's own pause is `paused`).
+type WhilePaused int32
+
+const (
+	// Same as SKIP.
+	WhilePaused_WHILE_PAUSED_UNSPECIFIED WhilePaused = 0
+	// The tick submits nothing (a resume then releases no burst of stale ticks); the
+	// schedule carries on with its next tick.
+	WhilePaused_WHILE_PAUSED_SKIP WhilePaused = 1
+	// The tick's job is submitted and waits, queued with wait reason PAUSED, until the resume.
+	WhilePaused_WHILE_PAUSED_KEEP WhilePaused = 2
+)
+
+// Enum value maps for WhilePaused.
+var (
+	WhilePaused_name = map[int32]string{
+		0: "WHILE_PAUSED_UNSPECIFIED",
+		1: "WHILE_PAUSED_SKIP",
+		2: "WHILE_PAUSED_KEEP",
+	}
+	WhilePaused_value = map[string]int32{
+		"WHILE_PAUSED_UNSPECIFIED": 0,
+		"WHILE_PAUSED_SKIP":        1,
+		"WHILE_PAUSED_KEEP":        2,
+	}
+)
+
+func (x WhilePaused) Enum() *WhilePaused {
+	p := new(WhilePaused)
+	*p = x
+	return p
+}
+
+func (x WhilePaused) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (WhilePaused) Descriptor() protoreflect.EnumDescriptor {
+	return file_jobsvc_v1_schedule_service_proto_enumTypes[1].Descriptor()
+}
+
+func (WhilePaused) Type() protoreflect.EnumType {
+	return &file_jobsvc_v1_schedule_service_proto_enumTypes[1]
+}
+
+func (x WhilePaused) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use WhilePaused.Descriptor instead.
+func (WhilePaused) EnumDescriptor() ([]byte, []int) {
+	return file_jobsvc_v1_schedule_service_proto_rawDescGZIP(), []int{1}
+}
+
 type Schedule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1-128 characters of a-z, 0-9 and `_.-:@`, starting with a letter or digit.
@@ -98,6 +153,7 @@ type Schedule struct {
 	// `api`, or `code` for a schedule declared beside a handler.
 	Source        string                 `protobuf:"bytes,11,opt,name=source,proto3" json:"source,omitempty"`
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	WhilePaused   WhilePaused            `protobuf:"varint,13,opt,name=while_paused,json=whilePaused,proto3,enum=jobsvc.v1.WhilePaused" json:"while_paused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -225,6 +281,13 @@ func (x *Schedule) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Schedule) GetWhilePaused() WhilePaused {
+	if x != nil {
+		return x.WhilePaused
+	}
+	return WhilePaused_WHILE_PAUSED_UNSPECIFIED
 }
 
 type isSchedule_Timing interface {
@@ -767,7 +830,7 @@ var File_jobsvc_v1_schedule_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_schedule_service_proto_rawDesc = "" +
 	"\n" +
-	" jobsvc/v1/schedule_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x86\x04\n" +
+	" jobsvc/v1/schedule_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xc1\x04\n" +
 	"\bSchedule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
 	"\x03job\x18\x02 \x01(\v2\x12.jobsvc.v1.JobSpecR\x03job\x12\x14\n" +
@@ -782,7 +845,8 @@ const file_jobsvc_v1_schedule_service_proto_rawDesc = "" +
 	" \x01(\tR\tlastJobId\x12\x16\n" +
 	"\x06source\x18\v \x01(\tR\x06source\x12;\n" +
 	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTimeB\b\n" +
+	"createTime\x129\n" +
+	"\fwhile_paused\x18\r \x01(\x0e2\x16.jobsvc.v1.WhilePausedR\vwhilePausedB\b\n" +
 	"\x06timing\"H\n" +
 	"\x15CreateScheduleRequest\x12/\n" +
 	"\bschedule\x18\x01 \x01(\v2\x13.jobsvc.v1.ScheduleR\bschedule\"I\n" +
@@ -809,7 +873,11 @@ const file_jobsvc_v1_schedule_service_proto_rawDesc = "" +
 	"\vMissedTicks\x12\x1c\n" +
 	"\x18MISSED_TICKS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11MISSED_TICKS_SKIP\x10\x01\x12\x19\n" +
-	"\x15MISSED_TICKS_RUN_ONCE\x10\x022\xb0\x04\n" +
+	"\x15MISSED_TICKS_RUN_ONCE\x10\x02*Y\n" +
+	"\vWhilePaused\x12\x1c\n" +
+	"\x18WHILE_PAUSED_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11WHILE_PAUSED_SKIP\x10\x01\x12\x15\n" +
+	"\x11WHILE_PAUSED_KEEP\x10\x022\xb0\x04\n" +
 	"\x0fScheduleService\x12[\n" +
 	"\x0eCreateSchedule\x12 .jobsvc.v1.CreateScheduleRequest\x1a!.jobsvc.v1.CreateScheduleResponse\"\x04\x98\xb8\x18\x06\x12R\n" +
 	"\vGetSchedule\x12\x1d.jobsvc.v1.GetScheduleRequest\x1a\x1e.jobsvc.v1.GetScheduleResponse\"\x04\x98\xb8\x18\x04\x12X\n" +
@@ -831,57 +899,59 @@ func file_jobsvc_v1_schedule_service_proto_rawDescGZIP() []byte {
 	return file_jobsvc_v1_schedule_service_proto_rawDescData
 }
 
-var file_jobsvc_v1_schedule_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_jobsvc_v1_schedule_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_jobsvc_v1_schedule_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_jobsvc_v1_schedule_service_proto_goTypes = []any{
 	(MissedTicks)(0),               // 0: jobsvc.v1.MissedTicks
-	(*Schedule)(nil),               // 1: jobsvc.v1.Schedule
-	(*CreateScheduleRequest)(nil),  // 2: jobsvc.v1.CreateScheduleRequest
-	(*CreateScheduleResponse)(nil), // 3: jobsvc.v1.CreateScheduleResponse
-	(*GetScheduleRequest)(nil),     // 4: jobsvc.v1.GetScheduleRequest
-	(*GetScheduleResponse)(nil),    // 5: jobsvc.v1.GetScheduleResponse
-	(*ListSchedulesRequest)(nil),   // 6: jobsvc.v1.ListSchedulesRequest
-	(*ListSchedulesResponse)(nil),  // 7: jobsvc.v1.ListSchedulesResponse
-	(*PauseScheduleRequest)(nil),   // 8: jobsvc.v1.PauseScheduleRequest
-	(*PauseScheduleResponse)(nil),  // 9: jobsvc.v1.PauseScheduleResponse
-	(*ResumeScheduleRequest)(nil),  // 10: jobsvc.v1.ResumeScheduleRequest
-	(*ResumeScheduleResponse)(nil), // 11: jobsvc.v1.ResumeScheduleResponse
-	(*DeleteScheduleRequest)(nil),  // 12: jobsvc.v1.DeleteScheduleRequest
-	(*DeleteScheduleResponse)(nil), // 13: jobsvc.v1.DeleteScheduleResponse
-	(*JobSpec)(nil),                // 14: jobsvc.v1.JobSpec
-	(*durationpb.Duration)(nil),    // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
+	(WhilePaused)(0),               // 1: jobsvc.v1.WhilePaused
+	(*Schedule)(nil),               // 2: jobsvc.v1.Schedule
+	(*CreateScheduleRequest)(nil),  // 3: jobsvc.v1.CreateScheduleRequest
+	(*CreateScheduleResponse)(nil), // 4: jobsvc.v1.CreateScheduleResponse
+	(*GetScheduleRequest)(nil),     // 5: jobsvc.v1.GetScheduleRequest
+	(*GetScheduleResponse)(nil),    // 6: jobsvc.v1.GetScheduleResponse
+	(*ListSchedulesRequest)(nil),   // 7: jobsvc.v1.ListSchedulesRequest
+	(*ListSchedulesResponse)(nil),  // 8: jobsvc.v1.ListSchedulesResponse
+	(*PauseScheduleRequest)(nil),   // 9: jobsvc.v1.PauseScheduleRequest
+	(*PauseScheduleResponse)(nil),  // 10: jobsvc.v1.PauseScheduleResponse
+	(*ResumeScheduleRequest)(nil),  // 11: jobsvc.v1.ResumeScheduleRequest
+	(*ResumeScheduleResponse)(nil), // 12: jobsvc.v1.ResumeScheduleResponse
+	(*DeleteScheduleRequest)(nil),  // 13: jobsvc.v1.DeleteScheduleRequest
+	(*DeleteScheduleResponse)(nil), // 14: jobsvc.v1.DeleteScheduleResponse
+	(*JobSpec)(nil),                // 15: jobsvc.v1.JobSpec
+	(*durationpb.Duration)(nil),    // 16: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
 }
 var file_jobsvc_v1_schedule_service_proto_depIdxs = []int32{
-	14, // 0: jobsvc.v1.Schedule.job:type_name -> jobsvc.v1.JobSpec
-	15, // 1: jobsvc.v1.Schedule.interval:type_name -> google.protobuf.Duration
+	15, // 0: jobsvc.v1.Schedule.job:type_name -> jobsvc.v1.JobSpec
+	16, // 1: jobsvc.v1.Schedule.interval:type_name -> google.protobuf.Duration
 	0,  // 2: jobsvc.v1.Schedule.missed_ticks:type_name -> jobsvc.v1.MissedTicks
-	16, // 3: jobsvc.v1.Schedule.next_tick_time:type_name -> google.protobuf.Timestamp
-	16, // 4: jobsvc.v1.Schedule.last_tick_time:type_name -> google.protobuf.Timestamp
-	16, // 5: jobsvc.v1.Schedule.create_time:type_name -> google.protobuf.Timestamp
-	1,  // 6: jobsvc.v1.CreateScheduleRequest.schedule:type_name -> jobsvc.v1.Schedule
-	1,  // 7: jobsvc.v1.CreateScheduleResponse.schedule:type_name -> jobsvc.v1.Schedule
-	1,  // 8: jobsvc.v1.GetScheduleResponse.schedule:type_name -> jobsvc.v1.Schedule
-	1,  // 9: jobsvc.v1.ListSchedulesResponse.schedules:type_name -> jobsvc.v1.Schedule
-	1,  // 10: jobsvc.v1.PauseScheduleResponse.schedule:type_name -> jobsvc.v1.Schedule
-	1,  // 11: jobsvc.v1.ResumeScheduleResponse.schedule:type_name -> jobsvc.v1.Schedule
-	2,  // 12: jobsvc.v1.ScheduleService.CreateSchedule:input_type -> jobsvc.v1.CreateScheduleRequest
-	4,  // 13: jobsvc.v1.ScheduleService.GetSchedule:input_type -> jobsvc.v1.GetScheduleRequest
-	6,  // 14: jobsvc.v1.ScheduleService.ListSchedules:input_type -> jobsvc.v1.ListSchedulesRequest
-	8,  // 15: jobsvc.v1.ScheduleService.PauseSchedule:input_type -> jobsvc.v1.PauseScheduleRequest
-	10, // 16: jobsvc.v1.ScheduleService.ResumeSchedule:input_type -> jobsvc.v1.ResumeScheduleRequest
-	12, // 17: jobsvc.v1.ScheduleService.DeleteSchedule:input_type -> jobsvc.v1.DeleteScheduleRequest
-	3,  // 18: jobsvc.v1.ScheduleService.CreateSchedule:output_type -> jobsvc.v1.CreateScheduleResponse
-	5,  // 19: jobsvc.v1.ScheduleService.GetSchedule:output_type -> jobsvc.v1.GetScheduleResponse
-	7,  // 20: jobsvc.v1.ScheduleService.ListSchedules:output_type -> jobsvc.v1.ListSchedulesResponse
-	9,  // 21: jobsvc.v1.ScheduleService.PauseSchedule:output_type -> jobsvc.v1.PauseScheduleResponse
-	11, // 22: jobsvc.v1.ScheduleService.ResumeSchedule:output_type -> jobsvc.v1.ResumeScheduleResponse
-	13, // 23: jobsvc.v1.ScheduleService.DeleteSchedule:output_type -> jobsvc.v1.DeleteScheduleResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	17, // 3: jobsvc.v1.Schedule.next_tick_time:type_name -> google.protobuf.Timestamp
+	17, // 4: jobsvc.v1.Schedule.last_tick_time:type_name -> google.protobuf.Timestamp
+	17, // 5: jobsvc.v1.Schedule.create_time:type_name -> google.protobuf.Timestamp
+	1,  // 6: jobsvc.v1.Schedule.while_paused:type_name -> jobsvc.v1.WhilePaused
+	2,  // 7: jobsvc.v1.CreateScheduleRequest.schedule:type_name -> jobsvc.v1.Schedule
+	2,  // 8: jobsvc.v1.CreateScheduleResponse.schedule:type_name -> jobsvc.v1.Schedule
+	2,  // 9: jobsvc.v1.GetScheduleResponse.schedule:type_name -> jobsvc.v1.Schedule
+	2,  // 10: jobsvc.v1.ListSchedulesResponse.schedules:type_name -> jobsvc.v1.Schedule
+	2,  // 11: jobsvc.v1.PauseScheduleResponse.schedule:type_name -> jobsvc.v1.Schedule
+	2,  // 12: jobsvc.v1.ResumeScheduleResponse.schedule:type_name -> jobsvc.v1.Schedule
+	3,  // 13: jobsvc.v1.ScheduleService.CreateSchedule:input_type -> jobsvc.v1.CreateScheduleRequest
+	5,  // 14: jobsvc.v1.ScheduleService.GetSchedule:input_type -> jobsvc.v1.GetScheduleRequest
+	7,  // 15: jobsvc.v1.ScheduleService.ListSchedules:input_type -> jobsvc.v1.ListSchedulesRequest
+	9,  // 16: jobsvc.v1.ScheduleService.PauseSchedule:input_type -> jobsvc.v1.PauseScheduleRequest
+	11, // 17: jobsvc.v1.ScheduleService.ResumeSchedule:input_type -> jobsvc.v1.ResumeScheduleRequest
+	13, // 18: jobsvc.v1.ScheduleService.DeleteSchedule:input_type -> jobsvc.v1.DeleteScheduleRequest
+	4,  // 19: jobsvc.v1.ScheduleService.CreateSchedule:output_type -> jobsvc.v1.CreateScheduleResponse
+	6,  // 20: jobsvc.v1.ScheduleService.GetSchedule:output_type -> jobsvc.v1.GetScheduleResponse
+	8,  // 21: jobsvc.v1.ScheduleService.ListSchedules:output_type -> jobsvc.v1.ListSchedulesResponse
+	10, // 22: jobsvc.v1.ScheduleService.PauseSchedule:output_type -> jobsvc.v1.PauseScheduleResponse
+	12, // 23: jobsvc.v1.ScheduleService.ResumeSchedule:output_type -> jobsvc.v1.ResumeScheduleResponse
+	14, // 24: jobsvc.v1.ScheduleService.DeleteSchedule:output_type -> jobsvc.v1.DeleteScheduleResponse
+	19, // [19:25] is the sub-list for method output_type
+	13, // [13:19] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_schedule_service_proto_init() }
@@ -900,7 +970,7 @@ func file_jobsvc_v1_schedule_service_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobsvc_v1_schedule_service_proto_rawDesc), len(file_jobsvc_v1_schedule_service_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -33,6 +33,7 @@ private static final long serialVersionUID = 0L;
     missedTicks_ = 0;
     lastJobId_ = "";
     source_ = "";
+    whilePaused_ = 0;
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -554,6 +555,24 @@ private static final long serialVersionUID = 0L;
     return createTime_ == null ? com.google.protobuf.Timestamp.getDefaultInstance() : createTime_;
   }
 
+  public static final int WHILE_PAUSED_FIELD_NUMBER = 13;
+  private int whilePaused_ = 0;
+  /**
+   * <code>.jobsvc.v1.WhilePaused while_paused = 13;</code>
+   * @return The enum numeric value on the wire for whilePaused.
+   */
+  @java.lang.Override public int getWhilePausedValue() {
+    return whilePaused_;
+  }
+  /**
+   * <code>.jobsvc.v1.WhilePaused while_paused = 13;</code>
+   * @return The whilePaused.
+   */
+  @java.lang.Override public dev.jobsvc.v1.WhilePaused getWhilePaused() {
+    dev.jobsvc.v1.WhilePaused result = dev.jobsvc.v1.WhilePaused.forNumber(whilePaused_);
+    return result == null ? dev.jobsvc.v1.WhilePaused.UNRECOGNIZED : result;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -604,6 +623,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000008) != 0)) {
       output.writeMessage(12, getCreateTime());
     }
+    if (whilePaused_ != dev.jobsvc.v1.WhilePaused.WHILE_PAUSED_UNSPECIFIED.getNumber()) {
+      output.writeEnum(13, whilePaused_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -650,6 +672,10 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000008) != 0)) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(12, getCreateTime());
+    }
+    if (whilePaused_ != dev.jobsvc.v1.WhilePaused.WHILE_PAUSED_UNSPECIFIED.getNumber()) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeEnumSize(13, whilePaused_);
     }
     return size;
   }
@@ -706,6 +732,7 @@ private static final long serialVersionUID = 0L;
       if (!getCreateTime()
           .equals(other.getCreateTime())) return false;
     }
+    if (whilePaused_ != other.whilePaused_) return false;
     if (!getTimingCase().equals(other.getTimingCase())) return false;
     switch (timingCase_) {
       case 3:
@@ -759,6 +786,8 @@ private static final long serialVersionUID = 0L;
       hash = (37 * hash) + CREATE_TIME_FIELD_NUMBER;
       hash = (53 * hash) + getCreateTime().hashCode();
     }
+    hash = (37 * hash) + WHILE_PAUSED_FIELD_NUMBER;
+    hash = (53 * hash) + whilePaused_;
     switch (timingCase_) {
       case 3:
         hash = (37 * hash) + CRON_FIELD_NUMBER;
@@ -940,6 +969,7 @@ private static final long serialVersionUID = 0L;
         createTimeBuilder_.dispose();
         createTimeBuilder_ = null;
       }
+      whilePaused_ = 0;
       timingCase_ = 0;
       timing_ = null;
       return this;
@@ -1019,6 +1049,9 @@ private static final long serialVersionUID = 0L;
             : createTimeBuilder_.build();
         to_bitField0_ |= 0x00000008;
       }
+      if (((from_bitField0_ & 0x00001000) != 0)) {
+        result.whilePaused_ = whilePaused_;
+      }
       result.bitField0_ |= to_bitField0_;
     }
 
@@ -1080,6 +1113,9 @@ private static final long serialVersionUID = 0L;
       }
       if (other.hasCreateTime()) {
         mergeCreateTime(other.getCreateTime());
+      }
+      if (other.whilePaused_ != 0) {
+        setWhilePausedValue(other.getWhilePausedValue());
       }
       switch (other.getTimingCase()) {
         case CRON: {
@@ -1192,6 +1228,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000800;
               break;
             } // case 98
+            case 104: {
+              whilePaused_ = input.readEnum();
+              bitField0_ |= 0x00001000;
+              break;
+            } // case 104
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -2537,6 +2578,58 @@ private static final long serialVersionUID = 0L;
         createTime_ = null;
       }
       return createTimeBuilder_;
+    }
+
+    private int whilePaused_ = 0;
+    /**
+     * <code>.jobsvc.v1.WhilePaused while_paused = 13;</code>
+     * @return The enum numeric value on the wire for whilePaused.
+     */
+    @java.lang.Override public int getWhilePausedValue() {
+      return whilePaused_;
+    }
+    /**
+     * <code>.jobsvc.v1.WhilePaused while_paused = 13;</code>
+     * @param value The enum numeric value on the wire for whilePaused to set.
+     * @return This builder for chaining.
+     */
+    public Builder setWhilePausedValue(int value) {
+      whilePaused_ = value;
+      bitField0_ |= 0x00001000;
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.WhilePaused while_paused = 13;</code>
+     * @return The whilePaused.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.WhilePaused getWhilePaused() {
+      dev.jobsvc.v1.WhilePaused result = dev.jobsvc.v1.WhilePaused.forNumber(whilePaused_);
+      return result == null ? dev.jobsvc.v1.WhilePaused.UNRECOGNIZED : result;
+    }
+    /**
+     * <code>.jobsvc.v1.WhilePaused while_paused = 13;</code>
+     * @param value The whilePaused to set.
+     * @throws IllegalArgumentException if UNRECOGNIZED is provided.
+     * @return This builder for chaining.
+     */
+    public Builder setWhilePaused(dev.jobsvc.v1.WhilePaused value) {
+      if (value == null) { throw new NullPointerException(); }
+      bitField0_ |= 0x00001000;
+      whilePaused_ = value.getNumber();
+      onChanged();
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.WhilePaused while_paused = 13;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearWhilePaused() {
+      bitField0_ = (bitField0_ & ~0x00001000);
+      whilePaused_ = 0;
+      onChanged();
+      return this;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.Schedule)

@@ -257,5 +257,16 @@ public interface ScheduleOrBuilder extends
    */
   com.google.protobuf.TimestampOrBuilder getCreateTimeOrBuilder();
 
+  /**
+   * <code>.jobsvc.v1.WhilePaused while_paused = 13;</code>
+   * @return The enum numeric value on the wire for whilePaused.
+   */
+  int getWhilePausedValue();
+  /**
+   * <code>.jobsvc.v1.WhilePaused while_paused = 13;</code>
+   * @return The whilePaused.
+   */
+  dev.jobsvc.v1.WhilePaused getWhilePaused();
+
   dev.jobsvc.v1.Schedule.TimingCase getTimingCase();
 }

@@ -103,7 +103,7 @@ public final class ScheduleServiceOuterClass extends com.google.protobuf.Generat
       "\n jobsvc/v1/schedule_service.proto\022\tjobs" +
       "vc.v1\032\036google/protobuf/duration.proto\032\037g" +
       "oogle/protobuf/timestamp.proto\032\024jobsvc/v" +
-      "1/auth.proto\032\023jobsvc/v1/job.proto\"\221\003\n\010Sc" +
+      "1/auth.proto\032\023jobsvc/v1/job.proto\"\277\003\n\010Sc" +
       "hedule\022\014\n\004name\030\001 \001(\t\022\037\n\003job\030\002 \001(\0132\022.jobs" +
       "vc.v1.JobSpec\022\016\n\004cron\030\003 \001(\tH\000\022-\n\010interva" +
       "l\030\004 \001(\0132\031.google.protobuf.DurationH\000\022\021\n\t" +
@@ -113,41 +113,44 @@ public final class ScheduleServiceOuterClass extends com.google.protobuf.Generat
       "Timestamp\0222\n\016last_tick_time\030\t \001(\0132\032.goog" +
       "le.protobuf.Timestamp\022\023\n\013last_job_id\030\n \001" +
       "(\t\022\016\n\006source\030\013 \001(\t\022/\n\013create_time\030\014 \001(\0132" +
-      "\032.google.protobuf.TimestampB\010\n\006timing\">\n" +
-      "\025CreateScheduleRequest\022%\n\010schedule\030\001 \001(\013" +
-      "2\023.jobsvc.v1.Schedule\"?\n\026CreateScheduleR" +
-      "esponse\022%\n\010schedule\030\001 \001(\0132\023.jobsvc.v1.Sc" +
-      "hedule\"\"\n\022GetScheduleRequest\022\014\n\004name\030\001 \001" +
-      "(\t\"<\n\023GetScheduleResponse\022%\n\010schedule\030\001 " +
-      "\001(\0132\023.jobsvc.v1.Schedule\"\026\n\024ListSchedule" +
-      "sRequest\"?\n\025ListSchedulesResponse\022&\n\tsch" +
-      "edules\030\001 \003(\0132\023.jobsvc.v1.Schedule\"$\n\024Pau" +
-      "seScheduleRequest\022\014\n\004name\030\001 \001(\t\">\n\025Pause" +
-      "ScheduleResponse\022%\n\010schedule\030\001 \001(\0132\023.job" +
-      "svc.v1.Schedule\"%\n\025ResumeScheduleRequest" +
-      "\022\014\n\004name\030\001 \001(\t\"?\n\026ResumeScheduleResponse" +
-      "\022%\n\010schedule\030\001 \001(\0132\023.jobsvc.v1.Schedule\"" +
-      "%\n\025DeleteScheduleRequest\022\014\n\004name\030\001 \001(\t\"\030" +
-      "\n\026DeleteScheduleResponse*]\n\013MissedTicks\022" +
-      "\034\n\030MISSED_TICKS_UNSPECIFIED\020\000\022\025\n\021MISSED_" +
-      "TICKS_SKIP\020\001\022\031\n\025MISSED_TICKS_RUN_ONCE\020\0022" +
-      "\260\004\n\017ScheduleService\022[\n\016CreateSchedule\022 ." +
-      "jobsvc.v1.CreateScheduleRequest\032!.jobsvc" +
-      ".v1.CreateScheduleResponse\"\004\230\270\030\006\022R\n\013GetS" +
-      "chedule\022\035.jobsvc.v1.GetScheduleRequest\032\036" +
-      ".jobsvc.v1.GetScheduleResponse\"\004\230\270\030\004\022X\n\r" +
-      "ListSchedules\022\037.jobsvc.v1.ListSchedulesR" +
-      "equest\032 .jobsvc.v1.ListSchedulesResponse" +
-      "\"\004\230\270\030\004\022X\n\rPauseSchedule\022\037.jobsvc.v1.Paus" +
-      "eScheduleRequest\032 .jobsvc.v1.PauseSchedu" +
-      "leResponse\"\004\230\270\030\006\022[\n\016ResumeSchedule\022 .job" +
-      "svc.v1.ResumeScheduleRequest\032!.jobsvc.v1" +
-      ".ResumeScheduleResponse\"\004\230\270\030\006\022[\n\016DeleteS" +
-      "chedule\022 .jobsvc.v1.DeleteScheduleReques" +
-      "t\032!.jobsvc.v1.DeleteScheduleResponse\"\004\230\270" +
-      "\030\006BM\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc" +
-      "/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv" +
-      "1b\006proto3"
+      "\032.google.protobuf.Timestamp\022,\n\014while_pau" +
+      "sed\030\r \001(\0162\026.jobsvc.v1.WhilePausedB\010\n\006tim" +
+      "ing\">\n\025CreateScheduleRequest\022%\n\010schedule" +
+      "\030\001 \001(\0132\023.jobsvc.v1.Schedule\"?\n\026CreateSch" +
+      "eduleResponse\022%\n\010schedule\030\001 \001(\0132\023.jobsvc" +
+      ".v1.Schedule\"\"\n\022GetScheduleRequest\022\014\n\004na" +
+      "me\030\001 \001(\t\"<\n\023GetScheduleResponse\022%\n\010sched" +
+      "ule\030\001 \001(\0132\023.jobsvc.v1.Schedule\"\026\n\024ListSc" +
+      "hedulesRequest\"?\n\025ListSchedulesResponse\022" +
+      "&\n\tschedules\030\001 \003(\0132\023.jobsvc.v1.Schedule\"" +
+      "$\n\024PauseScheduleRequest\022\014\n\004name\030\001 \001(\t\">\n" +
+      "\025PauseScheduleResponse\022%\n\010schedule\030\001 \001(\013" +
+      "2\023.jobsvc.v1.Schedule\"%\n\025ResumeScheduleR" +
+      "equest\022\014\n\004name\030\001 \001(\t\"?\n\026ResumeScheduleRe" +
+      "sponse\022%\n\010schedule\030\001 \001(\0132\023.jobsvc.v1.Sch" +
+      "edule\"%\n\025DeleteScheduleRequest\022\014\n\004name\030\001" +
+      " \001(\t\"\030\n\026DeleteScheduleResponse*]\n\013Missed" +
+      "Ticks\022\034\n\030MISSED_TICKS_UNSPECIFIED\020\000\022\025\n\021M" +
+      "ISSED_TICKS_SKIP\020\001\022\031\n\025MISSED_TICKS_RUN_O" +
+      "NCE\020\002*Y\n\013WhilePaused\022\034\n\030WHILE_PAUSED_UNS" +
+      "PECIFIED\020\000\022\025\n\021WHILE_PAUSED_SKIP\020\001\022\025\n\021WHI" +
+      "LE_PAUSED_KEEP\020\0022\260\004\n\017ScheduleService\022[\n\016" +
+      "CreateSchedule\022 .jobsvc.v1.CreateSchedul" +
+      "eRequest\032!.jobsvc.v1.CreateScheduleRespo" +
+      "nse\"\004\230\270\030\006\022R\n\013GetSchedule\022\035.jobsvc.v1.Get" +
+      "ScheduleRequest\032\036.jobsvc.v1.GetScheduleR" +
+      "esponse\"\004\230\270\030\004\022X\n\rListSchedules\022\037.jobsvc." +
+      "v1.ListSchedulesRequest\032 .jobsvc.v1.List" +
+      "SchedulesResponse\"\004\230\270\030\004\022X\n\rPauseSchedule" +
+      "\022\037.jobsvc.v1.PauseScheduleRequest\032 .jobs" +
+      "vc.v1.PauseScheduleResponse\"\004\230\270\030\006\022[\n\016Res" +
+      "umeSchedule\022 .jobsvc.v1.ResumeScheduleRe" +
+      "quest\032!.jobsvc.v1.ResumeScheduleResponse" +
+      "\"\004\230\270\030\006\022[\n\016DeleteSchedule\022 .jobsvc.v1.Del" +
+      "eteScheduleRequest\032!.jobsvc.v1.DeleteSch" +
+      "eduleResponse\"\004\230\270\030\006BM\n\rdev.jobsvc.v1P\001Z:" +
+      "github.com/jobsvc/jobsvc/clients/go/gen/" +
+      "jobsvc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -162,7 +165,7 @@ public final class ScheduleServiceOuterClass extends com.google.protobuf.Generat
     internal_static_jobsvc_v1_Schedule_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_Schedule_descriptor,
-        new java.lang.String[] { "Name", "Job", "Cron", "Interval", "TimeZone", "MissedTicks", "Paused", "NextTickTime", "LastTickTime", "LastJobId", "Source", "CreateTime", "Timing", });
+        new java.lang.String[] { "Name", "Job", "Cron", "Interval", "TimeZone", "MissedTicks", "Paused", "NextTickTime", "LastTickTime", "LastJobId", "Source", "CreateTime", "WhilePaused", "Timing", });
     internal_static_jobsvc_v1_CreateScheduleRequest_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_jobsvc_v1_CreateScheduleRequest_fieldAccessorTable = new
