@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,7 @@ from jobsvc.domain.flow import WaitReason
 from jobsvc.store import rows
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
-from jobsvc.store.sql import migrations, queries
+from jobsvc.store.sql import bind, migrations, queries
 from tests.store.conftest import new
 
 # The queries whose rows rows.job reads.
@@ -142,13 +143,71 @@ async def test_claims_walk_the_queued_index_with_the_plan_cached_for_any_paramet
                 await conn.execute(f"PREPARE {name} AS {query.sql}")
                 arguments = ", ".join(_CLAIM_LITERALS[p] for p in query.parameters)
                 plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE {name}({arguments})"))
-                walk = next(line for line in plan.splitlines() if "jobsvc_jobs_queued_idx" in line)
-                assert "Index Scan using jobsvc_jobs_queued_idx" in walk, plan
+                walk = next(line for line in plan.splitlines() if "jobsvc_jobs_queued_by_version_idx" in line)
+                assert "Index Scan using jobsvc_jobs_queued_by_version_idx" in walk, plan
                 assert "$1" in plan or "$2" in plan, f"{name}: not a generic plan\n{plan}"
+                # Each version's walk stops at the batch size (a Limit over the index scan);
+                # only what the walks return is sorted into one hand-out order.
                 next_cte = plan.split("CTE next", 1)[1].split("CTE ", 1)[0]
-                assert "Sort" not in next_cte and "Seq Scan" not in next_cte, plan
+                assert "Seq Scan" not in next_cte and "Bitmap" not in next_cte, plan
+                assert next_cte.index("Limit", next_cte.index("Subquery Scan")) < next_cte.index(walk.strip()), plan
     finally:
         await claims.close()
+
+
+async def test_a_claim_never_reads_the_queued_jobs_of_versions_it_does_not_serve(database_url: str) -> None:
+    """20,000 queued jobs of a version nobody here serves (a paused handler's backlog, say),
+    all ahead in hand-out order: a claim for another version reads none of them."""
+    pool = await create_pool(database_url, min_size=1, max_size=1, for_claims=True)
+    insert = (
+        "INSERT INTO jobsvc_jobs (id, handler, version, version_selector, state, priority, input, created_at,"
+        " run_at, order_at, max_attempts) SELECT gen_random_uuid(), $1, '1.0.0', '', 'queued', $2, '1', now(),"
+        " now(), now(), 3 FROM generate_series(1, $3)"
+    )
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(insert, "other", 10, 20_000)
+            await conn.execute(insert, "echo", 0, 5)
+            await conn.execute("ANALYZE jobsvc_jobs")
+            for name, extra in (("job_claim", {}), ("job_claim_limited", {"paused_keys": None})):
+                sql, args = bind(
+                    name, now=None, served=["echo@1.0.0", "gone@2.0.0"], limit=32, owner="t", lease_seconds=30.0, **extra
+                )
+                plan, claimed = await _claim_undone(conn, sql, args)
+                walks = list(_nodes_using(plan["Plan"], "jobsvc_jobs_queued_by_version_idx"))
+                assert walks, f"{name} does not walk the queued index"
+                # Pages read through the index and the rows it led to (the 20,000 others would
+                # be hundreds); none of its rows was passed over by a filter.
+                pages = sum(w["Shared Hit Blocks"] + w["Shared Read Blocks"] for w in walks)
+                assert pages < 20, f"{name} read {pages} pages to claim 5 jobs"
+                assert not any(w.get("Rows Removed by Filter") for w in walks), walks
+                assert sorted(r["handler"] for r in claimed if r["id"] is not None) == ["echo"] * 5
+    finally:
+        await pool.close()
+
+
+async def _claim_undone(conn: Any, sql: str, args: tuple[object, ...]) -> tuple[dict[str, Any], list[Any]]:
+    """The claim's plan as it ran (EXPLAIN ANALYZE), and the rows it claims, both undone."""
+    rows: list[Any] = []
+    for explain in (True, False):
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            if explain:
+                [plan] = await conn.fetchval("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, *args)
+            else:
+                rows = await conn.fetch(sql, *args)
+        finally:
+            await transaction.rollback()
+    return plan, rows
+
+
+def _nodes_using(node: dict[str, Any], index: str) -> Iterator[dict[str, Any]]:
+    """The plan nodes (of an EXPLAIN in JSON) that read `index`."""
+    if node.get("Index Name") == index:
+        yield node
+    for child in node.get("Plans", []):
+        yield from _nodes_using(child, index)
 
 
 class _ReadRecorder(dict[str, Any]):

@@ -308,13 +308,24 @@ LIMIT :page_size;
 -- name: job_claim
 -- job_claim_limited for handler versions that have no flow control (most): the same
 -- hand-out order, clock and result shape, without the limit bookkeeping.
-WITH next AS MATERIALIZED (
-    SELECT id FROM jobsvc_jobs
-    WHERE state = 'queued' AND run_at <= coalesce(:now::timestamptz, now())
-      AND handler || '@' || version = ANY(:served::text[])
-    ORDER BY priority DESC, order_at, id
+WITH served AS (
+    SELECT left(key, -strpos(reverse(key), '@')) AS handler, right(key, strpos(reverse(key), '@') - 1) AS version
+    FROM unnest(:served::text[]) AS key
+), next AS MATERIALIZED (
+    -- Each served version's queue is walked apart through its own range of
+    -- jobsvc_jobs_queued_by_version_idx (as job_claim_limited's): the jobs of versions not served
+    -- here, or paused, are never read, however many. Then the first :limit of them all in
+    -- hand-out order (the others locked meanwhile stay queued when the statement ends).
+    SELECT q.id FROM served s, LATERAL (
+        SELECT id, priority, order_at FROM jobsvc_jobs
+        WHERE state = 'queued' AND handler = s.handler AND version = s.version
+          AND run_at <= coalesce(:now::timestamptz, now())
+        ORDER BY priority DESC, order_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    ) q
+    ORDER BY q.priority DESC, q.order_at, q.id
     LIMIT :limit
-    FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE jobsvc_jobs j SET
         state = 'running',
@@ -351,13 +362,22 @@ LEFT JOIN claimed ON true;
 -- says how many due jobs were looked at (all of :limit: more may be claimable now),
 -- `rate_retry_at` when a full rate window next opens. Rate windows run by the wall clock
 -- (jobsvc_rate_take reads clock_timestamp()), whatever :now says.
-WITH next AS MATERIALIZED (
+WITH served AS (
+    -- 'name@version' split at its last '@' (a version holds none).
+    SELECT left(key, -strpos(reverse(key), '@')) AS handler, right(key, strpos(reverse(key), '@') - 1) AS version
+    FROM unnest(:served::text[]) AS key
+), next AS MATERIALIZED (
     -- MATERIALIZED keeps the planner from re-running the SKIP LOCKED scan inside
     -- the UPDATE (which, inlined, can claim rows it did not lock first).
+    -- Each served version's queue is walked apart, through its own range of
+    -- jobsvc_jobs_queued_by_version_idx: the queued jobs of other versions (not served here, or
+    -- paused), however many, are never read. Then the first :limit of them all in
+    -- hand-out order; the others locked meanwhile stay queued when the statement ends.
+    SELECT q.* FROM served s, LATERAL (
     SELECT id, priority, order_at, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period
     FROM jobsvc_jobs j
-    WHERE state = 'queued' AND run_at <= coalesce(:now::timestamptz, now())
-      AND handler || '@' || version = ANY(:served::text[])
+    WHERE state = 'queued' AND handler = s.handler AND version = s.version
+      AND run_at <= coalesce(:now::timestamptz, now())
       -- Keys known to be at their limit are passed over (a stale read is fine: the locked
       -- counts below decide), so their jobs do not crowd out others in this batch.
       AND (concurrency_key IS NULL OR NOT EXISTS (
@@ -372,6 +392,9 @@ WITH next AS MATERIALIZED (
     ORDER BY priority DESC, order_at, id
     LIMIT :limit
     FOR UPDATE SKIP LOCKED
+    ) q
+    ORDER BY q.priority DESC, q.order_at, q.id
+    LIMIT :limit
 ), slots AS MATERIALIZED (
     -- Locked in key order, so claims on several replicas never deadlock.
     SELECT k.key, jobsvc_concurrency_lock(k.key) AS running
@@ -848,7 +871,7 @@ RETURNING name;
 
 -- name: job_stats_by_version
 -- The dashboard's overview (StatsService.GetQueueStats). Three parts, each bounded by its
--- own index (queued: jobsvc_jobs_queued_idx; running: jobsvc_jobs_leased_idx, every running
+-- own index (queued: jobsvc_jobs_queued_by_version_idx; running: jobsvc_jobs_leased_idx, every running
 -- job holds a lease; finished within the window: jobsvc_jobs_finished_idx), so the cost
 -- follows the jobs active now and the window, never the size of the history.
 -- The queued jobs are counted by wait reason as job_get's waiting_kind says it: per row

@@ -159,10 +159,11 @@ CREATE INDEX jobsvc_jobs_labels_idx ON jobsvc_jobs USING gin (labels jsonb_path_
 CREATE INDEX jobsvc_jobs_leased_idx ON jobsvc_jobs (lease_expires_at)
     WHERE (lease_expires_at IS NOT NULL);
 
--- The claim walks this index in hand-out order (priority, then order_at) and stops at
--- the batch size; only queued rows are in it, so it stays small however many finished
--- jobs the table keeps.
-CREATE INDEX jobsvc_jobs_queued_idx ON jobsvc_jobs (priority DESC, order_at, id)
+-- A claim walks each served version's range of this index apart, in hand-out order
+-- (priority, then order_at), and stops at the batch size: the queued jobs of other
+-- versions are never read. Only queued rows are in it, so it stays small however many
+-- finished jobs the table keeps (0014).
+CREATE INDEX jobsvc_jobs_queued_by_version_idx ON jobsvc_jobs (handler, version, priority DESC, order_at, id)
     WHERE (state = 'queued'::text);
 
 -- Deadline expiry: queued jobs with a schedule-to-start deadline.
