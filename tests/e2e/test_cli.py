@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.processes import ServerProcess, jobsvc_cli, jobsvc_serve
+from tests.processes import ServerProcess, jobsvc_cli, jobsvc_serve, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -173,3 +177,100 @@ def test_workflow_commands(database_url: str, tmp_path: Path) -> None:
         file.write_text(json.dumps(definition))
         bad = cli("workflow", "submit", str(file))
         assert bad.returncode == 2 and "steps[1].depends_on[0]" in bad.stderr
+
+
+WATCHED_WORKFLOW = """\
+# A SubmitWorkflowRequest in YAML: `gate` runs until it is cancelled (optional: the others
+# run anyway), `slow` reports progress, `each` maps over the list `list` makes, `report`
+# joins them.
+name: watched
+steps:
+  - name: gate
+    job: {handler: wait_cancel}
+    optional: true
+  - name: slow
+    job: {handler: steps, input: {json: {count: 2, pause: 0.2}}}
+    depends_on: [gate]
+  - name: list
+    job: {handler: echo, input: {json: {items: [{n: 1}, {n: 2}, {n: 3}]}}}
+    depends_on: [gate]
+  - name: each
+    job: {handler: echo, input: {json: {}}}
+    depends_on: [list]
+    map: {step: list, path: items}
+  - name: report
+    job: {handler: echo, input: {json: {}}}
+    depends_on: [each, slow]
+    inputs: [{step: each, key: items}]
+"""
+
+
+def test_workflow_submit_yaml_and_watch(database_url: str, tmp_path: Path) -> None:
+    """`workflow submit` reads YAML; `workflow watch` prints each step's state as it changes
+    (a line each when not on a terminal) and ends, exit 0, when the workflow SUCCEEDED; on a
+    terminal it redraws the DAG in place."""
+    file = tmp_path / "workflow.yaml"
+    file.write_text(WATCHED_WORKFLOW)
+    with jobsvc_serve("--database-url", database_url, "--handlers", "tests.handlers") as server:
+        submitted = jobsvc_cli("workflow", "submit", str(file), server=server.address)
+        assert submitted.returncode == 0, submitted.stderr
+        workflow = json.loads(submitted.stdout)
+        workflow_id, gate = workflow["id"], workflow["steps"][0]["job"]["id"]
+        command = [sys.executable, "-m", "jobsvc.cli", "--server", server.address, "workflow", "watch", workflow_id]
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=subprocess_env()) as watch:
+            try:
+                assert watch.stdout is not None
+                first = [watch.stdout.readline() for _ in range(5)]  # the picture it starts from
+                assert (
+                    first
+                    == ["gate\tqueued\n", "slow\twaiting\n", "list\twaiting\n", "each\twaiting\n", "report\twaiting\n"]
+                    or first[0] == "gate\trunning\n"
+                ), first
+                # The watch is following the workflow: open the gate.
+                assert jobsvc_cli("jobs", "cancel", gate, server=server.address).returncode == 0
+                lines = [line.rstrip("\n") for line in watch.stdout]
+                assert watch.wait(timeout=30) == 0
+            finally:
+                watch.kill()
+        assert lines[-1] == f"workflow {workflow_id} SUCCEEDED (8/8 steps)"
+        changes = [tuple(line.split("\t")) for line in lines[:-1]]
+        assert changes[0] == ("gate", "cancelled")
+        assert ("slow", "queued") in changes and ("slow", "running 50%") in changes
+        # The elements appear as the mapped step's count, then finish (the fan-in's events may come first).
+        assert ("each", "mapping 0/3") in changes and ("each[2]", "succeeded") in changes, changes
+        assert changes.index(("report", "queued")) < changes.index(("report", "running"))
+        assert changes[-1] == ("report", "succeeded")
+
+        # On a terminal: the tree, indented by depth, redrawn in place (here: the finished one).
+        leader, follower = pty.openpty()
+        try:
+            with subprocess.Popen(command, stdout=follower, env=subprocess_env()) as tty_watch:
+                assert tty_watch.wait(timeout=30) == 0
+            os.close(follower)
+            follower = -1
+            screen = _read_all(leader)
+        finally:
+            os.close(leader)
+            if follower >= 0:
+                os.close(follower)
+        assert "\x1b[J" in screen and "\x1b[5F" in screen  # drawn, then redrawn over its 5 lines
+        assert re.search(r"\n      report +succeeded +<- each, slow", screen.replace("\r", "")), screen
+
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("name: [unclosed\n")
+        refused = jobsvc_cli("workflow", "submit", str(bad), server=server.address)
+        assert refused.returncode != 0 and "neither JSON nor YAML" in refused.stderr
+
+
+def _read_all(fd: int) -> str:
+    """Everything a pseudo-terminal's other end wrote, once it was closed."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()

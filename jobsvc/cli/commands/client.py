@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
+import yaml
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from jobsvc.cli.commands.workflow_watch import watch_workflow
 from jobsvc.cli.config import client_security
 from jobsvc.cli.parser.client import NO_INPUT, PAGE_SIZE
 from jobsvc.sdk import Client, error_details, job_spec, payload_value
@@ -247,15 +249,27 @@ async def _workflow(client: Client, args: argparse.Namespace) -> int:
         for workflow in (await client.list_workflows(page_size=PAGE_SIZE)).workflows:
             state = workflow_service_pb2.WorkflowState.Name(workflow.state).removeprefix("WORKFLOW_STATE_")
             print(f"{workflow.id}\t{workflow.name}\t{state}\t{workflow.steps_finished}/{workflow.steps_total}")
+    elif command == "watch":
+        return await watch_workflow(client, args.workflow_id, sys.stdout, live=sys.stdout.isatty() and not args.plain)
+    elif command == "redrive":
+        _print(await client.redrive_workflow_step(args.workflow_id, args.step))
     else:
         _print(await client.cancel_workflow(args.workflow_id, args.reason))
     return 0
 
 
 def _read_workflow(file: str) -> workflow_service_pb2.SubmitWorkflowRequest:
-    """A SubmitWorkflowRequest in its JSON form, from a file or (`-`) stdin."""
+    """A SubmitWorkflowRequest in its JSON form, written as JSON or YAML (JSON is YAML, so
+    one parser reads both), from a file or (`-`) stdin."""
     text = sys.stdin.read() if file == "-" else Path(file).read_text()
-    return json_format.Parse(text, workflow_service_pb2.SubmitWorkflowRequest())
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SystemExit(f"error: {file} is neither JSON nor YAML: {exc}") from exc
+    try:
+        return json_format.ParseDict(document, workflow_service_pb2.SubmitWorkflowRequest())
+    except json_format.ParseError as exc:
+        raise SystemExit(f"error: {file} is not a SubmitWorkflowRequest: {exc}") from exc
 
 
 CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]]] = {
