@@ -1,0 +1,136 @@
+package jobsvc_test
+
+import (
+	"context"
+	"reflect"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	jobsvcv1 "github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1"
+	"github.com/jobsvc/jobsvc/clients/go/jobsvc"
+)
+
+// A diamond with a fan-out and an optional step that fails: inputs arrive where
+// declared, and CallWorkflow answers with the sink's result.
+func TestLiveCallWorkflow(t *testing.T) {
+	c := liveClient(t)
+	wf := jobsvc.NewWorkflow("go-diamond").Labels(map[string]string{"test": t.Name()})
+	wf.Step("fetch", "echo", map[string]any{"size": 3, "owner": map[string]any{"name": "ada"}, "items": []int{1, 2, 3}})
+	wf.Step("measure", "echo", map[string]any{"unit": "px"}).Input("size", "fetch", "size")
+	wf.Step("each", "echo", map[string]any{}).Map("fetch", "items", "n", 10)
+	wf.Step("soft", "fail", nil).Optional()
+	wf.Step("report", "echo", map[string]any{"final": true}).
+		Merge("measure", "").Input("who", "fetch", "owner.name").Input("each", "each", "").Input("soft", "soft", "")
+	out, err := c.CallWorkflow(context.Background(), wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Succeeded() || len(out.Outputs) != 1 || out.Workflow.GetLabels()["test"] != t.Name() {
+		t.Fatalf("CallWorkflow: %v", out.Workflow)
+	}
+	var report struct {
+		Final bool
+		Unit  string
+		Size  int
+		Who   string
+		Each  []map[string]int
+		Soft  map[string]map[string]any
+	}
+	if err := out.Decode("report", &report); err != nil {
+		t.Fatal(err)
+	}
+	want := []map[string]int{{"n": 1}, {"n": 2}, {"n": 3}}
+	if !report.Final || report.Unit != "px" || report.Size != 3 || report.Who != "ada" || !reflect.DeepEqual(report.Each, want) {
+		t.Errorf("report = %+v", report)
+	}
+	if report.Soft["error"]["message"] == nil {
+		t.Errorf("the optional step's error is not in its place: %+v", report.Soft)
+	}
+	got, err := c.GetWorkflow(context.Background(), out.Workflow.GetId(), jobsvcv1.JobView_JOB_VIEW_BASIC)
+	if err != nil || got.GetStepsTotal() != 8 || got.GetStepsFinished() != 8 { // 5 steps and 3 elements
+		t.Fatalf("GetWorkflow: %v, %v", got, err)
+	}
+}
+
+// Submit, Stream (from the start, then resumed after a sequence), Cancel, Get,
+// List, and a refused workflow's field violation.
+func TestLiveWorkflowStreamAndCancel(t *testing.T) {
+	c := liveClient(t)
+	ctx := context.Background()
+	wf := jobsvc.NewWorkflow("go-cancel")
+	wf.Step("forever", "wait_cancel", nil)
+	wf.Step("after", "echo", map[string]any{}).Input("got", "forever", "")
+	submitted, err := c.SubmitWorkflow(ctx, wf)
+	if err != nil || submitted.GetState() != jobsvcv1.WorkflowState_WORKFLOW_STATE_RUNNING {
+		t.Fatalf("SubmitWorkflow: %v, %v", submitted, err)
+	}
+	id := submitted.GetId()
+	var seen []string
+	for event, err := range c.StreamWorkflow(ctx, id, 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, event.GetStep()+":"+kind(event.GetEvent()))
+		if event.GetEvent().GetStarted() != nil {
+			if _, err := c.CancelWorkflow(ctx, id, "enough"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := len(seen); n < 3 || seen[n-2] != "forever:cancelled" || seen[n-1] != "after:cancelled" {
+		t.Fatalf("events %v", seen)
+	}
+	var rest []int64
+	for event, err := range c.StreamWorkflow(ctx, id, int64(len(seen)-1)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest = append(rest, event.GetSequence())
+	}
+	if !reflect.DeepEqual(rest, []int64{int64(len(seen))}) {
+		t.Errorf("resumed after %d: %v", len(seen)-1, rest)
+	}
+	got, err := c.GetWorkflow(ctx, id, jobsvcv1.JobView_JOB_VIEW_UNSPECIFIED)
+	if err != nil || got.GetState() != jobsvcv1.WorkflowState_WORKFLOW_STATE_CANCELLED || got.GetCancelReason() != "enough" {
+		t.Fatalf("GetWorkflow: %v, %v", got, err)
+	}
+	page, err := c.ListWorkflows(ctx, 100, "")
+	if err != nil || !containsWorkflow(page.GetWorkflows(), id) {
+		t.Fatalf("ListWorkflows: %v, %v", page, err)
+	}
+
+	cyclic := jobsvc.NewWorkflow("go-cycle")
+	cyclic.Step("a", "echo", nil).DependsOn("b")
+	cyclic.Step("b", "echo", nil).DependsOn("a")
+	_, err = c.SubmitWorkflow(ctx, cyclic)
+	if details, ok := jobsvc.ErrorDetails(err); !ok || details.Code != codes.InvalidArgument ||
+		len(details.FieldViolations) == 0 || details.FieldViolations[0].Field != "steps[0].depends_on" {
+		t.Fatalf("a cycle: %v", err)
+	}
+}
+
+func kind(e *jobsvcv1.JobEvent) string {
+	switch {
+	case e.GetQueued() != nil:
+		return "queued"
+	case e.GetStarted() != nil:
+		return "started"
+	case e.GetSucceeded() != nil:
+		return "succeeded"
+	case e.GetFailed() != nil:
+		return "failed"
+	case e.GetCancelled() != nil:
+		return "cancelled"
+	}
+	return "other"
+}
+
+func containsWorkflow(workflows []*jobsvcv1.Workflow, id string) bool {
+	for _, w := range workflows {
+		if w.GetId() == id {
+			return true
+		}
+	}
+	return false
+}
