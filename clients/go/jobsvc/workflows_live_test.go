@@ -3,6 +3,7 @@ package jobsvc_test
 import (
 	"context"
 	"reflect"
+	"slices"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -78,7 +79,8 @@ func TestLiveWorkflowStreamAndCancel(t *testing.T) {
 			}
 		}
 	}
-	if n := len(seen); n < 3 || seen[n-2] != "forever:cancelled" || seen[n-1] != "after:cancelled" {
+	// The waiting step is cancelled at once, the running one when its handler has stopped.
+	if n := len(seen); n < 3 || !slices.Contains(seen[n-2:], "forever:cancelled") || !slices.Contains(seen[n-2:], "after:cancelled") {
 		t.Fatalf("events %v", seen)
 	}
 	var rest []int64

@@ -26,10 +26,18 @@ import {
 import { PauseService, type Pause } from "./gen/jobsvc/v1/pause_service_pb.js";
 import { StreamService } from "./gen/jobsvc/v1/stream_service_pb.js";
 import { SubmitService, type SubmitResponse } from "./gen/jobsvc/v1/submit_service_pb.js";
+import {
+  WorkflowService,
+  type CallWorkflowResponse,
+  type ListWorkflowsResponse,
+  type StreamWorkflowResponse,
+  type Workflow,
+} from "./gen/jobsvc/v1/workflow_service_pb.js";
 import { payloadValue, type JsonValue, type PayloadInput } from "./payload.js";
 import { jobSpec, jobSpecFrom, type JobOptions, type JobSpecInit } from "./spec.js";
 import { followEvents, type StreamOptions, type StreamTarget } from "./stream.js";
 import { createChannel, type ConnectionOptions } from "./transport.js";
+import { followWorkflow, type WorkflowBuilder } from "./workflow.js";
 
 /** Options of {@link createClient}. */
 export interface ClientOptions extends ConnectionOptions {
@@ -134,6 +142,22 @@ export interface JobsvcClient {
   getOperation(id: string, options?: RpcOptions): Promise<Operation>;
   /** Stop a running bulk operation after its batch in flight; a finished one is returned as it is. */
   cancelOperation(id: string, options?: RpcOptions): Promise<Operation>;
+  /** Store a workflow (all its steps, in one transaction); resolves once it is durable. */
+  submitWorkflow(workflow: WorkflowBuilder, options?: RpcOptions): Promise<Workflow>;
+  /** Submit a workflow and wait until every step has finished: the workflow and its sink steps
+   * with their results (`outputs`, see {@link workflowOutput}). A failed workflow is an answer. */
+  callWorkflow(workflow: WorkflowBuilder, options?: RpcOptions): Promise<CallWorkflowResponse>;
+  /** A workflow and every step's job (`JobView.FULL`: with their inputs and results). */
+  getWorkflow(id: string, options?: GetOptions): Promise<Workflow>;
+  /** One page of workflows, newest first, without their steps. */
+  listWorkflows(options?: RpcOptions & { pageSize?: number; pageToken?: string }): Promise<ListWorkflowsResponse>;
+  /** Cancel every step not finished (running ones are asked to stop, on remote workers too). */
+  cancelWorkflow(id: string, reason?: string, options?: RpcOptions): Promise<Workflow>;
+  /** Run a FAILED step again; the workflow continues from there. */
+  redriveWorkflowStep(id: string, step: string, options?: RpcOptions): Promise<Workflow>;
+  /** Every step's events (`step`, `event`) in the workflow's one sequence, until it has finished;
+   * resumes by itself after dropped connections. */
+  streamWorkflow(id: string, options?: StreamOptions): AsyncGenerator<StreamWorkflowResponse, void, undefined>;
   /** Close the connection (open streams end). */
   close(): void;
 }
@@ -160,6 +184,7 @@ export function createClient(options: ClientOptions): JobsvcClient {
   const jobService = createConnectClient(JobService, channel.transport);
   const pauseService = createConnectClient(PauseService, channel.transport);
   const operationService = createConnectClient(OperationService, channel.transport);
+  const workflowService = createConnectClient(WorkflowService, channel.transport);
 
   const callOptions = (rpc: RpcOptions | undefined, extra: CallOptions = {}): CallOptions => {
     const timeoutMs = rpc?.timeoutMs ?? options.defaultTimeoutMs;
@@ -306,6 +331,33 @@ export function createClient(options: ClientOptions): JobsvcClient {
       const response = await rpc(() => operationService.cancelOperation({ id }, callOptions(rpcOptions)));
       return required(response.operation, "CancelOperation");
     },
+    async submitWorkflow(wf, rpcOptions) {
+      const response = await rpc(() => workflowService.submitWorkflow(wf.request(), callOptions(rpcOptions)));
+      return required(response.workflow, "SubmitWorkflow");
+    },
+    callWorkflow(wf, rpcOptions) {
+      return rpc(() => workflowService.callWorkflow({ workflow: wf.request() }, callOptions(rpcOptions)));
+    },
+    async getWorkflow(id, options) {
+      const request = { id, view: options?.view ?? JobView.UNSPECIFIED };
+      return required(
+        (await rpc(() => workflowService.getWorkflow(request, callOptions(options)))).workflow,
+        "GetWorkflow",
+      );
+    },
+    listWorkflows(options = {}) {
+      const request = { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" };
+      return rpc(() => workflowService.listWorkflows(request, callOptions(options)));
+    },
+    async cancelWorkflow(id, reason = "", rpcOptions) {
+      const response = await rpc(() => workflowService.cancelWorkflow({ id, reason }, callOptions(rpcOptions)));
+      return required(response.workflow, "CancelWorkflow");
+    },
+    async redriveWorkflowStep(id, step, rpcOptions) {
+      const response = await rpc(() => workflowService.redriveWorkflowStep({ id, step }, callOptions(rpcOptions)));
+      return required(response.workflow, "RedriveWorkflowStep");
+    },
+    streamWorkflow: (id, streamOptions) => followWorkflow(workflowService, id, streamOptions),
     close: () => channel.close(),
   };
 }
@@ -344,6 +396,6 @@ async function callKeepingJobId(
 }
 
 function required<T>(value: T | undefined, method: string): T {
-  if (value === undefined) throw new Error(`${method} response carries no job`);
+  if (value === undefined) throw new Error(`${method} response carries nothing`);
   return value;
 }
