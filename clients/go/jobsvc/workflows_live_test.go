@@ -5,10 +5,12 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
 	jobsvcv1 "github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1"
+	"github.com/jobsvc/jobsvc/clients/go/internal/testproxy"
 	"github.com/jobsvc/jobsvc/clients/go/jobsvc"
 )
 
@@ -135,4 +137,45 @@ func containsWorkflow(workflows []*jobsvcv1.Workflow, id string) bool {
 		}
 	}
 	return false
+}
+
+// A workflow's stream cut mid-way is re-opened after the last sequence seen:
+// every event once, 1, 2, 3, ... without a gap.
+func TestLiveStreamWorkflowResumes(t *testing.T) {
+	t.Parallel()
+	proxy := testproxy.Start(t, serverAddress(t))
+	c := dial(t, proxy.Addr(), jobsvc.WithStreamResume(jobsvc.ResumePolicy{
+		MaxAttempts: 20, InitialBackoff: 50 * time.Millisecond, MaxBackoff: 500 * time.Millisecond,
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	wf := jobsvc.NewWorkflow("go-resume")
+	wf.Step("slow", "steps", map[string]any{"count": 4, "pause": 0.2})
+	wf.Step("after", "echo", map[string]any{}).Input("slow", "slow", "")
+	submitted, err := c.SubmitWorkflow(ctx, wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sequences []int64
+	for event, err := range c.StreamWorkflow(ctx, submitted.GetId(), 0) {
+		if err != nil {
+			t.Fatalf("after %d events: %v", len(sequences), err)
+		}
+		sequences = append(sequences, event.GetSequence())
+		if len(sequences) == 3 {
+			proxy.Cut()
+		}
+	}
+	if proxy.Accepted() < 2 {
+		t.Errorf("the stream was not re-opened (%d connections)", proxy.Accepted())
+	}
+	for i, seq := range sequences {
+		if seq != int64(i+1) {
+			t.Fatalf("event %d has sequence %d: a gap or a duplicate (%v)", i, seq, sequences)
+		}
+	}
+	// slow: queued, started, 4 x (progress, partial output), succeeded; after: queued, started, succeeded.
+	if want := 2 + 2*4 + 1 + 3; len(sequences) != want {
+		t.Errorf("%d events, want %d", len(sequences), want)
+	}
 }

@@ -8,8 +8,8 @@
  *     const done = await client.callWorkflow(wf);
  */
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { isTransient, JobsvcError } from "./errors.js";
+import type { Client } from "@connectrpc/connect";
+import { JobsvcError } from "./errors.js";
 import {
   StepInputSchema,
   StepMapSchema,
@@ -24,8 +24,7 @@ import {
 } from "./gen/jobsvc/v1/workflow_service_pb.js";
 import { payloadValue, type JsonValue, type PayloadInput } from "./payload.js";
 import { jobSpec, type JobOptions } from "./spec.js";
-import type { StreamOptions } from "./stream.js";
-import { abortableSleep, backoffDelay } from "./util.js";
+import { backOffToResume, worthResuming, type StreamOptions } from "./stream.js";
 
 /** How a step maps over a list in a parent's result (fan-out). */
 export interface MapOptions {
@@ -158,22 +157,13 @@ export async function* followWorkflow(
       return; // the server ends the stream when the workflow has finished
     } catch (error) {
       failure = JobsvcError.from(error);
-      const userAborted = options.signal?.aborted === true;
-      if (userAborted || !(isTransient(failure.grpcCode) || failure.grpcCode === Code.Canceled)) throw failure;
+      if (!worthResuming(failure, options)) throw failure;
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
       attempt.abort();
     }
     if (retries >= maxRetries) throw failure;
     retries += 1;
-    options.onReconnect?.(failure, retries);
-    try {
-      await abortableSleep(
-        backoffDelay(retries, options.initialBackoffMs ?? 100, options.maxBackoffMs ?? 5000),
-        options.signal,
-      );
-    } catch (error) {
-      throw JobsvcError.from(new ConnectError("stream cancelled", Code.Canceled, undefined, undefined, error));
-    }
+    await backOffToResume(failure, retries, options);
   }
 }
