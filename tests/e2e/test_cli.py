@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.processes import ServerProcess, jobsvc_cli, jobsvc_serve, subprocess_env
+from tests.readme import readme_block
 
 pytestmark = pytest.mark.slow
 
@@ -179,38 +180,12 @@ def test_workflow_commands(database_url: str, tmp_path: Path) -> None:
         assert bad.returncode == 2 and "steps[1].depends_on[0]" in bad.stderr
 
 
-WATCHED_WORKFLOW = """\
-# A SubmitWorkflowRequest in YAML: `gate` runs until it is cancelled (optional: the others
-# run anyway), `slow` reports progress, `each` maps over the list `list` makes, `report`
-# joins them.
-name: watched
-steps:
-  - name: gate
-    job: {handler: wait_cancel}
-    optional: true
-  - name: slow
-    job: {handler: steps, input: {json: {count: 2, pause: 0.2}}}
-    depends_on: [gate]
-  - name: list
-    job: {handler: echo, input: {json: {items: [{n: 1}, {n: 2}, {n: 3}]}}}
-    depends_on: [gate]
-  - name: each
-    job: {handler: echo, input: {json: {}}}
-    depends_on: [list]
-    map: {step: list, path: items}
-  - name: report
-    job: {handler: echo, input: {json: {}}}
-    depends_on: [each, slow]
-    inputs: [{step: each, key: items}]
-"""
-
-
 def test_workflow_submit_yaml_and_watch(database_url: str, tmp_path: Path) -> None:
     """`workflow submit` reads YAML; `workflow watch` prints each step's state as it changes
     (a line each when not on a terminal) and ends, exit 0, when the workflow SUCCEEDED; on a
     terminal it redraws the DAG in place."""
-    file = tmp_path / "workflow.yaml"
-    file.write_text(WATCHED_WORKFLOW)
+    file = tmp_path / "watched.yaml"
+    file.write_text(readme_block("workflow-yaml-example", "yaml"))  # gate, slow, list, each, report
     with jobsvc_serve("--database-url", database_url, "--handlers", "tests.handlers") as server:
         submitted = jobsvc_cli("workflow", "submit", str(file), server=server.address)
         assert submitted.returncode == 0, submitted.stderr
