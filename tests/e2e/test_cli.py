@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
-import os
-import pty
 import re
-import subprocess
 import sys
+from asyncio.subprocess import PIPE
 from pathlib import Path
 
 import pytest
 
+from jobsvc.cli.commands.client import read_workflow
+from jobsvc.cli.commands.workflow_watch import watch_workflow
+from jobsvc.sdk import Client
+from jobsvc.server import JobsvcServer
 from tests.processes import ServerProcess, jobsvc_cli, jobsvc_serve, subprocess_env
 from tests.readme import readme_block
 
@@ -180,72 +184,53 @@ def test_workflow_commands(database_url: str, tmp_path: Path) -> None:
         assert bad.returncode == 2 and "steps[1].depends_on[0]" in bad.stderr
 
 
-def test_workflow_submit_yaml_and_watch(database_url: str, tmp_path: Path) -> None:
+async def test_workflow_submit_yaml_and_watch(server: JobsvcServer, client: Client, tmp_path: Path) -> None:
     """`workflow submit` reads YAML; `workflow watch` prints each step's state as it changes
     (a line each when not on a terminal) and ends, exit 0, when the workflow SUCCEEDED; on a
     terminal it redraws the DAG in place."""
     file = tmp_path / "watched.yaml"
     file.write_text(readme_block("workflow-yaml-example", "yaml"))  # gate, slow, list, each, report
-    with jobsvc_serve("--database-url", database_url, "--handlers", "tests.handlers") as server:
-        submitted = jobsvc_cli("workflow", "submit", str(file), server=server.address)
-        assert submitted.returncode == 0, submitted.stderr
-        workflow = json.loads(submitted.stdout)
-        workflow_id, gate = workflow["id"], workflow["steps"][0]["job"]["id"]
-        command = [sys.executable, "-m", "jobsvc.cli", "--server", server.address, "workflow", "watch", workflow_id]
-        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=subprocess_env()) as watch:
-            try:
-                assert watch.stdout is not None
-                first = [watch.stdout.readline() for _ in range(5)]  # the picture it starts from
-                assert (
-                    first
-                    == ["gate\tqueued\n", "slow\twaiting\n", "list\twaiting\n", "each\twaiting\n", "report\twaiting\n"]
-                    or first[0] == "gate\trunning\n"
-                ), first
-                # The watch is following the workflow: open the gate.
-                assert jobsvc_cli("jobs", "cancel", gate, server=server.address).returncode == 0
-                lines = [line.rstrip("\n") for line in watch.stdout]
-                assert watch.wait(timeout=30) == 0
-            finally:
-                watch.kill()
-        assert lines[-1] == f"workflow {workflow_id} SUCCEEDED (8/8 steps)"
-        changes = [tuple(line.split("\t")) for line in lines[:-1]]
-        assert changes[0] == ("gate", "cancelled")
-        assert ("slow", "queued") in changes and ("slow", "running 50%") in changes
-        # The elements appear as the mapped step's count, then finish (the fan-in's events may come first).
-        assert ("each", "mapping 0/3") in changes and ("each[2]", "succeeded") in changes, changes
-        assert changes.index(("report", "queued")) < changes.index(("report", "running"))
-        assert changes[-1] == ("report", "succeeded")
+    cli = [sys.executable, "-m", "jobsvc.cli", "--server", f"127.0.0.1:{server.port}", "workflow"]
+    env = subprocess_env()
+    submit = await asyncio.create_subprocess_exec(*cli, "submit", str(file), env=env, stdout=PIPE, stderr=PIPE)
+    stdout, stderr = await asyncio.wait_for(submit.communicate(), 60)
+    assert submit.returncode == 0, stderr.decode()
+    workflow = json.loads(stdout)
+    workflow_id, gate = workflow["id"], workflow["steps"][0]["job"]["id"]
 
-        # On a terminal: the tree, indented by depth, redrawn in place (here: the finished one).
-        leader, follower = pty.openpty()
-        try:
-            with subprocess.Popen(command, stdout=follower, env=subprocess_env()) as tty_watch:
-                assert tty_watch.wait(timeout=30) == 0
-            os.close(follower)
-            follower = -1
-            screen = _read_all(leader)
-        finally:
-            os.close(leader)
-            if follower >= 0:
-                os.close(follower)
-        assert "\x1b[J" in screen and "\x1b[5F" in screen  # drawn, then redrawn over its 5 lines
-        assert re.search(r"\n      report +succeeded +<- each, slow", screen.replace("\r", "")), screen
+    watch = await asyncio.create_subprocess_exec(*cli, "watch", workflow_id, env=env, stdout=PIPE)
+    try:
+        assert watch.stdout is not None
+        async with asyncio.timeout(60):
+            first = [(await watch.stdout.readline()).decode() for _ in range(5)]  # the picture it starts from
+            assert [line.split("\t")[0] for line in first] == ["gate", "slow", "list", "each", "report"]
+            assert first[1:] == ["slow\twaiting\n", "list\twaiting\n", "each\twaiting\n", "report\twaiting\n"]
+            await client.cancel(gate, "open the gate")  # the watch is following the workflow
+            lines = (await watch.stdout.read()).decode().splitlines()
+            assert await watch.wait() == 0
+    finally:
+        if watch.returncode is None:
+            watch.kill()
+            await watch.wait()
+    assert lines[-1] == f"workflow {workflow_id} SUCCEEDED (8/8 steps)"
+    changes = [tuple(line.split("\t")) for line in lines[:-1]]
+    assert changes[0] == ("gate", "cancelled")
+    assert ("slow", "queued") in changes and ("slow", "running 50%") in changes
+    # The elements appear as the mapped step's count, then finish (the fan-in's events may come first).
+    assert ("each", "mapping 0/3") in changes and ("each[2]", "succeeded") in changes, changes
+    assert changes.index(("report", "queued")) < changes.index(("report", "running"))
+    assert changes[-1] == ("report", "succeeded")
 
-        bad = tmp_path / "bad.yaml"
-        bad.write_text("name: [unclosed\n")
-        refused = jobsvc_cli("workflow", "submit", str(bad), server=server.address)
-        assert refused.returncode != 0 and "neither JSON nor YAML" in refused.stderr
+    # On a terminal: the tree, indented by depth, drawn and redrawn in place (here: finished).
+    screen = io.StringIO()
+    assert await watch_workflow(client, workflow_id, screen, live=True) == 0
+    assert screen.getvalue().count("\x1b[J") == 2 and "\x1b[5F" in screen.getvalue()  # redrawn over 5 lines
+    assert re.search(r"\n      report +succeeded +<- each, slow\n", screen.getvalue()), screen.getvalue()
 
-
-def _read_all(fd: int) -> str:
-    """Everything a pseudo-terminal's other end wrote, once it was closed."""
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # EIO: the other end is closed
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks).decode()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(SystemExit, match="neither JSON nor YAML"):
+        read_workflow(str(bad))
+    bad.write_text("name: x\nsteps: [{nope: 1}]\n")
+    with pytest.raises(SystemExit, match="is not a SubmitWorkflowRequest"):
+        read_workflow(str(bad))

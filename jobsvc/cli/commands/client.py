@@ -236,7 +236,7 @@ async def _watch_operation(client: Client, operation_id: str) -> int:
 async def _workflow(client: Client, args: argparse.Namespace) -> int:
     command = args.workflow_command
     if command == "submit":
-        request = _read_workflow(args.file)
+        request = read_workflow(args.file)
         if not args.wait:
             _print(await client.submit_workflow(request.steps, name=request.name, labels=request.labels))
             return 0
@@ -258,7 +258,7 @@ async def _workflow(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_workflow(file: str) -> workflow_service_pb2.SubmitWorkflowRequest:
+def read_workflow(file: str) -> workflow_service_pb2.SubmitWorkflowRequest:
     """A SubmitWorkflowRequest in its JSON form, written as JSON or YAML (JSON is YAML, so
     one parser reads both), from a file or (`-`) stdin."""
     text = sys.stdin.read() if file == "-" else Path(file).read_text()
