@@ -2,12 +2,14 @@ package jobsvc_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	jobsvcv1 "github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1"
 	"github.com/jobsvc/jobsvc/clients/go/internal/testproxy"
@@ -177,5 +179,26 @@ func TestLiveStreamWorkflowResumes(t *testing.T) {
 	// slow: queued, started, 4 x (progress, partial output), succeeded; after: queued, started, succeeded.
 	if want := 2 + 2*4 + 1 + 3; len(sequences) != want {
 		t.Errorf("%d events, want %d", len(sequences), want)
+	}
+}
+
+// A CallWorkflow whose deadline passes names the workflow, which carries on.
+func TestLiveCallWorkflowDeadline(t *testing.T) {
+	c := liveClient(t)
+	wf := jobsvc.NewWorkflow("go-deadline")
+	wf.Step("forever", "wait_cancel", nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := c.CallWorkflow(ctx, wf)
+	var callErr *jobsvc.WorkflowCallError
+	if !errors.As(err, &callErr) || status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("CallWorkflow past its deadline: %v", err)
+	}
+	still, err := c.GetWorkflow(context.Background(), callErr.WorkflowID, jobsvcv1.JobView_JOB_VIEW_BASIC)
+	if err != nil || still.GetState() != jobsvcv1.WorkflowState_WORKFLOW_STATE_RUNNING {
+		t.Fatalf("GetWorkflow: %v, %v", still, err)
+	}
+	if _, err := c.CancelWorkflow(context.Background(), callErr.WorkflowID, "test over"); err != nil {
+		t.Fatal(err)
 	}
 }

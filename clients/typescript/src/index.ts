@@ -26,6 +26,7 @@ export {
   type FieldViolation,
   type GrpcCodeName,
   JOB_ID_HEADER,
+  WORKFLOW_ID_HEADER,
   JobCancelledError,
   JobFailedError,
   JobsvcError,

@@ -69,6 +69,18 @@ describe("workflows (live server)", { skip: needsServer }, () => {
     assert.ok(page.workflows.some((w) => w.id === submitted.id));
   });
 
+  test("a callWorkflow whose deadline passes names the workflow, which carries on", async () => {
+    const wf = workflow("ts-deadline");
+    wf.step("forever", "wait_cancel");
+    const error = await client.callWorkflow(wf, { timeoutMs: 300 }).catch((e: unknown) => e);
+    assert.ok(error instanceof JobsvcError);
+    assert.equal(error.code, "DEADLINE_EXCEEDED");
+    assert.ok(error.jobId !== undefined);
+    const still = await client.getWorkflow(error.jobId);
+    assert.equal(still.state, WorkflowState.RUNNING);
+    await client.cancelWorkflow(error.jobId, "test over");
+  });
+
   test("a cycle is refused with a field violation naming the step", async () => {
     const wf = workflow("ts-cycle");
     wf.step("a", "echo").dependsOn("b");

@@ -10,6 +10,7 @@ import dev.jobsvc.v1.StreamWorkflowResponse;
 import dev.jobsvc.v1.Workflow;
 import dev.jobsvc.v1.WorkflowState;
 import io.grpc.Status;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -94,6 +95,18 @@ class WorkflowTest {
     assertEquals("enough", got.getCancelReason());
     assertTrue(
         client.listWorkflows(100, "").getWorkflowsList().stream().anyMatch(w -> w.getId().equals(submitted.getId())));
+  }
+
+  @Test
+  void aCallWorkflowWhoseDeadlinePassesNamesTheWorkflow() {
+    WorkflowBuilder wf = WorkflowBuilder.named("java-deadline");
+    wf.step("forever", "wait_cancel", null);
+    JobsvcException late =
+        assertThrows(JobsvcException.class, () -> client.callWorkflow(wf, Duration.ofMillis(300)));
+    assertEquals(Status.Code.DEADLINE_EXCEEDED, late.code());
+    String id = late.jobId().orElseThrow();
+    assertEquals(WorkflowState.WORKFLOW_STATE_RUNNING, client.getWorkflow(id, JobView.JOB_VIEW_BASIC).getState());
+    client.cancelWorkflow(id, "test over");
   }
 
   @Test
