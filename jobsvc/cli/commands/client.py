@@ -359,5 +359,6 @@ def _view(args: argparse.Namespace) -> job_service_pb2.JobView.ValueType:
     return job_service_pb2.JobView.Value(f"JOB_VIEW_{args.view.upper()}")
 
 
-def _print(message: Message, out: TextIO = sys.stdout) -> None:
-    out.write(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2) + "\n")
+def _print(message: Message, out: TextIO | None = None) -> None:
+    # sys.stdout as it is now, not when this module was imported (tests swap it).
+    (out or sys.stdout).write(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2) + "\n")
