@@ -8,14 +8,17 @@ so an old workflow is not replayed and a step never goes back to an earlier stat
 step's job is WAITING until its parents finish and gets no event then, so a waiting step
 whose parents have all finished is shown as queued.
 
-On a terminal the tree is redrawn in place (at most ten times a second); otherwise, for
+On a terminal the tree is redrawn in place (at most ten times a second; a workflow taller
+than the terminal shows its count of steps per state and the steps under way); otherwise, for
 logs and pipes, a line is printed per change of a step's state (`STEP<TAB>STATE`). Both
 end with `workflow ID STATE (finished/total steps)`.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -130,11 +133,22 @@ class DagView:
             return f"running {step.progress:.0f}%"
         return step.state
 
-    def lines(self) -> list[str]:
-        """The tree: a line per top-level step, indented by its depth in the DAG."""
-        width = max((len(n) + 2 * self.steps[n].depth for n in self.order), default=0)
-        out = []
-        for name in self.order:
+    def lines(self, room: int | None = None) -> list[str]:
+        """The tree: a line per top-level step, indented by its depth in the DAG. With more
+        steps than `room` lines (a terminal's height), a count of steps per state, then the
+        steps that are neither waiting nor succeeded, as many as fit."""
+        names = self.order
+        header = []
+        if room is not None and len(names) > room:
+            counts = Counter(self.shown(name).split(" ")[0] for name in names)
+            header = [f"{len(names)} steps: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))]
+            busy = [name for name in names if self.shown(name).split(" ")[0] not in ("waiting", "succeeded")]
+            names = busy[: max(0, room - 2)]
+            if len(busy) > len(names):
+                header.append(f"({len(busy) - len(names)} more not shown)")
+        width = max((len(n) + 2 * self.steps[n].depth for n in names), default=0)
+        out = header
+        for name in names:
             step = self.steps[name]
             label = "  " * step.depth + name
             parents = f"  <- {', '.join(step.depends_on)}" if step.depends_on else ""
@@ -151,7 +165,7 @@ async def watch_workflow(client: Client, workflow_id: str, out: TextIO, *, live:
 
     def draw() -> None:
         nonlocal drawn, last_draw
-        lines = view.lines()
+        lines = view.lines(shutil.get_terminal_size().lines - 2)  # room for the cursor and the last line
         # Back to the first line of the previous picture, clear it all, draw again.
         out.write((f"\x1b[{drawn}F" if drawn else "") + "\x1b[J" + "".join(line + "\n" for line in lines))
         out.flush()
