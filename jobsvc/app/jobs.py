@@ -510,6 +510,9 @@ class JobsApp:
         redriven = await self._store.job_redrive([job_id], None, None, 1)
         if not redriven:
             job = await self.get(job_id)  # NOT_FOUND when it does not exist
+            step = await self._store.job_workflow_step(job_id)
+            if step is not None:
+                raise _a_workflow_step(job, *step)
             already = " and was already redriven" if job.state.value == "failed" else ""
             raise FailedPrecondition(
                 f"job {job_id} is {job.state.value}{already}; only a dead-lettered (failed) job can be redriven",
@@ -529,6 +532,19 @@ class JobsApp:
     async def handlers(self, name: str | None) -> list[HandlerSpec]:
         """Registered versions, by name then newest first."""
         return await self._registry.all(name)
+
+
+def _a_workflow_step(job: Job, workflow_id: str, step: str) -> FailedPrecondition:
+    """RedriveJob refuses a workflow step: its copy would run outside the workflow, so
+    the dependants its failure cancelled would stay cancelled. RedriveWorkflowStep runs
+    the same job again and the workflow continues."""
+    return FailedPrecondition(
+        f"job {job.id} is step {step!r} of workflow {workflow_id}: redrive it with "
+        f"RedriveWorkflowStep(id={workflow_id!r}, step={step!r}) (jobsvc workflow redrive {workflow_id} {step}), "
+        "which continues the workflow",
+        reason="JOB_IS_WORKFLOW_STEP",
+        metadata={"job_id": job.id, "state": job.state.value, "workflow_id": workflow_id, "step": step},
+    )
 
 
 def _too_large_for_a_page(job: Job, size: int, limit: int, view: JobView) -> ResourceExhausted:

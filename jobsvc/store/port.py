@@ -133,7 +133,12 @@ class JobStore(Protocol):
         version: str | None,
         limit: int,
     ) -> list[Job]:
-        """Re-run dead-lettered (FAILED) jobs, by id or by handler, as new jobs."""
+        """Re-run dead-lettered (FAILED) jobs, by id or by handler, as new jobs; never a
+        workflow step (RedriveWorkflowStep runs a step again inside its workflow)."""
+        ...
+
+    async def job_workflow_step(self, job_id: str) -> tuple[str, str] | None:
+        """(workflow id, step name) of a job that is a workflow step; None for a plain job."""
         ...
 
     async def job_claim(

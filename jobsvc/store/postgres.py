@@ -467,6 +467,11 @@ class PgStore:
         )
         return [rows.job(r) for r in redriven]
 
+    async def job_workflow_step(self, job_id: str) -> tuple[str, str] | None:
+        """(workflow id, step name) of a job that is a workflow step; None for a plain job."""
+        found = await self._fetch("job_workflow_step", job_id=job_id)
+        return (found[0]["workflow_id"], found[0]["name"]) if found else None
+
     # -- workflows -------------------------------------------------------------------
 
     async def workflow_insert(self, spec: WorkflowSpec, jobs: Sequence[NewJob]) -> str:

@@ -37,6 +37,6 @@ async def test_typescript_client_suite_against_live_server(server: JobsvcServer)
         assert code == 0, f"`{' '.join(command[1:])}` exited {code}:\n{output[-20000:]}"
     # The live suites ran: they skip without JOBSVC_SERVER, the worker's without AckService.
     assert "# fail 0" in output, output[-5000:]
-    for suite in ("client (live server)", "workers (live server)"):
+    for suite in ("client (live server)", "workers (live server)", "workflows (live server)"):
         assert f"# Subtest: {suite}" in output, output[-5000:]
         assert f"{suite} # SKIP" not in output, output[-5000:]

@@ -1,7 +1,8 @@
 """Cross-language round trips through one jobsvc server: a Python client calls a handler
 served by a Go worker; a Go client calls a handler served by a TypeScript worker; Python and
-Go clients call a handler served by a Java worker. (A Java client streaming a Python
-in-process handler is in the Java suite: StreamTest.)"""
+Go clients call a handler served by a Java worker; one workflow is driven from Go, TypeScript
+and Java each, its steps run by Go, TypeScript and Java workers and a Python in-process
+handler. (A Java client streaming a Python in-process handler is in the Java suite: StreamTest.)"""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import signal
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,10 +39,14 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def go_binaries(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Go example worker and the Go calling tool, built once."""
+    """The Go example worker, the Go calling tool and the Go workflow example, built once."""
     out = tmp_path_factory.mktemp("go-bin")
-    for name in ("example-worker", "jobsvc-call"):
-        subprocess.run(["go", "build", "-o", str(out / name), f"./cmd/{name}"], cwd=GO, check=True, timeout=300)
+    for name, package in (
+        ("example-worker", "./cmd/example-worker"),
+        ("jobsvc-call", "./cmd/jobsvc-call"),
+        ("workflow", "./examples/workflow"),
+    ):
+        subprocess.run(["go", "build", "-o", str(out / name), package], cwd=GO, check=True, timeout=300)
     return out
 
 
@@ -212,3 +218,61 @@ async def test_go_and_typescript_clients_authenticate_with_tokens(
         assert code == 1 and "PermissionDenied" in stderr, stderr  # a worker token may not call
         code, _, stderr = await go_call(go_binaries, address, "ts_reverse", '"abc"', "")
         assert code == 1 and "Unauthenticated" in stderr, stderr
+
+
+async def test_one_workflow_driven_from_go_typescript_and_java(
+    server: JobsvcServer, go_binaries: Path, ts_built: Path, java_classpath: str
+) -> None:
+    """The same workflow (clients/*/examples/workflow: ts_reverse, java_title and go_upper on the
+    workers of those languages, joined by the Python in-process `echo`) driven from the Go, the
+    TypeScript and the Java client at once; each step ran where its handler is served."""
+    address = f"127.0.0.1:{server.port}"
+    env = dict(os.environ, JOBSVC_SERVER=address)
+    text = "polyglot jobs"
+    drivers = {
+        "go": [str(go_binaries / "workflow"), text],
+        "ts": ["node", str(TS / "dist" / "examples" / "workflow.js"), text],
+        "java": ["java", "-cp", java_classpath, "dev.jobsvc.client.examples.PolyglotWorkflow", text],
+    }
+
+    async def drive(argv: list[str]) -> dict[str, Any]:
+        process = await asyncio.create_subprocess_exec(
+            *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), 90)
+        finally:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+        assert process.returncode == 0, f"{argv[0]}: {stderr.decode()}"
+        answer: dict[str, Any] = json.loads(stdout.decode().strip().splitlines()[-1])
+        return answer
+
+    async with (
+        child(str(go_binaries / "example-worker"), "--server", address, ready="serving go_upper", env=env, cwd=GO),
+        child("node", str(ts_built), ready="ts worker ready", env=env, cwd=TS),
+        child("java", "-cp", java_classpath, JAVA_WORKER, ready="java worker serving", env=env, cwd=JAVA),
+        Client(address) as client,
+    ):
+        for _ in range(50):  # the Go worker's registration races its log line by a few milliseconds
+            if await client.handlers("go_upper"):
+                break
+            await asyncio.sleep(0.1)
+        answers = dict(zip(drivers, await asyncio.gather(*map(drive, drivers.values())), strict=True))
+        for language, answer in answers.items():
+            assert answer["state"] == "WORKFLOW_STATE_SUCCEEDED", answer
+            assert answer["result"] == {
+                "driver": language,
+                "reversed": "sboj tolgylop",
+                "titled": "Polyglot Jobs",
+                "upper": "POLYGLOT JOBS",
+            }
+            workflow = await client.get_workflow(answer["workflow_id"])
+            executors = {}
+            for step in workflow.steps:
+                [started] = [e.started.executor async for e in client.stream(step.job.id) if e.HasField("started")]
+                executors[step.name] = started.split(":")[0]
+            assert executors == {"rev": "worker", "title": "worker", "upper": "worker", "join": executors["join"]}
+            assert executors["join"] != "worker", executors

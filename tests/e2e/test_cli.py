@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import re
 import sys
+from asyncio.subprocess import PIPE
 from pathlib import Path
 
 import pytest
 
-from tests.processes import ServerProcess, jobsvc_cli, jobsvc_serve
+from jobsvc.cli.commands.client import read_workflow
+from jobsvc.cli.commands.workflow_watch import watch_workflow
+from jobsvc.sdk import Client
+from jobsvc.server import JobsvcServer
+from tests.processes import ServerProcess, jobsvc_cli, jobsvc_serve, subprocess_env
+from tests.readme import readme_block
 
 pytestmark = pytest.mark.slow
 
@@ -184,3 +193,55 @@ def test_workflow_commands(database_url: str, tmp_path: Path) -> None:
         file.write_text(json.dumps(definition))
         bad = cli("workflow", "submit", str(file))
         assert bad.returncode == 2 and "steps[1].depends_on[0]" in bad.stderr
+
+
+async def test_workflow_submit_yaml_and_watch(server: JobsvcServer, client: Client, tmp_path: Path) -> None:
+    """`workflow submit` reads YAML; `workflow watch` prints each step's state as it changes
+    (a line each when not on a terminal) and ends, exit 0, when the workflow SUCCEEDED; on a
+    terminal it redraws the DAG in place."""
+    file = tmp_path / "watched.yaml"
+    file.write_text(readme_block("workflow-yaml-example", "yaml"))  # gate, slow, list, each, report
+    cli = [sys.executable, "-m", "jobsvc.cli", "--server", f"127.0.0.1:{server.port}", "workflow"]
+    env = subprocess_env()
+    submit = await asyncio.create_subprocess_exec(*cli, "submit", str(file), env=env, stdout=PIPE, stderr=PIPE)
+    stdout, stderr = await asyncio.wait_for(submit.communicate(), 60)
+    assert submit.returncode == 0, stderr.decode()
+    workflow = json.loads(stdout)
+    workflow_id, gate = workflow["id"], workflow["steps"][0]["job"]["id"]
+
+    watch = await asyncio.create_subprocess_exec(*cli, "watch", workflow_id, env=env, stdout=PIPE)
+    try:
+        assert watch.stdout is not None
+        async with asyncio.timeout(60):
+            first = [(await watch.stdout.readline()).decode() for _ in range(5)]  # the picture it starts from
+            assert [line.split("\t")[0] for line in first] == ["gate", "slow", "list", "each", "report"]
+            assert first[1:] == ["slow\twaiting\n", "list\twaiting\n", "each\twaiting\n", "report\twaiting\n"]
+            await client.cancel(gate, "open the gate")  # the watch is following the workflow
+            lines = (await watch.stdout.read()).decode().splitlines()
+            assert await watch.wait() == 0
+    finally:
+        if watch.returncode is None:
+            watch.kill()
+            await watch.wait()
+    assert lines[-1] == f"workflow {workflow_id} SUCCEEDED (8/8 steps)"
+    changes = [tuple(line.split("\t")) for line in lines[:-1]]
+    assert changes[0] == ("gate", "cancelled")
+    assert ("slow", "queued") in changes and ("slow", "running 50%") in changes
+    # The elements appear as the mapped step's count, then finish (the fan-in's events may come first).
+    assert ("each", "mapping 0/3") in changes and ("each[2]", "succeeded") in changes, changes
+    assert changes.index(("report", "queued")) < changes.index(("report", "running"))
+    assert changes[-1] == ("report", "succeeded")
+
+    # On a terminal: the tree, indented by depth, drawn and redrawn in place (here: finished).
+    screen = io.StringIO()
+    assert await watch_workflow(client, workflow_id, screen, live=True) == 0
+    assert screen.getvalue().count("\x1b[J") == 2 and "\x1b[5F" in screen.getvalue()  # redrawn over 5 lines
+    assert re.search(r"\n      report +succeeded +<- each, slow\n", screen.getvalue()), screen.getvalue()
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(SystemExit, match="neither JSON nor YAML"):
+        read_workflow(str(bad))
+    bad.write_text("name: x\nsteps: [{nope: 1}]\n")
+    with pytest.raises(SystemExit, match="is not a SubmitWorkflowRequest"):
+        read_workflow(str(bad))

@@ -4,6 +4,7 @@ its workflow continues from there, joins and fan-ins still exactly once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import uuid
 from typing import Any
@@ -12,7 +13,10 @@ import asyncpg
 import grpc
 import pytest
 
+from jobsvc.cli.commands.client import call_server
+from jobsvc.cli.parser import parse_args
 from jobsvc.sdk import Client, error_details, payload_value, workflow_step
+from jobsvc.server import JobsvcServer
 from jobsvc.v1 import job_pb2, workflow_service_pb2
 from tests.conftest import REPO
 
@@ -215,3 +219,35 @@ async def test_the_readme_stream_and_redrive_example_runs_as_written(client: Cli
     namespace: dict[str, Any] = {}
     exec(compile(match[1], "README.md", "exec"), namespace)
     await asyncio.wait_for(namespace["main"](client), 30)
+
+
+async def test_redrive_job_refuses_a_step_and_names_redrive_workflow_step(
+    server: JobsvcServer, client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RedriveJob on a step's job would make a copy outside the workflow (its cancelled
+    dependants would never run): it is refused, naming the call that continues the workflow;
+    RedriveJobs by handler leaves steps alone too."""
+    workflow = await client.submit_workflow(
+        [workflow_step("bad", "fail", {}), workflow_step("after", "echo", {}, depends_on=["bad"])], timeout=10
+    )
+    done = await wait_done(client, workflow.id)
+    bad = next(step.job for step in done.steps if step.name == "bad")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await client.redrive(bad.id)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    details = error_details(refused.value)
+    assert details.reason == "JOB_IS_WORKFLOW_STEP"
+    assert details.metadata == {"job_id": bad.id, "state": "failed", "workflow_id": workflow.id, "step": "bad"}
+    assert "RedriveWorkflowStep" in details.message
+    plain = await client.call("fail", {}, timeout=10)
+    assert plain.state == FAILED
+    redriven = await client.redrive_all("fail")
+    assert len(redriven) == 1 and (await client.get(redriven[0])).redrive_of == plain.id
+    assert (await client.get(bad.id)).state == FAILED  # not redriven, still the step's job
+    # The CLI says the same, and `jobsvc workflow redrive` is the command the refusal names.
+    cli = ["--server", f"127.0.0.1:{server.port}"]
+    assert await call_server(parse_args([*cli, "dlq", "redrive", "--job", bad.id], environ={})) == 2
+    assert f"jobsvc workflow redrive {workflow.id} bad" in capsys.readouterr().err
+    assert await call_server(parse_args([*cli, "workflow", "redrive", workflow.id, "bad"], environ={})) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "WORKFLOW_STATE_RUNNING"
+    assert states(await wait_done(client, workflow.id))["bad"] == FAILED  # `fail` fails again

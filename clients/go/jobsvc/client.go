@@ -25,6 +25,7 @@ type Client struct {
 	jobs       jobsvcv1.JobServiceClient
 	pauses     jobsvcv1.PauseServiceClient
 	operations jobsvcv1.OperationServiceClient
+	workflows  jobsvcv1.WorkflowServiceClient
 	resume     ResumePolicy
 }
 
@@ -51,6 +52,7 @@ func Dial(ctx context.Context, address string, opts ...Option) (*Client, error) 
 		jobs:       jobsvcv1.NewJobServiceClient(conn),
 		pauses:     jobsvcv1.NewPauseServiceClient(conn),
 		operations: jobsvcv1.NewOperationServiceClient(conn),
+		workflows:  jobsvcv1.NewWorkflowServiceClient(conn),
 		resume:     cfg.resume,
 	}, nil
 }

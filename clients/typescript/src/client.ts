@@ -4,17 +4,18 @@
  *     const client = createClient({ address: "127.0.0.1:50051" });
  *     const result = await client.callResult("resize_image", { url: "s3://a.png" }, { version: "^2" });
  */
-import type { DescMethodServerStreaming, MessageInitShape } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type MessageInitShape,
+  type MessageShape,
+} from "@bufbuild/protobuf";
 import { createClient as createConnectClient, type CallOptions, type Transport } from "@connectrpc/connect";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
-import { JOB_ID_HEADER, JobCancelledError, JobFailedError, JobsvcError } from "./errors.js";
-import {
-  CallService,
-  type CallRequest,
-  type CallRequestSchema,
-  type CallResponse,
-  type CallResponseSchema,
-} from "./gen/jobsvc/v1/call_service_pb.js";
+import { JOB_ID_HEADER, JobCancelledError, JobFailedError, JobsvcError, WORKFLOW_ID_HEADER } from "./errors.js";
+import { CallRequestSchema, CallService } from "./gen/jobsvc/v1/call_service_pb.js";
 import { JobState, type HandlerInfo, type Job, type JobEvent } from "./gen/jobsvc/v1/job_pb.js";
 import { JobService, JobView, type ListJobsResponse } from "./gen/jobsvc/v1/job_service_pb.js";
 import {
@@ -26,10 +27,19 @@ import {
 import { PauseService, type Pause } from "./gen/jobsvc/v1/pause_service_pb.js";
 import { StreamService } from "./gen/jobsvc/v1/stream_service_pb.js";
 import { SubmitService, type SubmitResponse } from "./gen/jobsvc/v1/submit_service_pb.js";
+import {
+  CallWorkflowRequestSchema,
+  WorkflowService,
+  type CallWorkflowResponse,
+  type ListWorkflowsResponse,
+  type StreamWorkflowResponse,
+  type Workflow,
+} from "./gen/jobsvc/v1/workflow_service_pb.js";
 import { payloadValue, type JsonValue, type PayloadInput } from "./payload.js";
 import { jobSpec, jobSpecFrom, type JobOptions, type JobSpecInit } from "./spec.js";
 import { followEvents, type StreamOptions, type StreamTarget } from "./stream.js";
 import { createChannel, type ConnectionOptions } from "./transport.js";
+import { followWorkflow, type WorkflowBuilder } from "./workflow.js";
 
 /** Options of {@link createClient}. */
 export interface ClientOptions extends ConnectionOptions {
@@ -134,6 +144,23 @@ export interface JobsvcClient {
   getOperation(id: string, options?: RpcOptions): Promise<Operation>;
   /** Stop a running bulk operation after its batch in flight; a finished one is returned as it is. */
   cancelOperation(id: string, options?: RpcOptions): Promise<Operation>;
+  /** Store a workflow (all its steps, in one transaction); resolves once it is durable. */
+  submitWorkflow(workflow: WorkflowBuilder, options?: RpcOptions): Promise<Workflow>;
+  /** Submit a workflow and wait until every step has finished: the workflow and its sink steps
+   * with their results (`outputs`, see {@link workflowOutput}). A failed workflow is an answer; a
+   * passed deadline throws DEADLINE_EXCEEDED with the workflow's id as the error's `jobId`. */
+  callWorkflow(workflow: WorkflowBuilder, options?: RpcOptions): Promise<CallWorkflowResponse>;
+  /** A workflow and every step's job (`JobView.FULL`: with their inputs and results). */
+  getWorkflow(id: string, options?: GetOptions): Promise<Workflow>;
+  /** One page of workflows, newest first, without their steps. */
+  listWorkflows(options?: RpcOptions & { pageSize?: number; pageToken?: string }): Promise<ListWorkflowsResponse>;
+  /** Cancel every step not finished (running ones are asked to stop, on remote workers too). */
+  cancelWorkflow(id: string, reason?: string, options?: RpcOptions): Promise<Workflow>;
+  /** Run a FAILED step again; the workflow continues from there. */
+  redriveWorkflowStep(id: string, step: string, options?: RpcOptions): Promise<Workflow>;
+  /** Every step's events (`step`, `event`) in the workflow's one sequence, until it has finished;
+   * resumes by itself after dropped connections. */
+  streamWorkflow(id: string, options?: StreamOptions): AsyncGenerator<StreamWorkflowResponse, void, undefined>;
   /** Close the connection (open streams end). */
   close(): void;
 }
@@ -160,6 +187,7 @@ export function createClient(options: ClientOptions): JobsvcClient {
   const jobService = createConnectClient(JobService, channel.transport);
   const pauseService = createConnectClient(PauseService, channel.transport);
   const operationService = createConnectClient(OperationService, channel.transport);
+  const workflowService = createConnectClient(WorkflowService, channel.transport);
 
   const callOptions = (rpc: RpcOptions | undefined, extra: CallOptions = {}): CallOptions => {
     const timeoutMs = rpc?.timeoutMs ?? options.defaultTimeoutMs;
@@ -190,9 +218,11 @@ export function createClient(options: ClientOptions): JobsvcClient {
 
   const call: JobsvcClient["call"] = async (handler, input, all) => {
     const [job, rpcOptions] = split(all);
-    const response = await callKeepingJobId(
+    const response = await unaryKeepingId(
       channel.transport,
-      { job: jobSpec(handler, input, job) } as CallRequest,
+      CallService.method.call,
+      JOB_ID_HEADER,
+      create(CallRequestSchema, { job: jobSpec(handler, input, job) }),
       callOptions(rpcOptions),
     );
     return required(response.job, "Call");
@@ -306,44 +336,72 @@ export function createClient(options: ClientOptions): JobsvcClient {
       const response = await rpc(() => operationService.cancelOperation({ id }, callOptions(rpcOptions)));
       return required(response.operation, "CancelOperation");
     },
+    async submitWorkflow(wf, rpcOptions) {
+      const response = await rpc(() => workflowService.submitWorkflow(wf.request(), callOptions(rpcOptions)));
+      return required(response.workflow, "SubmitWorkflow");
+    },
+    callWorkflow(wf, rpcOptions) {
+      const request = create(CallWorkflowRequestSchema, { workflow: wf.request() });
+      const method = WorkflowService.method.callWorkflow;
+      return unaryKeepingId(channel.transport, method, WORKFLOW_ID_HEADER, request, callOptions(rpcOptions));
+    },
+    async getWorkflow(id, options) {
+      const request = { id, view: options?.view ?? JobView.UNSPECIFIED };
+      return required(
+        (await rpc(() => workflowService.getWorkflow(request, callOptions(options)))).workflow,
+        "GetWorkflow",
+      );
+    },
+    listWorkflows(options = {}) {
+      const request = { pageSize: options.pageSize ?? 0, pageToken: options.pageToken ?? "" };
+      return rpc(() => workflowService.listWorkflows(request, callOptions(options)));
+    },
+    async cancelWorkflow(id, reason = "", rpcOptions) {
+      const response = await rpc(() => workflowService.cancelWorkflow({ id, reason }, callOptions(rpcOptions)));
+      return required(response.workflow, "CancelWorkflow");
+    },
+    async redriveWorkflowStep(id, step, rpcOptions) {
+      const response = await rpc(() => workflowService.redriveWorkflowStep({ id, step }, callOptions(rpcOptions)));
+      return required(response.workflow, "RedriveWorkflowStep");
+    },
+    streamWorkflow: (id, streamOptions) => followWorkflow(workflowService, id, streamOptions),
     close: () => channel.close(),
   };
 }
 
-/** CallService.Call as a server stream: the wire format of a unary gRPC call is the same, but
- * this way the response headers (with `jobsvc-job-id`) are read as soon as they arrive, so a
- * Call whose deadline passes still tells which job carries on. */
-const CALL_AS_STREAM = {
-  ...CallService.method.call,
-  methodKind: "server_streaming",
-} as unknown as DescMethodServerStreaming<typeof CallRequestSchema, typeof CallResponseSchema>;
-
-async function callKeepingJobId(
+/** A unary RPC run as a server stream: the wire format of a unary gRPC call is the same, but this
+ * way the response headers are read as soon as they arrive, so a Call (`jobsvc-job-id`) or a
+ * CallWorkflow (`jobsvc-workflow-id`) whose deadline passes still tells which job or workflow
+ * carries on: its id is the error's `jobId`. */
+async function unaryKeepingId<I extends DescMessage, O extends DescMessage>(
   transport: Transport,
-  request: CallRequest,
+  method: DescMethodUnary<I, O>,
+  header: string,
+  request: MessageShape<I>,
   options: CallOptions,
-): Promise<CallResponse> {
-  let jobId: string | undefined;
+): Promise<MessageShape<O>> {
+  const asStream = { ...method, methodKind: "server_streaming" } as unknown as DescMethodServerStreaming<I, O>;
+  let id: string | undefined;
   try {
     const response = await transport.stream(
-      CALL_AS_STREAM,
+      asStream,
       options.signal,
       options.timeoutMs,
       options.headers,
       createAsyncIterable([request]),
       options.contextValues,
     );
-    jobId = response.header.get(JOB_ID_HEADER) ?? undefined;
-    let last: CallResponse | undefined;
+    id = response.header.get(header) ?? undefined;
+    let last: MessageShape<O> | undefined;
     for await (const message of response.message) last = message;
-    if (last === undefined) throw new Error("Call answered no message");
+    if (last === undefined) throw new Error(`${method.name} answered no message`);
     return last;
   } catch (error) {
-    throw JobsvcError.from(error, jobId);
+    throw JobsvcError.from(error, id);
   }
 }
 
 function required<T>(value: T | undefined, method: string): T {
-  if (value === undefined) throw new Error(`${method} response carries no job`);
+  if (value === undefined) throw new Error(`${method} response carries nothing`);
   return value;
 }

@@ -130,6 +130,9 @@ export class JobsvcError extends Error {
 /** Response header (initial metadata) carrying the id of the job a Call or Stream is about. */
 export const JOB_ID_HEADER = "jobsvc-job-id";
 
+/** Response header of CallWorkflow carrying the workflow's id, sent before it finishes. */
+export const WORKFLOW_ID_HEADER = "jobsvc-workflow-id";
+
 /** A job that ran and ended FAILED: carries the handler's error type, message and traceback. */
 export class JobFailedError extends Error {
   override readonly name = "JobFailedError";

@@ -2,7 +2,8 @@
  * `@jobsvc/client`: a TypeScript client and remote-worker library for jobsvc.
  *
  * - {@link createClient}: Submit, Call, Stream (async iterator with automatic resume),
- *   Get, List (by label too), Cancel, ListHandlers, Pause and Resume, bulk operations.
+ *   Get, List (by label too), Cancel, ListHandlers, Pause and Resume, bulk operations, and
+ *   workflows ({@link workflow} builds one; submit, call, get, list, cancel, redrive a step, stream).
  * - {@link createWorker}: serve handlers from this process over AckService.Work.
  * - Generated messages and services: `@jobsvc/client/gen/jobsvc/v1/<file>_pb`.
  */
@@ -25,6 +26,7 @@ export {
   type FieldViolation,
   type GrpcCodeName,
   JOB_ID_HEADER,
+  WORKFLOW_ID_HEADER,
   JobCancelledError,
   JobFailedError,
   JobsvcError,
@@ -33,6 +35,21 @@ export { payloadValue, protoPayload, toPayload, type JsonValue, type PayloadInpu
 export { jobSpec, jobSpecFrom, type JobOptions, type JobSpecInit, type RetryPolicyOptions } from "./spec.js";
 export { isTerminal, TERMINAL_EVENTS, type StreamOptions } from "./stream.js";
 export { bearerToken, type ConnectionOptions, type TokenSource } from "./transport.js";
+export {
+  StepBuilder,
+  workflow,
+  WorkflowBuilder,
+  workflowOutput,
+  workflowSucceeded,
+  type MapOptions,
+} from "./workflow.js";
+export {
+  WorkflowState,
+  type CallWorkflowResponse,
+  type StreamWorkflowResponse,
+  type Workflow,
+  type WorkflowStepStatus,
+} from "./gen/jobsvc/v1/workflow_service_pb.js";
 export {
   createWorker,
   NonRetryableError,

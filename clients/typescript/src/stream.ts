@@ -105,24 +105,39 @@ export async function* followEvents(
       });
     } catch (error) {
       failure = JobsvcError.from(error, jobId);
-      const userAborted = options.signal?.aborted === true;
-      const resumable = !userAborted && (isTransient(failure.grpcCode) || failure.grpcCode === Code.Canceled);
-      if (!resumable || !canResume(jobId, target)) throw failure;
+      if (!worthResuming(failure, options) || !canResume(jobId, target)) throw failure;
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
       attempt.abort();
     }
     if (retries >= maxRetries) throw failure;
     retries += 1;
-    options.onReconnect?.(failure, retries);
-    try {
-      await abortableSleep(
-        backoffDelay(retries, options.initialBackoffMs ?? 100, options.maxBackoffMs ?? 5000),
-        options.signal,
-      );
-    } catch (error) {
-      throw JobsvcError.from(new ConnectError("stream cancelled", Code.Canceled, undefined, undefined, error), jobId);
-    }
+    await backOffToResume(failure, retries, options, jobId);
+  }
+}
+
+/** Whether a stream that failed this way is re-opened: a transient failure the caller did not cause. */
+export function worthResuming(failure: JobsvcError, options: StreamOptions): boolean {
+  const userAborted = options.signal?.aborted === true;
+  return !userAborted && (isTransient(failure.grpcCode) || failure.grpcCode === Code.Canceled);
+}
+
+/** Before the `retry`-th re-open in a row: tell `onReconnect`, then back off (throws CANCELLED
+ * when the caller's signal aborts meanwhile). */
+export async function backOffToResume(
+  failure: JobsvcError,
+  retry: number,
+  options: StreamOptions,
+  jobId?: string,
+): Promise<void> {
+  options.onReconnect?.(failure, retry);
+  try {
+    await abortableSleep(
+      backoffDelay(retry, options.initialBackoffMs ?? 100, options.maxBackoffMs ?? 5000),
+      options.signal,
+    );
+  } catch (error) {
+    throw JobsvcError.from(new ConnectError("stream cancelled", Code.Canceled, undefined, undefined, error), jobId);
   }
 }
 

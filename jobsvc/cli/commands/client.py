@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import grpc
+import yaml
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from jobsvc.cli.commands.workflow_watch import watch_workflow
 from jobsvc.cli.config import client_security
 from jobsvc.cli.parser.client import NO_INPUT, PAGE_SIZE
 from jobsvc.sdk import Client, error_details, job_spec, payload_value
@@ -235,7 +237,7 @@ async def _watch_operation(client: Client, operation_id: str) -> int:
 async def _workflow(client: Client, args: argparse.Namespace) -> int:
     command = args.workflow_command
     if command == "submit":
-        request = _read_workflow(args.file)
+        request = read_workflow(args.file)
         if not args.wait:
             _print(await client.submit_workflow(request.steps, name=request.name, labels=request.labels))
             return 0
@@ -248,15 +250,27 @@ async def _workflow(client: Client, args: argparse.Namespace) -> int:
         for workflow in (await client.list_workflows(page_size=PAGE_SIZE)).workflows:
             state = workflow_service_pb2.WorkflowState.Name(workflow.state).removeprefix("WORKFLOW_STATE_")
             print(f"{workflow.id}\t{workflow.name}\t{state}\t{workflow.steps_finished}/{workflow.steps_total}")
+    elif command == "watch":
+        return await watch_workflow(client, args.workflow_id, sys.stdout, live=sys.stdout.isatty() and not args.plain)
+    elif command == "redrive":
+        _print(await client.redrive_workflow_step(args.workflow_id, args.step))
     else:
         _print(await client.cancel_workflow(args.workflow_id, args.reason))
     return 0
 
 
-def _read_workflow(file: str) -> workflow_service_pb2.SubmitWorkflowRequest:
-    """A SubmitWorkflowRequest in its JSON form, from a file or (`-`) stdin."""
+def read_workflow(file: str) -> workflow_service_pb2.SubmitWorkflowRequest:
+    """A SubmitWorkflowRequest in its JSON form, written as JSON or YAML (JSON is YAML, so
+    one parser reads both), from a file or (`-`) stdin."""
     text = sys.stdin.read() if file == "-" else Path(file).read_text()
-    return json_format.Parse(text, workflow_service_pb2.SubmitWorkflowRequest())
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SystemExit(f"error: {file} is neither JSON nor YAML: {exc}") from exc
+    try:
+        return json_format.ParseDict(document, workflow_service_pb2.SubmitWorkflowRequest())
+    except json_format.ParseError as exc:
+        raise SystemExit(f"error: {file} is not a SubmitWorkflowRequest: {exc}") from exc
 
 
 CLIENT_COMMANDS: dict[str, Callable[[Client, argparse.Namespace], Awaitable[int]]] = {
@@ -346,5 +360,6 @@ def _view(args: argparse.Namespace) -> job_service_pb2.JobView.ValueType:
     return job_service_pb2.JobView.Value(f"JOB_VIEW_{args.view.upper()}")
 
 
-def _print(message: Message, out: TextIO = sys.stdout) -> None:
-    out.write(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2) + "\n")
+def _print(message: Message, out: TextIO | None = None) -> None:
+    # sys.stdout as it is now, not when this module was imported (tests swap it).
+    (out or sys.stdout).write(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=2) + "\n")

@@ -213,7 +213,9 @@ def _add_workflow_commands(
     workflow = commands.add_parser("workflow", help="jobs chained into a graph of named steps", parents=client)
     workflow_commands = workflow.add_subparsers(dest="workflow_command", required=True)
     submit = workflow_commands.add_parser(
-        "submit", parents=client, help="submit a workflow from a JSON file (a SubmitWorkflowRequest; - reads stdin)"
+        "submit",
+        parents=client,
+        help="submit a workflow from a JSON or YAML file (a SubmitWorkflowRequest; - reads stdin)",
     )
     submit.add_argument("file")
     submit.add_argument("--wait", action="store_true", help="wait until every step has finished (CallWorkflow)")
@@ -224,3 +226,15 @@ def _add_workflow_commands(
     cancel = workflow_commands.add_parser("cancel", parents=client, help="cancel every step not finished")
     cancel.add_argument("workflow_id")
     cancel.add_argument("--reason", default="")
+    watch = workflow_commands.add_parser(
+        "watch", parents=client, help="each step's state, updated as the workflow runs, until it ends"
+    )
+    watch.add_argument("workflow_id")
+    watch.add_argument(
+        "--plain", action="store_true", help="a line per change of a step's state (the default when not on a terminal)"
+    )
+    redrive = workflow_commands.add_parser(
+        "redrive", parents=client, help="run a failed step again; the workflow continues from there"
+    )
+    redrive.add_argument("workflow_id")
+    redrive.add_argument("step", help="the step's name (each[3] for an element of a mapped step)")

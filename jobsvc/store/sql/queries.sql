@@ -676,9 +676,11 @@ SELECT id FROM reaped;
 -- Re-runs dead-lettered jobs (FAILED, not redriven before) as new jobs with the
 -- same spec and a fresh attempt budget: the originals stay FAILED, so a terminal
 -- state stays final. By :job_ids, or (:job_ids NULL) by :handler; :version NULL is any.
+-- Never a workflow step: a copy outside its workflow would not continue it
+-- (workflow_step_redrive does; job_workflow_step names it for the refusal).
 WITH dead AS MATERIALIZED (
     SELECT id FROM jobsvc_jobs
-    WHERE state = 'failed' AND NOT redriven
+    WHERE state = 'failed' AND NOT redriven AND workflow_id IS NULL
       AND ((:job_ids::uuid[] IS NOT NULL AND id = ANY(:job_ids)) OR (:job_ids IS NULL AND handler = :handler))
       AND (:version::text IS NULL OR version = :version)
     ORDER BY finished_at
@@ -711,6 +713,10 @@ WITH dead AS MATERIALIZED (
     FROM inserted
 )
 SELECT * FROM inserted;
+
+-- name: job_workflow_step
+-- The workflow and step name of a job that is a workflow step (no row for a plain job).
+SELECT workflow_id::text AS workflow_id, name FROM jobsvc_workflow_steps WHERE job_id = :job_id;
 
 -- name: job_find_cached
 -- The newest succeeded job with the same handler version and input within :ttl seconds.

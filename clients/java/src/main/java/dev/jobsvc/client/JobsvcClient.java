@@ -3,6 +3,16 @@ package dev.jobsvc.client;
 import com.google.protobuf.Message;
 import com.google.protobuf.Value;
 import dev.jobsvc.v1.BulkAction;
+import dev.jobsvc.v1.CallWorkflowRequest;
+import dev.jobsvc.v1.CallWorkflowResponse;
+import dev.jobsvc.v1.CancelWorkflowRequest;
+import dev.jobsvc.v1.GetWorkflowRequest;
+import dev.jobsvc.v1.ListWorkflowsRequest;
+import dev.jobsvc.v1.ListWorkflowsResponse;
+import dev.jobsvc.v1.RedriveWorkflowStepRequest;
+import dev.jobsvc.v1.Workflow;
+import dev.jobsvc.v1.WorkflowServiceGrpc;
+import dev.jobsvc.v1.WorkflowStepStatus;
 import dev.jobsvc.v1.CallRequest;
 import dev.jobsvc.v1.CallServiceGrpc;
 import dev.jobsvc.v1.CancelJobRequest;
@@ -67,6 +77,10 @@ import java.util.stream.Stream;
  */
 public final class JobsvcClient implements AutoCloseable {
 
+  /** The header of CallWorkflow carrying the workflow's id, sent before the workflow finishes. */
+  static final Metadata.Key<String> WORKFLOW_ID_HEADER =
+      Metadata.Key.of("jobsvc-workflow-id", Metadata.ASCII_STRING_MARSHALLER);
+
   private final ManagedChannel channel;
   private final Duration defaultDeadline;
   private final RpcRetryPolicy streamResumePolicy;
@@ -76,6 +90,7 @@ public final class JobsvcClient implements AutoCloseable {
   private final JobServiceGrpc.JobServiceBlockingStub jobStub;
   private final PauseServiceGrpc.PauseServiceBlockingStub pauseStub;
   private final OperationServiceGrpc.OperationServiceBlockingStub operationStub;
+  private final WorkflowServiceGrpc.WorkflowServiceBlockingStub workflowStub;
 
   JobsvcClient(
       ManagedChannel channel,
@@ -91,6 +106,7 @@ public final class JobsvcClient implements AutoCloseable {
     this.jobStub = JobServiceGrpc.newBlockingStub(channel);
     this.pauseStub = PauseServiceGrpc.newBlockingStub(channel);
     this.operationStub = OperationServiceGrpc.newBlockingStub(channel);
+    this.workflowStub = WorkflowServiceGrpc.newBlockingStub(channel);
   }
 
   /** A builder; {@link JobsvcClientBuilder#address} is required. */
@@ -396,6 +412,88 @@ public final class JobsvcClient implements AutoCloseable {
     CancelOperationRequest request = CancelOperationRequest.newBuilder().setId(id).build();
     return unary(() -> deadline(operationStub, defaultDeadline).cancelOperation(request))
         .getOperation();
+  }
+
+  // ---- workflows
+
+  /** Stores a workflow (all its steps, in one transaction); returns it once durable. */
+  public Workflow submitWorkflow(WorkflowBuilder workflow) {
+    return unary(() -> deadline(workflowStub, defaultDeadline).submitWorkflow(workflow.request())).getWorkflow();
+  }
+
+  /**
+   * Submits a workflow and waits, within {@code deadline} (null: none), until every step has
+   * finished: the workflow and its sink steps (those no step depends on) with their results. A
+   * workflow that failed is an answer (state FAILED), not an exception. When the deadline passes
+   * first, the {@link JobsvcException} (DEADLINE_EXCEEDED) carries the workflow's id as its {@link
+   * JobsvcException#jobId()}: the workflow carries on.
+   */
+  public CallWorkflowResponse callWorkflow(WorkflowBuilder workflow, Duration deadline) {
+    CallWorkflowRequest request = CallWorkflowRequest.newBuilder().setWorkflow(workflow.request()).build();
+    AtomicReference<Metadata> headers = new AtomicReference<>();
+    AtomicReference<Metadata> trailers = new AtomicReference<>();
+    try {
+      return deadline(workflowStub, deadline)
+          .withInterceptors(MetadataUtils.newCaptureMetadataInterceptor(headers, trailers))
+          .callWorkflow(request);
+    } catch (StatusRuntimeException e) {
+      Metadata sent = headers.get();
+      throw JobsvcException.from(e, sent == null ? null : sent.get(WORKFLOW_ID_HEADER));
+    }
+  }
+
+  /** {@link #callWorkflow(WorkflowBuilder, Duration)} within the client's default deadline. */
+  public CallWorkflowResponse callWorkflow(WorkflowBuilder workflow) {
+    return callWorkflow(workflow, defaultDeadline);
+  }
+
+  /**
+   * The JSON result of sink step {@code step} of a finished workflow as a plain Java value
+   * ({@link Payloads#toJava}).
+   *
+   * @throws IllegalArgumentException when {@code step} is not one of its sink steps
+   */
+  public static Object workflowOutput(CallWorkflowResponse response, String step) {
+    for (WorkflowStepStatus output : response.getOutputsList()) {
+      if (output.getName().equals(step)) {
+        return Payloads.toJava(output.getJob().getResult());
+      }
+    }
+    throw new IllegalArgumentException(step + " is not a sink step of workflow " + response.getWorkflow().getId());
+  }
+
+  /** A workflow and every step's job: {@link JobView#JOB_VIEW_FULL} with their inputs and results. */
+  public Workflow getWorkflow(String id, JobView view) {
+    GetWorkflowRequest request = GetWorkflowRequest.newBuilder().setId(id).setView(view).build();
+    return unary(() -> deadline(workflowStub, defaultDeadline).getWorkflow(request)).getWorkflow();
+  }
+
+  /** One page of workflows, newest first, without their steps (page size 0: the server's, 100). */
+  public ListWorkflowsResponse listWorkflows(int pageSize, String pageToken) {
+    ListWorkflowsRequest request = ListWorkflowsRequest.newBuilder().setPageSize(pageSize).setPageToken(pageToken).build();
+    return unary(() -> deadline(workflowStub, defaultDeadline).listWorkflows(request));
+  }
+
+  /** Cancels every step not finished (running ones are asked to stop, on remote workers too). */
+  public Workflow cancelWorkflow(String id, String reason) {
+    CancelWorkflowRequest request = CancelWorkflowRequest.newBuilder().setId(id).setReason(reason).build();
+    return unary(() -> deadline(workflowStub, defaultDeadline).cancelWorkflow(request)).getWorkflow();
+  }
+
+  /** Runs a FAILED step again; the dependants its failure cancelled wait for it again. */
+  public Workflow redriveWorkflowStep(String id, String step) {
+    RedriveWorkflowStepRequest request = RedriveWorkflowStepRequest.newBuilder().setId(id).setStep(step).build();
+    return unary(() -> deadline(workflowStub, defaultDeadline).redriveWorkflowStep(request)).getWorkflow();
+  }
+
+  /**
+   * Every step's events after {@code afterSequence} (0: from the start) in the workflow's one
+   * sequence, each naming its step, until the workflow has finished. Read on the calling thread; a
+   * dropped connection is re-opened after the last sequence read (per the client's stream resume
+   * policy): no gap, no duplicate. Close it to stop early.
+   */
+  public WorkflowEvents streamWorkflow(String id, long afterSequence) {
+    return new WorkflowEvents(workflowStub, id, afterSequence, streamResumePolicy);
   }
 
   /**
