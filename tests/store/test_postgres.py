@@ -4,8 +4,8 @@ against the migrated schema."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -171,7 +171,13 @@ async def test_a_claim_never_reads_the_queued_jobs_of_versions_it_does_not_serve
             await conn.execute("ANALYZE jobsvc_jobs")
             for name, extra in (("job_claim", {}), ("job_claim_limited", {"paused_keys": None})):
                 sql, args = bind(
-                    name, now=None, served=["echo@1.0.0", "gone@2.0.0"], limit=32, owner="t", lease_seconds=30.0, **extra
+                    name,
+                    now=None,
+                    served=["echo@1.0.0", "gone@2.0.0"],
+                    limit=32,
+                    owner="t",
+                    lease_seconds=30.0,
+                    **extra,
                 )
                 plan, claimed = await _claim_undone(conn, sql, args)
                 walks = list(_nodes_using(plan["Plan"], "jobsvc_jobs_queued_by_version_idx"))
