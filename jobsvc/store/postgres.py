@@ -28,6 +28,7 @@ from jobsvc.domain.jobs import (
     NewJob,
     Payload,
     QueueStats,
+    RollupConfig,
     Transition,
     VersionStats,
 )
@@ -760,6 +761,21 @@ class PgStore:
         """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
         found = await self._fetch("job_finished_timeline", window_seconds=window_seconds, bucket_seconds=bucket_seconds)
         return [FinishedBucket(r["bucket_start"], r["succeeded"], r["failed"], r["cancelled"]) for r in found]
+
+    async def job_finished_rollup(self, config: RollupConfig) -> datetime | None:
+        """Roll the jobs finished since the watermark up into minutes. The open transactions
+        are read first, in a snapshot older than the roll-up's, so that a job finished by a
+        transaction not yet committed is left for a later run, not skipped."""
+        [open_since] = await self._fetch("job_open_transactions_since", stall_seconds=config.stall_seconds)
+        [rolled] = await self._fetch(
+            "job_finished_rollup",
+            open_since=open_since["since"],
+            lag_seconds=config.lag_seconds,
+            max_minutes=config.max_minutes,
+            keep_seconds=config.keep_seconds,
+        )
+        through: datetime | None = rolled["through"]
+        return through
 
     # -- the worker session directory ------------------------------------------------
 

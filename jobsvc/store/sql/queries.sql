@@ -847,10 +847,14 @@ WHERE name = :name AND next_tick_at = :from_tick AND NOT paused
 RETURNING name;
 
 -- name: job_stats_by_version
--- The dashboard's overview (StatsService.GetQueueStats). Three parts, each bounded by its
--- own index (queued: jobsvc_jobs_queued_idx; running: jobsvc_jobs_leased_idx, every running
--- job holds a lease; finished within the window: jobsvc_jobs_finished_idx), so the cost
--- follows the jobs active now and the window, never the size of the history.
+-- The dashboard's overview (StatsService.GetQueueStats). Each part bounded by its own index
+-- (queued: jobsvc_jobs_queued_idx; running: jobsvc_jobs_leased_idx, every running job
+-- holds a lease), so the cost follows the jobs active now, never the size of the history.
+-- Finished within the window (counted in whole minutes: from the start of the minute the
+-- window reaches into): the minutes before the roll-up's watermark from
+-- jobsvc_finished_minutes (a row per minute and version, whatever the traffic), and only
+-- the jobs finished since the watermark (the last minute or two) through
+-- jobsvc_jobs_finished_idx.
 -- The queued jobs are counted by wait reason as job_get's waiting_kind says it: per row
 -- only what the row holds and a primary-key probe of its concurrency or rate key (when
 -- it has one); "no worker" is per version, so it is asked once per group, and then
@@ -875,8 +879,15 @@ WITH recent AS (
     WHERE lease_expires_at IS NOT NULL AND state = 'running'
     UNION ALL
     SELECT handler, version, state, run_at, true, ''
-    FROM jobsvc_jobs
-    WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+    FROM jobsvc_jobs, jobsvc_finished_rollup r
+    WHERE finished_at IS NOT NULL
+      AND finished_at >= greatest(r.through, date_trunc('minute', now() - make_interval(secs => :window_seconds)))
+), rolled_up AS (
+    SELECT f.handler, f.version, sum(f.succeeded)::bigint AS succeeded, sum(f.failed)::bigint AS failed,
+           sum(f.cancelled)::bigint AS cancelled
+    FROM jobsvc_finished_minutes f, jobsvc_finished_rollup r
+    WHERE f.minute >= date_trunc('minute', now() - make_interval(secs => :window_seconds)) AND f.minute < r.through
+    GROUP BY 1, 2
 ), counted AS (
     SELECT handler, version,
            count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at <= now()) AS queued,
@@ -893,25 +904,98 @@ WITH recent AS (
            count(*) FILTER (WHERE waiting_kind = 'rate_limit') AS wait_rate_limit
     FROM recent
     GROUP BY handler, version
+), merged AS (
+    SELECT handler, version,
+           coalesce(c.queued, 0) AS queued, coalesce(c.scheduled, 0) AS scheduled, coalesce(c.running, 0) AS running,
+           coalesce(c.succeeded, 0) + coalesce(u.succeeded, 0) AS succeeded,
+           coalesce(c.failed, 0) + coalesce(u.failed, 0) AS failed,
+           coalesce(c.cancelled, 0) + coalesce(u.cancelled, 0) AS cancelled,
+           coalesce(c.oldest_queued_age, 0) AS oldest_queued_age,
+           coalesce(c.wait_scheduled, 0) AS wait_scheduled, coalesce(c.wait_retry_backoff, 0) AS wait_retry_backoff,
+           coalesce(c.wait_concurrency_limit, 0) AS wait_concurrency_limit,
+           coalesce(c.wait_rate_limit, 0) AS wait_rate_limit
+    FROM counted c FULL JOIN rolled_up u USING (handler, version)
 )
-SELECT counted.*,
-       queued > 0 AND NOT EXISTS (SELECT 1 FROM jobsvc_handlers h
-           WHERE h.name = counted.handler AND h.version = counted.version
+SELECT m.*,
+       m.queued > 0 AND NOT EXISTS (SELECT 1 FROM jobsvc_handlers h
+           WHERE h.name = m.handler AND h.version = m.version
              AND h.last_seen_at > now() - interval '30 seconds') AS no_worker
-FROM counted
+FROM merged m
 ORDER BY handler, version;
 
 -- name: job_finished_timeline
--- Jobs finished within the window in buckets of :bucket_seconds, by outcome (the overview's
--- chart): read through jobsvc_jobs_finished_idx, so it costs what the window holds.
-SELECT to_timestamp(floor(extract(epoch FROM finished_at) / :bucket_seconds) * :bucket_seconds) AS bucket_start,
-       count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE state = 'failed') AS failed,
-       count(*) FILTER (WHERE state = 'cancelled') AS cancelled
-FROM jobsvc_jobs
-WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+-- Jobs finished within the window in buckets of :bucket_seconds (a whole number of
+-- minutes), by outcome (the overview's chart): as job_stats_by_version, the minutes before
+-- the roll-up's watermark from jobsvc_finished_minutes, the jobs finished since it through
+-- jobsvc_jobs_finished_idx.
+WITH minutes AS (
+    SELECT f.minute AS at, f.succeeded, f.failed, f.cancelled
+    FROM jobsvc_finished_minutes f, jobsvc_finished_rollup r
+    WHERE f.minute >= date_trunc('minute', now() - make_interval(secs => :window_seconds)) AND f.minute < r.through
+    UNION ALL
+    SELECT j.finished_at, (j.state = 'succeeded')::int, (j.state = 'failed')::int, (j.state = 'cancelled')::int
+    FROM jobsvc_jobs j, jobsvc_finished_rollup r
+    WHERE j.finished_at IS NOT NULL
+      AND j.finished_at >= greatest(r.through, date_trunc('minute', now() - make_interval(secs => :window_seconds)))
+)
+SELECT to_timestamp(floor(extract(epoch FROM at) / :bucket_seconds) * :bucket_seconds) AS bucket_start,
+       sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed, sum(cancelled)::bigint AS cancelled
+FROM minutes
 GROUP BY 1
 ORDER BY 1;
+
+-- name: job_open_transactions_since
+-- When the oldest transaction still open on this database began (now() when none is, or
+-- none is older than :stall_seconds: one left open by hand must not stop the roll-up).
+-- A job such a transaction finishes gets finished_at = its start (now() is the
+-- transaction's time) but becomes visible only at its commit, so job_finished_rollup
+-- (run after this, in a newer snapshot) stops short of it and counts it on a later run.
+SELECT least(now(), min(xact_start)) AS since
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+  AND xact_start > now() - make_interval(secs => :stall_seconds);
+
+-- name: job_finished_rollup
+-- Adds the jobs finished since the watermark to jobsvc_finished_minutes and moves the
+-- watermark: up to the last whole minute before both :open_since (see
+-- job_open_transactions_since) and now() - :lag_seconds, and at most :max_minutes past
+-- the first job finished since the watermark (a long backlog is rolled up over several
+-- runs; a stretch where nothing finished is skipped). Reads only those jobs, through
+-- jobsvc_jobs_finished_idx. The watermark row is locked with SKIP LOCKED: replicas
+-- running it at once do it once. Deletes minutes older than :keep_seconds. Answers the
+-- watermark, and how many minute rows it wrote (none when another replica was at it).
+WITH mark AS MATERIALIZED (
+    SELECT through FROM jobsvc_finished_rollup FOR UPDATE SKIP LOCKED
+), bound AS MATERIALIZED (
+    SELECT m.through AS since,
+           greatest(m.through, least(
+               date_trunc('minute', least(:open_since::timestamptz, now() - make_interval(secs => :lag_seconds))),
+               date_trunc('minute', (SELECT min(j.finished_at) FROM jobsvc_jobs j
+                                     WHERE j.finished_at IS NOT NULL AND j.finished_at >= m.through))
+                   + make_interval(mins => :max_minutes))) AS until
+    FROM mark m
+), counted AS (
+    SELECT date_trunc('minute', j.finished_at) AS minute, j.handler, j.version,
+           count(*) FILTER (WHERE j.state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE j.state = 'failed') AS failed,
+           count(*) FILTER (WHERE j.state = 'cancelled') AS cancelled
+    FROM bound b JOIN jobsvc_jobs j ON j.finished_at IS NOT NULL AND j.finished_at >= b.since AND j.finished_at < b.until
+    GROUP BY 1, 2, 3
+), added AS (
+    INSERT INTO jobsvc_finished_minutes AS f (minute, handler, version, succeeded, failed, cancelled)
+    SELECT minute, handler, version, succeeded, failed, cancelled FROM counted
+    ON CONFLICT (minute, handler, version) DO UPDATE SET
+        succeeded = f.succeeded + excluded.succeeded,
+        failed = f.failed + excluded.failed,
+        cancelled = f.cancelled + excluded.cancelled
+    RETURNING 1
+), pruned AS (
+    DELETE FROM jobsvc_finished_minutes
+    WHERE minute < now() - make_interval(secs => :keep_seconds) AND EXISTS (SELECT 1 FROM mark)
+), moved AS (
+    UPDATE jobsvc_finished_rollup SET through = b.until FROM bound b WHERE b.until > b.since
+)
+SELECT (SELECT until FROM bound) AS through, (SELECT count(*) FROM added) AS minutes;
 
 -- name: job_queue_stats
 -- Per handler: queued jobs that are due, those scheduled for later (delays, retry
