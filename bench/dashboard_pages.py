@@ -1,13 +1,15 @@
 """How fast the dashboard's pages answer with a long history (issue 15: under 200 ms each
 with 1,000,000 finished jobs), with EXPLAIN (ANALYZE, BUFFERS) of each query behind them.
 
-    python -m bench.dashboard_pages [--jobs 1000000] [--runs 20]
+    python -m bench.dashboard_pages [--jobs 1000000] [--last-hour 3000] [--runs 20]
 
 Starts a private PostgreSQL (fsync off: this measures reads), fills one database with
---jobs finished jobs (20 handlers, 2% failed, 1% cancelled, one a second going back in
-time) plus 1,000 queued and 50 running ones, starts a jobsvc server on it with the HTTP
-port on, and times each page's API calls over HTTP (median and max of --runs), as the
-browser makes them. Everything it starts is stopped at the end.
+--jobs finished jobs older than an hour and --last-hour within the last hour (20
+handlers, 2% failed, 1% cancelled, evenly spread) plus 1,000 queued and 50 running
+ones, rolls the finished jobs up into per-minute counts as maintenance does (migration
+0012; timed), starts a jobsvc server on it with the HTTP port on, and times each page's
+API calls over HTTP (median and max of --runs), as the browser makes them. Everything it
+starts is stopped at the end.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from jobsvc.domain.jobs import RollupConfig
 from jobsvc.server import JobsvcServer, ServerConfig
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.postgres import PgStore, create_pool
@@ -37,8 +40,9 @@ SELECT gen_random_uuid(), 'h' || (i % $2), '', '1.0.0',
        CASE WHEN i % 50 = 0 THEN 'failed' WHEN i % 100 = 1 THEN 'cancelled' ELSE 'succeeded' END,
        '{"n": 1}', '{"ok": true}',
        CASE WHEN i % 50 = 0 THEN '{"type": "ValueError", "message": "bad"}'::jsonb END, 1,
-       now() - make_interval(secs => i), now() - make_interval(secs => i), now() - make_interval(secs => i),
-       now() - make_interval(secs => i), now() - make_interval(secs => i) + interval '50 milliseconds'
+       now() - make_interval(secs => i * $4::float8), now() - make_interval(secs => i * $4::float8),
+       now() - make_interval(secs => i * $4::float8), now() - make_interval(secs => i * $4::float8),
+       now() - make_interval(secs => i * $4::float8) + interval '50 milliseconds'
 FROM generate_series($1::int, $1::int + $3::int - 1) AS i
 """
 ACTIVE = """
@@ -72,7 +76,16 @@ PAGES: dict[str, tuple[str, dict[str, Any]]] = {
     ),
 }
 # The named queries behind them, with the parameters the store passes.
-LIST = {"cursor_created_at": None, "cursor_id": None, "page_size": 26, "payloads": False}
+LIST = {
+    "cursor_created_at": None,
+    "cursor_id": None,
+    "page_size": 26,
+    "payloads": False,
+    "labels": None,
+    "version": None,
+    "created_after": None,
+    "created_before": None,
+}
 QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "overview": ("job_stats_by_version", {"window_seconds": 3600.0}),
     "overview (its chart)": ("job_finished_timeline", {"window_seconds": 3600.0, "bucket_seconds": 60.0}),
@@ -91,7 +104,7 @@ CREATE INDEX jobsvc_jobs_unsucceeded_created_idx ON jobsvc_jobs (state, created_
 """
 
 
-async def fill(dsn: str, jobs: int) -> None:
+async def fill(dsn: str, jobs: int, last_hour: int) -> None:
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
         await PgStore(pool).migrate()
@@ -102,19 +115,43 @@ async def fill(dsn: str, jobs: int) -> None:
         started = time.monotonic()
         step = 100_000
         for first in range(1, jobs + 1, step):
-            await conn.execute(FILL, first + 3600, HANDLERS, min(step, jobs - first + 1))  # older than an hour
-        await conn.execute(FILL, 1, HANDLERS, 3000)  # and 3,000 within the last hour
+            await conn.execute(FILL, first + 3600, HANDLERS, min(step, jobs - first + 1), 1.0)  # older than an hour
+        spacing = 3590.0 / max(1, last_hour)  # and --last-hour within the last hour
+        for first in range(1, last_hour + 1, step):
+            await conn.execute(FILL, first, HANDLERS, min(step, last_hour - first + 1), spacing)
         await conn.execute(ACTIVE, HANDLERS)
         await conn.execute("VACUUM ANALYZE jobsvc_jobs")
-        print(f"filled {jobs + 4050:,} jobs in {time.monotonic() - started:.0f} s")
+        print(f"filled {jobs + last_hour + 1050:,} jobs in {time.monotonic() - started:.0f} s")
     finally:
         await conn.close()
 
 
-async def explain(dsn: str) -> None:
+async def roll_up(dsn: str) -> None:
+    """What every replica's maintenance does every few seconds: roll the finished jobs up
+    into minutes, here the whole backlog at once (a server starting on this history would
+    take it a few minutes of jobs per run)."""
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        store, config = PgStore(pool), RollupConfig(max_minutes=25 * 60)
+        started = time.monotonic()
+        through = await store.job_finished_rollup(config)
+        took = time.monotonic() - started
+        minutes = await pool.fetchval("SELECT count(*) FROM jobsvc_finished_minutes")
+        since = await pool.fetchval("SELECT count(*) FROM jobsvc_jobs WHERE finished_at >= $1", through)
+        print(f"rolled the last day up into {minutes:,} minute rows in {took:.1f} s; {since:,} jobs finished since")
+        started = time.monotonic()
+        await store.job_finished_rollup(config)
+        print(f"a roll-up with nothing new to count: {(time.monotonic() - started) * 1000:.1f} ms")
+    finally:
+        await pool.close()
+
+
+async def explain(dsn: str, pages: list[str] | None = None) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         for page, (name, values) in QUERIES.items():
+            if pages is not None and page not in pages:
+                continue
             text, arguments = bind(name, **values)
             # A prepared statement, run past the point where PostgreSQL may switch to a generic plan.
             statement = await conn.prepare(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {text}")
@@ -143,7 +180,11 @@ async def time_pages(base: str, runs: int) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--last-hour", type=int, default=3000, help="finished jobs within the last hour")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--explain-before", action="store_true", help="EXPLAIN the overview before the roll-up too (the old cost)"
+    )
     parser.add_argument("--try-index", action="store_true", help="time again with TRIAL_INDEX")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="jobsvc-bench-pages-") as tmp:
@@ -154,7 +195,11 @@ async def main() -> None:
             await conn.execute("CREATE DATABASE pages")
             await conn.close()
             dsn = pg.dsn_for("pages")
-            await fill(dsn, args.jobs)
+            await fill(dsn, args.jobs, args.last_hour)
+            if args.explain_before:
+                print("\n== the overview before any roll-up: every job of the hour read through jobsvc_jobs_finished_idx")
+                await explain(dsn, ["overview", "overview (its chart)"])
+            await roll_up(dsn)
             server = JobsvcServer(ServerConfig(host="127.0.0.1", port=0, http_port=0, database_url=dsn))
             await server.start()
             try:
