@@ -75,7 +75,9 @@ PAGES: dict[str, tuple[str, dict[str, Any]]] = {
         {"pageSize": 25, "view": "JOB_VIEW_BASIC", "states": ["JOB_STATE_QUEUED"]},
     ),
 }
-# The named queries behind them, with the parameters the store passes.
+# The named queries behind them, with the parameters the store passes (WATERMARK: the
+# roll-up's watermark, read when they run, as PgStore does).
+WATERMARK = object()
 LIST = {
     "cursor_created_at": None,
     "cursor_id": None,
@@ -87,8 +89,11 @@ LIST = {
     "created_before": None,
 }
 QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
-    "overview": ("job_stats_by_version", {"window_seconds": 3600.0}),
-    "overview (its chart)": ("job_finished_timeline", {"window_seconds": 3600.0, "bucket_seconds": 60.0}),
+    "overview": ("job_stats_by_version", {"window_seconds": 3600.0, "through": WATERMARK}),
+    "overview (its chart)": (
+        "job_finished_timeline",
+        {"window_seconds": 3600.0, "bucket_seconds": 60.0, "through": WATERMARK},
+    ),
     "jobs, first page": ("job_list", {**LIST, "states": None, "handler": None}),
     "jobs of one handler": ("job_list", {**LIST, "states": None, "handler": "h7"}),
     "failed jobs": ("job_list", {**LIST, "states": ["failed"], "handler": None}),
@@ -152,6 +157,9 @@ async def explain(dsn: str, pages: list[str] | None = None) -> None:
         for page, (name, values) in QUERIES.items():
             if pages is not None and page not in pages:
                 continue
+            if WATERMARK in values.values():
+                through = await conn.fetchval("SELECT through FROM jobsvc_finished_rollup")
+                values = {k: through if v is WATERMARK else v for k, v in values.items()}
             text, arguments = bind(name, **values)
             # A prepared statement, run past the point where PostgreSQL may switch to a generic plan.
             statement = await conn.prepare(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {text}")

@@ -741,6 +741,9 @@ class PgStore:
 
     async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
         """Per handler version: queued (due, scheduled), running, and finished within the window."""
+        found = await self._fetch(
+            "job_stats_by_version", window_seconds=window_seconds, through=await self._finished_watermark()
+        )
         return [
             VersionStats(
                 r["handler"],
@@ -754,28 +757,47 @@ class PgStore:
                 r["oldest_queued_age"],
                 rows.wait_counts(r),
             )
-            for r in await self._fetch("job_stats_by_version", window_seconds=window_seconds)
+            for r in found
         ]
 
     async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
         """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
-        found = await self._fetch("job_finished_timeline", window_seconds=window_seconds, bucket_seconds=bucket_seconds)
+        found = await self._fetch(
+            "job_finished_timeline",
+            window_seconds=window_seconds,
+            bucket_seconds=bucket_seconds,
+            through=await self._finished_watermark(),
+        )
         return [FinishedBucket(r["bucket_start"], r["succeeded"], r["failed"], r["cancelled"]) for r in found]
+
+    async def _finished_watermark(self) -> datetime:
+        """The roll-up's watermark, passed to the overview's queries as a value (see job_stats_by_version)."""
+        [mark] = await self._fetch("job_finished_watermark")
+        through: datetime = mark["through"]
+        return through
 
     async def job_finished_rollup(self, config: RollupConfig) -> datetime | None:
         """Roll the jobs finished since the watermark up into minutes. The open transactions
         are read first, in a snapshot older than the roll-up's, so that a job finished by a
         transaction not yet committed is left for a later run, not skipped."""
         [open_since] = await self._fetch("job_open_transactions_since", stall_seconds=config.stall_seconds)
-        [rolled] = await self._fetch(
-            "job_finished_rollup",
-            open_since=open_since["since"],
-            lag_seconds=config.lag_seconds,
-            max_minutes=config.max_minutes,
-            keep_seconds=config.keep_seconds,
-        )
-        through: datetime | None = rolled["through"]
-        return through
+        async with self._connection() as conn, conn.transaction():
+            marked = await _run(
+                conn,
+                "job_finished_rollup_mark",
+                open_since=open_since["since"],
+                lag_seconds=config.lag_seconds,
+                max_minutes=config.max_minutes,
+            )
+            if not marked:
+                return None  # another replica is rolling up
+            since: datetime = marked[0]["since"]
+            until: datetime = marked[0]["until"]
+            if until > since:
+                await _execute(
+                    conn, "job_finished_rollup_add", since=since, until=until, keep_seconds=config.keep_seconds
+                )
+            return until
 
     # -- the worker session directory ------------------------------------------------
 

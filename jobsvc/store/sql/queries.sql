@@ -851,10 +851,13 @@ RETURNING name;
 -- (queued: jobsvc_jobs_queued_idx; running: jobsvc_jobs_leased_idx, every running job
 -- holds a lease), so the cost follows the jobs active now, never the size of the history.
 -- Finished within the window (counted in whole minutes: from the start of the minute the
--- window reaches into): the minutes before the roll-up's watermark from
--- jobsvc_finished_minutes (a row per minute and version, whatever the traffic), and only
--- the jobs finished since the watermark (the last minute or two) through
--- jobsvc_jobs_finished_idx.
+-- window reaches into): the minutes before the roll-up's watermark :through (read first,
+-- by job_finished_watermark) from jobsvc_finished_minutes (a row per minute and version,
+-- whatever the traffic), and only the jobs finished since it (the last minute or two)
+-- through jobsvc_jobs_finished_idx. The watermark is a parameter, not a join, so that the
+-- planner sees how few jobs that is (a join made it guess a third of the table, and plan,
+-- and JIT-compile, for that). Minutes before a watermark never change again, so the two
+-- parts add up even while a roll-up moves it.
 -- The queued jobs are counted by wait reason as job_get's waiting_kind says it: per row
 -- only what the row holds and a primary-key probe of its concurrency or rate key (when
 -- it has one); "no worker" is per version, so it is asked once per group, and then
@@ -879,14 +882,14 @@ WITH recent AS (
     WHERE lease_expires_at IS NOT NULL AND state = 'running'
     UNION ALL
     SELECT handler, version, state, run_at, true, ''
-    FROM jobsvc_jobs, jobsvc_finished_rollup r
+    FROM jobsvc_jobs
     WHERE finished_at IS NOT NULL
-      AND finished_at >= greatest(r.through, date_trunc('minute', now() - make_interval(secs => :window_seconds)))
+      AND finished_at >= greatest(:through::timestamptz, date_trunc('minute', now() - make_interval(secs => :window_seconds)))
 ), rolled_up AS (
-    SELECT f.handler, f.version, sum(f.succeeded)::bigint AS succeeded, sum(f.failed)::bigint AS failed,
-           sum(f.cancelled)::bigint AS cancelled
-    FROM jobsvc_finished_minutes f, jobsvc_finished_rollup r
-    WHERE f.minute >= date_trunc('minute', now() - make_interval(secs => :window_seconds)) AND f.minute < r.through
+    SELECT handler, version, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed,
+           sum(cancelled)::bigint AS cancelled
+    FROM jobsvc_finished_minutes
+    WHERE minute >= date_trunc('minute', now() - make_interval(secs => :window_seconds)) AND minute < :through::timestamptz
     GROUP BY 1, 2
 ), counted AS (
     SELECT handler, version,
@@ -926,17 +929,17 @@ ORDER BY handler, version;
 -- name: job_finished_timeline
 -- Jobs finished within the window in buckets of :bucket_seconds (a whole number of
 -- minutes), by outcome (the overview's chart): as job_stats_by_version, the minutes before
--- the roll-up's watermark from jobsvc_finished_minutes, the jobs finished since it through
--- jobsvc_jobs_finished_idx.
+-- the roll-up's watermark :through from jobsvc_finished_minutes, the jobs finished since it
+-- through jobsvc_jobs_finished_idx.
 WITH minutes AS (
-    SELECT f.minute AS at, f.succeeded, f.failed, f.cancelled
-    FROM jobsvc_finished_minutes f, jobsvc_finished_rollup r
-    WHERE f.minute >= date_trunc('minute', now() - make_interval(secs => :window_seconds)) AND f.minute < r.through
+    SELECT minute AS at, succeeded, failed, cancelled
+    FROM jobsvc_finished_minutes
+    WHERE minute >= date_trunc('minute', now() - make_interval(secs => :window_seconds)) AND minute < :through::timestamptz
     UNION ALL
-    SELECT j.finished_at, (j.state = 'succeeded')::int, (j.state = 'failed')::int, (j.state = 'cancelled')::int
-    FROM jobsvc_jobs j, jobsvc_finished_rollup r
-    WHERE j.finished_at IS NOT NULL
-      AND j.finished_at >= greatest(r.through, date_trunc('minute', now() - make_interval(secs => :window_seconds)))
+    SELECT finished_at, (state = 'succeeded')::int, (state = 'failed')::int, (state = 'cancelled')::int
+    FROM jobsvc_jobs
+    WHERE finished_at IS NOT NULL
+      AND finished_at >= greatest(:through::timestamptz, date_trunc('minute', now() - make_interval(secs => :window_seconds)))
 )
 SELECT to_timestamp(floor(extract(epoch FROM at) / :bucket_seconds) * :bucket_seconds) AS bucket_start,
        sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed, sum(cancelled)::bigint AS cancelled
@@ -955,31 +958,37 @@ FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
   AND xact_start > now() - make_interval(secs => :stall_seconds);
 
--- name: job_finished_rollup
--- Adds the jobs finished since the watermark to jobsvc_finished_minutes and moves the
--- watermark: up to the last whole minute before both :open_since (see
--- job_open_transactions_since) and now() - :lag_seconds, and at most :max_minutes past
--- the first job finished since the watermark (a long backlog is rolled up over several
--- runs; a stretch where nothing finished is skipped). Reads only those jobs, through
--- jobsvc_jobs_finished_idx. The watermark row is locked with SKIP LOCKED: replicas
--- running it at once do it once. Deletes minutes older than :keep_seconds. Answers the
--- watermark, and how many minute rows it wrote (none when another replica was at it).
-WITH mark AS MATERIALIZED (
-    SELECT through FROM jobsvc_finished_rollup FOR UPDATE SKIP LOCKED
-), bound AS MATERIALIZED (
-    SELECT m.through AS since,
-           greatest(m.through, least(
-               date_trunc('minute', least(:open_since::timestamptz, now() - make_interval(secs => :lag_seconds))),
-               date_trunc('minute', (SELECT min(j.finished_at) FROM jobsvc_jobs j
-                                     WHERE j.finished_at IS NOT NULL AND j.finished_at >= m.through))
-                   + make_interval(mins => :max_minutes))) AS until
-    FROM mark m
-), counted AS (
-    SELECT date_trunc('minute', j.finished_at) AS minute, j.handler, j.version,
-           count(*) FILTER (WHERE j.state = 'succeeded') AS succeeded,
-           count(*) FILTER (WHERE j.state = 'failed') AS failed,
-           count(*) FILTER (WHERE j.state = 'cancelled') AS cancelled
-    FROM bound b JOIN jobsvc_jobs j ON j.finished_at IS NOT NULL AND j.finished_at >= b.since AND j.finished_at < b.until
+-- name: job_finished_watermark
+-- The roll-up's watermark: every job finished before it is counted in jobsvc_finished_minutes.
+SELECT through FROM jobsvc_finished_rollup;
+
+-- name: job_finished_rollup_mark
+-- The first step of a roll-up (job_finished_rollup_add is the second, in one transaction):
+-- lock the watermark (SKIP LOCKED: replicas rolling up at once do it once; no row when
+-- another one is at it) and say how far this run goes: up to the last whole minute before
+-- both :open_since (see job_open_transactions_since) and now() - :lag_seconds, and at most
+-- :max_minutes past the first job finished since the watermark (a long backlog is rolled
+-- up over several runs; a stretch where nothing finished is skipped at once).
+SELECT r.through AS since,
+       greatest(r.through, least(
+           date_trunc('minute', least(:open_since::timestamptz, now() - make_interval(secs => :lag_seconds))),
+           date_trunc('minute', (SELECT min(j.finished_at) FROM jobsvc_jobs j
+                                 WHERE j.finished_at IS NOT NULL AND j.finished_at >= r.through))
+               + make_interval(mins => :max_minutes))) AS until
+FROM jobsvc_finished_rollup r
+FOR UPDATE SKIP LOCKED;
+
+-- name: job_finished_rollup_add
+-- Count the jobs finished in [:since, :until) into their minutes (through
+-- jobsvc_jobs_finished_idx: only those jobs are read), move the watermark to :until, and
+-- delete the minutes older than :keep_seconds. Run holding job_finished_rollup_mark's lock.
+WITH counted AS (
+    SELECT date_trunc('minute', finished_at) AS minute, handler, version,
+           count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE state = 'failed') AS failed,
+           count(*) FILTER (WHERE state = 'cancelled') AS cancelled
+    FROM jobsvc_jobs
+    WHERE finished_at IS NOT NULL AND finished_at >= :since::timestamptz AND finished_at < :until::timestamptz
     GROUP BY 1, 2, 3
 ), added AS (
     INSERT INTO jobsvc_finished_minutes AS f (minute, handler, version, succeeded, failed, cancelled)
@@ -988,14 +997,10 @@ WITH mark AS MATERIALIZED (
         succeeded = f.succeeded + excluded.succeeded,
         failed = f.failed + excluded.failed,
         cancelled = f.cancelled + excluded.cancelled
-    RETURNING 1
 ), pruned AS (
-    DELETE FROM jobsvc_finished_minutes
-    WHERE minute < now() - make_interval(secs => :keep_seconds) AND EXISTS (SELECT 1 FROM mark)
-), moved AS (
-    UPDATE jobsvc_finished_rollup SET through = b.until FROM bound b WHERE b.until > b.since
+    DELETE FROM jobsvc_finished_minutes WHERE minute < now() - make_interval(secs => :keep_seconds)
 )
-SELECT (SELECT until FROM bound) AS through, (SELECT count(*) FROM added) AS minutes;
+UPDATE jobsvc_finished_rollup SET through = :until::timestamptz;
 
 -- name: job_queue_stats
 -- Per handler: queued jobs that are due, those scheduled for later (delays, retry
