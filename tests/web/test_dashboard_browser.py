@@ -300,6 +300,11 @@ async def test_workflows_workers_and_dead_letters_in_a_browser(start_server: Sta
             await page.wait_for_selector('#workers tr[data-worker="dash-worker"]')
             assert "echo@1.0.0" in await page.inner_text('#workers tr[data-worker="dash-worker"]')
             await _shot(page, "17-workers", shots)
+            # The handlers page says who serves each version now.
+            await page.goto(f"{base}/#/handlers")
+            served = page.locator('#handlers tr[data-handler="echo"] td.served')
+            await served.locator('[data-worker="dash-worker"]').wait_for()
+            assert "an executor" in await page.inner_text('#handlers tr[data-handler="steps"] td.served')
 
             # Dead letters: select two, redrive them.
             await page.goto(f"{base}/#/jobs?state=FAILED&handler=fail")
@@ -420,6 +425,13 @@ async def test_labels_keyboard_and_times_in_a_browser(start_server: StartServer,
         await page.wait_for_selector("#result-value")
         assert page.url.endswith(f"#/jobs/{order[1]}")
         assert await page.locator("#main:focus").count() == 1  # the new page's content has the focus
+        assert "Priority" in await page.inner_text("#job-details")  # the job's options
+        await page.go_back()
+        await _until(lambda: _count(page, 3), "the 3 jobs listed again")
+        await page.fill("#goto-job", jobs["search"]["id"])  # a job found by its id
+        await page.press("#goto-job", "Enter")
+        await page.wait_for_selector("#result-value")
+        assert page.url.endswith(f"#/jobs/{jobs['search']['id']}")
         await page.go_back()
         await _until(lambda: _count(page, 3), "the 3 jobs listed again")
 

@@ -336,6 +336,13 @@ async function jobs(params) {
   h("label", {}, "Version", versionInput), h("label", {}, "Labels", labelsInput),
   h("label", {}, "Created from", afterInput), h("label", {}, "to", beforeInput),
   h("button", { type: "submit" }, "Filter"),
+  h("label", { class: "goto" }, "Go to job", h("input", { id: "goto-job", placeholder: "job id", size: 36, autocomplete: "off",
+    title: "a job's whole id: Enter opens its page", onkeydown: (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();  // not the filter form's submit
+      const id = e.target.value.trim();
+      if (id) location.hash = `#/jobs/${encodeURIComponent(id)}`;
+    } })),
   state === "FAILED" && handler ? h("button", { type: "button", class: "danger", id: "redrive-all", disabled: (await canAct()) ? null : true,
     title: "re-run every failed job of this handler as new jobs (RedriveJobs)", onclick: async () => {
       try {
@@ -447,6 +454,10 @@ async function job(id) {
       ["State", h("span", { id: "job-state" }, stateBadge(j.state))], ["Attempt", `${j.attempt || 0} of ${j.maxAttempts}`],
       ["Created", time(j.createTime)], ["Runs at", time(j.runAt)], ["Started", time(j.startTime)], ["Finished", time(j.finishTime)],
       ["Labels", JSON.stringify(j.labels || {})],
+      ["Priority", String(j.priority || 0)],
+      ...[["Idempotency key", j.idempotencyKey], ["Concurrency key", j.concurrencyKey], ["Rate limit key", j.rateLimitKey],
+        ["Fairness key", j.fairnessKey], ["Answered from the cache of", j.cachedFrom && h("a", { href: `#/jobs/${j.cachedFrom}` }, j.cachedFrom)],
+        ["Cancel requested", j.cancelRequested && "yes"]].filter(([, v]) => v),
       j.redriveOf ? ["Redrive of", h("a", { href: `#/jobs/${j.redriveOf}` }, j.redriveOf)] : null,
       j.waitingReason ? ["Waiting", j.waitingReason] : null,
     ].filter(Boolean).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
@@ -513,16 +524,27 @@ async function schedules() {
   await every(5000, load);
 }
 
+// Who serves a handler version now: the remote workers connected to any replica that
+// list it (WorkerDirectoryService), and otherwise an in-process executor when the
+// version was seen recently (HandlerInfo.online) without any remote worker listing it.
+function servedBy(x, sessions) {
+  const remote = [...new Set(sessions.filter((w) => (w.handlers || []).some((v) => v.name === x.name && v.version === x.version))
+    .map((w) => w.workerId))];
+  if (remote.length) return ["remote: ", ...remote.flatMap((id, i) => [i ? ", " : null, h("a", { href: "#/workers", "data-worker": id }, id)])];
+  return x.online ? "an executor (in-process)" : h("span", { class: "muted", title: "no executor or remote worker serves it now" }, "no");
+}
+
 async function handlers() {
-  const { handlers: found } = await api("JobService", "ListHandlers", {});
+  const [{ handlers: found }, { workers: sessions }] = await Promise.all([
+    api("JobService", "ListHandlers", {}), api("WorkerDirectoryService", "ListWorkers", {})]);
   const schema = (label, value) => (value ? h("details", {}, h("summary", {}, label), h("pre", {}, JSON.stringify(value, null, 2))) : null);
   const body = h("tbody");
   page("Handlers", h("div", { class: "table-wrap" }, h("table", { id: "handlers" },
-    h("thead", {}, h("tr", {}, ["Handler", "Version", "Served now", "Retries", "Description and schemas"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", {}, h("tr", {}, ["Handler", "Version", "Served now by", "Retries", "Description and schemas"].map((t) => h("th", { scope: "col" }, t)))),
     body)));
   fillRows(body, (found || []).map((x) => h("tr", { "data-handler": x.name, "data-version": x.version },
     h("td", {}, h("a", { href: `#/jobs?handler=${encodeURIComponent(x.name)}` }, x.name)), h("td", {}, x.version),
-    h("td", {}, x.online ? "yes" : h("span", { class: "muted", title: "no executor or remote worker serves it now" }, "no")),
+    h("td", { class: "wrap served" }, servedBy(x, sessions || [])),
     h("td", { class: "num" }, x.retryPolicy?.maximumAttempts ?? ""),
     h("td", { class: "wrap" }, x.description || "", schema("input schema", x.inputSchema || x.inputType),
       schema("output schema", x.outputSchema || x.outputType)))));
