@@ -420,10 +420,10 @@ class FinishedBucket:
 class RollupConfig:
     """How the finished jobs are rolled up into per-minute counts (the overview's source).
 
-    A minute is rolled up once it ended lag_seconds ago and no transaction that began
-    before its end is still open (one open longer than stall_seconds is not waited for);
-    one run covers at most max_minutes of jobs; minutes older than keep_seconds (a day and
-    a bit: the longest window the overview answers) are deleted."""
+    A run counts the jobs finished up to lag_seconds ago, and before the start of any
+    transaction still open (one open longer than stall_seconds is not waited for); it
+    covers at most max_minutes of jobs; minutes older than keep_seconds (a day and a bit:
+    the longest window the overview answers) are deleted."""
 
     lag_seconds: float = 5.0
     stall_seconds: float = 300.0

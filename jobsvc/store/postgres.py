@@ -741,9 +741,7 @@ class PgStore:
 
     async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
         """Per handler version: queued (due, scheduled), running, and finished within the window."""
-        found = await self._fetch(
-            "job_stats_by_version", window_seconds=window_seconds, through=await self._finished_watermark()
-        )
+        found = await self._with_finished_watermark("job_stats_by_version", window_seconds=window_seconds)
         return [
             VersionStats(
                 r["handler"],
@@ -762,19 +760,18 @@ class PgStore:
 
     async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
         """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
-        found = await self._fetch(
-            "job_finished_timeline",
-            window_seconds=window_seconds,
-            bucket_seconds=bucket_seconds,
-            through=await self._finished_watermark(),
+        found = await self._with_finished_watermark(
+            "job_finished_timeline", window_seconds=window_seconds, bucket_seconds=bucket_seconds
         )
         return [FinishedBucket(r["bucket_start"], r["succeeded"], r["failed"], r["cancelled"]) for r in found]
 
-    async def _finished_watermark(self) -> datetime:
-        """The roll-up's watermark, passed to the overview's queries as a value (see job_stats_by_version)."""
-        [mark] = await self._fetch("job_finished_watermark")
-        through: datetime = mark["through"]
-        return through
+    async def _with_finished_watermark(self, name: str, /, **parameters: object) -> list[asyncpg.Record]:
+        """Run an overview query with the roll-up's watermark as its :through, read in the
+        same snapshot (REPEATABLE READ, read-only), so that the roll-up's minutes and the
+        jobs since the watermark add up whatever a roll-up commits meanwhile."""
+        async with self._connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            [mark] = await _run(conn, "job_finished_watermark")
+            return await _run(conn, name, through=mark["through"], **parameters)
 
     async def job_finished_rollup(self, config: RollupConfig) -> datetime | None:
         """Roll the jobs finished since the watermark up into minutes. The open transactions

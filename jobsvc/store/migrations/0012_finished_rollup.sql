@@ -2,11 +2,11 @@
 -- (issue 15): per-minute counts of finished jobs, filled by maintenance, never by the
 -- statements that finish jobs.
 --
--- Every replica's maintenance rolls up, now and then, the jobs that finished since the
--- watermark (jobsvc_finished_rollup.through) up to a whole minute safely in the past,
--- read through jobsvc_jobs_finished_idx, and moves the watermark there. The overview
--- reads the minutes before the watermark from here and only the jobs finished after it
--- (a minute or two of them) from jobsvc_jobs. Counts outlive the jobs' retention; rows
+-- Every replica's maintenance rolls up, every few seconds, the jobs that finished since
+-- the watermark (jobsvc_finished_rollup.through) up to a moment safely in the past, read
+-- through jobsvc_jobs_finished_idx, and moves the watermark there. The overview reads the
+-- minutes up to the watermark from here and only the jobs finished after it (the last
+-- few seconds of them) from jobsvc_jobs. Counts outlive the jobs' retention; rows
 -- older than a day (the longest window) are deleted by the same roll-up.
 
 -- Jobs that finished within one minute, per handler version and outcome.

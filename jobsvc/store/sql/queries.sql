@@ -853,11 +853,12 @@ RETURNING name;
 -- Finished within the window (counted in whole minutes: from the start of the minute the
 -- window reaches into): the minutes before the roll-up's watermark :through (read first,
 -- by job_finished_watermark) from jobsvc_finished_minutes (a row per minute and version,
--- whatever the traffic), and only the jobs finished since it (the last minute or two)
--- through jobsvc_jobs_finished_idx. The watermark is a parameter, not a join, so that the
--- planner sees how few jobs that is (a join made it guess a third of the table, and plan,
--- and JIT-compile, for that). Minutes before a watermark never change again, so the two
--- parts add up even while a roll-up moves it.
+-- whatever the traffic; the minute holding the watermark counted up to it), and only the
+-- jobs finished since it (the last few seconds) through jobsvc_jobs_finished_idx. The
+-- watermark is a parameter, not a join, so that the planner sees how few jobs that is (a
+-- join made it guess a third of the table, and plan, and JIT-compile, for that). Both
+-- statements run in one REPEATABLE READ snapshot: a roll-up committed in between would
+-- otherwise count its jobs twice.
 -- The queued jobs are counted by wait reason as job_get's waiting_kind says it: per row
 -- only what the row holds and a primary-key probe of its concurrency or rate key (when
 -- it has one); "no worker" is per version, so it is asked once per group, and then
@@ -959,19 +960,22 @@ WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS
   AND xact_start > now() - make_interval(secs => :stall_seconds);
 
 -- name: job_finished_watermark
--- The roll-up's watermark: every job finished before it is counted in jobsvc_finished_minutes.
+-- The roll-up's watermark: every job finished before it is counted in jobsvc_finished_minutes
+-- (and none after it).
 SELECT through FROM jobsvc_finished_rollup;
 
 -- name: job_finished_rollup_mark
 -- The first step of a roll-up (job_finished_rollup_add is the second, in one transaction):
 -- lock the watermark (SKIP LOCKED: replicas rolling up at once do it once; no row when
--- another one is at it) and say how far this run goes: up to the last whole minute before
--- both :open_since (see job_open_transactions_since) and now() - :lag_seconds, and at most
--- :max_minutes past the first job finished since the watermark (a long backlog is rolled
--- up over several runs; a stretch where nothing finished is skipped at once).
+-- another one is at it) and say how far this run goes: up to :open_since (see
+-- job_open_transactions_since) and now() - :lag_seconds, whichever is earlier, and at
+-- most :max_minutes past the first job finished since the watermark (a long backlog is
+-- rolled up over several runs; a stretch where nothing finished is skipped at once). The
+-- watermark need not be a whole minute: the minute holding it is counted in part, and
+-- the next run adds the rest to the same row.
 SELECT r.through AS since,
        greatest(r.through, least(
-           date_trunc('minute', least(:open_since::timestamptz, now() - make_interval(secs => :lag_seconds))),
+           least(:open_since::timestamptz, now() - make_interval(secs => :lag_seconds)),
            date_trunc('minute', (SELECT min(j.finished_at) FROM jobsvc_jobs j
                                  WHERE j.finished_at IS NOT NULL AND j.finished_at >= r.through))
                + make_interval(mins => :max_minutes))) AS until

@@ -395,7 +395,8 @@ CREATE TABLE jobsvc_finished_minutes (
 );
 
 -- The roll-up's watermark (one row): every job finished before `through` is counted in
--- jobsvc_finished_minutes, none after it; the overview reads the jobs after it itself.
+-- jobsvc_finished_minutes (the minute holding it in part), none after it; the overview
+-- reads the jobs after it itself.
 CREATE TABLE jobsvc_finished_rollup (
     id      boolean     NOT NULL DEFAULT true,
     through timestamptz NOT NULL,
