@@ -103,8 +103,8 @@ def test_kubernetes_manifests_agree_with_each_other_and_with_jobsvc(tmp_path: Pa
 
     # Services and the disruption budget select these pods, on the named port.
     # (HTTP through the Service only: the headless one is for gRPC clients balancing per call.)
-    http = ("http", serve.http_port)
-    for name, wanted in (("Service/jobsvc", [("grpc", serve.port), http]), ("Service/jobsvc-headless", [("grpc", serve.port)])):
+    grpc, http = ("grpc", serve.port), ("http", serve.http_port)
+    for name, wanted in (("Service/jobsvc", [grpc, http]), ("Service/jobsvc-headless", [grpc])):
         spec = docs[name]["spec"]
         assert spec["selector"].items() <= labels.items(), name
         assert [(p["targetPort"], p["port"]) for p in spec["ports"]] == wanted, name
