@@ -949,14 +949,17 @@ GROUP BY 1
 ORDER BY 1;
 
 -- name: job_open_transactions_since
--- When the oldest transaction still open on this database began (now() when none is, or
--- none is older than :stall_seconds: one left open by hand must not stop the roll-up).
+-- When the oldest client transaction still open on this database began (now() when none
+-- is, or none is older than :stall_seconds: one left open by hand must not stop the
+-- roll-up). Only client backends: autovacuum's transactions (minutes, on a big table)
+-- finish no job.
 -- A job such a transaction finishes gets finished_at = its start (now() is the
 -- transaction's time) but becomes visible only at its commit, so job_finished_rollup
 -- (run after this, in a newer snapshot) stops short of it and counts it on a later run.
 SELECT least(now(), min(xact_start)) AS since
 FROM pg_stat_activity
-WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+  AND xact_start IS NOT NULL
   AND xact_start > now() - make_interval(secs => :stall_seconds);
 
 -- name: job_finished_watermark
