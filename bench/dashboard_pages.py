@@ -123,7 +123,8 @@ async def fill(dsn: str, jobs: int, last_hour: int) -> None:
         for first in range(1, jobs + 1, step):
             await conn.execute(FILL, first + 3600, HANDLERS, min(step, jobs - first + 1), 1.0)  # older than an hour
         spacing = 3590.0 / max(1, last_hour)  # and --last-hour within the last hour
-        for first in range(1, last_hour + 1, step):
+        # Oldest first, so that the newest jobs are seconds old when roll_up runs, as in a busy server.
+        for first in reversed(range(1, last_hour + 1, step)):
             await conn.execute(FILL, first, HANDLERS, min(step, last_hour - first + 1), spacing)
         await conn.execute(ACTIVE, HANDLERS)
         await conn.execute("VACUUM ANALYZE jobsvc_jobs")

@@ -246,7 +246,8 @@ async def test_workflows_workers_and_dead_letters_in_a_browser(start_server: Sta
     working = asyncio.create_task(worker.run())
     async with httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {ADMIN}"}, timeout=30) as http:
         try:
-            slow = {"count": 4, "pause": 0.5}
+            # Long enough (4 s) for the page to see it running on a loaded machine (2 s was not).
+            slow = {"count": 8, "pause": 0.5}
             steps = [
                 _step("fetch", "echo", 1),
                 _step("transform", "steps", slow, "fetch"),
