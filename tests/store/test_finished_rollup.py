@@ -12,9 +12,11 @@ from datetime import datetime
 import asyncpg
 import pytest
 
+from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.stats import bucket_seconds
 from jobsvc.domain.jobs import RollupConfig
 from jobsvc.store.postgres import PgStore, create_pool
+from jobsvc.supervisor import Supervisor
 
 # 120 finished jobs, one every 45 s going back 90 minutes: two handlers, every 7th failed,
 # every 11th cancelled.
@@ -124,3 +126,15 @@ async def test_replicas_roll_up_once_and_open_transactions_hold_the_watermark_ba
             assert row["since"] > began
     finally:
         await other.close()
+
+
+async def test_maintenance_rolls_up_on_each_pass(store: PgStore, conn: asyncpg.Connection) -> None:
+    await conn.execute(PLANT)
+    config = MaintenanceConfig(rollup=RollupConfig(lag_seconds=0, max_minutes=24 * 60))
+    maintenance = Maintenance(store, config, jobs_due=lambda _: None, supervisor=Supervisor())
+    await maintenance.run_once(reap=False)
+    assert await conn.fetchval("SELECT sum(succeeded + failed + cancelled) FROM jobsvc_finished_minutes") == 120
+
+
+def test_timeline_buckets_are_whole_minutes() -> None:
+    assert [bucket_seconds(w) for w in (1, 600, 3600, 7200, 86400)] == [60, 60, 60, 120, 1440]
