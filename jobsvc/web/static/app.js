@@ -173,7 +173,6 @@ function fillRows(body, rows) {
     r.tabIndex = -1;
     r.classList.add("openable");
     link.tabIndex = -1;  // the row itself is the tab stop; Enter follows this link
-    r.setAttribute("aria-label", `${link.textContent}: press Enter to open`);
   });
   body.replaceChildren(...rows);
   const openable = rows.filter((r) => r.classList.contains("openable"));
