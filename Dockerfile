@@ -19,7 +19,9 @@ ENV PATH=/opt/jobsvc/bin:$PATH \
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without a runAsUser.
 USER 10001:10001
 WORKDIR /home/jobsvc
+# gRPC, and HTTP: the API over HTTP/JSON (Connect) and the dashboard at /.
 EXPOSE 50051
+EXPOSE 8080
 # The gRPC health service answers SERVING only once the database is reachable and
 # migrations are applied, and NOT_SERVING while draining.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
@@ -30,4 +32,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
 ENTRYPOINT ["jobsvc"]
 # Without JOBSVC_DATABASE_URL the container runs its own embedded PostgreSQL in
 # JOBSVC_DATA_DIR (mount a volume there); in production, point it at your database.
-CMD ["serve", "--host", "0.0.0.0", "--port", "50051", "--handlers", "jobsvc.examples"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "50051", "--http-port", "8080", "--handlers", "jobsvc.examples"]

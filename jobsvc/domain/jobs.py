@@ -417,6 +417,21 @@ class FinishedBucket:
 
 
 @dataclass(frozen=True, slots=True)
+class RollupConfig:
+    """How the finished jobs are rolled up into per-minute counts (the overview's source).
+
+    A run counts the jobs finished up to lag_seconds ago, and before the start of any
+    transaction still open (one open longer than stall_seconds is not waited for); it
+    covers at most max_minutes of jobs; minutes older than keep_seconds (a day and a bit:
+    the longest window the overview answers) are deleted."""
+
+    lag_seconds: float = 5.0
+    stall_seconds: float = 300.0
+    max_minutes: int = 5
+    keep_seconds: float = 25 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class JobPage:
     """One page of a job listing."""
 

@@ -25,6 +25,7 @@ from jobsvc.domain.jobs import (
     NewJob,
     Payload,
     QueueStats,
+    RollupConfig,
     Transition,
     VersionStats,
 )
@@ -242,7 +243,14 @@ class JobStore(Protocol):
         ...
 
     async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
-        """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
+        """Jobs finished within the window, per bucket of whole minutes (empty buckets left
+        out), oldest first."""
+        ...
+
+    async def job_finished_rollup(self, config: RollupConfig) -> datetime | None:
+        """Count the jobs finished since the last roll-up into per-minute rows (what the
+        overview reads instead of the jobs themselves) and answer the new watermark: every
+        job finished before it is counted. None when another replica is rolling up."""
         ...
 
     # -- the worker session directory ------------------------------------------------

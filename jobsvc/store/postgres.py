@@ -28,6 +28,7 @@ from jobsvc.domain.jobs import (
     NewJob,
     Payload,
     QueueStats,
+    RollupConfig,
     Transition,
     VersionStats,
 )
@@ -745,6 +746,7 @@ class PgStore:
 
     async def job_stats_by_version(self, window_seconds: float) -> list[VersionStats]:
         """Per handler version: queued (due, scheduled), running, and finished within the window."""
+        found = await self._with_finished_watermark("job_stats_by_version", window_seconds=window_seconds)
         return [
             VersionStats(
                 r["handler"],
@@ -758,13 +760,46 @@ class PgStore:
                 r["oldest_queued_age"],
                 rows.wait_counts(r),
             )
-            for r in await self._fetch("job_stats_by_version", window_seconds=window_seconds)
+            for r in found
         ]
 
     async def job_finished_timeline(self, window_seconds: float, bucket_seconds: float) -> list[FinishedBucket]:
         """Jobs finished within the window, per bucket (empty buckets left out), oldest first."""
-        found = await self._fetch("job_finished_timeline", window_seconds=window_seconds, bucket_seconds=bucket_seconds)
+        found = await self._with_finished_watermark(
+            "job_finished_timeline", window_seconds=window_seconds, bucket_seconds=bucket_seconds
+        )
         return [FinishedBucket(r["bucket_start"], r["succeeded"], r["failed"], r["cancelled"]) for r in found]
+
+    async def _with_finished_watermark(self, name: str, /, **parameters: object) -> list[asyncpg.Record]:
+        """Run an overview query with the roll-up's watermark as its :through, read in the
+        same snapshot (REPEATABLE READ, read-only), so that the roll-up's minutes and the
+        jobs since the watermark add up whatever a roll-up commits meanwhile."""
+        async with self._connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            [mark] = await _run(conn, "job_finished_watermark")
+            return await _run(conn, name, through=mark["through"], **parameters)
+
+    async def job_finished_rollup(self, config: RollupConfig) -> datetime | None:
+        """Roll the jobs finished since the watermark up into minutes. The open transactions
+        are read first, in a snapshot older than the roll-up's, so that a job finished by a
+        transaction not yet committed is left for a later run, not skipped."""
+        [open_since] = await self._fetch("job_open_transactions_since", stall_seconds=config.stall_seconds)
+        async with self._connection() as conn, conn.transaction():
+            marked = await _run(
+                conn,
+                "job_finished_rollup_mark",
+                open_since=open_since["since"],
+                lag_seconds=config.lag_seconds,
+                max_minutes=config.max_minutes,
+            )
+            if not marked:
+                return None  # another replica is rolling up
+            since: datetime = marked[0]["since"]
+            until: datetime = marked[0]["until"]
+            if until > since:
+                await _execute(
+                    conn, "job_finished_rollup_add", since=since, until=until, keep_seconds=config.keep_seconds
+                )
+            return until
 
     # -- the worker session directory ------------------------------------------------
 

@@ -28,7 +28,10 @@ class GetQueueStatsRequest(_message.Message):
     WINDOW_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def window(self) -> _duration_pb2.Duration:
-        """How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour."""
+        """How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+        Finished jobs are counted in whole minutes: from the start of the minute the window
+        reaches into.
+        """
 
     def __init__(
         self,
@@ -65,8 +68,10 @@ class GetQueueStatsResponse(_message.Message):
 
     @_builtins.property
     def timeline(self) -> _containers.RepeatedCompositeFieldContainer[Global___FinishedBucket]:
-        """Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-        throughput and failure-rate chart); buckets where nothing finished are left out.
+        """Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+        (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+        (a minute each for an hour), one a minute under an hour; buckets where nothing
+        finished are left out.
         """
 
     def __init__(

@@ -79,7 +79,7 @@ def test_kubernetes_manifests_agree_with_each_other_and_with_jobsvc(tmp_path: Pa
     [volume] = [v for v in pod["spec"]["volumes"] if v["name"] == mount["name"]]
     assert volume["configMap"]["name"] == "jobsvc-config"
     serve = parse_args(["serve", "--config", str(config)], {})
-    assert ports == {"grpc": serve.port}
+    assert ports == {"grpc": serve.port, "http": serve.http_port}
 
     # Native gRPC probes on that port; liveness on the service that ignores the database.
     probes = {name: container[name] for name in ("startupProbe", "readinessProbe", "livenessProbe")}
@@ -102,10 +102,12 @@ def test_kubernetes_manifests_agree_with_each_other_and_with_jobsvc(tmp_path: Pa
     assert ref["name"] == "jobsvc-database" and ref["key"] in secret["stringData"]
 
     # Services and the disruption budget select these pods, on the named port.
-    for name in ("Service/jobsvc", "Service/jobsvc-headless"):
+    # (HTTP through the Service only: the headless one is for gRPC clients balancing per call.)
+    grpc, http = ("grpc", serve.port), ("http", serve.http_port)
+    for name, wanted in (("Service/jobsvc", [grpc, http]), ("Service/jobsvc-headless", [grpc])):
         spec = docs[name]["spec"]
         assert spec["selector"].items() <= labels.items(), name
-        assert [(p["targetPort"], p["port"]) for p in spec["ports"]] == [("grpc", serve.port)], name
+        assert [(p["targetPort"], p["port"]) for p in spec["ports"]] == wanted, name
     assert docs["PodDisruptionBudget/jobsvc"]["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert (
         deployment["spec"]["replicas"] >= 2 and deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -127,7 +129,10 @@ def test_the_dockerfile_is_multi_stage_non_root_and_health_checked() -> None:
     assert uid.isdigit() and int(uid) != 0, "a numeric non-root user (Kubernetes runAsNonRoot can check it)"
     health = re.search(r"^HEALTHCHECK .*CMD (\[.+\])$", runtime, re.MULTILINE)
     assert health and '"jobsvc", "health"' in health.group(1)
-    [exposed] = re.findall(r"^EXPOSE (\d+)$", runtime, re.MULTILINE)
+    # Both ports: gRPC, and HTTP (the API over HTTP/JSON and the dashboard), as CMD serves them.
+    exposed = re.findall(r"^EXPOSE (\d+)$", runtime, re.MULTILINE)
     cmd = shlex.split(re.search(r"^CMD \[(.+)\]$", runtime, re.MULTILINE).group(1).replace(",", " "))  # type: ignore[union-attr]
-    assert cmd[cmd.index("--port") + 1] == exposed == str(parse_args(["serve"], {}).port)
+    defaults = parse_args(["serve"], {})
+    assert exposed == [cmd[cmd.index("--port") + 1], cmd[cmd.index("--http-port") + 1]]
+    assert exposed == [str(defaults.port), str(defaults.http_port)]
     assert re.search(r'^ENTRYPOINT \["jobsvc"\]$', runtime, re.MULTILINE), "exec form: jobsvc is PID 1 and gets SIGTERM"

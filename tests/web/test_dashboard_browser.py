@@ -10,8 +10,10 @@ import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -54,11 +56,12 @@ async def _call(http: httpx.AsyncClient, method: str, body: dict[str, Any]) -> d
     return answer
 
 
-async def _signed_in(browser: Any, base: str, token: str, problems: list[str]) -> Any:
-    """A page of a fresh browser context that has given `token` in the token dialog; the
-    page's script errors and policy violations are added to `problems`."""
+async def _signed_in(browser: Any, base: str, token: str, problems: list[str], **options: Any) -> Any:
+    """A page of a fresh browser context (with Playwright's context `options`) that has given
+    `token` in the token dialog; the page's script errors and policy violations are added
+    to `problems`."""
     # The dashboard's Content-Security-Policy applies (no bypass): what it forbids would fail here.
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, **options)
     page = await context.new_page()
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
     # Answers with an error status are logged by the browser as "Failed to load resource"; not a problem.
@@ -243,7 +246,8 @@ async def test_workflows_workers_and_dead_letters_in_a_browser(start_server: Sta
     working = asyncio.create_task(worker.run())
     async with httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {ADMIN}"}, timeout=30) as http:
         try:
-            slow = {"count": 4, "pause": 0.5}
+            # Long enough (4 s) for the page to see it running on a loaded machine (2 s was not).
+            slow = {"count": 8, "pause": 0.5}
             steps = [
                 _step("fetch", "echo", 1),
                 _step("transform", "steps", slow, "fetch"),
@@ -297,6 +301,11 @@ async def test_workflows_workers_and_dead_letters_in_a_browser(start_server: Sta
             await page.wait_for_selector('#workers tr[data-worker="dash-worker"]')
             assert "echo@1.0.0" in await page.inner_text('#workers tr[data-worker="dash-worker"]')
             await _shot(page, "17-workers", shots)
+            # The handlers page says who serves each version now.
+            await page.goto(f"{base}/#/handlers")
+            served = page.locator('#handlers tr[data-handler="echo"] td.served')
+            await served.locator('[data-worker="dash-worker"]').wait_for()
+            assert "an executor" in await page.inner_text('#handlers tr[data-handler="steps"] td.served')
 
             # Dead letters: select two, redrive them.
             await page.goto(f"{base}/#/jobs?state=FAILED&handler=fail")
@@ -341,5 +350,104 @@ async def test_workflows_workers_and_dead_letters_in_a_browser(start_server: Sta
             worker.stop()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(working, 10)
+    assert not problems, problems
+    print("\ndashboard screenshots:\n" + "\n".join(f"  {p}" for p in shots))
+
+
+async def _focused_job(page: Any) -> str | None:
+    """The job of the jobs table's row that has the focus, if one has."""
+    focused = page.locator("#jobs tbody tr:focus")
+    return await focused.get_attribute("data-job") if await focused.count() else None
+
+
+async def test_labels_keyboard_and_times_in_a_browser(start_server: StartServer, browser: Any) -> None:
+    """The jobs table filtered by labels; tables reached, walked and opened with the
+    keyboard, the focus visible; times in the browser's time zone, UTC on hover."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    server = await start_server(http_port=0, auth=AuthConfig(tokens=TOKENS))
+    base = f"http://127.0.0.1:{server.http_port}"
+    shots: list[Path] = []
+    problems: list[str] = []
+    async with httpx.AsyncClient(base_url=base, headers={"authorization": f"Bearer {ADMIN}"}, timeout=30) as http:
+        jobs = {}
+        for name, labels in [
+            ("eu", {"team": "payments", "region": "eu"}),
+            ("us", {"team": "payments", "region": "us"}),
+            ("search", {"team": "search"}),
+        ]:
+            job = {"handler": "echo", "input": {"json": name}, "labels": labels}
+            jobs[name] = (await _call(http, "CallService/Call", {"job": job}))["job"]
+        # Kolkata (UTC+05:30, no daylight saving) and British dates: "07/12/2026, 11:40:44".
+        page = await _signed_in(browser, base, ADMIN, problems, timezone_id="Asia/Kolkata", locale="en-GB")
+
+        # Labels: name=value pairs, every one required.
+        await page.goto(f"{base}/#/jobs")
+        await _until(lambda: _count(page, 3), "the 3 jobs listed")
+        await page.fill("#filter-labels", "team=payments")
+        await page.click("form.filters button[type=submit]")
+        await _until(lambda: _true("labels=team%3Dpayments" in page.url), "the label filter in the address")
+        await _until(lambda: _count(page, 2), "the 2 jobs of team payments")
+        await page.fill("#filter-labels", "team=payments, region=eu")
+        await page.click("form.filters button[type=submit]")
+        await _until(lambda: _count(page, 1), "the one job of team payments in the eu")
+        assert await page.locator("#jobs tbody tr[data-job]").get_attribute("data-job") == jobs["eu"]["id"]
+        await _shot(page, "22-jobs-labels", shots)
+        await page.fill("#filter-labels", "team")  # not name=value: refused, the address unchanged
+        await page.click("form.filters button[type=submit]")
+        assert "name=value" in await page.inner_text(".flash.error")
+        assert await page.get_attribute("#filter-labels", "aria-invalid") == "true"
+        assert "region%3Deu" in page.url
+        await page.goto(f"{base}/#/jobs")
+        await _until(lambda: _count(page, 3), "the 3 jobs listed")
+        await page.click('#jobs a[data-label="team=search"]')  # a label in the table filters by it
+        await _until(lambda: _count(page, 1), "the one job of team search")
+        assert await page.input_value("#filter-labels") == "team=search"
+
+        # The keyboard: Tab reaches the table (one stop for its rows), arrows walk it, Enter opens.
+        await page.goto(f"{base}/#/jobs")
+        await _until(lambda: _count(page, 3), "the 3 jobs listed")
+        order = [await row.get_attribute("data-job") for row in await page.locator("#jobs tbody tr[data-job]").all()]
+        for _ in range(30):
+            if await _focused_job(page):
+                break
+            await page.keyboard.press("Tab")
+        assert await _focused_job(page) == order[0], "Tab never reached the jobs table"
+        row = page.locator("#jobs tbody tr:focus")
+        assert await page.locator("#jobs tbody tr.openable:focus-visible").count() == 1
+        assert await row.evaluate("r => getComputedStyle(r).outlineStyle") == "solid"  # the focus is visible
+        await page.keyboard.press("ArrowDown")
+        assert await _focused_job(page) == order[1]
+        await page.keyboard.press("End")
+        assert await _focused_job(page) == order[2]
+        await page.keyboard.press("Home")
+        await page.keyboard.press("ArrowDown")
+        await _shot(page, "23-jobs-keyboard-focus", shots)
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector("#result-value")
+        assert page.url.endswith(f"#/jobs/{order[1]}")
+        assert await page.locator("#main:focus").count() == 1  # the new page's content has the focus
+        assert "Priority" in await page.inner_text("#job-details")  # the job's options
+        await page.go_back()
+        await _until(lambda: _count(page, 3), "the 3 jobs listed again")
+        await page.fill("#goto-job", jobs["search"]["id"])  # a job found by its id
+        await page.press("#goto-job", "Enter")
+        await page.wait_for_selector("#result-value")
+        assert page.url.endswith(f"#/jobs/{jobs['search']['id']}")
+        await page.go_back()
+        await _until(lambda: _count(page, 3), "the 3 jobs listed again")
+
+        # Times: shown in the browser's time zone, the UTC value on hover.
+        created = datetime.fromisoformat(jobs["eu"]["createTime"].replace("Z", "+00:00"))
+        cell = page.locator(f'#jobs tr[data-job="{jobs["eu"]["id"]}"] time').first
+        assert await cell.inner_text() == created.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%d/%m/%Y, %H:%M:%S")
+        tooltip = page.locator("#tooltip")
+        assert await tooltip.is_hidden()
+        await cell.hover()
+        await tooltip.wait_for(state="visible")
+        assert await tooltip.inner_text() == created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        await _shot(page, "24-time-utc-on-hover", shots)
+        await page.hover("h1")
+        await tooltip.wait_for(state="hidden")
+        await page.context.close()
     assert not problems, problems
     print("\ndashboard screenshots:\n" + "\n".join(f"  {p}" for p in shots))

@@ -876,10 +876,18 @@ WHERE name = :name AND next_tick_at = :from_tick AND NOT paused
 RETURNING name;
 
 -- name: job_stats_by_version
--- The dashboard's overview (StatsService.GetQueueStats). Three parts, each bounded by its
--- own index (queued: jobsvc_jobs_queued_by_version_idx; running: jobsvc_jobs_leased_idx, every running
--- job holds a lease; finished within the window: jobsvc_jobs_finished_idx), so the cost
--- follows the jobs active now and the window, never the size of the history.
+-- The dashboard's overview (StatsService.GetQueueStats). Each part bounded by its own index
+-- (queued: jobsvc_jobs_queued_by_version_idx; running: jobsvc_jobs_leased_idx, every running job
+-- holds a lease), so the cost follows the jobs active now, never the size of the history.
+-- Finished within the window (counted in whole minutes: from the start of the minute the
+-- window reaches into): the minutes before the roll-up's watermark :through (read first,
+-- by job_finished_watermark) from jobsvc_finished_minutes (a row per minute and version,
+-- whatever the traffic; the minute holding the watermark counted up to it), and only the
+-- jobs finished since it (the last few seconds) through jobsvc_jobs_finished_idx. The
+-- watermark is a parameter, not a join, so that the planner sees how few jobs that is (a
+-- join made it guess a third of the table, and plan, and JIT-compile, for that). Both
+-- statements run in one REPEATABLE READ snapshot: a roll-up committed in between would
+-- otherwise count its jobs twice.
 -- The queued jobs are counted by wait reason as job_get's waiting_kind says it: per row
 -- only what the row holds and a primary-key probe of its concurrency or rate key (when
 -- it has one); "no worker" is per version, so it is asked once per group, and then
@@ -905,7 +913,14 @@ WITH recent AS (
     UNION ALL
     SELECT handler, version, state, run_at, true, ''
     FROM jobsvc_jobs
-    WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+    WHERE finished_at IS NOT NULL
+      AND finished_at >= greatest(:through::timestamptz, date_trunc('minute', now() - make_interval(secs => :window_seconds)))
+), rolled_up AS (
+    SELECT handler, version, sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed,
+           sum(cancelled)::bigint AS cancelled
+    FROM jobsvc_finished_minutes
+    WHERE minute >= date_trunc('minute', now() - make_interval(secs => :window_seconds)) AND minute < :through::timestamptz
+    GROUP BY 1, 2
 ), counted AS (
     SELECT handler, version,
            count(*) FILTER (WHERE NOT finished AND state = 'queued' AND run_at <= now()) AS queued,
@@ -922,25 +937,106 @@ WITH recent AS (
            count(*) FILTER (WHERE waiting_kind = 'rate_limit') AS wait_rate_limit
     FROM recent
     GROUP BY handler, version
+), merged AS (
+    SELECT handler, version,
+           coalesce(c.queued, 0) AS queued, coalesce(c.scheduled, 0) AS scheduled, coalesce(c.running, 0) AS running,
+           coalesce(c.succeeded, 0) + coalesce(u.succeeded, 0) AS succeeded,
+           coalesce(c.failed, 0) + coalesce(u.failed, 0) AS failed,
+           coalesce(c.cancelled, 0) + coalesce(u.cancelled, 0) AS cancelled,
+           coalesce(c.oldest_queued_age, 0) AS oldest_queued_age,
+           coalesce(c.wait_scheduled, 0) AS wait_scheduled, coalesce(c.wait_retry_backoff, 0) AS wait_retry_backoff,
+           coalesce(c.wait_concurrency_limit, 0) AS wait_concurrency_limit,
+           coalesce(c.wait_rate_limit, 0) AS wait_rate_limit
+    FROM counted c FULL JOIN rolled_up u USING (handler, version)
 )
-SELECT counted.*,
-       queued > 0 AND NOT EXISTS (SELECT 1 FROM jobsvc_handlers h
-           WHERE h.name = counted.handler AND h.version = counted.version
+SELECT m.*,
+       m.queued > 0 AND NOT EXISTS (SELECT 1 FROM jobsvc_handlers h
+           WHERE h.name = m.handler AND h.version = m.version
              AND h.last_seen_at > now() - interval '30 seconds') AS no_worker
-FROM counted
+FROM merged m
 ORDER BY handler, version;
 
 -- name: job_finished_timeline
--- Jobs finished within the window in buckets of :bucket_seconds, by outcome (the overview's
--- chart): read through jobsvc_jobs_finished_idx, so it costs what the window holds.
-SELECT to_timestamp(floor(extract(epoch FROM finished_at) / :bucket_seconds) * :bucket_seconds) AS bucket_start,
-       count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE state = 'failed') AS failed,
-       count(*) FILTER (WHERE state = 'cancelled') AS cancelled
-FROM jobsvc_jobs
-WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => :window_seconds)
+-- Jobs finished within the window in buckets of :bucket_seconds (a whole number of
+-- minutes), by outcome (the overview's chart): as job_stats_by_version, the minutes before
+-- the roll-up's watermark :through from jobsvc_finished_minutes, the jobs finished since it
+-- through jobsvc_jobs_finished_idx.
+WITH minutes AS (
+    SELECT minute AS at, succeeded, failed, cancelled
+    FROM jobsvc_finished_minutes
+    WHERE minute >= date_trunc('minute', now() - make_interval(secs => :window_seconds)) AND minute < :through::timestamptz
+    UNION ALL
+    SELECT finished_at, (state = 'succeeded')::int, (state = 'failed')::int, (state = 'cancelled')::int
+    FROM jobsvc_jobs
+    WHERE finished_at IS NOT NULL
+      AND finished_at >= greatest(:through::timestamptz, date_trunc('minute', now() - make_interval(secs => :window_seconds)))
+)
+SELECT to_timestamp(floor(extract(epoch FROM at) / :bucket_seconds) * :bucket_seconds) AS bucket_start,
+       sum(succeeded)::bigint AS succeeded, sum(failed)::bigint AS failed, sum(cancelled)::bigint AS cancelled
+FROM minutes
 GROUP BY 1
 ORDER BY 1;
+
+-- name: job_open_transactions_since
+-- When the oldest client transaction still open on this database began (now() when none
+-- is, or none is older than :stall_seconds: one left open by hand must not stop the
+-- roll-up). Only client backends: autovacuum's transactions (minutes, on a big table)
+-- finish no job.
+-- A job such a transaction finishes gets finished_at = its start (now() is the
+-- transaction's time) but becomes visible only at its commit, so job_finished_rollup
+-- (run after this, in a newer snapshot) stops short of it and counts it on a later run.
+SELECT least(now(), min(xact_start)) AS since
+FROM pg_stat_activity
+WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+  AND xact_start IS NOT NULL
+  AND xact_start > now() - make_interval(secs => :stall_seconds);
+
+-- name: job_finished_watermark
+-- The roll-up's watermark: every job finished before it is counted in jobsvc_finished_minutes
+-- (and none after it).
+SELECT through FROM jobsvc_finished_rollup;
+
+-- name: job_finished_rollup_mark
+-- The first step of a roll-up (job_finished_rollup_add is the second, in one transaction):
+-- lock the watermark (SKIP LOCKED: replicas rolling up at once do it once; no row when
+-- another one is at it) and say how far this run goes: up to :open_since (see
+-- job_open_transactions_since) and now() - :lag_seconds, whichever is earlier, and at
+-- most :max_minutes past the first job finished since the watermark (a long backlog is
+-- rolled up over several runs; a stretch where nothing finished is skipped at once). The
+-- watermark need not be a whole minute: the minute holding it is counted in part, and
+-- the next run adds the rest to the same row.
+SELECT r.through AS since,
+       greatest(r.through, least(
+           least(:open_since::timestamptz, now() - make_interval(secs => :lag_seconds)),
+           date_trunc('minute', (SELECT min(j.finished_at) FROM jobsvc_jobs j
+                                 WHERE j.finished_at IS NOT NULL AND j.finished_at >= r.through))
+               + make_interval(mins => :max_minutes))) AS until
+FROM jobsvc_finished_rollup r
+FOR UPDATE SKIP LOCKED;
+
+-- name: job_finished_rollup_add
+-- Count the jobs finished in [:since, :until) into their minutes (through
+-- jobsvc_jobs_finished_idx: only those jobs are read), move the watermark to :until, and
+-- delete the minutes older than :keep_seconds. Run holding job_finished_rollup_mark's lock.
+WITH counted AS (
+    SELECT date_trunc('minute', finished_at) AS minute, handler, version,
+           count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE state = 'failed') AS failed,
+           count(*) FILTER (WHERE state = 'cancelled') AS cancelled
+    FROM jobsvc_jobs
+    WHERE finished_at IS NOT NULL AND finished_at >= :since::timestamptz AND finished_at < :until::timestamptz
+    GROUP BY 1, 2, 3
+), added AS (
+    INSERT INTO jobsvc_finished_minutes AS f (minute, handler, version, succeeded, failed, cancelled)
+    SELECT minute, handler, version, succeeded, failed, cancelled FROM counted
+    ON CONFLICT (minute, handler, version) DO UPDATE SET
+        succeeded = f.succeeded + excluded.succeeded,
+        failed = f.failed + excluded.failed,
+        cancelled = f.cancelled + excluded.cancelled
+), pruned AS (
+    DELETE FROM jobsvc_finished_minutes WHERE minute < now() - make_interval(secs => :keep_seconds)
+)
+UPDATE jobsvc_finished_rollup SET through = :until::timestamptz;
 
 -- name: job_queue_stats
 -- Per handler: queued jobs that are due, those scheduled for later (delays, retry

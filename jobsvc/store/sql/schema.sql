@@ -385,6 +385,30 @@ CREATE TABLE jobsvc_worker_sessions (
     CONSTRAINT jobsvc_worker_sessions_pkey PRIMARY KEY (session_id)
 );
 
+-- Jobs finished within each minute, per handler version and outcome (0012): the overview's
+-- "finished in the last hour" and its chart read these instead of the jobs. Filled by
+-- maintenance's roll-up (job_finished_rollup), never by the statements that finish jobs;
+-- rows older than a day are deleted by the same roll-up.
+CREATE TABLE jobsvc_finished_minutes (
+    minute    timestamptz NOT NULL,
+    handler   text        NOT NULL,
+    version   text        NOT NULL,
+    succeeded bigint      NOT NULL DEFAULT 0,
+    failed    bigint      NOT NULL DEFAULT 0,
+    cancelled bigint      NOT NULL DEFAULT 0,
+    CONSTRAINT jobsvc_finished_minutes_pkey PRIMARY KEY (minute, handler, version)
+);
+
+-- The roll-up's watermark (one row): every job finished before `through` is counted in
+-- jobsvc_finished_minutes (the minute holding it in part), none after it; the overview
+-- reads the jobs after it itself.
+CREATE TABLE jobsvc_finished_rollup (
+    id      boolean     NOT NULL DEFAULT true,
+    through timestamptz NOT NULL,
+    CONSTRAINT jobsvc_finished_rollup_id_check CHECK (id),
+    CONSTRAINT jobsvc_finished_rollup_pkey PRIMARY KEY (id)
+);
+
 -- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at
 -- most maximum, computed in logarithms so that no intermediate value overflows or
 -- underflows, whatever the stored policy (0006: power() overflowing a double used to fail

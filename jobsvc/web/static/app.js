@@ -111,10 +111,31 @@ function h(tag, attrs, ...children) {
   return node;
 }
 
+// A time in the browser's time zone; its UTC value shows on hover (showUtc).
 function time(iso) {
   if (!iso) return h("span", { class: "muted" }, "—");
   const date = new Date(iso);
-  return h("time", { datetime: iso, title: date.toISOString() + " (UTC)" }, date.toLocaleString());
+  return h("time", { datetime: iso, "data-utc": utcText(date) }, date.toLocaleString());
+}
+
+const utcText = (date) => date.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+
+// The UTC value of the time under the pointer, in one tooltip (#tooltip) placed below it.
+function showUtc(event) {
+  const anchor = event.target.closest?.("time[data-utc]");
+  if (!anchor) return;
+  const tip = document.getElementById("tooltip");
+  const box = anchor.getBoundingClientRect();
+  tip.textContent = anchor.dataset.utc;
+  tip.style.left = `${box.left + window.scrollX}px`;
+  tip.style.top = `${box.bottom + window.scrollY + 4}px`;
+  tip.hidden = false;
+  anchor.setAttribute("aria-describedby", "tooltip");
+}
+
+function hideUtc(event) {
+  if (event && !event.target.closest?.("time[data-utc]")) return;
+  document.getElementById("tooltip").hidden = true;
 }
 
 function age(seconds) {
@@ -129,9 +150,62 @@ const stateBadge = (state) => h("span", { class: `state state-${stateName(state)
 const payload = (p) => (p === undefined ? "" : JSON.stringify(p.json !== undefined ? p.json : p, null, 2));
 const seconds = (duration) => parseFloat((duration || "0s").replace("s", ""));
 
+// ---- tables: refreshed in place, and driven by the keyboard ---------------------------
+//
+// Every table body is filled by fillRows. A row that links somewhere (its first link) is
+// "openable": one row of each table is in the tab order (the last one used, else the
+// first), the arrow keys, Home and End move between rows, Enter opens the focused row.
+// Other controls in a row (buttons, checkboxes, further links) keep their own tab stops.
+
+const rowKey = (row) => (row ? [...row.attributes].filter((a) => a.name.startsWith("data-")).map((a) => `${a.name}=${a.value}`).join("&") : "");
+
+function fillRows(body, rows) {
+  const old = [...body.children];
+  const drawn = rows.map((r) => r.outerHTML);
+  // Unchanged since the last refresh: leave the DOM alone (focus, hover, selection stay).
+  if (old.length === rows.length && old.every((r, i) => r.drawn === drawn[i])) return;
+  const had = body.contains(document.activeElement) ? rowKey(document.activeElement.closest("tr")) : null;
+  const current = body.dataset.current || "";
+  rows.forEach((r, i) => {
+    r.drawn = drawn[i];
+    const link = r.querySelector("a[href]");
+    if (!link) return;
+    r.tabIndex = -1;
+    r.classList.add("openable");
+    link.tabIndex = -1;  // the row itself is the tab stop; Enter follows this link
+  });
+  body.replaceChildren(...rows);
+  const openable = rows.filter((r) => r.classList.contains("openable"));
+  const again = openable.find((r) => rowKey(r) === (had ?? current)) || openable[0];
+  if (again) {
+    again.tabIndex = 0;
+    if (had !== null) again.focus({ preventScroll: true });
+  }
+  const tip = document.getElementById("tooltip");
+  if (!tip.hidden && !document.querySelector("time[aria-describedby]:hover")) tip.hidden = true;
+}
+
+function rowKeys(event) {
+  const row = event.target;
+  if (!(row instanceof HTMLTableRowElement) || !row.classList.contains("openable")) return;
+  const rows = [...row.parentElement.querySelectorAll(":scope > tr.openable")];
+  const at = rows.indexOf(row);
+  const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: rows.length - 1 }[event.key];
+  if (event.key === "Enter") {
+    event.preventDefault();
+    row.querySelector("a[href]").click();
+  } else if (to !== undefined && rows[to]) {
+    event.preventDefault();
+    row.tabIndex = -1;
+    rows[to].tabIndex = 0;
+    rows[to].focus();
+    row.parentElement.dataset.current = rowKey(rows[to]);
+  }
+}
+
 function page(title, ...content) {
   const main = document.getElementById("main");
-  main.replaceChildren(h("h1", {}, title), ...content);
+  main.replaceChildren(h("h1", {}, title), ...content.filter((c) => c !== null && c !== undefined && c !== false));
   document.title = `${title} · jobsvc`;
 }
 
@@ -208,7 +282,7 @@ async function overview() {
     chart.replaceChildren(timelineChart(stats.timeline || [], seconds(stats.window), new Date(stats.time).getTime()));
     const sum = (key) => rows.reduce((n, r) => n + Number(r[key] || 0), 0);
     totals.textContent = `${sum("queued")} queued, ${sum("running")} running, ${sum("failed")} failed in the last hour · updated ${new Date().toLocaleTimeString()}`;
-    body.replaceChildren(...(rows.length ? rows.map((r) => h("tr", { "data-handler": r.handler },
+    fillRows(body, (rows.length ? rows.map((r) => h("tr", { "data-handler": r.handler, "data-version": r.version },
       h("td", {}, h("a", { href: `#/jobs?handler=${encodeURIComponent(r.handler)}` }, r.handler)), h("td", {}, r.version),
       ...["queued", "scheduled"].map((k) => h("td", { class: "num" }, r[k] || "0")),
       h("td", { class: "waiting" }, waitingText(r.waiting)),
@@ -223,6 +297,7 @@ async function overview() {
 async function jobs(params) {
   const state = params.get("state") || "", handler = params.get("handler") || "", version = params.get("version") || "";
   const after = params.get("after") || "", before = params.get("before") || "";  // ISO, UTC
+  const labelsText = params.get("labels") || "", labels = parseLabels(labelsText) || {};  // "team=payments,region=eu"
   const tokens = [""];
   let index = 0;
   const body = h("tbody");
@@ -237,6 +312,8 @@ async function jobs(params) {
   const localValue = (iso) => (iso ? new Date(new Date(iso).getTime() - new Date(iso).getTimezoneOffset() * 60000).toISOString().slice(0, 16) : "");
   const afterInput = h("input", { type: "datetime-local", id: "filter-after", value: localValue(after), title: "created at or after (your time zone)" });
   const beforeInput = h("input", { type: "datetime-local", id: "filter-before", value: localValue(before), title: "created before (your time zone)" });
+  const labelsInput = h("input", { name: "labels", id: "filter-labels", value: labelsText, placeholder: "team=payments, region=eu",
+    title: "only jobs carrying every one of these labels (name=value, separated by commas)" });
   const filters = h("form", { class: "filters", role: "search", onsubmit: (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
@@ -245,10 +322,26 @@ async function jobs(params) {
     if (versionInput.value.trim()) q.set("version", versionInput.value.trim());
     if (afterInput.value) q.set("after", new Date(afterInput.value).toISOString());
     if (beforeInput.value) q.set("before", new Date(beforeInput.value).toISOString());
+    const wanted = parseLabels(labelsInput.value);
+    if (wanted === null) {
+      labelsInput.setAttribute("aria-invalid", "true");
+      flash("Labels: write name=value pairs separated by commas, e.g. team=payments, region=eu.", true);
+      labelsInput.focus();
+      return;
+    }
+    if (Object.keys(wanted).length) q.set("labels", labelsParam(wanted));
     location.hash = `#/jobs?${q}`;
   } }, h("label", {}, "State", stateSelect), h("label", {}, "Handler", handlerInput, handlers),
-  h("label", {}, "Version", versionInput), h("label", {}, "Created from", afterInput), h("label", {}, "to", beforeInput),
+  h("label", {}, "Version", versionInput), h("label", {}, "Labels", labelsInput),
+  h("label", {}, "Created from", afterInput), h("label", {}, "to", beforeInput),
   h("button", { type: "submit" }, "Filter"),
+  h("label", { class: "goto" }, "Go to job", h("input", { id: "goto-job", placeholder: "job id", size: 36, autocomplete: "off",
+    title: "a job's whole id: Enter opens its page", onkeydown: (e) => {
+      if (e.key !== "Enter") return;
+      e.preventDefault();  // not the filter form's submit
+      const id = e.target.value.trim();
+      if (id) location.hash = `#/jobs/${encodeURIComponent(id)}`;
+    } })),
   state === "FAILED" && handler ? h("button", { type: "button", class: "danger", id: "redrive-all", disabled: (await canAct()) ? null : true,
     title: "re-run every failed job of this handler as new jobs (RedriveJobs)", onclick: async () => {
       try {
@@ -283,7 +376,7 @@ async function jobs(params) {
   syncSelection();
   page("Jobs", filters, selecting ? h("div", { class: "actions" }, redriveSelected) : null, h("div", { class: "table-wrap" }, h("table", { id: "jobs" },
     h("thead", {}, h("tr", {}, selecting ? h("th", { scope: "col" }, selectAll) : null,
-      ["Job", "Handler", "Version", "State", "Attempt", "Created", "Finished"].map((t) => h("th", { scope: "col" }, t)))),
+      ["Job", "Handler", "Version", "State", "Attempt", "Labels", "Created", "Finished"].map((t) => h("th", { scope: "col" }, t)))),
     body)), h("div", { class: "pager" }, prev, next));
   api("JobService", "ListHandlers", {}).then((r) => handlers.replaceChildren(
     ...[...new Set((r.handlers || []).map((x) => x.name))].map((n) => h("option", { value: n }))));
@@ -295,19 +388,36 @@ async function jobs(params) {
     if (version) request.version = version;
     if (after) request.createdAfter = after;
     if (before) request.createdBefore = before;
+    if (Object.keys(labels).length) request.labels = labels;
     const result = await api("JobService", "ListJobs", request);
     tokens[index + 1] = result.nextPageToken || "";
     prev.disabled = index === 0;
     next.disabled = !result.nextPageToken;
-    body.replaceChildren(...((result.jobs || []).length ? result.jobs.map((j) => h("tr", { "data-job": j.id },
+    fillRows(body, ((result.jobs || []).length ? result.jobs.map((j) => h("tr", { "data-job": j.id },
       selecting ? selectCell(j) : null, h("td", {}, h("a", { href: `#/jobs/${j.id}` }, j.id.slice(0, 8))), h("td", {}, j.handler), h("td", {}, j.version),
       h("td", {}, stateBadge(j.state)), h("td", { class: "num" }, `${j.attempt || 0}/${j.maxAttempts || 0}`),
+      h("td", { class: "labels" }, Object.entries(j.labels || {}).map(([k, v]) => h("a", { class: "label", "data-label": `${k}=${v}`,
+        href: `#/jobs?labels=${encodeURIComponent(labelsParam({ [k]: v }))}`, title: "only jobs with this label" }, `${k}=${v}`))),
       h("td", {}, time(j.createTime)), h("td", {}, time(j.finishTime))))
-      : [h("tr", {}, h("td", { colspan: 8, class: "muted" }, "No jobs match."))]));
+      : [h("tr", {}, h("td", { colspan: 9, class: "muted" }, "No jobs match."))]));
   }
   // While jobs are selected the table stays as it is (a refresh would move rows under the pointer).
   await every(5000, async () => (index === 0 && selected.size === 0 ? load() : null));
 }
+
+// The jobs page's label filter, "team=payments, region=eu", as ListJobs' labels map; null
+// when a part is not name=value. Values cannot hold commas here (the API takes any).
+function parseLabels(text) {
+  const labels = {};
+  for (const part of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const at = part.indexOf("=");
+    if (at <= 0) return null;
+    labels[part.slice(0, at).trim()] = part.slice(at + 1).trim();
+  }
+  return labels;
+}
+
+const labelsParam = (labels) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(",");
 
 function eventText(event) {
   if (event.queued) return `queued (${event.queued.handler}@${event.queued.version})`;
@@ -343,6 +453,10 @@ async function job(id) {
       ["State", h("span", { id: "job-state" }, stateBadge(j.state))], ["Attempt", `${j.attempt || 0} of ${j.maxAttempts}`],
       ["Created", time(j.createTime)], ["Runs at", time(j.runAt)], ["Started", time(j.startTime)], ["Finished", time(j.finishTime)],
       ["Labels", JSON.stringify(j.labels || {})],
+      ["Priority", String(j.priority || 0)],
+      ...[["Idempotency key", j.idempotencyKey], ["Concurrency key", j.concurrencyKey], ["Rate limit key", j.rateLimitKey],
+        ["Fairness key", j.fairnessKey], ["Answered from the cache of", j.cachedFrom && h("a", { href: `#/jobs/${j.cachedFrom}` }, j.cachedFrom)],
+        ["Cancel requested", j.cancelRequested && "yes"]].filter(([, v]) => v),
       j.redriveOf ? ["Redrive of", h("a", { href: `#/jobs/${j.redriveOf}` }, j.redriveOf)] : null,
       j.waitingReason ? ["Waiting", j.waitingReason] : null,
     ].filter(Boolean).flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
@@ -394,7 +508,7 @@ async function schedules() {
     body)));
   async function load() {
     const { schedules: found } = await api("ScheduleService", "ListSchedules", {});
-    body.replaceChildren(...((found || []).length ? found.map((s) => h("tr", { "data-schedule": s.name },
+    fillRows(body, ((found || []).length ? found.map((s) => h("tr", { "data-schedule": s.name },
       h("td", {}, s.name), h("td", {}, s.job?.handler || ""), h("td", {}, s.cron ? `cron ${s.cron}` : `every ${s.interval}`),
       h("td", {}, s.paused ? "—" : time(s.nextTickTime)), h("td", {}, time(s.lastTickTime)),
       h("td", {}, s.lastJobId ? h("a", { href: `#/jobs/${s.lastJobId}` }, s.lastJobId.slice(0, 8)) : "—"),
@@ -409,17 +523,30 @@ async function schedules() {
   await every(5000, load);
 }
 
+// Who serves a handler version now: the remote workers connected to any replica that
+// list it (WorkerDirectoryService), and otherwise an in-process executor when the
+// version was seen recently (HandlerInfo.online) without any remote worker listing it.
+function servedBy(x, sessions) {
+  const remote = [...new Set(sessions.filter((w) => (w.handlers || []).some((v) => v.name === x.name && v.version === x.version))
+    .map((w) => w.workerId))];
+  if (remote.length) return ["remote: ", ...remote.flatMap((id, i) => [i ? ", " : null, h("a", { href: "#/workers", "data-worker": id }, id)])];
+  return x.online ? "an executor (in-process)" : h("span", { class: "muted", title: "no executor or remote worker serves it now" }, "no");
+}
+
 async function handlers() {
-  const { handlers: found } = await api("JobService", "ListHandlers", {});
+  const [{ handlers: found }, { workers: sessions }] = await Promise.all([
+    api("JobService", "ListHandlers", {}), api("WorkerDirectoryService", "ListWorkers", {})]);
   const schema = (label, value) => (value ? h("details", {}, h("summary", {}, label), h("pre", {}, JSON.stringify(value, null, 2))) : null);
+  const body = h("tbody");
   page("Handlers", h("div", { class: "table-wrap" }, h("table", { id: "handlers" },
-    h("thead", {}, h("tr", {}, ["Handler", "Version", "Served now", "Retries", "Description and schemas"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, ...(found || []).map((x) => h("tr", { "data-handler": x.name },
-      h("td", {}, h("a", { href: `#/jobs?handler=${encodeURIComponent(x.name)}` }, x.name)), h("td", {}, x.version),
-      h("td", {}, x.online ? "yes" : h("span", { class: "muted", title: "no executor or remote worker serves it now" }, "no")),
-      h("td", { class: "num" }, x.retryPolicy?.maximumAttempts ?? ""),
-      h("td", { class: "wrap" }, x.description || "", schema("input schema", x.inputSchema || x.inputType),
-        schema("output schema", x.outputSchema || x.outputType))))))));
+    h("thead", {}, h("tr", {}, ["Handler", "Version", "Served now by", "Retries", "Description and schemas"].map((t) => h("th", { scope: "col" }, t)))),
+    body)));
+  fillRows(body, (found || []).map((x) => h("tr", { "data-handler": x.name, "data-version": x.version },
+    h("td", {}, h("a", { href: `#/jobs?handler=${encodeURIComponent(x.name)}` }, x.name)), h("td", {}, x.version),
+    h("td", { class: "wrap served" }, servedBy(x, sessions || [])),
+    h("td", { class: "num" }, x.retryPolicy?.maximumAttempts ?? ""),
+    h("td", { class: "wrap" }, x.description || "", schema("input schema", x.inputSchema || x.inputType),
+      schema("output schema", x.outputSchema || x.outputType)))));
 }
 
 // A paginated table over a List method that answers next_page_token: `row` draws one item.
@@ -434,7 +561,7 @@ function pagedTable(id, columns, fetchPage, row, empty) {
     tokens[index + 1] = nextPageToken || "";
     prev.disabled = index === 0;
     next.disabled = !nextPageToken;
-    body.replaceChildren(...(items.length ? items.map(row)
+    fillRows(body, (items.length ? items.map(row)
       : [h("tr", {}, h("td", { colspan: columns.length, class: "muted" }, empty))]));
   }
   const table = h("div", {}, h("div", { class: "table-wrap" }, h("table", { id },
@@ -553,7 +680,7 @@ async function workflow(id) {
     // Redrawn only when a state changed (keeps focus and hover on the graph steady).
     const key = all.map((s) => `${s.name}:${s.job?.state}`).join(",");
     if (key !== drawn) { graph.replaceChildren(dagSvg(main, items)); drawn = key; }
-    steps.replaceChildren(...all.map((s) => h("tr", { "data-step": s.name },
+    fillRows(steps, all.map((s) => h("tr", { "data-step": s.name },
       h("td", {}, s.name), h("td", {}, (s.dependsOn || []).join(", ") || "—"),
       h("td", {}, s.job?.id ? h("a", { href: `#/jobs/${s.job.id}` }, s.job.id.slice(0, 8)) : "—"),
       h("td", {}, `${s.job?.handler || ""}@${s.job?.version || ""}`), h("td", {}, stateBadge(s.job?.state)),
@@ -583,7 +710,7 @@ async function workers() {
     const list = found || [];
     const sum = (key) => list.reduce((n, w) => n + Number(w[key] || 0), 0);
     summary.textContent = `${list.length} remote worker session(s) on every replica: ${sum("inFlight")} of ${sum("capacity")} slots busy · updated ${new Date().toLocaleTimeString()}`;
-    body.replaceChildren(...(list.length ? list.map((w) => h("tr", { "data-worker": w.workerId, "data-session": w.sessionId },
+    fillRows(body, (list.length ? list.map((w) => h("tr", { "data-worker": w.workerId, "data-session": w.sessionId },
       h("td", {}, w.workerId), h("td", { class: "wrap" }, (w.handlers || []).flatMap((x, i) => [i ? ", " : null,
         h("a", { href: `#/jobs?handler=${encodeURIComponent(x.name)}` }, x.name), `@${x.version}`])),
       h("td", { class: "num" }, w.capacity || 0), h("td", { class: "num", "data-in-flight": w.inFlight || 0 }, w.inFlight || 0),
@@ -620,5 +747,21 @@ async function route() {
   }
 }
 
-window.addEventListener("hashchange", route);
+// After a page change, the focus goes to the new page's content (the element that had it,
+// a row's link for instance, is gone), so Tab continues from there.
+async function navigate() {
+  await route();
+  if (!document.activeElement || document.activeElement === document.body) document.getElementById("main").focus({ preventScroll: true });
+}
+
+document.addEventListener("keydown", rowKeys);
+document.addEventListener("mouseover", showUtc);
+document.addEventListener("mouseout", hideUtc);
+document.addEventListener("focusin", showUtc);
+document.addEventListener("focusout", hideUtc);
+window.addEventListener("DOMContentLoaded", () => document.getElementById("skip").addEventListener("click", (e) => {
+  e.preventDefault();
+  document.getElementById("main").focus();
+}));
+window.addEventListener("hashchange", navigate);
 window.addEventListener("DOMContentLoaded", route);

@@ -26,6 +26,8 @@ const (
 type GetQueueStatsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+	// Finished jobs are counted in whole minutes: from the start of the minute the window
+	// reaches into.
 	Window        *durationpb.Duration `protobuf:"bytes,1,opt,name=window,proto3" json:"window,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -76,8 +78,10 @@ type GetQueueStatsResponse struct {
 	Window *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
 	// When the figures were taken (the server's clock).
 	Time *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
-	// Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-	// throughput and failure-rate chart); buckets where nothing finished are left out.
+	// Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+	// (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+	// (a minute each for an hour), one a minute under an hour; buckets where nothing
+	// finished are left out.
 	Timeline      []*FinishedBucket `protobuf:"bytes,4,rep,name=timeline,proto3" json:"timeline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -23,6 +23,8 @@ export const file_jobsvc_v1_stats_service: GenFile = /*@__PURE__*/
 export type GetQueueStatsRequest = Message<"jobsvc.v1.GetQueueStatsRequest"> & {
   /**
    * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+   * Finished jobs are counted in whole minutes: from the start of the minute the window
+   * reaches into.
    *
    * @generated from field: google.protobuf.Duration window = 1;
    */
@@ -62,8 +64,10 @@ export type GetQueueStatsResponse = Message<"jobsvc.v1.GetQueueStatsResponse"> &
   time?: Timestamp | undefined;
 
   /**
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    *
    * @generated from field: repeated jobsvc.v1.FinishedBucket timeline = 4;
    */

@@ -54,6 +54,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+   * Finished jobs are counted in whole minutes: from the start of the minute the window
+   * reaches into.
    * </pre>
    *
    * <code>.google.protobuf.Duration window = 1;</code>
@@ -66,6 +68,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+   * Finished jobs are counted in whole minutes: from the start of the minute the window
+   * reaches into.
    * </pre>
    *
    * <code>.google.protobuf.Duration window = 1;</code>
@@ -78,6 +82,8 @@ private static final long serialVersionUID = 0L;
   /**
    * <pre>
    * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+   * Finished jobs are counted in whole minutes: from the start of the minute the window
+   * reaches into.
    * </pre>
    *
    * <code>.google.protobuf.Duration window = 1;</code>
@@ -412,6 +418,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+     * Finished jobs are counted in whole minutes: from the start of the minute the window
+     * reaches into.
      * </pre>
      *
      * <code>.google.protobuf.Duration window = 1;</code>
@@ -423,6 +431,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+     * Finished jobs are counted in whole minutes: from the start of the minute the window
+     * reaches into.
      * </pre>
      *
      * <code>.google.protobuf.Duration window = 1;</code>
@@ -438,6 +448,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+     * Finished jobs are counted in whole minutes: from the start of the minute the window
+     * reaches into.
      * </pre>
      *
      * <code>.google.protobuf.Duration window = 1;</code>
@@ -458,6 +470,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+     * Finished jobs are counted in whole minutes: from the start of the minute the window
+     * reaches into.
      * </pre>
      *
      * <code>.google.protobuf.Duration window = 1;</code>
@@ -476,6 +490,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+     * Finished jobs are counted in whole minutes: from the start of the minute the window
+     * reaches into.
      * </pre>
      *
      * <code>.google.protobuf.Duration window = 1;</code>
@@ -501,6 +517,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+     * Finished jobs are counted in whole minutes: from the start of the minute the window
+     * reaches into.
      * </pre>
      *
      * <code>.google.protobuf.Duration window = 1;</code>
@@ -518,6 +536,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+     * Finished jobs are counted in whole minutes: from the start of the minute the window
+     * reaches into.
      * </pre>
      *
      * <code>.google.protobuf.Duration window = 1;</code>
@@ -530,6 +550,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+     * Finished jobs are counted in whole minutes: from the start of the minute the window
+     * reaches into.
      * </pre>
      *
      * <code>.google.protobuf.Duration window = 1;</code>
@@ -545,6 +567,8 @@ private static final long serialVersionUID = 0L;
     /**
      * <pre>
      * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+     * Finished jobs are counted in whole minutes: from the start of the minute the window
+     * reaches into.
      * </pre>
      *
      * <code>.google.protobuf.Duration window = 1;</code>

@@ -13,6 +13,8 @@ public interface GetQueueStatsRequestOrBuilder extends
   /**
    * <pre>
    * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+   * Finished jobs are counted in whole minutes: from the start of the minute the window
+   * reaches into.
    * </pre>
    *
    * <code>.google.protobuf.Duration window = 1;</code>
@@ -22,6 +24,8 @@ public interface GetQueueStatsRequestOrBuilder extends
   /**
    * <pre>
    * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+   * Finished jobs are counted in whole minutes: from the start of the minute the window
+   * reaches into.
    * </pre>
    *
    * <code>.google.protobuf.Duration window = 1;</code>
@@ -31,6 +35,8 @@ public interface GetQueueStatsRequestOrBuilder extends
   /**
    * <pre>
    * How far back "finished recently" reaches: 1 second to 24 hours; not set: 1 hour.
+   * Finished jobs are counted in whole minutes: from the start of the minute the window
+   * reaches into.
    * </pre>
    *
    * <code>.google.protobuf.Duration window = 1;</code>

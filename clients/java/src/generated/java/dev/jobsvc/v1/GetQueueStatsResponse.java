@@ -193,8 +193,10 @@ private static final long serialVersionUID = 0L;
   private java.util.List<dev.jobsvc.v1.FinishedBucket> timeline_;
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -205,8 +207,10 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -218,8 +222,10 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -230,8 +236,10 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -242,8 +250,10 @@ private static final long serialVersionUID = 0L;
   }
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1403,8 +1413,10 @@ private static final long serialVersionUID = 0L;
 
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1418,8 +1430,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1433,8 +1447,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1448,8 +1464,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1470,8 +1488,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1489,8 +1509,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1510,8 +1532,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1532,8 +1556,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1551,8 +1577,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1570,8 +1598,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1590,8 +1620,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1608,8 +1640,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1626,8 +1660,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1638,8 +1674,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1653,8 +1691,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1669,8 +1709,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1681,8 +1723,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -1694,8 +1738,10 @@ private static final long serialVersionUID = 0L;
     }
     /**
      * <pre>
-     * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-     * throughput and failure-rate chart); buckets where nothing finished are left out.
+     * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+     * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+     * (a minute each for an hour), one a minute under an hour; buckets where nothing
+     * finished are left out.
      * </pre>
      *
      * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>

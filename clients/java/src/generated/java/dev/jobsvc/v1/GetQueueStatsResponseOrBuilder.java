@@ -110,8 +110,10 @@ public interface GetQueueStatsResponseOrBuilder extends
 
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -120,8 +122,10 @@ public interface GetQueueStatsResponseOrBuilder extends
       getTimelineList();
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -129,8 +133,10 @@ public interface GetQueueStatsResponseOrBuilder extends
   dev.jobsvc.v1.FinishedBucket getTimeline(int index);
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -138,8 +144,10 @@ public interface GetQueueStatsResponseOrBuilder extends
   int getTimelineCount();
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
@@ -148,8 +156,10 @@ public interface GetQueueStatsResponseOrBuilder extends
       getTimelineOrBuilderList();
   /**
    * <pre>
-   * Jobs that finished within the window, in 60 equal buckets, oldest first (for a
-   * throughput and failure-rate chart); buckets where nothing finished are left out.
+   * Jobs that finished within the window, in equal buckets of whole minutes, oldest first
+   * (for a throughput and failure-rate chart): 60 buckets when the window is whole hours
+   * (a minute each for an hour), one a minute under an hour; buckets where nothing
+   * finished are left out.
    * </pre>
    *
    * <code>repeated .jobsvc.v1.FinishedBucket timeline = 4;</code>
