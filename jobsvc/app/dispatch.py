@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from typing import Protocol, assert_never
 
 from jobsvc.app.pauses import Pauses
+from jobsvc.domain.children import Park
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.jobs import Claim, JobError, JobState, Payload, Transition
 from jobsvc.domain.pauses import PausedSet
@@ -89,7 +90,15 @@ class Requeue:
     why: str
 
 
-Settlement = Succeed | Fail | Cancel | Requeue
+@dataclass(frozen=True)
+class Suspend:
+    """The handler parked (ctx.wait, ctx.sleep): the attempt ends without failing, and the
+    job runs again when its children have finished or its sleep is over."""
+
+    park: Park
+
+
+Settlement = Succeed | Fail | Cancel | Requeue | Suspend
 
 
 class Settler:
@@ -141,6 +150,18 @@ class Settler:
             self._log.info("job %s: requeued, %s", job_id, why)
         return accepted
 
+    async def park(self, job_id: str, token: str, park: Park) -> bool:
+        """Park the attempt (see jobsvc_job_park); a job queued again by it (nothing left
+        to wait for, or a sleep) wakes the claim loops for its due time."""
+        parked = await self._store.job_park(job_id, token, park)
+        if parked is None:
+            return False
+        state, wake_at = parked
+        self._log.info("job %s: parked (%s)", job_id, state.value)
+        if wake_at is not None:
+            self._jobs_due(wake_at)
+        return True
+
     async def settle(self, job_id: str, token: str, how: Settlement) -> bool:
         """Apply one settlement; whether the store accepted it (False: stale token)."""
         match how:
@@ -152,6 +173,8 @@ class Settler:
                 return await self.cancel(job_id, token) is not None
             case Requeue(why):
                 return await self.requeue(job_id, token, why)
+            case Suspend(park):
+                return await self.park(job_id, token, park)
             case _:
                 assert_never(how)
 

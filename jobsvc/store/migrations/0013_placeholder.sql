@@ -1,0 +1,2 @@
+-- Placeholder so that 0014 applies on the branch `children`; the lead drops it at merge.
+SELECT 1;
