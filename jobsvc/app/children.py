@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from jobsvc.app.jobs import JobsApp
-from jobsvc.domain.children import ChildJob, Spawn, SpawnRefused
+from jobsvc.domain.children import ChildJob, ChildState, Spawn, SpawnRefused
 from jobsvc.domain.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -117,9 +117,9 @@ class AttemptChildren:
         except (NotFound, InvalidArgument, ResourceExhausted, FailedPrecondition) as exc:
             raise refused(exc) from None
 
-    async def children(self, child_ids: Sequence[str]) -> list[Job]:
+    async def children(self, child_ids: Sequence[str]) -> list[ChildState]:
         """The job's children among child_ids."""
-        return await self._app.children(self._job_id, child_ids)
+        return [ChildState.of(job) for job in await self._app.children(self._job_id, child_ids)]
 
     async def sleeps(self) -> dict[str, datetime]:
         """The job's recorded sleeps."""

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from jobsvc.domain.errors import NonRetryableError
-from jobsvc.domain.jobs import Job, JobError, JobState, RetryPolicy
+from jobsvc.domain.jobs import Job, JobError, JobState, Payload, RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,21 @@ class ChildJob:
     id: str
     key: str
     handler: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChildState:
+    """Where a child job is: its state, and its result or error once finished."""
+
+    id: str
+    state: JobState
+    result: Payload | None = None
+    error: JobError | None = None
+
+    @staticmethod
+    def of(job: Job) -> ChildState:
+        """The state of a stored job."""
+        return ChildState(job.id, job.state, job.result, job.error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +115,7 @@ class Durable(Protocol):
         child spawned before under that key when there is one. Raises SpawnRefused."""
         ...
 
-    async def children(self, child_ids: Sequence[str]) -> list[Job]:
+    async def children(self, child_ids: Sequence[str]) -> list[ChildState]:
         """The job's children among child_ids, with their results."""
         ...
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.executor import ExecutorConfig
-from jobsvc.sdk import Client, payload_value
+from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, payload_value
 from jobsvc.v1 import job_pb2
 from tests.conftest import StartServer
 
@@ -131,3 +132,39 @@ async def test_a_spawn_of_an_unknown_handler_fails_the_parent_at_once(start_serv
         assert done.error.type == "jobsvc.SpawnRefused"
         assert "no handler named 'no_such_handler'" in done.error.message
         assert done.error.non_retryable
+
+
+async def test_a_remote_worker_spawns_waits_and_sleeps_over_its_work_stream(start_server: StartServer) -> None:
+    # Nothing runs in-process: a worker with one slot runs parents and children alike.
+    server = await start_server(handler_modules=[])
+    worker = RemoteWorker(
+        f"127.0.0.1:{server.port}",
+        HandlerTable(load_module("tests.child_handlers").handlers),
+        config=WorkerConfig(worker_id="remote", lease_seconds=3.0, shutdown_grace=1.0, concurrency=1),
+    )
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.connected.wait(), 10)
+        async with Client(f"127.0.0.1:{server.port}") as client:
+            parent = await client.submit("fan_out", {"xs": [1, 2, 3], "hold": 0.2})
+            parked = await poll_job(client, parent.id, lambda j: j.state == WAITING)
+            assert parked.wait_reason == job_pb2.WAIT_REASON_CHILDREN
+            done = await poll_job(client, parent.id, finished)
+            assert done.state == SUCCEEDED, done.error
+            assert payload_value(done.result) == {"squares": [1, 4, 9]}
+
+            napper = await client.submit("nap", {"seconds": 0.5})
+            await poll_job(client, napper.id, lambda j: j.wait_reason == job_pb2.WAIT_REASON_SLEEPING)
+            napped = await poll_job(client, napper.id, finished)
+            assert napped.state == SUCCEEDED and payload_value(napped.result) == {"square": 9}
+
+            failed = await client.call("fan_out", {"xs": [4, 6], "fail": 6}, timeout=10)
+            assert failed.state == FAILED and failed.error.type == "jobsvc.ChildJobFailed"
+            assert "no square for 6" in failed.error.message
+
+            refused = await client.call("spawn_unknown", {}, timeout=10)
+            assert refused.state == FAILED and refused.error.type == "jobsvc.SpawnRefused"
+            assert "no handler named 'no_such_handler'" in refused.error.message
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 10)
