@@ -47,3 +47,14 @@ async def nap(ctx: JobContext, value: dict[str, Any]) -> dict[str, Any]:
 async def spawn_unknown(ctx: JobContext, value: Any) -> None:
     """Spawns a handler nobody registered."""
     await ctx.spawn("no_such_handler", {})
+
+
+# The README's example (tests/e2e/test_children.py checks that it is this code, verbatim).
+@handler("areas", "1.0.0")
+async def areas(ctx: JobContext, request: dict) -> dict:
+    # One child job per size; each spawn's key is its order here ("0", "1", ...), so the
+    # run after the wait gets the same children back instead of spawning new ones.
+    children = [await ctx.spawn("child_square", {"x": n}) for n in request["sizes"]]
+    squares = await ctx.wait(children)  # parks (WAITING, no slot) until all have finished
+    await ctx.sleep(request.get("cool_down", 0))  # durable: no slot, survives restarts
+    return {"areas": squares}

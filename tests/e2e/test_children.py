@@ -6,19 +6,29 @@ parent cancels its children; a spawn of an unknown handler fails the parent."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
+from typing import Any
 
 from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.executor import ExecutorConfig
 from jobsvc.sdk import Client, RemoteWorker, WorkerConfig, payload_value
 from jobsvc.v1 import job_pb2
-from tests.conftest import StartServer
+from tests.conftest import REPO, StartServer
 
 SUCCEEDED, FAILED, CANCELLED = job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED
 WAITING, QUEUED = job_pb2.JOB_STATE_WAITING, job_pb2.JOB_STATE_QUEUED
 MODULES = ["tests.child_handlers"]
 # One slot: a parent that held it while waiting would leave its children nowhere to run.
 ONE_SLOT = ExecutorConfig(concurrency=1, poll_interval=1.0, lease_seconds=6.0)
+README = (REPO / "README.md").read_text()
+
+
+def readme_block(marker: str) -> str:
+    """The python block of README.md marked <!-- marker -->."""
+    match = re.search(rf"<!-- {marker} -->\n```python\n(.*?)```", README, re.DOTALL)
+    assert match, f"README.md has no code block marked {marker}"
+    return match[1]
 
 
 async def poll_job(
@@ -168,3 +178,13 @@ async def test_a_remote_worker_spawns_waits_and_sleeps_over_its_work_stream(star
     finally:
         worker.stop()
         await asyncio.wait_for(task, 10)
+
+
+async def test_the_readme_example_runs_as_written(start_server: StartServer) -> None:
+    handler_code = readme_block("children-handler-example").split("\n\n\n", 1)[1]  # after its imports
+    assert handler_code.strip() in (REPO / "tests" / "child_handlers.py").read_text()
+    server = await start_server(handler_modules=MODULES)
+    namespace: dict[str, Any] = {}
+    exec(compile(readme_block("children-example"), "README.md", "exec"), namespace)
+    async with Client(f"127.0.0.1:{server.port}") as client:
+        await namespace["main"](client)
