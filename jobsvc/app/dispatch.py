@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from jobsvc.domain.children import Park
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.jobs import Claim, JobError, JobState, Payload, Transition
 from jobsvc.domain.pauses import PausedSet
+from jobsvc.domain.values import is_uuid
 from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.observability.metrics import Metrics
 from jobsvc.store.port import JobStore
@@ -399,7 +399,7 @@ class Lane:
         the others. Attempts that ended here are skipped: the worker listed them before
         it heard they were settled."""
         refs = [(j, t) for j, t in leases if not self.ended_here(t)]
-        valid = [(j, t) for j, t in refs if _is_uuid(j) and _is_uuid(t)]
+        valid = [(j, t) for j, t in refs if is_uuid(j) and is_uuid(t)]
         held = await self._store.job_lease_extend(valid, self.config.lease_seconds)
         for job_id, token in refs:
             if self.ended_here(token):
@@ -547,11 +547,3 @@ class LocalSlots:
             if lane.reserve():
                 return lane
         return None
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

@@ -35,7 +35,7 @@ from jobsvc.domain.jobs import (
 from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
-from jobsvc.domain.values import JsonValue
+from jobsvc.domain.values import JsonValue, is_uuid
 from jobsvc.domain.workers import WorkerSession
 from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
 from jobsvc.store import rows
@@ -103,15 +103,6 @@ def _insert_arguments(fresh: Sequence[tuple[str, NewJob]]) -> dict[str, object]:
         "run_ats": [j.spec.run_at for _, j in fresh],
         "options": [rows.job_options(j) for _, j in fresh],
     }
-
-
-def _is_uuid(value: str) -> bool:
-    """Whether value is a UUID: anything else names no job (and would fail its cast)."""
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _job_not_found(job_id: str) -> NotFound:
@@ -727,7 +718,7 @@ class PgStore:
 
     async def job_park(self, job_id: str, token: str, park: Park) -> tuple[JobState, datetime | None] | None:
         """Park a running attempt; see JobStore.job_park."""
-        if not (_is_uuid(job_id) and _is_uuid(token) and all(_is_uuid(c) for c in park.children)):
+        if not (is_uuid(job_id) and is_uuid(token) and all(is_uuid(c) for c in park.children)):
             return None
         parked = await self._fetch_changed(
             "job_park",
@@ -743,7 +734,7 @@ class PgStore:
 
     async def job_spawn(self, parent_id: str, token: str, key: str, child: NewJob) -> tuple[str, str, bool] | None:
         """Insert a child linked to its parent in one transaction; see JobStore.job_spawn."""
-        if not (_is_uuid(parent_id) and _is_uuid(token)):
+        if not (is_uuid(parent_id) and is_uuid(token)):
             return None
         async with self._connection() as conn, conn.transaction():
             found = await _run(conn, "job_spawn_parent", parent_id=parent_id, token=token, spawn_key=key)
@@ -758,14 +749,14 @@ class PgStore:
 
     async def job_children(self, parent_id: str, child_ids: Sequence[str]) -> list[Job]:
         """The parent's children among child_ids."""
-        ids = [c for c in child_ids if _is_uuid(c)]
-        if not _is_uuid(parent_id) or not ids:
+        ids = [c for c in child_ids if is_uuid(c)]
+        if not is_uuid(parent_id) or not ids:
             return []
         return [rows.job(r) for r in await self._fetch("job_children_get", parent_id=parent_id, child_ids=ids)]
 
     async def job_sleeps(self, job_id: str) -> dict[str, datetime]:
         """The durable sleeps a job recorded."""
-        found = await self._fetch("job_sleeps_get", job_id=job_id) if _is_uuid(job_id) else []
+        found = await self._fetch("job_sleeps_get", job_id=job_id) if is_uuid(job_id) else []
         recorded = found[0]["sleeps"] if found and found[0]["sleeps"] else {}
         return {key: datetime.fromisoformat(value) for key, value in recorded.items()}
 
