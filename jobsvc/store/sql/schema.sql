@@ -608,7 +608,8 @@ BEGIN
                 run_at = greatest(coalesce(v_wake, now()), now()),
                 order_at = greatest(order_at, coalesce(v_wake, now()), now()),
                 lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL, attempt_deadline = NULL,
-                attempt = attempt - 1, last_seq = last_seq + 1
+                -- It started once: a schedule-to-start timeout is met, not due again on resume.
+                start_deadline_at = NULL, attempt = attempt - 1, last_seq = last_seq + 1
             WHERE id = p_job_id
             RETURNING state, last_seq, run_at
         ), parked_event AS (
