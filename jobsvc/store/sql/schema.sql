@@ -122,12 +122,12 @@ CREATE TABLE jobsvc_jobs (
     -- spawn (unique among the parent's children, so a replayed spawn finds its child).
     parent_id                 uuid,
     spawn_key                 text,
-    -- A child counted in its parent's children_pending: its terminal state counts it off.
-    awaited                   boolean          NOT NULL DEFAULT false,
-    -- A parked parent (state waiting): how many awaited children have not finished.
-    children_pending          integer          NOT NULL DEFAULT 0,
     -- A parent: a cancel of it cancels its unfinished children.
     has_children              boolean          NOT NULL DEFAULT false,
+    -- A parked parent (state waiting): the children it waits for, and how many of them
+    -- have not counted themselves off yet.
+    awaiting                  uuid[],
+    children_pending          integer          NOT NULL DEFAULT 0,
     -- Durable sleeps (ctx.sleep) by key: when each ends, so a replay sleeps until then.
     sleeps                    jsonb,
     CONSTRAINT jobsvc_jobs_pkey PRIMARY KEY (id),
@@ -415,22 +415,28 @@ AS $function$
     FROM (SELECT ln(p_initial) + greatest(p_attempt - 1, 0) * ln(p_coefficient) AS log_delay) AS b
 $function$;
 
--- An awaited child finished: counted off its parked parent under the parent's row lock;
--- the decrement that reaches zero queues the parent (see migration 0014).
+-- A child finished: it takes its parent's row lock and, if the parent is parked waiting
+-- for it, counts itself off; the decrement that reaches zero queues the parent (0014).
 CREATE FUNCTION jobsvc_child_finished()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
 DECLARE
+    v_state text;
+    v_awaiting uuid[];
     v_left integer;
 BEGIN
+    SELECT state, awaiting INTO v_state, v_awaiting FROM jobsvc_jobs WHERE id = NEW.parent_id FOR UPDATE;
+    IF v_state IS DISTINCT FROM 'waiting' OR NOT coalesce(NEW.id = ANY(v_awaiting), false) THEN
+        RETURN NULL;
+    END IF;
     UPDATE jobsvc_jobs SET children_pending = children_pending - 1
-    WHERE id = NEW.parent_id AND state = 'waiting' AND children_pending > 0
+    WHERE id = NEW.parent_id
     RETURNING children_pending INTO v_left;
     IF v_left = 0 THEN
         WITH resumed AS (
             UPDATE jobsvc_jobs SET
-                state = 'queued', run_at = now(), order_at = greatest(order_at, now()),
+                state = 'queued', awaiting = NULL, run_at = now(), order_at = greatest(order_at, now()),
                 last_seq = last_seq + 1
             WHERE id = NEW.parent_id
             RETURNING id, last_seq
@@ -565,61 +571,54 @@ AS $function$
 $function$;
 
 -- Parks a running attempt (ctx.wait, ctx.sleep): WAITING for its unfinished children, or
--- QUEUED until its sleep ends (or now); the children are locked before the parent, in id
--- order, the order a finishing child's transaction takes them (see migration 0014).
+-- QUEUED until its sleep ends (or now). It writes only the parent's row: the children are
+-- read after the parent's lock is taken (see migration 0014).
 CREATE FUNCTION jobsvc_job_park(p_job_id uuid, p_token uuid, p_children uuid[], p_until timestamp with time zone, p_sleep_key text)
  RETURNS TABLE(new_state text, event_seq integer, wake_at timestamp with time zone)
  LANGUAGE plpgsql
 AS $function$
 DECLARE
+    v_awaiting uuid[];
     v_pending integer := 0;
     v_wake timestamptz;
     v_sleeps jsonb;
     v_reason text;
 BEGIN
-    BEGIN  -- a subtransaction: a stale token undoes the children's marks
-        IF cardinality(p_children) > 0 THEN
-            PERFORM 1 FROM jobsvc_jobs WHERE id = ANY(p_children) AND parent_id = p_job_id ORDER BY id FOR UPDATE;
-            WITH marked AS (
-                UPDATE jobsvc_jobs SET awaited = true
-                WHERE id = ANY(p_children) AND parent_id = p_job_id AND state IN ('queued', 'running', 'waiting')
-                RETURNING id
-            )
-            SELECT count(*) INTO v_pending FROM marked;
-        END IF;
-        SELECT sleeps INTO v_sleeps FROM jobsvc_jobs
-        WHERE id = p_job_id AND attempt_token = p_token AND state = 'running' FOR UPDATE;
-        IF NOT FOUND THEN
-            RAISE SQLSTATE 'JSV01';
-        END IF;
-        IF p_sleep_key IS NOT NULL THEN
-            v_wake := coalesce((v_sleeps ->> p_sleep_key)::timestamptz, p_until);
-            v_sleeps := coalesce(v_sleeps, '{}'::jsonb) || jsonb_build_object(p_sleep_key, v_wake);
-        END IF;
-        v_reason := CASE
-            WHEN v_pending > 0 THEN format('waiting for %s child job%s', v_pending, CASE WHEN v_pending > 1 THEN 's' END)
-            WHEN v_wake > now() THEN format('sleeping until %s', v_wake)
-            ELSE 'resuming' END;
-        RETURN QUERY
-        WITH parked AS (
-            UPDATE jobsvc_jobs SET
-                state = CASE WHEN v_pending > 0 THEN 'waiting' ELSE 'queued' END,
-                children_pending = v_pending, sleeps = v_sleeps,
-                run_at = greatest(coalesce(v_wake, now()), now()),
-                order_at = greatest(order_at, coalesce(v_wake, now()), now()),
-                lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL, attempt_deadline = NULL,
-                -- It started once: a schedule-to-start timeout is met, not due again on resume.
-                start_deadline_at = NULL, attempt = attempt - 1, last_seq = last_seq + 1
-            WHERE id = p_job_id
-            RETURNING state, last_seq, run_at
-        ), parked_event AS (
-            INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
-            SELECT p_job_id, last_seq, 'requeued', jsonb_build_object('reason', v_reason) FROM parked
-        )
-        SELECT state, last_seq, CASE WHEN state = 'queued' THEN run_at END FROM parked;
-    EXCEPTION WHEN SQLSTATE 'JSV01' THEN
+    SELECT sleeps INTO v_sleeps FROM jobsvc_jobs
+    WHERE id = p_job_id AND attempt_token = p_token AND state = 'running' FOR UPDATE;
+    IF NOT FOUND THEN
         RETURN;
-    END;
+    END IF;
+    IF cardinality(p_children) > 0 THEN
+        SELECT array_agg(id ORDER BY id) INTO v_awaiting FROM jobsvc_jobs
+        WHERE id = ANY(p_children) AND parent_id = p_job_id AND state IN ('queued', 'running', 'waiting');
+        v_pending := coalesce(cardinality(v_awaiting), 0);
+    END IF;
+    IF p_sleep_key IS NOT NULL THEN
+        v_wake := coalesce((v_sleeps ->> p_sleep_key)::timestamptz, p_until);
+        v_sleeps := coalesce(v_sleeps, '{}'::jsonb) || jsonb_build_object(p_sleep_key, v_wake);
+    END IF;
+    v_reason := CASE
+        WHEN v_pending > 0 THEN format('waiting for %s child job%s', v_pending, CASE WHEN v_pending > 1 THEN 's' END)
+        WHEN v_wake > now() THEN format('sleeping until %s', v_wake)
+        ELSE 'resuming' END;
+    RETURN QUERY
+    WITH parked AS (
+        UPDATE jobsvc_jobs SET
+            state = CASE WHEN v_pending > 0 THEN 'waiting' ELSE 'queued' END,
+            awaiting = v_awaiting, children_pending = v_pending, sleeps = v_sleeps,
+            run_at = greatest(coalesce(v_wake, now()), now()),
+            order_at = greatest(order_at, coalesce(v_wake, now()), now()),
+            lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL, attempt_deadline = NULL,
+            -- It started once: a schedule-to-start timeout is met, not due again on resume.
+            start_deadline_at = NULL, attempt = attempt - 1, last_seq = last_seq + 1
+        WHERE id = p_job_id
+        RETURNING state, last_seq, run_at
+    ), parked_event AS (
+        INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+        SELECT p_job_id, last_seq, 'requeued', jsonb_build_object('reason', v_reason) FROM parked
+    )
+    SELECT state, last_seq, CASE WHEN state = 'queued' THEN run_at END FROM parked;
 END;
 $function$;
 
@@ -1164,12 +1163,12 @@ BEGIN
 END;
 $function$;
 
--- An awaited child reached a terminal state. The WHEN clause reads only the row: plain
--- jobs run no trigger.
+-- A child reached a terminal state. The WHEN clause reads only the row: plain jobs run no
+-- trigger.
 CREATE TRIGGER jobsvc_jobs_child_finished
     AFTER UPDATE OF state ON jobsvc_jobs
     FOR EACH ROW
-    WHEN (new.awaited AND (old.state = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text])) AND (new.state = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])))
+    WHEN (new.parent_id IS NOT NULL AND (old.state = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text])) AND (new.state = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])))
     EXECUTE FUNCTION jobsvc_child_finished();
 
 -- Keeps jobsvc_concurrency exact: fires only when a job with a concurrency key enters
