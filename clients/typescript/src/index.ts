@@ -34,15 +34,20 @@ export { jobSpec, jobSpecFrom, type JobOptions, type JobSpecInit, type RetryPoli
 export { isTerminal, TERMINAL_EVENTS, type StreamOptions } from "./stream.js";
 export { bearerToken, type ConnectionOptions, type TokenSource } from "./transport.js";
 export {
+  ChildJobFailedError,
   createWorker,
   NonRetryableError,
+  Parked,
   RejectError,
+  SpawnRefusedError,
+  type ChildJob,
   type HandlerFn,
   type HandlerOptions,
   type Worker,
   type WorkerJob,
   type WorkerLogger,
   type WorkerOptions,
+  type SpawnOptions,
 } from "./worker/index.js";
 export {
   JobState,
