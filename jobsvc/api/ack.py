@@ -145,10 +145,9 @@ class Settlements:
             job_id, token = codec.lease_ref_from_request(request.job_id, request.attempt_token, path)
             spec = codec.job_spec_from_proto(request.job, f"{path}.job")
             answer.child_job_id = (await self._children().spawn(job_id, token, request.spawn_key, spec)).id
-        except (InvalidArgument, NotFound, FailedPrecondition, ResourceExhausted) as exc:
-            refused = spawn_refused(exc)
+        except JobsvcError as exc:  # a refusal, or UNAVAILABLE/ABORTED: the worker may try again
             answer.code, answer.reason = status_for(exc).code, exc.reason
-            answer.message, answer.field = exc.message, refused.field_path
+            answer.message, answer.field = exc.message, spawn_refused(exc).field_path
         return answer
 
     async def children(self, request: children_pb2.ChildrenRequest, path: str) -> children_pb2.ChildrenResponse:

@@ -127,6 +127,8 @@ class _StreamChildren:
         )
         answer = await self._worker.ask(request.request_id, ack_service_pb2.WorkRequest(spawn=request))
         spawned = answer.spawned
+        if spawned.code in (code_pb2.UNAVAILABLE, code_pb2.ABORTED):  # nothing was written: the attempt may retry
+            raise RuntimeError(f"spawning {spawn.handler} failed for now: {spawned.message}")
         if spawned.code != 0:
             code = code_pb2.Code.Name(spawned.code) if spawned.code in code_pb2.Code.values() else str(spawned.code)
             raise SpawnRefused(spawned.message, code=code, reason=spawned.reason, field_path=spawned.field)

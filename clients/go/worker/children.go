@@ -118,6 +118,9 @@ func (j *Job) Spawn(ctx context.Context, handler string, input any, opts ...Spaw
 		return Child{}, err
 	}
 	spawned := resp.GetSpawned()
+	if c := spawned.GetCode(); c == 14 || c == 10 { // UNAVAILABLE, ABORTED: nothing was written, retry the attempt
+		return Child{}, fmt.Errorf("worker: spawning %s failed for now: %s", handler, spawned.GetMessage())
+	}
 	if spawned.GetCode() != 0 {
 		return Child{}, NonRetryable(&SpawnRefusedError{
 			Code: spawned.GetCode(), Reason: spawned.GetReason(), Message: spawned.GetMessage(), Field: spawned.GetField(),

@@ -464,6 +464,9 @@ class WorkerImpl implements Worker {
         };
         const value = { requestId, jobId: job.id, attemptToken: running.token, spawnKey: key, job: spec };
         const answer = (await this.ask(requestId, { case: "spawn", value })) as SpawnResponse;
+        // UNAVAILABLE, ABORTED: nothing was written, the attempt may be retried.
+        if (answer.code === 14 || answer.code === 10)
+          throw new Error(`spawning ${handler} failed for now: ${answer.message}`);
         if (answer.code !== 0) throw new SpawnRefusedError(answer.message, answer.code, answer.reason, answer.field);
         return { id: answer.childJobId, key, handler };
       },
