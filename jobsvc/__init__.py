@@ -4,6 +4,7 @@ Handler authors need only `handler` and `JobContext` from here; the Python clien
 remote worker are in `jobsvc.sdk`.
 """
 
+from jobsvc.domain.children import ChildJob, ChildJobFailed, SpawnRefused
 from jobsvc.domain.errors import NonRetryableError, RetryLater
 from jobsvc.domain.flow import ConcurrencyLimit, Fairness, FlowControl, RateLimit
 from jobsvc.domain.handlers import JobContext, handler
@@ -11,6 +12,8 @@ from jobsvc.domain.jobs import RetryPolicy
 from jobsvc.domain.schedules import schedule
 
 __all__ = [
+    "ChildJob",
+    "ChildJobFailed",
     "ConcurrencyLimit",
     "Fairness",
     "FlowControl",
@@ -19,6 +22,7 @@ __all__ = [
     "RateLimit",
     "RetryLater",
     "RetryPolicy",
+    "SpawnRefused",
     "handler",
     "schedule",
 ]

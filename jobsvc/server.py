@@ -41,6 +41,7 @@ from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.api.worker_directory import WorkerDirectoryService
 from jobsvc.api.workflows import WorkflowService
+from jobsvc.app.children import ChildrenApp
 from jobsvc.app.dispatch import LocalSlots, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
@@ -351,6 +352,11 @@ class JobsvcServer:
         # The lanes of this process (executor, worker sessions) that a Call's job can start on
         # at once; they leave paused versions out.
         local = LocalSlots(pauses)
+        app = JobsApp(
+            store, notifications, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits, local=local
+        )
+        # Child jobs and durable sleep of running handlers, in-process and on remote workers.
+        children = ChildrenApp(app, store)
         self._executor = Executor(
             store,
             notifications,
@@ -364,11 +370,11 @@ class JobsvcServer:
             tracing=tracing,
             limits=limits,
             local=local,
+            children=children,
         )
-        app = JobsApp(
-            store, notifications, config=cfg.app, metrics=metrics, tracing=tracing, limits=limits, local=local
+        work = RemoteWork(
+            store, notifications, settler, metrics, config=cfg.ack, local=local, replica=cfg.name, children=children
         )
-        work = RemoteWork(store, notifications, settler, metrics, config=cfg.ack, local=local, replica=cfg.name)
         self.ack = AckService(work, limits, metrics)
         self._schedules = schedules = Schedules(app, store, self.supervisor, paused=lambda: pauses.current)
         await schedules.declare([s for d in self.table for s in d.declared_schedules()])

@@ -23,6 +23,8 @@ from google.rpc import code_pb2
 
 from jobsvc import codec
 from jobsvc.api.status import MalformedRequest, OversizedRequest, abort, internal_status, status_for, unary
+from jobsvc.app.children import ChildrenApp
+from jobsvc.app.children import refused as spawn_refused
 from jobsvc.app.dispatch import Fail, Lane, Settler
 from jobsvc.app.workers import RemoteWork
 from jobsvc.codec import frames
@@ -47,7 +49,7 @@ from jobsvc.domain.limits import (
 from jobsvc.domain.workers import Worker
 from jobsvc.observability.metrics import Metrics
 from jobsvc.supervisor import Backoff, TaskState, run_rounds
-from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc
+from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, children_pb2
 
 log = logging.getLogger("jobsvc.ack")
 
@@ -129,6 +131,40 @@ class Settlements:
         if change is None:
             raise await self._refused(job_id)
         return change.state, change.next_run_at
+
+    async def park(self, request: children_pb2.ParkRequest, path: str) -> None:
+        """Park the attempt (a settlement: the job waits for its children or its sleep)."""
+        job_id, token = codec.lease_ref_from_request(request.job_id, request.attempt_token, path)
+        if not await self._settler.park(job_id, token, codec.park_from_proto(request, path)):
+            raise await self._refused(job_id)
+
+    async def spawn(self, request: children_pb2.SpawnRequest, path: str) -> children_pb2.SpawnResponse:
+        """Spawn a child of the attempt's job; a refusal is the answer's code, not the stream's."""
+        answer = children_pb2.SpawnResponse(request_id=request.request_id)
+        try:
+            job_id, token = codec.lease_ref_from_request(request.job_id, request.attempt_token, path)
+            spec = codec.job_spec_from_proto(request.job, f"{path}.job")
+            answer.child_job_id = (await self._children().spawn(job_id, token, request.spawn_key, spec)).id
+        except JobsvcError as exc:  # a refusal, or UNAVAILABLE/ABORTED: the worker may try again
+            answer.code, answer.reason = status_for(exc).code, exc.reason
+            answer.message, answer.field = exc.message, spawn_refused(exc).field_path
+        return answer
+
+    async def children(self, request: children_pb2.ChildrenRequest, path: str) -> children_pb2.ChildrenResponse:
+        """The attempt's job's children among those named, and its recorded sleeps."""
+        job_id, _ = codec.lease_ref_from_request(request.job_id, request.attempt_token, path)
+        ids = [codec.job_id_from_request(c, f"{path}.child_job_ids[{i}]") for i, c in enumerate(request.child_job_ids)]
+        app = self._children()
+        answer = children_pb2.ChildrenResponse(request_id=request.request_id)
+        answer.children.extend(codec.job_to_proto(job) for job in await app.children(job_id, ids))
+        for key, ends in (await app.sleeps(job_id)).items():
+            answer.sleeps[key].CopyFrom(codec.timestamp_to_proto(ends))
+        return answer
+
+    def _children(self) -> ChildrenApp:
+        if self._work.children is None:
+            raise FailedPrecondition("this server does not run child jobs", reason="CHILDREN_UNSUPPORTED")
+        return self._work.children
 
     async def progress(self, request: ack_service_pb2.ReportProgressRequest, path: str) -> int:
         job_id, token = codec.lease_ref_from_request(request.job_id, request.attempt_token, path)
@@ -359,7 +395,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             session.drain()
         elif kind == "heartbeat":
             await self._heartbeat(session, request.heartbeat)
-        elif kind in ("ack", "nack", "reject", "progress"):
+        elif kind in ("ack", "nack", "reject", "progress", "park", "spawn", "children"):
             self._write_in_order(session, kind, getattr(request, kind))
         elif kind == "batch":
             for item in request.batch.items:
@@ -399,6 +435,17 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             log.exception("worker session %s: writing a %s failed", session.owner, kind)
 
     async def _settle_on_stream(self, session: _Session, kind: str, message: Any) -> None:
+        if kind == "spawn":
+            session.send(ack_service_pb2.WorkResponse(spawned=await self._settle.spawn(message, kind)))
+            return
+        if kind == "children":
+            try:
+                session.send(ack_service_pb2.WorkResponse(children=await self._settle.children(message, kind)))
+            except JobsvcError as exc:
+                answer = children_pb2.ChildrenResponse(request_id=message.request_id, code=status_for(exc).code)
+                answer.reason, answer.message = exc.reason, exc.message
+                session.send(ack_service_pb2.WorkResponse(children=answer))
+            return
         if kind == "progress":  # answered only when refused
             try:
                 await self._settle.progress(message, kind)
@@ -414,6 +461,8 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             try:
                 if kind == "ack":
                     await self._settle.ack(message, kind)
+                elif kind == "park":
+                    await self._settle.park(message, kind)
                 else:
                     await self._settle.nack(message, kind, reject=kind == "reject")
                 session.send(_settled(job_id, token, code_pb2.OK, "", ""))

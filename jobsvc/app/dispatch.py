@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,9 +38,11 @@ from datetime import UTC, datetime
 from typing import Protocol, assert_never
 
 from jobsvc.app.pauses import Pauses
+from jobsvc.domain.children import Park
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.jobs import Claim, JobError, JobState, Payload, Transition
 from jobsvc.domain.pauses import PausedSet
+from jobsvc.domain.values import is_uuid
 from jobsvc.observability.logs import job_fields, log_transition
 from jobsvc.observability.metrics import Metrics
 from jobsvc.store.port import JobStore
@@ -89,7 +90,15 @@ class Requeue:
     why: str
 
 
-Settlement = Succeed | Fail | Cancel | Requeue
+@dataclass(frozen=True)
+class Suspend:
+    """The handler parked (ctx.wait, ctx.sleep): the attempt ends without failing, and the
+    job runs again when its children have finished or its sleep is over."""
+
+    park: Park
+
+
+Settlement = Succeed | Fail | Cancel | Requeue | Suspend
 
 
 class Settler:
@@ -141,6 +150,18 @@ class Settler:
             self._log.info("job %s: requeued, %s", job_id, why)
         return accepted
 
+    async def park(self, job_id: str, token: str, park: Park) -> bool:
+        """Park the attempt (see jobsvc_job_park); a job queued again by it (nothing left
+        to wait for, or a sleep) wakes the claim loops for its due time."""
+        parked = await self._store.job_park(job_id, token, park)
+        if parked is None:
+            return False
+        state, wake_at = parked
+        self._log.info("job %s: parked (%s)", job_id, state.value)
+        if wake_at is not None:
+            self._jobs_due(wake_at)
+        return True
+
     async def settle(self, job_id: str, token: str, how: Settlement) -> bool:
         """Apply one settlement; whether the store accepted it (False: stale token)."""
         match how:
@@ -152,6 +173,8 @@ class Settler:
                 return await self.cancel(job_id, token) is not None
             case Requeue(why):
                 return await self.requeue(job_id, token, why)
+            case Suspend(park):
+                return await self.park(job_id, token, park)
             case _:
                 assert_never(how)
 
@@ -376,7 +399,7 @@ class Lane:
         the others. Attempts that ended here are skipped: the worker listed them before
         it heard they were settled."""
         refs = [(j, t) for j, t in leases if not self.ended_here(t)]
-        valid = [(j, t) for j, t in refs if _is_uuid(j) and _is_uuid(t)]
+        valid = [(j, t) for j, t in refs if is_uuid(j) and is_uuid(t)]
         held = await self._store.job_lease_extend(valid, self.config.lease_seconds)
         for job_id, token in refs:
             if self.ended_here(token):
@@ -524,11 +547,3 @@ class LocalSlots:
             if lane.reserve():
                 return lane
         return None
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

@@ -269,6 +269,11 @@ class JobsApp:
         checked against the schema only when it runs (it is incomplete until then)."""
         return await self._prepare(spec, path, None, step=True, partial_input=takes_inputs)
 
+    async def prepare_child(self, spec: JobSpec, path: str) -> NewJob:
+        """Resolve and settle a child job (ctx.spawn) as submit would, but never from the
+        result cache: a child is a job its parent waits for by id."""
+        return await self._prepare(spec, path, None, step=True)
+
     def jobs_due(self, due: datetime | None) -> None:
         """Jobs were queued by other means than submit (a retry, a requeue): wake claim loops."""
         self._notifications.jobs_due(due)

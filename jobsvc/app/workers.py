@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from jobsvc.app.children import ChildrenApp
 from jobsvc.app.dispatch import Consumer, Lane, LaneConfig, LocalSlots, Settler
 from jobsvc.domain.errors import FailedPrecondition, JobsvcError, NotFound
 from jobsvc.domain.jobs import Claim, EventKind, Payload
@@ -59,8 +60,11 @@ class RemoteWork:
         config: RemoteWorkConfig | None = None,
         local: LocalSlots | None = None,
         replica: str = "",
+        children: ChildrenApp | None = None,
     ) -> None:
         self._store = store
+        # Child jobs and durable sleep of the workers' handlers (None: refused).
+        self.children = children
         self._notifications = notifications
         self.settler = settler
         self._metrics = metrics

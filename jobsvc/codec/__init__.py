@@ -9,6 +9,7 @@ and the generated messages (an import-linter contract in pyproject.toml).
 
 from jobsvc.codec.decode import (
     bulk_action_from_proto,
+    child_state_from_proto,
     created_range_from_proto,
     decode_page_token,
     delay_seconds,
@@ -21,6 +22,7 @@ from jobsvc.codec.decode import (
     json_from_value,
     label_filter_from_proto,
     lease_ref_from_request,
+    park_from_proto,
     payload_from_proto,
     retry_policy_from_proto,
     schedule_from_proto,
@@ -57,6 +59,7 @@ from jobsvc.codec.workflows import step_to_proto, workflow_spec_from_proto, work
 __all__ = [
     "assignment_to_proto",
     "bulk_action_from_proto",
+    "child_state_from_proto",
     "created_range_from_proto",
     "decode_page_token",
     "delay_seconds",
@@ -79,6 +82,7 @@ __all__ = [
     "label_filter_from_proto",
     "lease_ref_from_request",
     "operation_to_proto",
+    "park_from_proto",
     "pause_to_proto",
     "payload_from_proto",
     "payload_to_proto",

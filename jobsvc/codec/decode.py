@@ -19,6 +19,7 @@ from typing import Any
 from google.protobuf import struct_pb2
 
 from jobsvc.codec.encode import state_to_proto
+from jobsvc.domain.children import ChildState, Park
 from jobsvc.domain.errors import FieldViolation, InvalidArgument
 from jobsvc.domain.flow import ConcurrencyLimit, Fairness, FlowControl, RateLimit
 from jobsvc.domain.handlers import NAME_PATTERN
@@ -40,7 +41,14 @@ from jobsvc.domain.schemas import InvalidSchema, check_schema
 from jobsvc.domain.values import JsonValue
 from jobsvc.domain.versions import InvalidVersion, InvalidVersionSelector, Version, VersionSelector
 from jobsvc.domain.workers import MAX_CONCURRENCY, MAX_LEASE_SECONDS, MAX_WORKER_ID, MIN_LEASE_SECONDS, Worker
-from jobsvc.v1 import ack_service_pb2, job_pb2, job_service_pb2, operation_service_pb2, schedule_service_pb2
+from jobsvc.v1 import (
+    ack_service_pb2,
+    children_pb2,
+    job_pb2,
+    job_service_pb2,
+    operation_service_pb2,
+    schedule_service_pb2,
+)
 
 MAX_IDEMPOTENCY_KEY = 256
 MAX_LABELS = 32
@@ -259,6 +267,29 @@ def lease_ref_from_request(job_id: str, token: str, path: str) -> tuple[str, str
             f"{path}.attempt_token is not a token this server issued",
             [FieldViolation(f"{path}.attempt_token", "must be the attempt_token of an assignment")],
         ) from None
+
+
+def child_state_from_proto(message: job_pb2.Job) -> ChildState:
+    """A child job as ctx.wait reads it (from a ChildrenResponse, FULL view)."""
+    state = _STATE_FROM_PROTO.get(message.state, JobState.QUEUED)
+    result = payload_from_proto(message.result, "result") if message.HasField("result") else None
+    error = error_from_proto(message.error) if message.HasField("error") else None
+    return ChildState(message.id, state, result, error)
+
+
+def park_from_proto(message: children_pb2.ParkRequest, path: str) -> Park:
+    """How a worker's attempt parks: for its children (ids), or until a time under a sleep key."""
+    children = tuple(job_id_from_request(c, f"{path}.child_job_ids[{i}]") for i, c in enumerate(message.child_job_ids))
+    if bool(children) == bool(message.sleep_key):
+        raise InvalidArgument(
+            f"{path}: give child_job_ids or sleep_key (with until), one of them",
+            [FieldViolation(f"{path}.sleep_key", "set exactly one of child_job_ids and sleep_key")],
+        )
+    if not message.sleep_key:
+        return Park(children=children)
+    if not message.HasField("until"):
+        raise InvalidArgument(f"{path}.until is required with sleep_key", [FieldViolation(f"{path}.until", "required")])
+    return Park(until=message.until.ToDatetime(UTC), sleep_key=message.sleep_key)
 
 
 def states_from_proto(values: Any, field: str) -> list[JobState]:

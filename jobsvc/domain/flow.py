@@ -42,6 +42,10 @@ class WaitReason(enum.StrEnum):
     CONCURRENCY_LIMIT = "concurrency_limit"
     RATE_LIMIT = "rate_limit"
     PAUSED = "paused"
+    # Parked by its handler (ctx.wait) until its child jobs finish: state WAITING.
+    CHILDREN = "children"
+    # In a durable sleep (ctx.sleep): due when it ends.
+    SLEEPING = "sleeping"
 
 
 class MissingKeyField(ValueError):

@@ -25,10 +25,12 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from jobsvc.domain.children import ChildJob, ChildJobFailed, Durable, Park, Parked, Spawn
 from jobsvc.domain.flow import FlowControl
-from jobsvc.domain.jobs import HandlerSpec, RetryPolicy, duration_problems, storable_text
+from jobsvc.domain.jobs import HandlerSpec, JobState, RetryPolicy, duration_problems, storable_text
 from jobsvc.domain.limits import progress_message
 from jobsvc.domain.schedules import Schedule, ScheduleDeclaration
 from jobsvc.domain.schemas import InvalidSchema, check_schema
@@ -63,6 +65,7 @@ class JobContext:
         resources: Mapping[str, Any],
         sink: EventSink,
         cancelled: threading.Event,
+        durable: Durable | None = None,
     ) -> None:
         self.job_id = job_id
         self.handler = handler
@@ -72,6 +75,11 @@ class JobContext:
         self.resources = resources
         self._sink = sink
         self._cancelled = cancelled
+        self._durable = durable
+        # Ordinals of this run's spawns without a key and of its sleeps: their replay keys.
+        self._spawns = 0
+        self._sleeps = 0
+        self._recorded_sleeps: dict[str, datetime] | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -88,6 +96,72 @@ class JobContext:
         """Stream one chunk of output to watchers before the handler returns. A chunk over the
         server's payload limit raises (jobsvc.PartialOutputTooLarge), and the attempt fails."""
         self._sink.partial_output(output)
+
+    # -- child jobs and durable sleep (see jobsvc.domain.children) ----------------------
+
+    async def spawn(
+        self,
+        handler: str,
+        input: Any = None,
+        *,
+        version: str = "",
+        key: str | None = None,
+        priority: int = 0,
+        labels: Mapping[str, str] | None = None,
+        retry_policy: RetryPolicy | None = None,
+        attempt_timeout: float | None = None,
+    ) -> ChildJob:
+        """Submit a child job of this job (durably, before this returns). `key` names it
+        among this job's children; by default the spawn's ordinal in this run ("0", "1",
+        ...), so a replay spawning in the same order gets the same children back."""
+        if key is None:
+            key = str(self._spawns)
+            self._spawns += 1
+        spawn = Spawn(key, handler, input, version, priority, dict(labels or {}), retry_policy, attempt_timeout)
+        return await self._need_durable().spawn(spawn)
+
+    async def wait(self, children: Sequence[ChildJob]) -> list[Any]:
+        """The results of `children`, in order, once all have finished. While any has not,
+        the job parks (state WAITING, no slot or lease held) and this handler is run
+        again from the start when the last one finishes. Raises ChildJobFailed for a
+        child that FAILED or was CANCELLED. A protobuf result comes back as a Payload."""
+        if not children:
+            return []
+        found = {job.id: job for job in await self._need_durable().children([c.id for c in children])}
+        unfinished = tuple(c.id for c in children if c.id in found and not found[c.id].state.terminal)
+        if unfinished:
+            raise Parked(Park(children=unfinished))
+        results: list[Any] = []
+        for child in children:
+            job = found.get(child.id)
+            if job is None:
+                raise ValueError(f"job {child.id} is not a child of job {self.job_id}")
+            if job.state is not JobState.SUCCEEDED:
+                raise ChildJobFailed(child, job.state, job.error)
+            result = job.result
+            results.append(None if result is None else (result if result.is_proto else result.json))
+        return results
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep durably: the job parks (no slot or lease held) and runs again from the
+        start when the sleep is over, on any replica or worker, across restarts. The end
+        is recorded when the sleep starts, so the replay returns at once from a sleep
+        that is over and parks again until the same moment for one that is not."""
+        key = f"sleep:{self._sleeps}"
+        self._sleeps += 1
+        if self._recorded_sleeps is None:
+            self._recorded_sleeps = await self._need_durable().sleeps()
+        now = datetime.now(UTC)
+        ends = self._recorded_sleeps.get(key)
+        if ends is not None and ends <= now:
+            return
+        until = ends if ends is not None else now + timedelta(seconds=max(0.0, float(seconds)))
+        raise Parked(Park(until=until, sleep_key=key))
+
+    def _need_durable(self) -> Durable:
+        if self._durable is None:
+            raise RuntimeError("child jobs and durable sleep need an async handler run by a jobsvc executor or worker")
+        return self._durable
 
 
 @dataclass(frozen=True)

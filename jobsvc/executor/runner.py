@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from jobsvc.app.children import ChildrenApp
 from jobsvc.app.dispatch import (
     CANCELLED,
     SHUTDOWN,
@@ -32,6 +33,7 @@ from jobsvc.app.dispatch import (
     Settlement,
     Settler,
     Succeed,
+    Suspend,
 )
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.handlers import HandlerTable, JobContext
@@ -162,8 +164,11 @@ class Executor:
         tracing: Tracing | None = None,
         limits: PayloadLimits | None = None,
         local: LocalSlots | None = None,
+        children: ChildrenApp | None = None,
     ) -> None:
         self._store = store
+        # What handlers spawn and read child jobs through (None: ctx.spawn/wait/sleep refused).
+        self._children = children
         # Where this executor's lane offers its free slots to Calls submitted here.
         self._local = local
         self._listener = listener
@@ -290,6 +295,7 @@ class Executor:
             resources=self._resources,
             sink=writer,
             cancelled=running.cancelled,
+            durable=self._children.bound(job.id, claim.attempt_token) if self._children is not None else None,
         )
         timeout = _seconds_until(claim.attempt_deadline)
         outcome: Outcome | None = None
@@ -328,6 +334,8 @@ def _settlement(stop_reason: str | None, outcome: Outcome | None) -> Settlement 
         return Requeue("executor shutting down")
     if outcome.error is not None:
         return Fail(outcome.error, outcome.retry_delay)
+    if outcome.park is not None:
+        return Suspend(outcome.park)
     return Succeed(outcome.result)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import jsonschema
 
+from jobsvc.domain.children import Park, Parked
 from jobsvc.domain.errors import NonRetryableError, RetryLater
 from jobsvc.domain.handlers import HandlerDefinition, JobContext
 from jobsvc.domain.jobs import JobError, Payload, storable_text
@@ -28,12 +29,13 @@ ATTEMPT_TIMEOUT = "jobsvc.AttemptTimeout"
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """How an attempt ended: a result, or an error."""
+    """How an attempt ended: a result, an error, or parked (ctx.wait, ctx.sleep)."""
 
     result: Payload | None = None
     error: JobError | None = None
     # A handler's RetryLater: retry after this many seconds instead of the policy's backoff.
     retry_delay: float | None = None
+    park: Park | None = None
 
 
 class Invoker:
@@ -80,6 +82,8 @@ class Invoker:
             result = encode_value(value)
             self._check_output(definition, result)
             return Outcome(result=checked_size(result, self.payload_limit, "result"))
+        except Parked as parked:  # the handler waits for children or sleeps: it runs again later
+            return Outcome(park=parked.park)
         except PayloadTooLarge as exc:  # a result (or an uncaught partial output) too large to read back
             # A partial output's traceback shows where the handler sent it; a result's, only this module.
             where = traceback.format_exc() if exc.error_type != RESULT_TOO_LARGE else ""

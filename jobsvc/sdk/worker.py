@@ -16,16 +16,19 @@ import os
 import signal
 import socket
 import threading
+import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
+from google.rpc import code_pb2
 
 from jobsvc import codec
 from jobsvc.codec import frames
+from jobsvc.domain.children import ChildJob, ChildState, Spawn, SpawnRefused
 from jobsvc.domain.handlers import HandlerTable, JobContext, load_module
 from jobsvc.domain.jobs import JobError, Payload
 from jobsvc.domain.limits import PayloadLimits
@@ -33,8 +36,8 @@ from jobsvc.handlers.invoke import Invoker, Outcome, with_output_failure
 from jobsvc.handlers.payloads import PayloadTooLarge, checked_size, encode_value
 from jobsvc.observability.logs import job_fields
 from jobsvc.observability.tracing import Tracing, continued_trace
-from jobsvc.sdk.client import ClientSecurity
-from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, job_pb2
+from jobsvc.sdk.client import ClientSecurity, job_spec
+from jobsvc.v1 import ack_service_pb2, ack_service_pb2_grpc, children_pb2, job_pb2
 
 log = logging.getLogger("jobsvc.worker")
 
@@ -100,6 +103,55 @@ class _Sink:
         )
 
 
+class _StreamChildren:
+    """jobsvc.domain.children.Durable for one attempt on this worker: spawns and reads
+    over the Work stream, each request answered by the response with its request_id (and
+    sent again after a reconnect until answered: spawns are idempotent by key)."""
+
+    def __init__(self, worker: RemoteWorker, assignment: ack_service_pb2.Assignment) -> None:
+        self._worker = worker
+        self._job_id = assignment.job.id
+        self._token = assignment.attempt_token
+
+    async def spawn(self, spawn: Spawn) -> ChildJob:
+        """Ask the server to spawn the child; SpawnRefused when it will not."""
+        payload = codec.payload_to_proto(encode_value(spawn.input))
+        spec = job_spec(spawn.handler, payload, version=spawn.version, priority=spawn.priority)
+        spec.labels.update(spawn.labels)
+        if spawn.retry_policy is not None:
+            spec.retry_policy.CopyFrom(codec.retry_policy_to_proto(spawn.retry_policy))
+        if spawn.attempt_timeout is not None:
+            spec.attempt_timeout.FromTimedelta(timedelta(seconds=spawn.attempt_timeout))
+        request = children_pb2.SpawnRequest(
+            request_id=str(uuid.uuid4()), job_id=self._job_id, attempt_token=self._token, spawn_key=spawn.key, job=spec
+        )
+        answer = await self._worker.ask(request.request_id, ack_service_pb2.WorkRequest(spawn=request))
+        spawned = answer.spawned
+        if spawned.code in (code_pb2.UNAVAILABLE, code_pb2.ABORTED):  # nothing was written: the attempt may retry
+            raise RuntimeError(f"spawning {spawn.handler} failed for now: {spawned.message}")
+        if spawned.code != 0:
+            code = code_pb2.Code.Name(spawned.code) if spawned.code in code_pb2.Code.values() else str(spawned.code)
+            raise SpawnRefused(spawned.message, code=code, reason=spawned.reason, field_path=spawned.field)
+        return ChildJob(spawned.child_job_id, spawn.key, spawn.handler)
+
+    async def children(self, child_ids: Sequence[str]) -> list[ChildState]:
+        """The job's children among child_ids, from the server."""
+        return [codec.child_state_from_proto(job) for job in (await self._read(child_ids)).children]
+
+    async def sleeps(self) -> dict[str, datetime]:
+        """The job's recorded sleeps, from the server."""
+        return {key: ends.ToDatetime(UTC) for key, ends in (await self._read(())).sleeps.items()}
+
+    async def _read(self, child_ids: Sequence[str]) -> children_pb2.ChildrenResponse:
+        request = children_pb2.ChildrenRequest(
+            request_id=str(uuid.uuid4()), job_id=self._job_id, attempt_token=self._token, child_job_ids=child_ids
+        )
+        answer = (await self._worker.ask(request.request_id, ack_service_pb2.WorkRequest(children=request))).children
+        if answer.code != 0:
+            raise RuntimeError(f"reading the children of job {self._job_id} failed: {answer.reason} {answer.message}")
+        return answer
+
+
 class RemoteWorker:
     """Runs a HandlerTable's handlers on jobs assigned by a jobsvc server."""
 
@@ -129,6 +181,8 @@ class RemoteWorker:
         self._running: dict[str, _Running] = {}
         # Settlements sent but not confirmed, by job id: sent again after a reconnect.
         self._unconfirmed: dict[tuple[str, str], ack_service_pb2.WorkRequest] = {}
+        # Spawn and children requests not answered yet, by request id: sent again after a reconnect.
+        self._asking: dict[str, tuple[ack_service_pb2.WorkRequest, asyncio.Future[ack_service_pb2.WorkResponse]]] = {}
         self.outbox: asyncio.Queue[ack_service_pb2.WorkRequest] = asyncio.Queue()
         # Whether this session's server reads batches, and its message limit (from its welcome).
         self._server_batches = False
@@ -138,6 +192,21 @@ class RemoteWorker:
         # Set while a session is established (after the server's welcome).
         self.connected = asyncio.Event()
         self._idle = asyncio.Event()
+
+    async def ask(self, request_id: str, request: ack_service_pb2.WorkRequest) -> ack_service_pb2.WorkResponse:
+        """Send a request the server answers by request_id (spawn, children); its answer."""
+        answer: asyncio.Future[ack_service_pb2.WorkResponse] = asyncio.get_running_loop().create_future()
+        self._asking[request_id] = (request, answer)
+        self.outbox.put_nowait(request)
+        try:
+            return await answer
+        finally:
+            self._asking.pop(request_id, None)
+
+    def _answered(self, request_id: str, response: ack_service_pb2.WorkResponse) -> None:
+        asked = self._asking.get(request_id)
+        if asked is not None and not asked[1].done():
+            asked[1].set_result(response)
 
     def hello(self) -> ack_service_pb2.WorkerInfo:
         """What this worker announces."""
@@ -222,6 +291,10 @@ class RemoteWorker:
             elif kind == "settled_batch":
                 for settled in response.settled_batch.items:
                     self._settled(settled)
+            elif kind == "spawned":
+                self._answered(response.spawned.request_id, response)
+            elif kind == "children":
+                self._answered(response.children.request_id, response)
             elif kind == "welcome":
                 limit = response.welcome.max_payload_bytes
                 # The server's payload limit: results and partial outputs over it fail here,
@@ -239,6 +312,8 @@ class RemoteWorker:
         if self._running:
             yield self._heartbeat()
         for request in list(self._unconfirmed.values()):
+            yield request
+        for request, _ in list(self._asking.values()):
             yield request
         if self._stopping.is_set():
             yield ack_service_pb2.WorkRequest(drain=ack_service_pb2.WorkRequest.Drain())
@@ -320,6 +395,7 @@ class RemoteWorker:
             resources=self._resources,
             sink=sink,
             cancelled=running.cancelled,
+            durable=_StreamChildren(self, running.assignment),
         )
         settle: ack_service_pb2.WorkRequest | None = None
         try:
@@ -350,6 +426,16 @@ class RemoteWorker:
 
 
 def _settlement(job_id: str, token: str, outcome: Outcome) -> ack_service_pb2.WorkRequest:
+    if outcome.park is not None and outcome.error is None:  # ctx.wait, ctx.sleep: the job runs again later
+        park = children_pb2.ParkRequest(
+            job_id=job_id,
+            attempt_token=token,
+            child_job_ids=outcome.park.children,
+            sleep_key=outcome.park.sleep_key or "",
+        )
+        if outcome.park.until is not None:
+            park.until.FromDatetime(outcome.park.until)
+        return ack_service_pb2.WorkRequest(park=park)
     if outcome.error is not None:
         error = codec.error_to_proto(outcome.error)
         nack = ack_service_pb2.NackRequest(job_id=job_id, attempt_token=token, error=error)

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from jobsvc.domain.children import Park
 from jobsvc.domain.errors import JobsvcError
 from jobsvc.domain.jobs import (
     Claim,
@@ -219,6 +220,28 @@ class JobStore(Protocol):
 
     async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
         """Give a running attempt back to the queue; False for a stale token."""
+        ...
+
+    # -- child jobs and durable sleep --------------------------------------------------
+
+    async def job_park(self, job_id: str, token: str, park: Park) -> tuple[JobState, datetime | None] | None:
+        """Park a running attempt (ctx.wait, ctx.sleep): WAITING for its unfinished
+        children, or QUEUED for when the sleep ends (or now, when nothing is left to wait
+        for); the new state and, when QUEUED, its due time. None for a stale token."""
+        ...
+
+    async def job_spawn(self, parent_id: str, token: str, key: str, child: NewJob) -> tuple[str, str, bool] | None:
+        """In one transaction: insert `child` linked to the parent under `key`, unless a
+        child has that key already; (child id, its handler, whether it was inserted now).
+        None when the parent's attempt holding `token` is not running any more."""
+        ...
+
+    async def job_children(self, parent_id: str, child_ids: Sequence[str]) -> list[Job]:
+        """The parent's children among child_ids, with their results."""
+        ...
+
+    async def job_sleeps(self, job_id: str) -> dict[str, datetime]:
+        """The durable sleeps a job recorded, by key: when each ends."""
         ...
 
     async def job_rescue_expired(self, limit: int, *, now: datetime | None = None) -> list[Transition]:

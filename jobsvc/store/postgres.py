@@ -13,6 +13,7 @@ from typing import NoReturn, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
 
+from jobsvc.domain.children import Park
 from jobsvc.domain.errors import AlreadyExists, FailedPrecondition, JobsvcError, NotFound, Unavailable
 from jobsvc.domain.jobs import (
     Claim,
@@ -35,7 +36,7 @@ from jobsvc.domain.jobs import (
 from jobsvc.domain.operations import BulkAction, JobFilter, Operation
 from jobsvc.domain.pauses import Pause, PauseTarget
 from jobsvc.domain.schedules import Schedule
-from jobsvc.domain.values import JsonValue
+from jobsvc.domain.values import JsonValue, is_uuid
 from jobsvc.domain.workers import WorkerSession
 from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
 from jobsvc.store import rows
@@ -719,6 +720,52 @@ class PgStore:
     async def job_requeue(self, job_id: str, token: str, reason: str) -> bool:
         """Give an attempt back without counting it as failed."""
         return bool(await self._fetch_changed("job_requeue", job_id=job_id, token=token, reason=reason))
+
+    # -- child jobs and durable sleep ----------------------------------------------------
+
+    async def job_park(self, job_id: str, token: str, park: Park) -> tuple[JobState, datetime | None] | None:
+        """Park a running attempt; see JobStore.job_park."""
+        if not (is_uuid(job_id) and is_uuid(token) and all(is_uuid(c) for c in park.children)):
+            return None
+        parked = await self._fetch_changed(
+            "job_park",
+            job_id=job_id,
+            token=token,
+            children=list(park.children),
+            until=park.until,
+            sleep_key=park.sleep_key,
+        )
+        if not parked or parked[0]["new_state"] is None:
+            return None
+        return JobState(parked[0]["new_state"]), parked[0]["wake_at"]
+
+    async def job_spawn(self, parent_id: str, token: str, key: str, child: NewJob) -> tuple[str, str, bool] | None:
+        """Insert a child linked to its parent in one transaction; see JobStore.job_spawn."""
+        if not (is_uuid(parent_id) and is_uuid(token)):
+            return None
+        async with self._connection() as conn, conn.transaction():
+            found = await _run(conn, "job_spawn_parent", parent_id=parent_id, token=token, spawn_key=key)
+            if not found:
+                return None
+            if found[0]["child_id"] is not None:  # a replay: the child spawned before
+                return str(found[0]["child_id"]), found[0]["child_handler"], False
+            child_id = str(uuid.uuid4())
+            await _run(conn, "job_insert_many", **_insert_arguments([(child_id, child)]))
+            await _run(conn, "job_spawn_link", parent_id=parent_id, child_id=child_id, spawn_key=key)
+        return child_id, child.spec.handler, True
+
+    async def job_children(self, parent_id: str, child_ids: Sequence[str]) -> list[Job]:
+        """The parent's children among child_ids."""
+        ids = [c for c in child_ids if is_uuid(c)]
+        if not is_uuid(parent_id) or not ids:
+            return []
+        return [rows.job(r) for r in await self._fetch("job_children_get", parent_id=parent_id, child_ids=ids)]
+
+    async def job_sleeps(self, job_id: str) -> dict[str, datetime]:
+        """The durable sleeps a job recorded."""
+        found = await self._fetch("job_sleeps_get", job_id=job_id) if is_uuid(job_id) else []
+        recorded = found[0]["sleeps"] if found and found[0]["sleeps"] else {}
+        return {key: datetime.fromisoformat(value) for key, value in recorded.items()}
 
     # -- maintenance -----------------------------------------------------------------
 

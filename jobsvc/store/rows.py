@@ -258,6 +258,10 @@ def _waiting_text(reason: WaitReason, row: asyncpg.Record) -> str:
             return f"rate limit: {row['rate_limit']} starts per {row['rate_period']:g} s with key {row['rate_key']!r}"
         case WaitReason.PAUSED:
             return f"{row['handler']} {row['version']} is paused"
+        case WaitReason.CHILDREN:
+            return "waiting for its child jobs to finish"
+        case WaitReason.SLEEPING:
+            return f"sleeping until {row['run_at'].isoformat()}"
     return ""
 
 

@@ -25,10 +25,11 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
+from jobsvc.v1 import children_pb2 as jobsvc_dot_v1_dot_children__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x8c\x02\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12(\n\x08handlers\x18\x02 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x06labels\x18\x05 \x03(\x0b\x32!.jobsvc.v1.WorkerInfo.LabelsEntry\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x06 \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe9\x01\n\nAssignment\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x32\n\x0elease_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\rtrace_context\x18\x04 \x03(\x0b\x32\'.jobsvc.v1.Assignment.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x83\x05\n\x0bWorkRequest\x12&\n\x05hello\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfoH\x00\x12\x30\n\theartbeat\x18\x02 \x01(\x0b\x32\x1b.jobsvc.v1.HeartbeatRequestH\x00\x12\x34\n\x08progress\x18\x03 \x01(\x0b\x32 .jobsvc.v1.ReportProgressRequestH\x00\x12$\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x15.jobsvc.v1.AckRequestH\x00\x12&\n\x04nack\x18\x05 \x01(\x0b\x32\x16.jobsvc.v1.NackRequestH\x00\x12*\n\x06reject\x18\x06 \x01(\x0b\x32\x18.jobsvc.v1.RejectRequestH\x00\x12-\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x1c.jobsvc.v1.WorkRequest.DrainH\x00\x12-\n\x05\x62\x61tch\x18\x08 \x01(\x0b\x32\x1c.jobsvc.v1.WorkRequest.BatchH\x00\x1a\x07\n\x05\x44rain\x1a\xfa\x01\n\x05\x42\x61tch\x12\x30\n\x05items\x18\x01 \x03(\x0b\x32!.jobsvc.v1.WorkRequest.Batch.Item\x1a\xbe\x01\n\x04Item\x12$\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.AckRequestH\x00\x12&\n\x04nack\x18\x02 \x01(\x0b\x32\x16.jobsvc.v1.NackRequestH\x00\x12*\n\x06reject\x18\x03 \x01(\x0b\x32\x18.jobsvc.v1.RejectRequestH\x00\x12\x34\n\x08progress\x18\x04 \x01(\x0b\x32 .jobsvc.v1.ReportProgressRequestH\x00\x42\x06\n\x04kindB\x06\n\x04kind\"\xc8\x06\n\x0cWorkResponse\x12\x32\n\x07welcome\x18\x01 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.WelcomeH\x00\x12+\n\nassignment\x18\x02 \x01(\x0b\x32\x15.jobsvc.v1.AssignmentH\x00\x12\x30\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1e.jobsvc.v1.WorkResponse.CancelH\x00\x12\x32\n\x07settled\x18\x04 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.SettledH\x00\x12:\n\x0b\x61ssignments\x18\x05 \x01(\x0b\x32#.jobsvc.v1.WorkResponse.AssignmentsH\x00\x12=\n\rsettled_batch\x18\x06 \x01(\x0b\x32$.jobsvc.v1.WorkResponse.SettledBatchH\x00\x1a\x33\n\x0b\x41ssignments\x12$\n\x05items\x18\x01 \x03(\x0b\x32\x15.jobsvc.v1.Assignment\x1a>\n\x0cSettledBatch\x12.\n\x05items\x18\x01 \x03(\x0b\x32\x1f.jobsvc.v1.WorkResponse.Settled\x1a\xd6\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x31\n\x0elease_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x19\n\x11max_payload_bytes\x18\x04 \x01(\x03\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x05 \x01(\x08\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x03\x1a?\n\x06\x43\x61ncel\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x1a_\n\x07Settled\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\tB\x06\n\x04kind\"p\n\x0cLeaseRequest\x12%\n\x06worker\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfo\x12\x10\n\x08max_jobs\x18\x02 \x01(\x05\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\";\n\rLeaseResponse\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.jobsvc.v1.Assignment\"1\n\x08LeaseRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\"J\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12#\n\x06leases\x18\x02 \x03(\x0b\x32\x13.jobsvc.v1.LeaseRef\"y\n\x0bLeaseStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\x08\x12\x18\n\x10\x63\x61ncel_requested\x18\x03 \x01(\x08\x12\x32\n\x0elease_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x11HeartbeatResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.LeaseStatus\"\x9f\x01\n\x15ReportProgressRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\'\n\x08progress\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.ProgressH\x00\x12,\n\x0epartial_output\x18\x04 \x01(\x0b\x32\x12.jobsvc.v1.PayloadH\x00\x42\x08\n\x06update\"*\n\x16ReportProgressResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"W\n\nAckRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x06result\x18\x03 \x01(\x0b\x32\x12.jobsvc.v1.Payload\"1\n\x0b\x41\x63kResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\"\x88\x01\n\x0bNackRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x12.\n\x0bretry_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"i\n\x0cNackResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\x12\x35\n\x11next_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\rRejectRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\"4\n\x0eRejectResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState2\xfc\x03\n\nAckService\x12\x41\n\x04Work\x12\x16.jobsvc.v1.WorkRequest\x1a\x17.jobsvc.v1.WorkResponse\"\x04\x98\xb8\x18\x05(\x01\x30\x01\x12@\n\x05Lease\x12\x17.jobsvc.v1.LeaseRequest\x1a\x18.jobsvc.v1.LeaseResponse\"\x04\x98\xb8\x18\x05\x12L\n\tHeartbeat\x12\x1b.jobsvc.v1.HeartbeatRequest\x1a\x1c.jobsvc.v1.HeartbeatResponse\"\x04\x98\xb8\x18\x05\x12[\n\x0eReportProgress\x12 .jobsvc.v1.ReportProgressRequest\x1a!.jobsvc.v1.ReportProgressResponse\"\x04\x98\xb8\x18\x05\x12:\n\x03\x41\x63k\x12\x15.jobsvc.v1.AckRequest\x1a\x16.jobsvc.v1.AckResponse\"\x04\x98\xb8\x18\x05\x12=\n\x04Nack\x12\x16.jobsvc.v1.NackRequest\x1a\x17.jobsvc.v1.NackResponse\"\x04\x98\xb8\x18\x05\x12\x43\n\x06Reject\x12\x18.jobsvc.v1.RejectRequest\x1a\x19.jobsvc.v1.RejectResponse\"\x04\x98\xb8\x18\x05\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x18jobsvc/v1/children.proto\x1a\x13jobsvc/v1/job.proto\"\x8c\x02\n\nWorkerInfo\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12(\n\x08handlers\x18\x02 \x03(\x0b\x32\x16.jobsvc.v1.HandlerInfo\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\x12\x31\n\x0elease_duration\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x31\n\x06labels\x18\x05 \x03(\x0b\x32!.jobsvc.v1.WorkerInfo.LabelsEntry\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x06 \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe9\x01\n\nAssignment\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.jobsvc.v1.Job\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x32\n\x0elease_deadline\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12>\n\rtrace_context\x18\x04 \x03(\x0b\x32\'.jobsvc.v1.Assignment.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x85\x06\n\x0bWorkRequest\x12&\n\x05hello\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfoH\x00\x12\x30\n\theartbeat\x18\x02 \x01(\x0b\x32\x1b.jobsvc.v1.HeartbeatRequestH\x00\x12\x34\n\x08progress\x18\x03 \x01(\x0b\x32 .jobsvc.v1.ReportProgressRequestH\x00\x12$\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x15.jobsvc.v1.AckRequestH\x00\x12&\n\x04nack\x18\x05 \x01(\x0b\x32\x16.jobsvc.v1.NackRequestH\x00\x12*\n\x06reject\x18\x06 \x01(\x0b\x32\x18.jobsvc.v1.RejectRequestH\x00\x12-\n\x05\x64rain\x18\x07 \x01(\x0b\x32\x1c.jobsvc.v1.WorkRequest.DrainH\x00\x12-\n\x05\x62\x61tch\x18\x08 \x01(\x0b\x32\x1c.jobsvc.v1.WorkRequest.BatchH\x00\x12(\n\x05spawn\x18\t \x01(\x0b\x32\x17.jobsvc.v1.SpawnRequestH\x00\x12.\n\x08\x63hildren\x18\n \x01(\x0b\x32\x1a.jobsvc.v1.ChildrenRequestH\x00\x12&\n\x04park\x18\x0b \x01(\x0b\x32\x16.jobsvc.v1.ParkRequestH\x00\x1a\x07\n\x05\x44rain\x1a\xfa\x01\n\x05\x42\x61tch\x12\x30\n\x05items\x18\x01 \x03(\x0b\x32!.jobsvc.v1.WorkRequest.Batch.Item\x1a\xbe\x01\n\x04Item\x12$\n\x03\x61\x63k\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.AckRequestH\x00\x12&\n\x04nack\x18\x02 \x01(\x0b\x32\x16.jobsvc.v1.NackRequestH\x00\x12*\n\x06reject\x18\x03 \x01(\x0b\x32\x18.jobsvc.v1.RejectRequestH\x00\x12\x34\n\x08progress\x18\x04 \x01(\x0b\x32 .jobsvc.v1.ReportProgressRequestH\x00\x42\x06\n\x04kindB\x06\n\x04kind\"\xa6\x07\n\x0cWorkResponse\x12\x32\n\x07welcome\x18\x01 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.WelcomeH\x00\x12+\n\nassignment\x18\x02 \x01(\x0b\x32\x15.jobsvc.v1.AssignmentH\x00\x12\x30\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1e.jobsvc.v1.WorkResponse.CancelH\x00\x12\x32\n\x07settled\x18\x04 \x01(\x0b\x32\x1f.jobsvc.v1.WorkResponse.SettledH\x00\x12:\n\x0b\x61ssignments\x18\x05 \x01(\x0b\x32#.jobsvc.v1.WorkResponse.AssignmentsH\x00\x12=\n\rsettled_batch\x18\x06 \x01(\x0b\x32$.jobsvc.v1.WorkResponse.SettledBatchH\x00\x12+\n\x07spawned\x18\x07 \x01(\x0b\x32\x18.jobsvc.v1.SpawnResponseH\x00\x12/\n\x08\x63hildren\x18\x08 \x01(\x0b\x32\x1b.jobsvc.v1.ChildrenResponseH\x00\x1a\x33\n\x0b\x41ssignments\x12$\n\x05items\x18\x01 \x03(\x0b\x32\x15.jobsvc.v1.Assignment\x1a>\n\x0cSettledBatch\x12.\n\x05items\x18\x01 \x03(\x0b\x32\x1f.jobsvc.v1.WorkResponse.Settled\x1a\xd6\x01\n\x07Welcome\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x31\n\x0elease_duration\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x35\n\x12heartbeat_interval\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x19\n\x11max_payload_bytes\x18\x04 \x01(\x03\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x05 \x01(\x08\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x03\x1a?\n\x06\x43\x61ncel\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x1a_\n\x07Settled\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\x0c\n\x04\x63ode\x18\x03 \x01(\x05\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\tB\x06\n\x04kind\"p\n\x0cLeaseRequest\x12%\n\x06worker\x18\x01 \x01(\x0b\x32\x15.jobsvc.v1.WorkerInfo\x12\x10\n\x08max_jobs\x18\x02 \x01(\x05\x12\'\n\x04wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\";\n\rLeaseResponse\x12*\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32\x15.jobsvc.v1.Assignment\"1\n\x08LeaseRef\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\"J\n\x10HeartbeatRequest\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12#\n\x06leases\x18\x02 \x03(\x0b\x32\x13.jobsvc.v1.LeaseRef\"y\n\x0bLeaseStatus\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04held\x18\x02 \x01(\x08\x12\x18\n\x10\x63\x61ncel_requested\x18\x03 \x01(\x08\x12\x32\n\x0elease_deadline\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x11HeartbeatResponse\x12&\n\x06leases\x18\x01 \x03(\x0b\x32\x16.jobsvc.v1.LeaseStatus\"\x9f\x01\n\x15ReportProgressRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\'\n\x08progress\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.ProgressH\x00\x12,\n\x0epartial_output\x18\x04 \x01(\x0b\x32\x12.jobsvc.v1.PayloadH\x00\x42\x08\n\x06update\"*\n\x16ReportProgressResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x03\"W\n\nAckRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x06result\x18\x03 \x01(\x0b\x32\x12.jobsvc.v1.Payload\"1\n\x0b\x41\x63kResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\"\x88\x01\n\x0bNackRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\x12.\n\x0bretry_delay\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"i\n\x0cNackResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState\x12\x35\n\x11next_attempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\rRejectRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rattempt_token\x18\x02 \x01(\t\x12\"\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x13.jobsvc.v1.JobError\"4\n\x0eRejectResponse\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.jobsvc.v1.JobState2\xfc\x03\n\nAckService\x12\x41\n\x04Work\x12\x16.jobsvc.v1.WorkRequest\x1a\x17.jobsvc.v1.WorkResponse\"\x04\x98\xb8\x18\x05(\x01\x30\x01\x12@\n\x05Lease\x12\x17.jobsvc.v1.LeaseRequest\x1a\x18.jobsvc.v1.LeaseResponse\"\x04\x98\xb8\x18\x05\x12L\n\tHeartbeat\x12\x1b.jobsvc.v1.HeartbeatRequest\x1a\x1c.jobsvc.v1.HeartbeatResponse\"\x04\x98\xb8\x18\x05\x12[\n\x0eReportProgress\x12 .jobsvc.v1.ReportProgressRequest\x1a!.jobsvc.v1.ReportProgressResponse\"\x04\x98\xb8\x18\x05\x12:\n\x03\x41\x63k\x12\x15.jobsvc.v1.AckRequest\x1a\x16.jobsvc.v1.AckResponse\"\x04\x98\xb8\x18\x05\x12=\n\x04Nack\x12\x16.jobsvc.v1.NackRequest\x1a\x17.jobsvc.v1.NackResponse\"\x04\x98\xb8\x18\x05\x12\x43\n\x06Reject\x12\x18.jobsvc.v1.RejectRequest\x1a\x19.jobsvc.v1.RejectResponse\"\x04\x98\xb8\x18\x05\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -54,62 +55,62 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACKSERVICE'].methods_by_name['Nack']._serialized_options = b'\230\270\030\005'
   _globals['_ACKSERVICE'].methods_by_name['Reject']._loaded_options = None
   _globals['_ACKSERVICE'].methods_by_name['Reject']._serialized_options = b'\230\270\030\005'
-  _globals['_WORKERINFO']._serialized_start=151
-  _globals['_WORKERINFO']._serialized_end=419
-  _globals['_WORKERINFO_LABELSENTRY']._serialized_start=374
-  _globals['_WORKERINFO_LABELSENTRY']._serialized_end=419
-  _globals['_ASSIGNMENT']._serialized_start=422
-  _globals['_ASSIGNMENT']._serialized_end=655
-  _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._serialized_start=604
-  _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._serialized_end=655
-  _globals['_WORKREQUEST']._serialized_start=658
-  _globals['_WORKREQUEST']._serialized_end=1301
-  _globals['_WORKREQUEST_DRAIN']._serialized_start=1033
-  _globals['_WORKREQUEST_DRAIN']._serialized_end=1040
-  _globals['_WORKREQUEST_BATCH']._serialized_start=1043
-  _globals['_WORKREQUEST_BATCH']._serialized_end=1293
-  _globals['_WORKREQUEST_BATCH_ITEM']._serialized_start=1103
-  _globals['_WORKREQUEST_BATCH_ITEM']._serialized_end=1293
-  _globals['_WORKRESPONSE']._serialized_start=1304
-  _globals['_WORKRESPONSE']._serialized_end=2144
-  _globals['_WORKRESPONSE_ASSIGNMENTS']._serialized_start=1642
-  _globals['_WORKRESPONSE_ASSIGNMENTS']._serialized_end=1693
-  _globals['_WORKRESPONSE_SETTLEDBATCH']._serialized_start=1695
-  _globals['_WORKRESPONSE_SETTLEDBATCH']._serialized_end=1757
-  _globals['_WORKRESPONSE_WELCOME']._serialized_start=1760
-  _globals['_WORKRESPONSE_WELCOME']._serialized_end=1974
-  _globals['_WORKRESPONSE_CANCEL']._serialized_start=1976
-  _globals['_WORKRESPONSE_CANCEL']._serialized_end=2039
-  _globals['_WORKRESPONSE_SETTLED']._serialized_start=2041
-  _globals['_WORKRESPONSE_SETTLED']._serialized_end=2136
-  _globals['_LEASEREQUEST']._serialized_start=2146
-  _globals['_LEASEREQUEST']._serialized_end=2258
-  _globals['_LEASERESPONSE']._serialized_start=2260
-  _globals['_LEASERESPONSE']._serialized_end=2319
-  _globals['_LEASEREF']._serialized_start=2321
-  _globals['_LEASEREF']._serialized_end=2370
-  _globals['_HEARTBEATREQUEST']._serialized_start=2372
-  _globals['_HEARTBEATREQUEST']._serialized_end=2446
-  _globals['_LEASESTATUS']._serialized_start=2448
-  _globals['_LEASESTATUS']._serialized_end=2569
-  _globals['_HEARTBEATRESPONSE']._serialized_start=2571
-  _globals['_HEARTBEATRESPONSE']._serialized_end=2630
-  _globals['_REPORTPROGRESSREQUEST']._serialized_start=2633
-  _globals['_REPORTPROGRESSREQUEST']._serialized_end=2792
-  _globals['_REPORTPROGRESSRESPONSE']._serialized_start=2794
-  _globals['_REPORTPROGRESSRESPONSE']._serialized_end=2836
-  _globals['_ACKREQUEST']._serialized_start=2838
-  _globals['_ACKREQUEST']._serialized_end=2925
-  _globals['_ACKRESPONSE']._serialized_start=2927
-  _globals['_ACKRESPONSE']._serialized_end=2976
-  _globals['_NACKREQUEST']._serialized_start=2979
-  _globals['_NACKREQUEST']._serialized_end=3115
-  _globals['_NACKRESPONSE']._serialized_start=3117
-  _globals['_NACKRESPONSE']._serialized_end=3222
-  _globals['_REJECTREQUEST']._serialized_start=3224
-  _globals['_REJECTREQUEST']._serialized_end=3314
-  _globals['_REJECTRESPONSE']._serialized_start=3316
-  _globals['_REJECTRESPONSE']._serialized_end=3368
-  _globals['_ACKSERVICE']._serialized_start=3371
-  _globals['_ACKSERVICE']._serialized_end=3879
+  _globals['_WORKERINFO']._serialized_start=177
+  _globals['_WORKERINFO']._serialized_end=445
+  _globals['_WORKERINFO_LABELSENTRY']._serialized_start=400
+  _globals['_WORKERINFO_LABELSENTRY']._serialized_end=445
+  _globals['_ASSIGNMENT']._serialized_start=448
+  _globals['_ASSIGNMENT']._serialized_end=681
+  _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._serialized_start=630
+  _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._serialized_end=681
+  _globals['_WORKREQUEST']._serialized_start=684
+  _globals['_WORKREQUEST']._serialized_end=1457
+  _globals['_WORKREQUEST_DRAIN']._serialized_start=1189
+  _globals['_WORKREQUEST_DRAIN']._serialized_end=1196
+  _globals['_WORKREQUEST_BATCH']._serialized_start=1199
+  _globals['_WORKREQUEST_BATCH']._serialized_end=1449
+  _globals['_WORKREQUEST_BATCH_ITEM']._serialized_start=1259
+  _globals['_WORKREQUEST_BATCH_ITEM']._serialized_end=1449
+  _globals['_WORKRESPONSE']._serialized_start=1460
+  _globals['_WORKRESPONSE']._serialized_end=2394
+  _globals['_WORKRESPONSE_ASSIGNMENTS']._serialized_start=1892
+  _globals['_WORKRESPONSE_ASSIGNMENTS']._serialized_end=1943
+  _globals['_WORKRESPONSE_SETTLEDBATCH']._serialized_start=1945
+  _globals['_WORKRESPONSE_SETTLEDBATCH']._serialized_end=2007
+  _globals['_WORKRESPONSE_WELCOME']._serialized_start=2010
+  _globals['_WORKRESPONSE_WELCOME']._serialized_end=2224
+  _globals['_WORKRESPONSE_CANCEL']._serialized_start=2226
+  _globals['_WORKRESPONSE_CANCEL']._serialized_end=2289
+  _globals['_WORKRESPONSE_SETTLED']._serialized_start=2291
+  _globals['_WORKRESPONSE_SETTLED']._serialized_end=2386
+  _globals['_LEASEREQUEST']._serialized_start=2396
+  _globals['_LEASEREQUEST']._serialized_end=2508
+  _globals['_LEASERESPONSE']._serialized_start=2510
+  _globals['_LEASERESPONSE']._serialized_end=2569
+  _globals['_LEASEREF']._serialized_start=2571
+  _globals['_LEASEREF']._serialized_end=2620
+  _globals['_HEARTBEATREQUEST']._serialized_start=2622
+  _globals['_HEARTBEATREQUEST']._serialized_end=2696
+  _globals['_LEASESTATUS']._serialized_start=2698
+  _globals['_LEASESTATUS']._serialized_end=2819
+  _globals['_HEARTBEATRESPONSE']._serialized_start=2821
+  _globals['_HEARTBEATRESPONSE']._serialized_end=2880
+  _globals['_REPORTPROGRESSREQUEST']._serialized_start=2883
+  _globals['_REPORTPROGRESSREQUEST']._serialized_end=3042
+  _globals['_REPORTPROGRESSRESPONSE']._serialized_start=3044
+  _globals['_REPORTPROGRESSRESPONSE']._serialized_end=3086
+  _globals['_ACKREQUEST']._serialized_start=3088
+  _globals['_ACKREQUEST']._serialized_end=3175
+  _globals['_ACKRESPONSE']._serialized_start=3177
+  _globals['_ACKRESPONSE']._serialized_end=3226
+  _globals['_NACKREQUEST']._serialized_start=3229
+  _globals['_NACKREQUEST']._serialized_end=3365
+  _globals['_NACKRESPONSE']._serialized_start=3367
+  _globals['_NACKRESPONSE']._serialized_end=3472
+  _globals['_REJECTREQUEST']._serialized_start=3474
+  _globals['_REJECTREQUEST']._serialized_end=3564
+  _globals['_REJECTRESPONSE']._serialized_start=3566
+  _globals['_REJECTRESPONSE']._serialized_end=3618
+  _globals['_ACKSERVICE']._serialized_start=3621
+  _globals['_ACKSERVICE']._serialized_end=4129
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from jobsvc.v1 import children_pb2 as _children_pb2
 from jobsvc.v1 import job_pb2 as _job_pb2
 import builtins as _builtins
 import sys
@@ -225,6 +226,9 @@ class WorkRequest(_message.Message):
     REJECT_FIELD_NUMBER: _builtins.int
     DRAIN_FIELD_NUMBER: _builtins.int
     BATCH_FIELD_NUMBER: _builtins.int
+    SPAWN_FIELD_NUMBER: _builtins.int
+    CHILDREN_FIELD_NUMBER: _builtins.int
+    PARK_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hello(self) -> Global___WorkerInfo: ...
     @_builtins.property
@@ -247,6 +251,17 @@ class WorkRequest(_message.Message):
         whose Welcome says `accepts_batches`.
         """
 
+    @_builtins.property
+    def spawn(self) -> _children_pb2.SpawnRequest:
+        """Child jobs and durable sleep (children.proto): spawn a child, read children and
+        sleeps (each answered by the response with the same request_id), park the attempt
+        (a settlement, answered by `settled`).
+        """
+
+    @_builtins.property
+    def children(self) -> _children_pb2.ChildrenRequest: ...
+    @_builtins.property
+    def park(self) -> _children_pb2.ParkRequest: ...
     def __init__(
         self,
         *,
@@ -258,12 +273,15 @@ class WorkRequest(_message.Message):
         reject: Global___RejectRequest | None = ...,
         drain: Global___WorkRequest.Drain | None = ...,
         batch: Global___WorkRequest.Batch | None = ...,
+        spawn: _children_pb2.SpawnRequest | None = ...,
+        children: _children_pb2.ChildrenRequest | None = ...,
+        park: _children_pb2.ParkRequest | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "drain", b"drain", "heartbeat", b"heartbeat", "hello", b"hello", "kind", b"kind", "nack", b"nack", "progress", b"progress", "reject", b"reject"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "children", b"children", "drain", b"drain", "heartbeat", b"heartbeat", "hello", b"hello", "kind", b"kind", "nack", b"nack", "park", b"park", "progress", b"progress", "reject", b"reject", "spawn", b"spawn"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "drain", b"drain", "heartbeat", b"heartbeat", "hello", b"hello", "kind", b"kind", "nack", b"nack", "progress", b"progress", "reject", b"reject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ack", b"ack", "batch", b"batch", "children", b"children", "drain", b"drain", "heartbeat", b"heartbeat", "hello", b"hello", "kind", b"kind", "nack", b"nack", "park", b"park", "progress", b"progress", "reject", b"reject", "spawn", b"spawn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["hello", "heartbeat", "progress", "ack", "nack", "reject", "drain", "batch"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["hello", "heartbeat", "progress", "ack", "nack", "reject", "drain", "batch", "spawn", "children", "park"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -426,6 +444,8 @@ class WorkResponse(_message.Message):
     SETTLED_FIELD_NUMBER: _builtins.int
     ASSIGNMENTS_FIELD_NUMBER: _builtins.int
     SETTLED_BATCH_FIELD_NUMBER: _builtins.int
+    SPAWNED_FIELD_NUMBER: _builtins.int
+    CHILDREN_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def welcome(self) -> Global___WorkResponse.Welcome: ...
     @_builtins.property
@@ -442,6 +462,12 @@ class WorkResponse(_message.Message):
 
     @_builtins.property
     def settled_batch(self) -> Global___WorkResponse.SettledBatch: ...
+    @_builtins.property
+    def spawned(self) -> _children_pb2.SpawnResponse:
+        """Answers to WorkRequest.spawn and WorkRequest.children."""
+
+    @_builtins.property
+    def children(self) -> _children_pb2.ChildrenResponse: ...
     def __init__(
         self,
         *,
@@ -451,12 +477,14 @@ class WorkResponse(_message.Message):
         settled: Global___WorkResponse.Settled | None = ...,
         assignments: Global___WorkResponse.Assignments | None = ...,
         settled_batch: Global___WorkResponse.SettledBatch | None = ...,
+        spawned: _children_pb2.SpawnResponse | None = ...,
+        children: _children_pb2.ChildrenResponse | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments", b"assignments", "cancel", b"cancel", "kind", b"kind", "settled", b"settled", "settled_batch", b"settled_batch", "welcome", b"welcome"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments", b"assignments", "cancel", b"cancel", "children", b"children", "kind", b"kind", "settled", b"settled", "settled_batch", b"settled_batch", "spawned", b"spawned", "welcome", b"welcome"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments", b"assignments", "cancel", b"cancel", "kind", b"kind", "settled", b"settled", "settled_batch", b"settled_batch", "welcome", b"welcome"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignment", b"assignment", "assignments", b"assignments", "cancel", b"cancel", "children", b"children", "kind", b"kind", "settled", b"settled", "settled_batch", b"settled_batch", "spawned", b"spawned", "welcome", b"welcome"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["welcome", "assignment", "cancel", "settled", "assignments", "settled_batch"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["welcome", "assignment", "cancel", "settled", "assignments", "settled_batch", "spawned", "children"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

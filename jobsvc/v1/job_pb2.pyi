@@ -79,9 +79,13 @@ class _WaitReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_WaitReason
     """Its rate limit key has started as many jobs as the limit allows in the period."""
     WAIT_REASON_PAUSED: _WaitReason.ValueType  # 6
     """Its handler, or its version, is paused (PauseService)."""
+    WAIT_REASON_CHILDREN: _WaitReason.ValueType  # 7
+    """Parked by its handler until its child jobs finish (state WAITING)."""
+    WAIT_REASON_SLEEPING: _WaitReason.ValueType  # 8
+    """In a durable sleep of its handler: due when the sleep ends."""
 
 class WaitReason(_WaitReason, metaclass=_WaitReasonEnumTypeWrapper):
-    """Why a queued job is not running yet."""
+    """Why a queued (or parked) job is not running yet."""
 
 WAIT_REASON_UNSPECIFIED: WaitReason.ValueType  # 0
 """Not waiting, or simply waiting its turn."""
@@ -97,6 +101,10 @@ WAIT_REASON_RATE_LIMIT: WaitReason.ValueType  # 5
 """Its rate limit key has started as many jobs as the limit allows in the period."""
 WAIT_REASON_PAUSED: WaitReason.ValueType  # 6
 """Its handler, or its version, is paused (PauseService)."""
+WAIT_REASON_CHILDREN: WaitReason.ValueType  # 7
+"""Parked by its handler until its child jobs finish (state WAITING)."""
+WAIT_REASON_SLEEPING: WaitReason.ValueType  # 8
+"""In a durable sleep of its handler: due when the sleep ends."""
 Global___WaitReason: _TypeAlias = WaitReason  # noqa: Y015
 
 @_typing.final

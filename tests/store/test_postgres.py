@@ -28,6 +28,7 @@ JOB_QUERIES = (
     "job_claim_limited",
     "job_redrive_many",
     "job_insert_cached",
+    "job_children_get",
 )
 
 

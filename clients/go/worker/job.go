@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync/atomic"
@@ -17,6 +18,10 @@ type Job struct {
 	deadline time.Time
 	task     *task
 	w        *Worker
+	// This run's spawns without a key and sleeps so far (their replay keys), and
+	// the sleeps the job recorded (read at the first Sleep).
+	spawns, sleeps int
+	recorded       map[string]time.Time
 }
 
 // ID is the job's id.
@@ -134,7 +139,12 @@ func (w *Worker) runTask(ctx context.Context, j *Job, fn HandlerFunc) {
 			}}}
 		}
 	}
-	if err != nil {
+	var parked *parkedError
+	if errors.As(err, &parked) { // Wait or Sleep: the attempt ends parked, the job runs again later
+		park := parked.park
+		park.JobId, park.AttemptToken = t.jobID, t.token
+		msg = &jobsvcv1.WorkRequest{Kind: &jobsvcv1.WorkRequest_Park{Park: park}}
+	} else if err != nil {
 		msg = settlement(t, j.Attempt(), err)
 	}
 	w.outbox.settle(msg)

@@ -152,7 +152,7 @@ func (o *outbox) empty() bool {
 	return len(o.items) == 0
 }
 
-// settlementKey is the attempt a settlement (ack, nack, reject) settles; false
+// settlementKey is the attempt a settlement (ack, nack, reject, park) settles; false
 // for the other messages, which a new session makes obsolete (heartbeats,
 // drain) or which may be lost (progress).
 func settlementKey(m *jobsvcv1.WorkRequest) (attemptKey, bool) {
@@ -163,6 +163,8 @@ func settlementKey(m *jobsvcv1.WorkRequest) (attemptKey, bool) {
 		return attemptKey{k.Nack.GetJobId(), k.Nack.GetAttemptToken()}, true
 	case *jobsvcv1.WorkRequest_Reject:
 		return attemptKey{k.Reject.GetJobId(), k.Reject.GetAttemptToken()}, true
+	case *jobsvcv1.WorkRequest_Park:
+		return attemptKey{k.Park.GetJobId(), k.Park.GetAttemptToken()}, true
 	}
 	return attemptKey{}, false
 }

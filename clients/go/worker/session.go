@@ -41,6 +41,7 @@ type session struct {
 func (s *session) run(ctx context.Context) error {
 	w := s.w
 	w.outbox.rewind() // what an earlier stream may have lost goes first
+	w.askAgain()      // and the spawns and reads it left unanswered
 	// The stream is not bound to ctx: on cancellation it must stay up to drain.
 	streamCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -148,6 +149,10 @@ func (s *session) receive(stream workStream) error {
 			for _, st := range kind.SettledBatch.GetItems() {
 				s.settled(st)
 			}
+		case *jobsvcv1.WorkResponse_Spawned:
+			s.w.answered(kind.Spawned.GetRequestId(), resp)
+		case *jobsvcv1.WorkResponse_Children:
+			s.w.answered(kind.Children.GetRequestId(), resp)
 		}
 	}
 }

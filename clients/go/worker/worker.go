@@ -122,6 +122,9 @@ type Worker struct {
 	outbox *outbox
 	slots  chan struct{}
 
+	// Spawn and children requests waiting for their answers.
+	asking asking
+
 	mu      sync.Mutex
 	tasks   map[string]*task
 	running atomic.Bool
@@ -138,6 +141,7 @@ func New(client *jobsvc.Client, opts Options) *Worker {
 		outbox: newOutbox(),
 		slots:  make(chan struct{}, opts.Concurrency),
 		tasks:  map[string]*task{},
+		asking: asking{pending: map[string]*asked{}},
 	}
 }
 

@@ -51,15 +51,20 @@ export {
   type WorkflowStepStatus,
 } from "./gen/jobsvc/v1/workflow_service_pb.js";
 export {
+  ChildJobFailedError,
   createWorker,
   NonRetryableError,
+  Parked,
   RejectError,
+  SpawnRefusedError,
+  type ChildJob,
   type HandlerFn,
   type HandlerOptions,
   type Worker,
   type WorkerJob,
   type WorkerLogger,
   type WorkerOptions,
+  type SpawnOptions,
 } from "./worker/index.js";
 export {
   JobState,

@@ -207,7 +207,9 @@ SELECT id, state, created_at, run_at, attempt_token, lease_expires_at, attempt_d
 -- One job. :payloads false is the BASIC view: input and result come back NULL, and a
 -- large (toasted) payload is not even read, as a CASE whose branch is not taken never
 -- fetches its column's value. waiting_kind says why a queued job is not running (as a
--- jobsvc.domain.flow.WaitReason): scheduled for later (or backing off before a retry), no
+-- jobsvc.domain.flow.WaitReason): scheduled for later (or backing off before a retry, or in
+-- a durable sleep: due at the end of a sleep it recorded), parked waiting for its child
+-- jobs (state waiting, children_pending > 0), no
 -- process that serves its exact version seen for 30 seconds, or its concurrency or rate
 -- limit is full. job_list computes it the same way.
 SELECT id, handler, version_selector, version, state, priority,
@@ -222,8 +224,12 @@ SELECT id, handler, version_selector, version, state, priority,
        cached_from, redrive_of, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
        fairness_key, trace_context,
        CASE
+           WHEN state = 'waiting' AND children_pending > 0 THEN 'children'
            WHEN state <> 'queued' THEN ''
-           WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
+           WHEN run_at > now() THEN CASE
+               WHEN sleeps IS NOT NULL AND EXISTS (SELECT 1 FROM jsonb_each_text(sleeps) s
+                                                   WHERE s.value::timestamptz = run_at) THEN 'sleeping'
+               WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
            WHEN EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = jobsvc_jobs.handler
                         AND p.version IN ('', jobsvc_jobs.version) AND p.flow_key = '')
              OR EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = '' AND p.version = ''
@@ -270,8 +276,12 @@ SELECT id, handler, version_selector, version, state, priority,
        cached_from, redrive_of, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
        fairness_key, trace_context,
        CASE
+           WHEN state = 'waiting' AND children_pending > 0 THEN 'children'
            WHEN state <> 'queued' THEN ''
-           WHEN run_at > now() THEN CASE WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
+           WHEN run_at > now() THEN CASE
+               WHEN sleeps IS NOT NULL AND EXISTS (SELECT 1 FROM jsonb_each_text(sleeps) s
+                                                   WHERE s.value::timestamptz = run_at) THEN 'sleeping'
+               WHEN attempt > 0 THEN 'retry_backoff' ELSE 'scheduled' END
            WHEN EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = jobsvc_jobs.handler
                         AND p.version IN ('', jobsvc_jobs.version) AND p.flow_key = '')
              OR EXISTS (SELECT 1 FROM jobsvc_pauses p WHERE p.handler = '' AND p.version = ''
@@ -587,6 +597,47 @@ WITH requeued AS (
     SELECT id, last_seq, 'requeued', jsonb_build_object('reason', :reason::text) FROM requeued
 )
 SELECT last_seq FROM requeued;
+
+-- name: job_park
+-- Parks the attempt holding :token (ctx.wait, ctx.sleep): see jobsvc_job_park (migration
+-- 0014). No row for a stale token.
+SELECT new_state, event_seq, wake_at
+FROM jobsvc_job_park(:job_id, :token, :children::uuid[], :until::timestamptz, :sleep_key::text);
+
+-- name: job_spawn_parent
+-- The first step of a spawn: locks the parent while its attempt holding :token runs (no
+-- row otherwise), with the child already spawned under :spawn_key, if any (a replay).
+SELECT p.id, c.id AS child_id, c.handler AS child_handler
+FROM jobsvc_jobs p
+LEFT JOIN jobsvc_jobs c ON c.parent_id = p.id AND c.spawn_key = :spawn_key
+WHERE p.id = :parent_id AND p.attempt_token = :token AND p.state = 'running'
+FOR UPDATE OF p;
+
+-- name: job_spawn_link
+-- The last step of a spawn: the child (inserted by job_insert_many in the same
+-- transaction) is linked to its parent under its key, and the parent marked as having
+-- children (a cancel of it then cancels theirs).
+WITH linked AS (
+    UPDATE jobsvc_jobs SET parent_id = :parent_id, spawn_key = :spawn_key WHERE id = :child_id
+    RETURNING id
+)
+UPDATE jobsvc_jobs SET has_children = true
+WHERE id = :parent_id AND NOT has_children AND (SELECT count(*) FROM linked) >= 0;
+
+-- name: job_children_get
+-- The children of :parent_id among :child_ids, with their results.
+SELECT id, handler, version_selector, version, state, priority,
+       input, input_type_url, input_data, result, result_type_url, result_data,
+       error, attempt, idempotency_key, labels, created_at, run_at, started_at, finished_at,
+       cancel_requested, last_seq, progress_percent, progress_message, max_attempts, attempt_errors,
+       cached_from, redrive_of, concurrency_key, concurrency_limit, rate_key, rate_limit, rate_period,
+       fairness_key, trace_context, cancel_reason
+FROM jobsvc_jobs
+WHERE parent_id = :parent_id AND id = ANY(:child_ids::uuid[]);
+
+-- name: job_sleeps_get
+-- The durable sleeps a job recorded, by key: when each ends.
+SELECT sleeps FROM jobsvc_jobs WHERE id = :job_id;
 
 -- name: job_rescue_expired
 -- Ends attempts whose lease ran out by :now (their executor or worker died, or the

@@ -118,6 +118,18 @@ CREATE TABLE jobsvc_jobs (
     -- Set on the jobs that are steps of a workflow (jobsvc_workflow_steps): only for them do
     -- the workflow triggers run (their WHEN clause), so plain jobs pay nothing.
     workflow_id               uuid,
+    -- Child jobs (ctx.spawn): the parent, and the handler's deterministic name for the
+    -- spawn (unique among the parent's children, so a replayed spawn finds its child).
+    parent_id                 uuid,
+    spawn_key                 text,
+    -- A parent: a cancel of it cancels its unfinished children.
+    has_children              boolean          NOT NULL DEFAULT false,
+    -- A parked parent (state waiting): the children it waits for, and how many of them
+    -- have not counted themselves off yet.
+    awaiting                  uuid[],
+    children_pending          integer          NOT NULL DEFAULT 0,
+    -- Durable sleeps (ctx.sleep) by key: when each ends, so a replay sleeps until then.
+    sleeps                    jsonb,
     CONSTRAINT jobsvc_jobs_pkey PRIMARY KEY (id),
     CONSTRAINT jobsvc_jobs_state_check CHECK (state = ANY (ARRAY['queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'cancelled'::text, 'waiting'::text]))
 );
@@ -125,6 +137,11 @@ CREATE TABLE jobsvc_jobs (
 -- The result cache (job_find_cached): the newest success of a version for an input.
 CREATE INDEX jobsvc_jobs_cache_idx ON jobsvc_jobs (handler, version, input_hash, finished_at DESC)
     WHERE ((state = 'succeeded'::text) AND (input_hash IS NOT NULL));
+
+-- A parent's children by spawn key (a replayed spawn finds its child; a cancel finds
+-- them all). Partial: plain jobs have no entry.
+CREATE UNIQUE INDEX jobsvc_jobs_children_idx ON jobsvc_jobs (parent_id, spawn_key)
+    WHERE (parent_id IS NOT NULL);
 
 -- ListJobs: newest first, keyset-paginated on (created_at, id).
 CREATE INDEX jobsvc_jobs_created_idx ON jobsvc_jobs (created_at DESC, id DESC);
@@ -427,6 +444,42 @@ AS $function$
     FROM (SELECT ln(p_initial) + greatest(p_attempt - 1, 0) * ln(p_coefficient) AS log_delay) AS b
 $function$;
 
+-- A child finished: it takes its parent's row lock and, if the parent is parked waiting
+-- for it, counts itself off; the decrement that reaches zero queues the parent (0015).
+CREATE FUNCTION jobsvc_child_finished()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_state text;
+    v_awaiting uuid[];
+    v_left integer;
+BEGIN
+    SELECT state, awaiting INTO v_state, v_awaiting FROM jobsvc_jobs WHERE id = NEW.parent_id FOR UPDATE;
+    IF v_state IS DISTINCT FROM 'waiting' OR NOT coalesce(NEW.id = ANY(v_awaiting), false) THEN
+        RETURN NULL;
+    END IF;
+    UPDATE jobsvc_jobs SET children_pending = children_pending - 1
+    WHERE id = NEW.parent_id
+    RETURNING children_pending INTO v_left;
+    IF v_left = 0 THEN
+        WITH resumed AS (
+            UPDATE jobsvc_jobs SET
+                state = 'queued', awaiting = NULL, run_at = now(), order_at = greatest(order_at, now()),
+                last_seq = last_seq + 1
+            WHERE id = NEW.parent_id
+            RETURNING id, last_seq
+        )
+        INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+        SELECT id, last_seq, 'requeued', jsonb_build_object('reason', 'its child jobs finished') FROM resumed;
+        -- Claim loops on every replica look again; watchers of the parent hear of it.
+        PERFORM pg_notify('jobsvc_jobs', '');
+        PERFORM pg_notify('jobsvc_events', NEW.parent_id::text);
+    END IF;
+    RETURN NULL;
+END;
+$function$;
+
 -- The trigger function of jobsvc_jobs_concurrency_count: one more running job on the
 -- key, or one fewer (and, when that frees a slot on a full key, a NOTIFY so that claim
 -- loops on every replica look again).
@@ -546,6 +599,58 @@ AS $function$
     LIMIT 1
 $function$;
 
+-- Parks a running attempt (ctx.wait, ctx.sleep): WAITING for its unfinished children, or
+-- QUEUED until its sleep ends (or now). It writes only the parent's row: the children are
+-- read after the parent's lock is taken (see migration 0015).
+CREATE FUNCTION jobsvc_job_park(p_job_id uuid, p_token uuid, p_children uuid[], p_until timestamp with time zone, p_sleep_key text)
+ RETURNS TABLE(new_state text, event_seq integer, wake_at timestamp with time zone)
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_awaiting uuid[];
+    v_pending integer := 0;
+    v_wake timestamptz;
+    v_sleeps jsonb;
+    v_reason text;
+BEGIN
+    SELECT sleeps INTO v_sleeps FROM jobsvc_jobs
+    WHERE id = p_job_id AND attempt_token = p_token AND state = 'running' FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF cardinality(p_children) > 0 THEN
+        SELECT array_agg(id ORDER BY id) INTO v_awaiting FROM jobsvc_jobs
+        WHERE id = ANY(p_children) AND parent_id = p_job_id AND state IN ('queued', 'running', 'waiting');
+        v_pending := coalesce(cardinality(v_awaiting), 0);
+    END IF;
+    IF p_sleep_key IS NOT NULL THEN
+        v_wake := coalesce((v_sleeps ->> p_sleep_key)::timestamptz, p_until);
+        v_sleeps := coalesce(v_sleeps, '{}'::jsonb) || jsonb_build_object(p_sleep_key, v_wake);
+    END IF;
+    v_reason := CASE
+        WHEN v_pending > 0 THEN format('waiting for %s child job%s', v_pending, CASE WHEN v_pending > 1 THEN 's' END)
+        WHEN v_wake > now() THEN format('sleeping until %s', v_wake)
+        ELSE 'resuming' END;
+    RETURN QUERY
+    WITH parked AS (
+        UPDATE jobsvc_jobs SET
+            state = CASE WHEN v_pending > 0 THEN 'waiting' ELSE 'queued' END,
+            awaiting = v_awaiting, children_pending = v_pending, sleeps = v_sleeps,
+            run_at = greatest(coalesce(v_wake, now()), now()),
+            order_at = greatest(order_at, coalesce(v_wake, now()), now()),
+            lease_owner = NULL, lease_expires_at = NULL, attempt_token = NULL, attempt_deadline = NULL,
+            -- It started once: a schedule-to-start timeout is met, not due again on resume.
+            start_deadline_at = NULL, attempt = attempt - 1, last_seq = last_seq + 1
+        WHERE id = p_job_id
+        RETURNING state, last_seq, run_at
+    ), parked_event AS (
+        INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+        SELECT p_job_id, last_seq, 'requeued', jsonb_build_object('reason', v_reason) FROM parked
+    )
+    SELECT state, last_seq, CASE WHEN state = 'queued' THEN run_at END FROM parked;
+END;
+$function$;
+
 -- Whether a bulk action's filter selects a job and the action applies to it: the one
 -- definition, for the dry-run count and every batch.
 CREATE FUNCTION jobsvc_job_selected(j jobsvc_jobs, f jsonb, action text)
@@ -567,6 +672,42 @@ AS $function$
         AND (f ->> 'created_after' IS NULL OR j.created_at >= (f ->> 'created_after')::timestamptz)
         AND (f ->> 'created_before' IS NULL OR j.created_at < (f ->> 'created_before')::timestamptz),
         false)
+$function$;
+
+-- A cancelled parent's unfinished children are cancelled in the same transaction.
+CREATE FUNCTION jobsvc_parent_cancelled()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_reason text := format('parent job %s cancelled', NEW.id);
+    v_notified integer;
+BEGIN
+    WITH cancelled AS (
+        UPDATE jobsvc_jobs j SET
+            state = 'cancelled', finished_at = now(), cancel_reason = v_reason, last_seq = j.last_seq + 1
+        FROM (SELECT id FROM jobsvc_jobs WHERE parent_id = NEW.id AND state IN ('queued', 'waiting')
+              ORDER BY id FOR UPDATE) c
+        WHERE j.id = c.id
+        RETURNING j.id, j.last_seq
+    ), cancelled_event AS (
+        INSERT INTO jobsvc_job_events (job_id, seq, kind, data)
+        SELECT id, last_seq, 'cancelled', jsonb_build_object('reason', v_reason) FROM cancelled
+    )
+    SELECT count(*) INTO v_notified FROM (
+        SELECT pg_notify('jobsvc_events', string_agg(id::text, ','))
+        FROM (SELECT id, (row_number() OVER () - 1) / 200 AS chunk FROM cancelled) c
+        GROUP BY chunk
+    ) n;
+    WITH asked AS (
+        UPDATE jobsvc_jobs SET cancel_requested = true,
+            cancel_reason = CASE WHEN cancel_requested THEN cancel_reason ELSE v_reason END
+        WHERE parent_id = NEW.id AND state = 'running'
+        RETURNING pg_notify('jobsvc_cancel', id::text)
+    )
+    SELECT count(*) INTO v_notified FROM asked;
+    RETURN NULL;
+END;
 $function$;
 
 -- Takes up to p_wanted starts from key p_key's window; returns how many were granted and
@@ -1209,6 +1350,14 @@ BEGIN
 END;
 $function$;
 
+-- A child reached a terminal state. The WHEN clause reads only the row: plain jobs run no
+-- trigger.
+CREATE TRIGGER jobsvc_jobs_child_finished
+    AFTER UPDATE OF state ON jobsvc_jobs
+    FOR EACH ROW
+    WHEN (new.parent_id IS NOT NULL AND (old.state = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text])) AND (new.state = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])))
+    EXECUTE FUNCTION jobsvc_child_finished();
+
 -- Keeps jobsvc_concurrency exact: fires only when a job with a concurrency key enters
 -- or leaves RUNNING.
 CREATE TRIGGER jobsvc_jobs_concurrency_count
@@ -1216,6 +1365,13 @@ CREATE TRIGGER jobsvc_jobs_concurrency_count
     FOR EACH ROW
     WHEN (old.concurrency_key IS NOT NULL AND (old.state = 'running'::text) <> (new.state = 'running'::text))
     EXECUTE FUNCTION jobsvc_concurrency_count();
+
+-- A job with children was cancelled: cancel theirs too.
+CREATE TRIGGER jobsvc_jobs_parent_cancelled
+    AFTER UPDATE OF state ON jobsvc_jobs
+    FOR EACH ROW
+    WHEN (new.has_children AND new.state = 'cancelled'::text AND old.state <> 'cancelled'::text)
+    EXECUTE FUNCTION jobsvc_parent_cancelled();
 
 -- A workflow step reached a terminal state: count it off its dependants. The WHEN clause
 -- is false for plain jobs, so no trigger runs for them.

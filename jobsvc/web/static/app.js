@@ -261,7 +261,8 @@ function timelineChart(timeline, windowSeconds, takenAt) {
 
 // What a version's queued jobs wait for (GetQueueStats' wait reasons), e.g. "2 concurrency limit".
 const WAIT_NAMES = { WAIT_REASON_SCHEDULED: "start time", WAIT_REASON_RETRY_BACKOFF: "retry backoff",
-  WAIT_REASON_NO_WORKER: "no worker", WAIT_REASON_CONCURRENCY_LIMIT: "concurrency limit", WAIT_REASON_RATE_LIMIT: "rate limit" };
+  WAIT_REASON_NO_WORKER: "no worker", WAIT_REASON_CONCURRENCY_LIMIT: "concurrency limit", WAIT_REASON_RATE_LIMIT: "rate limit",
+  WAIT_REASON_CHILDREN: "child jobs", WAIT_REASON_SLEEPING: "sleeping" };
 function waitingText(waiting) {
   if (!(waiting || []).length) return h("span", { class: "muted" }, "—");
   return waiting.map((w, i) => [i ? ", " : null, h("span", { class: `wait wait-${w.reason}`, "data-reason": w.reason },

@@ -1,7 +1,16 @@
 /** The remote-worker library: serve handlers from Node.js over AckService.Work. */
-export { NonRetryableError, RejectError, jobErrorFrom } from "./errors.js";
+export {
+  ChildJobFailedError,
+  NonRetryableError,
+  Parked,
+  RejectError,
+  SpawnRefusedError,
+  jobErrorFrom,
+} from "./errors.js";
 export {
   createWorker,
+  type ChildJob,
+  type SpawnOptions,
   type HandlerFn,
   type HandlerOptions,
   type Worker,

@@ -11,6 +11,7 @@ import {
   type WorkResponse_Settled,
   type WorkResponse_Welcome,
 } from "../gen/jobsvc/v1/ack_service_pb.js";
+import type { ChildrenResponse, SpawnResponse } from "../gen/jobsvc/v1/children_pb.js";
 import { batchedRequests, MAX_BATCH } from "./batches.js";
 import { AsyncQueue } from "./queue.js";
 
@@ -23,6 +24,8 @@ export interface SessionListener {
   assignment(assignment: Assignment): void;
   cancel(cancel: WorkResponse_Cancel): void;
   settled(settled: WorkResponse_Settled): void;
+  /** The answer to a spawn or children request (by its request id). */
+  answer?(requestId: string, answer: SpawnResponse | ChildrenResponse): void;
 }
 
 /**
@@ -81,6 +84,10 @@ export class Session {
             break;
           case "settledBatch":
             for (const settled of kind.value.items) listener.settled(settled);
+            break;
+          case "spawned":
+          case "children":
+            listener.answer?.(kind.value.requestId, kind.value);
             break;
           default:
             break; // a newer server's message kind: ignore

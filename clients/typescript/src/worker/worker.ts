@@ -8,7 +8,7 @@
  */
 import { hostname } from "node:os";
 import { create, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
-import { durationFromMs, durationMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, createClient as createConnectClient, type Client } from "@connectrpc/connect";
 import {
   AckService,
@@ -20,11 +20,12 @@ import {
   type WorkResponse_Welcome,
 } from "../gen/jobsvc/v1/ack_service_pb.js";
 import { JobsvcError } from "../errors.js";
-import { HandlerInfoSchema, type Job } from "../gen/jobsvc/v1/job_pb.js";
+import type { ChildrenResponse, SpawnResponse } from "../gen/jobsvc/v1/children_pb.js";
+import { HandlerInfoSchema, JobState, type Job } from "../gen/jobsvc/v1/job_pb.js";
 import { payloadValue, toPayload, type PayloadInput } from "../payload.js";
 import { createChannel, type Channel, type ConnectionOptions } from "../transport.js";
 import { abortableSleep, backoffDelay } from "../util.js";
-import { jobErrorFrom, RejectError } from "./errors.js";
+import { ChildJobFailedError, jobErrorFrom, Parked, RejectError, SpawnRefusedError } from "./errors.js";
 import { Session, type WorkMessage } from "./session.js";
 
 /** Where a worker logs what goes wrong (reconnects, refused settlements). */
@@ -70,6 +71,36 @@ export interface WorkerJob<I = JsonValue> {
   progress(percent: number, message?: string): void;
   /** Stream a chunk of output to watchers before the result (`partial_output` event). */
   partialOutput(value: PayloadInput): void;
+  /**
+   * Submit a child job of this job (durably, before the promise resolves). Its key names it
+   * among the job's children (default: the spawn's order in this run), so the run after a
+   * wait gets the same child back. Rejects with a SpawnRefusedError when the server refuses it.
+   */
+  spawn(handler: string, input?: PayloadInput, options?: SpawnOptions): Promise<ChildJob>;
+  /**
+   * The children's results in order, once all have finished. While one has not, throws
+   * {@link Parked}: let it through, the job parks (no slot, no lease) and runs again from the
+   * start when the last child finishes. A failed or cancelled child: ChildJobFailedError.
+   */
+  wait(children: readonly ChildJob[]): Promise<unknown[]>;
+  /** Sleep durably: throws {@link Parked} (let it through); the run after the sleep returns at once. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** A child job a handler spawned. */
+export interface ChildJob {
+  readonly id: string;
+  readonly key: string;
+  readonly handler: string;
+}
+
+/** How `job.spawn()` makes a child. */
+export interface SpawnOptions {
+  /** The child's name among the job's children (default: the spawn's order in this run). */
+  key?: string;
+  /** A version selector (default: the newest). */
+  version?: string;
+  labels?: Record<string, string>;
 }
 
 /**
@@ -158,6 +189,11 @@ class WorkerImpl implements Worker {
   private readonly running = new Map<string, RunningJob>();
   /** Settlements not yet confirmed by a `settled` reply: re-sent after a reconnect. */
   private readonly pending = new Map<string, PendingSettlement>();
+  /** Spawn and children requests not answered yet, by request id: re-sent after a reconnect. */
+  private readonly asking = new Map<
+    string,
+    { kind: WorkMessage; resolve: (answer: SpawnResponse | ChildrenResponse) => void }
+  >();
   private readonly changed = new Set<() => void>();
   private readonly stopController = new AbortController();
   private readyWaiters: ((welcome: WorkResponse_Welcome) => void)[] = [];
@@ -220,6 +256,7 @@ class WorkerImpl implements Worker {
           assignment: (assignment) => this.onAssignment(assignment),
           cancel: (cancel) => this.onCancel(cancel),
           settled: (settled) => this.onSettled(session, settled),
+          answer: (requestId, answer) => this.asking.get(requestId)?.resolve(answer),
         });
         if (this.draining && this.running.size === 0 && this.pending.size === 0) break;
         if (!this.closed) this.logger.warn("the server ended the work stream; reconnecting");
@@ -280,6 +317,7 @@ class WorkerImpl implements Worker {
       }
       settlement.sentOn = this.sendOn(session, settlement.kind) ? session : undefined;
     }
+    for (const asked of this.asking.values()) this.sendOn(session, asked.kind);
     if (this.draining) session.send({ case: "drain", value: {} });
     this.welcome = welcome;
     for (const resolve of this.readyWaiters.splice(0)) resolve(welcome);
@@ -357,16 +395,116 @@ class WorkerImpl implements Worker {
       const result = await registered.fn(this.context(job, running) as WorkerJob<never>, running.controller.signal);
       kind = { case: "ack", value: { jobId: job.id, attemptToken: token, result: toPayload(result ?? null) } };
     } catch (error) {
+      if (error instanceof Parked) {
+        // job.wait() or job.sleep(): the attempt ends parked (a settlement, answered by `settled`).
+        const until = error.until === undefined ? undefined : timestampFromDate(error.until);
+        const park = {
+          jobId: job.id,
+          attemptToken: token,
+          childJobIds: [...error.childJobIds],
+          sleepKey: error.sleepKey,
+          until,
+        };
+        this.settle(job, running, { case: "park", value: park });
+        return;
+      }
       const jobError = jobErrorFrom(error, job.attempt);
       kind =
         error instanceof RejectError
           ? { case: "reject", value: { jobId: job.id, attemptToken: token, error: jobError } }
           : { case: "nack", value: { jobId: job.id, attemptToken: token, error: jobError } };
     }
+    this.settle(job, running, kind);
+  }
+
+  private settle(job: Job, running: RunningJob, kind: WorkMessage): void {
     if (running.dropped) return; // cancelled or lease lost: the server wants no outcome
-    const settlement: PendingSettlement = { token, kind, since: Date.now(), sentOn: undefined };
+    const settlement: PendingSettlement = { token: running.token, kind, since: Date.now(), sentOn: undefined };
     this.pending.set(job.id, settlement);
     settlement.sentOn = this.sendOn(this.session, kind) ? this.session : undefined;
+  }
+
+  /** Send a spawn or children request and wait for its answer (re-sent after a reconnect). */
+  private ask(requestId: string, kind: WorkMessage): Promise<SpawnResponse | ChildrenResponse> {
+    return new Promise((resolve) => {
+      this.asking.set(requestId, {
+        kind,
+        resolve: (answer) => {
+          this.asking.delete(requestId);
+          resolve(answer);
+        },
+      });
+      this.sendOn(this.session, kind);
+    });
+  }
+
+  /** A job's children (and its recorded sleeps), from the server. */
+  private async readChildren(job: Job, running: RunningJob, ids: readonly string[]): Promise<ChildrenResponse> {
+    const requestId = crypto.randomUUID();
+    const value = { requestId, jobId: job.id, attemptToken: running.token, childJobIds: [...ids] };
+    const answer = (await this.ask(requestId, { case: "children", value })) as ChildrenResponse;
+    if (answer.code !== 0) throw new Error(`reading the children of job ${job.id}: ${answer.reason} ${answer.message}`);
+    return answer;
+  }
+
+  /** spawn, wait and sleep of one attempt (see WorkerJob). */
+  private durable(job: Job, running: RunningJob): Pick<WorkerJob, "spawn" | "wait" | "sleep"> {
+    let spawns = 0;
+    let sleeps = 0;
+    let recorded: Map<string, Date> | undefined;
+    return {
+      spawn: async (handler, input, options = {}) => {
+        const key = options.key ?? String(spawns++);
+        const requestId = crypto.randomUUID();
+        const spec = {
+          handler,
+          version: options.version ?? "",
+          input: toPayload(input ?? null),
+          labels: options.labels ?? {},
+        };
+        const value = { requestId, jobId: job.id, attemptToken: running.token, spawnKey: key, job: spec };
+        const answer = (await this.ask(requestId, { case: "spawn", value })) as SpawnResponse;
+        // UNAVAILABLE, ABORTED: nothing was written, the attempt may be retried.
+        if (answer.code === 14 || answer.code === 10)
+          throw new Error(`spawning ${handler} failed for now: ${answer.message}`);
+        if (answer.code !== 0) throw new SpawnRefusedError(answer.message, answer.code, answer.reason, answer.field);
+        return { id: answer.childJobId, key, handler };
+      },
+      wait: async (children) => {
+        if (children.length === 0) return [];
+        const found = new Map(
+          (
+            await this.readChildren(
+              job,
+              running,
+              children.map((c) => c.id),
+            )
+          ).children.map((c) => [c.id, c]),
+        );
+        const finished = (c: Job) => [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED].includes(c.state);
+        const unfinished = children.filter((c) => found.has(c.id) && !finished(found.get(c.id)!)).map((c) => c.id);
+        if (unfinished.length > 0) throw new Parked(unfinished);
+        return children.map((c) => {
+          const child = found.get(c.id);
+          if (child === undefined) throw new Error(`job ${c.id} is not a child of job ${job.id}`);
+          if (child.state !== JobState.SUCCEEDED) {
+            const why = child.error ? `${child.error.type}: ${child.error.message}` : JobState[child.state];
+            throw new ChildJobFailedError(`child job ${JSON.stringify(c.key)} (${c.handler}, ${c.id}) ${why}`, c);
+          }
+          return payloadValue(child.result);
+        });
+      },
+      sleep: async (ms) => {
+        const key = `sleep:${sleeps++}`;
+        if (recorded === undefined) {
+          const sleeps = (await this.readChildren(job, running, [])).sleeps;
+          recorded = new Map(Object.entries(sleeps).map(([k, ends]) => [k, timestampDate(ends)]));
+        }
+        const ends = recorded.get(key);
+        if (ends !== undefined && ends.getTime() <= Date.now()) return;
+        throw new Parked([], key, ends ?? new Date(Date.now() + Math.max(0, ms)));
+      },
+    };
   }
 
   private context(job: Job, running: RunningJob): WorkerJob<JsonValue> {
@@ -385,6 +523,7 @@ class WorkerImpl implements Worker {
       job,
       progress: (percent, message = "") => report({ case: "progress", value: { percent, message } }),
       partialOutput: (value) => report({ case: "partialOutput", value: toPayload(value) }),
+      ...this.durable(job, running),
     };
   }
 

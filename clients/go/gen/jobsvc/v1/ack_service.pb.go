@@ -198,6 +198,9 @@ type WorkRequest struct {
 	//	*WorkRequest_Reject
 	//	*WorkRequest_Drain_
 	//	*WorkRequest_Batch_
+	//	*WorkRequest_Spawn
+	//	*WorkRequest_Children
+	//	*WorkRequest_Park
 	Kind          isWorkRequest_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -312,6 +315,33 @@ func (x *WorkRequest) GetBatch() *WorkRequest_Batch {
 	return nil
 }
 
+func (x *WorkRequest) GetSpawn() *SpawnRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkRequest_Spawn); ok {
+			return x.Spawn
+		}
+	}
+	return nil
+}
+
+func (x *WorkRequest) GetChildren() *ChildrenRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkRequest_Children); ok {
+			return x.Children
+		}
+	}
+	return nil
+}
+
+func (x *WorkRequest) GetPark() *ParkRequest {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkRequest_Park); ok {
+			return x.Park
+		}
+	}
+	return nil
+}
+
 type isWorkRequest_Kind interface {
 	isWorkRequest_Kind()
 }
@@ -351,6 +381,21 @@ type WorkRequest_Batch_ struct {
 	Batch *WorkRequest_Batch `protobuf:"bytes,8,opt,name=batch,proto3,oneof"`
 }
 
+type WorkRequest_Spawn struct {
+	// Child jobs and durable sleep (children.proto): spawn a child, read children and
+	// sleeps (each answered by the response with the same request_id), park the attempt
+	// (a settlement, answered by `settled`).
+	Spawn *SpawnRequest `protobuf:"bytes,9,opt,name=spawn,proto3,oneof"`
+}
+
+type WorkRequest_Children struct {
+	Children *ChildrenRequest `protobuf:"bytes,10,opt,name=children,proto3,oneof"`
+}
+
+type WorkRequest_Park struct {
+	Park *ParkRequest `protobuf:"bytes,11,opt,name=park,proto3,oneof"`
+}
+
 func (*WorkRequest_Hello) isWorkRequest_Kind() {}
 
 func (*WorkRequest_Heartbeat) isWorkRequest_Kind() {}
@@ -367,6 +412,12 @@ func (*WorkRequest_Drain_) isWorkRequest_Kind() {}
 
 func (*WorkRequest_Batch_) isWorkRequest_Kind() {}
 
+func (*WorkRequest_Spawn) isWorkRequest_Kind() {}
+
+func (*WorkRequest_Children) isWorkRequest_Kind() {}
+
+func (*WorkRequest_Park) isWorkRequest_Kind() {}
+
 type WorkResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -377,6 +428,8 @@ type WorkResponse struct {
 	//	*WorkResponse_Settled_
 	//	*WorkResponse_Assignments_
 	//	*WorkResponse_SettledBatch_
+	//	*WorkResponse_Spawned
+	//	*WorkResponse_Children
 	Kind          isWorkResponse_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -473,6 +526,24 @@ func (x *WorkResponse) GetSettledBatch() *WorkResponse_SettledBatch {
 	return nil
 }
 
+func (x *WorkResponse) GetSpawned() *SpawnResponse {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkResponse_Spawned); ok {
+			return x.Spawned
+		}
+	}
+	return nil
+}
+
+func (x *WorkResponse) GetChildren() *ChildrenResponse {
+	if x != nil {
+		if x, ok := x.Kind.(*WorkResponse_Children); ok {
+			return x.Children
+		}
+	}
+	return nil
+}
+
 type isWorkResponse_Kind interface {
 	isWorkResponse_Kind()
 }
@@ -503,6 +574,15 @@ type WorkResponse_SettledBatch_ struct {
 	SettledBatch *WorkResponse_SettledBatch `protobuf:"bytes,6,opt,name=settled_batch,json=settledBatch,proto3,oneof"`
 }
 
+type WorkResponse_Spawned struct {
+	// Answers to WorkRequest.spawn and WorkRequest.children.
+	Spawned *SpawnResponse `protobuf:"bytes,7,opt,name=spawned,proto3,oneof"`
+}
+
+type WorkResponse_Children struct {
+	Children *ChildrenResponse `protobuf:"bytes,8,opt,name=children,proto3,oneof"`
+}
+
 func (*WorkResponse_Welcome_) isWorkResponse_Kind() {}
 
 func (*WorkResponse_Assignment) isWorkResponse_Kind() {}
@@ -514,6 +594,10 @@ func (*WorkResponse_Settled_) isWorkResponse_Kind() {}
 func (*WorkResponse_Assignments_) isWorkResponse_Kind() {}
 
 func (*WorkResponse_SettledBatch_) isWorkResponse_Kind() {}
+
+func (*WorkResponse_Spawned) isWorkResponse_Kind() {}
+
+func (*WorkResponse_Children) isWorkResponse_Kind() {}
 
 type LeaseRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -1836,7 +1920,7 @@ var File_jobsvc_v1_ack_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xe0\x02\n" +
+	"\x1bjobsvc/v1/ack_service.proto\x12\tjobsvc.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x14jobsvc/v1/auth.proto\x1a\x18jobsvc/v1/children.proto\x1a\x13jobsvc/v1/job.proto\"\xe0\x02\n" +
 	"\n" +
 	"WorkerInfo\x12\x1b\n" +
 	"\tworker_id\x18\x01 \x01(\tR\bworkerId\x122\n" +
@@ -1856,7 +1940,7 @@ const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\rtrace_context\x18\x04 \x03(\v2'.jobsvc.v1.Assignment.TraceContextEntryR\ftraceContext\x1a?\n" +
 	"\x11TraceContextEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe4\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfd\x06\n" +
 	"\vWorkRequest\x12-\n" +
 	"\x05hello\x18\x01 \x01(\v2\x15.jobsvc.v1.WorkerInfoH\x00R\x05hello\x12;\n" +
 	"\theartbeat\x18\x02 \x01(\v2\x1b.jobsvc.v1.HeartbeatRequestH\x00R\theartbeat\x12>\n" +
@@ -1865,7 +1949,11 @@ const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\x04nack\x18\x05 \x01(\v2\x16.jobsvc.v1.NackRequestH\x00R\x04nack\x122\n" +
 	"\x06reject\x18\x06 \x01(\v2\x18.jobsvc.v1.RejectRequestH\x00R\x06reject\x124\n" +
 	"\x05drain\x18\a \x01(\v2\x1c.jobsvc.v1.WorkRequest.DrainH\x00R\x05drain\x124\n" +
-	"\x05batch\x18\b \x01(\v2\x1c.jobsvc.v1.WorkRequest.BatchH\x00R\x05batch\x1a\a\n" +
+	"\x05batch\x18\b \x01(\v2\x1c.jobsvc.v1.WorkRequest.BatchH\x00R\x05batch\x12/\n" +
+	"\x05spawn\x18\t \x01(\v2\x17.jobsvc.v1.SpawnRequestH\x00R\x05spawn\x128\n" +
+	"\bchildren\x18\n" +
+	" \x01(\v2\x1a.jobsvc.v1.ChildrenRequestH\x00R\bchildren\x12,\n" +
+	"\x04park\x18\v \x01(\v2\x16.jobsvc.v1.ParkRequestH\x00R\x04park\x1a\a\n" +
 	"\x05Drain\x1a\x9e\x02\n" +
 	"\x05Batch\x127\n" +
 	"\x05items\x18\x01 \x03(\v2!.jobsvc.v1.WorkRequest.Batch.ItemR\x05items\x1a\xdb\x01\n" +
@@ -1875,7 +1963,7 @@ const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\x06reject\x18\x03 \x01(\v2\x18.jobsvc.v1.RejectRequestH\x00R\x06reject\x12>\n" +
 	"\bprogress\x18\x04 \x01(\v2 .jobsvc.v1.ReportProgressRequestH\x00R\bprogressB\x06\n" +
 	"\x04kindB\x06\n" +
-	"\x04kind\"\xc0\b\n" +
+	"\x04kind\"\xb1\t\n" +
 	"\fWorkResponse\x12;\n" +
 	"\awelcome\x18\x01 \x01(\v2\x1f.jobsvc.v1.WorkResponse.WelcomeH\x00R\awelcome\x127\n" +
 	"\n" +
@@ -1884,7 +1972,9 @@ const file_jobsvc_v1_ack_service_proto_rawDesc = "" +
 	"\x06cancel\x18\x03 \x01(\v2\x1e.jobsvc.v1.WorkResponse.CancelH\x00R\x06cancel\x12;\n" +
 	"\asettled\x18\x04 \x01(\v2\x1f.jobsvc.v1.WorkResponse.SettledH\x00R\asettled\x12G\n" +
 	"\vassignments\x18\x05 \x01(\v2#.jobsvc.v1.WorkResponse.AssignmentsH\x00R\vassignments\x12K\n" +
-	"\rsettled_batch\x18\x06 \x01(\v2$.jobsvc.v1.WorkResponse.SettledBatchH\x00R\fsettledBatch\x1a:\n" +
+	"\rsettled_batch\x18\x06 \x01(\v2$.jobsvc.v1.WorkResponse.SettledBatchH\x00R\fsettledBatch\x124\n" +
+	"\aspawned\x18\a \x01(\v2\x18.jobsvc.v1.SpawnResponseH\x00R\aspawned\x129\n" +
+	"\bchildren\x18\b \x01(\v2\x1b.jobsvc.v1.ChildrenResponseH\x00R\bchildren\x1a:\n" +
 	"\vAssignments\x12+\n" +
 	"\x05items\x18\x01 \x03(\v2\x15.jobsvc.v1.AssignmentR\x05items\x1aE\n" +
 	"\fSettledBatch\x125\n" +
@@ -2014,10 +2104,15 @@ var file_jobsvc_v1_ack_service_proto_goTypes = []any{
 	(*durationpb.Duration)(nil),       // 29: google.protobuf.Duration
 	(*Job)(nil),                       // 30: jobsvc.v1.Job
 	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
-	(*Progress)(nil),                  // 32: jobsvc.v1.Progress
-	(*Payload)(nil),                   // 33: jobsvc.v1.Payload
-	(JobState)(0),                     // 34: jobsvc.v1.JobState
-	(*JobError)(nil),                  // 35: jobsvc.v1.JobError
+	(*SpawnRequest)(nil),              // 32: jobsvc.v1.SpawnRequest
+	(*ChildrenRequest)(nil),           // 33: jobsvc.v1.ChildrenRequest
+	(*ParkRequest)(nil),               // 34: jobsvc.v1.ParkRequest
+	(*SpawnResponse)(nil),             // 35: jobsvc.v1.SpawnResponse
+	(*ChildrenResponse)(nil),          // 36: jobsvc.v1.ChildrenResponse
+	(*Progress)(nil),                  // 37: jobsvc.v1.Progress
+	(*Payload)(nil),                   // 38: jobsvc.v1.Payload
+	(JobState)(0),                     // 39: jobsvc.v1.JobState
+	(*JobError)(nil),                  // 40: jobsvc.v1.JobError
 }
 var file_jobsvc_v1_ack_service_proto_depIdxs = []int32{
 	28, // 0: jobsvc.v1.WorkerInfo.handlers:type_name -> jobsvc.v1.HandlerInfo
@@ -2034,56 +2129,61 @@ var file_jobsvc_v1_ack_service_proto_depIdxs = []int32{
 	16, // 11: jobsvc.v1.WorkRequest.reject:type_name -> jobsvc.v1.RejectRequest
 	20, // 12: jobsvc.v1.WorkRequest.drain:type_name -> jobsvc.v1.WorkRequest.Drain
 	21, // 13: jobsvc.v1.WorkRequest.batch:type_name -> jobsvc.v1.WorkRequest.Batch
-	25, // 14: jobsvc.v1.WorkResponse.welcome:type_name -> jobsvc.v1.WorkResponse.Welcome
-	1,  // 15: jobsvc.v1.WorkResponse.assignment:type_name -> jobsvc.v1.Assignment
-	26, // 16: jobsvc.v1.WorkResponse.cancel:type_name -> jobsvc.v1.WorkResponse.Cancel
-	27, // 17: jobsvc.v1.WorkResponse.settled:type_name -> jobsvc.v1.WorkResponse.Settled
-	23, // 18: jobsvc.v1.WorkResponse.assignments:type_name -> jobsvc.v1.WorkResponse.Assignments
-	24, // 19: jobsvc.v1.WorkResponse.settled_batch:type_name -> jobsvc.v1.WorkResponse.SettledBatch
-	0,  // 20: jobsvc.v1.LeaseRequest.worker:type_name -> jobsvc.v1.WorkerInfo
-	29, // 21: jobsvc.v1.LeaseRequest.wait:type_name -> google.protobuf.Duration
-	1,  // 22: jobsvc.v1.LeaseResponse.assignments:type_name -> jobsvc.v1.Assignment
-	6,  // 23: jobsvc.v1.HeartbeatRequest.leases:type_name -> jobsvc.v1.LeaseRef
-	31, // 24: jobsvc.v1.LeaseStatus.lease_deadline:type_name -> google.protobuf.Timestamp
-	8,  // 25: jobsvc.v1.HeartbeatResponse.leases:type_name -> jobsvc.v1.LeaseStatus
-	32, // 26: jobsvc.v1.ReportProgressRequest.progress:type_name -> jobsvc.v1.Progress
-	33, // 27: jobsvc.v1.ReportProgressRequest.partial_output:type_name -> jobsvc.v1.Payload
-	33, // 28: jobsvc.v1.AckRequest.result:type_name -> jobsvc.v1.Payload
-	34, // 29: jobsvc.v1.AckResponse.state:type_name -> jobsvc.v1.JobState
-	35, // 30: jobsvc.v1.NackRequest.error:type_name -> jobsvc.v1.JobError
-	29, // 31: jobsvc.v1.NackRequest.retry_delay:type_name -> google.protobuf.Duration
-	34, // 32: jobsvc.v1.NackResponse.state:type_name -> jobsvc.v1.JobState
-	31, // 33: jobsvc.v1.NackResponse.next_attempt_time:type_name -> google.protobuf.Timestamp
-	35, // 34: jobsvc.v1.RejectRequest.error:type_name -> jobsvc.v1.JobError
-	34, // 35: jobsvc.v1.RejectResponse.state:type_name -> jobsvc.v1.JobState
-	22, // 36: jobsvc.v1.WorkRequest.Batch.items:type_name -> jobsvc.v1.WorkRequest.Batch.Item
-	12, // 37: jobsvc.v1.WorkRequest.Batch.Item.ack:type_name -> jobsvc.v1.AckRequest
-	14, // 38: jobsvc.v1.WorkRequest.Batch.Item.nack:type_name -> jobsvc.v1.NackRequest
-	16, // 39: jobsvc.v1.WorkRequest.Batch.Item.reject:type_name -> jobsvc.v1.RejectRequest
-	10, // 40: jobsvc.v1.WorkRequest.Batch.Item.progress:type_name -> jobsvc.v1.ReportProgressRequest
-	1,  // 41: jobsvc.v1.WorkResponse.Assignments.items:type_name -> jobsvc.v1.Assignment
-	27, // 42: jobsvc.v1.WorkResponse.SettledBatch.items:type_name -> jobsvc.v1.WorkResponse.Settled
-	29, // 43: jobsvc.v1.WorkResponse.Welcome.lease_duration:type_name -> google.protobuf.Duration
-	29, // 44: jobsvc.v1.WorkResponse.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
-	2,  // 45: jobsvc.v1.AckService.Work:input_type -> jobsvc.v1.WorkRequest
-	4,  // 46: jobsvc.v1.AckService.Lease:input_type -> jobsvc.v1.LeaseRequest
-	7,  // 47: jobsvc.v1.AckService.Heartbeat:input_type -> jobsvc.v1.HeartbeatRequest
-	10, // 48: jobsvc.v1.AckService.ReportProgress:input_type -> jobsvc.v1.ReportProgressRequest
-	12, // 49: jobsvc.v1.AckService.Ack:input_type -> jobsvc.v1.AckRequest
-	14, // 50: jobsvc.v1.AckService.Nack:input_type -> jobsvc.v1.NackRequest
-	16, // 51: jobsvc.v1.AckService.Reject:input_type -> jobsvc.v1.RejectRequest
-	3,  // 52: jobsvc.v1.AckService.Work:output_type -> jobsvc.v1.WorkResponse
-	5,  // 53: jobsvc.v1.AckService.Lease:output_type -> jobsvc.v1.LeaseResponse
-	9,  // 54: jobsvc.v1.AckService.Heartbeat:output_type -> jobsvc.v1.HeartbeatResponse
-	11, // 55: jobsvc.v1.AckService.ReportProgress:output_type -> jobsvc.v1.ReportProgressResponse
-	13, // 56: jobsvc.v1.AckService.Ack:output_type -> jobsvc.v1.AckResponse
-	15, // 57: jobsvc.v1.AckService.Nack:output_type -> jobsvc.v1.NackResponse
-	17, // 58: jobsvc.v1.AckService.Reject:output_type -> jobsvc.v1.RejectResponse
-	52, // [52:59] is the sub-list for method output_type
-	45, // [45:52] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	32, // 14: jobsvc.v1.WorkRequest.spawn:type_name -> jobsvc.v1.SpawnRequest
+	33, // 15: jobsvc.v1.WorkRequest.children:type_name -> jobsvc.v1.ChildrenRequest
+	34, // 16: jobsvc.v1.WorkRequest.park:type_name -> jobsvc.v1.ParkRequest
+	25, // 17: jobsvc.v1.WorkResponse.welcome:type_name -> jobsvc.v1.WorkResponse.Welcome
+	1,  // 18: jobsvc.v1.WorkResponse.assignment:type_name -> jobsvc.v1.Assignment
+	26, // 19: jobsvc.v1.WorkResponse.cancel:type_name -> jobsvc.v1.WorkResponse.Cancel
+	27, // 20: jobsvc.v1.WorkResponse.settled:type_name -> jobsvc.v1.WorkResponse.Settled
+	23, // 21: jobsvc.v1.WorkResponse.assignments:type_name -> jobsvc.v1.WorkResponse.Assignments
+	24, // 22: jobsvc.v1.WorkResponse.settled_batch:type_name -> jobsvc.v1.WorkResponse.SettledBatch
+	35, // 23: jobsvc.v1.WorkResponse.spawned:type_name -> jobsvc.v1.SpawnResponse
+	36, // 24: jobsvc.v1.WorkResponse.children:type_name -> jobsvc.v1.ChildrenResponse
+	0,  // 25: jobsvc.v1.LeaseRequest.worker:type_name -> jobsvc.v1.WorkerInfo
+	29, // 26: jobsvc.v1.LeaseRequest.wait:type_name -> google.protobuf.Duration
+	1,  // 27: jobsvc.v1.LeaseResponse.assignments:type_name -> jobsvc.v1.Assignment
+	6,  // 28: jobsvc.v1.HeartbeatRequest.leases:type_name -> jobsvc.v1.LeaseRef
+	31, // 29: jobsvc.v1.LeaseStatus.lease_deadline:type_name -> google.protobuf.Timestamp
+	8,  // 30: jobsvc.v1.HeartbeatResponse.leases:type_name -> jobsvc.v1.LeaseStatus
+	37, // 31: jobsvc.v1.ReportProgressRequest.progress:type_name -> jobsvc.v1.Progress
+	38, // 32: jobsvc.v1.ReportProgressRequest.partial_output:type_name -> jobsvc.v1.Payload
+	38, // 33: jobsvc.v1.AckRequest.result:type_name -> jobsvc.v1.Payload
+	39, // 34: jobsvc.v1.AckResponse.state:type_name -> jobsvc.v1.JobState
+	40, // 35: jobsvc.v1.NackRequest.error:type_name -> jobsvc.v1.JobError
+	29, // 36: jobsvc.v1.NackRequest.retry_delay:type_name -> google.protobuf.Duration
+	39, // 37: jobsvc.v1.NackResponse.state:type_name -> jobsvc.v1.JobState
+	31, // 38: jobsvc.v1.NackResponse.next_attempt_time:type_name -> google.protobuf.Timestamp
+	40, // 39: jobsvc.v1.RejectRequest.error:type_name -> jobsvc.v1.JobError
+	39, // 40: jobsvc.v1.RejectResponse.state:type_name -> jobsvc.v1.JobState
+	22, // 41: jobsvc.v1.WorkRequest.Batch.items:type_name -> jobsvc.v1.WorkRequest.Batch.Item
+	12, // 42: jobsvc.v1.WorkRequest.Batch.Item.ack:type_name -> jobsvc.v1.AckRequest
+	14, // 43: jobsvc.v1.WorkRequest.Batch.Item.nack:type_name -> jobsvc.v1.NackRequest
+	16, // 44: jobsvc.v1.WorkRequest.Batch.Item.reject:type_name -> jobsvc.v1.RejectRequest
+	10, // 45: jobsvc.v1.WorkRequest.Batch.Item.progress:type_name -> jobsvc.v1.ReportProgressRequest
+	1,  // 46: jobsvc.v1.WorkResponse.Assignments.items:type_name -> jobsvc.v1.Assignment
+	27, // 47: jobsvc.v1.WorkResponse.SettledBatch.items:type_name -> jobsvc.v1.WorkResponse.Settled
+	29, // 48: jobsvc.v1.WorkResponse.Welcome.lease_duration:type_name -> google.protobuf.Duration
+	29, // 49: jobsvc.v1.WorkResponse.Welcome.heartbeat_interval:type_name -> google.protobuf.Duration
+	2,  // 50: jobsvc.v1.AckService.Work:input_type -> jobsvc.v1.WorkRequest
+	4,  // 51: jobsvc.v1.AckService.Lease:input_type -> jobsvc.v1.LeaseRequest
+	7,  // 52: jobsvc.v1.AckService.Heartbeat:input_type -> jobsvc.v1.HeartbeatRequest
+	10, // 53: jobsvc.v1.AckService.ReportProgress:input_type -> jobsvc.v1.ReportProgressRequest
+	12, // 54: jobsvc.v1.AckService.Ack:input_type -> jobsvc.v1.AckRequest
+	14, // 55: jobsvc.v1.AckService.Nack:input_type -> jobsvc.v1.NackRequest
+	16, // 56: jobsvc.v1.AckService.Reject:input_type -> jobsvc.v1.RejectRequest
+	3,  // 57: jobsvc.v1.AckService.Work:output_type -> jobsvc.v1.WorkResponse
+	5,  // 58: jobsvc.v1.AckService.Lease:output_type -> jobsvc.v1.LeaseResponse
+	9,  // 59: jobsvc.v1.AckService.Heartbeat:output_type -> jobsvc.v1.HeartbeatResponse
+	11, // 60: jobsvc.v1.AckService.ReportProgress:output_type -> jobsvc.v1.ReportProgressResponse
+	13, // 61: jobsvc.v1.AckService.Ack:output_type -> jobsvc.v1.AckResponse
+	15, // 62: jobsvc.v1.AckService.Nack:output_type -> jobsvc.v1.NackResponse
+	17, // 63: jobsvc.v1.AckService.Reject:output_type -> jobsvc.v1.RejectResponse
+	57, // [57:64] is the sub-list for method output_type
+	50, // [50:57] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_ack_service_proto_init() }
@@ -2092,6 +2192,7 @@ func file_jobsvc_v1_ack_service_proto_init() {
 		return
 	}
 	file_jobsvc_v1_auth_proto_init()
+	file_jobsvc_v1_children_proto_init()
 	file_jobsvc_v1_job_proto_init()
 	file_jobsvc_v1_ack_service_proto_msgTypes[2].OneofWrappers = []any{
 		(*WorkRequest_Hello)(nil),
@@ -2102,6 +2203,9 @@ func file_jobsvc_v1_ack_service_proto_init() {
 		(*WorkRequest_Reject)(nil),
 		(*WorkRequest_Drain_)(nil),
 		(*WorkRequest_Batch_)(nil),
+		(*WorkRequest_Spawn)(nil),
+		(*WorkRequest_Children)(nil),
+		(*WorkRequest_Park)(nil),
 	}
 	file_jobsvc_v1_ack_service_proto_msgTypes[3].OneofWrappers = []any{
 		(*WorkResponse_Welcome_)(nil),
@@ -2110,6 +2214,8 @@ func file_jobsvc_v1_ack_service_proto_init() {
 		(*WorkResponse_Settled_)(nil),
 		(*WorkResponse_Assignments_)(nil),
 		(*WorkResponse_SettledBatch_)(nil),
+		(*WorkResponse_Spawned)(nil),
+		(*WorkResponse_Children)(nil),
 	}
 	file_jobsvc_v1_ack_service_proto_msgTypes[10].OneofWrappers = []any{
 		(*ReportProgressRequest_Progress)(nil),

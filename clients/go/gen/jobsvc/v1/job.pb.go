@@ -91,7 +91,7 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_jobsvc_v1_job_proto_rawDescGZIP(), []int{0}
 }
 
-// Why a queued job is not running yet.
+// Why a queued (or parked) job is not running yet.
 type WaitReason int32
 
 const (
@@ -109,6 +109,10 @@ const (
 	WaitReason_WAIT_REASON_RATE_LIMIT WaitReason = 5
 	// Its handler, or its version, is paused (PauseService).
 	WaitReason_WAIT_REASON_PAUSED WaitReason = 6
+	// Parked by its handler until its child jobs finish (state WAITING).
+	WaitReason_WAIT_REASON_CHILDREN WaitReason = 7
+	// In a durable sleep of its handler: due when the sleep ends.
+	WaitReason_WAIT_REASON_SLEEPING WaitReason = 8
 )
 
 // Enum value maps for WaitReason.
@@ -121,6 +125,8 @@ var (
 		4: "WAIT_REASON_CONCURRENCY_LIMIT",
 		5: "WAIT_REASON_RATE_LIMIT",
 		6: "WAIT_REASON_PAUSED",
+		7: "WAIT_REASON_CHILDREN",
+		8: "WAIT_REASON_SLEEPING",
 	}
 	WaitReason_value = map[string]int32{
 		"WAIT_REASON_UNSPECIFIED":       0,
@@ -130,6 +136,8 @@ var (
 		"WAIT_REASON_CONCURRENCY_LIMIT": 4,
 		"WAIT_REASON_RATE_LIMIT":        5,
 		"WAIT_REASON_PAUSED":            6,
+		"WAIT_REASON_CHILDREN":          7,
+		"WAIT_REASON_SLEEPING":          8,
 	}
 )
 
@@ -2021,7 +2029,7 @@ const file_jobsvc_v1_job_proto_rawDesc = "" +
 	"\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n" +
 	"\x10JOB_STATE_FAILED\x10\x04\x12\x17\n" +
 	"\x13JOB_STATE_CANCELLED\x10\x05\x12\x15\n" +
-	"\x11JOB_STATE_WAITING\x10\x06*\xd5\x01\n" +
+	"\x11JOB_STATE_WAITING\x10\x06*\x89\x02\n" +
 	"\n" +
 	"WaitReason\x12\x1b\n" +
 	"\x17WAIT_REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -2030,7 +2038,9 @@ const file_jobsvc_v1_job_proto_rawDesc = "" +
 	"\x15WAIT_REASON_NO_WORKER\x10\x03\x12!\n" +
 	"\x1dWAIT_REASON_CONCURRENCY_LIMIT\x10\x04\x12\x1a\n" +
 	"\x16WAIT_REASON_RATE_LIMIT\x10\x05\x12\x16\n" +
-	"\x12WAIT_REASON_PAUSED\x10\x06BM\n" +
+	"\x12WAIT_REASON_PAUSED\x10\x06\x12\x18\n" +
+	"\x14WAIT_REASON_CHILDREN\x10\a\x12\x18\n" +
+	"\x14WAIT_REASON_SLEEPING\x10\bBM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
 
 var (

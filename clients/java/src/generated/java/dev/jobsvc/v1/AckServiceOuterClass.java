@@ -178,103 +178,109 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
       "\n\033jobsvc/v1/ack_service.proto\022\tjobsvc.v1" +
       "\032\036google/protobuf/duration.proto\032\037google" +
       "/protobuf/timestamp.proto\032\024jobsvc/v1/aut" +
-      "h.proto\032\023jobsvc/v1/job.proto\"\214\002\n\nWorkerI" +
-      "nfo\022\021\n\tworker_id\030\001 \001(\t\022(\n\010handlers\030\002 \003(\013" +
-      "2\026.jobsvc.v1.HandlerInfo\022\023\n\013concurrency\030" +
-      "\003 \001(\005\0221\n\016lease_duration\030\004 \001(\0132\031.google.p" +
-      "rotobuf.Duration\0221\n\006labels\030\005 \003(\0132!.jobsv" +
-      "c.v1.WorkerInfo.LabelsEntry\022\027\n\017accepts_b" +
-      "atches\030\006 \001(\010\032-\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t" +
-      "\022\r\n\005value\030\002 \001(\t:\0028\001\"\351\001\n\nAssignment\022\033\n\003jo" +
-      "b\030\001 \001(\0132\016.jobsvc.v1.Job\022\025\n\rattempt_token" +
-      "\030\002 \001(\t\0222\n\016lease_deadline\030\003 \001(\0132\032.google." +
-      "protobuf.Timestamp\022>\n\rtrace_context\030\004 \003(" +
-      "\0132\'.jobsvc.v1.Assignment.TraceContextEnt" +
-      "ry\0323\n\021TraceContextEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005" +
-      "value\030\002 \001(\t:\0028\001\"\203\005\n\013WorkRequest\022&\n\005hello" +
-      "\030\001 \001(\0132\025.jobsvc.v1.WorkerInfoH\000\0220\n\theart" +
-      "beat\030\002 \001(\0132\033.jobsvc.v1.HeartbeatRequestH" +
-      "\000\0224\n\010progress\030\003 \001(\0132 .jobsvc.v1.ReportPr" +
-      "ogressRequestH\000\022$\n\003ack\030\004 \001(\0132\025.jobsvc.v1" +
-      ".AckRequestH\000\022&\n\004nack\030\005 \001(\0132\026.jobsvc.v1." +
-      "NackRequestH\000\022*\n\006reject\030\006 \001(\0132\030.jobsvc.v" +
-      "1.RejectRequestH\000\022-\n\005drain\030\007 \001(\0132\034.jobsv" +
-      "c.v1.WorkRequest.DrainH\000\022-\n\005batch\030\010 \001(\0132" +
-      "\034.jobsvc.v1.WorkRequest.BatchH\000\032\007\n\005Drain" +
-      "\032\372\001\n\005Batch\0220\n\005items\030\001 \003(\0132!.jobsvc.v1.Wo" +
-      "rkRequest.Batch.Item\032\276\001\n\004Item\022$\n\003ack\030\001 \001" +
-      "(\0132\025.jobsvc.v1.AckRequestH\000\022&\n\004nack\030\002 \001(" +
-      "\0132\026.jobsvc.v1.NackRequestH\000\022*\n\006reject\030\003 " +
-      "\001(\0132\030.jobsvc.v1.RejectRequestH\000\0224\n\010progr" +
-      "ess\030\004 \001(\0132 .jobsvc.v1.ReportProgressRequ" +
-      "estH\000B\006\n\004kindB\006\n\004kind\"\310\006\n\014WorkResponse\0222" +
-      "\n\007welcome\030\001 \001(\0132\037.jobsvc.v1.WorkResponse" +
-      ".WelcomeH\000\022+\n\nassignment\030\002 \001(\0132\025.jobsvc." +
-      "v1.AssignmentH\000\0220\n\006cancel\030\003 \001(\0132\036.jobsvc" +
-      ".v1.WorkResponse.CancelH\000\0222\n\007settled\030\004 \001" +
-      "(\0132\037.jobsvc.v1.WorkResponse.SettledH\000\022:\n" +
-      "\013assignments\030\005 \001(\0132#.jobsvc.v1.WorkRespo" +
-      "nse.AssignmentsH\000\022=\n\rsettled_batch\030\006 \001(\013" +
-      "2$.jobsvc.v1.WorkResponse.SettledBatchH\000" +
-      "\0323\n\013Assignments\022$\n\005items\030\001 \003(\0132\025.jobsvc." +
-      "v1.Assignment\032>\n\014SettledBatch\022.\n\005items\030\001" +
-      " \003(\0132\037.jobsvc.v1.WorkResponse.Settled\032\326\001" +
-      "\n\007Welcome\022\022\n\nsession_id\030\001 \001(\t\0221\n\016lease_d" +
-      "uration\030\002 \001(\0132\031.google.protobuf.Duration" +
-      "\0225\n\022heartbeat_interval\030\003 \001(\0132\031.google.pr" +
-      "otobuf.Duration\022\031\n\021max_payload_bytes\030\004 \001" +
-      "(\003\022\027\n\017accepts_batches\030\005 \001(\010\022\031\n\021max_messa" +
-      "ge_bytes\030\006 \001(\003\032?\n\006Cancel\022\016\n\006job_id\030\001 \001(\t" +
-      "\022\025\n\rattempt_token\030\002 \001(\t\022\016\n\006reason\030\003 \001(\t\032" +
-      "_\n\007Settled\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_to" +
-      "ken\030\002 \001(\t\022\014\n\004code\030\003 \001(\005\022\016\n\006reason\030\004 \001(\t\022" +
-      "\017\n\007message\030\005 \001(\tB\006\n\004kind\"p\n\014LeaseRequest" +
-      "\022%\n\006worker\030\001 \001(\0132\025.jobsvc.v1.WorkerInfo\022" +
-      "\020\n\010max_jobs\030\002 \001(\005\022\'\n\004wait\030\003 \001(\0132\031.google" +
-      ".protobuf.Duration\";\n\rLeaseResponse\022*\n\013a" +
-      "ssignments\030\001 \003(\0132\025.jobsvc.v1.Assignment\"" +
-      "1\n\010LeaseRef\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_t" +
-      "oken\030\002 \001(\t\"J\n\020HeartbeatRequest\022\021\n\tworker" +
-      "_id\030\001 \001(\t\022#\n\006leases\030\002 \003(\0132\023.jobsvc.v1.Le" +
-      "aseRef\"y\n\013LeaseStatus\022\016\n\006job_id\030\001 \001(\t\022\014\n" +
-      "\004held\030\002 \001(\010\022\030\n\020cancel_requested\030\003 \001(\010\0222\n" +
-      "\016lease_deadline\030\004 \001(\0132\032.google.protobuf." +
-      "Timestamp\";\n\021HeartbeatResponse\022&\n\006leases" +
-      "\030\001 \003(\0132\026.jobsvc.v1.LeaseStatus\"\237\001\n\025Repor" +
-      "tProgressRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\ratte" +
-      "mpt_token\030\002 \001(\t\022\'\n\010progress\030\003 \001(\0132\023.jobs" +
-      "vc.v1.ProgressH\000\022,\n\016partial_output\030\004 \001(\013" +
-      "2\022.jobsvc.v1.PayloadH\000B\010\n\006update\"*\n\026Repo" +
-      "rtProgressResponse\022\020\n\010sequence\030\001 \001(\003\"W\n\n" +
-      "AckRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_to" +
-      "ken\030\002 \001(\t\022\"\n\006result\030\003 \001(\0132\022.jobsvc.v1.Pa" +
-      "yload\"1\n\013AckResponse\022\"\n\005state\030\001 \001(\0162\023.jo" +
-      "bsvc.v1.JobState\"\210\001\n\013NackRequest\022\016\n\006job_" +
-      "id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"\n\005error" +
-      "\030\003 \001(\0132\023.jobsvc.v1.JobError\022.\n\013retry_del" +
-      "ay\030\004 \001(\0132\031.google.protobuf.Duration\"i\n\014N" +
-      "ackResponse\022\"\n\005state\030\001 \001(\0162\023.jobsvc.v1.J" +
-      "obState\0225\n\021next_attempt_time\030\002 \001(\0132\032.goo" +
-      "gle.protobuf.Timestamp\"Z\n\rRejectRequest\022" +
-      "\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\"" +
-      "\n\005error\030\003 \001(\0132\023.jobsvc.v1.JobError\"4\n\016Re" +
-      "jectResponse\022\"\n\005state\030\001 \001(\0162\023.jobsvc.v1." +
-      "JobState2\374\003\n\nAckService\022A\n\004Work\022\026.jobsvc" +
-      ".v1.WorkRequest\032\027.jobsvc.v1.WorkResponse" +
-      "\"\004\230\270\030\005(\0010\001\022@\n\005Lease\022\027.jobsvc.v1.LeaseReq" +
-      "uest\032\030.jobsvc.v1.LeaseResponse\"\004\230\270\030\005\022L\n\t" +
-      "Heartbeat\022\033.jobsvc.v1.HeartbeatRequest\032\034" +
-      ".jobsvc.v1.HeartbeatResponse\"\004\230\270\030\005\022[\n\016Re" +
-      "portProgress\022 .jobsvc.v1.ReportProgressR" +
-      "equest\032!.jobsvc.v1.ReportProgressRespons" +
-      "e\"\004\230\270\030\005\022:\n\003Ack\022\025.jobsvc.v1.AckRequest\032\026." +
-      "jobsvc.v1.AckResponse\"\004\230\270\030\005\022=\n\004Nack\022\026.jo" +
-      "bsvc.v1.NackRequest\032\027.jobsvc.v1.NackResp" +
-      "onse\"\004\230\270\030\005\022C\n\006Reject\022\030.jobsvc.v1.RejectR" +
-      "equest\032\031.jobsvc.v1.RejectResponse\"\004\230\270\030\005B" +
-      "M\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jo" +
-      "bsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\006" +
-      "proto3"
+      "h.proto\032\030jobsvc/v1/children.proto\032\023jobsv" +
+      "c/v1/job.proto\"\214\002\n\nWorkerInfo\022\021\n\tworker_" +
+      "id\030\001 \001(\t\022(\n\010handlers\030\002 \003(\0132\026.jobsvc.v1.H" +
+      "andlerInfo\022\023\n\013concurrency\030\003 \001(\005\0221\n\016lease" +
+      "_duration\030\004 \001(\0132\031.google.protobuf.Durati" +
+      "on\0221\n\006labels\030\005 \003(\0132!.jobsvc.v1.WorkerInf" +
+      "o.LabelsEntry\022\027\n\017accepts_batches\030\006 \001(\010\032-" +
+      "\n\013LabelsEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(" +
+      "\t:\0028\001\"\351\001\n\nAssignment\022\033\n\003job\030\001 \001(\0132\016.jobs" +
+      "vc.v1.Job\022\025\n\rattempt_token\030\002 \001(\t\0222\n\016leas" +
+      "e_deadline\030\003 \001(\0132\032.google.protobuf.Times" +
+      "tamp\022>\n\rtrace_context\030\004 \003(\0132\'.jobsvc.v1." +
+      "Assignment.TraceContextEntry\0323\n\021TraceCon" +
+      "textEntry\022\013\n\003key\030\001 \001(\t\022\r\n\005value\030\002 \001(\t:\0028" +
+      "\001\"\205\006\n\013WorkRequest\022&\n\005hello\030\001 \001(\0132\025.jobsv" +
+      "c.v1.WorkerInfoH\000\0220\n\theartbeat\030\002 \001(\0132\033.j" +
+      "obsvc.v1.HeartbeatRequestH\000\0224\n\010progress\030" +
+      "\003 \001(\0132 .jobsvc.v1.ReportProgressRequestH" +
+      "\000\022$\n\003ack\030\004 \001(\0132\025.jobsvc.v1.AckRequestH\000\022" +
+      "&\n\004nack\030\005 \001(\0132\026.jobsvc.v1.NackRequestH\000\022" +
+      "*\n\006reject\030\006 \001(\0132\030.jobsvc.v1.RejectReques" +
+      "tH\000\022-\n\005drain\030\007 \001(\0132\034.jobsvc.v1.WorkReque" +
+      "st.DrainH\000\022-\n\005batch\030\010 \001(\0132\034.jobsvc.v1.Wo" +
+      "rkRequest.BatchH\000\022(\n\005spawn\030\t \001(\0132\027.jobsv" +
+      "c.v1.SpawnRequestH\000\022.\n\010children\030\n \001(\0132\032." +
+      "jobsvc.v1.ChildrenRequestH\000\022&\n\004park\030\013 \001(" +
+      "\0132\026.jobsvc.v1.ParkRequestH\000\032\007\n\005Drain\032\372\001\n" +
+      "\005Batch\0220\n\005items\030\001 \003(\0132!.jobsvc.v1.WorkRe" +
+      "quest.Batch.Item\032\276\001\n\004Item\022$\n\003ack\030\001 \001(\0132\025" +
+      ".jobsvc.v1.AckRequestH\000\022&\n\004nack\030\002 \001(\0132\026." +
+      "jobsvc.v1.NackRequestH\000\022*\n\006reject\030\003 \001(\0132" +
+      "\030.jobsvc.v1.RejectRequestH\000\0224\n\010progress\030" +
+      "\004 \001(\0132 .jobsvc.v1.ReportProgressRequestH" +
+      "\000B\006\n\004kindB\006\n\004kind\"\246\007\n\014WorkResponse\0222\n\007we" +
+      "lcome\030\001 \001(\0132\037.jobsvc.v1.WorkResponse.Wel" +
+      "comeH\000\022+\n\nassignment\030\002 \001(\0132\025.jobsvc.v1.A" +
+      "ssignmentH\000\0220\n\006cancel\030\003 \001(\0132\036.jobsvc.v1." +
+      "WorkResponse.CancelH\000\0222\n\007settled\030\004 \001(\0132\037" +
+      ".jobsvc.v1.WorkResponse.SettledH\000\022:\n\013ass" +
+      "ignments\030\005 \001(\0132#.jobsvc.v1.WorkResponse." +
+      "AssignmentsH\000\022=\n\rsettled_batch\030\006 \001(\0132$.j" +
+      "obsvc.v1.WorkResponse.SettledBatchH\000\022+\n\007" +
+      "spawned\030\007 \001(\0132\030.jobsvc.v1.SpawnResponseH" +
+      "\000\022/\n\010children\030\010 \001(\0132\033.jobsvc.v1.Children" +
+      "ResponseH\000\0323\n\013Assignments\022$\n\005items\030\001 \003(\013" +
+      "2\025.jobsvc.v1.Assignment\032>\n\014SettledBatch\022" +
+      ".\n\005items\030\001 \003(\0132\037.jobsvc.v1.WorkResponse." +
+      "Settled\032\326\001\n\007Welcome\022\022\n\nsession_id\030\001 \001(\t\022" +
+      "1\n\016lease_duration\030\002 \001(\0132\031.google.protobu" +
+      "f.Duration\0225\n\022heartbeat_interval\030\003 \001(\0132\031" +
+      ".google.protobuf.Duration\022\031\n\021max_payload" +
+      "_bytes\030\004 \001(\003\022\027\n\017accepts_batches\030\005 \001(\010\022\031\n" +
+      "\021max_message_bytes\030\006 \001(\003\032?\n\006Cancel\022\016\n\006jo" +
+      "b_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(\t\022\016\n\006rea" +
+      "son\030\003 \001(\t\032_\n\007Settled\022\016\n\006job_id\030\001 \001(\t\022\025\n\r" +
+      "attempt_token\030\002 \001(\t\022\014\n\004code\030\003 \001(\005\022\016\n\006rea" +
+      "son\030\004 \001(\t\022\017\n\007message\030\005 \001(\tB\006\n\004kind\"p\n\014Le" +
+      "aseRequest\022%\n\006worker\030\001 \001(\0132\025.jobsvc.v1.W" +
+      "orkerInfo\022\020\n\010max_jobs\030\002 \001(\005\022\'\n\004wait\030\003 \001(" +
+      "\0132\031.google.protobuf.Duration\";\n\rLeaseRes" +
+      "ponse\022*\n\013assignments\030\001 \003(\0132\025.jobsvc.v1.A" +
+      "ssignment\"1\n\010LeaseRef\022\016\n\006job_id\030\001 \001(\t\022\025\n" +
+      "\rattempt_token\030\002 \001(\t\"J\n\020HeartbeatRequest" +
+      "\022\021\n\tworker_id\030\001 \001(\t\022#\n\006leases\030\002 \003(\0132\023.jo" +
+      "bsvc.v1.LeaseRef\"y\n\013LeaseStatus\022\016\n\006job_i" +
+      "d\030\001 \001(\t\022\014\n\004held\030\002 \001(\010\022\030\n\020cancel_requeste" +
+      "d\030\003 \001(\010\0222\n\016lease_deadline\030\004 \001(\0132\032.google" +
+      ".protobuf.Timestamp\";\n\021HeartbeatResponse" +
+      "\022&\n\006leases\030\001 \003(\0132\026.jobsvc.v1.LeaseStatus" +
+      "\"\237\001\n\025ReportProgressRequest\022\016\n\006job_id\030\001 \001" +
+      "(\t\022\025\n\rattempt_token\030\002 \001(\t\022\'\n\010progress\030\003 " +
+      "\001(\0132\023.jobsvc.v1.ProgressH\000\022,\n\016partial_ou" +
+      "tput\030\004 \001(\0132\022.jobsvc.v1.PayloadH\000B\010\n\006upda" +
+      "te\"*\n\026ReportProgressResponse\022\020\n\010sequence" +
+      "\030\001 \001(\003\"W\n\nAckRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\r" +
+      "attempt_token\030\002 \001(\t\022\"\n\006result\030\003 \001(\0132\022.jo" +
+      "bsvc.v1.Payload\"1\n\013AckResponse\022\"\n\005state\030" +
+      "\001 \001(\0162\023.jobsvc.v1.JobState\"\210\001\n\013NackReque" +
+      "st\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_token\030\002 \001(" +
+      "\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v1.JobError\022.\n" +
+      "\013retry_delay\030\004 \001(\0132\031.google.protobuf.Dur" +
+      "ation\"i\n\014NackResponse\022\"\n\005state\030\001 \001(\0162\023.j" +
+      "obsvc.v1.JobState\0225\n\021next_attempt_time\030\002" +
+      " \001(\0132\032.google.protobuf.Timestamp\"Z\n\rReje" +
+      "ctRequest\022\016\n\006job_id\030\001 \001(\t\022\025\n\rattempt_tok" +
+      "en\030\002 \001(\t\022\"\n\005error\030\003 \001(\0132\023.jobsvc.v1.JobE" +
+      "rror\"4\n\016RejectResponse\022\"\n\005state\030\001 \001(\0162\023." +
+      "jobsvc.v1.JobState2\374\003\n\nAckService\022A\n\004Wor" +
+      "k\022\026.jobsvc.v1.WorkRequest\032\027.jobsvc.v1.Wo" +
+      "rkResponse\"\004\230\270\030\005(\0010\001\022@\n\005Lease\022\027.jobsvc.v" +
+      "1.LeaseRequest\032\030.jobsvc.v1.LeaseResponse" +
+      "\"\004\230\270\030\005\022L\n\tHeartbeat\022\033.jobsvc.v1.Heartbea" +
+      "tRequest\032\034.jobsvc.v1.HeartbeatResponse\"\004" +
+      "\230\270\030\005\022[\n\016ReportProgress\022 .jobsvc.v1.Repor" +
+      "tProgressRequest\032!.jobsvc.v1.ReportProgr" +
+      "essResponse\"\004\230\270\030\005\022:\n\003Ack\022\025.jobsvc.v1.Ack" +
+      "Request\032\026.jobsvc.v1.AckResponse\"\004\230\270\030\005\022=\n" +
+      "\004Nack\022\026.jobsvc.v1.NackRequest\032\027.jobsvc.v" +
+      "1.NackResponse\"\004\230\270\030\005\022C\n\006Reject\022\030.jobsvc." +
+      "v1.RejectRequest\032\031.jobsvc.v1.RejectRespo" +
+      "nse\"\004\230\270\030\005BM\n\rdev.jobsvc.v1P\001Z:github.com" +
+      "/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;" +
+      "jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -282,6 +288,7 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
           com.google.protobuf.DurationProto.getDescriptor(),
           com.google.protobuf.TimestampProto.getDescriptor(),
           dev.jobsvc.v1.Auth.getDescriptor(),
+          dev.jobsvc.v1.Children.getDescriptor(),
           dev.jobsvc.v1.JobOuterClass.getDescriptor(),
         });
     internal_static_jobsvc_v1_WorkerInfo_descriptor =
@@ -313,7 +320,7 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_jobsvc_v1_WorkRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_WorkRequest_descriptor,
-        new java.lang.String[] { "Hello", "Heartbeat", "Progress", "Ack", "Nack", "Reject", "Drain", "Batch", "Kind", });
+        new java.lang.String[] { "Hello", "Heartbeat", "Progress", "Ack", "Nack", "Reject", "Drain", "Batch", "Spawn", "Children", "Park", "Kind", });
     internal_static_jobsvc_v1_WorkRequest_Drain_descriptor =
       internal_static_jobsvc_v1_WorkRequest_descriptor.getNestedType(0);
     internal_static_jobsvc_v1_WorkRequest_Drain_fieldAccessorTable = new
@@ -337,7 +344,7 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     internal_static_jobsvc_v1_WorkResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_WorkResponse_descriptor,
-        new java.lang.String[] { "Welcome", "Assignment", "Cancel", "Settled", "Assignments", "SettledBatch", "Kind", });
+        new java.lang.String[] { "Welcome", "Assignment", "Cancel", "Settled", "Assignments", "SettledBatch", "Spawned", "Children", "Kind", });
     internal_static_jobsvc_v1_WorkResponse_Assignments_descriptor =
       internal_static_jobsvc_v1_WorkResponse_descriptor.getNestedType(0);
     internal_static_jobsvc_v1_WorkResponse_Assignments_fieldAccessorTable = new
@@ -456,6 +463,7 @@ public final class AckServiceOuterClass extends com.google.protobuf.GeneratedFil
     com.google.protobuf.DurationProto.getDescriptor();
     com.google.protobuf.TimestampProto.getDescriptor();
     dev.jobsvc.v1.Auth.getDescriptor();
+    dev.jobsvc.v1.Children.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
     com.google.protobuf.ExtensionRegistry registry =
         com.google.protobuf.ExtensionRegistry.newInstance();

@@ -244,14 +244,15 @@ public final class JobOuterClass extends com.google.protobuf.GeneratedFile {
       "\020\001\022\025\n\021JOB_STATE_RUNNING\020\002\022\027\n\023JOB_STATE_S" +
       "UCCEEDED\020\003\022\024\n\020JOB_STATE_FAILED\020\004\022\027\n\023JOB_" +
       "STATE_CANCELLED\020\005\022\025\n\021JOB_STATE_WAITING\020\006" +
-      "*\325\001\n\nWaitReason\022\033\n\027WAIT_REASON_UNSPECIFI" +
+      "*\211\002\n\nWaitReason\022\033\n\027WAIT_REASON_UNSPECIFI" +
       "ED\020\000\022\031\n\025WAIT_REASON_SCHEDULED\020\001\022\035\n\031WAIT_" +
       "REASON_RETRY_BACKOFF\020\002\022\031\n\025WAIT_REASON_NO" +
       "_WORKER\020\003\022!\n\035WAIT_REASON_CONCURRENCY_LIM" +
       "IT\020\004\022\032\n\026WAIT_REASON_RATE_LIMIT\020\005\022\026\n\022WAIT" +
-      "_REASON_PAUSED\020\006BM\n\rdev.jobsvc.v1P\001Z:git" +
-      "hub.com/jobsvc/jobsvc/clients/go/gen/job" +
-      "svc/v1;jobsvcv1b\006proto3"
+      "_REASON_PAUSED\020\006\022\030\n\024WAIT_REASON_CHILDREN" +
+      "\020\007\022\030\n\024WAIT_REASON_SLEEPING\020\010BM\n\rdev.jobs" +
+      "vc.v1P\001Z:github.com/jobsvc/jobsvc/client" +
+      "s/go/gen/jobsvc/v1;jobsvcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,

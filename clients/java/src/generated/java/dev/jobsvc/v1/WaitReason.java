@@ -7,7 +7,7 @@ package dev.jobsvc.v1;
 
 /**
  * <pre>
- * Why a queued job is not running yet.
+ * Why a queued (or parked) job is not running yet.
  * </pre>
  *
  * Protobuf enum {@code jobsvc.v1.WaitReason}
@@ -71,6 +71,22 @@ public enum WaitReason
    * <code>WAIT_REASON_PAUSED = 6;</code>
    */
   WAIT_REASON_PAUSED(6),
+  /**
+   * <pre>
+   * Parked by its handler until its child jobs finish (state WAITING).
+   * </pre>
+   *
+   * <code>WAIT_REASON_CHILDREN = 7;</code>
+   */
+  WAIT_REASON_CHILDREN(7),
+  /**
+   * <pre>
+   * In a durable sleep of its handler: due when the sleep ends.
+   * </pre>
+   *
+   * <code>WAIT_REASON_SLEEPING = 8;</code>
+   */
+  WAIT_REASON_SLEEPING(8),
   UNRECOGNIZED(-1),
   ;
 
@@ -139,6 +155,22 @@ public enum WaitReason
    * <code>WAIT_REASON_PAUSED = 6;</code>
    */
   public static final int WAIT_REASON_PAUSED_VALUE = 6;
+  /**
+   * <pre>
+   * Parked by its handler until its child jobs finish (state WAITING).
+   * </pre>
+   *
+   * <code>WAIT_REASON_CHILDREN = 7;</code>
+   */
+  public static final int WAIT_REASON_CHILDREN_VALUE = 7;
+  /**
+   * <pre>
+   * In a durable sleep of its handler: due when the sleep ends.
+   * </pre>
+   *
+   * <code>WAIT_REASON_SLEEPING = 8;</code>
+   */
+  public static final int WAIT_REASON_SLEEPING_VALUE = 8;
 
 
   public final int getNumber() {
@@ -172,6 +204,8 @@ public enum WaitReason
       case 4: return WAIT_REASON_CONCURRENCY_LIMIT;
       case 5: return WAIT_REASON_RATE_LIMIT;
       case 6: return WAIT_REASON_PAUSED;
+      case 7: return WAIT_REASON_CHILDREN;
+      case 8: return WAIT_REASON_SLEEPING;
       default: return null;
     }
   }

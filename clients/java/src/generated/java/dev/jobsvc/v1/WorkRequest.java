@@ -2525,6 +2525,9 @@ private static final long serialVersionUID = 0L;
     REJECT(6),
     DRAIN(7),
     BATCH(8),
+    SPAWN(9),
+    CHILDREN(10),
+    PARK(11),
     KIND_NOT_SET(0);
     private final int value;
     private KindCase(int value) {
@@ -2550,6 +2553,9 @@ private static final long serialVersionUID = 0L;
         case 6: return REJECT;
         case 7: return DRAIN;
         case 8: return BATCH;
+        case 9: return SPAWN;
+        case 10: return CHILDREN;
+        case 11: return PARK;
         case 0: return KIND_NOT_SET;
         default: return null;
       }
@@ -2840,6 +2846,117 @@ private static final long serialVersionUID = 0L;
     return dev.jobsvc.v1.WorkRequest.Batch.getDefaultInstance();
   }
 
+  public static final int SPAWN_FIELD_NUMBER = 9;
+  /**
+   * <pre>
+   * Child jobs and durable sleep (children.proto): spawn a child, read children and
+   * sleeps (each answered by the response with the same request_id), park the attempt
+   * (a settlement, answered by `settled`).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+   * @return Whether the spawn field is set.
+   */
+  @java.lang.Override
+  public boolean hasSpawn() {
+    return kindCase_ == 9;
+  }
+  /**
+   * <pre>
+   * Child jobs and durable sleep (children.proto): spawn a child, read children and
+   * sleeps (each answered by the response with the same request_id), park the attempt
+   * (a settlement, answered by `settled`).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+   * @return The spawn.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.SpawnRequest getSpawn() {
+    if (kindCase_ == 9) {
+       return (dev.jobsvc.v1.SpawnRequest) kind_;
+    }
+    return dev.jobsvc.v1.SpawnRequest.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * Child jobs and durable sleep (children.proto): spawn a child, read children and
+   * sleeps (each answered by the response with the same request_id), park the attempt
+   * (a settlement, answered by `settled`).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.SpawnRequestOrBuilder getSpawnOrBuilder() {
+    if (kindCase_ == 9) {
+       return (dev.jobsvc.v1.SpawnRequest) kind_;
+    }
+    return dev.jobsvc.v1.SpawnRequest.getDefaultInstance();
+  }
+
+  public static final int CHILDREN_FIELD_NUMBER = 10;
+  /**
+   * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+   * @return Whether the children field is set.
+   */
+  @java.lang.Override
+  public boolean hasChildren() {
+    return kindCase_ == 10;
+  }
+  /**
+   * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+   * @return The children.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.ChildrenRequest getChildren() {
+    if (kindCase_ == 10) {
+       return (dev.jobsvc.v1.ChildrenRequest) kind_;
+    }
+    return dev.jobsvc.v1.ChildrenRequest.getDefaultInstance();
+  }
+  /**
+   * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.ChildrenRequestOrBuilder getChildrenOrBuilder() {
+    if (kindCase_ == 10) {
+       return (dev.jobsvc.v1.ChildrenRequest) kind_;
+    }
+    return dev.jobsvc.v1.ChildrenRequest.getDefaultInstance();
+  }
+
+  public static final int PARK_FIELD_NUMBER = 11;
+  /**
+   * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+   * @return Whether the park field is set.
+   */
+  @java.lang.Override
+  public boolean hasPark() {
+    return kindCase_ == 11;
+  }
+  /**
+   * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+   * @return The park.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.ParkRequest getPark() {
+    if (kindCase_ == 11) {
+       return (dev.jobsvc.v1.ParkRequest) kind_;
+    }
+    return dev.jobsvc.v1.ParkRequest.getDefaultInstance();
+  }
+  /**
+   * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.ParkRequestOrBuilder getParkOrBuilder() {
+    if (kindCase_ == 11) {
+       return (dev.jobsvc.v1.ParkRequest) kind_;
+    }
+    return dev.jobsvc.v1.ParkRequest.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -2878,6 +2995,15 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 8) {
       output.writeMessage(8, (dev.jobsvc.v1.WorkRequest.Batch) kind_);
     }
+    if (kindCase_ == 9) {
+      output.writeMessage(9, (dev.jobsvc.v1.SpawnRequest) kind_);
+    }
+    if (kindCase_ == 10) {
+      output.writeMessage(10, (dev.jobsvc.v1.ChildrenRequest) kind_);
+    }
+    if (kindCase_ == 11) {
+      output.writeMessage(11, (dev.jobsvc.v1.ParkRequest) kind_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -2913,6 +3039,18 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 8) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(8, (dev.jobsvc.v1.WorkRequest.Batch) kind_);
+    }
+    if (kindCase_ == 9) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(9, (dev.jobsvc.v1.SpawnRequest) kind_);
+    }
+    if (kindCase_ == 10) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(10, (dev.jobsvc.v1.ChildrenRequest) kind_);
+    }
+    if (kindCase_ == 11) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(11, (dev.jobsvc.v1.ParkRequest) kind_);
     }
     return size;
   }
@@ -2972,6 +3110,18 @@ private static final long serialVersionUID = 0L;
         if (!getBatch()
             .equals(other.getBatch())) return false;
         break;
+      case 9:
+        if (!getSpawn()
+            .equals(other.getSpawn())) return false;
+        break;
+      case 10:
+        if (!getChildren()
+            .equals(other.getChildren())) return false;
+        break;
+      case 11:
+        if (!getPark()
+            .equals(other.getPark())) return false;
+        break;
       case 0:
       default:
     }
@@ -3018,6 +3168,18 @@ private static final long serialVersionUID = 0L;
       case 8:
         hash = (37 * hash) + BATCH_FIELD_NUMBER;
         hash = (53 * hash) + getBatch().hashCode();
+        break;
+      case 9:
+        hash = (37 * hash) + SPAWN_FIELD_NUMBER;
+        hash = (53 * hash) + getSpawn().hashCode();
+        break;
+      case 10:
+        hash = (37 * hash) + CHILDREN_FIELD_NUMBER;
+        hash = (53 * hash) + getChildren().hashCode();
+        break;
+      case 11:
+        hash = (37 * hash) + PARK_FIELD_NUMBER;
+        hash = (53 * hash) + getPark().hashCode();
         break;
       case 0:
       default:
@@ -3177,6 +3339,15 @@ private static final long serialVersionUID = 0L;
       if (batchBuilder_ != null) {
         batchBuilder_.clear();
       }
+      if (spawnBuilder_ != null) {
+        spawnBuilder_.clear();
+      }
+      if (childrenBuilder_ != null) {
+        childrenBuilder_.clear();
+      }
+      if (parkBuilder_ != null) {
+        parkBuilder_.clear();
+      }
       kindCase_ = 0;
       kind_ = null;
       return this;
@@ -3250,6 +3421,18 @@ private static final long serialVersionUID = 0L;
           batchBuilder_ != null) {
         result.kind_ = batchBuilder_.build();
       }
+      if (kindCase_ == 9 &&
+          spawnBuilder_ != null) {
+        result.kind_ = spawnBuilder_.build();
+      }
+      if (kindCase_ == 10 &&
+          childrenBuilder_ != null) {
+        result.kind_ = childrenBuilder_.build();
+      }
+      if (kindCase_ == 11 &&
+          parkBuilder_ != null) {
+        result.kind_ = parkBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -3295,6 +3478,18 @@ private static final long serialVersionUID = 0L;
         }
         case BATCH: {
           mergeBatch(other.getBatch());
+          break;
+        }
+        case SPAWN: {
+          mergeSpawn(other.getSpawn());
+          break;
+        }
+        case CHILDREN: {
+          mergeChildren(other.getChildren());
+          break;
+        }
+        case PARK: {
+          mergePark(other.getPark());
           break;
         }
         case KIND_NOT_SET: {
@@ -3383,6 +3578,27 @@ private static final long serialVersionUID = 0L;
               kindCase_ = 8;
               break;
             } // case 66
+            case 74: {
+              input.readMessage(
+                  internalGetSpawnFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 9;
+              break;
+            } // case 74
+            case 82: {
+              input.readMessage(
+                  internalGetChildrenFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 10;
+              break;
+            } // case 82
+            case 90: {
+              input.readMessage(
+                  internalGetParkFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 11;
+              break;
+            } // case 90
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -4630,6 +4846,486 @@ private static final long serialVersionUID = 0L;
       kindCase_ = 8;
       onChanged();
       return batchBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.SpawnRequest, dev.jobsvc.v1.SpawnRequest.Builder, dev.jobsvc.v1.SpawnRequestOrBuilder> spawnBuilder_;
+    /**
+     * <pre>
+     * Child jobs and durable sleep (children.proto): spawn a child, read children and
+     * sleeps (each answered by the response with the same request_id), park the attempt
+     * (a settlement, answered by `settled`).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+     * @return Whether the spawn field is set.
+     */
+    @java.lang.Override
+    public boolean hasSpawn() {
+      return kindCase_ == 9;
+    }
+    /**
+     * <pre>
+     * Child jobs and durable sleep (children.proto): spawn a child, read children and
+     * sleeps (each answered by the response with the same request_id), park the attempt
+     * (a settlement, answered by `settled`).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+     * @return The spawn.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.SpawnRequest getSpawn() {
+      if (spawnBuilder_ == null) {
+        if (kindCase_ == 9) {
+          return (dev.jobsvc.v1.SpawnRequest) kind_;
+        }
+        return dev.jobsvc.v1.SpawnRequest.getDefaultInstance();
+      } else {
+        if (kindCase_ == 9) {
+          return spawnBuilder_.getMessage();
+        }
+        return dev.jobsvc.v1.SpawnRequest.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Child jobs and durable sleep (children.proto): spawn a child, read children and
+     * sleeps (each answered by the response with the same request_id), park the attempt
+     * (a settlement, answered by `settled`).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+     */
+    public Builder setSpawn(dev.jobsvc.v1.SpawnRequest value) {
+      if (spawnBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        spawnBuilder_.setMessage(value);
+      }
+      kindCase_ = 9;
+      return this;
+    }
+    /**
+     * <pre>
+     * Child jobs and durable sleep (children.proto): spawn a child, read children and
+     * sleeps (each answered by the response with the same request_id), park the attempt
+     * (a settlement, answered by `settled`).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+     */
+    public Builder setSpawn(
+        dev.jobsvc.v1.SpawnRequest.Builder builderForValue) {
+      if (spawnBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        spawnBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 9;
+      return this;
+    }
+    /**
+     * <pre>
+     * Child jobs and durable sleep (children.proto): spawn a child, read children and
+     * sleeps (each answered by the response with the same request_id), park the attempt
+     * (a settlement, answered by `settled`).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+     */
+    public Builder mergeSpawn(dev.jobsvc.v1.SpawnRequest value) {
+      if (spawnBuilder_ == null) {
+        if (kindCase_ == 9 &&
+            kind_ != dev.jobsvc.v1.SpawnRequest.getDefaultInstance()) {
+          kind_ = dev.jobsvc.v1.SpawnRequest.newBuilder((dev.jobsvc.v1.SpawnRequest) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 9) {
+          spawnBuilder_.mergeFrom(value);
+        } else {
+          spawnBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 9;
+      return this;
+    }
+    /**
+     * <pre>
+     * Child jobs and durable sleep (children.proto): spawn a child, read children and
+     * sleeps (each answered by the response with the same request_id), park the attempt
+     * (a settlement, answered by `settled`).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+     */
+    public Builder clearSpawn() {
+      if (spawnBuilder_ == null) {
+        if (kindCase_ == 9) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 9) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        spawnBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Child jobs and durable sleep (children.proto): spawn a child, read children and
+     * sleeps (each answered by the response with the same request_id), park the attempt
+     * (a settlement, answered by `settled`).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+     */
+    public dev.jobsvc.v1.SpawnRequest.Builder getSpawnBuilder() {
+      return internalGetSpawnFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Child jobs and durable sleep (children.proto): spawn a child, read children and
+     * sleeps (each answered by the response with the same request_id), park the attempt
+     * (a settlement, answered by `settled`).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.SpawnRequestOrBuilder getSpawnOrBuilder() {
+      if ((kindCase_ == 9) && (spawnBuilder_ != null)) {
+        return spawnBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 9) {
+          return (dev.jobsvc.v1.SpawnRequest) kind_;
+        }
+        return dev.jobsvc.v1.SpawnRequest.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Child jobs and durable sleep (children.proto): spawn a child, read children and
+     * sleeps (each answered by the response with the same request_id), park the attempt
+     * (a settlement, answered by `settled`).
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.SpawnRequest, dev.jobsvc.v1.SpawnRequest.Builder, dev.jobsvc.v1.SpawnRequestOrBuilder> 
+        internalGetSpawnFieldBuilder() {
+      if (spawnBuilder_ == null) {
+        if (!(kindCase_ == 9)) {
+          kind_ = dev.jobsvc.v1.SpawnRequest.getDefaultInstance();
+        }
+        spawnBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.SpawnRequest, dev.jobsvc.v1.SpawnRequest.Builder, dev.jobsvc.v1.SpawnRequestOrBuilder>(
+                (dev.jobsvc.v1.SpawnRequest) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 9;
+      onChanged();
+      return spawnBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.ChildrenRequest, dev.jobsvc.v1.ChildrenRequest.Builder, dev.jobsvc.v1.ChildrenRequestOrBuilder> childrenBuilder_;
+    /**
+     * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+     * @return Whether the children field is set.
+     */
+    @java.lang.Override
+    public boolean hasChildren() {
+      return kindCase_ == 10;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+     * @return The children.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.ChildrenRequest getChildren() {
+      if (childrenBuilder_ == null) {
+        if (kindCase_ == 10) {
+          return (dev.jobsvc.v1.ChildrenRequest) kind_;
+        }
+        return dev.jobsvc.v1.ChildrenRequest.getDefaultInstance();
+      } else {
+        if (kindCase_ == 10) {
+          return childrenBuilder_.getMessage();
+        }
+        return dev.jobsvc.v1.ChildrenRequest.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+     */
+    public Builder setChildren(dev.jobsvc.v1.ChildrenRequest value) {
+      if (childrenBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        childrenBuilder_.setMessage(value);
+      }
+      kindCase_ = 10;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+     */
+    public Builder setChildren(
+        dev.jobsvc.v1.ChildrenRequest.Builder builderForValue) {
+      if (childrenBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        childrenBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 10;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+     */
+    public Builder mergeChildren(dev.jobsvc.v1.ChildrenRequest value) {
+      if (childrenBuilder_ == null) {
+        if (kindCase_ == 10 &&
+            kind_ != dev.jobsvc.v1.ChildrenRequest.getDefaultInstance()) {
+          kind_ = dev.jobsvc.v1.ChildrenRequest.newBuilder((dev.jobsvc.v1.ChildrenRequest) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 10) {
+          childrenBuilder_.mergeFrom(value);
+        } else {
+          childrenBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 10;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+     */
+    public Builder clearChildren() {
+      if (childrenBuilder_ == null) {
+        if (kindCase_ == 10) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 10) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        childrenBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+     */
+    public dev.jobsvc.v1.ChildrenRequest.Builder getChildrenBuilder() {
+      return internalGetChildrenFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.ChildrenRequestOrBuilder getChildrenOrBuilder() {
+      if ((kindCase_ == 10) && (childrenBuilder_ != null)) {
+        return childrenBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 10) {
+          return (dev.jobsvc.v1.ChildrenRequest) kind_;
+        }
+        return dev.jobsvc.v1.ChildrenRequest.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.ChildrenRequest, dev.jobsvc.v1.ChildrenRequest.Builder, dev.jobsvc.v1.ChildrenRequestOrBuilder> 
+        internalGetChildrenFieldBuilder() {
+      if (childrenBuilder_ == null) {
+        if (!(kindCase_ == 10)) {
+          kind_ = dev.jobsvc.v1.ChildrenRequest.getDefaultInstance();
+        }
+        childrenBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.ChildrenRequest, dev.jobsvc.v1.ChildrenRequest.Builder, dev.jobsvc.v1.ChildrenRequestOrBuilder>(
+                (dev.jobsvc.v1.ChildrenRequest) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 10;
+      onChanged();
+      return childrenBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.ParkRequest, dev.jobsvc.v1.ParkRequest.Builder, dev.jobsvc.v1.ParkRequestOrBuilder> parkBuilder_;
+    /**
+     * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+     * @return Whether the park field is set.
+     */
+    @java.lang.Override
+    public boolean hasPark() {
+      return kindCase_ == 11;
+    }
+    /**
+     * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+     * @return The park.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.ParkRequest getPark() {
+      if (parkBuilder_ == null) {
+        if (kindCase_ == 11) {
+          return (dev.jobsvc.v1.ParkRequest) kind_;
+        }
+        return dev.jobsvc.v1.ParkRequest.getDefaultInstance();
+      } else {
+        if (kindCase_ == 11) {
+          return parkBuilder_.getMessage();
+        }
+        return dev.jobsvc.v1.ParkRequest.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+     */
+    public Builder setPark(dev.jobsvc.v1.ParkRequest value) {
+      if (parkBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        parkBuilder_.setMessage(value);
+      }
+      kindCase_ = 11;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+     */
+    public Builder setPark(
+        dev.jobsvc.v1.ParkRequest.Builder builderForValue) {
+      if (parkBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        parkBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 11;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+     */
+    public Builder mergePark(dev.jobsvc.v1.ParkRequest value) {
+      if (parkBuilder_ == null) {
+        if (kindCase_ == 11 &&
+            kind_ != dev.jobsvc.v1.ParkRequest.getDefaultInstance()) {
+          kind_ = dev.jobsvc.v1.ParkRequest.newBuilder((dev.jobsvc.v1.ParkRequest) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 11) {
+          parkBuilder_.mergeFrom(value);
+        } else {
+          parkBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 11;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+     */
+    public Builder clearPark() {
+      if (parkBuilder_ == null) {
+        if (kindCase_ == 11) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 11) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        parkBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+     */
+    public dev.jobsvc.v1.ParkRequest.Builder getParkBuilder() {
+      return internalGetParkFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.ParkRequestOrBuilder getParkOrBuilder() {
+      if ((kindCase_ == 11) && (parkBuilder_ != null)) {
+        return parkBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 11) {
+          return (dev.jobsvc.v1.ParkRequest) kind_;
+        }
+        return dev.jobsvc.v1.ParkRequest.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.ParkRequest, dev.jobsvc.v1.ParkRequest.Builder, dev.jobsvc.v1.ParkRequestOrBuilder> 
+        internalGetParkFieldBuilder() {
+      if (parkBuilder_ == null) {
+        if (!(kindCase_ == 11)) {
+          kind_ = dev.jobsvc.v1.ParkRequest.getDefaultInstance();
+        }
+        parkBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.ParkRequest, dev.jobsvc.v1.ParkRequest.Builder, dev.jobsvc.v1.ParkRequestOrBuilder>(
+                (dev.jobsvc.v1.ParkRequest) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 11;
+      onChanged();
+      return parkBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkRequest)

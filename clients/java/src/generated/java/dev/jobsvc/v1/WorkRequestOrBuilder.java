@@ -157,5 +157,68 @@ public interface WorkRequestOrBuilder extends
    */
   dev.jobsvc.v1.WorkRequest.BatchOrBuilder getBatchOrBuilder();
 
+  /**
+   * <pre>
+   * Child jobs and durable sleep (children.proto): spawn a child, read children and
+   * sleeps (each answered by the response with the same request_id), park the attempt
+   * (a settlement, answered by `settled`).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+   * @return Whether the spawn field is set.
+   */
+  boolean hasSpawn();
+  /**
+   * <pre>
+   * Child jobs and durable sleep (children.proto): spawn a child, read children and
+   * sleeps (each answered by the response with the same request_id), park the attempt
+   * (a settlement, answered by `settled`).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+   * @return The spawn.
+   */
+  dev.jobsvc.v1.SpawnRequest getSpawn();
+  /**
+   * <pre>
+   * Child jobs and durable sleep (children.proto): spawn a child, read children and
+   * sleeps (each answered by the response with the same request_id), park the attempt
+   * (a settlement, answered by `settled`).
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnRequest spawn = 9;</code>
+   */
+  dev.jobsvc.v1.SpawnRequestOrBuilder getSpawnOrBuilder();
+
+  /**
+   * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+   * @return Whether the children field is set.
+   */
+  boolean hasChildren();
+  /**
+   * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+   * @return The children.
+   */
+  dev.jobsvc.v1.ChildrenRequest getChildren();
+  /**
+   * <code>.jobsvc.v1.ChildrenRequest children = 10;</code>
+   */
+  dev.jobsvc.v1.ChildrenRequestOrBuilder getChildrenOrBuilder();
+
+  /**
+   * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+   * @return Whether the park field is set.
+   */
+  boolean hasPark();
+  /**
+   * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+   * @return The park.
+   */
+  dev.jobsvc.v1.ParkRequest getPark();
+  /**
+   * <code>.jobsvc.v1.ParkRequest park = 11;</code>
+   */
+  dev.jobsvc.v1.ParkRequestOrBuilder getParkOrBuilder();
+
   dev.jobsvc.v1.WorkRequest.KindCase getKindCase();
 }

@@ -4804,6 +4804,8 @@ private static final long serialVersionUID = 0L;
     SETTLED(4),
     ASSIGNMENTS(5),
     SETTLED_BATCH(6),
+    SPAWNED(7),
+    CHILDREN(8),
     KIND_NOT_SET(0);
     private final int value;
     private KindCase(int value) {
@@ -4827,6 +4829,8 @@ private static final long serialVersionUID = 0L;
         case 4: return SETTLED;
         case 5: return ASSIGNMENTS;
         case 6: return SETTLED_BATCH;
+        case 7: return SPAWNED;
+        case 8: return CHILDREN;
         case 0: return KIND_NOT_SET;
         default: return null;
       }
@@ -5043,6 +5047,80 @@ private static final long serialVersionUID = 0L;
     return dev.jobsvc.v1.WorkResponse.SettledBatch.getDefaultInstance();
   }
 
+  public static final int SPAWNED_FIELD_NUMBER = 7;
+  /**
+   * <pre>
+   * Answers to WorkRequest.spawn and WorkRequest.children.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+   * @return Whether the spawned field is set.
+   */
+  @java.lang.Override
+  public boolean hasSpawned() {
+    return kindCase_ == 7;
+  }
+  /**
+   * <pre>
+   * Answers to WorkRequest.spawn and WorkRequest.children.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+   * @return The spawned.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.SpawnResponse getSpawned() {
+    if (kindCase_ == 7) {
+       return (dev.jobsvc.v1.SpawnResponse) kind_;
+    }
+    return dev.jobsvc.v1.SpawnResponse.getDefaultInstance();
+  }
+  /**
+   * <pre>
+   * Answers to WorkRequest.spawn and WorkRequest.children.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.SpawnResponseOrBuilder getSpawnedOrBuilder() {
+    if (kindCase_ == 7) {
+       return (dev.jobsvc.v1.SpawnResponse) kind_;
+    }
+    return dev.jobsvc.v1.SpawnResponse.getDefaultInstance();
+  }
+
+  public static final int CHILDREN_FIELD_NUMBER = 8;
+  /**
+   * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+   * @return Whether the children field is set.
+   */
+  @java.lang.Override
+  public boolean hasChildren() {
+    return kindCase_ == 8;
+  }
+  /**
+   * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+   * @return The children.
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.ChildrenResponse getChildren() {
+    if (kindCase_ == 8) {
+       return (dev.jobsvc.v1.ChildrenResponse) kind_;
+    }
+    return dev.jobsvc.v1.ChildrenResponse.getDefaultInstance();
+  }
+  /**
+   * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.ChildrenResponseOrBuilder getChildrenOrBuilder() {
+    if (kindCase_ == 8) {
+       return (dev.jobsvc.v1.ChildrenResponse) kind_;
+    }
+    return dev.jobsvc.v1.ChildrenResponse.getDefaultInstance();
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -5075,6 +5153,12 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 6) {
       output.writeMessage(6, (dev.jobsvc.v1.WorkResponse.SettledBatch) kind_);
     }
+    if (kindCase_ == 7) {
+      output.writeMessage(7, (dev.jobsvc.v1.SpawnResponse) kind_);
+    }
+    if (kindCase_ == 8) {
+      output.writeMessage(8, (dev.jobsvc.v1.ChildrenResponse) kind_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -5102,6 +5186,14 @@ private static final long serialVersionUID = 0L;
     if (kindCase_ == 6) {
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(6, (dev.jobsvc.v1.WorkResponse.SettledBatch) kind_);
+    }
+    if (kindCase_ == 7) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(7, (dev.jobsvc.v1.SpawnResponse) kind_);
+    }
+    if (kindCase_ == 8) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeMessageSize(8, (dev.jobsvc.v1.ChildrenResponse) kind_);
     }
     return size;
   }
@@ -5153,6 +5245,14 @@ private static final long serialVersionUID = 0L;
         if (!getSettledBatch()
             .equals(other.getSettledBatch())) return false;
         break;
+      case 7:
+        if (!getSpawned()
+            .equals(other.getSpawned())) return false;
+        break;
+      case 8:
+        if (!getChildren()
+            .equals(other.getChildren())) return false;
+        break;
       case 0:
       default:
     }
@@ -5191,6 +5291,14 @@ private static final long serialVersionUID = 0L;
       case 6:
         hash = (37 * hash) + SETTLED_BATCH_FIELD_NUMBER;
         hash = (53 * hash) + getSettledBatch().hashCode();
+        break;
+      case 7:
+        hash = (37 * hash) + SPAWNED_FIELD_NUMBER;
+        hash = (53 * hash) + getSpawned().hashCode();
+        break;
+      case 8:
+        hash = (37 * hash) + CHILDREN_FIELD_NUMBER;
+        hash = (53 * hash) + getChildren().hashCode();
         break;
       case 0:
       default:
@@ -5344,6 +5452,12 @@ private static final long serialVersionUID = 0L;
       if (settledBatchBuilder_ != null) {
         settledBatchBuilder_.clear();
       }
+      if (spawnedBuilder_ != null) {
+        spawnedBuilder_.clear();
+      }
+      if (childrenBuilder_ != null) {
+        childrenBuilder_.clear();
+      }
       kindCase_ = 0;
       kind_ = null;
       return this;
@@ -5409,6 +5523,14 @@ private static final long serialVersionUID = 0L;
           settledBatchBuilder_ != null) {
         result.kind_ = settledBatchBuilder_.build();
       }
+      if (kindCase_ == 7 &&
+          spawnedBuilder_ != null) {
+        result.kind_ = spawnedBuilder_.build();
+      }
+      if (kindCase_ == 8 &&
+          childrenBuilder_ != null) {
+        result.kind_ = childrenBuilder_.build();
+      }
     }
 
     @java.lang.Override
@@ -5446,6 +5568,14 @@ private static final long serialVersionUID = 0L;
         }
         case SETTLED_BATCH: {
           mergeSettledBatch(other.getSettledBatch());
+          break;
+        }
+        case SPAWNED: {
+          mergeSpawned(other.getSpawned());
+          break;
+        }
+        case CHILDREN: {
+          mergeChildren(other.getChildren());
           break;
         }
         case KIND_NOT_SET: {
@@ -5520,6 +5650,20 @@ private static final long serialVersionUID = 0L;
               kindCase_ = 6;
               break;
             } // case 50
+            case 58: {
+              input.readMessage(
+                  internalGetSpawnedFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 7;
+              break;
+            } // case 58
+            case 66: {
+              input.readMessage(
+                  internalGetChildrenFieldBuilder().getBuilder(),
+                  extensionRegistry);
+              kindCase_ = 8;
+              break;
+            } // case 66
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -6447,6 +6591,326 @@ private static final long serialVersionUID = 0L;
       kindCase_ = 6;
       onChanged();
       return settledBatchBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.SpawnResponse, dev.jobsvc.v1.SpawnResponse.Builder, dev.jobsvc.v1.SpawnResponseOrBuilder> spawnedBuilder_;
+    /**
+     * <pre>
+     * Answers to WorkRequest.spawn and WorkRequest.children.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+     * @return Whether the spawned field is set.
+     */
+    @java.lang.Override
+    public boolean hasSpawned() {
+      return kindCase_ == 7;
+    }
+    /**
+     * <pre>
+     * Answers to WorkRequest.spawn and WorkRequest.children.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+     * @return The spawned.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.SpawnResponse getSpawned() {
+      if (spawnedBuilder_ == null) {
+        if (kindCase_ == 7) {
+          return (dev.jobsvc.v1.SpawnResponse) kind_;
+        }
+        return dev.jobsvc.v1.SpawnResponse.getDefaultInstance();
+      } else {
+        if (kindCase_ == 7) {
+          return spawnedBuilder_.getMessage();
+        }
+        return dev.jobsvc.v1.SpawnResponse.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Answers to WorkRequest.spawn and WorkRequest.children.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+     */
+    public Builder setSpawned(dev.jobsvc.v1.SpawnResponse value) {
+      if (spawnedBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        spawnedBuilder_.setMessage(value);
+      }
+      kindCase_ = 7;
+      return this;
+    }
+    /**
+     * <pre>
+     * Answers to WorkRequest.spawn and WorkRequest.children.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+     */
+    public Builder setSpawned(
+        dev.jobsvc.v1.SpawnResponse.Builder builderForValue) {
+      if (spawnedBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        spawnedBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 7;
+      return this;
+    }
+    /**
+     * <pre>
+     * Answers to WorkRequest.spawn and WorkRequest.children.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+     */
+    public Builder mergeSpawned(dev.jobsvc.v1.SpawnResponse value) {
+      if (spawnedBuilder_ == null) {
+        if (kindCase_ == 7 &&
+            kind_ != dev.jobsvc.v1.SpawnResponse.getDefaultInstance()) {
+          kind_ = dev.jobsvc.v1.SpawnResponse.newBuilder((dev.jobsvc.v1.SpawnResponse) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 7) {
+          spawnedBuilder_.mergeFrom(value);
+        } else {
+          spawnedBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 7;
+      return this;
+    }
+    /**
+     * <pre>
+     * Answers to WorkRequest.spawn and WorkRequest.children.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+     */
+    public Builder clearSpawned() {
+      if (spawnedBuilder_ == null) {
+        if (kindCase_ == 7) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 7) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        spawnedBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * Answers to WorkRequest.spawn and WorkRequest.children.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+     */
+    public dev.jobsvc.v1.SpawnResponse.Builder getSpawnedBuilder() {
+      return internalGetSpawnedFieldBuilder().getBuilder();
+    }
+    /**
+     * <pre>
+     * Answers to WorkRequest.spawn and WorkRequest.children.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.SpawnResponseOrBuilder getSpawnedOrBuilder() {
+      if ((kindCase_ == 7) && (spawnedBuilder_ != null)) {
+        return spawnedBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 7) {
+          return (dev.jobsvc.v1.SpawnResponse) kind_;
+        }
+        return dev.jobsvc.v1.SpawnResponse.getDefaultInstance();
+      }
+    }
+    /**
+     * <pre>
+     * Answers to WorkRequest.spawn and WorkRequest.children.
+     * </pre>
+     *
+     * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.SpawnResponse, dev.jobsvc.v1.SpawnResponse.Builder, dev.jobsvc.v1.SpawnResponseOrBuilder> 
+        internalGetSpawnedFieldBuilder() {
+      if (spawnedBuilder_ == null) {
+        if (!(kindCase_ == 7)) {
+          kind_ = dev.jobsvc.v1.SpawnResponse.getDefaultInstance();
+        }
+        spawnedBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.SpawnResponse, dev.jobsvc.v1.SpawnResponse.Builder, dev.jobsvc.v1.SpawnResponseOrBuilder>(
+                (dev.jobsvc.v1.SpawnResponse) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 7;
+      onChanged();
+      return spawnedBuilder_;
+    }
+
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.ChildrenResponse, dev.jobsvc.v1.ChildrenResponse.Builder, dev.jobsvc.v1.ChildrenResponseOrBuilder> childrenBuilder_;
+    /**
+     * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+     * @return Whether the children field is set.
+     */
+    @java.lang.Override
+    public boolean hasChildren() {
+      return kindCase_ == 8;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+     * @return The children.
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.ChildrenResponse getChildren() {
+      if (childrenBuilder_ == null) {
+        if (kindCase_ == 8) {
+          return (dev.jobsvc.v1.ChildrenResponse) kind_;
+        }
+        return dev.jobsvc.v1.ChildrenResponse.getDefaultInstance();
+      } else {
+        if (kindCase_ == 8) {
+          return childrenBuilder_.getMessage();
+        }
+        return dev.jobsvc.v1.ChildrenResponse.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+     */
+    public Builder setChildren(dev.jobsvc.v1.ChildrenResponse value) {
+      if (childrenBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        kind_ = value;
+        onChanged();
+      } else {
+        childrenBuilder_.setMessage(value);
+      }
+      kindCase_ = 8;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+     */
+    public Builder setChildren(
+        dev.jobsvc.v1.ChildrenResponse.Builder builderForValue) {
+      if (childrenBuilder_ == null) {
+        kind_ = builderForValue.build();
+        onChanged();
+      } else {
+        childrenBuilder_.setMessage(builderForValue.build());
+      }
+      kindCase_ = 8;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+     */
+    public Builder mergeChildren(dev.jobsvc.v1.ChildrenResponse value) {
+      if (childrenBuilder_ == null) {
+        if (kindCase_ == 8 &&
+            kind_ != dev.jobsvc.v1.ChildrenResponse.getDefaultInstance()) {
+          kind_ = dev.jobsvc.v1.ChildrenResponse.newBuilder((dev.jobsvc.v1.ChildrenResponse) kind_)
+              .mergeFrom(value).buildPartial();
+        } else {
+          kind_ = value;
+        }
+        onChanged();
+      } else {
+        if (kindCase_ == 8) {
+          childrenBuilder_.mergeFrom(value);
+        } else {
+          childrenBuilder_.setMessage(value);
+        }
+      }
+      kindCase_ = 8;
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+     */
+    public Builder clearChildren() {
+      if (childrenBuilder_ == null) {
+        if (kindCase_ == 8) {
+          kindCase_ = 0;
+          kind_ = null;
+          onChanged();
+        }
+      } else {
+        if (kindCase_ == 8) {
+          kindCase_ = 0;
+          kind_ = null;
+        }
+        childrenBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+     */
+    public dev.jobsvc.v1.ChildrenResponse.Builder getChildrenBuilder() {
+      return internalGetChildrenFieldBuilder().getBuilder();
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+     */
+    @java.lang.Override
+    public dev.jobsvc.v1.ChildrenResponseOrBuilder getChildrenOrBuilder() {
+      if ((kindCase_ == 8) && (childrenBuilder_ != null)) {
+        return childrenBuilder_.getMessageOrBuilder();
+      } else {
+        if (kindCase_ == 8) {
+          return (dev.jobsvc.v1.ChildrenResponse) kind_;
+        }
+        return dev.jobsvc.v1.ChildrenResponse.getDefaultInstance();
+      }
+    }
+    /**
+     * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+     */
+    private com.google.protobuf.SingleFieldBuilder<
+        dev.jobsvc.v1.ChildrenResponse, dev.jobsvc.v1.ChildrenResponse.Builder, dev.jobsvc.v1.ChildrenResponseOrBuilder> 
+        internalGetChildrenFieldBuilder() {
+      if (childrenBuilder_ == null) {
+        if (!(kindCase_ == 8)) {
+          kind_ = dev.jobsvc.v1.ChildrenResponse.getDefaultInstance();
+        }
+        childrenBuilder_ = new com.google.protobuf.SingleFieldBuilder<
+            dev.jobsvc.v1.ChildrenResponse, dev.jobsvc.v1.ChildrenResponse.Builder, dev.jobsvc.v1.ChildrenResponseOrBuilder>(
+                (dev.jobsvc.v1.ChildrenResponse) kind_,
+                getParentForChildren(),
+                isClean());
+        kind_ = null;
+      }
+      kindCase_ = 8;
+      onChanged();
+      return childrenBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.WorkResponse)

@@ -115,5 +115,47 @@ public interface WorkResponseOrBuilder extends
    */
   dev.jobsvc.v1.WorkResponse.SettledBatchOrBuilder getSettledBatchOrBuilder();
 
+  /**
+   * <pre>
+   * Answers to WorkRequest.spawn and WorkRequest.children.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+   * @return Whether the spawned field is set.
+   */
+  boolean hasSpawned();
+  /**
+   * <pre>
+   * Answers to WorkRequest.spawn and WorkRequest.children.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+   * @return The spawned.
+   */
+  dev.jobsvc.v1.SpawnResponse getSpawned();
+  /**
+   * <pre>
+   * Answers to WorkRequest.spawn and WorkRequest.children.
+   * </pre>
+   *
+   * <code>.jobsvc.v1.SpawnResponse spawned = 7;</code>
+   */
+  dev.jobsvc.v1.SpawnResponseOrBuilder getSpawnedOrBuilder();
+
+  /**
+   * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+   * @return Whether the children field is set.
+   */
+  boolean hasChildren();
+  /**
+   * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+   * @return The children.
+   */
+  dev.jobsvc.v1.ChildrenResponse getChildren();
+  /**
+   * <code>.jobsvc.v1.ChildrenResponse children = 8;</code>
+   */
+  dev.jobsvc.v1.ChildrenResponseOrBuilder getChildrenOrBuilder();
+
   dev.jobsvc.v1.WorkResponse.KindCase getKindCase();
 }

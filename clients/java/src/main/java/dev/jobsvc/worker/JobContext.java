@@ -10,8 +10,21 @@ import dev.jobsvc.v1.Job;
 import dev.jobsvc.v1.Payload;
 import dev.jobsvc.v1.Progress;
 import dev.jobsvc.v1.ReportProgressRequest;
+import dev.jobsvc.v1.ChildrenRequest;
+import dev.jobsvc.v1.ChildrenResponse;
+import dev.jobsvc.v1.JobSpec;
+import dev.jobsvc.v1.JobState;
+import dev.jobsvc.v1.SpawnRequest;
+import dev.jobsvc.v1.SpawnResponse;
+import dev.jobsvc.v1.WorkRequest;
+import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
 
 /**
  * One attempt of a job, as a {@link JobHandler} sees it: the job's id, attempt, labels and
@@ -22,6 +35,13 @@ public final class JobContext {
   private final Assignment assignment;
   private final JobsvcWorker.RunningJob running;
   private final JobsvcWorker worker;
+  // This run's spawns without a key and sleeps so far (their replay keys), and the sleeps the
+  // job recorded (read at the first sleep). A handler runs on one thread.
+  private int spawns;
+  private int sleeps;
+  private Map<String, Instant> recorded;
+  private static final Set<JobState> TERMINAL =
+      Set.of(JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED);
 
   JobContext(Assignment assignment, JobsvcWorker.RunningJob running, JobsvcWorker worker) {
     this.assignment = assignment;
@@ -142,6 +162,114 @@ public final class JobContext {
    */
   public boolean isCancelled() {
     return running.abandoned();
+  }
+
+  // ---- child jobs and durable sleep (see "Child jobs and durable sleep" in the main README)
+
+  /**
+   * Submits a child job of this job (durably, before this returns), keyed by its order among
+   * this run's spawns ("0", "1", ...): the run after a wait gets the same child back.
+   *
+   * @throws SpawnRefusedException when the server refuses it (unknown handler, bad input)
+   */
+  public ChildJob spawn(String handler, Object input) {
+    return spawn(handler, input, String.valueOf(spawns++));
+  }
+
+  /** {@link #spawn(String, Object)} under an explicit key (its name among the job's children). */
+  public ChildJob spawn(String handler, Object input, String key) {
+    SpawnRequest request = SpawnRequest.newBuilder()
+        .setRequestId(UUID.randomUUID().toString())
+        .setJobId(id())
+        .setAttemptToken(assignment.getAttemptToken())
+        .setSpawnKey(key)
+        .setJob(JobSpec.newBuilder().setHandler(handler).setInput(Payloads.toPayload(input)))
+        .build();
+    SpawnResponse answer =
+        worker.ask(request.getRequestId(), WorkRequest.newBuilder().setSpawn(request).build()).getSpawned();
+    if (answer.getCode() == 14 || answer.getCode() == 10) { // UNAVAILABLE, ABORTED: nothing written, retry
+      throw new IllegalStateException("spawning " + handler + " failed for now: " + answer.getMessage());
+    }
+    if (answer.getCode() != 0) {
+      throw new SpawnRefusedException(answer.getMessage(), answer.getCode(), answer.getReason(), answer.getField());
+    }
+    return new ChildJob(answer.getChildJobId(), key, handler);
+  }
+
+  /**
+   * The children's results (as {@link Payloads#toJava}) in order, once all have finished. While
+   * one has not, throws {@link Parked}: let it through, the job parks (no slot, no lease) and
+   * runs again from the start when the last one finishes.
+   *
+   * @throws ChildJobFailedException for a child that FAILED or was CANCELLED
+   */
+  public List<Object> waitFor(List<ChildJob> children) {
+    if (children.isEmpty()) {
+      return List.of();
+    }
+    Map<String, Job> found = new HashMap<>();
+    for (Job child : read(children.stream().map(ChildJob::id).toList()).getChildrenList()) {
+      found.put(child.getId(), child);
+    }
+    List<String> unfinished = new ArrayList<>();
+    for (ChildJob child : children) {
+      Job job = found.get(child.id());
+      if (job != null && !TERMINAL.contains(job.getState())) {
+        unfinished.add(child.id());
+      }
+    }
+    if (!unfinished.isEmpty()) {
+      throw new Parked(unfinished, "", null);
+    }
+    List<Object> results = new ArrayList<>();
+    for (ChildJob child : children) {
+      Job job = found.get(child.id());
+      if (job == null) {
+        throw new IllegalArgumentException("job " + child.id() + " is not a child of job " + id());
+      }
+      if (job.getState() != JobState.JOB_STATE_SUCCEEDED) {
+        String why = job.hasError() ? job.getError().getType() + ": " + job.getError().getMessage() : job.getState().name();
+        throw new ChildJobFailedException(
+            child, "child job \"" + child.key() + "\" (" + child.handler() + ", " + child.id() + ") " + why);
+      }
+      results.add(Payloads.toJava(job.getResult()));
+    }
+    return results;
+  }
+
+  /**
+   * Sleeps durably: throws {@link Parked} (let it through), and the job runs again when the
+   * sleep is over, on any worker, across restarts; on that run this returns at once. The end is
+   * recorded when the sleep starts, so a replay never sleeps longer.
+   */
+  public void sleep(Duration duration) {
+    String key = "sleep:" + sleeps++;
+    if (recorded == null) {
+      recorded = new HashMap<>();
+      read(List.of()).getSleepsMap().forEach(
+          (k, ends) -> recorded.put(k, Instant.ofEpochSecond(ends.getSeconds(), ends.getNanos())));
+    }
+    Instant ends = recorded.get(key);
+    if (ends != null && !ends.isAfter(Instant.now())) {
+      return;
+    }
+    throw new Parked(List.of(), key, ends != null ? ends : Instant.now().plus(duration));
+  }
+
+  private ChildrenResponse read(List<String> childJobIds) {
+    ChildrenRequest request = ChildrenRequest.newBuilder()
+        .setRequestId(UUID.randomUUID().toString())
+        .setJobId(id())
+        .setAttemptToken(assignment.getAttemptToken())
+        .addAllChildJobIds(childJobIds)
+        .build();
+    ChildrenResponse answer =
+        worker.ask(request.getRequestId(), WorkRequest.newBuilder().setChildren(request).build()).getChildren();
+    if (answer.getCode() != 0) {
+      throw new IllegalStateException(
+          "reading the children of job " + id() + ": " + answer.getReason() + " " + answer.getMessage());
+    }
+    return answer;
   }
 
   private void report(ReportProgressRequest.Builder request) {

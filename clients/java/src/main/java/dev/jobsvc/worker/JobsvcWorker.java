@@ -1,5 +1,6 @@
 package dev.jobsvc.worker;
 
+import com.google.protobuf.Timestamp;
 import dev.jobsvc.client.JobsvcException;
 import dev.jobsvc.client.Payloads;
 import dev.jobsvc.v1.AckServiceGrpc;
@@ -8,6 +9,7 @@ import dev.jobsvc.v1.HandlerInfo;
 import dev.jobsvc.v1.HeartbeatRequest;
 import dev.jobsvc.v1.Job;
 import dev.jobsvc.v1.LeaseRef;
+import dev.jobsvc.v1.ParkRequest;
 import dev.jobsvc.v1.Payload;
 import dev.jobsvc.v1.ReportProgressRequest;
 import dev.jobsvc.v1.WorkRequest;
@@ -86,6 +88,11 @@ public final class JobsvcWorker implements AutoCloseable {
   private final Map<String, RunningJob> running = new ConcurrentHashMap<>();
   /** Settlements sent (or queued) and not yet confirmed by a {@code settled}, oldest first. */
   private final Map<String, WorkRequest> unconfirmed = new LinkedHashMap<>();
+  /** Spawn and children requests not answered yet, by request id: sent again on a new stream. */
+  private final Map<String, Asked> asking = new ConcurrentHashMap<>();
+
+  private record Asked(WorkRequest request, CompletableFuture<WorkResponse> answer) {}
+
   /** Guards {@link #unconfirmed} and the requeue of the outbox at a session's start. */
   private final Object lock = new Object();
   /** Messages for the server; it outlives a session, so that what is queued goes on the next. */
@@ -396,6 +403,11 @@ public final class JobsvcWorker implements AutoCloseable {
           first.add(settlement);
         }
       }
+      for (Asked asked : asking.values()) {
+        if (!inQueue.contains(asked.request())) {
+          first.add(asked.request());
+        }
+      }
       for (WorkRequest request : queued) {
         if (request != WAKE && request.getKindCase() != WorkRequest.KindCase.HEARTBEAT
             && request.getKindCase() != WorkRequest.KindCase.DRAIN) {
@@ -541,6 +553,8 @@ public final class JobsvcWorker implements AutoCloseable {
         case CANCEL -> cancelJob(response.getCancel());
         case SETTLED -> settled(response.getSettled());
         case SETTLED_BATCH -> response.getSettledBatch().getItemsList().forEach(JobsvcWorker.this::settled);
+        case SPAWNED -> answered(response.getSpawned().getRequestId(), response);
+        case CHILDREN -> answered(response.getChildren().getRequestId(), response);
         default -> LOG.log(Level.DEBUG, "jobsvc worker: ignoring a {0} message", response.getKindCase());
       }
     }
@@ -621,6 +635,8 @@ public final class JobsvcWorker implements AutoCloseable {
       try {
         Object result = handler.handle(context);
         settlement = ack(job, context.attempt(), result);
+      } catch (Parked parked) { // waitFor or sleep: the attempt ends parked, the job runs again later
+        settlement = park(job, parked);
       } catch (Throwable thrown) {
         if (thrown instanceof VirtualMachineError error && !(thrown instanceof StackOverflowError)) {
           throw error;
@@ -653,6 +669,44 @@ public final class JobsvcWorker implements AutoCloseable {
           true));
     }
     return Settlements.ack(job.jobId, job.token, payload);
+  }
+
+  private static WorkRequest park(RunningJob job, Parked parked) {
+    ParkRequest.Builder park = ParkRequest.newBuilder()
+        .setJobId(job.jobId)
+        .setAttemptToken(job.token)
+        .addAllChildJobIds(parked.childJobIds())
+        .setSleepKey(parked.sleepKey());
+    if (parked.until() != null) {
+      park.setUntil(Timestamp.newBuilder()
+          .setSeconds(parked.until().getEpochSecond())
+          .setNanos(parked.until().getNano()));
+    }
+    return WorkRequest.newBuilder().setPark(park).build();
+  }
+
+  /** Sends a request the server answers by request id (spawn, children) and waits for the answer. */
+  WorkResponse ask(String requestId, WorkRequest request) {
+    Asked asked = new Asked(request, new CompletableFuture<>());
+    asking.put(requestId, asked);
+    try {
+      outbox.add(request);
+      return asked.answer().get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the server", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException(e.getCause());
+    } finally {
+      asking.remove(requestId);
+    }
+  }
+
+  private void answered(String requestId, WorkResponse response) {
+    Asked asked = asking.get(requestId);
+    if (asked != null) {
+      asked.answer().complete(response);
+    }
   }
 
   private void settle(RunningJob job, WorkRequest settlement) {
