@@ -395,7 +395,12 @@ class JobsvcServer:
         await self._start_grpc(served, authenticator)
         await self._executor.start()
         self._maintenance = Maintenance(
-            store, cfg.maintenance, jobs_due=notifications.jobs_due, supervisor=self.supervisor, metrics=metrics
+            store,
+            cfg.maintenance,
+            jobs_due=notifications.jobs_due,
+            supervisor=self.supervisor,
+            metrics=metrics,
+            quiet_for=notifications.quiet_for,
         )
         self._maintenance.start()
         schedules.start()

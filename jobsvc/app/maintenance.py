@@ -56,8 +56,13 @@ class Maintenance:
         jobs_due: Callable[[datetime | None], None],
         supervisor: Supervisor,
         metrics: Metrics | None = None,
+        quiet_for: Callable[[], float] | None = None,
     ) -> None:
         self._store = store
+        # Seconds since a job last changed anywhere (Notifications.quiet_for); None: unknown,
+        # so every pass rolls up.
+        self._quiet_for = quiet_for
+        self._rolled_up_once = False
         self._metrics = metrics or Metrics()
         self.config = config
         self._jobs_due = jobs_due
@@ -79,7 +84,9 @@ class Maintenance:
         rescued = await self._store.job_rescue_expired(self.config.batch)
         expired = await self._store.job_expire_deadlines(self.config.batch)
         reaped = await self._store.job_reap_finished(self.config.batch) if reap else 0
-        await self._store.job_finished_rollup(self.config.rollup)
+        if self._rollup_due():
+            await self._store.job_finished_rollup(self.config.rollup)
+            self._rolled_up_once = True
         for change in rescued:
             self._metrics.lease_rescued(change)
             self._log(change, "lease expired", "jobsvc.LeaseExpired")
@@ -94,6 +101,14 @@ class Maintenance:
         if reaped:
             log.info("deleted %d finished job(s) past their retention", reaped)
         return [c.job_id for c in rescued], [c.job_id for c in expired], reaped
+
+    def _rollup_due(self) -> bool:
+        """Roll up at the first pass (catching up), and then while jobs change; not on an
+        idle system, where the watermark could not move far anyway (the overview counts
+        the jobs past the watermark itself, so the counts stay right meanwhile)."""
+        if not self._rolled_up_once or self._quiet_for is None:
+            return True
+        return self._quiet_for() < self.config.rollup.idle_after
 
     @staticmethod
     def _log(change: Transition, why: str, error_type: str) -> None:

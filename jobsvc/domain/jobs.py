@@ -423,12 +423,16 @@ class RollupConfig:
     A run counts the jobs finished up to lag_seconds ago, and before the start of any
     transaction still open (one open longer than stall_seconds is not waited for); it
     covers at most max_minutes of jobs; minutes older than keep_seconds (a day and a bit:
-    the longest window the overview answers) are deleted."""
+    the longest window the overview answers) are deleted. Runs pause while nothing changes."""
 
     lag_seconds: float = 5.0
     stall_seconds: float = 300.0
     max_minutes: int = 5
     keep_seconds: float = 25 * 3600.0
+    # Runs stop once no job has changed (on any replica) for this long: an idle system
+    # sends the database no roll-up statements (the idle-load figure of the benchmark).
+    # Longer than the lag plus a maintenance interval, so the last seconds are rolled up.
+    idle_after: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

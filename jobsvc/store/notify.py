@@ -30,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
@@ -65,6 +67,8 @@ class Listener:
         self._pause_callbacks: list[Callable[[], None]] = []
         self._due_signals: set[asyncio.Event] = set()
         self._due_timer: asyncio.TimerHandle | None = None
+        # When a job last changed, here or on another replica (loop clock; -inf: never).
+        self._last_change = -math.inf
         self.connected = asyncio.Event()
 
     @contextlib.contextmanager
@@ -128,8 +132,13 @@ class Listener:
 
     def notify_local(self, job_id: str) -> None:
         """Wake local waiters of job_id without a database round trip."""
+        self._last_change = time.monotonic()
         for event in self._waiters.get(job_id, ()):
             event.set()
+
+    def quiet_for(self) -> float:
+        """Seconds since a job last changed, on any replica (inf: none since the start)."""
+        return time.monotonic() - self._last_change
 
     @property
     def waiter_count(self) -> int:
@@ -337,3 +346,7 @@ class PgNotifications:
     def on_pauses_changed(self, callback: Callable[[], None]) -> None:
         """Call callback() when any replica pauses or resumes (or a change may have been missed)."""
         self._listener.on_pauses_changed(callback)
+
+    def quiet_for(self) -> float:
+        """Seconds since a job last changed, on any replica (inf: none since the start)."""
+        return self._listener.quiet_for()

@@ -478,3 +478,8 @@ class Notifications(Protocol):
         """Call callback() when any replica pauses or resumes, and after the notification
         connection was lost (a change may have been missed)."""
         ...
+
+    def quiet_for(self) -> float:
+        """Seconds since this process last heard of a job changing, on any replica (inf:
+        never since it started): how long the system has been idle, as far as it knows."""
+        ...

@@ -5,8 +5,10 @@ counting every job of the window."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
@@ -15,8 +17,10 @@ import pytest
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.stats import bucket_seconds
 from jobsvc.domain.jobs import RollupConfig
+from jobsvc.sdk import Client
 from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.supervisor import Supervisor
+from tests.conftest import FAST_MAINTENANCE, StartServer
 
 # 120 finished jobs, one every 45 s going back 90 minutes: two handlers, every 7th failed,
 # every 11th cancelled.
@@ -33,6 +37,7 @@ BRUTE = """
 SELECT handler, state, count(*) AS n FROM jobsvc_jobs
 WHERE finished_at >= date_trunc('minute', now() - interval '1 hour') GROUP BY 1, 2
 """
+WATERMARK = "SELECT through FROM jobsvc_finished_rollup"
 WHOLE_BACKLOG = RollupConfig(lag_seconds=0, max_minutes=24 * 60)
 
 
@@ -138,3 +143,26 @@ async def test_maintenance_rolls_up_on_each_pass(store: PgStore, conn: asyncpg.C
 
 def test_timeline_buckets_are_whole_minutes() -> None:
     assert [bucket_seconds(w) for w in (1, 600, 3600, 7200, 86400)] == [60, 60, 60, 120, 1440]
+
+
+async def test_an_idle_system_sends_no_roll_ups_and_work_resumes_them(
+    start_server: StartServer, database_url: str
+) -> None:
+    """The roll-up runs while jobs change on any replica and stops once nothing has changed
+    for idle_after seconds (the benchmark's idle load counts every statement); the next job
+    starts it again. The watermark moves at every run, so a still watermark means none ran."""
+    rollup = RollupConfig(lag_seconds=0.1, idle_after=1.0)
+    server = await start_server(maintenance=replace(FAST_MAINTENANCE, rescue_interval=0.2, rollup=rollup))
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with Client(f"127.0.0.1:{server.port}") as client:
+            await client.call("echo", 1, timeout=10)
+            await asyncio.sleep(2.5)  # past idle_after, and several passes
+            still = await conn.fetchval(WATERMARK)
+            await asyncio.sleep(1.0)  # five passes, none of which rolls up
+            assert await conn.fetchval(WATERMARK) == still
+            await client.call("echo", 2, timeout=10)
+            await asyncio.sleep(1.0)
+            assert await conn.fetchval(WATERMARK) > still
+    finally:
+        await conn.close()
