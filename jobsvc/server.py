@@ -41,7 +41,7 @@ from jobsvc.api.status import add_service
 from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.api.worker_directory import WorkerDirectoryService
 from jobsvc.api.workflows import WorkflowService
-from jobsvc.app.dispatch import LocalSlots, Settler
+from jobsvc.app.dispatch import LocalSlots, OutcomeKeeping, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.operations import Operations
@@ -346,7 +346,11 @@ class JobsvcServer:
         resources = await self._enter_lifespans(modules)
         metrics, tracing = self.metrics, self.tracing
         # One settle path for the executor, worker sessions and the unary Ack/Nack/Reject.
-        settler = Settler(store, metrics, notifications.jobs_due)
+        # Outcomes whose write failed mid-outage are kept and written once health finds the
+        # database back (and tried meanwhile): a job that finished is not run again.
+        keeping = OutcomeKeeping()
+        self.supervisor.wake_on_retry(keeping.retry_now)
+        settler = Settler(store, metrics, notifications.jobs_due, keeping=keeping)
         pauses, operations = await self._start_operations(store, listener, notifications)
         # The lanes of this process (executor, worker sessions) that a Call's job can start on
         # at once; they leave paused versions out.
