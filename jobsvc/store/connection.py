@@ -30,7 +30,18 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     # A multi-host URL none of whose hosts is (say) a writable primary: mid-failover.
     asyncpg.exceptions.TargetServerAttributeNotMatched,
+    # "cannot switch to state N; another operation is in progress": asyncpg's word for a
+    # connection whose server died between two messages of one query (a SIGKILLed
+    # postmaster, tests/faults/test_standby_failover.py); the connection is lost.
+    asyncpg.exceptions.InternalClientError,
     TimeoutError,
+)
+
+# Errors after which a pool connection is dropped rather than reused: the pool connects
+# again (to the next host of a multi-host URL, for a server found read-only).
+DROP_CONNECTION: tuple[type[BaseException], ...] = (
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.InternalClientError,
 )
 
 # Errors of a healthy query on a server that cannot take it now: an operator cancelled it

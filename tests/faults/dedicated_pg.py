@@ -56,6 +56,15 @@ class DedicatedPostgres:
         """pg_ctl stop -m immediate: every backend dies at once, as in a crash."""
         await asyncio.to_thread(self._command, "stop")
 
+    async def kill(self) -> None:
+        """SIGKILL the postmaster: a crash of the primary's machine as its clients see it
+        (its backends exit when they notice; nothing is shut down cleanly)."""
+        await asyncio.to_thread(self._command, "kill")
+
+    async def promote_standby(self) -> None:
+        """`pg_ctl promote -w` the standby: returns once it accepts writes."""
+        await asyncio.to_thread(self._command, "promote")
+
     async def start(self) -> None:
         """Start again on the same port (crash recovery first)."""
         await asyncio.to_thread(self._command, "start")
