@@ -221,9 +221,20 @@ async def create_pool(
             statement_cache_size=statement_cache_size(pooled),
         )
     except CONNECTION_ERRORS as exc:
-        raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        raise Unavailable(f"cannot connect to PostgreSQL: {exc}{_pooler_hint(exc)}") from exc
     assert pool is not None
     return pool
+
+
+def _pooler_hint(exc: BaseException) -> str:
+    """What to set when a pooler refused a session setting (PgBouncer refuses the claim
+    pool's planner settings): jobsvc was not told it runs behind one."""
+    if "unsupported startup parameter" not in str(exc):
+        return ""
+    return (
+        " (a connection pooler such as PgBouncer in between? Behind one in transaction mode, start "
+        "with --database-pooler transaction and --listen-database-url; see the README, 'Through PgBouncer')"
+    )
 
 
 class HealthProbe:

@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from jobsvc.domain.errors import Unavailable
 from jobsvc.domain.handlers import HandlerTable, load_module
 from jobsvc.sdk import Client, job_spec, payload_value
 from jobsvc.sdk.worker import RemoteWorker, WorkerConfig
@@ -138,3 +139,11 @@ def test_transaction_pooler_without_a_listen_url_is_refused() -> None:
         config.behind_transaction_pooler()
     assert "LISTEN" in str(refused.value) and "session" in str(refused.value)
     assert JobsvcServer(config).config.database_pooler == "transaction"
+
+
+async def test_a_pooler_jobsvc_was_not_told_of_is_named_at_start(bouncer: PgBouncer) -> None:
+    """Proves: started through PgBouncer without `--database-pooler`, jobsvc refuses to
+    start (PgBouncer refuses the claim connections' planner settings) and says what to set."""
+    server = JobsvcServer(ServerConfig(host="127.0.0.1", port=0, database_url=bouncer.url()))
+    with pytest.raises(Unavailable, match="--database-pooler transaction and --listen-database-url"):
+        await server.start()
