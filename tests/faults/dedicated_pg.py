@@ -94,12 +94,18 @@ def port_of(dsn: str) -> int:
 
 async def prepare_database(pg: DedicatedPostgres) -> str:
     """Create the database `faults` on pg, migrated, with the ledger table; its DSN."""
-    conn = await asyncpg.connect(pg.dsn)
+    return await prepare_database_at(pg.dsn)
+
+
+async def prepare_database_at(admin_dsn: str) -> str:
+    """Create the database `faults` on the server of admin_dsn, migrated, with the ledger
+    table; its DSN."""
+    conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute(f"CREATE DATABASE {DATABASE}")
     finally:
         await conn.close()
-    dsn = pg.dsn.rsplit("/", 1)[0] + f"/{DATABASE}"
+    dsn = admin_dsn.rsplit("/", 1)[0] + f"/{DATABASE}"
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
         await PgStore(pool).migrate()
