@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import REPO
-from tests.processes import free_port
+from tests.processes import free_port, postgres_account, spawn_logged
 
 PATRONI = shutil.which("patroni")
 ETCD = shutil.which("etcd")
@@ -42,17 +41,6 @@ MISSING = [
     for name, path in (("patroni", PATRONI), ("etcd", ETCD), ("haproxy", HAPROXY), ("postgres", PG_BIN))
     if path is None
 ]
-
-
-def _account() -> tuple[int, int] | None:
-    """PostgreSQL refuses root: when we are root, Patroni runs as the PostgreSQL account."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "jobsvc-pg"):
-        with contextlib.suppress(KeyError):
-            entry = pwd.getpwnam(name)
-            return entry.pw_uid, entry.pw_gid
-    raise AssertionError("running as root, and no account to run PostgreSQL as (postgres, jobsvc-pg)")
 
 
 def _get(url: str) -> int:
@@ -92,7 +80,7 @@ class PatroniCluster:
 
     def __init__(self, workdir: Path) -> None:
         self._workdir = workdir
-        self._account = _account()
+        self._account = postgres_account()
         self._procs: list[subprocess.Popen[bytes]] = []
         self.nodes = [
             Node(f"node{i}", free_port(), free_port(), workdir / f"node{i}" / "data") for i in range(1, NODES + 1)
@@ -126,20 +114,8 @@ class PatroniCluster:
     def _spawn(
         self, name: str, command: list[str], env: dict[str, str], *, as_account: bool
     ) -> subprocess.Popen[bytes]:
-        log = (self._workdir / f"{name}.log").open("wb")
         account = self._account if as_account else None
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd="/",
-            start_new_session=True,
-            user=None if account is None else account[0],
-            group=None if account is None else account[1],
-            extra_groups=None if account is None else [],
-        )
-        log.close()
+        proc = spawn_logged(command, self._workdir / f"{name}.log", account=account, env=env)
         self._procs.append(proc)
         return proc
 

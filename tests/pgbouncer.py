@@ -4,7 +4,6 @@ PostgreSQL, for tests: started on a free loopback port, always stopped."""
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.processes import free_port
+from tests.processes import free_port, postgres_account, spawn_logged
 
 PGBOUNCER = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/sbin")
 # Server connections per database and user: far fewer than jobsvc's pool (20), so that
@@ -38,19 +37,6 @@ ignore_startup_parameters = extra_float_digits
 """
 
 
-def _account() -> tuple[int, int] | None:
-    """Who runs pgbouncer: it refuses root, so the PostgreSQL account when we are root."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "jobsvc-pg"):
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        return entry.pw_uid, entry.pw_gid
-    raise AssertionError("running as root, and no account to run pgbouncer as (postgres, jobsvc-pg)")
-
-
 class PgBouncer:
     """pgbouncer in the foreground, transaction pooling to one PostgreSQL server."""
 
@@ -73,22 +59,12 @@ class PgBouncer:
             )
         )
         self.log = workdir / "pgbouncer.log"
-        account = _account()
+        account = postgres_account()
         if account is not None:
             os.chmod(workdir, 0o755)  # the account reads the files it is given
             for path in (auth_file, config):
                 os.chown(path, *account)
-        with self.log.open("w") as log:
-            self.proc = subprocess.Popen(
-                [PGBOUNCER, str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd="/",
-                start_new_session=True,
-                user=None if account is None else account[0],
-                group=None if account is None else account[1],
-                extra_groups=None if account is None else [],
-            )
+        self.proc = spawn_logged([PGBOUNCER, str(config)], self.log, account=account)
         try:
             self._wait_listening(10.0)
         except BaseException:

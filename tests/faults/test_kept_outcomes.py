@@ -28,7 +28,7 @@ from tests.conftest import StartServer
 from tests.faults.handlers import lifespan
 from tests.faults.ledger import Ledger, LedgerClient, check, until_ok
 from tests.faults.records import Op
-from tests.faults.scenario import cancel_all, executions_of, spec, wait_until
+from tests.faults.scenario import cancel_all, runs_per_job, spec, wait_until
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -111,11 +111,7 @@ async def test_outcome_written_once_the_database_is_back(
         back = time.time()
         ledger.fault("link to the database cut", cut, back)
         answered = [await call for call in calls]
-        conn = await asyncpg.connect(ledger_dsn)
-        try:
-            runs = {op.job_id: len(await executions_of(conn, op.job_id)) for op in answered}
-        finally:
-            await conn.close()
+        runs = await runs_per_job(ledger_dsn, [op.job_id for op in answered])
         latest = max(op.end for op in answered) - back
         print(f"[faults] {consumer}: link cut {back - cut:.1f}s; the last Call answered {latest:.2f}s after")
         assert [op.state for op in answered] == ["succeeded"] * JOBS, answered

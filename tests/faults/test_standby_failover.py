@@ -25,7 +25,7 @@ from tests.faults.dedicated_pg import DATABASE, DedicatedPostgres, port_of, prep
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV
 from tests.faults.ledger import Ledger, LedgerClient, check, until_ok
 from tests.faults.records import Op
-from tests.faults.scenario import HealthLog, cancel_all, executions_of, spec, submit_load, wait_until
+from tests.faults.scenario import HealthLog, cancel_all, runs_per_job, spec, submit_load, wait_until
 from tests.faults.watchdog import Watchdog
 
 pytestmark = pytest.mark.slow
@@ -131,6 +131,18 @@ def _server(dsn: str, *, lease_seconds: float = 3.0) -> JobsvcServer:
     )
 
 
+def _start_load(
+    client: LedgerClient, ledger: Ledger, health: HealthLog, stop: asyncio.Event
+) -> tuple[asyncio.Task[None], list[asyncio.Task[list[Op]]]]:
+    """Health polled, and 4 loaders submitting until stop."""
+    watching = asyncio.create_task(health.poll(stop))
+    loaders = [
+        asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, pause=LOAD_PAUSE))
+        for _ in range(4)
+    ]
+    return watching, loaders
+
+
 def _seen(health: HealthLog, status: str, after: float) -> Callable[[], Awaitable[float | None]]:
     """A probe for wait_until: when health first showed status after a moment."""
 
@@ -164,11 +176,7 @@ async def test_failover_to_standby_without_target_session_attrs(
     tasks: list[asyncio.Future[Any]] = []
     try:
         async with Watchdog(ledger, writable, tolerance=2.0):
-            watching = asyncio.create_task(health.poll(stop))
-            loaders = [
-                asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, pause=LOAD_PAUSE))
-                for _ in range(4)
-            ]
+            watching, loaders = _start_load(client, ledger, health, stop)
             tasks += [watching, *loaders]
             await asyncio.sleep(2.0)
             assert await _jobsvc_sessions(pair.standby) == Counter(), "jobsvc connected to the standby"
@@ -238,11 +246,7 @@ async def test_failover_after_the_primary_is_killed(
 
     try:
         async with Watchdog(ledger, url, tolerance=2.0):
-            watching = asyncio.create_task(health.poll(stop))
-            loaders = [
-                asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, pause=LOAD_PAUSE))
-                for _ in range(4)
-            ]
+            watching, loaders = _start_load(client, ledger, health, stop)
             tasks += [watching, *loaders]
             await asyncio.sleep(2.0)
             calls = [asyncio.create_task(call(ledger.key(f"inflight{i}"))) for i in range(CALLS_IN_FLIGHT)]
@@ -266,11 +270,7 @@ async def test_failover_after_the_primary_is_killed(
             stop.set()
             finals = [op for ops in await asyncio.gather(*loaders) for op in ops]
             await watching
-        conn = await asyncpg.connect(pair.standby)
-        try:
-            runs = {op.job_id: len(await executions_of(conn, op.job_id)) for op in answered}
-        finally:
-            await conn.close()
+        runs = await runs_per_job(pair.standby, [op.job_id for op in answered])
         latest = max(op.end for op in answered) - came_back
         print(f"[faults] in-flight Calls: {Counter(op.state for op in answered)}, the last {latest:.2f}s after SERVING")
         _assert_only_unavailable_between(ledger, dead, promoting, "while S was not yet promoted")
@@ -398,11 +398,7 @@ async def test_primary_fenced_read_only(
     tasks: list[asyncio.Future[Any]] = []
     try:
         async with Watchdog(ledger, pair.primary, tolerance=2.0):
-            watching = asyncio.create_task(health.poll(stop))
-            loaders = [
-                asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, pause=LOAD_PAUSE))
-                for _ in range(4)
-            ]
+            watching, loaders = _start_load(client, ledger, health, stop)
             tasks += [watching, *loaders]
             await asyncio.sleep(2.0)
             fenced = time.time()
