@@ -335,6 +335,10 @@ class Lane:
         self.reserved = 0
         # Claim without waiting first: at start, after a full batch, after a failed claim.
         self._claim_now = True
+        # Extend the leases without waiting a third of the lease first: after a failed
+        # round (the database was gone: the leases are running out, and health waits for
+        # this task to succeed once before it says SERVING again).
+        self._extend_now = False
         # Jobs may be waiting for a slot (the lane was full when woken, or its last claim
         # came back full): a slot that frees wakes the claim loop. Otherwise it does not,
         # and a lane running one Call at a time makes no empty claim per job.
@@ -437,13 +441,18 @@ class Lane:
     async def lease_round(self) -> None:
         """Every third of the lease, while the consumer is alive: extend the held leases
         (settling ones too: their lease holds until the outcome lands); stop attempts
-        whose lease is lost or whose job was cancelled (a missed notification)."""
-        await asyncio.sleep(self.config.lease_seconds / 3)
+        whose lease is lost or whose job was cancelled (a missed notification). After a
+        failed round, at once (once the supervisor's backoff, cut short when the database
+        is back, is over)."""
+        if not self._extend_now:
+            await asyncio.sleep(self.config.lease_seconds / 3)
         if not self._consumer.alive():
             return  # a silent consumer (hung, or its network gone) loses its leases
+        self._extend_now = True  # should this round fail, the next one does not wait
         await self._consumer.announce()
         leases = list(self.held.items())
         extended = await self._store.job_lease_extend(leases, self.config.lease_seconds)
+        self._extend_now = False
         cancel_requested = {job_id: cancel for job_id, (cancel, _) in extended.items()}
         for job_id, token in leases:
             # Settled while the extension ran, or being settled (its write may have

@@ -7,6 +7,7 @@ dies (its Patroni and PostgreSQL SIGKILLed)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import statistics
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from jobsvc.app.maintenance import MaintenanceConfig
@@ -134,6 +136,7 @@ async def test_failover_under_patroni_with_two_replicas(
             )
             promoted = time.time()
             ledger.fault(f"{old.name} crashed, {new.name} not yet promoted", down, promoted)
+            writable = await _first_commit(url)  # through HAProxy, outside jobsvc
             came_back = [await _serving_after(h, promoted) for h in healths]
             calls = [c.call(spec("fault_work", {}, ledger.key("after")), timeout=CALL_DEADLINE) for c in clients * 3]
             answered = await asyncio.gather(*calls)
@@ -144,7 +147,8 @@ async def test_failover_under_patroni_with_two_replicas(
         unavailable = [op.seconds for op in ledger.ops if op.code == "UNAVAILABLE"]
         went_down = [h.first("NOT_SERVING", down) for h in healths]
         print(
-            f"[patroni] {old.name} crashed; {new.name} promoted {promoted - down:.1f}s later; replicas NOT_SERVING "
+            f"[patroni] {old.name} crashed; {new.name} promoted {promoted - down:.1f}s later, a commit through "
+            f"HAProxy {writable - promoted:.1f}s after that; replicas NOT_SERVING "
             f"{[round(t - down, 2) if t else None for t in went_down]}s after the crash, SERVING "
             f"{[round(t - promoted, 2) for t in came_back]}s after the promotion; codes {dict(codes)}; "
             f"UNAVAILABLE median {statistics.median(unavailable) if unavailable else 0:.3f}s, "
@@ -175,3 +179,21 @@ async def _serving_after(health: HealthLog, moment: float) -> float:
         return health.first("SERVING", moment)
 
     return await wait_until(seen, timeout=SERVING_BOUND + 5, what="health SERVING")
+
+
+async def _first_commit(url: str) -> float:
+    """When a commit through HAProxy first succeeded (a fresh connection each try): when
+    the promoted primary took writes, whatever jobsvc saw."""
+
+    async def commit() -> float | None:
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+            conn = await asyncpg.connect(url, timeout=1)
+            try:
+                await conn.execute("SET statement_timeout = 1000; CREATE TABLE IF NOT EXISTS patroni_probe (at float)")
+                await conn.execute("INSERT INTO patroni_probe VALUES ($1)", time.time(), timeout=2)
+                return time.time()
+            finally:
+                await conn.close(timeout=1)
+        return None
+
+    return await wait_until(commit, timeout=SERVING_BOUND + 5, what="a commit on the promoted primary", every=0.2)
