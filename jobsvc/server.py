@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import asyncpg
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -42,7 +43,7 @@ from jobsvc.api.telemetry import RpcTelemetry
 from jobsvc.api.worker_directory import WorkerDirectoryService
 from jobsvc.api.workflows import WorkflowService
 from jobsvc.app.children import ChildrenApp
-from jobsvc.app.dispatch import LocalSlots, Settler
+from jobsvc.app.dispatch import LocalSlots, OutcomeKeeping, Settler
 from jobsvc.app.jobs import AppConfig, JobsApp
 from jobsvc.app.maintenance import Maintenance, MaintenanceConfig
 from jobsvc.app.operations import Operations
@@ -60,7 +61,7 @@ from jobsvc.handlers.http_delivery import HttpDelivery, HttpDeliveryConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.observability.metrics import Metrics, PrometheusMetrics
 from jobsvc.observability.tracing import Tracing, build_provider
-from jobsvc.store.connection import HealthProbe
+from jobsvc.store.connection import POOLERS, HealthProbe
 from jobsvc.store.embedded import EmbeddedPostgres
 from jobsvc.store.notify import EventNotifier, Listener, PgNotifications
 from jobsvc.store.postgres import PgStore, create_pool
@@ -220,6 +221,12 @@ class ServerConfig:
     host: str = "0.0.0.0"
     port: int = 50051
     database_url: str | None = None
+    # "transaction": database_url goes through a transaction-pooling PgBouncer (see
+    # store.connection.POOLERS); then LISTEN needs listen_database_url.
+    database_pooler: str = "none"
+    # The LISTEN connection's URL, direct to PostgreSQL or through a session-mode pool
+    # (a transaction pooler would hand its session to other clients); None: database_url.
+    listen_database_url: str | None = None
     data_dir: Path | None = None
     handler_modules: list[str] = field(default_factory=list)
     # Handler definitions given directly (tests, embedding in another program).
@@ -256,6 +263,23 @@ class ServerConfig:
     http_port: int | None = None
     # Lease owner and executor name: unique per server instance, readable in events.
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}")
+
+    def behind_transaction_pooler(self) -> bool:
+        """Whether database_url goes through a transaction pooler; refuses (ValueError) a
+        pooler setting jobsvc cannot work with, saying what to set instead."""
+        if self.database_pooler not in POOLERS:
+            raise ValueError(f"--database-pooler must be one of {', '.join(POOLERS)}, not {self.database_pooler!r}")
+        if self.database_pooler != "transaction":
+            return False
+        if self.listen_database_url is None:
+            raise ValueError(
+                "--database-pooler transaction needs --listen-database-url: jobsvc's LISTEN connection "
+                "(what wakes Calls, Streams and claim loops at once, and delivers cancel requests) must "
+                "keep one PostgreSQL session, and a transaction pooler hands the session to other "
+                "clients after each transaction; give a URL of the same database that bypasses the "
+                "pooler, or goes through a pool in session mode"
+            )
+        return True
 
 
 class JobsvcServer:
@@ -317,20 +341,18 @@ class JobsvcServer:
         # Configuration mistakes first: before a database is started for nothing.
         cfg.tls.check()
         cfg.connection.check()
+        pooled = cfg.behind_transaction_pooler()
         limits = cfg.connection.limits
         authenticator = Authenticator(cfg.auth.load())
         modules = [load_module(name) for name in cfg.handler_modules]
         self.table = HandlerTable([*cfg.handlers, *(d for m in modules for d in m.handlers), *self._built_in()])
         if self.database_url is None:
             self.database_url = await self._start_embedded(cfg.data_dir or default_data_dir())
-        pool = await create_pool(self.database_url, max_size=cfg.pool_size)
-        self._stack.push_async_callback(pool.close)
-        claim_pool = await create_pool(self.database_url, min_size=1, max_size=4, for_claims=True)
-        self._stack.push_async_callback(claim_pool.close)
+        pool, claim_pool = await self._open_pools(self.database_url, pooled)
         # The LISTEN side of notifications; it connects at listener.start() below. The store
         # wakes this process's waiters through it at once (EventNotifier) and its claim
         # loops when a full rate window opens (jobs_due: other replicas see the same window).
-        self._listener = listener = Listener(self.database_url, self.supervisor)
+        self._listener = listener = Listener(cfg.listen_database_url or self.database_url, self.supervisor)
         notifier = EventNotifier(pool, local=listener.notify_local)
         store = PgStore(pool, notifier, claim_pool=claim_pool, jobs_due=listener.jobs_due)
         store.acquire_timeout = cfg.database_timeout
@@ -347,7 +369,11 @@ class JobsvcServer:
         resources = await self._enter_lifespans(modules)
         metrics, tracing = self.metrics, self.tracing
         # One settle path for the executor, worker sessions and the unary Ack/Nack/Reject.
-        settler = Settler(store, metrics, notifications.jobs_due)
+        # Outcomes whose write failed mid-outage are kept and written once health finds the
+        # database back (and tried meanwhile): a job that finished is not run again.
+        keeping = OutcomeKeeping()
+        self.supervisor.wake_on_retry(keeping.retry_now)
+        settler = Settler(store, metrics, notifications.jobs_due, keeping=keeping)
         pauses, operations = await self._start_operations(store, listener, notifications)
         # The lanes of this process (executor, worker sessions) that a Call's job can start on
         # at once; they leave paused versions out.
@@ -407,9 +433,21 @@ class JobsvcServer:
         self._serve_metrics(store)
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
         await self._health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
-        probe = HealthProbe(self.database_url)
+        probe = HealthProbe(self.database_url, pooled=pooled)
         self._stack.push_async_callback(probe.close)
         self._health_task = asyncio.create_task(self._watch_health(store, probe), name="jobsvc-health")
+
+    async def _open_pools(self, url: str, pooled: bool) -> tuple[asyncpg.Pool, asyncpg.Pool | None]:
+        """The pool of every query, and the claim pool (its planner settings are session
+        settings: behind a transaction pooler, claims set them per transaction instead)."""
+        pool = await create_pool(url, max_size=self.config.pool_size, pooled=pooled)
+        self._stack.push_async_callback(pool.close)
+        if pooled:
+            log.info("database through a transaction pooler; LISTEN on --listen-database-url")
+            return pool, None
+        claim_pool = await create_pool(url, min_size=1, max_size=4, for_claims=True)
+        self._stack.push_async_callback(claim_pool.close)
+        return pool, claim_pool
 
     async def _start_operations(
         self, store: PgStore, listener: Listener, notifications: PgNotifications

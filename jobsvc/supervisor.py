@@ -113,6 +113,8 @@ class Supervisor:
         self.unhealthy_after = unhealthy_after
         self.backoff = backoff or Backoff()
         self._tasks: dict[str, tuple[TaskState, asyncio.Task[None]]] = {}
+        # Others woken by retry_now (e.g. outcomes kept for the database to answer).
+        self._also_woken: list[Callable[[], None]] = []
 
     def start(self, name: str, round_: Round, *, critical: bool = True) -> TaskState:
         """Run round_ again and again as task `name` until stopped. Non-critical tasks
@@ -134,6 +136,12 @@ class Supervisor:
         the database reachable again)."""
         for state, _ in self._tasks.values():
             state.nudge.set()
+        for wake in self._also_woken:
+            wake()
+
+    def wake_on_retry(self, wake: Callable[[], None]) -> None:
+        """Call wake too whenever retry_now cuts the backoffs short."""
+        self._also_woken.append(wake)
 
     def problems(self) -> list[str]:
         """One line per critical task that has kept failing past unhealthy_after."""

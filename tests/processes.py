@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -14,6 +15,37 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tests.conftest import subprocess_env
+
+
+def postgres_account() -> tuple[int, int] | None:
+    """(uid, gid) to run PostgreSQL's tools as (pgbouncer, Patroni and PostgreSQL refuse
+    root): the PostgreSQL account when we are root, None (ourselves) otherwise."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "jobsvc-pg"):
+        with contextlib.suppress(KeyError):
+            entry = pwd.getpwnam(name)
+            return entry.pw_uid, entry.pw_gid
+    raise AssertionError("running as root, and no account to run PostgreSQL's tools as (postgres, jobsvc-pg)")
+
+
+def spawn_logged(
+    command: Sequence[str], log: Path, *, account: tuple[int, int] | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start command in a session of its own (stop it with its process group), its output
+    in log, as account when given."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            list(command),
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd="/",
+            start_new_session=True,
+            user=None if account is None else account[0],
+            group=None if account is None else account[1],
+            extra_groups=None if account is None else [],
+        )
 
 
 def free_port() -> int:

@@ -245,8 +245,12 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
 
     def __init__(self, work: RemoteWork, limits: PayloadLimits, metrics: Metrics) -> None:
         self.work = work
-        self._settler = settler = work.settler.logging_to(log)
-        self._settle = Settlements(work, settler, limits)
+        settler = work.settler.logging_to(log)
+        # The unary API answers UNAVAILABLE at once (its caller retries); a Work stream's
+        # outcomes are kept through an outage and answered once written (OutcomeKeeping).
+        self._settler = settler.without_keeping()
+        self._settle = Settlements(work, self._settler, limits)
+        self._settle_stream = Settlements(work, settler, limits)
         self._metrics = metrics
         self._limits = limits
         self._sessions: set[_Session] = set()
@@ -448,7 +452,7 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
             return
         if kind == "progress":  # answered only when refused
             try:
-                await self._settle.progress(message, kind)
+                await self._settle_stream.progress(message, kind)
             except JobsvcError as exc:
                 status = status_for(exc)
                 session.send(_settled(message.job_id, message.attempt_token, status.code, exc.reason, exc.message))
@@ -460,11 +464,11 @@ class AckService(ack_service_pb2_grpc.AckServiceServicer):
         with session.lane.settling_block(job_id, token) as ending:
             try:
                 if kind == "ack":
-                    await self._settle.ack(message, kind)
+                    await self._settle_stream.ack(message, kind)
                 elif kind == "park":
-                    await self._settle.park(message, kind)
+                    await self._settle_stream.park(message, kind)
                 else:
-                    await self._settle.nack(message, kind, reject=kind == "reject")
+                    await self._settle_stream.nack(message, kind, reject=kind == "reject")
                 session.send(_settled(job_id, token, code_pb2.OK, "", ""))
             except (FailedPrecondition, NotFound) as exc:  # stale: the attempt is over all the same
                 session.send(_settled(job_id, token, status_for(exc).code, exc.reason, exc.message))

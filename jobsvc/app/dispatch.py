@@ -32,10 +32,10 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, assert_never
+from typing import Protocol, TypeVar, assert_never
 
 from jobsvc.app.pauses import Pauses
 from jobsvc.domain.children import Park
@@ -58,6 +58,13 @@ SHUTDOWN = "shutdown"
 NOTHING_PAUSED = PausedSet()
 # A lane remembers at least this many attempts that ended here (see Lane.ended).
 ENDED_REMEMBERED = 256
+# An outcome whose write failed for a transient reason is written again for this long
+# (see OutcomeKeeping): longer than a failover (Patroni's 30 s TTL, then the promotion).
+OUTCOME_PATIENCE = 60.0
+# At most this many outcomes are kept at once (each holds its result in memory).
+OUTCOMES_KEPT = 1000
+
+T = TypeVar("T")
 
 
 # -- settlements -------------------------------------------------------------------
@@ -101,11 +108,73 @@ class Suspend:
 Settlement = Succeed | Fail | Cancel | Requeue | Suspend
 
 
+class OutcomeKeeping:
+    """Outcomes whose write failed for a transient reason (the database went away
+    mid-settle: a restart, a failover, a deadlock), kept and written again until the
+    database answers, with the same attempt token: fencing decides, so a job that
+    finished is not run again after its lease, and a Call on it answers as soon as the
+    database is back instead of after the lease and a second run.
+
+    Bounded in time (each outcome for `patience` seconds, then the write fails as it
+    used to and the lease decides) and in memory (at most `limit` outcomes at once; the
+    one past the limit fails at once). The caller awaits the write meanwhile: its lane
+    holds the attempt as settling (its lease is extended when the database is back).
+    """
+
+    def __init__(self, patience: float = OUTCOME_PATIENCE, limit: int = OUTCOMES_KEPT) -> None:
+        self.patience = patience
+        self.limit = limit
+        self.kept = 0
+        # Set (and replaced) when the database answers again: kept writes try at once.
+        self._answering = asyncio.Event()
+
+    def retry_now(self) -> None:
+        """The database answers again (health found it reachable): write what is kept now."""
+        self._answering.set()
+        self._answering = asyncio.Event()
+
+    async def written(self, job_id: str, write: Callable[[], Awaitable[T]]) -> T:
+        """write(), tried again on transient failures within the bounds."""
+        try:
+            return await write()
+        except JobsvcError as exc:
+            if not exc.transient or self.kept >= self.limit:
+                raise
+            log.warning(
+                "job %s: outcome not written (%s); kept and written again once the database answers (up to %gs)",
+                job_id,
+                exc,
+                self.patience,
+            )
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        delay = 0.05
+        self.kept += 1
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._answering.wait(), delay)
+                delay = min(delay * 2, 1.0)
+                try:
+                    done = await write()
+                except JobsvcError as exc:
+                    if not exc.transient or loop.time() + delay - since > self.patience:
+                        raise
+                    continue
+                log.info("job %s: kept outcome written after %.1fs", job_id, loop.time() - since)
+                return done
+        finally:
+            self.kept -= 1
+
+
 class Settler:
     """Writes attempt outcomes (fenced by the attempt token), counts and logs them.
 
     Process-wide: used by every lane and by the unary Ack/Nack/Reject RPCs. Each method
-    returns what the store did, or None/False when the token is stale.
+    returns what the store did, or None/False when the token is stale. With `keeping`,
+    an outcome (succeed, fail, cancel) whose write fails for a transient reason is
+    written again (see OutcomeKeeping); a requeue is not kept (its lease gives the job
+    back all the same).
     """
 
     def __init__(
@@ -114,33 +183,49 @@ class Settler:
         metrics: Metrics,
         jobs_due: Callable[[datetime | None], None],
         logger: logging.Logger = log,
+        keeping: OutcomeKeeping | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._jobs_due = jobs_due
         self._log = logger
+        self._keeping = keeping
 
     def logging_to(self, logger: logging.Logger) -> Settler:
         """The same settler, its transition lines written by logger: each component keeps
         its own logger name (jobsvc.executor, jobsvc.ack), which operators filter on."""
-        return Settler(self._store, self._metrics, self._jobs_due, logger)
+        return Settler(self._store, self._metrics, self._jobs_due, logger, self._keeping)
+
+    def without_keeping(self) -> Settler:
+        """The same settler, failing at once: for a request whose caller retries itself
+        (the unary Ack/Nack/Reject RPCs answer UNAVAILABLE within the client's deadline)."""
+        return Settler(self._store, self._metrics, self._jobs_due, self._log)
+
+    async def _written(self, job_id: str, write: Callable[[], Awaitable[T]]) -> T:
+        if self._keeping is None:
+            return await write()
+        return await self._keeping.written(job_id, write)
 
     async def succeed(self, job_id: str, token: str, result: Payload | None) -> Transition | None:
         """End the job SUCCEEDED with result."""
-        return self._recorded(await self._store.job_finish(job_id, token, JobState.SUCCEEDED, result))
+        change = await self._written(job_id, lambda: self._store.job_finish(job_id, token, JobState.SUCCEEDED, result))
+        return self._recorded(change)
 
     async def fail(
         self, job_id: str, token: str, error: JobError, retry_delay: float | None = None
     ) -> Transition | None:
         """Fail the attempt; a retry wakes the claim loops (here and on other replicas) for its due time."""
-        change = self._recorded(await self._store.job_fail_attempt(job_id, token, error, retry_delay), error.type)
+        change = await self._written(job_id, lambda: self._store.job_fail_attempt(job_id, token, error, retry_delay))
+        change = self._recorded(change, error.type)
         if change is not None and change.next_run_at is not None:
             self._jobs_due(change.next_run_at)
         return change
 
     async def cancel(self, job_id: str, token: str) -> Transition | None:
         """End the job CANCELLED."""
-        return self._recorded(await self._store.job_finish(job_id, token, JobState.CANCELLED))
+        return self._recorded(
+            await self._written(job_id, lambda: self._store.job_finish(job_id, token, JobState.CANCELLED))
+        )
 
     async def requeue(self, job_id: str, token: str, why: str) -> bool:
         """Give the attempt back to the queue. The caller wakes claim loops (jobs_due) when
@@ -273,6 +358,10 @@ class Lane:
         self.reserved = 0
         # Claim without waiting first: at start, after a full batch, after a failed claim.
         self._claim_now = True
+        # Extend the leases without waiting a third of the lease first: after a failed
+        # round (the database was gone: the leases are running out, and health waits for
+        # this task to succeed once before it says SERVING again).
+        self._extend_now = False
         # Jobs may be waiting for a slot (the lane was full when woken, or its last claim
         # came back full): a slot that frees wakes the claim loop. Otherwise it does not,
         # and a lane running one Call at a time makes no empty claim per job.
@@ -375,13 +464,18 @@ class Lane:
     async def lease_round(self) -> None:
         """Every third of the lease, while the consumer is alive: extend the held leases
         (settling ones too: their lease holds until the outcome lands); stop attempts
-        whose lease is lost or whose job was cancelled (a missed notification)."""
-        await asyncio.sleep(self.config.lease_seconds / 3)
+        whose lease is lost or whose job was cancelled (a missed notification). After a
+        failed round, at once (once the supervisor's backoff, cut short when the database
+        is back, is over)."""
+        if not self._extend_now:
+            await asyncio.sleep(self.config.lease_seconds / 3)
         if not self._consumer.alive():
             return  # a silent consumer (hung, or its network gone) loses its leases
+        self._extend_now = True  # should this round fail, the next one does not wait
         await self._consumer.announce()
         leases = list(self.held.items())
         extended = await self._store.job_lease_extend(leases, self.config.lease_seconds)
+        self._extend_now = False
         cancel_requested = {job_id: cancel for job_id, (cancel, _) in extended.items()}
         for job_id, token in leases:
             # Settled while the extension ran, or being settled (its write may have
@@ -489,29 +583,18 @@ class Lane:
             self.settling.discard(token)
             self.release(job_id, token, over=ending.over)
 
-    async def settle(self, job_id: str, token: str, how: Settlement, *, patience: float = 0.0) -> bool:
+    async def settle(self, job_id: str, token: str, how: Settlement) -> bool:
         """Settle an attempt through the Settler and release it; whether the store accepted
         it (see write)."""
         with self.settling_block(job_id, token):
-            return await self.write(job_id, token, how, patience=patience)
+            return await self.write(job_id, token, how)
 
-    async def write(self, job_id: str, token: str, how: Settlement, *, patience: float = 0.0) -> bool:
-        """Write a settlement, inside a settling_block; whether the store accepted it. A
-        transient failure (deadlock, serialization failure, short outage) is tried again
-        for up to `patience` seconds, the lease kept meanwhile: a write that lands saves
+    async def write(self, job_id: str, token: str, how: Settlement) -> bool:
+        """Write a settlement, inside a settling_block; whether the store accepted it. The
+        attempt stays held (its lease extended) while the Settler keeps an outcome whose
+        write failed for a transient reason (see OutcomeKeeping): a write that lands saves
         running the job again after its lease."""
-        loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + patience
-        delay = 0.05
-        while True:
-            try:
-                return await self._settler.settle(job_id, token, how)
-            except JobsvcError as exc:
-                if not exc.transient or loop.time() + delay > give_up_at:
-                    raise
-                log.info("job %s: settling failed (%s); trying again", job_id, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
+        return await self._settler.settle(job_id, token, how)
 
 
 class LocalSlots:

@@ -56,6 +56,7 @@ class Maintenance:
         jobs_due: Callable[[datetime | None], None],
         supervisor: Supervisor,
         metrics: Metrics | None = None,
+        *,
         quiet_for: Callable[[], float] | None = None,
     ) -> None:
         self._store = store

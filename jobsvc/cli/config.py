@@ -25,6 +25,8 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         port=args.port,
         http_port=args.http_port or None,  # 0 turns the HTTP port off
         database_url=args.database_url,
+        database_pooler=args.database_pooler,
+        listen_database_url=args.listen_database_url,
         data_dir=args.data_dir,
         handler_modules=args.handlers,
         shutdown_grace=args.shutdown_grace,

@@ -312,9 +312,8 @@ class Executor:
                 how = _settlement(running.stop_reason, outcome)
                 if how is None:
                     return  # lease lost: someone else owns the job now; our write would be refused
-                # Transient failures retried for up to half the lease (see Lane.write).
-                patience = self.config.lease_seconds / 2
-                if not await self._lane.write(job.id, claim.attempt_token, how, patience=patience):
+                # Transient failures written again once the database answers (see Lane.write).
+                if not await self._lane.write(job.id, claim.attempt_token, how):
                     log.info("job %s: outcome refused, attempt %d is no longer current", job.id, job.attempt)
             except JobsvcError as exc:
                 # The lease will expire and a replica's rescuer requeues the job.

@@ -30,7 +30,18 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     # A multi-host URL none of whose hosts is (say) a writable primary: mid-failover.
     asyncpg.exceptions.TargetServerAttributeNotMatched,
+    # "cannot switch to state N; another operation is in progress": asyncpg's word for a
+    # connection whose server died between two messages of one query (a SIGKILLed
+    # postmaster, tests/faults/test_standby_failover.py); the connection is lost.
+    asyncpg.exceptions.InternalClientError,
     TimeoutError,
+)
+
+# Errors after which a pool connection is dropped rather than reused: the pool connects
+# again (to the next host of a multi-host URL, for a server found read-only).
+DROP_CONNECTION: tuple[type[BaseException], ...] = (
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.InternalClientError,
 )
 
 # Errors of a healthy query on a server that cannot take it now: an operator cancelled it
@@ -49,6 +60,16 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 # Errors that mean "do it again": the server rolled the transaction back to keep
 # concurrent ones consistent (serialization failure, deadlock).
 CONFLICT_ERRORS: tuple[type[BaseException], ...] = (asyncpg.TransactionRollbackError,)
+
+# What stands between jobsvc's pools and PostgreSQL (`--database-pooler`): "none" (the
+# server itself, or a pooler in session mode) or "transaction" (PgBouncer's transaction
+# pooling: each transaction may run on another server connection, so no statement is
+# prepared by name and no setting outlives a transaction; LISTEN needs a session of its
+# own, see ServerConfig.listen_database_url).
+POOLERS = ("none", "transaction")
+# asyncpg's default prepared-statement cache; 0 behind a transaction pooler (a statement
+# prepared on one server connection does not exist on the next).
+STATEMENT_CACHE_SIZE = 100
 
 # Connect and pool-acquire limits: a request fails fast with UNAVAILABLE rather than
 # waiting for a database that does not answer (the caller retries on another replica).
@@ -161,9 +182,20 @@ def _quiet_pool_floor_warnings() -> None:
         pool_logger.addFilter(_PoolFloorWarnings())
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, for_claims: bool = False) -> asyncpg.Pool:
+def statement_cache_size(pooled: bool) -> int:
+    """asyncpg's statement_cache_size for connections through a transaction pooler or not."""
+    return 0 if pooled else STATEMENT_CACHE_SIZE
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 20, for_claims: bool = False, pooled: bool = False
+) -> asyncpg.Pool:
     """A pool whose connections speak JSON for jsonb; for_claims tunes the planner for
-    the claim queries (see PgStore.job_claim), the only ones such a pool runs."""
+    the claim queries (see PgStore.job_claim), the only ones such a pool runs (session
+    settings: not behind a transaction pooler). pooled: dsn goes through a transaction
+    pooler (no prepared-statement cache)."""
+    if for_claims and pooled:
+        raise ValueError("a claim pool's planner settings do not survive a transaction pooler")
     _quiet_pool_floor_warnings()
     _warn_if_overridden(dsn)
     settings = {"application_name": "jobsvc"}
@@ -188,11 +220,23 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20, for_cl
             timeout=CONNECT_TIMEOUT,
             target_session_attrs=session_attrs(dsn),
             server_settings=settings,
+            statement_cache_size=statement_cache_size(pooled),
         )
     except CONNECTION_ERRORS as exc:
-        raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+        raise Unavailable(f"cannot connect to PostgreSQL: {exc}{_pooler_hint(exc)}") from exc
     assert pool is not None
     return pool
+
+
+def _pooler_hint(exc: BaseException) -> str:
+    """What to set when a pooler refused a session setting (PgBouncer refuses the claim
+    pool's planner settings): jobsvc was not told it runs behind one."""
+    if "unsupported startup parameter" not in str(exc):
+        return ""
+    return (
+        " (a connection pooler such as PgBouncer in between? Behind one in transaction mode, start "
+        "with --database-pooler transaction and --listen-database-url; see the README, 'Through PgBouncer')"
+    )
 
 
 class HealthProbe:
@@ -204,8 +248,9 @@ class HealthProbe:
     connects afresh next time. A read-only server (a standby) is not usable.
     """
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, pooled: bool = False) -> None:
         self._dsn = dsn
+        self._pooled = pooled
         self._conn: asyncpg.Connection | None = None
 
     async def check(self, timeout: float) -> None:
@@ -233,6 +278,7 @@ class HealthProbe:
                 # read-only under this connection (fenced) is seen, and reported, below.
                 target_session_attrs=session_attrs(self._dsn),
                 server_settings={"application_name": "jobsvc-health"},
+                statement_cache_size=statement_cache_size(self._pooled),
             )
         return bool(await self._conn.fetchval("SELECT current_setting('transaction_read_only') = 'on'"))
 

@@ -269,6 +269,12 @@ class EmbeddedPostgres:
         self._owned = False
         self._remove_socket_dir()
 
+    def promote(self) -> None:
+        """Promote this server (a standby) to a primary; returns once it accepts writes."""
+        done = self._run("pg_ctl", "promote", "-w", "-t", "60", "-D", str(self.data_dir))
+        if done.returncode != 0:
+            raise EmbeddedPostgresError(f"pg_ctl promote failed for {self.data_dir}:\n{done.stdout}")
+
     def restart(self, mode: str = "fast") -> str:
         """Stop (if ours) and start again on the same port; return the DSN."""
         self.stop(mode)

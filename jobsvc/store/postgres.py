@@ -41,7 +41,7 @@ from jobsvc.domain.workers import WorkerSession
 from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
 from jobsvc.store import rows
 from jobsvc.store.batching import Coalescer
-from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, create_pool, database_error
+from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, DROP_CONNECTION, create_pool, database_error
 from jobsvc.store.notify import EventNotifier
 from jobsvc.store.sql import bind, migrations
 
@@ -186,7 +186,7 @@ class PgStore:
             async with self._acquire(pool) as conn:
                 try:
                     yield conn
-                except asyncpg.ReadOnlySQLTransactionError:
+                except DROP_CONNECTION:
                     conn.terminate()
                     raise
         except Exception as exc:
@@ -213,7 +213,7 @@ class PgStore:
                 try:
                     found: list[asyncpg.Record] = await conn.fetch(sql, *args)
                     return found
-                except asyncpg.ReadOnlySQLTransactionError:
+                except DROP_CONNECTION:
                     conn.terminate()  # the pool connects again: to the next host of a multi-host URL
                     raise
         except Exception as exc:

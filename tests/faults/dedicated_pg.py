@@ -56,6 +56,15 @@ class DedicatedPostgres:
         """pg_ctl stop -m immediate: every backend dies at once, as in a crash."""
         await asyncio.to_thread(self._command, "stop")
 
+    async def kill(self) -> None:
+        """SIGKILL the postmaster: a crash of the primary's machine as its clients see it
+        (its backends exit when they notice; nothing is shut down cleanly)."""
+        await asyncio.to_thread(self._command, "kill")
+
+    async def promote_standby(self) -> None:
+        """`pg_ctl promote -w` the standby: returns once it accepts writes."""
+        await asyncio.to_thread(self._command, "promote")
+
     async def start(self) -> None:
         """Start again on the same port (crash recovery first)."""
         await asyncio.to_thread(self._command, "start")
@@ -85,12 +94,18 @@ def port_of(dsn: str) -> int:
 
 async def prepare_database(pg: DedicatedPostgres) -> str:
     """Create the database `faults` on pg, migrated, with the ledger table; its DSN."""
-    conn = await asyncpg.connect(pg.dsn)
+    return await prepare_database_at(pg.dsn)
+
+
+async def prepare_database_at(admin_dsn: str) -> str:
+    """Create the database `faults` on the server of admin_dsn, migrated, with the ledger
+    table; its DSN."""
+    conn = await asyncpg.connect(admin_dsn)
     try:
         await conn.execute(f"CREATE DATABASE {DATABASE}")
     finally:
         await conn.close()
-    dsn = pg.dsn.rsplit("/", 1)[0] + f"/{DATABASE}"
+    dsn = admin_dsn.rsplit("/", 1)[0] + f"/{DATABASE}"
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
         await PgStore(pool).migrate()

@@ -10,17 +10,22 @@ The test process runs servers and clients, so it asks this helper instead:
     stop | start | quit                          answers "ok" or "error ..."
     standby                                      answers "ok DSN" (a standby of the
                                                  server, on a port of its own)
+    kill                                         SIGKILL the first server's postmaster
+                                                 (a crash of its machine, as the clients see it)
+    promote                                      `pg_ctl promote -w` the standby
 
-stop and start act on the first server. Promoting the standby needs no process of its
-own: the test runs `SELECT pg_promote()` on it. End of input (the test process died)
-stops both servers too.
+stop, start and kill act on the first server. The test may also promote the standby
+itself with `SELECT pg_promote()`. End of input (the test process died) stops both
+servers too.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from jobsvc.store.embedded import EmbeddedPostgres, EmbeddedPostgresError
@@ -49,12 +54,32 @@ def start_standby(primary: EmbeddedPostgres, data_dir: Path) -> EmbeddedPostgres
     return standby
 
 
+def kill(server: EmbeddedPostgres) -> None:
+    """SIGKILL the postmaster and wait until it is gone (its backends notice its death and
+    exit by themselves; `stop` later finds no server and leaves it at that). pg_ctl
+    detached it: init reaps it, not us."""
+    pid = int((server.data_dir / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+    raise EmbeddedPostgresError(f"postmaster {pid} outlived SIGKILL")
+
+
 def _obey(command: str, primary: EmbeddedPostgres, standbys: list[EmbeddedPostgres]) -> str:
     """Carry out one command; the text after "ok"."""
     if command == "stop":
         primary.stop("immediate")
     elif command == "start":
         primary.start()
+    elif command == "kill":
+        kill(primary)
+    elif command == "promote" and standbys:
+        standbys[0].promote()
     elif command == "standby" and not standbys:
         standby_dir = primary.data_dir.with_name(primary.data_dir.name + "-standby")
         standbys.append(start_standby(primary, standby_dir))

@@ -79,6 +79,15 @@ async def executions_of(conn: asyncpg.Connection, job_id: str) -> list[Execution
     ]
 
 
+async def runs_per_job(dsn: str, job_ids: Iterable[str]) -> dict[str, int]:
+    """How many times each job was executed, by the handlers' ledger."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {job_id: len(await executions_of(conn, job_id)) for job_id in job_ids}
+    finally:
+        await conn.close()
+
+
 async def job_now(conn: asyncpg.Connection, job_id: str) -> JobNow:
     """The job's row now."""
     row = await conn.fetchrow(JOB, job_id)

@@ -23,8 +23,9 @@ from jobsvc.executor import ExecutorConfig
 from jobsvc.server import JobsvcServer, ServerConfig
 from tests.faults.dedicated_pg import DATABASE, DedicatedPostgres, port_of, prepare_database
 from tests.faults.handlers import LEDGER_DSN_ENV, WORKER_ID_ENV
-from tests.faults.ledger import Ledger, LedgerClient, check
-from tests.faults.scenario import HealthLog, cancel_all, spec, submit_load, wait_until
+from tests.faults.ledger import Ledger, LedgerClient, check, until_ok
+from tests.faults.records import Op
+from tests.faults.scenario import HealthLog, cancel_all, runs_per_job, spec, submit_load, wait_until
 from tests.faults.watchdog import Watchdog
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,14 @@ SERVING_BOUND = 5.0
 LOAD_PAUSE = 0.04
 # A Submit that fails must fail fast: well under its deadline.
 FAIL_FAST = SUBMIT_DEADLINE / 2
+# The crash-and-promote failover: a lease long enough (the default is 30 s) that the
+# attempts running at the crash are still current when the standby is promoted.
+FAILOVER_LEASE = 15.0
+# Calls whose jobs run when the primary dies (they finish during the failover).
+CALLS_IN_FLIGHT = 4
+# Their Calls answer this soon after health SERVING: their kept outcomes are written on
+# the new primary, no lease runs out and nothing runs twice.
+ANSWER_BOUND = 3.0
 
 
 @dataclass(frozen=True)
@@ -107,19 +116,31 @@ async def _jobsvc_sessions(dsn: str) -> Counter[str]:
     return Counter(r["application_name"] for r in rows)
 
 
-def _server(dsn: str) -> JobsvcServer:
+def _server(dsn: str, *, lease_seconds: float = 3.0) -> JobsvcServer:
     return JobsvcServer(
         ServerConfig(
             host="127.0.0.1",
             port=0,
             database_url=dsn,
             handler_modules=["tests.faults.handlers"],
-            executor=ExecutorConfig(concurrency=8, poll_interval=1.0, lease_seconds=3.0),
+            executor=ExecutorConfig(concurrency=8, poll_interval=1.0, lease_seconds=lease_seconds),
             maintenance=MaintenanceConfig(rescue_interval=0.5),
             health_interval=0.5,
             shutdown_grace=1.0,
         )
     )
+
+
+def _start_load(
+    client: LedgerClient, ledger: Ledger, health: HealthLog, stop: asyncio.Event
+) -> tuple[asyncio.Task[None], list[asyncio.Task[list[Op]]]]:
+    """Health polled, and 4 loaders submitting until stop."""
+    watching = asyncio.create_task(health.poll(stop))
+    loaders = [
+        asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, pause=LOAD_PAUSE))
+        for _ in range(4)
+    ]
+    return watching, loaders
 
 
 def _seen(health: HealthLog, status: str, after: float) -> Callable[[], Awaitable[float | None]]:
@@ -155,11 +176,7 @@ async def test_failover_to_standby_without_target_session_attrs(
     tasks: list[asyncio.Future[Any]] = []
     try:
         async with Watchdog(ledger, writable, tolerance=2.0):
-            watching = asyncio.create_task(health.poll(stop))
-            loaders = [
-                asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, pause=LOAD_PAUSE))
-                for _ in range(4)
-            ]
+            watching, loaders = _start_load(client, ledger, health, stop)
             tasks += [watching, *loaders]
             await asyncio.sleep(2.0)
             assert await _jobsvc_sessions(pair.standby) == Counter(), "jobsvc connected to the standby"
@@ -191,6 +208,76 @@ async def test_failover_to_standby_without_target_session_attrs(
         slowest_call = max(op.seconds for op in answered)
         print(f"[faults] Calls after promotion: {Counter(op.state for op in answered)}, slowest {slowest_call:.2f}s")
         assert {op.state for op in answered} == {"succeeded"}, answered
+        assert {op.outcome for op in finals} == {"ok"}, Counter(op.code for op in finals)
+        counts = await check(ledger, pair.standby, ack_target=target, drain_timeout=30)
+        assert counts.lost == 0
+    finally:
+        stop.set()
+        await cancel_all(tasks)
+        await client.close()
+        await server.stop(1.0)
+
+
+async def test_failover_after_the_primary_is_killed(
+    dedicated_pg: DedicatedPostgres, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proves (issue 18): with `postgresql://P,S/db?target_session_attrs=read-write`,
+    P's postmaster killed (SIGKILL) under Submit load while Calls run, and S promoted
+    with `pg_ctl promote` UNPROMOTED s later: health NOT_SERVING within NOT_SERVING_BOUND,
+    SERVING within SERVING_BOUND of the promotion, with no restart; Submits meanwhile
+    answer UNAVAILABLE, fast; the running Calls' jobs, finished during the failover,
+    ran once and their Calls answer SUCCEEDED within ANSWER_BOUND of SERVING (their
+    outcomes kept, then written on S); the ledger finds nothing lost (L1-L7)."""
+    pair = await _replicated_pair(dedicated_pg)
+    url = pair.url(query="?target_session_attrs=read-write")
+    monkeypatch.setenv(LEDGER_DSN_ENV, url)
+    monkeypatch.delenv(WORKER_ID_ENV, raising=False)
+    server = _server(url, lease_seconds=FAILOVER_LEASE)
+    await server.start()
+    target = f"127.0.0.1:{server.port}"
+    client = LedgerClient(ledger, target)
+    health = HealthLog(target)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Future[Any]] = []
+
+    async def call(key: str) -> Op:  # retried with its key while UNAVAILABLE, as clients do
+        job = spec("fault_work", {"sleep": 1.0}, key)
+        return await until_ok([client], "call", job, timeout=CALL_DEADLINE, tries=200, pause=0.1)
+
+    try:
+        async with Watchdog(ledger, url, tolerance=2.0):
+            watching, loaders = _start_load(client, ledger, health, stop)
+            tasks += [watching, *loaders]
+            await asyncio.sleep(2.0)
+            calls = [asyncio.create_task(call(ledger.key(f"inflight{i}"))) for i in range(CALLS_IN_FLIGHT)]
+            tasks += calls
+            await asyncio.sleep(0.5)  # the Calls' jobs run: they finish after the crash
+            down = time.time()
+            await dedicated_pg.kill()
+            dead = time.time()
+            went_down = await wait_until(
+                _seen(health, "NOT_SERVING", down), timeout=NOT_SERVING_BOUND + 1, what="health NOT_SERVING"
+            )
+            await asyncio.sleep(max(0.0, down + UNPROMOTED - time.time()))
+            promoting = time.time()
+            await dedicated_pg.promote_standby()
+            ledger.fault("primary killed, standby not yet promoted", down, time.time())
+            came_back = await wait_until(
+                _seen(health, "SERVING", promoting), timeout=SERVING_BOUND + 5, what="health SERVING after promotion"
+            )
+            answered = await asyncio.gather(*calls)
+            await asyncio.sleep(1.0)  # Submits on the new primary
+            stop.set()
+            finals = [op for ops in await asyncio.gather(*loaders) for op in ops]
+            await watching
+        runs = await runs_per_job(pair.standby, [op.job_id for op in answered])
+        latest = max(op.end for op in answered) - came_back
+        print(f"[faults] in-flight Calls: {Counter(op.state for op in answered)}, the last {latest:.2f}s after SERVING")
+        _assert_only_unavailable_between(ledger, dead, promoting, "while S was not yet promoted")
+        _assert_health(health, down, went_down, promoting, came_back)
+        assert {op.state for op in answered} == {"succeeded"}, answered
+        assert set(runs.values()) == {1}, f"executions per job: {runs}"
+        assert latest < ANSWER_BOUND
         assert {op.outcome for op in finals} == {"ok"}, Counter(op.code for op in finals)
         counts = await check(ledger, pair.standby, ack_target=target, drain_timeout=30)
         assert counts.lost == 0
@@ -311,11 +398,7 @@ async def test_primary_fenced_read_only(
     tasks: list[asyncio.Future[Any]] = []
     try:
         async with Watchdog(ledger, pair.primary, tolerance=2.0):
-            watching = asyncio.create_task(health.poll(stop))
-            loaders = [
-                asyncio.create_task(submit_load(client, ledger, stop, deadline=SUBMIT_DEADLINE, pause=LOAD_PAUSE))
-                for _ in range(4)
-            ]
+            watching, loaders = _start_load(client, ledger, health, stop)
             tasks += [watching, *loaders]
             await asyncio.sleep(2.0)
             fenced = time.time()

@@ -19,7 +19,15 @@ SELECT id::text, attempt_token::text AS token,
        extract(epoch FROM now() - greatest(lease_expires_at, $1::timestamptz))::double precision AS overdue
 FROM jobsvc_jobs WHERE state = 'running'
 """
-CONNECTION_TROUBLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
+# InternalClientError: asyncpg's protocol state after its server's postmaster was killed
+# mid-query ("another operation is in progress"); the connection is as good as lost.
+CONNECTION_TROUBLE = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    TimeoutError,
+)
 
 
 class Watchdog:

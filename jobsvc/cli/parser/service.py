@@ -20,6 +20,7 @@ from jobsvc.observability.logs import LOG_FORMATS
 from jobsvc.observability.tracing import TRACE_EXPORTERS
 from jobsvc.sdk import WorkerConfig
 from jobsvc.server import DEFAULT_DRAIN_DELAY, DEFAULT_HTTP_PORT, ConnectionConfig, ServerConfig, TlsConfig
+from jobsvc.store.connection import POOLERS
 
 
 def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +43,20 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="the API over HTTP (Connect: JSON or binary protobuf) and the dashboard, on --host; 0: off",
     )
     _add_database_options(serve)
+    serve.add_argument(
+        "--database-pooler",
+        choices=POOLERS,
+        default=ServerConfig.database_pooler,
+        help="what --database-url goes through: none (PostgreSQL, or a pooler in session mode) or "
+        "transaction (PgBouncer's transaction pooling: no prepared-statement cache; needs "
+        "--listen-database-url)",
+    )
+    serve.add_argument(
+        "--listen-database-url",
+        default=ServerConfig.listen_database_url,
+        help="URL of the LISTEN connection, which must keep its session: direct to PostgreSQL or "
+        "through a session-mode pool (default: --database-url)",
+    )
     serve.add_argument(
         "--handlers",
         action="append",

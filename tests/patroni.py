@@ -1,0 +1,237 @@
+"""A Patroni cluster on loopback for tests: one etcd (Debian's etcd-server), two
+PostgreSQL nodes under Patroni (Debian's patroni, run with deploy/patroni/patroni.yml as
+it is, its per-node values from the environment) and HAProxy routing to the primary
+(deploy/haproxy/postgres.cfg as it is). Every process is stopped by `close`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import REPO
+from tests.processes import free_port, postgres_account, spawn_logged
+
+PATRONI = shutil.which("patroni")
+ETCD = shutil.which("etcd")
+HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
+PATRONI_CONFIG = REPO / "deploy" / "patroni" / "patroni.yml"
+POSTGRES_HAPROXY_CONFIG = REPO / "deploy" / "haproxy" / "postgres.cfg"
+SCOPE = "jobsvc-test"
+SUPERUSER, SUPERUSER_PASSWORD = "postgres", "test-superuser-secret"
+REPLICATION_USER, REPLICATION_PASSWORD = "replicator", "test-replication-secret"
+NODES = 2
+
+
+def _pg_bin_dir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    return found[-1].parent if found else None
+
+
+PG_BIN = _pg_bin_dir()
+MISSING = [
+    name
+    for name, path in (("patroni", PATRONI), ("etcd", ETCD), ("haproxy", HAPROXY), ("postgres", PG_BIN))
+    if path is None
+]
+
+
+def _get(url: str) -> int:
+    """The HTTP status of GET url (0: no answer)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+@dataclass
+class Node:
+    """One PostgreSQL under Patroni."""
+
+    name: str
+    pg_port: int
+    rest_port: int
+    data_dir: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def status(self, path: str) -> int:
+        """The REST API's answer to GET path (200 for /primary on the primary)."""
+        return _get(f"http://127.0.0.1:{self.rest_port}{path}")
+
+    def postmaster_pid(self) -> int | None:
+        pid_file = self.data_dir / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return int(pid_file.read_text().split()[0])
+        return None
+
+
+class PatroniCluster:
+    """etcd, NODES Patroni nodes and HAProxy in front; `url(database)` through HAProxy."""
+
+    def __init__(self, workdir: Path) -> None:
+        self._workdir = workdir
+        self._account = postgres_account()
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self.nodes = [
+            Node(f"node{i}", free_port(), free_port(), workdir / f"node{i}" / "data") for i in range(1, NODES + 1)
+        ]
+        self.port = free_port()
+        self._etcd_port = free_port()
+
+    def start(self, timeout: float = 90.0) -> None:
+        """etcd, then node1 (it bootstraps the cluster and leads), node2 (cloned from it,
+        a synchronous standby), then HAProxy; returns once all of that holds."""
+        self._start_etcd()
+        deadline = time.monotonic() + timeout
+        self._start_node(self.nodes[0])
+        self._until(lambda: self.nodes[0].status("/primary") == 200, deadline, "node1 to lead")
+        for node in self.nodes[1:]:
+            self._start_node(node)
+        self._until(lambda: all(n.status("/sync") == 200 for n in self.nodes[1:]), deadline, "a synchronous standby")
+        self._start_haproxy()
+
+    def _until(self, condition: object, deadline: float, what: str) -> None:
+        assert callable(condition)
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            for proc in self._procs:
+                if proc.poll() is not None and proc.returncode not in (0, -signal.SIGKILL):
+                    raise AssertionError(f"{proc.args!r} exited ({proc.returncode}) waiting for {what}: {self.logs()}")
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}: {self.logs()}")
+
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str], *, as_account: bool
+    ) -> subprocess.Popen[bytes]:
+        account = self._account if as_account else None
+        proc = spawn_logged(command, self._workdir / f"{name}.log", account=account, env=env)
+        self._procs.append(proc)
+        return proc
+
+    def _start_etcd(self) -> None:
+        assert ETCD is not None
+        peer = f"http://127.0.0.1:{free_port()}"
+        client = f"http://127.0.0.1:{self._etcd_port}"
+        command = [ETCD, "--name", "etcd1", "--data-dir", str(self._workdir / "etcd")]
+        command += ["--listen-client-urls", client, "--advertise-client-urls", client]
+        command += ["--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer]
+        command += ["--initial-cluster", f"etcd1={peer}", "--initial-cluster-state", "new"]
+        self._spawn("etcd", command, dict(os.environ), as_account=False)
+        self._until(lambda: _get(f"{client}/health") == 200, time.monotonic() + 30, "etcd")
+
+    def _start_node(self, node: Node) -> None:
+        assert PATRONI is not None and PG_BIN is not None
+        home = node.data_dir.parent
+        home.mkdir(mode=0o700, parents=True)
+        if self._account is not None:
+            os.chown(home, *self._account)
+            os.chmod(self._workdir, 0o755)  # the account reaches its node's directory
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": str(home),
+            "PATRONI_SCOPE": SCOPE,
+            "PATRONI_NAME": node.name,
+            "PATRONI_ETCD3_HOSTS": f"127.0.0.1:{self._etcd_port}",
+            "PATRONI_RESTAPI_LISTEN": f"127.0.0.1:{node.rest_port}",
+            "PATRONI_RESTAPI_CONNECT_ADDRESS": f"127.0.0.1:{node.rest_port}",
+            "PATRONI_POSTGRESQL_LISTEN": f"127.0.0.1:{node.pg_port}",
+            "PATRONI_POSTGRESQL_CONNECT_ADDRESS": f"127.0.0.1:{node.pg_port}",
+            "PATRONI_POSTGRESQL_DATA_DIR": str(node.data_dir),
+            "PATRONI_POSTGRESQL_BIN_DIR": str(PG_BIN),
+            "PATRONI_POSTGRESQL_PGPASS": str(home / "pgpass"),
+            "PATRONI_SUPERUSER_USERNAME": SUPERUSER,
+            "PATRONI_SUPERUSER_PASSWORD": SUPERUSER_PASSWORD,
+            "PATRONI_REPLICATION_USERNAME": REPLICATION_USER,
+            "PATRONI_REPLICATION_PASSWORD": REPLICATION_PASSWORD,
+        }
+        # deploy/patroni/patroni.yml as it is; the node's own values come from env.
+        node.proc = self._spawn(node.name, [PATRONI, str(PATRONI_CONFIG)], env, as_account=True)
+
+    def _start_haproxy(self) -> None:
+        assert HAPROXY is not None
+        env = {**os.environ, "JOBSVC_PG_BIND": f"127.0.0.1:{self.port}"}
+        for i, node in enumerate(self.nodes, 1):
+            env[f"JOBSVC_PG_NODE_{i}"] = f"127.0.0.1:{node.pg_port}"
+            env[f"JOBSVC_PG_NODE_{i}_REST"] = str(node.rest_port)
+        checked = subprocess.run(
+            [HAPROXY, "-c", "-f", str(POSTGRES_HAPROXY_CONFIG)], env=env, capture_output=True, text=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        self._spawn("haproxy", [HAPROXY, "-db", "-f", str(POSTGRES_HAPROXY_CONFIG)], env, as_account=False)
+        # HAProxy starts with every server UP until its checks say otherwise (`fall` of
+        # them): wait until a few connections in a row all reach the primary.
+        self._until(self._routes_to_primary_only, time.monotonic() + 15, "HAProxy to route to the primary only")
+
+    def _routes_to_primary_only(self) -> bool:
+        assert PG_BIN is not None
+        for _ in range(4):  # more than the servers: round robin visits each
+            answered = subprocess.run(
+                [str(PG_BIN / "psql"), self.url("postgres"), "-tAc", "SELECT pg_is_in_recovery()"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+                cwd="/",
+            )
+            if answered.stdout.strip() != "f":
+                return False
+        return True
+
+    def url(self, database: str, *, node: Node | None = None) -> str:
+        """A URL of database through HAProxy (or straight to one node)."""
+        port = self.port if node is None else node.pg_port
+        return f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@127.0.0.1:{port}/{database}"
+
+    def primary(self) -> Node | None:
+        """The node whose REST API says it is the primary now."""
+        return next((n for n in self.nodes if n.status("/primary") == 200), None)
+
+    def crash(self, node: Node) -> None:
+        """SIGKILL the node's Patroni and its postmaster: its machine died (its leader key
+        in etcd lives on until its ttl runs out)."""
+        pid = node.postmaster_pid()
+        assert node.proc is not None
+        os.killpg(node.proc.pid, signal.SIGKILL)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        node.proc.wait(10)
+
+    def logs(self) -> str:
+        """The last lines of every process's log."""
+        parts = []
+        for log in sorted(self._workdir.glob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()[-15:]
+            parts.append(f"--- {log.name}\n" + "\n".join(lines))
+        return "\n".join(parts)
+
+    def close(self) -> None:
+        """Stop everything: HAProxy and Patroni (which stops its PostgreSQL), then etcd."""
+        for proc in reversed(self._procs):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in reversed(self._procs):
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        for node in self.nodes:  # a postmaster its Patroni left behind
+            pid = node.postmaster_pid()
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
