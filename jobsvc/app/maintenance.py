@@ -63,7 +63,6 @@ class Maintenance:
         # Seconds since a job last changed anywhere (Notifications.quiet_for); None: unknown,
         # so every pass rolls up.
         self._quiet_for = quiet_for
-        self._rolled_up_once = False
         self._metrics = metrics or Metrics()
         self.config = config
         self._jobs_due = jobs_due
@@ -87,7 +86,6 @@ class Maintenance:
         reaped = await self._store.job_reap_finished(self.config.batch) if reap else 0
         if self._rollup_due():
             await self._store.job_finished_rollup(self.config.rollup)
-            self._rolled_up_once = True
         for change in rescued:
             self._metrics.lease_rescued(change)
             self._log(change, "lease expired", "jobsvc.LeaseExpired")
@@ -104,12 +102,11 @@ class Maintenance:
         return [c.job_id for c in rescued], [c.job_id for c in expired], reaped
 
     def _rollup_due(self) -> bool:
-        """Roll up at the first pass (catching up), and then while jobs change; not on an
-        idle system, where the watermark could not move far anyway (the overview counts
-        the jobs past the watermark itself, so the counts stay right meanwhile)."""
-        if not self._rolled_up_once or self._quiet_for is None:
-            return True
-        return self._quiet_for() < self.config.rollup.idle_after
+        """Roll up while jobs change (here or on another replica), not on an idle system:
+        its watermark could not move far, and the overview counts the jobs past the
+        watermark itself, so the counts stay right meanwhile. (A replica that starts
+        during work hears of it within a pass.)"""
+        return self._quiet_for is None or self._quiet_for() < self.config.rollup.idle_after
 
     @staticmethod
     def _log(change: Transition, why: str, error_type: str) -> None:
