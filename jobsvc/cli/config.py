@@ -35,7 +35,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         database_timeout=args.database_timeout,
         pause_propagation=args.pause_propagation,
         pool_size=args.pool_size,
-        executor=ExecutorConfig(concurrency=args.concurrency),
+        executor=ExecutorConfig(concurrency=args.concurrency, lease_seconds=_lease_seconds(args)),
         observability=observability_config(args),
         connection=_connection_config(args),
         tls=TlsConfig(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca),
@@ -112,3 +112,10 @@ def log_format(args: argparse.Namespace) -> str:
     """--log-format of serve and worker; ObservabilityConfig's default for the other commands."""
     value: str = getattr(args, "log_format", ObservabilityConfig.log_format)
     return value
+
+
+def _lease_seconds(args: argparse.Namespace) -> float:
+    if not args.lease_seconds > 0:
+        raise SystemExit("--lease-seconds must be more than 0")
+    lease: float = args.lease_seconds
+    return lease

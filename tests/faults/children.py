@@ -125,13 +125,20 @@ class Children:
         return child
 
     async def replica(
-        self, name: str, *, handlers: Sequence[str] = (), concurrency: int = 8, grace: float = 10.0
+        self,
+        name: str,
+        *,
+        handlers: Sequence[str] = (),
+        concurrency: int = 8,
+        grace: float = 10.0,
+        lease: float | None = None,
     ) -> Replica:
         """`jobsvc serve` on this database (no handlers: an API-only replica), once listening."""
         port = free_port()
         command = [*JOBSVC, "serve", "--host", "127.0.0.1", "--port", str(port), "--database-url", self.dsn]
         command += [arg for module in handlers for arg in ("--handlers", module)]
         command += ["--concurrency", str(concurrency), "--shutdown-grace", str(grace)]
+        command += ["--lease-seconds", str(lease)] if lease is not None else []
         replica = Replica(name, port, command, self._env(name))
         self.started.append(replica)
         await replica.wait_for_line(SERVER_READY, timeout=60)

@@ -1,7 +1,8 @@
 """Workflows under kill -9: a replica holding every worker session, then a remote worker,
 killed while steps run, joins and a fan-in wait; the workflow checker (W1-W4, with L4 and
 L6 on the steps' jobs) finds nothing lost, nothing run that should not have, no join
-doubled and nothing stuck."""
+doubled and nothing stuck. And the replica a parent parked on (waiting for its children),
+killed with the children running there."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import asyncio
 
 import pytest
 
-from jobsvc.sdk import Client, workflow_step
-from jobsvc.v1 import workflow_service_pb2
+from jobsvc.sdk import Client, payload_value, workflow_step
+from jobsvc.v1 import job_pb2, workflow_service_pb2
 from tests.conftest import StartServer
 from tests.faults.children import Children, Replica
 from tests.faults.ledger import Ledger
@@ -20,6 +21,7 @@ from tests.faults.workflows import check_workflows
 pytestmark = pytest.mark.slow
 
 WF = workflow_service_pb2
+TERMINAL = (job_pb2.JOB_STATE_SUCCEEDED, job_pb2.JOB_STATE_FAILED, job_pb2.JOB_STATE_CANCELLED)
 
 
 def fan_out(n: int) -> list[workflow_service_pb2.WorkflowStep]:
@@ -72,3 +74,38 @@ async def test_kill_9_of_a_replica_then_of_a_worker_mid_workflow(
     assert set(states.values()) == {WF.WORKFLOW_STATE_SUCCEEDED}, states
     assert counts["workflows"] == 8 and counts["steps"] == 4 * 9 + 4 * 4
     print(f"[faults] workflows under kill -9: {counts}")
+
+
+async def test_kill_9_of_the_replica_a_parent_parked_on(start_server: StartServer, children: Children) -> None:
+    """Proves: a parent that parked waiting for its children on a replica that is then
+    kill -9'd (its children running there too) is not lost with it: the children's leases
+    run out and another replica runs them again, and the last one to finish queues the
+    parent, which resumes there with every child's result, exactly once."""
+    doomed = await children.replica("replica-a", handlers=["tests.child_handlers"], concurrency=4, lease=2.0)
+    async with Client(doomed.address) as client:
+        parent = await client.submit("fan_out", {"xs": [1, 2, 3], "hold": 3.0})
+        await wait_until(lambda: _parked_with_children_running(client, parent.id), timeout=20, what="parked")
+    doomed.kill()
+    survivor = await start_server(handler_modules=["tests.child_handlers"], name="survivor")
+    async with Client(f"127.0.0.1:{survivor.port}") as client:
+        await wait_until(lambda: _finished(client, parent.id), timeout=30, what="the parent to finish")
+        done = await client.get(parent.id)
+        assert done.state == job_pb2.JOB_STATE_SUCCEEDED, done.error
+        assert payload_value(done.result) == {"squares": [1, 4, 9]}
+        starts = [e.started.executor async for e in client.stream(parent.id) if e.WhichOneof("kind") == "started"]
+        assert len(starts) == 2 and starts[0] != "survivor" and starts[1] == "survivor", starts
+        kids = (await client.list_jobs(labels={"parent": parent.id})).jobs
+        assert len(kids) == 3 and all(k.state == job_pb2.JOB_STATE_SUCCEEDED for k in kids)
+        # Each child's first attempt died with its replica: its lease ran out.
+        assert all(k.attempt == 2 and k.attempt_errors[0].type == "jobsvc.LeaseExpired" for k in kids), kids
+
+
+async def _parked_with_children_running(client: Client, parent_id: str) -> bool:
+    parent = await client.get(parent_id)
+    kids = (await client.list_jobs(labels={"parent": parent_id})).jobs
+    running = [k for k in kids if k.state == job_pb2.JOB_STATE_RUNNING]
+    return parent.state == job_pb2.JOB_STATE_WAITING and len(running) == 3
+
+
+async def _finished(client: Client, job_id: str) -> bool:
+    return (await client.get(job_id)).state in TERMINAL

@@ -67,6 +67,13 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     serve.add_argument(
         "--concurrency", type=int, default=ExecutorConfig.concurrency, help="jobs run at once by this process"
     )
+    serve.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=ExecutorConfig.lease_seconds,
+        help="how long this process's executor holds a job it runs without renewing it; a job whose "
+        "process died runs again elsewhere about this long later (remote workers choose their own)",
+    )
     serve.add_argument("--pool-size", type=int, default=ServerConfig.pool_size, help="database connections")
     _add_lifecycle_options(serve)
     _add_connection_options(serve)
