@@ -126,11 +126,12 @@ async def test_an_idempotency_key_returns_the_first_job(server: JobsvcServer, da
 async def test_concurrent_application_transactions_while_two_replicas_claim(
     start_server: StartServer, database_url: str
 ) -> None:
-    """1,000 jobs from 200 concurrent transactions (a quarter rolled back) while two
-    replicas claim: every committed job runs exactly once, no rolled-back one exists."""
+    """A thousand application transactions, 80 at a time (as many connections as the
+    application has), each submitting two jobs (a quarter rolled back) while two replicas
+    claim: every committed job runs exactly once, no rolled-back one exists."""
     for _ in range(2):
         await start_server()
-    pool = await asyncpg.create_pool(database_url, min_size=10, max_size=10)
+    pool = await asyncpg.create_pool(database_url, min_size=80, max_size=80)
     assert pool is not None
     committed: list[str] = []
     rolled_back: list[str] = []
@@ -140,8 +141,8 @@ async def test_concurrent_application_transactions_while_two_replicas_claim(
             tx = conn.transaction()
             await tx.start()
             ids = [
-                str(await conn.fetchval("SELECT jobsvc_submit(handler => 'echo', input => $1::jsonb)", str(n * 5 + i)))
-                for i in range(5)
+                str(await conn.fetchval("SELECT jobsvc_submit(handler => 'echo', input => $1::jsonb)", str(n * 2 + i)))
+                for i in range(2)
             ]
             await asyncio.sleep(random.random() * 0.01)
             if n % 4 == 0:
@@ -152,7 +153,7 @@ async def test_concurrent_application_transactions_while_two_replicas_claim(
                 committed.extend(ids)
 
     try:
-        await asyncio.gather(*(application_transaction(n) for n in range(200)))
+        await asyncio.gather(*(application_transaction(n) for n in range(1000)))
         async with pool.acquire() as conn:
             for _ in range(300):
                 pending = await conn.fetchval("SELECT count(*) FROM jobsvc_jobs WHERE state <> 'succeeded'")
@@ -166,7 +167,7 @@ async def test_concurrent_application_transactions_while_two_replicas_claim(
             )
     finally:
         await pool.close()
-    assert len(committed) == 750 and len(rolled_back) == 250
+    assert len(committed) == 1500 and len(rolled_back) == 500
     by_id = {r["id"]: r for r in rows}
     assert set(by_id) == set(committed), "a committed job is missing, or a rolled-back one exists"
     assert all(r["attempt"] == 1 and r["starts"] == 1 for r in rows), "a job ran twice"
