@@ -539,10 +539,19 @@ WITH input AS (
 ), rows_locked AS MATERIALIZED (
     -- Then the job rows, in id order (see job_lease_extend).
     -- (the uncorrelated subquery is a one-time filter: the counters are locked first)
-    SELECT j.id, j.workflow_id FROM jobsvc_jobs j
+    SELECT j.id, j.workflow_id, j.parent_id FROM jobsvc_jobs j
     WHERE (SELECT count(*) FROM counters) >= 0 AND j.id = ANY(:job_ids::uuid[]) AND j.state = 'running'
     ORDER BY j.id
     FOR UPDATE OF j
+), parents_locked AS MATERIALIZED (
+    -- Then the parents of these jobs (child jobs, ctx.spawn), in id order: the trigger that
+    -- counts a finished child off its waiting parent (jobsvc_jobs_child_finished) would
+    -- otherwise lock them child by child, and two batches finishing children of the same
+    -- two parents could deadlock. For other jobs the array is empty and no index is read.
+    SELECT p.id FROM jobsvc_jobs p
+    WHERE p.id = ANY(ARRAY(SELECT parent_id FROM rows_locked WHERE parent_id IS NOT NULL))
+    ORDER BY p.id
+    FOR UPDATE OF p
 ), dependants_locked AS MATERIALIZED (
     -- Then the workflow steps that wait on these jobs, in id order: the trigger that counts
     -- a finished step off its dependants (jobsvc_workflow_step_finished) would otherwise
@@ -555,7 +564,8 @@ WITH input AS (
     ORDER BY s.job_id
     FOR UPDATE OF s
 ), locked AS MATERIALIZED (
-    SELECT count(*) AS n FROM rows_locked WHERE (SELECT count(*) FROM dependants_locked) >= 0
+    SELECT count(*) AS n FROM rows_locked
+    WHERE (SELECT count(*) FROM dependants_locked) >= 0 AND (SELECT count(*) FROM parents_locked) >= 0
 ), finished AS (
     UPDATE jobsvc_jobs j SET
         state = i.state,
