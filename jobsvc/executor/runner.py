@@ -36,7 +36,7 @@ from jobsvc.app.dispatch import (
     Suspend,
 )
 from jobsvc.domain.errors import JobsvcError
-from jobsvc.domain.handlers import HandlerTable, JobContext
+from jobsvc.domain.handlers import CancelFlag, HandlerTable, JobContext
 from jobsvc.domain.jobs import Claim, EventKind, JobError, Payload
 from jobsvc.domain.limits import PayloadLimits
 from jobsvc.domain.values import JsonValue
@@ -142,7 +142,7 @@ class _EventWriter:
 class _Running:
     claim: Claim
     task: asyncio.Task[None] | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    cancelled: CancelFlag = field(default_factory=CancelFlag)
     stop_reason: str | None = None
 
 
