@@ -54,7 +54,7 @@ async def spawn_unknown(ctx: JobContext, value: Any) -> None:
 async def areas(ctx: JobContext, request: dict) -> dict:
     # One child job per size; each spawn's key is its order here ("0", "1", ...), so the
     # run after the wait gets the same children back instead of spawning new ones.
-    children = [await ctx.spawn("child_square", {"x": n}) for n in request["sizes"]]
+    children = [await ctx.spawn("child_square", {"x": n, "hold": 0.5}) for n in request["sizes"]]
     squares = await ctx.wait(children)  # parks (WAITING, no slot) until all have finished
     await ctx.sleep(request.get("cool_down", 0))  # durable: no slot, survives restarts
     return {"areas": squares}
