@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import math
 import time
@@ -50,6 +51,12 @@ CANCEL_CHANNEL = "jobsvc_cancel"
 PAUSES_CHANNEL = "jobsvc_pauses"
 
 
+# How many moments to come the listener keeps a wake-up for (jobs_due), and how late
+# after each it wakes the claim loops.
+DUE_MOMENTS = 1024
+DUE_MARGIN = 0.005
+
+
 class Listener:
     """Owns the LISTEN connection and routes notifications to local subscribers."""
 
@@ -67,6 +74,8 @@ class Listener:
         self._pause_callbacks: list[Callable[[], None]] = []
         self._due_signals: set[asyncio.Event] = set()
         self._due_timer: asyncio.TimerHandle | None = None
+        # Loop times at which jobs become due, earliest first (a heap); see jobs_due.
+        self._due_moments: list[float] = []
         # When a job last changed, here or on another replica (loop clock; -inf: never).
         self._last_change = -math.inf
         self.connected = asyncio.Event()
@@ -101,20 +110,46 @@ class Listener:
         """Jobs are due at `due` (now when None or past): wake every claim loop of this
         process then (PgNotifications.jobs_due also tells the other replicas).
 
-        One timer, for the earliest moment known; later ones are found by the
-        loops' poll, or by this timer's wake-up.
+        The moments to come are kept in order (up to DUE_MOMENTS; past that the latest
+        are left to the loops' poll) with one timer for the earliest, set again for the
+        next when it fires: a retry due after another one is not left to the poll. Each
+        wake-up comes DUE_MARGIN late, so that a timer firing a hair early (the loop's
+        clock resolution) never claims before the job is due by the database's clock and
+        leaves it to the poll.
         """
         loop = asyncio.get_running_loop()
         delay = 0.0 if due is None else (due - datetime.now(UTC)).total_seconds()
         if delay <= 0:
             self._jobs_due_now()
             return
-        when = loop.time() + delay
+        when = loop.time() + delay + DUE_MARGIN
+        if len(self._due_moments) >= DUE_MOMENTS:
+            if when >= max(self._due_moments):
+                return
+            self._due_moments.remove(max(self._due_moments))
+            heapq.heapify(self._due_moments)
+        heapq.heappush(self._due_moments, when)
+        self._arm_due_timer()
+
+    def _arm_due_timer(self) -> None:
+        """One timer, at the earliest moment still to come."""
+        if not self._due_moments:
+            return
+        earliest = self._due_moments[0]
         timer = self._due_timer
-        if timer is None or timer.cancelled() or timer.when() > when or timer.when() < loop.time():
-            if timer is not None:
-                timer.cancel()
-            self._due_timer = loop.call_at(when, self._jobs_due_now)
+        if timer is not None and not timer.cancelled() and timer.when() <= earliest:
+            return
+        if timer is not None:
+            timer.cancel()
+        self._due_timer = asyncio.get_running_loop().call_at(earliest, self._due_timer_fired)
+
+    def _due_timer_fired(self) -> None:
+        self._due_timer = None
+        now = asyncio.get_running_loop().time()
+        while self._due_moments and self._due_moments[0] <= now:
+            heapq.heappop(self._due_moments)
+        self._jobs_due_now()
+        self._arm_due_timer()
 
     def _jobs_due_now(self) -> None:
         # Sets every claim loop's due_signal.
