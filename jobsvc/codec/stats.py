@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from google.protobuf import duration_pb2
 
-from jobsvc.codec.encode import wait_reason_to_proto
+from jobsvc.codec.encode import fill_timestamp, wait_reason_to_proto
 from jobsvc.domain.jobs import FinishedBucket, VersionStats
 from jobsvc.v1 import stats_service_pb2
 
@@ -48,5 +48,5 @@ def finished_bucket_to_proto(bucket: FinishedBucket) -> stats_service_pb2.Finish
     message = stats_service_pb2.FinishedBucket(
         succeeded=bucket.succeeded, failed=bucket.failed, cancelled=bucket.cancelled
     )
-    message.start.FromDatetime(bucket.start)
+    fill_timestamp(message.start, bucket.start)
     return message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jobsvc.codec.encode import fill_timestamp
 from jobsvc.domain.workers import WorkerSession
 from jobsvc.v1 import worker_directory_pb2
 
@@ -19,6 +20,6 @@ def worker_session_to_proto(session: WorkerSession) -> worker_directory_pb2.Work
         in_flight=session.in_flight,
         replica=session.replica,
     )
-    message.connect_time.FromDatetime(session.connected_at)
-    message.refresh_time.FromDatetime(session.refreshed_at)
+    fill_timestamp(message.connect_time, session.connected_at)
+    fill_timestamp(message.refresh_time, session.refreshed_at)
     return message

@@ -124,9 +124,10 @@ class Listener:
             return
         when = loop.time() + delay + DUE_MARGIN
         if len(self._due_moments) >= DUE_MOMENTS:
-            if when >= max(self._due_moments):
-                return
-            self._due_moments.remove(max(self._due_moments))
+            latest = max(self._due_moments)
+            if when >= latest:
+                return  # the poll finds it
+            self._due_moments.remove(latest)
             heapq.heapify(self._due_moments)
         heapq.heappush(self._due_moments, when)
         self._arm_due_timer()
