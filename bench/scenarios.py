@@ -239,9 +239,20 @@ async def _submit_batch(client: Client, specs: list[job_pb2.JobSpec]) -> int:
 
 # -- End-to-end -------------------------------------------------------------------------
 
-COUNT_SUCCEEDED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'succeeded'"
+
+def count_finished(condition: str) -> str:
+    """A count of the finished jobs where `condition` holds, in the live table and in the
+    history (maintenance moves them there a minute after they finish, during a scenario's
+    runs), read in one snapshot."""
+    return (
+        f"SELECT (SELECT count(*) FROM jobsvc_jobs WHERE {condition})"
+        f" + (SELECT count(*) FROM jobsvc_jobs_history WHERE {condition})"
+    )
+
+
+COUNT_SUCCEEDED = count_finished("state = 'succeeded'")
 COUNT_QUEUED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'queued'"
-COUNT_FAILED = "SELECT count(*) FROM jobsvc_jobs WHERE state IN ('failed', 'cancelled')"
+COUNT_FAILED = count_finished("state IN ('failed', 'cancelled')")
 COUNT_WAITING = "SELECT count(*) FROM jobsvc_jobs WHERE state IN ('queued', 'running') AND handler = $1"
 
 
@@ -357,8 +368,8 @@ FROM generate_series(1, $5::integer)
 # The load's backlog: the redriven jobs queued below it are not part of it.
 COUNT_LOAD_QUEUED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'queued' AND priority >= 0"
 # The load's jobs only: the redriven copies (redrive_of set) run on the same executors.
-COUNT_LOAD_SUCCEEDED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'succeeded' AND redrive_of IS NULL"
-COUNT_REDRIVEN_SUCCEEDED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'succeeded' AND redrive_of IS NOT NULL"
+COUNT_LOAD_SUCCEEDED = count_finished("state = 'succeeded' AND redrive_of IS NULL")
+COUNT_REDRIVEN_SUCCEEDED = count_finished("state = 'succeeded' AND redrive_of IS NOT NULL")
 OPERATION_POLL = 0.2
 REDRIVE_TIMEOUT = 900.0
 
@@ -716,7 +727,7 @@ EDGE_LATENCIES = """SELECT extract(epoch FROM c.started_at - p.finished_at)::flo
                     JOIN jobsvc_workflow_steps cs ON cs.workflow_id = ps.workflow_id AND cs.position = ps.position + 1
                     JOIN jobsvc_jobs c ON c.id = cs.job_id
                     WHERE ps.workflow_id = $1::uuid"""
-COUNT_LABELLED = "SELECT count(*) FROM jobsvc_jobs WHERE state = 'succeeded' AND labels ->> 'bench' = $1"
+COUNT_LABELLED = count_finished("state = 'succeeded' AND labels ->> 'bench' = $1")
 
 
 async def _workflow_done(pool: asyncpg.Pool, workflow_id: str, step: str) -> float:

@@ -11,6 +11,7 @@ import argparse
 from dataclasses import replace
 
 from jobsvc.api.auth import AuthConfig
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.executor import ExecutorConfig
 from jobsvc.handlers.http_delivery import HttpDeliveryConfig
 from jobsvc.observability import ObservabilityConfig
@@ -36,6 +37,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         pause_propagation=args.pause_propagation,
         pool_size=args.pool_size,
         executor=ExecutorConfig(concurrency=args.concurrency, lease_seconds=_lease_seconds(args)),
+        maintenance=MaintenanceConfig(history_after=_history_after(args)),
         observability=observability_config(args),
         connection=_connection_config(args),
         tls=TlsConfig(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca),
@@ -112,6 +114,13 @@ def log_format(args: argparse.Namespace) -> str:
     """--log-format of serve and worker; ObservabilityConfig's default for the other commands."""
     value: str = getattr(args, "log_format", ObservabilityConfig.log_format)
     return value
+
+
+def _history_after(args: argparse.Namespace) -> float:
+    if not args.history_after >= 0:
+        raise SystemExit("--history-after must be 0 or more")
+    history_after: float = args.history_after
+    return history_after
 
 
 def _lease_seconds(args: argparse.Namespace) -> float:

@@ -436,6 +436,16 @@ class RollupConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryMove:
+    """One step of moving finished jobs to the history: how many of the jobs it walked
+    moved (the others stay in the live table), and whether more were left to walk."""
+
+    walked: int
+    moved: int
+    more: bool
+
+
+@dataclass(frozen=True, slots=True)
 class JobPage:
     """One page of a job listing."""
 

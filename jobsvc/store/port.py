@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from jobsvc.domain.children import Park
@@ -18,6 +18,7 @@ from jobsvc.domain.jobs import (
     EventPage,
     FinishedBucket,
     HandlerSpec,
+    HistoryMove,
     Job,
     JobError,
     JobPage,
@@ -297,6 +298,17 @@ class JobStore(Protocol):
 
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
         """Delete jobs finished longer than their retention before `now`; how many."""
+        ...
+
+    async def job_history_move(self, history_after: float, limit: int, *, now: datetime | None = None) -> HistoryMove:
+        """Move up to `limit` of the jobs finished longer than history_after seconds before
+        `now` (and counted by the roll-up) to the history, with their events; the jobs
+        something still finds in the live table stay. Does nothing while another replica moves."""
+        ...
+
+    async def job_history_drop(self, *, now: datetime | None = None) -> list[date]:
+        """Drop the history's partitions whose day is over by `now` (the jobs in them are past
+        their retention); the days dropped."""
         ...
 
     async def job_event_list(self, job_id: str, after_seq: int, limit: int) -> EventPage | None:

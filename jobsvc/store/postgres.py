@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime
+from functools import partial
 from typing import NoReturn, TypeAlias
 
 import asyncpg
@@ -21,6 +23,7 @@ from jobsvc.domain.jobs import (
     EventPage,
     FinishedBucket,
     HandlerSpec,
+    HistoryMove,
     Job,
     JobError,
     JobPage,
@@ -39,7 +42,7 @@ from jobsvc.domain.schedules import Schedule
 from jobsvc.domain.values import JsonValue, is_uuid
 from jobsvc.domain.workers import WorkerSession
 from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowEvent, WorkflowPage, WorkflowSpec
-from jobsvc.store import rows
+from jobsvc.store import history, rows
 from jobsvc.store.batching import Coalescer
 from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, DROP_CONNECTION, create_pool, database_error
 from jobsvc.store.notify import EventNotifier
@@ -385,9 +388,26 @@ class PgStore:
     # -- reading -------------------------------------------------------------------
 
     async def job_get(self, job_id: str, *, payloads: bool = True) -> Job | None:
-        """One job by id."""
+        """One job by id, in the live table or else in the history."""
         found = await self._fetch("job_get", job_id=job_id, payloads=payloads)
-        return rows.job(found[0]) if found else None
+        if found:
+            return rows.job(found[0])
+        return await self._job_get_history(self._fetch, job_id, payloads)
+
+    @staticmethod
+    async def _job_get_history(
+        fetch: Callable[..., Awaitable[list[asyncpg.Record]]], job_id: str, payloads: bool
+    ) -> Job | None:
+        """A job moved to the history (job_get's miss). The BASIC view's payloads are left
+        out here rather than by the query, which is one row and rare."""
+        found = await fetch("job_get_history", job_id=job_id)
+        if not found:
+            return None
+        job = rows.job(found[0])
+        if payloads:
+            return job
+        # As job_get's NULL payload columns read.
+        return replace(job, input=Payload(), result=None if job.result is None else Payload())
 
     async def job_list(
         self,
@@ -425,6 +445,8 @@ class PgStore:
         state and last sequence from the same snapshot; None when the job does not exist."""
         found = await self._fetch("job_event_list", job_id=job_id, after_seq=after_seq, limit=limit)
         if not found:
+            found = await self._fetch("job_event_list_history", job_id=job_id, after_seq=after_seq, limit=limit)
+        if not found:
             return None
         events = [rows.event(r) for r in found if r["seq"] is not None]
         return EventPage(events, JobState(found[0]["job_state"]), found[0]["job_last_seq"])
@@ -439,9 +461,9 @@ class PgStore:
             else:
                 await _run(conn, "job_cancel_running", job_id=job_id, reason=reason)
             found = await _run(conn, "job_get", job_id=job_id, payloads=True)
-        if not found:
+            job = rows.job(found[0]) if found else await self._job_get_history(partial(_run, conn), job_id, True)
+        if job is None:
             raise _job_not_found(job_id)
-        job = rows.job(found[0])
         # Cancelling a cancelled job is a no-op success, as in AIP-151, so that a retried
         # or doubled cancel is not an error; a job that ended otherwise cannot be cancelled.
         if job.state in (JobState.SUCCEEDED, JobState.FAILED):
@@ -894,6 +916,44 @@ class PgStore:
     async def job_reap_finished(self, limit: int, *, now: datetime | None = None) -> int:
         """Delete finished jobs past their retention (by `now`); how many."""
         return len(await self._fetch("job_reap_finished", limit=limit, now=now))
+
+    async def job_history_move(self, history_after: float, limit: int, *, now: datetime | None = None) -> HistoryMove:
+        """Walk the next finished jobs in the order they finished, make the partitions the
+        movers expire in, move them, and set the mark past the walked ones: one
+        transaction, holding the mark's row lock (another replica at it: nothing done)."""
+        async with self._connection() as conn, conn.transaction():
+            walked = await _run(conn, "job_history_walk", history_after=history_after, limit=limit, now=now)
+            if not walked:
+                return HistoryMove(0, 0, False)  # another replica is moving
+            steps = [r for r in walked if r["id"] is not None]
+            moving = [r for r in steps if r["moves"]]
+            if moving:
+                days = history.expiry_days(r["expires_at"] for r in moving)
+                await _run(conn, "job_history_partitions_make", days=days)
+            # Past the last job walked; when fewer than `limit` were left, up to the cutoff.
+            more = len(steps) == limit
+            through_at, through_id = (
+                (steps[-1]["finished_at"], steps[-1]["id"]) if more else (walked[0]["cutoff"], uuid.UUID(int=0))
+            )
+            [moved] = await _run(
+                conn,
+                "job_history_move",
+                job_ids=[r["id"] for r in moving],
+                through_at=through_at,
+                through_id=through_id,
+            )
+            return HistoryMove(len(steps), moved["moved"], more)
+
+    async def job_history_drop(self, *, now: datetime | None = None) -> list[date]:
+        """Drop the history's partitions whose day is over."""
+        async with self._connection() as conn:
+            if now is None:
+                now = await conn.fetchval("SELECT now()")
+            partitions = [
+                history.Partition(r["name"], r["parent"], r["detaching"])
+                for r in await _run(conn, "job_history_partitions")
+            ]
+            return await history.drop_over(conn, partitions, now)
 
     # -- schedules -------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ are kept, each above the object it explains; review the diff, and say why above 
 new (tests/store/test_schema.py insists, and fails when the migrations and schema.sql
 disagree).
 
-Drawn: tables (columns in their order, constraints), indexes, functions and triggers.
+Drawn: tables (columns in their order, constraints, a partitioned table's key; its
+partitions, made at run time, are not the schema's), indexes, functions and triggers.
 Anything else a migration may make (a view, a type, a comment, a grant) is caught by the
 test's pg_dump comparison; teach this module to draw it.
 """
@@ -81,6 +82,7 @@ class Table:
     options: str
     columns: tuple[Column, ...]
     constraints: tuple[tuple[str, str], ...]
+    partition_key: str = ""  # a partitioned table's, as in PARTITION BY: "RANGE (expires_at)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,10 @@ class Catalog:
         the same schema when these are equal, and a diff of them says what differs."""
         out: list[str] = []
         for table in sorted(self.tables, key=lambda t: t.name):
-            out.append(f"table {table.name} (persistence {table.persistence}, options '{table.options}')")
+            out.append(
+                f"table {table.name} (persistence {table.persistence}, options '{table.options}', "
+                f"partition by '{table.partition_key}')"
+            )
             out += [f"  column {n}: {c.name} {c.type} {c.clauses()}".rstrip() for n, c in enumerate(table.columns, 1)]
             out += [f"  constraint {name}: {definition}" for name, definition in table.constraints]
         for kind, definitions in (("index", self.indexes), ("function", self.functions), ("trigger", self.triggers)):
@@ -139,7 +144,7 @@ async def read_catalog(conn: asyncpg.Connection) -> Catalog:
     tables: list[Table] = []
     others: list[str] = []
     for r in await fetch("catalog_relations"):
-        if r["kind"] != "r":
+        if r["kind"] not in ("r", "p"):
             others.append(f"{_RELATION_KINDS.get(r['kind'], 'relation ' + r['kind'])} {r['name']}")
             continue
         tables.append(
@@ -149,6 +154,7 @@ async def read_catalog(conn: asyncpg.Connection) -> Catalog:
                 r["options"],
                 tuple(columns.get(r["oid"], ())),
                 tuple(constraints.get(r["oid"], ())),
+                r["partition_key"],
             )
         )
     indexes = tuple(
@@ -173,7 +179,14 @@ async def read_catalog(conn: asyncpg.Connection) -> Catalog:
 def _unqualified(sql: str, schema: str) -> str:
     """Without the schema name the catalog puts before tables and functions: schema.sql,
     like the migrations, makes everything in the schema it is run in."""
-    return sql.replace(f" ON {schema}.", " ON ").replace(f"EXECUTE FUNCTION {schema}.", "EXECUTE FUNCTION ")
+    return (
+        sql.replace(f" ON {schema}.", " ON ")
+        # A partitioned table's index, as pg_get_indexdef writes it (ONLY: made on the
+        # parent alone, its partitions' attached later); CREATE INDEX without ONLY makes it
+        # on the parent and on every partition, the same thing when there is none yet.
+        .replace(f" ON ONLY {schema}.", " ON ")
+        .replace(f"EXECUTE FUNCTION {schema}.", "EXECUTE FUNCTION ")
+    )
 
 
 def _index_sql(sql: str, schema: str) -> str:
@@ -256,7 +269,9 @@ def _create_table(table: Table, comments: dict[CommentKey, list[str]]) -> str:
     for number, (key, item) in enumerate(items, 1):
         lines += [f"    {line.strip()}" for line in comments.get(key, [])]
         lines.append(f"    {item}{',' if number < len(items) else ''}")
-    lines.append(f") WITH ({table.options});" if table.options else ");")
+    ending = f" PARTITION BY {table.partition_key}" if table.partition_key else ""
+    ending += f" WITH ({table.options})" if table.options else ""
+    lines.append(f"){ending};")
     return "\n".join(lines)
 
 

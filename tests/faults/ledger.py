@@ -160,13 +160,21 @@ async def until_ok(
 
 # -- the checker -----------------------------------------------------------------------
 
+# Every job and event, in the live tables and the history (maintenance moves finished jobs
+# there a minute after they end: a long scenario's early jobs are there when it checks).
 LOAD_JOBS = """
 SELECT id::text, state, attempt, max_attempts, idempotency_key, last_seq,
        extract(epoch FROM finished_at)::double precision AS finished_at,
        jsonb_array_length(attempt_errors) AS attempt_errors
-FROM jobsvc_jobs
+FROM (SELECT NULL::timestamptz AS expires_at, * FROM jobsvc_jobs UNION ALL SELECT * FROM jobsvc_jobs_history) j
 """
-LOAD_EVENTS = "SELECT job_id::text, seq, kind FROM jobsvc_job_events ORDER BY job_id, seq"
+LOAD_EVENTS = """
+SELECT job_id::text, seq, kind
+FROM (SELECT job_id, seq, kind FROM jobsvc_job_events
+      UNION ALL
+      SELECT job_id, seq, kind FROM jobsvc_job_events_history) e
+ORDER BY job_id, seq
+"""
 LOAD_EXECUTIONS = """
 SELECT job_id::text, handler, attempt, worker, pid, started_at, ended_at, outcome
 FROM fault_executions ORDER BY started_at, id

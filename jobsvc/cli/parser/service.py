@@ -12,6 +12,7 @@ from pathlib import Path
 
 from jobsvc import options
 from jobsvc.api.auth import SCOPES, AuthConfig
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.cli.parser.client import DEFAULT_SERVER, add_client_security_options
 from jobsvc.executor import ExecutorConfig
 from jobsvc.handlers.http_delivery import HttpDeliveryConfig
@@ -73,6 +74,13 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         default=ExecutorConfig.lease_seconds,
         help="how long this process's executor holds a job it runs without renewing it; a job whose "
         "process died runs again elsewhere about this long later (remote workers choose their own)",
+    )
+    serve.add_argument(
+        "--history-after",
+        type=float,
+        default=MaintenanceConfig.history_after,
+        help="seconds a finished job stays in the live jobs table before it moves to the history "
+        "(partitioned by day; retention drops whole days)",
     )
     serve.add_argument("--pool-size", type=int, default=ServerConfig.pool_size, help="database connections")
     _add_lifecycle_options(serve)

@@ -5,9 +5,10 @@
 
 -- name: catalog_relations
 -- Tables, views, sequences... in the order they were created (indexes are read below,
--- standalone composite types with the types).
+-- standalone composite types with the types); a partitioned table with its partition key.
 SELECT c.oid, quote_ident(c.relname) AS name, c.relkind::text AS kind, c.relpersistence::text AS persistence,
-       coalesce(array_to_string(c.reloptions, ', '), '') AS options
+       coalesce(array_to_string(c.reloptions, ', '), '') AS options,
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) ELSE '' END AS partition_key
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND c.relkind NOT IN ('i', 'I', 't', 'c')

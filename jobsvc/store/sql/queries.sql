@@ -259,6 +259,25 @@ SELECT id, handler, version_selector, version, state, priority,
 FROM jobsvc_jobs
 WHERE idempotency_key = ANY(:keys::text[]);
 
+-- name: job_get_history
+-- A job moved to jobsvc_jobs_history (job_get found none in jobsvc_jobs): finished, so it
+-- waits for nothing. Probes every partition's id index; only a miss of job_get reads it.
+SELECT *, '' AS waiting_kind FROM jobsvc_jobs_history WHERE id = :job_id LIMIT 1;
+
+-- name: job_event_list_history
+-- job_event_list of a job in the history: its events are in the partition of its day.
+SELECT j.state AS job_state, j.last_seq AS job_last_seq,
+       e.job_id, e.seq, e.kind, e.time, e.data, e.payload, e.payload_type_url, e.payload_data
+FROM jobsvc_jobs_history j
+LEFT JOIN LATERAL (
+    SELECT * FROM jobsvc_job_events_history
+    WHERE job_id = j.id AND expires_at = j.expires_at AND seq > :after_seq
+    ORDER BY seq
+    LIMIT :limit
+) e ON true
+WHERE j.id = :job_id
+ORDER BY e.seq;
+
 -- name: job_list
 -- Newest first, keyset-paginated on (created_at, id): :states NULL is any state,
 -- :handler, :version and :labels NULL any, :created_after/:created_before NULL unbounded (the
@@ -298,7 +317,12 @@ SELECT id, handler, version_selector, version, state, priority,
                THEN 'rate_limit'
            ELSE ''
        END AS waiting_kind
-FROM jobsvc_jobs
+-- The live table and the history (0016) as one: its branch is left out when the states
+-- asked for are not finished ones, else both are walked by creation, merged.
+FROM (SELECT NULL::timestamptz AS expires_at, * FROM jobsvc_jobs
+      UNION ALL
+      SELECT * FROM jobsvc_jobs_history
+      WHERE :states::text[] IS NULL OR :states && ARRAY['succeeded', 'failed', 'cancelled']) AS jobsvc_jobs
 WHERE (:states::text[] IS NULL OR state = ANY(:states))
   AND (:handler::text IS NULL OR handler = :handler)
   -- :labels (JSON text, NULL for any): containment through jobsvc_jobs_labels_idx, whose
@@ -733,6 +757,77 @@ WITH reaped AS (
 )
 SELECT id FROM reaped;
 
+-- name: job_history_walk
+-- The history move's first step (job_history_move is the last, in one transaction): lock
+-- the move's mark (SKIP LOCKED: no row when another replica is at it) and walk up to
+-- :limit jobs finished after it, in (finished_at, id) order, up to the cutoff:
+-- :history_after seconds before :now, or the roll-up's watermark if that is earlier (the
+-- overview counts the jobs finished after it from jobsvc_jobs). For each, whether it moves
+-- (0016 says which stay; an expired one is the reaper's) and when its retention ends. One
+-- row with a NULL id: nothing to walk up to the cutoff.
+WITH mark AS (
+    SELECT m.through_at, m.through_id,
+           least(coalesce(:now::timestamptz, now()) - make_interval(secs => :history_after), r.through) AS cutoff
+    FROM jobsvc_history_mark m, jobsvc_finished_rollup r
+    FOR UPDATE OF m SKIP LOCKED
+)
+SELECT mark.cutoff, j.id, j.finished_at, j.expires_at,
+       (j.state IN ('succeeded', 'cancelled') OR (j.state = 'failed' AND j.redriven))
+       AND j.idempotency_key IS NULL AND j.input_hash IS NULL AND j.workflow_id IS NULL
+       AND j.parent_id IS NULL AND NOT j.has_children
+       AND j.expires_at > coalesce(:now::timestamptz, now()) AS moves
+FROM mark
+LEFT JOIN LATERAL (
+    SELECT id, finished_at, state, redriven, idempotency_key, input_hash, workflow_id, parent_id, has_children,
+           finished_at + make_interval(secs => retention) AS expires_at
+    FROM jobsvc_jobs
+    WHERE finished_at IS NOT NULL AND finished_at >= mark.through_at AND finished_at < mark.cutoff
+      AND (finished_at, id) > (mark.through_at, mark.through_id)
+    ORDER BY finished_at, id
+    LIMIT :limit
+) j ON true
+ORDER BY j.finished_at, j.id;
+
+-- name: job_history_partitions_make
+-- The history's partitions for the days :days, those not made yet (before a move puts
+-- rows in them).
+SELECT jobsvc_history_partition(d) FROM unnest(:days::date[]) d;
+
+-- name: job_history_move
+-- Moves the finished jobs :job_ids and their events from jobsvc_jobs and
+-- jobsvc_job_events to the history (rows of both keep their columns, expires_at first),
+-- and sets the move's mark to (:through_at, :through_id). How many jobs moved.
+WITH jobs AS (
+    DELETE FROM jobsvc_jobs j
+    WHERE j.id = ANY(:job_ids::uuid[]) AND j.finished_at IS NOT NULL
+    RETURNING j.finished_at + make_interval(secs => j.retention) AS expires_at, j.*
+), moved AS (
+    INSERT INTO jobsvc_jobs_history SELECT * FROM jobs
+    RETURNING id, expires_at
+), events AS (
+    DELETE FROM jobsvc_job_events e USING moved m
+    WHERE e.job_id = m.id
+    RETURNING m.expires_at, e.*
+), events_moved AS (
+    INSERT INTO jobsvc_job_events_history SELECT * FROM events
+), marked AS (
+    UPDATE jobsvc_history_mark SET through_at = :through_at::timestamptz, through_id = :through_id::uuid
+)
+SELECT count(*) AS moved FROM moved;
+
+-- name: job_history_partitions
+-- The history's partitions (those of both tables, and tables left by a drop that stopped
+-- between its detach and its drop), by name: the name ends with the day its rows expire.
+-- detaching: a DETACH CONCURRENTLY that did not finish (it is finished with FINALIZE).
+SELECT c.relname::text AS name, p.relname::text AS parent, coalesce(i.inhdetachpending, false) AS detaching,
+       i.inhrelid IS NOT NULL AS attached
+FROM pg_class c
+LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
+LEFT JOIN pg_class p ON p.oid = i.inhparent
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
+  AND c.relname ~ '^jobsvc_(jobs|job_events)_history_[0-9]{8}$'
+ORDER BY c.relname;
+
 -- name: job_redrive_many
 -- Re-runs dead-lettered jobs (FAILED, not redriven before) as new jobs with the
 -- same spec and a fresh attempt budget: the originals stay FAILED, so a terminal
@@ -1154,8 +1249,17 @@ SELECT deleted.*, pg_notify('jobsvc_pauses', '') AS notified FROM deleted;
 
 -- name: operation_count
 -- How many jobs a bulk action would act on now (its dry run, and `matched` at its start).
-SELECT count(*) AS matched FROM jobsvc_jobs j
-WHERE jobsvc_job_selected(j, :filter::text::jsonb, :action) AND j.created_at <= now();
+SELECT count(*) AS matched FROM (
+    SELECT state, redriven, handler, version, labels, concurrency_key, rate_key, fairness_key, created_at
+    FROM jobsvc_jobs
+    UNION ALL
+    -- Only a delete acts on finished jobs moved to the history.
+    SELECT state, redriven, handler, version, labels, concurrency_key, rate_key, fairness_key, created_at
+    FROM jobsvc_jobs_history WHERE :action = 'delete'
+) j
+WHERE jobsvc_job_selected(:filter::text::jsonb, :action, j.state, j.redriven, j.handler, j.version, j.labels,
+                          j.concurrency_key, j.rate_key, j.fairness_key, j.created_at)
+  AND j.created_at <= now();
 
 -- name: operation_insert
 -- A bulk action, running from now: its cursor starts after every job that exists.
@@ -1192,8 +1296,16 @@ RETURNING *;
 
 -- name: operation_batch
 -- The next :limit jobs the operation acts on, newest first, after its cursor.
-SELECT j.id, j.created_at FROM jobsvc_jobs j
-WHERE jobsvc_job_selected(j, :filter::text::jsonb, :action)
+SELECT j.id, j.created_at FROM (
+    SELECT id, state, redriven, handler, version, labels, concurrency_key, rate_key, fairness_key, created_at
+    FROM jobsvc_jobs
+    UNION ALL
+    -- As operation_count: the history for a delete only.
+    SELECT id, state, redriven, handler, version, labels, concurrency_key, rate_key, fairness_key, created_at
+    FROM jobsvc_jobs_history WHERE :action = 'delete'
+) j
+WHERE jobsvc_job_selected(:filter::text::jsonb, :action, j.state, j.redriven, j.handler, j.version, j.labels,
+                          j.concurrency_key, j.rate_key, j.fairness_key, j.created_at)
   AND (j.created_at, j.id) < (:cursor_created_at::timestamptz, :cursor_id::uuid)
 ORDER BY j.created_at DESC, j.id DESC
 LIMIT :limit;
@@ -1235,14 +1347,21 @@ SELECT id, 'queued' AS was FROM queued
 UNION ALL SELECT id, 'running' FROM running;
 
 -- name: job_delete_many
--- Deletes the finished jobs of :job_ids and their events (as the reaper does).
+-- Deletes the finished jobs of :job_ids and their events (as the reaper does), in
+-- jobsvc_jobs or in the history.
 WITH deleted AS (
     DELETE FROM jobsvc_jobs WHERE id = ANY(:job_ids::uuid[]) AND state IN ('succeeded', 'failed', 'cancelled')
     RETURNING id
 ), events AS (
     DELETE FROM jobsvc_job_events WHERE job_id IN (SELECT id FROM deleted)
+), deleted_history AS (
+    DELETE FROM jobsvc_jobs_history WHERE id = ANY(:job_ids::uuid[])
+    RETURNING id, expires_at
+), events_history AS (
+    DELETE FROM jobsvc_job_events_history e USING deleted_history d
+    WHERE e.job_id = d.id AND e.expires_at = d.expires_at
 )
-SELECT id FROM deleted;
+SELECT id FROM deleted UNION ALL SELECT id FROM deleted_history;
 -- name: workflow_insert
 -- Makes the jobs of a workflow (inserted by job_insert_many in the same transaction)
 -- its steps: the workflow row, one step row per job with its parents to wait for, and

@@ -426,6 +426,117 @@ CREATE TABLE jobsvc_finished_rollup (
     CONSTRAINT jobsvc_finished_rollup_pkey PRIMARY KEY (id)
 );
 
+-- The history (0016): finished jobs moved out of jobsvc_jobs once finished for
+-- --history-after and counted by the roll-up, partitioned by the UTC day their retention
+-- ends (expires_at = finished_at + retention), so that retention drops a day whole. Its
+-- columns: expires_at, then exactly jobsvc_jobs's in the same order (a row moves as
+-- `SELECT expires_at, j.*`; readers union the two). A migration that adds a column to
+-- jobsvc_jobs adds it here too (tests/store/test_history.py checks they agree).
+-- Partitions are made at run time (jobsvc_history_partition), never by a migration.
+CREATE TABLE jobsvc_jobs_history (
+    expires_at                timestamptz      NOT NULL,
+    id                        uuid             NOT NULL,
+    handler                   text             NOT NULL,
+    version_selector          text             NOT NULL,
+    version                   text             NOT NULL,
+    state                     text             NOT NULL,
+    priority                  integer          NOT NULL DEFAULT 0,
+    input                     jsonb,
+    input_type_url            text,
+    input_data                bytea,
+    result                    jsonb,
+    result_type_url           text,
+    result_data               bytea,
+    error                     jsonb,
+    attempt                   integer          NOT NULL DEFAULT 0,
+    attempt_token             uuid,
+    lease_owner               text,
+    lease_expires_at          timestamptz,
+    idempotency_key           text,
+    labels                    jsonb            NOT NULL DEFAULT '{}'::jsonb,
+    created_at                timestamptz      NOT NULL DEFAULT now(),
+    run_at                    timestamptz      NOT NULL DEFAULT now(),
+    started_at                timestamptz,
+    finished_at               timestamptz,
+    cancel_requested          boolean          NOT NULL DEFAULT false,
+    cancel_reason             text,
+    last_seq                  integer          NOT NULL DEFAULT 0,
+    progress_percent          double precision,
+    progress_message          text,
+    max_attempts              integer          NOT NULL DEFAULT 3,
+    retry_initial_interval    double precision NOT NULL DEFAULT 1,
+    retry_backoff_coefficient double precision NOT NULL DEFAULT 2,
+    retry_maximum_interval    double precision NOT NULL DEFAULT 300,
+    non_retryable_error_types text[]           NOT NULL DEFAULT '{}'::text[],
+    attempt_timeout           double precision,
+    attempt_deadline          timestamptz,
+    deadline_at               timestamptz,
+    start_deadline_at         timestamptz,
+    attempt_errors            jsonb            NOT NULL DEFAULT '[]'::jsonb,
+    input_hash                text,
+    cached_from               uuid,
+    redrive_of                uuid,
+    redriven                  boolean          NOT NULL DEFAULT false,
+    retention                 double precision NOT NULL DEFAULT 604800,
+    concurrency_key           text,
+    concurrency_limit         integer,
+    rate_key                  text,
+    rate_limit                integer,
+    rate_period               double precision,
+    fairness_key              text,
+    order_at                  timestamptz      NOT NULL DEFAULT now(),
+    trace_context             jsonb,
+    workflow_id               uuid,
+    parent_id                 uuid,
+    spawn_key                 text,
+    has_children              boolean          NOT NULL DEFAULT false,
+    awaiting                  uuid[],
+    children_pending          integer          NOT NULL DEFAULT 0,
+    sleeps                    jsonb
+) PARTITION BY RANGE (expires_at);
+
+-- ListJobs, newest first (merged with jobsvc_jobs_created_idx's walk).
+CREATE INDEX jobsvc_jobs_history_created_idx ON jobsvc_jobs_history (created_at DESC, id DESC);
+
+-- ListJobs of one handler.
+CREATE INDEX jobsvc_jobs_history_handler_created_idx ON jobsvc_jobs_history (handler, created_at DESC, id DESC);
+
+-- GetJob and Stream of a job no longer in jobsvc_jobs: a probe per partition.
+CREATE INDEX jobsvc_jobs_history_id_idx ON jobsvc_jobs_history (id);
+
+-- ListJobs' label filters, as jobsvc_jobs_labels_idx.
+CREATE INDEX jobsvc_jobs_history_labels_idx ON jobsvc_jobs_history USING gin (labels jsonb_path_ops)
+    WHERE (labels <> '{}'::jsonb);
+
+-- The events of the jobs in jobsvc_jobs_history, moved with them into the partition of
+-- the same day: expires_at, then jobsvc_job_events's columns in their order.
+CREATE TABLE jobsvc_job_events_history (
+    expires_at       timestamptz NOT NULL,
+    job_id           uuid        NOT NULL,
+    seq              integer     NOT NULL,
+    kind             text        NOT NULL,
+    "time"           timestamptz NOT NULL DEFAULT now(),
+    data             jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    payload          jsonb,
+    payload_type_url text,
+    payload_data     bytea
+) PARTITION BY RANGE (expires_at);
+
+-- A job's events in order (Stream of a job in the history).
+CREATE INDEX jobsvc_job_events_history_job_idx ON jobsvc_job_events_history (job_id, seq);
+
+-- How far the move to the history has walked jobsvc_jobs_finished_idx (one row): every
+-- job finished before (through_at, through_id) has moved or stays in jobsvc_jobs for good
+-- (keyed jobs, the dead-letter queue, workflow steps, child jobs and parents), so each
+-- finished job is looked at once. Its row lock is the move's mutex between replicas.
+CREATE TABLE jobsvc_history_mark (
+    id         boolean     NOT NULL DEFAULT true,
+    through_at timestamptz NOT NULL,
+    through_id uuid        NOT NULL,
+    CONSTRAINT jobsvc_history_mark_id_check CHECK (id),
+    CONSTRAINT jobsvc_history_mark_pkey PRIMARY KEY (id)
+);
+
 -- The backoff after failed attempt p_attempt: initial * coefficient^(p_attempt - 1), at
 -- most maximum, computed in logarithms so that no intermediate value overflows or
 -- underflows, whatever the stored policy (0006: power() overflowing a double used to fail
@@ -599,6 +710,29 @@ AS $function$
     LIMIT 1
 $function$;
 
+-- The partitions of both history tables for the UTC day p_day, when not made yet: each
+-- created apart, then attached (which locks the parent only against other schema
+-- changes, not against readers). Run by the move under the mark's row lock.
+CREATE FUNCTION jobsvc_history_partition(p_day date)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_from timestamptz := p_day::timestamp AT TIME ZONE 'UTC';
+    v_to timestamptz := (p_day + 1)::timestamp AT TIME ZONE 'UTC';
+    v_parent text;
+    v_name text;
+BEGIN
+    FOREACH v_parent IN ARRAY ARRAY['jobsvc_jobs_history', 'jobsvc_job_events_history'] LOOP
+        v_name := v_parent || '_' || to_char(p_day, 'YYYYMMDD');
+        CONTINUE WHEN to_regclass(v_name) IS NOT NULL;
+        EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS)', v_name, v_parent);
+        EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
+                       v_parent, v_name, v_from, v_to);
+    END LOOP;
+END
+$function$;
+
 -- Parks a running attempt (ctx.wait, ctx.sleep): WAITING for its unfinished children, or
 -- QUEUED until its sleep ends (or now). It writes only the parent's row: the children are
 -- read after the parent's lock is taken (see migration 0015).
@@ -652,25 +786,26 @@ END;
 $function$;
 
 -- Whether a bulk action's filter selects a job and the action applies to it: the one
--- definition, for the dry-run count and every batch.
-CREATE FUNCTION jobsvc_job_selected(j jobsvc_jobs, f jsonb, action text)
+-- definition, for the dry-run count and every batch. On the job's columns (0016), so that
+-- it reads the rows of jobsvc_jobs and of the history alike; one SELECT, inlined.
+CREATE FUNCTION jobsvc_job_selected(f jsonb, action text, state text, redriven boolean, handler text, version text, labels jsonb, concurrency_key text, rate_key text, fairness_key text, created_at timestamp with time zone)
  RETURNS boolean
  LANGUAGE sql
  STABLE
 AS $function$
     SELECT coalesce(
         CASE action
-            WHEN 'cancel' THEN j.state IN ('queued', 'waiting', 'running')
-            WHEN 'redrive' THEN j.state = 'failed' AND NOT j.redriven
-            WHEN 'delete' THEN j.state IN ('succeeded', 'failed', 'cancelled')
+            WHEN 'cancel' THEN state IN ('queued', 'waiting', 'running')
+            WHEN 'redrive' THEN state = 'failed' AND NOT redriven
+            WHEN 'delete' THEN state IN ('succeeded', 'failed', 'cancelled')
         END
-        AND (f -> 'states' IS NULL OR (f -> 'states') ? j.state)
-        AND (f ->> 'handler' IS NULL OR j.handler = f ->> 'handler')
-        AND (f ->> 'version' IS NULL OR j.version = f ->> 'version')
-        AND (f -> 'labels' IS NULL OR j.labels @> (f -> 'labels'))
-        AND (f ->> 'flow_key' IS NULL OR f ->> 'flow_key' IN (j.concurrency_key, j.rate_key, j.fairness_key))
-        AND (f ->> 'created_after' IS NULL OR j.created_at >= (f ->> 'created_after')::timestamptz)
-        AND (f ->> 'created_before' IS NULL OR j.created_at < (f ->> 'created_before')::timestamptz),
+        AND (f -> 'states' IS NULL OR (f -> 'states') ? state)
+        AND (f ->> 'handler' IS NULL OR handler = f ->> 'handler')
+        AND (f ->> 'version' IS NULL OR version = f ->> 'version')
+        AND (f -> 'labels' IS NULL OR labels @> (f -> 'labels'))
+        AND (f ->> 'flow_key' IS NULL OR f ->> 'flow_key' IN (concurrency_key, rate_key, fairness_key))
+        AND (f ->> 'created_after' IS NULL OR created_at >= (f ->> 'created_after')::timestamptz)
+        AND (f ->> 'created_before' IS NULL OR created_at < (f ->> 'created_before')::timestamptz),
         false)
 $function$;
 
