@@ -7,7 +7,8 @@ Starts a private PostgreSQL (fsync off: this measures reads), fills one database
 --jobs finished jobs older than an hour and --last-hour within the last hour (20
 handlers, 2% failed, 1% cancelled, evenly spread) plus 1,000 queued and 50 running
 ones, rolls the finished jobs up into per-minute counts as maintenance does (migration
-0012; timed), starts a jobsvc server on it with the HTTP port on, and times each page's
+0012; timed) and moves those older than an hour to the history (0016; timed: all but the
+failed ones, the dead-letter queue stays), starts a jobsvc server on it with the HTTP port on, and times each page's
 API calls over HTTP (median and max of --runs), as the browser makes them. Everything it
 starts is stopped at the end.
 """
@@ -34,16 +35,19 @@ from jobsvc.store.postgres import PgStore, create_pool
 from jobsvc.store.sql import bind
 
 HANDLERS = 20
+# The jobs older than this are in the history, the newer ones in jobsvc_jobs (its 30-day
+# retention keeps every planted job out of the reaper's reach).
+HISTORY_AFTER = 3600.0
 FILL = """
 INSERT INTO jobsvc_jobs (id, handler, version_selector, version, state, input, result, error, attempt,
-                         created_at, run_at, order_at, started_at, finished_at)
+                         created_at, run_at, order_at, started_at, finished_at, retention)
 SELECT gen_random_uuid(), 'h' || (i % $2), '', '1.0.0',
        CASE WHEN i % 50 = 0 THEN 'failed' WHEN i % 100 = 1 THEN 'cancelled' ELSE 'succeeded' END,
        '{"n": 1}', '{"ok": true}',
        CASE WHEN i % 50 = 0 THEN '{"type": "ValueError", "message": "bad"}'::jsonb END, 1,
        now() - make_interval(secs => i * $4::float8), now() - make_interval(secs => i * $4::float8),
        now() - make_interval(secs => i * $4::float8), now() - make_interval(secs => i * $4::float8),
-       now() - make_interval(secs => i * $4::float8) + interval '50 milliseconds'
+       now() - make_interval(secs => i * $4::float8) + interval '50 milliseconds', 30 * 86400
 FROM generate_series($1::int, $1::int + $3::int - 1) AS i
 """
 ACTIVE = """
@@ -160,6 +164,15 @@ async def roll_up(dsn: str, lag: float) -> None:
         started = time.monotonic()
         await store.job_finished_rollup(config)
         print(f"a roll-up with nothing new to count: {(time.monotonic() - started) * 1000:.1f} ms")
+        # And what maintenance does next: the jobs finished more than --history-after ago
+        # (an hour here, a minute by default) move to the history.
+        started, moved = time.monotonic(), 0
+        while True:
+            step = await store.job_history_move(HISTORY_AFTER, 50_000)
+            moved += step.moved
+            if not step.more:
+                break
+        print(f"moved {moved:,} jobs finished over an hour ago to the history in {time.monotonic() - started:.1f} s")
     finally:
         await pool.close()
 

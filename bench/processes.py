@@ -72,6 +72,8 @@ class ServerOptions:
     worker_kind: str = "python"
     # Handler modules of the server; the workers serve bench.remote_handlers.
     handlers: tuple[str, ...] = ("bench.handlers",)
+    # Seconds before a finished job moves to the history (None: the server's default).
+    history_after: float | None = None
 
     def args(self) -> list[str]:
         """Extra command-line arguments for bench.serve."""
@@ -79,6 +81,8 @@ class ServerOptions:
         if self.metrics:
             extra += ["--metrics-port", "0"]
         extra += [arg for module in self.handlers for arg in ("--handlers", module)]
+        if self.history_after is not None:
+            extra += ["--history-after", str(self.history_after)]
         return extra if self.uvloop else [*extra, "--no-uvloop"]
 
 

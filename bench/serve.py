@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.executor import ExecutorConfig
 from jobsvc.observability import ObservabilityConfig
 from jobsvc.server import JobsvcServer, ServerConfig
@@ -40,6 +41,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shutdown-grace", type=float, default=2.0)
     parser.add_argument("--no-uvloop", action="store_true", help="use the default asyncio loop")
     parser.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics (0: a free port)")
+    parser.add_argument(
+        "--history-after",
+        type=float,
+        default=MaintenanceConfig.history_after,
+        help="seconds before a finished job moves to the history",
+    )
     return parser.parse_args(argv)
 
 
@@ -54,6 +61,7 @@ def server_config(args: argparse.Namespace) -> ServerConfig:
         pool_size=args.pool_size,
         shutdown_grace=args.shutdown_grace,
         observability=ObservabilityConfig(metrics_port=args.metrics_port, metrics_host="127.0.0.1"),
+        maintenance=MaintenanceConfig(history_after=args.history_after),
     )
 
 

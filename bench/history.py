@@ -1,0 +1,329 @@
+"""Does the hot path slow down as the history grows, and what does a day of retention cost?
+(Issue 18: end-to-end jobs/s and Call p50 with 0, 10 million and 50 million finished jobs
+in the database; the time and WAL of one day's retention before and after partitioning.)
+
+    python -m bench.history [--sizes 0,10000000,50000000] [--days 7] [--quick] [--json out.json]
+
+Starts a private PostgreSQL (fsync on, as the harness's), and for each size a fresh
+database holding that many finished jobs in the history (migration 0016), each with its
+three events (queued, started, succeeded), spread over --days days of expiry and 20
+handlers. They are generated in PostgreSQL (INSERT ... SELECT over generate_series, into
+each day's table before its indexes are built and it is attached: faster than COPY from a
+client, which would only parse what this writes directly). Then a jobsvc server process
+(moving its own finished jobs to the history after 5 s, so that the move runs during the
+windows) serves the harness's end-to-end scenario (bench.scenarios.e2e_run) and its Call
+scenario with one caller (call_run), measured as bench.run measures them.
+
+Retention, at each size with history: one day's jobs deleted row by row from the live
+table as the reaper did before 0016 (job_reap_finished in batches of 10,000; the same
+number of jobs, planted there with their events), against the drop of one day's history
+partitions (job_history_drop): each with its wall time and the WAL it wrote.
+Everything it starts is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench.processes import (
+    CpuProbe,
+    ServerOptions,
+    create_database,
+    fresh_postgres,
+    postmaster_pid,
+    server_processes,
+)
+from bench.run import measure_window
+from bench.scenarios import FULL, QUICK, Context, Outcome, call_run, e2e_run
+from jobsvc.sdk import Client
+from jobsvc.store.postgres import PgStore, create_pool
+
+HANDLERS = 20
+RETENTION = 7 * 86400.0
+E2E_CONCURRENCY = 64
+REAP_BATCH = 10_000
+
+# One day's finished jobs ($2 of them, ids $1.., expiring through the day $3) into the
+# detached table named by the caller; their events likewise. Finished a retention before
+# they expire, created 50 ms before they finished.
+FILL_JOBS = """
+INSERT INTO {table} (expires_at, id, handler, version_selector, version, state, input, result, attempt,
+                     last_seq, created_at, run_at, order_at, started_at, finished_at, retention)
+SELECT e, gen_random_uuid(), 'h' || (i % {handlers}), '', '1.0.0', 'succeeded', '{{"n": 1}}', '{{"ok": true}}', 1,
+       3, f - interval '50 milliseconds', f - interval '50 milliseconds', f - interval '50 milliseconds',
+       f - interval '10 milliseconds', f, {retention}
+FROM generate_series(1, $1::bigint) AS i,
+     LATERAL (SELECT $2::timestamptz + make_interval(secs => 86399.0 * i / $1::bigint)) AS at(e),
+     LATERAL (SELECT e - make_interval(secs => {retention})) AS done(f)
+"""
+FILL_EVENTS = """
+INSERT INTO {events} (expires_at, job_id, seq, kind, "time")
+SELECT j.expires_at, j.id, k.seq, k.kind, j.finished_at
+FROM {table} j, (VALUES (1, 'queued'), (2, 'started'), (3, 'succeeded')) AS k(seq, kind)
+"""
+# The same day as the live table kept it before 0016: finished jobs past their retention,
+# each with its three events, for the reaper to delete.
+PLANT_LIVE = """
+WITH jobs AS (
+    INSERT INTO jobsvc_jobs (id, handler, version_selector, version, state, input, result, attempt, last_seq,
+                             created_at, run_at, order_at, started_at, finished_at, retention)
+    SELECT gen_random_uuid(), 'h' || (i % $2), '', '1.0.0', 'succeeded', '{"n": 1}', '{"ok": true}', 1, 3,
+           now() - interval '8 days', now() - interval '8 days', now() - interval '8 days',
+           now() - interval '8 days', now() - interval '8 days' + make_interval(secs => i / $1::float8), 604800
+    FROM generate_series(1, $1::bigint) AS i
+    RETURNING id, finished_at
+)
+INSERT INTO jobsvc_job_events (job_id, seq, kind, "time")
+SELECT j.id, k.seq, k.kind, j.finished_at
+FROM jobs j, (VALUES (1, 'queued'), (2, 'started'), (3, 'succeeded')) AS k(seq, kind)
+"""
+WAL_LSN = "SELECT pg_current_wal_lsn()"
+WAL_BYTES = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint"
+
+
+@dataclass
+class SizeResult:
+    """What one history size measured."""
+
+    history_jobs: int
+    fill_seconds: float = 0.0
+    database_bytes: int = 0
+    e2e: float = 0.0
+    e2e_cores: dict[str, float] = field(default_factory=dict)
+    call_p50: float = 0.0
+    call_p99: float = 0.0
+    call_rate: float = 0.0
+    retention: dict[str, float] = field(default_factory=dict)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, day_time(), UTC)
+
+
+async def fill(dsn: str, jobs: int, days: int) -> float:
+    """Migrate, then put `jobs` finished jobs in the history over `days` days of expiry
+    (from the day after tomorrow); seconds it took. Two days are filled at once (two cores)."""
+    started = time.perf_counter()
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        await PgStore(pool).migrate()
+    finally:
+        await pool.close()
+    if not jobs:
+        return time.perf_counter() - started
+    first = datetime.now(UTC).date() + timedelta(days=2)
+    per_day = [jobs // days + (1 if d < jobs % days else 0) for d in range(days)]
+    queue: asyncio.Queue[tuple[date, int]] = asyncio.Queue()
+    for offset, count in enumerate(per_day):
+        queue.put_nowait((first + timedelta(days=offset), count))
+
+    async def filler() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            while not queue.empty():
+                day, count = queue.get_nowait()
+                await _fill_day(conn, day, count)
+        finally:
+            await conn.close()
+
+    await asyncio.gather(filler(), filler())
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("VACUUM ANALYZE jobsvc_jobs_history")
+        await conn.execute("VACUUM ANALYZE jobsvc_job_events_history")
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def _fill_day(conn: asyncpg.Connection, day: date, count: int) -> None:
+    """One day's jobs and events into tables of their own, then attached as the day's
+    partitions (named as jobsvc_history_partition names them; attaching builds their
+    indexes in one sorted pass each)."""
+    suffix = f"{day:%Y%m%d}"
+    table, events = f"jobsvc_jobs_history_{suffix}", f"jobsvc_job_events_history_{suffix}"
+    await conn.execute(f"CREATE TABLE {table} (LIKE jobsvc_jobs_history INCLUDING DEFAULTS)")
+    await conn.execute(f"CREATE TABLE {events} (LIKE jobsvc_job_events_history INCLUDING DEFAULTS)")
+    sql = FILL_JOBS.format(table=table, handlers=HANDLERS, retention=RETENTION)
+    await conn.execute(sql, count, _day_start(day))
+    await conn.execute(FILL_EVENTS.format(events=events, table=table))
+    bounds = (
+        f"FOR VALUES FROM ('{_day_start(day).isoformat()}') TO ('{_day_start(day + timedelta(days=1)).isoformat()}')"
+    )
+    await conn.execute(f"ALTER TABLE jobsvc_jobs_history ATTACH PARTITION {table} {bounds}")
+    await conn.execute(f"ALTER TABLE jobsvc_job_events_history ATTACH PARTITION {events} {bounds}")
+
+
+async def measure_hot_path(pg: Any, dsn: str, name: str, logs: Path, quick: bool) -> tuple[Outcome, Outcome]:
+    """The harness's end-to-end and Call (one caller) scenarios on a server of `dsn`."""
+    options = ServerOptions(concurrency=E2E_CONCURRENCY, history_after=5.0)
+    async with contextlib.AsyncExitStack() as stack:
+        servers = await stack.enter_async_context(server_processes(dsn, options, logs, name))
+        client = await stack.enter_async_context(Client(servers[0].target))
+        pool = await stack.enter_async_context(_pool(dsn))
+        probe = CpuProbe({"server": [s.pid for s in servers]}, postmaster_pid(pg))
+        ctx = Context(
+            client, pool, QUICK if quick else FULL, measure_window(probe, None), servers=servers, clients=[client]
+        )
+        e2e = await e2e_run(E2E_CONCURRENCY, key="e2e")(ctx)
+        call = await call_run(1)(ctx)
+        for server in servers:
+            errors = server.logged_errors()
+            if errors:
+                raise RuntimeError(f"server logged {len(errors)} error(s), the first: {errors[0]}")
+        return e2e, call
+
+
+@contextlib.asynccontextmanager
+async def _pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2, command_timeout=120)
+    assert pool is not None
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
+    """One day of retention both ways: seconds and WAL bytes."""
+    conn = await asyncpg.connect(dsn)
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        store = PgStore(pool)
+        await conn.execute(PLANT_LIVE, day_jobs, HANDLERS)
+        await conn.execute("VACUUM ANALYZE jobsvc_jobs")
+        await conn.execute("CHECKPOINT")
+        lsn = await conn.fetchval(WAL_LSN)
+        began = time.perf_counter()
+        deleted = 0
+        while reaped := await store.job_reap_finished(REAP_BATCH):
+            deleted += reaped
+        delete_seconds = time.perf_counter() - began
+        delete_wal = await conn.fetchval(WAL_BYTES, lsn)
+        if deleted != day_jobs:
+            raise RuntimeError(f"the reaper deleted {deleted} jobs of {day_jobs}")
+
+        [first] = await conn.fetch(
+            "SELECT min(relname) AS name FROM pg_class WHERE relname ~ '^jobsvc_jobs_history_[0-9]{8}$'"
+        )
+        day = datetime.strptime(first["name"][-8:], "%Y%m%d").replace(tzinfo=UTC)
+        dropped_jobs = await conn.fetchval(f"SELECT count(*) FROM {first['name']}")
+        await conn.execute("CHECKPOINT")
+        lsn = await conn.fetchval(WAL_LSN)
+        began = time.perf_counter()
+        dropped = await store.job_history_drop(now=day + timedelta(days=1))
+        drop_seconds = time.perf_counter() - began
+        drop_wal = await conn.fetchval(WAL_BYTES, lsn)
+        if dropped != [day.date()]:
+            raise RuntimeError(f"dropped {dropped}, not {day.date()}")
+        return {
+            "delete_jobs": float(deleted),
+            "delete_seconds": delete_seconds,
+            "delete_wal_bytes": float(delete_wal),
+            "drop_jobs": float(dropped_jobs),
+            "drop_seconds": drop_seconds,
+            "drop_wal_bytes": float(drop_wal),
+        }
+    finally:
+        await pool.close()
+        await conn.close()
+
+
+async def run(args: argparse.Namespace, pg: Any, logs: Path) -> list[SizeResult]:
+    """Every size in turn, each on a database of its own."""
+    found: list[SizeResult] = []
+    for size in args.sizes:
+        result = SizeResult(size)
+        dsn = await create_database(pg, f"bench_history_{size}")
+        print(f"\n[{size:,} finished jobs in the history]", flush=True)
+        result.fill_seconds = await fill(dsn, size, args.days)
+        conn = await asyncpg.connect(dsn)
+        try:
+            result.database_bytes = await conn.fetchval("SELECT pg_database_size(current_database())")
+        finally:
+            await conn.close()
+        print(f"  filled in {result.fill_seconds:.0f} s; database {result.database_bytes / 2**30:.1f} GiB", flush=True)
+        e2e, call = await measure_hot_path(pg, dsn, f"history_{size}", logs, args.quick)
+        result.e2e = e2e.measures[0].value
+        result.e2e_cores = e2e.cpu
+        result.call_rate, result.call_p50, result.call_p99 = (m.value for m in call.measures)
+        print(
+            f"  end to end {result.e2e:,.0f} jobs/s (cores: "
+            + " ".join(f"{party} {cores:.2f}" for party, cores in e2e.cpu.items())
+            + f"); Call, 1 caller: p50 {result.call_p50:.2f} ms, p99 {result.call_p99:.2f} ms",
+            flush=True,
+        )
+        if size:
+            result.retention = await measure_retention(dsn, args.retention_jobs or size // args.days)
+            r = result.retention
+            print(
+                f"  one day's retention: {r['delete_jobs']:,.0f} jobs deleted row by row in "
+                f"{r['delete_seconds']:.1f} s, {r['delete_wal_bytes'] / 2**20:,.0f} MiB of WAL; "
+                f"{r['drop_jobs']:,.0f} jobs dropped with their partitions in {r['drop_seconds']:.2f} s, "
+                f"{r['drop_wal_bytes'] / 2**10:,.0f} KiB of WAL",
+                flush=True,
+            )
+        found.append(result)
+    return found
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m bench.history", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes",
+        default="0,10000000,50000000",
+        type=lambda text: [int(n) for n in text.split(",") if n.strip()],
+        help="finished jobs in the history, one database each (default 0,10000000,50000000)",
+    )
+    parser.add_argument("--days", type=int, default=7, help="days of expiry the history spreads over (default 7)")
+    parser.add_argument(
+        "--retention-jobs", type=int, default=0, help="jobs in the day of retention measured (default: size / days)"
+    )
+    parser.add_argument("--quick", action="store_true", help="the harness's quick windows")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    args = parser.parse_args(argv)
+    if args.days < 1:
+        parser.error("--days must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    with fresh_postgres() as pg, tempfile.TemporaryDirectory(prefix="jobsvc-bench-history-") as logs:
+        results = asyncio.run(run(args, pg, Path(logs)))
+    print(
+        "\nhistory jobs | e2e jobs/s | Call p50 ms | Call p99 ms | "
+        "day's retention: delete s / WAL MiB | drop s / WAL KiB"
+    )
+    for r in results:
+        retention = r.retention
+        day = (
+            f"{retention['delete_seconds']:.1f} / {retention['delete_wal_bytes'] / 2**20:,.0f} | "
+            f"{retention['drop_seconds']:.2f} / {retention['drop_wal_bytes'] / 2**10:,.0f}"
+            if retention
+            else "- | -"
+        )
+        print(f"{r.history_jobs:,} | {r.e2e:,.0f} | {r.call_p50:.2f} | {r.call_p99:.2f} | {day}")
+    if args.json is not None:
+        args.json.write_text(json.dumps([r.__dict__ for r in results], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
