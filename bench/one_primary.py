@@ -278,22 +278,25 @@ def conclusions(runs: list[Run], cores: int) -> list[str]:
         f"the whole machine {f['machine_cores']:.2f}, other work included): {saturation(best, cores)}",
         f"PostgreSQL's share of that CPU: {100 * pg_share:.0f}%.",
         "Extrapolation (assumptions: the servers and producers run on other machines, so the primary's cores "
-        "run PostgreSQL alone; its CPU per job stays as measured here, i.e. no new lock or buffer contention "
-        "at higher core counts; fsync cost stays hidden by group commit):",
-        f"  {per_pg_core:,.0f} jobs/s per primary core "
-        f"({f['postgres_cpu_ms_per_job']:.3f} ms of PostgreSQL CPU per job), "
-        f"so about {8 * per_pg_core:,.0f} jobs/s on 8 cores and {16 * per_pg_core:,.0f} on 16, if it scaled linearly "
-        "(it does not quite: expect less);",
-        f"  at that rate WAL grows {wal_mb_per_core:.1f} MB/s per core ({f['wal_bytes_per_job']:,.0f} bytes per job): "
-        f"{8 * wal_mb_per_core:.0f} MB/s on 8 cores, {16 * wal_mb_per_core:.0f} MB/s on 16, which a standby "
-        "must replay and the network to it must carry;",
-        f"  {f['commits_per_job']:.3f} commits per job: {8 * per_pg_core * f['commits_per_job']:,.0f} commits/s on "
-        f"8 cores; each waits for a WAL flush (synchronous_commit on), group commit shares one fsync between the "
-        f"commits that arrive during it ({f['wal_fsyncs_per_s']:,.0f} fsyncs/s measured here), so a disk with "
-        "a slow fsync (network storage: ~1-2 ms) binds before the CPU does once commits cannot be grouped;",
-        f"  the Python servers need {f['server_cpu_ms_per_job']:.3f} ms per job: {per_server_core:,.0f} jobs/s per "
-        "server core, so about "
-        f"{per_pg_core / per_server_core:.1f} server cores per primary core (servers are stateless: add replicas).",
+        "run PostgreSQL alone; PostgreSQL's CPU per job stays as measured here, i.e. no new lock, buffer or "
+        "WAL-insert contention at higher core counts, which is optimistic; the disk's WAL flushes are grouped "
+        "as here, several commits to one flush):",
+        f"  CPU: {per_pg_core:,.0f} jobs/s per primary core "
+        f"({f['postgres_cpu_ms_per_job']:.3f} ms of PostgreSQL CPU per job): at most "
+        f"{8 * per_pg_core:,.0f} jobs/s on 8 cores, {16 * per_pg_core:,.0f} on 16;",
+        f"  WAL volume: {f['wal_bytes_per_job']:,.0f} bytes per job, so {wal_mb_per_core:.0f} MB/s per core at that "
+        f"rate: {8 * wal_mb_per_core:.0f} MB/s on 8 cores, {16 * wal_mb_per_core:.0f} MB/s on 16. The disk, every "
+        "standby's replay and the network to it must carry that: a network volume capped at 125-250 MB/s binds "
+        "before 16 cores do;",
+        f"  fsync: {f['commits_per_job']:.3f} commits per job (batched claims, settles and SubmitBatch), "
+        f"{f['commits_per_s'] / max(f['wal_fsyncs_per_s'], 1e-9):.1f} commits per WAL flush here "
+        f"({f['wal_fsyncs_per_s']:,.0f} flushes/s). With synchronous_commit on each commit waits for its flush; "
+        "a disk of 1 ms flushes allows about 1,000 flushes/s, so throughput holds only while enough commits "
+        "share each flush (group commit does this by itself as commits queue): slow flushes cost latency first, "
+        "then throughput once one flush's commits cannot fill the gap;",
+        f"  servers: {f['server_cpu_ms_per_job']:.3f} ms of server CPU per job ({per_server_core:,.0f} jobs/s per "
+        f"server core), about {per_pg_core / per_server_core:.1f} server cores per primary core: "
+        "servers are stateless, add replicas.",
     ]
     return lines
 
