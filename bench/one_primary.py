@@ -252,7 +252,7 @@ def print_run(run: Run) -> None:
         ("statement time per job", f"{f['statement_ms_per_job']:10.3f} ms  (pg_stat_statements)"),
         ("WAL per job", f"{f['wal_bytes_per_job']:10,.0f} bytes"),
         ("commits/s", f"{f['commits_per_s']:10,.0f}     ({f['commits_per_job']:.3f} per job)"),
-        ("WAL fsyncs/s", f"{f['wal_fsyncs_per_s']:10,.0f}"),
+        ("WAL flushes/s", f"{f['wal_fsyncs_per_s']:10,.0f}"),
         ("whole machine busy", f"{f['machine_cores']:10.2f} cores (other work included)"),
     ]
     print(f"\n[{run.label}] {run.total('jobs'):.0f} jobs in {run.seconds:.1f} s")

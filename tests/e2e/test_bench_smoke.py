@@ -125,3 +125,33 @@ def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path)
     assert sum(bar.startswith("jobsvc: ") for bar in bars) == sum(
         1 for row in rows.values() if row.get("jobsvc") and any(row.get(p) for p in peers)
     )
+
+
+def test_the_one_primary_measurement_runs_and_prints_every_figure(tmp_path: Path) -> None:
+    """bench.one_primary with 1-second windows on one and on two clusters: it runs, prints
+    each figure per run and its conclusions, writes them as JSON, and leaves no process."""
+    out = tmp_path / "one_primary.json"
+    marker = uuid.uuid4().hex
+    env = subprocess_env()
+    env["JOBSVC_BENCH_SMOKE"] = marker
+    command = ["-m", "bench.one_primary", "--window", "1", "--warmup", "0.5", "--processes", "1", "--shards", "2"]
+    done = subprocess.run(
+        [sys.executable, *command, "--json", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-8000:]
+    assert _processes_with(f"JOBSVC_BENCH_SMOKE={marker}") == []
+    for label in ("[1 primary, 1 server process]", "[2 primaries, 1 server process each]"):
+        assert label in done.stdout
+    for figure in ("jobs/s", "PostgreSQL CPU per job", "server CPU per job", "statement time per job"):
+        assert figure in done.stdout
+    for figure in ("WAL per job", "commits/s", "WAL flushes/s", "Saturation:", "Extrapolation"):
+        assert figure in done.stdout
+    runs = json.loads(out.read_text())["runs"]
+    assert [run["label"] for run in runs] == ["1 primary, 1 server process", "2 primaries, 1 server process each"]
+    assert all(run["jobs_per_s"] > 0 and run["wal_bytes_per_job"] > 0 for run in runs)
