@@ -176,13 +176,12 @@ class Run:
 
     def figures(self) -> dict[str, float]:
         """The run's figures, per job and per second."""
-        return {
+        figures = {
             "jobs_per_s": self.jobs_per_second,
             "postgres_cpu_ms_per_job": 1000 * self.per_job("postgres_cpu"),
             "server_cpu_ms_per_job": 1000 * self.per_job("server_cpu"),
-            "harness_cpu_ms_per_job": 1000
-            * self.per_job("harness_cpu")
-            / self.clusters,  # one process, read per cluster
+            # The producer is this one process, read once per cluster.
+            "harness_cpu_ms_per_job": 1000 * self.per_job("harness_cpu") / self.clusters,
             "statement_ms_per_job": self.per_job("statement_ms"),
             "wal_bytes_per_job": self.per_job("wal_bytes"),
             "commits_per_s": self.total("commits") / self.seconds,
@@ -193,6 +192,11 @@ class Run:
             "harness_cores": self.total("harness_cpu") / self.clusters / self.seconds,
             "machine_cores": self.total("machine_cpu") / self.clusters / self.seconds,
         }
+        figures["other_cores"] = max(
+            0.0,
+            figures["machine_cores"] - figures["postgres_cores"] - figures["server_cores"] - figures["harness_cores"],
+        )
+        return figures
 
 
 @contextlib.asynccontextmanager
@@ -254,6 +258,7 @@ def print_run(run: Run) -> None:
         ("commits/s", f"{f['commits_per_s']:10,.0f}     ({f['commits_per_job']:.3f} per job)"),
         ("WAL flushes/s", f"{f['wal_fsyncs_per_s']:10,.0f}"),
         ("whole machine busy", f"{f['machine_cores']:10.2f} cores (other work included)"),
+        ("other work on the machine", f"{f['other_cores']:10.2f} cores (busy less the parties above)"),
     ]
     print(f"\n[{run.label}] {run.total('jobs'):.0f} jobs in {run.seconds:.1f} s")
     print("\n".join(f"  {name:<30}{value}" for name, value in rows), flush=True)

@@ -104,8 +104,9 @@ async def shards() -> AsyncIterator[tuple[Shard, Shard]]:
 async def test_each_handler_runs_on_its_shard_and_a_shard_down_fails_alone(shards: tuple[Shard, Shard]) -> None:
     """Proves: the README's example runs; jobs of `echo` (routed to shard 1) are only in
     shard 1's database and those of `greet` only in shard 2's; get and cancel by handler
-    and id reach the right shard; with shard 1's PostgreSQL stopped, echo's Submits fail
-    fast with UNAVAILABLE while greet's Calls still succeed on shard 2."""
+    and id, and a Submit-and-Stream, reach the right shard; with shard 1's PostgreSQL
+    stopped, echo's Submits fail fast with UNAVAILABLE while greet's Calls still succeed
+    on shard 2."""
     one, two = shards
     namespace: dict[str, Any] = {}
     exec(readme_block("shard-router", "python"), namespace)
@@ -116,6 +117,8 @@ async def test_each_handler_runs_on_its_shard_and_a_shard_down_fails_alone(shard
         greeted = [await router.call("greet", {"name": f"n{n}"}, timeout=10) for n in range(JOBS_PER_HANDLER)]
         assert {job.state for job in echoed + greeted} == {job_pb2.JOB_STATE_SUCCEEDED}
         assert (await router.get("greet", greeted[0].id)).id == greeted[0].id
+        streamed = [event async for event in router.stream("greet", input={"name": "streamed"})]
+        assert streamed[-1].WhichOneof("kind") == "succeeded"
         waiting = await router.submit("echo", 1, delay=3600)
         assert (await router.cancel("echo", waiting.id)).state == job_pb2.JOB_STATE_CANCELLED
         with pytest.raises(grpc.aio.AioRpcError) as not_here:
