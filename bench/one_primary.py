@@ -233,7 +233,11 @@ async def measure(pgs: Sequence[EmbeddedPostgres], processes: int, args: argpars
     label += " each" if clusters > 1 else ""
     name = f"one_primary_{clusters}x{processes}_{int(time.time())}"
     async with contextlib.AsyncExitStack() as stack:
-        found = [await stack.enter_async_context(cluster(pg, name, processes, logs, args)) for pg in pgs]
+        # A name per cluster: the servers' log files share one directory.
+        found = [
+            await stack.enter_async_context(cluster(pg, f"{name}_{index}", processes, logs, args))
+            for index, pg in enumerate(pgs, 1)
+        ]
         run_once = e2e_run(CONCURRENCY)
         outcomes = await asyncio.wait_for(
             asyncio.gather(*(run_once(ctx) for ctx, _probe in found)), RUN_TIMEOUT + args.window
