@@ -23,6 +23,7 @@ from jobsvc.sdk.client import (
     to_payload,
     workflow_step,
 )
+from jobsvc.sdk.router import ShardRouter
 from jobsvc.sdk.worker import RemoteWorker, WorkerConfig, run_worker
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ErrorDetails",
     "JobFailed",
     "RemoteWorker",
+    "ShardRouter",
     "WorkerConfig",
     "error_details",
     "job_spec",

@@ -69,40 +69,33 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path) -> None:
-    out, chart = tmp_path / "bench.json", tmp_path / "bench.svg"
-    peers = ["pgqueuer", "procrastinate"] + (["celery"] if find_redis_server() else []) + ["bare"]
-    expected = JOBSVC_FIGURES | (GO_FIGURES if shutil.which("go") else set())
-    marker = f"JOBSVC_BENCH_SMOKE={uuid.uuid4().hex}"
+def _run_harness(module: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """`python -m module args`, which must succeed and leave no process behind (every
+    process it starts inherits a marker in its environment, looked for afterwards)."""
+    marker = uuid.uuid4().hex
     env = subprocess_env()
-    env["JOBSVC_BENCH_SMOKE"] = marker.split("=", 1)[1]
+    env["JOBSVC_BENCH_SMOKE"] = marker
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.run",
-            "--quick",
-            "--runs",
-            "1",
-            "--peers",
-            ",".join(peers),
-            "--json",
-            str(out),
-            "--chart",
-            str(chart),
-            "--waits",
-            "e2e",
-        ],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
-        timeout=540,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-8000:]
     # Nothing the harness started outlives it (servers, workers, consumers, redis, PostgreSQL).
-    assert _processes_with(marker) == []
+    assert _processes_with(f"JOBSVC_BENCH_SMOKE={marker}") == []
+    return done
+
+
+def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path) -> None:
+    out, chart = tmp_path / "bench.json", tmp_path / "bench.svg"
+    peers = ["pgqueuer", "procrastinate"] + (["celery"] if find_redis_server() else []) + ["bare"]
+    expected = JOBSVC_FIGURES | (GO_FIGURES if shutil.which("go") else set())
+    options = ["--quick", "--runs", "1", "--peers", ",".join(peers), "--json", str(out), "--chart", str(chart)]
+    done = _run_harness("bench.run", *options, "--waits", "e2e", timeout=540)
     report = json.loads(out.read_text())
     rows = {row["key"]: row for row in report["comparison"]}
     assert {key for key, row in rows.items() if row.get("jobsvc")} >= expected, sorted(rows)
@@ -125,3 +118,20 @@ def test_the_benchmark_harness_runs_every_scenario_in_short_mode(tmp_path: Path)
     assert sum(bar.startswith("jobsvc: ") for bar in bars) == sum(
         1 for row in rows.values() if row.get("jobsvc") and any(row.get(p) for p in peers)
     )
+
+
+def test_the_one_primary_measurement_runs_and_prints_every_figure(tmp_path: Path) -> None:
+    """bench.one_primary with 1-second windows on one and on two clusters: it runs, prints
+    each figure per run and its conclusions, writes them as JSON, and leaves no process."""
+    out = tmp_path / "one_primary.json"
+    options = ["--window", "1", "--warmup", "0.5", "--processes", "1", "--shards", "2", "--json", str(out)]
+    done = _run_harness("bench.one_primary", *options, timeout=120)
+    for label in ("[1 primary, 1 server process]", "[2 primaries, 1 server process each]"):
+        assert label in done.stdout
+    for figure in ("jobs/s", "PostgreSQL CPU per job", "server CPU per job", "statement time per job"):
+        assert figure in done.stdout
+    for figure in ("WAL per job", "commits/s", "WAL flushes/s", "Saturation:", "Extrapolation"):
+        assert figure in done.stdout
+    runs = json.loads(out.read_text())["runs"]
+    assert [run["label"] for run in runs] == ["1 primary, 1 server process", "2 primaries, 1 server process each"]
+    assert all(run["jobs_per_s"] > 0 and run["wal_bytes_per_job"] > 0 for run in runs)
