@@ -30,7 +30,7 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as day_time
@@ -47,7 +47,7 @@ from bench.processes import (
     postmaster_pid,
     server_processes,
 )
-from bench.run import measure_window
+from bench.run import counting_pool, measure_window
 from bench.scenarios import FULL, QUICK, Context, Outcome, call_run, e2e_run
 from jobsvc.sdk import Client
 from jobsvc.store.postgres import PgStore, create_pool
@@ -174,7 +174,7 @@ async def measure_hot_path(pg: Any, dsn: str, name: str, logs: Path, quick: bool
     async with contextlib.AsyncExitStack() as stack:
         servers = await stack.enter_async_context(server_processes(dsn, options, logs, name))
         client = await stack.enter_async_context(Client(servers[0].target))
-        pool = await stack.enter_async_context(_pool(dsn))
+        pool = await stack.enter_async_context(counting_pool(dsn))
         probe = CpuProbe({"server": [s.pid for s in servers]}, postmaster_pid(pg))
         ctx = Context(
             client, pool, QUICK if quick else FULL, measure_window(probe, None), servers=servers, clients=[client]
@@ -186,16 +186,6 @@ async def measure_hot_path(pg: Any, dsn: str, name: str, logs: Path, quick: bool
             if errors:
                 raise RuntimeError(f"server logged {len(errors)} error(s), the first: {errors[0]}")
         return e2e, call
-
-
-@contextlib.asynccontextmanager
-async def _pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2, command_timeout=120)
-    assert pool is not None
-    try:
-        yield pool
-    finally:
-        await pool.close()
 
 
 async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
@@ -278,6 +268,11 @@ async def run(args: argparse.Namespace, pg: Any, logs: Path) -> list[SizeResult]
                 flush=True,
             )
         found.append(result)
+        admin = await asyncpg.connect(pg.dsn)
+        try:  # its disk back before the next size fills
+            await admin.execute(f"DROP DATABASE bench_history_{size}")
+        finally:
+            await admin.close()
     return found
 
 

@@ -44,7 +44,7 @@ from bench.processes import (
     postmaster_pid,
     server_processes,
 )
-from bench.run import install_uvloop, preload_statements
+from bench.run import counting_pool, install_uvloop, preload_statements
 from bench.scenarios import FULL, Context, e2e_run
 from jobsvc.sdk import Client
 from jobsvc.store.embedded import EmbeddedPostgres
@@ -215,8 +215,7 @@ async def cluster(
             )
             for _ in servers
         ]
-        pool = await asyncpg.create_pool(database_url, min_size=2, max_size=2, command_timeout=30)
-        stack.push_async_callback(pool.close)
+        pool = await stack.enter_async_context(counting_pool(database_url))
         admin = await asyncpg.connect(pg.dsn, command_timeout=30)
         stack.push_async_callback(admin.close)
         probe = ClusterProbe(admin, CpuProbe({"server": [s.pid for s in servers]}, postmaster_pid(pg)))

@@ -252,7 +252,7 @@ class Harness:
                 )
                 for _ in servers
             ]
-            pool = await stack.enter_async_context(_pool(database_url))
+            pool = await stack.enter_async_context(counting_pool(database_url))
             stats = await stack.enter_async_context(db_stats(self.pg.dsn, database, self.statements))
             workers = []
             if options.workers:
@@ -329,7 +329,7 @@ def _one_line(outcome: Outcome) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+async def counting_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """Two connections on the scenario's database, for counting jobs."""
     pool = await asyncpg.create_pool(database_url, min_size=2, max_size=2, command_timeout=30)
     assert pool is not None

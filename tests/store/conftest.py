@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 import pytest
 
 from jobsvc.domain.jobs import HandlerSpec, JobSpec, NewJob, Payload, RetryPolicy
@@ -66,3 +67,13 @@ async def store(implementation: tuple[str, str]) -> AsyncIterator[JobStore]:
     async with _open(*implementation) as opened:
         await opened.handler_register([HANDLER])
         yield opened
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain connection to the test's database (PostgreSQL's tests look at its tables)."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()

@@ -50,15 +50,6 @@ async def store(database_url: str) -> AsyncIterator[PgStore]:
         await pool.close()
 
 
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
 async def _overview(store: PgStore) -> Counter[tuple[str, str]]:
     found: Counter[tuple[str, str]] = Counter()
     for v in await store.job_stats_by_version(3600):

@@ -43,15 +43,6 @@ async def store(database_url: str) -> AsyncIterator[PgStore]:
         await pool.close()
 
 
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
 async def _finish(
     store: PgStore, jobs: list[NewJob], state: JobState = JobState.SUCCEEDED, served: list[str] = SERVED
 ) -> list[str]:
