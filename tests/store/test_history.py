@@ -143,6 +143,9 @@ async def test_the_jobs_found_by_a_key_of_the_live_table_stay_in_it(store: PgSto
     assert await _move_all(store) == 2  # the redriven original and the plain job
     assert await conn.fetchval(MOVED, redriven + plain) == 2
     assert await conn.fetchval(LIVE, keyed + cacheable + dead + [copy.id]) == 4
+    # Failed jobs list from both tables (the history's through its index of the unsucceeded).
+    failed = await store.job_list([JobState.FAILED], None, 10, None)
+    assert sorted(j.id for j in failed.jobs) == sorted(dead + redriven)
     # Each was looked at once: the next move walks nothing until more jobs finish.
     step = await store.job_history_move(0, 1000)
     assert (step.walked, step.moved) == (0, 0)

@@ -35,6 +35,11 @@ CREATE INDEX jobsvc_jobs_history_id_idx ON jobsvc_jobs_history (id);
 CREATE INDEX jobsvc_jobs_history_created_idx ON jobsvc_jobs_history (created_at DESC, id DESC);
 -- ListJobs of one handler.
 CREATE INDEX jobsvc_jobs_history_handler_created_idx ON jobsvc_jobs_history (handler, created_at DESC, id DESC);
+-- ListJobs of failed or cancelled jobs: rare among the succeeded ones, and walking the
+-- history by creation for them would read all of it. Not on the live table, where it would
+-- cost every job an entry at submit and at claim; here only the move writes it.
+CREATE INDEX jobsvc_jobs_history_unsucceeded_idx ON jobsvc_jobs_history (state, created_at DESC, id DESC)
+    WHERE state <> 'succeeded';
 -- ListJobs' label filters, as jobsvc_jobs_labels_idx.
 CREATE INDEX jobsvc_jobs_history_labels_idx ON jobsvc_jobs_history USING gin (labels jsonb_path_ops)
     WHERE labels <> '{}'::jsonb;

@@ -508,6 +508,12 @@ CREATE INDEX jobsvc_jobs_history_id_idx ON jobsvc_jobs_history (id);
 CREATE INDEX jobsvc_jobs_history_labels_idx ON jobsvc_jobs_history USING gin (labels jsonb_path_ops)
     WHERE (labels <> '{}'::jsonb);
 
+-- ListJobs of failed or cancelled jobs, rare among the succeeded ones: walking the
+-- history by creation for them would read all of it. Only the move writes it (on the live
+-- table it would cost every job an entry at submit and at claim).
+CREATE INDEX jobsvc_jobs_history_unsucceeded_idx ON jobsvc_jobs_history (state, created_at DESC, id DESC)
+    WHERE (state <> 'succeeded'::text);
+
 -- The events of the jobs in jobsvc_jobs_history, moved with them into the partition of
 -- the same day: expires_at, then jobsvc_job_events's columns in their order.
 CREATE TABLE jobsvc_job_events_history (
