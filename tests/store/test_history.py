@@ -184,14 +184,32 @@ async def test_retention_drops_whole_days_across_a_boundary(store: PgStore, conn
     assert await conn.fetchval(DAY_TABLES) == 0
 
 
-async def test_a_drop_that_stopped_half_way_is_finished_by_the_next(store: PgStore, conn: asyncpg.Connection) -> None:
+async def test_a_drop_that_stopped_half_way_is_finished_by_the_next(
+    store: PgStore, conn: asyncpg.Connection, database_url: str
+) -> None:
     """A replica that dies between the detach and the drop leaves a detached table; one
     whose DETACH CONCURRENTLY was cancelled leaves it pending: the next drop ends both."""
     await _finish(store, [replace(new(i), retention=60) for i in range(2)])
     assert await _move_all(store) == 2
     [jobs_part] = [r["relname"] for r in await conn.fetch(PARTITIONS, "jobsvc_jobs_history")]
     [events_part] = [r["relname"] for r in await conn.fetch(PARTITIONS, "jobsvc_job_events_history")]
+    # The jobs' partition: detached, not dropped.
     await conn.execute(f"ALTER TABLE jobsvc_jobs_history DETACH PARTITION {jobs_part}")
+    # The events' partition: its DETACH CONCURRENTLY cancelled while it waited for a reader
+    # that began before it (its second transaction), which leaves it pending.
+    reader = await asyncpg.connect(database_url)
+    try:
+        async with reader.transaction(isolation="repeatable_read"):
+            await reader.fetchval("SELECT count(*) FROM jobsvc_job_events_history")
+            await conn.execute("SET statement_timeout = 500")
+            with pytest.raises(asyncpg.QueryCanceledError):
+                await conn.execute(f"ALTER TABLE jobsvc_job_events_history DETACH PARTITION {events_part} CONCURRENTLY")
+            await conn.execute("SET statement_timeout = 0")
+    finally:
+        await reader.close()
+    pending = "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = $1::regclass"
+    assert await conn.fetchval(pending, events_part) is True
+
     assert await store.job_history_drop(now=_day_start(2)) != []
     assert await conn.fetchval("SELECT count(*) FROM pg_class WHERE relname IN ($1, $2)", jobs_part, events_part) == 0
 
