@@ -92,6 +92,7 @@ INSERT INTO jobsvc_job_events (job_id, seq, kind, "time")
 SELECT j.id, k.seq, k.kind, j.finished_at
 FROM jobs j, (VALUES (1, 'queued'), (2, 'started'), (3, 'succeeded')) AS k(seq, kind)
 """
+COUNT_UNFINISHED = "SELECT count(*) FROM jobsvc_jobs WHERE state IN ('queued', 'running')"
 WAL_LSN = "SELECT pg_current_wal_lsn()"
 WAL_BYTES = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint"
 
@@ -212,12 +213,21 @@ async def measure_hot_path(
             client, pool, QUICK if quick else FULL, measure_window(probe, None), servers=servers, clients=[client]
         )
         e2e = await e2e_run(E2E_CONCURRENCY, key="e2e")(ctx)
+        await _until_drained(pool)  # the end-to-end load's backlog would delay the Calls
         call = await call_run(1)(ctx)
         for server in servers:
             errors = server.logged_errors()
             if errors:
                 raise RuntimeError(f"server logged {len(errors)} error(s), the first: {errors[0]}")
         return e2e, call
+
+
+async def _until_drained(pool: asyncpg.Pool, timeout: float = 300.0) -> None:
+    for _ in range(int(timeout * 10)):
+        if not await pool.fetchval(COUNT_UNFINISHED):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"jobs still queued or running {timeout:.0f} s after the end-to-end load")
 
 
 async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
