@@ -2,17 +2,21 @@
 (Issue 18: end-to-end jobs/s and Call p50 with 0, 10 million and 50 million finished jobs
 in the database; the time and WAL of one day's retention before and after partitioning.)
 
-    python -m bench.history [--sizes 0,10000000,50000000] [--days 7] [--quick] [--json out.json]
+    python -m bench.history [--sizes 0,10000000,50000000] [--days 7] [--history-after 3600,5]
+                            [--quick] [--json out.json]
 
 Starts a private PostgreSQL (fsync on, as the harness's), and for each size a fresh
 database holding that many finished jobs in the history (migration 0016), each with its
 three events (queued, started, succeeded), spread over --days days of expiry and 20
 handlers. They are generated in PostgreSQL (INSERT ... SELECT over generate_series, into
 each day's table before its indexes are built and it is attached: faster than COPY from a
-client, which would only parse what this writes directly). Then a jobsvc server process
-(moving its own finished jobs to the history after --history-after, 5 s by default, so
-that the move runs during the windows) serves the harness's end-to-end scenario (bench.scenarios.e2e_run) and its Call
-scenario with one caller (call_run), measured as bench.run measures them.
+client, which would only parse what this writes directly); then a checkpoint, and a wait
+until autovacuum is done with them, so that the windows measure the service, not the
+fill's aftermath. Then, for each --history-after, a jobsvc server process with it serves
+the harness's end-to-end scenario (bench.scenarios.e2e_run) and, once that load's
+backlog has run, its Call scenario with one caller (call_run), measured as bench.run
+measures them: with 3600 no job moves during the windows (the hot path alone), with 5
+the server's own jobs move to the history meanwhile (what the move adds).
 
 Retention, at each size with history: one day's jobs deleted row by row from the live
 table as the reaper did before 0016 (job_reap_finished in batches of 10,000; the same
