@@ -20,8 +20,10 @@ the server's own jobs move to the history meanwhile (what the move adds).
 
 Retention, at each size with history: one day's jobs deleted row by row from the live
 table as the reaper did before 0016 (job_reap_finished in batches of 10,000; the same
-number of jobs, planted there with their events), against the drop of one day's history
-partitions (job_history_drop): each with its wall time and the WAL it wrote.
+number of jobs, planted there with their events), against what the history costs
+instead: moving as many jobs there (job_history_move, in maintenance's batches), and the
+drop of one day's history partitions (job_history_drop); each with its wall time and
+the WAL it wrote.
 Everything it starts is stopped at the end.
 """
 
@@ -54,6 +56,7 @@ from bench.processes import (
 )
 from bench.run import counting_pool, measure_window
 from bench.scenarios import FULL, QUICK, Context, Outcome, call_run, e2e_run
+from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.sdk import Client
 from jobsvc.store.postgres import PgStore, create_pool
 
@@ -80,15 +83,16 @@ INSERT INTO {events} (expires_at, job_id, seq, kind, "time")
 SELECT j.expires_at, j.id, k.seq, k.kind, j.finished_at
 FROM {table} j, (VALUES (1, 'queued'), (2, 'started'), (3, 'succeeded')) AS k(seq, kind)
 """
-# The same day as the live table kept it before 0016: finished jobs past their retention,
-# each with its three events, for the reaper to delete.
+# A day's jobs in the live table, finished $3 ago with a retention of 7 days, each with
+# its three events: past their retention (8 days), for the reaper to delete as it did
+# before 0016; or not (1 day), for the move to the history.
 PLANT_LIVE = """
 WITH jobs AS (
     INSERT INTO jobsvc_jobs (id, handler, version_selector, version, state, input, result, attempt, last_seq,
                              created_at, run_at, order_at, started_at, finished_at, retention)
     SELECT gen_random_uuid(), 'h' || (i % $2), '', '1.0.0', 'succeeded', '{"n": 1}', '{"ok": true}', 1, 3,
-           now() - interval '8 days', now() - interval '8 days', now() - interval '8 days',
-           now() - interval '8 days', now() - interval '8 days' + make_interval(secs => i / $1::float8), 604800
+           now() - $3::interval, now() - $3::interval, now() - $3::interval,
+           now() - $3::interval, now() - $3::interval + make_interval(secs => i / $1::float8), 604800
     FROM generate_series(1, $1::bigint) AS i
     RETURNING id, finished_at
 )
@@ -240,7 +244,7 @@ async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
         store = PgStore(pool)
-        await conn.execute(PLANT_LIVE, day_jobs, HANDLERS)
+        await conn.execute(PLANT_LIVE, day_jobs, HANDLERS, timedelta(days=8))
         await conn.execute("VACUUM ANALYZE jobsvc_jobs")
         await conn.execute("CHECKPOINT")
         lsn = await conn.fetchval(WAL_LSN)
@@ -252,6 +256,25 @@ async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
         delete_wal = await conn.fetchval(WAL_BYTES, lsn)
         if deleted != day_jobs:
             raise RuntimeError(f"the reaper deleted {deleted} jobs of {day_jobs}")
+
+        # What the history costs instead, a job at a time: its move, in maintenance's batches
+        # (from the start of the walk: the planted jobs finished before the mark).
+        await conn.execute(PLANT_LIVE, day_jobs, HANDLERS, timedelta(days=1))
+        await conn.execute("UPDATE jobsvc_history_mark SET through_at = '-infinity'")
+        await conn.execute("VACUUM ANALYZE jobsvc_jobs")
+        await conn.execute("CHECKPOINT")
+        lsn = await conn.fetchval(WAL_LSN)
+        began = time.perf_counter()
+        moved = 0
+        while True:
+            step = await store.job_history_move(3600.0, MaintenanceConfig.history_batch)
+            moved += step.moved
+            if not step.more:
+                break
+        move_seconds = time.perf_counter() - began
+        move_wal = await conn.fetchval(WAL_BYTES, lsn)
+        if moved != day_jobs:
+            raise RuntimeError(f"moved {moved} jobs of {day_jobs}")
 
         [first] = await conn.fetch(
             "SELECT min(relname) AS name FROM pg_class WHERE relname ~ '^jobsvc_jobs_history_[0-9]{8}$'"
@@ -270,6 +293,9 @@ async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
             "delete_jobs": float(deleted),
             "delete_seconds": delete_seconds,
             "delete_wal_bytes": float(delete_wal),
+            "move_jobs": float(moved),
+            "move_seconds": move_seconds,
+            "move_wal_bytes": float(move_wal),
             "drop_jobs": float(dropped_jobs),
             "drop_seconds": drop_seconds,
             "drop_wal_bytes": float(drop_wal),
@@ -305,6 +331,8 @@ async def run(args: argparse.Namespace, pg: Any, logs: Path) -> list[SizeResult]
             print(
                 f"  one day's retention: {r['delete_jobs']:,.0f} jobs deleted row by row in "
                 f"{r['delete_seconds']:.1f} s, {r['delete_wal_bytes'] / 2**20:,.0f} MiB of WAL; "
+                f"as many moved to the history in {r['move_seconds']:.1f} s, "
+                f"{r['move_wal_bytes'] / 2**20:,.0f} MiB of WAL; "
                 f"{r['drop_jobs']:,.0f} jobs dropped with their partitions in {r['drop_seconds']:.2f} s, "
                 f"{r['drop_wal_bytes'] / 2**10:,.0f} KiB of WAL",
                 flush=True,
@@ -353,15 +381,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = asyncio.run(run(args, pg, Path(logs)))
     print(
         "\nhistory jobs | history after s | e2e jobs/s | Call p50 ms | Call p99 ms | "
-        "day's retention: delete s / WAL MiB | drop s / WAL KiB"
+        "a day's jobs: deleted s / WAL MiB | moved s / WAL MiB | dropped s / WAL KiB"
     )
     for r in results:
         retention = r.retention
         day = (
             f"{retention['delete_seconds']:.1f} / {retention['delete_wal_bytes'] / 2**20:,.0f} | "
+            f"{retention['move_seconds']:.1f} / {retention['move_wal_bytes'] / 2**20:,.0f} | "
             f"{retention['drop_seconds']:.2f} / {retention['drop_wal_bytes'] / 2**10:,.0f}"
             if retention
-            else "- | -"
+            else "- | - | -"
         )
         for h in r.hot_paths:
             print(
