@@ -238,6 +238,14 @@ async def _until_drained(pool: asyncpg.Pool, timeout: float = 300.0) -> None:
     raise RuntimeError(f"jobs still queued or running {timeout:.0f} s after the end-to-end load")
 
 
+async def _vacuum_seconds(conn: asyncpg.Connection) -> float:
+    """How long the vacuum of the live tables takes after a day's jobs left them (autovacuum's
+    work, which either way follows the deletes)."""
+    began = time.perf_counter()
+    await conn.execute("VACUUM jobsvc_jobs, jobsvc_job_events")
+    return time.perf_counter() - began
+
+
 async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
     """One day of retention both ways: seconds and WAL bytes."""
     conn = await asyncpg.connect(dsn)
@@ -254,6 +262,7 @@ async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
             deleted += reaped
         delete_seconds = time.perf_counter() - began
         delete_wal = await conn.fetchval(WAL_BYTES, lsn)
+        delete_vacuum = await _vacuum_seconds(conn)
         if deleted != day_jobs:
             raise RuntimeError(f"the reaper deleted {deleted} jobs of {day_jobs}")
 
@@ -273,6 +282,7 @@ async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
                 break
         move_seconds = time.perf_counter() - began
         move_wal = await conn.fetchval(WAL_BYTES, lsn)
+        move_vacuum = await _vacuum_seconds(conn)
         if moved != day_jobs:
             raise RuntimeError(f"moved {moved} jobs of {day_jobs}")
 
@@ -296,6 +306,8 @@ async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
             "move_jobs": float(moved),
             "move_seconds": move_seconds,
             "move_wal_bytes": float(move_wal),
+            "delete_vacuum_seconds": delete_vacuum,
+            "move_vacuum_seconds": move_vacuum,
             "drop_jobs": float(dropped_jobs),
             "drop_seconds": drop_seconds,
             "drop_wal_bytes": float(drop_wal),
@@ -331,8 +343,9 @@ async def run(args: argparse.Namespace, pg: Any, logs: Path) -> list[SizeResult]
             print(
                 f"  one day's retention: {r['delete_jobs']:,.0f} jobs deleted row by row in "
                 f"{r['delete_seconds']:.1f} s, {r['delete_wal_bytes'] / 2**20:,.0f} MiB of WAL; "
+                f"vacuum after {r['delete_vacuum_seconds']:.1f} s; "
                 f"as many moved to the history in {r['move_seconds']:.1f} s, "
-                f"{r['move_wal_bytes'] / 2**20:,.0f} MiB of WAL; "
+                f"{r['move_wal_bytes'] / 2**20:,.0f} MiB of WAL, vacuum after {r['move_vacuum_seconds']:.1f} s; "
                 f"{r['drop_jobs']:,.0f} jobs dropped with their partitions in {r['drop_seconds']:.2f} s, "
                 f"{r['drop_wal_bytes'] / 2**10:,.0f} KiB of WAL",
                 flush=True,
