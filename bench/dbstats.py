@@ -69,6 +69,10 @@ class DbStats:
             statements = (end.statements - start.statements) / wall
         return DbRates((end.transactions - start.transactions) / wall, statements)
 
+    async def reset_statements(self) -> None:
+        """Start pg_stat_statements' counts afresh (every database's)."""
+        await self._conn.execute("SELECT pg_stat_statements_reset()")
+
     async def top_statements(self, limit: int) -> list[tuple[float, int, float, str]]:
         """The statements that cost the database most so far, as (total ms, calls, mean ms,
         query) rows: where its time goes (see --statements)."""

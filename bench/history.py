@@ -46,6 +46,7 @@ from typing import Any
 
 import asyncpg
 
+from bench.dbstats import db_stats
 from bench.processes import (
     CpuProbe,
     ServerOptions,
@@ -54,8 +55,8 @@ from bench.processes import (
     postmaster_pid,
     server_processes,
 )
-from bench.run import counting_pool, measure_window
-from bench.scenarios import FULL, QUICK, Context, Outcome, call_run, e2e_run
+from bench.run import counting_pool, measure_window, preload_statements
+from bench.scenarios import COUNT_SUCCEEDED, FULL, QUICK, Context, Outcome, call_run, e2e_run
 from jobsvc.app.maintenance import MaintenanceConfig
 from jobsvc.sdk import Client
 from jobsvc.store.postgres import PgStore, create_pool
@@ -100,6 +101,8 @@ INSERT INTO jobsvc_job_events (job_id, seq, kind, "time")
 SELECT j.id, k.seq, k.kind, j.finished_at
 FROM jobs j, (VALUES (1, 'queued'), (2, 'started'), (3, 'succeeded')) AS k(seq, kind)
 """
+# The costliest statements of each end-to-end load, by database time per job finished.
+STATEMENTS_SHOWN = 8
 COUNT_UNFINISHED = "SELECT count(*) FROM jobsvc_jobs WHERE state IN ('queued', 'running')"
 WAL_LSN = "SELECT pg_current_wal_lsn()"
 WAL_BYTES = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::bigint"
@@ -220,8 +223,16 @@ async def measure_hot_path(
         ctx = Context(
             client, pool, QUICK if quick else FULL, measure_window(probe, None), servers=servers, clients=[client]
         )
+        stats = await stack.enter_async_context(db_stats(pg.dsn, dsn.rsplit("/", 1)[-1], True))
+        await stats.reset_statements()
+        done_before = await pool.fetchval(COUNT_SUCCEEDED)
         e2e = await e2e_run(E2E_CONCURRENCY, key="e2e")(ctx)
         await _until_drained(pool)  # the end-to-end load's backlog would delay the Calls
+        jobs = await pool.fetchval(COUNT_SUCCEEDED) - done_before
+        statements = await stats.top_statements(10_000)
+        per_job = [(total / jobs, calls / jobs, query) for total, calls, _, query in statements]
+        e2e.details["statements_per_job"] = per_job[:STATEMENTS_SHOWN]
+        e2e.details["statement_ms_per_job"] = sum(ms for ms, _, _ in per_job)
         call = await call_run(1)(ctx)
         for server in servers:
             errors = server.logged_errors()
@@ -337,6 +348,9 @@ async def run(args: argparse.Namespace, pg: Any, logs: Path) -> list[SizeResult]
             rate, p50, p99 = (m.value for m in call.measures)
             result.hot_paths.append(HotPath(history_after, e2e.measures[0].value, e2e.cpu, rate, p50, p99))
             print(f"  {result.hot_paths[-1].line()}", flush=True)
+            print(f"    database time per job, all statements: {e2e.details['statement_ms_per_job'] * 1000:.1f} us")
+            for ms, calls, query in e2e.details["statements_per_job"]:
+                print(f"    {ms * 1000:6.1f} us/job  {calls:5.2f} calls/job  {' '.join(query.split())[:90]}")
         if size:
             result.retention = await measure_retention(dsn, args.retention_jobs or size // args.days)
             r = result.retention
@@ -391,6 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
     with fresh_postgres() as pg, tempfile.TemporaryDirectory(prefix="jobsvc-bench-history-") as logs:
+        if not preload_statements(pg):
+            raise SystemExit("pg_stat_statements is needed: the database time per job is what this measures")
         results = asyncio.run(run(args, pg, Path(logs)))
     print(
         "\nhistory jobs | history after s | e2e jobs/s | Call p50 ms | Call p99 ms | "
