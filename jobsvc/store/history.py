@@ -13,14 +13,15 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger("jobsvc.history")
 
-_PARTITION = re.compile(r"^(jobsvc_jobs_history|jobsvc_job_events_history)_(\d{4})(\d{2})(\d{2})$")
+_PARTITION = re.compile(r"^(jobsvc_jobs_history|jobsvc_job_events_history)_\d{8}$")
+_PARENTS = ("jobsvc_jobs_history", "jobsvc_job_events_history")
 
 # How long a drop's DETACH may wait for the transactions that still read the partition:
 # one that overruns is left pending and finished (FINALIZE) by the next run.
@@ -29,22 +30,12 @@ DETACH_TIMEOUT = 60.0
 
 @dataclass(frozen=True, slots=True)
 class Partition:
-    """A table of the history's, as job_history_partitions reads it."""
+    """A table of the history's whose day is over, as job_history_partitions_over reads it."""
 
     name: str
     parent: str | None  # None: detached, not dropped yet
     detaching: bool
-
-    @property
-    def day(self) -> date:
-        """The UTC day in which its rows' retention ends (from its name)."""
-        match = _PARTITION.match(self.name)
-        assert match is not None  # job_history_partitions selects by the same pattern
-        return date(int(match[2]), int(match[3]), int(match[4]))
-
-    def over_by(self, now: datetime) -> bool:
-        """Whether every row's retention has ended by `now`."""
-        return datetime.combine(self.day + timedelta(days=1), time(), UTC) <= now
+    day: date  # the UTC day in which its rows' retention ended
 
 
 def expiry_days(moments: Iterable[datetime]) -> list[date]:
@@ -52,17 +43,13 @@ def expiry_days(moments: Iterable[datetime]) -> list[date]:
     return sorted({moment.astimezone(UTC).date() for moment in moments})
 
 
-async def drop_over(
-    conn: PoolConnectionProxy[asyncpg.Record], partitions: Sequence[Partition], now: datetime
-) -> list[date]:
-    """Detach (CONCURRENTLY: readers of the history are not blocked) and drop every
-    partition over by `now`; the days dropped. Outside any transaction, as DETACH
-    CONCURRENTLY must be. Another replica dropping the same partition at once makes one
-    of the two fail on it: that one logs it and goes on (the table is gone either way)."""
+async def drop(conn: PoolConnectionProxy[asyncpg.Record], partitions: Sequence[Partition]) -> list[date]:
+    """Detach (CONCURRENTLY: readers of the history are not blocked) and drop each of
+    `partitions`; the days dropped. Outside any transaction, as DETACH CONCURRENTLY must
+    be. Another replica dropping the same partition at once makes one of the two fail on
+    it: that one logs it and goes on (the table is gone either way)."""
     dropped: set[date] = set()
     for partition in partitions:
-        if not partition.over_by(now):
-            continue
         name = _quoted(partition.name)
         try:
             if partition.parent is not None:
@@ -86,8 +73,8 @@ async def drop_over(
 
 
 def _quoted(name: str) -> str:
-    # Names come from job_history_partitions, which selects only _PARTITION's (and the
+    # Names come from job_history_partitions_over, which selects only _PARTITION's (and the
     # two parents): letters, digits and underscores, nothing to escape.
-    if not (_PARTITION.match(name) or name in ("jobsvc_jobs_history", "jobsvc_job_events_history")):
+    if not (_PARTITION.match(name) or name in _PARENTS):
         raise ValueError(f"not a history table: {name!r}")
     return f'"{name}"'

@@ -947,13 +947,11 @@ class PgStore:
     async def job_history_drop(self, *, now: datetime | None = None) -> list[date]:
         """Drop the history's partitions whose day is over."""
         async with self._connection() as conn:
-            if now is None:
-                now = await conn.fetchval("SELECT now()")
-            partitions = [
-                history.Partition(r["name"], r["parent"], r["detaching"])
-                for r in await _run(conn, "job_history_partitions")
+            over = [
+                history.Partition(r["name"], r["parent"], r["detaching"], r["day"])
+                for r in await _run(conn, "job_history_partitions_over", now=now)
             ]
-            return await history.drop_over(conn, partitions, now)
+            return await history.drop(conn, over)
 
     # -- schedules -------------------------------------------------------------------
 

@@ -815,17 +815,19 @@ WITH jobs AS (
 )
 SELECT count(*) AS moved FROM moved;
 
--- name: job_history_partitions
--- The history's partitions (those of both tables, and tables left by a drop that stopped
--- between its detach and its drop), by name: the name ends with the day its rows expire.
--- detaching: a DETACH CONCURRENTLY that did not finish (it is finished with FINALIZE).
+-- name: job_history_partitions_over
+-- The history's partitions whose day is over by :now (those of both tables, and tables
+-- left by a drop that stopped between its detach and its drop): the name ends with the
+-- UTC day its rows expire. parent: NULL when detached already; detaching: a DETACH
+-- CONCURRENTLY that did not finish (it is finished with FINALIZE).
 SELECT c.relname::text AS name, p.relname::text AS parent, coalesce(i.inhdetachpending, false) AS detaching,
-       i.inhrelid IS NOT NULL AS attached
+       to_date(right(c.relname, 8), 'YYYYMMDD') AS day
 FROM pg_class c
 LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
 LEFT JOIN pg_class p ON p.oid = i.inhparent
 WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'
   AND c.relname ~ '^jobsvc_(jobs|job_events)_history_[0-9]{8}$'
+  AND (to_date(right(c.relname, 8), 'YYYYMMDD') + 1)::timestamp AT TIME ZONE 'UTC' <= coalesce(:now::timestamptz, now())
 ORDER BY c.relname;
 
 -- name: job_redrive_many
