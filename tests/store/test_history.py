@@ -196,18 +196,25 @@ async def test_a_drop_that_stopped_half_way_is_finished_by_the_next(
     # The jobs' partition: detached, not dropped.
     await conn.execute(f"ALTER TABLE jobsvc_jobs_history DETACH PARTITION {jobs_part}")
     # The events' partition: its DETACH CONCURRENTLY cancelled while it waited for a reader
-    # that began before it (its second transaction), which leaves it pending.
-    reader = await asyncpg.connect(database_url)
+    # that began before it (in its second transaction, once the partition is marked
+    # pending), which leaves it pending.
+    pending = "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = $1::regclass"
+    reader, detacher = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
     try:
         async with reader.transaction(isolation="repeatable_read"):
             await reader.fetchval("SELECT count(*) FROM jobsvc_job_events_history")
-            await conn.execute("SET statement_timeout = 500")
+            sql = f"ALTER TABLE jobsvc_job_events_history DETACH PARTITION {events_part} CONCURRENTLY"
+            detach = asyncio.create_task(detacher.execute(sql))
+            for _ in range(200):  # 10 s
+                if await conn.fetchval(pending, events_part):
+                    break
+                await asyncio.sleep(0.05)
+            await conn.execute("SELECT pg_cancel_backend($1)", detacher.get_server_pid())
             with pytest.raises(asyncpg.QueryCanceledError):
-                await conn.execute(f"ALTER TABLE jobsvc_job_events_history DETACH PARTITION {events_part} CONCURRENTLY")
-            await conn.execute("SET statement_timeout = 0")
+                await detach
     finally:
         await reader.close()
-    pending = "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = $1::regclass"
+        await detacher.close()
     assert await conn.fetchval(pending, events_part) is True
 
     assert await store.job_history_drop(now=_day_start(2)) != []
