@@ -922,6 +922,7 @@ class PgStore:
         movers expire in, move them, and set the mark past the walked ones: one
         transaction, holding the mark's row lock (another replica at it: nothing done)."""
         async with self._connection() as conn, conn.transaction():
+            await _execute(conn, "job_history_move_plan")
             walked = await _run(conn, "job_history_walk", history_after=history_after, limit=limit, now=now)
             if not walked:
                 return HistoryMove(0, 0, False)  # another replica is moving

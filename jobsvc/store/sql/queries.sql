@@ -757,6 +757,15 @@ WITH reaped AS (
 )
 SELECT id FROM reaped;
 
+-- name: job_history_move_plan
+-- The planner settings of the move's transaction. Its statements take a few thousand rows
+-- each by id (the walked jobs, their events): through the indexes that costs 40 us a
+-- job, but the planner, pricing that many probes above a sequential scan, read the whole
+-- events table into a hash instead (80 us a job on 200,000 live jobs, and growing with
+-- them); and its cost estimates then crossed JIT's threshold, 0.3 s of compiling each.
+SET LOCAL enable_seqscan = off;
+SET LOCAL jit = off;
+
 -- name: job_history_walk
 -- The history move's first step (job_history_move is the last, in one transaction): lock
 -- the move's mark (SKIP LOCKED: no row when another replica is at it) and walk up to
@@ -764,12 +773,16 @@ SELECT id FROM reaped;
 -- :history_after seconds before :now, or the roll-up's watermark if that is earlier (the
 -- overview counts the jobs finished after it from jobsvc_jobs). For each, whether it moves
 -- (0016 says which stay; an expired one is the reaper's) and when its retention ends. One
--- row with a NULL id: nothing to walk up to the cutoff.
+-- row with a NULL id: nothing to walk up to the cutoff. Both marks are one row, and the
+-- LIMIT 1 says so to the planner: a join of the two unanalyzed tables made it expect
+-- millions of rows, and JIT-compile the statement for them (0.3 s at every walk).
 WITH mark AS (
     SELECT m.through_at, m.through_id,
-           least(coalesce(:now::timestamptz, now()) - make_interval(secs => :history_after), r.through) AS cutoff
-    FROM jobsvc_history_mark m, jobsvc_finished_rollup r
-    FOR UPDATE OF m SKIP LOCKED
+           least(coalesce(:now::timestamptz, now()) - make_interval(secs => :history_after),
+                 (SELECT r.through FROM jobsvc_finished_rollup r LIMIT 1)) AS cutoff
+    FROM jobsvc_history_mark m
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
 )
 SELECT mark.cutoff, j.id, j.finished_at, j.expires_at,
        (j.state IN ('succeeded', 'cancelled') OR (j.state = 'failed' AND j.redriven))
