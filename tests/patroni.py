@@ -1,11 +1,15 @@
 """A Patroni cluster on loopback for tests: one etcd (Debian's etcd-server), two
 PostgreSQL nodes under Patroni (Debian's patroni, run with deploy/patroni/patroni.yml as
-it is, its per-node values from the environment) and HAProxy routing to the primary
-(deploy/haproxy/postgres.cfg as it is). Every process is stopped by `close`."""
+it is, its per-node values from the environment) and, when asked, HAProxy routing to the
+primary (deploy/haproxy/postgres.cfg as it is). A test may change Patroni's dynamic
+configuration (its ttl, synchronous mode) the way an operator does, through the REST
+API's PATCH /config, once the cluster is bootstrapped. Every process is stopped by `close`."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -15,6 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import REPO
 from tests.processes import free_port, postgres_account, spawn_logged
@@ -54,6 +59,20 @@ def _get(url: str) -> int:
         return 0
 
 
+def _json(url: str, body: dict[str, Any] | None = None, *, method: str = "POST") -> Any:
+    """The JSON answer to GET url (body None) or to method url with body as JSON; None
+    when nothing or an error answered."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method="GET" if body is None else method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read() or b"null")
+    except (OSError, ValueError):
+        return None
+
+
 @dataclass
 class Node:
     """One PostgreSQL under Patroni."""
@@ -68,6 +87,21 @@ class Node:
         """The REST API's answer to GET path (200 for /primary on the primary)."""
         return _get(f"http://127.0.0.1:{self.rest_port}{path}")
 
+    def rest(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST") -> Any:
+        """The REST API's JSON answer to GET path (or method path with body)."""
+        return _json(f"http://127.0.0.1:{self.rest_port}{path}", body, method=method)
+
+    def streams_to(self, standby: Node, sync_state: str) -> bool:
+        """Whether this node (a primary) streams WAL to standby in sync_state ('sync' or
+        'async'), as its REST API reports pg_stat_replication."""
+        status = self.rest("/patroni") or {}
+        return any(
+            r.get("application_name") == standby.name
+            and r.get("state") == "streaming"
+            and r.get("sync_state") == sync_state
+            for r in status.get("replication", [])
+        )
+
     def postmaster_pid(self) -> int | None:
         pid_file = self.data_dir / "postmaster.pid"
         with contextlib.suppress(OSError, ValueError, IndexError):
@@ -76,7 +110,8 @@ class Node:
 
 
 class PatroniCluster:
-    """etcd, NODES Patroni nodes and HAProxy in front; `url(database)` through HAProxy."""
+    """etcd, NODES Patroni nodes and HAProxy in front; `url(database)` through HAProxy,
+    `multi_host_url(database)` straight to the nodes."""
 
     def __init__(self, workdir: Path) -> None:
         self._workdir = workdir
@@ -87,18 +122,33 @@ class PatroniCluster:
         ]
         self.port = free_port()
         self._etcd_port = free_port()
+        # The cluster's dynamic configuration (ttl, synchronous_mode...) once started.
+        self.config: dict[str, Any] = {}
 
-    def start(self, timeout: float = 90.0) -> None:
-        """etcd, then node1 (it bootstraps the cluster and leads), node2 (cloned from it,
-        a synchronous standby), then HAProxy; returns once all of that holds."""
+    def start(self, dynamic: dict[str, Any] | None = None, *, haproxy: bool = True, timeout: float = 90.0) -> None:
+        """etcd, then node1 (it bootstraps the cluster and leads), `dynamic` merged into
+        the cluster's dynamic configuration (PATCH /config), node2 (cloned from node1, a
+        standby: synchronous unless `dynamic` turns synchronous_mode off), then HAProxy
+        when asked; returns once all of that holds, the leader's key living the ttl in
+        force."""
         self._start_etcd()
         deadline = time.monotonic() + timeout
-        self._start_node(self.nodes[0])
-        self._until(lambda: self.nodes[0].status("/primary") == 200, deadline, "node1 to lead")
-        for node in self.nodes[1:]:
+        leader, standbys = self.nodes[0], self.nodes[1:]
+        self._start_node(leader)
+        self._until(lambda: leader.status("/primary") == 200, deadline, "node1 to lead")
+        config = leader.rest("/config", dynamic, method="PATCH") if dynamic else leader.rest("/config")
+        assert isinstance(config, dict), f"/config {dynamic or ''} answered {config!r}: {self.logs()}"
+        self.config = config
+        for node in standbys:
             self._start_node(node)
-        self._until(lambda: all(n.status("/sync") == 200 for n in self.nodes[1:]), deadline, "a synchronous standby")
-        self._start_haproxy()
+        if config.get("synchronous_mode"):
+            self._until(lambda: all(n.status("/sync") == 200 for n in standbys), deadline, "a synchronous standby")
+        else:
+            self._until(lambda: all(leader.streams_to(n, "async") for n in standbys), deadline, "async standbys")
+        ttl = int(config["ttl"])
+        self._until(lambda: self.leader_ttl() == ttl, deadline, f"the leader key to live {ttl} s")
+        if haproxy:
+            self._start_haproxy()
 
     def _until(self, condition: object, deadline: float, what: str) -> None:
         assert callable(condition)
@@ -193,6 +243,23 @@ class PatroniCluster:
         """A URL of database through HAProxy (or straight to one node)."""
         port = self.port if node is None else node.pg_port
         return f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@127.0.0.1:{port}/{database}"
+
+    def multi_host_url(self, database: str) -> str:
+        """A URL of database naming every node, the writable one wanted: no HAProxy."""
+        hosts = ",".join(f"127.0.0.1:{node.pg_port}" for node in self.nodes)
+        return f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@{hosts}/{database}?target_session_attrs=read-write"
+
+    def leader_ttl(self) -> int | None:
+        """The ttl etcd granted the lease of the cluster's leader key: how long the key
+        outlives a leader that died (None: no leader key)."""
+        etcd = f"http://127.0.0.1:{self._etcd_port}/v3"
+        key = base64.b64encode(f"/service/{SCOPE}/leader".encode()).decode()
+        found = _json(f"{etcd}/kv/range", {"key": key}) or {}
+        lease = next((kv.get("lease") for kv in found.get("kvs", [])), None)
+        if lease is None:
+            return None
+        granted = _json(f"{etcd}/lease/timetolive", {"ID": lease}) or {}
+        return int(granted["grantedTTL"]) if "grantedTTL" in granted else None
 
     def primary(self) -> Node | None:
         """The node whose REST API says it is the primary now."""
