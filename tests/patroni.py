@@ -33,6 +33,7 @@ SCOPE = "jobsvc-test"
 SUPERUSER, SUPERUSER_PASSWORD = "postgres", "test-superuser-secret"
 REPLICATION_USER, REPLICATION_PASSWORD = "replicator", "test-replication-secret"
 NODES = 2
+SENDERS = "SELECT pid FROM pg_stat_replication"
 
 
 def _pg_bin_dir() -> Path | None:
@@ -57,6 +58,15 @@ def _get(url: str) -> int:
         return int(exc.code)
     except OSError:
         return 0
+
+
+def _psql(url: str, sql: str) -> str:
+    """What psql prints for one query (unaligned, tuples only); empty when it failed."""
+    assert PG_BIN is not None
+    answered = subprocess.run(
+        [str(PG_BIN / "psql"), url, "-tAc", sql], capture_output=True, text=True, timeout=10, check=False, cwd="/"
+    )
+    return answered.stdout.strip()
 
 
 def _json(url: str, body: dict[str, Any] | None = None, *, method: str = "POST") -> Any:
@@ -225,19 +235,8 @@ class PatroniCluster:
         self._until(self._routes_to_primary_only, time.monotonic() + 15, "HAProxy to route to the primary only")
 
     def _routes_to_primary_only(self) -> bool:
-        assert PG_BIN is not None
-        for _ in range(4):  # more than the servers: round robin visits each
-            answered = subprocess.run(
-                [str(PG_BIN / "psql"), self.url("postgres"), "-tAc", "SELECT pg_is_in_recovery()"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-                cwd="/",
-            )
-            if answered.stdout.strip() != "f":
-                return False
-        return True
+        # More tries than servers: round robin visits each.
+        return all(_psql(self.url("postgres"), "SELECT pg_is_in_recovery()") == "f" for _ in range(4))
 
     def url(self, database: str, *, node: Node | None = None) -> str:
         """A URL of database through HAProxy (or straight to one node)."""
@@ -265,16 +264,27 @@ class PatroniCluster:
         """The node whose REST API says it is the primary now."""
         return next((n for n in self.nodes if n.status("/primary") == 200), None)
 
-    def crash(self, node: Node) -> None:
+    def crash(self, node: Node, *, lag: float = 0.0) -> float:
         """SIGKILL the node's Patroni and its postmaster: its machine died (its leader key
-        in etcd lives on until its ttl runs out)."""
+        in etcd lives on until its ttl runs out); when it died.
+
+        With lag, its WAL senders are stopped (SIGSTOP) that many seconds first, as behind
+        a stalled network: the standbys receive nothing while the node goes on committing,
+        and what they had not received dies with it (the senders are SIGKILLed too)."""
+        senders = [int(pid) for pid in _psql(self.url("postgres", node=node), SENDERS).split()] if lag else []
+        for sender in senders:
+            os.kill(sender, signal.SIGSTOP)
+        time.sleep(lag)
         pid = node.postmaster_pid()
         assert node.proc is not None
+        died = time.time()
         os.killpg(node.proc.pid, signal.SIGKILL)
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        for process in [pid, *senders]:
+            if process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process, signal.SIGKILL)
         node.proc.wait(10)
+        return died
 
     def logs(self) -> str:
         """The last lines of every process's log."""
