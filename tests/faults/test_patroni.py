@@ -194,8 +194,10 @@ async def test_patroni_failover(
             came_back = [await _serving_after(h, promoted) for h in healths]
             calls = [c.call(spec("fault_work", {}, ledger.key("after")), timeout=CALL_DEADLINE) for c in clients * 3]
             answered = await asyncio.gather(*calls)
+            answered_at = time.time()
             stop.set()
             finals = [op for ops in await asyncio.gather(*loaders) for op in ops]
+            stopped_at = time.time()
             await asyncio.gather(*tasks[:2])
         codes = Counter(op.code for op in ledger.ops)
         unavailable = [op.seconds for op in ledger.ops if op.code == "UNAVAILABLE"]
@@ -217,12 +219,17 @@ async def test_patroni_failover(
         assert max(unavailable, default=0) < FAIL_FAST
         assert {op.state for op in answered} == {"succeeded"}, answered
         assert {op.outcome for op in finals} == {"ok"}, Counter(op.code for op in finals)
+        checking = time.time()
         if variant.synchronous:
             counts = await check(ledger, url, ack_target=targets[0], drain_timeout=60)
             assert counts.lost == 0
         else:
             lost = await _report_asynchronous_loss(ledger, url)
             assert lost or not variant.lag, "the primary acknowledged jobs its standby never received: none lost?"
+        print(
+            f"[patroni] after SERVING: Calls answered in {answered_at - max(came_back):.1f}s, the load stopped in "
+            f"{stopped_at - answered_at:.1f}s, drained and checked in {time.time() - checking:.1f}s"
+        )
     finally:
         stop.set()
         await cancel_all(tasks)
