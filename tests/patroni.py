@@ -308,18 +308,21 @@ class PatroniCluster:
         return "\n".join(parts)
 
     def close(self) -> None:
-        """Stop everything: HAProxy and Patroni (which stops its PostgreSQL), then etcd."""
-        for proc in reversed(self._procs):
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        for proc in reversed(self._procs):
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        """Stop everything: HAProxy and Patroni (which stops its PostgreSQL), then etcd
+        (started first), which a stopping Patroni still writes to: without it, each one
+        retries for its retry_timeout before it exits."""
+        for group in (self._procs[1:], self._procs[:1]):
+            for proc in group:
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGTERM)
+            for proc in group:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
         for node in self.nodes:  # a postmaster its Patroni left behind
             pid = node.postmaster_pid()
             if pid is not None:
