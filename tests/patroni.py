@@ -284,18 +284,22 @@ class PatroniCluster:
         With lag, its WAL senders are stopped (SIGSTOP) that many seconds first, as behind
         a stalled network: the standbys receive nothing while the node goes on committing,
         and what they had not received dies with it (the senders are SIGKILLed too)."""
-        senders = [int(pid) for pid in _psql(self.url("postgres", node=node), SENDERS).split()] if lag else []
-        for sender in senders:
-            os.kill(sender, signal.SIGSTOP)
-        time.sleep(lag)
-        pid = node.postmaster_pid()
         assert node.proc is not None
-        died = time.time()
-        os.killpg(node.proc.pid, signal.SIGKILL)
-        for process in [pid, *senders]:
-            if process is not None:
+        senders = [int(pid) for pid in _psql(self.url("postgres", node=node), SENDERS).split()] if lag else []
+        try:
+            for sender in senders:
+                os.kill(sender, signal.SIGSTOP)
+            time.sleep(lag)
+            pid = node.postmaster_pid()
+            died = time.time()
+            os.killpg(node.proc.pid, signal.SIGKILL)
+            if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(process, signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
+        finally:  # never left stopped
+            for sender in senders:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(sender, signal.SIGKILL)
         node.proc.wait(10)
         return died
 
