@@ -228,7 +228,8 @@ async def test_patroni_failover(
             assert lost or not variant.lag, "the primary acknowledged jobs its standby never received: none lost?"
         print(
             f"[patroni] after SERVING: Calls answered in {answered_at - max(came_back):.1f}s, the load stopped in "
-            f"{stopped_at - answered_at:.1f}s, drained and checked in {time.time() - checking:.1f}s"
+            f"{stopped_at - answered_at:.1f}s, drained and checked in {time.time() - checking:.1f}s; "
+            f"{await _claims_never_run(url)} job(s) claimed and never run under that claim (it waited out its lease)"
         )
     finally:
         stop.set()
@@ -263,6 +264,22 @@ async def _report_asynchronous_loss(ledger: Ledger, url: str) -> int:
     assert left == 0, f"L7: {left} job(s) still queued or running after a 60s drain"
     assert [p for p in found.problems if p not in lost] + ledger.stuck == []
     return len(lost)
+
+
+async def _claims_never_run(url: str) -> int:
+    """Jobs claimed again with no execution nor error of an earlier attempt: a claim that
+    committed as the primary died, its answer lost on the way to the replica, so nobody
+    ran the job until its lease ran out and a rescuer queued it again."""
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM jobsvc_jobs j WHERE attempt > 1 AND attempt_errors = '[]' AND NOT EXISTS "
+                "(SELECT FROM fault_executions e WHERE e.job_id = j.id AND e.attempt < j.attempt)"
+            )
+        )
+    finally:
+        await conn.close()
 
 
 async def _serving_after(health: HealthLog, moment: float) -> float:
