@@ -40,7 +40,7 @@ from tests.faults.watchdog import Watchdog
 from tests.patroni import MISSING, PatroniCluster
 
 # The long variants (the deploy file's 20 s ttl, asynchronous replication): with
-# JOBSVC_PATRONI=1 (the benchmark's reliability runs), not in every CI run.
+# JOBSVC_PATRONI=1, not in every CI run.
 LONG = os.environ.get("JOBSVC_PATRONI") == "1"
 LONG_ONLY = pytest.mark.skipif(not LONG, reason="a long variant: set JOBSVC_PATRONI=1 to run it")
 
