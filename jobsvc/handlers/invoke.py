@@ -76,8 +76,9 @@ class Invoker:
         payload: Payload,
         timeout: float | None,
     ) -> Outcome:
+        deadline = asyncio.timeout(timeout)
         try:
-            async with asyncio.timeout(timeout):
+            async with deadline:
                 value = await self._invoke(definition, ctx, decode_input(definition, payload))
             result = encode_value(value)
             self._check_output(definition, result)
@@ -88,22 +89,28 @@ class Invoker:
             # A partial output's traceback shows where the handler sent it; a result's, only this module.
             where = traceback.format_exc() if exc.error_type != RESULT_TOO_LARGE else ""
             return Outcome(error=exc.job_error(ctx.attempt, storable_text(where)))
-        except TimeoutError:
+        except TimeoutError as exc:
+            if not deadline.expired():  # the handler's own TimeoutError (a call of its timed out): its failure
+                return self._failure(ctx, exc)
             return Outcome(
                 error=JobError(
                     ATTEMPT_TIMEOUT, f"the attempt ran past its timeout of {timeout:.3g}s", attempt=ctx.attempt
                 )
             )
         except (Exception, SystemExit) as exc:  # a handler's failure is the job's result
-            error = JobError(
-                type=storable_text(_error_type(exc)),
-                message=storable_text(str(exc)),
-                traceback=storable_text(traceback.format_exc()),
-                attempt=ctx.attempt,
-                non_retryable=isinstance(exc, NonRetryableError | PayloadError),
-            )
-            bounded = self.limits.bounded_error(error) if self.limits is not None else error
-            return Outcome(error=bounded, retry_delay=exc.delay if isinstance(exc, RetryLater) else None)
+            return self._failure(ctx, exc)
+
+    def _failure(self, ctx: JobContext, exc: BaseException) -> Outcome:
+        """The outcome of a handler that raised exc (while it was being handled)."""
+        error = JobError(
+            type=storable_text(_error_type(exc)),
+            message=storable_text(str(exc)),
+            traceback=storable_text(traceback.format_exc()),
+            attempt=ctx.attempt,
+            non_retryable=isinstance(exc, NonRetryableError | PayloadError),
+        )
+        bounded = self.limits.bounded_error(error) if self.limits is not None else error
+        return Outcome(error=bounded, retry_delay=exc.delay if isinstance(exc, RetryLater) else None)
 
     @property
     def payload_limit(self) -> int | None:
