@@ -45,6 +45,7 @@ from jobsvc.domain.workflows import StepRedrive, StreamHead, Workflow, WorkflowE
 from jobsvc.store import history, rows
 from jobsvc.store.batching import Coalescer
 from jobsvc.store.connection import CONNECT_TIMEOUT, CONNECTION_ERRORS, DROP_CONNECTION, create_pool, database_error
+from jobsvc.store.ids import new_job_id
 from jobsvc.store.notify import EventNotifier
 from jobsvc.store.sql import bind, migrations
 
@@ -289,7 +290,7 @@ class PgStore:
 
     async def job_insert_started(self, job: NewJob, owner: str, lease_seconds: float) -> tuple[Job, Claim | None]:
         """Insert one job, started at once for owner when nothing waits ahead; see JobStore."""
-        job_id = str(uuid.uuid4())
+        job_id = new_job_id()
         spec = job.spec
         payload = rows.payload_columns(spec.input)
         [r] = await self._fetch(
@@ -316,7 +317,7 @@ class PgStore:
 
     async def job_insert_many(self, jobs: Sequence[NewJob]) -> list[tuple[Job, bool]]:
         """Insert a batch in one transaction; see JobStore.job_insert_many."""
-        ids = [str(uuid.uuid4()) for _ in jobs]
+        ids = [new_job_id() for _ in jobs]
         # One statement is atomic by itself; an explicit transaction (two more round
         # trips) is needed only to insert cache hits together with the rest.
         cached = any(j.cached_from is not None for j in jobs)
@@ -501,7 +502,7 @@ class PgStore:
     async def workflow_insert(self, spec: WorkflowSpec, jobs: Sequence[NewJob]) -> str:
         """Insert a workflow's steps (jobs[i] is spec.steps[i]) in one transaction; its id."""
         workflow_id = str(uuid.uuid4())
-        ids = [str(uuid.uuid4()) for _ in jobs]
+        ids = [new_job_id() for _ in jobs]
         by_name = {step.name: job_id for step, job_id in zip(spec.steps, ids, strict=True)}
         children: dict[str, list[str]] = {name: [] for name in by_name}
         for step, job_id in zip(spec.steps, ids, strict=True):
@@ -771,7 +772,7 @@ class PgStore:
                 return None
             if found[0]["child_id"] is not None:  # a replay: the child spawned before
                 return str(found[0]["child_id"]), found[0]["child_handler"], False
-            child_id = str(uuid.uuid4())
+            child_id = new_job_id()
             await _run(conn, "job_insert_many", **_insert_arguments([(child_id, child)]))
             await _run(conn, "job_spawn_link", parent_id=parent_id, child_id=child_id, spawn_key=key)
         return child_id, child.spec.handler, True
@@ -922,7 +923,7 @@ class PgStore:
         movers expire in, move them, and set the mark past the walked ones: one
         transaction, holding the mark's row lock (another replica at it: nothing done)."""
         async with self._connection() as conn, conn.transaction():
-            await _execute(conn, "job_history_move_plan")
+            await _execute(conn, "plan_history_move")
             walked = await _run(conn, "job_history_walk", history_after=history_after, limit=limit, now=now)
             if not walked:
                 return HistoryMove(0, 0, False)  # another replica is moving

@@ -757,7 +757,7 @@ WITH reaped AS (
 )
 SELECT id FROM reaped;
 
--- name: job_history_move_plan
+-- name: plan_history_move
 -- The planner settings of the move's transaction. Its statements take a few thousand rows
 -- each by id (the walked jobs, their events): through the indexes that costs 40 us a
 -- job, but the planner, pricing that many probes above a sequential scan, read the whole
