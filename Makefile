@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: serve test check system-deps generate bench clean
+.PHONY: serve test check system-deps generate bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ generate: $(STAMP)
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.run $(ARGS)
+
+# The long versions of the fault scenarios CI runs short: Patroni with the deploy files'
+# 20 s ttl and with asynchronous replication, and a ten-minute soak (about 15 minutes).
+reliability: $(STAMP) system-deps
+	JOBSVC_PATRONI=1 JOBSVC_SOAK_SECONDS=600 scripts/test tests/faults/test_patroni.py tests/faults/test_soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) tools/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -86,6 +86,14 @@ INSERT INTO {events} (expires_at, job_id, seq, kind, "time")
 SELECT j.expires_at, j.id, k.seq, k.kind, j.finished_at
 FROM {table} j, (VALUES (1, 'queued'), (2, 'started'), (3, 'succeeded')) AS k(seq, kind)
 """
+# A job id as the store makes them (jobsvc.store.ids: version 7, the creation time first),
+# for the jobs planted in the live table, which the move then takes in that order.
+UUID7 = """
+CREATE OR REPLACE FUNCTION jobsvc_bench_uuid7(at timestamptz) RETURNS uuid LANGUAGE sql VOLATILE AS $$
+    SELECT (lpad(to_hex(floor(extract(epoch FROM at) * 1000)::bigint), 12, '0') || '7'
+            || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid
+$$
+"""
 # A day's jobs in the live table, finished $3 ago with a retention of 7 days, each with
 # its three events: past their retention (8 days), for the reaper to delete as it did
 # before 0016; or not (1 day), for the move to the history.
@@ -93,7 +101,8 @@ PLANT_LIVE = """
 WITH jobs AS (
     INSERT INTO jobsvc_jobs (id, handler, version_selector, version, state, input, result, attempt, last_seq,
                              created_at, run_at, order_at, started_at, finished_at, retention)
-    SELECT gen_random_uuid(), 'h' || (i % $2), '', '1.0.0', 'succeeded', '{"n": 1}', '{"ok": true}', 1, 3,
+    SELECT jobsvc_bench_uuid7(now() - $3::interval + make_interval(secs => i / $1::float8)),
+           'h' || (i % $2), '', '1.0.0', 'succeeded', '{"n": 1}', '{"ok": true}', 1, 3,
            now() - $3::interval, now() - $3::interval, now() - $3::interval,
            now() - $3::interval, now() - $3::interval + make_interval(secs => i / $1::float8), 604800
     FROM generate_series(1, $1::bigint) AS i
@@ -267,6 +276,7 @@ async def measure_retention(dsn: str, day_jobs: int) -> dict[str, float]:
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
         store = PgStore(pool)
+        await conn.execute(UUID7)
         await conn.execute(PLANT_LIVE, day_jobs, HANDLERS, timedelta(days=8))
         await conn.execute("VACUUM ANALYZE jobsvc_jobs")
         await conn.execute("CHECKPOINT")

@@ -352,8 +352,9 @@ def e2e_run(concurrency: int, *, key: str = "", handler: str = HANDLER, label: s
 
 # -- A bulk redrive beside the end-to-end load ----------------------------------------
 
-# Dead-lettered jobs of the load's own handler, as a failed deploy leaves them: made in
-# one statement (running 100,000 jobs to failure would measure something else), labelled
+# Dead-lettered jobs of the load's own handler, as a failed deploy leaves them (within the
+# hour that count_finished counts): made in one statement (running 100,000 jobs to
+# failure would measure something else), labelled
 # so that the redrive selects exactly them. At a priority below the load's, so that their
 # redriven copies (which keep it) run in the executors' spare capacity: what the figure
 # measures is the operation's own cost. At the load's priority they would take the
@@ -366,8 +367,8 @@ INSERT INTO jobsvc_jobs
      error, created_at, run_at, order_at, started_at, finished_at)
 SELECT gen_random_uuid(), $1::text, '', $2::text, 'failed', $3::integer, '{"n": 1}'::jsonb,
        jsonb_build_object('bench', $4::text), 3, 3, 7, '{"type": "Bench", "message": "dead"}'::jsonb,
-       now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours',
-       now() - interval '1 hour', now() - interval '1 hour'
+       now() - interval '40 minutes', now() - interval '40 minutes', now() - interval '40 minutes',
+       now() - interval '30 minutes', now() - interval '30 minutes'
 FROM generate_series(1, $5::integer)
 """
 # The load's backlog: the redriven jobs queued below it are not part of it.
