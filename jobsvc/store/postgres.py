@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -18,6 +20,7 @@ from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
 from jobsvc.domain.children import Park
 from jobsvc.domain.errors import AlreadyExists, FailedPrecondition, JobsvcError, NotFound, Unavailable
 from jobsvc.domain.jobs import (
+    TERMINAL_STATES,
     Claim,
     EventKind,
     EventPage,
@@ -423,21 +426,32 @@ class PgStore:
         created_after: datetime | None = None,
         created_before: datetime | None = None,
     ) -> JobPage:
-        """Fetch one row more than asked to know whether a next page exists."""
-        found = await self._fetch(
-            "job_list",
-            states=[s.value for s in states] or None,
-            handler=handler,
-            labels=json.dumps(dict(labels)) if labels else None,
-            version=version,
-            created_after=created_after,
-            created_before=created_before,
-            cursor_created_at=cursor[0] if cursor else None,
-            cursor_id=cursor[1] if cursor else None,
-            page_size=limit + 1,
-            payloads=payloads,
-        )
-        jobs = [rows.job(r) for r in found[:limit]]
+        """Fetch one row more than asked to know whether a next page exists: from the live
+        table and, when finished jobs are asked for, from the history, merged."""
+        filters = {
+            "states": [s.value for s in states] or None,
+            "handler": handler,
+            "labels": json.dumps(dict(labels)) if labels else None,
+            "version": version,
+            "created_after": created_after,
+            "created_before": created_before,
+            "cursor_created_at": cursor[0] if cursor else None,
+            "cursor_id": cursor[1] if cursor else None,
+            "page_size": limit + 1,
+        }
+        found = [rows.job(r) for r in await self._fetch("job_list", payloads=payloads, **filters)]
+        if not states or any(s in TERMINAL_STATES for s in states):
+            if len(states) == 1 and states[0] is not JobState.SUCCEEDED:
+                one_state = {k: v for k, v in filters.items() if k != "states"}
+                history = await self._fetch("job_list_history_unsucceeded", state=states[0].value, **one_state)
+            else:
+                history = await self._fetch("job_list_history", **filters)
+            moved = [rows.job(r) for r in history]
+            if not payloads:  # as job_list's NULL payload columns read
+                moved = [replace(j, input=Payload(), result=None if j.result is None else Payload()) for j in moved]
+            newest_first = heapq.merge(found, moved, key=lambda j: (j.created_at, uuid.UUID(j.id)), reverse=True)
+            found = list(itertools.islice(newest_first, limit + 1))
+        jobs = found[:limit]
         more = len(found) > limit
         return JobPage(jobs, (jobs[-1].created_at, jobs[-1].id) if more and jobs else None)
 

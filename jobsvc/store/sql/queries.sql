@@ -317,12 +317,7 @@ SELECT id, handler, version_selector, version, state, priority,
                THEN 'rate_limit'
            ELSE ''
        END AS waiting_kind
--- The live table and the history (0016) as one: its branch is left out when the states
--- asked for are not finished ones, else both are walked by creation, merged.
-FROM (SELECT NULL::timestamptz AS expires_at, * FROM jobsvc_jobs
-      UNION ALL
-      SELECT * FROM jobsvc_jobs_history
-      WHERE :states::text[] IS NULL OR :states && ARRAY['succeeded', 'failed', 'cancelled']) AS jobsvc_jobs
+FROM jobsvc_jobs
 WHERE (:states::text[] IS NULL OR state = ANY(:states))
   AND (:handler::text IS NULL OR handler = :handler)
   -- :labels (JSON text, NULL for any): containment through jobsvc_jobs_labels_idx, whose
@@ -657,6 +652,41 @@ WITH linked AS (
 )
 UPDATE jobsvc_jobs SET has_children = true
 WHERE id = :parent_id AND NOT has_children AND (SELECT count(*) FROM linked) >= 0;
+
+-- name: job_list_history
+-- job_list's page from the history (0016), which PgStore.job_list merges with the live
+-- table's. Apart, not a UNION ALL in job_list: a branch with a condition of its own (the
+-- history is read only for finished states) cannot join the append PostgreSQL merges in
+-- order, and the history was then read whole and sorted for a first page (0.6 s at 1 M).
+-- Finished jobs wait for nothing; payloads are left out by PgStore for the BASIC view.
+SELECT *, '' AS waiting_kind
+FROM jobsvc_jobs_history
+WHERE (:states::text[] IS NULL OR state = ANY(:states))
+  AND (:handler::text IS NULL OR handler = :handler)
+  AND (:labels::text IS NULL OR (labels @> :labels::text::jsonb AND labels <> '{}'::jsonb))
+  AND (:version::text IS NULL OR version = :version)
+  AND (:created_after::timestamptz IS NULL OR created_at >= :created_after)
+  AND (:created_before::timestamptz IS NULL OR created_at < :created_before)
+  AND (:cursor_created_at::timestamptz IS NULL OR (created_at, id) < (:cursor_created_at, :cursor_id::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT :page_size;
+
+-- name: job_list_history_unsucceeded
+-- job_list_history for one state other than succeeded (the failed or cancelled page):
+-- the condition written out lets every plan, generic ones too, read its jobs in order
+-- through jobsvc_jobs_history_unsucceeded_idx instead of walking the history by creation
+-- (0.4 s a page at 1 M jobs).
+SELECT *, '' AS waiting_kind
+FROM jobsvc_jobs_history
+WHERE state <> 'succeeded' AND state = :state
+  AND (:handler::text IS NULL OR handler = :handler)
+  AND (:labels::text IS NULL OR (labels @> :labels::text::jsonb AND labels <> '{}'::jsonb))
+  AND (:version::text IS NULL OR version = :version)
+  AND (:created_after::timestamptz IS NULL OR created_at >= :created_after)
+  AND (:created_before::timestamptz IS NULL OR created_at < :created_before)
+  AND (:cursor_created_at::timestamptz IS NULL OR (created_at, id) < (:cursor_created_at, :cursor_id::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT :page_size;
 
 -- name: job_children_get
 -- The children of :parent_id among :child_ids, with their results.
