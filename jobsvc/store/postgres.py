@@ -9,7 +9,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import date, datetime
 from functools import partial
 from typing import NoReturn, TypeAlias
@@ -408,10 +407,7 @@ class PgStore:
         if not found:
             return None
         job = rows.job(found[0])
-        if payloads:
-            return job
-        # As job_get's NULL payload columns read.
-        return replace(job, input=Payload(), result=None if job.result is None else Payload())
+        return job if payloads else rows.without_payloads(job)
 
     async def job_list(
         self,
@@ -446,9 +442,7 @@ class PgStore:
                 history = await self._fetch("job_list_history_unsucceeded", state=states[0].value, **one_state)
             else:
                 history = await self._fetch("job_list_history", **filters)
-            moved = [rows.job(r) for r in history]
-            if not payloads:  # as job_list's NULL payload columns read
-                moved = [replace(j, input=Payload(), result=None if j.result is None else Payload()) for j in moved]
+            moved = [rows.job(r) if payloads else rows.without_payloads(rows.job(r)) for r in history]
             newest_first = heapq.merge(found, moved, key=lambda j: (j.created_at, uuid.UUID(j.id)), reverse=True)
             found = list(itertools.islice(newest_first, limit + 1))
         jobs = found[:limit]

@@ -190,6 +190,12 @@ def job(row: asyncpg.Record) -> Job:
     )
 
 
+def without_payloads(job: Job) -> Job:
+    """A job as the BASIC view reads it (job_get and job_list with :payloads false, whose
+    payload columns come back NULL), from a row read with them (the history's)."""
+    return replace(job, input=Payload(), result=None if job.result is None else Payload())
+
+
 def transition(row: asyncpg.Record, state: JobState, attempt_ended: bool = True) -> Transition:
     """A Transition from a row with id, handler, version, attempt, job_seconds (and attempt_seconds)."""
     return Transition(
