@@ -3,7 +3,7 @@ and let jobsvc.api.status map every error."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import grpc
@@ -16,7 +16,7 @@ from jobsvc.app.operations import Operations
 from jobsvc.app.pauses import Pauses
 from jobsvc.app.schedules import Schedules
 from jobsvc.domain.errors import FieldViolation, InvalidArgument, ResourceExhausted
-from jobsvc.domain.jobs import Job, JobView
+from jobsvc.domain.jobs import Job, JobEvent, JobView
 from jobsvc.domain.limits import field_size
 from jobsvc.domain.pauses import PauseTarget
 from jobsvc.v1 import (
@@ -36,11 +36,14 @@ from jobsvc.v1 import (
     submit_service_pb2_grpc,
 )
 from jobsvc.v1.job_pb2 import Job as JobMessage
+from jobsvc.v1.job_pb2 import JobEvent as EventMessage
 
 Context = grpc.aio.ServicerContext[Any, Any]
 JOB_ID_METADATA = "jobsvc-job-id"
 MAX_REDRIVE = 10_000
 MAX_SEQUENCE = 2**31 - 1  # jobsvc_job_events.seq is an integer column
+# StreamRequest.max_events_per_message is capped at this (a page of the store's reads).
+MAX_EVENTS_PER_MESSAGE = 1000
 # Of a ListJobs response, what is not jobs: the next page token and its field.
 LIST_OVERHEAD_BYTES = 256
 
@@ -53,6 +56,24 @@ def _job(app: JobsApp, job: Job, view: JobView = JobView.FULL) -> JobMessage:
 def _entry_size(message: JobMessage) -> int:
     """Bytes a job takes as one entry of ListJobsResponse.jobs: tag, length and the message."""
     return field_size(message.ByteSize())
+
+
+def _event_messages(batch: list[JobEvent], most: int, budget: int) -> Iterator[list[EventMessage]]:
+    """A batch of events as the `events` of successive StreamResponses: at most `most`
+    each, and at most `budget` bytes each unless one event alone is larger (that one goes
+    alone, and the response size check answers it as it would a single event)."""
+    chunk: list[EventMessage] = []
+    size = 0
+    for event in batch:
+        message = codec.event_to_proto(event)
+        entry = field_size(message.ByteSize())
+        if chunk and (len(chunk) == most or size + entry > budget):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(message)
+        size += entry
+    if chunk:
+        yield chunk
 
 
 class SubmitService(submit_service_pb2_grpc.SubmitServiceServicer):
@@ -153,8 +174,14 @@ class StreamService(stream_service_pb2_grpc.StreamServiceServicer):
         else:
             raise InvalidArgument("set submit or job_id", [FieldViolation("target", "submit or job_id")])
         await context.send_initial_metadata(((JOB_ID_METADATA, job_id),))
-        async for event in self._app.events(job_id, request.after_sequence):
-            yield stream_service_pb2.StreamResponse(event=codec.event_to_proto(event))
+        most = min(request.max_events_per_message, MAX_EVENTS_PER_MESSAGE)
+        if most <= 1:
+            async for event in self._app.events(job_id, request.after_sequence):
+                yield stream_service_pb2.StreamResponse(event=codec.event_to_proto(event))
+            return
+        async for batch in self._app.event_batches(job_id, request.after_sequence):
+            for events in _event_messages(batch, most, self._app.limits.max_message_bytes):
+                yield stream_service_pb2.StreamResponse(events=events)
 
 
 class JobService(job_service_pb2_grpc.JobServiceServicer):

@@ -54,6 +54,8 @@ from jobsvc.v1 import (
 
 JOB_ID_METADATA = "jobsvc-job-id"
 RESUMABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.CANCELLED)
+# Events per StreamResponse the stream asks for (the server's cap).
+STREAM_EVENTS_PER_MESSAGE = 1000
 
 
 def to_payload(value: Any) -> job_pb2.Payload:
@@ -330,21 +332,28 @@ class Client:
         """
         if (job_id is None) == (submit is None):
             raise ValueError("give job_id or submit")
+        # Events come several to a message (StreamRequest.max_events_per_message) and are
+        # handed out one by one; a server older than that field sends them in `event`.
+        batch = STREAM_EVENTS_PER_MESSAGE
         request = (
-            stream_service_pb2.StreamRequest(submit=submit, after_sequence=after_sequence)
+            stream_service_pb2.StreamRequest(submit=submit, after_sequence=after_sequence, max_events_per_message=batch)
             if submit is not None
-            else stream_service_pb2.StreamRequest(job_id=job_id or "", after_sequence=after_sequence)
+            else stream_service_pb2.StreamRequest(
+                job_id=job_id or "", after_sequence=after_sequence, max_events_per_message=batch
+            )
         )
         reconnects = 0
         while True:
             call = self._stream.Stream(request, metadata=self._call_metadata())
             try:
                 async for response in call:
-                    event = response.event
-                    request = stream_service_pb2.StreamRequest(job_id=event.job_id, after_sequence=event.sequence)
-                    yield event
-                    if event.WhichOneof("kind") in ("succeeded", "failed", "cancelled"):
-                        return
+                    for event in response.events or (response.event,):
+                        request = stream_service_pb2.StreamRequest(
+                            job_id=event.job_id, after_sequence=event.sequence, max_events_per_message=batch
+                        )
+                        yield event
+                        if event.WhichOneof("kind") in ("succeeded", "failed", "cancelled"):
+                            return
                 return
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in RESUMABLE or reconnects >= max_reconnects:

@@ -26,7 +26,7 @@ from jobsvc.v1 import auth_pb2 as jobsvc_dot_v1_dot_auth__pb2
 from jobsvc.v1 import job_pb2 as jobsvc_dot_v1_dot_job__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejobsvc/v1/stream_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"i\n\rStreamRequest\x12$\n\x06submit\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.JobSpecH\x00\x12\x10\n\x06job_id\x18\x02 \x01(\tH\x00\x12\x16\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03\x42\x08\n\x06target\"4\n\x0eStreamResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.JobEvent2V\n\rStreamService\x12\x45\n\x06Stream\x12\x18.jobsvc.v1.StreamRequest\x1a\x19.jobsvc.v1.StreamResponse\"\x04\x98\xb8\x18\x03\x30\x01\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ejobsvc/v1/stream_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x89\x01\n\rStreamRequest\x12$\n\x06submit\x18\x01 \x01(\x0b\x32\x12.jobsvc.v1.JobSpecH\x00\x12\x10\n\x06job_id\x18\x02 \x01(\tH\x00\x12\x16\n\x0e\x61\x66ter_sequence\x18\x03 \x01(\x03\x12\x1e\n\x16max_events_per_message\x18\x04 \x01(\rB\x08\n\x06target\"Y\n\x0eStreamResponse\x12\"\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x13.jobsvc.v1.JobEvent\x12#\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x13.jobsvc.v1.JobEvent2V\n\rStreamService\x12\x45\n\x06Stream\x12\x18.jobsvc.v1.StreamRequest\x1a\x19.jobsvc.v1.StreamResponse\"\x04\x98\xb8\x18\x03\x30\x01\x42M\n\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,10 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.jobsvc.v1P\001Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1'
   _globals['_STREAMSERVICE'].methods_by_name['Stream']._loaded_options = None
   _globals['_STREAMSERVICE'].methods_by_name['Stream']._serialized_options = b'\230\270\030\003'
-  _globals['_STREAMREQUEST']._serialized_start=88
-  _globals['_STREAMREQUEST']._serialized_end=193
-  _globals['_STREAMRESPONSE']._serialized_start=195
-  _globals['_STREAMRESPONSE']._serialized_end=247
-  _globals['_STREAMSERVICE']._serialized_start=249
-  _globals['_STREAMSERVICE']._serialized_end=335
+  _globals['_STREAMREQUEST']._serialized_start=89
+  _globals['_STREAMREQUEST']._serialized_end=226
+  _globals['_STREAMRESPONSE']._serialized_start=228
+  _globals['_STREAMRESPONSE']._serialized_end=317
+  _globals['_STREAMSERVICE']._serialized_start=319
+  _globals['_STREAMSERVICE']._serialized_end=405
 # @@protoc_insertion_point(module_scope)

@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from jobsvc.v1 import job_pb2 as _job_pb2
 import builtins as _builtins
 import sys
@@ -24,12 +26,20 @@ class StreamRequest(_message.Message):
     SUBMIT_FIELD_NUMBER: _builtins.int
     JOB_ID_FIELD_NUMBER: _builtins.int
     AFTER_SEQUENCE_FIELD_NUMBER: _builtins.int
+    MAX_EVENTS_PER_MESSAGE_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """Attach to this job."""
     after_sequence: _builtins.int
     """Send only events with a greater sequence number (0: from the start); at most
     the job's `last_sequence`. With `submit`, it applies to the job the submit
     answers with (an existing one when the idempotency key is reused).
+    """
+    max_events_per_message: _builtins.int
+    """Up to this many events per StreamResponse, in `events`: a job that reports fast
+    costs a message per batch instead of one per event. The server never holds an
+    event back to fill a batch (it sends what is ready), and sends fewer when a
+    batch would pass the message size limit. 0 or 1: one event per message, in
+    `event`, as before this field existed. The server caps it at 1000.
     """
     @_builtins.property
     def submit(self) -> _job_pb2.JobSpec:
@@ -41,10 +51,11 @@ class StreamRequest(_message.Message):
         submit: _job_pb2.JobSpec | None = ...,
         job_id: _builtins.str = ...,
         after_sequence: _builtins.int = ...,
+        max_events_per_message: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id", "submit", b"submit", "target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "job_id", b"job_id", "submit", b"submit", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_sequence", b"after_sequence", "job_id", b"job_id", "max_events_per_message", b"max_events_per_message", "submit", b"submit", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_target: _TypeAlias = _typing.Literal["submit", "job_id"]  # noqa: Y015
     _WhichOneofArgType_target: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
@@ -57,16 +68,24 @@ class StreamResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def event(self) -> _job_pb2.JobEvent: ...
+    def event(self) -> _job_pb2.JobEvent:
+        """The next event, when the request's `max_events_per_message` is 0 or 1."""
+
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_job_pb2.JobEvent]:
+        """When it is more: the next events in sequence order, at least one."""
+
     def __init__(
         self,
         *,
         event: _job_pb2.JobEvent | None = ...,
+        events: _abc.Iterable[_job_pb2.JobEvent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "events", b"events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -32,8 +32,14 @@ type StreamRequest struct {
 	// the job's `last_sequence`. With `submit`, it applies to the job the submit
 	// answers with (an existing one when the idempotency key is reused).
 	AfterSequence int64 `protobuf:"varint,3,opt,name=after_sequence,json=afterSequence,proto3" json:"after_sequence,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Up to this many events per StreamResponse, in `events`: a job that reports fast
+	// costs a message per batch instead of one per event. The server never holds an
+	// event back to fill a batch (it sends what is ready), and sends fewer when a
+	// batch would pass the message size limit. 0 or 1: one event per message, in
+	// `event`, as before this field existed. The server caps it at 1000.
+	MaxEventsPerMessage uint32 `protobuf:"varint,4,opt,name=max_events_per_message,json=maxEventsPerMessage,proto3" json:"max_events_per_message,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *StreamRequest) Reset() {
@@ -98,6 +104,13 @@ func (x *StreamRequest) GetAfterSequence() int64 {
 	return 0
 }
 
+func (x *StreamRequest) GetMaxEventsPerMessage() uint32 {
+	if x != nil {
+		return x.MaxEventsPerMessage
+	}
+	return 0
+}
+
 type isStreamRequest_Target interface {
 	isStreamRequest_Target()
 }
@@ -117,8 +130,11 @@ func (*StreamRequest_Submit) isStreamRequest_Target() {}
 func (*StreamRequest_JobId) isStreamRequest_Target() {}
 
 type StreamResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Event         *JobEvent              `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next event, when the request's `max_events_per_message` is 0 or 1.
+	Event *JobEvent `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// When it is more: the next events in sequence order, at least one.
+	Events        []*JobEvent `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,18 +176,27 @@ func (x *StreamResponse) GetEvent() *JobEvent {
 	return nil
 }
 
+func (x *StreamResponse) GetEvents() []*JobEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 var File_jobsvc_v1_stream_service_proto protoreflect.FileDescriptor
 
 const file_jobsvc_v1_stream_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1ejobsvc/v1/stream_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\x87\x01\n" +
+	"\x1ejobsvc/v1/stream_service.proto\x12\tjobsvc.v1\x1a\x14jobsvc/v1/auth.proto\x1a\x13jobsvc/v1/job.proto\"\xbc\x01\n" +
 	"\rStreamRequest\x12,\n" +
 	"\x06submit\x18\x01 \x01(\v2\x12.jobsvc.v1.JobSpecH\x00R\x06submit\x12\x17\n" +
 	"\x06job_id\x18\x02 \x01(\tH\x00R\x05jobId\x12%\n" +
-	"\x0eafter_sequence\x18\x03 \x01(\x03R\rafterSequenceB\b\n" +
-	"\x06target\";\n" +
+	"\x0eafter_sequence\x18\x03 \x01(\x03R\rafterSequence\x123\n" +
+	"\x16max_events_per_message\x18\x04 \x01(\rR\x13maxEventsPerMessageB\b\n" +
+	"\x06target\"h\n" +
 	"\x0eStreamResponse\x12)\n" +
-	"\x05event\x18\x01 \x01(\v2\x13.jobsvc.v1.JobEventR\x05event2V\n" +
+	"\x05event\x18\x01 \x01(\v2\x13.jobsvc.v1.JobEventR\x05event\x12+\n" +
+	"\x06events\x18\x02 \x03(\v2\x13.jobsvc.v1.JobEventR\x06events2V\n" +
 	"\rStreamService\x12E\n" +
 	"\x06Stream\x12\x18.jobsvc.v1.StreamRequest\x1a\x19.jobsvc.v1.StreamResponse\"\x04\x98\xb8\x18\x030\x01BM\n" +
 	"\rdev.jobsvc.v1P\x01Z:github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1;jobsvcv1b\x06proto3"
@@ -198,13 +223,14 @@ var file_jobsvc_v1_stream_service_proto_goTypes = []any{
 var file_jobsvc_v1_stream_service_proto_depIdxs = []int32{
 	2, // 0: jobsvc.v1.StreamRequest.submit:type_name -> jobsvc.v1.JobSpec
 	3, // 1: jobsvc.v1.StreamResponse.event:type_name -> jobsvc.v1.JobEvent
-	0, // 2: jobsvc.v1.StreamService.Stream:input_type -> jobsvc.v1.StreamRequest
-	1, // 3: jobsvc.v1.StreamService.Stream:output_type -> jobsvc.v1.StreamResponse
-	3, // [3:4] is the sub-list for method output_type
-	2, // [2:3] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 2: jobsvc.v1.StreamResponse.events:type_name -> jobsvc.v1.JobEvent
+	0, // 3: jobsvc.v1.StreamService.Stream:input_type -> jobsvc.v1.StreamRequest
+	1, // 4: jobsvc.v1.StreamService.Stream:output_type -> jobsvc.v1.StreamResponse
+	4, // [4:5] is the sub-list for method output_type
+	3, // [3:4] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_jobsvc_v1_stream_service_proto_init() }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file jobsvc/v1/stream_service.proto.
  */
 export const file_jobsvc_v1_stream_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5qb2JzdmMvdjEvc3RyZWFtX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSJpCg1TdHJlYW1SZXF1ZXN0EiQKBnN1Ym1pdBgBIAEoCzISLmpvYnN2Yy52MS5Kb2JTcGVjSAASEAoGam9iX2lkGAIgASgJSAASFgoOYWZ0ZXJfc2VxdWVuY2UYAyABKANCCAoGdGFyZ2V0IjQKDlN0cmVhbVJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhMuam9ic3ZjLnYxLkpvYkV2ZW50MlYKDVN0cmVhbVNlcnZpY2USRQoGU3RyZWFtEhguam9ic3ZjLnYxLlN0cmVhbVJlcXVlc3QaGS5qb2JzdmMudjEuU3RyZWFtUmVzcG9uc2UiBJi4GAMwAUJNCg1kZXYuam9ic3ZjLnYxUAFaOmdpdGh1Yi5jb20vam9ic3ZjL2pvYnN2Yy9jbGllbnRzL2dvL2dlbi9qb2JzdmMvdjE7am9ic3ZjdjFiBnByb3RvMw", [file_jobsvc_v1_auth, file_jobsvc_v1_job]);
+  fileDesc("Ch5qb2JzdmMvdjEvc3RyZWFtX3NlcnZpY2UucHJvdG8SCWpvYnN2Yy52MSKJAQoNU3RyZWFtUmVxdWVzdBIkCgZzdWJtaXQYASABKAsyEi5qb2JzdmMudjEuSm9iU3BlY0gAEhAKBmpvYl9pZBgCIAEoCUgAEhYKDmFmdGVyX3NlcXVlbmNlGAMgASgDEh4KFm1heF9ldmVudHNfcGVyX21lc3NhZ2UYBCABKA1CCAoGdGFyZ2V0IlkKDlN0cmVhbVJlc3BvbnNlEiIKBWV2ZW50GAEgASgLMhMuam9ic3ZjLnYxLkpvYkV2ZW50EiMKBmV2ZW50cxgCIAMoCzITLmpvYnN2Yy52MS5Kb2JFdmVudDJWCg1TdHJlYW1TZXJ2aWNlEkUKBlN0cmVhbRIYLmpvYnN2Yy52MS5TdHJlYW1SZXF1ZXN0Ghkuam9ic3ZjLnYxLlN0cmVhbVJlc3BvbnNlIgSYuBgDMAFCTQoNZGV2LmpvYnN2Yy52MVABWjpnaXRodWIuY29tL2pvYnN2Yy9qb2JzdmMvY2xpZW50cy9nby9nZW4vam9ic3ZjL3YxO2pvYnN2Y3YxYgZwcm90bzM", [file_jobsvc_v1_auth, file_jobsvc_v1_job]);
 
 /**
  * @generated from message jobsvc.v1.StreamRequest
@@ -48,6 +48,17 @@ export type StreamRequest = Message<"jobsvc.v1.StreamRequest"> & {
    * @generated from field: int64 after_sequence = 3;
    */
   afterSequence: bigint;
+
+  /**
+   * Up to this many events per StreamResponse, in `events`: a job that reports fast
+   * costs a message per batch instead of one per event. The server never holds an
+   * event back to fill a batch (it sends what is ready), and sends fewer when a
+   * batch would pass the message size limit. 0 or 1: one event per message, in
+   * `event`, as before this field existed. The server caps it at 1000.
+   *
+   * @generated from field: uint32 max_events_per_message = 4;
+   */
+  maxEventsPerMessage: number;
 };
 
 /**
@@ -62,9 +73,18 @@ export const StreamRequestSchema: GenMessage<StreamRequest> = /*@__PURE__*/
  */
 export type StreamResponse = Message<"jobsvc.v1.StreamResponse"> & {
   /**
+   * The next event, when the request's `max_events_per_message` is 0 or 1.
+   *
    * @generated from field: jobsvc.v1.JobEvent event = 1;
    */
   event?: JobEvent | undefined;
+
+  /**
+   * When it is more: the next events in sequence order, at least one.
+   *
+   * @generated from field: repeated jobsvc.v1.JobEvent events = 2;
+   */
+  events: JobEvent[];
 };
 
 /**

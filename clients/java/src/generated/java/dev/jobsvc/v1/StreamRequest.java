@@ -210,6 +210,25 @@ private static final long serialVersionUID = 0L;
     return afterSequence_;
   }
 
+  public static final int MAX_EVENTS_PER_MESSAGE_FIELD_NUMBER = 4;
+  private int maxEventsPerMessage_ = 0;
+  /**
+   * <pre>
+   * Up to this many events per StreamResponse, in `events`: a job that reports fast
+   * costs a message per batch instead of one per event. The server never holds an
+   * event back to fill a batch (it sends what is ready), and sends fewer when a
+   * batch would pass the message size limit. 0 or 1: one event per message, in
+   * `event`, as before this field existed. The server caps it at 1000.
+   * </pre>
+   *
+   * <code>uint32 max_events_per_message = 4;</code>
+   * @return The maxEventsPerMessage.
+   */
+  @java.lang.Override
+  public int getMaxEventsPerMessage() {
+    return maxEventsPerMessage_;
+  }
+
   private byte memoizedIsInitialized = -1;
   @java.lang.Override
   public final boolean isInitialized() {
@@ -233,6 +252,9 @@ private static final long serialVersionUID = 0L;
     if (afterSequence_ != 0L) {
       output.writeInt64(3, afterSequence_);
     }
+    if (maxEventsPerMessage_ != 0) {
+      output.writeUInt32(4, maxEventsPerMessage_);
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -247,6 +269,10 @@ private static final long serialVersionUID = 0L;
     if (afterSequence_ != 0L) {
       size += com.google.protobuf.CodedOutputStream
         .computeInt64Size(3, afterSequence_);
+    }
+    if (maxEventsPerMessage_ != 0) {
+      size += com.google.protobuf.CodedOutputStream
+        .computeUInt32Size(4, maxEventsPerMessage_);
     }
     return size;
   }
@@ -274,6 +300,8 @@ private static final long serialVersionUID = 0L;
 
     if (getAfterSequence()
         != other.getAfterSequence()) return false;
+    if (getMaxEventsPerMessage()
+        != other.getMaxEventsPerMessage()) return false;
     if (!getTargetCase().equals(other.getTargetCase())) return false;
     switch (targetCase_) {
       case 1:
@@ -301,6 +329,8 @@ private static final long serialVersionUID = 0L;
     hash = (37 * hash) + AFTER_SEQUENCE_FIELD_NUMBER;
     hash = (53 * hash) + com.google.protobuf.Internal.hashLong(
         getAfterSequence());
+    hash = (37 * hash) + MAX_EVENTS_PER_MESSAGE_FIELD_NUMBER;
+    hash = (53 * hash) + getMaxEventsPerMessage();
     switch (targetCase_) {
       case 1:
         hash = (37 * hash) + SUBMIT_FIELD_NUMBER;
@@ -448,6 +478,7 @@ private static final long serialVersionUID = 0L;
         submitBuilder_.clear();
       }
       afterSequence_ = 0L;
+      maxEventsPerMessage_ = 0;
       targetCase_ = 0;
       target_ = null;
       return this;
@@ -487,6 +518,9 @@ private static final long serialVersionUID = 0L;
       if (((from_bitField0_ & 0x00000004) != 0)) {
         result.afterSequence_ = afterSequence_;
       }
+      if (((from_bitField0_ & 0x00000008) != 0)) {
+        result.maxEventsPerMessage_ = maxEventsPerMessage_;
+      }
     }
 
     private void buildPartialOneofs(dev.jobsvc.v1.StreamRequest result) {
@@ -512,6 +546,9 @@ private static final long serialVersionUID = 0L;
       if (other == dev.jobsvc.v1.StreamRequest.getDefaultInstance()) return this;
       if (other.getAfterSequence() != 0L) {
         setAfterSequence(other.getAfterSequence());
+      }
+      if (other.getMaxEventsPerMessage() != 0) {
+        setMaxEventsPerMessage(other.getMaxEventsPerMessage());
       }
       switch (other.getTargetCase()) {
         case SUBMIT: {
@@ -571,6 +608,11 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000004;
               break;
             } // case 24
+            case 32: {
+              maxEventsPerMessage_ = input.readUInt32();
+              bitField0_ |= 0x00000008;
+              break;
+            } // case 32
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -940,6 +982,62 @@ private static final long serialVersionUID = 0L;
     public Builder clearAfterSequence() {
       bitField0_ = (bitField0_ & ~0x00000004);
       afterSequence_ = 0L;
+      onChanged();
+      return this;
+    }
+
+    private int maxEventsPerMessage_ ;
+    /**
+     * <pre>
+     * Up to this many events per StreamResponse, in `events`: a job that reports fast
+     * costs a message per batch instead of one per event. The server never holds an
+     * event back to fill a batch (it sends what is ready), and sends fewer when a
+     * batch would pass the message size limit. 0 or 1: one event per message, in
+     * `event`, as before this field existed. The server caps it at 1000.
+     * </pre>
+     *
+     * <code>uint32 max_events_per_message = 4;</code>
+     * @return The maxEventsPerMessage.
+     */
+    @java.lang.Override
+    public int getMaxEventsPerMessage() {
+      return maxEventsPerMessage_;
+    }
+    /**
+     * <pre>
+     * Up to this many events per StreamResponse, in `events`: a job that reports fast
+     * costs a message per batch instead of one per event. The server never holds an
+     * event back to fill a batch (it sends what is ready), and sends fewer when a
+     * batch would pass the message size limit. 0 or 1: one event per message, in
+     * `event`, as before this field existed. The server caps it at 1000.
+     * </pre>
+     *
+     * <code>uint32 max_events_per_message = 4;</code>
+     * @param value The maxEventsPerMessage to set.
+     * @return This builder for chaining.
+     */
+    public Builder setMaxEventsPerMessage(int value) {
+
+      maxEventsPerMessage_ = value;
+      bitField0_ |= 0x00000008;
+      onChanged();
+      return this;
+    }
+    /**
+     * <pre>
+     * Up to this many events per StreamResponse, in `events`: a job that reports fast
+     * costs a message per batch instead of one per event. The server never holds an
+     * event back to fill a batch (it sends what is ready), and sends fewer when a
+     * batch would pass the message size limit. 0 or 1: one event per message, in
+     * `event`, as before this field existed. The server caps it at 1000.
+     * </pre>
+     *
+     * <code>uint32 max_events_per_message = 4;</code>
+     * @return This builder for chaining.
+     */
+    public Builder clearMaxEventsPerMessage() {
+      bitField0_ = (bitField0_ & ~0x00000008);
+      maxEventsPerMessage_ = 0;
       onChanged();
       return this;
     }

@@ -78,5 +78,19 @@ public interface StreamRequestOrBuilder extends
    */
   long getAfterSequence();
 
+  /**
+   * <pre>
+   * Up to this many events per StreamResponse, in `events`: a job that reports fast
+   * costs a message per batch instead of one per event. The server never holds an
+   * event back to fill a batch (it sends what is ready), and sends fewer when a
+   * batch would pass the message size limit. 0 or 1: one event per message, in
+   * `event`, as before this field existed. The server caps it at 1000.
+   * </pre>
+   *
+   * <code>uint32 max_events_per_message = 4;</code>
+   * @return The maxEventsPerMessage.
+   */
+  int getMaxEventsPerMessage();
+
   dev.jobsvc.v1.StreamRequest.TargetCase getTargetCase();
 }

@@ -28,6 +28,7 @@ private static final long serialVersionUID = 0L;
     super(builder);
   }
   private StreamResponse() {
+    events_ = java.util.Collections.emptyList();
   }
 
   public static final com.google.protobuf.Descriptors.Descriptor
@@ -52,6 +53,10 @@ private static final long serialVersionUID = 0L;
   public static final int EVENT_FIELD_NUMBER = 1;
   private dev.jobsvc.v1.JobEvent event_;
   /**
+   * <pre>
+   * The next event, when the request's `max_events_per_message` is 0 or 1.
+   * </pre>
+   *
    * <code>.jobsvc.v1.JobEvent event = 1;</code>
    * @return Whether the event field is set.
    */
@@ -60,6 +65,10 @@ private static final long serialVersionUID = 0L;
     return ((bitField0_ & 0x00000001) != 0);
   }
   /**
+   * <pre>
+   * The next event, when the request's `max_events_per_message` is 0 or 1.
+   * </pre>
+   *
    * <code>.jobsvc.v1.JobEvent event = 1;</code>
    * @return The event.
    */
@@ -68,11 +77,76 @@ private static final long serialVersionUID = 0L;
     return event_ == null ? dev.jobsvc.v1.JobEvent.getDefaultInstance() : event_;
   }
   /**
+   * <pre>
+   * The next event, when the request's `max_events_per_message` is 0 or 1.
+   * </pre>
+   *
    * <code>.jobsvc.v1.JobEvent event = 1;</code>
    */
   @java.lang.Override
   public dev.jobsvc.v1.JobEventOrBuilder getEventOrBuilder() {
     return event_ == null ? dev.jobsvc.v1.JobEvent.getDefaultInstance() : event_;
+  }
+
+  public static final int EVENTS_FIELD_NUMBER = 2;
+  @SuppressWarnings("serial")
+  private java.util.List<dev.jobsvc.v1.JobEvent> events_;
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  @java.lang.Override
+  public java.util.List<dev.jobsvc.v1.JobEvent> getEventsList() {
+    return events_;
+  }
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  @java.lang.Override
+  public java.util.List<? extends dev.jobsvc.v1.JobEventOrBuilder> 
+      getEventsOrBuilderList() {
+    return events_;
+  }
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  @java.lang.Override
+  public int getEventsCount() {
+    return events_.size();
+  }
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.JobEvent getEvents(int index) {
+    return events_.get(index);
+  }
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  @java.lang.Override
+  public dev.jobsvc.v1.JobEventOrBuilder getEventsOrBuilder(
+      int index) {
+    return events_.get(index);
   }
 
   private byte memoizedIsInitialized = -1;
@@ -92,6 +166,9 @@ private static final long serialVersionUID = 0L;
     if (((bitField0_ & 0x00000001) != 0)) {
       output.writeMessage(1, getEvent());
     }
+    for (int i = 0; i < events_.size(); i++) {
+      output.writeMessage(2, events_.get(i));
+    }
     getUnknownFields().writeTo(output);
   }
   private int computeSerializedSize_0() {
@@ -100,6 +177,15 @@ private static final long serialVersionUID = 0L;
       size += com.google.protobuf.CodedOutputStream
         .computeMessageSize(1, getEvent());
     }
+
+        {
+          final int count = events_.size();
+          for (int i = 0; i < count; i++) {
+            size += com.google.protobuf.CodedOutputStream
+              .computeMessageSizeNoTag(events_.get(i));
+          }
+          size += 1 * count;
+        }
     return size;
   }
   @java.lang.Override
@@ -129,6 +215,8 @@ private static final long serialVersionUID = 0L;
       if (!getEvent()
           .equals(other.getEvent())) return false;
     }
+    if (!getEventsList()
+        .equals(other.getEventsList())) return false;
     if (!getUnknownFields().equals(other.getUnknownFields())) return false;
     return true;
   }
@@ -143,6 +231,10 @@ private static final long serialVersionUID = 0L;
     if (hasEvent()) {
       hash = (37 * hash) + EVENT_FIELD_NUMBER;
       hash = (53 * hash) + getEvent().hashCode();
+    }
+    if (getEventsCount() > 0) {
+      hash = (37 * hash) + EVENTS_FIELD_NUMBER;
+      hash = (53 * hash) + getEventsList().hashCode();
     }
     hash = (29 * hash) + getUnknownFields().hashCode();
     memoizedHashCode = hash;
@@ -275,6 +367,7 @@ private static final long serialVersionUID = 0L;
       if (com.google.protobuf.GeneratedMessage
               .alwaysUseFieldBuilders) {
         internalGetEventFieldBuilder();
+        internalGetEventsFieldBuilder();
       }
     }
     @java.lang.Override
@@ -286,6 +379,13 @@ private static final long serialVersionUID = 0L;
         eventBuilder_.dispose();
         eventBuilder_ = null;
       }
+      if (eventsBuilder_ == null) {
+        events_ = java.util.Collections.emptyList();
+      } else {
+        events_ = null;
+        eventsBuilder_.clear();
+      }
+      bitField0_ = (bitField0_ & ~0x00000002);
       return this;
     }
 
@@ -312,9 +412,22 @@ private static final long serialVersionUID = 0L;
     @java.lang.Override
     public dev.jobsvc.v1.StreamResponse buildPartial() {
       dev.jobsvc.v1.StreamResponse result = new dev.jobsvc.v1.StreamResponse(this);
+      buildPartialRepeatedFields(result);
       if (bitField0_ != 0) { buildPartial0(result); }
       onBuilt();
       return result;
+    }
+
+    private void buildPartialRepeatedFields(dev.jobsvc.v1.StreamResponse result) {
+      if (eventsBuilder_ == null) {
+        if (((bitField0_ & 0x00000002) != 0)) {
+          events_ = java.util.Collections.unmodifiableList(events_);
+          bitField0_ = (bitField0_ & ~0x00000002);
+        }
+        result.events_ = events_;
+      } else {
+        result.events_ = eventsBuilder_.build();
+      }
     }
 
     private void buildPartial0(dev.jobsvc.v1.StreamResponse result) {
@@ -343,6 +456,32 @@ private static final long serialVersionUID = 0L;
       if (other == dev.jobsvc.v1.StreamResponse.getDefaultInstance()) return this;
       if (other.hasEvent()) {
         mergeEvent(other.getEvent());
+      }
+      if (eventsBuilder_ == null) {
+        if (!other.events_.isEmpty()) {
+          if (events_.isEmpty()) {
+            events_ = other.events_;
+            bitField0_ = (bitField0_ & ~0x00000002);
+          } else {
+            ensureEventsIsMutable();
+            events_.addAll(other.events_);
+          }
+          onChanged();
+        }
+      } else {
+        if (!other.events_.isEmpty()) {
+          if (eventsBuilder_.isEmpty()) {
+            eventsBuilder_.dispose();
+            eventsBuilder_ = null;
+            events_ = other.events_;
+            bitField0_ = (bitField0_ & ~0x00000002);
+            eventsBuilder_ = 
+              com.google.protobuf.GeneratedMessage.alwaysUseFieldBuilders ?
+                 internalGetEventsFieldBuilder() : null;
+          } else {
+            eventsBuilder_.addAllMessages(other.events_);
+          }
+        }
       }
       this.mergeUnknownFields(other.getUnknownFields());
       onChanged();
@@ -377,6 +516,19 @@ private static final long serialVersionUID = 0L;
               bitField0_ |= 0x00000001;
               break;
             } // case 10
+            case 18: {
+              dev.jobsvc.v1.JobEvent m =
+                  input.readMessage(
+                      dev.jobsvc.v1.JobEvent.parser(),
+                      extensionRegistry);
+              if (eventsBuilder_ == null) {
+                ensureEventsIsMutable();
+                events_.add(m);
+              } else {
+                eventsBuilder_.addMessage(m);
+              }
+              break;
+            } // case 18
             default: {
               if (!super.parseUnknownField(input, extensionRegistry, tag)) {
                 done = true; // was an endgroup tag
@@ -398,6 +550,10 @@ private static final long serialVersionUID = 0L;
     private com.google.protobuf.SingleFieldBuilder<
         dev.jobsvc.v1.JobEvent, dev.jobsvc.v1.JobEvent.Builder, dev.jobsvc.v1.JobEventOrBuilder> eventBuilder_;
     /**
+     * <pre>
+     * The next event, when the request's `max_events_per_message` is 0 or 1.
+     * </pre>
+     *
      * <code>.jobsvc.v1.JobEvent event = 1;</code>
      * @return Whether the event field is set.
      */
@@ -405,6 +561,10 @@ private static final long serialVersionUID = 0L;
       return ((bitField0_ & 0x00000001) != 0);
     }
     /**
+     * <pre>
+     * The next event, when the request's `max_events_per_message` is 0 or 1.
+     * </pre>
+     *
      * <code>.jobsvc.v1.JobEvent event = 1;</code>
      * @return The event.
      */
@@ -416,6 +576,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The next event, when the request's `max_events_per_message` is 0 or 1.
+     * </pre>
+     *
      * <code>.jobsvc.v1.JobEvent event = 1;</code>
      */
     public Builder setEvent(dev.jobsvc.v1.JobEvent value) {
@@ -432,6 +596,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The next event, when the request's `max_events_per_message` is 0 or 1.
+     * </pre>
+     *
      * <code>.jobsvc.v1.JobEvent event = 1;</code>
      */
     public Builder setEvent(
@@ -446,6 +614,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The next event, when the request's `max_events_per_message` is 0 or 1.
+     * </pre>
+     *
      * <code>.jobsvc.v1.JobEvent event = 1;</code>
      */
     public Builder mergeEvent(dev.jobsvc.v1.JobEvent value) {
@@ -467,6 +639,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The next event, when the request's `max_events_per_message` is 0 or 1.
+     * </pre>
+     *
      * <code>.jobsvc.v1.JobEvent event = 1;</code>
      */
     public Builder clearEvent() {
@@ -480,6 +656,10 @@ private static final long serialVersionUID = 0L;
       return this;
     }
     /**
+     * <pre>
+     * The next event, when the request's `max_events_per_message` is 0 or 1.
+     * </pre>
+     *
      * <code>.jobsvc.v1.JobEvent event = 1;</code>
      */
     public dev.jobsvc.v1.JobEvent.Builder getEventBuilder() {
@@ -488,6 +668,10 @@ private static final long serialVersionUID = 0L;
       return internalGetEventFieldBuilder().getBuilder();
     }
     /**
+     * <pre>
+     * The next event, when the request's `max_events_per_message` is 0 or 1.
+     * </pre>
+     *
      * <code>.jobsvc.v1.JobEvent event = 1;</code>
      */
     public dev.jobsvc.v1.JobEventOrBuilder getEventOrBuilder() {
@@ -499,6 +683,10 @@ private static final long serialVersionUID = 0L;
       }
     }
     /**
+     * <pre>
+     * The next event, when the request's `max_events_per_message` is 0 or 1.
+     * </pre>
+     *
      * <code>.jobsvc.v1.JobEvent event = 1;</code>
      */
     private com.google.protobuf.SingleFieldBuilder<
@@ -513,6 +701,318 @@ private static final long serialVersionUID = 0L;
         event_ = null;
       }
       return eventBuilder_;
+    }
+
+    private java.util.List<dev.jobsvc.v1.JobEvent> events_ =
+      java.util.Collections.emptyList();
+    private void ensureEventsIsMutable() {
+      if (!((bitField0_ & 0x00000002) != 0)) {
+        events_ = new java.util.ArrayList<dev.jobsvc.v1.JobEvent>(events_);
+        bitField0_ |= 0x00000002;
+       }
+    }
+
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.jobsvc.v1.JobEvent, dev.jobsvc.v1.JobEvent.Builder, dev.jobsvc.v1.JobEventOrBuilder> eventsBuilder_;
+
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public java.util.List<dev.jobsvc.v1.JobEvent> getEventsList() {
+      if (eventsBuilder_ == null) {
+        return java.util.Collections.unmodifiableList(events_);
+      } else {
+        return eventsBuilder_.getMessageList();
+      }
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public int getEventsCount() {
+      if (eventsBuilder_ == null) {
+        return events_.size();
+      } else {
+        return eventsBuilder_.getCount();
+      }
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public dev.jobsvc.v1.JobEvent getEvents(int index) {
+      if (eventsBuilder_ == null) {
+        return events_.get(index);
+      } else {
+        return eventsBuilder_.getMessage(index);
+      }
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public Builder setEvents(
+        int index, dev.jobsvc.v1.JobEvent value) {
+      if (eventsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureEventsIsMutable();
+        events_.set(index, value);
+        onChanged();
+      } else {
+        eventsBuilder_.setMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public Builder setEvents(
+        int index, dev.jobsvc.v1.JobEvent.Builder builderForValue) {
+      if (eventsBuilder_ == null) {
+        ensureEventsIsMutable();
+        events_.set(index, builderForValue.build());
+        onChanged();
+      } else {
+        eventsBuilder_.setMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public Builder addEvents(dev.jobsvc.v1.JobEvent value) {
+      if (eventsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureEventsIsMutable();
+        events_.add(value);
+        onChanged();
+      } else {
+        eventsBuilder_.addMessage(value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public Builder addEvents(
+        int index, dev.jobsvc.v1.JobEvent value) {
+      if (eventsBuilder_ == null) {
+        if (value == null) {
+          throw new NullPointerException();
+        }
+        ensureEventsIsMutable();
+        events_.add(index, value);
+        onChanged();
+      } else {
+        eventsBuilder_.addMessage(index, value);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public Builder addEvents(
+        dev.jobsvc.v1.JobEvent.Builder builderForValue) {
+      if (eventsBuilder_ == null) {
+        ensureEventsIsMutable();
+        events_.add(builderForValue.build());
+        onChanged();
+      } else {
+        eventsBuilder_.addMessage(builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public Builder addEvents(
+        int index, dev.jobsvc.v1.JobEvent.Builder builderForValue) {
+      if (eventsBuilder_ == null) {
+        ensureEventsIsMutable();
+        events_.add(index, builderForValue.build());
+        onChanged();
+      } else {
+        eventsBuilder_.addMessage(index, builderForValue.build());
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public Builder addAllEvents(
+        java.lang.Iterable<? extends dev.jobsvc.v1.JobEvent> values) {
+      if (eventsBuilder_ == null) {
+        ensureEventsIsMutable();
+        com.google.protobuf.AbstractMessageLite.Builder.addAll(
+            values, events_);
+        onChanged();
+      } else {
+        eventsBuilder_.addAllMessages(values);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public Builder clearEvents() {
+      if (eventsBuilder_ == null) {
+        events_ = java.util.Collections.emptyList();
+        bitField0_ = (bitField0_ & ~0x00000002);
+        onChanged();
+      } else {
+        eventsBuilder_.clear();
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public Builder removeEvents(int index) {
+      if (eventsBuilder_ == null) {
+        ensureEventsIsMutable();
+        events_.remove(index);
+        onChanged();
+      } else {
+        eventsBuilder_.remove(index);
+      }
+      return this;
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public dev.jobsvc.v1.JobEvent.Builder getEventsBuilder(
+        int index) {
+      return internalGetEventsFieldBuilder().getBuilder(index);
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public dev.jobsvc.v1.JobEventOrBuilder getEventsOrBuilder(
+        int index) {
+      if (eventsBuilder_ == null) {
+        return events_.get(index);  } else {
+        return eventsBuilder_.getMessageOrBuilder(index);
+      }
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public java.util.List<? extends dev.jobsvc.v1.JobEventOrBuilder> 
+         getEventsOrBuilderList() {
+      if (eventsBuilder_ != null) {
+        return eventsBuilder_.getMessageOrBuilderList();
+      } else {
+        return java.util.Collections.unmodifiableList(events_);
+      }
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public dev.jobsvc.v1.JobEvent.Builder addEventsBuilder() {
+      return internalGetEventsFieldBuilder().addBuilder(
+          dev.jobsvc.v1.JobEvent.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public dev.jobsvc.v1.JobEvent.Builder addEventsBuilder(
+        int index) {
+      return internalGetEventsFieldBuilder().addBuilder(
+          index, dev.jobsvc.v1.JobEvent.getDefaultInstance());
+    }
+    /**
+     * <pre>
+     * When it is more: the next events in sequence order, at least one.
+     * </pre>
+     *
+     * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+     */
+    public java.util.List<dev.jobsvc.v1.JobEvent.Builder> 
+         getEventsBuilderList() {
+      return internalGetEventsFieldBuilder().getBuilderList();
+    }
+    private com.google.protobuf.RepeatedFieldBuilder<
+        dev.jobsvc.v1.JobEvent, dev.jobsvc.v1.JobEvent.Builder, dev.jobsvc.v1.JobEventOrBuilder> 
+        internalGetEventsFieldBuilder() {
+      if (eventsBuilder_ == null) {
+        eventsBuilder_ = new com.google.protobuf.RepeatedFieldBuilder<
+            dev.jobsvc.v1.JobEvent, dev.jobsvc.v1.JobEvent.Builder, dev.jobsvc.v1.JobEventOrBuilder>(
+                events_,
+                ((bitField0_ & 0x00000002) != 0),
+                getParentForChildren(),
+                isClean());
+        events_ = null;
+      }
+      return eventsBuilder_;
     }
 
     // @@protoc_insertion_point(builder_scope:jobsvc.v1.StreamResponse)

@@ -11,17 +11,73 @@ public interface StreamResponseOrBuilder extends
     com.google.protobuf.MessageOrBuilder {
 
   /**
+   * <pre>
+   * The next event, when the request's `max_events_per_message` is 0 or 1.
+   * </pre>
+   *
    * <code>.jobsvc.v1.JobEvent event = 1;</code>
    * @return Whether the event field is set.
    */
   boolean hasEvent();
   /**
+   * <pre>
+   * The next event, when the request's `max_events_per_message` is 0 or 1.
+   * </pre>
+   *
    * <code>.jobsvc.v1.JobEvent event = 1;</code>
    * @return The event.
    */
   dev.jobsvc.v1.JobEvent getEvent();
   /**
+   * <pre>
+   * The next event, when the request's `max_events_per_message` is 0 or 1.
+   * </pre>
+   *
    * <code>.jobsvc.v1.JobEvent event = 1;</code>
    */
   dev.jobsvc.v1.JobEventOrBuilder getEventOrBuilder();
+
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  java.util.List<dev.jobsvc.v1.JobEvent> 
+      getEventsList();
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  dev.jobsvc.v1.JobEvent getEvents(int index);
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  int getEventsCount();
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  java.util.List<? extends dev.jobsvc.v1.JobEventOrBuilder> 
+      getEventsOrBuilderList();
+  /**
+   * <pre>
+   * When it is more: the next events in sequence order, at least one.
+   * </pre>
+   *
+   * <code>repeated .jobsvc.v1.JobEvent events = 2;</code>
+   */
+  dev.jobsvc.v1.JobEventOrBuilder getEventsOrBuilder(
+      int index);
 }

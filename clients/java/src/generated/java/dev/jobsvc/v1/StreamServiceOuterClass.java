@@ -47,15 +47,17 @@ public final class StreamServiceOuterClass extends com.google.protobuf.Generated
     java.lang.String[] descriptorData = {
       "\n\036jobsvc/v1/stream_service.proto\022\tjobsvc" +
       ".v1\032\024jobsvc/v1/auth.proto\032\023jobsvc/v1/job" +
-      ".proto\"i\n\rStreamRequest\022$\n\006submit\030\001 \001(\0132" +
-      "\022.jobsvc.v1.JobSpecH\000\022\020\n\006job_id\030\002 \001(\tH\000\022" +
-      "\026\n\016after_sequence\030\003 \001(\003B\010\n\006target\"4\n\016Str" +
-      "eamResponse\022\"\n\005event\030\001 \001(\0132\023.jobsvc.v1.J" +
-      "obEvent2V\n\rStreamService\022E\n\006Stream\022\030.job" +
-      "svc.v1.StreamRequest\032\031.jobsvc.v1.StreamR" +
-      "esponse\"\004\230\270\030\0030\001BM\n\rdev.jobsvc.v1P\001Z:gith" +
-      "ub.com/jobsvc/jobsvc/clients/go/gen/jobs" +
-      "vc/v1;jobsvcv1b\006proto3"
+      ".proto\"\211\001\n\rStreamRequest\022$\n\006submit\030\001 \001(\013" +
+      "2\022.jobsvc.v1.JobSpecH\000\022\020\n\006job_id\030\002 \001(\tH\000" +
+      "\022\026\n\016after_sequence\030\003 \001(\003\022\036\n\026max_events_p" +
+      "er_message\030\004 \001(\rB\010\n\006target\"Y\n\016StreamResp" +
+      "onse\022\"\n\005event\030\001 \001(\0132\023.jobsvc.v1.JobEvent" +
+      "\022#\n\006events\030\002 \003(\0132\023.jobsvc.v1.JobEvent2V\n" +
+      "\rStreamService\022E\n\006Stream\022\030.jobsvc.v1.Str" +
+      "eamRequest\032\031.jobsvc.v1.StreamResponse\"\004\230" +
+      "\270\030\0030\001BM\n\rdev.jobsvc.v1P\001Z:github.com/job" +
+      "svc/jobsvc/clients/go/gen/jobsvc/v1;jobs" +
+      "vcv1b\006proto3"
     };
     descriptor = com.google.protobuf.Descriptors.FileDescriptor
       .internalBuildGeneratedFileFrom(descriptorData,
@@ -68,13 +70,13 @@ public final class StreamServiceOuterClass extends com.google.protobuf.Generated
     internal_static_jobsvc_v1_StreamRequest_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_StreamRequest_descriptor,
-        new java.lang.String[] { "Submit", "JobId", "AfterSequence", "Target", });
+        new java.lang.String[] { "Submit", "JobId", "AfterSequence", "MaxEventsPerMessage", "Target", });
     internal_static_jobsvc_v1_StreamResponse_descriptor =
       getDescriptor().getMessageType(1);
     internal_static_jobsvc_v1_StreamResponse_fieldAccessorTable = new
       com.google.protobuf.GeneratedMessage.FieldAccessorTable(
         internal_static_jobsvc_v1_StreamResponse_descriptor,
-        new java.lang.String[] { "Event", });
+        new java.lang.String[] { "Event", "Events", });
     descriptor.resolveAllFeaturesImmutable();
     dev.jobsvc.v1.Auth.getDescriptor();
     dev.jobsvc.v1.JobOuterClass.getDescriptor();
