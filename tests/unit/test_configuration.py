@@ -289,3 +289,16 @@ def test_every_worker_option_sets_a_config_field(flag: str) -> None:
     given, default = _worker_configs({options.env_name(flag): value}), _worker_configs({})
     changed = {**_differences(given[0], default[0]), **_differences(given[1], default[1])}
     assert changed, f"{flag} changes nothing in the WorkerConfig or the ObservabilityConfig"
+
+
+def test_an_option_is_known_only_by_its_whole_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """`serve --listen ADDRESS` (no such option) once set --listen-database-url, argparse's
+    prefix matching, and the server then failed to reach a database named by an address.
+    Every command, the nested ones too, refuses a prefix as an unknown option."""
+    assert "unrecognized arguments: --listen" in _error(["serve", "--listen", "127.0.0.1:8000"], {}, capsys)
+    assert "unrecognized arguments: --hand" in _error(["worker", "--hand", "m"], {}, capsys)
+    assert "unrecognized arguments: --page" in _error(["jobs", "list", "--page", "5"], {}, capsys)
+    assert "unrecognized arguments: --serv" in _error(["jobs", "list", "--serv", "x:1"], {}, capsys)
+    assert parse_args(["serve", "--listen-database-url", "postgresql://h/d"], {}).listen_database_url == (
+        "postgresql://h/d"
+    )

@@ -28,7 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     add_service_commands(commands)
     add_client_commands(commands)
+    _whole_names_only(parser)
     return parser
+
+
+def _whole_names_only(parser: argparse.ArgumentParser) -> None:
+    """Options only by their whole names, in every command. argparse takes any unique
+    prefix by default, so `serve --listen 127.0.0.1:8000` (no such option) quietly set
+    --listen-database-url; an unknown option must be an error."""
+    parser.allow_abbrev = False
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                _whole_names_only(command)
 
 
 def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> argparse.Namespace:
