@@ -41,6 +41,12 @@ func (p ResumePolicy) backoff(n int) time.Duration {
 // with nothing left to send (see caughtUp), it is resumed like a dropped connection.
 var errEndedEarly = errors.New("jobsvc: stream ended before the job's terminal event")
 
+// streamEventsPerMessage is the events per StreamResponse every Stream request
+// asks for (the server's cap): a fast job's stream is limited by the cost of each
+// gRPC message, not of each event, so batches carry several times more events a
+// second. The server never holds an event back to fill a batch.
+const streamEventsPerMessage = 1000
+
 // Stream iterates over the events of job id with a sequence greater than
 // afterSequence (0: from the start), in order, ending with the terminal event
 // (succeeded, failed or cancelled).
@@ -58,8 +64,7 @@ var errEndedEarly = errors.New("jobsvc: stream ended before the job's terminal e
 // afterSequence beyond the job's last sequence is yielded as the server's
 // OUT_OF_RANGE error (reason SEQUENCE_NOT_REACHED, see ErrorDetails).
 func (c *Client) Stream(ctx context.Context, id string, afterSequence int64) iter.Seq2[*jobsvcv1.JobEvent, error] {
-	req := &jobsvcv1.StreamRequest{Target: &jobsvcv1.StreamRequest_JobId{JobId: id}, AfterSequence: afterSequence}
-	return c.events(ctx, req)
+	return c.events(ctx, resumeRequest(id, afterSequence))
 }
 
 // SubmitAndStream submits a job and iterates over its events, as Stream does.
@@ -69,7 +74,10 @@ func (c *Client) SubmitAndStream(ctx context.Context, handler string, input any,
 	if err != nil {
 		return func(yield func(*jobsvcv1.JobEvent, error) bool) { yield(nil, err) }
 	}
-	return c.events(ctx, &jobsvcv1.StreamRequest{Target: &jobsvcv1.StreamRequest_Submit{Submit: spec}})
+	return c.events(ctx, &jobsvcv1.StreamRequest{
+		Target:              &jobsvcv1.StreamRequest_Submit{Submit: spec},
+		MaxEventsPerMessage: streamEventsPerMessage,
+	})
 }
 
 func (c *Client) events(ctx context.Context, req *jobsvcv1.StreamRequest) iter.Seq2[*jobsvcv1.JobEvent, error] {
@@ -137,18 +145,35 @@ func (c *Client) streamOnce(ctx context.Context, req *jobsvcv1.StreamRequest,
 			o.err = err
 			return o
 		}
-		event := resp.GetEvent()
-		o.next = resumeRequest(event.GetJobId(), event.GetSequence())
-		o.events++
-		if !yield(event, nil) || isTerminal(event) {
-			o.done = true
-			return o
+		// Events already received are handed out even if the connection has
+		// dropped meanwhile: the resume request follows the last one handed out.
+		for _, event := range responseEvents(resp) {
+			o.next = resumeRequest(event.GetJobId(), event.GetSequence())
+			o.events++
+			if !yield(event, nil) || isTerminal(event) {
+				o.done = true
+				return o
+			}
 		}
 	}
 }
 
+// responseEvents are a response's events: its batch, or the single `event` of a
+// server older than StreamRequest.max_events_per_message.
+func responseEvents(resp *jobsvcv1.StreamResponse) []*jobsvcv1.JobEvent {
+	if events := resp.GetEvents(); len(events) > 0 {
+		return events
+	}
+	return []*jobsvcv1.JobEvent{resp.GetEvent()}
+}
+
+// resumeRequest streams job id's events after sequence after, in batches.
 func resumeRequest(id string, after int64) *jobsvcv1.StreamRequest {
-	return &jobsvcv1.StreamRequest{Target: &jobsvcv1.StreamRequest_JobId{JobId: id}, AfterSequence: after}
+	return &jobsvcv1.StreamRequest{
+		Target:              &jobsvcv1.StreamRequest_JobId{JobId: id},
+		AfterSequence:       after,
+		MaxEventsPerMessage: streamEventsPerMessage,
+	}
 }
 
 // caughtUp reports whether a job's stream that ended cleanly before its terminal

@@ -3,11 +3,14 @@ package jobsvc
 import (
 	"context"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	jobsvcv1 "github.com/jobsvc/jobsvc/clients/go/gen/jobsvc/v1"
 )
@@ -20,32 +23,63 @@ type fakeStream struct {
 	jobsvcv1.UnimplementedJobServiceServer
 	last  int64
 	state jobsvcv1.JobState
+	// batches are each stream's first messages' sizes in `events`; 0 (and every
+	// message after them) is one event in `event`, as an older server sends it.
+	batches []int
+	// dropAfter > 0: the first stream fails UNAVAILABLE right after the message
+	// holding that sequence, and closes dropped.
+	dropAfter int64
+	dropped   chan struct{}
 
-	mu      sync.Mutex
-	drains  int
-	streams int
-	gets    []jobsvcv1.JobView
+	mu       sync.Mutex
+	drains   int
+	streams  int
+	requests []*jobsvcv1.StreamRequest
+	gets     []jobsvcv1.JobView
 }
 
 func (f *fakeStream) Stream(req *jobsvcv1.StreamRequest, stream grpc.ServerStreamingServer[jobsvcv1.StreamResponse]) error {
 	f.mu.Lock()
 	f.streams++
+	f.requests = append(f.requests, req)
 	drain := f.drains > 0
 	f.drains--
+	drop := f.dropAfter > 0 && f.streams == 1
 	f.mu.Unlock()
 	if drain {
 		return nil
 	}
-	for seq := req.GetAfterSequence() + 1; seq <= f.last; seq++ {
-		event := &jobsvcv1.JobEvent{JobId: req.GetJobId(), Sequence: seq}
-		if seq == f.last {
-			event.Kind = &jobsvcv1.JobEvent_Succeeded_{Succeeded: &jobsvcv1.JobEvent_Succeeded{}}
+	for i, seq := 0, req.GetAfterSequence()+1; seq <= f.last; i++ {
+		size := 0
+		if i < len(f.batches) {
+			size = f.batches[i]
 		}
-		if err := stream.Send(&jobsvcv1.StreamResponse{Event: event}); err != nil {
+		var events []*jobsvcv1.JobEvent
+		for ; len(events) < max(size, 1) && seq <= f.last; seq++ {
+			events = append(events, f.event(req.GetJobId(), seq))
+		}
+		resp := &jobsvcv1.StreamResponse{Events: events}
+		if size == 0 {
+			resp = &jobsvcv1.StreamResponse{Event: events[0]}
+		}
+		if err := stream.Send(resp); err != nil {
 			return err
+		}
+		if drop && seq > f.dropAfter {
+			defer close(f.dropped)
+			return status.Error(codes.Unavailable, "connection dropped")
 		}
 	}
 	return nil
+}
+
+// event is the job's event seq, the last one succeeded.
+func (f *fakeStream) event(id string, seq int64) *jobsvcv1.JobEvent {
+	event := &jobsvcv1.JobEvent{JobId: id, Sequence: seq}
+	if seq == f.last {
+		event.Kind = &jobsvcv1.JobEvent_Succeeded_{Succeeded: &jobsvcv1.JobEvent_Succeeded{}}
+	}
+	return event
 }
 
 func (f *fakeStream) GetJob(_ context.Context, req *jobsvcv1.GetJobRequest) (*jobsvcv1.GetJobResponse, error) {
@@ -94,6 +128,43 @@ func collect(t *testing.T, seq func(func(*jobsvcv1.JobEvent, error) bool)) ([]in
 		seqs = append(seqs, event.GetSequence())
 	}
 	return seqs, last
+}
+
+// Events come batched in `events` or one in `event` (an older server) and are
+// handed out one by one, in order. When the connection drops while the caller
+// still handles a batch, the rest of that batch comes out first, and the resume
+// asks again for batches after the last sequence handed out.
+func TestStreamHandsOutBatchesOneByOneAndResumesAfterTheLastHandedOut(t *testing.T) {
+	t.Parallel()
+	f := &fakeStream{last: 12, batches: []int{3, 0, 3, 2}, dropAfter: 7, dropped: make(chan struct{})}
+	var seqs []int64
+	for event, err := range f.client(t).Stream(context.Background(), "j1", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, event.GetSequence())
+		if event.GetSequence() == 5 { // the first of the batch 5..7, after which the stream drops
+			select {
+			case <-f.dropped:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the fake never dropped the stream")
+			}
+		}
+	}
+	if want := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}; !slices.Equal(seqs, want) {
+		t.Fatalf("events %v, want %v", seqs, want)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.requests) != 2 {
+		t.Fatalf("%d streams, want 2", len(f.requests))
+	}
+	for i, after := range []int64{0, 7} {
+		if r := f.requests[i]; r.GetAfterSequence() != after || r.GetMaxEventsPerMessage() != streamEventsPerMessage {
+			t.Errorf("stream %d asked after %d for %d a message, want after %d and %d",
+				i+1, r.GetAfterSequence(), r.GetMaxEventsPerMessage(), after, streamEventsPerMessage)
+		}
+	}
 }
 
 // A stream resumed after a finished job's last event ends OK with nothing: one

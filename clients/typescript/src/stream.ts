@@ -37,6 +37,13 @@ export type JobLookup = (jobId: string, signal?: AbortSignal) => Promise<Job | u
 /** The job states after which a job has no more events. */
 const FINISHED_STATES: ReadonlySet<JobState> = new Set([JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED]);
 
+/**
+ * Events per StreamResponse every stream asks for (the server's cap): a fast job's stream
+ * is limited by the cost of each gRPC message, not of each event. The server never holds
+ * an event back to fill a batch.
+ */
+export const STREAM_EVENTS_PER_MESSAGE = 1000;
+
 /** The event kinds that end a job's stream. */
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set(["succeeded", "failed", "cancelled"]);
 
@@ -73,6 +80,7 @@ export async function* followEvents(
     const request: StreamRequest = create(StreamRequestSchema, {
       target: jobId !== undefined ? { case: "jobId", value: jobId } : { case: "submit", value: target.submit! },
       afterSequence: last,
+      maxEventsPerMessage: STREAM_EVENTS_PER_MESSAGE,
     });
     const attempt = new AbortController();
     const onAbort = () => attempt.abort(options.signal?.reason);
@@ -86,13 +94,16 @@ export async function* followEvents(
         },
       });
       for await (const response of responses) {
-        const event = response.event;
-        if (event === undefined || event.sequence <= last) continue; // never a duplicate
-        last = event.sequence;
-        jobId = event.jobId;
-        retries = 0;
-        yield event;
-        if (isTerminal(event)) return;
+        // A batch, or the single `event` of a server older than max_events_per_message. A
+        // batch already received is handed out whole even if the connection drops meanwhile.
+        for (const event of response.events.length > 0 ? response.events : [response.event]) {
+          if (event === undefined || event.sequence <= last) continue; // never a duplicate
+          last = event.sequence;
+          jobId = event.jobId;
+          retries = 0;
+          yield event;
+          if (isTerminal(event)) return;
+        }
       }
       // The server ended the stream before the terminal event: the job is finished and
       // `last` was its last event (a resume after the terminal event), or the server is

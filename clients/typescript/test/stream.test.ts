@@ -1,16 +1,31 @@
 /** The resuming stream against a fake StreamService client (no server needed): a stream that
- * ends OK without the terminal event is over for a finished job and re-opened otherwise. */
+ * ends OK without the terminal event is over for a finished job and re-opened otherwise;
+ * events batched per message come out one by one. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
-import { JobEventSchema, JobSchema, JobState, type Job, type JobEvent } from "../src/gen/jobsvc/v1/job_pb.js";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import {
+  JobEventSchema,
+  JobSchema,
+  JobSpecSchema,
+  JobState,
+  type Job,
+  type JobEvent,
+} from "../src/gen/jobsvc/v1/job_pb.js";
 import {
   StreamResponseSchema,
   type StreamRequest,
   type StreamService,
 } from "../src/gen/jobsvc/v1/stream_service_pb.js";
-import { followEvents, type JobLookup } from "../src/stream.js";
+import { followEvents, STREAM_EVENTS_PER_MESSAGE, type JobLookup } from "../src/stream.js";
+
+/** Event `seq` of job `j1`; `last` is its terminal one. */
+function eventOf(seq: number, last: number): JobEvent {
+  const event: JobEvent = create(JobEventSchema, { jobId: "j1", sequence: BigInt(seq) });
+  if (seq === last) event.kind = { case: "succeeded", value: { $typeName: "jobsvc.v1.JobEvent.Succeeded" } };
+  return event;
+}
 
 /** A StreamService client for job `j1` with events 1..last: the first `drains` streams end OK
  * at once (a server shutting down), later ones send every event after `after_sequence`. */
@@ -20,11 +35,8 @@ function fakeStreams(last: number, drains: number): { client: Client<typeof Stre
     async *stream(request: StreamRequest) {
       opened.push(request.afterSequence);
       if (opened.length <= drains) return;
-      for (let seq = request.afterSequence + 1n; seq <= BigInt(last); seq++) {
-        const event: JobEvent = create(JobEventSchema, { jobId: "j1", sequence: seq });
-        if (seq === BigInt(last))
-          event.kind = { case: "succeeded", value: { $typeName: "jobsvc.v1.JobEvent.Succeeded" } };
-        yield create(StreamResponseSchema, { event });
+      for (let seq = Number(request.afterSequence) + 1; seq <= last; seq++) {
+        yield create(StreamResponseSchema, { event: eventOf(seq, last) });
       }
     },
   } as unknown as Client<typeof StreamService>;
@@ -89,5 +101,36 @@ describe("stream ended OK without the terminal event", () => {
     const { lookup } = lookupOf(() => create(JobSchema, { id: "j1", state: JobState.RUNNING }));
     await assert.rejects(sequences(followEvents(client, { jobId: "j1" }, fast, lookup)), /UNAVAILABLE.*terminal event/);
     assert.equal(opened.length, 4);
+  });
+});
+
+describe("events batched per message", () => {
+  test("batches and single events come out one by one; a drop mid-batch resumes after the last one out", async () => {
+    const batch = (...seqs: number[]) => create(StreamResponseSchema, { events: seqs.map((seq) => eventOf(seq, 10)) });
+    const single = (seq: number) => create(StreamResponseSchema, { event: eventOf(seq, 10) });
+    // The first connection drops while the caller still takes the batch 5..7 out.
+    const opens = [
+      [batch(1, 2, 3), single(4), batch(5, 6, 7)],
+      [batch(8, 9), single(10)],
+    ];
+    const requests: StreamRequest[] = [];
+    const client = {
+      async *stream(request: StreamRequest) {
+        requests.push(request);
+        yield* opens[requests.length - 1]!;
+        if (requests.length === 1) throw new ConnectError("connection reset", Code.Unavailable);
+      },
+    } as unknown as Client<typeof StreamService>;
+    const submit = create(JobSpecSchema, { handler: "steps", idempotencyKey: "k1" });
+    const seen = await sequences(followEvents(client, { submit }, fast));
+    assert.deepEqual(seen, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      requests.map((r) => [r.target.case, r.afterSequence, r.maxEventsPerMessage]),
+      [
+        ["submit", 0n, STREAM_EVENTS_PER_MESSAGE],
+        ["jobId", 7n, STREAM_EVENTS_PER_MESSAGE],
+      ],
+    );
+    assert.equal(STREAM_EVENTS_PER_MESSAGE, 1000);
   });
 });

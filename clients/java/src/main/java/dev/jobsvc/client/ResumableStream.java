@@ -17,6 +17,7 @@ import io.grpc.Status;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -35,11 +36,21 @@ import java.util.concurrent.TimeUnit;
  * its last sequence is the last one received, or the {@code after_sequence} the caller resumed
  * from) or cut short by a server shutting down. One GetJob (BASIC view) tells: the stream
  * completes in the first case, and is re-opened in the second, or when that GetJob fails.
+ *
+ * <p>Every request asks for {@link #EVENTS_PER_MESSAGE} events per response; they are handed
+ * to the observer one by one.
  */
 final class ResumableStream implements Subscription {
 
   static final Metadata.Key<String> JOB_ID_HEADER =
       Metadata.Key.of("jobsvc-job-id", Metadata.ASCII_STRING_MARSHALLER);
+
+  /**
+   * Events per StreamResponse every request asks for (the server's cap): a fast job's stream is
+   * limited by the cost of each gRPC message, not of each event. The server never holds an event
+   * back to fill a batch.
+   */
+  static final int EVENTS_PER_MESSAGE = 1000;
 
   /** The trailer of a {@code google.rpc.Status}: present when the server answered the error. */
   private static final Metadata.Key<byte[]> STATUS_DETAILS =
@@ -76,7 +87,7 @@ final class ResumableStream implements Subscription {
     this.channel = channel;
     this.callOptions = callOptions;
     this.lookupDeadline = lookupDeadline;
-    this.request = request;
+    this.request = request.toBuilder().setMaxEventsPerMessage(EVENTS_PER_MESSAGE).build();
     this.policy = policy;
     this.scheduler = scheduler;
     this.observer = observer;
@@ -187,18 +198,30 @@ final class ResumableStream implements Subscription {
 
     @Override
     public void onMessage(StreamResponse response) {
-      JobEvent event = response.getEvent();
+      // A batch, or the single event of a server older than max_events_per_message. gRPC runs
+      // onClose only after this returns, so a dropped connection's resume follows the batch.
+      List<JobEvent> events =
+          response.getEventsCount() > 0 ? response.getEventsList() : List.of(response.getEvent());
+      for (JobEvent event : events) {
+        if (!deliver(event)) {
+          return;
+        }
+      }
+      attempt.request(1);
+    }
+
+    /** Hands one event to the observer; false once this attempt is over (closed or given up). */
+    private boolean deliver(JobEvent event) {
       synchronized (lock) {
         if (closed || call != attempt) {
-          return; // closed, or an attempt already given up
+          return false; // closed, or an attempt already given up
         }
         if (jobId != null && event.getSequence() <= lastSequence) {
-          attempt.request(1); // a duplicate the server should not have sent
-          return;
+          return true; // a duplicate the server should not have sent
         }
         jobId = event.getJobId();
         lastSequence = event.getSequence();
-        request = StreamRequest.newBuilder().setJobId(jobId).setAfterSequence(lastSequence).build();
+        request = resumeRequest();
         failures = 0;
         finished = isTerminal(event);
       }
@@ -207,9 +230,9 @@ final class ResumableStream implements Subscription {
       } catch (RuntimeException e) {
         close();
         observer.onError(e);
-        return;
+        return false;
       }
-      attempt.request(1);
+      return true;
     }
 
     @Override
@@ -336,13 +359,22 @@ final class ResumableStream implements Subscription {
     }
     if (request.getTargetCase() == StreamRequest.TargetCase.SUBMIT) {
       if (jobId != null) { // the server made the job and sent its id: attach to it
-        request = StreamRequest.newBuilder().setJobId(jobId).setAfterSequence(lastSequence).build();
+        request = resumeRequest();
         return true;
       }
       // Submitting again is safe only when the idempotency key makes it the same job.
       return !request.getSubmit().getIdempotencyKey().isEmpty();
     }
     return true;
+  }
+
+  /** The request that resumes the job's stream after the last event received. Under the lock. */
+  private StreamRequest resumeRequest() {
+    return StreamRequest.newBuilder()
+        .setJobId(jobId)
+        .setAfterSequence(lastSequence)
+        .setMaxEventsPerMessage(EVENTS_PER_MESSAGE)
+        .build();
   }
 
   /** Re-opens the stream after the policy's backoff; false once the client is closed. */
