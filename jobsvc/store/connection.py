@@ -199,6 +199,15 @@ async def create_pool(
     _quiet_pool_floor_warnings()
     _warn_if_overridden(dsn)
     settings = {"application_name": "jobsvc"}
+    if not pooled:
+        # No JIT: jobsvc's statements are short, and run over and over. Once autovacuum
+        # had counted the jobs table at tens of thousands of rows, the flow-controlled
+        # claim's estimated cost crossed jit_above_cost and PostgreSQL compiled it with
+        # LLVM at every execution (55-70 ms of a 3 ms claim of 32): flow-controlled
+        # throughput fell tenfold half a minute into a load. A transaction pooler refuses
+        # startup settings: claims then set it in their transaction (plan_claims_for_transaction),
+        # and the README asks for `ALTER ROLE ... SET jit = off`.
+        settings["jit"] = "off"
     if for_claims:
         # A queue is claimed by walking the queued-jobs index in hand-out order up to the
         # batch size. The planner cannot estimate the served-versions filter and, guessing

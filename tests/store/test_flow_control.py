@@ -4,9 +4,11 @@ several claimers racing on one database."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from jobsvc.domain.flow import FlowKeys, WaitReason
@@ -74,6 +76,103 @@ async def test_a_rescued_lease_frees_its_slot(store: PgStore) -> None:
     assert next_one.job.id != dead.job.id
     async with store._connection() as conn:
         assert await conn.fetchval("SELECT running FROM jobsvc_concurrency WHERE key = 'solo'") == 1
+
+
+async def counters(store: PgStore) -> dict[str, int]:
+    async with store._connection() as conn:
+        return {r[0]: r[1] for r in await conn.fetch("SELECT key, running FROM jobsvc_concurrency WHERE running > 0")}
+
+
+async def test_the_counters_equal_the_running_jobs_after_racing_claims_and_finishes(store: PgStore) -> None:
+    """Proves (migration 0017, slots counted once per key per statement): claimers and
+    finishers racing on two keys for 30 rounds leave every counter equal to its key's
+    running jobs (read in one snapshot), and within its limit, at every look."""
+    await store.job_insert_many([keyed(i, concurrency_key=f"r{i % 2}", concurrency_limit=7) for i in range(400)])
+
+    async def claim_and_finish(owner: str) -> None:
+        for _ in range(30):
+            claims = await store.job_claim(SERVED, owner, 5, 30)
+            await asyncio.sleep(0)
+            for claim in claims[::2]:
+                await store.job_finish(claim.job.id, claim.attempt_token, JobState.SUCCEEDED)
+            for claim in claims[1::2]:
+                await store.job_requeue(claim.job.id, claim.attempt_token, "shutdown")
+            # One statement, one snapshot: the counters and the jobs as of the same commits.
+            async with store._connection() as conn:
+                running, counted = await conn.fetchrow(
+                    "SELECT (SELECT coalesce(jsonb_object_agg(concurrency_key, n), '{}') FROM ("
+                    "   SELECT concurrency_key, count(*) AS n FROM jobsvc_jobs WHERE state = 'running'"
+                    "   GROUP BY 1) r)::text,"
+                    " (SELECT coalesce(jsonb_object_agg(key, running), '{}') FROM jobsvc_concurrency"
+                    "   WHERE running > 0)::text"
+                )
+            assert running == counted, (running, counted)
+            assert all(n <= 7 for n in json.loads(counted).values()), counted
+
+    await asyncio.gather(*(claim_and_finish(f"c{i}") for i in range(4)))
+    assert await counters(store) == await running_per_key(store) == {}
+    assert await store.job_claim(SERVED, "last", 100, 30)  # and the slots are free again
+    assert await counters(store) == await running_per_key(store)
+
+
+async def test_a_claim_writes_each_key_counter_once(store: PgStore) -> None:
+    """Proves: a claim of 50 jobs of one key, and their finish, write that key's counter
+    once each (they wrote it once per job before 0017: 50 row versions for the next claim
+    to read past), and the count is right."""
+    await store.job_insert_many([keyed(i, concurrency_key="once", concurrency_limit=100) for i in range(50)])
+    async with store._connection() as conn, conn.transaction():
+        # pg_stat_xact_user_tables: this transaction's own writes, per table.
+        writes = "SELECT n_tup_ins + n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'jobsvc_concurrency'"
+        before = await conn.fetchval(writes)
+        claimed = await conn.fetch(
+            "UPDATE jobsvc_jobs SET state = 'running', attempt_token = gen_random_uuid() "
+            "WHERE concurrency_key = 'once' AND state = 'queued' RETURNING id, attempt_token"
+        )
+        assert len(claimed) == 50
+        assert await conn.fetchval(writes) - before == 1
+        assert await conn.fetchval("SELECT running FROM jobsvc_concurrency WHERE key = 'once'") == 50
+        await conn.execute("UPDATE jobsvc_jobs SET state = 'succeeded' WHERE concurrency_key = 'once'")
+        assert await conn.fetchval(writes) - before == 2
+        assert await conn.fetchval("SELECT running FROM jobsvc_concurrency WHERE key = 'once'") == 0
+
+
+async def test_a_statement_rolled_back_to_a_savepoint_leaves_the_counter_as_it_was(store: PgStore) -> None:
+    """Proves: the changes a statement notes are undone with it (a subtransaction rolled
+    back), so the next statement does not apply them."""
+    await store.job_insert_many([keyed(i, concurrency_key="sp", concurrency_limit=10) for i in range(3)])
+    async with store._connection() as conn, conn.transaction():
+        await conn.execute("UPDATE jobsvc_jobs SET state = 'running' WHERE concurrency_key = 'sp' AND input = '0'")
+        with pytest.raises(asyncpg.CheckViolationError):
+            async with conn.transaction():
+                # Two rows move to RUNNING, then the statement fails: nothing may stay noted.
+                await conn.execute(
+                    "UPDATE jobsvc_jobs SET state = CASE WHEN input = '2' THEN 'bogus' ELSE 'running' END "
+                    "WHERE concurrency_key = 'sp'"
+                )
+        await conn.execute("UPDATE jobsvc_jobs SET priority = 1 WHERE concurrency_key = 'sp'")
+        await conn.execute("UPDATE jobsvc_jobs SET state = 'running' WHERE concurrency_key = 'sp' AND input = '1'")
+    assert await counters(store) == {"sp": 2} == await running_per_key(store)
+
+
+async def test_a_slot_freed_on_a_full_key_wakes_claim_loops(store: PgStore, database_url: str) -> None:
+    """Proves: leaving RUNNING on a key at its limit sends the NOTIFY that makes claim
+    loops look again; on a key below its limit, none (a limit not binding costs nothing)."""
+    await store.job_insert_many([keyed(i, concurrency_key="full", concurrency_limit=2) for i in range(3)])
+    await store.job_insert_many([keyed(i, concurrency_key="roomy", concurrency_limit=50) for i in range(2)])
+    claims = {c.job.concurrency_key: c for c in await store.job_claim(SERVED, "c", 10, 30)}
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(database_url)
+    try:
+        await listener.add_listener("jobsvc_jobs", lambda *args: heard.put_nowait(args[3]))
+        roomy = claims["roomy"]
+        assert await store.job_finish(roomy.job.id, roomy.attempt_token, JobState.SUCCEEDED)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(heard.get(), 0.5)
+        full = claims["full"]
+        assert await store.job_finish(full.job.id, full.attempt_token, JobState.SUCCEEDED)
+        assert await asyncio.wait_for(heard.get(), 5) == ""
+    finally:
+        await listener.close()
 
 
 async def test_jobs_over_a_limit_do_not_hold_back_other_jobs(store: PgStore) -> None:

@@ -156,6 +156,45 @@ async def test_claims_walk_the_queued_index_with_the_plan_cached_for_any_paramet
         await claims.close()
 
 
+async def test_no_statement_of_jobsvc_is_jit_compiled(database_url: str) -> None:
+    """A database that JIT-compiles every statement (jit_above_cost 0; by default any
+    whose estimated cost passes 100,000, which the flow-controlled claim's generic plan did
+    once autovacuum had counted tens of thousands of jobs: 55-70 ms of LLVM per 3 ms
+    claim, flow-controlled throughput down tenfold). jobsvc's connections compile
+    nothing: every pool's, the claim pool's, and, behind a transaction pooler (no session
+    settings), a claim's transaction."""
+    setup = await asyncpg.connect(database_url)
+    try:
+        database = await setup.fetchval("SELECT current_database()")
+        for setting in ("jit_above_cost", "jit_inline_above_cost", "jit_optimize_above_cost"):
+            await setup.execute(f"ALTER DATABASE {database} SET {setting} = 0")
+    finally:
+        await setup.close()
+    claim = queries()["job_claim_limited"]
+    arguments = ", ".join(_CLAIM_LITERALS[p] for p in claim.parameters)
+    plain = await asyncpg.connect(database_url)
+    try:
+        # The database does compile, for a connection that does not say otherwise.
+        await plain.execute(f"PREPARE c AS {claim.sql}")
+        async with plain.transaction():
+            plan = "\n".join(r[0] for r in await plain.fetch(f"EXPLAIN (ANALYZE) EXECUTE c({arguments})"))
+        assert "JIT:" in plan, plan
+    finally:
+        await plain.close()
+    for options in ({}, {"for_claims": True}, {"pooled": True}):
+        pool = await create_pool(database_url, min_size=1, max_size=1, **options)  # type: ignore[arg-type]
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                if options.get("pooled"):
+                    await conn.execute(bind("plan_claims_for_transaction")[0])
+                await conn.execute(f"PREPARE c AS {claim.sql}")
+                plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE) EXECUTE c({arguments})"))
+                assert "JIT:" not in plan, (options, plan)
+                assert await conn.fetchval("SHOW jit") == "off", options
+        finally:
+            await pool.close()
+
+
 async def test_a_claim_never_reads_the_queued_jobs_of_versions_it_does_not_serve(database_url: str) -> None:
     """20,000 queued jobs of a version nobody here serves (a paused handler's backlog, say),
     all ahead in hand-out order: a claim for another version reads none of them."""

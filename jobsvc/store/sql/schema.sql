@@ -205,11 +205,11 @@ CREATE TABLE jobsvc_job_events (
     CONSTRAINT jobsvc_job_events_pkey PRIMARY KEY (job_id, seq)
 );
 
--- Running jobs per concurrency key. Kept exact by jobsvc_jobs_concurrency_count on every
--- way a job enters or leaves RUNNING, in the same transaction: a crashed worker's slot
--- comes back when the rescuer ends its attempt, and can never leak. A claim locks the
--- key's row (jobsvc_concurrency_lock), so replicas claiming at once cannot both take the
--- last slot.
+-- Running jobs per concurrency key. Kept exact by jobsvc_jobs_concurrency_count and
+-- jobsvc_jobs_concurrency_apply (one write per key per statement) on every way a job
+-- enters or leaves RUNNING, in the same transaction: a crashed worker's slot comes back
+-- when the rescuer ends its attempt, and can never leak. A claim locks the key's row
+-- (jobsvc_concurrency_lock), so replicas claiming at once cannot both take the last slot.
 CREATE TABLE jobsvc_concurrency (
     key     text    NOT NULL,
     running integer NOT NULL DEFAULT 0,
@@ -597,29 +597,62 @@ BEGIN
 END;
 $function$;
 
--- The trigger function of jobsvc_jobs_concurrency_count: one more running job on the
--- key, or one fewer (and, when that frees a slot on a full key, a NOTIFY so that claim
--- loops on every replica look again).
+-- The statement trigger function of jobsvc_jobs_concurrency_apply: applies the slot
+-- changes jobsvc_concurrency_count noted, one counter write per key in key order (0017:
+-- before, a write per job, and a claim of 64 jobs of one key left 64 dead versions of
+-- its counter row for the next claim to read past); when that frees a slot on a key that
+-- was full, a NOTIFY so that claim loops on every replica look again.
+CREATE FUNCTION jobsvc_concurrency_apply()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+DECLARE
+    v_noted text := current_setting('jobsvc.slot_changes', true);
+    v_freed_full boolean;
+BEGIN
+    IF coalesce(v_noted, '') = '' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('jobsvc.slot_changes', '', true);
+    WITH noted AS (
+        SELECT e ->> 1 AS key, sum((e ->> 0)::integer) AS delta, max((e ->> 2)::integer) AS lim
+        FROM jsonb_array_elements(('[' || v_noted || ']')::jsonb) AS e
+        GROUP BY 1
+        ORDER BY 1
+    ), counted AS (
+        INSERT INTO jobsvc_concurrency AS c (key, running)
+        SELECT key, greatest(delta, 0) FROM noted ORDER BY key
+        ON CONFLICT (key) DO UPDATE SET running = greatest(c.running + (
+            SELECT n.delta FROM noted n WHERE n.key = excluded.key), 0)
+        RETURNING c.key, c.running
+    )
+    SELECT bool_or(n.delta < 0 AND c.running - n.delta >= n.lim) INTO v_freed_full
+    FROM counted c JOIN noted n USING (key);
+    IF v_freed_full THEN
+        PERFORM pg_notify('jobsvc_jobs', '');
+    END IF;
+    RETURN NULL;
+END;
+$function$;
+
+-- The trigger function of jobsvc_jobs_concurrency_count: notes one more running job on
+-- the key, or one fewer, as an entry `[delta, "key", limit]` of the transaction-local
+-- setting jobsvc.slot_changes, which the statement's jobsvc_concurrency_apply applies.
+-- (Noted in a setting, it is undone with a subtransaction rolled back, as the counter
+-- write would be.)
 CREATE FUNCTION jobsvc_concurrency_count()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
 DECLARE
-    v_running integer;
+    v_noted text := current_setting('jobsvc.slot_changes', true);
 BEGIN
-    IF NEW.state = 'running' THEN
-        INSERT INTO jobsvc_concurrency AS c (key, running) VALUES (NEW.concurrency_key, 1)
-        ON CONFLICT (key) DO UPDATE SET running = c.running + 1;
-    ELSE
-        UPDATE jobsvc_concurrency SET running = greatest(running - 1, 0)
-        WHERE key = OLD.concurrency_key
-        RETURNING running INTO v_running;
-        -- A slot freed on a full key: jobs may be waiting for it on any replica. Only
-        -- then, so a limit that is not binding costs no NOTIFY.
-        IF v_running IS NOT NULL AND v_running + 1 >= OLD.concurrency_limit THEN
-            PERFORM pg_notify('jobsvc_jobs', '');
-        END IF;
-    END IF;
+    PERFORM set_config(
+        'jobsvc.slot_changes',
+        CASE WHEN coalesce(v_noted, '') = '' THEN '' ELSE v_noted || ',' END
+            || json_build_array(CASE WHEN NEW.state = 'running' THEN 1 ELSE -1 END,
+                                OLD.concurrency_key, OLD.concurrency_limit)::text,
+        true);
     RETURN NULL;
 END;
 $function$;
@@ -1499,8 +1532,15 @@ CREATE TRIGGER jobsvc_jobs_child_finished
     WHEN (new.parent_id IS NOT NULL AND (old.state = ANY (ARRAY['waiting'::text, 'queued'::text, 'running'::text])) AND (new.state = ANY (ARRAY['succeeded'::text, 'failed'::text, 'cancelled'::text])))
     EXECUTE FUNCTION jobsvc_child_finished();
 
--- Keeps jobsvc_concurrency exact: fires only when a job with a concurrency key enters
--- or leaves RUNNING.
+-- Applies, once per statement, the slot changes jobsvc_jobs_concurrency_count noted for
+-- its rows (after them: a statement's AFTER events fire in the order queued).
+CREATE TRIGGER jobsvc_jobs_concurrency_apply
+    AFTER UPDATE OF state ON jobsvc_jobs
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION jobsvc_concurrency_apply();
+
+-- Keeps jobsvc_concurrency exact (with jobsvc_jobs_concurrency_apply): fires only when
+-- a job with a concurrency key enters or leaves RUNNING.
 CREATE TRIGGER jobsvc_jobs_concurrency_count
     AFTER UPDATE OF state ON jobsvc_jobs
     FOR EACH ROW
