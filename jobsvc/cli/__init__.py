@@ -35,6 +35,8 @@ __all__ = ["build_parser", "config_reference", "main", "observability_config", "
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `jobsvc` command."""
     args = parse_args(argv)
+    # As given: `serve --processes N` starts its children with it.
+    args.command_line = list(sys.argv[1:] if argv is None else argv)
     if args.command == "token":
         return token(args)
     configure_logging(args.log_level, log_format(args))

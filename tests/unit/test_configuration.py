@@ -217,6 +217,8 @@ def test_the_payload_limit_reaches_the_server_and_one_too_large_for_the_messages
 WORKER = ["worker", "--handlers", "m"]
 # Options of `jobsvc worker` that are arguments of run_worker, not fields of a config.
 WORKER_ARGUMENTS = {"--server", "--handlers"}
+# Options of serve that are not one server's: how many servers (jobsvc.cli.commands.processes).
+SERVE_ARGUMENTS = {"--processes"}
 
 
 def _differences(built: Any, default: Any, path: str = "") -> dict[str, tuple[Any, Any]]:
@@ -274,7 +276,7 @@ def _layered_options(command: str) -> dict[str, argparse.Action]:
     return dict(options.layered_actions(options.subcommands(build_parser())[command]))
 
 
-@pytest.mark.parametrize("flag", list(_layered_options("serve")))
+@pytest.mark.parametrize("flag", [flag for flag in _layered_options("serve") if flag not in SERVE_ARGUMENTS])
 def test_every_serve_option_sets_a_server_config_field(flag: str) -> None:
     """So the defaults test above covers every option of serve."""
     value = _another_value(_layered_options("serve")[flag])
@@ -302,3 +304,14 @@ def test_an_option_is_known_only_by_its_whole_name(capsys: pytest.CaptureFixture
     assert parse_args(["serve", "--listen-database-url", "postgresql://h/d"], {}).listen_database_url == (
         "postgresql://h/d"
     )
+
+
+def test_processes_take_a_count_or_auto(capsys: pytest.CaptureFixture[str]) -> None:
+    """--processes N (JOBSVC_PROCESSES, `processes` in the file too); auto is the CPUs this
+    process may use; 0 or a word is refused naming what is expected."""
+    assert parse_args(["serve"], {}).processes == 1
+    assert parse_args(["serve", "--processes", "3"], {}).processes == 3
+    assert parse_args(["serve"], {"JOBSVC_PROCESSES": "2"}).processes == 2
+    assert parse_args(["serve", "--processes", "auto"], {}).processes == len(os.sched_getaffinity(0))
+    assert "at least 1 process" in _error(["serve", "--processes", "0"], {}, capsys)
+    assert "number of processes or 'auto'" in _error(["serve", "--processes", "many"], {}, capsys)

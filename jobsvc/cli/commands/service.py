@@ -14,6 +14,7 @@ import grpc
 from opentelemetry import trace
 
 from jobsvc.api.auth import token_digest
+from jobsvc.cli.commands.processes import serve_processes
 from jobsvc.cli.config import client_security, observability_config, server_config, worker_config
 from jobsvc.observability.tracing import TracingUnavailable, build_provider
 from jobsvc.sdk import run_worker
@@ -23,7 +24,8 @@ from jobsvc.store.postgres import PgStore, create_pool
 
 
 async def serve(args: argparse.Namespace) -> int:
-    """`jobsvc serve`: run the server until SIGTERM or SIGINT."""
+    """`jobsvc serve`: run the server until SIGTERM or SIGINT (with --processes N, N of
+    them: see jobsvc.cli.commands.processes)."""
     config = server_config(args)
     try:  # configuration mistakes as one line, before anything starts
         config.tls.check()
@@ -34,6 +36,8 @@ async def serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         print(f"jobsvc serve: {exc}", file=sys.stderr)
         return 2
+    if args.processes > 1:
+        return await serve_processes(args, args.command_line)
     server = JobsvcServer(config)
     try:
         await server.start()

@@ -8,6 +8,8 @@ there too: each default is written once, in its dataclass.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 from pathlib import Path
 
 from jobsvc import options
@@ -67,6 +69,14 @@ def _add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     serve.add_argument(
         "--concurrency", type=int, default=ExecutorConfig.concurrency, help="jobs run at once by this process"
+    )
+    serve.add_argument(
+        "--processes",
+        type=processes_option,
+        default=1,
+        metavar="N|auto",
+        help="server processes on this machine, sharing --port and --http-port (SO_REUSEPORT), each with "
+        "an executor of --concurrency: Python runs one core per process; 'auto': one per usable CPU",
     )
     serve.add_argument(
         "--lease-seconds",
@@ -393,3 +403,28 @@ def _add_server_security_options(serve: argparse.ArgumentParser) -> None:
         metavar="NAME:SCOPES:SHA256 ...",
         help="tokens inline (for one environment variable): NAME:SCOPE[,SCOPE...]:SHA256, space-separated",
     )
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which a container's cpuset limits),
+    and at most its cgroup's CPU quota when one is set."""
+    cpus = len(os.sched_getaffinity(0))
+    with contextlib.suppress(OSError, ValueError):
+        with open("/sys/fs/cgroup/cpu.max") as limit:
+            quota, period = limit.read().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    return cpus
+
+
+def processes_option(value: str) -> int:
+    """--processes: a count from 1, or `auto` (usable_cpus())."""
+    if value == "auto":
+        return usable_cpus()
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes or 'auto', got {value!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 process, got {count}")
+    return count
