@@ -187,7 +187,9 @@ func TestLiveCallWorkflowDeadline(t *testing.T) {
 	c := liveClient(t)
 	wf := jobsvc.NewWorkflow("go-deadline")
 	wf.Step("forever", "wait_cancel", nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// Long enough for the submit to commit on a loaded machine (the workflow id comes
+	// back first); the step runs until cancelled, so the deadline always passes.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err := c.CallWorkflow(ctx, wf)
 	var callErr *jobsvc.WorkflowCallError

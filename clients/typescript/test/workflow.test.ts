@@ -72,7 +72,9 @@ describe("workflows (live server)", { skip: needsServer }, () => {
   test("a callWorkflow whose deadline passes names the workflow, which carries on", async () => {
     const wf = workflow("ts-deadline");
     wf.step("forever", "wait_cancel");
-    const error = await client.callWorkflow(wf, { timeoutMs: 300 }).catch((e: unknown) => e);
+    // Long enough for the submit to commit on a loaded machine (the workflow id comes
+    // back first); the step runs until cancelled, so the deadline always passes.
+    const error = await client.callWorkflow(wf, { timeoutMs: 2000 }).catch((e: unknown) => e);
     assert.ok(error instanceof JobsvcError);
     assert.equal(error.code, "DEADLINE_EXCEEDED");
     assert.ok(error.jobId !== undefined);
