@@ -174,14 +174,16 @@ class StreamService(stream_service_pb2_grpc.StreamServiceServicer):
         else:
             raise InvalidArgument("set submit or job_id", [FieldViolation("target", "submit or job_id")])
         await context.send_initial_metadata(((JOB_ID_METADATA, job_id),))
-        most = min(request.max_events_per_message, MAX_EVENTS_PER_MESSAGE)
-        if most <= 1:
-            async for event in self._app.events(job_id, request.after_sequence):
-                yield stream_service_pb2.StreamResponse(event=codec.event_to_proto(event))
-            return
+        # 0 or 1 (clients before the field): one event per message, in `event`.
+        batched = request.max_events_per_message > 1
+        most = min(request.max_events_per_message, MAX_EVENTS_PER_MESSAGE) if batched else 1
         async for batch in self._app.event_batches(job_id, request.after_sequence):
             for events in _event_messages(batch, most, self._app.limits.max_message_bytes):
-                yield stream_service_pb2.StreamResponse(events=events)
+                yield (
+                    stream_service_pb2.StreamResponse(events=events)
+                    if batched
+                    else stream_service_pb2.StreamResponse(event=events[0])
+                )
 
 
 class JobService(job_service_pb2_grpc.JobServiceServicer):

@@ -405,21 +405,15 @@ class JobsApp:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), self.config.wait_poll_interval)
 
-    async def events(self, job_id: str, after_seq: int) -> AsyncIterator[JobEvent]:
+    async def event_batches(self, job_id: str, after_seq: int) -> AsyncIterator[list[JobEvent]]:
         """Every event after `after_seq`, in order, ending with the terminal one; nothing,
-        ending at once, when the job is finished and `after_seq` is its last sequence.
+        ending at once, when the job is finished and `after_seq` is its last sequence. In
+        lists as they come from the store: each holds the events one read found (never
+        empty, at most `event_page`), so a caller can send them together.
 
         OutOfRange when `after_seq` is beyond the job's last sequence: no caller can have
         seen that event, and skipping to it would hide the events before it.
         """
-        async for batch in self.event_batches(job_id, after_seq):
-            for event in batch:
-                yield event
-
-    async def event_batches(self, job_id: str, after_seq: int) -> AsyncIterator[list[JobEvent]]:
-        """`events` as they come from the store: each list holds the events one read found
-        (never empty, at most `event_page`), so a caller can send them together. The last
-        list ends with the terminal event."""
         with self._notifications.subscribe(job_id) as changed:
             page = await self._event_page(job_id, after_seq)
             if after_seq > page.last_seq:
@@ -434,14 +428,13 @@ class JobsApp:
                     },
                 )
             while True:
-                events = page.events
-                for index, event in enumerate(events):
+                for index, event in enumerate(page.events):
                     if event.kind.terminal:
-                        yield events[: index + 1]
+                        yield page.events[: index + 1]
                         return
-                if events:
-                    yield events
-                    after_seq = events[-1].seq
+                if page.events:
+                    yield page.events
+                    after_seq = page.events[-1].seq
                 if len(page.events) < self.config.event_page:
                     # The page holds every event after after_seq of its snapshot, so a job
                     # finished in that snapshot has nothing more to send.

@@ -334,14 +334,13 @@ class Client:
             raise ValueError("give job_id or submit")
         # Events come several to a message (StreamRequest.max_events_per_message) and are
         # handed out one by one; a server older than that field sends them in `event`.
-        batch = STREAM_EVENTS_PER_MESSAGE
-        request = (
-            stream_service_pb2.StreamRequest(submit=submit, after_sequence=after_sequence, max_events_per_message=batch)
-            if submit is not None
-            else stream_service_pb2.StreamRequest(
-                job_id=job_id or "", after_sequence=after_sequence, max_events_per_message=batch
-            )
+        request = stream_service_pb2.StreamRequest(
+            after_sequence=after_sequence, max_events_per_message=STREAM_EVENTS_PER_MESSAGE
         )
+        if submit is not None:
+            request.submit.CopyFrom(submit)
+        else:
+            request.job_id = job_id or ""
         reconnects = 0
         while True:
             call = self._stream.Stream(request, metadata=self._call_metadata())
@@ -349,7 +348,9 @@ class Client:
                 async for response in call:
                     for event in response.events or (response.event,):
                         request = stream_service_pb2.StreamRequest(
-                            job_id=event.job_id, after_sequence=event.sequence, max_events_per_message=batch
+                            job_id=event.job_id,
+                            after_sequence=event.sequence,
+                            max_events_per_message=STREAM_EVENTS_PER_MESSAGE,
                         )
                         yield event
                         if event.WhichOneof("kind") in ("succeeded", "failed", "cancelled"):

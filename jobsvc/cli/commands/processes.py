@@ -36,6 +36,8 @@ from collections.abc import Sequence
 from jobsvc.server import default_data_dir
 from jobsvc.store.embedded import EmbeddedPostgres
 
+# What `jobsvc serve` prints last, once it serves: tools wait for it (a parent of --processes
+# prints it once every child has).
 READY_LINE = "jobsvc listening on "
 # Bound on a child's start (migrations, handler imports, the embedded database's first run).
 START_TIMEOUT = 120.0

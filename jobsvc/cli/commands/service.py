@@ -14,7 +14,7 @@ import grpc
 from opentelemetry import trace
 
 from jobsvc.api.auth import token_digest
-from jobsvc.cli.commands.processes import serve_processes
+from jobsvc.cli.commands.processes import READY_LINE, serve_processes
 from jobsvc.cli.config import client_security, observability_config, server_config, worker_config
 from jobsvc.observability.tracing import TracingUnavailable, build_provider
 from jobsvc.sdk import run_worker
@@ -63,7 +63,7 @@ async def serve(args: argparse.Namespace) -> int:
     if server.metrics_port is not None:
         print(f"metrics on http://{config.observability.metrics_host}:{server.metrics_port}/metrics", flush=True)
     # Last: tools wait for this line to know the server is ready.
-    print(f"jobsvc listening on {server.address}", flush=True)
+    print(f"{READY_LINE}{server.address}", flush=True)
     await stop_requested.wait()
     # Ctrl-C comes from a terminal, where no balancer waits to notice.
     drain = 0.0 if signals[0] == signal.SIGINT else config.drain_delay
