@@ -96,6 +96,9 @@ def _same_content(existing: Job, new: NewJob) -> bool:
 def _insert_arguments(fresh: Sequence[tuple[str, NewJob]]) -> dict[str, object]:
     """job_insert_many's arguments for (id, job) pairs."""
     payloads = [rows.payload_columns(j.spec.input) for _, j in fresh]
+    # Each distinct set of options once, and each job's by its position (1-based).
+    option_sets: dict[str, int] = {}
+    options = [option_sets.setdefault(rows.job_options(j), len(option_sets) + 1) for _, j in fresh]
     return {
         "ids": [i for i, _ in fresh],
         "handlers": [j.spec.handler for _, j in fresh],
@@ -108,7 +111,8 @@ def _insert_arguments(fresh: Sequence[tuple[str, NewJob]]) -> dict[str, object]:
         "idempotency_keys": [j.spec.idempotency_key for _, j in fresh],
         "labels": [rows.labels_text(j.spec.labels) for _, j in fresh],
         "run_ats": [j.spec.run_at for _, j in fresh],
-        "options": [rows.job_options(j) for _, j in fresh],
+        "options": options,
+        "option_sets": list(option_sets),
     }
 
 
