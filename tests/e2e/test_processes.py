@@ -81,3 +81,21 @@ def test_when_one_process_dies_the_others_stop_and_the_exit_code_says_so(databas
         assert server.proc.wait(30) != 0, server.output
         assert _wait_gone(children, 10) == [], server.output
         assert f"process {children[0]} ended" in server.output
+
+
+def test_when_the_parent_is_killed_its_children_stop(database_url: str) -> None:
+    """Proves: SIGKILL of the parent (which cannot pass anything on) leaves no orphan
+    serving the port: each child sees its parent gone and stops as on SIGTERM."""
+    children: list[int] = []
+    try:
+        with jobsvc_serve(
+            "--processes", "2", "--database-url", database_url, "--handlers", "tests.handlers", "--drain-delay", "0"
+        ) as server:
+            children = _children(server)
+            os.kill(server.proc.pid, signal.SIGKILL)
+            server.proc.wait(10)
+            assert _wait_gone(children, 20) == [], server.output
+    finally:
+        for pid in children:  # whatever failed above, no child outlives the test
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

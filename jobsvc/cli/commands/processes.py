@@ -17,7 +17,10 @@ and --processes 1, and:
 - when a child ends on its own (a crash, an OOM kill), the parent stops the others and
   ends with its exit code: whatever restarts the service (systemd, Kubernetes) restarts
   it whole, as it would restart one process. A job the dead child was running runs again
-  after its lease, as with any crashed replica.
+  after its lease, as with any crashed replica;
+- when the parent ends without stopping them (SIGKILL), each child notices within a
+  second (`parent_gone`) and stops as on SIGTERM: no orphan keeps the port, and a restart
+  of the service does not find the old children still serving beside the new ones.
 
 Each child is a replica like any other: the delivery contract does not care that they
 share a machine.
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -41,6 +45,21 @@ from jobsvc.store.embedded import EmbeddedPostgres
 READY_LINE = "jobsvc listening on "
 # Bound on a child's start (migrations, handler imports, the embedded database's first run).
 START_TIMEOUT = 120.0
+# The parent's pid, in each child's environment (see parent_gone).
+PARENT_PID_ENV = "JOBSVC_PROCESSES_PARENT"
+# How often a child looks for its parent.
+PARENT_CHECK_SECONDS = 1.0
+
+
+async def parent_gone() -> None:
+    """Return once the parent of this --processes child has ended; never, in a server that
+    is not one. (Polled: a process whose parent ends is re-parented, so its parent pid
+    changes. The kernel's parent-death signal would be quicker, but Linux-only.)"""
+    parent = os.environ.get(PARENT_PID_ENV)
+    if parent is None:
+        await asyncio.Event().wait()
+    while os.getppid() == int(parent or 0):
+        await asyncio.sleep(PARENT_CHECK_SECONDS)
 
 
 async def serve_processes(args: argparse.Namespace, command_line: Sequence[str]) -> int:
@@ -85,7 +104,9 @@ class _Supervisor:
             ready = [asyncio.Event() for _ in range(self._args.processes)]
             for index in range(self._args.processes):
                 child = await asyncio.create_subprocess_exec(
-                    *self._child_command(index), stdout=asyncio.subprocess.PIPE
+                    *self._child_command(index),
+                    stdout=asyncio.subprocess.PIPE,
+                    env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
                 )
                 self._children.append(child)
             relays = [asyncio.create_task(self._relay(i, c, ready[i])) for i, c in enumerate(self._children)]

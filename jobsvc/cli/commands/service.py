@@ -14,7 +14,7 @@ import grpc
 from opentelemetry import trace
 
 from jobsvc.api.auth import token_digest
-from jobsvc.cli.commands.processes import READY_LINE, serve_processes
+from jobsvc.cli.commands.processes import READY_LINE, parent_gone, serve_processes
 from jobsvc.cli.config import client_security, observability_config, server_config, worker_config
 from jobsvc.observability.tracing import TracingUnavailable, build_provider
 from jobsvc.sdk import run_worker
@@ -56,6 +56,9 @@ async def serve(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
+    # A child of --processes whose parent was killed stops as if it had passed SIGTERM on.
+    orphaned = asyncio.create_task(parent_gone())
+    orphaned.add_done_callback(lambda task: task.cancelled() or on_signal(signal.SIGTERM))
     for definition in server.table:
         print(f"serving handler {definition.name} {definition.version}", flush=True)
     if not len(server.table):
@@ -65,6 +68,7 @@ async def serve(args: argparse.Namespace) -> int:
     # Last: tools wait for this line to know the server is ready.
     print(f"{READY_LINE}{server.address}", flush=True)
     await stop_requested.wait()
+    orphaned.cancel()
     # Ctrl-C comes from a terminal, where no balancer waits to notice.
     drain = 0.0 if signals[0] == signal.SIGINT else config.drain_delay
     print(f"jobsvc stopping: health NOT_SERVING, draining (new RPCs taken for {drain:g}s more)", flush=True)
