@@ -58,7 +58,7 @@ async def parent_gone() -> None:
     parent = os.environ.get(PARENT_PID_ENV)
     if parent is None:
         await asyncio.Event().wait()
-    while os.getppid() == int(parent or 0):
+    while os.getppid() == int(parent or 0):  # noqa: ASYNC110 (no event tells a process its parent ended)
         await asyncio.sleep(PARENT_CHECK_SECONDS)
 
 

@@ -58,7 +58,12 @@ async def serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, on_signal, sig)
     # A child of --processes whose parent was killed stops as if it had passed SIGTERM on.
     orphaned = asyncio.create_task(parent_gone())
-    orphaned.add_done_callback(lambda task: task.cancelled() or on_signal(signal.SIGTERM))
+
+    def on_orphaned(task: asyncio.Task[None]) -> None:
+        if not task.cancelled():
+            on_signal(signal.SIGTERM)
+
+    orphaned.add_done_callback(on_orphaned)
     for definition in server.table:
         print(f"serving handler {definition.name} {definition.version}", flush=True)
     if not len(server.table):
