@@ -35,7 +35,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from jobsvc.server import default_data_dir
 from jobsvc.store.embedded import EmbeddedPostgres
@@ -49,6 +49,14 @@ START_TIMEOUT = 120.0
 PARENT_PID_ENV = "JOBSVC_PROCESSES_PARENT"
 # How often a child looks for its parent.
 PARENT_CHECK_SECONDS = 1.0
+
+
+def when_parent_gone(stop: Callable[[], None]) -> asyncio.Task[None]:
+    """Call stop once the parent of this --processes child has ended (see parent_gone);
+    cancel the task returned to stop watching."""
+    watch = asyncio.create_task(parent_gone())
+    watch.add_done_callback(lambda task: None if task.cancelled() else stop())
+    return watch
 
 
 async def parent_gone() -> None:

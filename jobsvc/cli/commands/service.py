@@ -14,7 +14,7 @@ import grpc
 from opentelemetry import trace
 
 from jobsvc.api.auth import token_digest
-from jobsvc.cli.commands.processes import READY_LINE, parent_gone, serve_processes
+from jobsvc.cli.commands.processes import READY_LINE, serve_processes, when_parent_gone
 from jobsvc.cli.config import client_security, observability_config, server_config, worker_config
 from jobsvc.observability.tracing import TracingUnavailable, build_provider
 from jobsvc.sdk import run_worker
@@ -57,13 +57,7 @@ async def serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
     # A child of --processes whose parent was killed stops as if it had passed SIGTERM on.
-    orphaned = asyncio.create_task(parent_gone())
-
-    def on_orphaned(task: asyncio.Task[None]) -> None:
-        if not task.cancelled():
-            on_signal(signal.SIGTERM)
-
-    orphaned.add_done_callback(on_orphaned)
+    orphaned = when_parent_gone(lambda: on_signal(signal.SIGTERM))
     for definition in server.table:
         print(f"serving handler {definition.name} {definition.version}", flush=True)
     if not len(server.table):
