@@ -53,20 +53,23 @@ PARENT_CHECK_SECONDS = 1.0
 
 def when_parent_gone(stop: Callable[[], None]) -> asyncio.Task[None]:
     """Call stop once the parent of this --processes child has ended (see parent_gone);
-    cancel the task returned to stop watching."""
-    watch = asyncio.create_task(parent_gone())
+    cancel the task returned to stop watching. The parent's pid is taken out of the
+    environment, so that no process this one starts (a handler's) inherits it and takes
+    this one's parent for its own."""
+    parent = os.environ.pop(PARENT_PID_ENV, None)
+    watch = asyncio.create_task(parent_gone(None if parent is None else int(parent)))
     watch.add_done_callback(lambda task: None if task.cancelled() else stop())
     return watch
 
 
-async def parent_gone() -> None:
-    """Return once the parent of this --processes child has ended; never, in a server that
-    is not one. (Polled: a process whose parent ends is re-parented, so its parent pid
-    changes. The kernel's parent-death signal would be quicker, but Linux-only.)"""
-    parent = os.environ.get(PARENT_PID_ENV)
+async def parent_gone(parent: int | None) -> None:
+    """Return once the process `parent` is no longer this one's parent; never when None
+    (a server that is not a child of --processes). (Polled: a process whose parent ends
+    is re-parented, so its parent pid changes. The kernel's parent-death signal would be
+    quicker, but Linux-only.)"""
     if parent is None:
         await asyncio.Event().wait()
-    while os.getppid() == int(parent or 0):  # noqa: ASYNC110 (no event tells a process its parent ended)
+    while os.getppid() == parent:  # noqa: ASYNC110 (no event tells a process its parent ended)
         await asyncio.sleep(PARENT_CHECK_SECONDS)
 
 
